@@ -1,0 +1,63 @@
+/**
+ * The commit protocol of a bronze flush, and its recovery.
+ *
+ * 1. DuckDB writes the batch's Parquet files into a private folder under `data/.tmp/`.
+ * 2. A manifest listing every move (tmp → final) is written tmp-then-rename: the commit point.
+ * 3. Files are renamed into `data/bronze/...` (each rename is atomic).
+ * 4. The batch is recorded in the metrics db (`bronze_files`, `source_batches`).
+ * 5. The manifest is deleted.
+ *
+ * A process killed before 2 leaves only temp files, removed at the next open. Killed after 2,
+ * the next open rolls the manifest forward: finishes the renames and records the batch.
+ * So a file under `bronze/` is always whole, and every committed batch ends up recorded.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BatchCommit } from '../metrics/metrics-db.js';
+
+export interface CommitMove {
+  from: string; // absolute
+  to: string; // absolute
+}
+
+export interface CommitManifest {
+  batch: BatchCommit;
+  moves: CommitMove[];
+  /** Serialized cursor to save once the batch is recorded (incremental sources). */
+  stateFile?: string;
+}
+
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const fd = fs.openSync(tmp, 'w', mode ?? 0o644);
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export function writeManifest(file: string, manifest: CommitManifest): void {
+  writeFileAtomic(file, JSON.stringify(manifest));
+}
+
+/** Step 3: moves whatever is not yet in place. Idempotent, so recovery can call it again. */
+export function applyMoves(moves: CommitMove[]): void {
+  for (const move of moves) {
+    if (fs.existsSync(move.from)) {
+      fs.mkdirSync(path.dirname(move.to), { recursive: true });
+      fs.renameSync(move.from, move.to);
+    }
+  }
+}
+
+export function readManifest(file: string): CommitManifest | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as CommitManifest;
+  } catch {
+    return undefined; // not written completely: the batch never reached its commit point
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Names and partition values that end up in paths.
+ * Source and dataset names: `^[a-z][a-z0-9_]*$`. Partition values: anything printable up to
+ * MAX_PARTITION_VALUE characters; DuckDB percent-encodes `/`, `=`, spaces and `%` when it
+ * writes the directory and decodes them when it reads, so `a/b` and `../../x` stay inside
+ * their `key=` directory and read back unchanged. NUL, control characters and overlong
+ * values cannot be made safe and are refused, naming the field.
+ */
+import { PartitionError } from '../errors.js';
+
+export const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
+export const MAX_PARTITION_VALUE = 200;
+/** Partition keys we add ourselves after the user's. */
+export const DATE_KEYS = ['year', 'month', 'day'] as const;
+
+export function checkName(kind: 'source' | 'dataset' | 'partition key', name: unknown, where: string): string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name) || name.length > 64) {
+    throw new PartitionError(
+      `${where}: ${kind} name ${JSON.stringify(name)} is invalid: use lowercase letters, digits and _ , starting with a letter (at most 64 characters)`,
+    );
+  }
+  return name;
+}
+
+/** The text stored as a Hive partition value, or a PartitionError naming the field. */
+export function partitionValue(field: string, value: unknown, where: string): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') text = String(value);
+  else if (value instanceof Date) text = value.toISOString().slice(0, 10);
+  else throw new PartitionError(`${where}: partition field "${field}" must be a string, number or boolean (got ${typeof value})`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(text)) {
+    throw new PartitionError(`${where}: partition field "${field}" has a NUL or control character in ${JSON.stringify(text.slice(0, 40))}`);
+  }
+  if (text.length > MAX_PARTITION_VALUE) {
+    throw new PartitionError(
+      `${where}: partition field "${field}" is ${text.length} characters long (at most ${MAX_PARTITION_VALUE}): ${JSON.stringify(text.slice(0, 40))}…`,
+    );
+  }
+  return text;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** `{ year: 'YYYY', month: 'MM', day: 'DD' }` of an instant in a time zone. */
+export function dateParts(instant: Date, timeZone: string): { year: string; month: string; day: string } {
+  let fmt = formatters.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formatters.set(timeZone, fmt);
+  }
+  const [year, month, day] = fmt.format(instant).split('-') as [string, string, string];
+  return { year, month, day };
+}

@@ -1,0 +1,70 @@
+/**
+ * Clean-up at open: each process writes under its own `data/.tmp/p<pid>-<start>/`. A folder
+ * whose process is gone is recovered — manifests past their commit point are rolled forward
+ * (files renamed into bronze, batch recorded) — and then removed. Folders of live processes
+ * are left alone.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import type { MetricsDb } from '../metrics/metrics-db.js';
+import { isAlive } from '../metrics/process-identity.js';
+import { applyMoves, readManifest } from './commit.js';
+import type { Logger } from '../log.js';
+
+const OWNER_FILE = 'owner.json';
+
+export function processTmpDirName(pid: number, procStart: string): string {
+  return `p${pid}-${procStart || '0'}`;
+}
+
+export function claimTmpDir(tmpRoot: string, identity: { host: string; pid: number; procStart: string }): string {
+  const dir = path.join(tmpRoot, processTmpDirName(identity.pid, identity.procStart));
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, OWNER_FILE), JSON.stringify(identity));
+  return dir;
+}
+
+export async function recoverTmp(
+  tmpRoot: string,
+  metrics: MetricsDb,
+  logger: Logger,
+  saveCursor: (source: string, dataset: string, cursor: unknown, runId: string) => Promise<void>,
+): Promise<{ rolledForward: number; removed: number }> {
+  let rolledForward = 0;
+  let removed = 0;
+  if (!fs.existsSync(tmpRoot)) return { rolledForward, removed };
+  for (const entry of fs.readdirSync(tmpRoot, { withFileTypes: true })) {
+    const dir = path.join(tmpRoot, entry.name);
+    if (!entry.isDirectory()) {
+      fs.rmSync(dir, { force: true });
+      continue;
+    }
+    let owner: { host: string; pid: number; procStart: string } | undefined;
+    try {
+      owner = JSON.parse(fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      owner = undefined;
+    }
+    if (owner && (owner.host !== os.hostname() || isAlive(owner))) continue;
+    if (!owner) {
+      // No owner file: either a folder being created this instant or debris. Leave young ones.
+      const ageMs = Date.now() - fs.statSync(dir).mtimeMs;
+      if (ageMs < 60_000) continue;
+    }
+    for (const name of fs.readdirSync(dir)) {
+      if (!name.endsWith('.commit.json')) continue;
+      const manifest = readManifest(path.join(dir, name));
+      if (!manifest) continue;
+      applyMoves(manifest.moves);
+      await metrics.recordBatch(manifest.batch);
+      const { cursor, source, dataset, runId } = manifest.batch;
+      if (cursor !== undefined && cursor !== null) await saveCursor(source, dataset, cursor, runId);
+      rolledForward += 1;
+      logger.warn(`recovered a committed batch of a dead process: ${manifest.batch.source}/${manifest.batch.dataset} run ${manifest.batch.runId} batch ${manifest.batch.batchNo}`);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed += 1;
+  }
+  return { rolledForward, removed };
+}

@@ -1,0 +1,296 @@
+/**
+ * BronzeWriter: validated records in, whole Hive-partitioned Parquet files out.
+ *
+ * Records are encoded column by column into DuckDB data chunks (≤ 2,048 rows) appended to a
+ * buffer table in the lake's in-memory engine. Every `flushRows` rows or `flushBytes` bytes
+ * the buffer is written with one `COPY … PARTITION_BY … COMPRESSION zstd` into a private temp
+ * folder and committed (see commit.ts), then dropped, so memory stays flat whatever the run size.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BOOLEAN, DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import type { ColumnSpec, WireType } from './schema-map.js';
+import { dateParts, partitionValue } from './partition.js';
+import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { readerRows } from '../db/values.js';
+import { applyMoves, writeManifest, type CommitManifest } from './commit.js';
+import type { BronzeFileRow, MetricsDb } from '../metrics/metrics-db.js';
+import { DuckhouseError, PartitionError } from '../errors.js';
+
+const CHUNK_ROWS = 2048;
+const MAX_PARTITIONS_PER_KEY = 10_000;
+const WIRE_TYPES: Record<WireType, DuckDBType> = { VARCHAR, DOUBLE, BOOLEAN };
+
+export interface PartitionKey {
+  name: string;
+  /** The raw value for a record; sanitised by `partitionValue`. */
+  get: (record: Record<string, unknown>) => unknown;
+}
+
+export interface BronzeWriterOptions {
+  connection: DuckDBConnection;
+  /** Absolute lake root (`data/`). */
+  root: string;
+  /** Absolute, process-private temp folder. */
+  tmpDir: string;
+  source: string;
+  dataset: string;
+  runId: string;
+  timezone: string;
+  columns: ColumnSpec[];
+  partitionKeys: PartitionKey[];
+  flushRows: number;
+  flushBytes: number;
+  metrics: MetricsDb;
+}
+
+export interface CommittedBatch {
+  batchNo: number;
+  rows: number;
+  files: BronzeFileRow[];
+  bytes: number;
+}
+
+export class BronzeWriter {
+  private readonly o: BronzeWriterOptions;
+  private readonly where: string;
+  /** Wire columns: data columns, partition keys, then _extracted_at ms and year/month/day. */
+  private readonly wireTypes: DuckDBType[];
+  private pending: (string | number | boolean | null)[][];
+  private pendingRows = 0;
+  private appender: DuckDBAppender | undefined;
+  private table: string | undefined;
+  private bufferedRows = 0;
+  private bufferedBytes = 0;
+  private batchNo = 0;
+  private fileNo = 0;
+  private readonly datasetDir: string;
+  /** Per partition key: value → id, for the batch being buffered. */
+  private dictionaries: Map<string | null, number>[];
+  /** 'YYYY-MM-DD' → id, for the batch being buffered. */
+  private days = new Map<string, number>();
+
+  /** Totals of what this writer committed. */
+  readonly totals = { rows: 0, files: 0, bytes: 0, batches: 0 };
+
+  constructor(options: BronzeWriterOptions) {
+    this.o = options;
+    this.where = `source ${options.source}/${options.dataset}`;
+    this.wireTypes = [
+      ...options.columns.map((c) => WIRE_TYPES[c.wire]),
+      ...options.partitionKeys.map(() => DOUBLE),
+      DOUBLE,
+      DOUBLE,
+    ];
+    this.dictionaries = options.partitionKeys.map(() => new Map());
+    this.pending = this.wireTypes.map(() => []);
+    this.datasetDir = path.join(options.root, 'bronze', options.source, options.dataset);
+  }
+
+  /** Rows buffered and not yet committed. */
+  get buffered(): number {
+    return this.bufferedRows + this.pendingRows;
+  }
+
+  /** Whether the buffer reached a flush threshold. */
+  get shouldFlush(): boolean {
+    return this.buffered >= this.o.flushRows || this.bufferedBytes >= this.o.flushBytes;
+  }
+
+  /** Encodes valid records into the buffer; all get the same `_extracted_at`. */
+  async append(records: Record<string, unknown>[], extractedAt: Date): Promise<void> {
+    const { columns, partitionKeys } = this.o;
+    const extractedMs = extractedAt.getTime();
+    // year/month/day come from one dictionary id per row: the date is the same for the whole call.
+    const { year, month, day } = dateParts(extractedAt, this.o.timezone);
+    const dayKey = `${year}-${month}-${day}`;
+    let dayId = this.days.get(dayKey);
+    if (dayId === undefined) {
+      dayId = this.days.size;
+      this.days.set(dayKey, dayId);
+    }
+    const nData = columns.length;
+    const nPart = partitionKeys.length;
+    let bytes = 0;
+    for (const record of records) {
+      for (let i = 0; i < nData; i++) {
+        const spec = columns[i]!;
+        const value = spec.encode(record[spec.name]);
+        bytes += typeof value === 'string' ? value.length + 4 : 8;
+        this.pending[i]!.push(value);
+      }
+      // Partition values travel as ids into a per-key dictionary: few distinct values, one double each.
+      for (let k = 0; k < nPart; k++) {
+        const key = partitionKeys[k]!;
+        const value = partitionValue(key.name, key.get(record), this.where);
+        const dict = this.dictionaries[k]!;
+        let id = dict.get(value);
+        if (id === undefined) {
+          id = dict.size;
+          if (id >= MAX_PARTITIONS_PER_KEY) {
+            throw new PartitionError(`${this.where}: partition field "${key.name}" has more than ${MAX_PARTITIONS_PER_KEY} distinct values in one batch; partition by a coarser field`);
+          }
+          dict.set(value, id);
+        }
+        this.pending[nData + k]!.push(id);
+      }
+      this.pending[nData + nPart]!.push(extractedMs);
+      this.pending[nData + nPart + 1]!.push(dayId);
+      this.pendingRows += 1;
+      if (this.pendingRows === CHUNK_ROWS) await this.appendPending();
+    }
+    this.bufferedBytes += bytes;
+  }
+
+  private async ensureTable(): Promise<DuckDBAppender> {
+    if (this.appender) return this.appender;
+    const name = `buf_${this.o.source}_${this.o.dataset}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const cols = this.wireTypes.map((t, i) => `w${i} ${t.toString()}`).join(', ');
+    await this.o.connection.run(`CREATE TABLE ${quoteIdent(name)} (${cols})`);
+    this.table = name;
+    this.appender = await this.o.connection.createAppender(name);
+    return this.appender;
+  }
+
+  private async appendPending(): Promise<void> {
+    if (this.pendingRows === 0) return;
+    const appender = await this.ensureTable();
+    const chunk = DuckDBDataChunk.create(this.wireTypes, this.pendingRows);
+    for (let i = 0; i < this.pending.length; i++) chunk.setColumnValues(i, this.pending[i]!);
+    appender.appendDataChunk(chunk);
+    this.bufferedRows += this.pendingRows;
+    this.pendingRows = 0;
+    this.pending = this.wireTypes.map(() => []);
+  }
+
+  /**
+   * Writes and commits everything buffered as one batch. `rejected` and `cursor` are
+   * recorded with it. Returns undefined when nothing was buffered.
+   */
+  async flush(extra: { rejected?: number; cursor?: unknown } = {}): Promise<CommittedBatch | undefined> {
+    await this.appendPending();
+    if (this.bufferedRows === 0 || !this.appender || !this.table) {
+      return undefined;
+    }
+    this.appender.flushSync();
+    this.appender.closeSync();
+    this.appender = undefined;
+    const table = this.table;
+    this.table = undefined;
+    const batchNo = ++this.batchNo;
+    const rows = this.bufferedRows;
+    this.bufferedRows = 0;
+    this.bufferedBytes = 0;
+    const stage = path.join(this.o.tmpDir, `${this.o.runId}-${this.o.source}-${this.o.dataset}-${batchNo}`);
+    try {
+      await this.copy(table, stage);
+      this.dictionaries = this.o.partitionKeys.map(() => new Map());
+      this.days = new Map();
+      return await this.commit(stage, batchNo, rows, extra);
+    } finally {
+      await this.o.connection.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+      // A manifest left behind means the batch passed its commit point: recovery needs the stage.
+      if (!fs.existsSync(`${stage}.commit.json`)) fs.rmSync(stage, { recursive: true, force: true });
+    }
+  }
+
+  private async copy(table: string, stage: string): Promise<void> {
+    const { columns, partitionKeys, runId } = this.o;
+    const nData = columns.length;
+    const ext = `w${nData + partitionKeys.length}`;
+    const days = [...this.days.keys()];
+    const dayPart = (from: number, to: number): string =>
+      `(CAST([${days.map((d) => quoteLiteral(d.slice(from, to))).join(', ')}] AS VARCHAR[]))[CAST(w${nData + partitionKeys.length + 1} AS INTEGER) + 1]`;
+    const select = [
+      ...columns.map((c, i) => `${c.castSql(`w${i}`)} AS ${quoteIdent(c.name)}`),
+      `${quoteLiteral(runId)} AS _run_id`,
+      `timezone('UTC', epoch_ms(CAST(${ext} AS BIGINT))) AS _extracted_at`,
+      ...partitionKeys.map((k, j) => {
+        const values = [...this.dictionaries[j]!.keys()].map((v) => (v === null ? 'NULL' : quoteLiteral(v)));
+        return `(CAST([${values.join(', ')}] AS VARCHAR[]))[CAST(w${nData + j} AS INTEGER) + 1] AS ${quoteIdent(k.name)}`;
+      }),
+      `${dayPart(0, 4)} AS year`,
+      `${dayPart(5, 7)} AS month`,
+      `${dayPart(8, 10)} AS day`,
+    ];
+    const partitionBy = [...partitionKeys.map((k) => quoteIdent(k.name)), 'year', 'month', 'day'].join(', ');
+    fs.mkdirSync(path.dirname(stage), { recursive: true });
+    try {
+      await this.o.connection.run(
+        `COPY (SELECT ${select.join(', ')} FROM ${quoteIdent(table)}) TO ${quoteLiteral(stage)}
+         (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${partitionBy}), FILENAME_PATTERN 'part_{i}')`,
+      );
+    } catch (error) {
+      throw new DuckhouseError('BRONZE_WRITE_FAILED', `${this.where}: writing Parquet failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private async commit(stage: string, batchNo: number, rows: number, extra: { rejected?: number; cursor?: unknown }): Promise<CommittedBatch> {
+    const produced = (fs.readdirSync(stage, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort();
+    const counts = new Map<string, number>();
+    for (const r of readerRows(
+      await this.o.connection.runAndReadAll(`SELECT file_name, num_rows FROM parquet_file_metadata(${quoteLiteral(path.join(stage, '**', '*.parquet'))})`),
+    )) {
+      counts.set(path.resolve(String(r.file_name)), Number(r.num_rows));
+    }
+    const moves: CommitManifest['moves'] = [];
+    const files: BronzeFileRow[] = [];
+    for (const rel of produced) {
+      const from = path.join(stage, rel);
+      const partitionDir = path.dirname(rel);
+      const to = path.join(this.datasetDir, partitionDir, `${this.o.runId}-${++this.fileNo}.parquet`);
+      // DuckDB percent-encodes partition values; this is the belt to those braces.
+      if (!path.resolve(to).startsWith(this.datasetDir + path.sep)) {
+        throw new DuckhouseError('PARTITION_INVALID', `${this.where}: partition path ${JSON.stringify(partitionDir)} escapes the dataset folder`);
+      }
+      const partition: Record<string, string | null> = {};
+      for (const segment of partitionDir.split(path.sep)) {
+        const eq = segment.indexOf('=');
+        const value = decodeURIComponent(segment.slice(eq + 1));
+        partition[segment.slice(0, eq)] = value === '__HIVE_DEFAULT_PARTITION__' ? null : value;
+      }
+      moves.push({ from, to });
+      files.push({
+        path: path.relative(this.o.root, to),
+        partition,
+        rows: counts.get(path.resolve(from)) ?? 0,
+        bytes: fs.statSync(from).size,
+      });
+    }
+    const batch = {
+      runId: this.o.runId,
+      source: this.o.source,
+      dataset: this.o.dataset,
+      batchNo,
+      rows,
+      rejected: extra.rejected ?? 0,
+      cursor: extra.cursor,
+      files,
+    };
+    const manifestFile = `${stage}.commit.json`;
+    writeManifest(manifestFile, { batch, moves });
+    applyMoves(moves);
+    await this.o.metrics.recordBatch(batch);
+    fs.rmSync(manifestFile, { force: true });
+    const bytes = files.reduce((s, f) => s + f.bytes, 0);
+    this.totals.rows += rows;
+    this.totals.files += files.length;
+    this.totals.bytes += bytes;
+    this.totals.batches += 1;
+    return { batchNo, rows, files, bytes };
+  }
+
+  /** Drops the buffer without writing (the source failed before a flush). */
+  async discard(): Promise<void> {
+    this.appender?.closeSync();
+    this.appender = undefined;
+    if (this.table) await this.o.connection.run(`DROP TABLE IF EXISTS ${quoteIdent(this.table)}`);
+    this.table = undefined;
+    this.pending = this.wireTypes.map(() => []);
+    this.pendingRows = 0;
+    this.bufferedRows = 0;
+    this.bufferedBytes = 0;
+    this.dictionaries = this.o.partitionKeys.map(() => new Map());
+    this.days = new Map();
+  }
+}

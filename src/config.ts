@@ -1,0 +1,114 @@
+/**
+ * Strict option schemas, checked once at the door. An unknown or invalid option throws a
+ * ConfigError that names the field and the bad value.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/** Parses `input` with `schema`; on failure throws a ConfigError naming each bad field and value. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.slice(0, 5).map((issue) => describeIssue(issue, input));
+  throw new ConfigError(`${where}: ${problems.join('; ')}`, { cause: result.error });
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const field = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const base = field ? `${field}.` : '';
+    return `unknown option ${issue.keys.map((k) => `"${base}${k}"`).join(', ')}`;
+  }
+  const got = valueAt(input, issue.path);
+  return `option "${field || '(root)'}" ${issue.message.replace(/^Invalid input: /, '')} (got ${show(got)})`;
+}
+
+function valueAt(input: unknown, p: PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const key of p) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (value === undefined) return 'undefined';
+  try {
+    const text = JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return String(value);
+  }
+}
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+const share = z.number().min(0).max(1);
+
+/** Limits shared by every source unless a source overrides them. Units are in the names. */
+export const limitsSchema = z.strictObject({
+  requestTimeoutMillis: positiveInt.default(30_000),
+  retries: nonNegativeInt.default(5),
+  backoffBaseMillis: nonNegativeInt.default(500),
+  backoffMaxMillis: nonNegativeInt.default(30_000),
+  requestsPerSecond: z.number().positive().default(5),
+  burst: positiveInt.default(5),
+  inFlight: positiveInt.default(4),
+  breakerFailures: positiveInt.default(5),
+  breakerCooldownMillis: nonNegativeInt.default(60_000),
+  flushRows: positiveInt.default(100_000),
+  flushBytes: positiveInt.default(64 * 1024 * 1024),
+  compactionTargetMb: positiveInt.default(128),
+});
+export type Limits = z.output<typeof limitsSchema>;
+
+export const qualitySchema = z.strictObject({
+  maxNullShare: share.default(0.2),
+  maxDuplicateShare: share.default(0.05),
+  minQualityScore: share.default(0.8),
+  minExtractionSuccess: share.default(0.95),
+  gateSeverity: z.enum(['warn', 'error']).default('warn'),
+  freshnessWarnHours: z.number().positive().default(24),
+  freshnessErrorHours: z.number().positive().default(72),
+  volumeMinShare: share.default(0.8),
+  volumeWindowRuns: positiveInt.default(7),
+  weights: z.record(z.string(), z.number().nonnegative()).optional(),
+});
+export type QualityOptions = z.output<typeof qualitySchema>;
+
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as "America/Sao_Paulo"');
+
+export const openOptionsSchema = z.strictObject({
+  root: z.string().min(1).default('data'),
+  models: z.string().min(1).default('models'),
+  timezone: timezone.default('America/Sao_Paulo'),
+  vars: z.record(z.string(), z.unknown()).default({}),
+  log: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      file: z.union([z.string().min(1), z.literal(false)]).optional(),
+      console: z.boolean().optional(),
+    })
+    .default({ level: 'info' }),
+  limits: limitsSchema.default(limitsSchema.parse({})),
+  quality: qualitySchema.default(qualitySchema.parse({})),
+  /** Show progress bars; default: only on a terminal outside CI. */
+  progress: z.boolean().optional(),
+  /** Notification hook, called with the finished run of `lake.run()`. */
+  onRunFinished: z.custom<(run: unknown) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
+  /** How long to wait for another process's lock on a database file. */
+  lockTimeoutMillis: positiveInt.default(30_000),
+});
+
+export type OpenOptions = z.input<typeof openOptionsSchema>;
+export type ResolvedOptions = z.output<typeof openOptionsSchema>;

@@ -1,0 +1,158 @@
+/**
+ * Runs one source into bronze: validate each record, quarantine the invalid ones with their
+ * reasons, buffer the valid ones in a BronzeWriter, commit by size, and save the source's
+ * cursor only after the files holding its records are committed.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Limits } from '../config.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { MetricsDb } from '../metrics/metrics-db.js';
+import { BronzeWriter } from '../bronze/writer.js';
+import type { SourceResult } from '../results.js';
+import { QuarantineWriter } from './quarantine.js';
+import type { ExtractContext, Source, SourceRecord } from './source.js';
+import type { CursorStore } from './cursor-store.js';
+
+export interface SourceEnv {
+  root: string;
+  tmpDir: string;
+  runId: string;
+  timezone: string;
+  limits: Limits;
+  metrics: MetricsDb;
+  logger: Logger;
+  signal: AbortSignal;
+  connection: DuckDBConnection;
+  cursors: CursorStore;
+  /** Called after each committed batch (progress display). */
+  onProgress?: (event: { source: string; dataset: string; rows: number; rejected: number; pages: number; requests: number; retries: number }) => void;
+}
+
+export async function runSource(source: Source, env: SourceEnv): Promise<SourceResult> {
+  const started = performance.now();
+  const limits: Limits = { ...env.limits, ...source.limits };
+  const logger = env.logger.child({ source: source.source, dataset: source.dataset });
+  const writer = new BronzeWriter({
+    connection: env.connection,
+    root: env.root,
+    tmpDir: env.tmpDir,
+    source: source.source,
+    dataset: source.dataset,
+    runId: env.runId,
+    timezone: env.timezone,
+    columns: source.columns,
+    partitionKeys: source.partitionKeys,
+    flushRows: limits.flushRows,
+    flushBytes: limits.flushBytes,
+    metrics: env.metrics,
+  });
+  const quarantine = new QuarantineWriter(env.root, source.source, source.dataset, env.runId);
+  const warnings: string[] = [];
+  let position = 0;
+  let rejectedSinceFlush = 0;
+  // The cursor declared for records yielded so far, and whether it moved since the last save.
+  let cursor: unknown;
+  let cursorDirty = false;
+
+  const ctx: ExtractContext = {
+    runId: env.runId,
+    source: source.source,
+    dataset: source.dataset,
+    logger,
+    signal: env.signal,
+    limits,
+    root: env.root,
+    cursor: () => env.cursors.read(source.source, source.dataset),
+    checkpoint(value) {
+      cursor = value;
+      cursorDirty = true;
+    },
+    reject(raw, reason, location) {
+      position += 1;
+      rejectedSinceFlush += 1;
+      quarantine.add({ runId: env.runId, source: source.source, dataset: source.dataset, position, ...location, reasons: [{ path: '', message: reason }], record: raw });
+    },
+    stats: { requests: 0, retries: 0, pages: 0 },
+    warn(message, meta) {
+      warnings.push(message);
+      logger.warn(message, meta);
+    },
+  };
+
+  const flush = async (): Promise<void> => {
+    quarantine.flush();
+    const batch = await writer.flush({ rejected: rejectedSinceFlush, cursor: cursorDirty ? cursor : undefined });
+    rejectedSinceFlush = 0;
+    if (cursorDirty && (batch || writer.buffered === 0)) {
+      // Every record the cursor covers is committed now (or there were none to commit).
+      await env.cursors.save(source.source, source.dataset, cursor, env.runId);
+      cursorDirty = false;
+    }
+    env.onProgress?.({
+      source: source.source,
+      dataset: source.dataset,
+      rows: writer.totals.rows,
+      rejected: quarantine.count,
+      pages: ctx.stats.pages,
+      requests: ctx.stats.requests,
+      retries: ctx.stats.retries,
+    });
+  };
+
+  let error: unknown;
+  try {
+    for await (const item of source.extract(ctx)) {
+      if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
+      const batch = (Array.isArray(item) ? item : [item]) as unknown[];
+      const valid: SourceRecord[] = [];
+      for (const record of batch) {
+        position += 1;
+        const parsed = source.schema.safeParse(record);
+        if (parsed.success) {
+          valid.push(parsed.data as SourceRecord);
+        } else {
+          rejectedSinceFlush += 1;
+          quarantine.add({
+            runId: env.runId,
+            source: source.source,
+            dataset: source.dataset,
+            position,
+            reasons: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message, code: i.code })),
+            record,
+          });
+        }
+      }
+      if (valid.length > 0) await writer.append(valid, new Date());
+      if (writer.shouldFlush) await flush();
+    }
+  } catch (e) {
+    error = e;
+  }
+  // Records validated before a failure are kept: commit them (the cursor covers only what was yielded).
+  try {
+    await flush();
+  } catch (e) {
+    error ??= e;
+    await writer.discard().catch(() => undefined);
+  }
+  env.cursors.release(source.source, source.dataset);
+  const rows = writer.totals.rows;
+  const result: SourceResult = {
+    source: source.source,
+    dataset: source.dataset,
+    status: error === undefined ? 'success' : rows > 0 ? 'partial' : 'failed',
+    rows,
+    rejected: quarantine.count,
+    files: writer.totals.files,
+    bytes: writer.totals.bytes,
+    requests: ctx.stats.requests,
+    retries: ctx.stats.retries,
+    durationMs: Math.round(performance.now() - started),
+    ...(error === undefined ? {} : { error: errorMessage(error) }),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
+  if (error !== undefined) logger.error(`source failed: ${result.error}`, { rows, rejected: result.rejected });
+  else logger.info(`extracted ${rows} rows (${result.rejected} rejected) in ${result.files} files`, { durationMs: result.durationMs });
+  return result;
+}

@@ -1,0 +1,154 @@
+/**
+ * A source is a named dataset and an async generator of record batches. Everything else
+ * (validation, quarantine, bronze files, metrics, cursors) is the lake's job.
+ */
+import { z } from 'zod';
+import type { Limits } from '../config.js';
+import { limitsSchema, parseOptions } from '../config.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { checkName, DATE_KEYS } from '../bronze/partition.js';
+import { columnsOf, type ColumnSpec } from '../bronze/schema-map.js';
+import type { PartitionKey } from '../bronze/writer.js';
+
+export type SourceRecord = Record<string, unknown>;
+
+export interface ExtractContext {
+  readonly runId: string;
+  readonly source: string;
+  readonly dataset: string;
+  readonly logger: Logger;
+  /** Aborted when the lake closes or the run is cancelled. */
+  readonly signal: AbortSignal;
+  /** The lake's limits merged with the source's own. */
+  readonly limits: Limits;
+  /** Absolute lake root. */
+  readonly root: string;
+  /**
+   * The cursor committed by the last run that got this far (incremental sources); undefined at
+   * first. Reading it takes the cursor's cross-process lock for the rest of this source's run.
+   */
+  cursor(): Promise<unknown>;
+  /**
+   * Declares that every record yielded so far is covered by `cursor`. It is saved only after
+   * the bronze files holding those records are committed, so a killed run neither skips nor repeats.
+   */
+  checkpoint(cursor: unknown): void;
+  /** Sends a raw record the source itself could not read (a ragged CSV row) to quarantine. */
+  reject(raw: unknown, reason: string, location?: { line?: number; url?: string }): void;
+  /** Counters shown in the SourceResult and in `http_stats`. */
+  readonly stats: { requests: number; retries: number; pages: number };
+  /** Notes a warning that ends up in the run's result (e.g. products the API cannot reach). */
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+export type PartitionBy = string[] | Record<string, string | number | ((record: SourceRecord) => unknown)>;
+
+export interface SourceDefinition<T extends SourceRecord = SourceRecord> {
+  /** Source name, e.g. `vtex` (`^[a-z][a-z0-9_]*$`). */
+  source: string;
+  /** Dataset name, e.g. `products`. */
+  dataset: string;
+  /** A `z.object` describing one record; records failing it go to quarantine. */
+  schema: z.ZodType<T>;
+  /** Hive partition keys before `year/month/day`: record fields, or `{ key: constant | fn }`. */
+  partitionBy?: PartitionBy;
+  /** Primary key of a record, documented for the models (dedup happens there). */
+  primaryKey?: string[];
+  /** Limits of this source (rate, retries, flush size…), over the lake's defaults. */
+  limits?: Partial<Limits>;
+  /** Yields records or batches of records. */
+  extract: (ctx: ExtractContext) => AsyncIterable<T | T[]> | Iterable<T | T[]>;
+}
+
+export interface Source<T extends SourceRecord = SourceRecord> {
+  readonly source: string;
+  readonly dataset: string;
+  readonly schema: z.ZodType<T>;
+  readonly columns: ColumnSpec[];
+  readonly partitionKeys: PartitionKey[];
+  readonly primaryKey: string[] | undefined;
+  readonly limits: Partial<Limits>;
+  readonly extract: SourceDefinition<T>['extract'];
+  /** Marker so `lake.extract` can tell a source from anything else. */
+  readonly [SOURCE]: true;
+}
+
+const SOURCE: unique symbol = Symbol.for('duckhouse.source');
+
+export function isSource(value: unknown): value is Source {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SOURCE] === true;
+}
+
+const definitionSchema = z.strictObject({
+  source: z.string(),
+  dataset: z.string(),
+  schema: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema (z.object({...}))'),
+  partitionBy: z
+    .union([
+      z.array(z.string()),
+      z.record(z.string(), z.union([z.string(), z.number(), z.custom<(r: SourceRecord) => unknown>((v) => typeof v === 'function')])),
+    ])
+    .optional(),
+  primaryKey: z.array(z.string().min(1)).optional(),
+  limits: limitsSchema.partial().optional(),
+  extract: z.custom<SourceDefinition['extract']>((v) => typeof v === 'function', 'must be a function returning records or batches'),
+});
+
+/**
+ * Defines a source.
+ * @example
+ * const prices = defineSource({
+ *   source: 'shop', dataset: 'prices', partitionBy: ['store'],
+ *   schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+ *   async *extract() { yield [{ store: 'a', sku: '1', price: 9.9 }]; },
+ * });
+ */
+export function defineSource<T extends SourceRecord>(definition: SourceDefinition<T>): Source<T> {
+  const where = `defineSource(${JSON.stringify(String((definition as { source?: unknown })?.source))}/${JSON.stringify(String((definition as { dataset?: unknown })?.dataset))})`;
+  const d = parseOptions(definitionSchema, definition, where);
+  checkName('source', d.source, where);
+  checkName('dataset', d.dataset, where);
+  const columns = columnsOf(d.schema, where);
+  const columnNames = new Set(columns.map((c) => c.name));
+  for (const reserved of ['_run_id', '_extracted_at', ...DATE_KEYS]) {
+    if (columnNames.has(reserved)) {
+      throw new ConfigError(`${where}: field "${reserved}" is reserved for bronze (rename it in the schema)`);
+    }
+  }
+  const checkKey = (name: string): void => {
+    checkName('partition key', name, where);
+    if ((DATE_KEYS as readonly string[]).includes(name)) throw new ConfigError(`${where}: partition key "${name}" is reserved (year/month/day are added from the extraction date)`);
+  };
+  let partitionKeys: PartitionKey[] = [];
+  if (Array.isArray(d.partitionBy)) {
+    partitionKeys = d.partitionBy.map((field) => {
+      checkKey(field);
+      if (!columnNames.has(field)) throw new ConfigError(`${where}: partitionBy field "${field}" is not in the schema`);
+      return { name: field, get: (r: SourceRecord) => r[field] };
+    });
+    // A record field used as a partition key lives in the path, not in the file.
+    const moved = new Set(d.partitionBy);
+    columns.splice(0, columns.length, ...columns.filter((c) => !moved.has(c.name)));
+  } else if (d.partitionBy) {
+    partitionKeys = Object.entries(d.partitionBy).map(([name, spec]) => {
+      checkKey(name);
+      if (columnNames.has(name)) {
+        throw new ConfigError(`${where}: partition key "${name}" is also a field of the schema: list it in partitionBy as ["${name}"] instead`);
+      }
+      if (typeof spec === 'function') return { name, get: spec as (r: SourceRecord) => unknown };
+      return { name, get: () => spec };
+    });
+  }
+  return {
+    source: d.source,
+    dataset: d.dataset,
+    schema: definition.schema,
+    columns,
+    partitionKeys,
+    primaryKey: d.primaryKey,
+    limits: d.limits ?? {},
+    extract: definition.extract,
+    [SOURCE]: true,
+  };
+}

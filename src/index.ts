@@ -1,0 +1,13 @@
+/** duckhouse: the public surface. Every export is named here. */
+export { Lakehouse } from './lakehouse.js';
+export type { LakePaths, QueryParams } from './lakehouse.js';
+export type { OpenOptions, ResolvedOptions, Limits, QualityOptions } from './config.js';
+export { defineSource } from './extract/source.js';
+export type { Source, SourceDefinition, SourceRecord, ExtractContext, PartitionBy } from './extract/source.js';
+export type { ExtractResult, SourceResult, RunOutcome } from './results.js';
+export type { RunRecord, RunStatus, RunKind } from './metrics/metrics-db.js';
+export type { Row, PlainValue } from './db/values.js';
+export type { Logger, LogLevel } from './log.js';
+export { DuckhouseError, ConfigError, ClosedError, PartitionError, LockError, SourceError, ModelError } from './errors.js';
+export { sqlTypeOf } from './bronze/schema-map.js';
+export { z } from 'zod';

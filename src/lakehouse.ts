@@ -1,0 +1,299 @@
+/**
+ * Lakehouse: the one object a user holds. It owns the in-memory DuckDB engine (bronze
+ * writing, queries), the logger, and the paths under `root`; every database file it touches
+ * (metrics, analytics) is opened briefly and closed again, so other processes can take turns.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, DuckDBTimestampTZValue, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type * as arrow from 'apache-arrow';
+import pLimit from 'p-limit';
+import { openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
+import { ClosedError, ConfigError, DuckhouseError } from './errors.js';
+import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
+import { ENGINE_SETTINGS, serialized } from './db/file-database.js';
+import { quoteLiteral } from './db/quote.js';
+import { readerRows, type Row } from './db/values.js';
+import { readerToArrow } from './db/arrow.js';
+import { MetricsDb, type RunRecord } from './metrics/metrics-db.js';
+import { currentProcess } from './metrics/process-identity.js';
+import { claimTmpDir, recoverTmp } from './bronze/recover.js';
+import { CursorStore } from './extract/cursor-store.js';
+import { isSource, type Source } from './extract/source.js';
+import { runSource } from './extract/run-source.js';
+import { combineStatus, type ExtractResult, type SourceResult } from './results.js';
+import { newRunId } from './run-id.js';
+
+export interface LakePaths {
+  root: string;
+  models: string;
+  bronze: string;
+  quarantine: string;
+  state: string;
+  tmp: string;
+  logs: string;
+  metrics: string;
+  analytics: string;
+  compiled: string;
+}
+
+export type QueryParams = unknown[] | Record<string, unknown>;
+
+const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.PRAGMA, StatementType.CALL]);
+
+export class Lakehouse {
+  readonly paths: LakePaths;
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  /** @internal */
+  readonly metrics: MetricsDb;
+  private readonly rootLogger: RootLogger;
+  private readonly engine: DuckDBInstance;
+  private readonly tmpDir: string;
+  private readonly cursors: CursorStore;
+  private readonly abort = new AbortController();
+  private queryConnection: DuckDBConnection | undefined;
+  private attachedAnalytics: string | undefined;
+  private closed: Promise<void> | undefined;
+
+  private constructor(init: {
+    options: ResolvedOptions;
+    paths: LakePaths;
+    logger: RootLogger;
+    engine: DuckDBInstance;
+    metrics: MetricsDb;
+    tmpDir: string;
+  }) {
+    this.options = init.options;
+    this.paths = init.paths;
+    this.rootLogger = init.logger;
+    this.logger = init.logger;
+    this.engine = init.engine;
+    this.metrics = init.metrics;
+    this.tmpDir = init.tmpDir;
+    this.cursors = new CursorStore(init.paths.root, init.options.lockTimeoutMillis);
+  }
+
+  /**
+   * Opens (creating if needed) a lake under `root`.
+   * @example
+   * const lake = await Lakehouse.open({ root: 'data', models: 'models' });
+   * try { await lake.extract([source]); } finally { await lake.close(); }
+   */
+  static async open(options: OpenOptions = {}): Promise<Lakehouse> {
+    const resolved = parseOptions(openOptionsSchema, options, 'Lakehouse.open');
+    const root = path.resolve(resolved.root);
+    if (fs.existsSync(root) && !fs.statSync(root).isDirectory()) {
+      throw new ConfigError(`Lakehouse.open: option "root" ${JSON.stringify(resolved.root)} is a file, not a folder`);
+    }
+    const paths: LakePaths = {
+      root,
+      models: path.resolve(resolved.models),
+      bronze: path.join(root, 'bronze'),
+      quarantine: path.join(root, 'quarantine'),
+      state: path.join(root, 'state'),
+      tmp: path.join(root, '.tmp'),
+      logs: path.join(root, 'logs'),
+      metrics: path.join(root, 'metrics', 'runs.duckdb'),
+      analytics: path.join(root, 'analytics.duckdb'),
+      compiled: path.join(root, 'compiled'),
+    };
+    for (const dir of [root, paths.bronze, paths.tmp, paths.state, path.dirname(paths.metrics)]) fs.mkdirSync(dir, { recursive: true });
+    const logger = createLogger({
+      level: resolved.log.level,
+      file: resolved.log.file === false ? false : path.resolve(resolved.log.file ?? path.join(paths.logs, 'duckhouse.log')),
+      console: resolved.log.console ?? defaultConsole(),
+      maxSizeBytes: 10 * 1024 * 1024,
+      maxFiles: 30,
+    });
+    const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis);
+    let engine: DuckDBInstance | undefined;
+    try {
+      await metrics.init();
+      const abandoned = await metrics.markAbandoned();
+      if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
+      const cursors = new CursorStore(root, resolved.lockTimeoutMillis);
+      await recoverTmp(paths.tmp, metrics, logger, (s, d, c, r) => cursors.save(s, d, c, r));
+      const tmpDir = claimTmpDir(paths.tmp, currentProcess());
+      engine = await DuckDBInstance.create(':memory:', {
+        ...ENGINE_SETTINGS,
+        temp_directory: path.join(tmpDir, 'spill'),
+      });
+      return new Lakehouse({ options: resolved, paths, logger, engine, metrics, tmpDir });
+    } catch (error) {
+      engine?.closeSync();
+      await logger.close();
+      throw error;
+    }
+  }
+
+  private ensureOpen(what: string): void {
+    if (this.closed) throw new ClosedError(`lake.${what}()`);
+  }
+
+  /**
+   * Extracts sources into bronze, in parallel (4 at a time). Never throws for a failing
+   * source: its SourceResult says why and the run is `partial` (or `failed` if none worked).
+   * @example
+   * const result = await lake.extract([vtexCatalog({ store: 'bistek', baseUrl })]);
+   */
+  async extract(sources: Source[] | Source, options: { signal?: AbortSignal } = {}): Promise<ExtractResult> {
+    this.ensureOpen('extract');
+    const list = Array.isArray(sources) ? sources : [sources];
+    list.forEach((s, i) => {
+      if (!isSource(s)) throw new ConfigError(`lake.extract: sources[${i}] is not a source (build it with defineSource, httpSource, csvSource…)`);
+    });
+    const seen = new Set<string>();
+    for (const s of list) {
+      const key = `${s.source}/${s.dataset}`;
+      if (seen.has(key)) throw new ConfigError(`lake.extract: source ${key} is listed twice`);
+      seen.add(key);
+    }
+    const runId = newRunId();
+    const logger = this.logger.child({ runId });
+    await this.metrics.startRun(runId, 'extract', new Date());
+    logger.info(`extract started: ${list.map((s) => `${s.source}/${s.dataset}`).join(', ')}`);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
+    const limit = pLimit(4);
+    let results: SourceResult[] = [];
+    try {
+      results = await Promise.all(
+        list.map((source) =>
+          limit(async () => {
+            const connection = await this.engine.connect();
+            try {
+              const result = await runSource(source, {
+                root: this.paths.root,
+                tmpDir: this.tmpDir,
+                runId,
+                timezone: this.options.timezone,
+                limits: this.options.limits,
+                metrics: this.metrics,
+                logger,
+                signal,
+                connection,
+                cursors: this.cursors,
+              });
+              await this.metrics.recordSourceResult(runId, result);
+              return result;
+            } finally {
+              connection.closeSync();
+            }
+          }),
+        ),
+      );
+    } catch (error) {
+      await this.metrics.finishRun(runId, { status: 'failed', error: (error as Error).message }).catch(() => undefined);
+      throw error;
+    }
+    const result: ExtractResult = { runId, status: combineStatus(results), sources: results };
+    const sum = (k: 'rows' | 'rejected' | 'files' | 'bytes'): number => results.reduce((s, r) => s + r[k], 0);
+    await this.metrics.finishRun(runId, {
+      status: result.status,
+      rows: sum('rows'),
+      rejected: sum('rejected'),
+      files: sum('files'),
+      bytes: sum('bytes'),
+      error: results.find((r) => r.error)?.error ?? null,
+      result,
+    });
+    logger.info(`extract ${result.status}: ${sum('rows')} rows, ${sum('rejected')} rejected, ${sum('files')} files`);
+    return result;
+  }
+
+  /** The query connection, with `analytics.duckdb` attached read-only (re-attached after a publish). */
+  private async queryConn(): Promise<DuckDBConnection> {
+    this.queryConnection ??= await this.engine.connect();
+    const c = this.queryConnection;
+    const file = this.paths.analytics;
+    const version = fs.existsSync(file) ? (() => {
+      const st = fs.statSync(file);
+      return `${st.ino}:${st.mtimeMs}:${st.size}`;
+    })() : undefined;
+    if (version !== this.attachedAnalytics) {
+      if (this.attachedAnalytics) {
+        await c.run('USE memory');
+        await c.run('DETACH DATABASE IF EXISTS analytics');
+      }
+      if (version) {
+        await c.run(`ATTACH ${quoteLiteral(file)} AS analytics (READ_ONLY)`);
+        await c.run('USE analytics');
+      }
+      this.attachedAnalytics = version;
+    }
+    return c;
+  }
+
+  private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T): Promise<T> {
+    if (typeof sql !== 'string' || sql.trim() === '') throw new ConfigError('lake.query: "sql" must be a non-empty string');
+    return serialized(`query:${this.paths.root}:${process.pid}:${this.tmpDir}`, async () => {
+      const c = await this.queryConn();
+      const extracted = await c.extractStatements(sql);
+      if (extracted.count !== 1) throw new ConfigError(`lake.query: expected one SQL statement, got ${extracted.count}`);
+      const prepared = await extracted.prepare(0);
+      try {
+        if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
+          throw new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[prepared.statementType] ?? 'this'} statements are not allowed (use models to build tables)`);
+        }
+        if (params !== undefined) prepared.bind(toDuckValues(params) as DuckDBValue[]);
+        return read(await prepared.runAndReadAll());
+      } finally {
+        prepared.destroySync();
+      }
+    });
+  }
+
+  /**
+   * Runs one read-only SQL statement on `analytics.duckdb` and returns plain objects
+   * (BIGINT → number within ±2^53 else bigint, DECIMAL → number, TIMESTAMP → Date, DATE → 'YYYY-MM-DD').
+   * @example
+   * const rows = await lake.query('select store, count(*) n from marts.fct_prices_daily group by 1');
+   */
+  async query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+    this.ensureOpen('query');
+    return this.runReadOnly(sql, params, (reader) => readerRows(reader) as T[]);
+  }
+
+  /** Like `query`, as an apache-arrow Table. */
+  async queryArrow(sql: string, params?: QueryParams): Promise<arrow.Table> {
+    this.ensureOpen('queryArrow');
+    return this.runReadOnly(sql, params, readerToArrow);
+  }
+
+  /** The latest runs, newest first. */
+  async runs(options: { limit?: number } = {}): Promise<RunRecord[]> {
+    this.ensureOpen('runs');
+    const limit = options.limit ?? 20;
+    if (!Number.isInteger(limit) || limit <= 0) throw new ConfigError(`lake.runs: option "limit" must be a positive integer (got ${String(limit)})`);
+    return this.metrics.runs(limit);
+  }
+
+  /** Closes the engine and the logger. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.abort.abort(new ClosedError('lake'));
+      this.queryConnection?.closeSync();
+      this.engine.closeSync();
+      // A manifest still here is a committed batch whose bookkeeping failed: the next open replays it.
+      const pending = fs.existsSync(this.tmpDir) && fs.readdirSync(this.tmpDir).some((f) => f.endsWith('.commit.json'));
+      if (!pending) fs.rmSync(this.tmpDir, { recursive: true, force: true });
+      await this.rootLogger.close();
+    })();
+    return this.closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function toDuckValue(value: unknown): DuckDBValue {
+  if (value instanceof Date) return new DuckDBTimestampTZValue(BigInt(value.getTime()) * 1000n);
+  if (value === undefined) return null;
+  return value as DuckDBValue;
+}
+
+function toDuckValues(params: QueryParams): DuckDBValue[] | Record<string, DuckDBValue> {
+  if (Array.isArray(params)) return params.map(toDuckValue);
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, toDuckValue(v)]));
+}

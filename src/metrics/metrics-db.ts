@@ -1,0 +1,206 @@
+/**
+ * The run database, `<root>/metrics/runs.duckdb`. Every call opens the file, does its work in
+ * one transaction and closes it, so parallel processes take turns on DuckDB's file lock
+ * instead of failing, and never lose a row.
+ */
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { withFileDatabase } from '../db/file-database.js';
+import { readerRows, type Row } from '../db/values.js';
+import { redact } from '../redact.js';
+import { METRICS_DDL } from './schema.js';
+import { currentProcess, isAlive } from './process-identity.js';
+
+export type RunStatus = 'running' | 'success' | 'partial' | 'failed' | 'abandoned';
+export type RunKind = 'extract' | 'build' | 'test' | 'run' | 'compact' | 'prune';
+
+export interface RunRecord {
+  runId: string;
+  kind: RunKind;
+  status: RunStatus;
+  startedAt: Date;
+  finishedAt: Date | null;
+  durationMs: number | null;
+  rows: number;
+  rejected: number;
+  files: number;
+  bytes: number;
+  error: string | null;
+  result: unknown;
+}
+
+export interface BronzeFileRow {
+  path: string;
+  partition: Record<string, string | null>;
+  rows: number;
+  bytes: number;
+}
+
+export interface BatchCommit {
+  runId: string;
+  source: string;
+  dataset: string;
+  batchNo: number;
+  rows: number;
+  rejected: number;
+  cursor?: unknown;
+  files: BronzeFileRow[];
+}
+
+export class MetricsDb {
+  private initialized = false;
+
+  constructor(
+    readonly file: string,
+    private readonly lockTimeoutMillis: number,
+  ) {}
+
+  /** Runs `fn` inside one transaction on a short-lived connection. */
+  async transaction<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    return withFileDatabase(
+      this.file,
+      async (c) => {
+        if (!this.initialized) {
+          for (const ddl of METRICS_DDL) await c.run(ddl);
+          this.initialized = true;
+        }
+        await c.run('BEGIN TRANSACTION');
+        try {
+          const out = await fn(c);
+          await c.run('COMMIT');
+          return out;
+        } catch (error) {
+          await c.run('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      },
+      { lockTimeoutMillis: this.lockTimeoutMillis },
+    );
+  }
+
+  async select(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
+    return this.transaction(async (c) => readerRows(await c.runAndReadAll(sql, params)));
+  }
+
+  async init(): Promise<void> {
+    await this.transaction(async () => undefined);
+  }
+
+  async startRun(runId: string, kind: RunKind, startedAt: Date): Promise<void> {
+    const me = currentProcess();
+    await this.transaction((c) =>
+      c.run(
+        `INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, $2, 'running', $3::TIMESTAMPTZ, $4, $5, $6)`,
+        [runId, kind, startedAt.toISOString(), me.host, me.pid, me.procStart],
+      ),
+    );
+  }
+
+  async finishRun(
+    runId: string,
+    fields: { status: RunStatus; rows?: number; rejected?: number; files?: number; bytes?: number; error?: string | null; result?: unknown },
+  ): Promise<void> {
+    await this.transaction((c) =>
+      c.run(
+        `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
+           rows = $3, rejected = $4, files = $5, bytes = $6, error = $7, result = $8::JSON
+         WHERE run_id = $1`,
+        [
+          runId,
+          fields.status,
+          fields.rows ?? 0,
+          fields.rejected ?? 0,
+          fields.files ?? 0,
+          fields.bytes ?? 0,
+          fields.error ? (redact(fields.error) as string) : null,
+          fields.result === undefined ? null : JSON.stringify(redact(fields.result)),
+        ],
+      ),
+    );
+  }
+
+  /** Records one committed bronze batch: its files and its row counts, atomically. */
+  async recordBatch(batch: BatchCommit): Promise<void> {
+    await this.transaction(async (c) => {
+      const existing = readerRows(await c.runAndReadAll(`SELECT count(*) AS n FROM source_batches WHERE run_id = $1 AND source = $2 AND dataset = $3 AND batch_no = $4`, [batch.runId, batch.source, batch.dataset, batch.batchNo]));
+      if (Number(existing[0]?.n ?? 0) > 0) return; // recovery replays a commit already recorded
+      for (const f of batch.files) {
+        await c.run(
+          `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
+           VALUES ($1, $2, $3, $4, $5, $6::JSON, $7, $8, now()) ON CONFLICT DO NOTHING`,
+          [f.path, batch.runId, batch.source, batch.dataset, batch.batchNo, JSON.stringify(f.partition), f.rows, f.bytes],
+        );
+      }
+      await c.run(
+        `INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, cursor, committed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::JSON, now())`,
+        [
+          batch.runId,
+          batch.source,
+          batch.dataset,
+          batch.batchNo,
+          batch.rows,
+          batch.rejected,
+          batch.files.length,
+          batch.files.reduce((s, f) => s + f.bytes, 0),
+          batch.cursor === undefined ? null : JSON.stringify(batch.cursor),
+        ],
+      );
+    });
+  }
+
+  async recordSourceResult(runId: string, r: {
+    source: string; dataset: string; status: string; rows: number; rejected: number; files: number; bytes: number;
+    requests: number; retries: number; durationMs: number; error?: string;
+  }): Promise<void> {
+    await this.transaction((c) =>
+      c.run(
+        `INSERT INTO source_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())`,
+        [runId, r.source, r.dataset, r.status, r.rows, r.rejected, r.files, r.bytes, r.requests, r.retries, Math.round(r.durationMs), r.error ? (redact(r.error) as string) : null],
+      ),
+    );
+  }
+
+  /** Marks `running` runs whose process is gone as `abandoned`. Returns their ids. */
+  async markAbandoned(): Promise<string[]> {
+    return this.transaction(async (c) => {
+      const running = readerRows(await c.runAndReadAll(`SELECT run_id, host, pid, proc_start FROM runs WHERE status = 'running'`));
+      const dead = running.filter(
+        (r) => !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null }),
+      );
+      for (const r of dead) {
+        await c.run(
+          `UPDATE runs SET status = 'abandoned', finished_at = now(), error = 'the process running it died before it finished',
+             rows = (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = $1),
+             rejected = (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = $1),
+             files = (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = $1),
+             bytes = (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = $1)
+           WHERE run_id = $1`,
+          [r.run_id as string],
+        );
+      }
+      return dead.map((r) => r.run_id as string);
+    });
+  }
+
+  async runs(limit: number): Promise<RunRecord[]> {
+    const rows = await this.select(
+      `SELECT run_id, kind, status, started_at, finished_at, duration_ms, rows, rejected, files, bytes, error, result
+       FROM runs ORDER BY started_at DESC, run_id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      runId: r.run_id as string,
+      kind: r.kind as RunKind,
+      status: r.status as RunStatus,
+      startedAt: r.started_at as Date,
+      finishedAt: (r.finished_at as Date | null) ?? null,
+      durationMs: (r.duration_ms as number | null) ?? null,
+      rows: Number(r.rows ?? 0),
+      rejected: Number(r.rejected ?? 0),
+      files: Number(r.files ?? 0),
+      bytes: Number(r.bytes ?? 0),
+      error: (r.error as string | null) ?? null,
+      result: typeof r.result === 'string' ? JSON.parse(r.result) : (r.result ?? null),
+    }));
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Tables of `data/metrics/runs.duckdb`. Created if missing; new columns are added with
+ * `ADD COLUMN IF NOT EXISTS` so older metrics files keep working.
+ */
+export const METRICS_DDL: string[] = [
+  `CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,            -- extract | build | test | run | compact | prune
+    status VARCHAR NOT NULL,          -- running | success | partial | failed | abandoned
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    duration_ms BIGINT,
+    host VARCHAR,
+    pid INTEGER,
+    proc_start VARCHAR,               -- the process's start time, so a reused pid is not mistaken for ours
+    rows BIGINT DEFAULT 0,
+    rejected BIGINT DEFAULT 0,
+    files INTEGER DEFAULT 0,
+    bytes BIGINT DEFAULT 0,
+    error VARCHAR,
+    result JSON
+  )`,
+  `CREATE TABLE IF NOT EXISTS source_batches (
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    batch_no INTEGER NOT NULL,
+    rows BIGINT NOT NULL,
+    rejected BIGINT NOT NULL,
+    files INTEGER NOT NULL,
+    bytes BIGINT NOT NULL,
+    cursor JSON,
+    committed_at TIMESTAMPTZ NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS bronze_files (
+    path VARCHAR PRIMARY KEY,         -- relative to the lake root
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    batch_no INTEGER NOT NULL,
+    partition JSON,
+    rows BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    committed_at TIMESTAMPTZ NOT NULL,
+    removed_at TIMESTAMPTZ,           -- set by compaction and prune
+    removed_by VARCHAR
+  )`,
+  `CREATE TABLE IF NOT EXISTS source_results (
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    rejected BIGINT NOT NULL,
+    files INTEGER NOT NULL,
+    bytes BIGINT NOT NULL,
+    requests INTEGER NOT NULL,
+    retries INTEGER NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    error VARCHAR,
+    finished_at TIMESTAMPTZ NOT NULL
+  )`,
+];

@@ -1,0 +1,60 @@
+/**
+ * Secret redaction for everything that leaves the process: logs, error messages, metrics rows,
+ * compiled SQL and raw archives. Two layers: names that look secret (keys, query parameters,
+ * form fields, Authorization headers) and the exact secret values the auth layer registered.
+ */
+export const REDACTED = '[REDACTED]';
+
+const SECRET_NAME =
+  /^(?:.*[_-])?(?:token|secret|password|passwd|pwd|authorization|auth|api[_-]?key|apikey|app[_-]?key|app[_-]?token|cookie|set-cookie|session|signature|credentials?)$/i;
+
+/** True when a key, header, field or query parameter name is one whose value is a secret. */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name) || /access_token|refresh_token|client_secret|id_token/i.test(name);
+}
+
+const knownSecrets = new Set<string>();
+
+/**
+ * Remember a secret value (a token, a client secret) so it is scrubbed from any string,
+ * whatever the key it travels under. Values shorter than 6 characters are ignored:
+ * scrubbing them would mangle ordinary text.
+ */
+export function registerSecret(value: string | undefined | null): void {
+  if (typeof value === 'string' && value.length >= 6) knownSecrets.add(value);
+}
+
+const PARAM = /([?&;\s"'{,]|^)((?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature))(=|"\s*:\s*"|'\s*:\s*'|:\s*)([^&\s"',;}]+)/gi;
+const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
+
+/** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */
+export function redactString(text: string): string {
+  let out = text;
+  for (const secret of knownSecrets) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  out = out.replace(BEARER, `$1 ${REDACTED}`);
+  out = out.replace(PARAM, (_m, pre: string, name: string, sep: string) => `${pre}${name}${sep}${REDACTED}`);
+  return out;
+}
+
+/** Deep copy of a value with secret-named keys and secret-looking strings redacted. */
+export function redact<T>(value: T, depth = 0): T {
+  if (depth > 20) return value;
+  if (typeof value === 'string') return redactString(value) as T;
+  if (value instanceof Error) {
+    const copy = new Error(redactString(value.message));
+    copy.name = value.name;
+    if (value.stack) copy.stack = redactString(value.stack);
+    return copy as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1)) as T;
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      out[k] = isSecretName(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redact(v, depth + 1);
+    }
+    return out as T;
+  }
+  return value;
+}
