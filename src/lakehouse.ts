@@ -19,7 +19,7 @@ import { MetricsDb, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
 import { claimTmpDir, recoverTmp } from './bronze/recover.js';
 import { CursorStore } from './extract/cursor-store.js';
-import { isSource, type Source } from './extract/source.js';
+import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
 import { combineStatus, type ExtractResult, type SourceResult } from './results.js';
 import { newRunId } from './run-id.js';
@@ -137,7 +137,7 @@ export class Lakehouse {
    * @example
    * const result = await lake.extract([vtexCatalog({ store: 'bistek', baseUrl })]);
    */
-  async extract(sources: Source[] | Source, options: { signal?: AbortSignal } = {}): Promise<ExtractResult> {
+  async extract(sources: AnySource[] | AnySource, options: { signal?: AbortSignal } = {}): Promise<ExtractResult> {
     this.ensureOpen('extract');
     const list = Array.isArray(sources) ? sources : [sources];
     list.forEach((s, i) => {

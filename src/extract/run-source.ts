@@ -11,7 +11,7 @@ import type { MetricsDb } from '../metrics/metrics-db.js';
 import { BronzeWriter } from '../bronze/writer.js';
 import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
-import type { ExtractContext, Source, SourceRecord } from './source.js';
+import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
 import type { CursorStore } from './cursor-store.js';
 
 export interface SourceEnv {
@@ -29,7 +29,7 @@ export interface SourceEnv {
   onProgress?: (event: { source: string; dataset: string; rows: number; rejected: number; pages: number; requests: number; retries: number }) => void;
 }
 
-export async function runSource(source: Source, env: SourceEnv): Promise<SourceResult> {
+export async function runSource(source: AnySource, env: SourceEnv): Promise<SourceResult> {
   const started = performance.now();
   const limits: Limits = { ...env.limits, ...source.limits };
   const logger = env.logger.child({ source: source.source, dataset: source.dataset });
@@ -49,6 +49,7 @@ export async function runSource(source: Source, env: SourceEnv): Promise<SourceR
   });
   const quarantine = new QuarantineWriter(env.root, source.source, source.dataset, env.runId);
   const warnings: string[] = [];
+  const httpStats: HttpHostStats[] = [];
   let position = 0;
   let rejectedSinceFlush = 0;
   // The cursor declared for records yielded so far, and whether it moved since the last save.
@@ -74,6 +75,9 @@ export async function runSource(source: Source, env: SourceEnv): Promise<SourceR
       quarantine.add({ runId: env.runId, source: source.source, dataset: source.dataset, position, ...location, reasons: [{ path: '', message: reason }], record: raw });
     },
     stats: { requests: 0, retries: 0, pages: 0 },
+    reportHttpStats(stats) {
+      httpStats.push(...stats);
+    },
     warn(message, meta) {
       warnings.push(message);
       logger.warn(message, meta);

@@ -38,13 +38,31 @@ export interface ExtractContext {
   reject(raw: unknown, reason: string, location?: { line?: number; url?: string }): void;
   /** Counters shown in the SourceResult and in `http_stats`. */
   readonly stats: { requests: number; retries: number; pages: number };
+  /** Reports HTTP counters per host for the `http_stats` table (called by HTTP sources at the end). */
+  reportHttpStats(stats: HttpHostStats[]): void;
   /** Notes a warning that ends up in the run's result (e.g. products the API cannot reach). */
   warn(message: string, meta?: Record<string, unknown>): void;
 }
 
+/** HTTP counters of one source against one host, for `http_stats`. */
+export interface HttpHostStats {
+  host: string;
+  requests: number;
+  retries: number;
+  /** Responses by status code ('ERR' for network errors and timeouts). */
+  statuses: Record<string, number>;
+  bytes: number;
+  /** Total time spent waiting for responses. */
+  latencyMs: number;
+  /** Time spent waiting for the rate limiter. */
+  throttledMs: number;
+  /** How many times the circuit breaker opened. */
+  breakerOpens: number;
+}
+
 export type PartitionBy = string[] | Record<string, string | number | ((record: SourceRecord) => unknown)>;
 
-export interface SourceDefinition<T extends SourceRecord = SourceRecord> {
+export interface SourceDefinition<T extends object = SourceRecord> {
   /** Source name, e.g. `vtex` (`^[a-z][a-z0-9_]*$`). */
   source: string;
   /** Dataset name, e.g. `products`. */
@@ -61,7 +79,7 @@ export interface SourceDefinition<T extends SourceRecord = SourceRecord> {
   extract: (ctx: ExtractContext) => AsyncIterable<T | T[]> | Iterable<T | T[]>;
 }
 
-export interface Source<T extends SourceRecord = SourceRecord> {
+export interface Source<T extends object = SourceRecord> {
   readonly source: string;
   readonly dataset: string;
   readonly schema: z.ZodType<T>;
@@ -74,9 +92,13 @@ export interface Source<T extends SourceRecord = SourceRecord> {
   readonly [SOURCE]: true;
 }
 
+/** A source of any record type, as `lake.extract` takes them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySource = Source<any>;
+
 const SOURCE: unique symbol = Symbol.for('duckhouse.source');
 
-export function isSource(value: unknown): value is Source {
+export function isSource(value: unknown): value is AnySource {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SOURCE] === true;
 }
 
@@ -104,7 +126,7 @@ const definitionSchema = z.strictObject({
  *   async *extract() { yield [{ store: 'a', sku: '1', price: 9.9 }]; },
  * });
  */
-export function defineSource<T extends SourceRecord>(definition: SourceDefinition<T>): Source<T> {
+export function defineSource<T extends object>(definition: SourceDefinition<T>): Source<T> {
   const where = `defineSource(${JSON.stringify(String((definition as { source?: unknown })?.source))}/${JSON.stringify(String((definition as { dataset?: unknown })?.dataset))})`;
   const d = parseOptions(definitionSchema, definition, where);
   checkName('source', d.source, where);
