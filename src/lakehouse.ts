@@ -110,10 +110,11 @@ export class Lakehouse {
     let engine: DuckDBInstance | undefined;
     try {
       await metrics.init();
-      const abandoned = await metrics.markAbandoned();
-      if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
+      // Roll committed batches of dead processes forward first, so abandoned runs count them.
       const cursors = new CursorStore(root, resolved.lockTimeoutMillis);
       await recoverTmp(paths.tmp, metrics, logger, (s, d, c, r) => cursors.save(s, d, c, r));
+      const abandoned = await metrics.markAbandoned();
+      if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());
       engine = await DuckDBInstance.create(':memory:', {
         ...ENGINE_SETTINGS,

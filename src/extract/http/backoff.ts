@@ -1,0 +1,60 @@
+/**
+ * The delay before a retry, as a pure function so it can be tested without a clock.
+ */
+
+/** Longest wait a server may ask for with `Retry-After` before we stop taking it literally. */
+export const MAX_RETRY_AFTER_MILLIS = 5 * 60_000;
+
+export interface RetryDelayInput {
+  /** 0 for the first retry, 1 for the second… */
+  attempt: number;
+  /** Backoff base: the first retry waits up to this long. Default 500. */
+  baseMillis?: number;
+  /** Cap of the exponential part. Default 30,000. */
+  maxMillis?: number;
+  /** The response's `Retry-After` header (delta-seconds or an HTTP-date), if any. */
+  retryAfter?: string | number | null;
+  /** Current time in ms since the epoch, to resolve an HTTP-date. Default `Date.now()`. */
+  now?: number;
+  /** Uniform random in [0, 1). Default `Math.random`. */
+  random?: () => number;
+  /** Cap of a `Retry-After` wait. Default 5 minutes. */
+  maxRetryAfterMillis?: number;
+}
+
+/**
+ * Milliseconds to wait before retry number `attempt`: `Retry-After` when the server sent a
+ * usable one (capped, never negative), else full jitter over `base × 2^attempt` capped at `max`.
+ * Full jitter spreads retries of many clients instead of synchronising them.
+ * @example
+ * retryDelayMillis({ attempt: 2 });                    // uniform in [0, 2000)
+ * retryDelayMillis({ attempt: 0, retryAfter: '3' });   // 3000
+ */
+export function retryDelayMillis(input: RetryDelayInput): number {
+  const { attempt, baseMillis = 500, maxMillis = 30_000, now = Date.now(), random = Math.random, maxRetryAfterMillis = MAX_RETRY_AFTER_MILLIS } = input;
+  if (!Number.isInteger(attempt) || attempt < 0) throw new RangeError(`retryDelayMillis: "attempt" must be a non-negative integer (got ${String(attempt)})`);
+  if (!(baseMillis >= 0)) throw new RangeError(`retryDelayMillis: "baseMillis" must be ≥ 0 (got ${String(baseMillis)})`);
+  if (!(maxMillis >= 0)) throw new RangeError(`retryDelayMillis: "maxMillis" must be ≥ 0 (got ${String(maxMillis)})`);
+  const asked = parseRetryAfterMillis(input.retryAfter, now);
+  if (asked !== undefined) return Math.min(asked, maxRetryAfterMillis);
+  // 2^attempt overflows to Infinity for silly attempts; min() keeps it at the cap.
+  const ceiling = Math.min(maxMillis, baseMillis * 2 ** attempt);
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * A `Retry-After` value in milliseconds (≥ 0), or undefined when absent or unreadable.
+ * Accepts delta-seconds (`120`, also `1.5` though the RFC says integer) and HTTP-dates.
+ */
+export function parseRetryAfterMillis(value: string | number | null | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.max(0, Math.round(value * 1000)) : undefined;
+  const text = value.trim();
+  if (text === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  // Only date-looking text: Date.parse would read a bare "-5" as a year.
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}

@@ -1,0 +1,120 @@
+/**
+ * Errors of the HTTP layer. Whether a request is repeated is decided by `retryable`, set by the
+ * error's class (and, for statuses, by the status). Messages name the method, the URL with
+ * secrets redacted, the status and the attempt count; they never carry a token.
+ */
+import { SourceError } from '../../errors.js';
+import { redactString } from '../../redact.js';
+
+export interface HttpErrorDetails {
+  method: string;
+  /** The request URL; redacted before it reaches the message or the `url` field. */
+  url: string;
+  /** 1-based attempt that produced this error. */
+  attempts: number;
+  cause?: unknown;
+}
+
+/** Base class: every error the HTTP client throws. */
+export class HttpError extends SourceError {
+  readonly method: string;
+  /** The URL with secrets redacted. */
+  readonly url: string;
+  readonly attempts: number;
+  readonly status: number | undefined;
+
+  constructor(code: string, what: string, details: HttpErrorDetails & { status?: number; retryable: boolean }) {
+    const url = redactString(details.url);
+    const tries = `after ${details.attempts} attempt${details.attempts === 1 ? '' : 's'}`;
+    super(code, redactString(`${details.method} ${url}: ${what} (${tries})`), { cause: details.cause, retryable: details.retryable });
+    this.method = details.method;
+    this.url = url;
+    this.attempts = details.attempts;
+    this.status = details.status;
+  }
+}
+
+/** Statuses worth repeating: the server may answer differently next time. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524]);
+
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUSES.has(status) || status >= 500;
+}
+
+/** The server answered with a status we do not accept. Retryable for 408, 425, 429 and 5xx. */
+export class HttpStatusError extends HttpError {
+  /** `Retry-After` of the response, if any (the next delay honours it). */
+  readonly retryAfter: string | undefined;
+
+  constructor(details: HttpErrorDetails & { status: number; statusText?: string; retryAfter?: string; hint?: string }) {
+    const text = details.statusText ? ` ${details.statusText}` : '';
+    super('HTTP_STATUS', `HTTP ${details.status}${text}${details.hint ? ` — ${details.hint}` : ''}`, { ...details, retryable: isRetryableStatus(details.status) });
+    this.retryAfter = details.retryAfter;
+  }
+}
+
+/** Errno codes of failures that may pass: resets, refusals, DNS hiccups, timeouts. */
+const RETRYABLE_CODES = new Set([
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'EADDRINUSE',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** The connection failed, was reset, or the response could not be read whole. */
+export class HttpNetworkError extends HttpError {
+  readonly errno: string | undefined;
+
+  constructor(details: HttpErrorDetails & { errno?: string; message: string; readFailed?: boolean }) {
+    const retryable = details.readFailed === true || (details.errno !== undefined && RETRYABLE_CODES.has(details.errno));
+    super('HTTP_NETWORK', `${details.errno ?? 'network error'}: ${details.message}`, { ...details, retryable });
+    this.errno = details.errno;
+  }
+}
+
+/** No response within `requestTimeoutMillis`. Retryable. */
+export class HttpTimeoutError extends HttpError {
+  constructor(details: HttpErrorDetails & { timeoutMillis: number }) {
+    super('HTTP_TIMEOUT', `no response within ${details.timeoutMillis} ms`, { ...details, retryable: true });
+  }
+}
+
+/** A 2xx whose body is not the JSON it should be (truncated JSON, an HTML page). Retryable. */
+export class HttpBodyError extends HttpError {
+  constructor(details: HttpErrorDetails & { status: number; contentType: string | undefined; bytes: number; reason: string }) {
+    super('HTTP_BAD_BODY', `HTTP ${details.status} body is not valid JSON (${details.reason}; content-type ${details.contentType ?? 'none'}, ${details.bytes} bytes)`, {
+      ...details,
+      retryable: true,
+    });
+  }
+}
+
+/** The host failed too often in a row: it is skipped until the cooldown ends. Not retryable. */
+export class CircuitOpenError extends HttpError {
+  readonly host: string;
+  readonly retryAtMillis: number;
+
+  constructor(details: HttpErrorDetails & { host: string; retryAtMillis: number; failures: number }) {
+    const seconds = Math.max(0, Math.ceil((details.retryAtMillis - Date.now()) / 1000));
+    super('HTTP_CIRCUIT_OPEN', `host ${details.host} is skipped for ${seconds} s more after ${details.failures} consecutive failures (circuit breaker open)`, {
+      ...details,
+      retryable: false,
+    });
+    this.host = details.host;
+    this.retryAtMillis = details.retryAtMillis;
+  }
+}
+
+/** Credentials were refused, or a token could not be refreshed. Not retryable: a person must act. */
+export class AuthError extends SourceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('HTTP_AUTH', redactString(message), { ...options, retryable: false });
+  }
+}

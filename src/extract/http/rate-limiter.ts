@@ -1,0 +1,123 @@
+/**
+ * Token buckets per host, shared by every source of the process that hits that host: politeness
+ * is owed to the server, not to one source. Each user of a host holds a lease with its own
+ * rate; the bucket runs at the slowest active lease, so no source can speed up another's host.
+ */
+
+export interface RateLimit {
+  /** Tokens added per second. */
+  requestsPerSecond: number;
+  /** Bucket size: how many requests may go out back to back. */
+  burst: number;
+}
+
+export interface RateLimiterLease {
+  /** Waits for a token; resolves with the milliseconds waited. Rejects when `signal` aborts. */
+  take(signal?: AbortSignal): Promise<number>;
+  /** Gives the lease back (the bucket forgets this source's rate). Idempotent. */
+  release(): void;
+}
+
+class TokenBucket {
+  private readonly leases = new Map<number, RateLimit>();
+  private nextLease = 0;
+  private rate = 1;
+  private burst = 1;
+  /** May go negative: each waiter reserves a future token, which keeps waiters in FIFO order. */
+  private tokens = 0;
+  private refilledAt = performance.now();
+  private started = false;
+
+  lease(limit: RateLimit): number {
+    const id = this.nextLease++;
+    this.leases.set(id, limit);
+    this.configure();
+    return id;
+  }
+
+  unlease(id: number): void {
+    this.leases.delete(id);
+    if (this.leases.size > 0) this.configure();
+  }
+
+  private configure(): void {
+    this.refill();
+    const limits = [...this.leases.values()];
+    this.rate = Math.min(...limits.map((l) => l.requestsPerSecond));
+    this.burst = Math.min(...limits.map((l) => l.burst));
+    if (!this.started) {
+      this.tokens = this.burst;
+      this.started = true;
+    }
+    this.tokens = Math.min(this.tokens, this.burst);
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.rate);
+    this.refilledAt = now;
+  }
+
+  async take(signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    this.refill();
+    this.tokens -= 1;
+    if (this.tokens >= 0) return 0;
+    const waitMillis = (-this.tokens / this.rate) * 1000;
+    try {
+      await sleep(waitMillis, signal);
+    } catch (error) {
+      this.tokens += 1; // the reservation is not used: hand it to the next in line
+      throw error;
+    }
+    return waitMillis;
+  }
+}
+
+const buckets = new Map<string, TokenBucket>();
+
+/**
+ * A lease on the process-wide bucket of `host` (`hostname[:port]`).
+ * @example
+ * const lease = rateLimiterFor('api.example.com', { requestsPerSecond: 5, burst: 5 });
+ * try { await lease.take(signal); await fetchSomething(); } finally { lease.release(); }
+ */
+export function rateLimiterFor(host: string, limit: RateLimit): RateLimiterLease {
+  if (!(limit.requestsPerSecond > 0)) throw new RangeError(`rateLimiterFor(${host}): "requestsPerSecond" must be > 0 (got ${String(limit.requestsPerSecond)})`);
+  if (!(limit.burst >= 1)) throw new RangeError(`rateLimiterFor(${host}): "burst" must be ≥ 1 (got ${String(limit.burst)})`);
+  let bucket = buckets.get(host);
+  if (!bucket) {
+    bucket = new TokenBucket();
+    buckets.set(host, bucket);
+  }
+  const id = bucket.lease(limit);
+  const owner = bucket;
+  let released = false;
+  return {
+    take: (signal) => owner.take(signal),
+    release() {
+      if (released) return;
+      released = true;
+      // The bucket itself stays (a few numbers per host): a source starting right after
+      // another must not get a fresh burst on top of the requests just sent.
+      owner.unlease(id);
+    },
+  };
+}
+
+/** Resolves after `millis`, or rejects with the signal's reason when it aborts first. */
+export function sleep(millis: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (millis <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, millis);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Model configuration: the strict schema of `{{ config(...) }}` and YAML `config:`, and how the
+ * layers merge (built-in defaults < YAML < SQL).
+ */
+import { z } from 'zod';
+import { ModelError } from '../errors.js';
+import { zodProblems } from './zod-problems.js';
+
+export const MATERIALIZATIONS = ['view', 'table', 'ephemeral', 'incremental'] as const;
+export const INCREMENTAL_STRATEGIES = ['append', 'merge', 'delete+insert'] as const;
+export const ON_SCHEMA_CHANGE = ['append_new_columns', 'ignore', 'fail', 'sync_all_columns'] as const;
+
+export type Materialization = (typeof MATERIALIZATIONS)[number];
+export type IncrementalStrategy = (typeof INCREMENTAL_STRATEGIES)[number];
+export type OnSchemaChange = (typeof ON_SCHEMA_CHANGE)[number];
+export type NodeKind = 'model' | 'seed' | 'assertion';
+
+/** A node's resolved configuration. */
+export interface ModelConfig {
+  /** Seeds are `table`; assertions are `ephemeral` (never built, inlined into their test query). */
+  materialized: Materialization;
+  /** Normalised to a list: `unique_key: 'id'` becomes `['id']`. */
+  unique_key?: string[];
+  /** Default `merge` when `unique_key` is set, else `append`. */
+  incremental_strategy: IncrementalStrategy;
+  on_schema_change: OnSchemaChange;
+  /** Union of the YAML and SQL tags, in order of appearance. */
+  tags: string[];
+  enabled: boolean;
+  description?: string;
+  /** Seeds only: DuckDB types by column name, the rest auto-detected. */
+  column_types?: Record<string, string>;
+  /** Assertions only: severity of the singular test (default `error`). */
+  severity?: 'warn' | 'error';
+}
+
+const tags = z.union([z.string().min(1), z.array(z.string().min(1))]);
+const common = {
+  tags: tags.optional(),
+  enabled: z.boolean().optional(),
+  description: z.string().optional(),
+};
+
+const layerSchemas = {
+  model: z.strictObject({
+    ...common,
+    materialized: z.enum(MATERIALIZATIONS).optional(),
+    unique_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    incremental_strategy: z.enum(INCREMENTAL_STRATEGIES).optional(),
+    on_schema_change: z.enum(ON_SCHEMA_CHANGE).optional(),
+  }),
+  seed: z.strictObject({
+    ...common,
+    column_types: z.record(z.string().min(1), z.string().min(1)).optional(),
+  }),
+  assertion: z.strictObject({
+    ...common,
+    severity: z.enum(['warn', 'error']).optional(),
+  }),
+} as const;
+
+type LayerValues = z.output<(typeof layerSchemas)['model']> &
+  z.output<(typeof layerSchemas)['seed']> &
+  z.output<(typeof layerSchemas)['assertion']>;
+
+/** One source of configuration and where it came from, for messages. */
+export interface ConfigLayer {
+  values: Record<string, unknown>;
+  /** e.g. `model marts.orders (models/marts/orders.sql)` */
+  where: string;
+}
+
+/** `view` in staging, `table` elsewhere (DESIGN "Models"). */
+export function defaultMaterialization(schema: string): Materialization {
+  return schema === 'staging' ? 'view' : 'table';
+}
+
+/** Checks each layer strictly (errors name the layer's file and the field), then merges them in order. */
+export function resolveConfig(kind: NodeKind, schema: string, layers: ConfigLayer[]): ModelConfig {
+  const schemaOfKind = layerSchemas[kind];
+  const known = Object.keys(schemaOfKind.shape);
+  const merged: Partial<LayerValues> = {};
+  const allTags: string[] = [];
+  for (const layer of layers) {
+    const parsed = schemaOfKind.safeParse(layer.values);
+    if (!parsed.success) {
+      throw new ModelError('MODEL_CONFIG_INVALID', `${layer.where}: ${zodProblems(parsed.error, layer.values, 'config', known)}`, {
+        cause: parsed.error,
+      });
+    }
+    const values = parsed.data as Partial<LayerValues>;
+    for (const [key, value] of Object.entries(values)) {
+      if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
+    }
+    if (values.tags !== undefined) allTags.push(...(typeof values.tags === 'string' ? [values.tags] : values.tags));
+  }
+
+  const uniqueKey = merged.unique_key === undefined ? undefined : typeof merged.unique_key === 'string' ? [merged.unique_key] : merged.unique_key;
+  const strategy = merged.incremental_strategy ?? (uniqueKey ? 'merge' : 'append');
+  if (strategy !== 'append' && !uniqueKey) {
+    const where = layers.at(-1)?.where ?? schema;
+    throw new ModelError('MODEL_CONFIG_INVALID', `${where}: incremental_strategy '${strategy}' needs a unique_key (one column or a list)`);
+  }
+  const config: ModelConfig = {
+    materialized: kind === 'seed' ? 'table' : kind === 'assertion' ? 'ephemeral' : (merged.materialized ?? defaultMaterialization(schema)),
+    incremental_strategy: strategy,
+    on_schema_change: merged.on_schema_change ?? 'append_new_columns',
+    tags: [...new Set(allTags)],
+    enabled: merged.enabled ?? true,
+  };
+  if (uniqueKey) config.unique_key = uniqueKey;
+  if (merged.description !== undefined) config.description = merged.description;
+  if (merged.column_types !== undefined) config.column_types = merged.column_types;
+  if (merged.severity !== undefined) config.severity = merged.severity;
+  return config;
+}

@@ -1,0 +1,95 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Lakehouse } from '../../src/index.js';
+import { spawnHelper } from '../helpers/child.js';
+import { listFiles, tempDir } from '../helpers/temp-lake.js';
+
+async function checkLakeAfterKill(root: string, expectAbandoned: boolean): Promise<void> {
+  const lake = await Lakehouse.open({ root, log: { console: false } });
+  try {
+    const runs = await lake.runs({ limit: 10 });
+    if (expectAbandoned) expect(runs[0]!.status).toBe('abandoned');
+    // Every Parquet file under bronze is whole and committed: listed in bronze_files with its row count.
+    const onDisk = listFiles(lake.paths.bronze).map((f) => path.join('bronze', f));
+    const listed = await lake.metrics.select('SELECT path, rows FROM bronze_files ORDER BY path');
+    expect(onDisk.sort()).toEqual(listed.map((r) => r.path as string).sort());
+    let total = 0;
+    for (const file of listed) {
+      const [meta] = await lake.query(`SELECT num_rows FROM parquet_file_metadata('${path.join(root, file.path as string)}')`);
+      expect(meta!.num_rows).toBe(file.rows);
+      total += Number(file.rows);
+    }
+    const [batches] = await lake.metrics.select('SELECT coalesce(sum(rows), 0) AS rows FROM source_batches');
+    expect(Number(batches!.rows)).toBe(total);
+    // Only the live process's own temp folder remains.
+    expect(fs.readdirSync(lake.paths.tmp)).toHaveLength(1);
+    const [latest] = await lake.metrics.select('SELECT coalesce(sum(rows), 0) AS rows FROM bronze_files WHERE run_id = $1', [runs[0]!.runId]);
+    expect(runs[0]!.rows).toBe(Number(latest!.rows));
+  } finally {
+    await lake.close();
+  }
+}
+
+describe('a process killed mid-extract', () => {
+  it('leaves no partial file visible; the next open marks the run abandoned and keeps committed batches', async () => {
+    const root = path.join(tempDir(), 'data');
+    const child = spawnHelper('child-extract.ts', [root, 'crash', '1000', '500', '20']);
+    await child.waitFor((l) => l.includes('"yielded":4'));
+    child.process.kill('SIGKILL');
+    const { signal } = await child.exited;
+    expect(signal).toBe('SIGKILL');
+    await checkLakeAfterKill(root, true);
+  });
+
+  it('survives kills at random moments, including mid-COPY, over several trials', async () => {
+    const root = path.join(tempDir(), 'data');
+    for (let trial = 0; trial < 4; trial++) {
+      // Big batches, no delay: most of the child's time is spent writing Parquet and committing.
+      const child = spawnHelper('child-extract.ts', [root, 'crash', '1000', '20000', '0']);
+      await child.waitFor((l) => l.includes('"yielded":1'));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+      child.process.kill('SIGKILL');
+      await child.exited;
+      await checkLakeAfterKill(root, true);
+    }
+  }, 120_000);
+});
+
+describe('recovery of a dead process temp folder', () => {
+  it('rolls a batch past its commit point forward and removes uncommitted leftovers', async () => {
+    const root = path.join(tempDir(), 'data');
+    const os = await import('node:os');
+    // A dead process (pid 2^22 + 1 cannot exist on Linux) that had staged two batches.
+    const dead = path.join(root, '.tmp', 'p4194305-1');
+    fs.mkdirSync(path.join(dead, 'run-b1', 'k=v'), { recursive: true });
+    fs.mkdirSync(path.join(dead, 'run-b2', 'k=v'), { recursive: true });
+    fs.writeFileSync(path.join(dead, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: 4194305, procStart: '1' }));
+    // Batch 1 reached its commit point: a real Parquet file and its manifest.
+    const staged = path.join(dead, 'run-b1', 'k=v', 'part_0.parquet');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    await c.run(`COPY (SELECT range AS id FROM range(7)) TO '${staged}' (FORMAT parquet)`);
+    c.closeSync();
+    db.closeSync();
+    const target = path.join(root, 'bronze', 'rec', 'items', 'k=v', 'year=2026', 'month=01', 'day=01', 'r1-1.parquet');
+    const batch = { runId: 'r1', source: 'rec', dataset: 'items', batchNo: 1, rows: 7, rejected: 0, files: [{ path: path.relative(root, target), partition: { k: 'v' }, rows: 7, bytes: fs.statSync(staged).size }] };
+    fs.writeFileSync(path.join(dead, 'run-b1.commit.json'), JSON.stringify({ batch, moves: [{ from: staged, to: target }] }));
+    // Batch 2 never reached it: only a staged file.
+    fs.writeFileSync(path.join(dead, 'run-b2', 'k=v', 'part_0.parquet'), 'half a file');
+
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect(fs.existsSync(target)).toBe(true);
+      expect(fs.existsSync(dead)).toBe(false);
+      expect(listFiles(lake.paths.bronze)).toEqual([path.relative(lake.paths.bronze, target)]);
+      const files = await lake.metrics.select('SELECT path, rows FROM bronze_files');
+      expect(files).toEqual([{ path: batch.files[0]!.path, rows: 7 }]);
+      const [count] = await lake.query(`SELECT count(*) AS n FROM read_parquet('${target}')`);
+      expect(count!.n).toBe(7);
+    } finally {
+      await lake.close();
+    }
+  });
+});

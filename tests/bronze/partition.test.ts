@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defineSource, PartitionError, z } from '../../src/index.js';
+import { listFiles, tempLake } from '../helpers/temp-lake.js';
+
+const schema = z.object({ store: z.string(), id: z.number() });
+
+describe('hostile partition values and names', () => {
+  it('keeps values with /, .., = and spaces inside their folder and reads them back unchanged', async () => {
+    const lake = await tempLake();
+    const hostile = ['../../x', 'a=b', 'a/b', '..', 'espaço e acentuação', '%2F', 'back\\slash'];
+    const source = defineSource({
+      source: 'hostile',
+      dataset: 'values',
+      partitionBy: ['store'],
+      schema,
+      extract: () => [hostile.map((store, id) => ({ store, id }))],
+    });
+    const result = await lake.extract([source]);
+    expect(result.status).toBe('success');
+    const datasetDir = path.join(lake.paths.bronze, 'hostile', 'values');
+    const files = listFiles(datasetDir);
+    expect(files).toHaveLength(hostile.length);
+    for (const f of files) {
+      // One `store=` folder level, then year/month/day: nothing climbed out or nested deeper.
+      expect(f.split(path.sep)).toHaveLength(5);
+      expect(f.startsWith('store=')).toBe(true);
+      expect(path.resolve(datasetDir, f).startsWith(datasetDir + path.sep)).toBe(true);
+    }
+    // Nothing was written outside the lake root.
+    expect(fs.existsSync(path.join(lake.paths.root, '..', 'x'))).toBe(false);
+    const rows = await lake.query(
+      `SELECT store, id FROM read_parquet('${datasetDir}/**/*.parquet', hive_partitioning = true, hive_types = {'store': VARCHAR}) ORDER BY id`,
+    );
+    expect(rows.map((r) => r.store)).toEqual(hostile);
+  });
+
+  it.each([
+    ['NUL', 'a\u0000b', /control character/],
+    ['newline', 'a\nb', /control character/],
+    ['10,000 characters', 'x'.repeat(10_000), /10000 characters long/],
+  ])('refuses a partition value with %s, naming the field, and writes nothing', async (_label, value, message) => {
+    const lake = await tempLake();
+    const source = defineSource({ source: 'hostile', dataset: 'bad', partitionBy: ['store'], schema, extract: () => [[{ store: value, id: 1 }]] });
+    const result = await lake.extract([source]);
+    expect(result.status).toBe('failed');
+    expect(result.sources[0]!.error).toMatch(/partition field "store"/);
+    expect(result.sources[0]!.error).toMatch(message);
+    expect(listFiles(path.join(lake.paths.bronze, 'hostile'))).toEqual([]);
+  });
+
+  it.each(['../evil', 'Upper', 'a;drop', "quo'te", 'has space', '', '1starts_with_digit', 'x'.repeat(65)])(
+    'refuses source name %j with an error naming it',
+    (name) => {
+      expect(() => defineSource({ source: name, dataset: 'd', schema, extract: () => [] })).toThrow(PartitionError);
+      expect(() => defineSource({ source: name, dataset: 'd', schema, extract: () => [] })).toThrow(/source name/);
+      expect(() => defineSource({ source: 'ok', dataset: name, schema, extract: () => [] })).toThrow(/dataset name/);
+    },
+  );
+
+  it('refuses partition keys that are reserved or missing from the schema', () => {
+    expect(() => defineSource({ source: 's', dataset: 'd', schema, partitionBy: ['nope'], extract: () => [] })).toThrow(/partitionBy field "nope" is not in the schema/);
+    expect(() => defineSource({ source: 's', dataset: 'd', schema, partitionBy: { year: '2020' }, extract: () => [] })).toThrow(/partition key "year" is reserved/);
+    expect(() => defineSource({ source: 's', dataset: 'd', schema, partitionBy: { store: 'x' }, extract: () => [] })).toThrow(/also a field of the schema/);
+    expect(() => defineSource({ source: 's', dataset: 'd', schema: z.object({ _run_id: z.string() }), extract: () => [] })).toThrow(/"_run_id" is reserved/);
+  });
+
+  it('checks the definition strictly, naming the bad option', () => {
+    expect(() => defineSource({ source: 's', dataset: 'd', schema, extract: () => [], partitonBy: ['store'] } as never)).toThrow(/unknown option "partitonBy"/);
+    expect(() => defineSource({ source: 's', dataset: 'd', schema: { not: 'zod' }, extract: () => [] } as never)).toThrow(/option "schema"/);
+    expect(() => defineSource({ source: 's', dataset: 'd', schema: z.string(), extract: () => [] } as never)).toThrow(/z.object/);
+    expect(() => defineSource({ source: 's', dataset: 'd', schema, extract: 'nope' } as never)).toThrow(/option "extract"/);
+  });
+
+  it('partitions by constants and functions, with the extraction date in the lake time zone', async () => {
+    const lake = await tempLake({ timezone: 'America/Sao_Paulo' });
+    const source = defineSource({
+      source: 'const',
+      dataset: 'parts',
+      partitionBy: { region: 'sul', bucket: (r) => ((r as { id: number }).id % 2 === 0 ? 'even' : 'odd') },
+      schema,
+      extract: () => [[{ store: 'x', id: 1 }, { store: 'y', id: 2 }]],
+    });
+    await lake.extract([source]);
+    const files = listFiles(path.join(lake.paths.bronze, 'const', 'parts'));
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Sao_Paulo' }).format(new Date()).split('-');
+    expect(files).toHaveLength(2);
+    for (const f of files) {
+      expect(f).toMatch(new RegExp(`^region=sul/bucket=(even|odd)/year=${today[0]}/month=${today[1]}/day=${today[2]}/\\d{8}T\\d{9}Z-[0-9a-f]{6}-\\d+\\.parquet$`));
+    }
+    const rows = await lake.query(`SELECT id, region, bucket FROM read_parquet('${lake.paths.bronze}/const/parts/**/*.parquet', hive_partitioning = true) ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, region: 'sul', bucket: 'odd' },
+      { id: 2, region: 'sul', bucket: 'even' },
+    ]);
+  });
+});

@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defineSource, z } from '../../src/index.js';
+import { tempLake } from '../helpers/temp-lake.js';
+
+describe('quarantine', () => {
+  it('sends every invalid record to quarantine with its reasons, and every valid one to bronze', async () => {
+    const lake = await tempLake();
+    const records = [
+      { sku: 'a', price: 10 },
+      { sku: 'b', price: -1 },
+      { sku: 'c' },
+      { sku: 4, price: 3 },
+      { sku: 'e', price: 5, token: 'sk_live_abcdefgh' },
+      'not an object',
+    ];
+    const source = defineSource({
+      source: 'q',
+      dataset: 'prices',
+      schema: z.object({ sku: z.string(), price: z.number().positive() }),
+      extract: () => [records],
+    });
+    const result = await lake.extract([source]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 4 });
+
+    const file = path.join(lake.paths.quarantine, 'q', 'prices', `${result.runId}.ndjson`);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.position)).toEqual([2, 3, 4, 6]);
+    expect(lines[0].reasons).toEqual([expect.objectContaining({ path: 'price', code: 'too_small' })]);
+    expect(lines[1].reasons).toEqual([expect.objectContaining({ path: 'price', code: 'invalid_type' })]);
+    expect(lines[2].reasons[0]).toMatchObject({ path: 'sku', code: 'invalid_type' });
+    expect(lines[2].record).toEqual({ sku: 4, price: 3 });
+    expect(lines[3].record).toBe('not an object');
+    for (const l of lines) expect(l).toMatchObject({ runId: result.runId, source: 'q', dataset: 'prices' });
+
+    const rows = await lake.query(`SELECT sku, price FROM read_parquet('${lake.paths.bronze}/q/prices/**/*.parquet') ORDER BY sku`);
+    expect(rows).toEqual([
+      { sku: 'a', price: 10 },
+      { sku: 'e', price: 5 },
+    ]);
+    // The run's counts in the metrics db match.
+    const [run] = await lake.runs({ limit: 1 });
+    expect(run).toMatchObject({ runId: result.runId, status: 'success', rows: 2, rejected: 4 });
+    const batches = await lake.metrics.select('SELECT sum(rows) AS rows, sum(rejected) AS rejected FROM source_batches WHERE run_id = $1', [result.runId]);
+    expect(batches[0]).toEqual({ rows: 2, rejected: 4 });
+  });
+
+  it('keeps the rows validated before a source fails, and reports the failure', async () => {
+    const lake = await tempLake();
+    const source = defineSource({
+      source: 'q',
+      dataset: 'failing',
+      schema: z.object({ id: z.number() }),
+      async *extract() {
+        yield [{ id: 1 }, { id: 2 }];
+        throw new Error('upstream went away');
+      },
+    });
+    const ok = defineSource({ source: 'q', dataset: 'fine', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }]] });
+    const result = await lake.extract([source, ok]);
+    expect(result.status).toBe('partial');
+    const failing = result.sources.find((s) => s.dataset === 'failing')!;
+    expect(failing).toMatchObject({ status: 'partial', rows: 2, error: 'upstream went away' });
+    const none = defineSource({
+      source: 'q',
+      dataset: 'nothing',
+      schema: z.object({ id: z.number() }),
+      extract() {
+        throw new Error('no connection');
+      },
+    });
+    const second = await lake.extract([none]);
+    expect(second).toMatchObject({ status: 'failed', sources: [{ status: 'failed', rows: 0, error: 'no connection' }] });
+  });
+});

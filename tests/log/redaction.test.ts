@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { redact, redactString, registerSecret, REDACTED } from '../../src/redact.js';
+import { createLogger } from '../../src/log.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+describe('redaction', () => {
+  it('scrubs secrets from URLs, form bodies, JSON text and Authorization values', () => {
+    expect(redactString('https://api.x/orders?seller=1&access_token=APP_USR-123&limit=50')).toBe(`https://api.x/orders?seller=1&access_token=${REDACTED}&limit=50`);
+    expect(redactString('grant_type=refresh_token&client_id=42&client_secret=s3cr3t&refresh_token=TG-abc')).toBe(
+      `grant_type=refresh_token&client_id=42&client_secret=${REDACTED}&refresh_token=${REDACTED}`,
+    );
+    expect(redactString('{"access_token":"APP_USR-1","user_id":7}')).toBe(`{"access_token":"${REDACTED}","user_id":7}`);
+    expect(redactString('Authorization: Bearer eyJhbGciOi.xyz')).toBe(`Authorization: Bearer ${REDACTED}`);
+    expect(redactString('?X-VTEX-API-AppToken=abc123&an=1')).toBe(`?X-VTEX-API-AppToken=${REDACTED}&an=1`);
+    expect(redactString('password=hunter2')).toBe(`password=${REDACTED}`);
+    expect(redactString('nothing secret here: price=10&store=bistek')).toBe('nothing secret here: price=10&store=bistek');
+  });
+
+  it('scrubs secret-named keys in nested objects and registered secret values anywhere', () => {
+    registerSecret('TG-very-secret-refresh');
+    const out = redact({
+      url: 'https://x/y?token=abc',
+      headers: { Authorization: 'Bearer abc', 'x-api-key': 'k-123' },
+      body: { client_secret: 'shh', nested: [{ refresh_token: 'r' }] },
+      message: 'refresh failed for TG-very-secret-refresh',
+      price: 10,
+    });
+    expect(out).toEqual({
+      url: `https://x/y?token=${REDACTED}`,
+      headers: { Authorization: REDACTED, 'x-api-key': REDACTED },
+      body: { client_secret: REDACTED, nested: [{ refresh_token: REDACTED }] },
+      message: `refresh failed for ${REDACTED}`,
+      price: 10,
+    });
+  });
+
+  it('never writes a secret to the log file, and every line is JSON with its runId', async () => {
+    const file = path.join(tempDir(), 'logs', 'duckhouse.log');
+    const logger = createLogger({ level: 'debug', file, console: false, maxSizeBytes: 1024 * 1024, maxFiles: 2 });
+    const child = logger.child({ runId: 'r-1', source: 'ml' });
+    registerSecret('APP_USR-registered-token-value');
+    child.info('calling https://api/orders?access_token=APP_USR-inline&seller=1', { headers: { authorization: 'Bearer zzz' } });
+    child.error('failed with APP_USR-registered-token-value', { body: 'client_secret=abc&x=1' });
+    child.debug('debug line', { password: 'p' });
+    await logger.close();
+    const text = fs.readFileSync(file, 'utf8');
+    for (const secret of ['APP_USR-inline', 'zzz', 'APP_USR-registered-token-value', 'client_secret=abc', '"p"']) expect(text).not.toContain(secret);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect(l).toMatchObject({ runId: 'r-1', source: 'ml' });
+    expect(lines.map((l) => l.level)).toEqual(['info', 'error', 'debug']);
+  });
+
+  it('rotates the log file at the size limit', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'duckhouse.log');
+    const logger = createLogger({ level: 'info', file, console: false, maxSizeBytes: 2000, maxFiles: 3 });
+    for (let i = 0; i < 200; i++) logger.info(`line ${i} ${'x'.repeat(50)}`);
+    await logger.close();
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith('duckhouse'));
+    expect(files.length).toBeGreaterThan(1);
+    expect(files.length).toBeLessThanOrEqual(3);
+    for (const f of files) expect(fs.statSync(path.join(dir, f)).size).toBeLessThanOrEqual(2000 + 200);
+  });
+});
