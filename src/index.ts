@@ -3,6 +3,8 @@ export { Lakehouse } from './lakehouse.js';
 export type { LakePaths, QueryParams } from './lakehouse.js';
 export type { OpenOptions, ResolvedOptions, Limits, QualityOptions } from './config.js';
 export { defineSource } from './extract/source.js';
+export { csvSource, jsonSource } from './extract/file-source.js';
+export type { FileSourceOptions, CsvSourceOptions } from './extract/file-source.js';
 export type { Source, AnySource, SourceDefinition, SourceRecord, ExtractContext, PartitionBy } from './extract/source.js';
 export type { ExtractResult, SourceResult, RunOutcome } from './results.js';
 export type { RunRecord, RunStatus, RunKind } from './metrics/metrics-db.js';

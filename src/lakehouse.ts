@@ -173,6 +173,7 @@ export class Lakehouse {
                 logger,
                 signal,
                 connection,
+                engine: this.engine,
                 cursors: this.cursors,
               });
               await this.metrics.recordSourceResult(runId, result);

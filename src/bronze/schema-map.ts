@@ -161,3 +161,14 @@ export function columnsOf(schema: z.ZodType, where: string): ColumnSpec[] {
   if (d.type !== 'object') throw new ConfigError(`${where}: option "schema" must be a z.object(...) describing one record (got z.${d.type})`);
   return Object.entries(d.shape as Record<string, unknown>).map(([name, field]) => columnSpec(name, field));
 }
+
+/** Whether a field's zod schema wants a JS `Date` (z.date()) rather than an ISO string. */
+export function expectsDate(schema: unknown): boolean {
+  return def(unwrap(schema)).type === 'date';
+}
+
+/** The fields of a `z.object` schema. */
+export function shapeOf(schema: unknown): Record<string, unknown> {
+  const d = def(unwrap(schema));
+  return d.type === 'object' ? (d.shape as Record<string, unknown>) : {};
+}

@@ -3,7 +3,7 @@
  * reasons, buffer the valid ones in a BronzeWriter, commit by size, and save the source's
  * cursor only after the files holding its records are committed.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Limits } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -24,6 +24,8 @@ export interface SourceEnv {
   logger: Logger;
   signal: AbortSignal;
   connection: DuckDBConnection;
+  /** The engine, for sources that need their own connections. */
+  engine: DuckDBInstance;
   cursors: CursorStore;
   /** Called after each committed batch (progress display). */
   onProgress?: (event: { source: string; dataset: string; rows: number; rejected: number; pages: number; requests: number; retries: number }) => void;
@@ -33,7 +35,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   const started = performance.now();
   const limits: Limits = { ...env.limits, ...source.limits };
   const logger = env.logger.child({ source: source.source, dataset: source.dataset });
-  const writer = new BronzeWriter({
+  const connections: DuckDBConnection[] = [];
+  let schema = source.schema;
+  let columns = source.columns;
+  const makeWriter = (): BronzeWriter => new BronzeWriter({
     connection: env.connection,
     root: env.root,
     tmpDir: env.tmpDir,
@@ -41,12 +46,13 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     dataset: source.dataset,
     runId: env.runId,
     timezone: env.timezone,
-    columns: source.columns,
+    columns,
     partitionKeys: source.partitionKeys,
     flushRows: limits.flushRows,
     flushBytes: limits.flushBytes,
     metrics: env.metrics,
   });
+  let writer = makeWriter();
   const quarantine = new QuarantineWriter(env.root, source.source, source.dataset, env.runId);
   const warnings: string[] = [];
   const httpStats: HttpHostStats[] = [];
@@ -73,6 +79,11 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       position += 1;
       rejectedSinceFlush += 1;
       quarantine.add({ runId: env.runId, source: source.source, dataset: source.dataset, position, ...location, reasons: [{ path: '', message: reason }], record: raw });
+    },
+    async connect() {
+      const c = await env.engine.connect();
+      connections.push(c);
+      return c;
     },
     stats: { requests: 0, retries: 0, pages: 0 },
     reportHttpStats(stats) {
@@ -106,13 +117,17 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
 
   let error: unknown;
   try {
+    if (source.resolve) {
+      ({ schema, columns } = await source.resolve(ctx));
+      writer = makeWriter();
+    }
     for await (const item of source.extract(ctx)) {
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
       const valid: SourceRecord[] = [];
       for (const record of batch) {
         position += 1;
-        const parsed = source.schema.safeParse(record);
+        const parsed = schema.safeParse(record);
         if (parsed.success) {
           valid.push(parsed.data as SourceRecord);
         } else {
@@ -141,6 +156,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     await writer.discard().catch(() => undefined);
   }
   env.cursors.release(source.source, source.dataset);
+  for (const c of connections) c.closeSync();
   const rows = writer.totals.rows;
   const result: SourceResult = {
     source: source.source,

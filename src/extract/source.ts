@@ -3,6 +3,7 @@
  * (validation, quarantine, bronze files, metrics, cursors) is the lake's job.
  */
 import { z } from 'zod';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Limits } from '../config.js';
 import { limitsSchema, parseOptions } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -35,7 +36,12 @@ export interface ExtractContext {
    */
   checkpoint(cursor: unknown): void;
   /** Sends a raw record the source itself could not read (a ragged CSV row) to quarantine. */
-  reject(raw: unknown, reason: string, location?: { line?: number; url?: string }): void;
+  reject(raw: unknown, reason: string, location?: { line?: number; url?: string; file?: string }): void;
+  /**
+   * A new connection to the lake's in-memory DuckDB engine, for sources that parse files with
+   * DuckDB's readers. Closed by the lake when the source finishes.
+   */
+  connect(): Promise<DuckDBConnection>;
   /** Counters shown in the SourceResult and in `http_stats`. */
   readonly stats: { requests: number; retries: number; pages: number };
   /** Reports HTTP counters per host for the `http_stats` table (called by HTTP sources at the end). */
@@ -75,8 +81,8 @@ export interface SourceDefinition<T extends object = SourceRecord> {
   primaryKey?: string[];
   /** Limits of this source (rate, retries, flush size…), over the lake's defaults. */
   limits?: Partial<Limits>;
-  /** Yields records or batches of records. */
-  extract: (ctx: ExtractContext) => AsyncIterable<T | T[]> | Iterable<T | T[]>;
+  /** Yields raw records or batches of raw records; each is validated against `schema`. */
+  extract: (ctx: ExtractContext) => AsyncIterable<unknown> | Iterable<unknown>;
 }
 
 export interface Source<T extends object = SourceRecord> {
@@ -88,6 +94,11 @@ export interface Source<T extends object = SourceRecord> {
   readonly primaryKey: string[] | undefined;
   readonly limits: Partial<Limits>;
   readonly extract: SourceDefinition<T>['extract'];
+  /**
+   * For sources whose schema is known only at run time (a CSV without a schema): returns the
+   * schema to validate with and the bronze columns. Called once, before `extract`.
+   */
+  readonly resolve?: (ctx: ExtractContext) => Promise<{ schema: z.ZodType; columns: ColumnSpec[] }>;
   /** Marker so `lake.extract` can tell a source from anything else. */
   readonly [SOURCE]: true;
 }

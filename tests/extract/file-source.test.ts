@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { csvSource, jsonSource } from '../../src/extract/file-source.js';
+import { z } from '../../src/index.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
+
+function bronze(lake: { paths: { bronze: string } }, s: string, d: string): string {
+  return `read_parquet('${lake.paths.bronze}/${s}/${d}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
+}
+
+function quarantine(root: string, s: string, d: string, runId: string): Record<string, unknown>[] {
+  const file = path.join(root, 'quarantine', s, d, `${runId}.ndjson`);
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+}
+
+describe('csvSource', () => {
+  it('infers and records types without a schema, and quarantines ragged and malformed rows with their line', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(
+      file,
+      [
+        'order_id,customer_id,price,paid,purchased_at,note',
+        'o1,c1,10.50,true,2024-01-01 10:00:00,"hello, world"',
+        'o2,c2,5.00,false,2024-01-02 11:30:00,"say ""hi"""',
+        'o3,c3,7.25,true,2024-01-03 09:00:00',
+        'o4,c4,1.00,true,2024-01-04 08:00:00,a,b,c',
+        'o5,c5,2.00,false,2024-01-05 08:00:00,',
+      ].join('\n') + '\n',
+    );
+    const lake = await tempLake();
+    const result = await lake.extract([csvSource({ source: 'shop', dataset: 'orders', path: file })]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, rejected: 2 });
+    const rows = await lake.query(`SELECT order_id, price, paid, purchased_at, note FROM ${bronze(lake, 'shop', 'orders')} ORDER BY order_id`);
+    expect(rows).toEqual([
+      { order_id: 'o1', price: 10.5, paid: true, purchased_at: '2024-01-01 10:00:00', note: 'hello, world' },
+      { order_id: 'o2', price: 5, paid: false, purchased_at: '2024-01-02 11:30:00', note: 'say "hi"' },
+      { order_id: 'o5', price: 2, paid: false, purchased_at: '2024-01-05 08:00:00', note: null },
+    ]);
+    const q = quarantine(lake.paths.root, 'shop', 'orders', result.runId);
+    expect(q.map((e) => e.line)).toEqual([4, 5]);
+    expect((q[0]!.reasons as { message: string }[])[0]!.message).toMatch(/MISSING COLUMNS/);
+    expect((q[1]!.reasons as { message: string }[])[0]!.message).toMatch(/TOO MANY COLUMNS/);
+    expect(q[1]!.record).toBe('o4,c4,1.00,true,2024-01-04 08:00:00,a,b,c');
+    const recorded = JSON.parse(fs.readFileSync(path.join(lake.paths.state, 'schemas', 'shop.orders.json'), 'utf8'));
+    expect(recorded.columns.map((c: { name: string }) => c.name)).toEqual(['order_id', 'customer_id', 'price', 'paid', 'purchased_at', 'note']);
+  });
+
+  it('parses with the schema types: a value that is not a number is quarantined; zod rules apply', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'items.csv');
+    fs.writeFileSync(file, 'sku;price;qty\nA;1,5;2\nB;abc;1\nC;-3;1\nD;4;x\n'.replace(/1,5/, '1.5'));
+    const lake = await tempLake();
+    const result = await lake.extract([
+      csvSource({
+        source: 'shop',
+        dataset: 'items',
+        path: file,
+        csv: { delimiter: ';' },
+        schema: z.object({ sku: z.string(), price: z.number().positive(), qty: z.number().int() }),
+      }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ rows: 1, rejected: 3 });
+    expect(await lake.query(`SELECT sku, price, qty FROM ${bronze(lake, 'shop', 'items')}`)).toEqual([{ sku: 'A', price: 1.5, qty: 2 }]);
+    const q = quarantine(lake.paths.root, 'shop', 'items', result.runId);
+    const byLine = Object.fromEntries(q.filter((e) => e.line).map((e) => [e.line, e]));
+    expect(Object.keys(byLine).map(Number).sort()).toEqual([3, 5]);
+    const zodRejected = q.find((e) => !e.line)!;
+    expect(zodRejected.record).toMatchObject({ sku: 'C', price: -3 });
+  });
+
+  it('refuses bad options naming the field', () => {
+    expect(() => csvSource({ source: 'a', dataset: 'b' })).toThrow(/exactly one of "path" or "glob"/);
+    expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { delim: ',' } } as never)).toThrow(/unknown option "csv.delim"/);
+  });
+
+  it('fails the source (not the run) when the file is missing', async () => {
+    const lake = await tempLake();
+    const result = await lake.extract([csvSource({ source: 'a', dataset: 'b', path: '/nonexistent/file.csv' })]);
+    expect(result.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
+    expect(result.sources[0]!.error).toMatch(/nonexistent\/file.csv" does not exist/);
+  });
+});
+
+describe('jsonSource', () => {
+  it('reads NDJSON, quarantines a broken line with its number, and infers nested values as JSON', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.ndjson');
+    fs.writeFileSync(file, ['{"id":1,"name":"a","tags":["x"],"score":1}', '{"id":2,"name":"b","score":2.5}', '{"id":3,', '', '{"id":4,"name":null}'].join('\n'));
+    const lake = await tempLake();
+    const result = await lake.extract([jsonSource({ source: 'shop', dataset: 'customers', path: file })]);
+    expect(result.sources[0]).toMatchObject({ rows: 3, rejected: 1 });
+    const q = quarantine(lake.paths.root, 'shop', 'customers', result.runId);
+    expect(q).toEqual([expect.objectContaining({ line: 3, record: '{"id":3,' })]);
+    const rows = await lake.query(`SELECT id, name, score, tags FROM ${bronze(lake, 'shop', 'customers')} ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, name: 'a', score: 1, tags: '["x"]' },
+      { id: 2, name: 'b', score: 2.5, tags: null },
+      { id: 4, name: null, score: null, tags: null },
+    ]);
+  });
+
+  it('reads a JSON array with a schema and a glob over several files', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'in', 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'in', 'a.json'), JSON.stringify([{ id: 1, at: '2026-01-01T00:00:00-03:00' }]));
+    fs.writeFileSync(path.join(dir, 'in', 'sub', 'b.json'), JSON.stringify([{ id: 2, at: '2026-01-02T00:00:00Z' }, { id: 'x' }]));
+    fs.writeFileSync(path.join(dir, 'in', 'ignored.txt'), 'nope');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'events', glob: path.join(dir, 'in', '**', '*.json'), schema: z.object({ id: z.number().int(), at: z.iso.datetime({ offset: true }) }) }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ rows: 2, rejected: 1 });
+    const rows = await lake.query(`SELECT id, "at" FROM ${bronze(lake, 'shop', 'events')} ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, at: new Date('2026-01-01T03:00:00Z') },
+      { id: 2, at: new Date('2026-01-02T00:00:00Z') },
+    ]);
+  });
+});
