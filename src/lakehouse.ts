@@ -23,6 +23,7 @@ import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
 import { combineStatus, type ExtractResult, type SourceResult } from './results.js';
 import { newRunId } from './run-id.js';
+import { createProgress, progressEnabled } from './progress.js';
 
 export interface LakePaths {
   root: string;
@@ -156,6 +157,7 @@ export class Lakehouse {
     logger.info(`extract started: ${list.map((s) => `${s.source}/${s.dataset}`).join(', ')}`);
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     const limit = pLimit(4);
+    const progress = createProgress(progressEnabled(this.options.progress));
     let results: SourceResult[] = [];
     try {
       results = await Promise.all(
@@ -175,7 +177,9 @@ export class Lakehouse {
                 connection,
                 engine: this.engine,
                 cursors: this.cursors,
+                onProgress: (p) => progress.update(`${p.source}/${p.dataset}`, p),
               });
+              progress.done(`${source.source}/${source.dataset}`);
               await this.metrics.recordSourceResult(runId, result);
               return result;
             } finally {
@@ -187,6 +191,8 @@ export class Lakehouse {
     } catch (error) {
       await this.metrics.finishRun(runId, { status: 'failed', error: (error as Error).message }).catch(() => undefined);
       throw error;
+    } finally {
+      progress.stop();
     }
     const result: ExtractResult = { runId, status: combineStatus(results), sources: results };
     const sum = (k: 'rows' | 'rejected' | 'files' | 'bytes'): number => results.reduce((s, r) => s + r[k], 0);

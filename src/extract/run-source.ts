@@ -95,6 +95,17 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     },
   };
 
+  const report = (): void =>
+    env.onProgress?.({
+      source: source.source,
+      dataset: source.dataset,
+      rows: writer.totals.rows + writer.buffered,
+      rejected: quarantine.count,
+      pages: ctx.stats.pages,
+      requests: ctx.stats.requests,
+      retries: ctx.stats.retries,
+    });
+
   const flush = async (): Promise<void> => {
     quarantine.flush();
     const batch = await writer.flush({ rejected: rejectedSinceFlush, cursor: cursorDirty ? cursor : undefined });
@@ -104,15 +115,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       await env.cursors.save(source.source, source.dataset, cursor, env.runId);
       cursorDirty = false;
     }
-    env.onProgress?.({
-      source: source.source,
-      dataset: source.dataset,
-      rows: writer.totals.rows,
-      rejected: quarantine.count,
-      pages: ctx.stats.pages,
-      requests: ctx.stats.requests,
-      retries: ctx.stats.retries,
-    });
+    report();
   };
 
   let error: unknown;
@@ -144,6 +147,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       }
       if (valid.length > 0) await writer.append(valid, new Date());
       if (writer.shouldFlush) await flush();
+      report();
     }
   } catch (e) {
     error = e;

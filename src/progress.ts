@@ -1,0 +1,71 @@
+/**
+ * Progress bars for long work: one line per task on a terminal (cli-progress), nothing under CI
+ * or when stderr is not a terminal — there the logger's one summary line per source suffices.
+ */
+import cliProgress from 'cli-progress';
+
+export interface ProgressSnapshot {
+  rows: number;
+  rejected?: number;
+  pages?: number;
+  requests?: number;
+  retries?: number;
+  /** Known total, when there is one (models to build). */
+  total?: number;
+}
+
+export interface Progress {
+  update(task: string, snapshot: ProgressSnapshot): void;
+  done(task: string): void;
+  stop(): void;
+}
+
+const silent: Progress = { update() {}, done() {}, stop() {} };
+
+export function progressEnabled(option: boolean | undefined): boolean {
+  if (option !== undefined) return option;
+  return Boolean(process.stderr.isTTY) && !process.env.CI && !process.env.VITEST;
+}
+
+export function createProgress(enabled: boolean): Progress {
+  if (!enabled) return silent;
+  const multi = new cliProgress.MultiBar(
+    {
+      stream: process.stderr,
+      clearOnComplete: false,
+      hideCursor: true,
+      fps: 5,
+      format: ' {task} |{bar}| {value}{of} rows  {rate}/s  rejected {rejected}  pages {pages}  retries {retries}',
+      barsize: 20,
+    },
+    cliProgress.Presets.shades_grey,
+  );
+  const bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+  return {
+    update(task, s) {
+      let entry = bars.get(task);
+      if (!entry) {
+        entry = { bar: multi.create(s.total ?? 0, 0, {}), started: performance.now() };
+        bars.set(task, entry);
+      }
+      const seconds = Math.max(0.001, (performance.now() - entry.started) / 1000);
+      // Without a known total the bar shows activity, not completion.
+      if (!s.total) entry.bar.setTotal(Math.max(s.rows, 1) * 1.0001);
+      entry.bar.update(s.rows, {
+        task: task.padEnd(24).slice(0, 24),
+        of: s.total ? `/${s.total}` : '',
+        rate: Math.round(s.rows / seconds),
+        rejected: s.rejected ?? 0,
+        pages: s.pages ?? 0,
+        retries: s.retries ?? 0,
+      });
+    },
+    done(task) {
+      const entry = bars.get(task);
+      if (entry) entry.bar.setTotal(entry.bar.getProgress() > 0 ? (entry.bar as unknown as { value: number }).value : 1);
+    },
+    stop() {
+      multi.stop();
+    },
+  };
+}
