@@ -106,6 +106,8 @@ export const openOptionsSchema = z.strictObject({
   progress: z.boolean().optional(),
   /** Notification hook, called with the finished run of `lake.run()`. */
   onRunFinished: z.custom<(run: unknown) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
+  /** How long superseded warehouse files stay for readers of an older catalog. */
+  retainSupersededMinutes: z.number().nonnegative().default(60),
   /** How long to wait for another process's lock on a database file. */
   lockTimeoutMillis: positiveInt.default(30_000),
 });

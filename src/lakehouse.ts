@@ -9,10 +9,10 @@ import { DuckDBInstance, DuckDBTimestampTZValue, StatementType, type DuckDBConne
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
-import { ClosedError, ConfigError, DuckhouseError } from './errors.js';
+import { ClosedError, ConfigError, DuckhouseError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, serialized } from './db/file-database.js';
-import { quoteLiteral } from './db/quote.js';
+import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { readerToArrow } from './db/arrow.js';
 import { MetricsDb, type RunRecord } from './metrics/metrics-db.js';
@@ -21,7 +21,12 @@ import { claimTmpDir, recoverTmp } from './bronze/recover.js';
 import { CursorStore } from './extract/cursor-store.js';
 import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
-import { combineStatus, type ExtractResult, type SourceResult } from './results.js';
+import { combineStatus, type BuildResult, type ExtractResult, type SourceResult, type TestResult } from './results.js';
+import { discover, runBuild, runTests, type BuildOptions } from './transform/build.js';
+import { readState, type GarbageFile, type ModelState } from './transform/warehouse.js';
+import { selectNodes } from './transform/select.js';
+import { lineageOf, toMermaid, type Lineage } from './transform/lineage.js';
+import { writeFileAtomic } from './bronze/commit.js';
 import { newRunId } from './run-id.js';
 import { createProgress, progressEnabled } from './progress.js';
 
@@ -36,6 +41,7 @@ export interface LakePaths {
   metrics: string;
   analytics: string;
   compiled: string;
+  warehouse: string;
 }
 
 export type QueryParams = unknown[] | Record<string, unknown>;
@@ -98,6 +104,7 @@ export class Lakehouse {
       metrics: path.join(root, 'metrics', 'runs.duckdb'),
       analytics: path.join(root, 'analytics.duckdb'),
       compiled: path.join(root, 'compiled'),
+      warehouse: path.join(root, 'warehouse'),
     };
     for (const dir of [root, paths.bronze, paths.tmp, paths.state, path.dirname(paths.metrics)]) fs.mkdirSync(dir, { recursive: true });
     const logger = createLogger({
@@ -234,7 +241,7 @@ export class Lakehouse {
 
   private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T): Promise<T> {
     if (typeof sql !== 'string' || sql.trim() === '') throw new ConfigError('lake.query: "sql" must be a non-empty string');
-    return serialized(`query:${this.paths.root}:${process.pid}:${this.tmpDir}`, async () => {
+    return serialized(this.queryKey, async () => {
       const c = await this.queryConn();
       const extracted = await c.extractStatements(sql);
       if (extracted.count !== 1) throw new ConfigError(`lake.query: expected one SQL statement, got ${extracted.count}`);
@@ -266,6 +273,118 @@ export class Lakehouse {
   async queryArrow(sql: string, params?: QueryParams): Promise<arrow.Table> {
     this.ensureOpen('queryArrow');
     return this.runReadOnly(sql, params, readerToArrow);
+  }
+
+  /** State of the published catalog (empty before the first build). */
+  private readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }> {
+    return serialized(this.queryKey, async () => {
+      const c = await this.queryConn();
+      if (!this.attachedAnalytics) return { models: new Map(), garbage: [] };
+      return readState(c, 'analytics');
+    });
+  }
+
+  private get queryKey(): string {
+    return `query:${this.tmpDir}`;
+  }
+
+  /**
+   * Builds the selected models (all when `select` is absent) into `analytics.duckdb`, runs their
+   * data tests and publishes atomically. Models whose SQL and inputs did not change are
+   * `up-to-date`; a failing model marks its downstream `skipped` with the cause.
+   * @example
+   * const result = await lake.build({ select: ['fct_prices_daily+'] });
+   */
+  async build(options: BuildOptions = {}): Promise<BuildResult> {
+    this.ensureOpen('build');
+    const runId = newRunId();
+    const logger = this.logger.child({ runId });
+    await this.metrics.startRun(runId, 'build', new Date());
+    const progress = createProgress(progressEnabled(this.options.progress));
+    try {
+      const result = await runBuild(
+        {
+          runId,
+          root: this.paths.root,
+          modelsDir: this.paths.models,
+          analyticsFile: this.paths.analytics,
+          warehouseDir: this.paths.warehouse,
+          compiledDir: this.paths.compiled,
+          tmpDir: this.tmpDir,
+          engine: this.engine,
+          metrics: this.metrics,
+          logger,
+          vars: this.options.vars,
+          quality: this.options.quality,
+          lockTimeoutMillis: this.options.lockTimeoutMillis,
+          retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
+          progress,
+          readPublished: () => this.readPublished(),
+        },
+        options,
+      );
+      const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
+      await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null });
+      logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
+      return result;
+    } catch (error) {
+      await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
+      throw error;
+    } finally {
+      progress.stop();
+    }
+  }
+
+  /** Runs the data tests of the selected models against the published catalog. */
+  async test(options: { select?: string[]; vars?: Record<string, unknown> } = {}): Promise<TestResult[]> {
+    this.ensureOpen('test');
+    const runId = newRunId();
+    await this.metrics.startRun(runId, 'test', new Date());
+    try {
+      const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
+      const selected = selectNodes(project, options.select);
+      const tests = project.tests.filter((t) => selected.has(t.model) || (t.kind === 'singular' && t.dependsOn.some((d) => selected.has(d))));
+      const results = await serialized(this.queryKey, async () => {
+        const c = await this.queryConn();
+        if (!this.attachedAnalytics) throw new DuckhouseError('NOT_BUILT', 'lake.test: nothing is built yet (run lake.build first)');
+        const vars = { ...this.options.vars, ...(options.vars ?? {}) };
+        return runTests(
+          c,
+          project,
+          tests,
+          (node) => ({
+            relation: (id) => qualified(...(id.split('.') as [string, string])),
+            sourceRelation: () => {
+              throw new DuckhouseError('TEST_READS_SOURCE', `assertion ${node.id} reads a source directly; ref a model instead`);
+            },
+            isIncremental: false,
+            thisRelation: qualified(node.schema, node.name),
+            vars,
+            env: process.env,
+            rejectMode: { kind: 'keep' },
+          }),
+          this.logger.child({ runId }),
+        );
+      });
+      await this.metrics.recordTests(runId, results);
+      const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
+      await this.metrics.finishRun(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results });
+      return results;
+    } catch (error) {
+      await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */
+  async lineage(): Promise<Lineage & { mermaid: string }> {
+    this.ensureOpen('lineage');
+    const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, {});
+    const lineage = lineageOf(project);
+    const mermaid = toMermaid(lineage);
+    writeFileAtomic(path.join(this.paths.root, 'lineage.json'), JSON.stringify(lineage, null, 2));
+    writeFileAtomic(path.join(this.paths.root, 'lineage.mmd'), mermaid);
+    return { ...lineage, mermaid };
   }
 
   /** The latest runs, newest first. */

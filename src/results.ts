@@ -32,3 +32,45 @@ export function combineStatus(parts: { status: RunOutcome }[]): RunOutcome {
   if (parts.every((p) => p.status === 'failed')) return 'failed';
   return 'partial';
 }
+
+export type ModelStatus = 'success' | 'error' | 'skipped' | 'up-to-date';
+
+export interface ModelResult {
+  /** `schema.model` */
+  name: string;
+  /** The model's file, as messages show it (`models/marts/fct_orders.sql`). */
+  file: string;
+  materialization: string;
+  status: ModelStatus;
+  /** Rows of the model after the build (null for views). */
+  rows: number | null;
+  durationMs: number;
+  error?: string;
+  /** For `skipped`: the upstream model that failed or was skipped, and why. */
+  skippedBecause?: string;
+}
+
+export type TestStatus = 'pass' | 'fail' | 'warn' | 'error';
+
+export interface TestResult {
+  name: string;
+  /** `schema.model` the test is attached to. */
+  model: string;
+  column?: string;
+  kind: string;
+  severity: 'warn' | 'error';
+  status: TestStatus;
+  /** Failing rows (or 1 for a gate out of bounds). */
+  failures: number;
+  /** The measured count or share, for row_count and the quality gates. */
+  measured?: number;
+  error?: string;
+}
+
+export interface BuildResult {
+  runId: string;
+  status: RunOutcome;
+  models: ModelResult[];
+  tests: TestResult[];
+  warnings: string[];
+}

@@ -95,7 +95,7 @@ function zodForDuckType(typeId: DuckDBTypeId): z.ZodType {
 }
 
 function recordInferred(ctx: ExtractContext, columns: { name: string; type: string }[]): void {
-  const file = path.join(ctx.root, 'state', 'schemas', `${ctx.source}.${ctx.dataset}.json`);
+  const file = path.join(ctx.root, 'state', 'schemas', `${ctx.source}.${ctx.dataset}.inferred.json`);
   writeFileAtomic(file, JSON.stringify({ source: ctx.source, dataset: ctx.dataset, runId: ctx.runId, inferredAt: new Date().toISOString(), columns }, null, 2));
   ctx.logger.info(`inferred ${columns.length} columns: ${columns.map((c) => `${c.name} ${c.type}`).join(', ')}`);
 }

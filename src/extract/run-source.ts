@@ -13,6 +13,8 @@ import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
 import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
 import type { CursorStore } from './cursor-store.js';
+import { writeFileAtomic } from '../bronze/commit.js';
+import { schemaFile } from '../transform/source-relation.js';
 
 export interface SourceEnv {
   root: string;
@@ -124,6 +126,11 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       ({ schema, columns } = await source.resolve(ctx));
       writer = makeWriter();
     }
+    // What bronze holds, so models can read an empty source with the right columns.
+    writeFileAtomic(
+      schemaFile(env.root, source.source, source.dataset),
+      JSON.stringify({ columns: columns.map((c) => ({ name: c.name, type: c.sqlType })), partitionKeys: source.partitionKeys.map((k) => k.name), runId: env.runId }, null, 2),
+    );
     for await (const item of source.extract(ctx)) {
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];

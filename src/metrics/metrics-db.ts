@@ -9,6 +9,7 @@ import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
 import { METRICS_DDL } from './schema.js';
 import { currentProcess, isAlive } from './process-identity.js';
+import type { ModelResult, TestResult } from '../results.js';
 
 export type RunStatus = 'running' | 'success' | 'partial' | 'failed' | 'abandoned';
 export type RunKind = 'extract' | 'build' | 'test' | 'run' | 'compact' | 'prune';
@@ -158,6 +159,29 @@ export class MetricsDb {
         [runId, r.source, r.dataset, r.status, r.rows, r.rejected, r.files, r.bytes, r.requests, r.retries, Math.round(r.durationMs), r.error ? (redact(r.error) as string) : null],
       ),
     );
+  }
+
+  async recordModels(runId: string, models: ModelResult[], hashes: Map<string, string>): Promise<void> {
+    if (models.length === 0) return;
+    await this.transaction(async (c) => {
+      for (const m of models) {
+        await c.run(`INSERT INTO model_builds VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
+          runId, m.name, m.file, m.materialization, m.status, m.rows, Math.round(m.durationMs),
+          m.error ? (redact(m.error) as string) : null, m.skippedBecause ?? null, hashes.get(m.name) ?? null,
+        ]);
+      }
+    });
+  }
+
+  async recordTests(runId: string, tests: TestResult[]): Promise<void> {
+    if (tests.length === 0) return;
+    await this.transaction(async (c) => {
+      for (const t of tests) {
+        await c.run(`INSERT INTO test_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
+          runId, t.name, t.model, t.column ?? null, t.kind, t.severity, t.status, t.failures, t.measured ?? null, t.error ? (redact(t.error) as string) : null,
+        ]);
+      }
+    });
   }
 
   /** Marks `running` runs whose process is gone as `abandoned`. Returns their ids. */

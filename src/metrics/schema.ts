@@ -60,4 +60,30 @@ export const METRICS_DDL: string[] = [
     error VARCHAR,
     finished_at TIMESTAMPTZ NOT NULL
   )`,
+  `CREATE TABLE IF NOT EXISTS model_builds (
+    run_id VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    file VARCHAR,
+    materialization VARCHAR,
+    status VARCHAR NOT NULL,          -- success | error | skipped | up-to-date
+    rows BIGINT,
+    duration_ms BIGINT,
+    error VARCHAR,
+    skipped_because VARCHAR,
+    hash VARCHAR,
+    finished_at TIMESTAMPTZ NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS test_results (
+    run_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    column_name VARCHAR,
+    kind VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,          -- pass | fail | warn | error
+    failures BIGINT NOT NULL,
+    measured DOUBLE,
+    error VARCHAR,
+    finished_at TIMESTAMPTZ NOT NULL
+  )`,
 ];

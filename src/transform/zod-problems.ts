@@ -12,15 +12,12 @@ export function zodProblems(error: z.ZodError, input: unknown, noun: string, kno
         const base = field ? `${field}.` : '';
         return issue.keys.map((key) => `unknown ${noun} "${base}${key}"${didYouMean(key, knownKeys)}`).join('; ');
       }
+      const value = valueAt(input, issue.path);
+      if (value === undefined && issue.code === 'invalid_type') return `${noun} "${field}" is missing (${issue.expected} expected)`;
       const message = issue.message.replace(/^Invalid (input|option): /, '');
-      return `${noun} "${field || '(root)'}" ${message} (got ${show(valueAt(input, issue.path))})`;
+      return `${noun} "${field || '(root)'}" ${message} (got ${show(value)})`;
     })
     .join('; ');
-}
-
-/** The path of the first issue, for locating it in a YAML document. */
-export function firstIssuePath(error: z.ZodError): PropertyKey[] {
-  return error.issues[0]?.path ?? [];
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

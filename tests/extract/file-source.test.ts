@@ -43,7 +43,7 @@ describe('csvSource', () => {
     expect((q[0]!.reasons as { message: string }[])[0]!.message).toMatch(/MISSING COLUMNS/);
     expect((q[1]!.reasons as { message: string }[])[0]!.message).toMatch(/TOO MANY COLUMNS/);
     expect(q[1]!.record).toBe('o4,c4,1.00,true,2024-01-04 08:00:00,a,b,c');
-    const recorded = JSON.parse(fs.readFileSync(path.join(lake.paths.state, 'schemas', 'shop.orders.json'), 'utf8'));
+    const recorded = JSON.parse(fs.readFileSync(path.join(lake.paths.state, 'schemas', 'shop.orders.inferred.json'), 'utf8'));
     expect(recorded.columns.map((c: { name: string }) => c.name)).toEqual(['order_id', 'customer_id', 'price', 'paid', 'purchased_at', 'note']);
   });
 

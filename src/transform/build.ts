@@ -1,0 +1,472 @@
+/**
+ * The execution side of a build: models in DAG order, each materialized and recorded, tests
+ * run, and the result published as a new catalog in one rename (see warehouse.ts).
+ *
+ * Steps: lock → discover + select → read the published state → new catalog in a temp file,
+ * previous objects carried over → for each selected model: hash its inputs, skip if up to date,
+ * else build (view / table / incremental / seed, plus `audit.<model>_rejected`) → tests →
+ * state written → publish (rename) → garbage → metrics, compiled SQL, lineage.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { ModelError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
+import { readerRows } from '../db/values.js';
+import { writeFileAtomic } from '../bronze/commit.js';
+import { redactString } from '../redact.js';
+import { acquireLock } from '../extract/file-lock.js';
+import type { MetricsDb } from '../metrics/metrics-db.js';
+import type { BuildResult, ModelResult, TestResult } from '../results.js';
+import { combineStatus } from '../results.js';
+import { discoverProject, nodeLabel, topoOrder, type Project, type ProjectNode } from './project.js';
+import { renderModel, type RenderContext } from './render.js';
+import { selectNodes } from './select.js';
+import { testSql, type TestDef } from './tests-def.js';
+import { lineageOf, toMermaid } from './lineage.js';
+import { collectGarbage, defineObject, ensureSchema, readState, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { emptyRelationSql, filesAsOf, readParquetSql, readRecordedSchema, scanBronze, type BronzeDataset } from './source-relation.js';
+import type { Progress } from '../progress.js';
+import type { QualityOptions } from '../config.js';
+
+export interface BuildOptions {
+  /** Selectors (`name`, `schema.name`, `+x`, `x+`, `layer:marts`, `source:vtex`, `tag:x`); all models when absent. */
+  select?: string[];
+  /** Rebuild incremental models from scratch and ignore up-to-date checks. */
+  fullRefresh?: boolean;
+  /** Model variables for this build, over the lake's. */
+  vars?: Record<string, unknown>;
+  /** Run the data tests of the built models (default true). */
+  test?: boolean;
+}
+
+export interface BuildEnv {
+  runId: string;
+  root: string;
+  modelsDir: string;
+  analyticsFile: string;
+  warehouseDir: string;
+  compiledDir: string;
+  tmpDir: string;
+  engine: DuckDBInstance;
+  metrics: MetricsDb;
+  logger: Logger;
+  vars: Record<string, unknown>;
+  quality: QualityOptions;
+  lockTimeoutMillis: number;
+  /** How long superseded warehouse files are kept for readers of older catalogs. */
+  retainSupersededMillis: number;
+  progress: Progress;
+  /** Reads the published catalog's state (through the lake's read-only attachment). */
+  readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }>;
+}
+
+const sha = (...parts: string[]): string => {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex');
+};
+
+function fileSha(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+export async function discover(env: Pick<BuildEnv, 'modelsDir' | 'vars' | 'quality'>, vars: Record<string, unknown>): Promise<Project> {
+  return discoverProject(env.modelsDir, {
+    vars: { ...env.vars, ...vars },
+    quality: { maxNullShare: env.quality.maxNullShare, maxDuplicateShare: env.quality.maxDuplicateShare, minQualityScore: env.quality.minQualityScore, gateSeverity: env.quality.gateSeverity },
+  });
+}
+
+/** Builds the selected models and publishes them. Throws only when nothing could be done. */
+export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult> {
+  const vars = { ...env.vars, ...(options.vars ?? {}) };
+  const project = await discover(env, options.vars ?? {});
+  const selected = selectNodes(project, options.select);
+  const lock = await acquireLock(env.analyticsFile, { timeoutMillis: env.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)' });
+  const conn = await env.engine.connect();
+  const alias = `build_${env.runId.replace(/[^a-z0-9]/gi, '_')}`;
+  const catalogFile = path.join(env.tmpDir, `catalog-${env.runId}.duckdb`);
+  let attached = false;
+  try {
+    const previous = await env.readPublished();
+    await conn.run(`ATTACH ${quoteLiteral(catalogFile)} AS ${quoteIdent(alias)}`);
+    attached = true;
+    await conn.run(`USE ${quoteIdent(alias)}`);
+    const builder = new Builder(env, project, conn, previous.models, vars, options);
+    await builder.carryOver();
+    const models = await builder.buildSelected(selected);
+    const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, builder.unusable), builder.renderContextFor, env.logger);
+    for (const t of testsFor(project, selected, new Set())) {
+      if (!tests.some((r) => r.name === t.name) && options.test !== false) {
+        builder.warnings.push(`test ${t.name} not run: ${t.dependsOn.find((d) => builder.unusable.has(d))} was not built`);
+      }
+    }
+    const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || !fs.existsSync(env.analyticsFile);
+    const garbage = collectGarbage(previous.models, builder.state, previous.garbage, env.retainSupersededMillis);
+    if (changed) {
+      await writeState(conn, builder.state.values(), garbage);
+      await conn.run(`USE memory`);
+      await conn.run(`DETACH ${quoteIdent(alias)}`);
+      attached = false;
+      fs.renameSync(catalogFile, env.analyticsFile); // the publish: readers see the old catalog or this one
+    }
+    writeLineage(env, project);
+    await env.metrics.recordModels(env.runId, models, builder.hashes);
+    await env.metrics.recordTests(env.runId, tests);
+    const modelStatus = combineStatus(models.map((m) => ({ status: m.status === 'error' ? 'failed' : m.status === 'skipped' ? 'failed' : 'success' })));
+    const failingTests = tests.some((t) => t.status === 'fail' || t.status === 'error');
+    const status = modelStatus === 'success' && failingTests ? 'partial' : modelStatus;
+    return { runId: env.runId, status, models, tests, warnings: builder.warnings };
+  } finally {
+    if (attached) {
+      await conn.run('USE memory').catch(() => undefined);
+      await conn.run(`DETACH ${quoteIdent(alias)}`).catch(() => undefined);
+    }
+    conn.closeSync();
+    fs.rmSync(catalogFile, { force: true });
+    fs.rmSync(`${catalogFile}.wal`, { force: true });
+    lock.release();
+  }
+}
+
+/** Tests whose model is selected and whose inputs were all built. */
+function testsFor(project: Project, selected: Set<string>, unusable: Set<string>): TestDef[] {
+  return project.tests.filter((t) => (selected.has(t.model) || t.kind === 'singular') && t.dependsOn.every((d) => !unusable.has(d)) && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0));
+}
+
+export async function runTests(
+  c: DuckDBConnection,
+  project: Project,
+  tests: TestDef[],
+  contextFor: (node: ProjectNode) => RenderContext,
+  logger: Logger,
+): Promise<TestResult[]> {
+  const results: TestResult[] = [];
+  const relationOf = (id: string): string => {
+    const [schema, name] = id.split('.') as [string, string];
+    return qualified(schema, name);
+  };
+  for (const test of tests) {
+    const base = { name: test.name, model: test.model, kind: test.kind, severity: test.severity, ...(test.column ? { column: test.column } : {}) };
+    try {
+      let compiled: string | undefined;
+      if (test.kind === 'singular') compiled = renderModel(project, project.nodes.get(test.model)!, contextFor(project.nodes.get(test.model)!)).sql;
+      const [row] = readerRows(await c.runAndReadAll(testSql(test, relationOf, compiled)));
+      const failures = Number(row?.failures ?? 0);
+      const measured = row?.measured === null || row?.measured === undefined ? undefined : Number(row.measured);
+      const status = failures === 0 ? 'pass' : test.severity === 'warn' ? 'warn' : 'fail';
+      results.push({ ...base, status, failures, ...(measured === undefined ? {} : { measured }) });
+      if (status !== 'pass') logger.warn(`test ${test.name} ${status}: ${failures} failing`, { model: test.model });
+    } catch (error) {
+      results.push({ ...base, status: 'error', failures: 0, error: `test ${test.name} (${test.file}): ${errorMessage(error)}` });
+    }
+  }
+  return results;
+}
+
+function writeLineage(env: BuildEnv, project: Project): void {
+  const lineage = lineageOf(project);
+  writeFileAtomic(path.join(env.root, 'lineage.json'), JSON.stringify(lineage, null, 2));
+  writeFileAtomic(path.join(env.root, 'lineage.mmd'), toMermaid(lineage));
+}
+
+class Builder {
+  readonly state = new Map<string, ModelState>();
+  readonly hashes = new Map<string, string>();
+  readonly warnings: string[] = [];
+  /** Ids whose relation cannot be trusted this build (failed, skipped, stale). */
+  readonly unusable = new Set<string>();
+  removed = 0;
+  private readonly causes = new Map<string, string>();
+  private readonly bronze = new Map<string, BronzeDataset>();
+  private fileNo = 0;
+
+  constructor(
+    private readonly env: BuildEnv,
+    private readonly project: Project,
+    private readonly c: DuckDBConnection,
+    private readonly previous: Map<string, ModelState>,
+    private readonly vars: Record<string, unknown>,
+    private readonly options: BuildOptions,
+  ) {}
+
+  private materializedNodes(): ProjectNode[] {
+    return topoOrder(this.project)
+      .map((id) => this.project.nodes.get(id)!)
+      .filter((n) => n.config.enabled && n.kind !== 'assertion' && !(n.kind === 'model' && n.config.materialized === 'ephemeral'));
+  }
+
+  /** The previous build's objects, for every model still in the project, in DAG order. */
+  async carryOver(): Promise<void> {
+    const schemas = new Set(['audit', ...this.materializedNodes().map((n) => n.schema)]);
+    for (const s of schemas) await ensureSchema(this.c, s);
+    const keep = new Set<string>();
+    for (const node of this.materializedNodes()) {
+      for (const id of [node.id, auditId(node)]) {
+        const entry = this.previous.get(id);
+        if (!entry || !entry.files.every((f) => fs.existsSync(f))) continue;
+        keep.add(id);
+        try {
+          await defineObject(this.c, entry);
+          this.state.set(id, entry);
+        } catch (error) {
+          // Its inputs changed shape: it has to be rebuilt before anything can read it.
+          this.unusable.add(id);
+          this.causes.set(id, `its previous version no longer binds: ${errorMessage(error)}`);
+        }
+      }
+    }
+    this.removed = [...this.previous.keys()].filter((id) => !keep.has(id)).length;
+  }
+
+  readonly renderContextFor = (node: ProjectNode, isIncremental = false, rejectMode: RenderContext['rejectMode'] = { kind: 'keep' }): RenderContext => ({
+    relation: (id) => {
+      const [schema, name] = id.split('.') as [string, string];
+      return qualified(schema, name);
+    },
+    sourceRelation: (source, dataset, opts) => this.sourceSql(node, source, dataset, opts.asOfRun),
+    isIncremental,
+    thisRelation: qualified(node.schema, node.name),
+    vars: this.vars,
+    env: process.env,
+    rejectMode,
+  });
+
+  private dataset(source: string, dataset: string): BronzeDataset {
+    const key = `${source}.${dataset}`;
+    let d = this.bronze.get(key);
+    if (!d) {
+      d = scanBronze(this.env.root, source, dataset);
+      this.bronze.set(key, d);
+    }
+    return d;
+  }
+
+  private sourceSql(node: ProjectNode, source: string, dataset: string, asOfRun?: string): string {
+    const d = this.dataset(source, dataset);
+    const files = asOfRun === undefined ? d.files : filesAsOf(d, asOfRun);
+    if (files.length === 0) {
+      const message = `source ${source}.${dataset} is empty${asOfRun ? ` as of run ${asOfRun}` : ''} (read by ${node.id}): an empty relation stands in`;
+      if (!this.warnings.includes(message)) this.warnings.push(message);
+      return emptyRelationSql(readRecordedSchema(this.env.root, source, dataset));
+    }
+    return readParquetSql(asOfRun === undefined ? path.join(d.dir, '**', '*.parquet') : files, d.partitionKeys);
+  }
+
+  async buildSelected(selected: Set<string>): Promise<ModelResult[]> {
+    const results: ModelResult[] = [];
+    const nodes = this.materializedNodes().filter((n) => selected.has(n.id));
+    let done = 0;
+    for (const node of nodes) {
+      const started = performance.now();
+      const base = { name: node.id, file: node.displayPath, materialization: node.kind === 'seed' ? 'seed' : node.config.materialized };
+      const blocked = this.blockedBy(node);
+      if (blocked) {
+        this.unusable.add(node.id);
+        this.causes.set(node.id, `upstream ${blocked} was not built`);
+        results.push({ ...base, status: 'skipped', rows: null, durationMs: 0, skippedBecause: `${blocked}: ${this.causes.get(blocked) ?? 'not built'}` });
+        continue;
+      }
+      try {
+        const outcome = await this.buildOne(node);
+        this.unusable.delete(node.id);
+        results.push({ ...base, status: outcome.upToDate ? 'up-to-date' : 'success', rows: outcome.rows, durationMs: Math.round(performance.now() - started) });
+        this.env.logger.info(`${outcome.upToDate ? 'up to date' : 'built'} ${node.id}${outcome.rows === null ? '' : ` (${outcome.rows} rows)`}`, { model: node.id });
+      } catch (error) {
+        const message = error instanceof ModelError ? error.message : `${nodeLabel(node)}: ${errorMessage(error)}`;
+        this.unusable.add(node.id);
+        this.causes.set(node.id, `failed: ${message}`);
+        results.push({ ...base, status: 'error', rows: null, durationMs: Math.round(performance.now() - started), error: message });
+        this.env.logger.error(message, { model: node.id });
+      }
+      this.env.progress.update('build', { rows: ++done, total: nodes.length });
+    }
+    // Ephemerals are compiled into their readers; a selected one that fails to render shows up there.
+    return results;
+  }
+
+  private blockedBy(node: ProjectNode): string | undefined {
+    const visit = (id: string, seen: Set<string>): string | undefined => {
+      for (const dep of this.project.nodes.get(id)?.dependsOn ?? []) {
+        if (seen.has(dep)) continue;
+        seen.add(dep);
+        const target = this.project.nodes.get(dep);
+        if (target?.kind === 'model' && target.config.materialized === 'ephemeral') {
+          const inner = visit(dep, seen);
+          if (inner) return inner;
+        } else if (this.unusable.has(dep) || !this.state.has(dep)) {
+          return dep;
+        }
+      }
+      return undefined;
+    };
+    return visit(node.id, new Set());
+  }
+
+  /** Everything a model's result depends on, so an equal hash means nothing to do. */
+  private hashOf(node: ProjectNode, fullSql: string): string {
+    const parts = [node.kind, JSON.stringify(node.config), fullSql];
+    for (const dep of node.dependsOn) parts.push(dep, this.state.get(dep)?.hash ?? this.hashes.get(dep) ?? 'missing');
+    const deep = new Set<string>();
+    const collectSources = (n: ProjectNode): void => {
+      for (const s of n.sources) deep.add(`${s.source}.${s.dataset}`);
+      for (const dep of n.dependsOn) {
+        const t = this.project.nodes.get(dep);
+        if (t && t.kind === 'model' && t.config.materialized === 'ephemeral') collectSources(t);
+      }
+    };
+    collectSources(node);
+    for (const key of [...deep].sort()) {
+      const [s, d] = key.split('.') as [string, string];
+      parts.push(key, this.dataset(s, d).fingerprint);
+    }
+    if (node.kind === 'seed') parts.push(fileSha(node.file));
+    return sha(...parts);
+  }
+
+  private writeCompiled(node: ProjectNode, sql: string): void {
+    writeFileAtomic(path.join(this.env.compiledDir, node.schema, `${node.name}.sql`), `${redactString(sql)}\n`);
+  }
+
+  private newFile(node: ProjectNode | { schema: string; name: string }): { tmp: string; final: string } {
+    const n = ++this.fileNo;
+    const name = `${this.env.runId}-${n}.parquet`;
+    return { tmp: path.join(this.env.tmpDir, `${node.schema}.${node.name}.${name}`), final: path.join(this.env.warehouseDir, node.schema, node.name, name) };
+  }
+
+  /** COPY a query to a new warehouse file (tmp + rename); returns the file and its rows. */
+  private async writeParquet(target: { schema: string; name: string }, sql: string): Promise<{ file: string; rows: number }> {
+    const { tmp, final } = this.newFile(target);
+    const reader = await this.c.runAndReadAll(`COPY (${sql}) TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+    const rows = Number(readerRows(reader)[0]?.Count ?? 0);
+    fs.mkdirSync(path.dirname(final), { recursive: true });
+    fs.renameSync(tmp, final);
+    return { file: final, rows };
+  }
+
+  private async buildOne(node: ProjectNode): Promise<{ upToDate: boolean; rows: number | null }> {
+    const prev = this.state.get(node.id);
+    const materialized = node.kind === 'seed' ? 'seed' : node.config.materialized;
+    const full = node.kind === 'seed' ? { sql: '', rejectRules: [] } : renderModel(this.project, node, this.renderContextFor(node));
+    const hash = this.hashOf(node, full.sql);
+    this.hashes.set(node.id, hash);
+    if (!this.options.fullRefresh && prev && prev.hash === hash && prev.materialized === materialized && !this.unusable.has(node.id)) {
+      return { upToDate: true, rows: prev.rows };
+    }
+    const common = { id: node.id, schema: node.schema, name: node.name, materialized, hash, runId: this.env.runId, builtAt: new Date().toISOString() };
+    const rel = qualified(node.schema, node.name);
+
+    if (node.kind === 'seed') {
+      const { file, rows } = await this.writeParquet(node, `SELECT * FROM read_csv(${quoteLiteral(node.file)}, header = true, auto_detect = true)`);
+      return this.publishTable(node, { ...common, kind: 'table', sql: null, files: [file], rows });
+    }
+    if (materialized === 'view') {
+      this.writeCompiled(node, full.sql);
+      await this.c.run(`CREATE OR REPLACE VIEW ${rel} AS ${full.sql}`);
+      this.state.set(node.id, { ...common, kind: 'view', sql: full.sql, files: [], rows: null });
+      await this.buildAudit(node, false, undefined);
+      return { upToDate: false, rows: null };
+    }
+    const incremental = materialized === 'incremental' && !this.options.fullRefresh && prev?.kind === 'table' && !this.unusable.has(node.id);
+    if (!incremental) {
+      this.writeCompiled(node, full.sql);
+      const { file, rows } = await this.writeParquet(node, full.sql);
+      const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files: [file], rows });
+      await this.buildAudit(node, false, undefined);
+      return out;
+    }
+    const inc = renderModel(this.project, node, this.renderContextFor(node, true));
+    this.writeCompiled(node, inc.sql);
+    const staged = `__incr_${node.name}`;
+    await this.c.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(staged)} AS ${inc.sql}`);
+    try {
+      const files = await this.mergeIncremental(node, prev!, staged);
+      const [count] = readerRows(await this.c.runAndReadAll(`SELECT count(*) AS n FROM ${tableViewSql(files).replace(/^SELECT \* FROM /, '')}`));
+      const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows: Number(count?.n ?? 0) });
+      await this.buildAudit(node, true, this.state.get(auditId(node)));
+      return out;
+    } finally {
+      await this.c.run(`DROP TABLE IF EXISTS temp.${quoteIdent(staged)}`);
+    }
+  }
+
+  private async publishTable(node: { id: string; schema: string; name: string }, entry: ModelState): Promise<{ upToDate: boolean; rows: number | null }> {
+    await defineObject(this.c, entry);
+    this.state.set(node.id, entry);
+    return { upToDate: false, rows: entry.rows };
+  }
+
+  private async columnsOf(sql: string): Promise<Map<string, string>> {
+    const rows = readerRows(await this.c.runAndReadAll(`DESCRIBE ${sql}`));
+    return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
+  }
+
+  /** New files of an incremental model after merging the staged rows in. */
+  private async mergeIncremental(node: ProjectNode, prev: ModelState, staged: string): Promise<string[]> {
+    const cfg = node.config;
+    const existing = await this.columnsOf(tableViewSql(prev.files));
+    const incoming = await this.columnsOf(`SELECT * FROM temp.${quoteIdent(staged)}`);
+    const added = [...incoming.keys()].filter((k) => !existing.has(k));
+    const missing = [...existing.keys()].filter((k) => !incoming.has(k));
+    const retyped = [...incoming.keys()].filter((k) => existing.has(k) && existing.get(k) !== incoming.get(k));
+    const onChange = cfg.on_schema_change ?? 'append_new_columns';
+    if ((added.length || missing.length || retyped.length) && onChange === 'fail') {
+      throw new ModelError(
+        'SCHEMA_CHANGED',
+        `${nodeLabel(node)}: the columns changed (added: ${added.join(', ') || '-'}; missing: ${missing.join(', ') || '-'}; retyped: ${retyped.join(', ') || '-'}) and on_schema_change is 'fail'`,
+      );
+    }
+    let newRows = `SELECT * FROM temp.${quoteIdent(staged)}`;
+    let oldRows = tableViewSql(prev.files);
+    if (onChange === 'ignore') newRows = `SELECT ${[...existing.keys()].filter((k) => incoming.has(k)).map(quoteIdent).join(', ')} FROM temp.${quoteIdent(staged)}`;
+    if (onChange === 'sync_all_columns') oldRows = `SELECT ${[...incoming.keys()].filter((k) => existing.has(k)).map(quoteIdent).join(', ')} FROM (${oldRows})`;
+    const strategy = cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append');
+    if (strategy === 'append' && onChange !== 'sync_all_columns') {
+      const { file } = await this.writeParquet(node, newRows);
+      return [...prev.files, file];
+    }
+    const keys = (Array.isArray(cfg.unique_key) ? cfg.unique_key : cfg.unique_key ? [cfg.unique_key] : []).map((k) => k);
+    const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
+    const kept = keys.length > 0 ? `SELECT * FROM (${oldRows}) AS o WHERE NOT EXISTS (SELECT 1 FROM (${newRows}) AS n WHERE ${match})` : oldRows;
+    const { file } = await this.writeParquet(node, `${kept} UNION ALL BY NAME ${newRows}`);
+    return [file];
+  }
+
+  /** `audit.<model>_rejected`: the rows each `reject_if` rule removed, with the rule's name. */
+  private async buildAudit(node: ProjectNode, incremental: boolean, prevAudit: ModelState | undefined): Promise<void> {
+    const probe = renderModel(this.project, node, this.renderContextFor(node, incremental));
+    const rules = probe.rejectRules;
+    if (rules.length === 0) return;
+    const selects = rules.map((rule, i) => {
+      const audited = renderModel(this.project, node, this.renderContextFor(node, incremental, { kind: 'audit', rule: rule.rule, earlier: rules.slice(0, i).map((r) => r.rule) }));
+      return `SELECT ${quoteLiteral(rule.rule)} AS _rejected_rule, ${quoteLiteral(this.env.runId)} AS _rejected_run_id, now() AS _rejected_at, * FROM (${audited.sql})`;
+    });
+    const target = { schema: 'audit', name: `${node.name}_rejected` };
+    const { file, rows } = await this.writeParquet(target, selects.join('\nUNION ALL BY NAME\n'));
+    const files = incremental && prevAudit ? [...prevAudit.files, file] : [file];
+    const entry: ModelState = {
+      id: auditId(node),
+      schema: 'audit',
+      name: target.name,
+      kind: 'table',
+      materialized: incremental ? 'incremental' : 'table',
+      sql: null,
+      files,
+      hash: this.hashes.get(node.id) ?? '',
+      rows: incremental && prevAudit ? (prevAudit.rows ?? 0) + rows : rows,
+      runId: this.env.runId,
+      builtAt: new Date().toISOString(),
+    };
+    await defineObject(this.c, entry);
+    this.state.set(entry.id, entry);
+  }
+}
+
+function auditId(node: { name: string }): string {
+  return `audit.${node.name}_rejected`;
+}
+
+export { readState };

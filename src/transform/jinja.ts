@@ -1,0 +1,146 @@
+/**
+ * The project's template engine: one nunjucks Environment per project (no global state), the
+ * project's macros as globals, and the dbt built-ins (`ref`, `source`, `config`, `is_incremental`,
+ * `this`, `var`, `env_var`, `reject_if`) delegating to whichever render is in progress.
+ */
+import nunjucks from 'nunjucks';
+import { DuckhouseError, ModelError } from '../errors.js';
+
+export const BUILTINS = ['ref', 'source', 'config', 'is_incremental', 'var', 'env_var', 'reject_if'] as const;
+export type BuiltinName = (typeof BUILTINS)[number];
+export type Kwargs = Record<string, unknown>;
+
+/** What the built-ins do during one render: parse mode records, render mode resolves. */
+export type Hooks = { readonly [K in BuiltinName]: (args: unknown[], kwargs: Kwargs) => unknown } & { readonly this: string };
+
+/** A compiled model, assertion or macro template. */
+export interface CompiledTemplate {
+  readonly template: nunjucks.Template;
+  /** `model marts.orders (models/marts/orders.sql)`: prefixes every error. */
+  readonly label: string;
+}
+
+/** Names a template cannot use for a macro: they are the built-ins. */
+const RESERVED = new Set<string>([...BUILTINS, 'this']);
+
+export class TemplateEngine {
+  private readonly env: nunjucks.Environment;
+  private hooks: Hooks | undefined;
+  /** An error of ours thrown inside a built-in: nunjucks wraps it, we rethrow the original. */
+  private pending: unknown;
+  /** Macro name → the file that defines it. */
+  readonly macros = new Map<string, string>();
+
+  constructor(modelsDir: string) {
+    // dev: keep nunjucks' TemplateError (with its line) instead of a bare Error.
+    this.env = new nunjucks.Environment(new nunjucks.FileSystemLoader(modelsDir, { noCache: true }), {
+      autoescape: false,
+      throwOnUndefined: true,
+      dev: true,
+    });
+    for (const name of BUILTINS) this.env.addGlobal(name, (...raw: unknown[]) => this.call(name, raw));
+    // `this` is a value, not a call: a getter so macros defined elsewhere see the current model's.
+    Object.defineProperty(this.globals, 'this', { get: () => this.hooks?.this, enumerable: true, configurable: true });
+  }
+
+  private get globals(): Record<string, unknown> {
+    return (this.env as unknown as { globals: Record<string, unknown> }).globals;
+  }
+
+  private call(name: BuiltinName, raw: unknown[]): unknown {
+    const hooks = this.hooks;
+    if (!hooks) throw new Error(`${name}() is only available inside a model, not at the top level of a macro file`);
+    const last = raw.at(-1);
+    let args = raw;
+    let kwargs: Kwargs = {};
+    if (last !== null && typeof last === 'object' && (last as { __keywords?: unknown }).__keywords === true) {
+      args = raw.slice(0, -1);
+      const { __keywords: _, ...rest } = last as Kwargs;
+      kwargs = rest;
+    }
+    try {
+      return hooks[name](args, kwargs);
+    } catch (error) {
+      if (error instanceof DuckhouseError) this.pending = error;
+      throw error;
+    }
+  }
+
+  /** Compiles now, so syntax errors surface at discovery: ModelError JINJA_ERROR with the line. */
+  compile(text: string, name: string, label: string): CompiledTemplate {
+    try {
+      return { template: new nunjucks.Template(text, this.env, name, true), label };
+    } catch (error) {
+      throw jinjaError(label, error);
+    }
+  }
+
+  /** Runs a macro file and makes each macro it defines a global of every template of the project. */
+  loadMacros(file: CompiledTemplate, display: string): void {
+    let exported: Record<string, unknown> = {};
+    let failure: unknown;
+    const run = file.template as unknown as {
+      getExported(cb: (error: unknown, exported: Record<string, unknown> | null) => void): void;
+    };
+    try {
+      run.getExported((error, result) => {
+        if (error) failure ??= error;
+        else exported = result ?? {};
+      });
+    } catch (error) {
+      failure ??= error;
+    }
+    if (failure !== undefined) throw jinjaError(file.label, failure);
+    for (const [name, value] of Object.entries(exported)) {
+      if (typeof value !== 'function') continue;
+      if (RESERVED.has(name)) {
+        throw new ModelError('MACRO_RESERVED', `${file.label}: macro ${name} has the name of a built-in; rename it`);
+      }
+      const other = this.macros.get(name);
+      if (other !== undefined) {
+        throw new ModelError('MACRO_DUPLICATE', `macro ${name} is defined twice: ${other} and ${display}`);
+      }
+      this.macros.set(name, display);
+      this.env.addGlobal(name, value);
+    }
+  }
+
+  /** Renders with `hooks` answering the built-ins. Re-entrant: ephemeral refs render inside a render. */
+  render(compiled: CompiledTemplate, hooks: Hooks): string {
+    const previous = this.hooks;
+    this.hooks = hooks;
+    this.pending = undefined;
+    try {
+      return compiled.template.render({});
+    } catch (error) {
+      const ours = this.pending;
+      if (ours !== undefined) throw ours;
+      throw jinjaError(compiled.label, error);
+    } finally {
+      this.hooks = previous;
+      this.pending = undefined;
+    }
+  }
+}
+
+/**
+ * nunjucks reports parse errors with 1-based lines but wraps runtime errors with 0-based ones
+ * (and shows no line at all for line 0): normalise to 1-based.
+ */
+export function jinjaError(label: string, error: unknown): ModelError {
+  if (error instanceof DuckhouseError) return error;
+  const err = (error ?? {}) as { message?: unknown; lineno?: unknown; colno?: unknown; cause?: unknown };
+  let line: number | undefined;
+  if (typeof err.lineno === 'number') {
+    if (err.cause instanceof Error) line = err.lineno > 0 || (typeof err.colno === 'number' && err.colno > 0) ? err.lineno + 1 : undefined;
+    else if (err.lineno > 0) line = err.lineno;
+  }
+  let text = String(err.message ?? error);
+  for (;;) {
+    const next = text.replace(/^(?:Template render error: )?\([^)\n]*\)(?: \[Line \d+(?:, Column \d+)?\])?\n\s*/, '');
+    if (next === text) break;
+    text = next;
+  }
+  text = text.replace(/^(?:Error|TypeError|ReferenceError): /, '');
+  return new ModelError('JINJA_ERROR', `${label}: Jinja error${line ? ` at line ${line}` : ''}: ${text}`, { cause: error });
+}

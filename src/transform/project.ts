@@ -1,0 +1,328 @@
+/**
+ * Discovery: walks `models/`, reads the YAML properties, compiles every template, renders each
+ * model once in parse mode to learn its refs, sources, config and reject rules, and checks the graph.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ModelError } from '../errors.js';
+import { qualified } from '../db/quote.js';
+import { parseConfigCall, parseRejectIf, parseSource, lookupEnv, lookupVar, rejectSql, resolveRef } from './builtins.js';
+import type { RejectRule, SourceUse } from './builtins.js';
+import { assertAcyclic } from './graph.js';
+import { TemplateEngine, type CompiledTemplate, type Kwargs } from './jinja.js';
+import { resolveConfig, type ConfigLayer, type ModelConfig, type NodeKind } from './model-config.js';
+import { parseProperties, type PropertyEntry, type RawTest } from './properties.js';
+import { didYouMean } from './suggest.js';
+import { collectTests, type QualityDefaults, type TestDef } from './tests-def.js';
+
+export { topoOrder } from './graph.js';
+export type { RejectRule, SourceUse, RejectMode } from './builtins.js';
+export type { ModelConfig, NodeKind, Materialization, IncrementalStrategy, OnSchemaChange } from './model-config.js';
+export type { RawTest } from './properties.js';
+
+export interface ColumnDef {
+  name: string;
+  description?: string;
+  /** From YAML `quote: true`: tests quote the column name. */
+  quote: boolean;
+  tests: RawTest[];
+}
+
+export interface ProjectNode {
+  /** `schema.name` */
+  id: string;
+  schema: string;
+  name: string;
+  kind: NodeKind;
+  /** Absolute path of the .sql (or the seed's .csv). */
+  file: string;
+  /** Relative to the models folder, posix: `marts/orders.sql`. */
+  relFile: string;
+  /** How messages name the file: `models/marts/orders.sql` (the models folder's own name first). */
+  displayPath: string;
+  /** The template as written ('' for seeds). */
+  rawSql: string;
+  /** Merged: built-in defaults < YAML `config:` < `{{ config(...) }}` in the SQL. */
+  config: ModelConfig;
+  description?: string;
+  columns: ColumnDef[];
+  /** Model-level tests from YAML, as written. */
+  tests: RawTest[];
+  /** The yml file that describes this node, if any (display form). */
+  propertiesFile?: string;
+  /** Ids of the nodes this one refs, sorted, unique. */
+  refs: string[];
+  /** Sources read directly, in order of appearance, unique. */
+  sources: SourceUse[];
+  /** Ids this node must wait for (= refs). */
+  dependsOn: string[];
+  /** `reject_if` rules seen in parse mode (is_incremental() false), in order. */
+  rejectRules: RejectRule[];
+}
+
+export interface Project {
+  /** Absolute path of the models folder. */
+  modelsDir: string;
+  /** Every model, seed and assertion by id, sorted by id. Disabled ones included (`config.enabled`). */
+  nodes: Map<string, ProjectNode>;
+  /** Display paths of the macro files, sorted. */
+  macroFiles: string[];
+  /** Display paths of the YAML property files, sorted. */
+  propertyFiles: string[];
+  /** The vars of parse mode. */
+  vars: Record<string, unknown>;
+  /** Every data test of enabled nodes (YAML tests and assertions). */
+  tests: TestDef[];
+  /** @internal The project's template engine (one nunjucks Environment per project). */
+  readonly engine: TemplateEngine;
+  /** @internal Compiled templates of models and assertions, by id. */
+  readonly templates: ReadonlyMap<string, CompiledTemplate>;
+}
+
+export interface DiscoverOptions {
+  /** `var('k')` values during parse mode. */
+  vars?: Record<string, unknown>;
+  /** `env_var('K')` values during parse mode (default: process.env). */
+  env?: Record<string, string | undefined>;
+  /** Default thresholds and severity of the quality-gate tests (DESIGN's defaults otherwise). */
+  quality?: Partial<QualityDefaults>;
+}
+
+const NAME = /^[a-z_][a-z0-9_]*$/;
+const RESERVED_FOLDERS = new Set(['seeds', 'macros', 'assertions']);
+/** Schemas the engine itself writes to. */
+const RESERVED_SCHEMAS = new Set(['audit', 'main', 'information_schema', 'pg_catalog']);
+
+/** "model marts.orders (models/marts/orders.sql)" — how every message names a node. */
+export function nodeLabel(node: Pick<ProjectNode, 'kind' | 'id' | 'displayPath'>): string {
+  return `${node.kind} ${node.id} (${node.displayPath})`;
+}
+
+/**
+ * Reads a models folder into a Project. Throws a ModelError on the first problem (duplicate names,
+ * bad YAML, Jinja errors, unknown refs, cycles, invalid config). A missing folder is an empty project.
+ *
+ * @example
+ * const project = await discoverProject('models', { vars: { as_of: '2026-03-01' } });
+ * for (const id of topoOrder(project)) console.log(id, project.nodes.get(id)!.config.materialized);
+ */
+export async function discoverProject(modelsDir: string, options: DiscoverOptions = {}): Promise<Project> {
+  const root = path.resolve(modelsDir);
+  const display = (rel: string) => `${path.basename(root)}/${rel}`;
+  const files = await walk(root);
+  const vars = options.vars ?? {};
+  const env = options.env ?? process.env;
+
+  const nodes = new Map<string, ProjectNode>();
+  const byName = new Map<string, ProjectNode>();
+  const macroFiles: string[] = [];
+  const propertyFiles: string[] = [];
+  for (const rel of files) {
+    const parts = rel.split('/');
+    const ext = path.extname(rel).toLowerCase();
+    if (ext === '.yml' || ext === '.yaml') {
+      propertyFiles.push(rel);
+      continue;
+    }
+    const top = parts[0]!;
+    if (parts.length === 1) {
+      if (ext === '.sql') {
+        throw new ModelError('MODEL_OUTSIDE_SCHEMA', `${display(rel)}: a model must sit in a schema folder, e.g. ${display(`staging/${rel}`)}`);
+      }
+      continue;
+    }
+    let kind: NodeKind;
+    let schema: string;
+    if (top === 'macros') {
+      if (ext === '.sql') macroFiles.push(rel);
+      continue;
+    } else if (top === 'seeds') {
+      if (ext !== '.csv') continue;
+      kind = 'seed';
+      schema = 'seeds';
+    } else if (top === 'assertions') {
+      if (ext !== '.sql') continue;
+      kind = 'assertion';
+      schema = 'assertions';
+    } else {
+      if (ext !== '.sql') continue;
+      kind = 'model';
+      schema = top;
+      if (!NAME.test(schema)) {
+        throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: schema folder "${schema}" must match ${NAME} (lowercase letters, digits, _)`);
+      }
+      if (RESERVED_SCHEMAS.has(schema)) {
+        throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: schema "${schema}" is reserved (duckhouse writes to it); use another folder name`);
+      }
+    }
+    const name = path.basename(rel, path.extname(rel));
+    if (!NAME.test(name)) {
+      throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: ${kind} name "${name}" must match ${NAME} (lowercase letters, digits, _)`);
+    }
+    const other = byName.get(name);
+    if (other) {
+      throw new ModelError('MODEL_DUPLICATE', `${kind} name "${name}" is used twice: ${other.displayPath} and ${display(rel)} — names are unique across the project`);
+    }
+    const file = path.join(root, ...parts);
+    const node: ProjectNode = {
+      id: `${schema}.${name}`,
+      schema,
+      name,
+      kind,
+      file,
+      relFile: rel,
+      displayPath: display(rel),
+      rawSql: kind === 'seed' ? '' : await readFile(file, 'utf8'),
+      config: undefined as unknown as ModelConfig, // resolved below, once YAML and SQL are read
+      columns: [],
+      tests: [],
+      refs: [],
+      sources: [],
+      dependsOn: [],
+      rejectRules: [],
+    };
+    byName.set(name, node);
+    nodes.set(node.id, node);
+  }
+
+  const engine = new TemplateEngine(root);
+  for (const rel of macroFiles.sort()) {
+    const compiled = engine.compile(await readFile(path.join(root, rel), 'utf8'), rel, `macro file ${display(rel)}`);
+    engine.loadMacros(compiled, display(rel));
+  }
+
+  const properties = new Map<string, PropertyEntry>();
+  for (const rel of propertyFiles.sort()) {
+    for (const entry of parseProperties(await readFile(path.join(root, rel), 'utf8'), display(rel))) {
+      const wanted = entry.section === 'seeds' ? 'seed' : 'model';
+      const node = byName.get(entry.name);
+      if (!node || node.kind !== wanted) {
+        const candidates = [...nodes.values()].filter((n) => n.kind === wanted).map((n) => n.name);
+        throw new ModelError(
+          'YAML_UNKNOWN_MODEL',
+          `${entry.file} line ${entry.line}: ${entry.section}: ${wanted} "${entry.name}" does not exist${didYouMean(entry.name, candidates)}`,
+        );
+      }
+      const seen = properties.get(node.id);
+      if (seen) {
+        throw new ModelError('YAML_DUPLICATE', `${wanted} ${node.id} is described twice: ${seen.file} line ${seen.line} and ${entry.file} line ${entry.line}`);
+      }
+      properties.set(node.id, entry);
+    }
+  }
+
+  const sorted = new Map([...nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const templates = new Map<string, CompiledTemplate>();
+  for (const node of sorted.values()) {
+    const label = nodeLabel(node);
+    const props = properties.get(node.id);
+    const layers: ConfigLayer[] = [];
+    if (props) {
+      layers.push({ values: props.config, where: `${node.kind} ${node.id} (${props.file})` });
+      if (props.description) node.description = props.description;
+      node.columns = props.columns.map((c) => ({ ...c }));
+      node.tests = props.tests;
+      node.propertiesFile = props.file;
+    }
+    if (node.kind !== 'seed') {
+      const compiled = engine.compile(node.rawSql, node.relFile, label);
+      templates.set(node.id, compiled);
+      const parsed = parseRender(engine, compiled, node, sorted, vars, env);
+      layers.push({ values: parsed.config, where: label });
+      node.refs = [...new Set(parsed.refs)].sort();
+      node.dependsOn = [...node.refs];
+      node.sources = parsed.sources;
+      node.rejectRules = parsed.rejectRules;
+    }
+    node.config = resolveConfig(node.kind, node.schema, layers);
+    node.description ??= node.config.description;
+  }
+
+  for (const node of sorted.values()) {
+    if (!node.config.enabled) continue;
+    for (const ref of node.refs) {
+      const target = sorted.get(ref)!;
+      if (!target.config.enabled) {
+        throw new ModelError('REF_DISABLED', `${nodeLabel(node)}: ref('${target.name}') points to ${target.kind} ${target.id}, which is disabled (enabled: false)`);
+      }
+    }
+  }
+  assertAcyclic(sorted);
+
+  const project: Project = {
+    modelsDir: root,
+    nodes: sorted,
+    macroFiles: macroFiles.map(display),
+    propertyFiles: propertyFiles.map(display),
+    vars,
+    tests: [],
+    engine,
+    templates,
+  };
+  project.tests = collectTests(project, options.quality);
+  return project;
+}
+
+interface ParseResult {
+  config: Kwargs;
+  refs: string[];
+  sources: SourceUse[];
+  rejectRules: RejectRule[];
+}
+
+/** Parse mode: ref/source record and return placeholders, is_incremental() is false, config() records. */
+function parseRender(
+  engine: TemplateEngine,
+  compiled: CompiledTemplate,
+  node: ProjectNode,
+  nodes: ReadonlyMap<string, ProjectNode>,
+  vars: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): ParseResult {
+  const label = compiled.label;
+  const out: ParseResult = { config: {}, refs: [], sources: [], rejectRules: [] };
+  engine.render(compiled, {
+    ref: (args, kwargs) => {
+      const id = resolveRef(nodes, label, args, kwargs);
+      out.refs.push(id);
+      const target = nodes.get(id)!;
+      return qualified(target.schema, target.name);
+    },
+    source: (args, kwargs) => {
+      const use = parseSource(label, args, kwargs);
+      if (!out.sources.some((s) => s.source === use.source && s.dataset === use.dataset && s.asOfRun === use.asOfRun)) out.sources.push(use);
+      return qualified(use.source, use.dataset);
+    },
+    config: (args, kwargs) => {
+      Object.assign(out.config, parseConfigCall(label, args, kwargs));
+      return '';
+    },
+    is_incremental: () => false,
+    var: (args, kwargs) => lookupVar(label, vars, args, kwargs),
+    env_var: (args, kwargs) => lookupEnv(label, env, args, kwargs),
+    reject_if: (args, kwargs) => rejectSql(parseRejectIf(label, args, kwargs, out.rejectRules), { kind: 'keep' }),
+    this: qualified(node.schema, node.name),
+  });
+  return out;
+}
+
+/** Every file under `root`, relative posix paths, sorted; hidden files and folders skipped. */
+async function walk(root: string): Promise<string[]> {
+  try {
+    if (!(await stat(root)).isDirectory()) throw new ModelError('MODELS_DIR_INVALID', `${root}: the models path is not a folder`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const out: string[] = [];
+  const visit = async (dir: string, rel: string[]): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (entry.name.startsWith('.')) continue;
+      if (entry.isDirectory()) await visit(path.join(dir, entry.name), [...rel, entry.name]);
+      else if (entry.isFile()) out.push([...rel, entry.name].join('/'));
+    }
+  };
+  await visit(root, []);
+  return out;
+}

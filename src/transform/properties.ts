@@ -1,0 +1,127 @@
+/**
+ * `models/**\/*.yml` in dbt's property format (`version: 2`, `models:`, `seeds:`): descriptions,
+ * `config:`, column and model tests. Errors name the file and the line.
+ */
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { ModelError } from '../errors.js';
+import { zodProblems } from './zod-problems.js';
+
+/** A test entry exactly as written in YAML (`not_null`, `{ accepted_values: {...} }`), with its place. */
+export interface RawTest {
+  spec: unknown;
+  /** The yml file for messages, e.g. `models/marts/_marts.yml`. */
+  file: string;
+  line: number;
+}
+
+export interface PropertyColumn {
+  name: string;
+  description?: string;
+  /** `quote: true`: tests refer to the column as a quoted identifier. */
+  quote: boolean;
+  tests: RawTest[];
+}
+
+export interface PropertyEntry {
+  section: 'models' | 'seeds';
+  name: string;
+  description?: string;
+  config: Record<string, unknown>;
+  columns: PropertyColumn[];
+  tests: RawTest[];
+  file: string;
+  line: number;
+}
+
+const testList = z.array(z.union([z.string().min(1), z.record(z.string(), z.unknown())])).nullish();
+const columnSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().nullish(),
+  data_type: z.string().nullish(),
+  quote: z.boolean().nullish(),
+  meta: z.record(z.string(), z.unknown()).nullish(),
+  tags: z.array(z.string()).nullish(),
+  tests: testList,
+  data_tests: testList,
+});
+const entrySchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().nullish(),
+  config: z.record(z.string(), z.unknown()).nullish(),
+  meta: z.record(z.string(), z.unknown()).nullish(),
+  docs: z.record(z.string(), z.unknown()).nullish(),
+  columns: z.array(columnSchema).nullish(),
+  tests: testList,
+  data_tests: testList,
+});
+const fileSchema = z.strictObject({
+  version: z.literal(2).nullish(),
+  models: z.array(entrySchema).nullish(),
+  seeds: z.array(entrySchema).nullish(),
+  /** dbt macro properties: accepted, not used. */
+  macros: z.array(z.unknown()).nullish(),
+});
+
+/** Parses one property file. `file` is how messages name it. */
+export function parseProperties(text: string, file: string): PropertyEntry[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const line = yamlError.linePos?.[0].line;
+    const what = (yamlError.message.split('\n')[0] ?? yamlError.message).replace(/ at line \d+, column \d+:?$/, '');
+    throw new ModelError('YAML_INVALID', `${file}${line ? ` line ${line}` : ''}: ${what}`, { cause: yamlError });
+  }
+  const data: unknown = doc.toJS() ?? {};
+  if (data !== null && typeof data === 'object' && 'sources' in data) {
+    throw new ModelError(
+      'YAML_INVALID',
+      `${file} line ${lineOf(doc, lineCounter, ['sources'])}: unknown key "sources" — duckhouse sources are defined in code (defineSource, connectors) and read with source('name', 'dataset'); remove the block`,
+    );
+  }
+  const parsed = fileSchema.safeParse(data);
+  if (!parsed.success) {
+    const path = parsed.error.issues[0]?.path ?? [];
+    const line = lineOf(doc, lineCounter, path);
+    throw new ModelError('YAML_INVALID', `${file} line ${line}: ${zodProblems(parsed.error, data, 'key')}`, { cause: parsed.error });
+  }
+
+  const entries: PropertyEntry[] = [];
+  for (const section of ['models', 'seeds'] as const) {
+    (parsed.data[section] ?? []).forEach((entry, i) => {
+      const at = (...rest: PropertyKey[]) => lineOf(doc, lineCounter, [section, i, ...rest]);
+      const tests = (list: (string | Record<string, unknown>)[] | null | undefined, key: string, base: PropertyKey[]): RawTest[] =>
+        (list ?? []).map((spec, j) => ({ spec, file, line: at(...base, key, j) }));
+      const out: PropertyEntry = {
+        section,
+        name: entry.name,
+        config: entry.config ?? {},
+        columns: (entry.columns ?? []).map((column, c) => {
+          const col: PropertyColumn = {
+            name: column.name,
+            quote: column.quote ?? false,
+            tests: [...tests(column.tests, 'tests', ['columns', c]), ...tests(column.data_tests, 'data_tests', ['columns', c])],
+          };
+          if (column.description) col.description = column.description;
+          return col;
+        }),
+        tests: [...tests(entry.tests, 'tests', []), ...tests(entry.data_tests, 'data_tests', [])],
+        file,
+        line: at(),
+      };
+      if (entry.description) out.description = entry.description;
+      entries.push(out);
+    });
+  }
+  return entries;
+}
+
+/** 1-based line of the deepest existing node on `path` (the document start if none). */
+function lineOf(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node: unknown = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth) as unknown[], true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return 1;
+}

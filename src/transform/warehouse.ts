@@ -1,0 +1,172 @@
+/**
+ * The warehouse: where built models live and how a build is published.
+ *
+ * DuckDB lets one process hold a database file read-write and blocks every other process while
+ * it does, readers included. So `analytics.duckdb` is a small *catalog*: schemas and views only.
+ * Table and incremental models are Parquet files under `data/warehouse/<schema>/<model>/`,
+ * written once and never changed; their catalog entry is a view over `read_parquet([...])`.
+ * A build writes a complete new catalog in a temp file and renames it over `analytics.duckdb`:
+ * readers (any DuckDB client, READ_ONLY) see the old catalog or the new one, never a mix, and
+ * are never blocked. Publishing writes one view per model — no data is copied, so it costs no
+ * time in proportion to the tables that did not change.
+ *
+ * The catalog carries its own state (`_duckhouse.models`: files, hashes, row counts) so the
+ * next build knows what exists and what is up to date, and `_duckhouse.garbage`: superseded
+ * files, deleted once no reader can still be using them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
+import { readerRows } from '../db/values.js';
+
+export type StoredKind = 'view' | 'table';
+
+export interface ModelState {
+  id: string;
+  schema: string;
+  name: string;
+  kind: StoredKind;
+  materialized: string;
+  /** For views: the compiled SELECT. */
+  sql: string | null;
+  /** For tables: absolute Parquet files. */
+  files: string[];
+  /** What the model was built from (compiled SQL, config, inputs); equal hash = up to date. */
+  hash: string;
+  rows: number | null;
+  runId: string;
+  builtAt: string;
+}
+
+export interface GarbageFile {
+  path: string;
+  supersededAt: string;
+}
+
+export const META_SCHEMA = '_duckhouse';
+
+/** The SELECT a table entry's view runs. */
+export function tableViewSql(files: string[]): string {
+  if (files.length === 0) throw new Error('a table needs at least one file');
+  const list = files.map(quoteLiteral).join(', ');
+  return `SELECT * FROM read_parquet([${list}], union_by_name = true)`;
+}
+
+/** Reads the state stored in an attached catalog (`alias`), or nothing when it has none. */
+export async function readState(c: DuckDBConnection, alias: string): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }> {
+  const models = new Map<string, ModelState>();
+  const tables = readerRows(
+    await c.runAndReadAll(`SELECT table_name FROM duckdb_tables() WHERE database_name = ${quoteLiteral(alias)} AND schema_name = ${quoteLiteral(META_SCHEMA)}`),
+  ).map((r) => r.table_name);
+  if (tables.includes('models')) {
+    for (const r of readerRows(await c.runAndReadAll(`SELECT * FROM ${quoteIdent(alias)}.${META_SCHEMA}.models`))) {
+      models.set(String(r.id), {
+        id: String(r.id),
+        schema: String(r.schema_name),
+        name: String(r.name),
+        kind: r.kind as StoredKind,
+        materialized: String(r.materialized),
+        sql: (r.sql as string | null) ?? null,
+        files: JSON.parse(String(r.files)) as string[],
+        hash: String(r.hash),
+        rows: r.rows === null ? null : Number(r.rows),
+        runId: String(r.run_id),
+        builtAt: String(r.built_at),
+      });
+    }
+  }
+  const garbage = tables.includes('garbage')
+    ? readerRows(await c.runAndReadAll(`SELECT path, superseded_at FROM ${quoteIdent(alias)}.${META_SCHEMA}.garbage`)).map((r) => ({
+        path: String(r.path),
+        supersededAt: String(r.superseded_at),
+      }))
+    : [];
+  return { models, garbage };
+}
+
+/** Creates (or replaces) the object of a state entry in the catalog being built. */
+export async function defineObject(c: DuckDBConnection, entry: ModelState): Promise<void> {
+  const target = qualified(entry.schema, entry.name);
+  const select = entry.kind === 'view' ? entry.sql! : tableViewSql(entry.files);
+  await c.run(`CREATE OR REPLACE VIEW ${target} AS ${select}`);
+}
+
+export async function ensureSchema(c: DuckDBConnection, schema: string): Promise<void> {
+  await c.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+}
+
+/** Writes the state tables into the catalog being built (current catalog of `c`). */
+export async function writeState(c: DuckDBConnection, models: Iterable<ModelState>, garbage: GarbageFile[]): Promise<void> {
+  await ensureSchema(c, META_SCHEMA);
+  await c.run(`CREATE OR REPLACE TABLE ${META_SCHEMA}.models (
+    id VARCHAR, schema_name VARCHAR, name VARCHAR, kind VARCHAR, materialized VARCHAR, sql VARCHAR,
+    files VARCHAR, hash VARCHAR, rows BIGINT, run_id VARCHAR, built_at VARCHAR)`);
+  const appender = await c.createAppender('models', META_SCHEMA);
+  for (const m of models) {
+    appender.appendVarchar(m.id);
+    appender.appendVarchar(m.schema);
+    appender.appendVarchar(m.name);
+    appender.appendVarchar(m.kind);
+    appender.appendVarchar(m.materialized);
+    if (m.sql === null) appender.appendNull();
+    else appender.appendVarchar(m.sql);
+    appender.appendVarchar(JSON.stringify(m.files));
+    appender.appendVarchar(m.hash);
+    if (m.rows === null) appender.appendNull();
+    else appender.appendBigInt(BigInt(m.rows));
+    appender.appendVarchar(m.runId);
+    appender.appendVarchar(m.builtAt);
+    appender.endRow();
+  }
+  appender.closeSync();
+  await c.run(`CREATE OR REPLACE TABLE ${META_SCHEMA}.garbage (path VARCHAR, superseded_at VARCHAR)`);
+  if (garbage.length > 0) {
+    const g = await c.createAppender('garbage', META_SCHEMA);
+    for (const f of garbage) {
+      g.appendVarchar(f.path);
+      g.appendVarchar(f.supersededAt);
+      g.endRow();
+    }
+    g.closeSync();
+  }
+}
+
+/**
+ * Files referenced before and not after go to garbage; garbage older than `retainMillis` is
+ * deleted (a reader that opened an old catalog may still read its files until then).
+ */
+export function collectGarbage(
+  before: Map<string, ModelState>,
+  after: Map<string, ModelState>,
+  garbage: GarbageFile[],
+  retainMillis: number,
+  now = new Date(),
+): GarbageFile[] {
+  const live = new Set<string>();
+  for (const m of after.values()) for (const f of m.files) live.add(f);
+  const pending = new Map(garbage.filter((g) => !live.has(g.path)).map((g) => [g.path, g]));
+  for (const m of before.values()) {
+    for (const f of m.files) if (!live.has(f) && !pending.has(f)) pending.set(f, { path: f, supersededAt: now.toISOString() });
+  }
+  const kept: GarbageFile[] = [];
+  for (const g of pending.values()) {
+    if (now.getTime() - Date.parse(g.supersededAt) >= retainMillis) {
+      fs.rmSync(g.path, { force: true });
+      removeEmptyParents(path.dirname(g.path));
+    } else {
+      kept.push(g);
+    }
+  }
+  return kept;
+}
+
+function removeEmptyParents(dir: string): void {
+  for (let d = dir, i = 0; i < 2; i++, d = path.dirname(d)) {
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      return;
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { caught, project } from './helpers.js';
+
+describe('model config', () => {
+  it('defaults: view in staging, table elsewhere, append, append_new_columns, enabled', async () => {
+    const p = await project({ 'staging/s.sql': 'select 1', 'marts/m.sql': 'select 1' });
+    expect(p.nodes.get('staging.s')!.config).toEqual({
+      materialized: 'view',
+      incremental_strategy: 'append',
+      on_schema_change: 'append_new_columns',
+      tags: [],
+      enabled: true,
+    });
+    expect(p.nodes.get('marts.m')!.config.materialized).toBe('table');
+  });
+
+  it('merges defaults < YAML < SQL, and unions tags', async () => {
+    const p = await project({
+      'marts/orders.sql': "{{ config(materialized='incremental', unique_key=['order_id', 'item_id'], tags=['sql']) }}\nselect 1",
+      'marts/other.sql': 'select 1',
+      'marts/_marts.yml': [
+        'models:',
+        '  - name: orders',
+        '    config: { materialized: view, on_schema_change: fail, tags: [yaml, sql], description: from yaml config }',
+        '  - name: other',
+        '    description: described',
+        '    config: { materialized: ephemeral, tags: nightly }',
+      ].join('\n'),
+    });
+    const orders = p.nodes.get('marts.orders')!;
+    expect(orders.config).toEqual({
+      materialized: 'incremental',
+      unique_key: ['order_id', 'item_id'],
+      incremental_strategy: 'merge',
+      on_schema_change: 'fail',
+      tags: ['yaml', 'sql'],
+      enabled: true,
+      description: 'from yaml config',
+    });
+    expect(orders.description).toBe('from yaml config');
+    const other = p.nodes.get('marts.other')!;
+    expect(other.config.materialized).toBe('ephemeral');
+    expect(other.config.tags).toEqual(['nightly']);
+    expect(other.description).toBe('described');
+  });
+
+  it('a single unique_key becomes a list; strategy may be set explicitly', async () => {
+    const p = await project({
+      'marts/a.sql': "{{ config(materialized='incremental', unique_key='id', incremental_strategy='delete+insert') }}select 1 as id",
+      'marts/b.sql': "{{ config(materialized='incremental') }}select 1 as id",
+    });
+    expect(p.nodes.get('marts.a')!.config).toMatchObject({ unique_key: ['id'], incremental_strategy: 'delete+insert' });
+    expect(p.nodes.get('marts.b')!.config).toMatchObject({ incremental_strategy: 'append' });
+    expect(p.nodes.get('marts.b')!.config.unique_key).toBeUndefined();
+  });
+
+  it('an unknown materialization names the model file and the field', async () => {
+    const err = await caught(() => project({ 'marts/m.sql': "{{ config(materialized='tabel') }}select 1" }));
+    expect(err.code).toBe('MODEL_CONFIG_INVALID');
+    expect(err.message).toBe(
+      'model marts.m (models/marts/m.sql): config "materialized" expected one of "view"|"table"|"ephemeral"|"incremental" (got "tabel")',
+    );
+  });
+
+  it('a bad value in YAML config names the yml file', async () => {
+    const err = await caught(() => project({ 'marts/m.sql': 'select 1', 'marts/s.yml': 'models: [{ name: m, config: { on_schema_change: explode } }]' }));
+    expect(err.code).toBe('MODEL_CONFIG_INVALID');
+    expect(err.message).toMatch(/^model marts\.m \(models\/marts\/s\.yml\): config "on_schema_change" expected one of/);
+  });
+
+  it('an unknown config key is an error with a suggestion', async () => {
+    const err = await caught(() => project({ 'marts/m.sql': "{{ config(materialised='table') }}select 1" }));
+    expect(err.message).toBe('model marts.m (models/marts/m.sql): unknown config "materialised" — did you mean materialized?');
+  });
+
+  it('merge or delete+insert without unique_key is an error', async () => {
+    const merge = await caught(() => project({ 'marts/m.sql': "{{ config(materialized='incremental', incremental_strategy='merge') }}select 1" }));
+    expect(merge.code).toBe('MODEL_CONFIG_INVALID');
+    expect(merge.message).toBe("model marts.m (models/marts/m.sql): incremental_strategy 'merge' needs a unique_key (one column or a list)");
+    const del = await caught(() =>
+      project({ 'marts/m.sql': 'select 1', 'marts/s.yml': "models: [{ name: m, config: { materialized: incremental, incremental_strategy: 'delete+insert' } }]" }),
+    );
+    expect(del.message).toContain("incremental_strategy 'delete+insert' needs a unique_key");
+  });
+
+  it('seeds and assertions accept only their own keys', async () => {
+    const p = await project({
+      'assertions/a.sql': "{{ config(severity='warn') }}select 1 where false",
+      'seeds/s.csv': 'a\n1\n',
+      'seeds/_seeds.yml': 'seeds: [{ name: s, config: { enabled: false } }]',
+    });
+    expect(p.nodes.get('assertions.a')!.config.severity).toBe('warn');
+    expect(p.tests[0]).toMatchObject({ kind: 'singular', severity: 'warn' });
+    expect(p.nodes.get('seeds.s')!.config.enabled).toBe(false);
+    const err = await caught(() => project({ 'seeds/s.csv': 'a\n1\n', 'seeds/_seeds.yml': 'seeds: [{ name: s, config: { materialized: view } }]' }));
+    expect(err.message).toContain('unknown config "materialized"');
+  });
+
+  it('ref to a disabled model is an error; a disabled model itself is kept but flagged', async () => {
+    const p = await project({ 'staging/old.sql': "{{ config(enabled=false) }}select 1", 'marts/m.sql': 'select 1' });
+    expect(p.nodes.get('staging.old')!.config.enabled).toBe(false);
+    const err = await caught(() => project({ 'staging/old.sql': '{{ config(enabled=false) }}select 1', 'marts/m.sql': "select * from {{ ref('old') }}" }));
+    expect(err.code).toBe('REF_DISABLED');
+    expect(err.message).toBe("model marts.m (models/marts/m.sql): ref('old') points to model staging.old, which is disabled (enabled: false)");
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/errors.js';
+import { selectNodes } from '../../../src/transform/select.js';
+import { caught, project } from './helpers.js';
+
+const files = {
+  'seeds/stores.csv': 'store\nbistek\n',
+  'staging/stg_products.sql': "{{ config(tags=['prices']) }}select * from {{ source('vtex', 'products') }}",
+  'staging/stg_orders.sql': "select * from {{ source('meli', 'orders') }} join {{ source('vtex', 'stores') }} using (x)",
+  'trusted/tru_product.sql': "select * from {{ ref('stg_products') }} join {{ ref('stores') }} using (store)",
+  'trusted/tru_order.sql': "{{ config(tags=['orders', 'daily']) }}select * from {{ ref('stg_orders') }}",
+  'marts/fct_prices.sql': "select * from {{ ref('tru_product') }}",
+  'marts/fct_orders.sql': "{{ config(tags=['daily']) }}select * from {{ ref('tru_order') }} join {{ ref('tru_product') }} using (sku)",
+  'marts/old.sql': '{{ config(enabled=false) }}select 1',
+  'assertions/check.sql': "select * from {{ ref('fct_orders') }} where false",
+};
+const sorted = (s: Set<string>) => [...s].sort();
+
+describe('selectNodes', () => {
+  it('no selector: every enabled model and seed (no assertions)', async () => {
+    const p = await project(files);
+    const all = ['marts.fct_orders', 'marts.fct_prices', 'seeds.stores', 'staging.stg_orders', 'staging.stg_products', 'trusted.tru_order', 'trusted.tru_product'];
+    expect(sorted(selectNodes(p, undefined))).toEqual(all);
+    expect(sorted(selectNodes(p, []))).toEqual(all);
+  });
+
+  it('name, schema.name, seeds by name, and several at once (union)', async () => {
+    const p = await project(files);
+    expect(sorted(selectNodes(p, ['tru_product']))).toEqual(['trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['marts.fct_orders', 'stores']))).toEqual(['marts.fct_orders', 'seeds.stores']);
+    expect(sorted(selectNodes(p, ['tru_product tru_order']))).toEqual(['trusted.tru_order', 'trusted.tru_product']);
+  });
+
+  it('+x ancestors, x+ descendants, +x+ both', async () => {
+    const p = await project(files);
+    expect(sorted(selectNodes(p, ['+fct_prices']))).toEqual(['marts.fct_prices', 'seeds.stores', 'staging.stg_products', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['tru_product+']))).toEqual(['marts.fct_orders', 'marts.fct_prices', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['+tru_order+']))).toEqual(['marts.fct_orders', 'staging.stg_orders', 'trusted.tru_order']);
+    expect(sorted(selectNodes(p, ['stores+']))).toEqual(['marts.fct_orders', 'marts.fct_prices', 'seeds.stores', 'trusted.tru_product']);
+  });
+
+  it('layer:, source:, source:x.y, tag:, with + too', async () => {
+    const p = await project(files);
+    expect(sorted(selectNodes(p, ['layer:marts']))).toEqual(['marts.fct_orders', 'marts.fct_prices']);
+    expect(sorted(selectNodes(p, ['source:vtex']))).toEqual(['staging.stg_orders', 'staging.stg_products']);
+    expect(sorted(selectNodes(p, ['source:vtex.products']))).toEqual(['staging.stg_products']);
+    expect(sorted(selectNodes(p, ['source:meli.orders+']))).toEqual(['marts.fct_orders', 'staging.stg_orders', 'trusted.tru_order']);
+    expect(sorted(selectNodes(p, ['tag:daily']))).toEqual(['marts.fct_orders', 'trusted.tru_order']);
+    expect(sorted(selectNodes(p, ['+tag:prices']))).toEqual(['staging.stg_products']);
+    expect(sorted(selectNodes(p, ['layer:staging+', 'stores']))).toHaveLength(7);
+  });
+
+  it('unknown selectors are ConfigErrors naming the selector and the closest name', async () => {
+    const p = await project(files);
+    const cases: [string, string][] = [
+      ['fct_ordres', 'selector "fct_ordres" matches no enabled model or seed — did you mean fct_orders?'],
+      ['+marts.fct_price', 'selector "+marts.fct_price" matches no enabled model or seed — did you mean marts.fct_prices?'],
+      ['layer:mart', 'selector "layer:mart" matches no enabled model or seed — did you mean layer:marts?'],
+      ['source:vtx', 'selector "source:vtx" matches no enabled model or seed — did you mean source:vtex?'],
+      ['tag:dayly', 'selector "tag:dayly" matches no enabled model or seed — did you mean tag:daily?'],
+      ['old', 'selector "old" matches no enabled model or seed — did you mean'],
+      ['check', 'selector "check" matches no enabled model or seed'],
+    ];
+    for (const [selector, message] of cases) {
+      const err = await caught(() => selectNodes(p, [selector]));
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.message).toContain(message);
+    }
+    const method = await caught(() => selectNodes(p, ['path:marts']));
+    expect(method.message).toContain('unknown method "path:"');
+  });
+});
