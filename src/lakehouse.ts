@@ -46,6 +46,15 @@ export interface LakePaths {
 
 export type QueryParams = unknown[] | Record<string, unknown>;
 
+export interface ExtractOptions {
+  signal?: AbortSignal;
+  /**
+   * Stamp every row with this `_extracted_at` (and its `day=` partition) instead of the time it
+   * arrived: for backfilling snapshots taken earlier, or simulating days in tests and demos.
+   */
+  extractedAt?: Date;
+}
+
 const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.PRAGMA, StatementType.CALL]);
 
 export class Lakehouse {
@@ -146,8 +155,11 @@ export class Lakehouse {
    * @example
    * const result = await lake.extract([vtexCatalog({ store: 'bistek', baseUrl })]);
    */
-  async extract(sources: AnySource[] | AnySource, options: { signal?: AbortSignal } = {}): Promise<ExtractResult> {
+  async extract(sources: AnySource[] | AnySource, options: ExtractOptions = {}): Promise<ExtractResult> {
     this.ensureOpen('extract');
+    if (options.extractedAt !== undefined && !(options.extractedAt instanceof Date && !Number.isNaN(options.extractedAt.getTime()))) {
+      throw new ConfigError(`lake.extract: option "extractedAt" must be a valid Date (got ${String(options.extractedAt)})`);
+    }
     const list = Array.isArray(sources) ? sources : [sources];
     list.forEach((s, i) => {
       if (!isSource(s)) throw new ConfigError(`lake.extract: sources[${i}] is not a source (build it with defineSource, httpSource, csvSource…)`);
@@ -184,6 +196,7 @@ export class Lakehouse {
                 connection,
                 engine: this.engine,
                 cursors: this.cursors,
+                ...(options.extractedAt ? { extractedAt: options.extractedAt } : {}),
                 onProgress: (p) => progress.update(`${p.source}/${p.dataset}`, p),
               });
               progress.done(`${source.source}/${source.dataset}`);

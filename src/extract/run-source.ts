@@ -29,6 +29,8 @@ export interface SourceEnv {
   /** The engine, for sources that need their own connections. */
   engine: DuckDBInstance;
   cursors: CursorStore;
+  /** Fixed `_extracted_at` for every row (backfills, simulated days). */
+  extractedAt?: Date;
   /** Called after each committed batch (progress display). */
   onProgress?: (event: { source: string; dataset: string; rows: number; rejected: number; pages: number; requests: number; retries: number }) => void;
 }
@@ -152,7 +154,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
           });
         }
       }
-      if (valid.length > 0) await writer.append(valid, new Date());
+      if (valid.length > 0) await writer.append(valid, env.extractedAt ?? new Date());
       if (writer.shouldFlush) await flush();
       report();
     }
