@@ -1,0 +1,195 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ModelError } from '../../../src/index.js';
+import { prices, projectLake, writeFiles } from '../../helpers/models.js';
+
+const STG = { 'staging/stg_prices.sql': `select store, sku, price, _extracted_at from {{ source('shop', 'prices') }}` };
+
+describe('lake.build materializations', () => {
+  it('builds view, table, ephemeral and seeds into analytics.duckdb with the right objects', async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/eph_positive.sql': `{{ config(materialized='ephemeral') }} select * from {{ ref('stg_prices') }} where price > 0`,
+      'trusted/tru_price.sql': `select store, sku, price::DECIMAL(18,2) as price from {{ ref('eph_positive') }}`,
+      'marts/mart_store.sql': `select p.store, s.region, count(*) as n from {{ ref('tru_price') }} p join {{ ref('stores') }} s using (store) group by all`,
+      'seeds/stores.csv': 'store,region\nbistek,sul\nfort,norte\n',
+    });
+    await lake.extract([prices([['bistek', 'a', 1], ['bistek', 'b', 2], ['fort', 'a', -3]])]);
+    const r = await lake.build();
+    expect(r.status).toBe('success');
+    expect(r.models.map((m) => [m.name, m.materialization, m.status, m.rows])).toEqual([
+      ['seeds.stores', 'seed', 'success', 2],
+      ['staging.stg_prices', 'view', 'success', null],
+      ['trusted.tru_price', 'table', 'success', 2],
+      ['marts.mart_store', 'table', 'success', 1],
+    ]);
+    expect(await lake.query('select * from marts.mart_store')).toEqual([{ store: 'bistek', region: 'sul', n: 2 }]);
+    const objects = await lake.query(`select schema_name, view_name from duckdb_views() where database_name = 'analytics' and not internal order by all`);
+    expect(objects.map((o) => `${o.schema_name}.${o.view_name}`)).toEqual(['marts.mart_store', 'seeds.stores', 'staging.stg_prices', 'trusted.tru_price']);
+    // Money is DECIMAL in trusted; the ephemeral left no object behind.
+    const [type] = await lake.query(`select data_type from information_schema.columns where table_schema = 'trusted' and table_name = 'tru_price' and column_name = 'price'`);
+    expect(type!.data_type).toBe('DECIMAL(18,2)');
+    // Compiled SQL, lineage.
+    const compiled = fs.readFileSync(path.join(lake.paths.compiled, 'trusted', 'tru_price.sql'), 'utf8');
+    expect(compiled).toContain('where price > 0');
+    expect(compiled).toContain('"staging"."stg_prices"');
+    const lineage = JSON.parse(fs.readFileSync(path.join(lake.paths.root, 'lineage.json'), 'utf8'));
+    expect(lineage.edges).toContainEqual({ from: 'source:shop.prices', to: 'staging.stg_prices' });
+    const l = await lake.lineage();
+    expect(l.mermaid).toMatch(/^graph LR/);
+  });
+
+  it('a view stays a live view over bronze; a table is a snapshot until rebuilt', async () => {
+    const { lake } = await projectLake({ ...STG, 'marts/snap.sql': `select count(*) as n from {{ ref('stg_prices') }}` });
+    await lake.extract([prices([['a', '1', 1]])]);
+    await lake.build();
+    await lake.extract([prices([['a', '2', 1]])]);
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 2 }]);
+    expect(await lake.query('select n from marts.snap')).toEqual([{ n: 1 }]);
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'marts.snap')!.status).toBe('success');
+    expect(await lake.query('select n from marts.snap')).toEqual([{ n: 2 }]);
+  });
+
+  it.each(['merge', 'delete+insert', 'append'])('incremental %s after new bronze equals a full refresh', async (strategy) => {
+    const key = strategy === 'append' ? '' : `, unique_key=['store', 'sku']`;
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/tru_latest.sql': `{{ config(materialized='incremental', incremental_strategy='${strategy}'${key}) }}
+        select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
+        {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}
+        qualify row_number() over (partition by store, sku order by _extracted_at desc) = 1`,
+    });
+    await lake.extract([prices([['a', '1', 1], ['a', '2', 2]])], { extractedAt: new Date('2026-01-01T12:00:00Z') });
+    const first = await lake.build();
+    expect(first.models.find((m) => m.name === 'trusted.tru_latest')).toMatchObject({ status: 'success', rows: 2 });
+    await lake.extract([prices([['a', '1', 10], ['b', '3', 3]])], { extractedAt: new Date('2026-01-02T12:00:00Z') });
+    const second = await lake.build();
+    const expectedRows = strategy === 'append' ? 4 : 3;
+    expect(second.models.find((m) => m.name === 'trusted.tru_latest')).toMatchObject({ status: 'success', rows: expectedRows });
+    const incremental = await lake.query('select store, sku, price from trusted.tru_latest order by all');
+    const compiled = fs.readFileSync(path.join(lake.paths.compiled, 'trusted', 'tru_latest.sql'), 'utf8');
+    expect(compiled).toContain('select max(_extracted_at) from "trusted"."tru_latest"');
+    if (strategy !== 'append') {
+      await lake.build({ fullRefresh: true });
+      const full = await lake.query('select store, sku, price from trusted.tru_latest order by all');
+      expect(incremental).toEqual(full);
+      expect(full).toEqual([
+        { store: 'a', sku: '1', price: 10 },
+        { store: 'a', sku: '2', price: 2 },
+        { store: 'b', sku: '3', price: 3 },
+      ]);
+    } else {
+      expect(incremental).toHaveLength(4);
+    }
+  });
+
+  it('on_schema_change: append_new_columns adds the column; fail stops with the columns named', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'trusted/inc.sql': `{{ config(materialized='incremental', unique_key=['sku']) }} select sku, price from {{ ref('stg_prices') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1]])]);
+    await lake.build();
+    writeFiles(models, { 'trusted/inc.sql': `{{ config(materialized='incremental', unique_key=['sku']) }} select sku, price, store from {{ ref('stg_prices') }}` });
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.inc')!.status).toBe('success');
+    expect(await lake.query('select sku, price, store from trusted.inc')).toEqual([{ sku: '1', price: 1, store: 'a' }]);
+    writeFiles(models, { 'trusted/inc.sql': `{{ config(materialized='incremental', unique_key=['sku'], on_schema_change='fail') }} select sku, price, store, 1 as extra from {{ ref('stg_prices') }}` });
+    const failed = await lake.build();
+    const model = failed.models.find((m) => m.name === 'trusted.inc')!;
+    expect(model.status).toBe('error');
+    expect(model.error).toMatch(/added: extra.*on_schema_change is 'fail'/);
+  });
+});
+
+describe('lake.build results', () => {
+  it('is up-to-date when nothing changed, and rebuilds exactly what new bronze or SQL touches', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'staging/stg_other.sql': `select 1 as x`,
+      'marts/a.sql': `select count(*) as n from {{ ref('stg_prices') }}`,
+      'marts/b.sql': `select x from {{ ref('stg_other') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1]])]);
+    await lake.build();
+    const before = fs.statSync(lake.paths.analytics).ino;
+    const again = await lake.build();
+    expect(again.models.map((m) => m.status)).toEqual(['up-to-date', 'up-to-date', 'up-to-date', 'up-to-date']);
+    expect(fs.statSync(lake.paths.analytics).ino).toBe(before); // nothing to publish
+    await lake.extract([prices([['a', '2', 1]])]);
+    const afterExtract = await lake.build();
+    expect(Object.fromEntries(afterExtract.models.map((m) => [m.name, m.status]))).toEqual({
+      'staging.stg_prices': 'success',
+      'staging.stg_other': 'up-to-date',
+      'marts.a': 'success',
+      'marts.b': 'up-to-date',
+    });
+    writeFiles(models, { 'marts/b.sql': `select x + 1 as x from {{ ref('stg_other') }}` });
+    const afterEdit = await lake.build();
+    expect(afterEdit.models.filter((m) => m.status === 'success').map((m) => m.name)).toEqual(['marts.b']);
+    const builds = await lake.metrics.select(`select count(*) as n from model_builds where run_id = $1`, [afterEdit.runId]);
+    expect(builds[0]!.n).toBe(4);
+  });
+
+  it('a failing model reports its file and DuckDB message; downstream is skipped with the cause; the rest is published', async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/broken.sql': `select no_such_column from {{ ref('stg_prices') }}`,
+      'marts/after_broken.sql': `select * from {{ ref('broken') }}`,
+      'marts/fine.sql': `select count(*) as n from {{ ref('stg_prices') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1]])]);
+    const r = await lake.build();
+    expect(r.status).toBe('partial');
+    const broken = r.models.find((m) => m.name === 'trusted.broken')!;
+    expect(broken.status).toBe('error');
+    expect(broken.error).toContain('model trusted.broken (models/trusted/broken.sql)');
+    expect(broken.error).toMatch(/no_such_column/);
+    expect(r.models.find((m) => m.name === 'marts.after_broken')).toMatchObject({ status: 'skipped', skippedBecause: expect.stringContaining('trusted.broken') });
+    expect(await lake.query('select n from marts.fine')).toEqual([{ n: 1 }]);
+    const [run] = await lake.runs({ limit: 1 });
+    expect(run).toMatchObject({ kind: 'build', status: 'partial' });
+  });
+
+  it.each([
+    ['a cycle', { 'staging/a.sql': `select * from {{ ref('b') }}`, 'staging/b.sql': `select * from {{ ref('a') }}` }, /cycle: staging\.a → staging\.b → staging\.a/],
+    ['an unknown ref', { 'marts/orders.sql': `select * from {{ ref('stg_ordrs') }}`, 'staging/stg_orders.sql': 'select 1 as x' }, /model marts\.orders \(models\/marts\/orders\.sql\): ref\('stg_ordrs'\) not found — did you mean stg_orders\?/],
+    ['a Jinja syntax error', { 'staging/bad.sql': `select {{ ref('x' }}` }, /models\/staging\/bad\.sql/],
+    ['bad YAML', { 'staging/x.sql': 'select 1 as a', 'staging/_s.yml': 'models:\n  - name: x\n   columns: [' }, /models\/staging\/_s\.yml/],
+    ['duplicate names', { 'staging/x.sql': 'select 1 as a', 'marts/x.sql': 'select 2 as a' }, /models\/marts\/x\.sql.*models\/staging\/x\.sql|models\/staging\/x\.sql.*models\/marts\/x\.sql/],
+    ['an unknown materialization', { 'staging/x.sql': `{{ config(materialized='tabel') }} select 1 as a` }, /materialized/],
+    ['merge without unique_key', { 'staging/x.sql': `{{ config(materialized='incremental', incremental_strategy='merge') }} select 1 as a` }, /unique_key/],
+  ])('refuses %s with an error naming the file, and leaves the published catalog intact', async (_label, files, message) => {
+    const { lake, models } = await projectLake({ 'marts/ok.sql': 'select 42 as answer' });
+    await lake.build();
+    writeFiles(models, files as Record<string, string>);
+    const error = await lake.build().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(ModelError);
+    expect(error!.message).toMatch(message);
+    expect(await lake.query('select answer from marts.ok')).toEqual([{ answer: 42 }]);
+    const [run] = await lake.runs({ limit: 1 });
+    expect(run).toMatchObject({ kind: 'build', status: 'failed' });
+  });
+
+  it('selectors build only what they name', async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/t.sql': `select * from {{ ref('stg_prices') }}`,
+      'marts/m1.sql': `select count(*) as n from {{ ref('t') }}`,
+      'marts/m2.sql': `select 1 as one`,
+    });
+    await lake.extract([prices([['a', '1', 1]])]);
+    const alone = await lake.build({ select: ['t'] });
+    expect(alone.models.map((m) => [m.name, m.status, m.skippedBecause])).toEqual([['trusted.t', 'skipped', 'staging.stg_prices: not built']]);
+    const up = await lake.build({ select: ['+m1'] });
+    expect(up.models.map((m) => m.name)).toEqual(['staging.stg_prices', 'trusted.t', 'marts.m1']);
+    const layer = await lake.build({ select: ['layer:marts'] });
+    expect(layer.models.map((m) => m.name).sort()).toEqual(['marts.m1', 'marts.m2']);
+    await expect(lake.build({ select: ['m3'] })).rejects.toThrow(/m3/);
+  });
+});

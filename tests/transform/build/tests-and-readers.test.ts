@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { defineSource, z } from '../../../src/index.js';
+import { spawnHelper } from '../../helpers/child.js';
+import { prices, projectLake } from '../../helpers/models.js';
+
+describe('data tests in a build', () => {
+  it('runs every kind with its severity; results land in test_results; lake.test re-runs them', async () => {
+    const { lake } = await projectLake({
+      'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'marts/dim_stores.sql': `select distinct store from {{ ref('stg_prices') }} where store <> 'ghost'`,
+      'marts/_marts.yml': `version: 2
+models:
+  - name: stg_prices
+    columns:
+      - name: sku
+        tests: [not_null, unique]
+      - name: store
+        tests:
+          - accepted_values: { values: [bistek, fort] }
+          - relationships: { to: "ref('dim_stores')", field: store, severity: warn }
+      - name: price
+        tests:
+          - max_null_share: { max: 0.2 }
+    tests:
+      - row_count: { min: 1, max: 10 }
+      - expression: { expression: "price > 0" }
+`,
+      'assertions/no_expensive.sql': `select * from {{ ref('stg_prices') }} where price > 100`,
+    });
+    await lake.extract([prices([['bistek', 'a', 1], ['fort', 'a', 2], ['ghost', 'b', -1], ['fort', 'c', 500]])]);
+    const r = await lake.build();
+    const byKind = Object.fromEntries(r.tests.map((t) => [`${t.kind}${t.column ? `:${t.column}` : ''}`, [t.status, t.failures]]));
+    expect(byKind).toEqual({
+      'not_null:sku': ['pass', 0],
+      'unique:sku': ['fail', 1],
+      'accepted_values:store': ['fail', 1],
+      'relationships:store': ['warn', 1],
+      'max_null_share:price': ['pass', 0],
+      row_count: ['pass', 0],
+      expression: ['fail', 1],
+      singular: ['fail', 1],
+    });
+    expect(r.status).toBe('partial');
+    const stored = await lake.metrics.select(`select name, status, failures from test_results where run_id = $1 order by name`, [r.runId]);
+    expect(stored).toHaveLength(8);
+    const again = await lake.test({ select: ['stg_prices'] });
+    expect(again.map((t) => [t.name, t.status]).sort()).toEqual(r.tests.map((t) => [t.name, t.status]).sort());
+  });
+
+  it('reject_if drops rows and stores them with the rule in audit.<model>_rejected', async () => {
+    const { lake } = await projectLake({
+      'trusted/tru.sql': `select store, sku, price from {{ source('shop', 'prices') }}
+        where {{ reject_if('price <= 0', 'non_positive_price') }} and {{ reject_if("sku = 'x'", 'banned_sku') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1], ['a', '2', 0], ['a', 'x', 5], ['a', 'x', -1]])]);
+    const r = await lake.build();
+    expect(r.status).toBe('success');
+    expect(await lake.query('select sku from trusted.tru')).toEqual([{ sku: '1' }]);
+    const audit = await lake.query('select _rejected_rule, sku, price from audit.tru_rejected order by sku, price');
+    expect(audit).toEqual([
+      { _rejected_rule: 'non_positive_price', sku: '2', price: 0 },
+      { _rejected_rule: 'non_positive_price', sku: 'x', price: -1 },
+      { _rejected_rule: 'banned_sku', sku: 'x', price: 5 },
+    ]);
+  });
+
+  it('macros, vars and env_var reach the models; lake vars are overridden by build vars', async () => {
+    process.env.DUCKHOUSE_TEST_FACTOR = '3';
+    const { lake } = await projectLake(
+      {
+        'macros/money.sql': `{% macro cents(col) %}round({{ col }} * 100)::BIGINT{% endmacro %}`,
+        'marts/m.sql': `select {{ cents('1.234') }} as c, {{ var('k', 0) }} as k, {{ env_var('DUCKHOUSE_TEST_FACTOR') }} as f`,
+      },
+      { vars: { k: 1 } },
+    );
+    await lake.build();
+    expect(await lake.query('select * from marts.m')).toEqual([{ c: 123, k: 1, f: 3 }]);
+    await lake.build({ vars: { k: 2 } });
+    expect(await lake.query('select k from marts.m')).toEqual([{ k: 2 }]);
+  });
+
+  it('an empty source is an empty relation with the recorded columns, and a warning', async () => {
+    const { lake } = await projectLake({ 'staging/s.sql': `select sku, price from {{ source('shop', 'prices') }}` });
+    const empty = defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }), extract: () => [] });
+    await lake.extract([empty]);
+    const r = await lake.build();
+    expect(r.status).toBe('success');
+    expect(r.warnings).toEqual([expect.stringMatching(/source shop\.prices is empty/)]);
+    expect(await lake.query('select count(*) as n from staging.s')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('readers during builds', () => {
+  it('a reader process querying analytics.duckdb READ_ONLY through 10 builds sees no error and never a half-built state', async () => {
+    const { lake } = await projectLake({
+      'trusted/items.sql': `select sku, price from {{ source('shop', 'prices') }}`,
+      'marts/totals.sql': `select count(*) as n, max(_b) as build from (select 1 as _b from {{ ref('items') }})`,
+    });
+    await lake.extract([prices([['a', '0', 1]])]);
+    await lake.build();
+    const reader = spawnHelper('child-reader.ts', [lake.paths.analytics, '12000']);
+    for (let i = 1; i <= 10; i++) {
+      await lake.extract([prices(Array.from({ length: 50 * i }, (_, j) => ['a', `${i}-${j}`, j] as [string, string, number]))]);
+      const r = await lake.build();
+      expect(r.status).toBe('success');
+    }
+    const { code, stderr } = await reader.exited;
+    expect(code, stderr).toBe(0);
+    const stats = JSON.parse(reader.lines.at(-1)!);
+    expect(stats.errors, JSON.stringify(stats.messages)).toBe(0);
+    expect(stats.inconsistent).toBe(0);
+    expect(stats.queries).toBeGreaterThan(10);
+    expect(fs.existsSync(lake.paths.analytics)).toBe(true);
+  }, 60_000);
+});
