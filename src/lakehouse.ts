@@ -23,6 +23,8 @@ import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
 import { combineStatus, type BuildResult, type ExtractResult, type SourceResult, type TestResult } from './results.js';
 import { discover, runBuild, runTests, type BuildOptions } from './transform/build.js';
+import type { Project } from './transform/project.js';
+import type { TestDef } from './transform/tests-def.js';
 import { readState, type GarbageFile, type ModelState } from './transform/warehouse.js';
 import { selectNodes } from './transform/select.js';
 import { lineageOf, toMermaid, type Lineage } from './transform/lineage.js';
@@ -312,10 +314,12 @@ export class Lakehouse {
     this.ensureOpen('build');
     const runId = newRunId();
     const logger = this.logger.child({ runId });
-    await this.metrics.startRun(runId, 'build', new Date());
+    // Recording the start runs while the project is read and rendered.
+    const started = this.metrics.startRun(runId, 'build', new Date());
+    started.catch(() => undefined);
     const progress = createProgress(progressEnabled(this.options.progress));
     try {
-      const result = await runBuild(
+      const { hashes, ...result } = await runBuild(
         {
           runId,
           root: this.paths.root,
@@ -333,14 +337,17 @@ export class Lakehouse {
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           progress,
           readPublished: () => this.readPublished(),
+          testPublished: (project, tests) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger),
         },
         options,
       );
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
-      await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null });
+      await started;
+      await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests });
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;
     } catch (error) {
+      await started.catch(() => undefined);
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
       throw error;
     } finally {
@@ -357,28 +364,7 @@ export class Lakehouse {
       const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
       const selected = selectNodes(project, options.select);
       const tests = project.tests.filter((t) => selected.has(t.model) || (t.kind === 'singular' && t.dependsOn.some((d) => selected.has(d))));
-      const results = await serialized(this.queryKey, async () => {
-        const c = await this.queryConn();
-        if (!this.attachedAnalytics) throw new DuckhouseError('NOT_BUILT', 'lake.test: nothing is built yet (run lake.build first)');
-        const vars = { ...this.options.vars, ...(options.vars ?? {}) };
-        return runTests(
-          c,
-          project,
-          tests,
-          (node) => ({
-            relation: (id) => qualified(...(id.split('.') as [string, string])),
-            sourceRelation: () => {
-              throw new DuckhouseError('TEST_READS_SOURCE', `assertion ${node.id} reads a source directly; ref a model instead`);
-            },
-            isIncremental: false,
-            thisRelation: qualified(node.schema, node.name),
-            vars,
-            env: process.env,
-            rejectMode: { kind: 'keep' },
-          }),
-          this.logger.child({ runId }),
-        );
-      });
+      const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }));
       await this.metrics.recordTests(runId, results);
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
       await this.metrics.finishRun(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results });
@@ -387,6 +373,30 @@ export class Lakehouse {
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
       throw error;
     }
+  }
+
+  private testPublished(project: Project, tests: TestDef[], vars: Record<string, unknown>, logger: Logger): Promise<TestResult[]> {
+    return serialized(this.queryKey, async () => {
+      const c = await this.queryConn();
+      if (!this.attachedAnalytics) throw new DuckhouseError('NOT_BUILT', 'lake.test: nothing is built yet (run lake.build first)');
+      return runTests(
+        c,
+        project,
+        tests,
+        (node) => ({
+          relation: (id) => qualified(...(id.split('.') as [string, string])),
+          sourceRelation: () => {
+            throw new DuckhouseError('TEST_READS_SOURCE', `assertion ${node.id} reads a source directly; ref a model instead`);
+          },
+          isIncremental: false,
+          thisRelation: qualified(node.schema, node.name),
+          vars,
+          env: process.env,
+          rejectMode: { kind: 'keep' },
+        }),
+        logger,
+      );
+    });
   }
 
   /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */

@@ -47,6 +47,33 @@ export interface BatchCommit {
   files: BronzeFileRow[];
 }
 
+export interface FinishFields {
+  status: RunStatus;
+  rows?: number;
+  rejected?: number;
+  files?: number;
+  bytes?: number;
+  error?: string | null;
+  result?: unknown;
+}
+
+async function insertModels(c: DuckDBConnection, runId: string, models: ModelResult[], hashes: Map<string, string>): Promise<void> {
+  for (const m of models) {
+    await c.run(`INSERT INTO model_builds VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
+      runId, m.name, m.file, m.materialization, m.status, m.rows, Math.round(m.durationMs),
+      m.error ? (redact(m.error) as string) : null, m.skippedBecause ?? null, hashes.get(m.name) ?? null,
+    ]);
+  }
+}
+
+async function insertTests(c: DuckDBConnection, runId: string, tests: TestResult[]): Promise<void> {
+  for (const t of tests) {
+    await c.run(`INSERT INTO test_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
+      runId, t.name, t.model, t.column ?? null, t.kind, t.severity, t.status, t.failures, t.measured ?? null, t.error ? (redact(t.error) as string) : null,
+    ]);
+  }
+}
+
 export class MetricsDb {
   private initialized = false;
 
@@ -96,12 +123,11 @@ export class MetricsDb {
     );
   }
 
-  async finishRun(
-    runId: string,
-    fields: { status: RunStatus; rows?: number; rejected?: number; files?: number; bytes?: number; error?: string | null; result?: unknown },
-  ): Promise<void> {
-    await this.transaction((c) =>
-      c.run(
+  async finishRun(runId: string, fields: FinishFields, extra: { models?: ModelResult[]; hashes?: Map<string, string>; tests?: TestResult[] } = {}): Promise<void> {
+    await this.transaction(async (c) => {
+      if (extra.models) await insertModels(c, runId, extra.models, extra.hashes ?? new Map());
+      if (extra.tests) await insertTests(c, runId, extra.tests);
+      await c.run(
         `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
            rows = $3, rejected = $4, files = $5, bytes = $6, error = $7, result = $8::JSON
          WHERE run_id = $1`,
@@ -115,8 +141,8 @@ export class MetricsDb {
           fields.error ? (redact(fields.error) as string) : null,
           fields.result === undefined ? null : JSON.stringify(redact(fields.result)),
         ],
-      ),
-    );
+      );
+    });
   }
 
   /** Records one committed bronze batch: its files and its row counts, atomically. */
@@ -161,27 +187,8 @@ export class MetricsDb {
     );
   }
 
-  async recordModels(runId: string, models: ModelResult[], hashes: Map<string, string>): Promise<void> {
-    if (models.length === 0) return;
-    await this.transaction(async (c) => {
-      for (const m of models) {
-        await c.run(`INSERT INTO model_builds VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
-          runId, m.name, m.file, m.materialization, m.status, m.rows, Math.round(m.durationMs),
-          m.error ? (redact(m.error) as string) : null, m.skippedBecause ?? null, hashes.get(m.name) ?? null,
-        ]);
-      }
-    });
-  }
-
   async recordTests(runId: string, tests: TestResult[]): Promise<void> {
-    if (tests.length === 0) return;
-    await this.transaction(async (c) => {
-      for (const t of tests) {
-        await c.run(`INSERT INTO test_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
-          runId, t.name, t.model, t.column ?? null, t.kind, t.severity, t.status, t.failures, t.measured ?? null, t.error ? (redact(t.error) as string) : null,
-        ]);
-      }
-    });
+    if (tests.length > 0) await this.transaction((c) => insertTests(c, runId, tests));
   }
 
   /** Marks `running` runs whose process is gone as `abandoned`. Returns their ids. */

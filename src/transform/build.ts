@@ -59,6 +59,8 @@ export interface BuildEnv {
   /** How long superseded warehouse files are kept for readers of older catalogs. */
   retainSupersededMillis: number;
   progress: Progress;
+  /** Runs tests against the published catalog (when nothing had to be built). */
+  testPublished(project: Project, tests: TestDef[]): Promise<TestResult[]>;
   /** Reads the published catalog's state (through the lake's read-only attachment). */
   readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }>;
 }
@@ -81,7 +83,7 @@ export async function discover(env: Pick<BuildEnv, 'modelsDir' | 'vars' | 'quali
 }
 
 /** Builds the selected models and publishes them. Throws only when nothing could be done. */
-export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult> {
+export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult & { hashes: Map<string, string> }> {
   const vars = { ...env.vars, ...(options.vars ?? {}) };
   const project = await discover(env, options.vars ?? {});
   const selected = selectNodes(project, options.select);
@@ -92,6 +94,15 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   let attached = false;
   try {
     const previous = await env.readPublished();
+    const planner = new Builder(env, project, conn, previous.models, vars, options);
+    const unchanged = planner.unchangedResults(selected);
+    if (unchanged) {
+      // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
+      writeLineage(env, project);
+      const tests = options.test === false ? [] : await env.testPublished(project, testsFor(project, selected, new Set()));
+      const failing = tests.some((t) => t.status === 'fail' || t.status === 'error');
+      return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes };
+    }
     await conn.run(`ATTACH ${quoteLiteral(catalogFile)} AS ${quoteIdent(alias)}`);
     attached = true;
     await conn.run(`USE ${quoteIdent(alias)}`);
@@ -114,12 +125,10 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       fs.renameSync(catalogFile, env.analyticsFile); // the publish: readers see the old catalog or this one
     }
     writeLineage(env, project);
-    await env.metrics.recordModels(env.runId, models, builder.hashes);
-    await env.metrics.recordTests(env.runId, tests);
     const modelStatus = combineStatus(models.map((m) => ({ status: m.status === 'error' ? 'failed' : m.status === 'skipped' ? 'failed' : 'success' })));
     const failingTests = tests.some((t) => t.status === 'fail' || t.status === 'error');
     const status = modelStatus === 'success' && failingTests ? 'partial' : modelStatus;
-    return { runId: env.runId, status, models, tests, warnings: builder.warnings };
+    return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes };
   } finally {
     if (attached) {
       await conn.run('USE memory').catch(() => undefined);
@@ -192,6 +201,31 @@ class Builder {
     private readonly vars: Record<string, unknown>,
     private readonly options: BuildOptions,
   ) {}
+
+  /**
+   * When every selected model is up to date against the published state (and nothing was
+   * removed), their results; otherwise undefined. Renders and hashes only: no catalog work.
+   */
+  unchangedResults(selected: Set<string>): ModelResult[] | undefined {
+    if (this.options.fullRefresh) return undefined;
+    const nodes = this.materializedNodes();
+    const ids = new Set(nodes.map((n) => n.id));
+    if ([...this.previous.keys()].some((id) => !ids.has(id) && !id.startsWith('audit.'))) return undefined;
+    const results: ModelResult[] = [];
+    for (const node of nodes) {
+      const prev = this.previous.get(node.id);
+      if (!prev || !prev.files.every((f) => fs.existsSync(f))) return undefined;
+      this.state.set(node.id, prev);
+      if (!selected.has(node.id)) continue;
+      const started = performance.now();
+      const full = node.kind === 'seed' ? '' : renderModel(this.project, node, this.renderContextFor(node)).sql;
+      const hash = this.hashOf(node, full);
+      this.hashes.set(node.id, hash);
+      if (hash !== prev.hash) return undefined;
+      results.push({ name: node.id, file: node.displayPath, materialization: node.kind === 'seed' ? 'seed' : node.config.materialized, status: 'up-to-date', rows: prev.rows, durationMs: Math.round(performance.now() - started) });
+    }
+    return results;
+  }
 
   private materializedNodes(): ProjectNode[] {
     return topoOrder(this.project)
@@ -337,14 +371,36 @@ class Builder {
     return { tmp: path.join(this.env.tmpDir, `${node.schema}.${node.name}.${name}`), final: path.join(this.env.warehouseDir, node.schema, node.name, name) };
   }
 
-  /** COPY a query to a new warehouse file (tmp + rename); returns the file and its rows. */
-  private async writeParquet(target: { schema: string; name: string }, sql: string): Promise<{ file: string; rows: number }> {
+  /**
+   * COPY a query to new warehouse file(s) (tmp + rename); returns the files and the rows.
+   * With `partitionBy`, one folder per partition value (columns kept inside the files).
+   */
+  private async writeParquet(target: { schema: string; name: string }, sql: string, partitionBy?: string[]): Promise<{ files: string[]; rows: number }> {
     const { tmp, final } = this.newFile(target);
-    const reader = await this.c.runAndReadAll(`COPY (${sql}) TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+    if (!partitionBy || partitionBy.length === 0) {
+      const reader = await this.c.runAndReadAll(`COPY (${sql}) TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      fs.mkdirSync(path.dirname(final), { recursive: true });
+      fs.renameSync(tmp, final);
+      return { files: [final], rows: Number(readerRows(reader)[0]?.Count ?? 0) };
+    }
+    const tmpDir = tmp.replace(/\.parquet$/, '');
+    const finalDir = final.replace(/\.parquet$/, '');
+    const reader = await this.c.runAndReadAll(
+      `COPY (${sql}) TO ${quoteLiteral(tmpDir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${partitionBy.map(quoteIdent).join(', ')}), WRITE_PARTITION_COLUMNS true)`,
+    );
     const rows = Number(readerRows(reader)[0]?.Count ?? 0);
-    fs.mkdirSync(path.dirname(final), { recursive: true });
-    fs.renameSync(tmp, final);
-    return { file: final, rows };
+    if (!fs.existsSync(tmpDir)) return { files: [], rows };
+    fs.mkdirSync(path.dirname(finalDir), { recursive: true });
+    fs.renameSync(tmpDir, finalDir);
+    const files = (fs.readdirSync(finalDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(finalDir, f));
+    return { files, rows };
+  }
+
+  /** A query's output as a table entry's files; an empty partitioned result still needs one (empty) file. */
+  private async writeTable(node: ProjectNode | { schema: string; name: string }, sql: string, partitionBy?: string[]): Promise<{ files: string[]; rows: number }> {
+    const out = await this.writeParquet(node, sql, partitionBy);
+    if (out.files.length > 0) return out;
+    return this.writeParquet(node, sql);
   }
 
   private async buildOne(node: ProjectNode): Promise<{ upToDate: boolean; rows: number | null }> {
@@ -360,8 +416,8 @@ class Builder {
     const rel = qualified(node.schema, node.name);
 
     if (node.kind === 'seed') {
-      const { file, rows } = await this.writeParquet(node, `SELECT * FROM read_csv(${quoteLiteral(node.file)}, header = true, auto_detect = true)`);
-      return this.publishTable(node, { ...common, kind: 'table', sql: null, files: [file], rows });
+      const { files, rows } = await this.writeTable(node, `SELECT * FROM read_csv(${quoteLiteral(node.file)}, header = true, auto_detect = true)`);
+      return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
     }
     if (materialized === 'view') {
       this.writeCompiled(node, full.sql);
@@ -373,8 +429,8 @@ class Builder {
     const incremental = materialized === 'incremental' && !this.options.fullRefresh && prev?.kind === 'table' && !this.unusable.has(node.id);
     if (!incremental) {
       this.writeCompiled(node, full.sql);
-      const { file, rows } = await this.writeParquet(node, full.sql);
-      const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files: [file], rows });
+      const { files, rows } = await this.writeTable(node, full.sql, node.config.partition_by);
+      const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
       await this.buildAudit(node, false, undefined);
       return out;
     }
@@ -424,15 +480,33 @@ class Builder {
     if (onChange === 'ignore') newRows = `SELECT ${[...existing.keys()].filter((k) => incoming.has(k)).map(quoteIdent).join(', ')} FROM temp.${quoteIdent(staged)}`;
     if (onChange === 'sync_all_columns') oldRows = `SELECT ${[...incoming.keys()].filter((k) => existing.has(k)).map(quoteIdent).join(', ')} FROM (${oldRows})`;
     const strategy = cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append');
+    const parts = cfg.partition_by;
     if (strategy === 'append' && onChange !== 'sync_all_columns') {
-      const { file } = await this.writeParquet(node, newRows);
-      return [...prev.files, file];
+      const { files } = await this.writeParquet(node, newRows, parts);
+      return [...prev.files, ...files];
     }
-    const keys = (Array.isArray(cfg.unique_key) ? cfg.unique_key : cfg.unique_key ? [cfg.unique_key] : []).map((k) => k);
+    // Partitioned: only the partitions the new rows touch are rewritten; the others stay as they are.
+    let untouched: string[] = [];
+    let touchedFiles = prev.files;
+    if (parts && parts.length > 0 && onChange !== 'sync_all_columns') {
+      const touched = new Set(
+        readerRows(await this.c.runAndReadAll(`SELECT DISTINCT ${parts.map((p) => `CAST(${quoteIdent(p)} AS VARCHAR) AS ${quoteIdent(p)}`).join(', ')} FROM (${newRows})`)).map((r) =>
+          JSON.stringify(parts.map((p) => (r[p] === null ? HIVE_NULL : String(r[p])))),
+        ),
+      );
+      untouched = prev.files.filter((f) => !touched.has(JSON.stringify(partitionValuesOf(f, parts))));
+      touchedFiles = prev.files.filter((f) => !untouched.includes(f));
+      if (touchedFiles.length === 0) {
+        const { files } = await this.writeParquet(node, newRows, parts);
+        return [...untouched, ...files];
+      }
+      oldRows = tableViewSql(touchedFiles);
+    }
+    const keys = cfg.unique_key ?? [];
     const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
     const kept = keys.length > 0 ? `SELECT * FROM (${oldRows}) AS o WHERE NOT EXISTS (SELECT 1 FROM (${newRows}) AS n WHERE ${match})` : oldRows;
-    const { file } = await this.writeParquet(node, `${kept} UNION ALL BY NAME ${newRows}`);
-    return [file];
+    const { files } = await this.writeTable(node, `${kept} UNION ALL BY NAME ${newRows}`, parts);
+    return [...untouched, ...files];
   }
 
   /** `audit.<model>_rejected`: the rows each `reject_if` rule removed, with the rule's name. */
@@ -445,8 +519,9 @@ class Builder {
       return `SELECT ${quoteLiteral(rule.rule)} AS _rejected_rule, ${quoteLiteral(this.env.runId)} AS _rejected_run_id, now() AS _rejected_at, * FROM (${audited.sql})`;
     });
     const target = { schema: 'audit', name: `${node.name}_rejected` };
-    const { file, rows } = await this.writeParquet(target, selects.join('\nUNION ALL BY NAME\n'));
-    const files = incremental && prevAudit ? [...prevAudit.files, file] : [file];
+    const written = await this.writeTable(target, selects.join('\nUNION ALL BY NAME\n'));
+    const rows = written.rows;
+    const files = incremental && prevAudit ? [...prevAudit.files, ...written.files] : written.files;
     const entry: ModelState = {
       id: auditId(node),
       schema: 'audit',
@@ -463,6 +538,18 @@ class Builder {
     await defineObject(this.c, entry);
     this.state.set(entry.id, entry);
   }
+}
+
+const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+
+/** The partition values of a file from its `col=value` folders, in `parts` order. */
+function partitionValuesOf(file: string, parts: string[]): string[] {
+  const found = new Map<string, string>();
+  for (const segment of file.split(path.sep)) {
+    const eq = segment.indexOf('=');
+    if (eq > 0) found.set(segment.slice(0, eq), decodeURIComponent(segment.slice(eq + 1)));
+  }
+  return parts.map((p) => found.get(p) ?? HIVE_NULL);
 }
 
 function auditId(node: { name: string }): string {

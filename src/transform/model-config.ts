@@ -28,6 +28,11 @@ export interface ModelConfig {
   tags: string[];
   enabled: boolean;
   description?: string;
+  /**
+   * Table and incremental models: store the model's files split by these columns (Hive layout),
+   * so an incremental merge rewrites only the partitions its new rows touch.
+   */
+  partition_by?: string[];
   /** Seeds only: DuckDB types by column name, the rest auto-detected. */
   column_types?: Record<string, string>;
   /** Assertions only: severity of the singular test (default `error`). */
@@ -48,6 +53,7 @@ const layerSchemas = {
     unique_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     incremental_strategy: z.enum(INCREMENTAL_STRATEGIES).optional(),
     on_schema_change: z.enum(ON_SCHEMA_CHANGE).optional(),
+    partition_by: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   }),
   seed: z.strictObject({
     ...common,
@@ -101,7 +107,9 @@ export function resolveConfig(kind: NodeKind, schema: string, layers: ConfigLaye
     const where = layers.at(-1)?.where ?? schema;
     throw new ModelError('MODEL_CONFIG_INVALID', `${where}: incremental_strategy '${strategy}' needs a unique_key (one column or a list)`);
   }
+  const partitionBy = merged.partition_by === undefined ? undefined : typeof merged.partition_by === 'string' ? [merged.partition_by] : merged.partition_by;
   const config: ModelConfig = {
+    ...(partitionBy ? { partition_by: partitionBy } : {}),
     materialized: kind === 'seed' ? 'table' : kind === 'assertion' ? 'ephemeral' : (merged.materialized ?? defaultMaterialization(schema)),
     incremental_strategy: strategy,
     on_schema_change: merged.on_schema_change ?? 'append_new_columns',

@@ -50,7 +50,8 @@ export const META_SCHEMA = '_duckhouse';
 export function tableViewSql(files: string[]): string {
   if (files.length === 0) throw new Error('a table needs at least one file');
   const list = files.map(quoteLiteral).join(', ');
-  return `SELECT * FROM read_parquet([${list}], union_by_name = true)`;
+  // Partitioned models keep their partition columns inside the files: the path is not read.
+  return `SELECT * FROM read_parquet([${list}], union_by_name = true, hive_partitioning = false)`;
 }
 
 /** Reads the state stored in an attached catalog (`alias`), or nothing when it has none. */
@@ -162,7 +163,8 @@ export function collectGarbage(
 }
 
 function removeEmptyParents(dir: string): void {
-  for (let d = dir, i = 0; i < 2; i++, d = path.dirname(d)) {
+  // Up to the model's folder: partition folders, the version folder, the model folder.
+  for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
     try {
       fs.rmdirSync(d);
     } catch {
