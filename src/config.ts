@@ -48,21 +48,50 @@ const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 const share = z.number().min(0).max(1);
 
+const limitFields = {
+  requestTimeoutMillis: positiveInt,
+  retries: nonNegativeInt,
+  backoffBaseMillis: nonNegativeInt,
+  backoffMaxMillis: nonNegativeInt,
+  requestsPerSecond: z.number().positive(),
+  burst: positiveInt,
+  inFlight: positiveInt,
+  breakerFailures: positiveInt,
+  breakerCooldownMillis: nonNegativeInt,
+  flushRows: positiveInt,
+  flushBytes: positiveInt,
+  compactionTargetMb: positiveInt,
+};
+
+/** DESIGN's defaults. */
+export const DEFAULT_LIMITS = {
+  requestTimeoutMillis: 30_000,
+  retries: 5,
+  backoffBaseMillis: 500,
+  backoffMaxMillis: 30_000,
+  requestsPerSecond: 5,
+  burst: 5,
+  inFlight: 4,
+  breakerFailures: 5,
+  breakerCooldownMillis: 60_000,
+  flushRows: 100_000,
+  flushBytes: 64 * 1024 * 1024,
+  compactionTargetMb: 128,
+} as const;
+
 /** Limits shared by every source unless a source overrides them. Units are in the names. */
-export const limitsSchema = z.strictObject({
-  requestTimeoutMillis: positiveInt.default(30_000),
-  retries: nonNegativeInt.default(5),
-  backoffBaseMillis: nonNegativeInt.default(500),
-  backoffMaxMillis: nonNegativeInt.default(30_000),
-  requestsPerSecond: z.number().positive().default(5),
-  burst: positiveInt.default(5),
-  inFlight: positiveInt.default(4),
-  breakerFailures: positiveInt.default(5),
-  breakerCooldownMillis: nonNegativeInt.default(60_000),
-  flushRows: positiveInt.default(100_000),
-  flushBytes: positiveInt.default(64 * 1024 * 1024),
-  compactionTargetMb: positiveInt.default(128),
-});
+export const limitsSchema = z.strictObject(
+  Object.fromEntries(Object.entries(limitFields).map(([k, v]) => [k, v.default(DEFAULT_LIMITS[k as keyof typeof DEFAULT_LIMITS])])) as {
+    [K in keyof typeof limitFields]: z.ZodDefault<(typeof limitFields)[K]>;
+  },
+);
+
+/**
+ * A source's (or a connector's) overrides: every field optional and without defaults, so what
+ * it leaves out keeps the lake's value. (`limitsOverrideSchema` would fill in the defaults.)
+ */
+export const limitsOverrideSchema = z.strictObject(limitFields).partial();
+
 export type Limits = z.output<typeof limitsSchema>;
 
 export const qualitySchema = z.strictObject({

@@ -29,6 +29,7 @@ import { readState, type GarbageFile, type ModelState } from './transform/wareho
 import { selectNodes } from './transform/select.js';
 import { lineageOf, toMermaid, type Lineage } from './transform/lineage.js';
 import { writeFileAtomic } from './bronze/commit.js';
+import { runSequence } from './bronze/writer.js';
 import { newRunId } from './run-id.js';
 import { createProgress, progressEnabled } from './progress.js';
 
@@ -166,12 +167,7 @@ export class Lakehouse {
     list.forEach((s, i) => {
       if (!isSource(s)) throw new ConfigError(`lake.extract: sources[${i}] is not a source (build it with defineSource, httpSource, csvSource…)`);
     });
-    const seen = new Set<string>();
-    for (const s of list) {
-      const key = `${s.source}/${s.dataset}`;
-      if (seen.has(key)) throw new ConfigError(`lake.extract: source ${key} is listed twice`);
-      seen.add(key);
-    }
+    const sequence = runSequence();
     const runId = newRunId();
     const logger = this.logger.child({ runId });
     await this.metrics.startRun(runId, 'extract', new Date());
@@ -198,6 +194,7 @@ export class Lakehouse {
                 connection,
                 engine: this.engine,
                 cursors: this.cursors,
+                sequence,
                 ...(options.extractedAt ? { extractedAt: options.extractedAt } : {}),
                 onProgress: (p) => progress.update(`${p.source}/${p.dataset}`, p),
               });

@@ -42,6 +42,22 @@ export interface BronzeWriterOptions {
   flushRows: number;
   flushBytes: number;
   metrics: MetricsDb;
+  /**
+   * Numbers shared by every writer of one run, so batches and files of two sources writing the
+   * same dataset (three stores of one connector) never collide.
+   */
+  sequence: RunSequence;
+}
+
+export interface RunSequence {
+  nextBatch(): number;
+  nextFile(): number;
+}
+
+export function runSequence(): RunSequence {
+  let batch = 0;
+  let file = 0;
+  return { nextBatch: () => ++batch, nextFile: () => ++file };
 }
 
 export interface CommittedBatch {
@@ -62,8 +78,6 @@ export class BronzeWriter {
   private table: string | undefined;
   private bufferedRows = 0;
   private bufferedBytes = 0;
-  private batchNo = 0;
-  private fileNo = 0;
   private readonly datasetDir: string;
   /** Per partition key: value → id, for the batch being buffered. */
   private dictionaries: Map<string | null, number>[];
@@ -177,7 +191,7 @@ export class BronzeWriter {
     this.appender = undefined;
     const table = this.table;
     this.table = undefined;
-    const batchNo = ++this.batchNo;
+    const batchNo = this.o.sequence.nextBatch();
     const rows = this.bufferedRows;
     this.bufferedRows = 0;
     this.bufferedBytes = 0;
@@ -238,7 +252,7 @@ export class BronzeWriter {
     for (const rel of produced) {
       const from = path.join(stage, rel);
       const partitionDir = path.dirname(rel);
-      const to = path.join(this.datasetDir, partitionDir, `${this.o.runId}-${++this.fileNo}.parquet`);
+      const to = path.join(this.datasetDir, partitionDir, `${this.o.runId}-${this.o.sequence.nextFile()}.parquet`);
       // DuckDB percent-encodes partition values; this is the belt to those braces.
       if (!path.resolve(to).startsWith(this.datasetDir + path.sep)) {
         throw new DuckhouseError('PARTITION_INVALID', `${this.where}: partition path ${JSON.stringify(partitionDir)} escapes the dataset folder`);

@@ -20,7 +20,7 @@ import { plainConverter, readerRows, type PlainValue } from '../db/values.js';
 import { columnsOf, expectsDate, shapeOf, sqlTypeOf } from '../bronze/schema-map.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
-import { limitsSchema } from '../config.js';
+import { limitsOverrideSchema } from '../config.js';
 
 const BATCH_ROWS = 10_000;
 
@@ -43,7 +43,7 @@ const fileSourceSchema = z
     schema: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema (z.object({...}))').optional(),
     partitionBy: z.unknown().optional(),
     primaryKey: z.array(z.string()).optional(),
-    limits: limitsSchema.partial().optional(),
+    limits: limitsOverrideSchema.optional(),
     csv: csvOptionsSchema.optional(),
   })
   .refine((o) => Boolean(o.path) !== Boolean(o.glob), { message: 'give exactly one of "path" or "glob"', path: ['path'] });
@@ -59,7 +59,7 @@ export interface FileSourceOptions {
   schema?: z.ZodType;
   partitionBy?: PartitionBy;
   primaryKey?: string[];
-  limits?: Partial<z.input<typeof limitsSchema>>;
+  limits?: z.input<typeof limitsOverrideSchema>;
 }
 
 export interface CsvSourceOptions extends FileSourceOptions {

@@ -8,7 +8,7 @@ import type { Limits } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MetricsDb } from '../metrics/metrics-db.js';
-import { BronzeWriter } from '../bronze/writer.js';
+import { BronzeWriter, type RunSequence } from '../bronze/writer.js';
 import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
 import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
@@ -29,6 +29,8 @@ export interface SourceEnv {
   /** The engine, for sources that need their own connections. */
   engine: DuckDBInstance;
   cursors: CursorStore;
+  /** Batch and file numbers shared by the run's writers. */
+  sequence: RunSequence;
   /** Fixed `_extracted_at` for every row (backfills, simulated days). */
   extractedAt?: Date;
   /** Called after each committed batch (progress display). */
@@ -55,6 +57,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     flushRows: limits.flushRows,
     flushBytes: limits.flushBytes,
     metrics: env.metrics,
+    sequence: env.sequence,
   });
   let writer = makeWriter();
   const quarantine = new QuarantineWriter(env.root, source.source, source.dataset, env.runId);

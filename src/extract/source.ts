@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Limits } from '../config.js';
-import { limitsSchema, parseOptions } from '../config.js';
+import { limitsOverrideSchema, parseOptions } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkName, DATE_KEYS } from '../bronze/partition.js';
@@ -124,7 +124,7 @@ const definitionSchema = z.strictObject({
     ])
     .optional(),
   primaryKey: z.array(z.string().min(1)).optional(),
-  limits: limitsSchema.partial().optional(),
+  limits: limitsOverrideSchema.optional(),
   extract: z.custom<SourceDefinition['extract']>((v) => typeof v === 'function', 'must be a function returning records or batches'),
 });
 

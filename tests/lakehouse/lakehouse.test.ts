@@ -97,3 +97,22 @@ describe('lake.query', () => {
     await expect(lake.runs({ limit: 0 })).rejects.toThrow(/option "limit" must be a positive integer/);
   });
 });
+
+describe('source limits', () => {
+  it('a source overriding one limit keeps the lake values of the others', async () => {
+    const lake = await tempLake({ limits: { requestsPerSecond: 123, flushRows: 7 } });
+    let seen: Record<string, unknown> = {};
+    const source = defineSource({
+      source: 'lim',
+      dataset: 'd',
+      schema: z.object({ id: z.number() }),
+      limits: { retries: 1 },
+      extract(ctx) {
+        seen = { ...ctx.limits };
+        return [[{ id: 1 }]];
+      },
+    });
+    await lake.extract([source]);
+    expect(seen).toMatchObject({ requestsPerSecond: 123, flushRows: 7, retries: 1, burst: 5 });
+  });
+});
