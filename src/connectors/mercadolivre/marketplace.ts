@@ -1,0 +1,118 @@
+/**
+ * The smaller Mercado Livre connectors: a seller's profile and reputation, category-based
+ * discovery through the site search, item reviews and search trends.
+ */
+import { z } from 'zod';
+import { parseOptions } from '../../config.js';
+import { defineSource, type AnySource, type ExtractContext } from '../../extract/source.js';
+import { apiBase, ML_PAGE, ML_SEARCH_OFFSET_CAP, mlCommonFields, mlHttp } from './common.js';
+import { mlReviewsSchema, mlSearchResultSchema, mlTrendSchema, mlUserSchema } from './schemas.js';
+
+const site = z.string().regex(/^[A-Z]{3}$/, 'must be a site id such as MLB');
+
+/** `/users/{id}`: the seller with its reputation, one row per run, into `mercadolivre/sellers`. */
+export function mercadoLivreSeller(options: { sellerId: number | string } & z.input<z.ZodObject<typeof mlCommonFields>>): AnySource {
+  const o = parseOptions(z.strictObject({ sellerId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]), ...mlCommonFields }), options, 'mercadoLivreSeller');
+  return defineSource({
+    source: 'mercadolivre',
+    dataset: 'sellers',
+    schema: mlUserSchema,
+    primaryKey: ['id'],
+    ...(o.limits ? { limits: o.limits } : {}),
+    async *extract(ctx: ExtractContext) {
+      const http = mlHttp(ctx, o);
+      try {
+        yield [await http.getJson(`${apiBase(o)}/users/${o.sellerId}`)];
+      } finally {
+        await http.close();
+      }
+    },
+  });
+}
+
+const searchSchema = z
+  .strictObject({ site, category: z.string().min(1).optional(), query: z.string().min(1).optional(), ...mlCommonFields, offsetCap: z.number().int().positive().default(ML_SEARCH_OFFSET_CAP) })
+  .refine((o) => o.category || o.query, { message: 'give "category" or "query"', path: ['category'] });
+
+/**
+ * `/sites/{site}/search` by category or query into `mercadolivre/search` (partition `site=`). The
+ * search shows at most 1,000 results per query: the rest is reported as unreachable.
+ */
+export function mercadoLivreSearch(options: z.input<typeof searchSchema>): AnySource {
+  const o = parseOptions(searchSchema, options, 'mercadoLivreSearch');
+  return defineSource({
+    source: 'mercadolivre',
+    dataset: 'search',
+    schema: mlSearchResultSchema,
+    partitionBy: { site: o.site },
+    primaryKey: ['id'],
+    ...(o.limits ? { limits: o.limits } : {}),
+    async *extract(ctx: ExtractContext) {
+      const http = mlHttp(ctx, o);
+      try {
+        const query = { ...(o.category ? { category: o.category } : {}), ...(o.query ? { q: o.query } : {}) };
+        for (let offset = 0; ; offset += ML_PAGE) {
+          const page = await http.getJson<{ results: unknown[]; paging: { total: number } }>(`${apiBase(o)}/sites/${o.site}/search`, { query: { ...query, offset, limit: ML_PAGE } });
+          ctx.stats.pages += 1;
+          if (page.results.length > 0) yield page.results;
+          const reachable = Math.min(page.paging.total, o.offsetCap);
+          if (page.results.length === 0 || offset + ML_PAGE >= reachable) {
+            if (page.paging.total > o.offsetCap) ctx.warn(`mercadolivre search ${JSON.stringify(query)}: ${page.paging.total - o.offsetCap} of ${page.paging.total} results are past the search's ${o.offsetCap} window`);
+            break;
+          }
+        }
+      } finally {
+        await http.close();
+      }
+    },
+  });
+}
+
+const reviewsSchema = z.strictObject({ itemIds: z.array(z.string().min(1)).min(1), ...mlCommonFields });
+
+/** `/reviews/item/{id}` for each item into `mercadolivre/reviews`: one row per item with its reviews nested. */
+export function mercadoLivreReviews(options: z.input<typeof reviewsSchema>): AnySource {
+  const o = parseOptions(reviewsSchema, options, 'mercadoLivreReviews');
+  return defineSource({
+    source: 'mercadolivre',
+    dataset: 'reviews',
+    schema: mlReviewsSchema,
+    primaryKey: ['item_id'],
+    ...(o.limits ? { limits: o.limits } : {}),
+    async *extract(ctx: ExtractContext) {
+      const http = mlHttp(ctx, o);
+      try {
+        for (const id of o.itemIds) {
+          const body = await http.getJson<Record<string, unknown>>(`${apiBase(o)}/reviews/item/${encodeURIComponent(id)}`);
+          ctx.stats.pages += 1;
+          yield [{ item_id: id, ...body }];
+        }
+      } finally {
+        await http.close();
+      }
+    },
+  });
+}
+
+const trendsSchema = z.strictObject({ site, category: z.string().min(1).optional(), ...mlCommonFields });
+
+/** `/trends/{site}[/{category}]` into `mercadolivre/trends`: keywords with their position. */
+export function mercadoLivreTrends(options: z.input<typeof trendsSchema>): AnySource {
+  const o = parseOptions(trendsSchema, options, 'mercadoLivreTrends');
+  return defineSource({
+    source: 'mercadolivre',
+    dataset: 'trends',
+    schema: mlTrendSchema,
+    partitionBy: { site: o.site },
+    ...(o.limits ? { limits: o.limits } : {}),
+    async *extract(ctx: ExtractContext) {
+      const http = mlHttp(ctx, o);
+      try {
+        const list = await http.getJson<{ keyword: string; url: string }[]>(`${apiBase(o)}/trends/${o.site}${o.category ? `/${o.category}` : ''}`);
+        yield list.map((t, i) => ({ ...t, position: i + 1, category_id: o.category ?? null }));
+      } finally {
+        await http.close();
+      }
+    },
+  });
+}

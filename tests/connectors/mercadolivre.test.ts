@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mercadoLivreItems, mercadoLivreOrders, mercadoLivreReviews, mercadoLivreSearch, mercadoLivreSeller, mercadoLivreTrends } from '../../src/index.js';
+import { buildMercadoLivreData, type MlData } from '../../examples/fixtures/mercadolivre/data.js';
+import { startMercadoLivreServer, type MercadoLivreServer } from '../../examples/fixtures/mercadolivre/server.js';
+import { listFiles, tempLake } from '../helpers/temp-lake.js';
+
+const SECRET = 'client-secret-abcdef123';
+const REFRESH = 'TG-initial-refresh-token-0001';
+const servers: MercadoLivreServer[] = [];
+afterEach(async () => {
+  while (servers.length) await servers.pop()!.close();
+});
+
+async function setup(options: { tokenTtlSeconds?: number; offsetCap?: number; orders?: number } = {}): Promise<{ data: MlData; server: MercadoLivreServer; common: { baseUrl: string; auth: { clientId: string; clientSecret: string; refreshToken: string } } }> {
+  const data = buildMercadoLivreData({ orders: options.orders ?? 600, items: 60, days: 30 });
+  const server = await startMercadoLivreServer({ data, clientId: 'app-1', clientSecret: SECRET, initialRefreshToken: REFRESH, ...options });
+  servers.push(server);
+  return { data, server, common: { baseUrl: server.url, auth: { clientId: 'app-1', clientSecret: SECRET, refreshToken: REFRESH } } };
+}
+
+const fast = { requestsPerSecond: 500, burst: 50, backoffBaseMillis: 5 };
+
+function bronze(root: string, dataset: string): string {
+  return `read_parquet('${root}/bronze/mercadolivre/${dataset}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
+}
+
+/** Every file under the lake except the token store: none may contain a secret. */
+function assertNoSecrets(root: string, secrets: string[]): void {
+  for (const rel of listFiles(root)) {
+    if (rel.startsWith(path.join('state', 'tokens'))) continue;
+    const text = fs.readFileSync(path.join(root, rel)).toString('latin1');
+    for (const s of secrets) expect(text.includes(s), `${s.slice(0, 6)}… found in ${rel}`).toBe(false);
+  }
+}
+
+describe('mercadoLivreOrders', () => {
+  it('splits date windows past the offset cap, lands every order once, and resumes incrementally without gap or repeat', async () => {
+    const { data, server, common } = await setup({ offsetCap: 200, orders: 600 });
+    const lake = await tempLake({ limits: fast });
+    const first = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: data.startDate, offsetCap: 200 })]);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: data.orders.length, rejected: 0 });
+    // Nothing the server refused: the client never asked past the cap.
+    expect(server.requests.filter((r) => r.status === 400)).toEqual([]);
+    data.advanceDay({ orders: 40 });
+    const second = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: data.startDate, offsetCap: 200 })]);
+    expect(second.sources[0]!.rows).toBe(data.orders.length - first.sources[0]!.rows);
+    const [stats] = await lake.query(`select count(*) as n, count(distinct id) as d, min(date_created) as first from ${bronze(lake.paths.root, 'orders')}`);
+    expect(stats).toMatchObject({ n: data.orders.length, d: data.orders.length });
+    const [part] = await lake.query(`select distinct seller_id from read_parquet('${lake.paths.root}/bronze/mercadolivre/orders/**/*.parquet', hive_partitioning = true, hive_types = {'seller_id': VARCHAR})`);
+    expect(part!.seller_id).toBe(String(data.mainSellerId));
+    // The API's -03:00 timestamps are instants.
+    const [one] = await lake.query(`select date_created from ${bronze(lake.paths.root, 'orders')} where id = ${data.orders[0]!.id}`);
+    expect((one!.date_created as Date).getTime()).toBe(Date.parse(data.orders[0]!.date_created));
+    assertNoSecrets(lake.paths.root, [SECRET, REFRESH, server.currentRefreshToken()]);
+  }, 60_000);
+
+  it('refreshes an expired access token and never presents the same refresh token twice', async () => {
+    const { data, server, common } = await setup({ tokenTtlSeconds: 1 });
+    const lake = await tempLake({ limits: { ...fast, requestsPerSecond: 20, burst: 1 } });
+    await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: data.startDate })]);
+    server.expireAccessTokens();
+    const again = await lake.extract([mercadoLivreSeller({ sellerId: data.mainSellerId, ...common }), mercadoLivreTrends({ site: 'MLB', ...common })]);
+    expect(again.status).toBe('success');
+    expect(server.refreshCount).toBeGreaterThanOrEqual(2);
+    expect(new Set(server.presentedRefreshTokens).size).toBe(server.presentedRefreshTokens.length);
+    const mode = fs.statSync(path.join(lake.paths.state, 'tokens', fs.readdirSync(path.join(lake.paths.state, 'tokens')).find((f) => f.endsWith('.json'))!)).mode & 0o777;
+    expect(mode).toBe(0o600);
+    assertNoSecrets(lake.paths.root, [SECRET, REFRESH, server.currentRefreshToken()]);
+  }, 60_000);
+
+  it('last: N fetches the latest N orders, newest first', async () => {
+    const { data, common } = await setup();
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, last: 120 })]);
+    expect(r.sources[0]!.rows).toBe(120);
+    const newest = [...data.orders].sort((a, b) => Date.parse(b.date_created) - Date.parse(a.date_created) || b.id - a.id).slice(0, 120).map((o) => o.id);
+    const got = (await lake.query(`select id from ${bronze(lake.paths.root, 'orders')}`)).map((r) => r.id);
+    expect(new Set(got)).toEqual(new Set(newest));
+  });
+});
+
+describe('the other Mercado Livre connectors', () => {
+  it('items multiget in 20s with unknown ids quarantined; seller, search, reviews, trends', async () => {
+    const { data, server, common } = await setup();
+    const lake = await tempLake({ limits: fast });
+    const ids = [...data.itemIds().slice(0, 45), 'MLB999999999', 'MLB888888888'];
+    const r = await lake.extract([
+      mercadoLivreItems({ ids, ...common }),
+      mercadoLivreSeller({ sellerId: data.mainSellerId, ...common }),
+      mercadoLivreSearch({ site: 'MLB', category: data.categories[0]!.id, ...common }),
+      mercadoLivreReviews({ itemIds: data.itemIds().slice(0, 3), ...common }),
+      mercadoLivreTrends({ site: 'MLB', ...common }),
+    ]);
+    const by = Object.fromEntries(r.sources.map((s) => [s.dataset, s]));
+    expect(by.items).toMatchObject({ status: 'success', rows: 45, rejected: 2 });
+    expect(server.requests.filter((q) => q.path === '/items').length).toBe(3);
+    const q = fs.readFileSync(path.join(lake.paths.quarantine, 'mercadolivre', 'items', `${r.runId}.ndjson`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(q.map((e) => e.record.id).sort()).toEqual(['MLB888888888', 'MLB999999999']);
+    expect(q[0].reasons[0].message).toMatch(/HTTP 404/);
+    expect(by.sellers).toMatchObject({ rows: 1 });
+    expect(by.search!.rows).toBe(1000);
+    expect(by.search!.warnings![0]).toMatch(/past the search's 1000 window/);
+    expect(by.reviews).toMatchObject({ rows: 3 });
+    expect(by.trends!.rows).toBeGreaterThan(0);
+    const [seller] = await lake.query(`select seller_reputation.transactions.total as total from ${bronze(lake.paths.root, 'sellers')}`);
+    expect(seller!.total as number).toBeGreaterThan(0);
+  });
+
+  it('items fromOrders reads the ids from bronze orders', async () => {
+    const { data, common } = await setup();
+    const lake = await tempLake({ limits: fast });
+    await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: data.startDate })]);
+    const r = await lake.extract([mercadoLivreItems({ fromOrders: true, ...common })]);
+    const ordered = new Set(data.orders.flatMap((o) => o.order_items.map((i) => i.item.id)));
+    expect(r.sources[0]!.rows).toBe(ordered.size);
+  });
+
+  it('options are checked, naming the field', () => {
+    expect(() => mercadoLivreOrders({ sellerId: 'abc', auth: { clientId: 'a', clientSecret: 'b' } } as never)).toThrow(/option "sellerId"/);
+    expect(() => mercadoLivreItems({ auth: { clientId: 'a', clientSecret: 'b' } } as never)).toThrow(/exactly one of "ids" or "fromOrders: true"/);
+    expect(() => mercadoLivreSearch({ site: 'MLB', auth: { clientId: 'a', clientSecret: 'b' } } as never)).toThrow(/"category" or "query"/);
+  });
+});
