@@ -14,21 +14,19 @@ import { createLogger, defaultConsole, type Logger, type RootLogger } from './lo
 import { ENGINE_SETTINGS, serialized } from './db/file-database.js';
 import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
-import { readerToArrow } from './db/arrow.js';
 import { MetricsDb, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
 import { claimTmpDir, recoverTmp } from './bronze/recover.js';
 import { CursorStore } from './extract/cursor-store.js';
 import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
-import { combineStatus, type BuildResult, type ExtractResult, type SourceResult, type TestResult } from './results.js';
-import { discover, runBuild, runTests, type BuildOptions } from './transform/build.js';
+import { combineStatus, type AlertRecord, type BuildResult, type ExtractResult, type RunOutcome, type RunResult, type SourceResult, type TestResult } from './results.js';
+import type { BuildOptions } from './transform/build.js';
 import type { Project } from './transform/project.js';
 import type { TestDef } from './transform/tests-def.js';
 import { readState, type GarbageFile, type ModelState } from './transform/warehouse.js';
-import { selectNodes } from './transform/select.js';
-import { lineageOf, toMermaid, type Lineage } from './transform/lineage.js';
-import { writeFileAtomic } from './bronze/commit.js';
+import type { Lineage } from './transform/lineage.js';
+import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId } from './run-id.js';
 import { createProgress, progressEnabled } from './progress.js';
@@ -284,6 +282,7 @@ export class Lakehouse {
   /** Like `query`, as an apache-arrow Table. */
   async queryArrow(sql: string, params?: QueryParams): Promise<arrow.Table> {
     this.ensureOpen('queryArrow');
+    const { readerToArrow } = await import('./db/arrow.js');
     return this.runReadOnly(sql, params, readerToArrow);
   }
 
@@ -316,6 +315,8 @@ export class Lakehouse {
     started.catch(() => undefined);
     const progress = createProgress(progressEnabled(this.options.progress));
     try {
+      // The transform engine (nunjucks, yaml) loads on first use: extract-only processes start faster.
+      const { runBuild } = await import('./transform/build.js');
       const { hashes, ...result } = await runBuild(
         {
           runId,
@@ -358,6 +359,8 @@ export class Lakehouse {
     const runId = newRunId();
     await this.metrics.startRun(runId, 'test', new Date());
     try {
+      const { discover } = await import('./transform/build.js');
+      const { selectNodes } = await import('./transform/select.js');
       const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
       const selected = selectNodes(project, options.select);
       const tests = project.tests.filter((t) => selected.has(t.model) || (t.kind === 'singular' && t.dependsOn.some((d) => selected.has(d))));
@@ -374,6 +377,7 @@ export class Lakehouse {
 
   private testPublished(project: Project, tests: TestDef[], vars: Record<string, unknown>, logger: Logger): Promise<TestResult[]> {
     return serialized(this.queryKey, async () => {
+      const { runTests } = await import('./transform/build.js');
       const c = await this.queryConn();
       if (!this.attachedAnalytics) throw new DuckhouseError('NOT_BUILT', 'lake.test: nothing is built yet (run lake.build first)');
       return runTests(
@@ -396,9 +400,100 @@ export class Lakehouse {
     });
   }
 
+  /**
+   * The pipeline: extract the sources, build the selected models (tests included), then call
+   * `onRunFinished(run)`. A failing source does not stop the build (models read what bronze has).
+   * @example
+   * const run = await lake.run({ sources: [vtexCatalog({ store: 'bistek', baseUrl })], select: ['fct_prices_daily+'] });
+   */
+  async run(options: { sources?: AnySource[]; select?: string[]; fullRefresh?: boolean; vars?: Record<string, unknown>; extractedAt?: Date } = {}): Promise<RunResult> {
+    this.ensureOpen('run');
+    const started = performance.now();
+    const runId = newRunId();
+    await this.metrics.startRun(runId, 'run', new Date());
+    let extract: ExtractResult | null = null;
+    let build: BuildResult | null = null;
+    let failure: unknown;
+    try {
+      if (options.sources && options.sources.length > 0) {
+        extract = await this.extract(options.sources, options.extractedAt ? { extractedAt: options.extractedAt } : {});
+      }
+      if (extract?.status !== 'failed' || fs.existsSync(this.paths.analytics)) {
+        build = await this.build({
+          ...(options.select ? { select: options.select } : {}),
+          ...(options.fullRefresh ? { fullRefresh: true } : {}),
+          ...(options.vars ? { vars: options.vars } : {}),
+        });
+      }
+    } catch (error) {
+      failure = error;
+    }
+    const parts = [extract, build].filter((p): p is ExtractResult | BuildResult => p !== null);
+    const status: RunOutcome = failure ? (parts.some((p) => p.status !== 'failed') ? 'partial' : 'failed') : combineStatus(parts);
+    const alerts = await this.alertsFor({ extract, build, runId });
+    const run: RunResult = { runId, status, extract, build, alerts, durationMs: Math.round(performance.now() - started) };
+    await this.metrics.finishRun(runId, { status, result: { extract: extract?.runId ?? null, build: build?.runId ?? null, alerts }, error: failure ? errorMessage(failure) : null });
+    if (this.options.onRunFinished) {
+      try {
+        await this.options.onRunFinished(run);
+      } catch (error) {
+        this.logger.error(`onRunFinished hook failed: ${errorMessage(error)}`, { runId });
+      }
+    }
+    if (failure) throw failure;
+    return run;
+  }
+
+  /** Alerts of a pipeline run (the observability module adds freshness, volume and drift). */
+  private async alertsFor(run: { extract: ExtractResult | null; build: BuildResult | null; runId: string }): Promise<AlertRecord[]> {
+    const alerts: AlertRecord[] = [];
+    for (const s of run.extract?.sources ?? []) {
+      if (s.status !== 'success') alerts.push({ kind: 'source_failed', severity: s.status === 'failed' ? 'error' : 'warn', subject: `${s.source}/${s.dataset}`, message: s.error ?? s.status });
+    }
+    for (const m of run.build?.models ?? []) {
+      if (m.status === 'error') alerts.push({ kind: 'model_failed', severity: 'error', subject: m.name, message: m.error ?? 'failed' });
+    }
+    for (const t of run.build?.tests ?? []) {
+      if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: `${t.failures} failing (${t.kind} on ${t.model})` });
+    }
+    return alerts;
+  }
+
+  /**
+   * Writes a built table to a CSV or Parquet file (tmp + rename).
+   * @example
+   * await lake.exportTable('marts.fct_prices_daily', { format: 'parquet', to: 'exports/prices.parquet' });
+   */
+  async exportTable(table: string, options: { format: 'csv' | 'parquet'; to?: string }): Promise<{ path: string; rows: number; bytes: number }> {
+    this.ensureOpen('exportTable');
+    const match = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/.exec(table ?? '');
+    if (!match) throw new ConfigError(`lake.exportTable: table ${JSON.stringify(table)} must be "schema.name", e.g. "marts.fct_prices_daily"`);
+    if (options?.format !== 'csv' && options?.format !== 'parquet') throw new ConfigError(`lake.exportTable: option "format" must be "csv" or "parquet" (got ${JSON.stringify(options?.format)})`);
+    const [, schema, name] = match as unknown as [string, string, string];
+    const known = await this.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_catalog = 'analytics' AND table_schema NOT IN ('_duckhouse')`).catch(() => []);
+    if (!known.some((k) => k.t === table)) {
+      const names = known.map((k) => String(k.t));
+      const { didYouMean } = await import('./transform/suggest.js');
+      throw new ConfigError(`lake.exportTable: table ${table} is not built${names.length ? `${didYouMean(table, names)}` : ' (nothing is built yet)'}`);
+    }
+    const target = path.resolve(options.to ?? path.join(this.paths.root, 'exports', `${schema}.${name}.${options.format}`));
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
+    const format = options.format === 'csv' ? `(FORMAT csv, HEADER true)` : `(FORMAT parquet, COMPRESSION zstd)`;
+    const rows = await serialized(this.queryKey, async () => {
+      const c = await this.queryConn();
+      const reader = await c.runAndReadAll(`COPY (SELECT * FROM analytics.${qualified(schema, name)}) TO ${quoteLiteral(tmp)} ${format}`);
+      return Number(readerRows(reader)[0]?.Count ?? 0);
+    });
+    moveFile(tmp, target);
+    return { path: target, rows, bytes: fs.statSync(target).size };
+  }
+
   /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */
   async lineage(): Promise<Lineage & { mermaid: string }> {
     this.ensureOpen('lineage');
+    const { discover } = await import('./transform/build.js');
+    const { lineageOf, toMermaid } = await import('./transform/lineage.js');
     const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, {});
     const lineage = lineageOf(project);
     const mermaid = toMermaid(lineage);

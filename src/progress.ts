@@ -2,7 +2,8 @@
  * Progress bars for long work: one line per task on a terminal (cli-progress), nothing under CI
  * or when stderr is not a terminal — there the logger's one summary line per source suffices.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressTypes from 'cli-progress';
 
 export interface ProgressSnapshot {
   rows: number;
@@ -29,6 +30,8 @@ export function progressEnabled(option: boolean | undefined): boolean {
 
 export function createProgress(enabled: boolean): Progress {
   if (!enabled) return silent;
+  // Loaded only when a bar is shown: CI and scripts never pay for it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
   const multi = new cliProgress.MultiBar(
     {
       stream: process.stderr,
@@ -40,7 +43,7 @@ export function createProgress(enabled: boolean): Progress {
     },
     cliProgress.Presets.shades_grey,
   );
-  const bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+  const bars = new Map<string, { bar: cliProgressTypes.SingleBar; started: number }>();
   return {
     update(task, s) {
       let entry = bars.get(task);

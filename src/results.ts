@@ -74,3 +74,21 @@ export interface BuildResult {
   tests: TestResult[];
   warnings: string[];
 }
+
+/** One pipeline run: extract → build (with tests). */
+export interface RunResult {
+  runId: string;
+  status: RunOutcome;
+  extract: ExtractResult | null;
+  build: BuildResult | null;
+  /** Alerts raised by this run (freshness, volume, schema drift, failing tests…). */
+  alerts: AlertRecord[];
+  durationMs: number;
+}
+
+export interface AlertRecord {
+  kind: string;
+  severity: 'warn' | 'error';
+  subject: string;
+  message: string;
+}

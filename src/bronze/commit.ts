@@ -61,3 +61,16 @@ export function readManifest(file: string): CommitManifest | undefined {
     return undefined; // not written completely: the batch never reached its commit point
   }
 }
+
+/** Renames `from` to `to`; across file systems, copies next to `to` first so `to` still appears whole. */
+export function moveFile(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    const near = `${to}.${process.pid}.tmp`;
+    fs.copyFileSync(from, near);
+    fs.renameSync(near, to);
+    fs.rmSync(from, { force: true });
+  }
+}

@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+/**
+ * `npx duckhouse …`: the command line, on the public API only.
+ * Sources and options come from `duckhouse.config.{ts,js,mjs}` (`export default { sources, ...options }`).
+ * Exit codes: 0 success; 1 failed or partial run, or a failing error-severity test; 2 usage or config error.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import type { Lakehouse, OpenOptions, AnySource, Row } from './index.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+interface CliConfig extends OpenOptions {
+  sources?: AnySource[];
+}
+
+const CONFIG_NAMES = ['duckhouse.config.ts', 'duckhouse.config.mjs', 'duckhouse.config.js'];
+
+async function loadConfig(explicit: string | undefined): Promise<{ config: CliConfig; file?: string }> {
+  const file = explicit ? path.resolve(explicit) : CONFIG_NAMES.map((n) => path.resolve(n)).find((f) => fs.existsSync(f));
+  if (!file) return { config: {} };
+  if (!fs.existsSync(file)) throw new UsageError(`config file ${file} does not exist`);
+  let mod: { default?: unknown };
+  try {
+    if (file.endsWith('.ts')) {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+    } else {
+      mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    }
+  } catch (error) {
+    throw new UsageError(`${path.relative(process.cwd(), file)}: ${(error as Error).message}`);
+  }
+  let config = (mod.default ?? mod) as CliConfig & { default?: CliConfig };
+  // A .ts config outside an ESM package comes back as CommonJS: `default` sits one level down.
+  if (config && typeof config === 'object' && 'default' in config && Object.keys(config).every((k) => k === 'default' || k === '__esModule')) config = config.default!;
+  if (!config || typeof config !== 'object') throw new UsageError(`${file}: export default { sources, ...options }`);
+  return { config, file };
+}
+
+interface Globals {
+  root?: string;
+  models?: string;
+  config?: string;
+}
+
+async function withLake<T>(globals: Globals, fn: (lake: Lakehouse, config: CliConfig) => Promise<T>): Promise<T> {
+  const { config } = await loadConfig(globals.config);
+  const { sources: _sources, ...options } = config;
+  const { Lakehouse } = await import('./lakehouse.js');
+  const lake = await Lakehouse.open({ ...options, ...(globals.root ? { root: globals.root } : {}), ...(globals.models ? { models: globals.models } : {}) });
+  try {
+    return await fn(lake, config);
+  } finally {
+    await lake.close();
+  }
+}
+
+function pickSources(config: CliConfig, names: string[]): AnySource[] {
+  const all = config.sources ?? [];
+  if (all.length === 0) throw new UsageError('no sources: add `sources: [...]` to duckhouse.config.ts');
+  if (names.length === 0) return all;
+  const picked = all.filter((s) => names.some((n) => n === s.source || n === `${s.source}/${s.dataset}`));
+  const unknown = names.filter((n) => !all.some((s) => n === s.source || n === `${s.source}/${s.dataset}`));
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown source ${unknown.map((u) => JSON.stringify(u)).join(', ')}; known: ${[...new Set(all.map((s) => `${s.source}/${s.dataset}`))].join(', ')}`);
+  }
+  return picked;
+}
+
+function parseVars(pairs: string[] | undefined): Record<string, unknown> | undefined {
+  if (!pairs || pairs.length === 0) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--var ${JSON.stringify(p)} must be key=value`);
+    const raw = p.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      /* a plain string */
+    }
+    out[p.slice(0, eq)] = value;
+  }
+  return out;
+}
+
+/** Aligned text table. */
+export function formatTable(rows: Row[]): string {
+  if (rows.length === 0) return '(no rows)';
+  const cols = Object.keys(rows[0]!);
+  const cell = (v: unknown): string =>
+    v === null || v === undefined ? 'NULL' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v);
+  const cells = rows.map((r) => cols.map((c) => cell(r[c])));
+  const widths = cols.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((r) => r[i]!.length))));
+  const line = (vals: string[]) => vals.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join(' │ ');
+  return [line(cols), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...cells.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n');
+}
+
+function toCsv(rows: Row[]): string {
+  if (rows.length === 0) return '';
+  const cols = Object.keys(rows[0]!);
+  const esc = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    const s = v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v);
+    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return `${[cols.join(','), ...rows.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n')}\n`;
+}
+
+function toJson(rows: Row[]): string {
+  return `${JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v))}\n`;
+}
+
+async function interactiveSql(lake: Lakehouse): Promise<void> {
+  const historyFile = path.join(lake.paths.root, '.sql_history');
+  const history = fs.existsSync(historyFile) ? fs.readFileSync(historyFile, 'utf8').split('\n').filter(Boolean).reverse().slice(0, 500) : [];
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'duckhouse> ', history, historySize: 500, terminal: Boolean(process.stdin.isTTY) });
+  console.log(`analytics.duckdb (read-only). End statements with ';'. Commands: .tables  .schema <table>  .quit`);
+  let buffer = '';
+  rl.prompt();
+  for await (const line of rl) {
+    const trimmed = line.trim();
+    if (buffer === '' && trimmed.startsWith('.')) {
+      const [cmd, arg] = trimmed.split(/\s+/, 2);
+      try {
+        if (cmd === '.quit' || cmd === '.exit') break;
+        else if (cmd === '.tables') console.log(formatTable(await lake.query(`SELECT table_schema AS schema, table_name AS name FROM information_schema.tables WHERE table_schema NOT IN ('_duckhouse', 'information_schema', 'pg_catalog') ORDER BY 1, 2`)));
+        else if (cmd === '.schema' && arg) {
+          const [schema, name] = arg.includes('.') ? arg.split('.') : [undefined, arg];
+          console.log(formatTable(await lake.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = $1 ${schema ? 'AND table_schema = $2' : ''} ORDER BY ordinal_position`, schema ? [name, schema] : [name])));
+        } else console.log(`unknown command ${cmd}; try .tables, .schema <table>, .quit`);
+      } catch (error) {
+        console.log(`error: ${(error as Error).message}`);
+      }
+      fs.appendFileSync(historyFile, `${trimmed}\n`);
+      rl.prompt();
+      continue;
+    }
+    buffer += `${line}\n`;
+    if (!trimmed.endsWith(';')) {
+      rl.setPrompt('      ...> ');
+      rl.prompt();
+      continue;
+    }
+    const sql = buffer.trim().replace(/;+$/, '');
+    buffer = '';
+    fs.appendFileSync(historyFile, `${sql.replace(/\n/g, ' ')}\n`);
+    try {
+      const t0 = performance.now();
+      const rows = await lake.query(sql);
+      console.log(formatTable(rows));
+      console.log(`${Math.round(performance.now() - t0)} ms`);
+    } catch (error) {
+      console.log(`error: ${(error as Error).message}`);
+    }
+    rl.setPrompt('duckhouse> ');
+    rl.prompt();
+  }
+  rl.close();
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('duckhouse')
+    .description('A local-first analytics lakehouse: extract to bronze Parquet, build SQL models in DuckDB, record every run.')
+    .option('--root <dir>', 'lake root (default: data, or the config)')
+    .option('--models <dir>', 'models folder (default: models, or the config)')
+    .option('-c, --config <file>', 'config file (default: duckhouse.config.{ts,mjs,js})')
+    .showHelpAfterError()
+    .exitOverride();
+  const globals = (): Globals => program.opts<Globals>();
+
+  program
+    .command('extract')
+    .description('extract sources from the config into bronze (all, or those named: source or source/dataset)')
+    .argument('[names...]', 'sources to extract')
+    .action(async (names: string[]) => {
+      await withLake(globals(), async (lake, config) => {
+        const result = await lake.extract(pickSources(config, names));
+        for (const s of result.sources) {
+          console.log(`${s.source}/${s.dataset}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected, ${s.files} files${s.error ? ` — ${s.error}` : ''}`);
+        }
+        console.log(`run ${result.runId}: ${result.status}`);
+        setExit(result.status === 'success' ? EXIT_OK : EXIT_FAILED);
+      });
+    });
+
+  const addBuildOptions = (cmd: Command): Command =>
+    cmd
+      .option('-s, --select <selectors...>', 'models to build: name, schema.name, +x, x+, layer:marts, source:vtex, tag:x')
+      .option('--full-refresh', 'rebuild incremental models from scratch')
+      .option('--var <key=value...>', 'model variables');
+
+  addBuildOptions(program.command('build').description('build the models (and run their tests) into analytics.duckdb')).action(async (opts: { select?: string[]; fullRefresh?: boolean; var?: string[] }) => {
+    await withLake(globals(), async (lake) => {
+      const vars = parseVars(opts.var);
+      const result = await lake.build({ ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
+      for (const m of result.models) console.log(`${m.status.padEnd(10)} ${m.name}${m.rows === null ? '' : ` (${m.rows} rows)`} ${m.durationMs} ms${m.error ? `\n           ${m.error}` : ''}${m.skippedBecause ? ` — ${m.skippedBecause}` : ''}`);
+      reportTests(result.tests);
+      for (const w of result.warnings) console.log(`warning: ${w}`);
+      console.log(`run ${result.runId}: ${result.status}`);
+      setExit(result.status === 'success' && !result.tests.some(failing) ? EXIT_OK : EXIT_FAILED);
+    });
+  });
+
+  program
+    .command('test')
+    .description('run the data tests against the published build')
+    .option('-s, --select <selectors...>', 'models whose tests to run')
+    .action(async (opts: { select?: string[] }) => {
+      await withLake(globals(), async (lake) => {
+        const tests = await lake.test(opts.select ? { select: opts.select } : {});
+        reportTests(tests);
+        setExit(tests.some(failing) ? EXIT_FAILED : EXIT_OK);
+      });
+    });
+
+  addBuildOptions(program.command('run').description('the pipeline: extract every source of the config, build, test, notify')).action(async (opts: { select?: string[]; fullRefresh?: boolean; var?: string[] }) => {
+    await withLake(globals(), async (lake, config) => {
+      const vars = parseVars(opts.var);
+      const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
+      for (const s of run.extract?.sources ?? []) console.log(`extract ${s.source}/${s.dataset}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
+      for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}`);
+      if (run.build) reportTests(run.build.tests);
+      for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
+      console.log(`run ${run.runId}: ${run.status} in ${run.durationMs} ms`);
+      setExit(run.status === 'success' && !(run.build?.tests ?? []).some(failing) ? EXIT_OK : EXIT_FAILED);
+    });
+  });
+
+  program
+    .command('runs')
+    .description('the latest runs, newest first')
+    .option('-n, --limit <n>', 'how many', (v) => Number(v), 20)
+    .option('--json', 'as JSON')
+    .action(async (opts: { limit: number; json?: boolean }) => {
+      await withLake(globals(), async (lake) => {
+        const runs = await lake.runs({ limit: opts.limit });
+        const rows = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: r.status, started_at: r.startedAt, duration_ms: r.durationMs, rows: r.rows, rejected: r.rejected, error: r.error }));
+        console.log(opts.json ? toJson(rows as unknown as Row[]).trimEnd() : formatTable(rows as unknown as Row[]));
+      });
+    });
+
+  program
+    .command('sql')
+    .description('query analytics.duckdb (read-only); interactive without a query')
+    .argument('[query]', 'one SQL statement')
+    .addOption(new Option('--csv', 'CSV output').conflicts('json'))
+    .option('--json', 'JSON output')
+    .action(async (query: string | undefined, opts: { csv?: boolean; json?: boolean }) => {
+      await withLake(globals(), async (lake) => {
+        if (!query) return interactiveSql(lake);
+        const rows = await lake.query(query);
+        process.stdout.write(opts.csv ? toCsv(rows) : opts.json ? toJson(rows) : `${formatTable(rows)}\n`);
+      });
+    });
+
+  program
+    .command('lineage')
+    .description('the model graph (Mermaid, or --json)')
+    .option('--json', 'nodes and edges as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withLake(globals(), async (lake) => {
+        const { mermaid, ...graph } = await lake.lineage();
+        console.log(opts.json ? JSON.stringify(graph, null, 2) : mermaid);
+      });
+    });
+
+  program
+    .command('export')
+    .description('write a built table to CSV or Parquet')
+    .argument('<table>', 'schema.name, e.g. marts.fct_prices_daily')
+    .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).makeOptionMandatory())
+    .option('--to <file>', 'target file (default: data/exports/<table>.<format>)')
+    .action(async (table: string, opts: { format: 'csv' | 'parquet'; to?: string }) => {
+      await withLake(globals(), async (lake) => {
+        const out = await lake.exportTable(table, { format: opts.format, ...(opts.to ? { to: opts.to } : {}) });
+        console.log(`${out.rows} rows → ${out.path} (${out.bytes} bytes)`);
+      });
+    });
+
+  return program;
+}
+
+function failing(t: { status: string; severity: string }): boolean {
+  return t.status === 'error' || (t.status === 'fail' && t.severity === 'error');
+}
+
+function reportTests(tests: { name: string; status: string; failures: number; error?: string }[]): void {
+  const passed = tests.filter((t) => t.status === 'pass').length;
+  for (const t of tests.filter((t) => t.status !== 'pass')) console.log(`test ${t.status.padEnd(5)} ${t.name} (${t.failures} failing)${t.error ? ` — ${t.error}` : ''}`);
+  if (tests.length > 0) console.log(`tests: ${passed}/${tests.length} passed`);
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; every other commander error is a usage error.
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
+    }
+    const e = error as Error & { code?: string };
+    console.error(`duckhouse: ${e.message}`);
+    if (error instanceof UsageError || e.code === 'CONFIG_INVALID' || e.name === 'ModelError' || e.name === 'PartitionError') return EXIT_USAGE;
+    return EXIT_FAILED;
+  }
+}
+
+const invokedDirectly = process.argv[1] && /(?:^|[\\/])(?:cli\.(?:js|ts)|duckhouse)$/.test(fs.realpathSync(process.argv[1]));
+if (invokedDirectly) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

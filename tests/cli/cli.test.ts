@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-lake.js';
+import { writeFiles } from '../helpers/models.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(repo, 'src', 'cli.ts');
+// Resolved from the repo: the command runs in a temp folder without node_modules.
+const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+function run(cwd: string, args: string[], input?: string): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', input, env: { ...process.env, CI: 'true' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function project(extra: Record<string, string> = {}): string {
+  const dir = tempDir('duckhouse-cli-');
+  writeFiles(path.join(dir, 'models'), {
+    'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+    'marts/by_store.sql': `select store, count(*) as n from {{ ref('stg_prices') }} group by store`,
+    'marts/_marts.yml': `version: 2\nmodels:\n  - name: by_store\n    columns:\n      - name: store\n        tests: [unique, not_null]\n`,
+    ...extra,
+  });
+  const index = path.join(repo, 'src', 'index.ts').replaceAll('\\', '/');
+  fs.writeFileSync(
+    path.join(dir, 'duckhouse.config.ts'),
+    `import { defineSource, z } from '${index}';
+export default {
+  log: { console: false },
+  sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }, { store: 'a', sku: 'x', price: 'bad' }]] })],
+};
+`,
+  );
+  return dir;
+}
+
+describe('duckhouse CLI', () => {
+  it('run, runs, sql --csv/--json, export, lineage: exit 0 and useful output', () => {
+    const dir = project();
+    const r = run(dir, ['run']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/extract shop\/prices: success, 2 rows, 1 rejected/);
+    expect(r.out).toMatch(/tests: 2\/2 passed/);
+    const runs = run(dir, ['runs', '--json']);
+    expect(runs.code).toBe(0);
+    expect(JSON.parse(runs.out).map((x: { kind: string }) => x.kind).sort()).toEqual(['build', 'extract', 'run']);
+    expect(run(dir, ['sql', 'select store, n from marts.by_store order by store', '--csv']).out).toBe('store,n\na,1\nb,1\n');
+    expect(JSON.parse(run(dir, ['sql', 'select 40 + 2 as answer', '--json']).out)).toEqual([{ answer: 42 }]);
+    const exported = run(dir, ['export', 'marts.by_store', '--format', 'csv', '--to', path.join(dir, 'out.csv')]);
+    expect(exported.code, exported.err).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'out.csv'), 'utf8').trim().split('\n').sort()).toEqual(['a,1', 'b,1', 'store,n']);
+    expect(run(dir, ['lineage']).out).toMatch(/graph LR/);
+    const interactive = run(dir, ['sql'], '.tables\nselect count(*) as n\nfrom marts.by_store;\n.quit\n');
+    expect(interactive.out).toMatch(/by_store/);
+    expect(interactive.out).toMatch(/\n2\s*\n/);
+  }, 90_000);
+
+  it('exit 1 for a failing error-severity test or a failed model; exit 2 for usage and config errors', () => {
+    const dir = project({ 'marts/_more.yml': `version: 2\nmodels:\n  - name: stg_prices\n    columns:\n      - name: store\n        tests: [{ accepted_values: { values: [a] } }]\n` });
+    expect(run(dir, ['extract']).code).toBe(0);
+    const build = run(dir, ['build']);
+    expect(build.code).toBe(1);
+    expect(build.out).toMatch(/test fail\s+accepted_values_stg_prices_store/);
+    expect(run(dir, ['test', '--select', 'by_store']).code).toBe(0);
+    expect(run(dir, ['bogus']).code).toBe(2);
+    expect(run(dir, ['export', 'marts.by_store']).code).toBe(2); // --format is mandatory
+    const unknown = run(dir, ['extract', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown source "nope"; known: shop\/prices/);
+    const typo = run(dir, ['export', 'marts.by_stor', '--format', 'csv']);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/did you mean marts.by_store/);
+    fs.writeFileSync(path.join(dir, 'duckhouse.config.ts'), `export default { roots: 'x' };`);
+    const bad = run(dir, ['runs']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown option "roots"/);
+    expect(run(dir, ['--help']).code).toBe(0);
+    expect(run(dir, ['build', '--help']).out).toMatch(/--select/);
+  }, 90_000);
+});
