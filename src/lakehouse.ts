@@ -274,9 +274,9 @@ export class Lakehouse {
    * @example
    * const rows = await lake.query('select store, count(*) n from marts.fct_prices_daily group by 1');
    */
-  async query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+  async query<T extends object = Row>(sql: string, params?: QueryParams): Promise<T[]> {
     this.ensureOpen('query');
-    return this.runReadOnly(sql, params, (reader) => readerRows(reader) as T[]);
+    return this.runReadOnly(sql, params, (reader) => readerRows(reader) as unknown as T[]);
   }
 
   /** Like `query`, as an apache-arrow Table. */

@@ -22,7 +22,7 @@
  */
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { quoteIdent } from '../db/quote.js';
+import { quoteIdent, quoteLiteral } from '../db/quote.js';
 
 export type WireType = 'VARCHAR' | 'DOUBLE' | 'BOOLEAN';
 
@@ -117,6 +117,22 @@ export function sqlTypeOf(schema: unknown, depth = 0): string {
   }
 }
 
+/**
+ * The `json_transform` structure of a zod schema: `{"a":"BIGINT","b":[{"c":"VARCHAR"}]}`.
+ * Unlike a CAST, json_transform fills keys a record left out with NULL, as zod allowed it to.
+ */
+export function jsonStructureOf(schema: unknown, depth = 0): unknown {
+  if (depth > 32) return 'JSON';
+  const d = def(unwrap(schema));
+  if (d.type === 'object') {
+    const fields = Object.entries(d.shape as Record<string, unknown>);
+    if (fields.length === 0) return 'JSON';
+    return Object.fromEntries(fields.map(([k, v]) => [k, jsonStructureOf(v, depth + 1)]));
+  }
+  if (d.type === 'array') return [jsonStructureOf(d.element, depth + 1)];
+  return sqlTypeOf(schema, depth);
+}
+
 function wireOf(sqlType: string): WireType {
   if (sqlType === 'DOUBLE' || sqlType === 'BIGINT') return 'DOUBLE';
   if (sqlType === 'BOOLEAN') return 'BOOLEAN';
@@ -141,7 +157,9 @@ export function columnSpec(name: string, schema: unknown): ColumnSpec {
   const cast = (c: string): string => {
     if (sqlType === 'VARCHAR' || sqlType === 'DOUBLE' || sqlType === 'BOOLEAN') return c;
     if (sqlType === 'JSON') return `CAST(${c} AS JSON)`;
-    if (sqlType.startsWith('STRUCT') || sqlType.endsWith('[]')) return `CAST(CAST(${c} AS JSON) AS ${sqlType})`;
+    if (sqlType.startsWith('STRUCT') || sqlType.endsWith('[]')) {
+      return `CAST(json_transform(CAST(${c} AS JSON), ${quoteLiteral(JSON.stringify(jsonStructureOf(schema)))}) AS ${sqlType})`;
+    }
     return `CAST(${c} AS ${sqlType})`;
   };
   let encode: ColumnSpec['encode'];

@@ -125,7 +125,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       fs.renameSync(catalogFile, env.analyticsFile); // the publish: readers see the old catalog or this one
     }
     writeLineage(env, project);
-    const modelStatus = combineStatus(models.map((m) => ({ status: m.status === 'error' ? 'failed' : m.status === 'skipped' ? 'failed' : 'success' })));
+    const counted = models.filter((m) => !builder.waiting.has(m.name));
+    const modelStatus = combineStatus(counted.map((m) => ({ status: m.status === 'error' ? 'failed' : m.status === 'skipped' ? 'failed' : 'success' })));
     const failingTests = tests.some((t) => t.status === 'fail' || t.status === 'error');
     const status = modelStatus === 'success' && failingTests ? 'partial' : modelStatus;
     return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes };
@@ -188,6 +189,8 @@ class Builder {
   readonly warnings: string[] = [];
   /** Ids whose relation cannot be trusted this build (failed, skipped, stale). */
   readonly unusable = new Set<string>();
+  /** Skipped only because a source they read was never extracted (not a failure of the build). */
+  readonly waiting = new Set<string>();
   removed = 0;
   private readonly causes = new Map<string, string>();
   private readonly bronze = new Map<string, BronzeDataset>();
@@ -297,9 +300,19 @@ class Builder {
     for (const node of nodes) {
       const started = performance.now();
       const base = { name: node.id, file: node.displayPath, materialization: node.kind === 'seed' ? 'seed' : node.config.materialized };
+      const missing = this.neverExtracted(node);
+      if (missing) {
+        // Nothing to build from yet: not a failure, the model waits for its first extract.
+        this.unusable.add(node.id);
+        this.waiting.add(node.id);
+        this.causes.set(node.id, `source ${missing} has never been extracted`);
+        results.push({ ...base, status: 'skipped', rows: null, durationMs: 0, skippedBecause: `source ${missing} has never been extracted` });
+        continue;
+      }
       const blocked = this.blockedBy(node);
       if (blocked) {
         this.unusable.add(node.id);
+        if (this.waiting.has(blocked)) this.waiting.add(node.id);
         this.causes.set(node.id, `upstream ${blocked} was not built`);
         results.push({ ...base, status: 'skipped', rows: null, durationMs: 0, skippedBecause: `${blocked}: ${this.causes.get(blocked) ?? 'not built'}` });
         continue;
@@ -320,6 +333,25 @@ class Builder {
     }
     // Ephemerals are compiled into their readers; a selected one that fails to render shows up there.
     return results;
+  }
+
+  /** `source.dataset` read by the node (directly or through ephemerals) with no bronze and no recorded schema. */
+  private neverExtracted(node: ProjectNode): string | undefined {
+    const visit = (n: ProjectNode, seen: Set<string>): string | undefined => {
+      for (const s of n.sources) {
+        if (this.dataset(s.source, s.dataset).files.length === 0 && !readRecordedSchema(this.env.root, s.source, s.dataset)) return `${s.source}.${s.dataset}`;
+      }
+      for (const dep of n.dependsOn) {
+        const t = this.project.nodes.get(dep);
+        if (t?.kind === 'model' && t.config.materialized === 'ephemeral' && !seen.has(dep)) {
+          seen.add(dep);
+          const found = visit(t, seen);
+          if (found) return found;
+        }
+      }
+      return undefined;
+    };
+    return visit(node, new Set());
   }
 
   private blockedBy(node: ProjectNode): string | undefined {
@@ -442,7 +474,7 @@ class Builder {
       const files = await this.mergeIncremental(node, prev!, staged);
       const [count] = readerRows(await this.c.runAndReadAll(`SELECT count(*) AS n FROM ${tableViewSql(files).replace(/^SELECT \* FROM /, '')}`));
       const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows: Number(count?.n ?? 0) });
-      await this.buildAudit(node, true, this.state.get(auditId(node)));
+      await this.buildAudit(node, true, this.state.get(auditId(node)), `temp.${quoteIdent(staged)}`);
       return out;
     } finally {
       await this.c.run(`DROP TABLE IF EXISTS temp.${quoteIdent(staged)}`);
@@ -510,7 +542,7 @@ class Builder {
   }
 
   /** `audit.<model>_rejected`: the rows each `reject_if` rule removed, with the rule's name. */
-  private async buildAudit(node: ProjectNode, incremental: boolean, prevAudit: ModelState | undefined): Promise<void> {
+  private async buildAudit(node: ProjectNode, incremental: boolean, prevAudit: ModelState | undefined, stagedRows?: string): Promise<void> {
     const probe = renderModel(this.project, node, this.renderContextFor(node, incremental));
     const rules = probe.rejectRules;
     if (rules.length === 0) return;
@@ -519,9 +551,20 @@ class Builder {
       return `SELECT ${quoteLiteral(rule.rule)} AS _rejected_rule, ${quoteLiteral(this.env.runId)} AS _rejected_run_id, now() AS _rejected_at, * FROM (${audited.sql})`;
     });
     const target = { schema: 'audit', name: `${node.name}_rejected` };
-    const written = await this.writeTable(target, selects.join('\nUNION ALL BY NAME\n'));
-    const rows = written.rows;
-    const files = incremental && prevAudit ? [...prevAudit.files, ...written.files] : written.files;
+    const fresh = selects.join('\nUNION ALL BY NAME\n');
+    // An incremental model's audit keeps earlier rejections, except those its new rows re-decided
+    // (same unique key): they are replaced, like the model's own rows.
+    const keys = node.config.unique_key ?? [];
+    let sql = fresh;
+    if (incremental && prevAudit && keys.length > 0) {
+      const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
+      const redecided = [`SELECT 1 FROM (${fresh}) AS n WHERE ${match}`, ...(stagedRows ? [`SELECT 1 FROM ${stagedRows} AS n WHERE ${match}`] : [])];
+      sql = `SELECT * FROM (${tableViewSql(prevAudit.files)}) AS o WHERE ${redecided.map((q) => `NOT EXISTS (${q})`).join(' AND ')} UNION ALL BY NAME ${fresh}`;
+    }
+    const written = await this.writeTable(target, sql);
+    const replaced = incremental && prevAudit && keys.length > 0;
+    const rows = replaced || !prevAudit || !incremental ? written.rows : (prevAudit.rows ?? 0) + written.rows;
+    const files = incremental && prevAudit && !replaced ? [...prevAudit.files, ...written.files] : written.files;
     const entry: ModelState = {
       id: auditId(node),
       schema: 'audit',
@@ -531,7 +574,7 @@ class Builder {
       sql: null,
       files,
       hash: this.hashes.get(node.id) ?? '',
-      rows: incremental && prevAudit ? (prevAudit.rows ?? 0) + rows : rows,
+      rows,
       runId: this.env.runId,
       builtAt: new Date().toISOString(),
     };

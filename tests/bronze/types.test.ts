@@ -128,3 +128,18 @@ describe('zod → DuckDB type mapping', () => {
     expect((b!.obj as { when: Date }).when.toISOString()).toBe('2026-06-01T10:00:00.000Z');
   });
 });
+
+describe('nested optional fields', () => {
+  it('a nested key the record leaves out (as zod allows) is NULL, in structs and lists of structs', async () => {
+    const lake = await tempLake();
+    const schema = z.object({
+      offer: z.object({ price: z.number(), until: z.string().nullable().optional() }),
+      sellers: z.array(z.object({ id: z.string(), name: z.string().optional() })),
+    });
+    const source = defineSource({ source: 'nested', dataset: 'opt', schema, extract: () => [[{ offer: { price: 1 }, sellers: [{ id: 'a' }, { id: 'b', name: 'B' }] }]] });
+    const result = await lake.extract([source]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    const rows = await lake.query(`SELECT offer, sellers FROM read_parquet('${lake.paths.bronze}/nested/opt/**/*.parquet')`);
+    expect(rows).toEqual([{ offer: { price: 1, until: null }, sellers: [{ id: 'a', name: null }, { id: 'b', name: 'B' }] }]);
+  });
+});

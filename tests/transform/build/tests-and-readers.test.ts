@@ -114,3 +114,43 @@ describe('readers during builds', () => {
     expect(fs.existsSync(lake.paths.analytics)).toBe(true);
   }, 60_000);
 });
+
+describe('audit of an incremental model', () => {
+  it('a key rejected earlier and re-decided by a later run is not audited twice', async () => {
+    const { lake } = await projectLake({
+      'trusted/tru.sql': `{{ config(materialized='incremental', unique_key=['sku']) }}
+        select sku, last(price order by _extracted_at) as price from {{ source('shop', 'prices') }}
+        where {{ reject_if('price <= 0', 'non_positive_price') }}
+        {% if is_incremental() %} and _extracted_at > (select coalesce(max(_rejected_at), '1970-01-01') from audit.tru_rejected) {% endif %}
+        group by sku`,
+    });
+    await lake.extract([prices([['a', '1', 0], ['a', '2', 5]])]);
+    await lake.build();
+    expect(await lake.query('select sku from audit.tru_rejected')).toEqual([{ sku: '1' }]);
+    await lake.extract([prices([['a', '1', 0]])]);
+    await lake.build();
+    expect(await lake.query('select sku from audit.tru_rejected')).toEqual([{ sku: '1' }]);
+    await lake.extract([prices([['a', '1', 7]])]);
+    await lake.build();
+    // Key 1 got a valid price: the model has it and the audit no longer does.
+    expect(await lake.query('select sku, price from trusted.tru order by sku')).toEqual([{ sku: '1', price: 7 }, { sku: '2', price: 5 }]);
+    expect(await lake.query('select sku from audit.tru_rejected')).toEqual([]);
+  });
+});
+
+describe('a source never extracted', () => {
+  it('skips the models reading it without failing the build', async () => {
+    const { lake } = await projectLake({
+      'staging/stg_never.sql': `select * from {{ source('nowhere', 'items') }}`,
+      'marts/after_never.sql': `select count(*) as n from {{ ref('stg_never') }}`,
+      'marts/fine.sql': `select 1 as one`,
+    });
+    const r = await lake.build();
+    expect(r.status).toBe('success');
+    expect(Object.fromEntries(r.models.map((m) => [m.name, [m.status, m.skippedBecause ?? null]]))).toEqual({
+      'staging.stg_never': ['skipped', 'source nowhere.items has never been extracted'],
+      'marts.after_never': ['skipped', 'staging.stg_never: source nowhere.items has never been extracted'],
+      'marts.fine': ['success', null],
+    });
+  });
+});
