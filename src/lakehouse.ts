@@ -29,6 +29,7 @@ import type { Lineage } from './transform/lineage.js';
 import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId } from './run-id.js';
+import { evaluateExtract, listAlerts, recordBuildAlerts, type OpenAlert } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
 export interface LakePaths {
@@ -212,6 +213,11 @@ export class Lakehouse {
       progress.stop();
     }
     const result: ExtractResult = { runId, status: combineStatus(results), sources: results };
+    try {
+      result.alerts = await evaluateExtract(this.metrics, this.options.quality, runId, results);
+    } catch (error) {
+      logger.error(`alerts could not be evaluated: ${errorMessage(error)}`);
+    }
     const sum = (k: 'rows' | 'rejected' | 'files' | 'bytes'): number => results.reduce((s, r) => s + r[k], 0);
     await this.metrics.finishRun(runId, {
       status: result.status,
@@ -444,19 +450,30 @@ export class Lakehouse {
     return run;
   }
 
-  /** Alerts of a pipeline run (the observability module adds freshness, volume and drift). */
+  /** Alerts of a pipeline run: the extract's (already recorded) plus failed models and failing tests. */
   private async alertsFor(run: { extract: ExtractResult | null; build: BuildResult | null; runId: string }): Promise<AlertRecord[]> {
-    const alerts: AlertRecord[] = [];
-    for (const s of run.extract?.sources ?? []) {
-      if (s.status !== 'success') alerts.push({ kind: 'source_failed', severity: s.status === 'failed' ? 'error' : 'warn', subject: `${s.source}/${s.dataset}`, message: s.error ?? s.status });
-    }
+    const built: AlertRecord[] = [];
+    const checked: { kind: string; subject: string }[] = [];
     for (const m of run.build?.models ?? []) {
-      if (m.status === 'error') alerts.push({ kind: 'model_failed', severity: 'error', subject: m.name, message: m.error ?? 'failed' });
+      checked.push({ kind: 'model_failed', subject: m.name });
+      if (m.status === 'error') built.push({ kind: 'model_failed', severity: 'error', subject: m.name, message: m.error ?? 'failed' });
     }
     for (const t of run.build?.tests ?? []) {
-      if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: `${t.failures} failing (${t.kind} on ${t.model})` });
+      checked.push({ kind: 'test_failed', subject: t.name });
+      if (t.status !== 'pass') built.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: `${t.failures} failing (${t.kind} on ${t.model})` });
     }
-    return alerts;
+    try {
+      await recordBuildAlerts(this.metrics, run.runId, built, checked);
+    } catch (error) {
+      this.logger.error(`alerts could not be recorded: ${errorMessage(error)}`);
+    }
+    return [...(run.extract?.alerts ?? []), ...built];
+  }
+
+  /** Open alerts (or all with `open: false`), newest first. */
+  async alerts(options: { open?: boolean; limit?: number } = {}): Promise<OpenAlert[]> {
+    this.ensureOpen('alerts');
+    return listAlerts(this.metrics, options);
   }
 
   /**

@@ -17,12 +17,16 @@ export interface SourceResult {
   durationMs: number;
   error?: string;
   warnings?: string[];
+  /** Columns added, removed or retyped since the previous run of this dataset. */
+  schemaChanges?: { column: string; change: 'added' | 'removed' | 'retyped'; oldType: string | null; newType: string | null }[];
 }
 
 export interface ExtractResult {
   runId: string;
   status: RunOutcome;
   sources: SourceResult[];
+  /** Alerts this extract raised or kept open: failures, volume, success rate, drift, freshness. */
+  alerts?: AlertRecord[];
 }
 
 /** success when every part succeeded, failed when none did, partial otherwise. */

@@ -14,7 +14,7 @@ import { dateParts, partitionValue } from './partition.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { applyMoves, writeManifest, type CommitManifest } from './commit.js';
-import type { BronzeFileRow, MetricsDb } from '../metrics/metrics-db.js';
+import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
 import { DuckhouseError, PartitionError } from '../errors.js';
 
 const CHUNK_ROWS = 2048;
@@ -271,7 +271,9 @@ export class BronzeWriter {
         bytes: fs.statSync(from).size,
       });
     }
+    const profiles = await this.profile(stage, rows);
     const batch = {
+      profiles,
       runId: this.o.runId,
       source: this.o.source,
       dataset: this.o.dataset,
@@ -292,6 +294,37 @@ export class BronzeWriter {
     this.totals.bytes += bytes;
     this.totals.batches += 1;
     return { batchNo, rows, files, bytes };
+  }
+
+  /**
+   * Column profiles of the batch just written (null share, approximate distinct count, min/max),
+   * read back from its Parquet files: one aggregate query, cheap next to writing them.
+   */
+  private async profile(stage: string, rows: number): Promise<ColumnProfile[]> {
+    const columns = this.o.columns;
+    if (columns.length === 0 || rows === 0) return [];
+    const scalar = (t: string): boolean => !t.startsWith('STRUCT') && !t.endsWith('[]') && t !== 'JSON';
+    const parts = columns.flatMap((c, i) => {
+      const col = quoteIdent(c.name);
+      return [
+        `count(*) - count(${col}) AS n${i}`,
+        `approx_count_distinct(${scalar(c.sqlType) ? col : `CAST(${col} AS VARCHAR)`}) AS d${i}`,
+        scalar(c.sqlType) ? `CAST(min(${col}) AS VARCHAR) AS lo${i}` : `NULL AS lo${i}`,
+        scalar(c.sqlType) ? `CAST(max(${col}) AS VARCHAR) AS hi${i}` : `NULL AS hi${i}`,
+      ];
+    });
+    const [r] = readerRows(
+      await this.o.connection.runAndReadAll(`SELECT ${parts.join(', ')} FROM read_parquet(${quoteLiteral(path.join(stage, '**', '*.parquet'))}, union_by_name = true)`),
+    );
+    return columns.map((c, i) => ({
+      column: c.name,
+      type: c.sqlType,
+      rows,
+      nullShare: Number(r?.[`n${i}`] ?? 0) / rows,
+      approxDistinct: Number(r?.[`d${i}`] ?? 0),
+      min: (r?.[`lo${i}`] as string | null) ?? null,
+      max: (r?.[`hi${i}`] as string | null) ?? null,
+    }));
   }
 
   /** Drops the buffer without writing (the source failed before a flush). */

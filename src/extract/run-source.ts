@@ -14,7 +14,8 @@ import { QuarantineWriter } from './quarantine.js';
 import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
 import type { CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
-import { schemaFile } from '../transform/source-relation.js';
+import { readRecordedSchema, schemaFile } from '../transform/source-relation.js';
+import { diffSchemas, type SchemaChange } from '../metrics/alerts.js';
 
 export interface SourceEnv {
   root: string;
@@ -126,12 +127,15 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   };
 
   let error: unknown;
+  let schemaChanges: SchemaChange[] = [];
   try {
     if (source.resolve) {
       ({ schema, columns } = await source.resolve(ctx));
       writer = makeWriter();
     }
-    // What bronze holds, so models can read an empty source with the right columns.
+    // What bronze holds, so models can read an empty source with the right columns; and what changed.
+    const nowColumns = columns.map((c) => ({ name: c.name, type: c.sqlType }));
+    schemaChanges = diffSchemas(readRecordedSchema(env.root, source.source, source.dataset)?.columns, nowColumns);
     writeFileAtomic(
       schemaFile(env.root, source.source, source.dataset),
       JSON.stringify({ columns: columns.map((c) => ({ name: c.name, type: c.sqlType })), partitionKeys: source.partitionKeys.map((k) => k.name), runId: env.runId }, null, 2),
@@ -187,6 +191,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     durationMs: Math.round(performance.now() - started),
     ...(error === undefined ? {} : { error: errorMessage(error) }),
     ...(warnings.length > 0 ? { warnings } : {}),
+    ...(schemaChanges.length > 0 ? { schemaChanges } : {}),
   };
   if (error !== undefined) logger.error(`source failed: ${result.error}`, { rows, rejected: result.rejected });
   else logger.info(`extracted ${rows} rows (${result.rejected} rejected) in ${result.files} files`, { durationMs: result.durationMs });

@@ -36,6 +36,16 @@ export interface BronzeFileRow {
   bytes: number;
 }
 
+export interface ColumnProfile {
+  column: string;
+  type: string;
+  rows: number;
+  nullShare: number;
+  approxDistinct: number;
+  min: string | null;
+  max: string | null;
+}
+
 export interface BatchCommit {
   runId: string;
   source: string;
@@ -45,6 +55,7 @@ export interface BatchCommit {
   rejected: number;
   cursor?: unknown;
   files: BronzeFileRow[];
+  profiles?: ColumnProfile[];
 }
 
 export interface FinishFields {
@@ -172,6 +183,26 @@ export class MetricsDb {
           batch.cursor === undefined ? null : JSON.stringify(batch.cursor),
         ],
       );
+      if (batch.profiles && batch.profiles.length > 0) {
+        const appender = await c.createAppender('column_profiles');
+        for (const p of batch.profiles) {
+          appender.appendVarchar(batch.runId);
+          appender.appendVarchar(batch.source);
+          appender.appendVarchar(batch.dataset);
+          appender.appendInteger(batch.batchNo);
+          appender.appendVarchar(p.column);
+          appender.appendVarchar(p.type);
+          appender.appendBigInt(BigInt(p.rows));
+          appender.appendDouble(p.nullShare);
+          appender.appendBigInt(BigInt(Math.round(p.approxDistinct)));
+          if (p.min === null) appender.appendNull();
+          else appender.appendVarchar(p.min);
+          if (p.max === null) appender.appendNull();
+          else appender.appendVarchar(p.max);
+          appender.endRow();
+        }
+        appender.closeSync();
+      }
     });
   }
 

@@ -86,4 +86,52 @@ export const METRICS_DDL: string[] = [
     error VARCHAR,
     finished_at TIMESTAMPTZ NOT NULL
   )`,
+  `CREATE TABLE IF NOT EXISTS column_profiles (
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    batch_no INTEGER NOT NULL,
+    column_name VARCHAR NOT NULL,
+    column_type VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    null_share DOUBLE NOT NULL,
+    approx_distinct BIGINT NOT NULL,
+    min_value VARCHAR,
+    max_value VARCHAR
+  )`,
+  `CREATE TABLE IF NOT EXISTS schema_changes (
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    column_name VARCHAR NOT NULL,
+    change VARCHAR NOT NULL,          -- added | removed | retyped
+    old_type VARCHAR,
+    new_type VARCHAR,
+    detected_at TIMESTAMPTZ NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS alerts (
+    alert_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR,
+    kind VARCHAR NOT NULL,            -- freshness | volume | schema_drift | extraction_success | source_failed | model_failed | test_failed | quality
+    severity VARCHAR NOT NULL,        -- warn | error
+    subject VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    raised_at TIMESTAMPTZ NOT NULL,
+    resolved_at TIMESTAMPTZ
+  )`,
+  `CREATE TABLE IF NOT EXISTS quality_scores (
+    run_id VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    rows BIGINT,
+    completeness DOUBLE,
+    uniqueness DOUBLE,
+    validity DOUBLE,
+    accuracy DOUBLE,
+    conformity DOUBLE,
+    consistency DOUBLE,
+    integrity DOUBLE,
+    timeliness DOUBLE,
+    score DOUBLE,
+    computed_at TIMESTAMPTZ NOT NULL
+  )`,
 ];

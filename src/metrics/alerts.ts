@@ -1,0 +1,150 @@
+/**
+ * Alerts from the run history, with DESIGN's defaults (all in `quality` options):
+ * - freshness: a source with no successful extract for 24 h warns, 72 h errors;
+ * - volume: a run with fewer rows than 80 % of the average of its last 7 successful runs warns;
+ * - extraction success: under 95 % of a source's last 20 runs succeeding warns;
+ * - schema drift: columns added, removed or retyped between runs warns;
+ * - failed sources, failed models and failing tests of a run.
+ * An alert stays open (one row) while its condition holds and is resolved when a later check
+ * finds it cleared.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { QualityOptions } from '../config.js';
+import { readerRows } from '../db/values.js';
+import type { AlertRecord, SourceResult } from '../results.js';
+import type { MetricsDb } from './metrics-db.js';
+
+const HISTORY = 20;
+
+export interface SchemaChange {
+  column: string;
+  change: 'added' | 'removed' | 'retyped';
+  oldType: string | null;
+  newType: string | null;
+}
+
+/** Columns added, removed or retyped between two recorded bronze schemas. */
+export function diffSchemas(before: { name: string; type: string }[] | undefined, after: { name: string; type: string }[]): SchemaChange[] {
+  if (!before) return [];
+  const old = new Map(before.map((c) => [c.name, c.type]));
+  const now = new Map(after.map((c) => [c.name, c.type]));
+  const changes: SchemaChange[] = [];
+  for (const [name, type] of now) {
+    if (!old.has(name)) changes.push({ column: name, change: 'added', oldType: null, newType: type });
+    else if (old.get(name) !== type) changes.push({ column: name, change: 'retyped', oldType: old.get(name)!, newType: type });
+  }
+  for (const [name, type] of old) if (!now.has(name)) changes.push({ column: name, change: 'removed', oldType: type, newType: null });
+  return changes;
+}
+
+/** Alerts about an extract run's sources: volume, success rate, drift, failures — and freshness of every known source. */
+export async function evaluateExtract(metrics: MetricsDb, quality: QualityOptions, runId: string, sources: (SourceResult & { schemaChanges?: SchemaChange[] })[], now = new Date()): Promise<AlertRecord[]> {
+  return metrics.transaction(async (c) => {
+    const alerts: AlertRecord[] = [];
+    const checked: { kind: string; subject: string }[] = [];
+    for (const s of sources) {
+      const subject = `${s.source}/${s.dataset}`;
+      checked.push({ kind: 'source_failed', subject }, { kind: 'volume', subject }, { kind: 'extraction_success', subject }, { kind: 'schema_drift', subject });
+      if (s.status !== 'success') alerts.push({ kind: 'source_failed', severity: s.status === 'failed' ? 'error' : 'warn', subject, message: s.error ?? s.status });
+      const history = readerRows(
+        await c.runAndReadAll(
+          `SELECT status, rows FROM source_results WHERE source = $1 AND dataset = $2 AND run_id <> $3 ORDER BY finished_at DESC LIMIT ${HISTORY}`,
+          [s.source, s.dataset, runId],
+        ),
+      );
+      const successful = history.filter((h) => h.status === 'success').slice(0, quality.volumeWindowRuns);
+      if (s.status === 'success' && successful.length > 0) {
+        const avg = successful.reduce((sum, h) => sum + Number(h.rows), 0) / successful.length;
+        if (avg > 0 && s.rows < quality.volumeMinShare * avg) {
+          alerts.push({ kind: 'volume', severity: 'warn', subject, message: `${s.rows} rows, under ${Math.round(quality.volumeMinShare * 100)}% of the average ${Math.round(avg)} of the last ${successful.length} successful runs` });
+        }
+      }
+      const window = [{ status: s.status }, ...history].slice(0, HISTORY);
+      const rate = window.filter((h) => h.status === 'success').length / window.length;
+      if (window.length >= 2 && rate < quality.minExtractionSuccess) {
+        alerts.push({ kind: 'extraction_success', severity: 'warn', subject, message: `${Math.round(rate * 100)}% of the last ${window.length} extracts succeeded (gate ${Math.round(quality.minExtractionSuccess * 100)}%)` });
+      }
+      const drift = s.schemaChanges ?? [];
+      for (const ch of drift) {
+        await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, now())`, [runId, s.source, s.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
+      }
+      if (drift.length > 0) {
+        alerts.push({ kind: 'schema_drift', severity: 'warn', subject, message: drift.map((d) => `${d.column} ${d.change}${d.change === 'retyped' ? ` ${d.oldType} → ${d.newType}` : ''}`).join(', ') });
+      }
+    }
+    alerts.push(...(await freshness(c, quality, now, checked)));
+    await applyAlerts(c, runId, alerts, checked);
+    return alerts;
+  });
+}
+
+async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
+  const rows = readerRows(
+    await c.runAndReadAll(
+      `SELECT source, dataset, max(finished_at) FILTER (WHERE status IN ('success', 'partial') AND rows > 0) AS last_ok FROM source_results GROUP BY 1, 2`,
+    ),
+  );
+  const alerts: AlertRecord[] = [];
+  for (const r of rows) {
+    const subject = `${r.source}/${r.dataset}`;
+    checked.push({ kind: 'freshness', subject });
+    const last = r.last_ok instanceof Date ? r.last_ok : null;
+    const hours = last ? (now.getTime() - last.getTime()) / 3_600_000 : Number.POSITIVE_INFINITY;
+    if (hours > quality.freshnessWarnHours) {
+      alerts.push({
+        kind: 'freshness',
+        severity: hours > quality.freshnessErrorHours ? 'error' : 'warn',
+        subject,
+        message: last ? `no successful extract for ${Math.round(hours)} h (warn after ${quality.freshnessWarnHours} h, error after ${quality.freshnessErrorHours} h)` : 'never extracted successfully',
+      });
+    }
+  }
+  return alerts;
+}
+
+/** Opens new alerts, keeps open ones that still hold, resolves the checked ones that cleared. */
+export async function applyAlerts(c: DuckDBConnection, runId: string, current: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<void> {
+  const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
+  const key = (a: { kind?: unknown; subject?: unknown }) => `${String(a.kind)}\0${String(a.subject)}`;
+  const holding = new Set(current.map(key));
+  for (const o of open) {
+    const isChecked = checked.some((ch) => key(ch) === key(o));
+    if (isChecked && !holding.has(key(o))) await c.run(`UPDATE alerts SET resolved_at = now() WHERE alert_id = $1`, [String(o.alert_id)]);
+  }
+  const openKeys = new Set(open.map(key));
+  for (const a of current) {
+    // Drift and volume are events of this run: always recorded. The others stay one open row.
+    if (openKeys.has(key(a)) && a.kind !== 'schema_drift' && a.kind !== 'volume') {
+      await c.run(`UPDATE alerts SET severity = $1, message = $2, run_id = $3 WHERE resolved_at IS NULL AND kind = $4 AND subject = $5`, [a.severity, a.message, runId, a.kind, a.subject]);
+      continue;
+    }
+    await c.run(`INSERT INTO alerts VALUES ($1, $2, $3, $4, $5, $6, now(), NULL)`, [randomBytes(8).toString('hex'), runId, a.kind, a.severity, a.subject, a.message]);
+  }
+}
+
+export async function recordBuildAlerts(metrics: MetricsDb, runId: string, alerts: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<void> {
+  await metrics.transaction((c) => applyAlerts(c, runId, alerts, checked));
+}
+
+export interface OpenAlert extends AlertRecord {
+  runId: string | null;
+  raisedAt: Date;
+  resolvedAt: Date | null;
+}
+
+export async function listAlerts(metrics: MetricsDb, options: { open?: boolean; limit?: number }): Promise<OpenAlert[]> {
+  const rows = await metrics.select(
+    `SELECT * FROM alerts ${options.open === false ? '' : 'WHERE resolved_at IS NULL'} ORDER BY raised_at DESC LIMIT $1`,
+    [options.limit ?? 100],
+  );
+  return rows.map((r) => ({
+    kind: String(r.kind),
+    severity: r.severity as 'warn' | 'error',
+    subject: String(r.subject),
+    message: String(r.message),
+    runId: (r.run_id as string | null) ?? null,
+    raisedAt: r.raised_at as Date,
+    resolvedAt: (r.resolved_at as Date | null) ?? null,
+  }));
+}

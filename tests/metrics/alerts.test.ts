@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { defineSource, z } from '../../src/index.js';
+import { tempLake } from '../helpers/temp-lake.js';
+import { projectLake, prices } from '../helpers/models.js';
+
+const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i, name: `n${i}`, price: i % 5 === 0 ? null : i }));
+const source = (n: number, schema = z.object({ id: z.number().int(), name: z.string(), price: z.number().nullable() })) =>
+  defineSource({ source: 'obs', dataset: 'items', schema, extract: () => [rows(n)] });
+
+describe('observability', () => {
+  it('profiles every committed batch: null share, approximate distinct, min and max', async () => {
+    const lake = await tempLake();
+    const r = await lake.extract([source(100)]);
+    const profiles = await lake.metrics.select(`select column_name, column_type, rows, null_share, approx_distinct, min_value, max_value from column_profiles where run_id = $1 order by column_name`, [r.runId]);
+    expect(profiles).toEqual([
+      { column_name: 'id', column_type: 'BIGINT', rows: 100, null_share: 0, approx_distinct: expect.any(Number), min_value: '0', max_value: '99' },
+      { column_name: 'name', column_type: 'VARCHAR', rows: 100, null_share: 0, approx_distinct: expect.any(Number), min_value: 'n0', max_value: 'n99' },
+      { column_name: 'price', column_type: 'DOUBLE', rows: 100, null_share: 0.2, approx_distinct: expect.any(Number), min_value: '1.0', max_value: '99.0' },
+    ]);
+    expect(Math.abs((profiles[0]!.approx_distinct as number) - 100)).toBeLessThanOrEqual(5);
+  });
+
+  it('raises a volume alert under 80% of the trailing average, and resolves it when volume comes back', async () => {
+    const lake = await tempLake();
+    for (let i = 0; i < 3; i++) await lake.extract([source(100)]);
+    const low = await lake.extract([source(50)]);
+    expect(low.alerts).toContainEqual(expect.objectContaining({ kind: 'volume', severity: 'warn', subject: 'obs/items' }));
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toHaveLength(1);
+    const back = await lake.extract([source(100)]);
+    expect(back.alerts!.some((a) => a.kind === 'volume')).toBe(false);
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toHaveLength(0);
+    expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'volume' && a.resolvedAt)).toHaveLength(1);
+  });
+
+  it('records schema drift (added, removed, retyped) and alerts on it', async () => {
+    const lake = await tempLake();
+    await lake.extract([source(10)]);
+    const next = await lake.extract([source(10, z.object({ id: z.string(), name: z.string(), brand: z.string().optional() }) as never)]);
+    expect(next.sources[0]!.schemaChanges).toEqual(
+      expect.arrayContaining([
+        { column: 'brand', change: 'added', oldType: null, newType: 'VARCHAR' },
+        { column: 'price', change: 'removed', oldType: 'DOUBLE', newType: null },
+        { column: 'id', change: 'retyped', oldType: 'BIGINT', newType: 'VARCHAR' },
+      ]),
+    );
+    expect(next.alerts).toContainEqual(expect.objectContaining({ kind: 'schema_drift', subject: 'obs/items' }));
+    const stored = await lake.metrics.select(`select column_name, change from schema_changes order by column_name`);
+    expect(stored).toEqual([
+      { column_name: 'brand', change: 'added' },
+      { column_name: 'id', change: 'retyped' },
+      { column_name: 'price', change: 'removed' },
+    ]);
+  });
+
+  it('alerts on a failing source, a low success rate and freshness past the window', async () => {
+    const lake = await tempLake({ quality: { freshnessWarnHours: 0.0001, freshnessErrorHours: 1 } });
+    const failing = defineSource({ source: 'obs', dataset: 'flaky', schema: z.object({ id: z.number() }), extract() { throw new Error('down'); } });
+    await lake.extract([source(10)]);
+    await new Promise((r) => setTimeout(r, 500));
+    const r = await lake.extract([failing]);
+    expect(r.alerts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'source_failed', severity: 'error', subject: 'obs/flaky', message: 'down' }),
+        expect.objectContaining({ kind: 'freshness', severity: 'warn', subject: 'obs/items' }),
+        expect.objectContaining({ kind: 'freshness', subject: 'obs/flaky', message: 'never extracted successfully' }),
+      ]),
+    );
+  });
+
+  it('lake.run surfaces failing tests as alerts and calls onRunFinished with the run', async () => {
+    let notified: unknown;
+    const { lake } = await projectLake(
+      {
+        'staging/s.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+        'staging/_s.yml': `version: 2\nmodels:\n  - name: s\n    columns:\n      - name: price\n        tests:\n          - expression: { expression: "price > 0" }\n`,
+      },
+      { onRunFinished: (run) => void (notified = run) },
+    );
+    const run = await lake.run({ sources: [prices([['a', '1', -1]])] });
+    expect(run.status).toBe('partial');
+    expect(run.alerts).toContainEqual(expect.objectContaining({ kind: 'test_failed', severity: 'error' }));
+    expect(notified).toMatchObject({ runId: run.runId, status: 'partial' });
+    const stored = (await lake.runs()).find((r) => r.runId === run.runId);
+    expect(stored).toMatchObject({ runId: run.runId, kind: 'run', status: 'partial' });
+  });
+});
