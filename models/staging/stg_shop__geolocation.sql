@@ -1,0 +1,14 @@
+{{ config(materialized='view', tags=['shop']) }}
+{#-
+  Typed view of bronze shop/geolocation: one row per point per extraction run. Olist lists
+  several points (and sometimes several city spellings) per CEP prefix; the trusted model keeps one.
+-#}
+select
+    lpad(nullif(trim(geolocation_zip_code_prefix::VARCHAR), ''), 5, '0') as zip_code_prefix,
+    geolocation_lat::DOUBLE                                           as lat,
+    geolocation_lng::DOUBLE                                           as lng,
+    nullif(lower(trim(geolocation_city::VARCHAR)), '')                as city,
+    nullif(upper(trim(geolocation_state::VARCHAR)), '')               as state,
+    _extracted_at                                                     as extracted_at,
+    _run_id                                                           as run_id
+from {{ source('shop', 'geolocation') }}

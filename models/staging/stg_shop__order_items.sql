@@ -1,0 +1,24 @@
+{{ config(materialized='view', tags=['shop']) }}
+{#-
+  Typed view of bronze shop/order_items: one row per order item (one unit: Olist writes a row per
+  unit, numbered order_item_id 1, 2, …) per extraction run. Money as DECIMAL(18,2).
+-#}
+with items as (
+    select
+        *,
+        nullif(trim(shipping_limit_date::VARCHAR), '')::TIMESTAMP as shipping_limit_sp
+    from {{ source('shop', 'order_items') }}
+)
+
+select
+    nullif(trim(order_id::VARCHAR), '')                   as order_id,
+    order_item_id::INTEGER                                as order_item_id,
+    nullif(trim(product_id::VARCHAR), '')                 as product_id,
+    nullif(trim(seller_id::VARCHAR), '')                  as seller_id,
+    shipping_limit_sp,
+    timezone('America/Sao_Paulo', shipping_limit_sp)      as shipping_limit_at,
+    price::DECIMAL(18, 2)                                 as price,
+    freight_value::DECIMAL(18, 2)                         as freight_value,
+    _extracted_at                                         as extracted_at,
+    _run_id                                               as run_id
+from items
