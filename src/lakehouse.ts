@@ -323,7 +323,7 @@ export class Lakehouse {
     try {
       // The transform engine (nunjucks, yaml) loads on first use: extract-only processes start faster.
       const { runBuild } = await import('./transform/build.js');
-      const { hashes, ...result } = await runBuild(
+      const { hashes, quality, ...result } = await runBuild(
         {
           runId,
           root: this.paths.root,
@@ -341,13 +341,17 @@ export class Lakehouse {
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           progress,
           readPublished: () => this.readPublished(),
+          lastSuccess: async () => {
+            const rows = await this.metrics.select(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`);
+            return new Map(rows.map((r) => [`${r.source}.${r.dataset}`, r.at as Date]));
+          },
           testPublished: (project, tests) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger),
         },
         options,
       );
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
       await started;
-      await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests });
+      await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests, quality: quality ?? [] });
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;
     } catch (error) {

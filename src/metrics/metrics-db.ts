@@ -134,8 +134,18 @@ export class MetricsDb {
     );
   }
 
-  async finishRun(runId: string, fields: FinishFields, extra: { models?: ModelResult[]; hashes?: Map<string, string>; tests?: TestResult[] } = {}): Promise<void> {
+  async finishRun(
+    runId: string,
+    fields: FinishFields,
+    extra: { models?: ModelResult[]; hashes?: Map<string, string>; tests?: TestResult[]; quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[] } = {},
+  ): Promise<void> {
     await this.transaction(async (c) => {
+      for (const q of extra.quality ?? []) {
+        const d = q.dimensions;
+        await c.run(`INSERT INTO quality_scores VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())`, [
+          runId, q.model, q.rows, d.completeness ?? null, d.uniqueness ?? null, d.validity ?? null, d.accuracy ?? null, d.conformity ?? null, d.consistency ?? null, d.integrity ?? null, d.timeliness ?? null, q.score,
+        ]);
+      }
       if (extra.models) await insertModels(c, runId, extra.models, extra.hashes ?? new Map());
       if (extra.tests) await insertTests(c, runId, extra.tests);
       await c.run(

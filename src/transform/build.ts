@@ -30,6 +30,7 @@ import { collectGarbage, defineObject, ensureSchema, readState, tableViewSql, wr
 import { emptyRelationSql, filesAsOf, readParquetSql, readRecordedSchema, scanBronze, type BronzeDataset } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import type { QualityOptions } from '../config.js';
+import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
 
 export interface BuildOptions {
   /** Selectors (`name`, `schema.name`, `+x`, `x+`, `layer:marts`, `source:vtex`, `tag:x`); all models when absent. */
@@ -61,6 +62,8 @@ export interface BuildEnv {
   progress: Progress;
   /** Runs tests against the published catalog (when nothing had to be built). */
   testPublished(project: Project, tests: TestDef[]): Promise<TestResult[]>;
+  /** When each source last extracted successfully (`source.dataset` → instant). */
+  lastSuccess(): Promise<Map<string, Date>>;
   /** Reads the published catalog's state (through the lake's read-only attachment). */
   readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }>;
 }
@@ -83,7 +86,7 @@ export async function discover(env: Pick<BuildEnv, 'modelsDir' | 'vars' | 'quali
 }
 
 /** Builds the selected models and publishes them. Throws only when nothing could be done. */
-export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult & { hashes: Map<string, string> }> {
+export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult & { hashes: Map<string, string>; quality?: QualityScore[] }> {
   const vars = { ...env.vars, ...(options.vars ?? {}) };
   const project = await discover(env, options.vars ?? {});
   const selected = selectNodes(project, options.select);
@@ -115,6 +118,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
         builder.warnings.push(`test ${t.name} not run: ${t.dependsOn.find((d) => builder.unusable.has(d))} was not built`);
       }
     }
+    const quality = options.test === false ? [] : await builder.scoreQuality(models, tests);
+    tests.push(...qualityGates(quality, env.quality));
     const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || !fs.existsSync(env.analyticsFile);
     const garbage = collectGarbage(previous.models, builder.state, previous.garbage, env.retainSupersededMillis);
     if (changed) {
@@ -129,7 +134,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const modelStatus = combineStatus(counted.map((m) => ({ status: m.status === 'error' ? 'failed' : m.status === 'skipped' ? 'failed' : 'success' })));
     const failingTests = tests.some((t) => t.status === 'fail' || t.status === 'error');
     const status = modelStatus === 'success' && failingTests ? 'partial' : modelStatus;
-    return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes };
+    return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes, quality };
   } finally {
     if (attached) {
       await conn.run('USE memory').catch(() => undefined);
@@ -177,6 +182,25 @@ export async function runTests(
   return results;
 }
 
+/** The quality gate as a test per scored model: score ≥ `minQualityScore`, with the gates' severity. */
+function qualityGates(scores: QualityScore[], q: QualityOptions): TestResult[] {
+  return scores
+    .filter((s) => s.score !== null)
+    .map((s) => {
+      const ok = s.score! >= q.minQualityScore;
+      const [schema, name] = s.model.split('.');
+      return {
+        name: `quality_score_${schema}_${name}`,
+        model: s.model,
+        kind: 'min_quality_score',
+        severity: q.gateSeverity,
+        status: ok ? 'pass' : q.gateSeverity === 'warn' ? 'warn' : 'fail',
+        failures: ok ? 0 : 1,
+        measured: s.score!,
+      };
+    });
+}
+
 function writeLineage(env: BuildEnv, project: Project): void {
   const lineage = lineageOf(project);
   writeFileAtomic(path.join(env.root, 'lineage.json'), JSON.stringify(lineage, null, 2));
@@ -213,7 +237,7 @@ class Builder {
     if (this.options.fullRefresh) return undefined;
     const nodes = this.materializedNodes();
     const ids = new Set(nodes.map((n) => n.id));
-    if ([...this.previous.keys()].some((id) => !ids.has(id) && !id.startsWith('audit.'))) return undefined;
+    if ([...this.previous.keys()].some((id) => !ids.has(id) && !id.startsWith('audit.') && id !== QUALITY_ID)) return undefined;
     const results: ModelResult[] = [];
     for (const node of nodes) {
       const prev = this.previous.get(node.id);
@@ -228,6 +252,42 @@ class Builder {
       results.push({ name: node.id, file: node.displayPath, materialization: node.kind === 'seed' ? 'seed' : node.config.materialized, status: 'up-to-date', rows: prev.rows, durationMs: Math.round(performance.now() - started) });
     }
     return results;
+  }
+
+  /**
+   * Scores the trusted and mart models this build made or kept, and publishes the history in
+   * `marts.mart_data_quality` (unless the project defines a model of that name).
+   */
+  async scoreQuality(models: ModelResult[], tests: TestResult[]): Promise<QualityScore[]> {
+    const usable = new Set(models.filter((m) => m.status === 'success' || m.status === 'up-to-date').map((m) => m.name));
+    const nodes = this.materializedNodes().filter((n) => n.kind === 'model' && usable.has(n.id) && (n.schema === 'trusted' || n.schema === 'marts') && n.id !== QUALITY_ID);
+    if (nodes.length === 0) return [];
+    const last = await this.env.lastSuccess();
+    const windowMs = this.env.quality.freshnessWarnHours * 3_600_000;
+    const fresh = (s: string, d: string): boolean => {
+      const at = last.get(`${s}.${d}`);
+      return at !== undefined && Date.now() - at.getTime() <= windowMs;
+    };
+    const scores = await scoreModels(this.c, this.project, nodes, tests, fresh, this.env.quality.weights);
+    if (!this.project.nodes.has(QUALITY_ID)) await this.publishQuality(scores);
+    return scores;
+  }
+
+  private async publishQuality(scores: QualityScore[]): Promise<void> {
+    const num = (v: number | null): string => (v === null ? 'NULL::DOUBLE' : `${v}::DOUBLE`);
+    const values = scores.map(
+      (s) =>
+        `(${quoteLiteral(s.model)}, ${quoteLiteral(this.env.runId)}, now(), ${s.rows}::BIGINT, ${DIMENSIONS.map((d) => num(s.dimensions[d])).join(', ')}, ${num(s.score)})`,
+    );
+    const cols = ['model', 'run_id', 'computed_at', 'rows', ...DIMENSIONS, 'score'];
+    const fresh = `SELECT * FROM (VALUES ${values.join(', ')}) AS q(${cols.join(', ')})`;
+    const prev = this.state.get(QUALITY_ID);
+    const sql = prev ? `${tableViewSql(prev.files)} UNION ALL BY NAME ${fresh}` : fresh;
+    const { files, rows } = await this.writeTable({ schema: 'marts', name: 'mart_data_quality' }, sql);
+    const entry: ModelState = { id: QUALITY_ID, schema: 'marts', name: 'mart_data_quality', kind: 'table', materialized: 'table', sql: null, files, hash: this.env.runId, rows, runId: this.env.runId, builtAt: new Date().toISOString() };
+    await ensureSchema(this.c, 'marts');
+    await defineObject(this.c, entry);
+    this.state.set(QUALITY_ID, entry);
   }
 
   private materializedNodes(): ProjectNode[] {
@@ -255,6 +315,13 @@ class Builder {
           this.causes.set(id, `its previous version no longer binds: ${errorMessage(error)}`);
         }
       }
+    }
+    const quality = this.previous.get(QUALITY_ID);
+    if (quality && !this.project.nodes.has(QUALITY_ID) && quality.files.every((f) => fs.existsSync(f))) {
+      await ensureSchema(this.c, 'marts');
+      await defineObject(this.c, quality);
+      this.state.set(QUALITY_ID, quality);
+      keep.add(QUALITY_ID);
     }
     this.removed = [...this.previous.keys()].filter((id) => !keep.has(id)).length;
   }
@@ -584,6 +651,8 @@ class Builder {
 }
 
 const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+/** The engine's own quality history table. */
+const QUALITY_ID = 'marts.mart_data_quality';
 
 /** The partition values of a file from its `col=value` folders, in `parts` order. */
 function partitionValuesOf(file: string, parts: string[]): string[] {

@@ -1,0 +1,138 @@
+/**
+ * Data quality per trusted/mart model and build: the 8 dimensions of DESIGN, each in [0, 1],
+ * from what the build already knows — its tests, its `reject_if` audit, the model's columns and
+ * the freshness of the sources it reads. A dimension with nothing to measure is NULL and left out
+ * of the score (an equal-weight mean by default; `quality.weights` changes the weights).
+ *
+ * | dimension    | measured as |
+ * |--------------|-------------|
+ * | completeness | 1 − failing rows / checked rows of the `not_null` tests |
+ * | uniqueness   | 1 − duplicates / rows of the `unique` tests |
+ * | validity     | 1 − failures / rows of the `accepted_values` tests |
+ * | accuracy     | rows kept / (kept + rejected by `reject_if` range rules) |
+ * | conformity   | share of values matching their format: EAN/GTIN, CEP, UF, by column name |
+ * | consistency  | 1 − failures / rows of the `expression` tests (cross-column rules) |
+ * | integrity    | 1 − orphans / rows of the `relationships` tests |
+ * | timeliness   | share of the sources it reads with a successful extract inside the warn window |
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { qualified, quoteIdent } from '../db/quote.js';
+import { readerRows } from '../db/values.js';
+import type { TestResult } from '../results.js';
+import type { Project, ProjectNode } from './project.js';
+
+export const DIMENSIONS = ['completeness', 'uniqueness', 'validity', 'accuracy', 'conformity', 'consistency', 'integrity', 'timeliness'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+export interface QualityScore {
+  model: string;
+  rows: number;
+  dimensions: Record<Dimension, number | null>;
+  score: number | null;
+}
+
+const FORMATS: { match: RegExp; check: (col: string) => string }[] = [
+  { match: /(^|_)(ean|gtin)$/, check: (c) => `regexp_full_match(CAST(${c} AS VARCHAR), '[0-9]{8}|[0-9]{12,14}')` },
+  { match: /(^|_)(cep|zip_code|zip_code_prefix)$/, check: (c) => `regexp_full_match(lpad(CAST(${c} AS VARCHAR), 5, '0'), '[0-9]{5}(-?[0-9]{3})?')` },
+  {
+    match: /(^|_)(uf|state)$/,
+    check: (c) =>
+      `CAST(${c} AS VARCHAR) IN ('AC','AL','AP','AM','BA','CE','DF','ES','GO','MA','MT','MS','MG','PA','PB','PR','PE','PI','RJ','RN','RS','RO','RR','SC','SP','SE','TO')`,
+  },
+];
+
+const clamp = (x: number): number => Math.max(0, Math.min(1, x));
+
+function fromTests(tests: TestResult[], kind: string, rows: number): number | null {
+  const mine = tests.filter((t) => t.kind === kind && t.status !== 'error');
+  if (mine.length === 0) return null;
+  if (rows === 0) return 1;
+  const failing = mine.reduce((s, t) => s + t.failures, 0);
+  return clamp(1 - failing / (rows * mine.length));
+}
+
+export async function scoreModels(
+  c: DuckDBConnection,
+  project: Project,
+  nodes: ProjectNode[],
+  tests: TestResult[],
+  fresh: (source: string, dataset: string) => boolean,
+  weights: Record<string, number> | undefined,
+): Promise<QualityScore[]> {
+  const out: QualityScore[] = [];
+  for (const node of nodes) {
+    const rel = qualified(node.schema, node.name);
+    const [count] = readerRows(await c.runAndReadAll(`SELECT count(*) AS n FROM ${rel}`));
+    const rows = Number(count?.n ?? 0);
+    const mine = tests.filter((t) => t.model === node.id);
+    const dims: Record<Dimension, number | null> = {
+      completeness: fromTests(mine, 'not_null', rows),
+      uniqueness: fromTests(mine, 'unique', rows),
+      validity: fromTests(mine, 'accepted_values', rows),
+      accuracy: null,
+      conformity: null,
+      consistency: fromTests(mine, 'expression', rows),
+      integrity: fromTests(mine, 'relationships', rows),
+      timeliness: null,
+    };
+    if (node.rejectRules.length > 0) {
+      const audit = readerRows(
+        await c.runAndReadAll(
+          `SELECT count(*) AS n FROM duckdb_views() WHERE schema_name = 'audit' AND view_name = '${node.name}_rejected' AND database_name = current_database()`,
+        ),
+      );
+      if (Number(audit[0]?.n ?? 0) > 0) {
+        const [rej] = readerRows(await c.runAndReadAll(`SELECT count(*) AS n FROM ${qualified('audit', `${node.name}_rejected`)}`));
+        const rejected = Number(rej?.n ?? 0);
+        dims.accuracy = rows + rejected === 0 ? 1 : rows / (rows + rejected);
+      }
+    }
+    const columns = readerRows(await c.runAndReadAll(`SELECT column_name FROM (DESCRIBE ${rel})`)).map((r) => String(r.column_name));
+    const checks = columns.flatMap((col) => FORMATS.filter((f) => f.match.test(col.toLowerCase())).map((f) => ({ col, sql: f.check(quoteIdent(col)) })));
+    if (checks.length > 0 && rows > 0) {
+      const parts = checks.map((ch, i) => `count(${quoteIdent(ch.col)}) AS n${i}, count(*) FILTER (WHERE ${quoteIdent(ch.col)} IS NOT NULL AND ${ch.sql}) AS ok${i}`);
+      const [r] = readerRows(await c.runAndReadAll(`SELECT ${parts.join(', ')} FROM ${rel}`));
+      let checked = 0;
+      let ok = 0;
+      checks.forEach((_, i) => {
+        checked += Number(r?.[`n${i}`] ?? 0);
+        ok += Number(r?.[`ok${i}`] ?? 0);
+      });
+      dims.conformity = checked === 0 ? null : ok / checked;
+    }
+    const sources = sourcesOf(project, node);
+    if (sources.length > 0) dims.timeliness = sources.filter(([s, d]) => fresh(s, d)).length / sources.length;
+    out.push({ model: node.id, rows, dimensions: dims, score: weightedScore(dims, weights) });
+  }
+  return out;
+}
+
+export function weightedScore(dims: Record<Dimension, number | null>, weights: Record<string, number> | undefined): number | null {
+  let total = 0;
+  let weight = 0;
+  for (const d of DIMENSIONS) {
+    const v = dims[d];
+    if (v === null) continue;
+    const w = weights?.[d] ?? 1;
+    total += v * w;
+    weight += w;
+  }
+  return weight === 0 ? null : total / weight;
+}
+
+/** Sources a node reads, directly or through its upstream models. */
+function sourcesOf(project: Project, node: ProjectNode): [string, string][] {
+  const seen = new Set<string>();
+  const found = new Map<string, [string, string]>();
+  const visit = (n: ProjectNode): void => {
+    for (const s of n.sources) found.set(`${s.source}.${s.dataset}`, [s.source, s.dataset]);
+    for (const dep of n.dependsOn) {
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      const t = project.nodes.get(dep);
+      if (t) visit(t);
+    }
+  };
+  visit(node);
+  return [...found.values()];
+}

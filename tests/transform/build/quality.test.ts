@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { prices, projectLake } from '../../helpers/models.js';
+
+describe('data quality scores', () => {
+  it('scores trusted and mart models on the 8 dimensions, publishes mart_data_quality and gates the score as a test', async () => {
+    const { lake } = await projectLake(
+      {
+        'trusted/tru_prices.sql': `select store, sku, price, case when store = 'a' then 'SC' else 'XX' end as uf from {{ source('shop', 'prices') }}
+          where {{ reject_if('price <= 0', 'non_positive_price') }}`,
+        'trusted/_t.yml': `version: 2
+models:
+  - name: tru_prices
+    columns:
+      - name: sku
+        tests: [not_null, unique]
+      - name: store
+        tests:
+          - accepted_values: { values: [a] }
+    tests:
+      - expression: { expression: "price < 100" }
+`,
+      },
+      { quality: { minQualityScore: 0.95, gateSeverity: 'error' } },
+    );
+    await lake.extract([prices([['a', '1', 10], ['a', '2', 20], ['b', '3', 200], ['a', '4', 0]])]);
+    const r = await lake.build();
+    const [q] = await lake.query(`select * from marts.mart_data_quality where model = 'trusted.tru_prices'`);
+    // 3 rows kept, 1 rejected; store 'b' is outside the accepted values; one price fails the expression; uf 'XX' is no UF.
+    expect(q).toMatchObject({ rows: 3, completeness: 1, uniqueness: 1, integrity: null });
+    expect(q!.accuracy).toBeCloseTo(3 / 4);
+    expect(q!.validity).toBeCloseTo(1 - 1 / 3);
+    expect(q!.consistency).toBeCloseTo(1 - 1 / 3);
+    expect(q!.conformity).toBeCloseTo(2 / 3);
+    expect(q!.timeliness).toBe(1);
+    const dims = [1, 1, 2 / 3, 3 / 4, 2 / 3, 2 / 3, 1];
+    expect(q!.score).toBeCloseTo(dims.reduce((a, b) => a + b, 0) / dims.length);
+    const gate = r.tests.find((t) => t.name === 'quality_score_trusted_tru_prices')!;
+    expect(gate).toMatchObject({ kind: 'min_quality_score', severity: 'error', status: 'fail', failures: 1 });
+    expect(r.status).toBe('partial');
+    const stored = await lake.metrics.select(`select model, score from quality_scores where run_id = $1`, [r.runId]);
+    expect(stored).toHaveLength(1);
+    // History accumulates across builds.
+    await lake.build({ fullRefresh: true });
+    expect(await lake.query(`select count(*) as n from marts.mart_data_quality`)).toEqual([{ n: 2 }]);
+  });
+});
