@@ -26,7 +26,8 @@ describe('lake.build materializations', () => {
     ]);
     expect(await lake.query('select * from marts.mart_store')).toEqual([{ store: 'bistek', region: 'sul', n: 2 }]);
     const objects = await lake.query(`select schema_name, view_name from duckdb_views() where database_name = 'analytics' and not internal order by all`);
-    expect(objects.map((o) => `${o.schema_name}.${o.view_name}`)).toEqual(['marts.mart_store', 'seeds.stores', 'staging.stg_prices', 'trusted.tru_price']);
+    // Plus the engine's own quality history (trusted and mart models are scored).
+    expect(objects.map((o) => `${o.schema_name}.${o.view_name}`)).toEqual(['marts.mart_data_quality', 'marts.mart_store', 'seeds.stores', 'staging.stg_prices', 'trusted.tru_price']);
     // Money is DECIMAL in trusted; the ephemeral left no object behind.
     const [type] = await lake.query(`select data_type from information_schema.columns where table_schema = 'trusted' and table_name = 'tru_price' and column_name = 'price'`);
     expect(type!.data_type).toBe('DECIMAL(18,2)');
