@@ -1,9 +1,10 @@
 /**
  * `npm run demo`: the main job end to end, offline, on bundled data.
  *
- * 1. Starts loopback servers that speak the APIs we read in production (VTEX catalog search),
- *    over the sample catalogs in examples/fixtures/.
- * 2. Extracts two simulated days of three supermarkets into bronze (prices move between them).
+ * 1. Starts loopback servers that speak the APIs we read in production (VTEX catalog search;
+ *    Mercado Livre OAuth, orders, items, users, search) over the sample data in examples/fixtures/.
+ * 2. Extracts two simulated days of three supermarkets into bronze (prices move between them),
+ *    a seller's Mercado Livre orders, items and profile, and a generated e-commerce export (CSV).
  * 3. Builds the models (staging → trusted → marts) and runs their data tests.
  * 4. Prints what landed where, and a taste of the marts.
  *
@@ -11,9 +12,12 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Lakehouse, vtexCatalog } from '../src/index.js';
+import fs from 'node:fs';
+import { Lakehouse, csvSource, generateShopDataset, mercadoLivreItems, mercadoLivreOrders, mercadoLivreSearch, mercadoLivreSeller, vtexCatalog } from '../src/index.js';
 import { buildVtexCatalog } from './fixtures/vtex/catalog.js';
 import { startVtexServer } from './fixtures/vtex/server.js';
+import { buildMercadoLivreData } from './fixtures/mercadolivre/data.js';
+import { startMercadoLivreServer } from './fixtures/mercadolivre/server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(process.env.DUCKHOUSE_ROOT ?? 'data');
@@ -27,6 +31,10 @@ function morning(daysAgo: number): Date {
 
 const catalog = buildVtexCatalog({ samePriceCount: 2600 });
 const vtex = await startVtexServer({ catalog });
+// Demo credentials for the loopback Mercado Livre: a real app's come from the environment.
+const ml = { clientId: 'demo-app', clientSecret: 'demo-client-secret', refreshToken: 'TG-demo-initial-refresh' };
+const mlData = buildMercadoLivreData();
+const mlServer = await startMercadoLivreServer({ data: mlData, clientId: ml.clientId, clientSecret: ml.clientSecret, initialRefreshToken: ml.refreshToken });
 const lake = await Lakehouse.open({
   root,
   models: path.join(here, '..', 'models'),
@@ -44,6 +52,23 @@ try {
     for (const w of result.sources.flatMap((s) => s.warnings ?? [])) console.log(`  warning: ${w}`);
   }
 
+  const mlCommon = { baseUrl: mlServer.url, auth: ml };
+  const marketplace = await lake.extract([
+    mercadoLivreOrders({ sellerId: mlData.mainSellerId, ...mlCommon, from: mlData.startDate }),
+    mercadoLivreSeller({ sellerId: mlData.mainSellerId, ...mlCommon }),
+    mercadoLivreSearch({ site: mlData.siteId, category: mlData.categories[0]!.id, ...mlCommon }),
+  ]);
+  const items = await lake.extract([mercadoLivreItems({ fromOrders: true, ...mlCommon })]);
+  console.log(
+    `extract mercado livre: ${marketplace.status}, ${[...marketplace.sources, ...items.sources].map((s) => `${s.dataset} ${s.rows}`).join(', ')} (runs ${marketplace.runId}, ${items.runId})`,
+  );
+
+  const shopDir = path.join(root, 'exports', 'shop');
+  fs.rmSync(shopDir, { recursive: true, force: true });
+  const shop = await generateShopDataset({ seed: 42, customers: 2000, days: 365, outDir: shopDir });
+  const shopRun = await lake.extract(Object.keys(shop.files).map((table) => csvSource({ source: 'shop', dataset: table, path: shop.files[table as keyof typeof shop.files].path })));
+  console.log(`extract shop export: ${shopRun.status}, ${shop.orders} orders of ${shop.customers} customers in ${Object.keys(shop.files).length} CSV files (run ${shopRun.runId})`);
+
   const build = await lake.build();
   const count = (status: string) => build.models.filter((m) => m.status === status).length;
   console.log(`build: ${build.status}, ${count('success')} models built, ${count('up-to-date')} up to date, ${count('error')} failed (run ${build.runId})`);
@@ -53,13 +78,22 @@ try {
   for (const t of build.tests.filter((t) => t.status !== 'pass')) console.log(`  ${t.status}: ${t.name} (${t.failures} failing)`);
 
   const rowsPerModel = await Promise.all(
-    build.models.map(async (m) => {
+    build.models.filter((m) => m.status === 'success' || m.status === 'up-to-date').map(async (m) => {
       const [{ n }] = (await lake.query(`select count(*) as n from ${m.name.split('.').map((p) => `"${p}"`).join('.')}`)) as [{ n: number }];
       return { model: m.name, status: m.status, rows: n };
     }),
   );
   console.table(rowsPerModel);
-  if (build.models.some((m) => m.name === 'marts.mart_price_changes' && m.status !== 'error')) {
+  const built = (name: string) => build.models.some((m) => m.name === name && (m.status === 'success' || m.status === 'up-to-date'));
+  if (built('marts.mart_customer_rfm')) {
+    console.log('customer segments (RFM):');
+    console.table(await lake.query(`select segment, count(*) as customers, round(avg(monetary), 2) as avg_revenue from marts.mart_customer_rfm group by 1 order by 2 desc`));
+  }
+  if (built('marts.dim_sellers')) {
+    console.log('marketplace sellers:');
+    console.table(await lake.query(`select seller_id, nickname, orders_count, paid_revenue, average_ticket, reputation_level from marts.dim_sellers order by paid_revenue desc nulls last limit 3`));
+  }
+  if (built('marts.mart_price_changes')) {
     console.log('biggest price moves:');
     console.table(await lake.query(`select store, product_name, previous_price, new_price, change_pct from marts.mart_price_changes order by abs(change_pct) desc limit 5`));
   }
@@ -72,4 +106,5 @@ try {
 } finally {
   await lake.close();
   await vtex.close();
+  await mlServer.close();
 }
