@@ -176,6 +176,11 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     await writer.discard().catch(() => undefined);
   }
   env.cursors.release(source.source, source.dataset);
+  try {
+    await env.metrics.recordHttpStats(env.runId, source.source, source.dataset, httpStats);
+  } catch (e) {
+    logger.error(`http stats could not be recorded: ${errorMessage(e)}`);
+  }
   for (const c of connections) c.closeSync();
   const rows = writer.totals.rows;
   const result: SourceResult = {

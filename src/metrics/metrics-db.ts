@@ -10,6 +10,7 @@ import { redact } from '../redact.js';
 import { METRICS_DDL } from './schema.js';
 import { currentProcess, isAlive } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
+import type { HttpHostStats } from '../extract/source.js';
 
 export type RunStatus = 'running' | 'success' | 'partial' | 'failed' | 'abandoned';
 export type RunKind = 'extract' | 'build' | 'test' | 'run' | 'compact' | 'prune';
@@ -212,6 +213,17 @@ export class MetricsDb {
           appender.endRow();
         }
         appender.closeSync();
+      }
+    });
+  }
+
+  async recordHttpStats(runId: string, source: string, dataset: string, stats: HttpHostStats[]): Promise<void> {
+    if (stats.length === 0) return;
+    await this.transaction(async (c) => {
+      for (const h of stats) {
+        await c.run(`INSERT INTO http_stats VALUES ($1, $2, $3, $4, $5, $6, $7::JSON, $8, $9, $10, $11, now())`, [
+          runId, source, dataset, h.host, h.requests, h.retries, JSON.stringify(h.statuses), h.bytes, Math.round(h.latencyMs), Math.round(h.throttledMs), h.breakerOpens,
+        ]);
       }
     });
   }

@@ -134,4 +134,18 @@ export const METRICS_DDL: string[] = [
     score DOUBLE,
     computed_at TIMESTAMPTZ NOT NULL
   )`,
+  `CREATE TABLE IF NOT EXISTS http_stats (
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    requests INTEGER NOT NULL,
+    retries INTEGER NOT NULL,
+    statuses JSON,                    -- responses by status code ('ERR' for network errors)
+    bytes BIGINT NOT NULL,
+    latency_ms BIGINT NOT NULL,
+    throttled_ms BIGINT NOT NULL,     -- waited for the per-host rate limit
+    breaker_opens INTEGER NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL
+  )`,
 ];

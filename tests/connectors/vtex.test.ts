@@ -95,3 +95,18 @@ describe('vtexCatalog against a server that enforces the API rules', () => {
     expect(() => vtexCatalog({ store: 'ok', baseUrl: 'http://x', salesChanel: 1 } as never)).toThrow(/unknown option "salesChanel"/);
   });
 });
+
+describe('http_stats', () => {
+  it('records requests, statuses, bytes and latency per source and host', async () => {
+    const catalog = buildVtexCatalog({ stores: ['fort'] });
+    const server = await startVtexServer({ catalog });
+    servers.push(server);
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([vtexCatalog({ store: 'fort', baseUrl: server.baseUrlFor('fort'), categories: ['Bebidas'] })]);
+    const [stats] = await lake.metrics.select(`select host, requests, statuses, bytes, latency_ms from http_stats where run_id = $1`, [r.runId]);
+    expect(stats!.host).toBe(new URL(server.url).host);
+    expect(stats!.requests).toBe(r.sources[0]!.requests);
+    expect(Object.keys(JSON.parse(stats!.statuses as string)).sort()).toEqual(['200', '206'].filter((k) => JSON.parse(stats!.statuses as string)[k]));
+    expect(stats!.bytes as number).toBeGreaterThan(1000);
+  });
+});

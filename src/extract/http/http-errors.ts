@@ -34,11 +34,9 @@ export class HttpError extends SourceError {
   }
 }
 
-/** Statuses worth repeating: the server may answer differently next time. */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524]);
-
+/** Statuses worth repeating (408, 425, 429, 5xx): the server may answer differently next time. */
 export function isRetryableStatus(status: number): boolean {
-  return RETRYABLE_STATUSES.has(status) || status >= 500;
+  return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
 /** The server answered with a status we do not accept. Retryable for 408, 425, 429 and 5xx. */
@@ -73,7 +71,8 @@ export class HttpNetworkError extends HttpError {
   readonly errno: string | undefined;
 
   constructor(details: HttpErrorDetails & { errno?: string; message: string; readFailed?: boolean }) {
-    const retryable = details.readFailed === true || (details.errno !== undefined && RETRYABLE_CODES.has(details.errno));
+    // HPE_*: llhttp could not parse the response (garbled by a proxy, cut mid-header): like a bad body.
+    const retryable = details.readFailed === true || (details.errno !== undefined && (RETRYABLE_CODES.has(details.errno) || details.errno.startsWith('HPE_')));
     super('HTTP_NETWORK', `${details.errno ?? 'network error'}: ${details.message}`, { ...details, retryable });
     this.errno = details.errno;
   }
@@ -117,4 +116,14 @@ export class AuthError extends SourceError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('HTTP_AUTH', redactString(message), { ...options, retryable: false });
   }
+}
+
+/** Errno codes that prove the request never left: safe to repeat even a single-use request. */
+const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/** True when `error` proves the server never processed the request (so a single-use token is intact). */
+export function surelyUnsent(error: unknown): boolean {
+  if (error instanceof CircuitOpenError) return true;
+  if (error instanceof HttpNetworkError) return error.errno !== undefined && UNSENT_CODES.has(error.errno);
+  return error instanceof HttpStatusError && error.status === 429;
 }

@@ -2,6 +2,8 @@
  * Token buckets per host, shared by every source of the process that hits that host: politeness
  * is owed to the server, not to one source. Each user of a host holds a lease with its own
  * rate; the bucket runs at the slowest active lease, so no source can speed up another's host.
+ * Waiters queue in order and each takes a token when it wakes, never a reservation made
+ * earlier: after a stall the host still sees at most `burst` requests at once.
  */
 
 export interface RateLimit {
@@ -23,10 +25,11 @@ class TokenBucket {
   private nextLease = 0;
   private rate = 1;
   private burst = 1;
-  /** May go negative: each waiter reserves a future token, which keeps waiters in FIFO order. */
   private tokens = 0;
   private refilledAt = performance.now();
   private started = false;
+  /** Waiters take turns (FIFO); each takes a real token when it wakes, so a stalled event loop cannot release a burst. */
+  private line: Promise<unknown> = Promise.resolve();
 
   lease(limit: RateLimit): number {
     const id = this.nextLease++;
@@ -58,19 +61,25 @@ class TokenBucket {
     this.refilledAt = now;
   }
 
-  async take(signal?: AbortSignal): Promise<number> {
-    signal?.throwIfAborted();
-    this.refill();
-    this.tokens -= 1;
-    if (this.tokens >= 0) return 0;
-    const waitMillis = (-this.tokens / this.rate) * 1000;
-    try {
-      await sleep(waitMillis, signal);
-    } catch (error) {
-      this.tokens += 1; // the reservation is not used: hand it to the next in line
-      throw error;
+  take(signal?: AbortSignal): Promise<number> {
+    const turn = this.line.then(() => this.takeNow(signal));
+    this.line = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async takeNow(signal?: AbortSignal): Promise<number> {
+    let waited = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      this.refill();
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return waited;
+      }
+      const millis = Math.max(1, ((1 - this.tokens) / this.rate) * 1000);
+      await sleep(millis, signal);
+      waited += millis;
     }
-    return waitMillis;
   }
 }
 

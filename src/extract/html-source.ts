@@ -1,0 +1,495 @@
+/**
+ * htmlSource: a website without an API as a source. Pages are fetched with the HTTP engine
+ * (retries, per-host rate limit, circuit breaker, honest User-Agent), parsed with cheerio,
+ * turned into records by a selector map or a function, and crawled by following links.
+ *
+ * The crawl frontier (pages done, links queued) is the source's cursor: declared with each
+ * page's records and saved by the lake only once the bronze files holding them are committed,
+ * so a killed crawl resumes where its last commit left it. Pages without records ride along
+ * with the next commit. A crawl that finished leaves `{ finished: true }` and the next run
+ * starts over from `startUrls`.
+ *
+ * What happens to a page that cannot be read:
+ * - the site answered and the answer is wrong (404, 410, 500, a redirect loop, an empty or
+ *   non-HTML page, `extract` throwing): a quarantine entry with the URL and the reason, and the
+ *   crawl goes on;
+ * - the site is not answering (connection refused or reset, timeouts, the circuit breaker open,
+ *   429 or 503 after every retry): the source fails; the frontier committed so far stays, so
+ *   the next run retries the page instead of skipping it.
+ */
+import type { CheerioAPI } from 'cheerio';
+import { z } from 'zod';
+import type { Limits } from '../config.js';
+import { parseOptions } from '../config.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import { redactString } from '../redact.js';
+import { parseBrl, parseBrNumber, parsePackSize } from './brazil.js';
+import type { HttpResponse } from './http/client.js';
+import { createHttpContext } from './http/http-context.js';
+import { CircuitOpenError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from './http/http-errors.js';
+import { defineSource, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
+
+/** The page being read, as `extract` and `follow` functions see it. */
+export interface HtmlPage {
+  /** The page's URL after redirects, normalized (no fragment, query parameters sorted). */
+  url: string;
+  status: number;
+}
+
+/** How a field's text becomes a value. Missing elements and attributes give `undefined`. */
+export type HtmlFieldParse =
+  /** Whitespace collapsed and trimmed (the default). */
+  | 'text'
+  /** `R$ 1.234,56` → 1234.56 (null when it is not a price). */
+  | 'brl'
+  /** `1.234,5` → 1234.5. */
+  | 'number'
+  /** An integer written the Brazilian way (`1.200` → 1200); null otherwise. */
+  | 'int'
+  /** A link made absolute against the page URL (and its `<base href>`). */
+  | 'url'
+  /** `{ packQty, unit, netAmount }` from a name (`12x395g`); null when there is none. */
+  | 'pack';
+
+export interface HtmlFieldSpec {
+  /** CSS selector relative to the item (its first match is used); none means the item itself. */
+  selector?: string;
+  /** Read this attribute instead of the element's text. */
+  attr?: string;
+  /** A parse kind, or a function of the value (whitespace collapsed) and the page. */
+  parse?: HtmlFieldParse | ((value: string, page: HtmlPage) => unknown);
+}
+
+/** Records from selectors: one record per `items` match, one field per entry of `fields`. */
+export interface HtmlSelectorMap {
+  /** CSS selector of the records (product cards); none means one record per page. */
+  items?: string;
+  /** Field name → a selector (text, trimmed) or a full spec. */
+  fields: Record<string, string | HtmlFieldSpec>;
+}
+
+export type HtmlExtractFunction = ($: CheerioAPI, page: HtmlPage) => unknown[] | Promise<unknown[]>;
+export type HtmlFollowFunction = ($: CheerioAPI, page: HtmlPage) => Iterable<string>;
+
+export interface HtmlSourceOptions<T extends SourceRecord = SourceRecord> {
+  source: string;
+  dataset: string;
+  /** Where the crawl starts (absolute http(s) URLs). Their origins are the ones crawled. */
+  startUrls: string[];
+  /**
+   * Links to crawl next: a CSS selector of elements with `href` (`'a.next, nav.categories a'`),
+   * or a function returning URLs (relative ones are resolved against the page).
+   */
+  follow?: string | HtmlFollowFunction;
+  /** Follow links to other origins too (default false: same origin as the start URLs). */
+  followExternal?: boolean;
+  /** A selector map or a function `($, page) => records`. */
+  extract: HtmlSelectorMap | HtmlExtractFunction;
+  /** One record; declare `_url: z.string()` to keep the URL of the page each record came from. */
+  schema: z.ZodType<T>;
+  partitionBy?: PartitionBy;
+  primaryKey?: string[];
+  /**
+   * Over the lake's limits; `inFlight` is also how many pages are fetched at once, and
+   * `flushRows` defaults to 1,000 (CRAWL_FLUSH_ROWS) so a killed crawl loses little.
+   */
+  limits?: Partial<Limits>;
+  /** Pages fetched per crawl at most, over resumes (default 1,000). */
+  maxPages?: number;
+  /** Sent with every request (cookies, `accept-language`…). */
+  headers?: Record<string, string>;
+}
+
+const PARSE_KINDS = ['text', 'brl', 'number', 'int', 'url', 'pack'] as const;
+const isFunction = (v: unknown): boolean => typeof v === 'function';
+const selector = z.string().trim().min(1);
+
+const fieldSchema = z.union([
+  selector,
+  z.strictObject({
+    selector: selector.optional(),
+    attr: z.string().min(1).optional(),
+    parse: z.union([z.enum(PARSE_KINDS), z.custom<(value: string, page: HtmlPage) => unknown>(isFunction, 'must be a parse kind or a function')]).optional(),
+  }),
+]);
+
+const optionsSchema = z.strictObject({
+  source: z.unknown(),
+  dataset: z.unknown(),
+  startUrls: z.array(z.url({ protocol: /^https?$/ })).min(1),
+  follow: z.union([selector, z.custom<HtmlFollowFunction>(isFunction, 'must be a CSS selector or a function')]).optional(),
+  followExternal: z.boolean().default(false),
+  extract: z.union([
+    z.custom<HtmlExtractFunction>(isFunction, 'must be a selector map or a function'),
+    z.strictObject({ items: selector.optional(), fields: z.record(z.string().min(1), fieldSchema) }),
+  ]),
+  schema: z.unknown(),
+  partitionBy: z.unknown().optional(),
+  primaryKey: z.unknown().optional(),
+  limits: z.unknown().optional(),
+  maxPages: z.number().int().positive().default(1_000),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+/** The frontier as saved in the cursor. */
+const crawlStateSchema = z.object({
+  v: z.literal(1),
+  /** The start URLs it grew from: other start URLs start a new crawl. */
+  start: z.array(z.string()),
+  /** Origins crawled: the start URLs' and those their redirects led to. */
+  origins: z.array(z.string()),
+  /** Pages whose records and quarantine entries are committed (redirect targets included). */
+  visited: z.array(z.string()),
+  /** Links found and not committed yet, in crawl order; `from` is the page that linked it. */
+  queue: z.array(z.object({ url: z.string(), from: z.string().optional() })),
+  /** Pages fetched so far (the maxPages budget). */
+  pages: z.number().int().nonnegative(),
+});
+type CrawlState = z.infer<typeof crawlStateSchema>;
+type QueueEntry = CrawlState['queue'][number];
+
+/**
+ * A crawl commits every 1,000 records unless `limits.flushRows` says otherwise: at the lake's
+ * 100,000 a typical crawl would commit once, at its end, and a killed one would start over.
+ * At 5 pages/s and ~20 products a page that is a commit every ~10 s (compaction merges the files).
+ */
+export const CRAWL_FLUSH_ROWS = 1_000;
+
+const ACCEPT_HTML = 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.5';
+
+type Cheerio = typeof import('cheerio');
+let cheerioModule: Promise<Cheerio> | undefined;
+/** cheerio (and its parser) cost ~0.5 s to load: only processes that scrape pay for it. */
+function loadCheerio(): Promise<Cheerio> {
+  cheerioModule ??= import('cheerio').catch((error: unknown) => {
+    cheerioModule = undefined;
+    throw error;
+  });
+  return cheerioModule;
+}
+
+/**
+ * A URL as the crawler compares and requests it: absolute, http(s) only, without fragment, with
+ * query parameters sorted. Undefined for anything else (`mailto:`, `javascript:`, garbage).
+ * @example normalizeCrawlUrl('?sort=a&page=2#top', 'https://loja.com.br/c/x') // 'https://loja.com.br/c/x?page=2&sort=a'
+ */
+export function normalizeCrawlUrl(href: string, base?: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(href.trim(), base);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  url.hash = '';
+  if (url.search) url.searchParams.sort();
+  return url.href;
+}
+
+/**
+ * A source crawling HTML pages.
+ * @example
+ * const products = htmlSource({
+ *   source: 'mercado', dataset: 'products',
+ *   startUrls: ['https://www.mercado.com.br/'],
+ *   follow: 'a.next, nav.categories a',
+ *   extract: { items: 'li.product', fields: {
+ *     sku: { attr: 'data-sku' }, name: '.title',
+ *     price: { selector: '.price', parse: 'brl' },
+ *     url: { selector: 'a', attr: 'href', parse: 'url' },
+ *   } },
+ *   schema: z.object({ sku: z.string(), name: z.string(), price: z.number(), url: z.string(), _url: z.string() }),
+ *   partitionBy: { store: 'mercado' },
+ * });
+ */
+export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>): Source<T> {
+  const where = `htmlSource(${JSON.stringify(String((options as { source?: unknown })?.source))}/${JSON.stringify(String((options as { dataset?: unknown })?.dataset))})`;
+  const o = parseOptions(optionsSchema, options, where);
+  const startUrls = [...new Set(o.startUrls.map((u) => normalizeCrawlUrl(u)!))];
+  const fn = typeof o.extract === 'function' ? o.extract : undefined;
+  const extractRecords: ($: CheerioAPI, page: HtmlPage, base: string) => unknown[] | Promise<unknown[]> = fn ? ($, page) => fn($, page) : selectorMapExtractor(o.extract as HtmlSelectorMap);
+  const follow = o.follow;
+  const source = defineSource<T>({
+    source: options.source,
+    dataset: options.dataset,
+    schema: options.schema,
+    ...(options.partitionBy === undefined ? {} : { partitionBy: options.partitionBy }),
+    ...(options.primaryKey === undefined ? {} : { primaryKey: options.primaryKey }),
+    limits: { flushRows: CRAWL_FLUSH_ROWS, ...options.limits },
+    extract: crawl,
+  });
+  // `_url` is added only when the schema has a place for it (a strict schema would refuse it).
+  const keepUrl = source.columns.some((c) => c.name === '_url');
+
+  async function* crawl(ctx: ExtractContext): AsyncGenerator<unknown[]> {
+    const cheerio = await loadCheerio();
+    checkSelectors(cheerio, o.extract, follow, where);
+    const frontier = new Frontier(startUrls, o.followExternal, await ctx.cursor(), ctx);
+    const http = createHttpContext(ctx, { headers: { accept: ACCEPT_HTML, ...o.headers } });
+    type Fetched = { entry: QueueEntry; response?: HttpResponse<string>; error?: unknown };
+    const inFlight = new Map<string, Promise<Fetched>>();
+    const truncated: string[] = [];
+    const fetchPage = (entry: QueueEntry): Promise<Fetched> =>
+      http.request<string>(entry.url, { responseType: 'text' }).then(
+        (response) => ({ entry, response }),
+        (error: unknown) => ({ entry, error }),
+      );
+
+    /** Reads one fetched page: its records, with its links queued. Throws only when the site is not answering. */
+    const readPage = async ({ entry, response, error }: Fetched): Promise<unknown[]> => {
+      // A redirect from another URL already brought this page.
+      if (frontier.visited.has(entry.url)) return [];
+      frontier.visited.add(entry.url);
+      const reject = (reason: string, extra: Record<string, unknown> = {}): unknown[] => {
+        ctx.reject({ url: redactString(entry.url), ...(entry.from ? { from: redactString(entry.from) } : {}), ...extra }, reason, { url: redactString(entry.url) });
+        return [];
+      };
+      if (!response) {
+        if (siteIsDown(error)) throw error;
+        return reject(pageErrorReason(error), error instanceof HttpError && error.status !== undefined ? { status: error.status } : {});
+      }
+      const url = normalizeCrawlUrl(response.url) ?? entry.url;
+      if (url !== entry.url) {
+        if (entry.from === undefined) frontier.allowOrigin(url); // a start URL moving to https or www
+        if (!frontier.allows(url)) return reject(`redirected off-site to ${new URL(url).origin}`, { status: response.status, redirectedTo: redactString(url) });
+        if (frontier.visited.has(url)) return [];
+        frontier.arrived(url);
+      }
+      const page: HtmlPage = { url, status: response.status };
+      const contentType = String(response.headers['content-type'] ?? '');
+      if (contentType && !/html|xml/i.test(contentType)) return reject(`not an HTML page (content-type ${contentType})`, { status: response.status });
+      const $ = cheerio.load(response.body);
+      if ($('body *').length === 0 && $('body').text().trim() === '') return reject('empty page: the HTML has no content', { status: response.status, bytes: response.bytes });
+      if (/^\s*(<!doctype html|<html)/i.test(response.body) && !/<\/html>\s*$/i.test(response.body)) {
+        // Records before the cut are kept (a card cut in half fails validation); the rest are missing.
+        truncated.push(redactString(url));
+        ctx.logger.warn(`page ${redactString(url)} looks truncated (no closing </html>)`);
+      }
+      const base = normalizeCrawlUrl($('base[href]').first().attr('href') ?? '', url) ?? url;
+      let linkError: unknown;
+      if (follow !== undefined) {
+        try {
+          const links = typeof follow === 'string' ? $(follow).map((_, el) => $(el).attr('href')).get() : [...follow($, page)];
+          for (const link of links) if (typeof link === 'string') frontier.discover(link, base, url);
+        } catch (e) {
+          linkError = e;
+        }
+      }
+      let records: unknown[] = [];
+      try {
+        const found = await extractRecords($, page, base);
+        if (Array.isArray(found)) records = found;
+        else reject(`extract returned ${found === null ? 'null' : typeof found}, not an array of records`, { status: response.status });
+      } catch (e) {
+        reject(`extract failed: ${errorMessage(e)}`, { status: response.status });
+      }
+      if (linkError !== undefined) reject(`follow failed: ${errorMessage(linkError)}`, { status: response.status });
+      if (!keepUrl) return records;
+      return records.map((r) => (r !== null && typeof r === 'object' && !Array.isArray(r) && (r as SourceRecord)._url === undefined ? { ...r, _url: url } : r));
+    };
+
+    try {
+      const concurrency = ctx.limits.inFlight;
+      for (;;) {
+        while (inFlight.size < concurrency && frontier.queue.length > 0 && frontier.pages + inFlight.size < o.maxPages) {
+          const entry = frontier.start();
+          inFlight.set(entry.url, fetchPage(entry));
+        }
+        if (inFlight.size === 0) break;
+        // Pages are read in the order they arrive: a slow page does not hold the others back.
+        const fetched = await Promise.race(inFlight.values());
+        inFlight.delete(fetched.entry.url);
+        frontier.finish(fetched.entry);
+        ctx.stats.pages += 1;
+        const records = await readPage(fetched);
+        // Declared before the yield: the lake commits these records and this frontier together.
+        ctx.checkpoint(frontier.snapshot());
+        if (records.length > 0) yield records;
+      }
+      if (truncated.length > 0) {
+        const which = truncated.length === 1 ? `page ${truncated[0]} looks` : `${truncated.length} pages look`;
+        ctx.warn(`${ctx.source}/${ctx.dataset}: ${which} truncated (no closing </html>): records after the cut are missing${truncated.length > 1 ? ` (first: ${truncated[0]})` : ''}`);
+      }
+      if (frontier.queue.length > 0) {
+        ctx.warn(`${ctx.source}/${ctx.dataset}: stopped at maxPages (${o.maxPages}); ${frontier.queue.length} links found were not crawled`);
+      }
+      ctx.checkpoint({ v: 1, finished: true, pages: frontier.pages, finishedAt: new Date().toISOString() });
+    } finally {
+      // Aborts what is still in flight; those pages stay in the committed queue for next time.
+      await http.close();
+    }
+  }
+
+  return source;
+}
+
+/** Visited pages, the queue, the pages in flight, and which links may join the queue. */
+class Frontier {
+  readonly visited: Set<string>;
+  queue: QueueEntry[];
+  pages: number;
+  private readonly startUrls: string[];
+  private readonly origins: Set<string>;
+  private readonly active = new Map<string, QueueEntry>();
+  /** Every URL visited, queued or in flight. */
+  private readonly seen: Set<string>;
+
+  constructor(startUrls: string[], private readonly followExternal: boolean, saved: unknown, ctx: ExtractContext) {
+    this.startUrls = startUrls;
+    const state = crawlStateSchema.safeParse(saved);
+    const resumable = state.success && sameList(state.data.start, startUrls);
+    if (state.success && !resumable) ctx.warn(`${ctx.source}/${ctx.dataset}: the start URLs changed since the unfinished crawl; starting a new crawl`);
+    else if (saved !== undefined && !state.success && !isFinished(saved)) ctx.warn(`${ctx.source}/${ctx.dataset}: the saved crawl state is not readable; starting a new crawl`);
+    if (resumable) {
+      const s = state.data;
+      this.visited = new Set(s.visited);
+      this.queue = s.queue.filter((e) => !this.visited.has(e.url));
+      this.pages = s.pages;
+      this.origins = new Set(s.origins);
+      ctx.logger.info(`resuming the crawl: ${s.visited.length} pages done, ${this.queue.length} queued`);
+    } else {
+      this.visited = new Set();
+      this.queue = startUrls.map((url) => ({ url }));
+      this.pages = 0;
+      this.origins = new Set(startUrls.map((u) => new URL(u).origin));
+    }
+    this.seen = new Set([...this.visited, ...this.queue.map((e) => e.url)]);
+  }
+
+  allows(url: string): boolean {
+    return this.followExternal || this.origins.has(new URL(url).origin);
+  }
+
+  allowOrigin(url: string): void {
+    this.origins.add(new URL(url).origin);
+  }
+
+  /** Queues a link found on page `from`, unless it is off-site, not http(s), or already known. */
+  discover(href: string, base: string, from: string): void {
+    const url = normalizeCrawlUrl(href, base);
+    if (url === undefined || this.seen.has(url) || !this.allows(url)) return;
+    this.seen.add(url);
+    this.queue.push({ url, from });
+  }
+
+  /** Takes the next queued page and counts it in flight. */
+  start(): QueueEntry {
+    const entry = this.queue.shift()!;
+    this.active.set(entry.url, entry);
+    return entry;
+  }
+
+  finish(entry: QueueEntry): void {
+    this.active.delete(entry.url);
+    this.pages += 1;
+  }
+
+  /** A redirect landed on `url`: it counts as visited, and is not fetched again from the queue. */
+  arrived(url: string): void {
+    this.visited.add(url);
+    this.seen.add(url);
+    const at = this.queue.findIndex((e) => e.url === url);
+    if (at >= 0) this.queue.splice(at, 1);
+  }
+
+  /** The state to resume from: pages in flight go back to the front of the queue. */
+  snapshot(): CrawlState {
+    return {
+      v: 1,
+      start: this.startUrls,
+      origins: [...this.origins],
+      visited: [...this.visited],
+      queue: [...this.active.values(), ...this.queue],
+      pages: this.pages,
+    };
+  }
+}
+
+function isFinished(saved: unknown): boolean {
+  return typeof saved === 'object' && saved !== null && (saved as { finished?: unknown }).finished === true;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Errors that say the site is not answering, rather than that one page is bad: the crawl stops
+ * (and resumes from its last commit next run) instead of writing off page after page.
+ */
+function siteIsDown(error: unknown): boolean {
+  if (error instanceof CircuitOpenError || error instanceof HttpTimeoutError) return true;
+  if (error instanceof HttpNetworkError) return error.retryable;
+  if (error instanceof HttpStatusError) return error.status === 429 || error.status === 503;
+  return !(error instanceof HttpError); // aborted, closed: not about the page
+}
+
+function pageErrorReason(error: unknown): string {
+  if (error instanceof HttpStatusError) return `HTTP ${error.status}`;
+  if (error instanceof HttpNetworkError && error.errno === 'ERR_TOO_MANY_REDIRECTS') return `redirect loop (too many redirects): ${error.message}`;
+  return errorMessage(error);
+}
+
+/** Fails the run before any request when a selector cannot be parsed, naming the option. */
+function checkSelectors(cheerio: Cheerio, extract: HtmlSelectorMap | HtmlExtractFunction, follow: string | HtmlFollowFunction | undefined, where: string): void {
+  const $ = cheerio.load('');
+  const check = (option: string, sel: string | undefined): void => {
+    if (sel === undefined) return;
+    try {
+      $(sel);
+    } catch (error) {
+      throw new ConfigError(`${where}: option "${option}" is not a valid CSS selector (got ${JSON.stringify(sel)}): ${errorMessage(error)}`);
+    }
+  };
+  if (typeof follow === 'string') check('follow', follow);
+  if (typeof extract === 'function') return;
+  check('extract.items', extract.items);
+  for (const [name, spec] of Object.entries(extract.fields)) check(`extract.fields.${name}${typeof spec === 'string' ? '' : '.selector'}`, typeof spec === 'string' ? spec : spec.selector);
+}
+
+const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
+function selectorMapExtractor(map: HtmlSelectorMap): ($: CheerioAPI, page: HtmlPage, base: string) => SourceRecord[] {
+  const fields = Object.entries(map.fields).map(([name, spec]) => [name, typeof spec === 'string' ? { selector: spec } : spec] as const);
+  return ($, page, base) => {
+    const items = map.items === undefined ? $.root() : $(map.items);
+    return items.toArray().map((element) => {
+      const item = $(element);
+      const record: SourceRecord = {};
+      for (const [name, spec] of fields) {
+        const el = spec.selector === undefined ? item : item.find(spec.selector).first();
+        if (el.length === 0) continue;
+        const raw = spec.attr === undefined ? el.text() : el.attr(spec.attr);
+        if (raw === undefined) continue;
+        record[name] = parseValue(raw, spec.parse ?? 'text', page, base);
+      }
+      return record;
+    });
+  };
+}
+
+function parseValue(raw: string, parse: NonNullable<HtmlFieldSpec['parse']>, page: HtmlPage, base: string): unknown {
+  const text = collapse(raw);
+  if (typeof parse === 'function') return parse(text, page);
+  switch (parse) {
+    case 'text':
+      return text;
+    case 'brl':
+      return parseBrl(text);
+    case 'number':
+      return parseBrNumber(text);
+    case 'int': {
+      const n = parseBrNumber(text);
+      return n !== null && Number.isInteger(n) ? n : null;
+    }
+    case 'url':
+      if (text === '') return null;
+      try {
+        return new URL(text, base).href;
+      } catch {
+        return null;
+      }
+    case 'pack':
+      return parsePackSize(text);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * httpSource: a paginated JSON API as a source. Pages are fetched ahead of the writer (requests
+ * keep going out while the lake validates a page or flushes a batch), records are picked out
+ * of each body, and an incremental cursor is declared per page so it is saved only once the
+ * bronze files holding those records are committed.
+ */
+import { z } from 'zod';
+import type { Limits } from '../config.js';
+import { parseOptions } from '../config.js';
+import { SourceError } from '../errors.js';
+import { redactString } from '../redact.js';
+import { defineSource, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
+import type { HttpMethod, HttpResponse, QueryValues } from './http/client.js';
+import { createHttpContext } from './http/http-context.js';
+import { compareCursor, valueAtPath } from './http/json-path.js';
+import { authOptionsSchema, type AuthOptions } from './http/oauth.js';
+import { isPaginator, singlePage, type PageRequest, type Paginator } from './http/paginators.js';
+import { RawArchive } from './http/raw-archive.js';
+import { ReadAhead } from './http/read-ahead.js';
+
+/** Response bytes fetched ahead of the writer at most (bodies in memory: a few times this). */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+
+export interface IncrementalOptions {
+  /** Record field (dotted path) whose maximum is the cursor, e.g. `updated_at` or `id`. */
+  cursorField: string;
+  /** Query parameter that sends the committed cursor, e.g. `updated_since`. The API should return records past it. */
+  param: string;
+  /** Sent on the very first run, before any cursor is committed. */
+  initial?: string | number;
+}
+
+export interface HttpSourceOptions<T extends SourceRecord = SourceRecord> {
+  source: string;
+  dataset: string;
+  /** First page URL (absolute). */
+  url: string;
+  method?: Extract<HttpMethod, 'GET' | 'POST'>;
+  query?: Record<string, string | number | boolean>;
+  headers?: Record<string, string>;
+  /** JSON request body (POST searches). */
+  body?: unknown;
+  /** How to get from one page to the next; default: a single request. */
+  paginate?: Paginator;
+  /** Where the records are: a dotted path (`results`, `data.items`) or a function; default: the body, if it is an array. */
+  items?: string | ((body: any, response: HttpResponse<unknown>) => unknown[]);
+  schema: z.ZodType<T>;
+  partitionBy?: PartitionBy;
+  primaryKey?: string[];
+  auth?: AuthOptions;
+  limits?: Partial<Limits>;
+  incremental?: IncrementalOptions;
+  /** Keep every response body (redacted) as gzip NDJSON under `<root>/raw/`. */
+  archiveRaw?: boolean;
+}
+
+const optionsSchema = z.strictObject({
+  source: z.unknown(),
+  dataset: z.unknown(),
+  url: z.url({ protocol: /^https?$/ }),
+  method: z.enum(['GET', 'POST']).default('GET'),
+  query: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z.unknown().optional(),
+  paginate: z.custom<Paginator>(isPaginator, 'must be a paginator (offsetPaginator(), cursorPaginator()…)').optional(),
+  items: z.union([z.string(), z.custom<(body: unknown, response: HttpResponse<unknown>) => unknown[]>((v) => typeof v === 'function', 'must be a function')]).optional(),
+  schema: z.unknown(),
+  partitionBy: z.unknown().optional(),
+  primaryKey: z.unknown().optional(),
+  auth: authOptionsSchema.optional(),
+  limits: z.unknown().optional(),
+  incremental: z
+    .strictObject({ cursorField: z.string().min(1), param: z.string().min(1), initial: z.union([z.string(), z.number()]).optional() })
+    .optional(),
+  archiveRaw: z.boolean().default(false),
+});
+
+interface Page {
+  request: PageRequest;
+  response: HttpResponse<unknown>;
+  records: unknown[];
+}
+
+/**
+ * A source reading a paginated JSON API.
+ * @example
+ * const products = httpSource({
+ *   source: 'shop', dataset: 'products', url: 'https://api.example.com/products',
+ *   paginate: offsetPaginator({ limit: 100, totalPath: 'total' }), items: 'results',
+ *   schema: z.object({ id: z.number(), name: z.string(), updated_at: z.string() }),
+ *   incremental: { cursorField: 'updated_at', param: 'updated_since' },
+ *   auth: { type: 'bearer', token: process.env.SHOP_TOKEN! },
+ * });
+ */
+export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>): Source<T> {
+  const where = `httpSource(${JSON.stringify(String((options as { source?: unknown })?.source))}/${JSON.stringify(String((options as { dataset?: unknown })?.dataset))})`;
+  const o = parseOptions(optionsSchema, options, where);
+  const paginator = o.paginate ?? singlePage();
+  const pickItems = itemsPicker(o.items);
+  return defineSource<T>({
+    source: options.source,
+    dataset: options.dataset,
+    schema: options.schema,
+    ...(options.partitionBy === undefined ? {} : { partitionBy: options.partitionBy }),
+    ...(options.primaryKey === undefined ? {} : { primaryKey: options.primaryKey }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    async *extract(ctx) {
+      const http = createHttpContext(ctx, { auth: o.auth, headers: o.headers });
+      const archive = o.archiveRaw ? new RawArchive({ root: ctx.root, source: ctx.source, dataset: ctx.dataset, runId: ctx.runId, timezone: timezoneOf(ctx) }) : undefined;
+      try {
+        const incremental = o.incremental;
+        let cursor: unknown = incremental ? ((await ctx.cursor()) ?? incremental.initial) : undefined;
+        const baseQuery: QueryValues = { ...o.query };
+        if (incremental && cursor !== undefined) baseQuery[incremental.param] = cursor as string | number;
+        const fetchPage = async (request: PageRequest): Promise<Page> => {
+          const response = await http.request<unknown>(request.url ?? o.url, {
+            method: o.method,
+            query: request.url ? undefined : { ...baseQuery, ...request.query },
+            ...(o.body === undefined ? {} : { json: o.body }),
+          });
+          return { request, response, records: pickItems(response, where) };
+        };
+        // The producer walks the pages ahead of the consumer, so requests keep going out while
+        // the lake validates a page or flushes a batch; the queue's byte budget bounds memory.
+        const queue = new ReadAhead<Page>(READ_AHEAD_BYTES);
+        const warn = (message: string): void => ctx.warn(`${ctx.source}/${ctx.dataset}: ${message}`);
+        const produce = async (): Promise<void> => {
+          let request: PageRequest | null = paginator.first();
+          while (request && !queue.closed) {
+            const page = await fetchPage(request);
+            await queue.push(page, page.response.bytes);
+            if (page.records.length === 0) break;
+            const next = paginator.next({ ...page, warn });
+            if (next) checkAdvance(request, next, where);
+            request = next;
+          }
+        };
+        produce().then(
+          () => queue.end(),
+          (error: unknown) => queue.end(error),
+        );
+        try {
+          for (let page = await queue.shift(); page; page = await queue.shift()) {
+            ctx.stats.pages += 1;
+            if (archive) await archive.add(page.response);
+            if (page.records.length === 0) break;
+            if (incremental) {
+              for (const record of page.records) {
+                const value = valueAtPath(record, incremental.cursorField);
+                if (value !== undefined && value !== null && (cursor === undefined || compareCursor(value, cursor) > 0)) cursor = value;
+              }
+              // Declared before the yield: the lake appends this page right after it, and may
+              // commit it in the same step; declared after, a commit would lag one page behind.
+              if (cursor !== undefined) ctx.checkpoint(cursor);
+            }
+            yield page.records as T[];
+          }
+        } finally {
+          queue.close();
+        }
+      } finally {
+        await archive?.close();
+        await http.close();
+      }
+    },
+  });
+}
+
+function itemsPicker(items: HttpSourceOptions['items']): (response: HttpResponse<unknown>, where: string) => unknown[] {
+  return (response, where) => {
+    const found = typeof items === 'function' ? items(response.body, response) : valueAtPath(response.body, items ?? '');
+    // A last page that leaves the list out is an empty page, not an error.
+    if (found === undefined || found === null) return [];
+    if (!Array.isArray(found)) {
+      const what = typeof items === 'function' ? 'the items function' : items ? `items path "${items}"` : 'the body (no items option)';
+      throw new SourceError('HTTP_ITEMS', `${where}: ${redactString(response.url)}: ${what} gave ${typeof found}, not an array of records`);
+    }
+    return found;
+  };
+}
+
+function checkAdvance(current: PageRequest, next: PageRequest, where: string): void {
+  if (samePage(current, next)) {
+    throw new SourceError('HTTP_PAGINATION', `${where}: the paginator asked for the same page again (${redactString(JSON.stringify(next))}); stopping instead of looping`);
+  }
+}
+
+function samePage(a: PageRequest, b: PageRequest): boolean {
+  if (a.url !== b.url) return false;
+  const x = Object.entries(a.query ?? {});
+  const y = b.query ?? {};
+  return x.length === Object.keys(y).length && x.every(([key, value]) => y[key] === value);
+}
+
+function timezoneOf(ctx: ExtractContext): string {
+  const tz = (ctx as ExtractContext & { timezone?: unknown }).timezone;
+  return typeof tz === 'string' ? tz : 'UTC';
+}
+

@@ -1,0 +1,346 @@
+/**
+ * HttpClient: got 14 with keep-alive agents, and our own retry loop around it, so that every
+ * attempt passes the per-source in-flight limit, the per-host circuit breaker and the per-host
+ * token bucket, and is counted in per-host stats. got's own retry is off.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import got, { RequestError, TimeoutError, ReadError, type Method } from 'got';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { Limits } from '../../config.js';
+import { SourceError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { redactString } from '../../redact.js';
+import type { HttpHostStats } from '../source.js';
+import { retryDelayMillis } from './backoff.js';
+import { circuitBreakerFor } from './circuit-breaker.js';
+import {
+  CircuitOpenError,
+  HttpBodyError,
+  HttpError,
+  HttpNetworkError,
+  HttpStatusError,
+  HttpTimeoutError,
+  surelyUnsent,
+} from './http-errors.js';
+import type { AuthStrategy } from './oauth.js';
+import { rateLimiterFor, sleep, type RateLimiterLease } from './rate-limiter.js';
+
+export type QueryValue = string | number | boolean | undefined | null;
+export type QueryValues = Record<string, QueryValue | QueryValue[]>;
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+
+export interface HttpRequestOptions {
+  method?: HttpMethod;
+  /** Added to the URL's own query string (undefined and null values are left out). */
+  query?: QueryValues;
+  headers?: Record<string, string>;
+  /** A JSON request body. */
+  json?: unknown;
+  /** A form-encoded request body. */
+  form?: Record<string, string>;
+  /** `json` (default): the body must parse as JSON. `text`: the body as a string. */
+  responseType?: 'json' | 'text';
+  /** Statuses (besides 2xx) handed back as responses instead of thrown. */
+  acceptStatuses?: number[];
+  /** `false` skips the auth strategy (token endpoints). */
+  auth?: false;
+  /** `unsent-only`: retry only failures where the request surely never reached the server. */
+  retry?: 'all' | 'unsent-only';
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse<T = unknown> {
+  /** The final URL (after redirects). May hold an API key: redact before showing it. */
+  url: string;
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: T;
+  bytes: number;
+  /** Requests it took, retries included. */
+  attempts: number;
+}
+
+export interface HttpClientOptions {
+  /** Retries, backoff, timeout, rate, burst, in-flight and breaker settings. */
+  limits: Limits;
+  signal?: AbortSignal;
+  logger?: Logger;
+  auth?: AuthStrategy;
+  /** Sent with every request (the User-Agent can be overridden here). */
+  headers?: Record<string, string>;
+  /** Counters bumped on every request and retry (a source's `ctx.stats`). */
+  counters?: { requests: number; retries: number };
+}
+
+/**
+ * An HTTP client for one source (or one connector run). Close it to free its sockets and its
+ * rate-limit leases.
+ * @example
+ * const client = new HttpClient({ limits, signal });
+ * const { body } = await client.request<{ results: unknown[] }>('https://api.example.com/items', { query: { page: 1 } });
+ * client.close();
+ */
+export class HttpClient {
+  private readonly limits: Limits;
+  private readonly inFlight: LimitFunction;
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly leases = new Map<string, RateLimiterLease>();
+  private readonly hostStats = new Map<string, HttpHostStats>();
+  private readonly baseHeaders: Record<string, string>;
+  private closed = false;
+
+  constructor(private readonly options: HttpClientOptions) {
+    this.limits = options.limits;
+    this.inFlight = pLimit(options.limits.inFlight);
+    // One socket per in-flight slot is all a source can use; keep-alive saves a handshake per page.
+    const agentOptions = { keepAlive: true, maxSockets: options.limits.inFlight, maxFreeSockets: options.limits.inFlight };
+    this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    this.baseHeaders = { 'user-agent': userAgent(), ...lowerKeys(options.headers ?? {}) };
+  }
+
+  /**
+   * Sends a request with retries. Resolves with a 2xx (or an accepted status) whose body is
+   * parsed; rejects with an HttpError whose `retryable` said no, or the last one after the retries.
+   */
+  async request<T = unknown>(url: string | URL, options: HttpRequestOptions = {}): Promise<HttpResponse<T>> {
+    if (this.closed) throw new SourceError('HTTP_CLOSED', `HttpClient: request to ${redactString(String(url))} after close()`);
+    const target = withQuery(url, options.query);
+    const maxAttempts = this.limits.retries + 1;
+    const signal = anySignal(this.options.signal, options.signal);
+    let attempts = 0;
+    let retries = 0;
+    let authRefreshed = false;
+    for (;;) {
+      attempts += 1;
+      const sent: { credential?: string } = {};
+      try {
+        return await this.attempt<T>(target, options, attempts, sent, signal);
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        // A 401 gets one fresh credential per failure; it does not spend a retry.
+        if (error instanceof HttpStatusError && error.status === 401 && options.auth !== false && this.options.auth?.onUnauthorized && !authRefreshed) {
+          authRefreshed = true;
+          if (await this.options.auth.onUnauthorized(sent.credential, this)) continue;
+        }
+        const mayRetry = error instanceof HttpError && error.retryable && (options.retry !== 'unsent-only' || surelyUnsent(error));
+        if (!mayRetry || retries + 1 >= maxAttempts) throw error;
+        const delay = retryDelayMillis({
+          attempt: retries,
+          baseMillis: this.limits.backoffBaseMillis,
+          maxMillis: this.limits.backoffMaxMillis,
+          retryAfter: error instanceof HttpStatusError ? error.retryAfter : undefined,
+        });
+        retries += 1;
+        this.statsFor(target.host).retries += 1;
+        if (this.options.counters) this.options.counters.retries += 1;
+        this.options.logger?.warn(`retry ${retries}/${maxAttempts - 1} in ${delay} ms: ${error.message}`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** GET (by default) and return the parsed JSON body. */
+  async getJson<T = unknown>(url: string | URL, options: HttpRequestOptions = {}): Promise<T> {
+    return (await this.request<T>(url, options)).body;
+  }
+
+  /** Per-host counters so far (copies). */
+  stats(): HttpHostStats[] {
+    return [...this.hostStats.values()].map((s) => ({ ...s, statuses: { ...s.statuses }, latencyMs: Math.round(s.latencyMs), throttledMs: Math.round(s.throttledMs) }));
+  }
+
+  /** Frees sockets and rate-limit leases. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const lease of this.leases.values()) lease.release();
+    this.leases.clear();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private statsFor(host: string): HttpHostStats {
+    let stats = this.hostStats.get(host);
+    if (!stats) {
+      stats = { host, requests: 0, retries: 0, statuses: {}, bytes: 0, latencyMs: 0, throttledMs: 0, breakerOpens: 0 };
+      this.hostStats.set(host, stats);
+    }
+    return stats;
+  }
+
+  private leaseFor(host: string): RateLimiterLease {
+    let lease = this.leases.get(host);
+    if (!lease) {
+      lease = rateLimiterFor(host, { requestsPerSecond: this.limits.requestsPerSecond, burst: this.limits.burst });
+      this.leases.set(host, lease);
+    }
+    return lease;
+  }
+
+  /** One request: credentials, then an in-flight slot, the breaker, a token, and got. */
+  private async attempt<T>(target: URL, options: HttpRequestOptions, attempt: number, sent: { credential?: string }, signal: AbortSignal | undefined): Promise<HttpResponse<T>> {
+    const method = options.method ?? 'GET';
+    // A copy only when auth may add a query parameter: the retry loop reuses `target`.
+    const url = this.options.auth && options.auth !== false ? new URL(target) : target;
+    const headers: Record<string, string> = { ...this.baseHeaders, ...lowerKeys(options.headers ?? {}) };
+    if ((options.responseType ?? 'json') === 'json') headers.accept ??= 'application/json';
+    // Credentials come before the in-flight slot: a token refresh needs a slot of its own.
+    if (options.auth !== false && this.options.auth) sent.credential = await this.options.auth.apply({ url, headers }, this);
+    return this.inFlight(() => this.send<T>(url, method, headers, options, attempt, signal));
+  }
+
+  private async send<T>(url: URL, method: HttpMethod, headers: Record<string, string>, options: HttpRequestOptions, attempt: number, signal: AbortSignal | undefined): Promise<HttpResponse<T>> {
+    const host = url.host;
+    const href = url.href;
+    const stats = this.statsFor(host);
+    const breaker = circuitBreakerFor(host);
+    const gate = breaker.enter();
+    if (typeof gate === 'object') throw new CircuitOpenError({ method, url: href, attempts: attempt, host, ...gate });
+    try {
+      stats.throttledMs += await this.leaseFor(host).take(signal);
+    } catch (error) {
+      breaker.neutral();
+      throw error;
+    }
+    stats.requests += 1;
+    if (this.options.counters) this.options.counters.requests += 1;
+    const started = performance.now();
+    let response;
+    try {
+      response = await got(url, {
+        method: method as Method,
+        headers,
+        ...(options.json !== undefined ? { json: options.json } : {}),
+        ...(options.form !== undefined ? { form: options.form } : {}),
+        agent: this.agents,
+        timeout: { request: this.limits.requestTimeoutMillis },
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+        responseType: 'buffer',
+        signal,
+      });
+    } catch (error) {
+      stats.latencyMs += performance.now() - started;
+      stats.statuses.ERR = (stats.statuses.ERR ?? 0) + 1;
+      if (signal?.aborted) {
+        breaker.neutral();
+        throw signal.reason;
+      }
+      if (breaker.failure(this.limits)) stats.breakerOpens += 1;
+      throw this.networkError(error, method, href, attempt);
+    }
+    stats.latencyMs += performance.now() - started;
+    const status = response.statusCode;
+    stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+    const raw = response.body;
+    stats.bytes += raw.length;
+    const finalUrl = response.url;
+    const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
+    if (!accepted) {
+      if (status >= 500 || status === 408) {
+        if (breaker.failure(this.limits)) stats.breakerOpens += 1;
+      } else {
+        breaker.success(); // 4xx and 429: the host is alive and answering
+      }
+      throw new HttpStatusError({
+        method,
+        url: href,
+        attempts: attempt,
+        status,
+        statusText: response.statusMessage,
+        retryAfter: headerText(response.headers['retry-after']),
+        hint: status === 401 || status === 403 ? 'credentials refused' : undefined,
+      });
+    }
+    let body: unknown;
+    if ((options.responseType ?? 'json') === 'text') {
+      body = raw.toString('utf8');
+    } else if (raw.length === 0 && (status === 204 || method === 'HEAD')) {
+      body = undefined;
+    } else {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (error) {
+        // Truncated JSON, a maintenance page, a captcha: the host is not answering what it should.
+        if (breaker.failure(this.limits)) stats.breakerOpens += 1;
+        throw new HttpBodyError({
+          method,
+          url: href,
+          attempts: attempt,
+          status,
+          contentType: headerText(response.headers['content-type']),
+          bytes: raw.length,
+          reason: raw.length === 0 ? 'empty body' : (error as Error).message.split('\n')[0]!.slice(0, 120),
+        });
+      }
+    }
+    breaker.success();
+    return { url: finalUrl, status, headers: response.headers, body: body as T, bytes: raw.length, attempts: attempt };
+  }
+
+  private networkError(error: unknown, method: string, url: string, attempt: number): HttpError {
+    // got's errors hold the request options (headers included): keep only a redacted message.
+    const message = redactString(error instanceof Error ? error.message : String(error));
+    const cause = Object.assign(new Error(message), { code: (error as { code?: string }).code });
+    if (error instanceof TimeoutError) return new HttpTimeoutError({ method, url, attempts: attempt, timeoutMillis: this.limits.requestTimeoutMillis, cause });
+    const errno = error instanceof RequestError ? error.code : (error as { code?: string }).code;
+    return new HttpNetworkError({ method, url, attempts: attempt, errno, message, readFailed: error instanceof ReadError, cause });
+  }
+}
+
+function withQuery(url: string | URL, query: QueryValues | undefined): URL {
+  const target = new URL(url);
+  if (!query) return target;
+  // One serialisation at the end: each searchParams.set() would rewrite the whole query string.
+  const params = new URLSearchParams(target.search);
+  for (const [key, value] of Object.entries(query)) {
+    if (Array.isArray(value)) {
+      params.delete(key);
+      for (const v of value) if (v !== undefined && v !== null) params.append(key, String(v));
+    } else if (value !== undefined && value !== null) {
+      params.set(key, String(value));
+    }
+  }
+  target.search = params.toString();
+  return target;
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function lowerKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function anySignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (a && b) return AbortSignal.any([a, b]);
+  return a ?? b;
+}
+
+let cachedUserAgent: string | undefined;
+
+/** `duckhouse/<version> (+https://github.com/duckhouse)`: servers can tell who calls them. */
+export function userAgent(): string {
+  cachedUserAgent ??= `duckhouse/${packageVersion()} (+https://github.com/duckhouse)`;
+  return cachedUserAgent;
+}
+
+function packageVersion(): string {
+  // Walk up from this file: the depth differs between src/ (tsx) and dist/ (built).
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i += 1) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'duckhouse' && pkg.version) return pkg.version;
+    } catch {
+      /* no package.json here */
+    }
+    dir = path.dirname(dir);
+  }
+  return '0.0.0';
+}

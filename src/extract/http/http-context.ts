@@ -1,0 +1,76 @@
+/**
+ * The HTTP toolkit of one source run: a client bound to the run's signal, limits and stats,
+ * with the source's auth. httpSource uses it; connectors use it inside their own
+ * `defineSource` extract functions to make requests with the same limits and auth.
+ */
+import type { Limits } from '../../config.js';
+import { limitsOverrideSchema, parseOptions } from '../../config.js';
+import type { ExtractContext } from '../source.js';
+import { HttpClient, type HttpRequestOptions, type HttpResponse } from './client.js';
+import { createAuth, type AuthOptions, type AuthStrategy } from './oauth.js';
+
+export interface HttpContextOptions {
+  /** Credentials for every request (plain options, or a ready strategy). */
+  auth?: AuthOptions | AuthStrategy;
+  /** Over the source's limits (`ctx.limits`). */
+  limits?: Partial<Limits>;
+  /** Sent with every request. */
+  headers?: Record<string, string>;
+}
+
+export interface HttpContext {
+  readonly client: HttpClient;
+  /** A request with retries, limits and auth; resolves with status, headers and parsed body. */
+  request<T = unknown>(url: string | URL, options?: HttpRequestOptions): Promise<HttpResponse<T>>;
+  /** `request` returning just the parsed JSON body. */
+  getJson<T = unknown>(url: string | URL, options?: HttpRequestOptions): Promise<T>;
+  /** Reports the per-host stats to the run (once), aborts what is still in flight, frees sockets. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * @example
+ * const orders = defineSource({ source: 'shop', dataset: 'orders', schema,
+ *   async *extract(ctx) {
+ *     const http = createHttpContext(ctx, { auth: { type: 'bearer', token } });
+ *     try {
+ *       const body = await http.getJson<{ results: Order[] }>(`${base}/orders`, { query: { page: 1 } });
+ *       yield body.results;
+ *     } finally { await http.close(); }
+ *   } });
+ */
+export function createHttpContext(ctx: ExtractContext, options: HttpContextOptions = {}): HttpContext {
+  const limits = options.limits ? { ...ctx.limits, ...parseOptions(limitsOverrideSchema, options.limits, `createHttpContext(${ctx.source}/${ctx.dataset}) limits`) } : ctx.limits;
+  const auth = options.auth === undefined ? undefined : isStrategy(options.auth) ? options.auth : createAuth(options.auth, { root: ctx.root, logger: ctx.logger });
+  // Closing aborts prefetches and retries still waiting, so nothing outlives the source.
+  const stop = new AbortController();
+  const client = new HttpClient({
+    limits,
+    signal: AbortSignal.any([ctx.signal, stop.signal]),
+    logger: ctx.logger,
+    auth,
+    headers: options.headers,
+    counters: ctx.stats,
+  });
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      stop.abort(new Error(`${ctx.source}/${ctx.dataset}: HTTP context closed`));
+      ctx.reportHttpStats(client.stats());
+      client.close();
+    })();
+    return closed;
+  };
+  return {
+    client,
+    request: (url, o) => client.request(url, o),
+    getJson: (url, o) => client.getJson(url, o),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function isStrategy(auth: AuthOptions | AuthStrategy): auth is AuthStrategy {
+  return typeof (auth as AuthStrategy).apply === 'function';
+}

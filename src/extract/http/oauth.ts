@@ -1,0 +1,269 @@
+/**
+ * Auth strategies: bearer token, API key (header or query), and OAuth2 `refresh_token` grant
+ * with rotating single-use refresh tokens kept in a token store.
+ *
+ * Token store: `<root>/state/tokens/<name>.json`, mode 0600, written tmp-then-rename under a
+ * cross-process lock, the only place a token is ever written. Rules, in the order they bite:
+ * - the store remembers a hash of the `refreshToken` option that seeded it; a different option
+ *   value replaces the store (the way out of a dead token);
+ * - a refresh token is marked spent in the store BEFORE it is presented, so no process, not even
+ *   one restarted after a crash mid-request, presents it twice;
+ * - the new refresh token is saved BEFORE the new access token is used;
+ * - refresh on expiry (minus a skew) and once per 401.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../../bronze/commit.js';
+import { ConfigError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { registerSecret } from '../../redact.js';
+import { acquireLock } from '../file-lock.js';
+import type { HttpClient } from './client.js';
+import { AuthError, HttpError, surelyUnsent } from './http-errors.js';
+
+/** What the HTTP client asks of an auth strategy. */
+export interface AuthStrategy {
+  /** Adds credentials to an outgoing request; returns the credential used (for `onUnauthorized`). */
+  apply(request: { url: URL; headers: Record<string, string> }, client: HttpClient): Promise<string | undefined>;
+  /** After a 401 sent with `credential`: true when fresh credentials make one more try worthwhile. */
+  onUnauthorized?(credential: string | undefined, client: HttpClient): Promise<boolean>;
+}
+
+const secret = z.string().min(1);
+
+export const authOptionsSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('bearer'), token: secret }),
+  z.strictObject({
+    type: z.literal('apiKey'),
+    /** Header or query parameter name, e.g. `X-VTEX-API-AppKey` or `api_key`. */
+    name: z.string().min(1),
+    value: secret,
+    in: z.enum(['header', 'query']).default('header'),
+  }),
+  z.strictObject({
+    type: z.literal('oauth2'),
+    tokenUrl: z.url(),
+    clientId: z.string().min(1),
+    clientSecret: secret.optional(),
+    /** Seeds the token store; a different value than the one that seeded it replaces the store. */
+    refreshToken: secret.optional(),
+    /** Token store name (`<root>/state/tokens/<store>.json`); default `<token host>-<clientId>`. */
+    store: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/i, 'must be letters, digits, _ . - (at most 100)').optional(),
+    scope: z.string().optional(),
+    /** Refresh this long before the access token expires. Default 60 s. */
+    skewMillis: z.number().int().nonnegative().default(60_000),
+    /** Client credentials in the form body (default) or as HTTP Basic. */
+    clientAuth: z.enum(['body', 'basic']).default('body'),
+  }),
+]);
+export type AuthOptions = z.input<typeof authOptionsSchema>;
+type ResolvedAuth = z.output<typeof authOptionsSchema>;
+type OAuth2Options = Extract<ResolvedAuth, { type: 'oauth2' }>;
+
+/** Builds the strategy for (already validated) auth options. */
+export function createAuth(options: AuthOptions, env: { root: string; logger?: Logger }): AuthStrategy {
+  const o = authOptionsSchema.parse(options);
+  switch (o.type) {
+    case 'bearer':
+      return bearerAuth(o.token);
+    case 'apiKey':
+      return apiKeyAuth(o.name, o.value, o.in);
+    case 'oauth2':
+      return new OAuth2RefreshTokenAuth(o, env.root, env.logger);
+  }
+}
+
+export function bearerAuth(token: string): AuthStrategy {
+  registerSecret(token);
+  return {
+    async apply({ headers }) {
+      headers.authorization = `Bearer ${token}`;
+      return undefined;
+    },
+  };
+}
+
+export function apiKeyAuth(name: string, value: string, where: 'header' | 'query' = 'header'): AuthStrategy {
+  registerSecret(value);
+  return {
+    async apply({ url, headers }) {
+      if (where === 'header') headers[name.toLowerCase()] = value;
+      else url.searchParams.set(name, value);
+      return undefined;
+    },
+  };
+}
+
+interface TokenStoreFile {
+  version: 1;
+  /** sha256 of the `refreshToken` option that seeded this store. */
+  seedHash: string;
+  refreshToken: string;
+  accessToken?: string;
+  tokenType?: string;
+  /** ms since the epoch. */
+  expiresAt?: number;
+  /** Lifetime the provider gave the access token, in ms (bounds the refresh skew). */
+  lifetimeMillis?: number;
+  /** sha256 of every refresh token presented (most recent last), so none is presented twice. */
+  spent: string[];
+  updatedAt: string;
+}
+
+const SPENT_KEPT = 50;
+
+const hash = (value: string): string => createHash('sha256').update(value).digest('hex');
+
+/** OAuth2 refresh_token grant with rotating, single-use refresh tokens. */
+export class OAuth2RefreshTokenAuth implements AuthStrategy {
+  /** Absolute path of the token store file. */
+  readonly file: string;
+  private readonly where: string;
+  private access: { token: string; expiresAt: number; lifetimeMillis: number } | undefined;
+
+  constructor(private readonly o: OAuth2Options, root: string, private readonly logger?: Logger) {
+    const name = o.store ?? `${new URL(o.tokenUrl).host}-${o.clientId}`.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 100);
+    this.file = path.join(root, 'state', 'tokens', `${name}.json`);
+    this.where = `OAuth2 token store ${name}`;
+    registerSecret(o.clientSecret);
+    registerSecret(o.refreshToken);
+  }
+
+  async apply({ headers }: { headers: Record<string, string> }, client: HttpClient): Promise<string> {
+    const token = await this.accessToken(client);
+    headers.authorization = `Bearer ${token}`;
+    return token;
+  }
+
+  async onUnauthorized(credential: string | undefined, client: HttpClient): Promise<boolean> {
+    this.access = undefined;
+    await this.withStore(async (store) => {
+      // Another source or process may have refreshed since this credential was sent.
+      if (store.accessToken && store.accessToken !== credential && this.fresh(store)) return this.adopt(store);
+      return this.refresh(store, client);
+    });
+    return true;
+  }
+
+  /**
+   * Still usable, refreshing `skewMillis` early — but never more than a quarter of the token's
+   * lifetime early: with short-lived tokens a fixed skew would refresh on every request, and
+   * every refresh burns a single-use token.
+   */
+  private usable(expiresAt: number | undefined, lifetimeMillis: number | undefined): boolean {
+    if (expiresAt === undefined) return false;
+    const skew = Math.min(this.o.skewMillis, (lifetimeMillis ?? Number.POSITIVE_INFINITY) / 4);
+    return expiresAt - skew > Date.now();
+  }
+
+  private fresh(store: TokenStoreFile): boolean {
+    return this.usable(store.expiresAt, store.lifetimeMillis);
+  }
+
+  private async accessToken(client: HttpClient): Promise<string> {
+    if (this.access && this.usable(this.access.expiresAt, this.access.lifetimeMillis)) return this.access.token;
+    return this.withStore(async (store) => (store.accessToken && this.fresh(store) ? this.adopt(store) : this.refresh(store, client)));
+  }
+
+  private adopt(store: TokenStoreFile): string {
+    const token = store.accessToken!;
+    this.access = { token, expiresAt: store.expiresAt!, lifetimeMillis: store.lifetimeMillis ?? Number.POSITIVE_INFINITY };
+    return token;
+  }
+
+  /** Runs `fn` on the store under its cross-process lock, seeding or replacing it first if needed. */
+  private async withStore<T>(fn: (store: TokenStoreFile) => Promise<T>): Promise<T> {
+    const lock = await acquireLock(this.file, { what: this.where, timeoutMillis: 60_000 });
+    try {
+      return await fn(this.load());
+    } finally {
+      lock.release();
+    }
+  }
+
+  private load(): TokenStoreFile {
+    let store: TokenStoreFile | undefined;
+    try {
+      store = JSON.parse(fs.readFileSync(this.file, 'utf8')) as TokenStoreFile;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new AuthError(`${this.where}: ${this.file} is unreadable (${(error as Error).message})`);
+    }
+    if (store) {
+      registerSecret(store.refreshToken);
+      registerSecret(store.accessToken);
+    }
+    const seed = this.o.refreshToken;
+    if (seed === undefined) {
+      if (!store) throw new ConfigError(`${this.where}: no token store at ${this.file} and no "refreshToken" option to seed it`);
+      return store;
+    }
+    const seedHash = hash(seed);
+    if (store && store.seedHash === seedHash) return store;
+    if (store) this.logger?.info(`${this.where}: a different "refreshToken" option was given; it replaces the store`);
+    // Spent hashes carry over: a token presented once stays refused even through a re-seed.
+    const fresh: TokenStoreFile = { version: 1, seedHash, refreshToken: seed, spent: store?.spent ?? [], updatedAt: new Date().toISOString() };
+    this.save(fresh);
+    this.access = undefined;
+    return fresh;
+  }
+
+  private save(store: TokenStoreFile): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.file, JSON.stringify({ ...store, updatedAt: new Date().toISOString() }), 0o600);
+  }
+
+  private async refresh(store: TokenStoreFile, client: HttpClient): Promise<string> {
+    const presented = store.refreshToken;
+    const presentedHash = hash(presented);
+    const fix = `authorize the app again and pass the new refresh token as option "refreshToken" (it replaces ${this.file})`;
+    if (store.spent.includes(presentedHash)) {
+      throw new AuthError(`${this.where}: its refresh token was already presented once and the answer never arrived; it cannot be used again — ${fix}`);
+    }
+    this.save({ ...store, spent: [...store.spent, presentedHash].slice(-SPENT_KEPT) });
+    const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: presented };
+    const headers: Record<string, string> = {};
+    if (this.o.clientAuth === 'basic') {
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(this.o.clientId)}:${encodeURIComponent(this.o.clientSecret ?? '')}`).toString('base64')}`;
+    } else {
+      form.client_id = this.o.clientId;
+      if (this.o.clientSecret !== undefined) form.client_secret = this.o.clientSecret;
+    }
+    if (this.o.scope !== undefined) form.scope = this.o.scope;
+    let answer;
+    try {
+      answer = await client.request<Record<string, unknown>>(this.o.tokenUrl, { method: 'POST', form, headers, auth: false, retry: 'unsent-only', acceptStatuses: [400, 401] });
+    } catch (error) {
+      if (surelyUnsent(error)) this.save(store); // never reached the server: the token is still good
+      const why = error instanceof HttpError ? error.message : String(error);
+      throw new AuthError(`${this.where}: token refresh failed: ${why}`, { cause: error instanceof HttpError ? error : undefined });
+    }
+    const body = answer.body ?? {};
+    if (answer.status !== 200 && answer.status !== 201) {
+      const code = typeof body.error === 'string' ? body.error : 'rejected';
+      throw new AuthError(`${this.where}: the refresh token was refused by ${new URL(this.o.tokenUrl).origin} (HTTP ${answer.status} ${code}) — ${fix}`);
+    }
+    const accessToken = body.access_token;
+    if (typeof accessToken !== 'string' || accessToken === '') throw new AuthError(`${this.where}: the token endpoint answered without an access_token`);
+    const rotated = typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : undefined;
+    registerSecret(accessToken);
+    registerSecret(rotated);
+    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
+    const next: TokenStoreFile = {
+      ...store,
+      refreshToken: rotated ?? presented,
+      accessToken,
+      tokenType: typeof body.token_type === 'string' ? body.token_type : 'Bearer',
+      expiresAt: Date.now() + expiresIn * 1000,
+      lifetimeMillis: expiresIn * 1000,
+      // A provider that does not rotate keeps the old refresh token valid: it is not spent.
+      spent: rotated ? [...store.spent, presentedHash].slice(-SPENT_KEPT) : store.spent,
+      updatedAt: new Date().toISOString(),
+    };
+    // Saved before the access token is used: the new refresh token must survive a crash.
+    this.save(next);
+    this.access = { token: accessToken, expiresAt: next.expiresAt!, lifetimeMillis: expiresIn * 1000 };
+    return accessToken;
+  }
+}

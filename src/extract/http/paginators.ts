@@ -1,0 +1,239 @@
+/**
+ * Paginators: small strategy objects that say which page comes first and which comes next.
+ * They keep no state (everything is derived from the previous request and response), so one
+ * paginator can serve many runs. The caller stops on an empty page; each paginator also stops
+ * at its total when the API tells one.
+ */
+import { z } from 'zod';
+import { parseOptions } from '../../config.js';
+import { ConfigError, SourceError } from '../../errors.js';
+import type { HttpResponse } from './client.js';
+import { valueAtPath } from './json-path.js';
+
+export interface PageRequest {
+  /** An absolute URL replacing the source's URL and query (Link headers, next-page URLs). */
+  url?: string;
+  /** Query parameters set on top of the source's query. */
+  query?: Record<string, string | number>;
+}
+
+export interface PageResult {
+  request: PageRequest;
+  response: HttpResponse<unknown>;
+  /** The records found in this page. */
+  records: unknown[];
+  /** Notes a warning in the run's result (e.g. results an API will not page past). */
+  warn(message: string): void;
+}
+
+export interface Paginator {
+  readonly kind: string;
+  first(): PageRequest;
+  /** The request of the next page, or null when this was the last. */
+  next(page: PageResult): PageRequest | null;
+}
+
+const param = z.string().min(1);
+const count = z.number().int().positive();
+
+function numberAt(body: unknown, path: string | undefined): number | undefined {
+  if (path === undefined) return undefined;
+  const value = valueAtPath(body, path);
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
+
+function queryNumber(request: PageRequest, name: string): number {
+  return Number(request.query?.[name] ?? 0);
+}
+
+/** A single request, no pagination. */
+export function singlePage(): Paginator {
+  return { kind: 'single', first: () => ({}), next: () => null };
+}
+
+const offsetSchema = z.strictObject({
+  limit: count,
+  offsetParam: param.default('offset'),
+  limitParam: param.default('limit'),
+  /** Where the body tells the total number of records, e.g. `paging.total`. */
+  totalPath: z.string().min(1).optional(),
+  start: z.number().int().nonnegative().default(0),
+});
+
+/**
+ * `?offset=0&limit=50`, then `offset=50`… The offset advances by the records received (not by
+ * `limit`), so an API that serves fewer than asked is not skipped over.
+ * @example offsetPaginator({ limit: 50, totalPath: 'paging.total' })
+ */
+export function offsetPaginator(options: z.input<typeof offsetSchema>): Paginator {
+  const o = parseOptions(offsetSchema, options, 'offsetPaginator');
+  return {
+    kind: 'offset',
+    first: () => ({ query: { [o.offsetParam]: o.start, [o.limitParam]: o.limit } }),
+    next({ request, response, records }) {
+      const offset = queryNumber(request, o.offsetParam) + records.length;
+      const total = numberAt(response.body, o.totalPath);
+      if (total !== undefined && offset >= total) return null;
+      return { query: { [o.offsetParam]: offset, [o.limitParam]: o.limit } };
+    },
+  };
+}
+
+const pageSchema = z.strictObject({
+  pageParam: param.default('page'),
+  /** Number of the first page. */
+  start: z.number().int().nonnegative().default(1),
+  /** Page size to ask for (sent as `sizeParam`), and to reckon pages from `totalPath`. */
+  size: count.optional(),
+  sizeParam: param.default('per_page'),
+  /** Where the body tells the number of pages, e.g. `meta.pages`. */
+  totalPagesPath: z.string().min(1).optional(),
+  /** Where the body tells the number of records (needs `size`). */
+  totalPath: z.string().min(1).optional(),
+});
+
+/**
+ * `?page=1`, `page=2`… until an empty page, the last page by `totalPagesPath`, or the total.
+ * @example pageNumberPaginator({ size: 100, totalPagesPath: 'meta.total_pages' })
+ */
+export function pageNumberPaginator(options: z.input<typeof pageSchema> = {}): Paginator {
+  const o = parseOptions(pageSchema, options, 'pageNumberPaginator');
+  if (o.totalPath && o.size === undefined) throw new ConfigError('pageNumberPaginator: option "totalPath" needs option "size" (records per page)');
+  const query = (page: number): Record<string, number> => ({ [o.pageParam]: page, ...(o.size === undefined ? {} : { [o.sizeParam]: o.size }) });
+  return {
+    kind: 'page',
+    first: () => ({ query: query(o.start) }),
+    next({ request, response }) {
+      const page = queryNumber(request, o.pageParam);
+      const seen = page - o.start + 1;
+      const pages = numberAt(response.body, o.totalPagesPath);
+      if (pages !== undefined && seen >= pages) return null;
+      const total = numberAt(response.body, o.totalPath);
+      if (total !== undefined && o.size !== undefined && seen * o.size >= total) return null;
+      return { query: query(page + 1) };
+    },
+  };
+}
+
+const cursorSchema = z.strictObject({
+  /** Where the body carries the next-page token, e.g. `paging.next_cursor`. */
+  cursorPath: z.string().min(1),
+  /** Query parameter that sends it back. */
+  cursorParam: param,
+  /** Optional flag in the body that says whether more pages exist, e.g. `has_more`. */
+  hasMorePath: z.string().min(1).optional(),
+});
+
+/**
+ * Next-page token in the body, sent back as a query parameter; stops when the token is
+ * missing or empty (or `hasMorePath` is false). A token repeated twice in a row is an error,
+ * not an endless loop.
+ * @example cursorPaginator({ cursorPath: 'next', cursorParam: 'cursor' })
+ */
+export function cursorPaginator(options: z.input<typeof cursorSchema>): Paginator {
+  const o = parseOptions(cursorSchema, options, 'cursorPaginator');
+  return {
+    kind: 'cursor',
+    first: () => ({}),
+    next({ request, response }) {
+      if (o.hasMorePath !== undefined && valueAtPath(response.body, o.hasMorePath) === false) return null;
+      const token = valueAtPath(response.body, o.cursorPath);
+      if (token === undefined || token === null || token === '' || token === false) return null;
+      if (typeof token !== 'string' && typeof token !== 'number') throw new PaginationError(`cursorPaginator: "${o.cursorPath}" is a ${typeof token}, not a string or number`);
+      if (request.query?.[o.cursorParam] === token) throw new PaginationError(`cursorPaginator: the API returned the same cursor twice (${String(token).slice(0, 40)}); stopping instead of looping`);
+      return { query: { [o.cursorParam]: token } };
+    },
+  };
+}
+
+/**
+ * RFC 8288 `Link: <https://…?page=2>; rel="next"` headers (GitHub style). The next URL is used
+ * as given, resolved against the page's URL.
+ * @example linkHeaderPaginator()
+ */
+export function linkHeaderPaginator(options: { rel?: string } = {}): Paginator {
+  const rel = parseOptions(z.strictObject({ rel: param.default('next') }), options, 'linkHeaderPaginator').rel;
+  return {
+    kind: 'link',
+    first: () => ({}),
+    next({ response }) {
+      const header = response.headers.link;
+      const target = linkTarget(Array.isArray(header) ? header.join(', ') : header, rel);
+      if (target === undefined) return null;
+      const url = new URL(target, response.url).href;
+      if (url === response.url) throw new PaginationError('linkHeaderPaginator: rel="next" points at the page itself; stopping instead of looping');
+      return { url };
+    },
+  };
+}
+
+/** The URL of `rel` in a Link header, or undefined. */
+export function linkTarget(header: string | undefined, rel: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const match = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (!match) continue;
+    const rels = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;]+))/i.exec(match[2]!);
+    const names = (rels?.[1] ?? rels?.[2] ?? '').toLowerCase().split(/\s+/);
+    if (names.includes(rel.toLowerCase())) return match[1];
+  }
+  return undefined;
+}
+
+const vtexSchema = z.strictObject({
+  /** Records per page: VTEX refuses windows over 50. */
+  pageSize: z.number().int().min(1).max(50).default(50),
+  fromParam: param.default('_from'),
+  toParam: param.default('_to'),
+  /** VTEX serves the first 2,500 results of a search and no more. */
+  maxResults: count.default(2500),
+});
+
+/**
+ * VTEX catalog windows: `_from`/`_to` inclusive, at most 50 per page; the answer carries
+ * `resources: <from>-<to>/<total>` and is HTTP 206 while more remain, 200 on the last window.
+ * A search larger than `maxResults` stops there with a warning (narrow it with `fq`).
+ * @example vtexWindowPaginator()
+ */
+export function vtexWindowPaginator(options: z.input<typeof vtexSchema> = {}): Paginator {
+  const o = parseOptions(vtexSchema, options, 'vtexWindowPaginator');
+  const windowAt = (from: number): PageRequest => ({ query: { [o.fromParam]: from, [o.toParam]: Math.min(from + o.pageSize, o.maxResults) - 1 } });
+  return {
+    kind: 'vtex',
+    first: () => windowAt(0),
+    next({ request, response, records, warn }) {
+      if (response.status !== 206) return null;
+      const to = queryNumber(request, o.toParam);
+      const total = vtexResources(response.headers.resources)?.total;
+      const from = to + 1;
+      if (total !== undefined && from >= total) return null;
+      if (from >= o.maxResults) {
+        warn(`VTEX serves only the first ${o.maxResults} results of a search; ${total ?? 'more'} exist and ${(total ?? from) - from} were not reached (narrow the search with fq)`);
+        return null;
+      }
+      if (records.length === 0) return null;
+      return windowAt(from);
+    },
+  };
+}
+
+/** Parses `resources: 0-49/5024`. */
+export function vtexResources(header: string | string[] | undefined): { from: number; to: number; total: number } | undefined {
+  const text = Array.isArray(header) ? header[0] : header;
+  const match = text ? /^\s*(\d+)-(\d+)\/(\d+)\s*$/.exec(text) : null;
+  if (!match) return undefined;
+  return { from: Number(match[1]), to: Number(match[2]), total: Number(match[3]) };
+}
+
+export function isPaginator(value: unknown): value is Paginator {
+  const p = value as Paginator | null;
+  return typeof p === 'object' && p !== null && typeof p.first === 'function' && typeof p.next === 'function';
+}
+
+/** A paginator could not go on without looping or guessing. */
+export class PaginationError extends SourceError {
+  constructor(message: string) {
+    super('HTTP_PAGINATION', message);
+  }
+}

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { limitsSchema, type Limits } from '../../../src/config.js';
+import { HttpClient } from '../../../src/extract/http/client.js';
+import { HttpBodyError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from '../../../src/extract/http/http-errors.js';
+import { apiKeyAuth } from '../../../src/extract/http/oauth.js';
+import { FAST_LIMITS, faults, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
+import { registerCleanup } from '../../helpers/temp-lake.js';
+
+const ok = { results: [{ id: 1 }] };
+
+async function serve(routes: Record<string, Handler>): Promise<FaultyServer> {
+  const server = await startFaultyServer(routes);
+  registerCleanup(() => server.close());
+  return server;
+}
+
+function client(limits: Partial<Limits> = {}, extra: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}): HttpClient {
+  const c = new HttpClient({ limits: limitsSchema.parse({ ...FAST_LIMITS, ...limits }), ...extra });
+  registerCleanup(() => c.close());
+  return c;
+}
+
+async function failure(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(HttpError);
+  return error as HttpError;
+}
+
+describe('HttpClient retries', () => {
+  it('waits for Retry-After on a 429, then succeeds', async () => {
+    const server = await serve({ '/r': faults.sequence(faults.status(429, { 'retry-after': '1' }), faults.json(ok)) });
+    const c = client();
+    const started = performance.now();
+    const response = await c.request(`${server.url}/r`);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950); // not the 5 ms backoff
+    expect(response.body).toEqual(ok);
+    expect(response.attempts).toBe(2);
+    expect(c.stats()).toEqual([expect.objectContaining({ host: server.host, requests: 2, retries: 1, statuses: { 429: 1, 200: 1 } })]);
+  });
+
+  it('retries a 500 once and a 503, 502, 408, 425 alike', async () => {
+    const server = await serve({
+      '/once': faults.sequence(faults.status(500), faults.json(ok)),
+      '/many': faults.sequence(faults.status(503), faults.status(502), faults.status(408), faults.status(425), faults.json(ok)),
+    });
+    const c = client();
+    expect((await c.request(`${server.url}/once`)).attempts).toBe(2);
+    expect((await c.request(`${server.url}/many`)).attempts).toBe(5);
+    expect(server.hits('/many')).toBe(5);
+  });
+
+  it('gives up after `retries` retries with the last error, naming URL, status and attempts', async () => {
+    const server = await serve({ '/down': faults.status(503) });
+    const error = await failure(client({ retries: 2 }).request(`${server.url}/down?page=3`));
+    expect(error).toBeInstanceOf(HttpStatusError);
+    expect(error.retryable).toBe(true);
+    expect(error.attempts).toBe(3);
+    expect(error.status).toBe(503);
+    expect(error.message).toBe(`GET ${server.url}/down?page=3: HTTP 503 Service Unavailable (after 3 attempts)`);
+    expect(server.hits('/down')).toBe(3);
+  });
+
+  it('does not retry a 404 or a 400', async () => {
+    const server = await serve({ '/missing': faults.status(404), '/bad': faults.status(400) });
+    const c = client();
+    const error = await failure(c.request(`${server.url}/missing`));
+    expect(error).toMatchObject({ retryable: false, attempts: 1, status: 404, code: 'HTTP_STATUS' });
+    await failure(c.request(`${server.url}/bad`));
+    expect(server.hits('/missing') + server.hits('/bad')).toBe(2);
+  });
+
+  it('retries a reset socket (socket hang up / ECONNRESET)', async () => {
+    const server = await serve({ '/reset': faults.sequence(faults.resetSocket(), faults.json(ok)), '/always': faults.resetSocket() });
+    const c = client({ retries: 1 });
+    expect((await c.request(`${server.url}/reset`)).body).toEqual(ok);
+    const error = await failure(c.request(`${server.url}/always`));
+    expect(error).toBeInstanceOf(HttpNetworkError);
+    expect(error).toMatchObject({ retryable: true, attempts: 2, code: 'HTTP_NETWORK' });
+    expect(error.message).toMatch(/ECONNRESET|socket hang up/);
+    expect(c.stats()[0]!.statuses.ERR).toBe(3); // one on /reset, two on /always
+  });
+
+  it('times out a stalled response and retries it', async () => {
+    const server = await serve({ '/stall': faults.sequence(faults.stall(), faults.json(ok)), '/forever': faults.stall() });
+    const c = client({ requestTimeoutMillis: 150, retries: 1 });
+    expect((await c.request(`${server.url}/stall`)).body).toEqual(ok);
+    const started = performance.now();
+    const error = await failure(c.request(`${server.url}/forever`));
+    expect(error).toBeInstanceOf(HttpTimeoutError);
+    expect(error.message).toMatch(/no response within 150 ms \(after 2 attempts\)/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('retries truncated JSON and an HTML page served with 200', async () => {
+    const server = await serve({
+      '/cut': faults.sequence(faults.truncatedJson({ results: [{ id: 1, name: 'x'.repeat(100) }] }), faults.json(ok)),
+      '/html': faults.sequence(faults.html200(), faults.json(ok)),
+      '/html-always': faults.html200(),
+    });
+    const c = client({ retries: 2 });
+    expect((await c.request(`${server.url}/cut`)).attempts).toBe(2);
+    expect((await c.request(`${server.url}/html`)).attempts).toBe(2);
+    const error = await failure(c.request(`${server.url}/html-always`));
+    expect(error).toBeInstanceOf(HttpBodyError);
+    expect(error.message).toMatch(/HTTP 200 body is not valid JSON .*content-type text\/html.* \(after 3 attempts\)/);
+  });
+
+  it('waits between retries by the backoff (base × 2^n, full jitter)', async () => {
+    const server = await serve({ '/down': faults.status(500) });
+    const started = performance.now();
+    await failure(client({ retries: 3, backoffBaseMillis: 40, backoffMaxMillis: 40 }).request(`${server.url}/down`));
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeLessThan(3 * 40 + 500); // at most the three capped delays plus the requests
+  });
+
+  it('can be aborted while waiting to retry', async () => {
+    const server = await serve({ '/slow': faults.status(503, { 'retry-after': '30' }) });
+    const controller = new AbortController();
+    const c = client({}, { signal: controller.signal });
+    const pending = c.request(`${server.url}/slow`);
+    setTimeout(() => controller.abort(new Error('stop now')), 100);
+    await expect(pending).rejects.toThrow('stop now');
+  });
+});
+
+describe('HttpClient connections, limits and identity', () => {
+  it('reuses one keep-alive connection for sequential requests', async () => {
+    const server = await serve({ '/k': faults.json(ok) });
+    const c = client();
+    for (let i = 0; i < 10; i += 1) await c.request(`${server.url}/k?i=${i}`);
+    expect(server.hits('/k')).toBe(10);
+    expect(server.connections).toBe(1);
+  });
+
+  it('keeps at most `inFlight` requests of a client open at once', async () => {
+    let open = 0;
+    let peak = 0;
+    const server = await serve({
+      '/slow': async (_req, res) => {
+        open += 1;
+        peak = Math.max(peak, open);
+        await new Promise((r) => setTimeout(r, 40));
+        open -= 1;
+        faults.json(ok)(_req, res, { url: new URL('http://x'), body: '', count: 0 });
+      },
+    });
+    const c = client({ inFlight: 2 });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => c.request(`${server.url}/slow?i=${i}`)));
+    expect(peak).toBe(2);
+  });
+
+  it('sends an honest User-Agent', async () => {
+    const server = await serve({ '/ua': faults.json(ok) });
+    await client().request(`${server.url}/ua`);
+    expect(server.requests[0]!.headers['user-agent']).toBe('duckhouse/0.1.0 (+https://github.com/duckhouse)');
+  });
+
+  it('counts bytes, latency and statuses per host, and bumps the source counters', async () => {
+    const server = await serve({ '/s': faults.sequence(faults.status(500), faults.json(ok)) });
+    const counters = { requests: 0, retries: 0 };
+    const c = client({}, { counters });
+    await c.request(`${server.url}/s`);
+    await c.request(`${server.url}/s`);
+    const [stats] = c.stats();
+    expect(stats).toMatchObject({ host: server.host, requests: 3, retries: 1, statuses: { 500: 1, 200: 2 }, breakerOpens: 0, throttledMs: 0 });
+    expect(stats!.bytes).toBe(2 * JSON.stringify(ok).length + JSON.stringify({ error: 'Internal Server Error' }).length);
+    expect(stats!.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(counters).toEqual({ requests: 3, retries: 1 });
+  });
+
+  it('never puts a secret in an error message', async () => {
+    const server = await serve({ '/gone': faults.status(410), '/down': faults.status(500) });
+    const apiKey = 'k3y-0f-the-kingd0m-123';
+    const c = client({ retries: 0 }, { auth: apiKeyAuth('key', apiKey, 'query') });
+    const error = await failure(c.request(`${server.url}/gone?access_token=tok-abcdef-123456&page=2`));
+    expect(error.message).not.toContain('tok-abcdef-123456');
+    expect(error.message).not.toContain(apiKey);
+    expect(error.message).toContain('access_token=[REDACTED]');
+    expect(error.url).not.toContain(apiKey);
+    const other = await failure(c.request(`${server.url}/down`));
+    expect(JSON.stringify({ message: other.message, cause: String(other.cause), url: other.url })).not.toContain(apiKey);
+    // The key did reach the server.
+    expect(server.requests.at(-1)!.query.get('key')).toBe(apiKey);
+  });
+});

@@ -1,0 +1,190 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from '../../../src/index.js';
+import { httpSource } from '../../../src/extract/http-source.js';
+import { pageNumberPaginator } from '../../../src/extract/http/paginators.js';
+import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, startFaultyServer, type FaultyServer, type Handler, type OAuthProvider } from '../../helpers/faulty-server.js';
+import { childSource, spawnChild } from '../../helpers/http-child.js';
+import { findSecrets } from '../../helpers/secret-scan.js';
+import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
+
+const schema = z.object({ id: z.number().int(), name: z.string(), price: z.number() });
+const clientId = 'app-4242';
+const clientSecret = 'cs-very-secret-client-value';
+
+async function provider(options: { refreshToken: string; accessTtlMillis?: number; pageDelayMillis?: number; records?: number; onData?: Handler }): Promise<{ server: FaultyServer; oauth: OAuthProvider }> {
+  const oauth = oauthProvider({ refreshToken: options.refreshToken, clientId, clientSecret, accessTtlMillis: options.accessTtlMillis });
+  const data = pages.pageNumber(makeRecords(options.records ?? 20), 1);
+  const withHook: Handler = async (req, res, hit) => {
+    await options.onData?.(req, res, hit);
+    if (!res.headersSent) await data(req, res, hit);
+  };
+  const server = await startFaultyServer({
+    '/oauth/token': oauth.token,
+    '/orders': oauth.guard(options.pageDelayMillis ? faults.delayed(options.pageDelayMillis, withHook) : withHook),
+  });
+  registerCleanup(() => server.close());
+  return { server, oauth };
+}
+
+function ordersSource(server: FaultyServer, refreshToken: string | undefined, extra: { dataset?: string; timeoutMillis?: number; skewMillis?: number; archiveRaw?: boolean } = {}) {
+  return httpSource({
+    source: 'ml',
+    dataset: extra.dataset ?? 'orders',
+    url: `${server.url}/orders`,
+    paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }),
+    items: 'data',
+    schema,
+    auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, ...(refreshToken ? { refreshToken } : {}), store: 'ml', skewMillis: extra.skewMillis ?? 0 },
+    limits: { ...FAST_LIMITS, ...(extra.timeoutMillis ? { requestTimeoutMillis: extra.timeoutMillis } : {}) },
+    ...(extra.archiveRaw ? { archiveRaw: true } : {}),
+  });
+}
+
+const storeFile = (root: string, name = 'ml'): string => path.join(root, 'state', 'tokens', `${name}.json`);
+const readStore = (root: string, name = 'ml'): { refreshToken: string; accessToken?: string; seedHash: string; spent: string[] } =>
+  JSON.parse(fs.readFileSync(storeFile(root, name), 'utf8'));
+
+describe('OAuth2 refresh_token grant with rotating single-use refresh tokens', () => {
+  it('rotates on expiry and on a 401, saving each new refresh token before its access token is used', async () => {
+    const seed = 'rt-seed-000000000001';
+    let root = '';
+    const unsaved: string[] = [];
+    let oauth!: OAuthProvider;
+    const checked = await provider({
+      refreshToken: seed,
+      accessTtlMillis: 250,
+      pageDelayMillis: 40,
+      onData: (_req, _res, hit) => {
+        // By the time an access token is used, the refresh token issued with it is on disk.
+        if (readStore(root).refreshToken !== oauth.current) unsaved.push(`page ${hit.url.searchParams.get('page')}`);
+        if (hit.count === 6) oauth.expireAccessTokens(); // the next request gets a 401
+      },
+    });
+    oauth = checked.oauth;
+    const lake = await tempLake();
+    root = lake.paths.root;
+    const result = await lake.extract(ordersSource(checked.server, seed));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 20, rejected: 0 });
+    expect(unsaved).toEqual([]);
+    expect(oauth.presented.length).toBeGreaterThanOrEqual(3); // first token, expiries, the 401
+    expect(oauth.reused).toEqual([]);
+    expect(oauth.refusals).toBe(0);
+    expect(checked.server.requests.some((r) => r.path === '/orders' && r.headers.authorization && r.at > 0)).toBe(true);
+
+    const store = readStore(root);
+    expect(store.refreshToken).toBe(oauth.current);
+    expect(store.seedHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(store)).not.toContain(seed);
+    expect(fs.statSync(storeFile(root)).mode & 0o777).toBe(0o600);
+
+    // A second run picks up the stored (rotated) token: the seed is never presented again.
+    const again = await lake.extract(ordersSource(checked.server, seed, { dataset: 'orders2' }));
+    expect(again.sources[0]!.status).toBe('success');
+    expect(oauth.presented.filter((t) => t === seed)).toHaveLength(1);
+    expect(oauth.reused).toEqual([]);
+  });
+
+  it('does not refresh on every request when tokens live shorter than the default skew', async () => {
+    const seed = 'rt-seed-000000000006';
+    const { server, oauth } = await provider({ refreshToken: seed, accessTtlMillis: 2000, records: 10 });
+    const lake = await tempLake();
+    const source = ordersSource(server, seed, { skewMillis: 60_000 });
+    expect((await lake.extract(source)).sources[0]!.rows).toBe(10);
+    expect(oauth.presented).toHaveLength(1); // 2 s tokens, 60 s skew: the skew shrinks to 0.5 s
+  });
+
+  it('refreshes once per 401 and gives up when fresh credentials are refused too', async () => {
+    const seed = 'rt-seed-000000000002';
+    const oauth = oauthProvider({ refreshToken: seed, clientId, clientSecret });
+    const server = await startFaultyServer({ '/oauth/token': oauth.token, '/orders': faults.status(401) });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const result = await lake.extract(ordersSource(server, seed));
+    expect(result.sources[0]!.status).toBe('failed');
+    expect(result.sources[0]!.error).toMatch(/HTTP 401 Unauthorized — credentials refused \(after 2 attempts\)/);
+    expect(oauth.presented).toHaveLength(2); // the first token, then one refresh for the one 401
+    expect(server.hits('/orders')).toBe(2);
+  });
+
+  it('reports a reused (refused) refresh token clearly; a different refreshToken option replaces the store', async () => {
+    const seed = 'rt-seed-000000000003';
+    const { server, oauth } = await provider({ refreshToken: seed, records: 3 });
+    const lake = await tempLake();
+    expect((await lake.extract(ordersSource(server, seed))).status).toBe('success');
+    const stored = readStore(lake.paths.root).refreshToken;
+
+    // Someone else used our refresh token (a copy of the store, another machine): it is dead.
+    const fresh = oauth.rotateElsewhere();
+    oauth.expireAccessTokens();
+    const refused = await lake.extract(ordersSource(server, seed, { dataset: 'orders_b' }));
+    expect(refused.status).toBe('failed');
+    const error = refused.sources[0]!.error!;
+    expect(error).toMatch(/OAuth2 token store ml: the refresh token was refused by http:\/\/127\.0\.0\.1:\d+ \(HTTP 400 invalid_grant\)/);
+    expect(error).toMatch(/pass the new refresh token as option "refreshToken"/);
+    for (const secret of [seed, stored, fresh, clientSecret]) expect(error).not.toContain(secret);
+
+    // Same seed again: the dead token is not presented a second time.
+    const still = await lake.extract(ordersSource(server, seed, { dataset: 'orders_c' }));
+    expect(still.sources[0]!.error).toMatch(/already presented once/);
+    expect(oauth.presented.filter((t) => t === stored)).toHaveLength(1);
+
+    // The way out: a new refresh token as the option replaces the store.
+    const recovered = await lake.extract(ordersSource(server, fresh, { dataset: 'orders_d' }));
+    expect(recovered.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    expect(readStore(lake.paths.root).refreshToken).toBe(oauth.current);
+    expect(oauth.reused).toEqual([]);
+  });
+
+  it('never presents a refresh token again when its answer was lost', async () => {
+    const seed = 'rt-seed-000000000004';
+    const { server, oauth } = await provider({ refreshToken: seed, records: 2 });
+    oauth.stallNextRefresh();
+    const lake = await tempLake();
+    const lost = await lake.extract(ordersSource(server, seed, { timeoutMillis: 300 }));
+    expect(lost.sources[0]!.error).toMatch(/token refresh failed: POST http:\/\/127\.0\.0\.1:\d+\/oauth\/token: no response within 300 ms \(after 1 attempt\)/);
+    const next = await lake.extract(ordersSource(server, seed, { dataset: 'orders_b' }));
+    expect(next.sources[0]!.error).toMatch(/already presented once .* cannot be used again/);
+    expect(oauth.presented).toEqual([seed]); // presented exactly once, never retried
+  });
+
+  it('shares one token store between two processes without presenting a refresh token twice, and leaks no secret', async () => {
+    const seed = 'rt-seed-000000000005';
+    const { server, oauth } = await provider({ refreshToken: seed, accessTtlMillis: 300, pageDelayMillis: 25, records: 30 });
+    const lake = await tempLake();
+    const root = lake.paths.root;
+    const config = (dataset: string) => ({
+      root,
+      dataset,
+      url: `${server.url}/orders`,
+      archiveRaw: true,
+      oauth: { tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, skewMillis: 0 },
+    });
+    const a = spawnChild(config('a'));
+    const b = spawnChild(config('b'));
+    // And this process too, on the same store, at the same time.
+    const [ra, rb, here] = await Promise.all([a.finished, b.finished, lake.extract(childSource(config('c')))]);
+    expect(ra.stderr).toBe('');
+    expect(rb.stderr).toBe('');
+    for (const r of [JSON.parse(ra.stdout), JSON.parse(rb.stdout), here]) {
+      expect(r.sources[0]).toMatchObject({ status: 'success', rows: 30 });
+    }
+    expect(oauth.reused).toEqual([]);
+    expect(oauth.refusals).toBe(0);
+    expect(new Set(oauth.presented).size).toBe(oauth.presented.length);
+    expect(oauth.presented.length).toBeGreaterThanOrEqual(3);
+    expect(readStore(root, 'shared').refreshToken).toBe(oauth.current);
+
+    await lake.close();
+    const { hits, files } = await findSecrets(root, [seed, clientSecret, ...oauth.issued]);
+    const kinds = new Set(files.map((f) => /\.(parquet|ndjson\.gz|log|duckdb)$/.exec(f)?.[1]));
+    expect([...kinds]).toEqual(expect.arrayContaining(['parquet', 'ndjson.gz', 'log', 'duckdb'])); // bronze, raw archive, logs, metrics
+    expect(fs.readdirSync(path.join(root, 'raw', 'child'))).toEqual(['a', 'b', 'c']);
+    expect(hits).toEqual([]);
+    // The scan does see inside those files: a record's text shows up in Parquet and in the raw archive.
+    const control = (await findSecrets(root, ['item 17'])).hits.map((h) => h.file);
+    expect(control.some((f) => f.endsWith('.parquet'))).toBe(true);
+    expect(control.some((f) => f.endsWith('.ndjson.gz'))).toBe(true);
+  });
+});
