@@ -44,7 +44,7 @@ describe('duckhouse CLI', () => {
     const r = run(dir, ['run']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/extract shop\/prices: success, 2 rows, 1 rejected/);
-    expect(r.out).toMatch(/tests: 2\/2 passed/);
+    expect(r.out).toMatch(/tests: 3\/3 passed/); // 2 YAML tests + the quality gate of marts.by_store
     const runs = run(dir, ['runs', '--json']);
     expect(runs.code).toBe(0);
     expect(JSON.parse(runs.out).map((x: { kind: string }) => x.kind).sort()).toEqual(['build', 'extract', 'run']);
