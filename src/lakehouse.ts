@@ -66,7 +66,8 @@ export class Lakehouse {
   /** @internal */
   readonly metrics: MetricsDb;
   private readonly rootLogger: RootLogger;
-  private readonly engine: DuckDBInstance;
+  private engineInstance: DuckDBInstance | undefined;
+  private enginePromise: Promise<DuckDBInstance> | undefined;
   private readonly tmpDir: string;
   private readonly cursors: CursorStore;
   private readonly abort = new AbortController();
@@ -78,7 +79,6 @@ export class Lakehouse {
     options: ResolvedOptions;
     paths: LakePaths;
     logger: RootLogger;
-    engine: DuckDBInstance;
     metrics: MetricsDb;
     tmpDir: string;
   }) {
@@ -86,7 +86,6 @@ export class Lakehouse {
     this.paths = init.paths;
     this.rootLogger = init.logger;
     this.logger = init.logger;
-    this.engine = init.engine;
     this.metrics = init.metrics;
     this.tmpDir = init.tmpDir;
     this.cursors = new CursorStore(init.paths.root, init.options.lockTimeoutMillis);
@@ -126,25 +125,27 @@ export class Lakehouse {
       maxFiles: 30,
     });
     const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis);
-    let engine: DuckDBInstance | undefined;
     try {
-      await metrics.init();
       // Roll committed batches of dead processes forward first, so abandoned runs count them.
       const cursors = new CursorStore(root, resolved.lockTimeoutMillis);
       await recoverTmp(paths.tmp, metrics, logger, (s, d, c, r) => cursors.save(s, d, c, r));
       const abandoned = await metrics.markAbandoned();
       if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());
-      engine = await DuckDBInstance.create(':memory:', {
-        ...ENGINE_SETTINGS,
-        temp_directory: path.join(tmpDir, 'spill'),
-      });
-      return new Lakehouse({ options: resolved, paths, logger, engine, metrics, tmpDir });
+      return new Lakehouse({ options: resolved, paths, logger, metrics, tmpDir });
     } catch (error) {
-      engine?.closeSync();
       await logger.close();
       throw error;
     }
+  }
+
+  /**
+   * The in-memory DuckDB engine (bronze writing, queries), created on first use so that a
+   * process that only reads the run history starts fast.
+   */
+  private engine(): Promise<DuckDBInstance> {
+    this.enginePromise ??= DuckDBInstance.create(':memory:', { ...ENGINE_SETTINGS, temp_directory: path.join(this.tmpDir, 'spill') }).then((e) => (this.engineInstance = e));
+    return this.enginePromise;
   }
 
   private ensureOpen(what: string): void {
@@ -179,7 +180,7 @@ export class Lakehouse {
       results = await Promise.all(
         list.map((source) =>
           limit(async () => {
-            const connection = await this.engine.connect();
+            const connection = await (await this.engine()).connect();
             try {
               const result = await runSource(source, {
                 root: this.paths.root,
@@ -191,7 +192,7 @@ export class Lakehouse {
                 logger,
                 signal,
                 connection,
-                engine: this.engine,
+                engine: await this.engine(),
                 cursors: this.cursors,
                 sequence,
                 ...(options.extractedAt ? { extractedAt: options.extractedAt } : {}),
@@ -234,7 +235,7 @@ export class Lakehouse {
 
   /** The query connection, with `analytics.duckdb` attached read-only (re-attached after a publish). */
   private async queryConn(): Promise<DuckDBConnection> {
-    this.queryConnection ??= await this.engine.connect();
+    this.queryConnection ??= await (await this.engine()).connect();
     const c = this.queryConnection;
     const file = this.paths.analytics;
     const version = fs.existsSync(file) ? (() => {
@@ -332,7 +333,7 @@ export class Lakehouse {
           warehouseDir: this.paths.warehouse,
           compiledDir: this.paths.compiled,
           tmpDir: this.tmpDir,
-          engine: this.engine,
+          engine: await this.engine(),
           metrics: this.metrics,
           logger,
           vars: this.options.vars,
@@ -536,7 +537,8 @@ export class Lakehouse {
     this.closed ??= (async () => {
       this.abort.abort(new ClosedError('lake'));
       this.queryConnection?.closeSync();
-      this.engine.closeSync();
+      if (this.enginePromise) await this.enginePromise.catch(() => undefined);
+      this.engineInstance?.closeSync();
       // A manifest still here is a committed batch whose bookkeeping failed: the next open replays it.
       const pending = fs.existsSync(this.tmpDir) && fs.readdirSync(this.tmpDir).some((f) => f.endsWith('.commit.json'));
       if (!pending) fs.rmSync(this.tmpDir, { recursive: true, force: true });

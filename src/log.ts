@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import winston from 'winston';
+import { createRequire } from 'node:module';
+import type winstonTypes from 'winston';
 import { redact, redactString } from './redact.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -30,20 +31,24 @@ export interface LoggerOptions {
   maxFiles: number;
 }
 
-const redactFormat = winston.format((info) => {
-  const clean = redact({ ...info });
-  for (const key of Object.keys(clean)) (info as Record<string, unknown>)[key] = clean[key];
-  info.message = redactString(String(info.message));
-  return info;
-});
+function formats(winston: typeof winstonTypes) {
+  const redactFormat = winston.format((info) => {
+    const clean = redact({ ...info });
+    for (const key of Object.keys(clean)) (info as Record<string, unknown>)[key] = clean[key];
+    info.message = redactString(String(info.message));
+    return info;
+  });
 
-const consoleLine = winston.format.printf((info) => {
-  const { level, message, timestamp, runId, source, dataset, model, ...rest } = info as Record<string, unknown>;
-  const where = [runId, source && dataset ? `${source}/${dataset}` : source, model].filter(Boolean).join(' ');
-  const extra = Object.keys(rest).filter((k) => typeof k === 'string' && !k.startsWith('Symbol'));
-  const tail = extra.length > 0 ? ` ${JSON.stringify(Object.fromEntries(extra.map((k) => [k, rest[k]])))}` : '';
-  return `${String(timestamp).slice(11, 19)} ${String(level).padEnd(5)} ${where ? `[${where}] ` : ''}${String(message)}${tail}`;
-});
+  const consoleLine = winston.format.printf((info) => {
+    const { level, message, timestamp, runId, source, dataset, model, ...rest } = info as Record<string, unknown>;
+    const where = [runId, source && dataset ? `${source}/${dataset}` : source, model].filter(Boolean).join(' ');
+    const extra = Object.keys(rest).filter((k) => typeof k === 'string' && !k.startsWith('Symbol'));
+    const tail = extra.length > 0 ? ` ${JSON.stringify(Object.fromEntries(extra.map((k) => [k, rest[k]])))}` : '';
+    return `${String(timestamp).slice(11, 19)} ${String(level).padEnd(5)} ${where ? `[${where}] ` : ''}${String(message)}${tail}`;
+  });
+
+  return { redactFormat, consoleLine };
+}
 
 export function defaultConsole(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.CI && !process.env.VITEST;
@@ -54,35 +59,47 @@ export interface RootLogger extends Logger {
   close(): Promise<void>;
 }
 
+/**
+ * Creates the logger. winston is loaded on the first line logged, so a process that logs nothing
+ * (a quick `duckhouse runs`) never pays for it.
+ */
 export function createLogger(options: LoggerOptions): RootLogger {
-  const transports: winston.transport[] = [];
-  if (options.file) {
-    fs.mkdirSync(path.dirname(options.file), { recursive: true });
-    transports.push(
-      new winston.transports.File({
-        filename: options.file,
-        maxsize: options.maxSizeBytes,
-        maxFiles: options.maxFiles,
-        tailable: true,
-        format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.json()),
-      }),
-    );
-  }
-  if (options.console) {
-    transports.push(
-      new winston.transports.Console({
-        stderrLevels: ['error', 'warn', 'info', 'debug'],
-        format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.colorize(), consoleLine),
-      }),
-    );
-  }
-  if (transports.length === 0) transports.push(new winston.transports.Console({ silent: true }));
-  const root = winston.createLogger({ level: options.level, transports });
+  let root: winstonTypes.Logger | undefined;
+  const ensure = (): winstonTypes.Logger => {
+    if (root) return root;
+    const winston = createRequire(import.meta.url)('winston') as typeof winstonTypes;
+    const { redactFormat, consoleLine } = formats(winston);
+    const transports: winstonTypes.transport[] = [];
+    if (options.file) {
+      fs.mkdirSync(path.dirname(options.file), { recursive: true });
+      transports.push(
+        new winston.transports.File({
+          filename: options.file,
+          maxsize: options.maxSizeBytes,
+          maxFiles: options.maxFiles,
+          tailable: true,
+          format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.json()),
+        }),
+      );
+    }
+    if (options.console) {
+      transports.push(
+        new winston.transports.Console({
+          stderrLevels: ['error', 'warn', 'info', 'debug'],
+          format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.colorize(), consoleLine),
+        }),
+      );
+    }
+    if (transports.length === 0) transports.push(new winston.transports.Console({ silent: true }));
+    root = winston.createLogger({ level: options.level, transports });
+    return root;
+  };
   let closed: Promise<void> | undefined;
   return {
-    ...wrap(root),
+    ...lazy(ensure, {}),
     close() {
       closed ??= new Promise<void>((resolve) => {
+        if (!root) return resolve();
         root.on('finish', () => resolve());
         root.end();
         setTimeout(resolve, 1000).unref();
@@ -92,12 +109,14 @@ export function createLogger(options: LoggerOptions): RootLogger {
   };
 }
 
-function wrap(w: winston.Logger): Logger {
+function lazy(root: () => winstonTypes.Logger, meta: Record<string, unknown>): Logger {
+  let target: winstonTypes.Logger | undefined;
+  const get = (): winstonTypes.Logger => (target ??= Object.keys(meta).length > 0 ? root().child(meta) : root());
   return {
-    error: (m, meta) => void w.error(m, meta ?? {}),
-    warn: (m, meta) => void w.warn(m, meta ?? {}),
-    info: (m, meta) => void w.info(m, meta ?? {}),
-    debug: (m, meta) => void w.debug(m, meta ?? {}),
-    child: (meta) => wrap(w.child(meta)),
+    error: (m, extra) => void get().error(m, extra ?? {}),
+    warn: (m, extra) => void get().warn(m, extra ?? {}),
+    info: (m, extra) => void get().info(m, extra ?? {}),
+    debug: (m, extra) => void get().debug(m, extra ?? {}),
+    child: (more) => lazy(get, more),
   };
 }
