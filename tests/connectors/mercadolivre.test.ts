@@ -123,3 +123,19 @@ describe('the other Mercado Livre connectors', () => {
     expect(() => mercadoLivreSearch({ site: 'MLB', auth: { clientId: 'a', clientSecret: 'b' } } as never)).toThrow(/"category" or "query"/);
   });
 });
+
+describe('late order updates', () => {
+  it('updatedWithinDays re-reads orders changed after they were first extracted', async () => {
+    const { data, common } = await setup({ orders: 50 });
+    const lake = await tempLake({ limits: fast });
+    const options = { sellerId: data.mainSellerId, ...common, from: data.startDate, updatedWithinDays: 3650 };
+    await lake.extract([mercadoLivreOrders(options)]);
+    data.advanceDay({ orders: 0, updates: 0 });
+    const [updated] = data.updateOrders(1);
+    const r = await lake.extract([mercadoLivreOrders(options)]);
+    expect(r.sources[0]!.rows).toBeGreaterThanOrEqual(1);
+    const versions = await lake.query(`select status, last_updated from ${bronze(lake.paths.root, 'orders')} where id = ${updated!.id} order by last_updated`);
+    expect(versions.at(-1)!.status).toBe(updated!.status);
+    expect(versions.length).toBeGreaterThanOrEqual(2);
+  });
+});

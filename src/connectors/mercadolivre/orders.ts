@@ -23,6 +23,11 @@ const optionsSchema = z.strictObject({
   to: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional(),
   /** Fetch only the latest N orders (e.g. 100, 500, 5,000). */
   last: z.number().int().positive().optional(),
+  /**
+   * Also re-read orders updated in the last N days (`order.last_updated.from`), so later status
+   * changes (cancellations, refunds) reach bronze as new versions; the models keep the latest.
+   */
+  updatedWithinDays: z.number().positive().optional(),
   /** The API's offset cap (tests use a small one). */
   offsetCap: z.number().int().positive().default(ML_ORDERS_OFFSET_CAP),
 });
@@ -72,6 +77,32 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
         }
         return;
       }
+      /** Pages through a date window of one filter field, splitting it when it passes the offset cap. */
+      async function* sweep(field: 'date_created' | 'last_updated', start: number, end: number, onPage: (results: SearchPage['results']) => SearchPage['results']): AsyncGenerator<unknown[]> {
+        const windows: [number, number][] = [[start, end]];
+        while (windows.length > 0) {
+          const [from, to] = windows.shift()!;
+          const range = { [`order.${field}.from`]: iso(from), [`order.${field}.to`]: iso(to), sort: 'date_asc' };
+          let page = await search({ ...range, offset: 0 });
+          if (page.paging.total > o.offsetCap) {
+            if (to - from >= 2) {
+              const mid = from + Math.floor((to - from) / 2);
+              windows.unshift([from, mid], [mid + 1, to]);
+              continue;
+            }
+            ctx.warn(`mercadolivre orders: ${page.paging.total - o.offsetCap} orders at ${iso(from)} (${field}) cannot be reached (offset cap ${o.offsetCap})`);
+          }
+          for (let offset = 0; ; ) {
+            ctx.stats.pages += 1;
+            const kept = onPage(page.results);
+            if (kept.length > 0) yield kept;
+            offset += ML_PAGE;
+            if (page.results.length === 0 || offset >= Math.min(page.paging.total, o.offsetCap)) break;
+            page = await search({ ...range, offset });
+          }
+        }
+      }
+
       const cursor = (await ctx.cursor()) as OrdersCursor | undefined;
       const start = cursor ? Date.parse(cursor.from) : o.from ? instant(o.from) : Date.now() - 30 * 86_400_000;
       const end = o.to ? instant(o.to) : Date.now();
@@ -79,35 +110,20 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
       // Orders committed at exactly the cursor's instant were already taken: the window starts there again.
       const skip = new Set(cursor?.ids ?? []);
       const skipAt = cursor ? Date.parse(cursor.from) : Number.NaN;
-      const windows: [number, number][] = [[start, end]];
-      while (windows.length > 0) {
-        const [from, to] = windows.shift()!;
-        const range = { 'order.date_created.from': iso(from), 'order.date_created.to': iso(to), sort: 'date_asc' };
-        let page = await search({ ...range, offset: 0 });
-        if (page.paging.total > o.offsetCap) {
-          if (to - from >= 2) {
-            const mid = from + Math.floor((to - from) / 2);
-            windows.unshift([from, mid], [mid + 1, to]);
-            continue;
-          }
-          ctx.warn(`mercadolivre orders: ${page.paging.total - o.offsetCap} orders created at ${iso(from)} cannot be reached (offset cap ${o.offsetCap})`);
+      yield* sweep('date_created', start, end, (results) => {
+        const fresh = results.filter((r) => !(skip.has(r.id) && Date.parse(r.date_created) === skipAt));
+        for (const r of fresh) {
+          const at = Date.parse(r.date_created);
+          last = at === Date.parse(last.from) ? { from: last.from, ids: [...last.ids, r.id] } : { from: iso(at), ids: [r.id] };
         }
-        for (let offset = 0; ; ) {
-          ctx.stats.pages += 1;
-          const fresh = page.results.filter((r) => !(skip.has(r.id) && Date.parse(r.date_created) === skipAt));
-          if (fresh.length > 0) {
-            yield fresh;
-            for (const r of fresh) {
-              const at = Date.parse(r.date_created);
-              last = at === Date.parse(last.from) ? { from: last.from, ids: [...last.ids, r.id] } : { from: iso(at), ids: [r.id] };
-            }
-            // Everything yielded so far is covered: saved once these orders are committed.
-            ctx.checkpoint(last);
-          }
-          offset += ML_PAGE;
-          if (page.results.length === 0 || offset >= Math.min(page.paging.total, o.offsetCap)) break;
-          page = await search({ ...range, offset });
-        }
+        // Everything yielded so far is covered: saved once these orders are committed.
+        if (fresh.length > 0) ctx.checkpoint(last);
+        return fresh;
+      });
+      if (o.updatedWithinDays && cursor) {
+        // Orders created before this run's window but changed since: new versions, cursor untouched.
+        const createdBefore = Date.parse(cursor.from);
+        yield* sweep('last_updated', Date.now() - o.updatedWithinDays * 86_400_000, end, (results) => results.filter((r) => Date.parse(r.date_created) < createdBefore));
       }
     } finally {
       await http.close();
