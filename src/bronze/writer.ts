@@ -60,6 +60,15 @@ export function runSequence(): RunSequence {
   return { nextBatch: () => ++batch, nextFile: () => ++file };
 }
 
+export interface FlushExtra {
+  /** Records rejected since the last flush, counted with this batch. */
+  rejected?: number;
+  /** The source's cursor covering this batch, recorded with it. */
+  cursor?: unknown;
+  /** Runs after the batch is recorded and before its commit manifest is removed. */
+  afterRecord?: () => Promise<void>;
+}
+
 export interface CommittedBatch {
   batchNo: number;
   rows: number;
@@ -181,7 +190,7 @@ export class BronzeWriter {
    * Writes and commits everything buffered as one batch. `rejected` and `cursor` are
    * recorded with it. Returns undefined when nothing was buffered.
    */
-  async flush(extra: { rejected?: number; cursor?: unknown } = {}): Promise<CommittedBatch | undefined> {
+  async flush(extra: FlushExtra = {}): Promise<CommittedBatch | undefined> {
     await this.appendPending();
     if (this.bufferedRows === 0 || !this.appender || !this.table) {
       return undefined;
@@ -239,7 +248,7 @@ export class BronzeWriter {
     }
   }
 
-  private async commit(stage: string, batchNo: number, rows: number, extra: { rejected?: number; cursor?: unknown }): Promise<CommittedBatch> {
+  private async commit(stage: string, batchNo: number, rows: number, extra: FlushExtra): Promise<CommittedBatch> {
     const produced = (fs.readdirSync(stage, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort();
     const counts = new Map<string, number>();
     for (const r of readerRows(
@@ -287,6 +296,7 @@ export class BronzeWriter {
     writeManifest(manifestFile, { batch, moves });
     applyMoves(moves);
     await this.o.metrics.recordBatch(batch);
+    await extra.afterRecord?.();
     fs.rmSync(manifestFile, { force: true });
     const bytes = files.reduce((s, f) => s + f.bytes, 0);
     this.totals.rows += rows;

@@ -106,7 +106,7 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     async *extract(ctx) {
       const http = createHttpContext(ctx, { auth: o.auth, headers: o.headers });
-      const archive = o.archiveRaw ? new RawArchive({ root: ctx.root, source: ctx.source, dataset: ctx.dataset, runId: ctx.runId, timezone: timezoneOf(ctx) }) : undefined;
+      const archive = o.archiveRaw ? new RawArchive({ root: ctx.root, source: ctx.source, dataset: ctx.dataset, runId: ctx.runId, timezone: ctx.timezone }) : undefined;
       try {
         const incremental = o.incremental;
         let cursor: unknown = incremental ? ((await ctx.cursor()) ?? incremental.initial) : undefined;
@@ -191,9 +191,3 @@ function samePage(a: PageRequest, b: PageRequest): boolean {
   const y = b.query ?? {};
   return x.length === Object.keys(y).length && x.every(([key, value]) => y[key] === value);
 }
-
-function timezoneOf(ctx: ExtractContext): string {
-  const tz = (ctx as ExtractContext & { timezone?: unknown }).timezone;
-  return typeof tz === 'string' ? tz : 'UTC';
-}
-

@@ -78,6 +78,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     signal: env.signal,
     limits,
     root: env.root,
+    timezone: env.timezone,
     cursor: () => env.cursors.read(source.source, source.dataset),
     checkpoint(value) {
       cursor = value;
@@ -116,10 +117,17 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
 
   const flush = async (): Promise<void> => {
     quarantine.flush();
-    const batch = await writer.flush({ rejected: rejectedSinceFlush, cursor: cursorDirty ? cursor : undefined });
+    const saving = cursor;
+    const batch = await writer.flush({
+      rejected: rejectedSinceFlush,
+      cursor: cursorDirty ? cursor : undefined,
+      // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
+      afterRecord: cursorDirty ? () => env.cursors.save(source.source, source.dataset, saving, env.runId) : undefined,
+    });
     rejectedSinceFlush = 0;
-    if (cursorDirty && (batch || writer.buffered === 0)) {
-      // Every record the cursor covers is committed now (or there were none to commit).
+    if (batch) cursorDirty = false;
+    else if (cursorDirty && writer.buffered === 0) {
+      // Nothing buffered: every record the cursor covers was committed earlier (or there were none).
       await env.cursors.save(source.source, source.dataset, cursor, env.runId);
       cursorDirty = false;
     }

@@ -25,6 +25,8 @@ export interface ExtractContext {
   readonly limits: Limits;
   /** Absolute lake root. */
   readonly root: string;
+  /** The lake's time zone (`day=` partitions of bronze and raw archives). */
+  readonly timezone: string;
   /**
    * The cursor committed by the last run that got this far (incremental sources); undefined at
    * first. Reading it takes the cursor's cross-process lock for the rest of this source's run.

@@ -106,6 +106,7 @@ async function run(variant: Measurement['variant'], pages: number, port: number)
       runId: 'bench',
       source: 'bench',
       dataset: 'items',
+      timezone: 'America/Sao_Paulo',
       logger: { error() {}, warn() {}, info() {}, debug() {}, child() { return this; } },
       signal: new AbortController().signal,
       limits: limitsSchema.parse({ requestsPerSecond: 1e9, burst: 1e6 }),

@@ -329,6 +329,7 @@ function fakeContext(reports: HttpHostStats[][]): (limits?: Partial<Limits>) => 
     runId: 'r',
     source: 's',
     dataset: 'd',
+    timezone: 'America/Sao_Paulo',
     logger: { error() {}, warn() {}, info() {}, debug() {}, child() { return this; } },
     signal: new AbortController().signal,
     limits: limitsSchema.parse({ ...FAST_LIMITS, retries: 1, ...limits }),

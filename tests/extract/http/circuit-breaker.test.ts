@@ -54,13 +54,13 @@ describe('circuit breaker in the client and in a run', () => {
     const server = await startFaultyServer({ '/items': flaky });
     registerCleanup(() => server.close());
     const lake = await tempLake(); // opened first: the cooldown must not run out while it opens
-    const client = new HttpClient({ limits: limitsSchema.parse({ ...FAST_LIMITS, retries: 10, breakerFailures: 3, breakerCooldownMillis: 400 }) });
+    const client = new HttpClient({ limits: limitsSchema.parse({ ...FAST_LIMITS, retries: 10, breakerFailures: 3, breakerCooldownMillis: 2000 }) });
     registerCleanup(() => client.close());
 
     const error = await client.request(`${server.url}/items`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect((error as CircuitOpenError).retryable).toBe(false);
-    expect((error as Error).message).toMatch(new RegExp(`host ${server.host} is skipped for 1 s more after 3 consecutive failures \\(circuit breaker open\\)`));
+    expect((error as Error).message).toMatch(new RegExp(`host ${server.host} is skipped for 2 s more after 3 consecutive failures \\(circuit breaker open\\)`));
     expect(server.hits('/items')).toBe(3); // not 11: the breaker cut the retries short
     expect(client.stats()[0]).toMatchObject({ breakerOpens: 1, requests: 3, statuses: { 500: 3 } });
 
@@ -71,7 +71,7 @@ describe('circuit breaker in the client and in a run', () => {
       url: `${server.url}/items`,
       items: 'results',
       schema: z.object({ id: z.number() }),
-      limits: { ...FAST_LIMITS, breakerFailures: 3, breakerCooldownMillis: 400 },
+      limits: { ...FAST_LIMITS, breakerFailures: 3, breakerCooldownMillis: 2000 },
     });
     const skipped = await lake.extract([source]);
     expect(skipped.status).toBe('failed');
@@ -80,7 +80,7 @@ describe('circuit breaker in the client and in a run', () => {
     expect(server.hits('/items')).toBe(3);
 
     // After the cooldown one probe goes out; the host is healthy again, so the run succeeds.
-    await new Promise((r) => setTimeout(r, 450));
+    await new Promise((r) => setTimeout(r, (error as CircuitOpenError).retryAtMillis - Date.now() + 50));
     healthy = true;
     const back = await lake.extract([source]);
     expect(back.status).toBe('success');

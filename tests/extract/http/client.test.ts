@@ -91,7 +91,7 @@ describe('HttpClient retries', () => {
     const error = await failure(c.request(`${server.url}/forever`));
     expect(error).toBeInstanceOf(HttpTimeoutError);
     expect(error.message).toMatch(/no response within 150 ms \(after 2 attempts\)/);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('retries truncated JSON and an HTML page served with 200', async () => {
@@ -113,7 +113,7 @@ describe('HttpClient retries', () => {
     const started = performance.now();
     await failure(client({ retries: 3, backoffBaseMillis: 40, backoffMaxMillis: 40 }).request(`${server.url}/down`));
     const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(3 * 40 + 500); // at most the three capped delays plus the requests
+    expect(elapsed).toBeLessThan(3 * 40 + 1500); // at most the three capped delays plus the requests (slack for a busy machine)
   });
 
   it('can be aborted while waiting to retry', async () => {

@@ -18,10 +18,10 @@ describe('token bucket per host', () => {
     const lease = rateLimiterFor('burst.test', { requestsPerSecond: 20, burst: 3 });
     const at = await takeAll(lease, 6);
     lease.release();
-    expect(at.slice(0, 3).every((t) => t < 20)).toBe(true);
+    expect(at.slice(0, 3).every((t) => t < 40)).toBe(true);
     expect(at[3]).toBeGreaterThanOrEqual(40); // 1/20 s after the burst
     expect(at[5]).toBeGreaterThanOrEqual(140);
-    expect(at[5]).toBeLessThan(400);
+    expect(at[5]).toBeLessThan(1000);
   });
 
   it('is shared by every lease on the same host, and runs at the slowest one', async () => {
@@ -33,7 +33,7 @@ describe('token bucket per host', () => {
     slow.release();
     const quick = performance.now();
     await takeAll(fast, 10);
-    expect(performance.now() - quick).toBeLessThan(100); // back to 1000/s once the slow lease is gone
+    expect(performance.now() - quick).toBeLessThan(250); // back to 1000/s once the slow lease is gone (20/s would take 450 ms)
     fast.release();
   });
 
@@ -43,7 +43,7 @@ describe('token bucket per host', () => {
     const started = performance.now();
     await a.take();
     await b.take();
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(500); // not a second's wait
     a.release();
     b.release();
   });
@@ -70,7 +70,7 @@ describe('token bucket per host', () => {
     await expect(waiting).rejects.toThrow('cancelled');
     const started = performance.now();
     await lease.take();
-    expect(performance.now() - started).toBeLessThan(150); // one token's wait, not two
+    expect(performance.now() - started).toBeLessThan(180); // one token's wait (100 ms), not two
     lease.release();
   });
 

@@ -1,0 +1,104 @@
+/**
+ * `data/report.html`: one self-contained page (inline CSS, inline SVG charts, no scripts, no
+ * external resources) over the lake's runs, bronze, marts, quality, alerts, tests and lineage.
+ * Charts are Vega-Lite specs rendered to SVG in Node; a section whose tables are missing or empty
+ * shows a short "no data yet" note, and one that fails shows its error, never the whole report.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../bronze/commit.js';
+import { parseOptions } from '../config.js';
+import { errorMessage } from '../errors.js';
+import type { Lakehouse } from '../lakehouse.js';
+import { esc, figure, note, page, type PageSection } from './html.js';
+import { SECTIONS, type ReportContext } from './sections.js';
+import { chartRenderer } from './vega-render.js';
+
+export const reportOptionsSchema = z.strictObject({
+  /** Where to write the page; default `<root>/report.html`. */
+  to: z.string().min(1).optional(),
+  title: z.string().min(1).optional(),
+});
+export type ReportOptions = z.input<typeof reportOptionsSchema>;
+
+export interface ReportResult {
+  /** Absolute path of the written file. */
+  path: string;
+  /** Charts drawn (inline SVGs), the lineage graph included. */
+  charts: number;
+  /** Ids of the sections, in page order (each is an anchor in the page). */
+  sections: string[];
+}
+
+/** Every table and view of analytics.duckdb with its columns (empty before the first build). */
+async function analyticsColumns(lake: Lakehouse): Promise<Map<string, Set<string>>> {
+  const rows = await lake.query(
+    `SELECT table_schema || '.' || table_name AS t, column_name AS c FROM information_schema.columns WHERE table_catalog = 'analytics'`,
+  );
+  return groupColumns(rows);
+}
+
+async function metricsColumns(lake: Lakehouse): Promise<Map<string, Set<string>>> {
+  const rows = await lake.metrics.select(`SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE table_schema = 'main'`);
+  return groupColumns(rows);
+}
+
+function groupColumns(rows: Record<string, unknown>[]): Map<string, Set<string>> {
+  const map = new Map<string, Set<string>>();
+  for (const r of rows) {
+    const t = String(r.t);
+    if (!map.has(t)) map.set(t, new Set());
+    map.get(t)!.add(String(r.c));
+  }
+  return map;
+}
+
+/**
+ * Writes the HTML report (tmp + rename) and says what it holds.
+ * @example
+ * const { path, charts } = await buildReport(lake, { title: 'Prices and sales' });
+ */
+export async function buildReport(lake: Lakehouse, options: ReportOptions = {}): Promise<ReportResult> {
+  const parsed = parseOptions(reportOptionsSchema, options, 'lake.report');
+  const target = path.resolve(parsed.to ?? path.join(lake.paths.root, 'report.html'));
+  const logger = lake.logger.child({ step: 'report' });
+  const started = performance.now();
+  const renderer = await chartRenderer((message) => logger.debug(`report chart: ${message}`));
+  let charts = 0;
+  const ctx: ReportContext = {
+    lake,
+    timezone: lake.options.timezone,
+    charts: renderer,
+    analytics: await analyticsColumns(lake),
+    metrics: await metricsColumns(lake),
+    summary: [],
+    async chart(id, spec, caption) {
+      const svg = typeof spec === 'string' ? spec : await renderer.svg(spec);
+      charts++;
+      return figure(id, svg, caption);
+    },
+  };
+
+  const sections: PageSection[] = [];
+  for (const def of SECTIONS) {
+    let body: string;
+    try {
+      body = await def.render(ctx);
+    } catch (error) {
+      logger.warn(`report: section "${def.title}" failed: ${errorMessage(error)}`);
+      body = note(`This section could not be drawn: ${errorMessage(error)}`, 'error');
+    }
+    sections.push({ id: def.id, title: def.title, body: `<p class="about">${esc(def.about)}</p>\n${body}` });
+  }
+
+  const generated = new Intl.DateTimeFormat('sv-SE', { timeZone: ctx.timezone, dateStyle: 'short', timeStyle: 'medium' }).format(new Date());
+  const html = page({
+    title: parsed.title ?? 'duckhouse report',
+    subtitle: `Lake ${lake.paths.root} · generated ${generated} (${ctx.timezone}) · ${ctx.analytics.size} tables and views built`,
+    summary: ctx.summary,
+    sections,
+  });
+  writeFileAtomic(target, html);
+  logger.info(`report written: ${target} (${charts} charts, ${Math.round(performance.now() - started)} ms)`);
+  return { path: target, charts, sections: sections.map((s) => s.id) };
+}

@@ -1,0 +1,561 @@
+/**
+ * The report's sections: each reads what it needs from `analytics.duckdb` (lake.query) or the
+ * metrics database, and draws a chart or a table, or says "no data yet" when its table is missing
+ * or empty. Columns are checked before a query runs, so a mart that is not built (or built by an
+ * older model version) degrades into a note instead of an error.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import type { Lakehouse } from '../lakehouse.js';
+import { esc, note, table, type Column } from './html.js';
+import { lineageSvg } from './lineage-svg.js';
+import { chartRows, type ChartRenderer } from './vega-render.js';
+
+type Row = Record<string, unknown>;
+
+export interface ReportContext {
+  lake: Lakehouse;
+  timezone: string;
+  charts: ChartRenderer;
+  /** `schema.table` → its columns, for every table and view of analytics.duckdb. */
+  analytics: Map<string, Set<string>>;
+  /** Metrics table → its columns. */
+  metrics: Map<string, Set<string>>;
+  /** Headline numbers collected while sections render. */
+  summary: { label: string; value: string; badge?: string }[];
+  /** Renders a Vega-Lite spec (or takes an SVG drawn here) and returns its figure; counts it. */
+  chart(id: string, spec: TopLevelSpec | string, caption?: string): Promise<string>;
+}
+
+export interface SectionDef {
+  id: string;
+  title: string;
+  /** One line under the title: what is shown and where it comes from. */
+  about: string;
+  render(ctx: ReportContext): Promise<string>;
+}
+
+const STATUS_COLORS = {
+  domain: ['success', 'partial', 'failed', 'abandoned', 'running'],
+  range: ['#2e7d32', '#f9a825', '#c62828', '#757575', '#1565c0'],
+};
+
+/** SQL identifier quoting for column names found in information_schema. */
+const qi = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+function has(cols: Set<string> | undefined, ...names: string[]): cols is Set<string> {
+  return cols !== undefined && names.every((n) => cols.has(n));
+}
+
+function first(cols: Set<string>, names: string[]): string | undefined {
+  return names.find((n) => cols.has(n));
+}
+
+function missing(what: string): string {
+  return note(`No data yet: ${what} is not built in this lake.`);
+}
+
+const empty = (what: string) => note(`No data yet: ${what} has no rows.`);
+
+/** Date strings ('YYYY-MM-DD') are read as UTC by vega; a UTC time unit keeps them on their calendar day. */
+const DAY = { timeUnit: 'utcyearmonthdate', type: 'temporal' } as const;
+
+function daysSpanned(rows: Row[], field: string): number {
+  return new Set(rows.map((r) => r[field])).size;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const runs: SectionDef = {
+  id: 'runs',
+  title: 'Run timeline',
+  about: 'The latest 100 runs (metrics: runs): one row per kind, a dot at the start, a line to the end; colour is the status.',
+  async render(ctx) {
+    if (!ctx.metrics.has('runs')) return missing('the runs table');
+    const rows = await ctx.lake.metrics.select(
+      `SELECT run_id, kind, status,
+              epoch_ms(timezone($1, started_at)) AS started_ms,
+              epoch_ms(timezone($1, coalesce(finished_at, started_at))) AS finished_ms,
+              strftime(timezone($1, started_at), '%Y-%m-%d %H:%M:%S') AS started_local,
+              duration_ms, rows, rejected, error
+       FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 100`,
+      [ctx.timezone],
+    );
+    if (rows.length === 0) return note('No runs yet: run lake.extract(), lake.build() or lake.run() first.');
+    const latest = rows[0]!;
+    ctx.summary.push({ label: 'last run', value: `${String(latest.kind)} · ${String(latest.status)}`, badge: String(latest.status) });
+    const kinds = new Set(rows.map((r) => r.kind)).size;
+    const x = { field: 'started_ms', type: 'temporal', scale: { type: 'utc' }, title: `started (${ctx.timezone})`, axis: { format: '%d %b %H:%M', labelAngle: 0 } } as const;
+    const color = { field: 'status', type: 'nominal', scale: STATUS_COLORS, title: 'status' } as const;
+    const chart = await ctx.chart('runs', {
+      width: 900,
+      height: 30 + 30 * kinds,
+      data: { values: chartRows(rows) },
+      encoding: { y: { field: 'kind', type: 'nominal', title: null }, color },
+      layer: [
+        { mark: { type: 'rule', strokeWidth: 3, opacity: 0.5 }, encoding: { x, x2: { field: 'finished_ms' } } },
+        { mark: { type: 'circle', size: 70, opacity: 0.9 }, encoding: { x } },
+      ],
+    });
+    const columns: Column<Row>[] = [
+      { label: 'run', value: (r) => r.run_id },
+      { label: 'kind', value: (r) => r.kind },
+      { label: 'status', value: (r) => r.status, badge: (r) => String(r.status) },
+      { label: `started (${ctx.timezone})`, value: (r) => r.started_local },
+      { label: 'duration', value: (r) => (r.duration_ms === null ? null : `${(Number(r.duration_ms) / 1000).toFixed(1)} s`), numeric: true },
+      { label: 'rows', value: (r) => r.rows, numeric: true },
+      { label: 'rejected', value: (r) => r.rejected, numeric: true },
+      { label: 'error', value: (r) => (typeof r.error === 'string' && r.error.length > 200 ? `${r.error.slice(0, 200)}…` : r.error) },
+    ];
+    return `${chart}\n<h3>Latest 10 runs</h3>\n${table(rows.slice(0, 10), columns)}`;
+  },
+};
+
+const rowsPerSource: SectionDef = {
+  id: 'rows',
+  title: 'Rows per source per day',
+  about: 'Rows committed to bronze per source/dataset and day (metrics: source_batches, else bronze_files), last 60 days.',
+  async render(ctx) {
+    const table = ['source_batches', 'bronze_files'].find((t) => has(ctx.metrics.get(t), 'source', 'dataset', 'rows', 'committed_at'));
+    if (!table) return missing('the source_batches table');
+    const query = (from: string) =>
+      ctx.lake.metrics.select(
+        `SELECT source || '/' || dataset AS dataset_name,
+                strftime(timezone($1, committed_at), '%Y-%m-%d') AS committed_date,
+                sum(rows)::BIGINT AS rows
+         FROM ${from}
+         WHERE timezone($1, committed_at)::DATE > (SELECT max(timezone($1, committed_at))::DATE - 60 FROM ${from})
+         GROUP BY ALL ORDER BY committed_date, dataset_name`,
+        [ctx.timezone],
+      );
+    let rows = await query(table);
+    if (rows.length === 0 && table === 'source_batches' && has(ctx.metrics.get('bronze_files'), 'source', 'dataset', 'rows', 'committed_at')) rows = await query('bronze_files');
+    if (rows.length === 0) return note('No data yet: nothing has been extracted into bronze.');
+    const total = rows.reduce((s, r) => s + Number(r.rows ?? 0), 0);
+    ctx.summary.push({ label: 'bronze rows (60 days)', value: total.toLocaleString('en-US') });
+    return ctx.chart('rows', {
+      width: 560,
+      height: 220,
+      data: { values: chartRows(rows) },
+      mark: { type: 'bar' },
+      encoding: {
+        x: { field: 'committed_date', ...DAY, title: `committed day (${ctx.timezone})`, axis: { format: '%d %b' } },
+        y: { field: 'rows', type: 'quantitative', aggregate: 'sum', title: 'rows' },
+        color: { field: 'dataset_name', type: 'nominal', title: 'source/dataset' },
+      },
+    });
+  },
+};
+
+const priceIndex: SectionDef = {
+  id: 'prices',
+  title: 'Price index per store',
+  about: 'marts.fct_prices_daily: each SKU\'s price relative to its first day in that store, averaged per store and day (first day = 100).',
+  async render(ctx) {
+    const cols = ctx.analytics.get('marts.fct_prices_daily');
+    if (!has(cols, 'store', 'sku_id', 'price_date', 'price')) return missing('marts.fct_prices_daily');
+    const region = cols.has('region') ? 'region, ' : '';
+    const rows = await ctx.lake.query(
+      `WITH p AS (
+         SELECT store, price_date,
+                price::DOUBLE / first_value(price::DOUBLE) OVER (PARTITION BY store, ${region}sku_id ORDER BY price_date) AS rel
+         FROM marts.fct_prices_daily
+         WHERE price > 0
+       )
+       SELECT store, strftime(price_date, '%Y-%m-%d') AS price_date, round(100 * avg(rel), 2) AS price_index, count(*)::BIGINT AS skus
+       FROM p GROUP BY ALL ORDER BY price_date, store`,
+    );
+    if (rows.length === 0) return empty('marts.fct_prices_daily');
+    const stores = new Set(rows.map((r) => r.store)).size;
+    ctx.summary.push({ label: 'stores priced', value: String(stores) });
+    const points = daysSpanned(rows, 'price_date') <= 90;
+    return ctx.chart('prices', {
+      width: 560,
+      height: 240,
+      data: { values: chartRows(rows) },
+      encoding: {
+        x: { field: 'price_date', ...DAY, title: 'day', axis: { format: '%d %b' } },
+        y: { field: 'price_index', type: 'quantitative', title: 'index (first day = 100)', scale: { zero: false } },
+        color: { field: 'store', type: 'nominal', title: 'store' },
+      },
+      layer: [{ mark: { type: 'line', strokeWidth: 2 } }, ...(points ? [{ mark: { type: 'circle' as const, size: 30 } }] : [])],
+    });
+  },
+};
+
+const priceMoves: SectionDef = {
+  id: 'price-moves',
+  title: 'Biggest price moves',
+  about: 'marts.mart_price_changes: the 15 largest day-over-day moves in percent.',
+  async render(ctx) {
+    const cols = ctx.analytics.get('marts.mart_price_changes');
+    if (!has(cols, 'store', 'price_date', 'previous_price', 'new_price', 'change_pct')) return missing('marts.mart_price_changes');
+    const optional = ['region', 'product_name', 'sku_id', 'previous_price_date', 'direction'].filter((c) => cols.has(c));
+    const rows = await ctx.lake.query(
+      `SELECT store, price_date, previous_price, new_price, change_pct${optional.map((c) => `, ${qi(c)}`).join('')}
+       FROM marts.mart_price_changes
+       ORDER BY abs(change_pct) DESC, price_date DESC, store${cols.has('sku_id') ? ', sku_id' : ''}
+       LIMIT 15`,
+    );
+    if (rows.length === 0) return note('No price moves yet: prices need at least two days of extraction to move.');
+    const columns: Column<Row>[] = [
+      { label: 'day', value: (r) => r.price_date },
+      { label: 'store', value: (r) => (r.region ? `${String(r.store)} · ${String(r.region)}` : r.store) },
+      ...(cols.has('product_name') ? [{ label: 'product', value: (r: Row) => r.product_name ?? r.sku_id }] : cols.has('sku_id') ? [{ label: 'sku', value: (r: Row) => r.sku_id }] : []),
+      { label: 'before', value: (r) => r.previous_price, numeric: true },
+      { label: 'after', value: (r) => r.new_price, numeric: true },
+      {
+        label: 'change',
+        value: (r) => `${Number(r.change_pct) > 0 ? '+' : ''}${Number(r.change_pct).toFixed(1)}%`,
+        numeric: true,
+        badge: (r) => (Number(r.change_pct) > 0 ? 'up' : 'down'),
+      },
+    ];
+    return table(rows, columns);
+  },
+};
+
+interface ProductSource {
+  name: string;
+  caption: string;
+  ready(ctx: ReportContext): boolean;
+  query(ctx: ReportContext): Promise<Row[]>;
+}
+
+const PRODUCT_SOURCES: ProductSource[] = [
+  ...['marts.fct_shop_order_items', 'marts.fct_order_items'].map(
+    (fact): ProductSource => ({
+      name: fact,
+      caption: `Shop: paid items, item price without freight (${fact})`,
+      ready: (ctx) => has(ctx.analytics.get(fact), 'product_id', 'price'),
+      query: (ctx) => {
+        const cols = ctx.analytics.get(fact)!;
+        const dim = has(ctx.analytics.get('marts.dim_shop_products'), 'product_id', 'category');
+        return ctx.lake.query(
+          `SELECT i.product_id, ${dim ? 'p.category' : 'NULL'} AS category, sum(i.price)::DOUBLE AS revenue, count(*)::BIGINT AS units
+           FROM ${fact} AS i ${dim ? 'LEFT JOIN marts.dim_shop_products AS p USING (product_id)' : ''}
+           ${cols.has('is_paid') ? 'WHERE i.is_paid' : ''}
+           GROUP BY ALL ORDER BY revenue DESC, i.product_id LIMIT 10`,
+        );
+      },
+    }),
+  ),
+  {
+    name: 'trusted.tru_order_item',
+    caption: 'Mercado Livre: paid orders, line amount (trusted.tru_order_item)',
+    ready: (ctx) => has(ctx.analytics.get('trusted.tru_order_item'), 'order_id', 'item_id', 'item_title', 'line_amount'),
+    query: (ctx) => {
+      const paidByFact = has(ctx.analytics.get('marts.fct_orders'), 'order_id', 'is_revenue');
+      const where = paidByFact
+        ? 'WHERE i.order_id IN (SELECT order_id FROM marts.fct_orders WHERE is_revenue)'
+        : ctx.analytics.get('trusted.tru_order_item')!.has('order_status')
+          ? "WHERE i.order_status IN ('paid', 'partially_refunded')"
+          : '';
+      return ctx.lake.query(
+        `SELECT i.item_id AS product_id, any_value(i.item_title) AS category, sum(i.line_amount)::DOUBLE AS revenue, sum(i.quantity)::BIGINT AS units
+         FROM trusted.tru_order_item AS i ${where}
+         GROUP BY ALL ORDER BY revenue DESC, i.item_id LIMIT 10`,
+      );
+    },
+  },
+];
+
+const topProducts: SectionDef = {
+  id: 'top-products',
+  title: 'Top 10 products by revenue',
+  about: 'Shop (marts.fct_shop_order_items + dim_shop_products) and Mercado Livre (trusted.tru_order_item), whichever are built.',
+  async render(ctx) {
+    const ready = PRODUCT_SOURCES.filter((s) => s.ready(ctx));
+    // One shop fact is enough: the second name is an alias some projects use.
+    const chosen = ready.filter((s, i) => !(s.name === 'marts.fct_order_items' && ready.slice(0, i).some((o) => o.name === 'marts.fct_shop_order_items')));
+    if (chosen.length === 0) return missing('an order-items fact (marts.fct_shop_order_items or trusted.tru_order_item)');
+    const parts: string[] = [];
+    for (const source of chosen) {
+      const rows = await source.query(ctx);
+      if (rows.length === 0) {
+        parts.push(note(`No data yet: ${source.name} has no paid items.`));
+        continue;
+      }
+      const seen = new Set<string>();
+      const values = chartRows(rows).map((r) => {
+        const id = String(r.product_id);
+        let label = r.category ? `${String(r.category)} · ${id.slice(0, 8)}` : id;
+        if (seen.has(label)) label = r.category ? `${String(r.category)} · ${id}` : id;
+        seen.add(label);
+        return { ...r, label };
+      });
+      parts.push(
+        await ctx.chart(
+          `top-products-${source.name}`,
+          {
+            width: 420,
+            height: 24 * values.length,
+            data: { values },
+            mark: { type: 'bar', color: '#4c78a8' },
+            encoding: {
+              y: { field: 'label', type: 'nominal', sort: '-x', title: null, axis: { labelLimit: 240 } },
+              x: { field: 'revenue', type: 'quantitative', title: 'revenue (BRL)' },
+            },
+          },
+          source.caption,
+        ),
+      );
+    }
+    return parts.join('\n');
+  },
+};
+
+const ordersPerDay: SectionDef = {
+  id: 'orders',
+  title: 'Orders and revenue per day',
+  about: 'Shop (marts.fct_shop_orders, else mart_sales_hourly) and Mercado Livre (marts.fct_orders); revenue counts paid orders only.',
+  async render(ctx) {
+    const queries: Promise<Row[]>[] = [];
+    if (has(ctx.analytics.get('marts.fct_shop_orders'), 'purchased_date', 'revenue')) {
+      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(purchased_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue), 0)::DOUBLE AS revenue FROM marts.fct_shop_orders WHERE purchased_date IS NOT NULL GROUP BY ALL`));
+    } else if (has(ctx.analytics.get('marts.mart_sales_hourly'), 'order_date', 'orders_count', 'revenue')) {
+      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(order_date, '%Y-%m-%d') AS order_date, sum(orders_count)::BIGINT AS orders, coalesce(sum(revenue), 0)::DOUBLE AS revenue FROM marts.mart_sales_hourly GROUP BY ALL`));
+    }
+    if (has(ctx.analytics.get('marts.fct_orders'), 'date_created_date', 'revenue_amount')) {
+      queries.push(ctx.lake.query(`SELECT 'mercadolivre' AS domain, strftime(date_created_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue_amount), 0)::DOUBLE AS revenue FROM marts.fct_orders WHERE date_created_date IS NOT NULL GROUP BY ALL`));
+    }
+    if (queries.length === 0) return missing('an orders fact (marts.fct_shop_orders or marts.fct_orders)');
+    const rows = (await Promise.all(queries)).flat().sort((a, b) => String(a.order_date).localeCompare(String(b.order_date)));
+    if (rows.length === 0) return note('No data yet: no orders in the built facts.');
+    const orders = rows.reduce((s, r) => s + Number(r.orders ?? 0), 0);
+    ctx.summary.push({ label: 'orders', value: orders.toLocaleString('en-US') });
+    const points = daysSpanned(rows, 'order_date') <= 60;
+    const x = { field: 'order_date', ...DAY, title: 'day (São Paulo)', axis: { format: '%d %b %y' } } as const;
+    const color = { field: 'domain', type: 'nominal', title: 'domain' } as const;
+    const layer = (field: string, title: string) => ({
+      width: 560,
+      height: 140,
+      encoding: { x, y: { field, type: 'quantitative' as const, title }, color },
+      layer: [{ mark: { type: 'line' as const, strokeWidth: 1.5 } }, ...(points ? [{ mark: { type: 'circle' as const, size: 25 } }] : [])],
+    });
+    return ctx.chart('orders', { data: { values: chartRows(rows) }, vconcat: [layer('orders', 'orders'), layer('revenue', 'revenue (BRL)')] });
+  },
+};
+
+const customersByState: SectionDef = {
+  id: 'states',
+  title: 'Customers by state',
+  about: 'marts.dim_customers: people (customer_unique_id) by the state of their latest address.',
+  async render(ctx) {
+    if (!has(ctx.analytics.get('marts.dim_customers'), 'customer_unique_id', 'state')) return missing('marts.dim_customers');
+    const rows = await ctx.lake.query(`SELECT coalesce(state, '?') AS state, count(*)::BIGINT AS customers FROM marts.dim_customers GROUP BY ALL ORDER BY customers DESC, state`);
+    if (rows.length === 0) return empty('marts.dim_customers');
+    return ctx.chart('states', {
+      width: Math.max(240, 22 * rows.length),
+      height: 200,
+      data: { values: chartRows(rows) },
+      mark: { type: 'bar', color: '#54a24b' },
+      encoding: {
+        x: { field: 'state', type: 'nominal', sort: '-y', title: null, axis: { labelAngle: 0 } },
+        y: { field: 'customers', type: 'quantitative', title: 'customers' },
+      },
+    });
+  },
+};
+
+const rfmSegments: SectionDef = {
+  id: 'rfm',
+  title: 'RFM segments',
+  about: 'marts.mart_customer_rfm: customers per segment (from R and F quintiles).',
+  async render(ctx) {
+    if (!has(ctx.analytics.get('marts.mart_customer_rfm'), 'segment')) return missing('marts.mart_customer_rfm');
+    const rows = await ctx.lake.query(`SELECT coalesce(segment, 'unscored') AS segment, count(*)::BIGINT AS customers FROM marts.mart_customer_rfm GROUP BY ALL ORDER BY customers DESC, segment`);
+    if (rows.length === 0) return empty('marts.mart_customer_rfm');
+    return ctx.chart('rfm', {
+      width: 420,
+      height: 24 * rows.length,
+      data: { values: chartRows(rows) },
+      mark: { type: 'bar', color: '#b279a2' },
+      encoding: {
+        y: { field: 'segment', type: 'nominal', sort: '-x', title: null, axis: { labelLimit: 200 } },
+        x: { field: 'customers', type: 'quantitative', title: 'customers' },
+      },
+    });
+  },
+};
+
+const DIMENSIONS = ['completeness', 'uniqueness', 'validity', 'accuracy', 'conformity', 'consistency', 'integrity', 'timeliness'];
+const TABLE_COLS = ['table_name', 'model', 'table', 'relation', 'model_name', 'subject', 'dataset'];
+const SCORE_COLS = ['score', 'quality_score', 'overall_score'];
+const TIME_COLS = ['measured_at', 'computed_at', 'scored_at', 'checked_at', 'built_at', 'finished_at', 'run_started_at', 'as_of', 'as_of_date', 'run_id'];
+
+const quality: SectionDef = {
+  id: 'quality',
+  title: 'Quality scores per table',
+  about: 'The latest score per table (marts.mart_data_quality, else metrics: quality_scores) against the quality gate, and its 8 dimensions.',
+  async render(ctx) {
+    const candidates: { name: string; cols: Set<string> | undefined; select: (sql: string) => Promise<Row[]> }[] = [
+      { name: 'marts.mart_data_quality', cols: ctx.analytics.get('marts.mart_data_quality'), select: (sql) => ctx.lake.query(sql) },
+      { name: 'quality_scores', cols: ctx.metrics.get('quality_scores'), select: (sql) => ctx.lake.metrics.select(sql) },
+    ];
+    let rows: Row[] = [];
+    let from = '';
+    let dims: string[] = [];
+    for (const c of candidates) {
+      if (!c.cols) continue;
+      const t = first(c.cols, TABLE_COLS);
+      const s = first(c.cols, SCORE_COLS);
+      if (!t || !s) continue;
+      const time = first(c.cols, TIME_COLS);
+      dims = DIMENSIONS.filter((d) => c.cols!.has(d));
+      rows = await c.select(
+        `SELECT ${qi(t)}::VARCHAR AS table_name, ${qi(s)}::DOUBLE AS score${dims.map((d) => `, ${qi(d)}::DOUBLE AS ${qi(d)}`).join('')}
+         FROM ${c.name}
+         WHERE ${qi(s)} IS NOT NULL
+         ${time ? `QUALIFY row_number() OVER (PARTITION BY ${qi(t)} ORDER BY ${qi(time)} DESC NULLS LAST) = 1` : ''}
+         ORDER BY table_name`,
+      );
+      from = c.name;
+      if (rows.length > 0) break;
+    }
+    if (!from) return missing('marts.mart_data_quality (or the quality_scores metrics table)');
+    if (rows.length === 0) return empty(from);
+    // Scores may be stored as shares (0–1) or percents (0–100): show shares.
+    const scale = Math.max(...rows.map((r) => Number(r.score))) > 1.5 ? 100 : 1;
+    const gate = ctx.lake.options.quality.minQualityScore;
+    const values = rows.map((r) => {
+      const out: Row = { table_name: r.table_name, score: Number(r.score) / scale };
+      for (const d of dims) out[d] = r[d] === null || r[d] === undefined ? null : Number(r[d]) / scale;
+      out.gate = out.score !== null && Number(out.score) >= gate ? 'meets the gate' : 'below the gate';
+      return out;
+    });
+    const below = values.filter((v) => v.gate === 'below the gate').length;
+    ctx.summary.push({ label: 'tables below quality gate', value: `${below} / ${values.length}`, badge: below > 0 ? 'warn' : 'pass' });
+    const parts = [
+      await ctx.chart(
+        'quality',
+        {
+          width: 420,
+          height: 24 * values.length,
+          data: { values },
+          layer: [
+            {
+              mark: { type: 'bar' },
+              encoding: {
+                y: { field: 'table_name', type: 'nominal', title: null, axis: { labelLimit: 240 } },
+                x: { field: 'score', type: 'quantitative', title: 'quality score', scale: { domain: [0, 1] }, axis: { format: '.0%' } },
+                color: { field: 'gate', type: 'nominal', scale: { domain: ['meets the gate', 'below the gate'], range: ['#54a24b', '#e45756'] }, title: null },
+              },
+            },
+            { data: { values: [{ gate }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#3e4c59' }, encoding: { x: { field: 'gate', type: 'quantitative' } } },
+          ],
+        },
+        `Source: ${from}. Dashed line: the quality gate (${Math.round(gate * 100)}%).`,
+      ),
+    ];
+    if (dims.length > 0) {
+      const cells = values.flatMap((v) => dims.map((d) => ({ table_name: v.table_name, dimension: d, value: v[d] }))).filter((c) => c.value !== null);
+      if (cells.length > 0) {
+        parts.push(
+          await ctx.chart('quality-dimensions', {
+            data: { values: cells },
+            width: 34 * dims.length,
+            height: 22 * values.length,
+            encoding: {
+              x: { field: 'dimension', type: 'nominal', sort: dims, title: null, axis: { labelAngle: -35 } },
+              y: { field: 'table_name', type: 'nominal', title: null, axis: { labelLimit: 240 } },
+            },
+            layer: [
+              { mark: { type: 'rect' }, encoding: { color: { field: 'value', type: 'quantitative', scale: { domain: [0, 1], scheme: 'redyellowgreen' }, title: 'share', legend: { format: '.0%' } } } },
+              { mark: { type: 'text', fontSize: 9 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.0%' } } },
+            ],
+          }),
+        );
+      }
+    }
+    return parts.join('\n');
+  },
+};
+
+const alerts: SectionDef = {
+  id: 'alerts',
+  title: 'Open alerts',
+  about: 'Alerts not yet resolved (metrics: alerts): freshness, volume, schema drift, failing sources, models and tests.',
+  async render(ctx) {
+    const cols = ctx.metrics.get('alerts');
+    if (!cols) {
+      ctx.summary.push({ label: 'open alerts', value: '—' });
+      return note('No data yet: this lake does not record alerts yet.');
+    }
+    const shown = ['severity', 'kind', 'subject', 'message'].filter((c) => cols.has(c));
+    const raised = cols.has('raised_at') ? `, strftime(timezone($1, raised_at), '%Y-%m-%d %H:%M') AS raised_local` : ', NULL AS raised_local';
+    const order = [cols.has('severity') ? `(severity = 'error') DESC` : '', cols.has('raised_at') ? 'raised_at DESC' : ''].filter(Boolean).join(', ');
+    const rows = await ctx.lake.metrics.select(
+      `SELECT ${shown.map(qi).join(', ') || 'NULL AS message'}${raised}
+       FROM alerts ${cols.has('resolved_at') ? 'WHERE resolved_at IS NULL' : ''}
+       ${order ? `ORDER BY ${order}` : ''} LIMIT 200`,
+      [ctx.timezone],
+    );
+    ctx.summary.push({ label: 'open alerts', value: String(rows.length), badge: rows.some((r) => r.severity === 'error') ? 'error' : rows.length > 0 ? 'warn' : 'pass' });
+    if (rows.length === 0) return note('No open alerts.');
+    const columns: Column<Row>[] = [
+      ...(cols.has('severity') ? [{ label: 'severity', value: (r: Row) => r.severity, badge: (r: Row) => String(r.severity) }] : []),
+      ...(cols.has('kind') ? [{ label: 'kind', value: (r: Row) => r.kind }] : []),
+      ...(cols.has('subject') ? [{ label: 'subject', value: (r: Row) => r.subject }] : []),
+      ...(cols.has('message') ? [{ label: 'message', value: (r: Row) => r.message }] : []),
+      { label: `raised (${ctx.timezone})`, value: (r) => r.raised_local },
+    ];
+    return table(rows, columns);
+  },
+};
+
+const failingTests: SectionDef = {
+  id: 'tests',
+  title: 'Failing tests',
+  about: 'Data tests of the latest build or test run (metrics: test_results) whose status is fail, error or warn.',
+  async render(ctx) {
+    if (!has(ctx.metrics.get('test_results'), 'run_id', 'name', 'status', 'finished_at')) return missing('the test_results table');
+    const rows = await ctx.lake.metrics.select(
+      `WITH latest AS (SELECT run_id FROM test_results GROUP BY run_id ORDER BY max(finished_at) DESC, run_id DESC LIMIT 1)
+       SELECT run_id, name, model, column_name, kind, severity, status, failures, error
+       FROM test_results WHERE run_id = (SELECT run_id FROM latest)
+       ORDER BY CASE status WHEN 'error' THEN 0 WHEN 'fail' THEN 1 WHEN 'warn' THEN 2 ELSE 3 END, model, name`,
+    );
+    if (rows.length === 0) {
+      ctx.summary.push({ label: 'failing tests', value: '—' });
+      return note('No data yet: no data tests have run.');
+    }
+    const failing = rows.filter((r) => r.status !== 'pass');
+    const count = (s: string) => rows.filter((r) => r.status === s).length;
+    ctx.summary.push({ label: 'failing tests', value: String(failing.length), badge: count('fail') + count('error') > 0 ? 'fail' : failing.length > 0 ? 'warn' : 'pass' });
+    const head = `<p class="about">Run ${esc(rows[0]!.run_id)}: ${rows.length} tests — ${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('error')} error.</p>`;
+    if (failing.length === 0) return `${head}\n${note('Every test passed.')}`;
+    const columns: Column<Row>[] = [
+      { label: 'status', value: (r) => r.status, badge: (r) => String(r.status) },
+      { label: 'severity', value: (r) => r.severity },
+      { label: 'test', value: (r) => r.name },
+      { label: 'model', value: (r) => r.model },
+      { label: 'column', value: (r) => r.column_name },
+      { label: 'kind', value: (r) => r.kind },
+      { label: 'failures', value: (r) => r.failures, numeric: true },
+      { label: 'error', value: (r) => r.error },
+    ];
+    return `${head}\n${table(failing, columns)}`;
+  },
+};
+
+const lineage: SectionDef = {
+  id: 'lineage',
+  title: 'Lineage',
+  about: 'Models, seeds and the bronze sources they read, by schema (dashed boxes are views or ephemeral models; hover a box for its file).',
+  async render(ctx) {
+    let graph: Awaited<ReturnType<Lakehouse['lineage']>>;
+    try {
+      graph = await ctx.lake.lineage();
+    } catch (error) {
+      return note(`No lineage: the models project could not be read (${(error as Error).message}).`);
+    }
+    if (graph.nodes.length === 0) return note('No data yet: the models project has no models.');
+    const drawn = lineageSvg(graph);
+    ctx.summary.push({ label: 'models', value: String(graph.nodes.filter((n) => n.kind === 'model').length) });
+    return ctx.chart('lineage', drawn.svg, `${drawn.nodes} nodes, ${drawn.edges} edges.`);
+  },
+};
+
+/** The sections, in page order. */
+export const SECTIONS: SectionDef[] = [runs, rowsPerSource, priceIndex, priceMoves, topProducts, ordersPerDay, customersByState, rfmSegments, quality, alerts, failingTests, lineage];
+
