@@ -179,30 +179,47 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     await sendRejects(ctx, c, rejects);
   }
 
+  return fileSource(o, options.partitionBy, given, extract, async (ctx) => {
+    const c = await ctx.connect();
+    const files = filesOf(where, o);
+    const reader = await c.runAndReadAll(`DESCRIBE ${csvReadSql(files, csv, undefined, `${rejectsName}_sniff`)}`);
+    const described = readerRows(reader);
+    const probe = await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
+    const probeTypes = probe.columnTypes();
+    const shape: Record<string, z.ZodType> = {};
+    probe.deduplicatedColumnNames().forEach((name, i) => (shape[name] = zodForDuckType(probeTypes[i]!.typeId)));
+    recordInferred(ctx, described.map((r) => ({ name: String(r.column_name), type: String(r.column_type) })));
+    return z.object(shape);
+  });
+}
+
+/**
+ * The source of a file reader: with a schema, a plain source; without one, `resolve` infers the
+ * schema at run time (and the bronze columns, partition fields moved to the path).
+ */
+function fileSource(
+  o: { source: string; dataset: string; primaryKey?: string[]; limits?: z.output<typeof limitsOverrideSchema> },
+  partitionBy: PartitionBy | undefined,
+  given: z.ZodType | undefined,
+  extract: (ctx: ExtractContext) => AsyncGenerator<unknown[]>,
+  infer: (ctx: ExtractContext) => Promise<z.ZodType>,
+): AnySource {
   const source = defineSource({
     source: o.source,
     dataset: o.dataset,
-    // Placeholder until `resolve` reads the file; replaced before any record is validated.
+    // Without a schema, a placeholder until `resolve` runs; replaced before any record is validated.
     schema: (given ?? z.object({})) as z.ZodType<Record<string, unknown>>,
-    ...(options.partitionBy ? { partitionBy: options.partitionBy } : {}),
+    ...(partitionBy ? { partitionBy } : {}),
     ...(o.primaryKey ? { primaryKey: o.primaryKey } : {}),
     ...(o.limits ? { limits: o.limits } : {}),
     extract,
   });
   if (given) return source;
+  const where = `${o.source}/${o.dataset}`;
   return {
     ...source,
     async resolve(ctx: ExtractContext) {
-      const c = await ctx.connect();
-      const files = filesOf(where, o);
-      const reader = await c.runAndReadAll(`DESCRIBE ${csvReadSql(files, csv, undefined, `${rejectsName}_sniff`)}`);
-      const described = readerRows(reader);
-      const probe = await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
-      const probeTypes = probe.columnTypes();
-      const shape: Record<string, z.ZodType> = {};
-      probe.deduplicatedColumnNames().forEach((name, i) => (shape[name] = zodForDuckType(probeTypes[i]!.typeId)));
-      recordInferred(ctx, described.map((r) => ({ name: String(r.column_name), type: String(r.column_type) })));
-      const schema = z.object(shape);
+      const schema = await infer(ctx);
       return { schema, columns: columnsWithoutPartitions(schema, source, where) };
     },
   };
@@ -257,39 +274,25 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     }
   }
 
-  const source = defineSource({
-    source: o.source,
-    dataset: o.dataset,
-    schema: (given ?? z.object({})) as z.ZodType<Record<string, unknown>>,
-    ...(options.partitionBy ? { partitionBy: options.partitionBy } : {}),
-    ...(o.primaryKey ? { primaryKey: o.primaryKey } : {}),
-    ...(o.limits ? { limits: o.limits } : {}),
-    extract,
-  });
-  if (given) return source;
-  return {
-    ...source,
-    async resolve(ctx: ExtractContext) {
-      // Infer from the first records: JSON carries its own types. Nested values stay JSON.
-      const shape: Record<string, z.ZodType> = {};
-      const seen: Record<string, string> = {};
-      let n = 0;
-      outer: for (const file of await listFiles(where, o)) {
-        for await (const batch of readJsonFile(file, undefined)) {
-          for (const record of batch) {
-            if (record && typeof record === 'object' && !Array.isArray(record)) {
-              for (const [k, v] of Object.entries(record)) seen[k] = mergeKind(seen[k], kindOf(v));
-            }
-            if (++n >= 1000) break outer;
+  return fileSource(o, options.partitionBy, given, extract, async (ctx) => {
+    // Infer from the first records: JSON carries its own types. Nested values stay JSON.
+    const shape: Record<string, z.ZodType> = {};
+    const seen: Record<string, string> = {};
+    let n = 0;
+    outer: for (const file of await listFiles(where, o)) {
+      for await (const batch of readJsonFile(file, undefined)) {
+        for (const record of batch) {
+          if (record && typeof record === 'object' && !Array.isArray(record)) {
+            for (const [k, v] of Object.entries(record)) seen[k] = mergeKind(seen[k], kindOf(v));
           }
+          if (++n >= 1000) break outer;
         }
       }
-      for (const [k, kind] of Object.entries(seen)) shape[k] = zodForKind(kind);
-      recordInferred(ctx, Object.entries(seen).map(([name, kind]) => ({ name, type: sqlTypeOf(shape[name]) + (kind === 'null' ? ' (only nulls seen)' : '') })));
-      const schema = z.object(shape);
-      return { schema, columns: columnsWithoutPartitions(schema, source, where) };
-    },
-  };
+    }
+    for (const [k, kind] of Object.entries(seen)) shape[k] = zodForKind(kind);
+    recordInferred(ctx, Object.entries(seen).map(([name, kind]) => ({ name, type: sqlTypeOf(shape[name]) + (kind === 'null' ? ' (only nulls seen)' : '') })));
+    return z.object(shape);
+  });
 }
 
 function kindOf(v: unknown): string {

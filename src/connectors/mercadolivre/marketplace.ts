@@ -6,27 +6,37 @@ import { z } from 'zod';
 import { parseOptions } from '../../config.js';
 import { defineSource, type AnySource, type ExtractContext } from '../../extract/source.js';
 import { apiBase, ML_PAGE, ML_SEARCH_OFFSET_CAP, mlCommonFields, mlHttp } from './common.js';
+import type { HttpContext } from '../../extract/http/http-context.js';
 import { mlReviewsSchema, mlSearchResultSchema, mlTrendSchema, mlUserSchema } from './schemas.js';
 
 const site = z.string().regex(/^[A-Z]{3}$/, 'must be a site id such as MLB');
 
-/** `/users/{id}`: the seller with its reputation, one row per run, into `mercadolivre/sellers`. */
-export function mercadoLivreSeller(options: { sellerId: number | string } & z.input<z.ZodObject<typeof mlCommonFields>>): AnySource {
-  const o = parseOptions(z.strictObject({ sellerId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]), ...mlCommonFields }), options, 'mercadoLivreSeller');
+/** A Mercado Livre source whose `fetch` reads with an authenticated HTTP context, closed afterwards. */
+function mlSource(
+  o: { baseUrl: string; auth: z.output<typeof mlCommonFields.auth>; limits?: z.output<NonNullable<typeof mlCommonFields.limits>> },
+  def: { dataset: string; schema: z.ZodType<Record<string, unknown>>; primaryKey?: string[]; partitionBy?: Record<string, string> },
+  fetch: (http: HttpContext, ctx: ExtractContext) => AsyncGenerator<unknown[]>,
+): AnySource {
   return defineSource({
     source: 'mercadolivre',
-    dataset: 'sellers',
-    schema: mlUserSchema,
-    primaryKey: ['id'],
+    ...def,
     ...(o.limits ? { limits: o.limits } : {}),
     async *extract(ctx: ExtractContext) {
       const http = mlHttp(ctx, o);
       try {
-        yield [await http.getJson(`${apiBase(o)}/users/${o.sellerId}`)];
+        yield* fetch(http, ctx);
       } finally {
         await http.close();
       }
     },
+  });
+}
+
+/** `/users/{id}`: the seller with its reputation, one row per run, into `mercadolivre/sellers`. */
+export function mercadoLivreSeller(options: { sellerId: number | string } & z.input<z.ZodObject<typeof mlCommonFields>>): AnySource {
+  const o = parseOptions(z.strictObject({ sellerId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]), ...mlCommonFields }), options, 'mercadoLivreSeller');
+  return mlSource(o, { dataset: 'sellers', schema: mlUserSchema, primaryKey: ['id'] }, async function* (http) {
+    yield [await http.getJson(`${apiBase(o)}/users/${o.sellerId}`)];
   });
 }
 
@@ -40,31 +50,18 @@ const searchSchema = z
  */
 export function mercadoLivreSearch(options: z.input<typeof searchSchema>): AnySource {
   const o = parseOptions(searchSchema, options, 'mercadoLivreSearch');
-  return defineSource({
-    source: 'mercadolivre',
-    dataset: 'search',
-    schema: mlSearchResultSchema,
-    partitionBy: { site: o.site },
-    primaryKey: ['id'],
-    ...(o.limits ? { limits: o.limits } : {}),
-    async *extract(ctx: ExtractContext) {
-      const http = mlHttp(ctx, o);
-      try {
-        const query = { ...(o.category ? { category: o.category } : {}), ...(o.query ? { q: o.query } : {}) };
-        for (let offset = 0; ; offset += ML_PAGE) {
-          const page = await http.getJson<{ results: unknown[]; paging: { total: number } }>(`${apiBase(o)}/sites/${o.site}/search`, { query: { ...query, offset, limit: ML_PAGE } });
-          ctx.stats.pages += 1;
-          if (page.results.length > 0) yield page.results;
-          const reachable = Math.min(page.paging.total, o.offsetCap);
-          if (page.results.length === 0 || offset + ML_PAGE >= reachable) {
-            if (page.paging.total > o.offsetCap) ctx.warn(`mercadolivre search ${JSON.stringify(query)}: ${page.paging.total - o.offsetCap} of ${page.paging.total} results are past the search's ${o.offsetCap} window`);
-            break;
-          }
-        }
-      } finally {
-        await http.close();
+  return mlSource(o, { dataset: 'search', schema: mlSearchResultSchema, partitionBy: { site: o.site }, primaryKey: ['id'] }, async function* (http, ctx) {
+    const query = { ...(o.category ? { category: o.category } : {}), ...(o.query ? { q: o.query } : {}) };
+    for (let offset = 0; ; offset += ML_PAGE) {
+      const page = await http.getJson<{ results: unknown[]; paging: { total: number } }>(`${apiBase(o)}/sites/${o.site}/search`, { query: { ...query, offset, limit: ML_PAGE } });
+      ctx.stats.pages += 1;
+      if (page.results.length > 0) yield page.results;
+      const reachable = Math.min(page.paging.total, o.offsetCap);
+      if (page.results.length === 0 || offset + ML_PAGE >= reachable) {
+        if (page.paging.total > o.offsetCap) ctx.warn(`mercadolivre search ${JSON.stringify(query)}: ${page.paging.total - o.offsetCap} of ${page.paging.total} results are past the search's ${o.offsetCap} window`);
+        break;
       }
-    },
+    }
   });
 }
 
@@ -73,24 +70,12 @@ const reviewsSchema = z.strictObject({ itemIds: z.array(z.string().min(1)).min(1
 /** `/reviews/item/{id}` for each item into `mercadolivre/reviews`: one row per item with its reviews nested. */
 export function mercadoLivreReviews(options: z.input<typeof reviewsSchema>): AnySource {
   const o = parseOptions(reviewsSchema, options, 'mercadoLivreReviews');
-  return defineSource({
-    source: 'mercadolivre',
-    dataset: 'reviews',
-    schema: mlReviewsSchema,
-    primaryKey: ['item_id'],
-    ...(o.limits ? { limits: o.limits } : {}),
-    async *extract(ctx: ExtractContext) {
-      const http = mlHttp(ctx, o);
-      try {
-        for (const id of o.itemIds) {
-          const body = await http.getJson<Record<string, unknown>>(`${apiBase(o)}/reviews/item/${encodeURIComponent(id)}`);
-          ctx.stats.pages += 1;
-          yield [{ item_id: id, ...body }];
-        }
-      } finally {
-        await http.close();
-      }
-    },
+  return mlSource(o, { dataset: 'reviews', schema: mlReviewsSchema, primaryKey: ['item_id'] }, async function* (http, ctx) {
+    for (const id of o.itemIds) {
+      const body = await http.getJson<Record<string, unknown>>(`${apiBase(o)}/reviews/item/${encodeURIComponent(id)}`);
+      ctx.stats.pages += 1;
+      yield [{ item_id: id, ...body }];
+    }
   });
 }
 
@@ -99,20 +84,8 @@ const trendsSchema = z.strictObject({ site, category: z.string().min(1).optional
 /** `/trends/{site}[/{category}]` into `mercadolivre/trends`: keywords with their position. */
 export function mercadoLivreTrends(options: z.input<typeof trendsSchema>): AnySource {
   const o = parseOptions(trendsSchema, options, 'mercadoLivreTrends');
-  return defineSource({
-    source: 'mercadolivre',
-    dataset: 'trends',
-    schema: mlTrendSchema,
-    partitionBy: { site: o.site },
-    ...(o.limits ? { limits: o.limits } : {}),
-    async *extract(ctx: ExtractContext) {
-      const http = mlHttp(ctx, o);
-      try {
-        const list = await http.getJson<{ keyword: string; url: string }[]>(`${apiBase(o)}/trends/${o.site}${o.category ? `/${o.category}` : ''}`);
-        yield list.map((t, i) => ({ ...t, position: i + 1, category_id: o.category ?? null }));
-      } finally {
-        await http.close();
-      }
-    },
+  return mlSource(o, { dataset: 'trends', schema: mlTrendSchema, partitionBy: { site: o.site } }, async function* (http) {
+    const list = await http.getJson<{ keyword: string; url: string }[]>(`${apiBase(o)}/trends/${o.site}${o.category ? `/${o.category}` : ''}`);
+    yield list.map((t, i) => ({ ...t, position: i + 1, category_id: o.category ?? null }));
   });
 }
