@@ -277,6 +277,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('report')
+    .description('write data/report.html: runs, data, prices, orders, customers, quality, alerts, tests, lineage')
+    .option('--to <file>', 'target file (default: data/report.html)')
+    .option('--title <title>', 'page title')
+    .action(async (opts: { to?: string; title?: string }) => {
+      await withLake(globals(), async (lake) => {
+        const out = await lake.report({ ...(opts.to ? { to: opts.to } : {}), ...(opts.title ? { title: opts.title } : {}) });
+        console.log(`report → ${out.path} (${out.charts} charts, ${out.sections.length} sections)`);
+      });
+    });
+
+  program
     .command('export')
     .description('write a built table to CSV or Parquet')
     .argument('<table>', 'schema.name, e.g. marts.fct_prices_daily')

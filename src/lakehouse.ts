@@ -26,6 +26,7 @@ import type { Project } from './transform/project.js';
 import type { TestDef } from './transform/tests-def.js';
 import { readState, type GarbageFile, type ModelState } from './transform/warehouse.js';
 import type { Lineage } from './transform/lineage.js';
+import type { ReportOptions, ReportResult } from './report/report.js';
 import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId } from './run-id.js';
@@ -509,6 +510,18 @@ export class Lakehouse {
     });
     moveFile(tmp, target);
     return { path: target, rows, bytes: fs.statSync(target).size };
+  }
+
+  /**
+   * Writes `data/report.html`: one self-contained page (inline SVG charts, no network) with the
+   * run timeline, rows per source, prices, orders, customers, quality, alerts, failing tests and lineage.
+   * @example
+   * const { path } = await lake.report();
+   */
+  async report(options: ReportOptions = {}): Promise<ReportResult> {
+    this.ensureOpen('report');
+    const { buildReport } = await import('./report/report.js');
+    return buildReport(this, options);
   }
 
   /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */
