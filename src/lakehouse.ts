@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance, DuckDBTimestampTZValue, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTimestampTZValue, StatementType } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';

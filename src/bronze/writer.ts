@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BOOLEAN, DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { BOOLEAN, DOUBLE, VARCHAR, DuckDBDataChunk } from '../db/duckdb.js';
 import type { ColumnSpec, WireType } from './schema-map.js';
 import { dateParts, partitionValue } from './partition.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';

@@ -3,7 +3,8 @@
  * columns, with Arrow types chosen from the DuckDB column types (nested types are inferred).
  */
 import * as arrow from 'apache-arrow';
-import { DuckDBTypeId, type DuckDBResultReader, type DuckDBType } from '@duckdb/node-api';
+import type { DuckDBResultReader, DuckDBType } from '@duckdb/node-api';
+import { DuckDBTypeId } from './duckdb.js';
 import { plainConverter, type PlainValue } from './values.js';
 
 function arrowType(type: DuckDBType): arrow.DataType | undefined {

@@ -8,7 +8,8 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance } from './duckdb.js';
 import { LockError } from '../errors.js';
 
 const queues = new Map<string, Promise<unknown>>();

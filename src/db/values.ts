@@ -4,13 +4,8 @@
  * 'YYYY-MM-DD' (a calendar date has no instant, so a `Date` would shift with the time zone)
  * and TIME as 'HH:MM:SS[.ffffff]'.
  */
-import {
-  DuckDBTypeId,
-  JSDuckDBValueConverter,
-  type DuckDBResultReader,
-  type DuckDBValue,
-  type DuckDBValueConverter,
-} from '@duckdb/node-api';
+import type { DuckDBResultReader, DuckDBValue, DuckDBValueConverter } from '@duckdb/node-api';
+import { DuckDBTypeId, JSDuckDBValueConverter } from './duckdb.js';
 
 export type PlainValue = null | boolean | number | bigint | string | Uint8Array | Date | PlainValue[] | { [key: string]: PlainValue };
 export type Row = Record<string, PlainValue>;
