@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../../src/index.js';
 import { spawnHelper } from '../../helpers/child.js';
-import { prices, projectLake } from '../../helpers/models.js';
+import { prices, projectLake, writeFiles } from '../../helpers/models.js';
 
 describe('data tests in a build', () => {
   it('runs every kind with its severity; results land in test_results; lake.test re-runs them', async () => {
@@ -154,5 +154,17 @@ describe('a source never extracted', () => {
       'marts.after_never': ['skipped', 'staging.stg_never: source nowhere.items has never been extracted'],
       'marts.fine': ['success', null],
     });
+  });
+});
+
+describe('source as of a run', () => {
+  it('reads only what was committed up to that run', async () => {
+    const { lake, models } = await projectLake({ 'staging/now.sql': `select count(*) as n from {{ source('shop', 'prices') }}` });
+    const first = await lake.extract([prices([['a', '1', 1], ['a', '2', 2]])]);
+    await lake.extract([prices([['a', '3', 3]])]);
+    writeFiles(models, { 'staging/then.sql': `select count(*) as n from {{ source('shop', 'prices', as_of_run='${first.runId}') }}` });
+    await lake.build();
+    expect(await lake.query('select n from staging.now')).toEqual([{ n: 3 }]);
+    expect(await lake.query('select n from staging.then')).toEqual([{ n: 2 }]);
   });
 });
