@@ -277,6 +277,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('export-ddl')
+    .description('external-table DDL for every bronze dataset (Spark, Trino, Athena)')
+    .addOption(new Option('--engine <engine>', 'target engine').choices(['spark', 'trino', 'athena']).makeOptionMandatory())
+    .option('--location-prefix <uri>', 'replace the local data folder with this (e.g. s3://bucket/lake)')
+    .action(async (opts: { engine: 'spark' | 'trino' | 'athena'; locationPrefix?: string }) => {
+      await withLake(globals(), async (lake) => {
+        process.stdout.write(await lake.exportDdl({ engine: opts.engine, ...(opts.locationPrefix ? { locationPrefix: opts.locationPrefix } : {}) }));
+      });
+    });
+
+  program
     .command('report')
     .description('write data/report.html: runs, data, prices, orders, customers, quality, alerts, tests, lineage')
     .option('--to <file>', 'target file (default: data/report.html)')

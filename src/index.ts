@@ -25,6 +25,7 @@ export type { FileSourceOptions, CsvSourceOptions } from './extract/file-source.
 export type { Source, AnySource, SourceDefinition, SourceRecord, ExtractContext, PartitionBy } from './extract/source.js';
 export type { OpenAlert } from './metrics/alerts.js';
 export type { ReportOptions, ReportResult } from './report/report.js';
+export type { DdlEngine } from './scale/ddl.js';
 export type { ExtractResult, SourceResult, RunOutcome, RunResult, AlertRecord, BuildResult, ModelResult, ModelStatus, TestResult, TestStatus } from './results.js';
 export type { BuildOptions } from './transform/build.js';
 export type { Lineage, LineageNode, LineageEdge } from './transform/lineage.js';

@@ -28,6 +28,7 @@ import type { TestDef } from './transform/tests-def.js';
 import { readState, type GarbageFile, type ModelState } from './transform/warehouse.js';
 import type { Lineage } from './transform/lineage.js';
 import type { ReportOptions, ReportResult } from './report/report.js';
+import type { DdlEngine } from './scale/ddl.js';
 import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId } from './run-id.js';
@@ -523,6 +524,22 @@ export class Lakehouse {
     this.ensureOpen('report');
     const { buildReport } = await import('./report/report.js');
     return buildReport(this, options);
+  }
+
+  /**
+   * External-table DDL for every bronze dataset, for Spark, Trino (Hive connector) or Athena, so
+   * a bigger engine can read bronze where it lies (or after syncing `data/` to object storage:
+   * pass `locationPrefix: 's3://bucket/lake'`).
+   * @example
+   * console.log(await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://my-bucket/lake' }));
+   */
+  async exportDdl(options: { engine: DdlEngine; locationPrefix?: string; schema?: string }): Promise<string> {
+    this.ensureOpen('exportDdl');
+    if (!['spark', 'trino', 'athena'].includes(options?.engine)) {
+      throw new ConfigError(`lake.exportDdl: option "engine" must be "spark", "trino" or "athena" (got ${JSON.stringify(options?.engine)})`);
+    }
+    const { bronzeTables, ddlFor } = await import('./scale/ddl.js');
+    return ddlFor(bronzeTables(this.paths.root), options.engine, { root: this.paths.root, ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
   }
 
   /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */
