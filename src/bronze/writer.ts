@@ -20,6 +20,8 @@ import { DuckhouseError, PartitionError } from '../errors.js';
 
 const CHUNK_ROWS = 2048;
 const MAX_PARTITIONS_PER_KEY = 10_000;
+/** Rows sampled per batch to estimate distinct counts. */
+const PROFILE_SAMPLE = 20_000;
 const WIRE_TYPES: Record<WireType, DuckDBType> = { VARCHAR, DOUBLE, BOOLEAN };
 
 export interface PartitionKey {
@@ -308,34 +310,51 @@ export class BronzeWriter {
   }
 
   /**
-   * Column profiles of the batch just written (null share, approximate distinct count, min/max),
-   * read back from its Parquet files: one aggregate query, cheap next to writing them.
+   * Column profiles of the batch just written. Null counts and min/max come from the Parquet
+   * footers DuckDB just wrote (no data read); the distinct count is estimated from a sample of
+   * at most PROFILE_SAMPLE rows (when every sampled value is distinct, the column counts as unique).
    */
   private async profile(stage: string, rows: number): Promise<ColumnProfile[]> {
     const columns = this.o.columns;
     if (columns.length === 0 || rows === 0) return [];
-    const scalar = (t: string): boolean => !t.startsWith('STRUCT') && !t.endsWith('[]') && t !== 'JSON';
-    const parts = columns.flatMap((c, i) => {
-      const col = quoteIdent(c.name);
-      return [
-        `count(*) - count(${col}) AS n${i}`,
-        `approx_count_distinct(${scalar(c.sqlType) ? col : `CAST(${col} AS VARCHAR)`}) AS d${i}`,
-        scalar(c.sqlType) ? `CAST(min(${col}) AS VARCHAR) AS lo${i}` : `NULL AS lo${i}`,
-        scalar(c.sqlType) ? `CAST(max(${col}) AS VARCHAR) AS hi${i}` : `NULL AS hi${i}`,
-      ];
-    });
-    const [r] = readerRows(
-      await this.o.connection.runAndReadAll(`SELECT ${parts.join(', ')} FROM read_parquet(${quoteLiteral(path.join(stage, '**', '*.parquet'))}, union_by_name = true)`),
+    const files = quoteLiteral(path.join(stage, '**', '*.parquet'));
+    const numeric = (t: string): boolean => t === 'BIGINT' || t === 'DOUBLE' || t === 'HUGEINT';
+    const stats = new Map(
+      readerRows(
+        await this.o.connection.runAndReadAll(
+          `SELECT path_in_schema AS col, sum(stats_null_count) AS nulls,
+             min(stats_min_value) AS lo, max(stats_max_value) AS hi,
+             arg_min(stats_min_value, TRY_CAST(stats_min_value AS DOUBLE)) AS nlo,
+             arg_max(stats_max_value, TRY_CAST(stats_max_value AS DOUBLE)) AS nhi
+           FROM parquet_metadata(${files}) GROUP BY 1`,
+        ),
+      ).map((r) => [String(r.col), r]),
     );
-    return columns.map((c, i) => ({
-      column: c.name,
-      type: c.sqlType,
-      rows,
-      nullShare: Number(r?.[`n${i}`] ?? 0) / rows,
-      approxDistinct: Number(r?.[`d${i}`] ?? 0),
-      min: (r?.[`lo${i}`] as string | null) ?? null,
-      max: (r?.[`hi${i}`] as string | null) ?? null,
-    }));
+    const scalar = (t: string): boolean => !t.startsWith('STRUCT') && !t.endsWith('[]') && t !== 'JSON';
+    const [sample] = readerRows(
+      await this.o.connection.runAndReadAll(
+        `SELECT count(*) AS n, ${columns.map((c, i) => `approx_count_distinct(${scalar(c.sqlType) ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS VARCHAR)`}) AS d${i}`).join(', ')}
+         FROM (SELECT * FROM read_parquet(${files}, union_by_name = true) USING SAMPLE ${PROFILE_SAMPLE} ROWS)`,
+      ),
+    );
+    const sampled = Number(sample?.n ?? 0);
+    return columns.map((c, i) => {
+      const st = scalar(c.sqlType) ? stats.get(c.name) : undefined;
+      const distinctInSample = Number(sample?.[`d${i}`] ?? 0);
+      // HyperLogLog is approximate: within 2 % of the sample size means "all distinct".
+      const unique = sampled > 0 && distinctInSample >= sampled * 0.98;
+      const fmt = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+      return {
+        column: c.name,
+        type: c.sqlType,
+        rows,
+        nullShare: st ? Number(st.nulls ?? 0) / rows : 0,
+        approxDistinct: unique && sampled < rows ? rows : distinctInSample,
+        // Numbers compare as numbers (the footer keeps them as text: '10' < '9' as strings).
+        min: st ? fmt(numeric(c.sqlType) ? st.nlo : st.lo) : null,
+        max: st ? fmt(numeric(c.sqlType) ? st.nhi : st.hi) : null,
+      };
+    });
   }
 
   /** Drops the buffer without writing (the source failed before a flush). */
