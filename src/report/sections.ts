@@ -56,11 +56,24 @@ function missing(what: string): string {
 
 const empty = (what: string) => note(`No data yet: ${what} has no rows.`);
 
-/** Date strings ('YYYY-MM-DD') are read as UTC by vega; a UTC time unit keeps them on their calendar day. */
-const DAY = { timeUnit: 'utcyearmonthdate', type: 'temporal' } as const;
-
 function daysSpanned(rows: Row[], field: string): number {
   return new Set(rows.map((r) => r[field])).size;
+}
+
+/**
+ * An x encoding for a 'YYYY-MM-DD' field. vega reads those strings as UTC midnight, so a UTC time
+ * unit keeps each on its calendar day; ticks fall on whole days (about ten of them), never twice a day.
+ */
+function dayAxis(rows: Row[], field: string, title: string) {
+  const times = rows.map((r) => Date.parse(String(r[field]))).filter((t) => Number.isFinite(t));
+  const days = times.length > 0 ? Math.round((Math.max(...times) - Math.min(...times)) / 86_400_000) + 1 : 1;
+  return {
+    field,
+    type: 'temporal',
+    timeUnit: 'utcyearmonthdate',
+    title,
+    axis: { format: days > 180 ? '%b %Y' : '%d %b', tickCount: { interval: 'day', step: Math.max(1, Math.ceil(days / 10)) }, labelOverlap: true },
+  } as const;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -84,7 +97,8 @@ const runs: SectionDef = {
     const latest = rows[0]!;
     ctx.summary.push({ label: 'last run', value: `${String(latest.kind)} · ${String(latest.status)}`, badge: String(latest.status) });
     const kinds = new Set(rows.map((r) => r.kind)).size;
-    const x = { field: 'started_ms', type: 'temporal', scale: { type: 'utc' }, title: `started (${ctx.timezone})`, axis: { format: '%d %b %H:%M', labelAngle: 0 } } as const;
+    // Epoch ms of the lake-local wall clock on a UTC scale: labels read in the lake's time zone whatever the machine's.
+    const x = { field: 'started_ms', type: 'temporal', scale: { type: 'utc' }, title: `started (${ctx.timezone})`, axis: { labelOverlap: true } } as const;
     const color = { field: 'status', type: 'nominal', scale: STATUS_COLORS, title: 'status' } as const;
     const chart = await ctx.chart('runs', {
       width: 900,
@@ -138,7 +152,8 @@ const rowsPerSource: SectionDef = {
       data: { values: chartRows(rows) },
       mark: { type: 'bar' },
       encoding: {
-        x: { field: 'committed_date', ...DAY, title: `committed day (${ctx.timezone})`, axis: { format: '%d %b' } },
+        // Ordinal days: a bar per day that has rows, readable with one day as with sixty.
+        x: { field: 'committed_date', type: 'ordinal', title: `committed day (${ctx.timezone})`, axis: { labelAngle: -40, labelOverlap: true } },
         y: { field: 'rows', type: 'quantitative', aggregate: 'sum', title: 'rows' },
         color: { field: 'dataset_name', type: 'nominal', title: 'source/dataset' },
       },
@@ -173,7 +188,7 @@ const priceIndex: SectionDef = {
       height: 240,
       data: { values: chartRows(rows) },
       encoding: {
-        x: { field: 'price_date', ...DAY, title: 'day', axis: { format: '%d %b' } },
+        x: dayAxis(rows, 'price_date', 'day'),
         y: { field: 'price_index', type: 'quantitative', title: 'index (first day = 100)', scale: { zero: false } },
         color: { field: 'store', type: 'nominal', title: 'store' },
       },
@@ -324,7 +339,7 @@ const ordersPerDay: SectionDef = {
     const orders = rows.reduce((s, r) => s + Number(r.orders ?? 0), 0);
     ctx.summary.push({ label: 'orders', value: orders.toLocaleString('en-US') });
     const points = daysSpanned(rows, 'order_date') <= 60;
-    const x = { field: 'order_date', ...DAY, title: 'day (São Paulo)', axis: { format: '%d %b %y' } } as const;
+    const x = dayAxis(rows, 'order_date', 'day (São Paulo)');
     const color = { field: 'domain', type: 'nominal', title: 'domain' } as const;
     const layer = (field: string, title: string) => ({
       width: 560,
