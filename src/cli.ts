@@ -278,7 +278,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('export-ddl')
-    .description('external-table DDL for every bronze dataset (Spark, Trino, Athena)')
+    .description('external-table DDL for every bronze dataset and Parquet export (Spark, Trino, Athena)')
     .addOption(new Option('--engine <engine>', 'target engine').choices(['spark', 'trino', 'athena']).makeOptionMandatory())
     .option('--location-prefix <uri>', 'replace the local data folder with this (e.g. s3://bucket/lake)')
     .action(async (opts: { engine: 'spark' | 'trino' | 'athena'; locationPrefix?: string }) => {
@@ -304,7 +304,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('write a built table to CSV or Parquet')
     .argument('<table>', 'schema.name, e.g. marts.fct_prices_daily')
     .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).makeOptionMandatory())
-    .option('--to <file>', 'target file (default: data/exports/<table>.<format>)')
+    .option('--to <file>', 'target file (default: data/exports/<table>.csv, or data/exports/<table>/<table>.parquet)')
     .action(async (table: string, opts: { format: 'csv' | 'parquet'; to?: string }) => {
       await withLake(globals(), async (lake) => {
         const out = await lake.exportTable(table, { format: opts.format, ...(opts.to ? { to: opts.to } : {}) });
