@@ -485,7 +485,9 @@ export class Lakehouse {
   }
 
   /**
-   * Writes a built table to a CSV or Parquet file (tmp + rename).
+   * Writes a built table to a CSV or Parquet file (tmp + rename). The default target is
+   * `data/exports/<table>.csv`, or `data/exports/<table>/<table>.parquet`: a Parquet export is
+   * recorded in `state/exports/` and declared by `exportDdl`, whose tables read a whole folder.
    * @example
    * await lake.exportTable('marts.fct_prices_daily', { format: 'parquet', to: 'exports/prices.parquet' });
    */
@@ -501,17 +503,27 @@ export class Lakehouse {
       const { didYouMean } = await import('./transform/suggest.js');
       throw new ConfigError(`lake.exportTable: table ${table} is not built${names.length ? `${didYouMean(table, names)}` : ' (nothing is built yet)'}`);
     }
-    const target = path.resolve(options.to ?? path.join(this.paths.root, 'exports', `${schema}.${name}.${options.format}`));
+    // A Parquet export gets a folder of its own: an external table (export-ddl) reads every file in its folder.
+    const target = path.resolve(options.to ?? path.join(this.paths.root, 'exports', ...(options.format === 'parquet' ? [table] : []), `${table}.${options.format}`));
     fs.mkdirSync(path.dirname(target), { recursive: true });
     const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
     const format = options.format === 'csv' ? `(FORMAT csv, HEADER true)` : `(FORMAT parquet, COMPRESSION zstd)`;
-    const rows = await serialized(this.queryKey, async () => {
+    const { rows, columns } = await serialized(this.queryKey, async () => {
       const c = await this.queryConn();
       const reader = await c.runAndReadAll(`COPY (SELECT * FROM analytics.${qualified(schema, name)}) TO ${quoteLiteral(tmp)} ${format}`);
-      return Number(readerRows(reader)[0]?.Count ?? 0);
+      const count = Number(readerRows(reader)[0]?.Count ?? 0);
+      if (options.format !== 'parquet') return { rows: count, columns: [] };
+      // The types the file holds (HUGEINT becomes DOUBLE in Parquet), for export-ddl.
+      const described = readerRows(await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(tmp)})`));
+      return { rows: count, columns: described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) })) };
     });
     moveFile(tmp, target);
-    return { path: target, rows, bytes: fs.statSync(target).size };
+    const bytes = fs.statSync(target).size;
+    if (options.format === 'parquet') {
+      const { recordExport } = await import('./scale/exports.js');
+      recordExport(this.paths.root, { table, format: 'parquet', file: target, rows, bytes, columns, exportedAt: new Date().toISOString() });
+    }
+    return { path: target, rows, bytes };
   }
 
   /**
@@ -527,9 +539,10 @@ export class Lakehouse {
   }
 
   /**
-   * External-table DDL for every bronze dataset, for Spark, Trino (Hive connector) or Athena, so
-   * a bigger engine can read bronze where it lies (or after syncing `data/` to object storage:
-   * pass `locationPrefix: 's3://bucket/lake'`).
+   * External-table DDL for every bronze dataset (schema `bronze`, or `schema`) and every table
+   * exported with `exportTable(…, { format: 'parquet' })` (its own schema, e.g. `marts`), for Spark,
+   * Trino (Hive connector) or Athena, so a bigger engine can read the files where they lie (or
+   * after syncing `data/` to object storage: pass `locationPrefix: 's3://bucket/lake'`).
    * @example
    * console.log(await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://my-bucket/lake' }));
    */
@@ -538,8 +551,8 @@ export class Lakehouse {
     if (!['spark', 'trino', 'athena'].includes(options?.engine)) {
       throw new ConfigError(`lake.exportDdl: option "engine" must be "spark", "trino" or "athena" (got ${JSON.stringify(options?.engine)})`);
     }
-    const { bronzeTables, ddlFor } = await import('./scale/ddl.js');
-    return ddlFor(bronzeTables(this.paths.root), options.engine, { root: this.paths.root, ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
+    const { bronzeTables, exportedTables, ddlFor } = await import('./scale/ddl.js');
+    return ddlFor(bronzeTables(this.paths.root), options.engine, { root: this.paths.root, exports: exportedTables(this.paths.root), ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
   }
 
   /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */

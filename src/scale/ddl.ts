@@ -2,12 +2,14 @@
  * The scale-out path: bronze is plain Hive-partitioned Parquet, so bigger engines can read it
  * where it lies. This prints external-table DDL for Spark, Trino (Hive connector) and Athena,
  * one table per bronze dataset, from the columns bronze recorded (`state/schemas/`), with the
- * partition keys (and year/month/day) as string partitions.
+ * partition keys (and year/month/day) as string partitions; and one unpartitioned table per mart
+ * exported to Parquet (`state/exports/`), with the columns as read back from the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { readRecordedSchema } from '../transform/source-relation.js';
+import { readExports } from './exports.js';
 
 export type DdlEngine = 'spark' | 'trino' | 'athena';
 
@@ -17,6 +19,15 @@ export interface DdlTable {
   location: string;
   columns: { name: string; type: string }[];
   partitionKeys: string[];
+}
+
+/** A table exported with `lake.exportTable(…, { format: 'parquet' })`. */
+export interface ExportedTable {
+  schema: string;
+  name: string;
+  /** The Parquet file; the external table's location is its folder. */
+  file: string;
+  columns: { name: string; type: string }[];
 }
 
 /** Splits `a BIGINT, "b c" STRUCT(x INT, y VARCHAR)[]` at top-level commas. */
@@ -52,6 +63,13 @@ export function mapType(duck: string, engine: DdlEngine): string {
     const inner = mapType(t.slice(0, -2), engine);
     return engine === 'trino' ? `ARRAY(${inner})` : `ARRAY<${inner}>`;
   }
+  const map = /^MAP\((.*)\)$/s.exec(t);
+  if (map) {
+    const kv = splitTop(map[1]!);
+    if (kv.length !== 2) throw new ConfigError(`export-ddl: cannot read map type ${t}`);
+    const [k, v] = kv.map((x) => mapType(x, engine)) as [string, string];
+    return engine === 'trino' ? `MAP(${k}, ${v})` : `MAP<${k}, ${v}>`;
+  }
   const struct = /^STRUCT\((.*)\)$/s.exec(t);
   if (struct) {
     const fields = splitTop(struct[1]!).map(fieldOf);
@@ -64,12 +82,18 @@ export function mapType(duck: string, engine: DdlEngine): string {
     JSON: { spark: 'STRING', trino: 'VARCHAR', athena: 'string' },
     BIGINT: { spark: 'BIGINT', trino: 'BIGINT', athena: 'bigint' },
     INTEGER: { spark: 'INT', trino: 'INTEGER', athena: 'int' },
+    SMALLINT: { spark: 'SMALLINT', trino: 'SMALLINT', athena: 'smallint' },
+    TINYINT: { spark: 'TINYINT', trino: 'TINYINT', athena: 'tinyint' },
+    FLOAT: { spark: 'FLOAT', trino: 'REAL', athena: 'float' },
+    BLOB: { spark: 'BINARY', trino: 'VARBINARY', athena: 'binary' },
     HUGEINT: { spark: 'DECIMAL(38,0)', trino: 'DECIMAL(38,0)', athena: 'decimal(38,0)' },
     DOUBLE: { spark: 'DOUBLE', trino: 'DOUBLE', athena: 'double' },
     BOOLEAN: { spark: 'BOOLEAN', trino: 'BOOLEAN', athena: 'boolean' },
     DATE: { spark: 'DATE', trino: 'DATE', athena: 'date' },
-    TIMESTAMPTZ: { spark: 'TIMESTAMP', trino: 'TIMESTAMP(6) WITH TIME ZONE', athena: 'timestamp' },
-    'TIMESTAMP WITH TIME ZONE': { spark: 'TIMESTAMP', trino: 'TIMESTAMP(6) WITH TIME ZONE', athena: 'timestamp' },
+    // Trino's Hive connector cannot declare `timestamp with time zone` ("Unsupported Hive type"):
+    // instants are a TIMESTAMP(6) holding UTC there.
+    TIMESTAMPTZ: { spark: 'TIMESTAMP', trino: 'TIMESTAMP(6)', athena: 'timestamp' },
+    'TIMESTAMP WITH TIME ZONE': { spark: 'TIMESTAMP', trino: 'TIMESTAMP(6)', athena: 'timestamp' },
     TIMESTAMP: { spark: 'TIMESTAMP_NTZ', trino: 'TIMESTAMP(6)', athena: 'timestamp' },
   };
   const decimal = /^DECIMAL\((\d+),\s*(\d+)\)$/.exec(upper);
@@ -94,26 +118,82 @@ export function bronzeTables(root: string): DdlTable[] {
   return tables;
 }
 
-/** External-table DDL for `tables`, with `locationPrefix` replacing the local root (e.g. `s3://bucket/lake`). */
-export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: string; locationPrefix?: string; schema?: string }): string {
+/** Every table exported to Parquet with `lake.exportTable`, as recorded in `state/exports/`. */
+export function exportedTables(root: string): ExportedTable[] {
+  return readExports(root).map((r) => {
+    const [schema, name] = r.table.split('.') as [string, string];
+    return { schema, name, file: r.file, columns: r.columns };
+  });
+}
+
+const quoteName = (engine: DdlEngine, name: string): string => (engine === 'trino' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``);
+
+/** One CREATE statement; a partitioned table also gets the statement that discovers its partitions. */
+function createTable(engine: DdlEngine, table: { schema: string; name: string; columns: { name: string; type: string }[]; partitionKeys: string[]; location: string }): string {
+  const { schema, name, partitionKeys } = table;
+  const location = table.location.replace(/'/g, "''");
+  const columns = table.columns.map((c) => {
+    try {
+      return `  ${quoteName(engine, c.name)} ${mapType(c.type, engine)}`;
+    } catch (error) {
+      throw new ConfigError(`export-ddl: ${schema}.${name} column ${JSON.stringify(c.name)}: ${errorMessage(error).replace(/^export-ddl: /, '')}`, { cause: error });
+    }
+  });
+  const keys = partitionKeys.map((k) => quoteName(engine, k));
+  if (engine === 'spark') {
+    const cols = [...columns, ...keys.map((k) => `  ${k} STRING`)];
+    const partitioned = keys.length ? `PARTITIONED BY (${keys.join(', ')})\n` : '';
+    const repair = keys.length ? `\nMSCK REPAIR TABLE ${schema}.${name};` : '';
+    return `CREATE TABLE IF NOT EXISTS ${schema}.${name} (\n${cols.join(',\n')}\n)\nUSING PARQUET\n${partitioned}LOCATION '${location}';${repair}`;
+  }
+  if (engine === 'trino') {
+    const cols = [...columns, ...keys.map((k) => `  ${k} VARCHAR`)];
+    const partitioned = partitionKeys.length ? `,\n  partitioned_by = ARRAY[${partitionKeys.map((k) => `'${k}'`).join(', ')}]` : '';
+    const sync = partitionKeys.length ? `\nCALL hive.system.sync_partition_metadata('${schema}', '${name}', 'FULL');` : '';
+    return `CREATE TABLE IF NOT EXISTS hive.${schema}.${name} (\n${cols.join(',\n')}\n)\nWITH (\n  format = 'PARQUET',\n  external_location = '${location}'${partitioned}\n);${sync}`;
+  }
+  // Athena wants the location as a folder with a trailing slash.
+  const partitioned = keys.length ? `PARTITIONED BY (${keys.map((k) => `${k} string`).join(', ')})\n` : '';
+  const repair = keys.length ? `\nMSCK REPAIR TABLE ${schema}.${name};` : '';
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${schema}.${name} (\n${columns.join(',\n')}\n)\n${partitioned}STORED AS PARQUET\nLOCATION '${location}/';${repair}`;
+}
+
+/**
+ * External-table DDL for the bronze `tables` (in `options.schema`, default `bronze`) and the
+ * Parquet `options.exports` (in their own schema, e.g. `marts`), with `locationPrefix`
+ * replacing the local root (e.g. `s3://bucket/lake`).
+ */
+export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: string; locationPrefix?: string; schema?: string; exports?: ExportedTable[] }): string {
   const schema = options.schema ?? 'bronze';
-  const where = (t: DdlTable): string => (options.locationPrefix ? `${options.locationPrefix.replace(/\/+$/, '')}/${path.relative(options.root, t.location).split(path.sep).join('/')}` : t.location);
+  const inRoot = (dir: string): boolean => {
+    const rel = path.relative(options.root, dir);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  };
+  const where = (dir: string): string => (options.locationPrefix && inRoot(dir) ? `${options.locationPrefix.replace(/\/+$/, '')}/${path.relative(options.root, dir).split(path.sep).join('/')}` : dir);
   const out: string[] = [];
   for (const t of tables) {
-    const name = `${t.source}_${t.dataset}`;
     const data = [...t.columns, { name: '_run_id', type: 'VARCHAR' }, { name: '_extracted_at', type: 'TIMESTAMPTZ' }];
-    if (engine === 'spark') {
-      const cols = [...data.map((c) => `  \`${c.name}\` ${mapType(c.type, engine)}`), ...t.partitionKeys.map((k) => `  \`${k}\` STRING`)];
-      out.push(`CREATE TABLE IF NOT EXISTS ${schema}.${name} (\n${cols.join(',\n')}\n)\nUSING PARQUET\nPARTITIONED BY (${t.partitionKeys.map((k) => `\`${k}\``).join(', ')})\nLOCATION '${where(t)}';\nMSCK REPAIR TABLE ${schema}.${name};`);
-    } else if (engine === 'trino') {
-      const cols = [...data.map((c) => `  "${c.name}" ${mapType(c.type, engine)}`), ...t.partitionKeys.map((k) => `  "${k}" VARCHAR`)];
-      out.push(
-        `CREATE TABLE IF NOT EXISTS hive.${schema}.${name} (\n${cols.join(',\n')}\n)\nWITH (\n  format = 'PARQUET',\n  external_location = '${where(t)}',\n  partitioned_by = ARRAY[${t.partitionKeys.map((k) => `'${k}'`).join(', ')}]\n);\nCALL hive.system.sync_partition_metadata('${schema}', '${name}', 'FULL');`,
-      );
-    } else {
-      const cols = data.map((c) => `  \`${c.name}\` ${mapType(c.type, engine)}`);
-      out.push(`CREATE EXTERNAL TABLE IF NOT EXISTS ${schema}.${name} (\n${cols.join(',\n')}\n)\nPARTITIONED BY (${t.partitionKeys.map((k) => `\`${k}\` string`).join(', ')})\nSTORED AS PARQUET\nLOCATION '${where(t)}/';\nMSCK REPAIR TABLE ${schema}.${name};`);
+    out.push(createTable(engine, { schema, name: `${t.source}_${t.dataset}`, columns: data, partitionKeys: t.partitionKeys, location: where(t.location) }));
+  }
+  for (const e of options.exports ?? []) {
+    const table = `${e.schema}.${e.name}`;
+    if (!fs.existsSync(e.file)) {
+      out.push(`-- skipped ${table}: its Parquet export ${e.file} no longer exists (export it again)`);
+      continue;
     }
+    const dir = path.dirname(e.file);
+    const notes: string[] = [];
+    // Every engine reads all files under a table's location except hidden ones (`.x`, `_x`).
+    const others = fs.readdirSync(dir).filter((f) => f !== path.basename(e.file) && !f.startsWith('.') && !f.startsWith('_'));
+    if (others.length) {
+      const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, … (${others.length} in all)` : '');
+      notes.push(`-- warning: ${dir} also holds ${shown}; ${table} would read those too: export it into a folder of its own`);
+    }
+    if (options.locationPrefix && !inRoot(dir)) notes.push(`-- note: ${e.file} is outside the lake root, so its location keeps the local path`);
+    out.push([...notes, createTable(engine, { schema: e.schema, name: e.name, columns: e.columns, partitionKeys: [], location: where(dir) })].join('\n'));
+  }
+  if (engine === 'trino' && out.some((s) => s.includes('TIMESTAMP(6)'))) {
+    out.unshift('-- Trino (Hive connector): DuckDB writes microsecond timestamps, so the hive catalog needs\n-- hive.timestamp-precision=MICROSECONDS; TIMESTAMPTZ columns read as TIMESTAMP(6) in UTC.');
   }
   return `${out.join('\n\n')}\n`;
 }

@@ -1,0 +1,206 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import { projectLake } from '../helpers/models.js';
+
+/** `name type` of every column of a Parquet file, read by a DuckDB of its own. */
+async function parquetColumns(file: string): Promise<{ name: string; type: string }[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  try {
+    const rows = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${file.replace(/'/g, "''")}')`)).getRowObjectsJS();
+    return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+// One row per type a mart typically holds (money DECIMAL, *_at TIMESTAMPTZ, *_sp TIMESTAMP, *_date DATE).
+const wide = `
+select * from (values
+  (1, 10::BIGINT, 2::SMALLINT, 0.5::DOUBLE, 9.99::DECIMAL(18,2), 12345678901234567890::HUGEINT, DATE '2026-11-20',
+   TIMESTAMPTZ '2026-11-20 12:00:00.123456+00', TIMESTAMP '2026-11-20 09:00:00.123456', true, 'bistek', ['a', 'b'], {'ean': '789', 'qty': 2}),
+  (2, NULL, NULL, NULL, 0.01::DECIMAL(18,2), NULL, NULL, NULL, NULL, false, 'giassi', [], NULL)
+) t(id, n, small, ratio, price, big, price_date, captured_at, captured_sp, on_promotion, store, tags, pack)
+`;
+
+const wideColumns = [
+  { name: 'id', type: 'INTEGER' },
+  { name: 'n', type: 'BIGINT' },
+  { name: 'small', type: 'SMALLINT' },
+  { name: 'ratio', type: 'DOUBLE' },
+  { name: 'price', type: 'DECIMAL(18,2)' },
+  { name: 'big', type: 'DOUBLE' }, // HUGEINT is stored in Parquet as DOUBLE (built tables are Parquet already)
+  { name: 'price_date', type: 'DATE' },
+  { name: 'captured_at', type: 'TIMESTAMP WITH TIME ZONE' },
+  { name: 'captured_sp', type: 'TIMESTAMP' },
+  { name: 'on_promotion', type: 'BOOLEAN' },
+  { name: 'store', type: 'VARCHAR' },
+  { name: 'tags', type: 'VARCHAR[]' },
+  { name: 'pack', type: 'STRUCT(ean VARCHAR, qty INTEGER)' },
+];
+
+describe('Parquet exports and their DDL', () => {
+  it('exports a mart into a folder of its own, records it, and the file reads back equal to the table', async () => {
+    const { lake, root } = await projectLake({ 'marts/wide.sql': wide, 'marts/by_store.sql': `select store, count(*) as n from {{ ref('wide') }} group by store` });
+    expect((await lake.build()).status).toBe('success');
+
+    const out = await lake.exportTable('marts.wide', { format: 'parquet' });
+    expect(out.path).toBe(path.join(root, 'exports', 'marts.wide', 'marts.wide.parquet'));
+    expect(out.rows).toBe(2);
+    expect(out.bytes).toBe(fs.statSync(out.path).size);
+    expect(fs.readdirSync(path.dirname(out.path))).toEqual(['marts.wide.parquet']);
+
+    // Read back: same columns and types, same rows and values.
+    expect(await parquetColumns(out.path)).toEqual(wideColumns);
+    const fromTable = await lake.query('select * from marts.wide order by id');
+    const fromFile = await lake.query('select * from read_parquet(?) order by id', [out.path]);
+    expect(fromFile).toEqual(fromTable);
+    expect(fromFile[0]).toMatchObject({ id: 1, price: 9.99, store: 'bistek', tags: ['a', 'b'], pack: { ean: '789', qty: 2 }, captured_at: new Date('2026-11-20T12:00:00.123Z') });
+    const [diff] = await lake.query<{ n: number }>(
+      'select count(*) as n from ((select * from marts.wide except all select * from read_parquet(?)) union all (select * from read_parquet(?) except all select * from marts.wide))',
+      [out.path, out.path],
+    );
+    expect(diff!.n).toBe(0);
+
+    // The record export-ddl reads.
+    const record = JSON.parse(fs.readFileSync(path.join(root, 'state', 'exports', 'marts.wide.json'), 'utf8'));
+    expect(record).toMatchObject({ table: 'marts.wide', format: 'parquet', file: out.path, rows: 2, bytes: out.bytes, columns: wideColumns });
+    expect(Date.parse(record.exportedAt)).not.toBeNaN();
+
+    // CSV exports are not external tables: nothing recorded, and the default target stays flat.
+    const csv = await lake.exportTable('marts.by_store', { format: 'csv' });
+    expect(csv.path).toBe(path.join(root, 'exports', 'marts.by_store.csv'));
+    expect(fs.readFileSync(csv.path, 'utf8').trim().split('\n').sort()).toEqual(['bistek,1', 'giassi,1', 'store,n']);
+    expect(fs.readdirSync(path.join(root, 'state', 'exports'))).toEqual(['marts.wide.json']);
+  });
+
+  it('export-ddl declares each exported mart at its folder with the file column types, for each engine', async () => {
+    const { lake, root } = await projectLake({ 'marts/wide.sql': wide });
+    expect((await lake.build()).status).toBe('success');
+    await lake.exportTable('marts.wide', { format: 'parquet' });
+    const dir = path.join(root, 'exports', 'marts.wide');
+
+    expect(await lake.exportDdl({ engine: 'spark' })).toBe(`CREATE TABLE IF NOT EXISTS marts.wide (
+  \`id\` INT,
+  \`n\` BIGINT,
+  \`small\` SMALLINT,
+  \`ratio\` DOUBLE,
+  \`price\` DECIMAL(18,2),
+  \`big\` DOUBLE,
+  \`price_date\` DATE,
+  \`captured_at\` TIMESTAMP,
+  \`captured_sp\` TIMESTAMP_NTZ,
+  \`on_promotion\` BOOLEAN,
+  \`store\` STRING,
+  \`tags\` ARRAY<STRING>,
+  \`pack\` STRUCT<\`ean\`: STRING, \`qty\`: INT>
+)
+USING PARQUET
+LOCATION '${dir}';
+`);
+
+    expect(await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://bucket/lake' })).toBe(`-- Trino (Hive connector): DuckDB writes microsecond timestamps, so the hive catalog needs
+-- hive.timestamp-precision=MICROSECONDS; TIMESTAMPTZ columns read as TIMESTAMP(6) in UTC.
+
+CREATE TABLE IF NOT EXISTS hive.marts.wide (
+  "id" INTEGER,
+  "n" BIGINT,
+  "small" SMALLINT,
+  "ratio" DOUBLE,
+  "price" DECIMAL(18,2),
+  "big" DOUBLE,
+  "price_date" DATE,
+  "captured_at" TIMESTAMP(6),
+  "captured_sp" TIMESTAMP(6),
+  "on_promotion" BOOLEAN,
+  "store" VARCHAR,
+  "tags" ARRAY(VARCHAR),
+  "pack" ROW("ean" VARCHAR, "qty" INTEGER)
+)
+WITH (
+  format = 'PARQUET',
+  external_location = 's3://bucket/lake/exports/marts.wide'
+);
+`);
+
+    expect(await lake.exportDdl({ engine: 'athena', locationPrefix: 's3://bucket/lake' })).toBe(`CREATE EXTERNAL TABLE IF NOT EXISTS marts.wide (
+  \`id\` int,
+  \`n\` bigint,
+  \`small\` smallint,
+  \`ratio\` double,
+  \`price\` decimal(18,2),
+  \`big\` double,
+  \`price_date\` date,
+  \`captured_at\` timestamp,
+  \`captured_sp\` timestamp,
+  \`on_promotion\` boolean,
+  \`store\` string,
+  \`tags\` ARRAY<string>,
+  \`pack\` STRUCT<\`ean\`: string, \`qty\`: int>
+)
+STORED AS PARQUET
+LOCATION 's3://bucket/lake/exports/marts.wide/';
+`);
+  });
+
+  it('bronze and exports come out together; the latest export of a table wins; shared, missing and untypeable exports are called out', async () => {
+    const { lake, root } = await projectLake({
+      'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'marts/by_store.sql': `select store, count(*)::INTEGER as skus, sum(price)::DECIMAL(18,2) as total from {{ ref('stg_prices') }} group by store`,
+      'marts/waits.sql': `select 1 as id, INTERVAL 2 DAY as wait`,
+    });
+    const { defineSource, z } = await import('../../src/index.js');
+    const prices = defineSource({
+      source: 'shop',
+      dataset: 'prices',
+      partitionBy: ['store'],
+      schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+      extract: () => [[{ store: 'a', sku: '1', price: 1.5 }, { store: 'b', sku: '2', price: 2 }]],
+    });
+    expect((await lake.extract([prices])).status).toBe('success');
+    expect((await lake.build()).status).toBe('success');
+
+    await lake.exportTable('marts.by_store', { format: 'parquet' });
+    const shared = path.join(path.dirname(root), 'out');
+    const moved = await lake.exportTable('marts.by_store', { format: 'parquet', to: path.join(shared, 'by_store.parquet') });
+    expect(fs.readdirSync(path.join(root, 'state', 'exports'))).toEqual(['marts.by_store.json']);
+
+    let spark = await lake.exportDdl({ engine: 'spark' });
+    // Bronze first (schema bronze), then the export (its own schema) at its latest location.
+    expect(spark.indexOf('CREATE TABLE IF NOT EXISTS bronze.shop_prices (')).toBeGreaterThanOrEqual(0);
+    expect(spark.indexOf('CREATE TABLE IF NOT EXISTS marts.by_store (')).toBeGreaterThan(spark.indexOf('bronze.shop_prices'));
+    expect(spark).toContain(`  \`skus\` INT,\n  \`total\` DECIMAL(18,2)\n)\nUSING PARQUET\nLOCATION '${shared}';\n`);
+    expect(spark).not.toContain(path.join(root, 'exports', 'marts.by_store'));
+    expect(spark).not.toContain('warning');
+
+    // Another file next to it would be read as part of the table: said before the statement.
+    fs.writeFileSync(path.join(shared, 'notes.csv'), 'x\n');
+    fs.writeFileSync(path.join(shared, '_SUCCESS'), ''); // hidden files are skipped by every engine
+    spark = await lake.exportDdl({ engine: 'spark' });
+    expect(spark).toContain(`-- warning: ${shared} also holds notes.csv; marts.by_store would read those too: export it into a folder of its own\nCREATE TABLE IF NOT EXISTS marts.by_store (`);
+
+    // Outside the root, a location prefix cannot apply: the local path stays, with a note.
+    const trino = await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://bucket/lake' });
+    expect(trino).toContain("external_location = 's3://bucket/lake/bronze/shop/prices'");
+    expect(trino).toContain(`-- note: ${moved.path} is outside the lake root, so its location keeps the local path`);
+    expect(trino).toContain(`external_location = '${shared}'\n);`);
+
+    // A deleted export is skipped, not declared.
+    fs.rmSync(moved.path);
+    const athena = await lake.exportDdl({ engine: 'athena' });
+    expect(athena).toContain(`-- skipped marts.by_store: its Parquet export ${moved.path} no longer exists (export it again)`);
+    expect(athena).not.toContain('TABLE IF NOT EXISTS marts.by_store');
+    expect(athena).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS bronze.shop_prices (');
+
+    // A type no engine here can declare: the export works, export-ddl names table, column and type.
+    const waits = await lake.exportTable('marts.waits', { format: 'parquet' });
+    expect(await parquetColumns(waits.path)).toEqual([
+      { name: 'id', type: 'INTEGER' },
+      { name: 'wait', type: 'INTERVAL' },
+    ]);
+    await expect(lake.exportDdl({ engine: 'spark' })).rejects.toThrow('export-ddl: marts.waits column "wait": no spark type for DuckDB type INTERVAL');
+  });
+});
