@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { writeFiles } from '../helpers/models.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(repo, 'src', 'cli.ts');
+const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+function run(cwd: string, args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('duckhouse export-ddl', () => {
+  it('declares bronze and the marts exported with `duckhouse export --format parquet`', () => {
+    const dir = tempDir('duckhouse-cli-ddl-');
+    writeFiles(path.join(dir, 'models'), {
+      'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'marts/by_store.sql': `select store, count(*) as skus from {{ ref('stg_prices') }} group by store`,
+    });
+    const index = path.join(repo, 'src', 'index.ts').replaceAll('\\', '/');
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.ts'),
+      `import { defineSource, z } from '${index}';
+export default {
+  log: { console: false },
+  sources: [defineSource({ source: 'shop', dataset: 'prices', partitionBy: ['store'], schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }]] })],
+};
+`,
+    );
+    const pipeline = run(dir, ['run']);
+    expect(pipeline.code, pipeline.err).toBe(0);
+    const exported = run(dir, ['export', 'marts.by_store', '--format', 'parquet']);
+    expect(exported.code, exported.err).toBe(0);
+    const file = path.join(dir, 'data', 'exports', 'marts.by_store', 'marts.by_store.parquet');
+    expect(exported.out).toContain(`2 rows → ${file}`);
+
+    const ddl = run(dir, ['export-ddl', '--engine', 'athena', '--location-prefix', 's3://bucket/lake']);
+    expect(ddl.code, ddl.err).toBe(0);
+    expect(ddl.out).toContain(`PARTITIONED BY (\`store\` string, \`year\` string, \`month\` string, \`day\` string)
+STORED AS PARQUET
+LOCATION 's3://bucket/lake/bronze/shop/prices/';`);
+    expect(ddl.out).toContain(`CREATE EXTERNAL TABLE IF NOT EXISTS marts.by_store (
+  \`store\` string,
+  \`skus\` bigint
+)
+STORED AS PARQUET
+LOCATION 's3://bucket/lake/exports/marts.by_store/';`);
+    expect(run(dir, ['export-ddl', '--engine', 'hive']).code).toBe(2);
+  }, 90_000);
+});
