@@ -1,6 +1,7 @@
 /** duckhouse: the public surface. Every export is named here. */
 export { Lakehouse } from './lakehouse.js';
 export type { LakePaths, QueryParams, ExtractOptions } from './lakehouse.js';
+export type { CompactOptions, CompactResult, PruneOptions, PruneResult, PartitionFilter } from './bronze/lifecycle.js';
 export type { OpenOptions, ResolvedOptions, Limits, QualityOptions } from './config.js';
 export { defineSource } from './extract/source.js';
 export { csvSource, jsonSource } from './extract/file-source.js';

@@ -31,7 +31,8 @@ import type { ReportOptions, ReportResult } from './report/report.js';
 import type { DdlEngine } from './scale/ddl.js';
 import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
-import { newRunId } from './run-id.js';
+import { newRunId, RUN_ID_PATTERN } from './run-id.js';
+import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
 import { evaluateExtract, listAlerts, recordBuildAlerts, type OpenAlert } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
@@ -345,6 +346,7 @@ export class Lakehouse {
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           progress,
           readPublished: () => this.readPublished(),
+          bronzeVisibility: () => this.metrics.bronzeVisibility(),
           lastSuccess: async () => {
             const rows = await this.metrics.select(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`);
             return new Map(rows.map((r) => [`${r.source}.${r.dataset}`, r.at as Date]));
@@ -356,6 +358,10 @@ export class Lakehouse {
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
       await started;
       await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests, quality: quality ?? [] });
+      // Bronze files removed by compaction or prune may have been named only by the catalog just replaced.
+      await import('./bronze/lifecycle.js')
+        .then(({ purgeRemoved }) => purgeRemoved({ root: this.paths.root, metrics: this.metrics, logger, retainMillis: this.options.retainSupersededMinutes * 60_000, publishedSql: () => this.publishedSql() }))
+        .catch((error: unknown) => logger.warn(`removed bronze files not deleted: ${errorMessage(error)}`));
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;
     } catch (error) {
@@ -482,6 +488,115 @@ export class Lakehouse {
   async alerts(options: { open?: boolean; limit?: number } = {}): Promise<OpenAlert[]> {
     this.ensureOpen('alerts');
     return listAlerts(this.metrics, options);
+  }
+
+  private async lifecycleEnv(runId: string, logger: Logger): Promise<LifecycleEnv> {
+    const engine = await this.engine();
+    return {
+      root: this.paths.root,
+      tmpDir: this.tmpDir,
+      runId,
+      timezone: this.options.timezone,
+      connection: await engine.connect(),
+      metrics: this.metrics,
+      logger,
+      lockTimeoutMillis: this.options.lockTimeoutMillis,
+      retainMillis: this.options.retainSupersededMinutes * 60_000,
+      publishedSql: () => this.publishedSql(),
+    };
+  }
+
+  /** The SELECTs of the published catalog's views (they may name bronze files). */
+  private async publishedSql(): Promise<string[]> {
+    return [...(await this.readPublished()).models.values()].filter((m) => m.kind === 'view' && m.sql).map((m) => m.sql!);
+  }
+
+  /**
+   * Merges each partition's small bronze files into few large ones (about `targetFileMb`, default
+   * the `compactionTargetMb` limit, 128). Rows, `_run_id` and `_extracted_at` are kept. Readers and
+   * builds running meanwhile see the old files or the new ones, never both; the old files are
+   * deleted once older than `retainSupersededMinutes` and no longer named by the published catalog.
+   * Recorded as a `compact` run.
+   * @example
+   * const r = await lake.compact({ source: 'vtex', dataset: 'products' });
+   * console.log(`${r.filesIn} files → ${r.filesOut}`);
+   */
+  async compact(options: CompactOptions): Promise<CompactResult> {
+    this.ensureOpen('compact');
+    const { compactDataset } = await import('./bronze/lifecycle.js');
+    return this.lifecycleRun('compact', (env) => compactDataset(env, options, this.options.limits.compactionTargetMb));
+  }
+
+  /**
+   * Retention: removes the bronze partitions dated before `olderThan` (a Date, `'YYYY-MM-DD'` or
+   * an age like `'365d'`; dates are the `year/month/day` partitions, in the lake's time zone).
+   * `dryRun` reports what would go and changes nothing. Recorded as a `prune` run (not a dry run).
+   * @example
+   * const r = await lake.prune({ source: 'vtex', dataset: 'products', olderThan: '365d', dryRun: true });
+   */
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    this.ensureOpen('prune');
+    const { pruneDataset, pruneCutoff } = await import('./bronze/lifecycle.js');
+    if (options?.dryRun === true) {
+      pruneCutoff(options.olderThan, this.options.timezone);
+      const runId = newRunId();
+      const env = await this.lifecycleEnv(runId, this.logger.child({ runId }));
+      try {
+        return await pruneDataset(env, options);
+      } finally {
+        env.connection.closeSync();
+      }
+    }
+    return this.lifecycleRun('prune', (env) => pruneDataset(env, options));
+  }
+
+  private async lifecycleRun<T extends { status: string; rows: number }>(kind: 'compact' | 'prune', fn: (env: LifecycleEnv) => Promise<T>): Promise<T> {
+    const runId = newRunId();
+    const logger = this.logger.child({ runId });
+    const env = await this.lifecycleEnv(runId, logger);
+    await this.metrics.startRun(runId, kind, new Date());
+    try {
+      const result = await fn(env);
+      const r = result as unknown as { filesOut?: number; files?: number; bytesOut?: number; bytes?: number };
+      await this.metrics.finishRun(runId, { status: 'success', rows: result.rows, files: r.filesOut ?? r.files ?? 0, bytes: r.bytesOut ?? r.bytes ?? 0, result });
+      return result;
+    } catch (error) {
+      const partial = (error as { result?: unknown }).result;
+      await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), ...(partial ? { result: partial } : {}) }).catch(() => undefined);
+      throw error;
+    } finally {
+      env.connection.closeSync();
+    }
+  }
+
+  /**
+   * Reads a bronze dataset (`'source/dataset'`) as committed now, or as it was committed up to
+   * and including run `asOfRun` (time travel: bronze is immutable per run and compaction keeps
+   * `_run_id`). Rows are plain objects, as `lake.query` returns them; partition columns included.
+   * @example
+   * const [last] = await lake.runs({ limit: 1 });
+   * const rows = await lake.bronze('vtex/products', { asOfRun: last.runId, limit: 100 });
+   */
+  async bronze<T extends object = Row>(dataset: string, options: { asOfRun?: string; limit?: number } = {}): Promise<T[]> {
+    this.ensureOpen('bronze');
+    const m = typeof dataset === 'string' ? /^([a-z][a-z0-9_]*)\/([a-z][a-z0-9_]*)$/.exec(dataset) : null;
+    if (!m) throw new ConfigError(`lake.bronze: dataset must be 'source/dataset' (got ${JSON.stringify(dataset)})`);
+    const { asOfRun, limit } = options;
+    if (asOfRun !== undefined && (typeof asOfRun !== 'string' || !RUN_ID_PATTERN.test(asOfRun))) {
+      throw new ConfigError(`lake.bronze: option "asOfRun" must be a run id like 20260305T120000000Z-a1b2c3 (got ${JSON.stringify(asOfRun)})`);
+    }
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new ConfigError(`lake.bronze: option "limit" must be a non-negative integer (got ${String(limit)})`);
+    const { scanBronze, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema } = await import('./transform/source-relation.js');
+    const [, source, name] = m as unknown as [string, string, string];
+    const scanned = scanBronze(this.paths.root, source, name, await this.metrics.bronzeVisibility());
+    const files = asOfRun === undefined ? scanned.files : filesAsOf(scanned, asOfRun);
+    const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, asOfRun) : emptyRelationSql(readRecordedSchema(this.paths.root, source, name));
+    const c = await (await this.engine()).connect();
+    try {
+      return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`)) as T[];
+    } finally {
+      c.closeSync();
+    }
   }
 
   /**

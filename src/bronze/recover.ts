@@ -53,6 +53,13 @@ export async function recoverTmp(
       if (ageMs < 60_000) continue;
     }
     for (const name of fs.readdirSync(dir)) {
+      if (name.startsWith('compact-') && name.endsWith('.json')) {
+        // A compaction killed before its switch: its outputs are invisible; delete them.
+        const { rollbackCompaction } = await import('./lifecycle.js');
+        const removedOutputs = await rollbackCompaction(metrics, path.join(dir, name));
+        if (removedOutputs > 0) logger.warn(`removed ${removedOutputs} unswitched compaction output(s) of a dead process`);
+        continue;
+      }
       if (!name.endsWith('.commit.json')) continue;
       const manifest = readManifest(path.join(dir, name));
       if (!manifest) continue;

@@ -11,6 +11,7 @@ import { METRICS_DDL } from './schema.js';
 import { currentProcess, isAlive } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
 import type { HttpHostStats } from '../extract/source.js';
+import type { BronzeVisibility } from '../transform/source-relation.js';
 
 export type RunStatus = 'running' | 'success' | 'partial' | 'failed' | 'abandoned';
 export type RunKind = 'extract' | 'build' | 'test' | 'run' | 'compact' | 'prune';
@@ -242,6 +243,57 @@ export class MetricsDb {
 
   async recordTests(runId: string, tests: TestResult[]): Promise<void> {
     if (tests.length > 0) await this.transaction((c) => insertTests(c, runId, tests));
+  }
+
+  /** Files hidden from readers (removed) and compaction outputs switched in: see `scanBronze`. */
+  async bronzeVisibility(): Promise<BronzeVisibility> {
+    const rows = await this.select(`SELECT path, removed_at IS NOT NULL AS removed FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`);
+    const visibility: BronzeVisibility = { removed: new Set(), compacted: new Set() };
+    for (const r of rows) (r.removed ? visibility.removed : visibility.compacted).add(String(r.path));
+    return visibility;
+  }
+
+  /** What the metrics db knows of a dataset's files, and the runs still in progress. */
+  async bronzeRecords(source: string, dataset: string): Promise<{ recorded: Map<string, { rows: number; removed: boolean }>; running: Set<string> }> {
+    return this.transaction(async (c) => {
+      const files = readerRows(await c.runAndReadAll(`SELECT path, rows, removed_at IS NOT NULL AS removed FROM bronze_files WHERE source = $1 AND dataset = $2`, [source, dataset]));
+      const running = readerRows(await c.runAndReadAll(`SELECT run_id FROM runs WHERE status = 'running'`));
+      return {
+        recorded: new Map(files.map((r) => [String(r.path), { rows: Number(r.rows), removed: Boolean(r.removed) }])),
+        running: new Set(running.map((r) => String(r.run_id))),
+      };
+    });
+  }
+
+  /**
+   * The switch of a compaction or prune, in one transaction: `added` files become visible and
+   * `removed` ones hidden (rows are added for removed files the metrics db never saw).
+   */
+  async switchBronzeFiles(change: { runId: string; source: string; dataset: string; added: BronzeFileRow[]; removed: (BronzeFileRow & { runId: string })[] }): Promise<void> {
+    await this.transaction(async (c) => {
+      for (const f of change.added) {
+        await c.run(
+          `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
+           VALUES ($1, $2, $3, $4, 0, $5::JSON, $6, $7, now())
+           ON CONFLICT (path) DO UPDATE SET removed_at = NULL, removed_by = NULL, rows = excluded.rows, bytes = excluded.bytes, committed_at = excluded.committed_at`,
+          [f.path, change.runId, change.source, change.dataset, JSON.stringify(f.partition), f.rows, f.bytes],
+        );
+      }
+      for (const f of change.removed) {
+        await c.run(
+          `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at, removed_at, removed_by)
+           VALUES ($1, $2, $3, $4, -1, $5::JSON, $6, $7, now(), now(), $8)
+           ON CONFLICT (path) DO UPDATE SET removed_at = now(), removed_by = excluded.removed_by`,
+          [f.path, f.runId, change.source, change.dataset, JSON.stringify(f.partition), f.rows, f.bytes, change.runId],
+        );
+      }
+    });
+  }
+
+  /** Removed files (relative paths) whose removal is older than `before`. */
+  async removedBronzeFiles(before: Date): Promise<string[]> {
+    const rows = await this.select(`SELECT path FROM bronze_files WHERE removed_at IS NOT NULL AND removed_at <= $1::TIMESTAMPTZ ORDER BY path`, [before.toISOString()]);
+    return rows.map((r) => String(r.path));
   }
 
   /** Marks `running` runs whose process is gone as `abandoned`. Returns their ids. */

@@ -27,7 +27,7 @@ import { selectNodes } from './select.js';
 import { testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, ensureSchema, readState, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
-import { emptyRelationSql, filesAsOf, readParquetSql, readRecordedSchema, scanBronze, type BronzeDataset } from './source-relation.js';
+import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import type { QualityOptions } from '../config.js';
 import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
@@ -64,6 +64,8 @@ export interface BuildEnv {
   testPublished(project: Project, tests: TestDef[]): Promise<TestResult[]>;
   /** When each source last extracted successfully (`source.dataset` → instant). */
   lastSuccess(): Promise<Map<string, Date>>;
+  /** Which bronze files compaction and prune removed or switched in (from the metrics db). */
+  bronzeVisibility(): Promise<BronzeVisibility>;
   /** Reads the published catalog's state (through the lake's read-only attachment). */
   readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }>;
 }
@@ -97,7 +99,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   let attached = false;
   try {
     const previous = await env.readPublished();
+    const visibility = await env.bronzeVisibility();
     const planner = new Builder(env, project, conn, previous.models, vars, options);
+    planner.visibility = visibility;
     const unchanged = planner.unchangedResults(selected);
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
@@ -110,6 +114,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     attached = true;
     await conn.run(`USE ${quoteIdent(alias)}`);
     const builder = new Builder(env, project, conn, previous.models, vars, options);
+    builder.visibility = visibility;
     await builder.carryOver();
     const models = await builder.buildSelected(selected);
     const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, builder.unusable), builder.renderContextFor, env.logger);
@@ -219,6 +224,8 @@ class Builder {
   private readonly causes = new Map<string, string>();
   private readonly bronze = new Map<string, BronzeDataset>();
   private fileNo = 0;
+  /** Bronze files hidden or switched in by compaction and prune, read once per build. */
+  visibility: BronzeVisibility = ALL_VISIBLE;
 
   constructor(
     private readonly env: BuildEnv,
@@ -343,7 +350,7 @@ class Builder {
     const key = `${source}.${dataset}`;
     let d = this.bronze.get(key);
     if (!d) {
-      d = scanBronze(this.env.root, source, dataset);
+      d = scanBronze(this.env.root, source, dataset, this.visibility);
       this.bronze.set(key, d);
     }
     return d;
@@ -357,7 +364,9 @@ class Builder {
       if (!this.warnings.includes(message)) this.warnings.push(message);
       return emptyRelationSql(readRecordedSchema(this.env.root, source, dataset));
     }
-    return readParquetSql(asOfRun === undefined ? path.join(d.dir, '**', '*.parquet') : files, d.partitionKeys);
+    // The files listed one by one (not a glob): what was committed when the model was compiled,
+    // never a compaction's outputs and inputs at once.
+    return bronzeRelationSql(files, d.partitionKeys, asOfRun);
   }
 
   async buildSelected(selected: Set<string>): Promise<ModelResult[]> {

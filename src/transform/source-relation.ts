@@ -26,10 +26,57 @@ export function schemaFile(root: string, source: string, dataset: string): strin
   return path.join(root, 'state', 'schemas', `${source}.${dataset}.json`);
 }
 
-export function scanBronze(root: string, source: string, dataset: string): BronzeDataset {
+/**
+ * What the metrics db says about bronze files beyond "they are in the folder": files removed by
+ * compaction or prune (hidden from readers at once, deleted later) and compaction outputs whose
+ * switch was recorded (before it, they are invisible). Paths are relative to the lake root.
+ */
+export interface BronzeVisibility {
+  removed: Set<string>;
+  compacted: Set<string>;
+}
+
+/** Nothing removed, nothing compacted: the folder is the truth (tests, a lake without metrics). */
+export const ALL_VISIBLE: BronzeVisibility = { removed: new Set(), compacted: new Set() };
+
+const RUN = String.raw`\d{8}T\d{9}Z-[0-9a-f]{6}`;
+/** `<runId>-<n>.parquet`, written by an extract. */
+const EXTRACT_FILE = new RegExp(`^(${RUN})-(\\d+)\\.parquet$`);
+/** `<first runId inside>-c<compaction runId without its dash>-<n>.parquet`, written by compaction. */
+const COMPACTED_FILE = new RegExp(`^(${RUN})-c(\\d{8}T\\d{9}Z[0-9a-f]{6})-(\\d+)\\.parquet$`);
+
+export function isCompactionOutput(file: string): boolean {
+  return COMPACTED_FILE.test(path.basename(file));
+}
+
+/** The first run whose rows a bronze file holds (its own run for an extract's file), if the name says. */
+export function firstRunOf(file: string): string | undefined {
+  const base = path.basename(file);
+  return (COMPACTED_FILE.exec(base) ?? EXTRACT_FILE.exec(base))?.[1];
+}
+
+/** The file name of compaction output `n` holding rows from `firstRun` on, written by compaction run `runId`. */
+export function compactedFileName(firstRun: string, runId: string, n: number): string {
+  return `${firstRun}-c${runId.replace('-', '')}-${n}.parquet`;
+}
+
+/**
+ * The committed files a reader should see now: the folder's Parquet files, less those removed by
+ * compaction or prune, less compaction outputs not yet switched in. The switch is one metrics
+ * transaction, so a reader sees the old set or the new set, never both, never neither.
+ */
+export function scanBronze(root: string, source: string, dataset: string, visibility: BronzeVisibility = ALL_VISIBLE): BronzeDataset {
   const dir = path.join(root, 'bronze', source, dataset);
   const files = fs.existsSync(dir)
-    ? (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(dir, f))
+    ? (fs.readdirSync(dir, { recursive: true }) as string[])
+        .filter((f) => f.endsWith('.parquet'))
+        .sort()
+        .map((f) => path.join(dir, f))
+        .filter((f) => {
+          const rel = path.relative(root, f);
+          if (visibility.removed.has(rel)) return false;
+          return !isCompactionOutput(f) || visibility.compacted.has(rel);
+        })
     : [];
   const hash = crypto.createHash('sha256');
   for (const f of files) {
@@ -40,13 +87,21 @@ export function scanBronze(root: string, source: string, dataset: string): Bronz
   return { dir, files, partitionKeys: first.map((seg) => seg.slice(0, seg.indexOf('='))), fingerprint: hash.digest('hex') };
 }
 
-/** Files committed by runs up to and including `asOfRun` (run ids sort by start time). */
+/**
+ * Files that may hold rows committed by runs up to and including `asOfRun` (run ids sort by
+ * start time). A compacted file spans runs: the reader still filters rows on `_run_id`.
+ */
 export function filesAsOf(dataset: BronzeDataset, asOfRun: string): string[] {
   return dataset.files.filter((f) => {
-    const base = path.basename(f);
-    const runId = base.slice(0, base.lastIndexOf('-'));
-    return runId <= asOfRun;
+    const first = firstRunOf(f);
+    return first === undefined || first <= asOfRun;
   });
+}
+
+/** The relation a model or `lake.bronze` reads: the files, and as of a run only the rows it had committed. */
+export function bronzeRelationSql(files: string[], partitionKeys: string[], asOfRun?: string): string {
+  const scan = readParquetSql(files, partitionKeys);
+  return asOfRun === undefined ? scan : `(SELECT * FROM ${scan} WHERE _run_id <= ${quoteLiteral(asOfRun)})`;
 }
 
 export function readParquetSql(files: string[] | string, partitionKeys: string[]): string {

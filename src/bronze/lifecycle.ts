@@ -1,0 +1,439 @@
+/**
+ * Bronze lifecycle: compaction (many small files of a partition → few large ones) and retention
+ * (prune partitions older than a date), both without ever showing readers a half-done state.
+ *
+ * The switch is a metrics transaction: compaction writes its outputs under names readers skip
+ * until the metrics db records them (`-c<runId>-` in the name), moves them into place, then in
+ * one transaction records them and marks the inputs removed. Readers list files through
+ * `scanBronze`, so they see the old set or the new set, never both, never neither. Removed files
+ * stay on disk for readers that listed them before the switch (builds in flight, views of the
+ * published catalog) and are deleted later: once older than the retention and no longer named
+ * by the published catalog.
+ *
+ * A process killed before the switch leaves outputs nobody sees; the next open deletes them
+ * (see `rollbackCompactions`). Killed after it, only the manifest is left behind.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { ConfigError, DuckhouseError } from '../errors.js';
+import { acquireLock } from '../extract/file-lock.js';
+import type { Logger } from '../log.js';
+import type { BronzeFileRow, MetricsDb } from '../metrics/metrics-db.js';
+import { quoteLiteral } from '../db/quote.js';
+import { readerRows } from '../db/values.js';
+import { compactedFileName, firstRunOf, isCompactionOutput, scanBronze } from '../transform/source-relation.js';
+import { applyMoves, writeFileAtomic } from './commit.js';
+import { dateParts } from './partition.js';
+
+const NAME = /^[a-z][a-z0-9_]*$/;
+/** Outputs switched in per metrics transaction at most (bounds temp space and lost work on a kill). */
+const SWITCH_BYTES = 512 * 1024 * 1024;
+
+export interface LifecycleEnv {
+  root: string;
+  tmpDir: string;
+  runId: string;
+  timezone: string;
+  connection: DuckDBConnection;
+  metrics: MetricsDb;
+  logger: Logger;
+  lockTimeoutMillis: number;
+  /** Removed files are kept at least this long for readers that listed them before the switch. */
+  retainMillis: number;
+  /** SQL of the published catalog's views: files it names are not deleted. */
+  publishedSql(): Promise<string[]>;
+}
+
+/** A partition path prefix (`store=bistek/year=2026`) or partition values (`{ store: 'bistek' }`). */
+export type PartitionFilter = string | Record<string, string>;
+
+export interface CompactOptions {
+  source: string;
+  dataset: string;
+  /** Only these partitions (default: all). */
+  partitions?: PartitionFilter[];
+  /** Target size of a compacted file in MB (default: the lake's `compactionTargetMb`, 128). */
+  targetFileMb?: number;
+}
+
+export interface CompactResult {
+  runId: string;
+  status: 'success' | 'failed';
+  source: string;
+  dataset: string;
+  /** Partitions that had files merged. */
+  partitions: number;
+  /** Small files merged (now removed) and the files written in their place. */
+  filesIn: number;
+  filesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  rows: number;
+  /** Files removed earlier (by this or another compaction or prune) deleted from disk by this call. */
+  deleted: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface PruneOptions {
+  source: string;
+  dataset: string;
+  /** Partitions dated before this go: a Date, `'YYYY-MM-DD'`, or an age like `'365d'`. */
+  olderThan: Date | string;
+  /** Report what would go, change nothing. */
+  dryRun?: boolean;
+}
+
+export interface PruneResult {
+  runId: string;
+  status: 'success' | 'failed';
+  source: string;
+  dataset: string;
+  /** The first day kept (`YYYY-MM-DD`, lake time zone). */
+  cutoff: string;
+  dryRun: boolean;
+  /** Partition folders removed (relative to the dataset). */
+  partitions: string[];
+  files: number;
+  rows: number;
+  bytes: number;
+  deleted: number;
+  durationMs: number;
+  error?: string;
+}
+
+interface LiveFile {
+  abs: string;
+  rel: string;
+  /** Relative to the dataset folder: `store=bistek/year=2026/month=03/day=05`. */
+  partitionDir: string;
+  partition: Record<string, string | null>;
+  bytes: number;
+  runId: string;
+}
+
+function checkNames(where: string, source: unknown, dataset: unknown): void {
+  for (const [field, value] of [['source', source], ['dataset', dataset]] as const) {
+    if (typeof value !== 'string' || !NAME.test(value)) {
+      throw new ConfigError(`${where}: option "${field}" must match ^[a-z][a-z0-9_]*$ (got ${JSON.stringify(value)})`);
+    }
+  }
+}
+
+function partitionOf(partitionDir: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  if (partitionDir === '' || partitionDir === '.') return out;
+  for (const segment of partitionDir.split(path.sep)) {
+    const eq = segment.indexOf('=');
+    if (eq < 0) continue;
+    const value = decodeURIComponent(segment.slice(eq + 1));
+    out[segment.slice(0, eq)] = value === '__HIVE_DEFAULT_PARTITION__' ? null : value;
+  }
+  return out;
+}
+
+/** The dataset's visible files, with what compaction and prune need to know of each. */
+async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Promise<{ files: LiveFile[]; partitionKeys: string[]; recorded: Map<string, { rows: number; removed: boolean }>; running: Set<string> }> {
+  const visibility = await env.metrics.bronzeVisibility();
+  const { recorded, running } = await env.metrics.bronzeRecords(source, dataset);
+  const scanned = scanBronze(env.root, source, dataset, visibility);
+  const files = scanned.files.map((abs) => {
+    const partitionDir = path.dirname(path.relative(scanned.dir, abs));
+    return {
+      abs,
+      rel: path.relative(env.root, abs),
+      partitionDir: partitionDir === '.' ? '' : partitionDir,
+      partition: partitionOf(partitionDir),
+      bytes: fs.statSync(abs).size,
+      runId: firstRunOf(abs) ?? 'unknown',
+    };
+  });
+  return { files, partitionKeys: scanned.partitionKeys, recorded, running };
+}
+
+function matchesFilter(file: LiveFile, filters: PartitionFilter[] | undefined): boolean {
+  if (!filters || filters.length === 0) return true;
+  const dir = file.partitionDir.split(path.sep).join('/');
+  return filters.some((f) => {
+    if (typeof f === 'string') {
+      const prefix = f.replace(/^\/+|\/+$/g, '');
+      return dir === prefix || dir.startsWith(`${prefix}/`);
+    }
+    return Object.entries(f).every(([k, v]) => file.partition[k] === v);
+  });
+}
+
+function validateFilters(where: string, filters: unknown, keys: string[]): PartitionFilter[] | undefined {
+  if (filters === undefined) return undefined;
+  if (!Array.isArray(filters)) throw new ConfigError(`${where}: option "partitions" must be an array of partition paths or objects`);
+  const known = new Set([...keys, 'year', 'month', 'day']);
+  return filters.map((f, i) => {
+    if (typeof f === 'string') {
+      if (f.includes('..') || f.includes('\0')) throw new ConfigError(`${where}: partitions[${i}] ${JSON.stringify(f)} is not a partition path`);
+      for (const seg of f.split('/').filter(Boolean)) {
+        const key = seg.slice(0, seg.indexOf('='));
+        if (!seg.includes('=') || !known.has(key)) throw new ConfigError(`${where}: partitions[${i}] ${JSON.stringify(f)}: "${seg}" is not <key>=<value> with a partition key of this dataset (${[...known].join(', ')})`);
+      }
+      return f;
+    }
+    if (f === null || typeof f !== 'object') throw new ConfigError(`${where}: partitions[${i}] must be a partition path or an object of partition values`);
+    for (const [k, v] of Object.entries(f as Record<string, unknown>)) {
+      if (!known.has(k)) throw new ConfigError(`${where}: partitions[${i}]: "${k}" is not a partition key of this dataset (${[...known].join(', ')})`);
+      if (typeof v !== 'string') throw new ConfigError(`${where}: partitions[${i}].${k} must be a string`);
+    }
+    return f as Record<string, string>;
+  });
+}
+
+/** Groups of consecutive small files (in run order) up to the target size; groups of one are left alone. */
+function plan(files: LiveFile[], targetBytes: number): LiveFile[][] {
+  const byPartition = new Map<string, LiveFile[]>();
+  for (const f of files) {
+    const list = byPartition.get(f.partitionDir) ?? [];
+    list.push(f);
+    byPartition.set(f.partitionDir, list);
+  }
+  const groups: LiveFile[][] = [];
+  for (const list of byPartition.values()) {
+    const small = list.filter((f) => f.bytes < targetBytes * 0.75).sort((a, b) => (a.abs < b.abs ? -1 : 1));
+    let group: LiveFile[] = [];
+    let bytes = 0;
+    for (const f of small) {
+      if (group.length > 0 && bytes + f.bytes > targetBytes) {
+        if (group.length > 1) groups.push(group);
+        group = [];
+        bytes = 0;
+      }
+      group.push(f);
+      bytes += f.bytes;
+    }
+    if (group.length > 1) groups.push(group);
+  }
+  return groups;
+}
+
+interface CompactionManifest {
+  kind: 'compact';
+  runId: string;
+  /** The lake root (metrics paths are relative to it). */
+  root: string;
+  /** Absolute paths of outputs moved (or about to be moved) into bronze. */
+  outputs: string[];
+}
+
+export async function compactDataset(env: LifecycleEnv, options: CompactOptions, defaultTargetMb: number): Promise<CompactResult> {
+  const where = 'lake.compact';
+  checkNames(where, options?.source, options?.dataset);
+  const targetMb = options.targetFileMb ?? defaultTargetMb;
+  if (typeof targetMb !== 'number' || !Number.isFinite(targetMb) || targetMb <= 0) {
+    throw new ConfigError(`${where}: option "targetFileMb" must be a positive number (got ${String(options.targetFileMb)})`);
+  }
+  const started = performance.now();
+  const { source, dataset } = options;
+  const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)` });
+  const result: CompactResult = { runId: env.runId, status: 'success', source, dataset, partitions: 0, filesIn: 0, filesOut: 0, bytesIn: 0, bytesOut: 0, rows: 0, deleted: 0, durationMs: 0 };
+  const work = path.join(env.tmpDir, `compact-${env.runId}`);
+  const manifestFile = path.join(env.tmpDir, `compact-${env.runId}.json`);
+  try {
+    const live = await liveFiles(env, source, dataset);
+    const filters = validateFilters(where, options.partitions, live.partitionKeys);
+    // A file of a run still in progress that the metrics db has not recorded may be mid-commit: leave it.
+    const candidates = live.files.filter((f) => matchesFilter(f, filters) && (live.recorded.has(f.rel) || !live.running.has(f.runId)));
+    const groups = plan(candidates, targetMb * 1024 * 1024);
+    fs.mkdirSync(work, { recursive: true });
+    const partitions = new Set<string>();
+    let pending: { group: LiveFile[]; tmp: string; final: string; rows: number; bytes: number }[] = [];
+    let pendingBytes = 0;
+    let n = 0;
+    const switchPending = async (): Promise<void> => {
+      if (pending.length === 0) return;
+      writeFileAtomic(manifestFile, JSON.stringify({ kind: 'compact', runId: env.runId, root: env.root, outputs: pending.map((p) => p.final) } satisfies CompactionManifest));
+      applyMoves(pending.map((p) => ({ from: p.tmp, to: p.final })));
+      await env.metrics.switchBronzeFiles({
+        runId: env.runId,
+        source,
+        dataset,
+        added: pending.map((p): BronzeFileRow => ({ path: path.relative(env.root, p.final), partition: p.group[0]!.partition, rows: p.rows, bytes: p.bytes })),
+        removed: pending.flatMap((p) => p.group.map((f) => ({ path: f.rel, partition: f.partition, rows: live.recorded.get(f.rel)?.rows ?? 0, bytes: f.bytes, runId: f.runId }))),
+      });
+      fs.rmSync(manifestFile, { force: true });
+      for (const p of pending) {
+        partitions.add(p.group[0]!.partitionDir);
+        result.filesIn += p.group.length;
+        result.filesOut += 1;
+        result.bytesIn += p.group.reduce((s, f) => s + f.bytes, 0);
+        result.bytesOut += p.bytes;
+        result.rows += p.rows;
+      }
+      pending = [];
+      pendingBytes = 0;
+    };
+    for (const group of groups) {
+      n += 1;
+      const tmp = path.join(work, `g${n}.parquet`);
+      const list = `[${group.map((f) => quoteLiteral(f.abs)).join(', ')}]`;
+      const inputRows = Number(readerRows(await env.connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata(${list})`))[0]?.n ?? 0);
+      // Files are read in run order and the order is kept: row groups stay sorted by _run_id,
+      // so readers "as of a run" skip the later ones by their statistics.
+      try {
+        await env.connection.run(
+          `COPY (SELECT * FROM read_parquet(${list}, union_by_name = true, hive_partitioning = false)) TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+        );
+      } catch (error) {
+        throw new DuckhouseError('COMPACT_FAILED', `${where}: merging ${group.length} files of ${source}/${dataset}/${group[0]!.partitionDir} failed: ${(error as Error).message}`, { cause: error });
+      }
+      const outputRows = Number(readerRows(await env.connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata(${quoteLiteral(tmp)})`))[0]?.n ?? 0);
+      if (outputRows !== inputRows) {
+        throw new DuckhouseError('COMPACT_FAILED', `${where}: ${source}/${dataset}/${group[0]!.partitionDir}: wrote ${outputRows} rows for ${inputRows} read; nothing was switched`);
+      }
+      const bytes = fs.statSync(tmp).size;
+      const final = path.join(path.dirname(group[0]!.abs), compactedFileName(group[0]!.runId === 'unknown' ? env.runId : group[0]!.runId, env.runId, n));
+      pending.push({ group, tmp, final, rows: outputRows, bytes });
+      pendingBytes += bytes;
+      if (pendingBytes >= SWITCH_BYTES) await switchPending();
+    }
+    await switchPending();
+    result.partitions = partitions.size;
+    result.deleted = await purgeRemoved(env);
+  } catch (error) {
+    result.status = 'failed';
+    result.error = (error as Error).message;
+    // Outputs never switched in are invisible; remove them now rather than at the next open.
+    await rollbackCompaction(env.metrics, manifestFile).catch(() => undefined);
+    throw Object.assign(error as Error, { result: { ...result, durationMs: Math.round(performance.now() - started) } });
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+    lock.release();
+  }
+  result.durationMs = Math.round(performance.now() - started);
+  env.logger.info(`compacted ${source}/${dataset}: ${result.filesIn} files → ${result.filesOut} in ${result.partitions} partitions (${result.rows} rows)`, { durationMs: result.durationMs });
+  return result;
+}
+
+/** `'YYYY-MM-DD'` of the first day kept. */
+export function pruneCutoff(olderThan: unknown, timezone: string, now = new Date()): string {
+  const where = 'lake.prune';
+  if (olderThan instanceof Date) {
+    if (Number.isNaN(olderThan.getTime())) throw new ConfigError(`${where}: option "olderThan" is an invalid Date`);
+    const { year, month, day } = dateParts(olderThan, timezone);
+    return `${year}-${month}-${day}`;
+  }
+  if (typeof olderThan === 'string') {
+    const age = /^(\d+)d$/.exec(olderThan);
+    if (age) {
+      const { year, month, day } = dateParts(now, timezone);
+      const today = Date.UTC(Number(year), Number(month) - 1, Number(day));
+      return new Date(today - Number(age[1]) * 86_400_000).toISOString().slice(0, 10);
+    }
+    if (/^\d{4}-\d{2}-\d{2}$/.test(olderThan) && !Number.isNaN(Date.parse(`${olderThan}T00:00:00Z`))) return olderThan;
+  }
+  throw new ConfigError(`${where}: option "olderThan" must be a Date, 'YYYY-MM-DD' or an age like '365d' (got ${JSON.stringify(olderThan)})`);
+}
+
+export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Promise<PruneResult> {
+  const where = 'lake.prune';
+  checkNames(where, options?.source, options?.dataset);
+  const cutoff = pruneCutoff(options.olderThan, env.timezone);
+  if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') throw new ConfigError(`${where}: option "dryRun" must be a boolean`);
+  const started = performance.now();
+  const { source, dataset } = options;
+  const dryRun = options.dryRun ?? false;
+  const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)` });
+  try {
+    const live = await liveFiles(env, source, dataset);
+    const old = live.files.filter((f) => {
+      const { year, month, day } = f.partition;
+      if (!year || !month || !day) throw new DuckhouseError('PRUNE_NO_DATE', `${where}: ${f.rel} has no year/month/day partition`);
+      return `${year}-${month}-${day}` < cutoff;
+    });
+    const result: PruneResult = {
+      runId: env.runId,
+      status: 'success',
+      source,
+      dataset,
+      cutoff,
+      dryRun,
+      partitions: [...new Set(old.map((f) => f.partitionDir.split(path.sep).join('/')))].sort(),
+      files: old.length,
+      rows: old.reduce((s, f) => s + (live.recorded.get(f.rel)?.rows ?? 0), 0),
+      bytes: old.reduce((s, f) => s + f.bytes, 0),
+      deleted: 0,
+      durationMs: 0,
+    };
+    if (!dryRun) {
+      // Rows of files the metrics db never recorded are counted from their footers.
+      const unrecorded = old.filter((f) => !live.recorded.has(f.rel));
+      if (unrecorded.length > 0) {
+        const rows = readerRows(await env.connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata([${unrecorded.map((f) => quoteLiteral(f.abs)).join(', ')}])`));
+        result.rows += Number(rows[0]?.n ?? 0);
+      }
+      if (old.length > 0) {
+        await env.metrics.switchBronzeFiles({
+          runId: env.runId,
+          source,
+          dataset,
+          added: [],
+          removed: old.map((f) => ({ path: f.rel, partition: f.partition, rows: live.recorded.get(f.rel)?.rows ?? 0, bytes: f.bytes, runId: f.runId })),
+        });
+      }
+      result.deleted = await purgeRemoved(env);
+    }
+    result.durationMs = Math.round(performance.now() - started);
+    env.logger.info(`${dryRun ? 'would prune' : 'pruned'} ${source}/${dataset} before ${cutoff}: ${result.files} files in ${result.partitions.length} partitions`);
+    return result;
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Deletes removed bronze files once they are older than the retention and no view of the
+ * published catalog names them; then the partition folders left empty. Returns the count.
+ */
+export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 'retainMillis' | 'publishedSql' | 'logger'>): Promise<number> {
+  const candidates = await env.metrics.removedBronzeFiles(new Date(Date.now() - env.retainMillis));
+  if (candidates.length === 0) return 0;
+  const published = (await env.publishedSql()).join('\n');
+  let deleted = 0;
+  for (const rel of candidates) {
+    const abs = path.join(env.root, rel);
+    if (!fs.existsSync(abs)) continue;
+    if (published.includes(abs) || published.includes(abs.replaceAll("'", "''"))) continue;
+    fs.rmSync(abs, { force: true });
+    deleted += 1;
+    // Empty partition folders go too, up to the dataset folder.
+    const stop = path.join(env.root, 'bronze');
+    for (let dir = path.dirname(abs); dir.startsWith(stop + path.sep) && path.dirname(path.dirname(dir)) !== stop; dir = path.dirname(dir)) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+  if (deleted > 0) env.logger.info(`deleted ${deleted} removed bronze file(s) past their retention`);
+  return deleted;
+}
+
+/** Removes the outputs of a compaction whose switch was never recorded. Idempotent. */
+export async function rollbackCompaction(metrics: MetricsDb, manifestFile: string): Promise<number> {
+  let manifest: CompactionManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as CompactionManifest;
+  } catch {
+    return 0;
+  }
+  const { compacted } = await metrics.bronzeVisibility();
+  let removed = 0;
+  for (const output of manifest.outputs) {
+    if (!isCompactionOutput(output)) continue;
+    if (compacted.has(path.relative(manifest.root, output))) continue;
+    if (fs.existsSync(output)) {
+      fs.rmSync(output, { force: true });
+      removed += 1;
+    }
+  }
+  fs.rmSync(manifestFile, { force: true });
+  return removed;
+}

@@ -1,0 +1,265 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
+import { listFiles } from '../helpers/temp-lake.js';
+import { projectLake } from '../helpers/models.js';
+import { spawnHelper } from '../helpers/child.js';
+
+const schema = z.object({ store: z.string(), sku: z.string(), price: z.number() });
+
+/** `shop/prices`, partitioned by store: one file per store per run. */
+function prices(run: number, stores = ['a', 'b'], perStore = 5) {
+  return defineSource({
+    source: 'shop',
+    dataset: 'prices',
+    schema,
+    partitionBy: ['store'],
+    extract: () => [stores.flatMap((store) => Array.from({ length: perStore }, (_, i) => ({ store, sku: `s${i}`, price: run * 100 + i })))],
+  });
+}
+
+const MODELS = {
+  'staging/stg_prices.sql': `select store, sku, price, _run_id, _extracted_at from {{ source('shop', 'prices') }}`,
+  'marts/latest.sql': `{{ config(materialized='table') }}
+select store, sku, arg_max(price, _run_id) as price, count(*) as seen from {{ ref('stg_prices') }} group by all`,
+  'marts/as_of_second.sql': `{{ config(materialized='table') }}
+select count(*) as n, max(price) as top from {{ source('shop', 'prices', as_of_run=var('second_run')) }}`,
+};
+
+async function metricsRows(root: string, sql: string): Promise<Record<string, unknown>[]> {
+  const db = await DuckDBInstance.create(path.join(root, 'metrics', 'runs.duckdb'), { access_mode: 'READ_ONLY' });
+  const c = await db.connect();
+  try {
+    return (await c.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+const bronzeParquet = (root: string) => listFiles(path.join(root, 'bronze')).filter((f) => f.endsWith('.parquet'));
+/** A target size (MB) that two of the current files fit in, and three do not. */
+const twoFilesMb = (root: string) => (2.5 * Math.max(...bronzeParquet(root).map((f) => fs.statSync(path.join(root, 'bronze', f)).size))) / 1024 / 1024;
+const sortRows = (rows: Record<string, unknown>[]) =>
+  rows.map((r) => JSON.stringify(r, (_k, v) => (v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? Number(v) : v))).sort();
+
+/** Six runs of two stores: 12 small files in 2 partitions; returns the run ids. */
+async function sixRuns(lake: Lakehouse): Promise<string[]> {
+  const ids: string[] = [];
+  for (let run = 1; run <= 6; run += 1) ids.push((await lake.extract(prices(run), { extractedAt: new Date('2026-03-05T15:00:00Z') })).runId);
+  return ids;
+}
+
+describe('bronze lifecycle: compaction', () => {
+  it('merges each partition into one file, keeps every row with its _run_id and _extracted_at, and a build after it gives the same marts', async () => {
+    const { lake, root } = await projectLake(MODELS, { retainSupersededMinutes: 0 });
+    const runs = await sixRuns(lake);
+    const build1 = await lake.build({ vars: { second_run: runs[1] } });
+    expect(build1.status).toBe('success');
+    const before = sortRows(await lake.bronze('shop/prices'));
+    const martBefore = await lake.query('select * from marts.latest order by store, sku');
+    const asOfBefore = await lake.query('select * from marts.as_of_second');
+    expect(asOfBefore).toEqual([{ n: 20, top: 204 }]);
+    expect(bronzeParquet(root)).toHaveLength(12);
+
+    const r = await lake.compact({ source: 'shop', dataset: 'prices' });
+    expect(r).toMatchObject({ status: 'success', source: 'shop', dataset: 'prices', partitions: 2, filesIn: 12, filesOut: 2, rows: 60 });
+    expect(r.bytesOut).toBeGreaterThan(0);
+    expect(r.bytesOut).toBeLessThan(r.bytesIn);
+    // Same rows, bookkeeping columns included.
+    expect(sortRows(await lake.bronze('shop/prices'))).toEqual(before);
+    // The published staging view still names the old files: they stay until a build replaces it.
+    expect(bronzeParquet(root)).toHaveLength(14);
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 60 }]);
+
+    const build2 = await lake.build({ vars: { second_run: runs[1] } });
+    expect(build2.status).toBe('success');
+    expect(await lake.query('select * from marts.latest order by store, sku')).toEqual(martBefore);
+    expect(await lake.query('select * from marts.as_of_second')).toEqual(asOfBefore);
+    // The new catalog names only the compacted files: the old ones are deleted (retention 0 here).
+    const left = bronzeParquet(root);
+    expect(left).toHaveLength(2);
+    expect(left.every((f) => /-c\d{8}T\d{9}Z[0-9a-f]{6}-\d+\.parquet$/.test(f))).toBe(true);
+    expect(left.map((f) => path.dirname(f)).sort()).toEqual([
+      path.join('shop', 'prices', 'store=a', 'year=2026', 'month=03', 'day=05'),
+      path.join('shop', 'prices', 'store=b', 'year=2026', 'month=03', 'day=05'),
+    ]);
+
+    const [run] = await metricsRows(root, `SELECT kind, status, rows, files FROM runs WHERE run_id = '${r.runId}'`);
+    expect(run).toEqual({ kind: 'compact', status: 'success', rows: 60, files: 2 });
+    const files = await metricsRows(root, `SELECT count(*) FILTER (WHERE removed_by = '${r.runId}') AS removed, count(*) FILTER (WHERE run_id = '${r.runId}' AND removed_at IS NULL) AS added FROM bronze_files`);
+    expect(files).toEqual([{ removed: 12, added: 2 }]);
+  });
+
+  it('keeps the old files for the retention period, hidden from readers', async () => {
+    const { lake, root } = await projectLake(MODELS);
+    await sixRuns(lake);
+    await lake.compact({ source: 'shop', dataset: 'prices' });
+    await lake.build({ vars: { second_run: 'x' } });
+    expect(bronzeParquet(root)).toHaveLength(14); // retention: 60 minutes by default
+    expect(await lake.bronze('shop/prices')).toHaveLength(60);
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 60 }]);
+  });
+
+  it('compacts only the partitions asked for, and twice in a row changes nothing the second time', async () => {
+    const { lake, root } = await projectLake(MODELS);
+    await sixRuns(lake);
+    const r = await lake.compact({ source: 'shop', dataset: 'prices', partitions: ['store=a'] });
+    expect(r).toMatchObject({ partitions: 1, filesIn: 6, filesOut: 1 });
+    const byObject = await lake.compact({ source: 'shop', dataset: 'prices', partitions: [{ store: 'b' }] });
+    expect(byObject).toMatchObject({ partitions: 1, filesIn: 6, filesOut: 1 });
+    const again = await lake.compact({ source: 'shop', dataset: 'prices' });
+    expect(again).toMatchObject({ partitions: 0, filesIn: 0, filesOut: 0, rows: 0 });
+    expect(await lake.bronze('shop/prices')).toHaveLength(60);
+    expect(bronzeParquet(root)).toHaveLength(14);
+  });
+
+  it('respects the target size: files are grouped up to targetFileMb', async () => {
+    const { lake, root } = await projectLake(MODELS);
+    await sixRuns(lake);
+    const tiny = await lake.compact({ source: 'shop', dataset: 'prices', targetFileMb: twoFilesMb(root) });
+    // Six files per partition, two per group: three outputs per partition.
+    expect(tiny).toMatchObject({ partitions: 2, filesIn: 12, filesOut: 6 });
+    expect(await lake.bronze('shop/prices')).toHaveLength(60);
+  });
+
+  it('refuses bad options with the field named, and changes nothing', async () => {
+    const { lake, root } = await projectLake(MODELS);
+    await sixRuns(lake);
+    const cases: [unknown, RegExp][] = [
+      [{ source: 'shop' }, /option "dataset"/],
+      [{ source: '../x', dataset: 'prices' }, /option "source"/],
+      [{ source: 'shop', dataset: 'prices', targetFileMb: 0 }, /option "targetFileMb"/],
+      [{ source: 'shop', dataset: 'prices', partitions: ['color=red'] }, /partitions\[0\].*"color=red"/],
+      [{ source: 'shop', dataset: 'prices', partitions: ['store=a/../..'] }, /partitions\[0\]/],
+      [{ source: 'shop', dataset: 'prices', partitions: [{ colour: 'x' }] }, /"colour" is not a partition key/],
+      [{ source: 'shop', dataset: 'prices', partitions: 'store=a' }, /option "partitions"/],
+    ];
+    for (const [options, message] of cases) {
+      await expect(lake.compact(options as never)).rejects.toThrow(message);
+    }
+    await expect(lake.compact({ source: 'shop', dataset: 'prices', targetFileMb: -1 })).rejects.toBeInstanceOf(ConfigError);
+    expect(bronzeParquet(root)).toHaveLength(12);
+    expect(await lake.bronze('shop/prices')).toHaveLength(60);
+  });
+
+  it('a reader in another process sees the old set or the new set, never both, never neither', async () => {
+    const { lake, root } = await projectLake(MODELS);
+    for (let run = 1; run <= 2; run += 1) {
+      await sixRuns(lake);
+      const reader = spawnHelper('child-bronze-reader.ts', [root, 'shop/prices', '60000']);
+      await reader.waitFor((l) => l === 'ready');
+      const r = await lake.compact({ source: 'shop', dataset: 'prices' });
+      expect(r.filesOut).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      reader.process.kill('SIGTERM');
+      const { stderr } = await reader.exited;
+      const report = JSON.parse(reader.lines.find((l) => l.startsWith('{')) ?? 'null') as { reads: number; counts: number[]; errors: string[] } | null;
+      expect(report, stderr).not.toBeNull();
+      expect(report!.errors).toEqual([]);
+      expect(report!.reads).toBeGreaterThan(0);
+      expect(new Set(report!.counts)).toEqual(new Set([60 * run]));
+    }
+  });
+
+  it('a compaction killed at random moments leaves no visible output and loses nothing; the next open cleans up', async () => {
+    const { lake, root, models } = await projectLake(MODELS);
+    await sixRuns(lake);
+    await lake.close();
+    for (let trial = 0; trial < 3; trial += 1) {
+      const child = spawnHelper('child-compact.ts', [root, models, String(twoFilesMb(root))]);
+      await child.waitFor((l) => l === 'compacting');
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 400));
+      child.process.kill('SIGKILL');
+      await child.exited;
+      const { Lakehouse } = await import('../../src/index.js');
+      const again = await Lakehouse.open({ root, models, log: { console: false } });
+      try {
+        expect(await again.bronze('shop/prices')).toHaveLength(60);
+        const visible = await again.bronze<{ _run_id: string; sku: string; store: string }>('shop/prices');
+        expect(new Set(visible.map((r) => `${r._run_id}/${r.store}/${r.sku}`)).size).toBe(60);
+        // Outputs the metrics db never switched in are gone after the open.
+        const vis = await metricsRows(root, `SELECT path FROM bronze_files WHERE batch_no = 0 AND removed_at IS NULL`);
+        const compacted = new Set(vis.map((r) => String(r.path)));
+        for (const f of bronzeParquet(root)) {
+          if (/-c\d{8}T/.test(f)) expect(compacted.has(path.join('bronze', f)), f).toBe(true);
+        }
+        expect(listFiles(path.join(root, '.tmp')).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+      } finally {
+        await again.close();
+      }
+    }
+  });
+});
+
+describe('bronze lifecycle: reading as of a run', () => {
+  it('lake.bronze and source(..., as_of_run) read only what was committed up to that run, before and after compaction', async () => {
+    const { lake } = await projectLake(MODELS);
+    const runs = await sixRuns(lake);
+    const asOf = async (i: number) => (await lake.bronze<{ _run_id: string }>('shop/prices', { asOfRun: runs[i] })).map((r) => r._run_id);
+    expect(await asOf(0)).toEqual(Array(10).fill(runs[0]));
+    expect((await asOf(2)).sort()).toEqual([...Array(10).fill(runs[0]), ...Array(10).fill(runs[1]), ...Array(10).fill(runs[2])]);
+    await lake.compact({ source: 'shop', dataset: 'prices' });
+    expect(await asOf(0)).toEqual(Array(10).fill(runs[0]));
+    expect(await asOf(2)).toHaveLength(30);
+    expect(await lake.bronze('shop/prices', { asOfRun: runs[5] })).toHaveLength(60);
+    expect(await lake.bronze('shop/prices', { limit: 7 })).toHaveLength(7);
+    const b = await lake.build({ vars: { second_run: runs[2] } });
+    expect(b.status).toBe('success');
+    expect(await lake.query('select * from marts.as_of_second')).toEqual([{ n: 30, top: 304 }]);
+  });
+
+  it('refuses a malformed dataset name or run id, naming it', async () => {
+    const { lake } = await projectLake(MODELS);
+    await expect(lake.bronze('shop.prices')).rejects.toThrow(/'source\/dataset'.*"shop.prices"/);
+    await expect(lake.bronze('shop/prices', { asOfRun: "x' or 1=1 --" })).rejects.toThrow(/option "asOfRun"/);
+    await expect(lake.bronze('shop/prices', { limit: -1 })).rejects.toThrow(/option "limit"/);
+    expect(await lake.bronze('shop/never')).toEqual([]);
+  });
+});
+
+describe('bronze lifecycle: prune', () => {
+  async function threeDays(lake: Lakehouse): Promise<void> {
+    for (const day of ['2026-03-01', '2026-03-02', '2026-03-03']) {
+      await lake.extract(prices(Number(day.slice(-1))), { extractedAt: new Date(`${day}T15:00:00Z`) });
+    }
+  }
+
+  it('dry run reports and changes nothing; a real prune hides the old partitions at once and is recorded', async () => {
+    const { lake, root } = await projectLake(MODELS, { retainSupersededMinutes: 0 });
+    await threeDays(lake);
+    const dry = await lake.prune({ source: 'shop', dataset: 'prices', olderThan: '2026-03-03', dryRun: true });
+    expect(dry).toMatchObject({ dryRun: true, cutoff: '2026-03-03', files: 4, rows: 20 });
+    expect(dry.partitions).toEqual(['store=a/year=2026/month=03/day=01', 'store=a/year=2026/month=03/day=02', 'store=b/year=2026/month=03/day=01', 'store=b/year=2026/month=03/day=02']);
+    expect(bronzeParquet(root)).toHaveLength(6);
+    expect(await lake.bronze('shop/prices')).toHaveLength(30);
+
+    const r = await lake.prune({ source: 'shop', dataset: 'prices', olderThan: new Date('2026-03-02T12:00:00Z') });
+    expect(r).toMatchObject({ dryRun: false, cutoff: '2026-03-02', files: 2, rows: 10, deleted: 2 });
+    expect(await lake.bronze('shop/prices')).toHaveLength(20);
+    expect(bronzeParquet(root).some((f) => f.includes('day=01'))).toBe(false);
+    // Empty partition folders go with their files.
+    expect(fs.existsSync(path.join(root, 'bronze', 'shop', 'prices', 'store=a', 'year=2026', 'month=03', 'day=01'))).toBe(false);
+    const [run] = await metricsRows(root, `SELECT kind, status, rows FROM runs WHERE run_id = '${r.runId}'`);
+    expect(run).toEqual({ kind: 'prune', status: 'success', rows: 10 });
+    expect(await metricsRows(root, `SELECT count(*) AS n FROM runs WHERE kind = 'prune'`)).toEqual([{ n: 1 }]);
+  });
+
+  it('an age like 365d counts back from today; nothing that young is pruned', async () => {
+    const { lake } = await projectLake(MODELS);
+    await lake.extract(prices(1));
+    const r = await lake.prune({ source: 'shop', dataset: 'prices', olderThan: '365d' });
+    expect(r.files).toBe(0);
+    expect(r.cutoff < new Date().toISOString().slice(0, 10)).toBe(true);
+    expect(await lake.bronze('shop/prices')).toHaveLength(10);
+  });
+
+  it('refuses a bad olderThan, naming the option', async () => {
+    const { lake } = await projectLake(MODELS);
+    for (const bad of ['yesterday', '2026-13-45', 42, new Date('nope'), '-3d']) {
+      await expect(lake.prune({ source: 'shop', dataset: 'prices', olderThan: bad as never })).rejects.toThrow(/option "olderThan"/);
+    }
+  });
+});
