@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
 import { spawnHelper } from '../helpers/child.js';
+import { expectCommittedBronze } from '../helpers/lake-checks.js';
 import { listFiles, tempDir } from '../helpers/temp-lake.js';
 
 async function checkLakeAfterKill(root: string, expectAbandoned: boolean): Promise<void> {
@@ -11,17 +12,7 @@ async function checkLakeAfterKill(root: string, expectAbandoned: boolean): Promi
     const runs = await lake.runs({ limit: 10 });
     if (expectAbandoned) expect(runs[0]!.status).toBe('abandoned');
     // Every Parquet file under bronze is whole and committed: listed in bronze_files with its row count.
-    const onDisk = listFiles(lake.paths.bronze).map((f) => path.join('bronze', f));
-    const listed = await lake.metrics.select('SELECT path, rows FROM bronze_files ORDER BY path');
-    expect(onDisk.sort()).toEqual(listed.map((r) => r.path as string).sort());
-    let total = 0;
-    for (const file of listed) {
-      const [meta] = await lake.query(`SELECT num_rows FROM parquet_file_metadata('${path.join(root, file.path as string)}')`);
-      expect(meta!.num_rows).toBe(file.rows);
-      total += Number(file.rows);
-    }
-    const [batches] = await lake.metrics.select('SELECT coalesce(sum(rows), 0) AS rows FROM source_batches');
-    expect(Number(batches!.rows)).toBe(total);
+    await expectCommittedBronze(lake);
     // Only the live process's own temp folder remains.
     expect(fs.readdirSync(lake.paths.tmp)).toHaveLength(1);
     const [latest] = await lake.metrics.select('SELECT coalesce(sum(rows), 0) AS rows FROM bronze_files WHERE run_id = $1', [runs[0]!.runId]);

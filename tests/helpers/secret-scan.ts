@@ -47,9 +47,11 @@ async function dump(connection: Awaited<ReturnType<DuckDBInstance['connect']>>, 
 async function dumpDatabase(connection: Awaited<ReturnType<DuckDBInstance['connect']>>, file: string): Promise<string[]> {
   await connection.run(`ATTACH '${file.replace(/'/g, "''")}' AS scanned (READ_ONLY)`);
   try {
-    const tables = (await connection.runAndReadAll(`SELECT table_name FROM duckdb_tables() WHERE database_name = 'scanned'`)).getRowObjectsJson();
+    // Tables of every schema (the warehouse catalog keeps its state in _duckhouse), and view definitions.
+    const tables = (await connection.runAndReadAll(`SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'scanned'`)).getRowObjectsJson();
     const out: string[] = [];
-    for (const { table_name } of tables) out.push(await dump(connection, `SELECT * FROM scanned."${String(table_name)}"`));
+    for (const { schema_name, table_name } of tables) out.push(await dump(connection, `SELECT * FROM scanned."${String(schema_name)}"."${String(table_name)}"`));
+    out.push(await dump(connection, `SELECT sql FROM duckdb_views() WHERE database_name = 'scanned'`));
     return out;
   } finally {
     await connection.run('DETACH scanned');
