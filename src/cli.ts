@@ -93,6 +93,31 @@ function parseVars(pairs: string[] | undefined): Record<string, unknown> | undef
   return out;
 }
 
+const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(2);
+
+/** The bronze datasets named (`source` or `source/dataset`), or every one when none is named and `all` allows it. */
+function pickDatasets(lake: Lakehouse, names: string[], all: boolean): [string, string][] {
+  const bronze = path.join(lake.paths.root, 'bronze');
+  const existing: [string, string][] = [];
+  if (fs.existsSync(bronze)) {
+    for (const source of fs.readdirSync(bronze).sort()) {
+      const dir = path.join(bronze, source);
+      if (!fs.statSync(dir).isDirectory()) continue;
+      for (const dataset of fs.readdirSync(dir).sort()) if (fs.statSync(path.join(dir, dataset)).isDirectory()) existing.push([source, dataset]);
+    }
+  }
+  if (names.length === 0) {
+    if (!all) throw new UsageError('name the datasets: source or source/dataset');
+    return existing;
+  }
+  const picked = existing.filter(([s, d]) => names.some((n) => n === s || n === `${s}/${d}`));
+  const unknown = names.filter((n) => !existing.some(([s, d]) => n === s || n === `${s}/${d}`));
+  if (unknown.length > 0) {
+    throw new UsageError(`no bronze dataset ${unknown.map((u) => JSON.stringify(u)).join(', ')}; bronze has: ${existing.map(([s, d]) => `${s}/${d}`).join(', ') || 'nothing yet'}`);
+  }
+  return picked;
+}
+
 /** Aligned text table. */
 export function formatTable(rows: Row[]): string {
   if (rows.length === 0) return '(no rows)';
@@ -284,6 +309,40 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { engine: 'spark' | 'trino' | 'athena'; locationPrefix?: string }) => {
       await withLake(globals(), async (lake) => {
         process.stdout.write(await lake.exportDdl({ engine: opts.engine, ...(opts.locationPrefix ? { locationPrefix: opts.locationPrefix } : {}) }));
+      });
+    });
+
+  program
+    .command('compact')
+    .description('merge small bronze files into large ones, per partition (old files kept until no reader needs them)')
+    .argument('[datasets...]', 'source or source/dataset (default: every bronze dataset)')
+    .option('--partition <path...>', 'only partitions under these paths, e.g. store=bistek/year=2026')
+    .option('--target-mb <mb>', 'target file size in MB (default: the compactionTargetMb limit, 128)', (v) => Number(v))
+    .action(async (names: string[], opts: { partition?: string[]; targetMb?: number }) => {
+      await withLake(globals(), async (lake) => {
+        const datasets = pickDatasets(lake, names, true);
+        for (const [source, dataset] of datasets) {
+          const r = await lake.compact({ source, dataset, ...(opts.partition ? { partitions: opts.partition } : {}), ...(opts.targetMb !== undefined ? { targetFileMb: opts.targetMb } : {}) });
+          console.log(
+            `compact ${source}/${dataset}: ${r.filesIn} files → ${r.filesOut} in ${r.partitions} partitions, ${r.rows} rows, ${mb(r.bytesIn)} → ${mb(r.bytesOut)} MB in ${r.durationMs} ms${r.deleted > 0 ? `; ${r.deleted} old files deleted` : ''}`,
+          );
+        }
+      });
+    });
+
+  program
+    .command('prune')
+    .description('retention: remove bronze partitions dated before --older-than')
+    .argument('<datasets...>', 'source or source/dataset')
+    .requiredOption('--older-than <when>', "a date (YYYY-MM-DD) or an age like 365d")
+    .option('--dry-run', 'only report what would be removed')
+    .action(async (names: string[], opts: { olderThan: string; dryRun?: boolean }) => {
+      await withLake(globals(), async (lake) => {
+        for (const [source, dataset] of pickDatasets(lake, names, false)) {
+          const r = await lake.prune({ source, dataset, olderThan: opts.olderThan, dryRun: opts.dryRun === true });
+          console.log(`${r.dryRun ? 'would prune' : 'pruned'} ${source}/${dataset} before ${r.cutoff}: ${r.files} files, ${r.rows} rows, ${mb(r.bytes)} MB in ${r.partitions.length} partitions${r.deleted > 0 ? `; ${r.deleted} files deleted` : ''}`);
+          for (const p of r.partitions) console.log(`  ${p}`);
+        }
       });
     });
 

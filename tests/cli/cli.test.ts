@@ -81,4 +81,32 @@ describe('duckhouse CLI', () => {
     expect(run(dir, ['--help']).code).toBe(0);
     expect(run(dir, ['build', '--help']).out).toMatch(/--select/);
   }, 90_000);
+
+  it('compact and prune bronze, record both runs, and refuse unknown datasets and bad dates with exit 2', () => {
+    const dir = project();
+    for (let i = 0; i < 3; i += 1) expect(run(dir, ['extract']).code).toBe(0);
+    const compact = run(dir, ['compact']);
+    expect(compact.code, compact.err).toBe(0);
+    expect(compact.out).toMatch(/compact shop\/prices: 3 files → 1 in 1 partitions, 6 rows/);
+    expect(run(dir, ['compact', 'shop']).out).toMatch(/0 files → 0/);
+    const dry = run(dir, ['prune', 'shop/prices', '--older-than', '3000-01-01', '--dry-run']);
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toMatch(/would prune shop\/prices before 3000-01-01: 1 files, 6 rows/);
+    expect(dry.out).toMatch(/year=\d{4}\/month=\d{2}\/day=\d{2}/);
+    const young = run(dir, ['prune', 'shop', '--older-than', '30d']);
+    expect(young.code, young.err).toBe(0);
+    expect(young.out).toMatch(/pruned shop\/prices before \d{4}-\d{2}-\d{2}: 0 files/);
+    const kinds = JSON.parse(run(dir, ['runs', '--json']).out).map((x: { kind: string; status: string }) => `${x.kind}:${x.status}`);
+    expect(kinds.filter((k: string) => k.startsWith('compact'))).toEqual(['compact:success', 'compact:success']);
+    expect(kinds.filter((k: string) => k.startsWith('prune'))).toEqual(['prune:success']);
+    const unknown = run(dir, ['compact', 'nope/x']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/no bronze dataset "nope\/x"; bronze has: shop\/prices/);
+    expect(run(dir, ['prune', 'shop']).code).toBe(2); // --older-than is required
+    const badDate = run(dir, ['prune', 'shop', '--older-than', 'last week']);
+    expect(badDate.code).toBe(2);
+    expect(badDate.err).toMatch(/option "olderThan"/);
+    expect(run(dir, ['build']).code).toBe(0);
+    expect(run(dir, ['sql', 'select count(*) as n from staging.stg_prices', '--csv']).out).toBe('n\n6\n');
+  }, 120_000);
 });
