@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { z } from 'zod';
 import { ModelError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
@@ -29,7 +30,7 @@ import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, ensureSchema, readState, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
-import type { QualityOptions } from '../config.js';
+import { parseOptions, type QualityOptions } from '../config.js';
 import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
 
 export interface BuildOptions {
@@ -88,7 +89,16 @@ export async function discover(env: Pick<BuildEnv, 'modelsDir' | 'vars' | 'quali
 }
 
 /** Builds the selected models and publishes them. Throws only when nothing could be done. */
+const buildOptionsSchema = z.strictObject({
+  select: z.array(z.string()).optional(),
+  fullRefresh: z.boolean().optional(),
+  vars: z.record(z.string(), z.unknown()).optional(),
+  test: z.boolean().optional(),
+});
+
 export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult & { hashes: Map<string, string>; quality?: QualityScore[] }> {
+  // A misspelt option (`selct`) would otherwise build everything without a word.
+  parseOptions(buildOptionsSchema, options, 'lake.build');
   const vars = { ...env.vars, ...(options.vars ?? {}) };
   const project = await discover(env, options.vars ?? {});
   const selected = selectNodes(project, options.select);
@@ -117,10 +127,15 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     builder.visibility = visibility;
     await builder.carryOver();
     const models = await builder.buildSelected(selected);
-    const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, builder.unusable), builder.renderContextFor, env.logger);
+    // A test needing a model this build neither built nor carried over (not selected, never
+    // published) is not run, with a warning: it would only fail on a missing table.
+    const absent = [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && !(n.kind === 'model' && n.config.materialized === 'ephemeral') && !builder.state.has(n.id)).map((n) => n.id);
+    const untestable = new Set([...builder.unusable, ...absent]);
+    const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger);
     for (const t of testsFor(project, selected, new Set())) {
       if (!tests.some((r) => r.name === t.name) && options.test !== false) {
-        builder.warnings.push(`test ${t.name} not run: ${t.dependsOn.find((d) => builder.unusable.has(d))} was not built`);
+        const missing = t.dependsOn.find((d) => untestable.has(d));
+        builder.warnings.push(`test ${t.name} not run: ${missing} ${builder.unusable.has(missing ?? '') ? 'was not built' : 'is neither selected nor built yet'}`);
       }
     }
     const quality = options.test === false ? [] : await builder.scoreQuality(models, tests);
@@ -515,6 +530,7 @@ class Builder {
     const prev = this.state.get(node.id);
     const materialized = node.kind === 'seed' ? 'seed' : node.config.materialized;
     const full = node.kind === 'seed' ? { sql: '', rejectRules: [] } : renderModel(this.project, node, this.renderContextFor(node));
+    if (node.kind !== 'seed') await this.oneStatement(node, full.sql);
     const hash = this.hashOf(node, full.sql);
     this.hashes.set(node.id, hash);
     if (!this.options.fullRefresh && prev && prev.hash === hash && prev.materialized === materialized && !this.unusable.has(node.id)) {
@@ -524,7 +540,9 @@ class Builder {
     const rel = qualified(node.schema, node.name);
 
     if (node.kind === 'seed') {
-      const { files, rows } = await this.writeTable(node, `SELECT * FROM read_csv(${quoteLiteral(node.file)}, header = true, auto_detect = true)`);
+      // Seeds are comma CSV. Left to sniff, DuckDB answers a ragged row by skipping the rows
+      // above it or merging the columns into one, without an error: the dialect is fixed, rows strict.
+      const { files, rows } = await this.writeTable(node, `SELECT * FROM read_csv(${quoteLiteral(node.file)}, header = true, delim = ',', quote = '"', escape = '"', skip = 0, strict_mode = true)`);
       return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
     }
     if (materialized === 'view') {
@@ -543,6 +561,7 @@ class Builder {
       return out;
     }
     const inc = renderModel(this.project, node, this.renderContextFor(node, true));
+    await this.oneStatement(node, inc.sql);
     this.writeCompiled(node, inc.sql);
     const staged = `__incr_${node.name}`;
     await this.c.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(staged)} AS ${inc.sql}`);
@@ -555,6 +574,18 @@ class Builder {
     } finally {
       await this.c.run(`DROP TABLE IF EXISTS temp.${quoteIdent(staged)}`);
     }
+  }
+
+  /** A model is one SELECT: a second statement (`select …; drop view …`) would run inside the build's catalog. */
+  private async oneStatement(node: ProjectNode, sql: string): Promise<void> {
+    let count = 0;
+    try {
+      count = (await this.c.extractStatements(sql)).count;
+    } catch (error) {
+      if (/Parser Error/.test(errorMessage(error))) throw error;
+      // Nothing but whitespace and comments: the engine has no statement to extract.
+    }
+    if (count !== 1) throw new ModelError('MODEL_STATEMENTS', `${nodeLabel(node)}: a model is one SELECT statement, found ${count}${count > 1 ? ' (remove the ";" between them)' : ''}`);
   }
 
   private async publishTable(node: { id: string; schema: string; name: string }, entry: ModelState): Promise<{ upToDate: boolean; rows: number | null }> {

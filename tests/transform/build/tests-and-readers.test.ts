@@ -50,6 +50,31 @@ models:
     expect(again.map((t) => [t.name, t.status]).sort()).toEqual(r.tests.filter((t) => t.kind !== 'min_quality_score').map((t) => [t.name, t.status]).sort());
   });
 
+  it('a test on a model neither selected nor ever built is not run, with a warning, instead of erroring', async () => {
+    const { lake } = await projectLake({
+      'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'marts/dim_stores.sql': `select distinct store from {{ ref('stg_prices') }}`,
+      'marts/_marts.yml': `version: 2
+models:
+  - name: stg_prices
+    columns:
+      - name: store
+        tests:
+          - not_null
+          - relationships: { to: "ref('dim_stores')", field: store }
+`,
+    });
+    await lake.extract([prices([['bistek', 'a', 1]])]);
+    const first = await lake.build({ select: ['stg_prices'] });
+    expect(first.tests.map((t) => [t.kind, t.status])).toEqual([['not_null', 'pass']]);
+    expect(first.status).toBe('success');
+    expect(first.warnings).toContainEqual(expect.stringMatching(/test relationships_stg_prices_store\S* not run: marts.dim_stores is neither selected nor built yet/));
+    // Once dim_stores is published, selecting stg_prices alone runs the relationships test against it.
+    await lake.build();
+    const again = await lake.build({ select: ['stg_prices'], fullRefresh: true });
+    expect(again.tests.map((t) => [t.kind, t.status]).sort()).toEqual([['not_null', 'pass'], ['relationships', 'pass']]);
+  });
+
   it('reject_if drops rows and stores them with the rule in audit.<model>_rejected', async () => {
     const { lake } = await projectLake({
       'trusted/tru.sql': `select store, sku, price from {{ source('shop', 'prices') }}
