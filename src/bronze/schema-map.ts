@@ -21,7 +21,7 @@
  * | optional / nullable / default / catch | the inner type, nullable |
  */
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, DuckhouseError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 
 export type WireType = 'VARCHAR' | 'DOUBLE' | 'BOOLEAN';
@@ -146,9 +146,15 @@ function toIso(value: unknown): string | null {
 }
 
 /** Serialises nested values for a JSON→STRUCT cast: Dates as ISO, bigints as numbers. */
-function toJson(value: unknown): string | null {
+function toJson(value: unknown, field: string): string | null {
   if (value === null || value === undefined) return null;
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch (error) {
+    // A value nested thousands of levels deep overflows the stack: say which field, not just that.
+    if (error instanceof RangeError) throw new DuckhouseError('VALUE_TOO_DEEP', `field "${field}" is nested too deep to store as JSON (${error.message})`);
+    throw error;
+  }
 }
 
 export function columnSpec(name: string, schema: unknown): ColumnSpec {
@@ -169,7 +175,7 @@ export function columnSpec(name: string, schema: unknown): ColumnSpec {
     encode = (v) => (v === null || v === undefined ? null : typeof v === 'number' ? v : Number(v));
   else if (sqlType === 'BOOLEAN') encode = (v) => (v === null || v === undefined ? null : Boolean(v));
   else if (sqlType === 'VARCHAR') encode = (v) => (v === null || v === undefined ? null : typeof v === 'string' ? v : String(v));
-  else encode = toJson;
+  else encode = (v) => toJson(v, name);
   return { name, sqlType, wire, encode, castSql: cast };
 }
 

@@ -36,7 +36,16 @@ export class QuarantineWriter {
   }
 
   add(entry: Omit<QuarantineEntry, 'at'>): void {
-    this.lines.push(JSON.stringify(redact({ ...entry, at: new Date().toISOString() }), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+    const line = (e: Omit<QuarantineEntry, 'at'>): string =>
+      JSON.stringify(redact({ ...e, at: new Date().toISOString() }), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    try {
+      this.lines.push(line(entry));
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      // A record nested thousands of levels deep overflows JSON.stringify: keep it cut, and say so.
+      const reason = { path: '', message: `record nested deeper than ${KEPT_DEPTH} levels: stored cut at that depth` };
+      this.lines.push(line({ ...entry, record: cutDeep(entry.record, KEPT_DEPTH), reasons: [...entry.reasons, reason] }));
+    }
     this.count += 1;
     if (this.lines.length >= 1000) this.flush();
   }
@@ -47,4 +56,14 @@ export class QuarantineWriter {
     fs.appendFileSync(this.file, `${this.lines.join('\n')}\n`);
     this.lines = [];
   }
+}
+
+const KEPT_DEPTH = 64;
+
+/** A copy of `value` with whatever lies deeper than `depth` levels replaced by a marker. */
+function cutDeep(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth === 0) return '[cut]';
+  if (Array.isArray(value)) return value.map((v) => cutDeep(v, depth - 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cutDeep(v, depth - 1)]));
 }
