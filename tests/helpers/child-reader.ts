@@ -2,18 +2,23 @@
  * A reader process, like any DuckDB client: opens analytics.duckdb READ_ONLY in a loop and
  * queries it, counting errors and checking that what it sees is a complete build
  * (marts.totals.n always equals the row count of the table it summarises).
- * Usage: child-reader.ts <analytics file> <millis>
+ * Usage: child-reader.ts <analytics file> <millis> [stop file] [pause millis]
+ * Stops after <millis>, or earlier once [stop file] exists; waits [pause millis] between
+ * queries (default 0: as fast as it can). Prints one JSON line: queries,
+ * errors, inconsistent reads, the first error messages and the build markers it saw.
  */
 import fs from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 
-const [file, millisArg] = process.argv.slice(2);
+const [file, millisArg, stopFile, pauseArg] = process.argv.slice(2);
+const pauseMillis = Number(pauseArg ?? 0);
 const until = Date.now() + Number(millisArg);
 let queries = 0;
 let errors = 0;
 let inconsistent = 0;
 const messages: string[] = [];
-while (Date.now() < until) {
+const builds = new Set<number>();
+while (Date.now() < until && !(stopFile && fs.existsSync(stopFile))) {
   if (!fs.existsSync(file!)) {
     await new Promise((r) => setTimeout(r, 20));
     continue;
@@ -26,6 +31,7 @@ while (Date.now() < until) {
       const [row] = reader.getRowObjectsJS();
       queries += 1;
       if (!row || Number(row.summarised) !== Number(row.actual)) inconsistent += 1;
+      if (row) builds.add(Number(row.build));
     } finally {
       c.closeSync();
       db.closeSync();
@@ -34,5 +40,6 @@ while (Date.now() < until) {
     errors += 1;
     if (messages.length < 5) messages.push((error as Error).message);
   }
+  if (pauseMillis > 0) await new Promise((r) => setTimeout(r, pauseMillis));
 }
-process.stdout.write(`${JSON.stringify({ queries, errors, inconsistent, messages })}\n`);
+process.stdout.write(`${JSON.stringify({ queries, errors, inconsistent, messages, builds: [...builds].sort((a, b) => a - b) })}\n`);
