@@ -497,11 +497,13 @@ class Builder {
   /**
    * COPY a query to new warehouse file(s) (tmp + rename); returns the files and the rows.
    * With `partitionBy`, one folder per partition value (columns kept inside the files).
+   * Snappy, not zstd as in bronze: the warehouse is rewritten by every build and read by every
+   * query, and snappy writes it faster (bench:build (a): 1.17–1.27× the DuckDB floor vs 1.40×).
    */
   private async writeParquet(target: { schema: string; name: string }, sql: string, partitionBy?: string[]): Promise<{ files: string[]; rows: number }> {
     const { tmp, final } = this.newFile(target);
     if (!partitionBy || partitionBy.length === 0) {
-      const reader = await this.c.runAndReadAll(`COPY (${sql}) TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      const reader = await this.c.runAndReadAll(`COPY (${sql}) TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION snappy)`);
       fs.mkdirSync(path.dirname(final), { recursive: true });
       fs.renameSync(tmp, final);
       return { files: [final], rows: Number(readerRows(reader)[0]?.Count ?? 0) };
@@ -509,7 +511,7 @@ class Builder {
     const tmpDir = tmp.replace(/\.parquet$/, '');
     const finalDir = final.replace(/\.parquet$/, '');
     const reader = await this.c.runAndReadAll(
-      `COPY (${sql}) TO ${quoteLiteral(tmpDir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${partitionBy.map(quoteIdent).join(', ')}), WRITE_PARTITION_COLUMNS true)`,
+      `COPY (${sql}) TO ${quoteLiteral(tmpDir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (${partitionBy.map(quoteIdent).join(', ')}), WRITE_PARTITION_COLUMNS true)`,
     );
     const rows = Number(readerRows(reader)[0]?.Count ?? 0);
     if (!fs.existsSync(tmpDir)) return { files: [], rows };
