@@ -27,8 +27,9 @@ import { applyMoves, writeFileAtomic } from './commit.js';
 import { dateParts } from './partition.js';
 
 const NAME = /^[a-z][a-z0-9_]*$/;
-/** Outputs switched in per metrics transaction at most (bounds temp space and lost work on a kill). */
+/** Outputs switched in per metrics transaction at most (bounds temp space, lost work on a kill, and how long the metrics file stays locked). */
 const SWITCH_BYTES = 512 * 1024 * 1024;
+const SWITCH_INPUT_FILES = 5_000;
 
 export interface LifecycleEnv {
   root: string;
@@ -291,7 +292,7 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
       const final = path.join(path.dirname(group[0]!.abs), compactedFileName(group[0]!.runId === 'unknown' ? env.runId : group[0]!.runId, env.runId, n));
       pending.push({ group, tmp, final, rows: outputRows, bytes });
       pendingBytes += bytes;
-      if (pendingBytes >= SWITCH_BYTES) await switchPending();
+      if (pendingBytes >= SWITCH_BYTES || pending.reduce((s, p) => s + p.group.length, 0) >= SWITCH_INPUT_FILES) await switchPending();
     }
     await switchPending();
     result.partitions = partitions.size;

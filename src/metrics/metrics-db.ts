@@ -271,22 +271,35 @@ export class MetricsDb {
    */
   async switchBronzeFiles(change: { runId: string; source: string; dataset: string; added: BronzeFileRow[]; removed: (BronzeFileRow & { runId: string })[] }): Promise<void> {
     await this.transaction(async (c) => {
-      for (const f of change.added) {
-        await c.run(
-          `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
-           VALUES ($1, $2, $3, $4, 0, $5::JSON, $6, $7, now())
-           ON CONFLICT (path) DO UPDATE SET removed_at = NULL, removed_by = NULL, rows = excluded.rows, bytes = excluded.bytes, committed_at = excluded.committed_at`,
-          [f.path, change.runId, change.source, change.dataset, JSON.stringify(f.partition), f.rows, f.bytes],
-        );
-      }
-      for (const f of change.removed) {
-        await c.run(
-          `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at, removed_at, removed_by)
-           VALUES ($1, $2, $3, $4, -1, $5::JSON, $6, $7, now(), now(), $8)
-           ON CONFLICT (path) DO UPDATE SET removed_at = now(), removed_by = excluded.removed_by`,
-          [f.path, f.runId, change.source, change.dataset, JSON.stringify(f.partition), f.rows, f.bytes, change.runId],
-        );
-      }
+      // Thousands of files switch at once: staged with an appender, applied in two statements
+      // (one INSERT per file took ~10 ms each, holding the file lock for the whole switch).
+      await c.run(`CREATE OR REPLACE TEMP TABLE switch_files (path VARCHAR, run_id VARCHAR, partition VARCHAR, rows BIGINT, bytes BIGINT, removed BOOLEAN)`);
+      const appender = await c.createAppender('switch_files');
+      const add = (f: BronzeFileRow, runId: string, removed: boolean): void => {
+        appender.appendVarchar(f.path);
+        appender.appendVarchar(runId);
+        appender.appendVarchar(JSON.stringify(f.partition));
+        appender.appendBigInt(BigInt(f.rows));
+        appender.appendBigInt(BigInt(f.bytes));
+        appender.appendBoolean(removed);
+        appender.endRow();
+      };
+      for (const f of change.added) add(f, change.runId, false);
+      for (const f of change.removed) add(f, f.runId, true);
+      appender.closeSync();
+      await c.run(
+        `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
+         SELECT path, run_id, $1, $2, 0, partition::JSON, rows, bytes, now() FROM switch_files WHERE NOT removed
+         ON CONFLICT (path) DO UPDATE SET removed_at = NULL, removed_by = NULL, rows = excluded.rows, bytes = excluded.bytes, committed_at = excluded.committed_at`,
+        [change.source, change.dataset],
+      );
+      await c.run(
+        `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at, removed_at, removed_by)
+         SELECT path, run_id, $1, $2, -1, partition::JSON, rows, bytes, now(), now(), $3 FROM switch_files WHERE removed
+         ON CONFLICT (path) DO UPDATE SET removed_at = now(), removed_by = excluded.removed_by`,
+        [change.source, change.dataset, change.runId],
+      );
+      await c.run(`DROP TABLE switch_files`);
     });
   }
 
