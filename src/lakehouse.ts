@@ -33,6 +33,7 @@ import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId, RUN_ID_PATTERN } from './run-id.js';
 import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
+import type { BronzeVisibility } from './transform/source-relation.js';
 import { evaluateExtract, listAlerts, recordBuildAlerts, type OpenAlert } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
@@ -323,6 +324,7 @@ export class Lakehouse {
     const logger = this.logger.child({ runId });
     // Recording the start runs while the project is read and rendered.
     const started = this.metrics.startRun(runId, 'build', new Date());
+    let visibility: BronzeVisibility | undefined;
     started.catch(() => undefined);
     const progress = createProgress(progressEnabled(this.options.progress));
     try {
@@ -346,7 +348,7 @@ export class Lakehouse {
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           progress,
           readPublished: () => this.readPublished(),
-          bronzeVisibility: () => this.metrics.bronzeVisibility(),
+          bronzeVisibility: async () => (visibility = await this.metrics.bronzeVisibility()),
           lastSuccess: async () => {
             const rows = await this.metrics.select(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`);
             return new Map(rows.map((r) => [`${r.source}.${r.dataset}`, r.at as Date]));
@@ -358,8 +360,9 @@ export class Lakehouse {
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
       await started;
       await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests, quality: quality ?? [] });
-      // Bronze files removed by compaction or prune may have been named only by the catalog just replaced.
-      await import('./bronze/lifecycle.js')
+      // Bronze files removed by compaction or prune may have been named only by the catalog just
+      // replaced: delete those past their retention (nothing to look up when none is left on disk).
+      if (visibility && [...visibility.removed].some((rel) => fs.existsSync(path.join(this.paths.root, rel)))) await import('./bronze/lifecycle.js')
         .then(({ purgeRemoved }) => purgeRemoved({ root: this.paths.root, metrics: this.metrics, logger, retainMillis: this.options.retainSupersededMinutes * 60_000, publishedSql: () => this.publishedSql() }))
         .catch((error: unknown) => logger.warn(`removed bronze files not deleted: ${errorMessage(error)}`));
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
