@@ -40,7 +40,7 @@ export function redactString(text: string): string {
 
 /** Deep copy of a value with secret-named keys and secret-looking strings redacted. */
 export function redact<T>(value: T, depth = 0): T {
-  if (depth > 20) return value;
+  if (depth > 20) return redactDeep(value);
   if (typeof value === 'string') return redactString(value) as T;
   if (value instanceof Error) {
     const copy = new Error(redactString(value.message));
@@ -57,4 +57,19 @@ export function redact<T>(value: T, depth = 0): T {
     return out as T;
   }
   return value;
+}
+
+/**
+ * Below the depth `redact` walks, a value is scrubbed as JSON text (registered secrets,
+ * `key=value` and `"key":"value"` shapes): returned as it was, a secret nested 21 levels deep
+ * in a quarantined record would reach the disk.
+ */
+function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redactString(value) as T;
+  if (value === null || typeof value !== 'object') return value;
+  try {
+    return JSON.parse(redactString(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))) as T;
+  } catch {
+    return `${REDACTED} (nested too deep to scrub)` as T;
+  }
 }

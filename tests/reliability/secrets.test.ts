@@ -40,10 +40,13 @@ describe('secrets after faults, failures and a kill', () => {
     const echoing: Handler = (req, res, hit) => {
       // Half the calls fail with a body quoting the request (key included), as some APIs do.
       if (hit.count % 2 === 0) return sendJson(res, 500, { error: 'upstream', request: req.url });
-      // The others answer records; the invalid ones echo the key (they go to quarantine).
+      // The others answer records; the invalid ones echo the key (they go to quarantine), once 25 levels deep.
+      let deep: unknown = { note: `code=${apiKey}` };
+      for (let i = 0; i < 25; i++) deep = { nested: deep };
       sendJson(res, 200, [
         { id: 1, name: 'fine', price: 1 },
         { id: 2, name: `echo ${apiKey}`, price: 'n/a', api_key: apiKey },
+        { id: 3, name: 'deep echo', price: 'n/a', deep },
       ]);
     };
     const server = await startFaultyServer({
@@ -108,7 +111,7 @@ describe('secrets after faults, failures and a kill', () => {
       const bySet = Object.fromEntries(run.extract!.sources.map((s) => [s.dataset, s]));
       expect(bySet.orders).toMatchObject({ status: 'success', rows: 200 });
       expect(bySet.child_orders).toMatchObject({ status: 'success', rows: 200 });
-      expect(bySet.keyed).toMatchObject({ status: 'success', rows: 1, rejected: 1 });
+      expect(bySet.keyed).toMatchObject({ status: 'success', rows: 1, rejected: 2 });
       expect(bySet.refused!.status).toBe('failed');
       expect(run.build!.models.find((m) => m.name === 'marts.remote')!.status).toBe('error');
       // A second run: the keyed source now meets the failing call, with the key in its URL.
