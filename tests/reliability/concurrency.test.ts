@@ -16,7 +16,7 @@ import { ITEMS_BUILD_CHECK, isWholeBuild, scaled, toBuildState, writeItemsModels
 import { syntheticItems } from '../helpers/synthetic-source.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
-const BUILDS = scaled(3, 10);
+const BUILDS = scaled(2, 10);
 
 function lastJson<T>(child: Child, key: string): T {
   const line = [...child.lines].reverse().find((l) => l.startsWith(`{"${key}"`));
@@ -47,7 +47,7 @@ describe('readers and writers in separate processes', () => {
     const reader = spawnHelper('child-reader.ts', [path.join(root, 'analytics.duckdb'), '600000', stop, '10']);
     // Every build extracts more rows first (lake.run), so every build publishes a bigger catalog.
     const builder = spawnBuild({ root, models, builds: BUILDS, firstBuildNo: 1, extract: { source: 'conc', rows: 2_000 } });
-    const noise = spawnHelper('child-extract.ts', [root, 'noise', '20', '1000', '50']);
+    const noise = spawnHelper('child-extract.ts', [root, 'noise', String(scaled(10, 20)), '1000', '50']);
     const [built, extracted] = await Promise.all([builder.exited, noise.exited]);
     fs.writeFileSync(stop, '');
     const read = await reader.exited;

@@ -20,7 +20,10 @@ import { findSecrets } from '../helpers/secret-scan.js';
 import { syntheticItems } from '../helpers/synthetic-source.js';
 import { listFiles, registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
-const TRIALS = scaled(3, 20);
+/** Trials take turns: extract, build, OAuth extract over HTTP (the fast subset kills one extract and one build; secrets.test.ts kills an OAuth extract too). */
+const TRIALS = scaled(2, 20);
+/** Rows per extract batch (each batch is one bronze commit). */
+const ROWS = scaled(10_000, 20_000);
 const KINDS = ['extract', 'build', 'http'] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -73,7 +76,7 @@ describe('SIGKILL at random moments', () => {
     const extractMore = async (shift: number, thenBuild = false): Promise<number> => {
       const lake = await Lakehouse.open({ root, models, log: { console: false } });
       try {
-        expect((await lake.extract([syntheticItems({ source: 'crash', batches: 2, rowsPerBatch: 20_000, priceShift: shift })])).status).toBe('success');
+        expect((await lake.extract([syntheticItems({ source: 'crash', batches: 2, rowsPerBatch: ROWS, priceShift: shift })])).status).toBe('success');
         if (!thenBuild) return 0;
         const started = performance.now();
         expect((await lake.build({ vars: { build_no: buildNo } })).status).toBe('success');
@@ -105,8 +108,8 @@ describe('SIGKILL at random moments', () => {
       let delayMillis = 0;
       let killedBuildNo: number | undefined;
       if (kind === 'extract') {
-        // Batches of 20,000 rows back to back: most of the time goes to COPY and commits.
-        const c = spawnHelper('child-extract.ts', [root, 'crash', '1000', '20000', '0']);
+        // Big batches back to back: most of the time goes to COPY and commits.
+        const c = spawnHelper('child-extract.ts', [root, 'crash', '1000', String(ROWS), '0']);
         await c.waitFor((l) => l.includes('"yielded":1'));
         delayMillis = Math.floor(random() * 600);
         await sleep(delayMillis);
@@ -188,7 +191,7 @@ describe('SIGKILL at random moments', () => {
 
         // Re-run what was killed, then build: it completes, and nothing is duplicated.
         let extracted: ExtractResult | undefined;
-        if (kind === 'extract') extracted = await lake.extract([syntheticItems({ source: 'crash', batches: 2, rowsPerBatch: 20_000, priceShift: trial })]);
+        if (kind === 'extract') extracted = await lake.extract([syntheticItems({ source: 'crash', batches: 2, rowsPerBatch: ROWS, priceShift: trial })]);
         if (kind === 'http') extracted = await lake.extract([childSource(httpConfig)]);
         if (extracted) expect(extracted.sources.map((s) => [s.status, s.error])).toEqual([['success', undefined]]);
         if (kind === 'http') expect(extracted!.sources[0]!.rows).toBe(HTTP_RECORDS);
