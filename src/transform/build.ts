@@ -27,7 +27,7 @@ import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
-import { collectGarbage, defineObject, ensureSchema, readState, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { collectGarbage, defineObject, ensureSchema, readState, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { parseOptions, type QualityOptions } from '../config.js';
@@ -109,6 +109,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   let attached = false;
   try {
     const previous = await env.readPublished();
+    const swept = sweepUnreferenced(env.warehouseDir, previous.models, previous.garbage);
+    if (swept > 0) env.logger.warn(`removed ${swept} warehouse file(s) of builds that never published`);
     const visibility = await env.bronzeVisibility();
     const planner = new Builder(env, project, conn, previous.models, vars, options);
     planner.visibility = visibility;

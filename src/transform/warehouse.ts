@@ -162,6 +162,26 @@ export function collectGarbage(
   return kept;
 }
 
+/**
+ * Deletes warehouse files no published catalog references: those of a build that died (or
+ * threw) after writing them and before publishing. Call it holding the build lock, so no build
+ * is writing; readers only read files of published catalogs (`models`, or pending in `garbage`).
+ */
+export function sweepUnreferenced(warehouseDir: string, models: Map<string, ModelState>, garbage: GarbageFile[]): number {
+  if (!fs.existsSync(warehouseDir)) return 0;
+  const keep = new Set(garbage.map((g) => g.path));
+  for (const m of models.values()) for (const f of m.files) keep.add(f);
+  let removed = 0;
+  for (const rel of fs.readdirSync(warehouseDir, { recursive: true }) as string[]) {
+    const file = path.join(warehouseDir, rel);
+    if (keep.has(file) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
+    fs.rmSync(file, { force: true });
+    removeEmptyParents(path.dirname(file));
+    removed += 1;
+  }
+  return removed;
+}
+
 function removeEmptyParents(dir: string): void {
   // Up to the model's folder: partition folders, the version folder, the model folder.
   for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {

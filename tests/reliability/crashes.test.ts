@@ -187,7 +187,7 @@ describe('SIGKILL at random moments', () => {
         // Files no catalog references can only come from a build that died before publishing.
         const leftBy = new Set(leftover.map((f) => /(\d{8}T\d{9}Z-[0-9a-f]+)-\d+/.exec(f)?.[1] ?? f));
         for (const runId of leftBy) expect(await lake.metrics.select('SELECT kind, status FROM runs WHERE run_id = $1', [runId]), `run of ${runId}`).toEqual([{ kind: 'build', status: 'abandoned' }]);
-        orphans = leftover.length;
+        orphans += leftover.length;
 
         // Re-run what was killed, then build: it completes, and nothing is duplicated.
         let extracted: ExtractResult | undefined;
@@ -201,6 +201,7 @@ describe('SIGKILL at random moments', () => {
         expect(build.models.filter((m) => m.status === 'error')).toEqual([]);
         expect(build.status).toBe('success');
         published = buildNo;
+        expect((await expectWholeWarehouse(lake)).orphans, 'the next build removed the files of builds that never published').toEqual([]);
         const after = toBuildState((await lake.query(ITEMS_BUILD_CHECK))[0]);
         expect(isWholeBuild(after), JSON.stringify(after)).toBe(true);
         expect(after.build).toBe(buildNo);
@@ -225,7 +226,7 @@ describe('SIGKILL at random moments', () => {
       const of = outcomes.filter((o) => o.kind === k);
       return `${k}: ${of.length} kills, ${of.filter((o) => o.run === 'abandoned').length} abandoned, ${of.filter((o) => o.run === 'success').length} finished before the kill, ${of.filter((o) => o.run === 'none').length} before their run`;
     });
-    process.stdout.write(`[crashes] seed ${SEED}, a child's build ≈ ${Math.round(lastBuildMillis)} + ${Math.round(childExtraMillis)} ms; ${summary.join('; ')} (${aimedAtFiles} aimed after the first warehouse file); killed builds that had published: ${outcomes.filter((o) => o.publishedByKilled).length}; whole warehouse files no catalog references (left by killed builds): ${orphans}\n`);
+    process.stdout.write(`[crashes] seed ${SEED}, a child's build ≈ ${Math.round(lastBuildMillis)} + ${Math.round(childExtraMillis)} ms; ${summary.join('; ')} (${aimedAtFiles} aimed after the first warehouse file); killed builds that had published: ${outcomes.filter((o) => o.publishedByKilled).length}; whole warehouse files left unreferenced by killed builds (each swept by the next build): ${orphans}\n`);
     // Kills must land mid-run, or the trials prove nothing. (A build kill may land before the
     // build recorded its run, or after it finished: with one build trial, only the full suite can insist.)
     expect(outcomes.filter((o) => o.kind !== 'build').every((o) => o.run === 'abandoned')).toBe(true);
