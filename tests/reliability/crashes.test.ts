@@ -101,6 +101,8 @@ describe('SIGKILL at random moments', () => {
     const outcomes: Outcome[] = [];
     let orphans = 0;
     let aimedAtFiles = 0;
+    /** Temp files of writeFileAtomic (lineage, compiled SQL, state) a kill left outside .tmp/: reported, not swept by anything. */
+    const strayTmp = new Set<string>();
     for (let trial = 0; trial < TRIALS; trial++) {
       const kind = KINDS[trial % KINDS.length]!;
       let child: Child | ReturnType<typeof spawnChild>['child'];
@@ -188,6 +190,7 @@ describe('SIGKILL at random moments', () => {
         const leftBy = new Set(leftover.map((f) => /(\d{8}T\d{9}Z-[0-9a-f]+)-\d+/.exec(f)?.[1] ?? f));
         for (const runId of leftBy) expect(await lake.metrics.select('SELECT kind, status FROM runs WHERE run_id = $1', [runId]), `run of ${runId}`).toEqual([{ kind: 'build', status: 'abandoned' }]);
         orphans += leftover.length;
+        for (const f of listFiles(root)) if (f.endsWith('.tmp') && !f.startsWith(`.tmp${path.sep}`)) strayTmp.add(f);
 
         // Re-run what was killed, then build: it completes, and nothing is duplicated.
         let extracted: ExtractResult | undefined;
@@ -226,7 +229,7 @@ describe('SIGKILL at random moments', () => {
       const of = outcomes.filter((o) => o.kind === k);
       return `${k}: ${of.length} kills, ${of.filter((o) => o.run === 'abandoned').length} abandoned, ${of.filter((o) => o.run === 'success').length} finished before the kill, ${of.filter((o) => o.run === 'none').length} before their run`;
     });
-    process.stdout.write(`[crashes] seed ${SEED}, a child's build ≈ ${Math.round(lastBuildMillis)} + ${Math.round(childExtraMillis)} ms; ${summary.join('; ')} (${aimedAtFiles} aimed after the first warehouse file); killed builds that had published: ${outcomes.filter((o) => o.publishedByKilled).length}; whole warehouse files left unreferenced by killed builds (each swept by the next build): ${orphans}\n`);
+    process.stdout.write(`[crashes] seed ${SEED}, a child's build ≈ ${Math.round(lastBuildMillis)} + ${Math.round(childExtraMillis)} ms; ${summary.join('; ')} (${aimedAtFiles} aimed after the first warehouse file); killed builds that had published: ${outcomes.filter((o) => o.publishedByKilled).length}; whole warehouse files left unreferenced by killed builds (each swept by the next build): ${orphans}; stray temp files outside .tmp/: ${[...strayTmp].join(', ') || 'none'}\n`);
     // Kills must land mid-run, or the trials prove nothing. (A build kill may land before the
     // build recorded its run, or after it finished: with one build trial, only the full suite can insist.)
     expect(outcomes.filter((o) => o.kind !== 'build').every((o) => o.run === 'abandoned')).toBe(true);
