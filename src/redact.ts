@@ -69,7 +69,9 @@ function redactDeep<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
   try {
     return JSON.parse(redactString(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))) as T;
-  } catch {
-    return `${REDACTED} (nested too deep to scrub)` as T;
+  } catch (error) {
+    // Too deep for JSON.stringify: the caller's own serialisation would fail the same way, and says so (the quarantine cuts the record).
+    if (error instanceof RangeError) throw error;
+    return '[unserialisable value]' as T; // circular
   }
 }
