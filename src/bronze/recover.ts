@@ -73,5 +73,41 @@ export async function recoverTmp(
     fs.rmSync(dir, { recursive: true, force: true });
     removed += 1;
   }
+  const stray = removeStrayTmpFiles(path.dirname(tmpRoot));
+  if (stray > 0) logger.warn(`removed ${stray} temp file(s) a dead process left next to their targets`);
   return { rolledForward, removed };
+}
+
+/** writeFileAtomic's temp name: `<file>.<pid>.<random>.tmp`. */
+const ATOMIC_TMP = /\.(\d+)\.[a-z0-9]+\.tmp$/;
+
+/**
+ * Removes the temp files writeFileAtomic leaves next to its targets (lineage, compiled SQL,
+ * cursors, token stores…) when its process dies between writing and renaming them. Only the
+ * lake root's own files and the small `state/` and `compiled/` trees are looked at.
+ */
+export function removeStrayTmpFiles(root: string): number {
+  let removed = 0;
+  const visit = (dir: string, recursive: boolean): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (recursive) visit(full, true);
+        continue;
+      }
+      const match = ATOMIC_TMP.exec(entry.name);
+      if (!match || isAlive({ host: os.hostname(), pid: Number(match[1]), procStart: null })) continue;
+      fs.rmSync(full, { force: true });
+      removed += 1;
+    }
+  };
+  visit(root, false);
+  for (const dir of ['state', 'compiled']) visit(path.join(root, dir), true);
+  return removed;
 }

@@ -43,6 +43,9 @@ interface Outcome {
   publishedByKilled: boolean;
 }
 
+/** Temp files outside `.tmp/` (writeFileAtomic's `<file>.<pid>.<random>.tmp`). */
+const strayTmpFiles = (root: string): string[] => listFiles(root).filter((f) => f.endsWith('.tmp') && !f.startsWith(`.tmp${path.sep}`));
+
 describe('SIGKILL at random moments', () => {
   it(`${TRIALS} trials kill extract and build processes; every time the lake stays whole and a re-run completes without duplicates`, async () => {
     const random = seededRandom(SEED);
@@ -101,7 +104,7 @@ describe('SIGKILL at random moments', () => {
     const outcomes: Outcome[] = [];
     let orphans = 0;
     let aimedAtFiles = 0;
-    /** Temp files of writeFileAtomic (lineage, compiled SQL, state) a kill left outside .tmp/: reported, not swept by anything. */
+    /** Temp files of writeFileAtomic (lineage, compiled SQL, state) kills left outside .tmp/ (removed by the next open). */
     const strayTmp = new Set<string>();
     for (let trial = 0; trial < TRIALS; trial++) {
       const kind = KINDS[trial % KINDS.length]!;
@@ -172,6 +175,7 @@ describe('SIGKILL at random moments', () => {
         await expectWholeParquet(query, path.join(root, 'bronze'));
         await expectWholeParquet(query, path.join(root, 'warehouse'));
       });
+      for (const f of strayTmpFiles(root)) strayTmp.add(f);
       // The next open recovers: the killed run is abandoned, bronze is exactly what was committed.
       const lake = await Lakehouse.open({ root, models, log: { console: false } });
       try {
@@ -190,7 +194,7 @@ describe('SIGKILL at random moments', () => {
         const leftBy = new Set(leftover.map((f) => /(\d{8}T\d{9}Z-[0-9a-f]+)-\d+/.exec(f)?.[1] ?? f));
         for (const runId of leftBy) expect(await lake.metrics.select('SELECT kind, status FROM runs WHERE run_id = $1', [runId]), `run of ${runId}`).toEqual([{ kind: 'build', status: 'abandoned' }]);
         orphans += leftover.length;
-        for (const f of listFiles(root)) if (f.endsWith('.tmp') && !f.startsWith(`.tmp${path.sep}`)) strayTmp.add(f);
+        expect(strayTmpFiles(root), 'temp files of the dead process, removed at open').toEqual([]);
 
         // Re-run what was killed, then build: it completes, and nothing is duplicated.
         let extracted: ExtractResult | undefined;
@@ -229,7 +233,7 @@ describe('SIGKILL at random moments', () => {
       const of = outcomes.filter((o) => o.kind === k);
       return `${k}: ${of.length} kills, ${of.filter((o) => o.run === 'abandoned').length} abandoned, ${of.filter((o) => o.run === 'success').length} finished before the kill, ${of.filter((o) => o.run === 'none').length} before their run`;
     });
-    process.stdout.write(`[crashes] seed ${SEED}, a child's build ≈ ${Math.round(lastBuildMillis)} + ${Math.round(childExtraMillis)} ms; ${summary.join('; ')} (${aimedAtFiles} aimed after the first warehouse file); killed builds that had published: ${outcomes.filter((o) => o.publishedByKilled).length}; whole warehouse files left unreferenced by killed builds (each swept by the next build): ${orphans}; stray temp files outside .tmp/: ${[...strayTmp].join(', ') || 'none'}\n`);
+    process.stdout.write(`[crashes] seed ${SEED}, a child's build ≈ ${Math.round(lastBuildMillis)} + ${Math.round(childExtraMillis)} ms; ${summary.join('; ')} (${aimedAtFiles} aimed after the first warehouse file); killed builds that had published: ${outcomes.filter((o) => o.publishedByKilled).length}; whole warehouse files left unreferenced by killed builds (each swept by the next build): ${orphans}; temp files left outside .tmp/ (removed at the next open): ${[...strayTmp].join(', ') || 'none'}\n`);
     // Kills must land mid-run, or the trials prove nothing. (A build kill may land before the
     // build recorded its run, or after it finished: with one build trial, only the full suite can insist.)
     expect(outcomes.filter((o) => o.kind !== 'build').every((o) => o.run === 'abandoned')).toBe(true);
@@ -239,4 +243,20 @@ describe('SIGKILL at random moments', () => {
     expect(files.length).toBeGreaterThan(10);
     expect(hits).toEqual([]);
   }, scaled(120_000, 900_000));
+});
+
+describe('temp files of a dead writer', () => {
+  it('are removed at the next open, next to lineage, compiled SQL and state; a live process keeps its own', async () => {
+    const root = path.join(tempDir(), 'data');
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    // pid 2^22 + 1 cannot exist on Linux: a writer killed between writing and renaming.
+    const dead = ['lineage.json.4194305.k2j3h4.tmp', path.join('compiled', 'marts', 'm.sql.4194305.a1b2c3.tmp'), path.join('state', 'tokens', 'ml.json.4194305.zz9.tmp')];
+    const live = path.join('state', 'cursors', `s.d.json.${process.pid}.abc123.tmp`);
+    for (const f of [...dead, live]) {
+      fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+      fs.writeFileSync(path.join(root, f), 'half');
+    }
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    expect(strayTmpFiles(root)).toEqual([live]);
+  });
 });
