@@ -269,11 +269,23 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-n, --limit <n>', 'how many', (v) => Number(v), 20)
     .option('--json', 'as JSON')
     .action(async (opts: { limit: number; json?: boolean }) => {
-      await withLake(globals(), async (lake) => {
-        const runs = await lake.runs({ limit: opts.limit });
-        const rows = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: r.status, started_at: r.startedAt, duration_ms: r.durationMs, rows: r.rows, rejected: r.rejected, error: r.error }));
-        console.log(opts.json ? toJson(rows as unknown as Row[]).trimEnd() : formatTable(rows as unknown as Row[]));
-      });
+      // Read-only and light: the run history needs neither the lakehouse nor @duckdb/node-api.
+      // A config file is still checked as `Lakehouse.open` checks it (loading it costs more than the rest).
+      const g = globals();
+      const { config, file } = await loadConfig(g.config);
+      let root = g.root ?? 'data';
+      let lockTimeoutMillis: number | undefined;
+      if (file) {
+        const { sources: _sources, ...options } = config;
+        const { parseOptions, openOptionsSchema } = await import('./config.js');
+        const resolved = parseOptions(openOptionsSchema, { ...options, ...(g.root ? { root: g.root } : {}) }, 'Lakehouse.open');
+        root = resolved.root;
+        lockTimeoutMillis = resolved.lockTimeoutMillis;
+      }
+      const { runHistory } = await import('./metrics/run-history.js');
+      const runs = await runHistory({ root, limit: opts.limit, ...(lockTimeoutMillis ? { lockTimeoutMillis } : {}) });
+      const rows = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: r.status, started_at: r.startedAt, duration_ms: r.durationMs, rows: r.rows, rejected: r.rejected, error: r.error }));
+      console.log(opts.json ? toJson(rows as unknown as Row[]).trimEnd() : formatTable(rows as unknown as Row[]));
     });
 
   program

@@ -31,6 +31,7 @@ export type { ExtractResult, SourceResult, RunOutcome, RunResult, AlertRecord, B
 export type { BuildOptions } from './transform/build.js';
 export type { Lineage, LineageNode, LineageEdge } from './transform/lineage.js';
 export type { RunRecord, RunStatus, RunKind } from './metrics/metrics-db.js';
+export { runHistory, type RunHistoryOptions } from './metrics/run-history.js';
 export type { Row, PlainValue } from './db/values.js';
 export type { Logger, LogLevel } from './log.js';
 export { DuckhouseError, ConfigError, ClosedError, PartitionError, LockError, SourceError, ModelError } from './errors.js';

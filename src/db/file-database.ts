@@ -11,38 +11,13 @@ import fs from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBInstance } from './duckdb.js';
 import { LockError } from '../errors.js';
+import { ENGINE_SETTINGS, isLockError, serialized } from './file-queue.js';
 
-const queues = new Map<string, Promise<unknown>>();
+export { ENGINE_SETTINGS, isLockError, serialized };
 
 export interface FileDatabaseOptions {
   readOnly?: boolean;
   lockTimeoutMillis?: number;
-}
-
-/** Engine settings every instance we create gets: nothing is ever downloaded. */
-export const ENGINE_SETTINGS: Record<string, string> = {
-  autoinstall_known_extensions: 'false',
-  autoload_known_extensions: 'true',
-};
-
-export function isLockError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /Could not set lock on file|Conflicting lock is held|database is locked|IO Error: Cannot open file .* Resource temporarily unavailable/i.test(message);
-}
-
-/** Runs `fn` in the in-process queue of `key` (an absolute path). */
-export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = queues.get(key) ?? Promise.resolve();
-  const next = previous.then(fn, fn);
-  const tail = next.then(
-    () => undefined,
-    () => undefined,
-  );
-  queues.set(key, tail);
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key);
-  });
-  return next;
 }
 
 /** Opens `file`, runs `fn` on one connection, closes everything, whatever happens. */

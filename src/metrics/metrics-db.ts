@@ -4,7 +4,9 @@
  * instead of failing, and never lose a row.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import path from 'node:path';
 import { withFileDatabase } from '../db/file-database.js';
+import { ABANDONED_ERROR, readRuns } from './run-history.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
 import { METRICS_DDL } from './schema.js';
@@ -318,38 +320,22 @@ export class MetricsDb {
       );
       for (const r of dead) {
         await c.run(
-          `UPDATE runs SET status = 'abandoned', finished_at = now(), error = 'the process running it died before it finished',
+          `UPDATE runs SET status = 'abandoned', finished_at = now(), error = $2,
              rows = (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = $1),
              rejected = (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = $1),
              files = (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = $1),
              bytes = (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = $1)
            WHERE run_id = $1`,
-          [r.run_id as string],
+          [r.run_id as string, ABANDONED_ERROR],
         );
       }
       return dead.map((r) => r.run_id as string);
     });
   }
 
+  /** The latest runs, newest first (read-only, through the light reader `duckhouse runs` uses). */
   async runs(limit: number): Promise<RunRecord[]> {
-    const rows = await this.select(
-      `SELECT run_id, kind, status, started_at, finished_at, duration_ms, rows, rejected, files, bytes, error, result
-       FROM runs ORDER BY started_at DESC, run_id DESC LIMIT $1`,
-      [limit],
-    );
-    return rows.map((r) => ({
-      runId: r.run_id as string,
-      kind: r.kind as RunKind,
-      status: r.status as RunStatus,
-      startedAt: r.started_at as Date,
-      finishedAt: (r.finished_at as Date | null) ?? null,
-      durationMs: (r.duration_ms as number | null) ?? null,
-      rows: Number(r.rows ?? 0),
-      rejected: Number(r.rejected ?? 0),
-      files: Number(r.files ?? 0),
-      bytes: Number(r.bytes ?? 0),
-      error: (r.error as string | null) ?? null,
-      result: typeof r.result === 'string' ? JSON.parse(r.result) : (r.result ?? null),
-    }));
+    return readRuns(path.resolve(this.file), limit, this.lockTimeoutMillis);
   }
+
 }

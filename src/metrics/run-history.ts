@@ -1,0 +1,152 @@
+/**
+ * The run history read straight from `<root>/metrics/runs.duckdb`, without opening the lakehouse:
+ * no recovery, no writes, and none of the engine's JavaScript. `duckhouse runs` answers from here,
+ * so its cold start is DuckDB's own (the native bindings, one READ_ONLY open, one query) plus a few
+ * milliseconds; `@duckdb/node-api`, zod and the rest of duckhouse are never loaded.
+ *
+ * A `running` run whose process is gone reads as `abandoned`, as `Lakehouse.open` would mark it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type * as Bindings from '@duckdb/node-bindings';
+import { ENGINE_SETTINGS, isLockError, serialized } from '../db/file-queue.js';
+import { ConfigError, LockError } from '../errors.js';
+import { isAlive } from './process-identity.js';
+import type { RunKind, RunRecord, RunStatus } from './metrics-db.js';
+
+export interface RunHistoryOptions {
+  /** The lake's root folder. Default `data`. */
+  root?: string;
+  /** How many runs, newest first. Default 20. */
+  limit?: number;
+  /** How long to wait for a writer holding the file. Default 30,000 ms. */
+  lockTimeoutMillis?: number;
+}
+
+/** The message `Lakehouse.open` records for a run whose process died. */
+export const ABANDONED_ERROR = 'the process running it died before it finished';
+
+let duckdb: typeof Bindings | undefined;
+const bindings = (): typeof Bindings => (duckdb ??= createRequire(import.meta.url)('@duckdb/node-bindings') as typeof Bindings);
+
+const decoder = new TextDecoder();
+
+/** One VARCHAR column of a materialized result, every row, as strings (DuckDB's 16-byte string_t). */
+function varcharColumn(db: typeof Bindings, result: Bindings.Result): string[] {
+  const out: string[] = [];
+  const chunks = db.result_chunk_count(result);
+  for (let i = 0; i < chunks; i += 1) {
+    const chunk = db.result_get_chunk(result, i);
+    const size = db.data_chunk_get_size(chunk);
+    const data = db.vector_get_data(db.data_chunk_get_vector(chunk, 0), size * 16);
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    for (let r = 0; r < size; r += 1) {
+      const offset = r * 16;
+      const length = view.getUint32(offset, true);
+      const bytes = length <= 12 ? new Uint8Array(data.buffer, data.byteOffset + offset + 4, length) : db.get_data_from_pointer(data.buffer as ArrayBuffer, data.byteOffset + offset + 8, length);
+      out.push(decoder.decode(bytes));
+    }
+  }
+  return out;
+}
+
+async function openReadOnly(db: typeof Bindings, file: string, lockTimeoutMillis: number): Promise<Bindings.Database> {
+  const deadline = Date.now() + lockTimeoutMillis;
+  for (let attempt = 0; ; attempt += 1) {
+    const config = db.create_config();
+    for (const [name, value] of Object.entries({ ...ENGINE_SETTINGS, access_mode: 'READ_ONLY' })) db.set_config(config, name, value);
+    try {
+      return await db.open(file, config);
+    } catch (error) {
+      if (!isLockError(error)) throw error;
+      if (Date.now() >= deadline) throw new LockError(`${file} is locked by another process (waited ${lockTimeoutMillis} ms)`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
+    }
+  }
+}
+
+const SELECT_RUNS = (limit: number): string => `
+  SELECT to_json({
+    run_id: run_id, kind: kind, status: status,
+    started_at: epoch_ms(started_at), finished_at: epoch_ms(finished_at), duration_ms: duration_ms,
+    rows: rows, rejected: rejected, files: files, bytes: bytes, error: error, result: result,
+    host: host, pid: pid, proc_start: proc_start
+  })::VARCHAR
+  FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`;
+
+interface RunJson {
+  run_id: string;
+  kind: RunKind;
+  status: RunStatus;
+  started_at: number;
+  finished_at: number | null;
+  duration_ms: number | null;
+  rows: number | null;
+  rejected: number | null;
+  files: number | null;
+  bytes: number | null;
+  error: string | null;
+  result: unknown;
+  host: string | null;
+  pid: number | null;
+  proc_start: string | null;
+}
+
+function toRecord(r: RunJson): RunRecord {
+  const dead = r.status === 'running' && !isAlive({ host: r.host, pid: r.pid, procStart: r.proc_start });
+  return {
+    runId: r.run_id,
+    kind: r.kind,
+    status: dead ? 'abandoned' : r.status,
+    startedAt: new Date(r.started_at),
+    finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
+    durationMs: r.duration_ms,
+    rows: r.rows ?? 0,
+    rejected: r.rejected ?? 0,
+    files: r.files ?? 0,
+    bytes: r.bytes ?? 0,
+    error: dead ? ABANDONED_ERROR : r.error,
+    result: r.result ?? null,
+  };
+}
+
+/**
+ * The latest runs of the lake under `root`, newest first, read-only. An empty list when the lake
+ * has no metrics database yet.
+ * @example
+ * import { runHistory } from 'duckhouse';
+ * const [last] = await runHistory({ root: 'data', limit: 1 });
+ */
+export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRecord[]> {
+  const limit = options.limit ?? 20;
+  if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`runHistory: option "limit" must be a positive integer (got ${String(limit)})`);
+  const lockTimeoutMillis = options.lockTimeoutMillis ?? 30_000;
+  if (!Number.isInteger(lockTimeoutMillis) || lockTimeoutMillis < 1) throw new ConfigError(`runHistory: option "lockTimeoutMillis" must be a positive integer (got ${String(lockTimeoutMillis)})`);
+  return readRuns(path.resolve(options.root ?? 'data', 'metrics', 'runs.duckdb'), limit, lockTimeoutMillis);
+}
+
+/** The latest `limit` runs recorded in the metrics database `file` (absolute), newest first. */
+export async function readRuns(file: string, limit: number, lockTimeoutMillis: number): Promise<RunRecord[]> {
+  if (!fs.existsSync(file)) return [];
+  return serialized(file, async () => {
+    const db = bindings();
+    const database = await openReadOnly(db, file, lockTimeoutMillis);
+    let connection: Bindings.Connection | undefined;
+    try {
+      connection = await db.connect(database);
+      let result: Bindings.Result;
+      try {
+        result = await db.query(connection, SELECT_RUNS(limit));
+      } catch (error) {
+        // A metrics file created by a process killed before its first table: no runs yet.
+        if (/Table with name runs does not exist/i.test((error as Error).message)) return [];
+        throw error;
+      }
+      return varcharColumn(db, result).map((json) => toRecord(JSON.parse(json) as RunJson));
+    } finally {
+      if (connection) db.disconnect_sync(connection);
+      db.close_sync(database);
+    }
+  });
+}

@@ -1,0 +1,81 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, LockError, defineSource, runHistory, z } from '../../src/index.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
+
+const items = (fail = false) =>
+  defineSource({
+    source: 'hist',
+    dataset: 'items',
+    schema: z.object({ id: z.number() }),
+    extract: async function* () {
+      yield [{ id: 1 }, { id: 2 }];
+      if (fail) throw new Error('upstream went away');
+    },
+  });
+
+const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
+
+describe('runHistory (the light reader behind `duckhouse runs`)', () => {
+  it('is empty for a lake that has no metrics database, and creates nothing', async () => {
+    const root = path.join(tempDir(), 'data');
+    expect(await runHistory({ root })).toEqual([]);
+    expect(fs.existsSync(root)).toBe(false);
+  });
+
+  it('gives the same runs as lake.runs(), newest first, with the limit', async () => {
+    const lake = await tempLake();
+    const ok = await lake.extract(items());
+    const partial = await lake.extract(items(true));
+    const third = await lake.extract(items());
+    const history = await runHistory({ root: lake.paths.root });
+    expect(history.map((r) => r.runId)).toEqual([third.runId, partial.runId, ok.runId]);
+    expect(history).toEqual(await lake.runs());
+    expect(history[1]).toMatchObject({ kind: 'extract', status: 'partial', rows: 2, error: expect.stringMatching(/upstream went away/) });
+    expect(history[2]!.startedAt).toBeInstanceOf(Date);
+    expect(history[2]!.finishedAt!.getTime()).toBeGreaterThanOrEqual(history[2]!.startedAt.getTime());
+    expect(history[2]!.result).toMatchObject({ runId: ok.runId, status: 'success' });
+    expect((await runHistory({ root: lake.paths.root, limit: 1 })).map((r) => r.runId)).toEqual([third.runId]);
+  });
+
+  it('reads a running run whose process died as abandoned, without writing it', async () => {
+    const lake = await tempLake();
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const pid = Number(dead.stdout.trim());
+    await lake.metrics.transaction((c) =>
+      c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ('r-dead', 'extract', 'running', now(), $1, $2, 'x')`, [os.hostname(), pid]),
+    );
+    const [run] = await runHistory({ root: lake.paths.root });
+    expect(run).toMatchObject({ runId: 'r-dead', status: 'abandoned', error: 'the process running it died before it finished' });
+    const stored = await lake.metrics.select(`SELECT status FROM runs WHERE run_id = 'r-dead'`);
+    expect(stored).toEqual([{ status: 'running' }]);
+  });
+
+  it('waits for a process holding the file, and says so with a LockError past the timeout', async () => {
+    const lake = await tempLake();
+    await lake.extract(items());
+    const file = lake.paths.metrics;
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
+         console.log('locked'); await new Promise((r) => setTimeout(r, Number(process.argv[1]))); c.closeSync(); db.closeSync(); })();`,
+      '1500',
+    ]);
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    await expect(runHistory({ root: lake.paths.root, lockTimeoutMillis: 200 })).rejects.toBeInstanceOf(LockError);
+    const waited = await runHistory({ root: lake.paths.root, lockTimeoutMillis: 20_000 });
+    expect(waited).toHaveLength(1);
+    expect(await exited).toBe(0);
+  });
+
+  it('names a bad option', async () => {
+    await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(ConfigError);
+    await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(/option "limit" must be a positive integer \(got 0\)/);
+  });
+});
