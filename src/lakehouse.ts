@@ -322,8 +322,9 @@ export class Lakehouse {
     this.ensureOpen('build');
     const runId = newRunId();
     const logger = this.logger.child({ runId });
-    // Recording the start runs while the project is read and rendered.
-    const started = this.metrics.startRun(runId, 'build', new Date());
+    // Recording the start (and reading the build's inputs from the metrics db) runs while the
+    // transform engine loads and the project is read and rendered.
+    const started = this.metrics.startBuild(runId, new Date());
     let visibility: BronzeVisibility | undefined;
     started.catch(() => undefined);
     const progress = createProgress(progressEnabled(this.options.progress));
@@ -348,11 +349,8 @@ export class Lakehouse {
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           progress,
           readPublished: () => this.readPublished(),
-          bronzeVisibility: async () => (visibility = await this.metrics.bronzeVisibility()),
-          lastSuccess: async () => {
-            const rows = await this.metrics.select(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`);
-            return new Map(rows.map((r) => [`${r.source}.${r.dataset}`, r.at as Date]));
-          },
+          bronzeVisibility: async () => (visibility = (await started).visibility),
+          lastSuccess: async () => (await started).lastSuccess,
           testPublished: (project, tests) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger),
         },
         options,

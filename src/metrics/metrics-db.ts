@@ -89,6 +89,21 @@ async function insertTests(c: DuckDBConnection, runId: string, tests: TestResult
   }
 }
 
+async function insertRun(c: DuckDBConnection, runId: string, kind: RunKind, startedAt: Date): Promise<void> {
+  const me = currentProcess();
+  await c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, $2, 'running', $3::TIMESTAMPTZ, $4, $5, $6)`, [
+    runId, kind, startedAt.toISOString(), me.host, me.pid, me.procStart,
+  ]);
+}
+
+const VISIBILITY_SQL = `SELECT path, removed_at IS NOT NULL AS removed FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`;
+
+function toVisibility(rows: Row[]): BronzeVisibility {
+  const visibility: BronzeVisibility = { removed: new Set(), compacted: new Set() };
+  for (const r of rows) (r.removed ? visibility.removed : visibility.compacted).add(String(r.path));
+  return visibility;
+}
+
 export class MetricsDb {
   private initialized = false;
 
@@ -129,13 +144,21 @@ export class MetricsDb {
   }
 
   async startRun(runId: string, kind: RunKind, startedAt: Date): Promise<void> {
-    const me = currentProcess();
-    await this.transaction((c) =>
-      c.run(
-        `INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, $2, 'running', $3::TIMESTAMPTZ, $4, $5, $6)`,
-        [runId, kind, startedAt.toISOString(), me.host, me.pid, me.procStart],
-      ),
-    );
+    await this.transaction((c) => insertRun(c, runId, kind, startedAt));
+  }
+
+  /**
+   * Records a build's start and reads what the build needs from the metrics db in the same
+   * transaction (one open of the file instead of three): which bronze files are visible, and
+   * when each dataset last extracted successfully (for the timeliness score).
+   */
+  async startBuild(runId: string, startedAt: Date): Promise<{ visibility: BronzeVisibility; lastSuccess: Map<string, Date> }> {
+    return this.transaction(async (c) => {
+      await insertRun(c, runId, 'build', startedAt);
+      const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
+      const last = readerRows(await c.runAndReadAll(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`));
+      return { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])) };
+    });
   }
 
   async finishRun(
@@ -249,10 +272,7 @@ export class MetricsDb {
 
   /** Files hidden from readers (removed) and compaction outputs switched in: see `scanBronze`. */
   async bronzeVisibility(): Promise<BronzeVisibility> {
-    const rows = await this.select(`SELECT path, removed_at IS NOT NULL AS removed FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`);
-    const visibility: BronzeVisibility = { removed: new Set(), compacted: new Set() };
-    for (const r of rows) (r.removed ? visibility.removed : visibility.compacted).add(String(r.path));
-    return visibility;
+    return toVisibility(await this.select(VISIBILITY_SQL));
   }
 
   /** What the metrics db knows of a dataset's files, and the runs still in progress. */

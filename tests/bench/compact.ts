@@ -19,7 +19,7 @@
  * compacted once more for a second throughput figure. Side by side, in alternating rounds, each
  * measurement in a fresh process (no DuckDB or OS-process caches carried over but the page cache):
  *   (1) a mart-style query over the staging view in analytics.duckdb (which reads bronze)
- *   (2) a full build, `lake.build({ fullRefresh: true })`
+ *   (2) a full build, `lake.build({ fullRefresh: true })`, on the built library (dist/, as users run it)
  * before vs after compaction (target ≥ 3× faster after), (3) compaction throughput (bytesIn /
  * durationMs) and files before → after, against a floor: the same per-partition merge as bare
  * DuckDB COPYs without bookkeeping. The mart (and the query's result) must be identical before
@@ -31,7 +31,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { newRunId } from '../../src/run-id.js';
 
@@ -43,6 +43,7 @@ const RUNS_PER_DAY = 24;
 const STORES: [string, number][] = [['bistek', 540], ['fort', 450], ['giassi', 360]];
 const TIMEZONE_OFFSET_HOURS = 3; // America/Sao_Paulo, the lake's default time zone: UTC−3 all year
 const here = fileURLToPath(import.meta.url);
+const repoRoot = path.resolve(path.dirname(here), '..', '..');
 
 const MODELS: Record<string, string> = {
   'staging/stg_vtex__products.sql': `select store, product_id, sku, name, price, list_price, available, _run_id,
@@ -214,7 +215,9 @@ async function child(kind: string, root: string, models: string): Promise<void> 
     process.stdout.write(`${JSON.stringify(await mergeFloor(root))}\n`);
     return;
   }
-  const { Lakehouse } = await import('../../src/index.js');
+  // The built library, as users run it (`npm run build` first): tsx compiling our sources on the
+  // fly would add ~0.1 s of start-up to every measured build.
+  const { Lakehouse } = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'index.js')).href)) as typeof import('../../src/index.js');
   const lake = await Lakehouse.open({ root, models, log: { file: false, console: false }, progress: false });
   let out: Measured;
   try {
@@ -287,6 +290,9 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  // The measured children load dist/: build it from the current sources.
+  const built = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error('npm run build failed');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-compact-'));
   try {
     const models = path.join(dir, 'models');
@@ -371,7 +377,8 @@ async function main(): Promise<void> {
     console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; bench took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     if (!same) throw new Error(`compaction changed results: mart digests ${[...digests.build!].join(', ')}; query digests ${[...digests.query!].join(', ')}`);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP) console.log(`kept ${dir} (BENCH_KEEP)`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
