@@ -359,9 +359,12 @@ export class Lakehouse {
       await started;
       await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests, quality: quality ?? [] });
       // Bronze files removed by compaction or prune may have been named only by the catalog just
-      // replaced: delete those past their retention (nothing to look up when none is left on disk).
-      if (visibility && [...visibility.removed].some((rel) => fs.existsSync(path.join(this.paths.root, rel)))) await import('./bronze/lifecycle.js')
-        .then(({ purgeRemoved }) => purgeRemoved({ root: this.paths.root, metrics: this.metrics, logger, retainMillis: this.options.retainSupersededMinutes * 60_000, publishedSql: () => this.publishedSql() }))
+      // replaced: delete those past their retention (nothing to look up while none is past it, or
+      // none is left on disk).
+      const retainMillis = this.options.retainSupersededMinutes * 60_000;
+      const due = visibility?.firstRemovedAt && visibility.firstRemovedAt.getTime() <= Date.now() - retainMillis;
+      if (visibility && due && [...visibility.removed].some((rel) => fs.existsSync(path.join(this.paths.root, rel)))) await import('./bronze/lifecycle.js')
+        .then(({ purgeRemoved }) => purgeRemoved({ root: this.paths.root, metrics: this.metrics, logger, retainMillis, publishedSql: () => this.publishedSql() }))
         .catch((error: unknown) => logger.warn(`removed bronze files not deleted: ${errorMessage(error)}`));
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;

@@ -96,11 +96,19 @@ async function insertRun(c: DuckDBConnection, runId: string, kind: RunKind, star
   ]);
 }
 
-const VISIBILITY_SQL = `SELECT path, removed_at IS NOT NULL AS removed FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`;
+const VISIBILITY_SQL = `SELECT path, removed_at FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`;
 
 function toVisibility(rows: Row[]): BronzeVisibility {
-  const visibility: BronzeVisibility = { removed: new Set(), compacted: new Set() };
-  for (const r of rows) (r.removed ? visibility.removed : visibility.compacted).add(String(r.path));
+  const visibility: BronzeVisibility = { removed: new Set(), compacted: new Set(), firstRemovedAt: null };
+  for (const r of rows) {
+    const at = r.removed_at as Date | null;
+    if (at === null) {
+      visibility.compacted.add(String(r.path));
+      continue;
+    }
+    visibility.removed.add(String(r.path));
+    if (!visibility.firstRemovedAt || at < visibility.firstRemovedAt) visibility.firstRemovedAt = at;
+  }
   return visibility;
 }
 

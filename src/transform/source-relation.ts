@@ -34,6 +34,8 @@ export function schemaFile(root: string, source: string, dataset: string): strin
 export interface BronzeVisibility {
   removed: Set<string>;
   compacted: Set<string>;
+  /** When the earliest of the `removed` files was removed (null when none is). */
+  firstRemovedAt?: Date | null;
 }
 
 /** Nothing removed, nothing compacted: the folder is the truth (tests, a lake without metrics). */
