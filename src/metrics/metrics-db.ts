@@ -96,20 +96,15 @@ async function insertRun(c: DuckDBConnection, runId: string, kind: RunKind, star
   ]);
 }
 
-const VISIBILITY_SQL = `SELECT path, removed_at FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`;
+// One row of three values, however many files compaction and prune touched.
+const VISIBILITY_SQL = `SELECT string_agg(path, '\n') FILTER (WHERE removed_at IS NOT NULL) AS removed,
+    string_agg(path, '\n') FILTER (WHERE removed_at IS NULL) AS compacted, min(removed_at) AS first_removed_at
+  FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`;
 
 function toVisibility(rows: Row[]): BronzeVisibility {
-  const visibility: BronzeVisibility = { removed: new Set(), compacted: new Set(), firstRemovedAt: null };
-  for (const r of rows) {
-    const at = r.removed_at as Date | null;
-    if (at === null) {
-      visibility.compacted.add(String(r.path));
-      continue;
-    }
-    visibility.removed.add(String(r.path));
-    if (!visibility.firstRemovedAt || at < visibility.firstRemovedAt) visibility.firstRemovedAt = at;
-  }
-  return visibility;
+  const [r] = rows;
+  const lines = (v: unknown): string[] => (typeof v === 'string' && v.length > 0 ? v.split('\n') : []);
+  return { removed: new Set(lines(r?.removed)), compacted: new Set(lines(r?.compacted)), firstRemovedAt: (r?.first_removed_at as Date | null | undefined) ?? null };
 }
 
 export class MetricsDb {
