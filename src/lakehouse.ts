@@ -139,6 +139,7 @@ export class Lakehouse {
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());
       return new Lakehouse({ options: resolved, paths, logger, metrics, tmpDir });
     } catch (error) {
+      await metrics.close();
       await logger.close();
       throw error;
     }
@@ -702,6 +703,7 @@ export class Lakehouse {
       this.queryConnection?.closeSync();
       if (this.enginePromise) await this.enginePromise.catch(() => undefined);
       this.engineInstance?.closeSync();
+      await this.metrics.close();
       // A manifest still here is a committed batch whose bookkeeping failed: the next open replays it.
       const pending = fs.existsSync(this.tmpDir) && fs.readdirSync(this.tmpDir).some((f) => f.endsWith('.commit.json'));
       if (!pending) fs.rmSync(this.tmpDir, { recursive: true, force: true });
