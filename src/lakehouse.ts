@@ -12,7 +12,7 @@ import pLimit from 'p-limit';
 import { openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
 import { ClosedError, ConfigError, DuckhouseError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
-import { ENGINE_SETTINGS, serialized } from './db/file-database.js';
+import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
 import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { MetricsDb, type RunRecord } from './metrics/metrics-db.js';

@@ -1,5 +1,10 @@
 /**
- * The in-process queue per database file, and what a lock conflict looks like. No DuckDB import
+ * Access to a DuckDB database file shared between processes and within one.
+ *
+ * DuckDB locks a file per process: a read-write holder blocks every other process, and two
+ * instances on one file inside one process risk corruption. So: within the process, every
+ * access to a path goes through one queue (one at a time); across processes, an open or attach
+ * that meets the lock is retried with backoff (see MetricsDb and runHistory). No DuckDB import
  * here: the light run-history reader uses it too.
  */
 const queues = new Map<string, Promise<unknown>>();
