@@ -13,7 +13,7 @@ import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, readRuns } from './run-history.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
-import { METRICS_DDL } from './schema.js';
+import { METRICS_DDL, UNKEYED } from './schema.js';
 import { currentProcess, isAlive } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
 import type { HttpHostStats } from '../extract/source.js';
@@ -113,6 +113,36 @@ function toVisibility(rows: Row[]): BronzeVisibility {
 
 const METRICS_ALIAS = 'duckhouse_metrics';
 
+/**
+ * Rebuilds, without their PRIMARY KEY, the tables an earlier version created with one (see
+ * schema.ts): renamed aside, created from the current DDL, copied by column name, dropped. One
+ * transaction; a no-op once done.
+ */
+async function dropKeys(c: DuckDBConnection): Promise<void> {
+  const keyed = readerRows(
+    await c.runAndReadAll(
+      `SELECT DISTINCT table_name FROM duckdb_constraints() WHERE database_name = current_database() AND constraint_type = 'PRIMARY KEY' AND table_name IN (${UNKEYED.map((t) => `'${t}'`).join(', ')})`,
+    ),
+  ).map((r) => String(r.table_name));
+  if (keyed.length === 0) return;
+  await c.run('BEGIN TRANSACTION');
+  try {
+    for (const table of keyed) {
+      const ddl = METRICS_DDL.find((d) => new RegExp(`^CREATE TABLE IF NOT EXISTS ${table} \\(`).test(d))!;
+      await c.run(`ALTER TABLE ${table} RENAME TO ${table}_keyed`);
+      await c.run(ddl);
+      await c.run(`INSERT INTO ${table} BY NAME SELECT * FROM ${table}_keyed`);
+      await c.run(`DROP TABLE ${table}_keyed`);
+    }
+    await c.run('COMMIT');
+  } catch (error) {
+    await c.run('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+
+
 export class MetricsDb {
   private initialized = false;
 
@@ -146,6 +176,7 @@ export class MetricsDb {
         await c.run(`USE ${METRICS_ALIAS}`);
         if (!this.initialized) {
           for (const ddl of METRICS_DDL) await c.run(ddl);
+          await dropKeys(c);
           this.initialized = true;
         }
         await c.run('BEGIN TRANSACTION');
@@ -265,7 +296,7 @@ export class MetricsDb {
       for (const f of batch.files) {
         await c.run(
           `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
-           VALUES ($1, $2, $3, $4, $5, $6::JSON, $7, $8, now()) ON CONFLICT DO NOTHING`,
+           SELECT $1, $2, $3, $4, $5, $6::JSON, $7, $8, now() WHERE NOT EXISTS (SELECT 1 FROM bronze_files WHERE path = $1)`,
           [f.path, batch.runId, batch.source, batch.dataset, batch.batchNo, JSON.stringify(f.partition), f.rows, f.bytes],
         );
       }
@@ -373,16 +404,23 @@ export class MetricsDb {
       for (const f of change.added) add(f, change.runId, false);
       for (const f of change.removed) add(f, f.runId, true);
       appender.closeSync();
+      // bronze_files has no key constraint (an index made every later checkpoint slower as the
+      // table grew): existing paths are updated, new ones inserted.
       await c.run(
-        `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
-         SELECT path, run_id, $1, $2, 0, partition::JSON, rows, bytes, now() FROM switch_files WHERE NOT removed
-         ON CONFLICT (path) DO UPDATE SET removed_at = NULL, removed_by = NULL, rows = excluded.rows, bytes = excluded.bytes, committed_at = excluded.committed_at`,
-        [change.source, change.dataset],
+        `UPDATE bronze_files SET removed_at = NULL, removed_by = NULL, rows = s.rows, bytes = s.bytes, committed_at = now()
+         FROM switch_files s WHERE bronze_files.path = s.path AND NOT s.removed`,
       );
       await c.run(
+        `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
+         SELECT path, run_id, $1, $2, 0, partition::JSON, rows, bytes, now() FROM switch_files s
+         WHERE NOT s.removed AND NOT EXISTS (SELECT 1 FROM bronze_files b WHERE b.path = s.path)`,
+        [change.source, change.dataset],
+      );
+      await c.run(`UPDATE bronze_files SET removed_at = now(), removed_by = $1 FROM switch_files s WHERE bronze_files.path = s.path AND s.removed`, [change.runId]);
+      await c.run(
         `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at, removed_at, removed_by)
-         SELECT path, run_id, $1, $2, -1, partition::JSON, rows, bytes, now(), now(), $3 FROM switch_files WHERE removed
-         ON CONFLICT (path) DO UPDATE SET removed_at = now(), removed_by = excluded.removed_by`,
+         SELECT path, run_id, $1, $2, -1, partition::JSON, rows, bytes, now(), now(), $3 FROM switch_files s
+         WHERE s.removed AND NOT EXISTS (SELECT 1 FROM bronze_files b WHERE b.path = s.path)`,
         [change.source, change.dataset, change.runId],
       );
       await c.run(`DROP TABLE switch_files`);

@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { tempDir, registerCleanup } from '../helpers/temp-lake.js';
+
+// `runs` and `bronze_files` as the first versions created them: with a PRIMARY KEY.
+const KEYED = [
+  `CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, status VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ, duration_ms BIGINT, host VARCHAR, pid INTEGER, proc_start VARCHAR, rows BIGINT DEFAULT 0,
+    rejected BIGINT DEFAULT 0, files INTEGER DEFAULT 0, bytes BIGINT DEFAULT 0, error VARCHAR, result JSON)`,
+  `CREATE TABLE bronze_files (path VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL, source VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
+    batch_no INTEGER NOT NULL, partition JSON, rows BIGINT NOT NULL, bytes BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL,
+    removed_at TIMESTAMPTZ, removed_by VARCHAR)`,
+  `INSERT INTO runs VALUES ('20260101T000000000Z-aaaaaa', 'extract', 'success', '2026-01-01 00:00:00+00', '2026-01-01 00:00:01+00', 1000,
+    'elsewhere', 1, 'x', 7, 1, 1, 100, NULL, '{"note":"kept"}')`,
+  `INSERT INTO bronze_files VALUES ('bronze/old/items/x.parquet', '20260101T000000000Z-aaaaaa', 'old', 'items', 1, '{}', 7, 100, '2026-01-01 00:00:01+00', NULL, NULL)`,
+];
+
+async function keys(file: string): Promise<string[]> {
+  const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  const c = await db.connect();
+  try {
+    const reader = await c.runAndReadAll(`SELECT table_name FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY 1`);
+    return reader.getRowObjects().map((r) => String(r.table_name));
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+describe('metrics schema', () => {
+  it('creates runs and bronze_files without a key index (writers keep paths unique)', async () => {
+    const dir = tempDir();
+    const lake = await Lakehouse.open({ root: path.join(dir, 'data'), log: { console: false } });
+    registerCleanup(() => lake.close());
+    const source = defineSource({ source: 's', dataset: 'items', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }, { id: 2 }]] });
+    await lake.extract(source);
+    await lake.extract(source);
+    await lake.close();
+    expect(await keys(lake.paths.metrics)).not.toContain('runs');
+    expect(await keys(lake.paths.metrics)).not.toContain('bronze_files');
+    const reopened = await Lakehouse.open({ root: lake.paths.root, log: { console: false } });
+    registerCleanup(() => reopened.close());
+    const files = await reopened.metrics.select(`SELECT count(*) AS n, count(DISTINCT path) AS paths FROM bronze_files`);
+    expect(files).toEqual([{ n: 2, paths: 2 }]);
+  });
+
+  it('rebuilds the keyed tables of an older metrics file without their key, keeping every row', async () => {
+    const root = path.join(tempDir(), 'data');
+    const file = path.join(root, 'metrics', 'runs.duckdb');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    {
+      const db = await DuckDBInstance.create(file);
+      const c = await db.connect();
+      for (const sql of KEYED) await c.run(sql);
+      c.closeSync();
+      db.closeSync();
+    }
+    expect(await keys(file)).toEqual(['bronze_files', 'runs']);
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    registerCleanup(() => lake.close());
+    const [old] = await lake.runs();
+    expect(old).toMatchObject({ runId: '20260101T000000000Z-aaaaaa', status: 'success', rows: 7, bytes: 100, result: { note: 'kept' } });
+    // The defaults of the current DDL hold on the rebuilt table.
+    const r = await lake.extract(defineSource({ source: 's', dataset: 'items', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }]] }));
+    expect((await lake.runs()).map((x) => x.runId)).toEqual([r.runId, old!.runId]);
+    expect(await lake.metrics.select(`SELECT path FROM bronze_files ORDER BY committed_at`)).toEqual([
+      { path: 'bronze/old/items/x.parquet' },
+      { path: expect.stringMatching(/^bronze\/s\/items\//) },
+    ]);
+    await lake.close();
+    expect(await keys(file)).toEqual(['alerts']); // alerts keeps its key: a few rows, rarely written
+  });
+});
