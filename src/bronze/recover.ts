@@ -83,8 +83,8 @@ const ATOMIC_TMP = /\.(\d+)\.[a-z0-9]+\.tmp$/;
 
 /**
  * Removes the temp files writeFileAtomic leaves next to its targets (lineage, compiled SQL,
- * cursors, token stores…) when its process dies between writing and renaming them. Only the
- * lake root's own files and the small `state/` and `compiled/` trees are looked at.
+ * cursors, token stores, run results…) when its process dies between writing and renaming them.
+ * Only the lake root's own files and the `state/`, `compiled/` and `metrics/` trees are looked at.
  */
 export function removeStrayTmpFiles(root: string): number {
   let removed = 0;
@@ -108,6 +108,6 @@ export function removeStrayTmpFiles(root: string): number {
     }
   };
   visit(root, false);
-  for (const dir of ['state', 'compiled']) visit(path.join(root, dir), true);
+  for (const dir of ['state', 'compiled', 'metrics']) visit(path.join(root, dir), true);
   return removed;
 }

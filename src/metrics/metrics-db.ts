@@ -11,6 +11,8 @@ import { ENGINE_SETTINGS, isLockError, serialized } from '../db/file-queue.js';
 import { LockError } from '../errors.js';
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, readRuns } from './run-history.js';
+import { runResultFile } from './run-results.js';
+import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
 import { METRICS_DDL, UNKEYED } from './schema.js';
@@ -115,10 +117,11 @@ const METRICS_ALIAS = 'duckhouse_metrics';
 
 /**
  * Rebuilds, without their PRIMARY KEY, the tables an earlier version created with one (see
- * schema.ts): renamed aside, created from the current DDL, copied by column name, dropped. One
- * transaction; a no-op once done.
+ * schema.ts): renamed aside, created from the current DDL, copied by column name, dropped. The
+ * run results those versions kept in `runs.result` move to their files (run-results.ts) on the
+ * way. One transaction; a no-op once done.
  */
-async function dropKeys(c: DuckDBConnection): Promise<void> {
+async function dropKeys(c: DuckDBConnection, metricsFile: string): Promise<void> {
   const keyed = readerRows(
     await c.runAndReadAll(
       `SELECT DISTINCT table_name FROM duckdb_constraints() WHERE database_name = current_database() AND constraint_type = 'PRIMARY KEY' AND table_name IN (${UNKEYED.map((t) => `'${t}'`).join(', ')})`,
@@ -131,7 +134,18 @@ async function dropKeys(c: DuckDBConnection): Promise<void> {
       const ddl = METRICS_DDL.find((d) => new RegExp(`^CREATE TABLE IF NOT EXISTS ${table} \\(`).test(d))!;
       await c.run(`ALTER TABLE ${table} RENAME TO ${table}_keyed`);
       await c.run(ddl);
-      await c.run(`INSERT INTO ${table} BY NAME SELECT * FROM ${table}_keyed`);
+      if (table === 'runs') {
+        // In pages, so that years of build results never sit in memory at once.
+        for (let offset = 0; ; offset += 200) {
+          const page = readerRows(await c.runAndReadAll(`SELECT run_id, result::VARCHAR AS result FROM runs_keyed WHERE result IS NOT NULL ORDER BY run_id LIMIT 200 OFFSET ${offset}`));
+          for (const r of page) {
+            const file = runResultFile(metricsFile, String(r.run_id));
+            if (!fs.existsSync(file)) writeFileAtomic(file, String(r.result));
+          }
+          if (page.length < 200) break;
+        }
+        await c.run(`INSERT INTO runs BY NAME SELECT * REPLACE (NULL::JSON AS result) FROM runs_keyed`);
+      } else await c.run(`INSERT INTO ${table} BY NAME SELECT * FROM ${table}_keyed`);
       await c.run(`DROP TABLE ${table}_keyed`);
     }
     await c.run('COMMIT');
@@ -176,7 +190,7 @@ export class MetricsDb {
         await c.run(`USE ${METRICS_ALIAS}`);
         if (!this.initialized) {
           for (const ddl of METRICS_DDL) await c.run(ddl);
-          await dropKeys(c);
+          await dropKeys(c, file);
           this.initialized = true;
         }
         await c.run('BEGIN TRANSACTION');
@@ -261,6 +275,11 @@ export class MetricsDb {
     fields: FinishFields,
     extra: { models?: ModelResult[]; hashes?: Map<string, string>; tests?: TestResult[]; quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[] } = {},
   ): Promise<void> {
+    // The result goes to its own file first (see run-results.ts); a finish without one removes a
+    // file an earlier, failed attempt may have left.
+    const resultFile = runResultFile(this.file, runId);
+    if (fields.result === undefined) fs.rmSync(resultFile, { force: true });
+    else writeFileAtomic(resultFile, JSON.stringify(redact(fields.result)));
     await this.transaction(async (c) => {
       for (const q of extra.quality ?? []) {
         const d = q.dimensions;
@@ -272,7 +291,7 @@ export class MetricsDb {
       if (extra.tests) await insertTests(c, runId, extra.tests);
       await c.run(
         `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
-           rows = $3, rejected = $4, files = $5, bytes = $6, error = $7, result = $8::JSON
+           rows = $3, rejected = $4, files = $5, bytes = $6, error = $7
          WHERE run_id = $1`,
         [
           runId,
@@ -282,7 +301,6 @@ export class MetricsDb {
           fields.files ?? 0,
           fields.bytes ?? 0,
           fields.error ? (redact(fields.error) as string) : null,
-          fields.result === undefined ? null : JSON.stringify(redact(fields.result)),
         ],
       );
     });

@@ -13,6 +13,7 @@ import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, isLockError, serialized } from '../db/file-queue.js';
 import { ConfigError, LockError } from '../errors.js';
 import { isAlive } from './process-identity.js';
+import { readRunResult } from './run-results.js';
 import type { RunKind, RunRecord, RunStatus } from './metrics-db.js';
 
 export interface RunHistoryOptions {
@@ -93,7 +94,7 @@ interface RunJson {
   proc_start: string | null;
 }
 
-function toRecord(r: RunJson): RunRecord {
+function toRecord(r: RunJson, metricsFile: string): RunRecord {
   const dead = r.status === 'running' && !isAlive({ host: r.host, pid: r.pid, procStart: r.proc_start });
   return {
     runId: r.run_id,
@@ -107,7 +108,8 @@ function toRecord(r: RunJson): RunRecord {
     files: r.files ?? 0,
     bytes: r.bytes ?? 0,
     error: dead ? ABANDONED_ERROR : r.error,
-    result: r.result ?? null,
+    // Older metrics files kept the result in the row; newer runs keep it in a file.
+    result: r.result ?? readRunResult(metricsFile, r.run_id),
   };
 }
 
@@ -143,7 +145,7 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
         if (/Table with name runs does not exist/i.test((error as Error).message)) return [];
         throw error;
       }
-      return varcharColumn(db, result).map((json) => toRecord(JSON.parse(json) as RunJson));
+      return varcharColumn(db, result).map((json) => toRecord(JSON.parse(json) as RunJson, file));
     } finally {
       if (connection) db.disconnect_sync(connection);
       db.close_sync(database);

@@ -23,7 +23,7 @@ export const METRICS_DDL: string[] = [
     files INTEGER DEFAULT 0,
     bytes BIGINT DEFAULT 0,
     error VARCHAR,
-    result JSON
+    result JSON                       -- older files only: results are in metrics/results/<yyyymm>/<runId>.json
   )`,
   `CREATE TABLE IF NOT EXISTS source_batches (
     run_id VARCHAR NOT NULL,

@@ -31,6 +31,18 @@ async function keys(file: string): Promise<string[]> {
 }
 
 describe('metrics schema', () => {
+  it('keeps each finished run\'s result in its own file, not in the runs table', async () => {
+    const dir = tempDir();
+    const lake = await Lakehouse.open({ root: path.join(dir, 'data'), log: { console: false } });
+    registerCleanup(() => lake.close());
+    const r = await lake.extract(defineSource({ source: 's', dataset: 'items', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }]] }));
+    const file = path.join(lake.paths.root, 'metrics', 'results', r.runId.slice(0, 6), `${r.runId}.json`);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ runId: r.runId, status: 'success', sources: [{ source: 's', rows: 1 }] });
+    expect(await lake.metrics.select(`SELECT result FROM runs WHERE run_id = $1`, [r.runId])).toEqual([{ result: null }]);
+    expect((await lake.runs())[0]!.result).toEqual(JSON.parse(fs.readFileSync(file, 'utf8')));
+  });
+
+
   it('creates runs and bronze_files without a key index (writers keep paths unique)', async () => {
     const dir = tempDir();
     const lake = await Lakehouse.open({ root: path.join(dir, 'data'), log: { console: false } });
@@ -63,6 +75,9 @@ describe('metrics schema', () => {
     registerCleanup(() => lake.close());
     const [old] = await lake.runs();
     expect(old).toMatchObject({ runId: '20260101T000000000Z-aaaaaa', status: 'success', rows: 7, bytes: 100, result: { note: 'kept' } });
+    // The result moved out of the row, into its file.
+    expect(await lake.metrics.select(`SELECT count(*) AS n FROM runs WHERE result IS NOT NULL`)).toEqual([{ n: 0 }]);
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'metrics', 'results', '202601', '20260101T000000000Z-aaaaaa.json'), 'utf8'))).toEqual({ note: 'kept' });
     // The defaults of the current DDL hold on the rebuilt table.
     const r = await lake.extract(defineSource({ source: 's', dataset: 'items', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }]] }));
     expect((await lake.runs()).map((x) => x.runId)).toEqual([r.runId, old!.runId]);

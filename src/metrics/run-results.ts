@@ -1,0 +1,23 @@
+/**
+ * A run's full result (the ExtractResult, BuildResult… it returned) is kept as a JSON file next to
+ * the metrics database, `metrics/results/<yyyymm>/<runId>.json`, not in the `runs` table: DuckDB
+ * rewrites the whole last row group of a table at each checkpoint after an append, so a `result`
+ * column of build results (~100 KB each) made every metrics write slower as runs accumulated.
+ * Light on purpose (only `node:fs`): the run-history reader uses it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Where the result of `runId` lives, for the metrics database `metricsFile`. */
+export function runResultFile(metricsFile: string, runId: string): string {
+  return path.join(path.dirname(metricsFile), 'results', runId.slice(0, 6), `${runId}.json`);
+}
+
+/** The stored result of a run, or null when it has none (still running, or died). */
+export function readRunResult(metricsFile: string, runId: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(runResultFile(metricsFile, runId), 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}
