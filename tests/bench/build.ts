@@ -5,6 +5,7 @@
  *       (each table model as CREATE TABLE AS in a DuckDB file, in the same order)   target ≤ 1.15×
  *   (b) one more day of bronze, incremental build  vs  (a)'s full build              target ≤ 15%
  *   (c) nothing changed, build again               vs  (a)'s full build              target ≤ 5%
+ *   ((b) and (c) three times, one new day each, best of three; (a) best of two)
  * and the publish step on a catalog whose warehouse holds ~1 GB of Parquet: how long the
  * rename-based publish takes when one small model changes (no data is copied).
  *   npm run bench:build [-- --rows-per-day 34000 --gb 1]
@@ -114,15 +115,30 @@ async function main(): Promise<void> {
     const fullBest = Math.min(full, full2);
     const directBest = Math.min(direct, direct2);
 
-    await lake.extract([source(DAYS)], { extractedAt: new Date(start + DAYS * 86_400_000) });
-    const [incremental, incResult] = await timed(() => lake.build({ test: false }));
-    const [nothing, nothingResult] = await timed(() => lake.build({ test: false }));
+    // Three more days, one at a time: each an incremental build of one new day, then a build with
+    // nothing changed. The best of the three counts for each (as for the full builds).
+    const incs: number[] = [];
+    const nothings: number[] = [];
+    let incResult: Awaited<ReturnType<typeof lake.build>> | undefined;
+    let nothingResult: Awaited<ReturnType<typeof lake.build>> | undefined;
+    for (let k = 0; k < 3; k++) {
+      await lake.extract([source(DAYS + k)], { extractedAt: new Date(start + (DAYS + k) * 86_400_000) });
+      const [inc, incR] = await timed(() => lake.build({ test: false }));
+      const [none, noneR] = await timed(() => lake.build({ test: false }));
+      if (incR.models.some((m) => m.status !== 'success') || noneR.models.some((m) => m.status !== 'up-to-date')) throw new Error(`unexpected statuses: ${JSON.stringify([incR.models, noneR.models])}`);
+      incs.push(inc);
+      nothings.push(none);
+      incResult ??= incR;
+      nothingResult ??= noneR;
+    }
+    const incremental = Math.min(...incs);
+    const nothing = Math.min(...nothings);
 
     console.log(`\n(a) full build ${fullBest.toFixed(2)} s vs direct DuckDB ${directBest.toFixed(2)} s: ${(fullBest / directBest).toFixed(2)}× (target ≤ 1.15×) ${fullBest / directBest <= 1.15 ? 'OK' : 'MISSED'}`);
     console.log(`(b) one more day, incremental: ${incremental.toFixed(2)} s = ${((incremental / fullBest) * 100).toFixed(1)}% of full (target ≤ 15%) ${incremental / fullBest <= 0.15 ? 'OK' : 'MISSED'}`);
-    console.log(`    ${incResult.models.map((m) => `${m.name} ${m.status} ${m.durationMs} ms`).join(', ')}`);
+    console.log(`    each day: ${incs.map((x) => x.toFixed(2)).join(', ')} s; first: ${incResult!.models.map((m) => `${m.name} ${m.status} ${m.durationMs} ms`).join(', ')}`);
     console.log(`(c) nothing changed: ${nothing.toFixed(2)} s = ${((nothing / fullBest) * 100).toFixed(1)}% of full (target ≤ 5%) ${nothing / fullBest <= 0.05 ? 'OK' : 'MISSED'}`);
-    console.log(`    ${nothingResult.models.map((m) => `${m.name} ${m.status}`).join(', ')}`);
+    console.log(`    each time: ${nothings.map((x) => x.toFixed(2)).join(', ')} s; ${nothingResult!.models.map((m) => `${m.name} ${m.status}`).join(', ')}`);
   } finally {
     await lake.close();
   }
