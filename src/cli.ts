@@ -283,7 +283,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         lockTimeoutMillis = resolved.lockTimeoutMillis;
       }
       const { runHistory } = await import('./metrics/run-history.js');
-      const runs = await runHistory({ root, limit: opts.limit, ...(lockTimeoutMillis ? { lockTimeoutMillis } : {}) });
+      const runs = await runHistory({ root, limit: opts.limit, results: false, ...(lockTimeoutMillis ? { lockTimeoutMillis } : {}) });
       const rows = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: r.status, started_at: r.startedAt, duration_ms: r.durationMs, rows: r.rows, rejected: r.rejected, error: r.error }));
       console.log(opts.json ? toJson(rows as unknown as Row[]).trimEnd() : formatTable(rows as unknown as Row[]));
     });

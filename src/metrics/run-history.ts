@@ -23,6 +23,8 @@ export interface RunHistoryOptions {
   limit?: number;
   /** How long to wait for a writer holding the file. Default 30,000 ms. */
   lockTimeoutMillis?: number;
+  /** Read each run's full result (a JSON file per run). Default true; `false` leaves `result` null. */
+  results?: boolean;
 }
 
 /** The message `Lakehouse.open` records for a run whose process died. */
@@ -94,7 +96,7 @@ interface RunJson {
   proc_start: string | null;
 }
 
-function toRecord(r: RunJson, metricsFile: string): RunRecord {
+function toRecord(r: RunJson, metricsFile: string, results: boolean): RunRecord {
   const dead = r.status === 'running' && !isAlive({ host: r.host, pid: r.pid, procStart: r.proc_start });
   return {
     runId: r.run_id,
@@ -109,7 +111,7 @@ function toRecord(r: RunJson, metricsFile: string): RunRecord {
     bytes: r.bytes ?? 0,
     error: dead ? ABANDONED_ERROR : r.error,
     // Older metrics files kept the result in the row; newer runs keep it in a file.
-    result: r.result ?? readRunResult(metricsFile, r.run_id),
+    result: r.result ?? (results ? readRunResult(metricsFile, r.run_id) : null),
   };
 }
 
@@ -125,11 +127,11 @@ export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRe
   if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`runHistory: option "limit" must be a positive integer (got ${String(limit)})`);
   const lockTimeoutMillis = options.lockTimeoutMillis ?? 30_000;
   if (!Number.isInteger(lockTimeoutMillis) || lockTimeoutMillis < 1) throw new ConfigError(`runHistory: option "lockTimeoutMillis" must be a positive integer (got ${String(lockTimeoutMillis)})`);
-  return readRuns(path.resolve(options.root ?? 'data', 'metrics', 'runs.duckdb'), limit, lockTimeoutMillis);
+  return readRuns(path.resolve(options.root ?? 'data', 'metrics', 'runs.duckdb'), limit, lockTimeoutMillis, options.results ?? true);
 }
 
 /** The latest `limit` runs recorded in the metrics database `file` (absolute), newest first. */
-export async function readRuns(file: string, limit: number, lockTimeoutMillis: number): Promise<RunRecord[]> {
+export async function readRuns(file: string, limit: number, lockTimeoutMillis: number, results = true): Promise<RunRecord[]> {
   if (!fs.existsSync(file)) return [];
   return serialized(file, async () => {
     const db = bindings();
@@ -145,7 +147,7 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
         if (/Table with name runs does not exist/i.test((error as Error).message)) return [];
         throw error;
       }
-      return varcharColumn(db, result).map((json) => toRecord(JSON.parse(json) as RunJson, file));
+      return varcharColumn(db, result).map((json) => toRecord(JSON.parse(json) as RunJson, file, results));
     } finally {
       if (connection) db.disconnect_sync(connection);
       db.close_sync(database);

@@ -40,6 +40,9 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     expect(history[2]!.finishedAt!.getTime()).toBeGreaterThanOrEqual(history[2]!.startedAt.getTime());
     expect(history[2]!.result).toMatchObject({ runId: ok.runId, status: 'success' });
     expect((await runHistory({ root: lake.paths.root, limit: 1 })).map((r) => r.runId)).toEqual([third.runId]);
+    const light = await runHistory({ root: lake.paths.root, results: false });
+    expect(light.map((r) => r.result)).toEqual([null, null, null]);
+    expect(light.map(({ result: _r, ...rest }) => rest)).toEqual(history.map(({ result: _r, ...rest }) => rest));
   });
 
   it('reads a running run whose process died as abandoned, without writing it', async () => {
