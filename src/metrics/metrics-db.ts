@@ -115,6 +115,24 @@ function toVisibility(rows: Row[]): BronzeVisibility {
 
 const METRICS_ALIAS = 'duckhouse_metrics';
 
+/** The largest cursor kept in `source_batches` (a crawl's frontier can be far larger). */
+export const MAX_RECORDED_CURSOR_BYTES = 16 * 1024;
+
+/**
+ * A batch's cursor as `source_batches` records it. The cursor that counts lives in the source's
+ * state file; this copy is for reading the history. One larger than 16 KB (an `htmlSource`
+ * frontier) is replaced by a note of its size: appended rows that large would make every later
+ * checkpoint rewrite them (see schema.ts).
+ */
+function recordedCursor(cursor: unknown): string | null {
+  if (cursor === undefined) return null;
+  const json = JSON.stringify(cursor);
+  if (Buffer.byteLength(json) <= MAX_RECORDED_CURSOR_BYTES) return json;
+  return JSON.stringify({ omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes: Buffer.byteLength(json) });
+}
+
+
+
 /**
  * Rebuilds, without their PRIMARY KEY, the tables an earlier version created with one (see
  * schema.ts): renamed aside, created from the current DDL, copied by column name, dropped. The
@@ -330,7 +348,7 @@ export class MetricsDb {
           batch.rejected,
           batch.files.length,
           batch.files.reduce((s, f) => s + f.bytes, 0),
-          batch.cursor === undefined ? null : JSON.stringify(batch.cursor),
+          recordedCursor(batch.cursor),
         ],
       );
       if (batch.profiles && batch.profiles.length > 0) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { MAX_RECORDED_CURSOR_BYTES } from '../../src/metrics/metrics-db.js';
 import { tempDir, registerCleanup } from '../helpers/temp-lake.js';
 
 // `runs` and `bronze_files` as the first versions created them: with a PRIMARY KEY.
@@ -87,5 +88,21 @@ describe('metrics schema', () => {
     ]);
     await lake.close();
     expect(await keys(file)).toEqual(['alerts']); // alerts keeps its key: a few rows, rarely written
+  });
+
+  it('records a batch cursor up to 16 KB, and only the size of a larger one (a crawl frontier)', async () => {
+    const dir = tempDir();
+    const lake = await Lakehouse.open({ root: path.join(dir, 'data'), log: { console: false } });
+    registerCleanup(() => lake.close());
+    const small = { page: 3, next: 'abc' };
+    const frontier = { done: Array.from({ length: 2000 }, (_, i) => `https://shop.example/p/${i}`), queue: [] as string[] };
+    const bytes = Buffer.byteLength(JSON.stringify(frontier));
+    expect(bytes).toBeGreaterThan(MAX_RECORDED_CURSOR_BYTES);
+    for (const [batchNo, cursor] of [[1, small], [2, frontier]] as const) {
+      await lake.metrics.recordBatch({ runId: 'r-cursor', source: 's', dataset: 'd', batchNo, rows: 0, rejected: 0, cursor, files: [] });
+    }
+    const rows = await lake.metrics.select(`SELECT batch_no, cursor::VARCHAR AS cursor FROM source_batches WHERE run_id = 'r-cursor' ORDER BY batch_no`);
+    expect(JSON.parse(String(rows[0]!.cursor))).toEqual(small);
+    expect(JSON.parse(String(rows[1]!.cursor))).toEqual({ omitted: expect.stringMatching(/state\/cursors/), bytes });
   });
 });
