@@ -33,7 +33,6 @@ import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId, RUN_ID_PATTERN } from './run-id.js';
 import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
-import type { BronzeVisibility } from './transform/source-relation.js';
 import { evaluateExtract, listAlerts, recordBuildAlerts, type OpenAlert } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
@@ -326,7 +325,6 @@ export class Lakehouse {
     // Recording the start (and reading the build's inputs from the metrics db) runs while the
     // transform engine loads and the project is read and rendered.
     const started = this.metrics.startBuild(runId, new Date());
-    let visibility: BronzeVisibility | undefined;
     started.catch(() => undefined);
     const progress = createProgress(progressEnabled(this.options.progress));
     try {
@@ -350,21 +348,21 @@ export class Lakehouse {
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           progress,
           readPublished: () => this.readPublished(),
-          bronzeVisibility: async () => (visibility = (await started).visibility),
+          bronzeVisibility: async () => (await started).visibility,
           lastSuccess: async () => (await started).lastSuccess,
           testPublished: (project, tests) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger),
         },
         options,
       );
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
-      await started;
+      const { visibility } = await started;
       await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests, quality: quality ?? [] });
       // Bronze files removed by compaction or prune may have been named only by the catalog just
       // replaced: delete those past their retention (nothing to look up while none is past it, or
       // none is left on disk).
       const retainMillis = this.options.retainSupersededMinutes * 60_000;
-      const due = visibility?.firstRemovedAt && visibility.firstRemovedAt.getTime() <= Date.now() - retainMillis;
-      if (visibility && due && [...visibility.removed].some((rel) => fs.existsSync(path.join(this.paths.root, rel)))) await import('./bronze/lifecycle.js')
+      const due = visibility.firstRemovedAt && visibility.firstRemovedAt.getTime() <= Date.now() - retainMillis;
+      if (due && [...visibility.removed].some((rel) => fs.existsSync(path.join(this.paths.root, rel)))) await import('./bronze/lifecycle.js')
         .then(({ purgeRemoved }) => purgeRemoved({ root: this.paths.root, metrics: this.metrics, logger, retainMillis, publishedSql: () => this.publishedSql() }))
         .catch((error: unknown) => logger.warn(`removed bronze files not deleted: ${errorMessage(error)}`));
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);

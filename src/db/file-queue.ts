@@ -7,6 +7,8 @@
  * that meets the lock is retried with backoff (see MetricsDb and runHistory). No DuckDB import
  * here: the light run-history reader uses it too.
  */
+import { LockError } from '../errors.js';
+
 const queues = new Map<string, Promise<unknown>>();
 
 /** Engine settings every instance we create gets: nothing is ever downloaded. */
@@ -35,3 +37,20 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return next;
 }
 
+/**
+ * Runs `open` (an open or attach of `file`) until it does not meet another process's lock:
+ * short, jittered waits (metrics writes hold the lock for milliseconds), then a LockError
+ * naming the file once `timeoutMillis` has passed. Other errors are thrown at once.
+ */
+export async function retryOnLock<T>(file: string, timeoutMillis: number, open: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMillis;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await open();
+    } catch (error) {
+      if (!isLockError(error)) throw error;
+      if (Date.now() >= deadline) throw new LockError(`${file} is locked by another process (waited ${timeoutMillis} ms)`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
+    }
+  }
+}

@@ -7,8 +7,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
-import { ENGINE_SETTINGS, isLockError, serialized } from '../db/file-queue.js';
-import { LockError } from '../errors.js';
+import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, readRuns } from './run-history.js';
 import { runResultFile } from './run-results.js';
@@ -127,11 +126,10 @@ export const MAX_RECORDED_CURSOR_BYTES = 16 * 1024;
 function recordedCursor(cursor: unknown): string | null {
   if (cursor === undefined) return null;
   const json = JSON.stringify(cursor);
-  if (Buffer.byteLength(json) <= MAX_RECORDED_CURSOR_BYTES) return json;
-  return JSON.stringify({ omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes: Buffer.byteLength(json) });
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= MAX_RECORDED_CURSOR_BYTES) return json;
+  return JSON.stringify({ omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes });
 }
-
-
 
 /**
  * Rebuilds, without their PRIMARY KEY, the tables an earlier version created with one (see
@@ -172,8 +170,6 @@ async function dropKeys(c: DuckDBConnection, metricsFile: string): Promise<void>
     throw error;
   }
 }
-
-
 
 export class MetricsDb {
   private initialized = false;
@@ -228,18 +224,7 @@ export class MetricsDb {
 
   private async attach(c: DuckDBConnection, file: string): Promise<void> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const deadline = Date.now() + this.lockTimeoutMillis;
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        await c.run(`ATTACH ${quoteLiteral(file)} AS ${METRICS_ALIAS}`);
-        return;
-      } catch (error) {
-        if (!isLockError(error)) throw error;
-        if (Date.now() >= deadline) throw new LockError(`${file} is locked by another process (waited ${this.lockTimeoutMillis} ms)`, { cause: error });
-        // Short, jittered waits: metrics writes hold the lock for milliseconds.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
-      }
-    }
+    await retryOnLock(file, this.lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS ${METRICS_ALIAS}`));
   }
 
   /** Detaches the file (releasing its lock); if that fails, closes the host instance, which does too. */
@@ -495,5 +480,4 @@ export class MetricsDb {
   async runs(limit: number): Promise<RunRecord[]> {
     return readRuns(path.resolve(this.file), limit, this.lockTimeoutMillis);
   }
-
 }

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Bindings from '@duckdb/node-bindings';
-import { ENGINE_SETTINGS, isLockError, serialized } from '../db/file-queue.js';
-import { ConfigError, LockError } from '../errors.js';
+import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
+import { ConfigError } from '../errors.js';
 import { isAlive } from './process-identity.js';
 import { readRunResult } from './run-results.js';
 import type { RunKind, RunRecord, RunStatus } from './metrics-db.js';
@@ -54,19 +54,12 @@ function varcharColumn(db: typeof Bindings, result: Bindings.Result): string[] {
   return out;
 }
 
-async function openReadOnly(db: typeof Bindings, file: string, lockTimeoutMillis: number): Promise<Bindings.Database> {
-  const deadline = Date.now() + lockTimeoutMillis;
-  for (let attempt = 0; ; attempt += 1) {
+function openReadOnly(db: typeof Bindings, file: string, lockTimeoutMillis: number): Promise<Bindings.Database> {
+  return retryOnLock(file, lockTimeoutMillis, () => {
     const config = db.create_config();
     for (const [name, value] of Object.entries({ ...ENGINE_SETTINGS, access_mode: 'READ_ONLY' })) db.set_config(config, name, value);
-    try {
-      return await db.open(file, config);
-    } catch (error) {
-      if (!isLockError(error)) throw error;
-      if (Date.now() >= deadline) throw new LockError(`${file} is locked by another process (waited ${lockTimeoutMillis} ms)`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
-    }
-  }
+    return db.open(file, config);
+  });
 }
 
 const SELECT_RUNS = (limit: number): string => `
