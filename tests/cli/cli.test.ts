@@ -74,6 +74,9 @@ describe('duckhouse CLI', () => {
     const typo = run(dir, ['export', 'marts.by_stor', '--format', 'csv']);
     expect(typo.code).toBe(2);
     expect(typo.err).toMatch(/did you mean marts.by_store/);
+    const badLimit = run(dir, ['runs', '-n', 'abc']);
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.err).toMatch(/option "limit" must be a positive integer \(got NaN\)/);
     fs.writeFileSync(path.join(dir, 'duckhouse.config.ts'), `export default { roots: 'x' };`);
     const bad = run(dir, ['runs']);
     expect(bad.code).toBe(2);

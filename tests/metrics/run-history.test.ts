@@ -80,5 +80,6 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
   it('names a bad option', async () => {
     await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(ConfigError);
     await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(/option "limit" must be a positive integer \(got 0\)/);
+    await expect(runHistory({ root: tempDir(), lockTimeoutMillis: -5 })).rejects.toThrow(/option "lockTimeoutMillis" must be a positive integer \(got -5\)/);
   });
 });
