@@ -17,6 +17,7 @@ import { readerRows } from '../db/values.js';
 import { applyMoves, writeManifest, type CommitManifest } from './commit.js';
 import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
 import { DuckhouseError, PartitionError } from '../errors.js';
+import { listTree } from '../fs-list.js';
 
 const CHUNK_ROWS = 2048;
 const MAX_PARTITIONS_PER_KEY = 10_000;
@@ -252,7 +253,7 @@ export class BronzeWriter {
   }
 
   private async commit(stage: string, batchNo: number, rows: number, extra: FlushExtra): Promise<CommittedBatch> {
-    const produced = (fs.readdirSync(stage, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort();
+    const produced = listTree(stage).filter((f) => f.endsWith('.parquet')).sort();
     const counts = new Map<string, number>();
     for (const r of readerRows(
       await this.o.connection.runAndReadAll(`SELECT file_name, num_rows FROM parquet_file_metadata(${quoteLiteral(path.join(stage, '**', '*.parquet'))})`),

@@ -77,21 +77,39 @@ export interface FinishFields {
   result?: unknown;
 }
 
-async function insertModels(c: DuckDBConnection, runId: string, models: ModelResult[], hashes: Map<string, string>): Promise<void> {
-  for (const m of models) {
-    await c.run(`INSERT INTO model_builds VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
-      runId, m.name, m.file, m.materialization, m.status, m.rows, Math.round(m.durationMs),
-      m.error ? (redact(m.error) as string) : null, m.skippedBecause ?? null, hashes.get(m.name) ?? null,
-    ]);
+/**
+ * Rows appended with as few statements as the parameter lists allow (one INSERT per 100 rows):
+ * a build of the demo records ~650 model and test rows, ~1 ms each as single INSERTs.
+ * Each row gets `now()` as its last column.
+ */
+async function insertRows(c: DuckDBConnection, table: string, rows: DuckDBValue[][]): Promise<void> {
+  for (let start = 0; start < rows.length; start += 100) {
+    const chunk = rows.slice(start, start + 100);
+    let n = 0;
+    const values = chunk.map((row) => `(${row.map(() => `$${++n}`).join(', ')}, now())`);
+    await c.run(`INSERT INTO ${table} VALUES ${values.join(', ')}`, chunk.flat());
   }
 }
 
+async function insertModels(c: DuckDBConnection, runId: string, models: ModelResult[], hashes: Map<string, string>): Promise<void> {
+  await insertRows(
+    c,
+    'model_builds',
+    models.map((m) => [
+      runId, m.name, m.file, m.materialization, m.status, m.rows, Math.round(m.durationMs),
+      m.error ? (redact(m.error) as string) : null, m.skippedBecause ?? null, hashes.get(m.name) ?? null,
+    ]),
+  );
+}
+
 async function insertTests(c: DuckDBConnection, runId: string, tests: TestResult[]): Promise<void> {
-  for (const t of tests) {
-    await c.run(`INSERT INTO test_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
+  await insertRows(
+    c,
+    'test_results',
+    tests.map((t) => [
       runId, t.name, t.model, t.column ?? null, t.kind, t.severity, t.status, t.failures, t.measured ?? null, t.error ? (redact(t.error) as string) : null,
-    ]);
-  }
+    ]),
+  );
 }
 
 async function insertRun(c: DuckDBConnection, runId: string, kind: RunKind, startedAt: Date): Promise<void> {
@@ -171,6 +189,13 @@ async function dropKeys(c: DuckDBConnection, metricsFile: string): Promise<void>
   }
 }
 
+/** What a build reads from the metrics db at its start. */
+export interface BuildInputs {
+  visibility: BronzeVisibility;
+  /** When each source last extracted successfully (`source.dataset` → instant). */
+  lastSuccess: Map<string, Date>;
+}
+
 export class MetricsDb {
   private initialized = false;
 
@@ -196,8 +221,22 @@ export class MetricsDb {
    * and the detach (which checkpoints) runs on DuckDB's threads instead of blocking the event loop.
    */
   async transaction<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.inTransaction(fn, 'detached');
+  }
+
+  /**
+   * `settle: 'detached'` resolves once the file is detached again (free for any other reader);
+   * `'committed'`, for the records written while a run is going on (its start, its batches),
+   * resolves once the transaction has committed (durable in the WAL): the detach that follows
+   * (a checkpoint, 10–60 ms) stays in the file's queue, so the next access from this process
+   * waits for it, and other processes retry on the lock until it is released. A run's last
+   * record (`finishRun`) always settles detached: when an operation returns, the file is free.
+   */
+  private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: 'committed' | 'detached'): Promise<T> {
     const file = path.resolve(this.file);
-    return serialized(file, async () => {
+    let committed!: (out: T) => void;
+    const early = new Promise<T>((resolve) => (committed = resolve));
+    const whole = serialized(file, async () => {
       const { connection: c } = await this.connectHost();
       await this.attach(c, file);
       try {
@@ -211,6 +250,7 @@ export class MetricsDb {
         try {
           const out = await fn(c);
           await c.run('COMMIT');
+          if (settle === 'committed') committed(out);
           return out;
         } catch (error) {
           await c.run('ROLLBACK').catch(() => undefined);
@@ -220,6 +260,7 @@ export class MetricsDb {
         await this.detach(c);
       }
     });
+    return settle === 'committed' ? Promise.race([early, whole]) : whole;
   }
 
   private async attach(c: DuckDBConnection, file: string): Promise<void> {
@@ -237,8 +278,9 @@ export class MetricsDb {
     }
   }
 
-  /** Closes the in-memory host (the file is never left attached between calls). */
+  /** Closes the in-memory host (the file is never left attached between calls) once the last detach is done. */
   async close(): Promise<void> {
+    await serialized(path.resolve(this.file), () => Promise.resolve());
     const host = this.host;
     this.host = undefined;
     if (!host) return;
@@ -256,7 +298,7 @@ export class MetricsDb {
   }
 
   async startRun(runId: string, kind: RunKind, startedAt: Date): Promise<void> {
-    await this.transaction((c) => insertRun(c, runId, kind, startedAt));
+    await this.inTransaction((c) => insertRun(c, runId, kind, startedAt), 'committed');
   }
 
   /**
@@ -264,13 +306,23 @@ export class MetricsDb {
    * transaction (one open of the file instead of three): which bronze files are visible, and
    * when each dataset last extracted successfully (for the timeliness score).
    */
-  async startBuild(runId: string, startedAt: Date): Promise<{ visibility: BronzeVisibility; lastSuccess: Map<string, Date> }> {
-    return this.transaction(async (c) => {
+  /**
+   * A build's start record and the inputs it reads from the metrics db, in one transaction.
+   * `inputs` resolves as soon as they are read (the build can go on while the transaction
+   * commits and the file is detached, which checkpoints); `recorded` when the start is committed.
+   */
+  startBuild(runId: string, startedAt: Date): { inputs: Promise<BuildInputs>; recorded: Promise<void> } {
+    let early!: (inputs: BuildInputs) => void;
+    const inputs = new Promise<BuildInputs>((resolve) => (early = resolve));
+    const done = this.inTransaction(async (c) => {
       await insertRun(c, runId, 'build', startedAt);
       const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
       const last = readerRows(await c.runAndReadAll(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`));
-      return { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])) };
-    });
+      const read = { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])) };
+      early(read);
+      return read;
+    }, 'committed');
+    return { inputs: Promise.race([inputs, done]), recorded: done.then(() => undefined) };
   }
 
   async finishRun(
@@ -284,12 +336,13 @@ export class MetricsDb {
     if (fields.result === undefined) fs.rmSync(resultFile, { force: true });
     else writeFileAtomic(resultFile, JSON.stringify(redact(fields.result)));
     await this.transaction(async (c) => {
-      for (const q of extra.quality ?? []) {
-        const d = q.dimensions;
-        await c.run(`INSERT INTO quality_scores VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())`, [
-          runId, q.model, q.rows, d.completeness ?? null, d.uniqueness ?? null, d.validity ?? null, d.accuracy ?? null, d.conformity ?? null, d.consistency ?? null, d.integrity ?? null, d.timeliness ?? null, q.score,
-        ]);
-      }
+      await insertRows(
+        c,
+        'quality_scores',
+        (extra.quality ?? []).map(({ model, rows, dimensions: d, score }) => [
+          runId, model, rows, d.completeness ?? null, d.uniqueness ?? null, d.validity ?? null, d.accuracy ?? null, d.conformity ?? null, d.consistency ?? null, d.integrity ?? null, d.timeliness ?? null, score,
+        ]),
+      );
       if (extra.models) await insertModels(c, runId, extra.models, extra.hashes ?? new Map());
       if (extra.tests) await insertTests(c, runId, extra.tests);
       await c.run(
@@ -311,7 +364,7 @@ export class MetricsDb {
 
   /** Records one committed bronze batch: its files and its row counts, atomically. */
   async recordBatch(batch: BatchCommit): Promise<void> {
-    await this.transaction(async (c) => {
+    await this.inTransaction(async (c) => {
       const existing = readerRows(await c.runAndReadAll(`SELECT count(*) AS n FROM source_batches WHERE run_id = $1 AND source = $2 AND dataset = $3 AND batch_no = $4`, [batch.runId, batch.source, batch.dataset, batch.batchNo]));
       if (Number(existing[0]?.n ?? 0) > 0) return; // recovery replays a commit already recorded
       for (const f of batch.files) {
@@ -356,29 +409,31 @@ export class MetricsDb {
         }
         appender.closeSync();
       }
-    });
+    }, 'committed');
   }
 
   async recordHttpStats(runId: string, source: string, dataset: string, stats: HttpHostStats[]): Promise<void> {
     if (stats.length === 0) return;
-    await this.transaction(async (c) => {
+    await this.inTransaction(async (c) => {
       for (const h of stats) {
         await c.run(`INSERT INTO http_stats VALUES ($1, $2, $3, $4, $5, $6, $7::JSON, $8, $9, $10, $11, now())`, [
           runId, source, dataset, h.host, h.requests, h.retries, JSON.stringify(h.statuses), h.bytes, Math.round(h.latencyMs), Math.round(h.throttledMs), h.breakerOpens,
         ]);
       }
-    });
+    }, 'committed');
   }
 
   async recordSourceResult(runId: string, r: {
     source: string; dataset: string; status: string; rows: number; rejected: number; files: number; bytes: number;
     requests: number; retries: number; durationMs: number; error?: string;
   }): Promise<void> {
-    await this.transaction((c) =>
-      c.run(
-        `INSERT INTO source_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())`,
-        [runId, r.source, r.dataset, r.status, r.rows, r.rejected, r.files, r.bytes, r.requests, r.retries, Math.round(r.durationMs), r.error ? (redact(r.error) as string) : null],
-      ),
+    await this.inTransaction(
+      (c) =>
+        c.run(
+          `INSERT INTO source_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())`,
+          [runId, r.source, r.dataset, r.status, r.rows, r.rejected, r.files, r.bytes, r.requests, r.retries, Math.round(r.durationMs), r.error ? (redact(r.error) as string) : null],
+        ),
+      'committed',
     );
   }
 

@@ -32,6 +32,7 @@ import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, readRecord
 import type { Progress } from '../progress.js';
 import { parseOptions, type QualityOptions } from '../config.js';
 import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
+import { listTree } from '../fs-list.js';
 
 export interface BuildOptions {
   /** Selectors (`name`, `schema.name`, `+x`, `x+`, `layer:marts`, `source:vtex`, `tag:x`); all models when absent. */
@@ -519,7 +520,7 @@ class Builder {
     if (!fs.existsSync(tmpDir)) return { files: [], rows };
     fs.mkdirSync(path.dirname(finalDir), { recursive: true });
     fs.renameSync(tmpDir, finalDir);
-    const files = (fs.readdirSync(finalDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(finalDir, f));
+    const files = listTree(finalDir).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(finalDir, f));
     return { files, rows };
   }
 

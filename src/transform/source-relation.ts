@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { listTree } from '../fs-list.js';
 
 export interface BronzeDataset {
   dir: string;
@@ -69,22 +70,24 @@ export function compactedFileName(firstRun: string, runId: string, n: number): s
  */
 export function scanBronze(root: string, source: string, dataset: string, visibility: BronzeVisibility = ALL_VISIBLE): BronzeDataset {
   const dir = path.join(root, 'bronze', source, dataset);
-  const files = fs.existsSync(dir)
-    ? (fs.readdirSync(dir, { recursive: true }) as string[])
+  // Paths relative to the dataset folder; relative to the root by prefix (no path.relative per file:
+  // a dataset can hold thousands before compaction).
+  const prefix = path.join('bronze', source, dataset) + path.sep;
+  const names = fs.existsSync(dir)
+    ? listTree(dir)
         .filter((f) => f.endsWith('.parquet'))
         .sort()
-        .map((f) => path.join(dir, f))
         .filter((f) => {
-          const rel = path.relative(root, f);
-          if (visibility.removed.has(rel)) return false;
-          return !isCompactionOutput(f) || visibility.compacted.has(rel);
+          if (visibility.removed.has(prefix + f)) return false;
+          return !isCompactionOutput(f) || visibility.compacted.has(prefix + f);
         })
     : [];
+  const files = names.map((f) => path.join(dir, f));
   const hash = crypto.createHash('sha256');
-  for (const f of files) {
-    const st = fs.statSync(f);
-    hash.update(`${path.relative(dir, f)}\0${st.size}\0${st.mtimeMs}\n`);
-  }
+  names.forEach((f, i) => {
+    const st = fs.statSync(files[i]!);
+    hash.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
+  });
   const first = files[0] ? path.relative(dir, files[0]).split(path.sep).slice(0, -1) : [];
   return { dir, files, partitionKeys: first.map((seg) => seg.slice(0, seg.indexOf('='))), fingerprint: hash.digest('hex') };
 }

@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
+import { listTree } from '../fs-list.js';
 
 export type StoredKind = 'view' | 'table';
 
@@ -172,7 +173,7 @@ export function sweepUnreferenced(warehouseDir: string, models: Map<string, Mode
   const keep = new Set(garbage.map((g) => g.path));
   for (const m of models.values()) for (const f of m.files) keep.add(f);
   let removed = 0;
-  for (const rel of fs.readdirSync(warehouseDir, { recursive: true }) as string[]) {
+  for (const rel of listTree(warehouseDir)) {
     const file = path.join(warehouseDir, rel);
     if (keep.has(file) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
     fs.rmSync(file, { force: true });

@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { MetricsDb } from '../../src/metrics/metrics-db.js';
+import type { ModelResult, TestResult } from '../../src/results.js';
+import { spawnHelper } from '../helpers/child.js';
+import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
+
+async function rows(file: string, sql: string): Promise<Record<string, unknown>[]> {
+  const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  const c = await db.connect();
+  try {
+    return (await c.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+describe('metrics transactions', () => {
+  it('records a finish with more model and test rows than one INSERT takes, every value in place', async () => {
+    const file = path.join(tempDir(), 'metrics', 'runs.duckdb');
+    const metrics = new MetricsDb(file, 10_000);
+    registerCleanup(() => metrics.close());
+    const runId = '20261205T120000000Z-abcdef';
+    await metrics.startRun(runId, 'build', new Date());
+    const models: ModelResult[] = Array.from({ length: 230 }, (_, i) => ({
+      name: `marts.m${i}`,
+      file: `models/marts/m${i}.sql`,
+      materialization: 'table',
+      status: i % 7 === 0 ? 'error' : 'success',
+      rows: i % 7 === 0 ? null : i * 10,
+      durationMs: i + 0.4,
+      ...(i % 7 === 0 ? { error: `m${i} failed reading https://api.example.com/x?access_token=tok-${i}-secret` } : {}),
+    }));
+    const tests: TestResult[] = Array.from({ length: 250 }, (_, i) => ({
+      name: `t${i}`,
+      model: `marts.m${i % 230}`,
+      kind: i % 2 ? 'not_null' : 'row_count',
+      severity: 'error',
+      status: i % 5 === 0 ? 'fail' : 'pass',
+      failures: i % 5 === 0 ? i : 0,
+      ...(i % 2 ? { column: 'id' } : { measured: i * 1.5 }),
+    }));
+    const hashes = new Map(models.map((m, i) => [m.name, `h${i}`]));
+    await metrics.finishRun(runId, { status: 'partial', rows: 1 }, { models, hashes, tests });
+    await metrics.close();
+
+    const builds = await rows(file, `SELECT model, status, rows, duration_ms, error, hash FROM model_builds WHERE run_id = '${runId}' ORDER BY CAST(substr(model, 8) AS INTEGER)`);
+    expect(builds).toHaveLength(230);
+    expect(builds[0]).toMatchObject({ model: 'marts.m0', status: 'error', rows: null, duration_ms: 0, hash: 'h0' });
+    expect(String(builds[0]!.error)).toContain('m0 failed');
+    expect(String(builds[0]!.error)).not.toContain('tok-0-secret');
+    expect(builds[229]).toEqual({ model: 'marts.m229', status: 'success', rows: 2290, duration_ms: 229, error: null, hash: 'h229' });
+    const results = await rows(file, `SELECT name, column_name, status, failures, measured FROM test_results WHERE run_id = '${runId}' ORDER BY CAST(substr(name, 2) AS INTEGER)`);
+    expect(results).toHaveLength(250);
+    expect(results[0]).toEqual({ name: 't0', column_name: null, status: 'fail', failures: 0, measured: 0 });
+    expect(results[101]).toEqual({ name: 't101', column_name: 'id', status: 'pass', failures: 0, measured: null });
+    expect(results[200]).toEqual({ name: 't200', column_name: null, status: 'fail', failures: 200, measured: 300 });
+    expect(await rows(file, `SELECT status, rows FROM runs WHERE run_id = '${runId}'`)).toEqual([{ status: 'partial', rows: 1 }]);
+  });
+
+  it('a start is durable once startRun resolves, even if the process dies before the file is detached', async () => {
+    const file = path.join(tempDir(), 'metrics', 'runs.duckdb');
+    const runId = '20261205T120000000Z-fedcba';
+    const child = spawnHelper('child-start-run.ts', [file, runId]);
+    await child.waitFor((l) => l === 'started', 30_000);
+    const exit = await child.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    expect(await rows(file, `SELECT run_id, kind, status FROM runs`)).toEqual([{ run_id: runId, kind: 'extract', status: 'running' }]);
+  });
+
+  it('close waits for a detach still in flight, and the next transaction sees every committed write', async () => {
+    const file = path.join(tempDir(), 'metrics', 'runs.duckdb');
+    const metrics = new MetricsDb(file, 10_000);
+    const ids = Array.from({ length: 5 }, (_, i) => `20261205T12000000${i}Z-aaaaa${i}`);
+    // Each start resolves at its commit; the next one queues behind the previous detach.
+    for (const id of ids) await metrics.startRun(id, 'extract', new Date());
+    expect(await metrics.select(`SELECT count(*) AS n FROM runs`)).toEqual([{ n: 5 }]);
+    await metrics.startRun('20261205T120000009Z-bbbbbb', 'build', new Date());
+    await metrics.close();
+    expect(await rows(file, `SELECT count(*) AS n FROM runs`)).toEqual([{ n: 6 }]);
+  });
+});
