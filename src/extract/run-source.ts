@@ -115,18 +115,28 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       retries: ctx.stats.retries,
     });
 
+  // Set once a batch failed to commit: records the cursor covers may be in it, so this run must
+  // not save the cursor any more (the next run reads them again).
+  let cursorUnsafe = false;
   const flush = async (): Promise<void> => {
     quarantine.flush();
     const saving = cursor;
-    const batch = await writer.flush({
-      rejected: rejectedSinceFlush,
-      cursor: cursorDirty ? cursor : undefined,
-      // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
-      afterRecord: cursorDirty ? () => env.cursors.save(source.source, source.dataset, saving, env.runId) : undefined,
-    });
+    const withCursor = cursorDirty && !cursorUnsafe;
+    let batch: Awaited<ReturnType<BronzeWriter['flush']>>;
+    try {
+      batch = await writer.flush({
+        rejected: rejectedSinceFlush,
+        cursor: withCursor ? cursor : undefined,
+        // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
+        afterRecord: withCursor ? () => env.cursors.save(source.source, source.dataset, saving, env.runId) : undefined,
+      });
+    } catch (e) {
+      cursorUnsafe = true;
+      throw e;
+    }
     rejectedSinceFlush = 0;
     if (batch) cursorDirty = false;
-    else if (cursorDirty && writer.buffered === 0) {
+    else if (cursorDirty && !cursorUnsafe && writer.buffered === 0) {
       // Nothing buffered: every record the cursor covers was committed earlier (or there were none).
       await env.cursors.save(source.source, source.dataset, cursor, env.runId);
       cursorDirty = false;
