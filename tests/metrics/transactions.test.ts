@@ -1,20 +1,14 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { MetricsDb } from '../../src/metrics/metrics-db.js';
 import type { ModelResult, TestResult } from '../../src/results.js';
 import { spawnHelper } from '../helpers/child.js';
+import { readOnlyQuery } from '../helpers/lake-checks.js';
 import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
+/** The rows of `sql` on the metrics file, opened READ_ONLY as any client would; BIGINTs as numbers. */
 async function rows(file: string, sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
-  const c = await db.connect();
-  try {
-    return (await c.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
+  return (await readOnlyQuery(file, sql)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
 }
 
 describe('metrics transactions', () => {
