@@ -45,8 +45,12 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   const connections: DuckDBConnection[] = [];
   let schema = source.schema;
   let columns = source.columns;
+  // Batches are written and committed on their own connection while the next one is buffered.
+  const flushConnection = await env.engine.connect();
+  connections.push(flushConnection);
   const makeWriter = (): BronzeWriter => new BronzeWriter({
     connection: env.connection,
+    flushConnection,
     root: env.root,
     tmpDir: env.tmpDir,
     source: source.source,
@@ -108,7 +112,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     env.onProgress?.({
       source: source.source,
       dataset: source.dataset,
-      rows: writer.totals.rows + writer.buffered,
+      rows: writer.totals.rows + writer.buffered + writingRows,
       rejected: quarantine.count,
       pages: ctx.stats.pages,
       requests: ctx.stats.requests,
@@ -118,30 +122,58 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   // Set once a batch failed to commit: records the cursor covers may be in it, so this run must
   // not save the cursor any more (the next run reads them again).
   let cursorUnsafe = false;
-  const flush = async (): Promise<void> => {
+  // The batch being written and committed while the next one is buffered (at most one), and its rows.
+  let writing: Promise<void> | undefined;
+  let writingRows = 0;
+  let writeFailed = false;
+  /**
+   * Seals what is buffered as a batch, with the cursor and rejections so far, and writes it:
+   * in the background (`await`ed by the next flush, which keeps batches and cursor saves in
+   * order, and throws the error of a batch that failed), or at once for the last one.
+   */
+  const flush = async (background: boolean): Promise<void> => {
+    const previous = writing;
+    writing = undefined;
+    await previous;
     quarantine.flush();
     const saving = cursor;
     const withCursor = cursorDirty && !cursorUnsafe;
-    let batch: Awaited<ReturnType<BronzeWriter['flush']>>;
-    try {
-      batch = await writer.flush({
-        rejected: rejectedSinceFlush,
-        cursor: withCursor ? cursor : undefined,
+    const rejected = rejectedSinceFlush;
+    const sealed = await writer.seal();
+    rejectedSinceFlush = 0;
+    if (!sealed) {
+      // Nothing buffered: every record the cursor covers was committed earlier (or there were none).
+      if (cursorDirty && !cursorUnsafe) {
+        await env.cursors.save(source.source, source.dataset, cursor, env.runId);
+        cursorDirty = false;
+      }
+      report();
+      return;
+    }
+    if (withCursor) cursorDirty = false;
+    writingRows = sealed.rows;
+    const job = writer
+      .write(sealed, {
+        rejected,
+        cursor: withCursor ? saving : undefined,
         // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
         afterRecord: withCursor ? () => env.cursors.save(source.source, source.dataset, saving, env.runId) : undefined,
-      });
-    } catch (e) {
-      cursorUnsafe = true;
-      throw e;
-    }
-    rejectedSinceFlush = 0;
-    if (batch) cursorDirty = false;
-    else if (cursorDirty && !cursorUnsafe && writer.buffered === 0) {
-      // Nothing buffered: every record the cursor covers was committed earlier (or there were none).
-      await env.cursors.save(source.source, source.dataset, cursor, env.runId);
-      cursorDirty = false;
-    }
-    report();
+      })
+      .then(
+        () => {
+          writingRows = 0;
+          report();
+        },
+        (e: unknown) => {
+          writingRows = 0;
+          cursorUnsafe = true;
+          writeFailed = true;
+          throw e;
+        },
+      );
+    if (!background) return job;
+    job.catch(() => undefined); // its error is thrown by the next flush
+    writing = job;
   };
 
   let error: unknown;
@@ -160,6 +192,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     );
     for await (const item of source.extract(ctx)) {
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
+      if (writeFailed) await flush(true); // throws the failed batch's error: stop fetching
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
       const valid: SourceRecord[] = [];
       for (const record of batch) {
@@ -180,15 +213,22 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         }
       }
       if (valid.length > 0) await writer.append(valid, env.extractedAt ?? new Date());
-      if (writer.shouldFlush) await flush();
+      if (writer.shouldFlush) await flush(true);
       report();
     }
   } catch (e) {
     error = e;
   }
   // Records validated before a failure are kept: commit them (the cursor covers only what was yielded).
+  // A batch still being written finishes first; if it failed, the rows buffered since are still kept.
   try {
-    await flush();
+    await writing;
+  } catch (e) {
+    error ??= e;
+  }
+  writing = undefined;
+  try {
+    await flush(false);
   } catch (e) {
     error ??= e;
     await writer.discard().catch(() => undefined);
