@@ -63,8 +63,27 @@ const fileSchema = z.strictObject({
   macros: z.array(z.unknown()).nullish(),
 });
 
-/** Parses one property file. `file` is how messages name it. */
+/** Property files parsed in this process, by name and text (parsing the shipped ones takes ~100 ms). */
+const parsedFiles = new Map<string, PropertyEntry[]>();
+const PARSED_FILES_KEPT = 256;
+
+/**
+ * Parses one property file. `file` is how messages name it. A file whose name and text this
+ * process parsed before is not parsed again (a copy of the entries is returned): repeated
+ * builds of one process (`lake.run` on a schedule, a notebook) skip the YAML parser.
+ */
 export function parseProperties(text: string, file: string): PropertyEntry[] {
+  const key = `${file}\0${text}`;
+  let entries = parsedFiles.get(key);
+  if (!entries) {
+    entries = parse(text, file);
+    if (parsedFiles.size >= PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value!);
+    parsedFiles.set(key, entries);
+  }
+  return structuredClone(entries);
+}
+
+function parse(text: string, file: string): PropertyEntry[] {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   const yamlError = doc.errors[0];
