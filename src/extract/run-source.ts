@@ -125,7 +125,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   // The batch being written and committed while the next one is buffered (at most one), and its rows.
   let writing: Promise<void> | undefined;
   let writingRows = 0;
-  let writeFailed = false;
+  let writeError: unknown;
   /**
    * Seals what is buffered as a batch, with the cursor and rejections so far, and writes it:
    * in the background (`await`ed by the next flush, which keeps batches and cursor saves in
@@ -167,7 +167,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         (e: unknown) => {
           writingRows = 0;
           cursorUnsafe = true;
-          writeFailed = true;
+          writeError ??= e;
           throw e;
         },
       );
@@ -192,7 +192,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     );
     for await (const item of source.extract(ctx)) {
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
-      if (writeFailed) await flush(true); // throws the failed batch's error: stop fetching
+      if (writeError !== undefined) throw writeError; // a batch failed in the background: stop fetching
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
       const valid: SourceRecord[] = [];
       for (const record of batch) {
