@@ -337,11 +337,9 @@ export class Lakehouse {
     const runId = newRunId();
     const logger = this.logger.child({ runId });
     // Recording the start (and reading the build's inputs from the metrics db) runs while the
-    // transform engine loads and the project is read and rendered; the build goes on once the
-    // inputs are read, while the start record commits.
+    // transform engine loads and the project is read and rendered.
     const started = this.metrics.startBuild(runId, new Date());
-    started.inputs.catch(() => undefined);
-    started.recorded.catch(() => undefined);
+    started.catch(() => undefined);
     const progress = createProgress(progressEnabled(this.options.progress));
     try {
       // The transform engine (nunjucks, yaml) loads on first use: extract-only processes start faster.
@@ -364,15 +362,14 @@ export class Lakehouse {
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           progress,
           readPublished: () => this.readPublished(),
-          bronzeVisibility: async () => (await started.inputs).visibility,
-          lastSuccess: async () => (await started.inputs).lastSuccess,
+          bronzeVisibility: async () => (await started).visibility,
+          lastSuccess: async () => (await started).lastSuccess,
           testPublished: (project, tests) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger),
         },
         options,
       );
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
-      await started.recorded;
-      const { visibility } = await started.inputs;
+      const { visibility } = await started;
       await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests, quality: quality ?? [] });
       // Bronze files removed by compaction or prune may have been named only by the catalog just
       // replaced: delete those past their retention (nothing to look up while none is past it, or
@@ -385,7 +382,7 @@ export class Lakehouse {
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;
     } catch (error) {
-      await started.recorded.catch(() => undefined);
+      await started.catch(() => undefined);
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
       throw error;
     } finally {

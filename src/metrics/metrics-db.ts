@@ -304,25 +304,16 @@ export class MetricsDb {
   /**
    * Records a build's start and reads what the build needs from the metrics db in the same
    * transaction (one open of the file instead of three): which bronze files are visible, and
-   * when each dataset last extracted successfully (for the timeliness score).
+   * when each dataset last extracted successfully (for the timeliness score). Resolves at the
+   * commit, like every record written while a run goes on.
    */
-  /**
-   * A build's start record and the inputs it reads from the metrics db, in one transaction.
-   * `inputs` resolves as soon as they are read (the build can go on while the transaction
-   * commits and the file is detached, which checkpoints); `recorded` when the start is committed.
-   */
-  startBuild(runId: string, startedAt: Date): { inputs: Promise<BuildInputs>; recorded: Promise<void> } {
-    let early!: (inputs: BuildInputs) => void;
-    const inputs = new Promise<BuildInputs>((resolve) => (early = resolve));
-    const done = this.inTransaction(async (c) => {
+  startBuild(runId: string, startedAt: Date): Promise<BuildInputs> {
+    return this.inTransaction(async (c) => {
       await insertRun(c, runId, 'build', startedAt);
       const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
       const last = readerRows(await c.runAndReadAll(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`));
-      const read = { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])) };
-      early(read);
-      return read;
+      return { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])) };
     }, 'committed');
-    return { inputs: Promise.race([inputs, done]), recorded: done.then(() => undefined) };
   }
 
   async finishRun(
