@@ -215,15 +215,6 @@ export class BronzeWriter {
   }
 
   /**
-   * Writes and commits everything buffered as one batch. `rejected` and `cursor` are
-   * recorded with it. Returns undefined when nothing was buffered.
-   */
-  async flush(extra: FlushExtra = {}): Promise<CommittedBatch | undefined> {
-    const sealed = await this.seal();
-    return sealed ? this.write(sealed, extra) : undefined;
-  }
-
-  /**
    * Takes everything buffered out of the buffer as one batch (numbered now, so batches keep the
    * order they were sealed in); the buffer is empty and takes more rows at once. Undefined when
    * nothing was buffered. Call it when no `append` is running.
@@ -243,7 +234,10 @@ export class BronzeWriter {
     return sealed;
   }
 
-  /** Writes a sealed batch to Parquet and commits it, on the flush connection; its buffer table is dropped. */
+  /**
+   * Writes a sealed batch to Parquet and commits it, on the flush connection; its buffer table is
+   * dropped. `rejected` and `cursor` are recorded with it.
+   */
   async write(sealed: SealedBatch, extra: FlushExtra = {}): Promise<CommittedBatch> {
     const c = this.o.flushConnection ?? this.o.connection;
     const stage = path.join(this.o.tmpDir, `${this.o.runId}-${this.o.source}-${this.o.dataset}-${sealed.batchNo}`);

@@ -22,6 +22,7 @@ import { columnsOf, expectsDate, shapeOf, sqlTypeOf } from '../bronze/schema-map
 import { writeFileAtomic } from '../bronze/commit.js';
 import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
 import { limitsOverrideSchema } from '../config.js';
+import { listTree } from '../fs-list.js';
 
 const BATCH_ROWS = 10_000;
 
@@ -340,7 +341,7 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
       .join('(?:.*/)?')}$`,
   );
   if (!fs.existsSync(base)) return [];
-  for (const rel of fs.readdirSync(base, { recursive: true }) as string[]) {
+  for (const rel of listTree(base)) {
     if (re.test(rel) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
   }
   return files.sort();
