@@ -80,7 +80,7 @@ export interface FinishFields {
 /**
  * Rows appended with as few statements as the parameter lists allow (one INSERT per 100 rows):
  * a build of the demo records ~650 model and test rows, ~1 ms each as single INSERTs.
- * Each row gets `now()` as its last column.
+ * Each row gets `now()` as its last column; text goes into JSON columns as it is.
  */
 async function insertRows(c: DuckDBConnection, table: string, rows: DuckDBValue[][]): Promise<void> {
   for (let start = 0; start < rows.length; start += 100) {
@@ -405,13 +405,15 @@ export class MetricsDb {
 
   async recordHttpStats(runId: string, source: string, dataset: string, stats: HttpHostStats[]): Promise<void> {
     if (stats.length === 0) return;
-    await this.inTransaction(async (c) => {
-      for (const h of stats) {
-        await c.run(`INSERT INTO http_stats VALUES ($1, $2, $3, $4, $5, $6, $7::JSON, $8, $9, $10, $11, now())`, [
-          runId, source, dataset, h.host, h.requests, h.retries, JSON.stringify(h.statuses), h.bytes, Math.round(h.latencyMs), Math.round(h.throttledMs), h.breakerOpens,
-        ]);
-      }
-    }, 'committed');
+    await this.inTransaction(
+      (c) =>
+        insertRows(
+          c,
+          'http_stats',
+          stats.map((h) => [runId, source, dataset, h.host, h.requests, h.retries, JSON.stringify(h.statuses), h.bytes, Math.round(h.latencyMs), Math.round(h.throttledMs), h.breakerOpens]),
+        ),
+      'committed',
+    );
   }
 
   async recordSourceResult(runId: string, r: {
