@@ -89,6 +89,58 @@ describe('lake.build materializations', () => {
     }
   });
 
+  it.each(['merge', 'append'])('incremental %s with partition_by rewrites only the partitions its new rows touch; rows and content equal a full refresh', async (strategy) => {
+    const key = strategy === 'append' ? '' : `, unique_key=['store', 'sku']`;
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/tru_part.sql': `{{ config(materialized='incremental', incremental_strategy='${strategy}', partition_by='store'${key}) }}
+        select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
+        {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}
+        qualify row_number() over (partition by store, sku order by _extracted_at desc) = 1`,
+    });
+    const day = (d: number) => ({ extractedAt: new Date(Date.UTC(2026, 0, d, 12)) });
+    // The published view lists the model's files: which partition folders each one is in.
+    const filesFor = async (store: string) => {
+      const [view] = await lake.query(`select sql from duckdb_views() where schema_name = 'trusted' and view_name = 'tru_part'`);
+      return [...String(view!.sql).matchAll(/'([^']+\.parquet)'/g)].map((m) => m[1]!).filter((f) => f.includes(`${path.sep}store=${store}${path.sep}`));
+    };
+    const rowsAfter = async (rows: [string, string, number][], d: number) => {
+      await lake.extract([prices(rows)], day(d));
+      const r = await lake.build();
+      const model = r.models.find((m) => m.name === 'trusted.tru_part')!;
+      expect(model.status).toBe('success');
+      expect(await lake.query('select count(*) as n from trusted.tru_part')).toEqual([{ n: model.rows }]);
+      return model.rows;
+    };
+    expect(await rowsAfter([['a', '1', 1], ['a', '2', 2], ['b', '1', 5]], 1)).toBe(3);
+    const store = (s: string) => lake.query(`select sku, price from trusted.tru_part where store = '${s}' order by sku`);
+    const [bBefore, aBefore] = [await filesFor('b'), await filesFor('a')];
+    expect(bBefore).toHaveLength(1);
+    // Only store a changes (one row replaced, one new): b's partition file stays as it was.
+    expect(await rowsAfter([['a', '1', 10], ['a', '3', 3]], 2)).toBe(strategy === 'append' ? 5 : 4);
+    expect(await filesFor('b')).toEqual(bBefore);
+    expect(await filesFor('a')).not.toEqual(aBefore);
+    expect(await store('b')).toEqual([{ sku: '1', price: 5 }]);
+    // A new partition only: nothing old is touched.
+    expect(await rowsAfter([['c', '1', 7]], 3)).toBe(strategy === 'append' ? 6 : 5);
+    // Rows and content equal a full refresh (merge); append keeps every version.
+    const incremental = await lake.query('select store, sku, price from trusted.tru_part order by all');
+    if (strategy === 'merge') {
+      const full = await lake.build({ fullRefresh: true });
+      expect(full.models.find((m) => m.name === 'trusted.tru_part')!.rows).toBe(5);
+      expect(await lake.query('select store, sku, price from trusted.tru_part order by all')).toEqual(incremental);
+      expect(incremental).toEqual([
+        { store: 'a', sku: '1', price: 10 },
+        { store: 'a', sku: '2', price: 2 },
+        { store: 'a', sku: '3', price: 3 },
+        { store: 'b', sku: '1', price: 5 },
+        { store: 'c', sku: '1', price: 7 },
+      ]);
+    } else {
+      expect(incremental).toHaveLength(6);
+    }
+  });
+
   it('on_schema_change: append_new_columns adds the column; fail stops with the columns named', async () => {
     const { lake, models } = await projectLake({
       ...STG,

@@ -1,0 +1,96 @@
+/**
+ * A build starts a new catalog and takes the previous build's objects into it at each model's
+ * turn in the DAG: the ones it does not rebuild (up to date, not selected, failed, skipped) keep
+ * their previous version; the ones it rebuilds never bind their previous version first.
+ */
+import { describe, expect, it } from 'vitest';
+import { prices, projectLake, writeFiles } from '../../helpers/models.js';
+
+const STG = { 'staging/stg_prices.sql': `select store, sku, price, _extracted_at from {{ source('shop', 'prices') }}` };
+
+describe('previous versions in a new catalog', () => {
+  it('a model that fails keeps its last good version published, and so do the models skipped below it', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'trusted/t.sql': `{{ config(materialized='table') }} select sku, price from {{ ref('stg_prices') }}`,
+      'marts/m.sql': `{{ config(materialized='table') }} select count(*) as n, sum(price) as total from {{ ref('t') }}`,
+      'marts/v.sql': `{{ config(materialized='view') }} select sku from {{ ref('t') }}`,
+    });
+    await lake.extract([prices([['a', '1', 2], ['a', '2', 3]])]);
+    expect((await lake.build()).status).toBe('success');
+    await lake.extract([prices([['a', '3', 4]])]);
+    writeFiles(models, { 'trusted/t.sql': `{{ config(materialized='table') }} select sku, price, no_such_column from {{ ref('stg_prices') }}` });
+    const r = await lake.build();
+    expect(r.models.map((m) => [m.name, m.status])).toEqual([
+      ['staging.stg_prices', 'success'],
+      ['trusted.t', 'error'],
+      ['marts.m', 'skipped'],
+      ['marts.v', 'skipped'],
+    ]);
+    // The new staging view reads the third row; the failed model and its readers are as before.
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 3 }]);
+    expect(await lake.query('select sku from trusted.t order by sku')).toEqual([{ sku: '1' }, { sku: '2' }]);
+    expect(await lake.query('select n, total from marts.m')).toEqual([{ n: 2, total: 5 }]);
+    expect(await lake.query('select sku from marts.v order by sku')).toEqual([{ sku: '1' }, { sku: '2' }]);
+  });
+
+  it('a table that reads its own previous version ({{ this }}) finds it, in a rebuild and in a full refresh', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'marts/snap.sql': `{{ config(materialized='table') }} select 1 as build_no, count(*) as n from {{ ref('stg_prices') }}`,
+    });
+    await lake.extract([prices([['a', '1', 2]])]);
+    await lake.build();
+    writeFiles(models, {
+      'marts/snap.sql': `{{ config(materialized='table') }}
+        select * from {{ this }}
+        union all select (select max(build_no) + 1 from {{ this }}), count(*) from {{ ref('stg_prices') }}`,
+    });
+    await lake.extract([prices([['a', '2', 3]])]);
+    expect((await lake.build()).models.find((m) => m.name === 'marts.snap')).toMatchObject({ status: 'success', rows: 2 });
+    expect((await lake.build({ fullRefresh: true })).models.find((m) => m.name === 'marts.snap')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await lake.query('select build_no, n from marts.snap order by build_no')).toEqual([
+      { build_no: 1, n: 1 },
+      { build_no: 2, n: 2 },
+      { build_no: 3, n: 2 },
+    ]);
+  });
+
+  it('a model left out of the selection is carried after what it reads; one that no longer binds is named, not published broken', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'trusted/t.sql': `{{ config(materialized='table') }} select sku, price from {{ ref('stg_prices') }}`,
+      'marts/v.sql': `{{ config(materialized='view') }} select sku, price * 2 as double_price from {{ ref('t') }}`,
+      'marts/w.sql': `{{ config(materialized='view') }} select sku from {{ ref('t') }}`,
+    });
+    await lake.extract([prices([['a', '1', 2]])]);
+    await lake.build();
+    // t is rebuilt alone, without the column v reads: v (not selected) can no longer be defined.
+    writeFiles(models, { 'trusted/t.sql': `{{ config(materialized='table') }} select sku from {{ ref('stg_prices') }}` });
+    const r = await lake.build({ select: ['t'] });
+    expect(r.models.map((m) => [m.name, m.status])).toEqual([['trusted.t', 'success']]);
+    expect(r.warnings).toContainEqual(expect.stringMatching(/^marts\.v is not in this build's catalog: its previous version no longer binds: .*price.*; select it to rebuild it$/));
+    expect(r.warnings.some((w) => w.startsWith('marts.w'))).toBe(false);
+    expect(await lake.query('select sku from marts.w')).toEqual([{ sku: '1' }]);
+    await expect(lake.query('select * from marts.v')).rejects.toThrow(/marts\.v|v does not exist|Table with name v/i);
+    // Selecting it rebuilds it (and fails on its own SQL, naming its file).
+    const again = await lake.build({ select: ['v'] });
+    expect(again.models).toMatchObject([{ name: 'marts.v', status: 'error', error: expect.stringContaining('models/marts/v.sql') }]);
+  });
+
+  it('a full refresh rebuilds a view whose previous version no longer binds (the bronze lost a column)', async () => {
+    const { lake, models } = await projectLake({
+      'staging/stg.sql': `select sku, price from {{ source('shop', 'prices') }}`,
+      'marts/m.sql': `{{ config(materialized='table') }} select count(*) as n from {{ ref('stg') }}`,
+    });
+    await lake.extract([prices([['a', '1', 2]])]);
+    await lake.build();
+    writeFiles(models, { 'staging/stg.sql': `select sku from {{ source('shop', 'prices') }}` });
+    const r = await lake.build({ fullRefresh: true });
+    expect(r.models.map((m) => [m.name, m.status])).toEqual([
+      ['staging.stg', 'success'],
+      ['marts.m', 'success'],
+    ]);
+    expect(await lake.query('select n from marts.m')).toEqual([{ n: 1 }]);
+  });
+});
