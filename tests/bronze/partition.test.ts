@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSource, PartitionError, z } from '../../src/index.js';
 import { listFiles, tempLake } from '../helpers/temp-lake.js';
+import { dateParts } from '../../src/bronze/partition.js';
 
 const schema = z.object({ store: z.string(), id: z.number() });
 
@@ -94,5 +95,53 @@ describe('hostile partition values and names', () => {
       { id: 1, region: 'sul', bucket: 'odd' },
       { id: 2, region: 'sul', bucket: 'even' },
     ]);
+  });
+});
+
+describe('dateParts', () => {
+  const formats = new Map<string, Intl.DateTimeFormat>();
+  const intl = (ms: number, timeZone: string) => {
+    if (!formats.has(timeZone)) formats.set(timeZone, new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }));
+    const [year, month, day] = formats.get(timeZone)!.format(new Date(ms)).split('-');
+    return { year, month, day };
+  };
+
+  it('gives the local date of each instant, the same minute asked again included, across midnights and zones', () => {
+    // São Paulo's midnight is 03:00 UTC: the last millisecond before it and the first after.
+    const midnight = Date.UTC(2026, 2, 5, 3, 0, 0);
+    expect(dateParts(new Date(midnight - 1), 'America/Sao_Paulo')).toEqual({ year: '2026', month: '03', day: '04' });
+    expect(dateParts(new Date(midnight - 1), 'America/Sao_Paulo')).toEqual({ year: '2026', month: '03', day: '04' });
+    expect(dateParts(new Date(midnight), 'America/Sao_Paulo')).toEqual({ year: '2026', month: '03', day: '05' });
+    // Every 13 s over two days (Lord Howe leaves its half-hour DST on 5 April), zones with half-
+    // and quarter-hour offsets interleaved.
+    const zones = ['America/Sao_Paulo', 'Asia/Kathmandu', 'America/St_Johns', 'Australia/Lord_Howe', 'UTC'];
+    const start = Date.UTC(2026, 3, 4, 0, 0, 0);
+    const wrong: string[] = [];
+    let checked = 0;
+    for (let ms = start; ms < start + 2 * 86_400_000; ms += 13_000) {
+      for (const zone of zones) {
+        const [got, want] = [dateParts(new Date(ms), zone), intl(ms, zone)];
+        checked += 1;
+        if (got.year !== want.year || got.month !== want.month || got.day !== want.day) wrong.push(`${new Date(ms).toISOString()} ${zone}: ${JSON.stringify(got)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(60_000);
+  });
+
+  it('asks Intl for every instant before 1980 (offsets in seconds, as São Paulo kept until 1914)', () => {
+    // Local mean time −3:06:28: 1900-01-01 00:00 local is 03:06:28 UTC, within one UTC minute.
+    const localMidnight = Date.UTC(1900, 0, 1, 3, 6, 28);
+    expect(dateParts(new Date(localMidnight - 1000), 'America/Sao_Paulo')).toEqual(intl(localMidnight - 1000, 'America/Sao_Paulo'));
+    expect(dateParts(new Date(localMidnight), 'America/Sao_Paulo')).toEqual(intl(localMidnight, 'America/Sao_Paulo'));
+    expect(intl(localMidnight - 1000, 'America/Sao_Paulo').year).toBe('1899');
+    expect(intl(localMidnight, 'America/Sao_Paulo').year).toBe('1900');
+  });
+
+  it('returns a copy: changing one result does not change the next', () => {
+    const at = new Date(Date.UTC(2026, 5, 1, 12));
+    const first = dateParts(at, 'UTC');
+    first.day = 'xx';
+    expect(dateParts(at, 'UTC').day).toBe('01');
   });
 });
