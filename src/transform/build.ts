@@ -691,7 +691,9 @@ class Builder {
     let touchedFiles = prev.files;
     if (parts && parts.length > 0 && onChange !== 'sync_all_columns') {
       const touched = new Set(
-        readerRows(await this.c.runAndReadAll(`SELECT DISTINCT ${parts.map((p) => `CAST(${quoteIdent(p)} AS VARCHAR) AS ${quoteIdent(p)}`).join(', ')} FROM (${newRows})`)).map((r) =>
+        readerRows(
+          await this.c.runAndReadAll(`SELECT ${parts.map((p) => `CAST(${quoteIdent(p)} AS VARCHAR) AS ${quoteIdent(p)}`).join(', ')} FROM (SELECT DISTINCT ${parts.map(quoteIdent).join(', ')} FROM (${newRows}))`),
+        ).map((r) =>
           JSON.stringify(parts.map((p) => (r[p] === null ? HIVE_NULL : String(r[p])))),
         ),
       );
