@@ -341,6 +341,9 @@ export class Lakehouse {
     const started = this.metrics.startBuild(runId, new Date());
     started.catch(() => undefined);
     const progress = createProgress(progressEnabled(this.options.progress));
+    // The lake's DuckDB instance starts while the transform engine loads.
+    const engine = this.engine();
+    engine.catch(() => undefined);
     try {
       // The transform engine (nunjucks, yaml) loads on first use: extract-only processes start faster.
       const { runBuild } = await import('./transform/build.js');
@@ -353,7 +356,7 @@ export class Lakehouse {
           warehouseDir: this.paths.warehouse,
           compiledDir: this.paths.compiled,
           tmpDir: this.tmpDir,
-          engine: await this.engine(),
+          engine: await engine,
           metrics: this.metrics,
           logger,
           vars: this.options.vars,
