@@ -3,9 +3,10 @@
  * run, and the result published as a new catalog in one rename (see warehouse.ts).
  *
  * Steps: lock → discover + select → read the published state → new catalog in a temp file →
- * for each model in DAG order: not selected, up to date, failed or skipped → its previous object
- * carried over; selected → hash its inputs, carry if up to date, else build (view / table / incremental / seed, plus `audit.<model>_rejected`) → tests →
- * state written → publish (rename) → garbage → metrics, compiled SQL, lineage.
+ * each model in DAG order: its previous object carried over when it is not selected, up to date,
+ * failed or skipped; otherwise built (view / table / incremental / seed, plus
+ * `audit.<model>_rejected`) → tests → state written → publish (rename) → garbage → metrics,
+ * compiled SQL, lineage.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -698,7 +699,8 @@ class Builder {
         ),
       );
       untouched = prev.files.filter((f) => !touched.has(JSON.stringify(partitionValuesOf(f, parts))));
-      touchedFiles = prev.files.filter((f) => !untouched.includes(f));
+      const unchangedFiles = new Set(untouched);
+      touchedFiles = prev.files.filter((f) => !unchangedFiles.has(f));
       if (touchedFiles.length === 0) {
         const { files, rows } = await this.writeParquet(node, newRows, parts);
         return { files: [...untouched, ...files], rows: (await this.rowsOf(prev, untouched)) + rows };
