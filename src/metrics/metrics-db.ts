@@ -268,19 +268,26 @@ export class MetricsDb {
     await retryOnLock(file, this.lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS ${METRICS_ALIAS}`));
   }
 
-  /** Detaches the file (releasing its lock); if that fails, closes the host instance, which does too. */
+  /**
+   * Detaches the file (releasing its lock); if that fails, closes the host instance, which does
+   * too. Runs inside the file's queue, so it must not wait on that queue (`close` does).
+   */
   private async detach(c: DuckDBConnection): Promise<void> {
     try {
       await c.run('USE memory');
       await c.run(`DETACH ${METRICS_ALIAS}`);
     } catch {
-      await this.close();
+      await this.closeHost();
     }
   }
 
   /** Closes the in-memory host (the file is never left attached between calls) once the last detach is done. */
   async close(): Promise<void> {
     await serialized(path.resolve(this.file), () => Promise.resolve());
+    await this.closeHost();
+  }
+
+  private async closeHost(): Promise<void> {
     const host = this.host;
     this.host = undefined;
     if (!host) return;
