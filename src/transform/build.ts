@@ -344,6 +344,9 @@ class Builder {
         this.uncarried.add(id);
       }
     }
+    // Audit tables have no ref(): a model reads one by its name, wherever it sorts in the DAG. They
+    // are a few files each and read nothing else, so they are all defined at once, first.
+    for (const node of this.materializedNodes()) await this.carry(auditId(node));
     const quality = this.previous.get(QUALITY_ID);
     if (quality && !this.project.nodes.has(QUALITY_ID) && quality.files.every((f) => fs.existsSync(f))) {
       await ensureSchema(this.c, 'marts');
@@ -370,11 +373,6 @@ class Builder {
       this.causes.set(id, `its previous version no longer binds: ${errorMessage(error)}`);
       return false;
     }
-  }
-
-  private async carryWithAudit(node: ProjectNode): Promise<void> {
-    await this.carry(node.id);
-    await this.carry(auditId(node));
   }
 
   /** A new version of `id` is in the catalog and the state: its previous one is never defined. */
@@ -436,7 +434,6 @@ class Builder {
         if (!(await this.carry(node.id)) && taken) {
           this.warnings.push(`${node.id} is not in this build's catalog: ${this.causes.get(node.id)?.split('\n')[0]}; select it to rebuild it`);
         }
-        await this.carry(auditId(node));
         continue;
       }
       const started = performance.now();
@@ -448,7 +445,7 @@ class Builder {
         this.waiting.add(node.id);
         this.causes.set(node.id, `source ${missing} has never been extracted`);
         results.push({ ...base, status: 'skipped', rows: null, durationMs: 0, skippedBecause: `source ${missing} has never been extracted` });
-        await this.carryWithAudit(node);
+        await this.carry(node.id);
         continue;
       }
       const blocked = this.blockedBy(node);
@@ -457,12 +454,10 @@ class Builder {
         if (this.waiting.has(blocked)) this.waiting.add(node.id);
         this.causes.set(node.id, `upstream ${blocked} was not built`);
         results.push({ ...base, status: 'skipped', rows: null, durationMs: 0, skippedBecause: `${blocked}: ${this.causes.get(blocked) ?? 'not built'}` });
-        await this.carryWithAudit(node);
+        await this.carry(node.id);
         continue;
       }
       try {
-        // Its audit table may be read by the model itself (an incremental filter on earlier rejections).
-        await this.carry(auditId(node));
         const outcome = await this.buildOne(node);
         this.unusable.delete(node.id);
         results.push({ ...base, status: outcome.upToDate ? 'up-to-date' : 'success', rows: outcome.rows, durationMs: Math.round(performance.now() - started) });
@@ -470,7 +465,7 @@ class Builder {
       } catch (error) {
         const message = error instanceof ModelError ? error.message : `${nodeLabel(node)}: ${errorMessage(error)}`;
         // Its previous version (if any) stays in the catalog, as the last good one.
-        await this.carryWithAudit(node);
+        await this.carry(node.id);
         this.unusable.add(node.id);
         this.causes.set(node.id, `failed: ${message}`);
         results.push({ ...base, status: 'error', rows: null, durationMs: Math.round(performance.now() - started), error: message });

@@ -93,4 +93,26 @@ describe('previous versions in a new catalog', () => {
     ]);
     expect(await lake.query('select n from marts.m')).toEqual([{ n: 1 }]);
   });
+  it("an audit table read by name from a model that sorts before the audited one holds the previous build's rejections", async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/tru.sql': `{{ config(materialized='table') }} select sku, price from {{ ref('stg_prices') }} where {{ reject_if('price <= 0', 'non_positive') }}`,
+      // No ref() to an audit table: marts.rejections sorts before trusted.tru in the DAG.
+      'marts/rejections.sql': `{{ config(materialized='view') }} select count(*) as n, (select count(*) from {{ ref('stg_prices') }}) as seen from audit.tru_rejected`,
+    });
+    await lake.extract([prices([['a', '1', 2], ['a', '2', -1]])]);
+    const first = await lake.build();
+    // The first build cannot know the audit table yet (nothing published): the view fails, the rest is built.
+    expect(first.models.find((m) => m.name === 'marts.rejections')).toMatchObject({ status: 'error' });
+    expect(first.models.find((m) => m.name === 'trusted.tru')).toMatchObject({ status: 'success' });
+    await lake.extract([prices([['a', '3', 0]])]);
+    const second = await lake.build();
+    expect(second.models.map((m) => [m.name, m.status])).toEqual([
+      ['staging.stg_prices', 'success'],
+      ['marts.rejections', 'success'],
+      ['trusted.tru', 'success'],
+    ]);
+    // The view reads the audit table as this build's catalog holds it: rebuilt after the view was defined.
+    expect(await lake.query('select n from marts.rejections')).toEqual([{ n: 2 }]);
+  });
 });
