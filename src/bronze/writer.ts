@@ -114,8 +114,6 @@ export class BronzeWriter {
   private dictionaries: Map<string | null, number>[];
   /** 'YYYY-MM-DD' → id, for the batch being buffered. */
   private days = new Map<string, number>();
-  /** The last `_extracted_at` appended and its date key in the lake's time zone. */
-  private lastDay = { ms: Number.NaN, key: '' };
 
   /** Totals of what this writer committed. */
   readonly totals = { rows: 0, files: 0, bytes: 0, batches: 0 };
@@ -149,12 +147,9 @@ export class BronzeWriter {
     const { columns, partitionKeys } = this.o;
     const extractedMs = extractedAt.getTime();
     // year/month/day come from one dictionary id per row: the date is the same for the whole call
-    // (and usually for the whole run: formatting it in the time zone costs ~20 µs, once per instant).
-    if (extractedMs !== this.lastDay.ms) {
-      const { year, month, day } = dateParts(extractedAt, this.o.timezone);
-      this.lastDay = { ms: extractedMs, key: `${year}-${month}-${day}` };
-    }
-    const dayKey = this.lastDay.key;
+    // (dateParts formats it once per UTC minute).
+    const { year, month, day } = dateParts(extractedAt, this.o.timezone);
+    const dayKey = `${year}-${month}-${day}`;
     let dayId = this.days.get(dayKey);
     if (dayId === undefined) {
       dayId = this.days.size;
