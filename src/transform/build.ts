@@ -332,10 +332,10 @@ class Builder {
    * thousands of bronze files costs 0.1–0.3 s to bind.
    */
   async carryOver(): Promise<void> {
-    const schemas = new Set(['audit', ...this.materializedNodes().map((n) => n.schema)]);
-    await this.c.run([...schemas].map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`).join('; '));
+    const nodes = this.materializedNodes();
+    await ensureSchema(this.c, ...new Set(['audit', ...nodes.map((n) => n.schema)]));
     const keep = new Set<string>();
-    for (const node of this.materializedNodes()) {
+    for (const node of nodes) {
       for (const id of [node.id, auditId(node)]) {
         const entry = this.previous.get(id);
         if (!entry || !entry.files.every((f) => fs.existsSync(f))) continue;
@@ -346,7 +346,7 @@ class Builder {
     }
     // Audit tables have no ref(): a model reads one by its name, wherever it sorts in the DAG. They
     // are a few files each and read nothing else, so they are all defined at once, first.
-    for (const node of this.materializedNodes()) await this.carry(auditId(node));
+    for (const node of nodes) await this.carry(auditId(node));
     const quality = this.previous.get(QUALITY_ID);
     if (quality && !this.project.nodes.has(QUALITY_ID) && quality.files.every((f) => fs.existsSync(f))) {
       await ensureSchema(this.c, 'marts');

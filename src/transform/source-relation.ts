@@ -88,7 +88,7 @@ export function scanBronze(root: string, source: string, dataset: string, visibi
     const st = fs.statSync(files[i]!);
     hash.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
   });
-  const first = files[0] ? path.relative(dir, files[0]).split(path.sep).slice(0, -1) : [];
+  const first = names[0] ? names[0].split(path.sep).slice(0, -1) : [];
   return { dir, files, partitionKeys: first.map((seg) => seg.slice(0, seg.indexOf('='))), fingerprint: hash.digest('hex') };
 }
 

@@ -94,8 +94,9 @@ export async function defineObject(c: DuckDBConnection, entry: ModelState): Prom
   await c.run(`CREATE OR REPLACE VIEW ${target} AS ${select}`);
 }
 
-export async function ensureSchema(c: DuckDBConnection, schema: string): Promise<void> {
-  await c.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+/** Creates the schemas that do not exist yet, in one round trip. */
+export async function ensureSchema(c: DuckDBConnection, ...schemas: string[]): Promise<void> {
+  await c.run(schemas.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`).join('; '));
 }
 
 /** Writes the state tables into the catalog being built (current catalog of `c`). */
