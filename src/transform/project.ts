@@ -193,7 +193,7 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
 
   const properties = new Map<string, PropertyEntry>();
   for (const rel of propertyFiles.sort()) {
-    for (const entry of parseProperties(await readFile(path.join(root, rel), 'utf8'), display(rel))) {
+    for (const entry of await parseProperties(await readFile(path.join(root, rel), 'utf8'), display(rel))) {
       const wanted = entry.section === 'seeds' ? 'seed' : 'model';
       const node = byName.get(entry.name);
       if (!node || node.kind !== wanted) {

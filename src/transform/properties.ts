@@ -2,7 +2,7 @@
  * `models/**\/*.yml` in dbt's property format (`version: 2`, `models:`, `seeds:`): descriptions,
  * `config:`, column and model tests. Errors name the file and the line.
  */
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { zodProblems } from './zod-problems.js';
@@ -68,24 +68,30 @@ const parsedFiles = new Map<string, PropertyEntry[]>();
 const PARSED_FILES_KEPT = 256;
 
 /**
+ * The YAML parser, loaded with the first property file: loading it takes ~35 ms, which a
+ * project without property files (or a process that parsed its files before) does not pay.
+ */
+let yamlModule: Promise<typeof import('yaml')> | undefined;
+
+/**
  * Parses one property file. `file` is how messages name it. A file whose name and text this
  * process parsed before is not parsed again (a copy of the entries is returned): repeated
  * builds of one process (`lake.run` on a schedule, a notebook) skip the YAML parser.
  */
-export function parseProperties(text: string, file: string): PropertyEntry[] {
+export async function parseProperties(text: string, file: string): Promise<PropertyEntry[]> {
   const key = `${file}\0${text}`;
   let entries = parsedFiles.get(key);
   if (!entries) {
-    entries = parse(text, file);
+    entries = parse(await (yamlModule ??= import('yaml')), text, file);
     if (parsedFiles.size >= PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value!);
     parsedFiles.set(key, entries);
   }
   return structuredClone(entries);
 }
 
-function parse(text: string, file: string): PropertyEntry[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
+function parse(yaml: typeof import('yaml'), text: string, file: string): PropertyEntry[] {
+  const lineCounter = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { lineCounter });
   const yamlError = doc.errors[0];
   if (yamlError) {
     const line = yamlError.linePos?.[0].line;
@@ -96,20 +102,20 @@ function parse(text: string, file: string): PropertyEntry[] {
   if (data !== null && typeof data === 'object' && 'sources' in data) {
     throw new ModelError(
       'YAML_INVALID',
-      `${file} line ${lineOf(doc, lineCounter, ['sources'])}: unknown key "sources" — duckhouse sources are defined in code (defineSource, connectors) and read with source('name', 'dataset'); remove the block`,
+      `${file} line ${lineOf(yaml, doc, lineCounter, ['sources'])}: unknown key "sources" — duckhouse sources are defined in code (defineSource, connectors) and read with source('name', 'dataset'); remove the block`,
     );
   }
   const parsed = fileSchema.safeParse(data);
   if (!parsed.success) {
     const path = parsed.error.issues[0]?.path ?? [];
-    const line = lineOf(doc, lineCounter, path);
+    const line = lineOf(yaml, doc, lineCounter, path);
     throw new ModelError('YAML_INVALID', `${file} line ${line}: ${zodProblems(parsed.error, data, 'key')}`, { cause: parsed.error });
   }
 
   const entries: PropertyEntry[] = [];
   for (const section of ['models', 'seeds'] as const) {
     (parsed.data[section] ?? []).forEach((entry, i) => {
-      const at = (...rest: PropertyKey[]) => lineOf(doc, lineCounter, [section, i, ...rest]);
+      const at = (...rest: PropertyKey[]) => lineOf(yaml, doc, lineCounter, [section, i, ...rest]);
       const tests = (list: (string | Record<string, unknown>)[] | null | undefined, key: string, base: PropertyKey[]): RawTest[] =>
         (list ?? []).map((spec, j) => ({ spec, file, line: at(...base, key, j) }));
       const out: PropertyEntry = {
@@ -137,10 +143,10 @@ function parse(text: string, file: string): PropertyEntry[] {
 }
 
 /** 1-based line of the deepest existing node on `path` (the document start if none). */
-function lineOf(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number {
+function lineOf(yaml: typeof import('yaml'), doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number {
   for (let depth = path.length; depth >= 0; depth--) {
     const node: unknown = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth) as unknown[], true);
-    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    if (yaml.isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }
   return 1;
 }

@@ -15,22 +15,22 @@ models:
 `;
 
 describe('property files parsed again', () => {
-  it('give the same entries, each call its own copy', () => {
-    const first = parseProperties(yml(), 'models/marts/_a.yml');
+  it('give the same entries, each call its own copy', async () => {
+    const first = await parseProperties(yml(), 'models/marts/_a.yml');
     expect(first[0]).toMatchObject({ name: 'fct_orders', description: 'One row per order', file: 'models/marts/_a.yml', line: 3 });
     expect(first[0]!.columns.map((c) => [c.name, c.tests.map((t) => t.line)])).toEqual([['order_id', [7, 7]], ['status', [10]]]);
     first[0]!.columns[0]!.tests.length = 0;
     (first[0]!.columns[1]!.tests[0]!.spec as { accepted_values: { values: string[] } }).accepted_values.values.push('tampered');
-    const second = parseProperties(yml(), 'models/marts/_a.yml');
+    const second = await parseProperties(yml(), 'models/marts/_a.yml');
     expect(second[0]!.columns[0]!.tests).toHaveLength(2);
     expect(second[0]!.columns[1]!.tests[0]!.spec).toEqual({ accepted_values: { values: ['paid', 'shipped'] } });
   });
 
-  it('follow an edit, and name the file they were given', () => {
-    parseProperties(yml(), 'models/marts/_b.yml');
-    const edited = parseProperties(yml("\n      - name: total\n        tests: [not_null]"), 'models/marts/_b.yml');
+  it('follow an edit, and name the file they were given', async () => {
+    await parseProperties(yml(), 'models/marts/_b.yml');
+    const edited = await parseProperties(yml("\n      - name: total\n        tests: [not_null]"), 'models/marts/_b.yml');
     expect(edited[0]!.columns.map((c) => c.name)).toEqual(['order_id', 'status', 'total']);
-    expect(parseProperties(yml(), 'models/staging/_c.yml')[0]!.file).toBe('models/staging/_c.yml');
-    expect(() => parseProperties(`${yml()}  - name: [broken`, 'models/marts/_b.yml')).toThrow(/models\/marts\/_b\.yml line \d+/);
+    expect((await parseProperties(yml(), 'models/staging/_c.yml'))[0]!.file).toBe('models/staging/_c.yml');
+    await expect(parseProperties(`${yml()}  - name: [broken`, 'models/marts/_b.yml')).rejects.toThrow(/models\/marts\/_b\.yml line \d+/);
   });
 });
