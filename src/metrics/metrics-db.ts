@@ -132,20 +132,6 @@ function toVisibility(rows: Row[]): BronzeVisibility {
 
 const METRICS_ALIAS = 'duckhouse_metrics';
 
-/**
- * The log size past which any detach checkpoints. Each attach replays the log (~3 ms per 100 KB
- * here); a demo build's records are ~40 KB of it.
- */
-export const CHECKPOINT_WAL_BYTES = 512 * 1024;
-
-function walBytes(file: string): number {
-  try {
-    return fs.statSync(`${file}.wal`).size;
-  } catch {
-    return 0;
-  }
-}
-
 /** The largest cursor kept in `source_batches` (a crawl's frontier can be far larger). */
 export const MAX_RECORDED_CURSOR_BYTES = 16 * 1024;
 
@@ -224,10 +210,7 @@ export class MetricsDb {
   private connectHost(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
     this.host ??= (async () => {
       const instance = await DuckDBInstance.create(':memory:', { ...ENGINE_SETTINGS, threads: '2' });
-      const connection = await instance.connect();
-      // A detach checkpoints only when `detach` asks for it (see inTransaction).
-      await connection.run('PRAGMA disable_checkpoint_on_shutdown');
-      return { instance, connection };
+      return { instance, connection: await instance.connect() };
     })();
     return this.host;
   }
@@ -248,11 +231,6 @@ export class MetricsDb {
    * (a checkpoint, 10–60 ms) stays in the file's queue, so the next access from this process
    * waits for it, and other processes retry on the lock until it is released. A run's last
    * record (`finishRun`) always settles detached: when an operation returns, the file is free.
-   *
-   * Only a detach off the caller's path checkpoints (or one that finds the log over
-   * `CHECKPOINT_WAL_BYTES`): a `'detached'` one leaves its commit in DuckDB's log (durable, and
-   * read by every client that opens the file, read-only ones too), which the next run's first
-   * record — settled at its commit, with the checkpoint in the background — folds in.
    */
   private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: 'committed' | 'detached'): Promise<T> {
     const file = path.resolve(this.file);
@@ -279,7 +257,7 @@ export class MetricsDb {
           throw error;
         }
       } finally {
-        await this.detach(c, settle === 'committed' || walBytes(file) > CHECKPOINT_WAL_BYTES);
+        await this.detach(c);
       }
     });
     return settle === 'committed' ? Promise.race([early, whole]) : whole;
@@ -291,13 +269,11 @@ export class MetricsDb {
   }
 
   /**
-   * Detaches the file (releasing its lock), checkpointing first when asked; if that fails, closes
-   * the host instance, which releases it too. Runs inside the file's queue, so it must not wait
-   * on that queue (`close` does).
+   * Detaches the file (releasing its lock); if that fails, closes the host instance, which does
+   * too. Runs inside the file's queue, so it must not wait on that queue (`close` does).
    */
-  private async detach(c: DuckDBConnection, checkpoint: boolean): Promise<void> {
+  private async detach(c: DuckDBConnection): Promise<void> {
     try {
-      if (checkpoint) await c.run(`CHECKPOINT ${METRICS_ALIAS}`);
       await c.run('USE memory');
       await c.run(`DETACH ${METRICS_ALIAS}`);
     } catch {
