@@ -1,5 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseProperties } from '../../../src/transform/properties.js';
+import { spawnHelper } from '../../helpers/child.js';
+import { tempDir } from '../../helpers/temp-lake.js';
 
 const yml = (extra = '') => `version: 2
 models:
@@ -33,4 +37,25 @@ describe('property files parsed again', () => {
     expect((await parseProperties(yml(), 'models/staging/_c.yml'))[0]!.file).toBe('models/staging/_c.yml');
     await expect(parseProperties(`${yml()}  - name: [broken`, 'models/marts/_b.yml')).rejects.toThrow(/models\/marts\/_b\.yml line \d+/);
   });
+});
+
+describe('the YAML parser', () => {
+  async function discoverInChild(models: string): Promise<{ before: boolean; yamlLoaded: boolean; nodes: string[]; tests: number }> {
+    const child = spawnHelper('child-discover.ts', [models]);
+    const exit = await child.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    return JSON.parse(child.lines.at(-1)!) as { before: boolean; yamlLoaded: boolean; nodes: string[]; tests: number };
+  }
+
+  it('is loaded only by a project that has property files', async () => {
+    const models = path.join(tempDir(), 'models');
+    fs.mkdirSync(path.join(models, 'marts'), { recursive: true });
+    fs.writeFileSync(path.join(models, 'marts', 'fct_orders.sql'), 'select 1 as order_id');
+    const without = await discoverInChild(models);
+    expect(without).toEqual({ before: false, yamlLoaded: false, nodes: ['marts.fct_orders'], tests: 0 });
+    fs.writeFileSync(path.join(models, 'marts', '_marts.yml'), yml());
+    const withFile = await discoverInChild(models);
+    expect(withFile).toMatchObject({ before: false, yamlLoaded: true, nodes: ['marts.fct_orders'] });
+    expect(withFile.tests).toBe(3);
+  }, 60_000);
 });
