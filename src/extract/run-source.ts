@@ -119,13 +119,13 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       retries: ctx.stats.retries,
     });
 
-  // Set once a batch failed to commit: records the cursor covers may be in it, so this run must
-  // not save the cursor any more (the next run reads them again).
-  let cursorUnsafe = false;
+  // Set once a batch failed to commit (with the first such error): records the cursor covers may
+  // be in it, so this run must not save the cursor any more (the next run reads them again), and
+  // it stops fetching.
+  let failedWrite: { error: unknown } | undefined;
   // The batch being written and committed while the next one is buffered (at most one), and its rows.
   let writing: Promise<void> | undefined;
   let writingRows = 0;
-  let writeError: unknown;
   /**
    * Seals what is buffered as a batch, with the cursor and rejections so far, and writes it:
    * in the background (`await`ed by the next flush, which keeps batches and cursor saves in
@@ -137,13 +137,13 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     await previous;
     quarantine.flush();
     const saving = cursor;
-    const withCursor = cursorDirty && !cursorUnsafe;
+    const withCursor = cursorDirty && !failedWrite;
     const rejected = rejectedSinceFlush;
     const sealed = await writer.seal();
     rejectedSinceFlush = 0;
     if (!sealed) {
       // Nothing buffered: every record the cursor covers was committed earlier (or there were none).
-      if (cursorDirty && !cursorUnsafe) {
+      if (cursorDirty && !failedWrite) {
         await env.cursors.save(source.source, source.dataset, cursor, env.runId);
         cursorDirty = false;
       }
@@ -166,8 +166,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         },
         (e: unknown) => {
           writingRows = 0;
-          cursorUnsafe = true;
-          writeError ??= e;
+          failedWrite ??= { error: e };
           throw e;
         },
       );
@@ -192,7 +191,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     );
     for await (const item of source.extract(ctx)) {
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
-      if (writeError !== undefined) throw writeError; // a batch failed in the background: stop fetching
+      if (failedWrite) throw failedWrite.error; // a batch failed in the background: stop fetching
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
       const valid: SourceRecord[] = [];
       for (const record of batch) {
