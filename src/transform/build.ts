@@ -619,16 +619,10 @@ class Builder {
     const inc = renderModel(this.project, node, this.renderContextFor(node, true));
     await this.oneStatement(node, inc.sql);
     this.writeCompiled(node, inc.sql);
-    const staged = `__incr_${node.name}`;
-    await this.c.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(staged)} AS ${inc.sql}`);
-    try {
-      const { files, rows } = await this.mergeIncremental(node, prev!, staged);
-      const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
-      await this.buildAudit(node, true, this.state.get(auditId(node)), `temp.${quoteIdent(staged)}`);
-      return out;
-    } finally {
-      await this.c.run(`DROP TABLE IF EXISTS temp.${quoteIdent(staged)}`);
-    }
+    const { files, rows, newFiles } = await this.mergeIncremental(node, prev!, inc.sql);
+    const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+    await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `read_parquet([${newFiles.map(quoteLiteral).join(', ')}])` : undefined);
+    return out;
   }
 
   /** A model is one SELECT: a second statement (`select …; drop view …`) would run inside the build's catalog. */
@@ -655,58 +649,74 @@ class Builder {
   }
 
   /**
-   * New files of an incremental model after merging the staged rows in, and its row count: the
-   * files kept as they were hold the rows they held (`prev.rows` less the rows of the files replaced).
+   * New files of an incremental model after merging its new rows in, and its row count. The new
+   * rows are written first, straight from the model's SQL (no staging table); then the rows of the
+   * files they replace that no new row supersedes (same unique key) are written to one more file
+   * per partition. Partitioned, only the partitions the new rows fall in are replaced; the files
+   * kept as they were hold the rows they held (`prev.rows` less the rows of the files replaced).
+   * `newFiles`: the files holding the new rows.
    */
-  private async mergeIncremental(node: ProjectNode, prev: ModelState, staged: string): Promise<{ files: string[]; rows: number }> {
+  private async mergeIncremental(node: ProjectNode, prev: ModelState, incSql: string): Promise<{ files: string[]; rows: number; newFiles: string[] }> {
     const cfg = node.config;
-    const existing = await this.columnsOf(tableViewSql(prev.files));
-    const incoming = await this.columnsOf(`SELECT * FROM temp.${quoteIdent(staged)}`);
+    const onChange = cfg.on_schema_change ?? 'append_new_columns';
+    // append_new_columns needs no comparison: the table's view reads its files by name, so old rows
+    // get NULL in a new column and new rows NULL in a dropped one. The others compare (a bind each).
+    const existing = onChange === 'append_new_columns' ? new Map<string, string>() : await this.columnsOf(tableViewSql(prev.files));
+    const incoming = onChange === 'append_new_columns' ? new Map<string, string>() : await this.columnsOf(`SELECT * FROM (${incSql})`);
     const added = [...incoming.keys()].filter((k) => !existing.has(k));
     const missing = [...existing.keys()].filter((k) => !incoming.has(k));
     const retyped = [...incoming.keys()].filter((k) => existing.has(k) && existing.get(k) !== incoming.get(k));
-    const onChange = cfg.on_schema_change ?? 'append_new_columns';
     if ((added.length || missing.length || retyped.length) && onChange === 'fail') {
       throw new ModelError(
         'SCHEMA_CHANGED',
         `${nodeLabel(node)}: the columns changed (added: ${added.join(', ') || '-'}; missing: ${missing.join(', ') || '-'}; retyped: ${retyped.join(', ') || '-'}) and on_schema_change is 'fail'`,
       );
     }
-    let newRows = `SELECT * FROM temp.${quoteIdent(staged)}`;
-    let oldRows = tableViewSql(prev.files);
-    if (onChange === 'ignore') newRows = `SELECT ${[...existing.keys()].filter((k) => incoming.has(k)).map(quoteIdent).join(', ')} FROM temp.${quoteIdent(staged)}`;
-    if (onChange === 'sync_all_columns') oldRows = `SELECT ${[...incoming.keys()].filter((k) => existing.has(k)).map(quoteIdent).join(', ')} FROM (${oldRows})`;
+    const columnList = (names: string[]): string => names.map(quoteIdent).join(', ');
+    const newRows =
+      onChange === 'ignore' ? `SELECT ${columnList([...existing.keys()].filter((k) => incoming.has(k)))} FROM (${incSql})` : `SELECT * FROM (${incSql})`;
+    // sync_all_columns rewrites every old file with the new column set.
+    const sync = onChange === 'sync_all_columns';
+    const oldColumns = sync ? columnList([...incoming.keys()].filter((k) => existing.has(k))) : '*';
     const strategy = cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append');
     const parts = cfg.partition_by;
-    if (strategy === 'append' && onChange !== 'sync_all_columns') {
-      const { files, rows } = await this.writeParquet(node, newRows, parts);
-      return { files: [...prev.files, ...files], rows: (await this.rowsOf(prev, prev.files)) + rows };
+    const written = await this.writeParquet(node, newRows, parts);
+    if (written.rows === 0) {
+      // Nothing new: an unpartitioned write still made an (empty) file, never published.
+      for (const f of written.files) fs.rmSync(f, { force: true });
+      written.files = [];
+      if (!sync) return { files: prev.files, rows: await this.rowsOf(prev, prev.files), newFiles: [] };
     }
-    // Partitioned: only the partitions the new rows touch are rewritten; the others stay as they are.
-    let untouched: string[] = [];
-    let touchedFiles = prev.files;
-    if (parts && parts.length > 0 && onChange !== 'sync_all_columns') {
-      const touched = new Set(
-        readerRows(
-          await this.c.runAndReadAll(`SELECT ${parts.map((p) => `CAST(${quoteIdent(p)} AS VARCHAR) AS ${quoteIdent(p)}`).join(', ')} FROM (SELECT DISTINCT ${parts.map(quoteIdent).join(', ')} FROM (${newRows}))`),
-        ).map((r) =>
-          JSON.stringify(parts.map((p) => (r[p] === null ? HIVE_NULL : String(r[p])))),
-        ),
-      );
-      untouched = prev.files.filter((f) => !touched.has(JSON.stringify(partitionValuesOf(f, parts))));
-      const unchangedFiles = new Set(untouched);
-      touchedFiles = prev.files.filter((f) => !unchangedFiles.has(f));
-      if (touchedFiles.length === 0) {
-        const { files, rows } = await this.writeParquet(node, newRows, parts);
-        return { files: [...untouched, ...files], rows: (await this.rowsOf(prev, untouched)) + rows };
+    if (strategy === 'append' && !sync) {
+      return { files: [...prev.files, ...written.files], rows: (await this.rowsOf(prev, prev.files)) + written.rows, newFiles: written.files };
+    }
+    // The files the new rows replace: those of the partitions they fall in, or all.
+    let replaced = prev.files;
+    if (parts && parts.length > 0 && !sync) {
+      const touched = new Set(written.files.map((f) => JSON.stringify(partitionValuesOf(f, parts))));
+      replaced = prev.files.filter((f) => touched.has(JSON.stringify(partitionValuesOf(f, parts))));
+    }
+    const replacedSet = new Set(replaced);
+    const untouched = prev.files.filter((f) => !replacedSet.has(f));
+    let kept = { files: [] as string[], rows: 0 };
+    if (replaced.length > 0) {
+      const keys = strategy === 'append' ? [] : (cfg.unique_key ?? []);
+      const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
+      const oldRows = `SELECT ${oldColumns} FROM (${tableViewSql(replaced)}) AS o`;
+      const keptSql =
+        keys.length > 0 && written.files.length > 0
+          ? `${oldRows} WHERE NOT EXISTS (SELECT 1 FROM read_parquet([${written.files.map(quoteLiteral).join(', ')}]) AS n WHERE ${match})`
+          : oldRows;
+      kept = await this.writeParquet(node, keptSql, parts);
+      if (kept.rows === 0) {
+        for (const f of kept.files) fs.rmSync(f, { force: true });
+        kept = { files: [], rows: 0 };
       }
-      oldRows = tableViewSql(touchedFiles);
     }
-    const keys = cfg.unique_key ?? [];
-    const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
-    const kept = keys.length > 0 ? `SELECT * FROM (${oldRows}) AS o WHERE NOT EXISTS (SELECT 1 FROM (${newRows}) AS n WHERE ${match})` : oldRows;
-    const { files, rows } = await this.writeTable(node, `${kept} UNION ALL BY NAME ${newRows}`, parts);
-    return { files: [...untouched, ...files], rows: (await this.rowsOf(prev, untouched)) + rows };
+    const files = [...untouched, ...kept.files, ...written.files];
+    // A table needs at least one file: everything replaced and nothing left gives one empty file.
+    if (files.length === 0) return { ...(await this.writeTable(node, newRows)), newFiles: [] };
+    return { files, rows: (await this.rowsOf(prev, untouched)) + kept.rows + written.rows, newFiles: written.files };
   }
 
   /** Rows in `kept`, some of the previous version's files: its count less the others' (counted from their footers). */

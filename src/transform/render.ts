@@ -88,6 +88,9 @@ function renderNode(project: Project, node: ProjectNode, ctx: RenderContext, inl
     reject_if: (args, kwargs) => rejectSql(parseRejectIf(label, args, kwargs, rejectRules), ctx.rejectMode),
     this: ctx.thisRelation,
   };
-  const sql = project.engine.render(compiled, hooks).replace(/[\s;]+$/, '');
+  let sql = project.engine.render(compiled, hooks).replace(/[\s;]+$/, '');
+  // A model ending in a line comment would comment out whatever the engine writes after it
+  // (`COPY (… -- note) TO …`).
+  if (/--[^\n]*$/.test(sql)) sql += '\n';
   return { sql, rejectRules };
 }

@@ -4,6 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../../src/index.js';
 import { prices, projectLake, writeFiles } from '../../helpers/models.js';
 
+/** The Parquet files under a folder, relative and sorted. */
+function listParquet(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort();
+}
+
 const STG = { 'staging/stg_prices.sql': `select store, sku, price, _extracted_at from {{ source('shop', 'prices') }}` };
 
 describe('lake.build materializations', () => {
@@ -139,6 +144,85 @@ describe('lake.build materializations', () => {
     } else {
       expect(incremental).toHaveLength(6);
     }
+  });
+
+  it.each([['partitioned', `, partition_by='store'`], ['unpartitioned', '']])(
+    'incremental merge (%s): a rewritten partition holds two files (rows kept, rows new), not one more per build; a build with no new rows writes nothing',
+    async (_label, partitionBy) => {
+      const { lake, models, root } = await projectLake({
+        ...STG,
+        'trusted/tru_m.sql': `{{ config(materialized='incremental', unique_key=['store', 'sku']${partitionBy}) }}
+          select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
+          {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}
+          qualify row_number() over (partition by store, sku order by _extracted_at desc) = 1`,
+      });
+      const modelFiles = async () => {
+        const [view] = await lake.query(`select sql from duckdb_views() where schema_name = 'trusted' and view_name = 'tru_m'`);
+        return [...String(view!.sql).matchAll(/'([^']+\.parquet)'/g)].map((m) => m[1]!);
+      };
+      const inFolder = () => listParquet(path.join(root, 'warehouse', 'trusted', 'tru_m'));
+      const step = async (rows: [string, string, number][], d: number) => {
+        await lake.extract([prices(rows)], { extractedAt: new Date(Date.UTC(2026, 0, d, 12)) });
+        const model = (await lake.build()).models.find((m) => m.name === 'trusted.tru_m')!;
+        expect(model.status).toBe('success');
+        expect(await lake.query('select count(*) as n from trusted.tru_m')).toEqual([{ n: model.rows }]);
+        return model.rows;
+      };
+      expect(await step([['a', '1', 1], ['a', '2', 2], ['a', '3', 3], ['b', '1', 9]], 1)).toBe(4);
+      // Each day replaces one row of store a (the last one a row the day before added) and adds one:
+      // a's rows live in the kept-rows file and the new-rows file.
+      const replaced = ['1', '2', '3', '12'];
+      for (let d = 2; d <= 5; d += 1) {
+        expect(await step([['a', replaced[d - 2]!, 10 * d], ['a', String(10 + d), d]], d)).toBe(4 + d - 1);
+        const files = await modelFiles();
+        const ofA = partitionBy ? files.filter((f) => f.includes(`${path.sep}store=a${path.sep}`)) : files;
+        expect(ofA).toHaveLength(2);
+        if (partitionBy) expect(files.filter((f) => f.includes(`${path.sep}store=b${path.sep}`))).toHaveLength(1);
+      }
+      const incremental = await lake.query('select store, sku, price from trusted.tru_m order by all');
+      expect(incremental).toHaveLength(8);
+      expect(incremental.filter((r) => r.store === 'a' && replaced.includes(String(r.sku))).map((r) => [r.sku, r.price])).toEqual([['1', 20], ['12', 50], ['2', 30], ['3', 40]]);
+      // The SQL changes (so the model is rebuilt, incrementally) but no row is newer: nothing is
+      // written. The change is a line comment at the end, which the engine's wrapping must survive.
+      const before = { files: await modelFiles(), onDisk: inFolder() };
+      writeFiles(models, { 'trusted/tru_m.sql': fs.readFileSync(path.join(models, 'trusted', 'tru_m.sql'), 'utf8') + '\n-- touched' });
+      const same = (await lake.build()).models.find((m) => m.name === 'trusted.tru_m')!;
+      expect(same).toMatchObject({ status: 'success', rows: 8 });
+      expect(await modelFiles()).toEqual(before.files);
+      expect(inFolder()).toEqual(before.onDisk);
+      expect(await lake.query('select store, sku, price from trusted.tru_m order by all')).toEqual(incremental);
+      expect((await lake.build({ fullRefresh: true })).models.find((m) => m.name === 'trusted.tru_m')).toMatchObject({ status: 'success', rows: 8 });
+      expect(await lake.query('select store, sku, price from trusted.tru_m order by all')).toEqual(incremental);
+    },
+  );
+
+  it("on_schema_change 'ignore' keeps the table's columns; 'sync_all_columns' rewrites every partition to the new ones", async () => {
+    const model = (onChange: string, columns: string) => `{{ config(materialized='incremental', unique_key=['store', 'sku'], partition_by='store', on_schema_change='${onChange}') }}
+      select ${columns} from {{ ref('stg_prices') }}
+      {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}`;
+    const { lake, models } = await projectLake({ ...STG, 'trusted/tru_s.sql': model('ignore', 'store, sku, price, _extracted_at') });
+    const columns = async () => (await lake.query(`select column_name from duckdb_columns() where schema_name = 'trusted' and table_name = 'tru_s' order by column_index`)).map((r) => r.column_name);
+    await lake.extract([prices([['a', '1', 1], ['b', '1', 2]])], { extractedAt: new Date('2026-01-01T12:00:00Z') });
+    await lake.build();
+    // ignore: a new column in the SQL is left out, the new rows still merge in.
+    writeFiles(models, { 'trusted/tru_s.sql': model('ignore', `store, sku, price, _extracted_at, price * 2 as doubled`) });
+    await lake.extract([prices([['a', '1', 5]])], { extractedAt: new Date('2026-01-02T12:00:00Z') });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.tru_s')).toMatchObject({ status: 'success', rows: 2 });
+    expect(await columns()).toEqual(['store', 'sku', 'price', '_extracted_at']);
+    expect(await lake.query('select store, sku, price from trusted.tru_s order by all')).toEqual([
+      { store: 'a', sku: '1', price: 5 },
+      { store: 'b', sku: '1', price: 2 },
+    ]);
+    // sync_all_columns: price dropped, doubled added; store b's partition (no new rows) is rewritten too.
+    writeFiles(models, { 'trusted/tru_s.sql': model('sync_all_columns', `store, sku, _extracted_at, price * 2 as doubled`) });
+    await lake.extract([prices([['a', '2', 7]])], { extractedAt: new Date('2026-01-03T12:00:00Z') });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.tru_s')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await columns()).toEqual(['store', 'sku', '_extracted_at', 'doubled']);
+    expect(await lake.query('select store, sku, doubled from trusted.tru_s order by all')).toEqual([
+      { store: 'a', sku: '1', doubled: null },
+      { store: 'a', sku: '2', doubled: 14 },
+      { store: 'b', sku: '1', doubled: null },
+    ]);
   });
 
   it('on_schema_change: append_new_columns adds the column; fail stops with the columns named', async () => {
