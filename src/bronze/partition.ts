@@ -39,7 +39,29 @@ export function partitionValue(field: string, value: unknown, where: string): st
       `${where}: partition field "${field}" is ${text.length} characters long (at most ${MAX_PARTITION_VALUE}): ${JSON.stringify(text.slice(0, 40))}…`,
     );
   }
+  // DuckDB percent-encodes every byte but letters, digits and - _ . ~ in the folder name, which
+  // must fit a file name (255 bytes on Linux): 150 slashes are 450.
+  const folder = Buffer.byteLength(field) + 1 + encodedLength(text);
+  if (folder > MAX_FOLDER_NAME) {
+    throw new PartitionError(
+      `${where}: partition field "${field}" makes a ${folder}-byte folder name (at most ${MAX_FOLDER_NAME}; bytes other than letters, digits and - _ . ~ take 3): ${JSON.stringify(text.slice(0, 40))}…`,
+    );
+  }
+  // DuckDB writes a NULL partition under this name: the text itself would share its folder.
+  if (text === HIVE_NULL) throw new PartitionError(`${where}: partition field "${field}" is the Hive null marker ${JSON.stringify(text)}, which cannot be stored as text`);
   return text;
+}
+
+const MAX_FOLDER_NAME = 255;
+const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+
+function encodedLength(text: string): number {
+  let n = 0;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const unreserved = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x2d || byte === 0x5f || byte === 0x2e || byte === 0x7e;
+    n += unreserved ? 1 : 3;
+  }
+  return n;
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();

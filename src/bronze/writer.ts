@@ -91,6 +91,13 @@ export interface SealedBatch {
   days: Map<string, number>;
 }
 
+/** A record `append` did not buffer: its index in the call, the partition field and why. */
+export interface RefusedRecord {
+  index: number;
+  field: string;
+  message: string;
+}
+
 export interface CommittedBatch {
   batchNo: number;
   rows: number;
@@ -114,6 +121,8 @@ export class BronzeWriter {
   private dictionaries: Map<string | null, number>[];
   /** 'YYYY-MM-DD' → id, for the batch being buffered. */
   private days = new Map<string, number>();
+  /** One record's partition value ids (reused). */
+  private readonly partitionIds: number[] = [];
 
   /** Totals of what this writer committed. */
   readonly totals = { rows: 0, files: 0, bytes: 0, batches: 0 };
@@ -142,8 +151,12 @@ export class BronzeWriter {
     return this.buffered >= this.o.flushRows || this.bufferedBytes >= this.o.flushBytes;
   }
 
-  /** Encodes valid records into the buffer; all get the same `_extracted_at`. */
-  async append(records: Record<string, unknown>[], extractedAt: Date): Promise<void> {
+  /**
+   * Encodes valid records into the buffer; all get the same `_extracted_at`. A record whose
+   * partition value cannot be stored (control characters, too long for a folder name, the Hive
+   * null marker) is not buffered: it comes back with the reason, for the quarantine.
+   */
+  async append(records: Record<string, unknown>[], extractedAt: Date): Promise<RefusedRecord[]> {
     const { columns, partitionKeys } = this.o;
     const extractedMs = extractedAt.getTime();
     // year/month/day come from one dictionary id per row: the date is the same for the whole call
@@ -157,35 +170,66 @@ export class BronzeWriter {
     }
     const nData = columns.length;
     const nPart = partitionKeys.length;
+    const ids = this.partitionIds;
+    const refused: RefusedRecord[] = [];
     let bytes = 0;
-    for (const record of records) {
-      for (let i = 0; i < nData; i++) {
-        const spec = columns[i]!;
-        const value = spec.encode(record[spec.name]);
-        bytes += typeof value === 'string' ? value.length + 4 : 8;
-        this.pending[i]!.push(value);
+    try {
+      for (let r = 0; r < records.length; r++) {
+        const record = records[r]!;
+        // Partition values first: a refused one leaves nothing of its record in the buffer.
+        if (nPart > 0 && !this.partitionIdsOf(record, ids, r, refused)) continue;
+        for (let i = 0; i < nData; i++) {
+          const spec = columns[i]!;
+          const value = spec.encode(record[spec.name]);
+          bytes += typeof value === 'string' ? value.length + 4 : 8;
+          this.pending[i]!.push(value);
+        }
+        for (let k = 0; k < nPart; k++) this.pending[nData + k]!.push(ids[k]!);
+        this.pending[nData + nPart]!.push(extractedMs);
+        this.pending[nData + nPart + 1]!.push(dayId);
+        this.pendingRows += 1;
+        if (this.pendingRows === CHUNK_ROWS) await this.appendPending();
+      }
+    } catch (error) {
+      // A record that failed half-way: the buffer keeps the whole records before it, no part of it.
+      for (const column of this.pending) column.length = this.pendingRows;
+      throw error;
+    } finally {
+      this.bufferedBytes += bytes;
+    }
+    return refused;
+  }
+
+  /**
+   * Puts a record's partition value ids into `ids`; false (and the record in `refused`) when a
+   * value cannot be stored. Too many distinct values in one batch throws: that is the
+   * partitioning, not the record.
+   */
+  private partitionIdsOf(record: Record<string, unknown>, ids: number[], index: number, refused: RefusedRecord[]): boolean {
+    const { partitionKeys } = this.o;
+    for (let k = 0; k < partitionKeys.length; k++) {
+      const key = partitionKeys[k]!;
+      let value: string | null;
+      try {
+        value = partitionValue(key.name, key.get(record), this.where);
+      } catch (error) {
+        if (!(error instanceof PartitionError)) throw error;
+        refused.push({ index, field: key.name, message: error.message });
+        return false;
       }
       // Partition values travel as ids into a per-key dictionary: few distinct values, one double each.
-      for (let k = 0; k < nPart; k++) {
-        const key = partitionKeys[k]!;
-        const value = partitionValue(key.name, key.get(record), this.where);
-        const dict = this.dictionaries[k]!;
-        let id = dict.get(value);
-        if (id === undefined) {
-          id = dict.size;
-          if (id >= MAX_PARTITIONS_PER_KEY) {
-            throw new PartitionError(`${this.where}: partition field "${key.name}" has more than ${MAX_PARTITIONS_PER_KEY} distinct values in one batch; partition by a coarser field`);
-          }
-          dict.set(value, id);
+      const dict = this.dictionaries[k]!;
+      let id = dict.get(value);
+      if (id === undefined) {
+        id = dict.size;
+        if (id >= MAX_PARTITIONS_PER_KEY) {
+          throw new PartitionError(`${this.where}: partition field "${key.name}" has more than ${MAX_PARTITIONS_PER_KEY} distinct values in one batch; partition by a coarser field`);
         }
-        this.pending[nData + k]!.push(id);
+        dict.set(value, id);
       }
-      this.pending[nData + nPart]!.push(extractedMs);
-      this.pending[nData + nPart + 1]!.push(dayId);
-      this.pendingRows += 1;
-      if (this.pendingRows === CHUNK_ROWS) await this.appendPending();
+      ids[k] = id;
     }
-    this.bufferedBytes += bytes;
+    return true;
   }
 
   private async ensureTable(): Promise<DuckDBAppender> {
@@ -309,6 +353,11 @@ export class BronzeWriter {
         rows: counts.get(path.resolve(from)) ?? 0,
         bytes: fs.statSync(from).size,
       });
+    }
+    const written = files.reduce((n, f) => n + f.rows, 0);
+    if (written !== rows) {
+      // Two partition values sharing a folder would overwrite each other's file: never commit that.
+      throw new DuckhouseError('BRONZE_WRITE_FAILED', `${this.where}: the batch's files hold ${written} rows, not the ${rows} buffered; nothing committed`);
     }
     const profiles = await this.profile(c, stage, rows);
     const batch = {

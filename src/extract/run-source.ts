@@ -194,11 +194,15 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       if (failedWrite) throw failedWrite.error; // a batch failed in the background: stop fetching
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
       const valid: SourceRecord[] = [];
+      const validRaw: unknown[] = [];
+      const validPositions: number[] = [];
       for (const record of batch) {
         position += 1;
         const parsed = schema.safeParse(record);
         if (parsed.success) {
           valid.push(parsed.data as SourceRecord);
+          validRaw.push(record);
+          validPositions.push(position);
         } else {
           rejectedSinceFlush += 1;
           quarantine.add({
@@ -211,7 +215,20 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
           });
         }
       }
-      if (valid.length > 0) await writer.append(valid, env.extractedAt ?? new Date());
+      if (valid.length > 0) {
+        const refused = await writer.append(valid, env.extractedAt ?? new Date());
+        for (const r of refused) {
+          rejectedSinceFlush += 1;
+          quarantine.add({
+            runId: env.runId,
+            source: source.source,
+            dataset: source.dataset,
+            position: validPositions[r.index]!,
+            reasons: [{ path: r.field, message: r.message, code: 'invalid_partition' }],
+            record: validRaw[r.index],
+          });
+        }
+      }
       if (writer.shouldFlush) await flush(true);
       report();
     }
