@@ -21,7 +21,12 @@ const knownSecrets = new Set<string>();
  * scrubbing them would mangle ordinary text.
  */
 export function registerSecret(value: string | undefined | null): void {
-  if (typeof value === 'string' && value.length >= 6) knownSecrets.add(value);
+  if (typeof value !== 'string' || value.length < 6) return;
+  knownSecrets.add(value);
+  // The forms it takes on the way out: in a URL or a form body, and inside JSON text.
+  for (const form of [encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2), JSON.stringify(value).slice(1, -1)]) {
+    if (form !== value) knownSecrets.add(form);
+  }
 }
 
 const PARAM = /([?&;\s"'{,]|^)((?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature))(=|"\s*:\s*"|'\s*:\s*'|:\s*)([^&\s"',;}]+)/gi;

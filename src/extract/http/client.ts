@@ -189,11 +189,26 @@ export class HttpClient {
     const headers: Record<string, string> = { ...this.baseHeaders, ...lowerKeys(options.headers ?? {}) };
     if ((options.responseType ?? 'json') === 'json') headers.accept ??= 'application/json';
     // Credentials come before the in-flight slot: a token refresh needs a slot of its own.
-    if (options.auth !== false && this.options.auth) sent.credential = await this.options.auth.apply({ url, headers }, this);
-    return this.inFlight(() => this.send<T>(url, method, headers, options, attempt, signal));
+    // The headers the credentials set: a redirect to another origin goes without them (got drops
+    // only Authorization and Cookie; an API key header would follow).
+    let credentialHeaders: string[] = [];
+    if (options.auth !== false && this.options.auth) {
+      const before = { ...headers };
+      sent.credential = await this.options.auth.apply({ url, headers }, this);
+      credentialHeaders = Object.keys(headers).filter((k) => headers[k] !== before[k]);
+    }
+    return this.inFlight(() => this.send<T>(url, method, headers, options, attempt, signal, credentialHeaders));
   }
 
-  private async send<T>(url: URL, method: HttpMethod, headers: Record<string, string>, options: HttpRequestOptions, attempt: number, signal: AbortSignal | undefined): Promise<HttpResponse<T>> {
+  private async send<T>(
+    url: URL,
+    method: HttpMethod,
+    headers: Record<string, string>,
+    options: HttpRequestOptions,
+    attempt: number,
+    signal: AbortSignal | undefined,
+    credentialHeaders: string[] = [],
+  ): Promise<HttpResponse<T>> {
     const host = url.host;
     const href = url.href;
     const stats = this.statsFor(host);
@@ -222,6 +237,17 @@ export class HttpClient {
         throwHttpErrors: false,
         responseType: 'buffer',
         signal,
+        ...(credentialHeaders.length > 0
+          ? {
+              hooks: {
+                beforeRedirect: [
+                  (next: { url?: URL | string; headers: Record<string, string | string[] | undefined> }) => {
+                    if (next.url && new URL(next.url).origin !== url.origin) for (const h of credentialHeaders) delete next.headers[h];
+                  },
+                ],
+              },
+            }
+          : {}),
       });
     } catch (error) {
       stats.latencyMs += performance.now() - started;

@@ -14,10 +14,25 @@ export function valueAtPath(value: unknown, path: string): unknown {
   return current;
 }
 
-/** Orders cursor values: numbers numerically, anything else as text (ISO dates sort as text). */
+/** An ISO 8601 date-time with an offset (`Z` or `±hh:mm`): the instant it names, in ms. */
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+function instantOf(v: unknown): number | undefined {
+  if (v instanceof Date) return v.getTime();
+  if (typeof v !== 'string' || !ISO_WITH_OFFSET.test(v)) return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * Orders cursor values: numbers numerically, date-times with offsets by the instant they name
+ * (`10:00-03:00` is after `12:00Z`), anything else as text.
+ */
 export function compareCursor(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
+  const ia = instantOf(a);
+  const ib = instantOf(b);
+  if (ia !== undefined && ib !== undefined && ia !== ib) return ia - ib;
   const x = String(a);
   const y = String(b);
   return x < y ? -1 : x > y ? 1 : 0;

@@ -1,0 +1,118 @@
+/**
+ * Credentials on the way out (URL-encoded API keys, redirects to another origin) and incremental
+ * cursors over date-times with different offsets.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from '../../../src/index.js';
+import { httpSource } from '../../../src/extract/http-source.js';
+import { compareCursor } from '../../../src/extract/http/json-path.js';
+import { FAST_LIMITS, faults, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
+import { findSecrets } from '../../helpers/secret-scan.js';
+import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
+
+async function serve(routes: Record<string, Handler>): Promise<FaultyServer> {
+  const server = await startFaultyServer(routes);
+  registerCleanup(() => server.close());
+  return server;
+}
+
+describe('credentials on the way out', () => {
+  it('an API key sent in the query stays out of errors, logs and metrics in its URL-encoded form too', async () => {
+    const key = 'AIza+Q1w2/E3r4T5y6==';
+    const server = await serve({ '/items': faults.status(500) });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'k',
+        dataset: 'items',
+        url: `${server.url}/items`,
+        schema: z.object({ id: z.number() }),
+        auth: { type: 'apiKey', name: 'key', value: key, in: 'query' },
+        limits: { ...FAST_LIMITS, retries: 1 },
+      }),
+    );
+    expect(server.requests[0]!.query.get('key')).toBe(key); // it was sent
+    const encoded = encodeURIComponent(key);
+    expect(result.sources[0]!.error).toMatch(/HTTP 500/);
+    expect(result.sources[0]!.error).not.toContain(encoded);
+    expect(result.sources[0]!.error).toContain('key=[REDACTED]');
+    await lake.close();
+    const { hits, files } = await findSecrets(lake.paths.root, [key, encoded]);
+    expect(files.length).toBeGreaterThan(0);
+    expect(hits).toEqual([]);
+  });
+
+  it('an API key header is not sent on to another origin after a redirect (as Authorization is not); the same origin keeps it', async () => {
+    const other = await serve({ '/items': (_req, res) => sendJson(res, 200, [{ id: 1 }]) });
+    const server = await serve({
+      '/items': (_req, res) => {
+        res.writeHead(302, { location: `${other.url}/items` });
+        res.end();
+      },
+      '/here': (_req, res) => {
+        res.writeHead(302, { location: '/final' });
+        res.end();
+      },
+      '/final': (_req, res) => sendJson(res, 200, [{ id: 2 }]),
+    });
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number() });
+    const result = await lake.extract([
+      httpSource({ source: 'r', dataset: 'bearer', url: `${server.url}/items`, schema, auth: { type: 'bearer', token: 'bearer-secret-123456' }, limits: FAST_LIMITS }),
+      httpSource({ source: 'r', dataset: 'key', url: `${server.url}/items`, schema, auth: { type: 'apiKey', name: 'X-Api-Key', value: 'apikey-secret-123456' }, limits: FAST_LIMITS }),
+      httpSource({ source: 'r', dataset: 'same', url: `${server.url}/here`, schema, auth: { type: 'apiKey', name: 'X-Api-Key', value: 'apikey-secret-123456' }, limits: FAST_LIMITS }),
+    ]);
+    expect(result.sources.map((s) => [s.dataset, s.status, s.rows])).toEqual([
+      ['bearer', 'success', 1],
+      ['key', 'success', 1],
+      ['same', 'success', 1],
+    ]);
+    // Another origin (another port): neither credential goes along.
+    expect(other.requests).toHaveLength(2);
+    expect(other.requests.map((r) => r.headers.authorization)).toEqual([undefined, undefined]);
+    expect(other.requests.map((r) => r.headers['x-api-key'])).toEqual([undefined, undefined]);
+    // The first hop had it, and a redirect within the origin keeps it.
+    expect(server.requests.filter((r) => r.path === '/items').map((r) => r.headers['x-api-key'] ?? r.headers.authorization)).toEqual(
+      expect.arrayContaining(['Bearer bearer-secret-123456', 'apikey-secret-123456']),
+    );
+    expect(server.requests.find((r) => r.path === '/final')!.headers['x-api-key']).toBe('apikey-secret-123456');
+  });
+});
+
+describe('incremental cursors over date-times', () => {
+  it('orders date-times with offsets by the instant they name', () => {
+    expect(compareCursor('2026-01-01T10:00:00-03:00', '2026-01-01T12:00:00Z')).toBeGreaterThan(0);
+    expect(compareCursor('2026-01-01T12:00:00Z', '2026-01-01T10:00:00-03:00')).toBeLessThan(0);
+    expect(compareCursor('2026-01-01T09:59:59.500-03:00', '2026-01-01T12:59:59Z')).toBeGreaterThan(0);
+    expect(compareCursor(10, 9)).toBeGreaterThan(0);
+    expect(compareCursor('b', 'a')).toBeGreaterThan(0);
+  });
+
+  it('the cursor is the latest instant when records carry different offsets: an unchanged API adds no row', async () => {
+    const records = [
+      { id: 1, updated_at: '2026-01-01T10:00:00-03:00' }, // 13:00Z, the latest
+      { id: 2, updated_at: '2026-01-01T12:00:00Z' },
+    ];
+    const server = await serve({
+      '/items': (_req, res, hit) => {
+        const since = hit.url.searchParams.get('updated_since');
+        sendJson(res, 200, records.filter((r) => since === null || Date.parse(r.updated_at) > Date.parse(since)));
+      },
+    });
+    const lake = await tempLake();
+    const source = httpSource({
+      source: 'inc',
+      dataset: 'items',
+      url: `${server.url}/items`,
+      schema: z.object({ id: z.number().int(), updated_at: z.iso.datetime({ offset: true }) }),
+      incremental: { cursorField: 'updated_at', param: 'updated_since' },
+      limits: FAST_LIMITS,
+    });
+    const first = await lake.extract(source);
+    const second = await lake.extract(source);
+    expect(first.sources[0]!.rows).toBe(2);
+    expect(second.sources[0]!.rows).toBe(0);
+    expect(server.requests.at(-1)!.query.get('updated_since')).toBe('2026-01-01T10:00:00-03:00');
+    expect((await lake.bronze('inc/items')).map((r) => r.id).sort()).toEqual([1, 2]);
+  });
+});
