@@ -4,9 +4,14 @@
  * line is quarantined with its number instead of failing the file). Both feed the same
  * validation and bronze writer as every other source.
  *
- * Without a schema, types are inferred (DuckDB's CSV sniffer; JSON values' own types) and
- * recorded in `<root>/state/schemas/<source>.<dataset>.json`. Naive CSV timestamps (no offset)
- * stay text in bronze: their time zone is the models' call.
+ * Without a schema, types are inferred (DuckDB's CSV sniffer; JSON values' own types, over every
+ * record) and recorded in `<root>/state/schemas/<source>.<dataset>.inferred.json`. Naive CSV
+ * timestamps (no offset) stay text in bronze: their time zone is the models' call. A column a
+ * schema types as an instant reads a naive timestamp in the lake's time zone.
+ *
+ * Inferred field names are kept as the file gives them or refused: a name bronze reserves
+ * (`year`, `month`, `day`, `_run_id`, `_extracted_at`) or two names differing only in case
+ * (one DuckDB column) fail the source with an error naming the fields and the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +23,8 @@ import { parseOptions } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { plainConverter, readerRows, type PlainValue } from '../db/values.js';
-import { columnsOf, expectsDate, shapeOf, sqlTypeOf } from '../bronze/schema-map.js';
+import { columnSpec, expectsDate, shapeOf, sqlTypeOf, type ColumnSpec } from '../bronze/schema-map.js';
+import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
 import { limitsOverrideSchema } from '../config.js';
@@ -68,15 +74,27 @@ export interface CsvSourceOptions extends FileSourceOptions {
   csv?: z.input<typeof csvOptionsSchema>;
 }
 
+/**
+ * Inferred integer columns whose values may pass ±2^53: DuckDB hands those over as a JS bigint
+ * (smaller ones as a number), so they accept both and travel to bronze as text
+ * (`exactIntegerColumn`): a BIGINT keeps every digit. UBIGINT and HUGEINT (which DuckDB's sniffer
+ * does not infer) become HUGEINT, as `z.bigint()` fields do.
+ */
+const EXACT_INTEGER_TYPES: Partial<Record<DuckDBTypeId, 'BIGINT' | 'HUGEINT'>> = {
+  [DuckDBTypeId.BIGINT]: 'BIGINT',
+  [DuckDBTypeId.UBIGINT]: 'HUGEINT',
+  [DuckDBTypeId.HUGEINT]: 'HUGEINT',
+};
+
 /** zod schema of one inferred column (all nullable: a file says nothing about required). */
 function zodForDuckType(typeId: DuckDBTypeId): z.ZodType {
+  if (EXACT_INTEGER_TYPES[typeId]) return z.union([z.number().int(), z.bigint()]).nullable();
   switch (typeId) {
     case DuckDBTypeId.BOOLEAN:
       return z.boolean().nullable();
     case DuckDBTypeId.TINYINT:
     case DuckDBTypeId.SMALLINT:
     case DuckDBTypeId.INTEGER:
-    case DuckDBTypeId.BIGINT:
     case DuckDBTypeId.UTINYINT:
     case DuckDBTypeId.USMALLINT:
     case DuckDBTypeId.UINTEGER:
@@ -84,8 +102,6 @@ function zodForDuckType(typeId: DuckDBTypeId): z.ZodType {
     case DuckDBTypeId.FLOAT:
     case DuckDBTypeId.DOUBLE:
     case DuckDBTypeId.DECIMAL:
-    case DuckDBTypeId.UBIGINT:
-    case DuckDBTypeId.HUGEINT:
       return z.number().nullable();
     case DuckDBTypeId.DATE:
       return z.iso.date().nullable();
@@ -102,20 +118,61 @@ function recordInferred(ctx: ExtractContext, columns: { name: string; type: stri
   ctx.logger.info(`inferred ${columns.length} columns: ${columns.map((c) => `${c.name} ${c.type}`).join(', ')}`);
 }
 
+/**
+ * What DuckDB's readers should open: a glob as given; a `path` as exactly that file, its glob
+ * characters (`*`, `?`, `[`) escaped as one-character classes (`orders[1].csv` would otherwise
+ * read `orders1.csv`).
+ */
 function filesOf(where: string, o: { path?: string; glob?: string }): string {
   const target = path.resolve(o.path ?? o.glob!);
-  if (o.path && !fs.existsSync(target)) throw new ConfigError(`${where}: file ${JSON.stringify(o.path)} does not exist`);
-  return target;
+  if (!o.path) return target;
+  if (!fs.existsSync(target)) throw new ConfigError(`${where}: file ${JSON.stringify(o.path)} does not exist`);
+  return target.replace(/[*?[]/g, '[$&]');
 }
 
-function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types: Record<string, string> | undefined, rejects: string): string {
-  const opts = [
-    `header = ${csv.header}`,
-    `store_rejects = true`,
-    `rejects_table = ${quoteLiteral(`${rejects}_errors`)}`,
-    `rejects_scan = ${quoteLiteral(`${rejects}_scans`)}`,
-    `filename = false`,
-  ];
+/** The file (or glob) a source reads, as errors name it. */
+function shownFiles(o: { path?: string; glob?: string }): string {
+  return path.resolve(o.path ?? o.glob!);
+}
+
+/** Names bronze adds to every row or puts in the path (as `defineSource` refuses them in a schema). */
+const RESERVED_FIELDS: readonly string[] = ['_run_id', '_extracted_at', ...DATE_KEYS];
+
+/**
+ * Refuses inferred field names bronze cannot keep as they are: a reserved name (DuckDB would
+ * write `year_1=…` folders) or two names differing only in case (DuckDB would rename one
+ * `ID_1`). `fields` maps each name to the file it was read from.
+ */
+function checkInferredNames(where: string, fields: Map<string, string>): void {
+  const byLower = new Map<string, string>();
+  for (const [name, file] of fields) {
+    const lower = name.toLowerCase();
+    const reserved = RESERVED_FIELDS.find((r) => r === lower);
+    if (reserved !== undefined) {
+      throw new ConfigError(
+        `${where}: field ${JSON.stringify(name)} of ${file} is reserved for bronze (${RESERVED_FIELDS.join(', ')} are added by the lake): rename it in the file, or pass a schema without it`,
+      );
+    }
+    const other = byLower.get(lower);
+    if (other !== undefined) {
+      const otherFile = fields.get(other)!;
+      const inFiles = otherFile === file ? `of ${file}` : `of ${otherFile} and ${file}`;
+      throw new ConfigError(
+        `${where}: fields ${JSON.stringify(other)} and ${JSON.stringify(name)} ${inFiles} differ only in case, and DuckDB column names do not: rename one in the file, or pass a schema with one of them`,
+      );
+    }
+    byLower.set(lower, name);
+  }
+}
+
+/** Reads naive timestamps of a column typed TIMESTAMPTZ in the lake's time zone (DuckDB's default is the machine's). */
+async function useLakeZone(c: DuckDBConnection, ctx: ExtractContext): Promise<void> {
+  await c.run(`SET SESSION TimeZone = ${quoteLiteral(ctx.timezone)}`);
+}
+
+/** read_csv options of the file's dialect (as the user gave them). */
+function csvDialect(csv: z.output<typeof csvOptionsSchema>): string[] {
+  const opts: string[] = [];
   if (csv.delimiter) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
   if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
   if (csv.escape !== undefined) opts.push(`escape = ${quoteLiteral(csv.escape)}`);
@@ -125,10 +182,47 @@ function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types
     const list = Array.isArray(csv.nullStr) ? csv.nullStr : [csv.nullStr];
     opts.push(`nullstr = [${list.map(quoteLiteral).join(', ')}]`);
   }
+  return opts;
+}
+
+function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types: Record<string, string> | undefined, rejects: string): string {
+  const opts = [
+    `header = ${csv.header}`,
+    `store_rejects = true`,
+    `rejects_table = ${quoteLiteral(`${rejects}_errors`)}`,
+    `rejects_scan = ${quoteLiteral(`${rejects}_scans`)}`,
+    `filename = false`,
+    ...csvDialect(csv),
+  ];
   if (types && Object.keys(types).length > 0) {
     opts.push(`types = {${Object.entries(types).map(([k, v]) => `${quoteLiteral(k)}: ${quoteLiteral(v)}`).join(', ')}}`);
   }
   return `SELECT * FROM read_csv(${quoteLiteral(files)}, ${opts.join(', ')})`;
+}
+
+/**
+ * The CSV column names as the header spells them. DuckDB renames a header name equal to an
+ * earlier one but for case (`id,ID` → `id`, `ID_1`), so the names it reports may not be the
+ * file's: when one looks renamed, the header row is read as data to tell.
+ */
+async function csvHeaderNames(c: DuckDBConnection, files: string, csv: z.output<typeof csvOptionsSchema>, names: string[]): Promise<string[]> {
+  const lower = new Set(names.map((n) => n.toLowerCase()));
+  const renamed = names.some((n) => {
+    const base = /^(.*)_\d+$/.exec(n)?.[1];
+    return base !== undefined && lower.has(base.toLowerCase());
+  });
+  if (!csv.header || !renamed) return names;
+  const opts = ['header = false', 'all_varchar = true', 'ignore_errors = true', 'filename = false', ...csvDialect(csv)];
+  const reader = await c.runAndReadAll(`SELECT * FROM read_csv(${quoteLiteral(files)}, ${opts.join(', ')}) LIMIT 1`);
+  const header = reader.getRows()[0];
+  if (!header || header.length !== names.length) return names;
+  // Exact duplicates (`a,a`) keep DuckDB's `a_1`: two columns cannot both be called `a`.
+  const seen = new Set<string>();
+  return header.map((v, i) => {
+    const name = typeof v === 'string' && !seen.has(v) ? v : names[i]!;
+    seen.add(name);
+    return name;
+  });
 }
 
 /** Types DuckDB should parse a CSV column as, from the zod schema (scalars only). */
@@ -153,17 +247,25 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   const csv = csvOptionsSchema.parse(o.csv ?? {});
   const given = options.schema;
   const dateFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => expectsDate(f)).map(([k]) => k) : []);
+  // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
+  const bigintFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => sqlTypeOf(f) === 'HUGEINT').map(([k]) => k) : []);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
     const files = filesOf(where, o);
     const c = await ctx.connect();
+    await useLakeZone(c, ctx);
     const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
     const result = await c.stream(csvReadSql(files, csv, given ? csvTypes(given) : undefined, rejects));
     const names = result.deduplicatedColumnNames();
     const types = result.columnTypes();
     const tz = new Set(names.filter((_, i) => types[i]!.typeId === DuckDBTypeId.TIMESTAMP_TZ && !dateFields.has(names[i]!)));
     const naive = new Set(names.filter((_, i) => types[i]!.typeId === DuckDBTypeId.TIMESTAMP));
+    const convert = (name: string, value: unknown): unknown => {
+      if (value instanceof Date) return tz.has(name) ? value.toISOString() : naive.has(name) ? naiveText(value) : value;
+      if (typeof value === 'number' && bigintFields.has(name) && Number.isInteger(value)) return BigInt(value);
+      return value;
+    };
     for (;;) {
       const chunk = await result.fetchChunk();
       if (!chunk || chunk.rowCount === 0) break;
@@ -172,7 +274,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
         const record: Record<string, unknown> = {};
         row.forEach((value, i) => {
           const name = names[i]!;
-          record[name] = tz.has(name) && value instanceof Date ? value.toISOString() : naive.has(name) && value instanceof Date ? naiveText(value) : value;
+          record[name] = convert(name, value);
         });
         return record;
       });
@@ -181,55 +283,89 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     await sendRejects(ctx, c, rejects);
   }
 
-  return fileSource(o, options.partitionBy, given, extract, async (ctx) => {
+  return fileSource(where, o, options.partitionBy, given, extract, async (ctx) => {
     const c = await ctx.connect();
+    await useLakeZone(c, ctx);
     const files = filesOf(where, o);
     const reader = await c.runAndReadAll(`DESCRIBE ${csvReadSql(files, csv, undefined, `${rejectsName}_sniff`)}`);
     const described = readerRows(reader);
     const probe = await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
     const probeTypes = probe.columnTypes();
+    const names = probe.deduplicatedColumnNames();
+    const shown = shownFiles(o);
+    checkInferredNames(where, new Map((await csvHeaderNames(c, files, csv, names)).map((n) => [n, shown])));
     const shape: Record<string, z.ZodType> = {};
-    probe.deduplicatedColumnNames().forEach((name, i) => (shape[name] = zodForDuckType(probeTypes[i]!.typeId)));
+    const exactIntegers = new Map<string, 'BIGINT' | 'HUGEINT'>();
+    names.forEach((name, i) => {
+      const typeId = probeTypes[i]!.typeId;
+      shape[name] = zodForDuckType(typeId);
+      const exact = EXACT_INTEGER_TYPES[typeId];
+      if (exact) exactIntegers.set(name, exact);
+    });
     recordInferred(ctx, described.map((r) => ({ name: String(r.column_name), type: String(r.column_type) })));
-    return z.object(shape);
+    return { schema: z.object(shape), exactIntegers };
   });
+}
+
+/** What a schema-less file source infers at run time. */
+interface Inferred {
+  schema: z.ZodType;
+  /** Integer columns stored exactly, by their bronze type (values past ±2^53 arrive as bigint). */
+  exactIntegers?: Map<string, 'BIGINT' | 'HUGEINT'>;
 }
 
 /**
  * The source of a file reader: with a schema, a plain source; without one, `resolve` infers the
- * schema at run time (and the bronze columns, partition fields moved to the path).
+ * schema at run time and defines the source again with it, so `defineSource`'s checks (reserved
+ * names, partition fields) apply to inferred fields as to given ones, and its bronze columns
+ * (partition fields moved to the path) are the ones written.
  */
 function fileSource(
-  o: { source: string; dataset: string; primaryKey?: string[]; limits?: z.output<typeof limitsOverrideSchema> },
+  where: string,
+  o: { source: string; dataset: string; path?: string; glob?: string; primaryKey?: string[]; limits?: z.output<typeof limitsOverrideSchema> },
   partitionBy: PartitionBy | undefined,
   given: z.ZodType | undefined,
   extract: (ctx: ExtractContext) => AsyncGenerator<unknown[]>,
-  infer: (ctx: ExtractContext) => Promise<z.ZodType>,
+  infer: (ctx: ExtractContext) => Promise<Inferred>,
 ): AnySource {
-  const source = defineSource({
+  const definition = {
     source: o.source,
     dataset: o.dataset,
-    // Without a schema, a placeholder until `resolve` runs; replaced before any record is validated.
-    schema: (given ?? z.object({})) as z.ZodType<Record<string, unknown>>,
     ...(partitionBy ? { partitionBy } : {}),
     ...(o.primaryKey ? { primaryKey: o.primaryKey } : {}),
     ...(o.limits ? { limits: o.limits } : {}),
     extract,
-  });
+  };
+  // Without a schema, a placeholder until `resolve` runs (holding the fields partitionBy names,
+  // checked against the inferred ones then); replaced before any record is validated.
+  const placeholder = z.object(Object.fromEntries((Array.isArray(partitionBy) ? partitionBy : []).map((k) => [k, z.unknown()])));
+  const source = defineSource({ ...definition, schema: (given ?? placeholder) as z.ZodType<Record<string, unknown>> });
   if (given) return source;
-  const where = `${o.source}/${o.dataset}`;
   return {
     ...source,
     async resolve(ctx: ExtractContext) {
-      const schema = await infer(ctx);
-      return { schema, columns: columnsWithoutPartitions(schema, source, where) };
+      const { schema, exactIntegers } = await infer(ctx);
+      let typed: AnySource;
+      try {
+        typed = defineSource({ ...definition, schema: schema as z.ZodType<Record<string, unknown>> });
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          throw new ConfigError(`${where}: ${error.message.replace(/^defineSource\([^)]*\): /, '')} (schema inferred from ${shownFiles(o)})`, { cause: error });
+        }
+        throw error;
+      }
+      const columns = typed.columns.map((c) => {
+        const exact = exactIntegers?.get(c.name);
+        return exact ? exactIntegerColumn(c.name, exact) : c;
+      });
+      return { schema, columns };
     },
   };
 }
 
-function columnsWithoutPartitions(schema: z.ZodType, source: AnySource, where: string) {
-  const keys = new Set(source.partitionKeys.map((k) => k.name));
-  return columnsOf(schema, where).filter((c) => !keys.has(c.name));
+/** An integer column written through text so a value past ±2^53 (a JS bigint) keeps every digit. */
+function exactIntegerColumn(name: string, sqlType: 'BIGINT' | 'HUGEINT'): ColumnSpec {
+  return { ...columnSpec(name, z.bigint()), sqlType, castSql: (c) => `CAST(${c} AS ${sqlType})` };
 }
 
 function naiveText(d: Date): string {
@@ -276,24 +412,30 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     }
   }
 
-  return fileSource(o, options.partitionBy, given, extract, async (ctx) => {
-    // Infer from the first records: JSON carries its own types. Nested values stay JSON.
-    const shape: Record<string, z.ZodType> = {};
-    const seen: Record<string, string> = {};
-    let n = 0;
-    outer: for (const file of await listFiles(where, o)) {
+  return fileSource(where, o, options.partitionBy, given, extract, async (ctx) => {
+    // JSON carries its own types: inferred over every record, so a field first seen late is a
+    // column too (a second pass, as cheap as JSON.parse; the extraction's validation and bronze
+    // writes cost far more). Nested values stay JSON. The object is strict: a field the pass did
+    // not see (a file changed since) goes to quarantine naming it instead of being dropped.
+    const kinds = new Map<string, string>();
+    const origins = new Map<string, string>();
+    for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, undefined)) {
         for (const record of batch) {
-          if (record && typeof record === 'object' && !Array.isArray(record)) {
-            for (const [k, v] of Object.entries(record)) seen[k] = mergeKind(seen[k], kindOf(v));
+          if (!record || typeof record !== 'object' || Array.isArray(record)) continue;
+          for (const [k, v] of Object.entries(record)) {
+            const kind = kindOf(v);
+            const was = kinds.get(k);
+            if (was === undefined) origins.set(k, file);
+            if (was !== kind) kinds.set(k, mergeKind(was, kind));
           }
-          if (++n >= 1000) break outer;
         }
       }
     }
-    for (const [k, kind] of Object.entries(seen)) shape[k] = zodForKind(kind);
-    recordInferred(ctx, Object.entries(seen).map(([name, kind]) => ({ name, type: sqlTypeOf(shape[name]) + (kind === 'null' ? ' (only nulls seen)' : '') })));
-    return z.object(shape);
+    checkInferredNames(where, origins);
+    const shape = Object.fromEntries([...kinds].map(([k, kind]) => [k, zodForKind(kind)]));
+    recordInferred(ctx, [...kinds].map(([name, kind]) => ({ name, type: sqlTypeOf(shape[name]) + (kind === 'null' ? ' (only nulls seen)' : '') })));
+    return { schema: z.strictObject(shape) };
   });
 }
 
@@ -328,7 +470,10 @@ function zodForKind(kind: string): z.ZodType {
 }
 
 async function listFiles(where: string, o: { path?: string; glob?: string }): Promise<string[]> {
-  if (o.path) return [filesOf(where, o)];
+  if (o.path) {
+    filesOf(where, o); // throws when it does not exist
+    return [path.resolve(o.path)];
+  }
   const pattern = path.resolve(o.glob!);
   const files: string[] = [];
   // Node 20 has no fs.glob: walk from the folder before the first wildcard.
@@ -347,6 +492,11 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
   return files.sort();
 }
 
+/** A text without the UTF-8 byte order mark some editors and exporters put first (JSON.parse refuses it). */
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Yields batches of records; a broken NDJSON line is quarantined (when ctx is given) with its number. */
 async function* readJsonFile(file: string, ctx: ExtractContext | undefined): AsyncGenerator<unknown[]> {
   const fd = fs.openSync(file, 'r');
@@ -357,7 +507,7 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
   if (first === '[') {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+      parsed = JSON.parse(withoutBom(fs.readFileSync(file, 'utf8')));
     } catch (error) {
       throw new ConfigError(`jsonSource: ${file} is not valid JSON: ${(error as Error).message}`);
     }
@@ -368,8 +518,9 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
   const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let batch: unknown[] = [];
   let lineNo = 0;
-  for await (const line of lines) {
+  for await (const read of lines) {
     lineNo += 1;
+    const line = lineNo === 1 ? withoutBom(read) : read;
     if (line.trim() === '') continue;
     try {
       batch.push(JSON.parse(line));

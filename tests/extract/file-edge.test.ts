@@ -1,0 +1,279 @@
+/**
+ * File sources at their edges: names bronze reserves or cannot tell apart, fields first seen
+ * late, byte order marks, integers past 2^53, naive timestamps, file names with glob characters.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { csvSource, jsonSource } from '../../src/extract/file-source.js';
+import { z } from '../../src/index.js';
+import { listFiles, tempDir, tempLake } from '../helpers/temp-lake.js';
+
+function quarantined(root: string, source: string, dataset: string, runId: string): Record<string, unknown>[] {
+  const file = path.join(root, 'quarantine', source, dataset, `${runId}.ndjson`);
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+}
+
+describe('file sources without a schema: field names bronze cannot keep', () => {
+  it('a CSV with a column named day keeps the year=/month=/day= layout: it is refused naming the field and the file', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'sales.csv');
+    fs.writeFileSync(file, 'year,month,day,amount\n2019,3,14,10.5\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'sales', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
+    expect(result.sources[0]!.error).toMatch(/"year"|"month"|"day"/);
+    expect(result.sources[0]!.error).toContain(file);
+    expect(result.sources[0]!.error).toMatch(/reserved/);
+    // Nothing renamed into year_1=… folders.
+    expect(listFiles(lake.paths.bronze).filter((f) => /year_1|month_1|day_1/.test(f))).toEqual([]);
+  });
+
+  it('a CSV column whose name is a reserved one in another case (Day) is refused too', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'sales.csv');
+    fs.writeFileSync(file, 'id,Day\n1,mon\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'sales', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
+    expect(result.sources[0]!.error).toMatch(/"Day".*reserved/);
+  });
+
+  it('a JSON file with _run_id or day fields is refused naming the field and the file', async () => {
+    const dir = tempDir();
+    const a = path.join(dir, 'a.ndjson');
+    const b = path.join(dir, 'b.ndjson');
+    fs.writeFileSync(a, '{"id":1,"_run_id":"x"}\n');
+    fs.writeFileSync(b, '{"id":1,"day":"2024-01-01"}\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'a', path: a }),
+      jsonSource({ source: 'shop', dataset: 'b', path: b }),
+    ]);
+    expect(result.sources.map((s) => s.status)).toEqual(['failed', 'failed']);
+    expect(result.sources[0]!.error).toMatch(/"_run_id"/);
+    expect(result.sources[0]!.error).toContain(a);
+    expect(result.sources[1]!.error).toMatch(/"day"/);
+    expect(result.sources[1]!.error).toContain(b);
+    expect(listFiles(lake.paths.bronze)).toEqual([]);
+  });
+
+  it('JSON keys differing only in case (id, ID) are refused naming both fields and the file, not renamed ID_1', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.ndjson');
+    fs.writeFileSync(file, '{"id":1,"ID":"A-1"}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'cased', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
+    expect(result.sources[0]!.error).toMatch(/"id" and "ID"/);
+    expect(result.sources[0]!.error).toContain(file);
+    expect(listFiles(lake.paths.bronze)).toEqual([]);
+  });
+
+  it('JSON keys differing only in case in different files are refused naming both files', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.ndjson'), '{"sku":"1"}\n');
+    fs.writeFileSync(path.join(dir, 'b.ndjson'), '{"SKU":"2"}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'cased', glob: path.join(dir, '*.ndjson') }));
+    expect(result.sources[0]!.status).toBe('failed');
+    expect(result.sources[0]!.error).toMatch(/"sku" and "SKU"/);
+    expect(result.sources[0]!.error).toContain(path.join(dir, 'a.ndjson'));
+    expect(result.sources[0]!.error).toContain(path.join(dir, 'b.ndjson'));
+  });
+
+  it('CSV headers differing only in case (id, ID) are refused naming both, not renamed ID_1', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.csv');
+    fs.writeFileSync(file, 'id,ID\n1,A-1\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'cased', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
+    expect(result.sources[0]!.error).toMatch(/"id" and "ID"/);
+    expect(result.sources[0]!.error).toContain(file);
+  });
+
+  it('a CSV header that really is named like a renamed one (id, id_1) is kept', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.csv');
+    fs.writeFileSync(file, 'id,id_1\n1,2\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'ok', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(await lake.bronze('shop/ok')).toMatchObject([{ id: 1, id_1: 2 }]);
+  });
+
+  it('a CSV without a schema can be partitioned by one of its columns', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'p.csv');
+    fs.writeFileSync(file, 'id,store\n1,bistek\n2,angeloni\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'p', path: file, partitionBy: ['store'] }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(listFiles(lake.paths.bronze).map((f) => f.split('/')[2]).sort()).toEqual(['store=angeloni', 'store=bistek']);
+    const missing = await lake.extract(csvSource({ source: 'shop', dataset: 'q', path: file, partitionBy: ['region'] }));
+    expect(missing.sources[0]!.status).toBe('failed');
+    expect(missing.sources[0]!.error).toMatch(/partitionBy field "region" is not in the schema.*inferred from/);
+  });
+});
+
+describe('jsonSource without a schema: every record ends in bronze or quarantine', () => {
+  it('a field first seen after the 1,000th record is kept in bronze', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'events.ndjson');
+    const lines = Array.from({ length: 1001 }, (_, i) => JSON.stringify(i === 1000 ? { id: i, coupon: 'BLACKFRIDAY' } : { id: i }));
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'events', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1001, rejected: 0 });
+    const rows = await lake.bronze<{ id: number; coupon?: string }>('shop/events');
+    expect(rows.find((r) => r.id === 1000)?.coupon).toBe('BLACKFRIDAY');
+    const recorded = JSON.parse(fs.readFileSync(path.join(lake.paths.state, 'schemas', 'shop.events.inferred.json'), 'utf8')) as { columns: { name: string }[] };
+    expect(recorded.columns.map((c) => c.name)).toEqual(['id', 'coupon']);
+  });
+
+  it('a value of another type after the 1,000th record is typed with the others (JSON), not dropped', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'events.ndjson');
+    const lines = Array.from({ length: 1001 }, (_, i) => JSON.stringify({ id: i, code: i === 1000 ? 'X-1' : i }));
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'events', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1001, rejected: 0 });
+    const rows = await lake.bronze<{ id: number; code: unknown }>('shop/events');
+    expect(JSON.stringify(rows.find((r) => r.id === 1000)?.code)).toContain('X-1');
+  });
+});
+
+describe('jsonSource: byte order mark', () => {
+  it('reads NDJSON and array files that start with a UTF-8 BOM', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.ndjson'), '\uFEFF{"id":1}\n{"id":2}\n');
+    fs.writeFileSync(path.join(dir, 'b.json'), '\uFEFF[{"id":3}]');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'nd', path: path.join(dir, 'a.ndjson') }),
+      jsonSource({ source: 'shop', dataset: 'arr', path: path.join(dir, 'b.json') }),
+    ]);
+    expect(result.sources.map((s) => [s.dataset, s.status, s.rows, s.rejected])).toEqual([
+      ['nd', 'success', 2, 0],
+      ['arr', 'success', 1, 0],
+    ]);
+    expect((await lake.bronze<{ id: number }>('shop/nd')).map((r) => r.id).sort()).toEqual([1, 2]);
+    expect((await lake.bronze<{ id: number }>('shop/arr')).map((r) => r.id)).toEqual([3]);
+  });
+
+  it('reads a BOM file with a schema too', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.ndjson'), '\uFEFF{"id":1}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'nd', path: path.join(dir, 'a.ndjson'), schema: z.object({ id: z.number().int() }) }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 0 });
+  });
+});
+
+describe('csvSource: integers', () => {
+  it('a z.bigint() field stores ordinary integers instead of quarantining them', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'ledger.csv');
+    fs.writeFileSync(file, 'id,cents\n1,123\n2,456\n3,170141183460469231731687303715884105727\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'ledger', path: file, schema: z.object({ id: z.number().int(), cents: z.bigint() }) }));
+    expect(quarantined(lake.paths.root, 'shop', 'ledger', result.runId).map((q) => q.reasons)).toEqual([]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, rejected: 0 });
+    // (The third value reaches bronze too; its digits past 2^53 are the bronze writer's matter:
+    // DuckDB writes a HUGEINT column to Parquet as DOUBLE.)
+    const rows = await lake.bronze<{ id: number; cents: unknown }>('shop/ledger');
+    expect(rows.sort((a, b) => a.id - b.id).slice(0, 2).map((r) => Number(r.cents))).toEqual([123, 456]);
+  });
+
+  it('a BIGINT column inferred without a schema stores values past 2^53 exactly instead of quarantining them', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'ids.csv');
+    fs.writeFileSync(file, 'id,external_id\n1,9007199254740993\n2,5\n3,-9223372036854775808\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'ids', path: file }));
+    expect(quarantined(lake.paths.root, 'shop', 'ids', result.runId).map((q) => q.reasons)).toEqual([]);
+    expect(result.sources[0]).toMatchObject({ rows: 3, rejected: 0 });
+    const rows = await lake.query<{ id: number; external_id: string; t: string }>(
+      `SELECT id, CAST(external_id AS VARCHAR) AS external_id, typeof(external_id) AS t FROM read_parquet('${lake.paths.bronze}/shop/ids/**/*.parquet') ORDER BY id`,
+    );
+    expect(rows).toEqual([
+      { id: 1, external_id: '9007199254740993', t: 'BIGINT' },
+      { id: 2, external_id: '5', t: 'BIGINT' },
+      { id: 3, external_id: '-9223372036854775808', t: 'BIGINT' },
+    ]);
+  });
+});
+
+describe('csvSource: naive timestamps with a schema that types them as instants', () => {
+  it('a timestamp without an offset is read in the lake time zone (São Paulo), not as UTC', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(file, 'id,at\n1,2024-01-01 10:00:00\n2,2024-01-01 10:00:00+00:00\n3,2024-07-01T10:00:00-05:00\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'orders', path: file, schema: z.object({ id: z.number().int(), at: z.iso.datetime({ offset: true }) }) }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, rejected: 0 });
+    const rows = await lake.bronze<{ id: number; at: Date }>('shop/orders');
+    expect(rows.sort((a, b) => a.id - b.id).map((r) => r.at.toISOString())).toEqual([
+      '2024-01-01T13:00:00.000Z', // naive: São Paulo (-03:00)
+      '2024-01-01T10:00:00.000Z', // offsets are kept as instants
+      '2024-07-01T15:00:00.000Z',
+    ]);
+  });
+
+  it('the lake timezone option decides, for z.date() fields too', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(file, 'id,at\n1,2024-01-01 10:00:00\n');
+    const lake = await tempLake({ timezone: 'Asia/Tokyo' });
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'orders', path: file, schema: z.object({ id: z.number().int(), at: z.date() }) }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    const rows = await lake.bronze<{ at: Date }>('shop/orders');
+    expect(rows[0]!.at.toISOString()).toBe('2024-01-01T01:00:00.000Z');
+  });
+
+  it('without a schema, naive timestamps still stay text', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(file, 'id,at\n1,2024-01-01 10:00:00\n');
+    const lake = await tempLake();
+    await lake.extract(csvSource({ source: 'shop', dataset: 'orders', path: file }));
+    expect((await lake.bronze<{ at: unknown }>('shop/orders'))[0]!.at).toBe('2024-01-01 10:00:00');
+  });
+});
+
+describe('csvSource: path is one file, glob is a glob', () => {
+  it('a path with glob characters reads exactly that file even when a file it would match exists', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'orders[1].csv'), 'id\n7\n');
+    fs.writeFileSync(path.join(dir, 'orders1.csv'), 'id\n99\n');
+    const lake = await tempLake();
+    await lake.extract(csvSource({ source: 'shop', dataset: 'orders', path: path.join(dir, 'orders[1].csv') }));
+    expect((await lake.bronze('shop/orders')).map((r) => r.id)).toEqual([7]);
+  });
+
+  it('* and ? in a path (and in its folders) are literal too; schema or not; a glob still globs', async () => {
+    const dir = tempDir();
+    const sub = path.join(dir, 'in[x]');
+    fs.mkdirSync(sub);
+    fs.writeFileSync(path.join(sub, 'a*b?.csv'), 'id\n5\n');
+    fs.writeFileSync(path.join(sub, 'aXbY.csv'), 'id\n6\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      csvSource({ source: 'shop', dataset: 'lit', path: path.join(sub, 'a*b?.csv') }),
+      csvSource({ source: 'shop', dataset: 'typed', path: path.join(sub, 'a*b?.csv'), schema: z.object({ id: z.number().int() }) }),
+      csvSource({ source: 'shop', dataset: 'glob', glob: path.join(dir, 'in[[]x]', '*.csv') }),
+    ]);
+    expect(result.sources.map((s) => s.status)).toEqual(['success', 'success', 'success']);
+    expect((await lake.bronze('shop/lit')).map((r) => r.id)).toEqual([5]);
+    expect((await lake.bronze('shop/typed')).map((r) => r.id)).toEqual([5]);
+    expect((await lake.bronze('shop/glob')).map((r) => r.id).sort()).toEqual([5, 6]);
+  });
+
+  it('a missing path with glob characters is reported by its own name', async () => {
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'orders', path: '/nonexistent/orders[1].csv' }));
+    expect(result.sources[0]!.error).toMatch(/"\/nonexistent\/orders\[1\]\.csv" does not exist/);
+  });
+});
