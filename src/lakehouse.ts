@@ -25,6 +25,7 @@ import { combineStatus, type AlertRecord, type BuildResult, type ExtractResult, 
 import type { BuildOptions } from './transform/build.js';
 import type { Project } from './transform/project.js';
 import type { TestDef } from './transform/tests-def.js';
+import type { BronzeVisibility } from './transform/source-relation.js';
 import { readState, type GarbageFile, type ModelState } from './transform/warehouse.js';
 import type { Lineage } from './transform/lineage.js';
 import type { ReportOptions, ReportResult } from './report/report.js';
@@ -367,7 +368,7 @@ export class Lakehouse {
           readPublished: () => this.readPublished(),
           bronzeVisibility: async () => (await started).visibility,
           lastSuccess: async () => (await started).lastSuccess,
-          testPublished: (project, tests) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger),
+          testPublished: (project, tests, visibility) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger, visibility),
         },
         options,
       );
@@ -403,8 +404,9 @@ export class Lakehouse {
       const { selectNodes } = await import('./transform/select.js');
       const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
       const selected = selectNodes(project, options.select);
-      const tests = project.tests.filter((t) => selected.has(t.model) || (t.kind === 'singular' && t.dependsOn.some((d) => selected.has(d))));
-      const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }));
+      // As a build picks them: an assertion refing nothing (it reads sources only) runs with any selection.
+      const tests = project.tests.filter((t) => selected.has(t.model) || (t.kind === 'singular' && (t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0)));
+      const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }), await this.metrics.bronzeVisibility());
       await this.metrics.recordTests(runId, results);
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
       await this.metrics.finishRun(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results });
@@ -415,19 +417,32 @@ export class Lakehouse {
     }
   }
 
-  private testPublished(project: Project, tests: TestDef[], vars: Record<string, unknown>, logger: Logger): Promise<TestResult[]> {
+  /**
+   * Runs tests against the published catalog. A `source(...)` in an assertion (or in an ephemeral
+   * a test inlines) reads the bronze files committed now, as a build compiling it would (the same
+   * files, less those compaction and prune removed: `visibility`).
+   */
+  private testPublished(project: Project, tests: TestDef[], vars: Record<string, unknown>, logger: Logger, visibility: BronzeVisibility): Promise<TestResult[]> {
     return serialized(this.queryKey, async () => {
-      const { runTests } = await import('./transform/build.js');
+      const { runTests, sourceRelationSql } = await import('./transform/build.js');
+      const { scanBronze } = await import('./transform/source-relation.js');
       const c = await this.queryConn();
       if (!this.attachedAnalytics) throw new DuckhouseError('NOT_BUILT', 'lake.test: nothing is built yet (run lake.build first)');
+      const scanned = new Map<string, ReturnType<typeof scanBronze>>();
+      const warned = new Set<string>();
       return runTests(
         c,
         project,
         tests,
         (node) => ({
           relation: (id) => qualified(...(id.split('.') as [string, string])),
-          sourceRelation: () => {
-            throw new DuckhouseError('TEST_READS_SOURCE', `assertion ${node.id} reads a source directly; ref a model instead`);
+          sourceRelation: (source, dataset, opts) => {
+            const key = `${source}.${dataset}`;
+            if (!scanned.has(key)) scanned.set(key, scanBronze(this.paths.root, source, dataset, visibility));
+            return sourceRelationSql(this.paths.root, scanned.get(key)!, { source, dataset, ...opts }, node.id, (message) => {
+              if (!warned.has(message)) logger.warn(message);
+              warned.add(message);
+            });
           },
           isIncremental: false,
           thisRelation: qualified(node.schema, node.name),

@@ -63,8 +63,8 @@ export interface BuildEnv {
   /** How long superseded warehouse files are kept for readers of older catalogs. */
   retainSupersededMillis: number;
   progress: Progress;
-  /** Runs tests against the published catalog (when nothing had to be built). */
-  testPublished(project: Project, tests: TestDef[]): Promise<TestResult[]>;
+  /** Runs tests against the published catalog (when nothing had to be built); sources read as the build would. */
+  testPublished(project: Project, tests: TestDef[], visibility: BronzeVisibility): Promise<TestResult[]>;
   /** When each source last extracted successfully (`source.dataset` → instant). */
   lastSuccess(): Promise<Map<string, Date>>;
   /** Which bronze files compaction and prune removed or switched in (from the metrics db). */
@@ -120,7 +120,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
       writeLineage(env, project);
-      const tests = options.test === false ? [] : await env.testPublished(project, testsFor(project, selected, new Set()));
+      const tests = options.test === false ? [] : await env.testPublished(project, testsFor(project, selected, new Set()), visibility);
       const failing = tests.some((t) => t.status === 'fail' || t.status === 'error');
       return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes };
     }
@@ -139,7 +139,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger);
     for (const t of testsFor(project, selected, new Set())) {
       if (!tests.some((r) => r.name === t.name) && options.test !== false) {
-        const missing = t.dependsOn.find((d) => untestable.has(d));
+        const missing = testInputs(project, t).find((d) => untestable.has(d));
         builder.warnings.push(`test ${t.name} not run: ${missing} ${builder.unusable.has(missing ?? '') ? 'was not built' : 'is neither selected nor built yet'}`);
       }
     }
@@ -174,7 +174,35 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
 
 /** Tests whose model is selected and whose inputs were all built. */
 function testsFor(project: Project, selected: Set<string>, unusable: Set<string>): TestDef[] {
-  return project.tests.filter((t) => (selected.has(t.model) || t.kind === 'singular') && t.dependsOn.every((d) => !unusable.has(d)) && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0));
+  return project.tests.filter((t) => (selected.has(t.model) || t.kind === 'singular') && testInputs(project, t).every((d) => !unusable.has(d)) && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0));
+}
+
+/** What a test reads: its `dependsOn`, and through each ephemeral (inlined into the test) what that one refs. */
+function testInputs(project: Project, test: TestDef): string[] {
+  const out = new Set<string>();
+  const visit = (id: string): void => {
+    if (out.has(id)) return;
+    out.add(id);
+    const node = project.nodes.get(id);
+    if (node?.kind === 'model' && node.config.materialized === 'ephemeral') node.dependsOn.forEach(visit);
+  };
+  test.dependsOn.forEach(visit);
+  return [...out];
+}
+
+/**
+ * What `source(source, dataset[, as_of_run])` renders to, in a build and in tests alike: a
+ * `read_parquet` over the dataset's committed files, listed one by one (not a glob: what was
+ * committed when the model was compiled, never a compaction's outputs and inputs at once), or an
+ * empty relation with the recorded columns, and a warning, when there are none.
+ */
+export function sourceRelationSql(root: string, d: BronzeDataset, use: { source: string; dataset: string; asOfRun?: string }, readBy: string, warn: (message: string) => void): string {
+  const files = use.asOfRun === undefined ? d.files : filesAsOf(d, use.asOfRun);
+  if (files.length === 0) {
+    warn(`source ${use.source}.${use.dataset} is empty${use.asOfRun ? ` as of run ${use.asOfRun}` : ''} (read by ${readBy}): an empty relation stands in`);
+    return emptyRelationSql(readRecordedSchema(root, use.source, use.dataset));
+  }
+  return bronzeRelationSql(files, d.partitionKeys, use.asOfRun);
 }
 
 export async function runTests(
@@ -186,6 +214,9 @@ export async function runTests(
 ): Promise<TestResult[]> {
   const results: TestResult[] = [];
   const relationOf = (id: string): string => {
+    const node = project.nodes.get(id);
+    // An ephemeral has no object: like dbt, a test reads its SQL inlined (its own reject_if rules filter).
+    if (node?.kind === 'model' && node.config.materialized === 'ephemeral') return `(${renderModel(project, node, contextFor(node)).sql}\n)`;
     const [schema, name] = id.split('.') as [string, string];
     return qualified(schema, name);
   };
@@ -410,16 +441,9 @@ class Builder {
   }
 
   private sourceSql(node: ProjectNode, source: string, dataset: string, asOfRun?: string): string {
-    const d = this.dataset(source, dataset);
-    const files = asOfRun === undefined ? d.files : filesAsOf(d, asOfRun);
-    if (files.length === 0) {
-      const message = `source ${source}.${dataset} is empty${asOfRun ? ` as of run ${asOfRun}` : ''} (read by ${node.id}): an empty relation stands in`;
+    return sourceRelationSql(this.env.root, this.dataset(source, dataset), { source, dataset, ...(asOfRun === undefined ? {} : { asOfRun }) }, node.id, (message) => {
       if (!this.warnings.includes(message)) this.warnings.push(message);
-      return emptyRelationSql(readRecordedSchema(this.env.root, source, dataset));
-    }
-    // The files listed one by one (not a glob): what was committed when the model was compiled,
-    // never a compaction's outputs and inputs at once.
-    return bronzeRelationSql(files, d.partitionKeys, asOfRun);
+    });
   }
 
   async buildSelected(selected: Set<string>): Promise<ModelResult[]> {
@@ -517,16 +541,26 @@ class Builder {
   /** Everything a model's result depends on, so an equal hash means nothing to do. */
   private hashOf(node: ProjectNode, fullSql: string): string {
     const parts = [node.kind, JSON.stringify(node.config), fullSql];
-    for (const dep of node.dependsOn) parts.push(dep, this.state.get(dep)?.hash ?? this.hashes.get(dep) ?? 'missing');
+    // An ephemeral is inlined (its SQL is in `fullSql`): what it reads is read by this node, so
+    // the versions of its own inputs, and its sources, count here.
     const deep = new Set<string>();
-    const collectSources = (n: ProjectNode): void => {
+    const inputs = new Set<string>();
+    const collect = (n: ProjectNode): void => {
       for (const s of n.sources) deep.add(`${s.source}.${s.dataset}`);
       for (const dep of n.dependsOn) {
         const t = this.project.nodes.get(dep);
-        if (t && t.kind === 'model' && t.config.materialized === 'ephemeral') collectSources(t);
+        if (t && t.kind === 'model' && t.config.materialized === 'ephemeral') {
+          if (!inputs.has(dep)) {
+            inputs.add(dep);
+            collect(t);
+          }
+        } else {
+          inputs.add(dep);
+        }
       }
     };
-    collectSources(node);
+    collect(node);
+    for (const dep of inputs) parts.push(dep, this.state.get(dep)?.hash ?? this.hashes.get(dep) ?? 'missing');
     for (const key of [...deep].sort()) {
       const [s, d] = key.split('.') as [string, string];
       parts.push(key, this.dataset(s, d).fingerprint);
@@ -595,7 +629,7 @@ class Builder {
     if (node.kind === 'seed') {
       // Seeds are comma CSV. Left to sniff, DuckDB answers a ragged row by skipping the rows
       // above it or merging the columns into one, without an error: the dialect is fixed, rows strict.
-      const { files, rows } = await this.writeTable(node, `SELECT * FROM read_csv(${quoteLiteral(node.file)}, header = true, delim = ',', quote = '"', escape = '"', skip = 0, strict_mode = true)`);
+      const { files, rows } = await this.writeSeed(node);
       return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
     }
     if (materialized === 'view') {
@@ -621,8 +655,32 @@ class Builder {
     this.writeCompiled(node, inc.sql);
     const { files, rows, newFiles } = await this.mergeIncremental(node, prev!, inc.sql);
     const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
-    await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `read_parquet([${newFiles.map(quoteLiteral).join(', ')}])` : undefined);
+    await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `(${tableViewSql(newFiles)})` : undefined);
     return out;
+  }
+
+  /**
+   * A seed's CSV as a table. Seeds are comma CSV: left to sniff, DuckDB answers a ragged row by
+   * skipping the rows above it or merging the columns into one, without an error, so the dialect
+   * is fixed and rows strict. `column_types` (YAML config) fixes the types of the columns it names;
+   * the others are detected. A type DuckDB does not know, a column the file does not have or a
+   * value that does not convert is an error naming the seed file and its column_types.
+   */
+  private async writeSeed(node: ProjectNode): Promise<{ files: string[]; rows: number }> {
+    const types = Object.entries(node.config.column_types ?? {});
+    const typed = types.length === 0 ? '' : `, types = {${types.map(([column, type]) => `${quoteLiteral(column)}: ${quoteLiteral(type)}`).join(', ')}}`;
+    const sql = `SELECT * FROM read_csv(${quoteLiteral(node.file)}, header = true, delim = ',', quote = '"', escape = '"', skip = 0, strict_mode = true${typed})`;
+    if (types.length === 0) return this.writeTable(node, sql);
+    try {
+      return await this.writeTable(node, sql);
+    } catch (error) {
+      const listed = types.map(([column, type]) => `${column}: ${type}`).join(', ');
+      throw new ModelError(
+        'SEED_COLUMN_TYPES',
+        `${nodeLabel(node)}: reading the seed with column_types {${listed}}${node.propertiesFile ? ` (${node.propertiesFile})` : ''} failed: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   /** A model is one SELECT: a second statement (`select …; drop view …`) would run inside the build's catalog. */
@@ -690,23 +748,35 @@ class Builder {
     if (strategy === 'append' && !sync) {
       return { files: [...prev.files, ...written.files], rows: (await this.rowsOf(prev, prev.files)) + written.rows, newFiles: written.files };
     }
-    // The files the new rows replace: those of the partitions they fall in, or all.
+    const keys = strategy === 'append' ? [] : (cfg.unique_key ?? []);
+    const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
+    // The new rows read back as written (partition values from the files, not the folder names).
+    const newRowsRead = written.files.length > 0 ? `(${tableViewSql(written.files)})` : undefined;
+    // The files the new rows replace: those of the partitions they fall in, or all (no
+    // partitions, sync_all_columns, or files laid out by another partition_by than the model's now).
     let replaced = prev.files;
-    if (parts && parts.length > 0 && !sync) {
+    if (parts && parts.length > 0 && !sync && prev.files.every((f) => sameKeys(partitionKeysOf(f), parts))) {
       const touched = new Set(written.files.map((f) => JSON.stringify(partitionValuesOf(f, parts))));
       replaced = prev.files.filter((f) => touched.has(JSON.stringify(partitionValuesOf(f, parts))));
+      // A unique key that leaves out a partition column lets a row move to another partition:
+      // the files still holding one of the new rows' keys are replaced too.
+      const elsewhere = prev.files.filter((f) => !touched.has(JSON.stringify(partitionValuesOf(f, parts))));
+      if (keys.length > 0 && newRowsRead && elsewhere.length > 0 && !parts.every((p) => keys.includes(p))) {
+        const holding = readerRows(
+          await this.c.runAndReadAll(
+            `SELECT DISTINCT o.__duckhouse_file AS f FROM read_parquet([${elsewhere.map(quoteLiteral).join(', ')}], union_by_name = true, hive_partitioning = false, filename = '__duckhouse_file') AS o WHERE EXISTS (SELECT 1 FROM ${newRowsRead} AS n WHERE ${match})`,
+          ),
+        ).map((r) => path.resolve(String(r.f)));
+        const held = new Set(holding);
+        replaced = [...replaced, ...elsewhere.filter((f) => held.has(path.resolve(f)))];
+      }
     }
     const replacedSet = new Set(replaced);
     const untouched = prev.files.filter((f) => !replacedSet.has(f));
     let kept = { files: [] as string[], rows: 0 };
     if (replaced.length > 0) {
-      const keys = strategy === 'append' ? [] : (cfg.unique_key ?? []);
-      const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
       const oldRows = `SELECT ${oldColumns} FROM (${tableViewSql(replaced)}) AS o`;
-      const keptSql =
-        keys.length > 0 && written.files.length > 0
-          ? `${oldRows} WHERE NOT EXISTS (SELECT 1 FROM read_parquet([${written.files.map(quoteLiteral).join(', ')}]) AS n WHERE ${match})`
-          : oldRows;
+      const keptSql = keys.length > 0 && newRowsRead ? `${oldRows} WHERE NOT EXISTS (SELECT 1 FROM ${newRowsRead} AS n WHERE ${match})` : oldRows;
       kept = await this.writeParquet(node, keptSql, parts);
       if (kept.rows === 0) {
         for (const f of kept.files) fs.rmSync(f, { force: true });
@@ -731,14 +801,36 @@ class Builder {
     return prev.rows === null ? n : prev.rows - n;
   }
 
+  /** Removes `audit.<model>_rejected` from the new catalog and the state (nothing when there is none). */
+  private async dropAudit(node: ProjectNode): Promise<void> {
+    const id = auditId(node);
+    if (!this.state.has(id)) return;
+    await this.c.run(`DROP VIEW IF EXISTS ${qualified('audit', `${node.name}_rejected`)}`);
+    this.state.delete(id);
+    this.uncarried.delete(id);
+  }
+
   /** `audit.<model>_rejected`: the rows each `reject_if` rule removed, with the rule's name. */
   private async buildAudit(node: ProjectNode, incremental: boolean, prevAudit: ModelState | undefined, stagedRows?: string): Promise<void> {
     const probe = renderModel(this.project, node, this.renderContextFor(node, incremental));
     const rules = probe.rejectRules;
-    if (rules.length === 0) return;
+    if (rules.length === 0) {
+      // No rule left: the audit table of earlier builds would show rows the model now keeps. It
+      // leaves the catalog (its files go to garbage); rules added back later start a new one. An
+      // incremental run whose rules sit only in the full-refresh branch keeps it as it is.
+      if (incremental && node.rejectRules.length > 0) return;
+      await this.dropAudit(node);
+      return;
+    }
     const selects = rules.map((rule, i) => {
-      const audited = renderModel(this.project, node, this.renderContextFor(node, incremental, { kind: 'audit', rule: rule.rule, earlier: rules.slice(0, i).map((r) => r.rule) }));
-      return `SELECT ${quoteLiteral(rule.rule)} AS _rejected_rule, ${quoteLiteral(this.env.runId)} AS _rejected_run_id, now() AS _rejected_at, * FROM (${audited.sql})`;
+      // The rows R rejects wherever it sits (one WHERE, a CTE, one branch of a UNION): the model
+      // with R as its condition, less (EXCEPT ALL) the model with R as FALSE. Rows that do not
+      // pass through R are on both sides and cancel; with R in the one WHERE, the second side is
+      // `… AND FALSE`, which DuckDB plans as an empty result.
+      const audit = (ruleAs: 'condition' | 'false') =>
+        renderModel(this.project, node, this.renderContextFor(node, incremental, { kind: 'audit', rule: rule.rule, earlier: rules.slice(0, i).map((r) => r.rule), ruleAs })).sql;
+      const rejected = `SELECT * FROM (${audit('condition')}\n) EXCEPT ALL SELECT * FROM (${audit('false')}\n)`;
+      return `SELECT ${quoteLiteral(rule.rule)} AS _rejected_rule, ${quoteLiteral(this.env.runId)} AS _rejected_run_id, now() AS _rejected_at, * FROM (${rejected})`;
     });
     const target = { schema: 'audit', name: `${node.name}_rejected` };
     const fresh = selects.join('\nUNION ALL BY NAME\n');
@@ -779,12 +871,29 @@ const QUALITY_ID = 'marts.mart_data_quality';
 
 /** The partition values of a file from its `col=value` folders, in `parts` order. */
 function partitionValuesOf(file: string, parts: string[]): string[] {
-  const found = new Map<string, string>();
-  for (const segment of file.split(path.sep)) {
-    const eq = segment.indexOf('=');
-    if (eq > 0) found.set(segment.slice(0, eq), decodeURIComponent(segment.slice(eq + 1)));
-  }
+  const found = new Map(partitionFolders(file));
   return parts.map((p) => found.get(p) ?? HIVE_NULL);
+}
+
+/** The `col=value` folders a warehouse file sits in, nearest the model's folder first (values decoded). */
+function partitionFolders(file: string): [string, string][] {
+  const segments = file.split(path.sep);
+  const out: [string, string][] = [];
+  // DuckDB percent-encodes `=` in values: a folder with one is a partition folder.
+  for (let i = segments.length - 2; i >= 0 && segments[i]!.indexOf('=') > 0; i--) {
+    const segment = segments[i]!;
+    const eq = segment.indexOf('=');
+    out.unshift([segment.slice(0, eq), decodeURIComponent(segment.slice(eq + 1))]);
+  }
+  return out;
+}
+
+function partitionKeysOf(file: string): string[] {
+  return partitionFolders(file).map(([k]) => k);
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
 }
 
 /** Whether a model's SQL names the model (its `{{ this }}` or its name as a word): conservative. */

@@ -17,8 +17,12 @@ export interface RejectRule {
   rule: string;
 }
 
-/** How `reject_if` renders: keep the good rows, or select the rows rejected by one rule. */
-export type RejectMode = { kind: 'keep' } | { kind: 'audit'; rule: string; earlier: string[] };
+/**
+ * How `reject_if` renders: keep the good rows, or select the rows rejected by one rule. In audit
+ * mode for rule R, R renders as its condition, or as FALSE with `ruleAs: 'false'` (the build
+ * subtracts that second render from the first, see `rejectSql`).
+ */
+export type RejectMode = { kind: 'keep' } | { kind: 'audit'; rule: string; earlier: string[]; ruleAs?: 'condition' | 'false' };
 
 /** The part of a node that ref resolution looks at. */
 export interface RefTarget {
@@ -138,11 +142,17 @@ export function parseRejectIf(label: string, args: unknown[], kwargs: Kwargs, se
 /**
  * The WHERE fragment of one rule. keep: rows the rule does not reject. audit for rule R: rows R
  * rejects and no earlier rule did (first matching rule wins); later rules do not filter.
+ *
+ * That is exact when every rule filters the same rows (one WHERE, or nested queries), not when
+ * they sit in different branches (`… where reject_if(a) union all … where reject_if(b)`): there
+ * the branch without R returns its kept rows (earlier rules negated) or all its rows (later rules
+ * TRUE). So the build audits R as Q_R(condition) EXCEPT ALL Q_R(FALSE) (`ruleAs: 'false'`): rows of
+ * branches without R come out of both sides alike and cancel (multisets), leaving the rows R rejects.
  */
 export function rejectSql(rule: RejectRule, mode: RejectMode): string {
   const hit = `coalesce((${rule.condition}), false)`;
   if (mode.kind === 'keep') return `(NOT ${hit})`;
-  if (mode.rule === rule.rule) return hit;
+  if (mode.rule === rule.rule) return mode.ruleAs === 'false' ? 'FALSE' : hit;
   if (mode.earlier.includes(rule.rule)) return `(NOT ${hit})`;
   return 'TRUE';
 }

@@ -90,8 +90,22 @@ export interface DiscoverOptions {
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
 const RESERVED_FOLDERS = new Set(['seeds', 'macros', 'assertions']);
-/** Schemas the engine itself writes to. */
-const RESERVED_SCHEMAS = new Set(['audit', 'main', 'information_schema', 'pg_catalog']);
+/**
+ * Folder names that cannot be schemas, and why: schemas duckhouse or DuckDB write to, and names
+ * of catalogs a reader has attached (`analytics`, the published catalog, and DuckDB's own), which
+ * would make `<name>.<model>` an "Ambiguous reference to catalog or schema" in every view.
+ */
+const RESERVED_SCHEMAS = new Map<string, string>([
+  ['audit', 'duckhouse writes the reject_if audit tables to it'],
+  ['_duckhouse', 'duckhouse keeps the build state in it'],
+  ['main', "it is DuckDB's default schema"],
+  ['information_schema', "it is DuckDB's catalog schema"],
+  ['pg_catalog', "it is DuckDB's catalog schema"],
+  ['analytics', 'it is the name readers attach analytics.duckdb as, so analytics.<model> would be ambiguous'],
+  ['temp', "it is the name of one of DuckDB's own catalogs, so temp.<model> would be ambiguous"],
+  ['memory', "it is the name of one of DuckDB's own catalogs, so memory.<model> would be ambiguous"],
+  ['system', "it is the name of one of DuckDB's own catalogs, so system.<model> would be ambiguous"],
+]);
 
 /** "model marts.orders (models/marts/orders.sql)" — how every message names a node. */
 export function nodeLabel(node: Pick<ProjectNode, 'kind' | 'id' | 'displayPath'>): string {
@@ -151,8 +165,9 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
       if (!NAME.test(schema)) {
         throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: schema folder "${schema}" must match ${NAME} (lowercase letters, digits, _)`);
       }
-      if (RESERVED_SCHEMAS.has(schema)) {
-        throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: schema "${schema}" is reserved (duckhouse writes to it); use another folder name`);
+      const reserved = RESERVED_SCHEMAS.get(schema);
+      if (reserved) {
+        throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: schema "${schema}" is reserved (${reserved}); use another folder name`);
       }
     }
     const name = path.basename(rel, path.extname(rel));

@@ -183,9 +183,10 @@ describe('lake.build materializations', () => {
       expect(incremental).toHaveLength(8);
       expect(incremental.filter((r) => r.store === 'a' && replaced.includes(String(r.sku))).map((r) => [r.sku, r.price])).toEqual([['1', 20], ['12', 50], ['2', 30], ['3', 40]]);
       // The SQL changes (so the model is rebuilt, incrementally) but no row is newer: nothing is
-      // written. The change is a line comment at the end, which the engine's wrapping must survive.
+      // written. It now ends in `; -- done`, which the engine's wrapping must survive.
       const before = { files: await modelFiles(), onDisk: inFolder() };
-      writeFiles(models, { 'trusted/tru_m.sql': fs.readFileSync(path.join(models, 'trusted', 'tru_m.sql'), 'utf8') + '\n-- touched' });
+      const text = fs.readFileSync(path.join(models, 'trusted', 'tru_m.sql'), 'utf8');
+      writeFiles(models, { 'trusted/tru_m.sql': `${text.replace('select store', '/* touched */ select store')}; -- done` });
       const same = (await lake.build()).models.find((m) => m.name === 'trusted.tru_m')!;
       expect(same).toMatchObject({ status: 'success', rows: 8 });
       expect(await modelFiles()).toEqual(before.files);
@@ -223,6 +224,97 @@ describe('lake.build materializations', () => {
       { store: 'a', sku: '2', doubled: 14 },
       { store: 'b', sku: '1', doubled: null },
     ]);
+  });
+
+  it('a table reading another model through an ephemeral is rebuilt when that model changes, and when new bronze reaches it', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'trusted/tru_base.sql': `select store, sku, price from {{ ref('stg_prices') }}`,
+      'trusted/eph_mid.sql': `{{ config(materialized='ephemeral') }} select * from {{ ref('tru_base') }}`,
+      'trusted/eph_pos.sql': `{{ config(materialized='ephemeral') }} select * from {{ ref('stg_prices') }} where price > 0`,
+      'marts/mart_total.sql': `select sum(price) as total from {{ ref('eph_mid') }}`,
+      'marts/mart_n.sql': `select count(*) as n from {{ ref('eph_pos') }}`,
+    });
+    const status = (r: Awaited<ReturnType<typeof lake.build>>, name: string) => r.models.find((m) => m.name === name)!.status;
+    await lake.extract([prices([['a', '1', 1]])], { extractedAt: new Date(Date.UTC(2026, 0, 1, 12)) });
+    await lake.build();
+    expect(await lake.query('select total from marts.mart_total')).toEqual([{ total: 1 }]);
+    // The model behind the ephemeral changes.
+    writeFiles(models, { 'trusted/tru_base.sql': `select store, sku, price * 10 as price from {{ ref('stg_prices') }}` });
+    const changed = await lake.build();
+    expect(status(changed, 'trusted.tru_base')).toBe('success');
+    expect(status(changed, 'marts.mart_total')).toBe('success');
+    expect(status(changed, 'marts.mart_n')).toBe('up-to-date');
+    expect(await lake.query('select total from marts.mart_total')).toEqual([{ total: 10 }]);
+    // New bronze behind the staging view the other ephemeral reads.
+    await lake.extract([prices([['a', '2', 2]])], { extractedAt: new Date(Date.UTC(2026, 0, 2, 12)) });
+    const fresh = await lake.build();
+    expect(status(fresh, 'marts.mart_n')).toBe('success');
+    expect(await lake.query('select n from marts.mart_n')).toEqual([{ n: 2 }]);
+    expect(await lake.query('select total from marts.mart_total')).toEqual([{ total: 30 }]);
+  });
+
+  it('incremental merge with partition_by: a row whose partition value changes replaces its old version (the key leaves out the partition column)', async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/tru_moved.sql': `{{ config(materialized='incremental', unique_key='sku', partition_by='store') }}
+        select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
+        {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}
+        qualify row_number() over (partition by sku order by _extracted_at desc) = 1`,
+    });
+    const day = (d: number) => ({ extractedAt: new Date(Date.UTC(2026, 0, d, 12)) });
+    await lake.extract([prices([['a', '1', 1], ['a', '2', 2], ['c', '3', 3]])], day(1));
+    await lake.build();
+    await lake.extract([prices([['b', '1', 5]])], day(2)); // sku 1 moves from store a to b
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.tru_moved')).toMatchObject({ status: 'success', rows: 3 });
+    const incremental = await lake.query('select store, sku, price from trusted.tru_moved order by all');
+    expect(incremental).toEqual([
+      { store: 'a', sku: '2', price: 2 },
+      { store: 'b', sku: '1', price: 5 },
+      { store: 'c', sku: '3', price: 3 },
+    ]);
+    await lake.build({ fullRefresh: true });
+    expect(await lake.query('select store, sku, price from trusted.tru_moved order by all')).toEqual(incremental);
+  });
+
+  it.each([
+    ['added', '', `, partition_by='store'`],
+    ['changed', `, partition_by='sku'`, `, partition_by='store'`],
+    ['removed', `, partition_by='store'`, ''],
+  ])('partition_by %s on an existing incremental merge model: the old files are rewritten, no key twice', async (_label, before, after) => {
+    const model = (p: string) => `{{ config(materialized='incremental', unique_key='sku'${p}) }}
+      select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
+      {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}`;
+    const { lake, models } = await projectLake({ ...STG, 'trusted/tru_x.sql': model(before) });
+    await lake.extract([prices([['a', '1', 1], ['b', '2', 2]])], { extractedAt: new Date(Date.UTC(2026, 0, 1, 12)) });
+    await lake.build();
+    writeFiles(models, { 'trusted/tru_x.sql': model(after) });
+    await lake.extract([prices([['a', '1', 5]])], { extractedAt: new Date(Date.UTC(2026, 0, 2, 12)) });
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.tru_x')).toMatchObject({ status: 'success', rows: 2 });
+    expect(await lake.query('select store, sku, price from trusted.tru_x order by all')).toEqual([
+      { store: 'a', sku: '1', price: 5 },
+      { store: 'b', sku: '2', price: 2 },
+    ]);
+    const [view] = await lake.query(`select sql from duckdb_views() where schema_name = 'trusted' and view_name = 'tru_x'`);
+    const files = [...String(view!.sql).matchAll(/'([^']+\.parquet)'/g)].map((m) => m[1]!);
+    for (const f of files) expect(f.includes(`${path.sep}store=`)).toBe(after !== '');
+  });
+
+  it("incremental merge keyed and partitioned on a column holding the text 'NULL' equals a full refresh", async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/tru_n.sql': `{{ config(materialized='incremental', unique_key=['store', 'sku'], partition_by='store') }}
+        select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
+        {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}
+        qualify row_number() over (partition by store, sku order by _extracted_at desc) = 1`,
+    });
+    await lake.extract([prices([['NULL', '1', 1]])], { extractedAt: new Date(Date.UTC(2026, 0, 1, 12)) });
+    await lake.build();
+    await lake.extract([prices([['NULL', '1', 2]])], { extractedAt: new Date(Date.UTC(2026, 0, 2, 12)) });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.tru_n')).toMatchObject({ status: 'success', rows: 1 });
+    expect(await lake.query('select store, sku, price from trusted.tru_n order by all')).toEqual([{ store: 'NULL', sku: '1', price: 2 }]);
   });
 
   it('on_schema_change: append_new_columns adds the column; fail stops with the columns named', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderModel } from '../../../src/transform/render.js';
+import { renderModel, trimSqlTail } from '../../../src/transform/render.js';
 import { caught, ctx, memoryDb, project } from './helpers.js';
 
 const norm = (sql: string) => sql.replace(/\s+/g, ' ').trim();
@@ -194,5 +194,26 @@ describe('renderModel: dependencies hidden behind is_incremental()', () => {
     const declared = p.nodes.get('marts.declared')!;
     expect(declared.dependsOn).toEqual(['staging.a', 'staging.b']);
     expect(renderModel(p, declared, ctx({ isIncremental: true })).sql).toBe('select * from "staging"."a" join "staging"."b" using (id)');
+  });
+});
+
+describe('trimSqlTail', () => {
+  it.each([
+    ['select 1;', 'select 1'],
+    ['select 1 ;; \n', 'select 1'],
+    ['select 1 -- done', 'select 1'],
+    ['select 1; -- done\n', 'select 1'],
+    ['select 2 as n; /* done */', 'select 2 as n'],
+    ['select 1 /* a */ + 2 -- b\n-- c\n', 'select 1 /* a */ + 2'],
+    ["select ';--' as x", "select ';--' as x"],
+    ["select 'it''s; -- not a comment'", "select 'it''s; -- not a comment'"],
+    ['select 1 as "a;--b"  ;', 'select 1 as "a;--b"'],
+    ["select e'\\'; --' as x;", "select e'\\'; --' as x"],
+    ["select e'\\\\'; -- \\ ends the string", "select e'\\\\'"],
+    ['select $$ ; -- $$ as x -- c', 'select $$ ; -- $$ as x'],
+    ['select 1; select 2; -- two', 'select 1; select 2'],
+    ['-- only a comment', ''],
+  ])('%j → %j', (sql, trimmed) => {
+    expect(trimSqlTail(sql)).toBe(trimmed);
   });
 });

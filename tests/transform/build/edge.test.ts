@@ -1,0 +1,262 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { prices, projectLake, writeFiles } from '../../helpers/models.js';
+
+const STG = { 'staging/stg_prices.sql': `select store, sku, price, _extracted_at from {{ source('shop', 'prices') }}` };
+
+describe('seeds: column_types', () => {
+  it('applies YAML column_types to the seed (a numeric-looking code stays text, leading zeros kept)', async () => {
+    const { lake } = await projectLake({
+      'seeds/ceps.csv': 'cep,city,n\n12345,sp,1\n01234,rj,2\n',
+      'seeds/_seeds.yml': `version: 2\nseeds:\n  - name: ceps\n    config:\n      column_types:\n        cep: VARCHAR\n        n: DOUBLE\n`,
+    });
+    const r = await lake.build();
+    expect(r.status).toBe('success');
+    expect(await lake.query('select cep, city, n from seeds.ceps order by cep')).toEqual([
+      { cep: '01234', city: 'rj', n: 2 },
+      { cep: '12345', city: 'sp', n: 1 },
+    ]);
+    const types = await lake.query(`select column_name, data_type from information_schema.columns where table_schema = 'seeds' and table_name = 'ceps' order by ordinal_position`);
+    expect(types.map((t) => t.data_type)).toEqual(['VARCHAR', 'VARCHAR', 'DOUBLE']);
+  });
+
+  it('an invalid type or an unknown column in column_types is an error naming the seed file', async () => {
+    const { lake, models } = await projectLake({
+      'seeds/ceps.csv': 'cep,city\n12345,sp\n',
+      'seeds/_seeds.yml': `version: 2\nseeds:\n  - name: ceps\n    config:\n      column_types:\n        cep: NOT_A_TYPE\n`,
+    });
+    const r = await lake.build();
+    const seed = r.models.find((m) => m.name === 'seeds.ceps')!;
+    expect(seed.status).toBe('error');
+    expect(seed.error).toContain('models/seeds/ceps.csv');
+    expect(seed.error).toMatch(/column_types/);
+    expect(seed.error).toMatch(/NOT_A_TYPE/);
+    writeFiles(models, { 'seeds/_seeds.yml': `version: 2\nseeds:\n  - name: ceps\n    config:\n      column_types:\n        zip: VARCHAR\n` });
+    const again = (await lake.build()).models.find((m) => m.name === 'seeds.ceps')!;
+    expect(again.status).toBe('error');
+    expect(again.error).toContain('models/seeds/ceps.csv');
+    expect(again.error).toMatch(/zip/);
+  });
+
+  it('changing column_types rebuilds the seed', async () => {
+    const { lake, models } = await projectLake({ 'seeds/ceps.csv': 'cep\n12345\n' });
+    await lake.build();
+    expect(await lake.query('select cep from seeds.ceps')).toEqual([{ cep: 12345 }]);
+    writeFiles(models, { 'seeds/_seeds.yml': `version: 2\nseeds:\n  - name: ceps\n    config:\n      column_types:\n        cep: VARCHAR\n` });
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'seeds.ceps')!.status).toBe('success');
+    expect(await lake.query('select cep from seeds.ceps')).toEqual([{ cep: '12345' }]);
+  });
+});
+
+describe('schema folders named like a catalog or an engine schema are rejected at discovery', () => {
+  it.each([
+    ['the catalog readers attach', 'analytics'],
+    ["DuckDB's own catalogs", 'temp'],
+    ["DuckDB's own catalogs", 'memory'],
+    ["DuckDB's own catalogs", 'system'],
+    ['schemas the engine or DuckDB write to', '_duckhouse'],
+    ['schemas the engine or DuckDB write to', 'information_schema'],
+    ['schemas the engine or DuckDB write to', 'pg_catalog'],
+    ['schemas the engine or DuckDB write to', 'main'],
+  ])('%s: %s', async (_class, schema) => {
+    const { lake, root } = await projectLake({
+      [`${schema}/base.sql`]: `select 1 as n`,
+      'marts/m.sql': `select n from {{ ref('base') }}`,
+    });
+    const error = (await lake.build().then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as (Error & { code?: string }) | undefined;
+    expect(error, 'the build should fail at discovery').toBeDefined();
+    expect(error!.code).toBe('MODEL_NAME_INVALID');
+    expect(error!.message).toContain(`models/${schema}/base.sql`);
+    expect(error!.message).toContain(`schema "${schema}" is reserved`);
+    // Stopped before anything was written.
+    expect(fs.existsSync(path.join(root, 'analytics.duckdb'))).toBe(false);
+  });
+});
+
+describe('assertions reading a source', () => {
+  it('give the same answer in a build with changes, a build with none and lake.test()', async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'assertions/no_negative_bronze.sql': `select * from {{ source('shop', 'prices') }} where price < 0`,
+    });
+    await lake.extract([prices([['a', '1', 1]])]);
+    const first = await lake.build();
+    expect(first.tests.find((t) => t.name === 'no_negative_bronze')).toMatchObject({ status: 'pass' });
+    const second = await lake.build();
+    expect(second.models.every((m) => m.status === 'up-to-date')).toBe(true);
+    const t = second.tests.find((x) => x.name === 'no_negative_bronze')!;
+    expect(t.status, t.error).toBe('pass');
+    expect(second.status).toBe('success');
+    const tested = (await lake.test()).find((x) => x.name === 'no_negative_bronze');
+    expect(tested, 'lake.test() runs the assertion').toBeDefined();
+    expect(tested!.status, tested!.error).toBe('pass');
+
+    // A negative price in bronze: the three paths fail it alike.
+    await lake.extract([prices([['a', '2', -1], ['a', '3', -2]])]);
+    const changed = await lake.build();
+    expect(changed.tests.find((x) => x.name === 'no_negative_bronze')).toMatchObject({ status: 'fail', failures: 2 });
+    const unchanged = await lake.build();
+    expect(unchanged.models.every((m) => m.status === 'up-to-date')).toBe(true);
+    expect(unchanged.tests.find((x) => x.name === 'no_negative_bronze')).toMatchObject({ status: 'fail', failures: 2 });
+    expect((await lake.test()).find((x) => x.name === 'no_negative_bronze')).toMatchObject({ status: 'fail', failures: 2 });
+  });
+});
+
+describe('YAML tests on an ephemeral model run against its inlined SQL', () => {
+  const files = {
+    'marts/eph.sql': `{{ config(materialized='ephemeral') }} select * from (values (1, 'a'), (2, null), (2, 'c')) as t(id, label)`,
+    'marts/m.sql': `select * from {{ ref('eph') }}`,
+    'marts/dim.sql': `select 1 as id`,
+    'marts/_m.yml': `version: 2
+models:
+  - name: eph
+    columns:
+      - name: id
+        tests:
+          - not_null
+          - unique
+          - relationships: { to: "ref('dim')", field: id }
+      - name: label
+        tests: [not_null]
+  - name: dim
+    columns:
+      - name: id
+        tests:
+          - relationships: { to: "ref('eph')", field: id }
+`,
+  };
+  const expected = [
+    ['not_null_eph_id', 'pass', 0],
+    ['unique_eph_id', 'fail', 1],
+    ['relationships_eph_id__id__dim', 'fail', 2],
+    ['not_null_eph_label', 'fail', 1],
+    ['relationships_dim_id__id__eph', 'pass', 0],
+  ];
+  const pick = (tests: { name: string; status: string; failures: number; error?: string }[]) =>
+    expected.map(([name]) => {
+      const t = tests.find((x) => x.name === name);
+      return [name, t?.status ?? 'missing', t?.failures ?? -1, t?.error ?? ''];
+    });
+  const want = expected.map((e) => [...e, '']);
+
+  it('in a build with changes, a build with none and lake.test()', async () => {
+    const { lake } = await projectLake(files);
+    const first = await lake.build();
+    expect(first.models.every((m) => m.status === 'success')).toBe(true);
+    expect(pick(first.tests)).toEqual(want);
+    const second = await lake.build();
+    expect(second.models.every((m) => m.status === 'up-to-date')).toBe(true);
+    expect(pick(second.tests)).toEqual(want);
+    expect(pick(await lake.test())).toEqual(want);
+    expect(pick(await lake.test({ select: ['eph'] })).slice(0, 4)).toEqual(want.slice(0, 4));
+  });
+
+  it('a test on an ephemeral whose upstream failed is not run (with a warning), like a test on the failed model', async () => {
+    const { lake } = await projectLake({
+      'marts/base.sql': `select 1 as id`,
+      'marts/eph2.sql': `{{ config(materialized='ephemeral') }} select id from {{ ref('base') }}`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: eph2\n    columns:\n      - name: id\n        tests: [not_null]\n`,
+    });
+    const ok = await lake.build();
+    expect(ok.tests.find((t) => t.name === 'not_null_eph2_id')).toMatchObject({ status: 'pass' });
+    writeFiles(lake.paths.models, { 'marts/base.sql': `select no_such_column as id` });
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'marts.base')!.status).toBe('error');
+    expect(r.tests.find((t) => t.name === 'not_null_eph2_id')).toBeUndefined();
+    expect(r.warnings.some((w) => w.includes('not_null_eph2_id') && w.includes('marts.base'))).toBe(true);
+  });
+});
+
+describe('audit tables of reject_if', () => {
+  it('removing every reject_if of a model removes its audit table; adding them back brings it back', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'trusted/tru_r.sql': `select store, sku, price from {{ ref('stg_prices') }} where {{ reject_if('price <= 0', 'non_positive') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1], ['a', '2', -1]])]);
+    await lake.build();
+    expect(await lake.query('select count(*) as n from audit.tru_r_rejected')).toEqual([{ n: 1 }]);
+    const auditViews = `select count(*) as n from duckdb_views() where database_name = 'analytics' and schema_name = 'audit' and view_name = 'tru_r_rejected'`;
+
+    writeFiles(models, { 'trusted/tru_r.sql': `select store, sku, price from {{ ref('stg_prices') }}` });
+    const without = await lake.build();
+    expect(without.models.find((m) => m.name === 'trusted.tru_r')!.status).toBe('success');
+    expect(await lake.query('select count(*) as n from trusted.tru_r')).toEqual([{ n: 2 }]);
+    expect(await lake.query(auditViews)).toEqual([{ n: 0 }]);
+    // A build with nothing to do keeps it gone.
+    await lake.build();
+    expect(await lake.query(auditViews)).toEqual([{ n: 0 }]);
+
+    writeFiles(models, { 'trusted/tru_r.sql': `select store, sku, price from {{ ref('stg_prices') }} where {{ reject_if("sku = '1'", 'sku_one') }}` });
+    const back = await lake.build();
+    expect(back.models.find((m) => m.name === 'trusted.tru_r')!.status).toBe('success');
+    expect(await lake.query('select _rejected_rule, sku from audit.tru_r_rejected')).toEqual([{ _rejected_rule: 'sku_one', sku: '1' }]);
+  });
+
+  it('an incremental model losing its rules loses its audit table, and gets a fresh one when they come back', async () => {
+    const inc = (where: string) => `{{ config(materialized='incremental', unique_key='sku') }}
+      select store, sku, price, _extracted_at from {{ ref('stg_prices') }} where ${where}
+      {% if is_incremental() %} and _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}`;
+    const { lake, models } = await projectLake({ ...STG, 'trusted/tru_i.sql': inc(`{{ reject_if('price <= 0', 'non_positive') }}`) });
+    await lake.extract([prices([['a', '1', 1], ['a', '2', -1]])], { extractedAt: new Date(Date.UTC(2026, 0, 1, 12)) });
+    await lake.build();
+    expect(await lake.query('select sku from audit.tru_i_rejected')).toEqual([{ sku: '2' }]);
+    writeFiles(models, { 'trusted/tru_i.sql': inc('true') });
+    await lake.build();
+    expect(await lake.query(`select count(*) as n from duckdb_views() where schema_name = 'audit' and view_name = 'tru_i_rejected'`)).toEqual([{ n: 0 }]);
+    writeFiles(models, { 'trusted/tru_i.sql': inc(`{{ reject_if('price > 100', 'too_high') }}`) });
+    await lake.extract([prices([['a', '3', 500]])], { extractedAt: new Date(Date.UTC(2026, 0, 2, 12)) });
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.tru_i')!.status).toBe('success');
+    expect(await lake.query('select _rejected_rule, sku from audit.tru_i_rejected')).toEqual([{ _rejected_rule: 'too_high', sku: '3' }]);
+  });
+
+  it('reject_if in both branches of a UNION ALL audits only the rows each rule rejects', async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/tru_u.sql': `select store, sku, price from {{ ref('stg_prices') }} where store = 'a' and {{ reject_if('price <= 0', 'non_positive') }}
+        union all
+        select store, sku, price from {{ ref('stg_prices') }} where store = 'b' and {{ reject_if("sku is null or sku = 'x'", 'bad_sku') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1], ['a', '2', -1], ['b', '1', 5], ['b', 'x', 6]])]);
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.tru_u')!.status).toBe('success');
+    expect(await lake.query('select store, sku from trusted.tru_u order by all')).toEqual([
+      { store: 'a', sku: '1' },
+      { store: 'b', sku: '1' },
+    ]);
+    expect(await lake.query('select _rejected_rule, store, sku from audit.tru_u_rejected order by all')).toEqual([
+      { _rejected_rule: 'bad_sku', store: 'b', sku: 'x' },
+      { _rejected_rule: 'non_positive', store: 'a', sku: '2' },
+    ]);
+  });
+
+  it('reject_if in a CTE and in the outer query, with duplicate rows: each rejected row audited once per occurrence, first rule wins', async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/tru_c.sql': `with positive as (
+          select store, sku, price from {{ ref('stg_prices') }} where {{ reject_if('price <= 0', 'non_positive') }}
+        )
+        select store, sku, price from positive where {{ reject_if('price > 100', 'too_high') }} and {{ reject_if("store = 'z'", 'bad_store') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1], ['a', '1', 1], ['a', '2', -1], ['a', '2', -1], ['z', '3', 500], ['z', '4', 5], ['a', '5', 200]])]);
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.tru_c')!.status).toBe('success');
+    expect(await lake.query('select store, sku from trusted.tru_c order by all')).toEqual([
+      { store: 'a', sku: '1' },
+      { store: 'a', sku: '1' },
+    ]);
+    expect(await lake.query('select _rejected_rule, store, sku from audit.tru_c_rejected order by all')).toEqual([
+      { _rejected_rule: 'bad_store', store: 'z', sku: '4' },
+      { _rejected_rule: 'non_positive', store: 'a', sku: '2' },
+      { _rejected_rule: 'non_positive', store: 'a', sku: '2' },
+      { _rejected_rule: 'too_high', store: 'a', sku: '5' },
+      { _rejected_rule: 'too_high', store: 'z', sku: '3' },
+    ]);
+  });
+});
