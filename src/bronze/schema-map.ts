@@ -11,7 +11,7 @@
  * | string, enum, literal string, uuid…   | VARCHAR         |
  * | number                                | DOUBLE          |
  * | number().int(), literal integer       | BIGINT          |
- * | bigint                                | HUGEINT         |
+ * | bigint                                | DECIMAL(38,0)   |
  * | boolean                               | BOOLEAN         |
  * | date(), iso.datetime(), string().datetime() | TIMESTAMPTZ |
  * | iso.date(), string().date()           | DATE            |
@@ -26,8 +26,18 @@ import { quoteIdent, quoteLiteral } from '../db/quote.js';
 
 export type WireType = 'VARCHAR' | 'DOUBLE' | 'BOOLEAN';
 
+/** The bronze type of `z.bigint()`: exact in Parquet up to 38 digits. */
+export const BIGINT_SQL_TYPE = 'DECIMAL(38,0)';
+const DECIMAL_38_MAX = 10n ** 38n - 1n;
+
 export interface ColumnSpec {
   name: string;
+  /**
+   * Why a value valid for zod cannot be stored in this column (out of range, a transform's output
+   * of another type), or undefined. Only columns that need it have one; the writer sends such a
+   * record to quarantine instead of failing its batch.
+   */
+  check?: (value: unknown) => string | undefined;
   /** DuckDB type of the column in bronze, e.g. `TIMESTAMPTZ` or `STRUCT("a" BIGINT)[]`. */
   sqlType: string;
   wire: WireType;
@@ -90,7 +100,8 @@ export function sqlTypeOf(schema: unknown, depth = 0): string {
     case 'int':
       return 'BIGINT';
     case 'bigint':
-      return 'HUGEINT';
+      // Not HUGEINT: DuckDB writes HUGEINT to Parquet as DOUBLE, which loses digits past 2^53.
+      return BIGINT_SQL_TYPE;
     case 'boolean':
       return 'BOOLEAN';
     case 'date':
@@ -141,7 +152,23 @@ function wireOf(sqlType: string): WireType {
 
 function toIso(value: unknown): string | null {
   if (value === null || value === undefined) return null;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : isoForDuckDb(value);
+  return String(value);
+}
+
+/**
+ * A Date as ISO text DuckDB casts: past year 9999 JavaScript writes `+055835-…`, which DuckDB
+ * refuses (it reads `55835-…`); before year 0 it writes `-001000-…`, which DuckDB reads as 1001 BC, as meant.
+ */
+function isoForDuckDb(d: Date): string {
+  const iso = d.toISOString();
+  return iso.startsWith('+') ? iso.slice(1).replace(/^0+(?=\d{5})/, '') : iso;
+}
+
+/** VARCHAR text of a non-string value (a transform's output): Dates as ISO, objects as JSON, never "[object Object]". */
+function textOf(value: unknown): string {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : isoForDuckDb(value);
+  if (typeof value === 'object') return toJson(value, '') ?? 'null';
   return String(value);
 }
 
@@ -149,7 +176,11 @@ function toIso(value: unknown): string | null {
 function toJson(value: unknown, field: string): string | null {
   if (value === null || value === undefined) return null;
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
+      if (typeof v === 'bigint') return v.toString();
+      const original = this[k];
+      return original instanceof Date && !Number.isNaN(original.getTime()) ? isoForDuckDb(original) : v;
+    });
   } catch (error) {
     // A value nested thousands of levels deep overflows the stack: say which field, not just that.
     if (error instanceof RangeError) throw new DuckhouseError('VALUE_TOO_DEEP', `field "${field}" is nested too deep to store as JSON (${error.message})`);
@@ -157,8 +188,55 @@ function toJson(value: unknown, field: string): string | null {
   }
 }
 
+/** Whether a schema's type comes from a transform's input (its output type is unknown to us). */
+function transformed(schema: unknown): boolean {
+  let current = schema;
+  for (let i = 0; i < 20; i++) {
+    const d = def(current);
+    if (d.type === 'pipe') {
+      if (def(d.out).type === 'transform') return true;
+      current = d.out;
+    } else if (['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional', 'success'].includes(d.type)) {
+      current = d.innerType;
+    } else {
+      return false;
+    }
+  }
+  return false;
+}
+
+const KIND_OF: Record<string, (v: unknown) => boolean> = {
+  DOUBLE: (v) => typeof v === 'number' || typeof v === 'bigint',
+  BIGINT: (v) => (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint',
+  BOOLEAN: (v) => typeof v === 'boolean',
+  TIMESTAMPTZ: (v) => v instanceof Date || typeof v === 'string',
+  DATE: (v) => v instanceof Date || typeof v === 'string',
+  [BIGINT_SQL_TYPE]: (v) => typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)),
+};
+
 export function columnSpec(name: string, schema: unknown): ColumnSpec {
   const sqlType = sqlTypeOf(schema);
+  const check = checkFor(sqlType, transformed(schema));
+  const spec = columnSpecOfType(name, schema, sqlType);
+  return check ? { ...spec, check } : spec;
+}
+
+function checkFor(sqlType: string, fromTransform: boolean): ColumnSpec['check'] {
+  const kind = KIND_OF[sqlType];
+  const fits = fromTransform && kind ? kind : undefined;
+  if (sqlType === BIGINT_SQL_TYPE) {
+    return (v) => {
+      if (v === null || v === undefined) return undefined;
+      if (fits && !fits(v)) return `a ${typeof v} does not fit ${sqlType} (the transform's output)`;
+      const n = typeof v === 'bigint' ? v : BigInt(v as number);
+      return n > DECIMAL_38_MAX || n < -DECIMAL_38_MAX ? `${n} has more than 38 digits (${sqlType})` : undefined;
+    };
+  }
+  if (!fits) return undefined;
+  return (v) => (v === null || v === undefined || fits(v) ? undefined : `a ${v instanceof Date ? 'Date' : typeof v} does not fit ${sqlType} (the transform's output)`);
+}
+
+function columnSpecOfType(name: string, schema: unknown, sqlType: string): ColumnSpec {
   const wire = wireOf(sqlType);
   const cast = (c: string): string => {
     if (sqlType === 'VARCHAR' || sqlType === 'DOUBLE' || sqlType === 'BOOLEAN') return c;
@@ -170,11 +248,11 @@ export function columnSpec(name: string, schema: unknown): ColumnSpec {
   };
   let encode: ColumnSpec['encode'];
   if (sqlType === 'TIMESTAMPTZ' || sqlType === 'DATE') encode = toIso;
-  else if (sqlType === 'HUGEINT') encode = (v) => (v === null || v === undefined ? null : String(v));
+  else if (sqlType === BIGINT_SQL_TYPE) encode = (v) => (v === null || v === undefined ? null : String(v));
   else if (sqlType === 'DOUBLE' || sqlType === 'BIGINT')
     encode = (v) => (v === null || v === undefined ? null : typeof v === 'number' ? v : Number(v));
   else if (sqlType === 'BOOLEAN') encode = (v) => (v === null || v === undefined ? null : Boolean(v));
-  else if (sqlType === 'VARCHAR') encode = (v) => (v === null || v === undefined ? null : typeof v === 'string' ? v : String(v));
+  else if (sqlType === 'VARCHAR') encode = (v) => (v === null || v === undefined ? null : typeof v === 'string' ? v : textOf(v));
   else encode = (v) => toJson(v, name);
   return { name, sqlType, wire, encode, castSql: cast };
 }
@@ -183,7 +261,29 @@ export function columnSpec(name: string, schema: unknown): ColumnSpec {
 export function columnsOf(schema: z.ZodType, where: string): ColumnSpec[] {
   const d = def(unwrap(schema));
   if (d.type !== 'object') throw new ConfigError(`${where}: option "schema" must be a z.object(...) describing one record (got z.${d.type})`);
+  checkCase(schema, '', where, 0);
   return Object.entries(d.shape as Record<string, unknown>).map(([name, field]) => columnSpec(name, field));
+}
+
+/**
+ * DuckDB column and STRUCT field names ignore case: `id` and `ID` in one object would be renamed
+ * (`ID_1`) or fail every batch. Refused when the source is defined, naming both.
+ */
+function checkCase(schema: unknown, at: string, where: string, depth: number): void {
+  if (depth > 32) return;
+  const d = def(unwrap(schema));
+  if (d.type === 'array') return checkCase(d.element, `${at}[]`, where, depth + 1);
+  if (d.type !== 'object') return;
+  const seen = new Map<string, string>();
+  const named = (key: string): string => (at ? `${at}.${key}` : key);
+  for (const [key, field] of Object.entries(d.shape as Record<string, unknown>)) {
+    const other = seen.get(key.toLowerCase());
+    if (other !== undefined) {
+      throw new ConfigError(`${where}: fields "${named(other)}" and "${named(key)}" differ only in case, and DuckDB names ignore case; keep one (or rename it with a transform on the object)`);
+    }
+    seen.set(key.toLowerCase(), key);
+    checkCase(field, named(key), where, depth + 1);
+  }
 }
 
 /** Whether a field's zod schema wants a JS `Date` (z.date()) rather than an ISO string. */

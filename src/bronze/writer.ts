@@ -91,11 +91,13 @@ export interface SealedBatch {
   days: Map<string, number>;
 }
 
-/** A record `append` did not buffer: its index in the call, the partition field and why. */
+/** A record `append` did not buffer: its index in the call, the field (partition or column) and why. */
 export interface RefusedRecord {
   index: number;
   field: string;
   message: string;
+  /** `invalid_partition` or `unstorable_value`. */
+  code: 'invalid_partition' | 'unstorable_value';
 }
 
 export interface CommittedBatch {
@@ -123,6 +125,8 @@ export class BronzeWriter {
   private days = new Map<string, number>();
   /** One record's partition value ids (reused). */
   private readonly partitionIds: number[] = [];
+  /** Columns with a value check (see ColumnSpec.check). */
+  private readonly checked: ColumnSpec[];
 
   /** Totals of what this writer committed. */
   readonly totals = { rows: 0, files: 0, bytes: 0, batches: 0 };
@@ -137,6 +141,7 @@ export class BronzeWriter {
       DOUBLE,
     ];
     this.dictionaries = options.partitionKeys.map(() => new Map());
+    this.checked = options.columns.filter((c) => c.check !== undefined);
     this.pending = this.wireTypes.map(() => []);
     this.datasetDir = path.join(options.root, 'bronze', options.source, options.dataset);
   }
@@ -171,12 +176,14 @@ export class BronzeWriter {
     const nData = columns.length;
     const nPart = partitionKeys.length;
     const ids = this.partitionIds;
+    const checked = this.checked;
     const refused: RefusedRecord[] = [];
     let bytes = 0;
     try {
       for (let r = 0; r < records.length; r++) {
         const record = records[r]!;
-        // Partition values first: a refused one leaves nothing of its record in the buffer.
+        // Values the columns cannot take, then partition values: a refused record leaves nothing in the buffer.
+        if (checked.length > 0 && !this.fits(record, r, refused)) continue;
         if (nPart > 0 && !this.partitionIdsOf(record, ids, r, refused)) continue;
         for (let i = 0; i < nData; i++) {
           const spec = columns[i]!;
@@ -200,6 +207,18 @@ export class BronzeWriter {
     return refused;
   }
 
+  /** Whether every checked column takes the record's value; if not, the record is in `refused`. */
+  private fits(record: Record<string, unknown>, index: number, refused: RefusedRecord[]): boolean {
+    for (const spec of this.checked) {
+      const why = spec.check!(record[spec.name]);
+      if (why !== undefined) {
+        refused.push({ index, field: spec.name, message: `${this.where}: field "${spec.name}": ${why}`, code: 'unstorable_value' });
+        return false;
+      }
+    }
+    return true;
+  }
+
   /**
    * Puts a record's partition value ids into `ids`; false (and the record in `refused`) when a
    * value cannot be stored. Too many distinct values in one batch throws: that is the
@@ -214,7 +233,7 @@ export class BronzeWriter {
         value = partitionValue(key.name, key.get(record), this.where);
       } catch (error) {
         if (!(error instanceof PartitionError)) throw error;
-        refused.push({ index, field: key.name, message: error.message });
+        refused.push({ index, field: key.name, message: error.message, code: 'invalid_partition' });
         return false;
       }
       // Partition values travel as ids into a per-key dictionary: few distinct values, one double each.

@@ -23,7 +23,7 @@ import { parseOptions } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { plainConverter, readerRows, type PlainValue } from '../db/values.js';
-import { columnSpec, expectsDate, shapeOf, sqlTypeOf, type ColumnSpec } from '../bronze/schema-map.js';
+import { BIGINT_SQL_TYPE, columnSpec, expectsDate, shapeOf, sqlTypeOf, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
@@ -78,12 +78,12 @@ export interface CsvSourceOptions extends FileSourceOptions {
  * Inferred integer columns whose values may pass ±2^53: DuckDB hands those over as a JS bigint
  * (smaller ones as a number), so they accept both and travel to bronze as text
  * (`exactIntegerColumn`): a BIGINT keeps every digit. UBIGINT and HUGEINT (which DuckDB's sniffer
- * does not infer) become HUGEINT, as `z.bigint()` fields do.
+ * does not infer) become DECIMAL(38,0), as `z.bigint()` fields do.
  */
-const EXACT_INTEGER_TYPES: Partial<Record<DuckDBTypeId, 'BIGINT' | 'HUGEINT'>> = {
+const EXACT_INTEGER_TYPES: Partial<Record<DuckDBTypeId, 'BIGINT' | typeof BIGINT_SQL_TYPE>> = {
   [DuckDBTypeId.BIGINT]: 'BIGINT',
-  [DuckDBTypeId.UBIGINT]: 'HUGEINT',
-  [DuckDBTypeId.HUGEINT]: 'HUGEINT',
+  [DuckDBTypeId.UBIGINT]: BIGINT_SQL_TYPE,
+  [DuckDBTypeId.HUGEINT]: BIGINT_SQL_TYPE,
 };
 
 /** zod schema of one inferred column (all nullable: a file says nothing about required). */
@@ -230,7 +230,8 @@ function csvTypes(schema: z.ZodType): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, field] of Object.entries(shapeOf(schema))) {
     const t = sqlTypeOf(field);
-    if (['VARCHAR', 'DOUBLE', 'BIGINT', 'BOOLEAN', 'DATE', 'TIMESTAMPTZ', 'HUGEINT'].includes(t)) out[name] = t === 'TIMESTAMPTZ' ? 'TIMESTAMP WITH TIME ZONE' : t;
+    if (['VARCHAR', 'DOUBLE', 'BIGINT', 'BOOLEAN', 'DATE', 'TIMESTAMPTZ'].includes(t)) out[name] = t === 'TIMESTAMPTZ' ? 'TIMESTAMP WITH TIME ZONE' : t;
+    else if (t === BIGINT_SQL_TYPE) out[name] = 'HUGEINT'; // read exactly; zod gets a bigint
   }
   return out;
 }
@@ -248,7 +249,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   const given = options.schema;
   const dateFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => expectsDate(f)).map(([k]) => k) : []);
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
-  const bigintFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => sqlTypeOf(f) === 'HUGEINT').map(([k]) => k) : []);
+  const bigintFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
@@ -295,7 +296,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const shown = shownFiles(o);
     checkInferredNames(where, new Map((await csvHeaderNames(c, files, csv, names)).map((n) => [n, shown])));
     const shape: Record<string, z.ZodType> = {};
-    const exactIntegers = new Map<string, 'BIGINT' | 'HUGEINT'>();
+    const exactIntegers = new Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>();
     names.forEach((name, i) => {
       const typeId = probeTypes[i]!.typeId;
       shape[name] = zodForDuckType(typeId);
@@ -311,7 +312,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
 interface Inferred {
   schema: z.ZodType;
   /** Integer columns stored exactly, by their bronze type (values past ±2^53 arrive as bigint). */
-  exactIntegers?: Map<string, 'BIGINT' | 'HUGEINT'>;
+  exactIntegers?: Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>;
 }
 
 /**
@@ -364,7 +365,7 @@ function fileSource(
 }
 
 /** An integer column written through text so a value past ±2^53 (a JS bigint) keeps every digit. */
-function exactIntegerColumn(name: string, sqlType: 'BIGINT' | 'HUGEINT'): ColumnSpec {
+function exactIntegerColumn(name: string, sqlType: 'BIGINT' | typeof BIGINT_SQL_TYPE): ColumnSpec {
   return { ...columnSpec(name, z.bigint()), sqlType, castSql: (c) => `CAST(${c} AS ${sqlType})` };
 }
 

@@ -224,7 +224,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
             source: source.source,
             dataset: source.dataset,
             position: validPositions[r.index]!,
-            reasons: [{ path: r.field, message: r.message, code: 'invalid_partition' }],
+            reasons: [{ path: r.field, message: r.message, code: r.code }],
             record: validRaw[r.index],
           });
         }

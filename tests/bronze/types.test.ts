@@ -23,7 +23,7 @@ describe('zod → DuckDB type mapping', () => {
     expect(sqlTypeOf(z.any())).toBe('JSON');
     expect(sqlTypeOf(z.union([z.string(), z.number()]))).toBe('JSON');
     expect(sqlTypeOf(z.record(z.string(), z.number()))).toBe('JSON');
-    expect(sqlTypeOf(z.bigint())).toBe('HUGEINT');
+    expect(sqlTypeOf(z.bigint())).toBe('DECIMAL(38,0)'); // HUGEINT would be DOUBLE in Parquet
   });
 
   it('round-trips every mapped type through bronze Parquet', async () => {
