@@ -8,6 +8,7 @@
  * your app's credentials from the environment:
  *   auth: { clientId: process.env.ML_CLIENT_ID!, clientSecret: process.env.ML_CLIENT_SECRET!, refreshToken: process.env.ML_REFRESH_TOKEN! }
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lakehouse, mercadoLivreItems, mercadoLivreOrders, mercadoLivreSeller } from '../src/index.js';
@@ -16,7 +17,8 @@ import { startMercadoLivreServer } from './fixtures/mercadolivre/server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const data = buildMercadoLivreData();
-const auth = { clientId: 'example-app', clientSecret: 'example-secret', refreshToken: 'TG-example-refresh' };
+// A new loopback server each run, so a new refresh token: it replaces the last run's token store.
+const auth = { clientId: 'example-app', clientSecret: 'example-secret', refreshToken: `TG-example-${randomUUID()}` };
 const server = await startMercadoLivreServer({ data, clientId: auth.clientId, clientSecret: auth.clientSecret, initialRefreshToken: auth.refreshToken });
 const lake = await Lakehouse.open({ root: process.env.DUCKHOUSE_ROOT ?? 'data', models: path.join(here, '..', 'models'), limits: { requestsPerSecond: 200, burst: 20 } });
 try {

@@ -10,6 +10,7 @@
  *
  * Point it at a real store by changing one line: `baseUrl: 'https://www.bistek.com.br'`.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
@@ -31,8 +32,10 @@ function morning(daysAgo: number): Date {
 
 const catalog = buildVtexCatalog({ samePriceCount: 2600 });
 const vtex = await startVtexServer({ catalog });
-// Demo credentials for the loopback Mercado Livre: a real app's come from the environment.
-const ml = { clientId: 'demo-app', clientSecret: 'demo-client-secret', refreshToken: 'TG-demo-initial-refresh' };
+// Demo credentials for the loopback Mercado Livre: a real app's come from the environment. The
+// loopback server is new on each run, like authorizing the app again: its refresh token is new
+// too, so it replaces the token store the last run left (whose token this server never issued).
+const ml = { clientId: 'demo-app', clientSecret: 'demo-client-secret', refreshToken: `TG-demo-${randomUUID()}` };
 const mlData = buildMercadoLivreData();
 const mlServer = await startMercadoLivreServer({ data: mlData, clientId: ml.clientId, clientSecret: ml.clientSecret, initialRefreshToken: ml.refreshToken });
 const lake = await Lakehouse.open({
