@@ -242,6 +242,14 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     const body = answer.body ?? {};
     if (answer.status !== 200 && answer.status !== 201) {
       const code = typeof body.error === 'string' ? body.error : 'rejected';
+      if (code === 'invalid_client' || code === 'unauthorized_client') {
+        // The client was refused before the grant was looked at (RFC 6749 5.2): the refresh token
+        // was not consumed and stays good for a corrected clientId / clientSecret.
+        this.save(store);
+        throw new AuthError(
+          `${this.where}: ${new URL(this.o.tokenUrl).origin} refused the client (HTTP ${answer.status} ${code}): check "clientId" and "clientSecret"; the refresh token was not used and stays in the store`,
+        );
+      }
       throw new AuthError(`${this.where}: the refresh token was refused by ${new URL(this.o.tokenUrl).origin} (HTTP ${answer.status} ${code}) — ${fix}`);
     }
     const accessToken = body.access_token;

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from '../../../src/index.js';
 import { httpSource } from '../../../src/extract/http-source.js';
 import { compareCursor } from '../../../src/extract/http/json-path.js';
-import { FAST_LIMITS, faults, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
+import { offsetPaginator, pageNumberPaginator } from '../../../src/extract/http/paginators.js';
+import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { findSecrets } from '../../helpers/secret-scan.js';
 import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
 
@@ -114,5 +115,84 @@ describe('incremental cursors over date-times', () => {
     expect(second.sources[0]!.rows).toBe(0);
     expect(server.requests.at(-1)!.query.get('updated_since')).toBe('2026-01-01T10:00:00-03:00');
     expect((await lake.bronze('inc/items')).map((r) => r.id).sort()).toEqual([1, 2]);
+  });
+});
+
+describe('incremental cursors over records not sorted by the cursor field', () => {
+  it('a run that fails after reading records out of cursor order saves no cursor: the next run reads what it missed', async () => {
+    // Paged by id (offset); updated_at is not in id order; filtered by updated_since.
+    const all = [
+      { id: 1, updated_at: '2024-05-01T00:00:00Z' },
+      { id: 2, updated_at: '2024-01-01T00:00:00Z' },
+      { id: 3, updated_at: '2024-02-01T00:00:00Z' },
+      { id: 4, updated_at: '2024-03-01T00:00:00Z' },
+    ];
+    let down = true;
+    const server = await serve({
+      '/items': (_req, res, { url }) => {
+        const offset = Number(url.searchParams.get('offset'));
+        const since = url.searchParams.get('updated_since');
+        const rows = since ? all.filter((r) => Date.parse(r.updated_at) > Date.parse(since)) : all;
+        if (down && offset > 0) return sendJson(res, 503, { error: 'down' }); // page 2 fails in run 1
+        sendJson(res, 200, { results: rows.slice(offset, offset + 2), paging: { total: rows.length } });
+      },
+    });
+    const lake = await tempLake();
+    const source = () =>
+      httpSource({
+        source: 'inc',
+        dataset: 'unsorted',
+        url: `${server.url}/items`,
+        paginate: offsetPaginator({ limit: 2, totalPath: 'paging.total' }),
+        items: 'results',
+        schema: z.object({ id: z.number().int(), updated_at: z.iso.datetime({ offset: true }) }),
+        incremental: { cursorField: 'updated_at', param: 'updated_since' },
+        limits: { ...FAST_LIMITS, retries: 1 },
+      });
+    const first = await lake.extract([source()]);
+    expect(first.sources[0]).toMatchObject({ status: 'partial', rows: 2 });
+    expect(first.sources[0]!.warnings?.join(' ')).toMatch(/records do not come in "updated_at" order/);
+    down = false;
+    const second = await lake.extract([source()]);
+    expect(second.sources[0]!.status).toBe('success');
+    // The second run started from no cursor (none was saved): ids 3 and 4 arrive; 1 and 2 again.
+    expect(server.requests.filter((r) => r.path === '/items').at(-1)!.query.get('updated_since')).toBeNull();
+    const ids = (await lake.bronze('inc/unsorted')).map((r) => Number(r.id));
+    expect([...new Set(ids)].sort()).toEqual([1, 2, 3, 4]);
+    // That run finished: its cursor is the latest value of all, and a third run reads nothing new.
+    const third = await lake.extract([source()]);
+    expect(third.sources[0]!.rows).toBe(0);
+    expect(server.requests.at(-1)!.query.get('updated_since')).toBe('2024-05-01T00:00:00Z');
+  });
+});
+
+describe('OAuth2: a refused client is not a refused refresh token', () => {
+  it('a wrong clientSecret (invalid_client) leaves the refresh token usable: the corrected run works', async () => {
+    const clientId = 'app-4242';
+    const clientSecret = 'cs-very-secret-client-value';
+    const seed = 'rt-seed-000000000777';
+    const oauth = oauthProvider({ refreshToken: seed, clientId, clientSecret });
+    const server = await serve({ '/oauth/token': oauth.token, '/data': oauth.guard(pages.pageNumber(makeRecords(3), 10)) });
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number().int(), name: z.string(), price: z.number() });
+    const source = (secret: string) =>
+      httpSource({
+        source: 'oa',
+        dataset: 'data',
+        url: `${server.url}/data`,
+        items: 'data',
+        paginate: pageNumberPaginator(),
+        schema,
+        limits: FAST_LIMITS,
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret: secret, refreshToken: seed, store: 'typo' },
+      });
+    const typo = await lake.extract([source('cs-very-secret-client-valeu')]);
+    expect(typo.sources[0]!.status).toBe('failed');
+    expect(typo.sources[0]!.error).toMatch(/refused the client \(HTTP 401 invalid_client\): check "clientId" and "clientSecret"/);
+    expect(typo.sources[0]!.error).not.toContain('cs-very-secret-client-valeu');
+    expect(oauth.current).toBe(seed); // the provider never consumed it
+    const fixed = await lake.extract([source(clientSecret)]);
+    expect(fixed.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    expect(oauth.reused).toEqual([]);
   });
 });
