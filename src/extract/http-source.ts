@@ -110,6 +110,8 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
       try {
         const incremental = o.incremental;
         let cursor: unknown = incremental ? ((await ctx.cursor()) ?? incremental.initial) : undefined;
+        // Whether the cursor values came in order so far (see below).
+        let ordered = true;
         const baseQuery: QueryValues = { ...o.query };
         if (incremental && cursor !== undefined) baseQuery[incremental.param] = cursor as string | number;
         const fetchPage = async (request: PageRequest): Promise<Page> => {
@@ -147,14 +149,24 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
             if (incremental) {
               for (const record of page.records) {
                 const value = valueAtPath(record, incremental.cursorField);
-                if (value !== undefined && value !== null && (cursor === undefined || compareCursor(value, cursor) > 0)) cursor = value;
+                if (value === undefined || value === null) continue;
+                if (cursor === undefined || compareCursor(value, cursor) > 0) cursor = value;
+                else if (ordered && compareCursor(value, cursor) < 0) {
+                  // Records below the cursor already seen: the API does not sort by the cursor
+                  // field, so records after this page may be older than it. A cursor saved now
+                  // and a run that fails later would skip them for good.
+                  ordered = false;
+                  warn(`records do not come in "${incremental.cursorField}" order: the cursor is saved only when the source finishes (a failed run reads them again)`);
+                }
               }
               // Declared before the yield: the lake appends this page right after it, and may
               // commit it in the same step; declared after, a commit would lag one page behind.
-              if (cursor !== undefined) ctx.checkpoint(cursor);
+              if (cursor !== undefined && ordered) ctx.checkpoint(cursor);
             }
             yield page.records as T[];
           }
+          // Every page read: now the cursor covers everything below it, in order or not.
+          if (incremental && !ordered && cursor !== undefined) ctx.checkpoint(cursor);
         } finally {
           queue.close();
         }
