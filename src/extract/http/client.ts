@@ -284,7 +284,7 @@ export class HttpClient {
     }
     let body: unknown;
     if ((options.responseType ?? 'json') === 'text') {
-      body = raw.toString('utf8');
+      body = decodeText(raw, headerText(response.headers['content-type']));
     } else if (raw.length === 0 && (status === 204 || method === 'HEAD')) {
       body = undefined;
     } else {
@@ -369,4 +369,19 @@ function packageVersion(): string {
     dir = path.dirname(dir);
   }
   return '0.0.0';
+}
+
+/**
+ * Text in the charset the response declares: its Content-Type, else (HTML) a `<meta charset>` or
+ * `<meta http-equiv="Content-Type" content="…; charset=…">` in its first 1,024 bytes; UTF-8
+ * otherwise or when the label is unknown. Brazilian store sites still serve ISO-8859-1.
+ */
+export function decodeText(raw: Buffer, contentType: string | undefined): string {
+  const declared = /charset\s*=\s*["']?([\w.:-]+)/i.exec(contentType ?? '')?.[1] ?? /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)/i.exec(raw.subarray(0, 1024).toString('latin1'))?.[1];
+  if (!declared || /^utf-?8$/i.test(declared)) return raw.toString('utf8');
+  try {
+    return new TextDecoder(declared).decode(raw);
+  } catch {
+    return raw.toString('utf8'); // a label TextDecoder does not know
+  }
 }

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from '../../../src/index.js';
 import { httpSource } from '../../../src/extract/http-source.js';
 import { compareCursor } from '../../../src/extract/http/json-path.js';
+import { decodeText } from '../../../src/extract/http/client.js';
+import { htmlSource } from '../../../src/extract/html-source.js';
 import { offsetPaginator, pageNumberPaginator } from '../../../src/extract/http/paginators.js';
 import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { findSecrets } from '../../helpers/secret-scan.js';
@@ -194,5 +196,41 @@ describe('OAuth2: a refused client is not a refused refresh token', () => {
     const fixed = await lake.extract([source(clientSecret)]);
     expect(fixed.sources[0]).toMatchObject({ status: 'success', rows: 3 });
     expect(oauth.reused).toEqual([]);
+  });
+});
+
+describe('text in the charset the page declares', () => {
+  it('decodeText follows Content-Type, then <meta charset>, then UTF-8', () => {
+    const latin1 = Buffer.from('<html><head><meta charset="iso-8859-1"></head><body>Açúcar União</body></html>', 'latin1');
+    expect(decodeText(latin1, 'text/html; charset=ISO-8859-1')).toContain('Açúcar União');
+    expect(decodeText(latin1, 'text/html')).toContain('Açúcar União');
+    const equiv = Buffer.from('<meta http-equiv="Content-Type" content="text/html; charset=windows-1252"><p>Feijão</p>', 'latin1');
+    expect(decodeText(equiv, undefined)).toContain('Feijão');
+    expect(decodeText(Buffer.from('<p>Feijão</p>', 'utf8'), 'text/html; charset=utf-8')).toBe('<p>Feijão</p>');
+    expect(decodeText(Buffer.from('<p>Feijão</p>', 'utf8'), 'text/html; charset=no-such-charset')).toBe('<p>Feijão</p>');
+  });
+
+  it('htmlSource stores a page served as ISO-8859-1 with its accents', async () => {
+    const html = '<!doctype html><html><head><meta charset="iso-8859-1"></head><body><h1 class="nome">Açúcar União 1kg</h1><span class="preco">R$ 4,99</span></body></html>';
+    const server = await serve({
+      '/p/acucar': (_req, res) => {
+        const bytes = Buffer.from(html, 'latin1');
+        res.writeHead(200, { 'content-type': 'text/html; charset=ISO-8859-1', 'content-length': bytes.length });
+        res.end(bytes);
+      },
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({
+        source: 'shop',
+        dataset: 'latin1',
+        startUrls: [`${server.url}/p/acucar`],
+        extract: { fields: { name: '.nome', price: { selector: '.preco', parse: 'brl' } } },
+        schema: z.object({ name: z.string(), price: z.number() }),
+        limits: FAST_LIMITS,
+      }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect((await lake.bronze('shop/latin1')).map((r) => [r.name, r.price])).toEqual([['Açúcar União 1kg', 4.99]]);
   });
 });
