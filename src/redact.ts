@@ -29,6 +29,18 @@ export function registerSecret(value: string | undefined | null): void {
   }
 }
 
+/** Query/form parameter names an apiKey travels under (`key`, `k`…): their values are scrubbed whatever their length. */
+const secretParams = new Set<string>();
+let secretParamPattern: RegExp | undefined;
+
+/** Remember a parameter name whose value is a secret (an API key sent in the query). */
+export function registerSecretParam(name: string): void {
+  if (!name || secretParams.has(name)) return;
+  secretParams.add(name);
+  const names = [...secretParams].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
+}
+
 const PARAM = /([?&;\s"'{,]|^)((?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature))(=|"\s*:\s*"|'\s*:\s*'|:\s*)([^&\s"',;}]+)/gi;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
 
@@ -38,6 +50,7 @@ export function redactString(text: string): string {
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
+  if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(PARAM, (_m, pre: string, name: string, sep: string) => `${pre}${name}${sep}${REDACTED}`);
   return out;

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../../bronze/commit.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { registerSecret } from '../../redact.js';
+import { registerSecretParam, registerSecret } from '../../redact.js';
 import { acquireLock } from '../file-lock.js';
 import type { HttpClient } from './client.js';
 import { AuthError, HttpError, surelyUnsent } from './http-errors.js';
@@ -87,6 +87,8 @@ export function bearerAuth(token: string): AuthStrategy {
 
 export function apiKeyAuth(name: string, value: string, where: 'header' | 'query' = 'header'): AuthStrategy {
   registerSecret(value);
+  // A key shorter than registerSecret scrubs still goes out of URLs by its parameter's name.
+  if (where === 'query') registerSecretParam(name);
   return {
     async apply({ url, headers }) {
       if (where === 'header') headers[name.toLowerCase()] = value;

@@ -45,6 +45,25 @@ describe('credentials on the way out', () => {
     expect(hits).toEqual([]);
   });
 
+  it('an API key in the query shorter than six characters is scrubbed by its parameter name', async () => {
+    const server = await serve({ '/short': faults.status(500) });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'k',
+        dataset: 'short',
+        url: `${server.url}/short?page=1`,
+        schema: z.object({ id: z.number() }),
+        auth: { type: 'apiKey', name: 'k', value: 'ab1', in: 'query' },
+        limits: { ...FAST_LIMITS, retries: 1 },
+      }),
+    );
+    expect(server.requests[0]!.query.get('k')).toBe('ab1');
+    expect(result.sources[0]!.error).toMatch(/k=\[REDACTED\]/);
+    expect(result.sources[0]!.error).toContain('page=1');
+    expect(result.sources[0]!.error).not.toMatch(/k=ab1/);
+  });
+
   it('an API key header is not sent on to another origin after a redirect (as Authorization is not); the same origin keeps it', async () => {
     const other = await serve({ '/items': (_req, res) => sendJson(res, 200, [{ id: 1 }]) });
     const server = await serve({
