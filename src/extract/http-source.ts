@@ -105,7 +105,8 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
     ...(options.primaryKey === undefined ? {} : { primaryKey: options.primaryKey }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     async *extract(ctx) {
-      const http = createHttpContext(ctx, { auth: o.auth, headers: o.headers });
+      // The credentials go to the source's own origin only: a next-page URL elsewhere goes without them.
+      const http = createHttpContext(ctx, { auth: o.auth, authOrigins: [new URL(o.url).origin], headers: o.headers });
       const archive = o.archiveRaw ? new RawArchive({ root: ctx.root, source: ctx.source, dataset: ctx.dataset, runId: ctx.runId, timezone: ctx.timezone }) : undefined;
       try {
         const incremental = o.incremental;

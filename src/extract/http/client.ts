@@ -70,6 +70,11 @@ export interface HttpClientOptions {
   signal?: AbortSignal;
   logger?: Logger;
   auth?: AuthStrategy;
+  /**
+   * Origins (`https://api.example.com`) the credentials go to; a request elsewhere (a next-page
+   * URL on a CDN) goes without them. Default: every origin.
+   */
+  authOrigins?: string[];
   /** Sent with every request (the User-Agent can be overridden here). */
   headers?: Record<string, string>;
   /** Counters bumped on every request and retry (a source's `ctx.stats`). */
@@ -192,7 +197,7 @@ export class HttpClient {
     // The headers the credentials set: a redirect to another origin goes without them (got drops
     // only Authorization and Cookie; an API key header would follow).
     let credentialHeaders: string[] = [];
-    if (options.auth !== false && this.options.auth) {
+    if (options.auth !== false && this.options.auth && (!this.options.authOrigins || this.options.authOrigins.includes(url.origin))) {
       const before = { ...headers };
       sent.credential = await this.options.auth.apply({ url, headers }, this);
       credentialHeaders = Object.keys(headers).filter((k) => headers[k] !== before[k]);

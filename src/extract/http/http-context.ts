@@ -12,6 +12,8 @@ import { createAuth, type AuthOptions, type AuthStrategy } from './oauth.js';
 export interface HttpContextOptions {
   /** Credentials for every request (plain options, or a ready strategy). */
   auth?: AuthOptions | AuthStrategy;
+  /** Origins the credentials go to (default: every origin); see HttpClientOptions.authOrigins. */
+  authOrigins?: string[];
   /** Over the source's limits (`ctx.limits`). */
   limits?: Partial<Limits>;
   /** Sent with every request. */
@@ -50,6 +52,7 @@ export function createHttpContext(ctx: ExtractContext, options: HttpContextOptio
     signal: AbortSignal.any([ctx.signal, stop.signal]),
     logger: ctx.logger,
     auth,
+    ...(options.authOrigins ? { authOrigins: options.authOrigins } : {}),
     headers: options.headers,
     counters: ctx.stats,
   });

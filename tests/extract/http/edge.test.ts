@@ -8,7 +8,7 @@ import { httpSource } from '../../../src/extract/http-source.js';
 import { compareCursor } from '../../../src/extract/http/json-path.js';
 import { decodeText } from '../../../src/extract/http/client.js';
 import { htmlSource } from '../../../src/extract/html-source.js';
-import { offsetPaginator, pageNumberPaginator } from '../../../src/extract/http/paginators.js';
+import { linkHeaderPaginator, offsetPaginator, pageNumberPaginator } from '../../../src/extract/http/paginators.js';
 import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { findSecrets } from '../../helpers/secret-scan.js';
 import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
@@ -62,6 +62,29 @@ describe('credentials on the way out', () => {
     expect(result.sources[0]!.error).toMatch(/k=\[REDACTED\]/);
     expect(result.sources[0]!.error).toContain('page=1');
     expect(result.sources[0]!.error).not.toMatch(/k=ab1/);
+  });
+
+  it('a next-page URL on another origin (Link header) is fetched without the credentials', async () => {
+    const cdn = await serve({ '/page2': (_req, res) => sendJson(res, 200, [{ id: 2 }]) });
+    const api = await serve({
+      '/items': (_req, res) => sendJson(res, 200, [{ id: 1 }], { link: `<${cdn.url}/page2>; rel="next"` }),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'r',
+        dataset: 'cdn',
+        url: `${api.url}/items`,
+        paginate: linkHeaderPaginator(),
+        schema: z.object({ id: z.number() }),
+        auth: { type: 'bearer', token: 'bearer-secret-654321' },
+        limits: FAST_LIMITS,
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(api.requests[0]!.headers.authorization).toBe('Bearer bearer-secret-654321');
+    expect(cdn.requests).toHaveLength(1);
+    expect(cdn.requests[0]!.headers.authorization).toBeUndefined();
   });
 
   it('an API key header is not sent on to another origin after a redirect (as Authorization is not); the same origin keeps it', async () => {
