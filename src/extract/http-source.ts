@@ -14,7 +14,7 @@ import type { HttpMethod, HttpResponse, QueryValues } from './http/client.js';
 import { createHttpContext } from './http/http-context.js';
 import { compareCursor, valueAtPath } from './http/json-path.js';
 import { authOptionsSchema, type AuthOptions } from './http/oauth.js';
-import { isPaginator, singlePage, type PageRequest, type Paginator } from './http/paginators.js';
+import { isPaginator, PaginationError, singlePage, type PageRequest, type Paginator } from './http/paginators.js';
 import { RawArchive } from './http/raw-archive.js';
 import { ReadAhead } from './http/read-ahead.js';
 
@@ -131,10 +131,20 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
           let request: PageRequest | null = paginator.first();
           while (request && !queue.closed) {
             const page = await fetchPage(request);
+            if (page.records.length === 0) {
+              await queue.push(page, page.response.bytes);
+              break;
+            }
+            let next: PageRequest | null;
+            try {
+              next = paginator.next({ ...page, warn });
+              if (next) checkAdvance(request, next, where);
+            } catch (error) {
+              // A page repeating the one before is left out: its records are in already.
+              if (!(error instanceof PaginationError && error.repeatsPreviousPage)) await queue.push(page, page.response.bytes);
+              throw error;
+            }
             await queue.push(page, page.response.bytes);
-            if (page.records.length === 0) break;
-            const next = paginator.next({ ...page, warn });
-            if (next) checkAdvance(request, next, where);
             request = next;
           }
         };
@@ -192,10 +202,29 @@ function itemsPicker(items: HttpSourceOptions['items']): (response: HttpResponse
   };
 }
 
+/**
+ * The requests a run has made so far, carried from each request to the next one (the run's
+ * pages are a chain: the request just checked becomes the current one of the next check).
+ */
+const requestsMade = new WeakMap<PageRequest, Set<string>>();
+
 function checkAdvance(current: PageRequest, next: PageRequest, where: string): void {
   if (samePage(current, next)) {
     throw new SourceError('HTTP_PAGINATION', `${where}: the paginator asked for the same page again (${redactString(JSON.stringify(next))}); stopping instead of looping`);
   }
+  // A page already read earlier in this run (cursors or links cycling a → b → a): following it
+  // would go round for ever.
+  const made = requestsMade.get(current) ?? new Set([pageKey(current)]);
+  const key = pageKey(next);
+  if (made.has(key)) {
+    throw new SourceError('HTTP_PAGINATION', `${where}: the paginator went back to a page already read in this run (${redactString(JSON.stringify(next))}): the API's pages cycle; stopping instead of looping`);
+  }
+  made.add(key);
+  requestsMade.set(next, made);
+}
+
+function pageKey(request: PageRequest): string {
+  return JSON.stringify([request.url ?? null, Object.entries(request.query ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
 
 function samePage(a: PageRequest, b: PageRequest): boolean {

@@ -5,7 +5,9 @@
  * Incremental by `date_created`: the cursor is the last `date_created` committed and the ids
  * seen at that instant, so a re-run (even after a kill) starts there and neither skips nor
  * repeats. `from` is only the first run's start. The search refuses `offset + limit` past its
- * cap, so a date window with more orders than that is split in halves until each fits.
+ * cap, so a date window with more orders than that is split in halves until each fits, and the
+ * last page before the cap asks only for what is left under it (a cap that is not a multiple
+ * of the page size).
  * `last: N` fetches the latest N orders instead (newest first), without touching the cursor.
  */
 import { z } from 'zod';
@@ -62,18 +64,22 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
     const http = mlHttp(ctx, o);
     const search = (query: Record<string, string | number>) =>
       http.getJson<SearchPage>(`${base}/orders/search`, { query: { seller, limit: ML_PAGE, ...query } });
+    /** The page size to ask for at `offset`: never past `want` records nor past the cap (offset + limit ≤ cap). */
+    const limitAt = (offset: number, want = Number.POSITIVE_INFINITY): number => Math.min(ML_PAGE, want - offset, o.offsetCap - offset);
     try {
       if (o.last) {
-        for (let offset = 0; offset < o.last; offset += ML_PAGE) {
-          if (offset + ML_PAGE > o.offsetCap) {
+        for (let offset = 0; offset < o.last; ) {
+          const limit = limitAt(offset, o.last);
+          if (limit <= 0) {
             ctx.warn(`mercadolivre orders: last ${o.last} asked, the API stops at ${o.offsetCap}`);
             break;
           }
-          const page = await search({ sort: 'date_desc', offset, limit: Math.min(ML_PAGE, o.last - offset) });
+          const page = await search({ sort: 'date_desc', offset, limit });
           ctx.stats.pages += 1;
           if (page.results.length === 0) break;
           yield page.results;
-          if (offset + page.results.length >= page.paging.total) break;
+          offset += page.results.length;
+          if (offset >= page.paging.total) break;
         }
         return;
       }
@@ -83,7 +89,7 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
         while (windows.length > 0) {
           const [from, to] = windows.shift()!;
           const range = { [`order.${field}.from`]: iso(from), [`order.${field}.to`]: iso(to), sort: 'date_asc' };
-          let page = await search({ ...range, offset: 0 });
+          let page = await search({ ...range, offset: 0, limit: limitAt(0) });
           if (page.paging.total > o.offsetCap) {
             if (to - from >= 2) {
               const mid = from + Math.floor((to - from) / 2);
@@ -96,9 +102,10 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
             ctx.stats.pages += 1;
             const kept = onPage(page.results);
             if (kept.length > 0) yield kept;
-            offset += ML_PAGE;
+            // By what came back, not by what was asked: a short page is not skipped over.
+            offset += page.results.length;
             if (page.results.length === 0 || offset >= Math.min(page.paging.total, o.offsetCap)) break;
-            page = await search({ ...range, offset });
+            page = await search({ ...range, offset, limit: limitAt(offset) });
           }
         }
       }

@@ -4,8 +4,12 @@
  * The search API pages in windows of at most 50 (`_from`/`_to`, inclusive) and refuses anything
  * past index 2,500, so a category with more products cannot be read by paging alone. The crawl
  * splits such a query by subcategory (`fq=C:/d/c/s/`), then by price range (`fq=P:[a TO b]`),
- * recursively, until every part fits. When a part cannot shrink (many products at one price) the
- * first 2,500 are read and the rest is reported as unreachable instead of looping.
+ * recursively, until every part fits. Products registered on the split category itself (on no
+ * subcategory) are read too: the category is queried again by price range, and the ranges where
+ * the subcategories' totals add up to the category's are skipped. When a part cannot shrink
+ * (many products at one price) the first 2,500 are read and the rest is reported as unreachable
+ * instead of looping. Without a `resources` header (a CDN may strip it) the total is unknown:
+ * windows are read while the answer is 206 or comes back full, with a warning.
  * Products seen twice in one run (an item in two categories, overlapping ranges) are kept once.
  */
 import { z } from 'zod';
@@ -51,6 +55,12 @@ interface Query {
   children: { node: CategoryNode; path: number[]; names: string[] }[];
   /** Price range, when split by price. */
   price?: [number, number];
+  /**
+   * Set on the query that reads what sits directly on a split category: the `C:` filters of its
+   * subcategories, whose products were read by their own queries (a range where they hold
+   * every product of the category is skipped).
+   */
+  besides?: string[];
 }
 
 const cents = (n: number): number => Math.round(n * 100);
@@ -77,29 +87,88 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
       const roots = selectRoots(tree, o.categories);
       const queue: Query[] = roots.map((r) => categoryQuery(r.node, r.path, r.names));
 
+      const searchUrl = `${base}/api/catalog_system/pub/products/search`;
       const search = async (q: Query, from: number, to: number) =>
-        http.request<unknown[]>(`${base}/api/catalog_system/pub/products/search`, {
+        http.request<unknown[]>(searchUrl, {
           query: { ...sc, fq: q.fq, _from: from, _to: to, ...(q.price ? { O: 'OrderByPriceASC' } : {}) },
         });
+      // Totals learnt in this run, by filter: a subcategory's total is known once its query ran.
+      const totals = new Map<string, number>();
+      const filterKey = (fq: string[]): string => fq.join('\n');
+      /** The number of products matching `fq`, from this run's answers or a one-product probe; undefined without `resources`. */
+      const countOf = async (fq: string[]): Promise<number | undefined> => {
+        const known = totals.get(filterKey(fq));
+        if (known !== undefined) return known;
+        const probe = await http.request<unknown[]>(searchUrl, { query: { ...sc, fq, _from: 0, _to: 0 } });
+        const total = vtexResources(probe.headers.resources)?.total;
+        if (total !== undefined) totals.set(filterKey(fq), total);
+        return total;
+      };
+      /** How many products of `q` (in its price range) the subcategories hold; undefined when a total is unknown. */
+      const inSubcategories = async (q: Query): Promise<number | undefined> => {
+        let sum = 0;
+        for (const child of q.besides ?? []) {
+          const n = await countOf(q.fq.map((f) => (f.startsWith('C:') ? child : f)));
+          if (n === undefined) return undefined;
+          sum += n;
+        }
+        return sum;
+      };
+      let unknownTotals = 0;
+      let unknownExample = '';
 
       while (queue.length > 0) {
         const q = queue.shift()!;
+        // Products directly on a split category: known when every total is.
+        let direct: number | undefined;
+        // A price split already found impossible (one price): not asked twice.
+        let unsplittable = false;
+        if (q.besides) {
+          const all = await countOf(q.fq);
+          const inChildren = all === undefined ? undefined : await inSubcategories(q);
+          // More in the subcategories than in the category: a product counted twice; read to be sure.
+          if (all !== undefined && inChildren !== undefined && inChildren <= all) {
+            direct = all - inChildren;
+            if (direct === 0) {
+              ctx.logger.debug(`vtex ${o.store}: ${q.label}: its subcategories hold all ${all} products`);
+              continue;
+            }
+            // Over the cap, or cheaper to narrow the price range down to those products than to
+            // read every product of the range again: split by price. Splitting costs two probes of
+            // the category and its subcategories; it saves reading a half where none of the
+            // `direct` products sits, about `pages / 2^direct` windows.
+            if (all > VTEX_MAX_INDEX || Math.ceil(all / VTEX_WINDOW) / 2 ** direct > 2 * (1 + q.besides.length)) {
+              const parts = await split(q, all);
+              if (parts) {
+                queue.unshift(...parts);
+                continue;
+              }
+              unsplittable = true;
+            }
+          }
+        }
         const first = await search(q, 0, VTEX_WINDOW - 1);
-        const total = vtexResources(first.headers.resources)?.total ?? (Array.isArray(first.body) ? first.body.length : 0);
-        if (total > VTEX_MAX_INDEX) {
-          const parts = await split(q, total);
+        const known = vtexResources(first.headers.resources)?.total;
+        if (known !== undefined) totals.set(filterKey(q.fq), known);
+        else if (unknownTotals++ === 0) unknownExample = q.label;
+        if (known !== undefined && known > VTEX_MAX_INDEX) {
+          const parts = unsplittable ? undefined : await split(q, known);
           if (parts) {
             queue.unshift(...parts);
             continue;
           }
-          unreachable += total - VTEX_MAX_INDEX;
-          ctx.warn(`vtex ${o.store}: ${total - VTEX_MAX_INDEX} products of ${q.label} cannot be reached (${total} share one price; the API stops at ${VTEX_MAX_INDEX})`);
+          const missing = Math.min(known - VTEX_MAX_INDEX, direct ?? Number.POSITIVE_INFINITY);
+          unreachable += missing;
+          ctx.warn(`vtex ${o.store}: ${direct === undefined ? '' : 'up to '}${missing} products of ${q.label} cannot be reached (${known} share one price; the API stops at ${VTEX_MAX_INDEX})`);
         }
-        const reachable = Math.min(total, VTEX_MAX_INDEX);
-        let page = first.body;
+        // Without a total, the API's 206 (or a full window) says more remain.
+        const reachable = known === undefined ? VTEX_MAX_INDEX : Math.min(known, VTEX_MAX_INDEX);
+        let response = first;
+        let moreAtCap = false;
         for (let from = 0; ; ) {
           ctx.stats.pages += 1;
-          const fresh = (Array.isArray(page) ? page : []).filter((p) => {
+          const page = Array.isArray(response.body) ? response.body : [];
+          const fresh = page.filter((p) => {
             const id = (p as { productId?: unknown })?.productId;
             if (typeof id !== 'string') return true; // no productId: let validation quarantine it
             if (seen.has(id)) return false;
@@ -108,17 +177,44 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
           });
           if (fresh.length > 0) yield fresh;
           from += VTEX_WINDOW;
-          if (!Array.isArray(page) || page.length === 0 || from >= reachable) break;
-          page = (await search(q, from, Math.min(from + VTEX_WINDOW, reachable) - 1)).body;
+          const more = known !== undefined ? from < known : response.status === 206 || page.length >= VTEX_WINDOW;
+          if (page.length === 0 || !more) break;
+          if (from >= reachable) {
+            moreAtCap = known === undefined;
+            break;
+          }
+          response = await search(q, from, Math.min(from + VTEX_WINDOW, reachable) - 1);
         }
+        if (moreAtCap) {
+          // Unknown total, and still more at the cap: split as for a known one (what was read is deduplicated).
+          const parts = await split(q, undefined);
+          if (parts) {
+            queue.unshift(...parts);
+            continue;
+          }
+          ctx.warn(`vtex ${o.store}: products of ${q.label} past the first ${VTEX_MAX_INDEX} cannot be reached (they share one price; the API stops at ${VTEX_MAX_INDEX}; how many is unknown without a resources header)`);
+        }
+      }
+      if (unknownTotals > 0) {
+        ctx.warn(
+          `vtex ${o.store}: the API sent no resources header for ${unknownTotals} ${unknownTotals === 1 ? 'search' : 'searches'} (first: ${unknownExample}): the total was unknown, windows were read until one came back short without 206`,
+        );
       }
       if (unreachable > 0) ctx.logger.warn(`vtex ${o.store}: ${unreachable} products unreachable in total`);
 
       /** A query too big for the API, split into parts that may fit; undefined when it cannot shrink. */
-      async function split(q: Query, total: number): Promise<Query[] | undefined> {
+      async function split(q: Query, total: number | undefined): Promise<Query[] | undefined> {
         if (q.children.length > 0) {
-          // The subcategories, then whatever sits directly in this category (by price, excluding none: dedup catches repeats).
-          return q.children.map((c) => categoryQuery(c.node, c.path, c.names));
+          // The subcategories, then whatever sits directly in this category (VTEX allows products
+          // on any level): the category again, without its subcategories, so split by price;
+          // ranges the subcategories cover entirely are skipped, repeats dropped by productId.
+          const direct: Query = {
+            fq: q.fq,
+            label: `${q.label} (not in a subcategory)`,
+            children: [],
+            besides: q.children.map((c) => `C:/${c.path.join('/')}/`),
+          };
+          return [...q.children.map((c) => categoryQuery(c.node, c.path, c.names)), direct];
         }
         let [lo, hi] = q.price ?? [0, 0];
         if (!q.price) {
@@ -128,12 +224,13 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
         }
         if (hi <= lo) return undefined;
         const mid = Math.floor((lo + hi) / 2);
-        ctx.logger.debug(`vtex ${o.store}: ${q.label} has ${total} products, splitting by price ${money(lo)}–${money(hi)}`);
+        ctx.logger.debug(`vtex ${o.store}: ${q.label} has ${total ?? `over ${VTEX_MAX_INDEX}`} products, splitting by price ${money(lo)}–${money(hi)}`);
         const withPrice = (a: number, b: number): Query => ({
           fq: [...q.fq.filter((f) => !f.startsWith('P:')), `P:[${money(a)} TO ${money(b)}]`],
           label: `${q.label.replace(/ price .*/, '')} price ${money(a)}–${money(b)}`,
           children: [],
           price: [a, b],
+          ...(q.besides ? { besides: q.besides } : {}),
         });
         return [withPrice(lo, mid), withPrice(mid + 1, hi)];
       }

@@ -1,9 +1,11 @@
 /**
  * Paginators: small strategy objects that say which page comes first and which comes next.
- * They keep no state (everything is derived from the previous request and response), so one
+ * They keep no state of their own (the next request is derived from the previous request and
+ * response; what a run has seen so far travels with the request objects it hands back), so one
  * paginator can serve many runs. The caller stops on an empty page; each paginator also stops
- * at its total when the API tells one.
+ * at its total when the API tells one, and fails instead of looping when the API repeats itself.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseOptions } from '../../config.js';
 import { ConfigError, SourceError } from '../../errors.js';
@@ -47,6 +49,56 @@ function queryNumber(request: PageRequest, name: string): number {
   return Number(request.query?.[name] ?? 0);
 }
 
+/**
+ * What one run has seen so far, carried from a request to the next one the paginator hands back
+ * (the caller passes that same object back in `PageResult.request`). A caller that copies
+ * requests loses it: the paginator then falls back to what the request and response alone tell.
+ */
+interface Trail {
+  /** Records received up to and including the page of this request's predecessor. */
+  received: number;
+  /** Digest of the previous page's records. */
+  digest?: string;
+  /** Cursor tokens already followed in this run. */
+  cursors?: Set<string>;
+}
+
+const trails = new WeakMap<PageRequest, Trail>();
+
+function carry(next: PageRequest, trail: Trail): PageRequest {
+  trails.set(next, trail);
+  return next;
+}
+
+function digest(records: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(records) ?? '').digest('base64');
+}
+
+/** The page's URL without its query (which may carry an API key), for error messages. */
+function where(response: HttpResponse<unknown>): string {
+  try {
+    const url = new URL(response.url);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return 'the API';
+  }
+}
+
+/**
+ * Fails when a page holds exactly the records of the page before it: an API that ignores the
+ * paging parameter would otherwise be read forever (or up to its total, in copies).
+ */
+function checkNotRepeated(kind: string, what: string, page: PageResult, previous: Trail | undefined): string | undefined {
+  if (page.records.length === 0) return undefined;
+  const current = digest(page.records);
+  if (previous?.digest === current) {
+    throw new PaginationError(`${kind}: ${where(page.response)} answered ${what} with the same ${page.records.length} records as the page before; the API seems to ignore the parameter, stopping instead of looping`, {
+      repeatsPreviousPage: true,
+    });
+  }
+  return current;
+}
+
 /** A single request, no pagination. */
 export function singlePage(): Paginator {
   return { kind: 'single', first: () => ({}), next: () => null };
@@ -71,11 +123,14 @@ export function offsetPaginator(options: z.input<typeof offsetSchema>): Paginato
   return {
     kind: 'offset',
     first: () => ({ query: { [o.offsetParam]: o.start, [o.limitParam]: o.limit } }),
-    next({ request, response, records }) {
+    next(page) {
+      const { request, response, records } = page;
+      const trail = trails.get(request);
+      const recent = checkNotRepeated('offsetPaginator', `"${o.offsetParam}=${String(request.query?.[o.offsetParam] ?? o.start)}"`, page, trail);
       const offset = queryNumber(request, o.offsetParam) + records.length;
       const total = numberAt(response.body, o.totalPath);
       if (total !== undefined && offset >= total) return null;
-      return { query: { [o.offsetParam]: offset, [o.limitParam]: o.limit } };
+      return carry({ query: { [o.offsetParam]: offset, [o.limitParam]: o.limit } }, { received: offset, ...(recent ? { digest: recent } : {}) });
     },
   };
 }
@@ -95,6 +150,8 @@ const pageSchema = z.strictObject({
 
 /**
  * `?page=1`, `page=2`… until an empty page, the last page by `totalPagesPath`, or the total.
+ * The total is compared with the records received, not with pages × `size`: an API that serves
+ * fewer per page than asked (its own maximum) is read to the end.
  * @example pageNumberPaginator({ size: 100, totalPagesPath: 'meta.total_pages' })
  */
 export function pageNumberPaginator(options: z.input<typeof pageSchema> = {}): Paginator {
@@ -104,14 +161,21 @@ export function pageNumberPaginator(options: z.input<typeof pageSchema> = {}): P
   return {
     kind: 'page',
     first: () => ({ query: query(o.start) }),
-    next({ request, response }) {
+    next(result) {
+      const { request, response, records } = result;
+      const trail = trails.get(request);
       const page = queryNumber(request, o.pageParam);
+      const recent = checkNotRepeated('pageNumberPaginator', `"${o.pageParam}=${page}"`, result, trail);
       const seen = page - o.start + 1;
+      // Records received so far; without the run's trail, earlier pages are reckoned as full
+      // pages of this one's length when it came back short of `size` (an API capping the size).
+      const before = trail?.received ?? (seen - 1) * (o.size !== undefined && records.length < o.size ? records.length : (o.size ?? records.length));
+      const received = before + records.length;
       const pages = numberAt(response.body, o.totalPagesPath);
       if (pages !== undefined && seen >= pages) return null;
       const total = numberAt(response.body, o.totalPath);
-      if (total !== undefined && o.size !== undefined && seen * o.size >= total) return null;
-      return { query: query(page + 1) };
+      if (total !== undefined && received >= total) return null;
+      return carry({ query: query(page + 1) }, { received, ...(recent ? { digest: recent } : {}) });
     },
   };
 }
@@ -127,8 +191,8 @@ const cursorSchema = z.strictObject({
 
 /**
  * Next-page token in the body, sent back as a query parameter; stops when the token is
- * missing or empty (or `hasMorePath` is false). A token repeated twice in a row is an error,
- * not an endless loop.
+ * missing or empty (or `hasMorePath` is false). A token repeated twice in a row, or one already
+ * followed earlier in the run (tokens cycling a → b → a), is an error, not an endless loop.
  * @example cursorPaginator({ cursorPath: 'next', cursorParam: 'cursor' })
  */
 export function cursorPaginator(options: z.input<typeof cursorSchema>): Paginator {
@@ -136,13 +200,24 @@ export function cursorPaginator(options: z.input<typeof cursorSchema>): Paginato
   return {
     kind: 'cursor',
     first: () => ({}),
-    next({ request, response }) {
+    next({ request, response, records }) {
       if (o.hasMorePath !== undefined && valueAtPath(response.body, o.hasMorePath) === false) return null;
       const token = valueAtPath(response.body, o.cursorPath);
       if (token === undefined || token === null || token === '' || token === false) return null;
       if (typeof token !== 'string' && typeof token !== 'number') throw new PaginationError(`cursorPaginator: "${o.cursorPath}" is a ${typeof token}, not a string or number`);
       if (request.query?.[o.cursorParam] === token) throw new PaginationError(`cursorPaginator: the API returned the same cursor twice (${String(token).slice(0, 40)}); stopping instead of looping`);
-      return { query: { [o.cursorParam]: token } };
+      const trail = trails.get(request);
+      // One set per run, shared along the chain of requests (a run's pages come one after another).
+      const followed = trail?.cursors ?? new Set<string>();
+      const current = request.query?.[o.cursorParam];
+      if (current !== undefined) followed.add(`${typeof current}:${current}`);
+      const key = `${typeof token}:${token}`;
+      if (followed.has(key)) {
+        throw new PaginationError(
+          `cursorPaginator: ${where(response)} returned cursor "${String(token).slice(0, 40)}" for "${o.cursorParam}", already followed earlier in this run (the cursors cycle); stopping instead of looping`,
+        );
+      }
+      return carry({ query: { [o.cursorParam]: token } }, { received: (trail?.received ?? 0) + records.length, cursors: followed });
     },
   };
 }
@@ -193,6 +268,8 @@ const vtexSchema = z.strictObject({
 /**
  * VTEX catalog windows: `_from`/`_to` inclusive, at most 50 per page; the answer carries
  * `resources: <from>-<to>/<total>` and is HTTP 206 while more remain, 200 on the last window.
+ * The total in `resources` decides when it is there (some stores answer 200 on every window);
+ * 206-vs-200 only when the header is missing.
  * A search larger than `maxResults` stops there with a warning (narrow it with `fq`).
  * @example vtexWindowPaginator()
  */
@@ -202,10 +279,12 @@ export function vtexWindowPaginator(options: z.input<typeof vtexSchema> = {}): P
   return {
     kind: 'vtex',
     first: () => windowAt(0),
-    next({ request, response, records, warn }) {
-      if (response.status !== 206) return null;
-      const to = queryNumber(request, o.toParam);
+    next(page) {
+      const { request, response, records, warn } = page;
       const total = vtexResources(response.headers.resources)?.total;
+      if (total === undefined && response.status !== 206) return null;
+      const recent = checkNotRepeated('vtexWindowPaginator', `"${o.fromParam}=${queryNumber(request, o.fromParam)}"`, page, trails.get(request));
+      const to = queryNumber(request, o.toParam);
       const from = to + 1;
       if (total !== undefined && from >= total) return null;
       if (from >= o.maxResults) {
@@ -213,7 +292,7 @@ export function vtexWindowPaginator(options: z.input<typeof vtexSchema> = {}): P
         return null;
       }
       if (records.length === 0) return null;
-      return windowAt(from);
+      return carry(windowAt(from), { received: from, ...(recent ? { digest: recent } : {}) });
     },
   };
 }
@@ -233,7 +312,14 @@ export function isPaginator(value: unknown): value is Paginator {
 
 /** A paginator could not go on without looping or guessing. */
 export class PaginationError extends SourceError {
-  constructor(message: string) {
+  /**
+   * The page given to `next()` holds the same records as the page before it (the API ignores
+   * the paging parameter): a copy, not new data.
+   */
+  readonly repeatsPreviousPage: boolean;
+
+  constructor(message: string, options: { repeatsPreviousPage?: boolean } = {}) {
     super('HTTP_PAGINATION', message);
+    this.repeatsPreviousPage = options.repeatsPreviousPage ?? false;
   }
 }
