@@ -34,7 +34,7 @@ import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId, RUN_ID_PATTERN } from './run-id.js';
 import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
-import { evaluateExtract, listAlerts, recordBuildAlerts, type OpenAlert } from './metrics/alerts.js';
+import { applyAlerts, evaluateExtract, listAlerts, outcomeAlerts, type OpenAlert } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
 export interface LakePaths {
@@ -76,6 +76,10 @@ export class Lakehouse {
   private readonly tmpDir: string;
   private readonly cursors: CursorStore;
   private readonly abort = new AbortController();
+  /** Operations running now: `close()` lets them finish their records before it closes. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** This instance's DuckDB spill folder (two lakes of one process share the process's temp folder). */
+  private readonly spillDir = `spill-${++instances}`;
   private queryConnection: DuckDBConnection | undefined;
   private attachedAnalytics: string | undefined;
   private closed: Promise<void> | undefined;
@@ -137,6 +141,7 @@ export class Lakehouse {
       const abandoned = await metrics.markAbandoned();
       if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());
+      tmpClaims.set(tmpDir, (tmpClaims.get(tmpDir) ?? 0) + 1);
       return new Lakehouse({ options: resolved, paths, logger, metrics, tmpDir });
     } catch (error) {
       await metrics.close();
@@ -151,7 +156,7 @@ export class Lakehouse {
    */
   private engine(): Promise<DuckDBInstance> {
     this.enginePromise ??= (async () => {
-      const engine = await DuckDBInstance.create(':memory:', { ...ENGINE_SETTINGS, temp_directory: path.join(this.tmpDir, 'spill') });
+      const engine = await DuckDBInstance.create(':memory:', { ...ENGINE_SETTINGS, temp_directory: path.join(this.tmpDir, this.spillDir) });
       this.engineInstance = engine;
       // Parquet footers read once per process, not at every bind of a view over bronze or the
       // warehouse (whose files never change in place): with 2,160 bronze files, rebinding the
@@ -374,7 +379,13 @@ export class Lakehouse {
       );
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
       const { visibility } = await started;
-      await this.metrics.finishRun(runId, { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null }, { models: result.models, hashes, tests: result.tests, quality: quality ?? [] });
+      await this.finishWithAlerts(
+        runId,
+        { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null },
+        { models: result.models, hashes, tests: result.tests, quality: quality ?? [] },
+        result,
+        logger,
+      );
       // Bronze files removed by compaction or prune may have been named only by the catalog just
       // replaced: delete those past their retention (nothing to look up while none is past it, or
       // none is left on disk).
@@ -407,9 +418,8 @@ export class Lakehouse {
       // As a build picks them: an assertion refing nothing (it reads sources only) runs with any selection.
       const tests = project.tests.filter((t) => selected.has(t.model) || (t.kind === 'singular' && (t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0)));
       const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }), await this.metrics.bronzeVisibility());
-      await this.metrics.recordTests(runId, results);
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
-      await this.metrics.finishRun(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results });
+      await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results }, this.logger.child({ runId }));
       return results;
     } catch (error) {
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
@@ -501,28 +511,39 @@ export class Lakehouse {
 
   /** Alerts of a pipeline run: the extract's (already recorded) plus failed models and failing tests. */
   private async alertsFor(run: { extract: ExtractResult | null; build: BuildResult | null; runId: string }): Promise<AlertRecord[]> {
-    const built: AlertRecord[] = [];
-    const checked: { kind: string; subject: string }[] = [];
-    for (const m of run.build?.models ?? []) {
-      checked.push({ kind: 'model_failed', subject: m.name });
-      if (m.status === 'error') built.push({ kind: 'model_failed', severity: 'error', subject: m.name, message: m.error ?? 'failed' });
-    }
-    for (const t of run.build?.tests ?? []) {
-      checked.push({ kind: 'test_failed', subject: t.name });
-      if (t.status !== 'pass') built.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: `${t.failures} failing (${t.kind} on ${t.model})` });
-    }
-    try {
-      await recordBuildAlerts(this.metrics, run.runId, built, checked);
-    } catch (error) {
-      this.logger.error(`alerts could not be recorded: ${errorMessage(error)}`);
-    }
-    return [...(run.extract?.alerts ?? []), ...built];
+    // Both parts recorded their alerts when they finished (extract: evaluateExtract; build: recordOutcomeAlerts).
+    return [...(run.extract?.alerts ?? []), ...(run.build ? outcomeAlerts(run.build).alerts : [])];
   }
 
-  /** Open alerts (or all with `open: false`), newest first. */
+  /**
+   * A build's or test run's finish record, with its alerts in the same transaction (no checkpoint
+   * of their own): `model_failed` / `test_failed` opened for the failed models and tests, and
+   * resolved for those that passed now. Alerts that cannot be written do not lose the record.
+   */
+  private async finishWithAlerts(
+    runId: string,
+    fields: Parameters<MetricsDb['finishRun']>[1],
+    extra: Parameters<MetricsDb['finishRun']>[2],
+    outcome: { models?: BuildResult['models']; tests?: TestResult[] },
+    logger: Logger,
+  ): Promise<void> {
+    const { alerts, checked } = outcomeAlerts(outcome);
+    if (checked.length === 0) return this.metrics.finishRun(runId, fields, extra);
+    try {
+      await this.metrics.finishRun(runId, fields, { ...extra, also: (c) => applyAlerts(c, runId, alerts, checked) });
+    } catch (error) {
+      logger.error(`alerts could not be recorded: ${errorMessage(error)}`);
+      await this.metrics.finishRun(runId, fields, extra);
+    }
+  }
+
+  /** Open alerts (or all with `open: false`), newest first (`limit`, default 100). */
   async alerts(options: { open?: boolean; limit?: number } = {}): Promise<OpenAlert[]> {
     this.ensureOpen('alerts');
-    return listAlerts(this.metrics, options);
+    const { open, limit = 100 } = options ?? {};
+    if (!Number.isInteger(limit) || limit <= 0) throw new ConfigError(`lake.alerts: option "limit" must be a positive integer (got ${String(limit)})`);
+    if (open !== undefined && typeof open !== 'boolean') throw new ConfigError(`lake.alerts: option "open" must be a boolean (got ${JSON.stringify(open)})`);
+    return listAlerts(this.metrics, { limit, ...(open === undefined ? {} : { open }) });
   }
 
   private async lifecycleEnv(runId: string, logger: Logger): Promise<LifecycleEnv> {
@@ -729,22 +750,66 @@ export class Lakehouse {
   /** Closes the engine and the logger. Idempotent. */
   close(): Promise<void> {
     this.closed ??= (async () => {
+      // Running operations stop (an extract at its next page) and record what they did — the
+      // batches committed, the source's error — before the engine, metrics and logs close; at
+      // most CLOSE_WAIT_MILLIS, so a close() awaited inside an operation (a hook) cannot hang.
       this.abort.abort(new ClosedError('lake'));
+      if (this.inflight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MILLIS)))]);
+        clearTimeout(timer);
+      }
       this.queryConnection?.closeSync();
       if (this.enginePromise) await this.enginePromise.catch(() => undefined);
       this.engineInstance?.closeSync();
       await this.metrics.close();
-      // A manifest still here is a committed batch whose bookkeeping failed: the next open replays it.
-      const pending = fs.existsSync(this.tmpDir) && fs.readdirSync(this.tmpDir).some((f) => f.endsWith('.commit.json'));
-      if (!pending) fs.rmSync(this.tmpDir, { recursive: true, force: true });
+      fs.rmSync(path.join(this.tmpDir, this.spillDir), { recursive: true, force: true });
+      // The process's temp folder goes with its last lake. A manifest still there is a committed
+      // batch whose bookkeeping failed: the next open replays it.
+      const claims = (tmpClaims.get(this.tmpDir) ?? 1) - 1;
+      if (claims > 0) tmpClaims.set(this.tmpDir, claims);
+      else {
+        tmpClaims.delete(this.tmpDir);
+        const pending = fs.existsSync(this.tmpDir) && fs.readdirSync(this.tmpDir).some((f) => f.endsWith('.commit.json'));
+        if (!pending) fs.rmSync(this.tmpDir, { recursive: true, force: true });
+      }
       await this.rootLogger.close();
     })();
     return this.closed;
   }
 
+  /** @internal Counts an operation as running until it settles (see close()). */
+  track<T>(operation: Promise<T>): Promise<T> {
+    this.inflight.add(operation);
+    const done = (): void => {
+      this.inflight.delete(operation);
+    };
+    operation.then(done, done);
+    return operation;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** How long close() waits for running operations to record their results. */
+const CLOSE_WAIT_MILLIS = 30_000;
+/** Lakes opened in this process (numbers their spill folders). */
+let instances = 0;
+/** Open lakes per process temp folder: two lakes of one process on one root share it. */
+const tmpClaims = new Map<string, number>();
+
+// Every operation is tracked while it runs, so that close() can let it record its result.
+for (const name of ['extract', 'build', 'test', 'run', 'compact', 'prune', 'report', 'exportTable', 'exportDdl', 'lineage', 'query', 'queryArrow', 'bronze', 'alerts', 'runs'] as const) {
+  const operation = Lakehouse.prototype[name] as (this: Lakehouse, ...args: unknown[]) => Promise<unknown>;
+  Object.defineProperty(Lakehouse.prototype, name, {
+    value: function (this: Lakehouse, ...args: unknown[]): Promise<unknown> {
+      return this.track(operation.apply(this, args));
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 function toDuckValue(value: unknown): DuckDBValue {

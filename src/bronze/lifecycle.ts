@@ -75,6 +75,8 @@ export interface CompactResult {
   deleted: number;
   durationMs: number;
   error?: string;
+  /** Present when something was asked that did nothing, e.g. a `partitions` filter matching no partition. */
+  warnings?: string[];
 }
 
 export interface PruneOptions {
@@ -155,14 +157,35 @@ async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Pr
 
 function matchesFilter(file: LiveFile, filters: PartitionFilter[] | undefined): boolean {
   if (!filters || filters.length === 0) return true;
-  const dir = file.partitionDir.split(path.sep).join('/');
-  return filters.some((f) => {
-    if (typeof f === 'string') {
-      const prefix = f.replace(/^\/+|\/+$/g, '');
-      return dir === prefix || dir.startsWith(`${prefix}/`);
-    }
-    return Object.entries(f).every(([k, v]) => file.partition[k] === v);
+  return filters.some((f) => matchesOne(file, f));
+}
+
+/**
+ * A path filter is a prefix of the partition folders, segment by segment. Folder names are
+ * percent-encoded (`store=S%C3%A3o%20Jos%C3%A9`); a filter value matches the folder as written
+ * or the value it stores (`store=São José`), as the object form `{ store: 'São José' }` does.
+ */
+function matchesOne(file: LiveFile, f: PartitionFilter): boolean {
+  if (typeof f !== 'string') return Object.entries(f).every(([k, v]) => file.partition[k] === v);
+  const wanted = f.split('/').filter(Boolean);
+  const have = file.partitionDir === '' ? [] : file.partitionDir.split(path.sep);
+  if (wanted.length > have.length) return false;
+  return wanted.every((w, i) => {
+    const seg = have[i]!;
+    if (seg === w) return true;
+    const eq = seg.indexOf('=');
+    if (eq < 0 || w.slice(0, w.indexOf('=')) !== seg.slice(0, eq)) return false;
+    const value = safeDecode(seg.slice(eq + 1));
+    return value !== undefined && value.normalize('NFC') === w.slice(w.indexOf('=') + 1).normalize('NFC');
   });
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function validateFilters(where: string, filters: unknown, keys: string[]): PartitionFilter[] | undefined {
@@ -241,6 +264,13 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
     const filters = validateFilters(where, options.partitions, live.partitionKeys);
     // A file of a run still in progress that the metrics db has not recorded may be mid-commit: leave it.
     const candidates = live.files.filter((f) => matchesFilter(f, filters) && (live.recorded.has(f.rel) || !live.running.has(f.runId)));
+    // A filter naming no partition is most likely a typo (or a value written differently): say so rather than report 0 files.
+    (filters ?? []).forEach((f, i) => {
+      if (live.files.some((file) => matchesOne(file, f))) return;
+      const message = `${where}: partitions[${i}] ${JSON.stringify(f)} matches no partition of ${source}/${dataset}`;
+      (result.warnings ??= []).push(message);
+      env.logger.warn(message);
+    });
     const groups = plan(candidates, targetMb * 1024 * 1024);
     fs.mkdirSync(work, { recursive: true });
     const partitions = new Set<string>();
@@ -325,9 +355,13 @@ export function pruneCutoff(olderThan: unknown, timezone: string, now = new Date
     if (age) {
       const { year, month, day } = dateParts(now, timezone);
       const today = Date.UTC(Number(year), Number(month) - 1, Number(day));
-      return new Date(today - Number(age[1]) * 86_400_000).toISOString().slice(0, 10);
+      const cutoff = new Date(today - Number(age[1]) * 86_400_000);
+      if (Number.isNaN(cutoff.getTime())) throw new ConfigError(`${where}: option "olderThan" ${JSON.stringify(olderThan)} is an age too large for a date`);
+      return cutoff.toISOString().slice(0, 10);
     }
-    if (/^\d{4}-\d{2}-\d{2}$/.test(olderThan) && !Number.isNaN(Date.parse(`${olderThan}T00:00:00Z`))) return olderThan;
+    // Date.parse rolls an impossible day over ('2026-02-30' is March 2): the date must read back the same.
+    const parsed = /^\d{4}-\d{2}-\d{2}$/.test(olderThan) ? Date.parse(`${olderThan}T00:00:00Z`) : Number.NaN;
+    if (!Number.isNaN(parsed) && new Date(parsed).toISOString().slice(0, 10) === olderThan) return olderThan;
   }
   throw new ConfigError(`${where}: option "olderThan" must be a Date, 'YYYY-MM-DD' or an age like '365d' (got ${JSON.stringify(olderThan)})`);
 }

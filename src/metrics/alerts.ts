@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { QualityOptions } from '../config.js';
 import { readerRows } from '../db/values.js';
-import type { AlertRecord, SourceResult } from '../results.js';
+import { redactString } from '../redact.js';
+import type { AlertRecord, ModelResult, SourceResult, TestResult } from '../results.js';
 import type { MetricsDb } from './metrics-db.js';
 
 const HISTORY = 20;
@@ -74,9 +75,34 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
       }
     }
     alerts.push(...(await freshness(c, quality, now, checked)));
-    await applyAlerts(c, runId, alerts, checked);
-    return alerts;
+    // A source's error may carry a URL with a token: the alerts returned (and printed) are redacted too.
+    const redacted = alerts.map(redactAlert);
+    await applyAlerts(c, runId, redacted, checked);
+    return redacted;
   });
+}
+
+function redactAlert(a: AlertRecord): AlertRecord {
+  return { ...a, message: redactString(a.message) };
+}
+
+/**
+ * Alerts of a build's (or a test run's) outcome: an error for each failed model, one for each
+ * test not passing (a warn for a `warn`). `checked` names every model and test that ran, so a
+ * `model_failed` or `test_failed` alert open for one of them is resolved when it passes now.
+ */
+export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestResult[] }): { alerts: AlertRecord[]; checked: { kind: string; subject: string }[] } {
+  const alerts: AlertRecord[] = [];
+  const checked: { kind: string; subject: string }[] = [];
+  for (const m of outcome.models ?? []) {
+    checked.push({ kind: 'model_failed', subject: m.name });
+    if (m.status === 'error') alerts.push({ kind: 'model_failed', severity: 'error', subject: m.name, message: m.error ?? 'failed' });
+  }
+  for (const t of outcome.tests ?? []) {
+    checked.push({ kind: 'test_failed', subject: t.name });
+    if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: `${t.failures} failing (${t.kind} on ${t.model})` });
+  }
+  return { alerts: alerts.map(redactAlert), checked };
 }
 
 async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
@@ -104,7 +130,9 @@ async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date
 }
 
 /** Opens new alerts, keeps open ones that still hold, resolves the checked ones that cleared. */
-export async function applyAlerts(c: DuckDBConnection, runId: string, current: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<void> {
+export async function applyAlerts(c: DuckDBConnection, runId: string, alerts: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<void> {
+  // Messages quote errors (a source's URL, a model's SQL): what is stored is redacted, whoever raised it.
+  const current = alerts.map(redactAlert);
   const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
   const key = (a: { kind?: unknown; subject?: unknown }) => `${String(a.kind)}\0${String(a.subject)}`;
   const holding = new Set(current.map(key));
@@ -142,7 +170,8 @@ export async function listAlerts(metrics: MetricsDb, options: { open?: boolean; 
     kind: String(r.kind),
     severity: r.severity as 'warn' | 'error',
     subject: String(r.subject),
-    message: String(r.message),
+    // Rows written before messages were redacted on the way in are scrubbed on the way out.
+    message: redactString(String(r.message)),
     runId: (r.run_id as string | null) ?? null,
     raisedAt: r.raised_at as Date,
     resolvedAt: (r.resolved_at as Date | null) ?? null,

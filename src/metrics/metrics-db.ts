@@ -326,7 +326,14 @@ export class MetricsDb {
   async finishRun(
     runId: string,
     fields: FinishFields,
-    extra: { models?: ModelResult[]; hashes?: Map<string, string>; tests?: TestResult[]; quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[] } = {},
+    extra: {
+      models?: ModelResult[];
+      hashes?: Map<string, string>;
+      tests?: TestResult[];
+      quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[];
+      /** More writes in the same transaction (a run's alerts): no checkpoint of their own. */
+      also?: (c: DuckDBConnection) => Promise<void>;
+    } = {},
   ): Promise<void> {
     // The result goes to its own file first (see run-results.ts); a finish without one removes a
     // file an earlier, failed attempt may have left.
@@ -343,6 +350,7 @@ export class MetricsDb {
       );
       if (extra.models) await insertModels(c, runId, extra.models, extra.hashes ?? new Map());
       if (extra.tests) await insertTests(c, runId, extra.tests);
+      if (extra.also) await extra.also(c);
       await c.run(
         `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
            rows = $3, rejected = $4, files = $5, bytes = $6, error = $7

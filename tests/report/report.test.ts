@@ -152,7 +152,9 @@ describe('buildReport', () => {
     expect(quality).toContain('below the gate');
     const lineage = section(html, 'lineage');
     for (const label of ['sources (1)', 'staging (1)', 'trusted (1)', 'marts (', 'stg_test__prices', 'mart_price_changes']) expect(lineage).toContain(label);
-    expect(html).toMatch(/<div class="label">open alerts<\/div><div class="value"><span class="badge error">2<\/span>/);
+    // The two inserted above, and the one the build opened for its failing warn test.
+    expect(alerts).toContain('test_failed');
+    expect(html).toMatch(/<div class="label">open alerts<\/div><div class="value"><span class="badge error">3<\/span>/);
   });
 
   it('degrades to short notes on an empty lake, and honours `to`', async () => {

@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
+import { tempLake } from '../helpers/temp-lake.js';
+
+/** `shop/prices` partitioned by store: one file per store per extract. */
+const source = (stores: string[]) =>
+  defineSource({
+    source: 'shop',
+    dataset: 'prices',
+    partitionBy: ['store'],
+    schema: z.object({ store: z.string(), sku: z.string() }),
+    extract: () => [stores.map((store) => ({ store, sku: '1' }))],
+  });
+
+/** Two extracts of both stores: 2 small files in each store's partition. */
+async function twoRuns(lake: Lakehouse, stores = ['São José', 'Sao Jose']): Promise<void> {
+  for (let i = 0; i < 2; i++) await lake.extract(source(stores), { extractedAt: new Date('2026-03-05T15:00:00Z') });
+}
+
+describe('compact: partition paths written with the value as stored', () => {
+  const ENCODED = 'store=S%C3%A3o%20Jos%C3%A9';
+
+  it('"store=São José" compacts that partition only (its folder is percent-encoded), as { store: "São José" } does', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    // DuckDB percent-encodes partition values in folder names (the space too).
+    expect(fs.readdirSync(path.join(lake.paths.root, 'bronze', 'shop', 'prices')).sort()).toEqual([ENCODED, 'store=Sao%20Jose']);
+    const r = await lake.compact({ source: 'shop', dataset: 'prices', partitions: ['store=São José'] });
+    expect(r).toMatchObject({ partitions: 1, filesIn: 2, filesOut: 1, rows: 2 });
+    expect(r.warnings).toBeUndefined();
+    // The other store is untouched, and its own path still matches it.
+    const other = await lake.compact({ source: 'shop', dataset: 'prices', partitions: ['store=Sao Jose'] });
+    expect(other).toMatchObject({ partitions: 1, filesIn: 2, filesOut: 1 });
+    expect(await lake.bronze('shop/prices')).toHaveLength(4);
+  });
+
+  it('matches the folder name as written, a deeper prefix, and a value in another Unicode normal form', async () => {
+    for (const filter of [ENCODED, `${ENCODED}/year=2026`, 'store=São José/year=2026/month=03', 'store=São José'.normalize('NFD')]) {
+      const lake = await tempLake();
+      await twoRuns(lake);
+      const r = await lake.compact({ source: 'shop', dataset: 'prices', partitions: [filter] });
+      expect(r, filter).toMatchObject({ partitions: 1, filesIn: 2 });
+      expect(await lake.bronze('shop/prices', { limit: 10 })).toHaveLength(4);
+    }
+  });
+
+  it('still refuses traversal and multi-segment values, changing nothing', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    for (const bad of ['store=../../x', 'store=a/b', 'store=São José/../..']) {
+      await expect(lake.compact({ source: 'shop', dataset: 'prices', partitions: [bad] }), bad).rejects.toThrow(/partitions\[0\]/);
+      await expect(lake.compact({ source: 'shop', dataset: 'prices', partitions: [bad] }), bad).rejects.toBeInstanceOf(ConfigError);
+    }
+    expect(await lake.bronze('shop/prices')).toHaveLength(4);
+  });
+
+  it('a filter that matches no partition compacts nothing and says so in warnings', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    const r = await lake.compact({ source: 'shop', dataset: 'prices', partitions: ['store=Nowhere', 'store=São José'] });
+    expect(r).toMatchObject({ partitions: 1, filesIn: 2 });
+    expect(r.warnings).toEqual(['lake.compact: partitions[0] "store=Nowhere" matches no partition of shop/prices']);
+    // Matching partitions with nothing left to merge is no warning.
+    const again = await lake.compact({ source: 'shop', dataset: 'prices', partitions: [{ store: 'São José' }] });
+    expect(again).toMatchObject({ filesIn: 0 });
+    expect(again.warnings).toBeUndefined();
+  });
+});
+
+describe('prune: olderThan dates', () => {
+  it('refuses an impossible calendar date (rolled over by Date.parse) naming "olderThan"', async () => {
+    const lake = await tempLake();
+    for (const bad of ['2026-02-30', '2026-02-29', '2026-04-31', '2026-00-10', '2026-01-00', '99999999999999d']) {
+      const attempt = lake.prune({ source: 'shop', dataset: 'prices', olderThan: bad, dryRun: true });
+      await expect(attempt, bad).rejects.toThrow(/lake\.prune: option "olderThan"/);
+      await expect(attempt, bad).rejects.toBeInstanceOf(ConfigError);
+    }
+  });
+
+  it('accepts real dates, leap days included', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    for (const good of ['2024-02-29', '2026-02-28', '2026-12-31']) {
+      const r = await lake.prune({ source: 'shop', dataset: 'prices', olderThan: good, dryRun: true });
+      expect(r.cutoff).toBe(good);
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * close() while work is running, and two lakes of one process on one root.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+async function metricsRows(root: string, sql: string): Promise<Record<string, unknown>[]> {
+  const db = await DuckDBInstance.create(path.join(root, 'metrics', 'runs.duckdb'), { access_mode: 'READ_ONLY' });
+  const c = await db.connect();
+  try {
+    return (await c.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('close() and running work', () => {
+  it('close() during an extract stops it at its next page and records the run with the batches it committed', async () => {
+    const root = path.join(tempDir(), 'data');
+    const lake = await Lakehouse.open({ root, log: { console: false }, limits: { flushRows: 10 } });
+    const slow = defineSource({
+      source: 'shop',
+      dataset: 'slow',
+      schema: z.object({ i: z.number() }),
+      async *extract() {
+        for (let b = 0; b < 50; b++) {
+          yield Array.from({ length: 10 }, (_, i) => ({ i: b * 10 + i }));
+          await sleep(20);
+        }
+      },
+    });
+    const done = lake.extract(slow);
+    const dir = path.join(root, 'bronze', 'shop', 'slow');
+    const committed = () => fs.existsSync(dir) && (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).length >= 2;
+    while (!committed()) await sleep(5);
+    await lake.close();
+    const result = await done; // resolves: a failing source is a result, not a throw
+    expect(result.sources[0]!.status).toBe('partial');
+    expect(result.sources[0]!.error).toMatch(/closed/i);
+    const again = await Lakehouse.open({ root, log: { console: false } });
+    const visible = (await again.bronze('shop/slow')).length;
+    await again.close();
+    expect(visible).toBe(result.sources[0]!.rows);
+    expect(visible).toBeGreaterThanOrEqual(20);
+    const [run] = await metricsRows(root, `select run_id, status, rows, files from runs where kind = 'extract'`);
+    const [files] = await metricsRows(root, `select coalesce(sum(rows), 0)::INTEGER as rows, count(*)::INTEGER as files from bronze_files where run_id = '${run!.run_id}'`);
+    expect({ status: run!.status, rows: run!.rows, files: run!.files }).toEqual({ status: 'partial', rows: files!.rows, files: files!.files });
+    const [source] = await metricsRows(root, `select status, rows from source_results where run_id = '${run!.run_id}'`);
+    expect(source).toEqual({ status: 'partial', rows: visible });
+  });
+
+  it('closing one of two lakes of one process on one root leaves the other one\'s staged batches alone', async () => {
+    const root = path.join(tempDir(), 'data');
+    const a = await Lakehouse.open({ root, log: { console: false } });
+    const b = await Lakehouse.open({ root, log: { console: false }, limits: { flushRows: 20_000 } });
+    try {
+      const tmp = path.join(root, '.tmp');
+      const source = defineSource({
+        source: 'shop',
+        dataset: 'x',
+        schema: z.object({ i: z.number(), s: z.string() }),
+        async *extract() {
+          for (let k = 0; k < 3; k++) yield Array.from({ length: 20_000 }, (_, i) => ({ i: k * 20_000 + i, s: `v${i % 977}` }));
+        },
+      });
+      const extracting = b.extract(source);
+      // Wait until B has a batch staged in the process's temp folder, then close A.
+      const staged = () =>
+        fs.readdirSync(tmp).some((p) => {
+          try {
+            return fs.readdirSync(path.join(tmp, p)).some((e) => /-shop-x-\d+$/.test(e));
+          } catch {
+            return false;
+          }
+        });
+      while (!staged()) await new Promise((r) => setImmediate(r));
+      await a.close();
+      const result = await extracting;
+      expect(result.sources[0]!.error).toBeUndefined();
+      expect(result.status).toBe('success');
+      expect(await b.bronze('shop/x')).toHaveLength(60_000);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    // The last one closed takes the process's temp folder with it.
+    expect(fs.readdirSync(path.join(root, '.tmp'))).toEqual([]);
+  });
+});

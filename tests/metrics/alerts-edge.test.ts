@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defineSource, z } from '../../src/index.js';
+import { tempLake } from '../helpers/temp-lake.js';
+import { prices, projectLake } from '../helpers/models.js';
+
+const SECRET = 'SUPERSECRET42xyz';
+
+describe('alerts: secrets', () => {
+  it('a failing source whose error holds a token opens a source_failed alert with the token redacted, stored and returned', async () => {
+    const lake = await tempLake();
+    const leaky = defineSource({
+      source: 'api',
+      dataset: 'items',
+      schema: z.object({ i: z.number() }),
+      extract: async function* () {
+        throw new Error(`GET https://api.example.com/items?access_token=${SECRET} failed: 401`);
+      },
+    });
+    const r = await lake.extract(leaky);
+    const returned = r.alerts!.find((a) => a.kind === 'source_failed');
+    expect(returned?.message).toContain('access_token=[REDACTED]');
+    expect(returned?.message).not.toContain(SECRET);
+    const stored = await lake.metrics.select(`select message from alerts where kind = 'source_failed'`);
+    expect(stored).toHaveLength(1);
+    expect(String(stored[0]!.message)).toContain('failed: 401');
+    expect(String(stored[0]!.message)).not.toContain(SECRET);
+    expect(JSON.stringify(await lake.alerts())).not.toContain(SECRET);
+  });
+
+  it('a model failing with a secret in its error opens a model_failed alert with it redacted', async () => {
+    // DuckDB quotes the string it could not convert in its error.
+    const { lake } = await projectLake({ 'marts/bad.sql': `select cast('api_key=${SECRET}' as integer) as x` });
+    await lake.extract(prices([['a', '1', 1]]));
+    const b = await lake.build();
+    expect(b.models.find((m) => m.name === 'marts.bad')?.status).toBe('error');
+    const stored = await lake.metrics.select(`select message from alerts where kind = 'model_failed'`);
+    expect(stored).toHaveLength(1);
+    expect(String(stored[0]!.message)).toContain('api_key=[REDACTED]');
+    expect(JSON.stringify(stored)).not.toContain(SECRET);
+  });
+});
+
+describe('alerts: lake.build() and lake.test() evaluate failed models and failing tests', () => {
+  it('lake.build() opens a model_failed alert for a failing model', async () => {
+    const { lake } = await projectLake({ 'marts/bad.sql': 'select * from no_such_table' });
+    await lake.extract(prices([['a', '1', 1]]));
+    const b = await lake.build();
+    expect(b.models.find((m) => m.name === 'marts.bad')?.status).toBe('error');
+    const open = await lake.alerts();
+    expect(open).toContainEqual(expect.objectContaining({ kind: 'model_failed', severity: 'error', subject: 'marts.bad', runId: b.runId }));
+  });
+
+  it('a model_failed alert opened by lake.run() is resolved by the next lake.build() that succeeds', async () => {
+    const { lake, models } = await projectLake({ 'marts/bad.sql': 'select * from no_such_table' });
+    await lake.extract(prices([['a', '1', 1]]));
+    const r = await lake.run();
+    expect(r.alerts.map((a) => a.kind)).toContain('model_failed');
+    fs.writeFileSync(path.join(models, 'marts', 'bad.sql'), 'select 1 as x');
+    const b = await lake.build();
+    expect(b.status).toBe('success');
+    expect((await lake.alerts()).map((a) => a.kind)).not.toContain('model_failed');
+    expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'model_failed' && a.resolvedAt)).toHaveLength(1);
+  });
+
+  it('lake.build() opens a test_failed alert for a failing test and resolves it when the test passes again', async () => {
+    const { lake, models } = await projectLake({
+      'staging/s.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'staging/_s.yml': `version: 2\nmodels:\n  - name: s\n    tests:\n      - expression: { expression: "price > 0" }\n`,
+    });
+    await lake.extract(prices([['a', '1', -1]]));
+    const failing = await lake.build();
+    expect(failing.tests.map((t) => [t.kind, t.status])).toEqual([['expression', 'fail']]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'test_failed')).toHaveLength(1);
+    fs.writeFileSync(path.join(models, 'staging', 's.sql'), `select store, sku, abs(price) as price from {{ source('shop', 'prices') }}`);
+    const passing = await lake.build();
+    expect(passing.status).toBe('success');
+    expect((await lake.alerts()).filter((a) => a.kind === 'test_failed')).toHaveLength(0);
+  });
+
+  it('lake.test() opens a test_failed alert for a failing test and resolves it when the test passes', async () => {
+    const { lake } = await projectLake({
+      'staging/s.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'assertions/no_cheap_bronze.sql': `select * from {{ source('shop', 'prices') }} where price < {{ var('floor', 0) }}`,
+    });
+    await lake.extract(prices([['a', '1', 1]]));
+    expect((await lake.build()).status).toBe('success');
+    expect(await lake.alerts()).toEqual([]);
+    // A row under the floor in bronze: lake.test() reads bronze as committed now.
+    await lake.extract(prices([['a', '2', -1]]));
+    const failing = await lake.test();
+    expect(failing.find((t) => t.name === 'no_cheap_bronze')).toMatchObject({ status: 'fail', failures: 1 });
+    const open = await lake.alerts();
+    expect(open).toEqual([expect.objectContaining({ kind: 'test_failed', severity: 'error', subject: 'no_cheap_bronze' })]);
+    const passing = await lake.test({ vars: { floor: -10 } });
+    expect(passing.find((t) => t.name === 'no_cheap_bronze')).toMatchObject({ status: 'pass' });
+    expect(await lake.alerts()).toEqual([]);
+  });
+
+  it('lake.run() records its models\' alerts once: one open row, raised by its build', async () => {
+    const { lake } = await projectLake({ 'marts/bad.sql': 'select * from no_such_table' });
+    await lake.extract(prices([['a', '1', 1]]));
+    const first = await lake.run();
+    expect(first.alerts.filter((a) => a.kind === 'model_failed')).toHaveLength(1);
+    const second = await lake.run();
+    expect(second.alerts.filter((a) => a.kind === 'model_failed')).toHaveLength(1);
+    const rows = await lake.metrics.select(`select run_id, resolved_at from alerts where kind = 'model_failed'`);
+    expect(rows).toEqual([{ run_id: second.build!.runId, resolved_at: null }]);
+  });
+});
+
+describe('lake.alerts({ limit, open }) options', () => {
+  it('refuses a limit that is not a positive integer with a ConfigError naming "limit"', async () => {
+    const lake = await tempLake();
+    for (const bad of [-1, 0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 'x', null]) {
+      const attempt = lake.alerts({ limit: bad as never });
+      await expect(attempt, String(bad)).rejects.toThrow(ConfigError);
+      await expect(attempt, String(bad)).rejects.toThrow(/lake\.alerts: option "limit" must be a positive integer/);
+    }
+    await expect(lake.alerts({ open: 'yes' as never })).rejects.toThrow(/option "open" must be a boolean/);
+  });
+
+  it('a valid limit keeps the newest alerts', async () => {
+    const lake = await tempLake();
+    const failing = (dataset: string) => defineSource({ source: 'obs', dataset, schema: z.object({ i: z.number() }), extract() { throw new Error('down'); } });
+    await lake.extract([failing('a'), failing('b')]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'source_failed')).toHaveLength(2);
+    expect(await lake.alerts({ limit: 1 })).toHaveLength(1);
+    expect(await lake.alerts({ limit: 1, open: false })).toHaveLength(1);
+  });
+});
