@@ -76,12 +76,13 @@ export function toMermaid(lineage: Lineage): string {
   const label = (text: string) => `"${text.replace(/"/g, '#quot;')}"`;
   const groups = new Map<string, typeof lineage.nodes>();
   for (const node of lineage.nodes) {
-    const group = node.kind === 'source' ? 'sources' : node.schema;
+    // Bronze sources under a key no schema can have ('' — a schema folder named `sources` is a schema).
+    const group = node.kind === 'source' ? '' : node.schema;
     groups.set(group, [...(groups.get(group) ?? []), node]);
   }
   const lines = ['graph LR'];
-  for (const [group, members] of [...groups].sort(([a], [b]) => (a === 'sources' ? -1 : b === 'sources' ? 1 : a < b ? -1 : 1))) {
-    lines.push(`  subgraph g_${group.replace(/[^A-Za-z0-9_]/g, '_')}[${label(group)}]`);
+  for (const [group, members] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    lines.push(group === '' ? `  subgraph g__bronze[${label('sources')}]` : `  subgraph g_${group.replace(/[^A-Za-z0-9_]/g, '_')}[${label(group)}]`);
     for (const node of members) {
       const [open, close] = SHAPES[node.kind === 'model' ? (node.materialized ?? 'table') : node.kind]!;
       const text = node.kind === 'source' ? `${node.schema}.${node.name}` : node.name;

@@ -20,6 +20,7 @@ import { qualified, quoteIdent } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import type { TestResult } from '../results.js';
 import type { Project, ProjectNode } from './project.js';
+import { failingRowsSql } from './tests-def.js';
 
 export const DIMENSIONS = ['completeness', 'uniqueness', 'validity', 'accuracy', 'conformity', 'consistency', 'integrity', 'timeliness'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -43,11 +44,12 @@ const FORMATS: { match: RegExp; check: (col: string) => string }[] = [
 
 const clamp = (x: number): number => Math.max(0, Math.min(1, x));
 
-function fromTests(tests: TestResult[], kind: string, rows: number): number | null {
+/** 1 − the share of rows the tests of one kind find at fault (each test counts over all rows). */
+function fromTests(tests: TestResult[], kind: string, rows: number, faultyRows: Map<string, number>): number | null {
   const mine = tests.filter((t) => t.kind === kind && t.status !== 'error');
   if (mine.length === 0) return null;
   if (rows === 0) return 1;
-  const failing = mine.reduce((s, t) => s + t.failures, 0);
+  const failing = mine.reduce((s, t) => s + (faultyRows.get(t.name) ?? t.failures), 0);
   return clamp(1 - failing / (rows * mine.length));
 }
 
@@ -65,14 +67,22 @@ export async function scoreModels(
     const [count] = readerRows(await c.runAndReadAll(`SELECT count(*) AS n FROM ${rel}`));
     const rows = Number(count?.n ?? 0);
     const mine = tests.filter((t) => t.model === node.id);
+    // `unique` and `accepted_values` count keys and values (as dbt does); the score counts rows.
+    const faultyRows = new Map<string, number>();
+    for (const t of mine) {
+      if (t.status === 'pass' || t.status === 'error') continue;
+      const def = project.tests.find((d) => d.name === t.name);
+      const sql = def ? failingRowsSql(def, (id) => qualified(...(id.split('.') as [string, string]))) : undefined;
+      if (sql) faultyRows.set(t.name, Number(readerRows(await c.runAndReadAll(sql))[0]?.rows ?? t.failures));
+    }
     const dims: Record<Dimension, number | null> = {
-      completeness: fromTests(mine, 'not_null', rows),
-      uniqueness: fromTests(mine, 'unique', rows),
-      validity: fromTests(mine, 'accepted_values', rows),
+      completeness: fromTests(mine, 'not_null', rows, faultyRows),
+      uniqueness: fromTests(mine, 'unique', rows, faultyRows),
+      validity: fromTests(mine, 'accepted_values', rows, faultyRows),
       accuracy: null,
       conformity: null,
-      consistency: fromTests(mine, 'expression', rows),
-      integrity: fromTests(mine, 'relationships', rows),
+      consistency: fromTests(mine, 'expression', rows, faultyRows),
+      integrity: fromTests(mine, 'relationships', rows, faultyRows),
       timeliness: null,
     };
     if (node.rejectRules.length > 0) {

@@ -9,6 +9,7 @@ import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { resolveRef } from './builtins.js';
 import type { Project, ProjectNode } from './project.js';
 import type { RawTest } from './properties.js';
+import { trimSqlTail } from './sql-text.js';
 import { didYouMean } from './suggest.js';
 import { zodProblems } from './zod-problems.js';
 
@@ -326,8 +327,28 @@ function num(value: number): string {
  * testSql(test, (id) => qualified(...id.split('.') as [string, string]))
  * // select count(*)::BIGINT as failures, NULL::DOUBLE as measured from "trusted"."tru_product" where sku_id is null
  */
+/**
+ * For the quality score: how many ROWS a `unique` or `accepted_values` test finds at fault (the
+ * extra copies of each duplicated key; the rows holding a value not accepted), where `failures`
+ * counts keys and values as dbt does. Undefined for the other kinds, whose failures are rows.
+ */
+export function failingRowsSql(test: TestDef, relationOf: (id: string) => string): string | undefined {
+  const rel = test.where === undefined ? relationOf(test.model) : `(select * from ${relationOf(test.model)} where ${trimSqlTail(test.where)})`;
+  if (test.kind === 'unique') {
+    const cols = test.args.columns;
+    const notNull = cols.length === 1 ? ` where (${cols[0]}) is not null` : '';
+    return `select coalesce(sum(n - 1), 0)::BIGINT as rows from (select count(*) as n from ${rel} as t${notNull} group by ${cols.map((c) => `(${c})`).join(', ')} having count(*) > 1) as d`;
+  }
+  if (test.kind === 'accepted_values') {
+    const values = test.args.values.map((v) => (test.args.quote ? quoteLiteral(String(v)) : String(v))).join(', ');
+    return `select count(*)::BIGINT as rows from ${rel} as t where (${test.args.column}) not in (${values})`;
+  }
+  return undefined;
+}
+
 export function testSql(test: TestDef, relationOf: (id: string) => string, compiledSql?: string): string {
-  const rel = test.where === undefined ? relationOf(test.model) : `(select * from ${relationOf(test.model)} where ${test.where})`;
+  // Fragments from YAML are pasted into one-line SQL: a trailing `-- note` or `;` would cut it.
+  const rel = test.where === undefined ? relationOf(test.model) : `(select * from ${relationOf(test.model)} where ${trimSqlTail(test.where)})`;
   const counted = (from: string) => `select count(*)::BIGINT as failures, NULL::DOUBLE as measured from ${from}`;
   switch (test.kind) {
     case 'not_null':
@@ -349,7 +370,7 @@ export function testSql(test: TestDef, relationOf: (id: string) => string, compi
           `left join (select (${test.args.field}) as v from ${relationOf(test.args.to)} as t) as p on c.v = p.v where p.v is null`,
       );
     case 'expression':
-      return counted(`${rel} as t where not coalesce((${test.args.expression}), false)`);
+      return counted(`${rel} as t where not coalesce((${trimSqlTail(test.args.expression)}), false)`);
     case 'row_count': {
       const out = [
         test.args.min === undefined ? undefined : `n < ${num(test.args.min)}`,

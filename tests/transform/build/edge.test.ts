@@ -260,3 +260,64 @@ describe('audit tables of reject_if', () => {
     ]);
   });
 });
+
+describe('quality scores, test fragments and lineage drawing', () => {
+  it('validity and uniqueness count the rows at fault, not the distinct bad values or duplicated keys', async () => {
+    const { lake } = await projectLake({
+      'trusted/tru_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'trusted/_t.yml': `version: 2
+models:
+  - name: tru_prices
+    columns:
+      - name: store
+        tests:
+          - accepted_values: { values: [a], severity: warn }
+      - name: sku
+        tests:
+          - unique: { severity: warn }
+`,
+    });
+    // 4 rows: 3 have a store outside the accepted values (all 'b'); all 4 share sku '1' (3 extra copies).
+    await lake.extract([prices([['a', '1', 10], ['b', '1', 20], ['b', '1', 30], ['b', '1', 40]])]);
+    const r = await lake.build();
+    // The tests themselves still count as dbt does: one bad value, one duplicated key.
+    expect(r.tests.filter((t) => t.kind === 'accepted_values' || t.kind === 'unique').map((t) => [t.kind, t.failures])).toEqual(
+      expect.arrayContaining([['accepted_values', 1], ['unique', 1]]),
+    );
+    const [q] = await lake.query<{ validity: number; uniqueness: number }>(`select validity, uniqueness from marts.mart_data_quality where model = 'trusted.tru_prices'`);
+    expect(q!.validity).toBeCloseTo(0.25);
+    expect(q!.uniqueness).toBeCloseTo(0.25);
+    expect(r.tests.find((t) => t.name === 'quality_score_trusted_tru_prices')!.status).not.toBe('pass');
+  });
+
+  it('an expression or where in YAML may end in a comment', async () => {
+    const { lake } = await projectLake({
+      'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'staging/_t.yml': `version: 2
+models:
+  - name: stg_prices
+    tests:
+      - expression: { expression: "price > 0 -- prices are positive" }
+    columns:
+      - name: sku
+        tests:
+          - not_null: { where: "price > 0 -- only priced rows" }
+`,
+    });
+    await lake.extract([prices([['a', '1', 10], ['b', '2', -1]])]);
+    const r = await lake.build();
+    const byKind = Object.fromEntries(r.tests.map((t) => [t.kind, [t.status, t.failures, t.error]]));
+    expect(byKind.expression).toEqual(['fail', 1, undefined]);
+    expect(byKind.not_null).toEqual(['pass', 0, undefined]);
+  });
+
+  it('Mermaid keeps the bronze sources apart from a schema named sources', async () => {
+    const { lake } = await projectLake({ 'sources/s_one.sql': `select store, sku, price from {{ source('shop', 'prices') }}` });
+    await lake.extract([prices([['a', '1', 10]])]);
+    await lake.build();
+    const { mermaid } = await lake.lineage();
+    expect(mermaid.match(/subgraph /g)).toHaveLength(2);
+    expect(mermaid).toContain('subgraph g__bronze["sources"]');
+    expect(mermaid).toContain('subgraph g_sources["sources"]');
+  });
+});
