@@ -67,7 +67,10 @@ const SELECT_RUNS = (limit: number): string => `
     run_id: run_id, kind: kind, status: status,
     started_at: epoch_ms(started_at), finished_at: epoch_ms(finished_at), duration_ms: duration_ms,
     rows: rows, rejected: rejected, files: files, bytes: bytes, error: error, result: result,
-    host: host, pid: pid, proc_start: proc_start
+    host: host, pid: pid, proc_start: proc_start,
+    committed: CASE WHEN status = 'running' THEN (
+      SELECT {rows: coalesce(sum(b.rows), 0), rejected: coalesce(sum(b.rejected), 0), files: coalesce(sum(b.files), 0), bytes: coalesce(sum(b.bytes), 0)}
+      FROM source_batches AS b WHERE b.run_id = runs.run_id) END
   })::VARCHAR
   FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`;
 
@@ -87,6 +90,8 @@ interface RunJson {
   host: string | null;
   pid: number | null;
   proc_start: string | null;
+  /** For a run still marked running: what its committed batches hold. */
+  committed: { rows: number; rejected: number; files: number; bytes: number } | null;
 }
 
 function toRecord(r: RunJson, metricsFile: string, results: boolean): RunRecord {
@@ -98,10 +103,11 @@ function toRecord(r: RunJson, metricsFile: string, results: boolean): RunRecord 
     startedAt: new Date(r.started_at),
     finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
     durationMs: r.duration_ms,
-    rows: r.rows ?? 0,
-    rejected: r.rejected ?? 0,
-    files: r.files ?? 0,
-    bytes: r.bytes ?? 0,
+    // A dead run counts what its committed batches hold, as Lakehouse.open records it (markAbandoned).
+    rows: (dead ? r.committed?.rows : r.rows) ?? 0,
+    rejected: (dead ? r.committed?.rejected : r.rejected) ?? 0,
+    files: (dead ? r.committed?.files : r.files) ?? 0,
+    bytes: (dead ? r.committed?.bytes : r.bytes) ?? 0,
     error: dead ? ABANDONED_ERROR : r.error,
     // Older metrics files kept the result in the row; newer runs keep it in a file.
     result: r.result ?? (results ? readRunResult(metricsFile, r.run_id) : null),

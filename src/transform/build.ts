@@ -120,7 +120,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
       writeLineage(env, project);
-      const tests = options.test === false ? [] : await env.testPublished(project, testsFor(project, selected, new Set()), visibility);
+      // A project with no models and no tests (yet) has nothing to test: no catalog is needed.
+      const wanted = options.test === false ? [] : testsFor(project, selected, new Set());
+      const tests = wanted.length === 0 ? [] : await env.testPublished(project, wanted, visibility);
       const failing = tests.some((t) => t.status === 'fail' || t.status === 'error');
       return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes };
     }

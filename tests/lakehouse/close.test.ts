@@ -93,3 +93,15 @@ describe('close() and running work', () => {
     expect(fs.readdirSync(path.join(root, '.tmp'))).toEqual([]);
   });
 });
+
+describe('a project with no models yet', () => {
+  it('lake.run({ sources }) and lake.build() succeed with nothing to build or test', async () => {
+    const { projectLake, prices } = await import('../helpers/models.js');
+    const { lake } = await projectLake({});
+    const run = await lake.run({ sources: [prices([['a', '1', 1]])] });
+    expect(run.extract?.status).toBe('success');
+    expect(run.status).toBe('success');
+    const build = await lake.build();
+    expect(build).toMatchObject({ status: 'success', models: [], tests: [] });
+  });
+});

@@ -83,3 +83,24 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     await expect(runHistory({ root: tempDir(), lockTimeoutMillis: -5 })).rejects.toThrow(/option "lockTimeoutMillis" must be a positive integer \(got -5\)/);
   });
 });
+
+describe('runHistory on a killed extract', () => {
+  it('reports the rows of its committed batches, as the next Lakehouse.open records them', async () => {
+    const { spawnHelper } = await import('../helpers/child.js');
+    const { Lakehouse } = await import('../../src/index.js');
+    const root = path.join(tempDir(), 'data');
+    const child = spawnHelper('child-extract.ts', [root, 'crash', '1000', '500', '20']);
+    await child.waitFor((l) => l.includes('"yielded":4'));
+    await new Promise((r) => setTimeout(r, 300));
+    child.process.kill('SIGKILL');
+    await child.exited;
+    const [before] = await runHistory({ root, limit: 1 });
+    expect(before!.status).toBe('abandoned');
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    const [after] = await lake.runs({ limit: 1 });
+    await lake.close();
+    expect(after!.status).toBe('abandoned');
+    expect(after!.rows).toBeGreaterThan(0);
+    expect({ rows: before!.rows, files: before!.files, bytes: before!.bytes }).toEqual({ rows: after!.rows, files: after!.files, bytes: after!.bytes });
+  }, 60_000);
+});
