@@ -118,27 +118,53 @@ function pickDatasets(lake: Lakehouse, names: string[], all: boolean): [string, 
   return picked;
 }
 
-/** Aligned text table. */
+/** One line for a table cell: line breaks shown as ⏎, tabs as a space, other control characters escaped. */
+function oneLine(s: string): string {
+  return s.replace(/\r\n|[\n\r\u2028\u2029]/g, '⏎').replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const cellText = (v: unknown): string =>
+  v === null || v === undefined ? 'NULL' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v);
+
+/** Aligned text table (one line per row: multi-line values show their line breaks as ⏎). */
 export function formatTable(rows: Row[]): string {
   if (rows.length === 0) return '(no rows)';
   const cols = Object.keys(rows[0]!);
-  const cell = (v: unknown): string =>
-    v === null || v === undefined ? 'NULL' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v);
-  const cells = rows.map((r) => cols.map((c) => cell(r[c])));
-  const widths = cols.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((r) => r[i]!.length))));
+  const header = cols.map(oneLine);
+  const cells = rows.map((r) => cols.map((c) => oneLine(cellText(r[c]))));
+  // A loop, not Math.max(...): one argument per row overflows the stack on large results.
+  const widths = header.map((h) => h.length);
+  for (const r of cells) for (let i = 0; i < widths.length; i++) if (r[i]!.length > widths[i]!) widths[i] = r[i]!.length;
+  for (let i = 0; i < widths.length; i++) widths[i] = Math.min(60, widths[i]!);
   const line = (vals: string[]) => vals.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join(' │ ');
-  return [line(cols), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...cells.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n');
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...cells.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n');
 }
 
-function toCsv(rows: Row[]): string {
-  if (rows.length === 0) return '';
-  const cols = Object.keys(rows[0]!);
-  const esc = (v: unknown): string => {
-    if (v === null || v === undefined) return '';
-    const s = v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v);
-    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return `${[cols.join(','), ...rows.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n')}\n`;
+/** CSV with a header line; `columns` names the columns when there are no rows to take them from. */
+function toCsv(rows: Row[], columns?: string[]): string {
+  const cols = rows.length > 0 ? Object.keys(rows[0]!) : (columns ?? []);
+  if (cols.length === 0) return '';
+  const field = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const esc = (v: unknown): string => (v === null || v === undefined ? '' : field(cellText(v)));
+  return `${[cols.map(field).join(','), ...rows.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n')}\n`;
+}
+
+/**
+ * The column names of a query (for a result with no rows, which has no row objects to name them):
+ * DESCRIBE binds the query without running it. `undefined` when it cannot be described.
+ */
+async function queryColumns(lake: Lakehouse, query: string): Promise<string[] | undefined> {
+  const sql = query.trim().replace(/;+\s*$/, '');
+  try {
+    const described = await lake.query(`DESCRIBE ${sql}`);
+    return described.map((d) => String(d.column_name));
+  } catch {
+    try {
+      return (await lake.queryArrow(sql)).schema.fields.map((f) => f.name);
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 function toJson(rows: Row[]): string {
@@ -282,6 +308,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         root = resolved.root;
         lockTimeoutMillis = resolved.lockTimeoutMillis;
       }
+      // As Lakehouse.open refuses it for every other command (a file there is no history to show).
+      if (fs.existsSync(root) && !fs.statSync(root).isDirectory()) throw new UsageError(`option "root" ${JSON.stringify(root)} is a file, not a folder`);
       const { runHistory } = await import('./metrics/run-history.js');
       const runs = await runHistory({ root, limit: opts.limit, results: false, ...(lockTimeoutMillis ? { lockTimeoutMillis } : {}) });
       const rows = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: r.status, started_at: r.startedAt, duration_ms: r.durationMs, rows: r.rows, rejected: r.rejected, error: r.error }));
@@ -298,7 +326,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       await withLake(globals(), async (lake) => {
         if (!query) return interactiveSql(lake);
         const rows = await lake.query(query);
-        process.stdout.write(opts.csv ? toCsv(rows) : opts.json ? toJson(rows) : `${formatTable(rows)}\n`);
+        const columns = opts.csv && rows.length === 0 ? await queryColumns(lake, query) : undefined;
+        process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatTable(rows)}\n`);
       });
     });
 

@@ -41,13 +41,31 @@ export async function chartRenderer(onWarning: (message: string) => void = () =>
       try {
         const svg = await view.toSVG();
         // vega escapes text and attributes itself; this only guards the page against a surprise.
-        if (/<script|<foreignObject|\son[a-z]+=/i.test(svg)) throw new Error('vega produced active content in an SVG chart');
+        if (activeContent(svg)) throw new Error('vega produced active content in an SVG chart');
         return svg;
       } finally {
         view.finalize();
       }
     },
   };
+}
+
+/** A tag: its name, then its attributes (quoted values may hold anything but their own quote). */
+const TAG = /<\/?([A-Za-z][\w:.-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>/g;
+
+/**
+ * Whether SVG markup holds active content: a `<script>` or `<foreignObject>` element, or an event
+ * handler attribute (`onload=`, `onclick=` …). Only markup counts: text and attribute values
+ * (escaped by vega, so `<` never appears there) may say " online=" without being refused.
+ */
+export function activeContent(svg: string): boolean {
+  // A raw `<` only opens markup, so these are elements wherever they appear.
+  if (/<\/?(?:[\w.-]+:)?(?:script|foreignObject)\b/i.test(svg)) return true;
+  for (const [, , attributes] of svg.matchAll(TAG)) {
+    const names = attributes!.replace(/"[^"]*"|'[^']*'/g, '""');
+    if (/(?:^|[\s/"'])on[a-z]+\s*=/i.test(names)) return true;
+  }
+  return false;
 }
 
 /** Values vega can hold: bigint → number, Date → epoch ms (vega cannot do arithmetic on bigint). */

@@ -30,6 +30,15 @@ export interface ExportedTable {
   columns: { name: string; type: string }[];
 }
 
+/** An identifier (column or struct field name): `"x"` on Trino, `` `x` `` on Spark and Athena (Hive). */
+const quoteName = (engine: DdlEngine, name: string): string => (engine === 'trino' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``);
+
+/**
+ * A string literal: Trino follows the SQL standard (`''`); Spark and Hive (Athena's DDL) read
+ * backslash escapes and would take `'a''b'` as the adjacent literals `'a' 'b'` (= "ab").
+ */
+const quoteLiteral = (engine: DdlEngine, value: string): string => (engine === 'trino' ? `'${value.replace(/'/g, "''")}'` : `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+
 /** Splits `a BIGINT, "b c" STRUCT(x INT, y VARCHAR)[]` at top-level commas. */
 function splitTop(text: string): string[] {
   const parts: string[] = [];
@@ -73,8 +82,9 @@ export function mapType(duck: string, engine: DdlEngine): string {
   const struct = /^STRUCT\((.*)\)$/s.exec(t);
   if (struct) {
     const fields = splitTop(struct[1]!).map(fieldOf);
-    if (engine === 'trino') return `ROW(${fields.map((f) => `"${f.name}" ${mapType(f.type, engine)}`).join(', ')})`;
-    return `STRUCT<${fields.map((f) => `\`${f.name}\`: ${mapType(f.type, engine)}`).join(', ')}>`;
+    return engine === 'trino'
+      ? `ROW(${fields.map((f) => `${quoteName(engine, f.name)} ${mapType(f.type, engine)}`).join(', ')})`
+      : `STRUCT<${fields.map((f) => `${quoteName(engine, f.name)}: ${mapType(f.type, engine)}`).join(', ')}>`;
   }
   const upper = t.toUpperCase();
   const table: Record<string, Record<DdlEngine, string>> = {
@@ -108,8 +118,12 @@ export function bronzeTables(root: string): DdlTable[] {
   const bronze = path.join(root, 'bronze');
   if (!fs.existsSync(bronze)) return [];
   const tables: DdlTable[] = [];
+  // Only folders: a stray file (`.DS_Store`, a note) under bronze or a source is no dataset, as for compact.
+  const isDir = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
   for (const source of fs.readdirSync(bronze).sort()) {
+    if (!isDir(path.join(bronze, source))) continue;
     for (const dataset of fs.readdirSync(path.join(bronze, source)).sort()) {
+      if (!isDir(path.join(bronze, source, dataset))) continue;
       const recorded = readRecordedSchema(root, source, dataset);
       if (!recorded) continue;
       tables.push({ source, dataset, location: path.join(bronze, source, dataset), columns: recorded.columns, partitionKeys: [...recorded.partitionKeys, 'year', 'month', 'day'] });
@@ -126,12 +140,9 @@ export function exportedTables(root: string): ExportedTable[] {
   });
 }
 
-const quoteName = (engine: DdlEngine, name: string): string => (engine === 'trino' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``);
-
 /** One CREATE statement; a partitioned table also gets the statement that discovers its partitions. */
 function createTable(engine: DdlEngine, table: { schema: string; name: string; columns: { name: string; type: string }[]; partitionKeys: string[]; location: string }): string {
   const { schema, name, partitionKeys } = table;
-  const location = table.location.replace(/'/g, "''");
   const columns = table.columns.map((c) => {
     try {
       return `  ${quoteName(engine, c.name)} ${mapType(c.type, engine)}`;
@@ -144,18 +155,18 @@ function createTable(engine: DdlEngine, table: { schema: string; name: string; c
     const cols = [...columns, ...keys.map((k) => `  ${k} STRING`)];
     const partitioned = keys.length ? `PARTITIONED BY (${keys.join(', ')})\n` : '';
     const repair = keys.length ? `\nMSCK REPAIR TABLE ${schema}.${name};` : '';
-    return `CREATE TABLE IF NOT EXISTS ${schema}.${name} (\n${cols.join(',\n')}\n)\nUSING PARQUET\n${partitioned}LOCATION '${location}';${repair}`;
+    return `CREATE TABLE IF NOT EXISTS ${schema}.${name} (\n${cols.join(',\n')}\n)\nUSING PARQUET\n${partitioned}LOCATION ${quoteLiteral(engine, table.location)};${repair}`;
   }
   if (engine === 'trino') {
     const cols = [...columns, ...keys.map((k) => `  ${k} VARCHAR`)];
-    const partitioned = partitionKeys.length ? `,\n  partitioned_by = ARRAY[${partitionKeys.map((k) => `'${k}'`).join(', ')}]` : '';
-    const sync = partitionKeys.length ? `\nCALL hive.system.sync_partition_metadata('${schema}', '${name}', 'FULL');` : '';
-    return `CREATE TABLE IF NOT EXISTS hive.${schema}.${name} (\n${cols.join(',\n')}\n)\nWITH (\n  format = 'PARQUET',\n  external_location = '${location}'${partitioned}\n);${sync}`;
+    const partitioned = partitionKeys.length ? `,\n  partitioned_by = ARRAY[${partitionKeys.map((k) => quoteLiteral(engine, k)).join(', ')}]` : '';
+    const sync = partitionKeys.length ? `\nCALL hive.system.sync_partition_metadata(${quoteLiteral(engine, schema)}, ${quoteLiteral(engine, name)}, 'FULL');` : '';
+    return `CREATE TABLE IF NOT EXISTS hive.${schema}.${name} (\n${cols.join(',\n')}\n)\nWITH (\n  format = 'PARQUET',\n  external_location = ${quoteLiteral(engine, table.location)}${partitioned}\n);${sync}`;
   }
   // Athena wants the location as a folder with a trailing slash.
   const partitioned = keys.length ? `PARTITIONED BY (${keys.map((k) => `${k} string`).join(', ')})\n` : '';
   const repair = keys.length ? `\nMSCK REPAIR TABLE ${schema}.${name};` : '';
-  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${schema}.${name} (\n${columns.join(',\n')}\n)\n${partitioned}STORED AS PARQUET\nLOCATION '${location}/';${repair}`;
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${schema}.${name} (\n${columns.join(',\n')}\n)\n${partitioned}STORED AS PARQUET\nLOCATION ${quoteLiteral(engine, `${table.location}/`)};${repair}`;
 }
 
 /**

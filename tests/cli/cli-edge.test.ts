@@ -1,0 +1,88 @@
+/**
+ * CLI edge cases: large and multi-line results in the aligned table, CSV headers for empty
+ * results, and `duckhouse runs --root <a file>` as a usage error like every other command.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { formatTable } from '../../src/cli.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(repo, 'src', 'cli.ts');
+const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+function run(cwd: string, args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('formatTable', () => {
+  it('formats 200,000 rows without overflowing the stack, widths from the widest cell', () => {
+    const rows = Array.from({ length: 200_000 }, (_, i) => ({ n: i, s: i === 123_456 ? 'the widest' : 'x' }));
+    const out = formatTable(rows);
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(200_000 + 3);
+    expect(lines[0]).toBe('n      │ s         ');
+    expect(lines.at(-1)).toBe('(200000 rows)');
+    expect(new Set(lines.slice(0, -1).map((l) => l.length)).size).toBe(1); // every line aligned
+  });
+
+  it('shows multi-line values (and headers) on one line, tabs as spaces and control characters escaped', () => {
+    const out = formatTable([
+      { 'two\nlines': 'a\nb', crlf: 'c\r\nd', tab: 'e\tf', esc: 'g\u001bh' },
+      { 'two\nlines': 'x', crlf: 'y', tab: 'z', esc: 'w' },
+    ]);
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toBe('two⏎lines │ crlf │ tab │ esc     ');
+    expect(lines[2]).toBe('a⏎b       │ c⏎d  │ e f │ g\\u001bh');
+    expect(new Set(lines.slice(0, -1).map((l) => l.length)).size).toBe(1);
+  });
+
+  it('still cuts cells wider than 60 characters and says "(no rows)" for none', () => {
+    const out = formatTable([{ v: 'y'.repeat(100) }]);
+    expect(out.split('\n')[2]).toBe(`${'y'.repeat(59)}…`);
+    expect(formatTable([])).toBe('(no rows)');
+  });
+});
+
+describe('duckhouse sql --csv', () => {
+  it('prints the header line for a query with no rows (quoted as CSV), rows as before', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const root = path.join(dir, 'data');
+    const empty = run(dir, ['sql', 'select 1 as a, 2 as "b,c" where false;', '--csv', '--root', root]);
+    expect(empty.code, empty.err).toBe(0);
+    expect(empty.out).toBe('a,"b,c"\n');
+    const cte = run(dir, ['sql', 'with t as (select 1 as n) select n from t where n > 5 -- none', '--csv', '--root', root]);
+    expect(cte.code, cte.err).toBe(0);
+    expect(cte.out).toBe('n\n');
+    const some = run(dir, ['sql', `select 'a' as x, 'multi\nline' as y`, '--csv', '--root', root]);
+    expect(some.code, some.err).toBe(0);
+    expect(some.out).toBe('x,y\na,"multi\nline"\n');
+    const json = run(dir, ['sql', 'select 1 as a where false', '--json', '--root', root]);
+    expect(json.out).toBe('[]\n');
+  }, 60_000);
+});
+
+describe('duckhouse runs --root', () => {
+  it('a file as root is a usage error (exit 2), as for sql; a missing folder is an empty history', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const file = path.join(dir, 'not-a-folder');
+    fs.writeFileSync(file, 'x');
+    const runs = run(dir, ['runs', '--root', file]);
+    expect(runs.code).toBe(2);
+    expect(runs.err).toContain(`option "root" ${JSON.stringify(file)} is a file, not a folder`);
+    expect(runs.out).toBe('');
+    const json = run(dir, ['runs', '--json', '--root', file]);
+    expect(json.code).toBe(2);
+    const sql = run(dir, ['sql', 'select 1', '--root', file]);
+    expect(sql.code).toBe(2);
+    expect(sql.err).toMatch(/is a file, not a folder/);
+    const missing = run(dir, ['runs', '--root', path.join(dir, 'nothing-yet')]);
+    expect(missing.code, missing.err).toBe(0);
+    expect(missing.out).toBe('(no rows)\n');
+  }, 60_000);
+});
