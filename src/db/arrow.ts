@@ -1,13 +1,50 @@
 /**
  * node-api has no Arrow export, so `queryArrow` builds an apache-arrow Table from the result's
- * columns, with Arrow types chosen from the DuckDB column types (nested types are inferred).
+ * columns. Every column gets an explicit Arrow type derived from its DuckDB type, recursively for
+ * LIST/ARRAY/STRUCT/MAP (apache-arrow's type inference cannot handle nested or mixed values), and
+ * the DuckDB values are converted straight into what that type's builder takes:
+ *
+ * - BOOLEAN → Bool; (U)TINYINT/SMALLINT/INTEGER → (U)Int8/16/32; BIGINT/UBIGINT → (U)Int64 (bigint);
+ *   FLOAT/DOUBLE → Float32/Float64; DECIMAL → Float64 (a number, like `lake.query`);
+ *   HUGEINT/UHUGEINT/BIGNUM → Utf8 (decimal text: no JS Arrow type holds 128 bits usably).
+ * - VARCHAR/ENUM/UUID → Utf8; BLOB (and GEOMETRY) → Binary.
+ * - DATE → Date32<DAY>; TIMESTAMP/_S/_MS/_NS → Timestamp<MILLISECOND>, TIMESTAMPTZ the same in 'UTC'.
+ *   DuckDB's infinite values have no Arrow form: an infinite DATE is stored as DuckDB stores it
+ *   (±(2^31-1) days, what DuckDB's own Arrow export writes); an infinite timestamp as the JS `Date`
+ *   limits ±8.64e15 ms (DuckDB's ±(2^63-1) would make apache-arrow's getters throw "not safe to
+ *   convert to a number"), so it still sorts after/before every instant a JS `Date` can hold.
+ * - LIST → List<item>; ARRAY → FixedSizeList; STRUCT → Struct (same field names and order);
+ *   MAP → Map_<entries: Struct<key, value>>; SQLNULL (a bare `NULL`) → Null.
+ * - Anything else (TIME, TIME_TZ, INTERVAL, BIT, UNION, VARIANT...) → Utf8 with DuckDB's text form.
  */
 import * as arrow from 'apache-arrow';
-import type { DuckDBResultReader, DuckDBType } from '@duckdb/node-api';
+import type {
+  DuckDBBlobValue,
+  DuckDBDateValue,
+  DuckDBDecimalValue,
+  DuckDBGeometryValue,
+  DuckDBListValue,
+  DuckDBArrayValue,
+  DuckDBMapValue,
+  DuckDBResultReader,
+  DuckDBStructValue,
+  DuckDBTimestampMillisecondsValue,
+  DuckDBTimestampNanosecondsValue,
+  DuckDBTimestampSecondsValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBType,
+  DuckDBValue,
+} from '@duckdb/node-api';
 import { DuckDBTypeId } from './duckdb.js';
-import { plainConverter, type PlainValue } from './values.js';
 
-function arrowType(type: DuckDBType): arrow.DataType | undefined {
+const MS_PER_DAY = 86_400_000;
+/** DuckDB stores ±infinity timestamps as ±(2^63-1) of the type's unit. */
+const INFINITE_TS = 2n ** 63n - 1n;
+/** The largest epoch ms a JS `Date` holds (±8.64e15), where infinite timestamps land. */
+const JS_DATE_LIMIT_MS = 8_640_000_000_000_000n;
+
+function arrowType(type: DuckDBType): arrow.DataType {
   switch (type.typeId) {
     case DuckDBTypeId.BOOLEAN:
       return new arrow.Bool();
@@ -32,12 +69,9 @@ function arrowType(type: DuckDBType): arrow.DataType | undefined {
     case DuckDBTypeId.DOUBLE:
     case DuckDBTypeId.DECIMAL:
       return new arrow.Float64();
-    case DuckDBTypeId.VARCHAR:
-    case DuckDBTypeId.ENUM:
-    case DuckDBTypeId.UUID:
-    case DuckDBTypeId.TIME:
-    case DuckDBTypeId.HUGEINT:
-      return new arrow.Utf8();
+    case DuckDBTypeId.BLOB:
+    case DuckDBTypeId.GEOMETRY:
+      return new arrow.Binary();
     case DuckDBTypeId.DATE:
       return new arrow.DateDay();
     case DuckDBTypeId.TIMESTAMP:
@@ -47,36 +81,107 @@ function arrowType(type: DuckDBType): arrow.DataType | undefined {
       return new arrow.TimestampMillisecond();
     case DuckDBTypeId.TIMESTAMP_TZ:
       return new arrow.TimestampMillisecond('UTC');
+    case DuckDBTypeId.LIST:
+      return new arrow.List(new arrow.Field('item', arrowType(type.valueType), true));
+    case DuckDBTypeId.ARRAY:
+      return new arrow.FixedSizeList(type.length, new arrow.Field('item', arrowType(type.valueType), true));
+    case DuckDBTypeId.STRUCT:
+      return new arrow.Struct(type.entryNames.map((name, i) => new arrow.Field(name, arrowType(type.entryTypes[i]!), true)));
+    case DuckDBTypeId.MAP: {
+      const entry = new arrow.Struct<{ key: arrow.DataType; value: arrow.DataType }>([
+        new arrow.Field('key', arrowType(type.keyType), false),
+        new arrow.Field('value', arrowType(type.valueType), true),
+      ]);
+      return new arrow.Map_(new arrow.Field('entries', entry, false));
+    }
+    case DuckDBTypeId.SQLNULL:
+      return new arrow.Null();
     default:
-      return undefined; // nested and exotic types: let arrow infer from the JS values
+      // VARCHAR, ENUM, UUID, HUGEINT, UHUGEINT, BIGNUM, TIME, TIME_TZ, TIME_NS, INTERVAL, BIT, UNION, VARIANT
+      return new arrow.Utf8();
   }
 }
 
-function arrowValue(value: PlainValue, type: DuckDBType): unknown {
+/** Floor division (BigInt `/` truncates toward zero, which would round pre-1970 instants up). */
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+}
+
+/** Epoch milliseconds (bigint) for an Int64 millisecond column; ±infinity → the JS `Date` limits. */
+function timestampMillis(raw: bigint, perMilli: bigint | null, milliPer = 1n): bigint {
+  if (raw === INFINITE_TS) return JS_DATE_LIMIT_MS;
+  if (raw === -INFINITE_TS) return -JS_DATE_LIMIT_MS;
+  return perMilli === null ? raw * milliPer : floorDiv(raw, perMilli);
+}
+
+/**
+ * The value apache-arrow's builder for `arrowType(type)` takes: numbers, bigints, strings, bytes,
+ * epoch ms for DATE (the builder stores whole days), bigint epoch ms for timestamps, arrays for
+ * lists and structs (structs positionally, in field order), a JS `Map` for maps.
+ */
+function arrowValue(value: DuckDBValue, type: DuckDBType): unknown {
   if (value === null) return null;
   switch (type.typeId) {
+    case DuckDBTypeId.BOOLEAN:
+      return Boolean(value);
+    case DuckDBTypeId.TINYINT:
+    case DuckDBTypeId.SMALLINT:
+    case DuckDBTypeId.INTEGER:
+    case DuckDBTypeId.UTINYINT:
+    case DuckDBTypeId.USMALLINT:
+    case DuckDBTypeId.UINTEGER:
+    case DuckDBTypeId.FLOAT:
+    case DuckDBTypeId.DOUBLE:
+      return Number(value);
     case DuckDBTypeId.BIGINT:
     case DuckDBTypeId.UBIGINT:
       return typeof value === 'bigint' ? value : BigInt(value as number);
-    case DuckDBTypeId.HUGEINT:
-      return String(value);
+    case DuckDBTypeId.DECIMAL:
+      return (value as DuckDBDecimalValue).toDouble();
+    case DuckDBTypeId.BLOB:
+      return (value as DuckDBBlobValue).bytes;
+    case DuckDBTypeId.GEOMETRY:
+      return (value as DuckDBGeometryValue).bytes;
     case DuckDBTypeId.DATE:
-      return new Date(`${String(value)}T00:00:00Z`);
+      // Days × ms/day is exact for every DuckDB date, including ±infinity (±(2^31-1) days).
+      return (value as DuckDBDateValue).days * MS_PER_DAY;
+    case DuckDBTypeId.TIMESTAMP:
+      return timestampMillis((value as DuckDBTimestampValue).micros, 1000n);
+    case DuckDBTypeId.TIMESTAMP_TZ:
+      return timestampMillis((value as DuckDBTimestampTZValue).micros, 1000n);
+    case DuckDBTypeId.TIMESTAMP_S:
+      return timestampMillis((value as DuckDBTimestampSecondsValue).seconds, null, 1000n);
+    case DuckDBTypeId.TIMESTAMP_MS:
+      return timestampMillis((value as DuckDBTimestampMillisecondsValue).millis, null);
+    case DuckDBTypeId.TIMESTAMP_NS:
+      return timestampMillis((value as DuckDBTimestampNanosecondsValue).nanos, 1_000_000n);
+    case DuckDBTypeId.LIST:
+      return (value as DuckDBListValue).items.map((item) => arrowValue(item, type.valueType));
+    case DuckDBTypeId.ARRAY:
+      return (value as DuckDBArrayValue).items.map((item) => arrowValue(item, type.valueType));
+    case DuckDBTypeId.STRUCT: {
+      const entries = (value as DuckDBStructValue).entries;
+      return type.entryNames.map((name, i) => arrowValue(entries[name] ?? null, type.entryTypes[i]!));
+    }
+    case DuckDBTypeId.MAP:
+      return new Map((value as DuckDBMapValue).entries.map((e) => [arrowValue(e.key, type.keyType), arrowValue(e.value, type.valueType)]));
+    case DuckDBTypeId.SQLNULL:
+      return null;
     default:
-      return value;
+      return String(value);
   }
 }
 
 export function readerToArrow(reader: DuckDBResultReader): arrow.Table {
   const names = reader.deduplicatedColumnNames();
   const types = reader.columnTypes();
-  const columns = reader.convertColumns(plainConverter);
+  const columns = reader.getColumns();
   const vectors: Record<string, arrow.Vector> = {};
   names.forEach((name, i) => {
     const type = types[i]!;
-    const values = (columns[i] ?? []).map((v) => arrowValue(v as PlainValue, type));
-    const target = arrowType(type);
-    vectors[name] = target ? arrow.vectorFromArray(values, target) : arrow.vectorFromArray(values as unknown[]);
+    const values = (columns[i] ?? []).map((v) => arrowValue(v, type));
+    vectors[name] = arrow.vectorFromArray(values, arrowType(type));
   });
   return new arrow.Table(vectors);
 }

@@ -3,8 +3,23 @@
  * `bigint`; DECIMAL as `number`; TIMESTAMP/TIMESTAMPTZ as `Date`. DATE comes back as
  * 'YYYY-MM-DD' (a calendar date has no instant, so a `Date` would shift with the time zone)
  * and TIME as 'HH:MM:SS[.ffffff]'.
+ *
+ * Special case: DuckDB's infinite DATE and TIMESTAMP values ('infinity' / '-infinity') come back
+ * as the strings 'infinity' and '-infinity', at any depth (inside lists, structs, maps). A JS
+ * `Date` cannot hold them, and DuckDB's own text for an infinite DATE is a made-up calendar date
+ * ('5881580-07-11'), which a caller would take for a real one.
  */
-import type { DuckDBResultReader, DuckDBValue, DuckDBValueConverter } from '@duckdb/node-api';
+import type {
+  DuckDBDateValue,
+  DuckDBResultReader,
+  DuckDBTimestampMillisecondsValue,
+  DuckDBTimestampNanosecondsValue,
+  DuckDBTimestampSecondsValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBValue,
+  DuckDBValueConverter,
+} from '@duckdb/node-api';
 import { DuckDBTypeId, JSDuckDBValueConverter } from './duckdb.js';
 
 export type PlainValue = null | boolean | number | bigint | string | Uint8Array | Date | PlainValue[] | { [key: string]: PlainValue };
@@ -20,12 +35,35 @@ function safeInteger(value: DuckDBValue): number | bigint {
 
 const asString = (value: DuckDBValue): string => String(value);
 
+/** DuckDB's ±infinity DATE is ±(2^31-1) days; its ±infinity timestamps are ±(2^63-1) of the unit. */
+const INFINITE_DATE = 2 ** 31 - 1;
+const INFINITE_TS = 2n ** 63n - 1n;
+
+function infinity(raw: number | bigint, inf: number | bigint): 'infinity' | '-infinity' | undefined {
+  if (raw === inf) return 'infinity';
+  if (raw === -inf) return '-infinity';
+  return undefined;
+}
+
+/** 'YYYY-MM-DD', or 'infinity' / '-infinity' (not DuckDB's made-up text for them). */
+const dateString = (value: DuckDBValue): string => infinity((value as DuckDBDateValue).days, INFINITE_DATE) ?? String(value);
+
+/** A timestamp as `Date` (node-api's conversion), or 'infinity' / '-infinity', which no `Date` can hold. */
+function timestamp(raw: (value: DuckDBValue) => bigint): DuckDBValueConverter<PlainValue> {
+  return (value, type, converter) => infinity(raw(value), INFINITE_TS) ?? (JSDuckDBValueConverter(value, type, converter) as PlainValue);
+}
+
 const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> = {
   [DuckDBTypeId.BIGINT]: safeInteger,
   [DuckDBTypeId.UBIGINT]: safeInteger,
   [DuckDBTypeId.HUGEINT]: safeInteger,
   [DuckDBTypeId.UHUGEINT]: safeInteger,
-  [DuckDBTypeId.DATE]: asString,
+  [DuckDBTypeId.DATE]: dateString,
+  [DuckDBTypeId.TIMESTAMP]: timestamp((v) => (v as DuckDBTimestampValue).micros),
+  [DuckDBTypeId.TIMESTAMP_TZ]: timestamp((v) => (v as DuckDBTimestampTZValue).micros),
+  [DuckDBTypeId.TIMESTAMP_S]: timestamp((v) => (v as DuckDBTimestampSecondsValue).seconds),
+  [DuckDBTypeId.TIMESTAMP_MS]: timestamp((v) => (v as DuckDBTimestampMillisecondsValue).millis),
+  [DuckDBTypeId.TIMESTAMP_NS]: timestamp((v) => (v as DuckDBTimestampNanosecondsValue).nanos),
   [DuckDBTypeId.TIME]: asString,
   [DuckDBTypeId.TIME_TZ]: asString,
 };

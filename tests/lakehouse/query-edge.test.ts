@@ -1,0 +1,187 @@
+import * as arrow from 'apache-arrow';
+import { describe, expect, it } from 'vitest';
+import { tempLake } from '../helpers/temp-lake.js';
+
+const typesOf = (t: arrow.Table): string[] => t.schema.fields.map((f) => `${f.name}:${f.type}`);
+const rowsOf = (t: arrow.Table): unknown[] => t.toArray().map((r) => r.toJSON());
+/** Arrow values as plain JS, recursively: Vector → array, StructRow/MapRow → object. */
+function plain(x: unknown): unknown {
+  if (x instanceof arrow.Vector) return [...x].map(plain);
+  if (x === null || typeof x !== 'object' || x instanceof Uint8Array) return x;
+  const json = 'toJSON' in x ? (x as { toJSON(): object }).toJSON() : x;
+  return Object.fromEntries(Object.entries(json).map(([k, v]) => [k, plain(v)]));
+}
+const cell = (t: arrow.Table, name: string, row = 0): unknown => plain(t.getChild(name)!.get(row));
+
+describe('lake.queryArrow: nested and non-scalar DuckDB types get explicit Arrow types', () => {
+  it('VARCHAR[] → List<Utf8>', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select ['a', 'b'] as tags union all select [] union all select ['c', NULL]`);
+    expect(typesOf(t)).toEqual(['tags:List<Utf8>']);
+    expect(t.numRows).toBe(3);
+    expect([...t.getChild('tags')!.get(0)!]).toEqual(['a', 'b']);
+    expect([0, 1, 2].map((i) => cell(t, 'tags', i))).toEqual([['a', 'b'], [], ['c', null]]);
+  });
+
+  it('BIGINT[] mixing values above and below 2^53 → List<Int64> with exact bigints', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select [9007199254740993::BIGINT, 1::BIGINT, (-9223372036854775807 - 1)::BIGINT] as ids`);
+    expect(typesOf(t)).toEqual(['ids:List<Int64>']);
+    expect(cell(t, 'ids')).toEqual([9007199254740993n, 1n, -9223372036854775808n]);
+  });
+
+  it('DATE[] → List<Date32<DAY>>, with NULL elements', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select [DATE '2024-01-02', NULL, DATE '1900-03-01'] as ds`);
+    expect(typesOf(t)).toEqual(['ds:List<Date32<DAY>>']);
+    expect(cell(t, 'ds')).toEqual([Date.UTC(2024, 0, 2), null, Date.UTC(1900, 2, 1)]);
+  });
+
+  it('STRUCT → Struct with the same field names, order and types', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select {'b': 1, 'a': 'x', 'c': [1, 2], 'd': 2.5::DECIMAL(10,2)} as s union all select NULL union all select {'b': NULL, 'a': NULL, 'c': NULL, 'd': NULL}`);
+    expect(typesOf(t)).toEqual(['s:Struct<{b:Int32, a:Utf8, c:List<Int32>, d:Float64}>']);
+    expect(cell(t, 's', 0)).toEqual({ b: 1, a: 'x', c: [1, 2], d: 2.5 });
+    expect(t.getChild('s')!.get(1)).toBeNull();
+    expect(cell(t, 's', 2)).toEqual({ b: null, a: null, c: null, d: null });
+  });
+
+  it('STRUCT[] → List<Struct> (bronze array(object) columns)', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select [{'sku': 'x', 'qty': 2}, {'sku': 'y', 'qty': NULL}] as items`);
+    expect(t.numRows).toBe(1);
+    expect(typesOf(t)).toEqual(['items:List<Struct<{sku:Utf8, qty:Int32}>>']);
+    expect(cell(t, 'items')).toEqual([{ sku: 'x', qty: 2 }, { sku: 'y', qty: null }]);
+  });
+
+  it('MAP(VARCHAR, INTEGER) → Map<{key:Utf8, value:Int32}>', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select MAP {'k1': 1, 'k2': NULL}::MAP(VARCHAR, INTEGER) as m union all select MAP {}::MAP(VARCHAR, INTEGER) union all select NULL`);
+    expect(typesOf(t)).toEqual(['m:Map<{key:Utf8, value:Int32}>']);
+    expect(cell(t, 'm', 0)).toEqual({ k1: 1, k2: null });
+    expect(cell(t, 'm', 1)).toEqual({});
+    expect(t.getChild('m')!.get(2)).toBeNull();
+  });
+
+  it('BLOB → Binary holding the bytes', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select '\\xAA\\x00\\x01'::BLOB as b union all select NULL`);
+    expect(typesOf(t)).toEqual(['b:Binary']);
+    const bytes = t.getChild('b')!.get(0);
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect([...bytes!]).toEqual([0xaa, 0x00, 0x01]);
+    expect(t.getChild('b')!.get(1)).toBeNull();
+  });
+
+  it('NULL::INT[] → List<Int32> (not a guessed Float64)', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select NULL::INT[] as l`);
+    expect(typesOf(t)).toEqual(['l:List<Int32>']);
+    expect(t.getChild('l')!.get(0)).toBeNull();
+  });
+
+  it('nested integers keep their integer types (not Float64)', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select [[1, 2], [3]] as nn, {'x': {'y': 5::BIGINT, 'z': 7::SMALLINT}} as ns, [{'k': [1::TINYINT]}] as deep`);
+    expect(typesOf(t)).toEqual(['nn:List<List<Int32>>', 'ns:Struct<{x:Struct<{y:Int64, z:Int16}>}>', 'deep:List<Struct<{k:List<Int8>}>>']);
+    expect(cell(t, 'nn')).toEqual([[1, 2], [3]]);
+    expect(cell(t, 'ns')).toEqual({ x: { y: 5n, z: 7 } });
+    expect(cell(t, 'deep')).toEqual([{ k: [1] }]);
+  });
+
+  it('an empty result of a list column is a 0-row Table with the list type', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select [1, 2] as l, [{'a': 'x'}] as s, MAP {'k': 1} as m from range(3) where false`);
+    expect(t.numRows).toBe(0);
+    expect(typesOf(t)).toEqual(['l:List<Int32>', 's:List<Struct<{a:Utf8}>>', 'm:Map<{key:Utf8, value:Int32}>']);
+  });
+
+  it('fixed-size ARRAY, TIMESTAMP(TZ) lists, HUGEINT, TIME and INTERVAL get explicit types too', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(
+      `select [1, 2]::INT[2] as a, [TIMESTAMP '2024-01-01 00:00:01.5'] as ts, [TIMESTAMPTZ '2024-01-01 00:00:00+00'] as tz,
+              [170141183460469231731687303715884105727::HUGEINT] as h, [TIME '12:00:00'] as tm, [INTERVAL 1 DAY] as i`,
+    );
+    expect(typesOf(t)).toEqual([
+      'a:FixedSizeList[2]<Int32>',
+      'ts:List<Timestamp<MILLISECOND>>',
+      'tz:List<Timestamp<MILLISECOND, UTC>>',
+      'h:List<Utf8>',
+      'tm:List<Utf8>',
+      'i:List<Utf8>',
+    ]);
+    expect(rowsOf(t).map(plain)).toEqual([
+      {
+        a: [1, 2],
+        ts: [Date.UTC(2024, 0, 1, 0, 0, 1, 500)],
+        tz: [Date.UTC(2024, 0, 1)],
+        h: ['170141183460469231731687303715884105727'],
+        tm: ['12:00:00'],
+        i: ['1 day'],
+      },
+    ]);
+  });
+
+  it('the nested Table is well-formed: it survives an Arrow IPC round trip', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(
+      `select range as id, [range::VARCHAR, NULL] as tags, [{'sku': 'x' || range, 'qty': range}] as items, MAP {'k': range::INTEGER} as m, 'ab'::BLOB as b from range(3)`,
+    );
+    const back = arrow.tableFromIPC(arrow.tableToIPC(t));
+    expect(typesOf(back)).toEqual(typesOf(t));
+    expect(cell(back, 'items', 2)).toEqual([{ sku: 'x2', qty: 2n }]);
+    expect(cell(back, 'tags', 1)).toEqual(['1', null]);
+    expect(cell(back, 'm', 0)).toEqual({ k: 0 });
+  });
+
+  it('infinite DATE / TIMESTAMP values do not throw: DATE as DuckDB stores it, timestamps at the JS Date limits', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`select 'infinity'::DATE as d, '-infinity'::TIMESTAMP as t, 'infinity'::TIMESTAMPTZ as tz, ['infinity'::DATE] as dl`);
+    expect(typesOf(t)).toEqual(['d:Date32<DAY>', 't:Timestamp<MILLISECOND>', 'tz:Timestamp<MILLISECOND, UTC>', 'dl:List<Date32<DAY>>']);
+    expect(rowsOf(t).length).toBe(1);
+    expect(t.getChild('d')!.get(0)).toBe((2 ** 31 - 1) * 86_400_000);
+    expect(t.getChild('t')!.get(0)).toBe(-8.64e15);
+    expect(t.getChild('tz')!.get(0)).toBe(8.64e15);
+  });
+});
+
+describe('lake.query: infinite DATE and TIMESTAMP values', () => {
+  it("returns DuckDB's infinite DATE as 'infinity' / '-infinity', not as a made-up calendar date", async () => {
+    const lake = await tempLake();
+    const [row] = await lake.query(`select 'infinity'::DATE as d, '-infinity'::DATE as nd, DATE '2024-01-02' as od, NULL::DATE as n`);
+    expect(row).toEqual({ d: 'infinity', nd: '-infinity', od: '2024-01-02', n: null });
+  });
+
+  it("returns infinite TIMESTAMP / TIMESTAMPTZ (and _S/_MS/_NS) as 'infinity' / '-infinity' instead of throwing", async () => {
+    const lake = await tempLake();
+    const [row] = await lake.query(
+      `select 'infinity'::TIMESTAMP as t, '-infinity'::TIMESTAMP as nt, 'infinity'::TIMESTAMPTZ as tz, '-infinity'::TIMESTAMPTZ as ntz,
+              TIMESTAMP '2024-01-01 12:00:00' as ot, TIMESTAMPTZ '2024-01-01 12:00:00+00' as otz,
+              'infinity'::TIMESTAMP_S as s, '-infinity'::TIMESTAMP_MS as ms, 'infinity'::TIMESTAMP_NS as ns, TIMESTAMP_NS '2024-01-01 00:00:00' as ons`,
+    );
+    expect(row).toEqual({
+      t: 'infinity',
+      nt: '-infinity',
+      tz: 'infinity',
+      ntz: '-infinity',
+      ot: new Date('2024-01-01T12:00:00Z'),
+      otz: new Date('2024-01-01T12:00:00Z'),
+      s: 'infinity',
+      ms: '-infinity',
+      ns: 'infinity',
+      ons: new Date('2024-01-01T00:00:00Z'),
+    });
+  });
+
+  it('handles infinite values at any depth and mixed with finite ones in the same column', async () => {
+    const lake = await tempLake();
+    const rows = await lake.query(
+      `select * from (values (1, ['infinity'::DATE, DATE '2024-01-02'], {'at': 'infinity'::TIMESTAMP}, MAP {'k': '-infinity'::TIMESTAMPTZ}),
+                             (2, [], {'at': TIMESTAMP '2024-01-01'}, MAP {'k': TIMESTAMPTZ '2024-01-01 00:00:00+00'})) v(id, ds, s, m) order by id`,
+    );
+    expect(rows).toEqual([
+      { id: 1, ds: ['infinity', '2024-01-02'], s: { at: 'infinity' }, m: [{ key: 'k', value: '-infinity' }] },
+      { id: 2, ds: [], s: { at: new Date('2024-01-01T00:00:00Z') }, m: [{ key: 'k', value: new Date('2024-01-01T00:00:00Z') }] },
+    ]);
+  });
+});
