@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
+import { metricsRows } from '../helpers/metrics-read.js';
 import { listFiles } from '../helpers/temp-lake.js';
 import { projectLake } from '../helpers/models.js';
 import { spawnHelper } from '../helpers/child.js';
@@ -28,16 +28,6 @@ select store, sku, arg_max(price, _run_id) as price, count(*) as seen from {{ re
 select count(*) as n, max(price) as top from {{ source('shop', 'prices', as_of_run=var('second_run')) }}`,
 };
 
-async function metricsRows(root: string, sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(path.join(root, 'metrics', 'runs.duckdb'), { access_mode: 'READ_ONLY' });
-  const c = await db.connect();
-  try {
-    return (await c.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 const bronzeParquet = (root: string) => listFiles(path.join(root, 'bronze')).filter((f) => f.endsWith('.parquet'));
 /** A target size (MB) that two of the current files fit in, and three do not. */

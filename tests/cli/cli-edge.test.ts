@@ -2,22 +2,14 @@
  * CLI edge cases: large and multi-line results in the aligned table, CSV headers for empty
  * results, and `duckhouse runs --root <a file>` as a usage error like every other command.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatTable } from '../../src/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = path.join(repo, 'src', 'cli.ts');
-const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-
-function run(cwd: string, args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const run = runCli;
 
 describe('formatTable', () => {
   it('formats 200,000 rows without overflowing the stack, widths from the widest cell', () => {

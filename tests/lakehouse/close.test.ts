@@ -4,20 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { metricsRows } from '../helpers/metrics-read.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
-async function metricsRows(root: string, sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(path.join(root, 'metrics', 'runs.duckdb'), { access_mode: 'READ_ONLY' });
-  const c = await db.connect();
-  try {
-    return (await c.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('close() and running work', () => {

@@ -1,19 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFiles } from '../helpers/models.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = path.join(repo, 'src', 'cli.ts');
-const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-
-function run(cwd: string, args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const run = runCli;
 
 describe('duckhouse export-ddl', () => {
   it('declares bronze and the marts exported with `duckhouse export --format parquet`', () => {
