@@ -10,7 +10,9 @@ const SECRET_NAME =
 
 /** True when a key, header, field or query parameter name is one whose value is a secret. */
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name) || /access_token|refresh_token|client_secret|id_token/i.test(name);
+  // camelCase counts as words too: accessToken, clientSecret, userPassword, xApiKey.
+  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2');
+  return SECRET_NAME.test(name) || SECRET_NAME.test(words) || /access_token|refresh_token|client_secret|id_token/i.test(words);
 }
 
 const knownSecrets = new Set<string>();

@@ -183,6 +183,8 @@ export function normalizeCrawlUrl(href: string, base?: string): string | undefin
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   url.hash = '';
   if (url.search) url.searchParams.sort();
+  // `/c/x?` is `/c/x`: an empty query would make it another page (crawled, and its records stored, twice).
+  if (url.search === '' && url.href.endsWith('?')) return url.href.slice(0, -1);
   return url.href;
 }
 
@@ -260,7 +262,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       if (contentType && !/html|xml/i.test(contentType)) return reject(`not an HTML page (content-type ${contentType})`, { status: response.status });
       const $ = cheerio.load(response.body);
       if ($('body *').length === 0 && $('body').text().trim() === '') return reject('empty page: the HTML has no content', { status: response.status, bytes: response.bytes });
-      if (/^\s*(<!doctype html|<html)/i.test(response.body) && !/<\/html>\s*$/i.test(response.body)) {
+      if (/^\s*(<!doctype html|<html)/i.test(response.body) && !/<\/html>(?:\s|<!--[\s\S]*?-->)*$/i.test(response.body)) {
         // Records before the cut are kept (a card cut in half fails validation); the rest are missing.
         truncated.push(redactString(url));
         ctx.logger.warn(`page ${redactString(url)} looks truncated (no closing </html>)`);

@@ -1,7 +1,7 @@
 /**
  * Records that failed validation, with their reasons:
  * `<root>/quarantine/<source>/<dataset>/<runId>.ndjson`, one JSON object per line.
- * Lines are appended whole, one write per batch. Secrets are redacted.
+ * Lines are appended whole, a write per 1,000 lines or 16 M characters. Secrets are redacted.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +29,8 @@ export interface QuarantineEntry {
 export class QuarantineWriter {
   readonly file: string;
   private lines: string[] = [];
+  /** Characters in `lines`: a flush at FLUSH_CHARS keeps memory bounded and each write under V8's string limit. */
+  private chars = 0;
   count = 0;
 
   constructor(root: string, source: string, dataset: string, runId: string) {
@@ -47,16 +49,28 @@ export class QuarantineWriter {
       this.lines.push(line({ ...entry, record: cutDeep(entry.record, KEPT_DEPTH), reasons: [...entry.reasons, reason] }));
     }
     this.count += 1;
-    if (this.lines.length >= 1000) this.flush();
+    this.chars += this.lines[this.lines.length - 1]!.length + 1;
+    if (this.lines.length >= 1000 || this.chars >= FLUSH_CHARS) this.flush();
   }
 
   flush(): void {
     if (this.lines.length === 0) return;
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    fs.appendFileSync(this.file, `${this.lines.join('\n')}\n`);
+    // Whole lines, in writes of at most ~FLUSH_CHARS (one line longer than that is a write of its own).
+    let start = 0;
+    while (start < this.lines.length) {
+      let end = start;
+      let size = 0;
+      while (end < this.lines.length && (end === start || size + this.lines[end]!.length + 1 <= FLUSH_CHARS)) size += this.lines[end++]!.length + 1;
+      fs.appendFileSync(this.file, `${this.lines.slice(start, end).join('\n')}\n`);
+      start = end;
+    }
     this.lines = [];
+    this.chars = 0;
   }
 }
+
+const FLUSH_CHARS = 16 * 1024 * 1024;
 
 const KEPT_DEPTH = 64;
 

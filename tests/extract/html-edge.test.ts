@@ -1,0 +1,106 @@
+/**
+ * Crawler edges: a link with an empty query is the same page; a page ending in a comment after
+ * </html> is whole. Quarantine edges: camelCase secret names, records too big for one write.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineSource, z } from '../../src/index.js';
+import { htmlSource, normalizeCrawlUrl } from '../../src/extract/html-source.js';
+import { QuarantineWriter } from '../../src/extract/quarantine.js';
+import { isSecretName } from '../../src/redact.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
+
+const FAST = { requestsPerSecond: 1_000, burst: 100, backoffBaseMillis: 5, backoffMaxMillis: 50 };
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (closers.length) await closers.pop()!();
+});
+
+/** A loopback site: path (with query) → html; counts hits per path+query. */
+async function siteOf(pages: Record<string, string>): Promise<{ url: string; hits: Record<string, number> }> {
+  const hits: Record<string, number> = {};
+  const server = http.createServer((req, res) => {
+    const key = req.url!;
+    hits[key] = (hits[key] ?? 0) + 1;
+    const body = pages[key] ?? pages[new URL(key, 'http://x').pathname];
+    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(body ?? '<html><body>no</body></html>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, hits };
+}
+const html = (body: string): string => `<!doctype html><html><body>${body}</body></html>`;
+
+describe('htmlSource edges', () => {
+  it('a link written with an empty query ("/c/x?", "/c/x?#top") is the page "/c/x": crawled once, its records read once', async () => {
+    expect(normalizeCrawlUrl('/c/x?', 'http://h/')).toBe('http://h/c/x');
+    expect(normalizeCrawlUrl('/c/x?#top', 'http://h/')).toBe('http://h/c/x');
+    expect(normalizeCrawlUrl('/c/x?b=2&a=1', 'http://h/')).toBe('http://h/c/x?a=1&b=2');
+    const s = await siteOf({
+      '/': html('<a class="n" href="/c/x">x</a> <a class="n" href="/c/x?">x again</a> <a class="n" href="/c/x?#top">x again</a>'),
+      '/c/x': html('<li class="p" data-sku="A">A</li>'),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'q', startUrls: [`${s.url}/`], follow: 'a.n', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect((s.hits['/c/x'] ?? 0) + (s.hits['/c/x?'] ?? 0)).toBe(1);
+  });
+
+  it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
+    const s = await siteOf({
+      '/': '<!doctype html><html><body><li class="p" data-sku="A">A</li></body></html>\n<!-- generated in 0.02s by cache -->\n',
+      '/cut': '<!doctype html><html><body><li class="p" data-sku="B">B</li>',
+    });
+    const lake = await tempLake();
+    const extract = { items: 'li.p', fields: { sku: { attr: 'data-sku' } } };
+    const schema = z.object({ sku: z.string() });
+    const [whole, cut] = (
+      await lake.extract([
+        htmlSource({ source: 'edge', dataset: 'whole', startUrls: [`${s.url}/`], extract, schema, limits: FAST }),
+        htmlSource({ source: 'edge', dataset: 'cut', startUrls: [`${s.url}/cut`], extract, schema, limits: FAST }),
+      ])
+    ).sources;
+    expect(whole).toMatchObject({ status: 'success', rows: 1 });
+    expect(whole!.warnings ?? []).toEqual([]);
+    expect(cut!.warnings?.join(' ')).toMatch(/looks truncated/);
+  });
+});
+
+describe('quarantine edges', () => {
+  it('secret-named fields in camelCase (accessToken, clientSecret, refreshToken, userPassword, xApiKey) are redacted', async () => {
+    expect(['accessToken', 'clientSecret', 'refreshToken', 'userPassword', 'xApiKey', 'APIKey'].every(isSecretName)).toBe(true);
+    expect(['author', 'authorId', 'sessionId', 'tokenizer', 'secretary'].some(isSecretName)).toBe(false);
+    const lake = await tempLake();
+    const source = defineSource({
+      source: 'edge',
+      dataset: 'sec',
+      schema: z.object({ id: z.number() }),
+      extract: () => [[{ id: 'bad', accessToken: 'AT-visible-111', clientSecret: 'CS-visible-222', refreshToken: 'RT-visible-333', userPassword: 'PW-visible-444' }]],
+    });
+    const result = await lake.extract([source]);
+    expect(result.sources[0]).toMatchObject({ rejected: 1 });
+    const text = fs.readFileSync(path.join(lake.paths.quarantine, 'edge', 'sec', `${result.runId}.ndjson`), 'utf8');
+    for (const secret of ['AT-visible-111', 'CS-visible-222', 'RT-visible-333', 'PW-visible-444']) expect(text).not.toContain(secret);
+    expect(JSON.parse(text).record).toMatchObject({ id: 'bad', accessToken: '[REDACTED]', userPassword: '[REDACTED]' });
+  });
+
+  it('big rejected records are written in bounded writes as they come (not one string of every line), each line whole', () => {
+    const root = tempDir();
+    const q = new QuarantineWriter(root, 'edge', 'wide', 'r1');
+    const page = 'x'.repeat(1_000_000);
+    // 17 records of ~1 MB pass 16 M characters: written before any explicit flush.
+    for (let i = 0; i < 17; i++) q.add({ runId: 'r1', source: 'edge', dataset: 'wide', position: i + 1, reasons: [{ path: 'id', message: 'bad' }], record: { id: `bad-${i}`, html: page } });
+    expect(fs.existsSync(q.file)).toBe(true);
+    for (let i = 17; i < 40; i++) q.add({ runId: 'r1', source: 'edge', dataset: 'wide', position: i + 1, reasons: [{ path: 'id', message: 'bad' }], record: { id: `bad-${i}`, html: page } });
+    q.flush();
+    const lines = fs.readFileSync(q.file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(40);
+    expect(lines.map((l) => (JSON.parse(l) as { position: number }).position)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(q.count).toBe(40);
+  });
+});
