@@ -39,9 +39,19 @@ async function loadConfig(explicit: string | undefined): Promise<{ config: CliCo
     throw new UsageError(`${path.relative(process.cwd(), file)}: ${(error as Error).message}`);
   }
   let config = (mod.default ?? mod) as CliConfig & { default?: CliConfig };
-  // A .ts config outside an ESM package comes back as CommonJS: `default` sits one level down.
-  if (config && typeof config === 'object' && 'default' in config && Object.keys(config).every((k) => k === 'default' || k === '__esModule')) config = config.default!;
+  // A .ts config outside an ESM package comes back as CommonJS: `default` sits one level down,
+  // next to the file's named exports (`export const prices = …`), which are not options.
+  if (config && typeof config === 'object' && 'default' in config && config.default && typeof config.default === 'object') config = config.default;
   if (!config || typeof config !== 'object') throw new UsageError(`${file}: export default { sources, ...options }`);
+  // `sources: prices` (not `[prices]`) would extract nothing, silently: a config error, naming the entry.
+  const where = path.relative(process.cwd(), file) || file;
+  if (config.sources !== undefined && config.sources !== null) {
+    if (!Array.isArray(config.sources)) throw new UsageError(`${where}: option "sources" must be a list of sources ([defineSource(…), …]), got ${typeof config.sources}`);
+    const { isSource } = await import('./extract/source.js');
+    config.sources.forEach((s, i) => {
+      if (!isSource(s)) throw new UsageError(`${where}: sources[${i}] is not a source (build it with defineSource, httpSource, csvSource…), got ${s === null ? 'null' : typeof s}`);
+    });
+  }
   return { config, file };
 }
 
@@ -65,7 +75,7 @@ async function withLake<T>(globals: Globals, fn: (lake: Lakehouse, config: CliCo
 
 function pickSources(config: CliConfig, names: string[]): AnySource[] {
   const all = config.sources ?? [];
-  if (all.length === 0) throw new UsageError('no sources: add `sources: [...]` to duckhouse.config.ts');
+  if (all.length === 0) throw new UsageError('no sources: add `sources: [...]` to duckhouse.config.{ts,mjs,js}');
   if (names.length === 0) return all;
   const picked = all.filter((s) => names.some((n) => n === s.source || n === `${s.source}/${s.dataset}`));
   const unknown = names.filter((n) => !all.some((s) => n === s.source || n === `${s.source}/${s.dataset}`));

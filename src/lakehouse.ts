@@ -473,6 +473,15 @@ export class Lakehouse {
    */
   async run(options: { sources?: AnySource[]; select?: string[]; fullRefresh?: boolean; vars?: Record<string, unknown>; extractedAt?: Date } = {}): Promise<RunResult> {
     this.ensureOpen('run');
+    if (options.sources !== undefined && !Array.isArray(options.sources)) throw new ConfigError(`lake.run: option "sources" must be a list of sources (got ${typeof options.sources})`);
+    if (options.select && options.select.length > 0) {
+      // A selector that matches nothing is a usage error: found before the extract, not after it.
+      // (A project that does not discover is the build's to report, after the extract, as before.)
+      const { discover } = await import('./transform/build.js');
+      const { selectNodes } = await import('./transform/select.js');
+      const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {}).catch(() => undefined);
+      if (project) selectNodes(project, options.select);
+    }
     const started = performance.now();
     const runId = newRunId();
     await this.metrics.startRun(runId, 'run', new Date());

@@ -1,0 +1,62 @@
+/** Config files the CLI must refuse clearly, or load as written. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+const repo = path.resolve(import.meta.dirname, '..', '..');
+const index = path.join(repo, 'src', 'index.ts');
+const source = `defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ sku: z.string() }), async *extract() { yield [{ sku: 'a' }]; } })`;
+
+describe('duckhouse.config and the CLI', () => {
+  it('run: `sources` that is not an array is a config error (exit 2), not a silent run with no extract (exit 0)', () => {
+    const dir = tempDir('hunt-cfg-');
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};\nexport default { sources: ${source}, log: { console: false } };\n`,
+    );
+    fs.mkdirSync(path.join(dir, 'models'));
+    const r = runCli(dir, ['run']);
+    // Observed: exit 0, "run …: success", nothing extracted (no data/bronze).
+    expect(fs.existsSync(path.join(dir, 'data', 'bronze', 'shop')) || r.code !== 0, `${r.out}\n${r.err}`).toBe(true);
+    expect(r.code).toBe(2);
+  }, 60_000);
+
+  it('a .ts config with a named export next to its default export loads like the same .mjs config', () => {
+    const body = `import { defineSource, z } from ${JSON.stringify(index)};\nexport const prices = ${source};\nexport default { sources: [prices], log: { console: false } };\n`;
+    const results = ['mjs', 'ts'].map((ext) => {
+      const dir = tempDir('hunt-cfg-');
+      fs.writeFileSync(path.join(dir, `duckhouse.config.${ext}`), body);
+      return runCli(dir, ['extract']);
+    });
+    expect(results[0]!.code, results[0]!.err).toBe(0); // .mjs: shop/prices: success
+    // Observed for .ts: exit 2, `duckhouse: Lakehouse.open: unknown option "default", "prices"`.
+    expect(results[1]!.err).not.toMatch(/unknown option "default"/);
+    expect(results[1]!.code, results[1]!.err).toBe(0);
+  }, 60_000);
+
+  it('extract <name>: a `sources` entry that is not a list of sources is a config error (exit 2), not a TypeError (exit 1)', () => {
+    const cases = [`{ prices: ${source} }`, `[${source}, undefined]`];
+    for (const list of cases) {
+      const dir = tempDir('hunt-cfg-');
+      fs.writeFileSync(path.join(dir, 'duckhouse.config.mjs'), `import { defineSource, z } from ${JSON.stringify(index)};\nexport default { sources: ${list}, log: { console: false } };\n`);
+      const r = runCli(dir, ['extract', 'shop']);
+      // Observed: exit 1, "duckhouse: all.filter is not a function" / "Cannot read properties of undefined (reading 'source')".
+      expect(r.err).not.toMatch(/is not a function|Cannot read properties/);
+      expect(r.code, r.err).toBe(2);
+    }
+  }, 60_000);
+
+  it('run --select <unknown model>: the usage error comes before any extract (nothing extracted, no partial run recorded)', () => {
+    const dir = tempDir('hunt-cfg-');
+    fs.writeFileSync(path.join(dir, 'duckhouse.config.mjs'), `import { defineSource, z } from ${JSON.stringify(index)};\nexport default { sources: [${source}], models: ${JSON.stringify(path.join(repo, 'models'))}, log: { console: false } };\n`);
+    const r = runCli(dir, ['run', '--select', 'fct_prices_dayly']);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/matches no enabled model/);
+    // Observed: the whole extract ran first (data/bronze/shop exists) and `runs` records the run as "partial".
+    expect(fs.existsSync(path.join(dir, 'data', 'bronze', 'shop'))).toBe(false);
+    const runs = runCli(dir, ['runs', '--json']);
+    expect(JSON.parse(runs.out).filter((x: { kind: string }) => x.kind === 'run').map((x: { status: string }) => x.status)).not.toContain('partial');
+  }, 60_000);
+});
