@@ -23,7 +23,7 @@ db.closeSync();
 // ## 2. Through duckhouse: plain objects, parameters, Arrow
 const lake = await Lakehouse.open({ root });
 try {
-  const rows = await lake.query(`select store, count(*) as days, round(avg(price), 2) as avg_price from marts.fct_prices_daily where price_date >= $1::DATE group by 1 order by 1`, ['2000-01-01']);
+  const rows = await lake.query(`select store, count(distinct price_date) as days, count(*) as product_days, round(avg(price), 2) as avg_price from marts.fct_prices_daily where price_date >= $1::DATE group by 1 order by 1`, ['2000-01-01']);
   console.table(rows);
   const table = await lake.queryArrow(`select store, price_date, avg(price) as avg_price from marts.fct_prices_daily group by all order by all`);
   console.log(`Arrow table: ${table.numRows} rows, columns ${table.schema.fields.map((f) => `${f.name}:${f.type}`).join(', ')}`);
