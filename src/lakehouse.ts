@@ -411,12 +411,11 @@ export class Lakehouse {
     const runId = newRunId();
     await this.metrics.startRun(runId, 'test', new Date());
     try {
-      const { discover } = await import('./transform/build.js');
+      const { discover, testsFor } = await import('./transform/build.js');
       const { selectNodes } = await import('./transform/select.js');
       const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
-      const selected = selectNodes(project, options.select);
-      // As a build picks them: an assertion refing nothing (it reads sources only) runs with any selection.
-      const tests = project.tests.filter((t) => selected.has(t.model) || (t.kind === 'singular' && (t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0)));
+      // As a build picks them (nothing is unusable: the published catalog holds what was built).
+      const tests = testsFor(project, selectNodes(project, options.select), new Set());
       const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }), await this.metrics.bronzeVisibility());
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
       await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results }, this.logger.child({ runId }));
@@ -520,7 +519,7 @@ export class Lakehouse {
 
   /** Alerts of a pipeline run: the extract's (already recorded) plus failed models and failing tests. */
   private async alertsFor(run: { extract: ExtractResult | null; build: BuildResult | null; runId: string }): Promise<AlertRecord[]> {
-    // Both parts recorded their alerts when they finished (extract: evaluateExtract; build: recordOutcomeAlerts).
+    // Both parts recorded their alerts when they finished (extract: evaluateExtract; build: finishWithAlerts).
     return [...(run.extract?.alerts ?? []), ...(run.build ? outcomeAlerts(run.build).alerts : [])];
   }
 
@@ -539,7 +538,12 @@ export class Lakehouse {
     const { alerts, checked } = outcomeAlerts(outcome);
     if (checked.length === 0) return this.metrics.finishRun(runId, fields, extra);
     try {
-      await this.metrics.finishRun(runId, fields, { ...extra, also: (c) => applyAlerts(c, runId, alerts, checked) });
+      await this.metrics.finishRun(runId, fields, {
+        ...extra,
+        also: async (c) => {
+          await applyAlerts(c, runId, alerts, checked);
+        },
+      });
     } catch (error) {
       logger.error(`alerts could not be recorded: ${errorMessage(error)}`);
       await this.metrics.finishRun(runId, fields, extra);

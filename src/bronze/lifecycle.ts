@@ -24,7 +24,7 @@ import { quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { compactedFileName, firstRunOf, isCompactionOutput, scanBronze } from '../transform/source-relation.js';
 import { applyMoves, writeFileAtomic } from './commit.js';
-import { dateParts } from './partition.js';
+import { dateParts, partitionOfDir } from './partition.js';
 
 const NAME = /^[a-z][a-z0-9_]*$/;
 /** Outputs switched in per metrics transaction at most (bounds temp space, lost work on a kill, and how long the metrics file stays locked). */
@@ -124,18 +124,6 @@ function checkNames(where: string, source: unknown, dataset: unknown): void {
   }
 }
 
-function partitionOf(partitionDir: string): Record<string, string | null> {
-  const out: Record<string, string | null> = {};
-  if (partitionDir === '' || partitionDir === '.') return out;
-  for (const segment of partitionDir.split(path.sep)) {
-    const eq = segment.indexOf('=');
-    if (eq < 0) continue;
-    const value = decodeURIComponent(segment.slice(eq + 1));
-    out[segment.slice(0, eq)] = value === '__HIVE_DEFAULT_PARTITION__' ? null : value;
-  }
-  return out;
-}
-
 /** The dataset's visible files, with what compaction and prune need to know of each. */
 async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Promise<{ files: LiveFile[]; partitionKeys: string[]; recorded: Map<string, { rows: number; removed: boolean }>; running: Set<string> }> {
   const visibility = await env.metrics.bronzeVisibility();
@@ -147,7 +135,7 @@ async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Pr
       abs,
       rel: path.relative(env.root, abs),
       partitionDir: partitionDir === '.' ? '' : partitionDir,
-      partition: partitionOf(partitionDir),
+      partition: partitionOfDir(partitionDir),
       bytes: fs.statSync(abs).size,
       runId: firstRunOf(abs) ?? 'unknown',
     };

@@ -6,6 +6,7 @@
  * their `key=` directory and read back unchanged. NUL, control characters and overlong
  * values cannot be made safe and are refused, naming the field.
  */
+import path from 'node:path';
 import { PartitionError } from '../errors.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
@@ -53,7 +54,30 @@ export function partitionValue(field: string, value: unknown, where: string): st
 }
 
 const MAX_FOLDER_NAME = 255;
-const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+/** The folder name DuckDB writes a NULL partition value under. */
+export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+
+/**
+ * A `key=value` folder name as `[key, value]`: the value percent-decoded (DuckDB encodes it), its
+ * NULL folder as null; undefined for a name that is not a partition folder.
+ */
+export function hiveFolder(segment: string): [string, string | null] | undefined {
+  const eq = segment.indexOf('=');
+  if (eq <= 0) return undefined;
+  const value = decodeURIComponent(segment.slice(eq + 1));
+  return [segment.slice(0, eq), value === HIVE_NULL ? null : value];
+}
+
+/** The partition values a relative partition folder (`store=a/year=2026/…`) names, by key. */
+export function partitionOfDir(dir: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  if (dir === '' || dir === '.') return out;
+  for (const segment of dir.split(path.sep)) {
+    const folder = hiveFolder(segment);
+    if (folder) out[folder[0]] = folder[1];
+  }
+  return out;
+}
 
 function encodedLength(text: string): number {
   let n = 0;

@@ -61,12 +61,15 @@ function checkFormats(d: AnyDef): string[] {
   return formats;
 }
 
+/** zod wrappers that do not change the stored type (their `innerType` does). */
+const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional', 'success']);
+
 /** Strips wrappers that do not change the stored type. */
 function unwrap(schema: unknown): unknown {
   let current = schema;
   for (let i = 0; i < 20; i++) {
     const d = def(current);
-    if (['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional', 'success'].includes(d.type)) {
+    if (WRAPPERS.has(d.type)) {
       current = d.innerType;
     } else if (d.type === 'pipe') {
       // A transform's output type is unknown to us: the pipe's output schema decides when it has one.
@@ -196,7 +199,7 @@ function transformed(schema: unknown): boolean {
     if (d.type === 'pipe') {
       if (def(d.out).type === 'transform') return true;
       current = d.out;
-    } else if (['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional', 'success'].includes(d.type)) {
+    } else if (WRAPPERS.has(d.type)) {
       current = d.innerType;
     } else {
       return false;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { BOOLEAN, DOUBLE, VARCHAR, DuckDBDataChunk } from '../db/duckdb.js';
 import type { ColumnSpec, WireType } from './schema-map.js';
-import { dateParts, partitionValue } from './partition.js';
+import { dateParts, partitionOfDir, partitionValue } from './partition.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { applyMoves, writeManifest, type CommitManifest } from './commit.js';
@@ -359,12 +359,7 @@ export class BronzeWriter {
       if (!path.resolve(to).startsWith(this.datasetDir + path.sep)) {
         throw new DuckhouseError('PARTITION_INVALID', `${this.where}: partition path ${JSON.stringify(partitionDir)} escapes the dataset folder`);
       }
-      const partition: Record<string, string | null> = {};
-      for (const segment of partitionDir.split(path.sep)) {
-        const eq = segment.indexOf('=');
-        const value = decodeURIComponent(segment.slice(eq + 1));
-        partition[segment.slice(0, eq)] = value === '__HIVE_DEFAULT_PARTITION__' ? null : value;
-      }
+      const partition = partitionOfDir(partitionDir);
       moves.push({ from, to });
       files.push({
         path: path.relative(this.o.root, to),

@@ -75,10 +75,8 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
       }
     }
     alerts.push(...(await freshness(c, quality, now, checked)));
-    // A source's error may carry a URL with a token: the alerts returned (and printed) are redacted too.
-    const redacted = alerts.map(redactAlert);
-    await applyAlerts(c, runId, redacted, checked);
-    return redacted;
+    // A source's error may carry a URL with a token: the alerts returned (and printed) are the redacted ones stored.
+    return applyAlerts(c, runId, alerts, checked);
   });
 }
 
@@ -129,8 +127,8 @@ async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date
   return alerts;
 }
 
-/** Opens new alerts, keeps open ones that still hold, resolves the checked ones that cleared. */
-export async function applyAlerts(c: DuckDBConnection, runId: string, alerts: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<void> {
+/** Opens new alerts, keeps open ones that still hold, resolves the checked ones that cleared; returns the alerts as stored (redacted). */
+export async function applyAlerts(c: DuckDBConnection, runId: string, alerts: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
   // Messages quote errors (a source's URL, a model's SQL): what is stored is redacted, whoever raised it.
   const current = alerts.map(redactAlert);
   const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
@@ -149,10 +147,7 @@ export async function applyAlerts(c: DuckDBConnection, runId: string, alerts: Al
     }
     await c.run(`INSERT INTO alerts VALUES ($1, $2, $3, $4, $5, $6, now(), NULL)`, [randomBytes(8).toString('hex'), runId, a.kind, a.severity, a.subject, a.message]);
   }
-}
-
-export async function recordBuildAlerts(metrics: MetricsDb, runId: string, alerts: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<void> {
-  await metrics.transaction((c) => applyAlerts(c, runId, alerts, checked));
+  return current;
 }
 
 export interface OpenAlert extends AlertRecord {

@@ -445,10 +445,6 @@ export class MetricsDb {
     );
   }
 
-  async recordTests(runId: string, tests: TestResult[]): Promise<void> {
-    if (tests.length > 0) await this.transaction((c) => insertTests(c, runId, tests));
-  }
-
   /** Files hidden from readers (removed) and compaction outputs switched in: see `scanBronze`. */
   async bronzeVisibility(): Promise<BronzeVisibility> {
     return toVisibility(await this.select(VISIBILITY_SQL));

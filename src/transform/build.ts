@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { writeFileAtomic } from '../bronze/commit.js';
+import { hiveFolder } from '../bronze/partition.js';
 import { redactString } from '../redact.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { MetricsDb } from '../metrics/metrics-db.js';
@@ -174,8 +175,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   }
 }
 
-/** Tests whose model is selected and whose inputs were all built. */
-function testsFor(project: Project, selected: Set<string>, unusable: Set<string>): TestDef[] {
+/** Tests whose model is selected and whose inputs were all built (assertions: one of whose refs is selected, or that ref nothing). */
+export function testsFor(project: Project, selected: Set<string>, unusable: Set<string>): TestDef[] {
   return project.tests.filter((t) => (selected.has(t.model) || t.kind === 'singular') && testInputs(project, t).every((d) => !unusable.has(d)) && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0));
 }
 
@@ -740,13 +741,8 @@ class Builder {
     const oldColumns = sync ? columnList([...incoming.keys()].filter((k) => existing.has(k))) : '*';
     const strategy = cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append');
     const parts = cfg.partition_by;
-    const written = await this.writeParquet(node, newRows, parts);
-    if (written.rows === 0) {
-      // Nothing new: an unpartitioned write still made an (empty) file, never published.
-      for (const f of written.files) fs.rmSync(f, { force: true });
-      written.files = [];
-      if (!sync) return { files: prev.files, rows: await this.rowsOf(prev, prev.files), newFiles: [] };
-    }
+    const written = withoutEmptyFiles(await this.writeParquet(node, newRows, parts));
+    if (written.rows === 0 && !sync) return { files: prev.files, rows: await this.rowsOf(prev, prev.files), newFiles: [] };
     if (strategy === 'append' && !sync) {
       return { files: [...prev.files, ...written.files], rows: (await this.rowsOf(prev, prev.files)) + written.rows, newFiles: written.files };
     }
@@ -759,10 +755,11 @@ class Builder {
     let replaced = prev.files;
     if (parts && parts.length > 0 && !sync && prev.files.every((f) => sameKeys(partitionKeysOf(f), parts))) {
       const touched = new Set(written.files.map((f) => JSON.stringify(partitionValuesOf(f, parts))));
-      replaced = prev.files.filter((f) => touched.has(JSON.stringify(partitionValuesOf(f, parts))));
+      const inTouched = new Set(prev.files.filter((f) => touched.has(JSON.stringify(partitionValuesOf(f, parts)))));
+      replaced = prev.files.filter((f) => inTouched.has(f));
       // A unique key that leaves out a partition column lets a row move to another partition:
       // the files still holding one of the new rows' keys are replaced too.
-      const elsewhere = prev.files.filter((f) => !touched.has(JSON.stringify(partitionValuesOf(f, parts))));
+      const elsewhere = prev.files.filter((f) => !inTouched.has(f));
       if (keys.length > 0 && newRowsRead && elsewhere.length > 0 && !parts.every((p) => keys.includes(p))) {
         const holding = readerRows(
           await this.c.runAndReadAll(
@@ -779,11 +776,7 @@ class Builder {
     if (replaced.length > 0) {
       const oldRows = `SELECT ${oldColumns} FROM (${tableViewSql(replaced)}) AS o`;
       const keptSql = keys.length > 0 && newRowsRead ? `${oldRows} WHERE NOT EXISTS (SELECT 1 FROM ${newRowsRead} AS n WHERE ${match})` : oldRows;
-      kept = await this.writeParquet(node, keptSql, parts);
-      if (kept.rows === 0) {
-        for (const f of kept.files) fs.rmSync(f, { force: true });
-        kept = { files: [], rows: 0 };
-      }
+      kept = withoutEmptyFiles(await this.writeParquet(node, keptSql, parts));
     }
     const files = [...untouched, ...kept.files, ...written.files];
     // A table needs at least one file: everything replaced and nothing left gives one empty file.
@@ -867,27 +860,36 @@ class Builder {
   }
 }
 
-const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
 /** The engine's own quality history table. */
 const QUALITY_ID = 'marts.mart_data_quality';
 
-/** The partition values of a file from its `col=value` folders, in `parts` order. */
-function partitionValuesOf(file: string, parts: string[]): string[] {
+/** The partition values of a file from its `col=value` folders, in `parts` order (NULL, or no such folder: null). */
+function partitionValuesOf(file: string, parts: string[]): (string | null)[] {
   const found = new Map(partitionFolders(file));
-  return parts.map((p) => found.get(p) ?? HIVE_NULL);
+  return parts.map((p) => found.get(p) ?? null);
 }
 
 /** The `col=value` folders a warehouse file sits in, nearest the model's folder first (values decoded). */
-function partitionFolders(file: string): [string, string][] {
+function partitionFolders(file: string): [string, string | null][] {
   const segments = file.split(path.sep);
-  const out: [string, string][] = [];
-  // DuckDB percent-encodes `=` in values: a folder with one is a partition folder.
-  for (let i = segments.length - 2; i >= 0 && segments[i]!.indexOf('=') > 0; i--) {
-    const segment = segments[i]!;
-    const eq = segment.indexOf('=');
-    out.unshift([segment.slice(0, eq), decodeURIComponent(segment.slice(eq + 1))]);
+  const out: [string, string | null][] = [];
+  // DuckDB percent-encodes `=` in values: only the folders right above the file are partition folders.
+  for (let i = segments.length - 2; i >= 0; i--) {
+    const folder = hiveFolder(segments[i]!);
+    if (!folder) break;
+    out.unshift(folder);
   }
   return out;
+}
+
+/**
+ * A write of no rows as no files: an unpartitioned COPY still makes an (empty) file, which a merge
+ * does not need (it was never published, so it goes at once).
+ */
+function withoutEmptyFiles(out: { files: string[]; rows: number }): { files: string[]; rows: number } {
+  if (out.rows > 0) return out;
+  for (const f of out.files) fs.rmSync(f, { force: true });
+  return { files: [], rows: 0 };
 }
 
 function partitionKeysOf(file: string): string[] {

@@ -327,28 +327,38 @@ function num(value: number): string {
  * testSql(test, (id) => qualified(...id.split('.') as [string, string]))
  * // select count(*)::BIGINT as failures, NULL::DOUBLE as measured from "trusted"."tru_product" where sku_id is null
  */
+/** The rows a test looks at: its model's relation, filtered by its `where`. */
+function testedRelation(test: TestDef, relationOf: (id: string) => string): string {
+  // Fragments from YAML are pasted into one-line SQL: a trailing `-- note` or `;` would cut it.
+  return test.where === undefined ? relationOf(test.model) : `(select * from ${relationOf(test.model)} where ${trimSqlTail(test.where)})`;
+}
+
+/** `accepted_values`' list, quoted unless `quote: false`. */
+function acceptedValuesSql(args: { values: unknown[]; quote?: boolean }): string {
+  return args.values.map((v) => (args.quote ? quoteLiteral(String(v)) : String(v))).join(', ');
+}
+
 /**
  * For the quality score: how many ROWS a `unique` or `accepted_values` test finds at fault (the
  * extra copies of each duplicated key; the rows holding a value not accepted), where `failures`
  * counts keys and values as dbt does. Undefined for the other kinds, whose failures are rows.
  */
 export function failingRowsSql(test: TestDef, relationOf: (id: string) => string): string | undefined {
-  const rel = test.where === undefined ? relationOf(test.model) : `(select * from ${relationOf(test.model)} where ${trimSqlTail(test.where)})`;
+  const rel = testedRelation(test, relationOf);
   if (test.kind === 'unique') {
     const cols = test.args.columns;
     const notNull = cols.length === 1 ? ` where (${cols[0]}) is not null` : '';
     return `select coalesce(sum(n - 1), 0)::BIGINT as rows from (select count(*) as n from ${rel} as t${notNull} group by ${cols.map((c) => `(${c})`).join(', ')} having count(*) > 1) as d`;
   }
   if (test.kind === 'accepted_values') {
-    const values = test.args.values.map((v) => (test.args.quote ? quoteLiteral(String(v)) : String(v))).join(', ');
+    const values = acceptedValuesSql(test.args);
     return `select count(*)::BIGINT as rows from ${rel} as t where (${test.args.column}) not in (${values})`;
   }
   return undefined;
 }
 
 export function testSql(test: TestDef, relationOf: (id: string) => string, compiledSql?: string): string {
-  // Fragments from YAML are pasted into one-line SQL: a trailing `-- note` or `;` would cut it.
-  const rel = test.where === undefined ? relationOf(test.model) : `(select * from ${relationOf(test.model)} where ${trimSqlTail(test.where)})`;
+  const rel = testedRelation(test, relationOf);
   const counted = (from: string) => `select count(*)::BIGINT as failures, NULL::DOUBLE as measured from ${from}`;
   switch (test.kind) {
     case 'not_null':
@@ -361,7 +371,7 @@ export function testSql(test: TestDef, relationOf: (id: string) => string, compi
       return counted(`(select 1 from ${rel} as t group by ${cols.map((c) => `(${c})`).join(', ')} having count(*) > 1) as d`);
     }
     case 'accepted_values': {
-      const values = test.args.values.map((v) => (test.args.quote ? quoteLiteral(String(v)) : String(v))).join(', ');
+      const values = acceptedValuesSql(test.args);
       return counted(`(select (${test.args.column}) as v from ${rel} as t where (${test.args.column}) not in (${values}) group by 1) as d`);
     }
     case 'relationships':
