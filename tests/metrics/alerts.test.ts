@@ -20,6 +20,28 @@ describe('observability', () => {
     expect(Math.abs((profiles[0]!.approx_distinct as number) - 100)).toBeLessThanOrEqual(5);
   });
 
+  it('estimates distinct counts of a batch larger than the profile sample: unique columns count every row, low-cardinality ones their values', async () => {
+    const lake = await tempLake();
+    const n = 60_000;
+    const wide = defineSource({
+      source: 'obs',
+      dataset: 'wide',
+      schema: z.object({ id: z.number().int(), store: z.string(), seen: z.iso.datetime(), tags: z.array(z.string()) }),
+      extract: () => [Array.from({ length: n }, (_, i) => ({ id: i, store: `s${i % 7}`, seen: new Date(Date.UTC(2026, 0, 1) + (i % 40) * 3_600_000).toISOString(), tags: [`t${i % 3}`] }))],
+    });
+    const r = await lake.extract([wide]);
+    const profiles = await lake.metrics.select(`select column_name, rows, approx_distinct from column_profiles where run_id = $1 order by column_name`, [r.runId]);
+    const distinct = Object.fromEntries(profiles.map((p) => [p.column_name, p.approx_distinct]));
+    expect(profiles.every((p) => p.rows === n)).toBe(true);
+    expect(distinct.id).toBe(n);
+    expect(distinct.store).toBeGreaterThanOrEqual(6);
+    expect(distinct.store).toBeLessThanOrEqual(8);
+    expect(distinct.seen).toBeGreaterThanOrEqual(36);
+    expect(distinct.seen).toBeLessThanOrEqual(44);
+    expect(distinct.tags).toBeGreaterThanOrEqual(3);
+    expect(distinct.tags).toBeLessThanOrEqual(4);
+  });
+
   it('raises a volume alert under 80% of the trailing average, and resolves it when volume comes back', async () => {
     const lake = await tempLake();
     for (let i = 0; i < 3; i++) await lake.extract([source(100)]);
