@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { didYouMean } from './transform/suggest.js';
 
 /** Parses `input` with `schema`; on failure throws a ConfigError naming each bad field and value. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
@@ -11,6 +12,21 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, whe
   if (result.success) return result.data;
   const problems = result.error.issues.slice(0, 5).map((issue) => describeIssue(issue, input));
   throw new ConfigError(`${where}: ${problems.join('; ')}`, { cause: result.error });
+}
+
+/**
+ * Refuses an options object with a key the method does not know (a misspelt `dryrun` must not
+ * run a real prune), naming the key and the closest known one. For methods whose option values
+ * are checked one by one; `undefined` options pass.
+ */
+export function checkOptionKeys(options: unknown, known: readonly string[], where: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError(`${where}: options must be an object (got ${show(options)})`);
+  }
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length === 0) return;
+  throw new ConfigError(`${where}: ${unknown.map((k) => `unknown option "${k}"${didYouMean(k, known)}`).join('; ')} (known: ${known.join(', ')})`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
@@ -96,6 +112,9 @@ export const limitsOverrideSchema = z.strictObject(limitFields).partial();
 
 export type Limits = z.output<typeof limitsSchema>;
 
+/** The eight data-quality dimensions a model is scored on (DESIGN). */
+export const QUALITY_DIMENSIONS = ['completeness', 'uniqueness', 'validity', 'accuracy', 'conformity', 'consistency', 'integrity', 'timeliness'] as const;
+
 export const qualitySchema = z.strictObject({
   maxNullShare: share.default(0.2),
   maxDuplicateShare: share.default(0.05),
@@ -106,7 +125,7 @@ export const qualitySchema = z.strictObject({
   freshnessErrorHours: z.number().positive().default(72),
   volumeMinShare: share.default(0.8),
   volumeWindowRuns: positiveInt.default(7),
-  weights: z.record(z.string(), z.number().nonnegative()).optional(),
+  weights: z.strictObject(Object.fromEntries(QUALITY_DIMENSIONS.map((d) => [d, z.number().nonnegative().optional()])) as Record<(typeof QUALITY_DIMENSIONS)[number], z.ZodOptional<z.ZodNumber>>).optional(),
 });
 export type QualityOptions = z.output<typeof qualitySchema>;
 

@@ -9,7 +9,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { DuckDBInstance, DuckDBTimestampTZValue, StatementType } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
-import { openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
+import { checkOptionKeys, openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
 import { ClosedError, ConfigError, DuckhouseError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
@@ -185,6 +185,7 @@ export class Lakehouse {
    */
   async extract(sources: AnySource[] | AnySource, options: ExtractOptions = {}): Promise<ExtractResult> {
     this.ensureOpen('extract');
+    checkOptionKeys(options, ['signal', 'extractedAt'], 'lake.extract');
     if (options.extractedAt !== undefined && !(options.extractedAt instanceof Date && !Number.isNaN(options.extractedAt.getTime()))) {
       throw new ConfigError(`lake.extract: option "extractedAt" must be a valid Date (got ${String(options.extractedAt)})`);
     }
@@ -373,6 +374,7 @@ export class Lakehouse {
           readPublished: () => this.readPublished(),
           bronzeVisibility: async () => (await started).visibility,
           lastSuccess: async () => (await started).lastSuccess,
+          lastScores: async () => (await started).lastScores,
           testPublished: (project, tests, visibility) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger, visibility),
         },
         options,
@@ -408,15 +410,23 @@ export class Lakehouse {
   /** Runs the data tests of the selected models against the published catalog. */
   async test(options: { select?: string[]; vars?: Record<string, unknown> } = {}): Promise<TestResult[]> {
     this.ensureOpen('test');
+    checkOptionKeys(options, ['select', 'vars'], 'lake.test');
     const runId = newRunId();
     await this.metrics.startRun(runId, 'test', new Date());
     try {
-      const { discover, testsFor } = await import('./transform/build.js');
+      const { discover, testsFor, absentNodes, notRunWarnings, recordedGates } = await import('./transform/build.js');
       const { selectNodes } = await import('./transform/select.js');
       const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
-      // As a build picks them (nothing is unusable: the published catalog holds what was built).
-      const tests = testsFor(project, selectNodes(project, options.select), new Set());
+      // As a build picks them: a test reading a model the published catalog does not hold (a model
+      // waiting for its first extract, never built) is not run, with the build's warning.
+      const published = await this.readPublished();
+      const selected = selectNodes(project, options.select);
+      const untestable = new Set(absentNodes(project, (id) => published.models.has(id)));
+      const tests = testsFor(project, selected, untestable);
+      for (const warning of notRunWarnings(project, selected, untestable, new Set())) this.logger.child({ runId }).warn(warning);
       const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }), await this.metrics.bronzeVisibility());
+      // The quality gates as the last build scored the published models.
+      results.push(...recordedGates(project, new Set([...selected].filter((id) => !untestable.has(id))), await this.metrics.lastScores(), this.options.quality));
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
       await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results }, this.logger.child({ runId }));
       return results;
@@ -472,6 +482,7 @@ export class Lakehouse {
    */
   async run(options: { sources?: AnySource[]; select?: string[]; fullRefresh?: boolean; vars?: Record<string, unknown>; extractedAt?: Date } = {}): Promise<RunResult> {
     this.ensureOpen('run');
+    checkOptionKeys(options, ['sources', 'select', 'fullRefresh', 'vars', 'extractedAt'], 'lake.run');
     if (options.sources !== undefined && !Array.isArray(options.sources)) throw new ConfigError(`lake.run: option "sources" must be a list of sources (got ${typeof options.sources})`);
     if (options.select && options.select.length > 0) {
       // A selector that matches nothing is a usage error: found before the extract, not after it.
@@ -505,7 +516,20 @@ export class Lakehouse {
     const status: RunOutcome = failure ? (parts.some((p) => p.status !== 'failed') ? 'partial' : 'failed') : combineStatus(parts);
     const alerts = await this.alertsFor({ extract, build, runId });
     const run: RunResult = { runId, status, extract, build, alerts, durationMs: Math.round(performance.now() - started) };
-    await this.metrics.finishRun(runId, { status, result: { extract: extract?.runId ?? null, build: build?.runId ?? null, alerts }, error: failure ? errorMessage(failure) : null });
+    // The record carries what the run extracted and its first error; the stored result is the
+    // RunResult with its extract and build as their run ids (each is stored whole under its own).
+    const sources = extract?.sources ?? [];
+    const sum = (k: 'rows' | 'rejected' | 'files' | 'bytes'): number => sources.reduce((n, r) => n + r[k], 0);
+    const firstError = failure ? errorMessage(failure) : (sources.find((r) => r.error)?.error ?? build?.models.find((m) => m.error)?.error ?? null);
+    await this.metrics.finishRun(runId, {
+      status,
+      rows: sum('rows'),
+      rejected: sum('rejected'),
+      files: sum('files'),
+      bytes: sum('bytes'),
+      result: { ...run, extract: extract?.runId ?? null, build: build?.runId ?? null },
+      error: firstError,
+    });
     if (this.options.onRunFinished) {
       try {
         await this.options.onRunFinished(run);
@@ -553,6 +577,7 @@ export class Lakehouse {
   /** Open alerts (or all with `open: false`), newest first (`limit`, default 100). */
   async alerts(options: { open?: boolean; limit?: number } = {}): Promise<OpenAlert[]> {
     this.ensureOpen('alerts');
+    checkOptionKeys(options, ['open', 'limit'], 'lake.alerts');
     const { open, limit = 100 } = options ?? {};
     if (!Number.isInteger(limit) || limit <= 0) throw new ConfigError(`lake.alerts: option "limit" must be a positive integer (got ${String(limit)})`);
     if (open !== undefined && typeof open !== 'boolean') throw new ConfigError(`lake.alerts: option "open" must be a boolean (got ${JSON.stringify(open)})`);
@@ -592,6 +617,7 @@ export class Lakehouse {
    */
   async compact(options: CompactOptions): Promise<CompactResult> {
     this.ensureOpen('compact');
+    checkOptionKeys(options, ['source', 'dataset', 'partitions', 'targetFileMb'], 'lake.compact');
     const { compactDataset } = await import('./bronze/lifecycle.js');
     return this.lifecycleRun('compact', (env) => compactDataset(env, options, this.options.limits.compactionTargetMb));
   }
@@ -605,6 +631,7 @@ export class Lakehouse {
    */
   async prune(options: PruneOptions): Promise<PruneResult> {
     this.ensureOpen('prune');
+    checkOptionKeys(options, ['source', 'dataset', 'olderThan', 'dryRun'], 'lake.prune');
     const { pruneDataset, pruneCutoff } = await import('./bronze/lifecycle.js');
     if (options?.dryRun === true) {
       pruneCutoff(options.olderThan, this.options.timezone);
@@ -648,6 +675,7 @@ export class Lakehouse {
    */
   async bronze<T extends object = Row>(dataset: string, options: { asOfRun?: string; limit?: number } = {}): Promise<T[]> {
     this.ensureOpen('bronze');
+    checkOptionKeys(options, ['asOfRun', 'limit'], 'lake.bronze');
     const m = typeof dataset === 'string' ? /^([a-z][a-z0-9_]*)\/([a-z][a-z0-9_]*)$/.exec(dataset) : null;
     if (!m) throw new ConfigError(`lake.bronze: dataset must be 'source/dataset' (got ${JSON.stringify(dataset)})`);
     const { asOfRun, limit } = options;
@@ -677,6 +705,7 @@ export class Lakehouse {
    */
   async exportTable(table: string, options: { format: 'csv' | 'parquet'; to?: string }): Promise<{ path: string; rows: number; bytes: number }> {
     this.ensureOpen('exportTable');
+    checkOptionKeys(options, ['format', 'to'], 'lake.exportTable');
     const match = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/.exec(table ?? '');
     if (!match) throw new ConfigError(`lake.exportTable: table ${JSON.stringify(table)} must be "schema.name", e.g. "marts.fct_prices_daily"`);
     if (options?.format !== 'csv' && options?.format !== 'parquet') throw new ConfigError(`lake.exportTable: option "format" must be "csv" or "parquet" (got ${JSON.stringify(options?.format)})`);
@@ -732,6 +761,7 @@ export class Lakehouse {
    */
   async exportDdl(options: { engine: DdlEngine; locationPrefix?: string; schema?: string }): Promise<string> {
     this.ensureOpen('exportDdl');
+    checkOptionKeys(options, ['engine', 'locationPrefix', 'schema'], 'lake.exportDdl');
     if (!['spark', 'trino', 'athena'].includes(options?.engine)) {
       throw new ConfigError(`lake.exportDdl: option "engine" must be "spark", "trino" or "athena" (got ${JSON.stringify(options?.engine)})`);
     }
@@ -755,6 +785,7 @@ export class Lakehouse {
   /** The latest runs, newest first. */
   async runs(options: { limit?: number } = {}): Promise<RunRecord[]> {
     this.ensureOpen('runs');
+    checkOptionKeys(options, ['limit'], 'lake.runs');
     const limit = options.limit ?? 20;
     if (!Number.isInteger(limit) || limit <= 0) throw new ConfigError(`lake.runs: option "limit" must be a positive integer (got ${String(limit)})`);
     return this.metrics.runs(limit);

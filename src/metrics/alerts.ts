@@ -98,7 +98,7 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
   }
   for (const t of outcome.tests ?? []) {
     checked.push({ kind: 'test_failed', subject: t.name });
-    if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: `${t.failures} failing (${t.kind} on ${t.model})` });
+    if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: t.status === 'error' ? `${t.kind} on ${t.model} errored: ${t.error ?? 'unknown error'}` : `${t.failures} failing (${t.kind} on ${t.model})` });
   }
   return { alerts: alerts.map(redactAlert), checked };
 }

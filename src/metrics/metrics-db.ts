@@ -194,7 +194,12 @@ export interface BuildInputs {
   visibility: BronzeVisibility;
   /** When each source last extracted successfully (`source.dataset` → instant). */
   lastSuccess: Map<string, Date>;
+  /** Each model's latest quality score (`schema.name` → score): the gate of a build that rebuilds nothing. */
+  lastScores: Map<string, number | null>;
 }
+
+const LAST_SCORES_SQL = `SELECT model, score FROM quality_scores QUALIFY row_number() OVER (PARTITION BY model ORDER BY computed_at DESC) = 1`;
+const scoreMap = (rows: Row[]): Map<string, number | null> => new Map(rows.map((r) => [String(r.model), r.score === null ? null : Number(r.score)]));
 
 export class MetricsDb {
   private initialized = false;
@@ -319,8 +324,14 @@ export class MetricsDb {
       await insertRun(c, runId, 'build', startedAt);
       const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
       const last = readerRows(await c.runAndReadAll(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`));
-      return { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])) };
+      const scores = scoreMap(readerRows(await c.runAndReadAll(LAST_SCORES_SQL)));
+      return { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])), lastScores: scores };
     }, 'committed');
+  }
+
+  /** Each model's latest quality score (`schema.name` → score). */
+  async lastScores(): Promise<Map<string, number | null>> {
+    return scoreMap(await this.select(LAST_SCORES_SQL));
   }
 
   async finishRun(

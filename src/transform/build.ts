@@ -68,6 +68,8 @@ export interface BuildEnv {
   testPublished(project: Project, tests: TestDef[], visibility: BronzeVisibility): Promise<TestResult[]>;
   /** When each source last extracted successfully (`source.dataset` → instant). */
   lastSuccess(): Promise<Map<string, Date>>;
+  /** Each model's latest recorded quality score: the gates of a build that rebuilds nothing. */
+  lastScores(): Promise<Map<string, number | null>>;
   /** Which bronze files compaction and prune removed or switched in (from the metrics db). */
   bronzeVisibility(): Promise<BronzeVisibility>;
   /** Reads the published catalog's state (through the lake's read-only attachment). */
@@ -124,6 +126,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       // A project with no models and no tests (yet) has nothing to test: no catalog is needed.
       const wanted = options.test === false ? [] : testsFor(project, selected, new Set());
       const tests = wanted.length === 0 ? [] : await env.testPublished(project, wanted, visibility);
+      // The gates stand as the last build that scored these models left them (nothing was rebuilt).
+      if (options.test !== false) tests.push(...recordedGates(project, selected, await env.lastScores(), env.quality));
       const failing = tests.some((t) => t.status === 'fail' || t.status === 'error');
       return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes };
     }
@@ -137,15 +141,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     await builder.carryRest();
     // A test needing a model this build neither built nor carried over (not selected, never
     // published) is not run, with a warning: it would only fail on a missing table.
-    const absent = [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && !(n.kind === 'model' && n.config.materialized === 'ephemeral') && !builder.state.has(n.id)).map((n) => n.id);
-    const untestable = new Set([...builder.unusable, ...absent]);
+    const untestable = new Set([...builder.unusable, ...absentNodes(project, (id) => builder.state.has(id))]);
     const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger);
-    for (const t of testsFor(project, selected, new Set())) {
-      if (!tests.some((r) => r.name === t.name) && options.test !== false) {
-        const missing = testInputs(project, t).find((d) => untestable.has(d));
-        builder.warnings.push(`test ${t.name} not run: ${missing} ${builder.unusable.has(missing ?? '') ? 'was not built' : 'is neither selected nor built yet'}`);
-      }
-    }
+    if (options.test !== false) builder.warnings.push(...notRunWarnings(project, selected, untestable, builder.unusable));
     const quality = options.test === false ? [] : await builder.scoreQuality(models, tests);
     tests.push(...qualityGates(quality, env.quality));
     const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || !fs.existsSync(env.analyticsFile);
@@ -178,6 +176,21 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
 /** Tests whose model is selected and whose inputs were all built (assertions: one of whose refs is selected, or that ref nothing). */
 export function testsFor(project: Project, selected: Set<string>, unusable: Set<string>): TestDef[] {
   return project.tests.filter((t) => (selected.has(t.model) || t.kind === 'singular') && testInputs(project, t).every((d) => !unusable.has(d)) && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0));
+}
+
+/** Nodes a test could read that the catalog (`has`) does not hold: neither built nor carried over. */
+export function absentNodes(project: Project, has: (id: string) => boolean): string[] {
+  return [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && !(n.kind === 'model' && n.config.materialized === 'ephemeral') && !has(n.id)).map((n) => n.id);
+}
+
+/** A warning for each test of the selection left out because it reads an untestable node. */
+export function notRunWarnings(project: Project, selected: Set<string>, untestable: Set<string>, unbuilt: Set<string>): string[] {
+  const out: string[] = [];
+  for (const t of testsFor(project, selected, new Set())) {
+    const missing = testInputs(project, t).find((d) => untestable.has(d));
+    if (missing !== undefined) out.push(`test ${t.name} not run: ${missing} ${unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet'}`);
+  }
+  return out;
 }
 
 /** What a test reads: its `dependsOn`, and through each ephemeral (inlined into the test) what that one refs. */
@@ -241,8 +254,17 @@ export async function runTests(
   return results;
 }
 
+/**
+ * The quality gates of the selected models from their latest recorded scores: for a build that
+ * rebuilds nothing and for `lake.test()`, which do not score (a score is computed when its model builds).
+ */
+export function recordedGates(project: Project, selected: Set<string>, scores: Map<string, number | null>, q: QualityOptions): TestResult[] {
+  const wanted = [...scores].filter(([model]) => selected.has(model) && project.nodes.get(model)?.kind === 'model').map(([model, score]) => ({ model, score }));
+  return qualityGates(wanted, q);
+}
+
 /** The quality gate as a test per scored model: score ≥ `minQualityScore`, with the gates' severity. */
-function qualityGates(scores: QualityScore[], q: QualityOptions): TestResult[] {
+function qualityGates(scores: Pick<QualityScore, 'model' | 'score'>[], q: QualityOptions): TestResult[] {
   return scores
     .filter((s) => s.score !== null)
     .map((s) => {

@@ -16,13 +16,14 @@
  * | timeliness   | share of the sources it reads with a successful extract inside the warn window |
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { QUALITY_DIMENSIONS } from '../config.js';
 import { qualified, quoteIdent } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import type { TestResult } from '../results.js';
 import type { Project, ProjectNode } from './project.js';
 import { failingRowsSql } from './tests-def.js';
 
-export const DIMENSIONS = ['completeness', 'uniqueness', 'validity', 'accuracy', 'conformity', 'consistency', 'integrity', 'timeliness'] as const;
+export const DIMENSIONS = QUALITY_DIMENSIONS;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 export interface QualityScore {

@@ -1,0 +1,50 @@
+/**
+ * The run history of a pipeline run (`lake.run`). README, Run metrics: "Each run's full result
+ * (the ExtractResult, BuildResult… it returned, redacted) is a JSON file … lake.runs() and
+ * runHistory return it as result"; `runs` holds `rows`, `rejected`, `error` per run.
+ */
+import { describe, expect, it } from 'vitest';
+import { defineSource, runHistory, z } from '../../src/index.js';
+import { projectLake, prices } from '../helpers/models.js';
+
+const files = { 'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}` };
+
+describe('the record of a pipeline run', () => {
+  it('lake.runs() returns as `result` the RunResult lake.run() returned', async () => {
+    const { lake, root } = await projectLake(files);
+    const run = await lake.run({ sources: [prices([['bistek', 'a', 1], ['bistek', 'b', 2]])] });
+    expect(run.status).toBe('success');
+    const record = (await lake.runs({ limit: 10 })).find((r) => r.runId === run.runId);
+    expect(record?.kind).toBe('run');
+    // What lake.run() returned: runId, status, durationMs, alerts, and its extract and build.
+    expect(record!.result).toMatchObject({ runId: run.runId, status: 'success', alerts: [] });
+    expect(record!.result).toHaveProperty('durationMs');
+    const [fromHistory] = (await runHistory({ root, limit: 10 })).filter((r) => r.runId === run.runId);
+    expect(fromHistory!.result).toMatchObject({ runId: run.runId, status: 'success' });
+  });
+
+  it('a partial pipeline run records the rows it extracted and the error that made it partial', async () => {
+    const { lake } = await projectLake(files);
+    const broken = defineSource({
+      source: 'shop',
+      dataset: 'stock',
+      schema: z.object({ sku: z.string() }),
+      async *extract() {
+        yield [{ sku: 'a' }];
+        throw new Error('stock API answered 500 after 5 retries');
+      },
+    });
+    const run = await lake.run({ sources: [prices([['bistek', 'a', 1], ['bistek', 'b', 2]]), broken] });
+    expect(run.status).toBe('partial');
+    expect(run.extract!.sources.reduce((s, r) => s + r.rows, 0)).toBe(3);
+    const records = await lake.runs({ limit: 10 });
+    const extract = records.find((r) => r.runId === run.extract!.runId)!;
+    expect(extract).toMatchObject({ kind: 'extract', status: 'partial', rows: 3 });
+    expect(extract.error).toMatch(/stock API answered 500/);
+    // `duckhouse runs` (and the README's `select run_id, status, rows, rejected from runs`) shows
+    // the pipeline run as partial: it should say what it extracted and why it is partial.
+    const pipeline = records.find((r) => r.runId === run.runId)!;
+    expect(pipeline).toMatchObject({ kind: 'run', status: 'partial', rows: 3 });
+    expect(pipeline.error).toMatch(/stock API answered 500/);
+  });
+});
