@@ -43,7 +43,8 @@ export function registerSecretParam(name: string): void {
   secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
 }
 
-const PARAM = /([?&;\s"'{,]|^)((?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature))(=|"\s*:\s*"|'\s*:\s*'|:\s*)([^&\s"',;}]+)/gi;
+// `name: value` but not SQL's `name::TYPE` cast (compiled SQL is scrubbed too).
+const PARAM = /([?&;\s"'{,]|^)((?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature))(=|"\s*:\s*"|'\s*:\s*'|:(?!:)\s*)([^&\s"',;}]+)/gi;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
 
 /** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */

@@ -20,6 +20,23 @@ export interface CompiledTemplate {
   readonly label: string;
 }
 
+/**
+ * Runs `fn` with nunjucks' Jinja compatibility installed: `True`/`False`/`None`, Python's dict and
+ * list methods (`.items()`, `.get()`, `.append()`…) and slices, as dbt models and macros use them.
+ * It patches the nunjucks module, which the host application may share: installed only while our
+ * (synchronous) compile or render runs, and uninstalled after, so nothing leaks. Nested calls
+ * (an ephemeral rendered inside a render) restore what the outer call installed.
+ */
+function withJinjaCompat<T>(fn: () => T): T {
+  // @types/nunjucks says void; nunjucks returns its uninstaller.
+  const uninstall = (nunjucks.installJinjaCompat as unknown as () => () => void)();
+  try {
+    return fn();
+  } finally {
+    uninstall();
+  }
+}
+
 /** Names a template cannot use for a macro: they are the built-ins. */
 const RESERVED = new Set<string>([...BUILTINS, 'this']);
 
@@ -69,7 +86,7 @@ export class TemplateEngine {
   /** Compiles now, so syntax errors surface at discovery: ModelError JINJA_ERROR with the line. */
   compile(text: string, name: string, label: string): CompiledTemplate {
     try {
-      return { template: new nunjucks.Template(text, this.env, name, true), label };
+      return { template: withJinjaCompat(() => new nunjucks.Template(text, this.env, name, true)), label };
     } catch (error) {
       throw jinjaError(label, error);
     }
@@ -83,10 +100,12 @@ export class TemplateEngine {
       getExported(cb: (error: unknown, exported: Record<string, unknown> | null) => void): void;
     };
     try {
-      run.getExported((error, result) => {
-        if (error) failure ??= error;
-        else exported = result ?? {};
-      });
+      withJinjaCompat(() =>
+        run.getExported((error, result) => {
+          if (error) failure ??= error;
+          else exported = result ?? {};
+        }),
+      );
     } catch (error) {
       failure ??= error;
     }
@@ -111,7 +130,7 @@ export class TemplateEngine {
     this.hooks = hooks;
     this.pending = undefined;
     try {
-      return compiled.template.render({});
+      return withJinjaCompat(() => compiled.template.render({}));
     } catch (error) {
       const ours = this.pending;
       if (ours !== undefined) throw ours;

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import nunjucks from 'nunjucks';
+import { renderModel } from '../../src/transform/render.js';
+import { ctx, project } from './compile/helpers.js';
+
+/** What a render gives, or the error's message. */
+async function rendered(sql: string): Promise<string> {
+  try {
+    const p = await project({ 'marts/m.sql': sql });
+    return renderModel(p, p.nodes.get('marts.m')!, ctx()).sql;
+  } catch (error) {
+    return `ERROR: ${(error as Error).message}`;
+  }
+}
+
+describe('Jinja as dbt models write it', () => {
+  it('config(enabled=False) disables the model (Jinja True/False/None are not silently undefined)', async () => {
+    // In Jinja (and dbt) True/False/None are the same constants as true/false/none. Here they are
+    // undefined names: config(enabled=False) passes undefined and the model stays enabled.
+    const p = await project({ 'marts/m.sql': `{{ config(enabled=False) }} select 1 as x`, 'marts/n.sql': `{{ config(enabled=false) }} select 1 as x` });
+    expect(p.nodes.get('marts.n')!.config.enabled).toBe(false);
+    expect(p.nodes.get('marts.m')!.config.enabled).toBe(false);
+    expect(await rendered(`select {{ 1 if True else 0 }} as t, {{ 1 if None is none else 0 }} as n`)).toBe('select 1 as t, 1 as n');
+  });
+
+  it('dict and list methods dbt macros use: .items(), .get(), .append()', async () => {
+    expect(await rendered(`{% set cols = {'a': 1, 'b': 2} %}select {% for k, v in cols.items() %}{{ v }} as {{ k }}{% if not loop.last %}, {% endif %}{% endfor %}`)).toBe(
+      'select 1 as a, 2 as b',
+    );
+    expect(await rendered(`{% set d = {'a': 1} %}select {{ d.get('a', 0) }} as a, {{ d.get('z', 9) }} as z`)).toBe('select 1 as a, 9 as z');
+    expect(await rendered(`{% set l = [] %}{% set _ = l.append('x') %}select {{ l | length }} as n`)).toBe('select 1 as n');
+  });
+
+  it('leaves the nunjucks module as it found it for the host application', async () => {
+    const before = nunjucks.runtime.memberLookup;
+    expect(await rendered(`select {{ 1 if True else 0 }} as t`)).toBe('select 1 as t');
+    expect(nunjucks.runtime.memberLookup).toBe(before);
+    // A host's own nunjucks still sees True as an undefined name (plain nunjucks).
+    expect(new nunjucks.Environment().renderString('{{ 1 if True else 0 }}', {})).toBe('0');
+  });
+});
