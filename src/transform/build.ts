@@ -331,7 +331,7 @@ class Builder {
       if (!selected.has(node.id)) continue;
       const started = performance.now();
       const full = node.kind === 'seed' ? '' : renderModel(this.project, node, this.renderContextFor(node)).sql;
-      const hash = this.hashOf(node, full);
+      const hash = this.hashOf(node, full, this.incrementalSql(node));
       this.hashes.set(node.id, hash);
       if (hash !== prev.hash) return undefined;
       results.push({ name: node.id, file: node.displayPath, materialization: node.kind === 'seed' ? 'seed' : node.config.materialized, status: 'up-to-date', rows: prev.rows, durationMs: Math.round(performance.now() - started) });
@@ -563,9 +563,19 @@ class Builder {
     return visit(node.id, new Set());
   }
 
+  /**
+   * An incremental model's `is_incremental()` render: part of its hash whether or not this build
+   * runs it, so a change that only touches that branch (a lookback var, a macro) is a change.
+   */
+  private incrementalSql(node: ProjectNode): string | undefined {
+    if (node.kind !== 'model' || node.config.materialized !== 'incremental') return undefined;
+    return renderModel(this.project, node, this.renderContextFor(node, true)).sql;
+  }
+
   /** Everything a model's result depends on, so an equal hash means nothing to do. */
-  private hashOf(node: ProjectNode, fullSql: string): string {
+  private hashOf(node: ProjectNode, fullSql: string, incrementalSql?: string): string {
     const parts = [node.kind, JSON.stringify(node.config), fullSql];
+    if (incrementalSql !== undefined) parts.push('is_incremental', incrementalSql);
     // An ephemeral is inlined (its SQL is in `fullSql`): what it reads is read by this node, so
     // the versions of its own inputs, and its sources, count here.
     const deep = new Set<string>();
@@ -643,7 +653,8 @@ class Builder {
     const materialized = node.kind === 'seed' ? 'seed' : node.config.materialized;
     const full = node.kind === 'seed' ? { sql: '', rejectRules: [] } : renderModel(this.project, node, this.renderContextFor(node));
     if (node.kind !== 'seed') await this.oneStatement(node, full.sql);
-    const hash = this.hashOf(node, full.sql);
+    const incSql = this.incrementalSql(node);
+    const hash = this.hashOf(node, full.sql, incSql);
     this.hashes.set(node.id, hash);
     if (!this.options.fullRefresh && prev && prev.hash === hash && prev.materialized === materialized && !this.unusable.has(node.id) && (await this.carry(node.id))) {
       return { upToDate: true, rows: prev.rows };
@@ -675,10 +686,9 @@ class Builder {
       await this.buildAudit(node, false, undefined);
       return out;
     }
-    const inc = renderModel(this.project, node, this.renderContextFor(node, true));
-    await this.oneStatement(node, inc.sql);
-    this.writeCompiled(node, inc.sql);
-    const { files, rows, newFiles } = await this.mergeIncremental(node, prev!, inc.sql);
+    await this.oneStatement(node, incSql!);
+    this.writeCompiled(node, incSql!);
+    const { files, rows, newFiles } = await this.mergeIncremental(node, prev!, incSql!);
     const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
     await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `(${tableViewSql(newFiles)})` : undefined);
     return out;
@@ -758,13 +768,18 @@ class Builder {
     const columnList = (names: string[]): string => names.map(quoteIdent).join(', ');
     const newRows =
       onChange === 'ignore' ? `SELECT ${columnList([...existing.keys()].filter((k) => incoming.has(k)))} FROM (${incSql})` : `SELECT * FROM (${incSql})`;
-    // sync_all_columns rewrites every old file with the new column set.
+    // sync_all_columns rewrites every old file with the new column set (NULL in the added columns).
     const sync = onChange === 'sync_all_columns';
-    const oldColumns = sync ? columnList([...incoming.keys()].filter((k) => existing.has(k))) : '*';
+    const oldColumns = sync
+      ? [...incoming].map(([k, type]) => (existing.has(k) ? quoteIdent(k) : `CAST(NULL AS ${type}) AS ${quoteIdent(k)}`)).join(', ')
+      : '*';
     const strategy = cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append');
     const parts = cfg.partition_by;
     const written = withoutEmptyFiles(await this.writeParquet(node, newRows, parts));
-    if (written.rows === 0 && !sync) return { files: prev.files, rows: await this.rowsOf(prev, prev.files), newFiles: [] };
+    if (written.rows === 0 && !sync) {
+      const files = onChange === 'append_new_columns' ? await this.withNewColumns(node, prev.files, newRows) : prev.files;
+      return { files, rows: await this.rowsOf(prev, prev.files), newFiles: [] };
+    }
     if (strategy === 'append' && !sync) {
       return { files: [...prev.files, ...written.files], rows: (await this.rowsOf(prev, prev.files)) + written.rows, newFiles: written.files };
     }
@@ -804,6 +819,20 @@ class Builder {
     // A table needs at least one file: everything replaced and nothing left gives one empty file.
     if (files.length === 0) return { ...(await this.writeTable(node, newRows)), newFiles: [] };
     return { files, rows: (await this.rowsOf(prev, untouched)) + kept.rows + written.rows, newFiles: written.files };
+  }
+
+  /**
+   * `files` plus, when the model's SQL now has columns they lack, one empty file with the new
+   * column set: the table's view (union by name) then has the added columns, NULL in the old rows,
+   * although no new row brought them (append_new_columns with nothing new). The file lies outside
+   * the partition folders: the next merge into a partitioned model rewrites the old files once.
+   */
+  private async withNewColumns(node: ProjectNode, files: string[], newRows: string): Promise<string[]> {
+    const existing = await this.columnsOf(tableViewSql(files));
+    const incoming = await this.columnsOf(`SELECT * FROM (${newRows})`);
+    if ([...incoming.keys()].every((k) => existing.has(k))) return files;
+    const carrier = await this.writeParquet(node, `SELECT * FROM (${newRows}) LIMIT 0`);
+    return [...files, ...carrier.files];
   }
 
   /** Rows in `kept`, some of the previous version's files: its count less the others' (counted from their footers). */
