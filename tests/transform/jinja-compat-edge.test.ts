@@ -32,9 +32,10 @@ describe('Jinja as dbt models write it', () => {
   });
 
   it('leaves the nunjucks module as it found it for the host application', async () => {
-    const before = nunjucks.runtime.memberLookup;
+    const runtime = nunjucks.runtime as unknown as { memberLookup: unknown };
+    const before = runtime.memberLookup;
     expect(await rendered(`select {{ 1 if True else 0 }} as t`)).toBe('select 1 as t');
-    expect(nunjucks.runtime.memberLookup).toBe(before);
+    expect(runtime.memberLookup).toBe(before);
     // A host's own nunjucks still sees True as an undefined name (plain nunjucks).
     expect(new nunjucks.Environment().renderString('{{ 1 if True else 0 }}', {})).toBe('0');
   });
