@@ -10,7 +10,12 @@
   TIMESTAMPTZ instants (*_at), São Paulo local copies are added in trusted.
 -#}
 with orders as (
-    select * from {{ source('mercadolivre', 'orders') }}
+    select
+        *,
+        -- The payments that went through (money moved): a declined attempt says nothing of how
+        -- the order was paid. Orders with none (payment_required) fall back to their attempts.
+        coalesce(nullif(list_filter(payments, lambda p: p.status in ('approved', 'refunded', 'charged_back')), []), payments) as _counted_payments
+    from {{ source('mercadolivre', 'orders') }}
 ),
 
 typed as (
@@ -39,12 +44,12 @@ typed as (
         len(coalesce(payments, []))::INTEGER                              as payments_count,
         coalesce(list_sum(list_transform(list_filter(payments, lambda p: p.status in ('approved', 'refunded', 'charged_back')), lambda p: p.transaction_amount)), 0)::DECIMAL(18, 2) as approved_amount,
         coalesce(list_sum(list_transform(payments, lambda p: coalesce(p.transaction_amount_refunded, 0))), 0)::DECIMAL(18, 2) as refunded_amount,
-        -- The payment carrying most of the amount (first one on ties).
-        payments[list_position(
-            list_transform(payments, lambda p: p.transaction_amount),
-            list_max(list_transform(payments, lambda p: p.transaction_amount))
+        -- The payment that went through carrying most of the amount (first one on ties).
+        _counted_payments[list_position(
+            list_transform(_counted_payments, lambda p: p.transaction_amount),
+            list_max(list_transform(_counted_payments, lambda p: p.transaction_amount))
         )].payment_type                                                   as main_payment_type,
-        list_max(list_transform(payments, lambda p: p.installments))::INTEGER as max_installments,
+        list_max(list_transform(_counted_payments, lambda p: p.installments))::INTEGER as max_installments,
         _extracted_at                                                     as extracted_at,
         make_date("year"::INTEGER, "month"::INTEGER, "day"::INTEGER)      as partition_date,
         _run_id                                                           as run_id

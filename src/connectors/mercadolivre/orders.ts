@@ -129,8 +129,14 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
       });
       if (o.updatedWithinDays && cursor) {
         // Orders created before this run's window but changed since: new versions, cursor untouched.
+        // Those at the cursor's own instant that an earlier run took (its `ids`, skipped by the
+        // date_created sweep) count as before it: the newest order is the likeliest to change next.
         const createdBefore = Date.parse(cursor.from);
-        yield* sweep('last_updated', Date.now() - o.updatedWithinDays * 86_400_000, end, (results) => results.filter((r) => Date.parse(r.date_created) < createdBefore));
+        const before = (r: SearchPage['results'][number]): boolean => {
+          const at = Date.parse(r.date_created);
+          return at < createdBefore || (at === createdBefore && skip.has(r.id));
+        };
+        yield* sweep('last_updated', Date.now() - o.updatedWithinDays * 86_400_000, end, (results) => results.filter(before));
       }
     } finally {
       await http.close();

@@ -1,0 +1,79 @@
+/**
+ * Bug hunt: the Mercado Livre connector feeding the marketplace models, on the loopback fixture.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineSource, mercadoLivreOrders } from '../../src/index.js';
+import { mlOrderSchema } from '../../src/connectors/mercadolivre/schemas.js';
+import { buildMercadoLivreData, type MlOrder } from '../../examples/fixtures/mercadolivre/data.js';
+import { startMercadoLivreServer, type MercadoLivreServer } from '../../examples/fixtures/mercadolivre/server.js';
+import { tempLake } from '../helpers/temp-lake.js';
+
+const MODELS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
+const SECRET = 'client-secret-hunt-0001';
+const REFRESH = 'TG-hunt-refresh-0001';
+const fast = { requestsPerSecond: 500, burst: 50, backoffBaseMillis: 5 };
+const servers: MercadoLivreServer[] = [];
+afterEach(async () => {
+  while (servers.length) await servers.pop()!.close();
+});
+
+describe('mercadoLivreOrders updatedWithinDays', () => {
+  it('re-reads a status change of the newest order of the previous run (the one the cursor sits on)', async () => {
+    const data = buildMercadoLivreData({ orders: 40, items: 30, days: 10 });
+    const server = await startMercadoLivreServer({ data, clientId: 'app-1', clientSecret: SECRET, initialRefreshToken: REFRESH });
+    servers.push(server);
+    const common = { baseUrl: server.url, auth: { clientId: 'app-1', clientSecret: SECRET, refreshToken: REFRESH } };
+    const lake = await tempLake({ models: MODELS, limits: fast });
+    const options = { sellerId: data.mainSellerId, ...common, from: data.startDate, updatedWithinDays: 3650 };
+
+    const first = await lake.extract([mercadoLivreOrders(options)]);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: data.orders.length });
+
+    // The buyer of the newest order (the one the date_created cursor now sits on) returns it the next day.
+    const list = data.orders as MlOrder[];
+    const newest = list.reduce((a, b) => (Date.parse(b.date_created) > Date.parse(a.date_created) ? b : a));
+    const index = list.indexOf(newest);
+    const later = new Date(Date.parse(newest.date_created) + 86_400_000).toISOString();
+    list[index] = { ...structuredClone(newest), status: 'cancelled', paid_amount: 0, last_updated: later };
+
+    // A second run with updatedWithinDays: the orders changed since are read again as new versions.
+    const second = await lake.extract([mercadoLivreOrders(options)]);
+    expect(second.sources[0]!.status).toBe('success');
+    const versions = await lake.query(
+      `select status from read_parquet('${lake.paths.root}/bronze/mercadolivre/orders/**/*.parquet', hive_partitioning = true, union_by_name = true) where id = ${newest.id} order by last_updated`,
+    );
+    expect(versions.map((v) => v.status)).toEqual([newest.status, 'cancelled']);
+
+    await lake.build({ select: ['+tru_order'] });
+    const [row] = await lake.query(`select status, versions_count from trusted.tru_order where order_id = ${newest.id}`);
+    expect(row).toEqual({ status: 'cancelled', versions_count: 2 });
+  }, 60_000);
+});
+
+describe('fct_orders payment columns', () => {
+  // A card declined, then the buyer paid with account money: the order's payments list holds both
+  // (status 'rejected' and 'approved'). main_payment_type ("type of the largest payment") and
+  // installments should describe the payment that went through, not the declined attempt.
+  it('main_payment_type and installments ignore a rejected payment attempt', async () => {
+    const lake = await tempLake({ models: MODELS });
+    const at = '2026-02-02T10:00:00.000-03:00';
+    const payment = (id: number, status: string, type: string, installments: number) => ({
+      id, status, payment_type: type, installments, transaction_amount: 100, total_paid_amount: 100, transaction_amount_refunded: 0, date_created: at, date_approved: status === 'approved' ? at : null,
+    });
+    const order = {
+      id: 9001, status: 'paid', status_detail: null, date_created: at, date_closed: at, last_updated: at, total_amount: 100, paid_amount: 100, currency_id: 'BRL',
+      buyer: { id: 5000, nickname: 'BUYER' }, seller: { id: 777 },
+      order_items: [{ item: { id: 'MLB1', title: 'Camiseta', category_id: 'MLB31447', variation_id: null, seller_sku: null, variation_attributes: [] }, quantity: 1, unit_price: 100, full_unit_price: 100, sale_fee: 12, listing_type_id: 'gold_special' }],
+      payments: [payment(1, 'rejected', 'credit_card', 12), payment(2, 'approved', 'account_money', 1)],
+      shipping: { id: 1 }, tags: ['paid'],
+    };
+    const source = defineSource({ source: 'mercadolivre', dataset: 'orders', schema: mlOrderSchema, partitionBy: { seller_id: '777' }, extract: () => [[order]] });
+    expect((await lake.extract([source], { extractedAt: new Date('2026-02-02T12:00:00.000-03:00') })).status).toBe('success');
+    const build = await lake.build({ select: ['+fct_orders'] });
+    expect(build.models.filter((m) => m.status === 'error' || m.status === 'skipped').map((m) => m.name)).toEqual([]);
+    const [row] = await lake.query('select revenue_amount, main_payment_type, installments from marts.fct_orders where order_id = 9001');
+    expect(row).toEqual({ revenue_amount: 100, main_payment_type: 'account_money', installments: 1 });
+  }, 60_000);
+});
