@@ -6,11 +6,16 @@
  * `analytics.duckdb` is a plain DuckDB file: open it read-only with any DuckDB client (the CLI,
  * Python, DBeaver…) or, as here, with `@duckdb/node-api` directly and through duckhouse.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Lakehouse } from '../src/index.js';
 
 const root = path.resolve(process.env.DUCKHOUSE_ROOT ?? 'data');
+if (!fs.existsSync(path.join(root, 'analytics.duckdb'))) {
+  console.error(`${path.join(root, 'analytics.duckdb')} does not exist yet: run \`npm run demo\` (or another example) first.`);
+  process.exit(1);
+}
 
 // ## 1. Any DuckDB client, read-only: never blocks a build, never sees a half-built state
 const db = await DuckDBInstance.create(path.join(root, 'analytics.duckdb'), { access_mode: 'READ_ONLY' });
