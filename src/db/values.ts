@@ -4,7 +4,8 @@
  * 'YYYY-MM-DD' (a calendar date has no instant, so a `Date` would shift with the time zone)
  * and TIME as 'HH:MM:SS[.ffffff]'.
  *
- * Special case: DuckDB's infinite DATE and TIMESTAMP values ('infinity' / '-infinity') come back
+ * Special cases: timestamps past a JS `Date`'s range come back as DuckDB's text for them, and
+ * DuckDB's infinite DATE and TIMESTAMP values ('infinity' / '-infinity') come back
  * as the strings 'infinity' and '-infinity', at any depth (inside lists, structs, maps). A JS
  * `Date` cannot hold them, and DuckDB's own text for an infinite DATE is a made-up calendar date
  * ('5881580-07-11'), which a caller would take for a real one.
@@ -48,9 +49,22 @@ function infinity(raw: number | bigint, inf: number | bigint): 'infinity' | '-in
 /** 'YYYY-MM-DD', or 'infinity' / '-infinity' (not DuckDB's made-up text for them). */
 const dateString = (value: DuckDBValue): string => infinity((value as DuckDBDateValue).days, INFINITE_DATE) ?? String(value);
 
-/** A timestamp as `Date` (node-api's conversion), or 'infinity' / '-infinity', which no `Date` can hold. */
+/**
+ * A timestamp as `Date` (node-api's conversion); 'infinity' / '-infinity', and DuckDB's own text
+ * for a finite instant past a `Date`'s range (±8.64e15 ms, years beyond ±275760), which no
+ * `Date` can hold: a query answers instead of throwing.
+ */
 function timestamp(raw: (value: DuckDBValue) => bigint): DuckDBValueConverter<PlainValue> {
-  return (value, type, converter) => infinity(raw(value), INFINITE_TS) ?? (JSDuckDBValueConverter(value, type, converter) as PlainValue);
+  return (value, type, converter) => {
+    const inf = infinity(raw(value), INFINITE_TS);
+    if (inf) return inf;
+    try {
+      return JSDuckDBValueConverter(value, type, converter) as PlainValue;
+    } catch (error) {
+      if (/out of range/i.test((error as Error).message)) return String(value);
+      throw error;
+    }
+  };
 }
 
 const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> = {

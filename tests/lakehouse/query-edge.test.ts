@@ -146,6 +146,12 @@ describe('lake.queryArrow: nested and non-scalar DuckDB types get explicit Arrow
 });
 
 describe('lake.query: infinite DATE and TIMESTAMP values', () => {
+  it('returns a finite timestamp past a JS Date\'s range as DuckDB\'s text for it instead of throwing', async () => {
+    const lake = await tempLake();
+    const [row] = await lake.query(`select TIMESTAMP '290000-01-01 00:00:00' as t, TIMESTAMPTZ '290000-01-01 00:00:00+00' as tz, [TIMESTAMP '-290000-01-01 00:00:00'] as l, TIMESTAMP '2024-01-01 00:00:00' as ok`);
+    expect(row).toEqual({ t: '290000-01-01 00:00:00', tz: '290000-01-01 00:00:00+00', l: ['290001-01-01 (BC) 00:00:00'], ok: new Date('2024-01-01T00:00:00Z') });
+  });
+
   it("returns DuckDB's infinite DATE as 'infinity' / '-infinity', not as a made-up calendar date", async () => {
     const lake = await tempLake();
     const [row] = await lake.query(`select 'infinity'::DATE as d, '-infinity'::DATE as nd, DATE '2024-01-02' as od, NULL::DATE as n`);
