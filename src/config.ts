@@ -148,8 +148,11 @@ export const openOptionsSchema = z.strictObject({
       level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
       file: z.union([z.string().min(1), z.literal(false)]).optional(),
       console: z.boolean().optional(),
+      /** Rotation: a log file is rotated at this size, and this many files are kept. */
+      maxSizeMb: z.number().positive().default(10),
+      maxFiles: positiveInt.default(30),
     })
-    .default({ level: 'info' }),
+    .default({ level: 'info', maxSizeMb: 10, maxFiles: 30 }),
   limits: limitsSchema.default(limitsSchema.parse({})),
   quality: qualitySchema.default(qualitySchema.parse({})),
   /** Show progress bars; default: only on a terminal outside CI. */

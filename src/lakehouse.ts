@@ -130,8 +130,8 @@ export class Lakehouse {
       level: resolved.log.level,
       file: resolved.log.file === false ? false : path.resolve(resolved.log.file ?? path.join(paths.logs, 'duckhouse.log')),
       console: resolved.log.console ?? defaultConsole(),
-      maxSizeBytes: 10 * 1024 * 1024,
-      maxFiles: 30,
+      maxSizeBytes: Math.round(resolved.log.maxSizeMb * 1024 * 1024),
+      maxFiles: resolved.log.maxFiles,
     });
     const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis);
     try {

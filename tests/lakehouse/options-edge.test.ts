@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, Lakehouse } from '../../src/index.js';
+import fs from 'node:fs';
+import { ConfigError, Lakehouse, defineSource, z } from '../../src/index.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 describe('option errors show the value given', () => {
@@ -18,5 +19,19 @@ describe('option errors show the value given', () => {
       await expect(attempt).rejects.toBeInstanceOf(ConfigError);
       await expect(attempt).rejects.not.toThrow(/got null/);
     }
+  });
+});
+
+describe('log rotation (DESIGN: 10 MB × 30 files, configurable)', () => {
+  it('log.maxSizeMb and log.maxFiles set the rotation of data/logs', async () => {
+    const root = path.join(tempDir(), 'data');
+    const lake = await Lakehouse.open({ root, log: { console: false, level: 'debug', maxSizeMb: 0.002, maxFiles: 2 } });
+    const source = defineSource({ source: 's', dataset: 'd', schema: z.object({ id: z.number() }), extract: () => [Array.from({ length: 10 }, (_, id) => ({ id }))] });
+    for (let i = 0; i < 12; i++) await lake.extract([source]);
+    await lake.close();
+    const files = fs.readdirSync(path.join(root, 'logs')).filter((f) => f.startsWith('duckhouse'));
+    expect(files.length).toBe(2);
+    for (const f of files) expect(fs.statSync(path.join(root, 'logs', f)).size).toBeLessThanOrEqual(2100 + 1000);
+    await expect(Lakehouse.open({ root, log: { maxFiles: 0 } })).rejects.toThrow(/option "log\.maxFiles"/);
   });
 });
