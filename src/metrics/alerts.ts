@@ -106,7 +106,7 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
 async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
   const rows = readerRows(
     await c.runAndReadAll(
-      `SELECT source, dataset, max(finished_at) FILTER (WHERE status IN ('success', 'partial') AND rows > 0) AS last_ok FROM source_results GROUP BY 1, 2`,
+      `SELECT source, dataset, max(finished_at) FILTER (WHERE status IN ('success', 'partial')) AS last_ok FROM source_results GROUP BY 1, 2`,
     ),
   );
   const alerts: AlertRecord[] = [];

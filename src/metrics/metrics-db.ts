@@ -323,7 +323,7 @@ export class MetricsDb {
     return this.inTransaction(async (c) => {
       await insertRun(c, runId, 'build', startedAt);
       const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
-      const last = readerRows(await c.runAndReadAll(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') AND rows > 0 GROUP BY 1, 2`));
+      const last = readerRows(await c.runAndReadAll(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') GROUP BY 1, 2`));
       const scores = scoreMap(readerRows(await c.runAndReadAll(LAST_SCORES_SQL)));
       return { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])), lastScores: scores };
     }, 'committed');

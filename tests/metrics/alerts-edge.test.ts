@@ -130,3 +130,17 @@ describe('lake.alerts({ limit, open }) options', () => {
     expect(await lake.alerts({ limit: 1, open: false })).toHaveLength(1);
   });
 });
+
+describe('freshness (DESIGN: warn after 24 h, error after 72 h without a successful extract)', () => {
+  it('a successful extract that found nothing new counts: an incremental source on a quiet day is fresh', async () => {
+    const lake = await tempLake();
+    const quiet = defineSource({ source: 'ml', dataset: 'orders', schema: z.object({ id: z.number() }), extract: () => [[]] });
+    const r = await lake.extract([quiet]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: 0 });
+    expect((await lake.alerts()).filter((a) => a.kind === 'freshness')).toEqual([]);
+    // The timeliness dimension reads the same: a build's start sees the quiet source as extracted.
+    const failing = defineSource({ source: 'ml', dataset: 'broken', schema: z.object({ id: z.number() }), extract: async function* () { throw new Error('down'); } });
+    await lake.extract([failing]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'freshness').map((a) => `${a.subject}: ${a.message}`)).toEqual(['ml/broken: never extracted successfully']);
+  });
+});

@@ -26,14 +26,17 @@ describe('observability', () => {
     const wide = defineSource({
       source: 'obs',
       dataset: 'wide',
-      schema: z.object({ id: z.number().int(), store: z.string(), seen: z.iso.datetime(), tags: z.array(z.string()) }),
-      extract: () => [Array.from({ length: n }, (_, i) => ({ id: i, store: `s${i % 7}`, seen: new Date(Date.UTC(2026, 0, 1) + (i % 40) * 3_600_000).toISOString(), tags: [`t${i % 3}`] }))],
+      schema: z.object({ id: z.number().int(), pair: z.number().int(), store: z.string(), seen: z.iso.datetime(), tags: z.array(z.string()) }),
+      extract: () => [Array.from({ length: n }, (_, i) => ({ id: i, pair: i % (n / 2), store: `s${i % 7}`, seen: new Date(Date.UTC(2026, 0, 1) + (i % 40) * 3_600_000).toISOString(), tags: [`t${i % 3}`] }))],
     });
     const r = await lake.extract([wide]);
     const profiles = await lake.metrics.select(`select column_name, rows, approx_distinct from column_profiles where run_id = $1 order by column_name`, [r.runId]);
     const distinct = Object.fromEntries(profiles.map((p) => [p.column_name, p.approx_distinct]));
     expect(profiles.every((p) => p.rows === n)).toBe(true);
     expect(distinct.id).toBe(n);
+    // 30,000 values twice each: the sample sees ~16,700 of them; the estimate scales up from it.
+    expect(distinct.pair).toBeGreaterThanOrEqual(20_000);
+    expect(distinct.pair).toBeLessThanOrEqual(40_000);
     expect(distinct.store).toBeGreaterThanOrEqual(6);
     expect(distinct.store).toBeLessThanOrEqual(8);
     expect(distinct.seen).toBeGreaterThanOrEqual(36);
