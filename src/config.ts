@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import type { RunResult } from './results.js';
 import { didYouMean } from './transform/suggest.js';
 
 /** Parses `input` with `schema`; on failure throws a ConfigError naming each bad field and value. */
@@ -158,7 +159,7 @@ export const openOptionsSchema = z.strictObject({
   /** Show progress bars; default: only on a terminal outside CI. */
   progress: z.boolean().optional(),
   /** Notification hook, called with the finished run of `lake.run()`. */
-  onRunFinished: z.custom<(run: unknown) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
+  onRunFinished: z.custom<(run: RunResult) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
   /** How long superseded warehouse files stay for readers of an older catalog. */
   retainSupersededMinutes: z.number().nonnegative().default(60),
   /** How long to wait for another process's lock on a database file. */

@@ -178,6 +178,16 @@ export class Lakehouse {
   }
 
   /**
+   * The models folder must exist for what reads it: a misspelt `models` option would otherwise
+   * build an empty project and publish it over every model built before.
+   */
+  private requireModels(what: string): void {
+    if (!fs.existsSync(this.paths.models)) {
+      throw new ConfigError(`lake.${what}: the models folder ${this.paths.models} does not exist (option "models"); nothing was built or changed`);
+    }
+  }
+
+  /**
    * Extracts sources into bronze, in parallel (4 at a time). Never throws for a failing
    * source: its SourceResult says why and the run is `partial` (or `failed` if none worked).
    * @example
@@ -341,6 +351,7 @@ export class Lakehouse {
    */
   async build(options: BuildOptions = {}): Promise<BuildResult> {
     this.ensureOpen('build');
+    this.requireModels('build');
     const runId = newRunId();
     const logger = this.logger.child({ runId });
     // Recording the start (and reading the build's inputs from the metrics db) runs while the
@@ -410,6 +421,7 @@ export class Lakehouse {
   /** Runs the data tests of the selected models against the published catalog. */
   async test(options: { select?: string[]; vars?: Record<string, unknown> } = {}): Promise<TestResult[]> {
     this.ensureOpen('test');
+    this.requireModels('test');
     checkOptionKeys(options, ['select', 'vars'], 'lake.test');
     const runId = newRunId();
     await this.metrics.startRun(runId, 'test', new Date());
@@ -484,6 +496,7 @@ export class Lakehouse {
     this.ensureOpen('run');
     checkOptionKeys(options, ['sources', 'select', 'fullRefresh', 'vars', 'extractedAt'], 'lake.run');
     if (options.sources !== undefined && !Array.isArray(options.sources)) throw new ConfigError(`lake.run: option "sources" must be a list of sources (got ${typeof options.sources})`);
+    if (!options.sources?.length) this.requireModels('run');
     if (options.select && options.select.length > 0) {
       // A selector that matches nothing is a usage error: found before the extract, not after it.
       // (A project that does not discover is the build's to report, after the extract, as before.)
@@ -502,7 +515,9 @@ export class Lakehouse {
       if (options.sources && options.sources.length > 0) {
         extract = await this.extract(options.sources, options.extractedAt ? { extractedAt: options.extractedAt } : {});
       }
-      if (extract?.status !== 'failed' || fs.existsSync(this.paths.analytics)) {
+      // An extract-only lake (no models folder) runs its sources and builds nothing.
+      if (!fs.existsSync(this.paths.models)) this.logger.child({ runId }).warn(`models folder ${this.paths.models} does not exist: nothing built`);
+      else if (extract?.status !== 'failed' || fs.existsSync(this.paths.analytics)) {
         build = await this.build({
           ...(options.select ? { select: options.select } : {}),
           ...(options.fullRefresh ? { fullRefresh: true } : {}),
@@ -772,6 +787,7 @@ export class Lakehouse {
   /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */
   async lineage(): Promise<Lineage & { mermaid: string }> {
     this.ensureOpen('lineage');
+    this.requireModels('lineage');
     const { discover } = await import('./transform/build.js');
     const { lineageOf, toMermaid } = await import('./transform/lineage.js');
     const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, {});

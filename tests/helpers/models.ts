@@ -3,10 +3,11 @@ import path from 'node:path';
 import { Lakehouse, defineSource, z, type OpenOptions } from '../../src/index.js';
 import { tempDir, registerCleanup } from './temp-lake.js';
 
-/** Writes `files` (paths relative to models/) into a fresh project folder; returns it. */
+/** Writes `files` (paths relative to models/) into a fresh project folder (models/ exists even when empty); returns it. */
 export function modelsProject(files: Record<string, string>): { dir: string; models: string; root: string } {
   const dir = tempDir('duckhouse-models-');
   const models = path.join(dir, 'models');
+  fs.mkdirSync(models, { recursive: true });
   writeFiles(models, files);
   return { dir, models, root: path.join(dir, 'data') };
 }

@@ -17,9 +17,10 @@ export function tempDir(prefix = 'duckhouse-test-'): string {
   return dir;
 }
 
-/** Opens a lake in a temp folder (closed after the test). Logs go to the lake's file only. */
+/** Opens a lake in a temp folder, with an empty models/ unless `models` is given (closed after the test). Logs go to the lake's file only. */
 export async function tempLake(options: OpenOptions = {}): Promise<Lakehouse> {
   const dir = options.root ?? tempDir();
+  if (!options.models) fs.mkdirSync(path.join(dir, 'models'), { recursive: true });
   const lake = await Lakehouse.open({ log: { console: false }, models: path.join(dir, 'models'), ...options, root: options.root ?? path.join(dir, 'data') });
   cleanups.push(() => lake.close());
   return lake;
