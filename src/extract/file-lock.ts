@@ -26,12 +26,12 @@ export async function acquireLock(target: string, options: { timeoutMillis?: num
 
   const deadline = Date.now() + (options.timeoutMillis ?? 60_000);
   fs.mkdirSync(path.dirname(lockFile), { recursive: true });
-  const me = currentProcess();
+  const identity = JSON.stringify(currentProcess());
   let wait = 10;
   for (;;) {
     try {
       const fd = fs.openSync(lockFile, 'wx', 0o600);
-      fs.writeSync(fd, JSON.stringify(me));
+      fs.writeSync(fd, identity);
       fs.closeSync(fd);
       break;
     } catch (error) {
@@ -40,17 +40,7 @@ export async function acquireLock(target: string, options: { timeoutMillis?: num
         throw error;
       }
       const owner = readOwner(lockFile);
-      if (owner && !isAlive(owner)) {
-        // The holder died: take the lock over. Renaming first makes the takeover single-winner.
-        const stale = `${lockFile}.stale.${me.pid}`;
-        try {
-          fs.renameSync(lockFile, stale);
-          fs.rmSync(stale, { force: true });
-        } catch {
-          /* somebody else took it over first */
-        }
-        continue;
-      }
+      if (owner && !isAlive(owner) && takeOver(lockFile)) continue;
       if (Date.now() >= deadline) {
         releaseLocal();
         throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}); lock file ${lockFile}`);
@@ -64,17 +54,62 @@ export async function acquireLock(target: string, options: { timeoutMillis?: num
     release() {
       if (released) return;
       released = true;
-      fs.rmSync(lockFile, { force: true });
+      // Only our own lock file: one that holds somebody else is theirs (ours was taken over).
+      if (readFile(lockFile) === identity) fs.rmSync(lockFile, { force: true });
       releaseLocal();
       if (heldHere.get(lockFile) === chain) heldHere.delete(lockFile);
     },
   };
 }
 
+/**
+ * Removes a lock file whose holder died, one process at a time. Several processes finding the
+ * same dead lock must not each remove it: the later ones would remove the lock the first has just
+ * taken. Under the guard the owner is read again, so a lock taken meanwhile is left alone.
+ * Returns false when another process is taking the lock over (try again later).
+ */
+function takeOver(lockFile: string): boolean {
+  const guard = `${lockFile}.takeover`;
+  try {
+    fs.closeSync(fs.openSync(guard, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // A takeover takes a moment: a guard this old was left by a process killed during one.
+    if (ageMillis(guard) > STALE_GUARD_MILLIS) fs.rmSync(guard, { force: true });
+    return false;
+  }
+  try {
+    const owner = readOwner(lockFile);
+    if (owner && !isAlive(owner)) fs.rmSync(lockFile, { force: true });
+  } finally {
+    fs.rmSync(guard, { force: true });
+  }
+  return true;
+}
+
+const STALE_GUARD_MILLIS = 10_000;
+
 function readOwner(lockFile: string): ProcessIdentity | undefined {
   try {
-    return JSON.parse(fs.readFileSync(lockFile, 'utf8')) as ProcessIdentity;
+    return JSON.parse(readFile(lockFile) ?? '') as ProcessIdentity;
   } catch {
     return undefined; // being written right now, or already gone
+  }
+}
+
+function readFile(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Milliseconds since `file` was last written (0 when it is gone). */
+function ageMillis(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
   }
 }
