@@ -31,7 +31,14 @@ export async function acquireLock(target: string, options: { timeoutMillis?: num
   for (;;) {
     try {
       const fd = fs.openSync(lockFile, 'wx', 0o600);
-      fs.writeSync(fd, identity);
+      try {
+        fs.writeSync(fd, identity);
+      } catch (error) {
+        // A lock file without its owner (say ENOSPC) would block everybody until it ages out.
+        fs.closeSync(fd);
+        fs.rmSync(lockFile, { force: true });
+        throw error;
+      }
       fs.closeSync(fd);
       break;
     } catch (error) {
@@ -40,7 +47,7 @@ export async function acquireLock(target: string, options: { timeoutMillis?: num
         throw error;
       }
       const owner = readOwner(lockFile);
-      if (owner && !isAlive(owner) && takeOver(lockFile)) continue;
+      if (isStale(lockFile, owner) && takeOver(lockFile)) continue;
       if (Date.now() >= deadline) {
         releaseLocal();
         throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}); lock file ${lockFile}`);
@@ -79,8 +86,7 @@ function takeOver(lockFile: string): boolean {
     return false;
   }
   try {
-    const owner = readOwner(lockFile);
-    if (owner && !isAlive(owner)) fs.rmSync(lockFile, { force: true });
+    if (isStale(lockFile, readOwner(lockFile))) fs.rmSync(lockFile, { force: true });
   } finally {
     fs.rmSync(guard, { force: true });
   }
@@ -88,6 +94,17 @@ function takeOver(lockFile: string): boolean {
 }
 
 const STALE_GUARD_MILLIS = 10_000;
+
+/**
+ * Whether the lock's holder is gone: its owner died, or it never wrote one (killed between
+ * creating the file and writing to it). The owner is written right after the create, so only an
+ * owner-less file older than the grace recovery gives owner-less temp folders counts.
+ */
+function isStale(lockFile: string, owner: ProcessIdentity | undefined): boolean {
+  return owner ? !isAlive(owner) : ageMillis(lockFile) > OWNERLESS_GRACE_MILLIS;
+}
+
+const OWNERLESS_GRACE_MILLIS = 60_000;
 
 function readOwner(lockFile: string): ProcessIdentity | undefined {
   try {
