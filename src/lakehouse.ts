@@ -74,7 +74,6 @@ export class Lakehouse {
   private engineInstance: DuckDBInstance | undefined;
   private enginePromise: Promise<DuckDBInstance> | undefined;
   private readonly tmpDir: string;
-  private readonly cursors: CursorStore;
   private readonly abort = new AbortController();
   /** Operations running now: `close()` lets them finish their records before it closes. */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -97,7 +96,6 @@ export class Lakehouse {
     this.logger = init.logger;
     this.metrics = init.metrics;
     this.tmpDir = init.tmpDir;
-    this.cursors = new CursorStore(init.paths.root, init.options.lockTimeoutMillis);
   }
 
   /**
@@ -229,7 +227,9 @@ export class Lakehouse {
                 signal,
                 connection,
                 engine: await this.engine(),
-                cursors: this.cursors,
+                // One store per source run: a store's cursor locks are its run's, so a second run
+                // of the same source waits for the first instead of sharing its lock.
+                cursors: new CursorStore(this.paths.root, this.options.lockTimeoutMillis),
                 sequence,
                 ...(options.extractedAt ? { extractedAt: options.extractedAt } : {}),
                 onProgress: (p) => progress.update(`${p.source}/${p.dataset}`, p),

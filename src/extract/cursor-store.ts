@@ -1,7 +1,8 @@
 /**
  * Incremental cursors: `<root>/state/cursors/<source>.<dataset>.json`, written tmp-then-rename.
- * A source that reads its cursor holds that cursor's lock until it finishes, so two processes
- * never run the same incremental source from the same cursor at once.
+ * A source that reads its cursor holds that cursor's lock until it finishes, so two runs (of one
+ * process or two) never run the same incremental source from the same cursor at once. The locks a
+ * store holds are one source run's: each source run gets its own store.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,0 +1,99 @@
+/**
+ * Hunt: the incremental cursor's lock. DESIGN (State): cursors are "written tmp-then-rename under
+ * a cross-process lock file, so two processes never use the same cursor ... at once", and "a
+ * cursor advances only after the bronze files holding its records are committed".
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { newRunId } from '../../src/run-id.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Three batches of ten ids after the cursor; `onCursor` is told the cursor it read. */
+function counter(onCursor: (from: number) => void = () => undefined, delayMs = 100) {
+  return defineSource({
+    source: 'inc',
+    dataset: 'items',
+    schema: z.object({ id: z.number() }),
+    limits: { flushRows: 10 },
+    async *extract(ctx) {
+      const from = Number((await ctx.cursor()) ?? 0);
+      onCursor(from);
+      for (let b = 0; b < 3; b++) {
+        yield Array.from({ length: 10 }, (_, i) => ({ id: from + b * 10 + i + 1 }));
+        ctx.checkpoint(from + (b + 1) * 10);
+        await sleep(delayMs);
+      }
+    },
+  });
+}
+
+const cursorFile = (root: string): string => path.join(root, 'state', 'cursors', 'inc.items.json');
+const savedCursor = (root: string): unknown => (JSON.parse(fs.readFileSync(cursorFile(root), 'utf8')) as { cursor: unknown }).cursor;
+
+describe('the cursor lock inside one lake', () => {
+  it('a second extract of the same incremental source on the same lake waits for the first instead of reading the same cursor', async () => {
+    const root = path.join(tempDir(), 'data');
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      const reads: number[] = [];
+      let firstRead!: () => void;
+      const firstHasCursor = new Promise<void>((r) => (firstRead = r));
+      const first = lake.extract(counter((from) => {
+        reads.push(from);
+        firstRead();
+      }));
+      await firstHasCursor;
+      // The first run holds the cursor (and its lock) now; a second run of the same source starts.
+      const second = lake.extract(counter((from) => reads.push(from)));
+      const results = await Promise.all([first, second]);
+      for (const r of results) expect(r.status).toBe('success');
+      // The second run must start from where the first one stopped, not from the same cursor.
+      expect(reads).toEqual([0, 30]);
+      const [counts] = await lake.query(`SELECT count(*) AS n, count(DISTINCT id) AS ids FROM read_parquet('${root}/bronze/inc/items/**/*.parquet')`);
+      expect(counts, 'no id extracted twice').toEqual({ n: 60, ids: 60 });
+      expect(savedCursor(root)).toBe(60);
+    } finally {
+      await lake.close();
+    }
+  });
+});
+
+describe('recovery of a dead process and the cursor', () => {
+  it("rolling forward a dead process's commit does not move back a cursor a later run already advanced", async () => {
+    const root = path.join(tempDir(), 'data');
+    // A long-lived process (say a service) has the lake open.
+    const service = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      // Another process extracting `inc/items` from no cursor is SIGKILLed after writing the commit
+      // manifest of its first batch (cursor 10) and before removing it: what it leaves behind.
+      const deadPid = 4_194_305; // 2^22 + 1: no such process on Linux
+      const deadDir = path.join(root, '.tmp', `p${deadPid}-12345`);
+      fs.mkdirSync(deadDir, { recursive: true });
+      fs.writeFileSync(path.join(deadDir, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: deadPid, procStart: '12345' }));
+      const deadRun = newRunId(new Date(Date.now() - 60_000));
+      fs.writeFileSync(
+        path.join(deadDir, 'b1.commit.json'),
+        JSON.stringify({ batch: { runId: deadRun, source: 'inc', dataset: 'items', batchNo: 1, rows: 0, rejected: 0, cursor: 10, files: [] }, moves: [] }),
+      );
+
+      // The service runs the source next: the dead process's lock is taken over, it reads no cursor
+      // (the dead batch never saved one), extracts ids 1..30 and saves cursor 30.
+      expect((await service.extract(counter(() => undefined, 0))).status).toBe('success');
+      expect(savedCursor(root)).toBe(30);
+
+      // Any other process opening the lake now (a cron job, `duckhouse runs`…) recovers the dead folder.
+      const other = await Lakehouse.open({ root, log: { console: false } });
+      await other.close();
+      expect(fs.existsSync(deadDir), 'the dead folder was recovered').toBe(false);
+      // The cursor must not go back to 10: the next run would extract ids 11..30 a second time.
+      expect(savedCursor(root)).toBe(30);
+    } finally {
+      await service.close();
+    }
+  });
+});
