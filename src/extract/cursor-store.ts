@@ -21,11 +21,11 @@ export class CursorStore {
     return path.join(this.dir, `${source}.${dataset}.json`);
   }
 
-  /** Reads the committed cursor, taking the cursor's lock first (held until `release`). */
-  async read(source: string, dataset: string): Promise<unknown> {
+  /** Reads the committed cursor, taking the cursor's lock first (held until `release`; waiting for it ends when `signal` aborts). */
+  async read(source: string, dataset: string, signal?: AbortSignal): Promise<unknown> {
     const file = this.file(source, dataset);
     if (!this.held.has(file)) {
-      this.held.set(file, await acquireLock(file, { timeoutMillis: this.lockTimeoutMillis, what: `cursor of ${source}/${dataset}` }));
+      this.held.set(file, await acquireLock(file, { timeoutMillis: this.lockTimeoutMillis, what: `cursor of ${source}/${dataset}`, signal }));
     }
     try {
       return (JSON.parse(fs.readFileSync(file, 'utf8')) as { cursor: unknown }).cursor;

@@ -14,7 +14,10 @@ export interface HeldLock {
 
 const heldHere = new Map<string, Promise<void>>();
 
-export async function acquireLock(target: string, options: { timeoutMillis?: number; what?: string } = {}): Promise<HeldLock> {
+export async function acquireLock(
+  target: string,
+  options: { timeoutMillis?: number; what?: string; signal?: AbortSignal } = {},
+): Promise<HeldLock> {
   const lockFile = `${target}.lock`;
   // Inside one process, wait our turn without touching the file system.
   const before = heldHere.get(lockFile);
@@ -22,39 +25,14 @@ export async function acquireLock(target: string, options: { timeoutMillis?: num
   const mine = new Promise<void>((resolve) => (releaseLocal = resolve));
   const chain = (before ?? Promise.resolve()).then(() => mine);
   heldHere.set(lockFile, chain);
-  if (before) await before;
-
-  const deadline = Date.now() + (options.timeoutMillis ?? 60_000);
-  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
   const identity = JSON.stringify(currentProcess());
-  let wait = 10;
-  for (;;) {
-    try {
-      const fd = fs.openSync(lockFile, 'wx', 0o600);
-      try {
-        fs.writeSync(fd, identity);
-      } catch (error) {
-        // A lock file without its owner (say ENOSPC) would block everybody until it ages out.
-        fs.closeSync(fd);
-        fs.rmSync(lockFile, { force: true });
-        throw error;
-      }
-      fs.closeSync(fd);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        releaseLocal();
-        throw error;
-      }
-      const owner = readOwner(lockFile);
-      if (isStale(lockFile, owner) && takeOver(lockFile)) continue;
-      if (Date.now() >= deadline) {
-        releaseLocal();
-        throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}); lock file ${lockFile}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      wait = Math.min(250, wait * 2);
-    }
+  try {
+    if (before) await abortable(before, options.signal);
+    await createLockFile(target, identity, options);
+  } catch (error) {
+    // Whoever queued behind us still waits for `before`, through our chain.
+    releaseLocal();
+    throw error;
   }
   let released = false;
   return {
@@ -67,6 +45,49 @@ export async function acquireLock(target: string, options: { timeoutMillis?: num
       if (heldHere.get(lockFile) === chain) heldHere.delete(lockFile);
     },
   };
+}
+
+async function createLockFile(target: string, identity: string, options: { timeoutMillis?: number; what?: string; signal?: AbortSignal }): Promise<void> {
+  const lockFile = `${target}.lock`;
+  const deadline = Date.now() + (options.timeoutMillis ?? 60_000);
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  let wait = 10;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    try {
+      const fd = fs.openSync(lockFile, 'wx', 0o600);
+      try {
+        fs.writeSync(fd, identity);
+      } catch (error) {
+        // A lock file without its owner (say ENOSPC) would block everybody until it ages out.
+        fs.closeSync(fd);
+        fs.rmSync(lockFile, { force: true });
+        throw error;
+      }
+      fs.closeSync(fd);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = readOwner(lockFile);
+    if (isStale(lockFile, owner) && takeOver(lockFile)) continue;
+    if (Date.now() >= deadline) {
+      throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}); lock file ${lockFile}`);
+    }
+    await abortable(new Promise((resolve) => setTimeout(resolve, wait)), options.signal);
+    wait = Math.min(250, wait * 2);
+  }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it is aborted. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**

@@ -83,7 +83,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     limits,
     root: env.root,
     timezone: env.timezone,
-    cursor: () => env.cursors.read(source.source, source.dataset),
+    cursor: () => env.cursors.read(source.source, source.dataset, env.signal),
     checkpoint(value) {
       cursor = value;
       cursorDirty = true;

@@ -1,0 +1,119 @@
+/**
+ * Hunt: an extract's abort signal (`lake.extract(sources, { signal })`, and the one `lake.close()`
+ * fires: README "lake.close() stops what is running") while the source waits for its cursor's
+ * cross-process lock (up to `lockTimeoutMillis`, default 30 s).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
+
+const startTimeOf = (pid: number): string => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+};
+
+const source = defineSource({
+  source: 'inc',
+  dataset: 'items',
+  schema: z.object({ id: z.number() }),
+  async *extract(ctx) {
+    const from = Number((await ctx.cursor()) ?? 0);
+    yield [{ id: from + 1 }];
+    ctx.checkpoint(from + 1);
+  },
+});
+
+async function heldCursor(root: string): Promise<() => void> {
+  // Another live process is running `inc/items` and holds its cursor's lock.
+  const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
+  const kill = (): void => void holder.kill('SIGKILL');
+  registerCleanup(kill);
+  const lock = path.join(root, 'state', 'cursors', 'inc.items.json.lock');
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  fs.writeFileSync(lock, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: startTimeOf(holder.pid!) }));
+  return kill;
+}
+
+const within = <T>(p: Promise<T>, ms: number): Promise<boolean> =>
+  Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+
+describe('aborting an extract that waits for a cursor lock', () => {
+  it('an aborted signal ends the extract promptly instead of after lockTimeoutMillis', async () => {
+    const root = path.join(tempDir(), 'data');
+    const release = await heldCursor(root);
+    const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 25_000 });
+    try {
+      const controller = new AbortController();
+      const extract = lake.extract(source, { signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 500));
+      controller.abort(new Error('user cancelled'));
+      expect(await within(extract, 5_000), 'the extract settled within 5 s of the abort').toBe(true);
+      const result = await extract;
+      expect(result.sources[0]!.status).toBe('failed');
+      expect(result.sources[0]!.rows).toBe(0);
+    } finally {
+      release(); // the lock goes stale: whatever still waits takes it over
+      await lake.close();
+    }
+  }, 60_000);
+
+  it('lake.close() stops an extract waiting for a cursor lock instead of waiting out lockTimeoutMillis', async () => {
+    const root = path.join(tempDir(), 'data');
+    const release = await heldCursor(root);
+    const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 25_000 });
+    const extract = lake.extract(source);
+    extract.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    const closing = lake.close();
+    try {
+      expect(await within(closing, 5_000), 'close() returned within 5 s').toBe(true);
+    } finally {
+      release();
+      await closing;
+    }
+  }, 60_000);
+});
+
+describe('aborting an extract that waits for a run of the same source in this process', () => {
+  it('an aborted signal ends the waiting extract, and the next one in line still waits for the holder', async () => {
+    const root = path.join(tempDir(), 'data');
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      let finish!: () => void;
+      const finished = new Promise<void>((r) => (finish = r));
+      const reads: number[] = [];
+      const slow = defineSource({
+        source: 'inc',
+        dataset: 'items',
+        schema: z.object({ id: z.number() }),
+        async *extract(ctx) {
+          const from = Number((await ctx.cursor()) ?? 0);
+          reads.push(from);
+          if (reads.length === 1) await finished;
+          yield [{ id: from + 1 }];
+          ctx.checkpoint(from + 1);
+        },
+      });
+      const first = lake.extract(slow);
+      while (reads.length === 0) await new Promise((r) => setTimeout(r, 10));
+      const controller = new AbortController();
+      const aborted = lake.extract(slow, { signal: controller.signal });
+      const third = lake.extract(slow);
+      await new Promise((r) => setTimeout(r, 300));
+      controller.abort(new Error('user cancelled'));
+      expect(await within(aborted, 5_000), 'the aborted extract settled while the first still runs').toBe(true);
+      expect((await aborted).sources[0]!.status).toBe('failed');
+      expect(reads, 'the third waits for the first').toEqual([0]);
+      finish();
+      expect((await first).status).toBe('success');
+      expect((await third).status).toBe('success');
+      expect(reads).toEqual([0, 1]);
+    } finally {
+      await lake.close();
+    }
+  });
+});
