@@ -230,6 +230,7 @@ export class Lakehouse {
                 // One store per source run: a store's cursor locks are its run's, so a second run
                 // of the same source waits for the first instead of sharing its lock.
                 cursors: new CursorStore(this.paths.root, this.options.lockTimeoutMillis),
+                lockTimeoutMillis: this.options.lockTimeoutMillis,
                 sequence,
                 ...(options.extractedAt ? { extractedAt: options.extractedAt } : {}),
                 onProgress: (p) => progress.update(`${p.source}/${p.dataset}`, p),

@@ -30,6 +30,8 @@ export interface SourceEnv {
   /** The engine, for sources that need their own connections. */
   engine: DuckDBInstance;
   cursors: CursorStore;
+  /** The lake's `lockTimeoutMillis`, for the source's own state files (OAuth token stores). */
+  lockTimeoutMillis: number;
   /** Batch and file numbers shared by the run's writers. */
   sequence: RunSequence;
   /** Fixed `_extracted_at` for every row (backfills, simulated days). */
@@ -82,6 +84,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     signal: env.signal,
     limits,
     root: env.root,
+    lockTimeoutMillis: env.lockTimeoutMillis,
     timezone: env.timezone,
     cursor: () => env.cursors.read(source.source, source.dataset, env.signal),
     checkpoint(value) {

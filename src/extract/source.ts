@@ -25,6 +25,8 @@ export interface ExtractContext {
   readonly limits: Limits;
   /** Absolute lake root. */
   readonly root: string;
+  /** How long to wait for another process's lock on a state file (the lake's `lockTimeoutMillis`). */
+  readonly lockTimeoutMillis?: number;
   /** The lake's time zone (`day=` partitions of bronze and raw archives). */
   readonly timezone: string;
   /**

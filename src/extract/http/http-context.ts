@@ -44,7 +44,7 @@ export interface HttpContext {
  */
 export function createHttpContext(ctx: ExtractContext, options: HttpContextOptions = {}): HttpContext {
   const limits = options.limits ? { ...ctx.limits, ...parseOptions(limitsOverrideSchema, options.limits, `createHttpContext(${ctx.source}/${ctx.dataset}) limits`) } : ctx.limits;
-  const auth = options.auth === undefined ? undefined : isStrategy(options.auth) ? options.auth : createAuth(options.auth, { root: ctx.root, logger: ctx.logger });
+  const auth = options.auth === undefined ? undefined : isStrategy(options.auth) ? options.auth : createAuth(options.auth, { root: ctx.root, logger: ctx.logger, lockTimeoutMillis: ctx.lockTimeoutMillis, signal: ctx.signal });
   // Closing aborts prefetches and retries still waiting, so nothing outlives the source.
   const stop = new AbortController();
   const client = new HttpClient({

@@ -62,8 +62,11 @@ export type AuthOptions = z.input<typeof authOptionsSchema>;
 type ResolvedAuth = z.output<typeof authOptionsSchema>;
 type OAuth2Options = Extract<ResolvedAuth, { type: 'oauth2' }>;
 
-/** Builds the strategy for (already validated) auth options. */
-export function createAuth(options: AuthOptions, env: { root: string; logger?: Logger }): AuthStrategy {
+/**
+ * Builds the strategy for (already validated) auth options. `lockTimeoutMillis` and `signal` bound
+ * the wait for another process's lock on the OAuth2 token store.
+ */
+export function createAuth(options: AuthOptions, env: { root: string; logger?: Logger; lockTimeoutMillis?: number; signal?: AbortSignal }): AuthStrategy {
   const o = authOptionsSchema.parse(options);
   switch (o.type) {
     case 'bearer':
@@ -71,7 +74,7 @@ export function createAuth(options: AuthOptions, env: { root: string; logger?: L
     case 'apiKey':
       return apiKeyAuth(o.name, o.value, o.in);
     case 'oauth2':
-      return new OAuth2RefreshTokenAuth(o, env.root, env.logger);
+      return new OAuth2RefreshTokenAuth(o, env.root, env.logger, { timeoutMillis: env.lockTimeoutMillis, signal: env.signal });
   }
 }
 
@@ -125,7 +128,12 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
   private readonly where: string;
   private access: { token: string; expiresAt: number; lifetimeMillis: number } | undefined;
 
-  constructor(private readonly o: OAuth2Options, root: string, private readonly logger?: Logger) {
+  constructor(
+    private readonly o: OAuth2Options,
+    root: string,
+    private readonly logger?: Logger,
+    private readonly lockWait: { timeoutMillis?: number; signal?: AbortSignal } = {},
+  ) {
     const name = o.store ?? `${new URL(o.tokenUrl).host}-${o.clientId}`.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 100);
     this.file = path.join(root, 'state', 'tokens', `${name}.json`);
     this.where = `OAuth2 token store ${name}`;
@@ -177,7 +185,7 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
 
   /** Runs `fn` on the store under its cross-process lock, seeding or replacing it first if needed. */
   private async withStore<T>(fn: (store: TokenStoreFile) => Promise<T>): Promise<T> {
-    const lock = await acquireLock(this.file, { what: this.where, timeoutMillis: 60_000 });
+    const lock = await acquireLock(this.file, { what: this.where, ...this.lockWait });
     try {
       return await fn(this.load());
     } finally {

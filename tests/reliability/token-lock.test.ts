@@ -1,0 +1,103 @@
+/**
+ * Hunt: README (options): `lockTimeoutMillis` (default 30 000) is "how long to wait for another
+ * process's lock on a database or state file". The OAuth token store is a state file
+ * (`data/state/tokens/`, DESIGN: "written tmp-then-rename under a cross-process lock file").
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Lakehouse, z } from '../../src/index.js';
+import { httpSource } from '../../src/extract/http-source.js';
+import { pageNumberPaginator } from '../../src/extract/http/paginators.js';
+import { FAST_LIMITS, makeRecords, oauthProvider, pages, startFaultyServer } from '../helpers/faulty-server.js';
+import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
+
+const startTimeOf = (pid: number): string => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+};
+
+describe('the token store lock and lockTimeoutMillis', () => {
+  it("an extract waiting for another live process's token store lock gives up after lockTimeoutMillis, not after a fixed 60 s", async () => {
+    const clientId = 'app-lock';
+    const clientSecret = 'cs-lock-hunt-secret';
+    const seed = 'rt-lock-hunt-seed-0001';
+    const oauth = oauthProvider({ refreshToken: seed, clientId, clientSecret });
+    const server = await startFaultyServer({ '/oauth/token': oauth.token, '/orders': oauth.guard(pages.pageNumber(makeRecords(5), 1)) });
+    registerCleanup(() => server.close());
+    const root = path.join(tempDir(), 'data');
+
+    // Another live process holds the store's lock (say, stuck in a slow refresh).
+    const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
+    registerCleanup(() => void holder.kill('SIGKILL'));
+    const lockFile = path.join(root, 'state', 'tokens', 'ml.json.lock');
+    fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+    fs.writeFileSync(lockFile, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: startTimeOf(holder.pid!) }));
+
+    const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 1_000 });
+    try {
+      const source = httpSource({
+        source: 'ml',
+        dataset: 'orders',
+        url: `${server.url}/orders`,
+        paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }),
+        items: 'data',
+        schema: z.object({ id: z.number().int(), name: z.string(), price: z.number() }),
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, store: 'ml', skewMillis: 0 },
+        limits: FAST_LIMITS,
+      });
+      const started = Date.now();
+      const outcome = await Promise.race([
+        lake.extract(source).then((r) => ({ settled: true as const, result: r })),
+        new Promise<{ settled: false }>((resolve) => setTimeout(() => resolve({ settled: false }), 12_000)),
+      ]);
+      expect(outcome.settled, 'the extract gave up within 12 s with lockTimeoutMillis 1000').toBe(true);
+      if (outcome.settled) {
+        expect(outcome.result.sources[0]!.status).toBe('failed');
+        expect(outcome.result.sources[0]!.error).toMatch(/in use by another process/);
+        expect(Date.now() - started).toBeLessThan(12_000);
+      }
+    } finally {
+      holder.kill('SIGKILL');
+      await lake.close();
+    }
+  }, 90_000);
+});
+
+describe('the token store lock and the run signal', () => {
+  it("lake.close() stops an extract waiting for another live process's token store lock", async () => {
+    const oauth = oauthProvider({ refreshToken: 'rt-lock-close-seed-0001', clientId: 'app-close', clientSecret: 'cs-lock-close-secret' });
+    const server = await startFaultyServer({ '/oauth/token': oauth.token, '/orders': oauth.guard(pages.pageNumber(makeRecords(5), 1)) });
+    registerCleanup(() => server.close());
+    const root = path.join(tempDir(), 'data');
+    const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
+    registerCleanup(() => void holder.kill('SIGKILL'));
+    const lockFile = path.join(root, 'state', 'tokens', 'ml.json.lock');
+    fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+    fs.writeFileSync(lockFile, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: startTimeOf(holder.pid!) }));
+
+    const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 25_000 });
+    const source = httpSource({
+      source: 'ml',
+      dataset: 'orders',
+      url: `${server.url}/orders`,
+      paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }),
+      items: 'data',
+      schema: z.object({ id: z.number().int(), name: z.string(), price: z.number() }),
+      auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId: 'app-close', clientSecret: 'cs-lock-close-secret', refreshToken: 'rt-lock-close-seed-0001', store: 'ml', skewMillis: 0 },
+      limits: FAST_LIMITS,
+    });
+    const extract = lake.extract(source);
+    extract.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    try {
+      await lake.close();
+      expect(Date.now() - started, 'close() returned within 5 s').toBeLessThan(5_000);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  }, 60_000);
+});
