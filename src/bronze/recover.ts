@@ -29,7 +29,7 @@ export async function recoverTmp(
   tmpRoot: string,
   metrics: MetricsDb,
   logger: Logger,
-  saveCursor: (source: string, dataset: string, cursor: unknown, runId: string) => Promise<void>,
+  saveCursor: (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date) => Promise<boolean>,
 ): Promise<{ rolledForward: number; removed: number }> {
   let rolledForward = 0;
   let removed = 0;
@@ -61,14 +61,16 @@ export async function recoverTmp(
         continue;
       }
       if (!name.endsWith('.commit.json')) continue;
-      const manifest = readManifest(path.join(dir, name));
+      const manifestFile = path.join(dir, name);
+      const manifest = readManifest(manifestFile);
       if (!manifest) continue;
       applyMoves(manifest.moves);
       await metrics.recordBatch(manifest.batch);
       const { cursor, source, dataset, runId } = manifest.batch;
-      if (cursor !== undefined && cursor !== null) await saveCursor(source, dataset, cursor, runId);
+      // The manifest was written at the commit point.
+      const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, fs.statSync(manifestFile).mtime));
       rolledForward += 1;
-      logger.warn(`recovered a committed batch of a dead process: ${manifest.batch.source}/${manifest.batch.dataset} run ${manifest.batch.runId} batch ${manifest.batch.batchNo}`);
+      logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${kept ? ' (a later run's cursor kept)' : ''}`);
     }
     fs.rmSync(dir, { recursive: true, force: true });
     removed += 1;

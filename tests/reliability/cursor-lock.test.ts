@@ -3,13 +3,14 @@
  * a cross-process lock file, so two processes never use the same cursor ... at once", and "a
  * cursor advances only after the bronze files holding its records are committed".
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, defineSource, z } from '../../src/index.js';
 import { newRunId } from '../../src/run-id.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -94,6 +95,73 @@ describe('recovery of a dead process and the cursor', () => {
       expect(savedCursor(root)).toBe(30);
     } finally {
       await service.close();
+    }
+  });
+
+  /** A dead process's folder holding the commit manifest (written `minutesAgo`) of a batch with `cursor`. */
+  function deadCommit(root: string, pid: number, runId: string, cursor: number, minutesAgo: number): string {
+    const deadDir = path.join(root, '.tmp', `p${pid}-12345`);
+    fs.mkdirSync(deadDir, { recursive: true });
+    fs.writeFileSync(path.join(deadDir, 'owner.json'), JSON.stringify({ host: os.hostname(), pid, procStart: '12345' }));
+    const manifest = path.join(deadDir, 'b1.commit.json');
+    fs.writeFileSync(manifest, JSON.stringify({ batch: { runId, source: 'inc', dataset: 'items', batchNo: 1, rows: 0, rejected: 0, cursor, files: [] }, moves: [] }));
+    const at = new Date(Date.now() - minutesAgo * 60_000);
+    fs.utimesSync(manifest, at, at);
+    return deadDir;
+  }
+
+  const saveCursor = (root: string, cursor: number, runId: string, savedAt: Date): void => {
+    fs.mkdirSync(path.dirname(cursorFile(root)), { recursive: true });
+    fs.writeFileSync(cursorFile(root), JSON.stringify({ cursor, runId, savedAt: savedAt.toISOString() }));
+  };
+
+  it("saves a dead process's cursor over one saved before its commit, and keeps one saved after it even by a run that started earlier", async () => {
+    const now = Date.now();
+    // Saved 10 minutes ago by an earlier run; the dead run committed cursor 10 a minute ago.
+    const before = path.join(tempDir(), 'data');
+    saveCursor(before, 5, newRunId(new Date(now - 20 * 60_000)), new Date(now - 10 * 60_000));
+    deadCommit(before, 4_194_305, newRunId(new Date(now - 5 * 60_000)), 10, 1);
+    await (await Lakehouse.open({ root: before, log: { console: false } })).close();
+    expect(savedCursor(before)).toBe(10);
+
+    // A run that started 20 minutes ago reached the source after the dead one died and saved 30 just now.
+    const after = path.join(tempDir(), 'data');
+    saveCursor(after, 30, newRunId(new Date(now - 20 * 60_000)), new Date(now));
+    deadCommit(after, 4_194_305, newRunId(new Date(now - 5 * 60_000)), 10, 1);
+    await (await Lakehouse.open({ root: after, log: { console: false } })).close();
+    expect(savedCursor(after)).toBe(30);
+  });
+
+  it('rolling forward two dead folders of one cursor keeps the later commit, in either order', async () => {
+    // Both ways round, so each order the folders are listed in is met.
+    for (const [earlier, later] of [[4_194_305, 4_194_307], [4_194_307, 4_194_305]] as const) {
+      const root = path.join(tempDir(), 'data');
+      const now = Date.now();
+      deadCommit(root, earlier, newRunId(new Date(now - 9 * 60_000)), 10, 8);
+      deadCommit(root, later, newRunId(new Date(now - 7 * 60_000)), 20, 6);
+      await (await Lakehouse.open({ root, log: { console: false } })).close();
+      expect(savedCursor(root)).toBe(20);
+    }
+  });
+
+  it("leaves the cursor to a live process holding its lock, without waiting for it", async () => {
+    const root = path.join(tempDir(), 'data');
+    const now = Date.now();
+    saveCursor(root, 5, newRunId(new Date(now - 20 * 60_000)), new Date(now - 10 * 60_000));
+    deadCommit(root, 4_194_305, newRunId(new Date(now - 5 * 60_000)), 10, 1);
+    // A live process took the cursor after the dead one died: it saves a cursor of its own.
+    const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
+    registerCleanup(() => void holder.kill('SIGKILL'));
+    const stat = fs.readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+    const procStart = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+    fs.writeFileSync(`${cursorFile(root)}.lock`, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart }));
+    try {
+      const started = Date.now();
+      await (await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 20_000 })).close();
+      expect(Date.now() - started, 'open did not wait for the lock').toBeLessThan(10_000);
+      expect(savedCursor(root)).toBe(5);
+    } finally {
+      holder.kill('SIGKILL');
     }
   });
 });
