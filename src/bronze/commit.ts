@@ -49,7 +49,12 @@ export function applyMoves(moves: CommitMove[]): void {
   for (const move of moves) {
     if (fs.existsSync(move.from)) {
       fs.mkdirSync(path.dirname(move.to), { recursive: true });
-      fs.renameSync(move.from, move.to);
+      try {
+        fs.renameSync(move.from, move.to);
+      } catch (error) {
+        // Moved between the check and the rename by another process replaying the same manifest.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(move.to)) throw error;
+      }
     }
   }
 }

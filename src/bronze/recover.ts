@@ -10,6 +10,8 @@ import os from 'node:os';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import { isAlive } from '../metrics/process-identity.js';
 import { applyMoves, readManifest } from './commit.js';
+import { LockError } from '../errors.js';
+import { acquireLock, type HeldLock } from '../extract/file-lock.js';
 import type { Logger } from '../log.js';
 
 const OWNER_FILE = 'owner.json';
@@ -25,11 +27,15 @@ export function claimTmpDir(tmpRoot: string, identity: { host: string; pid: numb
   return dir;
 }
 
+/** Saves the cursor of a batch rolled forward, committed at `committedAt`; false when it left the cursor as it was. */
+type SaveCursor = (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date) => Promise<boolean>;
+
 export async function recoverTmp(
   tmpRoot: string,
   metrics: MetricsDb,
   logger: Logger,
-  saveCursor: (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date) => Promise<boolean>,
+  saveCursor: SaveCursor,
+  lockTimeoutMillis: number,
 ): Promise<{ rolledForward: number; removed: number }> {
   let rolledForward = 0;
   let removed = 0;
@@ -48,36 +54,59 @@ export async function recoverTmp(
     }
     if (owner && (owner.host !== os.hostname() || isAlive(owner))) continue;
     if (!owner) {
-      // No owner file: either a folder being created this instant or debris. Leave young ones.
-      const ageMs = Date.now() - fs.statSync(dir).mtimeMs;
+      // No owner file: either a folder being created this instant or debris (or one another
+      // process has just recovered and removed). Leave young ones.
+      const ageMs = Date.now() - (fs.statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
       if (ageMs < 60_000) continue;
     }
-    for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith('compact-') && name.endsWith('.json')) {
-        // A compaction killed before its switch: its outputs are invisible; delete them.
-        const { rollbackCompaction } = await import('./lifecycle.js');
-        const removedOutputs = await rollbackCompaction(metrics, path.join(dir, name));
-        if (removedOutputs > 0) logger.warn(`removed ${removedOutputs} unswitched compaction output(s) of a dead process`);
-        continue;
-      }
-      if (!name.endsWith('.commit.json')) continue;
-      const manifestFile = path.join(dir, name);
-      const manifest = readManifest(manifestFile);
-      if (!manifest) continue;
-      applyMoves(manifest.moves);
-      await metrics.recordBatch(manifest.batch);
-      const { cursor, source, dataset, runId } = manifest.batch;
-      // The manifest was written at the commit point.
-      const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, fs.statSync(manifestFile).mtime));
-      rolledForward += 1;
-      logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${kept ? ' (a later run's cursor kept)' : ''}`);
+    // Several processes opening the lake at once find the same dead folder: one recovers it. The
+    // others wait for it (a moment), so that when their open returns its batches are recorded.
+    let claim: HeldLock;
+    try {
+      claim = await acquireLock(path.join(path.dirname(tmpRoot), 'state', 'locks', `recover.${entry.name}`), { timeoutMillis: lockTimeoutMillis, what: `recovery of ${dir}` });
+    } catch (error) {
+      if (!(error instanceof LockError)) throw error;
+      logger.warn(`${error.message}: left to that process`);
+      continue;
     }
-    fs.rmSync(dir, { recursive: true, force: true });
-    removed += 1;
+    try {
+      if (!fs.existsSync(dir)) continue; // recovered by the process we waited for
+      rolledForward += await rollForward(dir, metrics, logger, saveCursor);
+      fs.rmSync(dir, { recursive: true, force: true });
+      removed += 1;
+    } finally {
+      claim.release();
+    }
   }
   const stray = removeStrayTmpFiles(path.dirname(tmpRoot));
   if (stray > 0) logger.warn(`removed ${stray} temp file(s) a dead process left next to their targets`);
   return { rolledForward, removed };
+}
+
+/** Rolls the manifests of a dead process's folder forward, and rolls its compactions back; returns how many batches it recorded. */
+async function rollForward(dir: string, metrics: MetricsDb, logger: Logger, saveCursor: SaveCursor): Promise<number> {
+  let rolledForward = 0;
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith('compact-') && name.endsWith('.json')) {
+      // A compaction killed before its switch: its outputs are invisible; delete them.
+      const { rollbackCompaction } = await import('./lifecycle.js');
+      const removedOutputs = await rollbackCompaction(metrics, path.join(dir, name));
+      if (removedOutputs > 0) logger.warn(`removed ${removedOutputs} unswitched compaction output(s) of a dead process`);
+      continue;
+    }
+    if (!name.endsWith('.commit.json')) continue;
+    const manifestFile = path.join(dir, name);
+    const manifest = readManifest(manifestFile);
+    if (!manifest) continue;
+    applyMoves(manifest.moves);
+    await metrics.recordBatch(manifest.batch);
+    const { cursor, source, dataset, runId } = manifest.batch;
+    // The manifest was written at the commit point.
+    const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, fs.statSync(manifestFile).mtime));
+    rolledForward += 1;
+    logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${kept ? " (a later run's cursor kept)" : ''}`);
+  }
+  return rolledForward;
 }
 
 /** writeFileAtomic's temp name: `<file>.<pid>.<random>.tmp`. */
