@@ -1,7 +1,8 @@
 /**
  * A cross-process lock file (`<file>.lock`, created with O_EXCL). The holder writes its host,
- * pid and process start time; a lock whose owner died is taken over. Used for cursors,
- * crawl frontiers and OAuth token stores.
+ * pid and process start time; a lock whose owner died (or that never got one) is taken over, by
+ * one process at a time. Used for cursors, crawl frontiers, OAuth token stores, bronze
+ * compaction and the recovery of dead processes' temp folders.
  */
 import fs from 'node:fs';
 import path from 'node:path';
