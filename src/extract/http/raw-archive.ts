@@ -27,7 +27,11 @@ export interface RawArchiveOptions {
 
 export class RawArchive {
   private file: { gzip: zlib.Gzip; out: fs.WriteStream; tmp: string; final: string; bytes: number } | undefined;
-  private fileNo = 0;
+  /**
+   * File numbers are the process's, not the archive's: two sources of one run writing one dataset
+   * (a connector's stores) must not write the same `<runId>-<n>` (a run lives in one process).
+   */
+  private static fileNo = 0;
   /** Final paths of the files written so far. */
   readonly files: string[] = [];
 
@@ -64,8 +68,8 @@ export class RawArchive {
 
   private open(): NonNullable<RawArchive['file']> {
     const { year, month, day } = dateParts(new Date(), this.o.timezone);
-    this.fileNo += 1;
-    const name = `${this.o.runId}-${this.fileNo}.ndjson.gz`;
+    RawArchive.fileNo += 1;
+    const name = `${this.o.runId}-${RawArchive.fileNo}.ndjson.gz`;
     const final = path.join(this.o.root, 'raw', this.o.source, this.o.dataset, `year=${year}`, `month=${month}`, `day=${day}`, name);
     const me = currentProcess();
     const tmpDir = path.join(this.o.root, '.tmp', processTmpDirName(me.pid, me.procStart), 'raw');
