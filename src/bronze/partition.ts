@@ -23,13 +23,20 @@ export function checkName(kind: 'source' | 'dataset' | 'partition key', name: un
   return name;
 }
 
-/** The text stored as a Hive partition value, or a PartitionError naming the field. */
-export function partitionValue(field: string, value: unknown, where: string): string | null {
+/**
+ * The text stored as a Hive partition value, or a PartitionError naming the field. A Date is its
+ * calendar date in `timeZone` (the lake's, as `day=` is), not in UTC.
+ */
+export function partitionValue(field: string, value: unknown, where: string, timeZone = 'UTC'): string | null {
   if (value === null || value === undefined || value === '') return null;
   let text: string;
   if (typeof value === 'string') text = value;
   else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') text = String(value);
-  else if (value instanceof Date) text = value.toISOString().slice(0, 10);
+  else if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new PartitionError(`${where}: partition field "${field}" is an invalid Date`);
+    const { year, month, day } = dateParts(value, timeZone);
+    text = `${year}-${month}-${day}`;
+  }
   else throw new PartitionError(`${where}: partition field "${field}" must be a string, number or boolean (got ${typeof value})`);
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(text)) {

@@ -181,6 +181,10 @@ function toJson(value: unknown, field: string): string | null {
   try {
     return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
       if (typeof v === 'bigint') return v.toString();
+      // Text cut inside an emoji (a lone surrogate, from APIs that truncate by UTF-16 unit) would
+      // be written as "\ud83d", which DuckDB's JSON reader refuses for the whole batch: U+FFFD
+      // stands in, as it does for a top-level string.
+      if (typeof v === 'string') return (v as string & { toWellFormed(): string }).toWellFormed(); // ES2024, in Node 20's V8
       const original = this[k];
       return original instanceof Date && !Number.isNaN(original.getTime()) ? isoForDuckDb(original) : v;
     });
@@ -270,7 +274,8 @@ export function columnsOf(schema: z.ZodType, where: string): ColumnSpec[] {
 
 /**
  * DuckDB column and STRUCT field names ignore case: `id` and `ID` in one object would be renamed
- * (`ID_1`) or fail every batch. Refused when the source is defined, naming both.
+ * (`ID_1`) or fail every batch. Refused when the source is defined, naming both; so is a field
+ * named by the empty string (the batch's Parquet write would fail after the whole read).
  */
 function checkCase(schema: unknown, at: string, where: string, depth: number): void {
   if (depth > 32) return;
@@ -280,6 +285,9 @@ function checkCase(schema: unknown, at: string, where: string, depth: number): v
   const seen = new Map<string, string>();
   const named = (key: string): string => (at ? `${at}.${key}` : key);
   for (const [key, field] of Object.entries(d.shape as Record<string, unknown>)) {
+    if (key === '') {
+      throw new ConfigError(`${where}: ${at ? `"${at}" has a field` : 'a field is'} named "" (the empty string), which no DuckDB column or struct field can be; rename it with a transform on the object`);
+    }
     const other = seen.get(key.toLowerCase());
     if (other !== undefined) {
       throw new ConfigError(`${where}: fields "${named(other)}" and "${named(key)}" differ only in case, and DuckDB names ignore case; keep one (or rename it with a transform on the object)`);

@@ -230,7 +230,7 @@ export class BronzeWriter {
       const key = partitionKeys[k]!;
       let value: string | null;
       try {
-        value = partitionValue(key.name, key.get(record), this.where);
+        value = partitionValue(key.name, key.get(record), this.where, this.o.timezone);
       } catch (error) {
         if (!(error instanceof PartitionError)) throw error;
         refused.push({ index, field: key.name, message: error.message, code: 'invalid_partition' });

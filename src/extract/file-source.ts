@@ -20,6 +20,7 @@ import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBTypeId } from '../db/duckdb.js';
 import { parseOptions } from '../config.js';
+import { parseJsonExact } from './json-exact.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { plainConverter, readerRows, type PlainValue } from '../db/values.js';
@@ -146,6 +147,7 @@ const RESERVED_FIELDS: readonly string[] = ['_run_id', '_extracted_at', ...DATE_
 function checkInferredNames(where: string, fields: Map<string, string>): void {
   const byLower = new Map<string, string>();
   for (const [name, file] of fields) {
+    if (name === '') throw new ConfigError(`${where}: ${file} has a field named "" (the empty string), which no DuckDB column can be: rename it in the file, or pass a schema (with a transform) without it`);
     const lower = name.toLowerCase();
     const reserved = RESERVED_FIELDS.find((r) => r === lower);
     if (reserved !== undefined) {
@@ -252,58 +254,99 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   const bigintFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
 
+  /**
+   * A glob's files are read one by one, each with its own header: DuckDB reads a glob with the
+   * first file's columns, so a column a later export gained (`email` since February) was cut,
+   * and one it lost failed the read. Without a schema, the columns are the union over the files,
+   * a column typed differently in two files read as text in all (`inferredTypes`, per run).
+   */
+  const inferredTypes = new Map<string, Record<string, string>>();
+  const filesToRead = async (ctx: ExtractContext): Promise<string[]> => {
+    if (o.path) return [filesOf(where, o)];
+    const files = await listFiles(where, o);
+    ctx.logger.debug(`${files.length} file(s) match ${shownFiles(o)}`);
+    return files.map((f) => f.replace(/[*?[]/g, '[$&]'));
+  };
+
+  /** `types` for the columns `files` has: DuckDB refuses a type for a column the file lacks (an optional field, a column of other files). */
+  const typesIn = async (c: DuckDBConnection, files: string, types: Record<string, string> | undefined): Promise<Record<string, string> | undefined> => {
+    if (!types || Object.keys(types).length === 0) return types;
+    const names = new Set((await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_names`)} LIMIT 0`)).deduplicatedColumnNames());
+    return Object.fromEntries(Object.entries(types).filter(([name]) => names.has(name)));
+  };
+
   async function* extract(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
-    const files = filesOf(where, o);
     const c = await ctx.connect();
     await useLakeZone(c, ctx);
-    const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
-    const result = await c.stream(csvReadSql(files, csv, given ? csvTypes(given) : undefined, rejects));
-    const names = result.deduplicatedColumnNames();
-    const types = result.columnTypes();
-    const tz = new Set(names.filter((_, i) => types[i]!.typeId === DuckDBTypeId.TIMESTAMP_TZ && !dateFields.has(names[i]!)));
-    const naive = new Set(names.filter((_, i) => types[i]!.typeId === DuckDBTypeId.TIMESTAMP));
-    const convert = (name: string, value: unknown): unknown => {
-      if (value instanceof Date) return tz.has(name) ? value.toISOString() : naive.has(name) ? naiveText(value) : value;
-      if (typeof value === 'number' && bigintFields.has(name) && Number.isInteger(value)) return BigInt(value);
-      return value;
-    };
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      const rows = chunk.convertRows(plainConverter);
-      yield rows.map((row) => {
-        const record: Record<string, unknown> = {};
-        row.forEach((value, i) => {
-          const name = names[i]!;
-          record[name] = convert(name, value);
+    const types = given ? csvTypes(given) : inferredTypes.get(ctx.runId);
+    inferredTypes.delete(ctx.runId);
+    for (const files of await filesToRead(ctx)) {
+      const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
+      const result = await c.stream(csvReadSql(files, csv, await typesIn(c, files, types), rejects));
+      const names = result.deduplicatedColumnNames();
+      const columnTypes = result.columnTypes();
+      const tz = new Set(names.filter((_, i) => columnTypes[i]!.typeId === DuckDBTypeId.TIMESTAMP_TZ && !dateFields.has(names[i]!)));
+      const naive = new Set(names.filter((_, i) => columnTypes[i]!.typeId === DuckDBTypeId.TIMESTAMP));
+      const convert = (name: string, value: unknown): unknown => {
+        if (value instanceof Date) return tz.has(name) ? value.toISOString() : naive.has(name) ? naiveText(value) : value;
+        if (typeof value === 'number' && bigintFields.has(name) && Number.isInteger(value)) return BigInt(value);
+        return value;
+      };
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const rows = chunk.convertRows(plainConverter);
+        yield rows.map((row) => {
+          const record: Record<string, unknown> = {};
+          row.forEach((value, i) => {
+            const name = names[i]!;
+            record[name] = convert(name, value);
+          });
+          return record;
         });
-        return record;
-      });
-      ctx.stats.pages += 1;
+        ctx.stats.pages += 1;
+      }
+      await sendRejects(ctx, c, rejects);
     }
-    await sendRejects(ctx, c, rejects);
   }
 
   return fileSource(where, o, options.partitionBy, given, extract, async (ctx) => {
     const c = await ctx.connect();
     await useLakeZone(c, ctx);
-    const files = filesOf(where, o);
-    const reader = await c.runAndReadAll(`DESCRIBE ${csvReadSql(files, csv, undefined, `${rejectsName}_sniff`)}`);
-    const described = readerRows(reader);
-    const probe = await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
-    const probeTypes = probe.columnTypes();
-    const names = probe.deduplicatedColumnNames();
     const shown = shownFiles(o);
-    checkInferredNames(where, new Map((await csvHeaderNames(c, files, csv, names)).map((n) => [n, shown])));
+    /** Column → DuckDB type (as DESCRIBE names it) and type id, in first-seen order over the files. */
+    const columns = new Map<string, { type: string; typeId: DuckDBTypeId; file: string }>();
+    const mixed = new Set<string>();
+    for (const files of await filesToRead(ctx)) {
+      const described = readerRows(await c.runAndReadAll(`DESCRIBE ${csvReadSql(files, csv, undefined, `${rejectsName}_sniff`)}`));
+      const probe = await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
+      const probeTypes = probe.columnTypes();
+      const names = probe.deduplicatedColumnNames();
+      checkInferredNames(where, new Map((await csvHeaderNames(c, files, csv, names)).map((n) => [n, o.path ? shown : files])));
+      names.forEach((name, i) => {
+        const typeId = probeTypes[i]!.typeId;
+        const type = String(described[i]?.column_type ?? probeTypes[i]!.toString());
+        const seen = columns.get(name);
+        if (!seen) columns.set(name, { type, typeId, file: files });
+        else if (seen.typeId !== typeId) mixed.add(name);
+      });
+    }
+    checkInferredNames(where, new Map([...columns].map(([name, c]) => [name, c.file])));
     const shape: Record<string, z.ZodType> = {};
     const exactIntegers = new Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>();
-    names.forEach((name, i) => {
-      const typeId = probeTypes[i]!.typeId;
-      shape[name] = zodForDuckType(typeId);
+    // Optional: a column of some files only is absent from the others' records (NULL in bronze).
+    for (const [name, { typeId }] of columns) {
+      if (mixed.has(name)) {
+        shape[name] = z.string().nullable().optional();
+        continue;
+      }
+      shape[name] = zodForDuckType(typeId).optional();
       const exact = EXACT_INTEGER_TYPES[typeId];
       if (exact) exactIntegers.set(name, exact);
-    });
-    recordInferred(ctx, described.map((r) => ({ name: String(r.column_name), type: String(r.column_type) })));
+    }
+    // A column typed differently in two files is read as text in every file.
+    if (mixed.size > 0) inferredTypes.set(ctx.runId, Object.fromEntries([...mixed].map((name) => [name, 'VARCHAR'])));
+    recordInferred(ctx, [...columns].map(([name, c]) => ({ name, type: mixed.has(name) ? 'VARCHAR' : c.type })));
     return { schema: z.object(shape), exactIntegers };
   });
 }
@@ -403,12 +446,20 @@ export function jsonSource(options: FileSourceOptions): AnySource {
   const o = parseOptions(fileSourceSchema, options, where);
   if (o.csv) throw new ConfigError(`${where}: unknown option "csv" (this is a JSON source)`);
   const given = options.schema;
+  // z.bigint() fields: integers within ±2^53 parse as JS numbers (past it, as bigints), zod wants a bigint.
+  const bigintFields = given ? Object.entries(shapeOf(given)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : [];
+  const withBigints = (record: unknown): unknown => {
+    if (bigintFields.length === 0 || !record || typeof record !== 'object' || Array.isArray(record)) return record;
+    const r = record as Record<string, unknown>;
+    for (const k of bigintFields) if (typeof r[k] === 'number' && Number.isInteger(r[k])) r[k] = BigInt(r[k]);
+    return r;
+  };
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<unknown[]> {
     for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, ctx)) {
         ctx.stats.pages += 1;
-        yield batch;
+        yield bigintFields.length === 0 ? batch : batch.map(withBigints);
       }
     }
   }
@@ -420,12 +471,15 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     // not see (a file changed since) goes to quarantine naming it instead of being dropped.
     const kinds = new Map<string, string>();
     const origins = new Map<string, string>();
+    /** Integer fields holding a value past BIGINT's range: stored as DECIMAL(38,0). */
+    const huge = new Set<string>();
     for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, undefined)) {
         for (const record of batch) {
           if (!record || typeof record !== 'object' || Array.isArray(record)) continue;
           for (const [k, v] of Object.entries(record)) {
             const kind = kindOf(v);
+            if (typeof v === 'bigint' && (v > INT64_MAX || v < -INT64_MAX - 1n)) huge.add(k);
             const was = kinds.get(k);
             if (was === undefined) origins.set(k, file);
             if (was !== kind) kinds.set(k, mergeKind(was, kind));
@@ -436,12 +490,17 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     checkInferredNames(where, origins);
     const shape = Object.fromEntries([...kinds].map(([k, kind]) => [k, zodForKind(kind)]));
     recordInferred(ctx, [...kinds].map(([name, kind]) => ({ name, type: sqlTypeOf(shape[name]) + (kind === 'null' ? ' (only nulls seen)' : '') })));
-    return { schema: z.strictObject(shape) };
+    // Integers past ±2^53 (parsed exactly, as bigints) keep every digit: BIGINT, or DECIMAL(38,0) past it.
+    const exactIntegers = new Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>([...kinds].filter(([, kind]) => kind === 'bigint').map(([k]) => [k, huge.has(k) ? BIGINT_SQL_TYPE : 'BIGINT']));
+    return { schema: z.strictObject(shape), exactIntegers };
   });
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+
 function kindOf(v: unknown): string {
   if (v === null || v === undefined) return 'null';
+  if (typeof v === 'bigint') return 'bigint';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'number';
   if (typeof v === 'boolean') return 'boolean';
   if (typeof v === 'string') return 'string';
@@ -452,6 +511,7 @@ function mergeKind(a: string | undefined, b: string): string {
   if (!a || a === 'null') return b;
   if (b === 'null' || a === b) return a;
   if ((a === 'int' && b === 'number') || (a === 'number' && b === 'int')) return 'number';
+  if ((a === 'int' && b === 'bigint') || (a === 'bigint' && b === 'int')) return 'bigint';
   return 'json';
 }
 
@@ -459,6 +519,8 @@ function zodForKind(kind: string): z.ZodType {
   switch (kind) {
     case 'int':
       return z.number().int().nullable().optional();
+    case 'bigint':
+      return z.union([z.number().int(), z.bigint()]).nullable().optional();
     case 'number':
       return z.number().nullable().optional();
     case 'boolean':
@@ -486,10 +548,14 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
       .map((part) => part.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
       .join('(?:.*/)?')}$`,
   );
-  if (!fs.existsSync(base)) return [];
-  for (const rel of listTree(base)) {
-    if (re.test(rel) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
+  if (fs.existsSync(base)) {
+    for (const rel of listTree(base)) {
+      if (re.test(rel) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
+    }
   }
+  // An export that has not landed is a failed source (alerts say so), not an empty success that
+  // records every column as removed and looks fresh.
+  if (files.length === 0) throw new ConfigError(`${where}: no file matches ${JSON.stringify(pattern)}`);
   return files.sort();
 }
 
@@ -508,7 +574,7 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
   if (first === '[') {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(withoutBom(fs.readFileSync(file, 'utf8')));
+      parsed = parseJsonExact(withoutBom(fs.readFileSync(file, 'utf8')));
     } catch (error) {
       throw new ConfigError(`jsonSource: ${file} is not valid JSON: ${(error as Error).message}`);
     }
@@ -524,7 +590,7 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
     const line = lineNo === 1 ? withoutBom(read) : read;
     if (line.trim() === '') continue;
     try {
-      batch.push(JSON.parse(line));
+      batch.push(parseJsonExact(line));
     } catch (error) {
       ctx?.reject(line.length > 10_000 ? `${line.slice(0, 10_000)}…` : line, `invalid JSON: ${(error as Error).message}`, { line: lineNo, file });
       continue;

@@ -9,7 +9,7 @@ import { limitsOverrideSchema, parseOptions } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkName, DATE_KEYS } from '../bronze/partition.js';
-import { columnsOf, type ColumnSpec } from '../bronze/schema-map.js';
+import { columnsOf, expectsDate, shapeOf, type ColumnSpec } from '../bronze/schema-map.js';
 import type { PartitionKey } from '../bronze/writer.js';
 
 export type SourceRecord = Record<string, unknown>;
@@ -162,6 +162,12 @@ export function defineSource<T extends object>(definition: SourceDefinition<T>):
     partitionKeys = d.partitionBy.map((field) => {
       checkKey(field);
       if (!columnNames.has(field)) throw new ConfigError(`${where}: partitionBy field "${field}" is not in the schema`);
+      // The field moves to the path, where a Date is a calendar date: its instant would be lost.
+      if (expectsDate(shapeOf(d.schema)[field])) {
+        throw new ConfigError(
+          `${where}: partitionBy field "${field}" is a date-time (z.date()): in the path it would keep only a date and lose its instant; partition by a function of it instead ({ ${field.replace(/_at$/, '')}_day: (r) => r.${field} }, a date in the lake's time zone) and keep the field in the files`,
+        );
+      }
       return { name: field, get: (r: SourceRecord) => r[field] };
     });
     // A record field used as a partition key lives in the path, not in the file.

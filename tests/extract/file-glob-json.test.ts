@@ -1,0 +1,143 @@
+/**
+ * File sources run by a data engineer on real exports: a monthly glob whose later files gained
+ * a column, NDJSON ids past 2^53, a JSON key that is the empty string.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { csvSource, jsonSource } from '../../src/extract/file-source.js';
+import { defineSource, z } from '../../src/index.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
+
+function quarantined(root: string, source: string, dataset: string, runId: string): Record<string, unknown>[] {
+  const file = path.join(root, 'quarantine', source, dataset, `${runId}.ndjson`);
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+}
+
+describe('csvSource over a glob whose later files have more columns', () => {
+  it('keeps the column the first file lacks (email) instead of silently dropping it', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'customers-2026-01.csv'), 'id,name\n1,ana\n2,bia\n');
+    fs.writeFileSync(path.join(dir, 'customers-2026-02.csv'), 'id,name,email\n3,caio,caio@x.com\n4,davi,davi@x.com\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'customers', glob: path.join(dir, '*.csv') }));
+    // Every record is somewhere: bronze or quarantine.
+    const rejected = quarantined(lake.paths.root, 'shop', 'customers', result.runId);
+    expect(result.sources[0]!.rows + rejected.length).toBe(4);
+    const rows = await lake.query<{ id: number; email: string | null }>(
+      `SELECT * FROM read_parquet('${lake.paths.bronze}/shop/customers/**/*.parquet', union_by_name = true) ORDER BY id`,
+    );
+    // The email of the February customers reached bronze (or their records went to quarantine, never dropped).
+    const stored = rows.filter((r) => r.id >= 3);
+    for (const r of stored) expect(r.email, `email of customer ${r.id}`).toMatch(/@x\.com$/);
+    expect(stored.length + rejected.length).toBe(2);
+  });
+  it('with a schema that declares email, the February emails reach bronze instead of NULL', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'customers-2026-01.csv'), 'id,name\n1,ana\n');
+    fs.writeFileSync(path.join(dir, 'customers-2026-02.csv'), 'id,name,email\n3,caio,caio@x.com\n');
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number().int(), name: z.string(), email: z.string().nullable().optional() });
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'typed', glob: path.join(dir, '*.csv'), schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    const rows = await lake.query<{ id: number; email: string | null }>(`SELECT id, email FROM read_parquet('${lake.paths.bronze}/shop/typed/**/*.parquet') ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, email: null },
+      { id: 3, email: 'caio@x.com' },
+    ]);
+  });
+});
+
+describe('jsonSource without a schema: integers past 2^53', () => {
+  it('an NDJSON id of 19 digits is stored with every digit, as the README promises for inferred integer columns', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'events.ndjson');
+    fs.writeFileSync(file, '{"id":1234567890123456789,"kind":"click"}\n{"id":2,"kind":"view"}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'events', path: file }));
+    expect(quarantined(lake.paths.root, 'shop', 'events', result.runId).map((q) => q.reasons)).toEqual([]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    const rows = await lake.query<{ id: string }>(`SELECT CAST(id AS VARCHAR) AS id FROM read_parquet('${lake.paths.bronze}/shop/events/**/*.parquet') ORDER BY kind`);
+    expect(rows.map((r) => r.id)).toEqual(['1234567890123456789', '2']);
+  });
+});
+
+describe('a field named by the empty string', () => {
+  it('jsonSource: an NDJSON key "" is refused naming the field and the file, not a Parquet parser error after the read', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'rows.ndjson');
+    fs.writeFileSync(file, '{"":0,"id":1}\n{"":1,"id":2}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'rows', path: file }));
+    const s = result.sources[0]!;
+    expect(s.error ?? '').not.toMatch(/Parser Error|zero-length delimited identifier/);
+    if (s.status !== 'success') expect(s.error).toContain(file);
+  });
+
+  it('defineSource: a schema key "" is refused when the source is defined, naming it', () => {
+    expect(() =>
+      defineSource({ source: 'shop', dataset: 'rows', schema: z.object({ '': z.number(), id: z.number() }), extract: () => [] }),
+    ).toThrow(/""|empty/);
+  });
+});
+
+describe('jsonSource over a glob that matches no file this run (the export has not landed yet)', () => {
+  async function twoRuns() {
+    const dir = tempDir();
+    const inbox = path.join(dir, 'inbox');
+    fs.mkdirSync(inbox);
+    fs.writeFileSync(path.join(inbox, 'orders-1.ndjson'), '{"id":1,"total":9.5}\n');
+    const lake = await tempLake();
+    const source = jsonSource({ source: 'shop', dataset: 'orders', glob: path.join(inbox, '*.ndjson') });
+    const first = await lake.extract(source);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    fs.rmSync(path.join(inbox, 'orders-1.ndjson')); // moved away by the exporter's rotation
+    const second = await lake.extract(source);
+    return { lake, second };
+  }
+
+  it('does not record every column as removed (a false schema drift) nor forget the recorded bronze columns', async () => {
+    const { lake, second } = await twoRuns();
+    const s = second.sources[0]!;
+    expect(s.schemaChanges ?? []).toEqual([]);
+    expect((second.alerts ?? []).filter((a) => a.kind === 'schema_drift')).toEqual([]);
+    const recorded = JSON.parse(fs.readFileSync(path.join(lake.paths.root, 'state', 'schemas', 'shop.orders.json'), 'utf8')) as { columns: { name: string }[] };
+    expect(recorded.columns.map((c) => c.name)).toEqual(['id', 'total']);
+  });
+
+  it('is not a silent success: like csvSource, it fails or at least warns that no file matched', async () => {
+    const { second } = await twoRuns();
+    const s = second.sources[0]!;
+    const said = s.status !== 'success' || (s.warnings ?? []).some((w) => /no file|matche/i.test(w));
+    expect(said, JSON.stringify(s)).toBe(true);
+  });
+});
+
+describe('jsonSource with a schema: integers past 2^53', () => {
+  it('a z.bigint() field takes small and huge integers exactly; a z.number() field refuses a huge one to quarantine with every digit', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'e.ndjson');
+    fs.writeFileSync(file, '{"id":1234567890123456789,"n":5}\n{"id":2,"n":12345678901234567890}\n{"id":3,"n":1.5}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'big', path: file, schema: z.object({ id: z.bigint(), n: z.number() }) }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
+    const rows = await lake.query(`SELECT CAST(id AS VARCHAR) AS id, n FROM read_parquet('${lake.paths.bronze}/shop/big/**/*.parquet') ORDER BY n`);
+    expect(rows).toEqual([
+      { id: '3', n: 1.5 },
+      { id: '1234567890123456789', n: 5 },
+    ]);
+    const [q] = quarantined(lake.paths.root, 'shop', 'big', result.runId);
+    expect(q!.record).toEqual({ id: '2', n: '12345678901234567890' });
+  });
+});
+
+describe('csvSource with a schema naming a column the file does not have', () => {
+  it('an optional field absent from the file is NULL, not a read error', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'c.csv'), 'id,name\n1,ana\n');
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number().int(), name: z.string(), email: z.string().nullable().optional() });
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'one', path: path.join(dir, 'c.csv'), schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+  });
+});
