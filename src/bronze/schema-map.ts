@@ -181,12 +181,12 @@ function toJson(value: unknown, field: string): string | null {
   try {
     return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
       if (typeof v === 'bigint') return v.toString();
+      const original = this[k];
+      if (original instanceof Date && !Number.isNaN(original.getTime())) return isoForDuckDb(original);
       // Text cut inside an emoji (a lone surrogate, from APIs that truncate by UTF-16 unit) would
       // be written as "\ud83d", which DuckDB's JSON reader refuses for the whole batch: U+FFFD
       // stands in, as it does for a top-level string.
-      if (typeof v === 'string') return (v as string & { toWellFormed(): string }).toWellFormed(); // ES2024, in Node 20's V8
-      const original = this[k];
-      return original instanceof Date && !Number.isNaN(original.getTime()) ? isoForDuckDb(original) : v;
+      return typeof v === 'string' ? (v as string & { toWellFormed(): string }).toWellFormed() : v; // ES2024, in Node 20's V8
     });
   } catch (error) {
     // A value nested thousands of levels deep overflows the stack: say which field, not just that.
