@@ -7,12 +7,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonSource } from '../../src/extract/file-source.js';
 import { defineSource, z } from '../../src/index.js';
+import { quarantined } from '../helpers/quarantine.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
-function quarantinedCount(root: string, source: string, dataset: string, runId: string): number {
-  const file = path.join(root, 'quarantine', source, dataset, `${runId}.ndjson`);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').length : 0;
-}
+const quarantinedCount = (root: string, source: string, dataset: string, runId: string): number => quarantined(root, source, dataset, runId).length;
 
 describe('a lone surrogate in a nested value', () => {
   for (const [kind, type, cut, ok] of [

@@ -7,12 +7,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvSource, jsonSource } from '../../src/extract/file-source.js';
 import { z } from '../../src/index.js';
+import { quarantined } from '../helpers/quarantine.js';
 import { listFiles, tempDir, tempLake } from '../helpers/temp-lake.js';
 
-function quarantined(root: string, source: string, dataset: string, runId: string): Record<string, unknown>[] {
-  const file = path.join(root, 'quarantine', source, dataset, `${runId}.ndjson`);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
-}
 
 describe('file sources without a schema: field names bronze cannot keep', () => {
   it('a CSV with a column named day keeps the year=/month=/day= layout: it is refused naming the field and the file', async () => {

@@ -7,12 +7,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvSource, jsonSource } from '../../src/extract/file-source.js';
 import { defineSource, z } from '../../src/index.js';
+import { quarantined } from '../helpers/quarantine.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
-function quarantined(root: string, source: string, dataset: string, runId: string): Record<string, unknown>[] {
-  const file = path.join(root, 'quarantine', source, dataset, `${runId}.ndjson`);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
-}
 
 describe('csvSource over a glob whose later files have more columns', () => {
   it('keeps the column the first file lacks (email) instead of silently dropping it', async () => {

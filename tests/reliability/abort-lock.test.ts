@@ -3,18 +3,12 @@
  * fires: README "lake.close() stops what is running") while the source waits for its cursor's
  * cross-process lock (up to `lockTimeoutMillis`, default 30 s).
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, defineSource, z } from '../../src/index.js';
-import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
+import { holdLock } from '../helpers/lock-holder.js';
+import { tempDir } from '../helpers/temp-lake.js';
 
-const startTimeOf = (pid: number): string => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
-};
 
 const source = defineSource({
   source: 'inc',
@@ -29,13 +23,7 @@ const source = defineSource({
 
 async function heldCursor(root: string): Promise<() => void> {
   // Another live process is running `inc/items` and holds its cursor's lock.
-  const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
-  const kill = (): void => void holder.kill('SIGKILL');
-  registerCleanup(kill);
-  const lock = path.join(root, 'state', 'cursors', 'inc.items.json.lock');
-  fs.mkdirSync(path.dirname(lock), { recursive: true });
-  fs.writeFileSync(lock, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: startTimeOf(holder.pid!) }));
-  return kill;
+  return holdLock(path.join(root, 'state', 'cursors', 'inc.items.json.lock')).kill;
 }
 
 const within = <T>(p: Promise<T>, ms: number): Promise<boolean> =>

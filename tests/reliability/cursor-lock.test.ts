@@ -3,14 +3,14 @@
  * a cross-process lock file, so two processes never use the same cursor ... at once", and "a
  * cursor advances only after the bronze files holding its records are committed".
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, defineSource, z } from '../../src/index.js';
 import { newRunId } from '../../src/run-id.js';
-import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
+import { holdLock } from '../helpers/lock-holder.js';
+import { tempDir } from '../helpers/temp-lake.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -150,11 +150,7 @@ describe('recovery of a dead process and the cursor', () => {
     saveCursor(root, 5, newRunId(new Date(now - 20 * 60_000)), new Date(now - 10 * 60_000));
     deadCommit(root, 4_194_305, newRunId(new Date(now - 5 * 60_000)), 10, 1);
     // A live process took the cursor after the dead one died: it saves a cursor of its own.
-    const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
-    registerCleanup(() => void holder.kill('SIGKILL'));
-    const stat = fs.readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
-    const procStart = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
-    fs.writeFileSync(`${cursorFile(root)}.lock`, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart }));
+    const { holder } = holdLock(`${cursorFile(root)}.lock`);
     try {
       const started = Date.now();
       await (await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 20_000 })).close();

@@ -14,7 +14,8 @@ import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
 import { newRunId } from '../../src/run-id.js';
 import { withMemoryQuery } from '../helpers/lake-checks.js';
-import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
+import { holdLock } from '../helpers/lock-holder.js';
+import { tempDir } from '../helpers/temp-lake.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -115,12 +116,7 @@ describe('the claim on a dead process folder', () => {
     const runId = newRunId(new Date(Date.now() - 60_000));
     fs.writeFileSync(path.join(deadDir, `${runId}-1.commit.json`), JSON.stringify({ batch: { runId, source: 'shop', dataset: 'items', batchNo: 1, rows: 0, rejected: 0, files: [] }, moves: [] }));
     // A live process (this one stands in for it) holds the claim on the folder.
-    const claim = path.join(root, 'state', 'locks', 'recover.p4194305-778.lock');
-    fs.mkdirSync(path.dirname(claim), { recursive: true });
-    const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
-    registerCleanup(() => void holder.kill('SIGKILL'));
-    const stat = fs.readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
-    fs.writeFileSync(claim, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] }));
+    const { holder } = holdLock(path.join(root, 'state', 'locks', 'recover.p4194305-778.lock'));
 
     await (await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 500 })).close();
     expect(fs.existsSync(deadDir), 'left to the process holding the claim').toBe(true);

@@ -3,21 +3,15 @@
  * process's lock on a database or state file". The OAuth token store is a state file
  * (`data/state/tokens/`, DESIGN: "written tmp-then-rename under a cross-process lock file").
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, z } from '../../src/index.js';
 import { httpSource } from '../../src/extract/http-source.js';
 import { pageNumberPaginator } from '../../src/extract/http/paginators.js';
 import { FAST_LIMITS, makeRecords, oauthProvider, pages, startFaultyServer } from '../helpers/faulty-server.js';
+import { holdLock } from '../helpers/lock-holder.js';
 import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
-const startTimeOf = (pid: number): string => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
-};
 
 describe('the token store lock and lockTimeoutMillis', () => {
   it("an extract waiting for another live process's token store lock gives up after lockTimeoutMillis, not after a fixed 60 s", async () => {
@@ -30,11 +24,7 @@ describe('the token store lock and lockTimeoutMillis', () => {
     const root = path.join(tempDir(), 'data');
 
     // Another live process holds the store's lock (say, stuck in a slow refresh).
-    const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
-    registerCleanup(() => void holder.kill('SIGKILL'));
-    const lockFile = path.join(root, 'state', 'tokens', 'ml.json.lock');
-    fs.mkdirSync(path.dirname(lockFile), { recursive: true });
-    fs.writeFileSync(lockFile, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: startTimeOf(holder.pid!) }));
+    const { holder } = holdLock(path.join(root, 'state', 'tokens', 'ml.json.lock'));
 
     const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 1_000 });
     try {
@@ -72,11 +62,7 @@ describe('the token store lock and the run signal', () => {
     const server = await startFaultyServer({ '/oauth/token': oauth.token, '/orders': oauth.guard(pages.pageNumber(makeRecords(5), 1)) });
     registerCleanup(() => server.close());
     const root = path.join(tempDir(), 'data');
-    const holder = spawn('sleep', ['120'], { stdio: 'ignore' });
-    registerCleanup(() => void holder.kill('SIGKILL'));
-    const lockFile = path.join(root, 'state', 'tokens', 'ml.json.lock');
-    fs.mkdirSync(path.dirname(lockFile), { recursive: true });
-    fs.writeFileSync(lockFile, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: startTimeOf(holder.pid!) }));
+    const { holder } = holdLock(path.join(root, 'state', 'tokens', 'ml.json.lock'));
 
     const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 25_000 });
     const source = httpSource({
