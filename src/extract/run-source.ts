@@ -72,9 +72,22 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   const httpStats: HttpHostStats[] = [];
   let position = 0;
   let rejectedSinceFlush = 0;
-  // The cursor declared for records yielded so far, and whether it moved since the last save.
+  // The cursor covering the records appended so far, and whether it moved since the last save.
   let cursor: unknown;
   let cursorDirty = false;
+  // The cursor the source declared last: it may cover the item it yields next (http, html and
+  // Mercado Livre sources declare a page's cursor before yielding the page), so it counts only
+  // once that item is appended. Declared with an item never appended (an abort, an append that
+  // threw), it is dropped: saved, the next run would skip that item's records.
+  let declared: { cursor: unknown } | undefined;
+  const adoptDeclared = (): void => {
+    if (!declared) return;
+    cursor = declared.cursor;
+    cursorDirty = true;
+    declared = undefined;
+  };
+  // Whether an item was received and not appended yet.
+  let unappended = false;
 
   const ctx: ExtractContext = {
     runId: env.runId,
@@ -88,8 +101,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     timezone: env.timezone,
     cursor: () => env.cursors.read(source.source, source.dataset, env.signal),
     checkpoint(value) {
-      cursor = value;
-      cursorDirty = true;
+      declared = { cursor: value };
     },
     reject(raw, reason, location) {
       position += 1;
@@ -193,6 +205,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       JSON.stringify({ columns: columns.map((c) => ({ name: c.name, type: c.sqlType })), partitionKeys: source.partitionKeys.map((k) => k.name), runId: env.runId }, null, 2),
     );
     for await (const item of source.extract(ctx)) {
+      unappended = true;
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
       if (failedWrite) throw failedWrite.error; // a batch failed in the background: stop fetching
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
@@ -232,12 +245,17 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
           });
         }
       }
+      unappended = false;
+      adoptDeclared();
       if (writer.shouldFlush) await flush(true);
       report();
     }
   } catch (e) {
     error = e;
   }
+  // The source's last checkpoint covers only items it yielded, all appended, unless it came with
+  // an item that was not (the loop stopped on it).
+  if (!unappended) adoptDeclared();
   // Records validated before a failure are kept: commit them (the cursor covers only what was yielded).
   // A batch still being written finishes first; if it failed, the rows buffered since are still kept.
   try {

@@ -37,6 +37,8 @@ export interface ExtractContext {
   /**
    * Declares that every record yielded so far is covered by `cursor`. It is saved only after
    * the bronze files holding those records are committed, so a killed run neither skips nor repeats.
+   * Declared before a yield, it may also cover the item yielded next: it then counts only once the
+   * lake has appended that item, and is dropped when the run stops on it (an abort, a failed append).
    */
   checkpoint(cursor: unknown): void;
   /** Sends a raw record the source itself could not read (a ragged CSV row) to quarantine. */
