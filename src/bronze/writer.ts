@@ -18,7 +18,7 @@ import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { applyMoves, writeManifest, type CommitManifest } from './commit.js';
 import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
-import { DuckhouseError, PartitionError } from '../errors.js';
+import { DuckhouseError, errorMessage, PartitionError } from '../errors.js';
 import { listTree } from '../fs-list.js';
 
 const CHUNK_ROWS = 2048;
@@ -159,7 +159,8 @@ export class BronzeWriter {
   /**
    * Encodes valid records into the buffer; all get the same `_extracted_at`. A record whose
    * partition value cannot be stored (control characters, too long for a folder name, the Hive
-   * null marker) is not buffered: it comes back with the reason, for the quarantine.
+   * null marker) or whose partition function throws is not buffered: it comes back with the
+   * reason, for the quarantine.
    */
   async append(records: Record<string, unknown>[], extractedAt: Date): Promise<RefusedRecord[]> {
     const { columns, partitionKeys } = this.o;
@@ -221,7 +222,7 @@ export class BronzeWriter {
 
   /**
    * Puts a record's partition value ids into `ids`; false (and the record in `refused`) when a
-   * value cannot be stored. Too many distinct values in one batch throws: that is the
+   * value cannot be stored or its partition function throws. Too many distinct values in one batch throws: that is the
    * partitioning, not the record.
    */
   private partitionIdsOf(record: Record<string, unknown>, ids: number[], index: number, refused: RefusedRecord[]): boolean {
@@ -232,8 +233,10 @@ export class BronzeWriter {
       try {
         value = partitionValue(key.name, key.get(record), this.where, this.o.timezone);
       } catch (error) {
-        if (!(error instanceof PartitionError)) throw error;
-        refused.push({ index, field: key.name, message: error.message, code: 'invalid_partition' });
+        // A partition function that throws on a record (a null field it reads) is that record's
+        // problem, as a value that cannot be stored is: not a reason to fail the source.
+        const message = error instanceof PartitionError ? error.message : `${this.where}: partition key "${key.name}" threw: ${errorMessage(error)}`;
+        refused.push({ index, field: key.name, message, code: 'invalid_partition' });
         return false;
       }
       // Partition values travel as ids into a per-key dictionary: few distinct values, one double each.

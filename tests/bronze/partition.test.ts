@@ -92,6 +92,24 @@ describe('hostile partition values and names', () => {
     expect(rows).toEqual([{ id: 1, meta: '{"a":1}' }]);
   });
 
+  it('a partition function that throws on a record sends that record to quarantine, naming the key and the error; the records around it are stored', async () => {
+    const lake = await tempLake();
+    const source = defineSource({
+      source: 'hostile',
+      dataset: 'fn',
+      partitionBy: { year_of: (r) => (r.period as string).slice(0, 4) },
+      schema: z.object({ id: z.number(), period: z.string().nullable() }),
+      extract: () => [[{ id: 1, period: '2026-01' }, { id: 2, period: null }, { id: 3, period: '2025-12' }]],
+    });
+    const result = await lake.extract([source]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
+    const [q] = quarantined(lake.paths.root, 'fn', result.runId);
+    expect(q).toMatchObject({ position: 2, record: { id: 2 }, reasons: [{ path: 'year_of', code: 'invalid_partition' }] });
+    expect(q!.reasons[0]!.message).toMatch(/partition key "year_of" threw: .*null/);
+    const rows = await lake.query(`SELECT id, year_of FROM read_parquet('${path.join(lake.paths.bronze, 'hostile', 'fn')}/**/*.parquet', hive_partitioning = true, hive_types = {'year_of': VARCHAR}) ORDER BY id`);
+    expect(rows).toEqual([{ id: 1, year_of: '2026' }, { id: 3, year_of: '2025' }]);
+  });
+
   it.each(['../evil', 'Upper', 'a;drop', "quo'te", 'has space', '', '1starts_with_digit', 'x'.repeat(65)])(
     'refuses source name %j with an error naming it',
     (name) => {

@@ -19,7 +19,7 @@ function quarantinedIds(root: string, source: string, dataset: string, runId: st
 
 describe('a source failing half-way through a page', () => {
   it('does not save a cursor past records that reached neither bronze nor quarantine: the next run reads them', async () => {
-    // The partition function throws on record 2 (period is null): the source fails there.
+    // The partition function throws on record 2 (period is null): that record is refused there.
     const records = [
       { id: 1, period: '2026-01' },
       { id: 2, period: null as string | null },
@@ -43,7 +43,10 @@ describe('a source failing half-way through a page', () => {
       limits: FAST_LIMITS,
     });
     const first = await lake.extract(source);
-    expect(first.sources[0]!.status).not.toBe('success');
+    // Refused like a partition value that cannot be stored: to quarantine, naming the key and the error.
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
+    const line = fs.readFileSync(path.join(lake.paths.root, 'quarantine', 'inc', 'items', `${first.runId}.ndjson`), 'utf8');
+    expect(JSON.parse(line)).toMatchObject({ record: { id: 2 }, reasons: [{ path: 'year_of', code: 'invalid_partition', message: expect.stringMatching(/partition key "year_of" threw: Cannot read properties of null/) }] });
 
     // The upstream data is fixed; the next cron run must pick up what the first one did not store.
     records[1]!.period = '2026-02';
