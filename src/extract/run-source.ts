@@ -158,8 +158,22 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     rejectedSinceFlush = 0;
     if (!sealed) {
       // Nothing buffered: every record the cursor covers was committed earlier (or there were none).
-      if (cursorDirty && !failedWrite) {
-        await env.cursors.save(source.source, source.dataset, cursor, env.runId);
+      // Records rejected since the last batch are recorded as a batch of no rows: source_batches
+      // is what an abandoned run's counts are rebuilt from, and they are in the quarantine.
+      if (rejected > 0) {
+        await env.metrics.recordBatch({
+          runId: env.runId,
+          source: source.source,
+          dataset: source.dataset,
+          batchNo: env.sequence.nextBatch(),
+          rows: 0,
+          rejected,
+          cursor: withCursor ? saving : undefined,
+          files: [],
+        });
+      }
+      if (withCursor) {
+        await env.cursors.save(source.source, source.dataset, saving, env.runId);
         cursorDirty = false;
       }
       report();
