@@ -135,7 +135,7 @@ export class Lakehouse {
     try {
       // Roll committed batches of dead processes forward first, so abandoned runs count them.
       const cursors = new CursorStore(root, resolved.lockTimeoutMillis);
-      await recoverTmp(paths.tmp, metrics, logger, (s, d, c, r, t) => cursors.saveRolledForward(s, d, c, r, t), resolved.lockTimeoutMillis);
+      await recoverTmp(paths.tmp, metrics, logger, (s, d, c, r, t, scope) => cursors.saveRolledForward({ source: s, dataset: d, ...(scope === undefined ? {} : { scope }) }, c, r, t), resolved.lockTimeoutMillis);
       const abandoned = await metrics.markAbandoned();
       if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());

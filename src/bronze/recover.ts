@@ -28,7 +28,7 @@ export function claimTmpDir(tmpRoot: string, identity: { host: string; pid: numb
 }
 
 /** Saves the cursor of a batch rolled forward, committed at `committedAt`; false when it left the cursor as it was. */
-type SaveCursor = (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date) => Promise<boolean>;
+type SaveCursor = (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date, scope: string | undefined) => Promise<boolean>;
 
 export async function recoverTmp(
   tmpRoot: string,
@@ -100,9 +100,9 @@ async function rollForward(dir: string, metrics: MetricsDb, logger: Logger, save
     if (!manifest) continue;
     applyMoves(manifest.moves);
     await metrics.recordBatch(manifest.batch);
-    const { cursor, source, dataset, runId } = manifest.batch;
+    const { cursor, source, dataset, runId, cursorScope } = manifest.batch;
     // The manifest was written at the commit point.
-    const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, fs.statSync(manifestFile).mtime));
+    const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, fs.statSync(manifestFile).mtime, cursorScope));
     rolledForward += 1;
     logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${kept ? " (a later run's cursor kept)" : ''}`);
   }

@@ -31,6 +31,8 @@ export interface PartitionKey {
   name: string;
   /** The raw value for a record; sanitised by `partitionValue`. */
   get: (record: Record<string, unknown>) => unknown;
+  /** The value of a constant key (`{ store: 'a' }`): the source's own slice of the dataset, which scopes its cursor. */
+  constant?: string | number;
 }
 
 export interface BronzeWriterOptions {
@@ -77,6 +79,8 @@ export interface FlushExtra {
   rejected?: number;
   /** The source's cursor covering this batch, recorded with it. */
   cursor?: unknown;
+  /** Its scope (see CursorKey), for recovery to save it under the right name. */
+  cursorScope?: string;
   /** Runs after the batch is recorded and before its commit manifest is removed. */
   afterRecord?: () => Promise<void>;
 }
@@ -387,6 +391,7 @@ export class BronzeWriter {
       rows,
       rejected: extra.rejected ?? 0,
       cursor: extra.cursor,
+      ...(extra.cursorScope === undefined ? {} : { cursorScope: extra.cursorScope }),
       files,
     };
     const manifestFile = `${stage}.commit.json`;

@@ -1,5 +1,8 @@
 /**
  * Incremental cursors: `<root>/state/cursors/<source>.<dataset>.json`, written tmp-then-rename.
+ * A source with constant partition values (`partitionBy: { store: 'a' }`) has its own cursor,
+ * `<source>.<dataset>.store=a.json`: several stores or sellers writing one dataset each read on
+ * from where they stopped, not from where the last one to run did.
  * A source that reads its cursor holds that cursor's lock until it finishes, so two runs (of one
  * process or two) never run the same incremental source from the same cursor at once. The locks a
  * store holds are one source run's: each source run gets its own store.
@@ -7,8 +10,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../bronze/commit.js';
+import type { PartitionKey } from '../bronze/writer.js';
 import { LockError } from '../errors.js';
 import { acquireLock, type HeldLock } from './file-lock.js';
+
+/** Which cursor: a dataset's, of the source's constant partition values (`scope`, e.g. `store=a`) when it has any. */
+export interface CursorKey {
+  source: string;
+  dataset: string;
+  scope?: string;
+}
+
+/** The cursor of a source: scoped by its constant partition values, in the order they are declared. */
+export function cursorKeyOf(source: { source: string; dataset: string; partitionKeys: readonly PartitionKey[] }): CursorKey {
+  const constants = source.partitionKeys.filter((k) => k.constant !== undefined);
+  if (constants.length === 0) return { source: source.source, dataset: source.dataset };
+  const scope = constants.map((k) => `${k.name}=${encodeURIComponent(String(k.constant))}`).join('.');
+  return { source: source.source, dataset: source.dataset, scope };
+}
 
 export class CursorStore {
   private readonly dir: string;
@@ -18,26 +37,47 @@ export class CursorStore {
     this.dir = path.join(root, 'state', 'cursors');
   }
 
-  private file(source: string, dataset: string): string {
-    return path.join(this.dir, `${source}.${dataset}.json`);
+  private file({ source, dataset, scope }: CursorKey): string {
+    return path.join(this.dir, scope === undefined ? `${source}.${dataset}.json` : `${source}.${dataset}.${scope}.json`);
+  }
+
+  private what({ source, dataset, scope }: CursorKey): string {
+    return `cursor of ${source}/${dataset}${scope === undefined ? '' : ` (${scope})`}`;
   }
 
   /** Reads the committed cursor, taking the cursor's lock first (held until `release`; waiting for it ends when `signal` aborts). */
-  async read(source: string, dataset: string, signal?: AbortSignal): Promise<unknown> {
-    const file = this.file(source, dataset);
+  async read(key: CursorKey, signal?: AbortSignal): Promise<unknown> {
+    const file = this.file(key);
     if (!this.held.has(file)) {
-      this.held.set(file, await acquireLock(file, { timeoutMillis: this.lockTimeoutMillis, what: `cursor of ${source}/${dataset}`, signal }));
+      this.held.set(file, await acquireLock(file, { timeoutMillis: this.lockTimeoutMillis, what: this.what(key), signal }));
     }
+    const stored = readCursorFile(file);
+    if (stored !== undefined || key.scope === undefined) return stored?.cursor;
+    return this.adoptUnscoped(key, file, signal);
+  }
+
+  /**
+   * A lake from before cursors were scoped keeps a scoped source's cursor under the dataset's
+   * name: the first scoped source to run takes it over (moves it to its own name, under both
+   * locks), so an existing store or seller goes on from its cursor, and one added later starts
+   * from its beginning instead of from another's cursor.
+   */
+  private async adoptUnscoped(key: CursorKey, file: string, signal?: AbortSignal): Promise<unknown> {
+    const unscoped = this.file({ source: key.source, dataset: key.dataset });
+    if (!fs.existsSync(unscoped)) return undefined;
+    const lock = await acquireLock(unscoped, { timeoutMillis: this.lockTimeoutMillis, what: this.what({ source: key.source, dataset: key.dataset }), signal });
     try {
-      return (JSON.parse(fs.readFileSync(file, 'utf8')) as { cursor: unknown }).cursor;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
+      const stored = readCursorFile(unscoped);
+      if (stored === undefined) return undefined;
+      fs.renameSync(unscoped, file);
+      return stored.cursor;
+    } finally {
+      lock.release();
     }
   }
 
-  async save(source: string, dataset: string, cursor: unknown, runId: string): Promise<void> {
-    writeFileAtomic(this.file(source, dataset), JSON.stringify({ cursor, runId, savedAt: new Date().toISOString() }));
+  async save(key: CursorKey, cursor: unknown, runId: string): Promise<void> {
+    writeFileAtomic(this.file(key), JSON.stringify({ cursor, runId, savedAt: new Date().toISOString() }));
   }
 
   /**
@@ -48,12 +88,12 @@ export class CursorStore {
    * by the commit point, so rolling forward two dead folders of one cursor keeps the later batch's.
    * Returns false when the cursor was left as it is.
    */
-  async saveRolledForward(source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date): Promise<boolean> {
-    const file = this.file(source, dataset);
+  async saveRolledForward(key: CursorKey, cursor: unknown, runId: string, committedAt: Date): Promise<boolean> {
+    const file = this.file(key);
     let lock: HeldLock;
     try {
       // Not waited for: a live holder took the cursor after the dead process, and saves its own.
-      lock = await acquireLock(file, { timeoutMillis: 0, what: `cursor of ${source}/${dataset}` });
+      lock = await acquireLock(file, { timeoutMillis: 0, what: this.what(key) });
     } catch (error) {
       if (error instanceof LockError) return false;
       throw error;
@@ -73,9 +113,19 @@ export class CursorStore {
     }
   }
 
-  release(source: string, dataset: string): void {
-    const file = this.file(source, dataset);
+  release(key: CursorKey): void {
+    const file = this.file(key);
     this.held.get(file)?.release();
     this.held.delete(file);
+  }
+}
+
+/** A cursor file's content; undefined when there is none. */
+function readCursorFile(file: string): { cursor: unknown } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as { cursor: unknown };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }

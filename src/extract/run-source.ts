@@ -12,7 +12,7 @@ import { BronzeWriter, type RunSequence } from '../bronze/writer.js';
 import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
 import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
-import type { CursorStore } from './cursor-store.js';
+import { cursorKeyOf, type CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readRecordedSchema, schemaFile } from '../transform/source-relation.js';
 import { diffSchemas, type SchemaChange } from '../metrics/alerts.js';
@@ -67,6 +67,8 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     sequence: env.sequence,
   });
   let writer = makeWriter();
+  // One cursor per source, not per dataset, when the source has constant partitions (one store of several).
+  const cursorKey = cursorKeyOf(source);
   const quarantine = new QuarantineWriter(env.root, source.source, source.dataset, env.runId);
   const warnings: string[] = [];
   const httpStats: HttpHostStats[] = [];
@@ -99,7 +101,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     root: env.root,
     lockTimeoutMillis: env.lockTimeoutMillis,
     timezone: env.timezone,
-    cursor: () => env.cursors.read(source.source, source.dataset, env.signal),
+    cursor: () => env.cursors.read(cursorKey, env.signal),
     checkpoint(value) {
       declared = { cursor: value };
     },
@@ -173,7 +175,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         });
       }
       if (withCursor) {
-        await env.cursors.save(source.source, source.dataset, saving, env.runId);
+        await env.cursors.save(cursorKey, saving, env.runId);
         cursorDirty = false;
       }
       report();
@@ -185,8 +187,9 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       .write(sealed, {
         rejected,
         cursor: withCursor ? saving : undefined,
+        ...(withCursor && cursorKey.scope !== undefined ? { cursorScope: cursorKey.scope } : {}),
         // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
-        afterRecord: withCursor ? () => env.cursors.save(source.source, source.dataset, saving, env.runId) : undefined,
+        afterRecord: withCursor ? () => env.cursors.save(cursorKey, saving, env.runId) : undefined,
       })
       .then(
         () => {
@@ -284,7 +287,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     error ??= e;
     await writer.discard().catch(() => undefined);
   }
-  env.cursors.release(source.source, source.dataset);
+  env.cursors.release(cursorKey);
   try {
     await env.metrics.recordHttpStats(env.runId, source.source, source.dataset, httpStats);
   } catch (e) {

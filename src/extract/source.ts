@@ -182,7 +182,7 @@ export function defineSource<T extends object>(definition: SourceDefinition<T>):
         throw new ConfigError(`${where}: partition key "${name}" is also a field of the schema: list it in partitionBy as ["${name}"] instead`);
       }
       if (typeof spec === 'function') return { name, get: spec as (r: SourceRecord) => unknown };
-      return { name, get: () => spec };
+      return { name, get: () => spec, constant: spec };
     });
   }
   return {

@@ -63,6 +63,8 @@ export interface BatchCommit {
   rows: number;
   rejected: number;
   cursor?: unknown;
+  /** The cursor's scope (constant partition values, see CursorKey); not a column, for recovery. */
+  cursorScope?: string;
   files: BronzeFileRow[];
   profiles?: ColumnProfile[];
 }

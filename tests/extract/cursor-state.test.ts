@@ -1,11 +1,13 @@
 /**
  * Incremental cursors as a cron job sees them: run after run, with a source that fails in the
- * middle of a page.
+ * middle of a page, and with two sources (two stores) writing one dataset.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from '../../src/index.js';
+import { defineSource, Lakehouse, z } from '../../src/index.js';
+import { newRunId } from '../../src/run-id.js';
 import { httpSource } from '../../src/extract/http-source.js';
 import { pageNumberPaginator } from '../../src/extract/http/paginators.js';
 import { FAST_LIMITS, makeRecords, pages, sendJson, startFaultyServer, type Handler } from '../helpers/faulty-server.js';
@@ -96,6 +98,105 @@ describe('a page the writer cannot take whole', () => {
     expect(second.sources[0]!.status).toBe('success');
     const stored = (await lake.query<{ id: number }>(`select distinct id from read_parquet('${lake.paths.bronze}/inc/items/**/*.parquet') order by id`)).map((r) => r.id);
     expect(stored).toEqual([1, 2, 3]);
+  });
+});
+
+describe('two incremental sources writing one dataset (one per store)', () => {
+  it('each reads from its own cursor: a store behind the other loses no record, and nothing is read twice', async () => {
+    const a = [
+      { id: 1, updated_at: '2026-01-01T00:00:00Z' },
+      { id: 2, updated_at: '2026-01-10T00:00:00Z' },
+    ];
+    const b = [
+      { id: 1, updated_at: '2026-02-01T00:00:00Z' },
+      { id: 2, updated_at: '2026-02-05T00:00:00Z' },
+    ];
+    const since = (recs: typeof a): Handler => (_req, res, { url }) => {
+      const from = url.searchParams.get('updated_since');
+      sendJson(res, 200, recs.filter((r) => !from || Date.parse(r.updated_at) > Date.parse(from)));
+    };
+    const server = await startFaultyServer({ '/a/orders': since(a), '/b/orders': since(b) });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const store = (name: string) =>
+      httpSource({
+        source: 'shop',
+        dataset: 'orders',
+        url: `${server.url}/${name}/orders`,
+        schema: z.object({ id: z.number().int(), updated_at: z.iso.datetime({ offset: true }) }),
+        partitionBy: { store: name },
+        incremental: { cursorField: 'updated_at', param: 'updated_since' },
+        limits: FAST_LIMITS,
+      });
+    const first = await lake.extract([store('a'), store('b')]);
+    expect(first.sources.map((s) => s.rows)).toEqual([2, 2]);
+
+    // Each store gets one new order, after its own latest one.
+    a.push({ id: 3, updated_at: '2026-01-11T00:00:00Z' });
+    b.push({ id: 3, updated_at: '2026-02-06T00:00:00Z' });
+    const second = await lake.extract([store('a'), store('b')]);
+    expect(second.sources.map((s) => s.rows)).toEqual([1, 1]);
+
+    const rows = await lake.query<{ store: string; id: number; n: number }>(
+      `select store, id, count(*)::INTEGER as n from read_parquet('${lake.paths.bronze}/shop/orders/**/*.parquet', hive_partitioning = true) group by all order by all`,
+    );
+    expect(rows).toEqual([
+      { store: 'a', id: 1, n: 1 },
+      { store: 'a', id: 2, n: 1 },
+      { store: 'a', id: 3, n: 1 },
+      { store: 'b', id: 1, n: 1 },
+      { store: 'b', id: 2, n: 1 },
+      { store: 'b', id: 3, n: 1 },
+    ]);
+  });
+});
+
+describe('the cursor of a source with constant partitions (one store of several)', () => {
+  /** Orders with ids after the store's cursor, up to `upTo`; `seen` gets the cursor it read (0 for none). */
+  const store = (name: string, upTo: number, seen: number[]) =>
+    defineSource({
+      source: 'shop',
+      dataset: 'orders',
+      partitionBy: { store: name },
+      schema: z.object({ id: z.number() }),
+      async *extract(ctx) {
+        const from = ((await ctx.cursor()) as number | undefined) ?? 0;
+        seen.push(from);
+        yield Array.from({ length: upTo - from }, (_, i) => ({ id: from + i + 1 }));
+        ctx.checkpoint(upTo);
+      },
+    });
+  const cursorOf = (root: string, name: string): unknown => (JSON.parse(fs.readFileSync(path.join(root, 'state', 'cursors', `${name}.json`), 'utf8')) as { cursor: unknown }).cursor;
+
+  it('is its own file; on a lake from before, the first store to run goes on from the dataset\'s cursor, and a store added later starts from its beginning', async () => {
+    const lake = await tempLake();
+    const dir = path.join(lake.paths.state, 'cursors');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'shop.orders.json'), JSON.stringify({ cursor: 5, runId: 'before', savedAt: new Date().toISOString() }));
+    const a: number[] = [];
+    expect((await lake.extract(store('a', 8, a))).sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    expect(a).toEqual([5]);
+    expect(fs.existsSync(path.join(dir, 'shop.orders.json'))).toBe(false);
+    expect(cursorOf(lake.paths.root, 'shop.orders.store=a')).toBe(8);
+
+    const b: number[] = [];
+    const both = await lake.extract([store('a', 9, a), store('b', 4, b)]);
+    expect(both.sources.map((s) => s.rows)).toEqual([1, 4]);
+    expect([a, b]).toEqual([[5, 8], [0]]);
+    expect(cursorOf(lake.paths.root, 'shop.orders.store=b')).toBe(4);
+  });
+
+  it("is where recovery saves a dead process's committed cursor", async () => {
+    const root = path.join(tempDir(), 'data');
+    const deadPid = 4_194_305; // 2^22 + 1: no such process on Linux
+    const deadDir = path.join(root, '.tmp', `p${deadPid}-12345`);
+    fs.mkdirSync(deadDir, { recursive: true });
+    fs.writeFileSync(path.join(deadDir, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: deadPid, procStart: '12345' }));
+    const batch = { runId: newRunId(new Date(Date.now() - 60_000)), source: 'shop', dataset: 'orders', batchNo: 1, rows: 0, rejected: 0, cursor: 10, cursorScope: 'store=a', files: [] };
+    fs.writeFileSync(path.join(deadDir, 'b1.commit.json'), JSON.stringify({ batch, moves: [] }));
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    expect(cursorOf(root, 'shop.orders.store=a')).toBe(10);
+    expect(fs.existsSync(path.join(root, 'state', 'cursors', 'shop.orders.json'))).toBe(false);
   });
 });
 

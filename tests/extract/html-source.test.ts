@@ -68,8 +68,9 @@ function quarantine(lake: Lakehouse, runId: string): QuarantineLine[] {
     .map((l) => JSON.parse(l) as QuarantineLine);
 }
 
-function savedCursor(lake: Lakehouse): any {
-  const file = path.join(lake.paths.state, 'cursors', 'shop.products.json');
+/** The crawl's frontier; `name` is `shop.products.store=exemplo` for shopSiteSource (its constant partition scopes its cursor). */
+function savedCursor(lake: Lakehouse, name = 'shop.products'): any {
+  const file = path.join(lake.paths.state, 'cursors', `${name}.json`);
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { cursor: unknown }).cursor : undefined;
 }
 
@@ -148,7 +149,7 @@ describe('htmlSource on a shop website', () => {
     expect(cut.record._url).toBe(`${shop.url}/c/padaria`);
 
     // A finished crawl leaves nothing to resume: the next run starts over from the start URLs.
-    expect(savedCursor(lake)).toMatchObject({ finished: true, pages: 12 });
+    expect(savedCursor(lake, 'shop.products.store=exemplo')).toMatchObject({ finished: true, pages: 12 });
     const again = await lake.extract([shopSiteSource({ baseUrl: shop.url })]);
     expect(again.sources[0]).toMatchObject({ status: 'success', rows: readable.length, rejected: 4 });
     expect(shop.hits('/')).toBe(2);
@@ -346,7 +347,7 @@ describe('a killed crawl resumes where its last commit left it', () => {
     await first.close();
     shop.freezeAt(options.frozenPage);
     const child = spawnCrawl({ root, baseUrl: shop.url, inFlight: options.inFlight, flushRows: 1 });
-    const cursorFile = path.join(root, 'state', 'cursors', 'shop.products.json');
+    const cursorFile = path.join(root, 'state', 'cursors', 'shop.products.store=exemplo.json');
     const visitedNow = (): string[] => {
       try {
         return (JSON.parse(fs.readFileSync(cursorFile, 'utf8')) as { cursor: { visited?: string[] } }).cursor.visited ?? [];
@@ -367,7 +368,7 @@ describe('a killed crawl resumes where its last commit left it', () => {
 
     // Reopening marks the dead run abandoned (and would roll forward a commit it left half-done).
     const lake = await tempLake({ root });
-    const committed = new Set<string>((savedCursor(lake)?.visited ?? []) as string[]);
+    const committed = new Set<string>((savedCursor(lake, 'shop.products.store=exemplo')?.visited ?? []) as string[]);
     const [before] = await lake.query(`select count(*) n from ${bronze(lake)}`);
     expect(before!.n as number).toBeGreaterThan(0);
 
