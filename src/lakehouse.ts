@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { DuckDBInstance, DuckDBTimestampTZValue, StatementType } from './db/duckdb.js';
+import { DuckDBInstance, DuckDBTimestampTZValue, StatementType, listValue } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { checkOptionKeys, openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
@@ -873,13 +873,19 @@ for (const name of ['extract', 'build', 'test', 'run', 'compact', 'prune', 'repo
   });
 }
 
-function toDuckValue(value: unknown): DuckDBValue {
+/** A query parameter as node-api binds it: a Date as TIMESTAMPTZ, an array as a LIST (of its items, converted alike). */
+function toDuckValue(value: unknown, name: string): DuckDBValue {
   if (value instanceof Date) return new DuckDBTimestampTZValue(BigInt(value.getTime()) * 1000n);
   if (value === undefined) return null;
+  if (Array.isArray(value)) {
+    // node-api cannot tell an empty list's type ("Cannot create values of type ANY").
+    if (value.length === 0) throw new ConfigError(`lake.query: parameter ${name} is an empty array, whose list type cannot be told: pass a typed empty list in the SQL instead (e.g. []::VARCHAR[])`);
+    return listValue(value.map((item, i) => toDuckValue(item, `${name}[${i}]`)));
+  }
   return value as DuckDBValue;
 }
 
 function toDuckValues(params: QueryParams): DuckDBValue[] | Record<string, DuckDBValue> {
-  if (Array.isArray(params)) return params.map(toDuckValue);
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, toDuckValue(v)]));
+  if (Array.isArray(params)) return params.map((v, i) => toDuckValue(v, `$${i + 1}`));
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, toDuckValue(v, `$${k}`)]));
 }

@@ -37,6 +37,7 @@ import type {
   DuckDBValue,
 } from '@duckdb/node-api';
 import { DuckDBTypeId } from './duckdb.js';
+import { floorDiv } from './values.js';
 
 const MS_PER_DAY = 86_400_000;
 /** DuckDB stores ±infinity timestamps as ±(2^63-1) of the type's unit. */
@@ -100,12 +101,6 @@ function arrowType(type: DuckDBType): arrow.DataType {
       // VARCHAR, ENUM, UUID, HUGEINT, UHUGEINT, BIGNUM, TIME, TIME_TZ, TIME_NS, INTERVAL, BIT, UNION, VARIANT
       return new arrow.Utf8();
   }
-}
-
-/** Floor division (BigInt `/` truncates toward zero, which would round pre-1970 instants up). */
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 /** Epoch milliseconds (bigint) for an Int64 millisecond column; ±infinity → the JS `Date` limits. */

@@ -19,4 +19,5 @@ export type DuckDBTypeId = NodeApi.DuckDBTypeId;
 export const StatementType = api.StatementType;
 export type StatementType = NodeApi.StatementType;
 export const JSDuckDBValueConverter = api.JSDuckDBValueConverter;
+export const listValue = api.listValue;
 export const { BOOLEAN, DOUBLE, VARCHAR } = api;

@@ -4,7 +4,8 @@
  * 'YYYY-MM-DD' (a calendar date has no instant, so a `Date` would shift with the time zone)
  * and TIME as 'HH:MM:SS[.ffffff]'.
  *
- * Special cases: timestamps past a JS `Date`'s range come back as DuckDB's text for them, and
+ * Timestamps are floored to the millisecond (as queryArrow does). Special cases: timestamps past
+ * a JS `Date`'s range come back as DuckDB's text for them, and
  * DuckDB's infinite DATE and TIMESTAMP values ('infinity' / '-infinity') come back
  * as the strings 'infinity' and '-infinity', at any depth (inside lists, structs, maps). A JS
  * `Date` cannot hold them, and DuckDB's own text for an infinite DATE is a made-up calendar date
@@ -49,23 +50,32 @@ function infinity(raw: number | bigint, inf: number | bigint): 'infinity' | '-in
 /** 'YYYY-MM-DD', or 'infinity' / '-infinity' (not DuckDB's made-up text for them). */
 const dateString = (value: DuckDBValue): string => infinity((value as DuckDBDateValue).days, INFINITE_DATE) ?? String(value);
 
+/** Floor division (BigInt `/` truncates toward zero, which would round pre-1970 instants up). */
+export function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+}
+
+/** The largest epoch milliseconds a JS `Date` holds (years ±275760). */
+const DATE_LIMIT_MS = 8_640_000_000_000_000n;
+
 /**
- * A timestamp as `Date` (node-api's conversion); 'infinity' / '-infinity', and DuckDB's own text
- * for a finite instant past a `Date`'s range (±8.64e15 ms, years beyond ±275760), which no
- * `Date` can hold: a query answers instead of throwing.
+ * A timestamp as `Date`, floored to the millisecond (node-api truncates toward zero, so a
+ * pre-1970 instant with sub-millisecond digits came out a millisecond late — 1969-12-31
+ * 23:59:59.9995 as 1970-01-01 — and disagreed with queryArrow); 'infinity' / '-infinity', and
+ * DuckDB's own text for a finite instant past a `Date`'s range, which no `Date` can hold.
+ * `toMillis` gives the raw value's epoch milliseconds from its unit.
  */
-function timestamp(raw: (value: DuckDBValue) => bigint): DuckDBValueConverter<PlainValue> {
-  return (value, type, converter) => {
-    const inf = infinity(raw(value), INFINITE_TS);
+function timestamp(raw: (value: DuckDBValue) => bigint, toMillis: (raw: bigint) => bigint): DuckDBValueConverter<PlainValue> {
+  return (value) => {
+    const units = raw(value);
+    const inf = infinity(units, INFINITE_TS);
     if (inf) return inf;
-    try {
-      return JSDuckDBValueConverter(value, type, converter) as PlainValue;
-    } catch (error) {
-      if (/out of range/i.test((error as Error).message)) return String(value);
-      throw error;
-    }
+    const ms = toMillis(units);
+    return ms > DATE_LIMIT_MS || ms < -DATE_LIMIT_MS ? String(value) : new Date(Number(ms));
   };
 }
+const fromMicros = (u: bigint): bigint => floorDiv(u, 1000n);
 
 const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> = {
   [DuckDBTypeId.BIGINT]: safeInteger,
@@ -73,11 +83,11 @@ const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> 
   [DuckDBTypeId.HUGEINT]: safeInteger,
   [DuckDBTypeId.UHUGEINT]: safeInteger,
   [DuckDBTypeId.DATE]: dateString,
-  [DuckDBTypeId.TIMESTAMP]: timestamp((v) => (v as DuckDBTimestampValue).micros),
-  [DuckDBTypeId.TIMESTAMP_TZ]: timestamp((v) => (v as DuckDBTimestampTZValue).micros),
-  [DuckDBTypeId.TIMESTAMP_S]: timestamp((v) => (v as DuckDBTimestampSecondsValue).seconds),
-  [DuckDBTypeId.TIMESTAMP_MS]: timestamp((v) => (v as DuckDBTimestampMillisecondsValue).millis),
-  [DuckDBTypeId.TIMESTAMP_NS]: timestamp((v) => (v as DuckDBTimestampNanosecondsValue).nanos),
+  [DuckDBTypeId.TIMESTAMP]: timestamp((v) => (v as DuckDBTimestampValue).micros, fromMicros),
+  [DuckDBTypeId.TIMESTAMP_TZ]: timestamp((v) => (v as DuckDBTimestampTZValue).micros, fromMicros),
+  [DuckDBTypeId.TIMESTAMP_S]: timestamp((v) => (v as DuckDBTimestampSecondsValue).seconds, (s) => s * 1000n),
+  [DuckDBTypeId.TIMESTAMP_MS]: timestamp((v) => (v as DuckDBTimestampMillisecondsValue).millis, (ms) => ms),
+  [DuckDBTypeId.TIMESTAMP_NS]: timestamp((v) => (v as DuckDBTimestampNanosecondsValue).nanos, (ns) => floorDiv(ns, 1_000_000n)),
   [DuckDBTypeId.TIME]: asString,
   [DuckDBTypeId.TIME_TZ]: asString,
 };

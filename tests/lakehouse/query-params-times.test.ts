@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { tempLake } from '../helpers/temp-lake.js';
+
+describe('lake.query and lake.queryArrow agree on timestamps before 1970', () => {
+  // DuckDB stores microseconds; a JS Date holds milliseconds. An instant before 1970 has negative
+  // epoch micros: dividing them by 1000 with BigInt `/` rounds toward zero, i.e. *later*.
+  const sql = `select TIMESTAMP '1965-04-01 08:30:00.123456' as ts, TIMESTAMPTZ '1969-12-31 23:59:59.9995+00' as tz, [TIMESTAMP '1950-06-15 10:00:00.000999'] as list`;
+
+  it('lake.query returns the millisecond the instant lies in (not the next one)', async () => {
+    const lake = await tempLake();
+    const [row] = await lake.query<{ ts: Date; tz: Date; list: Date[] }>(sql);
+    expect(row!.ts.toISOString()).toBe('1965-04-01T08:30:00.123Z');
+    // 23:59:59.9995 on the last day of 1969 is not midnight of 1970.
+    expect(row!.tz.toISOString()).toBe('1969-12-31T23:59:59.999Z');
+    expect(row!.list.map((d) => d.toISOString())).toEqual(['1950-06-15T10:00:00.000Z']);
+  });
+
+  it('gives the same instants as queryArrow for the same query', async () => {
+    const lake = await tempLake();
+    const [row] = await lake.query<{ ts: Date; tz: Date }>(sql);
+    const table = await lake.queryArrow(sql);
+    expect(row!.ts.getTime()).toBe(Number(table.getChild('ts')!.get(0)));
+    expect(row!.tz.getTime()).toBe(Number(table.getChild('tz')!.get(0)));
+  });
+});
+
+describe('lake.query parameters', () => {
+  it('binds a JS array as a list, as it binds a Date as a timestamp', async () => {
+    const lake = await tempLake();
+    const rows = await lake.query(`select s from (values ('a'), ('b'), ('c')) t(s) where list_contains($1, s) order by s`, [['a', 'c']]);
+    expect(rows).toEqual([{ s: 'a' }, { s: 'c' }]);
+    expect(await lake.query('select len($1) as n', [[1, 2, 3]])).toEqual([{ n: 3 }]);
+  });
+
+  it('an array of Dates binds as a list of timestamps; an empty array is a ConfigError naming the parameter', async () => {
+    const lake = await tempLake();
+    expect(await lake.query('select $1[2] as t', [[new Date('2026-01-01T00:00:00Z'), new Date('2026-02-01T00:00:00Z')]])).toEqual([{ t: new Date('2026-02-01T00:00:00Z') }]);
+    await expect(lake.query('select len($1) as n', [[]])).rejects.toThrow(/parameter \$1 is an empty array/);
+    await expect(lake.query('select len($xs) as n', { xs: [] })).rejects.toThrow(/parameter \$xs is an empty array/);
+  });
+});
