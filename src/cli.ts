@@ -98,6 +98,8 @@ function parseVars(pairs: string[] | undefined): Record<string, unknown> | undef
     } catch {
       /* a plain string */
     }
+    // A 20-digit id or EAN would come back rounded as a double: it stays the text typed.
+    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) value = raw;
     out[p.slice(0, eq)] = value;
   }
   return out;
@@ -335,7 +337,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (query: string | undefined, opts: { csv?: boolean; json?: boolean }) => {
       await withLake(globals(), async (lake) => {
         if (!query) return interactiveSql(lake);
-        const rows = await lake.query(query);
+        // A statement that does not parse, bind or is not read-only is the user's to fix: exit 2.
+        const rows = await lake.query(query).catch((error: unknown) => {
+          const e = error as Error & { code?: string };
+          if (e.code === 'QUERY_NOT_READ_ONLY' || /(^|: )(Parser|Binder|Catalog) Error/.test(e.message)) throw new UsageError(e.message);
+          throw error;
+        });
         const columns = opts.csv && rows.length === 0 ? await queryColumns(lake, query) : undefined;
         process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatTable(rows)}\n`);
       });
@@ -445,10 +452,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; every other commander error is a usage error.
-      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
+      // (`duckhouse` with no command shows the help and exits 1: a usage error, not a success.)
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
     }
     const e = error as Error & { code?: string };
-    console.error(`duckhouse: ${e.message}`);
+    const { redactString } = await import('./redact.js');
+    console.error(`duckhouse: ${redactString(e.message)}`);
     if (error instanceof UsageError || e.code === 'CONFIG_INVALID' || e.name === 'ModelError' || e.name === 'PartitionError') return EXIT_USAGE;
     return EXIT_FAILED;
   }
@@ -456,6 +465,11 @@ export async function main(argv: string[]): Promise<number> {
 
 const invokedDirectly = process.argv[1] && /(?:^|[\\/])(?:cli\.(?:js|ts)|duckhouse)$/.test(fs.realpathSync(process.argv[1]));
 if (invokedDirectly) {
+  // `duckhouse sql … --csv | head -1`: the reader went away; what is left unwritten is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    throw error;
+  });
   main(process.argv).then((code) => {
     process.exitCode = code;
   });

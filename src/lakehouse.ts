@@ -9,6 +9,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { DuckDBInstance, DuckDBTimestampTZValue, StatementType, listValue } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
+import { redactString } from './redact.js';
 import { checkOptionKeys, openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
 import { ClosedError, ConfigError, DuckhouseError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
@@ -236,6 +237,8 @@ export class Lakehouse {
                 onProgress: (p) => progress.update(`${p.source}/${p.dataset}`, p),
               });
               progress.done(`${source.source}/${source.dataset}`);
+              // An error may quote a URL with its token: the caller (and the CLI's output) gets it redacted.
+              if (result.error) result.error = redactString(result.error);
               await this.metrics.recordSourceResult(runId, result);
               return result;
             } finally {

@@ -384,13 +384,14 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
       deleted: 0,
       durationMs: 0,
     };
+    // Rows of files the metrics db never recorded (bronze restored from a backup) are counted from
+    // their footers: read-only, so a dry run reports what the prune removes.
+    const unrecorded = old.filter((f) => !live.recorded.has(f.rel));
+    if (unrecorded.length > 0) {
+      const rows = readerRows(await env.connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata([${unrecorded.map((f) => quoteLiteral(f.abs)).join(', ')}])`));
+      result.rows += Number(rows[0]?.n ?? 0);
+    }
     if (!dryRun) {
-      // Rows of files the metrics db never recorded are counted from their footers.
-      const unrecorded = old.filter((f) => !live.recorded.has(f.rel));
-      if (unrecorded.length > 0) {
-        const rows = readerRows(await env.connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata([${unrecorded.map((f) => quoteLiteral(f.abs)).join(', ')}])`));
-        result.rows += Number(rows[0]?.n ?? 0);
-      }
       if (old.length > 0) {
         await env.metrics.switchBronzeFiles({
           runId: env.runId,

@@ -505,18 +505,26 @@ const alerts: SectionDef = {
        ${order ? `ORDER BY ${order}` : ''} LIMIT 200`,
       [ctx.timezone],
     );
-    ctx.summary.push({ label: 'open alerts', value: String(rows.length), badge: rows.some((r) => r.severity === 'error') ? 'error' : rows.length > 0 ? 'warn' : 'pass' });
+    // The headline counts every open alert; the table shows the first 200.
+    const open = cols.has('resolved_at') ? `WHERE resolved_at IS NULL` : '';
+    const [counted] = await ctx.lake.metrics.select(`SELECT count(*) AS n${cols.has('severity') ? `, count(*) FILTER (WHERE severity = 'error') AS errors` : ', 0 AS errors'} FROM alerts ${open}`);
+    const total = Number(counted?.n ?? rows.length);
+    ctx.summary.push({ label: 'open alerts', value: String(total), badge: Number(counted?.errors ?? 0) > 0 ? 'error' : total > 0 ? 'warn' : 'pass' });
     if (rows.length === 0) return note('No open alerts.');
-    const columns: Column<Row>[] = [
-      ...(cols.has('severity') ? [{ label: 'severity', value: (r: Row) => r.severity, badge: (r: Row) => String(r.severity) }] : []),
-      ...(cols.has('kind') ? [{ label: 'kind', value: (r: Row) => r.kind }] : []),
-      ...(cols.has('subject') ? [{ label: 'subject', value: (r: Row) => r.subject }] : []),
-      ...(cols.has('message') ? [{ label: 'message', value: (r: Row) => r.message }] : []),
-      { label: `raised (${ctx.timezone})`, value: (r) => r.raised_local },
-    ];
-    return table(rows, columns);
+    if (total > rows.length) return `${note(`Showing ${rows.length} of ${total} open alerts (errors first, newest first).`)}${table(rows, alertColumns(cols, ctx.timezone))}`;
+    return table(rows, alertColumns(cols, ctx.timezone));
   },
 };
+
+function alertColumns(cols: Set<string>, timezone: string): Column<Row>[] {
+  return [
+    ...(cols.has('severity') ? [{ label: 'severity', value: (r: Row) => r.severity, badge: (r: Row) => String(r.severity) }] : []),
+    ...(cols.has('kind') ? [{ label: 'kind', value: (r: Row) => r.kind }] : []),
+    ...(cols.has('subject') ? [{ label: 'subject', value: (r: Row) => r.subject }] : []),
+    ...(cols.has('message') ? [{ label: 'message', value: (r: Row) => r.message }] : []),
+    { label: `raised (${timezone})`, value: (r: Row) => r.raised_local },
+  ];
+}
 
 const failingTests: SectionDef = {
   id: 'tests',

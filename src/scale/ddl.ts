@@ -182,9 +182,15 @@ export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: s
   };
   const where = (dir: string): string => (options.locationPrefix && inRoot(dir) ? `${options.locationPrefix.replace(/\/+$/, '')}/${path.relative(options.root, dir).split(path.sep).join('/')}` : dir);
   const out: string[] = [];
+  // A table per dataset, `<source>_<dataset>`; names may hold `_` themselves, so two datasets can
+  // meet in one name (mercado_livre/orders, mercado/livre_orders): those take `<source>__<dataset>`.
+  const plain = (t: DdlTable): string => `${t.source}_${t.dataset}`;
+  const taken = new Map<string, number>();
+  for (const t of tables) taken.set(plain(t), (taken.get(plain(t)) ?? 0) + 1);
   for (const t of tables) {
     const data = [...t.columns, { name: '_run_id', type: 'VARCHAR' }, { name: '_extracted_at', type: 'TIMESTAMPTZ' }];
-    out.push(createTable(engine, { schema, name: `${t.source}_${t.dataset}`, columns: data, partitionKeys: t.partitionKeys, location: where(t.location) }));
+    const name = taken.get(plain(t))! > 1 ? `${t.source}__${t.dataset}` : plain(t);
+    out.push(createTable(engine, { schema, name, columns: data, partitionKeys: t.partitionKeys, location: where(t.location) }));
   }
   for (const e of options.exports ?? []) {
     const table = `${e.schema}.${e.name}`;

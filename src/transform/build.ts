@@ -248,7 +248,7 @@ export async function runTests(
       results.push({ ...base, status, failures, ...(measured === undefined ? {} : { measured }) });
       if (status !== 'pass') logger.warn(`test ${test.name} ${status}: ${failures} failing`, { model: test.model });
     } catch (error) {
-      results.push({ ...base, status: 'error', failures: 0, error: `test ${test.name} (${test.file}): ${errorMessage(error)}` });
+      results.push({ ...base, status: 'error', failures: 0, error: redactString(`test ${test.name} (${test.file}): ${errorMessage(error)}`) });
     }
   }
   return results;
@@ -512,7 +512,8 @@ class Builder {
         results.push({ ...base, status: outcome.upToDate ? 'up-to-date' : 'success', rows: outcome.rows, durationMs: Math.round(performance.now() - started) });
         this.env.logger.info(`${outcome.upToDate ? 'up to date' : 'built'} ${node.id}${outcome.rows === null ? '' : ` (${outcome.rows} rows)`}`, { model: node.id });
       } catch (error) {
-        const message = error instanceof ModelError ? error.message : `${nodeLabel(node)}: ${errorMessage(error)}`;
+        // A model reading a URL with a token may fail with it in DuckDB's message: redacted for the result too.
+        const message = redactString(error instanceof ModelError ? error.message : `${nodeLabel(node)}: ${errorMessage(error)}`);
         // Its previous version (if any) stays in the catalog, as the last good one.
         await this.carry(node.id);
         this.unusable.add(node.id);

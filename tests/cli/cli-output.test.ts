@@ -1,0 +1,110 @@
+/**
+ * The CLI as cron and a shell use it: what reaches stdout (the README's cron line appends it to
+ * data/logs/cron.log), exit codes for usage errors, pipes closed early, and `--var` values.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { writeFiles } from '../helpers/models.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+const repo = path.resolve(import.meta.dirname, '..', '..');
+const index = path.join(repo, 'src', 'index.ts');
+
+const TOKEN = 'APP_USR-5551234-cli-hunt-token';
+
+/** A project with a good source, a source whose error quotes a URL with its access token, and two models. */
+function project(): string {
+  const dir = tempDir('cli-out-');
+  writeFiles(path.join(dir, 'models'), {
+    'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+    'marts/by_store.sql': `select store, count(*) as n, '{{ var("tag", "none") }}' as tag from {{ ref('stg_prices') }} group by store`,
+  });
+  fs.writeFileSync(
+    path.join(dir, 'duckhouse.config.mjs'),
+    `import { defineSource, z } from ${JSON.stringify(index)};
+export default {
+  log: { console: false },
+  sources: [
+    defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+      extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }]] }),
+    defineSource({ source: 'ml', dataset: 'orders', schema: z.object({ id: z.number() }),
+      async *extract() { throw new Error('GET https://api.mercadolibre.com/orders/search?seller=1&access_token=${TOKEN} failed: 500'); } }),
+  ],
+};
+`,
+  );
+  return dir;
+}
+
+describe('duckhouse CLI output', () => {
+  it('extract and run never print a secret on stdout (cron appends stdout to data/logs/cron.log)', () => {
+    const dir = project();
+    const extract = runCli(dir, ['extract']);
+    expect(extract.code).toBe(1); // partial
+    expect(extract.out).toMatch(/ml\/orders: failed/);
+    // Observed: "ml/orders: failed, 0 rows, … — GET …?seller=1&access_token=APP_USR-5551234-cli-hunt-token failed: 500"
+    expect(extract.out).not.toContain(TOKEN);
+    const run = runCli(dir, ['run']);
+    expect(run.code).toBe(1);
+    // The alert lines of the same run are redacted already; the extract line is not.
+    expect(run.out).toMatch(/alert\s+\[error\] source_failed ml\/orders: .*access_token=\[REDACTED\]/);
+    expect(run.out).not.toContain(TOKEN);
+  }, 90_000);
+
+  it('`duckhouse` with no command is a usage error (exit 2), not a success', () => {
+    const dir = tempDir('cli-out-');
+    const r = runCli(dir, []);
+    expect(r.err).toMatch(/Usage: duckhouse/);
+    // Observed: exit 0 (commander's "help shown because of an error" is mapped to success).
+    expect(r.code).toBe(2);
+    // --help and `help` stay 0.
+    expect(runCli(dir, ['--help']).code).toBe(0);
+    expect(runCli(dir, ['help']).code).toBe(0);
+  }, 60_000);
+
+  it('sql: a statement refused as not read-only, or one that does not parse, is a usage error (exit 2) like two statements', () => {
+    const dir = tempDir('cli-out-');
+    const root = path.join(dir, 'data');
+    const two = runCli(dir, ['sql', 'select 1; select 2', '--root', root]);
+    expect(two.code).toBe(2);
+    const write = runCli(dir, ['sql', 'create table t (a int)', '--root', root]);
+    expect(write.err).toMatch(/read-only/);
+    // Observed: exit 1, the code README gives to "a failed or partial run, or a failing error-severity test".
+    expect(write.code).toBe(2);
+    const typo = runCli(dir, ['sql', 'selec 1', '--root', root]);
+    expect(typo.err).toMatch(/syntax error/);
+    expect(typo.code).toBe(2);
+  }, 60_000);
+
+  it('sql --csv piped into `head` ends quietly, without an unhandled EPIPE stack trace', async () => {
+    const dir = tempDir('cli-out-');
+    const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+    const child = spawn(process.execPath, ['--import', tsx, path.join(repo, 'src', 'cli.ts'), 'sql', `select range as n, repeat('x', 40) as s from range(300000)`, '--csv', '--root', path.join(dir, 'data')], {
+      cwd: dir,
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // As `| head -1` does: read the first chunk, then close the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    // Observed: "Error: write EPIPE … Emitted 'error' event on Socket instance" and exit 1.
+    expect(err).not.toMatch(/Unhandled 'error' event|EPIPE/);
+    expect(code).toBe(0);
+  }, 60_000);
+
+  it('build --var id=<20 digits> passes the value as typed, not rounded to a double', () => {
+    const dir = project();
+    expect(runCli(dir, ['extract', 'shop']).code).toBe(0);
+    const b = runCli(dir, ['build', '--var', 'tag=12345678901234567890']);
+    expect(b.code, b.err).toBe(0);
+    const out = runCli(dir, ['sql', 'select distinct tag from marts.by_store', '--csv']);
+    // Observed: "tag\n12345678901234567000\n" (JSON.parse of the value loses the last digits).
+    expect(out.out).toBe('tag\n12345678901234567890\n');
+  }, 90_000);
+});
