@@ -198,8 +198,28 @@ function validateFilters(where: string, filters: unknown, keys: string[]): Parti
   });
 }
 
-/** Groups of consecutive small files (in run order) up to the target size; groups of one are left alone. */
-function plan(files: LiveFile[], targetBytes: number): LiveFile[][] {
+/**
+ * Each file's schema, as a comparable text (its columns and nested fields with their Parquet types,
+ * in name order: union_by_name matches by name). One footer read per file, in one query.
+ */
+async function schemasOf(env: LifecycleEnv, files: LiveFile[]): Promise<Map<string, string>> {
+  if (files.length === 0) return new Map();
+  const rows = readerRows(
+    await env.connection.runAndReadAll(
+      `SELECT file_name AS f, string_agg(concat_ws(':', name, type, converted_type, CAST(logical_type AS VARCHAR), repetition_type, num_children), ',' ORDER BY name, type, converted_type, CAST(logical_type AS VARCHAR), repetition_type, num_children) AS s
+       FROM parquet_schema([${files.map((f) => quoteLiteral(f.abs)).join(', ')}]) GROUP BY file_name`,
+    ),
+  );
+  return new Map(rows.map((r) => [path.resolve(String(r.f)), String(r.s)]));
+}
+
+/**
+ * Groups of consecutive small files (in run order) up to the target size, of one schema each;
+ * groups of one are left alone. Files whose schemas differ (a column added or retyped between
+ * runs) are not merged: the merged file would hold every row in the union's types, so reading as
+ * of an earlier run would see a column or type its rows never had.
+ */
+function plan(files: LiveFile[], targetBytes: number, schemas: Map<string, string>): LiveFile[][] {
   const byPartition = new Map<string, LiveFile[]>();
   for (const f of files) {
     const list = byPartition.get(f.partitionDir) ?? [];
@@ -212,7 +232,8 @@ function plan(files: LiveFile[], targetBytes: number): LiveFile[][] {
     let group: LiveFile[] = [];
     let bytes = 0;
     for (const f of small) {
-      if (group.length > 0 && bytes + f.bytes > targetBytes) {
+      const schemaChanges = group.length > 0 && schemas.get(path.resolve(f.abs)) !== schemas.get(path.resolve(group[0]!.abs));
+      if (group.length > 0 && (bytes + f.bytes > targetBytes || schemaChanges)) {
         if (group.length > 1) groups.push(group);
         group = [];
         bytes = 0;
@@ -259,7 +280,8 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
       (result.warnings ??= []).push(message);
       env.logger.warn(message);
     });
-    const groups = plan(candidates, targetMb * 1024 * 1024);
+    const targetBytes = targetMb * 1024 * 1024;
+    const groups = plan(candidates, targetBytes, await schemasOf(env, candidates.filter((f) => f.bytes < targetBytes * 0.75)));
     fs.mkdirSync(work, { recursive: true });
     const partitions = new Set<string>();
     let pending: { group: LiveFile[]; tmp: string; final: string; rows: number; bytes: number }[] = [];

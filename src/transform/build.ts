@@ -30,7 +30,7 @@ import { selectNodes } from './select.js';
 import { testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, ensureSchema, readState, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
-import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
+import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { parseOptions, type QualityOptions } from '../config.js';
 import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
@@ -582,7 +582,8 @@ class Builder {
     const deep = new Set<string>();
     const inputs = new Set<string>();
     const collect = (n: ProjectNode): void => {
-      for (const s of n.sources) deep.add(`${s.source}.${s.dataset}`);
+      // A source read as of a run depends on the files up to that run only (a later extract adds none it reads).
+      for (const s of n.sources) deep.add(`${s.source}.${s.dataset}${s.asOfRun === undefined ? '' : `@${s.asOfRun}`}`);
       for (const dep of n.dependsOn) {
         const t = this.project.nodes.get(dep);
         if (t && t.kind === 'model' && t.config.materialized === 'ephemeral') {
@@ -598,8 +599,10 @@ class Builder {
     collect(node);
     for (const dep of inputs) parts.push(dep, this.state.get(dep)?.hash ?? this.hashes.get(dep) ?? 'missing');
     for (const key of [...deep].sort()) {
-      const [s, d] = key.split('.') as [string, string];
-      parts.push(key, this.dataset(s, d).fingerprint);
+      const [name, asOfRun] = key.split('@') as [string, string | undefined];
+      const [s, d] = name.split('.') as [string, string];
+      const ds = this.dataset(s, d);
+      parts.push(key, asOfRun === undefined ? ds.fingerprint : filesFingerprint(ds.dir, filesAsOf(ds, asOfRun)));
     }
     if (node.kind === 'seed') parts.push(fileSha(node.file));
     return sha(...parts);

@@ -83,13 +83,18 @@ export function scanBronze(root: string, source: string, dataset: string, visibi
         })
     : [];
   const files = names.map((f) => path.join(dir, f));
-  const hash = crypto.createHash('sha256');
-  names.forEach((f, i) => {
-    const st = fs.statSync(files[i]!);
-    hash.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
-  });
   const first = names[0] ? names[0].split(path.sep).slice(0, -1) : [];
-  return { dir, files, partitionKeys: first.map((seg) => seg.slice(0, seg.indexOf('='))), fingerprint: hash.digest('hex') };
+  return { dir, files, partitionKeys: first.map((seg) => seg.slice(0, seg.indexOf('='))), fingerprint: filesFingerprint(dir, files) };
+}
+
+/** What changes when a set of a dataset's files does: their names, sizes and modification times. */
+export function filesFingerprint(dir: string, files: string[]): string {
+  const hash = crypto.createHash('sha256');
+  for (const file of files) {
+    const st = fs.statSync(file);
+    hash.update(`${path.relative(dir, file)}\0${st.size}\0${st.mtimeMs}\n`);
+  }
+  return hash.digest('hex');
 }
 
 /**
