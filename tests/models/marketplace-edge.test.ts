@@ -1,5 +1,5 @@
 /**
- * Bug hunt: the Mercado Livre connector feeding the marketplace models, on the loopback fixture.
+ * the Mercado Livre connector feeding the marketplace models, on the loopback fixture.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

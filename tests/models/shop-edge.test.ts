@@ -1,5 +1,5 @@
 /**
- * Bug hunt: the shop models that ship, on hand-made Olist-shaped CSV exports.
+ * the shop models that ship, on hand-made Olist-shaped CSV exports.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Hunt: an extract's abort signal (`lake.extract(sources, { signal })`, and the one `lake.close()`
+ * an extract's abort signal (`lake.extract(sources, { signal })`, and the one `lake.close()`
  * fires: README "lake.close() stops what is running") while the source waits for its cursor's
  * cross-process lock (up to `lockTimeoutMillis`, default 30 s).
  */

@@ -1,5 +1,5 @@
 /**
- * Hunt: the incremental cursor's lock. DESIGN (State): cursors are "written tmp-then-rename under
+ * the incremental cursor's lock. DESIGN (State): cursors are "written tmp-then-rename under
  * a cross-process lock file, so two processes never use the same cursor ... at once", and "a
  * cursor advances only after the bronze files holding its records are committed".
  */

@@ -1,5 +1,5 @@
 /**
- * Hunt: several processes opening one lake at the same instant after a crash. Each open
+ * several processes opening one lake at the same instant after a crash. Each open
  * recovers `data/.tmp/` (recover.ts); README: "the next `Lakehouse.open` rolls a batch past its
  * commit point forward, removes the rest, and marks the dead run `abandoned`", and "several
  * processes can extract and build at once". Two cron jobs (an extract and a build) starting in

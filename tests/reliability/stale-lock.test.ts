@@ -1,5 +1,5 @@
 /**
- * Hunt: the cross-process lock file (src/extract/file-lock.ts) guarding cursors, crawl frontiers,
+ * the cross-process lock file (src/extract/file-lock.ts) guarding cursors, crawl frontiers,
  * OAuth token stores and compaction. DESIGN (State): "written tmp-then-rename under a
  * cross-process lock file, so two processes never use the same cursor or refresh token at once";
  * README: `lockTimeoutMillis` is "how long to wait for another process's lock".

@@ -1,5 +1,5 @@
 /**
- * Hunt: README (options): `lockTimeoutMillis` (default 30 000) is "how long to wait for another
+ * README (options): `lockTimeoutMillis` (default 30 000) is "how long to wait for another
  * process's lock on a database or state file". The OAuth token store is a state file
  * (`data/state/tokens/`, DESIGN: "written tmp-then-rename under a cross-process lock file").
  */
@@ -12,32 +12,35 @@ import { FAST_LIMITS, makeRecords, oauthProvider, pages, startFaultyServer } fro
 import { holdLock } from '../helpers/lock-holder.js';
 import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
+/**
+ * An OAuth2 source of a loopback server, in a lake whose token store `ml` another live process
+ * holds locked (say, stuck in a slow refresh).
+ */
+async function lockedStore(names: { clientId: string; clientSecret: string; seed: string }, lockTimeoutMillis: number) {
+  const { clientId, clientSecret, seed } = names;
+  const oauth = oauthProvider({ refreshToken: seed, clientId, clientSecret });
+  const server = await startFaultyServer({ '/oauth/token': oauth.token, '/orders': oauth.guard(pages.pageNumber(makeRecords(5), 1)) });
+  registerCleanup(() => server.close());
+  const root = path.join(tempDir(), 'data');
+  const { holder } = holdLock(path.join(root, 'state', 'tokens', 'ml.json.lock'));
+  const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis });
+  const source = httpSource({
+    source: 'ml',
+    dataset: 'orders',
+    url: `${server.url}/orders`,
+    paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }),
+    items: 'data',
+    schema: z.object({ id: z.number().int(), name: z.string(), price: z.number() }),
+    auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, store: 'ml', skewMillis: 0 },
+    limits: FAST_LIMITS,
+  });
+  return { lake, source, holder };
+}
 
 describe('the token store lock and lockTimeoutMillis', () => {
   it("an extract waiting for another live process's token store lock gives up after lockTimeoutMillis, not after a fixed 60 s", async () => {
-    const clientId = 'app-lock';
-    const clientSecret = 'cs-lock-hunt-secret';
-    const seed = 'rt-lock-hunt-seed-0001';
-    const oauth = oauthProvider({ refreshToken: seed, clientId, clientSecret });
-    const server = await startFaultyServer({ '/oauth/token': oauth.token, '/orders': oauth.guard(pages.pageNumber(makeRecords(5), 1)) });
-    registerCleanup(() => server.close());
-    const root = path.join(tempDir(), 'data');
-
-    // Another live process holds the store's lock (say, stuck in a slow refresh).
-    const { holder } = holdLock(path.join(root, 'state', 'tokens', 'ml.json.lock'));
-
-    const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 1_000 });
+    const { lake, source, holder } = await lockedStore({ clientId: 'app-lock', clientSecret: 'cs-lock-hunt-secret', seed: 'rt-lock-hunt-seed-0001' }, 1_000);
     try {
-      const source = httpSource({
-        source: 'ml',
-        dataset: 'orders',
-        url: `${server.url}/orders`,
-        paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }),
-        items: 'data',
-        schema: z.object({ id: z.number().int(), name: z.string(), price: z.number() }),
-        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, store: 'ml', skewMillis: 0 },
-        limits: FAST_LIMITS,
-      });
       const started = Date.now();
       const outcome = await Promise.race([
         lake.extract(source).then((r) => ({ settled: true as const, result: r })),
@@ -58,23 +61,7 @@ describe('the token store lock and lockTimeoutMillis', () => {
 
 describe('the token store lock and the run signal', () => {
   it("lake.close() stops an extract waiting for another live process's token store lock", async () => {
-    const oauth = oauthProvider({ refreshToken: 'rt-lock-close-seed-0001', clientId: 'app-close', clientSecret: 'cs-lock-close-secret' });
-    const server = await startFaultyServer({ '/oauth/token': oauth.token, '/orders': oauth.guard(pages.pageNumber(makeRecords(5), 1)) });
-    registerCleanup(() => server.close());
-    const root = path.join(tempDir(), 'data');
-    const { holder } = holdLock(path.join(root, 'state', 'tokens', 'ml.json.lock'));
-
-    const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 25_000 });
-    const source = httpSource({
-      source: 'ml',
-      dataset: 'orders',
-      url: `${server.url}/orders`,
-      paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }),
-      items: 'data',
-      schema: z.object({ id: z.number().int(), name: z.string(), price: z.number() }),
-      auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId: 'app-close', clientSecret: 'cs-lock-close-secret', refreshToken: 'rt-lock-close-seed-0001', store: 'ml', skewMillis: 0 },
-      limits: FAST_LIMITS,
-    });
+    const { lake, source, holder } = await lockedStore({ clientId: 'app-close', clientSecret: 'cs-lock-close-secret', seed: 'rt-lock-close-seed-0001' }, 25_000);
     const extract = lake.extract(source);
     extract.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { tempLake } from '../helpers/temp-lake.js';
 
-describe('report numbers (hunt)', () => {
+describe('report numbers', () => {
   it('the "open alerts" headline counts every open alert, not the 200 the table shows', async () => {
     const lake = await tempLake();
     await lake.metrics.transaction(async (c) => {
