@@ -128,7 +128,17 @@ function filesOf(where: string, o: { path?: string; glob?: string }): string {
   const target = path.resolve(o.path ?? o.glob!);
   if (!o.path) return target;
   if (!fs.existsSync(target)) throw new ConfigError(`${where}: file ${JSON.stringify(o.path)} does not exist`);
-  return target.replace(/[*?[]/g, '[$&]');
+  return literalGlob(target);
+}
+
+/** A file name as a DuckDB glob matching only itself: `*`, `?` and `[` as one-character classes. */
+function literalGlob(file: string): string {
+  return file.replace(/[*?[]/g, '[$&]');
+}
+
+/** z.bigint() fields of a schema: their values arrive as JS numbers within ±2^53, and zod wants a bigint. */
+function bigintFieldsOf(schema: z.ZodType | undefined): Set<string> {
+  return new Set(schema ? Object.entries(shapeOf(schema)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
 }
 
 /** The file (or glob) a source reads, as errors name it. */
@@ -251,7 +261,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   const given = options.schema;
   const dateFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => expectsDate(f)).map(([k]) => k) : []);
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
-  const bigintFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
+  const bigintFields = bigintFieldsOf(given);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
 
   /**
@@ -261,11 +271,12 @@ export function csvSource(options: CsvSourceOptions): AnySource {
    * a column typed differently in two files read as text in all (`inferredTypes`, per run).
    */
   const inferredTypes = new Map<string, Record<string, string>>();
-  const filesToRead = async (ctx: ExtractContext): Promise<string[]> => {
-    if (o.path) return [filesOf(where, o)];
+  /** Each file to read: as DuckDB reads it (`read`, its glob characters literal) and as errors name it. */
+  const filesToRead = async (ctx: ExtractContext): Promise<{ read: string; shown: string }[]> => {
+    if (o.path) return [{ read: filesOf(where, o), shown: shownFiles(o) }];
     const files = await listFiles(where, o);
     ctx.logger.debug(`${files.length} file(s) match ${shownFiles(o)}`);
-    return files.map((f) => f.replace(/[*?[]/g, '[$&]'));
+    return files.map((f) => ({ read: literalGlob(f), shown: f }));
   };
 
   /** `types` for the columns `files` has: DuckDB refuses a type for a column the file lacks (an optional field, a column of other files). */
@@ -280,7 +291,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     await useLakeZone(c, ctx);
     const types = given ? csvTypes(given) : inferredTypes.get(ctx.runId);
     inferredTypes.delete(ctx.runId);
-    for (const files of await filesToRead(ctx)) {
+    for (const { read: files } of await filesToRead(ctx)) {
       const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
       const result = await c.stream(csvReadSql(files, csv, await typesIn(c, files, types), rejects));
       const names = result.deduplicatedColumnNames();
@@ -313,25 +324,26 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   return fileSource(where, o, options.partitionBy, given, extract, async (ctx) => {
     const c = await ctx.connect();
     await useLakeZone(c, ctx);
-    const shown = shownFiles(o);
     /** Column → DuckDB type (as DESCRIBE names it) and type id, in first-seen order over the files. */
-    const columns = new Map<string, { type: string; typeId: DuckDBTypeId; file: string }>();
+    const columns = new Map<string, { type: string; typeId: DuckDBTypeId }>();
     const mixed = new Set<string>();
-    for (const files of await filesToRead(ctx)) {
-      const described = readerRows(await c.runAndReadAll(`DESCRIBE ${csvReadSql(files, csv, undefined, `${rejectsName}_sniff`)}`));
-      const probe = await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
+    /** Each header name as the files spell it → the first file holding it: checked once for all files. */
+    const headers = new Map<string, string>();
+    for (const { read, shown } of await filesToRead(ctx)) {
+      const described = readerRows(await c.runAndReadAll(`DESCRIBE ${csvReadSql(read, csv, undefined, `${rejectsName}_sniff`)}`));
+      const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
       const probeTypes = probe.columnTypes();
       const names = probe.deduplicatedColumnNames();
-      checkInferredNames(where, new Map((await csvHeaderNames(c, files, csv, names)).map((n) => [n, o.path ? shown : files])));
+      for (const header of await csvHeaderNames(c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
       names.forEach((name, i) => {
         const typeId = probeTypes[i]!.typeId;
         const type = String(described[i]?.column_type ?? probeTypes[i]!.toString());
         const seen = columns.get(name);
-        if (!seen) columns.set(name, { type, typeId, file: files });
+        if (!seen) columns.set(name, { type, typeId });
         else if (seen.typeId !== typeId) mixed.add(name);
       });
     }
-    checkInferredNames(where, new Map([...columns].map(([name, c]) => [name, c.file])));
+    checkInferredNames(where, headers);
     const shape: Record<string, z.ZodType> = {};
     const exactIntegers = new Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>();
     // Optional: a column of some files only is absent from the others' records (NULL in bronze).
@@ -447,9 +459,9 @@ export function jsonSource(options: FileSourceOptions): AnySource {
   if (o.csv) throw new ConfigError(`${where}: unknown option "csv" (this is a JSON source)`);
   const given = options.schema;
   // z.bigint() fields: integers within ±2^53 parse as JS numbers (past it, as bigints), zod wants a bigint.
-  const bigintFields = given ? Object.entries(shapeOf(given)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : [];
+  const bigintFields = bigintFieldsOf(given);
   const withBigints = (record: unknown): unknown => {
-    if (bigintFields.length === 0 || !record || typeof record !== 'object' || Array.isArray(record)) return record;
+    if (!record || typeof record !== 'object' || Array.isArray(record)) return record;
     const r = record as Record<string, unknown>;
     for (const k of bigintFields) if (typeof r[k] === 'number' && Number.isInteger(r[k])) r[k] = BigInt(r[k]);
     return r;
@@ -459,7 +471,7 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, ctx)) {
         ctx.stats.pages += 1;
-        yield bigintFields.length === 0 ? batch : batch.map(withBigints);
+        yield bigintFields.size === 0 ? batch : batch.map(withBigints);
       }
     }
   }

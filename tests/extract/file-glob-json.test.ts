@@ -138,3 +138,15 @@ describe('csvSource with a schema naming a column the file does not have', () =>
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
   });
 });
+
+describe('csvSource over a glob: names checked over every file', () => {
+  it('a column whose name differs only in case between two files is refused, naming both files', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a-1.csv'), 'id,name\n1,ana\n');
+    fs.writeFileSync(path.join(dir, 'a-2.csv'), 'ID,name\n2,bia\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'cased', glob: path.join(dir, '*.csv') }));
+    expect(result.sources[0]!.status).toBe('failed');
+    expect(result.sources[0]!.error).toContain(`fields "id" and "ID" of ${path.join(dir, 'a-1.csv')} and ${path.join(dir, 'a-2.csv')} differ only in case`);
+  });
+});
