@@ -3,16 +3,12 @@
  * to quarantine with the field named — never written as "[object Object]", never failing the
  * batch with the records beside them.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defineSource, z } from '../../src/index.js';
+import { quarantined } from '../helpers/quarantine.js';
 import { tempLake } from '../helpers/temp-lake.js';
 
-function quarantined(root: string, dataset: string, runId: string): { position: number; record: Record<string, unknown>; reasons: { path: string; message: string; code: string }[] }[] {
-  const file = path.join(root, 'quarantine', 'vals', dataset, `${runId}.ndjson`);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
-}
 
 describe('values zod accepts and bronze must keep', () => {
   it('a transform whose output is an object or a Date is stored as JSON text or ISO text, not "[object Object]"', async () => {
@@ -40,7 +36,7 @@ describe('values zod accepts and bronze must keep', () => {
     });
     const result = await lake.extract(source);
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
-    const [q] = quarantined(lake.paths.root, 'misfit', result.runId);
+    const [q] = quarantined(lake.paths.root, 'vals', 'misfit', result.runId);
     expect(q).toMatchObject({ position: 2, record: { id: 2, price: -3 }, reasons: [{ path: 'price', code: 'unstorable_value' }] });
     expect(q!.reasons[0]!.message).toMatch(/field "price": a object does not fit DOUBLE/);
     expect((await lake.bronze<{ id: number; price: number }>('vals/misfit')).map((r) => [r.id, r.price])).toEqual([[1, 9.5], [3, 1]]);
@@ -74,7 +70,7 @@ describe('values zod accepts and bronze must keep', () => {
     });
     const result = await lake.extract(source);
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, rejected: 1 });
-    const [q] = quarantined(lake.paths.root, 'big', result.runId);
+    const [q] = quarantined(lake.paths.root, 'vals', 'big', result.runId);
     expect(q).toMatchObject({ position: 3, reasons: [{ path: 'n', code: 'unstorable_value' }] });
     expect(q!.reasons[0]!.message).toMatch(/has more than 38 digits/);
     const rows = await lake.query(`SELECT id, n::VARCHAR AS n, typeof(n) AS t FROM read_parquet('${path.join(lake.paths.bronze, 'vals', 'big')}/**/*.parquet') ORDER BY id`);
