@@ -3,16 +3,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvSource, jsonSource } from '../../src/extract/file-source.js';
 import { z } from '../../src/index.js';
+import { quarantined } from '../helpers/quarantine.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
 function bronze(lake: { paths: { bronze: string } }, s: string, d: string): string {
   return `read_parquet('${lake.paths.bronze}/${s}/${d}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
 }
 
-function quarantine(root: string, s: string, d: string, runId: string): Record<string, unknown>[] {
-  const file = path.join(root, 'quarantine', s, d, `${runId}.ndjson`);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
-}
 
 describe('csvSource', () => {
   it('infers and records types without a schema, and quarantines ragged and malformed rows with their line', async () => {
@@ -38,7 +35,7 @@ describe('csvSource', () => {
       { order_id: 'o2', price: 5, paid: false, purchased_at: '2024-01-02 11:30:00', note: 'say "hi"' },
       { order_id: 'o5', price: 2, paid: false, purchased_at: '2024-01-05 08:00:00', note: null },
     ]);
-    const q = quarantine(lake.paths.root, 'shop', 'orders', result.runId);
+    const q = quarantined(lake.paths.root, 'shop', 'orders', result.runId);
     expect(q.map((e) => e.line)).toEqual([4, 5]);
     expect((q[0]!.reasons as { message: string }[])[0]!.message).toMatch(/MISSING COLUMNS/);
     expect((q[1]!.reasons as { message: string }[])[0]!.message).toMatch(/TOO MANY COLUMNS/);
@@ -63,7 +60,7 @@ describe('csvSource', () => {
     ]);
     expect(result.sources[0]).toMatchObject({ rows: 1, rejected: 3 });
     expect(await lake.query(`SELECT sku, price, qty FROM ${bronze(lake, 'shop', 'items')}`)).toEqual([{ sku: 'A', price: 1.5, qty: 2 }]);
-    const q = quarantine(lake.paths.root, 'shop', 'items', result.runId);
+    const q = quarantined(lake.paths.root, 'shop', 'items', result.runId);
     const byLine = Object.fromEntries(q.filter((e) => e.line).map((e) => [e.line, e]));
     expect(Object.keys(byLine).map(Number).sort()).toEqual([3, 5]);
     const zodRejected = q.find((e) => !e.line)!;
@@ -91,7 +88,7 @@ describe('jsonSource', () => {
     const lake = await tempLake();
     const result = await lake.extract([jsonSource({ source: 'shop', dataset: 'customers', path: file })]);
     expect(result.sources[0]).toMatchObject({ rows: 3, rejected: 1 });
-    const q = quarantine(lake.paths.root, 'shop', 'customers', result.runId);
+    const q = quarantined(lake.paths.root, 'shop', 'customers', result.runId);
     expect(q).toEqual([expect.objectContaining({ line: 3, record: '{"id":3,' })]);
     const rows = await lake.query(`SELECT id, name, score, tags FROM ${bronze(lake, 'shop', 'customers')} ORDER BY id`);
     expect(rows).toEqual([
