@@ -164,6 +164,9 @@ export class Lakehouse {
       try {
         await c.run('LOAD parquet');
         await c.run('SET GLOBAL parquet_metadata_cache = true');
+        // Models, queries and exports cast and format instants in the lake's zone, not the
+        // machine's (DuckDB's default), so a build gives the same tables on every machine.
+        await c.run(`SET GLOBAL TimeZone = ${quoteLiteral(this.options.timezone)}`);
       } finally {
         c.closeSync();
       }
