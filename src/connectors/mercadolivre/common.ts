@@ -1,6 +1,10 @@
 /** What every Mercado Livre connector shares: the API base, OAuth2 with rotating refresh tokens. */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { limitsOverrideSchema } from '../../config.js';
+import { ConfigError } from '../../errors.js';
 import type { ExtractContext } from '../../extract/source.js';
 import { createHttpContext, type HttpContext } from '../../extract/http/http-context.js';
 
@@ -35,9 +39,59 @@ export function mlHttp(ctx: ExtractContext, o: { baseUrl: string; auth: z.output
       clientId: o.auth.clientId,
       clientSecret: o.auth.clientSecret,
       ...(o.auth.refreshToken ? { refreshToken: o.auth.refreshToken } : {}),
-      store: `mercadolivre-${o.auth.clientId.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 80)}`,
+      store: mlTokenStore(ctx.root, o.auth),
     },
   });
+}
+
+/**
+ * The token store of one seller's grant: `mercadolivre-<clientId>-<12 hex of the seed's sha256>`.
+ * One app serves many sellers, each with a rotating refresh token of its own; a store per app
+ * would have each seller's seed replace the other's store, and then present a spent token.
+ * A store named after the app alone (before this) is taken over by the seed that made it.
+ * Without a `refreshToken` option the app's only store is used; with several, the seed must say which.
+ */
+export function mlTokenStore(root: string, auth: { clientId: string; refreshToken?: string | undefined }): string {
+  const app = `mercadolivre-${auth.clientId.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 80)}`;
+  const dir = path.join(root, 'state', 'tokens');
+  if (auth.refreshToken !== undefined) {
+    const seedHash = createHash('sha256').update(auth.refreshToken).digest('hex');
+    const name = `${app}-${seedHash.slice(0, 12)}`;
+    const legacy = path.join(dir, `${app}.json`);
+    const target = path.join(dir, `${name}.json`);
+    if (!fs.existsSync(target) && seededBy(legacy) === seedHash) {
+      try {
+        fs.renameSync(legacy, target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // another process took it over first
+      }
+    }
+    return name;
+  }
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const mine = new RegExp(`^${app.replace(/[.]/g, '\\.')}(-[0-9a-f]{12})?\\.json$`);
+  const stores = names.filter((n) => mine.test(n)).map((n) => n.slice(0, -'.json'.length)).sort();
+  if (stores.length > 1) {
+    throw new ConfigError(
+      `mercadolivre: auth.refreshToken is missing and client ${auth.clientId} has ${stores.length} token stores in ${dir} (${stores.join(', ')}), one per seller or per refresh token that seeded one: pass the seller's "refreshToken" option to pick its store`,
+    );
+  }
+  return stores[0] ?? app;
+}
+
+/** The seed hash a token store file records, if it can be read. */
+function seededBy(file: string): string | undefined {
+  try {
+    const seedHash = (JSON.parse(fs.readFileSync(file, 'utf8')) as { seedHash?: unknown }).seedHash;
+    return typeof seedHash === 'string' ? seedHash : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function apiBase(o: { baseUrl: string }): string {
