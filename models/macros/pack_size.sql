@@ -16,14 +16,16 @@
    1. N x M unit           12x395g, 6x1L, Pack 3 x 90g, 12 X 350 ML, 6 un x 1L
                             -> pack_qty N, net N*M
    2. M unit               2L, 1,5kg, 500 g, 1.5L, 200ML, 1.000g (thousands dot with g/ml/mg)
-      + a container count   "12 un", "6 unidades", "12 latas", "c/ 12", "com 6"
+      + a container count   "12 un", "6 unidades", "12 latas", "c/ 12", "com 6", "Kit 3",
+                            "Leve 6 Pague 5", "2 pacotes com 12 latas" (2*12)
                             -> pack_qty N, net N*M (each container holds M)
       + an item count       "10 sachês", "12 rolos", "10 cápsulas", "60 folhas"
                             -> pack_qty N, net M (the measure is the pack's total)
       alone                 -> pack_qty 1, net M
    3. VTEX measurementUnit kg|g|l|ml with unitMultiplier > 0 (items sold by weight/volume,
       when the name has no measure) -> pack_qty 1, net unitMultiplier in kg or l
-   4. a count without measure: 12un, 12 rolos, 30 ovos, c/ 6, 1 dúzia (12), meia dúzia (6)
+   4. a count without measure: 12un, 12 rolos, 30 ovos, c/ 6, Kit 3, 1 pacote com 42 unidades (42),
+      1 dúzia (12), meia dúzia (6)
                             -> unit 'un', pack_qty N, net N
    5. "Kg" without a number (Picanha Kg, Tomate kg: sold per kg) -> 1 kg
    6. otherwise            -> 1 un, net 1, parsed_from 'default'
@@ -50,6 +52,10 @@
 {%- macro _re_multipack() -%}'{{ _pack_before() }}(\d+)\s*(?:{{ _pack_containers() }}\.?\s*)?[x×]\s*{{ _pack_number() }}\s*{{ _pack_uom() }}{{ _pack_after() }}'{%- endmacro -%}
 {%- macro _re_measure() -%}'{{ _pack_before() }}{{ _pack_number() }}\s*{{ _pack_uom() }}{{ _pack_after() }}'{%- endmacro -%}
 {%- macro _re_containers() -%}'{{ _pack_before() }}(\d+)\s*{{ _pack_containers() }}\.?{{ _pack_after() }}'{%- endmacro -%}
+{#- "2 pacotes com 12 latas", "1 pacote com 42 unidades": containers of containers, N * M in all. -#}
+{%- macro _re_nested() -%}'{{ _pack_before() }}(\d+)\s*{{ _pack_containers() }}\.?\s*(?:c/|com|de)\s*(\d+)(?:[^{{ _pack_word() }}.]|$)'{%- endmacro -%}
+{#- "Kit 3 …", "Kit com 3 …", "Leve 6 Pague 5": the pack's count before the product. -#}
+{%- macro _re_kit() -%}'[^{{ _pack_word() }}](?:kit|leve)\s*(?:c/|com)?\s*(\d+)(?:[^{{ _pack_word() }}.]|$)'{%- endmacro -%}
 {%- macro _re_with() -%}'[^{{ _pack_word() }}](?:c/|com)\s*(\d+)(?:[^{{ _pack_word() }}.]|$)'{%- endmacro -%}
 {%- macro _re_items() -%}'{{ _pack_before() }}(\d+)\s*{{ _pack_items() }}{{ _pack_after() }}'{%- endmacro -%}
 {%- macro _re_dozens() -%}'{{ _pack_before() }}(\d+(?:\.\d+)?)\s*d[uú]zias?{{ _pack_after() }}'{%- endmacro -%}
@@ -85,7 +91,9 @@
 {%- set x_qty = 'regexp_extract(' ~ n ~ ', ' ~ _re_multipack() ~ ', 1)::INTEGER' -%}
 {%- set m_uom = 'regexp_extract(' ~ n ~ ', ' ~ _re_measure() ~ ', 2)' -%}
 {%- set m_amt = _pack_amount('regexp_extract(' ~ n ~ ', ' ~ _re_measure() ~ ', 1)', m_uom) -%}
-{%- set containers = 'coalesce(nullif(regexp_extract(' ~ n ~ ', ' ~ _re_containers() ~ ', 1), \'\'), nullif(regexp_extract(' ~ n ~ ', ' ~ _re_with() ~ ', 1), \'\'))::INTEGER' -%}
+{%- set nested = '(nullif(regexp_extract(' ~ n ~ ', ' ~ _re_nested() ~ ', 1), \'\')::INTEGER * nullif(regexp_extract(' ~ n ~ ', ' ~ _re_nested() ~ ', 2), \'\')::INTEGER)' -%}
+{%- set counted = 'coalesce(nullif(regexp_extract(' ~ n ~ ', ' ~ _re_kit() ~ ', 1), \'\'), nullif(regexp_extract(' ~ n ~ ', ' ~ _re_containers() ~ ', 1), \'\'), nullif(regexp_extract(' ~ n ~ ', ' ~ _re_with() ~ ', 1), \'\'))::INTEGER' -%}
+{%- set containers = 'coalesce(' ~ nested ~ ', ' ~ counted ~ ')' -%}
 {%- set items = 'nullif(regexp_extract(' ~ n ~ ', ' ~ _re_items() ~ ', 1), \'\')::INTEGER' -%}
 (CASE
     WHEN regexp_matches({{ n }}, {{ _re_multipack() }}) THEN

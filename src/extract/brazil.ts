@@ -81,6 +81,8 @@ const ITEMS = '(?:rolos?|sach[eê]s?|c[aá]psulas?|folhas?|tabletes?|envelopes?|
 const RE_MULTIPACK = new RegExp(`${BEFORE}(\\d+)${SP}*(?:${CONTAINERS}\\.?${SP}*)?[x×]${SP}*${NUMBER}${SP}*${UOM}${AFTER}`);
 const RE_MEASURE = new RegExp(`${BEFORE}${NUMBER}${SP}*${UOM}${AFTER}`);
 const RE_CONTAINERS = new RegExp(`${BEFORE}(\\d+)${SP}*${CONTAINERS}\\.?${AFTER}`);
+const RE_NESTED = new RegExp(`${BEFORE}(\\d+)${SP}*${CONTAINERS}\\.?${SP}*(?:c/|com|de)${SP}*(\\d+)(?:[^${WORD}.]|$)`);
+const RE_KIT = new RegExp(`[^${WORD}](?:kit|leve)${SP}*(?:c/|com)?${SP}*(\\d+)(?:[^${WORD}.]|$)`);
 const RE_WITH = new RegExp(`[^${WORD}](?:c/|com)${SP}*(\\d+)(?:[^${WORD}.]|$)`);
 const RE_ITEMS = new RegExp(`${BEFORE}(\\d+)${SP}*${ITEMS}${AFTER}`);
 const RE_DOZENS = new RegExp(`${BEFORE}(\\d+(?:\\.\\d+)?)${SP}*d[uú]zias?${AFTER}`);
@@ -111,6 +113,7 @@ const int = (digits: string | undefined): number | undefined => (digits ? Number
 /**
  * The pack size in a product name, by the rules of `models/macros/pack_size.sql`:
  * `12x395g` → 12 × 0.395 kg, `6x1L`, `2L`, `1,5kg`, `500 g`, `200ml`, `350ml c/ 12` (12 cans),
+ * `Kit 3 … 85g`, `2 Pacotes com 12 Latas 350ml` (24 cans),
  * `10 Sachês 15g` (15 g in total), counts without a measure (`12un`, `12 rolos`, `1 dúzia`) in `un`,
  * `Picanha Kg` → 1 kg. Numbers glued to letters are not sizes (`3 Corações`, `7Belo`, `70% Cacau`).
  * With VTEX hints, a name without a measure takes `unitMultiplier` in `measurementUnit`.
@@ -127,7 +130,8 @@ export function parsePackSize(name: string | null | undefined, hints: PackSizeHi
     return { packQty: qty, unit: unitOf(uom), netAmount: round6(qty * amount(x[2]!, uom) * factor(uom)) };
   }
 
-  const containers = int(RE_CONTAINERS.exec(n)?.[1]) ?? int(RE_WITH.exec(n)?.[1]);
+  const nested = RE_NESTED.exec(n);
+  const containers = (nested ? int(nested[1])! * int(nested[2])! : undefined) ?? int(RE_KIT.exec(n)?.[1]) ?? int(RE_CONTAINERS.exec(n)?.[1]) ?? int(RE_WITH.exec(n)?.[1]);
   const items = int(RE_ITEMS.exec(n)?.[1]);
   const m = RE_MEASURE.exec(n);
   if (m) {

@@ -78,6 +78,9 @@ describe('parsePackSize', () => {
     ['Ovos Caipiras Meia Dúzia', { packQty: 6, unit: 'un', netAmount: 6 }],
     ['Picanha Bovina Kg', { packQty: 1, unit: 'kg', netAmount: 1 }],
     ['Café 3 Corações 500g', { packQty: 1, unit: 'kg', netAmount: 0.5 }],
+    ['Kit 3 Sabonete Lux 85g', { packQty: 3, unit: 'kg', netAmount: 0.255 }],
+    ['Fralda Huggies 1 Pacote com 42 Unidades', { packQty: 42, unit: 'un', netAmount: 42 }],
+    ['Cerveja Skol 2 Pacotes com 12 Latas 350ml', { packQty: 24, unit: 'l', netAmount: 8.4 }],
   ] as [string, PackSize][])('%j', (name, pack) => {
     expect(parsePackSize(name)).toEqual(pack);
   });
@@ -118,6 +121,14 @@ const SHAPES: [string, PackSizeHints?][] = [
   ['Refrigerante Guaraná Antarctica Pet 2L c/6'],
   ['Cerveja Brahma Lata 350ml com 12 unidades'],
   ['Cerveja Itaipava 12 Latas de 350ml'],
+  ['Kit 3 Sabonete Lux Suave 85g'],
+  ['Kit com 2 Shampoo Seda 325ml'],
+  ['Sabonete Lux Leve 6 Pague 5 85g'],
+  ['Cerveja Skol 2 Pacotes com 12 Latas 350ml'],
+  ['Kit Churrasco Picanha 1kg'],
+  ['Fralda Huggies 1 Pacote com 42 Unidades'],
+  ['Kit 3 Escovas Dentais Oral-B'],
+  ['Arroz 1 Pacote de 5kg'],
   ['Chá Leão Camomila 10 Sachês 15g'],
   ['Papel Toalha Snob 2 rolos 60 folhas'],
   ['Papel Higiênico Neve 12 rolos'],

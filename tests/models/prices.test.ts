@@ -184,6 +184,11 @@ const PACK_CASES: PackCase[] = [
   ['Cerveja Brahma Lata 350ml com 12 unidades', 'un', 1, 12, 'l', 4.2, 'name'],
   ['Sabonete Protex Aveia 85g 6 Unidades', 'un', 1, 6, 'kg', 0.51, 'name'],
   ['Cerveja Itaipava 12 Latas de 350ml', 'un', 1, 12, 'l', 4.2, 'name'],
+  ['Kit 3 Sabonete Lux Suave 85g', 'un', 1, 3, 'kg', 0.255, 'name'],
+  ['Kit com 2 Shampoo Seda 325ml', 'un', 1, 2, 'l', 0.65, 'name'],
+  ['Sabonete Lux Leve 6 Pague 5 85g', 'un', 1, 6, 'kg', 0.51, 'name'],
+  ['Cerveja Skol 2 Pacotes com 12 Latas 350ml', 'un', 1, 24, 'l', 8.4, 'name'],
+  ['Kit Churrasco Picanha 1kg', 'un', 1, 1, 'kg', 1, 'name'],
   // A measure and an item count: the measure is the pack's total
   ['Chá Leão Camomila 10 Sachês 15g', 'un', 1, 10, 'kg', 0.015, 'name'],
   // Single measures: spacing, case, decimal comma or point, spelled-out units, thousands dot
@@ -216,6 +221,8 @@ const PACK_CASES: PackCase[] = [
   ['Café em Cápsula 3 Corações Espresso 10un', 'un', 1, 10, 'un', 10, 'name'],
   ['Esponja Multiuso Scotch-Brite 3 un.', 'un', 1, 3, 'un', 3, 'name'],
   ['Fralda Pampers Confort Sec G 36 Unidades', 'un', 1, 36, 'un', 36, 'name'],
+  ['Fralda Huggies Supreme Care M 1 Pacote com 42 Unidades', 'un', 1, 42, 'un', 42, 'name'],
+  ['Kit 3 Escovas Dentais Oral-B', 'un', 1, 3, 'un', 3, 'name'],
   ['Pilha Duracell AA c/ 4', 'un', 1, 4, 'un', 4, 'name'],
   ['Ovos Vermelhos Katayama 1 Dúzia', 'un', 1, 12, 'un', 12, 'name'],
   ['Ovos Caipiras Korin Meia Dúzia', 'un', 1, 6, 'un', 6, 'name'],
