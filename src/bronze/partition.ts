@@ -55,8 +55,11 @@ export function partitionValue(field: string, value: unknown, where: string, tim
       `${where}: partition field "${field}" makes a ${folder}-byte folder name (at most ${MAX_FOLDER_NAME}; bytes other than letters, digits and - _ . ~ take 3): ${JSON.stringify(text.slice(0, 40))}…`,
     );
   }
-  // DuckDB writes a NULL partition under this name: the text itself would share its folder.
-  if (text === HIVE_NULL) throw new PartitionError(`${where}: partition field "${field}" is the Hive null marker ${JSON.stringify(text)}, which cannot be stored as text`);
+  // DuckDB writes a NULL partition under this name, and reads a folder named NULL (in any case)
+  // as NULL too: the text itself would come back as NULL.
+  if (text === HIVE_NULL || text.toLowerCase() === 'null') {
+    throw new PartitionError(`${where}: partition field "${field}" is the Hive null marker ${JSON.stringify(text)}, which cannot be stored as text (DuckDB reads it back as NULL)`);
+  }
   return text;
 }
 

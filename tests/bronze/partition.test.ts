@@ -51,6 +51,8 @@ describe('hostile partition values and names', () => {
     ['150 slashes (450 bytes as a folder name)', '/'.repeat(150), /456-byte folder name \(at most 255/],
     ['150 ç (900 bytes as a folder name)', 'ç'.repeat(150), /906-byte folder name/],
     ['the Hive null marker', '__HIVE_DEFAULT_PARTITION__', /Hive null marker/],
+    ['the text NULL (read back as NULL)', 'NULL', /Hive null marker "NULL"/],
+    ['the text null (read back as NULL)', 'null', /Hive null marker "null"/],
   ])('a partition value with %s sends its record to quarantine, naming the field; the records around it are stored', async (_label, value, message) => {
     const lake = await tempLake();
     const source = defineSource({
