@@ -213,6 +213,7 @@ export class Lakehouse {
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     const limit = pLimit(4);
     const progress = createProgress(progressEnabled(this.options.progress));
+    const cursorClaims = new Map<string, AnySource>();
     let results: SourceResult[] = [];
     try {
       results = await Promise.all(
@@ -234,6 +235,7 @@ export class Lakehouse {
                 // One store per source run: a store's cursor locks are its run's, so a second run
                 // of the same source waits for the first instead of sharing its lock.
                 cursors: new CursorStore(this.paths.root, this.options.lockTimeoutMillis),
+                cursorClaims,
                 lockTimeoutMillis: this.options.lockTimeoutMillis,
                 sequence,
                 ...(options.extractedAt ? { extractedAt: options.extractedAt } : {}),

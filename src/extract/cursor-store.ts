@@ -29,6 +29,11 @@ export function cursorKeyOf(source: { source: string; dataset: string; partition
   return { source: source.source, dataset: source.dataset, scope };
 }
 
+/** The cursor's file name under `state/cursors/`. */
+export function cursorFileName({ source, dataset, scope }: CursorKey): string {
+  return scope === undefined ? `${source}.${dataset}.json` : `${source}.${dataset}.${scope}.json`;
+}
+
 export class CursorStore {
   private readonly dir: string;
   private readonly held = new Map<string, HeldLock>();
@@ -37,8 +42,8 @@ export class CursorStore {
     this.dir = path.join(root, 'state', 'cursors');
   }
 
-  private file({ source, dataset, scope }: CursorKey): string {
-    return path.join(this.dir, scope === undefined ? `${source}.${dataset}.json` : `${source}.${dataset}.${scope}.json`);
+  private file(key: CursorKey): string {
+    return path.join(this.dir, cursorFileName(key));
   }
 
   private what({ source, dataset, scope }: CursorKey): string {

@@ -5,14 +5,14 @@
  */
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Limits } from '../config.js';
-import { errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import { BronzeWriter, type RunSequence } from '../bronze/writer.js';
 import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
 import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
-import { cursorKeyOf, type CursorStore } from './cursor-store.js';
+import { cursorFileName, cursorKeyOf, type CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readRecordedSchema, schemaFile } from '../transform/source-relation.js';
 import { diffSchemas, type SchemaChange } from '../metrics/alerts.js';
@@ -36,6 +36,11 @@ export interface SourceEnv {
   sequence: RunSequence;
   /** Fixed `_extracted_at` for every row (backfills, simulated days). */
   extractedAt?: Date;
+  /**
+   * The cursors the extract's sources have used, by file: a second source of the same extract
+   * asking for one fails instead of going on from the first one's position.
+   */
+  cursorClaims?: Map<string, AnySource>;
   /** Called after each committed batch (progress display). */
   onProgress?: (event: { source: string; dataset: string; rows: number; rejected: number; pages: number; requests: number; retries: number }) => void;
 }
@@ -90,6 +95,16 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   };
   // Whether an item was received and not appended yet.
   let unappended = false;
+  const claimCursor = (): void => {
+    const file = cursorFileName(cursorKey);
+    const owner = env.cursorClaims?.get(file);
+    if (owner === undefined) env.cursorClaims?.set(file, source);
+    else if (owner !== source) {
+      throw new ConfigError(
+        `${source.source}/${source.dataset}: another source of this extract already keeps its cursor in state/cursors/${file}; two incremental sources of one dataset share one cursor (each would skip what the other read) unless each has a constant partition value: give each its own, e.g. partitionBy: { account: 'a' }`,
+      );
+    }
+  };
 
   const ctx: ExtractContext = {
     runId: env.runId,
@@ -101,8 +116,12 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     root: env.root,
     lockTimeoutMillis: env.lockTimeoutMillis,
     timezone: env.timezone,
-    cursor: () => env.cursors.read(cursorKey, env.signal),
+    cursor: async () => {
+      claimCursor();
+      return env.cursors.read(cursorKey, env.signal);
+    },
     checkpoint(value) {
+      claimCursor();
       declared = { cursor: value };
     },
     reject(raw, reason, location) {

@@ -147,6 +147,35 @@ describe('two incremental sources writing one dataset (one per store)', () => {
   });
 });
 
+describe('two incremental sources of one dataset without constant partitions, in one extract', () => {
+  it('the second to use the shared cursor fails, naming it, instead of going on from the first one\'s position; the first is stored', async () => {
+    const lake = await tempLake();
+    const account = (name: string, ids: number[]) =>
+      defineSource({
+        source: 'shop',
+        dataset: 'orders',
+        partitionBy: ['account'],
+        schema: z.object({ account: z.string(), id: z.number() }),
+        async *extract(ctx) {
+          const from = ((await ctx.cursor()) as number | undefined) ?? 0;
+          yield ids.filter((id) => id > from).map((id) => ({ account: name, id }));
+          ctx.checkpoint(Math.max(...ids));
+        },
+      });
+    const result = await lake.extract([account('a', [5, 6]), account('b', [1, 2])]);
+    expect(result.status).toBe('partial');
+    // They run side by side: whichever asks for the cursor first keeps it.
+    const won = result.sources.findIndex((s) => s.status === 'success');
+    const lost = result.sources[1 - won]!;
+    expect(result.sources[won]!.rows).toBe(2);
+    expect([lost.status, lost.rows]).toEqual(['failed', 0]);
+    expect(lost.error).toMatch(/already keeps its cursor in state\/cursors\/shop\.orders\.json/);
+    expect(lost.error).toMatch(/constant partition value/);
+    // The cursor is the winner's alone.
+    expect(JSON.parse(fs.readFileSync(path.join(lake.paths.root, 'state', 'cursors', 'shop.orders.json'), 'utf8')).cursor).toBe(won === 0 ? 6 : 2);
+  });
+});
+
 describe('the cursor of a source with constant partitions (one store of several)', () => {
   /** Orders with ids after the store's cursor, up to `upTo`; `seen` gets the cursor it read (0 for none). */
   const store = (name: string, upTo: number, seen: number[]) =>
