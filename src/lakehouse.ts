@@ -65,6 +65,30 @@ export interface ExtractOptions {
 
 const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.PRAGMA, StatementType.CALL]);
 
+/** The statement an `EXPLAIN ANALYZE` (or `EXPLAIN (ANALYZE, …)`) runs; undefined for a plain EXPLAIN. */
+function explainAnalyzed(sql: string): string | undefined {
+  const text = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
+  const m = /^EXPLAIN\s*(?:\(([^)]*)\)|(ANALY[SZ]E)\b)\s*/i.exec(text);
+  if (!m || !(m[2] !== undefined || /\bANALY[SZ]E\b/i.test(m[1] ?? ''))) return undefined;
+  return text.slice(m[0].length);
+}
+
+/** The type of one statement, or undefined when it is not exactly one statement that prepares. */
+async function statementTypeOf(c: DuckDBConnection, sql: string): Promise<number | undefined> {
+  try {
+    const extracted = await c.extractStatements(sql);
+    if (extracted.count !== 1) return undefined;
+    const prepared = await extracted.prepare(0);
+    try {
+      return prepared.statementType;
+    } finally {
+      prepared.destroySync();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 export class Lakehouse {
   readonly paths: LakePaths;
   readonly options: ResolvedOptions;
@@ -311,6 +335,11 @@ export class Lakehouse {
       try {
         if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
           throw new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[prepared.statementType] ?? 'this'} statements are not allowed (use models to build tables)`);
+        }
+        // EXPLAIN ANALYZE runs the statement it explains: only a SELECT may be explained so.
+        const analyzed = prepared.statementType === StatementType.EXPLAIN ? explainAnalyzed(sql) : undefined;
+        if (analyzed !== undefined && (await statementTypeOf(c, analyzed)) !== StatementType.SELECT) {
+          throw new DuckhouseError('QUERY_NOT_READ_ONLY', 'lake.query is read-only: EXPLAIN ANALYZE runs the statement it explains, and only a SELECT may be explained so');
         }
         if (params !== undefined) prepared.bind(toDuckValues(params) as DuckDBValue[]);
         return read(await prepared.runAndReadAll());

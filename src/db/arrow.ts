@@ -13,6 +13,7 @@
  *   (±(2^31-1) days, what DuckDB's own Arrow export writes); an infinite timestamp as the JS `Date`
  *   limits ±8.64e15 ms (DuckDB's ±(2^63-1) would make apache-arrow's getters throw "not safe to
  *   convert to a number"), so it still sorts after/before every instant a JS `Date` can hold.
+ *   A finite timestamp past those limits (years beyond ±275760) is clamped to them the same way.
  * - LIST → List<item>; ARRAY → FixedSizeList; STRUCT → Struct (same field names and order);
  *   MAP → Map_<entries: Struct<key, value>>; SQLNULL (a bare `NULL`) → Null.
  * - Anything else (TIME, TIME_TZ, INTERVAL, BIT, UNION, VARIANT...) → Utf8 with DuckDB's text form.
@@ -107,7 +108,9 @@ function arrowType(type: DuckDBType): arrow.DataType {
 function timestampMillis(raw: bigint, perMilli: bigint | null, milliPer = 1n): bigint {
   if (raw === INFINITE_TS) return JS_DATE_LIMIT_MS;
   if (raw === -INFINITE_TS) return -JS_DATE_LIMIT_MS;
-  return perMilli === null ? raw * milliPer : floorDiv(raw, perMilli);
+  const ms = perMilli === null ? raw * milliPer : floorDiv(raw, perMilli);
+  // A finite instant past what a JS Date holds (years beyond ±275760) would make the getters throw too.
+  return ms > JS_DATE_LIMIT_MS ? JS_DATE_LIMIT_MS : ms < -JS_DATE_LIMIT_MS ? -JS_DATE_LIMIT_MS : ms;
 }
 
 /**

@@ -1,6 +1,9 @@
 import * as arrow from 'apache-arrow';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempLake } from '../helpers/temp-lake.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const typesOf = (t: arrow.Table): string[] => t.schema.fields.map((f) => `${f.name}:${f.type}`);
 const rowsOf = (t: arrow.Table): unknown[] => t.toArray().map((r) => r.toJSON());
@@ -143,6 +146,15 @@ describe('lake.queryArrow: nested and non-scalar DuckDB types get explicit Arrow
     expect(t.getChild('t')!.get(0)).toBe(-8.64e15);
     expect(t.getChild('tz')!.get(0)).toBe(8.64e15);
   });
+
+  it('finite timestamps past a JS Date\'s range are clamped to its limits: the Table reads without throwing', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`SELECT TIMESTAMP '290000-01-01 00:00:00' AS t, TIMESTAMPTZ '-290000-01-01 00:00:00+00' AS tz, TIMESTAMP '2026-01-01 00:00:00' AS ok`);
+    expect(() => rowsOf(t)).not.toThrow();
+    expect(t.getChild('t')!.get(0)).toBe(8.64e15);
+    expect(t.getChild('tz')!.get(0)).toBe(-8.64e15);
+    expect(t.getChild('ok')!.get(0)).toBe(Date.UTC(2026, 0, 1));
+  });
 });
 
 describe('lake.query: infinite DATE and TIMESTAMP values', () => {
@@ -190,4 +202,28 @@ describe('lake.query: infinite DATE and TIMESTAMP values', () => {
       { id: 2, ds: [], s: { at: new Date('2024-01-01T00:00:00Z') }, m: [{ key: 'k', value: new Date('2024-01-01T00:00:00Z') }] },
     ]);
   });
+});
+
+describe('lake.query and `duckhouse sql` stay read-only under EXPLAIN ANALYZE (it runs what it explains)', () => {
+  it('refuses EXPLAIN ANALYZE of a COPY … TO or a CREATE TABLE, and writes nothing; EXPLAIN ANALYZE of a SELECT and a plain EXPLAIN still run', async () => {
+    const lake = await tempLake();
+    const out = path.join(tempDir(), 'written.csv');
+    await expect(lake.query(`EXPLAIN ANALYZE COPY (SELECT 42 AS x) TO '${out}'`)).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY' });
+    await expect(lake.query(`/* why */ explain (analyze, format json) COPY (SELECT 42 AS x) TO '${out}'`)).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY' });
+    expect(fs.existsSync(out)).toBe(false);
+    await expect(lake.query(`EXPLAIN ANALYZE CREATE TABLE memory.main.sneaky AS SELECT 1 AS x`)).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY' });
+    await expect(lake.query(`SELECT count(*) AS n FROM memory.main.sneaky`)).rejects.toThrow(/sneaky/);
+    expect((await lake.query(`EXPLAIN ANALYZE SELECT 42 AS x`)).length).toBeGreaterThan(0);
+    expect((await lake.query(`EXPLAIN CREATE TABLE memory.main.sneaky AS SELECT 1 AS x`)).length).toBeGreaterThan(0);
+    await expect(lake.query(`SELECT count(*) AS n FROM memory.main.sneaky`)).rejects.toThrow(/sneaky/);
+  });
+
+  it('`duckhouse sql "EXPLAIN ANALYZE COPY …"` is a usage error (exit 2) and writes nothing', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const out = path.join(dir, 'written.csv');
+    const r = runCli(dir, ['sql', `EXPLAIN ANALYZE COPY (SELECT 42 AS x) TO '${out}'`, '--root', path.join(dir, 'data')]);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.err).toMatch(/read-only/);
+    expect(fs.existsSync(out)).toBe(false);
+  }, 60_000);
 });
