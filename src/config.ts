@@ -30,6 +30,36 @@ export function checkOptionKeys(options: unknown, known: readonly string[], wher
   throw new ConfigError(`${where}: ${unknown.map((k) => `unknown option "${k}"${didYouMean(k, known)}`).join('; ')} (known: ${known.join(', ')})`);
 }
 
+const selectors = z.array(z.string()).optional();
+const modelVars = z.record(z.string(), z.unknown()).optional();
+
+/** `lake.build` options (its keys are also `lake.run`'s build part). */
+export const buildOptionsSchema = z.strictObject({
+  select: selectors,
+  fullRefresh: z.boolean().optional(),
+  vars: modelVars,
+  test: z.boolean().optional(),
+});
+
+/** `lake.test` options. */
+export const testOptionsSchema = z.strictObject({ select: selectors, vars: modelVars });
+
+/** `lake.run` options: sources are checked one by one (isSource) by the extract. */
+export const runOptionsSchema = z.strictObject({
+  sources: z.array(z.unknown()).optional(),
+  select: selectors,
+  fullRefresh: z.boolean().optional(),
+  vars: modelVars,
+  extractedAt: z.date().optional(),
+});
+
+/** `lake.exportDdl` options: the schema is printed into every statement, so it must be a plain identifier. */
+export const exportDdlOptionsSchema = z.strictObject({
+  engine: z.enum(['spark', 'trino', 'athena']),
+  locationPrefix: z.string().min(1).optional(),
+  schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier (letters, digits, _)').optional(),
+});
+
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const field = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {

@@ -10,7 +10,7 @@ import { DuckDBInstance, DuckDBTimestampTZValue, StatementType, listValue } from
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { redactString } from './redact.js';
-import { checkOptionKeys, openOptionsSchema, parseOptions, type OpenOptions, type ResolvedOptions } from './config.js';
+import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOptions, runOptionsSchema, testOptionsSchema, type OpenOptions, type ResolvedOptions } from './config.js';
 import { ClosedError, ConfigError, DuckhouseError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
@@ -461,6 +461,7 @@ export class Lakehouse {
     this.ensureOpen('test');
     this.requireModels('test');
     checkOptionKeys(options, ['select', 'vars'], 'lake.test');
+    parseOptions(testOptionsSchema, options, 'lake.test');
     const runId = newRunId();
     await this.metrics.startRun(runId, 'test', new Date());
     try {
@@ -534,6 +535,7 @@ export class Lakehouse {
     this.ensureOpen('run');
     checkOptionKeys(options, ['sources', 'select', 'fullRefresh', 'vars', 'extractedAt'], 'lake.run');
     if (options.sources !== undefined && !Array.isArray(options.sources)) throw new ConfigError(`lake.run: option "sources" must be a list of sources (got ${typeof options.sources})`);
+    parseOptions(runOptionsSchema, options, 'lake.run');
     if (!options.sources?.length) this.requireModels('run');
     if (options.select && options.select.length > 0) {
       // A selector that matches nothing is a usage error: found before the extract, not after it.
@@ -818,6 +820,7 @@ export class Lakehouse {
     if (!['spark', 'trino', 'athena'].includes(options?.engine)) {
       throw new ConfigError(`lake.exportDdl: option "engine" must be "spark", "trino" or "athena" (got ${JSON.stringify(options?.engine)})`);
     }
+    parseOptions(exportDdlOptionsSchema, options, 'lake.exportDdl');
     const { bronzeTables, exportedTables, ddlFor } = await import('./scale/ddl.js');
     return ddlFor(bronzeTables(this.paths.root), options.engine, { root: this.paths.root, exports: exportedTables(this.paths.root), ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
   }

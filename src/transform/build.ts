@@ -32,7 +32,7 @@ import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, ensureSchema, readState, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
-import { parseOptions, type QualityOptions } from '../config.js';
+import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
 import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
 import { listTree } from '../fs-list.js';
 
@@ -94,13 +94,6 @@ export async function discover(env: Pick<BuildEnv, 'modelsDir' | 'vars' | 'quali
 }
 
 /** Builds the selected models and publishes them. Throws only when nothing could be done. */
-const buildOptionsSchema = z.strictObject({
-  select: z.array(z.string()).optional(),
-  fullRefresh: z.boolean().optional(),
-  vars: z.record(z.string(), z.unknown()).optional(),
-  test: z.boolean().optional(),
-});
-
 export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult & { hashes: Map<string, string>; quality?: QualityScore[] }> {
   // A misspelt option (`selct`) would otherwise build everything without a word.
   parseOptions(buildOptionsSchema, options, 'lake.build');
