@@ -29,7 +29,9 @@
                             -> unit 'un', pack_qty N, net N
    5. "Kg" without a number (Picanha Kg, Tomate kg: sold per kg) -> 1 kg
    6. otherwise            -> 1 un, net 1, parsed_from 'default'
-  Numbers glued to letters are never sizes: "3 Corações" (brand), "7Belo", "H2OH!", "70% Cacau".
+  Numbers glued to letters are never sizes: "3 Corações" (brand), "7Belo", "H2OH!", "70% Cacau"
+  (nor "com 70% Cacau"). "1/2" is a half: "1/2 kg" is 0.5 kg, "1/2 dúzia" 6. net_amount is rounded
+  to 9 decimals (a microgram: "0,15mg" stays above zero).
 -#}
 
 {#-
@@ -37,8 +39,8 @@
   Unicode classes into large automata, once per pattern and thread, which made tru_product 10x slower.
 -#}
 {%- macro _pack_word() -%}a-z0-9à-ÿ{%- endmacro -%}
-{#- A boundary before a number: not a letter, digit or decimal point (the name is space-padded). -#}
-{%- macro _pack_before() -%}[^{{ _pack_word() }}.]{%- endmacro -%}
+{#- A boundary before a number: not a letter, digit, decimal point or slash ("1/2" is a half, normalised to 0.5; the name is space-padded). -#}
+{%- macro _pack_before() -%}[^{{ _pack_word() }}./]{%- endmacro -%}
 {#- A boundary after a unit: not a letter or digit ("350ml)" and "1l " match; "1 lâmpada" does not). -#}
 {%- macro _pack_after() -%}(?:[^{{ _pack_word() }}]|$){%- endmacro -%}
 {%- macro _pack_number() -%}(\d+(?:\.\d+)?){%- endmacro -%}
@@ -55,14 +57,15 @@
 {#- "2 pacotes com 12 latas", "1 pacote com 42 unidades": containers of containers, N * M in all. -#}
 {%- macro _re_nested() -%}'{{ _pack_before() }}(\d+)\s*{{ _pack_containers() }}\.?\s*(?:c/|com|de)\s*(\d+)(?:[^{{ _pack_word() }}.]|$)'{%- endmacro -%}
 {#- "Kit 3 …", "Kit com 3 …", "Leve 6 Pague 5": the pack's count before the product. -#}
-{%- macro _re_kit() -%}'[^{{ _pack_word() }}](?:kit|leve)\s*(?:c/|com)?\s*(\d+)(?:[^{{ _pack_word() }}.]|$)'{%- endmacro -%}
-{%- macro _re_with() -%}'[^{{ _pack_word() }}](?:c/|com)\s*(\d+)(?:[^{{ _pack_word() }}.]|$)'{%- endmacro -%}
+{%- macro _re_kit() -%}'[^{{ _pack_word() }}](?:kit|leve)\s*(?:c/|com)?\s*(\d+)(?:[^{{ _pack_word() }}.%]|$)'{%- endmacro -%}
+{#- "com 70% Cacau" is not a count: a number followed by % never is. -#}
+{%- macro _re_with() -%}'[^{{ _pack_word() }}](?:c/|com)\s*(\d+)(?:[^{{ _pack_word() }}.%]|$)'{%- endmacro -%}
 {%- macro _re_items() -%}'{{ _pack_before() }}(\d+)\s*{{ _pack_items() }}{{ _pack_after() }}'{%- endmacro -%}
 {%- macro _re_dozens() -%}'{{ _pack_before() }}(\d+(?:\.\d+)?)\s*d[uú]zias?{{ _pack_after() }}'{%- endmacro -%}
 
-{#- The normalised name: lower case, commas as points ("1,5kg" -> "1.5kg"), padded by spaces. -#}
+{#- The normalised name: lower case, commas as points ("1,5kg" -> "1.5kg"), "1/2" as "0.5", padded by spaces. -#}
 {%- macro _pack_norm(name) -%}
-(' ' || replace(lower(coalesce({{ name }}, '')), ',', '.') || ' ')
+regexp_replace(' ' || replace(lower(coalesce({{ name }}, '')), ',', '.') || ' ', '([^0-9])1/2([^0-9])', '\1 0.5\2', 'g')
 {%- endmacro -%}
 
 {#- A measure's number: "1.000" with g/ml/mg is a thousands separator (1000 g), else a decimal point. -#}
@@ -76,7 +79,7 @@
 (CASE WHEN list_contains(['ml', 'cl', 'l', 'lt', 'lts', 'litro', 'litros'], {{ uom }}) THEN 'l' ELSE 'kg' END)
 {%- endmacro -%}
 {%- macro _pack_struct(qty, unit, net, parsed_from) -%}
-{'pack_qty': ({{ qty }})::INTEGER, 'unit': ({{ unit }})::VARCHAR, 'net_amount': round(({{ net }})::DOUBLE, 6), 'parsed_from': {{ parsed_from }}}
+{'pack_qty': ({{ qty }})::INTEGER, 'unit': ({{ unit }})::VARCHAR, 'net_amount': round(({{ net }})::DOUBLE, 9), 'parsed_from': {{ parsed_from }}}
 {%- endmacro -%}
 
 {#-

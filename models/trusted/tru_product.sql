@@ -19,7 +19,13 @@ latest as (
     select
         *,
         -- A GTIN has 8, 12, 13 or 14 digits; anything else ('SEM GTIN', '0', internal codes) is no EAN.
-        case when regexp_full_match(ean, '[0-9]{8}|[0-9]{12,14}') and not regexp_full_match(ean, '0+') then ean end as valid_ean,
+        -- A GTIN is a number: a 12- or 14-digit code with leading zeros (UPC-A 012345678905, GTIN-14
+        -- 07891000100103) is the EAN-13 it pads, so stores writing it either way compare.
+        case
+            when not regexp_full_match(ean, '[0-9]{8}|[0-9]{12,14}') or regexp_full_match(ean, '0+') then null
+            when length(ean) >= 12 and length(ltrim(ean, '0')) <= 13 then lpad(ltrim(ean, '0'), 13, '0')
+            else ean
+        end as valid_ean,
         {{ pack_size('sku_name', 'measurement_unit', 'unit_multiplier') }} as pack
     from offers
     where recency = 1

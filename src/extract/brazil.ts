@@ -58,7 +58,7 @@ export interface PackSize {
   packQty: number;
   /** `g`/`mg` are converted to `kg`, `ml`/`cl` to `l`; counts are `un`. */
   unit: 'kg' | 'l' | 'un';
-  /** Total quantity of the pack in `unit`: `12x395g` → 4.74 (kg). Rounded to 6 decimals. */
+  /** Total quantity of the pack in `unit`: `12x395g` → 4.74 (kg). Rounded to 9 decimals. */
   netAmount: number;
 }
 
@@ -70,7 +70,7 @@ export interface PackSizeHints {
 
 // The patterns of models/macros/pack_size.sql, piece by piece.
 const WORD = 'a-z0-9à-ÿ';
-const BEFORE = `[^${WORD}.]`;
+const BEFORE = `[^${WORD}./]`;
 const AFTER = `(?:[^${WORD}]|$)`;
 const SP = '[\\t\\n\\f\\r ]';
 const NUMBER = '(\\d+(?:\\.\\d+)?)';
@@ -82,8 +82,8 @@ const RE_MULTIPACK = new RegExp(`${BEFORE}(\\d+)${SP}*(?:${CONTAINERS}\\.?${SP}*
 const RE_MEASURE = new RegExp(`${BEFORE}${NUMBER}${SP}*${UOM}${AFTER}`);
 const RE_CONTAINERS = new RegExp(`${BEFORE}(\\d+)${SP}*${CONTAINERS}\\.?${AFTER}`);
 const RE_NESTED = new RegExp(`${BEFORE}(\\d+)${SP}*${CONTAINERS}\\.?${SP}*(?:c/|com|de)${SP}*(\\d+)(?:[^${WORD}.]|$)`);
-const RE_KIT = new RegExp(`[^${WORD}](?:kit|leve)${SP}*(?:c/|com)?${SP}*(\\d+)(?:[^${WORD}.]|$)`);
-const RE_WITH = new RegExp(`[^${WORD}](?:c/|com)${SP}*(\\d+)(?:[^${WORD}.]|$)`);
+const RE_KIT = new RegExp(`[^${WORD}](?:kit|leve)${SP}*(?:c/|com)?${SP}*(\\d+)(?:[^${WORD}.%]|$)`);
+const RE_WITH = new RegExp(`[^${WORD}](?:c/|com)${SP}*(\\d+)(?:[^${WORD}.%]|$)`);
 const RE_ITEMS = new RegExp(`${BEFORE}(\\d+)${SP}*${ITEMS}${AFTER}`);
 const RE_DOZENS = new RegExp(`${BEFORE}(\\d+(?:\\.\\d+)?)${SP}*d[uú]zias?${AFTER}`);
 const RE_HALF_DOZEN = new RegExp(`[^${WORD}]meia d[uú]zia`);
@@ -106,8 +106,8 @@ function factor(uom: string): number {
 }
 
 const unitOf = (uom: string): 'kg' | 'l' => (LITRES.has(uom) ? 'l' : 'kg');
-/** DuckDB's `round(x, 6)`: round(x · 10⁶) / 10⁶ (values here are positive). */
-const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+/** DuckDB's `round(x, 9)`: round(x · 10⁹) / 10⁹ (values here are positive). */
+const round9 = (x: number): number => Math.round(x * 1e9) / 1e9;
 const int = (digits: string | undefined): number | undefined => (digits ? Number.parseInt(digits, 10) : undefined);
 
 /**
@@ -121,13 +121,13 @@ const int = (digits: string | undefined): number | undefined => (digits ? Number
  * @example parsePackSize('Leite Condensado Moça 12x395g') // { packQty: 12, unit: 'kg', netAmount: 4.74 }
  */
 export function parsePackSize(name: string | null | undefined, hints: PackSizeHints = {}): PackSize | null {
-  const n = ` ${(name ?? '').toLowerCase().replace(/,/g, '.')} `;
+  const n = ` ${(name ?? '').toLowerCase().replace(/,/g, '.')} `.replace(/([^0-9])1\/2(?=[^0-9])/g, '$1 0.5');
 
   const x = RE_MULTIPACK.exec(n);
   if (x) {
     const qty = int(x[1])!;
     const uom = x[3]!;
-    return { packQty: qty, unit: unitOf(uom), netAmount: round6(qty * amount(x[2]!, uom) * factor(uom)) };
+    return { packQty: qty, unit: unitOf(uom), netAmount: round9(qty * amount(x[2]!, uom) * factor(uom)) };
   }
 
   const nested = RE_NESTED.exec(n);
@@ -136,13 +136,13 @@ export function parsePackSize(name: string | null | undefined, hints: PackSizeHi
   const m = RE_MEASURE.exec(n);
   if (m) {
     const uom = m[2]!;
-    return { packQty: containers ?? items ?? 1, unit: unitOf(uom), netAmount: round6((containers ?? 1) * amount(m[1]!, uom) * factor(uom)) };
+    return { packQty: containers ?? items ?? 1, unit: unitOf(uom), netAmount: round9((containers ?? 1) * amount(m[1]!, uom) * factor(uom)) };
   }
 
   const mu = hints.measurementUnit?.toLowerCase();
   const multiplier = hints.unitMultiplier;
   if (mu !== undefined && ['kg', 'g', 'l', 'ml'].includes(mu) && typeof multiplier === 'number' && multiplier > 0) {
-    return { packQty: 1, unit: unitOf(mu), netAmount: round6(multiplier * factor(mu)) };
+    return { packQty: 1, unit: unitOf(mu), netAmount: round9(multiplier * factor(mu)) };
   }
 
   if (RE_HALF_DOZEN.test(n)) return { packQty: 6, unit: 'un', netAmount: 6 };
