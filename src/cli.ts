@@ -384,6 +384,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
           console.log(
             `compact ${source}/${dataset}: ${r.filesIn} files → ${r.filesOut} in ${r.partitions} partitions, ${r.rows} rows, ${mb(r.bytesIn)} → ${mb(r.bytesOut)} MB in ${r.durationMs} ms${r.deleted > 0 ? `; ${r.deleted} old files deleted` : ''}`,
           );
+          // A --partition typo matches nothing: said here, not only in the log (no console log under cron).
+          for (const w of r.warnings ?? []) console.log(`warning: ${w}`);
         }
       });
     });
