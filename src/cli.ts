@@ -179,6 +179,28 @@ async function queryColumns(lake: Lakehouse, query: string): Promise<string[] | 
   }
 }
 
+/**
+ * A TIMESTAMP without a zone (the models' `*_sp` São Paulo wall-clock columns) comes back from
+ * `lake.query` as a Date whose UTC fields are the wall clock: printed as an ISO instant it would
+ * claim that time in UTC. Such columns are shown as `YYYY-MM-DD HH:MM:SS[.mmm]`, as DuckDB and
+ * `export --format csv` write them; TIMESTAMPTZ stays an ISO instant.
+ */
+async function showNaiveTimestamps(lake: Lakehouse, query: string, rows: Row[]): Promise<void> {
+  let naive: string[];
+  try {
+    const described = await lake.query(`DESCRIBE ${query.trim().replace(/;+\s*$/, '')}`);
+    naive = described.filter((d) => /^TIMESTAMP(_S|_MS|_NS|\(\d\))?$/.test(String(d.column_type))).map((d) => String(d.column_name));
+  } catch {
+    return; // not a describable query (PRAGMA, EXPLAIN…): nothing to do
+  }
+  for (const row of rows) {
+    for (const column of naive) {
+      const v = row[column];
+      if (v instanceof Date) row[column] = v.toISOString().replace('T', ' ').replace(/(\.000)?Z$/, '');
+    }
+  }
+}
+
 function toJson(rows: Row[]): string {
   return `${JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v))}\n`;
 }
@@ -344,6 +366,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           throw error;
         });
         const columns = opts.csv && rows.length === 0 ? await queryColumns(lake, query) : undefined;
+        if (rows.length > 0) await showNaiveTimestamps(lake, query, rows);
         process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatTable(rows)}\n`);
       });
     });
