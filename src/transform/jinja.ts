@@ -120,7 +120,7 @@ export class TemplateEngine {
         throw new ModelError('MACRO_DUPLICATE', `macro ${name} is defined twice: ${other} and ${display}`);
       }
       this.macros.set(name, display);
-      this.env.addGlobal(name, value);
+      this.env.addGlobal(name, inMacro(name, display, value as (...args: unknown[]) => unknown));
     }
   }
 
@@ -142,6 +142,23 @@ export class TemplateEngine {
   }
 }
 
+/** Where a runtime error was raised: nunjucks names the model being rendered but gives the macro file's line. */
+const MACRO_OF_ERROR = Symbol('duckhouse.macro');
+
+/** The macro, marking an error raised inside it (the innermost macro wins) with its name and file. */
+function inMacro(name: string, file: string, macro: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  return function (this: unknown, ...args: unknown[]) {
+    try {
+      return macro.apply(this, args);
+    } catch (error) {
+      if (error !== null && typeof error === 'object' && !(MACRO_OF_ERROR in error) && Object.isExtensible(error)) {
+        Object.defineProperty(error, MACRO_OF_ERROR, { value: { name, file } });
+      }
+      throw error;
+    }
+  };
+}
+
 /**
  * nunjucks reports parse errors with 1-based lines but wraps runtime errors with 0-based ones
  * (and shows no line at all for line 0): normalise to 1-based.
@@ -161,5 +178,11 @@ export function jinjaError(label: string, error: unknown): ModelError {
     text = next;
   }
   text = text.replace(/^(?:Error|TypeError|ReferenceError): /, '');
-  return new ModelError('JINJA_ERROR', `${label}: Jinja error${line ? ` at line ${line}` : ''}: ${text}`, { cause: error });
+  const macro = (macroOf(error) ?? macroOf(err.cause)) as { name: string; file: string } | undefined;
+  const where = macro ? ` in macro ${macro.name} at ${macro.file}${line ? ` line ${line}` : ''}` : line ? ` at line ${line}` : '';
+  return new ModelError('JINJA_ERROR', `${label}: Jinja error${where}: ${text}`, { cause: error });
+}
+
+function macroOf(error: unknown): unknown {
+  return error !== null && typeof error === 'object' ? (error as Record<symbol, unknown>)[MACRO_OF_ERROR] : undefined;
 }
