@@ -56,6 +56,18 @@ describe('mercadoLivreOrders', () => {
     assertNoSecrets(lake.paths.root, [SECRET, REFRESH, server.currentRefreshToken()]);
   }, 60_000);
 
+  it('reads a date-only `to` as the whole of that day (São Paulo time), inclusive', async () => {
+    const { data, common } = await setup({ orders: 200 });
+    const lake = await tempLake({ limits: fast });
+    // A day in the middle of the data, with its orders counted by their own -03:00 timestamps.
+    const day = new Date(Date.parse(data.orders[100]!.date_created) - 3 * 3_600_000).toISOString().slice(0, 10);
+    const start = Date.parse(`${day}T00:00:00-03:00`);
+    const expected = data.orders.filter((o) => Date.parse(o.date_created) >= start && Date.parse(o.date_created) < start + 86_400_000).length;
+    expect(expected).toBeGreaterThan(0);
+    const result = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: day, to: day })]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: expected });
+  }, 60_000);
+
   it('refreshes an expired access token and never presents the same refresh token twice', async () => {
     const { data, server, common } = await setup({ tokenTtlSeconds: 1 });
     const lake = await tempLake({ limits: { ...fast, requestsPerSecond: 20, burst: 1 } });

@@ -21,7 +21,7 @@ const optionsSchema = z.strictObject({
   ...mlCommonFields,
   /** First run's start (ISO date-time or date); default 30 days ago. */
   from: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional(),
-  /** End of the window; default now. */
+  /** End of the window, inclusive (a date is the whole day, São Paulo time); default now. */
   to: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional(),
   /** Fetch only the latest N orders (e.g. 100, 500, 5,000). */
   last: z.number().int().positive().optional(),
@@ -49,7 +49,10 @@ interface SearchPage {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-const instant = (value: string): number => Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00-03:00` : value);
+const isDate = (value: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(value);
+/** A date is São Paulo's day (Mercado Livre Brasil's zone): `from` its first millisecond, `to` its last. */
+const instant = (value: string): number => Date.parse(isDate(value) ? `${value}T00:00:00-03:00` : value);
+const endInstant = (value: string): number => (isDate(value) ? instant(value) + 86_400_000 - 1 : Date.parse(value));
 
 /**
  * @example
@@ -112,7 +115,7 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
 
       const cursor = (await ctx.cursor()) as OrdersCursor | undefined;
       const start = cursor ? Date.parse(cursor.from) : o.from ? instant(o.from) : Date.now() - 30 * 86_400_000;
-      const end = o.to ? instant(o.to) : Date.now();
+      const end = o.to ? endInstant(o.to) : Date.now();
       let last: OrdersCursor = cursor ?? { from: iso(start), ids: [] };
       // Orders committed at exactly the cursor's instant were already taken: the window starts there again.
       const skip = new Set(cursor?.ids ?? []);
