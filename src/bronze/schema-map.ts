@@ -132,8 +132,11 @@ export function sqlTypeOf(schema: unknown, depth = 0): string {
 }
 
 /**
- * The `json_transform` structure of a zod schema: `{"a":"BIGINT","b":[{"c":"VARCHAR"}]}`.
+ * The `json_transform` structure of a zod schema: `{"a":"BIGINT","b":[{"at":"VARCHAR"}]}`.
  * Unlike a CAST, json_transform fills keys a record left out with NULL, as zod allowed it to.
+ * Instants stay text here: json_transform reads a date-time without an offset as UTC, while the
+ * CAST to the column type that follows reads it in the session's zone (the lake's), as it does
+ * for a top-level field.
  */
 export function jsonStructureOf(schema: unknown, depth = 0): unknown {
   if (depth > 32) return 'JSON';
@@ -144,7 +147,8 @@ export function jsonStructureOf(schema: unknown, depth = 0): unknown {
     return Object.fromEntries(fields.map(([k, v]) => [k, jsonStructureOf(v, depth + 1)]));
   }
   if (d.type === 'array') return [jsonStructureOf(d.element, depth + 1)];
-  return sqlTypeOf(schema, depth);
+  const sqlType = sqlTypeOf(schema, depth);
+  return sqlType === 'TIMESTAMPTZ' ? 'VARCHAR' : sqlType;
 }
 
 function wireOf(sqlType: string): WireType {
