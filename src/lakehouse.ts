@@ -915,7 +915,12 @@ for (const name of ['extract', 'build', 'test', 'run', 'compact', 'prune', 'repo
 
 /** A query parameter as node-api binds it: a Date as TIMESTAMPTZ, an array as a LIST (of its items, converted alike). */
 function toDuckValue(value: unknown, name: string): DuckDBValue {
-  if (value instanceof Date) return new DuckDBTimestampTZValue(BigInt(value.getTime()) * 1000n);
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    // BigInt(NaN) would throw a message that names neither the call nor the parameter.
+    if (Number.isNaN(ms)) throw new ConfigError(`lake.query: parameter ${name} is an Invalid Date`);
+    return new DuckDBTimestampTZValue(BigInt(ms) * 1000n);
+  }
   if (value === undefined) return null;
   if (Array.isArray(value)) {
     // node-api cannot tell an empty list's type ("Cannot create values of type ANY").

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/index.js';
 import { tempLake } from '../helpers/temp-lake.js';
 
 describe('lake.query and lake.queryArrow agree on timestamps before 1970', () => {
@@ -37,5 +38,15 @@ describe('lake.query parameters', () => {
     expect(await lake.query('select $1[2] as t', [[new Date('2026-01-01T00:00:00Z'), new Date('2026-02-01T00:00:00Z')]])).toEqual([{ t: new Date('2026-02-01T00:00:00Z') }]);
     await expect(lake.query('select len($1) as n', [[]])).rejects.toThrow(/parameter \$1 is an empty array/);
     await expect(lake.query('select len($xs) as n', { xs: [] })).rejects.toThrow(/parameter \$xs is an empty array/);
+  });
+
+  it('an Invalid Date is a ConfigError naming lake.query and the parameter, not a BigInt conversion failure', async () => {
+    const lake = await tempLake();
+    const positional = (await lake.query('select $1 as since', [new Date('not a date')]).catch((e: unknown) => e)) as Error;
+    expect(positional).toBeInstanceOf(ConfigError);
+    expect(positional.message).not.toMatch(/BigInt/);
+    expect(positional.message).toBe('lake.query: parameter $1 is an Invalid Date');
+    await expect(lake.query('select $since as since', { since: new Date(Number.NaN) })).rejects.toThrow(/lake\.query: parameter \$since is an Invalid Date/);
+    await expect(lake.query('select $1 as t', [[new Date(0), new Date(Number.NaN)]])).rejects.toThrow(/parameter \$1\[1\] is an Invalid Date/);
   });
 });
