@@ -6,8 +6,9 @@
  *
  * Without a schema, types are inferred (DuckDB's CSV sniffer; JSON values' own types, over every
  * record) and recorded in `<root>/state/schemas/<source>.<dataset>.inferred.json`. Naive CSV
- * timestamps (no offset) stay text in bronze: their time zone is the models' call. A column a
- * schema types as an instant reads a naive timestamp in the lake's time zone.
+ * timestamps (no offset) stay text in bronze, as the file wrote them: their time zone is the
+ * models' call. A column a schema types as an instant reads a naive timestamp in the lake's time
+ * zone. Timestamps reach bronze with their microseconds (a JS `Date` would cut them).
  *
  * Inferred field names are kept as the file gives them or refused: a name bronze reserves
  * (`year`, `month`, `day`, `_run_id`, `_extracted_at`) or two names differing only in case
@@ -17,13 +18,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { z } from 'zod';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBTimestampTZValue, DuckDBValueConverter } from '@duckdb/node-api';
 import { DuckDBTypeId } from '../db/duckdb.js';
 import { parseOptions } from '../config.js';
 import { parseJsonExact } from './json-exact.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { plainConverter, readerRows, type PlainValue } from '../db/values.js';
+import { floorDiv, plainConverter, readerRows, type PlainValue } from '../db/values.js';
 import { BIGINT_SQL_TYPE, columnSpec, expectsDate, shapeOf, sqlTypeOf, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
@@ -295,26 +296,24 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
       const result = await c.stream(csvReadSql(files, csv, await typesIn(c, files, types), rejects));
       const names = result.deduplicatedColumnNames();
-      const columnTypes = result.columnTypes();
-      const tz = new Set(names.filter((_, i) => columnTypes[i]!.typeId === DuckDBTypeId.TIMESTAMP_TZ && !dateFields.has(names[i]!)));
-      const naive = new Set(names.filter((_, i) => columnTypes[i]!.typeId === DuckDBTypeId.TIMESTAMP));
+      const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
       const convert = (name: string, value: unknown): unknown => {
-        if (value instanceof Date) return tz.has(name) ? value.toISOString() : naive.has(name) ? naiveText(value) : value;
         if (typeof value === 'number' && bigintFields.has(name) && Number.isInteger(value)) return BigInt(value);
         return value;
       };
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
-        const rows = chunk.convertRows(plainConverter);
-        yield rows.map((row) => {
+        const columns = converters.map((converter, i) => chunk.convertColumnValues(i, converter));
+        const records: Record<string, unknown>[] = [];
+        for (let r = 0; r < chunk.rowCount; r++) {
           const record: Record<string, unknown> = {};
-          row.forEach((value, i) => {
-            const name = names[i]!;
-            record[name] = convert(name, value);
+          names.forEach((name, i) => {
+            record[name] = convert(name, columns[i]![r]);
           });
-          return record;
-        });
+          records.push(record);
+        }
+        yield records;
         ctx.stats.pages += 1;
       }
       await sendRejects(ctx, c, rejects);
@@ -356,9 +355,12 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       const exact = EXACT_INTEGER_TYPES[typeId];
       if (exact) exactIntegers.set(name, exact);
     }
-    // A column typed differently in two files is read as text in every file.
-    if (mixed.size > 0) inferredTypes.set(ctx.runId, Object.fromEntries([...mixed].map((name) => [name, 'VARCHAR'])));
-    recordInferred(ctx, [...columns].map(([name, c]) => ({ name, type: mixed.has(name) ? 'VARCHAR' : c.type })));
+    // Read as text in every file: a column typed differently in two files, and naive timestamps,
+    // which stay the text the file wrote (their zone is the models' call; DuckDB's reading would
+    // reformat them).
+    const asText = new Set([...columns].filter(([name, c]) => mixed.has(name) || c.typeId === DuckDBTypeId.TIMESTAMP).map(([name]) => name));
+    if (asText.size > 0) inferredTypes.set(ctx.runId, Object.fromEntries([...asText].map((name) => [name, 'VARCHAR'])));
+    recordInferred(ctx, [...columns].map(([name, c]) => ({ name, type: asText.has(name) ? 'VARCHAR' : c.type })));
     return { schema: z.object(shape), exactIntegers };
   });
 }
@@ -424,9 +426,36 @@ function exactIntegerColumn(name: string, sqlType: 'BIGINT' | typeof BIGINT_SQL_
   return { ...columnSpec(name, z.bigint()), sqlType, castSql: (c) => `CAST(${c} AS ${sqlType})` };
 }
 
-function naiveText(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, '');
+/**
+ * How a CSV column's values become JS. Timestamps become text with every digit DuckDB read (a JS
+ * `Date` keeps milliseconds: `.123456` and `.123999` were one value, for dedup keys too), except
+ * for `z.date()` fields, which want a `Date`.
+ */
+function csvConverter(typeId: DuckDBTypeId, wantsDate: boolean): DuckDBValueConverter<PlainValue> {
+  if (wantsDate) return plainConverter;
+  if (typeId === DuckDBTypeId.TIMESTAMP_TZ) return instantText;
+  if (typeId === DuckDBTypeId.TIMESTAMP) return naiveText;
+  return plainConverter;
 }
+
+/** A TIMESTAMPTZ as ISO text in UTC with its microseconds; 'infinity' and instants no `Date` holds as `plainConverter` gives them. */
+const instantText: DuckDBValueConverter<PlainValue> = (value, type, converter) => {
+  const plain = plainConverter(value, type, converter);
+  if (!(plain instanceof Date)) return plain;
+  const micros = (value as DuckDBTimestampTZValue).micros;
+  const sub = micros - floorDiv(micros, 1000n) * 1000n;
+  const iso = plain.toISOString();
+  return sub === 0n ? iso : `${iso.slice(0, -1)}${String(sub).padStart(3, '0')}Z`;
+};
+
+/**
+ * A naive TIMESTAMP as DuckDB's text for it (`2026-01-10 10:00:00.123456`). Only columns a schema
+ * leaves untyped (`z.unknown()`) are read so: schema-less ones are read as text.
+ */
+const naiveText: DuckDBValueConverter<PlainValue> = (value, type, converter) => {
+  const plain = plainConverter(value, type, converter);
+  return plain instanceof Date ? String(value) : plain;
+};
 
 async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: string): Promise<void> {
   const rows = readerRows(

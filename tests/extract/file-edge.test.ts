@@ -1,6 +1,7 @@
 /**
  * File sources at their edges: names bronze reserves or cannot tell apart, fields first seen
- * late, byte order marks, integers past 2^53, naive timestamps, file names with glob characters.
+ * late, byte order marks, integers past 2^53, naive timestamps, timestamps' microseconds, file names
+ * with glob characters.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -242,6 +243,61 @@ describe('csvSource: naive timestamps with a schema that types them as instants'
     const lake = await tempLake();
     await lake.extract(csvSource({ source: 'shop', dataset: 'orders', path: file }));
     expect((await lake.bronze<{ at: unknown }>('shop/orders'))[0]!.at).toBe('2024-01-01 10:00:00');
+  });
+});
+
+describe('csvSource: timestamps keep their microseconds', () => {
+  /** Exports from Postgres and most databases print timestamps with microseconds. */
+  const CSV =
+    'id,updated_at,seen_local,seen_t\n' +
+    '1,2026-01-10 10:00:00.123456+00,2026-01-10 10:00:00.123456,2026-01-10T10:00:00.123456\n' +
+    '2,2026-01-10 10:00:00.123999+00,2026-01-10 10:00:00.123999,2026-01-10T10:00:00.123999\n';
+
+  /** Instants rendered in UTC (the lake's session zone is São Paulo), with their microseconds. */
+  async function micros(lake: Awaited<ReturnType<typeof tempLake>>, dataset: string): Promise<Record<string, unknown>[]> {
+    return lake.query(
+      `select id, strftime(timezone('UTC', updated_at), '%Y-%m-%d %H:%M:%S.%f') as updated_at, seen_local::VARCHAR as seen_local, seen_t::VARCHAR as seen_t
+       from read_parquet('${lake.paths.bronze}/files/${dataset}/**/*.parquet') order by id`,
+    );
+  }
+
+  it('schema-less: an instant keeps its microseconds and a naive timestamp stays the text the file wrote', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(file, CSV);
+    const lake = await tempLake();
+    const r = await lake.extract([csvSource({ source: 'files', dataset: 'inferred', path: file })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(await micros(lake, 'inferred')).toEqual([
+      { id: 1, updated_at: '2026-01-10 10:00:00.123456', seen_local: '2026-01-10 10:00:00.123456', seen_t: '2026-01-10T10:00:00.123456' },
+      { id: 2, updated_at: '2026-01-10 10:00:00.123999', seen_local: '2026-01-10 10:00:00.123999', seen_t: '2026-01-10T10:00:00.123999' },
+    ]);
+    const recorded = JSON.parse(fs.readFileSync(path.join(lake.paths.state, 'schemas', 'files.inferred.inferred.json'), 'utf8')) as { columns: { name: string; type: string }[] };
+    expect(recorded.columns.map((c) => c.type)).toEqual(['BIGINT', 'TIMESTAMP WITH TIME ZONE', 'VARCHAR', 'VARCHAR']);
+  });
+
+  it('with a schema typing it as an instant, as the same value read from JSON does', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(file, CSV);
+    const json = path.join(dir, 'orders.ndjson');
+    fs.writeFileSync(json, `${JSON.stringify({ id: 1, updated_at: '2026-01-10T10:00:00.123456Z', seen_local: 'x', seen_t: 'x' })}\n`);
+    const schema = z.object({ id: z.number().int(), updated_at: z.iso.datetime({ offset: true }), seen_local: z.string(), seen_t: z.string() });
+    const lake = await tempLake();
+    await lake.extract([csvSource({ source: 'files', dataset: 'typed', path: file, schema }), jsonSource({ source: 'files', dataset: 'json', path: json, schema })]);
+    // The JSON source keeps every digit; the CSV one must too (dedup keys and ordering use them).
+    expect((await micros(lake, 'json'))[0]!.updated_at).toBe('2026-01-10 10:00:00.123456');
+    expect((await micros(lake, 'typed')).map((r) => r.updated_at)).toEqual(['2026-01-10 10:00:00.123456', '2026-01-10 10:00:00.123999']);
+  });
+
+  it('a naive timestamp a schema types as an instant keeps its microseconds, read in the lake time zone', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(file, 'id,at\n1,2026-01-10 10:00:00.123456\n');
+    const lake = await tempLake();
+    await lake.extract(csvSource({ source: 'files', dataset: 'local', path: file, schema: z.object({ id: z.number().int(), at: z.iso.datetime({ offset: true }) }) }));
+    const rows = await lake.query(`select strftime(timezone('UTC', "at"), '%Y-%m-%d %H:%M:%S.%f') as ts from read_parquet('${lake.paths.bronze}/files/local/**/*.parquet')`);
+    expect(rows).toEqual([{ ts: '2026-01-10 13:00:00.123456' }]);
   });
 });
 
