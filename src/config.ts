@@ -157,6 +157,10 @@ export const qualitySchema = z.strictObject({
   volumeMinShare: share.default(0.8),
   volumeWindowRuns: positiveInt.default(7),
   weights: z.strictObject(Object.fromEntries(QUALITY_DIMENSIONS.map((d) => [d, z.number().nonnegative().optional()])) as Record<(typeof QUALITY_DIMENSIONS)[number], z.ZodOptional<z.ZodNumber>>).optional(),
+}).refine((q) => q.freshnessErrorHours >= q.freshnessWarnHours, {
+  // A freshness alert is raised past the warn window only: an error window inside it would never fire.
+  path: ['freshnessErrorHours'],
+  error: (issue) => `must be at least freshnessWarnHours (${(issue.input as { freshnessWarnHours: number }).freshnessWarnHours})`,
 });
 export type QualityOptions = z.output<typeof qualitySchema>;
 

@@ -22,6 +22,23 @@ describe('option errors show the value given', () => {
   });
 });
 
+describe('quality options', () => {
+  it('an error window shorter than the warn window is a ConfigError naming freshnessErrorHours (such an error could never fire)', async () => {
+    const root = path.join(tempDir(), 'data');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ freshnessWarnHours: 0.01, freshnessErrorHours: 0.0001 }, /option "quality\.freshnessErrorHours" must be at least freshnessWarnHours \(0\.01\) \(got 0\.0001\)/],
+      [{ freshnessErrorHours: 12 }, /option "quality\.freshnessErrorHours" must be at least freshnessWarnHours \(24\) \(got 12\)/],
+    ];
+    for (const [quality, message] of cases) {
+      const attempt = Lakehouse.open({ root, log: { console: false }, quality });
+      await expect(attempt).rejects.toThrow(message);
+      await expect(attempt).rejects.toBeInstanceOf(ConfigError);
+    }
+    const lake = await Lakehouse.open({ root, log: { console: false }, quality: { freshnessWarnHours: 24, freshnessErrorHours: 24 } });
+    await lake.close();
+  });
+});
+
 describe('log rotation (DESIGN: 10 MB × 30 files, configurable)', () => {
   it('log.maxSizeMb and log.maxFiles set the rotation of data/logs', async () => {
     const root = path.join(tempDir(), 'data');
