@@ -738,11 +738,12 @@ export class Lakehouse {
       throw new ConfigError(`lake.bronze: option "asOfRun" must be a run id like 20260305T120000000Z-a1b2c3 (got ${JSON.stringify(asOfRun)})`);
     }
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new ConfigError(`lake.bronze: option "limit" must be a non-negative integer (got ${String(limit)})`);
-    const { scanBronze, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema } = await import('./transform/source-relation.js');
+    const { scanBronze, asOfRunCutoff, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema } = await import('./transform/source-relation.js');
     const [, source, name] = m as unknown as [string, string, string];
     const scanned = scanBronze(this.paths.root, source, name, await this.metrics.bronzeVisibility());
-    const files = asOfRun === undefined ? scanned.files : filesAsOf(scanned, asOfRun);
-    const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, asOfRun) : emptyRelationSql(readRecordedSchema(this.paths.root, source, name));
+    const cutoff = asOfRun === undefined ? undefined : asOfRunCutoff(this.paths.root, asOfRun);
+    const files = cutoff === undefined ? scanned.files : filesAsOf(scanned, cutoff);
+    const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, cutoff) : emptyRelationSql(readRecordedSchema(this.paths.root, source, name));
     const c = await (await this.engine()).connect();
     try {
       return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`)) as T[];

@@ -30,7 +30,7 @@ import { selectNodes } from './select.js';
 import { testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, ensureSchema, readState, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
-import { ALL_VISIBLE, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
+import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
 import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
@@ -206,12 +206,13 @@ function testInputs(project: Project, test: TestDef): string[] {
  * empty relation with the recorded columns, and a warning, when there are none.
  */
 export function sourceRelationSql(root: string, d: BronzeDataset, use: { source: string; dataset: string; asOfRun?: string }, readBy: string, warn: (message: string) => void): string {
-  const files = use.asOfRun === undefined ? d.files : filesAsOf(d, use.asOfRun);
+  const cutoff = use.asOfRun === undefined ? undefined : asOfRunCutoff(root, use.asOfRun);
+  const files = cutoff === undefined ? d.files : filesAsOf(d, cutoff);
   if (files.length === 0) {
     warn(`source ${use.source}.${use.dataset} is empty${use.asOfRun ? ` as of run ${use.asOfRun}` : ''} (read by ${readBy}): an empty relation stands in`);
     return emptyRelationSql(readRecordedSchema(root, use.source, use.dataset));
   }
-  return bronzeRelationSql(files, d.partitionKeys, use.asOfRun);
+  return bronzeRelationSql(files, d.partitionKeys, cutoff);
 }
 
 export async function runTests(
@@ -595,7 +596,7 @@ class Builder {
       const [name, asOfRun] = key.split('@') as [string, string | undefined];
       const [s, d] = name.split('.') as [string, string];
       const ds = this.dataset(s, d);
-      parts.push(key, asOfRun === undefined ? ds.fingerprint : filesFingerprint(ds.dir, filesAsOf(ds, asOfRun)));
+      parts.push(key, asOfRun === undefined ? ds.fingerprint : filesFingerprint(ds.dir, filesAsOf(ds, asOfRunCutoff(this.env.root, asOfRun))));
     }
     if (node.kind === 'seed') parts.push(fileSha(node.file));
     return sha(...parts);

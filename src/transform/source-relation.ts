@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { listTree } from '../fs-list.js';
+import { readRunResult } from '../metrics/run-results.js';
 
 export interface BronzeDataset {
   dir: string;
@@ -95,6 +96,17 @@ export function filesFingerprint(dir: string, files: string[]): string {
     hash.update(`${path.relative(dir, file)}\0${st.size}\0${st.mtimeMs}\n`);
   }
   return hash.digest('hex');
+}
+
+/**
+ * The run id rows are read up to for `asOfRun`. A `lake.run()` pipeline makes its id before its
+ * extract makes its own, later one: as of a pipeline run is as of the extract it ran, which its
+ * stored result names. Any other run (or a pipeline not finished yet) is its own cutoff.
+ */
+export function asOfRunCutoff(root: string, asOfRun: string): string {
+  const result = readRunResult(path.join(root, 'metrics', 'runs.duckdb'), asOfRun) as { extract?: unknown } | null;
+  const extract = result?.extract;
+  return typeof extract === 'string' && extract > asOfRun ? extract : asOfRun;
 }
 
 /**

@@ -89,3 +89,32 @@ select count(*) as n from {{ source('shop', 'items', as_of_run=var('first_run'))
     expect(b2.models.find((m) => m.name === 'marts.pinned')?.status).toBe('up-to-date');
   });
 });
+
+describe('as of a lake.run() pipeline run (its id is made before its extract makes its own)', () => {
+  const ids = (values: number[]) =>
+    defineSource({ source: 'shop', dataset: 'items', schema: z.object({ id: z.number().int() }), extract: () => [values.map((id) => ({ id }))] });
+
+  it('lake.bronze(…, { asOfRun }) with the pipeline\'s run id includes the rows its extract committed', async () => {
+    const { lake } = await projectLake({});
+    const first = await lake.run({ sources: [ids([1, 2, 3])] });
+    expect(first.extract!.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    const second = await lake.run({ sources: [ids([4, 5])] });
+    expect(second.extract!.status).toBe('success');
+    const asOfFirst = await lake.bronze<{ id: number }>('shop/items', { asOfRun: first.runId });
+    expect(asOfFirst.map((r) => r.id).sort()).toEqual([1, 2, 3]);
+    const asOfSecond = await lake.bronze<{ id: number }>('shop/items', { asOfRun: second.runId });
+    expect(asOfSecond.map((r) => r.id).sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('a model reading source(…, as_of_run=) the pipeline\'s run id reads its extract\'s rows', async () => {
+    const { lake } = await projectLake({
+      'marts/pinned.sql': `{{ config(materialized='table') }}
+select count(*) as n from {{ source('shop', 'items', as_of_run=var('pinned_run', '')) }}`,
+    });
+    const first = await lake.run({ sources: [ids([1, 2, 3])] });
+    await lake.run({ sources: [ids([4, 5])] });
+    const b = await lake.build({ vars: { pinned_run: first.runId } });
+    expect(b.models.find((m) => m.name === 'marts.pinned')?.status).toBe('success');
+    expect(await lake.query('select n from marts.pinned')).toEqual([{ n: 3 }]);
+  });
+});
