@@ -5,6 +5,11 @@ export type RunOutcome = 'success' | 'partial' | 'failed';
 export interface SourceResult {
   source: string;
   dataset: string;
+  /**
+   * The source's constant partition values (`store=a`, as its cursor is scoped), when it has any:
+   * several sources of one dataset (a store each) are told apart by it in alerts and metrics.
+   */
+  scope?: string;
   status: RunOutcome;
   /** Rows committed to bronze. */
   rows: number;

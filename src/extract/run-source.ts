@@ -317,6 +317,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   const result: SourceResult = {
     source: source.source,
     dataset: source.dataset,
+    ...(cursorKey.scope === undefined ? {} : { scope: cursorKey.scope }),
     status: error === undefined ? 'success' : rows > 0 ? 'partial' : 'failed',
     rows,
     rejected: quarantine.count,

@@ -5,6 +5,8 @@
  * - extraction success: under 95 % of a source's last 20 runs succeeding warns;
  * - schema drift: columns added, removed or retyped between runs warns;
  * - failed sources, failed models and failing tests of a run.
+ * A source is its dataset and scope (constant partition values, `store=a`): two stores of one
+ * dataset are compared each with its own history, and a stale one is not hidden by a fresh one.
  * An alert stays open (one row) while its condition holds and is resolved when a later check
  * finds it cleared.
  */
@@ -39,19 +41,28 @@ export function diffSchemas(before: { name: string; type: string }[] | undefined
   return changes;
 }
 
+/** What alerts about a source name: `shop/orders`, or `shop/orders (store=a)` for a scoped one. */
+function sourceSubject(source: unknown, dataset: unknown, scope: unknown): string {
+  return `${String(source)}/${String(dataset)}${scope === null || scope === undefined ? '' : ` (${String(scope)})`}`;
+}
+
+const PER_SOURCE_KINDS = ['source_failed', 'volume', 'extraction_success', 'schema_drift'];
+
 /** Alerts about an extract run's sources: volume, success rate, drift, failures — and freshness of every known source. */
 export async function evaluateExtract(metrics: MetricsDb, quality: QualityOptions, runId: string, sources: (SourceResult & { schemaChanges?: SchemaChange[] })[], now = new Date()): Promise<AlertRecord[]> {
   return metrics.transaction(async (c) => {
     const alerts: AlertRecord[] = [];
     const checked: { kind: string; subject: string }[] = [];
     for (const s of sources) {
-      const subject = `${s.source}/${s.dataset}`;
-      checked.push({ kind: 'source_failed', subject }, { kind: 'volume', subject }, { kind: 'extraction_success', subject }, { kind: 'schema_drift', subject });
+      const subject = sourceSubject(s.source, s.dataset, s.scope);
+      checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject })));
+      // Alerts opened under the plain subject before the scope was recorded are resolved, not left open for good.
+      if (s.scope !== undefined) checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject: sourceSubject(s.source, s.dataset, null) })));
       if (s.status !== 'success') alerts.push({ kind: 'source_failed', severity: s.status === 'failed' ? 'error' : 'warn', subject, message: s.error ?? s.status });
       const history = readerRows(
         await c.runAndReadAll(
-          `SELECT status, rows FROM source_results WHERE source = $1 AND dataset = $2 AND run_id <> $3 ORDER BY finished_at DESC LIMIT ${HISTORY}`,
-          [s.source, s.dataset, runId],
+          `SELECT status, rows FROM source_results WHERE source = $1 AND dataset = $2 AND coalesce(scope, '') = $3 AND run_id <> $4 ORDER BY finished_at DESC LIMIT ${HISTORY}`,
+          [s.source, s.dataset, s.scope ?? '', runId],
         ),
       );
       const successful = history.filter((h) => h.status === 'success').slice(0, quality.volumeWindowRuns);
@@ -104,15 +115,24 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
 }
 
 async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
+  // A dataset's results without a scope are superseded when scoped ones came after them (results
+  // recorded before scopes were, or a source since split by store): no alert for them.
   const rows = readerRows(
     await c.runAndReadAll(
-      `SELECT source, dataset, max(finished_at) FILTER (WHERE status IN ('success', 'partial')) AS last_ok FROM source_results GROUP BY 1, 2`,
+      `WITH last AS (
+         SELECT source, dataset, scope, max(finished_at) FILTER (WHERE status IN ('success', 'partial')) AS last_ok, max(finished_at) AS last_run
+         FROM source_results GROUP BY source, dataset, scope
+       )
+       SELECT source, dataset, scope, last_ok,
+         scope IS NULL AND EXISTS (SELECT 1 FROM last s WHERE s.source = l.source AND s.dataset = l.dataset AND s.scope IS NOT NULL AND s.last_run > l.last_run) AS superseded
+       FROM last l`,
     ),
   );
   const alerts: AlertRecord[] = [];
   for (const r of rows) {
-    const subject = `${r.source}/${r.dataset}`;
+    const subject = sourceSubject(r.source, r.dataset, r.scope);
     checked.push({ kind: 'freshness', subject });
+    if (r.superseded === true) continue;
     const last = r.last_ok instanceof Date ? r.last_ok : null;
     const hours = last ? (now.getTime() - last.getTime()) / 3_600_000 : Number.POSITIVE_INFINITY;
     if (hours > quality.freshnessWarnHours) {

@@ -445,14 +445,15 @@ export class MetricsDb {
   }
 
   async recordSourceResult(runId: string, r: {
-    source: string; dataset: string; status: string; rows: number; rejected: number; files: number; bytes: number;
+    source: string; dataset: string; scope?: string; status: string; rows: number; rejected: number; files: number; bytes: number;
     requests: number; retries: number; durationMs: number; error?: string;
   }): Promise<void> {
     await this.inTransaction(
       (c) =>
         c.run(
-          `INSERT INTO source_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())`,
-          [runId, r.source, r.dataset, r.status, r.rows, r.rejected, r.files, r.bytes, r.requests, r.retries, Math.round(r.durationMs), r.error ? (redact(r.error) as string) : null],
+          `INSERT INTO source_results (run_id, source, dataset, status, rows, rejected, files, bytes, requests, retries, duration_ms, error, finished_at, scope)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13)`,
+          [runId, r.source, r.dataset, r.status, r.rows, r.rejected, r.files, r.bytes, r.requests, r.retries, Math.round(r.durationMs), r.error ? (redact(r.error) as string) : null, r.scope ?? null],
         ),
       'committed',
     );

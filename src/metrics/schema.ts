@@ -63,8 +63,11 @@ export const METRICS_DDL: string[] = [
     retries INTEGER NOT NULL,
     duration_ms BIGINT NOT NULL,
     error VARCHAR,
-    finished_at TIMESTAMPTZ NOT NULL
+    finished_at TIMESTAMPTZ NOT NULL,
+    scope VARCHAR                     -- the source's constant partition values (store=a), NULL when none
   )`,
+  // Files from before sources of one dataset were told apart: their rows keep a NULL scope.
+  `ALTER TABLE source_results ADD COLUMN IF NOT EXISTS scope VARCHAR`,
   `CREATE TABLE IF NOT EXISTS model_builds (
     run_id VARCHAR NOT NULL,
     model VARCHAR NOT NULL,

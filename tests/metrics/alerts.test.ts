@@ -109,3 +109,38 @@ describe('observability', () => {
     expect(stored).toMatchObject({ runId: run.runId, kind: 'run', status: 'partial' });
   });
 });
+
+describe('sources of one dataset (a store each, as vtexCatalog writes them) are alerted on each with its own history', () => {
+  const productSchema = z.object({ id: z.number().int() });
+  /** `obs/products` of one store: the same source and dataset for every store, a constant store= partition. */
+  const store = (name: string, n: number) =>
+    defineSource({ source: 'obs', dataset: 'products', partitionBy: { store: name }, schema: productSchema, extract: () => [Array.from({ length: n }, (_, id) => ({ id }))] });
+
+  it('steady volumes of a big and a small store raise no volume alert; a drop of the small one is alerted under its scope', async () => {
+    const lake = await tempLake();
+    // Every run: the big store has 1,000 products, the small one 100 — nothing changes.
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await lake.extract([store('big', 1000), store('small', 100)]));
+    for (const r of results) expect(r.status).toBe('success');
+    expect(results[0]!.sources.map((s) => s.scope)).toEqual(['store=big', 'store=small']);
+    // DESIGN: rows < 80% of the trailing average of the last 7 successful runs → warn. The small
+    // store's 100 rows are exactly its own average; only a mix with the big store's runs is not.
+    expect(results.flatMap((r) => r.alerts ?? []).filter((a) => a.kind === 'volume')).toEqual([]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toEqual([]);
+    const drop = await lake.extract([store('big', 1000), store('small', 50)]);
+    expect(drop.alerts!.filter((a) => a.kind === 'volume')).toEqual([
+      expect.objectContaining({ severity: 'warn', subject: 'obs/products (store=small)', message: expect.stringMatching(/^50 rows, under 80% of the average 100 /) }),
+    ]);
+  });
+
+  it('a store not extracted past the freshness window is alerted, though another store of the dataset is fresh', async () => {
+    const lake = await tempLake({ quality: { freshnessWarnHours: 0.0001, freshnessErrorHours: 1 } });
+    await lake.extract([store('big', 10), store('small', 10)]);
+    await new Promise((r) => setTimeout(r, 500));
+    const r = await lake.extract([store('big', 10)]);
+    const freshness = r.alerts!.filter((a) => a.kind === 'freshness');
+    expect(freshness).toEqual([expect.objectContaining({ severity: 'warn', subject: 'obs/products (store=small)' })]);
+    await lake.extract([store('small', 10)]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'freshness' && a.subject === 'obs/products (store=small)')).toEqual([]);
+  });
+});

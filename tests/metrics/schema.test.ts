@@ -90,6 +90,38 @@ describe('metrics schema', () => {
     expect(await keys(file)).toEqual(['alerts']); // alerts keeps its key: a few rows, rarely written
   });
 
+  it('adds the scope column to source_results of an older metrics file; its results and alerts of a dataset now scoped are superseded', async () => {
+    const root = path.join(tempDir(), 'data');
+    const file = path.join(root, 'metrics', 'runs.duckdb');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    {
+      const db = await DuckDBInstance.create(file);
+      const c = await db.connect();
+      // source_results as it was before sources of one dataset were told apart: no scope column.
+      await c.run(`CREATE TABLE source_results (run_id VARCHAR NOT NULL, source VARCHAR NOT NULL, dataset VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        rows BIGINT NOT NULL, rejected BIGINT NOT NULL, files INTEGER NOT NULL, bytes BIGINT NOT NULL, requests INTEGER NOT NULL, retries INTEGER NOT NULL,
+        duration_ms BIGINT NOT NULL, error VARCHAR, finished_at TIMESTAMPTZ NOT NULL)`);
+      await c.run(`INSERT INTO source_results VALUES ('20260101T000000000Z-aaaaaa', 'old', 'items', 'success', 7, 0, 1, 100, 1, 0, 10, NULL, '2026-01-01 00:00:01+00')`);
+      await c.run(`CREATE TABLE alerts (alert_id VARCHAR PRIMARY KEY, run_id VARCHAR, kind VARCHAR NOT NULL, severity VARCHAR NOT NULL, subject VARCHAR NOT NULL,
+        message VARCHAR NOT NULL, raised_at TIMESTAMPTZ NOT NULL, resolved_at TIMESTAMPTZ)`);
+      await c.run(`INSERT INTO alerts VALUES ('a1', '20260101T000000000Z-aaaaaa', 'source_failed', 'error', 'old/items', 'down', '2026-01-01 00:00:01+00', NULL)`);
+      c.closeSync();
+      db.closeSync();
+    }
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    registerCleanup(() => lake.close());
+    const store = defineSource({ source: 'old', dataset: 'items', partitionBy: { store: 'a' }, schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }]] });
+    const r = await lake.extract(store);
+    expect(await lake.metrics.select(`SELECT run_id, scope FROM source_results ORDER BY finished_at`)).toEqual([
+      { run_id: '20260101T000000000Z-aaaaaa', scope: null },
+      { run_id: r.runId, scope: 'store=a' },
+    ]);
+    // The unscoped results stopped when the scoped ones began: no freshness alert for them, and
+    // the alert they left open is resolved by the dataset's scoped source.
+    expect(r.alerts).toEqual([]);
+    expect(await lake.alerts()).toEqual([]);
+  });
+
   it('records a batch cursor up to 16 KB, and only the size of a larger one (a crawl frontier)', async () => {
     const dir = tempDir();
     const lake = await Lakehouse.open({ root: path.join(dir, 'data'), log: { console: false } });
