@@ -8,6 +8,7 @@ import {
   type GenerateShopDatasetResult,
   type ShopTable,
 } from '../../src/connectors/shop/generate.js';
+import { ConfigError } from '../../src/errors.js';
 
 // Olist's file columns, written out by hand so a rename in the generator cannot go unnoticed.
 const HEADERS: Record<ShopTable, string[]> = {
@@ -356,6 +357,7 @@ describe('generateShopDataset', () => {
     ];
     for (const [options, message] of cases) {
       await expect(generateShopDataset(options as GenerateShopDatasetOptions), JSON.stringify(options)).rejects.toThrow(message);
+      await expect(generateShopDataset(options as GenerateShopDatasetOptions)).rejects.toBeInstanceOf(ConfigError);
     }
     expect(fs.readdirSync(outDir)).toEqual([]); // nothing written before the options are checked
   });

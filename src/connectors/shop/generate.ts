@@ -7,6 +7,7 @@
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from '../../errors.js';
 
 // ───────────────────────────── public types ─────────────────────────────
 
@@ -102,10 +103,10 @@ const optionsSchema = z.strictObject({
 
 type ParsedOptions = z.infer<typeof optionsSchema>;
 
-/** The one place that throws for a bad option (the lead swaps in the project's ConfigError). */
+/** The one place that throws for a bad option. */
 function invalidOption(field: string, message: string): never {
   const subject = field === '' ? 'options' : `option "${field}"`;
-  throw new Error(`generateShopDataset: ${subject} ${message}`);
+  throw new ConfigError(`generateShopDataset: ${subject} ${message}`);
 }
 
 function describeValue(value: unknown): string {
