@@ -8,6 +8,7 @@
   Rules (rows dropped after dedup, kept in audit.tru_shop_order_rejected; first matching rule wins):
     null_order_id              no key
     null_customer_id           the order belongs to nobody
+    missing_order_status       no status: the order is neither paid nor unpaid (is_paid would be NULL)
     null_purchase_date         no purchase timestamp: the order has no day, hour or age to count in
     delivered_before_purchase  delivered_at < purchased_at
     out_of_range_date          a date before 2000-01-01, an estimated delivery from 2100 on, or an
@@ -58,6 +59,7 @@ select
 from latest
 where {{ reject_if('order_id is null', 'null_order_id') }}
   and {{ reject_if('customer_id is null', 'null_customer_id') }}
+  and {{ reject_if('order_status is null', 'missing_order_status') }}
   and {{ reject_if('purchased_at is null', 'null_purchase_date') }}
   and {{ reject_if('delivered_at < purchased_at', 'delivered_before_purchase') }}
   and {{ reject_if("least(purchased_sp, approved_sp, shipped_sp, delivered_sp, estimated_delivery_date::TIMESTAMP) < TIMESTAMP '2000-01-01' or estimated_delivery_date >= DATE '2100-01-01' or greatest(purchased_at, approved_at, shipped_at, delivered_at) > extracted_at", 'out_of_range_date') }}

@@ -7,7 +7,9 @@
     null_order_id, null_order_item_id   no key
     null_product_id                     nothing was sold
     null_seller_id                      nobody sold it
+    missing_price                       price is empty (the name the prices and marketplace models use)
     non_positive_price                  price <= 0 (free or negative units are export errors)
+    missing_freight                     freight_value is empty: the unit's cost is unknown
     negative_freight                    freight_value < 0 (0 is a free-shipping promotion, kept)
     unknown_order                       the order is not in tru_shop_order (missing or rejected there):
                                         its units are not sales of any valid order
@@ -48,6 +50,8 @@ where {{ reject_if('order_id is null', 'null_order_id') }}
   and {{ reject_if('order_item_id is null', 'null_order_item_id') }}
   and {{ reject_if('product_id is null', 'null_product_id') }}
   and {{ reject_if('seller_id is null', 'null_seller_id') }}
+  and {{ reject_if('price is null', 'missing_price') }}
   and {{ reject_if('price <= 0', 'non_positive_price') }}
+  and {{ reject_if('freight_value is null', 'missing_freight') }}
   and {{ reject_if('freight_value < 0', 'negative_freight') }}
   and {{ reject_if('order_id not in (select order_id from ' ~ orders ~ ')', 'unknown_order') }}

@@ -5,6 +5,8 @@
 
   Rules (audit.tru_shop_payment_rejected; first matching rule wins):
     null_order_id, null_payment_sequential   no key
+    missing_payment_type                     payment_type is empty (Olist's own unknown is 'not_defined', kept)
+    missing_payment_value                    payment_value is empty: no amount to count as revenue
     negative_payment                         payment_value < 0 (0 is kept: Olist has zero vouchers)
     unknown_order                            the order is not in tru_shop_order (missing or rejected there)
 -#}
@@ -39,5 +41,7 @@ select
 from latest
 where {{ reject_if('order_id is null', 'null_order_id') }}
   and {{ reject_if('payment_sequential is null', 'null_payment_sequential') }}
+  and {{ reject_if('payment_type is null', 'missing_payment_type') }}
+  and {{ reject_if('payment_value is null', 'missing_payment_value') }}
   and {{ reject_if('payment_value < 0', 'negative_payment') }}
   and {{ reject_if('order_id not in (select order_id from ' ~ orders ~ ')', 'unknown_order') }}

@@ -1,11 +1,11 @@
 /**
- * the shop models that ship, on hand-made Olist-shaped CSV exports.
+ * the shop models that ship, on hand-made Olist-shaped CSV exports with one dirty row each.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { csvSource } from '../../src/index.js';
+import { csvSource, type BuildResult, type Lakehouse } from '../../src/index.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const MODELS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
@@ -46,5 +46,94 @@ describe('tru_shop_order and an order without a purchase timestamp', () => {
     const failing = build.tests.filter((t) => t.severity === 'error' && (t.status === 'fail' || t.status === 'error'));
     expect(failing.map((t) => `${t.name} (${t.failures})`)).toEqual([]);
     expect(await lake.query('select count(*)::INTEGER as n from marts.mart_customer_daily where order_date is null')).toEqual([{ n: 0 }]);
+  }, 120_000);
+});
+
+const HEAD: Record<string, string> = Object.fromEntries(Object.entries(FILES).map(([name, lines]) => [name, lines[0]!]));
+
+const CLEAN: Record<string, string[]> = {
+  customers: ['c1,u1,01310,sao paulo,SP', 'c2,u2,20040,rio de janeiro,RJ', 'c3,u3,20040,rio de janeiro,RJ'],
+  orders: [
+    'o1,c1,delivered,2024-06-10 10:00:00,2024-06-10 10:15:00,2024-06-11 09:00:00,2024-06-15 14:00:00,2024-06-25 00:00:00',
+    'o2,c2,delivered,2024-06-12 10:00:00,2024-06-12 10:15:00,2024-06-13 09:00:00,2024-06-17 14:00:00,2024-06-27 00:00:00',
+  ],
+  order_items: ['o1,1,p1,s1,2024-06-12 10:00:00,90.00,10.00', 'o2,1,p1,s1,2024-06-14 10:00:00,40.00,10.00'],
+  order_payments: ['o1,1,credit_card,1,100.00', 'o2,1,boleto,1,50.00'],
+  order_reviews: ['r1,o1,5,,,2024-06-16 00:00:00,2024-06-17 09:00:00', 'r2,o2,4,,,2024-06-18 00:00:00,2024-06-18 09:00:00'],
+  products: ['p1,cama_mesa_banho,40,300,1,800,30,10,20'],
+  sellers: ['s1,01310,sao paulo,SP'],
+  geolocation: ['01310,-23.56,-46.65,sao paulo,SP', '20040,-22.90,-43.18,rio de janeiro,RJ'],
+};
+
+/** Builds tag:shop on the clean export plus `extra` rows; no model may fail or be skipped. */
+async function loadAndBuild(extra: Partial<Record<string, string[]>>): Promise<{ lake: Lakehouse; build: BuildResult }> {
+  const dir = tempDir();
+  for (const [name, head] of Object.entries(HEAD)) {
+    fs.writeFileSync(path.join(dir, `${name}.csv`), [head, ...CLEAN[name]!, ...(extra[name] ?? [])].join('\n') + '\n');
+  }
+  const lake = await tempLake({ models: MODELS });
+  const extract = await lake.extract(Object.keys(HEAD).map((t) => csvSource({ source: 'shop', dataset: t, path: path.join(dir, `${t}.csv`) })), { extractedAt: new Date('2024-07-01T12:00:00-03:00') });
+  expect(extract.status).toBe('success');
+  const build = await lake.build({ select: ['tag:shop'] });
+  expect(build.models.filter((m) => m.status === 'error' || m.status === 'skipped').map((m) => `${m.name}: ${m.error ?? m.skippedBecause}`)).toEqual([]);
+  return { lake, build };
+}
+
+const failingErrors = (build: BuildResult) =>
+  build.tests.filter((t) => t.severity === 'error' && (t.status === 'fail' || t.status === 'error')).map((t) => `${t.name} (${t.failures})`);
+
+describe('shop trusted models and an export row with an empty money or status field', () => {
+  // An empty field is NULL: it passes `price <= 0`-style rules, so each emptiness needs its own
+  // rule, or the row lands in trusted and fails the model's own error-severity not_null test.
+  it('an order item with an empty price or freight_value is rejected as missing_price / missing_freight', async () => {
+    const { lake, build } = await loadAndBuild({ order_items: ['o2,2,p1,s1,2024-06-14 10:00:00,,10.00', 'o2,3,p1,s1,2024-06-14 10:00:00,40.00,'] });
+    expect(await lake.query('select order_id, order_item_id from trusted.tru_shop_order_item where price is null or freight_value is null')).toEqual([]);
+    expect(await lake.query('select order_id, order_item_id, _rejected_rule as rule from audit.tru_shop_order_item_rejected order by 2')).toEqual([
+      { order_id: 'o2', order_item_id: 2, rule: 'missing_price' },
+      { order_id: 'o2', order_item_id: 3, rule: 'missing_freight' },
+    ]);
+    expect(failingErrors(build)).toEqual([]);
+  }, 120_000);
+
+  it('a payment with an empty payment_value or payment_type is rejected as missing_payment_value / missing_payment_type', async () => {
+    const { lake, build } = await loadAndBuild({ order_payments: ['o2,2,voucher,1,', 'o2,3,,1,5.00'] });
+    expect(await lake.query('select order_id, payment_sequential from trusted.tru_shop_payment where payment_value is null or payment_type is null')).toEqual([]);
+    expect(await lake.query('select order_id, payment_sequential, _rejected_rule as rule from audit.tru_shop_payment_rejected order by 2')).toEqual([
+      { order_id: 'o2', payment_sequential: 2, rule: 'missing_payment_value' },
+      { order_id: 'o2', payment_sequential: 3, rule: 'missing_payment_type' },
+    ]);
+    expect(failingErrors(build)).toEqual([]);
+  }, 120_000);
+
+  // is_paid would be NULL: neither paid nor unpaid. The order is rejected, and its units and
+  // payments with it (unknown_order), like any other rejected order.
+  it('an order with an empty order_status is rejected as missing_order_status, its items and payments as unknown_order', async () => {
+    const { lake, build } = await loadAndBuild({
+      orders: ['o3,c3,,2024-06-13 10:00:00,2024-06-13 10:15:00,,,2024-06-28 00:00:00'],
+      order_items: ['o3,1,p1,s1,2024-06-15 10:00:00,30.00,5.00'],
+      order_payments: ['o3,1,credit_card,1,35.00'],
+    });
+    expect(await lake.query('select order_id from trusted.tru_shop_order where is_paid is null or order_status is null')).toEqual([]);
+    expect(await lake.query("select order_id, _rejected_rule as rule from audit.tru_shop_order_rejected")).toEqual([{ order_id: 'o3', rule: 'missing_order_status' }]);
+    expect(await lake.query("select _rejected_rule as rule from audit.tru_shop_order_item_rejected where order_id = 'o3' union all select _rejected_rule from audit.tru_shop_payment_rejected where order_id = 'o3'"))
+      .toEqual([{ rule: 'unknown_order' }, { rule: 'unknown_order' }]);
+    expect(failingErrors(build)).toEqual([]);
+  }, 120_000);
+
+  // The state is an address attribute, not the sale: rejecting the customer would reject its
+  // orders, units and payments in cascade. The person stays, with their paid order; only a
+  // warn-severity test notes the missing state.
+  it('a customer with an empty state is kept in dim_customers with its orders; dim_customers.state only warns', async () => {
+    const { lake, build } = await loadAndBuild({
+      customers: ['c4,u4,88010,florianopolis,'],
+      orders: ['o4,c4,delivered,2024-06-14 10:00:00,2024-06-14 10:15:00,2024-06-15 09:00:00,2024-06-19 14:00:00,2024-06-29 00:00:00'],
+      order_items: ['o4,1,p1,s1,2024-06-16 10:00:00,30.00,5.00'],
+      order_payments: ['o4,1,credit_card,1,35.00'],
+    });
+    expect(failingErrors(build)).toEqual([]);
+    expect(build.tests.find((t) => t.name === 'not_null_dim_customers_state')).toMatchObject({ severity: 'warn', status: 'warn', failures: 1 });
+    expect(await lake.query("select state, paid_orders_count, revenue::DOUBLE as revenue from marts.dim_customers where customer_unique_id = 'u4'"))
+      .toEqual([{ state: null, paid_orders_count: 1, revenue: 35 }]);
+    expect(await lake.query("select count(*)::INTEGER as n from audit.tru_shop_customer_rejected where customer_id = 'c4'")).toEqual([{ n: 0 }]);
   }, 120_000);
 });
