@@ -16,24 +16,48 @@
   fact customers pay: list_price is raised to the price instead (no promotion that day).
 
   Incremental: each build recomputes, from all bronze, the whole price_dates that may have changed:
-  the latest day already in the table (more runs may land on it) and every day present in the
-  runs since the last build (run ids sort by start time, so a backfill run is caught too).
+  the latest day already in the table (more runs may land on it), and every day present in a run
+  that sorts at or after the newest run built, or after the newest run kept for its own store and
+  region (run ids sort by start time, so a backfill run is caught too; stores crawled by separate
+  jobs overlap, so a store's run may commit after another store's later-started run was built).
   Those rows replace theirs by unique_key; rows of other days are kept. A recomputed day equals
-  what a full refresh computes, so incremental == full refresh.
+  what a full refresh computes, so incremental == full refresh. Not caught: two runs of the SAME
+  store and region overlapping a build, the older one committing after it (a full refresh fixes
+  that). A store and region whose every offer is rejected has no row, so its days are redone on
+  every build.
 -#}
 {%- set bronze = source('vtex', 'products') %}
 with
 {%- if is_incremental() %}
+-- The newest run kept per store and region. Stores are crawled by separate jobs, so a run of one
+-- store can commit after a later-started run of another store was built: it sorts before the
+-- table's newest run, yet after its own store's.
+built as (
+    select store, region, max(run_id) as run_id from {{ this }} group by store, region
+),
+
+-- The lowest of those marks over the stores in bronze ('' for a store with no row yet): no run
+-- below it is redone, which lets DuckDB skip the older bronze files by their _run_id stats.
+-- Reads only the partition columns (from the paths), no file data.
+run_floor as (
+    select min(coalesce(built.run_id, '')) as run_id
+    from (select distinct store::VARCHAR as store, region::VARCHAR as region from {{ bronze }}) as b
+    left join built on b.store is not distinct from built.store and b.region is not distinct from built.region
+),
+
 reprocess as (
     -- The latest day already built: more runs may still land on it.
     select max(price_date) as price_date from {{ this }}
     union
-    -- Every day present in the runs since the last build (run ids sort by start time, so a late
-    -- backfill of an old day counts too; >= because the last run seen may have committed more
-    -- batches since). Reads only the _run_id and _extracted_at columns of bronze.
+    -- Every day present in a run newer than the newest one kept for its store and region, and in
+    -- the newest run built and the runs after it (run ids sort by start time, so a late backfill
+    -- of an old day counts too; >= because the last run seen may have committed more batches
+    -- since). Reads only the _run_id and _extracted_at columns of the bronze files at or above run_floor.
     select distinct timezone('America/Sao_Paulo', b._extracted_at)::DATE
     from {{ bronze }} as b
-    where b._run_id >= coalesce((select max(run_id) from {{ this }}), '')
+    left join built on b.store::VARCHAR is not distinct from built.store and b.region::VARCHAR is not distinct from built.region
+    where b._run_id >= (select run_id from run_floor)
+      and (b._run_id > coalesce(built.run_id, '') or b._run_id >= (select max(run_id) from {{ this }}))
 ),
 {%- endif %}
 

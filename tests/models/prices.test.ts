@@ -502,6 +502,43 @@ describe('tru_price incremental', () => {
     const again = await lake.build({ select: PRICES });
     expect(again.models.every((m) => m.status === 'up-to-date')).toBe(true);
   });
+
+  // Two stores crawled by two jobs: loja_b's crawl starts late on 03-02 and buffers its rows
+  // (stamped 03-02) until it ends; loja_a's crawl starts after midnight, ends first, and a build
+  // runs. loja_b's run sorts before the newest run built, yet after loja_b's own newest (none).
+  it("redoes the days of a store's run that started before another store's built run but committed after that build", async () => {
+    const lake = await tempLake({ models: MODELS });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const slow = defineSource({
+      source: 'vtex', dataset: 'products', schema: vtexProductSchema, partitionBy: { store: 'loja_b', region: 'default' },
+      extract: async function* () { await gate; yield [vtex(CAFE_B, one(8.49))]; },
+    });
+    const slowRun = lake.extract([slow], { extractedAt: new Date('2026-03-02T23:50:00-03:00') });
+    await new Promise((r) => setTimeout(r, 200));
+    const fast = defineSource({ source: 'vtex', dataset: 'products', schema: vtexProductSchema, partitionBy: { store: 'loja_a', region: 'default' }, extract: () => [[vtex(ARROZ_A, one(25.9))]] });
+    const fastResult = await lake.extract([fast], { extractedAt: new Date('2026-03-03T00:10:00-03:00') });
+    expect(fastResult.status).toBe('success');
+    expectBuilt(await lake.build({ select: PRICES }));
+
+    release();
+    const slowResult = await slowRun;
+    expect(slowResult.status).toBe('success');
+    expect(slowResult.runId < fastResult.runId).toBe(true);
+    const second = await lake.build({ select: PRICES });
+    expectBuilt(second);
+    expect(second.models.find((m) => m.name === 'trusted.tru_price')).toMatchObject({ status: 'success', materialization: 'incremental' });
+
+    const rows = await lake.query('select store, sku_id, price_date::VARCHAR as price_date, price from trusted.tru_price order by store');
+    expect(rows).toEqual([
+      { store: 'loja_a', sku_id: '1002', price_date: '2026-03-03', price: 25.9 },
+      { store: 'loja_b', sku_id: '9003', price_date: '2026-03-02', price: 8.49 },
+    ]);
+    expect(await lake.query("select store, price from marts.fct_prices_daily where store = 'loja_b'")).toEqual([{ store: 'loja_b', price: 8.49 }]);
+    const incremental = await lake.query('select * from trusted.tru_price order by all');
+    expectBuilt(await lake.build({ select: PRICES, fullRefresh: true }));
+    expect(await lake.query('select * from trusted.tru_price order by all')).toEqual(incremental);
+  }, 60_000);
 });
 
 // ---------------------------------------------------------------------------------------
