@@ -46,8 +46,8 @@ function noKwargs(label: string, fn: string, kwargs: Kwargs, allowed: readonly s
   }
 }
 
-/** `ref('name')` or `ref('schema', 'name')` → the id of a model or seed. */
-export function resolveRef(nodes: ReadonlyMap<string, RefTarget>, label: string, args: unknown[], kwargs: Kwargs): string {
+/** `ref('name')` or `ref('schema', 'name')` → the id of a model or seed; `self` (the referencing node) is never suggested. */
+export function resolveRef(nodes: ReadonlyMap<string, RefTarget>, label: string, args: unknown[], kwargs: Kwargs, self?: string): string {
   noKwargs(label, 'ref', kwargs);
   if (args.length < 1 || args.length > 2 || !args.every(isText)) {
     throw new ModelError('REF_INVALID', `${label}: ref() takes 'name' or 'schema', 'name' as strings (got ${args.length} arguments)`);
@@ -55,15 +55,16 @@ export function resolveRef(nodes: ReadonlyMap<string, RefTarget>, label: string,
   const parts = args.map(String);
   const text = `ref(${parts.map((p) => `'${p}'`).join(', ')})`;
   const refable = [...nodes.values()].filter((n) => n.kind !== 'assertion');
+  const others = refable.filter((n) => n.id !== self);
   if (parts.length === 2) {
     const id = `${parts[0]}.${parts[1]}`;
     const hit = refable.find((n) => n.id === id);
     if (hit) return hit.id;
-    throw new ModelError('REF_UNKNOWN', `${label}: ${text} not found${didYouMean(id, refable.map((n) => n.id))}`);
+    throw new ModelError('REF_UNKNOWN', `${label}: ${text} not found${didYouMean(id, others.map((n) => n.id))}`);
   }
   const hit = refable.find((n) => n.name === parts[0]);
   if (hit) return hit.id;
-  throw new ModelError('REF_UNKNOWN', `${label}: ${text} not found${didYouMean(parts[0]!, refable.map((n) => n.name))}`);
+  throw new ModelError('REF_UNKNOWN', `${label}: ${text} not found${didYouMean(parts[0]!, others.map((n) => n.name))}`);
 }
 
 /** `source('vtex', 'products')`, `source('vtex', 'products', as_of_run='…')`. */

@@ -298,7 +298,7 @@ function parseRender(
   const out: ParseResult = { config: {}, refs: [], sources: [], rejectRules: [] };
   engine.render(compiled, {
     ref: (args, kwargs) => {
-      const id = resolveRef(nodes, label, args, kwargs);
+      const id = resolveRef(nodes, label, args, kwargs, node.id);
       out.refs.push(id);
       const target = nodes.get(id)!;
       return qualified(target.schema, target.name);

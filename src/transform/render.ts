@@ -54,7 +54,7 @@ function renderNode(project: Project, node: ProjectNode, ctx: RenderContext, inl
   const rejectRules: RejectRule[] = [];
   const hooks: Hooks = {
     ref: (args, kwargs) => {
-      const id = resolveRef(project.nodes, label, args, kwargs);
+      const id = resolveRef(project.nodes, label, args, kwargs, node.id);
       const target = project.nodes.get(id)!;
       if (!node.refs.includes(id)) {
         // The DAG comes from parse mode (is_incremental() false): a ref seen only now would be built out of order.

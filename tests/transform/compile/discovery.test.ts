@@ -94,6 +94,10 @@ describe('discoverProject: errors', () => {
     expect(err.message).toBe("model marts.orders (models/marts/orders.sql): ref('stg_ordrs') not found — did you mean stg_orders?");
     const two = await caught(() => project({ 'staging/stg_orders.sql': 'select 1', 'marts/o.sql': "select * from {{ ref('stagin', 'stg_orders') }}" }));
     expect(two.message).toContain("ref('stagin', 'stg_orders') not found — did you mean staging.stg_orders?");
+    // A model is never told to read itself (here the only name close to the typo is its own).
+    const self = await caught(() => project({ 'marts/child.sql': "select * from {{ ref('chil') }}" }));
+    expect(self.code).toBe('REF_UNKNOWN');
+    expect(self.message).not.toMatch(/did you mean/);
   });
 
   it('assertions cannot be ref-ed', async () => {
