@@ -90,6 +90,44 @@ export interface DiscoverOptions {
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
 const RESERVED_FOLDERS = new Set(['seeds', 'macros', 'assertions']);
+
+/**
+ * A seed's first record must name its columns, each once: DuckDB would make an empty file a
+ * one-column `column0` table, and rename a repeated name (`a`, `a_1`) or an empty one (`column1`)
+ * without a word. Names are compared as DuckDB does, ignoring case. Returns '' (a seed's rawSql).
+ */
+function checkSeedHeader(text: string, where: string): string {
+  const names: string[] = [];
+  let field = '';
+  let quoted = false;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  for (; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') (names.push(field), (field = ''));
+    else if (ch === '\n' || ch === '\r') break;
+    else field += ch;
+  }
+  names.push(field);
+  if (names.length === 1 && names[0]!.trim() === '') {
+    throw new ModelError('SEED_HEADER', `${where}: the seed has no header: its first line must name the columns`);
+  }
+  const unnamed = names.findIndex((n) => n.trim() === '');
+  if (unnamed >= 0) throw new ModelError('SEED_HEADER', `${where}: column ${unnamed + 1} of the header has no name`);
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const other = seen.get(name.toLowerCase());
+    if (other !== undefined) {
+      throw new ModelError('SEED_HEADER', `${where}: the header names column ${JSON.stringify(name)} twice${other === name ? '' : ` (as ${JSON.stringify(other)}; DuckDB ignores case)`}`);
+    }
+    seen.set(name.toLowerCase(), name);
+  }
+  return '';
+}
 /**
  * Folder names that cannot be schemas, and why: schemas duckhouse or DuckDB write to, and names
  * of catalogs a reader has attached (`analytics`, the published catalog, and DuckDB's own), which
@@ -187,7 +225,7 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
       file,
       relFile: rel,
       displayPath: display(rel),
-      rawSql: kind === 'seed' ? '' : await readFile(file, 'utf8'),
+      rawSql: kind === 'seed' ? checkSeedHeader(await readFile(file, 'utf8'), display(rel)) : await readFile(file, 'utf8'),
       config: undefined as unknown as ModelConfig, // resolved below, once YAML and SQL are read
       columns: [],
       tests: [],

@@ -100,6 +100,23 @@ describe('discoverProject: errors', () => {
     expect(self.message).not.toMatch(/did you mean/);
   });
 
+  it('a seed must name its columns, each once: an empty file, a repeated or an empty name is an error naming the file', async () => {
+    const cases: [string, RegExp][] = [
+      ['', /models\/seeds\/s\.csv: the seed has no header/],
+      ['\n1\n', /models\/seeds\/s\.csv: the seed has no header/],
+      ['a,b,a\n1,2,3\n', /models\/seeds\/s\.csv: the header names column "a" twice/],
+      ['"id",Name,"NAME"\n1,x,y\n', /column "NAME" twice \(as "Name"; DuckDB ignores case\)/],
+      ['a,,c\n1,2,3\n', /column 2 of the header has no name/],
+    ];
+    for (const [csv, message] of cases) {
+      const err = await caught(() => project({ 'seeds/s.csv': csv }));
+      expect(err.code, JSON.stringify(csv)).toBe('SEED_HEADER');
+      expect(err.message).toMatch(message);
+    }
+    // Quoted names may hold commas and line breaks; a BOM is not part of the first name.
+    await expect(project({ 'seeds/s.csv': '\ufeff"a,1","b\nc",d\n1,2,3\n' })).resolves.toBeDefined();
+  });
+
   it('assertions cannot be ref-ed', async () => {
     const err = await caught(() => project({ 'assertions/check.sql': 'select 1 where false', 'marts/m.sql': "select * from {{ ref('check') }}" }));
     expect(err.code).toBe('REF_UNKNOWN');
