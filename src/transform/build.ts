@@ -591,7 +591,7 @@ class Builder {
       }
     };
     collect(node);
-    for (const dep of inputs) parts.push(dep, this.state.get(dep)?.hash ?? this.hashes.get(dep) ?? 'missing');
+    for (const dep of inputs) parts.push(dep, this.versionOf(dep));
     for (const key of [...deep].sort()) {
       const [name, asOfRun] = key.split('@') as [string, string | undefined];
       const [s, d] = name.split('.') as [string, string];
@@ -600,6 +600,18 @@ class Builder {
     }
     if (node.kind === 'seed') parts.push(fileSha(node.file));
     return sha(...parts);
+  }
+
+  /**
+   * The version of an upstream a reader was built from. A view is re-read by its readers, so its
+   * hash (its SQL and its own upstreams' versions) is its version. A table's data is its files:
+   * an equal hash is not enough (a full refresh of an incremental model alone, or one of a table
+   * reading `now()`, gives other rows from the same hash), and its files change with every rebuild.
+   */
+  private versionOf(id: string): string {
+    const entry = this.state.get(id);
+    if (!entry) return this.hashes.get(id) ?? 'missing';
+    return entry.kind === 'table' ? sha(entry.hash, ...entry.files) : entry.hash;
   }
 
   private writeCompiled(node: ProjectNode, sql: string): void {
