@@ -746,6 +746,16 @@ class Builder {
     return { upToDate: false, rows: entry.rows };
   }
 
+  /** The columns of a model's view in this catalog (its previous version), by lower-cased name: no bind, the catalog holds them. */
+  private async viewColumns(node: ProjectNode): Promise<Map<string, { name: string; type: string }>> {
+    const rows = readerRows(
+      await this.c.runAndReadAll(
+        `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ${quoteLiteral(node.schema)} AND table_name = ${quoteLiteral(node.name)} ORDER BY column_index`,
+      ),
+    );
+    return new Map(rows.map((r) => [String(r.column_name).toLowerCase(), { name: String(r.column_name), type: String(r.data_type) }]));
+  }
+
   private async columnsOf(sql: string): Promise<Map<string, string>> {
     const rows = readerRows(await this.c.runAndReadAll(`DESCRIBE ${sql}`));
     return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
@@ -762,34 +772,69 @@ class Builder {
   private async mergeIncremental(node: ProjectNode, prev: ModelState, incSql: string): Promise<{ files: string[]; rows: number; newFiles: string[] }> {
     const cfg = node.config;
     const onChange = cfg.on_schema_change ?? 'append_new_columns';
-    // append_new_columns needs no comparison: the table's view reads its files by name, so old rows
-    // get NULL in a new column and new rows NULL in a dropped one. The others compare (a bind each).
-    const existing = onChange === 'append_new_columns' ? new Map<string, string>() : await this.columnsOf(tableViewSql(prev.files));
-    const incoming = onChange === 'append_new_columns' ? new Map<string, string>() : await this.columnsOf(`SELECT * FROM (${incSql})`);
-    const added = [...incoming.keys()].filter((k) => !existing.has(k));
-    const missing = [...existing.keys()].filter((k) => !incoming.has(k));
-    const retyped = [...incoming.keys()].filter((k) => existing.has(k) && existing.get(k) !== incoming.get(k));
+    // Every mode compares, at the cost of one bind of the model's SQL: the table's side is its view
+    // in this catalog (defined for `{{ this }}`), whose column types the catalog holds. Names match
+    // case-insensitively, as DuckDB's do: `price` → `Price` is the same column.
+    const existing = await this.viewColumns(node);
+    const incoming = [...(await this.columnsOf(`SELECT * FROM (${incSql})`))].map(([name, type]) => ({ name, type, old: existing.get(name.toLowerCase()) }));
+    const incomingNames = new Set(incoming.map((c) => c.name.toLowerCase()));
+    const added = incoming.filter((c) => !c.old).map((c) => c.name);
+    const missing = [...existing.values()].filter((o) => !incomingNames.has(o.name.toLowerCase())).map((o) => o.name);
+    const retyped = incoming.filter((c) => c.old && c.old.type !== c.type);
     if ((added.length || missing.length || retyped.length) && onChange === 'fail') {
       throw new ModelError(
         'SCHEMA_CHANGED',
-        `${nodeLabel(node)}: the columns changed (added: ${added.join(', ') || '-'}; missing: ${missing.join(', ') || '-'}; retyped: ${retyped.join(', ') || '-'}) and on_schema_change is 'fail'`,
+        `${nodeLabel(node)}: the columns changed (added: ${added.join(', ') || '-'}; missing: ${missing.join(', ') || '-'}; retyped: ${retyped.map((c) => c.name).join(', ') || '-'}) and on_schema_change is 'fail'`,
       );
     }
-    const columnList = (names: string[]): string => names.map(quoteIdent).join(', ');
-    const newRows =
-      onChange === 'ignore' ? `SELECT ${columnList([...existing.keys()].filter((k) => incoming.has(k)))} FROM (${incSql})` : `SELECT * FROM (${incSql})`;
-    // sync_all_columns rewrites every old file with the new column set (NULL in the added columns).
     const sync = onChange === 'sync_all_columns';
+    // Like dbt, only sync_all_columns changes a column's type (the old rows are rewritten with the
+    // new one); ignore and append_new_columns cast the new rows to the table's type, since a file
+    // of another type would make the table's view fail on every read.
+    const asTable = (c: (typeof incoming)[number]): string =>
+      c.old!.type !== c.type ? `CAST(${quoteIdent(c.name)} AS ${c.old!.type}) AS ${quoteIdent(c.old!.name)}` : `${quoteIdent(c.name)} AS ${quoteIdent(c.old!.name)}`;
+    const newRows =
+      onChange === 'ignore'
+        ? `SELECT ${incoming.filter((c) => c.old).map(asTable).join(', ')} FROM (${incSql})`
+        : !sync && retyped.length > 0
+          ? `SELECT ${incoming.map((c) => (c.old ? asTable(c) : quoteIdent(c.name))).join(', ')} FROM (${incSql})`
+          : `SELECT * FROM (${incSql})`;
+    // sync_all_columns rewrites every old file with the new column set (NULL in the added columns).
     const oldColumns = sync
-      ? [...incoming].map(([k, type]) => (existing.has(k) ? quoteIdent(k) : `CAST(NULL AS ${type}) AS ${quoteIdent(k)}`)).join(', ')
+      ? incoming
+          .map((c) =>
+            !c.old
+              ? `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`
+              : c.old.type !== c.type
+                ? `CAST(${quoteIdent(c.old.name)} AS ${c.type}) AS ${quoteIdent(c.name)}`
+                : `${quoteIdent(c.old.name)} AS ${quoteIdent(c.name)}`,
+          )
+          .join(', ')
       : '*';
-    const strategy = cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append');
+    // A value the cast cannot convert (or a cast DuckDB has not got) fails the model naming the columns.
+    const write = async (sql: string, parts?: string[]): Promise<{ files: string[]; rows: number }> => {
+      try {
+        return await this.writeParquet(node, sql, parts);
+      } catch (error) {
+        if (retyped.length === 0) throw error;
+        const which = retyped.map((c) => `${c.name} (${c.old!.type} in the table, ${c.type} in the model's SQL)`).join(', ');
+        throw new ModelError(
+          'SCHEMA_CHANGED',
+          `${nodeLabel(node)}: column ${which} changed type and on_schema_change '${onChange}' casts it to ${sync ? "the model's type" : "the table's type (only sync_all_columns changes a column's type)"}, which failed: ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }
+    };
     const parts = cfg.partition_by;
-    const written = withoutEmptyFiles(await this.writeParquet(node, newRows, parts));
+    const written = withoutEmptyFiles(await write(newRows, parts));
     if (written.rows === 0 && !sync) {
-      const files = onChange === 'append_new_columns' ? await this.withNewColumns(node, prev.files, newRows) : prev.files;
-      return { files, rows: await this.rowsOf(prev, prev.files), newFiles: [] };
+      // Columns the model's SQL gained reach the table even with no new row: one empty file carries
+      // them (the view reads by name, NULL in the old rows). Outside the partition folders: the next
+      // merge into a partitioned model rewrites the old files once.
+      const carrier = onChange === 'append_new_columns' && added.length > 0 ? (await this.writeParquet(node, `${newRows} LIMIT 0`)).files : [];
+      return { files: [...prev.files, ...carrier], rows: await this.rowsOf(prev, prev.files), newFiles: [] };
     }
+    const strategy = cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append');
     if (strategy === 'append' && !sync) {
       return { files: [...prev.files, ...written.files], rows: (await this.rowsOf(prev, prev.files)) + written.rows, newFiles: written.files };
     }
@@ -823,26 +868,12 @@ class Builder {
     if (replaced.length > 0) {
       const oldRows = `SELECT ${oldColumns} FROM (${tableViewSql(replaced)}) AS o`;
       const keptSql = keys.length > 0 && newRowsRead ? `${oldRows} WHERE NOT EXISTS (SELECT 1 FROM ${newRowsRead} AS n WHERE ${match})` : oldRows;
-      kept = withoutEmptyFiles(await this.writeParquet(node, keptSql, parts));
+      kept = withoutEmptyFiles(await write(keptSql, parts));
     }
     const files = [...untouched, ...kept.files, ...written.files];
     // A table needs at least one file: everything replaced and nothing left gives one empty file.
     if (files.length === 0) return { ...(await this.writeTable(node, newRows)), newFiles: [] };
     return { files, rows: (await this.rowsOf(prev, untouched)) + kept.rows + written.rows, newFiles: written.files };
-  }
-
-  /**
-   * `files` plus, when the model's SQL now has columns they lack, one empty file with the new
-   * column set: the table's view (union by name) then has the added columns, NULL in the old rows,
-   * although no new row brought them (append_new_columns with nothing new). The file lies outside
-   * the partition folders: the next merge into a partitioned model rewrites the old files once.
-   */
-  private async withNewColumns(node: ProjectNode, files: string[], newRows: string): Promise<string[]> {
-    const existing = await this.columnsOf(tableViewSql(files));
-    const incoming = await this.columnsOf(`SELECT * FROM (${newRows})`);
-    if ([...incoming.keys()].every((k) => existing.has(k))) return files;
-    const carrier = await this.writeParquet(node, `SELECT * FROM (${newRows}) LIMIT 0`);
-    return [...files, ...carrier.files];
   }
 
   /** Rows in `kept`, some of the previous version's files: its count less the others' (counted from their footers). */

@@ -50,3 +50,85 @@ describe('on_schema_change when the incremental run has no new rows', () => {
     ]);
   });
 });
+
+const model = (onChange: string, columns: string) => `{{ config(materialized='incremental', unique_key='k', on_schema_change='${onChange}') }}
+select ${columns} from {{ ref('src') }}
+{% if is_incremental() %} where k > (select max(k) from {{ this }}) {% endif %}`;
+
+describe('on_schema_change with a retyped column', () => {
+  it('append_new_columns (the default): a column retyped DATE → BIGINT, which cannot be cast back, fails the model naming the column; its last good version still reads', async () => {
+    const { lake, models } = await projectLake({
+      'seeds/src.csv': 'k,v\n1,10\n2,20\n',
+      'trusted/t.sql': model('append_new_columns', `k, DATE '2026-01-01' + k::INTEGER as d`),
+      'marts/reader.sql': `select count(*) as n from {{ ref('t') }}`,
+    });
+    expect((await lake.build()).status).toBe('success');
+    // The column keeps its name and changes type; one new row arrives.
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,30\n', 'trusted/t.sql': model('append_new_columns', 'k, v as d') });
+    const r = await lake.build();
+    // Like dbt, append_new_columns keeps the table's types: the new rows are cast to DATE, which
+    // BIGINT cannot be. A file of BIGINT would have made every read of the table fail.
+    const t = r.models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/column d \(DATE in the table, BIGINT in the model's SQL\).*on_schema_change 'append_new_columns'/);
+    expect(await lake.query('select k, d::VARCHAR as d from trusted.t order by k')).toEqual([
+      { k: 1, d: '2026-01-02' },
+      { k: 2, d: '2026-01-03' },
+    ]);
+  });
+
+  it.each(['append_new_columns', 'ignore'])('%s: a retyped column whose values cast keeps the table\'s type', async (onChange) => {
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n2,20\n', 'trusted/t.sql': model(onChange, 'k, v::VARCHAR as v') });
+    await lake.build();
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,30\n', 'trusted/t.sql': model(onChange, 'k, v::BIGINT as v') });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await lake.query('select k, v from trusted.t order by k')).toEqual([
+      { k: 1, v: '10' },
+      { k: 2, v: '20' },
+      { k: 3, v: '30' },
+    ]);
+  });
+
+  it('sync_all_columns: the table takes the new type of a retyped column (the old rows are rewritten anyway)', async () => {
+    const { lake, models } = await projectLake({
+      'seeds/src.csv': 'k,v\n1,10\n2,20\n',
+      'trusted/t.sql': model('sync_all_columns', 'k, v::VARCHAR as v'),
+    });
+    await lake.build();
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,30\n', 'trusted/t.sql': model('sync_all_columns', 'k, v::BIGINT as v') });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 3 });
+    // dbt: sync_all_columns "is inclusive of data type changes".
+    expect(await lake.query(`select data_type from duckdb_columns() where schema_name = 'trusted' and table_name = 't' and column_name = 'v'`)).toEqual([{ data_type: 'BIGINT' }]);
+    expect(await lake.query('select k, v from trusted.t order by k')).toEqual([
+      { k: 1, v: 10 },
+      { k: 2, v: 20 },
+      { k: 3, v: 30 },
+    ]);
+  });
+});
+
+describe('on_schema_change with a column whose name changes only in case', () => {
+  it('sync_all_columns keeps the old rows\' values (price and Price are one column to DuckDB)', async () => {
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n2,20\n', 'trusted/t.sql': model('sync_all_columns', 'k, v as price') });
+    await lake.build();
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,30\n', 'trusted/t.sql': model('sync_all_columns', 'k, v as Price') });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await lake.query('select k, price as price from trusted.t order by k')).toEqual([
+      { k: 1, price: 10 },
+      { k: 2, price: 20 },
+      { k: 3, price: 30 },
+    ]);
+  });
+
+  it('ignore keeps the new rows\' values of a column the table has', async () => {
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n2,20\n', 'trusted/t.sql': model('ignore', 'k, v as price') });
+    await lake.build();
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,30\n', 'trusted/t.sql': model('ignore', 'k, v as Price') });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await lake.query('select k, price as price from trusted.t order by k')).toEqual([
+      { k: 1, price: 10 },
+      { k: 2, price: 20 },
+      { k: 3, price: 30 },
+    ]);
+  });
+});
