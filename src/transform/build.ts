@@ -692,16 +692,18 @@ class Builder {
       if (mentionsItself(node, full.sql)) await this.carry(node.id);
       this.writeCompiled(node, full.sql);
       const { files, rows } = await this.writeTable(node, full.sql, node.config.partition_by);
-      const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+      // The audit reruns the model's SQL: `{{ this }}` in it has to read what the model's run
+      // read, the previous version, so the new one is defined after it.
       await this.buildAudit(node, false, undefined);
-      return out;
+      return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
     }
     await this.oneStatement(node, incSql!);
     this.writeCompiled(node, incSql!);
     const { files, rows, newFiles } = await this.mergeIncremental(node, prev!, incSql!);
-    const out = await this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+    // Before the new version is defined: an `is_incremental()` filter on `{{ this }}` (rows past
+    // max(k)) would otherwise see this run's rows and find no rejected row past them.
     await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `(${tableViewSql(newFiles)})` : undefined);
-    return out;
+    return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
   }
 
   /**

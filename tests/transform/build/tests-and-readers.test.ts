@@ -163,6 +163,29 @@ describe('audit of an incremental model', () => {
     expect(await lake.query('select sku, price from trusted.tru order by sku')).toEqual([{ sku: '1', price: 7 }, { sku: '2', price: 5 }]);
     expect(await lake.query('select sku from audit.tru_rejected')).toEqual([]);
   });
+
+  it('stores the rows a run rejects when its is_incremental() filter reads {{ this }} and the same run keeps rows past them', async () => {
+    const { lake, models } = await projectLake({
+      'seeds/src.csv': 'k,v\n1,1\n2,-2\n',
+      'trusted/t.sql': `{{ config(materialized='incremental', unique_key='k') }}
+select k, v from {{ ref('src') }}
+where {{ reject_if('v < 0', 'negative') }}
+{% if is_incremental() %} and k > (select max(k) from {{ this }}) {% endif %}`,
+    });
+    await lake.build();
+    expect(await lake.query('select _rejected_rule, k from audit.t_rejected order by k')).toEqual([{ _rejected_rule: 'negative', k: 2 }]);
+    // The next batch: k=3 is rejected, k=4 is kept.
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,1\n2,-2\n3,-3\n4,4\n' });
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 2 });
+    expect(await lake.query('select k from trusted.t order by k')).toEqual([{ k: 1 }, { k: 4 }]);
+    // k=3 was dropped by the rule, so it is in the audit: the audit reads `{{ this }}` as the
+    // model's run did (max(k) = 2), not the new version (max(k) = 4, nothing rejected past it).
+    expect(await lake.query('select _rejected_rule, k, v from audit.t_rejected order by k')).toEqual([
+      { _rejected_rule: 'negative', k: 2, v: -2 },
+      { _rejected_rule: 'negative', k: 3, v: -3 },
+    ]);
+  });
 });
 
 describe('a source never extracted', () => {
