@@ -137,9 +137,13 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const untestable = new Set([...builder.unusable, ...absentNodes(project, (id) => builder.state.has(id))]);
     const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger);
     if (options.test !== false) builder.warnings.push(...notRunWarnings(project, selected, untestable, builder.unusable));
-    const quality = options.test === false ? [] : await builder.scoreQuality(models, tests);
-    tests.push(...qualityGates(quality, env.quality));
     const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || !fs.existsSync(env.analyticsFile);
+    // Scores go to marts.mart_data_quality in the new catalog and to the metrics db alike: with
+    // nothing to publish (every rebuilt model failed) none are computed, and the gates stand as the
+    // last published build scored them, as in a build that rebuilds nothing.
+    const quality = options.test === false || !changed ? [] : await builder.scoreQuality(models, tests);
+    tests.push(...qualityGates(quality, env.quality));
+    if (options.test !== false && !changed) tests.push(...recordedGates(project, selected, await env.lastScores(), env.quality));
     const garbage = collectGarbage(previous.models, builder.state, previous.garbage, env.retainSupersededMillis);
     if (changed) {
       await writeState(conn, builder.state.values(), garbage);

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { prices, projectLake } from '../../helpers/models.js';
+import { metricsRows } from '../../helpers/metrics-read.js';
+import { prices, projectLake, writeFiles } from '../../helpers/models.js';
 
 describe('data quality scores', () => {
   it('scores trusted and mart models on the 8 dimensions, publishes mart_data_quality and gates the score as a test', async () => {
@@ -42,5 +45,37 @@ models:
     // History accumulates across builds.
     await lake.build({ fullRefresh: true });
     expect(await lake.query(`select count(*) as n from marts.mart_data_quality`)).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('a build whose every rebuilt model fails (nothing new to publish)', () => {
+  it('scores nothing (metrics db and mart_data_quality agree), keeps the gates of the recorded scores, and leaves no orphan files', async () => {
+    const { lake, models, root } = await projectLake({
+      'seeds/src.csv': 'k,v\n1,1\n',
+      'trusted/a.sql': `select k from {{ ref('src') }}`,
+      'trusted/b.sql': `select v from {{ ref('src') }}`,
+      'trusted/_b.yml': 'version: 2\nmodels:\n  - name: b\n    columns:\n      - name: v\n        tests: [not_null]\n',
+    });
+    expect((await lake.build()).tests.find((t) => t.name === 'quality_score_trusted_b')).toMatchObject({ status: 'pass', measured: 1 });
+    writeFiles(models, { 'trusted/a.sql': `select no_such_column from {{ ref('src') }}` });
+    const failed = await lake.build();
+    expect(failed.models.map((m) => [m.name, m.status])).toEqual([
+      ['seeds.src', 'up-to-date'],
+      ['trusted.a', 'error'],
+      ['trusted.b', 'up-to-date'],
+    ]);
+    // No catalog is published, so no score is computed: the metrics db and the published history
+    // (marts.mart_data_quality) agree; the gates stand as the last published build scored them.
+    const recorded = await metricsRows(root, `select model from quality_scores where run_id = '${failed.runId}' order by model`);
+    const published = await lake.query(`select model from marts.mart_data_quality where run_id = '${failed.runId}' order by model`);
+    expect(published).toEqual(recorded);
+    expect(recorded).toEqual([]);
+    expect(failed.tests.find((t) => t.name === 'quality_score_trusted_b')).toMatchObject({ status: 'pass', measured: 1 });
+
+    writeFiles(models, { 'trusted/a.sql': `select k from {{ ref('src') }}` });
+    await lake.build();
+    // No file of the failed build is left for the next one to sweep as if after a crash.
+    const logs = fs.readdirSync(path.join(root, 'logs')).map((f) => fs.readFileSync(path.join(root, 'logs', f), 'utf8')).join('\n');
+    expect(logs).not.toMatch(/of builds that never published/);
   });
 });
