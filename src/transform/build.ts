@@ -695,7 +695,7 @@ class Builder {
       // A model that reads its own previous version (by `{{ this }}` or by name) finds it defined.
       if (mentionsItself(node, full.sql)) await this.carry(node.id);
       this.writeCompiled(node, full.sql);
-      const { files, rows } = await this.writeTable(node, full.sql, node.config.partition_by);
+      const { files, rows } = await this.writeKeyed(node, full.sql);
       // The audit reruns the model's SQL: `{{ this }}` in it has to read what the model's run
       // read, the previous version, so the new one is defined after it.
       await this.buildAudit(node, false, undefined);
@@ -708,6 +708,28 @@ class Builder {
     // max(k)) would otherwise see this run's rows and find no rejected row past them.
     await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `(${tableViewSql(newFiles)})` : undefined);
     return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+  }
+
+  /**
+   * A table or a full build of an incremental model: its output, with `partition_by` and
+   * `unique_key` checked against its columns, so that a key it lacks fails naming the key (the
+   * merge of a later run would fail on SQL the user never wrote). No extra bind on success: the
+   * unique key is checked in the footer of a file written, partition_by when its COPY fails.
+   */
+  private async writeKeyed(node: ProjectNode, sql: string): Promise<{ files: string[]; rows: number }> {
+    const out = await this.writeTable(node, sql, node.config.partition_by).catch(async (error: unknown) => {
+      if (node.config.partition_by) checkKeyColumns(node, (await this.columnsOf(`SELECT * FROM (${sql})`)).keys());
+      throw error;
+    });
+    if (!node.config.unique_key || node.config.materialized !== 'incremental') return out;
+    try {
+      checkKeyColumns(node, (await this.columnsOf(`SELECT * FROM read_parquet(${quoteLiteral(out.files[0]!)})`)).keys());
+    } catch (error) {
+      // Never published: the files go now, not as a crash's leftovers.
+      for (const f of out.files) fs.rmSync(f, { force: true });
+      throw error;
+    }
+    return out;
   }
 
   /**
@@ -787,6 +809,7 @@ class Builder {
     const added = incoming.filter((c) => !c.old).map((c) => c.name);
     const missing = [...existing.values()].filter((o) => !incomingNames.has(o.name.toLowerCase())).map((o) => o.name);
     const retyped = incoming.filter((c) => c.old && c.old.type !== c.type);
+    checkKeyColumns(node, incoming.map((c) => c.name));
     if ((added.length || missing.length || retyped.length) && onChange === 'fail') {
       throw new ModelError(
         'SCHEMA_CHANGED',
@@ -996,6 +1019,23 @@ function partitionKeysOf(file: string): string[] {
 
 function sameKeys(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((k, i) => k === b[i]);
+}
+
+/** Fails naming the option and the column when `unique_key` or `partition_by` names a column the model's output lacks. */
+function checkKeyColumns(node: ProjectNode, columns: Iterable<string>): void {
+  const names = [...columns];
+  const have = new Set(names.map((c) => c.toLowerCase()));
+  // A table model's unique_key is unused (no merge): only an incremental one's is checked.
+  const uniqueKey = node.config.materialized === 'incremental' ? (node.config.unique_key ?? []) : [];
+  for (const [option, keys] of [['unique_key', uniqueKey], ['partition_by', node.config.partition_by ?? []]] as const) {
+    const absent = keys.filter((k) => !have.has(k.toLowerCase()));
+    if (absent.length > 0) {
+      throw new ModelError(
+        'MODEL_CONFIG_INVALID',
+        `${nodeLabel(node)}: ${option} names ${absent.map((k) => `'${k}'`).join(', ')}, which the model's SQL does not output (its columns: ${names.join(', ')})`,
+      );
+    }
+  }
 }
 
 /** Whether a model's SQL names the model (its `{{ this }}` or its name as a word): conservative. */

@@ -321,3 +321,39 @@ models:
     expect(mermaid).toContain('subgraph g_sources["sources"]');
   });
 });
+
+describe('unique_key or partition_by naming a column the model does not output', () => {
+  it('fails the first build naming unique_key and the column, not the merge SQL of a later run ("Referenced table n not found")', async () => {
+    const { lake, models } = await projectLake({
+      'seeds/src.csv': 'sku,price\n1,10\n',
+      'trusted/t.sql': `{{ config(materialized='incremental', unique_key='sku_id') }}
+select sku, price from {{ ref('src') }}`,
+    });
+    const first = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(first.status).toBe('error');
+    expect(first.error).toContain('models/trusted/t.sql');
+    expect(first.error).toMatch(/unique_key names 'sku_id', which the model's SQL does not output \(its columns: sku, price\)/);
+    // Fixed, it builds; a later run that loses the key column fails the same way, before any merge.
+    writeFiles(models, { 'trusted/t.sql': `{{ config(materialized='incremental', unique_key='sku') }}\nselect sku, price from {{ ref('src') }}` });
+    expect((await lake.build()).status).toBe('success');
+    writeFiles(models, {
+      'seeds/src.csv': 'sku,price\n1,10\n2,20\n',
+      'trusted/t.sql': `{{ config(materialized='incremental', unique_key='sku') }}\nselect sku as sku_id, price from {{ ref('src') }}`,
+    });
+    const later = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(later.status).toBe('error');
+    expect(later.error).toMatch(/unique_key names 'sku'/);
+    expect(later.error).not.toMatch(/Referenced table "n" not found/);
+    expect(await lake.query('select count(*)::INTEGER as n from trusted.t')).toEqual([{ n: 1 }]);
+  });
+
+  it('partition_by: fails naming partition_by and the column', async () => {
+    const { lake } = await projectLake({
+      'seeds/src.csv': 'sku,price\n1,10\n',
+      'trusted/t.sql': `{{ config(materialized='table', partition_by='day') }}\nselect sku, price from {{ ref('src') }}`,
+    });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/partition_by names 'day', which the model's SQL does not output/);
+  });
+});
