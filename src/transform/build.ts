@@ -596,6 +596,11 @@ class Builder {
     };
     collect(node);
     for (const dep of inputs) parts.push(dep, this.versionOf(dep));
+    // An audit table has no ref(): one the SQL reads by name is an input too (not the model's own,
+    // which each of its builds rewrites, as `{{ this }}`).
+    for (const id of auditsRead(`${fullSql}\n${incrementalSql ?? ''}`)) {
+      if (id !== auditId(node)) parts.push(id, this.versionOf(id));
+    }
     for (const key of [...deep].sort()) {
       const [name, asOfRun] = key.split('@') as [string, string | undefined];
       const [s, d] = name.split('.') as [string, string];
@@ -1036,6 +1041,13 @@ function checkKeyColumns(node: ProjectNode, columns: Iterable<string>): void {
       );
     }
   }
+}
+
+/** The audit tables (`audit.<model>_rejected`, quoted or not) a compiled SQL names: conservative, like `mentionsItself`. */
+function auditsRead(sql: string): string[] {
+  const found = new Set<string>();
+  for (const m of sql.matchAll(/(?:^|[^A-Za-z0-9_$])"?audit"?\s*\.\s*"?([A-Za-z_][A-Za-z0-9_]*_rejected)\b/gi)) found.add(`audit.${m[1]!.toLowerCase()}`);
+  return [...found].sort();
 }
 
 /** Whether a model's SQL names the model (its `{{ this }}` or its name as a word): conservative. */
