@@ -116,6 +116,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
       writeLineage(env, project);
+      pruneCompiled(env, project);
       // A project with no models and no tests (yet) has nothing to test: no catalog is needed.
       const wanted = options.test === false ? [] : testsFor(project, selected, new Set());
       const tests = wanted.length === 0 ? [] : await env.testPublished(project, wanted, visibility);
@@ -153,6 +154,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       fs.renameSync(catalogFile, env.analyticsFile); // the publish: readers see the old catalog or this one
     }
     writeLineage(env, project);
+    pruneCompiled(env, project);
     const counted = models.filter((m) => !builder.waiting.has(m.name));
     const modelStatus = combineStatus(counted.map((m) => ({ status: m.status === 'error' ? 'failed' : m.status === 'skipped' ? 'failed' : 'success' })));
     const failingTests = tests.some((t) => t.status === 'fail' || t.status === 'error');
@@ -278,6 +280,23 @@ function qualityGates(scores: Pick<QualityScore, 'model' | 'score'>[], q: Qualit
         measured: s.score!,
       };
     });
+}
+
+/**
+ * Removes `data/compiled/<schema>/<model>.sql` of models no longer in the project (or disabled):
+ * the folder is run elsewhere as the project (README, scaling out), so it holds what exists.
+ */
+function pruneCompiled(env: BuildEnv, project: Project): void {
+  if (!fs.existsSync(env.compiledDir)) return;
+  for (const schema of fs.readdirSync(env.compiledDir, { withFileTypes: true })) {
+    if (!schema.isDirectory()) continue;
+    const dir = path.join(env.compiledDir, schema.name);
+    for (const file of fs.readdirSync(dir)) {
+      const node = file.endsWith('.sql') ? project.nodes.get(`${schema.name}.${file.slice(0, -'.sql'.length)}`) : undefined;
+      if (file.endsWith('.sql') && !(node?.kind === 'model' && node.config.enabled)) fs.rmSync(path.join(dir, file), { force: true });
+    }
+    if (fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+  }
 }
 
 function writeLineage(env: BuildEnv, project: Project): void {
@@ -521,7 +540,17 @@ class Builder {
       }
       this.env.progress.update('build', { rows: ++done, total: nodes.length });
     }
-    // Ephemerals are compiled into their readers; a selected one that fails to render shows up there.
+    // Ephemerals are compiled into their readers; their own SQL is written too (a reader of
+    // data/compiled sees every model). One that fails to render shows up in its readers.
+    for (const id of topoOrder(this.project)) {
+      const node = this.project.nodes.get(id)!;
+      if (!selected.has(id) || node.kind !== 'model' || node.config.materialized !== 'ephemeral' || !node.config.enabled) continue;
+      try {
+        this.writeCompiled(node, renderModel(this.project, node, this.renderContextFor(node)).sql);
+      } catch {
+        // Reported by the models that inline it.
+      }
+    }
     return results;
   }
 
