@@ -37,6 +37,8 @@ export function cursorFileName({ source, dataset, scope }: CursorKey): string {
 export class CursorStore {
   private readonly dir: string;
   private readonly held = new Map<string, HeldLock>();
+  /** Locks being taken: a second read while the first waits shares its wait (a second acquire would wait on our own lock). */
+  private readonly taking = new Map<string, Promise<HeldLock>>();
 
   constructor(root: string, private readonly lockTimeoutMillis: number) {
     this.dir = path.join(root, 'state', 'cursors');
@@ -54,7 +56,16 @@ export class CursorStore {
   async read(key: CursorKey, signal?: AbortSignal): Promise<unknown> {
     const file = this.file(key);
     if (!this.held.has(file)) {
-      this.held.set(file, await acquireLock(file, { timeoutMillis: this.lockTimeoutMillis, what: this.what(key), signal }));
+      let taking = this.taking.get(file);
+      if (!taking) {
+        taking = acquireLock(file, { timeoutMillis: this.lockTimeoutMillis, what: this.what(key), signal });
+        this.taking.set(file, taking);
+      }
+      try {
+        this.held.set(file, await taking);
+      } finally {
+        this.taking.delete(file);
+      }
     }
     const stored = readCursorFile(file);
     if (stored !== undefined || key.scope === undefined) return stored?.cursor;

@@ -147,6 +147,27 @@ describe('two incremental sources writing one dataset (one per store)', () => {
   });
 });
 
+describe('ctx.cursor() asked twice at once by one source', () => {
+  it('both calls get the cursor (the second shares the first one\'s lock instead of waiting for it forever)', async () => {
+    const lake = await tempLake();
+    const source = (upTo: number, seen: unknown[][]) =>
+      defineSource({
+        source: 'shop',
+        dataset: 'twice',
+        schema: z.object({ id: z.number() }),
+        async *extract(ctx) {
+          seen.push(await Promise.all([ctx.cursor(), ctx.cursor()]));
+          yield [{ id: upTo }];
+          ctx.checkpoint(upTo);
+        },
+      });
+    const seen: unknown[][] = [];
+    expect((await lake.extract([source(1, seen)])).status).toBe('success');
+    expect((await lake.extract([source(2, seen)])).status).toBe('success');
+    expect(seen).toEqual([[undefined, undefined], [1, 1]]);
+  }, 20_000);
+});
+
 describe('two incremental sources of one dataset without constant partitions, in one extract', () => {
   it('the second to use the shared cursor fails, naming it, instead of going on from the first one\'s position; the first is stored', async () => {
     const lake = await tempLake();
