@@ -43,8 +43,13 @@ export function registerSecretParam(name: string): void {
   secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
 }
 
+const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature)';
 // `name: value` but not SQL's `name::TYPE` cast (compiled SQL is scrubbed too).
-const PARAM = /([?&;\s"'{,]|^)((?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature))(=|"\s*:\s*"|'\s*:\s*'|:(?!:)\s*)([^&\s"',;}]+)/gi;
+const PARAM = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\s*'|:(?!:)\\s*)([^&\\s"',;}]+)`, 'gi');
+// A quoted value, whole (a passphrase has spaces): `"password": "a b c"`, `password='a b'`.
+const PARAM_QUOTED = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(["']?\\s*(?:=|:(?!:))\\s*)(["'])((?:\\\\.|(?!\\4)[^\\\\])*)\\4`, 'gi');
+// The password of a URL's user info (`https://user:password@host/`), which got sends as Basic auth.
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+@/gi;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
 
 /** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */
@@ -55,6 +60,8 @@ export function redactString(text: string): string {
   }
   if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
+  out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
+  out = out.replace(PARAM_QUOTED, (_m, pre: string, name: string, sep: string, quote: string) => `${pre}${name}${sep}${quote}${REDACTED}${quote}`);
   out = out.replace(PARAM, (_m, pre: string, name: string, sep: string) => `${pre}${name}${sep}${REDACTED}`);
   return out;
 }
