@@ -38,13 +38,24 @@ async function loadConfig(explicit: string | undefined): Promise<{ config: CliCo
   } catch (error) {
     throw new UsageError(`${path.relative(process.cwd(), file)}: ${(error as Error).message}`);
   }
-  let config = (mod.default ?? mod) as CliConfig & { default?: CliConfig };
+  const where = path.relative(process.cwd(), file) || file;
+  let config = ('default' in mod ? mod.default : mod) as CliConfig & { default?: CliConfig };
   // A .ts config outside an ESM package comes back as CommonJS: `default` sits one level down,
   // next to the file's named exports (`export const prices = …`), which are not options.
-  if (config && typeof config === 'object' && 'default' in config && config.default && typeof config.default === 'object') config = config.default;
-  if (!config || typeof config !== 'object') throw new UsageError(`${file}: export default { sources, ...options }`);
+  if (config && typeof config === 'object' && 'default' in config) config = config.default as typeof config;
+  // A config may compute its options: `export default loadSecrets().then(…)`. Awaited, or its
+  // options (an object with no keys of its own) would be dropped without a word.
+  if (config && typeof (config as { then?: unknown }).then === 'function') {
+    try {
+      config = await config;
+    } catch (error) {
+      throw new UsageError(`${where}: its default export (a promise) failed: ${(error as Error).message}`);
+    }
+  }
+  if (!config || typeof config !== 'object' || Array.isArray(config)) {
+    throw new UsageError(`${where}: the default export must be an object, export default { sources, ...options } (got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config})`);
+  }
   // `sources: prices` (not `[prices]`) would extract nothing, silently: a config error, naming the entry.
-  const where = path.relative(process.cwd(), file) || file;
   if (config.sources !== undefined && config.sources !== null) {
     if (!Array.isArray(config.sources)) throw new UsageError(`${where}: option "sources" must be a list of sources ([defineSource(…), …]), got ${typeof config.sources}`);
     const { isSource } = await import('./extract/source.js');
@@ -129,6 +140,9 @@ function pickDatasets(lake: Lakehouse, names: string[], all: boolean): [string, 
   }
   return picked;
 }
+
+/** `shop/orders`, or `shop/orders (store=a)` for one store of several writing the dataset (as alerts name it). */
+const sourceName = (s: { source: string; dataset: string; scope?: string }): string => `${s.source}/${s.dataset}${s.scope ? ` (${s.scope})` : ''}`;
 
 /** One line for a table cell: line breaks shown as ⏎, tabs as a space, other control characters escaped. */
 function oneLine(s: string): string {
@@ -273,7 +287,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       await withLake(globals(), async (lake, config) => {
         const result = await lake.extract(pickSources(config, names));
         for (const s of result.sources) {
-          console.log(`${s.source}/${s.dataset}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected, ${s.files} files${s.error ? ` — ${s.error}` : ''}`);
+          console.log(`${sourceName(s)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected, ${s.files} files${s.error ? ` — ${s.error}` : ''}`);
         }
         console.log(`run ${result.runId}: ${result.status}`);
         setExit(result.status === 'success' ? EXIT_OK : EXIT_FAILED);
@@ -314,7 +328,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     await withLake(globals(), async (lake, config) => {
       const vars = parseVars(opts.var);
       const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
-      for (const s of run.extract?.sources ?? []) console.log(`extract ${s.source}/${s.dataset}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
+      for (const s of run.extract?.sources ?? []) console.log(`extract ${sourceName(s)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
       for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}`);
       if (run.build) reportTests(run.build.tests);
       for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
