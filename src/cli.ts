@@ -221,6 +221,8 @@ function toJson(rows: Row[]): string {
 
 async function interactiveSql(lake: Lakehouse): Promise<void> {
   const historyFile = path.join(lake.paths.root, '.sql_history');
+  // A query may quote a token (a URL read with read_json): the history file is under data/ too.
+  const { redactString } = await import('./redact.js');
   const history = fs.existsSync(historyFile) ? fs.readFileSync(historyFile, 'utf8').split('\n').filter(Boolean).reverse().slice(0, 500) : [];
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'duckhouse> ', history, historySize: 500, terminal: Boolean(process.stdin.isTTY) });
   console.log(`analytics.duckdb (read-only). End statements with ';'. Commands: .tables  .schema <table>  .quit`);
@@ -240,7 +242,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
       } catch (error) {
         console.log(`error: ${(error as Error).message}`);
       }
-      fs.appendFileSync(historyFile, `${trimmed}\n`);
+      fs.appendFileSync(historyFile, `${redactString(trimmed)}\n`);
       rl.prompt();
       continue;
     }
@@ -252,7 +254,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
     }
     const sql = buffer.trim().replace(/;+$/, '');
     buffer = '';
-    fs.appendFileSync(historyFile, `${sql.replace(/\n/g, ' ')}\n`);
+    fs.appendFileSync(historyFile, `${redactString(sql.replace(/\n/g, ' '))}\n`);
     try {
       const t0 = performance.now();
       const rows = await lake.query(sql);

@@ -78,3 +78,15 @@ describe('duckhouse runs --root', () => {
     expect(missing.out).toBe('(no rows)\n');
   }, 60_000);
 });
+
+describe('duckhouse sql (interactive) history', () => {
+  it('keeps the statements in data/.sql_history with secrets redacted (the history lives under data/ too)', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const root = path.join(dir, 'data');
+    const r = run(dir, ['sql', '--root', root], "select 'https://api.example.com/x?access_token=tok-abcdef123456' as u;\n.quit\n");
+    expect(r.code, r.err).toBe(0);
+    const history = fs.readFileSync(path.join(root, '.sql_history'), 'utf8');
+    expect(history).toContain("select 'https://api.example.com/x?access_token=[REDACTED]' as u");
+    expect(history).not.toContain('tok-abcdef123456');
+  }, 60_000);
+});
