@@ -11,7 +11,7 @@
  * by the published catalog.
  *
  * A process killed before the switch leaves outputs nobody sees; the next open deletes them
- * (see `rollbackCompactions`). Killed after it, only the manifest is left behind.
+ * (see `rollbackCompaction`). Killed after it, only the manifest is left behind.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -470,11 +470,15 @@ export async function rollbackCompaction(metrics: MetricsDb, manifestFile: strin
   } catch {
     return 0;
   }
-  const { compacted } = await metrics.bronzeVisibility();
+  const { compacted, removed: superseded } = await metrics.bronzeVisibility();
   let removed = 0;
   for (const output of manifest.outputs) {
     if (!isCompactionOutput(output)) continue;
-    if (compacted.has(path.relative(manifest.root, output))) continue;
+    // An output switched in and since superseded by a later compaction or prune is a removed
+    // file like any other: purgeRemoved deletes it after the retention, once no published view
+    // names it. Only outputs the metrics db never recorded are invisible to every reader.
+    const rel = path.relative(manifest.root, output);
+    if (compacted.has(rel) || superseded.has(rel)) continue;
     if (fs.existsSync(output)) {
       fs.rmSync(output, { force: true });
       removed += 1;

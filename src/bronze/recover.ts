@@ -88,7 +88,7 @@ async function rollForward(dir: string, metrics: MetricsDb, logger: Logger, save
   let rolledForward = 0;
   for (const name of fs.readdirSync(dir)) {
     if (name.startsWith('compact-') && name.endsWith('.json')) {
-      // A compaction killed before its switch: its outputs are invisible; delete them.
+      // A compaction killed before its switch (or between switch and cleanup): delete the outputs it never switched in.
       const { rollbackCompaction } = await import('./lifecycle.js');
       const removedOutputs = await rollbackCompaction(metrics, path.join(dir, name));
       if (removedOutputs > 0) logger.warn(`removed ${removedOutputs} unswitched compaction output(s) of a dead process`);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
@@ -183,6 +184,42 @@ describe('bronze lifecycle: compaction', () => {
         await again.close();
       }
     }
+  });
+
+  it('recovery of a compaction killed after its switch keeps its outputs once superseded: for the retention window and the published views reading them', async () => {
+    // Default retention (60 minutes): removed files must stay on disk.
+    const { lake, root, models } = await projectLake({ 'staging/stg_prices.sql': MODELS['staging/stg_prices.sql'] });
+    const at = new Date('2026-03-05T15:00:00Z');
+    for (let run = 1; run <= 3; run += 1) await lake.extract(prices(run), { extractedAt: at });
+    const c1 = await lake.compact({ source: 'shop', dataset: 'prices' });
+    expect(c1.filesOut).toBe(2);
+    const outputs1 = bronzeParquet(root).filter((f) => f.includes(`-c${c1.runId.replace('-', '')}-`)).map((f) => path.join(root, 'bronze', f));
+    expect(outputs1).toHaveLength(2);
+    // The published staging view now names compaction 1's outputs.
+    expect((await lake.build()).status).toBe('success');
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 30 }]);
+
+    // A later run and a later compaction supersede them: removed in bronze_files, kept on disk.
+    await lake.extract(prices(4), { extractedAt: at });
+    const c2 = await lake.compact({ source: 'shop', dataset: 'prices' });
+    expect(c2.filesIn).toBe(4);
+    for (const f of outputs1) expect(fs.existsSync(f)).toBe(true);
+    const removed = await metricsRows(root, `SELECT count(*) AS n FROM bronze_files WHERE removed_by = '${c2.runId}' AND path LIKE '%-c${c1.runId.replace('-', '')}-%'`);
+    expect(removed).toEqual([{ n: 2 }]);
+
+    // What compaction 1 leaves if killed between its switch and the deletion of its manifest: the
+    // manifest (naming outputs that WERE switched in) in the temp folder of a dead process.
+    const dead = path.join(root, '.tmp', 'p4194305-1');
+    fs.mkdirSync(dead, { recursive: true });
+    fs.writeFileSync(path.join(dead, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: 4194305, procStart: '1' }));
+    fs.writeFileSync(path.join(dead, `compact-${c1.runId}.json`), JSON.stringify({ kind: 'compact', runId: c1.runId, root, outputs: outputs1 }));
+
+    const { Lakehouse } = await import('../../src/index.js');
+    const other = await Lakehouse.open({ root, models, log: { console: false } });
+    await other.close();
+    expect(fs.existsSync(dead)).toBe(false);
+    for (const f of outputs1) expect(fs.existsSync(f), f).toBe(true);
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 30 }]);
   });
 });
 
