@@ -220,6 +220,11 @@ export class Lakehouse {
    * const result = await lake.extract([vtexCatalog({ store: 'bistek', baseUrl })]);
    */
   async extract(sources: AnySource[] | AnySource, options: ExtractOptions = {}): Promise<ExtractResult> {
+    return this.extractFor(sources, options);
+  }
+
+  /** `extract`, run by the `lake.run()` pipeline `pipelineId` when given. */
+  private async extractFor(sources: AnySource[] | AnySource, options: ExtractOptions, pipelineId?: string): Promise<ExtractResult> {
     this.ensureOpen('extract');
     checkOptionKeys(options, ['signal', 'extractedAt'], 'lake.extract');
     if (options.extractedAt !== undefined && !(options.extractedAt instanceof Date && !Number.isNaN(options.extractedAt.getTime()))) {
@@ -233,6 +238,9 @@ export class Lakehouse {
     const runId = newRunId();
     const logger = this.logger.child({ runId });
     await this.metrics.startRun(runId, 'extract', new Date());
+    // The pipeline's id stands for this extract (asOfRunCutoff): named at once, so it still does
+    // when the pipeline dies before storing its result.
+    if (pipelineId) this.metrics.savePartialResult(pipelineId, { runId: pipelineId, extract: runId, build: null });
     logger.info(`extract started: ${list.map((s) => `${s.source}/${s.dataset}`).join(', ')}`);
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     const limit = pLimit(4);
@@ -553,7 +561,7 @@ export class Lakehouse {
     let failure: unknown;
     try {
       if (options.sources && options.sources.length > 0) {
-        extract = await this.extract(options.sources, options.extractedAt ? { extractedAt: options.extractedAt } : {});
+        extract = await this.extractFor(options.sources, options.extractedAt ? { extractedAt: options.extractedAt } : {}, runId);
       }
       // An extract-only lake (no models folder) runs its sources and builds nothing.
       if (!fs.existsSync(this.paths.models)) this.logger.child({ runId }).warn(`models folder ${this.paths.models} does not exist: nothing built`);

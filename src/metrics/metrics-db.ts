@@ -10,7 +10,7 @@ import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, readRuns } from './run-history.js';
-import { runResultFile } from './run-results.js';
+import { readRunResult, runResultFile } from './run-results.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -336,6 +336,14 @@ export class MetricsDb {
     return scoreMap(await this.select(LAST_SCORES_SQL));
   }
 
+  /**
+   * What a run knows before it finishes, stored as its result until `finishRun` replaces it: a
+   * file write, no transaction, so readers of a run that dies still find it (`asOfRunCutoff`).
+   */
+  savePartialResult(runId: string, result: Record<string, unknown>): void {
+    writeFileAtomic(runResultFile(this.file, runId), JSON.stringify(result));
+  }
+
   async finishRun(
     runId: string,
     fields: FinishFields,
@@ -530,19 +538,21 @@ export class MetricsDb {
   /** Marks `running` runs whose process is gone as `abandoned`. Returns their ids. */
   async markAbandoned(): Promise<string[]> {
     return this.transaction(async (c) => {
-      const running = readerRows(await c.runAndReadAll(`SELECT run_id, host, pid, proc_start FROM runs WHERE status = 'running'`));
+      const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, host, pid, proc_start FROM runs WHERE status = 'running'`));
       const dead = running.filter(
         (r) => !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null }),
       );
       for (const r of dead) {
+        // A pipeline's batches are its extract's, named by its partial result (lake.run()).
+        const extract = r.kind === 'run' ? (readRunResult(this.file, r.run_id as string) as { extract?: unknown } | null)?.extract : undefined;
         await c.run(
           `UPDATE runs SET status = 'abandoned', finished_at = now(), error = $2,
-             rows = (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = $1),
-             rejected = (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = $1),
-             files = (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = $1),
-             bytes = (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = $1)
+             rows = (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = $3),
+             rejected = (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = $3),
+             files = (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = $3),
+             bytes = (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = $3)
            WHERE run_id = $1`,
-          [r.run_id as string, ABANDONED_ERROR],
+          [r.run_id as string, ABANDONED_ERROR, typeof extract === 'string' ? extract : (r.run_id as string)],
         );
       }
       return dead.map((r) => r.run_id as string);

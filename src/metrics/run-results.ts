@@ -13,7 +13,7 @@ export function runResultFile(metricsFile: string, runId: string): string {
   return path.join(path.dirname(metricsFile), 'results', runId.slice(0, 6), `${runId}.json`);
 }
 
-/** The stored result of a run, or null when it has none (still running, or died). */
+/** The stored result of a run, or null when it has none (still running, or died; a `lake.run()` pipeline has a partial one naming its extract). */
 export function readRunResult(metricsFile: string, runId: string): unknown {
   try {
     return JSON.parse(fs.readFileSync(runResultFile(metricsFile, runId), 'utf8')) as unknown;

@@ -101,7 +101,8 @@ export function filesFingerprint(dir: string, files: string[]): string {
 /**
  * The run id rows are read up to for `asOfRun`. A `lake.run()` pipeline makes its id before its
  * extract makes its own, later one: as of a pipeline run is as of the extract it ran, which its
- * stored result names. Any other run (or a pipeline not finished yet) is its own cutoff.
+ * stored result names (from the moment the extract starts: a pipeline that died still names it).
+ * Any other run (or a pipeline that ran no extract) is its own cutoff.
  */
 export function asOfRunCutoff(root: string, asOfRun: string): string {
   const result = readRunResult(path.join(root, 'metrics', 'runs.duckdb'), asOfRun) as { extract?: unknown } | null;

@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defineSource, Lakehouse, z } from '../../src/index.js';
 import { projectLake } from '../helpers/models.js';
 import { tempDir, registerCleanup } from '../helpers/temp-lake.js';
 
 const at = new Date('2026-03-05T15:00:00Z');
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** `shop/items` with the given schema and rows. */
 function items(schema: z.ZodObject<z.ZodRawShape>, rows: Record<string, unknown>[]) {
@@ -90,6 +93,32 @@ select count(*) as n from {{ source('shop', 'items', as_of_run=var('first_run'))
   });
 });
 
+/** A child running lake.run() whose source commits [1, 2, 3] and then hangs (to be SIGKILLed). */
+const CHILD = `
+import fs from 'node:fs';
+import path from 'node:path';
+import { Lakehouse, defineSource, z } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+const [root, models] = process.argv.slice(2);
+const lake = await Lakehouse.open({ root, models, log: { console: false }, progress: false, limits: { flushRows: 3 } });
+const src = defineSource({
+  source: 'shop', dataset: 'items', schema: z.object({ id: z.number().int() }),
+  async *extract() {
+    yield [{ id: 1 }, { id: 2 }, { id: 3 }];
+    // Wait until that batch is committed (its file is in bronze), then hang with the run open.
+    const dir = path.join(root, 'bronze', 'shop', 'items');
+    for (;;) {
+      const files = fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.parquet')) : [];
+      if (files.length > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    process.stdout.write('committed\\n');
+    await new Promise(() => undefined);
+  },
+});
+await lake.run({ sources: [src] });
+`;
+
 describe('as of a lake.run() pipeline run (its id is made before its extract makes its own)', () => {
   const ids = (values: number[]) =>
     defineSource({ source: 'shop', dataset: 'items', schema: z.object({ id: z.number().int() }), extract: () => [values.map((id) => ({ id }))] });
@@ -117,4 +146,47 @@ select count(*) as n from {{ source('shop', 'items', as_of_run=var('pinned_run',
     expect(b.models.find((m) => m.name === 'marts.pinned')?.status).toBe('success');
     expect(await lake.query('select n from marts.pinned')).toEqual([{ n: 3 }]);
   });
+
+  it('a pipeline that died after its extract committed rows: as of its id reads those rows, and its record counts them', async () => {
+    const dir = tempDir();
+    const root = path.join(dir, 'data');
+    const models = path.join(dir, 'models');
+    fs.mkdirSync(models, { recursive: true });
+    const script = path.join(dir, 'child-pipeline.mts');
+    fs.writeFileSync(script, CHILD);
+    const child = spawn(process.execPath, ['--import', 'tsx', script, root, models], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`child never committed: ${stderr}`)), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('committed')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.on('exit', () => reject(new Error(`child exited: ${stderr}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+
+    const lake = await Lakehouse.open({ root, models, log: { console: false } });
+    try {
+      const runs = await lake.runs({ limit: 10 });
+      const pipeline = runs.find((r) => r.kind === 'run');
+      const extract = runs.find((r) => r.kind === 'extract');
+      expect(pipeline?.status).toBe('abandoned');
+      expect(extract?.status).toBe('abandoned');
+      // The abandoned pipeline counts what its extract committed.
+      expect(pipeline?.rows).toBe(3);
+      // The extract's committed batch is kept and visible.
+      expect((await lake.bronze<{ id: number }>('shop/items')).map((r) => r.id).sort()).toEqual([1, 2, 3]);
+      // As of the extract's own id: its rows.
+      expect((await lake.bronze<{ id: number }>('shop/items', { asOfRun: extract!.runId })).map((r) => r.id).sort()).toEqual([1, 2, 3]);
+      // As of the pipeline's id, which stands for the extract it ran: the same rows.
+      expect((await lake.bronze<{ id: number }>('shop/items', { asOfRun: pipeline!.runId })).map((r) => r.id).sort()).toEqual([1, 2, 3]);
+    } finally {
+      await lake.close();
+    }
+  }, 90_000);
 });
