@@ -154,7 +154,8 @@ function matchesFilter(file: LiveFile, filters: PartitionFilter[] | undefined): 
  * or the value it stores (`store=São José`), as the object form `{ store: 'São José' }` does.
  */
 function matchesOne(file: LiveFile, f: PartitionFilter): boolean {
-  if (typeof f !== 'string') return Object.entries(f).every(([k, v]) => file.partition[k] === v);
+  // Values compare in NFC, as the path form does: the same text typed on another system may arrive decomposed.
+  if (typeof f !== 'string') return Object.entries(f).every(([k, v]) => file.partition[k]?.normalize('NFC') === v.normalize('NFC'));
   const wanted = f.split('/').filter(Boolean);
   const have = file.partitionDir === '' ? [] : file.partitionDir.split(path.sep);
   if (wanted.length > have.length) return false;

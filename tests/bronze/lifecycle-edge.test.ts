@@ -46,6 +46,17 @@ describe('compact: partition paths written with the value as stored', () => {
     }
   });
 
+  it('{ store: "São José" } matches the partition with the value in another Unicode normal form, as the path form does', async () => {
+    const nfd = 'São José'.normalize('NFD');
+    expect(nfd).not.toBe('São José');
+    const lake = await tempLake();
+    await twoRuns(lake);
+    const r = await lake.compact({ source: 'shop', dataset: 'prices', partitions: [{ store: nfd }] });
+    expect(r.warnings).toBeUndefined();
+    expect(r).toMatchObject({ partitions: 1, filesIn: 2, filesOut: 1 });
+    expect(await lake.bronze('shop/prices')).toHaveLength(4);
+  });
+
   it('still refuses traversal and multi-segment values, changing nothing', async () => {
     const lake = await tempLake();
     await twoRuns(lake);
