@@ -170,7 +170,8 @@ function loadCheerio(): Promise<Cheerio> {
 
 /**
  * A URL as the crawler compares and requests it: absolute, http(s) only, without fragment, with
- * query parameters sorted. Undefined for anything else (`mailto:`, `javascript:`, garbage).
+ * percent-escapes upper-cased and query parameters sorted. Undefined for anything else
+ * (`mailto:`, `javascript:`, garbage).
  * @example normalizeCrawlUrl('?sort=a&page=2#top', 'https://loja.com.br/c/x') // 'https://loja.com.br/c/x?page=2&sort=a'
  */
 export function normalizeCrawlUrl(href: string, base?: string): string | undefined {
@@ -182,10 +183,35 @@ export function normalizeCrawlUrl(href: string, base?: string): string | undefin
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   url.hash = '';
-  if (url.search) url.searchParams.sort();
+  // URL() upper-cases the escapes it writes but keeps those of the link: `%c3%a3` and `%C3%A3`
+  // are one octet (RFC 3986 §6.2.2.1), and would otherwise be two pages fetched and stored twice.
+  url.pathname = upperEscapes(url.pathname);
   // `/c/x?` is `/c/x`: an empty query would make it another page (crawled, and its records stored, twice).
-  if (url.search === '' && url.href.endsWith('?')) return url.href.slice(0, -1);
+  url.search = sortQuery(upperEscapes(url.search.slice(1)));
   return url.href;
+}
+
+const upperEscapes = (s: string): string => s.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+
+/**
+ * Parameters sorted by name in the order of `URLSearchParams.sort()`, each kept as written:
+ * re-serializing would turn a bare `?x` into `?x=` (another request) and re-encode values.
+ */
+function sortQuery(query: string): string {
+  const name = (pair: string): string => {
+    const raw = pair.split('=', 1)[0]!.replace(/\+/g, ' ');
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+  };
+  const pairs = query.split('&').filter((pair) => pair !== '').map((pair) => ({ pair, name: name(pair) }));
+  // Array sort is stable: repeated names keep their order, as in URLSearchParams.sort().
+  return pairs
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((p) => p.pair)
+    .join('&');
 }
 
 /**

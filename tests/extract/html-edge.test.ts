@@ -1,6 +1,6 @@
 /**
- * Crawler edges: a link with an empty query is the same page; a page ending in a comment after
- * </html> is whole. Quarantine edges: camelCase secret names, records too big for one write.
+ * Crawler edges: a link with an empty query, or with its percent-escapes in another case, is the
+ * same page; a bare query key stays bare; a page ending in a comment after </html> is whole. Quarantine edges: camelCase secret names, records too big for one write.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -49,6 +49,41 @@ describe('htmlSource edges', () => {
     ]);
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
     expect((s.hits['/c/x'] ?? 0) + (s.hits['/c/x?'] ?? 0)).toBe(1);
+  });
+
+  it('links to a category written "/c/pão", "/c/p%C3%A3o" and "/c/p%c3%a3o" are one page: fetched once, its records stored once', async () => {
+    // RFC 3986 §6.2.2.1: percent-escapes are case-insensitive; URL() upper-cases the escapes it
+    // writes itself but keeps those written in the link.
+    expect(normalizeCrawlUrl('/c/p%c3%a3o', 'http://h/')).toBe('http://h/c/p%C3%A3o');
+    expect(normalizeCrawlUrl('/c/pão', 'http://h/')).toBe('http://h/c/p%C3%A3o');
+    expect(normalizeCrawlUrl('/busca?q=p%c3%a3o', 'http://h/')).toBe('http://h/busca?q=p%C3%A3o');
+    const s = await siteOf({
+      '/': html('<a class="n" href="/c/pão">pão</a> <a class="n" href="/c/p%C3%A3o">pão</a> <a class="n" href="/c/p%c3%a3o">pão</a>'),
+      '/c/p%C3%A3o': html('<li class="p" data-sku="PAO-1">Pão francês</li>'),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'pct', startUrls: [`${s.url}/`], follow: 'a.n', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(s.hits).toEqual({ '/': 1, '/c/p%C3%A3o': 1 });
+    expect(await lake.bronze('edge/pct')).toHaveLength(1);
+  });
+
+  it('a link with a bare query key ("/q?x") is requested as written, not as "/q?x="; parameters are sorted as written', async () => {
+    expect(normalizeCrawlUrl('/q?x', 'http://h/')).toBe('http://h/q?x');
+    expect(normalizeCrawlUrl('/q?x&b=2&&a=1', 'http://h/')).toBe('http://h/q?a=1&b=2&x');
+    expect(normalizeCrawlUrl('/q?b=1&a=2&b=0', 'http://h/')).toBe('http://h/q?a=2&b=1&b=0'); // a repeated name keeps its order
+    const s = await siteOf({
+      '/': html('<a class="n" href="/q?x">x</a>'),
+      '/q?x': html('<li class="p" data-sku="X">X</li>'),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'bare', startUrls: [`${s.url}/`], follow: 'a.n', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(s.hits).toEqual({ '/': 1, '/q?x': 1 });
   });
 
   it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
