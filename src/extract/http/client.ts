@@ -378,15 +378,32 @@ function packageVersion(): string {
 
 /**
  * Text in the charset the response declares: its Content-Type, else (HTML) a `<meta charset>` or
- * `<meta http-equiv="Content-Type" content="…; charset=…">` in its first 1,024 bytes; UTF-8
- * otherwise or when the label is unknown. Brazilian store sites still serve ISO-8859-1.
+ * `<meta http-equiv="Content-Type" content="…; charset=…">` in its first 1,024 bytes, else in its
+ * `<head>` (up to HEAD_SCAN_BYTES); UTF-8 otherwise or when the label is unknown. Brazilian store
+ * sites still serve ISO-8859-1.
  */
 export function decodeText(raw: Buffer, contentType: string | undefined): string {
-  const declared = /charset\s*=\s*["']?([\w.:-]+)/i.exec(contentType ?? '')?.[1] ?? /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)/i.exec(raw.subarray(0, 1024).toString('latin1'))?.[1];
+  const declared = /charset\s*=\s*["']?([\w.:-]+)/i.exec(contentType ?? '')?.[1] ?? metaCharset(raw);
   if (!declared || /^utf-?8$/i.test(declared)) return raw.toString('utf8');
   try {
     return new TextDecoder(declared).decode(raw);
   } catch {
     return raw.toString('utf8'); // a label TextDecoder does not know
   }
+}
+
+/** How far into a page its `<head>` is searched for a charset `<meta>`. */
+const HEAD_SCAN_BYTES = 64 * 1024;
+const META_CHARSET = /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)/i;
+
+/**
+ * The charset a `<meta>` declares. Browsers look in the first 1,024 bytes, then re-decode when the
+ * parser meets a later one: store sites put titles, SEO metas and styles first, pushing it past 1 KB.
+ */
+function metaCharset(raw: Buffer): string | undefined {
+  const found = META_CHARSET.exec(raw.subarray(0, 1024).toString('latin1'))?.[1];
+  if (found !== undefined || raw.length <= 1024) return found;
+  const start = raw.subarray(0, HEAD_SCAN_BYTES).toString('latin1');
+  const headEnd = start.search(/<\/head\s*>|<body[\s>]/i);
+  return META_CHARSET.exec(headEnd < 0 ? start : start.slice(0, headEnd))?.[1];
 }

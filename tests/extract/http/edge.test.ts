@@ -252,6 +252,43 @@ describe('text in the charset the page declares', () => {
     expect(decodeText(Buffer.from('<p>Feijão</p>', 'utf8'), 'text/html; charset=no-such-charset')).toBe('<p>Feijão</p>');
   });
 
+  it('a charset <meta> after the first 1,024 bytes is found in the <head> (not past it, nor past 64 KB)', () => {
+    // Old store sites: title, SEO metas and styles first, the charset meta after the first KB.
+    const head = `<title>Mercado</title>${Array.from({ length: 30 }, (_, i) => `<meta name="keywords-${i}" content="arroz, feijao, acucar, cafe, leite">`).join('')}<style>${'.x{color:red}'.repeat(40)}</style>`;
+    const page = `<!doctype html><html><head>${head}<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"></head><body>Pão de Açúcar</body></html>`;
+    expect(page.indexOf('charset=')).toBeGreaterThan(1024);
+    expect(decodeText(Buffer.from(page, 'latin1'), 'text/html')).toContain('Pão de Açúcar');
+    // A meta in the body, or one too far in, is not the page's declaration: UTF-8.
+    const inBody = `<!doctype html><html><head>${head}</head><body><p>Pão</p><meta charset="iso-8859-1"></body></html>`;
+    expect(decodeText(Buffer.from(inBody, 'utf8'), 'text/html')).toContain('<p>Pão</p>');
+    const far = `<!doctype html><html><head><style>${' '.repeat(70 * 1024)}</style><meta charset="iso-8859-1"></head><body><p>Pão</p></body></html>`;
+    expect(decodeText(Buffer.from(far, 'utf8'), 'text/html')).toContain('<p>Pão</p>');
+  });
+
+  it('htmlSource reads an ISO-8859-1 page declaring its charset in a <meta> after a long <head> (the server sends no charset)', async () => {
+    const head = `<title>Mercado</title>${Array.from({ length: 30 }, (_, i) => `<meta name="keywords-${i}" content="arroz, feijao, acucar, cafe, leite">`).join('')}<style>${'.x{color:red}'.repeat(40)}</style>`;
+    const html = `<!doctype html><html><head>${head}<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"></head><body><li class="p" data-sku="PAO-1"><span class="n">Pão de Açúcar</span></li></body></html>`;
+    const server = await serve({
+      '/': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end(Buffer.from(html, 'latin1'));
+      },
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({
+        source: 'shop',
+        dataset: 'latehead',
+        startUrls: [`${server.url}/`],
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' }, name: '.n' } },
+        schema: z.object({ sku: z.string(), name: z.string() }),
+        limits: FAST_LIMITS,
+      }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(await lake.bronze('shop/latehead')).toMatchObject([{ sku: 'PAO-1', name: 'Pão de Açúcar' }]);
+  });
+
   it('htmlSource stores a page served as ISO-8859-1 with its accents', async () => {
     const html = '<!doctype html><html><head><meta charset="iso-8859-1"></head><body><h1 class="nome">Açúcar União 1kg</h1><span class="preco">R$ 4,99</span></body></html>';
     const server = await serve({
