@@ -288,7 +288,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       if (contentType && !/html|xml/i.test(contentType)) return reject(`not an HTML page (content-type ${contentType})`, { status: response.status });
       const $ = cheerio.load(response.body);
       if ($('body *').length === 0 && $('body').text().trim() === '') return reject('empty page: the HTML has no content', { status: response.status, bytes: response.bytes });
-      if (/^\s*(<!doctype html|<html)/i.test(response.body) && !/<\/html>(?:\s|<!--[\s\S]*?-->)*$/i.test(response.body)) {
+      if (looksTruncated(response.body)) {
         // Records before the cut are kept (a card cut in half fails validation); the rest are missing.
         truncated.push(redactString(url));
         ctx.logger.warn(`page ${redactString(url)} looks truncated (no closing </html>)`);
@@ -450,6 +450,14 @@ function siteIsDown(error: unknown): boolean {
   if (error instanceof HttpNetworkError) return error.retryable;
   if (error instanceof HttpStatusError) return error.status === 429 || error.status === 503;
   return !(error instanceof HttpError); // aborted, closed: not about the page
+}
+
+/**
+ * An HTML document without a closing `</html>` anywhere: the connection ended early. Not only at
+ * the end: hosts append analytics scripts and comments after it.
+ */
+function looksTruncated(body: string): boolean {
+  return /^\s*(<!doctype html|<html)/i.test(body) && !/<\/html\s*>/i.test(body);
 }
 
 function pageErrorReason(error: unknown): string {

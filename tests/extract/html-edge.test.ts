@@ -1,6 +1,7 @@
 /**
  * Crawler edges: a link with an empty query, or with its percent-escapes in another case, is the
- * same page; a bare query key stays bare; a page ending in a comment after </html> is whole. Quarantine edges: camelCase secret names, records too big for one write.
+ * same page; a bare query key stays bare; a page with a comment or a script after </html> is whole.
+ * Quarantine edges: camelCase secret names, records too big for one write.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -103,6 +104,20 @@ describe('htmlSource edges', () => {
     expect(whole).toMatchObject({ status: 'success', rows: 1 });
     expect(whole!.warnings ?? []).toEqual([]);
     expect(cut!.warnings?.join(' ')).toMatch(/looks truncated/);
+  });
+
+  it('a page with its closing </html> followed by a script the host appended is whole: no truncation warning', async () => {
+    const s = await siteOf({
+      '/': '<!doctype html><html><body><li class="p" data-sku="A">A</li></body></html>\n<script type="text/javascript">var _hit = 1;</script>\n',
+    });
+    const lake = await tempLake();
+    const [whole] = (
+      await lake.extract([
+        htmlSource({ source: 'edge', dataset: 'tail', startUrls: [`${s.url}/`], extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+      ])
+    ).sources;
+    expect(whole).toMatchObject({ status: 'success', rows: 1 });
+    expect(whole!.warnings ?? []).toEqual([]);
   });
 });
 
