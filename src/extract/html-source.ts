@@ -452,12 +452,18 @@ function siteIsDown(error: unknown): boolean {
   return !(error instanceof HttpError); // aborted, closed: not about the page
 }
 
+/** What may come before `<html>`: a BOM, whitespace, an XML declaration, doctypes and comments. */
+const HTML_PROLOG = /^\uFEFF?(?:\s|<\?xml[^>]*>|<!--[\s\S]*?-->|<!doctype[^>]*>)*/i;
+
 /**
- * An HTML document without a closing `</html>` anywhere: the connection ended early. Not only at
- * the end: hosts append analytics scripts and comments after it.
+ * An HTML document (by its doctype or its `<html>` tag, after the prolog) without a closing
+ * `</html>` anywhere: the connection ended early. Not only at the end: hosts append analytics
+ * scripts and comments after it.
  */
 function looksTruncated(body: string): boolean {
-  return /^\s*(<!doctype html|<html)/i.test(body) && !/<\/html\s*>/i.test(body);
+  const prolog = HTML_PROLOG.exec(body)![0];
+  const isDocument = /<!doctype\s+html/i.test(prolog) || /^<html[\s>]/i.test(body.slice(prolog.length));
+  return isDocument && !/<\/html\s*>/i.test(body);
 }
 
 function pageErrorReason(error: unknown): string {

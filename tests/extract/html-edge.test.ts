@@ -1,6 +1,7 @@
 /**
  * Crawler edges: a link with an empty query, or with its percent-escapes in another case, is the
- * same page; a bare query key stays bare; a page with a comment or a script after </html> is whole.
+ * same page; a bare query key stays bare; a page with a comment or a script after </html> is whole,
+ * and one cut before it is warned about whatever its prolog (BOM, XML declaration, comments).
  * Quarantine edges: camelCase secret names, records too big for one write.
  */
 import fs from 'node:fs';
@@ -118,6 +119,27 @@ describe('htmlSource edges', () => {
     ).sources;
     expect(whole).toMatchObject({ status: 'success', rows: 1 });
     expect(whole!.warnings ?? []).toEqual([]);
+  });
+
+  it('a page opening with a BOM, an XML declaration or a comment before its doctype, and cut before </html>, is warned about as truncated', async () => {
+    const s = await siteOf({
+      '/xml': '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml"><body><li class="p" data-sku="A">A</li><li class="p" data-sku',
+      '/comment': '<!-- saved by the store CMS -->\n<!doctype html><html><body><li class="p" data-sku="B">B</li><li class="p" data-s',
+      '/bom': '\uFEFF<html><body><li class="p" data-sku="C">C</li><li class="p" data-s',
+      '/fragment': '<li class="p" data-sku="D">D</li>', // not a document: nothing to be cut from
+    });
+    const lake = await tempLake();
+    const extract = { items: 'li.p', fields: { sku: { attr: 'data-sku' } } };
+    const schema = z.object({ sku: z.string() });
+    const sources = (
+      await lake.extract(['xml', 'comment', 'bom', 'fragment'].map((page) => htmlSource({ source: 'edge', dataset: page, startUrls: [`${s.url}/${page}`], extract, schema, limits: FAST })))
+    ).sources;
+    expect(sources.map((c) => [c.dataset, /looks truncated/.test((c.warnings ?? []).join(' '))])).toEqual([
+      ['xml', true],
+      ['comment', true],
+      ['bom', true],
+      ['fragment', false],
+    ]);
   });
 });
 
