@@ -526,8 +526,9 @@ class Builder {
       try {
         const outcome = await this.buildOne(node);
         this.unusable.delete(node.id);
-        results.push({ ...base, status: outcome.upToDate ? 'up-to-date' : 'success', rows: outcome.rows, durationMs: Math.round(performance.now() - started) });
-        this.env.logger.info(`${outcome.upToDate ? 'up to date' : 'built'} ${node.id}${outcome.rows === null ? '' : ` (${outcome.rows} rows)`}`, { model: node.id });
+        const durationMs = Math.round(performance.now() - started);
+        results.push({ ...base, status: outcome.upToDate ? 'up-to-date' : 'success', rows: outcome.rows, durationMs });
+        this.env.logger.info(`${outcome.upToDate ? 'up to date' : 'built'} ${node.id}${outcome.rows === null ? '' : ` (${outcome.rows} rows)`}`, { model: node.id, durationMs });
       } catch (error) {
         // A model reading a URL with a token may fail with it in DuckDB's message: redacted for the result too.
         const message = redactString(error instanceof ModelError ? error.message : `${nodeLabel(node)}: ${errorMessage(error)}`);
@@ -535,8 +536,9 @@ class Builder {
         await this.carry(node.id);
         this.unusable.add(node.id);
         this.causes.set(node.id, `failed: ${message}`);
-        results.push({ ...base, status: 'error', rows: null, durationMs: Math.round(performance.now() - started), error: message });
-        this.env.logger.error(message, { model: node.id });
+        const durationMs = Math.round(performance.now() - started);
+        results.push({ ...base, status: 'error', rows: null, durationMs, error: message });
+        this.env.logger.error(message, { model: node.id, durationMs });
       }
       this.env.progress.update('build', { rows: ++done, total: nodes.length });
     }
