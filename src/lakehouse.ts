@@ -35,7 +35,7 @@ import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId, RUN_ID_PATTERN } from './run-id.js';
 import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
-import { applyAlerts, evaluateExtract, listAlerts, outcomeAlerts, type OpenAlert } from './metrics/alerts.js';
+import { applyAlerts, evaluateExtract, listAlerts, outcomeAlerts, type OpenAlert, type ProjectSubjects } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
 export interface LakePaths {
@@ -411,7 +411,7 @@ export class Lakehouse {
     try {
       // The transform engine (nunjucks, yaml) loads on first use: extract-only processes start faster.
       const { runBuild } = await import('./transform/build.js');
-      const { hashes, quality, ...result } = await runBuild(
+      const { hashes, quality, subjects, ...result } = await runBuild(
         {
           runId,
           root: this.paths.root,
@@ -442,7 +442,7 @@ export class Lakehouse {
         runId,
         { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null },
         { models: result.models, hashes, tests: result.tests, quality: quality ?? [] },
-        result,
+        { ...result, project: subjects },
         logger,
       );
       // Bronze files removed by compaction or prune may have been named only by the catalog just
@@ -473,7 +473,7 @@ export class Lakehouse {
     const runId = newRunId();
     await this.metrics.startRun(runId, 'test', new Date());
     try {
-      const { discover, testsFor, absentNodes, notRunWarnings, recordedGates } = await import('./transform/build.js');
+      const { discover, testsFor, absentNodes, notRunWarnings, recordedGates, projectSubjects } = await import('./transform/build.js');
       const { selectNodes } = await import('./transform/select.js');
       const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
       // As a build picks them: a test reading a model the published catalog does not hold (a model
@@ -487,7 +487,7 @@ export class Lakehouse {
       // The quality gates as the last build scored the published models.
       results.push(...recordedGates(project, new Set([...selected].filter((id) => !untestable.has(id))), await this.metrics.lastScores(), this.options.quality));
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
-      await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results }, this.logger.child({ runId }));
+      await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results, project: projectSubjects(project) }, this.logger.child({ runId }));
       return results;
     } catch (error) {
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
@@ -613,22 +613,23 @@ export class Lakehouse {
   /**
    * A build's or test run's finish record, with its alerts in the same transaction (no checkpoint
    * of their own): `model_failed` / `test_failed` opened for the failed models and tests, and
-   * resolved for those that passed now. Alerts that cannot be written do not lose the record.
+   * resolved for those that passed now and for those no longer in the project. Alerts that
+   * cannot be written do not lose the record.
    */
   private async finishWithAlerts(
     runId: string,
     fields: Parameters<MetricsDb['finishRun']>[1],
     extra: Parameters<MetricsDb['finishRun']>[2],
-    outcome: { models?: BuildResult['models']; tests?: TestResult[] },
+    outcome: { models?: BuildResult['models']; tests?: TestResult[]; project?: ProjectSubjects },
     logger: Logger,
   ): Promise<void> {
-    const { alerts, checked } = outcomeAlerts(outcome);
-    if (checked.length === 0) return this.metrics.finishRun(runId, fields, extra);
+    const { alerts, checked, retired } = outcomeAlerts(outcome);
+    if (checked.length === 0 && !retired) return this.metrics.finishRun(runId, fields, extra);
     try {
       await this.metrics.finishRun(runId, fields, {
         ...extra,
         also: async (c) => {
-          await applyAlerts(c, runId, alerts, checked);
+          await applyAlerts(c, runId, alerts, checked, retired);
         },
       });
     } catch (error) {

@@ -95,12 +95,26 @@ function redactAlert(a: AlertRecord): AlertRecord {
   return { ...a, message: redactString(a.message) };
 }
 
+/** The models and tests of the project as discovered by a build or a test run (names as their results carry them). */
+export interface ProjectSubjects {
+  models: Set<string>;
+  tests: Set<string>;
+}
+
 /**
  * Alerts of a build's (or a test run's) outcome: an error for each failed model, one for each
  * test not passing (a warn for a `warn`). `checked` names every model and test that ran, so a
  * `model_failed` or `test_failed` alert open for one of them is resolved when it passes now.
+ * With `project`, `retired` says which of those alerts name a model or test no longer in the
+ * project: nothing will ever run it again to clear them, so they are resolved too.
  */
-export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestResult[] }): { alerts: AlertRecord[]; checked: { kind: string; subject: string }[] } {
+export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestResult[]; project?: ProjectSubjects }): {
+  alerts: AlertRecord[];
+  checked: { kind: string; subject: string }[];
+  retired?: (alert: { kind: string; subject: string }) => boolean;
+} {
+  const { project } = outcome;
+  const retired = project && ((a: { kind: string; subject: string }) => (a.kind === 'model_failed' && !project.models.has(a.subject)) || (a.kind === 'test_failed' && !project.tests.has(a.subject)));
   const alerts: AlertRecord[] = [];
   const checked: { kind: string; subject: string }[] = [];
   for (const m of outcome.models ?? []) {
@@ -111,7 +125,7 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
     checked.push({ kind: 'test_failed', subject: t.name });
     if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: t.status === 'error' ? `${t.kind} on ${t.model} errored: ${t.error ?? 'unknown error'}` : `${t.failures} failing (${t.kind} on ${t.model})` });
   }
-  return { alerts: alerts.map(redactAlert), checked };
+  return { alerts: alerts.map(redactAlert), checked, ...(retired ? { retired } : {}) };
 }
 
 async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
@@ -147,15 +161,24 @@ async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date
   return alerts;
 }
 
-/** Opens new alerts, keeps open ones that still hold, resolves the checked ones that cleared; returns the alerts as stored (redacted). */
-export async function applyAlerts(c: DuckDBConnection, runId: string, alerts: AlertRecord[], checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
+/**
+ * Opens new alerts, keeps open ones that still hold, resolves the checked ones that cleared and
+ * the `retired` ones (their subject is gone); returns the alerts as stored (redacted).
+ */
+export async function applyAlerts(
+  c: DuckDBConnection,
+  runId: string,
+  alerts: AlertRecord[],
+  checked: { kind: string; subject: string }[],
+  retired?: (alert: { kind: string; subject: string }) => boolean,
+): Promise<AlertRecord[]> {
   // Messages quote errors (a source's URL, a model's SQL): what is stored is redacted, whoever raised it.
   const current = alerts.map(redactAlert);
   const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
   const key = (a: { kind?: unknown; subject?: unknown }) => `${String(a.kind)}\0${String(a.subject)}`;
   const holding = new Set(current.map(key));
   for (const o of open) {
-    const isChecked = checked.some((ch) => key(ch) === key(o));
+    const isChecked = checked.some((ch) => key(ch) === key(o)) || retired?.({ kind: String(o.kind), subject: String(o.subject) }) === true;
     if (isChecked && !holding.has(key(o))) await c.run(`UPDATE alerts SET resolved_at = now() WHERE alert_id = $1`, [String(o.alert_id)]);
   }
   const openKeys = new Set(open.map(key));

@@ -22,6 +22,7 @@ import { hiveFolder } from '../bronze/partition.js';
 import { redactString } from '../redact.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { MetricsDb } from '../metrics/metrics-db.js';
+import type { ProjectSubjects } from '../metrics/alerts.js';
 import type { BuildResult, ModelResult, TestResult } from '../results.js';
 import { combineStatus } from '../results.js';
 import { discoverProject, nodeLabel, topoOrder, type Project, type ProjectNode } from './project.js';
@@ -94,7 +95,7 @@ export async function discover(env: Pick<BuildEnv, 'modelsDir' | 'vars' | 'quali
 }
 
 /** Builds the selected models and publishes them. Throws only when nothing could be done. */
-export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult & { hashes: Map<string, string>; quality?: QualityScore[] }> {
+export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<BuildResult & { hashes: Map<string, string>; quality?: QualityScore[]; subjects: ProjectSubjects }> {
   // A misspelt option (`selct`) would otherwise build everything without a word.
   parseOptions(buildOptionsSchema, options, 'lake.build');
   const vars = { ...env.vars, ...(options.vars ?? {}) };
@@ -123,7 +124,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       // The gates stand as the last build that scored these models left them (nothing was rebuilt).
       if (options.test !== false) tests.push(...recordedGates(project, selected, await env.lastScores(), env.quality));
       const failing = tests.some((t) => t.status === 'fail' || t.status === 'error');
-      return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes };
+      return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes, subjects: projectSubjects(project) };
     }
     await conn.run(`ATTACH ${quoteLiteral(catalogFile)} AS ${quoteIdent(alias)}`);
     attached = true;
@@ -159,7 +160,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const modelStatus = combineStatus(counted.map((m) => ({ status: m.status === 'error' ? 'failed' : m.status === 'skipped' ? 'failed' : 'success' })));
     const failingTests = tests.some((t) => t.status === 'fail' || t.status === 'error');
     const status = modelStatus === 'success' && failingTests ? 'partial' : modelStatus;
-    return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes, quality };
+    return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes, quality, subjects: projectSubjects(project) };
   } finally {
     if (attached) {
       await conn.run('USE memory').catch(() => undefined);
@@ -269,9 +270,8 @@ function qualityGates(scores: Pick<QualityScore, 'model' | 'score'>[], q: Qualit
     .filter((s) => s.score !== null)
     .map((s) => {
       const ok = s.score! >= q.minQualityScore;
-      const [schema, name] = s.model.split('.');
       return {
-        name: `quality_score_${schema}_${name}`,
+        name: gateName(s.model),
         model: s.model,
         kind: 'min_quality_score',
         severity: q.gateSeverity,
@@ -280,6 +280,21 @@ function qualityGates(scores: Pick<QualityScore, 'model' | 'score'>[], q: Qualit
         measured: s.score!,
       };
     });
+}
+
+function gateName(model: string): string {
+  const [schema, name] = model.split('.');
+  return `quality_score_${schema}_${name}`;
+}
+
+/**
+ * What a build or test run of the project can report on, whatever the selection: its enabled
+ * models and seeds, its tests and its models' quality gates. An alert naming anything else is
+ * about a model or test since removed (or renamed, or disabled).
+ */
+export function projectSubjects(project: Project): ProjectSubjects {
+  const models = [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && n.config.enabled).map((n) => n.id);
+  return { models: new Set(models), tests: new Set([...project.tests.map((t) => t.name), ...models.map(gateName)]) };
 }
 
 /**

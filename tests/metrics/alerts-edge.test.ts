@@ -108,6 +108,45 @@ describe('alerts: lake.build() and lake.test() evaluate failed models and failin
     const rows = await lake.metrics.select(`select run_id, resolved_at from alerts where kind = 'model_failed'`);
     expect(rows).toEqual([{ run_id: second.build!.runId, resolved_at: null }]);
   });
+
+  it('a model_failed alert of a model deleted (or renamed) from the project is resolved by the next build', async () => {
+    const { lake, models } = await projectLake({ 'marts/ok.sql': `select 1 as id`, 'marts/bad.sql': `select * from nowhere_table` });
+    const first = await lake.build();
+    expect(first.models.find((m) => m.name === 'marts.bad')?.status).toBe('error');
+    expect((await lake.alerts()).map((a) => `${a.kind} ${a.subject}`)).toEqual(['model_failed marts.bad']);
+    // No build can check it again: its alert is resolved, not left open for good.
+    fs.rmSync(path.join(models, 'marts', 'bad.sql'));
+    const second = await lake.build();
+    expect(second.status).toBe('success');
+    expect((await lake.alerts()).map((a) => `${a.kind} ${a.subject}`)).toEqual([]);
+  }, 60_000);
+
+  it('a test_failed alert of a test removed from the project is resolved by the next build', async () => {
+    const { lake, models } = await projectLake({
+      'marts/m.sql': `select * from (values (1), (null)) t(id)`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        tests: [not_null]\n`,
+    });
+    const first = await lake.build();
+    expect(first.tests.find((t) => t.name === 'not_null_m_id')?.status).toBe('fail');
+    expect((await lake.alerts()).some((a) => a.kind === 'test_failed' && a.subject === 'not_null_m_id')).toBe(true);
+    fs.rmSync(path.join(models, 'marts', '_m.yml'));
+    const second = await lake.build();
+    expect(second.tests.some((t) => t.name === 'not_null_m_id')).toBe(false);
+    expect((await lake.alerts()).filter((a) => a.subject === 'not_null_m_id')).toEqual([]);
+  }, 60_000);
+
+  it('a build of another selection resolves the alert of a removed model, and keeps the one of a failing model it did not select', async () => {
+    const { lake, models } = await projectLake({
+      'marts/ok.sql': `select 1 as id`,
+      'marts/bad.sql': `select * from nowhere_table`,
+      'marts/worse.sql': `select * from nowhere_else`,
+    });
+    await lake.build();
+    expect((await lake.alerts()).map((a) => a.subject).sort()).toEqual(['marts.bad', 'marts.worse']);
+    fs.rmSync(path.join(models, 'marts', 'bad.sql'));
+    await lake.build({ select: ['ok'] });
+    expect((await lake.alerts()).map((a) => `${a.kind} ${a.subject}`)).toEqual(['model_failed marts.worse']);
+  }, 60_000);
 });
 
 describe('lake.alerts({ limit, open }) options', () => {
