@@ -139,7 +139,10 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const untestable = new Set([...builder.unusable, ...absentNodes(project, (id) => builder.state.has(id))]);
     const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger);
     if (options.test !== false) builder.warnings.push(...notRunWarnings(project, selected, untestable, builder.unusable));
-    const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || !fs.existsSync(env.analyticsFile);
+    // An up-to-date model whose score is stale (its tests changed since, or a build with
+    // `test: false` rebuilt it) is scored again and the scores republished: its data is kept.
+    const rescored = models.some((m) => m.status === 'up-to-date' && builder.staleScore(m.name));
+    const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || rescored || !fs.existsSync(env.analyticsFile);
     // Scores go to marts.mart_data_quality in the new catalog and to the metrics db alike: with
     // nothing to publish (every rebuilt model failed) none are computed, and the gates stand as the
     // last published build scored them, as in a build that rebuilds nothing.
@@ -336,6 +339,8 @@ class Builder {
   private readonly uncarried = new Set<string>();
   /** Bronze files hidden or switched in by compaction and prune, read once per build. */
   visibility: BronzeVisibility = ALL_VISIBLE;
+  /** The project's tests by the node they are attached to (see `scoredWith`), grouped on first use. */
+  private testsByModel: Map<string, TestDef[]> | undefined;
 
   constructor(
     private readonly env: BuildEnv,
@@ -365,7 +370,7 @@ class Builder {
       const full = node.kind === 'seed' ? '' : renderModel(this.project, node, this.renderContextFor(node)).sql;
       const hash = this.hashOf(node, full, this.incrementalSql(node));
       this.hashes.set(node.id, hash);
-      if (hash !== prev.hash) return undefined;
+      if (hash !== prev.hash || this.staleScore(node.id)) return undefined;
       results.push({ name: node.id, file: node.displayPath, materialization: node.kind === 'seed' ? 'seed' : node.config.materialized, status: 'up-to-date', rows: prev.rows, durationMs: Math.round(performance.now() - started) });
     }
     return results;
@@ -377,7 +382,7 @@ class Builder {
    */
   async scoreQuality(models: ModelResult[], tests: TestResult[]): Promise<QualityScore[]> {
     const usable = new Set(models.filter((m) => m.status === 'success' || m.status === 'up-to-date').map((m) => m.name));
-    const nodes = this.materializedNodes().filter((n) => n.kind === 'model' && usable.has(n.id) && (n.schema === 'trusted' || n.schema === 'marts') && n.id !== QUALITY_ID);
+    const nodes = this.materializedNodes().filter((n) => usable.has(n.id) && scored(n));
     if (nodes.length === 0) return [];
     const last = await this.env.lastSuccess();
     const windowMs = this.env.quality.freshnessWarnHours * 3_600_000;
@@ -386,8 +391,35 @@ class Builder {
       return at !== undefined && Date.now() - at.getTime() <= windowMs;
     };
     const scores = await scoreModels(this.c, this.project, nodes, tests, fresh, this.env.quality.weights);
+    for (const node of nodes) {
+      const entry = this.state.get(node.id);
+      if (entry) this.state.set(node.id, { ...entry, scoredWith: this.scoredWith(node) });
+    }
     if (!this.project.nodes.has(QUALITY_ID)) await this.publishQuality(scores);
     return scores;
+  }
+
+  /**
+   * A model the build scores whose published score was computed with other tests or weights (or
+   * not since it was last built): a build that tests scores it again, though it is up to date.
+   */
+  staleScore(id: string): boolean {
+    const node = this.project.nodes.get(id);
+    return this.options.test !== false && node !== undefined && scored(node) && this.state.get(id)?.scoredWith !== this.scoredWith(node);
+  }
+
+  /** What a model's score is computed from besides its data: its tests' definitions (not where they sit) and the weights. */
+  private scoredWith(node: ProjectNode): string {
+    if (!this.testsByModel) {
+      this.testsByModel = new Map();
+      for (const t of this.project.tests) {
+        const list = this.testsByModel.get(t.model);
+        if (list) list.push(t);
+        else this.testsByModel.set(t.model, [t]);
+      }
+    }
+    const defs = (this.testsByModel.get(node.id) ?? []).map(({ file: _file, dependsOn: _dependsOn, ...def }) => def).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return sha(JSON.stringify(defs), JSON.stringify(this.env.quality.weights ?? null));
   }
 
   private async publishQuality(scores: QualityScore[]): Promise<void> {
@@ -1034,6 +1066,11 @@ class Builder {
 
 /** The engine's own quality history table. */
 const QUALITY_ID = 'marts.mart_data_quality';
+
+/** Whether a build scores the node when it makes or keeps it: the trusted and mart models. */
+function scored(node: ProjectNode): boolean {
+  return node.kind === 'model' && (node.schema === 'trusted' || node.schema === 'marts') && node.id !== QUALITY_ID;
+}
 
 /** The partition values of a file from its `col=value` folders, in `parts` order (NULL, or no such folder: null). */
 function partitionValuesOf(file: string, parts: string[]): (string | null)[] {

@@ -10,9 +10,9 @@
  * are never blocked. Publishing writes one view per model — no data is copied, so it costs no
  * time in proportion to the tables that did not change.
  *
- * The catalog carries its own state (`_duckhouse.models`: files, hashes, row counts) so the
- * next build knows what exists and what is up to date, and `_duckhouse.garbage`: superseded
- * files, deleted once no reader can still be using them.
+ * The catalog carries its own state (`_duckhouse.models`: files, hashes, row counts, what each
+ * model's quality score was computed with) so the next build knows what exists and what is up to
+ * date, and `_duckhouse.garbage`: superseded files, deleted once no reader can still be using them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,6 +38,12 @@ export interface ModelState {
   rows: number | null;
   runId: string;
   builtAt: string;
+  /**
+   * What the model's latest quality score was computed with (its tests' definitions, the
+   * weights): another value means the score is stale though the model is up to date. Absent when
+   * it was not scored since it was last built (or by a catalog that did not record it).
+   */
+  scoredWith?: string;
 }
 
 export interface GarbageFile {
@@ -75,6 +81,7 @@ export async function readState(c: DuckDBConnection, alias: string): Promise<{ m
         rows: r.rows === null ? null : Number(r.rows),
         runId: String(r.run_id),
         builtAt: String(r.built_at),
+        ...(typeof r.scored_with === 'string' ? { scoredWith: r.scored_with } : {}),
       });
     }
   }
@@ -104,7 +111,7 @@ export async function writeState(c: DuckDBConnection, models: Iterable<ModelStat
   await ensureSchema(c, META_SCHEMA);
   await c.run(`CREATE OR REPLACE TABLE ${META_SCHEMA}.models (
     id VARCHAR, schema_name VARCHAR, name VARCHAR, kind VARCHAR, materialized VARCHAR, sql VARCHAR,
-    files VARCHAR, hash VARCHAR, rows BIGINT, run_id VARCHAR, built_at VARCHAR)`);
+    files VARCHAR, hash VARCHAR, rows BIGINT, run_id VARCHAR, built_at VARCHAR, scored_with VARCHAR)`);
   const appender = await c.createAppender('models', META_SCHEMA);
   for (const m of models) {
     appender.appendVarchar(m.id);
@@ -120,6 +127,8 @@ export async function writeState(c: DuckDBConnection, models: Iterable<ModelStat
     else appender.appendBigInt(BigInt(m.rows));
     appender.appendVarchar(m.runId);
     appender.appendVarchar(m.builtAt);
+    if (m.scoredWith === undefined) appender.appendNull();
+    else appender.appendVarchar(m.scoredWith);
     appender.endRow();
   }
   appender.closeSync();

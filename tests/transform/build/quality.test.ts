@@ -79,3 +79,31 @@ describe('a build whose every rebuilt model fails (nothing new to publish)', () 
     expect(logs).not.toMatch(/of builds that never published/);
   });
 });
+
+describe('a change of a model\'s tests only (its data is up to date)', () => {
+  const yml = (test: string) => `version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        tests: [${test}]\n`;
+
+  it('scores the model again without rebuilding it: the gate and the report follow the tests there are now, and the next build is cheap again', async () => {
+    const { lake, models } = await projectLake({
+      'marts/m.sql': `select * from (values (1), (null)) t(id)`,
+      'marts/_m.yml': yml('not_null'),
+    });
+    const first = await lake.build();
+    expect(first.tests.find((t) => t.name === 'quality_score_marts_m')?.status).toBe('warn'); // completeness 0.5
+
+    // not_null (failing) replaced by unique (passing): a score computed with not_null is stale.
+    fs.writeFileSync(path.join(models, 'marts', '_m.yml'), yml('unique'));
+    const second = await lake.build();
+    expect(second.models.map((m) => [m.name, m.status])).toEqual([['marts.m', 'up-to-date']]);
+    expect(second.tests.find((t) => t.name === 'unique_m_id')?.status).toBe('pass');
+    expect(second.tests.find((t) => t.name === 'quality_score_marts_m')).toMatchObject({ status: 'pass', measured: 1 });
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    expect(html).toMatch(/tables below quality gate<\/div><div class="value"><span class="badge pass">0 \/ 1</);
+
+    // Scored with the tests there are: nothing changed since, so nothing is published.
+    const before = fs.statSync(lake.paths.analytics).ino;
+    const third = await lake.build();
+    expect(fs.statSync(lake.paths.analytics).ino).toBe(before);
+    expect(third.tests.find((t) => t.name === 'quality_score_marts_m')).toMatchObject({ status: 'pass', measured: 1 });
+  }, 60_000);
+});
