@@ -806,10 +806,10 @@ class Builder {
     });
     if (!node.config.unique_key || node.config.materialized !== 'incremental') return out;
     try {
-      checkKeyColumns(node, (await this.columnsOf(`SELECT * FROM read_parquet(${quoteLiteral(out.files[0]!)})`)).keys());
+      checkKeyColumns(node, (await this.writtenColumns(out.files[0]!)).keys());
     } catch (error) {
       // Never published: the files go now, not as a crash's leftovers.
-      for (const f of out.files) fs.rmSync(f, { force: true });
+      removeFiles(out.files);
       throw error;
     }
     return out;
@@ -872,6 +872,11 @@ class Builder {
     return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
   }
 
+  /** The columns of a Parquet file this build wrote, from its footer, as a table's view reads them (partition columns are in the file). */
+  private writtenColumns(file: string): Promise<Map<string, string>> {
+    return this.columnsOf(`SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`);
+  }
+
   /**
    * New files of an incremental model after merging its new rows in, and its row count. The new
    * rows are written first, straight from the model's SQL (no staging table); then the rows of the
@@ -892,16 +897,13 @@ class Builder {
     // DuckDB's do: `price` → `Price` is the same column.
     const existing = await this.viewColumns(node);
     const prewritten = onChange === 'append_new_columns' ? await this.writeParquet(node, `SELECT * FROM (${incSql})`, parts) : undefined;
-    const discard = (files: string[]): void => files.forEach((f) => fs.rmSync(f, { force: true }));
     let incoming: { name: string; type: string; old: { name: string; type: string } | undefined }[];
     try {
-      const described = prewritten && prewritten.files.length > 0
-        ? await this.columnsOf(`SELECT * FROM read_parquet(${quoteLiteral(prewritten.files[0]!)}, hive_partitioning = false)`)
-        : await this.columnsOf(`SELECT * FROM (${incSql})`);
+      const described = prewritten && prewritten.files.length > 0 ? await this.writtenColumns(prewritten.files[0]!) : await this.columnsOf(`SELECT * FROM (${incSql})`);
       incoming = [...described].map(([name, type]) => ({ name, type, old: existing.get(name.toLowerCase()) }));
       checkKeyColumns(node, incoming.map((c) => c.name));
     } catch (error) {
-      discard(prewritten?.files ?? []);
+      removeFiles(prewritten?.files ?? []);
       throw error;
     }
     const incomingNames = new Set(incoming.map((c) => c.name.toLowerCase()));
@@ -953,7 +955,7 @@ class Builder {
       }
     };
     // The rows written first stand unless a column must be cast to the table's type (rare).
-    if (prewritten && retyped.length > 0) discard(prewritten.files);
+    if (prewritten && retyped.length > 0) removeFiles(prewritten.files);
     const written = withoutEmptyFiles(prewritten && retyped.length === 0 ? prewritten : await write(newRows, parts));
     if (written.rows === 0 && !sync) {
       // Columns the model's SQL gained reach the table even with no new row: one empty file carries
@@ -1113,8 +1115,13 @@ function partitionFolders(file: string): [string, string | null][] {
  */
 function withoutEmptyFiles(out: { files: string[]; rows: number }): { files: string[]; rows: number } {
   if (out.rows > 0) return out;
-  for (const f of out.files) fs.rmSync(f, { force: true });
+  removeFiles(out.files);
   return { files: [], rows: 0 };
+}
+
+/** Deletes warehouse files this build wrote and will not publish (never in a catalog: they go at once). */
+function removeFiles(files: string[]): void {
+  for (const f of files) fs.rmSync(f, { force: true });
 }
 
 function partitionKeysOf(file: string): string[] {
