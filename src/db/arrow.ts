@@ -38,13 +38,9 @@ import type {
   DuckDBValue,
 } from '@duckdb/node-api';
 import { DuckDBTypeId } from './duckdb.js';
-import { floorDiv } from './values.js';
+import { DATE_LIMIT_MS, floorDiv, INFINITE_TS } from './values.js';
 
 const MS_PER_DAY = 86_400_000;
-/** DuckDB stores ±infinity timestamps as ±(2^63-1) of the type's unit. */
-const INFINITE_TS = 2n ** 63n - 1n;
-/** The largest epoch ms a JS `Date` holds (±8.64e15), where infinite timestamps land. */
-const JS_DATE_LIMIT_MS = 8_640_000_000_000_000n;
 
 function arrowType(type: DuckDBType): arrow.DataType {
   switch (type.typeId) {
@@ -106,11 +102,11 @@ function arrowType(type: DuckDBType): arrow.DataType {
 
 /** Epoch milliseconds (bigint) for an Int64 millisecond column; ±infinity → the JS `Date` limits. */
 function timestampMillis(raw: bigint, perMilli: bigint | null, milliPer = 1n): bigint {
-  if (raw === INFINITE_TS) return JS_DATE_LIMIT_MS;
-  if (raw === -INFINITE_TS) return -JS_DATE_LIMIT_MS;
+  if (raw === INFINITE_TS) return DATE_LIMIT_MS;
+  if (raw === -INFINITE_TS) return -DATE_LIMIT_MS;
   const ms = perMilli === null ? raw * milliPer : floorDiv(raw, perMilli);
   // A finite instant past what a JS Date holds (years beyond ±275760) would make the getters throw too.
-  return ms > JS_DATE_LIMIT_MS ? JS_DATE_LIMIT_MS : ms < -JS_DATE_LIMIT_MS ? -JS_DATE_LIMIT_MS : ms;
+  return ms > DATE_LIMIT_MS ? DATE_LIMIT_MS : ms < -DATE_LIMIT_MS ? -DATE_LIMIT_MS : ms;
 }
 
 /**

@@ -39,7 +39,7 @@ const asString = (value: DuckDBValue): string => String(value);
 
 /** DuckDB's ±infinity DATE is ±(2^31-1) days; its ±infinity timestamps are ±(2^63-1) of the unit. */
 const INFINITE_DATE = 2 ** 31 - 1;
-const INFINITE_TS = 2n ** 63n - 1n;
+export const INFINITE_TS = 2n ** 63n - 1n;
 
 function infinity(raw: number | bigint, inf: number | bigint): 'infinity' | '-infinity' | undefined {
   if (raw === inf) return 'infinity';
@@ -57,7 +57,7 @@ export function floorDiv(a: bigint, b: bigint): bigint {
 }
 
 /** The largest epoch milliseconds a JS `Date` holds (years ±275760). */
-const DATE_LIMIT_MS = 8_640_000_000_000_000n;
+export const DATE_LIMIT_MS = 8_640_000_000_000_000n;
 
 /**
  * A timestamp as `Date`, floored to the millisecond (node-api truncates toward zero, so a
