@@ -9,6 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
+import { sourceLabel } from './results.js';
 import type { Lakehouse, OpenOptions, AnySource, Row } from './index.js';
 
 const EXIT_OK = 0;
@@ -140,9 +141,6 @@ function pickDatasets(lake: Lakehouse, names: string[], all: boolean): [string, 
   }
   return picked;
 }
-
-/** `shop/orders`, or `shop/orders (store=a)` for one store of several writing the dataset (as alerts name it). */
-const sourceName = (s: { source: string; dataset: string; scope?: string }): string => `${s.source}/${s.dataset}${s.scope ? ` (${s.scope})` : ''}`;
 
 /** One line for a table cell: line breaks shown as ⏎, tabs as a space, other control characters escaped. */
 function oneLine(s: string): string {
@@ -289,7 +287,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       await withLake(globals(), async (lake, config) => {
         const result = await lake.extract(pickSources(config, names));
         for (const s of result.sources) {
-          console.log(`${sourceName(s)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected, ${s.files} files${s.error ? ` — ${s.error}` : ''}`);
+          console.log(`${sourceLabel(s.source, s.dataset, s.scope)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected, ${s.files} files${s.error ? ` — ${s.error}` : ''}`);
         }
         console.log(`run ${result.runId}: ${result.status}`);
         setExit(result.status === 'success' ? EXIT_OK : EXIT_FAILED);
@@ -330,7 +328,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     await withLake(globals(), async (lake, config) => {
       const vars = parseVars(opts.var);
       const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
-      for (const s of run.extract?.sources ?? []) console.log(`extract ${sourceName(s)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
+      for (const s of run.extract?.sources ?? []) console.log(`extract ${sourceLabel(s.source, s.dataset, s.scope)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
       for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}`);
       if (run.build) reportTests(run.build.tests);
       for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);

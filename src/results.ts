@@ -2,6 +2,11 @@
 
 export type RunOutcome = 'success' | 'partial' | 'failed';
 
+/** How alerts and the CLI name a source: `shop/orders`, or `shop/orders (store=a)` for one store of several. */
+export function sourceLabel(source: unknown, dataset: unknown, scope?: unknown): string {
+  return `${String(source)}/${String(dataset)}${scope === null || scope === undefined || scope === '' ? '' : ` (${String(scope)})`}`;
+}
+
 export interface SourceResult {
   source: string;
   dataset: string;

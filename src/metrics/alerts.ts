@@ -15,7 +15,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { QualityOptions } from '../config.js';
 import { readerRows } from '../db/values.js';
 import { redactString } from '../redact.js';
-import type { AlertRecord, ModelResult, SourceResult, TestResult } from '../results.js';
+import { sourceLabel, type AlertRecord, type ModelResult, type SourceResult, type TestResult } from '../results.js';
 import type { MetricsDb } from './metrics-db.js';
 
 const HISTORY = 20;
@@ -41,11 +41,6 @@ export function diffSchemas(before: { name: string; type: string }[] | undefined
   return changes;
 }
 
-/** What alerts about a source name: `shop/orders`, or `shop/orders (store=a)` for a scoped one. */
-function sourceSubject(source: unknown, dataset: unknown, scope: unknown): string {
-  return `${String(source)}/${String(dataset)}${scope === null || scope === undefined ? '' : ` (${String(scope)})`}`;
-}
-
 const PER_SOURCE_KINDS = ['source_failed', 'volume', 'extraction_success', 'schema_drift'];
 
 /** Alerts about an extract run's sources: volume, success rate, drift, failures — and freshness of every known source. */
@@ -54,10 +49,10 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
     const alerts: AlertRecord[] = [];
     const checked: { kind: string; subject: string }[] = [];
     for (const s of sources) {
-      const subject = sourceSubject(s.source, s.dataset, s.scope);
+      const subject = sourceLabel(s.source, s.dataset, s.scope);
       checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject })));
       // Alerts opened under the plain subject before the scope was recorded are resolved, not left open for good.
-      if (s.scope !== undefined) checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject: sourceSubject(s.source, s.dataset, null) })));
+      if (s.scope !== undefined) checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject: sourceLabel(s.source, s.dataset, null) })));
       if (s.status !== 'success') alerts.push({ kind: 'source_failed', severity: s.status === 'failed' ? 'error' : 'warn', subject, message: s.error ?? s.status });
       const history = readerRows(
         await c.runAndReadAll(
@@ -144,7 +139,7 @@ async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date
   );
   const alerts: AlertRecord[] = [];
   for (const r of rows) {
-    const subject = sourceSubject(r.source, r.dataset, r.scope);
+    const subject = sourceLabel(r.source, r.dataset, r.scope);
     checked.push({ kind: 'freshness', subject });
     if (r.superseded === true) continue;
     const last = r.last_ok instanceof Date ? r.last_ok : null;
