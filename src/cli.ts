@@ -178,16 +178,23 @@ function toCsv(rows: Row[], columns?: string[]): string {
  * DESCRIBE binds the query without running it. `undefined` when it cannot be described.
  */
 async function queryColumns(lake: Lakehouse, query: string): Promise<string[] | undefined> {
-  const sql = query.trim().replace(/;+\s*$/, '');
+  const described = await describeQuery(lake, query);
+  if (described) return described.map((d) => String(d.column_name));
   try {
-    const described = await lake.query(`DESCRIBE ${sql}`);
-    return described.map((d) => String(d.column_name));
+    return (await lake.queryArrow(trimmedQuery(query))).schema.fields.map((f) => f.name);
   } catch {
-    try {
-      return (await lake.queryArrow(sql)).schema.fields.map((f) => f.name);
-    } catch {
-      return undefined;
-    }
+    return undefined;
+  }
+}
+
+const trimmedQuery = (query: string): string => query.trim().replace(/;+\s*$/, '');
+
+/** DESCRIBE of a query (binds it without running it): its columns and types; `undefined` for one that cannot be described (PRAGMA, EXPLAIN…). */
+async function describeQuery(lake: Lakehouse, query: string): Promise<Row[] | undefined> {
+  try {
+    return await lake.query(`DESCRIBE ${trimmedQuery(query)}`);
+  } catch {
+    return undefined;
   }
 }
 
@@ -198,13 +205,9 @@ async function queryColumns(lake: Lakehouse, query: string): Promise<string[] | 
  * `export --format csv` write them; TIMESTAMPTZ stays an ISO instant.
  */
 async function showNaiveTimestamps(lake: Lakehouse, query: string, rows: Row[]): Promise<void> {
-  let naive: string[];
-  try {
-    const described = await lake.query(`DESCRIBE ${query.trim().replace(/;+\s*$/, '')}`);
-    naive = described.filter((d) => /^TIMESTAMP(_S|_MS|_NS|\(\d\))?$/.test(String(d.column_type))).map((d) => String(d.column_name));
-  } catch {
-    return; // not a describable query (PRAGMA, EXPLAIN…): nothing to do
-  }
+  const described = await describeQuery(lake, query);
+  if (!described) return;
+  const naive = described.filter((d) => /^TIMESTAMP(_S|_MS|_NS|\(\d\))?$/.test(String(d.column_type))).map((d) => String(d.column_name));
   for (const row of rows) {
     for (const column of naive) {
       const v = row[column];
