@@ -142,6 +142,14 @@ function bigintFieldsOf(schema: z.ZodType | undefined): Set<string> {
   return new Set(schema ? Object.entries(shapeOf(schema)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
 }
 
+/** The record with the integer numbers of its `bigintFields` as bigints (in place; anything but an object as it is). */
+function withBigints<T>(record: T, bigintFields: Set<string>): T {
+  if (!record || typeof record !== 'object' || Array.isArray(record)) return record;
+  const r = record as Record<string, unknown>;
+  for (const k of bigintFields) if (typeof r[k] === 'number' && Number.isInteger(r[k])) r[k] = BigInt(r[k]);
+  return record;
+}
+
 /** The file (or glob) a source reads, as errors name it. */
 function shownFiles(o: { path?: string; glob?: string }): string {
   return path.resolve(o.path ?? o.glob!);
@@ -176,11 +184,6 @@ function checkInferredNames(where: string, fields: Map<string, string>): void {
     }
     byLower.set(lower, name);
   }
-}
-
-/** Reads naive timestamps of a column typed TIMESTAMPTZ in the lake's time zone (DuckDB's default is the machine's). */
-async function useLakeZone(c: DuckDBConnection, ctx: ExtractContext): Promise<void> {
-  await c.run(`SET SESSION TimeZone = ${quoteLiteral(ctx.timezone)}`);
 }
 
 /** read_csv options of the file's dialect (as the user gave them). */
@@ -288,8 +291,8 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   };
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
+    // The lake's engine reads naive timestamps of a column typed TIMESTAMPTZ in the lake's time zone (its session TimeZone).
     const c = await ctx.connect();
-    await useLakeZone(c, ctx);
     const types = given ? csvTypes(given) : inferredTypes.get(ctx.runId);
     inferredTypes.delete(ctx.runId);
     for (const { read: files } of await filesToRead(ctx)) {
@@ -297,10 +300,6 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       const result = await c.stream(csvReadSql(files, csv, await typesIn(c, files, types), rejects));
       const names = result.deduplicatedColumnNames();
       const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
-      const convert = (name: string, value: unknown): unknown => {
-        if (typeof value === 'number' && bigintFields.has(name) && Number.isInteger(value)) return BigInt(value);
-        return value;
-      };
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
@@ -309,9 +308,9 @@ export function csvSource(options: CsvSourceOptions): AnySource {
         for (let r = 0; r < chunk.rowCount; r++) {
           const record: Record<string, unknown> = {};
           names.forEach((name, i) => {
-            record[name] = convert(name, columns[i]![r]);
+            record[name] = columns[i]![r];
           });
-          records.push(record);
+          records.push(bigintFields.size === 0 ? record : withBigints(record, bigintFields));
         }
         yield records;
         ctx.stats.pages += 1;
@@ -322,7 +321,6 @@ export function csvSource(options: CsvSourceOptions): AnySource {
 
   return fileSource(where, o, options.partitionBy, given, extract, async (ctx) => {
     const c = await ctx.connect();
-    await useLakeZone(c, ctx);
     /** Column → DuckDB type (as DESCRIBE names it) and type id, in first-seen order over the files. */
     const columns = new Map<string, { type: string; typeId: DuckDBTypeId }>();
     const mixed = new Set<string>();
@@ -489,18 +487,12 @@ export function jsonSource(options: FileSourceOptions): AnySource {
   const given = options.schema;
   // z.bigint() fields: integers within ±2^53 parse as JS numbers (past it, as bigints), zod wants a bigint.
   const bigintFields = bigintFieldsOf(given);
-  const withBigints = (record: unknown): unknown => {
-    if (!record || typeof record !== 'object' || Array.isArray(record)) return record;
-    const r = record as Record<string, unknown>;
-    for (const k of bigintFields) if (typeof r[k] === 'number' && Number.isInteger(r[k])) r[k] = BigInt(r[k]);
-    return r;
-  };
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<unknown[]> {
     for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, ctx)) {
         ctx.stats.pages += 1;
-        yield bigintFields.size === 0 ? batch : batch.map(withBigints);
+        yield bigintFields.size === 0 ? batch : batch.map((record) => withBigints(record, bigintFields));
       }
     }
   }
