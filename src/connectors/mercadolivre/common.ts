@@ -1,5 +1,4 @@
 /** What every Mercado Livre connector shares: the API base, OAuth2 with rotating refresh tokens. */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -7,6 +6,7 @@ import { limitsOverrideSchema } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 import type { ExtractContext } from '../../extract/source.js';
 import { createHttpContext, type HttpContext } from '../../extract/http/http-context.js';
+import { seedHashOf, storeSeedHash } from '../../extract/http/oauth.js';
 
 export const ML_API = 'https://api.mercadolibre.com';
 /** The real API refuses `offset + limit` above these. */
@@ -55,11 +55,11 @@ export function mlTokenStore(root: string, auth: { clientId: string; refreshToke
   const app = `mercadolivre-${auth.clientId.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 80)}`;
   const dir = path.join(root, 'state', 'tokens');
   if (auth.refreshToken !== undefined) {
-    const seedHash = createHash('sha256').update(auth.refreshToken).digest('hex');
+    const seedHash = seedHashOf(auth.refreshToken);
     const name = `${app}-${seedHash.slice(0, 12)}`;
     const legacy = path.join(dir, `${app}.json`);
     const target = path.join(dir, `${name}.json`);
-    if (!fs.existsSync(target) && seededBy(legacy) === seedHash) {
+    if (!fs.existsSync(target) && storeSeedHash(legacy) === seedHash) {
       try {
         fs.renameSync(legacy, target);
       } catch (error) {
@@ -82,16 +82,6 @@ export function mlTokenStore(root: string, auth: { clientId: string; refreshToke
     );
   }
   return stores[0] ?? app;
-}
-
-/** The seed hash a token store file records, if it can be read. */
-function seededBy(file: string): string | undefined {
-  try {
-    const seedHash = (JSON.parse(fs.readFileSync(file, 'utf8')) as { seedHash?: unknown }).seedHash;
-    return typeof seedHash === 'string' ? seedHash : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function apiBase(o: { baseUrl: string }): string {

@@ -121,6 +121,19 @@ const SPENT_KEPT = 50;
 
 const hash = (value: string): string => createHash('sha256').update(value).digest('hex');
 
+/** What a token store records of the `refreshToken` option that seeded it (the hash, never the token). */
+export const seedHashOf = hash;
+
+/** The seed hash a token store file records; undefined when there is none or it cannot be read. */
+export function storeSeedHash(file: string): string | undefined {
+  try {
+    const seedHash = (JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<TokenStoreFile>).seedHash;
+    return typeof seedHash === 'string' ? seedHash : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** OAuth2 refresh_token grant with rotating, single-use refresh tokens. */
 export class OAuth2RefreshTokenAuth implements AuthStrategy {
   /** Absolute path of the token store file. */
