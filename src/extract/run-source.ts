@@ -95,13 +95,14 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   };
   // Whether an item was received and not appended yet.
   let unappended = false;
+  // Named once: checked at every checkpoint (a page each).
+  const cursorFile = cursorFileName(cursorKey);
   const claimCursor = (): void => {
-    const file = cursorFileName(cursorKey);
-    const owner = env.cursorClaims?.get(file);
-    if (owner === undefined) env.cursorClaims?.set(file, source);
+    const owner = env.cursorClaims?.get(cursorFile);
+    if (owner === undefined) env.cursorClaims?.set(cursorFile, source);
     else if (owner !== source) {
       throw new ConfigError(
-        `${source.source}/${source.dataset}: another source of this extract already keeps its cursor in state/cursors/${file}; two incremental sources of one dataset share one cursor (each would skip what the other read) unless each has a constant partition value: give each its own, e.g. partitionBy: { account: 'a' }`,
+        `${source.source}/${source.dataset}: another source of this extract already keeps its cursor in state/cursors/${cursorFile}; two incremental sources of one dataset share one cursor (each would skip what the other read) unless each has a constant partition value: give each its own, e.g. partitionBy: { account: 'a' }`,
       );
     }
   };
