@@ -545,14 +545,24 @@ export class MetricsDb {
       for (const r of dead) {
         // A pipeline's batches are its extract's, named by its partial result (lake.run()).
         const extract = r.kind === 'run' ? (readRunResult(this.file, r.run_id as string) as { extract?: unknown } | null)?.extract : undefined;
+        // It ended at its last recorded activity, not when a later process noticed: the report
+        // draws a run from its start to its end, and a dead run found days later is not days long.
+        const batchesOf = typeof extract === 'string' ? extract : (r.run_id as string);
         await c.run(
-          `UPDATE runs SET status = 'abandoned', finished_at = now(), error = $2,
+          `UPDATE runs SET status = 'abandoned', error = $2, finished_at = last.t,
+             duration_ms = epoch_ms(last.t) - epoch_ms(runs.started_at),
              rows = (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = $3),
              rejected = (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = $3),
              files = (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = $3),
              bytes = (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = $3)
-           WHERE run_id = $1`,
-          [r.run_id as string, ABANDONED_ERROR, typeof extract === 'string' ? extract : (r.run_id as string)],
+           FROM (SELECT max(t) AS t FROM (
+             SELECT max(committed_at) AS t FROM source_batches WHERE run_id IN ($1, $3)
+             UNION ALL SELECT max(finished_at) FROM source_results WHERE run_id IN ($1, $3)
+             UNION ALL SELECT max(finished_at) FROM model_builds WHERE run_id = $1
+             UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = $1
+             UNION ALL SELECT started_at FROM runs WHERE run_id = $1)) AS last
+           WHERE runs.run_id = $1`,
+          [r.run_id as string, ABANDONED_ERROR, batchesOf],
         );
       }
       return dead.map((r) => r.run_id as string);

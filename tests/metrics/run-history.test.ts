@@ -115,3 +115,37 @@ describe('runHistory on a killed extract', () => {
     expect(after!.rows).toBeGreaterThanOrEqual(before!.rows);
   }, 60_000);
 });
+
+describe('an abandoned run, as the next Lakehouse.open records it', () => {
+  it('ends at its last recorded activity, not when the next process noticed it', async () => {
+    const { Lakehouse } = await import('../../src/index.js');
+    const lake = await tempLake();
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const pid = Number(dead.stdout.trim());
+    await lake.metrics.transaction(async (c) => {
+      await c.run(
+        `INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start)
+         VALUES ('r-old', 'extract', 'running', TIMESTAMPTZ '2026-01-10 08:00:00+00', $1, $2, 'x'),
+                ('r-quiet', 'build', 'running', TIMESTAMPTZ '2026-01-11 08:00:00+00', $1, $2, 'x')`,
+        [os.hostname(), pid],
+      );
+      await c.run(
+        `INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, committed_at)
+         VALUES ('r-old', 'hist', 'items', 0, 10, 0, 1, 100, TIMESTAMPTZ '2026-01-10 08:02:00+00'),
+                ('r-old', 'hist', 'items', 1, 5, 1, 1, 80, TIMESTAMPTZ '2026-01-10 08:05:30+00')`,
+      );
+    });
+    const root = lake.paths.root;
+    await lake.close();
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    const runs = await reopened.runs();
+    await reopened.close();
+    const old = runs.find((r) => r.runId === 'r-old')!;
+    expect(old).toMatchObject({ status: 'abandoned', rows: 15, rejected: 1, durationMs: 330_000 });
+    expect(old.finishedAt!.toISOString()).toBe('2026-01-10T08:05:30.000Z');
+    // Nothing recorded after its start: it ends where it started.
+    const quiet = runs.find((r) => r.runId === 'r-quiet')!;
+    expect(quiet).toMatchObject({ status: 'abandoned', durationMs: 0 });
+    expect(quiet.finishedAt!.toISOString()).toBe('2026-01-11T08:00:00.000Z');
+  });
+});
