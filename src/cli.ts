@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npx duckhouse …`: the command line, on the public API only.
- * Sources and options come from `duckhouse.config.{ts,js,mjs}` (`export default { sources, ...options }`).
+ * Sources and options come from `duckhouse.config.{ts,mts,mjs,js}` (`export default { sources, ...options }`).
  * Exit codes: 0 success; 1 failed or partial run, or a failing error-severity test; 2 usage or config error.
  */
 import fs from 'node:fs';
@@ -22,7 +22,7 @@ interface CliConfig extends OpenOptions {
   sources?: AnySource[];
 }
 
-const CONFIG_NAMES = ['duckhouse.config.ts', 'duckhouse.config.mjs', 'duckhouse.config.js'];
+const CONFIG_NAMES = ['duckhouse.config.ts', 'duckhouse.config.mts', 'duckhouse.config.mjs', 'duckhouse.config.js'];
 
 async function loadConfig(explicit: string | undefined): Promise<{ config: CliConfig; file?: string }> {
   const file = explicit ? path.resolve(explicit) : CONFIG_NAMES.map((n) => path.resolve(n)).find((f) => fs.existsSync(f));
@@ -30,14 +30,18 @@ async function loadConfig(explicit: string | undefined): Promise<{ config: CliCo
   if (!fs.existsSync(file)) throw new UsageError(`config file ${file} does not exist`);
   let mod: { default?: unknown };
   try {
-    if (file.endsWith('.ts')) {
+    if (/\.[mc]?ts$/.test(file)) {
       const { tsImport } = await import('tsx/esm/api');
       mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
     } else {
       mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
     }
   } catch (error) {
-    throw new UsageError(`${path.relative(process.cwd(), file)}: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    // tsx compiles a .ts file outside an ESM package ("type": "module") as CommonJS, where
+    // top-level await does not exist; a .mts file is always a module.
+    const hint = /top-level await/i.test(message) && file.endsWith('.ts') ? ' (a config using top-level await must be a module: name it duckhouse.config.mts, or add "type": "module" to package.json)' : '';
+    throw new UsageError(`${path.relative(process.cwd(), file)}: ${message}${hint}`);
   }
   const where = path.relative(process.cwd(), file) || file;
   let config = ('default' in mod ? mod.default : mod) as CliConfig & { default?: CliConfig };
@@ -87,7 +91,7 @@ async function withLake<T>(globals: Globals, fn: (lake: Lakehouse, config: CliCo
 
 function pickSources(config: CliConfig, names: string[]): AnySource[] {
   const all = config.sources ?? [];
-  if (all.length === 0) throw new UsageError('no sources: add `sources: [...]` to duckhouse.config.{ts,mjs,js}');
+  if (all.length === 0) throw new UsageError('no sources: add `sources: [...]` to duckhouse.config.{ts,mts,mjs,js}');
   if (names.length === 0) return all;
   const picked = all.filter((s) => names.some((n) => n === s.source || n === `${s.source}/${s.dataset}`));
   const unknown = names.filter((n) => !all.some((s) => n === s.source || n === `${s.source}/${s.dataset}`));
@@ -277,7 +281,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('A local-first analytics lakehouse: extract to bronze Parquet, build SQL models in DuckDB, record every run.')
     .option('--root <dir>', 'lake root (default: data, or the config)')
     .option('--models <dir>', 'models folder (default: models, or the config)')
-    .option('-c, --config <file>', 'config file (default: duckhouse.config.{ts,mjs,js})')
+    .option('-c, --config <file>', 'config file (default: duckhouse.config.{ts,mts,mjs,js})')
     .showHelpAfterError()
     .exitOverride();
   const globals = (): Globals => program.opts<Globals>();

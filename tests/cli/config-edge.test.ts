@@ -99,3 +99,24 @@ describe('duckhouse.config exporting a promise', () => {
     expect(r.err).toMatch(/duckhouse\.config\.mjs/);
   }, 60_000);
 });
+
+describe('a config using top-level await', () => {
+  const body = `import { defineSource, z } from ${JSON.stringify(index)};\nconst log = await Promise.resolve({ console: false });\nexport default { sources: [${source}], log };\n`;
+
+  it('loads as duckhouse.config.mts, found by default like the .ts one', () => {
+    const dir = tempDir('duckhouse-cfg-tla-');
+    fs.writeFileSync(path.join(dir, 'duckhouse.config.mts'), body);
+    const r = runCli(dir, ['extract']);
+    expect(r.code, r.err).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'data', 'bronze', 'shop', 'prices'))).toBe(true);
+  }, 60_000);
+
+  it('as a .ts file outside an ESM package: exit 2, naming the file and how to make it a module', () => {
+    const dir = tempDir('duckhouse-cfg-tla-');
+    fs.writeFileSync(path.join(dir, 'duckhouse.config.ts'), body);
+    const r = runCli(dir, ['extract']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/duckhouse\.config\.ts: .*[Tt]op-level await/s);
+    expect(r.err).toMatch(/duckhouse\.config\.mts.*"type": "module"/);
+  }, 60_000);
+});
