@@ -70,7 +70,7 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
       const window = [{ status: s.status }, ...history].slice(0, HISTORY);
       const rate = window.filter((h) => h.status === 'success').length / window.length;
       if (window.length >= 2 && rate < quality.minExtractionSuccess) {
-        alerts.push({ kind: 'extraction_success', severity: 'warn', subject, message: `${Math.round(rate * 100)}% of the last ${window.length} extracts succeeded (gate ${Math.round(quality.minExtractionSuccess * 100)}%)` });
+        alerts.push({ kind: 'extraction_success', severity: quality.gateSeverity, subject, message: `${Math.round(rate * 100)}% of the last ${window.length} extracts succeeded (gate ${Math.round(quality.minExtractionSuccess * 100)}%)` });
       }
       const drift = s.schemaChanges ?? [];
       for (const ch of drift) {
