@@ -1,8 +1,7 @@
 /**
  * DESIGN, Defaults: "quality gates | null share ≤ 20%, duplicate share ≤ 5%, quality score ≥ 80%,
  * extraction success ≥ 95% — below a gate is a `warn` test unless set to `error`". The lake's
- * `quality.gateSeverity: 'error'` sets it for the null, duplicate and score gates; the extraction
- * success gate stays a `warn` whatever it says.
+ * `quality.gateSeverity` sets it for every gate, the extraction success gate included.
  */
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
