@@ -427,6 +427,7 @@ export class Lakehouse {
           quality: this.options.quality,
           lockTimeoutMillis: this.options.lockTimeoutMillis,
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
+          timezone: this.options.timezone,
           progress,
           readPublished: () => this.readPublished(),
           bronzeVisibility: async () => (await started).visibility,

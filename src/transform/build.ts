@@ -60,6 +60,8 @@ export interface BuildEnv {
   metrics: MetricsDb;
   logger: Logger;
   vars: Record<string, unknown>;
+  /** The lake's zone, DuckDB's session TimeZone in the build: `ts::DATE` in a model depends on it. */
+  timezone: string;
   quality: QualityOptions;
   lockTimeoutMillis: number;
   /** How long superseded warehouse files are kept for readers of older catalogs. */
@@ -651,7 +653,8 @@ class Builder {
 
   /** Everything a model's result depends on, so an equal hash means nothing to do. */
   private hashOf(node: ProjectNode, fullSql: string, incrementalSql?: string): string {
-    const parts = [node.kind, JSON.stringify(node.config), fullSql];
+    // The zone too: a table's `ts::DATE` or `strftime` rows change with it (a view is evaluated by its reader).
+    const parts = [node.kind, JSON.stringify(node.config), fullSql, this.env.timezone];
     if (incrementalSql !== undefined) parts.push('is_incremental', incrementalSql);
     // An ephemeral is inlined (its SQL is in `fullSql`): what it reads is read by this node, so
     // the versions of its own inputs, and its sources, count here.
