@@ -17,6 +17,7 @@ import { readerRows } from '../db/values.js';
 import { redactString } from '../redact.js';
 import { sourceLabel, type AlertRecord, type ModelResult, type SourceResult, type TestResult } from '../results.js';
 import type { MetricsDb } from './metrics-db.js';
+import { SOURCES_FRESHNESS_SQL } from './schema.js';
 
 const HISTORY = 20;
 
@@ -124,19 +125,7 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
 }
 
 async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
-  // A dataset's results without a scope are superseded when scoped ones came after them (results
-  // recorded before scopes were, or a source since split by store): no alert for them.
-  const rows = readerRows(
-    await c.runAndReadAll(
-      `WITH last AS (
-         SELECT source, dataset, scope, max(finished_at) FILTER (WHERE status IN ('success', 'partial')) AS last_ok, max(finished_at) AS last_run
-         FROM source_results GROUP BY source, dataset, scope
-       )
-       SELECT source, dataset, scope, last_ok,
-         scope IS NULL AND EXISTS (SELECT 1 FROM last s WHERE s.source = l.source AND s.dataset = l.dataset AND s.scope IS NOT NULL AND s.last_run > l.last_run) AS superseded
-       FROM last l`,
-    ),
-  );
+  const rows = readerRows(await c.runAndReadAll(SOURCES_FRESHNESS_SQL));
   const alerts: AlertRecord[] = [];
   for (const r of rows) {
     const subject = sourceLabel(r.source, r.dataset, r.scope);

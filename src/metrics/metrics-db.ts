@@ -14,7 +14,7 @@ import { readRunResult, runResultFile } from './run-results.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
-import { METRICS_DDL, UNKEYED } from './schema.js';
+import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED } from './schema.js';
 import { currentProcess, isAlive } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
 import type { HttpHostStats } from '../extract/source.js';
@@ -194,8 +194,11 @@ async function dropKeys(c: DuckDBConnection, metricsFile: string): Promise<void>
 /** What a build reads from the metrics db at its start. */
 export interface BuildInputs {
   visibility: BronzeVisibility;
-  /** When each source last extracted successfully (`source.dataset` → instant). */
-  lastSuccess: Map<string, Date>;
+  /**
+   * When each source of a dataset last extracted successfully (`source.dataset` → one instant per
+   * current scope, `store=a`; null for a scope never extracted successfully).
+   */
+  lastSuccess: Map<string, (Date | null)[]>;
   /** Each model's latest quality score (`schema.name` → score): the gate of a build that rebuilds nothing. */
   lastScores: Map<string, number | null>;
 }
@@ -325,9 +328,14 @@ export class MetricsDb {
     return this.inTransaction(async (c) => {
       await insertRun(c, runId, 'build', startedAt);
       const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
-      const last = readerRows(await c.runAndReadAll(`SELECT source, dataset, max(finished_at) AS at FROM source_results WHERE status IN ('success', 'partial') GROUP BY 1, 2`));
+      const lastSuccess = new Map<string, (Date | null)[]>();
+      for (const r of readerRows(await c.runAndReadAll(SOURCES_FRESHNESS_SQL))) {
+        if (r.superseded === true) continue;
+        const key = `${r.source}.${r.dataset}`;
+        lastSuccess.set(key, [...(lastSuccess.get(key) ?? []), r.last_ok instanceof Date ? r.last_ok : null]);
+      }
       const scores = scoreMap(readerRows(await c.runAndReadAll(LAST_SCORES_SQL)));
-      return { visibility, lastSuccess: new Map(last.map((r) => [`${r.source}.${r.dataset}`, r.at as Date])), lastScores: scores };
+      return { visibility, lastSuccess, lastScores: scores };
     }, 'committed');
   }
 

@@ -160,3 +160,18 @@ export const METRICS_DDL: string[] = [
 
 /** Tables that early metrics files created with a PRIMARY KEY, rebuilt without it on open. */
 export const UNKEYED = ['runs', 'bronze_files'] as const;
+
+/**
+ * Each source (a dataset and its scope, `store=a`) with its last successful extract (`last_ok`,
+ * NULL if none) and its last run. A dataset's results without a scope are `superseded` when scoped
+ * ones came after them (recorded before scopes were, or a source since split by store): freshness
+ * is judged on the current sources only, by the alerts and by the timeliness score alike.
+ */
+export const SOURCES_FRESHNESS_SQL = `
+  WITH last AS (
+    SELECT source, dataset, scope, max(finished_at) FILTER (WHERE status IN ('success', 'partial')) AS last_ok, max(finished_at) AS last_run
+    FROM source_results GROUP BY source, dataset, scope
+  )
+  SELECT source, dataset, scope, last_ok,
+    scope IS NULL AND EXISTS (SELECT 1 FROM last s WHERE s.source = l.source AND s.dataset = l.dataset AND s.scope IS NOT NULL AND s.last_run > l.last_run) AS superseded
+  FROM last l`;

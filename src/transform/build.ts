@@ -69,8 +69,8 @@ export interface BuildEnv {
   progress: Progress;
   /** Runs tests against the published catalog (when nothing had to be built); sources read as the build would. */
   testPublished(project: Project, tests: TestDef[], visibility: BronzeVisibility): Promise<TestResult[]>;
-  /** When each source last extracted successfully (`source.dataset` → instant). */
-  lastSuccess(): Promise<Map<string, Date>>;
+  /** When each source of a dataset last extracted successfully (`source.dataset` → one instant per scope, null if never). */
+  lastSuccess(): Promise<Map<string, (Date | null)[]>>;
   /** Each model's latest recorded quality score: the gates of a build that rebuilds nothing. */
   lastScores(): Promise<Map<string, number | null>>;
   /** Which bronze files compaction and prune removed or switched in (from the metrics db). */
@@ -388,9 +388,10 @@ class Builder {
     if (nodes.length === 0) return [];
     const last = await this.env.lastSuccess();
     const windowMs = this.env.quality.freshnessWarnHours * 3_600_000;
-    const fresh = (s: string, d: string): boolean => {
-      const at = last.get(`${s}.${d}`);
-      return at !== undefined && Date.now() - at.getTime() <= windowMs;
+    // Each scope of a dataset (`store=a`) is a source of its own: a fresh store does not hide a stale one.
+    const fresh = (s: string, d: string): { fresh: number; sources: number } => {
+      const scopes = last.get(`${s}.${d}`) ?? [null];
+      return { fresh: scopes.filter((at) => at !== null && Date.now() - at.getTime() <= windowMs).length, sources: scopes.length };
     };
     const scores = await scoreModels(this.c, this.project, nodes, tests, fresh, this.env.quality.weights);
     for (const node of nodes) {

@@ -59,7 +59,7 @@ export async function scoreModels(
   project: Project,
   nodes: ProjectNode[],
   tests: TestResult[],
-  fresh: (source: string, dataset: string) => boolean,
+  fresh: (source: string, dataset: string) => { fresh: number; sources: number },
   weights: Record<string, number> | undefined,
 ): Promise<QualityScore[]> {
   const out: QualityScore[] = [];
@@ -112,7 +112,10 @@ export async function scoreModels(
       dims.conformity = checked === 0 ? null : ok / checked;
     }
     const sources = sourcesOf(project, node);
-    if (sources.length > 0) dims.timeliness = sources.filter(([s, d]) => fresh(s, d)).length / sources.length;
+    if (sources.length > 0) {
+      const counts = sources.map(([s, d]) => fresh(s, d));
+      dims.timeliness = counts.reduce((n, c) => n + c.fresh, 0) / counts.reduce((n, c) => n + c.sources, 0);
+    }
     out.push({ model: node.id, rows, dimensions: dims, score: weightedScore(dims, weights) });
   }
   return out;
