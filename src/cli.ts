@@ -421,6 +421,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--partition <path...>', 'only partitions under these paths, e.g. store=bistek/year=2026')
     .option('--target-mb <mb>', 'target file size in MB (default: the compactionTargetMb limit, 128)', (v) => Number(v))
     .action(async (names: string[], opts: { partition?: string[]; targetMb?: number }) => {
+      // Checked before any dataset: with an empty bronze, `--target-mb abc` would otherwise pass.
+      if (opts.targetMb !== undefined && !(Number.isFinite(opts.targetMb) && opts.targetMb > 0)) throw new UsageError(`--target-mb must be a positive number of MB`);
       await withLake(globals(), async (lake) => {
         const datasets = pickDatasets(lake, names, true);
         for (const [source, dataset] of datasets) {

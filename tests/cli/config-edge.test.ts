@@ -120,3 +120,14 @@ describe('a config using top-level await', () => {
     expect(r.err).toMatch(/duckhouse\.config\.mts.*"type": "module"/);
   }, 60_000);
 });
+
+describe('compact --target-mb', () => {
+  it('refuses a value that is not a positive number with exit 2, even when bronze is empty', () => {
+    const dir = tempDir('duckhouse-cfg-compact-');
+    for (const bad of ['abc', '0', '-5']) {
+      const r = runCli(dir, ['compact', '--target-mb', bad]);
+      expect(r.code, `${bad}: ${r.out}\n${r.err}`).toBe(2);
+      expect(r.err).toMatch(/--target-mb must be a positive number/);
+    }
+  }, 60_000);
+});
