@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import type { MetricsDb } from '../metrics/metrics-db.js';
-import { isAlive } from '../metrics/process-identity.js';
+import { isAlive, processStartedAt } from '../metrics/process-identity.js';
 import { applyMoves, readManifest } from './commit.js';
 import { LockError } from '../errors.js';
 import { acquireLock, type HeldLock } from '../extract/file-lock.js';
@@ -117,6 +117,23 @@ const ATOMIC_TMP = /\.(\d+)\.[a-z0-9]+\.tmp$/;
  * cursors, token stores, run results…) when its process dies between writing and renaming them.
  * Only the lake root's own files and the `state/`, `compiled/` and `metrics/` trees are looked at.
  */
+/**
+ * Whether the process that wrote a temp file may still be writing it: its pid is alive and that
+ * process started before the file was last written. A pid is reused (every container's first
+ * process has the same one), so a live pid alone would keep a dead writer's file for good.
+ */
+function ownerMayBeAlive(file: string, pid: number): boolean {
+  if (!isAlive({ host: os.hostname(), pid, procStart: null })) return false;
+  const started = processStartedAt(pid);
+  if (started === null) return true;
+  try {
+    // A second of slack: the boot time is in whole seconds.
+    return fs.statSync(file).mtimeMs >= started - 1_000;
+  } catch {
+    return true;
+  }
+}
+
 export function removeStrayTmpFiles(root: string): number {
   let removed = 0;
   const visit = (dir: string, recursive: boolean): void => {
@@ -133,7 +150,7 @@ export function removeStrayTmpFiles(root: string): number {
         continue;
       }
       const match = ATOMIC_TMP.exec(entry.name);
-      if (!match || isAlive({ host: os.hostname(), pid: Number(match[1]), procStart: null })) continue;
+      if (!match || ownerMayBeAlive(full, Number(match[1]))) continue;
       fs.rmSync(full, { force: true });
       removed += 1;
     }

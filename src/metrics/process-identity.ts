@@ -40,3 +40,23 @@ export function isAlive(owner: { host: string | null; pid: number | null; procSt
   const start = startTimeOf(owner.pid);
   return !owner.procStart || !start || start === owner.procStart;
 }
+
+let bootMs: number | null | undefined;
+
+/**
+ * When the process now holding `pid` started (epoch ms), or null where /proc cannot say. Its start
+ * time is in clock ticks (100 a second on Linux) since boot.
+ */
+export function processStartedAt(pid: number): number | null {
+  const ticks = Number(startTimeOf(pid));
+  if (!ticks) return null;
+  if (bootMs === undefined) {
+    try {
+      const btime = /^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1];
+      bootMs = btime ? Number(btime) * 1000 : null;
+    } catch {
+      bootMs = null;
+    }
+  }
+  return bootMs === null ? null : bootMs + ticks * 10;
+}

@@ -259,4 +259,21 @@ describe('temp files of a dead writer', () => {
     await (await Lakehouse.open({ root, log: { console: false } })).close();
     expect(strayTmpFiles(root)).toEqual([live]);
   });
+
+  it('are removed when their pid now belongs to a process started after they were written (a reused pid)', async () => {
+    const root = path.join(tempDir(), 'data');
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    // This process's pid, written an hour before it started: a dead writer's, as in a container
+    // whose first process always has the same pid.
+    const reused = path.join('state', 'cursors', `s.d.json.${process.pid}.old123.tmp`);
+    const own = path.join('state', 'cursors', `s.d.json.${process.pid}.new456.tmp`);
+    for (const f of [reused, own]) {
+      fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+      fs.writeFileSync(path.join(root, f), 'half');
+    }
+    const before = new Date(Date.now() - process.uptime() * 1000 - 3_600_000);
+    fs.utimesSync(path.join(root, reused), before, before);
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    expect(strayTmpFiles(root)).toEqual([own]);
+  });
 });
