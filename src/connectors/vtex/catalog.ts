@@ -220,7 +220,8 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
         if (!q.price) {
           const dearest = await http.request<unknown[]>(`${base}/api/catalog_system/pub/products/search`, { query: { ...sc, fq: q.fq, _from: 0, _to: 0, O: 'OrderByPriceDESC' } });
           lo = 0; // unavailable products come with price 0
-          hi = cents(priceOf(dearest.body[0]) ?? 0);
+          // The dearest product's highest offer: at or above any price the search sorts by.
+          hi = cents(highestPriceOf(dearest.body[0]) ?? 0);
         }
         if (hi <= lo) return undefined;
         const mid = Math.floor((lo + hi) / 2);
@@ -250,11 +251,16 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
   });
 }
 
-function priceOf(product: unknown): number | undefined {
-  const items = (product as { items?: { sellers?: { sellerDefault?: boolean; commertialOffer?: { Price?: number } }[] }[] })?.items ?? [];
-  const sellers = items[0]?.sellers ?? [];
-  const seller = sellers.find((s) => s.sellerDefault) ?? sellers[0];
-  return seller?.commertialOffer?.Price;
+/**
+ * An upper bound of the price the search knows `product` by: its highest offer over every SKU
+ * and seller. The search prices a product by an offer it sells at, not by `items[0]`'s default
+ * seller, whose SKU may be sold out (`Price: 0`) while the others sell; unavailable offers (0,
+ * null) are skipped. Undefined when no offer has a price.
+ */
+function highestPriceOf(product: unknown): number | undefined {
+  const items = (product as { items?: { sellers?: { commertialOffer?: { Price?: number | null } }[] }[] } | undefined)?.items ?? [];
+  const prices = items.flatMap((i) => (i.sellers ?? []).map((s) => s.commertialOffer?.Price ?? 0)).filter((p) => p > 0);
+  return prices.length === 0 ? undefined : Math.max(...prices);
 }
 
 function categoryQuery(node: CategoryNode, path: number[], names: string[]): Query {
