@@ -150,4 +150,35 @@ describe('late order updates', () => {
     expect(versions.at(-1)!.status).toBe(updated!.status);
     expect(versions.length).toBeGreaterThanOrEqual(2);
   });
+
+  it('updatedWithinDays filters the search by order.date_last_updated: only orders changed within the window come again, not the whole history', async () => {
+    // The fixture, like the live API, ignores a filter name it does not know (order.last_updated.*).
+    // 30 days of orders ending about now (São Paulo); the late update lands on the next simulated day.
+    const spDateDaysAgo = (days: number): string => new Date(Date.now() - 3 * 3_600_000 - days * 86_400_000).toISOString().slice(0, 10);
+    const data = buildMercadoLivreData({ orders: 60, items: 30, days: 30, startDate: spDateDaysAgo(31) });
+    const server = await startMercadoLivreServer({ data, clientId: 'app-1', clientSecret: SECRET, initialRefreshToken: REFRESH });
+    servers.push(server);
+    const lake = await tempLake({ limits: fast });
+    const options = {
+      sellerId: data.mainSellerId,
+      baseUrl: server.url,
+      auth: { clientId: 'app-1', clientSecret: SECRET, refreshToken: REFRESH },
+      from: data.startDate,
+      updatedWithinDays: 2,
+    };
+    const first = await lake.extract([mercadoLivreOrders(options)]);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: data.orders.length });
+
+    data.advanceDay({ orders: 0, updates: 0 });
+    const [updated] = data.updateOrders(1);
+    const before = Date.now();
+    const second = await lake.extract([mercadoLivreOrders(options)]);
+    expect(second.sources[0]!.status).toBe('success');
+    const rows = await lake.query(`select id, last_updated, status from ${bronze(lake.paths.root, 'orders')} where _run_id = $1`, [second.runId]);
+    // The cancellation is caught…
+    expect(rows.find((r) => r.id === updated!.id)).toMatchObject({ status: 'cancelled' });
+    // …and no order last updated before the window comes again.
+    const stale = rows.filter((r) => (r.last_updated as Date).getTime() < before - 2 * 86_400_000 - 60_000);
+    expect(stale).toEqual([]);
+  });
 });

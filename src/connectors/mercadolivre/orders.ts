@@ -26,8 +26,8 @@ const optionsSchema = z.strictObject({
   /** Fetch only the latest N orders (e.g. 100, 500, 5,000). */
   last: z.number().int().positive().optional(),
   /**
-   * Also re-read orders updated in the last N days (`order.last_updated.from`), so later status
-   * changes (cancellations, refunds) reach bronze as new versions; the models keep the latest.
+   * Also re-read orders updated in the last N days (`order.date_last_updated.from`), so later
+   * status changes (cancellations, refunds) reach bronze as new versions; the models keep the latest.
    */
   updatedWithinDays: z.number().positive().optional(),
   /** The API's offset cap (tests use a small one). */
@@ -86,8 +86,12 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
         }
         return;
       }
-      /** Pages through a date window of one filter field, splitting it when it passes the offset cap. */
-      async function* sweep(field: 'date_created' | 'last_updated', start: number, end: number, onPage: (results: SearchPage['results']) => SearchPage['results']): AsyncGenerator<unknown[]> {
+      /**
+       * Pages through a date window of one filter field, splitting it when it passes the offset
+       * cap. The field is the search filter's name (`order.<field>.from`/`.to`), not the order's
+       * (`last_updated`): the API ignores a filter it does not know and answers every order.
+       */
+      async function* sweep(field: 'date_created' | 'date_last_updated', start: number, end: number, onPage: (results: SearchPage['results']) => SearchPage['results']): AsyncGenerator<unknown[]> {
         const windows: [number, number][] = [[start, end]];
         while (windows.length > 0) {
           const [from, to] = windows.shift()!;
@@ -139,7 +143,7 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
           const at = Date.parse(r.date_created);
           return at < createdBefore || (at === createdBefore && skip.has(r.id));
         };
-        yield* sweep('last_updated', Date.now() - o.updatedWithinDays * 86_400_000, end, (results) => results.filter(before));
+        yield* sweep('date_last_updated', Date.now() - o.updatedWithinDays * 86_400_000, end, (results) => results.filter(before));
       }
     } finally {
       await http.close();
