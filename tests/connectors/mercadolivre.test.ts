@@ -120,6 +120,19 @@ describe('the other Mercado Livre connectors', () => {
     expect(seller!.total as number).toBeGreaterThan(0);
   });
 
+  it('search keeps each result\'s seller as the site search sends it ({ seller: { id, nickname } })', async () => {
+    const { data, common } = await setup();
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([mercadoLivreSearch({ site: 'MLB', category: data.categories[0]!.id, ...common, offsetCap: 100 })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: 100 });
+    const rows = await lake.query(`select id, seller.id as seller_id, seller.nickname as nickname from ${bronze(lake.paths.root, 'search')}`);
+    expect(rows).toHaveLength(100);
+    for (const row of rows) {
+      const sellerId = data.getItem(row.id as string)!.seller_id;
+      expect(row).toEqual({ id: row.id, seller_id: sellerId, nickname: data.getUser(sellerId)!.nickname });
+    }
+  });
+
   it('items fromOrders reads the ids from bronze orders', async () => {
     const { data, common } = await setup();
     const lake = await tempLake({ limits: fast });

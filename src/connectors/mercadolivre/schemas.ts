@@ -111,6 +111,8 @@ export const mlSearchResultSchema = mlItemSchema.partial().extend({
   title: z.string(),
   price: z.number(),
   seller_id: z.number().int().nullable().optional(),
+  /** The site search names the seller in an object, not in `seller_id` as an item does. */
+  seller: z.object({ id: z.number().int(), nickname: z.string().nullable().optional() }).nullable().optional(),
   category_id: z.string().nullable().optional(),
   attributes: z.array(attribute).nullable().optional(),
 });
