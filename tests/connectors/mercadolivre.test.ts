@@ -133,6 +133,17 @@ describe('the other Mercado Livre connectors', () => {
     }
   });
 
+  it('reviews pages /reviews/item/{id} until paging.total (the API answers 5 per call unless asked) into one row per item', async () => {
+    const { data, common } = await setup();
+    const itemId = data.itemIds().find((id) => (data.reviews(id)?.reviews.length ?? 0) > 8)!;
+    expect(itemId).toBeDefined();
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([mercadoLivreReviews({ itemIds: [itemId], ...common })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    const [row] = await lake.query(`select list_transform(reviews, r -> r.id) as ids from ${bronze(lake.paths.root, 'reviews')}`);
+    expect(row!.ids).toEqual(data.reviews(itemId)!.reviews.map((review) => review.id));
+  });
+
   it('items fromOrders reads the ids from bronze orders', async () => {
     const { data, common } = await setup();
     const lake = await tempLake({ limits: fast });

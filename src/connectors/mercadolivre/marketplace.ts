@@ -67,14 +67,36 @@ export function mercadoLivreSearch(options: z.input<typeof searchSchema>): AnySo
 
 const reviewsSchema = z.strictObject({ itemIds: z.array(z.string().min(1)).min(1), ...mlCommonFields });
 
-/** `/reviews/item/{id}` for each item into `mercadolivre/reviews`: one row per item with its reviews nested. */
+/**
+ * `/reviews/item/{id}` for each item into `mercadolivre/reviews`: one row per item with all its
+ * reviews nested. The API answers 5 reviews per call unless asked for more, so each item is
+ * paged with `offset`/`limit` until `paging.total`.
+ */
 export function mercadoLivreReviews(options: z.input<typeof reviewsSchema>): AnySource {
   const o = parseOptions(reviewsSchema, options, 'mercadoLivreReviews');
   return mlSource(o, { dataset: 'reviews', schema: mlReviewsSchema, primaryKey: ['item_id'] }, async function* (http, ctx) {
     for (const id of o.itemIds) {
-      const body = await http.getJson<Record<string, unknown>>(`${apiBase(o)}/reviews/item/${encodeURIComponent(id)}`);
-      ctx.stats.pages += 1;
-      yield [{ item_id: id, ...body }];
+      const url = `${apiBase(o)}/reviews/item/${encodeURIComponent(id)}`;
+      let first: Record<string, unknown> | undefined;
+      const reviews: unknown[] = [];
+      // Newest first: a review published while paging shifts the rest by one, so one may come twice.
+      const seen = new Set<unknown>();
+      for (let offset = 0; ; ) {
+        const page = await http.getJson<{ reviews?: unknown[]; paging?: { total?: number } }>(url, { query: { offset, limit: ML_PAGE } });
+        ctx.stats.pages += 1;
+        first ??= page;
+        const got = Array.isArray(page.reviews) ? page.reviews : [];
+        for (const r of got) {
+          const reviewId = (r as { id?: unknown } | null)?.id;
+          if (reviewId !== undefined && seen.has(reviewId)) continue;
+          seen.add(reviewId);
+          reviews.push(r);
+        }
+        // By what came back, not by what was asked; without a total, the first page is all there is.
+        offset += got.length;
+        if (got.length === 0 || offset >= (page.paging?.total ?? 0)) break;
+      }
+      yield [{ item_id: id, ...first, reviews }];
     }
   });
 }
