@@ -125,9 +125,10 @@ function checkNames(where: string, source: unknown, dataset: unknown): void {
 }
 
 /** The dataset's visible files, with what compaction and prune need to know of each. */
-async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Promise<{ files: LiveFile[]; partitionKeys: string[]; recorded: Map<string, { rows: number; removed: boolean }>; running: Set<string> }> {
+async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Promise<{ files: LiveFile[]; partitionKeys: string[]; recorded: Map<string, { rows: number; removed: boolean }> }> {
+  // Files of a run in progress that the metrics db has not recorded may be mid-commit: scanBronze leaves them out.
   const visibility = await env.metrics.bronzeVisibility();
-  const { recorded, running } = await env.metrics.bronzeRecords(source, dataset);
+  const recorded = await env.metrics.bronzeRecords(source, dataset);
   const scanned = scanBronze(env.root, source, dataset, visibility);
   const files = scanned.files.map((abs) => {
     const partitionDir = path.dirname(path.relative(scanned.dir, abs));
@@ -140,7 +141,7 @@ async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Pr
       runId: firstRunOf(abs) ?? 'unknown',
     };
   });
-  return { files, partitionKeys: scanned.partitionKeys, recorded, running };
+  return { files, partitionKeys: scanned.partitionKeys, recorded };
 }
 
 function matchesFilter(file: LiveFile, filters: PartitionFilter[] | undefined): boolean {
@@ -272,8 +273,7 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
   try {
     const live = await liveFiles(env, source, dataset);
     const filters = validateFilters(where, options.partitions, live.partitionKeys);
-    // A file of a run still in progress that the metrics db has not recorded may be mid-commit: leave it.
-    const candidates = live.files.filter((f) => matchesFilter(f, filters) && (live.recorded.has(f.rel) || !live.running.has(f.runId)));
+    const candidates = live.files.filter((f) => matchesFilter(f, filters));
     // A filter naming no partition is most likely a typo (or a value written differently): say so rather than report 0 files.
     (filters ?? []).forEach((f, i) => {
       if (live.files.some((file) => matchesOne(file, f))) return;

@@ -121,15 +121,25 @@ async function insertRun(c: DuckDBConnection, runId: string, kind: RunKind, star
   ]);
 }
 
-// One row of three values, however many files compaction and prune touched.
-const VISIBILITY_SQL = `SELECT string_agg(path, '\n') FILTER (WHERE removed_at IS NOT NULL) AS removed,
-    string_agg(path, '\n') FILTER (WHERE removed_at IS NULL) AS compacted, min(removed_at) AS first_removed_at
-  FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0`;
+// One row of five values, however many files compaction and prune touched and however many
+// batches the runs in progress committed.
+const VISIBILITY_SQL = `WITH running AS (SELECT run_id FROM runs WHERE status = 'running')
+  SELECT string_agg(path, '\n') FILTER (WHERE removed_at IS NOT NULL) AS removed,
+    string_agg(path, '\n') FILTER (WHERE removed_at IS NULL AND batch_no = 0) AS compacted, min(removed_at) AS first_removed_at,
+    string_agg(path, '\n') FILTER (WHERE removed_at IS NULL AND batch_no > 0) AS in_progress,
+    (SELECT string_agg(run_id, '\n') FROM running) AS running
+  FROM bronze_files WHERE removed_at IS NOT NULL OR batch_no = 0 OR run_id IN (SELECT run_id FROM running)`;
 
 function toVisibility(rows: Row[]): BronzeVisibility {
   const [r] = rows;
   const lines = (v: unknown): string[] => (typeof v === 'string' && v.length > 0 ? v.split('\n') : []);
-  return { removed: new Set(lines(r?.removed)), compacted: new Set(lines(r?.compacted)), firstRemovedAt: (r?.first_removed_at as Date | null | undefined) ?? null };
+  return {
+    removed: new Set(lines(r?.removed)),
+    compacted: new Set(lines(r?.compacted)),
+    firstRemovedAt: (r?.first_removed_at as Date | null | undefined) ?? null,
+    running: new Set(lines(r?.running)),
+    recordedOfRunning: new Set(lines(r?.in_progress)),
+  };
 }
 
 const METRICS_ALIAS = 'duckhouse_metrics';
@@ -480,16 +490,10 @@ export class MetricsDb {
     return toVisibility(await this.select(VISIBILITY_SQL));
   }
 
-  /** What the metrics db knows of a dataset's files, and the runs still in progress. */
-  async bronzeRecords(source: string, dataset: string): Promise<{ recorded: Map<string, { rows: number; removed: boolean }>; running: Set<string> }> {
-    return this.transaction(async (c) => {
-      const files = readerRows(await c.runAndReadAll(`SELECT path, rows, removed_at IS NOT NULL AS removed FROM bronze_files WHERE source = $1 AND dataset = $2`, [source, dataset]));
-      const running = readerRows(await c.runAndReadAll(`SELECT run_id FROM runs WHERE status = 'running'`));
-      return {
-        recorded: new Map(files.map((r) => [String(r.path), { rows: Number(r.rows), removed: Boolean(r.removed) }])),
-        running: new Set(running.map((r) => String(r.run_id))),
-      };
-    });
+  /** What the metrics db knows of a dataset's files. */
+  async bronzeRecords(source: string, dataset: string): Promise<Map<string, { rows: number; removed: boolean }>> {
+    const files = await this.select(`SELECT path, rows, removed_at IS NOT NULL AS removed FROM bronze_files WHERE source = $1 AND dataset = $2`, [source, dataset]);
+    return new Map(files.map((r) => [String(r.path), { rows: Number(r.rows), removed: Boolean(r.removed) }]));
   }
 
   /**

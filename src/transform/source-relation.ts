@@ -30,17 +30,22 @@ export function schemaFile(root: string, source: string, dataset: string): strin
 
 /**
  * What the metrics db says about bronze files beyond "they are in the folder": files removed by
- * compaction or prune (hidden from readers at once, deleted later) and compaction outputs whose
- * switch was recorded (before it, they are invisible). Paths are relative to the lake root.
+ * compaction or prune (hidden from readers at once, deleted later), compaction outputs whose
+ * switch was recorded (before it, they are invisible) and the files of extracts in progress
+ * whose batch was recorded (the others may be a batch half renamed into place). Paths are
+ * relative to the lake root.
  */
 export interface BronzeVisibility {
   removed: Set<string>;
   compacted: Set<string>;
   /** When the earliest of the `removed` files was removed (null when none is). */
   firstRemovedAt?: Date | null;
+  /** Runs still `running`: their extract files are visible once recorded (`recordedOfRunning`). */
+  running?: Set<string>;
+  recordedOfRunning?: Set<string>;
 }
 
-/** Nothing removed, nothing compacted: the folder is the truth (tests, a lake without metrics). */
+/** Nothing removed, nothing compacted, nothing in progress: the folder is the truth (tests, a lake without metrics). */
 export const ALL_VISIBLE: BronzeVisibility = { removed: new Set(), compacted: new Set() };
 
 const RUN = String.raw`\d{8}T\d{9}Z-[0-9a-f]{6}`;
@@ -66,21 +71,30 @@ export function compactedFileName(firstRun: string, runId: string, n: number): s
 
 /**
  * The committed files a reader should see now: the folder's Parquet files, less those removed by
- * compaction or prune, less compaction outputs not yet switched in. The switch is one metrics
- * transaction, so a reader sees the old set or the new set, never both, never neither.
+ * compaction or prune, less compaction outputs not yet switched in, less files of an extract in
+ * progress whose batch is not recorded yet. The switch and the record of a batch are one metrics
+ * transaction each, so a reader sees the old set or the new set, never both, never neither, and
+ * a batch whole or not at all.
  */
 export function scanBronze(root: string, source: string, dataset: string, visibility: BronzeVisibility = ALL_VISIBLE): BronzeDataset {
   const dir = path.join(root, 'bronze', source, dataset);
   // Paths relative to the dataset folder; relative to the root by prefix (no path.relative per file:
   // a dataset can hold thousands before compaction).
   const prefix = path.join('bronze', source, dataset) + path.sep;
+  const running = visibility.running?.size ? visibility.running : undefined;
   const names = fs.existsSync(dir)
     ? listTree(dir)
         .filter((f) => f.endsWith('.parquet'))
         .sort()
         .filter((f) => {
           if (visibility.removed.has(prefix + f)) return false;
-          return !isCompactionOutput(f) || visibility.compacted.has(prefix + f);
+          if (isCompactionOutput(f)) return visibility.compacted.has(prefix + f);
+          // A batch's files are renamed into place one by one before it is recorded. A run that
+          // died mid-commit stays `running`, its files hidden, until an open rolls its batch
+          // forward (recorded) and marks it abandoned.
+          if (!running) return true;
+          const run = EXTRACT_FILE.exec(path.basename(f))?.[1];
+          return run === undefined || !running.has(run) || visibility.recordedOfRunning?.has(prefix + f) === true;
         })
     : [];
   const files = names.map((f) => path.join(dir, f));

@@ -83,4 +83,46 @@ describe('recovery of a dead process temp folder', () => {
       await lake.close();
     }
   });
+
+  it("hides a dead run's batch half renamed into bronze until an open rolls it forward, then shows it whole", async () => {
+    const root = path.join(tempDir(), 'data');
+    const os = await import('node:os');
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      // An extract (pid 2^22 + 1: dead) killed between the two renames of its batch, after its commit point.
+      const runId = '20260305T150000000Z-abcdef';
+      await lake.metrics.select(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, 'extract', 'running', now(), $2, 4194305, '1')`, [runId, os.hostname()]);
+      const dead = path.join(root, '.tmp', 'p4194305-1');
+      fs.mkdirSync(dead, { recursive: true });
+      fs.writeFileSync(path.join(dead, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: 4194305, procStart: '1' }));
+      const { DuckDBInstance } = await import('@duckdb/node-api');
+      const db = await DuckDBInstance.create(':memory:');
+      const c = await db.connect();
+      const moves: { from: string; to: string }[] = [];
+      const files = [];
+      for (const [i, k] of ['a', 'b'].entries()) {
+        const staged = path.join(dead, 'b1', `k=${k}`, 'part_0.parquet');
+        fs.mkdirSync(path.dirname(staged), { recursive: true });
+        await c.run(`COPY (SELECT range AS id FROM range(${5 + i})) TO '${staged}' (FORMAT parquet)`);
+        const to = path.join(root, 'bronze', 'rec', 'items', `k=${k}`, 'year=2026', 'month=03', 'day=05', `${runId}-${i + 1}.parquet`);
+        moves.push({ from: staged, to });
+        files.push({ path: path.relative(root, to), partition: { k }, rows: 5 + i, bytes: fs.statSync(staged).size });
+      }
+      c.closeSync();
+      db.closeSync();
+      const batch = { runId, source: 'rec', dataset: 'items', batchNo: 1, rows: 11, rejected: 0, files };
+      fs.writeFileSync(path.join(dead, 'b1.commit.json'), JSON.stringify({ batch, moves }));
+      fs.mkdirSync(path.dirname(moves[0]!.to), { recursive: true });
+      fs.renameSync(moves[0]!.from, moves[0]!.to);
+
+      // Not yet recovered: the run is still `running` and its batch unrecorded, so none of it is visible.
+      expect(await lake.bronze('rec/items')).toEqual([]);
+      // An open (another process's, or this one's next) rolls the batch forward and marks the run abandoned.
+      const other = await Lakehouse.open({ root, log: { console: false } });
+      await other.close();
+      expect((await lake.bronze('rec/items')).length).toBe(11);
+    } finally {
+      await lake.close();
+    }
+  });
 });
