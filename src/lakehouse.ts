@@ -446,13 +446,13 @@ export class Lakehouse {
         { ...result, project: subjects },
         logger,
       );
-      // Bronze files removed by compaction or prune may have been named only by the catalog just
-      // replaced: delete those past their retention (nothing to look up while none is past it, or
-      // none is left on disk).
+      // Bronze files removed by compaction or prune may have been named only by a catalog replaced
+      // earlier: delete those past their retention, counted from their removal and from that
+      // replacement (nothing to look up while none is past it, or none is left on disk).
       const retainMillis = this.options.retainSupersededMinutes * 60_000;
       const due = visibility.firstRemovedAt && visibility.firstRemovedAt.getTime() <= Date.now() - retainMillis;
       if (due && [...visibility.removed].some((rel) => fs.existsSync(path.join(this.paths.root, rel)))) await import('./bronze/lifecycle.js')
-        .then(({ purgeRemoved }) => purgeRemoved({ root: this.paths.root, metrics: this.metrics, logger, retainMillis, publishedSql: () => this.publishedSql() }))
+        .then(({ purgeRemoved }) => purgeRemoved({ root: this.paths.root, metrics: this.metrics, logger, retainMillis, published: () => this.publishedForReaders() }))
         .catch((error: unknown) => logger.warn(`removed bronze files not deleted: ${errorMessage(error)}`));
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;
@@ -661,20 +661,22 @@ export class Lakehouse {
       logger,
       lockTimeoutMillis: this.options.lockTimeoutMillis,
       retainMillis: this.options.retainSupersededMinutes * 60_000,
-      publishedSql: () => this.publishedSql(),
+      published: () => this.publishedForReaders(),
     };
   }
 
-  /** The SELECTs of the published catalog's views (they may name bronze files). */
-  private async publishedSql(): Promise<string[]> {
-    return [...(await this.readPublished()).models.values()].filter((m) => m.kind === 'view' && m.sql).map((m) => m.sql!);
+  /** The SELECTs of the published catalog's views (they may name bronze files), and its garbage ledger. */
+  private async publishedForReaders(): Promise<{ sql: string[]; garbage: GarbageFile[] }> {
+    const { models, garbage } = await this.readPublished();
+    return { sql: [...models.values()].filter((m) => m.kind === 'view' && m.sql).map((m) => m.sql!), garbage };
   }
 
   /**
    * Merges each partition's small bronze files into few large ones (about `targetFileMb`, default
    * the `compactionTargetMb` limit, 128). Rows, `_run_id` and `_extracted_at` are kept. Readers and
    * builds running meanwhile see the old files or the new ones, never both; the old files are
-   * deleted once older than `retainSupersededMinutes` and no longer named by the published catalog.
+   * deleted once older than `retainSupersededMinutes` and no longer named by the published catalog
+   * nor, within `retainSupersededMinutes`, by a catalog it replaced.
    * Recorded as a `compact` run.
    * @example
    * const r = await lake.compact({ source: 'vtex', dataset: 'products' });

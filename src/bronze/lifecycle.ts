@@ -7,8 +7,9 @@
  * one transaction records them and marks the inputs removed. Readers list files through
  * `scanBronze`, so they see the old set or the new set, never both, never neither. Removed files
  * stay on disk for readers that listed them before the switch (builds in flight, views of the
- * published catalog) and are deleted later: once older than the retention and no longer named
- * by the published catalog.
+ * published catalog or of one it replaced) and are deleted later: once older than the retention,
+ * no longer named by the published catalog, and replaced longer than the retention ago in the
+ * catalogs that named them (see `supersededBronze`).
  *
  * A process killed before the switch leaves outputs nobody sees; the next open deletes them
  * (see `rollbackCompaction`). Killed after it, only the manifest is left behind.
@@ -20,6 +21,7 @@ import { ConfigError, DuckhouseError } from '../errors.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { Logger } from '../log.js';
 import type { BronzeFileRow, MetricsDb } from '../metrics/metrics-db.js';
+import type { GarbageFile } from '../transform/warehouse.js';
 import { quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { compactedFileName, firstRunOf, isCompactionOutput, scanBronze } from '../transform/source-relation.js';
@@ -42,8 +44,12 @@ export interface LifecycleEnv {
   lockTimeoutMillis: number;
   /** Removed files are kept at least this long for readers that listed them before the switch. */
   retainMillis: number;
-  /** SQL of the published catalog's views: files it names are not deleted. */
-  publishedSql(): Promise<string[]>;
+  /**
+   * What the published catalog holds for readers: its views' SQL (files it names are not
+   * deleted) and its garbage ledger, where the bronze files the catalogs it replaced named wait
+   * out the retention from the moment they stopped being named (readers may hold those catalogs).
+   */
+  published(): Promise<{ sql: string[]; garbage: GarbageFile[] }>;
 }
 
 /** A partition path prefix (`store=bistek/year=2026`) or partition values (`{ store: 'bistek' }`). */
@@ -435,17 +441,21 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
 }
 
 /**
- * Deletes removed bronze files once they are older than the retention and no view of the
- * published catalog names them; then the partition folders left empty. Returns the count.
+ * Deletes removed bronze files once their removal is older than the retention, no view of the
+ * published catalog names them and no catalog it replaced named them within the retention; then
+ * the partition folders left empty. Returns the count.
  */
-export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 'retainMillis' | 'publishedSql' | 'logger'>): Promise<number> {
-  const candidates = await env.metrics.removedBronzeFiles(new Date(Date.now() - env.retainMillis));
+export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 'retainMillis' | 'published' | 'logger'>): Promise<number> {
+  const cutoff = Date.now() - env.retainMillis;
+  const candidates = await env.metrics.removedBronzeFiles(new Date(cutoff));
   if (candidates.length === 0) return 0;
-  const published = (await env.publishedSql()).join('\n');
+  const { sql, garbage } = await env.published();
+  const published = sql.join('\n');
+  const recentlyNamed = new Set(garbage.filter((g) => Date.parse(g.supersededAt) > cutoff).map((g) => g.path));
   let deleted = 0;
   for (const rel of candidates) {
     const abs = path.join(env.root, rel);
-    if (!fs.existsSync(abs)) continue;
+    if (!fs.existsSync(abs) || recentlyNamed.has(abs)) continue;
     if (published.includes(abs) || published.includes(abs.replaceAll("'", "''"))) continue;
     fs.rmSync(abs, { force: true });
     deleted += 1;

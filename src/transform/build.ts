@@ -30,7 +30,7 @@ import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
-import { collectGarbage, defineObject, ensureSchema, readState, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { collectGarbage, defineObject, ensureSchema, readState, supersededBronze, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
@@ -151,7 +151,13 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const quality = options.test === false || !changed ? [] : await builder.scoreQuality(models, tests);
     tests.push(...qualityGates(quality, env.quality));
     if (options.test !== false && !changed) tests.push(...recordedGates(project, selected, await env.lastScores(), env.quality));
-    const garbage = collectGarbage(previous.models, builder.state, previous.garbage, env.retainSupersededMillis);
+    // Bronze files the replaced catalog's views name share the ledger, but are deleted by purgeRemoved only.
+    const bronzeDir = path.join(env.root, 'bronze') + path.sep;
+    const bronzeLedger = previous.garbage.filter((g) => g.path.startsWith(bronzeDir));
+    const garbage = [
+      ...collectGarbage(previous.models, builder.state, previous.garbage.filter((g) => !g.path.startsWith(bronzeDir)), env.retainSupersededMillis),
+      ...supersededBronze(previous.models, builder.state, bronzeLedger, bronzeDir, env.retainSupersededMillis),
+    ];
     if (changed) {
       await writeState(conn, builder.state.values(), garbage);
       await conn.run(`USE memory`);

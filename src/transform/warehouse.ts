@@ -12,7 +12,8 @@
  *
  * The catalog carries its own state (`_duckhouse.models`: files, hashes, row counts, what each
  * model's quality score was computed with) so the next build knows what exists and what is up to
- * date, and `_duckhouse.garbage`: superseded files, deleted once no reader can still be using them.
+ * date, and `_duckhouse.garbage`: superseded files, deleted once no reader can still be using them
+ * (and the bronze files the catalogs it replaced named, kept as long for their readers).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -171,6 +172,48 @@ export function collectGarbage(
     }
   }
   return kept;
+}
+
+/**
+ * The garbage entries of bronze files (under `bronzeDir`) a catalog replacing `before` by `after`
+ * supersedes: named by a view that changed and no longer by it, stamped `now`. Earlier entries are
+ * kept until they are `retainMillis` old. The files are not deleted here: bronze files are deleted
+ * by `purgeRemoved` once compaction or prune removed them, and not while an entry holds them (a
+ * reader that opened the replaced catalog may still read them).
+ */
+export function supersededBronze(
+  before: Map<string, ModelState>,
+  after: Map<string, ModelState>,
+  ledger: GarbageFile[],
+  bronzeDir: string,
+  retainMillis: number,
+  now = new Date(),
+): GarbageFile[] {
+  const pending = new Map(ledger.filter((g) => now.getTime() - Date.parse(g.supersededAt) < retainMillis).map((g) => [g.path, g]));
+  const dropped = new Set<string>();
+  const named = new Set<string>();
+  for (const [id, old] of before) {
+    if (old.kind !== 'view' || !old.sql) continue;
+    const next = after.get(id);
+    // An unchanged view names the same files: only changed views are read (a staging view over
+    // thousands of files is a long text).
+    if (next?.kind === 'view' && next.sql === old.sql) continue;
+    for (const f of bronzeFilesOf(old.sql, bronzeDir)) dropped.add(f);
+    if (next?.kind === 'view' && next.sql) for (const f of bronzeFilesOf(next.sql, bronzeDir)) named.add(f);
+  }
+  for (const f of named) pending.delete(f);
+  for (const f of dropped) if (!named.has(f) && !pending.has(f)) pending.set(f, { path: f, supersededAt: now.toISOString() });
+  return [...pending.values()];
+}
+
+/** The bronze files (string literals under `bronzeDir`) a view's SQL names. */
+function bronzeFilesOf(sql: string, bronzeDir: string): string[] {
+  const files: string[] = [];
+  for (const m of sql.matchAll(/'((?:[^']|'')*)'/g)) {
+    const text = m[1]!.replaceAll("''", "'");
+    if (text.startsWith(bronzeDir) && text.endsWith('.parquet')) files.push(text);
+  }
+  return files;
 }
 
 /**

@@ -221,6 +221,41 @@ describe('bronze lifecycle: compaction', () => {
     for (const f of outputs1) expect(fs.existsSync(f), f).toBe(true);
     expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 30 }]);
   });
+
+  it('keeps removed files a replaced catalog names for the retention from its replacement: a reader that opened it just before a build still reads them', async () => {
+    // README (Bronze lifecycle): removed files are kept for readers of older catalogs, as
+    // superseded warehouse files are, from the moment the published catalog stops naming them.
+    const retainMinutes = 0.05; // 3 s
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    const { lake, root } = await projectLake({ 'staging/stg_prices.sql': MODELS['staging/stg_prices.sql'] }, { retainSupersededMinutes: retainMinutes });
+    for (let run = 1; run <= 3; run++) await lake.extract(prices(run), { extractedAt: new Date('2026-03-05T15:00:00Z') });
+    expect((await lake.build()).status).toBe('success');
+    // Compaction removes the 6 small files (kept on disk: the published staging view names them).
+    expect((await lake.compact({ source: 'shop', dataset: 'prices' })).filesIn).toBe(6);
+    // Later than the retention after the compaction, a reader (another DuckDB client) opens the catalog.
+    await sleep(retainMinutes * 60_000 + 500);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const reader = await DuckDBInstance.create(path.join(root, 'analytics.duckdb'), { access_mode: 'READ_ONLY' });
+    const c = await reader.connect();
+    try {
+      const count = async (): Promise<number> => Number((await c.runAndReadAll('select count(*) as n from staging.stg_prices')).getRowObjectsJS()[0]!.n);
+      expect(await count()).toBe(30);
+      // A moment later another build publishes (a new extract: the staging view changes).
+      await lake.extract(prices(4), { extractedAt: new Date('2026-03-05T16:00:00Z') });
+      expect((await lake.build()).status).toBe('success');
+      // The reader's catalog was superseded just now: it still answers, its files on disk.
+      expect(bronzeParquet(root)).toHaveLength(6 + 2 + 2);
+      expect(await count()).toBe(30);
+    } finally {
+      c.closeSync();
+      reader.closeSync();
+    }
+    // Once the retention has passed since that publish too, the next build deletes them.
+    await sleep(retainMinutes * 60_000 + 500);
+    expect((await lake.build()).status).toBe('success');
+    expect(bronzeParquet(root)).toHaveLength(2 + 2);
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 40 }]);
+  }, 60_000);
 });
 
 describe('bronze lifecycle: reading as of a run', () => {
