@@ -50,7 +50,10 @@ const PARAM = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\
 const PARAM_QUOTED = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(["']?\\s*(?:=|:(?!:))\\s*)(["'])((?:\\\\.|(?!\\4)[^\\\\])*)\\4`, 'gi');
 // The password of a URL's user info (`https://user:password@host/`), which got sends as Basic auth.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+@/gi;
-const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
+const BEARER = /\b(Bearer|bearer|BEARER|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
+// Whatever follows an `Authorization:` header name is a credential, under any scheme and in any
+// case (RFC 7235): `bearer …`, GitHub's `token …`, Salesforce's `OAuth …`, or a bare key.
+const AUTHORIZATION = /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:([A-Za-z][\w.+-]*)[ \t]+)?[^\s"',;}&]+/gi;
 
 /** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */
 export function redactString(text: string): string {
@@ -60,6 +63,7 @@ export function redactString(text: string): string {
   }
   if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
+  out = out.replace(AUTHORIZATION, (_m, pre: string, scheme: string | undefined) => `${pre}${scheme ? `${scheme} ` : ''}${REDACTED}`);
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
   out = out.replace(PARAM_QUOTED, (_m, pre: string, name: string, sep: string, quote: string) => `${pre}${name}${sep}${quote}${REDACTED}${quote}`);
   out = out.replace(PARAM, (_m, pre: string, name: string, sep: string) => `${pre}${name}${sep}${REDACTED}`);

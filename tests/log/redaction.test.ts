@@ -65,3 +65,34 @@ describe('redaction', () => {
     for (const f of files) expect(fs.statSync(path.join(dir, f)).size).toBeLessThanOrEqual(2000 + 200);
   });
 });
+
+/**
+ * An Authorization value is one whatever the case of its scheme (RFC 7235: clients send `bearer`)
+ * and whatever the scheme (`token` for GitHub, `OAuth` for Salesforce).
+ */
+describe('Authorization values in free text', () => {
+  const lines = [
+    'GET /orders failed; request headers: authorization: bearer eyJhbGciOiJIUzI1NiJ9.hunt-lower-bearer',
+    'GET /repos failed; request headers: Authorization: token ghp_huntGithubStyleToken0123456789',
+    'GET /sobjects failed; request headers: Authorization: OAuth 00Dhunt!SalesforceSessionToken',
+  ];
+  const secrets = ['eyJhbGciOiJIUzI1NiJ9.hunt-lower-bearer', 'ghp_huntGithubStyleToken0123456789', '00Dhunt!SalesforceSessionToken'];
+
+  it('are redacted whatever the case or name of the scheme, keeping the scheme and what follows the value', () => {
+    for (const [i, line] of lines.entries()) expect(redactString(line)).not.toContain(secrets[i]!);
+    expect(redactString('Authorization: OAuth 00Dhunt!SalesforceSessionToken')).toBe(`Authorization: OAuth ${REDACTED}`);
+    expect(redactString('{"authorization":"token ghp_x1","page":2}')).toBe(`{"authorization":"token ${REDACTED}","page":2}`);
+    expect(redactString('authorization=k-123456&page=2')).toBe(`authorization=${REDACTED}&page=2`);
+    expect(redactString('authorization failed for user 7')).toBe('authorization failed for user 7');
+  });
+
+  it('never reach the log file', async () => {
+    const file = path.join(tempDir(), 'logs', 'duckhouse.log');
+    const logger = createLogger({ level: 'debug', file, console: false, maxSizeBytes: 1024 * 1024, maxFiles: 2 });
+    for (const line of lines) logger.child({ runId: 'r-1', source: 'api' }).warn(line);
+    await logger.close();
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text.trim().split('\n')).toHaveLength(3);
+    for (const secret of secrets) expect(text).not.toContain(secret);
+  });
+});
