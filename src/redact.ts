@@ -57,10 +57,7 @@ const AUTHORIZATION = /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:([A-Za
 
 /** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */
 export function redactString(text: string): string {
-  let out = text;
-  for (const secret of knownSecrets) {
-    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  }
+  let out = scrubKnownSecrets(text);
   if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(AUTHORIZATION, (_m, pre: string, scheme: string | undefined) => `${pre}${scheme ? `${scheme} ` : ''}${REDACTED}`);
@@ -68,6 +65,32 @@ export function redactString(text: string): string {
   out = out.replace(PARAM_QUOTED, (_m, pre: string, name: string, sep: string, quote: string) => `${pre}${name}${sep}${quote}${REDACTED}${quote}`);
   out = out.replace(PARAM, (_m, pre: string, name: string, sep: string) => `${pre}${name}${sep}${REDACTED}`);
   return out;
+}
+
+function scrubKnownSecrets(text: string): string {
+  let out = text;
+  for (const secret of knownSecrets) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  return out;
+}
+
+// A secret-named parameter of a URL or form body inside a SQL string literal: `?access_token=…`, `'password=…`.
+const SQL_URL_PARAM = new RegExp(`([?&'"])(${SECRET_KEY})=([^&\\s"',;}#]*)`, 'gi');
+
+/**
+ * Scrubs secrets out of SQL text (compiled models) without rewriting the SQL itself: registered
+ * secret values, secret query parameters of URLs, the password of a URL's user info and Bearer
+ * values. Not the `key: 'value'` shapes `redactString` scrubs: in SQL they are struct literals
+ * (`columns = {session_token: 'VARCHAR'}`) and prefix aliases, and the compiled file must stay the
+ * SQL that ran.
+ */
+export function redactSql(sql: string): string {
+  let out = scrubKnownSecrets(sql);
+  if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
+  out = out.replace(BEARER, `$1 ${REDACTED}`);
+  out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
+  return out.replace(SQL_URL_PARAM, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
 }
 
 /** Deep copy of a value with secret-named keys and secret-looking strings redacted. */

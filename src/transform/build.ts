@@ -19,7 +19,7 @@ import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { hiveFolder } from '../bronze/partition.js';
-import { redactString } from '../redact.js';
+import { redactSql, redactString } from '../redact.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import type { ProjectSubjects } from '../metrics/alerts.js';
@@ -712,7 +712,7 @@ class Builder {
   }
 
   private writeCompiled(node: ProjectNode, sql: string): void {
-    writeFileAtomic(path.join(this.env.compiledDir, node.schema, `${node.name}.sql`), `${redactString(sql)}\n`);
+    writeFileAtomic(path.join(this.env.compiledDir, node.schema, `${node.name}.sql`), `${redactSql(sql)}\n`);
   }
 
   private newFile(node: ProjectNode | { schema: string; name: string }): { tmp: string; final: string } {

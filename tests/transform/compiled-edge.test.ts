@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectLake } from '../helpers/models.js';
+import { tempDir } from '../helpers/temp-lake.js';
 
 describe('compiled SQL in data/compiled', () => {
   it('is the SQL that ran: a cast of a column whose name ends in _token is not rewritten as a secret', async () => {
@@ -13,6 +14,31 @@ describe('compiled SQL in data/compiled', () => {
     const compiled = fs.readFileSync(path.join(lake.paths.compiled, 'marts', 'm.sql'), 'utf8').trim();
     // No secret in it: it must be the model's SQL as run (and runnable), not `next_page_token:[REDACTED]`.
     expect(compiled).toBe(sql);
+  });
+});
+
+describe('compiled SQL of a model declaring column types in a struct literal', () => {
+  // The README's scaling-out step runs these files elsewhere: a type name is not a secret.
+  it("is the SQL that ran: `columns = {id: 'BIGINT', session_token: 'VARCHAR'}` is not rewritten as a secret", async () => {
+    const file = path.join(tempDir(), 'sessions.json');
+    fs.writeFileSync(file, '{"id": 1, "session_token": "s-1"}\n{"id": 2, "session_token": "s-2"}\n');
+    const sql = `select id, session_token from read_json('${file}', format = 'newline_delimited', columns = {id: 'BIGINT', session_token: 'VARCHAR'})`;
+    const { lake } = await projectLake({ 'staging/stg_sessions.sql': sql });
+    const r = await lake.build();
+    expect(r.models[0]).toMatchObject({ name: 'staging.stg_sessions', status: 'success' });
+    expect(await lake.query('select count(*)::INTEGER as n from staging.stg_sessions')).toEqual([{ n: 2 }]);
+    const compiled = fs.readFileSync(path.join(lake.paths.compiled, 'staging', 'stg_sessions.sql'), 'utf8').trim();
+    expect(compiled).toBe(sql);
+  });
+
+  it('still loses the secrets it holds: a token in a URL, the password of a URL, a Bearer value', async () => {
+    const sql = `select 'https://api.example.com/x?access_token=tok-compiled-111&page=2' as u, 'https://user:pw-compiled-222@host/x' as v, 'Bearer eyJcompiled.333' as h, {session_token: 'VARCHAR'} as s`;
+    const { lake } = await projectLake({ 'marts/urls.sql': sql });
+    expect((await lake.build()).status).toBe('success');
+    const compiled = fs.readFileSync(path.join(lake.paths.compiled, 'marts', 'urls.sql'), 'utf8').trim();
+    for (const secret of ['tok-compiled-111', 'pw-compiled-222', 'eyJcompiled.333']) expect(compiled).not.toContain(secret);
+    expect(compiled).toContain(`access_token=[REDACTED]&page=2`);
+    expect(compiled).toContain(`{session_token: 'VARCHAR'}`);
   });
 });
 
