@@ -1,5 +1,6 @@
 /** Argument checking and SQL of the Jinja built-ins, shared by parse mode and render mode. */
 import { ModelError } from '../errors.js';
+import { isSecretName, registerSecret } from '../redact.js';
 import type { Kwargs } from './jinja.js';
 import type { NodeKind } from './model-config.js';
 import { didYouMean } from './suggest.js';
@@ -116,6 +117,9 @@ export function lookupVar(label: string, vars: Record<string, unknown>, args: un
 export function lookupEnv(label: string, env: Record<string, string | undefined>, args: unknown[], kwargs: Kwargs): unknown {
   const { name, hasDefault, fallback } = nameArg(label, 'env_var', args, kwargs);
   const value = env[name];
+  // A credential read the dbt way (`env_var('SHOP_EXPORT_TOKEN')`) lands in the compiled SQL and in
+  // error messages: registered, it is scrubbed from them as the auth layer's secrets are.
+  if (value !== undefined && isSecretName(name)) registerSecret(value);
   if (value !== undefined) return value;
   if (hasDefault) return fallback;
   throw new ModelError('ENV_VAR_UNDEFINED', `${label}: env_var('${name}') is not set in the environment and has no default`);

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isSecretName } from '../../src/redact.js';
 import { projectLake } from '../helpers/models.js';
+import { findSecrets } from '../helpers/secret-scan.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 describe('compiled SQL in data/compiled', () => {
@@ -39,6 +41,37 @@ describe('compiled SQL of a model declaring column types in a struct literal', (
     for (const secret of ['tok-compiled-111', 'pw-compiled-222', 'eyJcompiled.333']) expect(compiled).not.toContain(secret);
     expect(compiled).toContain(`access_token=[REDACTED]&page=2`);
     expect(compiled).toContain(`{session_token: 'VARCHAR'}`);
+  });
+});
+
+/**
+ * A model reading a credential the dbt way, from the environment. The variable's name says it is a
+ * secret (the names `redact` treats as secret keys): its value must not be written to data/ (a
+ * table model's rows do not hold it, and the catalog holds views over the table's Parquet files only).
+ */
+describe("compiled SQL of a model using a secret with env_var('…_TOKEN')", () => {
+  const token = 'tok-hunt-env-var-export-3c9d1e';
+  afterEach(() => {
+    delete process.env.SHOP_EXPORT_TOKEN;
+  });
+
+  it('does not hold the value, nor do the logs, the metrics or the build result', async () => {
+    process.env.SHOP_EXPORT_TOKEN = token;
+    expect(isSecretName('SHOP_EXPORT_TOKEN')).toBe(true);
+    const { lake, root } = await projectLake({
+      // A table whose SQL uses the token, and a model reading an export URL signed with it (it fails offline).
+      'marts/tagged.sql': `select 1 as id, '{{ env_var('SHOP_EXPORT_TOKEN') }}' <> '' as signed`,
+      'marts/remote.sql': `from read_csv('http://127.0.0.1:9/e?sig={{ env_var('SHOP_EXPORT_TOKEN') }}')`,
+    });
+    const result = await lake.build();
+    expect(result.models.find((m) => m.name === 'marts.tagged')!.status).toBe('success');
+    expect(await lake.query('select signed from marts.tagged')).toEqual([{ signed: true }]);
+    expect(JSON.stringify(result)).not.toContain(token);
+    await lake.runs();
+    await lake.close();
+    const { hits, files } = await findSecrets(root, [token]);
+    expect(files.some((f) => f.startsWith('compiled'))).toBe(true);
+    expect(hits).toEqual([]);
   });
 });
 
