@@ -148,14 +148,16 @@ const METRICS_ALIAS = 'duckhouse_metrics';
 export const MAX_RECORDED_CURSOR_BYTES = 16 * 1024;
 
 /**
- * A batch's cursor as `source_batches` records it. The cursor that counts lives in the source's
- * state file; this copy is for reading the history. One larger than 16 KB (an `htmlSource`
+ * A batch's cursor as `source_batches` records it, redacted. The cursor that counts lives in the
+ * source's state file; this copy is for reading the history. One larger than 16 KB (an `htmlSource`
  * frontier) is replaced by a note of its size: appended rows that large would make every later
  * checkpoint rewrite them (see schema.ts).
  */
 function recordedCursor(cursor: unknown): string | null {
   if (cursor === undefined) return null;
-  const json = JSON.stringify(cursor);
+  // A next-page link may carry the token (`paging.next` with `access_token=`): the state file keeps
+  // it to resume, the history does not. `redact` works value by value, so the JSON stays valid.
+  const json = JSON.stringify(redact(cursor));
   const bytes = Buffer.byteLength(json);
   if (bytes <= MAX_RECORDED_CURSOR_BYTES) return json;
   return JSON.stringify({ omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes });

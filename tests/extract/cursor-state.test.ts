@@ -6,12 +6,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defineSource, Lakehouse, z } from '../../src/index.js';
+import { createHttpContext, defineSource, Lakehouse, z } from '../../src/index.js';
 import { newRunId } from '../../src/run-id.js';
 import { httpSource } from '../../src/extract/http-source.js';
 import { pageNumberPaginator } from '../../src/extract/http/paginators.js';
 import { FAST_LIMITS, makeRecords, pages, sendJson, startFaultyServer, type Handler } from '../helpers/faulty-server.js';
 import { quarantined } from '../helpers/quarantine.js';
+import { findSecrets } from '../helpers/secret-scan.js';
 import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const quarantinedIds = (root: string, source: string, dataset: string, runId: string): number[] => quarantined(root, source, dataset, runId).map((q) => q.record.id as number);
@@ -283,5 +284,58 @@ describe('lake.close() during an incremental extract', () => {
     const [counts] = await again.query(`select count(*) n, count(distinct id) d from read_parquet('${again.paths.bronze}/inc/items/**/*.parquet')`);
     // Every record once: none skipped by a cursor saved past rows that never reached bronze.
     expect(counts).toEqual({ n: 120, d: 120 });
+  });
+});
+
+/**
+ * DESIGN: `data/state/` "is the only place under `data/` where a secret may live". A connector
+ * resuming from the API's own next-page link (Facebook's Graph API puts `access_token=` in
+ * `paging.next`) checkpoints that link.
+ */
+describe("a cursor holding the API's next-page link with its access token", () => {
+  it('is kept whole in data/state (the next run resumes from it) and recorded in source_batches without the token', async () => {
+    const token = 'EAAG-hunt-graph-access-token-5f1c2b';
+    const server = await startFaultyServer({
+      '/posts': (req, res, hit) => {
+        const after = hit.url.searchParams.get('after');
+        const page = after === null ? 1 : Number(after);
+        const next = page < 2 ? `http://${req.headers.host}/posts?access_token=${token}&limit=2&after=${page + 1}` : undefined;
+        sendJson(res, 200, { data: [{ id: page * 10 + 1 }, { id: page * 10 + 2 }], paging: next ? { next } : {} });
+      },
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const posts = defineSource({
+      source: 'graph',
+      dataset: 'posts',
+      schema: z.object({ id: z.number().int() }),
+      limits: FAST_LIMITS,
+      async *extract(ctx) {
+        const http = createHttpContext(ctx, { auth: { type: 'bearer', token } });
+        try {
+          let url = ((await ctx.cursor()) as { next?: string } | undefined)?.next ?? `${server.url}/posts?limit=2`;
+          for (;;) {
+            const body = await http.getJson<{ data: { id: number }[]; paging: { next?: string } }>(url);
+            if (body.paging.next) ctx.checkpoint({ next: body.paging.next });
+            yield body.data;
+            if (!body.paging.next) break;
+            url = body.paging.next;
+          }
+        } finally {
+          await http.close();
+        }
+      },
+    });
+    const first = await lake.extract(posts);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: 4 });
+    const again = await lake.extract(posts);
+    expect(again.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(server.requests.at(-1)!.query.get('access_token')).toBe(token);
+    const recorded = await lake.metrics.select(`SELECT cursor::VARCHAR AS cursor FROM source_batches WHERE run_id = $1 AND cursor IS NOT NULL`, [first.runId]);
+    expect(JSON.parse(String(recorded[0]!.cursor))).toEqual({ next: expect.stringContaining('access_token=[REDACTED]&limit=2&after=2') });
+    await lake.close();
+    const { hits, files } = await findSecrets(lake.paths.root, [token]);
+    expect(files).toContain(path.join('metrics', 'runs.duckdb'));
+    expect(hits.map((h) => h.file)).toEqual([path.join('state', 'cursors', 'graph.posts.json')]);
   });
 });
