@@ -16,6 +16,10 @@ export function isSecretName(name: string): boolean {
 }
 
 const knownSecrets = new Set<string>();
+/** The length of the shortest form in `knownSecrets`: a shorter string cannot hold one. */
+let shortestSecret = Infinity;
+/** Matches any form in `knownSecrets`: one regex test per string is cheaper than an `includes` per form. */
+let knownPattern: RegExp | undefined;
 
 /**
  * Remember a secret value (a token, a client secret) so it is scrubbed from any string,
@@ -24,11 +28,16 @@ const knownSecrets = new Set<string>();
  */
 export function registerSecret(value: string | undefined | null): void {
   if (typeof value !== 'string' || value.length < 6) return;
-  knownSecrets.add(value);
   // The forms it takes on the way out: in a URL or a form body, and inside JSON text.
-  for (const form of [encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2), JSON.stringify(value).slice(1, -1)]) {
-    if (form !== value) knownSecrets.add(form);
+  for (const form of [value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2), JSON.stringify(value).slice(1, -1)]) {
+    knownSecrets.add(form);
+    shortestSecret = Math.min(shortestSecret, form.length);
   }
+  knownPattern = new RegExp([...knownSecrets].map(escapeRegExp).join('|'));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Query/form parameter names an apiKey travels under (`key`, `k`…): their values are scrubbed whatever their length. */
@@ -39,7 +48,7 @@ let secretParamPattern: RegExp | undefined;
 export function registerSecretParam(name: string): void {
   if (!name || secretParams.has(name)) return;
   secretParams.add(name);
-  const names = [...secretParams].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const names = [...secretParams].map(escapeRegExp).join('|');
   secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
 }
 
@@ -91,6 +100,50 @@ export function redactSql(sql: string): string {
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
   return out.replace(SQL_URL_PARAM, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
+}
+
+/**
+ * Valid records as bronze stores them: the registered secret values (in any of their forms)
+ * scrubbed from their strings, as when an API echoes the caller's key in a callback URL. Only
+ * registered values, never by key name: a `session_token` column is data. This is on the
+ * extraction hot path: free while no secret is registered, otherwise an `includes` per string
+ * long enough to hold a secret. A record holding one is copied, never changed in place (it may be
+ * the source's own object).
+ * @example writer.append(scrubSecretValues(valid))
+ */
+export function scrubSecretValues<T>(records: T[]): T[] {
+  if (!knownPattern) return records;
+  let out = records;
+  for (let i = 0; i < records.length; i++) {
+    const clean = scrubValue(records[i]);
+    if (clean === records[i]) continue;
+    if (out === records) out = records.slice();
+    out[i] = clean as T;
+  }
+  return out;
+}
+
+/** `value` itself when it holds no registered secret, else a scrubbed copy. */
+function scrubValue(value: unknown): unknown {
+  if (typeof value === 'string') {
+    return value.length >= shortestSecret && knownPattern!.test(value) ? scrubKnownSecrets(value) : value;
+  }
+  if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const clean = scrubValue(value[i]);
+      if (clean !== value[i]) (copy ??= value.slice())[i] = clean;
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    const clean = scrubValue(v);
+    if (clean !== v) (copy ??= { ...(value as Record<string, unknown>) })[key] = clean;
+  }
+  return copy ?? value;
 }
 
 /** Deep copy of a value with secret-named keys and secret-looking strings redacted. */

@@ -11,6 +11,7 @@ import type { MetricsDb } from '../metrics/metrics-db.js';
 import { BronzeWriter, type RunSequence } from '../bronze/writer.js';
 import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
+import { scrubSecretValues } from '../redact.js';
 import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
 import { cursorFileName, cursorKeyOf, type CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
@@ -269,7 +270,8 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         }
       }
       if (valid.length > 0) {
-        const refused = await writer.append(valid, env.extractedAt ?? new Date());
+        // An API may echo the source's own credential in a valid record (a callback URL with the key).
+        const refused = await writer.append(scrubSecretValues(valid), env.extractedAt ?? new Date());
         for (const r of refused) {
           rejectedSinceFlush += 1;
           quarantine.add({

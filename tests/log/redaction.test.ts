@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redact, redactString, registerSecret, REDACTED } from '../../src/redact.js';
+import { redact, redactString, registerSecret, REDACTED, scrubSecretValues } from '../../src/redact.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
@@ -34,6 +34,19 @@ describe('redaction', () => {
       message: `refresh failed for ${REDACTED}`,
       price: 10,
     });
+  });
+
+  it('scrubs registered secret values, and only those, from records: a copy of the ones holding one', () => {
+    registerSecret('rec-secret/value=1');
+    const clean = { id: 1, session_token: 'st-data', tags: ['a'] };
+    const echoing = { id: 2, url: `https://x/cb?k=${encodeURIComponent('rec-secret/value=1')}`, nested: { list: ['rec-secret/value=1 and more'] }, at: new Date(0) };
+    const records = [clean, echoing];
+    const out = scrubSecretValues(records);
+    expect(out).toEqual([clean, { id: 2, url: `https://x/cb?k=${REDACTED}`, nested: { list: [`${REDACTED} and more`] }, at: new Date(0) }]);
+    expect(out[0]).toBe(clean);
+    expect(echoing.nested.list[0]).toBe('rec-secret/value=1 and more');
+    const untouched = [clean];
+    expect(scrubSecretValues(untouched)).toBe(untouched);
   });
 
   it('never writes a secret to the log file, and every line is JSON with its runId', async () => {

@@ -2,6 +2,7 @@
  * Credentials on the way out (URL-encoded API keys, redirects to another origin) and incremental
  * cursors over date-times with different offsets.
  */
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from '../../../src/index.js';
 import { httpSource } from '../../../src/extract/http-source.js';
@@ -62,6 +63,43 @@ describe('credentials on the way out', () => {
     expect(result.sources[0]!.error).toMatch(/k=\[REDACTED\]/);
     expect(result.sources[0]!.error).toContain('page=1');
     expect(result.sources[0]!.error).not.toMatch(/k=ab1/);
+  });
+
+  it('an API key echoed inside valid records (a callback URL, URL-encoded or not) reaches neither bronze nor column_profiles; secret-named fields keep their data', async () => {
+    const apiKey = 'ak-hunt+echoed/in=valid-77aa';
+    const encoded = encodeURIComponent(apiKey);
+    const server = await serve({
+      '/hooks': (req, res) => {
+        const key = String(req.headers['x-api-key']);
+        // Webhook/callback APIs list each hook with the URL they call, key included.
+        sendJson(res, 200, [
+          { id: 1, name: 'order created', callback_url: `https://shop.example/cb?key=${encodeURIComponent(key)}`, session_token: 'st-public-1', meta: { echo: [key] } },
+          { id: 2, name: 'order paid', callback_url: 'https://shop.example/cb2', session_token: 'st-public-2', meta: { echo: [] } },
+        ]);
+      },
+    });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'shop',
+        dataset: 'hooks',
+        url: `${server.url}/hooks`,
+        schema: z.object({ id: z.number().int(), name: z.string(), callback_url: z.string(), session_token: z.string(), meta: z.object({ echo: z.array(z.string()) }) }),
+        auth: { type: 'apiKey', name: 'X-Api-Key', value: apiKey, in: 'header' },
+        limits: FAST_LIMITS,
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    const rows = await lake.query(`select id, callback_url, session_token, meta.echo as echo from read_parquet('${lake.paths.bronze}/shop/hooks/**/*.parquet') order by id`);
+    expect(rows).toEqual([
+      { id: 1, callback_url: 'https://shop.example/cb?key=[REDACTED]', session_token: 'st-public-1', echo: ['[REDACTED]'] },
+      { id: 2, callback_url: 'https://shop.example/cb2', session_token: 'st-public-2', echo: [] },
+    ]);
+    await lake.close();
+    const { hits, files } = await findSecrets(lake.paths.root, [apiKey, encoded]);
+    expect(files).toContain(path.join('metrics', 'runs.duckdb'));
+    expect(files.some((f) => f.endsWith('.parquet'))).toBe(true);
+    expect(hits).toEqual([]);
   });
 
   it('a next-page URL on another origin (Link header) is fetched without the credentials', async () => {
