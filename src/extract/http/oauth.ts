@@ -277,7 +277,9 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     }
     const accessToken = body.access_token;
     if (typeof accessToken !== 'string' || accessToken === '') throw new AuthError(`${this.where}: the token endpoint answered without an access_token`);
-    const rotated = typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : undefined;
+    // Some providers (HubSpot; QuickBooks within a day) answer with the very token presented:
+    // that is no rotation, and the token stays valid.
+    const rotated = typeof body.refresh_token === 'string' && body.refresh_token !== '' && body.refresh_token !== presented ? body.refresh_token : undefined;
     registerSecret(accessToken);
     registerSecret(rotated);
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;

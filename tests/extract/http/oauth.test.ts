@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from '../../../src/index.js';
 import { httpSource } from '../../../src/extract/http-source.js';
 import { pageNumberPaginator } from '../../../src/extract/http/paginators.js';
-import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, startFaultyServer, type FaultyServer, type Handler, type OAuthProvider } from '../../helpers/faulty-server.js';
+import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, sendJson, startFaultyServer, type FaultyServer, type Handler, type OAuthProvider } from '../../helpers/faulty-server.js';
 import { childSource, spawnChild } from '../../helpers/http-child.js';
 import { findSecrets } from '../../helpers/secret-scan.js';
 import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
@@ -186,5 +187,50 @@ describe('OAuth2 refresh_token grant with rotating single-use refresh tokens', (
     const control = (await findSecrets(root, ['item 17'])).hits.map((h) => h.file);
     expect(control.some((f) => f.endsWith('.parquet'))).toBe(true);
     expect(control.some((f) => f.endsWith('.ndjson.gz'))).toBe(true);
+  });
+});
+
+describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
+  it('a provider answering a refresh with the refresh token it was sent (no rotation) gets it again at the next expiry', async () => {
+    // HubSpot (and QuickBooks, within a day) answer a refresh with the very refresh token presented:
+    // it stays valid. Only a NEW refresh token in the answer means the old one is spent.
+    const seed = 'rt-seed-echoed-000000000006';
+    const access = new Map<string, number>();
+    const presented: string[] = [];
+    const server = await startFaultyServer({
+      '/oauth/token': (_req, res, { body }) => {
+        const form = new URLSearchParams(body);
+        if (form.get('client_secret') !== clientSecret) return sendJson(res, 401, { error: 'invalid_client' });
+        if (form.get('refresh_token') !== seed) return sendJson(res, 400, { error: 'invalid_grant' });
+        presented.push(form.get('refresh_token')!);
+        const at = `at-${randomBytes(10).toString('hex')}`;
+        access.set(at, Date.now() + 2000);
+        sendJson(res, 200, { access_token: at, token_type: 'bearer', expires_in: 2, refresh_token: seed });
+      },
+      '/orders': (req, res) => {
+        const at = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+        const until = at ? access.get(at) : undefined;
+        if (until === undefined || Date.now() >= until) return sendJson(res, 401, { error: 'expired' });
+        sendJson(res, 200, makeRecords(3));
+      },
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const source = (dataset: string) =>
+      httpSource({
+        source: 'hub',
+        dataset,
+        url: `${server.url}/orders`,
+        schema,
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, store: 'hub', skewMillis: 0 },
+        limits: FAST_LIMITS,
+      });
+    expect((await lake.extract(source('a'))).sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 2300)); // the access token has expired: the next run refreshes
+    const second = await lake.extract(source('b'));
+    expect(second.sources[0]!.error).toBeUndefined();
+    expect(second.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    expect(presented).toEqual([seed, seed]);
+    expect(readStore(lake.paths.root, 'hub').spent).toEqual([]);
   });
 });
