@@ -21,7 +21,7 @@ import type { Logger } from '../../log.js';
 import { registerSecretParam, registerSecret } from '../../redact.js';
 import { acquireLock } from '../file-lock.js';
 import type { HttpClient } from './client.js';
-import { AuthError, HttpError, surelyUnsent } from './http-errors.js';
+import { AuthError, HttpBodyError, HttpError, surelyUnsent } from './http-errors.js';
 
 /** What the HTTP client asks of an auth strategy. */
 export interface AuthStrategy {
@@ -254,17 +254,22 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
       if (this.o.clientSecret !== undefined) form.client_secret = this.o.clientSecret;
     }
     if (this.o.scope !== undefined) form.scope = this.o.scope;
-    let answer;
+    let answer: { status: number; body: Record<string, unknown> | undefined };
     try {
       answer = await client.request<Record<string, unknown>>(this.o.tokenUrl, { method: 'POST', form, headers, auth: false, retry: 'unsent-only', acceptStatuses: [400, 401] });
     } catch (error) {
-      if (surelyUnsent(error)) this.save(store); // never reached the server: the token is still good
-      const why = error instanceof HttpError ? error.message : String(error);
-      throw new AuthError(`${this.where}: token refresh failed: ${why}`, { cause: error instanceof HttpError ? error : undefined });
+      // Most servers refuse client authentication with a bare 401 (and WWW-Authenticate), no JSON.
+      if (error instanceof HttpBodyError && error.status === 401) answer = { status: 401, body: undefined };
+      else {
+        if (surelyUnsent(error)) this.save(store); // never reached the server: the token is still good
+        const why = error instanceof HttpError ? error.message : String(error);
+        throw new AuthError(`${this.where}: token refresh failed: ${why}`, { cause: error instanceof HttpError ? error : undefined });
+      }
     }
     const body = answer.body ?? {};
     if (answer.status !== 200 && answer.status !== 201) {
-      const code = typeof body.error === 'string' ? body.error : 'rejected';
+      // A 401 without an error code is the client refused: RFC 6749 5.2 answers invalid_client so.
+      const code = typeof body.error === 'string' ? body.error : answer.status === 401 ? 'invalid_client' : 'rejected';
       if (code === 'invalid_client' || code === 'unauthorized_client') {
         // The client was refused before the grant was looked at (RFC 6749 5.2): the refresh token
         // was not consumed and stays good for a corrected clientId / clientSecret.

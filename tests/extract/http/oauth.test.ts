@@ -233,4 +233,47 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
     expect(presented).toEqual([seed, seed]);
     expect(readStore(lake.paths.root, 'hub').spent).toEqual([]);
   });
+
+  it('a bare 401 from the token endpoint (client authentication failed, no JSON body) leaves the refresh token for the corrected clientSecret', async () => {
+    const seed = 'rt-seed-bare-401-000000000007';
+    let current = seed;
+    const presented: string[] = [];
+    const server = await startFaultyServer({
+      '/oauth/token': (req, res, { body }) => {
+        // Basic client authentication, refused the way most servers do: 401, WWW-Authenticate, no body.
+        const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+        const [, secret] = Buffer.from(basic ?? '', 'base64').toString('utf8').split(':');
+        if (decodeURIComponent(secret ?? '') !== clientSecret) {
+          res.writeHead(401, { 'www-authenticate': 'Basic realm="oauth"', 'content-length': '0' });
+          res.end();
+          return;
+        }
+        const rt = new URLSearchParams(body).get('refresh_token')!;
+        presented.push(rt);
+        if (rt !== current) return sendJson(res, 400, { error: 'invalid_grant' });
+        current = `rt-${randomBytes(8).toString('hex')}`;
+        sendJson(res, 200, { access_token: `at-${randomBytes(8).toString('hex')}`, expires_in: 3600, refresh_token: current });
+      },
+      '/orders': (_req, res) => sendJson(res, 200, makeRecords(2)),
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const source = (dataset: string, secret: string) =>
+      httpSource({
+        source: 'basic',
+        dataset,
+        url: `${server.url}/orders`,
+        schema,
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret: secret, refreshToken: seed, store: 'basic', clientAuth: 'basic' },
+        limits: FAST_LIMITS,
+      });
+    const wrong = await lake.extract(source('a', 'cs-wrong-client-secret'));
+    expect(wrong.sources[0]!.status).toBe('failed');
+    expect(wrong.sources[0]!.error).toMatch(/refused the client \(HTTP 401 invalid_client\): check "clientId" and "clientSecret"; the refresh token was not used/);
+    expect(presented).toEqual([]); // the server never looked at the grant
+    const fixed = await lake.extract(source('b', clientSecret));
+    expect(fixed.sources[0]!.error).toBeUndefined();
+    expect(fixed.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(readStore(lake.paths.root, 'basic').refreshToken).toBe(current);
+  });
 });
