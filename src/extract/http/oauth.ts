@@ -119,6 +119,18 @@ interface TokenStoreFile {
 
 const SPENT_KEPT = 50;
 
+/**
+ * RFC 6749 5.2 error codes that refuse the request, not the grant (only `invalid_grant` does),
+ * with what to fix. Any other code, or none, may have consumed the refresh token.
+ */
+const REQUEST_REFUSALS = new Map([
+  ['invalid_client', 'check "clientId" and "clientSecret"'],
+  ['unauthorized_client', 'check "clientId" and "clientSecret"'],
+  ['invalid_scope', 'check "scope"'],
+  ['invalid_request', 'check "tokenUrl", "clientAuth" and "scope"'],
+  ['unsupported_grant_type', 'check "tokenUrl"'],
+]);
+
 const hash = (value: string): string => createHash('sha256').update(value).digest('hex');
 
 /** What a token store records of the `refreshToken` option that seeded it (the hash, never the token). */
@@ -270,12 +282,15 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     if (answer.status !== 200 && answer.status !== 201) {
       // A 401 without an error code is the client refused: RFC 6749 5.2 answers invalid_client so.
       const code = typeof body.error === 'string' ? body.error : answer.status === 401 ? 'invalid_client' : 'rejected';
-      if (code === 'invalid_client' || code === 'unauthorized_client') {
-        // The client was refused before the grant was looked at (RFC 6749 5.2): the refresh token
-        // was not consumed and stays good for a corrected clientId / clientSecret.
+      const check = REQUEST_REFUSALS.get(code);
+      if (check) {
+        // No token was issued and the grant was not redeemed (RFC 6749 5.2): the refresh token was
+        // not consumed and stays good for the corrected option.
         this.save(store);
+        const what = code === 'invalid_client' || code === 'unauthorized_client' ? 'the client' : 'the request';
+        const why = typeof body.error_description === 'string' && body.error_description !== '' ? `: ${body.error_description.slice(0, 200)}` : '';
         throw new AuthError(
-          `${this.where}: ${new URL(this.o.tokenUrl).origin} refused the client (HTTP ${answer.status} ${code}): check "clientId" and "clientSecret"; the refresh token was not used and stays in the store`,
+          `${this.where}: ${new URL(this.o.tokenUrl).origin} refused ${what} (HTTP ${answer.status} ${code}${why}): ${check}; the refresh token was not used and stays in the store`,
         );
       }
       throw new AuthError(`${this.where}: the refresh token was refused by ${new URL(this.o.tokenUrl).origin} (HTTP ${answer.status} ${code}) — ${fix}`);

@@ -276,4 +276,43 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
     expect(fixed.sources[0]).toMatchObject({ status: 'success', rows: 2 });
     expect(readStore(lake.paths.root, 'basic').refreshToken).toBe(current);
   });
+
+  it('400 invalid_scope (no token issued, the grant untouched) leaves the refresh token for the corrected "scope"', async () => {
+    const seed = 'rt-seed-invalid-scope-000000000008';
+    let current = seed;
+    const presented: string[] = [];
+    const server = await startFaultyServer({
+      '/oauth/token': (_req, res, { body }) => {
+        const form = new URLSearchParams(body);
+        if (form.get('client_secret') !== clientSecret) return sendJson(res, 401, { error: 'invalid_client' });
+        // The scope is checked before the grant is redeemed: nothing was issued, nothing rotated.
+        if (form.get('scope') !== 'orders:read') return sendJson(res, 400, { error: 'invalid_scope', error_description: 'scope exceeds the grant' });
+        const rt = form.get('refresh_token')!;
+        presented.push(rt);
+        if (rt !== current) return sendJson(res, 400, { error: 'invalid_grant' });
+        current = `rt-${randomBytes(8).toString('hex')}`;
+        sendJson(res, 200, { access_token: `at-${randomBytes(8).toString('hex')}`, expires_in: 3600, refresh_token: current });
+      },
+      '/orders': (_req, res) => sendJson(res, 200, makeRecords(2)),
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const source = (dataset: string, scope: string) =>
+      httpSource({
+        source: 'scoped',
+        dataset,
+        url: `${server.url}/orders`,
+        schema,
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, store: 'scoped', scope },
+        limits: FAST_LIMITS,
+      });
+    const wrong = await lake.extract(source('a', 'orders:read orders:write'));
+    expect(wrong.sources[0]!.status).toBe('failed');
+    expect(wrong.sources[0]!.error).toMatch(/refused the request \(HTTP 400 invalid_scope: scope exceeds the grant\): check "scope"; the refresh token was not used/);
+    expect(readStore(lake.paths.root, 'scoped').spent).toEqual([]);
+    const fixed = await lake.extract(source('b', 'orders:read'));
+    expect(fixed.sources[0]!.error).toBeUndefined();
+    expect(fixed.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(presented).toEqual([seed]);
+  });
 });
