@@ -7,7 +7,8 @@
  * - the store remembers a hash of the `refreshToken` option that seeded it; a different option
  *   value replaces the store (the way out of a dead token);
  * - a refresh token is marked spent in the store BEFORE it is presented, so no process, not even
- *   one restarted after a crash mid-request, presents it twice;
+ *   one restarted after a crash mid-request, presents it twice; the mark is taken back when the
+ *   request surely never went out or the answer refused the request, not the grant;
  * - the new refresh token is saved BEFORE the new access token is used;
  * - refresh on expiry (minus a skew) and once per 401.
  */
@@ -266,6 +267,11 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
       if (this.o.clientSecret !== undefined) form.client_secret = this.o.clientSecret;
     }
     if (this.o.scope !== undefined) form.scope = this.o.scope;
+    // The client counts a request only once it has its in-flight slot and rate-limit token, as it
+    // goes out: a refresh stopped while it waited for those (lake.close()) left no trace there.
+    const host = new URL(this.o.tokenUrl).host;
+    const sentSoFar = (): number => client.stats().find((s) => s.host === host)?.requests ?? 0;
+    const before = sentSoFar();
     let answer: { status: number; body: Record<string, unknown> | undefined };
     try {
       answer = await client.request<Record<string, unknown>>(this.o.tokenUrl, { method: 'POST', form, headers, auth: false, retry: 'unsent-only', acceptStatuses: [400, 401] });
@@ -273,7 +279,9 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
       // Most servers refuse client authentication with a bare 401 (and WWW-Authenticate), no JSON.
       if (error instanceof HttpBodyError && error.status === 401) answer = { status: 401, body: undefined };
       else {
-        if (surelyUnsent(error)) this.save(store); // never reached the server: the token is still good
+        // Never reached the server: the token is still good. Other requests to the token host may
+        // have gone out meanwhile; they only make a refresh that was never sent stay spent.
+        if (surelyUnsent(error) || sentSoFar() === before) this.save(store);
         const why = error instanceof HttpError ? error.message : String(error);
         throw new AuthError(`${this.where}: token refresh failed: ${why}`, { cause: error instanceof HttpError ? error : undefined });
       }

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from '../../../src/index.js';
+import { Lakehouse, z } from '../../../src/index.js';
 import { httpSource } from '../../../src/extract/http-source.js';
 import { pageNumberPaginator } from '../../../src/extract/http/paginators.js';
 import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, sendJson, startFaultyServer, type FaultyServer, type Handler, type OAuthProvider } from '../../helpers/faulty-server.js';
 import { childSource, spawnChild } from '../../helpers/http-child.js';
 import { findSecrets } from '../../helpers/secret-scan.js';
-import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
+import { registerCleanup, tempDir, tempLake } from '../../helpers/temp-lake.js';
 
 const schema = z.object({ id: z.number().int(), name: z.string(), price: z.number() });
 const clientId = 'app-4242';
@@ -315,4 +315,66 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
     expect(fixed.sources[0]).toMatchObject({ status: 'success', rows: 2 });
     expect(presented).toEqual([seed]);
   });
+});
+
+describe('OAuth2 refreshes stopped by lake.close()', () => {
+  const stoppable = async (options: { stall?: boolean } = {}) => {
+    const seed = `rt-seed-stopped-${randomBytes(6).toString('hex')}`;
+    const oauth = oauthProvider({ refreshToken: seed, clientId, clientSecret });
+    let expireOnce = false;
+    const server = await startFaultyServer({
+      '/oauth/token': oauth.token,
+      '/orders': (req, res, hit) => {
+        if (expireOnce) {
+          expireOnce = false;
+          oauth.expireAccessTokens(); // this request gets a 401: a refresh follows
+          if (options.stall) oauth.stallNextRefresh();
+        }
+        return oauth.guard((_q, r) => sendJson(r, 200, makeRecords(2)))(req, res, hit);
+      },
+    });
+    registerCleanup(() => server.close());
+    const root = path.join(tempDir(), 'data');
+    const source = (dataset: string, requestsPerSecond: number = FAST_LIMITS.requestsPerSecond) =>
+      httpSource({
+        source: 'slow',
+        dataset,
+        url: `${server.url}/orders`,
+        schema,
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, store: 'slow' },
+        limits: { ...FAST_LIMITS, requestsPerSecond, burst: 1, requestTimeoutMillis: 20_000 },
+      });
+    const first = await Lakehouse.open({ root, log: { console: false } });
+    expect((await first.extract(source('a'))).sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    await first.close();
+    expect(oauth.presented).toEqual([seed]);
+    const stored = oauth.current; // the rotated refresh token now in the store
+
+    // A run whose access token is refused, closed while its refresh waits (rate limiter or answer).
+    const second = await Lakehouse.open({ root, log: { console: false } });
+    expireOnce = true;
+    const stopped = second.extract(source('b', options.stall ? FAST_LIMITS.requestsPerSecond : 0.25));
+    stopped.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await second.close();
+    await stopped.catch(() => undefined);
+
+    const third = await Lakehouse.open({ root, log: { console: false } });
+    registerCleanup(() => third.close());
+    return { oauth, seed, stored, again: await third.extract(source('c')) };
+  };
+
+  it('closed while the refresh waits for the rate limiter: the refresh token never left the process and stays usable', async () => {
+    const { oauth, seed, stored, again } = await stoppable();
+    expect(again.sources[0]!.error).toBeUndefined();
+    expect(again.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(oauth.presented).toEqual([seed, stored]);
+    expect(oauth.reused).toEqual([]);
+  }, 30_000);
+
+  it('closed while the refresh waits for its answer: the refresh token went out and is never presented again', async () => {
+    const { oauth, seed, stored, again } = await stoppable({ stall: true });
+    expect(again.sources[0]!.error).toMatch(/already presented once/);
+    expect(oauth.presented).toEqual([seed, stored]);
+  }, 30_000);
 });
