@@ -5,7 +5,7 @@
  * Token store: `<root>/state/tokens/<name>.json`, mode 0600, written tmp-then-rename under a
  * cross-process lock, the only place a token is ever written. Rules, in the order they bite:
  * - the store remembers a hash of the `refreshToken` option that seeded it; a different option
- *   value replaces the store (the way out of a dead token);
+ *   value replaces the store (the way out of a dead token), unless the store already presented it;
  * - a refresh token is marked spent in the store BEFORE it is presented, so no process, not even
  *   one restarted after a crash mid-request, presents it twice; the mark is taken back when the
  *   request surely never went out or the answer refused the request, not the grant;
@@ -237,6 +237,13 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     }
     const seedHash = hash(seed);
     if (store && store.seedHash === seedHash) return store;
+    if (store?.spent.includes(seedHash)) {
+      // A stale config passing a token this store already presented: it is sure to be refused, and
+      // replacing the store would throw away the live refresh token the store holds.
+      throw new ConfigError(
+        `${this.where}: the "refreshToken" option is an old one, already presented and replaced; ${this.file} holds the live refresh token — pass the "refreshToken" that seeded the store last, or a newly authorized one`,
+      );
+    }
     if (store) this.logger?.info(`${this.where}: a different "refreshToken" option was given; it replaces the store`);
     // Spent hashes carry over: a token presented once stays refused even through a re-seed.
     const fresh: TokenStoreFile = { version: 1, seedHash, refreshToken: seed, spent: store?.spent ?? [], updatedAt: new Date().toISOString() };

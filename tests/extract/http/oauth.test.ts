@@ -315,6 +315,32 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
     expect(fixed.sources[0]).toMatchObject({ status: 'success', rows: 2 });
     expect(presented).toEqual([seed]);
   });
+
+  it('an old refreshToken option passed again after the store was re-seeded does not replace it: the live refresh token survives', async () => {
+    const seed = 'rt-seed-stale-old-000000000009';
+    const { server, oauth } = await provider({ refreshToken: seed, records: 2 });
+    const lake = await tempLake();
+    expect((await lake.extract(ordersSource(server, seed))).sources[0]!.status).toBe('success');
+    // The app is authorized again: the new refresh token replaces the store (the way out).
+    const reseed = oauth.rotateElsewhere();
+    oauth.expireAccessTokens();
+    expect((await lake.extract(ordersSource(server, reseed, { dataset: 'orders_b' }))).sources[0]!.status).toBe('success');
+    const live = oauth.current;
+    expect(readStore(lake.paths.root).refreshToken).toBe(live);
+
+    // A job still configured with the first seed runs once: it cannot work (that seed was spent)…
+    oauth.expireAccessTokens();
+    const stale = await lake.extract(ordersSource(server, seed, { dataset: 'orders_c' }));
+    expect(stale.sources[0]!.status).toBe('failed');
+    expect(stale.sources[0]!.error).toMatch(/OAuth2 token store ml: the "refreshToken" option is an old one, already presented and replaced; .*ml\.json holds the live refresh token/);
+    // …and does not throw away the live refresh token the store holds.
+    expect(readStore(lake.paths.root).refreshToken).toBe(live);
+    const current = await lake.extract(ordersSource(server, reseed, { dataset: 'orders_d' }));
+    expect(current.sources[0]!.error).toBeUndefined();
+    expect(current.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(oauth.presented.filter((t) => t === seed)).toHaveLength(1); // the spent seed was never sent again
+    expect(oauth.reused).toEqual([]);
+  });
 });
 
 describe('OAuth2 refreshes stopped by lake.close()', () => {
