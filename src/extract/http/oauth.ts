@@ -2,8 +2,8 @@
  * Auth strategies: bearer token, API key (header or query), and OAuth2 `refresh_token` grant
  * with rotating single-use refresh tokens kept in a token store.
  *
- * Token store: `<root>/state/tokens/<name>.json`, mode 0600, written tmp-then-rename under a
- * cross-process lock, the only place a token is ever written. Rules, in the order they bite:
+ * Token store: `<root>/state/tokens/<name>.json`, mode 0600 in a 0700 folder, written
+ * tmp-then-rename under a cross-process lock, the only place a token is ever written. Rules, in the order they bite:
  * - the store remembers a hash of the `refreshToken` option that seeded it; a different option
  *   value replaces the store (the way out of a dead token), unless the store already presented it;
  * - a refresh token is marked spent in the store BEFORE it is presented, so no process, not even
@@ -211,6 +211,11 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
 
   /** Runs `fn` on the store under its cross-process lock, seeding or replacing it first if needed. */
   private async withStore<T>(fn: (store: TokenStoreFile) => Promise<T>): Promise<T> {
+    // Before the lock, which would create the folder with the default mode (group and others may
+    // not even list which apps and sellers have stores); a folder made so before is tightened.
+    const dir = path.dirname(this.file);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
     const lock = await acquireLock(this.file, { what: this.where, ...this.lockWait });
     try {
       return await fn(this.load());

@@ -343,6 +343,23 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
   });
 });
 
+describe('OAuth2 token store files', () => {
+  it('data/state/tokens/ is private to its owner (0700), though the store lock creates it, and so is each store (0600)', async () => {
+    const seed = 'rt-seed-folder-mode-000000000010';
+    const { server } = await provider({ refreshToken: seed, records: 1 });
+    const lake = await tempLake();
+    expect((await lake.extract(ordersSource(server, seed))).sources[0]!.status).toBe('success');
+    const dir = path.join(lake.paths.root, 'state', 'tokens');
+    expect((fs.statSync(storeFile(lake.paths.root)).mode & 0o777).toString(8)).toBe('600');
+    expect((fs.statSync(dir).mode & 0o777).toString(8)).toBe('700');
+
+    // A folder left open by an earlier version is tightened at the next use.
+    fs.chmodSync(dir, 0o755);
+    expect((await lake.extract(ordersSource(server, seed, { dataset: 'orders_b' }))).sources[0]!.status).toBe('success');
+    expect((fs.statSync(dir).mode & 0o777).toString(8)).toBe('700');
+  });
+});
+
 describe('OAuth2 refreshes stopped by lake.close()', () => {
   const stoppable = async (options: { stall?: boolean } = {}) => {
     const seed = `rt-seed-stopped-${randomBytes(6).toString('hex')}`;
