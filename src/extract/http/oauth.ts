@@ -226,10 +226,12 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
 
   private load(): TokenStoreFile {
     let store: TokenStoreFile | undefined;
+    let text: string | undefined;
     try {
-      store = JSON.parse(fs.readFileSync(this.file, 'utf8')) as TokenStoreFile;
+      text = fs.readFileSync(this.file, 'utf8');
+      store = JSON.parse(text) as TokenStoreFile;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new AuthError(`${this.where}: ${this.file} is unreadable (${(error as Error).message})`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') store = this.salvage(text, error as Error);
     }
     if (store) {
       registerSecret(store.refreshToken);
@@ -255,6 +257,24 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     this.save(fresh);
     this.access = undefined;
     return fresh;
+  }
+
+  /**
+   * A store cut short (an editor, a full disk) may be the only copy of the live refresh token, so
+   * only a `refreshToken` option it shows was not its seed replaces it: what is left of the text
+   * must still say which one was. The stub returned carries that seed hash and the spent hashes
+   * left, for load() to replace.
+   */
+  private salvage(text: string | undefined, error: Error): TokenStoreFile {
+    const seedHash = text === undefined ? undefined : /"seedHash"\s*:\s*"([0-9a-f]{64})"/.exec(text)?.[1];
+    if (text === undefined || seedHash === undefined || this.o.refreshToken === undefined || hash(this.o.refreshToken) === seedHash) {
+      throw new AuthError(
+        `${this.where}: ${this.file} is unreadable (${error.message}); repair it, or delete it and pass a newly authorized refresh token as option "refreshToken"`,
+      );
+    }
+    const spentAt = text.indexOf('"spent"');
+    const spent = spentAt < 0 ? [] : [...text.slice(spentAt).matchAll(/"([0-9a-f]{64})"/g)].map((m) => m[1]!);
+    return { version: 1, seedHash, refreshToken: '', spent, updatedAt: '' };
   }
 
   private save(store: TokenStoreFile): void {

@@ -358,6 +358,45 @@ describe('OAuth2 token store files', () => {
     expect((await lake.extract(ordersSource(server, seed, { dataset: 'orders_b' }))).sources[0]!.status).toBe('success');
     expect((fs.statSync(dir).mode & 0o777).toString(8)).toBe('700');
   });
+
+  it('a store cut short is refused naming the file, unless a different refreshToken option replaces it (the text left shows the seed)', async () => {
+    const seed = 'rt-seed-broken-store-000000000011';
+    const { server, oauth } = await provider({ refreshToken: seed, records: 2 });
+    const lake = await tempLake();
+    expect((await lake.extract(ordersSource(server, seed))).sources[0]!.status).toBe('success');
+    const file = storeFile(lake.paths.root);
+    const text = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, text.slice(0, text.indexOf('"refreshToken"') + 20)); // what a full disk left of it
+    const stuck = await lake.extract(ordersSource(server, seed, { dataset: 'orders_b' }));
+    expect(stuck.sources[0]!.error).toMatch(/ml\.json is unreadable \(.*\); repair it, or delete it and pass a newly authorized refresh token as option "refreshToken"/);
+    // README: "a different `refreshToken` option replaces the store" — the user authorizes again.
+    const fresh = oauth.rotateElsewhere();
+    const recovered = await lake.extract(ordersSource(server, fresh, { dataset: 'orders_c' }));
+    expect(recovered.sources[0]!.error).toBeUndefined();
+    expect(recovered.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(readStore(lake.paths.root).refreshToken).toBe(oauth.current);
+    expect(oauth.reused).toEqual([]);
+  });
+
+  it('a store cut short before its seed hash may hold the only copy of the live token: no refreshToken option replaces it until it is deleted', async () => {
+    const seed = 'rt-seed-broken-store-000000000012';
+    const { server, oauth } = await provider({ refreshToken: seed, records: 2 });
+    const lake = await tempLake();
+    expect((await lake.extract(ordersSource(server, seed))).sources[0]!.status).toBe('success');
+    const file = storeFile(lake.paths.root);
+    fs.writeFileSync(file, '{"version":1,"seedHash":"');
+    // Nothing left says whether this option seeded the store (then it is spent) or is a new one.
+    const fresh = oauth.rotateElsewhere();
+    for (const [dataset, refreshToken] of [['orders_b', seed], ['orders_c', fresh]] as const) {
+      const stuck = await lake.extract(ordersSource(server, refreshToken, { dataset }));
+      expect(stuck.sources[0]!.error).toMatch(/ml\.json is unreadable \(.*\); repair it, or delete it and pass a newly authorized refresh token/);
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"version":1,"seedHash":"');
+    expect(oauth.presented).toEqual([seed]);
+    fs.rmSync(file);
+    const recovered = await lake.extract(ordersSource(server, fresh, { dataset: 'orders_d' }));
+    expect(recovered.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+  });
 });
 
 describe('OAuth2 refreshes stopped by lake.close()', () => {
