@@ -73,7 +73,10 @@ async function createLockFile(target: string, identity: string, options: { timeo
     const owner = readOwner(lockFile);
     if (isStale(lockFile, owner) && takeOver(lockFile)) continue;
     if (Date.now() >= deadline) {
-      throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}); lock file ${lockFile}`);
+      // A holder on another host cannot be checked from here (a lake on a shared volume, or this
+      // machine under a new hostname, as a recreated container): say so, the lock file is the way out.
+      const elsewhere = owner?.host && owner.host !== currentProcess().host ? ` on host ${owner.host}, which this one cannot check: delete the lock file if that process is gone` : '';
+      throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}${elsewhere}); lock file ${lockFile}`);
     }
     await abortable(new Promise((resolve) => setTimeout(resolve, wait)), options.signal);
     wait = Math.min(250, wait * 2);

@@ -99,3 +99,22 @@ describe('taking over the lock of a dead process', () => {
     expect(doubles, 'times a process held a lock another process held too').toBe(0);
   }, 60_000);
 });
+
+describe('a lock held on another host', () => {
+  it('is left alone, and the error says which host holds it and that this one cannot check it', async () => {
+    const root = path.join(tempDir(), 'data');
+    const lock = path.join(root, 'state', 'cursors', 'inc.items.json.lock');
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    // The same lake on a shared volume, or this machine before its container was recreated.
+    fs.writeFileSync(lock, JSON.stringify({ host: 'old-container-7f3a', pid: 1, procStart: '42' }));
+    const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 300 });
+    try {
+      const run = await lake.extract(source);
+      expect(run.sources[0]!.status).toBe('failed');
+      expect(run.sources[0]!.error).toMatch(/pid 1 on host old-container-7f3a, which this one cannot check: delete the lock file if that process is gone\); lock file .*inc\.items\.json\.lock/);
+      expect(fs.existsSync(lock)).toBe(true);
+    } finally {
+      await lake.close();
+    }
+  });
+});
