@@ -61,6 +61,8 @@ interface Trail {
   digest?: string;
   /** Cursor tokens already followed in this run. */
   cursors?: Set<string>;
+  /** The previous page's URL (Link headers: to name the parameters the API seems to ignore). */
+  url?: string;
 }
 
 const trails = new WeakMap<PageRequest, Trail>();
@@ -88,11 +90,11 @@ function where(response: HttpResponse<unknown>): string {
  * Fails when a page holds exactly the records of the page before it: an API that ignores the
  * paging parameter would otherwise be read forever (or up to its total, in copies).
  */
-function checkNotRepeated(kind: string, what: string, page: PageResult, previous: Trail | undefined): string | undefined {
+function checkNotRepeated(kind: string, what: string | (() => string), page: PageResult, previous: Trail | undefined): string | undefined {
   if (page.records.length === 0) return undefined;
   const current = digest(page.records);
   if (previous?.digest === current) {
-    throw new PaginationError(`${kind}: ${where(page.response)} answered ${what} with the same ${page.records.length} records as the page before; the API seems to ignore the parameter, stopping instead of looping`, {
+    throw new PaginationError(`${kind}: ${where(page.response)} answered ${typeof what === 'string' ? what : what()} with the same ${page.records.length} records as the page before; the API seems to ignore the parameter, stopping instead of looping`, {
       repeatsPreviousPage: true,
     });
   }
@@ -192,7 +194,8 @@ const cursorSchema = z.strictObject({
 /**
  * Next-page token in the body, sent back as a query parameter; stops when the token is
  * missing or empty (or `hasMorePath` is false). A token repeated twice in a row, or one already
- * followed earlier in the run (tokens cycling a → b → a), is an error, not an endless loop.
+ * followed earlier in the run (tokens cycling a → b → a), is an error, not an endless loop; so is
+ * a page holding the records of the one before (an API ignoring the parameter, minting fresh tokens).
  * @example cursorPaginator({ cursorPath: 'next', cursorParam: 'cursor' })
  */
 export function cursorPaginator(options: z.input<typeof cursorSchema>): Paginator {
@@ -200,16 +203,19 @@ export function cursorPaginator(options: z.input<typeof cursorSchema>): Paginato
   return {
     kind: 'cursor',
     first: () => ({}),
-    next({ request, response, records }) {
+    next(page) {
+      const { request, response, records } = page;
+      const trail = trails.get(request);
+      const current = request.query?.[o.cursorParam];
+      // Records first: a copy of the page before is left out, whatever its token says.
+      const recent = checkNotRepeated('cursorPaginator', `"${o.cursorParam}" (cursor "${String(current).slice(0, 40)}")`, page, trail);
       if (o.hasMorePath !== undefined && valueAtPath(response.body, o.hasMorePath) === false) return null;
       const token = valueAtPath(response.body, o.cursorPath);
       if (token === undefined || token === null || token === '' || token === false) return null;
       if (typeof token !== 'string' && typeof token !== 'number') throw new PaginationError(`cursorPaginator: "${o.cursorPath}" is a ${typeof token}, not a string or number`);
-      if (request.query?.[o.cursorParam] === token) throw new PaginationError(`cursorPaginator: the API returned the same cursor twice (${String(token).slice(0, 40)}); stopping instead of looping`);
-      const trail = trails.get(request);
+      if (current === token) throw new PaginationError(`cursorPaginator: the API returned the same cursor twice (${String(token).slice(0, 40)}); stopping instead of looping`);
       // One set per run, shared along the chain of requests (a run's pages come one after another).
       const followed = trail?.cursors ?? new Set<string>();
-      const current = request.query?.[o.cursorParam];
       if (current !== undefined) followed.add(`${typeof current}:${current}`);
       const key = `${typeof token}:${token}`;
       if (followed.has(key)) {
@@ -217,14 +223,15 @@ export function cursorPaginator(options: z.input<typeof cursorSchema>): Paginato
           `cursorPaginator: ${where(response)} returned cursor "${String(token).slice(0, 40)}" for "${o.cursorParam}", already followed earlier in this run (the cursors cycle); stopping instead of looping`,
         );
       }
-      return carry({ query: { [o.cursorParam]: token } }, { received: (trail?.received ?? 0) + records.length, cursors: followed });
+      return carry({ query: { [o.cursorParam]: token } }, { received: (trail?.received ?? 0) + records.length, cursors: followed, ...(recent ? { digest: recent } : {}) });
     },
   };
 }
 
 /**
  * RFC 8288 `Link: <https://…?page=2>; rel="next"` headers (GitHub style). The next URL is used
- * as given, resolved against the page's URL.
+ * as given, resolved against the page's URL. A page holding the records of the one before (an API
+ * ignoring its own page parameter) is an error, not an endless loop.
  * @example linkHeaderPaginator()
  */
 export function linkHeaderPaginator(options: { rel?: string } = {}): Paginator {
@@ -232,15 +239,31 @@ export function linkHeaderPaginator(options: { rel?: string } = {}): Paginator {
   return {
     kind: 'link',
     first: () => ({}),
-    next({ response }) {
+    next(page) {
+      const { request, response, records } = page;
+      const trail = trails.get(request);
+      const recent = checkNotRepeated('linkHeaderPaginator', () => `its rel="${rel}" link${changedParams(trail?.url, response.url)}`, page, trail);
       const header = response.headers.link;
       const target = linkTarget(Array.isArray(header) ? header.join(', ') : header, rel);
       if (target === undefined) return null;
       const url = new URL(target, response.url).href;
       if (url === response.url) throw new PaginationError('linkHeaderPaginator: rel="next" points at the page itself; stopping instead of looping');
-      return { url };
+      return carry({ url }, { received: (trail?.received ?? 0) + records.length, url: response.url, ...(recent ? { digest: recent } : {}) });
     },
   };
+}
+
+/** ` (changing "page")`: the query parameters that differ between two page URLs, by name only (values may be keys). */
+function changedParams(before: string | undefined, after: string): string {
+  if (before === undefined) return '';
+  try {
+    const a = new URL(before).searchParams;
+    const b = new URL(after).searchParams;
+    const names = [...new Set([...a.keys(), ...b.keys()])].filter((name) => a.getAll(name).join('\0') !== b.getAll(name).join('\0'));
+    return names.length === 0 ? '' : ` (changing ${names.map((name) => `"${name}"`).join(', ')})`;
+  } catch {
+    return '';
+  }
 }
 
 /** The URL of `rel` in a Link header, or undefined. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from '../../../src/index.js';
 import { httpSource } from '../../../src/extract/http-source.js';
@@ -113,7 +114,8 @@ describe('paginators fail instead of looping', () => {
       '/cyc': (_req, res, { url, count }) => {
         const c = url.searchParams.get('c');
         if (count > 40) return sendJson(res, 200, { items: [], next: null }); // the test's own brake
-        sendJson(res, 200, { items: [{ id: c === 'b' ? 2 : 1, name: 'x', price: 1 }], next: c === 'a' ? 'b' : 'a' });
+        // Each page its own record: a page repeating the one before is another failure (below).
+        sendJson(res, 200, { items: [{ id: c === 'b' ? 3 : c === 'a' ? 2 : 1, name: 'x', price: 1 }], next: c === 'a' ? 'b' : 'a' });
       },
     });
     const { source } = await run(server, 'cyc', '/cyc', cursorPaginator({ cursorPath: 'next', cursorParam: 'c' }), 'items');
@@ -177,6 +179,40 @@ describe('paginators fail instead of looping', () => {
     expect(server.hits('/link')).toBeLessThanOrEqual(3);
     expect(source.status).toBe('partial');
     expect(source.error).toMatch(/went back to a page already read in this run/);
+  });
+
+  it('fails a cursor API that ignores the cursor parameter and mints a fresh token each time, naming the parameter', async () => {
+    // An API whose next-page tokens carry a nonce (a wrong cursorParam, or an API ignoring it):
+    // every answer is the first page again, with a new token.
+    const server = await serve({
+      '/nonce': (_req, res, { count }) => {
+        if (count > 30) return sendJson(res, 200, { items: [], next: null }); // the test's own brake
+        sendJson(res, 200, { items: makeRecords(2), next: randomBytes(6).toString('hex') });
+      },
+    });
+    const { lake, source } = await run(server, 'nonce', '/nonce', cursorPaginator({ cursorPath: 'next', cursorParam: 'after' }), 'items');
+    expect(server.hits('/nonce')).toBe(2);
+    expect(source.status).toBe('partial');
+    expect(source.error).toMatch(/"after"/);
+    expect(source.rows).toBe(2);
+    const [counts] = await lake.query(`select count(*) n from read_parquet('${lake.paths.bronze}/pg/nonce/**/*.parquet')`);
+    expect(counts).toEqual({ n: 2 });
+  });
+
+  it('fails Link headers whose next pages all repeat the records of the page before (the API ignores its own page parameter)', async () => {
+    let server!: FaultyServer;
+    server = await serve({
+      '/ignored': (_req, res, { url, count }) => {
+        const page = Number(url.searchParams.get('page') ?? 1);
+        const link: Record<string, string> = count > 30 ? {} : { link: `<${server.url}/ignored?page=${page + 1}>; rel="next"` }; // the test's own brake
+        sendJson(res, 200, makeRecords(2), link);
+      },
+    });
+    const { source } = await run(server, 'link_ignored', '/ignored', linkHeaderPaginator());
+    expect(server.hits('/ignored')).toBe(2);
+    expect(source.status).toBe('partial');
+    expect(source.rows).toBe(2);
+    expect(source.error).toMatch(/linkHeaderPaginator: .*\/ignored answered its rel="next" link \(changing "page"\) with the same 2 records/);
   });
 
   it('still reads pages with equal records when the pages differ (no false alarm)', async () => {

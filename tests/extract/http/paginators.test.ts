@@ -86,9 +86,10 @@ describe('paginators against servers enforcing their rules', () => {
 
   it('fails instead of looping when a cursor repeats', async () => {
     const server = await startFaultyServer({
-      '/stuck': (_req, res) => {
+      '/stuck': (_req, res, { url }) => {
+        // New records on the second page: the token, not a copied page, is what repeats.
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ items: [{ id: 1, name: 'a', price: 1 }], next: 'same' }));
+        res.end(JSON.stringify({ items: [{ id: url.searchParams.has('c') ? 2 : 1, name: 'a', price: 1 }], next: 'same' }));
       },
     });
     registerCleanup(() => server.close());
@@ -98,6 +99,7 @@ describe('paginators against servers enforcing their rules', () => {
     );
     expect(result.sources[0]!.status).toBe('partial'); // the pages before the loop are kept
     expect(result.sources[0]!.error).toMatch(/same cursor twice/);
+    expect(result.sources[0]!.rows).toBe(2);
     expect(server.hits('/stuck')).toBe(2);
   });
 });
