@@ -10,7 +10,7 @@ import { parseOptions } from '../config.js';
 import { SourceError } from '../errors.js';
 import { redactString } from '../redact.js';
 import { defineSource, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
-import type { HttpMethod, HttpResponse, QueryValues } from './http/client.js';
+import { withQuery, type HttpMethod, type HttpResponse, type QueryValues } from './http/client.js';
 import { createHttpContext } from './http/http-context.js';
 import { compareCursor, valueAtPath } from './http/json-path.js';
 import { authOptionsSchema, type AuthOptions } from './http/oauth.js';
@@ -115,12 +115,9 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
         let ordered = true;
         const baseQuery: QueryValues = { ...o.query };
         if (incremental && cursor !== undefined) baseQuery[incremental.param] = cursor as string | number;
-        const fetchPage = async (request: PageRequest): Promise<Page> => {
-          const response = await http.request<unknown>(request.url ?? o.url, {
-            method: o.method,
-            query: request.url ? undefined : { ...baseQuery, ...request.query },
-            ...(o.body === undefined ? {} : { json: o.body }),
-          });
+        const urlOf = (request: PageRequest): URL => withQuery(request.url ?? o.url, request.url ? undefined : { ...baseQuery, ...request.query });
+        const fetchPage = async (request: PageRequest, url: URL): Promise<Page> => {
+          const response = await http.request<unknown>(url, { method: o.method, ...(o.body === undefined ? {} : { json: o.body }) });
           return { request, response, records: pickItems(response, where) };
         };
         // The producer walks the pages ahead of the consumer, so requests keep going out while
@@ -129,8 +126,12 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
         const warn = (message: string): void => ctx.warn(`${ctx.source}/${ctx.dataset}: ${message}`);
         const produce = async (): Promise<void> => {
           let request: PageRequest | null = paginator.first();
+          let url = urlOf(request);
+          // Pages are told apart by the URL requested: the start URL reached again through a Link
+          // is the first page, not a new one.
+          const made = new Set([pageKey(url)]);
           while (request && !queue.closed) {
-            const page = await fetchPage(request);
+            const page = await fetchPage(request, url);
             if (page.records.length === 0) {
               await queue.push(page, page.response.bytes);
               break;
@@ -138,7 +139,11 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
             let next: PageRequest | null;
             try {
               next = paginator.next({ ...page, warn });
-              if (next) checkAdvance(request, next, where);
+              if (next) {
+                const nextUrl = urlOf(next);
+                checkAdvance(url, nextUrl, made, next, where);
+                url = nextUrl;
+              }
             } catch (error) {
               // A page repeating the one before is left out: its records are in already.
               if (!(error instanceof PaginationError && error.repeatsPreviousPage)) await queue.push(page, page.response.bytes);
@@ -202,34 +207,24 @@ function itemsPicker(items: HttpSourceOptions['items']): (response: HttpResponse
   };
 }
 
-/**
- * The requests a run has made so far, carried from each request to the next one (the run's
- * pages are a chain: the request just checked becomes the current one of the next check).
- */
-const requestsMade = new WeakMap<PageRequest, Set<string>>();
-
-function checkAdvance(current: PageRequest, next: PageRequest, where: string): void {
-  if (samePage(current, next)) {
-    throw new SourceError('HTTP_PAGINATION', `${where}: the paginator asked for the same page again (${redactString(JSON.stringify(next))}); stopping instead of looping`);
+/** Fails when the next page was read already in this run, `made` holding the keys of the pages read (the next one is added). */
+function checkAdvance(current: URL, next: URL, made: Set<string>, request: PageRequest, where: string): void {
+  const key = pageKey(next);
+  if (key === pageKey(current)) {
+    throw new SourceError('HTTP_PAGINATION', `${where}: the paginator asked for the same page again (${redactString(JSON.stringify(request))}); stopping instead of looping`);
   }
   // A page already read earlier in this run (cursors or links cycling a → b → a): following it
   // would go round for ever.
-  const made = requestsMade.get(current) ?? new Set([pageKey(current)]);
-  const key = pageKey(next);
   if (made.has(key)) {
-    throw new SourceError('HTTP_PAGINATION', `${where}: the paginator went back to a page already read in this run (${redactString(JSON.stringify(next))}): the API's pages cycle; stopping instead of looping`);
+    throw new SourceError('HTTP_PAGINATION', `${where}: the paginator went back to a page already read in this run (${redactString(JSON.stringify(request))}): the API's pages cycle; stopping instead of looping`);
   }
   made.add(key);
-  requestsMade.set(next, made);
 }
 
-function pageKey(request: PageRequest): string {
-  return JSON.stringify([request.url ?? null, Object.entries(request.query ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
-}
-
-function samePage(a: PageRequest, b: PageRequest): boolean {
-  if (a.url !== b.url) return false;
-  const x = Object.entries(a.query ?? {});
-  const y = b.query ?? {};
-  return x.length === Object.keys(y).length && x.every(([key, value]) => y[key] === value);
+/** The URL as the server sees it, its query in one order: `?a=1&b=2` and `?b=2&a=1` are one page. */
+function pageKey(url: URL): string {
+  const key = new URL(url);
+  key.hash = '';
+  key.searchParams.sort();
+  return key.href;
 }

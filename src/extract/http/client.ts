@@ -323,7 +323,8 @@ export class HttpClient {
   }
 }
 
-function withQuery(url: string | URL, query: QueryValues | undefined): URL {
+/** The URL with `query` set on it (undefined and null values left out). */
+export function withQuery(url: string | URL, query: QueryValues | undefined): URL {
   const target = new URL(url);
   if (!query) return target;
   // One serialisation at the end: each searchParams.set() would rewrite the whole query string.

@@ -215,6 +215,27 @@ describe('paginators fail instead of looping', () => {
     expect(source.error).toMatch(/linkHeaderPaginator: .*\/ignored answered its rel="next" link \(changing "page"\) with the same 2 records/);
   });
 
+  it('does not store the first page twice when a Link header wraps around to the URL the source started from', async () => {
+    let server!: FaultyServer;
+    server = await serve({
+      '/wrap': (_req, res, { url, count }) => {
+        const page = Number(url.searchParams.get('page') ?? 1);
+        // Page 1 → page 2 → back to the source's own URL (some APIs wrap around after the last page).
+        const next: Record<string, string> = count > 30 ? {} : { link: page === 1 ? `<${server.url}/wrap?page=2>; rel="next"` : `<${server.url}/wrap>; rel="next"` };
+        sendJson(res, 200, makeRecords(1, page), next);
+      },
+    });
+    const { lake, source } = await run(server, 'link_wrap', '/wrap', linkHeaderPaginator());
+    expect(source.status).toBe('partial');
+    expect(source.error).toMatch(/already read in this run/);
+    // The page already read is not stored again.
+    const rows = await lake.query(`select id, count(*) n from read_parquet('${lake.paths.bronze}/pg/link_wrap/**/*.parquet') group by id order by id`);
+    expect(rows).toEqual([
+      { id: 1, n: 1 },
+      { id: 2, n: 1 },
+    ]);
+    expect(server.hits('/wrap')).toBe(2);
+  });
   it('still reads pages with equal records when the pages differ (no false alarm)', async () => {
     const records = makeRecords(6);
     const server = await serve({
