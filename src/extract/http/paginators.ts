@@ -311,7 +311,9 @@ export function vtexWindowPaginator(options: z.input<typeof vtexSchema> = {}): P
       const from = to + 1;
       if (total !== undefined && from >= total) return null;
       if (from >= o.maxResults) {
-        warn(`VTEX serves only the first ${o.maxResults} results of a search; ${total ?? 'more'} exist and ${(total ?? from) - from} were not reached (narrow the search with fq)`);
+        // Without a resources header the 206 says only that more exist, not how many.
+        const missed = total === undefined ? 'more exist, an unknown number not reached' : `${total} exist and ${total - from} were not reached`;
+        warn(`VTEX serves only the first ${o.maxResults} results of a search; ${missed} (narrow the search with fq)`);
         return null;
       }
       if (records.length === 0) return null;

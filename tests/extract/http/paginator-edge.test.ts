@@ -106,6 +106,26 @@ describe('vtexWindowPaginator trusts the resources total', () => {
     expect(source).toMatchObject({ status: 'success', rows: 120 });
     expect(server.hits('/search')).toBe(3);
   });
+
+  it('at the 2,500 cap without a resources header, warns that an unknown number were not reached (not 0)', async () => {
+    const records = makeRecords(2600);
+    const server = await serve({
+      // A store that sends no resources header: 206 while more remain, 200 on the last window.
+      '/vtex': (_req, res, { url }) => {
+        const from = Number(url.searchParams.get('_from'));
+        const to = Number(url.searchParams.get('_to'));
+        if (to >= 2500) return sendJson(res, 400, { error: "_to can't be greater than 2499" });
+        sendJson(res, to < records.length - 1 ? 206 : 200, records.slice(from, to + 1));
+      },
+    });
+    const { source } = await run(server, 'vtex_noheader', '/vtex', vtexWindowPaginator());
+    expect(source).toMatchObject({ status: 'success', rows: 2500 });
+    const warning = (source.warnings ?? []).find((w) => /first 2500 results/.test(w));
+    expect(warning).toBeDefined();
+    // The store answered 206 on the last window read: more results exist, an unknown number of them.
+    expect(warning).not.toMatch(/\b0 were not reached/);
+    expect(warning).toMatch(/more exist, an unknown number not reached/);
+  });
 });
 
 describe('paginators fail instead of looping', () => {
