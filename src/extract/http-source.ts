@@ -163,21 +163,25 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
             if (archive) await archive.add(page.response);
             if (page.records.length === 0) break;
             if (incremental) {
-              for (const record of page.records) {
-                const value = valueAtPath(record, incremental.cursorField);
-                if (value === undefined || value === null) continue;
-                if (cursor === undefined || compareCursor(value, cursor) > 0) cursor = value;
-                else if (ordered && compareCursor(value, cursor) < 0) {
-                  // Records below the cursor already seen: the API does not sort by the cursor
-                  // field, so records after this page may be older than it. A cursor saved now
-                  // and a run that fails later would skip them for good.
-                  ordered = false;
-                  warn(`records do not come in "${incremental.cursorField}" order: the cursor is saved only when the source finishes (a failed run reads them again)`);
-                }
-              }
               // Declared before the yield: the lake appends this page right after it, and may
               // commit it in the same step; declared after, a commit would lag one page behind.
-              if (cursor !== undefined && ordered) ctx.checkpoint(cursor);
+              // Over the records the lake accepted only: a quarantined record's value ('pending'
+              // where a date-time belongs) would otherwise become the cursor the API is sent next.
+              ctx.checkpointAccepted((accepted) => {
+                for (const record of accepted) {
+                  const value = valueAtPath(record, incremental.cursorField);
+                  if (value === undefined || value === null) continue;
+                  if (cursor === undefined || compareCursor(value, cursor) > 0) cursor = value;
+                  else if (ordered && compareCursor(value, cursor) < 0) {
+                    // Records below the cursor already seen: the API does not sort by the cursor
+                    // field, so records after this page may be older than it. A cursor saved now
+                    // and a run that fails later would skip them for good.
+                    ordered = false;
+                    warn(`records do not come in "${incremental.cursorField}" order: the cursor is saved only when the source finishes (a failed run reads them again)`);
+                  }
+                }
+                return cursor !== undefined && ordered ? cursor : undefined;
+              });
             }
             yield page.records as T[];
           }

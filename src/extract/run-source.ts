@@ -87,12 +87,15 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   // Mercado Livre sources declare a page's cursor before yielding the page), so it counts only
   // once that item is appended. Declared with an item never appended (an abort, an append that
   // threw), it is dropped: saved, the next run would skip that item's records.
-  let declared: { cursor: unknown } | undefined;
-  const adoptDeclared = (): void => {
+  let declared: { cursor: unknown } | { cursorOf: (accepted: unknown[]) => unknown } | undefined;
+  /** Adopts the declared cursor; `accepted`: the raw records of the item just appended that went to bronze. */
+  const adoptDeclared = (accepted: unknown[]): void => {
     if (!declared) return;
-    cursor = declared.cursor;
-    cursorDirty = true;
+    const value = 'cursorOf' in declared ? declared.cursorOf(accepted) : declared.cursor;
     declared = undefined;
+    if (value === undefined) return;
+    cursor = value;
+    cursorDirty = true;
   };
   // Whether an item was received and not appended yet.
   let unappended = false;
@@ -125,6 +128,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     checkpoint(value) {
       claimCursor();
       declared = { cursor: value };
+    },
+    checkpointAccepted(cursorOf) {
+      claimCursor();
+      declared = { cursorOf };
     },
     reject(raw, reason, location) {
       position += 1;
@@ -269,9 +276,14 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
           });
         }
       }
+      let accepted = validRaw;
       if (valid.length > 0) {
         // An API may echo the source's own credential in a valid record (a callback URL with the key).
         const refused = await writer.append(scrubSecretValues(valid), env.extractedAt ?? new Date());
+        if (refused.length > 0) {
+          const out = new Set(refused.map((r) => r.index));
+          accepted = validRaw.filter((_, i) => !out.has(i));
+        }
         for (const r of refused) {
           rejectedSinceFlush += 1;
           quarantine.add({
@@ -285,7 +297,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         }
       }
       unappended = false;
-      adoptDeclared();
+      adoptDeclared(accepted);
       if (writer.shouldFlush) await flush(true);
       report();
     }
@@ -294,7 +306,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   }
   // The source's last checkpoint covers only items it yielded, all appended, unless it came with
   // an item that was not (the loop stopped on it).
-  if (!unappended) adoptDeclared();
+  if (!unappended) adoptDeclared([]);
   // Records validated before a failure are kept: commit them (the cursor covers only what was yielded).
   // A batch still being written finishes first; if it failed, the rows buffered since are still kept.
   try {

@@ -41,6 +41,13 @@ export interface ExtractContext {
    * lake has appended that item, and is dropped when the run stops on it (an abort, a failed append).
    */
   checkpoint(cursor: unknown): void;
+  /**
+   * `checkpoint` for a cursor read from the records themselves: declared before a yield, `cursorOf`
+   * is called once the lake has appended the item yielded next, with that item's records that
+   * passed the schema and fit their columns, and its result (undefined: none) is the checkpoint.
+   * A quarantined record's value (`'pending'` where a date-time belongs) never becomes the cursor.
+   */
+  checkpointAccepted(cursorOf: (accepted: unknown[]) => unknown): void;
   /** Sends a raw record the source itself could not read (a ragged CSV row) to quarantine. */
   reject(raw: unknown, reason: string, location?: { line?: number; url?: string; file?: string }): void;
   /**

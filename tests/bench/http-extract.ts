@@ -113,6 +113,7 @@ async function run(variant: Measurement['variant'], pages: number, port: number)
       root: os.tmpdir(),
       cursor: async () => undefined,
       checkpoint() {},
+      checkpointAccepted() {},
       reject() {},
       connect: () => Promise.reject(new Error('not used')),
       stats: { requests: 0, retries: 0, pages: 0 },

@@ -262,6 +262,39 @@ describe('incremental httpSource', () => {
     expect(counts).toEqual({ n: 300, d: 300, lo: 1, hi: 300 });
     expect((await reopened.runs({ limit: 5 })).map((r) => r.status)).toEqual(['success', 'abandoned']);
   });
+
+  it('a quarantined record with a malformed cursorField value does not become the saved cursor', async () => {
+    // A strict API: updated_since must be a date-time.
+    const server = await serve({
+      '/orders': (_req, res, { url }) => {
+        const since = url.searchParams.get('updated_since');
+        if (since !== null && Number.isNaN(Date.parse(since))) return sendJson(res, 400, { error: 'updated_since must be a date-time' });
+        sendJson(res, 200, {
+          results: [
+            { id: 1, updated_at: '2026-01-01T10:00:00Z' },
+            { id: 2, updated_at: 'pending' }, // fails the schema: to quarantine
+          ],
+        });
+      },
+    });
+    const lake = await tempLake();
+    const source = httpSource({
+      source: 'inc',
+      dataset: 'orders',
+      url: `${server.url}/orders`,
+      items: 'results',
+      schema: z.object({ id: z.number().int(), updated_at: z.iso.datetime({ offset: true }) }),
+      incremental: { cursorField: 'updated_at', param: 'updated_since' },
+      limits: FAST_LIMITS,
+    });
+    const first = await lake.extract(source);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 1 });
+    const cursorFile = path.join(lake.paths.state, 'cursors', 'inc.orders.json');
+    expect(JSON.parse(fs.readFileSync(cursorFile, 'utf8'))).toMatchObject({ cursor: '2026-01-01T10:00:00Z' });
+    const second = await lake.extract(source);
+    expect(server.requests.at(-1)!.query.get('updated_since')).toBe('2026-01-01T10:00:00Z');
+    expect(second.sources[0]!.status).toBe('success');
+  });
 });
 
 describe('lower-level HTTP context for connectors', () => {
@@ -336,6 +369,7 @@ function fakeContext(reports: HttpHostStats[][]): (limits?: Partial<Limits>) => 
     root: '/nonexistent',
     cursor: async () => undefined,
     checkpoint() {},
+    checkpointAccepted() {},
     reject() {},
     connect: () => Promise.reject(new Error('not needed')),
     stats: { requests: 0, retries: 0, pages: 0 },
