@@ -118,13 +118,17 @@ export class HttpClient {
     const signal = anySignal(this.options.signal, options.signal);
     let attempts = 0;
     let retries = 0;
+    // Whether the next attempt repeats a failed one: counted as a retry only once it is sent (the
+    // breaker may refuse it, the wait before it may be aborted).
+    let retry = false;
     let authRefreshed = false;
     for (;;) {
       attempts += 1;
       const sent: { credential?: string } = {};
       try {
-        return await this.attempt<T>(target, options, attempts, sent, signal);
+        return await this.attempt<T>(target, options, attempts, retry, sent, signal);
       } catch (error) {
+        retry = false;
         if (signal?.aborted) throw signal.reason;
         // A 401 gets one fresh credential per failure; it does not spend a retry.
         if (error instanceof HttpStatusError && error.status === 401 && options.auth !== false && this.options.auth?.onUnauthorized && !authRefreshed) {
@@ -140,10 +144,9 @@ export class HttpClient {
           retryAfter: error instanceof HttpStatusError ? error.retryAfter : undefined,
         });
         retries += 1;
-        this.statsFor(target.host).retries += 1;
-        if (this.options.counters) this.options.counters.retries += 1;
         this.options.logger?.warn(`retry ${retries}/${maxAttempts - 1} in ${delay} ms: ${error.message}`);
         await sleep(delay, signal);
+        retry = true;
       }
     }
   }
@@ -187,7 +190,14 @@ export class HttpClient {
   }
 
   /** One request: credentials, then an in-flight slot, the breaker, a token, and got. */
-  private async attempt<T>(target: URL, options: HttpRequestOptions, attempt: number, sent: { credential?: string }, signal: AbortSignal | undefined): Promise<HttpResponse<T>> {
+  private async attempt<T>(
+    target: URL,
+    options: HttpRequestOptions,
+    attempt: number,
+    retry: boolean,
+    sent: { credential?: string },
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse<T>> {
     const method = options.method ?? 'GET';
     // A copy only when auth may add a query parameter: the retry loop reuses `target`.
     const url = this.options.auth && options.auth !== false ? new URL(target) : target;
@@ -202,7 +212,7 @@ export class HttpClient {
       sent.credential = await this.options.auth.apply({ url, headers }, this);
       credentialHeaders = Object.keys(headers).filter((k) => headers[k] !== before[k]);
     }
-    return this.inFlight(() => this.send<T>(url, method, headers, options, attempt, signal, credentialHeaders));
+    return this.inFlight(() => this.send<T>(url, method, headers, options, attempt, retry, signal, credentialHeaders));
   }
 
   private async send<T>(
@@ -211,6 +221,7 @@ export class HttpClient {
     headers: Record<string, string>,
     options: HttpRequestOptions,
     attempt: number,
+    retry: boolean,
     signal: AbortSignal | undefined,
     credentialHeaders: string[] = [],
   ): Promise<HttpResponse<T>> {
@@ -219,7 +230,8 @@ export class HttpClient {
     const stats = this.statsFor(host);
     const breaker = circuitBreakerFor(host);
     const gate = breaker.enter();
-    if (typeof gate === 'object') throw new CircuitOpenError({ method, url: href, attempts: attempt, host, ...gate });
+    // This attempt is not sent: the error counts the ones that were.
+    if (typeof gate === 'object') throw new CircuitOpenError({ method, url: href, attempts: attempt - 1, host, ...gate });
     try {
       stats.throttledMs += await this.leaseFor(host).take(signal);
     } catch (error) {
@@ -228,6 +240,10 @@ export class HttpClient {
     }
     stats.requests += 1;
     if (this.options.counters) this.options.counters.requests += 1;
+    if (retry) {
+      stats.retries += 1;
+      if (this.options.counters) this.options.counters.retries += 1;
+    }
     const started = performance.now();
     let response;
     try {

@@ -123,6 +123,20 @@ describe('HttpClient retries', () => {
     const pending = c.request(`${server.url}/slow`);
     setTimeout(() => controller.abort(new Error('stop now')), 100);
     await expect(pending).rejects.toThrow('stop now');
+    // The retry it was waiting for was never sent: not counted.
+    expect(c.stats()[0]).toMatchObject({ requests: 1, retries: 0 });
+  });
+
+  it('does not count a retry the breaker refused to send: retries = requests the server saw − 1', async () => {
+    const server = await serve({ '/down': faults.status(503) });
+    const counters = { requests: 0, retries: 0 };
+    const c = client({ retries: 5, breakerFailures: 2 }, { counters });
+    const error = await c.request(`${server.url}/down`).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/circuit breaker open\) \(after 2 attempts\)/);
+    expect(server.hits('/down')).toBe(2);
+    const [stats] = c.stats();
+    expect(stats).toMatchObject({ requests: 2, retries: 1, statuses: { 503: 2 } });
+    expect(counters).toEqual({ requests: 2, retries: 1 });
   });
 });
 
