@@ -310,7 +310,7 @@ export class HttpClient {
       body = undefined;
     } else {
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(jsonText(raw, headerText(response.headers['content-type'])));
       } catch (error) {
         // Truncated JSON, a maintenance page, a captcha: the host is not answering what it should.
         if (breaker.failure(this.limits)) stats.breakerOpens += 1;
@@ -400,10 +400,27 @@ function packageVersion(): string {
  * sites still serve ISO-8859-1.
  */
 export function decodeText(raw: Buffer, contentType: string | undefined): string {
-  const declared = /charset\s*=\s*["']?([\w.:-]+)/i.exec(contentType ?? '')?.[1] ?? metaCharset(raw);
-  if (!declared || /^utf-?8$/i.test(declared)) return raw.toString('utf8');
+  return decodeAs(raw, headerCharset(contentType) ?? metaCharset(raw));
+}
+
+/**
+ * A JSON body as text: in the charset its Content-Type declares (an ISO-8859-1 API's "Feijão"),
+ * else UTF-8, without a byte order mark (JSON.parse refuses one; jsonSource skips it too).
+ */
+function jsonText(raw: Buffer, contentType: string | undefined): string {
+  const text = decodeAs(raw, headerCharset(contentType));
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function headerCharset(contentType: string | undefined): string | undefined {
+  return /charset\s*=\s*["']?([\w.:-]+)/i.exec(contentType ?? '')?.[1];
+}
+
+/** `raw` decoded as `label`: UTF-8 when none is declared or TextDecoder does not know it. */
+function decodeAs(raw: Buffer, label: string | undefined): string {
+  if (!label || /^utf-?8$/i.test(label)) return raw.toString('utf8');
   try {
-    return new TextDecoder(declared).decode(raw);
+    return new TextDecoder(label).decode(raw);
   } catch {
     return raw.toString('utf8'); // a label TextDecoder does not know
   }

@@ -140,6 +140,28 @@ describe('HttpClient retries', () => {
   });
 });
 
+const bytes = (buffer: Buffer, contentType: string): Handler => (_req, res) => {
+  res.writeHead(200, { 'content-type': contentType, 'content-length': buffer.length });
+  res.end(buffer);
+};
+
+describe('HttpClient JSON bodies', () => {
+  it('reads a JSON body that starts with a UTF-8 byte order mark (as jsonSource does) instead of retrying it as broken', async () => {
+    const text = JSON.stringify({ results: [{ id: 1, name: 'São Paulo' }] });
+    const server = await serve({ '/bom': bytes(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]), 'application/json; charset=utf-8') });
+    const response = await client({ retries: 2 }).request<{ results: { name: string }[] }>(`${server.url}/bom`);
+    expect(response.body.results[0]!.name).toBe('São Paulo');
+    expect(server.hits('/bom')).toBe(1);
+  });
+
+  it('decodes a JSON body in the charset its Content-Type declares (ISO-8859-1), not as UTF-8', async () => {
+    const text = JSON.stringify({ results: [{ id: 1, name: 'Feijão Preto Camil 1kg' }] });
+    const server = await serve({ '/latin1': bytes(Buffer.from(text, 'latin1'), 'application/json; charset=ISO-8859-1') });
+    const response = await client().request<{ results: { name: string }[] }>(`${server.url}/latin1`);
+    expect(response.body.results[0]!.name).toBe('Feijão Preto Camil 1kg');
+  });
+});
+
 describe('HttpClient connections, limits and identity', () => {
   it('reuses one keep-alive connection for sequential requests', async () => {
     const server = await serve({ '/k': faults.json(ok) });
