@@ -244,7 +244,25 @@ export class HttpClient {
       stats.retries += 1;
       if (this.options.counters) this.options.counters.retries += 1;
     }
-    const started = performance.now();
+    // Each redirect hop is a request of its own to the server: counted, and rate-limited on the
+    // host it goes to. `at` is the host answering now, `since` when its wait started.
+    let at = stats;
+    let since = performance.now();
+    const beforeRedirect = async (
+      next: { url?: URL | string; headers: Record<string, string | string[] | undefined> },
+      hop: { statusCode: number; headers: http.IncomingHttpHeaders },
+    ): Promise<void> => {
+      at.latencyMs += performance.now() - since;
+      at.statuses[hop.statusCode] = (at.statuses[hop.statusCode] ?? 0) + 1;
+      at.bytes += Number(hop.headers['content-length']) || 0; // the hop's body is drained unread
+      const nextUrl = new URL(next.url ?? url);
+      if (nextUrl.origin !== url.origin) for (const h of credentialHeaders) delete next.headers[h];
+      at = this.statsFor(nextUrl.host);
+      at.throttledMs += await this.leaseFor(nextUrl.host).take(signal);
+      at.requests += 1;
+      if (this.options.counters) this.options.counters.requests += 1;
+      since = performance.now();
+    };
     let response;
     try {
       response = await got(url, {
@@ -258,21 +276,11 @@ export class HttpClient {
         throwHttpErrors: false,
         responseType: 'buffer',
         signal,
-        ...(credentialHeaders.length > 0
-          ? {
-              hooks: {
-                beforeRedirect: [
-                  (next: { url?: URL | string; headers: Record<string, string | string[] | undefined> }) => {
-                    if (next.url && new URL(next.url).origin !== url.origin) for (const h of credentialHeaders) delete next.headers[h];
-                  },
-                ],
-              },
-            }
-          : {}),
+        hooks: { beforeRedirect: [beforeRedirect] },
       });
     } catch (error) {
-      stats.latencyMs += performance.now() - started;
-      stats.statuses.ERR = (stats.statuses.ERR ?? 0) + 1;
+      at.latencyMs += performance.now() - since;
+      at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
       if (signal?.aborted) {
         breaker.neutral();
         throw signal.reason;
@@ -280,11 +288,11 @@ export class HttpClient {
       if (breaker.failure(this.limits)) stats.breakerOpens += 1;
       throw this.networkError(error, method, href, attempt);
     }
-    stats.latencyMs += performance.now() - started;
+    at.latencyMs += performance.now() - since;
     const status = response.statusCode;
-    stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+    at.statuses[status] = (at.statuses[status] ?? 0) + 1;
     const raw = response.body;
-    stats.bytes += raw.length;
+    at.bytes += raw.length;
     const finalUrl = response.url;
     const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
     if (!accepted) {

@@ -207,6 +207,23 @@ describe('HttpClient connections, limits and identity', () => {
     expect(counters).toEqual({ requests: 3, retries: 1 });
   });
 
+  it('counts each request of a redirect, with its status, as the server saw them, and takes a rate-limit token for each', async () => {
+    const server = await serve({
+      '/old': (_req, res) => {
+        res.writeHead(301, { location: '/new', 'content-length': 0 });
+        res.end();
+      },
+      '/new': faults.json({ results: [] }),
+    });
+    // One token at a time, two a second: the hop waits for its own token.
+    const c = client({ requestsPerSecond: 2, burst: 1 });
+    const response = await c.request(`${server.url}/old`);
+    expect(response.status).toBe(200);
+    expect(server.requests.map((r) => r.path)).toEqual(['/old', '/new']);
+    const [stats] = c.stats();
+    expect(stats).toMatchObject({ requests: 2, statuses: { 301: 1, 200: 1 } });
+    expect(stats!.throttledMs).toBeGreaterThanOrEqual(300);
+  });
   it('never puts a secret in an error message', async () => {
     const server = await serve({ '/gone': faults.status(410), '/down': faults.status(500) });
     const apiKey = 'k3y-0f-the-kingd0m-123';
