@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BatchCommit } from '../metrics/metrics-db.js';
+import { parseJsonExact, stringifyJsonExact } from '../extract/json-exact.js';
 
 export interface CommitMove {
   from: string; // absolute
@@ -47,7 +48,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode?: 
 }
 
 export function writeManifest(file: string, manifest: CommitManifest): void {
-  writeFileAtomic(file, JSON.stringify(manifest));
+  writeFileAtomic(file, stringifyJsonExact(manifest)); // its cursor may be a bigint
 }
 
 /** Step 3: moves whatever is not yet in place. Idempotent, so recovery can call it again. */
@@ -67,7 +68,7 @@ export function applyMoves(moves: CommitMove[]): void {
 
 export function readManifest(file: string): CommitManifest | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as CommitManifest;
+    return parseJsonExact(fs.readFileSync(file, 'utf8')) as CommitManifest;
   } catch {
     return undefined; // not written completely: the batch never reached its commit point
   }

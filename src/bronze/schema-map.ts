@@ -311,3 +311,19 @@ export function shapeOf(schema: unknown): Record<string, unknown> {
   const d = def(unwrap(schema));
   return d.type === 'object' ? (d.shape as Record<string, unknown>) : {};
 }
+
+/**
+ * z.bigint() fields of a schema: their values arrive as JS numbers within ±2^53 (JSON, CSV, an
+ * API's body), and zod wants a bigint.
+ */
+export function bigintFieldsOf(schema: z.ZodType | undefined): Set<string> {
+  return new Set(schema ? Object.entries(shapeOf(schema)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
+}
+
+/** The record with the integer numbers of its `bigintFields` as bigints (in place; anything but an object as it is). */
+export function withBigints<T>(record: T, bigintFields: Set<string>): T {
+  if (!record || typeof record !== 'object' || Array.isArray(record)) return record;
+  const r = record as Record<string, unknown>;
+  for (const k of bigintFields) if (typeof r[k] === 'number' && Number.isInteger(r[k])) r[k] = BigInt(r[k]);
+  return record;
+}

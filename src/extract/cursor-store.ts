@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../bronze/commit.js';
 import type { PartitionKey } from '../bronze/writer.js';
 import { LockError } from '../errors.js';
 import { acquireLock, type HeldLock } from './file-lock.js';
+import { parseJsonExact, stringifyJsonExact } from './json-exact.js';
 
 /** Which cursor: a dataset's, of the source's constant partition values (`scope`, e.g. `store=a`) when it has any. */
 export interface CursorKey {
@@ -93,7 +94,7 @@ export class CursorStore {
   }
 
   async save(key: CursorKey, cursor: unknown, runId: string): Promise<void> {
-    writeFileAtomic(this.file(key), JSON.stringify({ cursor, runId, savedAt: new Date().toISOString() }));
+    writeFileAtomic(this.file(key), stringifyJsonExact({ cursor, runId, savedAt: new Date().toISOString() }));
   }
 
   /**
@@ -122,7 +123,7 @@ export class CursorStore {
         stored = undefined; // none yet (or unreadable: replaced)
       }
       if (stored && stored.runId !== runId && Date.parse(stored.savedAt ?? '') >= committedAt.getTime()) return false;
-      writeFileAtomic(file, JSON.stringify({ cursor, runId, savedAt: committedAt.toISOString() }));
+      writeFileAtomic(file, stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }));
       return true;
     } finally {
       lock.release();
@@ -139,7 +140,8 @@ export class CursorStore {
 /** A cursor file's content; undefined when there is none. */
 function readCursorFile(file: string): { cursor: unknown } | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as { cursor: unknown };
+    // A cursor past ±2^53 (an API's 19-digit id) is written as its digits and read back as a bigint.
+    return parseJsonExact(fs.readFileSync(file, 'utf8')) as { cursor: unknown };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

@@ -25,7 +25,7 @@ import { parseJsonExact } from './json-exact.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { floorDiv, plainConverter, readerRows, type PlainValue } from '../db/values.js';
-import { BIGINT_SQL_TYPE, columnSpec, expectsDate, shapeOf, sqlTypeOf, type ColumnSpec } from '../bronze/schema-map.js';
+import { BIGINT_SQL_TYPE, bigintFieldsOf, columnSpec, expectsDate, shapeOf, sqlTypeOf, withBigints, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
@@ -135,19 +135,6 @@ function filesOf(where: string, o: { path?: string; glob?: string }): string {
 /** A file name as a DuckDB glob matching only itself: `*`, `?` and `[` as one-character classes. */
 function literalGlob(file: string): string {
   return file.replace(/[*?[]/g, '[$&]');
-}
-
-/** z.bigint() fields of a schema: their values arrive as JS numbers within ±2^53, and zod wants a bigint. */
-function bigintFieldsOf(schema: z.ZodType | undefined): Set<string> {
-  return new Set(schema ? Object.entries(shapeOf(schema)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
-}
-
-/** The record with the integer numbers of its `bigintFields` as bigints (in place; anything but an object as it is). */
-function withBigints<T>(record: T, bigintFields: Set<string>): T {
-  if (!record || typeof record !== 'object' || Array.isArray(record)) return record;
-  const r = record as Record<string, unknown>;
-  for (const k of bigintFields) if (typeof r[k] === 'number' && Number.isInteger(r[k])) r[k] = BigInt(r[k]);
-  return record;
 }
 
 /** The file (or glob) a source reads, as errors name it. */

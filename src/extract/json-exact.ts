@@ -42,3 +42,14 @@ export function parseJsonExact(text: string): unknown {
   out += text.slice(last);
   return JSON.parse(out, (_key, value: unknown) => (typeof value === 'string' && value.startsWith(MARK) ? BigInt(value.slice(MARK.length)) : value));
 }
+
+const BIGINT_LITERAL = /"\\u0000duckhouse-bigint:(-?\d+)"/g;
+
+/**
+ * JSON.stringify that writes `bigint`s as the integer literals they are (JSON.stringify throws on
+ * them; Node 20 has no JSON.rawJSON): what parseJsonExact read, written back with every digit.
+ */
+export function stringifyJsonExact(value: unknown, space?: number): string {
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${MARK}${v}` : v), space);
+  return text === undefined ? text : text.replace(BIGINT_LITERAL, '$1');
+}

@@ -14,6 +14,7 @@ import { readRunResult, runResultFile } from './run-results.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
+import { stringifyJsonExact } from '../extract/json-exact.js';
 import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED } from './schema.js';
 import { currentProcess, isAlive } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
@@ -157,7 +158,7 @@ function recordedCursor(cursor: unknown): string | null {
   if (cursor === undefined) return null;
   // A next-page link may carry the token (`paging.next` with `access_token=`): the state file keeps
   // it to resume, the history does not. `redact` works value by value, so the JSON stays valid.
-  const json = JSON.stringify(redact(cursor));
+  const json = stringifyJsonExact(redact(cursor));
   const bytes = Buffer.byteLength(json);
   if (bytes <= MAX_RECORDED_CURSOR_BYTES) return json;
   return JSON.stringify({ omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes });

@@ -10,6 +10,7 @@ import { offsetPaginator, pageNumberPaginator } from '../../src/extract/http/pag
 import type { HttpHostStats } from '../../src/extract/source.js';
 import { FAST_LIMITS, faults, makeRecords, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../helpers/faulty-server.js';
 import { childSource, spawnChild, type ChildConfig } from '../helpers/http-child.js';
+import { quarantined } from '../helpers/quarantine.js';
 import { findSecrets } from '../helpers/secret-scan.js';
 import { listFiles, registerCleanup, tempLake } from '../helpers/temp-lake.js';
 
@@ -186,6 +187,62 @@ describe('raw archive', () => {
     const { hits } = await findSecrets(lake.paths.root, [apiKey]);
     expect(hits).toEqual([]);
     expect(server.requests.every((r) => r.query.get('api_key') === apiKey)).toBe(true);
+  });
+});
+
+describe('httpSource: integers past 2^53', () => {
+  /** A JSON body sent as given (JSON.stringify cannot write an integer past 2^53). */
+  const rawJson = (text: string): Handler => (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  it('a z.bigint() id from an API keeps every digit, as it does from jsonSource, and so does the raw archive', async () => {
+    const server = await serve({ '/big': rawJson('{"results":[{"id":1234567890123456789,"name":"a"},{"id":2,"name":"b"}]}') });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({ source: 'big', dataset: 'ids', url: `${server.url}/big`, items: 'results', schema: z.object({ id: z.bigint(), name: z.string() }), archiveRaw: true, limits: FAST_LIMITS }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    const rows = await lake.query(`SELECT CAST(id AS VARCHAR) AS id FROM read_parquet('${bronzeGlob(lake.paths.root, 'big', 'ids')}') ORDER BY name`);
+    expect(rows).toEqual([{ id: '1234567890123456789' }, { id: '2' }]);
+    // The archive holds the body as the API sent it: the big id as a number with every digit, the small one a plain number.
+    const [file] = listFiles(path.join(lake.paths.root, 'raw'));
+    const line = zlib.gunzipSync(fs.readFileSync(path.join(lake.paths.root, 'raw', file!))).toString('utf8');
+    expect(line).toContain('"results":[{"id":1234567890123456789,"name":"a"},{"id":2,"name":"b"}]');
+  });
+
+  it('a z.number() id past 2^53 goes to quarantine with every digit (as from jsonSource), not to bronze rounded to another id', async () => {
+    const server = await serve({ '/big': rawJson('{"results":[{"id":1234567890123456789,"name":"a"}]}') });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({ source: 'big', dataset: 'num', url: `${server.url}/big`, items: 'results', schema: z.object({ id: z.number(), name: z.string() }), limits: FAST_LIMITS }),
+    );
+    expect(result.sources[0]).toMatchObject({ rows: 0, rejected: 1 });
+    expect(quarantined(lake.paths.root, 'big', 'num', result.runId).map((q) => q.record.id)).toEqual(['1234567890123456789']);
+  });
+
+  it('an incremental cursor on a 19-digit id is saved and sent back with every digit', async () => {
+    const server = await serve({
+      '/orders': (req, res, hit) => {
+        const since = hit.url.searchParams.get('since_id');
+        rawJson(since === null ? '{"results":[{"id":1234567890123456788},{"id":1234567890123456789}]}' : '{"results":[]}')(req, res, hit);
+      },
+    });
+    const lake = await tempLake();
+    const source = httpSource({
+      source: 'big',
+      dataset: 'orders',
+      url: `${server.url}/orders`,
+      items: 'results',
+      schema: z.object({ id: z.bigint() }),
+      incremental: { cursorField: 'id', param: 'since_id' },
+      limits: FAST_LIMITS,
+    });
+    expect((await lake.extract(source)).sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(fs.readFileSync(path.join(lake.paths.state, 'cursors', 'big.orders.json'), 'utf8')).toContain('"cursor":1234567890123456789');
+    expect((await lake.extract(source)).sources[0]).toMatchObject({ status: 'success', rows: 0 });
+    expect(server.requests.at(-1)!.query.get('since_id')).toBe('1234567890123456789');
   });
 });
 

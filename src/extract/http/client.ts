@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import got, { RequestError, TimeoutError, ReadError, type Method } from 'got';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Limits } from '../../config.js';
+import { parseJsonExact } from '../json-exact.js';
 import { SourceError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { redactString } from '../../redact.js';
@@ -42,7 +43,7 @@ export interface HttpRequestOptions {
   json?: unknown;
   /** A form-encoded request body. */
   form?: Record<string, string>;
-  /** `json` (default): the body must parse as JSON. `text`: the body as a string. */
+  /** `json` (default): the body must parse as JSON (integers past ±2^53 as bigints). `text`: the body as a string. */
   responseType?: 'json' | 'text';
   /** Statuses (besides 2xx) handed back as responses instead of thrown. */
   acceptStatuses?: number[];
@@ -318,7 +319,8 @@ export class HttpClient {
       body = undefined;
     } else {
       try {
-        body = JSON.parse(jsonText(raw, headerText(response.headers['content-type'])));
+        // Integers past ±2^53 as bigints, every digit kept (an ID a double would round to another).
+        body = parseJsonExact(jsonText(raw, headerText(response.headers['content-type'])));
       } catch (error) {
         // Truncated JSON, a maintenance page, a captcha: the host is not answering what it should.
         if (breaker.failure(this.limits)) stats.breakerOpens += 1;

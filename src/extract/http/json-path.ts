@@ -29,7 +29,8 @@ function instantOf(v: unknown): number | undefined {
  */
 export function compareCursor(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
+  // Integers past ±2^53 are bigints, the others numbers: `<` compares the two kinds exactly.
+  if ((typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number')) return a < b ? -1 : a > b ? 1 : 0;
   const ia = instantOf(a);
   const ib = instantOf(b);
   if (ia !== undefined && ib !== undefined && ia !== ib) return ia - ib;

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseOptions } from '../../config.js';
 import { ConfigError, SourceError } from '../../errors.js';
 import type { HttpResponse } from './client.js';
+import { stringifyJsonExact } from '../json-exact.js';
 import { valueAtPath } from './json-path.js';
 
 export interface PageRequest {
@@ -73,7 +74,7 @@ function carry(next: PageRequest, trail: Trail): PageRequest {
 }
 
 function digest(records: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(records) ?? '').digest('base64');
+  return createHash('sha256').update(stringifyJsonExact(records) ?? '').digest('base64');
 }
 
 /** The page's URL without its query (which may carry an API key), for error messages. */
@@ -210,7 +211,9 @@ export function cursorPaginator(options: z.input<typeof cursorSchema>): Paginato
       // Records first: a copy of the page before is left out, whatever its token says.
       const recent = checkNotRepeated('cursorPaginator', `"${o.cursorParam}" (cursor "${String(current).slice(0, 40)}")`, page, trail);
       if (o.hasMorePath !== undefined && valueAtPath(response.body, o.hasMorePath) === false) return null;
-      const token = valueAtPath(response.body, o.cursorPath);
+      const found = valueAtPath(response.body, o.cursorPath);
+      // A numeric token past ±2^53 arrives as a bigint: sent back with every digit.
+      const token = typeof found === 'bigint' ? String(found) : found;
       if (token === undefined || token === null || token === '' || token === false) return null;
       if (typeof token !== 'string' && typeof token !== 'number') throw new PaginationError(`cursorPaginator: "${o.cursorPath}" is a ${typeof token}, not a string or number`);
       if (current === token) throw new PaginationError(`cursorPaginator: the API returned the same cursor twice (${String(token).slice(0, 40)}); stopping instead of looping`);

@@ -12,6 +12,7 @@ import { dateParts } from '../../bronze/partition.js';
 import { processTmpDirName } from '../../bronze/recover.js';
 import { currentProcess } from '../../metrics/process-identity.js';
 import { redact, redactString } from '../../redact.js';
+import { stringifyJsonExact } from '../json-exact.js';
 import type { HttpResponse } from './client.js';
 
 /** Uncompressed bytes after which the archive starts a new file. */
@@ -39,7 +40,7 @@ export class RawArchive {
 
   /** Appends one response. Resolves once the line is accepted (respecting backpressure). */
   async add(response: HttpResponse<unknown>): Promise<void> {
-    const line = `${JSON.stringify({
+    const line = `${stringifyJsonExact({
       at: new Date().toISOString(),
       url: redactString(response.url),
       status: response.status,

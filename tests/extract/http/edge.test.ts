@@ -171,6 +171,13 @@ describe('incremental cursors over date-times', () => {
     expect(compareCursor('b', 'a')).toBeGreaterThan(0);
   });
 
+  it('orders integers past 2^53 (bigints) against numbers by value, not as text', () => {
+    expect(compareCursor(10n, 9)).toBeGreaterThan(0);
+    expect(compareCursor(9, 10n)).toBeLessThan(0);
+    expect(compareCursor(1234567890123456789n, 999)).toBeGreaterThan(0);
+    expect(compareCursor(5n, 5)).toBe(0);
+  });
+
   it('the cursor is the latest instant when records carry different offsets: an unchanged API adds no row', async () => {
     const records = [
       { id: 1, updated_at: '2026-01-01T10:00:00-03:00' }, // 13:00Z, the latest
