@@ -86,7 +86,7 @@ export class TemplateEngine {
   /** Compiles now, so syntax errors surface at discovery: ModelError JINJA_ERROR with the line. */
   compile(text: string, name: string, label: string): CompiledTemplate {
     try {
-      return { template: withJinjaCompat(() => new nunjucks.Template(text, this.env, name, true)), label };
+      return { template: withJinjaCompat(() => new nunjucks.Template(spaceDictBraces(text), this.env, name, true)), label };
     } catch (error) {
       throw jinjaError(label, error);
     }
@@ -140,6 +140,72 @@ export class TemplateEngine {
       this.pending = undefined;
     }
   }
+}
+
+/** `{% raw %}` or `{% verbatim %}`: its content is text, whatever braces it holds. */
+const RAW_START = /\{%-?\s*(raw|verbatim)\s*-?%\}/y;
+
+/**
+ * Jinja reads `{'sul': {'uf': 'SC'}}` as one expression (its lexer ignores a tag's end while a
+ * brace is open); nunjucks' lexer takes any `}}` inside a tag for the end of a `{{ … }}`. So inside
+ * `{% %}` and `{{ }}` tags, a `}` that closes a dict and is followed by another `}` gets a space
+ * after it. Text, comments, raw blocks and string literals are left alone, and no line break is
+ * added or removed, so the lines of errors stay right.
+ */
+function spaceDictBraces(text: string): string {
+  const out: string[] = [];
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    const start = text.indexOf('{', i);
+    if (start < 0) break;
+    const kind = text[start + 1];
+    if (kind === '#') {
+      const end = text.indexOf('#}', start + 2);
+      i = end < 0 ? text.length : end + 2;
+      continue;
+    }
+    if (kind !== '{' && kind !== '%') {
+      i = start + 1;
+      continue;
+    }
+    RAW_START.lastIndex = start;
+    const raw = RAW_START.exec(text);
+    if (raw) {
+      const end = new RegExp(`\\{%-?\\s*end${raw[1]}\\s*-?%\\}`, 'g');
+      end.lastIndex = RAW_START.lastIndex;
+      i = end.exec(text) ? end.lastIndex : text.length;
+      continue;
+    }
+    let depth = 0;
+    let j = start + 2;
+    while (j < text.length) {
+      const c = text[j]!;
+      if (c === "'" || c === '"') {
+        j++;
+        while (j < text.length && text[j] !== c) j += text[j] === '\\' ? 2 : 1;
+        j++;
+      } else if (c === '{') {
+        depth++;
+        j++;
+      } else if (c === '}' && depth > 0) {
+        depth--;
+        j++;
+        if (text[j] === '}') {
+          out.push(text.slice(copied, j), ' ');
+          copied = j;
+        }
+      } else if ((c === '}' || c === '%') && text[j + 1] === '}') {
+        j += 2;
+        break;
+      } else {
+        j++;
+      }
+    }
+    i = j;
+  }
+  out.push(text.slice(copied));
+  return out.join('');
 }
 
 /** Where a runtime error was raised: nunjucks names the model being rendered but gives the macro file's line. */

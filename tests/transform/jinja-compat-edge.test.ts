@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import nunjucks from 'nunjucks';
 import { renderModel } from '../../src/transform/render.js';
+import { projectLake } from '../helpers/models.js';
 import { ctx, project } from './compile/helpers.js';
 
-/** What a render gives, or the error's message. */
-async function rendered(sql: string): Promise<string> {
+/** What model marts.m renders to (its SQL, or the files of a project holding it), or the error's message. */
+async function rendered(sql: string | Record<string, string>): Promise<string> {
   try {
-    const p = await project({ 'marts/m.sql': sql });
+    const p = await project(typeof sql === 'string' ? { 'marts/m.sql': sql } : sql);
     return renderModel(p, p.nodes.get('marts.m')!, ctx()).sql;
   } catch (error) {
     return `ERROR: ${(error as Error).message}`;
@@ -38,5 +39,28 @@ describe('Jinja as dbt models write it', () => {
     expect(runtime.memberLookup).toBe(before);
     // A host's own nunjucks still sees True as an undefined name (plain nunjucks).
     expect(new nunjucks.Environment().renderString('{{ 1 if True else 0 }}', {})).toBe('0');
+  });
+});
+
+/** Constructs of Jinja (and so dbt) that plain nunjucks reads differently or refuses. */
+describe('Jinja constructs of dbt projects', () => {
+  it('a nested dict literal builds: its closing "}}" does not end a {{ … }} tag', async () => {
+    // nunjucks' lexer took the final `}}` of `{'sul': {'uf': 'SC'}}` for a variable-end token.
+    const { lake } = await projectLake({
+      'marts/m.sql': [
+        `{% set regions = {'sul': {'uf': 'SC', 'capital': 'Florianopolis'}, 'sudeste': {'uf': 'SP', 'capital': 'Sao Paulo'}} %}`,
+        `{% for name, r in regions.items() %}select '{{ name }}' as region, '{{ r['uf'] }}' as uf, '{{ r.capital }}' as capital{% if not loop.last %} union all {% endif %}{% endfor %}`,
+      ].join('\n'),
+    });
+    const result = await lake.build();
+    expect(result.models.map((m) => [m.name, m.status, m.error ?? null])).toEqual([['marts.m', 'success', null]]);
+    expect(await lake.query('select region, uf, capital from marts.m order by region')).toEqual([
+      { region: 'sudeste', uf: 'SP', capital: 'Sao Paulo' },
+      { region: 'sul', uf: 'SC', capital: 'Florianopolis' },
+    ]);
+    expect(await rendered(`select {{ var('thresholds', {'price': {'max': 1000}})['price']['max'] }} as max_price`)).toBe('select 1000 as max_price');
+    expect(await rendered(`select {{ {'a': {'b': '}}'}}['a']['b'] }} as x{# {'c': {'d': 1}} #}`)).toBe("select }} as x");
+    // No line break is added: an error after the dict keeps its line.
+    expect(await rendered(`{% set d = {'a': {'b': 1}} %}\nselect 1\n{{ nope() }}`)).toMatch(/Jinja error at line 3: /);
   });
 });
