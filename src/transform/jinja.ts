@@ -30,11 +30,71 @@ export interface CompiledTemplate {
 function withJinjaCompat<T>(fn: () => T): T {
   // @types/nunjucks says void; nunjucks returns its uninstaller.
   const uninstall = (nunjucks.installJinjaCompat as unknown as () => () => void)();
+  const uninstallOurs = installJinjaSemantics();
   try {
     return fn();
   } finally {
+    uninstallOurs();
     uninstall();
   }
+}
+
+/** The parts of nunjucks' compiler that @types/nunjucks does not describe. */
+interface AstNode {
+  readonly lineno: number;
+  readonly colno: number;
+}
+interface ForNode extends AstNode {
+  name: AstNode;
+  arr: AstNode;
+}
+interface CompilerPrototype {
+  compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
+}
+const internals = nunjucks as unknown as {
+  compiler: { Compiler: { prototype: CompilerPrototype } };
+  nodes: {
+    Array: abstract new (...args: never[]) => AstNode;
+    Filter: new (lineno: number, colno: number, name: AstNode, args: AstNode) => AstNode;
+    Symbol: new (lineno: number, colno: number, value: string) => AstNode;
+    NodeList: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+  };
+};
+
+/**
+ * Filters the patched compiler calls (see installJinjaSemantics), defined on each project's
+ * Environment. The ':' keeps them out of a template's reach: a filter name in a template is a word.
+ */
+const ITERATE = 'duckhouse:iterate';
+
+/** `name(args…)` as a call of one of our filters, where the compiler would have emitted `at`. */
+function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
+  const { Filter, Symbol: Name, NodeList } = internals.nodes;
+  return new Filter(at.lineno, at.colno, new Name(at.lineno, at.colno, name), new NodeList(at.lineno, at.colno, args));
+}
+
+/**
+ * Where nunjucks' Jinja compatibility still differs from Jinja in ways dbt macros rely on, the
+ * compiler is patched like installJinjaCompat patches it, for as long as it is installed: returns
+ * the uninstaller.
+ */
+function installJinjaSemantics(): () => void {
+  const proto = internals.compiler.Compiler.prototype;
+  const { compileFor } = proto;
+  proto.compileFor = function (node, frame) {
+    // Jinja's `for k in d` iterates the dict's keys; nunjucks reads d.length and runs zero times
+    // (and takes the {% else %}). The two-name form, `for k, v in d`, already iterates the entries.
+    if (!(node.name instanceof internals.nodes.Array)) node.arr = filterCall(ITERATE, node.arr, [node.arr]);
+    compileFor.call(this, node, frame);
+  };
+  return () => {
+    proto.compileFor = compileFor;
+  };
+}
+
+/** A dict as Jinja sees it: a plain object (not an array, string, Map or relation). */
+function isDict(value: unknown): value is Record<string, unknown> {
+  return Object.prototype.toString.call(value) === '[object Object]';
 }
 
 /** Names a template cannot use for a macro: they are the built-ins. */
@@ -55,6 +115,7 @@ export class TemplateEngine {
       throwOnUndefined: true,
       dev: true,
     });
+    this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
     for (const name of BUILTINS) this.env.addGlobal(name, (...raw: unknown[]) => this.call(name, raw));
     // `this` is a value, not a call: a getter so macros defined elsewhere see the current model's.
     Object.defineProperty(this.globals, 'this', { get: () => this.hooks?.this, enumerable: true, configurable: true });

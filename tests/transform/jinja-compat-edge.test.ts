@@ -34,9 +34,12 @@ describe('Jinja as dbt models write it', () => {
 
   it('leaves the nunjucks module as it found it for the host application', async () => {
     const runtime = nunjucks.runtime as unknown as { memberLookup: unknown };
+    const compiler = (nunjucks as unknown as { compiler: { Compiler: { prototype: Record<string, unknown> } } }).compiler.Compiler.prototype;
     const before = runtime.memberLookup;
+    const compileFor = compiler.compileFor;
     expect(await rendered(`select {{ 1 if True else 0 }} as t`)).toBe('select 1 as t');
     expect(runtime.memberLookup).toBe(before);
+    expect(compiler.compileFor).toBe(compileFor);
     // A host's own nunjucks still sees True as an undefined name (plain nunjucks).
     expect(new nunjucks.Environment().renderString('{{ 1 if True else 0 }}', {})).toBe('0');
   });
@@ -62,5 +65,20 @@ describe('Jinja constructs of dbt projects', () => {
     expect(await rendered(`select {{ {'a': {'b': '}}'}}['a']['b'] }} as x{# {'c': {'d': 1}} #}`)).toBe("select }} as x");
     // No line break is added: an error after the dict keeps its line.
     expect(await rendered(`{% set d = {'a': {'b': 1}} %}\nselect 1\n{{ nope() }}`)).toMatch(/Jinja error at line 3: /);
+  });
+
+  it('{% for key in a_dict %} iterates the keys, as in Jinja, instead of running zero times', async () => {
+    // nunjucks ran no iteration for a one-name loop over an object and took the {% else %}.
+    const { lake } = await projectLake({
+      'macros/rename.sql': `{% macro renamed(mapping) -%}
+{%- for old in mapping %}{{ old }} as {{ mapping[old] }}{% if not loop.last %}, {% endif %}{% else %}'nothing to rename' as oops{% endfor -%}
+{%- endmacro %}`,
+      'marts/m.sql': `select {{ renamed({'a': 'order_id', 'b': 'total'}) }} from (select 1 as a, 2.5 as b) t`,
+    });
+    const result = await lake.build();
+    expect(result.models.map((m) => [m.name, m.status])).toEqual([['marts.m', 'success']]);
+    expect(await lake.query('select * from marts.m')).toEqual([{ order_id: 1, total: 2.5 }]);
+    // Two names still take key and value; lists, strings and an empty dict are as before.
+    expect(await rendered(`{% for k, v in {'a': 1, 'b': 2} %}{{ k }}={{ v }} {% endfor %}{% for x in [3, 4] %}{{ x }}{% endfor %}{% for ch in 'ab' %}{{ ch }}{% endfor %}{% for k in {} %}x{% else %}empty{% endfor %}`)).toBe('a=1 b=2 34abempty');
   });
 });
