@@ -51,7 +51,9 @@ interface ForNode extends AstNode {
 interface CompilerPrototype {
   compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
 }
+type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 const internals = nunjucks as unknown as {
+  runtime: { memberLookup: MemberLookup };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
     Array: abstract new (...args: never[]) => AstNode;
@@ -87,8 +89,18 @@ function installJinjaSemantics(): () => void {
     if (!(node.name instanceof internals.nodes.Array)) node.arr = filterCall(ITERATE, node.arr, [node.arr]);
     compileFor.call(this, node, frame);
   };
+  const { runtime } = internals;
+  const { memberLookup } = runtime;
+  runtime.memberLookup = function (obj, key, ...rest) {
+    // Jinja's dict.get(k) is None for a missing key; nunjucks' gives undefined, which `is none` is not.
+    if (key === 'get' && rest.length <= 1 && isDict(obj)) {
+      return (k: string, fallback: unknown = null) => (Object.hasOwn(obj, k) && obj[k] !== undefined ? obj[k] : fallback);
+    }
+    return memberLookup.call(this, obj, key, ...rest);
+  };
   return () => {
     proto.compileFor = compileFor;
+    runtime.memberLookup = memberLookup;
   };
 }
 

@@ -81,4 +81,17 @@ describe('Jinja constructs of dbt projects', () => {
     // Two names still take key and value; lists, strings and an empty dict are as before.
     expect(await rendered(`{% for k, v in {'a': 1, 'b': 2} %}{{ k }}={{ v }} {% endfor %}{% for x in [3, 4] %}{{ x }}{% endfor %}{% for ch in 'ab' %}{{ ch }}{% endfor %}{% for k in {} %}x{% else %}empty{% endfor %}`)).toBe('a=1 b=2 34abempty');
   });
+
+  it('dict.get(missing) is none, as in Jinja, and dict.get(missing, default) the default', async () => {
+    // nunjucks' get gave undefined: `is none` was false, the macro took the "has an override"
+    // branch and output the missing value.
+    const files = {
+      'macros/typed.sql': `{% macro typed(cols, overrides) -%}
+{%- for c in cols %}{% set t = overrides.get(c) %}{% if t is none %}{{ c }}{% else %}{{ c }}::{{ t }} as {{ c }}{% endif %}{% if not loop.last %}, {% endif %}{% endfor -%}
+{%- endmacro %}`,
+      'marts/m.sql': `select {{ typed(['sku', 'price'], {'price': 'DECIMAL(18,2)'}) }} from t`,
+    };
+    expect(await rendered(files)).toBe('select sku, price::DECIMAL(18,2) as price from t');
+    expect(await rendered(`{% set d = {'a': none, 'b': 0} %}select {{ d.get('z', 7) }}, {{ d.get('a') is none }}, {{ d.get('b', 7) }}, {{ d.get('items') is none }}`)).toBe('select 7, true, 0, true');
+  });
 });
