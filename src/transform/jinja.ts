@@ -104,6 +104,28 @@ function installJinjaSemantics(): () => void {
   };
 }
 
+/** `{% do list.append(x) %}`: evaluates an expression for its effect and outputs nothing (jinja2.ext.do, which dbt enables). */
+class DoExtension implements nunjucks.Extension {
+  readonly tags = ['do'];
+
+  parse(
+    parser: { nextToken(): AstNode & { value: string }; parseExpression(): AstNode; advanceAfterBlockEnd(name: string): void },
+    nodes: {
+      CallExtension: new (ext: object, method: string, args: AstNode) => AstNode;
+      NodeList: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+    },
+  ): AstNode {
+    const tag = parser.nextToken();
+    const expression = parser.parseExpression();
+    parser.advanceAfterBlockEnd(tag.value);
+    return new nodes.CallExtension(this, 'run', new nodes.NodeList(tag.lineno, tag.colno, [expression]));
+  }
+
+  run(): string {
+    return '';
+  }
+}
+
 /** A dict as Jinja sees it: a plain object (not an array, string, Map or relation). */
 function isDict(value: unknown): value is Record<string, unknown> {
   return Object.prototype.toString.call(value) === '[object Object]';
@@ -127,6 +149,7 @@ export class TemplateEngine {
       throwOnUndefined: true,
       dev: true,
     });
+    this.env.addExtension('do', new DoExtension());
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
     for (const name of BUILTINS) this.env.addGlobal(name, (...raw: unknown[]) => this.call(name, raw));
     // `this` is a value, not a call: a getter so macros defined elsewhere see the current model's.

@@ -94,4 +94,19 @@ describe('Jinja constructs of dbt projects', () => {
     expect(await rendered(files)).toBe('select sku, price::DECIMAL(18,2) as price from t');
     expect(await rendered(`{% set d = {'a': none, 'b': 0} %}select {{ d.get('z', 7) }}, {{ d.get('a') is none }}, {{ d.get('b', 7) }}, {{ d.get('items') is none }}`)).toBe('select 7, true, 0, true');
   });
+
+  it('{% do list.append(x) %} runs the expression and outputs nothing (dbt enables jinja2.ext.do)', async () => {
+    // It was refused: "unknown block tag: do".
+    const files = {
+      'macros/cols.sql': `{% macro money_cols(names) -%}
+{%- set out = [] -%}
+{%- for n in names %}{% do out.append(n ~ '::DECIMAL(18,2) as ' ~ n) %}{% endfor -%}
+{{ out | join(', ') }}
+{%- endmacro %}`,
+      'marts/m.sql': `select {{ money_cols(['price', 'list_price']) }} from (select 1.5 as price, 2 as list_price) t`,
+    };
+    expect(await rendered(files)).toBe('select price::DECIMAL(18,2) as price, list_price::DECIMAL(18,2) as list_price from (select 1.5 as price, 2 as list_price) t');
+    expect(await rendered(`{% set d = {} %}{%- do d.update({'a': 1}) -%}\nselect {{ d.a }} as a`)).toBe('select 1 as a');
+    expect(await rendered(`select 1\n{% do nope() %}`)).toMatch(/Jinja error at line 2: /);
+  });
 });
