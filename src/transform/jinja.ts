@@ -48,8 +48,14 @@ interface ForNode extends AstNode {
   name: AstNode;
   arr: AstNode;
 }
+interface BinaryNode extends AstNode {
+  left: AstNode;
+  right: AstNode;
+}
 interface CompilerPrototype {
   compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
+  compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 const internals = nunjucks as unknown as {
@@ -68,6 +74,7 @@ const internals = nunjucks as unknown as {
  * Environment. The ':' keeps them out of a template's reach: a filter name in a template is a word.
  */
 const ITERATE = 'duckhouse:iterate';
+const ADD = 'duckhouse:add';
 
 /** `name(args…)` as a call of one of our filters, where the compiler would have emitted `at`. */
 function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
@@ -82,12 +89,16 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor } = proto;
+  const { compileFor, compileAdd } = proto;
   proto.compileFor = function (node, frame) {
     // Jinja's `for k in d` iterates the dict's keys; nunjucks reads d.length and runs zero times
     // (and takes the {% else %}). The two-name form, `for k, v in d`, already iterates the entries.
     if (!(node.name instanceof internals.nodes.Array)) node.arr = filterCall(ITERATE, node.arr, [node.arr]);
     compileFor.call(this, node, frame);
+  };
+  proto.compileAdd = function (node, frame) {
+    // Jinja's list + list is a new list; JavaScript's + glued their text ("store,skuprice").
+    this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
   };
   const { runtime } = internals;
   const { memberLookup } = runtime;
@@ -100,6 +111,7 @@ function installJinjaSemantics(): () => void {
   };
   return () => {
     proto.compileFor = compileFor;
+    proto.compileAdd = compileAdd;
     runtime.memberLookup = memberLookup;
   };
 }
@@ -151,6 +163,10 @@ export class TemplateEngine {
     });
     this.env.addExtension('do', new DoExtension());
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
+    // Anything but two lists adds as nunjucks always did, with JavaScript's +.
+    this.env.addFilter(ADD, (left: unknown, right: unknown) =>
+      Array.isArray(left) && Array.isArray(right) ? [...left, ...right] : (left as number) + (right as number),
+    );
     for (const name of BUILTINS) this.env.addGlobal(name, (...raw: unknown[]) => this.call(name, raw));
     // `this` is a value, not a call: a getter so macros defined elsewhere see the current model's.
     Object.defineProperty(this.globals, 'this', { get: () => this.hooks?.this, enumerable: true, configurable: true });

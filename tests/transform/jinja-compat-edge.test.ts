@@ -37,9 +37,11 @@ describe('Jinja as dbt models write it', () => {
     const compiler = (nunjucks as unknown as { compiler: { Compiler: { prototype: Record<string, unknown> } } }).compiler.Compiler.prototype;
     const before = runtime.memberLookup;
     const compileFor = compiler.compileFor;
+    const compileAdd = compiler.compileAdd;
     expect(await rendered(`select {{ 1 if True else 0 }} as t`)).toBe('select 1 as t');
     expect(runtime.memberLookup).toBe(before);
     expect(compiler.compileFor).toBe(compileFor);
+    expect(compiler.compileAdd).toBe(compileAdd);
     // A host's own nunjucks still sees True as an undefined name (plain nunjucks).
     expect(new nunjucks.Environment().renderString('{{ 1 if True else 0 }}', {})).toBe('0');
   });
@@ -108,5 +110,13 @@ describe('Jinja constructs of dbt projects', () => {
     expect(await rendered(files)).toBe('select price::DECIMAL(18,2) as price, list_price::DECIMAL(18,2) as list_price from (select 1.5 as price, 2 as list_price) t');
     expect(await rendered(`{% set d = {} %}{%- do d.update({'a': 1}) -%}\nselect {{ d.a }} as a`)).toBe('select 1 as a');
     expect(await rendered(`select 1\n{% do nope() %}`)).toMatch(/Jinja error at line 2: /);
+  });
+
+  it('list + list is one list, as in Jinja, instead of the lists\' text glued (JavaScript\'s +)', async () => {
+    // The loop over `keys + measures` ran over the characters of "store,skuprice".
+    expect(await rendered(`{% set keys = ['store', 'sku'] %}{% set measures = ['price'] %}{% set cols = keys + measures %}select {% for c in cols %}{{ c }}{% if not loop.last %}, {% endif %}{% endfor %} from t`)).toBe(
+      'select store, sku, price from t',
+    );
+    expect(await rendered(`{% set a = [1] %}{% set b = a + [2] %}select {{ a | length }}, {{ b | length }}, {{ 1 + 2 * 3 }}, {{ (1 + 2) * 3 }}, {{ 'x' + 'y' }}, {{ 1.5 + 1 }}`)).toBe('select 1, 2, 7, 9, xy, 2.5');
   });
 });
