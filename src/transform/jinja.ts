@@ -10,8 +10,25 @@ export const BUILTINS = ['ref', 'source', 'config', 'is_incremental', 'var', 'en
 export type BuiltinName = (typeof BUILTINS)[number];
 export type Kwargs = Record<string, unknown>;
 
+/**
+ * A relation a built-in gives a template (`this`, `ref()`, `source()`): its SQL text, which is what
+ * the template sees (it outputs, compares and filters as text), and the `.schema`, `.name` and
+ * `.identifier` that dbt's Relation also has, looked up by that text while it renders.
+ */
+export class TemplateRelation {
+  constructor(
+    readonly sql: string,
+    readonly schema: string,
+    readonly name: string,
+  ) {}
+}
+
 /** What the built-ins do during one render: parse mode records, render mode resolves. */
-export type Hooks = { readonly [K in BuiltinName]: (args: unknown[], kwargs: Kwargs) => unknown } & { readonly this: string };
+export type Hooks = { readonly [K in BuiltinName]: (args: unknown[], kwargs: Kwargs) => unknown } & { readonly this: TemplateRelation };
+
+/** The relations given to the render in progress, by their SQL text. */
+type Relations = ReadonlyMap<string, TemplateRelation>;
+const NO_RELATIONS: Relations = new Map();
 
 /** A compiled model, assertion or macro template. */
 export interface CompiledTemplate {
@@ -27,10 +44,10 @@ export interface CompiledTemplate {
  * (synchronous) compile or render runs, and uninstalled after, so nothing leaks. Nested calls
  * (an ephemeral rendered inside a render) restore what the outer call installed.
  */
-function withJinjaCompat<T>(fn: () => T): T {
+function withJinjaCompat<T>(fn: () => T, relations: Relations = NO_RELATIONS): T {
   // @types/nunjucks says void; nunjucks returns its uninstaller.
   const uninstall = (nunjucks.installJinjaCompat as unknown as () => () => void)();
-  const uninstallOurs = installJinjaSemantics();
+  const uninstallOurs = installJinjaSemantics(relations);
   try {
     return fn();
   } finally {
@@ -87,7 +104,7 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  * compiler is patched like installJinjaCompat patches it, for as long as it is installed: returns
  * the uninstaller.
  */
-function installJinjaSemantics(): () => void {
+function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
   const { compileFor, compileAdd } = proto;
   proto.compileFor = function (node, frame) {
@@ -107,6 +124,11 @@ function installJinjaSemantics(): () => void {
     if (key === 'get' && rest.length <= 1 && isDict(obj)) {
       return (k: string, fallback: unknown = null) => (Object.hasOwn(obj, k) && obj[k] !== undefined ? obj[k] : fallback);
     }
+    // `this.schema`, `ref('x').name`: relations stay text (so `is string`, `==` and filters work on
+    // them as before), their fields are found by that text.
+    const relation = typeof obj === 'string' && rest.length <= 1 ? relations.get(obj) : undefined;
+    if (relation && (key === 'schema' || key === 'name')) return relation[key];
+    if (relation && key === 'identifier') return relation.name;
     return memberLookup.call(this, obj, key, ...rest);
   };
   return () => {
@@ -153,6 +175,8 @@ export class TemplateEngine {
   private pending: unknown;
   /** Macro name → the file that defines it. */
   readonly macros = new Map<string, string>();
+  /** The relations the built-ins gave the render in progress, by text; emptied when it ends. */
+  private readonly relations = new Map<string, TemplateRelation>();
 
   constructor(modelsDir: string) {
     // dev: keep nunjucks' TemplateError (with its line) instead of a bare Error.
@@ -169,7 +193,7 @@ export class TemplateEngine {
     );
     for (const name of BUILTINS) this.env.addGlobal(name, (...raw: unknown[]) => this.call(name, raw));
     // `this` is a value, not a call: a getter so macros defined elsewhere see the current model's.
-    Object.defineProperty(this.globals, 'this', { get: () => this.hooks?.this, enumerable: true, configurable: true });
+    Object.defineProperty(this.globals, 'this', { get: () => this.hooks && this.asText(this.hooks.this), enumerable: true, configurable: true });
   }
 
   private get globals(): Record<string, unknown> {
@@ -188,11 +212,17 @@ export class TemplateEngine {
       kwargs = rest;
     }
     try {
-      return hooks[name](args, kwargs);
+      return this.asText(hooks[name](args, kwargs));
     } catch (error) {
       if (error instanceof DuckhouseError) this.pending = error;
       throw error;
     }
+  }
+
+  private asText(value: unknown): unknown {
+    if (!(value instanceof TemplateRelation)) return value;
+    this.relations.set(value.sql, value);
+    return value.sql;
   }
 
   /** Compiles now, so syntax errors surface at discovery: ModelError JINJA_ERROR with the line. */
@@ -242,7 +272,7 @@ export class TemplateEngine {
     this.hooks = hooks;
     this.pending = undefined;
     try {
-      return withJinjaCompat(() => compiled.template.render({}));
+      return withJinjaCompat(() => compiled.template.render({}), this.relations);
     } catch (error) {
       const ours = this.pending;
       if (ours !== undefined) throw ours;
@@ -250,6 +280,7 @@ export class TemplateEngine {
     } finally {
       this.hooks = previous;
       this.pending = undefined;
+      if (previous === undefined) this.relations.clear();
     }
   }
 }

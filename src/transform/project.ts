@@ -9,7 +9,7 @@ import { qualified } from '../db/quote.js';
 import { parseConfigCall, parseRejectIf, parseSource, lookupEnv, lookupVar, rejectSql, resolveRef } from './builtins.js';
 import type { RejectRule, SourceUse } from './builtins.js';
 import { assertAcyclic } from './graph.js';
-import { TemplateEngine, type CompiledTemplate, type Kwargs } from './jinja.js';
+import { TemplateEngine, TemplateRelation, type CompiledTemplate, type Kwargs } from './jinja.js';
 import { resolveConfig, type ConfigLayer, type ModelConfig, type NodeKind } from './model-config.js';
 import { parseProperties, type PropertyEntry, type RawTest } from './properties.js';
 import { didYouMean } from './suggest.js';
@@ -339,12 +339,12 @@ function parseRender(
       const id = resolveRef(nodes, label, args, kwargs, node.id);
       out.refs.push(id);
       const target = nodes.get(id)!;
-      return qualified(target.schema, target.name);
+      return new TemplateRelation(qualified(target.schema, target.name), target.schema, target.name);
     },
     source: (args, kwargs) => {
       const use = parseSource(label, args, kwargs);
       if (!out.sources.some((s) => s.source === use.source && s.dataset === use.dataset && s.asOfRun === use.asOfRun)) out.sources.push(use);
-      return qualified(use.source, use.dataset);
+      return new TemplateRelation(qualified(use.source, use.dataset), use.source, use.dataset);
     },
     config: (args, kwargs) => {
       Object.assign(out.config, parseConfigCall(label, args, kwargs));
@@ -354,7 +354,7 @@ function parseRender(
     var: (args, kwargs) => lookupVar(label, vars, args, kwargs),
     env_var: (args, kwargs) => lookupEnv(label, env, args, kwargs),
     reject_if: (args, kwargs) => rejectSql(parseRejectIf(label, args, kwargs, out.rejectRules), { kind: 'keep' }),
-    this: qualified(node.schema, node.name),
+    this: new TemplateRelation(qualified(node.schema, node.name), node.schema, node.name),
   });
   return out;
 }

@@ -5,7 +5,7 @@
 import { ModelError } from '../errors.js';
 import { qualified } from '../db/quote.js';
 import { lookupEnv, lookupVar, parseRejectIf, parseSource, rejectSql, resolveRef, type RejectMode, type RejectRule } from './builtins.js';
-import type { Hooks } from './jinja.js';
+import { TemplateRelation, type Hooks } from './jinja.js';
 import { nodeLabel, type Project, type ProjectNode } from './project.js';
 import { trimSqlTail } from './sql-text.js';
 
@@ -63,7 +63,7 @@ function renderNode(project: Project, node: ProjectNode, ctx: RenderContext, inl
           `${label}: ref('${target.name}') was not seen in parse mode (is_incremental() false), so the build order does not know it — declare it outside the if: {% set _ = ref('${target.name}') %}`,
         );
       }
-      if (target.config.materialized !== 'ephemeral' || target.kind !== 'model') return ctx.relation(id);
+      if (target.config.materialized !== 'ephemeral' || target.kind !== 'model') return new TemplateRelation(ctx.relation(id), target.schema, target.name);
       if (inlining.includes(id)) throw new ModelError('CYCLE', `cycle: ${[...inlining, node.id, id].join(' → ')}`);
       // The ephemeral's own reject_if rules filter (keep mode); their rows are not audited.
       const inner = renderNode(
@@ -72,7 +72,7 @@ function renderNode(project: Project, node: ProjectNode, ctx: RenderContext, inl
         { ...ctx, isIncremental: false, thisRelation: qualified(target.schema, target.name), rejectMode: { kind: 'keep' } },
         [...inlining, node.id],
       );
-      return `(${inner.sql}\n)`;
+      return new TemplateRelation(`(${inner.sql}\n)`, target.schema, target.name);
     },
     source: (args, kwargs) => {
       const use = parseSource(label, args, kwargs);
@@ -82,14 +82,14 @@ function renderNode(project: Project, node: ProjectNode, ctx: RenderContext, inl
           `${label}: source('${use.source}', '${use.dataset}') was not seen in parse mode (is_incremental() false) — declare it outside the if: {% set _ = source('${use.source}', '${use.dataset}') %}`,
         );
       }
-      return ctx.sourceRelation(use.source, use.dataset, use.asOfRun === undefined ? {} : { asOfRun: use.asOfRun });
+      return new TemplateRelation(ctx.sourceRelation(use.source, use.dataset, use.asOfRun === undefined ? {} : { asOfRun: use.asOfRun }), use.source, use.dataset);
     },
     config: () => '',
     is_incremental: () => ctx.isIncremental,
     var: (args, kwargs) => lookupVar(label, ctx.vars, args, kwargs),
     env_var: (args, kwargs) => lookupEnv(label, ctx.env, args, kwargs),
     reject_if: (args, kwargs) => rejectSql(parseRejectIf(label, args, kwargs, rejectRules), ctx.rejectMode),
-    this: ctx.thisRelation,
+    this: new TemplateRelation(ctx.thisRelation, node.schema, node.name),
   };
   const sql = trimSqlTail(project.engine.render(compiled, hooks));
   return { sql, rejectRules };

@@ -119,4 +119,25 @@ describe('Jinja constructs of dbt projects', () => {
     );
     expect(await rendered(`{% set a = [1] %}{% set b = a + [2] %}select {{ a | length }}, {{ b | length }}, {{ 1 + 2 * 3 }}, {{ (1 + 2) * 3 }}, {{ 'x' + 'y' }}, {{ 1.5 + 1 }}`)).toBe('select 1, 2, 7, 9, xy, 2.5');
   });
+
+  it("{{ this.schema }}, this.name, this.identifier and ref('x').schema/.name/.identifier name the relation, as dbt's Relation does", async () => {
+    // `this` and ref() were plain strings: this.schema was undefined and the model failed.
+    const { lake } = await projectLake({
+      'marts/m.sql': `select '{{ this.schema }}' as s, '{{ this.name }}' as n, '{{ this.identifier }}' as i`,
+    });
+    const result = await lake.build();
+    expect(result.models.map((m) => [m.name, m.status, m.error ?? null])).toEqual([['marts.m', 'success', null]]);
+    expect(await lake.query('select * from marts.m')).toEqual([{ s: 'marts', n: 'm', i: 'm' }]);
+
+    const files = {
+      'staging/stg_a.sql': `select 1 as x`,
+      'staging/eph.sql': `{{ config(materialized='ephemeral') }} select 2 as y`,
+      'marts/m.sql': `{% set a = ref('stg_a') %}{% set e = ref('eph') %}{% set s = source('vtex', 'products') %}select {{ a.schema }}.{{ a.name }}.{{ a.identifier }}, {{ e.schema }}.{{ e.name }}, {{ s.schema }}.{{ s.name }} from {{ a }}, {{ e }}, {{ s }}`,
+    };
+    expect(await rendered(files)).toBe('select staging.stg_a.stg_a, staging.eph, vtex.products from "staging"."stg_a", ( select 2 as y\n), bronze(vtex/products)');
+    // They are still text: tests, comparisons and filters see the relation's SQL, as before.
+    expect(await rendered(`select '{{ this is string }} {{ this == '"x"."this"' }} {{ this | replace('"', '') }} {{ this | length }}', {{ 'abc'.name is undefined }}`)).toBe(
+      `select 'true true x.this 10', true`,
+    );
+  });
 });
