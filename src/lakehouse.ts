@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { DuckDBInstance, DuckDBTimestampTZValue, StatementType, listValue } from './db/duckdb.js';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import { BIGINT, BOOLEAN, DOUBLE, DuckDBInstance, DuckDBTimestampTZValue, HUGEINT, LIST, SQLNULL, StatementType, TIMESTAMPTZ, VARCHAR, listValue, type DuckDBType } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { redactString } from './redact.js';
@@ -349,7 +349,7 @@ export class Lakehouse {
         if (analyzed !== undefined && (await statementTypeOf(c, analyzed)) !== StatementType.SELECT) {
           throw new DuckhouseError('QUERY_NOT_READ_ONLY', 'lake.query is read-only: EXPLAIN ANALYZE runs the statement it explains, and only a SELECT may be explained so');
         }
-        if (params !== undefined) prepared.bind(toDuckValues(params) as DuckDBValue[]);
+        if (params !== undefined) bindParams(prepared, params);
         return read(await prepared.runAndReadAll());
       } finally {
         prepared.destroySync();
@@ -926,24 +926,79 @@ for (const name of ['extract', 'build', 'test', 'run', 'compact', 'prune', 'repo
   });
 }
 
-/** A query parameter as node-api binds it: a Date as TIMESTAMPTZ, an array as a LIST (of its items, converted alike). */
-function toDuckValue(value: unknown, name: string): DuckDBValue {
+/** A query parameter as node-api binds it, with the type to bind it as where node-api's own guess is wrong. */
+interface BoundValue {
+  value: DuckDBValue;
+  type?: DuckDBType;
+}
+
+/** A JS number is a double: an integral one fits a BIGINT only within ±2^63. */
+const isInt64 = (n: number): boolean => Number.isInteger(n) && n >= -(2 ** 63) && n < 2 ** 63;
+
+function kindOf(value: unknown): string {
+  if (value instanceof Date) return 'a Date';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * The one type of a list's items, from all of them: node-api's `listValue` types a list by its
+ * first item, so [null, 'a'] became a list of NULLs and [1, 1.5] failed as "not an integer".
+ * Numbers are BIGINT unless one is fractional or past ±2^63 (then all are DOUBLE).
+ */
+function itemsType(items: [unknown, string][]): DuckDBType | undefined {
+  const present = items.filter(([v]) => v !== null && v !== undefined);
+  if (present.length === 0) return SQLNULL;
+  const [first, firstName] = present[0]!;
+  const other = present.find(([v]) => kindOf(v) !== kindOf(first));
+  if (other) throw new ConfigError(`lake.query: parameter ${other[1]} is ${kindOf(other[0])} but ${firstName} is ${kindOf(first)}: the items of a list must be of one type`);
+  if (first instanceof Date) return TIMESTAMPTZ;
+  if (Array.isArray(first)) {
+    const inner = itemsType(present.flatMap(([list, name]) => (list as unknown[]).map((v, i): [unknown, string] => [v, `${name}[${i}]`])));
+    return inner && LIST(inner);
+  }
+  switch (typeof first) {
+    case 'number':
+      return present.every(([v]) => isInt64(v as number)) ? BIGINT : DOUBLE;
+    case 'bigint':
+      return HUGEINT;
+    case 'string':
+      return VARCHAR;
+    case 'boolean':
+      return BOOLEAN;
+    default:
+      return undefined; // node-api's own values (DuckDBDecimalValue…): its typing by the first item
+  }
+}
+
+function toDuckValue(value: unknown, name: string): BoundValue {
   if (value instanceof Date) {
     const ms = value.getTime();
     // BigInt(NaN) would throw a message that names neither the call nor the parameter.
     if (Number.isNaN(ms)) throw new ConfigError(`lake.query: parameter ${name} is an Invalid Date`);
-    return new DuckDBTimestampTZValue(BigInt(ms) * 1000n);
+    return { value: new DuckDBTimestampTZValue(BigInt(ms) * 1000n) };
   }
-  if (value === undefined) return null;
+  if (value === undefined) return { value: null };
   if (Array.isArray(value)) {
     // node-api cannot tell an empty list's type ("Cannot create values of type ANY").
     if (value.length === 0) throw new ConfigError(`lake.query: parameter ${name} is an empty array, whose list type cannot be told: pass a typed empty list in the SQL instead (e.g. []::VARCHAR[])`);
-    return listValue(value.map((item, i) => toDuckValue(item, `${name}[${i}]`)));
+    const type = itemsType(value.map((item, i) => [item, `${name}[${i}]`]));
+    return { value: listValue(value.map((item, i) => toDuckValue(item, `${name}[${i}]`).value)), type: type && LIST(type) };
   }
-  return value as DuckDBValue;
+  return { value: value as DuckDBValue };
 }
 
-function toDuckValues(params: QueryParams): DuckDBValue[] | Record<string, DuckDBValue> {
-  if (Array.isArray(params)) return params.map((v, i) => toDuckValue(v, `$${i + 1}`));
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, toDuckValue(v, `$${k}`)]));
+/** Binds the params, each with the type toDuckValue gives it. */
+function bindParams(prepared: DuckDBPreparedStatement, params: QueryParams): void {
+  if (Array.isArray(params)) {
+    params.forEach((v, i) => {
+      const { value, type } = toDuckValue(v, `$${i + 1}`);
+      prepared.bindValue(i + 1, value, type);
+    });
+    return;
+  }
+  for (const [k, v] of Object.entries(params)) {
+    const { value, type } = toDuckValue(v, `$${k}`);
+    prepared.bindValue(prepared.parameterIndex(k), value, type);
+  }
 }

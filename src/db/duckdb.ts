@@ -20,4 +20,5 @@ export const StatementType = api.StatementType;
 export type StatementType = NodeApi.StatementType;
 export const JSDuckDBValueConverter = api.JSDuckDBValueConverter;
 export const listValue = api.listValue;
-export const { BOOLEAN, DOUBLE, VARCHAR } = api;
+export const { BIGINT, BOOLEAN, DOUBLE, HUGEINT, LIST, SQLNULL, TIMESTAMPTZ, VARCHAR } = api;
+export type DuckDBType = NodeApi.DuckDBType;

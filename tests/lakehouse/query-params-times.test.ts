@@ -49,4 +49,32 @@ describe('lake.query parameters', () => {
     await expect(lake.query('select $since as since', { since: new Date(Number.NaN) })).rejects.toThrow(/lake\.query: parameter \$since is an Invalid Date/);
     await expect(lake.query('select $1 as t', [[new Date(0), new Date(Number.NaN)]])).rejects.toThrow(/parameter \$1\[1\] is an Invalid Date/);
   });
+
+  it('a list is typed from all its items, not its first: a leading null keeps the items after it', async () => {
+    const lake = await tempLake();
+    // node-api's listValue typed [null, 'a'] as a list of NULLs: the 'a' was lost without an error.
+    expect(await lake.query('select $1 as xs', [[null, 'a']])).toEqual([{ xs: [null, 'a'] }]);
+    const rows = await lake.query(`select s from (values ('a'), ('b')) t(s) where list_contains($1, s) order by s`, [[null, 'a']]);
+    expect(rows).toEqual([{ s: 'a' }]);
+    expect(await lake.query('select $1 as ts', [[null, new Date('2026-01-01T00:00:00Z')]])).toEqual([{ ts: [null, new Date('2026-01-01T00:00:00Z')] }]);
+    expect(await lake.query('select $1 as xs', [[[null], ['a', null]]])).toEqual([{ xs: [[null], ['a', null]] }]);
+    expect(await lake.query('select $1 as xs', [[null, null]])).toEqual([{ xs: [null, null] }]);
+  });
+
+  it('a list of numbers is BIGINT[], or DOUBLE[] when one item is fractional or past ±2^63, whatever their order', async () => {
+    const lake = await tempLake();
+    // Was "number is not an integer" / "number out of int32 range" (typed INTEGER[] from the first item).
+    expect(await lake.query('select $1 as xs, typeof($1) as t', [[1, 1.5]])).toEqual([{ xs: [1, 1.5], t: 'DOUBLE[]' }]);
+    expect(await lake.query('select $1 as xs, typeof($1) as t', [[1, 2 ** 40]])).toEqual([{ xs: [1, 2 ** 40], t: 'BIGINT[]' }]);
+    expect(await lake.query('select $1 as xs', [[1.5, 1]])).toEqual([{ xs: [1.5, 1] }]);
+    expect(await lake.query('select $1 as xs, typeof($1) as t', [[1, 1e300]])).toEqual([{ xs: [1, 1e300], t: 'DOUBLE[]' }]);
+  });
+
+  it('a list mixing kinds of items is a ConfigError naming the item', async () => {
+    const lake = await tempLake();
+    const error = (await lake.query('select $1 as xs', [[1, null, 'a']]).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe('lake.query: parameter $1[2] is a string but $1[0] is a number: the items of a list must be of one type');
+    await expect(lake.query('select $xs as xs', { xs: [[1], [true]] })).rejects.toThrow(/parameter \$xs\[1\]\[0\] is a boolean but \$xs\[0\]\[0\] is a number/);
+  });
 });
