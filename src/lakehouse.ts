@@ -979,6 +979,8 @@ function toDuckValue(value: unknown, name: string): BoundValue {
     return { value: new DuckDBTimestampTZValue(BigInt(ms) * 1000n) };
   }
   if (value === undefined) return { value: null };
+  // node-api binds an integral number as INTEGER/BIGINT: 1e300 failed "bigint out of int64 range".
+  if (typeof value === 'number' && Number.isInteger(value) && !isInt64(value)) return { value, type: DOUBLE };
   if (Array.isArray(value)) {
     // node-api cannot tell an empty list's type ("Cannot create values of type ANY").
     if (value.length === 0) throw new ConfigError(`lake.query: parameter ${name} is an empty array, whose list type cannot be told: pass a typed empty list in the SQL instead (e.g. []::VARCHAR[])`);

@@ -77,4 +77,11 @@ describe('lake.query parameters', () => {
     expect(error.message).toBe('lake.query: parameter $1[2] is a string but $1[0] is a number: the items of a list must be of one type');
     await expect(lake.query('select $xs as xs', { xs: [[1], [true]] })).rejects.toThrow(/parameter \$xs\[1\]\[0\] is a boolean but \$xs\[0\]\[0\] is a number/);
   });
+
+  it('an integral number past the BIGINT range binds as a DOUBLE, not "bigint out of int64 range"', async () => {
+    const lake = await tempLake();
+    expect(await lake.query('select $1 > 1e299 as big', [1e300])).toEqual([{ big: true }]);
+    expect(await lake.query('select $1::DOUBLE as x', [2 ** 64])).toEqual([{ x: 2 ** 64 }]);
+    expect(await lake.query('select $1 as x, typeof($1) as t', [-(2 ** 63)])).toEqual([{ x: -(2n ** 63n), t: 'BIGINT' }]);
+  });
 });
