@@ -990,7 +990,7 @@ function toDuckValue(value: unknown, name: string): BoundValue {
   return { value: value as DuckDBValue };
 }
 
-/** Binds the params, each with the type toDuckValue gives it. */
+/** Binds the params; an object's keys must be the statement's `$name`s (DuckDB's error named none). */
 function bindParams(prepared: DuckDBPreparedStatement, params: QueryParams): void {
   if (Array.isArray(params)) {
     params.forEach((v, i) => {
@@ -998,6 +998,11 @@ function bindParams(prepared: DuckDBPreparedStatement, params: QueryParams): voi
       prepared.bindValue(i + 1, value, type);
     });
     return;
+  }
+  const names = Array.from({ length: prepared.parameterCount }, (_, i) => prepared.parameterName(i + 1));
+  const unknown = Object.keys(params).filter((k) => !names.includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(`lake.query: unknown parameter ${unknown.map((k) => `$${k}`).join(', ')} (${names.length ? `the statement has ${names.map((n) => `$${n}`).join(', ')}` : 'the statement has no parameters'})`);
   }
   for (const [k, v] of Object.entries(params)) {
     const { value, type } = toDuckValue(v, `$${k}`);

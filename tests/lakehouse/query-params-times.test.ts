@@ -84,4 +84,14 @@ describe('lake.query parameters', () => {
     expect(await lake.query('select $1::DOUBLE as x', [2 ** 64])).toEqual([{ x: 2 ** 64 }]);
     expect(await lake.query('select $1 as x, typeof($1) as t', [-(2 ** 63)])).toEqual([{ x: -(2n ** 63n), t: 'BIGINT' }]);
   });
+
+  it('a named parameter the statement does not have is a ConfigError naming it', async () => {
+    const lake = await tempLake();
+    const error = (await lake.query('select $a as x', { a: 1, b: 2 }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigError);
+    // Was "Failed to retrieve bind parameter index", naming neither the parameter nor lake.query.
+    expect(error.message).toBe('lake.query: unknown parameter $b (the statement has $a)');
+    await expect(lake.query('select 1 as x', { a: 1 })).rejects.toThrow('lake.query: unknown parameter $a (the statement has no parameters)');
+    await expect(lake.query('select $a as x, $b as y', { a: 1 })).rejects.toThrow(/parameters: b/);
+  });
 });
