@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBExtractedStatements, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { BIGINT, BOOLEAN, DOUBLE, DuckDBInstance, DuckDBTimestampTZValue, HUGEINT, LIST, SQLNULL, StatementType, TIMESTAMPTZ, VARCHAR, listValue, type DuckDBType } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
@@ -16,6 +16,7 @@ import { createLogger, defaultConsole, type Logger, type RootLogger } from './lo
 import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
 import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
+import { userStatementCount } from './db/statements.js';
 import { MetricsDb, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
 import { claimTmpDir, recoverTmp } from './bronze/recover.js';
@@ -338,23 +339,46 @@ export class Lakehouse {
     return serialized(this.queryKey, async () => {
       const c = await this.queryConn();
       const extracted = await c.extractStatements(sql);
-      if (extracted.count !== 1) throw new ConfigError(`lake.query: expected one SQL statement, got ${extracted.count}`);
-      const prepared = await extracted.prepare(0);
+      // DuckDB runs a PIVOT without an IN list as a CREATE TYPE (a temporary ENUM of the pivoted
+      // values) and then the SELECT. When the user wrote one statement, such leading CREATEs are
+      // DuckDB's own: they run in a transaction rolled back after the read, leaving nothing behind.
+      const leading = extracted.count - 1;
+      if (leading < 0 || (leading > 0 && userStatementCount(sql) !== 1)) throw new ConfigError(`lake.query: expected one SQL statement, got ${extracted.count}`);
+      if (leading > 0) await c.run('BEGIN TRANSACTION');
       try {
-        if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
-          throw new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[prepared.statementType] ?? 'this'} statements are not allowed (use models to build tables)`);
+        for (let i = 0; i < leading; i++) {
+          const created = await extracted.prepare(i);
+          try {
+            if (created.statementType !== StatementType.CREATE) throw new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[created.statementType] ?? 'this'} statements are not allowed (use models to build tables)`);
+            await created.run();
+          } finally {
+            created.destroySync();
+          }
         }
-        // EXPLAIN ANALYZE runs the statement it explains: only a SELECT may be explained so.
-        const analyzed = prepared.statementType === StatementType.EXPLAIN ? explainAnalyzed(sql) : undefined;
-        if (analyzed !== undefined && (await statementTypeOf(c, analyzed)) !== StatementType.SELECT) {
-          throw new DuckhouseError('QUERY_NOT_READ_ONLY', 'lake.query is read-only: EXPLAIN ANALYZE runs the statement it explains, and only a SELECT may be explained so');
-        }
-        if (params !== undefined) bindParams(prepared, params);
-        return read(await prepared.runAndReadAll());
+        return read(await this.runOneReadOnly(c, extracted, leading, sql, params));
       } finally {
-        prepared.destroySync();
+        if (leading > 0) await c.run('ROLLBACK');
       }
     });
+  }
+
+  /** Runs statement `index` of `extracted` if it is read-only. */
+  private async runOneReadOnly(c: DuckDBConnection, extracted: DuckDBExtractedStatements, index: number, sql: string, params: QueryParams | undefined): Promise<Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>> {
+    const prepared = await extracted.prepare(index);
+    try {
+      if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
+        throw new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[prepared.statementType] ?? 'this'} statements are not allowed (use models to build tables)`);
+      }
+      // EXPLAIN ANALYZE runs the statement it explains: only a SELECT may be explained so.
+      const analyzed = prepared.statementType === StatementType.EXPLAIN ? explainAnalyzed(sql) : undefined;
+      if (analyzed !== undefined && (await statementTypeOf(c, analyzed)) !== StatementType.SELECT) {
+        throw new DuckhouseError('QUERY_NOT_READ_ONLY', 'lake.query is read-only: EXPLAIN ANALYZE runs the statement it explains, and only a SELECT may be explained so');
+      }
+      if (params !== undefined) bindParams(prepared, params);
+      return await prepared.runAndReadAll();
+    } finally {
+      prepared.destroySync();
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { projectLake } from '../helpers/models.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const typesOf = (t: arrow.Table): string[] => t.schema.fields.map((f) => `${f.name}:${f.type}`);
@@ -225,5 +226,43 @@ describe('lake.query and `duckhouse sql` stay read-only under EXPLAIN ANALYZE (i
     expect(r.code, r.out + r.err).toBe(2);
     expect(r.err).toMatch(/read-only/);
     expect(fs.existsSync(out)).toBe(false);
+  }, 60_000);
+});
+
+describe('lake.query: a PIVOT without an IN list is one statement', () => {
+  // DuckDB expands it into two: a CREATE TYPE (an ENUM of the pivoted values), then the SELECT.
+  const dynamic = `pivot (select 'x' as k, 1 as v union all select 'y', 2) on k using sum(v)`;
+  const pivotEnums = `select count(*) as n from duckdb_types() where type_name like '\\_\\_pivot\\_enum%' escape '\\'`;
+
+  it('runs (was "expected one SQL statement, got 2") and leaves no type behind', async () => {
+    const lake = await tempLake();
+    expect(await lake.query(`pivot (select 'x' as k, 1 as v) on k in ('x') using sum(v)`)).toEqual([{ x: 1 }]);
+    expect(await lake.query(dynamic)).toEqual([{ x: 1, y: 2 }]);
+    expect(await lake.query(`${dynamic};`)).toEqual([{ x: 1, y: 2 }]);
+    expect(await lake.query(pivotEnums)).toEqual([{ n: 0 }]);
+  });
+
+  it('runs on the read-only analytics.duckdb, as does its DESCRIBE', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v union all select 'y', 2` });
+    expect((await lake.build()).status).toBe('success');
+    expect(await lake.query('pivot marts.kv on k using sum(v)')).toEqual([{ x: 1, y: 2 }]);
+    expect((await lake.query('describe pivot marts.kv on k using sum(v)')).map((r) => r.column_name)).toEqual(['x', 'y']);
+  });
+
+  it('two statements the user wrote are still refused, and nothing of the first is run', async () => {
+    const lake = await tempLake();
+    await expect(lake.query(`create temp table t as select 1 as x; select * from t`)).rejects.toThrow('lake.query: expected one SQL statement, got 2');
+    await expect(lake.query(`create temp type e as enum ('a'); ${dynamic}`)).rejects.toThrow(/expected one SQL statement, got 3/);
+    await expect(lake.query('select * from t')).rejects.toThrow(/\bt\b/);
+    // A `;` inside a string, a quoted name or a comment does not separate statements.
+    expect(await lake.query(`pivot (select 'x;' as k, 1 as v) on k using sum(v) /* ; */ -- ;`)).toEqual([{ 'x;': 1 }]);
+    await expect(lake.query(`select ';' as s; create temp table u as select 1 as x; ${dynamic}`)).rejects.toThrow(/expected one SQL statement, got 4/);
+  });
+
+  it('`duckhouse sql` runs it too', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const r = runCli(dir, ['sql', dynamic, '--csv', '--root', path.join(dir, 'data')]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('x,y\n1,2\n');
   }, 60_000);
 });

@@ -1,0 +1,79 @@
+/**
+ * How many statements a user wrote: the `;`-separated parts with something besides blanks and
+ * comments, outside strings, quoted names, dollar quotes and comments. DuckDB's own count can be
+ * higher: it expands a PIVOT without an IN list into a CREATE TYPE and the SELECT.
+ *
+ * Meant for refusing: when the text ends inside a quote or a comment it returns Infinity, so a
+ * lexing difference from DuckDB's can make one statement look like more, never the reverse.
+ */
+export function userStatementCount(sql: string): number {
+  let count = 0;
+  let content = false;
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i]!;
+    const next = sql[i + 1];
+    let end: number;
+    if (ch === ';') {
+      if (content) count++;
+      content = false;
+      i++;
+      continue;
+    } else if (/\s/.test(ch)) {
+      i++;
+      continue;
+    } else if (ch === '-' && next === '-') {
+      const nl = sql.indexOf('\n', i);
+      i = nl === -1 ? sql.length : nl + 1;
+      continue;
+    } else if (ch === '/' && next === '*') {
+      end = blockCommentEnd(sql, i);
+      if (end === -1) return Infinity;
+      i = end;
+      continue;
+    } else if (ch === "'" || ch === '"') {
+      // E'…' strings take backslash escapes; doubled quotes escape in all of them.
+      end = quotedEnd(sql, i, ch, ch === "'" && /[eE]/.test(sql[i - 1] ?? '') && !/\w/.test(sql[i - 2] ?? ''));
+    } else if (ch === '$' && /^\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.test(sql.slice(i))) {
+      const tag = /^\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.exec(sql.slice(i))![0];
+      const close = sql.indexOf(tag, i + tag.length);
+      end = close === -1 ? -1 : close + tag.length;
+    } else {
+      content = true;
+      i++;
+      continue;
+    }
+    if (end === -1) return Infinity;
+    content = true;
+    i = end;
+  }
+  return content ? count + 1 : count;
+}
+
+/** The index after the quote that closes the one at `start`, or -1. */
+function quotedEnd(sql: string, start: number, quote: string, backslashes: boolean): number {
+  for (let i = start + 1; i < sql.length; i++) {
+    if (backslashes && sql[i] === '\\') i++;
+    else if (sql[i] === quote) {
+      if (sql[i + 1] !== quote) return i + 1;
+      i++;
+    }
+  }
+  return -1;
+}
+
+/** The index after the `*\/` closing the comment at `start` (comments nest), or -1. */
+function blockCommentEnd(sql: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < sql.length - 1; i++) {
+    if (sql[i] === '/' && sql[i + 1] === '*') {
+      depth++;
+      i++;
+    } else if (sql[i] === '*' && sql[i + 1] === '/') {
+      depth--;
+      i++;
+      if (depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}
