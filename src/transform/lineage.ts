@@ -82,7 +82,9 @@ export function toMermaid(lineage: Lineage): string {
   }
   const lines = ['graph LR'];
   for (const [group, members] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    lines.push(group === '' ? `  subgraph g__bronze[${label('sources')}]` : `  subgraph g_${group.replace(/[^A-Za-z0-9_]/g, '_')}[${label(group)}]`);
+    // Schemas' ids are `g_<schema>` and nodes' `n_…`: `bronze_sources` is none of them (`g__bronze`
+    // was the id of a schema folder named `_bronze`, and Mermaid merged the two subgraphs).
+    lines.push(group === '' ? `  subgraph bronze_sources[${label('sources')}]` : `  subgraph g_${group.replace(/[^A-Za-z0-9_]/g, '_')}[${label(group)}]`);
     for (const node of members) {
       const [open, close] = SHAPES[node.kind === 'model' ? (node.materialized ?? 'table') : node.kind]!;
       const text = node.kind === 'source' ? `${node.schema}.${node.name}` : node.name;

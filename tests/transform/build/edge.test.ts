@@ -317,8 +317,19 @@ models:
     await lake.build();
     const { mermaid } = await lake.lineage();
     expect(mermaid.match(/subgraph /g)).toHaveLength(2);
-    expect(mermaid).toContain('subgraph g__bronze["sources"]');
+    expect(mermaid).toContain('subgraph bronze_sources["sources"]');
     expect(mermaid).toContain('subgraph g_sources["sources"]');
+  });
+
+  it('Mermaid keeps the bronze sources apart from a schema named _bronze (their subgraph ids differ)', async () => {
+    const { lake, root } = await projectLake({
+      '_bronze/raw_prices.sql': `select store, price from {{ source('shop', 'prices') }}`,
+      'marts/by_store.sql': `select store, count(*) as n from {{ ref('raw_prices') }} group by store`,
+    });
+    const { mermaid } = await lake.lineage();
+    // Was ['g__bronze', 'g__bronze', 'g_marts']: Mermaid merged both blocks, drawing _bronze.raw_prices inside "sources".
+    expect([...mermaid.matchAll(/^\s*subgraph (\S+?)\[/gm)].map((m) => m[1])).toEqual(['bronze_sources', 'g__bronze', 'g_marts']);
+    expect(fs.readFileSync(path.join(root, 'lineage.mmd'), 'utf8')).toBe(mermaid);
   });
 });
 

@@ -46,7 +46,7 @@ describe('lineage', () => {
     expect(toMermaid(lineageOf(p))).toBe(
       [
         'graph LR',
-        '  subgraph g__bronze["sources"]',
+        '  subgraph bronze_sources["sources"]',
         '    n_source_vtex_products[("vtex.products")]',
         '  end',
         '  subgraph g_marts["marts"]',
