@@ -11,6 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { sourceLabel } from './results.js';
 import type { Lakehouse, OpenOptions, AnySource, Row } from './index.js';
+import type { PlainValue } from './db/values.js';
+import { parseTypeString, type TypeNode } from './db/type-string.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -205,20 +207,67 @@ async function describeQuery(lake: Lakehouse, query: string): Promise<Row[] | un
 /**
  * A TIMESTAMP without a zone (the models' `*_sp` São Paulo wall-clock columns) comes back from
  * `lake.query` as a Date whose UTC fields are the wall clock: printed as an ISO instant it would
- * claim that time in UTC. Such columns are shown as `YYYY-MM-DD HH:MM:SS[.mmm]`, as DuckDB and
- * `export --format csv` write them; TIMESTAMPTZ stays an ISO instant.
+ * claim that time in UTC. Such values, top-level or inside lists, structs, maps and unions, are
+ * shown as `YYYY-MM-DD HH:MM:SS[.mmm]`, as DuckDB and `export --format csv` write them;
+ * TIMESTAMPTZ stays an ISO instant.
  */
 async function showNaiveTimestamps(lake: Lakehouse, query: string, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return;
   const described = await describeQuery(lake, query);
   if (!described) return;
-  const naive = described.filter((d) => /^TIMESTAMP(_S|_MS|_NS|\(\d\))?$/.test(String(d.column_type))).map((d) => String(d.column_name));
-  for (const row of rows) {
-    for (const column of naive) {
-      const v = row[column];
-      if (v instanceof Date) row[column] = v.toISOString().replace('T', ' ').replace(/(\.000)?Z$/, '');
+  const naive: [string, TypeNode][] = [];
+  for (const d of described) {
+    try {
+      const type = parseTypeString(String(d.column_type));
+      if (hasNaiveTimestamp(type)) naive.push([String(d.column_name), type]);
+    } catch {
+      // A type this parser cannot read keeps node-api's values.
+    }
+  }
+  for (const row of rows) for (const [column, type] of naive) row[column] = wallClocks(row[column]!, type);
+}
+
+const NAIVE_TIMESTAMP = /^TIMESTAMP(_S|_MS|_NS)?$/;
+
+function hasNaiveTimestamp(type: TypeNode): boolean {
+  switch (type.kind) {
+    case 'scalar':
+      return NAIVE_TIMESTAMP.test(type.name);
+    case 'list':
+      return hasNaiveTimestamp(type.item);
+    case 'map':
+      return hasNaiveTimestamp(type.key) || hasNaiveTimestamp(type.value);
+    default:
+      return type.fields.some(([, t]) => hasNaiveTimestamp(t));
+  }
+}
+
+/** `value` of DuckDB type `type` (as node-api gives it: a MAP as [{ key, value }], a UNION as { tag, value }) with its naive timestamps as wall-clock text. */
+function wallClocks(value: PlainValue, type: TypeNode): PlainValue {
+  if (value === null) return null;
+  switch (type.kind) {
+    case 'scalar':
+      return NAIVE_TIMESTAMP.test(type.name) && value instanceof Date ? value.toISOString().replace('T', ' ').replace(/(\.000)?Z$/, '') : value;
+    case 'list':
+      return Array.isArray(value) ? value.map((v) => wallClocks(v, type.item)) : value;
+    case 'map':
+      return Array.isArray(value) ? value.map((e) => (isRecord(e) ? { key: wallClocks(e.key ?? null, type.key), value: wallClocks(e.value ?? null, type.value) } : e)) : value;
+    case 'struct':
+      if (!isRecord(value)) return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => {
+          const field = type.fields.find(([f]) => f === k);
+          return [k, field ? wallClocks(v, field[1]) : v];
+        }),
+      );
+    case 'union': {
+      const member = isRecord(value) ? type.fields.find(([f]) => f === value.tag) : undefined;
+      return member && isRecord(value) ? { ...value, value: wallClocks(value.value ?? null, member[1]) } : value;
     }
   }
 }
+
+const isRecord = (v: PlainValue): v is { [key: string]: PlainValue } => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array);
 
 function toJson(rows: Row[]): string {
   return `${JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v))}\n`;
@@ -263,6 +312,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
     try {
       const t0 = performance.now();
       const rows = await lake.query(sql);
+      await showNaiveTimestamps(lake, sql, rows);
       console.log(formatTable(rows));
       console.log(`${Math.round(performance.now() - t0)} ms`);
     } catch (error) {
@@ -387,7 +437,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           throw error;
         });
         const columns = opts.csv && rows.length === 0 ? await queryColumns(lake, query) : undefined;
-        if (rows.length > 0) await showNaiveTimestamps(lake, query, rows);
+        await showNaiveTimestamps(lake, query, rows);
         process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatTable(rows)}\n`);
       });
     });
