@@ -153,8 +153,27 @@ function oneLine(s: string): string {
   return s.replace(/\r\n|[\n\r\u2028\u2029]/g, '⏎').replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** DuckDB's text for a BLOB, `\xAA\x00a` (as `export --format csv` writes it): printable ASCII as is, but for \ ' ", other bytes as \xNN. */
+function blobText(bytes: Uint8Array): string {
+  let text = '';
+  for (const b of bytes) text += b >= 0x20 && b <= 0x7e && b !== 0x5c && b !== 0x22 && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return text;
+}
+
+/**
+ * A JSON.stringify replacer's view of a value: a BLOB as its text. The replacer sees a Buffer
+ * after its toJSON ({"type":"Buffer","data":[…]}), so the raw value is read from the holder.
+ */
+function jsonReplacer(bigint: (v: bigint) => unknown): (this: unknown, key: string, value: unknown) => unknown {
+  return function (key, value) {
+    const raw = (this as Record<string, unknown>)[key];
+    if (raw instanceof Uint8Array) return blobText(raw);
+    return typeof value === 'bigint' ? bigint(value) : value;
+  };
+}
+
 const cellText = (v: unknown): string =>
-  v === null || v === undefined ? 'NULL' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v);
+  v === null || v === undefined ? 'NULL' : v instanceof Date ? v.toISOString() : v instanceof Uint8Array ? blobText(v) : typeof v === 'object' ? JSON.stringify(v, jsonReplacer(String)) : String(v);
 
 /** Aligned text table (one line per row: multi-line values show their line breaks as ⏎). */
 export function formatTable(rows: Row[]): string {
@@ -270,7 +289,7 @@ function wallClocks(value: PlainValue, type: TypeNode): PlainValue {
 const isRecord = (v: PlainValue): v is { [key: string]: PlainValue } => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array);
 
 function toJson(rows: Row[]): string {
-  return `${JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v))}\n`;
+  return `${JSON.stringify(rows, jsonReplacer((v) => (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString())))}\n`;
 }
 
 async function interactiveSql(lake: Lakehouse): Promise<void> {
