@@ -161,13 +161,16 @@ function blobText(bytes: Uint8Array): string {
 }
 
 /**
- * A JSON.stringify replacer's view of a value: a BLOB as its text. The replacer sees a Buffer
- * after its toJSON ({"type":"Buffer","data":[…]}), so the raw value is read from the holder.
+ * A JSON.stringify replacer's view of a value: a BLOB as its text; NaN and ±Infinity as the
+ * strings "NaN", "Infinity", "-Infinity" (JSON.stringify makes them null, a NULL's JSON). The
+ * replacer sees a Buffer after its toJSON ({"type":"Buffer","data":[…]}), so the raw value is read
+ * from the holder.
  */
 function jsonReplacer(bigint: (v: bigint) => unknown): (this: unknown, key: string, value: unknown) => unknown {
   return function (key, value) {
     const raw = (this as Record<string, unknown>)[key];
     if (raw instanceof Uint8Array) return blobText(raw);
+    if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
     return typeof value === 'bigint' ? bigint(value) : value;
   };
 }

@@ -26,3 +26,12 @@ describe('duckhouse sql: BLOB values', () => {
     expect(JSON.parse(json.out)).toEqual([{ b: '\\xAA\\x00\\x01', bs: ['a\\x5C\\x22\\x27 z'] }]);
   }, 60_000);
 });
+
+describe('duckhouse sql --json: NaN and Infinity are not NULL', () => {
+  it('a DOUBLE NaN / ±Infinity prints as "NaN" / "Infinity" / "-Infinity", a NULL as null', () => {
+    const r = sql(`select 'nan'::DOUBLE as nan, 'inf'::DOUBLE as inf, '-inf'::DOUBLE as ninf, NULL::DOUBLE as n, ['nan'::FLOAT, 1.5] as xs`, ['--json']);
+    expect(r.code, r.err).toBe(0);
+    // Was {"nan":null,"inf":null,"ninf":null,"n":null,…}: JSON.stringify turns them into null.
+    expect(JSON.parse(r.out)).toEqual([{ nan: 'NaN', inf: 'Infinity', ninf: '-Infinity', n: null, xs: ['NaN', 1.5] }]);
+  }, 60_000);
+});
