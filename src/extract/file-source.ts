@@ -188,7 +188,7 @@ function csvDialect(csv: z.output<typeof csvOptionsSchema>): string[] {
   return opts;
 }
 
-function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types: Record<string, string> | undefined, rejects: string): string {
+function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types: Record<string, string> | undefined, rejects: string, extra: string[] = []): string {
   const opts = [
     `header = ${csv.header}`,
     `store_rejects = true`,
@@ -196,6 +196,7 @@ function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types
     `rejects_scan = ${quoteLiteral(`${rejects}_scans`)}`,
     `filename = false`,
     ...csvDialect(csv),
+    ...extra,
   ];
   if (types && Object.keys(types).length > 0) {
     opts.push(`types = {${Object.entries(types).map(([k, v]) => `${quoteLiteral(k)}: ${quoteLiteral(v)}`).join(', ')}}`);
@@ -308,20 +309,21 @@ export function csvSource(options: CsvSourceOptions): AnySource {
 
   return fileSource(where, o, options.partitionBy, given, extract, async (ctx) => {
     const c = await ctx.connect();
-    /** Column → DuckDB type (as DESCRIBE names it) and type id, in first-seen order over the files. */
+    /** Column → DuckDB type (as DuckDB names it) and type id, in first-seen order over the files. */
     const columns = new Map<string, { type: string; typeId: DuckDBTypeId }>();
     const mixed = new Set<string>();
     /** Each header name as the files spell it → the first file holding it: checked once for all files. */
     const headers = new Map<string, string>();
     for (const { read, shown } of await filesToRead(ctx)) {
-      const described = readerRows(await c.runAndReadAll(`DESCRIBE ${csvReadSql(read, csv, undefined, `${rejectsName}_sniff`)}`));
-      const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`)} LIMIT 0`);
+      // Every row votes (DuckDB samples 20,480 by default): a late `02000` or `SEM-REF` would
+      // otherwise lose its zero or be quarantined as a bad integer.
+      const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 0`);
       const probeTypes = probe.columnTypes();
       const names = probe.deduplicatedColumnNames();
       for (const header of await csvHeaderNames(c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
       names.forEach((name, i) => {
         const typeId = probeTypes[i]!.typeId;
-        const type = String(described[i]?.column_type ?? probeTypes[i]!.toString());
+        const type = probeTypes[i]!.toString();
         const seen = columns.get(name);
         if (!seen) columns.set(name, { type, typeId });
         else if (seen.typeId !== typeId) mixed.add(name);
@@ -344,7 +346,9 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     // which stay the text the file wrote (their zone is the models' call; DuckDB's reading would
     // reformat them).
     const asText = new Set([...columns].filter(([name, c]) => mixed.has(name) || c.typeId === DuckDBTypeId.TIMESTAMP).map(([name]) => name));
-    if (asText.size > 0) inferredTypes.set(ctx.runId, Object.fromEntries([...asText].map((name) => [name, 'VARCHAR'])));
+    // The extraction reads every column as typed here: its own sniffing samples, and would type a
+    // column by the file's first rows again.
+    inferredTypes.set(ctx.runId, Object.fromEntries([...columns].map(([name, c]) => [name, asText.has(name) ? 'VARCHAR' : c.type])));
     recordInferred(ctx, [...columns].map(([name, c]) => ({ name, type: asText.has(name) ? 'VARCHAR' : c.type })));
     return { schema: z.object(shape), exactIntegers };
   });

@@ -11,6 +11,15 @@ import { z } from '../../src/index.js';
 import { quarantined } from '../helpers/quarantine.js';
 import { listFiles, tempDir, tempLake } from '../helpers/temp-lake.js';
 
+function bronze(lake: { paths: { bronze: string } }, s: string, d: string): string {
+  return `read_parquet('${lake.paths.bronze}/${s}/${d}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
+}
+
+function recordedColumns(lake: { paths: { root: string } }, s: string, d: string): string[] {
+  const file = path.join(lake.paths.root, 'state', 'schemas', `${s}.${d}.json`);
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { columns: { name: string; type: string }[] }).columns.map((c) => `${c.name} ${c.type}`);
+}
+
 
 describe('file sources without a schema: field names bronze cannot keep', () => {
   it('a CSV with a column named day keeps the year=/month=/day= layout: it is refused naming the field and the file', async () => {
@@ -333,5 +342,31 @@ describe('csvSource: path is one file, glob is a glob', () => {
     const lake = await tempLake();
     const result = await lake.extract(csvSource({ source: 'shop', dataset: 'orders', path: '/nonexistent/orders[1].csv' }));
     expect(result.sources[0]!.error).toMatch(/"\/nonexistent\/orders\[1\]\.csv" does not exist/);
+  });
+});
+
+describe('csvSource without a schema: every row votes on the types, not only the 20,480 rows DuckDB samples', () => {
+  it('São Paulo CEP prefixes (leading zero) late in a customers export sorted by state keep their zero, as the same values early in the file do', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'customers.csv');
+    const lines = ['customer_id,customer_state,customer_zip_code_prefix'];
+    for (let i = 0; i < 30_000; i++) lines.push(i < 25_000 ? `c${i},RJ,${20000 + (i % 9000)}` : `c${i},SP,0${1000 + (i % 8000)}`);
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'customers', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 30_000, rejected: 0 });
+    const [row] = await lake.query(`SELECT CAST(customer_zip_code_prefix AS VARCHAR) AS zip FROM ${bronze(lake, 'shop', 'customers')} WHERE customer_id = 'c25000'`);
+    expect(row!.zip).toBe('02000');
+  });
+
+  it('a text value late in a column the sample saw as integers is stored (the column widened), not quarantined: a schema-less source has no invalid values', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'items.csv');
+    const lines = ['item_id,ref'];
+    for (let i = 0; i < 30_000; i++) lines.push(`${i},${i === 25_000 ? 'SEM-REF' : i}`);
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'items', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 30_000, rejected: 0 });
   });
 });
