@@ -229,6 +229,26 @@ async function csvHeaderNames(c: DuckDBConnection, files: string, csv: z.output<
   });
 }
 
+/**
+ * Of the DOUBLE columns DuckDB sniffed, those whose every value is an integer literal, with their
+ * longest value's digit count. The sniffer types an integer past BIGINT (a 20-digit id, a 44-digit
+ * NF-e key) as DOUBLE, which rounds it: up to 38 digits it is read as HUGEINT (DECIMAL(38,0) in
+ * bronze, as `z.bigint()` fields), longer as text. `sql` reads the file as text (`all_varchar`).
+ */
+async function integralDoubles(c: DuckDBConnection, sql: string, doubles: string[]): Promise<Map<string, number>> {
+  if (doubles.length === 0) return new Map();
+  const checks = doubles.flatMap((name, i) => {
+    const v = quoteIdent(name);
+    return [`bool_and(regexp_full_match(${v}, '[+-]?[0-9]+')) AS i${i}`, `max(length(ltrim(${v}, '+-'))) AS d${i}`];
+  });
+  const [row] = readerRows(await c.runAndReadAll(`SELECT ${checks.join(', ')} FROM (${sql})`));
+  const out = new Map<string, number>();
+  doubles.forEach((name, i) => {
+    if (row?.[`i${i}`] === true) out.set(name, Number(row[`d${i}`]));
+  });
+  return out;
+}
+
 /** Types DuckDB should parse a CSV column as, from the zod schema (scalars only). */
 function csvTypes(schema: z.ZodType): Record<string, string> {
   const out: Record<string, string> = {};
@@ -321,9 +341,16 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       const probeTypes = probe.columnTypes();
       const names = probe.deduplicatedColumnNames();
       for (const header of await csvHeaderNames(c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
+      const integral = await integralDoubles(
+        c,
+        csvReadSql(read, csv, undefined, `${rejectsName}_digits`, ['all_varchar = true']),
+        names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
+      );
       names.forEach((name, i) => {
-        const typeId = probeTypes[i]!.typeId;
-        const type = probeTypes[i]!.toString();
+        let typeId = probeTypes[i]!.typeId;
+        let type = probeTypes[i]!.toString();
+        const digits = integral.get(name);
+        if (digits !== undefined) [type, typeId] = digits <= 38 ? ['HUGEINT', DuckDBTypeId.HUGEINT] : ['VARCHAR', DuckDBTypeId.VARCHAR];
         const seen = columns.get(name);
         if (!seen) columns.set(name, { type, typeId });
         else if (seen.typeId !== typeId) mixed.add(name);

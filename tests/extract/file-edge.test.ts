@@ -370,3 +370,31 @@ describe('csvSource without a schema: every row votes on the types, not only the
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 30_000, rejected: 0 });
   });
 });
+
+describe('csvSource without a schema: integers past BIGINT keep every digit (DECIMAL(38,0), or text past 38 digits)', () => {
+  it('a column of 20-digit integers keeps every digit (README: integer columns keep every digit past 2^53), not a rounded DOUBLE', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'ids.csv');
+    fs.writeFileSync(file, 'id,external_id\n1,9223372036854775808\n2,18446744073709551615\n3,123456789012345678901234\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'ids', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    const rows = await lake.query(`SELECT id, CAST(external_id AS VARCHAR) AS external_id FROM ${bronze(lake, 'erp', 'ids')} ORDER BY id`);
+    expect(rows.map((r) => r.external_id)).toEqual(['9223372036854775808', '18446744073709551615', '123456789012345678901234']);
+  });
+
+  it('a 44-digit NF-e access key column is kept exactly (as text) or quarantined, not rounded to 3.5e43', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'notas.csv');
+    const key = '35210312345678000190550010000012341000012345';
+    fs.writeFileSync(file, `nota,chave_acesso\n1,${key}\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'notas', path: file }));
+    const s = result.sources[0]!;
+    expect(s.rows + s.rejected).toBe(1);
+    if (s.rows === 1) {
+      const [row] = await lake.query(`SELECT CAST(chave_acesso AS VARCHAR) AS k FROM ${bronze(lake, 'erp', 'notas')}`);
+      expect(row!.k).toBe(key);
+    }
+  });
+});
