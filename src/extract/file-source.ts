@@ -31,6 +31,7 @@ import { writeFileAtomic } from '../bronze/commit.js';
 import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
 import { limitsOverrideSchema } from '../config.js';
 import { listTree } from '../fs-list.js';
+import { readRecordedSchema } from '../transform/source-relation.js';
 
 const BATCH_ROWS = 10_000;
 
@@ -334,7 +335,13 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const mixed = new Set<string>();
     /** Each header name as the files spell it → the first file holding it: checked once for all files. */
     const headers = new Map<string, string>();
+    /** Each file's columns, and whether it has a data row: only those that do vote on the types. */
+    const files: { columns: { name: string; type: string; typeId: DuckDBTypeId }[]; hasRows: boolean }[] = [];
     for (const { read, shown } of await filesToRead(ctx)) {
+      if (fs.statSync(shown).size === 0) {
+        ctx.logger.warn(`${shown} is empty (0 bytes): it has no header, no rows, and no say in the columns`);
+        continue;
+      }
       // Every row votes (DuckDB samples 20,480 by default): a late `02000` or `SEM-REF` would
       // otherwise lose its zero or be quarantined as a bad integer.
       const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 0`);
@@ -346,17 +353,25 @@ export function csvSource(options: CsvSourceOptions): AnySource {
         csvReadSql(read, csv, undefined, `${rejectsName}_digits`, ['all_varchar = true']),
         names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
       );
-      names.forEach((name, i) => {
-        let typeId = probeTypes[i]!.typeId;
-        let type = probeTypes[i]!.toString();
-        const digits = integral.get(name);
-        if (digits !== undefined) [type, typeId] = digits <= 38 ? ['HUGEINT', DuckDBTypeId.HUGEINT] : ['VARCHAR', DuckDBTypeId.VARCHAR];
-        const seen = columns.get(name);
-        if (!seen) columns.set(name, { type, typeId });
-        else if (seen.typeId !== typeId) mixed.add(name);
+      const hasRows = (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
+      files.push({
+        hasRows,
+        columns: names.map((name, i) => {
+          const digits = integral.get(name);
+          if (digits !== undefined) return digits <= 38 ? { name, type: 'HUGEINT', typeId: DuckDBTypeId.HUGEINT } : { name, type: 'VARCHAR', typeId: DuckDBTypeId.VARCHAR };
+          return { name, type: probeTypes[i]!.toString(), typeId: probeTypes[i]!.typeId };
+        }),
       });
     }
     checkInferredNames(where, headers);
+    // A header-only export (a day without orders) reads every column as text: it would retype the
+    // others' columns, or all of them. It votes only when no file has a row (and no schema was recorded).
+    const voting = files.some((f) => f.hasRows) ? files.filter((f) => f.hasRows) : files;
+    for (const { name, type, typeId } of voting.flatMap((f) => f.columns)) {
+      const seen = columns.get(name);
+      if (!seen) columns.set(name, { type, typeId });
+      else if (seen.typeId !== typeId) mixed.add(name);
+    }
     const shape: Record<string, z.ZodType> = {};
     const exactIntegers = new Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>();
     // Optional: a column of some files only is absent from the others' records (NULL in bronze).
@@ -376,8 +391,12 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     // The extraction reads every column as typed here: its own sniffing samples, and would type a
     // column by the file's first rows again.
     inferredTypes.set(ctx.runId, Object.fromEntries([...columns].map(([name, c]) => [name, asText.has(name) ? 'VARCHAR' : c.type])));
-    recordInferred(ctx, [...columns].map(([name, c]) => ({ name, type: asText.has(name) ? 'VARCHAR' : c.type })));
-    return { schema: z.object(shape), exactIntegers };
+    return {
+      schema: z.object(shape),
+      exactIntegers,
+      columns: [...columns].map(([name, c]) => ({ name, type: asText.has(name) ? 'VARCHAR' : c.type })),
+      rowless: !files.some((f) => f.hasRows),
+    };
   });
 }
 
@@ -386,6 +405,10 @@ interface Inferred {
   schema: z.ZodType;
   /** Integer columns stored exactly, by their bronze type (values past ±2^53 arrive as bigint). */
   exactIntegers?: Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>;
+  /** The columns as recorded in `<dataset>.inferred.json`. */
+  columns: { name: string; type: string }[];
+  /** No file had a record: the types are a guess (text), or nothing. */
+  rowless: boolean;
 }
 
 /**
@@ -418,7 +441,16 @@ function fileSource(
   return {
     ...source,
     async resolve(ctx: ExtractContext) {
-      const { schema, exactIntegers } = await infer(ctx);
+      const inferred = await infer(ctx);
+      // An export without rows (header only, empty) says nothing about types: the lake keeps the
+      // columns it recorded instead of recording every one retyped to text or removed (drift alerts).
+      const recorded = inferred.rowless ? readRecordedSchema(ctx.root, o.source, o.dataset) : undefined;
+      if (recorded) {
+        ctx.logger.info(`no records in ${shownFiles(o)}: the recorded columns are kept`);
+        return recordedSource(recorded.columns);
+      }
+      recordInferred(ctx, inferred.columns);
+      const { schema, exactIntegers } = inferred;
       let typed: AnySource;
       try {
         typed = defineSource({ ...definition, schema: schema as z.ZodType<Record<string, unknown>> });
@@ -434,6 +466,18 @@ function fileSource(
       });
       return { schema, columns };
     },
+  };
+}
+
+/**
+ * The schema and columns of a run whose files have no record, as recorded by the last run. The
+ * object is strict: a record after all (a file written since the inference) goes to quarantine
+ * naming its fields instead of being stored in columns typed for other values.
+ */
+function recordedSource(recorded: { name: string; type: string }[]): { schema: z.ZodType; columns: ColumnSpec[] } {
+  return {
+    schema: z.strictObject({}),
+    columns: recorded.map((c) => ({ ...columnSpec(c.name, z.string()), sqlType: c.type, castSql: (w: string) => `CAST(${w} AS ${c.type})` })),
   };
 }
 
@@ -524,10 +568,12 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     const origins = new Map<string, string>();
     /** Integer fields holding a value past BIGINT's range: stored as DECIMAL(38,0). */
     const huge = new Set<string>();
+    let records = 0;
     for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, undefined)) {
         for (const record of batch) {
           if (!record || typeof record !== 'object' || Array.isArray(record)) continue;
+          records += 1;
           for (const [k, v] of Object.entries(record)) {
             const kind = kindOf(v);
             if (typeof v === 'bigint' && (v > INT64_MAX || v < -INT64_MAX - 1n)) huge.add(k);
@@ -540,10 +586,10 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     }
     checkInferredNames(where, origins);
     const shape = Object.fromEntries([...kinds].map(([k, kind]) => [k, zodForKind(kind)]));
-    recordInferred(ctx, [...kinds].map(([name, kind]) => ({ name, type: sqlTypeOf(shape[name]) + (kind === 'null' ? ' (only nulls seen)' : '') })));
+    const columns = [...kinds].map(([name, kind]) => ({ name, type: sqlTypeOf(shape[name]) + (kind === 'null' ? ' (only nulls seen)' : '') }));
     // Integers past ±2^53 (parsed exactly, as bigints) keep every digit: BIGINT, or DECIMAL(38,0) past it.
     const exactIntegers = new Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>([...kinds].filter(([, kind]) => kind === 'bigint').map(([k]) => [k, huge.has(k) ? BIGINT_SQL_TYPE : 'BIGINT']));
-    return { schema: z.strictObject(shape), exactIntegers };
+    return { schema: z.strictObject(shape), exactIntegers, columns, rowless: records === 0 };
   });
 }
 

@@ -398,3 +398,74 @@ describe('csvSource without a schema: integers past BIGINT keep every digit (DEC
     }
   });
 });
+
+describe('file sources: a day whose export has no rows does not rewrite the recorded schema', () => {
+  it('a header-only CSV (no orders today) records no schema drift and keeps the recorded column types', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    const lake = await tempLake();
+    const source = csvSource({ source: 'shop', dataset: 'orders', path: file });
+    fs.writeFileSync(file, 'order_id,total,purchased_on\n1,10.5,2024-01-02\n');
+    const first = await lake.extract(source);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    const before = recordedColumns(lake, 'shop', 'orders');
+    fs.writeFileSync(file, 'order_id,total,purchased_on\n');
+    const second = await lake.extract(source);
+    expect(second.sources[0]!.schemaChanges ?? []).toEqual([]);
+    expect((second.alerts ?? []).filter((a) => a.kind === 'schema_drift')).toEqual([]);
+    expect(recordedColumns(lake, 'shop', 'orders')).toEqual(before);
+  });
+
+  it('an empty (0-byte) CSV does not record a phantom column0 and every real column as removed', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    const lake = await tempLake();
+    const source = csvSource({ source: 'shop', dataset: 'orders', path: file });
+    fs.writeFileSync(file, 'order_id,total\n1,10.5\n');
+    await lake.extract(source);
+    const before = recordedColumns(lake, 'shop', 'orders');
+    fs.writeFileSync(file, '');
+    const second = await lake.extract(source);
+    expect(second.sources[0]!.schemaChanges ?? []).toEqual([]);
+    expect(recordedColumns(lake, 'shop', 'orders')).toEqual(before);
+  });
+
+  it('an empty NDJSON file does not record every column as removed', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'events.ndjson');
+    const lake = await tempLake();
+    const source = jsonSource({ source: 'shop', dataset: 'events', path: file });
+    fs.writeFileSync(file, '{"id":1,"kind":"view"}\n');
+    await lake.extract(source);
+    const before = recordedColumns(lake, 'shop', 'events');
+    fs.writeFileSync(file, '');
+    const second = await lake.extract(source);
+    expect(second.sources[0]!.schemaChanges ?? []).toEqual([]);
+    expect(recordedColumns(lake, 'shop', 'events')).toEqual(before);
+  });
+});
+
+describe('csvSource over a glob of daily exports, one of which has no rows', () => {
+  it('a header-only day does not turn every column of every file into text, nor add a column0', async () => {
+    const dir = tempDir();
+    const inbox = path.join(dir, 'inbox');
+    fs.mkdirSync(inbox);
+    fs.writeFileSync(path.join(inbox, 'orders-2024-01-01.csv'), 'order_id,total,purchased_on\n1,10.5,2024-01-01\n');
+    fs.writeFileSync(path.join(inbox, 'orders-2024-01-02.csv'), 'order_id,total,purchased_on\n'); // a Sunday: no orders
+    fs.writeFileSync(path.join(inbox, 'orders-2024-01-03.csv'), 'order_id,total,purchased_on\n3,7.25,2024-01-03\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'orders', glob: path.join(inbox, '*.csv') }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    const inferred = JSON.parse(fs.readFileSync(path.join(lake.paths.state, 'schemas', 'shop.orders.inferred.json'), 'utf8')) as { columns: { name: string; type: string }[] };
+    expect(inferred.columns).toEqual([
+      { name: 'order_id', type: 'BIGINT' },
+      { name: 'total', type: 'DOUBLE' },
+      { name: 'purchased_on', type: 'DATE' },
+    ]);
+    const rows = await lake.query(`SELECT order_id, total FROM ${bronze(lake, 'shop', 'orders')} ORDER BY order_id`);
+    expect(rows).toEqual([
+      { order_id: 1, total: 10.5 },
+      { order_id: 3, total: 7.25 },
+    ]);
+  });
+});
