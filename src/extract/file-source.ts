@@ -324,7 +324,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
         yield records;
         ctx.stats.pages += 1;
       }
-      await sendRejects(ctx, c, rejects);
+      await sendRejects(ctx, c, rejects, csv.encoding);
     }
   }
 
@@ -517,23 +517,66 @@ const naiveText: DuckDBValueConverter<PlainValue> = (value, type, converter) => 
   return plain instanceof Date ? String(value) : plain;
 };
 
-async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: string): Promise<void> {
+/**
+ * Quarantines the rows DuckDB rejected, with the line the file has them on. DuckDB's `line` counts
+ * records (a quoted field spanning three lines is one), so the line is counted from the row's byte
+ * position instead, in one pass over the file (only a file with rejects). Its byte positions are
+ * the file's own in UTF-8 only: another `encoding` keeps DuckDB's number.
+ */
+async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: string, encoding: string | undefined): Promise<void> {
   const rows = readerRows(
     await c.runAndReadAll(
-      `SELECT e.line, e.column_name, e.error_type, e.csv_line, e.error_message, s.file_path
+      `SELECT e.line, e.line_byte_position, e.column_name, e.error_type, e.csv_line, e.error_message, s.file_path
        FROM ${quoteIdent(`${rejects}_errors`)} e LEFT JOIN ${quoteIdent(`${rejects}_scans`)} s USING (scan_id, file_id)
        ORDER BY s.file_path, e.line`,
     ),
   );
+  const linesOf = new Map<string, Map<number, number>>();
+  if (rows.length > 0 && (encoding === undefined || encoding === 'utf-8')) {
+    for (const file of new Set(rows.map((r) => String(r.file_path)))) {
+      const positions = rows.filter((r) => String(r.file_path) === file && r.line_byte_position !== null).map((r) => Number(r.line_byte_position));
+      linesOf.set(file, await linesAt(file, positions).catch(() => new Map<number, number>()));
+    }
+  }
   // One row can have several errors; quarantine it once with every reason.
   const byLine = new Map<string, { line: number; file: string; raw: PlainValue; reasons: string[] }>();
   for (const r of rows) {
     const key = `${r.file_path}:${r.line}`;
-    const entry = byLine.get(key) ?? { line: Number(r.line), file: String(r.file_path), raw: r.csv_line ?? null, reasons: [] };
+    const line = linesOf.get(String(r.file_path))?.get(Number(r.line_byte_position)) ?? Number(r.line);
+    // DuckDB's csv_line starts with the previous line's end in a CRLF file or after a blank line.
+    const raw = typeof r.csv_line === 'string' ? r.csv_line.replace(/^\r?\n/, '') : (r.csv_line ?? null);
+    const entry = byLine.get(key) ?? { line, file: String(r.file_path), raw, reasons: [] };
     entry.reasons.push(`${r.error_type}${r.column_name ? ` in column "${r.column_name}"` : ''}: ${r.error_message}`);
     byLine.set(key, entry);
   }
   for (const e of byLine.values()) ctx.reject(e.raw, e.reasons.join('; '), { line: e.line, file: e.file });
+}
+
+/** The 1-based line number at each byte offset of `file`, counting its '\n' bytes in one pass. */
+async function linesAt(file: string, positions: number[]): Promise<Map<number, number>> {
+  const sorted = [...new Set(positions)].sort((a, b) => a - b);
+  const lines = new Map<number, number>();
+  const newlinesIn = (chunk: Buffer, from: number, to: number): number => {
+    let n = 0;
+    for (let i = chunk.indexOf(10, from); i !== -1 && i < to; i = chunk.indexOf(10, i + 1)) n += 1;
+    return n;
+  };
+  let newlines = 0;
+  let offset = 0;
+  let next = 0;
+  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (; next < sorted.length && sorted[next]! - offset <= chunk.length; next++) {
+      const to = sorted[next]! - offset;
+      newlines += newlinesIn(chunk, from, to);
+      from = to;
+      lines.set(sorted[next]!, newlines + 1);
+    }
+    if (next === sorted.length) break;
+    newlines += newlinesIn(chunk, from, chunk.length);
+    offset += chunk.length;
+  }
+  return lines;
 }
 
 /**

@@ -469,3 +469,33 @@ describe('csvSource over a glob of daily exports, one of which has no rows', () 
     ]);
   });
 });
+
+describe('csvSource: quarantined rows carry the line the file has them on', () => {
+  it('a ragged row after a quoted field spanning lines is quarantined with its line in the file, not its record number', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'reviews.csv');
+    // Line 1 header; lines 2-4 one review whose comment spans three lines; line 5 ragged; line 6 fine; line 7 ragged.
+    fs.writeFileSync(file, 'review_id,comment,score\nr1,"produto bom\nentrega rápida\nrecomendo",5\nr2,ok,4,extra\nr3,"ruim",1\nr4,sem nota\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'reviews', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 2 });
+    const q = quarantined(lake.paths.root, 'shop', 'reviews', result.runId);
+    expect(q.map((e) => [e.line, e.record])).toEqual([
+      [5, 'r2,ok,4,extra'],
+      [7, 'r4,sem nota'],
+    ]);
+  });
+
+  it('the quarantined text of a ragged row in a CRLF file (or after a blank line) is the row as written, without a stray newline', async () => {
+    const dir = tempDir();
+    const crlf = path.join(dir, 'crlf.csv');
+    const blank = path.join(dir, 'blank.csv');
+    fs.writeFileSync(crlf, 'id,n\r\n1,1\r\n2,2,3\r\n3,3\r\n');
+    fs.writeFileSync(blank, 'id,n\n1,1\n\n2,2,3\n3,3\n');
+    const lake = await tempLake();
+    const result = await lake.extract([csvSource({ source: 'erp', dataset: 'crlf', path: crlf }), csvSource({ source: 'erp', dataset: 'blank', path: blank })]);
+    expect(result.sources.map((s) => s.rejected)).toEqual([1, 1]);
+    expect(quarantined(lake.paths.root, 'erp', 'crlf', result.runId).map((e) => e.record)).toEqual(['2,2,3']);
+    expect(quarantined(lake.paths.root, 'erp', 'blank', result.runId).map((e) => e.record)).toEqual(['2,2,3']);
+  });
+});
