@@ -16,7 +16,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { z } from 'zod';
 import type { DuckDBConnection, DuckDBTimestampTZValue, DuckDBValueConverter } from '@duckdb/node-api';
 import { DuckDBTypeId } from '../db/duckdb.js';
@@ -704,6 +703,32 @@ function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+/**
+ * Decodes UTF-8 or throws: a Latin-1 export read as UTF-8 would store U+FFFD in place of every
+ * accent, silently. A BOM is left to `withoutBom`.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A file's lines as bytes, without their '\n' or '\r\n', so each can be decoded (and refused) alone. */
+async function* byteLines(file: string): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  const line = (parts: Buffer[]): Buffer => {
+    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return all.length > 0 && all[all.length - 1] === 13 ? all.subarray(0, -1) : all;
+  };
+  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+      pending.push(chunk.subarray(start, nl));
+      yield line(pending);
+      pending = [];
+      start = nl + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length > 0) yield line(pending);
+}
+
 /** Yields batches of records; a broken NDJSON line is quarantined (when ctx is given) with its number. */
 async function* readJsonFile(file: string, ctx: ExtractContext | undefined): AsyncGenerator<unknown[]> {
   const fd = fs.openSync(file, 'r');
@@ -712,9 +737,15 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
   fs.closeSync(fd);
   const first = head.subarray(0, n).toString('utf8').trimStart()[0];
   if (first === '[') {
+    let text: string;
+    try {
+      text = utf8.decode(fs.readFileSync(file));
+    } catch {
+      throw new ConfigError(`jsonSource: ${file} is not UTF-8 text (a Latin-1 export?): convert it to UTF-8`);
+    }
     let parsed: unknown;
     try {
-      parsed = parseJsonExact(withoutBom(fs.readFileSync(file, 'utf8')));
+      parsed = parseJsonExact(withoutBom(text));
     } catch (error) {
       throw new ConfigError(`jsonSource: ${file} is not valid JSON: ${(error as Error).message}`);
     }
@@ -722,11 +753,18 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
     for (let i = 0; i < all.length; i += BATCH_ROWS) yield all.slice(i, i + BATCH_ROWS);
     return;
   }
-  const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let batch: unknown[] = [];
   let lineNo = 0;
-  for await (const read of lines) {
+  for await (const bytes of byteLines(file)) {
     lineNo += 1;
+    let read: string;
+    try {
+      read = utf8.decode(bytes);
+    } catch {
+      const lossy = bytes.toString('utf8');
+      ctx?.reject(lossy.length > 10_000 ? `${lossy.slice(0, 10_000)}…` : lossy, 'invalid UTF-8: the line is not UTF-8 text (a Latin-1 export?)', { line: lineNo, file });
+      continue;
+    }
     const line = lineNo === 1 ? withoutBom(read) : read;
     if (line.trim() === '') continue;
     try {

@@ -499,3 +499,22 @@ describe('csvSource: quarantined rows carry the line the file has them on', () =
     expect(quarantined(lake.paths.root, 'erp', 'blank', result.runId).map((e) => e.record)).toEqual(['2,2,3']);
   });
 });
+
+describe('jsonSource: a file that is not UTF-8 (Latin-1, as Brazilian ERPs export)', () => {
+  it('an NDJSON line that is not UTF-8 is quarantined with its number; an array file is refused naming the file; no U+FFFD is stored', async () => {
+    const dir = tempDir();
+    const ndjson = path.join(dir, 'clientes.ndjson');
+    const array = path.join(dir, 'cidades.json');
+    fs.writeFileSync(ndjson, Buffer.from('{"id":1,"cidade":"São Paulo"}\n{"id":2,"cidade":"Rio"}\n', 'latin1'));
+    fs.writeFileSync(array, Buffer.from('[{"id":1,"cidade":"Maceió"}]', 'latin1'));
+    const lake = await tempLake();
+    const result = await lake.extract([jsonSource({ source: 'erp', dataset: 'clientes', path: ndjson }), jsonSource({ source: 'erp', dataset: 'cidades', path: array })]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 1 });
+    const q = quarantined(lake.paths.root, 'erp', 'clientes', result.runId);
+    expect(q.map((e) => e.line)).toEqual([1]);
+    expect(await lake.query(`SELECT * FROM ${bronze(lake, 'erp', 'clientes')} WHERE cidade LIKE '%' || chr(65533) || '%'`)).toEqual([]);
+    expect(result.sources[1]).toMatchObject({ status: 'failed' });
+    expect(result.sources[1]!.error).toContain(array);
+    expect(result.sources[1]!.error).toMatch(/not UTF-8/);
+  });
+});
