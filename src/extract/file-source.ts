@@ -12,7 +12,8 @@
  *
  * Inferred field names are kept as the file gives them or refused: a name bronze reserves
  * (`year`, `month`, `day`, `_run_id`, `_extracted_at`) or two names differing only in case
- * (one DuckDB column) fail the source with an error naming the fields and the file.
+ * (one DuckDB column), or a CSV header naming one field twice, fail the source with an error
+ * naming the fields and the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -207,9 +208,10 @@ function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types
 /**
  * The CSV column names as the header spells them. DuckDB renames a header name equal to an
  * earlier one but for case (`id,ID` → `id`, `ID_1`), so the names it reports may not be the
- * file's: when one looks renamed, the header row is read as data to tell.
+ * file's: when one looks renamed, the header row is read as data to tell. `file` names the file
+ * in errors.
  */
-async function csvHeaderNames(c: DuckDBConnection, files: string, csv: z.output<typeof csvOptionsSchema>, names: string[]): Promise<string[]> {
+async function csvHeaderNames(where: string, file: string, c: DuckDBConnection, files: string, csv: z.output<typeof csvOptionsSchema>, names: string[]): Promise<string[]> {
   const lower = new Set(names.map((n) => n.toLowerCase()));
   const renamed = names.some((n) => {
     const base = /^(.*)_\d+$/.exec(n)?.[1];
@@ -220,12 +222,14 @@ async function csvHeaderNames(c: DuckDBConnection, files: string, csv: z.output<
   const reader = await c.runAndReadAll(`SELECT * FROM read_csv(${quoteLiteral(files)}, ${opts.join(', ')}) LIMIT 1`);
   const header = reader.getRows()[0];
   if (!header || header.length !== names.length) return names;
-  // Exact duplicates (`a,a`) keep DuckDB's `a_1`: two columns cannot both be called `a`.
+  // Exact duplicates (`a,a`) are refused: DuckDB would call the second `a_1`, which may be the
+  // name of another column of the file (`a,a,a_1`), or of another file's.
   const seen = new Set<string>();
   return header.map((v, i) => {
-    const name = typeof v === 'string' && !seen.has(v) ? v : names[i]!;
-    seen.add(name);
-    return name;
+    if (typeof v !== 'string') return names[i]!;
+    if (seen.has(v)) throw new ConfigError(`${where}: field ${JSON.stringify(v)} appears twice in the header of ${file}: rename one in the file`);
+    seen.add(v);
+    return v;
   });
 }
 
@@ -346,7 +350,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 0`);
       const probeTypes = probe.columnTypes();
       const names = probe.deduplicatedColumnNames();
-      for (const header of await csvHeaderNames(c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
+      for (const header of await csvHeaderNames(where, shown, c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
       const integral = await integralDoubles(
         c,
         csvReadSql(read, csv, undefined, `${rejectsName}_digits`, ['all_varchar = true']),

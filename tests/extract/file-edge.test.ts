@@ -518,3 +518,17 @@ describe('jsonSource: a file that is not UTF-8 (Latin-1, as Brazilian ERPs expor
     expect(result.sources[1]!.error).toMatch(/not UTF-8/);
   });
 });
+
+describe('csvSource without a schema: repeated header names', () => {
+  it('a header a,a,a_1 is refused naming "a" and the file, instead of storing the second "a" under the file\'s own "a_1" column', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'dup.csv');
+    fs.writeFileSync(file, 'a,a,a_1\n1,2,3\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'dup', path: file }));
+    const s = result.sources[0]!;
+    expect(s.status).toBe('failed');
+    expect(s.error).toMatch(/"a" appears twice/);
+    expect(s.error).toContain(file);
+  });
+});
