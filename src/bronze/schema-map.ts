@@ -23,6 +23,7 @@
 import type { z } from 'zod';
 import { ConfigError, DuckhouseError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { stringifyJsonExact } from '../extract/json-exact.js';
 
 export type WireType = 'VARCHAR' | 'DOUBLE' | 'BOOLEAN';
 
@@ -179,13 +180,16 @@ function textOf(value: unknown): string {
   return String(value);
 }
 
-/** Serialises nested values for a JSON→STRUCT cast: Dates as ISO, bigints as numbers. */
+/**
+ * Serialises nested values for a JSON→STRUCT cast: Dates as ISO, bigints as the numbers they are
+ * (every digit: a JSON column keeps a number a number, and the cast reads a BIGINT or DECIMAL
+ * field from its literal exactly).
+ */
 function toJson(value: unknown, field: string): string | null {
   if (value === null || value === undefined) return null;
   try {
-    return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
-      if (typeof v === 'bigint') return v.toString();
-      const original = this[k];
+    return stringifyJsonExact(value, undefined, function (this: unknown, k: string, v: unknown) {
+      const original = (this as Record<string, unknown>)[k];
       if (original instanceof Date && !Number.isNaN(original.getTime())) return isoForDuckDb(original);
       // Text cut inside an emoji (a lone surrogate, from APIs that truncate by UTF-16 unit) would
       // be written as "\ud83d", which DuckDB's JSON reader refuses for the whole batch: U+FFFD

@@ -48,8 +48,19 @@ const BIGINT_LITERAL = /"\\u0000duckhouse-bigint:(-?\d+)"/g;
 /**
  * JSON.stringify that writes `bigint`s as the integer literals they are (JSON.stringify throws on
  * them; Node 20 has no JSON.rawJSON): what parseJsonExact read, written back with every digit.
+ * `replacer` sees every value but the bigints, as JSON.stringify's would.
  */
-export function stringifyJsonExact(value: unknown, space?: number): string {
-  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${MARK}${v}` : v), space);
-  return text === undefined ? text : text.replace(BIGINT_LITERAL, '$1');
+export function stringifyJsonExact(value: unknown, space?: number, replacer?: (this: unknown, key: string, value: unknown) => unknown): string {
+  let bigints = false;
+  const text = JSON.stringify(
+    value,
+    function (this: unknown, key: string, v: unknown) {
+      if (typeof v !== 'bigint') return replacer ? replacer.call(this, key, v) : v;
+      bigints = true;
+      return `${MARK}${v}`;
+    },
+    space,
+  );
+  // Bronze writes every JSON value through here: without a bigint, no scan of the text.
+  return text === undefined || !bigints ? text : text.replace(BIGINT_LITERAL, '$1');
 }

@@ -532,3 +532,19 @@ describe('csvSource without a schema: repeated header names', () => {
     expect(s.error).toContain(file);
   });
 });
+
+describe('jsonSource without a schema: nested integers past 2^53', () => {
+  it('stay JSON numbers with every digit inside a JSON column, not strings', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.ndjson');
+    fs.writeFileSync(file, '{"id":1,"payment":{"nsu":12345678901234567890}}\n{"id":2,"payment":{"nsu":7}}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'orders', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    const rows = await lake.query(`SELECT id, CAST(payment AS VARCHAR) AS payment FROM ${bronze(lake, 'shop', 'orders')} ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, payment: '{"nsu":12345678901234567890}' },
+      { id: 2, payment: '{"nsu":7}' },
+    ]);
+  });
+});
