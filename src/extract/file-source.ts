@@ -733,14 +733,29 @@ async function* byteLines(file: string): AsyncGenerator<Buffer> {
   if (pending.length > 0) yield line(pending);
 }
 
+/**
+ * The file's first byte past a BOM and JSON whitespace (however much: an array after 70 blank
+ * lines is still an array), or undefined for a blank file.
+ */
+function firstByte(file: string): number | undefined {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const block = Buffer.alloc(64 * 1024);
+    for (let position = 0; ; ) {
+      const n = fs.readSync(fd, block, 0, block.length, position);
+      if (n === 0) return undefined;
+      const skipBom = position === 0 && block[0] === 0xef && block[1] === 0xbb && block[2] === 0xbf ? 3 : 0;
+      for (let i = skipBom; i < n; i++) if (![0x20, 0x09, 0x0a, 0x0d].includes(block[i]!)) return block[i];
+      position += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Yields batches of records; a broken NDJSON line is quarantined (when ctx is given) with its number. */
 async function* readJsonFile(file: string, ctx: ExtractContext | undefined): AsyncGenerator<unknown[]> {
-  const fd = fs.openSync(file, 'r');
-  const head = Buffer.alloc(64);
-  const n = fs.readSync(fd, head, 0, 64, 0);
-  fs.closeSync(fd);
-  const first = head.subarray(0, n).toString('utf8').trimStart()[0];
-  if (first === '[') {
+  if (firstByte(file) === 0x5b) {
     let text: string;
     try {
       text = utf8.decode(fs.readFileSync(file));

@@ -548,3 +548,14 @@ describe('jsonSource without a schema: nested integers past 2^53', () => {
     ]);
   });
 });
+
+describe('jsonSource: a JSON array after leading whitespace', () => {
+  it('an array file starting with more than 64 bytes of blank lines is read as an array, not quarantined line by line', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'items.json');
+    fs.writeFileSync(file, `${'\n'.repeat(70)}[\n  {"id": 1},\n  {"id": 2}\n]\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'items', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+  });
+});
