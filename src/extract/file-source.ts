@@ -174,9 +174,15 @@ function checkInferredNames(where: string, fields: Map<string, string>): void {
   }
 }
 
-/** read_csv options of the file's dialect (as the user gave them). */
+/**
+ * The longest CSV row DuckDB reads, in bytes (its default, 2 MB, failed the whole source over one
+ * long product description). A longer row still fails the read: DuckDB's sniffer does not reject it.
+ */
+const MAX_LINE_BYTES = 32 * 1024 * 1024;
+
+/** read_csv options of the file's dialect (as the user gave them), and the longest row read. */
 function csvDialect(csv: z.output<typeof csvOptionsSchema>): string[] {
-  const opts: string[] = [];
+  const opts: string[] = [`max_line_size = ${MAX_LINE_BYTES}`];
   if (csv.delimiter) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
   if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
   if (csv.escape !== undefined) opts.push(`escape = ${quoteLiteral(csv.escape)}`);
@@ -303,6 +309,14 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   };
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
+    try {
+      yield* read(ctx);
+    } catch (error) {
+      throw shortCsvError(error);
+    }
+  }
+
+  async function* read(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
     // The lake's engine reads naive timestamps of a column typed TIMESTAMPTZ in the lake's time zone (its session TimeZone).
     const c = await ctx.connect();
     const types = given ? csvTypes(given) : inferredTypes.get(ctx.runId);
@@ -331,7 +345,10 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     }
   }
 
-  return fileSource(where, o, options.partitionBy, given, extract, async (ctx) => {
+  const infer = (ctx: ExtractContext): Promise<Inferred> => inferTypes(ctx).catch((error: unknown) => Promise.reject(shortCsvError(error)));
+  return fileSource(where, o, options.partitionBy, given, extract, infer);
+
+  async function inferTypes(ctx: ExtractContext): Promise<Inferred> {
     const c = await ctx.connect();
     /** Column → DuckDB type (as DuckDB names it) and type id, in first-seen order over the files. */
     const columns = new Map<string, { type: string; typeId: DuckDBTypeId }>();
@@ -400,7 +417,21 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       columns: [...columns].map(([name, c]) => ({ name, type: asText.has(name) ? 'VARCHAR' : c.type })),
       rowless: !files.some((f) => f.hasRows),
     };
-  });
+  }
+}
+
+/**
+ * DuckDB's CSV errors quote the offending line whole ("Original Line: …"): a row past
+ * `max_line_size` would put megabytes in the source's error, the run's result and the logs.
+ */
+function shortCsvError(error: unknown): unknown {
+  if (error instanceof Error && error.message.length > 2_000) {
+    error.message = error.message
+      .split('\n')
+      .map((line) => (line.length > 1_000 ? `${line.slice(0, 1_000)}… (${line.length - 1_000} more characters)` : line))
+      .join('\n');
+  }
+  return error;
 }
 
 /** What a schema-less file source infers at run time. */
@@ -547,7 +578,8 @@ async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: st
     const key = `${r.file_path}:${r.line}`;
     const line = linesOf.get(String(r.file_path))?.get(Number(r.line_byte_position)) ?? Number(r.line);
     // DuckDB's csv_line starts with the previous line's end in a CRLF file or after a blank line.
-    const raw = typeof r.csv_line === 'string' ? r.csv_line.replace(/^\r?\n/, '') : (r.csv_line ?? null);
+    const text = typeof r.csv_line === 'string' ? r.csv_line.replace(/^\r?\n/, '') : (r.csv_line ?? null);
+    const raw = typeof text === 'string' && text.length > 10_000 ? `${text.slice(0, 10_000)}…` : text;
     const entry = byLine.get(key) ?? { line, file: String(r.file_path), raw, reasons: [] };
     entry.reasons.push(`${r.error_type}${r.column_name ? ` in column "${r.column_name}"` : ''}: ${r.error_message}`);
     byLine.set(key, entry);

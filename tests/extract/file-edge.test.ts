@@ -559,3 +559,25 @@ describe('jsonSource: a JSON array after leading whitespace', () => {
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
   });
 });
+
+describe('csvSource: long rows', () => {
+  it('a row longer than DuckDB\'s 2 MB default line limit (a huge description) is stored with the others; the source does not fail', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'products.csv');
+    fs.writeFileSync(file, `id,description\n1,curta\n2,${'x'.repeat(3_000_000)}\n3,outra\n`);
+    const lake = await tempLake();
+    for (const schema of [undefined, z.object({ id: z.number().int(), description: z.string() })]) {
+      const dataset = schema ? 'typed' : 'inferred';
+      const result = await lake.extract(csvSource({ source: 'shop', dataset, path: file, ...(schema ? { schema } : {}) }));
+      const s = result.sources[0]!;
+      expect(s.status, String(s.error).slice(0, 300)).toBe('success');
+      expect(s).toMatchObject({ rows: 3, rejected: 0 });
+      const rows = await lake.query(`SELECT id, length(description) AS n FROM ${bronze(lake, 'shop', dataset)} ORDER BY id`);
+      expect(rows.map((r) => [r.id, r.n])).toEqual([
+        [1, 5],
+        [2, 3_000_000],
+        [3, 5],
+      ]);
+    }
+  });
+});
