@@ -285,6 +285,8 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
   const bigintFields = bigintFieldsOf(given);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
+  // A file without a header has its columns named by the schema, in order (DuckDB would call them column0…).
+  const schemaNames = given && !csv.header ? [`names = [${Object.keys(shapeOf(given)).map(quoteLiteral).join(', ')}]`] : [];
 
   /**
    * A glob's files are read one by one, each with its own header: DuckDB reads a glob with the
@@ -304,7 +306,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   /** `types` for the columns `files` has: DuckDB refuses a type for a column the file lacks (an optional field, a column of other files). */
   const typesIn = async (c: DuckDBConnection, files: string, types: Record<string, string> | undefined): Promise<Record<string, string> | undefined> => {
     if (!types || Object.keys(types).length === 0) return types;
-    const names = new Set((await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_names`)} LIMIT 0`)).deduplicatedColumnNames());
+    const names = new Set((await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_names`, schemaNames)} LIMIT 0`)).deduplicatedColumnNames());
     return Object.fromEntries(Object.entries(types).filter(([name]) => names.has(name)));
   };
 
@@ -323,7 +325,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     inferredTypes.delete(ctx.runId);
     for (const { read: files } of await filesToRead(ctx)) {
       const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
-      const result = await c.stream(csvReadSql(files, csv, await typesIn(c, files, types), rejects));
+      const result = await c.stream(csvReadSql(files, csv, await typesIn(c, files, types), rejects, schemaNames));
       const names = result.deduplicatedColumnNames();
       const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
       for (;;) {

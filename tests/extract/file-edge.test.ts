@@ -581,3 +581,16 @@ describe('csvSource: long rows', () => {
     }
   });
 });
+
+describe('csvSource with header: false and a schema', () => {
+  it('names the columns by the schema (in order) instead of quarantining every row as "received undefined"', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'export.csv');
+    fs.writeFileSync(file, '1;Ana\n2;Bia\n');
+    const lake = await tempLake();
+    const result = await lake.extract(
+      csvSource({ source: 'erp', dataset: 'people', path: file, csv: { header: false, delimiter: ';' }, schema: z.object({ id: z.number().int(), name: z.string() }) }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+  });
+});
