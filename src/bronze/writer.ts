@@ -25,6 +25,8 @@ const CHUNK_ROWS = 2048;
 const MAX_PARTITIONS_PER_KEY = 10_000;
 /** Rows sampled per batch to estimate distinct counts. */
 const PROFILE_SAMPLE = 20_000;
+/** Columns whose distinct values one profile query counts (see `profile`). */
+const PROFILE_GROUP = 50;
 const WIRE_TYPES: Record<WireType, DuckDBType> = { VARCHAR, DOUBLE, BOOLEAN };
 
 export interface PartitionKey {
@@ -441,12 +443,23 @@ export class BronzeWriter {
       const value = col.castSql(`w${i}`);
       return `SELECT ${i} AS i, sum(k) AS nn, count(*) AS d, count(*) FILTER (WHERE k = 1) AS f1 FROM (SELECT ${scalar(col.sqlType) ? value : `CAST(${value} AS VARCHAR)`} AS v, count(*) AS k FROM s WHERE v IS NOT NULL GROUP BY 1)`;
     });
-    const counted = readerRows(
-      await c.runAndReadAll(
-        `WITH s AS MATERIALIZED (SELECT * FROM ${quoteIdent(sealed.table)}${sampleClause})
-         SELECT -1 AS i, count(*) AS nn, 0 AS d, 0 AS f1 FROM s UNION ALL ${perColumn.join(' UNION ALL ')}`,
-      ),
-    );
+    // DuckDB plans a UNION ALL in time quadratic in its branches (1,000 columns: over a minute),
+    // so the columns are counted PROFILE_GROUP at a time, over one sample: with several groups it
+    // is kept in a temporary table (each query's TABLESAMPLE would draw another).
+    const groups = Math.ceil(perColumn.length / PROFILE_GROUP);
+    const sample = groups > 1 && sampleClause ? `${sealed.table}_sample` : undefined;
+    if (sample) await c.run(`CREATE TEMP TABLE ${quoteIdent(sample)} AS SELECT * FROM ${quoteIdent(sealed.table)}${sampleClause}`);
+    const counted: Record<string, unknown>[] = [];
+    try {
+      for (let g = 0; g < groups; g++) {
+        const from = sample ? quoteIdent(sample) : `${quoteIdent(sealed.table)}${sampleClause}`;
+        const branches = perColumn.slice(g * PROFILE_GROUP, (g + 1) * PROFILE_GROUP);
+        if (g === 0) branches.unshift('SELECT -1 AS i, count(*) AS nn, 0 AS d, 0 AS f1 FROM s');
+        counted.push(...readerRows(await c.runAndReadAll(`WITH s AS MATERIALIZED (SELECT * FROM ${from}) ${branches.join(' UNION ALL ')}`)));
+      }
+    } finally {
+      if (sample) await c.run(`DROP TABLE IF EXISTS ${quoteIdent(sample)}`);
+    }
     const byColumn = new Map(counted.map((r) => [Number(r.i), { nn: Number(r.nn ?? 0), d: Number(r.d ?? 0), f1: Number(r.f1 ?? 0) }]));
     const sampled = byColumn.get(-1)?.nn ?? 0;
     /** Distinct values in the whole batch: exact when the sample is the batch; else unique stays unique, and the GEE estimate (√(N/n)·f1 + d − f1) for the rest. */
