@@ -180,7 +180,7 @@ export class TemplateEngine {
 
   constructor(modelsDir: string) {
     // dev: keep nunjucks' TemplateError (with its line) instead of a bare Error.
-    this.env = new nunjucks.Environment(new nunjucks.FileSystemLoader(modelsDir, { noCache: true }), {
+    this.env = new nunjucks.Environment(new DictSafeLoader(modelsDir, { noCache: true }), {
       autoescape: false,
       throwOnUndefined: true,
       dev: true,
@@ -295,6 +295,15 @@ const RAW_START = /\{%-?\s*(raw|verbatim)\s*-?%\}/y;
  * after it. Text, comments, raw blocks and string literals are left alone, and no line break is
  * added or removed, so the lines of errors stay right.
  */
+/** Files read by `{% import %}`, `{% from %}` and `{% include %}` get the same dict-brace spacing as compiled ones. */
+class DictSafeLoader extends nunjucks.FileSystemLoader {
+  override getSource(name: string): nunjucks.LoaderSource {
+    const source = super.getSource(name);
+    if (source) source.src = spaceDictBraces(source.src);
+    return source;
+  }
+}
+
 function spaceDictBraces(text: string): string {
   const out: string[] = [];
   let copied = 0;

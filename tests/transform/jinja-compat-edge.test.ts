@@ -67,6 +67,13 @@ describe('Jinja constructs of dbt projects', () => {
     expect(await rendered(`select {{ {'a': {'b': '}}'}}['a']['b'] }} as x{# {'c': {'d': 1}} #}`)).toBe("select }} as x");
     // No line break is added: an error after the dict keeps its line.
     expect(await rendered(`{% set d = {'a': {'b': 1}} %}\nselect 1\n{{ nope() }}`)).toMatch(/Jinja error at line 3: /);
+    // A file read by {% import %} (nunjucks' loader, not the project's compile) is spaced the same way.
+    expect(
+      await rendered({
+        'macros/regions.sql': `{% macro uf_of(name) %}{% set r = {'sul': {'uf': 'SC'}, 'sudeste': {'uf': 'SP'}} %}'{{ r[name]['uf'] }}'{% endmacro %}`,
+        'marts/m.sql': `{% import 'macros/regions.sql' as regions %}select {{ regions.uf_of('sul') }} as uf`,
+      }),
+    ).toBe("select 'SC' as uf");
   });
 
   it('{% for key in a_dict %} iterates the keys, as in Jinja, instead of running zero times', async () => {
