@@ -349,7 +349,7 @@ export class Lakehouse {
         for (let i = 0; i < leading; i++) {
           const created = await extracted.prepare(i);
           try {
-            if (created.statementType !== StatementType.CREATE) throw new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[created.statementType] ?? 'this'} statements are not allowed (use models to build tables)`);
+            if (created.statementType !== StatementType.CREATE) throw notReadOnly(created.statementType);
             await created.run();
           } finally {
             created.destroySync();
@@ -367,7 +367,7 @@ export class Lakehouse {
     const prepared = await extracted.prepare(index);
     try {
       if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
-        throw new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[prepared.statementType] ?? 'this'} statements are not allowed (use models to build tables)`);
+        throw notReadOnly(prepared.statementType);
       }
       // EXPLAIN ANALYZE runs the statement it explains: only a SELECT may be explained so.
       const analyzed = prepared.statementType === StatementType.EXPLAIN ? explainAnalyzed(sql) : undefined;
@@ -948,6 +948,11 @@ for (const name of ['extract', 'build', 'test', 'run', 'compact', 'prune', 'repo
     writable: true,
     configurable: true,
   });
+}
+
+/** The error for a statement `lake.query` does not run: it is not read-only. */
+function notReadOnly(type: StatementType): DuckhouseError {
+  return new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[type] ?? 'this'} statements are not allowed (use models to build tables)`);
 }
 
 /** A query parameter as node-api binds it, with the type to bind it as where node-api's own guess is wrong. */
