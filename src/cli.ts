@@ -12,7 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { sourceLabel } from './results.js';
 import type { Lakehouse, OpenOptions, AnySource, Row } from './index.js';
 import type { PlainValue } from './db/values.js';
-import { parseTypeString, type TypeNode } from './db/type-string.js';
+import type { TypeNode } from './db/type-string.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -237,6 +237,8 @@ async function showNaiveTimestamps(lake: Lakehouse, query: string, rows: Row[]):
   if (rows.length === 0) return;
   const described = await describeQuery(lake, query);
   if (!described) return;
+  // Loaded here, not at start-up: `duckhouse runs` is timed from a cold process.
+  const { parseTypeString } = await import('./db/type-string.js');
   const naive: [string, TypeNode][] = [];
   for (const d of described) {
     try {
