@@ -106,8 +106,8 @@ export function redactSql(sql: string): string {
  * Valid records as bronze stores them: the registered secret values (in any of their forms)
  * scrubbed from their strings, as when an API echoes the caller's key in a callback URL. Only
  * registered values, never by key name: a `session_token` column is data. This is on the
- * extraction hot path: free while no secret is registered, otherwise an `includes` per string
- * long enough to hold a secret. A record holding one is copied, never changed in place (it may be
+ * extraction hot path: free while no secret is registered, otherwise one test of a regex of every
+ * registered form per string long enough to hold one. A record holding one is copied, never changed in place (it may be
  * the source's own object).
  * @example writer.append(scrubSecretValues(valid))
  */
