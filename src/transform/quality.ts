@@ -35,7 +35,12 @@ export interface QualityScore {
 
 const FORMATS: { match: RegExp; check: (col: string) => string }[] = [
   { match: /(^|_)(ean|gtin)$/, check: (c) => `regexp_full_match(CAST(${c} AS VARCHAR), '[0-9]{8}|[0-9]{12,14}')` },
-  { match: /(^|_)(cep|zip_code|zip_code_prefix)$/, check: (c) => `regexp_full_match(lpad(CAST(${c} AS VARCHAR), 5, '0'), '[0-9]{5}(-?[0-9]{3})?')` },
+  {
+    match: /(^|_)(cep|zip_code|zip_code_prefix)$/,
+    // A numeric prefix loses its leading zeros (1310 is 01310): padded, never cut (DuckDB's lpad
+    // truncates a longer string to its first 5 characters, which made '12345XYZ' conform).
+    check: (c) => `regexp_full_match(CASE WHEN length(CAST(${c} AS VARCHAR)) < 5 THEN lpad(CAST(${c} AS VARCHAR), 5, '0') ELSE CAST(${c} AS VARCHAR) END, '[0-9]{5}(-?[0-9]{3})?')`,
+  },
   {
     match: /(^|_)(uf|state)$/,
     check: (c) =>

@@ -107,3 +107,16 @@ describe('a change of a model\'s tests only (its data is up to date)', () => {
     expect(third.tests.find((t) => t.name === 'quality_score_marts_m')).toMatchObject({ status: 'pass', measured: 1 });
   }, 60_000);
 });
+
+describe('conformity', () => {
+  it('a CEP with letters or more than 8 digits does not conform; a zip_code_prefix that lost its leading zero does', async () => {
+    const { lake } = await projectLake({
+      // valid: '88000-000', '01310100', 1310 (01310), 88000; invalid: '12345XYZ', '1234567890123'
+      'trusted/tru_addr.sql': `select * from (values ('88000-000', 1310), ('01310100', 88000), ('12345XYZ', 1310), ('1234567890123', 1310)) as t(cep, zip_code_prefix)`,
+    });
+    await lake.build();
+    const [q] = await lake.query(`select conformity from marts.mart_data_quality where model = 'trusted.tru_addr'`);
+    // cep: 2 of 4 conform; zip_code_prefix: 4 of 4. (DuckDB's lpad cut '12345XYZ' to '12345', which conformed.)
+    expect(q!.conformity).toBeCloseTo(6 / 8);
+  });
+});
