@@ -1037,6 +1037,18 @@ class Builder {
     this.uncarried.delete(id);
   }
 
+  /** Rows of `fresh` (rejections) beyond the copies of them `previous` holds, compared on the rule and the columns both have. */
+  private async unseenRejections(fresh: string, previous: string): Promise<string> {
+    const before = new Set([...(await this.columnsOf(previous)).keys()].map((c) => c.toLowerCase()));
+    const same = [...(await this.columnsOf(fresh)).keys()].filter((c) => c !== '_rejected_run_id' && c !== '_rejected_at' && before.has(c.toLowerCase()));
+    const copy = quoteIdent('_duckhouse_copy');
+    const match = same.map((c) => `o.${quoteIdent(c)} IS NOT DISTINCT FROM n.${quoteIdent(c)}`).join(' AND ');
+    return (
+      `SELECT * EXCLUDE (${copy}) FROM (SELECT *, row_number() OVER (PARTITION BY ${same.map(quoteIdent).join(', ')}) AS ${copy} FROM (${fresh})) AS n ` +
+      `WHERE ${copy} > (SELECT count(*) FROM (${previous}) AS o WHERE ${match})`
+    );
+  }
+
   /** `audit.<model>_rejected`: the rows each `reject_if` rule removed, with the rule's name. */
   private async buildAudit(node: ProjectNode, incremental: boolean, prevAudit: ModelState | undefined, stagedRows?: string): Promise<void> {
     const probe = renderModel(this.project, node, this.renderContextFor(node, incremental));
@@ -1069,6 +1081,11 @@ class Builder {
       const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
       const redecided = [`SELECT 1 FROM (${fresh}) AS n WHERE ${match}`, ...(stagedRows ? [`SELECT 1 FROM ${stagedRows} AS n WHERE ${match}`] : [])];
       sql = `SELECT * FROM (${tableViewSql(prevAudit.files)}) AS o WHERE ${redecided.map((q) => `NOT EXISTS (${q})`).join(' AND ')} UNION ALL BY NAME ${fresh}`;
+    } else if (incremental && prevAudit) {
+      // Without a key, the new rejections are appended. A row rejected by an earlier run that this
+      // run's filter reads again (`ts > max(ts)` of the kept rows stays below it) is rejected
+      // again: only the copies beyond those already audited are new.
+      sql = await this.unseenRejections(fresh, tableViewSql(prevAudit.files));
     }
     const written = await this.writeTable(target, sql);
     const replaced = incremental && prevAudit && keys.length > 0;

@@ -186,6 +186,27 @@ where {{ reject_if('v < 0', 'negative') }}
       { _rejected_rule: 'negative', k: 3, v: -3 },
     ]);
   });
+
+  it('an append model whose filter reads a rejected row again audits it once, not once per build (identical rows of one run each count)', async () => {
+    const schema = z.object({ id: z.number(), ts: z.number(), price: z.number() });
+    const src = (rows: number[][]) => defineSource({ source: 's', dataset: 'p', schema, extract: () => [rows.map(([id, ts, price]) => ({ id: id!, ts: ts!, price: price! }))] });
+    const { lake } = await projectLake({
+      'trusted/tru_p.sql': `{{ config(materialized='incremental') }}
+select id, ts, price from {{ source('s', 'p') }} where {{ reject_if('price <= 0', 'bad') }}
+{% if is_incremental() %} and ts > (select max(ts) from {{ this }}) {% endif %}`,
+    });
+    await lake.extract([src([[1, 1, 5]])]);
+    await lake.build();
+    await lake.extract([src([[2, 2, -1], [2, 2, -1]])]);
+    await lake.build();
+    // ts 2 is past the kept rows' max(ts) = 1: the third build reads and rejects both copies again.
+    await lake.extract([src([[3, 3, 5], [4, 4, 0]])]);
+    await lake.build();
+    expect(await lake.query(`select id from trusted.tru_p order by id`)).toEqual([{ id: 1 }, { id: 3 }]);
+    expect(await lake.query(`select id from audit.tru_p_rejected order by id`)).toEqual([{ id: 2 }, { id: 2 }, { id: 4 }]);
+    const [q] = await lake.query(`select accuracy from marts.mart_data_quality order by computed_at desc limit 1`);
+    expect(q!.accuracy).toBeCloseTo(2 / 5);
+  });
 });
 
 describe('a source never extracted', () => {
