@@ -6,7 +6,7 @@
  *
  * | dimension    | measured as |
  * |--------------|-------------|
- * | completeness | 1 − failing rows / checked rows of the `not_null` tests |
+ * | completeness | 1 − failing rows / checked rows of the `not_null` tests (a test's `where` narrows its rows) |
  * | uniqueness   | 1 − duplicates / rows of the `unique` tests |
  * | validity     | 1 − failures / rows of the `accepted_values` tests |
  * | accuracy     | rows kept / (kept + rejected by `reject_if` range rules) |
@@ -21,7 +21,7 @@ import { qualified, quoteIdent } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import type { TestResult } from '../results.js';
 import type { Project, ProjectNode } from './project.js';
-import { failingRowsSql } from './tests-def.js';
+import { checkedRowsSql, failingRowsSql } from './tests-def.js';
 
 export const DIMENSIONS = QUALITY_DIMENSIONS;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -50,13 +50,17 @@ const FORMATS: { match: RegExp; check: (col: string) => string }[] = [
 
 const clamp = (x: number): number => Math.max(0, Math.min(1, x));
 
-/** 1 − the share of rows the tests of one kind find at fault (each test counts over all rows). */
-function fromTests(tests: TestResult[], kind: string, rows: number, faultyRows: Map<string, number>): number | null {
+/**
+ * 1 − the share of rows the tests of one kind find at fault: each test counts over the rows it
+ * checks (all of them, or those its `where` keeps: a column required on 2 rows, null on both, is 0).
+ */
+function fromTests(tests: TestResult[], kind: string, rows: number, faultyRows: Map<string, number>, checkedRows: Map<string, number>): number | null {
   const mine = tests.filter((t) => t.kind === kind && t.status !== 'error');
   if (mine.length === 0) return null;
-  if (rows === 0) return 1;
+  const checked = mine.reduce((s, t) => s + (checkedRows.get(t.name) ?? rows), 0);
+  if (checked === 0) return 1;
   const failing = mine.reduce((s, t) => s + (faultyRows.get(t.name) ?? t.failures), 0);
-  return clamp(1 - failing / (rows * mine.length));
+  return clamp(1 - failing / checked);
 }
 
 export async function scoreModels(
@@ -75,20 +79,25 @@ export async function scoreModels(
     const mine = tests.filter((t) => t.model === node.id);
     // `unique` and `accepted_values` count keys and values (as dbt does); the score counts rows.
     const faultyRows = new Map<string, number>();
+    const checkedRows = new Map<string, number>();
+    const relationOf = (id: string): string => qualified(...(id.split('.') as [string, string]));
     for (const t of mine) {
-      if (t.status === 'pass' || t.status === 'error') continue;
+      if (t.status === 'error') continue;
       const def = project.tests.find((d) => d.name === t.name);
-      const sql = def ? failingRowsSql(def, (id) => qualified(...(id.split('.') as [string, string]))) : undefined;
+      if (!def) continue;
+      const checked = checkedRowsSql(def, relationOf);
+      if (checked) checkedRows.set(t.name, Number(readerRows(await c.runAndReadAll(checked))[0]?.rows ?? rows));
+      const sql = t.status === 'pass' ? undefined : failingRowsSql(def, relationOf);
       if (sql) faultyRows.set(t.name, Number(readerRows(await c.runAndReadAll(sql))[0]?.rows ?? t.failures));
     }
     const dims: Record<Dimension, number | null> = {
-      completeness: fromTests(mine, 'not_null', rows, faultyRows),
-      uniqueness: fromTests(mine, 'unique', rows, faultyRows),
-      validity: fromTests(mine, 'accepted_values', rows, faultyRows),
+      completeness: fromTests(mine, 'not_null', rows, faultyRows, checkedRows),
+      uniqueness: fromTests(mine, 'unique', rows, faultyRows, checkedRows),
+      validity: fromTests(mine, 'accepted_values', rows, faultyRows, checkedRows),
       accuracy: null,
       conformity: null,
-      consistency: fromTests(mine, 'expression', rows, faultyRows),
-      integrity: fromTests(mine, 'relationships', rows, faultyRows),
+      consistency: fromTests(mine, 'expression', rows, faultyRows, checkedRows),
+      integrity: fromTests(mine, 'relationships', rows, faultyRows, checkedRows),
       timeliness: null,
     };
     if (node.rejectRules.length > 0) {

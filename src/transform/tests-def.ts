@@ -357,6 +357,11 @@ export function failingRowsSql(test: TestDef, relationOf: (id: string) => string
   return undefined;
 }
 
+/** For the quality score: how many rows a test with a `where` looks at (undefined without one: all the model's rows). */
+export function checkedRowsSql(test: TestDef, relationOf: (id: string) => string): string | undefined {
+  return test.where === undefined ? undefined : `select count(*)::BIGINT as rows from ${testedRelation(test, relationOf)} as t`;
+}
+
 export function testSql(test: TestDef, relationOf: (id: string) => string, compiledSql?: string): string {
   const rel = testedRelation(test, relationOf);
   const counted = (from: string) => `select count(*)::BIGINT as failures, NULL::DOUBLE as measured from ${from}`;

@@ -108,7 +108,7 @@ describe('a change of a model\'s tests only (its data is up to date)', () => {
   }, 60_000);
 });
 
-describe('conformity', () => {
+describe('dimensions against hand-computed numbers', () => {
   it('a CEP with letters or more than 8 digits does not conform; a zip_code_prefix that lost its leading zero does', async () => {
     const { lake } = await projectLake({
       // valid: '88000-000', '01310100', 1310 (01310), 88000; invalid: '12345XYZ', '1234567890123'
@@ -118,5 +118,26 @@ describe('conformity', () => {
     const [q] = await lake.query(`select conformity from marts.mart_data_quality where model = 'trusted.tru_addr'`);
     // cep: 2 of 4 conform; zip_code_prefix: 4 of 4. (DuckDB's lpad cut '12345XYZ' to '12345', which conformed.)
     expect(q!.conformity).toBeCloseTo(6 / 8);
+  });
+
+  it("a test's `where` narrows the rows its dimension is a share of (a column required on 2 rows and null on both is not 80 % complete)", async () => {
+    const { lake } = await projectLake({
+      'trusted/tru_a.sql': `select * from (values (1, 'x', null), (2, 'x', null), (3, 'y', 1), (4, 'y', 2), (5, 'y', null), (6, 'y', null), (7, 'y', null), (8, 'y', null), (9, 'y', null), (10, 'y', null)) as t(id, kind, ref)`,
+      'trusted/_t.yml': `version: 2
+models:
+  - name: tru_a
+    columns:
+      - name: ref
+        tests:
+          - not_null: { config: { where: "kind = 'x'" } }
+      - name: id
+        tests: [not_null]
+`,
+    });
+    const r = await lake.build();
+    expect(r.tests.find((t) => t.kind === 'not_null' && t.column === 'ref')).toMatchObject({ status: 'fail', failures: 2 });
+    const [q] = await lake.query(`select completeness from marts.mart_data_quality`);
+    // ref: 2 of the 2 rows it is required on are null; id: 0 of 10 → 1 − 2 / (2 + 10).
+    expect(q!.completeness).toBeCloseTo(1 - 2 / 12);
   });
 });
