@@ -28,7 +28,7 @@ import { combineStatus } from '../results.js';
 import { discoverProject, nodeLabel, topoOrder, type Project, type ProjectNode } from './project.js';
 import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
-import { testSql, type TestDef } from './tests-def.js';
+import { sourceTarget, testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, ensureSchema, readState, supersededBronze, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
@@ -253,7 +253,11 @@ export async function runTests(
     try {
       let compiled: string | undefined;
       if (test.kind === 'singular') compiled = renderModel(project, project.nodes.get(test.model)!, contextFor(project.nodes.get(test.model)!)).sql;
-      const [row] = readerRows(await c.runAndReadAll(testSql(test, relationOf, compiled)));
+      // A relationships parent that is a source reads the bronze files its model's source() would.
+      const parent = test.kind === 'relationships' ? test.args.to : undefined;
+      const source = parent === undefined ? undefined : sourceTarget(parent);
+      const relationFor = source ? (id: string) => (id === parent ? contextFor(project.nodes.get(test.model)!).sourceRelation(source.source, source.dataset, {}) : relationOf(id)) : relationOf;
+      const [row] = readerRows(await c.runAndReadAll(testSql(test, relationFor, compiled)));
       const failures = Number(row?.failures ?? 0);
       const measured = row?.measured === null || row?.measured === undefined ? undefined : Number(row.measured);
       const status = failures === 0 ? 'pass' : test.severity === 'warn' ? 'warn' : 'fail';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { resolveRef } from './builtins.js';
+import { parseSource, resolveRef } from './builtins.js';
 import type { Project, ProjectNode } from './project.js';
 import type { RawTest } from './properties.js';
 import { trimSqlTail } from './sql-text.js';
@@ -69,6 +69,7 @@ export type TestDef = TestBase &
     | { kind: 'not_null'; args: { column: string } }
     | { kind: 'unique'; args: { columns: string[] } }
     | { kind: 'accepted_values'; args: { column: string; values: (string | number | boolean)[]; quote: boolean } }
+    /** `to`: the parent's node id, or `source:<source>.<dataset>` (see `sourceTarget`). */
     | { kind: 'relationships'; args: { column: string; to: string; field: string } }
     | { kind: 'expression'; args: { expression: string } }
     | { kind: 'row_count'; args: { min?: number; max?: number } }
@@ -247,6 +248,13 @@ function makeTest(
       suffix = args.values!.map(String);
       break;
     case 'relationships': {
+      const source = sourceArgs(args.to!, `${where}: test relationships`);
+      if (source) {
+        // As in dbt: the parent may be a source, read as the model's own source() reads it.
+        test = { ...base, ...extra, name: '', kind, args: { column: needColumn(), to: `${SOURCE_TARGET}${source.source}.${source.dataset}`, field: args.field! } };
+        suffix = [args.field!, source.dataset];
+        break;
+      }
       const to = resolveRef(project.nodes, `${where}: test relationships`, ...refArgs(args.to!));
       if (!project.nodes.get(to)!.config.enabled) {
         throw new ModelError('REF_DISABLED', `${where}: test relationships: ${args.to} points to ${to}, which is disabled (enabled: false)`);
@@ -285,6 +293,24 @@ function makeTest(
   }
   test.name = args.name ?? testName(kind, node.name, columnName, suffix);
   return { test, custom: args.name !== undefined };
+}
+
+/** How a relationships test names a source parent in `args.to` (node ids never hold a colon). */
+const SOURCE_TARGET = 'source:';
+
+/** The source and dataset of a relationships `to` written `source('vtex', 'products')`. */
+function sourceArgs(to: string, label: string): { source: string; dataset: string } | undefined {
+  const m = /^\s*source\(\s*(['"])([^'"]*)\1\s*,\s*(['"])([^'"]*)\3\s*\)\s*$/.exec(to);
+  if (!m) return undefined;
+  const use = parseSource(label, [m[2]!, m[4]!], {});
+  return { source: use.source, dataset: use.dataset };
+}
+
+/** The source a relationships test's `to` names, or undefined when it names a model or seed. */
+export function sourceTarget(to: string): { source: string; dataset: string } | undefined {
+  if (!to.startsWith(SOURCE_TARGET)) return undefined;
+  const [source, dataset] = to.slice(SOURCE_TARGET.length).split('.') as [string, string];
+  return { source, dataset };
 }
 
 /** `ref('x')`, `ref("s", "x")`, `x` or `s.x` → the arguments of ref(). */

@@ -50,6 +50,25 @@ models:
     expect(again.map((t) => [t.name, t.status]).sort()).toEqual(r.tests.filter((t) => t.kind !== 'min_quality_score').map((t) => [t.name, t.status]).sort());
   });
 
+  it("relationships to a source (`to: source('shop', 'prices')`) checks the child values against its bronze, in a build and in lake.test()", async () => {
+    const { lake } = await projectLake({
+      'trusted/tru_x.sql': `select * from (values ('a'), ('z'), (null)) as t(store)`,
+      'trusted/_t.yml': `version: 2
+models:
+  - name: tru_x
+    columns:
+      - name: store
+        tests:
+          - relationships: { to: "source('shop', 'prices')", field: store }
+`,
+    });
+    await lake.extract([prices([['a', '1', 1], ['b', '2', 2]])]);
+    // Before: "ref('source('shop', 'prices')') not found — did you mean tru_x?"
+    const r = await lake.build();
+    expect(r.tests.find((t) => t.kind === 'relationships')).toMatchObject({ name: 'relationships_tru_x_store__store__prices', status: 'fail', failures: 1 });
+    expect((await lake.test()).find((t) => t.kind === 'relationships')).toMatchObject({ status: 'fail', failures: 1 });
+  });
+
   it('a test on a model neither selected nor ever built is not run, with a warning, instead of erroring', async () => {
     const { lake } = await projectLake({
       'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
