@@ -144,7 +144,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     // An up-to-date model whose score is stale (its tests changed since, or a build with
     // `test: false` rebuilt it) is scored again and the scores republished: its data is kept.
     const rescored = models.some((m) => m.status === 'up-to-date' && builder.staleScore(m.name));
-    const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || rescored || !fs.existsSync(env.analyticsFile);
+    const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || builder.ephemeralAudits > 0 || rescored || !fs.existsSync(env.analyticsFile);
     // Scores go to marts.mart_data_quality in the new catalog and to the metrics db alike: with
     // nothing to publish (every rebuilt model failed) none are computed, and the gates stand as the
     // last published build scored them, as in a build that rebuilds nothing.
@@ -344,6 +344,8 @@ class Builder {
   /** Skipped only because a source they read was never extracted (not a failure of the build). */
   readonly waiting = new Set<string>();
   removed = 0;
+  /** Audit tables of ephemerals this build wrote or dropped (they change the catalog though no model did). */
+  ephemeralAudits = 0;
   private readonly causes = new Map<string, string>();
   private readonly bronze = new Map<string, BronzeDataset>();
   private fileNo = 0;
@@ -385,6 +387,7 @@ class Builder {
       if (hash !== prev.hash || this.staleScore(node.id)) return undefined;
       results.push({ name: node.id, file: node.displayPath, materialization: node.kind === 'seed' ? 'seed' : node.config.materialized, status: 'up-to-date', rows: prev.rows, durationMs: Math.round(performance.now() - started) });
     }
+    if (this.ephemeralNodes().some((n) => selected.has(n.id) && this.staleEphemeralAudit(n))) return undefined;
     return results;
   }
 
@@ -458,6 +461,13 @@ class Builder {
       .filter((n) => n.config.enabled && n.kind !== 'assertion' && !(n.kind === 'model' && n.config.materialized === 'ephemeral'));
   }
 
+  /** Enabled ephemeral models: no object of their own, but an audit table when they `reject_if`. */
+  private ephemeralNodes(): ProjectNode[] {
+    return topoOrder(this.project)
+      .map((id) => this.project.nodes.get(id)!)
+      .filter((n) => n.config.enabled && n.kind === 'model' && n.config.materialized === 'ephemeral');
+  }
+
   /**
    * The previous build's objects, for every model still in the project: taken into the state
    * here, defined in the new catalog at the model's turn (see `carry`), so that a model rebuilt
@@ -466,10 +476,11 @@ class Builder {
    */
   async carryOver(): Promise<void> {
     const nodes = this.materializedNodes();
+    const ephemerals = this.ephemeralNodes();
     await ensureSchema(this.c, ...new Set(['audit', ...nodes.map((n) => n.schema)]));
     const keep = new Set<string>();
-    for (const node of nodes) {
-      for (const id of [node.id, auditId(node)]) {
+    for (const node of [...nodes, ...ephemerals]) {
+      for (const id of node.config.materialized === 'ephemeral' ? [auditId(node)] : [node.id, auditId(node)]) {
         const entry = this.previous.get(id);
         if (!entry || !entry.files.every((f) => fs.existsSync(f))) continue;
         keep.add(id);
@@ -479,7 +490,7 @@ class Builder {
     }
     // Audit tables have no ref(): a model reads one by its name, wherever it sorts in the DAG. They
     // are a few files each and read nothing else, so they are all defined at once, first.
-    for (const node of nodes) await this.carry(auditId(node));
+    for (const node of [...nodes, ...ephemerals]) await this.carry(auditId(node));
     const quality = this.previous.get(QUALITY_ID);
     if (quality && !this.project.nodes.has(QUALITY_ID) && quality.files.every((f) => fs.existsSync(f))) {
       await ensureSchema(this.c, 'marts');
@@ -607,13 +618,54 @@ class Builder {
     for (const id of topoOrder(this.project)) {
       const node = this.project.nodes.get(id)!;
       if (!selected.has(id) || node.kind !== 'model' || node.config.materialized !== 'ephemeral' || !node.config.enabled) continue;
+      let sql: string;
       try {
-        this.writeCompiled(node, renderModel(this.project, node, this.renderContextFor(node)).sql);
+        sql = renderModel(this.project, node, this.renderContextFor(node)).sql;
+        this.writeCompiled(node, sql);
       } catch {
         // Reported by the models that inline it.
+        continue;
       }
+      await this.auditEphemeral(node, sql);
     }
     return results;
+  }
+
+  /**
+   * An ephemeral's `reject_if` drops rows in every model that inlines it: they are stored once, in
+   * the ephemeral's own `audit.<model>_rejected`, rewritten when what it reads or its SQL changed.
+   */
+  private async auditEphemeral(node: ProjectNode, sql: string): Promise<void> {
+    const prev = this.state.get(auditId(node));
+    if (node.rejectRules.length === 0) {
+      if (prev) {
+        await this.dropAudit(node);
+        this.ephemeralAudits++;
+      }
+      return;
+    }
+    const hash = this.hashOf(node, sql);
+    this.hashes.set(node.id, hash);
+    // Its inputs are not all in this catalog: the audit of the last build that read them stays.
+    if ((prev?.hash === hash && !this.options.fullRefresh) || this.neverExtracted(node) || this.blockedBy(node)) return;
+    try {
+      await this.buildAudit(node, false, undefined);
+      this.ephemeralAudits++;
+    } catch (error) {
+      this.warnings.push(redactString(`audit.${node.name}_rejected of ${nodeLabel(node)} not written: ${errorMessage(error)}`));
+    }
+  }
+
+  /** Whether a selected ephemeral's audit table is not what its SQL and inputs now make (see `auditEphemeral`). */
+  private staleEphemeralAudit(node: ProjectNode): boolean {
+    const prev = this.previous.get(auditId(node));
+    if (node.rejectRules.length === 0) return prev !== undefined;
+    if (!prev || !prev.files.every((f) => fs.existsSync(f))) return true;
+    try {
+      return this.hashOf(node, renderModel(this.project, node, this.renderContextFor(node)).sql) !== prev.hash;
+    } catch {
+      return true;
+    }
   }
 
   /** `source.dataset` read by the node (directly or through ephemerals) with no bronze and no recorded schema. */

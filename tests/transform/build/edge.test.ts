@@ -198,6 +198,35 @@ describe('audit tables of reject_if', () => {
     expect(await lake.query('select _rejected_rule, sku from audit.tru_r_rejected')).toEqual([{ _rejected_rule: 'sku_one', sku: '1' }]);
   });
 
+  it('an ephemeral stores the rows its reject_if drops in audit.<model>_rejected: kept while nothing changes, rewritten with its inputs, gone with its rules', async () => {
+    const { lake, models } = await projectLake({
+      ...STG,
+      'staging/stg_pos.sql': `{{ config(materialized='ephemeral') }} select store, sku, price from {{ ref('stg_prices') }} where {{ reject_if('price <= 0', 'non_positive') }}`,
+      'trusted/tru_pos.sql': `select sku from {{ ref('stg_pos') }}`,
+      'marts/other.sql': `select 1 as x`,
+    });
+    const rejected = () => lake.query(`select _rejected_rule, sku from audit.stg_pos_rejected order by sku`);
+    await lake.extract([prices([['a', '1', 1], ['a', '2', -1]])]);
+    expect((await lake.build()).status).toBe('success');
+    expect(await lake.query('select sku from trusted.tru_pos')).toEqual([{ sku: '1' }]);
+    // Before: sku 2 was dropped and stored nowhere.
+    expect(await rejected()).toEqual([{ _rejected_rule: 'non_positive', sku: '2' }]);
+    // Nothing to do (nothing published either), then another model rebuilt alone: the audit stays.
+    const published = fs.statSync(lake.paths.analytics).ino;
+    expect((await lake.build()).models.every((m) => m.status === 'up-to-date')).toBe(true);
+    expect(fs.statSync(lake.paths.analytics).ino).toBe(published);
+    writeFiles(models, { 'marts/other.sql': `select 2 as x` });
+    await lake.build({ select: ['other'] });
+    expect(await rejected()).toEqual([{ _rejected_rule: 'non_positive', sku: '2' }]);
+    // New bronze: the audit follows what the ephemeral reads now.
+    await lake.extract([prices([['a', '3', 0]])]);
+    await lake.build();
+    expect(await rejected()).toEqual([{ _rejected_rule: 'non_positive', sku: '2' }, { _rejected_rule: 'non_positive', sku: '3' }]);
+    writeFiles(models, { 'staging/stg_pos.sql': `{{ config(materialized='ephemeral') }} select store, sku, price from {{ ref('stg_prices') }}` });
+    await lake.build();
+    expect(await lake.query(`select count(*) as n from duckdb_views() where schema_name = 'audit'`)).toEqual([{ n: 0 }]);
+  });
+
   it('an incremental model losing its rules loses its audit table, and gets a fresh one when they come back', async () => {
     const inc = (where: string) => `{{ config(materialized='incremental', unique_key='sku') }}
       select store, sku, price, _extracted_at from {{ ref('stg_prices') }} where ${where}
