@@ -768,6 +768,57 @@ async function* byteLines(file: string): AsyncGenerator<Buffer> {
 }
 
 /**
+ * The elements of a JSON array file, each as its bytes, read in chunks: the whole file as one
+ * string would cap it at V8's longest string (512 MB) and hold it all in memory at once. Only
+ * the top level is split (outside strings, at depth 0); each element is parsed on its own.
+ */
+async function* arrayElements(file: string): AsyncGenerator<Buffer> {
+  const invalid = (why: string): ConfigError => new ConfigError(`jsonSource: ${file} is not valid JSON: ${why}`);
+  // before: up to '['; between: before an element; inside: in one; after: past the closing ']'.
+  let state = 'before' as 'before' | 'between' | 'inside' | 'after';
+  let depth = 0;
+  let quoted = false;
+  let escaped = false;
+  let elements = 0;
+  let parts: Buffer[] = [];
+  let offset = 0;
+  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let i = offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? 3 : 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (state === 'inside') {
+        if (quoted) {
+          if (escaped) escaped = false;
+          else if (b === 0x5c) escaped = true;
+          else if (b === 0x22) quoted = false;
+        } else if (b === 0x22) quoted = true;
+        else if (b === 0x7b || b === 0x5b) depth += 1;
+        else if ((b === 0x7d || b === 0x5d) && depth > 0) depth -= 1;
+        else if (depth === 0 && (b === 0x2c || b === 0x5d)) {
+          parts.push(chunk.subarray(start, i));
+          yield parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+          parts = [];
+          elements += 1;
+          state = b === 0x2c ? 'between' : 'after';
+        }
+        continue;
+      }
+      if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+      if (state === 'before' && b === 0x5b) state = 'between';
+      else if (state === 'between' && b === 0x5d && elements === 0) state = 'after';
+      else if (state === 'between' && b !== 0x2c && b !== 0x5d) {
+        state = 'inside';
+        start = i;
+        i -= 1; // read the element's first byte as part of it (a '{' or '[' opens a level)
+      } else throw invalid(`unexpected ${JSON.stringify(String.fromCharCode(b))} at byte ${offset + i}`);
+    }
+    if (state === 'inside') parts.push(chunk.subarray(start));
+    offset += chunk.length;
+  }
+  if (state !== 'after') throw invalid('unexpected end of the file (the array is not closed)');
+}
+
+/**
  * The file's first byte past a BOM and JSON whitespace (however much: an array after 70 blank
  * lines is still an array), or undefined for a blank file.
  */
@@ -790,20 +841,27 @@ function firstByte(file: string): number | undefined {
 /** Yields batches of records; a broken NDJSON line is quarantined (when ctx is given) with its number. */
 async function* readJsonFile(file: string, ctx: ExtractContext | undefined): AsyncGenerator<unknown[]> {
   if (firstByte(file) === 0x5b) {
-    let text: string;
-    try {
-      text = utf8.decode(fs.readFileSync(file));
-    } catch {
-      throw new ConfigError(`jsonSource: ${file} is not UTF-8 text (a Latin-1 export?): convert it to UTF-8`);
+    let batch: unknown[] = [];
+    let n = 0;
+    for await (const bytes of arrayElements(file)) {
+      n += 1;
+      let text: string;
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        throw new ConfigError(`jsonSource: ${file} is not UTF-8 text (a Latin-1 export?): convert it to UTF-8`);
+      }
+      try {
+        batch.push(parseJsonExact(text));
+      } catch (error) {
+        throw new ConfigError(`jsonSource: ${file} is not valid JSON: element ${n} of the array: ${(error as Error).message}`);
+      }
+      if (batch.length >= BATCH_ROWS) {
+        yield batch;
+        batch = [];
+      }
     }
-    let parsed: unknown;
-    try {
-      parsed = parseJsonExact(withoutBom(text));
-    } catch (error) {
-      throw new ConfigError(`jsonSource: ${file} is not valid JSON: ${(error as Error).message}`);
-    }
-    const all = parsed as unknown[];
-    for (let i = 0; i < all.length; i += BATCH_ROWS) yield all.slice(i, i + BATCH_ROWS);
+    if (batch.length > 0) yield batch;
     return;
   }
   let batch: unknown[] = [];

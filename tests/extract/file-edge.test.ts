@@ -595,6 +595,25 @@ describe('csvSource with header: false and a schema', () => {
   });
 });
 
+describe('jsonSource: a JSON array file past 512 MB', () => {
+  it('is read element by element, not as one string (V8 caps a string at 512 MB: the file failed as "not UTF-8 text")', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'export.json');
+    // A pretty-printer's whitespace between two records: valid JSON, 553 MB in all.
+    const fd = fs.openSync(file, 'w');
+    fs.writeSync(fd, '[{"id": 1},');
+    const blank = Buffer.alloc(16 * 1024 * 1024, 0x20);
+    for (let i = 0; i < 33; i++) fs.writeSync(fd, blank);
+    fs.writeSync(fd, '{"id": 2}]\n');
+    fs.closeSync(fd);
+    expect(fs.statSync(file).size).toBeGreaterThan(0x1fffffe8);
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'events', path: file, schema: z.object({ id: z.number().int() }) }));
+    expect(result.sources[0]!.error).toBeUndefined();
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+  }, 60_000);
+});
+
 describe('file sources: very wide exports', () => {
   it('a 1,000-column CSV of a few rows extracts in seconds, not a minute (the bronze profile query grows quadratically with columns)', async () => {
     const dir = tempDir();
