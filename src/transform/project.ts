@@ -89,6 +89,12 @@ export interface DiscoverOptions {
 }
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
+/**
+ * The longest schema or model name: a build names files `<schema>.<model>.<runId>-<n>.parquet`
+ * and `<model>.sql.<pid>.<random>.tmp`, which must fit a file name (255 bytes). Source and
+ * dataset names have the same bound.
+ */
+const MAX_NAME = 64;
 const RESERVED_FOLDERS = new Set(['seeds', 'macros', 'assertions']);
 
 /**
@@ -200,8 +206,8 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
       if (ext !== '.sql') continue;
       kind = 'model';
       schema = top;
-      if (!NAME.test(schema)) {
-        throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: schema folder "${schema}" must match ${NAME} (lowercase letters, digits, _)`);
+      if (!NAME.test(schema) || schema.length > MAX_NAME) {
+        throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: schema folder "${schema}" must match ${NAME} (lowercase letters, digits, _), at most ${MAX_NAME} characters`);
       }
       const reserved = RESERVED_SCHEMAS.get(schema);
       if (reserved) {
@@ -209,8 +215,8 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
       }
     }
     const name = path.basename(rel, path.extname(rel));
-    if (!NAME.test(name)) {
-      throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: ${kind} name "${name}" must match ${NAME} (lowercase letters, digits, _)`);
+    if (!NAME.test(name) || name.length > MAX_NAME) {
+      throw new ModelError('MODEL_NAME_INVALID', `${display(rel)}: ${kind} name "${name}" must match ${NAME} (lowercase letters, digits, _), at most ${MAX_NAME} characters`);
     }
     const other = byName.get(name);
     if (other) {

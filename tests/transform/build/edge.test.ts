@@ -50,6 +50,31 @@ describe('seeds: column_types', () => {
   });
 });
 
+describe('model names too long for the files a build writes', () => {
+  it('a 220-character model name (a valid file name) is refused at discovery naming the file, not failed on ENAMETOOLONG of an internal temp file', async () => {
+    const name = `m${'x'.repeat(219)}`;
+    const { lake, root } = await projectLake({ [`staging/${name}.sql`]: "{{ config(materialized='table') }} select 1 as x" });
+    const error = (await lake.build().then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as (Error & { code?: string }) | undefined;
+    expect(error, 'the build should fail at discovery').toBeDefined();
+    expect(error!.code).toBe('MODEL_NAME_INVALID');
+    expect(error!.message).toContain(`models/staging/${name}.sql`);
+    expect(error!.message).toContain('at most 64 characters');
+    expect(fs.existsSync(path.join(root, 'analytics.duckdb'))).toBe(false);
+  });
+
+  it('a 64-character model name in a 64-character schema folder builds', async () => {
+    const schema = `s${'y'.repeat(63)}`;
+    const name = `m${'x'.repeat(63)}`;
+    const { lake } = await projectLake({ [`${schema}/${name}.sql`]: "{{ config(materialized='table') }} select 1 as x" });
+    const r = await lake.build();
+    expect(r.models.map((m) => [m.status, m.error])).toEqual([['success', undefined]]);
+    expect(await lake.query(`select x from ${schema}.${name}`)).toEqual([{ x: 1 }]);
+  });
+});
+
 describe('schema folders named like a catalog or an engine schema are rejected at discovery', () => {
   it.each([
     ['the catalog readers attach', 'analytics'],
