@@ -871,7 +871,13 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
     let read: string;
     try {
       read = utf8.decode(bytes);
-    } catch {
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_STRING_TOO_LONG') {
+        // Past V8's longest string no text can hold the line, not even a lossy one: keep its start.
+        const start = bytes.subarray(0, 10_000).toString('utf8');
+        ctx?.reject(`${start}…`, `line too long: ${bytes.length} bytes, past the longest string JavaScript holds (512 MB)`, { line: lineNo, file });
+        continue;
+      }
       const lossy = bytes.toString('utf8');
       ctx?.reject(lossy.length > 10_000 ? `${lossy.slice(0, 10_000)}…` : lossy, 'invalid UTF-8: the line is not UTF-8 text (a Latin-1 export?)', { line: lineNo, file });
       continue;

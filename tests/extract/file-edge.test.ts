@@ -614,6 +614,27 @@ describe('jsonSource: a JSON array file past 512 MB', () => {
   }, 60_000);
 });
 
+describe('jsonSource: an NDJSON line past 512 MB', () => {
+  it('is quarantined with its line number and the records around it are stored (it failed the source with V8\'s "Cannot create a string longer than…", naming neither file nor line)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'events.ndjson');
+    const fd = fs.openSync(file, 'w');
+    fs.writeSync(fd, '{"id": 1}\n{"id": 2, "blob": "');
+    const filler = Buffer.alloc(16 * 1024 * 1024, 0x61);
+    for (let i = 0; i < 33; i++) fs.writeSync(fd, filler);
+    fs.writeSync(fd, '"}\n{"id": 3}\n');
+    fs.closeSync(fd);
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'shop', dataset: 'events', path: file, schema: z.object({ id: z.number().int() }) }));
+    expect(result.sources[0]!.error).toBeUndefined();
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
+    const [entry] = quarantined(lake.paths.root, 'shop', 'events', result.runId);
+    expect(entry).toMatchObject({ line: 2, file });
+    expect(JSON.stringify(entry!.reasons)).toMatch(/512 MB/);
+    expect(String(entry!.record).length).toBeLessThan(20_000);
+  }, 60_000);
+});
+
 describe('file sources: very wide exports', () => {
   it('a 1,000-column CSV of a few rows extracts in seconds, not a minute (the bronze profile query grows quadratically with columns)', async () => {
     const dir = tempDir();
