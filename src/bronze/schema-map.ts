@@ -317,17 +317,40 @@ export function shapeOf(schema: unknown): Record<string, unknown> {
 }
 
 /**
- * z.bigint() fields of a schema: their values arrive as JS numbers within ±2^53 (JSON, CSV, an
- * API's body), and zod wants a bigint.
+ * Where a schema wants a bigint: `true` for the value itself, else the plans of its fields or of its
+ * items. Values arrive as JS numbers within ±2^53 (JSON, CSV, an API's body), and zod wants a
+ * bigint at any depth (`ref: z.object({ nsu: z.bigint() })`, `ids: z.array(z.bigint())`).
  */
-export function bigintFieldsOf(schema: z.ZodType | undefined): Set<string> {
-  return new Set(schema ? Object.entries(shapeOf(schema)).filter(([, f]) => sqlTypeOf(f) === BIGINT_SQL_TYPE).map(([k]) => k) : []);
+export type BigintPlan = true | { fields: Map<string, BigintPlan> } | { items: BigintPlan };
+
+/** The bigint plan of a schema, or undefined when it has no z.bigint() anywhere. */
+export function bigintPlanOf(schema: unknown, depth = 0): BigintPlan | undefined {
+  if (!schema || depth > 32) return undefined;
+  const d = def(unwrap(schema));
+  if (d.type === 'bigint') return true;
+  if (d.type === 'array') {
+    const items = bigintPlanOf(d.element, depth + 1);
+    return items && { items };
+  }
+  if (d.type !== 'object') return undefined;
+  const fields = new Map<string, BigintPlan>();
+  for (const [k, field] of Object.entries(d.shape as Record<string, unknown>)) {
+    const plan = bigintPlanOf(field, depth + 1);
+    if (plan) fields.set(k, plan);
+  }
+  return fields.size > 0 ? { fields } : undefined;
 }
 
-/** The record with the integer numbers of its `bigintFields` as bigints (in place; anything but an object as it is). */
-export function withBigints<T>(record: T, bigintFields: Set<string>): T {
-  if (!record || typeof record !== 'object' || Array.isArray(record)) return record;
-  const r = record as Record<string, unknown>;
-  for (const k of bigintFields) if (typeof r[k] === 'number' && Number.isInteger(r[k])) r[k] = BigInt(r[k]);
-  return record;
+/** The value with the integer numbers its plan marks as bigints (objects and arrays in place; anything else as it is). */
+export function withBigints<T>(value: T, plan: BigintPlan): T {
+  if (plan === true) return (typeof value === 'number' && Number.isInteger(value) ? BigInt(value) : value) as T;
+  if (!value || typeof value !== 'object') return value;
+  if ('items' in plan) {
+    if (Array.isArray(value)) for (let i = 0; i < value.length; i++) value[i] = withBigints(value[i], plan.items);
+    return value;
+  }
+  if (Array.isArray(value)) return value;
+  const r = value as Record<string, unknown>;
+  for (const [k, p] of plan.fields) if (r[k] !== undefined && r[k] !== null) r[k] = withBigints(r[k], p);
+  return value;
 }

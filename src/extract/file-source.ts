@@ -25,7 +25,7 @@ import { parseJsonExact } from './json-exact.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { floorDiv, plainConverter, readerRows, type PlainValue } from '../db/values.js';
-import { BIGINT_SQL_TYPE, bigintFieldsOf, columnSpec, expectsDate, shapeOf, sqlTypeOf, withBigints, type ColumnSpec } from '../bronze/schema-map.js';
+import { BIGINT_SQL_TYPE, bigintPlanOf, columnSpec, expectsDate, shapeOf, sqlTypeOf, withBigints, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
@@ -283,7 +283,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   const given = options.schema;
   const dateFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => expectsDate(f)).map(([k]) => k) : []);
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
-  const bigintFields = bigintFieldsOf(given);
+  const bigints = bigintPlanOf(given);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
   // A file without a header has its columns named by the schema, in order (DuckDB would call them column0…).
   const schemaNames = given && !csv.header ? [`names = [${Object.keys(shapeOf(given)).map(quoteLiteral).join(', ')}]`] : [];
@@ -338,7 +338,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
           names.forEach((name, i) => {
             record[name] = columns[i]![r];
           });
-          records.push(bigintFields.size === 0 ? record : withBigints(record, bigintFields));
+          records.push(bigints ? withBigints(record, bigints) : record);
         }
         yield records;
         ctx.stats.pages += 1;
@@ -627,14 +627,14 @@ export function jsonSource(options: FileSourceOptions): AnySource {
   const o = parseOptions(fileSourceSchema, options, where);
   if (o.csv) throw new ConfigError(`${where}: unknown option "csv" (this is a JSON source)`);
   const given = options.schema;
-  // z.bigint() fields: integers within ±2^53 parse as JS numbers (past it, as bigints), zod wants a bigint.
-  const bigintFields = bigintFieldsOf(given);
+  // z.bigint() fields, nested ones too: integers within ±2^53 parse as JS numbers (past it, as bigints), zod wants a bigint.
+  const bigints = bigintPlanOf(given);
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<unknown[]> {
     for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, ctx)) {
         ctx.stats.pages += 1;
-        yield bigintFields.size === 0 ? batch : batch.map((record) => withBigints(record, bigintFields));
+        yield bigints ? batch.map((record) => withBigints(record, bigints)) : batch;
       }
     }
   }

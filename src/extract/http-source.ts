@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { Limits } from '../config.js';
 import { parseOptions } from '../config.js';
-import { bigintFieldsOf, withBigints } from '../bronze/schema-map.js';
+import { bigintPlanOf, withBigints } from '../bronze/schema-map.js';
 import { SourceError } from '../errors.js';
 import { redactString } from '../redact.js';
 import { defineSource, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
@@ -98,8 +98,8 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
   const o = parseOptions(optionsSchema, options, where);
   const paginator = o.paginate ?? singlePage();
   const pickItems = itemsPicker(o.items);
-  // z.bigint() fields: the body's integers within ±2^53 are numbers (past it, bigints), zod wants a bigint.
-  const bigintFields = bigintFieldsOf(options.schema);
+  // z.bigint() fields, nested ones too: the body's integers within ±2^53 are numbers (past it, bigints), zod wants a bigint.
+  const bigints = bigintPlanOf(options.schema);
   return defineSource<T>({
     source: options.source,
     dataset: options.dataset,
@@ -166,7 +166,7 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
             if (archive) await archive.add(page.response);
             if (page.records.length === 0) break;
             // After the archive, which keeps the body as the API sent it.
-            const records = bigintFields.size === 0 ? page.records : page.records.map((record) => withBigints(record, bigintFields));
+            const records = bigints ? page.records.map((record) => withBigints(record, bigints)) : page.records;
             if (incremental) {
               // Declared before the yield: the lake appends this page right after it, and may
               // commit it in the same step; declared after, a commit would lag one page behind.

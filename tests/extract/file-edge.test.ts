@@ -549,6 +549,23 @@ describe('jsonSource without a schema: nested integers past 2^53', () => {
   });
 });
 
+describe('jsonSource with a schema: z.bigint() fields nested in objects and arrays', () => {
+  it('get their integers as bigints at any depth, small or past 2^53, instead of quarantining the record', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'notas.ndjson');
+    fs.writeFileSync(file, '{"id":1,"ref":{"nsu":5},"ids":[1,2]}\n{"id":2,"ref":{"nsu":12345678901234567890},"ids":[12345678901234567890]}\n');
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number(), ref: z.object({ nsu: z.bigint() }), ids: z.array(z.bigint()) });
+    const result = await lake.extract(jsonSource({ source: 'erp', dataset: 'notas', path: file, schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    const rows = await lake.query(`SELECT id, ref.nsu::VARCHAR AS nsu, ids::VARCHAR AS ids FROM ${bronze(lake, 'erp', 'notas')} ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, nsu: '5', ids: '[1, 2]' },
+      { id: 2, nsu: '12345678901234567890', ids: '[12345678901234567890]' },
+    ]);
+  });
+});
+
 describe('jsonSource: a JSON array after leading whitespace', () => {
   it('an array file starting with more than 64 bytes of blank lines is read as an array, not quarantined line by line', async () => {
     const dir = tempDir();
