@@ -1,6 +1,6 @@
 /**
  * Result conversion to plain JS, by the rule in DESIGN: BIGINT as `number` within ±2^53 else
- * `bigint`; DECIMAL as `number`; TIMESTAMP/TIMESTAMPTZ as `Date`. DATE comes back as
+ * `bigint`; DECIMAL as `number` (of scale 0, as BIGINT); TIMESTAMP/TIMESTAMPTZ as `Date`. DATE comes back as
  * 'YYYY-MM-DD' (a calendar date has no instant, so a `Date` would shift with the time zone)
  * and TIME as 'HH:MM:SS[.ffffff]'.
  *
@@ -13,6 +13,7 @@
  */
 import type {
   DuckDBDateValue,
+  DuckDBDecimalValue,
   DuckDBResultReader,
   DuckDBTimestampMillisecondsValue,
   DuckDBTimestampNanosecondsValue,
@@ -36,6 +37,15 @@ function safeInteger(value: DuckDBValue): number | bigint {
 }
 
 const asString = (value: DuckDBValue): string => String(value);
+
+/**
+ * A DECIMAL as `number`; one of scale 0 (an integer: a z.bigint() field's DECIMAL(38,0), a HUGEINT
+ * cast to keep its digits) as the integer types are, a `bigint` past ±2^53, which a double rounds.
+ */
+function decimal(value: DuckDBValue): number | bigint {
+  const d = value as DuckDBDecimalValue;
+  return d.scale === 0 ? safeInteger(d.value) : d.toDouble();
+}
 
 /** DuckDB's ±infinity DATE is ±(2^31-1) days; its ±infinity timestamps are ±(2^63-1) of the unit. */
 const INFINITE_DATE = 2 ** 31 - 1;
@@ -82,6 +92,7 @@ const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> 
   [DuckDBTypeId.UBIGINT]: safeInteger,
   [DuckDBTypeId.HUGEINT]: safeInteger,
   [DuckDBTypeId.UHUGEINT]: safeInteger,
+  [DuckDBTypeId.DECIMAL]: decimal,
   [DuckDBTypeId.DATE]: dateString,
   [DuckDBTypeId.TIMESTAMP]: timestamp((v) => (v as DuckDBTimestampValue).micros, fromMicros),
   [DuckDBTypeId.TIMESTAMP_TZ]: timestamp((v) => (v as DuckDBTimestampTZValue).micros, fromMicros),

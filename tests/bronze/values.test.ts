@@ -81,6 +81,19 @@ describe('values zod accepts and bronze must keep', () => {
     ]);
   });
 
+  it('lake.bronze gives a z.bigint() past 2^53 back as the exact bigint (DECIMAL(38,0) is an integer), one within ±2^53 as a number', async () => {
+    const lake = await tempLake();
+    const source = defineSource({
+      source: 'vals',
+      dataset: 'big',
+      schema: z.object({ id: z.number().int(), n: z.bigint() }),
+      extract: () => [[{ id: 1, n: 9007199254740993n }, { id: 2, n: 5n }]],
+    });
+    await lake.extract(source);
+    const rows = await lake.bronze<{ id: number; n: number | bigint }>('vals/big');
+    expect(rows.map((r) => [r.id, r.n]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([[1, 9007199254740993n], [2, 5]]);
+  });
+
   it.each([
     ['top level', z.object({ id: z.number(), ID: z.string() }), /fields "id" and "ID" differ only in case/],
     ['nested', z.object({ item: z.object({ A: z.number(), a: z.number() }) }), /fields "item\.A" and "item\.a" differ only in case/],

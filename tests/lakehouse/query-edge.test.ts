@@ -205,6 +205,14 @@ describe('lake.query: infinite DATE and TIMESTAMP values', () => {
   });
 });
 
+describe('lake.query: DECIMAL of scale 0 is an integer', () => {
+  it('comes back as the integer types do: a number within ±2^53, else an exact bigint; other DECIMALs as numbers', async () => {
+    const lake = await tempLake();
+    const rows = await lake.query(`SELECT 9007199254740993::DECIMAL(38,0) AS big, -12345678901234567890123::DECIMAL(38,0) AS neg, 42::DECIMAL(38,0) AS small, 12.5::DECIMAL(18,2) AS money, [9007199254740993::DECIMAL(38,0)] AS list`);
+    expect(rows).toEqual([{ big: 9007199254740993n, neg: -12345678901234567890123n, small: 42, money: 12.5, list: [9007199254740993n] }]);
+  });
+});
+
 describe('lake.query and `duckhouse sql` stay read-only under EXPLAIN ANALYZE (it runs what it explains)', () => {
   it('refuses EXPLAIN ANALYZE of a COPY … TO or a CREATE TABLE, and writes nothing; EXPLAIN ANALYZE of a SELECT and a plain EXPLAIN still run', async () => {
     const lake = await tempLake();
