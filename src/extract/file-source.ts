@@ -483,7 +483,7 @@ function fileSource(
       const recorded = inferred.rowless ? readRecordedSchema(ctx.root, o.source, o.dataset) : undefined;
       if (recorded) {
         ctx.logger.info(`no records in ${shownFiles(o)}: the recorded columns are kept`);
-        return recordedSource(recorded.columns);
+        return { ...recordedSource(recorded.columns), ...(recorded.guessed ? { guessed: true } : {}) };
       }
       recordInferred(ctx, inferred.columns);
       const { schema, exactIntegers } = inferred;
@@ -500,7 +500,8 @@ function fileSource(
         const exact = exactIntegers?.get(c.name);
         return exact ? exactIntegerColumn(c.name, exact) : c;
       });
-      return { schema, columns };
+      // Nothing recorded and no row read: text columns from a header, a guess the next run replaces.
+      return { schema, columns, ...(inferred.rowless ? { guessed: true } : {}) };
     },
   };
 }

@@ -238,16 +238,20 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   let error: unknown;
   let schemaChanges: SchemaChange[] = [];
   try {
+    let guessed = false;
     if (source.resolve) {
-      ({ schema, columns } = await source.resolve(ctx));
+      ({ schema, columns, guessed = false } = await source.resolve(ctx));
       writer = makeWriter();
     }
     // What bronze holds, so models can read an empty source with the right columns; and what changed.
+    // Columns guessed from files without rows are compared with nothing, as a first run's are: the
+    // first real types (BIGINT where the header-only file read text) are no drift.
     const nowColumns = columns.map((c) => ({ name: c.name, type: c.sqlType }));
-    schemaChanges = diffSchemas(readRecordedSchema(env.root, source.source, source.dataset)?.columns, nowColumns);
+    const recorded = readRecordedSchema(env.root, source.source, source.dataset);
+    schemaChanges = diffSchemas(recorded?.guessed ? undefined : recorded?.columns, nowColumns);
     writeFileAtomic(
       schemaFile(env.root, source.source, source.dataset),
-      JSON.stringify({ columns: columns.map((c) => ({ name: c.name, type: c.sqlType })), partitionKeys: source.partitionKeys.map((k) => k.name), runId: env.runId }, null, 2),
+      JSON.stringify({ columns: nowColumns, partitionKeys: source.partitionKeys.map((k) => k.name), runId: env.runId, ...(guessed ? { guessed: true } : {}) }, null, 2),
     );
     for await (const item of source.extract(ctx)) {
       unappended = true;

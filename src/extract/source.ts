@@ -109,9 +109,10 @@ export interface Source<T extends object = SourceRecord> {
   readonly extract: SourceDefinition<T>['extract'];
   /**
    * For sources whose schema is known only at run time (a CSV without a schema): returns the
-   * schema to validate with and the bronze columns. Called once, before `extract`.
+   * schema to validate with and the bronze columns. Called once, before `extract`. `guessed`: no
+   * record told the types (only files without rows), so the next run's are no schema drift.
    */
-  readonly resolve?: (ctx: ExtractContext) => Promise<{ schema: z.ZodType; columns: ColumnSpec[] }>;
+  readonly resolve?: (ctx: ExtractContext) => Promise<{ schema: z.ZodType; columns: ColumnSpec[]; guessed?: boolean }>;
   /** Marker so `lake.extract` can tell a source from anything else. */
   readonly [SOURCE]: true;
 }

@@ -22,6 +22,8 @@ export interface BronzeDataset {
 export interface RecordedSchema {
   columns: { name: string; type: string }[];
   partitionKeys: string[];
+  /** Recorded from files without a row (a header-only CSV reads as text): not a baseline for drift. */
+  guessed?: true;
 }
 
 export function schemaFile(root: string, source: string, dataset: string): string {

@@ -443,6 +443,38 @@ describe('file sources: a day whose export has no rows does not rewrite the reco
     expect(second.sources[0]!.schemaChanges ?? []).toEqual([]);
     expect(recordedColumns(lake, 'shop', 'events')).toEqual(before);
   });
+  it('a first run on a header-only CSV (nothing recorded yet) does not fix the types: the first rows bring theirs without drift', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    const lake = await tempLake();
+    const source = csvSource({ source: 'shop', dataset: 'orders', path: file });
+    fs.writeFileSync(file, 'order_id,total,purchased_on\n');
+    const first = await lake.extract(source);
+    expect(first.sources[0]).toMatchObject({ status: 'success', rows: 0 });
+    fs.writeFileSync(file, 'order_id,total,purchased_on\n1,10.5,2024-01-02\n');
+    const second = await lake.extract(source);
+    expect(second.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(second.sources[0]!.schemaChanges ?? []).toEqual([]);
+    expect((second.alerts ?? []).filter((a) => a.kind === 'schema_drift')).toEqual([]);
+    expect(recordedColumns(lake, 'shop', 'orders')).toEqual(['order_id BIGINT', 'total DOUBLE', 'purchased_on DATE']);
+    // From then on the types are a baseline: a real retype is drift.
+    fs.writeFileSync(file, 'order_id,total,purchased_on\nA-2,10.5,2024-01-03\n');
+    const third = await lake.extract(source);
+    expect(third.sources[0]!.schemaChanges).toEqual([{ column: 'order_id', change: 'retyped', oldType: 'BIGINT', newType: 'VARCHAR' }]);
+  });
+
+  it('a first run on an empty NDJSON file does not make every column of the first records "added" drift', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'events.ndjson');
+    const lake = await tempLake();
+    const source = jsonSource({ source: 'shop', dataset: 'events', path: file });
+    fs.writeFileSync(file, '');
+    await lake.extract(source);
+    fs.writeFileSync(file, '{"id":1,"kind":"view"}\n');
+    const second = await lake.extract(source);
+    expect(second.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(second.sources[0]!.schemaChanges ?? []).toEqual([]);
+  });
 });
 
 describe('csvSource over a glob of daily exports, one of which has no rows', () => {
