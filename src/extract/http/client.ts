@@ -246,9 +246,12 @@ export class HttpClient {
       if (this.options.counters) this.options.counters.retries += 1;
     }
     // Each redirect hop is a request of its own to the server: counted, and rate-limited on the
-    // host it goes to. `at` is the host answering now, `since` when its wait started.
+    // host it goes to, and sent only when that host's breaker lets it. `at` and `breakerAt` are the
+    // host answering now, `since` when its wait started; `refused` the hop its breaker stopped.
     let at = stats;
+    let breakerAt = breaker;
     let since = performance.now();
+    let refused: CircuitOpenError | undefined;
     const beforeRedirect = async (
       next: { url?: URL | string; headers: Record<string, string | string[] | undefined> },
       hop: { statusCode: number; headers: http.IncomingHttpHeaders },
@@ -258,6 +261,16 @@ export class HttpClient {
       at.bytes += Number(hop.headers['content-length']) || 0; // the hop's body is drained unread
       const nextUrl = new URL(next.url ?? url);
       if (nextUrl.origin !== url.origin) for (const h of credentialHeaders) delete next.headers[h];
+      if (nextUrl.host !== at.host) {
+        // The host that redirected answered sanely; a CDN failing is the CDN's breaker's count.
+        breakerAt.success();
+        breakerAt = circuitBreakerFor(nextUrl.host);
+        const hopGate = breakerAt.enter();
+        if (typeof hopGate === 'object') {
+          refused = new CircuitOpenError({ method, url: href, attempts: attempt, host: nextUrl.host, ...hopGate });
+          throw refused;
+        }
+      }
       at = this.statsFor(nextUrl.host);
       at.throttledMs += await this.leaseFor(nextUrl.host).take(signal);
       at.requests += 1;
@@ -280,13 +293,14 @@ export class HttpClient {
         hooks: { beforeRedirect: [beforeRedirect] },
       });
     } catch (error) {
+      if (refused) throw refused; // the hop was not sent
       at.latencyMs += performance.now() - since;
       at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
       if (signal?.aborted) {
-        breaker.neutral();
+        breakerAt.neutral();
         throw signal.reason;
       }
-      if (breaker.failure(this.limits)) stats.breakerOpens += 1;
+      if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
       throw this.networkError(error, method, href, attempt);
     }
     at.latencyMs += performance.now() - since;
@@ -298,9 +312,9 @@ export class HttpClient {
     const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
     if (!accepted) {
       if (status >= 500 || status === 408) {
-        if (breaker.failure(this.limits)) stats.breakerOpens += 1;
+        if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
       } else {
-        breaker.success(); // 4xx and 429: the host is alive and answering
+        breakerAt.success(); // 4xx and 429: the host is alive and answering
       }
       throw new HttpStatusError({
         method,
@@ -323,7 +337,7 @@ export class HttpClient {
         body = parseJsonExact(jsonText(raw, headerText(response.headers['content-type'])));
       } catch (error) {
         // Truncated JSON, a maintenance page, a captcha: the host is not answering what it should.
-        if (breaker.failure(this.limits)) stats.breakerOpens += 1;
+        if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
         throw new HttpBodyError({
           method,
           url: href,
@@ -335,7 +349,7 @@ export class HttpClient {
         });
       }
     }
-    breaker.success();
+    breakerAt.success();
     return { url: finalUrl, status, headers: response.headers, body: body as T, bytes: raw.length, attempts: attempt };
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { limitsSchema, type Limits } from '../../../src/config.js';
 import { HttpClient } from '../../../src/extract/http/client.js';
-import { HttpBodyError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from '../../../src/extract/http/http-errors.js';
+import { CircuitOpenError, HttpBodyError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from '../../../src/extract/http/http-errors.js';
 import { apiKeyAuth } from '../../../src/extract/http/oauth.js';
 import { FAST_LIMITS, faults, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { registerCleanup } from '../../helpers/temp-lake.js';
@@ -224,6 +224,40 @@ describe('HttpClient connections, limits and identity', () => {
     expect(stats).toMatchObject({ requests: 2, statuses: { 301: 1, 200: 1 } });
     expect(stats!.throttledMs).toBeGreaterThanOrEqual(300);
   });
+  it('a redirect hop to another host goes through that host\'s circuit breaker: refused while it is open, not sent', async () => {
+    const cdn = await serve({ '/down': faults.status(503), '/file': faults.json({ ok: true }) });
+    const api = await serve({
+      '/r': (_req, res) => {
+        res.writeHead(302, { location: `${cdn.url}/file`, 'content-length': 0 });
+        res.end();
+      },
+    });
+    const c = client({ retries: 0, breakerFailures: 1, breakerCooldownMillis: 60_000 });
+    await expect(c.request(`${cdn.url}/down`)).rejects.toThrow(/503/);
+    const error = await c.request(`${api.url}/r`).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect((error as CircuitOpenError).message).toContain(cdn.host);
+    expect(cdn.requests.map((r) => r.path)).toEqual(['/down']);
+  });
+
+  it("the failures of the host a redirect leads to count on that host's breaker, not on the host that redirected", async () => {
+    const cdn = await serve({ '/down': faults.status(503) });
+    const api = await serve({
+      '/r': (_req, res) => {
+        res.writeHead(302, { location: `${cdn.url}/down`, 'content-length': 0 });
+        res.end();
+      },
+      '/ok': faults.json({ ok: true }),
+    });
+    const c = client({ retries: 0, breakerFailures: 2, breakerCooldownMillis: 60_000 });
+    await expect(c.request(`${api.url}/r`)).rejects.toThrow(/503/);
+    await expect(c.request(`${api.url}/r`)).rejects.toThrow(/503/);
+    // The API answered every time (with a redirect): it is not skipped. The CDN failed twice: it is.
+    await expect(c.request(`${api.url}/ok`)).resolves.toMatchObject({ status: 200 });
+    await expect(c.request(`${cdn.url}/down`)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(c.stats().find((s) => s.host === cdn.host)).toMatchObject({ breakerOpens: 1 });
+  });
+
   it('never puts a secret in an error message', async () => {
     const server = await serve({ '/gone': faults.status(410), '/down': faults.status(500) });
     const apiKey = 'k3y-0f-the-kingd0m-123';
