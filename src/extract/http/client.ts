@@ -337,7 +337,10 @@ export class HttpClient {
         body = parseJsonExact(jsonText(raw, headerText(response.headers['content-type'])));
       } catch (error) {
         // Truncated JSON, a maintenance page, a captcha: the host is not answering what it should.
-        if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
+        // An accepted 4xx without JSON (a token endpoint refusing the client with a bare 401) is
+        // the host answering, as any 4xx is.
+        if (status >= 400 && status < 500) breakerAt.success();
+        else if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
         throw new HttpBodyError({
           method,
           url: href,

@@ -277,6 +277,31 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
     expect(readStore(lake.paths.root, 'basic').refreshToken).toBe(current);
   });
 
+  it("bare 401s from the token endpoint (the client refused) do not count as the host failing: its circuit breaker stays closed for the other sources", async () => {
+    const server = await startFaultyServer({
+      '/oauth/token': (_req, res) => {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="oauth"', 'content-length': '0' });
+        res.end();
+      },
+      '/open': (_req, res) => sendJson(res, 200, makeRecords(2)),
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const limits = { ...FAST_LIMITS, breakerFailures: 2 };
+    const refused = (n: number) =>
+      httpSource({
+        source: 'basic',
+        dataset: `refused_${n}`,
+        url: `${server.url}/open`,
+        schema,
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret: 'cs-wrong-client-secret', refreshToken: `rt-seed-breaker-00000000${n}`, store: `breaker${n}` },
+        limits,
+      });
+    for (const n of [1, 2, 3]) expect((await lake.extract(refused(n))).sources[0]!.error).toMatch(/refused the client \(HTTP 401 invalid_client\)/);
+    const open = await lake.extract(httpSource({ source: 'basic', dataset: 'open', url: `${server.url}/open`, schema, limits }));
+    expect(open.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+  });
+
   it('400 invalid_scope (no token issued, the grant untouched) leaves the refresh token for the corrected "scope"', async () => {
     const seed = 'rt-seed-invalid-scope-000000000008';
     let current = seed;
