@@ -143,6 +143,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       connections.push(c);
       return c;
     },
+    async bronzeFiles(s, d) {
+      const { scanBronze } = await import('../transform/source-relation.js');
+      return scanBronze(env.root, s, d, await env.metrics.bronzeVisibility()).files;
+    },
     stats: { requests: 0, retries: 0, pages: 0 },
     reportHttpStats(stats) {
       httpStats.push(...stats);

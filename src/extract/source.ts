@@ -55,6 +55,13 @@ export interface ExtractContext {
    * DuckDB's readers. Closed by the lake when the source finishes.
    */
   connect(): Promise<DuckDBConnection>;
+  /**
+   * The committed bronze files of a dataset, as models and `lake.bronze` read them (absolute paths):
+   * without files pruned or replaced by compaction, compaction outputs not switched in, or the
+   * files of another extract's batch not recorded yet. A source reading bronze (items from the
+   * orders) reads these, never a glob.
+   */
+  bronzeFiles(source: string, dataset: string): Promise<string[]>;
   /** Counters shown in the SourceResult and in `http_stats`. */
   readonly stats: { requests: number; retries: number; pages: number };
   /** Reports HTTP counters per host for the `http_stats` table (called by HTTP sources at the end). */

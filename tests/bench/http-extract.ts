@@ -116,6 +116,7 @@ async function run(variant: Measurement['variant'], pages: number, port: number)
       checkpointAccepted() {},
       reject() {},
       connect: () => Promise.reject(new Error('not used')),
+      bronzeFiles: async () => [],
       stats: { requests: 0, retries: 0, pages: 0 },
       reportHttpStats() {},
       warn() {},

@@ -153,6 +153,19 @@ describe('the other Mercado Livre connectors', () => {
     expect(r.sources[0]!.rows).toBe(ordered.size);
   });
 
+  it('items fromOrders reads only the orders bronze shows (a pruned partition, hidden until its files are deleted, gives no ids)', async () => {
+    const { data, server, common } = await setup({ orders: 100 });
+    const lake = await tempLake({ limits: fast });
+    await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: data.startDate })], { extractedAt: new Date('2020-01-05T12:00:00Z') });
+    const pruned = await lake.prune({ source: 'mercadolivre', dataset: 'orders', olderThan: '2021-01-01' });
+    expect(pruned.files).toBeGreaterThan(0);
+    expect(listFiles(path.join(lake.paths.bronze, 'mercadolivre', 'orders')).length).toBeGreaterThan(0); // deletion is deferred
+    const before = server.requests.length;
+    const r = await lake.extract([mercadoLivreItems({ fromOrders: true, ...common })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: 0 });
+    expect(server.requests.slice(before).filter((q) => q.path.startsWith('/items'))).toEqual([]);
+  });
+
   it('options are checked, naming the field', () => {
     expect(() => mercadoLivreOrders({ sellerId: 'abc', auth: { clientId: 'a', clientSecret: 'b' } } as never)).toThrow(/option "sellerId"/);
     expect(() => mercadoLivreItems({ auth: { clientId: 'a', clientSecret: 'b' } } as never)).toThrow(/exactly one of "ids" or "fromOrders: true"/);

@@ -429,6 +429,7 @@ function fakeContext(reports: HttpHostStats[][]): (limits?: Partial<Limits>) => 
     checkpointAccepted() {},
     reject() {},
     connect: () => Promise.reject(new Error('not needed')),
+    bronzeFiles: async () => [],
     stats: { requests: 0, retries: 0, pages: 0 },
     reportHttpStats: (stats) => void reports.push(stats),
     warn() {},

@@ -4,8 +4,6 @@
  * quarantine with the API's message. Run it every day and the rows are a price history.
  * `fromOrders: true` takes the ids from the orders already in bronze.
  */
-import path from 'node:path';
-import fs from 'node:fs';
 import { z } from 'zod';
 import { parseOptions } from '../../config.js';
 import { ConfigError } from '../../errors.js';
@@ -28,12 +26,15 @@ const optionsSchema = z
 export type MercadoLivreItemsOptions = z.input<typeof optionsSchema>;
 
 async function idsFromOrders(ctx: ExtractContext): Promise<string[]> {
-  const dir = path.join(ctx.root, 'bronze', 'mercadolivre', 'orders');
-  if (!fs.existsSync(dir)) return [];
+  // The committed files, as models read them: a glob would also read pruned partitions waiting
+  // for deletion, compaction outputs not switched in (or still being written), another extract's
+  // unrecorded batch.
+  const files = await ctx.bronzeFiles('mercadolivre', 'orders');
+  if (files.length === 0) return [];
   const c = await ctx.connect();
   const rows = readerRows(
     await c.runAndReadAll(
-      `SELECT DISTINCT oi.item.id AS id FROM (SELECT unnest(order_items) AS oi FROM read_parquet(${quoteLiteral(path.join(dir, '**', '*.parquet'))}, union_by_name = true)) ORDER BY 1`,
+      `SELECT DISTINCT oi.item.id AS id FROM (SELECT unnest(order_items) AS oi FROM read_parquet([${files.map(quoteLiteral).join(', ')}], union_by_name = true)) ORDER BY 1`,
     ),
   );
   return rows.map((r) => String(r.id));
