@@ -413,6 +413,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}`);
       if (run.build) reportTests(run.build.tests);
       for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
+      for (const w of run.warnings ?? []) console.log(`warning ${w}`);
       console.log(`run ${run.runId}: ${run.status} in ${run.durationMs} ms`);
       setExit(run.status === 'success' && !(run.build?.tests ?? []).some(failing) ? EXIT_OK : EXIT_FAILED);
     });

@@ -622,7 +622,11 @@ export class Lakehouse {
       try {
         await this.options.onRunFinished(run);
       } catch (error) {
-        this.logger.error(`onRunFinished hook failed: ${errorMessage(error)}`, { runId });
+        // The run is recorded and returned as it went; a notification that was not sent must not
+        // pass unseen (a chat webhook gone, and every failure after it silent).
+        const warning = `onRunFinished hook failed: ${redactString(errorMessage(error))}`;
+        this.logger.error(warning, { runId });
+        run.warnings = [warning];
       }
     }
     if (failure) throw failure;

@@ -108,6 +108,20 @@ describe('observability', () => {
     const stored = (await lake.runs()).find((r) => r.runId === run.runId);
     expect(stored).toMatchObject({ runId: run.runId, kind: 'run', status: 'partial' });
   });
+  it("an onRunFinished hook that throws leaves the run as it went, with the hook's error in its warnings (redacted)", async () => {
+    const { lake } = await projectLake(
+      { 'staging/s.sql': `select store, sku, price from {{ source('shop', 'prices') }}` },
+      {
+        onRunFinished: () => {
+          throw new Error('POST https://chat.example.com/hook?access_token=hook-secret-123456 failed: 410 Gone');
+        },
+      },
+    );
+    const run = await lake.run({ sources: [prices([['a', '1', 2]])] });
+    expect(run.status).toBe('success');
+    expect(run.warnings).toEqual([expect.stringMatching(/^onRunFinished hook failed: POST .*410 Gone$/)]);
+    expect(JSON.stringify(run.warnings)).not.toContain('hook-secret-123456');
+  });
 });
 
 describe('sources of one dataset (a store each, as vtexCatalog writes them) are alerted on each with its own history', () => {
