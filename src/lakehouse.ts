@@ -17,7 +17,7 @@ import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
 import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { userStatementCount } from './db/statements.js';
-import { MetricsDb, type RunRecord } from './metrics/metrics-db.js';
+import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
 import { claimTmpDir, recoverTmp } from './bronze/recover.js';
 import { CursorStore } from './extract/cursor-store.js';
@@ -424,10 +424,17 @@ export class Lakehouse {
     this.requireModels('build');
     const runId = newRunId();
     const logger = this.logger.child({ runId });
-    // Recording the start (and reading the build's inputs from the metrics db) runs while the
-    // transform engine loads and the project is read and rendered.
-    const started = this.metrics.startBuild(runId, new Date());
-    started.catch(() => undefined);
+    // Recorded once the options and the selection hold (a usage error is no run); the record (and
+    // the build's inputs read from the metrics db) is written while the build goes on.
+    const startedAt = new Date();
+    let recorded: Promise<BuildInputs> | undefined;
+    const started = (): Promise<BuildInputs> => {
+      if (!recorded) {
+        recorded = this.metrics.startBuild(runId, startedAt);
+        recorded.catch(() => undefined);
+      }
+      return recorded;
+    };
     const progress = createProgress(progressEnabled(this.options.progress));
     // The lake's DuckDB instance starts while the transform engine loads.
     const engine = this.engine();
@@ -454,15 +461,16 @@ export class Lakehouse {
           timezone: this.options.timezone,
           progress,
           readPublished: () => this.readPublished(),
-          bronzeVisibility: async () => (await started).visibility,
-          lastSuccess: async () => (await started).lastSuccess,
-          lastScores: async () => (await started).lastScores,
+          bronzeVisibility: async () => (await started()).visibility,
+          lastSuccess: async () => (await started()).lastSuccess,
+          lastScores: async () => (await started()).lastScores,
+          recordStart: () => void started(),
           testPublished: (project, tests, visibility) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger, visibility),
         },
         options,
       );
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
-      const { visibility } = await started;
+      const { visibility } = await started();
       await this.finishWithAlerts(
         runId,
         { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null },
@@ -481,8 +489,10 @@ export class Lakehouse {
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;
     } catch (error) {
-      await started.catch(() => undefined);
-      await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
+      if (recorded) {
+        await recorded.catch(() => undefined);
+        await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
+      }
       throw error;
     } finally {
       progress.stop();
@@ -496,15 +506,24 @@ export class Lakehouse {
     checkOptionKeys(options, ['select', 'vars'], 'lake.test');
     parseOptions(testOptionsSchema, options, 'lake.test');
     const runId = newRunId();
-    await this.metrics.startRun(runId, 'test', new Date());
+    const startedAt = new Date();
+    const { discover, testsFor, absentNodes, notRunWarnings, recordedGates, projectSubjects } = await import('./transform/build.js');
+    const { selectNodes } = await import('./transform/select.js');
+    // A project that does not compile is a failed test run; a selector matching nothing is a usage error, not a run.
+    let project: Awaited<ReturnType<typeof discover>> | undefined;
+    let broken: unknown;
     try {
-      const { discover, testsFor, absentNodes, notRunWarnings, recordedGates, projectSubjects } = await import('./transform/build.js');
-      const { selectNodes } = await import('./transform/select.js');
-      const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
+      project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {});
+    } catch (error) {
+      broken = error;
+    }
+    const selected = project ? selectNodes(project, options.select) : undefined;
+    await this.metrics.startRun(runId, 'test', startedAt);
+    try {
+      if (!project || !selected) throw broken;
       // As a build picks them: a test reading a model the published catalog does not hold (a model
       // waiting for its first extract, never built) is not run, with the build's warning.
       const published = await this.readPublished();
-      const selected = selectNodes(project, options.select);
       const untestable = new Set(absentNodes(project, (id) => published.models.has(id)));
       const tests = testsFor(project, selected, untestable);
       for (const warning of notRunWarnings(project, selected, untestable, new Set())) this.logger.child({ runId }).warn(warning);

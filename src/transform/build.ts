@@ -75,6 +75,8 @@ export interface BuildEnv {
   lastScores(): Promise<Map<string, number | null>>;
   /** Which bronze files compaction and prune removed or switched in (from the metrics db). */
   bronzeVisibility(): Promise<BronzeVisibility>;
+  /** Records the build's start, once its options and selection hold (a usage error is no run). */
+  recordStart(): void;
   /** Reads the published catalog's state (through the lake's read-only attachment). */
   readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }>;
 }
@@ -101,8 +103,16 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   // A misspelt option (`selct`) would otherwise build everything without a word.
   parseOptions(buildOptionsSchema, options, 'lake.build');
   const vars = { ...env.vars, ...(options.vars ?? {}) };
-  const project = await discover(env, options.vars ?? {});
+  let project: Project;
+  try {
+    project = await discover(env, options.vars ?? {});
+  } catch (error) {
+    env.recordStart(); // a project that does not compile is a failed build, in the history
+    throw error;
+  }
+  // A selector matching nothing is a usage error, like a misspelt option: thrown before the start is recorded.
   const selected = selectNodes(project, options.select);
+  env.recordStart();
   const lock = await acquireLock(env.analyticsFile, { timeoutMillis: env.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)' });
   const conn = await env.engine.connect();
   const alias = `build_${env.runId.replace(/[^a-z0-9]/gi, '_')}`;

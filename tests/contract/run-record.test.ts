@@ -3,6 +3,8 @@
  * (the ExtractResult, BuildResult… it returned, redacted) is a JSON file … lake.runs() and
  * runHistory return it as result"; `runs` holds `rows`, `rejected`, `error` per run.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSource, runHistory, z } from '../../src/index.js';
 import { projectLake, prices } from '../helpers/models.js';
@@ -46,5 +48,19 @@ describe('the record of a pipeline run', () => {
     const pipeline = records.find((r) => r.runId === run.runId)!;
     expect(pipeline).toMatchObject({ kind: 'run', status: 'partial', rows: 3 });
     expect(pipeline.error).toMatch(/stock API answered 500/);
+  });
+});
+
+describe('usage errors are not runs', () => {
+  it('a build or test whose selector matches nothing, or whose options are misspelt, throws a ConfigError and records no run; a broken project is still a failed build', async () => {
+    const { lake, models } = await projectLake({ 'staging/s.sql': 'select 1 as x' });
+    await expect(lake.build({ select: ['sss'] })).rejects.toThrow(/selector "sss" matches no enabled model/);
+    await expect(lake.build({ selct: ['s'] } as never)).rejects.toThrow(/selct/);
+    await expect(lake.test({ select: ['sss'] })).rejects.toThrow(/selector "sss" matches no enabled model/);
+    expect(await lake.runs()).toEqual([]);
+    fs.writeFileSync(path.join(models, 'staging', 'broken.sql'), "select {{ ref('nope') }}");
+    await expect(lake.build()).rejects.toThrow(/nope/);
+    await expect(lake.test()).rejects.toThrow(/nope/);
+    expect((await lake.runs()).map((r) => [r.kind, r.status])).toEqual([['test', 'failed'], ['build', 'failed']]);
   });
 });
