@@ -70,7 +70,21 @@ async function loadConfig(explicit: string | undefined): Promise<{ config: CliCo
       if (!isSource(s)) throw new UsageError(`${where}: sources[${i}] is not a source (build it with defineSource, httpSource, csvSource…), got ${s === null ? 'null' : typeof s}`);
     });
   }
-  return { config, file };
+  return { config: relativeToConfig(config, path.dirname(file)), file };
+}
+
+/**
+ * The config's `root`, `models` and `log.file`, relative or left at their defaults (`data`,
+ * `models`), resolved against the config's folder: `duckhouse -c /srv/prices/duckhouse.config.mjs run`
+ * from cron's working directory must use the lake and models beside the config, not start a new
+ * lake wherever it was started. A value that is not a path is left for `Lakehouse.open` to refuse.
+ */
+function relativeToConfig(config: CliConfig, dir: string): CliConfig {
+  const resolve = (p: unknown, fallback: string): unknown => (p === undefined ? path.join(dir, fallback) : typeof p === 'string' && p !== '' ? path.resolve(dir, p) : p);
+  const out: CliConfig = { ...config, root: resolve(config.root, 'data') as string, models: resolve(config.models, 'models') as string };
+  const log = config.log as { file?: unknown } | undefined;
+  if (log && typeof log === 'object' && typeof log.file === 'string' && log.file !== '') out.log = { ...config.log, file: path.resolve(dir, log.file) };
+  return out;
 }
 
 interface Globals {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-lake.js';
+import { writeFiles } from '../helpers/models.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const index = path.join(repo, 'src', 'index.ts');
@@ -130,4 +131,26 @@ describe('compact --target-mb', () => {
       expect(r.err).toMatch(/--target-mb must be a positive number/);
     }
   }, 60_000);
+});
+
+describe('duckhouse -c <config> from another working directory (cron without cd)', () => {
+  it("resolves the config's relative root and models, and the default ones, against the config's folder", () => {
+    for (const paths of [`root: 'lake', models: 'models', `, '']) {
+      const dir = tempDir('duckhouse-cfg-cwd-');
+      writeFiles(path.join(dir, 'models'), { 'staging/stg_prices.sql': `select sku from {{ source('shop', 'prices') }}` });
+      fs.writeFileSync(path.join(dir, 'duckhouse.config.mjs'), `import { defineSource, z } from ${JSON.stringify(index)};\nexport default { ${paths}sources: [${source}], log: { console: false } };\n`);
+      const lake = path.join(dir, paths ? 'lake' : 'data');
+      const elsewhere = tempDir('duckhouse-cfg-cwd-');
+      const config = path.join(dir, 'duckhouse.config.mjs');
+      const r = runCli(elsewhere, ['-c', config, 'run']);
+      expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+      // Before: exit 0, "success", a new lake in the working directory and nothing built (its
+      // models folder looked for there too: a warning in that lake's log file only).
+      expect(fs.readdirSync(elsewhere)).toEqual([]);
+      expect(fs.existsSync(path.join(lake, 'bronze', 'shop', 'prices'))).toBe(true);
+      expect(r.out).toMatch(/build {3}staging\.stg_prices: success/);
+      const runs = runCli(elsewhere, ['-c', config, 'runs', '--json']);
+      expect(JSON.parse(runs.out).map((x: { kind: string }) => x.kind).sort()).toEqual(['build', 'extract', 'run']);
+    }
+  }, 120_000);
 });
