@@ -424,8 +424,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const vars = parseVars(opts.var);
       const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
       for (const s of run.extract?.sources ?? []) console.log(`extract ${sourceLabel(s.source, s.dataset, s.scope)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
-      for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}`);
+      for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}${m.skippedBecause ? ` — ${m.skippedBecause}` : ''}`);
       if (run.build) reportTests(run.build.tests);
+      // Said here as `build` says them (a test not run, a model left out of the catalog), not only
+      // in the log: under cron there is no console log.
+      for (const w of run.build?.warnings ?? []) console.log(`warning: ${w}`);
+      if (!fs.existsSync(lake.paths.models)) console.log(`warning: models folder ${lake.paths.models} does not exist: nothing built`);
       for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
       for (const w of run.warnings ?? []) console.log(`warning ${w}`);
       console.log(`run ${run.runId}: ${run.status} in ${run.durationMs} ms`);

@@ -41,6 +41,29 @@ export default {
 }
 
 describe('duckhouse CLI output', () => {
+  it('run prints the build\'s warnings (a test not run) and a skipped model\'s cause, as build does: cron has no console log', () => {
+    const dir = tempDir('cli-out-');
+    writeFiles(path.join(dir, 'models'), {
+      'staging/stg_prices.sql': `select store from {{ source('shop', 'prices') }}`,
+      'staging/stg_never.sql': `select sku from {{ source('shop', 'never') }}`,
+      'staging/_staging.yml': `version: 2\nmodels:\n  - name: stg_never\n    columns:\n      - name: sku\n        tests: [not_null]\n`,
+    });
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};\nexport default { log: { console: false }, sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string() }), extract: () => [[{ store: 'a' }]] })] };\n`,
+    );
+    const r = runCli(dir, ['run']);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    // Before: "build   staging.stg_never: skipped", without its cause, and nothing about the test
+    // that was not run (`duckhouse build` printed both).
+    expect(r.out).toMatch(/build {3}staging\.stg_never: skipped — source shop\.never has never been extracted/);
+    expect(r.out).toMatch(/warning: test not_null_stg_never_sku not run: staging\.stg_never was not built/);
+    fs.rmSync(path.join(dir, 'models'), { recursive: true });
+    const extractOnly = runCli(dir, ['run']);
+    expect(extractOnly.code, extractOnly.err).toBe(0);
+    expect(extractOnly.out).toMatch(/warning: models folder .*models does not exist: nothing built/);
+  }, 90_000);
+
   it('extract and run never print a secret on stdout (cron appends stdout to data/logs/cron.log)', () => {
     const dir = project();
     const extract = runCli(dir, ['extract']);
