@@ -28,7 +28,13 @@ const CONFIG_NAMES = ['duckhouse.config.ts', 'duckhouse.config.mts', 'duckhouse.
 
 async function loadConfig(explicit: string | undefined): Promise<{ config: CliConfig; file?: string }> {
   const file = explicit ? path.resolve(explicit) : CONFIG_NAMES.map((n) => path.resolve(n)).find((f) => fs.existsSync(f));
-  if (!file) return { config: {} };
+  if (!file) {
+    // A duckhouse.config.cjs or .json would otherwise be passed over without a word, and the
+    // command run on the default root with no sources (a .ts.bak is a copy: left alone).
+    const other = fs.readdirSync('.').find((n) => /^duckhouse\.config\.(cjs|cts|json5?|ya?ml|toml)$/.test(n));
+    if (other) throw new UsageError(`${other} is not a config file duckhouse reads: name it duckhouse.config.{ts,mts,mjs,js}`);
+    return { config: {} };
+  }
   if (!fs.existsSync(file)) throw new UsageError(`config file ${file} does not exist`);
   let mod: { default?: unknown };
   try {

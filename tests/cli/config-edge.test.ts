@@ -133,6 +133,23 @@ describe('compact --target-mb', () => {
   }, 60_000);
 });
 
+describe('a config file under a name the CLI does not read', () => {
+  it('duckhouse.config.cjs / .cts / .json is a usage error (exit 2) naming it, not a command run on the defaults', () => {
+    for (const [ext, body] of [['cjs', `module.exports = { root: 'lake' };`], ['cts', `export default { root: 'lake' };`], ['json', `{ "root": "lake" }`]] as const) {
+      const dir = tempDir('duckhouse-cfg-ext-');
+      fs.writeFileSync(path.join(dir, `duckhouse.config.${ext}`), body);
+      const r = runCli(dir, ['sql', 'select 1 as x', '--csv']);
+      // Before: exit 0 and a new lake in ./data: the file was never looked at.
+      expect(fs.existsSync(path.join(dir, 'data')), ext).toBe(false);
+      expect(r.code, `${ext}: ${r.out}\n${r.err}`).toBe(2);
+      expect(r.err).toContain(`duckhouse.config.${ext} is not a config file duckhouse reads`);
+    }
+    const copy = tempDir('duckhouse-cfg-ext-');
+    fs.writeFileSync(path.join(copy, 'duckhouse.config.ts.bak'), `export default { root: 'lake' };`);
+    expect(runCli(copy, ['sql', 'select 1 as x', '--csv']).code).toBe(0);
+  }, 90_000);
+});
+
 describe('duckhouse -c <config> from another working directory (cron without cd)', () => {
   it("resolves the config's relative root and models, and the default ones, against the config's folder", () => {
     for (const paths of [`root: 'lake', models: 'models', `, '']) {
