@@ -10,7 +10,7 @@ import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { sourceLabel } from './results.js';
-import type { Lakehouse, OpenOptions, AnySource, Row } from './index.js';
+import type { Lakehouse, OpenOptions, AnySource, Row, RunResult } from './index.js';
 import type { PlainValue } from './db/values.js';
 import type { TypeNode } from './db/type-string.js';
 
@@ -428,7 +428,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
   addBuildOptions(program.command('run').description('the pipeline: extract every source of the config, build, test, notify')).action(async (opts: { select?: string[]; fullRefresh?: boolean; var?: string[] }) => {
     await withLake(globals(), async (lake, config) => {
       const vars = parseVars(opts.var);
-      const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
+      let failure: (Error & { result?: RunResult }) | undefined;
+      const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) }).catch((error: Error & { result?: RunResult }) => {
+        // Thrown before the run started (a bad option, an unknown selector): a usage error. Thrown
+        // after it (a model that does not compile, after the extract ran): the partial or failed
+        // run it recorded, said like any other, and exit 1.
+        if (!error?.result) throw error;
+        failure = error;
+        return error.result;
+      });
       for (const s of run.extract?.sources ?? []) console.log(`extract ${sourceLabel(s.source, s.dataset, s.scope)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
       for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}${m.skippedBecause ? ` — ${m.skippedBecause}` : ''}`);
       if (run.build) reportTests(run.build.tests);
@@ -439,7 +447,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
       for (const w of run.warnings ?? []) console.log(`warning ${w}`);
       console.log(`run ${run.runId}: ${run.status} in ${run.durationMs} ms`);
-      setExit(run.status === 'success' && !(run.build?.tests ?? []).some(failing) ? EXIT_OK : EXIT_FAILED);
+      if (failure) console.error(`duckhouse: ${(await import('./redact.js')).redactString(failure.message)}`);
+      setExit(run.status === 'success' && !failure && !(run.build?.tests ?? []).some(failing) ? EXIT_OK : EXIT_FAILED);
     });
   });
 

@@ -648,7 +648,9 @@ export class Lakehouse {
         run.warnings = [warning];
       }
     }
-    if (failure) throw failure;
+    // The caller of a run that was recorded (the CLI: its exit code, its extract's lines) gets it
+    // with the error, as a lifecycle run's partial result.
+    if (failure) throw typeof failure === 'object' && failure !== null ? Object.assign(failure, { result: run }) : failure;
     return run;
   }
 

@@ -41,6 +41,27 @@ export default {
 }
 
 describe('duckhouse CLI output', () => {
+  it('run: a build that throws after the extract (an env_var unset under cron) exits 1 as the partial run it records, with the extract printed', () => {
+    const dir = tempDir('cli-out-');
+    writeFiles(path.join(dir, 'models'), {
+      'staging/stg_prices.sql': `select store, '{{ env_var("HUNT_UNSET_REGION") }}' as region from {{ source('shop', 'prices') }}`,
+    });
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};\nexport default { log: { console: false }, sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string() }), extract: () => [[{ store: 'a' }]] })] };\n`,
+    );
+    const r = runCli(dir, ['run']);
+    const recorded = JSON.parse(runCli(dir, ['runs', '--json']).out).find((x: { kind: string }) => x.kind === 'run');
+    expect(recorded.status).toBe('partial');
+    // Before: exit 2 (a usage error) and nothing on stdout: the extract that ran, and the run's id
+    // and status, went unsaid.
+    expect(r.code, `${r.out}\n${r.err}`).toBe(1);
+    expect(r.out).toMatch(/extract shop\/prices: success, 1 rows/);
+    expect(r.out).toContain(`run ${recorded.run_id}: partial`);
+    expect(r.err).toMatch(/env_var\('HUNT_UNSET_REGION'\) is not set/);
+    expect(runCli(dir, ['build']).code).toBe(2); // nothing extracted: the model is the user's to fix
+  }, 90_000);
+
   it('run prints the build\'s warnings (a test not run) and a skipped model\'s cause, as build does: cron has no console log', () => {
     const dir = tempDir('cli-out-');
     writeFiles(path.join(dir, 'models'), {
