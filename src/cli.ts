@@ -445,7 +445,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       for (const w of run.build?.warnings ?? []) console.log(`warning: ${w}`);
       if (!fs.existsSync(lake.paths.models)) console.log(`warning: models folder ${lake.paths.models} does not exist: nothing built`);
       for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
-      for (const w of run.warnings ?? []) console.log(`warning ${w}`);
+      for (const w of run.warnings ?? []) console.log(`warning: ${w}`);
       console.log(`run ${run.runId}: ${run.status} in ${run.durationMs} ms`);
       if (failure) console.error(`duckhouse: ${(await import('./redact.js')).redactString(failure.message)}`);
       setExit(run.status === 'success' && !failure && !(run.build?.tests ?? []).some(failing) ? EXIT_OK : EXIT_FAILED);
