@@ -25,7 +25,7 @@ const CHUNK_ROWS = 2048;
 const MAX_PARTITIONS_PER_KEY = 10_000;
 /** Rows sampled per batch to estimate distinct counts. */
 const PROFILE_SAMPLE = 20_000;
-/** Columns whose distinct values one profile query counts (see `profile`). */
+/** Past this many columns a batch's distinct values are counted in one grouping of all its values (see `profile`). */
 const PROFILE_GROUP = 50;
 const WIRE_TYPES: Record<WireType, DuckDBType> = { VARCHAR, DOUBLE, BOOLEAN };
 
@@ -439,26 +439,33 @@ export class BronzeWriter {
     // Exact counts over the sample: DuckDB's approx_count_distinct (HyperLogLog) is off by up to
     // ~25 % at 20,000 values, which made unique columns look non-unique. Per column: non-null
     // values (nn), distinct values (d) and values seen once (f1).
-    const perColumn = columns.map((col, i) => {
-      const value = col.castSql(`w${i}`);
-      return `SELECT ${i} AS i, sum(k) AS nn, count(*) AS d, count(*) FILTER (WHERE k = 1) AS f1 FROM (SELECT ${scalar(col.sqlType) ? value : `CAST(${value} AS VARCHAR)`} AS v, count(*) AS k FROM s WHERE v IS NOT NULL GROUP BY 1)`;
-    });
-    // DuckDB plans a UNION ALL in time quadratic in its branches (1,000 columns: over a minute),
-    // so the columns are counted PROFILE_GROUP at a time, over one sample: with several groups it
-    // is kept in a temporary table (each query's TABLESAMPLE would draw another).
-    const groups = Math.ceil(perColumn.length / PROFILE_GROUP);
-    const sample = groups > 1 && sampleClause ? `${sealed.table}_sample` : undefined;
-    if (sample) await c.run(`CREATE TEMP TABLE ${quoteIdent(sample)} AS SELECT * FROM ${quoteIdent(sealed.table)}${sampleClause}`);
+    const valueOf = (col: (typeof columns)[number], i: number): string => (scalar(col.sqlType) ? col.castSql(`w${i}`) : `CAST(${col.castSql(`w${i}`)} AS VARCHAR)`);
     const counted: Record<string, unknown>[] = [];
-    try {
-      for (let g = 0; g < groups; g++) {
-        const from = sample ? quoteIdent(sample) : `${quoteIdent(sealed.table)}${sampleClause}`;
-        const branches = perColumn.slice(g * PROFILE_GROUP, (g + 1) * PROFILE_GROUP);
-        if (g === 0) branches.unshift('SELECT -1 AS i, count(*) AS nn, 0 AS d, 0 AS f1 FROM s');
-        counted.push(...readerRows(await c.runAndReadAll(`WITH s AS MATERIALIZED (SELECT * FROM ${from}) ${branches.join(' UNION ALL ')}`)));
-      }
-    } finally {
-      if (sample) await c.run(`DROP TABLE IF EXISTS ${quoteIdent(sample)}`);
+    if (columns.length <= PROFILE_GROUP) {
+      // One branch per column, each grouping its own typed values.
+      const branches = columns.map(
+        (col, i) => `SELECT ${i} AS i, sum(k) AS nn, count(*) AS d, count(*) FILTER (WHERE k = 1) AS f1 FROM (SELECT ${valueOf(col, i)} AS v, count(*) AS k FROM s WHERE v IS NOT NULL GROUP BY 1)`,
+      );
+      branches.unshift('SELECT -1 AS i, count(*) AS nn, 0 AS d, 0 AS f1 FROM s');
+      counted.push(...readerRows(await c.runAndReadAll(`WITH s AS MATERIALIZED (SELECT * FROM ${quoteIdent(sealed.table)}${sampleClause}) ${branches.join(' UNION ALL ')}`)));
+    } else {
+      // A wide batch: DuckDB plans a UNION ALL in time quadratic in its branches, and even 50
+      // branches at a time cost ~7 ms per column (600 columns: 4 s a batch). Every value goes
+      // through one grouping instead, as text tagged with its column (a value's text is as
+      // distinct as the value), unnested from two lists of the same length side by side.
+      const tags = columns.map((_, i) => i).join(', ');
+      const values = columns.map((col, i) => `CAST(${valueOf(col, i)} AS VARCHAR)`).join(', ');
+      counted.push(
+        ...readerRows(
+          await c.runAndReadAll(
+            `WITH s AS MATERIALIZED (SELECT * FROM ${quoteIdent(sealed.table)}${sampleClause}) ` +
+              `SELECT -1 AS i, count(*) AS nn, 0 AS d, 0 AS f1 FROM s UNION ALL ` +
+              `SELECT i, sum(k) AS nn, count(*) AS d, count(*) FILTER (WHERE k = 1) AS f1 FROM (` +
+              `SELECT i, v, count(*) AS k FROM (SELECT unnest([${tags}]) AS i, unnest([${values}]) AS v FROM s) WHERE v IS NOT NULL GROUP BY 1, 2` +
+              `) GROUP BY 1`,
+          ),
+        ),
+      );
     }
     const byColumn = new Map(counted.map((r) => [Number(r.i), { nn: Number(r.nn ?? 0), d: Number(r.d ?? 0), f1: Number(r.f1 ?? 0) }]));
     const sampled = byColumn.get(-1)?.nn ?? 0;

@@ -45,6 +45,38 @@ describe('observability', () => {
     expect(distinct.tags).toBeLessThanOrEqual(4);
   });
 
+  it('counts a wide batch (past 50 columns) in one grouping, with the same distinct counts and estimates as a narrow one column by column', async () => {
+    const lake = await tempLake();
+    const n = 30_000;
+    // 4 columns of each kind × 20 = 80 columns; the same 4 kinds alone make a narrow dataset.
+    const kinds = {
+      id: (i: number) => i,
+      store: (i: number) => `s${i % 7}`,
+      seen: (i: number) => new Date(Date.UTC(2026, 0, 1) + (i % 40) * 3_600_000).toISOString(),
+      tags: (i: number) => (i % 5 === 0 ? null : [`t${i % 3}`]),
+    };
+    const shape = { id: z.number().int(), store: z.string(), seen: z.iso.datetime(), tags: z.array(z.string()).nullable() };
+    const wideShape = Object.fromEntries(Array.from({ length: 20 }, (_, k) => Object.entries(shape).map(([name, type]) => [`${name}_${k}`, type])).flat());
+    const narrowRecords = Array.from({ length: n }, (_, i) => Object.fromEntries(Object.entries(kinds).map(([name, f]) => [name, f(i)])));
+    const wideRecords = narrowRecords.map((r) => Object.fromEntries(Array.from({ length: 20 }, (_, k) => Object.entries(r).map(([name, v]) => [`${name}_${k}`, v])).flat()));
+    const narrow = await lake.extract([defineSource({ source: 'obs', dataset: 'narrow', schema: z.object(shape), extract: () => [narrowRecords] })]);
+    const wide = await lake.extract([defineSource({ source: 'obs', dataset: 'wide80', schema: z.object(wideShape), extract: () => [wideRecords] })]);
+    expect(wide.sources[0]).toMatchObject({ status: 'success', rows: n });
+    const read = async (runId: string) => lake.metrics.select(`select column_name, column_type, rows, null_share, approx_distinct from column_profiles where run_id = $1`, [runId]);
+    const narrowBy = new Map((await read(narrow.runId)).map((p) => [p.column_name as string, p]));
+    const wideProfiles = await read(wide.runId);
+    expect(wideProfiles).toHaveLength(80);
+    for (const p of wideProfiles) {
+      const base = narrowBy.get(String(p.column_name).replace(/_\d+$/, ''))!;
+      expect({ ...p, column_name: base.column_name }).toMatchObject({ column_type: base.column_type, rows: n, null_share: base.null_share });
+      // The unique column counts every row, the others their few values, as the narrow path does.
+      if (base.column_name === 'id') expect(p.approx_distinct).toBe(n);
+      else expect(p.approx_distinct).toBe(base.approx_distinct);
+    }
+    expect(narrowBy.get('store')!.approx_distinct).toBe(7);
+    expect(narrowBy.get('seen')!.approx_distinct).toBe(40);
+  });
+
   it('raises a volume alert under 80% of the trailing average, and resolves it when volume comes back', async () => {
     const lake = await tempLake();
     for (let i = 0; i < 3; i++) await lake.extract([source(100)]);
