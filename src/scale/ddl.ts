@@ -34,6 +34,12 @@ export interface ExportedTable {
 const quoteName = (engine: DdlEngine, name: string): string => (engine === 'trino' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``);
 
 /**
+ * A table's name, quoted like its columns: model names may be reserved words (`marts.order`), which
+ * Trino and Athena's Hive DDL refuse unquoted.
+ */
+const tableName = (engine: DdlEngine, schema: string, name: string): string => `${engine === 'trino' ? 'hive.' : ''}${quoteName(engine, schema)}.${quoteName(engine, name)}`;
+
+/**
  * A string literal: Trino follows the SQL standard (`''`); Spark and Hive (Athena's DDL) read
  * backslash escapes and would take `'a''b'` as the adjacent literals `'a' 'b'` (= "ab").
  */
@@ -151,22 +157,23 @@ function createTable(engine: DdlEngine, table: { schema: string; name: string; c
     }
   });
   const keys = partitionKeys.map((k) => quoteName(engine, k));
+  const qualified = tableName(engine, schema, name);
   if (engine === 'spark') {
     const cols = [...columns, ...keys.map((k) => `  ${k} STRING`)];
     const partitioned = keys.length ? `PARTITIONED BY (${keys.join(', ')})\n` : '';
-    const repair = keys.length ? `\nMSCK REPAIR TABLE ${schema}.${name};` : '';
-    return `CREATE TABLE IF NOT EXISTS ${schema}.${name} (\n${cols.join(',\n')}\n)\nUSING PARQUET\n${partitioned}LOCATION ${quoteLiteral(engine, table.location)};${repair}`;
+    const repair = keys.length ? `\nMSCK REPAIR TABLE ${qualified};` : '';
+    return `CREATE TABLE IF NOT EXISTS ${qualified} (\n${cols.join(',\n')}\n)\nUSING PARQUET\n${partitioned}LOCATION ${quoteLiteral(engine, table.location)};${repair}`;
   }
   if (engine === 'trino') {
     const cols = [...columns, ...keys.map((k) => `  ${k} VARCHAR`)];
     const partitioned = partitionKeys.length ? `,\n  partitioned_by = ARRAY[${partitionKeys.map((k) => quoteLiteral(engine, k)).join(', ')}]` : '';
     const sync = partitionKeys.length ? `\nCALL hive.system.sync_partition_metadata(${quoteLiteral(engine, schema)}, ${quoteLiteral(engine, name)}, 'FULL');` : '';
-    return `CREATE TABLE IF NOT EXISTS hive.${schema}.${name} (\n${cols.join(',\n')}\n)\nWITH (\n  format = 'PARQUET',\n  external_location = ${quoteLiteral(engine, table.location)}${partitioned}\n);${sync}`;
+    return `CREATE TABLE IF NOT EXISTS ${qualified} (\n${cols.join(',\n')}\n)\nWITH (\n  format = 'PARQUET',\n  external_location = ${quoteLiteral(engine, table.location)}${partitioned}\n);${sync}`;
   }
   // Athena wants the location as a folder with a trailing slash.
   const partitioned = keys.length ? `PARTITIONED BY (${keys.map((k) => `${k} string`).join(', ')})\n` : '';
-  const repair = keys.length ? `\nMSCK REPAIR TABLE ${schema}.${name};` : '';
-  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${schema}.${name} (\n${columns.join(',\n')}\n)\n${partitioned}STORED AS PARQUET\nLOCATION ${quoteLiteral(engine, `${table.location}/`)};${repair}`;
+  const repair = keys.length ? `\nMSCK REPAIR TABLE ${qualified};` : '';
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${qualified} (\n${columns.join(',\n')}\n)\n${partitioned}STORED AS PARQUET\nLOCATION ${quoteLiteral(engine, `${table.location}/`)};${repair}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
+import { projectLake } from '../helpers/models.js';
 import { tempLake } from '../helpers/temp-lake.js';
 
 const schema = z.object({ id: z.string(), total: z.number() });
@@ -18,5 +19,16 @@ describe('export-ddl: one table per bronze dataset', () => {
       // CREATE … IF NOT EXISTS does nothing and one dataset is silently missing.
       expect(new Set(tables).size, `${engine}: ${tables.join(', ')}`).toBe(2);
     }
+  });
+});
+
+describe('export-ddl: table names', () => {
+  it('quotes schema and table, so a mart named like a reserved word (`order`, reserved in Trino and Athena DDL) declares', async () => {
+    const { lake } = await projectLake({ 'marts/order.sql': `select 1 as id` });
+    expect((await lake.build()).status).toBe('success');
+    await lake.exportTable('marts.order', { format: 'parquet' });
+    expect(await lake.exportDdl({ engine: 'trino' })).toContain('CREATE TABLE IF NOT EXISTS hive."marts"."order" (');
+    expect(await lake.exportDdl({ engine: 'athena' })).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS `marts`.`order` (');
+    expect(await lake.exportDdl({ engine: 'spark' })).toContain('CREATE TABLE IF NOT EXISTS `marts`.`order` (');
   });
 });

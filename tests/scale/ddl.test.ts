@@ -49,7 +49,7 @@ describe('export-ddl', () => {
     });
     await lake.extract([source]);
     const spark = await lake.exportDdl({ engine: 'spark' });
-    expect(spark).toContain('CREATE TABLE IF NOT EXISTS bronze.vtex_products (');
+    expect(spark).toContain('CREATE TABLE IF NOT EXISTS `bronze`.`vtex_products` (');
     expect(spark).toContain('`items` ARRAY<STRUCT<`itemId`: STRING, `price`: DOUBLE>>');
     expect(spark).toContain('PARTITIONED BY (`store`, `year`, `month`, `day`)');
     expect(spark).toContain(`LOCATION '${lake.paths.bronze}/vtex/products'`);
@@ -59,7 +59,7 @@ describe('export-ddl', () => {
     expect(trino).toContain('"_extracted_at" TIMESTAMP(6)');
     expect(trino).not.toContain('WITH TIME ZONE'); // the Hive connector refuses to declare it
     const athena = await lake.exportDdl({ engine: 'athena' });
-    expect(athena).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS bronze.vtex_products');
+    expect(athena).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS `bronze`.`vtex_products`');
     expect(athena).toContain('PARTITIONED BY (`store` string, `year` string, `month` string, `day` string)');
     await expect(lake.exportDdl({ engine: 'hive' as never })).rejects.toThrow(/option "engine" must be/);
   });
@@ -98,7 +98,7 @@ describe('export-ddl', () => {
       { name: '_extracted_at', type: 'TIMESTAMP WITH TIME ZONE' },
     ]);
 
-    expect(await lake.exportDdl({ engine: 'spark' })).toBe(`CREATE TABLE IF NOT EXISTS bronze.shop_prices (
+    expect(await lake.exportDdl({ engine: 'spark' })).toBe(`CREATE TABLE IF NOT EXISTS \`bronze\`.\`shop_prices\` (
   \`sku_id\` STRING,
   \`price\` DOUBLE,
   \`qty\` BIGINT,
@@ -115,13 +115,13 @@ describe('export-ddl', () => {
 USING PARQUET
 PARTITIONED BY (\`store\`, \`year\`, \`month\`, \`day\`)
 LOCATION '${location}';
-MSCK REPAIR TABLE bronze.shop_prices;
+MSCK REPAIR TABLE \`bronze\`.\`shop_prices\`;
 `);
 
     expect(await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://bucket/lake/', schema: 'raw' })).toBe(`-- Trino (Hive connector): DuckDB writes microsecond timestamps, so the hive catalog needs
 -- hive.timestamp-precision=MICROSECONDS; TIMESTAMPTZ columns read as TIMESTAMP(6) in UTC.
 
-CREATE TABLE IF NOT EXISTS hive.raw.shop_prices (
+CREATE TABLE IF NOT EXISTS hive."raw"."shop_prices" (
   "sku_id" VARCHAR,
   "price" DOUBLE,
   "qty" BIGINT,
@@ -143,7 +143,7 @@ WITH (
 CALL hive.system.sync_partition_metadata('raw', 'shop_prices', 'FULL');
 `);
 
-    expect(await lake.exportDdl({ engine: 'athena', locationPrefix: 's3://bucket/lake' })).toBe(`CREATE EXTERNAL TABLE IF NOT EXISTS bronze.shop_prices (
+    expect(await lake.exportDdl({ engine: 'athena', locationPrefix: 's3://bucket/lake' })).toBe(`CREATE EXTERNAL TABLE IF NOT EXISTS \`bronze\`.\`shop_prices\` (
   \`sku_id\` string,
   \`price\` double,
   \`qty\` bigint,
@@ -156,7 +156,7 @@ CALL hive.system.sync_partition_metadata('raw', 'shop_prices', 'FULL');
 PARTITIONED BY (\`store\` string, \`year\` string, \`month\` string, \`day\` string)
 STORED AS PARQUET
 LOCATION 's3://bucket/lake/bronze/shop/prices/';
-MSCK REPAIR TABLE bronze.shop_prices;
+MSCK REPAIR TABLE \`bronze\`.\`shop_prices\`;
 `);
   });
 });

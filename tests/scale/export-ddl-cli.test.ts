@@ -39,7 +39,7 @@ export default {
     expect(ddl.out).toContain(`PARTITIONED BY (\`store\` string, \`year\` string, \`month\` string, \`day\` string)
 STORED AS PARQUET
 LOCATION 's3://bucket/lake/bronze/shop/prices/';`);
-    expect(ddl.out).toContain(`CREATE EXTERNAL TABLE IF NOT EXISTS marts.by_store (
+    expect(ddl.out).toContain(`CREATE EXTERNAL TABLE IF NOT EXISTS \`marts\`.\`by_store\` (
   \`store\` string,
   \`skus\` bigint
 )

@@ -83,7 +83,7 @@ describe('Parquet exports and their DDL', () => {
     await lake.exportTable('marts.wide', { format: 'parquet' });
     const dir = path.join(root, 'exports', 'marts.wide');
 
-    expect(await lake.exportDdl({ engine: 'spark' })).toBe(`CREATE TABLE IF NOT EXISTS marts.wide (
+    expect(await lake.exportDdl({ engine: 'spark' })).toBe(`CREATE TABLE IF NOT EXISTS \`marts\`.\`wide\` (
   \`id\` INT,
   \`n\` BIGINT,
   \`small\` SMALLINT,
@@ -105,7 +105,7 @@ LOCATION '${dir}';
     expect(await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://bucket/lake' })).toBe(`-- Trino (Hive connector): DuckDB writes microsecond timestamps, so the hive catalog needs
 -- hive.timestamp-precision=MICROSECONDS; TIMESTAMPTZ columns read as TIMESTAMP(6) in UTC.
 
-CREATE TABLE IF NOT EXISTS hive.marts.wide (
+CREATE TABLE IF NOT EXISTS hive."marts"."wide" (
   "id" INTEGER,
   "n" BIGINT,
   "small" SMALLINT,
@@ -126,7 +126,7 @@ WITH (
 );
 `);
 
-    expect(await lake.exportDdl({ engine: 'athena', locationPrefix: 's3://bucket/lake' })).toBe(`CREATE EXTERNAL TABLE IF NOT EXISTS marts.wide (
+    expect(await lake.exportDdl({ engine: 'athena', locationPrefix: 's3://bucket/lake' })).toBe(`CREATE EXTERNAL TABLE IF NOT EXISTS \`marts\`.\`wide\` (
   \`id\` int,
   \`n\` bigint,
   \`small\` smallint,
@@ -170,8 +170,8 @@ LOCATION 's3://bucket/lake/exports/marts.wide/';
 
     let spark = await lake.exportDdl({ engine: 'spark' });
     // Bronze first (schema bronze), then the export (its own schema) at its latest location.
-    expect(spark.indexOf('CREATE TABLE IF NOT EXISTS bronze.shop_prices (')).toBeGreaterThanOrEqual(0);
-    expect(spark.indexOf('CREATE TABLE IF NOT EXISTS marts.by_store (')).toBeGreaterThan(spark.indexOf('bronze.shop_prices'));
+    expect(spark.indexOf('CREATE TABLE IF NOT EXISTS `bronze`.`shop_prices` (')).toBeGreaterThanOrEqual(0);
+    expect(spark.indexOf('CREATE TABLE IF NOT EXISTS `marts`.`by_store` (')).toBeGreaterThan(spark.indexOf('`bronze`.`shop_prices`'));
     expect(spark).toContain(`  \`skus\` INT,\n  \`total\` DECIMAL(18,2)\n)\nUSING PARQUET\nLOCATION '${shared}';\n`);
     expect(spark).not.toContain(path.join(root, 'exports', 'marts.by_store'));
     expect(spark).not.toContain('warning');
@@ -180,7 +180,7 @@ LOCATION 's3://bucket/lake/exports/marts.wide/';
     fs.writeFileSync(path.join(shared, 'notes.csv'), 'x\n');
     fs.writeFileSync(path.join(shared, '_SUCCESS'), ''); // hidden files are skipped by every engine
     spark = await lake.exportDdl({ engine: 'spark' });
-    expect(spark).toContain(`-- warning: ${shared} also holds notes.csv; marts.by_store would read those too: export it into a folder of its own\nCREATE TABLE IF NOT EXISTS marts.by_store (`);
+    expect(spark).toContain(`-- warning: ${shared} also holds notes.csv; marts.by_store would read those too: export it into a folder of its own\nCREATE TABLE IF NOT EXISTS \`marts\`.\`by_store\` (`);
 
     // Outside the root, a location prefix cannot apply: the local path stays, with a note.
     const trino = await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://bucket/lake' });
@@ -192,8 +192,8 @@ LOCATION 's3://bucket/lake/exports/marts.wide/';
     fs.rmSync(moved.path);
     const athena = await lake.exportDdl({ engine: 'athena' });
     expect(athena).toContain(`-- skipped marts.by_store: its Parquet export ${moved.path} no longer exists (export it again)`);
-    expect(athena).not.toContain('TABLE IF NOT EXISTS marts.by_store');
-    expect(athena).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS bronze.shop_prices (');
+    expect(athena).not.toContain('TABLE IF NOT EXISTS `marts`.`by_store`');
+    expect(athena).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS `bronze`.`shop_prices` (');
 
     // A type no engine here can declare: the export works, export-ddl names table, column and type.
     const waits = await lake.exportTable('marts.waits', { format: 'parquet' });
