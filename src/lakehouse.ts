@@ -883,8 +883,15 @@ export class Lakehouse {
       throw new ConfigError(`lake.exportDdl: option "engine" must be "spark", "trino" or "athena" (got ${JSON.stringify(options?.engine)})`);
     }
     parseOptions(exportDdlOptionsSchema, options, 'lake.exportDdl');
-    const { bronzeTables, exportedTables, ddlFor } = await import('./scale/ddl.js');
-    return ddlFor(bronzeTables(this.paths.root), options.engine, { root: this.paths.root, exports: exportedTables(this.paths.root), ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
+    const { bronzeTables, withFileColumns, exportedTables, ddlFor } = await import('./scale/ddl.js');
+    const c = await (await this.engine()).connect();
+    let tables;
+    try {
+      tables = await withFileColumns(c, bronzeTables(this.paths.root, await this.metrics.bronzeVisibility()));
+    } finally {
+      c.closeSync();
+    }
+    return ddlFor(tables, options.engine, { root: this.paths.root, exports: exportedTables(this.paths.root), ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
   }
 
   /** The model graph: nodes (models, seeds, sources) and edges; also written to `data/lineage.json`. */

@@ -1,14 +1,18 @@
 /**
  * The scale-out path: bronze is plain Hive-partitioned Parquet, so bigger engines can read it
  * where it lies. This prints external-table DDL for Spark, Trino (Hive connector) and Athena,
- * one table per bronze dataset, from the columns bronze recorded (`state/schemas/`), with the
- * partition keys (and year/month/day) as string partitions; and one unpartitioned table per mart
- * exported to Parquet (`state/exports/`), with the columns as read back from the file.
+ * one table per bronze dataset, with the columns its live files hold (those bronze recorded
+ * in `state/schemas/` when it has none) and the partition keys (and year/month/day) as string
+ * partitions; and one unpartitioned table per mart exported to Parquet (`state/exports/`), with
+ * the columns as read back from the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { quoteLiteral as quoteSql } from '../db/quote.js';
+import { readerRows } from '../db/values.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import { readRecordedSchema } from '../transform/source-relation.js';
+import { ALL_VISIBLE, readRecordedSchema, scanBronze, type BronzeVisibility } from '../transform/source-relation.js';
 import { readExports } from './exports.js';
 
 export type DdlEngine = 'spark' | 'trino' | 'athena';
@@ -19,6 +23,10 @@ export interface DdlTable {
   location: string;
   columns: { name: string; type: string }[];
   partitionKeys: string[];
+  /** The dataset's live files (absolute paths). */
+  files?: string[];
+  /** Columns whose type differs between files, with the types seen (see `withFileColumns`). */
+  retyped?: { name: string; types: string[] }[];
 }
 
 /** A table exported with `lake.exportTable(…, { format: 'parquet' })`. */
@@ -119,8 +127,8 @@ export function mapType(duck: string, engine: DdlEngine): string {
   return mapped[engine];
 }
 
-/** Every bronze dataset with recorded columns. */
-export function bronzeTables(root: string): DdlTable[] {
+/** Every bronze dataset with recorded columns or live files (as `visibility` says: removed and uncommitted files are not). */
+export function bronzeTables(root: string, visibility: BronzeVisibility = ALL_VISIBLE): DdlTable[] {
   const bronze = path.join(root, 'bronze');
   if (!fs.existsSync(bronze)) return [];
   const tables: DdlTable[] = [];
@@ -131,11 +139,62 @@ export function bronzeTables(root: string): DdlTable[] {
     for (const dataset of fs.readdirSync(path.join(bronze, source)).sort()) {
       if (!isDir(path.join(bronze, source, dataset))) continue;
       const recorded = readRecordedSchema(root, source, dataset);
-      if (!recorded) continue;
-      tables.push({ source, dataset, location: path.join(bronze, source, dataset), columns: recorded.columns, partitionKeys: [...recorded.partitionKeys, 'year', 'month', 'day'] });
+      const scanned = scanBronze(root, source, dataset, visibility);
+      if (!recorded && scanned.files.length === 0) continue;
+      // Without a recorded schema (bronze restored without state/), the folders name the keys.
+      const partitionKeys = recorded ? [...recorded.partitionKeys, 'year', 'month', 'day'] : scanned.partitionKeys;
+      tables.push({ source, dataset, location: path.join(bronze, source, dataset), columns: recorded?.columns ?? [], partitionKeys, files: scanned.files });
     }
   }
   return tables;
+}
+
+/**
+ * Replaces each table's columns with those its files hold as DuckDB reads them together
+ * (`union_by_name`, as `lake.bronze` and models do): the recorded schema is the latest run's, so a
+ * column only earlier runs stored would be missing, and a retyped one declared in a type older
+ * files do not hold. Columns whose type differs between files are listed in `retyped`: DuckDB
+ * reads them in a common type, Spark, Trino and Athena may not convert a file's Parquet type.
+ * Footers are read once; DESCRIBE runs once per distinct file schema.
+ */
+export async function withFileColumns(connection: DuckDBConnection, tables: DdlTable[]): Promise<DdlTable[]> {
+  const describe = async (files: string[]): Promise<{ name: string; type: string }[]> =>
+    readerRows(await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet([${files.map(quoteSql).join(', ')}], union_by_name = true, hive_partitioning = false)`)).map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+  const out: DdlTable[] = [];
+  for (const t of tables) {
+    if (!t.files?.length) {
+      out.push(t);
+      continue;
+    }
+    const shapes = readerRows(
+      await connection.runAndReadAll(
+        `SELECT min(f) AS f FROM (
+           SELECT file_name AS f, string_agg(concat_ws(':', name, type, converted_type, CAST(logical_type AS VARCHAR), repetition_type, num_children), ',' ORDER BY name, type, converted_type, CAST(logical_type AS VARCHAR), repetition_type, num_children) AS s
+           FROM parquet_schema([${t.files.map(quoteSql).join(', ')}]) GROUP BY file_name)
+         GROUP BY s ORDER BY f`,
+      ),
+    ).map((r) => String(r.f));
+    const seen = new Map<string, Set<string>>();
+    for (const f of shapes) for (const c of await describe([f])) seen.set(c.name, (seen.get(c.name) ?? new Set()).add(c.type));
+    const bookkeeping = new Set(['_run_id', '_extracted_at']);
+    const columns = (await describe(shapes)).filter((c) => !bookkeeping.has(c.name));
+    // A struct that gained fields is no change to warn of: every engine reads a missing field as NULL.
+    const retyped = columns.filter((c) => [...seen.get(c.name)!].some((type) => !nestsIn(type, c.type))).map((c) => ({ name: c.name, types: [...seen.get(c.name)!] }));
+    out.push({ ...t, columns, ...(retyped.length ? { retyped } : {}) });
+  }
+  return out;
+}
+
+/** Whether a file's column of type `from` reads as `to` by name: the same type, or structs (and lists of them) with fields added. */
+function nestsIn(from: string, to: string): boolean {
+  if (from === to) return true;
+  if (from.endsWith('[]') && to.endsWith('[]')) return nestsIn(from.slice(0, -2), to.slice(0, -2));
+  const inner = (t: string): { name: string; type: string }[] | undefined => {
+    const m = /^STRUCT\((.*)\)$/s.exec(t);
+    return m ? splitTop(m[1]!).map(fieldOf) : undefined;
+  };
+  const [a, b] = [inner(from), inner(to)];
+  return !!a && !!b && a.every((f) => b.some((g) => g.name === f.name && nestsIn(f.type, g.type)));
 }
 
 /** Every table exported to Parquet with `lake.exportTable`, as recorded in `state/exports/`. */
@@ -197,7 +256,11 @@ export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: s
   for (const t of tables) {
     const data = [...t.columns, { name: '_run_id', type: 'VARCHAR' }, { name: '_extracted_at', type: 'TIMESTAMPTZ' }];
     const name = taken.get(plain(t))! > 1 ? `${t.source}__${t.dataset}` : plain(t);
-    out.push(createTable(engine, { schema, name, columns: data, partitionKeys: t.partitionKeys, location: where(t.location) }));
+    const notes = (t.retyped ?? []).map((c) => {
+      const declared = data.find((d) => d.name === c.name)!.type;
+      return `-- warning: ${schema}.${name} column ${JSON.stringify(c.name)} is ${c.types.slice(0, -1).join(', ')} in some files and ${c.types.at(-1)} in others (its source changed between runs); declared as ${declared}, as DuckDB reads them together, but ${engine} may fail on the files of another type`;
+    });
+    out.push([...notes, createTable(engine, { schema, name, columns: data, partitionKeys: t.partitionKeys, location: where(t.location) })].join('\n'));
   }
   for (const e of options.exports ?? []) {
     const table = `${e.schema}.${e.name}`;

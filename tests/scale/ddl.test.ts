@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
@@ -158,5 +159,36 @@ STORED AS PARQUET
 LOCATION 's3://bucket/lake/bronze/shop/prices/';
 MSCK REPAIR TABLE \`bronze\`.\`shop_prices\`;
 `);
+  });
+});
+
+describe('export-ddl over a dataset whose schema changed between runs', () => {
+  const at = new Date('2026-03-05T15:00:00Z');
+  const items = (schema: z.ZodObject<z.ZodRawShape>, rows: Record<string, unknown>[]) => defineSource({ source: 'shop', dataset: 'items', schema, extract: () => [rows] });
+
+  it('declares the columns of every live file, as lake.bronze reads them: one only earlier runs stored too', async () => {
+    const lake = await tempLake();
+    await lake.extract(items(z.object({ sku: z.string(), legacy_price: z.number(), pack: z.object({ ean: z.string() }) }), [{ sku: 'a', legacy_price: 2, pack: { ean: '1' } }]), { extractedAt: at });
+    await lake.extract(items(z.object({ sku: z.string(), price: z.number(), pack: z.object({ ean: z.string(), qty: z.number().int() }) }), [{ sku: 'b', price: 3, pack: { ean: '2', qty: 1 } }]), { extractedAt: at });
+    const rows = await lake.bronze<Record<string, unknown>>('shop/items');
+    expect(Object.keys(rows[0]!)).toEqual(expect.arrayContaining(['sku', 'legacy_price', 'price', 'pack']));
+    const spark = await lake.exportDdl({ engine: 'spark' });
+    expect(spark).toContain('  `sku` STRING,\n  `legacy_price` DOUBLE,\n  `pack` STRUCT<`ean`: STRING, `qty`: BIGINT>,\n  `price` DOUBLE,\n  `_run_id` STRING,');
+    // A struct that gained a field reads by name everywhere (the missing field is NULL): no warning.
+    expect(spark).not.toContain('warning');
+
+    // Bronze restored without state/ (no recorded schema): still declared, keys from the folders.
+    fs.rmSync(path.join(lake.paths.root, 'state', 'schemas'), { recursive: true });
+    expect(await lake.exportDdl({ engine: 'spark' })).toBe(spark);
+  });
+
+  it('says before the table which column files hold in different types, and declares it as DuckDB reads them together', async () => {
+    const lake = await tempLake();
+    await lake.extract(items(z.object({ sku: z.string(), price: z.number().int() }), [{ sku: 'a', price: 2 }]), { extractedAt: at });
+    await lake.extract(items(z.object({ sku: z.string(), price: z.string() }), [{ sku: 'b', price: '3,50' }]), { extractedAt: at });
+    const trino = await lake.exportDdl({ engine: 'trino' });
+    expect(trino).toContain(
+      '-- warning: bronze.shop_items column "price" is BIGINT in some files and VARCHAR in others (its source changed between runs); declared as VARCHAR, as DuckDB reads them together, but trino may fail on the files of another type\nCREATE TABLE IF NOT EXISTS hive."bronze"."shop_items" (\n  "sku" VARCHAR,\n  "price" VARCHAR,',
+    );
   });
 });
