@@ -197,6 +197,30 @@ function nestsIn(from: string, to: string): boolean {
   return !!a && !!b && a.every((f) => b.some((g) => g.name === f.name && nestsIn(f.type, g.type)));
 }
 
+/**
+ * A partition value per key whose folder name holds percent-encoded bytes past ASCII: DuckDB encodes
+ * `São` as `S%C3%A3o`, and Hive's unescaping (Spark, Trino's Hive connector, Athena) turns each
+ * `%XX` into one character, so those engines read `SÃ£o`.
+ */
+function garbledPartitions(t: DdlTable): { key: string; value: string; read: string }[] {
+  const found = new Map<string, { key: string; value: string; read: string }>();
+  for (const dir of new Set((t.files ?? []).map((f) => path.relative(t.location, path.dirname(f))))) {
+    for (const seg of dir.split(path.sep)) {
+      const eq = seg.indexOf('=');
+      const [key, raw] = [seg.slice(0, eq), seg.slice(eq + 1)];
+      if (eq < 0 || found.has(key) || !/%[89a-fA-F][0-9a-fA-F]/.test(raw)) continue;
+      let value: string;
+      try {
+        value = decodeURIComponent(raw);
+      } catch {
+        continue;
+      }
+      found.set(key, { key, value, read: raw.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) });
+    }
+  }
+  return [...found.values()];
+}
+
 /** Every table exported to Parquet with `lake.exportTable`, as recorded in `state/exports/`. */
 export function exportedTables(root: string): ExportedTable[] {
   return readExports(root).map((r) => {
@@ -256,10 +280,16 @@ export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: s
   for (const t of tables) {
     const data = [...t.columns, { name: '_run_id', type: 'VARCHAR' }, { name: '_extracted_at', type: 'TIMESTAMPTZ' }];
     const name = taken.get(plain(t))! > 1 ? `${t.source}__${t.dataset}` : plain(t);
-    const notes = (t.retyped ?? []).map((c) => {
+    const notes: string[] = (t.retyped ?? []).map((c) => {
       const declared = data.find((d) => d.name === c.name)!.type;
       return `-- warning: ${schema}.${name} column ${JSON.stringify(c.name)} is ${c.types.slice(0, -1).join(', ')} in some files and ${c.types.at(-1)} in others (its source changed between runs); declared as ${declared}, as DuckDB reads them together, but ${engine} may fail on the files of another type`;
     });
+    const garbled = garbledPartitions(t);
+    if (garbled.length) {
+      const shown = garbled.map((g) => `${g.key} ${JSON.stringify(g.value)} reads as ${JSON.stringify(g.read)}`).join(', ');
+      const undo = engine === 'spark' ? `; decode(encode(${garbled[0]!.key}, 'ISO-8859-1'), 'UTF-8') gives the text back` : '';
+      notes.push(`-- warning: ${schema}.${name} partition folders percent-encode values outside ASCII byte by byte (UTF-8), and ${engine} decodes each byte as one character: ${shown}${undo}`);
+    }
     out.push([...notes, createTable(engine, { schema, name, columns: data, partitionKeys: t.partitionKeys, location: where(t.location) })].join('\n'));
   }
   for (const e of options.exports ?? []) {

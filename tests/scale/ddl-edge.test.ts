@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { defineSource, z } from '../../src/index.js';
 import { bronzeTables, ddlFor, mapType, type DdlTable } from '../../src/scale/ddl.js';
 import { prices } from '../helpers/models.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
@@ -83,4 +84,24 @@ describe('export-ddl: struct field names', () => {
     expect(mapType(t, 'athena')).toBe('STRUCT<`a``b`: string, `c"d`: int, `plain`: ARRAY<STRUCT<`e```: double>>>');
     expect(mapType(t, 'trino')).toBe('ROW("a`b" VARCHAR, "c""d" INTEGER, "plain" ARRAY(ROW("e`" DOUBLE)))');
   });
+});
+
+describe('export-ddl: partition values outside ASCII', () => {
+  it('warns that Hive-style engines read "São José" from its percent-encoded folder as "SÃ£o JosÃ©" (each %XX one character)', async () => {
+    const lake = await tempLake();
+    const stores = (rows: { store: string; sku: string }[]) => defineSource({ source: 'shop', dataset: 'prices', partitionBy: ['store'], schema: z.object({ store: z.string(), sku: z.string() }), extract: () => [rows] });
+    await lake.extract(stores([{ store: 'São José', sku: '1' }, { store: 'bistek', sku: '2' }]), { extractedAt: new Date('2026-03-05T15:00:00Z') });
+    expect(fs.readdirSync(path.join(lake.paths.bronze, 'shop', 'prices')).sort()).toEqual(['store=S%C3%A3o%20Jos%C3%A9', 'store=bistek']);
+    // Spark's ExternalCatalogUtils.unescapePathName (as Hive's and Trino's): each %XX becomes the char of that code.
+    const hiveUnescape = (text: string): string => text.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+    expect(hiveUnescape('S%C3%A3o%20Jos%C3%A9')).toBe('SÃ£o JosÃ©');
+    expect(await lake.exportDdl({ engine: 'spark' })).toMatch(
+      /^-- warning: bronze\.shop_prices partition folders percent-encode values outside ASCII byte by byte \(UTF-8\), and spark decodes each byte as one character: store "São José" reads as "SÃ£o JosÃ©"; decode\(encode\(store, 'ISO-8859-1'\), 'UTF-8'\) gives the text back\nCREATE TABLE/,
+    );
+    for (const engine of ['trino', 'athena'] as const) expect(await lake.exportDdl({ engine })).toContain(`and ${engine} decodes each byte as one character: store "São José" reads as "SÃ£o JosÃ©"\n`);
+    // ASCII values (spaces, '/', '=' are decoded right by every engine) need no warning.
+    const ascii = await tempLake();
+    await ascii.extract(stores([{ store: 'Sao Jose/Centro', sku: '1' }]), { extractedAt: new Date('2026-03-05T15:00:00Z') });
+    expect(await ascii.exportDdl({ engine: 'spark' })).not.toContain('warning');
+  }, 60_000);
 });
