@@ -13,7 +13,10 @@ export interface ExportRecord {
   /** `schema.name` in analytics.duckdb. */
   table: string;
   format: 'parquet';
-  /** Absolute path of the Parquet file. */
+  /**
+   * The Parquet file: absolute as read back; stored relative to the lake root when inside it, so
+   * a lake moved to another folder (or machine) still finds it.
+   */
   file: string;
   rows: number;
   bytes: number;
@@ -27,7 +30,10 @@ export function exportRecordFile(root: string, table: string): string {
 }
 
 export function recordExport(root: string, record: ExportRecord): void {
-  writeFileAtomic(exportRecordFile(root, record.table), `${JSON.stringify(record, null, 2)}\n`);
+  const rel = path.relative(root, record.file);
+  const inRoot = !rel.startsWith('..') && !path.isAbsolute(rel);
+  const stored = { ...record, file: inRoot ? rel.split(path.sep).join('/') : record.file };
+  writeFileAtomic(exportRecordFile(root, record.table), `${JSON.stringify(stored, null, 2)}\n`);
 }
 
 /** Every recorded Parquet export, by table name. */
@@ -39,7 +45,9 @@ export function readExports(root: string): ExportRecord[] {
     if (!file.endsWith('.json')) continue; // skips writeFileAtomic's `.tmp` leftovers
     const full = path.join(dir, file);
     try {
-      records.push(JSON.parse(fs.readFileSync(full, 'utf8')) as ExportRecord);
+      const record = JSON.parse(fs.readFileSync(full, 'utf8')) as ExportRecord;
+      // Records written before exports were stored relative to the root hold absolute paths: resolve keeps those.
+      records.push({ ...record, file: path.resolve(root, record.file) });
     } catch (error) {
       throw new ConfigError(`export-ddl: ${full} is not a valid export record (export the table again, or delete the file)`, { cause: error });
     }

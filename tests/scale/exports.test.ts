@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { projectLake } from '../helpers/models.js';
+import { Lakehouse } from '../../src/index.js';
+import { modelsProject, projectLake } from '../helpers/models.js';
+import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
 /** `name type` of every column of a Parquet file, read by a DuckDB of its own. */
 async function parquetColumns(file: string): Promise<{ name: string; type: string }[]> {
@@ -67,7 +69,8 @@ describe('Parquet exports and their DDL', () => {
 
     // The record export-ddl reads.
     const record = JSON.parse(fs.readFileSync(path.join(root, 'state', 'exports', 'marts.wide.json'), 'utf8'));
-    expect(record).toMatchObject({ table: 'marts.wide', format: 'parquet', file: out.path, rows: 2, bytes: out.bytes, columns: wideColumns });
+    // The file is relative to the lake root, so a moved lake still finds it.
+    expect(record).toMatchObject({ table: 'marts.wide', format: 'parquet', file: 'exports/marts.wide/marts.wide.parquet', rows: 2, bytes: out.bytes, columns: wideColumns });
     expect(Date.parse(record.exportedAt)).not.toBeNaN();
 
     // CSV exports are not external tables: nothing recorded, and the default target stays flat.
@@ -202,5 +205,24 @@ LOCATION 's3://bucket/lake/exports/marts.wide/';
       { name: 'wait', type: 'INTERVAL' },
     ]);
     await expect(lake.exportDdl({ engine: 'spark' })).rejects.toThrow('export-ddl: marts.waits column "wait": no spark type for DuckDB type INTERVAL');
+  });
+});
+
+describe('Parquet exports of a lake moved to another folder (a bigger machine)', () => {
+  it('export-ddl declares an export made inside the lake at its new place, not "-- skipped" as gone', async () => {
+    const p = modelsProject({ 'marts/by_store.sql': `select 'a' as store, 1 as n` });
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    expect((await lake.build()).status).toBe('success');
+    await lake.exportTable('marts.by_store', { format: 'parquet' });
+    await lake.close();
+
+    const moved = path.join(tempDir(), 'srv');
+    fs.renameSync(p.dir, moved);
+    const again = await Lakehouse.open({ root: path.join(moved, 'data'), models: path.join(moved, 'models'), log: { console: false } });
+    registerCleanup(() => again.close());
+    const ddl = await again.exportDdl({ engine: 'spark', locationPrefix: 's3://bucket/lake' });
+    expect(ddl).not.toContain('skipped');
+    expect(ddl).not.toContain('-- note');
+    expect(ddl).toContain("LOCATION 's3://bucket/lake/exports/marts.by_store';");
   });
 });
