@@ -149,11 +149,13 @@ const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(2);
 function pickDatasets(lake: Lakehouse, names: string[], all: boolean): [string, string][] {
   const bronze = path.join(lake.paths.root, 'bronze');
   const existing: [string, string][] = [];
+  // A stray entry (`.DS_Store`, a dangling symlink) is no dataset, as for export-ddl: it must not stop the command.
+  const isDir = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
   if (fs.existsSync(bronze)) {
     for (const source of fs.readdirSync(bronze).sort()) {
       const dir = path.join(bronze, source);
-      if (!fs.statSync(dir).isDirectory()) continue;
-      for (const dataset of fs.readdirSync(dir).sort()) if (fs.statSync(path.join(dir, dataset)).isDirectory()) existing.push([source, dataset]);
+      if (!isDir(dir)) continue;
+      for (const dataset of fs.readdirSync(dir).sort()) if (isDir(path.join(dir, dataset))) existing.push([source, dataset]);
     }
   }
   if (names.length === 0) {

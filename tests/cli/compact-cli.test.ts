@@ -6,6 +6,7 @@
  * (`duckhouse build` prints its warnings as `warning: …` lines.) The logger's console is off
  * without a terminal (cron, CI), so the warning reaches only data/logs/.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, defineSource, z } from '../../src/index.js';
@@ -37,4 +38,27 @@ describe('duckhouse compact --partition', () => {
     expect(r.out).toMatch(/compact shop\/prices: 0 files/);
     expect(r.out + r.err).toMatch(/store=bistekk.*matches no partition/);
   }, 60_000);
+});
+
+describe('duckhouse compact and prune with stray entries in bronze', () => {
+  it('skip a dangling symlink and a .DS_Store as export-ddl does, instead of exiting 1 with ENOENT', async () => {
+    const dir = tempDir('duckhouse-cli-');
+    const root = path.join(dir, 'data');
+    const lake = await Lakehouse.open({ root, models: path.join(dir, 'models'), log: { console: false } });
+    try {
+      const items = defineSource({ source: 'shop', dataset: 'items', schema: z.object({ sku: z.string() }), extract: () => [[{ sku: '1' }]] });
+      for (let i = 0; i < 2; i++) expect((await lake.extract([items])).status).toBe('success');
+    } finally {
+      await lake.close();
+    }
+    fs.symlinkSync(path.join(root, 'bronze', 'gone'), path.join(root, 'bronze', 'dangling'));
+    fs.symlinkSync(path.join(root, 'bronze', 'shop', 'gone'), path.join(root, 'bronze', 'shop', 'dangling'));
+    fs.writeFileSync(path.join(root, 'bronze', 'shop', '.DS_Store'), '');
+    const c = runCli(dir, ['compact', '--root', root]);
+    expect(c.code, c.err).toBe(0);
+    expect(c.out).toMatch(/^compact shop\/items: 2 files → 1 in 1 partitions, 2 rows/);
+    const p = runCli(dir, ['prune', 'shop', '--older-than', '2000-01-01', '--dry-run', '--root', root]);
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toMatch(/^would prune shop\/items before 2000-01-01: 0 files/);
+  }, 90_000);
 });
