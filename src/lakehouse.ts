@@ -734,7 +734,8 @@ export class Lakehouse {
   async compact(options: CompactOptions): Promise<CompactResult> {
     this.ensureOpen('compact');
     checkOptionKeys(options, ['source', 'dataset', 'partitions', 'targetFileMb'], 'lake.compact');
-    const { compactDataset } = await import('./bronze/lifecycle.js');
+    const { compactDataset, checkCompactOptions } = await import('./bronze/lifecycle.js');
+    checkCompactOptions(options, this.options.limits.compactionTargetMb);
     return this.lifecycleRun('compact', (env) => compactDataset(env, options, this.options.limits.compactionTargetMb));
   }
 
@@ -748,9 +749,9 @@ export class Lakehouse {
   async prune(options: PruneOptions): Promise<PruneResult> {
     this.ensureOpen('prune');
     checkOptionKeys(options, ['source', 'dataset', 'olderThan', 'dryRun'], 'lake.prune');
-    const { pruneDataset, pruneCutoff } = await import('./bronze/lifecycle.js');
-    if (options?.dryRun === true) {
-      pruneCutoff(options.olderThan, this.options.timezone);
+    const { pruneDataset, checkPruneOptions } = await import('./bronze/lifecycle.js');
+    checkPruneOptions(options, this.options.timezone);
+    if (options.dryRun === true) {
       const runId = newRunId();
       const env = await this.lifecycleEnv(runId, this.logger.child({ runId }));
       try {

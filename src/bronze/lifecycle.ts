@@ -263,13 +263,23 @@ interface CompactionManifest {
   outputs: string[];
 }
 
-export async function compactDataset(env: LifecycleEnv, options: CompactOptions, defaultTargetMb: number): Promise<CompactResult> {
+/**
+ * Refuses bad compact options and returns the target size in MB. Called before the run is
+ * recorded too: a typo is no failed `compact` run in the history.
+ */
+export function checkCompactOptions(options: CompactOptions, defaultTargetMb: number): number {
   const where = 'lake.compact';
   checkNames(where, options?.source, options?.dataset);
   const targetMb = options.targetFileMb ?? defaultTargetMb;
   if (typeof targetMb !== 'number' || !Number.isFinite(targetMb) || targetMb <= 0) {
     throw new ConfigError(`${where}: option "targetFileMb" must be a positive number (got ${String(options.targetFileMb)})`);
   }
+  return targetMb;
+}
+
+export async function compactDataset(env: LifecycleEnv, options: CompactOptions, defaultTargetMb: number): Promise<CompactResult> {
+  const where = 'lake.compact';
+  const targetMb = checkCompactOptions(options, defaultTargetMb);
   const started = performance.now();
   const { source, dataset } = options;
   const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)` });
@@ -383,11 +393,21 @@ export function pruneCutoff(olderThan: unknown, timezone: string, now = new Date
   throw new ConfigError(`${where}: option "olderThan" must be a Date, 'YYYY-MM-DD' or an age like '365d' (got ${JSON.stringify(olderThan)})`);
 }
 
-export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Promise<PruneResult> {
+/**
+ * Refuses bad prune options and returns the cutoff. Called before the run is recorded too: a
+ * typo is no failed `prune` run in the history.
+ */
+export function checkPruneOptions(options: PruneOptions, timezone: string): string {
   const where = 'lake.prune';
   checkNames(where, options?.source, options?.dataset);
-  const cutoff = pruneCutoff(options.olderThan, env.timezone);
+  const cutoff = pruneCutoff(options.olderThan, timezone);
   if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') throw new ConfigError(`${where}: option "dryRun" must be a boolean`);
+  return cutoff;
+}
+
+export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Promise<PruneResult> {
+  const where = 'lake.prune';
+  const cutoff = checkPruneOptions(options, env.timezone);
   const started = performance.now();
   const { source, dataset } = options;
   const dryRun = options.dryRun ?? false;

@@ -99,3 +99,16 @@ describe('prune: olderThan dates', () => {
     }
   });
 });
+
+describe('compact and prune: refused options', () => {
+  it('record no run (a typo is no failed compact or prune in the history), as refused extract options do', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    const before = await lake.runs();
+    await expect(lake.compact({ source: 'shop', dataset: 'prices', targetFileMb: 0 })).rejects.toThrow(/option "targetFileMb"/);
+    await expect(lake.compact({ source: 'Shop', dataset: 'prices' })).rejects.toThrow(/option "source"/);
+    await expect(lake.prune({ source: 'shop', dataset: 'prices', olderThan: 'yesterday' })).rejects.toThrow(/option "olderThan"/);
+    await expect(lake.prune({ source: 'shop', dataset: 'prices', olderThan: '1d', dryRun: 'yes' as never })).rejects.toThrow(/option "dryRun"/);
+    expect(await lake.runs()).toEqual(before);
+  });
+});
