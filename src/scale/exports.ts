@@ -44,13 +44,17 @@ export function readExports(root: string): ExportRecord[] {
   for (const file of fs.readdirSync(dir).sort()) {
     if (!file.endsWith('.json')) continue; // skips writeFileAtomic's `.tmp` leftovers
     const full = path.join(dir, file);
+    let record: ExportRecord;
     try {
-      const record = JSON.parse(fs.readFileSync(full, 'utf8')) as ExportRecord;
-      // Records written before exports were stored relative to the root hold absolute paths: resolve keeps those.
-      records.push({ ...record, file: path.resolve(root, record.file) });
+      record = JSON.parse(fs.readFileSync(full, 'utf8')) as ExportRecord;
     } catch (error) {
       throw new ConfigError(`export-ddl: ${full} is not a valid export record (export the table again, or delete the file)`, { cause: error });
     }
+    // Valid JSON of another shape (hand-edited, truncated by a tool) would fail later as a bare TypeError.
+    const field = !record || typeof record !== 'object' ? 'the record' : typeof record.table !== 'string' || !record.table.includes('.') ? '"table"' : typeof record.file !== 'string' ? '"file"' : !Array.isArray(record.columns) ? '"columns"' : undefined;
+    if (field) throw new ConfigError(`export-ddl: ${full} is not a valid export record: ${field} is missing or wrong (export the table again, or delete the file)`);
+    // Records written before exports were stored relative to the root hold absolute paths: resolve keeps those.
+    records.push({ ...record, file: path.resolve(root, record.file) });
   }
   return records;
 }

@@ -226,3 +226,15 @@ describe('Parquet exports of a lake moved to another folder (a bigger machine)',
     expect(ddl).toContain("LOCATION 's3://bucket/lake/exports/marts.by_store';");
   });
 });
+
+describe('export records that are JSON of another shape', () => {
+  it('export-ddl names the record file and the field, not a bare TypeError', async () => {
+    const { lake, root } = await projectLake({});
+    const dir = path.join(root, 'state', 'exports');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [text, field] of [['{}', '"table"'], ['{"table":"marts.x","columns":[]}', '"file"'], ['{"table":"marts.x","file":"x.parquet"}', '"columns"'], ['null', 'the record']] as const) {
+      fs.writeFileSync(path.join(dir, 'marts.x.json'), text);
+      await expect(lake.exportDdl({ engine: 'spark' })).rejects.toThrow(`export-ddl: ${path.join(dir, 'marts.x.json')} is not a valid export record: ${field} is missing or wrong`);
+    }
+  });
+});
