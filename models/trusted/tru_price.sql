@@ -17,9 +17,10 @@
 
   Incremental: each build recomputes, from all bronze, the whole price_dates that may have changed:
   the latest day already in the table (more runs may land on it), and every day present in a run
-  that sorts at or after the newest run built, or after the newest run kept for its own store and
-  region (run ids sort by start time, so a backfill run is caught too; stores crawled by separate
-  jobs overlap, so a store's run may commit after another store's later-started run was built).
+  that sorts at or after the newest run built, or at or after the newest run kept for its own
+  store and region (run ids sort by start time, so a backfill run is caught too; stores crawled by
+  separate jobs overlap, so a store's run may commit after another store's later-started run was
+  built, or commit more batches after a build that saw its first).
   Those rows replace theirs by unique_key; rows of other days are kept. A recomputed day equals
   what a full refresh computes, so incremental == full refresh. Not caught: two runs of the SAME
   store and region overlapping a build, the older one committing after it (a full refresh fixes
@@ -49,15 +50,16 @@ reprocess as (
     -- The latest day already built: more runs may still land on it.
     select max(price_date) as price_date from {{ this }}
     union
-    -- Every day present in a run newer than the newest one kept for its store and region, and in
-    -- the newest run built and the runs after it (run ids sort by start time, so a late backfill
-    -- of an old day counts too; >= because the last run seen may have committed more batches
-    -- since). Reads only the _run_id and _extracted_at columns of the bronze files at or above run_floor.
+    -- Every day present in the newest run kept for its store and region and the runs after it,
+    -- and in the newest run built and the runs after it (run ids sort by start time, so a late
+    -- backfill of an old day counts too; >= because a run seen may have committed more batches
+    -- since: a store's long crawl whose first batch was built with another store's later run).
+    -- Reads only the _run_id and _extracted_at columns of the bronze files at or above run_floor.
     select distinct timezone('America/Sao_Paulo', b._extracted_at)::DATE
     from {{ bronze }} as b
     left join built on b.store::VARCHAR is not distinct from built.store and b.region::VARCHAR is not distinct from built.region
     where b._run_id >= (select run_id from run_floor)
-      and (b._run_id > coalesce(built.run_id, '') or b._run_id >= (select max(run_id) from {{ this }}))
+      and (b._run_id >= coalesce(built.run_id, '') or b._run_id >= (select max(run_id) from {{ this }}))
 ),
 {%- endif %}
 

@@ -539,6 +539,46 @@ describe('tru_price incremental', () => {
     expectBuilt(await lake.build({ select: PRICES, fullRefresh: true }));
     expect(await lake.query('select * from trusted.tru_price order by all')).toEqual(incremental);
   }, 60_000);
+
+  // loja_b's long crawl (one batch per page) commits its first pages on 03-02; loja_a's crawl,
+  // started after midnight, ends and a build runs; then loja_b's last page commits. Its run is
+  // loja_b's newest built one and sorts before the newest run built overall.
+  it("redoes the days of a store's run that committed more batches after a build saw its first", async () => {
+    const lake = await tempLake({ models: MODELS, limits: { flushRows: 1 } });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    let firstPages!: () => void;
+    const paged = new Promise<void>((resolve) => { firstPages = resolve; });
+    const slow = defineSource({
+      source: 'vtex', dataset: 'products', schema: vtexProductSchema, partitionBy: { store: 'loja_b', region: 'default' },
+      extract: async function* () {
+        yield [vtex(LEITE_B, one(5.39))];
+        // The writer takes a batch while the next fills: after this yield the first is committed.
+        yield [vtex(PAPEL_B, one(21.9))];
+        firstPages();
+        await gate;
+        yield [vtex(CAFE_B, one(16.9))];
+      },
+    });
+    const slowRun = lake.extract([slow], { extractedAt: new Date('2026-03-02T23:50:00-03:00') });
+    await paged;
+    const fast = defineSource({ source: 'vtex', dataset: 'products', schema: vtexProductSchema, partitionBy: { store: 'loja_a', region: 'default' }, extract: () => [[vtex(ARROZ_A, one(25.9))]] });
+    expect((await lake.extract([fast], { extractedAt: new Date('2026-03-03T00:10:00-03:00') })).status).toBe('success');
+    expectBuilt(await lake.build({ select: PRICES }));
+    expect((await lake.query("select count(*) as n from trusted.tru_price where store = 'loja_b'"))[0]!.n).toBeGreaterThan(0);
+
+    release();
+    expect((await slowRun).status).toBe('success');
+    expectBuilt(await lake.build({ select: PRICES }));
+    expect(await lake.query("select sku_id, price from trusted.tru_price where store = 'loja_b' order by sku_id")).toEqual([
+      { sku_id: '9001', price: 5.39 },
+      { sku_id: '9002', price: 21.9 },
+      { sku_id: '9003', price: 16.9 },
+    ]);
+    const incremental = await lake.query('select * from trusted.tru_price order by all');
+    expectBuilt(await lake.build({ select: PRICES, fullRefresh: true }));
+    expect(await lake.query('select * from trusted.tru_price order by all')).toEqual(incremental);
+  }, 60_000);
 });
 
 // ---------------------------------------------------------------------------------------
