@@ -125,6 +125,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const visibility = await env.bronzeVisibility();
     const planner = new Builder(env, project, conn, previous.models, vars, options);
     planner.visibility = visibility;
+    // A selected model reads its unselected upstream views as over the bronze committed now.
+    for (const id of planner.staleViews(selected)) selected.add(id);
     const unchanged = planner.unchangedResults(selected);
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
@@ -399,6 +401,44 @@ class Builder {
     }
     if (this.ephemeralNodes().some((n) => selected.has(n.id) && this.staleEphemeralAudit(n))) return undefined;
     return results;
+  }
+
+  /**
+   * The unselected views a selected model reads (directly, or through views and ephemerals) whose
+   * only change since their build is the bronze files their `source()` lists, and the unselected
+   * views reading those: rebuilt with the selection. A view lists its files as of its build, so
+   * left out it would hide the extracts committed since from the selected model, which would then
+   * be `up-to-date` on stale rows. A view whose SQL or config changed stays as the selection left it.
+   */
+  staleViews(selected: Set<string>): string[] {
+    const stale = new Set<string>();
+    const checked = new Map<string, boolean>();
+    const visit = (id: string): boolean => {
+      const known = checked.get(id);
+      if (known !== undefined) return known;
+      checked.set(id, false);
+      const node = this.project.nodes.get(id);
+      if (!node || node.kind !== 'model' || !node.config.enabled) return false;
+      const ephemeral = node.config.materialized === 'ephemeral';
+      if (!ephemeral && (selected.has(id) || node.config.materialized !== 'view')) return false;
+      let below = false;
+      for (const dep of node.dependsOn) below = visit(dep) || below;
+      if (ephemeral) return below;
+      const prev = this.previous.get(id);
+      if (prev?.kind !== 'view' || prev.definition === undefined || prev.definition !== this.definitionOf(node)) return false;
+      const refresh = below || renderModel(this.project, node, this.renderContextFor(node)).sql !== prev.sql;
+      if (refresh) stale.add(id);
+      checked.set(id, refresh);
+      return refresh;
+    };
+    for (const id of selected) for (const dep of this.project.nodes.get(id)?.dependsOn ?? []) visit(dep);
+    return [...stale];
+  }
+
+  /** A view's `definition` (see ModelState): its SQL rendered with its sources as names. */
+  private definitionOf(node: ProjectNode): string {
+    const ctx = { ...this.renderContextFor(node), sourceRelation: (s: string, d: string, o: { asOfRun?: string }) => `__source_${s}__${d}__${o.asOfRun ?? ''}` };
+    return sha(node.kind, JSON.stringify(node.config), renderModel(this.project, node, ctx).sql, this.env.timezone);
   }
 
   /**
@@ -844,7 +884,7 @@ class Builder {
     if (materialized === 'view') {
       this.writeCompiled(node, full.sql);
       await this.c.run(`CREATE OR REPLACE VIEW ${rel} AS ${full.sql}`);
-      this.replaced({ ...common, kind: 'view', sql: full.sql, files: [], rows: null });
+      this.replaced({ ...common, kind: 'view', sql: full.sql, files: [], rows: null, definition: this.definitionOf(node) });
       await this.buildAudit(node, false, undefined);
       return { upToDate: false, rows: null };
     }

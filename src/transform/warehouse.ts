@@ -45,6 +45,12 @@ export interface ModelState {
    * it was not scored since it was last built (or by a catalog that did not record it).
    */
   scoredWith?: string;
+  /**
+   * For views: what the view says besides the bronze files its `source()` lists (its SQL with the
+   * sources as names, config, zone). Equal to the model's now while its SQL differs: only the
+   * bronze changed since it was built.
+   */
+  definition?: string;
 }
 
 export interface GarbageFile {
@@ -83,6 +89,7 @@ export async function readState(c: DuckDBConnection, alias: string): Promise<{ m
         runId: String(r.run_id),
         builtAt: String(r.built_at),
         ...(typeof r.scored_with === 'string' ? { scoredWith: r.scored_with } : {}),
+        ...(typeof r.definition === 'string' ? { definition: r.definition } : {}),
       });
     }
   }
@@ -112,7 +119,7 @@ export async function writeState(c: DuckDBConnection, models: Iterable<ModelStat
   await ensureSchema(c, META_SCHEMA);
   await c.run(`CREATE OR REPLACE TABLE ${META_SCHEMA}.models (
     id VARCHAR, schema_name VARCHAR, name VARCHAR, kind VARCHAR, materialized VARCHAR, sql VARCHAR,
-    files VARCHAR, hash VARCHAR, rows BIGINT, run_id VARCHAR, built_at VARCHAR, scored_with VARCHAR)`);
+    files VARCHAR, hash VARCHAR, rows BIGINT, run_id VARCHAR, built_at VARCHAR, scored_with VARCHAR, definition VARCHAR)`);
   const appender = await c.createAppender('models', META_SCHEMA);
   for (const m of models) {
     appender.appendVarchar(m.id);
@@ -130,6 +137,8 @@ export async function writeState(c: DuckDBConnection, models: Iterable<ModelStat
     appender.appendVarchar(m.builtAt);
     if (m.scoredWith === undefined) appender.appendNull();
     else appender.appendVarchar(m.scoredWith);
+    if (m.definition === undefined) appender.appendNull();
+    else appender.appendVarchar(m.definition);
     appender.endRow();
   }
   appender.closeSync();

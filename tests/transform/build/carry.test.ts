@@ -115,4 +115,32 @@ describe('previous versions in a new catalog', () => {
     // The view reads the audit table as this build's catalog holds it: rebuilt after the view was defined.
     expect(await lake.query('select n from marts.rejections')).toEqual([{ n: 2 }]);
   });
+
+  it('a selected model reads the extracts committed since its unselected upstream view was built; an edited view stays as the selection left it', async () => {
+    const { lake, models } = await projectLake({
+      'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'staging/stg_skus.sql': `select distinct sku from {{ ref('stg_prices') }}`,
+      'staging/stg_other.sql': `select count(*) as n from {{ source('shop', 'prices') }}`,
+      'marts/t.sql': `select count(*) as n from {{ ref('stg_skus') }}`,
+    });
+    await lake.extract([prices([['a', '1', 2]])]);
+    await lake.build();
+    await lake.extract([prices([['a', '2', 3]])]);
+    const r = await lake.build({ select: ['t'] });
+    expect(r.models.map((m) => [m.name, m.status])).toEqual([
+      ['staging.stg_prices', 'success'],
+      ['staging.stg_skus', 'success'],
+      ['marts.t', 'success'],
+    ]);
+    expect(await lake.query('select n from marts.t')).toEqual([{ n: 2 }]);
+    // Not read by the selection: as of its build.
+    expect(await lake.query('select n from staging.stg_other')).toEqual([{ n: 1 }]);
+    expect((await lake.build({ select: ['t'] })).models.map((m) => m.status)).toEqual(['up-to-date']);
+
+    // An edit to the view is published when the view is selected, not by a selection below it.
+    writeFiles(models, { 'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }} where price > 2` });
+    await lake.extract([prices([['a', '3', 4]])]);
+    expect((await lake.build({ select: ['t'] })).models.map((m) => [m.name, m.status])).toEqual([['marts.t', 'up-to-date']]);
+    expect(await lake.query('select n from marts.t')).toEqual([{ n: 2 }]);
+  });
 });
