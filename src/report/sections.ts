@@ -396,6 +396,7 @@ const rfmSegments: SectionDef = {
 const DIMENSIONS = ['completeness', 'uniqueness', 'validity', 'accuracy', 'conformity', 'consistency', 'integrity', 'timeliness'];
 const TABLE_COLS = ['table_name', 'model', 'table', 'relation', 'model_name', 'subject', 'dataset'];
 const SCORE_COLS = ['score', 'quality_score', 'overall_score'];
+const MODEL_ID = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
 const TIME_COLS = ['measured_at', 'computed_at', 'scored_at', 'checked_at', 'built_at', 'finished_at', 'run_started_at', 'as_of', 'as_of_date', 'run_id'];
 
 const quality: SectionDef = {
@@ -424,6 +425,9 @@ const quality: SectionDef = {
          ${time ? `QUALIFY row_number() OVER (PARTITION BY ${qi(t)} ORDER BY ${qi(time)} DESC NULLS LAST) = 1` : ''}
          ORDER BY table_name`,
       );
+      // The score history keeps models since removed from the project (their tables are dropped):
+      // a `schema.name` the catalog no longer holds is not a table of this lake.
+      rows = rows.filter((r) => !MODEL_ID.test(String(r.table_name)) || ctx.analytics.has(String(r.table_name)));
       from = c.name;
       if (rows.length > 0) break;
     }

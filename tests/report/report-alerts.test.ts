@@ -2,8 +2,17 @@
  * `lake.report()` numbers against the metrics database they come from.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { defineSource, z } from '../../src/index.js';
+import { projectLake } from '../helpers/models.js';
 import { tempLake } from '../helpers/temp-lake.js';
+
+/** The HTML of one section, by id. */
+const section = (html: string, id: string) => {
+  const start = html.indexOf(`<section id="${id}"`);
+  return html.slice(start, html.indexOf('</section>', start));
+};
 
 describe('report numbers', () => {
   it('the "open alerts" headline counts every open alert, not the 200 the table shows', async () => {
@@ -20,5 +29,22 @@ describe('report numbers', () => {
     const kpi = /<div class="label">open alerts<\/div><div class="value">(?:<span[^>]*>)?([^<]*)/.exec(html)![1];
     // Observed: "200" (the section's query has LIMIT 200 and the headline counts its rows).
     expect(kpi).toBe('250');
+  }, 60_000);
+
+  it('quality scores show the tables of the lake, not a model since removed from the project', async () => {
+    const read = "select * from {{ source('shop', 'prices') }}";
+    const { lake, models } = await projectLake({ 'marts/keep.sql': read, 'marts/gone.sql': read });
+    await lake.extract([defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }]] })]);
+    expect((await lake.build()).status).toBe('success');
+    fs.rmSync(path.join(models, 'marts/gone.sql'));
+    expect((await lake.build()).status).toBe('success');
+    // The score history still holds the removed model (its table is dropped).
+    expect((await lake.query(`SELECT DISTINCT model FROM marts.mart_data_quality ORDER BY 1`)).map((r) => r.model)).toEqual(['marts.gone', 'marts.keep']);
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const quality = section(html, 'quality');
+    expect(quality).toContain('marts.keep');
+    // Observed: marts.gone listed with its last score, and counted in the headline (… / 2).
+    expect(quality).not.toContain('marts.gone');
+    expect(html).toMatch(/tables below quality gate<\/div><div class="value"><span class="badge pass">0 \/ 1</);
   }, 60_000);
 });
