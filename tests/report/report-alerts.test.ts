@@ -2,6 +2,7 @@
  * `lake.report()` numbers against the metrics database they come from.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
@@ -46,5 +47,20 @@ describe('report numbers', () => {
     // Observed: marts.gone listed with its last score, and counted in the headline (… / 2).
     expect(quality).not.toContain('marts.gone');
     expect(html).toMatch(/tables below quality gate<\/div><div class="value"><span class="badge pass">0 \/ 1</);
+  }, 60_000);
+
+  it('a run whose process died after the lake opened shows as abandoned with its committed rows, as lake.runs() says', async () => {
+    const lake = await tempLake();
+    await lake.metrics.transaction(async (c) => {
+      await c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ('20260101T000000000Z-dead01', 'extract', 'running', now() - INTERVAL 1 HOUR, $1, 999999999, 'x')`, [os.hostname()]);
+      await c.run(`INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, committed_at) VALUES ('20260101T000000000Z-dead01', 'shop', 'prices', 1, 7, 2, 1, 100, now())`);
+    });
+    expect((await lake.runs({ limit: 5 }))[0]).toMatchObject({ status: 'abandoned', rows: 7, rejected: 2 });
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const runs = section(html, 'runs');
+    // Observed: a 'running' badge (and 0 rows) for as long as the process that opened the lake lives.
+    expect(runs).not.toContain('badge running');
+    expect(runs).toMatch(/<span class="badge abandoned">abandoned<\/span><\/td><td>[^<]*<\/td><td class="num">—<\/td><td class="num">7<\/td><td class="num">2<\/td><td>the process running it died before it finished</);
+    expect(html).toContain('<span class="badge abandoned">extract · abandoned</span>');
   }, 60_000);
 });
