@@ -78,6 +78,22 @@ function dayAxis(rows: Row[], field: string, title: string) {
   } as const;
 }
 
+/** Colours the palette tells apart (CHART_CONFIG.range.category); past these, vega reuses them. */
+const PALETTE = 10;
+
+/**
+ * Rows of more series than the palette has colours, with the largest `PALETTE - 1` series (by the
+ * sum of `measure`) kept and the rest summed as one "other (N …)": two series never share a colour.
+ */
+function foldSmallest(rows: Row[], series: string, measure: string, noun: string): Row[] {
+  const totals = new Map<string, number>();
+  for (const r of rows) totals.set(String(r[series]), (totals.get(String(r[series])) ?? 0) + Number(r[measure] ?? 0));
+  if (totals.size <= PALETTE) return rows;
+  const kept = new Set([...totals].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)).slice(0, PALETTE - 1).map(([name]) => name));
+  const other = `other (${totals.size - kept.size} ${noun})`;
+  return rows.map((r) => (kept.has(String(r[series])) ? r : { ...r, [series]: other }));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const runs: SectionDef = {
@@ -161,7 +177,7 @@ const rowsPerSource: SectionDef = {
     return ctx.chart('rows', {
       width: 560,
       height: 220,
-      data: { values: chartRows(rows) },
+      data: { values: foldSmallest(chartRows(rows), 'dataset_name', 'rows', 'datasets') },
       mark: { type: 'bar' },
       encoding: {
         // Ordinal days: a bar per day that has rows, readable with one day as with sixty.

@@ -63,4 +63,22 @@ describe('report numbers', () => {
     expect(runs).toMatch(/<span class="badge abandoned">abandoned<\/span><\/td><td>[^<]*<\/td><td class="num">—<\/td><td class="num">7<\/td><td class="num">2<\/td><td>the process running it died before it finished</);
     expect(html).toContain('<span class="badge abandoned">extract · abandoned</span>');
   }, 60_000);
+
+  it('rows per source: more datasets than colours never share one (the smallest are summed as "other")', async () => {
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number() });
+    const names = Array.from({ length: 12 }, (_, i) => `src${String(i).padStart(2, '0')}`);
+    await lake.extract(names.map((source, i) => defineSource({ source, dataset: 'items', schema, extract: () => [Array.from({ length: i + 1 }, (_, k) => ({ id: k }))] })));
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const bars = new Map<string, { fill: string; rows: number }>();
+    for (const m of section(html, 'rows').matchAll(/<path aria-label="([^"]*)"[^>]*?fill="([^"]+)"/g)) {
+      const dataset = /source\/dataset: ([^;"]+)/.exec(m[1]!)?.[1];
+      if (dataset) bars.set(dataset, { fill: m[2]!, rows: Number(/rows: (\d+)/.exec(m[1]!)![1]) });
+    }
+    // Observed: the palette has 10 colours, so src10 and src11 were drawn in src00's and src01's.
+    expect(new Set([...bars.values()].map((b) => b.fill)).size).toBe(bars.size);
+    expect(bars.get('src11/items')?.rows).toBe(12);
+    expect(bars.get('other (3 datasets)')?.rows).toBe(1 + 2 + 3);
+    expect([...bars.values()].reduce((s, b) => s + b.rows, 0)).toBe(78);
+  }, 60_000);
 });
