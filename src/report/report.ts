@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../bronze/commit.js';
+import { META_SCHEMA } from '../transform/warehouse.js';
 import { parseOptions } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Lakehouse } from '../lakehouse.js';
@@ -30,10 +31,14 @@ export interface ReportResult {
   sections: string[];
 }
 
-/** Every table and view of analytics.duckdb with its columns (empty before the first build). */
+/**
+ * Every table and view of analytics.duckdb with its columns (empty before the first build); the
+ * engine's own state (`_duckhouse`) is no built table, and the page counts these.
+ */
 async function analyticsColumns(lake: Lakehouse): Promise<Map<string, Set<string>>> {
   const rows = await lake.query(
-    `SELECT table_schema || '.' || table_name AS t, column_name AS c FROM information_schema.columns WHERE table_catalog = 'analytics'`,
+    `SELECT table_schema || '.' || table_name AS t, column_name AS c FROM information_schema.columns WHERE table_catalog = 'analytics' AND table_schema <> $1`,
+    [META_SCHEMA],
   );
   return groupColumns(rows);
 }

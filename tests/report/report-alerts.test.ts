@@ -81,4 +81,12 @@ describe('report numbers', () => {
     expect(bars.get('other (3 datasets)')?.rows).toBe(1 + 2 + 3);
     expect([...bars.values()].reduce((s, b) => s + b.rows, 0)).toBe(78);
   }, 60_000);
+
+  it('the subtitle counts the tables and views built, not the engine state kept in the catalog', async () => {
+    const { lake } = await projectLake({ 'staging/a.sql': 'select 1 as x', 'staging/b.sql': 'select 2 as y' });
+    expect((await lake.build()).status).toBe('success');
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    // Observed: "4 tables and views built" (_duckhouse.models and _duckhouse.garbage counted).
+    expect(html).toMatch(/· 2 tables and views built</);
+  }, 60_000);
 });
