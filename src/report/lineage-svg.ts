@@ -7,9 +7,11 @@
 import type { Lineage, LineageNode } from '../transform/lineage.js';
 import { esc } from './html.js';
 
-const KNOWN = ['sources', 'seeds', 'staging', 'intermediate', 'trusted', 'marts', 'audit'];
+/** The band of bronze sources: a key no schema can have (a schema folder may be named `sources`). */
+const SOURCES = '';
+const KNOWN = [SOURCES, 'seeds', 'staging', 'intermediate', 'trusted', 'marts', 'audit'];
 const COLORS: Record<string, [fill: string, stroke: string]> = {
-  sources: ['#fff4e5', '#f58518'],
+  [SOURCES]: ['#fff4e5', '#f58518'],
   seeds: ['#f3e8f5', '#b279a2'],
   staging: ['#e8f1fa', '#4c78a8'],
   intermediate: ['#e6f4f3', '#72b7b2'],
@@ -27,7 +29,7 @@ const LEFT = 12;
 const CHAR_W = 6.1;
 
 function groupOf(node: LineageNode): string {
-  return node.kind === 'source' ? 'sources' : node.schema;
+  return node.kind === 'source' ? SOURCES : node.schema;
 }
 
 function labelOf(node: LineageNode): string {
@@ -138,7 +140,7 @@ export function lineageSvg(lineage: Lineage): LineageSvg {
     const bw = span * BOX_W + (span - 1) * COL_GAP + 16;
     const [, stroke] = COLORS[group] ?? OTHER;
     parts.push(`<rect x="${bx}" y="4" width="${bw}" height="${height - 8}" rx="8" fill="#fafbfc" stroke="#e4e7eb"/>`);
-    parts.push(`<text x="${bx + 10}" y="24" font-size="12" font-weight="600" fill="${stroke}">${esc(group)} (${groups.get(group)!.length})</text>`);
+    parts.push(`<text x="${bx + 10}" y="24" font-size="12" font-weight="600" fill="${stroke}">${esc(group === SOURCES ? 'sources' : group)} (${groups.get(group)!.length})</text>`);
     col += span;
   }
   const edgeParts = edges.map((e) => {
