@@ -22,9 +22,10 @@ import { z } from 'zod';
 import type { Limits } from '../config.js';
 import { parseOptions } from '../config.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import { redactString } from '../redact.js';
+import { isSecretName, redactString, registerSecret } from '../redact.js';
 import { parseBrl, parseBrNumber, parsePackSize } from './brazil.js';
 import type { HttpResponse } from './http/client.js';
+import type { AuthStrategy } from './http/oauth.js';
 import { createHttpContext } from './http/http-context.js';
 import { CircuitOpenError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from './http/http-errors.js';
 import { defineSource, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
@@ -96,7 +97,10 @@ export interface HtmlSourceOptions<T extends SourceRecord = SourceRecord> {
   limits?: Partial<Limits>;
   /** Pages fetched per crawl at most, over resumes (default 1,000). */
   maxPages?: number;
-  /** Sent with every request (cookies, `accept-language`…). */
+  /**
+   * Sent with every request (`accept-language`…). Credentials (`cookie`, `authorization`, an API
+   * key: a secret-looking name) go to the crawl's own origins only, never to an external link.
+   */
   headers?: Record<string, string>;
 }
 
@@ -253,7 +257,8 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
     const cheerio = await loadCheerio();
     checkSelectors(cheerio, o.extract, follow, where);
     const frontier = new Frontier(startUrls, o.followExternal, await ctx.cursor(), ctx);
-    const http = createHttpContext(ctx, { headers: { accept: ACCEPT_HTML, ...o.headers } });
+    const { plain, credentials } = splitHeaders(o.headers ?? {});
+    const http = createHttpContext(ctx, { headers: { accept: ACCEPT_HTML, ...plain }, ...(credentials ? { auth: ownOriginsOnly(credentials, frontier) } : {}) });
     type Fetched = { entry: QueueEntry; response?: HttpResponse<string>; error?: unknown };
     const inFlight = new Map<string, Promise<Fetched>>();
     const truncated: string[] = [];
@@ -388,6 +393,11 @@ class Frontier {
     return this.followExternal || this.origins.has(new URL(url).origin);
   }
 
+  /** On the start URLs' origins or one their redirects led to (not an external link's). */
+  isOwn(url: URL): boolean {
+    return this.origins.has(url.origin);
+  }
+
   allowOrigin(url: string): void {
     this.origins.add(new URL(url).origin);
   }
@@ -431,6 +441,29 @@ class Frontier {
       pages: this.pages,
     };
   }
+}
+
+/** The `headers` option split: credentials (a secret-looking name) apart from the rest. */
+function splitHeaders(headers: Record<string, string>): { plain: Record<string, string>; credentials?: Record<string, string> } {
+  const plain: Record<string, string> = {};
+  const credentials: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) (isSecretName(name) ? credentials : plain)[name.toLowerCase()] = value;
+  return Object.keys(credentials).length > 0 ? { plain, credentials } : { plain };
+}
+
+/**
+ * The credential headers as an auth strategy: the client then sends them to the crawl's own
+ * origins only (a browser never sends a store's cookie to a partner site it links to), drops them
+ * on a redirect to another origin, and their values are scrubbed wherever a secret would be.
+ */
+function ownOriginsOnly(credentials: Record<string, string>, frontier: Frontier): AuthStrategy {
+  for (const value of Object.values(credentials)) registerSecret(value);
+  return {
+    apply({ url, headers }) {
+      if (frontier.isOwn(url)) Object.assign(headers, credentials);
+      return Promise.resolve(undefined);
+    },
+  };
 }
 
 function isFinished(saved: unknown): boolean {

@@ -88,6 +88,47 @@ describe('htmlSource edges', () => {
     expect(s.hits).toEqual({ '/': 1, '/q?x': 1 });
   });
 
+  it('credential headers (cookie, authorization, an API key) go to the crawl\'s own origin only: not to an external link, nor through a redirect to another origin', async () => {
+    const partnerSaw: Record<string, http.IncomingHttpHeaders> = {};
+    const partner = http.createServer((req, res) => {
+      partnerSaw[req.url!] = req.headers;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(html('<li class="p" data-sku="P">P</li>'));
+    });
+    await new Promise<void>((r) => partner.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => partner.close(() => r())));
+    const partnerUrl = `http://127.0.0.1:${(partner.address() as { port: number }).port}`;
+    const shopSaw: Record<string, http.IncomingHttpHeaders> = {};
+    const shop = http.createServer((req, res) => {
+      shopSaw[req.url!] = req.headers;
+      if (req.url === '/go') {
+        res.writeHead(302, { location: `${partnerUrl}/via-redirect` });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(html(`<li class="p" data-sku="A">A</li><a class="n" href="${partnerUrl}/linked">parceiro</a><a class="n" href="/go">oferta</a>`));
+    });
+    await new Promise<void>((r) => shop.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => shop.close(() => r())));
+    const shopUrl = `http://127.0.0.1:${(shop.address() as { port: number }).port}`;
+    const headers = { Cookie: 'session=loja-sess-5f2a9c', Authorization: 'Basic bG9qYTpzZWNyZXQ=', 'X-Api-Key': 'loja-key-77e1d0', 'Accept-Language': 'pt-BR' };
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'creds', startUrls: [`${shopUrl}/`], follow: 'a.n', followExternal: true, headers, extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    expect(shopSaw['/']).toMatchObject({ cookie: headers.Cookie, authorization: headers.Authorization, 'x-api-key': headers['X-Api-Key'], 'accept-language': 'pt-BR' });
+    expect(shopSaw['/go']).toMatchObject({ cookie: headers.Cookie, 'x-api-key': headers['X-Api-Key'] });
+    expect(Object.keys(partnerSaw).sort()).toEqual(['/linked', '/via-redirect']);
+    for (const seen of Object.values(partnerSaw)) {
+      expect(seen['accept-language']).toBe('pt-BR');
+      expect(seen.cookie).toBeUndefined();
+      expect(seen.authorization).toBeUndefined();
+      expect(seen['x-api-key']).toBeUndefined();
+    }
+  });
+
   it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
     const s = await siteOf({
       '/': '<!doctype html><html><body><li class="p" data-sku="A">A</li></body></html>\n<!-- generated in 0.02s by cache -->\n',
