@@ -129,6 +129,45 @@ describe('htmlSource edges', () => {
     }
   });
 
+  it('a page with a byte order mark is read in its charset whatever the header or <meta> says; a charset label no decoder knows gives way to the <meta>', async () => {
+    const item = (sku: string): string => `<li class="p" data-sku="${sku}"><span class="t">Feijão Preto</span><span class="v">R$&nbsp;1.234,56</span></li>`;
+    const utf8Bom = (text: string): Buffer => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]);
+    const pages: Record<string, { type: string; body: Buffer }> = {
+      // An editor's UTF-8 BOM on a server labelling every page ISO-8859-1 (Apache's AddDefaultCharset).
+      '/bom-header': { type: 'text/html; charset=ISO-8859-1', body: utf8Bom(html(item('A'))) },
+      '/bom-meta': { type: 'text/html', body: utf8Bom(`<!doctype html><html><head><meta charset="iso-8859-1"></head><body>${item('B')}</body></html>`) },
+      '/utf16': { type: 'text/html', body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(html(item('C')), 'utf16le')]) },
+      '/none': { type: 'text/html; charset=None', body: Buffer.from(`<!doctype html><html><head><meta charset="windows-1252"></head><body>${item('D')}</body></html>`, 'latin1') },
+    };
+    const server = http.createServer((req, res) => {
+      const page = pages[req.url!]!;
+      res.writeHead(200, { 'content-type': page.type });
+      res.end(page.body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({
+        source: 'edge',
+        dataset: 'bom',
+        startUrls: Object.keys(pages).map((p) => base + p),
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' }, name: '.t', price: { selector: '.v', parse: 'brl' } } },
+        schema: z.object({ sku: z.string(), name: z.string(), price: z.number() }),
+        limits: FAST,
+      }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 4, rejected: 0 });
+    const rows = (await lake.bronze('edge/bom')) as { sku: string; name: string; price: number }[];
+    expect(rows.map((r) => [r.sku, r.name, r.price]).sort()).toEqual([
+      ['A', 'Feijão Preto', 1234.56],
+      ['B', 'Feijão Preto', 1234.56],
+      ['C', 'Feijão Preto', 1234.56],
+      ['D', 'Feijão Preto', 1234.56],
+    ]);
+  });
+
   it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
     const s = await siteOf({
       '/': '<!doctype html><html><body><li class="p" data-sku="A">A</li></body></html>\n<!-- generated in 0.02s by cache -->\n',

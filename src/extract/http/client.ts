@@ -421,13 +421,36 @@ function packageVersion(): string {
 }
 
 /**
- * Text in the charset the response declares: its Content-Type, else (HTML) a `<meta charset>` or
- * `<meta http-equiv="Content-Type" content="…; charset=…">` in its first 1,024 bytes, else in its
- * `<head>` (up to HEAD_SCAN_BYTES); UTF-8 otherwise or when the label is unknown. Brazilian store
- * sites still serve ISO-8859-1.
+ * Text in the charset the response declares: a byte order mark, else its Content-Type, else (HTML)
+ * a `<meta charset>` or `<meta http-equiv="Content-Type" content="…; charset=…">` in its first
+ * 1,024 bytes, else in its `<head>` (up to HEAD_SCAN_BYTES); UTF-8 otherwise. A label TextDecoder
+ * does not know (`charset=None`) is no declaration: the next one counts. Brazilian store sites
+ * still serve ISO-8859-1.
  */
 export function decodeText(raw: Buffer, contentType: string | undefined): string {
-  return decodeAs(raw, headerCharset(contentType) ?? metaCharset(raw));
+  // The BOM wins, as in browsers: a page saved as UTF-8 with a BOM on a server that labels every
+  // page ISO-8859-1 (Apache's AddDefaultCharset) would be stored as "FeijÃ£o"; a UTF-16 one as noise.
+  const bom = bomCharset(raw);
+  if (bom !== undefined) return new TextDecoder(bom).decode(raw); // drops the BOM
+  return decodeAs(raw, knownCharset(headerCharset(contentType)) ?? knownCharset(metaCharset(raw)));
+}
+
+function bomCharset(raw: Buffer): string | undefined {
+  if (raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) return 'utf-8';
+  if (raw[0] === 0xfe && raw[1] === 0xff) return 'utf-16be';
+  if (raw[0] === 0xff && raw[1] === 0xfe) return 'utf-16le';
+  return undefined;
+}
+
+/** `label` when TextDecoder knows it. */
+function knownCharset(label: string | undefined): string | undefined {
+  if (label === undefined) return undefined;
+  try {
+    new TextDecoder(label);
+    return label;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
