@@ -173,8 +173,8 @@ function loadCheerio(): Promise<Cheerio> {
 }
 
 /**
- * A URL as the crawler compares and requests it: absolute, http(s) only, without fragment, with
- * percent-escapes upper-cased and query parameters sorted. Undefined for anything else
+ * A URL as the crawler compares and requests it: absolute, http(s) only, without fragment or
+ * `user:password@`, with percent-escapes upper-cased and query parameters sorted. Undefined for anything else
  * (`mailto:`, `javascript:`, garbage).
  * @example normalizeCrawlUrl('?sort=a&page=2#top', 'https://loja.com.br/c/x') // 'https://loja.com.br/c/x?page=2&sort=a'
  */
@@ -187,6 +187,10 @@ export function normalizeCrawlUrl(href: string, base?: string): string | undefin
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   url.hash = '';
+  // A start URL's `user:password@` is sent as Basic auth to its origin (startCredentials), never
+  // kept in a page's URL: `_url`, `url` fields, the frontier and errors would hold the password.
+  url.username = '';
+  url.password = '';
   // URL() upper-cases the escapes it writes but keeps those of the link: `%c3%a3` and `%C3%A3`
   // are one octet (RFC 3986 §6.2.2.1), and would otherwise be two pages fetched and stored twice.
   url.pathname = upperEscapes(url.pathname);
@@ -258,7 +262,9 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
     checkSelectors(cheerio, o.extract, follow, where);
     const frontier = new Frontier(startUrls, o.followExternal, await ctx.cursor(), ctx);
     const { plain, credentials } = splitHeaders(o.headers ?? {});
-    const http = createHttpContext(ctx, { headers: { accept: ACCEPT_HTML, ...plain }, ...(credentials ? { auth: ownOriginsOnly(credentials, frontier) } : {}) });
+    const basic = startCredentials(o.startUrls);
+    const auth = credentials || basic.size > 0 ? ownOriginsOnly(credentials ?? {}, basic, frontier) : undefined;
+    const http = createHttpContext(ctx, { headers: { accept: ACCEPT_HTML, ...plain }, ...(auth ? { auth } : {}) });
     type Fetched = { entry: QueueEntry; response?: HttpResponse<string>; error?: unknown };
     const inFlight = new Map<string, Promise<Fetched>>();
     const truncated: string[] = [];
@@ -456,14 +462,31 @@ function splitHeaders(headers: Record<string, string>): { plain: Record<string, 
  * origins only (a browser never sends a store's cookie to a partner site it links to), drops them
  * on a redirect to another origin, and their values are scrubbed wherever a secret would be.
  */
-function ownOriginsOnly(credentials: Record<string, string>, frontier: Frontier): AuthStrategy {
+function ownOriginsOnly(credentials: Record<string, string>, basic: Map<string, string>, frontier: Frontier): AuthStrategy {
   for (const value of Object.values(credentials)) registerSecret(value);
   return {
     apply({ url, headers }) {
       if (frontier.isOwn(url)) Object.assign(headers, credentials);
+      const userinfo = basic.get(url.origin);
+      if (userinfo !== undefined) headers.authorization ??= userinfo;
       return Promise.resolve(undefined);
     },
   };
+}
+
+/** Origin → the `Authorization: Basic` of the `user:password@` a start URL was written with. */
+function startCredentials(urls: string[]): Map<string, string> {
+  const basic = new Map<string, string>();
+  for (const href of urls) {
+    const url = new URL(href);
+    if (url.username === '' && url.password === '') continue;
+    const password = decodeURIComponent(url.password);
+    const header = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${password}`).toString('base64')}`;
+    registerSecret(password);
+    registerSecret(header.slice('Basic '.length));
+    basic.set(url.origin, header);
+  }
+  return basic;
 }
 
 function isFinished(saved: unknown): boolean {

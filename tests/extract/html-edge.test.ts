@@ -168,6 +168,62 @@ describe('htmlSource edges', () => {
     ]);
   });
 
+  it('a start URL\'s user:password@ is sent as Basic auth to its origin only, never kept in _url, url fields, the frontier or the metrics', async () => {
+    const password = 's3nh4-Forte-91';
+    const expected = `Basic ${Buffer.from(`comprador:${password}`).toString('base64')}`;
+    const partnerSaw: http.IncomingHttpHeaders[] = [];
+    const partner = http.createServer((req, res) => {
+      partnerSaw.push(req.headers);
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(html('<p>parceiro</p>'));
+    });
+    await new Promise<void>((r) => partner.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => partner.close(() => r())));
+    const partnerUrl = `http://127.0.0.1:${(partner.address() as { port: number }).port}`;
+    const refused: string[] = [];
+    const shop = http.createServer((req, res) => {
+      if (req.headers.authorization !== expected) {
+        refused.push(req.url!);
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="loja"', 'content-type': 'text/html' });
+        res.end(html('<p>login</p>'));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const sku = req.url === '/' ? 'A' : 'B';
+      res.end(html(`<li class="p" data-sku="${sku}"><a href="/p/${sku}">${sku}</a></li><a class="n" href="/c/2">2</a><a class="n" href="${partnerUrl}/">parceiro</a>`));
+    });
+    await new Promise<void>((r) => shop.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => shop.close(() => r())));
+    const host = `127.0.0.1:${(shop.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({
+        source: 'edge',
+        dataset: 'userinfo',
+        startUrls: [`http://comprador:${password}@${host}/`],
+        follow: 'a.n',
+        followExternal: true,
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' }, url: { selector: 'a', attr: 'href', parse: 'url' } } },
+        schema: z.object({ sku: z.string(), url: z.string(), _url: z.string() }),
+        limits: FAST,
+      }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    expect(refused).toEqual([]);
+    expect(partnerSaw).toHaveLength(1);
+    expect(partnerSaw[0]!.authorization).toBeUndefined();
+    const rows = (await lake.bronze('edge/userinfo')) as { sku: string; url: string; _url: string }[];
+    expect(rows.map((r) => [r.sku, r.url, r._url]).sort()).toEqual([
+      ['A', `http://${host}/p/A`, `http://${host}/`],
+      ['B', `http://${host}/p/B`, `http://${host}/c/2`],
+    ]);
+    await lake.close();
+    for (const file of fs.readdirSync(lake.paths.root, { recursive: true }) as string[]) {
+      const full = path.join(lake.paths.root, file);
+      if (fs.statSync(full).isFile()) expect(fs.readFileSync(full).toString('latin1'), file).not.toContain(password);
+    }
+  });
+
   it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
     const s = await siteOf({
       '/': '<!doctype html><html><body><li class="p" data-sku="A">A</li></body></html>\n<!-- generated in 0.02s by cache -->\n',
