@@ -289,7 +289,15 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       }
       const url = normalizeCrawlUrl(response.url) ?? entry.url;
       if (url !== entry.url) {
-        if (entry.from === undefined) frontier.allowOrigin(url); // a start URL moving to https or www
+        if (entry.from === undefined && !frontier.isOwn(new URL(url))) {
+          frontier.allowOrigin(url); // a start URL moving to https or www
+          // Its hop to the new origin went without the credential headers (a region cookie that
+          // sets the prices): read the page again from there, with them.
+          if (auth) {
+            frontier.discover(url, url, entry.url);
+            return [];
+          }
+        }
         if (!frontier.allows(url)) return reject(`redirected off-site to ${new URL(url).origin}`, { status: response.status, redirectedTo: redactString(url) });
         if (frontier.visited.has(url)) return [];
         frontier.arrived(url);

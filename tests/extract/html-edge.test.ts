@@ -168,6 +168,41 @@ describe('htmlSource edges', () => {
     ]);
   });
 
+  it('a start URL moving to another origin (http to https, to www) is read there with the credential headers its redirect hop went without', async () => {
+    const cookie = 'regiao=sp-capital-0921';
+    const served: { url: string; cookie?: string }[] = [];
+    const moved = http.createServer((req, res) => {
+      served.push({ url: req.url!, cookie: req.headers.cookie });
+      res.writeHead(200, { 'content-type': 'text/html' });
+      // A store showing another region's prices to a request without the region cookie.
+      res.end(html(`<li class="p" data-sku="A" data-preco="${req.headers.cookie === cookie ? '8,99' : '11,49'}">A</li>`));
+    });
+    await new Promise<void>((r) => moved.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => moved.close(() => r())));
+    const movedUrl = `http://127.0.0.1:${(moved.address() as { port: number }).port}`;
+    const old = http.createServer((_req, res) => {
+      res.writeHead(301, { location: `${movedUrl}/` });
+      res.end();
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => old.close(() => r())));
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({
+        source: 'edge',
+        dataset: 'moved',
+        startUrls: [`http://127.0.0.1:${(old.address() as { port: number }).port}/`],
+        headers: { cookie },
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' }, price: { attr: 'data-preco', parse: 'brl' } } },
+        schema: z.object({ sku: z.string(), price: z.number() }),
+        limits: FAST,
+      }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 0 });
+    expect(await lake.bronze('edge/moved')).toMatchObject([{ sku: 'A', price: 8.99 }]);
+    expect(served.at(-1)).toEqual({ url: '/', cookie });
+  });
+
   it('a start URL\'s user:password@ is sent as Basic auth to its origin only, never kept in _url, url fields, the frontier or the metrics', async () => {
     const password = 's3nh4-Forte-91';
     const expected = `Basic ${Buffer.from(`comprador:${password}`).toString('base64')}`;
