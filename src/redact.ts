@@ -52,7 +52,7 @@ export function registerSecretParam(name: string): void {
   secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
 }
 
-const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature)';
+const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|sessid|session(?:[_-]?id)?|cookie)';
 // `name: value` but not SQL's `name::TYPE` cast (compiled SQL is scrubbed too).
 const PARAM = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\s*'|:(?!:)\\s*)([^&\\s"',;}]+)`, 'gi');
 // A quoted value, whole (a passphrase has spaces): `"password": "a b c"`, `password='a b'`.

@@ -18,6 +18,15 @@ describe('redaction', () => {
     expect(redactString('nothing secret here: price=10&store=bistek')).toBe('nothing secret here: price=10&store=bistek');
   });
 
+  it('scrubs session ids and cookies in URLs and text, as isSecretName counts those names secret (a 503 on /down?session=… put the id in the log and runs)', () => {
+    expect(redactString('GET https://loja.x/down?session=S3SS10N&page=2: HTTP 503')).toBe(`GET https://loja.x/down?session=${REDACTED}&page=2: HTTP 503`);
+    expect(redactString('https://x/?PHPSESSID=abc1&sessionid=abc2&JSESSIONID=abc3&session_id=abc4')).toBe(
+      `https://x/?PHPSESSID=${REDACTED}&sessionid=${REDACTED}&JSESSIONID=${REDACTED}&session_id=${REDACTED}`,
+    );
+    expect(redactString('{"cookie":"region=sc; sid=77"}')).toBe(`{"cookie":"${REDACTED}"}`);
+    expect(redactString('3 sessions: 12 pages each; store=bistek')).toBe('3 sessions: 12 pages each; store=bistek');
+  });
+
   it('scrubs secret-named keys in nested objects and registered secret values anywhere', () => {
     registerSecret('TG-very-secret-refresh');
     const out = redact({
