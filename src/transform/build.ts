@@ -30,7 +30,7 @@ import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { sourceTarget, testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
-import { collectGarbage, defineObject, ensureSchema, readState, supersededBronze, sweepUnreferenced, tableViewSql, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { collectGarbage, defineObject, ensureSchema, readState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
@@ -425,8 +425,14 @@ class Builder {
       for (const dep of node.dependsOn) below = visit(dep) || below;
       if (ephemeral) return below;
       const prev = this.previous.get(id);
-      if (prev?.kind !== 'view' || prev.definition === undefined || prev.definition !== this.definitionOf(node)) return false;
-      const refresh = below || renderModel(this.project, node, this.renderContextFor(node)).sql !== prev.sql;
+      if (prev?.kind !== 'view' || prev.sql === null) return false;
+      if (prev.definition !== undefined && prev.definition !== this.definitionOf(node)) return false;
+      const sql = renderModel(this.project, node, this.renderContextFor(node)).sql;
+      // A view of a catalog from before views recorded their definition: its SQL less the bronze
+      // files it lists tells (left out, it would never be refreshed by a build selecting below it).
+      const bronzeDir = path.join(this.env.root, 'bronze') + path.sep;
+      if (prev.definition === undefined && withoutBronzeLists(prev.sql, bronzeDir) !== withoutBronzeLists(sql, bronzeDir)) return false;
+      const refresh = below || sql !== prev.sql;
       if (refresh) stale.add(id);
       checked.set(id, refresh);
       return refresh;

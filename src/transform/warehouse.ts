@@ -215,10 +215,22 @@ export function supersededBronze(
   return [...pending.values()];
 }
 
+/** A SQL string literal; its text (quotes doubled) in group 1. */
+const LITERAL = /'((?:[^']|'')*)'/g;
+
+/**
+ * A view's SQL with the bronze file lists of its `source()` relations emptied: equal for two
+ * renders of one model that differ only in what was extracted. For views of a catalog written
+ * before views recorded their `definition`.
+ */
+export function withoutBronzeLists(sql: string, bronzeDir: string): string {
+  return sql.replace(/\[(?:'(?:[^']|'')*'(?:, )?)+\]/g, (list) => (bronzeFilesOf(list, bronzeDir).length === [...list.matchAll(LITERAL)].length ? '[]' : list));
+}
+
 /** The bronze files (string literals under `bronzeDir`) a view's SQL names. */
 function bronzeFilesOf(sql: string, bronzeDir: string): string[] {
   const files: string[] = [];
-  for (const m of sql.matchAll(/'((?:[^']|'')*)'/g)) {
+  for (const m of sql.matchAll(LITERAL)) {
     const text = m[1]!.replaceAll("''", "'");
     if (text.startsWith(bronzeDir) && text.endsWith('.parquet')) files.push(text);
   }

@@ -3,6 +3,8 @@
  * turn in the DAG: the ones it does not rebuild (up to date, not selected, failed, skipped) keep
  * their previous version; the ones it rebuilds never bind their previous version first.
  */
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { prices, projectLake, writeFiles } from '../../helpers/models.js';
 
@@ -142,5 +144,48 @@ describe('previous versions in a new catalog', () => {
     await lake.extract([prices([['a', '3', 4]])]);
     expect((await lake.build({ select: ['t'] })).models.map((m) => [m.name, m.status])).toEqual([['marts.t', 'up-to-date']]);
     expect(await lake.query('select n from marts.t')).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('a catalog written before views recorded their definition (an upgraded lake)', () => {
+  /** Makes the published catalog look like one of those versions': no `definition` column. */
+  async function dropDefinitions(root: string): Promise<void> {
+    const db = await DuckDBInstance.create(path.join(root, 'analytics.duckdb'));
+    const c = await db.connect();
+    await c.run('ALTER TABLE _duckhouse.models DROP COLUMN definition');
+    c.closeSync();
+    db.closeSync();
+  }
+
+  const PROJECT = {
+    'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+    'marts/t.sql': `select count(*) as n from {{ ref('stg_prices') }}`,
+  };
+
+  it('a selected model reads the extracts committed since its unselected upstream view was built', async () => {
+    const { lake, root } = await projectLake(PROJECT);
+    await lake.extract([prices([['a', '1', 2]])]);
+    await lake.build();
+    await dropDefinitions(root);
+    await lake.extract([prices([['a', '2', 3]])]);
+    const r = await lake.build({ select: ['t'] });
+    expect(r.models.map((m) => [m.name, m.status])).toEqual([
+      ['staging.stg_prices', 'success'],
+      ['marts.t', 'success'],
+    ]);
+    expect(await lake.query('select n from marts.t')).toEqual([{ n: 2 }]);
+    // The view refreshed records its definition: the next selection finds it up to date.
+    expect((await lake.build({ select: ['t'] })).models.map((m) => m.status)).toEqual(['up-to-date']);
+  });
+
+  it('an edited view of such a catalog still waits for its own selection', async () => {
+    const { lake, models, root } = await projectLake(PROJECT);
+    await lake.extract([prices([['a', '1', 2]])]);
+    await lake.build();
+    await dropDefinitions(root);
+    writeFiles(models, { 'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }} where price > 2` });
+    await lake.extract([prices([['a', '2', 3]])]);
+    expect((await lake.build({ select: ['t'] })).models.map((m) => [m.name, m.status])).toEqual([['marts.t', 'up-to-date']]);
+    expect(await lake.query('select n from marts.t')).toEqual([{ n: 1 }]);
   });
 });
