@@ -277,7 +277,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
     /** Reads one fetched page: its records, with its links queued. Throws only when the site is not answering. */
     const readPage = async ({ entry, response, error }: Fetched): Promise<unknown[]> => {
       // A redirect from another URL already brought this page.
-      if (frontier.visited.has(entry.url)) return [];
+      if (frontier.isVisited(entry.url)) return [];
       frontier.visited.add(entry.url);
       const reject = (reason: string, extra: Record<string, unknown> = {}): unknown[] => {
         ctx.reject({ url: redactString(entry.url), ...(entry.from ? { from: redactString(entry.from) } : {}), ...extra }, reason, { url: redactString(entry.url) });
@@ -299,7 +299,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
           }
         }
         if (!frontier.allows(url)) return reject(`redirected off-site to ${new URL(url).origin}`, { status: response.status, redirectedTo: redactString(url) });
-        if (frontier.visited.has(url)) return [];
+        if (frontier.isVisited(url)) return [];
         frontier.arrived(url);
       }
       const page: HtmlPage = { url, status: response.status };
@@ -380,11 +380,14 @@ class Frontier {
   private readonly active = new Map<string, QueueEntry>();
   /** Every URL visited, queued or in flight. */
   private readonly seen: Set<string>;
+  /** The saved frontier's URLs (all, and those visited) by `legacyKey`: see there. */
+  private readonly savedKeys = new Set<string>();
+  private readonly savedVisitedKeys = new Set<string>();
 
   constructor(startUrls: string[], private readonly followExternal: boolean, saved: unknown, ctx: ExtractContext) {
     this.startUrls = startUrls;
     const state = crawlStateSchema.safeParse(saved);
-    const resumable = state.success && sameList(state.data.start, startUrls);
+    const resumable = state.success && (sameList(state.data.start, startUrls) || sameList(state.data.start.map(legacyKey), startUrls.map(legacyKey)));
     if (state.success && !resumable) ctx.warn(`${ctx.source}/${ctx.dataset}: the start URLs changed since the unfinished crawl; starting a new crawl`);
     else if (saved !== undefined && !state.success && !isFinished(saved)) ctx.warn(`${ctx.source}/${ctx.dataset}: the saved crawl state is not readable; starting a new crawl`);
     if (resumable) {
@@ -393,6 +396,8 @@ class Frontier {
       this.queue = s.queue.filter((e) => !this.visited.has(e.url));
       this.pages = s.pages;
       this.origins = new Set(s.origins);
+      for (const url of s.visited) this.savedVisitedKeys.add(legacyKey(url));
+      for (const url of [...s.visited, ...this.queue.map((e) => e.url)]) this.savedKeys.add(legacyKey(url));
       ctx.logger.info(`resuming the crawl: ${s.visited.length} pages done, ${this.queue.length} queued`);
     } else {
       this.visited = new Set();
@@ -401,6 +406,11 @@ class Frontier {
       this.origins = new Set(startUrls.map((u) => new URL(u).origin));
     }
     this.seen = new Set([...this.visited, ...this.queue.map((e) => e.url)]);
+  }
+
+  /** Whether the page was committed (or brought by a redirect) in this crawl. */
+  isVisited(url: string): boolean {
+    return this.visited.has(url) || (this.savedVisitedKeys.size > 0 && this.savedVisitedKeys.has(legacyKey(url)));
   }
 
   allows(url: string): boolean {
@@ -419,7 +429,7 @@ class Frontier {
   /** Queues a link found on page `from`, unless it is off-site, not http(s), or already known. */
   discover(href: string, base: string, from: string): void {
     const url = normalizeCrawlUrl(href, base);
-    if (url === undefined || this.seen.has(url) || !this.allows(url)) return;
+    if (url === undefined || this.seen.has(url) || (this.savedKeys.size > 0 && this.savedKeys.has(legacyKey(url))) || !this.allows(url)) return;
     this.seen.add(url);
     this.queue.push({ url, from });
   }
@@ -499,6 +509,23 @@ function startCredentials(urls: string[]): Map<string, string> {
 
 function isFinished(saved: unknown): boolean {
   return typeof saved === 'object' && saved !== null && (saved as { finished?: unknown }).finished === true;
+}
+
+/**
+ * A URL as versions before links kept their query as written saved it in the frontier, escapes upper-cased: they
+ * re-encoded the query (`?map=c,c` saved as `?map=c%2Cc`, a bare `?x` as `?x=`) and kept an empty
+ * `?`. Compared as saved, a crawl those versions left unfinished looked like one of other start
+ * URLs and started over, and its pages done were fetched and stored again.
+ */
+function legacyKey(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.search) u.searchParams.sort();
+    else u.search = '';
+    return upperEscapes(u.href);
+  } catch {
+    return url;
+  }
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -2,6 +2,7 @@
  * Crawler edges: a link with an empty query, or with its percent-escapes in another case, is the
  * same page; a bare query key stays bare; a page with a comment or a script after </html> is whole,
  * and one cut before it is warned about whatever its prolog (BOM, XML declaration, comments).
+ * A crawl an earlier version left unfinished (its frontier saved with queries re-encoded) resumes.
  * Quarantine edges: camelCase secret names, records too big for one write.
  */
 import fs from 'node:fs';
@@ -345,5 +346,40 @@ describe('quarantine edges', () => {
     expect(lines).toHaveLength(40);
     expect(lines.map((l) => (JSON.parse(l) as { position: number }).position)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(q.count).toBe(40);
+  });
+});
+
+describe('a crawl an earlier version left unfinished', () => {
+  /** How versions before links kept their query as written saved a URL: `URLSearchParams.sort()` re-encodes it (`,` → `%2C`, `?new` → `?new=`). */
+  function savedByOldVersion(url: string): string {
+    const u = new URL(url);
+    u.searchParams.sort();
+    return u.href;
+  }
+
+  it('resumes where it stopped: its committed pages are not fetched again, nor is the crawl started over', async () => {
+    const s = await siteOf({
+      '/c': html('<a href="/p?id=1,a">1</a> <a href="/p?new">new</a> <a href="/p?id=2,b">2</a>'),
+      '/p': html('<li class="p" data-sku="x">x</li>'),
+    });
+    const lake = await tempLake();
+    const start = `${s.url}/c?map=c,c`;
+    // Its frontier: the start page and two products done, one product queued.
+    const cursor = {
+      v: 1,
+      start: [savedByOldVersion(start)],
+      origins: [s.url],
+      visited: [start, `${s.url}/p?id=1,a`, `${s.url}/p?new`].map(savedByOldVersion),
+      queue: [{ url: savedByOldVersion(`${s.url}/p?id=2,b`), from: savedByOldVersion(start) }],
+      pages: 3,
+    };
+    fs.mkdirSync(path.join(lake.paths.state, 'cursors'), { recursive: true });
+    fs.writeFileSync(path.join(lake.paths.state, 'cursors', 'edge.old.json'), JSON.stringify({ cursor, runId: '20261101T000000000Z-aaaaaa', savedAt: '2026-11-01T00:00:00.000Z' }));
+
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'old', startUrls: [start], follow: 'a', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(s.hits).toEqual({ '/p?id=2%2Cb': 1 });
   });
 });
