@@ -269,7 +269,9 @@ export async function runTests(
       const parent = test.kind === 'relationships' ? test.args.to : undefined;
       const source = parent === undefined ? undefined : sourceTarget(parent);
       const relationFor = source ? (id: string) => (id === parent ? contextFor(project.nodes.get(test.model)!).sourceRelation(source.source, source.dataset, {}) : relationOf(id)) : relationOf;
-      const [row] = readerRows(await c.runAndReadAll(testSql(test, relationFor, compiled)));
+      const sql = testSql(test, relationFor, compiled);
+      await oneTestStatement(c, sql);
+      const [row] = readerRows(await c.runAndReadAll(sql));
       const failures = Number(row?.failures ?? 0);
       const measured = row?.measured === null || row?.measured === undefined ? undefined : Number(row.measured);
       const status = failures === 0 ? 'pass' : test.severity === 'warn' ? 'warn' : 'fail';
@@ -280,6 +282,23 @@ export async function runTests(
     }
   }
   return results;
+}
+
+/**
+ * A test's SQL holds YAML text (expression, where, columns) pasted in as written: one that closes
+ * the query's parentheses and adds `; drop view …` would run in the build's catalog, as a model's
+ * second statement would. A parse error is left for the run to report as it always did.
+ */
+async function oneTestStatement(c: DuckDBConnection, sql: string): Promise<void> {
+  let count = 1;
+  try {
+    count = (await c.extractStatements(sql)).count;
+  } catch {
+    return;
+  }
+  if (count !== 1) {
+    throw new ModelError('TEST_STATEMENTS', `its SQL is ${count} statements, not one: an expression, where or column of the test closes the query's parentheses and goes on after a ";"`);
+  }
 }
 
 /**

@@ -137,6 +137,27 @@ models:
   });
 });
 
+describe('a data test is one statement', () => {
+  const project = (yml: string) => ({
+    'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+    'marts/totals.sql': `{{ config(materialized='table') }}\nselect count(*) as n from {{ ref('stg_prices') }}`,
+    'marts/_marts.yml': `version: 2\nmodels:\n  - name: totals\n${yml}`,
+  });
+
+  it.each([
+    ['an expression', `    tests:\n      - expression:\n          expression: "n > 0), false); drop view staging.stg_prices; select coalesce((1"\n`, 'expression'],
+    ['a where', `    columns:\n      - name: n\n        tests:\n          - not_null:\n              config:\n                where: "true); drop view staging.stg_prices; select * from (select 1 as n"\n`, 'not_null'],
+  ])('%s that closes the query and adds "; drop view …" is an error naming the test file, and runs nothing of it', async (_what, yml, kind) => {
+    const { lake } = await projectLake(project(yml));
+    await lake.extract([prices([['a', '1', 1]])]);
+    const r = await lake.build();
+    const test = r.tests.find((t) => t.kind === kind)!;
+    expect(test.status).toBe('error');
+    expect(test.error).toMatch(/models\/marts\/_marts\.yml\): its SQL is 3 statements, not one/);
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 1 }]);
+  });
+});
+
 describe('readers during builds', () => {
   it('a reader process querying analytics.duckdb READ_ONLY through 10 builds sees no error and never a half-built state', async () => {
     const { lake } = await projectLake({
