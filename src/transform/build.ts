@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
-import { ModelError, errorMessage } from '../errors.js';
+import { DuckhouseError, ModelError, errorMessage } from '../errors.js';
+import { RUN_ID_PATTERN } from '../run-id.js';
 import type { Logger } from '../log.js';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
@@ -236,6 +237,10 @@ function testInputs(project: Project, test: TestDef): string[] {
  * empty relation with the recorded columns, and a warning, when there are none.
  */
 export function sourceRelationSql(root: string, d: BronzeDataset, use: { source: string; dataset: string; asOfRun?: string }, readBy: string, warn: (message: string) => void): string {
+  // The cutoff is compared as text with the files' run ids: 'latest' would read every row, a date none.
+  if (use.asOfRun !== undefined && !RUN_ID_PATTERN.test(use.asOfRun)) {
+    throw new DuckhouseError('SOURCE_INVALID', `source('${use.source}', '${use.dataset}', as_of_run=…): as_of_run must be a run id like 20260305T120000000Z-a1b2c3 (got ${JSON.stringify(use.asOfRun)})`);
+  }
   const cutoff = use.asOfRun === undefined ? undefined : asOfRunCutoff(root, use.asOfRun);
   const files = cutoff === undefined ? d.files : filesAsOf(d, cutoff);
   if (files.length === 0) {

@@ -276,6 +276,17 @@ describe('source as of a run', () => {
     expect(await lake.query('select n from staging.now')).toEqual([{ n: 3 }]);
     expect(await lake.query('select n from staging.then')).toEqual([{ n: 2 }]);
   });
+
+  // Compared as text with the files' run ids, 'latest' read every row and a date none, and the build succeeded.
+  it.each(['latest', '2026-03-05', "x' or true --"])('as_of_run=%j that is not a run id fails the model naming its file and the value', async (value) => {
+    const { lake } = await projectLake({ 'marts/pinned.sql': `{{ config(materialized='table') }}\nselect count(*) as n from {{ source('shop', 'prices', as_of_run=var('pin')) }}` });
+    await lake.extract([prices([['a', '1', 1]])]);
+    const r = await lake.build({ vars: { pin: value } });
+    expect(r.models).toEqual([expect.objectContaining({ name: 'marts.pinned', status: 'error' })]);
+    expect(r.models[0]!.error).toBe(
+      `model marts.pinned (models/marts/pinned.sql): source('shop', 'prices', as_of_run=…): as_of_run must be a run id like 20260305T120000000Z-a1b2c3 (got ${JSON.stringify(value)})`,
+    );
+  });
 });
 
 describe('a table model reading an audit table by name', () => {
