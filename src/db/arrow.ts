@@ -171,11 +171,12 @@ export function readerToArrow(reader: DuckDBResultReader): arrow.Table {
   const names = reader.deduplicatedColumnNames();
   const types = reader.columnTypes();
   const columns = reader.getColumns();
-  const vectors: Record<string, arrow.Vector> = {};
-  names.forEach((name, i) => {
-    const type = types[i]!;
-    const values = (columns[i] ?? []).map((v) => arrowValue(v, type));
-    vectors[name] = arrow.vectorFromArray(values, arrowType(type));
-  });
+  // fromEntries, not `vectors[name] = …`: that set the prototype for a column named `__proto__`, which was then missing.
+  const vectors: Record<string, arrow.Vector> = Object.fromEntries(
+    names.map((name, i) => {
+      const type = types[i]!;
+      return [name, arrow.vectorFromArray((columns[i] ?? []).map((v) => arrowValue(v, type)), arrowType(type))];
+    }),
+  );
   return new arrow.Table(vectors);
 }

@@ -111,5 +111,9 @@ export const plainConverter: DuckDBValueConverter<PlainValue> = (value, type, co
 };
 
 export function readerRows(reader: DuckDBResultReader): Row[] {
-  return reader.convertRowObjects(plainConverter) as Row[];
+  const names = reader.deduplicatedColumnNames();
+  // node-api assigns `row[name] = value`: for a column named `__proto__` that sets the row's
+  // prototype instead, and the column was missing from the row. fromEntries defines a field.
+  if (!names.includes('__proto__')) return reader.convertRowObjects(plainConverter) as Row[];
+  return reader.convertRows(plainConverter).map((values) => Object.fromEntries(names.map((name, i) => [name, values[i]])) as Row);
 }

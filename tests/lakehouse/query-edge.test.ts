@@ -213,6 +213,24 @@ describe('lake.query: DECIMAL of scale 0 is an integer', () => {
   });
 });
 
+describe('lake.query: a column named __proto__', () => {
+  it('comes back as a field of each row, not as the row\'s prototype (the column was missing, a struct\'s fields showed through)', async () => {
+    const lake = await tempLake();
+    const rows = await lake.query<Record<string, unknown>>(`SELECT * FROM (VALUES ({'a': 2}, 3), ({'a': 4}, 5)) AS t("__proto__", b)`);
+    expect(rows.map((r) => [Object.keys(r), Object.getOwnPropertyDescriptor(r, '__proto__')?.value, Object.getPrototypeOf(r) === Object.prototype, r.a])).toEqual([
+      [['__proto__', 'b'], { a: 2 }, true, undefined],
+      [['__proto__', 'b'], { a: 4 }, true, undefined],
+    ]);
+  });
+
+  it('lake.queryArrow keeps it as a column too', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`SELECT 1 AS "__proto__", 2 AS b`);
+    expect(typesOf(t)).toEqual(['__proto__:Int32', 'b:Int32']);
+    expect([t.getChild('__proto__')?.get(0), t.getChild('b')?.get(0)]).toEqual([1, 2]);
+  });
+});
+
 describe('lake.query and `duckhouse sql` stay read-only under EXPLAIN ANALYZE (it runs what it explains)', () => {
   it('refuses EXPLAIN ANALYZE of a COPY … TO or a CREATE TABLE, and writes nothing; EXPLAIN ANALYZE of a SELECT and a plain EXPLAIN still run', async () => {
     const lake = await tempLake();
