@@ -28,7 +28,7 @@ import { floorDiv, plainConverter, readerRows, type PlainValue } from '../db/val
 import { BIGINT_SQL_TYPE, bigintPlanOf, columnSpec, expectsDate, shapeOf, sqlTypeOf, withBigints, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
-import { defineSource, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
+import { defineSource, PROTO_FIELD, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
 import { limitsOverrideSchema } from '../config.js';
 import { listTree } from '../fs-list.js';
 import { readRecordedSchema } from '../transform/source-relation.js';
@@ -155,6 +155,7 @@ function checkInferredNames(where: string, fields: Map<string, string>): void {
   const byLower = new Map<string, string>();
   for (const [name, file] of fields) {
     if (name === '') throw new ConfigError(`${where}: ${file} has a field named "" (the empty string), which no DuckDB column can be: rename it in the file, or pass a schema (with a transform) without it`);
+    if (name === '__proto__') throw new ConfigError(`${where}: ${PROTO_FIELD} (it is in ${file}): rename it in the file, or pass a schema (with a transform) without it`);
     const lower = name.toLowerCase();
     const reserved = RESERVED_FIELDS.find((r) => r === lower);
     if (reserved !== undefined) {

@@ -150,6 +150,12 @@ const definitionSchema = z.strictObject({
 });
 
 /**
+ * Why a field named `__proto__` is refused: a record's `record[name] = value` sets its prototype
+ * instead of a field, so the values were dropped from bronze without a word.
+ */
+export const PROTO_FIELD = 'field "__proto__" cannot be stored: JavaScript objects take that name as their prototype, and its values would be lost';
+
+/**
  * Defines a source.
  * @example
  * const prices = defineSource({
@@ -170,6 +176,7 @@ export function defineSource<T extends object>(definition: SourceDefinition<T>):
       throw new ConfigError(`${where}: field "${reserved}" is reserved for bronze (rename it in the schema)`);
     }
   }
+  if (columnNames.has('__proto__')) throw new ConfigError(`${where}: ${PROTO_FIELD} (rename it in the schema, and in the records your extract yields)`);
   const checkKey = (name: string): void => {
     checkName('partition key', name, where);
     if ((DATE_KEYS as readonly string[]).includes(name)) throw new ConfigError(`${where}: partition key "${name}" is reserved (year/month/day are added from the extraction date)`);

@@ -128,6 +128,12 @@ describe('hostile partition values and names', () => {
     expect(() => defineSource({ source: 's', dataset: 'd', schema: z.object({ _run_id: z.string() }), extract: () => [] })).toThrow(/"_run_id" is reserved/);
   });
 
+  it('refuses a schema field named __proto__ (records dropped its values without a word: it sets an object\'s prototype)', () => {
+    expect(() => defineSource({ source: 's', dataset: 'd', schema: z.object({ id: z.number(), ['__proto__']: z.string() }), extract: () => [] })).toThrow(
+      /defineSource\("s"\/"d"\): field "__proto__" cannot be stored/,
+    );
+  });
+
   it('checks the definition strictly, naming the bad option', () => {
     expect(() => defineSource({ source: 's', dataset: 'd', schema, extract: () => [], partitonBy: ['store'] } as never)).toThrow(/unknown option "partitonBy"/);
     expect(() => defineSource({ source: 's', dataset: 'd', schema: { not: 'zod' }, extract: () => [] } as never)).toThrow(/option "schema"/);

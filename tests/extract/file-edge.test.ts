@@ -65,6 +65,20 @@ describe('file sources without a schema: field names bronze cannot keep', () => 
     expect(listFiles(lake.paths.bronze)).toEqual([]);
   });
 
+  it('a JSON key or CSV column named __proto__ is refused naming it and the file (its values were dropped without a word)', async () => {
+    const dir = tempDir();
+    const json = path.join(dir, 'a.ndjson');
+    const csv = path.join(dir, 'a.csv');
+    fs.writeFileSync(json, '{"id":1,"__proto__":"x"}\n');
+    fs.writeFileSync(csv, 'id,__proto__\n1,x\n');
+    const lake = await tempLake();
+    const result = await lake.extract([jsonSource({ source: 'shop', dataset: 'j', path: json }), csvSource({ source: 'shop', dataset: 'c', path: csv })]);
+    expect(result.sources.map((s) => s.status)).toEqual(['failed', 'failed']);
+    expect(result.sources[0]!.error).toMatch(/field "__proto__" cannot be stored.*a\.ndjson/);
+    expect(result.sources[1]!.error).toMatch(/field "__proto__" cannot be stored.*a\.csv/);
+    expect(listFiles(lake.paths.bronze)).toEqual([]);
+  });
+
   it('JSON keys differing only in case (id, ID) are refused naming both fields and the file, not renamed ID_1', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'c.ndjson');
