@@ -4,6 +4,7 @@ import { isSecretName, registerSecret } from '../redact.js';
 import type { Kwargs } from './jinja.js';
 import type { NodeKind } from './model-config.js';
 import { didYouMean } from './suggest.js';
+import { trimSqlTail } from './sql-text.js';
 
 /** A source read by a model: `source('vtex', 'products', as_of_run='…')`. */
 export interface SourceUse {
@@ -128,7 +129,9 @@ export function lookupEnv(label: string, env: Record<string, string | undefined>
 /** Checks `reject_if(condition, rule)` and records it; a rule name used twice in one model is an error. */
 export function parseRejectIf(label: string, args: unknown[], kwargs: Kwargs, seen: RejectRule[]): RejectRule {
   noKwargs(label, 'reject_if', kwargs);
-  const [condition, rule] = args;
+  const [raw, rule] = args;
+  // Pasted into `coalesce((…), false)`: a trailing `-- note` would comment out the closing parentheses.
+  const condition = isText(raw) ? trimSqlTail(String(raw)) : raw;
   if (args.length !== 2 || !isText(condition) || !isText(rule) || String(condition).trim() === '') {
     throw new ModelError('REJECT_RULE_INVALID', `${label}: reject_if() takes a SQL condition and a rule name, e.g. reject_if('price <= 0', 'non_positive_price')`);
   }

@@ -111,6 +111,17 @@ models:
     ]);
   });
 
+  it('a reject_if condition ending in a -- comment builds and audits (the comment cut the closing parentheses: a bare "syntax error at end of input")', async () => {
+    const { lake } = await projectLake({
+      'trusted/tru.sql': `select store, sku, price from {{ source('shop', 'prices') }} where {{ reject_if('price <= 0 -- free samples', 'non_positive_price') }}`,
+    });
+    await lake.extract([prices([['a', '1', 1], ['a', '2', 0]])]);
+    const r = await lake.build();
+    expect(r.models.map((m) => [m.name, m.status, m.error])).toEqual([['trusted.tru', 'success', undefined]]);
+    expect(await lake.query('select sku from trusted.tru')).toEqual([{ sku: '1' }]);
+    expect(await lake.query('select _rejected_rule, sku from audit.tru_rejected')).toEqual([{ _rejected_rule: 'non_positive_price', sku: '2' }]);
+  });
+
   it('macros, vars and env_var reach the models; lake vars are overridden by build vars', async () => {
     process.env.DUCKHOUSE_TEST_FACTOR = '3';
     const { lake } = await projectLake(
