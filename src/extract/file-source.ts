@@ -35,12 +35,14 @@ import { readRecordedSchema } from '../transform/source-relation.js';
 
 const BATCH_ROWS = 10_000;
 
+/** Text that becomes a SQL literal of read_csv: a NUL there failed the source without naming the option. */
+const csvText = () => z.string().refine((s) => !s.includes('\u0000'), 'must not hold a NUL character');
 const csvOptionsSchema = z.strictObject({
-  delimiter: z.string().min(1).max(4).optional(),
+  delimiter: csvText().min(1).max(4).optional(),
   header: z.boolean().default(true),
-  quote: z.string().max(1).optional(),
-  escape: z.string().max(1).optional(),
-  nullStr: z.union([z.string(), z.array(z.string())]).optional(),
+  quote: csvText().max(1).optional(),
+  escape: csvText().max(1).optional(),
+  nullStr: z.union([csvText(), z.array(csvText())]).optional(),
   skip: z.number().int().nonnegative().optional(),
   encoding: z.enum(['utf-8', 'utf-16', 'latin-1']).optional(),
 });

@@ -72,6 +72,13 @@ describe('csvSource', () => {
     expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { delim: ',' } } as never)).toThrow(/unknown option "csv.delim"/);
   });
 
+  it('refuses a NUL in the CSV dialect naming the option (the source failed with "a SQL literal cannot contain a NUL character")', () => {
+    expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { delimiter: '\u0000' } })).toThrow(/option "csv.delimiter" must not hold a NUL character/);
+    expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { quote: '\u0000' } })).toThrow(/option "csv.quote" must not hold a NUL character/);
+    expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { escape: '\u0000' } })).toThrow(/option "csv.escape" must not hold a NUL character/);
+    expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { nullStr: ['NA', '\u0000'] } })).toThrow(/option "csv.nullStr.1" must not hold a NUL character/);
+  });
+
   it('fails the source (not the run) when the file is missing', async () => {
     const lake = await tempLake();
     const result = await lake.extract([csvSource({ source: 'a', dataset: 'b', path: '/nonexistent/file.csv' })]);
