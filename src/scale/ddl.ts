@@ -264,6 +264,12 @@ function createTable(engine: DdlEngine, table: { schema: string; name: string; c
  * Parquet `options.exports` (in their own schema, e.g. `marts`), with `locationPrefix`
  * replacing the local root (e.g. `s3://bucket/lake`).
  */
+/**
+ * A file or folder name as a `--` line shows it: a newline in it would end the comment, and the
+ * rest of the name would be a statement of the DDL (run when the output is piped to the engine).
+ */
+const inComment = (text: string): string => text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+
 export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: string; locationPrefix?: string; schema?: string; exports?: ExportedTable[] }): string {
   const schema = options.schema ?? 'bronze';
   const inRoot = (dir: string): boolean => {
@@ -282,7 +288,7 @@ export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: s
     const name = taken.get(plain(t))! > 1 ? `${t.source}__${t.dataset}` : plain(t);
     const notes: string[] = (t.retyped ?? []).map((c) => {
       const declared = data.find((d) => d.name === c.name)!.type;
-      return `-- warning: ${schema}.${name} column ${JSON.stringify(c.name)} is ${c.types.slice(0, -1).join(', ')} in some files and ${c.types.at(-1)} in others (its source changed between runs); declared as ${declared}, as DuckDB reads them together, but ${engine} may fail on the files of another type`;
+      return `-- warning: ${schema}.${name} column ${JSON.stringify(c.name)} is ${inComment(c.types.slice(0, -1).join(', '))} in some files and ${inComment(c.types.at(-1)!)} in others (its source changed between runs); declared as ${inComment(declared)}, as DuckDB reads them together, but ${engine} may fail on the files of another type`;
     });
     const garbled = garbledPartitions(t);
     if (garbled.length) {
@@ -295,7 +301,7 @@ export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: s
   for (const e of options.exports ?? []) {
     const table = `${e.schema}.${e.name}`;
     if (!fs.existsSync(e.file)) {
-      out.push(`-- skipped ${table}: its Parquet export ${e.file} no longer exists (export it again)`);
+      out.push(`-- skipped ${table}: its Parquet export ${inComment(e.file)} no longer exists (export it again)`);
       continue;
     }
     const dir = path.dirname(e.file);
@@ -303,10 +309,10 @@ export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: s
     // Every engine reads all files under a table's location except hidden ones (`.x`, `_x`).
     const others = fs.readdirSync(dir).filter((f) => f !== path.basename(e.file) && !f.startsWith('.') && !f.startsWith('_'));
     if (others.length) {
-      const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, … (${others.length} in all)` : '');
-      notes.push(`-- warning: ${dir} also holds ${shown}; ${table} would read those too: export it into a folder of its own`);
+      const shown = others.slice(0, 3).map(inComment).join(', ') + (others.length > 3 ? `, … (${others.length} in all)` : '');
+      notes.push(`-- warning: ${inComment(dir)} also holds ${shown}; ${table} would read those too: export it into a folder of its own`);
     }
-    if (options.locationPrefix && !inRoot(dir)) notes.push(`-- note: ${e.file} is outside the lake root, so its location keeps the local path`);
+    if (options.locationPrefix && !inRoot(dir)) notes.push(`-- note: ${inComment(e.file)} is outside the lake root, so its location keeps the local path`);
     out.push([...notes, createTable(engine, { schema: e.schema, name: e.name, columns: e.columns, partitionKeys: [], location: where(dir) })].join('\n'));
   }
   if (engine === 'trino' && out.some((s) => s.includes('TIMESTAMP(6)'))) {

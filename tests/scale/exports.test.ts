@@ -208,6 +208,27 @@ LOCATION 's3://bucket/lake/exports/marts.wide/';
   });
 });
 
+describe('export-ddl comment lines hold file names as they are', () => {
+  /** The lines of DDL that are neither comments nor inside a string literal ('' or \' escapes). */
+  const statements = (ddl: string): string[] => ddl.replace(/'(?:[^'\\]|''|\\.)*'/g, "'…'").split('\n').filter((line) => !line.startsWith('-- '));
+
+  it('a newline in a file or folder name stays inside its -- line (the rest of the name was a statement of the DDL)', async () => {
+    const { lake, root } = await projectLake({ 'marts/m.sql': `select 1 as id` });
+    expect((await lake.build()).status).toBe('success');
+    const dir = path.join(path.dirname(root), 'out\nDROP TABLE hive.marts.orders; --');
+    const out = await lake.exportTable('marts.m', { format: 'parquet', to: path.join(dir, 'm.parquet') });
+    fs.writeFileSync(path.join(dir, 'notes\nDROP TABLE hive.marts.customers; --.csv'), 'x\n');
+    const trino = await lake.exportDdl({ engine: 'trino', locationPrefix: 's3://bucket/lake' });
+    expect(statements(trino).filter((line) => line.includes('DROP'))).toEqual([]);
+    expect(trino).toContain(`-- warning: ${dir.replace('\n', '\\n')} also holds notes\\nDROP TABLE hive.marts.customers; --.csv; marts.m would read those too`);
+    expect(trino).toContain(`-- note: ${out.path.replace('\n', '\\n')} is outside the lake root`);
+    fs.rmSync(out.path);
+    const spark = await lake.exportDdl({ engine: 'spark' });
+    expect(statements(spark).filter((line) => line.includes('DROP'))).toEqual([]);
+    expect(spark).toContain(`-- skipped marts.m: its Parquet export ${out.path.replace('\n', '\\n')} no longer exists`);
+  });
+});
+
 describe('Parquet exports of a lake moved to another folder (a bigger machine)', () => {
   it('export-ddl declares an export made inside the lake at its new place, not "-- skipped" as gone', async () => {
     const p = modelsProject({ 'marts/by_store.sql': `select 'a' as store, 1 as n` });
