@@ -7,6 +7,7 @@
  * process or two) never run the same incremental source from the same cursor at once. The locks a
  * store holds are one source run's: each source run gets its own store.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../bronze/commit.js';
@@ -32,8 +33,15 @@ export function cursorKeyOf(source: { source: string; dataset: string; partition
 
 /** The cursor's file name under `state/cursors/`. */
 export function cursorFileName({ source, dataset, scope }: CursorKey): string {
-  return scope === undefined ? `${source}.${dataset}.json` : `${source}.${dataset}.${scope}.json`;
+  if (scope === undefined) return `${source}.${dataset}.json`;
+  const name = `${source}.${dataset}.${scope}.json`;
+  // A file name holds 255 bytes, less the atomic write's suffix (`.<pid>.<random>.tmp`, up to 25)
+  // or the lock's. Each value's folder fits, but the scope percent-encodes them all in one name:
+  // a longer one (which never saved) is hashed; every name that did stays as it was.
+  if (name.length <= MAX_CURSOR_NAME) return name;
+  return `${source}.${dataset}.${createHash('sha256').update(scope).digest('hex').slice(0, 32)}.json`;
 }
+const MAX_CURSOR_NAME = 255 - 25;
 
 export class CursorStore {
   private readonly dir: string;

@@ -245,6 +245,17 @@ describe('the cursor of a source with constant partitions (one store of several)
     expect(cursorOf(root, 'shop.orders.store=a')).toBe(10);
     expect(fs.existsSync(path.join(root, 'state', 'cursors', 'shop.orders.json'))).toBe(false);
   });
+
+  it('works for a store name bronze takes whose encoded cursor file name would pass 255 bytes (every run failed with ENAMETOOLONG)', async () => {
+    const lake = await tempLake();
+    const name = `Supermercado ${'ã'.repeat(34)}`;
+    const seen: number[] = [];
+    expect((await lake.extract(store(name, 3, seen))).sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    expect((await lake.extract(store(name, 5, seen))).sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(seen).toEqual([0, 3]);
+    expect((await lake.bronze<{ id: number; store: string }>('shop/orders')).map((r) => [r.id, r.store === name])).toEqual([1, 2, 3, 4, 5].map((id) => [id, true]));
+    for (const file of fs.readdirSync(path.join(lake.paths.state, 'cursors'))) expect(Buffer.byteLength(file)).toBeLessThanOrEqual(255 - 25);
+  });
 });
 
 describe('lake.close() during an incremental extract', () => {
