@@ -219,3 +219,14 @@ describe('late order updates', () => {
     expect(stale).toEqual([]);
   });
 });
+
+describe('mercadoLivreTrends', () => {
+  it('sends the category as one path segment: a category holding "/.." reads no other endpoint with the seller\'s token', async () => {
+    const { server, common } = await setup({ orders: 10 });
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([mercadoLivreTrends({ site: 'MLB', category: 'MLB1055/../../../users/me', ...common })]);
+    expect(r.sources[0]!.status).toBe('failed');
+    const paths = server.requests.map((q) => q.path).filter((p) => p !== '/oauth/token');
+    expect(paths).toEqual([expect.stringMatching(/^\/trends\/MLB\/MLB1055%2F/)]);
+  }, 60_000);
+});

@@ -107,7 +107,7 @@ const trendsSchema = z.strictObject({ site, category: z.string().min(1).optional
 export function mercadoLivreTrends(options: z.input<typeof trendsSchema>): AnySource {
   const o = parseOptions(trendsSchema, options, 'mercadoLivreTrends');
   return mlSource(o, { dataset: 'trends', schema: mlTrendSchema, partitionBy: { site: o.site } }, async function* (http) {
-    const list = await http.getJson<{ keyword: string; url: string }[]>(`${apiBase(o)}/trends/${o.site}${o.category ? `/${o.category}` : ''}`);
+    const list = await http.getJson<{ keyword: string; url: string }[]>(`${apiBase(o)}/trends/${o.site}${o.category ? `/${encodeURIComponent(o.category)}` : ''}`);
     yield list.map((t, i) => ({ ...t, position: i + 1, category_id: o.category ?? null }));
   });
 }
