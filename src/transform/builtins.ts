@@ -117,7 +117,8 @@ export function lookupVar(label: string, vars: Record<string, unknown>, args: un
 /** `env_var('K')`, `env_var('K', default)`: a missing variable without default is an error naming it. */
 export function lookupEnv(label: string, env: Record<string, string | undefined>, args: unknown[], kwargs: Kwargs): unknown {
   const { name, hasDefault, fallback } = nameArg(label, 'env_var', args, kwargs);
-  const value = env[name];
+  // Own variables only: `constructor` or `toString` is every object's, not the environment's.
+  const value = Object.hasOwn(env, name) ? env[name] : undefined;
   // A credential read the dbt way (`env_var('SHOP_EXPORT_TOKEN')`) lands in the compiled SQL and in
   // error messages: registered, it is scrubbed from them as the auth layer's secrets are.
   if (value !== undefined && isSecretName(name)) registerSecret(value);

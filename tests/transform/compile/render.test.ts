@@ -43,6 +43,13 @@ describe('renderModel', () => {
     expect(parse.code).toBe('VAR_UNDEFINED');
   });
 
+  it("env_var reads only the environment's own variables: 'constructor' or 'toString' is unset, not a property every object inherits", async () => {
+    const p = await project({ 'marts/m.sql': "select '{{ env_var('constructor', 'none') }}' as a, '{{ env_var('toString', 'none') }}' as b" }, { env: {} });
+    expect(renderModel(p, p.nodes.get('marts.m')!, ctx({ env: {} })).sql).toBe("select 'none' as a, 'none' as b");
+    const unset = await caught(() => project({ 'marts/m.sql': "select '{{ env_var('hasOwnProperty') }}'" }, { env: {} }));
+    expect(unset.code).toBe('ENV_VAR_UNDEFINED');
+  });
+
   it('macros from models/macros are available everywhere, can call built-ins and each other', async () => {
     const p = await project({
       'macros/money.sql': '{% macro cents_to_brl(col) %}round({{ col }} / 100.0, 2){% endmacro %}',
