@@ -30,25 +30,32 @@ export function progressEnabled(option: boolean | undefined): boolean {
 
 export function createProgress(enabled: boolean): Progress {
   if (!enabled) return silent;
-  // Loaded only when a bar is shown: CI and scripts never pay for it.
-  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
-  const multi = new cliProgress.MultiBar(
-    {
-      stream: process.stderr,
-      clearOnComplete: false,
-      hideCursor: true,
-      fps: 5,
-      format: ' {task} |{bar}| {value}{of} rows  {rate}/s  rejected {rejected}  pages {pages}  retries {retries}',
-      barsize: 20,
-    },
-    cliProgress.Presets.shades_grey,
-  );
+  let multi: cliProgressTypes.MultiBar | undefined;
+  // Created with the first bar: work that shows none (a build with nothing to do) writes nothing,
+  // where stopping a display never drawn would write its escape codes and a blank line.
+  const display = (): cliProgressTypes.MultiBar => {
+    if (multi) return multi;
+    // Loaded only when a bar is shown: CI and scripts never pay for it.
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
+    multi = new cliProgress.MultiBar(
+      {
+        stream: process.stderr,
+        clearOnComplete: false,
+        hideCursor: true,
+        fps: 5,
+        format: ' {task} |{bar}| {value}{of} rows  {rate}/s  rejected {rejected}  pages {pages}  retries {retries}',
+        barsize: 20,
+      },
+      cliProgress.Presets.shades_grey,
+    );
+    return multi;
+  };
   const bars = new Map<string, { bar: cliProgressTypes.SingleBar; started: number }>();
   return {
     update(task, s) {
       let entry = bars.get(task);
       if (!entry) {
-        entry = { bar: multi.create(s.total ?? 0, 0, {}), started: performance.now() };
+        entry = { bar: display().create(s.total ?? 0, 0, {}), started: performance.now() };
         bars.set(task, entry);
       }
       const seconds = Math.max(0.001, (performance.now() - entry.started) / 1000);
@@ -68,7 +75,8 @@ export function createProgress(enabled: boolean): Progress {
       if (entry) entry.bar.setTotal(entry.bar.getProgress() > 0 ? (entry.bar as unknown as { value: number }).value : 1);
     },
     stop() {
-      multi.stop();
+      multi?.stop();
+      multi = undefined;
     },
   };
 }

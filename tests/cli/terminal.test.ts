@@ -1,0 +1,52 @@
+/**
+ * The CLI on a real terminal (a pseudo-terminal, outside CI): progress bars, the console log
+ * beside them, and the terminal as they leave it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeFiles } from '../helpers/models.js';
+import { runCliInPty, screenOf } from '../helpers/pty.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+const repo = path.resolve(import.meta.dirname, '..', '..');
+const index = path.join(repo, 'src', 'index.ts');
+
+/** A source of `pages` pages of 500 rows, 250 ms apart, that warns once per page after the first. */
+function project(pages: number): string {
+  const dir = tempDir('tty-');
+  writeFiles(path.join(dir, 'models'), { 'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}` });
+  fs.writeFileSync(
+    path.join(dir, 'duckhouse.config.mjs'),
+    `import { defineSource, z } from ${JSON.stringify(index)};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export default {
+  limits: { flushRows: 500 },
+  sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+    async *extract(ctx) {
+      for (let p = 0; p < ${pages}; p++) {
+        await sleep(250);
+        if (p > 0) ctx.warn('slow page ' + p);
+        yield Array.from({ length: 500 }, (_, i) => ({ store: 'a', sku: p + '-' + i, price: i }));
+      }
+    } })],
+};
+`,
+  );
+  return dir;
+}
+
+const COLS = 100;
+
+describe('the CLI on a terminal', () => {
+  it('a build with nothing to do shows no bar: no escape codes, no blank line on stderr', async () => {
+    const dir = project(1);
+    expect((await runCliInPty(dir, ['run'], { cols: COLS })).status).toBe(0);
+    const r = await runCliInPty(dir, ['build'], { cols: COLS });
+    expect(r.status, r.raw).toBe(0);
+    expect(r.raw).toContain('up-to-date staging.stg_prices');
+    expect(r.raw).not.toMatch(/\x1b\[\?(25|7)[hl]/);
+    expect(r.raw).not.toMatch(/\r\n\r\n/);
+  }, 60_000);
+
+});
