@@ -31,6 +31,19 @@ export function progressEnabled(option: boolean | undefined): boolean {
 export function createProgress(enabled: boolean): Progress {
   if (!enabled) return silent;
   let multi: cliProgressTypes.MultiBar | undefined;
+  const stop = (): void => {
+    if (!multi) return;
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    multi.stop();
+    multi = undefined;
+  };
+  // Ctrl-C while bars are shown: the cursor and line wrapping they turned off are turned back on,
+  // then the signal does what it would have done (ends the process, unless someone else listens).
+  function onSignal(signal: NodeJS.Signals): void {
+    stop();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  }
   // Created with the first bar: work that shows none (a build with nothing to do) writes nothing,
   // where stopping a display never drawn would write its escape codes and a blank line.
   const display = (): cliProgressTypes.MultiBar => {
@@ -48,6 +61,8 @@ export function createProgress(enabled: boolean): Progress {
       },
       cliProgress.Presets.shades_grey,
     );
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     return multi;
   };
   const bars = new Map<string, { bar: cliProgressTypes.SingleBar; started: number }>();
@@ -74,9 +89,6 @@ export function createProgress(enabled: boolean): Progress {
       const entry = bars.get(task);
       if (entry) entry.bar.setTotal(entry.bar.getProgress() > 0 ? (entry.bar as unknown as { value: number }).value : 1);
     },
-    stop() {
-      multi?.stop();
-      multi = undefined;
-    },
+    stop,
   };
 }

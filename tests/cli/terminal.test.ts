@@ -39,6 +39,18 @@ export default {
 const COLS = 100;
 
 describe('the CLI on a terminal', () => {
+  it('Ctrl-C while a bar is shown gives the terminal back as it was: cursor shown, line wrapping on', async () => {
+    const dir = project(20);
+    const r = await runCliInPty(dir, ['extract'], { cols: COLS, interruptOn: 'slow page 2' });
+    // Still ended by the signal (the next process marks the run abandoned).
+    expect(r.status, r.raw).toBe(-2);
+    expect(r.raw).toMatch(/\x1b\[\?25l/);
+    const screen = screenOf(r.raw, COLS);
+    expect(screen.cursorVisible, JSON.stringify(r.raw.slice(-300))).toBe(true);
+    expect(screen.autowrap, JSON.stringify(r.raw.slice(-300))).toBe(true);
+  }, 60_000);
+
+
   it('a build with nothing to do shows no bar: no escape codes, no blank line on stderr', async () => {
     const dir = project(1);
     expect((await runCliInPty(dir, ['run'], { cols: COLS })).status).toBe(0);
