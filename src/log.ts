@@ -8,7 +8,9 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type winstonTypes from 'winston';
+import { Writable } from 'node:stream';
 import { redact, redactString } from './redact.js';
+import { writeConsole } from './progress.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -85,9 +87,16 @@ export function createLogger(options: LoggerOptions): RootLogger {
       );
     }
     if (options.console) {
+      // Every level to stderr, through the progress display: a line must not land on a bar.
+      const stream = new Writable({
+        write(chunk: Buffer | string, _encoding, done) {
+          writeConsole(String(chunk));
+          done();
+        },
+      });
       transports.push(
-        new winston.transports.Console({
-          stderrLevels: ['error', 'warn', 'info', 'debug'],
+        new winston.transports.Stream({
+          stream,
           format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.colorize(), consoleLine),
         }),
       );

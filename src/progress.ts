@@ -28,15 +28,30 @@ export function progressEnabled(option: boolean | undefined): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.CI && !process.env.VITEST;
 }
 
+/** The bars on the terminal now, if any: console log lines are written above them. */
+let drawing: { log(text: string): void } | undefined;
+
+/**
+ * Writes console text (the logger's readable lines) to stderr. While bars are shown it goes above
+ * them: written after a bar, it would be glued to it, and cut at the terminal's width (the bars
+ * turn line wrapping off), until the next redraw draws over it.
+ */
+export function writeConsole(text: string): void {
+  if (drawing) drawing.log(text);
+  else process.stderr.write(text);
+}
+
 export function createProgress(enabled: boolean): Progress {
   if (!enabled) return silent;
   let multi: cliProgressTypes.MultiBar | undefined;
+  let self: { log(text: string): void } | undefined;
   const stop = (): void => {
     if (!multi) return;
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     multi.stop();
     multi = undefined;
+    if (drawing === self) drawing = undefined;
   };
   // Ctrl-C while bars are shown: the cursor and line wrapping they turned off are turned back on,
   // then the signal does what it would have done (ends the process, unless someone else listens).
@@ -50,20 +65,32 @@ export function createProgress(enabled: boolean): Progress {
     if (multi) return multi;
     // Loaded only when a bar is shown: CI and scripts never pay for it.
     const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
-    multi = new cliProgress.MultiBar(
+    const shown = new cliProgress.MultiBar(
       {
         stream: process.stderr,
         clearOnComplete: false,
         hideCursor: true,
+        // A bar is drawn again though unchanged: a log line written above it has cleared it.
+        forceRedraw: true,
         fps: 5,
         format: ' {task} |{bar}| {value}{of} rows  {rate}/s  rejected {rejected}  pages {pages}  retries {retries}',
         barsize: 20,
       },
       cliProgress.Presets.shades_grey,
     );
+    multi = shown;
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    return multi;
+    self = {
+      // Drawn at once, from the line of the first bar: what is below is cleared, the text written
+      // with line wrapping on (a long line is not cut), then the bars again under it.
+      log(text) {
+        shown.log(`\x1b[0J\x1b[?7h${text}\x1b[?7l`);
+        shown.update();
+      },
+    };
+    drawing = self;
+    return shown;
   };
   const bars = new Map<string, { bar: cliProgressTypes.SingleBar; started: number }>();
   return {

@@ -39,6 +39,22 @@ export default {
 const COLS = 100;
 
 describe('the CLI on a terminal', () => {
+  it('log lines written while a bar is shown stand on lines of their own, whole, with the bar under them', async () => {
+    const dir = project(5);
+    const r = await runCliInPty(dir, ['extract'], { cols: COLS });
+    expect(r.status, r.raw).toBe(0);
+    const screen = screenOf(r.raw, COLS);
+    const text = screen.lines.join('\n');
+    // Before: each warning was written after the bar's text, with line wrapping off (the bars turn
+    // it off): on screen, squeezed into the bar line's last column, then drawn over.
+    for (let p = 1; p < 5; p++) expect(screen.lines, text).toContainEqual(expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d warn\\s+\\[\\S+ shop/prices\\] slow page ${p}$`)));
+    for (const l of screen.lines) expect(/\|[█░]+\|/.test(l) && /\d\d:\d\d:\d\d (info|warn)/.test(l), text).toBe(false);
+    // The bar stays, with the result's count.
+    expect(screen.lines, text).toContainEqual(expect.stringMatching(/^ shop\/prices +\|█+\| 2500 rows /));
+    expect(screen.lines, text).toContain('shop/prices: success, 2500 rows, 0 rejected, 5 files');
+  }, 60_000);
+
+
   it('Ctrl-C while a bar is shown gives the terminal back as it was: cursor shown, line wrapping on', async () => {
     const dir = project(20);
     const r = await runCliInPty(dir, ['extract'], { cols: COLS, interruptOn: 'slow page 2' });
