@@ -11,7 +11,7 @@ export interface ProgressSnapshot {
   pages?: number;
   requests?: number;
   retries?: number;
-  /** Known total, when there is one (models to build). */
+  /** Known total, when there is one (models to build): the bar then counts models, not rows. */
   total?: number;
 }
 
@@ -73,7 +73,7 @@ export function createProgress(enabled: boolean): Progress {
         // A bar is drawn again though unchanged: a log line written above it has cleared it.
         forceRedraw: true,
         fps: 5,
-        format: ' {task} |{bar}| {value}{of} rows  {rate}/s  rejected {rejected}  pages {pages}  retries {retries}',
+        format: ' {task} |{bar}| {counts}',
         barsize: 20,
       },
       cliProgress.Presets.shades_grey,
@@ -105,11 +105,9 @@ export function createProgress(enabled: boolean): Progress {
       if (!s.total) entry.bar.setTotal(Math.max(s.rows, 1) * 1.0001);
       entry.bar.update(s.rows, {
         task: task.padEnd(24).slice(0, 24),
-        of: s.total ? `/${s.total}` : '',
-        rate: Math.round(s.rows / seconds),
-        rejected: s.rejected ?? 0,
-        pages: s.pages ?? 0,
-        retries: s.retries ?? 0,
+        counts: s.total
+          ? `${s.rows}/${s.total} models`
+          : `${s.rows} rows  ${Math.round(s.rows / seconds)}/s  rejected ${s.rejected ?? 0}  pages ${s.pages ?? 0}  retries ${s.retries ?? 0}`,
       });
     },
     done(task) {

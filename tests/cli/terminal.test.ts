@@ -54,7 +54,6 @@ describe('the CLI on a terminal', () => {
     expect(screen.lines, text).toContain('shop/prices: success, 2500 rows, 0 rejected, 5 files');
   }, 60_000);
 
-
   it('Ctrl-C while a bar is shown gives the terminal back as it was: cursor shown, line wrapping on', async () => {
     const dir = project(20);
     const r = await runCliInPty(dir, ['extract'], { cols: COLS, interruptOn: 'slow page 2' });
@@ -66,7 +65,6 @@ describe('the CLI on a terminal', () => {
     expect(screen.autowrap, JSON.stringify(r.raw.slice(-300))).toBe(true);
   }, 60_000);
 
-
   it('a build with nothing to do shows no bar: no escape codes, no blank line on stderr', async () => {
     const dir = project(1);
     expect((await runCliInPty(dir, ['run'], { cols: COLS })).status).toBe(0);
@@ -77,4 +75,11 @@ describe('the CLI on a terminal', () => {
     expect(r.raw).not.toMatch(/\r\n\r\n/);
   }, 60_000);
 
+  it('the bar of a build counts models, not rows', async () => {
+    const dir = project(1);
+    const r = await runCliInPty(dir, ['run'], { cols: COLS });
+    expect(r.status, r.raw).toBe(0);
+    const bar = screenOf(r.raw, COLS).lines.filter((l) => l.startsWith(' build '));
+    expect(bar, r.raw).toEqual([expect.stringMatching(/\| 1\/1 models$/)]);
+  }, 60_000);
 });
