@@ -131,6 +131,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const unchanged = planner.unchangedResults(selected);
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
+      // Each model still has its line, with its time, as in a build that rebuilt some.
+      for (const m of unchanged) env.logger.info(`up to date ${m.name}${m.rows === null ? '' : ` (${m.rows} rows)`}`, { model: m.name, durationMs: m.durationMs });
       writeLineage(env, project);
       pruneCompiled(env, project);
       // A project with no models and no tests (yet) has nothing to test: no catalog is needed.
