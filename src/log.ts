@@ -52,6 +52,14 @@ function formats(winston: typeof winstonTypes) {
   return { redactFormat, consoleLine };
 }
 
+/**
+ * Colored levels only where they show as colors: not into a file (`2>> cron.log` with the console
+ * on), not on a dumb terminal, not under NO_COLOR (no-color.org: set and not empty).
+ */
+function consoleColors(): boolean {
+  return Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+}
+
 export function defaultConsole(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.CI && !process.env.VITEST;
 }
@@ -97,7 +105,7 @@ export function createLogger(options: LoggerOptions): RootLogger {
       transports.push(
         new winston.transports.Stream({
           stream,
-          format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.colorize(), consoleLine),
+          format: winston.format.combine(winston.format.timestamp(), redactFormat(), ...(consoleColors() ? [winston.format.colorize()] : []), consoleLine),
         }),
       );
     }

@@ -1,6 +1,6 @@
 /**
- * Progress bars for long work: one line per task on a terminal (cli-progress), nothing under CI
- * or when stderr is not a terminal — there the logger's one summary line per source suffices.
+ * Progress bars for long work: one line per task on a terminal (cli-progress), nothing under CI,
+ * on a dumb terminal or when stderr is not a terminal — there the logger's one summary line per source suffices.
  */
 import { createRequire } from 'node:module';
 import type cliProgressTypes from 'cli-progress';
@@ -25,7 +25,8 @@ const silent: Progress = { update() {}, done() {}, stop() {} };
 
 export function progressEnabled(option: boolean | undefined): boolean {
   if (option !== undefined) return option;
-  return Boolean(process.stderr.isTTY) && !process.env.CI && !process.env.VITEST;
+  // A dumb terminal (TERM=dumb: an editor's shell buffer) cannot move the cursor to redraw a bar.
+  return Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI && !process.env.VITEST;
 }
 
 /** The bars on the terminal now, if any: console log lines are written above them. */

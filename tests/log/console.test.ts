@@ -1,0 +1,52 @@
+/** The console log's readable lines: plain text where colors would be garbage (a file, a dumb terminal, NO_COLOR). */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runCliInPty } from '../helpers/pty.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const logModule = path.join(repo, 'src', 'log.ts');
+const index = path.join(repo, 'src', 'index.ts');
+
+/** What a console logger writes to stderr, in a child process whose stderr is a pipe. */
+function consoleLines(env: Record<string, string | undefined> = {}): string {
+  const script = `
+    import { createLogger } from ${JSON.stringify(logModule)};
+    const logger = createLogger({ level: 'info', file: false, console: true, maxSizeBytes: 1e6, maxFiles: 1 });
+    logger.child({ runId: 'r1' }).warn('a warning');
+    logger.error('an error');
+    await logger.close();`;
+  const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (out.status !== 0) throw new Error(out.stderr);
+  return out.stderr;
+}
+
+describe('the console log', () => {
+  it('has no color codes when stderr is not a terminal (`2>> cron.log` with log.console on)', () => {
+    const err = consoleLines();
+    expect(err).toMatch(/^\d\d:\d\d:\d\d warn +\[r1\] a warning$/m);
+    expect(err).toMatch(/^\d\d:\d\d:\d\d error +an error$/m);
+    expect(err).not.toContain('\x1b[');
+  });
+
+  it('has no color codes on a terminal with NO_COLOR set, nor on a dumb terminal (where no bar is drawn either)', async () => {
+    for (const env of [{ NO_COLOR: '1' }, { TERM: 'dumb' }] as Record<string, string>[]) {
+      const dir = tempDir('tty-color-');
+      fs.writeFileSync(
+        path.join(dir, 'duckhouse.config.mjs'),
+        `import { defineSource, z } from ${JSON.stringify(index)};
+export default { sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ sku: z.string() }),
+  async *extract() { await new Promise((r) => setTimeout(r, 400)); yield [{ sku: 'a' }]; await new Promise((r) => setTimeout(r, 400)); yield [{ sku: 'b' }]; } })] };
+`,
+      );
+      const r = await runCliInPty(dir, ['extract'], { env });
+      expect(r.status, r.raw).toBe(0);
+      expect(r.raw, JSON.stringify(env)).toMatch(/^\d\d:\d\d:\d\d info +\[\S+\] extract started: shop\/prices\r$/m);
+      // NO_COLOR: bars still (they are not colors), but no color codes; TERM=dumb: no escape codes at all.
+      expect(r.raw, `${JSON.stringify(env)}: ${JSON.stringify(r.raw)}`).not.toMatch(env.TERM === 'dumb' ? /\x1b\[/ : /\x1b\[[0-9;]*m/);
+    }
+  }, 60_000);
+});
