@@ -340,7 +340,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
           console.log(formatTable(await lake.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = $1 ${schema ? 'AND table_schema = $2' : ''} ORDER BY ordinal_position`, schema ? [name, schema] : [name])));
         } else console.log(`unknown command ${cmd}; try .tables, .schema <table>, .quit`);
       } catch (error) {
-        console.log(`error: ${(error as Error).message}`);
+        console.log(`error: ${redactString((error as Error).message)}`);
       }
       fs.appendFileSync(historyFile, `${redactString(trimmed)}\n`);
       rl.prompt();
@@ -362,7 +362,8 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
       console.log(formatTable(rows));
       console.log(`${Math.round(performance.now() - t0)} ms`);
     } catch (error) {
-      console.log(`error: ${(error as Error).message}`);
+      // DuckDB's message quotes the statement (a URL with its token), as `sql <query>`'s error is redacted.
+      console.log(`error: ${redactString((error as Error).message)}`);
     }
     rl.setPrompt('duckhouse> ');
     rl.prompt();

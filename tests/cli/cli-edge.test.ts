@@ -79,7 +79,7 @@ describe('duckhouse runs --root', () => {
   }, 60_000);
 });
 
-describe('duckhouse sql (interactive) history', () => {
+describe('duckhouse sql (interactive): history and errors', () => {
   it('keeps the statements in data/.sql_history with secrets redacted (the history lives under data/ too)', () => {
     const dir = tempDir('duckhouse-cli-');
     const root = path.join(dir, 'data');
@@ -88,5 +88,19 @@ describe('duckhouse sql (interactive) history', () => {
     const history = fs.readFileSync(path.join(root, '.sql_history'), 'utf8');
     expect(history).toContain("select 'https://api.example.com/x?access_token=[REDACTED]' as u");
     expect(history).not.toContain('tok-abcdef123456');
+  }, 60_000);
+
+  it('prints an error quoting a token redacted, as `sql <query>` does (README: what the CLI prints is redacted)', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const root = path.join(dir, 'data');
+    const query = "select * from read_csv('/no/such/prices.csv?access_token=tok-abcdef123456');";
+    const r = run(dir, ['sql', '--root', root], `${query}\n.quit\n`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/error: .*access_token=\[REDACTED\]/);
+    expect(r.out + r.err).not.toContain('tok-abcdef123456');
+    // The same query as an argument, for comparison: redacted already.
+    const once = run(dir, ['sql', query, '--root', root]);
+    expect(once.err).toContain('access_token=[REDACTED]');
+    expect(once.out + once.err).not.toContain('tok-abcdef123456');
   }, 60_000);
 });
