@@ -20,10 +20,10 @@ import { userStatementCount } from './db/statements.js';
 import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
 import { claimTmpDir, recoverTmp } from './bronze/recover.js';
-import { CursorStore } from './extract/cursor-store.js';
+import { CursorStore, cursorKeyOf } from './extract/cursor-store.js';
 import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
-import { combineStatus, type AlertRecord, type BuildResult, type ExtractResult, type RunOutcome, type RunResult, type SourceResult, type TestResult } from './results.js';
+import { combineStatus, sourceLabel, type AlertRecord, type BuildResult, type ExtractResult, type RunOutcome, type RunResult, type SourceResult, type TestResult } from './results.js';
 import type { BuildOptions } from './transform/build.js';
 import type { Project } from './transform/project.js';
 import type { TestDef } from './transform/tests-def.js';
@@ -252,6 +252,8 @@ export class Lakehouse {
       results = await Promise.all(
         list.map((source) =>
           limit(async () => {
+            // A bar per source: several stores of one dataset (constant partitions) are told apart by their scope.
+            const task = sourceLabel(source.source, source.dataset, cursorKeyOf(source).scope);
             const connection = await (await this.engine()).connect();
             try {
               const result = await runSource(source, {
@@ -272,9 +274,9 @@ export class Lakehouse {
                 lockTimeoutMillis: this.options.lockTimeoutMillis,
                 sequence,
                 ...(options.extractedAt ? { extractedAt: options.extractedAt } : {}),
-                onProgress: (p) => progress.update(`${p.source}/${p.dataset}`, p),
+                onProgress: (p) => progress.update(task, p),
               });
-              progress.done(`${source.source}/${source.dataset}`);
+              progress.done(task);
               // An error may quote a URL with its token: the caller (and the CLI's output) gets it redacted.
               if (result.error) result.error = redactString(result.error);
               await this.metrics.recordSourceResult(runId, result);

@@ -105,7 +105,7 @@ export function createProgress(enabled: boolean): Progress {
       // Without a known total the bar shows activity, not completion.
       if (!s.total) entry.bar.setTotal(Math.max(s.rows, 1) * 1.0001);
       entry.bar.update(s.rows, {
-        task: task.padEnd(24).slice(0, 24),
+        task: task.padEnd(24).slice(0, 32),
         counts: s.total
           ? `${s.rows}/${s.total} models`
           : `${s.rows} rows  ${Math.round(s.rows / seconds)}/s  rejected ${s.rejected ?? 0}  pages ${s.pages ?? 0}  retries ${s.retries ?? 0}`,

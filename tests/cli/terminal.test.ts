@@ -82,4 +82,25 @@ describe('the CLI on a terminal', () => {
     const bar = screenOf(r.raw, COLS).lines.filter((l) => l.startsWith(' build '));
     expect(bar, r.raw).toEqual([expect.stringMatching(/\| 1\/1 models$/)]);
   }, 60_000);
+
+  it('two stores of one dataset (constant partitions) have a bar each, with their own counts', async () => {
+    const dir = tempDir('tty-');
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const store = (name, pages, rows) => defineSource({ source: 'shop', dataset: 'prices', partitionBy: { store: name }, schema: z.object({ sku: z.string() }),
+  async *extract() { for (let p = 0; p < pages; p++) { await sleep(250); yield Array.from({ length: rows }, (_, i) => ({ sku: p + '-' + i })); } } });
+export default { limits: { flushRows: 100 }, sources: [store('a', 3, 500), store('b', 2, 300)] };
+`,
+    );
+    const r = await runCliInPty(dir, ['extract'], { cols: COLS });
+    expect(r.status, r.raw).toBe(0);
+    const lines = screenOf(r.raw, COLS).lines;
+    expect(lines).toContain('shop/prices (store=a): success, 1500 rows, 0 rejected, 3 files');
+    expect(lines).toContain('shop/prices (store=b): success, 600 rows, 0 rejected, 2 files');
+    // Before: one bar for both, showing whichever store reported last.
+    const bars = lines.filter((l) => /\|[█░]+\|/.test(l));
+    expect(bars, lines.join('\n')).toEqual([expect.stringMatching(/^ shop\/prices \(store=a\) +\|█+\| 1500 rows /), expect.stringMatching(/^ shop\/prices \(store=b\) +\|█+\| 600 rows /)]);
+  }, 60_000);
 });
