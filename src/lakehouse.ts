@@ -242,7 +242,7 @@ export class Lakehouse {
     // The pipeline's id stands for this extract (asOfRunCutoff): named at once, so it still does
     // when the pipeline dies before storing its result.
     if (pipelineId) this.metrics.savePartialResult(pipelineId, { runId: pipelineId, extract: runId, build: null });
-    logger.info(`extract started: ${list.map((s) => `${s.source}/${s.dataset}`).join(', ')}`);
+    logger.info(`extract started: ${list.map((s) => sourceLabel(s.source, s.dataset, cursorKeyOf(s).scope)).join(', ')}`);
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     const limit = pLimit(4);
     const progress = createProgress(progressEnabled(this.options.progress));

@@ -11,6 +11,7 @@ import type winstonTypes from 'winston';
 import { Writable } from 'node:stream';
 import { redact, redactString } from './redact.js';
 import { writeConsole } from './progress.js';
+import { sourceLabel } from './results.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -42,8 +43,8 @@ function formats(winston: typeof winstonTypes) {
   });
 
   const consoleLine = winston.format.printf((info) => {
-    const { level, message, timestamp, runId, source, dataset, model, ...rest } = info as Record<string, unknown>;
-    const where = [runId, source && dataset ? `${source}/${dataset}` : source, model].filter(Boolean).join(' ');
+    const { level, message, timestamp, runId, source, dataset, scope, model, ...rest } = info as Record<string, unknown>;
+    const where = [runId, source && dataset ? sourceLabel(source, dataset, scope) : source, model].filter(Boolean).join(' ');
     const extra = Object.keys(rest).filter((k) => typeof k === 'string' && !k.startsWith('Symbol'));
     const tail = extra.length > 0 ? ` ${JSON.stringify(Object.fromEntries(extra.map((k) => [k, rest[k]])))}` : '';
     return `${String(timestamp).slice(11, 19)} ${String(level).padEnd(5)} ${where ? `[${where}] ` : ''}${String(message)}${tail}`;

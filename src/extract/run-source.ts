@@ -49,7 +49,9 @@ export interface SourceEnv {
 export async function runSource(source: AnySource, env: SourceEnv): Promise<SourceResult> {
   const started = performance.now();
   const limits: Limits = { ...env.limits, ...source.limits };
-  const logger = env.logger.child({ source: source.source, dataset: source.dataset });
+  // A store of several writing one dataset is named by its scope: which one failed is in the log.
+  const scope = cursorKeyOf(source).scope;
+  const logger = env.logger.child({ source: source.source, dataset: source.dataset, ...(scope === undefined ? {} : { scope }) });
   const connections: DuckDBConnection[] = [];
   let schema = source.schema;
   let columns = source.columns;

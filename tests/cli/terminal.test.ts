@@ -99,6 +99,8 @@ export default { limits: { flushRows: 100 }, sources: [store('a', 3, 500), store
     const lines = screenOf(r.raw, COLS).lines;
     expect(lines).toContain('shop/prices (store=a): success, 1500 rows, 0 rejected, 3 files');
     expect(lines).toContain('shop/prices (store=b): success, 600 rows, 0 rejected, 2 files');
+    // The console's lines name the store too.
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d info +\[\S+ shop\/prices \(store=b\)\] extracted 600 rows /));
     // Before: one bar for both, showing whichever store reported last.
     const bars = lines.filter((l) => /\|[█░]+\|/.test(l));
     expect(bars, lines.join('\n')).toEqual([expect.stringMatching(/^ shop\/prices \(store=a\) +\|█+\| 1500 rows /), expect.stringMatching(/^ shop\/prices \(store=b\) +\|█+\| 600 rows /)]);
