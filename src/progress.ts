@@ -90,7 +90,8 @@ export function createProgress(enabled: boolean): Progress {
         shown.update();
       },
     };
-    drawing = self;
+    // `progress: true` with stderr redirected: cli-progress draws nothing there, nor do log lines go through it.
+    if (process.stderr.isTTY) drawing = self;
     return shown;
   };
   const bars = new Map<string, { bar: cliProgressTypes.SingleBar; started: number }>();

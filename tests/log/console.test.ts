@@ -49,4 +49,18 @@ export default { sources: [defineSource({ source: 'shop', dataset: 'prices', sch
       expect(r.raw, `${JSON.stringify(env)}: ${JSON.stringify(r.raw)}`).not.toMatch(env.TERM === 'dumb' ? /\x1b\[/ : /\x1b\[[0-9;]*m/);
     }
   }, 60_000);
+
+  it('with `progress: true` but stderr redirected, log lines go to it plain, not through the bars', () => {
+    const script = `
+      import { Lakehouse, defineSource, z } from ${JSON.stringify(index)};
+      const lake = await Lakehouse.open({ root: ${JSON.stringify(path.join(tempDir('forced-'), 'data'))}, progress: true, log: { console: true, file: false } });
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      await lake.extract([defineSource({ source: 's', dataset: 'd', schema: z.object({ a: z.number() }),
+        async *extract(ctx) { for (let i = 0; i < 3; i++) { await sleep(50); ctx.warn('slow ' + i); yield [{ a: i }]; } } })]);
+      await lake.close();`;
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out.status, out.stderr).toBe(0);
+    for (let i = 0; i < 3; i++) expect(out.stderr).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d warn +\\[\\S+ s/d\\] slow ${i}$`, 'm'));
+    expect(out.stderr).not.toContain('\x1b[');
+  }, 60_000);
 });
