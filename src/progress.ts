@@ -11,6 +11,8 @@ export interface ProgressSnapshot {
   pages?: number;
   requests?: number;
   retries?: number;
+  /** Time since the task started, when it started before its first snapshot (a source's first page). */
+  elapsedMs?: number;
   /** Known total, when there is one (models to build): the bar then counts models, not rows. */
   total?: number;
 }
@@ -102,7 +104,8 @@ export function createProgress(enabled: boolean): Progress {
         entry = { bar: display().create(s.total ?? 0, 0, {}), started: performance.now() };
         bars.set(task, entry);
       }
-      const seconds = Math.max(0.001, (performance.now() - entry.started) / 1000);
+      // Over the task's own time: from the first snapshot, one slow page would show as thousands of rows/s.
+      const seconds = Math.max(0.001, (s.elapsedMs ?? performance.now() - entry.started) / 1000);
       // Without a known total the bar shows activity, not completion.
       if (!s.total) entry.bar.setTotal(Math.max(s.rows, 1) * 1.0001);
       entry.bar.update(s.rows, {

@@ -43,7 +43,7 @@ export interface SourceEnv {
    */
   cursorClaims?: Map<string, AnySource>;
   /** Called after each committed batch (progress display). */
-  onProgress?: (event: { source: string; dataset: string; rows: number; rejected: number; pages: number; requests: number; retries: number }) => void;
+  onProgress?: (event: { source: string; dataset: string; rows: number; rejected: number; pages: number; requests: number; retries: number; elapsedMs: number }) => void;
 }
 
 export async function runSource(source: AnySource, env: SourceEnv): Promise<SourceResult> {
@@ -168,6 +168,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       pages: ctx.stats.pages,
       requests: ctx.stats.requests,
       retries: ctx.stats.retries,
+      elapsedMs: performance.now() - started,
     });
 
   // Set once a batch failed to commit (with the first such error): records the cursor covers may

@@ -105,4 +105,22 @@ export default { limits: { flushRows: 100 }, sources: [store('a', 3, 500), store
     const bars = lines.filter((l) => /\|[█░]+\|/.test(l));
     expect(bars, lines.join('\n')).toEqual([expect.stringMatching(/^ shop\/prices \(store=a\) +\|█+\| 1500 rows /), expect.stringMatching(/^ shop\/prices \(store=b\) +\|█+\| 600 rows /)]);
   }, 60_000);
+
+  it('the rate on a bar is over the source\'s time, not from its first batch (one slow page is not 500000 rows/s)', async () => {
+    const dir = tempDir('tty-');
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};
+export default { sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ sku: z.string() }),
+  async *extract() { await new Promise((r) => setTimeout(r, 800)); yield Array.from({ length: 500 }, (_, i) => ({ sku: String(i) })); } })] };
+`,
+    );
+    const r = await runCliInPty(dir, ['extract'], { cols: COLS });
+    expect(r.status, r.raw).toBe(0);
+    const bar = screenOf(r.raw, COLS).lines.find((l) => l.startsWith(' shop/prices '));
+    const rate = Number(/ 500 rows +(\d+)\/s/.exec(bar ?? '')?.[1]);
+    // 500 rows in at least 0.8 s: at most 625 rows/s.
+    expect(rate, bar).toBeGreaterThan(0);
+    expect(rate, bar).toBeLessThanOrEqual(625);
+  }, 60_000);
 });
