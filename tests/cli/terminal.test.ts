@@ -102,7 +102,8 @@ export default { limits: { flushRows: 100 }, sources: [store('a', 3, 500), store
     // The console's lines name the store too.
     expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d info +\[\S+ shop\/prices \(store=b\)\] extracted 600 rows /));
     // Before: one bar for both, showing whichever store reported last.
-    const bars = lines.filter((l) => /\|[█░]+\|/.test(l));
+    // In the order the stores first reported: they run side by side.
+    const bars = lines.filter((l) => /\|[█░]+\|/.test(l)).sort();
     expect(bars, lines.join('\n')).toEqual([expect.stringMatching(/^ shop\/prices \(store=a\) +\|█+\| 1500 rows /), expect.stringMatching(/^ shop\/prices \(store=b\) +\|█+\| 600 rows /)]);
   }, 60_000);
 
