@@ -420,9 +420,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('test')
     .description('run the data tests against the published build')
     .option('-s, --select <selectors...>', 'models whose tests to run')
-    .action(async (opts: { select?: string[] }) => {
+    .option('--var <key=value...>', 'model variables (as the build that published the tables had them)')
+    .action(async (opts: { select?: string[]; var?: string[] }) => {
       await withLake(globals(), async (lake) => {
-        const tests = await lake.test(opts.select ? { select: opts.select } : {});
+        const vars = parseVars(opts.var);
+        const tests = await lake.test({ ...(opts.select ? { select: opts.select } : {}), ...(vars ? { vars } : {}) });
         reportTests(tests);
         setExit(tests.some(failing) ? EXIT_FAILED : EXIT_OK);
       });

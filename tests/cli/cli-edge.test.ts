@@ -104,3 +104,22 @@ describe('duckhouse sql (interactive): history and errors', () => {
     expect(once.out + once.err).not.toContain('tok-abcdef123456');
   }, 60_000);
 });
+
+describe('duckhouse test --var', () => {
+  it('passes model variables to the tests, as build does (lake.test takes vars; the CLI had no way to give them)', () => {
+    const dir = tempDir('duckhouse-cli-');
+    fs.mkdirSync(path.join(dir, 'models', 'marts'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'models', 'assertions'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'models', 'marts', 'm.sql'), 'select 5 as n');
+    fs.writeFileSync(path.join(dir, 'models', 'assertions', 'too_big.sql'), "select * from {{ ref('m') }} where n > {{ var('max_n', 100) }}");
+    const args = ['--root', path.join(dir, 'data'), '--models', path.join(dir, 'models')];
+    const built = run(dir, ['build', ...args]);
+    expect(built.code, built.err + built.out).toBe(0);
+    const plain = run(dir, ['test', ...args]);
+    expect(plain.code, plain.err + plain.out).toBe(0);
+    const strict = run(dir, ['test', '--var', 'max_n=1', ...args]);
+    expect(strict.code, strict.err + strict.out).toBe(1);
+    expect(strict.out).toMatch(/too_big/);
+    expect(run(dir, ['test', '--var', 'nokey', ...args]).code).toBe(2);
+  }, 60_000);
+});
