@@ -212,3 +212,20 @@ describe('dateParts', () => {
     expect(dateParts(at, 'UTC').day).toBe('01');
   });
 });
+
+describe('a batch over many partitions', () => {
+  it('records every file in bronze_files once, with its partition and rows (files are recorded 100 per statement)', async () => {
+    const lake = await tempLake();
+    const stores = 250;
+    const records = Array.from({ length: stores * 3 }, (_, i) => ({ store: `s${i % stores}`, v: i }));
+    const r = await lake.extract([defineSource({ source: 'p', dataset: 'many', partitionBy: ['store'], schema: z.object({ store: z.string(), v: z.number() }), extract: () => [records] })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: stores * 3, files: stores });
+    const rows = await lake.metrics.select(`select path, partition->>'store' as store, rows, batch_no from bronze_files where run_id = $1 order by path`, [r.runId]);
+    expect(rows).toHaveLength(stores);
+    expect(new Set(rows.map((f) => f.path)).size).toBe(stores);
+    expect(new Set(rows.map((f) => f.store))).toEqual(new Set(Array.from({ length: stores }, (_, i) => `s${i}`)));
+    expect(rows.every((f) => f.rows === 3 && f.batch_no === 1 && String(f.path).includes(`store=${f.store}/`))).toBe(true);
+    const [batch] = await lake.metrics.select(`select files, rows from source_batches where run_id = $1`, [r.runId]);
+    expect(batch).toMatchObject({ files: stores, rows: stores * 3 });
+  });
+});
