@@ -12,6 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, defineSource, z } from '../../src/index.js';
 import { modelsProject } from '../helpers/models.js';
+import { seededRandom } from '../helpers/reliability.js';
 import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
 const SEED = Number(process.env.INCREMENTAL_SEQUENCE_SEED ?? 7);
@@ -25,17 +26,6 @@ const SCRIPT = [0.1, 0.55, 0.1, 0.35, 0.45, 0.62, 0.1, 0.75, 0.58, 0.8, 0.68, 0.
 const STEPS = Number(process.env.INCREMENTAL_SEQUENCE_STEPS ?? SCRIPT.length);
 /** A full refresh per step costs a second build: by default the reference is built after these steps only. */
 const COMPARED_STEPS = process.env.INCREMENTAL_SEQUENCE_STEPS ? undefined : new Set([4, 7, 9, 10, SCRIPT.length - 1]);
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LATEST = `qualify row_number() over (partition by store, sku, price_date order by _run_id desc, price desc) = 1`;
 const NEW_ONLY = `{% if is_incremental() %} where _run_id > (select coalesce(max(_run_id), '') from {{ this }}) {% endif %}`;
@@ -131,7 +121,7 @@ function copyLake(from: string, to: string): void {
 
 describe('incremental builds against a full refresh, over a seeded sequence of bronze changes', () => {
   it(`seed ${SEED}: every model equals its full refresh, and bronze as of each run what was extracted up to it`, { timeout: 600_000 }, async () => {
-    const rand = rng(SEED);
+    const rand = seededRandom(SEED);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const p = modelsProject(MODELS);
     const refRoot = path.join(tempDir('duckhouse-ref-'), 'data');

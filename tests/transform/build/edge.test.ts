@@ -3,6 +3,17 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prices, projectLake, writeFiles } from '../../helpers/models.js';
 
+/** The error a build fails with at discovery, checked to be the name rule's. */
+async function discoveryError(lake: { build: () => Promise<unknown> }): Promise<Error> {
+  const error = (await lake.build().then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as (Error & { code?: string }) | undefined;
+  expect(error, 'the build should fail at discovery').toBeDefined();
+  expect(error!.code).toBe('MODEL_NAME_INVALID');
+  return error!;
+}
+
 const STG = { 'staging/stg_prices.sql': `select store, sku, price, _extracted_at from {{ source('shop', 'prices') }}` };
 
 describe('seeds: column_types', () => {
@@ -54,14 +65,9 @@ describe('model names too long for the files a build writes', () => {
   it('a 220-character model name (a valid file name) is refused at discovery naming the file, not failed on ENAMETOOLONG of an internal temp file', async () => {
     const name = `m${'x'.repeat(219)}`;
     const { lake, root } = await projectLake({ [`staging/${name}.sql`]: "{{ config(materialized='table') }} select 1 as x" });
-    const error = (await lake.build().then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as (Error & { code?: string }) | undefined;
-    expect(error, 'the build should fail at discovery').toBeDefined();
-    expect(error!.code).toBe('MODEL_NAME_INVALID');
-    expect(error!.message).toContain(`models/staging/${name}.sql`);
-    expect(error!.message).toContain('at most 64 characters');
+    const error = await discoveryError(lake);
+    expect(error.message).toContain(`models/staging/${name}.sql`);
+    expect(error.message).toContain('at most 64 characters');
     expect(fs.existsSync(path.join(root, 'analytics.duckdb'))).toBe(false);
   });
 
@@ -90,14 +96,9 @@ describe('schema folders named like a catalog or an engine schema are rejected a
       [`${schema}/base.sql`]: `select 1 as n`,
       'marts/m.sql': `select n from {{ ref('base') }}`,
     });
-    const error = (await lake.build().then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as (Error & { code?: string }) | undefined;
-    expect(error, 'the build should fail at discovery').toBeDefined();
-    expect(error!.code).toBe('MODEL_NAME_INVALID');
-    expect(error!.message).toContain(`models/${schema}/base.sql`);
-    expect(error!.message).toContain(`schema "${schema}" is reserved`);
+    const error = await discoveryError(lake);
+    expect(error.message).toContain(`models/${schema}/base.sql`);
+    expect(error.message).toContain(`schema "${schema}" is reserved`);
     // Stopped before anything was written.
     expect(fs.existsSync(path.join(root, 'analytics.duckdb'))).toBe(false);
   });
