@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type winstonTypes from 'winston';
 import { Writable } from 'node:stream';
 import { redact, redactString } from './redact.js';
-import { writeConsole } from './progress.js';
+import { stderrIsTerminal, writeConsole } from './progress.js';
 import { sourceLabel } from './results.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -58,7 +58,7 @@ function formats(winston: typeof winstonTypes) {
  * on), not on a dumb terminal, not under NO_COLOR (no-color.org: set and not empty).
  */
 function consoleColors(): boolean {
-  return Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+  return stderrIsTerminal() && !process.env.NO_COLOR;
 }
 
 export function defaultConsole(): boolean {

@@ -25,10 +25,17 @@ export interface Progress {
 
 const silent: Progress = { update() {}, done() {}, stop() {} };
 
+/**
+ * Whether stderr is a terminal that shows escape codes: a dumb one (TERM=dumb: an editor's shell
+ * buffer) cannot move the cursor to redraw a bar, nor show colors.
+ */
+export function stderrIsTerminal(): boolean {
+  return Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb';
+}
+
 export function progressEnabled(option: boolean | undefined): boolean {
   if (option !== undefined) return option;
-  // A dumb terminal (TERM=dumb: an editor's shell buffer) cannot move the cursor to redraw a bar.
-  return Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI && !process.env.VITEST;
+  return stderrIsTerminal() && !process.env.CI && !process.env.VITEST;
 }
 
 /** The bars on the terminal now, if any: console log lines are written above them. */
