@@ -62,15 +62,23 @@ function openReadOnly(db: typeof Bindings, file: string, lockTimeoutMillis: numb
   });
 }
 
+/** Over `runs`: for a run still marked running, what its committed batches hold (a struct), else NULL. */
+export const COMMITTED_SQL = `CASE WHEN status = 'running' THEN (
+      SELECT {rows: coalesce(sum(b.rows), 0), rejected: coalesce(sum(b.rejected), 0), files: coalesce(sum(b.files), 0), bytes: coalesce(sum(b.bytes), 0)}
+      FROM source_batches AS b WHERE b.run_id = runs.run_id) END`;
+
+/** Whether a run recorded as running lost its process: it reads as abandoned (see `toRecord`). */
+export function isDeadRun(r: { status?: unknown; host?: unknown; pid?: unknown; proc_start?: unknown }): boolean {
+  return r.status === 'running' && !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null });
+}
+
 const SELECT_RUNS = (limit: number): string => `
   SELECT to_json({
     run_id: run_id, kind: kind, status: status,
     started_at: epoch_ms(started_at), finished_at: epoch_ms(finished_at), duration_ms: duration_ms,
     rows: rows, rejected: rejected, files: files, bytes: bytes, error: error, result: result,
     host: host, pid: pid, proc_start: proc_start,
-    committed: CASE WHEN status = 'running' THEN (
-      SELECT {rows: coalesce(sum(b.rows), 0), rejected: coalesce(sum(b.rejected), 0), files: coalesce(sum(b.files), 0), bytes: coalesce(sum(b.bytes), 0)}
-      FROM source_batches AS b WHERE b.run_id = runs.run_id) END
+    committed: ${COMMITTED_SQL}
   })::VARCHAR
   FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`;
 
@@ -95,7 +103,7 @@ interface RunJson {
 }
 
 function toRecord(r: RunJson, metricsFile: string, results: boolean): RunRecord {
-  const dead = r.status === 'running' && !isAlive({ host: r.host, pid: r.pid, procStart: r.proc_start });
+  const dead = isDeadRun(r);
   return {
     runId: r.run_id,
     kind: r.kind,

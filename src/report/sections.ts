@@ -6,8 +6,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Lakehouse } from '../lakehouse.js';
-import { isAlive } from '../metrics/process-identity.js';
-import { ABANDONED_ERROR } from '../metrics/run-history.js';
+import { ABANDONED_ERROR, COMMITTED_SQL, isDeadRun } from '../metrics/run-history.js';
 import { esc, note, table, type Column } from './html.js';
 import { lineageSvg } from './lineage-svg.js';
 import { chartRows, type ChartRenderer } from './vega-render.js';
@@ -108,15 +107,14 @@ const runs: SectionDef = {
               epoch_ms(timezone($1, coalesce(finished_at, started_at))) AS finished_ms,
               strftime(timezone($1, started_at), '%Y-%m-%d %H:%M:%S') AS started_local,
               duration_ms, rows, rejected, error, host, pid, proc_start,
-              CASE WHEN status = 'running' THEN (SELECT {rows: coalesce(sum(b.rows), 0), rejected: coalesce(sum(b.rejected), 0)}
-                FROM source_batches AS b WHERE b.run_id = runs.run_id) END AS committed
+              ${COMMITTED_SQL} AS committed
        FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 100`,
       [ctx.timezone],
     );
     for (const r of rows) {
       // A run whose process died after this lake opened reads as abandoned, as lake.runs() says:
       // with what its committed batches hold, not a 'running' that never ends.
-      if (r.status !== 'running' || isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null })) continue;
+      if (!isDeadRun(r)) continue;
       const committed = r.committed as { rows: unknown; rejected: unknown } | null;
       Object.assign(r, { status: 'abandoned', error: ABANDONED_ERROR, rows: committed?.rows ?? 0, rejected: committed?.rejected ?? 0 });
     }
