@@ -454,7 +454,7 @@ export class BronzeWriter {
       // through one grouping instead, as text tagged with its column (a value's text is as
       // distinct as the value), unnested from two lists of the same length side by side.
       const tags = columns.map((_, i) => i).join(', ');
-      const values = columns.map((col, i) => `CAST(${valueOf(col, i)} AS VARCHAR)`).join(', ');
+      const values = columns.map((col, i) => `CAST(${col.castSql(`w${i}`)} AS VARCHAR)`).join(', ');
       counted.push(
         ...readerRows(
           await c.runAndReadAll(
