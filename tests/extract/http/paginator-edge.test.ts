@@ -176,6 +176,22 @@ describe('paginators fail instead of looping', () => {
     expect(paginate.next({ request: second, response, records: makeRecords(2, 3), warn: () => {} })).toEqual({ query: { page: 3 } });
   });
 
+  it('tells a repeated page by all its records: same first and last records with another between is a new page', () => {
+    const paginate = pageNumberPaginator();
+    const response = { status: 200, url: 'http://api.test/p?page=1', headers: {}, body: {}, bytes: 0 } as unknown as HttpResponse<unknown>;
+    const page = (middle: string) => [{ id: 1, name: 'a', price: 1 }, { id: 2, name: middle, price: 2 }, { id: 3, name: 'c', price: 3 }];
+    const first = paginate.first();
+    const second = paginate.next({ request: first, response, records: page('b'), warn: () => {} })!;
+    const third = paginate.next({ request: second, response, records: page('B'), warn: () => {} });
+    expect(third).toEqual({ query: { page: 3 } });
+    // The page before may have had its integers turned into bigints in place by the consumer
+    // (a z.bigint() field): the same digits are still the same records.
+    const consumed = page('C');
+    const fourth = paginate.next({ request: third!, response, records: consumed, warn: () => {} })!;
+    for (const record of consumed) (record as Record<string, unknown>).id = BigInt(record.id);
+    expect(() => paginate.next({ request: fourth, response, records: page('C'), warn: () => {} })).toThrow(PaginationError);
+  });
+
   it('fails an API that ignores the offset parameter', async () => {
     const server = await serve({
       '/same': (_req, res, { count }) => sendJson(res, 200, { results: count > 40 ? [] : makeRecords(2) }),
