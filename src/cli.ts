@@ -521,9 +521,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('external-table DDL for every bronze dataset and Parquet export (Spark, Trino, Athena)')
     .addOption(new Option('--engine <engine>', 'target engine').choices(['spark', 'trino', 'athena']).makeOptionMandatory())
     .option('--location-prefix <uri>', 'replace the local data folder with this (e.g. s3://bucket/lake)')
-    .action(async (opts: { engine: 'spark' | 'trino' | 'athena'; locationPrefix?: string }) => {
+    .option('--schema <name>', "the bronze tables' schema (default: bronze)")
+    .action(async (opts: { engine: 'spark' | 'trino' | 'athena'; locationPrefix?: string; schema?: string }) => {
       await withLake(globals(), async (lake) => {
-        process.stdout.write(await lake.exportDdl({ engine: opts.engine, ...(opts.locationPrefix ? { locationPrefix: opts.locationPrefix } : {}) }));
+        process.stdout.write(
+          await lake.exportDdl({ engine: opts.engine, ...(opts.locationPrefix ? { locationPrefix: opts.locationPrefix } : {}), ...(opts.schema !== undefined ? { schema: opts.schema } : {}) }),
+        );
       });
     });
 

@@ -46,5 +46,15 @@ LOCATION 's3://bucket/lake/bronze/shop/prices/';`);
 STORED AS PARQUET
 LOCATION 's3://bucket/lake/exports/marts.by_store/';`);
     expect(run(dir, ['export-ddl', '--engine', 'hive']).code).toBe(2);
+    // The bronze tables' schema, as exportDdl's `schema`; the exported marts keep their own.
+    const named = run(dir, ['export-ddl', '--engine', 'trino', '--schema', 'raw']);
+    expect(named.code, named.err).toBe(0);
+    expect(named.out).toContain('CREATE TABLE IF NOT EXISTS hive."raw"."shop_prices"');
+    expect(named.out).toContain('hive."marts"."by_store"');
+    expect(named.out).not.toContain('"bronze"');
+    const hostile = run(dir, ['export-ddl', '--engine', 'trino', '--schema', 'raw"; drop']);
+    expect(hostile.code).toBe(2);
+    expect(hostile.err).toMatch(/schema.*lower-case SQL identifier/);
+    expect(hostile.out).toBe('');
   }, 90_000);
 });
