@@ -15,7 +15,7 @@ import { withQuery, type HttpMethod, type HttpResponse, type QueryValues } from 
 import { createHttpContext } from './http/http-context.js';
 import { compareCursor, valueAtPath } from './http/json-path.js';
 import { authOptionsSchema, type AuthOptions } from './http/oauth.js';
-import { isPaginator, PaginationError, singlePage, type PageRequest, type Paginator } from './http/paginators.js';
+import { isPaginator, PaginationError, singlePage, type PageRequest, type PageResult, type Paginator } from './http/paginators.js';
 import { RawArchive } from './http/raw-archive.js';
 import { ReadAhead } from './http/read-ahead.js';
 
@@ -119,9 +119,31 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
         const baseQuery: QueryValues = { ...o.query };
         if (incremental && cursor !== undefined) baseQuery[incremental.param] = cursor as string | number;
         const urlOf = (request: PageRequest): URL => withQuery(request.url ?? o.url, request.url ? undefined : { ...baseQuery, ...request.query });
+        const send = (url: URL): Promise<HttpResponse<unknown>> => http.request<unknown>(url, { method: o.method, ...(o.body === undefined ? {} : { json: o.body }) });
+        // Pages the paginator knows exist (the API told its total), sent ahead in order, up to the
+        // in-flight limit, while the pages before them are read: on a slow API the requests
+        // overlap instead of each waiting for the one before. An answer is used only when the
+        // paginator then asks for that very URL; a guess that went wrong is dropped.
+        const sentAhead: { key: string; response: Promise<HttpResponse<unknown>> }[] = [];
         const fetchPage = async (request: PageRequest, url: URL): Promise<Page> => {
-          const response = await http.request<unknown>(url, { method: o.method, ...(o.body === undefined ? {} : { json: o.body }) });
+          const key = pageKey(url);
+          const early = sentAhead[0]?.key === key ? sentAhead.shift() : undefined;
+          if (!early) sentAhead.length = 0;
+          const response = await (early?.response ?? send(url));
           return { request, response, records: pickItems(response, where) };
+        };
+        const sendAhead = (page: PageResult, next: PageRequest, nextUrl: URL): void => {
+          const ahead = paginator.ahead?.(page, next, ctx.limits.inFlight - 1) ?? [];
+          if (ahead.length === 0) return; // nothing known past `next`: it goes out in its turn
+          const urls = [nextUrl, ...ahead.map(urlOf)].slice(0, ctx.limits.inFlight);
+          urls.forEach((url, i) => {
+            const key = pageKey(url);
+            if (sentAhead[i]?.key === key) return;
+            sentAhead.length = i; // a guess that went wrong, and what was sent after it
+            const response = send(url);
+            response.catch(() => undefined); // its error is thrown when its turn comes, or never
+            sentAhead.push({ key, response });
+          });
         };
         // The producer walks the pages ahead of the consumer, so requests keep going out while
         // the lake validates a page or flushes a batch; the queue's byte budget bounds memory.
@@ -141,11 +163,13 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
             }
             let next: PageRequest | null;
             try {
-              next = paginator.next({ ...page, warn });
+              const result = { ...page, warn };
+              next = paginator.next(result);
               if (next) {
                 const nextUrl = urlOf(next);
                 checkAdvance(url, nextUrl, made, next, where);
                 url = nextUrl;
+                sendAhead(result, next, nextUrl);
               }
             } catch (error) {
               // A page repeating the one before is left out: its records are in already.

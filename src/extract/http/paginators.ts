@@ -33,6 +33,13 @@ export interface Paginator {
   first(): PageRequest;
   /** The request of the next page, or null when this was the last. */
   next(page: PageResult): PageRequest | null;
+  /**
+   * Requests that follow `next` (what `next(page)` just returned), in order, known without their
+   * answers: pages the API's total says exist. The source sends up to `max` of them ahead, within
+   * its in-flight limit, and uses each answer only if `next()` then asks for the same URL. Give
+   * only what the total proves: each one is a request the API will answer.
+   */
+  ahead?(page: PageResult, next: PageRequest, max: number): PageRequest[];
 }
 
 const param = z.string().min(1);
@@ -142,6 +149,17 @@ export function offsetPaginator(options: z.input<typeof offsetSchema>): Paginato
       if (total !== undefined && offset >= total) return null;
       return carry({ query: { [o.offsetParam]: offset, [o.limitParam]: o.limit } }, { received: offset, ...(recent ? { records: recent } : {}) });
     },
+    ahead({ response, records }, next, max) {
+      // The offsets after `next` hold only if every page is full: a page that came back short
+      // (an API capping `limit`) says they may not be.
+      const total = numberAt(response.body, o.totalPath);
+      if (total === undefined || records.length < o.limit) return [];
+      const out: PageRequest[] = [];
+      for (let offset = queryNumber(next, o.offsetParam) + o.limit; offset < total && out.length < max; offset += o.limit) {
+        out.push({ query: { [o.offsetParam]: offset, [o.limitParam]: o.limit } });
+      }
+      return out;
+    },
   };
 }
 
@@ -186,6 +204,23 @@ export function pageNumberPaginator(options: z.input<typeof pageSchema> = {}): P
       const total = numberAt(response.body, o.totalPath);
       if (total !== undefined && received >= total) return null;
       return carry({ query: query(page + 1) }, { received, ...(recent ? { records: recent } : {}) });
+    },
+    ahead({ response }, next, max) {
+      const first = queryNumber(next, o.pageParam);
+      const received = trails.get(next)?.received;
+      const pages = numberAt(response.body, o.totalPagesPath);
+      const total = numberAt(response.body, o.totalPath);
+      const out: PageRequest[] = [];
+      for (let page = first + 1; out.length < max; page += 1) {
+        const known =
+          // the page count says so…
+          (pages !== undefined && page - o.start + 1 <= pages) ||
+          // …or the records still missing do though every page before this one came back full
+          (total !== undefined && received !== undefined && o.size !== undefined && received + (page - first) * o.size < total);
+        if (!known) break;
+        out.push({ query: query(page) });
+      }
+      return out;
     },
   };
 }
@@ -328,6 +363,14 @@ export function vtexWindowPaginator(options: z.input<typeof vtexSchema> = {}): P
       }
       if (records.length === 0) return null;
       return carry(windowAt(from), { received: from, ...(recent ? { records: recent } : {}) });
+    },
+    ahead({ response }, next, max) {
+      // The windows the total in `resources` says exist, up to the search's reach.
+      const total = vtexResources(response.headers.resources)?.total;
+      if (total === undefined) return [];
+      const out: PageRequest[] = [];
+      for (let from = queryNumber(next, o.toParam) + 1; from < Math.min(total, o.maxResults) && out.length < max; from += o.pageSize) out.push(windowAt(from));
+      return out;
     },
   };
 }

@@ -29,7 +29,7 @@ async function provider(options: { refreshToken: string; accessTtlMillis?: numbe
   return { server, oauth };
 }
 
-function ordersSource(server: FaultyServer, refreshToken: string | undefined, extra: { dataset?: string; timeoutMillis?: number; skewMillis?: number; archiveRaw?: boolean } = {}) {
+function ordersSource(server: FaultyServer, refreshToken: string | undefined, extra: { dataset?: string; timeoutMillis?: number; skewMillis?: number; archiveRaw?: boolean; inFlight?: number } = {}) {
   return httpSource({
     source: 'ml',
     dataset: extra.dataset ?? 'orders',
@@ -38,7 +38,7 @@ function ordersSource(server: FaultyServer, refreshToken: string | undefined, ex
     items: 'data',
     schema,
     auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, ...(refreshToken ? { refreshToken } : {}), store: 'ml', skewMillis: extra.skewMillis ?? 0 },
-    limits: { ...FAST_LIMITS, ...(extra.timeoutMillis ? { requestTimeoutMillis: extra.timeoutMillis } : {}) },
+    limits: { ...FAST_LIMITS, ...(extra.timeoutMillis ? { requestTimeoutMillis: extra.timeoutMillis } : {}), ...(extra.inFlight ? { inFlight: extra.inFlight } : {}) },
     ...(extra.archiveRaw ? { archiveRaw: true } : {}),
   });
 }
@@ -48,6 +48,35 @@ const readStore = (root: string, name = 'ml'): { refreshToken: string; accessTok
   JSON.parse(fs.readFileSync(storeFile(root, name), 'utf8'));
 
 describe('OAuth2 refresh_token grant with rotating single-use refresh tokens', () => {
+  it('refreshes once when several pages in flight get a 401 together, presenting no refresh token twice', async () => {
+    const seed = 'rt-seed-000000000002';
+    let root = '';
+    const unsaved: string[] = [];
+    let oauth!: OAuthProvider;
+    const checked = await provider({
+      refreshToken: seed,
+      pageDelayMillis: 40,
+      onData: (_req, _res, hit) => {
+        if (readStore(root).refreshToken !== oauth.current) unsaved.push(`page ${hit.url.searchParams.get('page')}`);
+        if (hit.count === 6) oauth.expireAccessTokens(); // the pages in flight with it get a 401
+      },
+    });
+    oauth = checked.oauth;
+    const lake = await tempLake();
+    root = lake.paths.root;
+    const result = await lake.extract(ordersSource(checked.server, seed, { inFlight: 4 }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 20, rejected: 0 });
+    // The pages went out several at a time (one after another, each would come ≥ 40 ms after the one before).
+    const arrivals = checked.server.requests.filter((r) => r.path === '/orders').map((r) => r.at);
+    expect(arrivals.slice(1).some((at, i) => at - arrivals[i]! < 20)).toBe(true);
+    expect(unsaved).toEqual([]);
+    expect(oauth.presented).toHaveLength(2); // the seed, then one refresh for all the 401s
+    expect(oauth.reused).toEqual([]);
+    expect(oauth.refusals).toBe(0);
+    const [ids] = await lake.query(`select count(*) n, count(distinct id) d from read_parquet('${lake.paths.bronze}/ml/orders/**/*.parquet')`);
+    expect(ids).toEqual({ n: 20, d: 20 });
+  });
+
   it('rotates on expiry and on a 401, saving each new refresh token before its access token is used', async () => {
     const seed = 'rt-seed-000000000001';
     let root = '';
@@ -66,7 +95,9 @@ describe('OAuth2 refresh_token grant with rotating single-use refresh tokens', (
     oauth = checked.oauth;
     const lake = await tempLake();
     root = lake.paths.root;
-    const result = await lake.extract(ordersSource(checked.server, seed));
+    // One page at a time: 20 pages of 40 ms outlive the 250 ms access tokens (the total pages the
+    // API tells would otherwise let four go out at once, see the next test).
+    const result = await lake.extract(ordersSource(checked.server, seed, { inFlight: 1 }));
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 20, rejected: 0 });
     expect(unsaved).toEqual([]);
     expect(oauth.presented.length).toBeGreaterThanOrEqual(3); // first token, expiries, the 401

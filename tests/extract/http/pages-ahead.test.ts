@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { z } from '../../../src/index.js';
+import { httpSource } from '../../../src/extract/http-source.js';
+import { offsetPaginator, pageNumberPaginator, vtexWindowPaginator, type Paginator } from '../../../src/extract/http/paginators.js';
+import { FAST_LIMITS, faults, makeRecords, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
+import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
+
+const schema = z.object({ id: z.number().int(), name: z.string(), price: z.number() });
+
+/** A route that answers after `ms` and counts how many of its requests were in flight at once. */
+function slow(ms: number, handler: Handler): { handler: Handler; peak: () => number } {
+  let active = 0;
+  let peak = 0;
+  return {
+    handler: async (req, res, hit) => {
+      active += 1;
+      peak = Math.max(peak, active);
+      try {
+        await faults.delayed(ms, handler)(req, res, hit);
+      } finally {
+        active -= 1;
+      }
+    },
+    peak: () => peak,
+  };
+}
+
+async function serve(routes: Record<string, Handler>): Promise<FaultyServer> {
+  const server = await startFaultyServer(routes);
+  registerCleanup(() => server.close());
+  return server;
+}
+
+async function extract(server: FaultyServer, path: string, paginate: Paginator, items: string, inFlight = 4) {
+  const lake = await tempLake();
+  const result = await lake.extract(httpSource({ source: 'ahead', dataset: 'd', url: `${server.url}${path}`, paginate, items, schema, limits: { ...FAST_LIMITS, inFlight } }));
+  const rows = await lake.query<{ id: number }>(`select id from read_parquet('${lake.paths.bronze}/ahead/d/**/*.parquet') order by id`);
+  return { source: result.sources[0]!, ids: rows.map((r) => Number(r.id)) };
+}
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe('pages the API says exist go out ahead, up to the in-flight limit', () => {
+  it('page numbers with a page count: several in flight, every record once, no request past the last page', async () => {
+    const route = slow(30, pages.pageNumber(makeRecords(60), 5)); // 12 pages
+    const server = await serve({ '/p': route.handler });
+    const { source, ids: got } = await extract(server, '/p', pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }), 'data');
+    expect(source).toMatchObject({ status: 'success', rows: 60 });
+    expect(got).toEqual(ids(60));
+    expect(route.peak()).toBeGreaterThan(1);
+    expect(route.peak()).toBeLessThanOrEqual(4); // the source's inFlight
+    expect(server.hits('/p')).toBe(12);
+  });
+
+  it('one at a time with inFlight 1, and without a total (nothing known past the next page)', async () => {
+    const one = slow(10, pages.pageNumber(makeRecords(30), 5));
+    const unknown = slow(10, (_req, res, { url }) => {
+      const page = Number(url.searchParams.get('page'));
+      sendJson(res, 200, { data: makeRecords(30).slice((page - 1) * 5, page * 5) }); // no page count
+    });
+    const server = await serve({ '/one': one.handler, '/unknown': unknown.handler });
+    const a = await extract(server, '/one', pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }), 'data', 1);
+    const b = await extract(server, '/unknown', pageNumberPaginator(), 'data');
+    expect(a.ids).toEqual(ids(30));
+    expect(b.ids).toEqual(ids(30));
+    expect(one.peak()).toBe(1);
+    expect(unknown.peak()).toBe(1);
+    expect(server.hits('/unknown')).toBe(7); // six pages and the empty one that ends it
+  });
+
+  it('a record total with a page size: pages proven by the total only, read to the end when the API caps the size', async () => {
+    const records = makeRecords(170);
+    const capped = slow(20, (_req, res, { url }) => {
+      const page = Number(url.searchParams.get('page'));
+      const size = Math.min(Number(url.searchParams.get('per_page')), 25); // the API's own maximum, below the 50 asked
+      sendJson(res, 200, { data: records.slice((page - 1) * size, page * size), meta: { total: records.length } });
+    });
+    const server = await serve({ '/capped': capped.handler });
+    const { source, ids: got } = await extract(server, '/capped', pageNumberPaginator({ size: 50, totalPath: 'meta.total' }), 'data');
+    expect(source).toMatchObject({ status: 'success', rows: 170 });
+    expect(got).toEqual(ids(170));
+    expect(capped.peak()).toBeGreaterThan(1);
+    expect(server.hits('/capped')).toBe(7); // 7 × 25 ≥ 170: no request past the end
+  });
+
+  it('offsets: a page that comes back short drops the offsets guessed after it, and no record is lost or doubled', async () => {
+    const records = makeRecords(200);
+    const short = slow(20, (_req, res, { url }) => {
+      const offset = Number(url.searchParams.get('offset'));
+      const limit = Number(url.searchParams.get('limit'));
+      // The page at offset 40 serves 7 records instead of 20: the offsets after it move.
+      const end = offset === 40 ? offset + 7 : offset + limit;
+      sendJson(res, 200, { results: records.slice(offset, end), paging: { total: records.length } });
+    });
+    const server = await serve({ '/short': short.handler });
+    const { source, ids: got } = await extract(server, '/short', offsetPaginator({ limit: 20, totalPath: 'paging.total' }), 'results');
+    expect(source).toMatchObject({ status: 'success', rows: 200 });
+    expect(got).toEqual(ids(200));
+    expect(short.peak()).toBeGreaterThan(1);
+    // The offsets the records moved to were read; the guesses past the short page (60, 80…) were
+    // answered too, and dropped.
+    const used = server.requests.filter((r) => r.path === '/short').map((r) => Number(r.query.get('offset')));
+    expect(used).toEqual(expect.arrayContaining([0, 20, 40, 47, 67, 87, 107, 127, 147, 167, 187]));
+    expect(used).toContain(60);
+  });
+
+  it('VTEX windows: the total in `resources` sends the next windows ahead; a 500 on one of them is retried in its turn', async () => {
+    const products = Array.from({ length: 230 }, (_, i) => ({ id: i + 1, name: `p${i + 1}`, price: i }));
+    const vtex = pages.vtex(products);
+    let failed = false;
+    const route = slow(20, (req, res, hit) => {
+      if (!failed && hit.url.searchParams.get('_from') === '150') {
+        failed = true;
+        return sendJson(res, 500, { error: 'once' });
+      }
+      return vtex(req, res, hit);
+    });
+    const server = await serve({ '/search': route.handler });
+    const { source, ids: got } = await extract(server, '/search', vtexWindowPaginator(), '');
+    expect(source).toMatchObject({ status: 'success', rows: 230 });
+    expect(got).toEqual(ids(230));
+    expect(route.peak()).toBeGreaterThan(1);
+    expect(failed).toBe(true);
+    expect(server.hits('/search')).toBe(6); // 5 windows of 50, one of them twice
+  });
+});
