@@ -1,6 +1,6 @@
 /**
  * The one module that imports winston. Everything else takes a `Logger`.
- * File: JSON lines in `<root>/logs/duckhouse.log`, rotated (10 MB × 30 by default).
+ * File: JSON lines in `<root>/logs/duckhouse.log`, rotated as it grows (10 MB × 30 by default).
  * Console: short readable lines; quiet under CI and tests unless asked.
  * Every line passes through redaction first.
  */
@@ -78,6 +78,7 @@ export function createLogger(options: LoggerOptions): RootLogger {
   // Nowhere to write: no winston at all (it costs ~25 ms to load, on the first line logged).
   if (!options.file && !options.console) return { ...silent, close: () => Promise.resolve() };
   let root: winstonTypes.Logger | undefined;
+  let sink: RotatingFile | undefined;
   const ensure = (): winstonTypes.Logger => {
     if (root) return root;
     const winston = createRequire(import.meta.url)('winston') as typeof winstonTypes;
@@ -85,15 +86,15 @@ export function createLogger(options: LoggerOptions): RootLogger {
     const transports: winstonTypes.transport[] = [];
     if (options.file) {
       fs.mkdirSync(path.dirname(options.file), { recursive: true });
-      transports.push(
-        new winston.transports.File({
-          filename: options.file,
-          maxsize: options.maxSizeBytes,
-          maxFiles: options.maxFiles,
-          tailable: true,
-          format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.json()),
-        }),
-      );
+      const file = new RotatingFile(options.file, options.maxSizeBytes, options.maxFiles);
+      sink = file;
+      const stream = new Writable({
+        write(chunk: Buffer | string, _encoding, done) {
+          file.write(String(chunk));
+          done();
+        },
+      });
+      transports.push(new winston.transports.Stream({ stream, eol: '\n', format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.json()) }));
     }
     if (options.console) {
       // Every level to stderr, through the progress display: a line must not land on a bar.
@@ -120,13 +121,87 @@ export function createLogger(options: LoggerOptions): RootLogger {
     close() {
       closed ??= new Promise<void>((resolve) => {
         if (!root) return resolve();
-        root.on('finish', () => resolve());
+        const done = (): void => {
+          sink?.close();
+          resolve();
+        };
+        root.on('finish', done);
         root.end();
-        setTimeout(resolve, 1000).unref();
+        setTimeout(done, 1000).unref();
       });
       return closed;
     },
   };
+}
+
+/**
+ * The log file, rotated as it is written (tailable: `duckhouse.log` is the newest, then
+ * `duckhouse1.log`, `duckhouse2.log` …, `maxFiles` in all). winston's File transport sized the
+ * file only once it had opened it, asynchronously: the lines of a burst logged meanwhile were lost
+ * or took the file past its limit. Here each line is appended synchronously and counted, so the
+ * limit holds line by line and nothing waits in memory when the process exits.
+ */
+class RotatingFile {
+  private fd: number | undefined;
+  private size = 0;
+  private failed = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly maxSizeBytes: number,
+    private readonly maxFiles: number,
+  ) {}
+
+  write(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    try {
+      if (this.fd === undefined) this.open();
+      if (this.size > 0 && this.size + bytes > this.maxSizeBytes) {
+        // Another process may have rotated it already: then its fresh file is the one to fill.
+        if (this.renamedAway()) this.reopen();
+        else this.rotate();
+      }
+      fs.writeSync(this.fd!, line);
+      this.size += bytes;
+    } catch (error) {
+      // A log that cannot be written must not stop the run it describes: said once, on stderr.
+      if (!this.failed) process.stderr.write(`duckhouse: log file ${this.file} cannot be written: ${(error as Error).message}\n`);
+      this.failed = true;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private open(): void {
+    this.fd = fs.openSync(this.file, 'a');
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  private reopen(): void {
+    this.close();
+    this.open();
+  }
+
+  private renamedAway(): boolean {
+    const now = fs.statSync(this.file, { throwIfNoEntry: false });
+    return now === undefined || now.ino !== fs.fstatSync(this.fd!).ino;
+  }
+
+  private rotate(): void {
+    this.close();
+    const { dir, name, ext } = path.parse(this.file);
+    const nth = (n: number): string => path.join(dir, `${name}${n}${ext}`);
+    if (this.maxFiles <= 1) fs.rmSync(this.file, { force: true });
+    else {
+      fs.rmSync(nth(this.maxFiles - 1), { force: true });
+      for (let n = this.maxFiles - 2; n >= 1; n--) if (fs.existsSync(nth(n))) fs.renameSync(nth(n), nth(n + 1));
+      fs.renameSync(this.file, nth(1));
+    }
+    this.open();
+  }
 }
 
 const silent: Logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, child: () => silent };
