@@ -9,7 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { sourceLabel } from './results.js';
+import { sourceLabel, type SourceResult } from './results.js';
 import type { Lakehouse, OpenOptions, AnySource, Row, RunResult } from './index.js';
 import type { PlainValue } from './db/values.js';
 import type { TypeNode } from './db/type-string.js';
@@ -393,6 +393,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         for (const s of result.sources) {
           console.log(`${sourceLabel(s.source, s.dataset, s.scope)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected, ${s.files} files${s.error ? ` — ${s.error}` : ''}`);
         }
+        // Said here, as `run` says them, not only in the log: under cron there is no console log.
+        reportSourceWarnings(result.sources);
+        for (const a of result.alerts ?? []) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
         console.log(`run ${result.runId}: ${result.status}`);
         setExit(result.status === 'success' ? EXIT_OK : EXIT_FAILED);
       });
@@ -443,6 +446,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         return error.result;
       });
       for (const s of run.extract?.sources ?? []) console.log(`extract ${sourceLabel(s.source, s.dataset, s.scope)}: ${s.status}, ${s.rows} rows, ${s.rejected} rejected${s.error ? ` — ${s.error}` : ''}`);
+      reportSourceWarnings(run.extract?.sources ?? []);
       for (const m of run.build?.models ?? []) if (m.status !== 'up-to-date') console.log(`build   ${m.name}: ${m.status}${m.error ? ` — ${m.error}` : ''}${m.skippedBecause ? ` — ${m.skippedBecause}` : ''}`);
       if (run.build) reportTests(run.build.tests);
       // Said here as `build` says them (a test not run, a model left out of the catalog), not only
@@ -598,6 +602,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
 function failing(t: { status: string; severity: string }): boolean {
   return t.status === 'error' || (t.status === 'fail' && t.severity === 'error');
+}
+
+/** `warning: shop/prices (store=a): …`, once named: HTTP and HTML sources' warnings start with `shop/prices: ` already. */
+function reportSourceWarnings(sources: SourceResult[]): void {
+  for (const s of sources) {
+    const named = `${s.source}/${s.dataset}: `;
+    for (const w of s.warnings ?? []) console.log(`warning: ${sourceLabel(s.source, s.dataset, s.scope)}: ${w.startsWith(named) ? w.slice(named.length) : w}`);
+  }
 }
 
 function reportTests(tests: { name: string; status: string; failures: number; error?: string }[]): void {

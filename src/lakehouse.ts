@@ -277,8 +277,9 @@ export class Lakehouse {
                 onProgress: (p) => progress.update(task, p),
               });
               progress.done(task);
-              // An error may quote a URL with its token: the caller (and the CLI's output) gets it redacted.
+              // An error or a warning may quote a URL with its token: the caller (and the CLI's output) gets it redacted.
               if (result.error) result.error = redactString(result.error);
+              if (result.warnings) result.warnings = result.warnings.map(redactString);
               await this.metrics.recordSourceResult(runId, result);
               return result;
             } finally {

@@ -151,4 +151,33 @@ describe('duckhouse CLI output', () => {
     // Observed: "tag\n12345678901234567000\n" (JSON.parse of the value loses the last digits).
     expect(out.out).toBe('tag\n12345678901234567890\n');
   }, 90_000);
+
+  it('extract prints its sources\' warnings (redacted) and the alerts it raised, as run does: cron has no console log', () => {
+    const dir = tempDir('cli-out-');
+    writeFiles(path.join(dir, 'models'), { 'staging/stg_prices.sql': `select store from {{ source('shop', 'prices') }}` });
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};
+export default {
+  log: { console: false },
+  sources: [
+    defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string() }),
+      async *extract(ctx) { ctx.warn('page 2 came back short'); ctx.warn('slow: https://api.example/p?access_token=${TOKEN}&page=2'); ctx.warn('shop/prices: named as HTTP sources name theirs'); yield [{ store: 'a' }]; } }),
+    defineSource({ source: 'ml', dataset: 'orders', schema: z.object({ id: z.number() }), async *extract() { throw new Error('upstream said 500'); } }),
+  ],
+};
+`,
+    );
+    const r = runCli(dir, ['extract']);
+    expect(r.code, r.err).toBe(1);
+    // Before: only the sources' lines and the run's; the warnings and alerts were in the log alone.
+    expect(r.out).toMatch(/^warning: shop\/prices: page 2 came back short$/m);
+    expect(r.out).toMatch(/^warning: shop\/prices: slow: https:\/\/api\.example\/p\?access_token=\[REDACTED\]&page=2$/m);
+    expect(r.out).toMatch(/^warning: shop\/prices: named as HTTP sources name theirs$/m); // not twice
+    expect(r.out).toMatch(/^alert {3}\[error\] source_failed ml\/orders: .*upstream said 500/m);
+    expect(r.out).not.toContain(TOKEN);
+    const run = runCli(dir, ['run']);
+    expect(run.out).toMatch(/^warning: shop\/prices: page 2 came back short$/m);
+    expect(run.out).not.toContain(TOKEN);
+  }, 90_000);
 });
