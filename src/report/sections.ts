@@ -437,6 +437,7 @@ const quality: SectionDef = {
     let rows: Row[] = [];
     let from = '';
     let dims: string[] = [];
+    let unscored = 0;
     for (const c of candidates) {
       if (!c.cols) continue;
       const t = first(c.cols, TABLE_COLS);
@@ -447,18 +448,22 @@ const quality: SectionDef = {
       rows = await c.select(
         `SELECT ${qi(t)}::VARCHAR AS table_name, ${qi(s)}::DOUBLE AS score${dims.map((d) => `, ${qi(d)}::DOUBLE AS ${qi(d)}`).join('')}
          FROM ${c.name}
-         WHERE ${qi(s)} IS NOT NULL
          ${time ? `QUALIFY row_number() OVER (PARTITION BY ${qi(t)} ORDER BY ${qi(time)} DESC NULLS LAST) = 1` : ''}
          ORDER BY table_name`,
       );
       // The score history keeps models since removed from the project (their tables are dropped):
       // a `schema.name` the catalog no longer holds is not a table of this lake.
       rows = rows.filter((r) => !MODEL_ID.test(String(r.table_name)) || ctx.analytics.has(String(r.table_name)));
+      // A score belongs to the build that measured it: a table whose latest row has none (nothing
+      // measurable any more) shows no score, rather than an older one as if it were current.
+      unscored = rows.filter((r) => r.score === null).length;
+      rows = rows.filter((r) => r.score !== null);
       from = c.name;
-      if (rows.length > 0) break;
+      if (rows.length > 0 || unscored > 0) break;
     }
     if (!from) return missing('marts.mart_data_quality (or the quality_scores metrics table)');
-    if (rows.length === 0) return empty(from);
+    const unscoredNote = unscored > 0 ? ` ${unscored} ${unscored === 1 ? 'table has' : 'tables have'} no score: ${unscored === 1 ? 'its' : 'their'} latest scoring measured nothing.` : '';
+    if (rows.length === 0) return unscored > 0 ? note(`No scores:${unscoredNote}`) : empty(from);
     // Scores may be stored as shares (0–1) or percents (0–100): show shares.
     const scale = Math.max(...rows.map((r) => Number(r.score))) > 1.5 ? 100 : 1;
     const gate = ctx.lake.options.quality.minQualityScore;
@@ -489,7 +494,7 @@ const quality: SectionDef = {
             { data: { values: [{ gate }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#3e4c59' }, encoding: { x: { field: 'gate', type: 'quantitative' } } },
           ],
         },
-        `Source: ${from}. Dashed line: the quality gate (${Math.round(gate * 100)}%).`,
+        `Source: ${from}. Dashed line: the quality gate (${Math.round(gate * 100)}%).${unscoredNote}`,
       ),
     ];
     if (dims.length > 0) {

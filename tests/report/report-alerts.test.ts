@@ -89,4 +89,22 @@ describe('report numbers', () => {
     // Observed: "4 tables and views built" (_duckhouse.models and _duckhouse.garbage counted).
     expect(html).toMatch(/· 2 tables and views built</);
   }, 60_000);
+
+  it('quality scores: a table whose latest build measured nothing shows no score, not an older one as current', async () => {
+    const { lake, models } = await projectLake({
+      'marts/m.sql': `select * from (values (1), (null)) t(k)`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: m\n    columns:\n      - name: k\n        tests: [{ not_null: { severity: warn } }]\n`,
+    });
+    await lake.build();
+    fs.writeFileSync(path.join(models, 'marts/_m.yml'), `version: 2\nmodels:\n  - name: m\n`);
+    await lake.build();
+    const scores = await lake.query(`select score from marts.mart_data_quality where model = 'marts.m' order by computed_at`);
+    expect(scores.map((r) => r.score)).toEqual([0.5, null]);
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const quality = section(html, 'quality');
+    // Before: marts.m drawn at 50 %, below the gate, from the first build's score (the latest non-null one).
+    expect(quality).not.toContain('quality score: 50%');
+    expect(quality).toContain('No scores: 1 table has no score: its latest scoring measured nothing.');
+    expect(html).not.toContain('tables below quality gate');
+  }, 60_000);
 });
