@@ -424,12 +424,17 @@ export function testSql(test: TestDef, relationOf: (id: string) => string, compi
         `select (case when m > ${num(test.args.max)} then 1 else 0 end)::BIGINT as failures, m::DOUBLE as measured from ` +
         `(select coalesce(count(*) filter (where (${test.args.column}) is null)::DOUBLE / nullif(count(*), 0), 0) as m from ${rel} as t) as s`
       );
-    case 'max_duplicate_share':
+    case 'max_duplicate_share': {
+      // As `unique` and the uniqueness score count them: rows whose one key column is NULL are not
+      // copies of each other (they stay among the rows); a key of several columns is grouped as is.
+      const cols = test.args.columns;
+      const one = cols.length === 1;
       return (
         `select (case when m > ${num(test.args.max)} then 1 else 0 end)::BIGINT as failures, m::DOUBLE as measured from ` +
-        `(select coalesce(sum(n - 1)::DOUBLE / nullif(sum(n), 0), 0) as m from ` +
-        `(select count(*) as n from ${rel} as t group by ${test.args.columns.map((c) => `(${c})`).join(', ')}) as g) as s`
+        `(select coalesce(sum(n - 1)${one ? ' filter (where k is not null)' : ''}::DOUBLE / nullif(sum(n), 0), 0) as m from ` +
+        `(select count(*) as n${one ? `, (${cols[0]}) as k` : ''} from ${rel} as t group by ${cols.map((c) => `(${c})`).join(', ')}) as g) as s`
       );
+    }
     case 'min_quality_score':
       return (
         `select (case when m < ${num(test.args.min)} then 1 else 0 end)::BIGINT as failures, m::DOUBLE as measured from ` +

@@ -140,4 +140,19 @@ models:
     // ref: 2 of the 2 rows it is required on are null; id: 0 of 10 → 1 − 2 / (2 + 10).
     expect(q!.completeness).toBeCloseTo(1 - 2 / 12);
   });
+
+  it('max_duplicate_share does not count NULL keys as copies of each other, as `unique` and the uniqueness score do not', async () => {
+    const { lake } = await projectLake({
+      'marts/keys.sql': `select * from (values (1), (2), (2), (null), (null), (null)) t(k)`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: keys\n    columns:\n      - name: k\n        tests: [unique, { max_duplicate_share: { max: 0.1 } }]\n`,
+    });
+    const build = await lake.build();
+    const byKind = Object.fromEntries(build.tests.map((t) => [t.kind, t]));
+    expect(byKind.unique).toMatchObject({ status: 'fail', failures: 1 }); // the value 2; NULL excluded
+    const [q] = await lake.query(`select uniqueness from marts.mart_data_quality where model = 'marts.keys'`);
+    expect(q!.uniqueness).toBeCloseTo(1 - 1 / 6);
+    // Before: 3/6 (the two extra NULLs counted as copies of one key), above the gate's 0.1.
+    expect(byKind.max_duplicate_share!.measured).toBeCloseTo(1 / 6);
+    expect(byKind.max_duplicate_share!.measured).toBeCloseTo(1 - Number(q!.uniqueness));
+  });
 });
