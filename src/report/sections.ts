@@ -93,6 +93,25 @@ function foldSmallest(rows: Row[], series: string, measure: string, noun: string
   return rows.map((r) => (kept.has(String(r[series])) ? r : { ...r, [series]: other }));
 }
 
+/**
+ * The price index of more stores than the palette has colours: the stores with the most priced
+ * SKU-days kept, the rest one "other (N stores)" line whose index is theirs averaged per day,
+ * weighted by SKUs (as each store's index is the mean over its SKUs).
+ */
+function foldStores(rows: Row[]): Row[] {
+  const folded = foldSmallest(rows, 'store', 'skus', 'stores');
+  if (folded === rows) return rows;
+  const days = new Map<string, { store: unknown; price_date: unknown; weighted: number; skus: number }>();
+  for (const r of folded) {
+    const key = JSON.stringify([r.store, r.price_date]);
+    const day = days.get(key) ?? { store: r.store, price_date: r.price_date, weighted: 0, skus: 0 };
+    day.weighted += Number(r.price_index) * Number(r.skus);
+    day.skus += Number(r.skus);
+    days.set(key, day);
+  }
+  return [...days.values()].map((d) => ({ store: d.store, price_date: d.price_date, price_index: Math.round((100 * d.weighted) / d.skus) / 100, skus: d.skus }));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const runs: SectionDef = {
@@ -212,7 +231,7 @@ const priceIndex: SectionDef = {
     return ctx.chart('prices', {
       width: 560,
       height: 240,
-      data: { values: chartRows(rows) },
+      data: { values: foldStores(chartRows(rows)) },
       encoding: {
         x: dayAxis(rows, 'price_date', 'day'),
         y: { field: 'price_index', type: 'quantitative', title: 'index (first day = 100)', scale: { zero: false } },

@@ -107,4 +107,23 @@ describe('report numbers', () => {
     expect(quality).toContain('No scores: 1 table has no score: its latest scoring measured nothing.');
     expect(html).not.toContain('tables below quality gate');
   }, 60_000);
+
+  it('price index: more stores than colours never share one (the smallest are one "other" line, their index weighted by SKUs)', async () => {
+    const { lake } = await projectLake({
+      'marts/fct_prices_daily.sql': `select 'store' || lpad(i::varchar, 2, '0') as store, 1 as sku_id, DATE '2026-01-01' + j::INTEGER as price_date, (10 + i + j)::DECIMAL(18,2) as price from range(12) r(i), range(3) s(j)`,
+    });
+    expect((await lake.build()).status).toBe('success');
+    const prices = section(fs.readFileSync((await lake.report()).path, 'utf8'), 'prices');
+    const strokes = new Map<string, string>();
+    for (const m of prices.matchAll(/<path aria-label="([^"]*)"[^>]*?stroke="(#[0-9a-fA-F]+)"/g)) {
+      const store = /store: ([^;"]+)/.exec(m[1]!)?.[1];
+      if (store) strokes.set(store, m[2]!);
+    }
+    // Before: 12 lines in 10 colours, store10 and store11 drawn in store00's and store01's.
+    expect(strokes.size).toBe(10);
+    expect(new Set(strokes.values()).size).toBe(10);
+    expect(strokes.has('store08') && strokes.has('other (3 stores)')).toBe(true);
+    // Day 2 of stores 09-11: 20/19, 21/20 and 22/21 of day 1, one SKU each.
+    expect(prices).toContain('day: 02 Jan; index (first day = 100): 105.01; store: other (3 stores)');
+  }, 60_000);
 });
