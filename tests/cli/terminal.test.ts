@@ -124,4 +124,18 @@ export default { sources: [defineSource({ source: 'shop', dataset: 'prices', sch
     expect(rate, bar).toBeGreaterThan(0);
     expect(rate, bar).toBeLessThanOrEqual(625);
   }, 60_000);
+
+  it('the coloured level column is as wide as the plain one: every message starts in the same column', async () => {
+    const dir = project(2);
+    const r = await runCliInPty(dir, ['extract'], { cols: COLS });
+    expect(r.status, r.raw).toBe(0);
+    expect(r.raw).toMatch(/\x1b\[3\dmwarn\x1b\[39m/); // the level is coloured
+    const text = screenOf(r.raw, COLS).lines.join('\n');
+    const logLines = text.split('\n').filter((l) => /^\d\d:\d\d:\d\d [a-z]/.test(l));
+    expect(logLines.some((l) => l.includes(' info ')) && logLines.some((l) => l.includes(' warn ')), text).toBe(true);
+    // "HH:MM:SS " and the level padded to 5: messages start in column 15.
+    // Before: "10:00:00 info [run …]", one column left of the plain log's "info  [run …]" (the
+    // colour codes were counted in the padding).
+    for (const l of logLines) expect(l, text).toMatch(/^\d\d:\d\d:\d\d (info |warn |error) \S/);
+  }, 60_000);
 });
