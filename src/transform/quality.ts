@@ -10,7 +10,7 @@
  * | uniqueness   | 1 − duplicates / rows of the `unique` tests |
  * | validity     | 1 − failures / rows of the `accepted_values` tests |
  * | accuracy     | rows kept / (kept + rejected by `reject_if` range rules) |
- * | conformity   | share of values matching their format: EAN/GTIN, CEP, UF, by column name |
+ * | conformity   | share of values matching their format: EAN/GTIN, CEP, UF (or BR-UF), by column name |
  * | consistency  | 1 − failures / rows of the `expression` tests (cross-column rules) |
  * | integrity    | 1 − orphans / rows of the `relationships` tests |
  * | timeliness   | share of the sources it reads with a successful extract inside the warn window |
@@ -43,8 +43,9 @@ const FORMATS: { match: RegExp; check: (col: string) => string }[] = [
   },
   {
     match: /(^|_)(uf|state)$/,
+    // Bare (`SP`) or as ISO 3166-2 writes it (`BR-SP`, Mercado Livre's `address.state`).
     check: (c) =>
-      `CAST(${c} AS VARCHAR) IN ('AC','AL','AP','AM','BA','CE','DF','ES','GO','MA','MT','MS','MG','PA','PB','PR','PE','PI','RJ','RN','RS','RO','RR','SC','SP','SE','TO')`,
+      `regexp_replace(CAST(${c} AS VARCHAR), '^BR-', '') IN ('AC','AL','AP','AM','BA','CE','DF','ES','GO','MA','MT','MS','MG','PA','PB','PR','PE','PI','RJ','RN','RS','RO','RR','SC','SP','SE','TO')`,
   },
 ];
 

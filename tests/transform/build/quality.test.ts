@@ -120,6 +120,16 @@ describe('dimensions against hand-computed numbers', () => {
     expect(q!.conformity).toBeCloseTo(6 / 8);
   });
 
+  it('a state as Mercado Livre sends it (BR-SP, ISO 3166-2) conforms as its bare UF does; an unknown one does not', async () => {
+    const { lake } = await projectLake({
+      'trusted/tru_seller.sql': `select * from (values (1, 'BR-SP', 'SP'), (2, 'BR-RJ', 'RJ'), (3, 'BR-XX', 'XX')) t(seller_id, state, state_uf)`,
+    });
+    expect((await lake.build()).status).toBe('success');
+    const [q] = await lake.query(`select conformity from marts.mart_data_quality where model = 'trusted.tru_seller'`);
+    // Before: 2/6 — every `BR-` state failed, so the shipped tru_seller and dim_sellers scored half.
+    expect(q!.conformity).toBeCloseTo(4 / 6);
+  });
+
   it("a test's `where` narrows the rows its dimension is a share of (a column required on 2 rows and null on both is not 80 % complete)", async () => {
     const { lake } = await projectLake({
       'trusted/tru_a.sql': `select * from (values (1, 'x', null), (2, 'x', null), (3, 'y', 1), (4, 'y', 2), (5, 'y', null), (6, 'y', null), (7, 'y', null), (8, 'y', null), (9, 'y', null), (10, 'y', null)) as t(id, kind, ref)`,
