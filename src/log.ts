@@ -46,7 +46,8 @@ function formats(winston: typeof winstonTypes) {
     const { level, message, timestamp, runId, source, dataset, scope, model, ...rest } = info as Record<string, unknown>;
     const where = [runId, source && dataset ? sourceLabel(source, dataset, scope) : source, model].filter(Boolean).join(' ');
     const extra = Object.keys(rest).filter((k) => typeof k === 'string' && !k.startsWith('Symbol'));
-    const tail = extra.length > 0 ? ` ${JSON.stringify(Object.fromEntries(extra.map((k) => [k, rest[k]])))}` : '';
+    // A BIGINT (a count DuckDB returned) as the file writes it, a string: JSON.stringify throws on one.
+    const tail = extra.length > 0 ? ` ${JSON.stringify(Object.fromEntries(extra.map((k) => [k, rest[k]])), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` : '';
     // Padded by the level's own name: colorize() wraps `level` in escape codes a terminal does not show.
     const name = String((info as Record<symbol, unknown>)[Symbol.for('level')] ?? level);
     return `${String(timestamp).slice(11, 19)} ${String(level)}${' '.repeat(Math.max(0, 5 - name.length))} ${where ? `[${where}] ` : ''}${String(message)}${tail}`;

@@ -63,4 +63,19 @@ export default { sources: [defineSource({ source: 'shop', dataset: 'prices', sch
     for (let i = 0; i < 3; i++) expect(out.stderr).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d warn +\\[\\S+ s/d\\] slow ${i}$`, 'm'));
     expect(out.stderr).not.toContain('\x1b[');
   }, 60_000);
+
+  it('prints a BIGINT in a line\'s fields (a count DuckDB returned) as the file does, instead of failing the source that logged it', () => {
+    const script = `
+      import { Lakehouse, defineSource, z } from ${JSON.stringify(index)};
+      const lake = await Lakehouse.open({ root: ${JSON.stringify(path.join(tempDir('bigint-'), 'data'))}, log: { console: true } });
+      const r = await lake.extract([defineSource({ source: 's', dataset: 'd', schema: z.object({ a: z.number() }),
+        async *extract(ctx) { ctx.logger.info('pages counted', { pages: 12345678901234567890n }); yield [{ a: 1 }]; } })]);
+      console.log(JSON.stringify(r.sources.map((x) => [x.status, x.error ?? null])));
+      await lake.close();`;
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out.status, out.stderr).toBe(0);
+    // Before: [["failed","Do not know how to serialize a BigInt"]] with the console on (a terminal), a success under cron.
+    expect(out.stdout.trim()).toBe('[["success",null]]');
+    expect(out.stderr).toMatch(/^\d\d:\d\d:\d\d info +\[\S+ s\/d\] pages counted \{"pages":"12345678901234567890"\}$/m);
+  }, 60_000);
 });
