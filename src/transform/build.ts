@@ -653,6 +653,9 @@ class Builder {
         if (!(await this.carry(node.id)) && taken) {
           this.warnings.push(`${node.id} is not in this build's catalog: ${this.causes.get(node.id)?.split('\n')[0]}; select it to rebuild it`);
         }
+        // Never built because it waits for a first extract: the selected models reading it wait
+        // too (as in a build of everything), with that cause rather than a bare "not built".
+        if (!this.state.has(node.id)) this.markWaiting(node);
         continue;
       }
       const started = performance.now();
@@ -751,6 +754,21 @@ class Builder {
   }
 
   /** `source.dataset` read by the node (directly or through ephemerals) with no bronze and no recorded schema. */
+  /** An unselected model missing from the catalog: waiting when a source it reads (maybe through a waiting upstream) was never extracted. */
+  private markWaiting(node: ProjectNode): void {
+    const missing = this.neverExtracted(node);
+    if (missing) {
+      this.waiting.add(node.id);
+      this.causes.set(node.id, `source ${missing} has never been extracted`);
+      return;
+    }
+    const blocked = this.blockedBy(node);
+    if (blocked && this.waiting.has(blocked)) {
+      this.waiting.add(node.id);
+      this.causes.set(node.id, `upstream ${blocked} was not built: ${this.causes.get(blocked)}`);
+    }
+  }
+
   private neverExtracted(node: ProjectNode): string | undefined {
     const visit = (n: ProjectNode, seen: Set<string>): string | undefined => {
       for (const s of n.sources) {

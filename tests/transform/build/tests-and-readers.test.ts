@@ -275,6 +275,21 @@ describe('a source never extracted', () => {
       'marts.fine': ['success', null],
     });
   });
+
+  it('skips a selected model whose unselected upstream waits for it, with that cause, without failing the build', async () => {
+    // Observed: `select: ['after_never+']` was `failed`, skipped because "trusted.tru_never: not built",
+    // while a build of everything was `success` (README's quick start: build({ select: ['fct_prices_daily+'] })).
+    const { lake } = await projectLake({
+      'staging/stg_never.sql': `select * from {{ source('nowhere', 'items') }}`,
+      'trusted/tru_never.sql': `select * from {{ ref('stg_never') }}`,
+      'marts/after_never.sql': `select count(*) as n from {{ ref('tru_never') }}`,
+    });
+    const r = await lake.build({ select: ['after_never+'] });
+    expect(r.status).toBe('success');
+    expect(r.models.map((m) => [m.name, m.status, m.skippedBecause])).toEqual([
+      ['marts.after_never', 'skipped', 'trusted.tru_never: upstream staging.stg_never was not built: source nowhere.items has never been extracted'],
+    ]);
+  });
 });
 
 describe('source as of a run', () => {
