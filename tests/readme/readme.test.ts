@@ -29,4 +29,9 @@ describe('README', () => {
     }
     expect(missing).toEqual([]);
   });
+
+  it('names every function, class and value the package exports', () => {
+    const unnamed = Object.keys(duckhouse).filter((name) => !new RegExp(`\\b${name}\\b`).test(readme));
+    expect(unnamed).toEqual([]);
+  });
 });
