@@ -34,4 +34,41 @@ describe('README', () => {
     const unnamed = Object.keys(duckhouse).filter((name) => !new RegExp(`\\b${name}\\b`).test(readme));
     expect(unnamed).toEqual([]);
   });
+
+  it('has TypeScript blocks that type-check against the public exports', () => {
+    const dir = tempDir('duckhouse-readme-');
+    const values = Object.keys(duckhouse);
+    // The free names the blocks lean on, as a reader's own code would have them.
+    const context: Record<string, string> = {
+      lake: 'declare const lake: Lakehouse;',
+      sources: 'declare const sources: AnySource[];',
+      clientId: 'declare const clientId: string;',
+      clientSecret: 'declare const clientSecret: string;',
+      refreshToken: 'declare const refreshToken: string;',
+      path: 'declare const path: string;',
+      schema: 'declare const schema: z.ZodObject<{ id: z.ZodString }>;',
+      store: 'declare const store: string;',
+      vtex: 'declare const vtex: { baseUrlFor(store: string): string };',
+    };
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThan(5);
+    blocks.forEach((block, i) => {
+      const declared = (name: string) => new RegExp(`(const|let) (\\[|\\{)?[^=]*\\b${name}\\b[^=]*=`).test(block);
+      const prelude = [
+        `import { ${values.join(', ')}, type AnySource } from 'duckhouse';`,
+        ...Object.entries(context).filter(([name]) => !declared(name)).map(([, d]) => d),
+      ];
+      fs.writeFileSync(path.join(dir, `block${i}.ts`), `${prelude.join('\n')}\n${block.replace(/^import .* from 'duckhouse';$/gm, '')}\nexport {};\n`);
+    });
+    fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }');
+    fs.writeFileSync(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true, skipLibCheck: true, noEmit: true, types: ['node'], typeRoots: [path.join(repo, 'node_modules', '@types')], baseUrl: '.', paths: { duckhouse: [path.join(repo, 'src', 'index.ts')] } },
+        include: ['*.ts'],
+      }),
+    );
+    const r = spawnSync(process.execPath, [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+  }, 120_000);
 });
