@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as duckhouse from '../../src/index.js';
 import { buildProgram } from '../../src/cli.js';
+import { limitsSchema, openOptionsSchema, qualitySchema } from '../../src/config.js';
+import { reportOptionsSchema } from '../../src/report/report.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +30,17 @@ describe('README', () => {
       for (const option of command.options) if (!row.includes(option.long!) && !(option.short && row.includes(`${option.short} `))) missing.push(`${command.name()} ${option.long}`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it('names every option of Lakehouse.open and of every lake method', () => {
+    const named = (key: string) => readme.includes(`\`${key}\``) || readme.includes(`${key}: `) || readme.includes(`.${key}\``) || new RegExp(`[{,] ${key}[,}]? `).test(readme);
+    const keys = [openOptionsSchema, limitsSchema, qualitySchema, reportOptionsSchema].flatMap((s) => Object.keys(s.shape));
+    // The lake methods check their option keys by name (checkOptionKeys) or with a strict schema.
+    const lakehouse = fs.readFileSync(path.join(repo, 'src', 'lakehouse.ts'), 'utf8');
+    for (const m of lakehouse.matchAll(/checkOptionKeys\(options, \[([^\]]*)\]/g)) keys.push(...[...m[1]!.matchAll(/'(\w+)'/g)].map((k) => k[1]!));
+    const config = fs.readFileSync(path.join(repo, 'src', 'config.ts'), 'utf8');
+    for (const m of config.matchAll(/^ {2}(\w+): z\./gm)) keys.push(m[1]!);
+    expect([...new Set(keys)].filter((k) => !named(k))).toEqual([]);
   });
 
   it('names every function, class and value the package exports', () => {
