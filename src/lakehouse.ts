@@ -66,9 +66,14 @@ export interface ExtractOptions {
 
 const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.PRAGMA, StatementType.CALL]);
 
+/** The SQL from its first keyword on: leading whitespace and comments dropped. */
+function fromFirstKeyword(sql: string): string {
+  return sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
+}
+
 /** The statement an `EXPLAIN ANALYZE` (or `EXPLAIN (ANALYZE, …)`) runs; undefined for a plain EXPLAIN. */
 function explainAnalyzed(sql: string): string | undefined {
-  const text = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
+  const text = fromFirstKeyword(sql);
   const m = /^EXPLAIN\s*(?:\(([^)]*)\)|(ANALY[SZ]E)\b)\s*/i.exec(text);
   if (!m || !(m[2] !== undefined || /\bANALY[SZ]E\b/i.test(m[1] ?? ''))) return undefined;
   return text.slice(m[0].length);
@@ -367,6 +372,9 @@ export class Lakehouse {
 
   /** Runs statement `index` of `extracted` if it is read-only. */
   private async runOneReadOnly(c: DuckDBConnection, extracted: DuckDBExtractedStatements, index: number, sql: string, params: QueryParams | undefined): Promise<Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>> {
+    // DuckDB creates an EXPORT DATABASE's folder while it binds (prepares) the statement, so
+    // refusing it by its prepared type would leave that folder behind.
+    if (/^EXPORT\b/i.test(fromFirstKeyword(sql))) throw notReadOnly(StatementType.EXPORT);
     const prepared = await extracted.prepare(index);
     try {
       if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {

@@ -73,6 +73,14 @@ describe('lake.query', () => {
     expect(fs.existsSync(path.join(lake.paths.root, 'x.csv'))).toBe(false);
   });
 
+  it('refuses EXPORT DATABASE without creating its folder', async () => {
+    // Observed: the refusal came after DuckDB had bound the statement, which creates the folder.
+    const lake = await tempLake();
+    const target = path.join(tempDir(), 'exported');
+    await expect(lake.query(`/* dump */ EXPORT DATABASE '${target}' (FORMAT parquet)`)).rejects.toThrow(/read-only: EXPORT statements are not allowed/);
+    expect(fs.existsSync(target)).toBe(false);
+  });
+
   it('queryArrow returns an apache-arrow Table with typed columns', async () => {
     const lake = await tempLake();
     const table = await lake.queryArrow(`SELECT range AS id, range * 1.5 AS price, 'p' || range AS name, DATE '2026-01-01' + range::INTEGER AS day FROM range(3)`);
