@@ -753,7 +753,6 @@ class Builder {
     }
   }
 
-  /** `source.dataset` read by the node (directly or through ephemerals) with no bronze and no recorded schema. */
   /** An unselected model missing from the catalog: waiting when a source it reads (maybe through a waiting upstream) was never extracted. */
   private markWaiting(node: ProjectNode): void {
     const missing = this.neverExtracted(node);
@@ -769,6 +768,7 @@ class Builder {
     }
   }
 
+  /** `source.dataset` read by the node (directly or through ephemerals) with no bronze and no recorded schema. */
   private neverExtracted(node: ProjectNode): string | undefined {
     const visit = (n: ProjectNode, seen: Set<string>): string | undefined => {
       for (const s of n.sources) {
