@@ -16,7 +16,7 @@ sales as (
         count(distinct seller_id)    as sellers_count,
         min(purchased_date)          as first_sold_date,
         max(purchased_date)          as last_sold_date
-    from {{ ref('fct_shop_order_items') }}
+    from {{ ref('fct_order_items') }}
     group by product_id
 )
 

@@ -17,7 +17,7 @@ sales as (
         coalesce(sum(item_value) filter (where is_paid), 0)  as paid_revenue,
         min(purchased_date)                                  as first_sale_date,
         max(purchased_date)                                  as last_sale_date
-    from {{ ref('fct_shop_order_items') }}
+    from {{ ref('fct_order_items') }}
     group by seller_id
 )
 

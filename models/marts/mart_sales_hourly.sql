@@ -12,7 +12,7 @@ with orders as (
 
 grid as (
     select d.date_day as order_date, h.order_hour
-    from {{ ref('dim_shop_dates') }} as d
+    from {{ ref('dim_dates') }} as d
     cross join (select unnest(range(24))::INTEGER as order_hour) as h
     where d.date_day between (select min(purchased_date) from orders) and (select max(purchased_date) from orders)
 ),

@@ -282,23 +282,21 @@ interface ProductSource {
 }
 
 const PRODUCT_SOURCES: ProductSource[] = [
-  ...['marts.fct_shop_order_items', 'marts.fct_order_items'].map(
-    (fact): ProductSource => ({
-      name: fact,
-      caption: `Shop: paid items, item price without freight (${fact})`,
-      ready: (ctx) => has(ctx.analytics.get(fact), 'product_id', 'price'),
-      query: (ctx) => {
-        const cols = ctx.analytics.get(fact)!;
-        const dim = has(ctx.analytics.get('marts.dim_shop_products'), 'product_id', 'category');
-        return ctx.lake.query(
-          `SELECT i.product_id, ${dim ? 'p.category' : 'NULL'} AS category, sum(i.price)::DOUBLE AS revenue, count(*)::BIGINT AS units
-           FROM ${fact} AS i ${dim ? 'LEFT JOIN marts.dim_shop_products AS p USING (product_id)' : ''}
-           ${cols.has('is_paid') ? 'WHERE i.is_paid' : ''}
-           GROUP BY ALL ORDER BY revenue DESC, i.product_id LIMIT 10`,
-        );
-      },
-    }),
-  ),
+  {
+    name: 'marts.fct_order_items',
+    caption: 'Shop: paid items, item price without freight (marts.fct_order_items)',
+    ready: (ctx) => has(ctx.analytics.get('marts.fct_order_items'), 'product_id', 'price'),
+    query: (ctx) => {
+      const cols = ctx.analytics.get('marts.fct_order_items')!;
+      const dim = has(ctx.analytics.get('marts.dim_shop_products'), 'product_id', 'category');
+      return ctx.lake.query(
+        `SELECT i.product_id, ${dim ? 'p.category' : 'NULL'} AS category, sum(i.price)::DOUBLE AS revenue, count(*)::BIGINT AS units
+         FROM marts.fct_order_items AS i ${dim ? 'LEFT JOIN marts.dim_shop_products AS p USING (product_id)' : ''}
+         ${cols.has('is_paid') ? 'WHERE i.is_paid' : ''}
+         GROUP BY ALL ORDER BY revenue DESC, i.product_id LIMIT 10`,
+      );
+    },
+  },
   {
     name: 'trusted.tru_order_item',
     caption: 'Mercado Livre: paid orders, line amount (trusted.tru_order_item)',
@@ -322,12 +320,10 @@ const PRODUCT_SOURCES: ProductSource[] = [
 const topProducts: SectionDef = {
   id: 'top-products',
   title: 'Top 10 products by revenue',
-  about: 'Shop (marts.fct_shop_order_items + dim_shop_products) and Mercado Livre (trusted.tru_order_item), whichever are built.',
+  about: 'Shop (marts.fct_order_items + dim_shop_products) and Mercado Livre (trusted.tru_order_item), whichever are built.',
   async render(ctx) {
-    const ready = PRODUCT_SOURCES.filter((s) => s.ready(ctx));
-    // One shop fact is enough: the second name is an alias some projects use.
-    const chosen = ready.filter((s, i) => !(s.name === 'marts.fct_order_items' && ready.slice(0, i).some((o) => o.name === 'marts.fct_shop_order_items')));
-    if (chosen.length === 0) return missing('an order-items fact (marts.fct_shop_order_items or trusted.tru_order_item)');
+    const chosen = PRODUCT_SOURCES.filter((s) => s.ready(ctx));
+    if (chosen.length === 0) return missing('an order-items fact (marts.fct_order_items or trusted.tru_order_item)');
     const parts: string[] = [];
     for (const source of chosen) {
       const rows = await source.query(ctx);

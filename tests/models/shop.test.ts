@@ -38,8 +38,8 @@ const SHOP_MODELS = [
   'staging.stg_shop__order_reviews', 'staging.stg_shop__orders', 'staging.stg_shop__products', 'staging.stg_shop__sellers',
   'trusted.tru_shop_customer', 'trusted.tru_shop_geolocation', 'trusted.tru_shop_order', 'trusted.tru_shop_order_item',
   'trusted.tru_shop_payment', 'trusted.tru_shop_product', 'trusted.tru_shop_review', 'trusted.tru_shop_seller',
-  'marts.dim_customers', 'marts.dim_shop_dates', 'marts.dim_shop_products', 'marts.dim_shop_sellers',
-  'marts.fct_shop_order_items', 'marts.fct_shop_orders', 'marts.fct_shop_payments', 'marts.fct_shop_reviews',
+  'marts.dim_customers', 'marts.dim_dates', 'marts.dim_shop_products', 'marts.dim_shop_sellers',
+  'marts.fct_order_items', 'marts.fct_shop_orders', 'marts.fct_payments', 'marts.fct_reviews',
   'marts.mart_customer_daily', 'marts.mart_customer_ltv', 'marts.mart_customer_rfm', 'marts.mart_sales_hourly',
 ];
 
@@ -133,7 +133,7 @@ describe('shop models on a generated dataset', () => {
     expect(sums!.rfm_people).toBe(sums!.ltv_people);
     expect(sums!.hours).toBe(sums!.grid);
     const holidays = await lake.query<{ date_day: string; holiday_name: string }>(
-      `select strftime(date_day, '%Y-%m-%d') as date_day, holiday_name from marts.dim_shop_dates where holiday_name is not null order by 1`,
+      `select strftime(date_day, '%Y-%m-%d') as date_day, holiday_name from marts.dim_dates where holiday_name is not null order by 1`,
     );
     expect(holidays).toEqual([
       { date_day: '2024-05-12', holiday_name: "Mother's Day" },
@@ -412,5 +412,17 @@ describe('CLV and RFM on a hand-computed dataset', () => {
       ['u12', 5, 25, false],
       ['u13', 3, 20, false],
     ]);
+  });
+});
+
+describe('shop mart names', () => {
+  it("are DESIGN's, with shop_ only where a prices or marketplace mart has the name", () => {
+    const marts = fs.readdirSync(path.join(MODELS, 'marts')).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4));
+    for (const name of ['dim_customers', 'dim_dates', 'fct_order_items', 'fct_payments', 'fct_reviews', 'mart_sales_hourly', 'mart_customer_daily']) {
+      expect(marts, name).toContain(name);
+    }
+    // dim_products, dim_sellers and fct_orders are the prices and Mercado Livre marts.
+    for (const name of ['dim_products', 'dim_sellers', 'fct_orders']) expect(marts, name).toContain(name.replace('_', '_shop_'));
+    for (const old of ['dim_shop_dates', 'fct_shop_order_items', 'fct_shop_payments', 'fct_shop_reviews']) expect(marts, old).not.toContain(old);
   });
 });

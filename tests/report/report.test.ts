@@ -50,7 +50,7 @@ const MODELS: Record<string, string> = {
   'marts/fct_shop_orders.sql': `select * from (values
   ${values(Array.from({ length: 30 }, (_, i) => [`o${i}`, `c${i % 12}`, `2026-02-${String(1 + (i % 20)).padStart(2, '0')}`, 50 + i * 7, i % 7 !== 0]))}
 ) as t(order_id, customer_unique_id, purchased_date, revenue, is_paid)`.replace(/'(2026-\d\d-\d\d)'/g, "DATE '$1'"),
-  'marts/fct_shop_order_items.sql': `select * from (values
+  'marts/fct_order_items.sql': `select * from (values
   ${values(Array.from({ length: 40 }, (_, i) => [`o${i % 30}`, `p${String(i % 14).padStart(3, '0')}abcdef`, 10 + (i % 14) * 9, i % 7 !== 0]))}
 ) as t(order_id, product_id, price, is_paid)`,
   'marts/dim_shop_products.sql': `select * from (values

@@ -2,8 +2,7 @@
 {#-
   One row per São Paulo calendar day (date_day), whole years from the first order's year to the
   last year any shop date reaches (purchases, deliveries, delivery estimates, review answers),
-  so every *_date of the shop facts finds its day. Named dim_shop_dates: its range follows the
-  shop's data.
+  so every *_date of the shop facts finds its day: its range follows the shop's data.
 
   Weekdays are ISO (1 = Monday … 7 = Sunday); names are English. Commercial dates:
     Black Friday     the day after the fourth Thursday of November (as in the US and in Brazil)
@@ -18,7 +17,7 @@ with bounds as (
             year(max(purchased_date)),
             year(max(delivered_date)),
             year(max(estimated_delivery_date)),
-            coalesce((select year(max(answered_date)) from {{ ref('fct_shop_reviews') }}), 0)
+            coalesce((select year(max(answered_date)) from {{ ref('fct_reviews') }}), 0)
         )::INTEGER, 12, 31)                                  as last_day
     from {{ ref('fct_shop_orders') }}
 ),
