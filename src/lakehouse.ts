@@ -745,8 +745,9 @@ export class Lakehouse {
   async compact(options: CompactOptions): Promise<CompactResult> {
     this.ensureOpen('compact');
     checkOptionKeys(options, ['source', 'dataset', 'partitions', 'targetFileMb'], 'lake.compact');
-    const { compactDataset, checkCompactOptions } = await import('./bronze/lifecycle.js');
+    const { compactDataset, checkCompactOptions, checkDatasetExists } = await import('./bronze/lifecycle.js');
     checkCompactOptions(options, this.options.limits.compactionTargetMb);
+    checkDatasetExists('lake.compact', this.paths.root, options.source, options.dataset);
     return this.lifecycleRun('compact', (env) => compactDataset(env, options, this.options.limits.compactionTargetMb));
   }
 
@@ -760,8 +761,9 @@ export class Lakehouse {
   async prune(options: PruneOptions): Promise<PruneResult> {
     this.ensureOpen('prune');
     checkOptionKeys(options, ['source', 'dataset', 'olderThan', 'dryRun'], 'lake.prune');
-    const { pruneDataset, checkPruneOptions } = await import('./bronze/lifecycle.js');
+    const { pruneDataset, checkPruneOptions, checkDatasetExists } = await import('./bronze/lifecycle.js');
     checkPruneOptions(options, this.options.timezone);
+    checkDatasetExists('lake.prune', this.paths.root, options.source, options.dataset);
     if (options.dryRun === true) {
       const runId = newRunId();
       const env = await this.lifecycleEnv(runId, this.logger.child({ runId }));

@@ -130,6 +130,22 @@ function checkNames(where: string, source: unknown, dataset: unknown): void {
   }
 }
 
+/**
+ * Refuses a dataset bronze has no folder for, as `duckhouse compact|prune` does: a misspelt name
+ * would otherwise be a recorded `success` that compacted or pruned nothing.
+ */
+export function checkDatasetExists(where: string, root: string, source: string, dataset: string): void {
+  const bronze = path.join(root, 'bronze');
+  const isDir = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
+  if (isDir(path.join(bronze, source, dataset))) return;
+  const existing: string[] = [];
+  for (const s of isDir(bronze) ? fs.readdirSync(bronze).sort() : []) {
+    if (!isDir(path.join(bronze, s))) continue;
+    for (const d of fs.readdirSync(path.join(bronze, s)).sort()) if (isDir(path.join(bronze, s, d))) existing.push(`${s}/${d}`);
+  }
+  throw new ConfigError(`${where}: no bronze dataset ${JSON.stringify(`${source}/${dataset}`)}; bronze has: ${existing.join(', ') || 'nothing yet'}`);
+}
+
 /** The dataset's visible files, with what compaction and prune need to know of each. */
 async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Promise<{ files: LiveFile[]; partitionKeys: string[]; recorded: Map<string, { rows: number; removed: boolean }> }> {
   // Files of a run in progress that the metrics db has not recorded may be mid-commit: scanBronze leaves them out.

@@ -111,4 +111,20 @@ describe('compact and prune: refused options', () => {
     await expect(lake.prune({ source: 'shop', dataset: 'prices', olderThan: '1d', dryRun: 'yes' as never })).rejects.toThrow(/option "dryRun"/);
     expect(await lake.runs()).toEqual(before);
   });
+
+  it('refuse a dataset bronze does not hold, naming it and what bronze has, as the CLI does; no run recorded', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    const before = await lake.runs();
+    for (const call of [
+      () => lake.compact({ source: 'shop', dataset: 'pricez' }),
+      () => lake.prune({ source: 'shop', dataset: 'pricez', olderThan: '365d' }),
+      () => lake.prune({ source: 'shopp', dataset: 'prices', olderThan: '365d', dryRun: true }),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/^lake\.(compact|prune): no bronze dataset "(shop\/pricez|shopp\/prices)"; bronze has: shop\/prices$/);
+    }
+    expect(await lake.runs()).toEqual(before);
+  });
 });
