@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { errorMessage, SourceError } from '../errors.js';
 import { redact } from '../redact.js';
 
 export interface QuarantineReason {
@@ -53,7 +54,16 @@ export class QuarantineWriter {
     if (this.lines.length >= 1000 || this.chars >= FLUSH_CHARS) this.flush();
   }
 
+  /** Throws a SourceError naming the file when it cannot be written (the lines stay buffered). */
   flush(): void {
+    try {
+      this.write();
+    } catch (error) {
+      throw new SourceError('QUARANTINE_WRITE', `quarantine file ${this.file} could not be written: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  private write(): void {
     if (this.lines.length === 0) return;
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     // Whole lines, in writes of at most ~FLUSH_CHARS (one line longer than that is a write of its own).

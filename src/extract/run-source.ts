@@ -175,6 +175,16 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   // be in it, so this run must not save the cursor any more (the next run reads them again), and
   // it stops fetching.
   let failedWrite: { error: unknown } | undefined;
+  // Set once the quarantine file could not be written: the source stops, but the rows validated
+  // before are still committed (a failure must not take the valid rows with it).
+  let quarantineFailed: unknown;
+  const flushQuarantine = (): void => {
+    try {
+      quarantine.flush();
+    } catch (e) {
+      quarantineFailed ??= e;
+    }
+  };
   // The batch being written and committed while the next one is buffered (at most one), and its rows.
   let writing: Promise<void> | undefined;
   let writingRows = 0;
@@ -187,9 +197,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     const previous = writing;
     writing = undefined;
     await previous;
-    quarantine.flush();
+    flushQuarantine();
     const saving = cursor;
-    const withCursor = cursorDirty && !failedWrite;
+    // Not past records whose rejection is in no file: the next run reads them again.
+    const withCursor = cursorDirty && !failedWrite && !quarantineFailed;
     const rejected = rejectedSinceFlush;
     const sealed = await writer.seal();
     rejectedSinceFlush = 0;
@@ -264,6 +275,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       unappended = true;
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
       if (failedWrite) throw failedWrite.error; // a batch failed in the background: stop fetching
+      if (quarantineFailed) throw quarantineFailed;
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
       const valid: SourceRecord[] = [];
       const validRaw: unknown[] = [];
@@ -332,6 +344,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     error ??= e;
     await writer.discard().catch(() => undefined);
   }
+  error ??= quarantineFailed;
   env.cursors.release(cursorKey);
   try {
     await env.metrics.recordHttpStats(env.runId, source.source, source.dataset, httpStats);

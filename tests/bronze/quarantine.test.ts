@@ -73,4 +73,42 @@ describe('quarantine', () => {
     const second = await lake.extract([none]);
     expect(second).toMatchObject({ status: 'failed', sources: [{ status: 'failed', rows: 0, error: 'no connection' }] });
   });
+
+  it('keeps the rows validated before its quarantine file could not be written, and fails the source naming the file', async () => {
+    const lake = await tempLake();
+    // A file where the source's quarantine folder belongs: the quarantine cannot be written.
+    fs.mkdirSync(lake.paths.quarantine, { recursive: true });
+    fs.writeFileSync(path.join(lake.paths.quarantine, 'q'), 'not a folder');
+    const result = await lake.extract(
+      defineSource({
+        source: 'q',
+        dataset: 'd',
+        schema: z.object({ id: z.number() }),
+        async *extract(ctx) {
+          await ctx.cursor();
+          ctx.checkpoint({ after: 2 });
+          yield [{ id: 1 }, { id: 'x' }, { id: 2 }];
+        },
+      }),
+    );
+    // The cursor stays before the record whose rejection is in no file: the next run reads it again.
+    expect(fs.existsSync(path.join(lake.paths.state, 'cursors', 'q.d.json'))).toBe(false);
+    expect(result.sources[0]).toMatchObject({ status: 'partial', rows: 2, error: expect.stringContaining(path.join('quarantine', 'q')) });
+    expect((await lake.bronze('q/d')).map((r) => r.id).sort()).toEqual([1, 2]);
+    // The 1,000th rejection fills the quarantine's buffer, whose write fails mid-item.
+    const many = await lake.extract(
+      defineSource({
+        source: 'q',
+        dataset: 'many',
+        schema: z.object({ id: z.number() }),
+        async *extract() {
+          yield [{ id: 1 }];
+          yield Array.from({ length: 1_000 }, () => ({ id: 'x' }));
+          yield [{ id: 2 }];
+        },
+      }),
+    );
+    expect(many.sources[0]).toMatchObject({ status: 'partial', rows: 1, error: expect.stringContaining(path.join('quarantine', 'q')) });
+    expect((await lake.bronze('q/many')).map((r) => r.id)).toEqual([1]);
+  });
 });
