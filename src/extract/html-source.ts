@@ -22,7 +22,7 @@ import { z } from 'zod';
 import type { Limits } from '../config.js';
 import { parseOptions } from '../config.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import { isSecretName, redactString, registerSecret } from '../redact.js';
+import { isSecretName, REDACTED, redactString, registerSecret } from '../redact.js';
 import { parseBrl, parseBrNumber, parsePackSize } from './brazil.js';
 import type { HttpResponse } from './http/client.js';
 import type { AuthStrategy } from './http/oauth.js';
@@ -260,7 +260,8 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
   async function* crawl(ctx: ExtractContext): AsyncGenerator<unknown[]> {
     const cheerio = await loadCheerio();
     checkSelectors(cheerio, o.extract, follow, where);
-    const frontier = new Frontier(startUrls, o.followExternal, await ctx.cursor(), ctx);
+    const secrets = new UrlSecrets(startUrls);
+    const frontier = new Frontier(startUrls, o.followExternal, await ctx.cursor(), ctx, secrets);
     const { plain, credentials } = splitHeaders(o.headers ?? {});
     const basic = startCredentials(o.startUrls);
     const auth = credentials || basic.size > 0 ? ownOriginsOnly(credentials ?? {}, basic, frontier) : undefined;
@@ -332,7 +333,8 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       }
       if (linkError !== undefined) reject(`follow failed: ${errorMessage(linkError)}`, { status: response.status });
       if (!keepUrl) return records;
-      return records.map((r) => (r !== null && typeof r === 'object' && !Array.isArray(r) && (r as SourceRecord)._url === undefined ? { ...r, _url: url } : r));
+      const shown = redactString(secrets.hide(url));
+      return records.map((r) => (r !== null && typeof r === 'object' && !Array.isArray(r) && (r as SourceRecord)._url === undefined ? { ...r, _url: shown } : r));
     };
 
     try {
@@ -384,9 +386,17 @@ class Frontier {
   private readonly savedKeys = new Set<string>();
   private readonly savedVisitedKeys = new Set<string>();
 
-  constructor(startUrls: string[], private readonly followExternal: boolean, saved: unknown, ctx: ExtractContext) {
+  constructor(startUrls: string[], private readonly followExternal: boolean, saved: unknown, ctx: ExtractContext, private readonly secrets: UrlSecrets) {
     this.startUrls = startUrls;
     const state = crawlStateSchema.safeParse(saved);
+    if (state.success) {
+      // Saved with the start URLs' secrets redacted: the crawl requests (and compares) them with their values.
+      const s = state.data;
+      const reveal = (url: string): string => secrets.reveal(url);
+      s.start = s.start.map(reveal);
+      s.visited = s.visited.map(reveal);
+      s.queue = s.queue.map((e) => ({ url: reveal(e.url), ...(e.from === undefined ? {} : { from: reveal(e.from) }) }));
+    }
     const resumable = state.success && (sameList(state.data.start, startUrls) || sameList(state.data.start.map(legacyKey), startUrls.map(legacyKey)));
     if (state.success && !resumable) ctx.warn(`${ctx.source}/${ctx.dataset}: the start URLs changed since the unfinished crawl; starting a new crawl`);
     else if (saved !== undefined && !state.success && !isFinished(saved)) ctx.warn(`${ctx.source}/${ctx.dataset}: the saved crawl state is not readable; starting a new crawl`);
@@ -456,15 +466,80 @@ class Frontier {
 
   /** The state to resume from: pages in flight go back to the front of the queue. */
   snapshot(): CrawlState {
+    const hide = (url: string): string => this.secrets.hide(url);
     return {
       v: 1,
-      start: this.startUrls,
+      start: this.startUrls.map(hide),
       origins: [...this.origins],
-      visited: [...this.visited],
-      queue: [...this.active.values(), ...this.queue],
+      visited: [...this.visited].map(hide),
+      queue: [...this.active.values(), ...this.queue].map((e) => ({ url: hide(e.url), ...(e.from === undefined ? {} : { from: hide(e.from) }) })),
       pages: this.pages,
     };
   }
+}
+
+/**
+ * The secret query parameters of the start URLs (`?token=…`, `api_key=…`: the names the logs
+ * redact). Pages are requested with them; what is stored under data/ (`_url`, the frontier in
+ * the cursor and in `source_batches`) holds them redacted as the logs do, and a resumed crawl
+ * puts the values back from the start URLs.
+ */
+class UrlSecrets {
+  /** `<origin> <name>` → the value as the start URL writes it. */
+  private readonly values = new Map<string, string>();
+  /** Each `name=value` pair to redact (compiled once: every page's frontier is saved). */
+  private readonly pairs: RegExp[] = [];
+
+  constructor(startUrls: string[]) {
+    for (const href of startUrls) {
+      const url = new URL(href);
+      for (const pair of url.search.slice(1).split('&')) {
+        const at = pair.indexOf('=');
+        if (at <= 0) continue;
+        const name = pair.slice(0, at);
+        const value = pair.slice(at + 1);
+        if (!isSecretName(safeDecode(name)) && redactString(`?${pair}`) === `?${pair}`) continue;
+        this.values.set(`${url.origin} ${name}`, value);
+        this.pairs.push(new RegExp(`([?&])(${escapeRegExp(name)})=${escapeRegExp(value)}(?=&|#|$)`, 'g'));
+        // A link or a record echoing the value under another name is scrubbed too.
+        registerSecret(value);
+        registerSecret(safeDecode(value));
+      }
+    }
+  }
+
+  /** The URL with the start URLs' secret parameters redacted (what `reveal` can put back). */
+  hide(url: string): string {
+    let out = url;
+    for (const pair of this.pairs) out = out.replace(pair, `$1$2=${REDACTED}`);
+    return out;
+  }
+
+  reveal(url: string): string {
+    if (this.values.size === 0 || !url.includes(REDACTED)) return url;
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      return url;
+    }
+    return url.replace(new RegExp(`([?&])([^=&#]+)=${escapeRegExp(REDACTED)}`, 'g'), (whole, pre: string, name: string) => {
+      const value = this.values.get(`${origin} ${name}`);
+      return value === undefined ? whole : `${pre}${name}=${value}`;
+    });
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The `headers` option split: credentials (a secret-looking name) apart from the rest. */

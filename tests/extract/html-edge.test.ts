@@ -13,6 +13,7 @@ import { defineSource, z } from '../../src/index.js';
 import { htmlSource, normalizeCrawlUrl } from '../../src/extract/html-source.js';
 import { QuarantineWriter } from '../../src/extract/quarantine.js';
 import { isSecretName } from '../../src/redact.js';
+import { findSecrets } from '../helpers/secret-scan.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const FAST = { requestsPerSecond: 1_000, burst: 100, backoffBaseMillis: 5, backoffMaxMillis: 50 };
@@ -258,6 +259,49 @@ describe('htmlSource edges', () => {
       const full = path.join(lake.paths.root, file);
       if (fs.statSync(full).isFile()) expect(fs.readFileSync(full).toString('latin1'), file).not.toContain(password);
     }
+  });
+
+  it('a start URL with ?token= / api_key= is requested as given but never stored under data/ (_url, frontier, metrics), nor after a crawl stopped midway resumes', async () => {
+    const token = 'tok-Zq81xP';
+    const apiKey = 'k3y-99aa';
+    let down = true;
+    const server = http.createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      if (u.searchParams.get('token') !== token || u.searchParams.get('api_key') !== apiKey) {
+        res.writeHead(401, { 'content-type': 'text/html' });
+        return res.end(html('<p>no</p>'));
+      }
+      if (u.pathname === '/c/2' && down) {
+        res.writeHead(503, { 'retry-after': '0' });
+        return res.end('down');
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const at = u.pathname === '/' ? 'home' : u.pathname.slice(3);
+      res.end(html(`<li class="p" data-sku="${at}">x</li><a class="n" href="/c/1?token=${token}&api_key=${apiKey}">1</a><a class="n" href="/c/2?token=${token}&api_key=${apiKey}">2</a>`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const source = htmlSource({
+      source: 'sec',
+      dataset: 'p',
+      startUrls: [`${url}/?token=${token}&api_key=${apiKey}`],
+      follow: 'a.n',
+      extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } },
+      schema: z.object({ sku: z.string(), _url: z.string() }),
+      limits: { ...FAST, inFlight: 1, retries: 1, flushRows: 1 },
+    });
+    const first = await lake.extract(source);
+    expect(first.sources[0]).toMatchObject({ status: 'partial', rows: 2 });
+    expect((await findSecrets(lake.paths.root, [token, apiKey])).hits).toEqual([]);
+    down = false;
+    const second = await lake.extract(source);
+    expect(second.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(((await lake.bronze('sec/p')) as { sku: string }[]).map((r) => r.sku).sort()).toEqual(['1', '2', 'home']);
+    expect(((await lake.bronze('sec/p')) as { _url: string }[]).every((r) => r._url.startsWith(url))).toBe(true);
+    await lake.close();
+    expect((await findSecrets(lake.paths.root, [token, apiKey])).hits).toEqual([]);
   });
 
   it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
