@@ -13,10 +13,13 @@
  * - the site answered and the answer is wrong (404, 410, 500, a redirect loop, an empty or
  *   non-HTML page, `extract` throwing): a quarantine entry with the URL and the reason, and the
  *   crawl goes on;
+ * - a listing page repeating the records of a sibling (`?page=4` answered as `?page=3`): a
+ *   warning, its records not stored again and its links not followed;
  * - the site is not answering (connection refused or reset, timeouts, the circuit breaker open,
  *   429 or 503 after every retry): the source fails; the frontier committed so far stays, so
  *   the next run retries the page instead of skipping it.
  */
+import { createHash } from 'node:crypto';
 import type { CheerioAPI } from 'cheerio';
 import { z } from 'zod';
 import type { Limits } from '../config.js';
@@ -24,6 +27,7 @@ import { parseOptions } from '../config.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { isSecretName, REDACTED, redactString, registerSecret } from '../redact.js';
 import { parseBrl, parseBrNumber, parsePackSize } from './brazil.js';
+import { stringifyJsonExact } from './json-exact.js';
 import type { HttpResponse } from './http/client.js';
 import type { AuthStrategy } from './http/oauth.js';
 import { createHttpContext } from './http/http-context.js';
@@ -269,6 +273,27 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
     type Fetched = { entry: QueueEntry; response?: HttpResponse<string>; error?: unknown };
     const inFlight = new Map<string, Promise<Fetched>>();
     const truncated: string[] = [];
+    /** The pages of this run with each list of records (by digest). */
+    const pagesByRecords = new Map<string, string[]>();
+    /**
+     * The page of the same listing (`?page=3` for `?page=4`) already read with the same records
+     * as `url`'s. Only such a sibling: two categories may well list the same products, and with
+     * `_url` declared each says where it was listed.
+     */
+    const repeatOf = (records: unknown[], url: string): string | undefined => {
+      if (records.length === 0) return undefined;
+      let text: string;
+      try {
+        text = stringifyJsonExact(records);
+      } catch {
+        return undefined; // not JSON (a cycle): validation says so
+      }
+      const digest = createHash('sha256').update(text).digest('base64');
+      const pages = pagesByRecords.get(digest) ?? [];
+      const sibling = pages.find((page) => otherPageOf(page, url));
+      if (sibling === undefined) pagesByRecords.set(digest, [...pages, url]);
+      return sibling;
+    };
     const fetchPage = (entry: QueueEntry): Promise<Fetched> =>
       http.request<string>(entry.url, { responseType: 'text' }).then(
         (response) => ({ entry, response }),
@@ -315,10 +340,10 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       }
       const base = normalizeCrawlUrl($('base[href]').first().attr('href') ?? '', url) ?? url;
       let linkError: unknown;
+      let links: unknown[] = [];
       if (follow !== undefined) {
         try {
-          const links = typeof follow === 'string' ? $(follow).map((_, el) => $(el).attr('href')).get() : [...follow($, page)];
-          for (const link of links) if (typeof link === 'string') frontier.discover(link, base, url);
+          links = typeof follow === 'string' ? $(follow).map((_, el) => $(el).attr('href')).get() : [...follow($, page)];
         } catch (e) {
           linkError = e;
         }
@@ -331,6 +356,14 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       } catch (e) {
         reject(`extract failed: ${errorMessage(e)}`, { status: response.status });
       }
+      const repeated = repeatOf(records, url);
+      if (repeated !== undefined) {
+        // A site answering every page past the last with the last one again: its records are
+        // stored already, and its next link leads to the same page once more.
+        ctx.warn(`${ctx.source}/${ctx.dataset}: page ${redactString(secrets.hide(url))} has the same ${records.length} records as ${redactString(secrets.hide(repeated))}: not stored again, and its links not followed (a pagination past its last page?)`);
+        return [];
+      }
+      for (const link of links) if (typeof link === 'string') frontier.discover(link, base, url);
       if (linkError !== undefined) reject(`follow failed: ${errorMessage(linkError)}`, { status: response.status });
       if (!keepUrl) return records;
       const shown = redactString(secrets.hide(url));
@@ -601,6 +634,18 @@ function legacyKey(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** Whether two URLs are pages of one listing: one path, the same parameters, one of them a different number (`page=3`, `page=4`). */
+function otherPageOf(a: string, b: string): boolean {
+  const x = new URL(a);
+  const y = new URL(b);
+  if (x.origin !== y.origin || x.pathname !== y.pathname) return false;
+  const px = [...x.searchParams];
+  const py = [...y.searchParams];
+  if (px.length !== py.length) return false;
+  const differing = px.filter(([name, value], i) => name !== py[i]![0] || value !== py[i]![1]);
+  return differing.length === 1 && px.every(([name], i) => name === py[i]![0]) && differing.every(([name, value]) => /^\d+$/.test(value) && /^\d+$/.test(y.searchParams.get(name) ?? ''));
 }
 
 function sameList(a: string[], b: string[]): boolean {

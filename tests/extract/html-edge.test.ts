@@ -304,6 +304,35 @@ describe('htmlSource edges', () => {
     expect((await findSecrets(lake.paths.root, [token, apiKey])).hits).toEqual([]);
   });
 
+  it('?page=N past the last page answered with the last page again: its records are stored once, the pagination stops there with a warning', async () => {
+    const hits: string[] = [];
+    const server = http.createServer((req, res) => {
+      hits.push(req.url!);
+      const n = Math.min(Number(new URL(req.url!, 'http://x').searchParams.get('page') ?? 1), 3);
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(html(`<li class="p" data-sku="s${n}a">a</li><li class="p" data-sku="s${n}b">b</li><a class="next" href="?page=${Number(new URL(req.url!, 'http://x').searchParams.get('page') ?? 1) + 1}">next</a>`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract(
+      htmlSource({
+        source: 'pg',
+        dataset: 'p',
+        startUrls: [`${url}/list?page=1`],
+        follow: 'a.next',
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } },
+        schema: z.object({ sku: z.string(), _url: z.string() }),
+        maxPages: 20,
+        limits: { ...FAST, inFlight: 1 },
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 6, rejected: 0 });
+    expect(hits.length).toBe(4);
+    expect((result.sources[0]!.warnings ?? []).join(' ')).toMatch(/page=4.*same.*page=3|same.*page=3/);
+  });
+
   it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
     const s = await siteOf({
       '/': '<!doctype html><html><body><li class="p" data-sku="A">A</li></body></html>\n<!-- generated in 0.02s by cache -->\n',
