@@ -575,7 +575,7 @@ async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: st
   if (rows.length > 0 && (encoding === undefined || encoding === 'utf-8')) {
     for (const file of new Set(rows.map((r) => String(r.file_path)))) {
       const positions = rows.filter((r) => String(r.file_path) === file && r.line_byte_position !== null).map((r) => Number(r.line_byte_position));
-      linesOf.set(file, await linesAt(file, positions).catch(() => new Map<number, number>()));
+      linesOf.set(file, await rowLinesAt(file, positions).catch(() => new Map<number, number>()));
     }
   }
   // One row can have several errors; quarantine it once with every reason.
@@ -583,14 +583,41 @@ async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: st
   for (const r of rows) {
     const key = `${r.file_path}:${r.line}`;
     const line = linesOf.get(String(r.file_path))?.get(Number(r.line_byte_position)) ?? Number(r.line);
-    // DuckDB's csv_line starts with the previous line's end in a CRLF file or after a blank line.
-    const text = typeof r.csv_line === 'string' ? r.csv_line.replace(/^\r?\n/, '') : (r.csv_line ?? null);
+    // DuckDB's csv_line starts with the previous line's end in a CRLF file, and the blank lines before it.
+    const text = typeof r.csv_line === 'string' ? r.csv_line.replace(/^[\r\n]+/, '') : (r.csv_line ?? null);
     const raw = typeof text === 'string' && text.length > 10_000 ? `${text.slice(0, 10_000)}…` : text;
     const entry = byLine.get(key) ?? { line, file: String(r.file_path), raw, reasons: [] };
     entry.reasons.push(`${r.error_type}${r.column_name ? ` in column "${r.column_name}"` : ''}: ${r.error_message}`);
     byLine.set(key, entry);
   }
   for (const e of byLine.values()) ctx.reject(e.raw, e.reasons.join('; '), { line: e.line, file: e.file });
+}
+
+/**
+ * The line of the row DuckDB reports at each byte position: it may point at the end of the line
+ * before, or at blank lines before the row (in a CRLF file), so the row starts past those.
+ */
+async function rowLinesAt(file: string, positions: number[]): Promise<Map<number, number>> {
+  const lines = await linesAt(file, positions);
+  if (lines.size === 0) return lines;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const block = Buffer.alloc(256);
+    for (const [position, line] of lines) {
+      let newlines = 0;
+      for (let at = position, n = -1; n !== 0; at += n) {
+        n = fs.readSync(fd, block, 0, block.length, at);
+        const run = block.subarray(0, n).findIndex((b) => b !== 0x0a && b !== 0x0d);
+        const end = run === -1 ? n : run;
+        for (let i = 0; i < end; i++) if (block[i] === 0x0a) newlines += 1;
+        if (run !== -1) break;
+      }
+      lines.set(position, line + newlines);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return lines;
 }
 
 /** The 1-based line number at each byte offset of `file`, counting its '\n' bytes in one pass. */

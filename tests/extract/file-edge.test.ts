@@ -532,6 +532,20 @@ describe('csvSource: quarantined rows carry the line the file has them on', () =
     ]);
   });
 
+  it('a row DuckDB rejects after a blank line of a CRLF file is quarantined with its own line and text, not the blank line\'s', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'crlf-blank.csv');
+    // Line 3 is blank; line 4 has a price that is not a number; line 6 is ragged.
+    fs.writeFileSync(file, 'sku,price\r\nA,1\r\n\r\nB,abc\r\nC,3\r\n\r\nD,4,x\r\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'crlfblank', path: file, schema: z.object({ sku: z.string(), price: z.number() }) }));
+    expect(result.sources[0]).toMatchObject({ rows: 2, rejected: 2 });
+    expect(quarantined(lake.paths.root, 'erp', 'crlfblank', result.runId).map((e) => [e.line, e.record])).toEqual([
+      [4, 'B,abc'],
+      [7, 'D,4,x'],
+    ]);
+  });
+
   it('the quarantined text of a ragged row in a CRLF file (or after a blank line) is the row as written, without a stray newline', async () => {
     const dir = tempDir();
     const crlf = path.join(dir, 'crlf.csv');
