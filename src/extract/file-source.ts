@@ -28,7 +28,7 @@ import { floorDiv, plainConverter, readerRows, type PlainValue } from '../db/val
 import { BIGINT_SQL_TYPE, bigintPlanOf, columnSpec, expectsDate, shapeOf, sqlTypeOf, withBigints, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
-import { defineSource, PROTO_FIELD, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
+import { defineSource, locateRecords, locatorOf, PROTO_FIELD, type AnySource, type ExtractContext, type PartitionBy } from './source.js';
 import { limitsOverrideSchema } from '../config.js';
 import { listTree } from '../fs-list.js';
 import { readRecordedSchema } from '../transform/source-relation.js';
@@ -326,9 +326,18 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const c = await ctx.connect();
     const types = given ? csvTypes(given) : inferredTypes.get(ctx.runId);
     inferredTypes.delete(ctx.runId);
-    for (const { read: files } of await filesToRead(ctx)) {
+    for (const { read: files, shown } of await filesToRead(ctx)) {
       const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
-      const result = await c.stream(csvReadSql(files, csv, await typesIn(c, files, types), rejects, schemaNames));
+      const fileTypes = await typesIn(c, files, types);
+      const result = await c.stream(csvReadSql(files, csv, fileTypes, rejects, schemaNames));
+      // The line of each row, counted only once a record of the file is rejected by the schema.
+      let rowLines: Promise<number[] | undefined> | undefined;
+      const lineOf = async (row: number): Promise<{ file: string; line?: number }> => {
+        rowLines ??= csvRowLines(ctx, shown, csv, (name) => csvReadSql(files, csv, fileTypes, name, schemaNames)).catch(() => undefined);
+        const line = (await rowLines)?.[row];
+        return line === undefined ? { file: shown } : { file: shown, line };
+      };
+      let rowsBefore = 0;
       const names = result.deduplicatedColumnNames();
       const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
       for (;;) {
@@ -343,7 +352,9 @@ export function csvSource(options: CsvSourceOptions): AnySource {
           });
           records.push(bigints ? withBigints(record, bigints) : record);
         }
-        yield records;
+        const first = rowsBefore;
+        rowsBefore += records.length;
+        yield locateRecords(records, (i) => lineOf(first + i));
         ctx.stats.pages += 1;
       }
       await sendRejects(ctx, c, rejects, csv.encoding);
@@ -594,6 +605,56 @@ async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: st
 }
 
 /**
+ * The line each row DuckDB reads from a CSV file starts on (DuckDB tells no row's line): the
+ * file's records, split at newlines outside quotes (a quoted field spans lines), without the
+ * skipped lines, the header, blank lines and the rows DuckDB rejects (found by reading the file
+ * again, every column parsed, into rejects tables of their own). Undefined when the count
+ * disagrees with DuckDB's, or the file is not UTF-8 (its byte positions are not the file's).
+ */
+async function csvRowLines(ctx: ExtractContext, file: string, csv: z.output<typeof csvOptionsSchema>, readSql: (rejects: string) => string): Promise<number[] | undefined> {
+  if (csv.encoding !== undefined && csv.encoding !== 'utf-8') return undefined;
+  const quote = Buffer.from(csv.quote ?? '"');
+  const escape = Buffer.from(csv.escape ?? csv.quote ?? '"');
+  if (quote.length > 1 || escape.length > 1) return undefined;
+  const c = await ctx.connect();
+  const rejects = `loc_${Math.random().toString(36).slice(2, 10)}`;
+  const [counted] = readerRows(await c.runAndReadAll(`SELECT count(*) AS n FROM (${readSql(rejects)}) AS duckhouse_row WHERE hash(duckhouse_row) IS NOT NULL`));
+  const positions = readerRows(await c.runAndReadAll(`SELECT DISTINCT line_byte_position AS p FROM ${quoteIdent(`${rejects}_errors`)} WHERE line_byte_position IS NOT NULL`)).map((r) => Number(r.p));
+  const rejected = new Set((await rowLinesAt(file, positions)).values());
+  const lines: number[] = [];
+  let line = 1;
+  let recordLine = 1;
+  let recordBytes = 0;
+  let quoted = false;
+  let escaped = false;
+  let headerSeen = !csv.header;
+  const endRecord = (): void => {
+    if (recordLine > (csv.skip ?? 0) && recordBytes > 0) {
+      if (!headerSeen) headerSeen = true;
+      else if (!rejected.has(recordLine)) lines.push(recordLine);
+    }
+    recordBytes = 0;
+  };
+  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+    for (const b of chunk) {
+      if (b === 0x0a) {
+        line += 1;
+        if (!quoted) {
+          endRecord();
+          recordLine = line;
+          continue;
+        }
+      } else if (b !== 0x0d) recordBytes += 1;
+      if (escaped) escaped = false;
+      else if (quoted && b === escape[0] && escape[0] !== quote[0]) escaped = true;
+      else if (b === quote[0]) quoted = !quoted;
+    }
+  }
+  endRecord();
+  return lines.length === Number(counted?.n) ? lines : undefined;
+}
+
+/**
  * The line of the row DuckDB reports at each byte position: it may point at the end of the line
  * before, or at blank lines before the row (in a CRLF file), so the row starts past those.
  */
@@ -665,7 +726,7 @@ export function jsonSource(options: FileSourceOptions): AnySource {
     for (const file of await listFiles(where, o)) {
       for await (const batch of readJsonFile(file, ctx)) {
         ctx.stats.pages += 1;
-        yield bigints ? batch.map((record) => withBigints(record, bigints)) : batch;
+        yield bigints ? locateRecords(batch.map((record) => withBigints(record, bigints)), locatorOf(batch)!) : batch;
       }
     }
   }
@@ -803,7 +864,7 @@ async function* byteLines(file: string): AsyncGenerator<Buffer> {
  * string would cap it at V8's longest string (512 MB) and hold it all in memory at once. Only
  * the top level is split (outside strings, at depth 0); each element is parsed on its own.
  */
-async function* arrayElements(file: string): AsyncGenerator<Buffer> {
+async function* arrayElements(file: string): AsyncGenerator<{ bytes: Buffer; line: number }> {
   const invalid = (why: string): ConfigError => new ConfigError(`jsonSource: ${file} is not valid JSON: ${why}`);
   // before: up to '['; between: before an element; inside: in one; after: past the closing ']'.
   let state = 'before' as 'before' | 'between' | 'inside' | 'after';
@@ -813,10 +874,14 @@ async function* arrayElements(file: string): AsyncGenerator<Buffer> {
   let elements = 0;
   let parts: Buffer[] = [];
   let offset = 0;
+  // Lines before the byte read, and the line the element being read starts on.
+  let newlines = 0;
+  let line = 1;
   for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
     let start = 0;
     for (let i = offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? 3 : 0; i < chunk.length; i++) {
       const b = chunk[i]!;
+      if (b === 0x0a) newlines += 1;
       if (state === 'inside') {
         if (quoted) {
           if (escaped) escaped = false;
@@ -827,7 +892,7 @@ async function* arrayElements(file: string): AsyncGenerator<Buffer> {
         else if ((b === 0x7d || b === 0x5d) && depth > 0) depth -= 1;
         else if (depth === 0 && (b === 0x2c || b === 0x5d)) {
           parts.push(chunk.subarray(start, i));
-          yield parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+          yield { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts), line };
           parts = [];
           elements += 1;
           state = b === 0x2c ? 'between' : 'after';
@@ -840,6 +905,7 @@ async function* arrayElements(file: string): AsyncGenerator<Buffer> {
       else if (state === 'between' && b !== 0x2c && b !== 0x5d) {
         state = 'inside';
         start = i;
+        line = newlines + 1;
         i -= 1; // read the element's first byte as part of it (a '{' or '[' opens a level)
       } else throw invalid(`unexpected ${JSON.stringify(String.fromCharCode(b))} at byte ${offset + i}`);
     }
@@ -871,10 +937,17 @@ function firstByte(file: string): number | undefined {
 
 /** Yields batches of records; a broken NDJSON line is quarantined (when ctx is given) with its number. */
 async function* readJsonFile(file: string, ctx: ExtractContext | undefined): AsyncGenerator<unknown[]> {
+  // Each record's line, for the quarantine (an array element: the line it starts on).
+  let lines: number[] = [];
+  const located = (batch: unknown[]): unknown[] => {
+    const at = lines;
+    lines = [];
+    return locateRecords(batch, (i) => ({ file, line: at[i]! }));
+  };
   if (firstByte(file) === 0x5b) {
     let batch: unknown[] = [];
     let n = 0;
-    for await (const bytes of arrayElements(file)) {
+    for await (const { bytes, line } of arrayElements(file)) {
       n += 1;
       let text: string;
       try {
@@ -887,12 +960,13 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
       } catch (error) {
         throw new ConfigError(`jsonSource: ${file} is not valid JSON: element ${n} of the array: ${(error as Error).message}`);
       }
+      lines.push(line);
       if (batch.length >= BATCH_ROWS) {
-        yield batch;
+        yield located(batch);
         batch = [];
       }
     }
-    if (batch.length > 0) yield batch;
+    if (batch.length > 0) yield located(batch);
     return;
   }
   let batch: unknown[] = [];
@@ -921,10 +995,11 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
       ctx?.reject(line.length > 10_000 ? `${line.slice(0, 10_000)}…` : line, `invalid JSON: ${(error as Error).message}`, { line: lineNo, file });
       continue;
     }
+    lines.push(lineNo);
     if (batch.length >= BATCH_ROWS) {
-      yield batch;
+      yield located(batch);
       batch = [];
     }
   }
-  if (batch.length > 0) yield batch;
+  if (batch.length > 0) yield located(batch);
 }

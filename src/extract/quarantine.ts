@@ -20,6 +20,8 @@ export interface QuarantineEntry {
   dataset: string;
   /** 1-based position of the record in the source's stream. */
   position?: number;
+  /** The input file of a file source's record, and its 1-based line there (where it starts). */
+  file?: string;
   line?: number;
   url?: string;
   reasons: QuarantineReason[];

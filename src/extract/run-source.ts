@@ -12,7 +12,7 @@ import { BronzeWriter, type RunSequence } from '../bronze/writer.js';
 import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
 import { scrubSecretValues } from '../redact.js';
-import type { AnySource, ExtractContext, HttpHostStats, SourceRecord } from './source.js';
+import { locatorOf, type AnySource, type ExtractContext, type HttpHostStats, type SourceRecord } from './source.js';
 import { cursorFileName, cursorKeyOf, type CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readRecordedSchema, schemaFile } from '../transform/source-relation.js';
@@ -277,16 +277,21 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       if (failedWrite) throw failedWrite.error; // a batch failed in the background: stop fetching
       if (quarantineFailed) throw quarantineFailed;
       const batch = (Array.isArray(item) ? item : [item]) as unknown[];
+      // A file source's records: a rejected one is quarantined with its file and line.
+      const locate = locatorOf(item);
       const valid: SourceRecord[] = [];
       const validRaw: unknown[] = [];
       const validPositions: number[] = [];
-      for (const record of batch) {
+      const validIndexes: number[] = [];
+      for (let index = 0; index < batch.length; index++) {
+        const record = batch[index];
         position += 1;
         const parsed = schema.safeParse(record);
         if (parsed.success) {
           valid.push(parsed.data as SourceRecord);
           validRaw.push(record);
           validPositions.push(position);
+          validIndexes.push(index);
         } else {
           rejectedSinceFlush += 1;
           quarantine.add({
@@ -294,6 +299,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
             source: source.source,
             dataset: source.dataset,
             position,
+            ...(locate ? await locate(index) : {}),
             reasons: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message, code: i.code })),
             record,
           });
@@ -314,6 +320,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
             source: source.source,
             dataset: source.dataset,
             position: validPositions[r.index]!,
+            ...(locate ? await locate(validIndexes[r.index]!) : {}),
             reasons: [{ path: r.field, message: r.message, code: r.code }],
             record: validRaw[r.index],
           });

@@ -130,6 +130,26 @@ export type AnySource = Source<any>;
 
 const SOURCE: unique symbol = Symbol.for('duckhouse.source');
 
+/** Where a record of a batch is in its input: the file, and its line when known. */
+export type RecordLocation = { file: string; line?: number };
+type RecordLocator = (index: number) => RecordLocation | Promise<RecordLocation>;
+const locators = new WeakMap<object, RecordLocator>();
+
+/**
+ * Marks a batch a file source yields with where its records come from (`locate(i)`: the `i`th
+ * record's file and line), so a record the schema rejects is quarantined with them. Asked only
+ * for rejected records: a locator may compute lines lazily.
+ */
+export function locateRecords<T extends unknown[]>(batch: T, locate: RecordLocator): T {
+  locators.set(batch, locate);
+  return batch;
+}
+
+/** The locator `locateRecords` gave the batch, if any. */
+export function locatorOf(batch: unknown): RecordLocator | undefined {
+  return typeof batch === 'object' && batch !== null ? locators.get(batch) : undefined;
+}
+
 export function isSource(value: unknown): value is AnySource {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SOURCE] === true;
 }

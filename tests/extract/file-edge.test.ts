@@ -560,6 +560,55 @@ describe('csvSource: quarantined rows carry the line the file has them on', () =
   });
 });
 
+describe('file records the schema rejects are quarantined with their file and line', () => {
+  it('NDJSON: the line of the record (blank lines counted)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.ndjson');
+    fs.writeFileSync(file, '{"id":1}\n\n{"id":"x"}\n{"id":3}\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'f', dataset: 'n', path: file, schema: z.object({ id: z.number() }) }));
+    expect(result.sources[0]).toMatchObject({ rows: 2, rejected: 1 });
+    expect(quarantined(lake.paths.root, 'f', 'n', result.runId).map((e) => [e.file, e.line])).toEqual([[file, 3]]);
+  });
+
+  it('JSON array: the line the element starts on', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, '[\n  {"id": 1},\n  {\n    "id": "x"\n  },\n  {"id": 3}, {"id": "y"}\n]\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'f', dataset: 'a', path: file, schema: z.object({ id: z.number() }) }));
+    expect(result.sources[0]).toMatchObject({ rows: 2, rejected: 2 });
+    expect(quarantined(lake.paths.root, 'f', 'a', result.runId).map((e) => [e.file, e.line])).toEqual([
+      [file, 3],
+      [file, 6],
+    ]);
+  });
+
+  it('CSV: the input line, counting the header, quoted fields spanning lines, blank lines and rows DuckDB rejected (LF or CRLF)', async () => {
+    const dir = tempDir();
+    // 1 header; 2-3 one row; 4 ragged (DuckDB); 5 fine; 6 blank; 7 qty not a number (DuckDB); 8 qty -1 (zod);
+    // 9-11 one row with qty 0 (zod); 12 fine.
+    const text = 'sku,note,qty\nA,"two\nlines",1\nB,x,1,extra\nC,ok,2\n\nG,cast,abc\nD,neg,-1\nE,"three\nlines\nhere",0\nF,ok,3\n';
+    const lf = path.join(dir, 'lf.csv');
+    const crlf = path.join(dir, 'crlf.csv');
+    fs.writeFileSync(lf, text);
+    fs.writeFileSync(crlf, text.replace(/\n/g, '\r\n'));
+    const lake = await tempLake();
+    const schema = z.object({ sku: z.string(), note: z.string(), qty: z.number().positive() });
+    const result = await lake.extract([csvSource({ source: 'f', dataset: 'lf', path: lf, schema }), csvSource({ source: 'f', dataset: 'crlf', path: crlf, schema })]);
+    for (const [dataset, file] of [['lf', lf], ['crlf', crlf]] as const) {
+      expect(result.sources.find((s) => s.dataset === dataset)).toMatchObject({ rows: 3, rejected: 4 });
+      const q = quarantined(lake.paths.root, 'f', dataset, result.runId);
+      expect(q.map((e) => [e.file, e.line]).sort((a, b) => (a[1] as number) - (b[1] as number))).toEqual([
+        [file, 4],
+        [file, 7],
+        [file, 8],
+        [file, 9],
+      ]);
+    }
+  });
+});
+
 describe('jsonSource: a file that is not UTF-8 (Latin-1, as Brazilian ERPs export)', () => {
   it('an NDJSON line that is not UTF-8 is quarantined with its number; an array file is refused naming the file; no U+FFFD is stored', async () => {
     const dir = tempDir();
