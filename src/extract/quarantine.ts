@@ -41,8 +41,7 @@ export class QuarantineWriter {
   }
 
   add(entry: Omit<QuarantineEntry, 'at'>): void {
-    const line = (e: Omit<QuarantineEntry, 'at'>): string =>
-      JSON.stringify(redact({ ...e, at: new Date().toISOString() }), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    const line = (e: Omit<QuarantineEntry, 'at'>): string => JSON.stringify(redact({ ...e, at: new Date().toISOString() }), jsonValue);
     try {
       this.lines.push(line(entry));
     } catch (error) {
@@ -83,6 +82,17 @@ export class QuarantineWriter {
 }
 
 const FLUSH_CHARS = 16 * 1024 * 1024;
+
+/**
+ * Values JSON has no form for, as text: a bigint's digits, and NaN and ±Infinity as `"NaN"`,
+ * `"Infinity"`, `"-Infinity"` (JSON.stringify writes null, and the record rejected for holding
+ * one would show a null instead).
+ */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return value;
+}
 
 const KEPT_DEPTH = 64;
 

@@ -111,4 +111,19 @@ describe('quarantine', () => {
     expect(many.sources[0]).toMatchObject({ status: 'partial', rows: 1, error: expect.stringContaining(path.join('quarantine', 'q')) });
     expect((await lake.bronze('q/many')).map((r) => r.id)).toEqual([1]);
   });
+
+  it('a record rejected for NaN or ±Infinity shows that value, not null (JSON has no form for them)', async () => {
+    const lake = await tempLake();
+    const result = await lake.extract(
+      defineSource({ source: 'q', dataset: 'nan', schema: z.object({ id: z.number(), v: z.number() }), extract: () => [[{ id: 1, v: Number.NaN }, { id: 2, v: Infinity }, { id: 3, v: -Infinity }, { id: 4, v: 1 }]] }),
+    );
+    expect(result.sources[0]).toMatchObject({ rows: 1, rejected: 3 });
+    const file = path.join(lake.paths.quarantine, 'q', 'nan', `${result.runId}.ndjson`);
+    const records = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { record: unknown }).record);
+    expect(records).toEqual([
+      { id: 1, v: 'NaN' },
+      { id: 2, v: 'Infinity' },
+      { id: 3, v: '-Infinity' },
+    ]);
+  });
 });
