@@ -106,6 +106,8 @@ function zodForDuckType(typeId: DuckDBTypeId): z.ZodType {
       return z.number().int().nullable();
     case DuckDBTypeId.FLOAT:
     case DuckDBTypeId.DOUBLE:
+      // DuckDB reads `inf` and `nan` into a DOUBLE (z.number() refuses them): stored as read.
+      return anyDouble().nullable();
     case DuckDBTypeId.DECIMAL:
       return z.number().nullable();
     case DuckDBTypeId.DATE:
@@ -115,6 +117,14 @@ function zodForDuckType(typeId: DuckDBTypeId): z.ZodType {
     default:
       return z.string().nullable();
   }
+}
+
+/** A number, NaN or ±Infinity included, as a DOUBLE column holds them (see `anyDoubleColumn`). */
+const anyDouble = (): z.ZodType<number> => z.union([z.number(), z.nan(), z.literal(Infinity), z.literal(-Infinity)]);
+
+/** The bronze column of an `anyDouble` field (its union alone would be typed JSON). */
+function anyDoubleColumn(name: string): ColumnSpec {
+  return columnSpec(name, z.number());
 }
 
 function recordInferred(ctx: ExtractContext, columns: { name: string; type: string }[]): void {
@@ -430,6 +440,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     return {
       schema: z.object(shape),
       exactIntegers,
+      doubles: new Set([...columns].filter(([name, c]) => !mixed.has(name) && (c.typeId === DuckDBTypeId.DOUBLE || c.typeId === DuckDBTypeId.FLOAT)).map(([name]) => name)),
       columns: [...columns].map(([name, c]) => ({ name, type: asText.has(name) ? 'VARCHAR' : c.type })),
       rowless: !files.some((f) => f.hasRows),
     };
@@ -455,6 +466,8 @@ interface Inferred {
   schema: z.ZodType;
   /** Integer columns stored exactly, by their bronze type (values past ±2^53 arrive as bigint). */
   exactIntegers?: Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>;
+  /** Columns of `anyDouble` fields (CSV DOUBLE columns). */
+  doubles?: Set<string>;
   /** The columns as recorded in `<dataset>.inferred.json`. */
   columns: { name: string; type: string }[];
   /** No file had a record: the types are a guess (text), or nothing. */
@@ -512,7 +525,8 @@ function fileSource(
       }
       const columns = typed.columns.map((c) => {
         const exact = exactIntegers?.get(c.name);
-        return exact ? exactIntegerColumn(c.name, exact) : c;
+        if (exact) return exactIntegerColumn(c.name, exact);
+        return inferred.doubles?.has(c.name) ? anyDoubleColumn(c.name) : c;
       });
       // Nothing recorded and no row read: text columns from a header, a guess the next run replaces.
       return { schema, columns, ...(inferred.rowless ? { guessed: true } : {}) };

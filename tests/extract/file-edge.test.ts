@@ -609,6 +609,19 @@ describe('file records the schema rejects are quarantined with their file and li
   });
 });
 
+describe('csvSource without a schema: a DOUBLE column holding inf or nan', () => {
+  it('stores the rows (DuckDB read the values as DOUBLE) instead of quarantining them as "expected number, received Infinity"', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'scores.csv');
+    fs.writeFileSync(file, 'id,score\n1,1.5\n2,inf\n3,nan\n4,-inf\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'f', dataset: 'scores', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 4, rejected: 0 });
+    const rows = await lake.query(`SELECT id, CAST(score AS VARCHAR) AS score FROM read_parquet('${lake.paths.bronze}/f/scores/**/*.parquet') ORDER BY id`);
+    expect(rows.map((r) => r.score)).toEqual(['1.5', 'inf', 'nan', '-inf']);
+  });
+});
+
 describe('jsonSource: a file that is not UTF-8 (Latin-1, as Brazilian ERPs export)', () => {
   it('an NDJSON line that is not UTF-8 is quarantined with its number; an array file is refused naming the file; no U+FFFD is stored', async () => {
     const dir = tempDir();
