@@ -20,9 +20,11 @@ latest as (
         *,
         -- A GTIN has 8, 12, 13 or 14 digits; anything else ('SEM GTIN', '0', internal codes) is no EAN.
         -- A GTIN is a number: a 12- or 14-digit code with leading zeros (UPC-A 012345678905, GTIN-14
-        -- 07891000100103) is the EAN-13 it pads, so stores writing it either way compare.
+        -- 07891000100103) is the EAN-13 it pads, so stores writing it either way compare. An EAN-8
+        -- padded to 13 or 14 digits (00000078912342, as GS1 writes it in a GTIN-14 field) is that EAN-8.
         case
             when not regexp_full_match(ean, '[0-9]{8}|[0-9]{12,14}') or regexp_full_match(ean, '0+') then null
+            when length(ltrim(ean, '0')) <= 8 then lpad(ltrim(ean, '0'), 8, '0')
             when length(ean) >= 12 and length(ltrim(ean, '0')) <= 13 then lpad(ltrim(ean, '0'), 13, '0')
             else ean
         end as valid_ean,
