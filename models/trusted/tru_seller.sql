@@ -9,7 +9,8 @@
     transactions_*       the API's counters for transactions_period ('historic')
     completed_share      transactions_completed / transactions_total (null without transactions)
     canceled_share       transactions_canceled / transactions_total
-    ratings_*_share      shares of the rated transactions (0..1, as the API sends them)
+    ratings_*_share      shares of the rated transactions (0..1, as the API sends them; null for a
+                         seller with no rating yet, which the API sends as 0, 0, 0)
   Rules (audit.tru_seller_rejected): missing_seller_id; impossible_transactions (a counter below 0,
   or completed + canceled above total).
 -#}
@@ -17,7 +18,8 @@ with snapshots as (
     select
         *,
         min(extracted_at) over seller                                        as first_seen_at,
-        row_number() over (seller order by extracted_at desc, run_id desc)   as recency
+        row_number() over (seller order by extracted_at desc, run_id desc)   as recency,
+        coalesce(ratings_positive + ratings_negative + ratings_neutral > 0, false) as has_ratings
     from {{ ref('stg_ml__sellers') }}
     window seller as (partition by seller_id)
 )
@@ -44,9 +46,10 @@ select
     transactions_canceled,
     round(transactions_completed::DOUBLE / nullif(transactions_total, 0), 4) as completed_share,
     round(transactions_canceled::DOUBLE / nullif(transactions_total, 0), 4)  as canceled_share,
-    ratings_positive                                                        as ratings_positive_share,
-    ratings_negative                                                        as ratings_negative_share,
-    ratings_neutral                                                         as ratings_neutral_share,
+    -- A seller nobody rated yet gets 0, 0, 0 from the API: no shares, not 0% positive.
+    case when has_ratings then ratings_positive end                         as ratings_positive_share,
+    case when has_ratings then ratings_negative end                         as ratings_negative_share,
+    case when has_ratings then ratings_neutral end                          as ratings_neutral_share,
     first_seen_at,
     extracted_at                                                            as last_seen_at,
     timezone('America/Sao_Paulo', extracted_at)::DATE                       as last_seen_date,

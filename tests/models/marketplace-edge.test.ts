@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineSource, mercadoLivreOrders } from '../../src/index.js';
-import { mlOrderSchema } from '../../src/connectors/mercadolivre/schemas.js';
+import { mlOrderSchema, mlUserSchema } from '../../src/connectors/mercadolivre/schemas.js';
 import { buildMercadoLivreData, type MlOrder } from '../../examples/fixtures/mercadolivre/data.js';
 import { startMercadoLivreServer, type MercadoLivreServer } from '../../examples/fixtures/mercadolivre/server.js';
 import { tempLake } from '../helpers/temp-lake.js';
@@ -75,5 +75,27 @@ describe('fct_orders payment columns', () => {
     expect(build.models.filter((m) => m.status === 'error' || m.status === 'skipped').map((m) => m.name)).toEqual([]);
     const [row] = await lake.query('select revenue_amount, main_payment_type, installments from marts.fct_orders where order_id = 9001');
     expect(row).toEqual({ revenue_amount: 100, main_payment_type: 'account_money', installments: 1 });
+  }, 60_000);
+});
+
+describe('tru_seller and a seller nobody has rated yet', () => {
+  // The API sends ratings { positive: 0, negative: 0, neutral: 0 } for a seller without rated
+  // sales: copied as shares, dim_sellers read 0% positive (a terrible seller, not a new one) and
+  // the shares-sum-to-1 test warned on valid data.
+  it('has null rating shares, not 0% positive, and no expression test warns', async () => {
+    const lake = await tempLake({ models: MODELS });
+    const user = {
+      id: 4242, nickname: 'LOJA_NOVA', registration_date: '2026-01-20T10:00:00.000-03:00', country_id: 'BR', site_id: 'MLB', user_type: 'normal',
+      permalink: 'http://perfil.mercadolivre.com.br/LOJA_NOVA', address: { state: 'BR-SP', city: 'São Paulo' },
+      seller_reputation: { level_id: null, power_seller_status: null, transactions: { period: 'historic', total: 0, completed: 0, canceled: 0, ratings: { positive: 0, negative: 0, neutral: 0 } } },
+    };
+    const source = defineSource({ source: 'mercadolivre', dataset: 'sellers', schema: mlUserSchema, partitionBy: { seller_id: '4242' }, extract: () => [[user]] });
+    expect((await lake.extract([source], { extractedAt: new Date('2026-02-02T12:00:00.000-03:00') })).status).toBe('success');
+    const build = await lake.build({ select: ['+tru_seller'] });
+    expect(build.models.filter((m) => m.status === 'error' || m.status === 'skipped').map((m) => m.name)).toEqual([]);
+    expect(await lake.query('select completed_share, ratings_positive_share, ratings_negative_share, ratings_neutral_share from trusted.tru_seller')).toEqual([
+      { completed_share: null, ratings_positive_share: null, ratings_negative_share: null, ratings_neutral_share: null },
+    ]);
+    expect(build.tests.filter((t) => t.model === 'trusted.tru_seller' && t.kind === 'expression' && t.status !== 'pass').map((t) => `${t.name} (${t.failures})`)).toEqual([]);
   }, 60_000);
 });
