@@ -63,9 +63,13 @@
 {%- macro _re_items() -%}'{{ _pack_before() }}(\d+)\s*{{ _pack_items() }}{{ _pack_after() }}'{%- endmacro -%}
 {%- macro _re_dozens() -%}'{{ _pack_before() }}(\d+(?:\.\d+)?)\s*d[uú]zias?{{ _pack_after() }}'{%- endmacro -%}
 
-{#- The normalised name: lower case, commas as points ("1,5kg" -> "1.5kg"), "1/2" as "0.5", padded by spaces. -#}
+{#-
+  The normalised name: lower case, commas as points ("1,5kg" -> "1.5kg"), "1/2" as "0.5", padded by
+  spaces. No-break spaces (U+00A0, U+2007, U+202F: names pasted from web pages, pt-BR number
+  formatting) become spaces: "5 kg" with one is 5 kg, not "Kg" alone (1 kg), and "1 L" is a litre.
+-#}
 {%- macro _pack_norm(name) -%}
-regexp_replace(' ' || replace(lower(coalesce({{ name }}, '')), ',', '.') || ' ', '([^0-9])1/2([^0-9])', '\1 0.5\2', 'g')
+regexp_replace(' ' || translate(replace(lower(coalesce({{ name }}, '')), ',', '.'), chr(160) || chr(8199) || chr(8239), '   ') || ' ', '([^0-9])1/2([^0-9])', '\1 0.5\2', 'g')
 {%- endmacro -%}
 
 {#- A measure's number: "1.000" with g/ml/mg is a thousands separator (1000 g), else a decimal point. -#}

@@ -84,4 +84,27 @@ describe('pack_size through tru_product and fct_prices_daily', () => {
     ]);
     expect(twin(names)).toEqual(cases);
   }, 60_000);
+
+  it('reads a measure whose number and unit a no-break space separates (5 kg, not "Kg" alone at 1 kg)', async () => {
+    // Names pasted from web pages carry U+00A0, and pt-BR number formatting U+202F: neither is
+    // \s, so "5 kg" fell to the "Kg alone" rule (1 kg: a price per kg 5x too high) and "1 L",
+    // "12 x 350 ml" to the default 1 un.
+    const cases: Pack[] = [
+      ['Arroz Tio João Tipo 1 5\u202Fkg', 1, 'kg', 5],
+      ['Leite Integral Italac 1\u00A0L', 1, 'l', 1],
+      ['Cerveja Skol Lata 12\u00A0x\u00A0350\u00A0ml', 12, 'l', 4.2],
+      ['Café Pilão 500\u2007g', 1, 'kg', 0.5],
+    ];
+    const names = cases.map(([name]) => name);
+    const { lake, packs, failingErrorTests } = await built(names, 25);
+    expect(packs).toEqual(cases);
+    expect(await lake.query('select sku_id, price_per_unit from marts.fct_prices_daily order by sku_id')).toEqual([
+      { sku_id: '1', price_per_unit: 5 },
+      { sku_id: '2', price_per_unit: 25 },
+      { sku_id: '3', price_per_unit: 5.9524 },
+      { sku_id: '4', price_per_unit: 50 },
+    ]);
+    expect(twin(names)).toEqual(cases);
+    expect(failingErrorTests).toEqual([]);
+  }, 60_000);
 });
