@@ -254,7 +254,9 @@ export class Lakehouse {
     const cursorClaims = new Map<string, AnySource>();
     let results: SourceResult[] = [];
     try {
-      results = await Promise.all(
+      // Settled, not Promise.all: a source whose record fails (the metrics file held past the lock
+      // timeout) must not hand the caller its error while the other sources still write bronze.
+      const settled = await Promise.allSettled(
         list.map((source) =>
           limit(async () => {
             // A bar per source: several stores of one dataset (constant partitions) are told apart by their scope.
@@ -293,6 +295,9 @@ export class Lakehouse {
           }),
         ),
       );
+      const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (rejected) throw rejected.reason;
+      results = settled.map((s) => (s as PromiseFulfilledResult<SourceResult>).value);
     } catch (error) {
       await this.metrics.finishRun(runId, { status: 'failed', error: (error as Error).message }).catch(() => undefined);
       throw error;

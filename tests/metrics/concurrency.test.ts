@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Lakehouse } from '../../src/index.js';
+import { Lakehouse, defineSource, z } from '../../src/index.js';
 import { spawnHelper } from '../helpers/child.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
+
+const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
 
 describe('two processes extracting at once', () => {
   it('both finish and record complete runs in one metrics db', async () => {
@@ -31,4 +35,48 @@ describe('two processes extracting at once', () => {
       await lake.close();
     }
   }, 120_000);
+});
+
+describe('another DuckDB process holding the metrics file past the lock timeout during an extract', () => {
+  it('the extract rejects with the LockError only once its other sources have stopped, and records the run failed', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    const file = lake.paths.metrics;
+    let holderExited: Promise<unknown> | undefined;
+    const fast = defineSource({
+      source: 'fast',
+      dataset: 'items',
+      schema: z.object({ id: z.number() }),
+      extract: async function* () {
+        yield [{ id: 1 }];
+        // A user's `duckdb data/metrics/runs.duckdb` holds the file while this source records its result.
+        const holder = spawn(process.execPath, [
+          '-e',
+          `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+           (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
+             console.log('locked'); await new Promise((r) => setTimeout(r, 1500)); c.closeSync(); db.closeSync(); })();`,
+        ]);
+        holderExited = new Promise((r) => holder.on('exit', r));
+        await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+      },
+    });
+    let slowDone = false;
+    const slow = defineSource({
+      source: 'slow',
+      dataset: 'items',
+      schema: z.object({ id: z.number() }),
+      extract: async function* () {
+        for (let i = 0; i < 6; i++) {
+          await new Promise((r) => setTimeout(r, 500));
+          yield [{ id: i }];
+        }
+        slowDone = true;
+      },
+    });
+    await expect(lake.extract([fast, slow])).rejects.toThrow(/runs\.duckdb is locked by another process/);
+    // The caller has its answer: nothing of that run is still writing to the lake.
+    expect(slowDone).toBe(true);
+    await holderExited;
+    const [run] = await lake.runs({ limit: 1 });
+    expect(run).toMatchObject({ kind: 'extract', status: 'failed', error: expect.stringMatching(/runs\.duckdb is locked by another process/) });
+  }, 30_000);
 });
