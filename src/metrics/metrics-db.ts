@@ -9,8 +9,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
-import { ABANDONED_ERROR, readRuns } from './run-history.js';
-import { readRunResult, runResultFile } from './run-results.js';
+import { ABANDONED_ERROR, batchesOf, readRuns } from './run-history.js';
+import { runResultFile } from './run-results.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -565,11 +565,10 @@ export class MetricsDb {
         (r) => !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null }),
       );
       for (const r of dead) {
-        // A pipeline's batches are its extract's, named by its partial result (lake.run()).
-        const extract = r.kind === 'run' ? (readRunResult(this.file, r.run_id as string) as { extract?: unknown } | null)?.extract : undefined;
-        // It ended at its last recorded activity, not when a later process noticed: the report
-        // draws a run from its start to its end, and a dead run found days later is not days long.
-        const batchesOf = typeof extract === 'string' ? extract : (r.run_id as string);
+        // A pipeline's batches are its extract's. It ended at its last recorded activity, not when
+        // a later process noticed: the report draws a run from its start to its end, and a dead
+        // run found days later is not days long. runHistory reads a dead run the same way.
+        const counted = batchesOf(this.file, { run_id: r.run_id as string, kind: r.kind });
         await c.run(
           `UPDATE runs SET status = 'abandoned', error = $2, finished_at = last.t,
              duration_ms = epoch_ms(last.t) - epoch_ms(runs.started_at),
@@ -584,7 +583,7 @@ export class MetricsDb {
              UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = $1
              UNION ALL SELECT started_at FROM runs WHERE run_id = $1)) AS last
            WHERE runs.run_id = $1`,
-          [r.run_id as string, ABANDONED_ERROR, batchesOf],
+          [r.run_id as string, ABANDONED_ERROR, counted],
         );
       }
       return dead.map((r) => r.run_id as string);

@@ -72,13 +72,52 @@ export function isDeadRun(r: { status?: unknown; host?: unknown; pid?: unknown; 
   return r.status === 'running' && !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null });
 }
 
+/**
+ * Whose batches a dead run counts: its own, or for a `lake.run()` pipeline, its extract's (named by
+ * the partial result it stores when the extract starts).
+ */
+export function batchesOf(metricsFile: string, run: { run_id: string; kind: unknown }): string {
+  const extract = run.kind === 'run' ? (readRunResult(metricsFile, run.run_id) as { extract?: unknown } | null)?.extract : undefined;
+  return typeof extract === 'string' ? extract : run.run_id;
+}
+
+const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * What `Lakehouse.open` records for each dead run (markAbandoned): the totals of the batches it
+ * counts, and its end at its last recorded activity (epoch ms), not when it was noticed.
+ */
+const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][]): string => `
+  SELECT to_json({
+    run_id: d.run_id,
+    rows: (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = d.batches_of),
+    rejected: (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = d.batches_of),
+    files: (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = d.batches_of),
+    bytes: (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = d.batches_of),
+    finished_at: epoch_ms((SELECT max(t) FROM (
+      SELECT max(committed_at) AS t FROM source_batches WHERE run_id IN (d.run_id, d.batches_of)
+      UNION ALL SELECT max(finished_at) FROM source_results WHERE run_id IN (d.run_id, d.batches_of)
+      UNION ALL SELECT max(finished_at) FROM model_builds WHERE run_id = d.run_id
+      UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = d.run_id
+      UNION ALL SELECT started_at FROM runs WHERE run_id = d.run_id)))
+  })::VARCHAR
+  FROM (VALUES ${dead.map(([id, of]) => `(${literal(id)}, ${literal(of)})`).join(', ')}) AS d(run_id, batches_of)`;
+
+interface DeadRunJson {
+  run_id: string;
+  rows: number;
+  rejected: number;
+  files: number;
+  bytes: number;
+  finished_at: number;
+}
+
 const SELECT_RUNS = (limit: number): string => `
   SELECT to_json({
     run_id: run_id, kind: kind, status: status,
     started_at: epoch_ms(started_at), finished_at: epoch_ms(finished_at), duration_ms: duration_ms,
     rows: rows, rejected: rejected, files: files, bytes: bytes, error: error, result: result,
-    host: host, pid: pid, proc_start: proc_start,
-    committed: ${COMMITTED_SQL}
+    host: host, pid: pid, proc_start: proc_start
   })::VARCHAR
   FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`;
 
@@ -98,24 +137,23 @@ interface RunJson {
   host: string | null;
   pid: number | null;
   proc_start: string | null;
-  /** For a run still marked running: what its committed batches hold. */
-  committed: { rows: number; rejected: number; files: number; bytes: number } | null;
 }
 
-function toRecord(r: RunJson, metricsFile: string, results: boolean): RunRecord {
-  const dead = isDeadRun(r);
+function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadRunJson | undefined): RunRecord {
+  // A dead run reads as Lakehouse.open records it (markAbandoned): what its committed batches
+  // hold, ended at its last recorded activity.
+  const finishedAt = dead ? dead.finished_at : r.finished_at;
   return {
     runId: r.run_id,
     kind: r.kind,
     status: dead ? 'abandoned' : r.status,
     startedAt: new Date(r.started_at),
-    finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
-    durationMs: r.duration_ms,
-    // A dead run counts what its committed batches hold, as Lakehouse.open records it (markAbandoned).
-    rows: (dead ? r.committed?.rows : r.rows) ?? 0,
-    rejected: (dead ? r.committed?.rejected : r.rejected) ?? 0,
-    files: (dead ? r.committed?.files : r.files) ?? 0,
-    bytes: (dead ? r.committed?.bytes : r.bytes) ?? 0,
+    finishedAt: finishedAt === null ? null : new Date(finishedAt),
+    durationMs: dead ? dead.finished_at - r.started_at : r.duration_ms,
+    rows: (dead ?? r).rows ?? 0,
+    rejected: (dead ?? r).rejected ?? 0,
+    files: (dead ?? r).files ?? 0,
+    bytes: (dead ?? r).bytes ?? 0,
     error: dead ? ABANDONED_ERROR : r.error,
     // Older metrics files kept the result in the row; newer runs keep it in a file.
     result: r.result ?? (results ? readRunResult(metricsFile, r.run_id) : null),
@@ -154,7 +192,17 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
         if (/Table with name runs does not exist/i.test((error as Error).message)) return [];
         throw error;
       }
-      return varcharColumn(db, result).map((json) => toRecord(JSON.parse(json) as RunJson, file, results));
+      const runs = varcharColumn(db, result).map((json) => JSON.parse(json) as RunJson);
+      const dead = new Map<string, DeadRunJson>();
+      const deadRuns = runs.filter(isDeadRun);
+      if (deadRuns.length > 0) {
+        const totals = await db.query(connection, DEAD_RUNS_SQL(deadRuns.map((r) => [r.run_id, batchesOf(file, r)])));
+        for (const json of varcharColumn(db, totals)) {
+          const d = JSON.parse(json) as DeadRunJson;
+          dead.set(d.run_id, d);
+        }
+      }
+      return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id)));
     } finally {
       if (connection) db.disconnect_sync(connection);
       db.close_sync(database);

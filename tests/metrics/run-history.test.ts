@@ -148,4 +148,39 @@ describe('an abandoned run, as the next Lakehouse.open records it', () => {
     expect(quiet).toMatchObject({ status: 'abandoned', durationMs: 0 });
     expect(quiet.finishedAt!.toISOString()).toBe('2026-01-11T08:00:00.000Z');
   });
+
+  it('reads the same through runHistory before that open: a dead lake.run() pipeline counts its extract\'s batches, and both end at their last activity', async () => {
+    const { Lakehouse } = await import('../../src/index.js');
+    const lake = await tempLake();
+    const pid = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim());
+    await lake.metrics.transaction(async (c) => {
+      await c.run(
+        `INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start)
+         VALUES ('r-pipe', 'run', 'running', TIMESTAMPTZ '2026-01-10 08:00:00+00', $1, $2, 'x'),
+                ('r-ext', 'extract', 'running', TIMESTAMPTZ '2026-01-10 08:00:01+00', $1, $2, 'x')`,
+        [os.hostname(), pid],
+      );
+      await c.run(
+        `INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, committed_at)
+         VALUES ('r-ext', 'hist', 'items', 0, 10, 2, 1, 100, TIMESTAMPTZ '2026-01-10 08:02:00+00'),
+                ('r-ext', 'hist', 'items', 1, 5, 1, 1, 80, TIMESTAMPTZ '2026-01-10 08:05:30+00')`,
+      );
+    });
+    // What lake.run() stores when its extract starts.
+    lake.metrics.savePartialResult('r-pipe', { runId: 'r-pipe', extract: 'r-ext', build: null });
+    const root = lake.paths.root;
+    const before = await runHistory({ root, results: false });
+    await lake.close();
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    const after = await reopened.runs();
+    await reopened.close();
+    const pick = (runs: typeof after, id: string) => {
+      const { result: _result, ...rest } = runs.find((r) => r.runId === id)!;
+      return rest;
+    };
+    expect(pick(after, 'r-pipe')).toMatchObject({ status: 'abandoned', rows: 15, rejected: 3, files: 2, bytes: 180, durationMs: 330_000 });
+    expect(pick(after, 'r-ext')).toMatchObject({ status: 'abandoned', rows: 15, durationMs: 329_000 });
+    expect(pick(before, 'r-pipe')).toEqual(pick(after, 'r-pipe'));
+    expect(pick(before, 'r-ext')).toEqual(pick(after, 'r-ext'));
+  });
 });
