@@ -112,11 +112,11 @@ interface DeadRunJson {
   finished_at: number;
 }
 
-const SELECT_RUNS = (limit: number): string => `
+const SELECT_RUNS = (limit: number, results: boolean): string => `
   SELECT to_json({
     run_id: run_id, kind: kind, status: status,
     started_at: epoch_ms(started_at), finished_at: epoch_ms(finished_at), duration_ms: duration_ms,
-    rows: rows, rejected: rejected, files: files, bytes: bytes, error: error, result: result,
+    rows: rows, rejected: rejected, files: files, bytes: bytes, error: error, result: ${results ? 'result' : 'NULL'},
     host: host, pid: pid, proc_start: proc_start
   })::VARCHAR
   FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`;
@@ -155,8 +155,8 @@ function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadR
     files: (dead ?? r).files ?? 0,
     bytes: (dead ?? r).bytes ?? 0,
     error: dead ? ABANDONED_ERROR : r.error,
-    // Older metrics files kept the result in the row; newer runs keep it in a file.
-    result: r.result ?? (results ? readRunResult(metricsFile, r.run_id) : null),
+    // Older metrics files kept the result in the row (not selected without `results`); newer runs keep it in a file.
+    result: results ? (r.result ?? readRunResult(metricsFile, r.run_id)) : null,
   };
 }
 
@@ -186,7 +186,7 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
       connection = await db.connect(database);
       let result: Bindings.Result;
       try {
-        result = await db.query(connection, SELECT_RUNS(limit));
+        result = await db.query(connection, SELECT_RUNS(limit, results));
       } catch (error) {
         // A metrics file created by a process killed before its first table: no runs yet.
         if (/Table with name runs does not exist/i.test((error as Error).message)) return [];

@@ -77,6 +77,18 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     expect(await exited).toBe(0);
   });
 
+  it('results: false leaves result null for a run of an older metrics file that still keeps its result in the row', async () => {
+    const lake = await tempLake();
+    // As versions before results/<yyyymm>/<runId>.json stored it (moved out when a lake opens the file).
+    await lake.metrics.transaction((c) =>
+      c.run(`INSERT INTO runs (run_id, kind, status, started_at, finished_at, result) VALUES ('r-old', 'extract', 'success', now(), now(), '{"runId":"r-old","status":"success"}')`),
+    );
+    const [light] = await runHistory({ root: lake.paths.root, results: false });
+    expect(light).toMatchObject({ runId: 'r-old', result: null });
+    const [full] = await runHistory({ root: lake.paths.root });
+    expect(full!.result).toEqual({ runId: 'r-old', status: 'success' });
+  });
+
   it('names a bad option', async () => {
     await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(ConfigError);
     await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(/option "limit" must be a positive integer \(got 0\)/);
