@@ -11,15 +11,19 @@ export interface ProcessIdentity {
   procStart: string;
 }
 
-function startTimeOf(pid: number): string {
+/** Fields 3 on of /proc/<pid>/stat (counted after the parenthesised command name), or none. */
+function statFields(pid: number): string[] {
   try {
-    // Field 22 of /proc/<pid>/stat, counted after the parenthesised command name.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? '';
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return '';
+    return [];
   }
+}
+
+/** Field 22: the process's start time. */
+function startTimeOf(pid: number): string {
+  return statFields(pid)[19] ?? '';
 }
 
 let self: ProcessIdentity | undefined;
@@ -37,7 +41,11 @@ export function isAlive(owner: { host: string | null; pid: number | null; procSt
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
-  const start = startTimeOf(owner.pid);
+  const fields = statFields(owner.pid);
+  // A zombie (killed, not yet reaped by a parent that never waits, as under a container's PID 1)
+  // still answers signal 0, but it will never finish its run or release its lock.
+  if (fields[0] === 'Z' || fields[0] === 'X') return false;
+  const start = fields[19] ?? '';
   return !owner.procStart || !start || start === owner.procStart;
 }
 

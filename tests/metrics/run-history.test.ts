@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, LockError, defineSource, runHistory, z } from '../../src/index.js';
-import { tempDir, tempLake } from '../helpers/temp-lake.js';
+import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const items = (fail = false) =>
   defineSource({
@@ -57,6 +58,29 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     const stored = await lake.metrics.select(`SELECT status FROM runs WHERE run_id = 'r-dead'`);
     expect(stored).toEqual([{ status: 'running' }]);
   });
+
+  it('reads a running run whose process was killed but never reaped (a zombie, under a parent that never waits) as abandoned', async () => {
+    const root = path.join(tempDir(), 'data');
+    const file = path.join(root, 'metrics', 'runs.duckdb');
+    const runId = '20261205T120000000Z-zzzzzz';
+    const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'child-start-run.ts');
+    // The writer's parent execs `sleep`, which never waits for it: once the writer kills itself, it stays a zombie.
+    const parent = spawn('sh', ['-c', `"${process.execPath}" --import tsx "${helper}" "${file}" ${runId} & exec sleep 60`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    registerCleanup(() => void parent.kill('SIGKILL'));
+    await new Promise<void>((resolve) => parent.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
+    const stat = (pid: string): string => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const writer = fs.readdirSync('/proc').find((p) => /^\d+$/.test(p) && stat(p).slice(stat(p).lastIndexOf(')') + 2).split(' ')[1] === String(parent.pid))!;
+    for (let i = 0; i < 100 && !stat(writer).includes(') Z '); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stat(writer)).toContain(') Z ');
+    const [run] = await runHistory({ root });
+    expect(run).toMatchObject({ runId, status: 'abandoned', error: 'the process running it died before it finished' });
+  }, 60_000);
 
   it('waits for a process holding the file, and says so with a LockError past the timeout', async () => {
     const lake = await tempLake();
