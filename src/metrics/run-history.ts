@@ -62,11 +62,6 @@ function openReadOnly(db: typeof Bindings, file: string, lockTimeoutMillis: numb
   });
 }
 
-/** Over `runs`: for a run still marked running, what its committed batches hold (a struct), else NULL. */
-export const COMMITTED_SQL = `CASE WHEN status = 'running' THEN (
-      SELECT {rows: coalesce(sum(b.rows), 0), rejected: coalesce(sum(b.rejected), 0), files: coalesce(sum(b.files), 0), bytes: coalesce(sum(b.bytes), 0)}
-      FROM source_batches AS b WHERE b.run_id = runs.run_id) END`;
-
 /** Whether a run recorded as running lost its process: it reads as abandoned (see `toRecord`). */
 export function isDeadRun(r: { status?: unknown; host?: unknown; pid?: unknown; proc_start?: unknown }): boolean {
   return r.status === 'running' && !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null });
@@ -84,32 +79,35 @@ export function batchesOf(metricsFile: string, run: { run_id: string; kind: unkn
 const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 /**
- * What `Lakehouse.open` records for each dead run (markAbandoned): the totals of the batches it
- * counts, and its end at its last recorded activity (epoch ms), not when it was noticed.
+ * What `Lakehouse.open` records for each dead run (markAbandoned), one JSON text a run
+ * (`DeadRunJson`): the totals of the batches it counts, and its end at its last recorded activity
+ * (epoch ms), not when it was noticed.
  */
-const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][]): string => `
+export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][]): string => `
   SELECT to_json({
     run_id: d.run_id,
     rows: (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = d.batches_of),
     rejected: (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = d.batches_of),
     files: (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = d.batches_of),
     bytes: (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = d.batches_of),
-    finished_at: epoch_ms((SELECT max(t) FROM (
+    finished_at: epoch_ms(last.t), duration_ms: epoch_ms(last.t) - epoch_ms(last.started_at)
+  })::VARCHAR AS dead_run
+  FROM (VALUES ${dead.map(([id, of]) => `(${literal(id)}, ${literal(of)})`).join(', ')}) AS d(run_id, batches_of),
+  LATERAL (SELECT (SELECT started_at FROM runs WHERE run_id = d.run_id) AS started_at, (SELECT max(t) FROM (
       SELECT max(committed_at) AS t FROM source_batches WHERE run_id IN (d.run_id, d.batches_of)
       UNION ALL SELECT max(finished_at) FROM source_results WHERE run_id IN (d.run_id, d.batches_of)
       UNION ALL SELECT max(finished_at) FROM model_builds WHERE run_id = d.run_id
       UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = d.run_id
-      UNION ALL SELECT started_at FROM runs WHERE run_id = d.run_id)))
-  })::VARCHAR
-  FROM (VALUES ${dead.map(([id, of]) => `(${literal(id)}, ${literal(of)})`).join(', ')}) AS d(run_id, batches_of)`;
+      UNION ALL SELECT started_at FROM runs WHERE run_id = d.run_id)) AS t) AS last`;
 
-interface DeadRunJson {
+export interface DeadRunJson {
   run_id: string;
   rows: number;
   rejected: number;
   files: number;
   bytes: number;
   finished_at: number;
+  duration_ms: number;
 }
 
 const SELECT_RUNS = (limit: number, results: boolean): string => `
@@ -149,7 +147,7 @@ function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadR
     status: dead ? 'abandoned' : r.status,
     startedAt: new Date(r.started_at),
     finishedAt: finishedAt === null ? null : new Date(finishedAt),
-    durationMs: dead ? dead.finished_at - r.started_at : r.duration_ms,
+    durationMs: dead ? dead.duration_ms : r.duration_ms,
     rows: (dead ?? r).rows ?? 0,
     rejected: (dead ?? r).rejected ?? 0,
     files: (dead ?? r).files ?? 0,

@@ -6,7 +6,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Lakehouse } from '../lakehouse.js';
-import { ABANDONED_ERROR, COMMITTED_SQL, isDeadRun } from '../metrics/run-history.js';
+import { ABANDONED_ERROR, DEAD_RUNS_SQL, batchesOf, isDeadRun, type DeadRunJson } from '../metrics/run-history.js';
 import { esc, note, table, type Column } from './html.js';
 import { lineageSvg } from './lineage-svg.js';
 import { chartRows, type ChartRenderer } from './vega-render.js';
@@ -125,19 +125,21 @@ const runs: SectionDef = {
               epoch_ms(timezone($1, started_at)) AS started_ms,
               epoch_ms(timezone($1, coalesce(finished_at, started_at))) AS finished_ms,
               strftime(timezone($1, started_at), '%Y-%m-%d %H:%M:%S') AS started_local,
-              duration_ms, rows, rejected, error, host, pid, proc_start,
-              ${COMMITTED_SQL} AS committed
+              duration_ms, rows, rejected, error, host, pid, proc_start
        FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 100`,
       [ctx.timezone],
     );
-    for (const r of rows) {
-      // A run whose process died after this lake opened reads as abandoned, as lake.runs() says:
-      // with what its committed batches hold, not a 'running' that never ends.
-      if (!isDeadRun(r)) continue;
-      const committed = r.committed as { rows: unknown; rejected: unknown } | null;
-      Object.assign(r, { status: 'abandoned', error: ABANDONED_ERROR, rows: committed?.rows ?? 0, rejected: committed?.rejected ?? 0 });
+    // A run whose process died after this lake opened reads as abandoned, as lake.runs() says:
+    // with what its committed batches hold (a pipeline's, its extract's), ended at its last activity.
+    const dead = rows.filter(isDeadRun);
+    if (dead.length > 0) {
+      const found = await ctx.lake.metrics.select(DEAD_RUNS_SQL(dead.map((r) => [String(r.run_id), batchesOf(ctx.lake.metrics.file, { run_id: String(r.run_id), kind: r.kind })])));
+      const ended = new Map(found.map((f) => JSON.parse(String(f.dead_run)) as DeadRunJson).map((d) => [d.run_id, d]));
+      for (const r of dead) {
+        const d = ended.get(String(r.run_id))!;
+        Object.assign(r, { status: 'abandoned', error: ABANDONED_ERROR, rows: d.rows, rejected: d.rejected, duration_ms: d.duration_ms, finished_ms: Number(r.started_ms) + d.duration_ms });
+      }
     }
-    for (const r of rows) delete r.committed;
     if (rows.length === 0) return note('No runs yet: run lake.extract(), lake.build() or lake.run() first.');
     const latest = rows[0]!;
     ctx.summary.push({ label: 'last run', value: `${String(latest.kind)} · ${String(latest.status)}`, badge: String(latest.status) });

@@ -55,13 +55,31 @@ describe('report numbers', () => {
       await c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ('20260101T000000000Z-dead01', 'extract', 'running', now() - INTERVAL 1 HOUR, $1, 999999999, 'x')`, [os.hostname()]);
       await c.run(`INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, committed_at) VALUES ('20260101T000000000Z-dead01', 'shop', 'prices', 1, 7, 2, 1, 100, now())`);
     });
-    expect((await lake.runs({ limit: 5 }))[0]).toMatchObject({ status: 'abandoned', rows: 7, rejected: 2 });
+    expect((await lake.runs({ limit: 5 }))[0]).toMatchObject({ status: 'abandoned', rows: 7, rejected: 2, durationMs: 3_600_000 });
     const html = fs.readFileSync((await lake.report()).path, 'utf8');
     const runs = section(html, 'runs');
     // Observed: a 'running' badge (and 0 rows) for as long as the process that opened the lake lives.
     expect(runs).not.toContain('badge running');
-    expect(runs).toMatch(/<span class="badge abandoned">abandoned<\/span><\/td><td>[^<]*<\/td><td class="num">—<\/td><td class="num">7<\/td><td class="num">2<\/td><td>the process running it died before it finished</);
+    expect(runs).toMatch(/<span class="badge abandoned">abandoned<\/span><\/td><td>[^<]*<\/td><td class="num">3600\.0 s<\/td><td class="num">7<\/td><td class="num">2<\/td><td>the process running it died before it finished</);
     expect(html).toContain('<span class="badge abandoned">extract · abandoned</span>');
+  }, 60_000);
+
+  it('a dead lake.run() pipeline shows its extract\'s committed rows and ends at its last activity, as lake.runs() says', async () => {
+    const lake = await tempLake();
+    await lake.metrics.transaction(async (c) => {
+      await c.run(
+        `INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start)
+         VALUES ('20260101T000000000Z-pipe01', 'run', 'running', TIMESTAMPTZ '2026-01-01 08:00:00+00', $1, 999999999, 'x'),
+                ('20260101T000001000Z-extr01', 'extract', 'running', TIMESTAMPTZ '2026-01-01 08:00:01+00', $1, 999999999, 'x')`,
+        [os.hostname()],
+      );
+      await c.run(`INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, committed_at) VALUES ('20260101T000001000Z-extr01', 'shop', 'prices', 1, 7, 2, 1, 100, TIMESTAMPTZ '2026-01-01 08:00:42+00')`);
+    });
+    lake.metrics.savePartialResult('20260101T000000000Z-pipe01', { runId: '20260101T000000000Z-pipe01', extract: '20260101T000001000Z-extr01', build: null });
+    const [, pipeline] = await lake.runs({ limit: 5 });
+    expect(pipeline).toMatchObject({ runId: '20260101T000000000Z-pipe01', status: 'abandoned', rows: 7, rejected: 2, durationMs: 42_000 });
+    const runs = section(fs.readFileSync((await lake.report()).path, 'utf8'), 'runs');
+    expect(runs).toMatch(/<td>run<\/td><td><span class="badge abandoned">abandoned<\/span><\/td><td>[^<]*<\/td><td class="num">42\.0 s<\/td><td class="num">7<\/td><td class="num">2<\/td>/);
   }, 60_000);
 
   it('rows per source: more datasets than colours never share one (the smallest are summed as "other")', async () => {
