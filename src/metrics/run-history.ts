@@ -83,7 +83,7 @@ const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
  * (`DeadRunJson`): the totals of the batches it counts, and its end at its last recorded activity
  * (epoch ms), not when it was noticed.
  */
-export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][]): string => `
+export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][], has: (table: string) => boolean = () => true): string => `
   SELECT to_json({
     run_id: d.run_id,
     rows: (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = d.batches_of),
@@ -96,8 +96,8 @@ export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][]): strin
   LATERAL (SELECT (SELECT started_at FROM runs WHERE run_id = d.run_id) AS started_at, (SELECT max(t) FROM (
       SELECT max(committed_at) AS t FROM source_batches WHERE run_id IN (d.run_id, d.batches_of)
       UNION ALL SELECT max(finished_at) FROM source_results WHERE run_id IN (d.run_id, d.batches_of)
-      UNION ALL SELECT max(finished_at) FROM model_builds WHERE run_id = d.run_id
-      UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = d.run_id
+      ${has('model_builds') ? 'UNION ALL SELECT max(finished_at) FROM model_builds WHERE run_id = d.run_id' : ''}
+      ${has('test_results') ? 'UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = d.run_id' : ''}
       UNION ALL SELECT started_at FROM runs WHERE run_id = d.run_id)) AS t) AS last`;
 
 export interface DeadRunJson {
@@ -194,7 +194,9 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
       const dead = new Map<string, DeadRunJson>();
       const deadRuns = runs.filter(isDeadRun);
       if (deadRuns.length > 0) {
-        const totals = await db.query(connection, DEAD_RUNS_SQL(deadRuns.map((r) => [r.run_id, batchesOf(file, r)])));
+        // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
+        const tables = new Set(varcharColumn(db, await db.query(connection, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`)));
+        const totals = await db.query(connection, DEAD_RUNS_SQL(deadRuns.map((r) => [r.run_id, batchesOf(file, r)]), (t) => tables.has(t)));
         for (const json of varcharColumn(db, totals)) {
           const d = JSON.parse(json) as DeadRunJson;
           dead.set(d.run_id, d);

@@ -82,6 +82,24 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     expect(run).toMatchObject({ runId, status: 'abandoned', error: 'the process running it died before it finished' });
   }, 60_000);
 
+  it('reads a dead run of a metrics file from the first versions (no model_builds, no test_results yet) without opening it', async () => {
+    const root = path.join(tempDir(), 'data');
+    const file = path.join(root, 'metrics', 'runs.duckdb');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { METRICS_DDL } = await import('../../src/metrics/schema.js');
+    const db = await DuckDBInstance.create(file);
+    const c = await db.connect();
+    for (const ddl of METRICS_DDL.filter((d) => /TABLE IF NOT EXISTS (runs|source_batches|bronze_files|source_results) /.test(d))) await c.run(ddl);
+    const pid = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim());
+    await c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ('r-first', 'extract', 'running', TIMESTAMPTZ '2026-01-10 08:00:00+00', $1, $2, 'x')`, [os.hostname(), pid]);
+    await c.run(`INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, committed_at) VALUES ('r-first', 'hist', 'items', 0, 10, 0, 1, 100, TIMESTAMPTZ '2026-01-10 08:00:05+00')`);
+    c.closeSync();
+    db.closeSync();
+    const [run] = await runHistory({ root });
+    expect(run).toMatchObject({ runId: 'r-first', status: 'abandoned', rows: 10, files: 1, durationMs: 5_000 });
+  });
+
   it('waits for a process holding the file, and says so with a LockError past the timeout', async () => {
     const lake = await tempLake();
     await lake.extract(items());
