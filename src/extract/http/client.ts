@@ -96,6 +96,8 @@ export class HttpClient {
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly leases = new Map<string, RateLimiterLease>();
   private readonly hostStats = new Map<string, HttpHostStats>();
+  /** Attempts holding (or waiting for) an in-flight slot, until they settle. */
+  private readonly sending = new Set<Promise<unknown>>();
   private readonly baseHeaders: Record<string, string>;
   private closed = false;
 
@@ -162,6 +164,15 @@ export class HttpClient {
     return [...this.hostStats.values()].map((s) => ({ ...s, statuses: { ...s.statuses }, latencyMs: Math.round(s.latencyMs), throttledMs: Math.round(s.throttledMs) }));
   }
 
+  /**
+   * Resolves once every attempt started so far has settled (aborted ones too), so that `stats()`
+   * counts each request sent with its status: after an abort, an attempt records its ERR a few
+   * ticks later.
+   */
+  async settled(): Promise<void> {
+    while (this.sending.size > 0) await Promise.allSettled([...this.sending]);
+  }
+
   /** Frees sockets and rate-limit leases. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -213,7 +224,13 @@ export class HttpClient {
       sent.credential = await this.options.auth.apply({ url, headers }, this);
       credentialHeaders = Object.keys(headers).filter((k) => headers[k] !== before[k]);
     }
-    return this.inFlight(() => this.send<T>(url, method, headers, options, attempt, retry, signal, credentialHeaders));
+    const sending = this.inFlight(() => this.send<T>(url, method, headers, options, attempt, retry, signal, credentialHeaders));
+    this.sending.add(sending);
+    try {
+      return await sending;
+    } finally {
+      this.sending.delete(sending);
+    }
   }
 
   private async send<T>(

@@ -60,6 +60,9 @@ export function createHttpContext(ctx: ExtractContext, options: HttpContextOptio
   const close = (): Promise<void> => {
     closed ??= (async () => {
       stop.abort(new Error(`${ctx.source}/${ctx.dataset}: HTTP context closed`));
+      // Requests still out (pages sent ahead of a page that failed) were sent and seen by the
+      // server: reported once their abort is counted, not as requests without a status.
+      await client.settled();
       ctx.reportHttpStats(client.stats());
       client.close();
     })();

@@ -64,7 +64,9 @@ class TokenBucket {
   take(signal?: AbortSignal): Promise<number> {
     const turn = this.line.then(() => this.takeNow(signal));
     this.line = turn.catch(() => undefined);
-    return turn;
+    // An abort ends the wait at once, not when its turn comes behind other sources' waits (a
+    // closing source waits for its requests to settle); the turn then takes no token.
+    return signal ? untilAborted(turn, signal) : turn;
   }
 
   private async takeNow(signal?: AbortSignal): Promise<number> {
@@ -112,6 +114,25 @@ export function rateLimiterFor(host: string, limit: RateLimit): RateLimiterLease
       owner.unlease(id);
     },
   };
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** Resolves after `millis`, or rejects with the signal's reason when it aborts first. */

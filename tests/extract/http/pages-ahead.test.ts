@@ -123,4 +123,31 @@ describe('pages the API says exist go out ahead, up to the in-flight limit', () 
     expect(failed).toBe(true);
     expect(server.hits('/search')).toBe(6); // 5 windows of 50, one of them twice
   });
+
+  it('a page that fails for good while the pages after it are in flight: partial with the pages before it, and http_stats gives every request its status', async () => {
+    const data = pages.pageNumber(makeRecords(60), 5); // 12 pages
+    const server = await serve({
+      '/dead': async (req, res, hit) => {
+        const page = Number(hit.url.searchParams.get('page'));
+        // Page 5 fails slowly, twice: pages 6 to 8 go out ahead meanwhile and are still out
+        // (answering after a second) when it gives up.
+        await new Promise((resolve) => setTimeout(resolve, page === 5 ? 200 : page > 5 ? 1_000 : 20));
+        if (page === 5) return sendJson(res, 503, { error: 'down' });
+        if (!res.destroyed) await data(req, res, hit);
+      },
+    });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({ source: 'ahead', dataset: 'dead', url: `${server.url}/dead`, paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }), items: 'data', schema, limits: { ...FAST_LIMITS, inFlight: 4, retries: 1 } }),
+    );
+    const rows = await lake.query<{ id: number }>(`select id from read_parquet('${lake.paths.bronze}/ahead/dead/**/*.parquet') order by id`);
+    expect(result.sources[0]).toMatchObject({ status: 'partial', rows: 20, requests: 9, retries: 1 });
+    expect(rows.map((r) => Number(r.id))).toEqual(ids(20));
+    expect(server.requests.map((r) => Number(r.query.get('page'))).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 5, 6, 7, 8]);
+    const [stats] = await lake.metrics.select('SELECT requests, retries, statuses FROM http_stats WHERE run_id = $1', [result.runId]);
+    expect({ requests: stats!.requests, retries: stats!.retries }).toEqual({ requests: 9, retries: 1 });
+    // Pages 6 to 8 reached the server and got no answer before the source stopped them: counted as
+    // failed requests, not left out of the statuses.
+    expect(JSON.parse(String(stats!.statuses))).toEqual({ 200: 4, 503: 2, ERR: 3 });
+  });
 });

@@ -74,6 +74,26 @@ describe('token bucket per host', () => {
     lease.release();
   });
 
+  it('an abort ends a wait at once, also behind another lease waiting its turn', async () => {
+    const other = rateLimiterFor('abort-line.test', { requestsPerSecond: 4, burst: 1 });
+    const lease = rateLimiterFor('abort-line.test', { requestsPerSecond: 4, burst: 1 });
+    await other.take();
+    const ahead = other.take(); // the next token, in 250 ms
+    const controller = new AbortController();
+    const waiting = lease.take(controller.signal);
+    const started = performance.now();
+    controller.abort(new Error('closed'));
+    await expect(waiting).rejects.toThrow('closed');
+    expect(performance.now() - started).toBeLessThan(100);
+    await ahead;
+    // The aborted wait took no token: the next one comes a token's wait after the one ahead.
+    const before = performance.now();
+    await other.take();
+    expect(performance.now() - before).toBeGreaterThan(150);
+    other.release();
+    lease.release();
+  });
+
   it('rejects a bad rate naming it', () => {
     expect(() => rateLimiterFor('x.test', { requestsPerSecond: 0, burst: 1 })).toThrow(/requestsPerSecond/);
     expect(() => rateLimiterFor('x.test', { requestsPerSecond: 1, burst: 0 })).toThrow(/burst/);
