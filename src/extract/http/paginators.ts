@@ -205,18 +205,21 @@ export function pageNumberPaginator(options: z.input<typeof pageSchema> = {}): P
       if (total !== undefined && received >= total) return null;
       return carry({ query: query(page + 1) }, { received, ...(recent ? { records: recent } : {}) });
     },
-    ahead({ response }, next, max) {
+    ahead({ response, records }, next, max) {
       const first = queryNumber(next, o.pageParam);
       const received = trails.get(next)?.received;
       const pages = numberAt(response.body, o.totalPagesPath);
       const total = numberAt(response.body, o.totalPath);
+      // A full page holds `size` records, or more when the API serves more than asked (it ignores
+      // `sizeParam`): reckoned at `size`, the pages past its last one would look missing.
+      const full = o.size === undefined ? undefined : Math.max(o.size, records.length);
       const out: PageRequest[] = [];
       for (let page = first + 1; out.length < max; page += 1) {
         const known =
           // the page count says so…
           (pages !== undefined && page - o.start + 1 <= pages) ||
           // …or the records still missing do though every page before this one came back full
-          (total !== undefined && received !== undefined && o.size !== undefined && received + (page - first) * o.size < total);
+          (total !== undefined && received !== undefined && full !== undefined && received + (page - first) * full < total);
         if (!known) break;
         out.push({ query: query(page) });
       }

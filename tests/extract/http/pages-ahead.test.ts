@@ -83,6 +83,21 @@ describe('pages the API says exist go out ahead, up to the in-flight limit', () 
     expect(server.hits('/capped')).toBe(7); // 7 × 25 ≥ 170: no request past the end
   });
 
+  it('a record total with a page size, an API serving more than the size asked: no request past the last page', async () => {
+    const records = makeRecords(200);
+    const big = slow(20, (_req, res, { url }) => {
+      const page = Number(url.searchParams.get('page'));
+      if (page > 4) return sendJson(res, 400, { error: 'past the last page' });
+      sendJson(res, 200, { data: records.slice((page - 1) * 50, page * 50), meta: { total: records.length } }); // 50 a page, whatever per_page says
+    });
+    const server = await serve({ '/big': big.handler });
+    const { source, ids: got } = await extract(server, '/big', pageNumberPaginator({ size: 20, totalPath: 'meta.total' }), 'data');
+    expect(source).toMatchObject({ status: 'success', rows: 200 });
+    expect(got).toEqual(ids(200));
+    expect(big.peak()).toBeGreaterThan(1);
+    expect(server.requests.map((r) => Number(r.query.get('page'))).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
+  });
+
   it('offsets: a page that comes back short drops the offsets guessed after it, and no record is lost or doubled', async () => {
     const records = makeRecords(200);
     const short = slow(20, (_req, res, { url }) => {
