@@ -124,7 +124,7 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
         // in-flight limit, while the pages before them are read: on a slow API the requests
         // overlap instead of each waiting for the one before. An answer is used only when the
         // paginator then asks for that very URL; a guess that went wrong is dropped.
-        const sentAhead: { key: string; response: Promise<HttpResponse<unknown>> }[] = [];
+        const sentAhead: { key: string; response: Promise<HttpResponse<unknown>>; failed: boolean }[] = [];
         const fetchPage = async (request: PageRequest, url: URL): Promise<Page> => {
           const key = pageKey(url);
           const early = sentAhead[0]?.key === key ? sentAhead.shift() : undefined;
@@ -136,14 +136,21 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
           const ahead = paginator.ahead?.(page, next, ctx.limits.inFlight - 1) ?? [];
           if (ahead.length === 0) return; // nothing known past `next`: it goes out in its turn
           const urls = [nextUrl, ...ahead.map(urlOf)].slice(0, ctx.limits.inFlight);
-          urls.forEach((url, i) => {
+          for (const [i, url] of urls.entries()) {
             const key = pageKey(url);
-            if (sentAhead[i]?.key === key) return;
+            const sent = sentAhead[i];
+            if (sent?.key === key) {
+              // A page that failed for good ends the source in its turn: nothing past it is asked
+              // for (a request sent now would only be stopped, perhaps before the server saw it).
+              if (sent.failed) return;
+              continue;
+            }
             sentAhead.length = i; // a guess that went wrong, and what was sent after it
-            const response = send(url);
-            response.catch(() => undefined); // its error is thrown when its turn comes, or never
-            sentAhead.push({ key, response });
-          });
+            const entry = { key, response: send(url), failed: false };
+            // Its error is thrown when its turn comes, or never.
+            entry.response.catch(() => void (entry.failed = true));
+            sentAhead.push(entry);
+          }
         };
         // The producer walks the pages ahead of the consumer, so requests keep going out while
         // the lake validates a page or flushes a batch; the queue's byte budget bounds memory.

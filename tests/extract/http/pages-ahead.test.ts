@@ -139,6 +139,19 @@ describe('pages the API says exist go out ahead, up to the in-flight limit', () 
     expect(server.hits('/search')).toBe(6); // 5 windows of 50, one of them twice
   });
 
+  it('a page known to have failed for good stops the sending ahead: no request past it', async () => {
+    const data = pages.pageNumber(makeRecords(60), 5); // 12 pages
+    const late = faults.delayed(100, data);
+    const server = await serve({ '/gone': (req, res, hit) => (hit.url.searchParams.get('page') === '5' ? sendJson(res, 404, { error: 'gone' }) : late(req, res, hit)) });
+    const lake = await tempLake();
+    const result = await lake.extract(httpSource({ source: 'ahead', dataset: 'gone', url: `${server.url}/gone`, paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }), items: 'data', schema, limits: { ...FAST_LIMITS, inFlight: 4 } }));
+    expect(result.sources[0]).toMatchObject({ status: 'partial', rows: 20, requests: 5 });
+    // Page 5 went out with pages 2 to 4 and failed before they were read: nothing was sent past it.
+    expect(server.requests.map((r) => Number(r.query.get('page')))).toEqual([1, 2, 3, 4, 5]);
+    const [stats] = await lake.metrics.select('SELECT requests, statuses FROM http_stats WHERE run_id = $1', [result.runId]);
+    expect({ requests: stats!.requests, statuses: JSON.parse(String(stats!.statuses)) }).toEqual({ requests: 5, statuses: { 200: 4, 404: 1 } });
+  });
+
   it('a page that fails for good while the pages after it are in flight: partial with the pages before it, and http_stats gives every request its status', async () => {
     const data = pages.pageNumber(makeRecords(60), 5); // 12 pages
     const server = await serve({
