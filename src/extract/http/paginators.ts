@@ -213,13 +213,17 @@ export function pageNumberPaginator(options: z.input<typeof pageSchema> = {}): P
       // A full page holds `size` records, or more when the API serves more than asked (it ignores
       // `sizeParam`): reckoned at `size`, the pages past its last one would look missing.
       const full = o.size === undefined ? undefined : Math.max(o.size, records.length);
+      // next() stops at the page count or at the record total, whichever comes first: a page is
+      // known only when each one given lets it through.
+      const byTotal = total !== undefined && received !== undefined && full !== undefined;
+      if (pages === undefined && !byTotal) return [];
       const out: PageRequest[] = [];
       for (let page = first + 1; out.length < max; page += 1) {
         const known =
           // the page count says so…
-          (pages !== undefined && page - o.start + 1 <= pages) ||
-          // …or the records still missing do though every page before this one came back full
-          (total !== undefined && received !== undefined && full !== undefined && received + (page - first) * full < total);
+          (pages === undefined || page - o.start + 1 <= pages) &&
+          // …and the records still missing do though every page before this one came back full
+          (!byTotal || received + (page - first) * full < total);
         if (!known) break;
         out.push({ query: query(page) });
       }

@@ -98,6 +98,21 @@ describe('pages the API says exist go out ahead, up to the in-flight limit', () 
     expect(server.requests.map((r) => Number(r.query.get('page'))).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
   });
 
+  it('a page count and a record total that disagree: pages go ahead only as far as both allow, as the paginator stops at either', async () => {
+    const records = makeRecords(40);
+    const both = slow(20, (_req, res, { url }) => {
+      const page = Number(url.searchParams.get('page'));
+      if (page > 4) return sendJson(res, 400, { error: 'past the last page' });
+      // The page count is stale (10); the record total ends the crawl at page 4.
+      sendJson(res, 200, { data: records.slice((page - 1) * 10, page * 10), meta: { total_pages: 10, total: records.length } });
+    });
+    const server = await serve({ '/both': both.handler });
+    const { source, ids: got } = await extract(server, '/both', pageNumberPaginator({ size: 10, totalPath: 'meta.total', totalPagesPath: 'meta.total_pages' }), 'data');
+    expect(source).toMatchObject({ status: 'success', rows: 40 });
+    expect(got).toEqual(ids(40));
+    expect(server.requests.map((r) => Number(r.query.get('page'))).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
+  });
+
   it('offsets: a page that comes back short drops the offsets guessed after it, and no record is lost or doubled', async () => {
     const records = makeRecords(200);
     const short = slow(20, (_req, res, { url }) => {
