@@ -111,6 +111,6 @@ describe('duckhouse CLI', () => {
     expect(badDate.err).toMatch(/option "olderThan"/);
     expect(run(dir, ['build']).code).toBe(0);
     expect(run(dir, ['sql', 'select count(*) as n from staging.stg_prices', '--csv']).out).toBe('n\n6\n');
-    // Fifteen CLI processes one after another: 40–85 s in a full CI run, past 120 s on a loaded machine.
+    // Thirteen CLI processes one after another: 40–85 s in a full CI run, past 120 s on a loaded machine.
   }, 240_000);
 });
