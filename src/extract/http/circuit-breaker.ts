@@ -1,6 +1,7 @@
 /**
  * One circuit breaker per host, shared by the whole process: when a host fails
- * `breakerFailures` times in a row, every source skips it for `breakerCooldownMillis`, then a
+ * `breakerFailures` times in a row (requests out at once that fail together counting once),
+ * every source skips it for `breakerCooldownMillis`, then a
  * single probe request decides whether it is back. Thresholds travel with each call, so two
  * sources with different limits can share the host's failure count without a config clash.
  */
@@ -22,6 +23,8 @@ export class CircuitBreaker {
   private failuresAtOpen = 0;
   private openUntil: number | undefined;
   private probing = false;
+  /** Failures seen so far, in a row or not: a request notes it as it goes out (see `failure`). */
+  private failuresSeen = 0;
 
   constructor(readonly host: string, private readonly now: () => number = Date.now) {}
 
@@ -43,12 +46,26 @@ export class CircuitBreaker {
     this.probing = false;
   }
 
-  /** The host failed (network error, timeout, 5xx, broken body). Returns true when this opened the breaker. */
-  failure(limits: BreakerLimits): boolean {
-    this.consecutiveFailures += 1;
+  /** What a request notes as it goes out, to pass back to `failure`. */
+  get seen(): number {
+    return this.failuresSeen;
+  }
+
+  /**
+   * The host failed (network error, timeout, 5xx, broken body). Returns true when this opened the
+   * breaker. `seenAtSend` is `seen` as the request went out: a request that was already out when
+   * another one's failure was seen failed in the same outage. Requests out together that fail
+   * together (a source's pages sent ahead, several sources at once) count as one failure in a
+   * row, as one request at a time would have seen it, so a blip that retries ride out does not
+   * open the breaker because more requests happened to be out.
+   */
+  failure(limits: BreakerLimits, seenAtSend: number = this.failuresSeen): boolean {
+    const counts = seenAtSend === this.failuresSeen;
+    this.failuresSeen += 1;
+    if (counts) this.consecutiveFailures += 1;
     const wasProbe = this.probing;
     this.probing = false;
-    if (wasProbe || (this.openUntil === undefined && this.consecutiveFailures >= limits.breakerFailures)) {
+    if (wasProbe || (counts && this.openUntil === undefined && this.consecutiveFailures >= limits.breakerFailures)) {
       this.failuresAtOpen = this.consecutiveFailures;
       this.openUntil = this.now() + limits.breakerCooldownMillis;
       return true;

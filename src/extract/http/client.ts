@@ -28,7 +28,7 @@ import {
   surelyUnsent,
 } from './http-errors.js';
 import type { AuthStrategy } from './oauth.js';
-import { rateLimiterFor, sleep, type RateLimiterLease } from './rate-limiter.js';
+import { rateLimiterFor, sleep, untilAborted, type RateLimiterLease } from './rate-limiter.js';
 
 export type QueryValue = string | number | boolean | undefined | null;
 export type QueryValues = Record<string, QueryValue | QueryValue[]>;
@@ -93,6 +93,14 @@ export interface HttpClientOptions {
 export class HttpClient {
   private readonly limits: Limits;
   private readonly inFlight: LimitFunction;
+  /**
+   * One request at a time retries a failing host (5xx, 408, network, broken body): the others that
+   * failed with it wait until it is done. A host that fails then sees retries one after another,
+   * as from a source reading one page at a time, instead of `inFlight` chains of them, which would
+   * add up to the breaker's failures in a row during a blip that one chain rides out. (A 429 or
+   * 425 retries in its own time: the host is answering.)
+   */
+  private retryLane: Promise<void> = Promise.resolve();
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly leases = new Map<string, RateLimiterLease>();
   private readonly hostStats = new Map<string, HttpHostStats>();
@@ -125,32 +133,44 @@ export class HttpClient {
     // breaker may refuse it, the wait before it may be aborted).
     let retry = false;
     let authRefreshed = false;
-    for (;;) {
-      attempts += 1;
-      const sent: { credential?: string } = {};
-      try {
-        return await this.attempt<T>(target, options, attempts, retry, sent, signal);
-      } catch (error) {
-        retry = false;
-        if (signal?.aborted) throw signal.reason;
-        // A 401 gets one fresh credential per failure; it does not spend a retry.
-        if (error instanceof HttpStatusError && error.status === 401 && options.auth !== false && this.options.auth?.onUnauthorized && !authRefreshed) {
-          authRefreshed = true;
-          if (await this.options.auth.onUnauthorized(sent.credential, this)) continue;
+    // Set while this request holds the retry lane (see `retryLane`).
+    let leaveLane: (() => void) | undefined;
+    try {
+      for (;;) {
+        attempts += 1;
+        const sent: { credential?: string } = {};
+        try {
+          return await this.attempt<T>(target, options, attempts, retry, sent, signal);
+        } catch (error) {
+          retry = false;
+          if (signal?.aborted) throw signal.reason;
+          // A 401 gets one fresh credential per failure; it does not spend a retry.
+          if (error instanceof HttpStatusError && error.status === 401 && options.auth !== false && this.options.auth?.onUnauthorized && !authRefreshed) {
+            authRefreshed = true;
+            if (await this.options.auth.onUnauthorized(sent.credential, this)) continue;
+          }
+          const mayRetry = error instanceof HttpError && error.retryable && (options.retry !== 'unsent-only' || surelyUnsent(error));
+          if (!mayRetry || retries + 1 >= maxAttempts) throw error;
+          // Not a token request (`auth: false`): a data request holding the lane may be waiting on it.
+          if (!leaveLane && options.auth !== false && hostFailing(error)) {
+            const before = this.retryLane;
+            this.retryLane = new Promise<void>((resolve) => (leaveLane = resolve));
+            await (signal ? untilAborted(before, signal) : before);
+          }
+          const delay = retryDelayMillis({
+            attempt: retries,
+            baseMillis: this.limits.backoffBaseMillis,
+            maxMillis: this.limits.backoffMaxMillis,
+            retryAfter: error instanceof HttpStatusError ? error.retryAfter : undefined,
+          });
+          retries += 1;
+          this.options.logger?.warn(`retry ${retries}/${maxAttempts - 1} in ${delay} ms: ${error.message}`);
+          await sleep(delay, signal);
+          retry = true;
         }
-        const mayRetry = error instanceof HttpError && error.retryable && (options.retry !== 'unsent-only' || surelyUnsent(error));
-        if (!mayRetry || retries + 1 >= maxAttempts) throw error;
-        const delay = retryDelayMillis({
-          attempt: retries,
-          baseMillis: this.limits.backoffBaseMillis,
-          maxMillis: this.limits.backoffMaxMillis,
-          retryAfter: error instanceof HttpStatusError ? error.retryAfter : undefined,
-        });
-        retries += 1;
-        this.options.logger?.warn(`retry ${retries}/${maxAttempts - 1} in ${delay} ms: ${error.message}`);
-        await sleep(delay, signal);
-        retry = true;
       }
+    } finally {
+      leaveLane?.();
     }
   }
 
@@ -267,6 +287,7 @@ export class HttpClient {
     // host answering now, `since` when its wait started; `refused` the hop its breaker stopped.
     let at = stats;
     let breakerAt = breaker;
+    let seen = breaker.seen;
     let since = performance.now();
     let refused: CircuitOpenError | undefined;
     const beforeRedirect = async (
@@ -290,6 +311,7 @@ export class HttpClient {
       }
       at = this.statsFor(nextUrl.host);
       at.throttledMs += await this.leaseFor(nextUrl.host).take(signal);
+      seen = breakerAt.seen;
       at.requests += 1;
       if (this.options.counters) this.options.counters.requests += 1;
       since = performance.now();
@@ -317,7 +339,7 @@ export class HttpClient {
         breakerAt.neutral();
         throw signal.reason;
       }
-      if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
+      if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
       throw this.networkError(error, method, href, attempt);
     }
     at.latencyMs += performance.now() - since;
@@ -329,7 +351,7 @@ export class HttpClient {
     const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
     if (!accepted) {
       if (status >= 500 || status === 408) {
-        if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
+        if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
       } else {
         breakerAt.success(); // 4xx and 429: the host is alive and answering
       }
@@ -357,7 +379,7 @@ export class HttpClient {
         // An accepted 4xx without JSON (a token endpoint refusing the client with a bare 401) is
         // the host answering, as any 4xx is.
         if (status >= 400 && status < 500) breakerAt.success();
-        else if (breakerAt.failure(this.limits)) at.breakerOpens += 1;
+        else if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
         throw new HttpBodyError({
           method,
           url: href,
@@ -507,4 +529,10 @@ function metaCharset(raw: Buffer): string | undefined {
   const start = raw.subarray(0, HEAD_SCAN_BYTES).toString('latin1');
   const headEnd = start.search(/<\/head\s*>|<body[\s>]/i);
   return META_CHARSET.exec(headEnd < 0 ? start : start.slice(0, headEnd))?.[1];
+}
+
+/** Whether the error says the host is failing (what its circuit breaker counts), not answering. */
+function hostFailing(error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return typeof status !== 'number' || status >= 500 || status === 408 || (status >= 200 && status < 300);
 }

@@ -36,6 +36,17 @@ describe('CircuitBreaker', () => {
     expect(breaker.enter()).toBe('closed');
   });
 
+  it('counts requests that were out together and failed together as one failure in a row', () => {
+    const breaker = new CircuitBreaker('h3.test', () => 0);
+    // Three requests go out at once (pages sent ahead); all three fail.
+    const out = [breaker.seen, breaker.seen, breaker.seen];
+    expect(out.map((seen) => breaker.failure(limits, seen))).toEqual([false, false, false]);
+    // Their retries go out one after another, each after the failure before it: 2nd and 3rd in a row.
+    expect(breaker.failure(limits, breaker.seen)).toBe(false);
+    expect(breaker.failure(limits, breaker.seen)).toBe(true);
+    expect(breaker.enter()).toMatchObject({ failures: 3 });
+  });
+
   it('frees the probe slot when the probe was aborted', () => {
     let now = 0;
     const breaker = new CircuitBreaker('h2.test', () => now);

@@ -193,4 +193,25 @@ describe('pages the API says exist go out ahead, up to the in-flight limit', () 
     // failed requests, not left out of the statuses.
     expect(JSON.parse(String(stats!.statuses))).toEqual({ 200: 4, 503: 2, ERR: 3 });
   });
+
+  it('a blip that retries ride out one page at a time does not open the breaker because four pages were out together', async () => {
+    const data = pages.pageNumber(makeRecords(60), 5); // 12 pages
+    let downUntil = 0;
+    const server = await serve({
+      '/blip': async (req, res, hit) => {
+        // The API goes down for 300 ms when page 4 is first asked for.
+        if (hit.url.searchParams.get('page') === '4' && downUntil === 0) downUntil = Date.now() + 300;
+        if (Date.now() < downUntil) return sendJson(res, 503, { error: 'blip' });
+        await faults.delayed(20, data)(req, res, hit);
+      },
+    });
+    const lake = await tempLake();
+    const limits = { ...FAST_LIMITS, backoffBaseMillis: 200, backoffMaxMillis: 2_000, retries: 5, breakerFailures: 5, inFlight: 4 };
+    const result = await lake.extract(
+      httpSource({ source: 'ahead', dataset: 'blip', url: `${server.url}/blip`, paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }), items: 'data', schema, limits }),
+    );
+    expect(result.sources[0]!.error ?? 'no error').toBe('no error');
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 60 });
+    expect(server.requests.filter((r) => r.path === '/blip').length).toBeGreaterThan(12); // it did fail, and retried
+  }, 60_000);
 });
