@@ -10,7 +10,7 @@ import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, batchesOf, readRuns } from './run-history.js';
-import { runResultFile } from './run-results.js';
+import { readUnrecordedFinish, runResultFile, unrecordedFinishFile, type UnrecordedFinish } from './run-results.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -141,6 +141,16 @@ function toVisibility(rows: Row[]): BronzeVisibility {
     running: new Set(lines(r?.running)),
     recordedOfRunning: new Set(lines(r?.in_progress)),
   };
+}
+
+/** What `finishRun` writes besides the run's row, in the same transaction. */
+export interface FinishExtra {
+  models?: ModelResult[];
+  hashes?: Map<string, string>;
+  tests?: TestResult[];
+  quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[];
+  /** More writes in the same transaction (a run's alerts): no checkpoint of their own. */
+  also?: (c: DuckDBConnection) => Promise<void>;
 }
 
 const METRICS_ALIAS = 'duckhouse_metrics';
@@ -368,20 +378,29 @@ export class MetricsDb {
   async finishRun(
     runId: string,
     fields: FinishFields,
-    extra: {
-      models?: ModelResult[];
-      hashes?: Map<string, string>;
-      tests?: TestResult[];
-      quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[];
-      /** More writes in the same transaction (a run's alerts): no checkpoint of their own. */
-      also?: (c: DuckDBConnection) => Promise<void>;
-    } = {},
+    extra: FinishExtra = {},
   ): Promise<void> {
     // The result goes to its own file first (see run-results.ts); a finish without one removes a
     // file an earlier, failed attempt may have left.
     const resultFile = runResultFile(this.file, runId);
     if (fields.result === undefined) fs.rmSync(resultFile, { force: true });
     else writeFileAtomic(resultFile, JSON.stringify(redact(fields.result)));
+    const finishFile = unrecordedFinishFile(this.file, runId);
+    try {
+      await this.recordFinish(runId, fields, extra);
+    } catch (error) {
+      // The result file already says how the run ended: the next open records that, not `abandoned`.
+      const finish: UnrecordedFinish = {
+        status: fields.status, rows: fields.rows ?? 0, rejected: fields.rejected ?? 0, files: fields.files ?? 0, bytes: fields.bytes ?? 0,
+        error: fields.error ? (redact(fields.error) as string) : null, finishedAt: Date.now(),
+      };
+      writeFileAtomic(finishFile, JSON.stringify(finish));
+      throw error;
+    }
+    fs.rmSync(finishFile, { force: true });
+  }
+
+  private async recordFinish(runId: string, fields: FinishFields, extra: FinishExtra): Promise<void> {
     await this.transaction(async (c) => {
       await insertRows(
         c,
@@ -557,14 +576,29 @@ export class MetricsDb {
     return rows.map((r) => String(r.path));
   }
 
-  /** Marks `running` runs whose process is gone as `abandoned`. Returns their ids. */
+  /**
+   * Marks `running` runs whose process is gone as `abandoned`, or as they finished when only their
+   * finish record failed (`finishRun`). Returns the ids of the abandoned ones.
+   */
   async markAbandoned(): Promise<string[]> {
-    return this.transaction(async (c) => {
+    const { abandoned, finished } = await this.transaction(async (c) => {
       const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, host, pid, proc_start FROM runs WHERE status = 'running'`));
       const dead = running.filter(
         (r) => !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null }),
       );
+      const finished: string[] = [];
       for (const r of dead) {
+        const finish = readUnrecordedFinish(this.file, r.run_id as string);
+        if (finish) {
+          // It finished; only its last record failed (finishRun).
+          await c.run(
+            `UPDATE runs SET status = $2, finished_at = to_timestamp($3::DOUBLE / 1000), duration_ms = $3::BIGINT - epoch_ms(started_at),
+               rows = $4, rejected = $5, files = $6, bytes = $7, error = $8 WHERE run_id = $1`,
+            [r.run_id as string, finish.status, finish.finishedAt, finish.rows, finish.rejected, finish.files, finish.bytes, finish.error],
+          );
+          finished.push(r.run_id as string);
+          continue;
+        }
         // A pipeline's batches are its extract's. It ended at its last recorded activity, not when
         // a later process noticed: the report draws a run from its start to its end, and a dead
         // run found days later is not days long. runHistory reads a dead run the same way.
@@ -586,8 +620,11 @@ export class MetricsDb {
           [r.run_id as string, ABANDONED_ERROR, counted],
         );
       }
-      return dead.map((r) => r.run_id as string);
+      return { abandoned: dead.map((r) => r.run_id as string).filter((id) => !finished.includes(id)), finished };
     });
+    // Removed once recorded: an open that failed before leaves them to the next one.
+    for (const runId of finished) fs.rmSync(unrecordedFinishFile(this.file, runId), { force: true });
+    return abandoned;
   }
 
   /** The latest runs, newest first (read-only, through the light reader `duckhouse runs` uses). */

@@ -4,7 +4,8 @@
  * so its cold start is DuckDB's own (the native bindings, one READ_ONLY open, one query) plus a few
  * milliseconds; `@duckdb/node-api`, zod and the rest of duckhouse are never loaded.
  *
- * A `running` run whose process is gone reads as `abandoned`, as `Lakehouse.open` would mark it.
+ * A `running` run whose process is gone reads as `abandoned` (or as it finished, when only its finish
+ * record failed), as `Lakehouse.open` would mark it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
 import { isAlive } from './process-identity.js';
-import { readRunResult } from './run-results.js';
+import { readRunResult, readUnrecordedFinish, type UnrecordedFinish } from './run-results.js';
 import type { RunKind, RunRecord, RunStatus } from './metrics-db.js';
 
 export interface RunHistoryOptions {
@@ -137,7 +138,21 @@ interface RunJson {
   proc_start: string | null;
 }
 
-function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadRunJson | undefined): RunRecord {
+function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadRunJson | undefined, finish: UnrecordedFinish | undefined): RunRecord {
+  if (finish) {
+    // It finished but could not record it (finishRun): read as Lakehouse.open will record it.
+    return {
+      ...toRecord(r, metricsFile, results, undefined, undefined),
+      status: finish.status as RunStatus,
+      finishedAt: new Date(finish.finishedAt),
+      durationMs: finish.finishedAt - r.started_at,
+      rows: finish.rows,
+      rejected: finish.rejected,
+      files: finish.files,
+      bytes: finish.bytes,
+      error: finish.error,
+    };
+  }
   // A dead run reads as Lakehouse.open records it (markAbandoned): what its committed batches
   // hold, ended at its last recorded activity.
   const finishedAt = dead ? dead.finished_at : r.finished_at;
@@ -192,7 +207,12 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
       }
       const runs = varcharColumn(db, result).map((json) => JSON.parse(json) as RunJson);
       const dead = new Map<string, DeadRunJson>();
-      const deadRuns = runs.filter(isDeadRun);
+      const finished = new Map<string, UnrecordedFinish>();
+      for (const r of runs.filter(isDeadRun)) {
+        const finish = readUnrecordedFinish(file, r.run_id);
+        if (finish) finished.set(r.run_id, finish);
+      }
+      const deadRuns = runs.filter((r) => isDeadRun(r) && !finished.has(r.run_id));
       if (deadRuns.length > 0) {
         // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
         const tables = new Set(varcharColumn(db, await db.query(connection, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`)));
@@ -202,7 +222,7 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
           dead.set(d.run_id, d);
         }
       }
-      return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id)));
+      return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id), finished.get(r.run_id)));
     } finally {
       if (connection) db.disconnect_sync(connection);
       db.close_sync(database);

@@ -21,3 +21,33 @@ export function readRunResult(metricsFile: string, runId: string): unknown {
     return null;
   }
 }
+
+/**
+ * What a run's `runs` row should have said when its finish could not be written (the file held by
+ * another process past `lockTimeoutMillis`): kept beside its result until the next
+ * `Lakehouse.open` records it, so a run that finished is not taken for one whose process died.
+ * Not a `.json` file, so that a `read_json` of every result file reads results only.
+ */
+export interface UnrecordedFinish {
+  status: string;
+  rows: number;
+  rejected: number;
+  files: number;
+  bytes: number;
+  error: string | null;
+  /** Epoch ms. */
+  finishedAt: number;
+}
+
+export function unrecordedFinishFile(metricsFile: string, runId: string): string {
+  return path.join(path.dirname(metricsFile), 'results', runId.slice(0, 6), `${runId}.finish`);
+}
+
+/** The finish a run could not record, or null. */
+export function readUnrecordedFinish(metricsFile: string, runId: string): UnrecordedFinish | null {
+  try {
+    return JSON.parse(fs.readFileSync(unrecordedFinishFile(metricsFile, runId), 'utf8')) as UnrecordedFinish;
+  } catch {
+    return null;
+  }
+}

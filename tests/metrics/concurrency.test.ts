@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { Lakehouse, defineSource, runHistory, z } from '../../src/index.js';
+import { MetricsDb } from '../../src/metrics/metrics-db.js';
+import { unrecordedFinishFile } from '../../src/metrics/run-results.js';
+import { newRunId } from '../../src/run-id.js';
 import { spawnHelper } from '../helpers/child.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
@@ -78,5 +82,45 @@ describe('another DuckDB process holding the metrics file past the lock timeout 
     await holderExited;
     const [run] = await lake.runs({ limit: 1 });
     expect(run).toMatchObject({ kind: 'extract', status: 'failed', error: expect.stringMatching(/runs\.duckdb is locked by another process/) });
+  }, 30_000);
+});
+
+describe('a run whose finish record could not be written', () => {
+  it('is recorded with the status and totals of its result, not abandoned, once its process is gone', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    const root = lake.paths.root;
+    const file = lake.paths.metrics;
+    await lake.close();
+    const metrics = new MetricsDb(file, 300);
+    const runId = newRunId();
+    await metrics.startRun(runId, 'extract', new Date());
+    // A user's `duckdb data/metrics/runs.duckdb` holds the file while the run writes its finish.
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
+         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
+    ]);
+    const exited = new Promise((r) => holder.on('exit', r));
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const result = { runId, status: 'partial', sources: [] };
+    await expect(metrics.finishRun(runId, { status: 'partial', rows: 7, rejected: 2, files: 1, bytes: 99, error: 'one source failed', result })).rejects.toThrow(/locked/);
+    await exited;
+    // The process that ran it ends (here: its row now names the holder, which has exited).
+    await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
+    await metrics.close();
+
+    const expected = { runId, status: 'partial', rows: 7, rejected: 2, files: 1, bytes: 99, error: 'one source failed', result };
+    const [read] = await runHistory({ root, limit: 1 });
+    expect(read).toMatchObject(expected);
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      const [run] = await reopened.runs({ limit: 1 });
+      expect(run).toMatchObject(expected);
+      expect(run!.finishedAt).not.toBeNull();
+      expect(fs.existsSync(unrecordedFinishFile(file, runId))).toBe(false);
+    } finally {
+      await reopened.close();
+    }
   }, 30_000);
 });
