@@ -68,16 +68,16 @@ export class QuarantineWriter {
     if (this.lines.length === 0) return;
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     // Whole lines, in writes of at most ~FLUSH_CHARS (one line longer than that is a write of its own).
-    let start = 0;
-    while (start < this.lines.length) {
-      let end = start;
+    // Each write's lines leave the buffer as soon as they are in the file: when a later write
+    // fails, a retried flush appends only what is still missing, not those lines a second time.
+    while (this.lines.length > 0) {
+      let end = 0;
       let size = 0;
-      while (end < this.lines.length && (end === start || size + this.lines[end]!.length + 1 <= FLUSH_CHARS)) size += this.lines[end++]!.length + 1;
-      fs.appendFileSync(this.file, `${this.lines.slice(start, end).join('\n')}\n`);
-      start = end;
+      while (end < this.lines.length && (end === 0 || size + this.lines[end]!.length + 1 <= FLUSH_CHARS)) size += this.lines[end++]!.length + 1;
+      fs.appendFileSync(this.file, `${this.lines.slice(0, end).join('\n')}\n`);
+      this.lines = this.lines.slice(end);
+      this.chars -= size;
     }
-    this.lines = [];
-    this.chars = 0;
   }
 }
 

@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
-import { tempLake } from '../helpers/temp-lake.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
+
+const limitHelper = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'child-quarantine-limit.ts');
 
 describe('quarantine', () => {
   it('sends every invalid record to quarantine with its reasons, and every valid one to bronze', async () => {
@@ -126,4 +130,24 @@ describe('quarantine', () => {
       { id: 3, v: '-Infinity' },
     ]);
   });
+});
+
+describe('a quarantine flush that fails part-way (a full disk)', () => {
+  it('retried, writes each rejected record once: the lines already written are not appended again', async () => {
+    const root = tempDir();
+    const child = spawn('bash', ['-c', `ulimit -f 9216; exec "${process.execPath}" --import tsx "${limitHelper}" "${root}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code, err).toBe(0);
+    // The first flush got one line in and failed on the second (the file was at the limit).
+    expect(JSON.parse(out).codes[0]).toBe('EFBIG');
+    const file = path.join(root, 'quarantine', 'q', 'big', 'run1.ndjson');
+    const positions = [`${file}.1`, file]
+      .filter((f) => fs.existsSync(f))
+      .flatMap((f) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { position: number }).position));
+    expect(positions).toEqual([1, 2]);
+  }, 60_000);
 });
