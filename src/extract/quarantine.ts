@@ -74,7 +74,19 @@ export class QuarantineWriter {
       let end = 0;
       let size = 0;
       while (end < this.lines.length && (end === 0 || size + this.lines[end]!.length + 1 <= FLUSH_CHARS)) size += this.lines[end++]!.length + 1;
-      fs.appendFileSync(this.file, `${this.lines.slice(0, end).join('\n')}\n`);
+      const before = fs.existsSync(this.file) ? fs.statSync(this.file).size : 0;
+      try {
+        fs.appendFileSync(this.file, `${this.lines.slice(0, end).join('\n')}\n`);
+      } catch (error) {
+        // A write cut short (a full disk) leaves part of a line: take it back, so the file holds
+        // whole lines only and a retry writes those lines whole.
+        try {
+          fs.truncateSync(this.file, before);
+        } catch {
+          // Left cut; the error thrown names the file.
+        }
+        throw error;
+      }
       this.lines = this.lines.slice(end);
       this.chars -= size;
     }

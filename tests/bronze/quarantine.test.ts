@@ -151,3 +151,22 @@ describe('a quarantine flush that fails part-way (a full disk)', () => {
     expect(positions).toEqual([1, 2]);
   }, 60_000);
 });
+
+describe('a quarantine write cut short (the disk fills up in the middle of a line)', () => {
+  it('leaves no part of a line in the file: what it could not finish is written whole by the retry', async () => {
+    const root = tempDir();
+    const child = spawn('bash', ['-c', `ulimit -f 9216; exec "${process.execPath}" --import tsx "${limitHelper}" "${root}" 8704`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code, err).toBe(0);
+    expect(JSON.parse(out).codes).toEqual(['EFBIG', null]);
+    const file = path.join(root, 'quarantine', 'q', 'big', 'run1.ndjson');
+    const text = fs.readFileSync(`${file}.1`, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const positions = [`${file}.1`, file].flatMap((f) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { position: number }).position));
+    expect(positions).toEqual([1, 2]);
+  }, 60_000);
+});
