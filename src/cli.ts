@@ -10,6 +10,7 @@ import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { sourceLabel, type SourceResult } from './results.js';
+import { bronzeDatasets, noBronzeDataset } from './bronze/datasets.js';
 import type { Lakehouse, OpenOptions, AnySource, Row, RunResult } from './index.js';
 import type { PlainValue } from './db/values.js';
 import type { TypeNode } from './db/type-string.js';
@@ -147,26 +148,14 @@ const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(2);
 
 /** The bronze datasets named (`source` or `source/dataset`), or every one when none is named and `all` allows it. */
 function pickDatasets(lake: Lakehouse, names: string[], all: boolean): [string, string][] {
-  const bronze = path.join(lake.paths.root, 'bronze');
-  const existing: [string, string][] = [];
-  // A stray entry (`.DS_Store`, a dangling symlink) is no dataset, as for export-ddl: it must not stop the command.
-  const isDir = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
-  if (fs.existsSync(bronze)) {
-    for (const source of fs.readdirSync(bronze).sort()) {
-      const dir = path.join(bronze, source);
-      if (!isDir(dir)) continue;
-      for (const dataset of fs.readdirSync(dir).sort()) if (isDir(path.join(dir, dataset))) existing.push([source, dataset]);
-    }
-  }
+  const existing = bronzeDatasets(lake.paths.root);
   if (names.length === 0) {
     if (!all) throw new UsageError('name the datasets: source or source/dataset');
     return existing;
   }
   const picked = existing.filter(([s, d]) => names.some((n) => n === s || n === `${s}/${d}`));
   const unknown = names.filter((n) => !existing.some(([s, d]) => n === s || n === `${s}/${d}`));
-  if (unknown.length > 0) {
-    throw new UsageError(`no bronze dataset ${unknown.map((u) => JSON.stringify(u)).join(', ')}; bronze has: ${existing.map(([s, d]) => `${s}/${d}`).join(', ') || 'nothing yet'}`);
-  }
+  if (unknown.length > 0) throw new UsageError(noBronzeDataset(unknown, existing));
   return picked;
 }
 

@@ -26,6 +26,7 @@ import { quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { compactedFileName, firstRunOf, isCompactionOutput, scanBronze } from '../transform/source-relation.js';
 import { applyMoves, writeFileAtomic } from './commit.js';
+import { bronzeDatasets, hasBronzeDataset, noBronzeDataset } from './datasets.js';
 import { dateParts, partitionOfDir } from './partition.js';
 
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -135,15 +136,7 @@ function checkNames(where: string, source: unknown, dataset: unknown): void {
  * would otherwise be a recorded `success` that compacted or pruned nothing.
  */
 export function checkDatasetExists(where: string, root: string, source: string, dataset: string): void {
-  const bronze = path.join(root, 'bronze');
-  const isDir = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
-  if (isDir(path.join(bronze, source, dataset))) return;
-  const existing: string[] = [];
-  for (const s of isDir(bronze) ? fs.readdirSync(bronze).sort() : []) {
-    if (!isDir(path.join(bronze, s))) continue;
-    for (const d of fs.readdirSync(path.join(bronze, s)).sort()) if (isDir(path.join(bronze, s, d))) existing.push(`${s}/${d}`);
-  }
-  throw new ConfigError(`${where}: no bronze dataset ${JSON.stringify(`${source}/${dataset}`)}; bronze has: ${existing.join(', ') || 'nothing yet'}`);
+  if (!hasBronzeDataset(root, source, dataset)) throw new ConfigError(`${where}: ${noBronzeDataset([`${source}/${dataset}`], bronzeDatasets(root))}`);
 }
 
 /** The dataset's visible files, with what compaction and prune need to know of each. */
