@@ -23,8 +23,8 @@ export class CircuitBreaker {
   private failuresAtOpen = 0;
   private openUntil: number | undefined;
   private probing = false;
-  /** Failures seen so far, in a row or not: a request notes it as it goes out (see `failure`). */
-  private failuresSeen = 0;
+  /** Failures counted so far, in a row or not: a request notes it as it goes out (see `failure`). */
+  private failuresCounted = 0;
 
   constructor(readonly host: string, private readonly now: () => number = Date.now) {}
 
@@ -48,21 +48,25 @@ export class CircuitBreaker {
 
   /** What a request notes as it goes out, to pass back to `failure`. */
   get seen(): number {
-    return this.failuresSeen;
+    return this.failuresCounted;
   }
 
   /**
    * The host failed (network error, timeout, 5xx, broken body). Returns true when this opened the
    * breaker. `seenAtSend` is `seen` as the request went out: a request that was already out when
-   * another one's failure was seen failed in the same outage. Requests out together that fail
+   * another one's failure was counted failed in the same outage. Requests out together that fail
    * together (a source's pages sent ahead, several sources at once) count as one failure in a
    * row, as one request at a time would have seen it, so a blip that retries ride out does not
-   * open the breaker because more requests happened to be out.
+   * open the breaker because more requests happened to be out. Only counted failures end a
+   * request's turn: were every failure to, requests that overlap one another (two sources each
+   * retrying as soon as the last try failed) would never count and a dead host would never be skipped.
    */
-  failure(limits: BreakerLimits, seenAtSend: number = this.failuresSeen): boolean {
-    const counts = seenAtSend === this.failuresSeen;
-    this.failuresSeen += 1;
-    if (counts) this.consecutiveFailures += 1;
+  failure(limits: BreakerLimits, seenAtSend: number = this.failuresCounted): boolean {
+    const counts = seenAtSend === this.failuresCounted;
+    if (counts) {
+      this.failuresCounted += 1;
+      this.consecutiveFailures += 1;
+    }
     const wasProbe = this.probing;
     this.probing = false;
     if (wasProbe || (counts && this.openUntil === undefined && this.consecutiveFailures >= limits.breakerFailures)) {

@@ -5,7 +5,7 @@ import { httpSource } from '../../../src/extract/http-source.js';
 import { CircuitBreaker } from '../../../src/extract/http/circuit-breaker.js';
 import { HttpClient } from '../../../src/extract/http/client.js';
 import { CircuitOpenError } from '../../../src/extract/http/http-errors.js';
-import { FAST_LIMITS, faults, startFaultyServer, type Handler } from '../../helpers/faulty-server.js';
+import { FAST_LIMITS, faults, sendJson, startFaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
 
 const limits = { breakerFailures: 3, breakerCooldownMillis: 1000 };
@@ -45,6 +45,19 @@ describe('CircuitBreaker', () => {
     expect(breaker.failure(limits, breaker.seen)).toBe(false);
     expect(breaker.failure(limits, breaker.seen)).toBe(true);
     expect(breaker.enter()).toMatchObject({ failures: 3 });
+  });
+
+  it('requests that overlap one another, each sent after the one before failed, still open it', () => {
+    const breaker = new CircuitBreaker('h4.test', () => 0);
+    // Two requests always out (two sources on one host): each goes out as soon as the one before failed.
+    const out = [breaker.seen, breaker.seen];
+    const opened: boolean[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      opened.push(breaker.failure(limits, out.shift()));
+      out.push(breaker.seen);
+    }
+    // Each failure counts but the one that was out with a counted one.
+    expect(opened).toEqual([false, false, false, false, true, false]);
   });
 
   it('frees the probe slot when the probe was aborted', () => {
@@ -96,5 +109,21 @@ describe('circuit breaker in the client and in a run', () => {
     const back = await lake.extract([source]);
     expect(back.status).toBe('success');
     expect(back.sources[0]).toMatchObject({ rows: 1, requests: 1 });
+  });
+  it('skips a dead host that answers slowly to two sources retrying as soon as a try failed: their tries overlap', async () => {
+    const server = await startFaultyServer({
+      '/dead': async (_req, res) => {
+        await new Promise((r) => setTimeout(r, 100));
+        sendJson(res, 503, { error: 'down' });
+      },
+    });
+    registerCleanup(() => server.close());
+    const clientLimits = limitsSchema.parse({ ...FAST_LIMITS, retries: 15, breakerFailures: 3, breakerCooldownMillis: 60_000, inFlight: 1, backoffBaseMillis: 1, backoffMaxMillis: 2 });
+    const clients = [new HttpClient({ limits: clientLimits }), new HttpClient({ limits: clientLimits })];
+    for (const c of clients) registerCleanup(() => c.close());
+    // The second source starts halfway through the first one's request: from then on one is always out.
+    const errors = await Promise.all(clients.map((c, i) => new Promise((r) => setTimeout(r, i * 50)).then(() => c.request(`${server.url}/dead`).catch((e: unknown) => e))));
+    expect(errors.map((e) => e instanceof CircuitOpenError)).toEqual([true, true]);
+    expect(server.hits('/dead')).toBeLessThanOrEqual(8); // not 32: both ran out their 16 tries
   });
 });
