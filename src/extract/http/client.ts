@@ -154,7 +154,10 @@ export class HttpClient {
           // Not a token request (`auth: false`): a data request holding the lane may be waiting on it.
           if (!leaveLane && options.auth !== false && hostFailing(error)) {
             const before = this.retryLane;
-            this.retryLane = new Promise<void>((resolve) => (leaveLane = resolve));
+            const mine = new Promise<void>((resolve) => (leaveLane = resolve));
+            // The next in line waits for the one before this one too: this one may leave while
+            // still waiting (aborted), and the one before it may still be retrying.
+            this.retryLane = Promise.all([before, mine]).then(() => undefined);
             await (signal ? untilAborted(before, signal) : before);
           }
           const delay = retryDelayMillis({

@@ -3,7 +3,7 @@ import { limitsSchema, type Limits } from '../../../src/config.js';
 import { HttpClient } from '../../../src/extract/http/client.js';
 import { CircuitOpenError, HttpBodyError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from '../../../src/extract/http/http-errors.js';
 import { apiKeyAuth } from '../../../src/extract/http/oauth.js';
-import { FAST_LIMITS, faults, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
+import { FAST_LIMITS, faults, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { registerCleanup } from '../../helpers/temp-lake.js';
 
 const ok = { results: [{ id: 1 }] };
@@ -137,6 +137,36 @@ describe('HttpClient retries', () => {
     const [stats] = c.stats();
     expect(stats).toMatchObject({ requests: 2, retries: 1, statuses: { 503: 2 } });
     expect(counters).toEqual({ requests: 2, retries: 1 });
+  });
+
+  it('a request aborted while it waits to retry a failing host does not let the one behind it retry beside the one retrying', async () => {
+    const hits = new Map<string, number>();
+    const retriesOut: { id: string; start: number; end: number }[] = [];
+    const server = await serve({
+      '/x': async (_req, res, hit) => {
+        const id = hit.url.searchParams.get('id')!;
+        const n = (hits.get(id) ?? 0) + 1;
+        hits.set(id, n);
+        const start = performance.now();
+        await new Promise((r) => setTimeout(r, id === 'a' ? 40 : 60));
+        if (n > 1) retriesOut.push({ id, start, end: performance.now() });
+        // a fails first (it retries first, the others wait for it) and fails four times; b and c once.
+        if (id === 'a' ? n <= 4 : n === 1) return sendJson(res, 503, { error: 'down' });
+        sendJson(res, 200, { ok: id });
+      },
+    });
+    const c = client({ inFlight: 3, retries: 6, breakerFailures: 50, backoffBaseMillis: 20, backoffMaxMillis: 20 });
+    const abortB = new AbortController();
+    const a = c.request(`${server.url}/x?id=a`);
+    const b = c.request(`${server.url}/x?id=b`, { signal: abortB.signal }).catch((e: unknown) => e);
+    const later = c.request(`${server.url}/x?id=c`);
+    await new Promise((r) => setTimeout(r, 90)); // a is retrying, b waits for it, c for b
+    abortB.abort(new Error('page no longer needed'));
+    await Promise.all([a, b, later]);
+    // c retries once a is done, not as soon as b left.
+    const overlapping = retriesOut.filter((r) => retriesOut.some((o) => o.id !== r.id && o.start < r.end && r.start < o.end));
+    expect(overlapping).toEqual([]);
+    expect(hits).toEqual(new Map([['a', 5], ['b', 1], ['c', 2]]));
   });
 });
 
