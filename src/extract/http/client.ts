@@ -108,6 +108,12 @@ export class HttpClient {
   private readonly sending = new Set<Promise<unknown>>();
   private readonly baseHeaders: Record<string, string>;
   private closed = false;
+  /**
+   * Aborted by `close()`: a request still waiting to retry (its backoff, the retry lane, an
+   * in-flight slot) ends instead of going out from a closed client, on a rate-limit lease taken
+   * after `close()` released them, which nothing would release.
+   */
+  private readonly stop = new AbortController();
 
   constructor(private readonly options: HttpClientOptions) {
     this.limits = options.limits;
@@ -126,7 +132,7 @@ export class HttpClient {
     if (this.closed) throw new SourceError('HTTP_CLOSED', `HttpClient: request to ${redactString(String(url))} after close()`);
     const target = withQuery(url, options.query);
     const maxAttempts = this.limits.retries + 1;
-    const signal = anySignal(this.options.signal, options.signal);
+    const signal = anySignal(anySignal(this.options.signal, options.signal), this.stop.signal);
     let attempts = 0;
     let retries = 0;
     // Whether the next attempt repeats a failed one: counted as a retry only once it is sent (the
@@ -196,10 +202,11 @@ export class HttpClient {
     while (this.sending.size > 0) await Promise.allSettled([...this.sending]);
   }
 
-  /** Frees sockets and rate-limit leases. Idempotent. */
+  /** Frees sockets and rate-limit leases; requests still waiting to go out end with `HTTP_CLOSED`. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stop.abort(new SourceError('HTTP_CLOSED', 'HttpClient closed: requests still waiting to go out were not sent'));
     for (const lease of this.leases.values()) lease.release();
     this.leases.clear();
     this.agents.http.destroy();
@@ -266,6 +273,8 @@ export class HttpClient {
     signal: AbortSignal | undefined,
     credentialHeaders: string[] = [],
   ): Promise<HttpResponse<T>> {
+    // Aborted while waiting for the slot (closed): not sent, and no lease taken for it.
+    if (signal?.aborted) throw signal.reason;
     const host = url.host;
     const href = url.href;
     const stats = this.statsFor(host);

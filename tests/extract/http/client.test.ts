@@ -193,6 +193,31 @@ describe('HttpClient JSON bodies', () => {
 });
 
 describe('HttpClient connections, limits and identity', () => {
+  it('close() ends the requests still waiting to retry: none goes out after it, and the host keeps no rate of the closed client', async () => {
+    let closed = false;
+    const afterClose: string[] = [];
+    const server = await serve({
+      '/x': async (_req, res, hit) => {
+        if (closed) afterClose.push(hit.url.search);
+        await new Promise((r) => setTimeout(r, 30));
+        res.writeHead(503).end();
+      },
+      '/ok': faults.json(ok),
+    });
+    const slow = client({ inFlight: 2, retries: 3, breakerFailures: 50, backoffBaseMillis: 150, backoffMaxMillis: 150, requestsPerSecond: 2, burst: 2 });
+    const out = [slow.request(`${server.url}/x?id=a`), slow.request(`${server.url}/x?id=b`)].map((p) => p.catch((e: unknown) => e));
+    await new Promise((r) => setTimeout(r, 60)); // both failed once: one waits for its retry, the other for that one
+    slow.close();
+    closed = true;
+    expect((await Promise.all(out)).map((e) => (e as { code?: string }).code)).toEqual(['HTTP_CLOSED', 'HTTP_CLOSED']);
+    expect(afterClose).toEqual([]);
+    // The closed client's lease (2 requests/s) is gone: another client on the host runs at its own rate.
+    const fast = client({ requestsPerSecond: 1000, burst: 1000 });
+    const started = performance.now();
+    for (let i = 0; i < 6; i += 1) await fast.request(`${server.url}/ok`);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
   it('reuses one keep-alive connection for sequential requests', async () => {
     const server = await serve({ '/k': faults.json(ok) });
     const c = client();
