@@ -157,21 +157,31 @@ export class HttpClient {
           }
           const mayRetry = error instanceof HttpError && error.retryable && (options.retry !== 'unsent-only' || surelyUnsent(error));
           if (!mayRetry || retries + 1 >= maxAttempts) throw error;
+          let waited = 0;
           // Not a token request (`auth: false`): a data request holding the lane may be waiting on it.
           if (!leaveLane && options.auth !== false && hostFailing(error)) {
+            const since = performance.now();
             const before = this.retryLane;
             const mine = new Promise<void>((resolve) => (leaveLane = resolve));
             // The next in line waits for the one before this one too: this one may leave while
             // still waiting (aborted), and the one before it may still be retrying.
             this.retryLane = Promise.all([before, mine]).then(() => undefined);
             await (signal ? untilAborted(before, signal) : before);
+            waited = performance.now() - since;
           }
-          const delay = retryDelayMillis({
-            attempt: retries,
-            baseMillis: this.limits.backoffBaseMillis,
-            maxMillis: this.limits.backoffMaxMillis,
-            retryAfter: error instanceof HttpStatusError ? error.retryAfter : undefined,
-          });
+          // The wait for the lane gave the host its time already: a Retry-After (or backoff) that
+          // requests out together got together is not paid again by each one in turn.
+          const delay = Math.max(
+            0,
+            Math.round(
+              retryDelayMillis({
+                attempt: retries,
+                baseMillis: this.limits.backoffBaseMillis,
+                maxMillis: this.limits.backoffMaxMillis,
+                retryAfter: error instanceof HttpStatusError ? error.retryAfter : undefined,
+              }) - waited,
+            ),
+          );
           retries += 1;
           this.options.logger?.warn(`retry ${retries}/${maxAttempts - 1} in ${delay} ms: ${error.message}`);
           await sleep(delay, signal);

@@ -214,4 +214,24 @@ describe('pages the API says exist go out ahead, up to the in-flight limit', () 
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 60 });
     expect(server.requests.filter((r) => r.path === '/blip').length).toBeGreaterThan(12); // it did fail, and retried
   }, 60_000);
+
+  it('a 503 with Retry-After on pages out together: the wait is paid once, as one page at a time pays it, not once per page in turn', async () => {
+    const data = pages.pageNumber(makeRecords(40), 5); // 8 pages
+    let downUntil = 0;
+    const server = await serve({
+      '/maintenance': async (req, res, hit) => {
+        if (hit.url.searchParams.get('page') === '2' && downUntil === 0) downUntil = Date.now() + 500;
+        if (Date.now() < downUntil) return sendJson(res, 503, { error: 'maintenance' }, { 'retry-after': '2' });
+        await faults.delayed(20, data)(req, res, hit);
+      },
+    });
+    const lake = await tempLake();
+    const started = performance.now();
+    const result = await lake.extract(
+      httpSource({ source: 'ahead', dataset: 'maintenance', url: `${server.url}/maintenance`, paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }), items: 'data', schema, limits: { ...FAST_LIMITS, inFlight: 4, retries: 3 } }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 40 });
+    // Pages 2 to 5 got the 503 together; each waiting its 2 s after the one before took 8.5 s.
+    expect(performance.now() - started).toBeLessThan(5_000);
+  }, 30_000);
 });
