@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { abortable } from '../abortable.js';
 import { LockError } from '../errors.js';
 import { currentProcess, isAlive, type ProcessIdentity } from '../metrics/process-identity.js';
 
@@ -81,17 +82,6 @@ async function createLockFile(target: string, identity: string, options: { timeo
     await abortable(new Promise((resolve) => setTimeout(resolve, wait)), options.signal);
     wait = Math.min(250, wait * 2);
   }
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it is aborted. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /**

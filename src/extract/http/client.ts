@@ -27,8 +27,9 @@ import {
   HttpTimeoutError,
   surelyUnsent,
 } from './http-errors.js';
+import { abortable } from '../../abortable.js';
 import type { AuthStrategy } from './oauth.js';
-import { rateLimiterFor, sleep, untilAborted, type RateLimiterLease } from './rate-limiter.js';
+import { rateLimiterFor, sleep, type RateLimiterLease } from './rate-limiter.js';
 
 export type QueryValue = string | number | boolean | undefined | null;
 export type QueryValues = Record<string, QueryValue | QueryValue[]>;
@@ -166,7 +167,7 @@ export class HttpClient {
             // The next in line waits for the one before this one too: this one may leave while
             // still waiting (aborted), and the one before it may still be retrying.
             this.retryLane = Promise.all([before, mine]).then(() => undefined);
-            await (signal ? untilAborted(before, signal) : before);
+            await abortable(before, signal);
             waited = performance.now() - since;
           }
           // The wait for the lane gave the host its time already: a Retry-After (or backoff) that

@@ -5,6 +5,7 @@
  * Waiters queue in order and each takes a token when it wakes, never a reservation made
  * earlier: after a stall the host still sees at most `burst` requests at once.
  */
+import { abortable } from '../../abortable.js';
 
 export interface RateLimit {
   /** Tokens added per second. */
@@ -66,7 +67,7 @@ class TokenBucket {
     this.line = turn.catch(() => undefined);
     // An abort ends the wait at once, not when its turn comes behind other sources' waits (a
     // closing source waits for its requests to settle); the turn then takes no token.
-    return signal ? untilAborted(turn, signal) : turn;
+    return abortable(turn, signal);
   }
 
   private async takeNow(signal?: AbortSignal): Promise<number> {
@@ -114,25 +115,6 @@ export function rateLimiterFor(host: string, limit: RateLimit): RateLimiterLease
       owner.unlease(id);
     },
   };
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** Resolves after `millis`, or rejects with the signal's reason when it aborts first. */
