@@ -373,7 +373,7 @@ export class HttpClient {
     const finalUrl = response.url;
     const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
     if (!accepted) {
-      if (status >= 500 || status === 408) {
+      if (failingStatus(status)) {
         if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
       } else {
         breakerAt.success(); // 4xx and 429: the host is alive and answering
@@ -554,8 +554,16 @@ function metaCharset(raw: Buffer): string | undefined {
   return META_CHARSET.exec(headEnd < 0 ? start : start.slice(0, headEnd))?.[1];
 }
 
-/** Whether the error says the host is failing (what its circuit breaker counts), not answering. */
+/** A status that says the host is failing, not answering: its circuit breaker counts it. */
+function failingStatus(status: number): boolean {
+  return status >= 500 || status === 408;
+}
+
+/**
+ * Whether the error says the host is failing, as `send` told its breaker: no answer (network,
+ * timeout), a failing status, or a 2xx whose body is broken.
+ */
 function hostFailing(error: unknown): boolean {
   const status = (error as { status?: unknown }).status;
-  return typeof status !== 'number' || status >= 500 || status === 408 || (status >= 200 && status < 300);
+  return typeof status !== 'number' || failingStatus(status) || (status >= 200 && status < 300);
 }
