@@ -36,7 +36,8 @@ export function registerSecret(value: string | undefined | null): void {
   knownPattern = new RegExp([...knownSecrets].map(escapeRegExp).join('|'));
 }
 
-function escapeRegExp(text: string): string {
+/** `text` matched literally inside a RegExp. */
+export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

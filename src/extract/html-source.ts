@@ -25,7 +25,7 @@ import { z } from 'zod';
 import type { Limits } from '../config.js';
 import { parseOptions } from '../config.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import { isSecretName, REDACTED, redactString, registerSecret } from '../redact.js';
+import { escapeRegExp, isSecretName, REDACTED, redactString, registerSecret } from '../redact.js';
 import { parseBrl, parseBrNumber, parsePackSize } from './brazil.js';
 import { stringifyJsonExact } from './json-exact.js';
 import type { HttpResponse } from './http/client.js';
@@ -569,10 +569,6 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The `headers` option split: credentials (a secret-looking name) apart from the rest. */

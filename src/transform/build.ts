@@ -20,7 +20,7 @@ import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { hiveFolder } from '../bronze/partition.js';
-import { redactSql, redactString } from '../redact.js';
+import { escapeRegExp, redactSql, redactString } from '../redact.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import type { ProjectSubjects } from '../metrics/alerts.js';
@@ -1341,7 +1341,7 @@ function auditsRead(sql: string): string[] {
 
 /** Whether a model's SQL names the model (its `{{ this }}` or its name as a word): conservative. */
 function mentionsItself(node: ProjectNode, sql: string): boolean {
-  return new RegExp(`(^|[^A-Za-z0-9_$])${node.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9_$])`, 'i').test(sql);
+  return new RegExp(`(^|[^A-Za-z0-9_$])${escapeRegExp(node.name)}($|[^A-Za-z0-9_$])`, 'i').test(sql);
 }
 
 function auditId(node: { name: string }): string {
