@@ -91,22 +91,12 @@ export function createLogger(options: LoggerOptions): RootLogger {
       fs.mkdirSync(path.dirname(options.file), { recursive: true });
       const file = new RotatingFile(options.file, options.maxSizeBytes, options.maxFiles);
       sink = file;
-      const stream = new Writable({
-        write(chunk: Buffer | string, _encoding, done) {
-          file.write(String(chunk));
-          done();
-        },
-      });
+      const stream = textSink((text) => file.write(text));
       transports.push(new winston.transports.Stream({ stream, eol: '\n', format: winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.json()) }));
     }
     if (options.console) {
       // Every level to stderr, through the progress display: a line must not land on a bar.
-      const stream = new Writable({
-        write(chunk: Buffer | string, _encoding, done) {
-          writeConsole(String(chunk));
-          done();
-        },
-      });
+      const stream = textSink(writeConsole);
       transports.push(
         new winston.transports.Stream({
           stream,
@@ -135,6 +125,16 @@ export function createLogger(options: LoggerOptions): RootLogger {
       return closed;
     },
   };
+}
+
+/** A stream handing each chunk, as text, to `write` (synchronous: nothing waits in memory). */
+function textSink(write: (text: string) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      write(String(chunk));
+      done();
+    },
+  });
 }
 
 /**
