@@ -9,14 +9,14 @@ import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
-import { ABANDONED_ERROR, batchesOf, readRuns } from './run-history.js';
+import { ABANDONED_ERROR, batchesOf, DEAD_RUNS, isDeadRun, readRuns } from './run-history.js';
 import { readUnrecordedFinish, runResultFile, unrecordedFinishFile, type UnrecordedFinish } from './run-results.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED } from './schema.js';
-import { currentProcess, isAlive } from './process-identity.js';
+import { currentProcess } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
 import type { HttpHostStats } from '../extract/source.js';
 import type { BronzeVisibility } from '../transform/source-relation.js';
@@ -582,11 +582,10 @@ export class MetricsDb {
    */
   async markAbandoned(): Promise<string[]> {
     const { abandoned, finished } = await this.transaction(async (c) => {
-      const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, host, pid, proc_start FROM runs WHERE status = 'running'`));
-      const dead = running.filter(
-        (r) => !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null }),
-      );
+      const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`));
+      const dead = running.filter(isDeadRun);
       const finished: string[] = [];
+      const counted: [runId: string, batchesOf: string][] = [];
       for (const r of dead) {
         const finish = readUnrecordedFinish(this.file, r.run_id as string);
         if (finish) {
@@ -599,25 +598,19 @@ export class MetricsDb {
           finished.push(r.run_id as string);
           continue;
         }
+        counted.push([r.run_id as string, batchesOf(this.file, { run_id: r.run_id as string, kind: r.kind })]);
+      }
+      if (counted.length > 0) {
         // A pipeline's batches are its extract's. It ended at its last recorded activity, not when
         // a later process noticed: the report draws a run from its start to its end, and a dead
-        // run found days later is not days long. runHistory reads a dead run the same way.
-        const counted = batchesOf(this.file, { run_id: r.run_id as string, kind: r.kind });
+        // run found days later is not days long. runHistory reads a dead run from the same DEAD_RUNS.
         await c.run(
-          `UPDATE runs SET status = 'abandoned', error = $2, finished_at = last.t,
-             duration_ms = epoch_ms(last.t) - epoch_ms(runs.started_at),
-             rows = (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = $3),
-             rejected = (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = $3),
-             files = (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = $3),
-             bytes = (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = $3)
-           FROM (SELECT max(t) AS t FROM (
-             SELECT max(committed_at) AS t FROM source_batches WHERE run_id IN ($1, $3)
-             UNION ALL SELECT max(finished_at) FROM source_results WHERE run_id IN ($1, $3)
-             UNION ALL SELECT max(finished_at) FROM model_builds WHERE run_id = $1
-             UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = $1
-             UNION ALL SELECT started_at FROM runs WHERE run_id = $1)) AS last
-           WHERE runs.run_id = $1`,
-          [r.run_id as string, ABANDONED_ERROR, counted],
+          `UPDATE runs SET status = 'abandoned', error = $1, finished_at = d.last_t,
+             duration_ms = epoch_ms(d.last_t) - epoch_ms(runs.started_at),
+             rows = d.rows, rejected = d.rejected, files = d.files, bytes = d.bytes
+           FROM (${DEAD_RUNS(counted)}) AS d
+           WHERE runs.run_id = d.run_id`,
+          [ABANDONED_ERROR],
         );
       }
       return { abandoned: dead.map((r) => r.run_id as string).filter((id) => !finished.includes(id)), finished };

@@ -80,19 +80,18 @@ export function batchesOf(metricsFile: string, run: { run_id: string; kind: unkn
 const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 /**
- * What `Lakehouse.open` records for each dead run (markAbandoned), one JSON text a run
- * (`DeadRunJson`): the totals of the batches it counts, and its end at its last recorded activity
- * (epoch ms), not when it was noticed.
+ * What `Lakehouse.open` records for each dead run (markAbandoned), as rows `(run_id, rows,
+ * rejected, files, bytes, last_t, started_at)`: the totals of the batches it counts, and its end
+ * at its last recorded activity (`last_t`), not when it was noticed. `dead` pairs each run with
+ * whose batches it counts (`batchesOf`).
  */
-export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][], has: (table: string) => boolean = () => true): string => `
-  SELECT to_json({
-    run_id: d.run_id,
-    rows: (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = d.batches_of),
-    rejected: (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = d.batches_of),
-    files: (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = d.batches_of),
-    bytes: (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = d.batches_of),
-    finished_at: epoch_ms(last.t), duration_ms: epoch_ms(last.t) - epoch_ms(last.started_at)
-  })::VARCHAR AS dead_run
+export const DEAD_RUNS = (dead: [runId: string, batchesOf: string][], has: (table: string) => boolean = () => true): string => `
+  SELECT d.run_id,
+    (SELECT coalesce(sum(rows), 0) FROM source_batches WHERE run_id = d.batches_of) AS rows,
+    (SELECT coalesce(sum(rejected), 0) FROM source_batches WHERE run_id = d.batches_of) AS rejected,
+    (SELECT coalesce(sum(files), 0) FROM source_batches WHERE run_id = d.batches_of) AS files,
+    (SELECT coalesce(sum(bytes), 0) FROM source_batches WHERE run_id = d.batches_of) AS bytes,
+    last.t AS last_t, last.started_at
   FROM (VALUES ${dead.map(([id, of]) => `(${literal(id)}, ${literal(of)})`).join(', ')}) AS d(run_id, batches_of),
   LATERAL (SELECT (SELECT started_at FROM runs WHERE run_id = d.run_id) AS started_at, (SELECT max(t) FROM (
       SELECT max(committed_at) AS t FROM source_batches WHERE run_id IN (d.run_id, d.batches_of)
@@ -100,6 +99,14 @@ export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][], has: (
       ${has('model_builds') ? 'UNION ALL SELECT max(finished_at) FROM model_builds WHERE run_id = d.run_id' : ''}
       ${has('test_results') ? 'UNION ALL SELECT max(finished_at) FROM test_results WHERE run_id = d.run_id' : ''}
       UNION ALL SELECT started_at FROM runs WHERE run_id = d.run_id)) AS t) AS last`;
+
+/** `DEAD_RUNS` as one JSON text a run (`DeadRunJson`, times in epoch ms), for the readers. */
+export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][], has?: (table: string) => boolean): string => `
+  SELECT to_json({
+    run_id: run_id, rows: rows, rejected: rejected, files: files, bytes: bytes,
+    finished_at: epoch_ms(last_t), duration_ms: epoch_ms(last_t) - epoch_ms(started_at)
+  })::VARCHAR AS dead_run
+  FROM (${DEAD_RUNS(dead, has)})`;
 
 export interface DeadRunJson {
   run_id: string;
@@ -208,11 +215,12 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
       const runs = varcharColumn(db, result).map((json) => JSON.parse(json) as RunJson);
       const dead = new Map<string, DeadRunJson>();
       const finished = new Map<string, UnrecordedFinish>();
+      const deadRuns: RunJson[] = [];
       for (const r of runs.filter(isDeadRun)) {
         const finish = readUnrecordedFinish(file, r.run_id);
         if (finish) finished.set(r.run_id, finish);
+        else deadRuns.push(r);
       }
-      const deadRuns = runs.filter((r) => isDeadRun(r) && !finished.has(r.run_id));
       if (deadRuns.length > 0) {
         // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
         const tables = new Set(varcharColumn(db, await db.query(connection, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`)));
