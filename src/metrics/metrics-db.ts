@@ -9,8 +9,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
-import { ABANDONED_ERROR, batchesOf, DEAD_RUNS, isDeadRun, readRuns } from './run-history.js';
-import { readUnrecordedFinish, runResultFile, unrecordedFinishFile, type UnrecordedFinish } from './run-results.js';
+import { readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
+import { runResultFile, unrecordedFinishFile, type UnrecordedFinish } from './run-results.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -578,46 +578,31 @@ export class MetricsDb {
 
   /**
    * Marks `running` runs whose process is gone as `abandoned`, or as they finished when only their
-   * finish record failed (`finishRun`). Returns the ids of the abandoned ones.
+   * finish record failed (`finishRun`), as every reader reads them (`readDeadRuns`). Returns the ids
+   * of the abandoned ones.
    */
   async markAbandoned(): Promise<string[]> {
-    const { abandoned, finished } = await this.transaction(async (c) => {
-      const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`));
-      const dead = running.filter(isDeadRun);
-      const finished: string[] = [];
-      const counted: [runId: string, batchesOf: string][] = [];
-      for (const r of dead) {
-        const finish = readUnrecordedFinish(this.file, r.run_id as string);
-        if (finish) {
-          // It finished; only its last record failed (finishRun).
-          await c.run(
-            `UPDATE runs SET status = $2, finished_at = to_timestamp($3::DOUBLE / 1000), duration_ms = $3::BIGINT - epoch_ms(started_at),
-               rows = $4, rejected = $5, files = $6, bytes = $7, error = $8 WHERE run_id = $1`,
-            [r.run_id as string, finish.status, finish.finishedAt, finish.rows, finish.rejected, finish.files, finish.bytes, finish.error],
-          );
-          finished.push(r.run_id as string);
-          continue;
-        }
-        counted.push([r.run_id as string, batchesOf(this.file, { run_id: r.run_id as string, kind: r.kind })]);
-      }
-      if (counted.length > 0) {
-        // A pipeline's batches are its extract's. It ended at its last recorded activity, not when
-        // a later process noticed: the report draws a run from its start to its end, and a dead
-        // run found days later is not days long. runHistory reads a dead run from the same DEAD_RUNS.
+    const readings = await this.transaction(async (c) => {
+      const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`)) as unknown as RunOwnerRow[];
+      const dead = [...(await readDeadRuns(this.file, running, async (sql) => readerRows(await c.runAndReadAll(sql)).map((r) => String(r.dead_run)))).values()];
+      if (dead.length > 0) {
+        // A dead run ended at its last recorded activity, not when a later process noticed: the
+        // report draws a run from its start to its end, and a dead run found days later is not days long.
+        let n = 0;
+        const values = dead.map(() => `(${Array.from({ length: 9 }, () => `$${++n}`).join(', ')})`);
         await c.run(
-          `UPDATE runs SET status = 'abandoned', error = $1, finished_at = d.last_t,
-             duration_ms = epoch_ms(d.last_t) - epoch_ms(runs.started_at),
-             rows = d.rows, rejected = d.rejected, files = d.files, bytes = d.bytes
-           FROM (${DEAD_RUNS(counted)}) AS d
-           WHERE runs.run_id = d.run_id`,
-          [ABANDONED_ERROR],
+          `UPDATE runs SET status = d.status, finished_at = to_timestamp(d.finished_ms::DOUBLE / 1000), duration_ms = d.duration_ms::BIGINT,
+             rows = d.rows::BIGINT, rejected = d.rejected::BIGINT, files = d.files::INTEGER, bytes = d.bytes::BIGINT, error = d.error
+           FROM (VALUES ${values.join(', ')}) AS d(run_id, status, finished_ms, duration_ms, rows, rejected, files, bytes, error)
+           WHERE runs.run_id = d.run_id AND runs.status = 'running'`,
+          dead.flatMap((d) => [d.runId, d.status, d.finishedAt, d.durationMs, d.rows, d.rejected, d.files, d.bytes, d.error]),
         );
       }
-      return { abandoned: dead.map((r) => r.run_id as string).filter((id) => !finished.includes(id)), finished };
+      return dead;
     });
     // Removed once recorded: an open that failed before leaves them to the next one.
-    for (const runId of finished) fs.rmSync(unrecordedFinishFile(this.file, runId), { force: true });
-    return abandoned;
+    for (const d of readings) if (d.finish) fs.rmSync(unrecordedFinishFile(this.file, d.runId), { force: true });
+    return readings.filter((d) => !d.finish).map((d) => d.runId);
   }
 
   /** The latest runs, newest first (read-only, through the light reader `duckhouse runs` uses). */

@@ -104,7 +104,7 @@ export const DEAD_RUNS = (dead: [runId: string, batchesOf: string][], has: (tabl
 export const DEAD_RUNS_SQL = (dead: [runId: string, batchesOf: string][], has?: (table: string) => boolean): string => `
   SELECT to_json({
     run_id: run_id, rows: rows, rejected: rejected, files: files, bytes: bytes,
-    finished_at: epoch_ms(last_t), duration_ms: epoch_ms(last_t) - epoch_ms(started_at)
+    started_at: epoch_ms(started_at), finished_at: epoch_ms(last_t), duration_ms: epoch_ms(last_t) - epoch_ms(started_at)
   })::VARCHAR AS dead_run
   FROM (${DEAD_RUNS(dead, has)})`;
 
@@ -114,8 +114,76 @@ export interface DeadRunJson {
   rejected: number;
   files: number;
   bytes: number;
+  started_at: number;
   finished_at: number;
   duration_ms: number;
+}
+
+/**
+ * How a `running` run whose process is gone reads, and what `Lakehouse.open` records for it: as it
+ * finished when only its finish record failed (its `.finish` file, see `finishRun`), else
+ * `abandoned` with what its committed batches hold, ended at its last recorded activity.
+ */
+export interface DeadRunReading {
+  runId: string;
+  status: RunStatus;
+  /** Epoch ms. */
+  finishedAt: number;
+  durationMs: number;
+  rows: number;
+  rejected: number;
+  files: number;
+  bytes: number;
+  error: string | null;
+  /** The finish it could not record, when it finished. */
+  finish: UnrecordedFinish | null;
+}
+
+/** A row of `runs` as far as telling a dead run goes. */
+export interface RunOwnerRow {
+  run_id: string;
+  kind: unknown;
+  status: unknown;
+  host: unknown;
+  pid: unknown;
+  proc_start: unknown;
+}
+
+/**
+ * The one reading of dead runs, shared by every reader (`runHistory` and `lake.runs()`, the report's
+ * runs section) and by the writer (`markAbandoned`), so that they all say the same. `query` runs
+ * one SELECT on the metrics database and returns its one VARCHAR column; `tables`, asked only when
+ * a run is dead, says which tables it holds (a file of the first versions has no model_builds or
+ * test_results; by default, all).
+ */
+export async function readDeadRuns(
+  metricsFile: string,
+  runs: RunOwnerRow[],
+  query: (sql: string) => Promise<string[]>,
+  tables?: () => Promise<Set<string>>,
+): Promise<Map<string, DeadRunReading>> {
+  const readings = new Map<string, DeadRunReading>();
+  const dead = runs.filter(isDeadRun);
+  if (dead.length === 0) return readings;
+  const present = await tables?.();
+  const has = present ? (t: string) => present.has(t) : undefined;
+  for (const json of await query(DEAD_RUNS_SQL(dead.map((r) => [r.run_id, batchesOf(metricsFile, r)]), has))) {
+    const d = JSON.parse(json) as DeadRunJson;
+    const finish = readUnrecordedFinish(metricsFile, d.run_id);
+    readings.set(
+      d.run_id,
+      finish
+        ? {
+            runId: d.run_id, status: finish.status as RunStatus, finishedAt: finish.finishedAt, durationMs: finish.finishedAt - d.started_at,
+            rows: finish.rows, rejected: finish.rejected, files: finish.files, bytes: finish.bytes, error: finish.error, finish,
+          }
+        : {
+            runId: d.run_id, status: 'abandoned', finishedAt: d.finished_at, durationMs: d.duration_ms,
+            rows: d.rows, rejected: d.rejected, files: d.files, bytes: d.bytes, error: ABANDONED_ERROR, finish: null,
+          },
+    );
+  }
+  return readings;
 }
 
 const SELECT_RUNS = (limit: number, results: boolean): string => `
@@ -145,36 +213,19 @@ interface RunJson {
   proc_start: string | null;
 }
 
-function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadRunJson | undefined, finish: UnrecordedFinish | undefined): RunRecord {
-  if (finish) {
-    // It finished but could not record it (finishRun): read as Lakehouse.open will record it.
-    return {
-      ...toRecord(r, metricsFile, results, undefined, undefined),
-      status: finish.status as RunStatus,
-      finishedAt: new Date(finish.finishedAt),
-      durationMs: finish.finishedAt - r.started_at,
-      rows: finish.rows,
-      rejected: finish.rejected,
-      files: finish.files,
-      bytes: finish.bytes,
-      error: finish.error,
-    };
-  }
-  // A dead run reads as Lakehouse.open records it (markAbandoned): what its committed batches
-  // hold, ended at its last recorded activity.
-  const finishedAt = dead ? dead.finished_at : r.finished_at;
+function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadRunReading | undefined): RunRecord {
   return {
     runId: r.run_id,
     kind: r.kind,
-    status: dead ? 'abandoned' : r.status,
+    status: dead ? dead.status : r.status,
     startedAt: new Date(r.started_at),
-    finishedAt: finishedAt === null ? null : new Date(finishedAt),
-    durationMs: dead ? dead.duration_ms : r.duration_ms,
+    finishedAt: dead ? new Date(dead.finishedAt) : r.finished_at === null ? null : new Date(r.finished_at),
+    durationMs: dead ? dead.durationMs : r.duration_ms,
     rows: (dead ?? r).rows ?? 0,
     rejected: (dead ?? r).rejected ?? 0,
     files: (dead ?? r).files ?? 0,
     bytes: (dead ?? r).bytes ?? 0,
-    error: dead ? ABANDONED_ERROR : r.error,
+    error: dead ? dead.error : r.error,
     // Older metrics files kept the result in the row (not selected without `results`); newer runs keep it in a file.
     result: results ? (r.result ?? readRunResult(metricsFile, r.run_id)) : null,
   };
@@ -213,24 +264,11 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
         throw error;
       }
       const runs = varcharColumn(db, result).map((json) => JSON.parse(json) as RunJson);
-      const dead = new Map<string, DeadRunJson>();
-      const finished = new Map<string, UnrecordedFinish>();
-      const deadRuns: RunJson[] = [];
-      for (const r of runs.filter(isDeadRun)) {
-        const finish = readUnrecordedFinish(file, r.run_id);
-        if (finish) finished.set(r.run_id, finish);
-        else deadRuns.push(r);
-      }
-      if (deadRuns.length > 0) {
-        // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
-        const tables = new Set(varcharColumn(db, await db.query(connection, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`)));
-        const totals = await db.query(connection, DEAD_RUNS_SQL(deadRuns.map((r) => [r.run_id, batchesOf(file, r)]), (t) => tables.has(t)));
-        for (const json of varcharColumn(db, totals)) {
-          const d = JSON.parse(json) as DeadRunJson;
-          dead.set(d.run_id, d);
-        }
-      }
-      return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id), finished.get(r.run_id)));
+      const c = connection;
+      const column = async (sql: string): Promise<string[]> => varcharColumn(db, await db.query(c, sql));
+      // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
+      const dead = await readDeadRuns(file, runs, column, async () => new Set(await column(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`)));
+      return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id)));
     } finally {
       if (connection) db.disconnect_sync(connection);
       db.close_sync(database);

@@ -6,7 +6,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Lakehouse } from '../lakehouse.js';
-import { ABANDONED_ERROR, DEAD_RUNS_SQL, batchesOf, isDeadRun, type DeadRunJson } from '../metrics/run-history.js';
+import { readDeadRuns, type RunOwnerRow } from '../metrics/run-history.js';
 import { esc, note, table, type Column } from './html.js';
 import { lineageSvg } from './lineage-svg.js';
 import { chartRows, type ChartRenderer } from './vega-render.js';
@@ -129,16 +129,12 @@ const runs: SectionDef = {
        FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 100`,
       [ctx.timezone],
     );
-    // A run whose process died after this lake opened reads as abandoned, as lake.runs() says:
-    // with what its committed batches hold (a pipeline's, its extract's), ended at its last activity.
-    const dead = rows.filter(isDeadRun);
-    if (dead.length > 0) {
-      const found = await ctx.lake.metrics.select(DEAD_RUNS_SQL(dead.map((r) => [String(r.run_id), batchesOf(ctx.lake.metrics.file, { run_id: String(r.run_id), kind: r.kind })])));
-      const ended = new Map(found.map((f) => JSON.parse(String(f.dead_run)) as DeadRunJson).map((d) => [d.run_id, d]));
-      for (const r of dead) {
-        const d = ended.get(String(r.run_id))!;
-        Object.assign(r, { status: 'abandoned', error: ABANDONED_ERROR, rows: d.rows, rejected: d.rejected, duration_ms: d.duration_ms, finished_ms: Number(r.started_ms) + d.duration_ms });
-      }
+    // A run whose process died after this lake opened reads as lake.runs() says (readDeadRuns):
+    // abandoned with what its committed batches hold, or as it finished when only its finish record failed.
+    const dead = await readDeadRuns(ctx.lake.metrics.file, rows as unknown as RunOwnerRow[], async (sql) => (await ctx.lake.metrics.select(sql)).map((r) => String(r.dead_run)));
+    for (const r of rows) {
+      const d = dead.get(String(r.run_id));
+      if (d) Object.assign(r, { status: d.status, error: d.error, rows: d.rows, rejected: d.rejected, duration_ms: d.durationMs, finished_ms: Number(r.started_ms) + d.durationMs });
     }
     if (rows.length === 0) return note('No runs yet: run lake.extract(), lake.build() or lake.run() first.');
     const latest = rows[0]!;

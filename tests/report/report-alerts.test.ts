@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
+import { unrecordedFinishFile } from '../../src/metrics/run-results.js';
 import { projectLake } from '../helpers/models.js';
 import { tempLake } from '../helpers/temp-lake.js';
 
@@ -62,6 +63,23 @@ describe('report numbers', () => {
     expect(runs).not.toContain('badge running');
     expect(runs).toMatch(/<span class="badge abandoned">abandoned<\/span><\/td><td>[^<]*<\/td><td class="num">3600\.0 s<\/td><td class="num">7<\/td><td class="num">2<\/td><td>the process running it died before it finished</);
     expect(html).toContain('<span class="badge abandoned">extract · abandoned</span>');
+  }, 60_000);
+
+  it('a run whose finish record failed (its .finish file kept) shows as it finished, not abandoned, as lake.runs() says', async () => {
+    const lake = await tempLake();
+    const runId = '20260101T000000000Z-fini01';
+    await lake.metrics.transaction((c) =>
+      c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, 'extract', 'running', TIMESTAMPTZ '2026-01-01 08:00:00+00', $2, 999999999, 'x')`, [runId, os.hostname()]),
+    );
+    // What finishRun leaves when runs.duckdb is held by another process past lockTimeoutMillis.
+    const finish = unrecordedFinishFile(lake.paths.metrics, runId);
+    fs.mkdirSync(path.dirname(finish), { recursive: true });
+    fs.writeFileSync(finish, JSON.stringify({ status: 'partial', rows: 7, rejected: 2, files: 1, bytes: 99, error: 'one source failed', finishedAt: Date.parse('2026-01-01T08:00:42Z') }));
+    expect((await lake.runs({ limit: 1 }))[0]).toMatchObject({ status: 'partial', rows: 7, rejected: 2, durationMs: 42_000, error: 'one source failed' });
+    const runs = section(fs.readFileSync((await lake.report()).path, 'utf8'), 'runs');
+    // Observed: an 'abandoned' badge with 0 rows and "the process running it died before it finished".
+    expect(runs).not.toContain('badge abandoned');
+    expect(runs).toMatch(/<span class="badge partial">partial<\/span><\/td><td>[^<]*<\/td><td class="num">42\.0 s<\/td><td class="num">7<\/td><td class="num">2<\/td><td>one source failed</);
   }, 60_000);
 
   it('a dead lake.run() pipeline shows its extract\'s committed rows and ends at its last activity, as lake.runs() says', async () => {
