@@ -11,7 +11,7 @@ import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { redactString } from './redact.js';
 import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOptions, runOptionsSchema, testOptionsSchema, type OpenOptions, type ResolvedOptions } from './config.js';
-import { ClosedError, ConfigError, DuckhouseError, errorMessage } from './errors.js';
+import { ClosedError, ConfigError, DuckhouseError, LockError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
 import { qualified, quoteLiteral } from './db/quote.js';
@@ -36,7 +36,7 @@ import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId, RUN_ID_PATTERN } from './run-id.js';
 import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
-import { applyAlerts, evaluateExtract, listAlerts, outcomeAlerts, type OpenAlert, type ProjectSubjects } from './metrics/alerts.js';
+import { evaluateExtract, listAlerts, outcomeAlerts, type OpenAlert, type ProjectSubjects } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
 export interface LakePaths {
@@ -689,16 +689,14 @@ export class Lakehouse {
     outcome: { models?: BuildResult['models']; tests?: TestResult[]; project?: ProjectSubjects },
     logger: Logger,
   ): Promise<void> {
-    const { alerts, checked, retired } = outcomeAlerts(outcome);
-    if (checked.length === 0 && !retired) return this.metrics.finishRun(runId, fields, extra);
+    const alerts = outcomeAlerts(outcome);
+    if (alerts.checked.length === 0 && !alerts.project) return this.metrics.finishRun(runId, fields, extra);
     try {
-      await this.metrics.finishRun(runId, fields, {
-        ...extra,
-        also: async (c) => {
-          await applyAlerts(c, runId, alerts, checked, retired);
-        },
-      });
+      await this.metrics.finishRun(runId, fields, { ...extra, alerts });
     } catch (error) {
+      // The file held past lockTimeoutMillis: the finish, alerts included, waits in its .finish file
+      // for the next open; a second attempt without them would only wait as long again.
+      if (error instanceof LockError) throw error;
       logger.error(`alerts could not be recorded: ${errorMessage(error)}`);
       await this.metrics.finishRun(runId, fields, extra);
     }

@@ -98,19 +98,25 @@ export interface ProjectSubjects {
 }
 
 /**
+ * What a build's or test run's finish records about alerts, as plain JSON (kept in its `.finish`
+ * file when the finish could not be written): the alerts raised, the subjects checked, and the
+ * project's models and tests (an alert naming one no longer there is resolved).
+ */
+export interface RecordedOutcome {
+  alerts: AlertRecord[];
+  checked: { kind: string; subject: string }[];
+  project?: { models: string[]; tests: string[] };
+}
+
+/**
  * Alerts of a build's (or a test run's) outcome: an error for each failed model, one for each
  * test not passing (a warn for a `warn`). `checked` names every model and test that ran, so a
  * `model_failed` or `test_failed` alert open for one of them is resolved when it passes now.
- * With `project`, `retired` says which of those alerts name a model or test no longer in the
- * project: nothing will ever run it again to clear them, so they are resolved too.
+ * With `project`, an alert naming a model or test no longer in the project is resolved too:
+ * nothing will ever run it again to clear it.
  */
-export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestResult[]; project?: ProjectSubjects }): {
-  alerts: AlertRecord[];
-  checked: { kind: string; subject: string }[];
-  retired?: (alert: { kind: string; subject: string }) => boolean;
-} {
+export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestResult[]; project?: ProjectSubjects }): RecordedOutcome {
   const { project } = outcome;
-  const retired = project && ((a: { kind: string; subject: string }) => (a.kind === 'model_failed' && !project.models.has(a.subject)) || (a.kind === 'test_failed' && !project.tests.has(a.subject)));
   const alerts: AlertRecord[] = [];
   const checked: { kind: string; subject: string }[] = [];
   for (const m of outcome.models ?? []) {
@@ -121,7 +127,15 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
     checked.push({ kind: 'test_failed', subject: t.name });
     if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: t.status === 'error' ? `${t.kind} on ${t.model} errored: ${t.error ?? 'unknown error'}` : `${t.failures} failing (${t.kind} on ${t.model})` });
   }
-  return { alerts: alerts.map(redactAlert), checked, ...(retired ? { retired } : {}) };
+  return { alerts: alerts.map(redactAlert), checked, ...(project ? { project: { models: [...project.models], tests: [...project.tests] } } : {}) };
+}
+
+/** Records an outcome's alerts (`applyAlerts`), as of `at` (default now). */
+export function applyOutcome(c: DuckDBConnection, runId: string, outcome: RecordedOutcome, at?: Date): Promise<AlertRecord[]> {
+  const models = outcome.project && new Set(outcome.project.models);
+  const tests = outcome.project && new Set(outcome.project.tests);
+  const retired = models && tests && ((a: { kind: string; subject: string }) => (a.kind === 'model_failed' && !models.has(a.subject)) || (a.kind === 'test_failed' && !tests.has(a.subject)));
+  return applyAlerts(c, runId, outcome.alerts, outcome.checked, retired, at);
 }
 
 async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
@@ -155,7 +169,9 @@ export async function applyAlerts(
   alerts: AlertRecord[],
   checked: { kind: string; subject: string }[],
   retired?: (alert: { kind: string; subject: string }) => boolean,
+  at?: Date,
 ): Promise<AlertRecord[]> {
+  const when = at ? `TIMESTAMPTZ '${at.toISOString()}'` : 'now()';
   // Messages quote errors (a source's URL, a model's SQL): what is stored is redacted, whoever raised it.
   const current = alerts.map(redactAlert);
   const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
@@ -163,7 +179,7 @@ export async function applyAlerts(
   const holding = new Set(current.map(key));
   for (const o of open) {
     const isChecked = checked.some((ch) => key(ch) === key(o)) || retired?.({ kind: String(o.kind), subject: String(o.subject) }) === true;
-    if (isChecked && !holding.has(key(o))) await c.run(`UPDATE alerts SET resolved_at = now() WHERE alert_id = $1`, [String(o.alert_id)]);
+    if (isChecked && !holding.has(key(o))) await c.run(`UPDATE alerts SET resolved_at = ${when} WHERE alert_id = $1`, [String(o.alert_id)]);
   }
   const openKeys = new Set(open.map(key));
   for (const a of current) {
@@ -172,7 +188,7 @@ export async function applyAlerts(
       await c.run(`UPDATE alerts SET severity = $1, message = $2, run_id = $3 WHERE resolved_at IS NULL AND kind = $4 AND subject = $5`, [a.severity, a.message, runId, a.kind, a.subject]);
       continue;
     }
-    await c.run(`INSERT INTO alerts VALUES ($1, $2, $3, $4, $5, $6, now(), NULL)`, [randomBytes(8).toString('hex'), runId, a.kind, a.severity, a.subject, a.message]);
+    await c.run(`INSERT INTO alerts VALUES ($1, $2, $3, $4, $5, $6, ${when}, NULL)`, [randomBytes(8).toString('hex'), runId, a.kind, a.severity, a.subject, a.message]);
   }
   return current;
 }

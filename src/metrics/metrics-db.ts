@@ -10,7 +10,8 @@ import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
 import { readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
-import { runResultFile, unrecordedFinishFile, type UnrecordedFinish } from './run-results.js';
+import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
+import { applyOutcome, type RecordedOutcome } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -83,18 +84,19 @@ export interface FinishFields {
 /**
  * Rows appended with as few statements as the parameter lists allow (one INSERT per 100 rows):
  * a build of the demo records ~650 model and test rows, ~1 ms each as single INSERTs.
- * Each row gets `now()` as its last column; text goes into JSON columns as it is.
+ * Each row gets `now()` (or the instant `at`, epoch ms) as its last column; text goes into JSON columns as it is.
  */
-async function insertRows(c: DuckDBConnection, table: string, rows: DuckDBValue[][]): Promise<void> {
+async function insertRows(c: DuckDBConnection, table: string, rows: DuckDBValue[][], at?: number): Promise<void> {
+  const when = at === undefined ? 'now()' : `to_timestamp(${Number(at)}::DOUBLE / 1000)`;
   for (let start = 0; start < rows.length; start += 100) {
     const chunk = rows.slice(start, start + 100);
     let n = 0;
-    const values = chunk.map((row) => `(${row.map(() => `$${++n}`).join(', ')}, now())`);
+    const values = chunk.map((row) => `(${row.map(() => `$${++n}`).join(', ')}, ${when})`);
     await c.run(`INSERT INTO ${table} VALUES ${values.join(', ')}`, chunk.flat());
   }
 }
 
-async function insertModels(c: DuckDBConnection, runId: string, models: ModelResult[], hashes: Map<string, string>): Promise<void> {
+async function insertModels(c: DuckDBConnection, runId: string, models: ModelResult[], hashes: Map<string, string>, at?: number): Promise<void> {
   await insertRows(
     c,
     'model_builds',
@@ -102,16 +104,18 @@ async function insertModels(c: DuckDBConnection, runId: string, models: ModelRes
       runId, m.name, m.file, m.materialization, m.status, m.rows, Math.round(m.durationMs),
       m.error ? (redact(m.error) as string) : null, m.skippedBecause ?? null, hashes.get(m.name) ?? null,
     ]),
+    at,
   );
 }
 
-async function insertTests(c: DuckDBConnection, runId: string, tests: TestResult[]): Promise<void> {
+async function insertTests(c: DuckDBConnection, runId: string, tests: TestResult[], at?: number): Promise<void> {
   await insertRows(
     c,
     'test_results',
     tests.map((t) => [
       runId, t.name, t.model, t.column ?? null, t.kind, t.severity, t.status, t.failures, t.measured ?? null, t.error ? (redact(t.error) as string) : null,
     ]),
+    at,
   );
 }
 
@@ -143,14 +147,54 @@ function toVisibility(rows: Row[]): BronzeVisibility {
   };
 }
 
-/** What `finishRun` writes besides the run's row, in the same transaction. */
+/**
+ * What `finishRun` writes besides the run's row, in the same transaction (no checkpoint of their
+ * own). Plain data: a finish that cannot be written keeps it in its `.finish` file.
+ */
 export interface FinishExtra {
   models?: ModelResult[];
   hashes?: Map<string, string>;
   tests?: TestResult[];
   quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[];
-  /** More writes in the same transaction (a run's alerts): no checkpoint of their own. */
-  also?: (c: DuckDBConnection) => Promise<void>;
+  /** The run's alerts (a build's or test run's `outcomeAlerts`). */
+  alerts?: RecordedOutcome;
+}
+
+/**
+ * Writes a finish's other rows (`extra`) as of `at` (epoch ms; default now). The alerts of a finish
+ * recorded late (`at`) are applied only while no build or test run finished after it: a later
+ * outcome already opened and resolved the alerts of the same models and tests.
+ */
+async function insertFinishExtra(c: DuckDBConnection, runId: string, extra: FinishExtra, at?: number): Promise<void> {
+  await insertRows(
+    c,
+    'quality_scores',
+    (extra.quality ?? []).map(({ model, rows, dimensions: d, score }) => [
+      runId, model, rows, d.completeness ?? null, d.uniqueness ?? null, d.validity ?? null, d.accuracy ?? null, d.conformity ?? null, d.consistency ?? null, d.integrity ?? null, d.timeliness ?? null, score,
+    ]),
+    at,
+  );
+  if (extra.models) await insertModels(c, runId, extra.models, extra.hashes ?? new Map(), at);
+  if (extra.tests) await insertTests(c, runId, extra.tests, at);
+  if (!extra.alerts) return;
+  if (at !== undefined) {
+    const later = readerRows(
+      await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM runs WHERE kind IN ('build', 'test') AND status <> 'running' AND run_id <> $1 AND finished_at > to_timestamp($2::DOUBLE / 1000)`, [runId, at]),
+    );
+    if (Number(later[0]?.n) > 0) return;
+  }
+  await applyOutcome(c, runId, extra.alerts, at === undefined ? undefined : new Date(at));
+}
+
+/** `FinishExtra` as the `.finish` file keeps it (JSON: the hashes as pairs, every text redacted). */
+function storedExtra(extra: FinishExtra): StoredFinishExtra {
+  const { hashes, ...rest } = extra;
+  return redact({ ...rest, ...(hashes ? { hashes: [...hashes] } : {}) }) as StoredFinishExtra;
+}
+
+function finishExtraOf(stored: StoredFinishExtra): FinishExtra {
+  const { hashes, ...rest } = stored;
+  return { ...rest, ...(hashes ? { hashes: new Map(hashes) } : {}) };
 }
 
 const METRICS_ALIAS = 'duckhouse_metrics';
@@ -393,6 +437,7 @@ export class MetricsDb {
       const finish: UnrecordedFinish = {
         status: fields.status, rows: fields.rows ?? 0, rejected: fields.rejected ?? 0, files: fields.files ?? 0, bytes: fields.bytes ?? 0,
         error: fields.error ? (redact(fields.error) as string) : null, finishedAt: Date.now(),
+        ...(Object.keys(extra).length > 0 ? { extra: storedExtra(extra) } : {}),
       };
       writeFileAtomic(finishFile, JSON.stringify(finish));
       throw error;
@@ -402,16 +447,7 @@ export class MetricsDb {
 
   private async recordFinish(runId: string, fields: FinishFields, extra: FinishExtra): Promise<void> {
     await this.transaction(async (c) => {
-      await insertRows(
-        c,
-        'quality_scores',
-        (extra.quality ?? []).map(({ model, rows, dimensions: d, score }) => [
-          runId, model, rows, d.completeness ?? null, d.uniqueness ?? null, d.validity ?? null, d.accuracy ?? null, d.conformity ?? null, d.consistency ?? null, d.integrity ?? null, d.timeliness ?? null, score,
-        ]),
-      );
-      if (extra.models) await insertModels(c, runId, extra.models, extra.hashes ?? new Map());
-      if (extra.tests) await insertTests(c, runId, extra.tests);
-      if (extra.also) await extra.also(c);
+      await insertFinishExtra(c, runId, extra);
       await c.run(
         `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
            rows = $3, rejected = $4, files = $5, bytes = $6, error = $7
@@ -585,6 +621,8 @@ export class MetricsDb {
     const readings = await this.transaction(async (c) => {
       const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`)) as unknown as RunOwnerRow[];
       const dead = [...(await readDeadRuns(this.file, running, async (sql) => readerRows(await c.runAndReadAll(sql)).map((r) => String(r.dead_run)))).values()];
+      // Its finish's other rows with it, once: the run is no longer `running` once this commits.
+      for (const d of dead) if (d.finish?.extra) await insertFinishExtra(c, d.runId, finishExtraOf(d.finish.extra), d.finishedAt);
       if (dead.length > 0) {
         // A dead run ended at its last recorded activity, not when a later process noticed: the
         // report draws a run from its start to its end, and a dead run found days later is not days long.

@@ -7,6 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RecordedOutcome } from './alerts.js';
+import type { ModelResult, TestResult } from '../results.js';
 
 /** Where the result of `runId` lives, for the metrics database `metricsFile`. */
 export function runResultFile(metricsFile: string, runId: string): string {
@@ -37,6 +39,17 @@ export interface UnrecordedFinish {
   error: string | null;
   /** Epoch ms. */
   finishedAt: number;
+  /** The other rows of that finish's transaction (a build's or test run's), recorded with it, once. */
+  extra?: StoredFinishExtra;
+}
+
+/** `FinishExtra` (metrics-db.ts) as JSON: the model hashes as pairs. */
+export interface StoredFinishExtra {
+  models?: ModelResult[];
+  hashes?: [model: string, hash: string][];
+  tests?: TestResult[];
+  quality?: { model: string; rows: number; dimensions: Record<string, number | null>; score: number | null }[];
+  alerts?: RecordedOutcome;
 }
 
 export function unrecordedFinishFile(metricsFile: string, runId: string): string {

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { Lakehouse, defineSource, runHistory, z } from '../../src/index.js';
 import { MetricsDb } from '../../src/metrics/metrics-db.js';
 import { unrecordedFinishFile } from '../../src/metrics/run-results.js';
+import { outcomeAlerts } from '../../src/metrics/alerts.js';
+import type { ModelResult, TestResult } from '../../src/results.js';
 import { newRunId } from '../../src/run-id.js';
 import { spawnHelper } from '../helpers/child.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
@@ -123,4 +125,74 @@ describe('a run whose finish record could not be written', () => {
       await reopened.close();
     }
   }, 30_000);
+});
+
+describe('a build whose finish record could not be written', () => {
+  it('keeps its model, test, quality-score and alert rows and records them at the next open, once, whoever opens', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    const root = lake.paths.root;
+    const file = lake.paths.metrics;
+    await lake.close();
+    const metrics = new MetricsDb(file, 300);
+    const runId = newRunId();
+    await metrics.startRun(runId, 'build', new Date());
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
+         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
+    ]);
+    const exited = new Promise((r) => holder.on('exit', r));
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const models: ModelResult[] = [
+      { name: 'marts.a', file: 'models/marts/a.sql', materialization: 'table', status: 'success', rows: 5, durationMs: 12 },
+      { name: 'marts.b', file: 'models/marts/b.sql', materialization: 'view', status: 'error', rows: null, durationMs: 3, error: 'b failed' },
+    ];
+    const tests: TestResult[] = [{ name: 'not_null_a_id', model: 'marts.a', column: 'id', kind: 'not_null', severity: 'error', status: 'fail', failures: 2 }];
+    const quality = [{ model: 'marts.a', rows: 5, dimensions: { completeness: 1, uniqueness: 0.5 }, score: 0.75 }];
+    const { alerts, checked } = outcomeAlerts({ models, tests });
+    await expect(
+      metrics.finishRun(runId, { status: 'partial', rows: 5, error: 'b failed', result: { runId, status: 'partial' } }, { models, hashes: new Map([['marts.a', 'h-a']]), tests, quality, alerts: { alerts, checked } }),
+    ).rejects.toThrow(/locked/);
+    await exited;
+    // The process that ran it ends (here: its row now names the holder, which has exited).
+    await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
+    await metrics.close();
+
+    // Two processes and this one open the lake at once.
+    const children = [spawnHelper('child-open.ts', [root]), spawnHelper('child-open.ts', [root])];
+    const here = await Lakehouse.open({ root, log: { console: false } });
+    await here.close();
+    for (const child of children) {
+      const exit = await child.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+    }
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      const counts = async () =>
+        (await reopened.metrics.select(
+          `SELECT (SELECT count(*) FROM model_builds WHERE run_id = $1)::INTEGER AS models, (SELECT count(*) FROM test_results WHERE run_id = $1)::INTEGER AS tests,
+             (SELECT count(*) FROM quality_scores WHERE run_id = $1)::INTEGER AS scores, (SELECT count(*) FROM alerts WHERE run_id = $1)::INTEGER AS alerts`,
+          [runId],
+        ))[0];
+      // Observed: 0 of each (only the runs row was recovered from the .finish file).
+      expect(await counts()).toEqual({ models: 2, tests: 1, scores: 1, alerts: 2 });
+      const [run] = await reopened.runs({ limit: 1 });
+      expect(run).toMatchObject({ runId, status: 'partial', rows: 5, error: 'b failed' });
+      const built = await reopened.metrics.select(`SELECT model, status, hash, error, finished_at FROM model_builds WHERE run_id = $1 ORDER BY model`, [runId]);
+      expect(built.map(({ finished_at: _f, ...m }) => m)).toEqual([
+        { model: 'marts.a', status: 'success', hash: 'h-a', error: null },
+        { model: 'marts.b', status: 'error', hash: null, error: 'b failed' },
+      ]);
+      // Recorded as of the build's end, not of the open that recorded them.
+      expect(built.map((m) => (m.finished_at as Date).getTime())).toEqual([run!.finishedAt!.getTime(), run!.finishedAt!.getTime()]);
+      expect((await reopened.alerts()).map((a) => [a.kind, a.subject, a.runId]).sort()).toEqual([
+        ['model_failed', 'marts.b', runId],
+        ['test_failed', 'not_null_a_id', runId],
+      ]);
+      expect(fs.existsSync(unrecordedFinishFile(file, runId))).toBe(false);
+    } finally {
+      await reopened.close();
+    }
+  }, 60_000);
 });
