@@ -462,17 +462,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const { config, file } = await loadConfig(g.config);
       let root = g.root ?? 'data';
       let lockTimeoutMillis: number | undefined;
+      let otherHostAbandonHours: number | undefined;
       if (file) {
         const { sources: _sources, ...options } = config;
         const { parseOptions, openOptionsSchema } = await import('./config.js');
         const resolved = parseOptions(openOptionsSchema, { ...options, ...(g.root ? { root: g.root } : {}) }, 'Lakehouse.open');
         root = resolved.root;
         lockTimeoutMillis = resolved.lockTimeoutMillis;
+        otherHostAbandonHours = resolved.otherHostAbandonHours;
       }
       // As Lakehouse.open refuses it for every other command (a file there is no history to show).
       if (fs.existsSync(root) && !fs.statSync(root).isDirectory()) throw new UsageError(`option "root" ${JSON.stringify(root)} is a file, not a folder`);
       const { runHistory } = await import('./metrics/run-history.js');
-      const runs = await runHistory({ root, limit: opts.limit, results: false, ...(lockTimeoutMillis ? { lockTimeoutMillis } : {}) });
+      const runs = await runHistory({ root, limit: opts.limit, results: false, ...(lockTimeoutMillis ? { lockTimeoutMillis } : {}), ...(otherHostAbandonHours ? { otherHostAbandonHours } : {}) });
       const rows = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: r.status, started_at: r.startedAt, duration_ms: r.durationMs, rows: r.rows, rejected: r.rejected, error: r.error }));
       console.log(opts.json ? toJson(rows as unknown as Row[]).trimEnd() : formatTable(rows as unknown as Row[]));
     });

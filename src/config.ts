@@ -198,6 +198,8 @@ export const openOptionsSchema = z.strictObject({
   retainSupersededMinutes: z.number().nonnegative().default(60),
   /** How long to wait for another process's lock on a database file. */
   lockTimeoutMillis: positiveInt.default(30_000),
+  /** A `running` run of another host reads as abandoned once it has recorded nothing for this long. */
+  otherHostAbandonHours: z.number().positive().default(24),
 });
 
 export type OpenOptions = z.input<typeof openOptionsSchema>;

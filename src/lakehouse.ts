@@ -162,7 +162,7 @@ export class Lakehouse {
       maxSizeBytes: Math.round(resolved.log.maxSizeMb * 1024 * 1024),
       maxFiles: resolved.log.maxFiles,
     });
-    const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis);
+    const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis, resolved.otherHostAbandonHours);
     try {
       // Roll committed batches of dead processes forward first, so abandoned runs count them.
       const cursors = new CursorStore(root, resolved.lockTimeoutMillis);

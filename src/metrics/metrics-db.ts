@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
-import { readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
+import { OTHER_HOST_ABANDON_HOURS, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
 import { applyOutcome, type RecordedOutcome } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
@@ -279,6 +279,8 @@ export class MetricsDb {
   constructor(
     readonly file: string,
     private readonly lockTimeoutMillis: number,
+    /** How long a `running` run of another host may record nothing before it reads as abandoned (`readDeadRuns`). */
+    readonly otherHostAbandonHours = OTHER_HOST_ABANDON_HOURS,
   ) {}
 
   /** An in-memory DuckDB that attaches the file for each transaction (created on first use). */
@@ -620,7 +622,8 @@ export class MetricsDb {
   async markAbandoned(): Promise<string[]> {
     const readings = await this.transaction(async (c) => {
       const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`)) as unknown as RunOwnerRow[];
-      const dead = [...(await readDeadRuns(this.file, running, async (sql) => readerRows(await c.runAndReadAll(sql)).map((r) => String(r.dead_run)))).values()];
+      const query = async (sql: string): Promise<string[]> => readerRows(await c.runAndReadAll(sql)).map((r) => String(r.dead_run));
+      const dead = [...(await readDeadRuns(this.file, running, query, undefined, this.otherHostAbandonHours)).values()];
       // Its finish's other rows with it, once: the run is no longer `running` once this commits.
       for (const d of dead) if (d.finish?.extra) await insertFinishExtra(c, d.runId, finishExtraOf(d.finish.extra), d.finishedAt);
       if (dead.length > 0) {
@@ -645,6 +648,6 @@ export class MetricsDb {
 
   /** The latest runs, newest first (read-only, through the light reader `duckhouse runs` uses). */
   async runs(limit: number): Promise<RunRecord[]> {
-    return readRuns(path.resolve(this.file), limit, this.lockTimeoutMillis);
+    return readRuns(path.resolve(this.file), limit, this.lockTimeoutMillis, true, this.otherHostAbandonHours);
   }
 }

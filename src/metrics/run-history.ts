@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
-import { isAlive } from './process-identity.js';
+import { currentProcess, isAlive } from './process-identity.js';
 import { readRunResult, readUnrecordedFinish, type UnrecordedFinish } from './run-results.js';
 import type { RunKind, RunRecord, RunStatus } from './metrics-db.js';
 
@@ -26,7 +26,15 @@ export interface RunHistoryOptions {
   lockTimeoutMillis?: number;
   /** Read each run's full result (a JSON file per run). Default true; `false` leaves `result` null. */
   results?: boolean;
+  /**
+   * A `running` run recorded by another host (whose process cannot be checked from here) reads as
+   * abandoned once it has recorded nothing for this many hours. Default 24, as `Lakehouse.open`'s option.
+   */
+  otherHostAbandonHours?: number;
 }
+
+/** The default of `otherHostAbandonHours`. */
+export const OTHER_HOST_ABANDON_HOURS = 24;
 
 /** The message `Lakehouse.open` records for a run whose process died. */
 export const ABANDONED_ERROR = 'the process running it died before it finished';
@@ -63,7 +71,10 @@ function openReadOnly(db: typeof Bindings, file: string, lockTimeoutMillis: numb
   });
 }
 
-/** Whether a run recorded as running lost its process: it reads as abandoned (see `toRecord`). */
+/**
+ * Whether a run recorded as running lost its process, on this host: it reads as abandoned (see
+ * `readDeadRuns`, which also judges runs of other hosts).
+ */
 export function isDeadRun(r: { status?: unknown; host?: unknown; pid?: unknown; proc_start?: unknown }): boolean {
   return r.status === 'running' && !isAlive({ host: r.host as string | null, pid: r.pid as number | null, procStart: r.proc_start as string | null });
 }
@@ -151,7 +162,10 @@ export interface RunOwnerRow {
 
 /**
  * The one reading of dead runs, shared by every reader (`runHistory` and `lake.runs()`, the report's
- * runs section) and by the writer (`markAbandoned`), so that they all say the same. `query` runs
+ * runs section) and by the writer (`markAbandoned`), so that they all say the same. A run of this
+ * host is dead when its process is gone. One of another host (a shared volume, or this machine's
+ * old hostname in a recreated container) cannot be checked: it is dead once its last recorded
+ * activity (or its unrecorded finish) is older than `otherHostAbandonHours`. `query` runs
  * one SELECT on the metrics database and returns its one VARCHAR column; `tables`, asked only when
  * a run is dead, says which tables it holds (a file of the first versions has no model_builds or
  * test_results; by default, all).
@@ -161,15 +175,21 @@ export async function readDeadRuns(
   runs: RunOwnerRow[],
   query: (sql: string) => Promise<string[]>,
   tables?: () => Promise<Set<string>>,
+  otherHostAbandonHours = OTHER_HOST_ABANDON_HOURS,
 ): Promise<Map<string, DeadRunReading>> {
   const readings = new Map<string, DeadRunReading>();
-  const dead = runs.filter(isDeadRun);
+  const here = currentProcess().host;
+  const otherHost = (r: RunOwnerRow): boolean => r.status === 'running' && typeof r.host === 'string' && r.host !== here;
+  const dead = runs.filter((r) => otherHost(r) || isDeadRun(r));
   if (dead.length === 0) return readings;
+  const quietSince = Date.now() - otherHostAbandonHours * 3_600_000;
+  const foreign = new Set(dead.filter(otherHost).map((r) => r.run_id));
   const present = await tables?.();
   const has = present ? (t: string) => present.has(t) : undefined;
   for (const json of await query(DEAD_RUNS_SQL(dead.map((r) => [r.run_id, batchesOf(metricsFile, r)]), has))) {
     const d = JSON.parse(json) as DeadRunJson;
     const finish = readUnrecordedFinish(metricsFile, d.run_id);
+    if (foreign.has(d.run_id) && Math.max(d.finished_at, finish?.finishedAt ?? 0) > quietSince) continue;
     readings.set(
       d.run_id,
       finish
@@ -243,11 +263,15 @@ export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRe
   if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`runHistory: option "limit" must be a positive integer (got ${String(limit)})`);
   const lockTimeoutMillis = options.lockTimeoutMillis ?? 30_000;
   if (!Number.isInteger(lockTimeoutMillis) || lockTimeoutMillis < 1) throw new ConfigError(`runHistory: option "lockTimeoutMillis" must be a positive integer (got ${String(lockTimeoutMillis)})`);
-  return readRuns(path.resolve(options.root ?? 'data', 'metrics', 'runs.duckdb'), limit, lockTimeoutMillis, options.results ?? true);
+  const abandonHours = options.otherHostAbandonHours ?? OTHER_HOST_ABANDON_HOURS;
+  if (typeof abandonHours !== 'number' || !(abandonHours > 0) || !Number.isFinite(abandonHours)) {
+    throw new ConfigError(`runHistory: option "otherHostAbandonHours" must be a positive number (got ${String(abandonHours)})`);
+  }
+  return readRuns(path.resolve(options.root ?? 'data', 'metrics', 'runs.duckdb'), limit, lockTimeoutMillis, options.results ?? true, abandonHours);
 }
 
 /** The latest `limit` runs recorded in the metrics database `file` (absolute), newest first. */
-export async function readRuns(file: string, limit: number, lockTimeoutMillis: number, results = true): Promise<RunRecord[]> {
+export async function readRuns(file: string, limit: number, lockTimeoutMillis: number, results = true, otherHostAbandonHours = OTHER_HOST_ABANDON_HOURS): Promise<RunRecord[]> {
   if (!fs.existsSync(file)) return [];
   return serialized(file, async () => {
     const db = bindings();
@@ -267,7 +291,8 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
       const c = connection;
       const column = async (sql: string): Promise<string[]> => varcharColumn(db, await db.query(c, sql));
       // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
-      const dead = await readDeadRuns(file, runs, column, async () => new Set(await column(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`)));
+      const tables = async (): Promise<Set<string>> => new Set(await column(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`));
+      const dead = await readDeadRuns(file, runs, column, tables, otherHostAbandonHours);
       return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id)));
     } finally {
       if (connection) db.disconnect_sync(connection);

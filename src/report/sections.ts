@@ -131,7 +131,8 @@ const runs: SectionDef = {
     );
     // A run whose process died after this lake opened reads as lake.runs() says (readDeadRuns):
     // abandoned with what its committed batches hold, or as it finished when only its finish record failed.
-    const dead = await readDeadRuns(ctx.lake.metrics.file, rows as unknown as RunOwnerRow[], async (sql) => (await ctx.lake.metrics.select(sql)).map((r) => String(r.dead_run)));
+    const { metrics } = ctx.lake;
+    const dead = await readDeadRuns(metrics.file, rows as unknown as RunOwnerRow[], async (sql) => (await metrics.select(sql)).map((r) => String(r.dead_run)), undefined, metrics.otherHostAbandonHours);
     for (const r of rows) {
       const d = dead.get(String(r.run_id));
       if (d) Object.assign(r, { status: d.status, error: d.error, rows: d.rows, rejected: d.rejected, duration_ms: d.durationMs, finished_ms: Number(r.started_ms) + d.durationMs });

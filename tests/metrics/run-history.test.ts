@@ -238,3 +238,70 @@ describe('an abandoned run, as the next Lakehouse.open records it', () => {
     expect(pick(before, 'r-ext')).toEqual(pick(after, 'r-ext'));
   });
 });
+
+describe('a running run recorded by another host (a container recreated with a new hostname on the same volume)', () => {
+  const foreign = async (root: string, runs: [runId: string, startedHoursAgo: number, batchHoursAgo: number | null][]) => {
+    const { MetricsDb } = await import('../../src/metrics/metrics-db.js');
+    const metrics = new MetricsDb(path.join(root, 'metrics', 'runs.duckdb'), 5_000);
+    // As the old container wrote them: its hostname, a pid that may well be alive here.
+    await metrics.transaction(async (c) => {
+      for (const [runId, started, batch] of runs) {
+        await c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, 'extract', 'running', now() - to_milliseconds(CAST($2 * 3600000 AS BIGINT)), 'old-container-7f3a', 1, '42')`, [runId, started]);
+        if (batch !== null) {
+          await c.run(
+            `INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, committed_at) VALUES ($1, 'hist', 'items', 1, 10, 1, 1, 100, now() - to_milliseconds(CAST($2 * 3600000 AS BIGINT)))`,
+            [runId, batch],
+          );
+        }
+      }
+    });
+    await metrics.close();
+  };
+
+  it('reads as abandoned once it has recorded nothing for otherHostAbandonHours (default 24), in runHistory and at the next open, and its batches become visible', async () => {
+    const { Lakehouse } = await import('../../src/index.js');
+    const root = path.join(tempDir(), 'data');
+    // Killed two days ago with one batch committed; one started 30 h ago but still committing an hour ago.
+    await foreign(root, [
+      ['20260101T000000000Z-killed', 48, 47],
+      ['20260101T000001000Z-active', 30, 1],
+    ]);
+    const read = await runHistory({ root, results: false });
+    // Observed: both `running` forever (isAlive assumed a run of another host alive).
+    expect(read.find((r) => r.runId === '20260101T000000000Z-killed')).toMatchObject({ status: 'abandoned', rows: 10, rejected: 1, error: 'the process running it died before it finished' });
+    expect(read.find((r) => r.runId === '20260101T000001000Z-active')).toMatchObject({ status: 'running' });
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      const runs = await lake.runs();
+      expect(runs.find((r) => r.runId === '20260101T000000000Z-killed')).toMatchObject({ status: 'abandoned', rows: 10, rejected: 1, durationMs: 3_600_000 });
+      expect(runs.find((r) => r.runId === '20260101T000001000Z-active')).toMatchObject({ status: 'running' });
+      const stored = await lake.metrics.select(`SELECT run_id, status FROM runs ORDER BY run_id`);
+      expect(stored).toEqual([
+        { run_id: '20260101T000000000Z-killed', status: 'abandoned' },
+        { run_id: '20260101T000001000Z-active', status: 'running' },
+      ]);
+      expect([...((await lake.metrics.bronzeVisibility()).running ?? [])]).toEqual(['20260101T000001000Z-active']);
+    } finally {
+      await lake.close();
+    }
+  });
+
+  it('otherHostAbandonHours sets the quiet time, and a bad value is a ConfigError naming it', async () => {
+    const { Lakehouse } = await import('../../src/index.js');
+    const root = path.join(tempDir(), 'data');
+    await foreign(root, [['20260101T000000000Z-quiet3', 3, 3]]);
+    expect((await runHistory({ root }))[0]).toMatchObject({ status: 'running' });
+    expect((await runHistory({ root, otherHostAbandonHours: 2 }))[0]).toMatchObject({ status: 'abandoned' });
+    await expect(Lakehouse.open({ root, log: { console: false }, otherHostAbandonHours: 0 })).rejects.toThrow(/option "otherHostAbandonHours"/);
+    await expect(runHistory({ root, otherHostAbandonHours: -1 })).rejects.toThrow(ConfigError);
+    const kept = await Lakehouse.open({ root, log: { console: false } });
+    expect((await kept.runs())[0]).toMatchObject({ status: 'running' });
+    await kept.close();
+    const lake = await Lakehouse.open({ root, log: { console: false }, otherHostAbandonHours: 2 });
+    try {
+      expect((await lake.metrics.select(`SELECT status FROM runs`))[0]).toEqual({ status: 'abandoned' });
+    } finally {
+      await lake.close();
+    }
+  });
+});
