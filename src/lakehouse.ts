@@ -452,6 +452,7 @@ export class Lakehouse {
       return recorded;
     };
     const progress = createProgress(progressEnabled(this.options.progress));
+    let finishing = false;
     // The lake's DuckDB instance starts while the transform engine loads.
     const engine = this.engine();
     engine.catch(() => undefined);
@@ -487,6 +488,7 @@ export class Lakehouse {
       );
       const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
       const { visibility } = await started();
+      finishing = true;
       await this.finishWithAlerts(
         runId,
         { status: result.status, rows, result, error: result.models.find((m) => m.error)?.error ?? null },
@@ -505,7 +507,8 @@ export class Lakehouse {
       logger.info(`build ${result.status}: ${result.models.filter((m) => m.status === 'success').length} built, ${result.models.filter((m) => m.status === 'up-to-date').length} up to date, ${result.models.filter((m) => m.status === 'error').length} failed, ${result.tests.filter((t) => t.status !== 'pass').length} tests not passing`);
       return result;
     } catch (error) {
-      if (recorded) {
+      // A finish that failed kept the build's own ending in its .finish file: not recorded again as failed.
+      if (recorded && !finishing) {
         await recorded.catch(() => undefined);
         await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
       }
@@ -535,6 +538,7 @@ export class Lakehouse {
     }
     const selected = project ? selectNodes(project, options.select) : undefined;
     await this.metrics.startRun(runId, 'test', startedAt);
+    let finishing = false;
     try {
       if (!project || !selected) throw broken;
       // As a build picks them: a test reading a model the published catalog does not hold (a model
@@ -547,10 +551,12 @@ export class Lakehouse {
       // The quality gates as the last build scored the published models.
       results.push(...recordedGates(project, new Set([...selected].filter((id) => !untestable.has(id))), await this.metrics.lastScores(), this.options.quality));
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
+      finishing = true;
       await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results, project: projectSubjects(project) }, this.logger.child({ runId }));
       return results;
     } catch (error) {
-      await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
+      // As in build: a failed finish kept the run's own ending in its .finish file.
+      if (!finishing) await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
       throw error;
     }
   }

@@ -1,16 +1,17 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, defineSource, runHistory, z } from '../../src/index.js';
 import { MetricsDb } from '../../src/metrics/metrics-db.js';
-import { unrecordedFinishFile } from '../../src/metrics/run-results.js';
+import { runResultFile, unrecordedFinishFile } from '../../src/metrics/run-results.js';
 import { outcomeAlerts } from '../../src/metrics/alerts.js';
 import type { ModelResult, TestResult } from '../../src/results.js';
 import { newRunId } from '../../src/run-id.js';
 import { spawnHelper } from '../helpers/child.js';
-import { tempDir, tempLake } from '../helpers/temp-lake.js';
+import { prices, projectLake } from '../helpers/models.js';
+import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
 
@@ -195,4 +196,58 @@ describe('a build whose finish record could not be written', () => {
       await reopened.close();
     }
   }, 60_000);
+
+  it('lake.build: a finish that waited out the lock is kept as the build ended (success, its result), not overwritten as failed', async () => {
+    const dir = tempDir();
+    const gate = path.join(dir, 'gate.csv');
+    execFileSync('mkfifo', [gate]);
+    const { lake, root } = await projectLake(
+      {
+        'staging/stg.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+        // Reads a FIFO: the build waits in this model until the test writes to it.
+        'marts/gated.sql': `{{ config(materialized='table') }}\nselect s.sku, g.go from {{ ref('stg') }} s, read_csv('${gate}', header = true) g`,
+      },
+      { lockTimeoutMillis: 500 },
+    );
+    await lake.extract(prices([['a', 'x', 1]]));
+    const file = lake.paths.metrics;
+    const building = lake.build();
+    building.catch(() => undefined);
+    // The model reads the FIFO (its start, and the bronze it reads, are recorded by then).
+    const writer = await fs.promises.open(gate, 'w');
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+       (async () => { for (;;) { try { const db = await DuckDBInstance.create(${JSON.stringify(file)}); await db.connect(); console.log('locked'); break; } catch {} } setInterval(() => {}, 1000); })();`,
+    ]);
+    const exited = new Promise((r) => holder.on('exit', r));
+    registerCleanup(() => void holder.kill('SIGKILL'));
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    await writer.writeFile('go\n1\n');
+    await writer.close();
+    await expect(building).rejects.toThrow(/runs\.duckdb is locked by another process/);
+    holder.kill('SIGKILL');
+    await exited;
+    const [running] = await lake.metrics.select(`SELECT run_id FROM runs WHERE kind = 'build'`);
+    const runId = String(running!.run_id);
+    // Observed: the build's catch recorded it again as failed, overwriting the .finish file and deleting its result.
+    expect(JSON.parse(fs.readFileSync(unrecordedFinishFile(file, runId), 'utf8'))).toMatchObject({ status: 'success', rows: 1 });
+    expect(fs.existsSync(runResultFile(file, runId))).toBe(true);
+    // Its process ends (here: its row now names the holder, which has exited), and the next open records it.
+    await lake.metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
+    await lake.close();
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      const build = (await reopened.runs()).find((r) => r.runId === runId);
+      expect(build).toMatchObject({ kind: 'build', status: 'success', error: null, result: { runId, status: 'success' } });
+      const models = await reopened.metrics.select(`SELECT model, status FROM model_builds WHERE run_id = $1 ORDER BY model`, [runId]);
+      expect(models).toEqual([
+        { model: 'marts.gated', status: 'success' },
+        { model: 'staging.stg', status: 'success' },
+      ]);
+    } finally {
+      await reopened.close();
+    }
+  }, 60_000);
 });
+
