@@ -99,10 +99,11 @@ async function rollForward(dir: string, metrics: MetricsDb, logger: Logger, save
     const manifest = readManifest(manifestFile);
     if (!manifest) continue;
     applyMoves(manifest.moves);
-    await metrics.recordBatch(manifest.batch);
-    const { cursor, source, dataset, runId, cursorScope } = manifest.batch;
     // The manifest was written at the commit point.
-    const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, fs.statSync(manifestFile).mtime, cursorScope));
+    const committedAt = fs.statSync(manifestFile).mtime;
+    await metrics.recordBatch({ ...manifest.batch, committedAt });
+    const { cursor, source, dataset, runId, cursorScope } = manifest.batch;
+    const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, committedAt, cursorScope));
     rolledForward += 1;
     logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${kept ? " (a later run's cursor kept)" : ''}`);
   }

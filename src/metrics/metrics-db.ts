@@ -69,6 +69,8 @@ export interface BatchCommit {
   cursorScope?: string;
   files: BronzeFileRow[];
   profiles?: ColumnProfile[];
+  /** When it reached its commit point, for a batch recorded later (recovery rolls it forward); default now. */
+  committedAt?: Date;
 }
 
 export interface FinishFields {
@@ -472,6 +474,8 @@ export class MetricsDb {
     await this.inTransaction(async (c) => {
       const existing = readerRows(await c.runAndReadAll(`SELECT count(*) AS n FROM source_batches WHERE run_id = $1 AND source = $2 AND dataset = $3 AND batch_no = $4`, [batch.runId, batch.source, batch.dataset, batch.batchNo]));
       if (Number(existing[0]?.n ?? 0) > 0) return; // recovery replays a commit already recorded
+      // A rolled-forward batch counts as committed when it was: a dead run ends at its last activity.
+      const committedAt = batch.committedAt ? `TIMESTAMPTZ '${batch.committedAt.toISOString()}'` : 'now()';
       // 100 files per INSERT (a batch over 1,000 store × day partitions paid one statement and one
       // scan of bronze_files per file); a file already recorded (a replayed commit) is skipped.
       for (let start = 0; start < batch.files.length; start += 100) {
@@ -480,7 +484,7 @@ export class MetricsDb {
         const values = chunk.map(() => `(${Array.from({ length: 8 }, () => `$${++n}`).join(', ')})`);
         await c.run(
           `INSERT INTO bronze_files (path, run_id, source, dataset, batch_no, partition, rows, bytes, committed_at)
-           SELECT v.path, v.run_id, v.source, v.dataset, v.batch_no, v.partition::JSON, v.rows, v.bytes, now()
+           SELECT v.path, v.run_id, v.source, v.dataset, v.batch_no, v.partition::JSON, v.rows, v.bytes, ${committedAt}
            FROM (VALUES ${values.join(', ')}) AS v(path, run_id, source, dataset, batch_no, partition, rows, bytes)
            WHERE NOT EXISTS (SELECT 1 FROM bronze_files AS b WHERE b.path = v.path)`,
           chunk.flatMap((f) => [f.path, batch.runId, batch.source, batch.dataset, batch.batchNo, JSON.stringify(f.partition), f.rows, f.bytes]),
@@ -488,7 +492,7 @@ export class MetricsDb {
       }
       await c.run(
         `INSERT INTO source_batches (run_id, source, dataset, batch_no, rows, rejected, files, bytes, cursor, committed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::JSON, now())`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::JSON, ${committedAt})`,
         [
           batch.runId,
           batch.source,

@@ -125,4 +125,46 @@ describe('recovery of a dead process temp folder', () => {
       await lake.close();
     }
   });
+
+  it('records a batch it rolls forward as committed when its manifest was written, so the dead run ends there, not at the open that noticed it', async () => {
+    const root = path.join(tempDir(), 'data');
+    const os = await import('node:os');
+    const runId = '20260305T150000000Z-rolled';
+    const dead = path.join(root, '.tmp', 'p4194305-1');
+    fs.mkdirSync(path.join(dead, 'b1', 'k=v'), { recursive: true });
+    fs.writeFileSync(path.join(dead, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: 4194305, procStart: '1' }));
+    const staged = path.join(dead, 'b1', 'k=v', 'part_0.parquet');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    await c.run(`COPY (SELECT range AS id FROM range(7)) TO '${staged}' (FORMAT parquet)`);
+    c.closeSync();
+    db.closeSync();
+    const target = path.join(root, 'bronze', 'rec', 'items', 'k=v', 'year=2026', 'month=03', 'day=05', `${runId}-1.parquet`);
+    const batch = { runId, source: 'rec', dataset: 'items', batchNo: 1, rows: 7, rejected: 0, files: [{ path: path.relative(root, target), partition: { k: 'v' }, rows: 7, bytes: fs.statSync(staged).size }] };
+    const manifest = path.join(dead, 'b1.commit.json');
+    fs.writeFileSync(manifest, JSON.stringify({ batch, moves: [{ from: staged, to: target }] }));
+    // Started two hours ago, killed one hour ago right after its commit point.
+    const committedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+    fs.utimesSync(manifest, committedAt, committedAt);
+    const { MetricsDb } = await import('../../src/metrics/metrics-db.js');
+    const metrics = new MetricsDb(path.join(root, 'metrics', 'runs.duckdb'), 5_000);
+    await metrics.transaction((tx) =>
+      tx.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, 'extract', 'running', $2::TIMESTAMPTZ, $3, 4194305, '1')`, [runId, new Date(committedAt.getTime() - 3_600_000).toISOString(), os.hostname()]),
+    );
+    await metrics.close();
+
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      const [committed] = await lake.metrics.select(`SELECT committed_at FROM source_batches WHERE run_id = $1`, [runId]);
+      // Observed: the time of this open.
+      expect((committed!.committed_at as Date).toISOString()).toBe(committedAt.toISOString());
+      const run = (await lake.runs()).find((r) => r.runId === runId)!;
+      expect(run).toMatchObject({ status: 'abandoned', rows: 7, durationMs: 3_600_000 });
+      expect(run.finishedAt!.toISOString()).toBe(committedAt.toISOString());
+    } finally {
+      await lake.close();
+    }
+  });
 });
+
