@@ -2,7 +2,8 @@
  * Clean-up at open: each process writes under its own `data/.tmp/p<pid>-<start>/`. A folder
  * whose process is gone is recovered — manifests past their commit point are rolled forward
  * (files renamed into bronze, batch recorded) — and then removed. Folders of live processes
- * are left alone.
+ * are left alone, and so are those of another host's processes until they have been left untouched
+ * for `otherHostAbandonHours`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,7 +53,10 @@ export async function recoverTmp(
     } catch {
       owner = undefined;
     }
-    if (owner && (owner.host !== os.hostname() || isAlive(owner))) continue;
+    // A process of another host (a shared volume, or this machine's old hostname in a recreated
+    // container) cannot be checked: its folder is recovered once untouched for otherHostAbandonHours,
+    // as its run reads abandoned then (readDeadRuns).
+    if (owner && (owner.host !== os.hostname() ? touchedWithin(dir, metrics.otherHostAbandonHours * 3_600_000) : isAlive(owner))) continue;
     if (!owner) {
       // No owner file: either a folder being created this instant or debris (or one another
       // process has just recovered and removed). Leave young ones.
@@ -81,6 +85,18 @@ export async function recoverTmp(
   const stray = removeStrayTmpFiles(path.dirname(tmpRoot));
   if (stray > 0) logger.warn(`removed ${stray} temp file(s) a dead process left next to their targets`);
   return { rolledForward, removed };
+}
+
+/** Whether `dir` or an entry of it was modified within the last `millis`. */
+function touchedWithin(dir: string, millis: number): boolean {
+  const since = Date.now() - millis;
+  const mtime = (p: string): number => fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (mtime(dir) > since) return true;
+  try {
+    return fs.readdirSync(dir).some((name) => mtime(path.join(dir, name)) > since);
+  } catch {
+    return false;
+  }
 }
 
 /** Rolls the manifests of a dead process's folder forward, and rolls its compactions back; returns how many batches it recorded. */

@@ -166,5 +166,44 @@ describe('recovery of a dead process temp folder', () => {
       await lake.close();
     }
   });
-});
 
+  it('recovers the folder of a process of another host (a container recreated with a new hostname) once quiet for otherHostAbandonHours', async () => {
+    const root = path.join(tempDir(), 'data');
+    const runId = '20260305T150000000Z-oldbox';
+    const killed = path.join(root, '.tmp', 'p77-1');
+    const recent = path.join(root, '.tmp', 'p78-1');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    const target = path.join(root, 'bronze', 'rec', 'items', 'k=v', 'year=2026', 'month=03', 'day=05', `${runId}-1.parquet`);
+    for (const dir of [killed, recent]) {
+      fs.mkdirSync(path.join(dir, 'b1', 'k=v'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'owner.json'), JSON.stringify({ host: 'old-container-7f3a', pid: dir === killed ? 77 : 78, procStart: '1' }));
+    }
+    // The killed one reached its batch's commit point two days ago, and wrote nothing since.
+    const staged = path.join(killed, 'b1', 'k=v', 'part_0.parquet');
+    await c.run(`COPY (SELECT range AS id FROM range(7)) TO '${staged}' (FORMAT parquet)`);
+    c.closeSync();
+    db.closeSync();
+    const batch = { runId, source: 'rec', dataset: 'items', batchNo: 1, rows: 7, rejected: 0, files: [{ path: path.relative(root, target), partition: { k: 'v' }, rows: 7, bytes: fs.statSync(staged).size }] };
+    fs.writeFileSync(path.join(killed, 'b1.commit.json'), JSON.stringify({ batch, moves: [{ from: staged, to: target }] }));
+    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
+    for (const f of [staged, path.dirname(staged), path.join(killed, 'b1'), path.join(killed, 'b1.commit.json'), path.join(killed, 'owner.json'), killed]) fs.utimesSync(f, twoDaysAgo, twoDaysAgo);
+    const setup = await Lakehouse.open({ root, log: { console: false } });
+    await setup.metrics.select(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ($1, 'extract', 'running', now() - INTERVAL 48 HOUR, 'old-container-7f3a', 77, '1')`, [runId]);
+    await setup.close();
+
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      // Observed: the folder kept for good (a process of another host assumed alive), its batch never recorded.
+      expect(fs.existsSync(killed)).toBe(false);
+      expect(fs.existsSync(target)).toBe(true);
+      expect(await lake.metrics.select('SELECT path, rows FROM bronze_files')).toEqual([{ path: batch.files[0]!.path, rows: 7 }]);
+      expect((await lake.runs()).find((r) => r.runId === runId)).toMatchObject({ status: 'abandoned', rows: 7 });
+      // One written to a moment ago is left to its process.
+      expect(fs.existsSync(path.join(recent, 'owner.json'))).toBe(true);
+    } finally {
+      await lake.close();
+    }
+  });
+});
