@@ -197,6 +197,44 @@ describe('a build whose finish record could not be written', () => {
     }
   }, 60_000);
 
+  it('records its alerts late only if no build or test run finished after it (a later outcome already settled them)', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    const root = lake.paths.root;
+    const file = lake.paths.metrics;
+    await lake.close();
+    const metrics = new MetricsDb(file, 300);
+    const early = newRunId();
+    await metrics.startRun(early, 'build', new Date());
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
+         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
+    ]);
+    const exited = new Promise((r) => holder.on('exit', r));
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const failed: ModelResult[] = [{ name: 'marts.b', file: 'models/marts/b.sql', materialization: 'table', status: 'error', rows: null, durationMs: 3, error: 'b failed' }];
+    await expect(metrics.finishRun(early, { status: 'partial', error: 'b failed' }, { models: failed, alerts: outcomeAlerts({ models: failed }) })).rejects.toThrow(/locked/);
+    await exited;
+    // A later build, in another process, rebuilt marts.b fine before the early one was recorded.
+    const later = newRunId();
+    await metrics.startRun(later, 'build', new Date());
+    const fixed: ModelResult[] = [{ ...failed[0]!, status: 'success', rows: 1 }];
+    const { error: _error, ...fine } = fixed[0]!;
+    await metrics.finishRun(later, { status: 'success', rows: 1 }, { models: [fine], alerts: outcomeAlerts({ models: [fine] }) });
+    await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${early}'`);
+    await metrics.close();
+
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await reopened.metrics.select(`SELECT count(*)::INTEGER AS n FROM model_builds WHERE run_id = $1`, [early]))[0]).toEqual({ n: 1 });
+      // The early build's model_failed would stay open for good: nothing runs marts.b again to clear it.
+      expect(await reopened.alerts()).toEqual([]);
+    } finally {
+      await reopened.close();
+    }
+  }, 60_000);
+
   it('lake.build: a finish that waited out the lock is kept as the build ended (success, its result), not overwritten as failed', async () => {
     const dir = tempDir();
     const gate = path.join(dir, 'gate.csv');
