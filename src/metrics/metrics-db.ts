@@ -15,6 +15,7 @@ import { applyOutcome, type RecordedOutcome } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
+import { LockError } from '../errors.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED } from './schema.js';
 import { currentProcess } from './process-identity.js';
@@ -441,7 +442,8 @@ export class MetricsDb {
       const finish: UnrecordedFinish = {
         status: fields.status, rows: fields.rows ?? 0, rejected: fields.rejected ?? 0, files: fields.files ?? 0, bytes: fields.bytes ?? 0,
         error: fields.error ? (redact(fields.error) as string) : null, finishedAt: Date.now(),
-        ...(Object.keys(extra).length > 0 ? { extra: storedExtra(extra) } : {}),
+        // Its other rows only when the file could not be had: rows DuckDB refused would fail every later open.
+        ...(error instanceof LockError && Object.keys(extra).length > 0 ? { extra: storedExtra(extra) } : {}),
       };
       writeFileAtomic(finishFile, JSON.stringify(finish));
       throw error;

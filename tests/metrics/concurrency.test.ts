@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -230,6 +230,29 @@ describe('a build whose finish record could not be written', () => {
       expect((await reopened.metrics.select(`SELECT count(*)::INTEGER AS n FROM model_builds WHERE run_id = $1`, [early]))[0]).toEqual({ n: 1 });
       // The early build's model_failed would stay open for good: nothing runs marts.b again to clear it.
       expect(await reopened.alerts()).toEqual([]);
+    } finally {
+      await reopened.close();
+    }
+  }, 60_000);
+
+  it('a finish whose own rows cannot be written (not a lock) does not keep them for the next open, which still opens', async () => {
+    const lake = await tempLake();
+    const root = lake.paths.root;
+    const file = lake.paths.metrics;
+    await lake.close();
+    const metrics = new MetricsDb(file, 5_000);
+    const runId = newRunId();
+    await metrics.startRun(runId, 'build', new Date());
+    // A row DuckDB refuses (1e30 rows: out of BIGINT's range): every attempt to write it fails the same way.
+    const models: ModelResult[] = [{ name: 'marts.a', file: 'models/marts/a.sql', materialization: 'table', status: 'success', rows: 1e30, durationMs: 1 }];
+    await expect(metrics.finishRun(runId, { status: 'success', rows: 1 }, { models })).rejects.toThrow();
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    await metrics.select(`UPDATE runs SET pid = ${Number(dead.stdout.trim())} WHERE run_id = '${runId}'`);
+    await metrics.close();
+    // Observed: every Lakehouse.open failed on that row from then on.
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await reopened.runs({ limit: 1 }))[0]).toMatchObject({ runId, status: 'success', rows: 1 });
     } finally {
       await reopened.close();
     }
