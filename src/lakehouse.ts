@@ -790,11 +790,9 @@ export class Lakehouse {
     const logger = this.logger.child({ runId });
     const env = await this.lifecycleEnv(runId, logger);
     await this.metrics.startRun(runId, kind, new Date());
+    let result: T;
     try {
-      const result = await fn(env);
-      const r = result as unknown as { filesOut?: number; files?: number; bytesOut?: number; bytes?: number };
-      await this.metrics.finishRun(runId, { status: 'success', rows: result.rows, files: r.filesOut ?? r.files ?? 0, bytes: r.bytesOut ?? r.bytes ?? 0, result });
-      return result;
+      result = await fn(env);
     } catch (error) {
       const partial = (error as { result?: unknown }).result;
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), ...(partial ? { result: partial } : {}) }).catch(() => undefined);
@@ -802,6 +800,11 @@ export class Lakehouse {
     } finally {
       env.connection.closeSync();
     }
+    // Outside the try: a finish that waited out the lock kept this ending in its .finish file (see
+    // finishRun), which a second finish as `failed` would overwrite, deleting the result.
+    const r = result as unknown as { filesOut?: number; files?: number; bytesOut?: number; bytes?: number };
+    await this.metrics.finishRun(runId, { status: 'success', rows: result.rows, files: r.filesOut ?? r.files ?? 0, bytes: r.bytesOut ?? r.bytes ?? 0, result });
+    return result;
   }
 
   /**
