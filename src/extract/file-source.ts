@@ -45,7 +45,13 @@ const csvOptionsSchema = z.strictObject({
   nullStr: z.union([csvText(), z.array(csvText())]).optional(),
   skip: z.number().int().nonnegative().optional(),
   encoding: z.enum(['utf-8', 'utf-16', 'latin-1']).optional(),
-});
+  /**
+   * `','` for Brazilian and European exports (`1.234,56`): a number column's `.` then only groups
+   * thousands. DuckDB's `decimal_separator` knows no thousands separator (`1.234,56` was a cast
+   * error, `1.500` read as 1.5), so such columns are read as text and converted here.
+   */
+  decimal: z.enum(['.', ',']).optional(),
+}).refine((o) => !(o.decimal === ',' && o.delimiter === ','), { message: 'must not be "," when "delimiter" is "," too (a decimal comma needs another delimiter, usually ";")', path: ['decimal'] });
 
 const fileSourceSchema = z
   .strictObject({
@@ -272,6 +278,38 @@ async function integralDoubles(c: DuckDBConnection, sql: string, doubles: string
   return out;
 }
 
+/** A number written with a decimal comma, its `.` grouping thousands: `1.234,56`, `-10,5`, `1.500`, `7`. */
+const COMMA_NUMBER = '[+-]?([0-9]{1,3}([.][0-9]{3})+|[0-9]+)(,[0-9]+)?';
+const commaNumber = new RegExp(`^${COMMA_NUMBER}$`);
+
+/**
+ * The number a decimal-comma text holds (`1.234,56` → 1234.56); any other value as it was, so
+ * the schema quarantines it with its text (`1,234.56` is no number here).
+ */
+function fromCommaNumber(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  return commaNumber.test(text) ? Number(text.replace(/\./g, '').replace(',', '.')) : value;
+}
+
+/**
+ * Of a file's DOUBLE and VARCHAR columns, those whose every value is a decimal-comma number
+ * (`csv: { decimal: ',' }`; a text column needs one with a comma): DuckDB reads `1.500` as 1.5
+ * and `1.234,56` as text. `sql` reads the file as text (`all_varchar`).
+ */
+async function commaNumberColumns(c: DuckDBConnection, sql: string, doubles: string[], texts: string[]): Promise<Set<string>> {
+  const candidates = [...doubles, ...texts];
+  if (candidates.length === 0) return new Set();
+  const checks = candidates.map((name, i) => {
+    const v = `trim(${quoteIdent(name)})`;
+    // A text column needs a comma too: codes of digits (`01310`, a CEP prefix) stay text.
+    const comma = i >= doubles.length ? ` AND bool_or(contains(${v}, ','))` : '';
+    return `(bool_and(regexp_full_match(${v}, '${COMMA_NUMBER}'))${comma}) AS c${i}`;
+  });
+  const [row] = readerRows(await c.runAndReadAll(`SELECT ${checks.join(', ')} FROM (${sql})`));
+  return new Set(candidates.filter((_, i) => row?.[`c${i}`] === true));
+}
+
 /** Types DuckDB should parse a CSV column as, from the zod schema (scalars only). */
 function csvTypes(schema: z.ZodType): Record<string, string> {
   const out: Record<string, string> = {};
@@ -298,6 +336,10 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
   const bigints = bigintPlanOf(given);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
+  // With a decimal comma, the schema's DOUBLE fields are read as text and converted (fromCommaNumber).
+  const schemaTypes = given ? csvTypes(given) : undefined;
+  const schemaCommaNumbers = new Set(csv.decimal === ',' && schemaTypes ? Object.keys(schemaTypes).filter((k) => schemaTypes[k] === 'DOUBLE') : []);
+  for (const name of schemaCommaNumbers) schemaTypes![name] = 'VARCHAR';
   // A file without a header has its columns named by the schema, in order (DuckDB would call them column0…).
   const schemaNames = given && !csv.header ? [`names = [${Object.keys(shapeOf(given)).map(quoteLiteral).join(', ')}]`] : [];
 
@@ -307,7 +349,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
    * and one it lost failed the read. Without a schema, the columns are the union over the files,
    * a column typed differently in two files read as text in all (`inferredTypes`, per run).
    */
-  const inferredTypes = new Map<string, Record<string, string>>();
+  const inferredTypes = new Map<string, { types: Record<string, string>; commaNumbers: Set<string> }>();
   /** Each file to read: as DuckDB reads it (`read`, its glob characters literal) and as errors name it. */
   const filesToRead = async (ctx: ExtractContext): Promise<{ read: string; shown: string }[]> => {
     if (o.path) return [{ read: filesOf(where, o), shown: shownFiles(o) }];
@@ -334,8 +376,10 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   async function* read(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
     // The lake's engine reads naive timestamps of a column typed TIMESTAMPTZ in the lake's time zone (its session TimeZone).
     const c = await ctx.connect();
-    const types = given ? csvTypes(given) : inferredTypes.get(ctx.runId);
+    const inferred = inferredTypes.get(ctx.runId);
     inferredTypes.delete(ctx.runId);
+    const types = given ? schemaTypes : inferred?.types;
+    const commaNumbers = given ? schemaCommaNumbers : (inferred?.commaNumbers ?? new Set<string>());
     for (const { read: files, shown } of await filesToRead(ctx)) {
       const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
       const fileTypes = await typesIn(c, files, types);
@@ -353,7 +397,10 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
-        const columns = converters.map((converter, i) => chunk.convertColumnValues(i, converter));
+        const columns = converters.map((converter, i) => {
+          const values = chunk.convertColumnValues(i, converter);
+          return commaNumbers.has(names[i]!) ? values.map(fromCommaNumber) : values;
+        });
         const records: Record<string, unknown>[] = [];
         for (let r = 0; r < chunk.rowCount; r++) {
           const record: Record<string, unknown> = {};
@@ -377,12 +424,12 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   async function inferTypes(ctx: ExtractContext): Promise<Inferred> {
     const c = await ctx.connect();
     /** Column → DuckDB type (as DuckDB names it) and type id, in first-seen order over the files. */
-    const columns = new Map<string, { type: string; typeId: DuckDBTypeId }>();
+    const columns = new Map<string, { type: string; typeId: DuckDBTypeId; comma?: boolean }>();
     const mixed = new Set<string>();
     /** Each header name as the files spell it → the first file holding it: checked once for all files. */
     const headers = new Map<string, string>();
     /** Each file's columns, and whether it has a data row: only those that do vote on the types. */
-    const files: { columns: { name: string; type: string; typeId: DuckDBTypeId }[]; hasRows: boolean }[] = [];
+    const files: { columns: { name: string; type: string; typeId: DuckDBTypeId; comma?: boolean }[]; hasRows: boolean }[] = [];
     for (const { read, shown } of await filesToRead(ctx)) {
       if (fs.statSync(shown).size === 0) {
         ctx.logger.warn(`${shown} is empty (0 bytes): it has no header, no rows, and no say in the columns`);
@@ -399,10 +446,20 @@ export function csvSource(options: CsvSourceOptions): AnySource {
         csvReadSql(read, csv, undefined, `${rejectsName}_digits`, ['all_varchar = true']),
         names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
       );
+      const commas =
+        csv.decimal === ','
+          ? await commaNumberColumns(
+              c,
+              csvReadSql(read, csv, undefined, `${rejectsName}_commas`, ['all_varchar = true']),
+              names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
+              names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.VARCHAR),
+            )
+          : new Set<string>();
       const hasRows = (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
       files.push({
         hasRows,
         columns: names.map((name, i) => {
+          if (commas.has(name)) return { name, type: 'DOUBLE', typeId: DuckDBTypeId.DOUBLE, comma: true };
           const digits = integral.get(name);
           if (digits !== undefined) return digits <= 38 ? { name, type: 'HUGEINT', typeId: DuckDBTypeId.HUGEINT } : { name, type: 'VARCHAR', typeId: DuckDBTypeId.VARCHAR };
           return { name, type: probeTypes[i]!.toString(), typeId: probeTypes[i]!.typeId };
@@ -413,10 +470,10 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     // A header-only export (a day without orders) reads every column as text: it would retype the
     // others' columns, or all of them. It votes only when no file has a row (and no schema was recorded).
     const voting = files.some((f) => f.hasRows) ? files.filter((f) => f.hasRows) : files;
-    for (const { name, type, typeId } of voting.flatMap((f) => f.columns)) {
+    for (const { name, type, typeId, comma } of voting.flatMap((f) => f.columns)) {
       const seen = columns.get(name);
-      if (!seen) columns.set(name, { type, typeId });
-      else if (seen.typeId !== typeId) mixed.add(name);
+      if (!seen) columns.set(name, { type, typeId, comma });
+      else if (seen.typeId !== typeId || seen.comma !== comma) mixed.add(name);
     }
     const shape: Record<string, z.ZodType> = {};
     const exactIntegers = new Map<string, 'BIGINT' | typeof BIGINT_SQL_TYPE>();
@@ -436,7 +493,12 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const asText = new Set([...columns].filter(([name, c]) => mixed.has(name) || c.typeId === DuckDBTypeId.TIMESTAMP).map(([name]) => name));
     // The extraction reads every column as typed here: its own sniffing samples, and would type a
     // column by the file's first rows again.
-    inferredTypes.set(ctx.runId, Object.fromEntries([...columns].map(([name, c]) => [name, asText.has(name) ? 'VARCHAR' : c.type])));
+    // Decimal-comma columns are read as text too, and converted as read (fromCommaNumber).
+    const commaNumbers = new Set([...columns].filter(([name, c]) => c.comma && !mixed.has(name)).map(([name]) => name));
+    inferredTypes.set(ctx.runId, {
+      types: Object.fromEntries([...columns].map(([name, c]) => [name, asText.has(name) || commaNumbers.has(name) ? 'VARCHAR' : c.type])),
+      commaNumbers,
+    });
     return {
       schema: z.object(shape),
       exactIntegers,

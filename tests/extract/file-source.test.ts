@@ -123,3 +123,48 @@ describe('jsonSource', () => {
     ]);
   });
 });
+
+describe('csvSource: a decimal comma (csv: { decimal: "," }), as Brazilian ERPs and Excel pt-BR export', () => {
+  const pedidos = 'pedido;valor;frete;cep\nP1;1.234,56;1.500;01310\nP2;10,50;12,00;20040\nP3;-7;0,5;30130\n';
+
+  it('a schema number field reads 1.234,56 as 1234.56 and 1.500 as 1500; a value that is no such number is quarantined with its text', async () => {
+    const file = path.join(tempDir(), 'pedidos.csv');
+    fs.writeFileSync(file, `${pedidos}P4;1,234.56;1;40000\n`);
+    const lake = await tempLake();
+    const schema = z.object({ pedido: z.string(), valor: z.number(), frete: z.number(), cep: z.string() });
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'pedidos', path: file, csv: { delimiter: ';', decimal: ',' }, schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, rejected: 1 });
+    expect(await lake.query(`SELECT pedido, valor, frete, cep FROM ${bronze(lake, 'erp', 'pedidos')} ORDER BY pedido`)).toEqual([
+      { pedido: 'P1', valor: 1234.56, frete: 1500, cep: '01310' },
+      { pedido: 'P2', valor: 10.5, frete: 12, cep: '20040' },
+      { pedido: 'P3', valor: -7, frete: 0.5, cep: '30130' },
+    ]);
+    const q = quarantined(lake.paths.root, 'erp', 'pedidos', result.runId);
+    expect(q).toMatchObject([{ line: 5, record: { pedido: 'P4', valor: '1,234.56' } }]);
+  });
+
+  it('without a schema, such columns are inferred and recorded as DOUBLE (1.500 is 1500, not 1.5); a column of digit codes stays text', async () => {
+    const file = path.join(tempDir(), 'pedidos.csv');
+    fs.writeFileSync(file, pedidos);
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'pedidos', path: file, csv: { delimiter: ';', decimal: ',' } }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, rejected: 0 });
+    expect(await lake.query(`SELECT pedido, valor, frete, cep FROM ${bronze(lake, 'erp', 'pedidos')} ORDER BY pedido`)).toEqual([
+      { pedido: 'P1', valor: 1234.56, frete: 1500, cep: '01310' },
+      { pedido: 'P2', valor: 10.5, frete: 12, cep: '20040' },
+      { pedido: 'P3', valor: -7, frete: 0.5, cep: '30130' },
+    ]);
+    const recorded = JSON.parse(fs.readFileSync(path.join(lake.paths.state, 'schemas', 'erp.pedidos.inferred.json'), 'utf8'));
+    expect(recorded.columns).toEqual([
+      { name: 'pedido', type: 'VARCHAR' },
+      { name: 'valor', type: 'DOUBLE' },
+      { name: 'frete', type: 'DOUBLE' },
+      { name: 'cep', type: 'VARCHAR' },
+    ]);
+  });
+
+  it('refuses a decimal comma with a comma delimiter, naming the option', () => {
+    expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { delimiter: ',', decimal: ',' } })).toThrow(/option "csv.decimal" must not be ","/);
+    expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { decimal: ';' } } as never)).toThrow(/csv.decimal/);
+  });
+});
