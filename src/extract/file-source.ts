@@ -731,34 +731,19 @@ async function csvRowLines(ctx: ExtractContext, file: string, csv: z.output<type
 }
 
 /**
- * The line of the row DuckDB reports at each byte position: it may point at the end of the line
- * before, or at blank lines before the row (in a CRLF file), so the row starts past those.
+ * The line of the row DuckDB reports at each byte position of the file's text (uncompressed).
+ * DuckDB's position is two past the first byte of the line end before the row: the row's second
+ * byte in an LF file (its line end, for a one-byte row such as a truncated `4`), the '\n' before
+ * it in a CRLF file. So the row is the first byte past line ends from the byte before the position
+ * (blank lines before the row skipped). One pass over the file, counting its '\n' bytes.
  */
 async function rowLinesAt(file: string, positions: number[]): Promise<Map<number, number>> {
-  const lines = await linesAt(file, positions);
-  if (lines.size === 0) return lines;
-  const fd = fs.openSync(file, 'r');
-  try {
-    const block = Buffer.alloc(256);
-    for (const [position, line] of lines) {
-      let newlines = 0;
-      for (let at = position, n = -1; n !== 0; at += n) {
-        n = fs.readSync(fd, block, 0, block.length, at);
-        const run = block.subarray(0, n).findIndex((b) => b !== 0x0a && b !== 0x0d);
-        const end = run === -1 ? n : run;
-        for (let i = 0; i < end; i++) if (block[i] === 0x0a) newlines += 1;
-        if (run !== -1) break;
-      }
-      lines.set(position, line + newlines);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return lines;
+  const byStart = await rowLinesFrom(file, positions.map((p) => Math.max(p - 1, 0)));
+  return new Map(positions.map((p) => [p, byStart.get(Math.max(p - 1, 0))]).filter((e): e is [number, number] => e[1] !== undefined));
 }
 
-/** The 1-based line number at each byte offset of `file`, counting its '\n' bytes in one pass. */
-async function linesAt(file: string, positions: number[]): Promise<Map<number, number>> {
+/** The line of the first byte that is not a line end at or past each byte offset of `file`. */
+async function rowLinesFrom(file: string, positions: number[]): Promise<Map<number, number>> {
   const sorted = [...new Set(positions)].sort((a, b) => a - b);
   const lines = new Map<number, number>();
   const newlinesIn = (chunk: Buffer, from: number, to: number): number => {
@@ -769,18 +754,33 @@ async function linesAt(file: string, positions: number[]): Promise<Map<number, n
   let newlines = 0;
   let offset = 0;
   let next = 0;
+  /** Positions reached whose row has not started yet (a run of line ends follows them). */
+  let waiting: number[] = [];
   for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
-    let from = 0;
-    for (; next < sorted.length && sorted[next]! - offset <= chunk.length; next++) {
-      const to = sorted[next]! - offset;
-      newlines += newlinesIn(chunk, from, to);
-      from = to;
-      lines.set(sorted[next]!, newlines + 1);
+    let i = 0;
+    while (i < chunk.length) {
+      while (next < sorted.length && sorted[next] === offset + i) waiting.push(sorted[next++]!);
+      if (waiting.length > 0) {
+        const b = chunk[i]!;
+        if (b === 0x0a || b === 0x0d) {
+          if (b === 0x0a) newlines += 1;
+          i += 1;
+          continue;
+        }
+        for (const p of waiting) lines.set(p, newlines + 1);
+        waiting = [];
+      }
+      if (next === sorted.length) break;
+      const to = Math.min(sorted[next]! - offset, chunk.length);
+      newlines += newlinesIn(chunk, i, to);
+      i = to;
     }
-    if (next === sorted.length) break;
-    newlines += newlinesIn(chunk, from, chunk.length);
+    if (next === sorted.length && waiting.length === 0) return lines;
     offset += chunk.length;
   }
+  // Positions at the end of the file.
+  for (const p of waiting) lines.set(p, newlines + 1);
+  for (; next < sorted.length && sorted[next]! <= offset; next++) lines.set(sorted[next]!, newlines + 1);
   return lines;
 }
 

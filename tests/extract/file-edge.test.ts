@@ -532,6 +532,25 @@ describe('csvSource: quarantined rows carry the line the file has them on', () =
     ]);
   });
 
+  it('a truncated one-character row (an id alone) is quarantined with its own line, not the next row\'s; records the schema rejects after it keep theirs (LF and CRLF)', async () => {
+    for (const eol of ['\n', '\r\n']) {
+      const file = path.join(tempDir(), 'pagamentos.csv');
+      // Line 1 header; 2 fine; 3 truncated; 4 fine, but the schema refuses 0; 5 blank; 6 truncated; 7 the schema refuses.
+      fs.writeFileSync(file, ['pedido,valor', '1,10', '2', '3,0', '', '4', '5,-1', ''].join(eol));
+      const lake = await tempLake();
+      const schema = z.object({ pedido: z.number(), valor: z.number().positive() });
+      const result = await lake.extract(csvSource({ source: 'shop', dataset: 'pagamentos', path: file, schema }));
+      expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 4 });
+      const q = quarantined(lake.paths.root, 'shop', 'pagamentos', result.runId);
+      expect(q.map((e) => [e.line, e.record]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual([
+        [3, '2'],
+        [4, { pedido: 3, valor: 0 }],
+        [6, '4'],
+        [7, { pedido: 5, valor: -1 }],
+      ]);
+    }
+  });
+
   it('a row DuckDB rejects after a blank line of a CRLF file is quarantined with its own line and text, not the blank line\'s', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'crlf-blank.csv');
