@@ -17,6 +17,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
+import zlib from 'node:zlib';
 import { z } from 'zod';
 import type { DuckDBConnection, DuckDBTimestampTZValue, DuckDBValueConverter } from '@duckdb/node-api';
 import { DuckDBTypeId } from '../db/duckdb.js';
@@ -648,7 +650,8 @@ const naiveText: DuckDBValueConverter<PlainValue> = (value, type, converter) => 
  * Quarantines the rows DuckDB rejected, with the line the file has them on. DuckDB's `line` counts
  * records (a quoted field spanning three lines is one), so the line is counted from the row's byte
  * position instead, in one pass over the file (only a file with rejects). Its byte positions are
- * the file's own in UTF-8 only: another `encoding` keeps DuckDB's number.
+ * the file's own (a `.gz` file's once decompressed) in UTF-8 only: another `encoding`, or a `.zst` file,
+ * keeps DuckDB's number.
  */
 async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: string, encoding: string | undefined): Promise<void> {
   const rows = readerRows(
@@ -661,6 +664,7 @@ async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: st
   const linesOf = new Map<string, Map<number, number>>();
   if (rows.length > 0 && (encoding === undefined || encoding === 'utf-8')) {
     for (const file of new Set(rows.map((r) => String(r.file_path)))) {
+      if (UNCOUNTABLE.test(file)) continue;
       const positions = rows.filter((r) => String(r.file_path) === file && r.line_byte_position !== null).map((r) => Number(r.line_byte_position));
       linesOf.set(file, await rowLinesAt(file, positions).catch(() => new Map<number, number>()));
     }
@@ -688,7 +692,7 @@ async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: st
  * disagrees with DuckDB's, or the file is not UTF-8 (its byte positions are not the file's).
  */
 async function csvRowLines(ctx: ExtractContext, file: string, csv: z.output<typeof csvOptionsSchema>, readSql: (rejects: string) => string): Promise<number[] | undefined> {
-  if (csv.encoding !== undefined && csv.encoding !== 'utf-8') return undefined;
+  if ((csv.encoding !== undefined && csv.encoding !== 'utf-8') || UNCOUNTABLE.test(file)) return undefined;
   const quote = Buffer.from(csv.quote ?? '"');
   const escape = Buffer.from(csv.escape ?? csv.quote ?? '"');
   if (quote.length > 1 || escape.length > 1) return undefined;
@@ -711,7 +715,7 @@ async function csvRowLines(ctx: ExtractContext, file: string, csv: z.output<type
     }
     recordBytes = 0;
   };
-  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+  for await (const chunk of fileBytes(file)) {
     for (const b of chunk) {
       if (b === 0x0a) {
         line += 1;
@@ -756,7 +760,7 @@ async function rowLinesFrom(file: string, positions: number[]): Promise<Map<numb
   let next = 0;
   /** Positions reached whose row has not started yet (a run of line ends follows them). */
   let waiting: number[] = [];
-  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+  for await (const chunk of fileBytes(file)) {
     let i = 0;
     while (i < chunk.length) {
       while (next < sorted.length && sorted[next] === offset + i) waiting.push(sorted[next++]!);
@@ -782,6 +786,26 @@ async function rowLinesFrom(file: string, positions: number[]): Promise<Map<numb
   for (const p of waiting) lines.set(p, newlines + 1);
   for (; next < sorted.length && sorted[next]! <= offset; next++) lines.set(sorted[next]!, newlines + 1);
   return lines;
+}
+
+/** Compressed files DuckDB's CSV reader opens by their extension (`compression = 'auto'`) that Node 20 cannot decompress: their lines are not counted. */
+const UNCOUNTABLE = /\.zst$/i;
+
+/** A gzip-compressed file, by its name, as DuckDB's readers tell it. */
+function isGzip(file: string): boolean {
+  return /\.gz$/i.test(file);
+}
+
+/** A file's bytes as DuckDB reads them: a `.gz` file decompressed (a broken one is an error naming it). */
+async function* fileBytes(file: string): AsyncGenerator<Buffer> {
+  if (!isGzip(file)) return yield* fs.createReadStream(file) as AsyncIterable<Buffer>;
+  try {
+    yield* pipeline(fs.createReadStream(file), zlib.createGunzip(), () => {}) as AsyncIterable<Buffer>;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!code.startsWith('Z_') && code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
+    throw new ConfigError(`${file} is not a whole gzip file (${(error as Error).message}): was it cut short while copied?`, { cause: error });
+  }
 }
 
 /**
@@ -922,7 +946,7 @@ async function* byteLines(file: string): AsyncGenerator<Buffer> {
     const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     return all.length > 0 && all[all.length - 1] === 13 ? all.subarray(0, -1) : all;
   };
-  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+  for await (const chunk of fileBytes(file)) {
     let start = 0;
     for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
       pending.push(chunk.subarray(start, nl));
@@ -953,7 +977,7 @@ async function* arrayElements(file: string): AsyncGenerator<{ bytes: Buffer; lin
   // Lines before the byte read, and the line the element being read starts on.
   let newlines = 0;
   let line = 1;
-  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+  for await (const chunk of fileBytes(file)) {
     let start = 0;
     for (let i = offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? 3 : 0; i < chunk.length; i++) {
       const b = chunk[i]!;
@@ -993,22 +1017,16 @@ async function* arrayElements(file: string): AsyncGenerator<{ bytes: Buffer; lin
 
 /**
  * The file's first byte past a BOM and JSON whitespace (however much: an array after 70 blank
- * lines is still an array), or undefined for a blank file.
+ * lines is still an array), or undefined for a blank file. A `.gz` file's once decompressed.
  */
-function firstByte(file: string): number | undefined {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const block = Buffer.alloc(64 * 1024);
-    for (let position = 0; ; ) {
-      const n = fs.readSync(fd, block, 0, block.length, position);
-      if (n === 0) return undefined;
-      const skipBom = position === 0 && block[0] === 0xef && block[1] === 0xbb && block[2] === 0xbf ? 3 : 0;
-      for (let i = skipBom; i < n; i++) if (![0x20, 0x09, 0x0a, 0x0d].includes(block[i]!)) return block[i];
-      position += n;
-    }
-  } finally {
-    fs.closeSync(fd);
+async function firstByte(file: string): Promise<number | undefined> {
+  let position = 0;
+  for await (const block of fileBytes(file)) {
+    const skipBom = position === 0 && block[0] === 0xef && block[1] === 0xbb && block[2] === 0xbf ? 3 : 0;
+    for (let i = skipBom; i < block.length; i++) if (![0x20, 0x09, 0x0a, 0x0d].includes(block[i]!)) return block[i];
+    position += block.length;
   }
+  return undefined;
 }
 
 /** Yields batches of records; a broken NDJSON line is quarantined (when ctx is given) with its number. */
@@ -1020,7 +1038,8 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
     lines = [];
     return locateRecords(batch, (i) => ({ file, line: at[i]! }));
   };
-  if (firstByte(file) === 0x5b) {
+  if (UNCOUNTABLE.test(file)) throw new ConfigError(`jsonSource: ${file} is zstd-compressed, which Node cannot read: decompress it, or compress it with gzip (.gz)`);
+  if ((await firstByte(file)) === 0x5b) {
     let batch: unknown[] = [];
     let n = 0;
     for await (const { bytes, line } of arrayElements(file)) {

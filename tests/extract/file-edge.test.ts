@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { csvSource, jsonSource } from '../../src/extract/file-source.js';
 import { z } from '../../src/index.js';
@@ -808,4 +809,62 @@ describe('file sources: very wide exports', () => {
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 5 });
     expect(took, `took ${took} ms`).toBeLessThan(20_000);
   }, 180_000);
+});
+
+describe('gzip-compressed exports (.csv.gz, .ndjson.gz, .json.gz)', () => {
+  const lines = ['id,nome', '1,"São', 'Paulo"', '2,b,extra', '', '3,c', '4'];
+
+  it('a .csv.gz is read, its ragged rows quarantined with their line in the uncompressed text (not a count of compressed bytes)', async () => {
+    const file = path.join(tempDir(), 'clientes.csv.gz');
+    fs.writeFileSync(file, zlib.gzipSync(lines.join('\n') + '\n'));
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'clientes', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 2 });
+    const q = quarantined(lake.paths.root, 'erp', 'clientes', result.runId);
+    expect(q.map((e) => [e.line, e.record])).toEqual([
+      [4, '2,b,extra'],
+      [7, '4'],
+    ]);
+  });
+
+  it('a .csv.gz record the schema rejects is quarantined with its line too', async () => {
+    const file = path.join(tempDir(), 'clientes.csv.gz');
+    fs.writeFileSync(file, zlib.gzipSync(lines.join('\n') + '\n'));
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number().int().max(2), nome: z.string() });
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'clientes', path: file, schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 3 });
+    const q = quarantined(lake.paths.root, 'erp', 'clientes', result.runId);
+    expect(q.map((e) => e.line).sort()).toEqual([4, 6, 7]);
+  });
+
+  it('NDJSON and array files compressed with gzip are read as their text, not quarantined as one line of binary "not UTF-8"', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.ndjson.gz'), zlib.gzipSync('{"id":1,"cidade":"São Paulo"}\n\n{"id":\n{"id":3,"cidade":"Maceió"}\n'));
+    fs.writeFileSync(path.join(dir, 'b.json.gz'), zlib.gzipSync('\ufeff[\n  {"id":4,"cidade":"Recife"},\n  {"id":5,"cidade":"Natal"}\n]'));
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'erp', dataset: 'cidades', glob: path.join(dir, '*.gz') }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 4, rejected: 1 });
+    expect(await lake.query(`SELECT id, cidade FROM ${bronze(lake, 'erp', 'cidades')} ORDER BY id`)).toEqual([
+      { id: 1, cidade: 'São Paulo' },
+      { id: 3, cidade: 'Maceió' },
+      { id: 4, cidade: 'Recife' },
+      { id: 5, cidade: 'Natal' },
+    ]);
+    const q = quarantined(lake.paths.root, 'erp', 'cidades', result.runId);
+    expect(q.map((e) => [e.file, e.line, e.record])).toEqual([[path.join(dir, 'a.ndjson.gz'), 3, '{"id":']]);
+  });
+});
+
+describe('a gzip file cut short', () => {
+  it('fails the source naming the file, instead of a bare zlib "unexpected end of file"', async () => {
+    const file = path.join(tempDir(), 'pedidos.ndjson.gz');
+    const whole = zlib.gzipSync(Array.from({ length: 2000 }, (_, i) => JSON.stringify({ id: i, cidade: `cidade ${i * 7919}` })).join('\n'));
+    fs.writeFileSync(file, whole.subarray(0, whole.length - 40));
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'erp', dataset: 'pedidos', path: file }));
+    expect(result.sources[0]!.status).toBe('failed');
+    expect(result.sources[0]!.error).toContain(file);
+    expect(result.sources[0]!.error).toMatch(/not a whole gzip file/);
+  });
 });
