@@ -17,7 +17,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { z } from 'zod';
 import type { DuckDBConnection, DuckDBTimestampTZValue, DuckDBValueConverter } from '@duckdb/node-api';
@@ -34,6 +35,8 @@ import { defineSource, locateRecords, locatorOf, PROTO_FIELD, type AnySource, ty
 import { limitsOverrideSchema } from '../config.js';
 import { listTree } from '../fs-list.js';
 import { readRecordedSchema } from '../transform/source-relation.js';
+import { processTmpDirName } from '../bronze/recover.js';
+import { currentProcess } from '../metrics/process-identity.js';
 
 const BATCH_ROWS = 10_000;
 
@@ -46,7 +49,8 @@ const csvOptionsSchema = z.strictObject({
   escape: csvText().max(1).optional(),
   nullStr: z.union([csvText(), z.array(csvText())]).optional(),
   skip: z.number().int().nonnegative().optional(),
-  encoding: z.enum(['utf-8', 'utf-16', 'latin-1']).optional(),
+  /** `windows-1252`: Excel's and most Brazilian ERPs' "ANSI" (DuckDB's latin-1 refuses its “ ” – € bytes); read through a UTF-8 copy. */
+  encoding: z.enum(['utf-8', 'utf-16', 'latin-1', 'windows-1252']).optional(),
   /**
    * `','` for Brazilian and European exports (`1.234,56`): a number column's `.` then only groups
    * thousands. DuckDB's `decimal_separator` knows no thousands separator (`1.234,56` was a cast
@@ -332,7 +336,10 @@ function csvTypes(schema: z.ZodType): Record<string, string> {
 export function csvSource(options: CsvSourceOptions): AnySource {
   const where = `csvSource(${JSON.stringify(String(options?.source))}/${JSON.stringify(String(options?.dataset))})`;
   const o = parseOptions(fileSourceSchema, options, where);
-  const csv = csvOptionsSchema.parse(o.csv ?? {});
+  const parsed = csvOptionsSchema.parse(o.csv ?? {});
+  // DuckDB reads a UTF-8 copy of a Windows-1252 file (one character per byte: same lines).
+  const windows1252 = parsed.encoding === 'windows-1252';
+  const csv = windows1252 ? { ...parsed, encoding: undefined } : parsed;
   const given = options.schema;
   const dateFields = new Set(given ? Object.entries(shapeOf(given)).filter(([, f]) => expectsDate(f)).map(([k]) => k) : []);
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
@@ -382,42 +389,94 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     inferredTypes.delete(ctx.runId);
     const types = given ? schemaTypes : inferred?.types;
     const commaNumbers = given ? schemaCommaNumbers : (inferred?.commaNumbers ?? new Set<string>());
-    for (const { read: files, shown } of await filesToRead(ctx)) {
-      const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
-      const fileTypes = await typesIn(c, files, types);
-      const result = await c.stream(csvReadSql(files, csv, fileTypes, rejects, schemaNames));
-      // The line of each row, counted only once a record of the file is rejected by the schema.
-      let rowLines: Promise<number[] | undefined> | undefined;
-      const lineOf = async (row: number): Promise<{ file: string; line?: number }> => {
-        rowLines ??= csvRowLines(ctx, shown, csv, (name) => csvReadSql(files, csv, fileTypes, name, schemaNames)).catch(() => undefined);
-        const line = (await rowLines)?.[row];
-        return line === undefined ? { file: shown } : { file: shown, line };
-      };
-      let rowsBefore = 0;
-      const names = result.deduplicatedColumnNames();
-      const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        const columns = converters.map((converter, i) => {
-          const values = chunk.convertColumnValues(i, converter);
-          return commaNumbers.has(names[i]!) ? values.map(fromCommaNumber) : values;
-        });
-        const records: Record<string, unknown>[] = [];
-        for (let r = 0; r < chunk.rowCount; r++) {
-          const record: Record<string, unknown> = {};
-          names.forEach((name, i) => {
-            record[name] = columns[i]![r];
-          });
-          records.push(bigints ? withBigints(record, bigints) : record);
-        }
-        const first = rowsBefore;
-        rowsBefore += records.length;
-        yield locateRecords(records, (i) => lineOf(first + i));
-        ctx.stats.pages += 1;
+    for (const file of await filesToRead(ctx)) {
+      const copy = windows1252 ? await utf8Copy(ctx, file.shown) : undefined;
+      try {
+        yield* readFile(ctx, c, copy ? { read: literalGlob(copy), shown: file.shown, text: copy } : { ...file, text: file.shown }, types, commaNumbers);
+      } catch (error) {
+        throw encodingError(error, file.shown);
+      } finally {
+        if (copy) fs.rmSync(copy, { force: true });
       }
-      await sendRejects(ctx, c, rejects, csv.encoding);
     }
+  }
+
+  /** One file's records; `text` is the file whose lines the quarantine counts (a UTF-8 copy's, a Windows-1252 file's). */
+  async function* readFile(
+    ctx: ExtractContext,
+    c: DuckDBConnection,
+    { read: files, shown, text }: { read: string; shown: string; text: string },
+    types: Record<string, string> | undefined,
+    commaNumbers: Set<string>,
+  ): AsyncGenerator<Record<string, unknown>[]> {
+    const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
+    const fileTypes = await typesIn(c, files, types);
+    const result = await c.stream(csvReadSql(files, csv, fileTypes, rejects, schemaNames));
+    // The line of each row, counted only once a record of the file is rejected by the schema.
+    let rowLines: Promise<number[] | undefined> | undefined;
+    const lineOf = async (row: number): Promise<{ file: string; line?: number }> => {
+      rowLines ??= csvRowLines(ctx, text, csv, (name) => csvReadSql(files, csv, fileTypes, name, schemaNames)).catch(() => undefined);
+      const line = (await rowLines)?.[row];
+      return line === undefined ? { file: shown } : { file: shown, line };
+    };
+    let rowsBefore = 0;
+    const names = result.deduplicatedColumnNames();
+    const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const columns = converters.map((converter, i) => {
+        const values = chunk.convertColumnValues(i, converter);
+        return commaNumbers.has(names[i]!) ? values.map(fromCommaNumber) : values;
+      });
+      const records: Record<string, unknown>[] = [];
+      for (let r = 0; r < chunk.rowCount; r++) {
+        const record: Record<string, unknown> = {};
+        names.forEach((name, i) => {
+          record[name] = columns[i]![r];
+        });
+        records.push(bigints ? withBigints(record, bigints) : record);
+      }
+      const first = rowsBefore;
+      rowsBefore += records.length;
+      yield locateRecords(records, (i) => lineOf(first + i));
+      ctx.stats.pages += 1;
+    }
+    await sendRejects(ctx, c, rejects, csv.encoding, copyOf(text, shown));
+  }
+
+  /** One file's columns and types (`read` as DuckDB reads it, `shown` as errors name it); `headers` gathers each header name's first file. */
+  async function inferFile(c: DuckDBConnection, read: string, shown: string, headers: Map<string, string>): Promise<InferredFile> {
+    // Every row votes (DuckDB samples 20,480 by default): a late `02000` or `SEM-REF` would
+    // otherwise lose its zero or be quarantined as a bad integer.
+    const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 0`);
+    const probeTypes = probe.columnTypes();
+    const names = probe.deduplicatedColumnNames();
+    for (const header of await csvHeaderNames(where, shown, c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
+    const integral = await integralDoubles(
+      c,
+      csvReadSql(read, csv, undefined, `${rejectsName}_digits`, ['all_varchar = true']),
+      names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
+    );
+    const commas =
+      csv.decimal === ','
+        ? await commaNumberColumns(
+            c,
+            csvReadSql(read, csv, undefined, `${rejectsName}_commas`, ['all_varchar = true']),
+            names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
+            names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.VARCHAR),
+          )
+        : new Set<string>();
+    const hasRows = (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
+    return {
+      hasRows,
+      columns: names.map((name, i) => {
+        if (commas.has(name)) return { name, type: 'DOUBLE', typeId: DuckDBTypeId.DOUBLE, comma: true };
+        const digits = integral.get(name);
+        if (digits !== undefined) return digits <= 38 ? { name, type: 'HUGEINT', typeId: DuckDBTypeId.HUGEINT } : { name, type: 'VARCHAR', typeId: DuckDBTypeId.VARCHAR };
+        return { name, type: probeTypes[i]!.toString(), typeId: probeTypes[i]!.typeId };
+      }),
+    };
   }
 
   const infer = (ctx: ExtractContext): Promise<Inferred> => inferTypes(ctx).catch((error: unknown) => Promise.reject(shortCsvError(error)));
@@ -431,42 +490,21 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     /** Each header name as the files spell it → the first file holding it: checked once for all files. */
     const headers = new Map<string, string>();
     /** Each file's columns, and whether it has a data row: only those that do vote on the types. */
-    const files: { columns: { name: string; type: string; typeId: DuckDBTypeId; comma?: boolean }[]; hasRows: boolean }[] = [];
-    for (const { read, shown } of await filesToRead(ctx)) {
+    const files: InferredFile[] = [];
+    for (const file of await filesToRead(ctx)) {
+      const { shown } = file;
       if (fs.statSync(shown).size === 0) {
         ctx.logger.warn(`${shown} is empty (0 bytes): it has no header, no rows, and no say in the columns`);
         continue;
       }
-      // Every row votes (DuckDB samples 20,480 by default): a late `02000` or `SEM-REF` would
-      // otherwise lose its zero or be quarantined as a bad integer.
-      const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 0`);
-      const probeTypes = probe.columnTypes();
-      const names = probe.deduplicatedColumnNames();
-      for (const header of await csvHeaderNames(where, shown, c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
-      const integral = await integralDoubles(
-        c,
-        csvReadSql(read, csv, undefined, `${rejectsName}_digits`, ['all_varchar = true']),
-        names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
-      );
-      const commas =
-        csv.decimal === ','
-          ? await commaNumberColumns(
-              c,
-              csvReadSql(read, csv, undefined, `${rejectsName}_commas`, ['all_varchar = true']),
-              names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
-              names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.VARCHAR),
-            )
-          : new Set<string>();
-      const hasRows = (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
-      files.push({
-        hasRows,
-        columns: names.map((name, i) => {
-          if (commas.has(name)) return { name, type: 'DOUBLE', typeId: DuckDBTypeId.DOUBLE, comma: true };
-          const digits = integral.get(name);
-          if (digits !== undefined) return digits <= 38 ? { name, type: 'HUGEINT', typeId: DuckDBTypeId.HUGEINT } : { name, type: 'VARCHAR', typeId: DuckDBTypeId.VARCHAR };
-          return { name, type: probeTypes[i]!.toString(), typeId: probeTypes[i]!.typeId };
-        }),
-      });
+      const copy = windows1252 ? await utf8Copy(ctx, shown) : undefined;
+      try {
+        files.push(await inferFile(c, copy ? literalGlob(copy) : file.read, shown, headers));
+      } catch (error) {
+        throw encodingError(error, shown);
+      } finally {
+        if (copy) fs.rmSync(copy, { force: true });
+      }
     }
     checkInferredNames(where, headers);
     // A header-only export (a day without orders) reads every column as text: it would retype the
@@ -511,6 +549,48 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   }
 }
 
+/** Windows-1252's characters at bytes 0x80–0x9F (where Latin-1 has C1 controls; its 5 unassigned bytes stay those). */
+const WINDOWS_1252_C1 = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008dŽ\u008f\u0090‘’“”•–—˜™š›œ\u009džŸ';
+
+/** Windows-1252 bytes as text (Node 20's TextDecoder reads 'windows-1252' as Latin-1). */
+function fromWindows1252(bytes: Buffer): string {
+  return bytes.toString('latin1').replace(/[\u0080-\u009f]/g, (ch) => WINDOWS_1252_C1[ch.charCodeAt(0) - 0x80]!);
+}
+
+/**
+ * A UTF-8 copy of a Windows-1252 file (a `.gz` one decompressed) under the lake's `.tmp/`, for
+ * DuckDB to read: one character per byte, so its lines are the file's. The caller removes it.
+ */
+async function utf8Copy(ctx: ExtractContext, file: string): Promise<string> {
+  const me = currentProcess();
+  const dir = path.join(ctx.root, '.tmp', processTmpDirName(me.pid, me.procStart), 'csv');
+  fs.mkdirSync(dir, { recursive: true });
+  const copy = path.join(dir, `${ctx.source}.${ctx.dataset}.${Math.random().toString(36).slice(2, 10)}.csv`);
+  try {
+    await pipelineAsync(
+      Readable.from((async function* () {
+        for await (const chunk of fileBytes(file)) yield fromWindows1252(chunk);
+      })()),
+      fs.createWriteStream(copy),
+    );
+  } catch (error) {
+    fs.rmSync(copy, { force: true });
+    throw error;
+  }
+  return copy;
+}
+
+/** `{ from, to }` when the file DuckDB read (`text`) is a copy of `shown`, for the quarantine to name the user's file. */
+function copyOf(text: string, shown: string): { from: string; to: string } | undefined {
+  return text === shown ? undefined : { from: text, to: shown };
+}
+
+/** DuckDB's "File is not latin-1 encoded" names no file, nor the way out (a Windows-1252 export: “ ” – €). */
+function encodingError(error: unknown, file: string): unknown {
+  if (!(error instanceof Error) || !/is not latin-1 encoded/i.test(error.message)) return error;
+  return new ConfigError(`${file} is not Latin-1 text: bytes 0x80–0x9F (Windows-1252's “ ” – € …) are not Latin-1 characters: pass csv: { encoding: 'windows-1252' } (Excel's and most ERPs' "ANSI")`, { cause: error });
+}
+
 /**
  * DuckDB's CSV errors quote the offending line whole ("Original Line: …"): a row past
  * `max_line_size` would put megabytes in the source's error, the run's result and the logs.
@@ -523,6 +603,12 @@ function shortCsvError(error: unknown): unknown {
       .join('\n');
   }
   return error;
+}
+
+/** A CSV file's columns as inferred, and whether it has a data row (only those vote on the types). */
+interface InferredFile {
+  columns: { name: string; type: string; typeId: DuckDBTypeId; comma?: boolean }[];
+  hasRows: boolean;
 }
 
 /** What a schema-less file source infers at run time. */
@@ -653,7 +739,7 @@ const naiveText: DuckDBValueConverter<PlainValue> = (value, type, converter) => 
  * the file's own (a `.gz` file's once decompressed) in UTF-8 only: another `encoding`, or a `.zst` file,
  * keeps DuckDB's number.
  */
-async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: string, encoding: string | undefined): Promise<void> {
+async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: string, encoding: string | undefined, copy?: { from: string; to: string }): Promise<void> {
   const rows = readerRows(
     await c.runAndReadAll(
       `SELECT e.line, e.line_byte_position, e.column_name, e.error_type, e.csv_line, e.error_message, s.file_path
@@ -681,7 +767,7 @@ async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: st
     entry.reasons.push(`${r.error_type}${r.column_name ? ` in column "${r.column_name}"` : ''}: ${r.error_message}`);
     byLine.set(key, entry);
   }
-  for (const e of byLine.values()) ctx.reject(e.raw, e.reasons.join('; '), { line: e.line, file: e.file });
+  for (const e of byLine.values()) ctx.reject(e.raw, e.reasons.join('; '), { line: e.line, file: copy && e.file === copy.from ? copy.to : e.file });
 }
 
 /**

@@ -868,3 +868,45 @@ describe('a gzip file cut short', () => {
     expect(result.sources[0]!.error).toMatch(/not a whole gzip file/);
   });
 });
+
+describe('csvSource: a Windows-1252 export (Excel "CSV", most Brazilian ERPs)', () => {
+  // “Promoção” – 10€, then a ragged row, then São João: one byte per character.
+  const cp1252 = (text: string): Buffer =>
+    Buffer.from([...text].map((ch) => ({ '“': 0x93, '”': 0x94, '–': 0x96, '€': 0x80 })[ch] ?? ch.charCodeAt(0)));
+  const export1252 = cp1252('id;descrição;cidade\r\n1;“Promoção” – 10€;São Paulo\r\n2;ragged\r\n3;Pé de moleque;São João\r\n');
+
+  it("encoding: 'windows-1252' reads “ ” – € and the accents, schema or not; a rejected row keeps its line and the file's name; no copy is left behind", async () => {
+    const file = path.join(tempDir(), 'produtos.csv');
+    fs.writeFileSync(file, export1252);
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number(), 'descrição': z.string(), cidade: z.enum(['São Paulo']) });
+    const result = await lake.extract([
+      csvSource({ source: 'erp', dataset: 'inferidos', path: file, csv: { delimiter: ';', encoding: 'windows-1252' } }),
+      csvSource({ source: 'erp', dataset: 'tipados', path: file, csv: { delimiter: ';', encoding: 'windows-1252' }, schema }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
+    expect(result.sources[1]).toMatchObject({ status: 'success', rows: 1, rejected: 2 });
+    for (const dataset of ['inferidos', 'tipados']) {
+      expect(await lake.query(`SELECT id, "descrição", cidade FROM ${bronze(lake, 'erp', dataset)} ORDER BY id LIMIT 1`)).toEqual([
+        { id: 1, 'descrição': '“Promoção” – 10€', cidade: 'São Paulo' },
+      ]);
+    }
+    expect(quarantined(lake.paths.root, 'erp', 'inferidos', result.runId).map((e) => [e.file, e.line, e.record])).toEqual([[file, 3, '2;ragged']]);
+    const typed = quarantined(lake.paths.root, 'erp', 'tipados', result.runId).map((e) => [e.file, e.line]);
+    expect(typed.sort((a, b) => (a[1] as number) - (b[1] as number))).toEqual([
+      [file, 3],
+      [file, 4],
+    ]);
+    expect(listFiles(path.join(lake.paths.root, '.tmp')).filter((f) => f.endsWith('.csv'))).toEqual([]);
+  });
+
+  it("read as encoding: 'latin-1' (which it is not), it fails naming the file and the way out, not DuckDB's bare \"File is not latin-1 encoded\"", async () => {
+    const file = path.join(tempDir(), 'produtos.csv');
+    fs.writeFileSync(file, export1252);
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'produtos', path: file, csv: { delimiter: ';', encoding: 'latin-1' } }));
+    expect(result.sources[0]!.status).toBe('failed');
+    expect(result.sources[0]!.error).toContain(file);
+    expect(result.sources[0]!.error).toMatch(/encoding: 'windows-1252'/);
+  });
+});
