@@ -895,7 +895,7 @@ async function* fileBytes(file: string): AsyncGenerator<Buffer> {
 }
 
 /**
- * A JSON file — an array of records or NDJSON (one record per line) — as a source. A line that is
+ * A JSON file — an array of records, NDJSON (one record per line) or one object spread over lines — as a source. A line that is
  * not valid JSON goes to quarantine with its number.
  * @example
  * jsonSource({ source: 'shop', dataset: 'customers', glob: 'exports/customers-*.ndjson' })
@@ -1115,6 +1115,38 @@ async function firstByte(file: string): Promise<number | undefined> {
   return undefined;
 }
 
+/** The longest file read as one JSON document (a pretty-printed object): past it, lines are records. */
+const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The one object of a file that is a single JSON object spread over lines (a pretty-printed
+ * export, as `JSON.stringify(o, null, 2)` writes it), with the line it starts on; undefined when
+ * the file's first line is a whole JSON value (NDJSON), or the whole file is not one object.
+ */
+async function oneDocument(file: string): Promise<{ value: unknown; line: number } | undefined> {
+  let line = 0;
+  for await (const bytes of byteLines(file)) {
+    line += 1;
+    const text = (line === 1 ? withoutBom(bytes.toString('utf8')) : bytes.toString('utf8')).trim();
+    if (text === '') continue;
+    try {
+      JSON.parse(text);
+      return undefined;
+    } catch {
+      break;
+    }
+  }
+  if (fs.statSync(file).size > MAX_DOCUMENT_BYTES) return undefined;
+  const parts: Buffer[] = [];
+  for await (const chunk of fileBytes(file)) parts.push(chunk);
+  try {
+    const value = parseJsonExact(withoutBom(utf8.decode(Buffer.concat(parts))));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? { value, line } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Yields batches of records; a broken NDJSON line is quarantined (when ctx is given) with its number. */
 async function* readJsonFile(file: string, ctx: ExtractContext | undefined): AsyncGenerator<unknown[]> {
   // Each record's line, for the quarantine (an array element: the line it starts on).
@@ -1125,7 +1157,15 @@ async function* readJsonFile(file: string, ctx: ExtractContext | undefined): Asy
     return locateRecords(batch, (i) => ({ file, line: at[i]! }));
   };
   if (UNCOUNTABLE.test(file)) throw new ConfigError(`jsonSource: ${file} is zstd-compressed, which Node cannot read: decompress it, or compress it with gzip (.gz)`);
-  if ((await firstByte(file)) === 0x5b) {
+  const first = await firstByte(file);
+  if (first === 0x7b) {
+    const document = await oneDocument(file);
+    if (document) {
+      yield locateRecords([document.value], () => ({ file, line: document.line }));
+      return;
+    }
+  }
+  if (first === 0x5b) {
     let batch: unknown[] = [];
     let n = 0;
     for await (const { bytes, line } of arrayElements(file)) {

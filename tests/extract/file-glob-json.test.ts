@@ -150,3 +150,32 @@ describe('csvSource over a glob: names checked over every file', () => {
     expect(result.sources[0]!.error).toContain(`fields "id" and "ID" of ${path.join(dir, 'a-1.csv')} and ${path.join(dir, 'a-2.csv')} differ only in case`);
   });
 });
+
+describe('jsonSource: a file holding one pretty-printed object (an API dump, JSON.stringify(o, null, 2))', () => {
+  it('is one record, not one quarantined "invalid JSON" line per line of the object', async () => {
+    const dir = tempDir();
+    const pedido = { id: 9007199254740993n, cliente: { nome: 'João', cidade: 'São Paulo' }, total: 1234.56 };
+    const text = JSON.stringify({ ...pedido, id: 0 }, null, 2).replace('"id": 0', `"id": ${pedido.id}`);
+    fs.writeFileSync(path.join(dir, 'pedido.json'), `\n${text}\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'erp', dataset: 'pedido', path: path.join(dir, 'pedido.json') }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 0 });
+    const rows = await lake.query(`SELECT CAST(id AS VARCHAR) AS id, cliente->>'nome' AS nome, total FROM read_parquet('${lake.paths.bronze}/erp/pedido/**/*.parquet')`);
+    expect(rows).toEqual([{ id: '9007199254740993', nome: 'João', total: 1234.56 }]);
+  });
+
+  it('a schema rejecting it quarantines it once, with the line it starts on; a broken one still goes line by line', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.json'), '\n\n{\n  "id": "x"\n}\n');
+    fs.writeFileSync(path.join(dir, 'b.json'), '{\n  "id": 2,\n');
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'erp', dataset: 'pedido', glob: path.join(dir, '*.json'), schema: z.object({ id: z.number() }) }));
+    expect(result.sources[0]).toMatchObject({ rows: 0, rejected: 3 });
+    const q = quarantined(lake.paths.root, 'erp', 'pedido', result.runId);
+    expect(q.map((e) => [path.basename(String(e.file)), e.line])).toEqual([
+      ['a.json', 3],
+      ['b.json', 1],
+      ['b.json', 2],
+    ]);
+  });
+});
