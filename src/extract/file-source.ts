@@ -411,7 +411,17 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   ): AsyncGenerator<Record<string, unknown>[]> {
     const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
     const fileTypes = await typesIn(c, files, types);
-    const result = await c.stream(csvReadSql(files, csv, fileTypes, rejects, schemaNames));
+    // DuckDB's reader gives NULL, not a cast error, for text a TIMESTAMPTZ column cannot parse
+    // (`25/12/2024 14:30`): such columns are read as text and cast here, the text kept beside
+    // them, so a value that is no instant reaches the schema (and the quarantine) as written.
+    const instants = Object.keys(fileTypes ?? {}).filter((k) => fileTypes![k] === 'TIMESTAMP WITH TIME ZONE');
+    const readTypes = instants.length > 0 ? { ...fileTypes, ...Object.fromEntries(instants.map((k) => [k, 'VARCHAR'])) } : fileTypes;
+    const read = csvReadSql(files, csv, readTypes, rejects, schemaNames);
+    const result = await c.stream(
+      instants.length === 0
+        ? read
+        : `SELECT * REPLACE (${instants.map((k) => `TRY_CAST(${quoteIdent(k)} AS TIMESTAMPTZ) AS ${quoteIdent(k)}`).join(', ')}), ${instants.map((k, i) => `${quoteIdent(k)} AS duckhouse_text_${i}`).join(', ')} FROM (${read})`,
+    );
     // The line of each row, counted only once a record of the file is rejected by the schema.
     let rowLines: Promise<number[] | undefined> | undefined;
     const lineOf = async (row: number): Promise<{ file: string; line?: number }> => {
@@ -420,7 +430,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       return line === undefined ? { file: shown } : { file: shown, line };
     };
     let rowsBefore = 0;
-    const names = result.deduplicatedColumnNames();
+    const names = result.deduplicatedColumnNames().slice(0, result.columnCount - instants.length);
     const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
     for (;;) {
       const chunk = await result.fetchChunk();
@@ -434,6 +444,9 @@ export function csvSource(options: CsvSourceOptions): AnySource {
         const record: Record<string, unknown> = {};
         names.forEach((name, i) => {
           record[name] = columns[i]![r];
+        });
+        instants.forEach((name, i) => {
+          if (record[name] === null) record[name] = columns[names.length + i]![r];
         });
         records.push(bigints ? withBigints(record, bigints) : record);
       }

@@ -910,3 +910,21 @@ describe('csvSource: a Windows-1252 export (Excel "CSV", most Brazilian ERPs)', 
     expect(result.sources[0]!.error).toMatch(/encoding: 'windows-1252'/);
   });
 });
+
+describe('csvSource: a schema instant field holding text DuckDB cannot read as one (25/12/2024 14:30)', () => {
+  it('is quarantined with the text as written, not stored as NULL in a nullable field (DuckDB reads it as NULL without an error)', async () => {
+    const file = path.join(tempDir(), 'pedidos.csv');
+    fs.writeFileSync(file, 'id;pago_em;entregue_em\n1;25/12/2024 14:30;2024-12-26 10:00:00\n2;2024-01-10 10:00:00;ontem\n3;;\n');
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number(), pago_em: z.iso.datetime({ offset: true }).nullable(), entregue_em: z.date().nullable() });
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'pedidos', path: file, csv: { delimiter: ';' }, schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 2 });
+    const rows = await lake.query(`SELECT id, CAST(pago_em AS VARCHAR) AS pago_em, entregue_em FROM ${bronze(lake, 'shop', 'pedidos')}`);
+    expect(rows).toEqual([{ id: 3, pago_em: null, entregue_em: null }]);
+    const q = quarantined(lake.paths.root, 'shop', 'pedidos', result.runId);
+    expect(q.map((e) => [e.line, e.record]).sort((a, b) => (a[0] as number) - (b[0] as number))).toMatchObject([
+      [2, { id: 1, pago_em: '25/12/2024 14:30' }],
+      [3, { id: 2, pago_em: '2024-01-10T13:00:00.000Z', entregue_em: 'ontem' }],
+    ]);
+  });
+});
