@@ -316,6 +316,22 @@ async function commaNumberColumns(c: DuckDBConnection, sql: string, doubles: str
   return new Set(candidates.filter((_, i) => row?.[`c${i}`] === true));
 }
 
+/**
+ * Of the DOUBLE columns DuckDB sniffed, those whose every value is an integer or `1.500`-like
+ * (1 to 3 digits, not starting with 0, then groups of three): a decimal-comma export's thousands,
+ * which DuckDB reads as 1.5. `sql` reads the file as text (`all_varchar`).
+ */
+async function thousandsLike(c: DuckDBConnection, sql: string, doubles: string[]): Promise<string[]> {
+  if (doubles.length === 0) return [];
+  const grouped = '[+-]?[1-9][0-9]{0,2}([.][0-9]{3})+';
+  const checks = doubles.map((name, i) => {
+    const v = `trim(${quoteIdent(name)})`;
+    return `(bool_and(regexp_full_match(${v}, '${grouped}|[+-]?[0-9]+')) AND bool_or(regexp_full_match(${v}, '${grouped}'))) AS g${i}`;
+  });
+  const [row] = readerRows(await c.runAndReadAll(`SELECT ${checks.join(', ')} FROM (${sql})`));
+  return doubles.filter((_, i) => row?.[`g${i}`] === true);
+}
+
 /** Types DuckDB should parse a CSV column as, from the zod schema (scalars only). */
 function csvTypes(schema: z.ZodType): Record<string, string> {
   const out: Record<string, string> = {};
@@ -459,7 +475,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   }
 
   /** One file's columns and types (`read` as DuckDB reads it, `shown` as errors name it); `headers` gathers each header name's first file. */
-  async function inferFile(c: DuckDBConnection, read: string, shown: string, headers: Map<string, string>): Promise<InferredFile> {
+  async function inferFile(ctx: ExtractContext, c: DuckDBConnection, read: string, shown: string, headers: Map<string, string>): Promise<InferredFile> {
     // Every row votes (DuckDB samples 20,480 by default): a late `02000` or `SEM-REF` would
     // otherwise lose its zero or be quarantined as a bad integer.
     const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 0`);
@@ -480,6 +496,18 @@ export function csvSource(options: CsvSourceOptions): AnySource {
             names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.VARCHAR),
           )
         : new Set<string>();
+    if (csv.decimal === undefined) {
+      const grouped = await thousandsLike(
+        c,
+        csvReadSql(read, csv, undefined, `${rejectsName}_grouped`, ['all_varchar = true']),
+        names.filter((name, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE && !integral.has(name)),
+      );
+      for (const name of grouped) {
+        ctx.warn(
+          `column "${name}" of ${shown}: every value is an integer or looks like a thousands-grouped one (1.500), read as a decimal point (1.5): if the file writes 1.500 for 1500, pass csv: { decimal: ',' }`,
+        );
+      }
+    }
     const hasRows = (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
     return {
       hasRows,
@@ -512,7 +540,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       }
       const copy = windows1252 ? await utf8Copy(ctx, shown) : undefined;
       try {
-        files.push(await inferFile(c, copy ? literalGlob(copy) : file.read, shown, headers));
+        files.push(await inferFile(ctx, c, copy ? literalGlob(copy) : file.read, shown, headers));
       } catch (error) {
         throw encodingError(error, shown);
       } finally {

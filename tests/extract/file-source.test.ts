@@ -163,6 +163,19 @@ describe('csvSource: a decimal comma (csv: { decimal: "," }), as Brazilian ERPs 
     ]);
   });
 
+  it('without the option, a column of 1.500-like values (read as 1.5) is named in a warning that points to it; an ordinary decimal column is not', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'pedidos.csv'), 'pedido;valor;peso\nP1;1.500;1.5\nP2;12.345;0.25\nP3;7;2\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'pedidos', path: path.join(dir, 'pedidos.csv') }));
+    const s = result.sources[0]!;
+    expect(s).toMatchObject({ status: 'success', rows: 3 });
+    expect(s.warnings ?? []).toHaveLength(1);
+    expect(s.warnings![0]).toContain('"valor"');
+    expect(s.warnings![0]).toContain(path.join(dir, 'pedidos.csv'));
+    expect(s.warnings![0]).toContain("csv: { decimal: ',' }");
+  });
+
   it('refuses a decimal comma with a comma delimiter, naming the option', () => {
     expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { delimiter: ',', decimal: ',' } })).toThrow(/option "csv.decimal" must not be ","/);
     expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { decimal: ';' } } as never)).toThrow(/csv.decimal/);
