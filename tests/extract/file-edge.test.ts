@@ -856,6 +856,18 @@ describe('gzip-compressed exports (.csv.gz, .ndjson.gz, .json.gz)', () => {
   });
 });
 
+describe('a zstd-compressed JSON file', () => {
+  it('fails the source naming the file and the way out (Node 20 has no zstd), instead of quarantining its bytes as "not UTF-8"', async () => {
+    const file = path.join(tempDir(), 'pedidos.ndjson.zst');
+    fs.writeFileSync(file, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x11, 0x00, 0x00]));
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'erp', dataset: 'pedidos', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'failed', rejected: 0 });
+    expect(result.sources[0]!.error).toContain(file);
+    expect(result.sources[0]!.error).toMatch(/zstd-compressed/);
+  });
+});
+
 describe('a gzip file cut short', () => {
   it('fails the source naming the file, instead of a bare zlib "unexpected end of file"', async () => {
     const file = path.join(tempDir(), 'pedidos.ndjson.gz');
