@@ -124,6 +124,10 @@ function installJinjaSemantics(relations: Relations): () => void {
     if (key === 'get' && rest.length <= 1 && isDict(obj)) {
       return (k: string, fallback: unknown = null) => (Object.hasOwn(obj, k) && obj[k] !== undefined ? obj[k] : fallback);
     }
+    // Python's str methods, as dbt macros call them ('a_b'.replace('_', '-'), col.lower(), s.split()):
+    // JavaScript's replace changes only the first match and split() does not split on whitespace.
+    const method = typeof key === 'string' && Object.hasOwn(PYTHON_STR, key) ? PYTHON_STR[key] : undefined;
+    if (method && (typeof obj === 'string' || obj instanceof String)) return (...args: unknown[]) => method(String(obj), ...args);
     // `this.schema`, `ref('x').name`: relations stay text (so `is string`, `==` and filters work on
     // them as before), their fields are found by that text.
     const relation = typeof obj === 'string' && rest.length <= 1 ? relations.get(obj) : undefined;
@@ -137,6 +141,84 @@ function installJinjaSemantics(relations: Relations): () => void {
     runtime.memberLookup = memberLookup;
   };
 }
+
+/** Characters Python's strip() removes by default. */
+const WHITESPACE = ' \t\n\r\x0b\x0c';
+
+function stripSet(text: string, chars: unknown, start: boolean, end: boolean): string {
+  const set = chars === undefined || chars === null ? WHITESPACE : String(chars);
+  let i = 0;
+  let j = text.length;
+  if (start) while (i < j && set.includes(text[i]!)) i++;
+  if (end) while (j > i && set.includes(text[j - 1]!)) j--;
+  return text.slice(i, j);
+}
+
+/** `prefix` or a tuple (list) of prefixes, as Python's startswith/endswith take. */
+function anyOf(value: unknown, test: (s: string) => boolean): boolean {
+  return Array.isArray(value) ? value.some((v) => test(String(v))) : test(String(value));
+}
+
+/** Python's `str.split(sep=None, maxsplit=-1)`. */
+function pySplit(text: string, sep?: unknown, maxsplit?: unknown): string[] {
+  const max = typeof maxsplit === 'number' && maxsplit >= 0 ? maxsplit : Infinity;
+  const out: string[] = [];
+  if (sep === undefined || sep === null) {
+    let rest = text.replace(/^[ \t\n\r\x0b\x0c]+/, '');
+    while (rest !== '') {
+      if (out.length >= max) {
+        out.push(rest.replace(/[ \t\n\r\x0b\x0c]+$/, ''));
+        return out;
+      }
+      const m = /[ \t\n\r\x0b\x0c]+/.exec(rest);
+      if (!m) {
+        out.push(rest);
+        return out;
+      }
+      out.push(rest.slice(0, m.index));
+      rest = rest.slice(m.index + m[0].length);
+    }
+    return out;
+  }
+  const s = String(sep);
+  if (s === '') throw new Error('split(): empty separator');
+  let rest = text;
+  for (let at = rest.indexOf(s); at >= 0 && out.length < max; at = rest.indexOf(s)) {
+    out.push(rest.slice(0, at));
+    rest = rest.slice(at + s.length);
+  }
+  out.push(rest);
+  return out;
+}
+
+/**
+ * Python's str methods that dbt macros use, with Python's meaning where JavaScript has a method
+ * of the same name that differs (`replace` changes every match, `split()` splits on whitespace).
+ */
+const PYTHON_STR: Record<string, (text: string, ...args: unknown[]) => unknown> = {
+  lower: (t) => t.toLowerCase(),
+  upper: (t) => t.toUpperCase(),
+  strip: (t, chars) => stripSet(t, chars, true, true),
+  lstrip: (t, chars) => stripSet(t, chars, true, false),
+  rstrip: (t, chars) => stripSet(t, chars, false, true),
+  startswith: (t, prefix) => anyOf(prefix, (p) => t.startsWith(p)),
+  endswith: (t, suffix) => anyOf(suffix, (p) => t.endsWith(p)),
+  replace: (t, old, replacement, count) => {
+    const parts = pySplit(t, old, typeof count === 'number' && count >= 0 ? count : undefined);
+    return parts.join(String(replacement));
+  },
+  split: (t, sep, maxsplit) => pySplit(t, sep, maxsplit),
+  capitalize: (t) => t.charAt(0).toUpperCase() + t.slice(1).toLowerCase(),
+  title: (t) => t.toLowerCase().replace(/(^|[^A-Za-z])([a-z])/g, (_, before: string, c: string) => before + c.toUpperCase()),
+  count: (t, sub) => (String(sub) === '' ? t.length + 1 : pySplit(t, sub).length - 1),
+  find: (t, sub) => t.indexOf(String(sub)),
+  isdigit: (t) => /^[0-9]+$/.test(t),
+  isalpha: (t) => /^[A-Za-z]+$/.test(t),
+  isalnum: (t) => /^[A-Za-z0-9]+$/.test(t),
+  islower: (t) => /[a-z]/.test(t) && t === t.toLowerCase(),
+  isupper: (t) => /[A-Z]/.test(t) && t === t.toUpperCase(),
+  join: (t, items) => (Array.isArray(items) ? items.map(String).join(t) : String(items)),
+};
 
 /** `{% do list.append(x) %}`: evaluates an expression for its effect and outputs nothing (jinja2.ext.do, which dbt enables). */
 class DoExtension implements nunjucks.Extension {

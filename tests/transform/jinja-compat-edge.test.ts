@@ -148,3 +148,19 @@ describe('Jinja constructs of dbt projects', () => {
     );
   });
 });
+
+describe("Python's str methods, as dbt macros call them", () => {
+  it("replace changes every match and split() splits on whitespace, as in Python (JavaScript's change the first match, split nothing)", async () => {
+    expect(await rendered(`select '{{ 'a_b_c'.replace('_', '-') }}' as r, '{{ 'a_b_c'.replace('_', '-', 1) }}' as r1`)).toBe("select 'a-b-c' as r, 'a-b_c' as r1");
+    expect(await rendered(`select '{{ ' a  b\tc '.split() | join('|') }}' as s, '{{ 'a,b,c'.split(',', 1) | join('|') }}' as s1`)).toBe("select 'a|b|c' as s, 'a|b,c' as s1");
+  });
+
+  it('lower, upper, strip, startswith, endswith and join work on strings, and on the text a macro returns', async () => {
+    expect(
+      await rendered({
+        'macros/m.sql': `{% macro col() %}  Price_BRL {% endmacro %}`,
+        'marts/m.sql': `select {{ col().strip().lower() }}, '{{ 'sku'.upper() }}', {{ 1 if 'int_x'.startswith(['int_', 'stg_']) else 0 }}, {{ 1 if 'x_at'.endswith('_at') else 0 }}, '{{ ', '.join(['a', 'b']) }}', '{{ 'xxaxx'.strip('x') }}'`,
+      }),
+    ).toBe("select price_brl, 'SKU', 1, 1, 'a, b', 'a'");
+  });
+});
