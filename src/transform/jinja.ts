@@ -64,12 +64,30 @@ interface AstNode {
 interface ForNode extends AstNode {
   name: AstNode;
   arr: AstNode;
+  body: AstNode;
+  else_: AstNode | null;
 }
 interface BinaryNode extends AstNode {
   left: AstNode;
   right: AstNode;
 }
+interface InlineIfNode extends AstNode {
+  cond: AstNode;
+  body: AstNode;
+  else_: AstNode | null;
+}
+/** A node of ours (see installJinjaSemantics): compiled by `compile<typename>`. */
+interface OwnNode extends AstNode {
+  typename: string;
+  tmp: string;
+  item?: AstNode;
+}
 interface CompilerPrototype {
+  [compile: `compile${string}`]: unknown;
+  _tmpid(): string;
+  _emit(code: string): void;
+  _emitLine(code: string): void;
+  _compileExpression(node: AstNode, frame: unknown): void;
   compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
@@ -79,7 +97,11 @@ const internals = nunjucks as unknown as {
   runtime: { memberLookup: MemberLookup };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
-    Array: abstract new (...args: never[]) => AstNode;
+    Array: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+    InlineIf: abstract new (...args: never[]) => InlineIfNode;
+    Literal: new (lineno: number, colno: number, value: unknown) => AstNode;
+    If: new (lineno: number, colno: number, cond: AstNode, body: AstNode, else_: AstNode | null) => AstNode;
+    For: new (lineno: number, colno: number, arr: AstNode, name: AstNode, body: AstNode, else_: AstNode | null) => ForNode;
     Filter: new (lineno: number, colno: number, name: AstNode, args: AstNode) => AstNode;
     Symbol: new (lineno: number, colno: number, value: string) => AstNode;
     NodeList: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
@@ -107,11 +129,35 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
   const { compileFor, compileAdd } = proto;
+  const { nodes } = internals;
   proto.compileFor = function (node, frame) {
+    // Jinja's loop filter, `for x in items if cond`: nunjucks parsed `items if cond` as an inline if
+    // without else, which is '' when cond is false (and cond reads x, undefined there): the loop ran
+    // zero times. As in Jinja, the items failing cond are left out first, so loop.last, loop.index
+    // and {% else %} count only the items kept.
+    if (node.arr instanceof nodes.InlineIf && node.arr.else_ === null) {
+      const { cond, body: items } = node.arr;
+      const tmp = this._tmpid();
+      this._emitLine(`var ${tmp} = [];`);
+      const collect: OwnNode = { typename: 'DuckhouseCollect', lineno: node.lineno, colno: node.colno, tmp, item: node.name };
+      const at = (children: AstNode[]) => new internals.nodes.NodeList(node.lineno, node.colno, children);
+      this.compileFor(new nodes.For(node.lineno, node.colno, items, node.name, at([new nodes.If(node.lineno, node.colno, cond, at([collect]), null)]), null), frame);
+      // A Literal to the compiler's type checks, compiled as the JavaScript variable holding the kept items.
+      const kept = Object.defineProperties(new nodes.Literal(node.lineno, node.colno, null), { typename: { value: 'DuckhouseKept' }, tmp: { value: tmp } });
+      node.arr = kept;
+    }
     // Jinja's `for k in d` iterates the dict's keys; nunjucks reads d.length and runs zero times
     // (and takes the {% else %}). The two-name form, `for k, v in d`, already iterates the entries.
     if (!(node.name instanceof internals.nodes.Array)) node.arr = filterCall(ITERATE, node.arr, [node.arr]);
     compileFor.call(this, node, frame);
+  };
+  proto.compileDuckhouseCollect = function (this: CompilerPrototype, node: OwnNode, frame: unknown) {
+    this._emit(`${node.tmp}.push(`);
+    this._compileExpression(node.item!, frame);
+    this._emitLine(');');
+  };
+  proto.compileDuckhouseKept = function (this: CompilerPrototype, node: OwnNode) {
+    this._emit(node.tmp);
   };
   proto.compileAdd = function (node, frame) {
     // Jinja's list + list is a new list; JavaScript's + glued their text ("store,skuprice").
@@ -136,6 +182,8 @@ function installJinjaSemantics(relations: Relations): () => void {
     return memberLookup.call(this, obj, key, ...rest);
   };
   return () => {
+    delete proto.compileDuckhouseCollect;
+    delete proto.compileDuckhouseKept;
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     runtime.memberLookup = memberLookup;

@@ -164,3 +164,20 @@ describe("Python's str methods, as dbt macros call them", () => {
     ).toBe("select price_brl, 'SKU', 1, 1, 'a, b', 'a'");
   });
 });
+
+describe('loop filters: {% for x in items if cond %}', () => {
+  it('keeps the items that pass, and loop.last, loop.index and {% else %} count only those (the loop ran zero times)', async () => {
+    expect(
+      await rendered(`select {% for c in ['id', '_loaded_at', 'price', '_run_id'] if not c.startswith('_') %}{{ loop.index }} as {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}`),
+    ).toBe('select 1 as id, 2 as price');
+    expect(await rendered(`select {% for k, v in {'a': 1, 'b': 2, 'c': 3}.items() if v != 2 %}{{ v }} as {{ k }}{% if not loop.last %}, {% endif %}{% endfor %}`)).toBe(
+      'select 1 as a, 3 as c',
+    );
+    expect(await rendered(`select {% for x in [1, 2] if x > 5 %}{{ x }}{% else %}0{% endfor %} as none_kept`)).toBe('select 0 as none_kept');
+    expect(
+      await rendered(`select {% for row in [[1, 2], [3]] %}{% for x in row if x != 2 %}{{ x }}{% if not loop.last %} + {% endif %}{% endfor %}{% if not loop.last %}, {% endif %}{% endfor %}`),
+    ).toBe('select 1, 3');
+    // An inline if with an else is still an expression to iterate.
+    expect(await rendered(`select {% for x in ([1] if false else [2, 3]) %}{{ x }}{% endfor %} as n`)).toBe('select 23 as n');
+  });
+});
