@@ -71,6 +71,9 @@ interface BinaryNode extends AstNode {
   left: AstNode;
   right: AstNode;
 }
+interface GroupNode extends AstNode {
+  children: AstNode[];
+}
 interface InlineIfNode extends AstNode {
   cond: AstNode;
   body: AstNode;
@@ -90,6 +93,8 @@ interface CompilerPrototype {
   _compileExpression(node: AstNode, frame: unknown): void;
   compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
+  compileArray(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
@@ -128,7 +133,12 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd } = proto;
+  const { compileFor, compileAdd, compileGroup } = proto;
+  proto.compileGroup = function (node, frame) {
+    // Jinja's tuple, `('stg_', 'int_')`: nunjucks emitted JavaScript's comma operator, the last item alone.
+    if (node.children.length > 1) this.compileArray(node, frame);
+    else compileGroup.call(this, node, frame);
+  };
   const { nodes } = internals;
   proto.compileFor = function (node, frame) {
     // Jinja's loop filter, `for x in items if cond`: nunjucks parsed `items if cond` as an inline if
@@ -186,6 +196,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     delete proto.compileDuckhouseKept;
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
+    proto.compileGroup = compileGroup;
     runtime.memberLookup = memberLookup;
   };
 }

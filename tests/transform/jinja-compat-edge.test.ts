@@ -181,3 +181,12 @@ describe('loop filters: {% for x in items if cond %}', () => {
     expect(await rendered(`select {% for x in ([1] if false else [2, 3]) %}{{ x }}{% endfor %} as n`)).toBe('select 23 as n');
   });
 });
+
+describe('tuples', () => {
+  it("('a', 'b') is a tuple of both, as in Jinja, not the last item alone (JavaScript's comma operator)", async () => {
+    expect(await rendered(`select {{ 1 if 'sku' in ('sku', 'store') else 0 }} as hit, {{ ('a', 'b') | length }} as n, {{ 1 if 'int_x'.startswith(('int_', 'stg_')) else 0 }} as p`)).toBe(
+      'select 1 as hit, 2 as n, 1 as p',
+    );
+    expect(await rendered(`select {% for c in ('store', 'sku') %}{{ c }}{% if not loop.last %}, {% endif %}{% endfor %}, {{ (1 + 2) * 3 }} as g`)).toBe('select store, sku, 9 as g');
+  });
+});
