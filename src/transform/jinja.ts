@@ -5,6 +5,7 @@
  */
 import nunjucks from 'nunjucks';
 import { DuckhouseError, ModelError } from '../errors.js';
+import { didYouMean } from './suggest.js';
 
 export const BUILTINS = ['ref', 'source', 'config', 'is_incremental', 'var', 'env_var', 'reject_if'] as const;
 export type BuiltinName = (typeof BUILTINS)[number];
@@ -92,14 +93,16 @@ interface CompilerPrototype {
   _emitLine(code: string): void;
   _compileExpression(node: AstNode, frame: unknown): void;
   compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
+  _compileMacro(this: CompilerPrototype, node: AstNode & { name?: { value?: unknown } }, frame?: unknown): string;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileArray(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
+type MakeMacro = (argNames: string[], kwargNames: string[], func: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown;
 const internals = nunjucks as unknown as {
-  runtime: { memberLookup: MemberLookup };
+  runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
     Array: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
@@ -133,7 +136,14 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd, compileGroup } = proto;
+  const { compileFor, compileAdd, compileGroup, _compileMacro } = proto;
+  proto._compileMacro = function (node, frame) {
+    const id = _compileMacro.call(this, node, frame);
+    // The macro's name, for the argument errors of makeMacro below (a {% call %} block's is caller).
+    const name = typeof node.name?.value === 'string' ? node.name.value : 'caller';
+    this._emitLine(`${id}[${JSON.stringify(MACRO_NAME)}] = ${JSON.stringify(name)};`);
+    return id;
+  };
   proto.compileGroup = function (node, frame) {
     // Jinja's tuple, `('stg_', 'int_')`: nunjucks emitted JavaScript's comma operator, the last item alone.
     if (node.children.length > 1) this.compileArray(node, frame);
@@ -174,7 +184,32 @@ function installJinjaSemantics(relations: Relations): () => void {
     this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
   };
   const { runtime } = internals;
-  const { memberLookup } = runtime;
+  const { memberLookup, makeMacro } = runtime;
+  runtime.makeMacro = (argNames, kwargNames, func) => {
+    const made = makeMacro(argNames, kwargNames, func);
+    // Jinja refuses a call with an argument the macro does not have; nunjucks dropped it without a
+    // word, so a typo (cents('p', scal=4)) ran the macro with its default.
+    const checked = function (this: unknown, ...args: unknown[]): unknown {
+      const name = (checked as unknown as Record<string, unknown>)[MACRO_NAME] ?? 'macro';
+      const last = args.at(-1);
+      const keywords = last !== null && typeof last === 'object' && Object.hasOwn(last, '__keywords') ? (last as Record<string, unknown>) : undefined;
+      const positional = args.length - (keywords ? 1 : 0);
+      const params = [...argNames, ...kwargNames];
+      const unknown = Object.keys(keywords ?? {}).filter((k) => k !== '__keywords' && k !== 'caller' && !params.includes(k));
+      const problem =
+        positional > params.length
+          ? `takes ${params.length} argument${params.length === 1 ? '' : 's'}, got ${positional}`
+          : unknown.length > 0
+            ? `has no argument ${unknown.map((k) => `${k}=`).join(', ')}${didYouMean(unknown[0]!, params)}`
+            : undefined;
+      if (problem !== undefined) {
+        // The call is wrong, not the macro's body: the error is not "in macro <name>" (see inMacro).
+        throw Object.defineProperty(new Error(`macro ${name}(${params.join(', ')}) ${problem}`), MACRO_OF_ERROR, { value: undefined });
+      }
+      return made.apply(this, args);
+    };
+    return checked;
+  };
   runtime.memberLookup = function (obj, key, ...rest) {
     // Jinja's dict.get(k) is None for a missing key; nunjucks' gives undefined, which `is none` is not.
     if (key === 'get' && rest.length <= 1 && isDict(obj)) {
@@ -197,9 +232,14 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileGroup = compileGroup;
+    proto._compileMacro = _compileMacro;
+    runtime.makeMacro = makeMacro;
     runtime.memberLookup = memberLookup;
   };
 }
+
+/** Where a macro made while our semantics are installed keeps its name. */
+const MACRO_NAME = 'duckhouse:name';
 
 /** Characters Python's strip() removes by default. */
 const WHITESPACE = ' \t\n\r\x0b\x0c';

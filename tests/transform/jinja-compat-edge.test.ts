@@ -190,3 +190,27 @@ describe('tuples', () => {
     expect(await rendered(`select {% for c in ('store', 'sku') %}{{ c }}{% if not loop.last %}, {% endif %}{% endfor %}, {{ (1 + 2) * 3 }} as g`)).toBe('select store, sku, 9 as g');
   });
 });
+
+describe('macro arguments', () => {
+  const macros = { 'macros/money.sql': `{% macro cents(col, scale=2) %}round({{ col }} / 100, {{ scale }}){% endmacro %}\n{% macro price(col) %}{{ cents(col, scael=4) }}{% endmacro %}` };
+
+  it('an unknown keyword argument is an error naming the macro and the argument, as in Jinja (the macro ran with its default)', async () => {
+    const out = await rendered({ ...macros, 'marts/m.sql': `select\n{{ cents('p', scal=4) }} as price` });
+    expect(out).toMatch(/^ERROR: model marts\.m \(models\/marts\/m\.sql\): Jinja error at line 2: macro cents\(col, scale\) has no argument scal= — did you mean scale\?/);
+    expect(await rendered({ ...macros, 'marts/m.sql': `select {{ price('p') }} as price` })).toMatch(/macro cents\(col, scale\) has no argument scael=/);
+  });
+
+  it('more positional arguments than the macro has is an error, as in Jinja (the extra ones were dropped)', async () => {
+    expect(await rendered({ ...macros, 'marts/m.sql': `select {{ cents('p', 4, 5) }} as price` })).toMatch(/macro cents\(col, scale\) takes 2 arguments, got 3/);
+  });
+
+  it('defaults, keywords for positional arguments and {% call %} blocks still work', async () => {
+    expect(
+      await rendered({
+        ...macros,
+        'macros/wrap.sql': `{% macro wrap(fn='coalesce') %}{{ fn }}({{ caller() }}, 0){% endmacro %}`,
+        'marts/m.sql': `select {{ cents('p') }}, {{ cents('p', 3) }}, {{ cents(col='q', scale=1) }}, {% call wrap() %}x{% endcall %}`,
+      }),
+    ).toBe('select round(p / 100, 2), round(p / 100, 3), round(q / 100, 1), coalesce(x, 0)');
+  });
+});
