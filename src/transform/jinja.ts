@@ -93,6 +93,7 @@ interface CompilerPrototype {
   _emitLine(code: string): void;
   _compileExpression(node: AstNode, frame: unknown): void;
   compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
+  compileOutput(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   _compileMacro(this: CompilerPrototype, node: AstNode & { name?: { value?: unknown } }, frame?: unknown): string;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
@@ -102,10 +103,14 @@ interface CompilerPrototype {
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 type MakeMacro = (argNames: string[], kwargNames: string[], func: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown;
 const internals = nunjucks as unknown as {
+  lib: { TemplateError: new (message: string, lineno: number, colno: number) => Error };
   runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
     Array: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+    LookupVal: abstract new (...args: never[]) => AstNode;
+    FunCall: abstract new (...args: never[]) => AstNode;
+    TemplateData: abstract new (...args: never[]) => AstNode;
     InlineIf: abstract new (...args: never[]) => InlineIfNode;
     Literal: new (lineno: number, colno: number, value: unknown) => AstNode;
     If: new (lineno: number, colno: number, cond: AstNode, body: AstNode, else_: AstNode | null) => AstNode;
@@ -122,6 +127,30 @@ const internals = nunjucks as unknown as {
  */
 const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
+const DEFINED = 'duckhouse:defined';
+
+/**
+ * How Jinja names what a `{{ … }}` outputs, when it is a name (`nope`), an attribute or item of one
+ * (`target.name`, `cols[0]`) or a call of one (`get_cols()`): undefined for anything else.
+ */
+function describeOutput(node: AstNode): string | undefined {
+  const { Symbol: Name, LookupVal, FunCall, Literal, Filter } = internals.nodes;
+  const is = (ctor: unknown, n: AstNode = node): boolean => n instanceof (ctor as abstract new () => unknown);
+  if (is(Filter)) return undefined;
+  if (is(Name)) return String((node as AstNode & { value: unknown }).value);
+  if (is(LookupVal)) {
+    const { target, val } = node as AstNode & { target: AstNode; val: AstNode };
+    const base = describeOutput(target);
+    if (base === undefined) return undefined;
+    const key = is(Literal, val) ? (val as AstNode & { value: unknown }).value : undefined;
+    return typeof key === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${base}.${key}` : typeof key === 'number' ? `${base}[${key}]` : `${base}[…]`;
+  }
+  if (is(FunCall)) {
+    const base = describeOutput((node as AstNode & { name: AstNode }).name);
+    return base === undefined ? undefined : `${base}(…)`;
+  }
+  return undefined;
+}
 
 /** `name(args…)` as a call of one of our filters, where the compiler would have emitted `at`. */
 function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
@@ -136,7 +165,18 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd, compileGroup, _compileMacro } = proto;
+  const { compileFor, compileAdd, compileGroup, _compileMacro, compileOutput } = proto;
+  proto.compileOutput = function (node, frame) {
+    // `{{ nope }}` said "attempted to output null or undefined value": Jinja names what is undefined.
+    node.children = node.children.map((child) => {
+      if (child instanceof (nodes.TemplateData as abstract new () => unknown)) return child;
+      const what = describeOutput(child);
+      if (what === undefined) return child;
+      const literal = (value: unknown) => new nodes.Literal(child.lineno, child.colno, value);
+      return filterCall(DEFINED, child, [child, literal(what), literal(child.lineno), literal(child.colno)]);
+    });
+    compileOutput.call(this, node, frame);
+  };
   proto._compileMacro = function (node, frame) {
     const id = _compileMacro.call(this, node, frame);
     // The macro's name, for the argument errors of makeMacro below (a {% call %} block's is caller).
@@ -232,6 +272,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileGroup = compileGroup;
+    proto.compileOutput = compileOutput;
     proto._compileMacro = _compileMacro;
     runtime.makeMacro = makeMacro;
     runtime.memberLookup = memberLookup;
@@ -367,6 +408,11 @@ export class TemplateEngine {
       dev: true,
     });
     this.env.addExtension('do', new DoExtension());
+    this.env.addFilter(DEFINED, (value: unknown, what: string, lineno: number, colno: number) => {
+      if (value !== undefined && value !== null) return value;
+      // As nunjucks' own check does: its 0-based place, 1-based in the error.
+      throw new internals.lib.TemplateError(value === undefined ? `'${what}' is undefined` : `'${what}' is none: it cannot be output`, lineno + 1, colno + 1);
+    });
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
     // Anything but two lists adds as nunjucks always did, with JavaScript's +.
     this.env.addFilter(ADD, (left: unknown, right: unknown) =>
