@@ -89,6 +89,7 @@ interface OwnNode extends AstNode {
 interface CompilerPrototype {
   [compile: `compile${string}`]: unknown;
   _tmpid(): string;
+  codebuf: string[];
   _emit(code: string): void;
   _emitLine(code: string): void;
   _compileExpression(node: AstNode, frame: unknown): void;
@@ -178,7 +179,15 @@ function installJinjaSemantics(relations: Relations): () => void {
     compileOutput.call(this, node, frame);
   };
   proto._compileMacro = function (node, frame) {
+    const start = this.codebuf.length;
     const id = _compileMacro.call(this, node, frame);
+    // A macro left by `{{ return(x) }}` (a throw) must give back the frame it took, as its normal
+    // end does: nunjucks' macro code keeps it in a variable its caller's code shares.
+    const entry = this.codebuf.indexOf('var callerFrame = frame;\n', start);
+    const end = this.codebuf.lastIndexOf('});\n');
+    if (entry < 0 || end < entry) throw new Error('duckhouse: unexpected nunjucks macro code');
+    this.codebuf.splice(end, 0, '} catch (e) { frame = callerFrame; throw e; }\n');
+    this.codebuf.splice(entry + 1, 0, 'try {\n');
     // The macro's name, for the argument errors of makeMacro below (a {% call %} block's is caller).
     const name = typeof node.name?.value === 'string' ? node.name.value : 'caller';
     this._emitLine(`${id}[${JSON.stringify(MACRO_NAME)}] = ${JSON.stringify(name)};`);
@@ -246,7 +255,12 @@ function installJinjaSemantics(relations: Relations): () => void {
         // The call is wrong, not the macro's body: the error is not "in macro <name>" (see inMacro).
         throw Object.defineProperty(new Error(`macro ${name}(${params.join(', ')}) ${problem}`), MACRO_OF_ERROR, { value: undefined });
       }
-      return made.apply(this, args);
+      try {
+        return made.apply(this, args);
+      } catch (error) {
+        if (error instanceof MacroReturn) return error.value;
+        throw error;
+      }
     };
     return checked;
   };
@@ -277,6 +291,13 @@ function installJinjaSemantics(relations: Relations): () => void {
     runtime.makeMacro = makeMacro;
     runtime.memberLookup = memberLookup;
   };
+}
+
+/** dbt's `{{ return(x) }}`: leaves the macro, which gives x instead of its text (caught in makeMacro). */
+class MacroReturn extends Error {
+  constructor(readonly value: unknown) {
+    super('return() is only allowed inside a macro');
+  }
 }
 
 /** Where a macro made while our semantics are installed keeps its name. */
@@ -388,7 +409,7 @@ function isDict(value: unknown): value is Record<string, unknown> {
 }
 
 /** Names a template cannot use for a macro: they are the built-ins. */
-const RESERVED = new Set<string>([...BUILTINS, 'this']);
+const RESERVED = new Set<string>([...BUILTINS, 'this', 'return']);
 
 export class TemplateEngine {
   private readonly env: nunjucks.Environment;
@@ -419,6 +440,9 @@ export class TemplateEngine {
       Array.isArray(left) && Array.isArray(right) ? [...left, ...right] : (left as number) + (right as number),
     );
     for (const name of BUILTINS) this.env.addGlobal(name, (...raw: unknown[]) => this.call(name, raw));
+    this.env.addGlobal('return', (value: unknown) => {
+      throw new MacroReturn(value);
+    });
     // `this` is a value, not a call: a getter so macros defined elsewhere see the current model's.
     Object.defineProperty(this.globals, 'this', { get: () => this.hooks && this.asText(this.hooks.this), enumerable: true, configurable: true });
   }

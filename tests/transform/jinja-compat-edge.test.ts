@@ -214,3 +214,23 @@ describe('macro arguments', () => {
     ).toBe('select round(p / 100, 2), round(p / 100, 3), round(q / 100, 1), coalesce(x, 0)');
   });
 });
+
+describe("dbt's {{ return(x) }} in macros", () => {
+  it('a macro returns the value (a list, a string) instead of its text, and leaves at the first return', async () => {
+    expect(
+      await rendered({
+        'macros/cols.sql': [
+          `{% macro key_cols() %}{{ return(['store', 'sku']) }}{% endmacro %}`,
+          `{% macro pick(x) %}{% if x %}{{ return('yes') }}{% endif %}{{ return('no') }}{% endmacro %}`,
+          // The caller's loop goes on after each inner return: loop.index and loop.last are its own.
+          `{% macro flags() %}{% for c in key_cols() %}[{{ pick(c == 'store') }}{{ loop.index }}{{ 'L' if loop.last }}]{% endfor %}{% endmacro %}`,
+        ].join('\n'),
+        'marts/m.sql': `select {{ key_cols() | join(', ') }}, '{{ pick(true) }}{{ pick(false) }}' as p, '{{ flags() }}' as f`,
+      }),
+    ).toBe("select store, sku, 'yesno' as p, '[yes1][no2L]' as f");
+  });
+
+  it('return() outside a macro is an error saying so', async () => {
+    expect(await rendered(`select {{ return(1) }}`)).toBe('ERROR: model marts.m (models/marts/m.sql): Jinja error at line 1: return() is only allowed inside a macro');
+  });
+});
