@@ -103,12 +103,34 @@ interface CompilerPrototype {
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 type MakeMacro = (argNames: string[], kwargNames: string[], func: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown;
+/** The parts of nunjucks' parser that trailing commas need (see installJinjaSemantics). */
+interface Token {
+  type: string;
+  lineno: number;
+  colno: number;
+}
+interface ParserState {
+  tokens: object;
+  peeked: Token | null;
+  nextToken(): Token;
+  peekToken(): Token;
+  skip(type: string): boolean;
+  fail(message: string, lineno?: number, colno?: number): never;
+  parsePrimary(): AstNode;
+  parseExpression(): AstNode;
+  parseAggregate(this: ParserState): AstNode | null;
+}
 const internals = nunjucks as unknown as {
   lib: { TemplateError: new (message: string, lineno: number, colno: number) => Error };
+  parser: { Parser: { prototype: ParserState } };
+  lexer: Record<'TOKEN_LEFT_PAREN' | 'TOKEN_RIGHT_PAREN' | 'TOKEN_LEFT_BRACKET' | 'TOKEN_RIGHT_BRACKET' | 'TOKEN_LEFT_CURLY' | 'TOKEN_RIGHT_CURLY' | 'TOKEN_COMMA' | 'TOKEN_COLON', string>;
   runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
     Array: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+    Group: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+    Dict: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+    Pair: new (lineno: number, colno: number, key: AstNode, value: AstNode) => AstNode;
     LookupVal: abstract new (...args: never[]) => AstNode;
     FunCall: abstract new (...args: never[]) => AstNode;
     TemplateData: abstract new (...args: never[]) => AstNode;
@@ -232,6 +254,22 @@ function installJinjaSemantics(relations: Relations): () => void {
     // Jinja's list + list is a new list; JavaScript's + glued their text ("store,skuprice").
     this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
   };
+  const parser = internals.parser.Parser.prototype;
+  const { parseAggregate } = parser;
+  parser.parseAggregate = function () {
+    // Jinja allows a trailing comma in a list, dict or tuple (`['a',\n 'b',\n]`, the style of
+    // multi-line lists); nunjucks refused it. Its own parse (and the slices of installJinjaCompat)
+    // read anything else, from the same place.
+    const tokens = { ...this.tokens };
+    const peeked = this.peeked;
+    try {
+      return parseWithTrailingComma(this);
+    } catch {
+      Object.assign(this.tokens, tokens);
+      this.peeked = peeked;
+      return parseAggregate.call(this);
+    }
+  };
   const { runtime } = internals;
   const { memberLookup, makeMacro } = runtime;
   runtime.makeMacro = (argNames, kwargNames, func) => {
@@ -286,6 +324,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileGroup = compileGroup;
+    parser.parseAggregate = parseAggregate;
     proto.compileOutput = compileOutput;
     proto._compileMacro = _compileMacro;
     runtime.makeMacro = makeMacro;
@@ -380,6 +419,46 @@ const PYTHON_STR: Record<string, (text: string, ...args: unknown[]) => unknown> 
   isupper: (t) => /[A-Z]/.test(t) && t === t.toUpperCase(),
   join: (t, items) => (Array.isArray(items) ? items.map(String).join(t) : String(items)),
 };
+
+/** nunjucks' parseAggregate, taking a comma before the closing bracket; `(x,)` is a one-item tuple. */
+function parseWithTrailingComma(p: ParserState): AstNode | null {
+  const { lexer, nodes } = internals;
+  const tok = p.nextToken();
+  const kinds: Record<string, [string, 'group' | 'array' | 'dict']> = {
+    [lexer.TOKEN_LEFT_PAREN]: [lexer.TOKEN_RIGHT_PAREN, 'group'],
+    [lexer.TOKEN_LEFT_BRACKET]: [lexer.TOKEN_RIGHT_BRACKET, 'array'],
+    [lexer.TOKEN_LEFT_CURLY]: [lexer.TOKEN_RIGHT_CURLY, 'dict'],
+  };
+  const kind = kinds[tok.type];
+  if (!kind) return null;
+  const [close, what] = kind;
+  const children: AstNode[] = [];
+  let trailing = false;
+  for (;;) {
+    if (p.peekToken().type === close) {
+      p.nextToken();
+      break;
+    }
+    if (children.length > 0) {
+      if (!p.skip(lexer.TOKEN_COMMA)) p.fail('parseAggregate: expected comma after expression', tok.lineno, tok.colno);
+      if (p.peekToken().type === close) {
+        p.nextToken();
+        trailing = true;
+        break;
+      }
+    }
+    if (what === 'dict') {
+      const key = p.parsePrimary();
+      if (!p.skip(lexer.TOKEN_COLON)) p.fail('parseAggregate: expected colon after dict key', tok.lineno, tok.colno);
+      children.push(new nodes.Pair(key.lineno, key.colno, key, p.parseExpression()));
+    } else {
+      children.push(p.parseExpression());
+    }
+  }
+  if (what === 'dict') return new nodes.Dict(tok.lineno, tok.colno, children);
+  if (what === 'array' || trailing) return new nodes.Array(tok.lineno, tok.colno, children);
+  return new nodes.Group(tok.lineno, tok.colno, children);
+}
 
 /** `{% do list.append(x) %}`: evaluates an expression for its effect and outputs nothing (jinja2.ext.do, which dbt enables). */
 class DoExtension implements nunjucks.Extension {

@@ -234,3 +234,14 @@ describe("dbt's {{ return(x) }} in macros", () => {
     expect(await rendered(`select {{ return(1) }}`)).toBe('ERROR: model marts.m (models/marts/m.sql): Jinja error at line 1: return() is only allowed inside a macro');
   });
 });
+
+describe('trailing commas', () => {
+  it("a list, dict or tuple may end with a comma, as in Jinja (nunjucks refused `['a', 'b',]`)", async () => {
+    expect(await rendered(`{% set cols = [\n  'store',\n  'sku',\n] -%}\n{% set types = {'price': 'DECIMAL(18,2)',} -%}\nselect {{ cols | join(', ') }}, {{ types.price }}, {{ ('one',) | length }}, {{ ('a', 'b',) | length }}`)).toBe(
+      'select store, sku, DECIMAL(18,2), 1, 2',
+    );
+    // Slices and an unclosed list are read as before.
+    expect(await rendered(`{% set l = [1, 2, 3] %}select {{ l[1:] | join(',') }}, {{ l[:1] | join(',') }}`)).toBe('select 2,3, 1');
+    expect(await rendered(`select\n{{ [1, 2 }}`)).toMatch(/^ERROR: model marts\.m \(models\/marts\/m\.sql\): Jinja error at line 2: /);
+  });
+});
