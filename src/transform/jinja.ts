@@ -309,6 +309,10 @@ function installJinjaSemantics(relations: Relations): () => void {
     }
     // Python's str methods, as dbt macros call them ('a_b'.replace('_', '-'), col.lower(), s.split()):
     // JavaScript's replace changes only the first match and split() does not split on whitespace.
+    // Python's negative index, `cols[-1]`: the last item (nunjucks looked up a property "-1").
+    if (typeof key === 'number' && key < 0 && Number.isInteger(key) && (Array.isArray(obj) || typeof obj === 'string')) {
+      return obj.length + key >= 0 ? obj[obj.length + key] : undefined;
+    }
     const method = typeof key === 'string' && Object.hasOwn(PYTHON_STR, key) ? PYTHON_STR[key] : undefined;
     if (method && (typeof obj === 'string' || obj instanceof String)) return (...args: unknown[]) => method(String(obj), ...args);
     // `this.schema`, `ref('x').name`: relations stay text (so `is string`, `==` and filters work on

@@ -245,3 +245,10 @@ describe('trailing commas', () => {
     expect(await rendered(`select\n{{ [1, 2 }}`)).toMatch(/^ERROR: model marts\.m \(models\/marts\/m\.sql\): Jinja error at line 2: /);
   });
 });
+
+describe('negative indexes', () => {
+  it("cols[-1] is the last item, as in Python (it was undefined), and 'abc'[-1] the last character", async () => {
+    expect(await rendered(`{% set cols = ['store', 'sku', 'price'] %}select {{ cols[-1] }}, {{ cols[-3] }}, '{{ 'abc'[-1] }}', {{ cols[1] }}`)).toBe("select price, store, 'c', sku");
+    expect(await rendered(`{% set cols = ['store'] %}select {{ cols[-2] }}`)).toBe("ERROR: model marts.m (models/marts/m.sql): Jinja error at line 1: 'cols[…]' is undefined");
+  });
+});
