@@ -72,6 +72,11 @@ interface BinaryNode extends AstNode {
   left: AstNode;
   right: AstNode;
 }
+interface SetNode extends AstNode {
+  targets: AstNode[];
+  value: AstNode | null;
+  body?: AstNode;
+}
 interface GroupNode extends AstNode {
   children: AstNode[];
 }
@@ -95,6 +100,9 @@ interface CompilerPrototype {
   _compileExpression(node: AstNode, frame: unknown): void;
   compileFor(this: CompilerPrototype, node: ForNode, frame: unknown): void;
   compileOutput(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
+  compileSet(this: CompilerPrototype, node: SetNode, frame: unknown): void;
+  compile(node: AstNode, frame: unknown): void;
+  fail(message: string, lineno?: number, colno?: number): never;
   _compileMacro(this: CompilerPrototype, node: AstNode & { name?: { value?: unknown } }, frame?: unknown): string;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
@@ -151,6 +159,7 @@ const internals = nunjucks as unknown as {
 const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
 const DEFINED = 'duckhouse:defined';
+const SETTABLE = 'duckhouse:settable';
 
 /**
  * How Jinja names what a `{{ … }}` outputs, when it is a name (`nope`), an attribute or item of one
@@ -188,7 +197,28 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd, compileGroup, _compileMacro, compileOutput } = proto;
+  const { compileFor, compileAdd, compileGroup, _compileMacro, compileOutput, compileSet } = proto;
+  proto.compileSet = function (node, frame) {
+    // Jinja's `{% set ns.found = true %}` on a namespace(): nunjucks took `ns.found` for a name
+    // and failed with "Cannot read properties of undefined (reading 'charAt')".
+    const [target] = node.targets;
+    if (!(target instanceof (nodes.LookupVal as abstract new () => unknown))) {
+      compileSet.call(this, node, frame);
+      return;
+    }
+    if (node.targets.length !== 1) this.fail('set: an attribute (ns.x) is set alone, not with other names', node.lineno, node.colno);
+    const lookup = target as AstNode & { target: AstNode; val: AstNode };
+    const holder = this._tmpid();
+    this._emit(`var ${holder} = env.getFilter(${JSON.stringify(SETTABLE)}).call(context, `);
+    this._compileExpression(lookup.target, frame);
+    this._emitLine(`, ${node.lineno}, ${node.colno});`);
+    this._emit(`${holder}[`);
+    this._compileExpression(lookup.val, frame);
+    this._emit('] = ');
+    if (node.value) this._compileExpression(node.value, frame);
+    else this.compile(node.body!, frame);
+    this._emitLine(';');
+  };
   proto.compileOutput = function (node, frame) {
     // `{{ nope }}` said "attempted to output null or undefined value": Jinja names what is undefined.
     node.children = node.children.map((child) => {
@@ -330,6 +360,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileGroup = compileGroup;
     parser.parseAggregate = parseAggregate;
     proto.compileOutput = compileOutput;
+    proto.compileSet = compileSet;
     proto._compileMacro = _compileMacro;
     runtime.makeMacro = makeMacro;
     runtime.memberLookup = memberLookup;
@@ -492,7 +523,7 @@ function isDict(value: unknown): value is Record<string, unknown> {
 }
 
 /** Names a template cannot use for a macro: they are the built-ins. */
-const RESERVED = new Set<string>([...BUILTINS, 'this', 'return']);
+const RESERVED = new Set<string>([...BUILTINS, 'this', 'return', 'namespace']);
 
 export class TemplateEngine {
   private readonly env: nunjucks.Environment;
@@ -517,12 +548,25 @@ export class TemplateEngine {
       // As nunjucks' own check does: its 0-based place, 1-based in the error.
       throw new internals.lib.TemplateError(value === undefined ? `'${what}' is undefined` : `'${what}' is none: it cannot be output`, lineno + 1, colno + 1);
     });
+    this.env.addFilter(SETTABLE, (value: unknown, lineno: number, colno: number) => {
+      if (isDict(value)) return value;
+      throw new internals.lib.TemplateError('set: only a namespace() or a dict has attributes to set', lineno + 1, colno + 1);
+    });
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
     // Anything but two lists adds as nunjucks always did, with JavaScript's +.
     this.env.addFilter(ADD, (left: unknown, right: unknown) =>
       Array.isArray(left) && Array.isArray(right) ? [...left, ...right] : (left as number) + (right as number),
     );
     for (const name of BUILTINS) this.env.addGlobal(name, (...raw: unknown[]) => this.call(name, raw));
+    // Jinja's namespace(a=1): an object whose attributes {% set ns.a = … %} changes, loops included.
+    this.env.addGlobal('namespace', (...args: unknown[]) => {
+      const ns: Record<string, unknown> = {};
+      for (const arg of args) {
+        if (arg !== null && typeof arg === 'object' && !Array.isArray(arg)) Object.assign(ns, arg);
+      }
+      delete ns.__keywords;
+      return ns;
+    });
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);
     });

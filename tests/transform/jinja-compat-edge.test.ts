@@ -252,3 +252,14 @@ describe('negative indexes', () => {
     expect(await rendered(`{% set cols = ['store'] %}select {{ cols[-2] }}`)).toBe("ERROR: model marts.m (models/marts/m.sql): Jinja error at line 1: 'cols[…]' is undefined");
   });
 });
+
+describe('namespace()', () => {
+  it("{% set ns.x = … %} changes the namespace's attribute, inside loops too, as in Jinja (it failed: \"reading 'charAt'\")", async () => {
+    expect(
+      await rendered(
+        `{% set ns = namespace(found=false, n=0) %}{% for c in ['store', 'sku'] %}{% if c == 'sku' %}{% set ns.found = true %}{% endif %}{% set ns.n = ns.n + 1 %}{% endfor %}select {{ ns.found }} as found, {{ ns.n }} as n`,
+      ),
+    ).toBe('select true as found, 2 as n');
+    expect(await rendered(`{% set x = 1 %}select\n{% set x.y = 2 %}1`)).toBe('ERROR: model marts.m (models/marts/m.sql): Jinja error at line 2: set: only a namespace() or a dict has attributes to set');
+  });
+});
