@@ -197,7 +197,16 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd, compileGroup, _compileMacro, compileOutput, compileSet } = proto;
+  const { compileFor, compileAdd, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
+  proto.compileFilter = function (node, frame) {
+    // The filter's line goes with its errors ("filter not found: map" had none): a line variable,
+    // as nunjucks keeps for calls, would be the model's when the filter is in a macro. Ours are
+    // left alone: they report their own place.
+    const own = String((node as AstNode & { name: { value?: unknown } }).name.value).startsWith('duckhouse:');
+    if (!own) this._emit('(function () { try { return ');
+    compileFilter.call(this, node, frame);
+    if (!own) this._emit(`; } catch (e) { throw runtime.handleError(e, ${node.lineno}, ${node.colno}); } })()`);
+  };
   proto.compileSet = function (node, frame) {
     // Jinja's `{% set ns.found = true %}` on a namespace(): nunjucks took `ns.found` for a name
     // and failed with "Cannot read properties of undefined (reading 'charAt')".
@@ -361,6 +370,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     parser.parseAggregate = parseAggregate;
     proto.compileOutput = compileOutput;
     proto.compileSet = compileSet;
+    proto.compileFilter = compileFilter;
     proto._compileMacro = _compileMacro;
     runtime.makeMacro = makeMacro;
     runtime.memberLookup = memberLookup;
