@@ -114,6 +114,7 @@ type MakeMacro = (argNames: string[], kwargNames: string[], func: (...args: unkn
 /** The parts of nunjucks' parser that trailing commas need (see installJinjaSemantics). */
 interface Token {
   type: string;
+  value?: string;
   lineno: number;
   colno: number;
 }
@@ -127,6 +128,7 @@ interface ParserState {
   parsePrimary(): AstNode;
   parseExpression(): AstNode;
   parseAggregate(this: ParserState): AstNode | null;
+  parseStatement(this: ParserState): AstNode | null;
 }
 const internals = nunjucks as unknown as {
   lib: { TemplateError: new (message: string, lineno: number, colno: number) => Error };
@@ -294,7 +296,25 @@ function installJinjaSemantics(relations: Relations): () => void {
     this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
   };
   const parser = internals.parser.Parser.prototype;
-  const { parseAggregate } = parser;
+  const { parseAggregate, parseStatement, fail } = parser;
+  // The tags being parsed, innermost last: a block never closed fails at the end of the file,
+  // where nunjucks has no line to give; the error names the tag and the line it opened at.
+  const open: Token[] = [];
+  parser.parseStatement = function () {
+    open.push(this.peekToken());
+    try {
+      return parseStatement.call(this);
+    } finally {
+      open.pop();
+    }
+  };
+  parser.fail = function (message, lineno, colno) {
+    const tag = open.at(-1);
+    if (lineno === undefined && tag && /end of file/.test(message)) {
+      return fail.call(this, `{% ${tag.value} %} is not closed: ${message}`, tag.lineno, tag.colno);
+    }
+    return fail.call(this, message, lineno, colno);
+  };
   parser.parseAggregate = function () {
     // Jinja allows a trailing comma in a list, dict or tuple (`['a',\n 'b',\n]`, the style of
     // multi-line lists); nunjucks refused it. Its own parse (and the slices of installJinjaCompat)
@@ -368,6 +388,8 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileAdd = compileAdd;
     proto.compileGroup = compileGroup;
     parser.parseAggregate = parseAggregate;
+    parser.parseStatement = parseStatement;
+    parser.fail = fail;
     proto.compileOutput = compileOutput;
     proto.compileSet = compileSet;
     proto.compileFilter = compileFilter;

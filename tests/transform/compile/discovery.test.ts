@@ -146,6 +146,12 @@ describe('discoverProject: errors', () => {
     expect(unclosed.message).toMatch(/expected elif, else, or endif/);
   });
 
+  it('a block never closed names the tag and the line it opens at (the end of the file had no line)', async () => {
+    const message = async (sql: string) => (await caught(() => project({ 'marts/o.sql': sql }))).message;
+    expect(await message('select 1\n{% if true %}\nx\n')).toBe('model marts.o (models/marts/o.sql): Jinja error at line 2: {% if %} is not closed: parseIf: expected elif, else, or endif, got end of file');
+    expect(await message('select 1\n{% for x in [1] %}\n{% if x %}{{ x }}{% endif %}\n')).toBe('model marts.o (models/marts/o.sql): Jinja error at line 2: {% for %} is not closed: unexpected end of file');
+  });
+
   it('a Jinja runtime error names the file and the (1-based) line', async () => {
     const call = await caught(() => project({ 'marts/orders.sql': 'select 1\n\n{{ nope(1) }}' }));
     expect(call.code).toBe('JINJA_ERROR');
