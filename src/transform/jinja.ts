@@ -110,6 +110,7 @@ interface CompilerPrototype {
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
+type SuppressValue = (value: unknown, autoescape: boolean) => unknown;
 type MakeMacro = (argNames: string[], kwargNames: string[], func: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown;
 /** The parts of nunjucks' parser that trailing commas need (see installJinjaSemantics). */
 interface Token {
@@ -134,7 +135,7 @@ const internals = nunjucks as unknown as {
   lib: { TemplateError: new (message: string, lineno: number, colno: number) => Error };
   parser: { Parser: { prototype: ParserState } };
   lexer: Record<'TOKEN_LEFT_PAREN' | 'TOKEN_RIGHT_PAREN' | 'TOKEN_LEFT_BRACKET' | 'TOKEN_RIGHT_BRACKET' | 'TOKEN_LEFT_CURLY' | 'TOKEN_RIGHT_CURLY' | 'TOKEN_COMMA' | 'TOKEN_COLON', string>;
-  runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro };
+  runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro; suppressValue: SuppressValue };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
     Array: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
@@ -161,6 +162,29 @@ const internals = nunjucks as unknown as {
 const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
 const DEFINED = 'duckhouse:defined';
+const TUPLE = 'duckhouse:tuple';
+
+/** Marks an array made from a tuple literal, so that it prints as a tuple. */
+const IS_TUPLE = Symbol('duckhouse.tuple');
+
+/** Python's repr() of what a template holds: how Jinja prints a list, tuple or dict. */
+function pythonRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'string' || value instanceof String) {
+    const text = String(value);
+    if (text.includes("'") && !text.includes('"')) return `"${text.replace(/\\/g, '\\\\')}"`;
+    return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  }
+  if (Array.isArray(value)) {
+    const items = value.map(pythonRepr);
+    if (!(IS_TUPLE in value)) return `[${items.join(', ')}]`;
+    return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
+  }
+  if (isDict(value)) return `{${Object.entries(value).map(([k, v]) => `${pythonRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`;
+  return String(value);
+}
 const SETTABLE = 'duckhouse:settable';
 
 /**
@@ -258,7 +282,8 @@ function installJinjaSemantics(relations: Relations): () => void {
   };
   proto.compileGroup = function (node, frame) {
     // Jinja's tuple, `('stg_', 'int_')`: nunjucks emitted JavaScript's comma operator, the last item alone.
-    if (node.children.length > 1) this.compileArray(node, frame);
+    // An array marked as a tuple, which prints as one: `in {{ ('a', 'b') }}` is `in ('a', 'b')`.
+    if (node.children.length > 1) this.compileFilter(filterCall(TUPLE, node, [new nodes.Array(node.lineno, node.colno, node.children)]), frame);
     else compileGroup.call(this, node, frame);
   };
   const { nodes } = internals;
@@ -330,7 +355,10 @@ function installJinjaSemantics(relations: Relations): () => void {
     }
   };
   const { runtime } = internals;
-  const { memberLookup, makeMacro } = runtime;
+  const { memberLookup, makeMacro, suppressValue } = runtime;
+  runtime.suppressValue = (value, autoescape) =>
+    // A list, tuple or dict prints as Python prints it (`['a', 'b']`), not as JavaScript's text (`a,b`).
+    suppressValue(Array.isArray(value) || isDict(value) ? pythonRepr(value) : value, autoescape);
   runtime.makeMacro = (argNames, kwargNames, func) => {
     const made = makeMacro(argNames, kwargNames, func);
     // Jinja refuses a call with an argument the macro does not have; nunjucks dropped it without a
@@ -395,6 +423,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFilter = compileFilter;
     proto._compileMacro = _compileMacro;
     runtime.makeMacro = makeMacro;
+    runtime.suppressValue = suppressValue;
     runtime.memberLookup = memberLookup;
   };
 }
@@ -523,7 +552,9 @@ function parseWithTrailingComma(p: ParserState): AstNode | null {
     }
   }
   if (what === 'dict') return new nodes.Dict(tok.lineno, tok.colno, children);
-  if (what === 'array' || trailing) return new nodes.Array(tok.lineno, tok.colno, children);
+  if (what === 'array') return new nodes.Array(tok.lineno, tok.colno, children);
+  // `(x,)`: a tuple of one; compileGroup makes a group of several items a tuple.
+  if (trailing && children.length === 1) return filterCall(TUPLE, tok, [new nodes.Array(tok.lineno, tok.colno, children)]);
   return new nodes.Group(tok.lineno, tok.colno, children);
 }
 
@@ -551,7 +582,8 @@ class DoExtension implements nunjucks.Extension {
 
 /** A dict as Jinja sees it: a plain object (not an array, string, Map or relation). */
 function isDict(value: unknown): value is Record<string, unknown> {
-  return Object.prototype.toString.call(value) === '[object Object]';
+  // nunjucks' SafeString (a macro's output) is an object too, but text.
+  return Object.prototype.toString.call(value) === '[object Object]' && !(value instanceof String);
 }
 
 /** Names a template cannot use for a macro: they are the built-ins. */
@@ -584,6 +616,7 @@ export class TemplateEngine {
       if (isDict(value)) return value;
       throw new internals.lib.TemplateError('set: only a namespace() or a dict has attributes to set', lineno + 1, colno + 1);
     });
+    this.env.addFilter(TUPLE, (items: unknown[]) => Object.defineProperty(items, IS_TUPLE, { value: true }));
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
     // Anything but two lists adds as nunjucks always did, with JavaScript's +.
     this.env.addFilter(ADD, (left: unknown, right: unknown) =>

@@ -263,3 +263,12 @@ describe('namespace()', () => {
     expect(await rendered(`{% set x = 1 %}select\n{% set x.y = 2 %}1`)).toBe('ERROR: model marts.m (models/marts/m.sql): Jinja error at line 2: set: only a namespace() or a dict has attributes to set');
   });
 });
+
+describe('printing a list, tuple or dict', () => {
+  it("prints it as Jinja (Python) does: `in {{ ('a', 'b') }}` is `in ('a', 'b')`, not `in a,b`", async () => {
+    expect(await rendered(`select * from t where store in {{ ('bistek', "d'avó") }} and n in {{ (1,) }}`)).toBe(`select * from t where store in ('bistek', "d'avó") and n in (1,)`);
+    expect(await rendered(`{% set ids = [1, 2] %}select {{ ids }} as l, '{{ {'a': none, 'b': true} }}' as d, {{ ids | join(', ') }} as j`)).toBe(
+      `select [1, 2] as l, '{'a': None, 'b': True}' as d, 1, 2 as j`,
+    );
+  });
+});
