@@ -616,6 +616,40 @@ export class TemplateEngine {
       if (isDict(value)) return value;
       throw new internals.lib.TemplateError('set: only a namespace() or a dict has attributes to set', lineno + 1, colno + 1);
     });
+    // Jinja's built-in filters that nunjucks lacks (`cols | map(attribute='name') | join(', ')`).
+    const keywords = (args: unknown[]): Kwargs => {
+      const last = args.at(-1);
+      return last !== null && typeof last === 'object' && Object.hasOwn(last, '__keywords') ? (args.pop() as Kwargs) : {};
+    };
+    const attribute = (item: unknown, path: unknown): unknown =>
+      String(path)
+        .split('.')
+        .reduce<unknown>((v, k) => (v === null || v === undefined ? undefined : (v as Record<string, unknown>)[/^\d+$/.test(k) && Array.isArray(v) ? Number(k) : k]), item);
+    const env = this.env;
+    this.env.addFilter('map', function (this: unknown, items: unknown, ...args: unknown[]) {
+      const kw = keywords(args);
+      const list = Array.isArray(items) ? items : isDict(items) ? Object.keys(items) : [...(items as Iterable<unknown>)];
+      if ('attribute' in kw) return list.map((item) => attribute(item, kw.attribute) ?? kw.default);
+      const [name, ...rest] = args;
+      if (typeof name !== 'string') throw new Error("map() takes attribute='…' or the name of a filter");
+      const filter = env.getFilter(name) as (...a: unknown[]) => unknown;
+      return list.map((item) => filter.call(this, item, ...rest));
+    });
+    this.env.addFilter('unique', (items: unknown, ...args: unknown[]) => {
+      const kw = keywords(args);
+      const seen = new Set<unknown>();
+      const out: unknown[] = [];
+      for (const item of Array.isArray(items) ? items : [...String(items)]) {
+        let key = kw.attribute === undefined ? item : attribute(item, kw.attribute);
+        if (typeof key === 'string' && kw.case_sensitive !== true) key = key.toLowerCase();
+        if (!seen.has(key)) (seen.add(key), out.push(item));
+      }
+      return out;
+    });
+    this.env.addFilter('tojson', (value: unknown, indent?: unknown) => JSON.stringify(value, null, typeof indent === 'number' ? indent : undefined));
+    this.env.addFilter('min', (items: unknown[]) => items.reduce((a, b) => ((b as number) < (a as number) ? b : a)));
+    this.env.addFilter('max', (items: unknown[]) => items.reduce((a, b) => ((b as number) > (a as number) ? b : a)));
+    this.env.addFilter('items', (value: unknown) => (isDict(value) ? Object.entries(value) : []));
     this.env.addFilter(TUPLE, (items: unknown[]) => Object.defineProperty(items, IS_TUPLE, { value: true }));
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
     // Anything but two lists adds as nunjucks always did, with JavaScript's +.

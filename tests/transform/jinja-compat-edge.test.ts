@@ -272,3 +272,14 @@ describe('printing a list, tuple or dict', () => {
     );
   });
 });
+
+describe("Jinja's filters that nunjucks lacks", () => {
+  it('map (attribute= or a filter), unique, tojson, min, max and items work as in Jinja ("filter not found: map")', async () => {
+    const cols = `{% set cols = [{'name': 'Store', 'type': 'VARCHAR'}, {'name': 'sku', 'type': 'VARCHAR'}, {'name': 'store', 'type': 'TEXT'}] %}`;
+    expect(await rendered(`${cols}select {{ cols | map(attribute='name') | map('lower') | unique | join(', ') }}`)).toBe('select store, sku');
+    expect(await rendered(`${cols}select '{{ cols | map(attribute='type') | unique | list | tojson }}' as j, {{ [3, 1, 2] | min }} as lo, {{ [3, 1, 2] | max }} as hi`)).toBe(
+      `select '["VARCHAR","TEXT"]' as j, 1 as lo, 3 as hi`,
+    );
+    expect(await rendered(`select {% for k, v in {'a': 1, 'b': 2} | items %}{{ v }} as {{ k }}{% if not loop.last %}, {% endif %}{% endfor %}`)).toBe('select 1 as a, 2 as b');
+  });
+});

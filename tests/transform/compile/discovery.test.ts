@@ -172,9 +172,9 @@ describe('discoverProject: errors', () => {
 
   it('an unknown filter names its line (it had none), in a model and in a macro', async () => {
     const message = async (files: Record<string, string>) => (await caught(() => project(files))).message;
-    expect(await message({ 'marts/o.sql': "select 1,\n\n{{ ['a'] | map(attribute='name') | join(', ') }}" })).toBe('model marts.o (models/marts/o.sql): Jinja error at line 3: filter not found: map');
-    expect(await message({ 'macros/m.sql': '{% macro j(x) %}\n\n{{ x | tojson }}{% endmacro %}', 'marts/o.sql': 'select {{ j(1) }}' })).toBe(
-      'model marts.o (models/marts/o.sql): Jinja error in macro j at models/macros/m.sql line 3: filter not found: tojson',
+    expect(await message({ 'marts/o.sql': "select 1,\n\n{{ ['a'] | as_columns | join(', ') }}" })).toBe('model marts.o (models/marts/o.sql): Jinja error at line 3: filter not found: as_columns');
+    expect(await message({ 'macros/m.sql': '{% macro j(x) %}\n\n{{ x | to_sql }}{% endmacro %}', 'marts/o.sql': 'select {{ j(1) }}' })).toBe(
+      'model marts.o (models/marts/o.sql): Jinja error in macro j at models/macros/m.sql line 3: filter not found: to_sql',
     );
   });
 
