@@ -163,6 +163,8 @@ const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
 const DEFINED = 'duckhouse:defined';
 const TUPLE = 'duckhouse:tuple';
+/** The error a filter raised, given the filter's place unless it has one (see compileFilter). */
+const AT = 'duckhouse:at';
 
 /** Marks an array made from a tuple literal, so that it prints as a tuple. */
 const IS_TUPLE = Symbol('duckhouse.tuple');
@@ -231,7 +233,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     const own = String((node as AstNode & { name: { value?: unknown } }).name.value).startsWith('duckhouse:');
     if (!own) this._emit('(function () { try { return ');
     compileFilter.call(this, node, frame);
-    if (!own) this._emit(`; } catch (e) { throw runtime.handleError(e, ${node.lineno}, ${node.colno}); } })()`);
+    if (!own) this._emit(`; } catch (e) { throw env.getFilter(${JSON.stringify(AT)})(e, ${node.lineno}, ${node.colno}); } })()`);
   };
   proto.compileSet = function (node, frame) {
     // Jinja's `{% set ns.found = true %}` on a namespace(): nunjucks took `ns.found` for a name
@@ -650,6 +652,12 @@ export class TemplateEngine {
     this.env.addFilter('min', (items: unknown[]) => items.reduce((a, b) => ((b as number) < (a as number) ? b : a)));
     this.env.addFilter('max', (items: unknown[]) => items.reduce((a, b) => ((b as number) > (a as number) ? b : a)));
     this.env.addFilter('items', (value: unknown) => (isDict(value) ? Object.entries(value) : []));
+    this.env.addFilter(AT, (error: unknown, lineno: number, colno: number) => {
+      const at = (error as { lineno?: unknown } | null)?.lineno;
+      const placed = typeof at === 'number' && at > 0;
+      if (placed || error instanceof MacroReturn || error instanceof DuckhouseError || !(error instanceof Error)) return error;
+      return new internals.lib.TemplateError(error.message, lineno + 1, colno + 1);
+    });
     this.env.addFilter(TUPLE, (items: unknown[]) => Object.defineProperty(items, IS_TUPLE, { value: true }));
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));
     // Anything but two lists adds as nunjucks always did, with JavaScript's +.

@@ -176,6 +176,8 @@ describe('discoverProject: errors', () => {
     expect(await message({ 'macros/m.sql': '{% macro j(x) %}\n\n{{ x | to_sql }}{% endmacro %}', 'marts/o.sql': 'select {{ j(1) }}' })).toBe(
       'model marts.o (models/marts/o.sql): Jinja error in macro j at models/macros/m.sql line 3: filter not found: to_sql',
     );
+    // On line 1, and under another filter: one clean message.
+    expect(await message({ 'marts/o.sql': "select {{ ['a'] | as_columns | join(', ') }}" })).toBe('model marts.o (models/marts/o.sql): Jinja error at line 1: filter not found: as_columns');
   });
 
   it('a Jinja error in a macro file names that file', async () => {
