@@ -31,7 +31,7 @@ import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { sourceTarget, testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
-import { collectGarbage, defineObject, ensureSchema, readState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
@@ -169,10 +169,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     // Bronze files the replaced catalog's views name share the ledger, but are deleted by purgeRemoved only.
     const bronzeDir = path.join(env.root, 'bronze') + path.sep;
     const bronzeLedger = previous.garbage.filter((g) => g.path.startsWith(bronzeDir));
-    const garbage = [
-      ...collectGarbage(previous.models, builder.state, previous.garbage.filter((g) => !g.path.startsWith(bronzeDir)), env.retainSupersededMillis),
-      ...supersededBronze(previous.models, builder.state, bronzeLedger, bronzeDir, env.retainSupersededMillis),
-    ];
+    const warehouseGarbage = collectGarbage(previous.models, builder.state, previous.garbage.filter((g) => !g.path.startsWith(bronzeDir)), env.retainSupersededMillis);
+    const garbage = [...warehouseGarbage.kept, ...supersededBronze(previous.models, builder.state, bronzeLedger, bronzeDir, env.retainSupersededMillis)];
     if (changed) {
       await writeState(conn, builder.state.values(), garbage);
       await conn.run(`USE memory`);
@@ -180,6 +178,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       attached = false;
       fs.renameSync(catalogFile, env.analyticsFile); // the publish: readers see the old catalog or this one
     }
+    // Only now: the catalog readers opened until the rename named the files it replaced (with no
+    // publish, the one still published keeps its files).
+    deleteGarbage(warehouseGarbage.expired, changed ? builder.state : previous.models);
     writeLineage(env, project);
     pruneCompiled(env, project);
     const counted = models.filter((m) => !builder.waiting.has(m.name));

@@ -155,8 +155,10 @@ export async function writeState(c: DuckDBConnection, models: Iterable<ModelStat
 }
 
 /**
- * Files referenced before and not after go to garbage; garbage older than `retainMillis` is
- * deleted (a reader that opened an old catalog may still read its files until then).
+ * Files referenced before and not after go to garbage: `kept` while younger than `retainMillis`
+ * (a reader that opened an old catalog may still read its files until then), `expired` after.
+ * Nothing is deleted here: until the new catalog is published, the one readers open still names
+ * the files it replaces (see `deleteGarbage`).
  */
 export function collectGarbage(
   before: Map<string, ModelState>,
@@ -164,7 +166,7 @@ export function collectGarbage(
   garbage: GarbageFile[],
   retainMillis: number,
   now = new Date(),
-): GarbageFile[] {
+): { kept: GarbageFile[]; expired: string[] } {
   const live = new Set<string>();
   for (const m of after.values()) for (const f of m.files) live.add(f);
   const pending = new Map(garbage.filter((g) => !live.has(g.path)).map((g) => [g.path, g]));
@@ -172,15 +174,27 @@ export function collectGarbage(
     for (const f of m.files) if (!live.has(f) && !pending.has(f)) pending.set(f, { path: f, supersededAt: now.toISOString() });
   }
   const kept: GarbageFile[] = [];
+  const expired: string[] = [];
   for (const g of pending.values()) {
-    if (now.getTime() - Date.parse(g.supersededAt) >= retainMillis) {
-      fs.rmSync(g.path, { force: true });
-      removeEmptyParents(path.dirname(g.path));
-    } else {
-      kept.push(g);
-    }
+    if (now.getTime() - Date.parse(g.supersededAt) >= retainMillis) expired.push(g.path);
+    else kept.push(g);
   }
-  return kept;
+  return { kept, expired };
+}
+
+/**
+ * Deletes expired garbage, except files the published catalog (`published`) names: call it after
+ * the publish, so a process killed (or a build failing) before it never leaves the catalog readers
+ * open naming a deleted file.
+ */
+export function deleteGarbage(expired: string[], published: Map<string, ModelState>): void {
+  const named = new Set<string>();
+  for (const m of published.values()) for (const f of m.files) named.add(f);
+  for (const file of expired) {
+    if (named.has(file)) continue;
+    fs.rmSync(file, { force: true });
+    removeEmptyParents(path.dirname(file));
+  }
 }
 
 /**

@@ -1,0 +1,54 @@
+/**
+ * SIGKILL at chosen moments of a build: right after it deletes a superseded warehouse file.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Lakehouse } from '../../src/index.js';
+import { spawnOp } from '../helpers/child-ops.js';
+import { writeFiles } from '../helpers/models.js';
+import { syntheticItems } from '../helpers/synthetic-source.js';
+import { tempDir } from '../helpers/temp-lake.js';
+
+/** Opens `analytics.duckdb` READ_ONLY as any client would and counts every table and view outside `_duckhouse`. */
+async function readEveryModel(file: string): Promise<Record<string, number>> {
+  const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY', autoinstall_known_extensions: 'false' });
+  const c = await db.connect();
+  try {
+    const tables = (await c.runAndReadAll(`SELECT table_schema AS s, table_name AS t FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema <> '_duckhouse' ORDER BY ALL`)).getRowObjectsJS();
+    const out: Record<string, number> = {};
+    for (const { s, t } of tables as { s: string; t: string }[]) {
+      out[`${s}.${t}`] = Number((await c.runAndReadAll(`SELECT count(*) AS n FROM "${s}"."${t}"`)).getRowObjectsJS()[0]!.n);
+    }
+    return out;
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+describe('a build killed as it deletes superseded warehouse files', () => {
+  it('with retainSupersededMinutes 0, leaves the published catalog reading: no file it names is deleted before the new catalog replaces it', async () => {
+    const base = tempDir('duckhouse-kill-gc-');
+    const root = path.join(base, 'data');
+    const models = path.join(base, 'models');
+    writeFiles(models, {
+      'staging/stg_items.sql': `select id, store, price from {{ source('gc', 'items') }}`,
+      'marts/items.sql': `select id, store, price from {{ ref('stg_items') }}`,
+    });
+    const lake = await Lakehouse.open({ root, models, log: { console: false }, retainSupersededMinutes: 0 });
+    try {
+      await lake.extract([syntheticItems({ source: 'gc', batches: 1, rowsPerBatch: 100 })]);
+      expect((await lake.build()).status).toBe('success');
+      await lake.extract([syntheticItems({ source: 'gc', batches: 1, rowsPerBatch: 100, priceShift: 1 })]);
+    } finally {
+      await lake.close();
+    }
+    // The next build replaces marts.items' file: killed right after it deletes the old one.
+    const c = spawnOp({ root, models, op: 'build', retainSupersededMinutes: 0, killAfterRemoving: `${path.sep}warehouse${path.sep}` });
+    const { signal, stderr } = await c.exited;
+    expect(signal, `the build deleted a warehouse file: ${stderr}`).toBe('SIGKILL');
+    const tables = await readEveryModel(path.join(root, 'analytics.duckdb'));
+    expect(tables['marts.items']).toBe(200);
+  });
+});
