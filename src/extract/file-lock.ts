@@ -1,5 +1,6 @@
 /**
- * A cross-process lock file (`<file>.lock`, created with O_EXCL). The holder writes its host,
+ * A cross-process lock file (`<file>.lock`, a hard link to a temp file already holding its owner,
+ * so it never exists without one; O_EXCL where links are not supported). The holder writes its host,
  * pid and process start time; a lock whose owner died (or that never got one) is taken over, by
  * one process at a time. Used for cursors, crawl frontiers, OAuth token stores, bronze
  * compaction and the recovery of dead processes' temp folders.
@@ -53,35 +54,73 @@ async function createLockFile(target: string, identity: string, options: { timeo
   const lockFile = `${target}.lock`;
   const deadline = Date.now() + (options.timeoutMillis ?? 60_000);
   fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  // The owner is written first, into a temp file (writeFileAtomic's name, so the open after a
+  // crash removes it) hard-linked as the lock: the lock file never exists without its owner. A
+  // process killed between creating the lock and writing it would leave one nobody could check,
+  // blocking every other process for the owner-less grace (longer than the default lock timeout).
+  const owned = `${lockFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeOwned(owned, identity);
   let wait = 10;
-  for (;;) {
-    options.signal?.throwIfAborted();
-    try {
-      const fd = fs.openSync(lockFile, 'wx', 0o600);
-      try {
-        fs.writeSync(fd, identity);
-      } catch (error) {
-        // A lock file without its owner (say ENOSPC) would block everybody until it ages out.
-        fs.closeSync(fd);
-        fs.rmSync(lockFile, { force: true });
-        throw error;
+  try {
+    for (;;) {
+      options.signal?.throwIfAborted();
+      if (link(owned, lockFile, identity)) return;
+      const owner = readOwner(lockFile);
+      if (isStale(lockFile, owner) && takeOver(lockFile)) continue;
+      if (Date.now() >= deadline) {
+        // A holder on another host cannot be checked from here (a lake on a shared volume, or this
+        // machine under a new hostname, as a recreated container): say so, the lock file is the way out.
+        const elsewhere = owner?.host && owner.host !== currentProcess().host ? ` on host ${owner.host}, which this one cannot check: delete the lock file if that process is gone` : '';
+        throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}${elsewhere}); lock file ${lockFile}`);
       }
-      fs.closeSync(fd);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      await abortable(new Promise((resolve) => setTimeout(resolve, wait)), options.signal);
+      wait = Math.min(250, wait * 2);
     }
-    const owner = readOwner(lockFile);
-    if (isStale(lockFile, owner) && takeOver(lockFile)) continue;
-    if (Date.now() >= deadline) {
-      // A holder on another host cannot be checked from here (a lake on a shared volume, or this
-      // machine under a new hostname, as a recreated container): say so, the lock file is the way out.
-      const elsewhere = owner?.host && owner.host !== currentProcess().host ? ` on host ${owner.host}, which this one cannot check: delete the lock file if that process is gone` : '';
-      throw new LockError(`${options.what ?? target} is in use by another process (pid ${owner?.pid ?? '?'}${elsewhere}); lock file ${lockFile}`);
-    }
-    await abortable(new Promise((resolve) => setTimeout(resolve, wait)), options.signal);
-    wait = Math.min(250, wait * 2);
+  } finally {
+    fs.rmSync(owned, { force: true });
   }
+}
+
+function writeOwned(file: string, identity: string): void {
+  const fd = fs.openSync(file, 'w', 0o600);
+  try {
+    fs.writeSync(fd, identity);
+  } catch (error) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw error;
+  }
+  fs.closeSync(fd);
+}
+
+/** Creates `lockFile` holding `identity`, atomically; false when it exists. */
+function link(owned: string, lockFile: string, identity: string): boolean {
+  try {
+    fs.linkSync(owned, lockFile);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A file system without hard links: create it exclusively, then write the owner.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    fs.writeSync(fd, identity);
+  } catch (error) {
+    // A lock file without its owner (say ENOSPC) would block everybody until it ages out.
+    fs.closeSync(fd);
+    fs.rmSync(lockFile, { force: true });
+    throw error;
+  }
+  fs.closeSync(fd);
+  return true;
 }
 
 /**

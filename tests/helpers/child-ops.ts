@@ -35,6 +35,8 @@ export interface OpsConfig {
   killAfterFileOp?: number;
   /** Kill this process right after it first removes a file whose path contains this text. */
   killAfterRemoving?: string;
+  /** Kill this process right after it first opens a file whose path contains this text (before it writes to it). */
+  killAfterOpening?: string;
 }
 
 /** The source an extract op runs (the test builds the same one to re-run it in-process). */
@@ -66,9 +68,10 @@ export function spawnOp(config: OpsConfig): Child {
 
 /**
  * Counts renames and removals from now on; SIGKILLs this process right after the `killAfter`-th,
- * or right after the first removal of a file whose path contains `removing`.
+ * or right after the first removal of a file whose path contains `removing`, or the first open of
+ * one whose path contains `opening`.
  */
-function countFileOps(killAfter: number | undefined, removing: string | undefined): () => number {
+function countFileOps(killAfter: number | undefined, removing: string | undefined, opening: string | undefined): () => number {
   let n = 0;
   const counted = <A extends [unknown, ...unknown[]], R>(op: (...args: A) => R, removes: boolean) =>
     (...args: A): R => {
@@ -80,6 +83,14 @@ function countFileOps(killAfter: number | undefined, removing: string | undefine
   fs.renameSync = counted(fs.renameSync, false);
   fs.rmSync = counted(fs.rmSync, true);
   fs.unlinkSync = counted(fs.unlinkSync, true);
+  if (opening !== undefined) {
+    const openSync = fs.openSync;
+    fs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+      const fd = openSync(...args);
+      if (String(args[0]).includes(opening)) process.kill(process.pid, 'SIGKILL');
+      return fd;
+    }) as typeof fs.openSync;
+  }
   return () => n;
 }
 
@@ -88,7 +99,7 @@ async function main(): Promise<void> {
   const lake = await Lakehouse.open({ root: config.root, models: config.models, log: { console: false }, progress: false, retainSupersededMinutes: config.retainSupersededMinutes ?? 60 });
   try {
     process.stdout.write(`${JSON.stringify({ started: config.op })}\n`);
-    const fileOps = countFileOps(config.killAfterFileOp, config.killAfterRemoving);
+    const fileOps = countFileOps(config.killAfterFileOp, config.killAfterRemoving, config.killAfterOpening);
     const result = await runOp(lake, config);
     process.stdout.write(`${JSON.stringify({ result: { status: result.status, runId: result.runId }, fileOps: fileOps() })}\n`);
   } finally {

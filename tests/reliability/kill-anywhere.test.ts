@@ -1,5 +1,6 @@
 /**
- * SIGKILL at chosen moments of a build: right after it deletes a superseded warehouse file.
+ * SIGKILL at chosen moments: a build right after it deletes a superseded warehouse file, or
+ * right after it creates its lock file.
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,10 @@ import { Lakehouse } from '../../src/index.js';
 import { spawnOp } from '../helpers/child-ops.js';
 import { writeFiles } from '../helpers/models.js';
 import { syntheticItems } from '../helpers/synthetic-source.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { listFiles, tempDir } from '../helpers/temp-lake.js';
+
+/** Temp files writeFileAtomic left beside their targets (outside `.tmp/`). */
+const strayTmpFiles = (root: string): string[] => listFiles(root).filter((f) => f.endsWith('.tmp') && !f.startsWith(`.tmp${path.sep}`));
 
 /** Opens `analytics.duckdb` READ_ONLY as any client would and counts every table and view outside `_duckhouse`. */
 async function readEveryModel(file: string): Promise<Record<string, number>> {
@@ -50,5 +54,36 @@ describe('a build killed as it deletes superseded warehouse files', () => {
     expect(signal, `the build deleted a warehouse file: ${stderr}`).toBe('SIGKILL');
     const tables = await readEveryModel(path.join(root, 'analytics.duckdb'));
     expect(tables['marts.items']).toBe(200);
+  });
+});
+
+describe('a process killed while taking a lock', () => {
+  it('a build killed right after creating its lock file, before writing its owner into it, does not block the next build', async () => {
+    const base = tempDir('duckhouse-kill-lock-');
+    const root = path.join(base, 'data');
+    const models = path.join(base, 'models');
+    writeFiles(models, {
+      'staging/stg_items.sql': `select id, store, price from {{ source('lk', 'items') }}`,
+      'marts/items.sql': `select id, store, price from {{ ref('stg_items') }}`,
+    });
+    let lake = await Lakehouse.open({ root, models, log: { console: false } });
+    try {
+      await lake.extract([syntheticItems({ source: 'lk', batches: 1, rowsPerBatch: 100 })]);
+    } finally {
+      await lake.close();
+    }
+    const c = spawnOp({ root, models, op: 'build', killAfterOpening: 'analytics.duckdb.lock' });
+    const { signal, stderr } = await c.exited;
+    expect(signal, `killed taking the build lock: ${stderr}`).toBe('SIGKILL');
+    // Its process is dead: the lock is taken over at once, not after lockTimeoutMillis (a LockError).
+    lake = await Lakehouse.open({ root, models, log: { console: false }, lockTimeoutMillis: 5_000 });
+    try {
+      const build = await lake.build();
+      expect(build.status).toBe('success');
+      expect(await lake.query('SELECT count(*) AS n FROM marts.items')).toEqual([{ n: 100 }]);
+      expect(strayTmpFiles(root), 'temp files of the dead process, removed at open').toEqual([]);
+    } finally {
+      await lake.close();
+    }
   });
 });
