@@ -131,13 +131,24 @@ function link(owned: string, lockFile: string, identity: string): boolean {
  */
 function takeOver(lockFile: string): boolean {
   const guard = `${lockFile}.takeover`;
+  // The guard holds its owner, as a lock does: one left by a process killed during a takeover is
+  // removed as soon as that process is known dead, not after STALE_GUARD_MILLIS (longer than a
+  // short lockTimeoutMillis).
+  const identity = JSON.stringify(currentProcess());
+  const owned = `${guard}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeOwned(owned, identity);
   try {
-    fs.closeSync(fs.openSync(guard, 'wx', 0o600));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    // A takeover takes a moment: a guard this old was left by a process killed during one.
-    if (ageMillis(guard) > STALE_GUARD_MILLIS) fs.rmSync(guard, { force: true });
-    return false;
+    if (!link(owned, guard, identity)) {
+      const content = readFile(guard);
+      const owner = readOwner(guard);
+      // A guard without an owner (a version before owners, or being written where links are not
+      // supported): a takeover takes a moment, so one this old was left by a dead process.
+      const dead = owner ? !isAlive(owner) : ageMillis(guard) > STALE_GUARD_MILLIS;
+      if (dead && readFile(guard) === content) fs.rmSync(guard, { force: true });
+      return false;
+    }
+  } finally {
+    fs.rmSync(owned, { force: true });
   }
   try {
     if (isStale(lockFile, readOwner(lockFile))) fs.rmSync(lockFile, { force: true });

@@ -1,7 +1,10 @@
 /**
  * SIGKILL at chosen moments: a build right after it deletes a superseded warehouse file, or
- * right after it creates its lock file.
+ * right after it creates its lock file or the guard of a dead build's lock it takes over.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -58,6 +61,28 @@ describe('a build killed as it deletes superseded warehouse files', () => {
 });
 
 describe('a process killed while taking a lock', () => {
+  it('a build killed while taking over the lock of a dead build (holding the takeover guard) does not block the next build', async () => {
+    const base = tempDir('duckhouse-kill-takeover-');
+    const root = path.join(base, 'data');
+    const models = path.join(base, 'models');
+    writeFiles(models, { 'marts/one.sql': 'select 1 as x' });
+    // The lock of a build whose process is gone.
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    fs.mkdirSync(root, { recursive: true });
+    fs.writeFileSync(path.join(root, 'analytics.duckdb.lock'), JSON.stringify({ host: os.hostname(), pid: dead.pid, procStart: '' }));
+    const c = spawnOp({ root, models, op: 'build', killAfterOpening: 'analytics.duckdb.lock.takeover' });
+    const { signal, stderr } = await c.exited;
+    expect(signal, `killed taking the lock over: ${stderr}`).toBe('SIGKILL');
+    const lake = await Lakehouse.open({ root, models, log: { console: false }, lockTimeoutMillis: 5_000 });
+    try {
+      expect((await lake.build()).status).toBe('success');
+      expect(strayTmpFiles(root), 'temp files of the dead process, removed at open').toEqual([]);
+    } finally {
+      await lake.close();
+    }
+  });
+
   it('a build killed right after creating its lock file, before writing its owner into it, does not block the next build', async () => {
     const base = tempDir('duckhouse-kill-lock-');
     const root = path.join(base, 'data');
