@@ -37,6 +37,8 @@ export interface OpsConfig {
   killAfterRemoving?: string;
   /** Kill this process right after it first opens a file whose path contains this text (before it writes to it). */
   killAfterOpening?: string;
+  /** Count file operations from before `Lakehouse.open` (its recovery of dead processes included), not from the operation's start. */
+  countFromOpen?: boolean;
 }
 
 /** The source an extract op runs (the test builds the same one to re-run it in-process). */
@@ -96,10 +98,11 @@ function countFileOps(killAfter: number | undefined, removing: string | undefine
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2]!) as OpsConfig;
+  const early = config.countFromOpen ? countFileOps(config.killAfterFileOp, config.killAfterRemoving, config.killAfterOpening) : undefined;
   const lake = await Lakehouse.open({ root: config.root, models: config.models, log: { console: false }, progress: false, retainSupersededMinutes: config.retainSupersededMinutes ?? 60 });
   try {
     process.stdout.write(`${JSON.stringify({ started: config.op })}\n`);
-    const fileOps = countFileOps(config.killAfterFileOp, config.killAfterRemoving, config.killAfterOpening);
+    const fileOps = early ?? countFileOps(config.killAfterFileOp, config.killAfterRemoving, config.killAfterOpening);
     const result = await runOp(lake, config);
     process.stdout.write(`${JSON.stringify({ result: { status: result.status, runId: result.runId }, fileOps: fileOps() })}\n`);
   } finally {

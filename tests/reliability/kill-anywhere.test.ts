@@ -12,7 +12,8 @@
  * Half the kills land after a seeded delay, half right after a seeded one of the child's file
  * renames or removals (tests/helpers/child-ops.ts), between two steps of a commit protocol.
  * Then kills at chosen points, each the reproduction of a defect: a build deleting superseded
- * warehouse files, a process creating a lock file or taking over a dead process's lock.
+ * warehouse files, a process creating a lock file or taking over a dead process's lock. Last, a
+ * second kill during the open that recovers the first (at one of its first file operations).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -393,4 +394,48 @@ describe('a process killed while taking a lock', () => {
       await lake.close();
     }
   });
+});
+
+describe('a crash during the recovery of a crash', () => {
+  it('an extract killed between commit steps, then the next open killed while recovering it: the open after recovers the run whole', async () => {
+    const random = seededRandom(SEED + 1);
+    const base = tempDir('duckhouse-kill-recover-');
+    const root = path.join(base, 'data');
+    const models = path.join(base, 'models');
+    fs.mkdirSync(models, { recursive: true });
+    const { csvGlob } = writeInputs(path.join(base, 'in'));
+    const extract: OpsConfig = { root, models, op: 'csv', input: csvGlob, flushRows: 1_000, retainSupersededMinutes: 0 };
+    const calibration = spawnOp(extract);
+    const { code, stderr } = await calibration.exited;
+    expect(code, stderr).toBe(0);
+    const ops = (JSON.parse(calibration.lines.find((l) => l.startsWith('{"result"'))!) as { fileOps: number }).fileOps;
+    for (let trial = 0; trial < scaled(2, 6); trial++) {
+      const at = 1 + Math.floor(random() * ops);
+      const first = spawnOp({ ...extract, killAfterFileOp: at });
+      const pid = first.process.pid!;
+      expect((await first.exited).signal, `extract killed at file op ${at}`).toBe('SIGKILL');
+      // The next process is killed at one of its first file operations: its open's recovery.
+      const during = 1 + Math.floor(random() * 6);
+      const second = spawnOp({ root, models, op: 'build', countFromOpen: true, killAfterFileOp: during });
+      const { signal } = await second.exited;
+      const where = `trial ${trial}: extract killed at file op ${at}/${ops}, the next open at file op ${during} (${signal ?? 'finished'}), seed ${SEED}`;
+      const lake = await Lakehouse.open({ root, models, log: { console: false }, lockTimeoutMillis: LOCK_TIMEOUT_MILLIS });
+      try {
+        expect(strayTmpFiles(root), where).toEqual([]);
+        const runs = await runsOfPid(lake, pid);
+        // Killed at its last steps, the run may have recorded its finish: never `running`.
+        expect(runs.filter((r) => r.status !== 'abandoned' && r.status !== 'success'), where).toEqual([]);
+        await expectRecordedBronze(lake);
+        const rows = await liveRows(lake, 'files/orders');
+        expect(rows.dupes, where).toBe(0);
+        if (runs[0]) {
+          const [batches] = await lake.metrics.select('SELECT coalesce(sum(rows), 0) AS n, count(*) AS batches FROM source_batches WHERE run_id = $1', [runs[0].runId]);
+          expect(rows.perRun.get(runs[0].runId) ?? 0, `${where}: the killed run's bronze rows = its recorded batches`).toBe(Number(batches!.n));
+        }
+        expect(listFiles(lake.paths.tmp).filter((f) => !f.startsWith(`p${process.pid}-`)), `${where}: .tmp/ recovered`).toEqual([]);
+      } finally {
+        await lake.close();
+      }
+    }
+  }, 480_000);
 });
