@@ -17,7 +17,8 @@
  *   warning, its records not stored again and its links not followed;
  * - the site is not answering (connection refused or reset, timeouts, the circuit breaker open,
  *   429 or 503 after every retry): the source fails; the frontier committed so far stays, so
- *   the next run retries the page instead of skipping it.
+ *   the next run retries the page instead of skipping it. Another host not answering (an
+ *   external page, a link redirecting off-site) is that page's quarantine entry.
  */
 import { createHash } from 'node:crypto';
 import type { CheerioAPI } from 'cheerio';
@@ -310,8 +311,15 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
         return [];
       };
       if (!response) {
-        if (siteIsDown(error)) throw error;
-        return reject(pageErrorReason(error), error instanceof HttpError && error.status !== undefined ? { status: error.status } : {});
+        const extra = error instanceof HttpError && error.status !== undefined ? { status: error.status } : {};
+        if (siteIsDown(error)) {
+          // Another host not answering (a link of the shop redirecting to WhatsApp or a partner, an
+          // external page) is that page's problem: the shop is answering, its crawl goes on.
+          const host = error instanceof HttpError ? error.host : undefined;
+          if (entry.from === undefined || host === undefined || frontier.isOwnHost(host)) throw error;
+          return reject(`${host} is not answering: ${pageErrorReason(error)}`, extra);
+        }
+        return reject(pageErrorReason(error), extra);
       }
       const url = normalizeCrawlUrl(response.url) ?? entry.url;
       if (url !== entry.url) {
@@ -463,6 +471,12 @@ class Frontier {
   /** On the start URLs' origins or one their redirects led to (not an external link's). */
   isOwn(url: URL): boolean {
     return this.origins.has(url.origin);
+  }
+
+  /** Whether `host` (`name:port`) is that of one of the crawl's own origins. */
+  isOwnHost(host: string): boolean {
+    for (const origin of this.origins) if (new URL(origin).host === host) return true;
+    return false;
   }
 
   allowOrigin(url: string): void {

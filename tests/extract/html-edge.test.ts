@@ -388,6 +388,67 @@ describe('htmlSource edges', () => {
   });
 });
 
+describe('htmlSource and other hosts', () => {
+  /** A loopback server answering by path with `answer`; returns its URL and hits per path. */
+  async function serve(answer: (path: string, base: string) => { status?: number; type?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ url: string; hits: Record<string, number> }> {
+    const hits: Record<string, number> = {};
+    let base = '';
+    const server = http.createServer((req, res) => {
+      hits[req.url!] = (hits[req.url!] ?? 0) + 1;
+      const a = answer(req.url!, base);
+      res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'text/html; charset=utf-8', ...a.headers });
+      res.end(a.body ?? '');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    return { url: base, hits };
+  }
+  /** A loopback port nothing listens on. */
+  async function deadOrigin(): Promise<string> {
+    const server = http.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    return `http://127.0.0.1:${port}`;
+  }
+  const source = (startUrls: string[], extra: Record<string, unknown> = {}) =>
+    htmlSource({ source: 'edge', dataset: 'hosts', startUrls, follow: 'a', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: { ...FAST, retries: 2 }, ...extra });
+
+  it('a link of the shop redirecting to another host that does not answer is quarantined; the crawl goes on and finishes', async () => {
+    const dead = await deadOrigin();
+    const s = await serve((p) =>
+      p === '/'
+        ? { body: html('<a href="/whatsapp">fale conosco</a> <a href="/c/a">a</a> <a href="/c/b">b</a>') }
+        : p === '/whatsapp'
+          ? { status: 302, headers: { location: `${dead}/send?phone=55` } }
+          : { body: html(`<li class="p" data-sku="${p}">x</li>`) },
+    );
+    const lake = await tempLake();
+    const result = await lake.extract([source([`${s.url}/`], { limits: { ...FAST, retries: 2, inFlight: 1 } })]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
+    const q = fs.readFileSync(path.join(lake.paths.root, 'quarantine', 'edge', 'hosts', `${result.runId}.ndjson`), 'utf8');
+    const line = JSON.parse(q.trim()) as { record: unknown; reasons: { message: string }[] };
+    expect(line.record).toMatchObject({ url: `${s.url}/whatsapp`, from: `${s.url}/` });
+    expect(line.reasons[0]!.message).toMatch(new RegExp(`^${new URL(dead).host} is not answering: `));
+  });
+
+  it('an external page (followExternal) whose host does not answer is quarantined; the shop\'s own pages are all read', async () => {
+    const dead = await deadOrigin();
+    const s = await serve((p) => (p === '/' ? { body: html(`<a href="${dead}/parceiro">parceiro</a> <a href="/c/a">a</a>`) } : { body: html(`<li class="p" data-sku="${p}">x</li>`) }));
+    const lake = await tempLake();
+    const result = await lake.extract([source([`${s.url}/`], { followExternal: true })]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 1 });
+  });
+
+  it('the shop itself not answering still fails the source (the next run retries)', async () => {
+    const dead = await deadOrigin();
+    const lake = await tempLake();
+    const result = await lake.extract([source([`${dead}/`])]);
+    expect(result.sources[0]).toMatchObject({ status: 'failed' });
+  });
+});
+
 describe('quarantine edges', () => {
   it('secret-named fields in camelCase (accessToken, clientSecret, refreshToken, userPassword, xApiKey) are redacted', async () => {
     expect(['accessToken', 'clientSecret', 'refreshToken', 'userPassword', 'xApiKey', 'APIKey'].every(isSecretName)).toBe(true);

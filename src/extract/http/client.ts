@@ -363,7 +363,7 @@ export class HttpClient {
         throw signal.reason;
       }
       if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
-      throw this.networkError(error, method, href, attempt);
+      throw this.networkError(error, method, href, attempt, at.host);
     }
     at.latencyMs += performance.now() - since;
     const status = response.statusCode;
@@ -382,6 +382,7 @@ export class HttpClient {
         method,
         url: href,
         attempts: attempt,
+        host: at.host,
         status,
         statusText: response.statusMessage,
         retryAfter: headerText(response.headers['retry-after']),
@@ -407,6 +408,7 @@ export class HttpClient {
           method,
           url: href,
           attempts: attempt,
+          host: at.host,
           status,
           contentType: headerText(response.headers['content-type']),
           bytes: raw.length,
@@ -418,13 +420,14 @@ export class HttpClient {
     return { url: finalUrl, status, headers: response.headers, body: body as T, bytes: raw.length, attempts: attempt };
   }
 
-  private networkError(error: unknown, method: string, url: string, attempt: number): HttpError {
+  /** `host`: the one the request (or the redirect hop) failed on. */
+  private networkError(error: unknown, method: string, url: string, attempt: number, host: string): HttpError {
     // got's errors hold the request options (headers included): keep only a redacted message.
     const message = redactString(error instanceof Error ? error.message : String(error));
     const cause = Object.assign(new Error(message), { code: (error as { code?: string }).code });
-    if (error instanceof TimeoutError) return new HttpTimeoutError({ method, url, attempts: attempt, timeoutMillis: this.limits.requestTimeoutMillis, cause });
+    if (error instanceof TimeoutError) return new HttpTimeoutError({ method, url, attempts: attempt, host, timeoutMillis: this.limits.requestTimeoutMillis, cause });
     const errno = error instanceof RequestError ? error.code : (error as { code?: string }).code;
-    return new HttpNetworkError({ method, url, attempts: attempt, errno, message, readFailed: error instanceof ReadError, cause });
+    return new HttpNetworkError({ method, url, attempts: attempt, host, errno, message, readFailed: error instanceof ReadError, cause });
   }
 }
 

@@ -12,6 +12,8 @@ export interface HttpErrorDetails {
   url: string;
   /** 1-based attempt that produced this error. */
   attempts: number;
+  /** The host that failed or answered: the URL's, unless a redirect led to another. */
+  host?: string;
   cause?: unknown;
 }
 
@@ -22,6 +24,8 @@ export class HttpError extends SourceError {
   readonly url: string;
   readonly attempts: number;
   readonly status: number | undefined;
+  /** The host that failed or answered: the URL's, or the one a redirect led to. */
+  readonly host: string | undefined;
 
   constructor(code: string, what: string, details: HttpErrorDetails & { status?: number; retryable: boolean }) {
     const url = redactString(details.url);
@@ -31,6 +35,15 @@ export class HttpError extends SourceError {
     this.url = url;
     this.attempts = details.attempts;
     this.status = details.status;
+    this.host = details.host ?? hostOf(details.url);
+  }
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
   }
 }
 
@@ -97,7 +110,7 @@ export class HttpBodyError extends HttpError {
 
 /** The host failed too often in a row: it is skipped until the cooldown ends. Not retryable. */
 export class CircuitOpenError extends HttpError {
-  readonly host: string;
+  override readonly host: string;
   readonly retryAtMillis: number;
 
   constructor(details: HttpErrorDetails & { host: string; retryAtMillis: number; failures: number }) {
