@@ -37,7 +37,7 @@ import { defineSource, type ExtractContext, type PartitionBy, type Source, type 
 
 /** The page being read, as `extract` and `follow` functions see it. */
 export interface HtmlPage {
-  /** The page's URL after redirects, normalized (no fragment, query parameters sorted). */
+  /** The page's URL after redirects, normalized (no fragment nor `utm_*` parameters, query parameters sorted). */
   url: string;
   status: number;
 }
@@ -178,8 +178,8 @@ function loadCheerio(): Promise<Cheerio> {
 }
 
 /**
- * A URL as the crawler compares and requests it: absolute, http(s) only, without fragment or
- * `user:password@`, with percent-escapes upper-cased and query parameters sorted. Undefined for anything else
+ * A URL as the crawler compares and requests it: absolute, http(s) only, without fragment,
+ * `user:password@` or `utm_*` parameters, with percent-escapes upper-cased and query parameters sorted. Undefined for anything else
  * (`mailto:`, `javascript:`, garbage).
  * @example normalizeCrawlUrl('?sort=a&page=2#top', 'https://loja.com.br/c/x') // 'https://loja.com.br/c/x?page=2&sort=a'
  */
@@ -207,8 +207,15 @@ export function normalizeCrawlUrl(href: string, base?: string): string | undefin
 const upperEscapes = (s: string): string => s.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
 
 /**
- * Parameters sorted by name in the order of `URLSearchParams.sort()`, each kept as written:
- * re-serializing would turn a bare `?x` into `?x=` (another request) and re-encode values.
+ * Campaign parameters (`utm_source`, `utm_campaign`…): a banner's link and the menu's to one
+ * category are one page, which would otherwise be fetched and stored twice. Crawlee drops them too.
+ */
+const TRACKING_PARAMETER = /^utm_/i;
+
+/**
+ * Parameters sorted by name in the order of `URLSearchParams.sort()`, each kept as written
+ * (campaign parameters dropped): re-serializing would turn a bare `?x` into `?x=` (another
+ * request) and re-encode values.
  */
 function sortQuery(query: string): string {
   const name = (pair: string): string => {
@@ -219,7 +226,11 @@ function sortQuery(query: string): string {
       return raw;
     }
   };
-  const pairs = query.split('&').filter((pair) => pair !== '').map((pair) => ({ pair, name: name(pair) }));
+  const pairs = query
+    .split('&')
+    .filter((pair) => pair !== '')
+    .map((pair) => ({ pair, name: name(pair) }))
+    .filter((p) => !TRACKING_PARAMETER.test(p.name));
   // Array sort is stable: repeated names keep their order, as in URLSearchParams.sort().
   return pairs
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

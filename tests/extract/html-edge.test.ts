@@ -74,6 +74,22 @@ describe('htmlSource edges', () => {
     expect(await lake.bronze('edge/pct')).toHaveLength(1);
   });
 
+  it('a link with campaign parameters ("/c/x?utm_source=home&utm_campaign=natal") is the page "/c/x": fetched once, its records stored once (Crawlee drops them too)', async () => {
+    expect(normalizeCrawlUrl('/c/x?utm_source=home&page=2&UTM_Medium=banner#top', 'http://h/')).toBe('http://h/c/x?page=2');
+    expect(normalizeCrawlUrl('/c/x?utm_source=home', 'http://h/')).toBe('http://h/c/x');
+    const s = await siteOf({
+      '/': html('<a class="n" href="/c/x?utm_source=home&utm_campaign=natal">banner</a> <a class="n" href="/c/x">menu</a>'),
+      '/c/x': html('<li class="p" data-sku="A">A</li>'),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'utm', startUrls: [`${s.url}/`], follow: 'a.n', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string(), _url: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(s.hits).toEqual({ '/': 1, '/c/x': 1 });
+    expect(((await lake.bronze('edge/utm')) as { _url: string }[]).map((r) => r._url)).toEqual([`${s.url}/c/x`]);
+  });
+
   it('a link with a bare query key ("/q?x") is requested as written, not as "/q?x="; parameters are sorted as written', async () => {
     expect(normalizeCrawlUrl('/q?x', 'http://h/')).toBe('http://h/q?x');
     expect(normalizeCrawlUrl('/q?x&b=2&&a=1', 'http://h/')).toBe('http://h/q?a=1&b=2&x');
