@@ -349,7 +349,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       }
       const page: HtmlPage = { url, status: response.status };
       const contentType = String(response.headers['content-type'] ?? '');
-      if (contentType && !/html|xml/i.test(contentType)) return reject(`not an HTML page (content-type ${contentType})`, { status: response.status });
+      if (contentType && !isPageType(contentType)) return reject(`not an HTML page (content-type ${contentType})`, { status: response.status });
       const $ = cheerio.load(response.body);
       if ($('body *').length === 0 && $('body').text().trim() === '') return reject('empty page: the HTML has no content', { status: response.status, bytes: response.bytes });
       if (looksTruncated(response.body)) {
@@ -682,6 +682,15 @@ function siteIsDown(error: unknown): boolean {
   if (error instanceof HttpNetworkError) return error.retryable;
   if (error instanceof HttpStatusError) return error.status === 429 || error.status === 503;
   return !(error instanceof HttpError); // aborted, closed: not about the page
+}
+
+/**
+ * Whether a Content-Type is a page: HTML, XHTML, or XML (old sites serve their XHTML so). Not any
+ * `…+xml`: an SVG image or an RSS feed is no page, and its links are not the site's.
+ */
+function isPageType(contentType: string): boolean {
+  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return type === 'text/html' || type === 'application/xhtml+xml' || type === 'text/xml' || type === 'application/xml';
 }
 
 /** What may come before `<html>`: a BOM, whitespace, an XML declaration, doctypes and comments. */

@@ -349,6 +349,46 @@ describe('htmlSource edges', () => {
     expect((result.sources[0]!.warnings ?? []).join(' ')).toMatch(/page=4.*same.*page=3|same.*page=3/);
   });
 
+  it('a link to an SVG image or an RSS feed (XML, but not a page) is quarantined as not HTML; XHTML and XML pages are read', async () => {
+    const served: Record<string, { type: string; body: string }> = {
+      '/img/logo.svg': { type: 'image/svg+xml', body: '<svg xmlns="http://www.w3.org/2000/svg"><a href="/x"><text>Oferta</text></a></svg>' },
+      '/feed': { type: 'application/rss+xml; charset=utf-8', body: '<?xml version="1.0"?><rss><channel><item><link>/y</link></item></channel></rss>' },
+      '/xhtml': { type: 'application/xhtml+xml', body: `<?xml version="1.0"?>${html('<li class="p" data-sku="X">X</li>')}` },
+      '/xml': { type: 'text/xml', body: html('<li class="p" data-sku="Y">Y</li>') },
+    };
+    const requested: string[] = [];
+    const server = http.createServer((req, res) => {
+      requested.push(req.url!);
+      const page = req.url === '/' ? { type: 'text/html', body: html(Object.keys(served).map((p) => `<a href="${p}">${p}</a>`).join(' ')) } : served[req.url!];
+      if (page === undefined) {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        res.end(html('no'));
+        return;
+      }
+      res.writeHead(200, { 'content-type': page.type });
+      res.end(page.body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'types', startUrls: [`${base}/`], follow: 'a', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 2 });
+    const lines = fs
+      .readFileSync(path.join(lake.paths.root, 'quarantine', 'edge', 'types', `${result.runId}.ndjson`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { url: string; reasons: { message: string }[] });
+    expect(Object.fromEntries(lines.map((l) => [l.url.replace(base, ''), l.reasons[0]!.message]))).toEqual({
+      '/img/logo.svg': 'not an HTML page (content-type image/svg+xml)',
+      '/feed': 'not an HTML page (content-type application/rss+xml; charset=utf-8)',
+    });
+    // The image's link is not a page's link: not followed.
+    expect(requested.sort()).toEqual(['/', ...Object.keys(served)].sort());
+  });
+
   it('a page ending "</html>" then a comment is whole (no truncation warning); one without </html> still warns', async () => {
     const s = await siteOf({
       '/': '<!doctype html><html><body><li class="p" data-sku="A">A</li></body></html>\n<!-- generated in 0.02s by cache -->\n',
