@@ -179,7 +179,8 @@ function loadCheerio(): Promise<Cheerio> {
 
 /**
  * A URL as the crawler compares and requests it: absolute, http(s) only, without fragment,
- * `user:password@` or `utm_*` parameters, with percent-escapes upper-cased and query parameters sorted. Undefined for anything else
+ * `user:password@` or `utm_*` parameters, with percent-escapes upper-cased (those of unreserved characters decoded)
+ * and query parameters sorted. Undefined for anything else
  * (`mailto:`, `javascript:`, garbage).
  * @example normalizeCrawlUrl('?sort=a&page=2#top', 'https://loja.com.br/c/x') // 'https://loja.com.br/c/x?page=2&sort=a'
  */
@@ -204,7 +205,15 @@ export function normalizeCrawlUrl(href: string, base?: string): string | undefin
   return url.href;
 }
 
-const upperEscapes = (s: string): string => s.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+/**
+ * Percent-escapes upper-cased, and those of unreserved characters decoded (`%7E` is `~`, RFC 3986
+ * §6.2.2.2: encoders such as old PHP's escaped it), so one page is one URL whichever way a link wrote it.
+ */
+const upperEscapes = (s: string): string =>
+  s.replace(/%[0-9a-f]{2}/gi, (escape) => {
+    const char = String.fromCharCode(Number.parseInt(escape.slice(1), 16));
+    return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape.toUpperCase();
+  });
 
 /**
  * Campaign parameters (`utm_source`, `utm_campaign`…): a banner's link and the menu's to one

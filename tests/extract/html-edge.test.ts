@@ -74,6 +74,22 @@ describe('htmlSource edges', () => {
     expect(await lake.bronze('edge/pct')).toHaveLength(1);
   });
 
+  it('a link with an unreserved character escaped ("/c/%7Eofertas", "/c/caf%2De") is the page written plainly ("/c/~ofertas"): fetched once (RFC 3986 §6.2.2.2)', async () => {
+    expect(normalizeCrawlUrl('/c/%7eofertas?sort=pre%C3%A7o%2Dasc', 'http://h/')).toBe('http://h/c/~ofertas?sort=pre%C3%A7o-asc');
+    // Reserved characters stay escaped: "%2F" is not a path separator, "%26" not a parameter separator.
+    expect(normalizeCrawlUrl('/c/a%2Fb?q=a%26b', 'http://h/')).toBe('http://h/c/a%2Fb?q=a%26b');
+    const s = await siteOf({
+      '/': html('<a class="n" href="/c/~ofertas">1</a> <a class="n" href="/c/%7Eofertas">2</a> <a class="n" href="/c/%7eofertas">3</a>'),
+      '/c/~ofertas': html('<li class="p" data-sku="OF-1">Oferta</li>'),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'unres', startUrls: [`${s.url}/`], follow: 'a.n', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(s.hits).toEqual({ '/': 1, '/c/~ofertas': 1 });
+  });
+
   it('a link with campaign parameters ("/c/x?utm_source=home&utm_campaign=natal") is the page "/c/x": fetched once, its records stored once (Crawlee drops them too)', async () => {
     expect(normalizeCrawlUrl('/c/x?utm_source=home&page=2&UTM_Medium=banner#top', 'http://h/')).toBe('http://h/c/x?page=2');
     expect(normalizeCrawlUrl('/c/x?utm_source=home', 'http://h/')).toBe('http://h/c/x');
