@@ -143,7 +143,7 @@ const optionsSchema = z.strictObject({
 /** The frontier as saved in the cursor. */
 const crawlStateSchema = z.object({
   v: z.literal(1),
-  /** The start URLs it grew from: other start URLs start a new crawl. */
+  /** The start URLs it grew from: other start URLs (not the same in another order) start a new crawl. */
   start: z.array(z.string()),
   /** Origins crawled: the start URLs' and those their redirects led to. */
   origins: z.array(z.string()),
@@ -458,7 +458,7 @@ class Frontier {
       s.visited = s.visited.map(reveal);
       s.queue = s.queue.map((e) => ({ url: reveal(e.url), ...(e.from === undefined ? {} : { from: reveal(e.from) }) }));
     }
-    const resumable = state.success && (sameList(state.data.start, startUrls) || sameList(state.data.start.map(legacyKey), startUrls.map(legacyKey)));
+    const resumable = state.success && (sameSet(state.data.start, startUrls) || sameSet(state.data.start.map(legacyKey), startUrls.map(legacyKey)));
     if (state.success && !resumable) ctx.warn(`${ctx.source}/${ctx.dataset}: the start URLs changed since the unfinished crawl; starting a new crawl`);
     else if (saved !== undefined && !state.success && !isFinished(saved)) ctx.warn(`${ctx.source}/${ctx.dataset}: the saved crawl state is not readable; starting a new crawl`);
     if (resumable) {
@@ -678,8 +678,11 @@ function otherPageOf(a: string, b: string): boolean {
   return differing.length === 1 && px.every(([name], i) => name === py[i]![0]) && differing.every(([name, value]) => /^\d+$/.test(value) && /^\d+$/.test(y.searchParams.get(name) ?? ''));
 }
 
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** The same start URLs, in any order: listing them in another order is the same crawl. */
+function sameSet(a: string[], b: string[]): boolean {
+  const x = new Set(a);
+  const y = new Set(b);
+  return x.size === y.size && [...x].every((u) => y.has(u));
 }
 
 /**

@@ -555,6 +555,39 @@ describe('quarantine edges', () => {
   });
 });
 
+describe('an unfinished crawl', () => {
+  it('resumes when its start URLs are listed in another order (the same crawl): its pages done are not fetched again', async () => {
+    const s = await siteOf({
+      '/c/a': html('<a href="/p/1">1</a> <a href="/p/2">2</a>'),
+      '/c/b': html('<a href="/p/3">3</a>'),
+      '/p/1': html('<li class="p" data-sku="1">1</li>'),
+      '/p/2': html('<li class="p" data-sku="2">2</li>'),
+      '/p/3': html('<li class="p" data-sku="3">3</li>'),
+    });
+    const lake = await tempLake();
+    // Saved by a crawl of [/c/a, /c/b] killed after /c/a, /c/b and /p/1.
+    const cursor = {
+      v: 1,
+      start: [`${s.url}/c/a`, `${s.url}/c/b`],
+      origins: [s.url],
+      visited: [`${s.url}/c/a`, `${s.url}/c/b`, `${s.url}/p/1`],
+      queue: [
+        { url: `${s.url}/p/2`, from: `${s.url}/c/a` },
+        { url: `${s.url}/p/3`, from: `${s.url}/c/b` },
+      ],
+      pages: 3,
+    };
+    fs.mkdirSync(path.join(lake.paths.state, 'cursors'), { recursive: true });
+    fs.writeFileSync(path.join(lake.paths.state, 'cursors', 'edge.order.json'), JSON.stringify({ cursor, runId: '20261101T000000000Z-aaaaaa', savedAt: '2026-11-01T00:00:00.000Z' }));
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'order', startUrls: [`${s.url}/c/b`, `${s.url}/c/a`], follow: 'a', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(result.sources[0]!.warnings ?? []).toEqual([]);
+    expect(s.hits).toEqual({ '/p/2': 1, '/p/3': 1 });
+  });
+});
+
 describe('a crawl an earlier version left unfinished', () => {
   /** How versions before links kept their query as written saved a URL: `URLSearchParams.sort()` re-encodes it (`,` → `%2C`, `?new` → `?new=`). */
   function savedByOldVersion(url: string): string {
