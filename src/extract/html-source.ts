@@ -653,11 +653,13 @@ function isFinished(saved: unknown): boolean {
  * A URL as versions before links kept their query as written saved it in the frontier, escapes upper-cased: they
  * re-encoded the query (`?map=c,c` saved as `?map=c%2Cc`, a bare `?x` as `?x=`) and kept an empty
  * `?`. Compared as saved, a crawl those versions left unfinished looked like one of other start
- * URLs and started over, and its pages done were fetched and stored again.
+ * URLs and started over, and its pages done were fetched and stored again. Without `utm_*`
+ * parameters, which earlier versions kept: a page done saved with them is the page linked without.
  */
 function legacyKey(url: string): string {
   try {
     const u = new URL(url);
+    for (const name of [...u.searchParams.keys()]) if (TRACKING_PARAMETER.test(name)) u.searchParams.delete(name);
     if (u.search) u.searchParams.sort();
     else u.search = '';
     return upperEscapes(u.href);

@@ -589,6 +589,22 @@ describe('an unfinished crawl', () => {
 });
 
 describe('a crawl an earlier version left unfinished', () => {
+  it('with pages done saved with their utm_* parameters: those pages, linked without them, are not fetched again', async () => {
+    const s = await siteOf({
+      '/c/y': html('<a href="/c/x">x</a> <a href="/c/x?utm_source=menu">x</a>'),
+      '/c/x': html('<li class="p" data-sku="x">x</li>'),
+    });
+    const lake = await tempLake();
+    const cursor = { v: 1, start: [`${s.url}/`], origins: [s.url], visited: [`${s.url}/`, `${s.url}/c/x?utm_source=home`], queue: [{ url: `${s.url}/c/y`, from: `${s.url}/` }], pages: 2 };
+    fs.mkdirSync(path.join(lake.paths.state, 'cursors'), { recursive: true });
+    fs.writeFileSync(path.join(lake.paths.state, 'cursors', 'edge.utm.json'), JSON.stringify({ cursor, runId: '20261101T000000000Z-aaaaaa', savedAt: '2026-11-01T00:00:00.000Z' }));
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'utm', startUrls: [`${s.url}/`], follow: 'a', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 0 });
+    expect(s.hits).toEqual({ '/c/y': 1 });
+  });
+
   /** How versions before links kept their query as written saved a URL: `URLSearchParams.sort()` re-encodes it (`,` → `%2C`, `?new` → `?new=`). */
   function savedByOldVersion(url: string): string {
     const u = new URL(url);
