@@ -11,8 +11,8 @@
  *
  * What happens to a page that cannot be read:
  * - the site answered and the answer is wrong (404, 410, 500, a redirect loop, an empty or
- *   non-HTML page, `extract` throwing): a quarantine entry with the URL and the reason, and the
- *   crawl goes on;
+ *   non-HTML page — refused from its headers, a PDF is not downloaded —, `extract` throwing): a
+ *   quarantine entry with the URL and the reason, and the crawl goes on;
  * - a listing page repeating the records of a sibling (`?page=4` answered as `?page=3`): a
  *   warning, its records not stored again and its links not followed;
  * - the site is not answering (connection refused or reset, timeouts, the circuit breaker open,
@@ -32,7 +32,7 @@ import { stringifyJsonExact } from './json-exact.js';
 import type { HttpResponse } from './http/client.js';
 import type { AuthStrategy } from './http/oauth.js';
 import { createHttpContext } from './http/http-context.js';
-import { CircuitOpenError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from './http/http-errors.js';
+import { CircuitOpenError, HttpContentTypeError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from './http/http-errors.js';
 import { defineSource, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
 
 /** The page being read, as `extract` and `follow` functions see it. */
@@ -316,7 +316,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       return sibling;
     };
     const fetchPage = (entry: QueueEntry): Promise<Fetched> =>
-      http.request<string>(entry.url, { responseType: 'text' }).then(
+      http.request<string>(entry.url, { responseType: 'text', acceptContentType: (type) => type === '' || isPageType(type) }).then(
         (response) => ({ entry, response }),
         (error: unknown) => ({ entry, error }),
       );
@@ -339,6 +339,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
           if (entry.from === undefined || host === undefined || frontier.isOwnHost(host)) throw error;
           return reject(`${host} is not answering: ${pageErrorReason(error)}`, extra);
         }
+        if (error instanceof HttpContentTypeError) return reject(`not an HTML page (content-type ${error.contentType})`, extra);
         return reject(pageErrorReason(error), extra);
       }
       const url = normalizeCrawlUrl(response.url) ?? entry.url;

@@ -513,6 +513,23 @@ describe('htmlSource and other hosts', () => {
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 1 });
   });
 
+  it('a link to a PDF (an offers leaflet) is quarantined as not HTML from its headers, without downloading it', async () => {
+    // The leaflet's body never ends: a crawler reading it whole would wait for the request timeout.
+    const leaflet = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/pdf' });
+      res.write(Buffer.alloc(64 * 1024, 0x25));
+    });
+    await new Promise<void>((r) => leaflet.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => { leaflet.closeAllConnections(); leaflet.close(() => r()); }));
+    const leafletUrl = `http://127.0.0.1:${(leaflet.address() as { port: number }).port}/encarte.pdf`;
+    const site = await serve((p) => (p === '/' ? { body: html(`<a href="${leafletUrl}">encarte</a> <a href="/c/a">a</a>`) } : { body: html(`<li class="p" data-sku="${p}">x</li>`) }));
+    const lake = await tempLake();
+    const result = await lake.extract([source([`${site.url}/`], { followExternal: true, limits: { ...FAST, retries: 0, requestTimeoutMillis: 15_000 } })]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1, rejected: 1 });
+    const q = fs.readFileSync(path.join(lake.paths.root, 'quarantine', 'edge', 'hosts', `${result.runId}.ndjson`), 'utf8');
+    expect((JSON.parse(q.trim()) as { reasons: { message: string }[] }).reasons[0]!.message).toBe('not an HTML page (content-type application/pdf)');
+  }, 30_000);
+
   it('the shop itself not answering still fails the source (the next run retries)', async () => {
     const dead = await deadOrigin();
     const lake = await tempLake();

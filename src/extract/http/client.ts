@@ -21,6 +21,7 @@ import { circuitBreakerFor } from './circuit-breaker.js';
 import {
   CircuitOpenError,
   HttpBodyError,
+  HttpContentTypeError,
   HttpError,
   HttpNetworkError,
   HttpStatusError,
@@ -50,6 +51,11 @@ export interface HttpRequestOptions {
   acceptStatuses?: number[];
   /** `false` skips the auth strategy (token endpoints). */
   auth?: false;
+  /**
+   * Whether a 2xx response's Content-Type (`''` when none) is taken: if not, the request is refused
+   * with an HttpContentTypeError as soon as its headers arrive, its body not downloaded.
+   */
+  acceptContentType?: (contentType: string) => boolean;
   /** `unsent-only`: retry only failures where the request surely never reached the server. */
   retry?: 'all' | 'unsent-only';
   signal?: AbortSignal;
@@ -340,8 +346,9 @@ export class HttpClient {
       since = performance.now();
     };
     let response;
+    let notTaken: { status: number; contentType: string } | undefined;
     try {
-      response = await got(url, {
+      const request = got(url, {
         method: method as Method,
         headers,
         ...(options.json !== undefined ? { json: options.json } : {}),
@@ -354,8 +361,30 @@ export class HttpClient {
         signal,
         hooks: { beforeRedirect: [beforeRedirect] },
       });
+      const accept = options.acceptContentType;
+      if (accept) {
+        // got's own 'response' comes once the body is read: each hop's native response comes with its headers.
+        request.on('request', (sent: http.ClientRequest) => {
+          sent.once('response', (res: http.IncomingMessage) => {
+            const status = res.statusCode ?? 0;
+            const contentType = headerText(res.headers['content-type']) ?? '';
+            if (status >= 200 && status < 300 && !accept(contentType)) {
+              notTaken = { status, contentType };
+              request.cancel();
+            }
+          });
+        });
+      }
+      response = await request;
     } catch (error) {
       if (refused) throw refused; // the hop was not sent
+      if (notTaken) {
+        // The host answered, sanely: only not with what this request takes.
+        at.latencyMs += performance.now() - since;
+        at.statuses[notTaken.status] = (at.statuses[notTaken.status] ?? 0) + 1;
+        breakerAt.success();
+        throw new HttpContentTypeError({ method, url: href, attempts: attempt, host: at.host, ...notTaken });
+      }
       at.latencyMs += performance.now() - since;
       at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
       if (signal?.aborted) {

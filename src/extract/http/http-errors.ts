@@ -108,6 +108,19 @@ export class HttpBodyError extends HttpError {
   }
 }
 
+/**
+ * A 2xx whose Content-Type the request does not take (a PDF where a page was wanted): refused from
+ * its headers, its body not downloaded. Not retryable: the host answered.
+ */
+export class HttpContentTypeError extends HttpError {
+  readonly contentType: string;
+
+  constructor(details: HttpErrorDetails & { status: number; contentType: string }) {
+    super('HTTP_CONTENT_TYPE', `HTTP ${details.status} is ${details.contentType || 'of no content-type'}, not a type taken: not downloaded`, { ...details, retryable: false });
+    this.contentType = details.contentType;
+  }
+}
+
 /** The host failed too often in a row: it is skipped until the cooldown ends. Not retryable. */
 export class CircuitOpenError extends HttpError {
   override readonly host: string;
