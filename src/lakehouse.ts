@@ -64,7 +64,10 @@ export interface ExtractOptions {
   extractedAt?: Date;
 }
 
-const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.PRAGMA, StatementType.CALL]);
+// No PRAGMA: DuckDB prepares a PRAGMA that returns rows (show_tables, table_info, version…) as the
+// SELECT it stands for; one left a PRAGMA changes the session (enable_profiling, disable_optimizer…),
+// which would hold for every later query and export on the shared query connection.
+const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.CALL]);
 
 /** The SQL from its first keyword on: leading whitespace and comments dropped. */
 function fromFirstKeyword(sql: string): string {

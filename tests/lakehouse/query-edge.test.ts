@@ -292,3 +292,14 @@ describe('lake.query: a PIVOT without an IN list is one statement', () => {
     expect(r.out).toBe('x,y\n1,2\n');
   }, 60_000);
 });
+
+describe('lake.query: a PRAGMA that changes the session is not read-only', () => {
+  it('refuses PRAGMA enable_profiling / disable_optimizer (they changed the query connection for every later query and export); PRAGMAs that return rows still run', async () => {
+    const lake = await tempLake();
+    for (const pragma of ['PRAGMA enable_profiling', 'PRAGMA disable_optimizer', 'pragma enable_progress_bar', 'PRAGMA force_checkpoint']) {
+      await expect(lake.query(pragma), pragma).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY', message: expect.stringMatching(/read-only: PRAGMA statements/) });
+    }
+    expect((await lake.query('PRAGMA version')).length).toBe(1);
+    expect(await lake.query('PRAGMA show_tables')).toEqual([]);
+  });
+});
