@@ -303,3 +303,13 @@ describe('lake.query: a PRAGMA that changes the session is not read-only', () =>
     expect(await lake.query('PRAGMA show_tables')).toEqual([]);
   });
 });
+
+describe('lake.query: BIT values', () => {
+  it("come back as DuckDB's text for the bits ('0101'), as queryArrow gives them, not as node-api's internal bytes", async () => {
+    const lake = await tempLake();
+    const Q = `select '0101'::BIT as b, ['11'::BIT, NULL] as bs`;
+    // Was { b: <Buffer 04 f5>, … }: a padding byte and the bits padded with ones.
+    expect(await lake.query(Q)).toEqual([{ b: '0101', bs: ['11', null] }]);
+    expect(rowsOf(await lake.queryArrow(Q)).map((r) => plain(r))).toEqual([{ b: '0101', bs: ['11', null] }]);
+  });
+});
