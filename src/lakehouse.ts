@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBExtractedStatements, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
-import { BIGINT, BOOLEAN, DOUBLE, DuckDBInstance, DuckDBTimestampTZValue, HUGEINT, LIST, SQLNULL, StatementType, TIMESTAMPTZ, VARCHAR, listValue, type DuckDBType } from './db/duckdb.js';
+import { BIGINT, BLOB, BOOLEAN, DOUBLE, DuckDBInstance, blobValue, DuckDBTimestampTZValue, HUGEINT, LIST, SQLNULL, StatementType, TIMESTAMPTZ, VARCHAR, listValue, type DuckDBType } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { redactString } from './redact.js';
@@ -1027,6 +1027,7 @@ const isInt64 = (n: number): boolean => Number.isInteger(n) && n >= -(2 ** 63) &
 
 function kindOf(value: unknown): string {
   if (value instanceof Date) return 'a Date';
+  if (value instanceof Uint8Array) return 'a Uint8Array';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
@@ -1043,6 +1044,7 @@ function itemsType(items: [unknown, string][]): DuckDBType | undefined {
   const other = present.find(([v]) => kindOf(v) !== kindOf(first));
   if (other) throw new ConfigError(`lake.query: parameter ${other[1]} is ${kindOf(other[0])} but ${firstName} is ${kindOf(first)}: the items of a list must be of one type`);
   if (first instanceof Date) return TIMESTAMPTZ;
+  if (first instanceof Uint8Array) return BLOB;
   if (Array.isArray(first)) {
     const inner = itemsType(present.flatMap(([list, name]) => (list as unknown[]).map((v, i): [unknown, string] => [v, `${name}[${i}]`])));
     return inner && LIST(inner);
@@ -1069,6 +1071,8 @@ function toDuckValue(value: unknown, name: string): BoundValue {
     return { value: new DuckDBTimestampTZValue(BigInt(ms) * 1000n) };
   }
   if (value === undefined) return { value: null };
+  // A BLOB, as lake.query returns one (node-api typed a Uint8Array as ANY and could not bind it).
+  if (value instanceof Uint8Array) return { value: blobValue(value), type: BLOB };
   // node-api binds an integral number as INTEGER/BIGINT: 1e300 failed "bigint out of int64 range".
   if (typeof value === 'number' && Number.isInteger(value) && !isInt64(value)) return { value, type: DOUBLE };
   if (Array.isArray(value)) {

@@ -20,5 +20,6 @@ export const StatementType = api.StatementType;
 export type StatementType = NodeApi.StatementType;
 export const JSDuckDBValueConverter = api.JSDuckDBValueConverter;
 export const listValue = api.listValue;
-export const { BIGINT, BOOLEAN, DOUBLE, HUGEINT, LIST, SQLNULL, TIMESTAMPTZ, VARCHAR } = api;
+export const blobValue = api.blobValue;
+export const { BIGINT, BLOB, BOOLEAN, DOUBLE, HUGEINT, LIST, SQLNULL, TIMESTAMPTZ, VARCHAR } = api;
 export type DuckDBType = NodeApi.DuckDBType;

@@ -85,6 +85,17 @@ describe('lake.query parameters', () => {
     expect(await lake.query('select $1 as x, typeof($1) as t', [-(2 ** 63)])).toEqual([{ x: -(2n ** 63n), t: 'BIGINT' }]);
   });
 
+  it('a Uint8Array (or Buffer) binds as a BLOB, as lake.query returns one; a list of them as BLOB[]', async () => {
+    const lake = await tempLake();
+    // Was "Cannot create values of type ANY. Specify a specific type.", naming neither the call nor the parameter.
+    const bytes = new Uint8Array([0, 255, 10]);
+    expect(await lake.query('select $1 as b, octet_length($1) as n, typeof($1) as t', [bytes])).toEqual([{ b: Buffer.from(bytes), n: 3, t: 'BLOB' }]);
+    expect(await lake.query(`select $b = '\\x00\\xFF\\x0A'::BLOB as same`, { b: Buffer.from([0, 255, 10]) })).toEqual([{ same: true }]);
+    expect(await lake.query('select $1 as bs', [[bytes, null]])).toEqual([{ bs: [Buffer.from(bytes), null] }]);
+    const [row] = await lake.query<{ b: Uint8Array }>('select $1 as b', [bytes]);
+    expect(await lake.query('select $1 = $2 as same', [row!.b, bytes])).toEqual([{ same: true }]);
+  });
+
   it('a named parameter the statement does not have is a ConfigError naming it', async () => {
     const lake = await tempLake();
     const error = (await lake.query('select $a as x', { a: 1, b: 2 }).catch((e: unknown) => e)) as Error;
