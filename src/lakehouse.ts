@@ -1081,6 +1081,12 @@ function toDuckValue(value: unknown, name: string): BoundValue {
     const type = itemsType(value.map((item, i) => [item, `${name}[${i}]`]));
     return { value: listValue(value.map((item, i) => toDuckValue(item, `${name}[${i}]`).value)), type: type && LIST(type) };
   }
+  // node-api types these as ANY and fails "Cannot create values of type ANY", naming no parameter.
+  // (Its own value objects, DuckDBDecimalValue…, have a class of their own and bind as they are.)
+  const plainObject = typeof value === 'object' && value !== null && [Object.prototype, null].includes(Object.getPrototypeOf(value));
+  if (typeof value === 'function' || typeof value === 'symbol' || plainObject) {
+    throw new ConfigError(`lake.query: parameter ${name} is ${kindOf(value)}, which binds as no DuckDB type (bind its fields as parameters of their own, or JSON text cast in the SQL: $1::JSON)`);
+  }
   return { value: value as DuckDBValue };
 }
 

@@ -96,6 +96,15 @@ describe('lake.query parameters', () => {
     expect(await lake.query('select $1 = $2 as same', [row!.b, bytes])).toEqual([{ same: true }]);
   });
 
+  it('a plain object, a function or a symbol is a ConfigError naming the parameter, not node-api\'s "Cannot create values of type ANY"', async () => {
+    const lake = await tempLake();
+    const error = (await lake.query('select $1 as a', [{ x: 1 }]).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/^lake\.query: parameter \$1 is an object/);
+    await expect(lake.query('select $p as a', { p: () => 1 })).rejects.toThrow(/^lake\.query: parameter \$p is a function/);
+    await expect(lake.query('select $1 as a', [[Symbol('s')]])).rejects.toThrow(/^lake\.query: parameter \$1\[0\] is a symbol/);
+  });
+
   it('a named parameter the statement does not have is a ConfigError naming it', async () => {
     const lake = await tempLake();
     const error = (await lake.query('select $a as x', { a: 1, b: 2 }).catch((e: unknown) => e)) as Error;
