@@ -5,7 +5,8 @@
  * the DuckDB values are converted straight into what that type's builder takes:
  *
  * - BOOLEAN → Bool; (U)TINYINT/SMALLINT/INTEGER → (U)Int8/16/32; BIGINT/UBIGINT → (U)Int64 (bigint);
- *   FLOAT/DOUBLE → Float32/Float64; DECIMAL → Float64 (a number, like `lake.query`);
+ *   FLOAT/DOUBLE → Float32/Float64; DECIMAL → Float64 (a number, like `lake.query`), except one
+ *   of scale 0 (an integer, as `lake.query` gives it): Int64 up to DECIMAL(18,0), else Utf8 like HUGEINT;
  *   HUGEINT/UHUGEINT/BIGNUM → Utf8 (decimal text: no JS Arrow type holds 128 bits usably).
  * - VARCHAR/ENUM/UUID → Utf8; BLOB (and GEOMETRY) → Binary.
  * - DATE → Date32<DAY>; TIMESTAMP/_S/_MS/_NS → Timestamp<MILLISECOND>, TIMESTAMPTZ the same in 'UTC'.
@@ -41,6 +42,8 @@ import { DuckDBTypeId } from './duckdb.js';
 import { DATE_LIMIT_MS, floorDiv, INFINITE_TS } from './values.js';
 
 const MS_PER_DAY = 86_400_000;
+/** Every DECIMAL(18,0) fits an Int64; a wider one may not. */
+const MAX_INT64_DIGITS = 18;
 
 function arrowType(type: DuckDBType): arrow.DataType {
   switch (type.typeId) {
@@ -65,7 +68,10 @@ function arrowType(type: DuckDBType): arrow.DataType {
     case DuckDBTypeId.FLOAT:
       return new arrow.Float32();
     case DuckDBTypeId.DOUBLE:
+      return new arrow.Float64();
     case DuckDBTypeId.DECIMAL:
+      // Scale 0 is an integer (lake.query gives it as BIGINT is): a double would round it past 2^53.
+      if (type.scale === 0) return type.width <= MAX_INT64_DIGITS ? new arrow.Int64() : new arrow.Utf8();
       return new arrow.Float64();
     case DuckDBTypeId.BLOB:
     case DuckDBTypeId.GEOMETRY:
@@ -131,8 +137,11 @@ function arrowValue(value: DuckDBValue, type: DuckDBType): unknown {
     case DuckDBTypeId.BIGINT:
     case DuckDBTypeId.UBIGINT:
       return typeof value === 'bigint' ? value : BigInt(value as number);
-    case DuckDBTypeId.DECIMAL:
-      return (value as DuckDBDecimalValue).toDouble();
+    case DuckDBTypeId.DECIMAL: {
+      const d = value as DuckDBDecimalValue;
+      if (type.scale !== 0) return d.toDouble();
+      return type.width <= MAX_INT64_DIGITS ? d.value : String(d.value);
+    }
     case DuckDBTypeId.BLOB:
       return (value as DuckDBBlobValue).bytes;
     case DuckDBTypeId.GEOMETRY:

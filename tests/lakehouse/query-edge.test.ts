@@ -211,6 +211,14 @@ describe('lake.query: DECIMAL of scale 0 is an integer', () => {
     const rows = await lake.query(`SELECT 9007199254740993::DECIMAL(38,0) AS big, -12345678901234567890123::DECIMAL(38,0) AS neg, 42::DECIMAL(38,0) AS small, 12.5::DECIMAL(18,2) AS money, [9007199254740993::DECIMAL(38,0)] AS list`);
     expect(rows).toEqual([{ big: 9007199254740993n, neg: -12345678901234567890123n, small: 42, money: 12.5, list: [9007199254740993n] }]);
   });
+
+  it('lake.queryArrow keeps its digits too: Int64 up to DECIMAL(18,0), decimal text (as HUGEINT) past it; not a rounding Float64', async () => {
+    const lake = await tempLake();
+    const t = await lake.queryArrow(`SELECT 9007199254740993::DECIMAL(18,0) AS big18, -12345678901234567890123::DECIMAL(38,0) AS neg, 42::DECIMAL(38,0) AS small, 12.5::DECIMAL(18,2) AS money, [9007199254740993::DECIMAL(38,0)] AS list`);
+    expect(typesOf(t)).toEqual(['big18:Int64', 'neg:Utf8', 'small:Utf8', 'money:Float64', 'list:List<Utf8>']);
+    // Was Float64: 9007199254740992 and -1.2345678901234568e+22, while lake.query gave the exact bigints.
+    expect(rowsOf(t).map(plain)).toEqual([{ big18: 9007199254740993n, neg: '-12345678901234567890123', small: '42', money: 12.5, list: ['9007199254740993'] }]);
+  });
 });
 
 describe('lake.query: a column named __proto__', () => {
