@@ -864,6 +864,7 @@ export class Lakehouse {
     }
     // A Parquet export gets a folder of its own: an external table (export-ddl) reads every file in its folder.
     const target = path.resolve(options.to ?? path.join(this.paths.root, 'exports', ...(options.format === 'parquet' ? [table] : []), `${table}.${options.format}`));
+    checkExportTarget(target, options.to, `${table}.${options.format}`);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
     const format = options.format === 'csv' ? `(FORMAT csv, HEADER true)` : `(FORMAT parquet, COMPRESSION zstd)`;
@@ -1009,6 +1010,32 @@ for (const name of ['extract', 'build', 'test', 'run', 'compact', 'prune', 'repo
     writable: true,
     configurable: true,
   });
+}
+
+/** `fs.statSync`, or undefined for a path that is not there (also when a folder on the way is a file). */
+function statOrNone(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * An export target must be a file in a folder: a folder there failed the rename at the end with
+ * ENOTEMPTY/EISDIR (naming the lake's tmp file), a file on the way failed the mkdir with ENOTDIR.
+ */
+function checkExportTarget(target: string, to: string | undefined, fileName: string): void {
+  const shown = JSON.stringify(to ?? target);
+  if (statOrNone(target)?.isDirectory()) {
+    throw new ConfigError(`lake.exportTable: option "to" ${shown} is a folder: name the file to write, e.g. ${JSON.stringify(path.join(to ?? target, fileName))}`);
+  }
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    const st = statOrNone(dir);
+    if (st && !st.isDirectory()) throw new ConfigError(`lake.exportTable: option "to" ${shown} lies under ${JSON.stringify(dir)}, which is a file`);
+    if (st || dir === path.dirname(dir)) return;
+  }
 }
 
 /** The error for a statement `lake.query` does not run: it is not read-only. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { Lakehouse } from '../../src/index.js';
+import { ConfigError, Lakehouse } from '../../src/index.js';
 import { modelsProject, projectLake } from '../helpers/models.js';
 import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
@@ -205,6 +205,27 @@ LOCATION 's3://bucket/lake/exports/marts.wide/';
       { name: 'wait', type: 'INTERVAL' },
     ]);
     await expect(lake.exportDdl({ engine: 'spark' })).rejects.toThrow('export-ddl: marts.waits column "wait": no spark type for DuckDB type INTERVAL');
+  });
+});
+
+describe('exportTable with a `to` that cannot be a file', () => {
+  it('a `to` that is a folder (or lies under a file) is a ConfigError naming it, before anything is written or recorded', async () => {
+    const { lake, root } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    const folder = path.join(tempDir(), 'reports');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'keep.txt'), 'mine');
+    for (const format of ['csv', 'parquet'] as const) {
+      // Was "ENOTEMPTY: directory not empty, rename '…/.tmp/…/export-…-reports' -> '…/reports'" (or EISDIR), naming lake internals.
+      const error = (await lake.exportTable('marts.kv', { format, to: folder }).catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toBe(`lake.exportTable: option "to" ${JSON.stringify(folder)} is a folder: name the file to write, e.g. ${JSON.stringify(path.join(folder, `marts.kv.${format}`))}`);
+    }
+    const under = path.join(folder, 'keep.txt', 'kv.csv');
+    await expect(lake.exportTable('marts.kv', { format: 'csv', to: under })).rejects.toThrow(`lake.exportTable: option "to" ${JSON.stringify(under)} lies under ${JSON.stringify(path.join(folder, 'keep.txt'))}, which is a file`);
+    expect(fs.readdirSync(folder)).toEqual(['keep.txt']);
+    expect(fs.readFileSync(path.join(folder, 'keep.txt'), 'utf8')).toBe('mine');
+    expect(fs.existsSync(path.join(root, 'state', 'exports'))).toBe(false);
   });
 });
 
