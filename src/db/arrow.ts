@@ -39,7 +39,7 @@ import type {
   DuckDBValue,
 } from '@duckdb/node-api';
 import { DuckDBTypeId } from './duckdb.js';
-import { DATE_LIMIT_MS, floorDiv, INFINITE_TS } from './values.js';
+import { DATE_LIMIT_MS, floorDiv, INFINITE_TS, refuseProtoFields } from './values.js';
 
 const MS_PER_DAY = 86_400_000;
 /** Every DECIMAL(18,0) fits an Int64; a wider one may not. */
@@ -177,6 +177,7 @@ function arrowValue(value: DuckDBValue, type: DuckDBType): unknown {
 }
 
 export function readerToArrow(reader: DuckDBResultReader): arrow.Table {
+  refuseProtoFields(reader);
   const names = reader.deduplicatedColumnNames();
   const types = reader.columnTypes();
   const columns = reader.getColumns();

@@ -20,9 +20,11 @@ import type {
   DuckDBTimestampSecondsValue,
   DuckDBTimestampTZValue,
   DuckDBTimestampValue,
+  DuckDBType,
   DuckDBValue,
   DuckDBValueConverter,
 } from '@duckdb/node-api';
+import { ConfigError } from '../errors.js';
 import { DuckDBTypeId, JSDuckDBValueConverter } from './duckdb.js';
 
 export type PlainValue = null | boolean | number | bigint | string | Uint8Array | Date | PlainValue[] | { [key: string]: PlainValue };
@@ -112,7 +114,39 @@ export const plainConverter: DuckDBValueConverter<PlainValue> = (value, type, co
   return own ? own(value, type, converter) : (JSDuckDBValueConverter(value, type, converter) as PlainValue);
 };
 
+/** Whether `type` holds a STRUCT with a field named `__proto__`, at any depth. */
+function hasProtoField(type: DuckDBType): boolean {
+  switch (type.typeId) {
+    case DuckDBTypeId.STRUCT:
+      return type.entryNames.includes('__proto__') || type.entryTypes.some(hasProtoField);
+    case DuckDBTypeId.LIST:
+    case DuckDBTypeId.ARRAY:
+      return hasProtoField(type.valueType);
+    case DuckDBTypeId.MAP:
+      return hasProtoField(type.keyType) || hasProtoField(type.valueType);
+    case DuckDBTypeId.UNION:
+      return type.memberTypes.some(hasProtoField);
+    default:
+      return false;
+  }
+}
+
+/**
+ * node-api builds a struct value's fields by assignment, and `entries.__proto__ = value` sets the
+ * prototype instead (a number or string is dropped): such a field came back missing, or made the
+ * conversion throw "Cannot read properties of undefined (reading 'typeId')". It cannot be read, so
+ * the query fails naming the column.
+ */
+export function refuseProtoFields(reader: DuckDBResultReader): void {
+  const names = reader.deduplicatedColumnNames();
+  const at = reader.columnTypes().findIndex(hasProtoField);
+  if (at >= 0) {
+    throw new ConfigError(`lake.query: column ${JSON.stringify(names[at])} holds a STRUCT field named "__proto__", which a JS object cannot hold as a field: rename the field in the SQL`);
+  }
+}
+
 export function readerRows(reader: DuckDBResultReader): Row[] {
+  refuseProtoFields(reader);
   const names = reader.deduplicatedColumnNames();
   // node-api assigns `row[name] = value`: for a column named `__proto__` that sets the row's
   // prototype instead, and the column was missing from the row. fromEntries defines a field.

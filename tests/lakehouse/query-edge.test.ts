@@ -2,6 +2,7 @@ import * as arrow from 'apache-arrow';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/index.js';
 import { runCli } from '../helpers/cli.js';
 import { projectLake } from '../helpers/models.js';
 import { tempDir, tempLake } from '../helpers/temp-lake.js';
@@ -319,5 +320,26 @@ describe('lake.query: BIT values', () => {
     // Was { b: <Buffer 04 f5>, … }: a padding byte and the bits padded with ones.
     expect(await lake.query(Q)).toEqual([{ b: '0101', bs: ['11', null] }]);
     expect(rowsOf(await lake.queryArrow(Q)).map((r) => plain(r))).toEqual([{ b: '0101', bs: ['11', null] }]);
+  });
+});
+
+describe('lake.query: a STRUCT field named __proto__', () => {
+  // node-api builds a struct's fields by assignment: `entries.__proto__ = value` sets the prototype
+  // (a number or string is dropped), so such a field cannot come back as a field of an object.
+  it('is a ConfigError naming the column and the field (was a silently missing field, or a TypeError "reading \'typeId\'")', async () => {
+    const lake = await tempLake();
+    for (const [sql, column] of [
+      [`select 1 as id, {'__proto__': 1, 'a': 2} as s`, 's'],
+      [`select [{'__proto__': {'x': 1}}] as l`, 'l'],
+      [`select map {'k': {'b': {'__proto__': 'v'}}} as m`, 'm'],
+    ]) {
+      for (const run of [() => lake.query(sql!), () => lake.queryArrow(sql!)]) {
+        const error = (await run().catch((e: unknown) => e)) as Error;
+        expect(error, sql).toBeInstanceOf(ConfigError);
+        expect(error.message).toBe(`lake.query: column "${column}" holds a STRUCT field named "__proto__", which a JS object cannot hold as a field: rename the field in the SQL`);
+      }
+    }
+    // Other Object.prototype names are plain fields.
+    expect(await lake.query(`select {'constructor': 2, 'toString': 3} as s`)).toEqual([{ s: { constructor: 2, toString: 3 } }]);
   });
 });
