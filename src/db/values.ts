@@ -2,7 +2,7 @@
  * Result conversion to plain JS, by the rule in DESIGN: BIGINT as `number` within ±2^53 else
  * `bigint`; DECIMAL as `number` (of scale 0, as BIGINT); TIMESTAMP/TIMESTAMPTZ as `Date`. DATE comes back as
  * 'YYYY-MM-DD' (a calendar date has no instant, so a `Date` would shift with the time zone)
- * and TIME as 'HH:MM:SS[.ffffff]', BIT as its bits ('0101'), as queryArrow gives them.
+ * and TIME (and TIME_NS) as 'HH:MM:SS[.ffffff]', BIT as its bits ('0101'), as queryArrow gives them.
  *
  * Timestamps are floored to the millisecond (as queryArrow does). Special cases: timestamps past
  * a JS `Date`'s range come back as DuckDB's text for them, and
@@ -103,6 +103,8 @@ const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> 
   [DuckDBTypeId.TIMESTAMP_NS]: timestamp((v) => (v as DuckDBTimestampNanosecondsValue).nanos, (ns) => floorDiv(ns, 1_000_000n)),
   [DuckDBTypeId.TIME]: asString,
   [DuckDBTypeId.TIME_TZ]: asString,
+  // node-api's JS value for a TIME_NS is a bigint of nanoseconds: as text, as TIME is.
+  [DuckDBTypeId.TIME_NS]: asString,
   // node-api's JS value for a BIT is its storage (a padding byte, then the bits padded with ones).
   [DuckDBTypeId.BIT]: asString,
 };

@@ -343,3 +343,13 @@ describe('lake.query: a STRUCT field named __proto__', () => {
     expect(await lake.query(`select {'constructor': 2, 'toString': 3} as s`)).toEqual([{ s: { constructor: 2, toString: 3 } }]);
   });
 });
+
+describe('lake.query: TIME_NS', () => {
+  it("a TIME_NS comes back as its text ('HH:MM:SS.fffffffff'), as a TIME does and queryArrow gives it, not as a bigint of nanoseconds", async () => {
+    const lake = await tempLake();
+    const Q = `select '12:00:00.123456789'::TIME_NS as t, ['00:00:01'::TIME_NS] as ts`;
+    // Was { t: 43200123456789n, ts: [1000000000n] }.
+    expect(await lake.query(Q)).toEqual([{ t: '12:00:00.123456789', ts: ['00:00:01'] }]);
+    expect(rowsOf(await lake.queryArrow(Q)).map((r) => plain(r))).toEqual([{ t: '12:00:00.123456789', ts: ['00:00:01'] }]);
+  });
+});
