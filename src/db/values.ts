@@ -94,6 +94,7 @@ const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> 
   [DuckDBTypeId.UBIGINT]: safeInteger,
   [DuckDBTypeId.HUGEINT]: safeInteger,
   [DuckDBTypeId.UHUGEINT]: safeInteger,
+  [DuckDBTypeId.BIGNUM]: safeInteger,
   [DuckDBTypeId.DECIMAL]: decimal,
   [DuckDBTypeId.DATE]: dateString,
   [DuckDBTypeId.TIMESTAMP]: timestamp((v) => (v as DuckDBTimestampValue).micros, fromMicros),

@@ -213,6 +213,12 @@ describe('lake.query: DECIMAL of scale 0 is an integer', () => {
     expect(rows).toEqual([{ big: 9007199254740993n, neg: -12345678901234567890123n, small: 42, money: 12.5, list: [9007199254740993n] }]);
   });
 
+  it('a BIGNUM comes back as HUGEINT does: a number within ±2^53 (was always a bigint), else an exact bigint', async () => {
+    const lake = await tempLake();
+    const rows = await lake.query(`SELECT 42::BIGNUM AS small, -9007199254740991::BIGNUM AS edge, 123456789012345678901234567890::BIGNUM AS big, [7::BIGNUM] AS list`);
+    expect(rows).toEqual([{ small: 42, edge: -9007199254740991, big: 123456789012345678901234567890n, list: [7] }]);
+  });
+
   it('lake.queryArrow keeps its digits too: Int64 up to DECIMAL(18,0), decimal text (as HUGEINT) past it; not a rounding Float64', async () => {
     const lake = await tempLake();
     const t = await lake.queryArrow(`SELECT 9007199254740993::DECIMAL(18,0) AS big18, -12345678901234567890123::DECIMAL(38,0) AS neg, 42::DECIMAL(38,0) AS small, 12.5::DECIMAL(18,2) AS money, [9007199254740993::DECIMAL(38,0)] AS list`);
