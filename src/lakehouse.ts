@@ -864,6 +864,7 @@ export class Lakehouse {
     }
     // A Parquet export gets a folder of its own: an external table (export-ddl) reads every file in its folder.
     const target = path.resolve(options.to ?? path.join(this.paths.root, 'exports', ...(options.format === 'parquet' ? [table] : []), `${table}.${options.format}`));
+    if (options.to !== undefined) this.checkNotOwnFile(target, options.to, table, options.format);
     checkExportTarget(target, options.to, `${table}.${options.format}`);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
@@ -884,6 +885,20 @@ export class Lakehouse {
       recordExport(this.paths.root, { table, format: 'parquet', file: target, rows, bytes, columns, exportedAt: new Date().toISOString() });
     }
     return { path: target, rows, bytes };
+  }
+
+  /**
+   * An export's `to` must not be one of the lake's own files: the rename at the end replaced
+   * what was there, so `to: lake.paths.analytics` left the warehouse a CSV file DuckDB cannot open.
+   */
+  private checkNotOwnFile(target: string, to: string, table: string, format: string): void {
+    const p = this.paths;
+    const own = [p.analytics, `${p.analytics}.wal`, path.dirname(p.metrics), p.bronze, p.quarantine, p.state, p.tmp, p.logs, p.compiled, p.warehouse, p.models].map((f) => path.resolve(f));
+    const hit = own.find((f) => target === f || target.startsWith(`${f}${path.sep}`));
+    if (hit) {
+      const suggested = path.join(p.root, 'exports', ...(format === 'parquet' ? [table] : []), `${table}.${format}`);
+      throw new ConfigError(`lake.exportTable: option "to" ${JSON.stringify(to)} is one of the lake's own files (${hit}): export outside them, e.g. to ${JSON.stringify(suggested)}`);
+    }
   }
 
   /**

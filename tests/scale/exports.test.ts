@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -226,6 +227,25 @@ describe('exportTable with a `to` that cannot be a file', () => {
     expect(fs.readdirSync(folder)).toEqual(['keep.txt']);
     expect(fs.readFileSync(path.join(folder, 'keep.txt'), 'utf8')).toBe('mine');
     expect(fs.existsSync(path.join(root, 'state', 'exports'))).toBe(false);
+  });
+});
+
+describe('exportTable with a `to` among the lake\'s own files', () => {
+  it('is a ConfigError naming it, and the lake is untouched (an export to analytics.duckdb replaced the warehouse with CSV text)', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    const own = [lake.paths.analytics, `${lake.paths.analytics}.wal`, lake.paths.metrics, path.join(lake.paths.bronze, 'x.csv'), path.join(lake.paths.state, 'exports', 'marts.kv.json'), path.join(lake.paths.warehouse, 'kv.parquet'), path.join(lake.paths.models, 'marts', 'kv.sql')];
+    const contents = (): (string | null)[] => own.map((f) => (fs.existsSync(f) ? createHash('sha256').update(fs.readFileSync(f)).digest('hex') : null));
+    const before = contents();
+    for (const to of own) {
+      const error = (await lake.exportTable('marts.kv', { format: 'csv', to }).catch((e: unknown) => e)) as Error;
+      expect(error, to).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/^lake\.exportTable: option "to" ".*" is one of the lake's own files \(.*\): export outside them, e.g\. to .*exports/);
+    }
+    expect(contents()).toEqual(before);
+    expect(await lake.query('select * from marts.kv')).toEqual([{ k: 'x', v: 1 }]);
+    // The exports folder and the rest of the root stay open to exports.
+    expect((await lake.exportTable('marts.kv', { format: 'csv', to: path.join(lake.paths.root, 'kv.csv') })).rows).toBe(1);
   });
 });
 
