@@ -2,7 +2,8 @@
  * Result conversion to plain JS, by the rule in DESIGN: BIGINT as `number` within ±2^53 else
  * `bigint`; DECIMAL as `number` (of scale 0, as BIGINT); TIMESTAMP/TIMESTAMPTZ as `Date`. DATE comes back as
  * 'YYYY-MM-DD' (a calendar date has no instant, so a `Date` would shift with the time zone)
- * and TIME (and TIME_NS) as 'HH:MM:SS[.ffffff]', BIT as its bits ('0101'), as queryArrow gives them.
+ * and TIME (and TIME_NS) as 'HH:MM:SS[.ffffff]', BIT as its bits ('0101'), as queryArrow gives them;
+ * INTERVAL as { months, days, micros }, micros as BIGINT is.
  *
  * Timestamps are floored to the millisecond (as queryArrow does). Special cases: timestamps past
  * a JS `Date`'s range come back as DuckDB's text for them, and
@@ -14,6 +15,7 @@
 import type {
   DuckDBDateValue,
   DuckDBDecimalValue,
+  DuckDBIntervalValue,
   DuckDBResultReader,
   DuckDBTimestampMillisecondsValue,
   DuckDBTimestampNanosecondsValue,
@@ -108,6 +110,11 @@ const byTypeId: Partial<Record<DuckDBTypeId, DuckDBValueConverter<PlainValue>>> 
   [DuckDBTypeId.TIME_NS]: asString,
   // node-api's JS value for a BIT is its storage (a padding byte, then the bits padded with ones).
   [DuckDBTypeId.BIT]: asString,
+  // node-api gives { months, days, micros } with micros always a bigint (0n), which JSON.stringify refuses.
+  [DuckDBTypeId.INTERVAL]: (value) => {
+    const { months, days, micros } = value as DuckDBIntervalValue;
+    return { months, days, micros: safeInteger(micros) };
+  },
 };
 
 /** Plain converter: ours where DESIGN says so, node-api's JS converter (recursing through ours) for the rest. */

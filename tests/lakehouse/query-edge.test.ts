@@ -359,3 +359,12 @@ describe('lake.query: TIME_NS', () => {
     expect(rowsOf(await lake.queryArrow(Q)).map((r) => plain(r))).toEqual([{ t: '12:00:00.123456789', ts: ['00:00:01'] }]);
   });
 });
+
+describe('lake.query: INTERVAL', () => {
+  it("comes back as { months, days, micros } with micros a number within ±2^53 as BIGINT is (was always a bigint: JSON.stringify of the rows threw)", async () => {
+    const lake = await tempLake();
+    const rows = await lake.query(`select interval 90 minutes as i, [interval 1 day] as l, to_microseconds(9223372036854775807) as huge`);
+    expect(rows).toEqual([{ i: { months: 0, days: 0, micros: 5_400_000_000 }, l: [{ months: 0, days: 1, micros: 0 }], huge: { months: 0, days: 0, micros: 9223372036854775807n } }]);
+    expect(JSON.parse(JSON.stringify(rows.slice(0, 1).map(({ i, l }) => ({ i, l }))))).toEqual([{ i: { months: 0, days: 0, micros: 5_400_000_000 }, l: [{ months: 0, days: 1, micros: 0 }] }]);
+  });
+});
