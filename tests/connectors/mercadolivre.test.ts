@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mercadoLivreItems, mercadoLivreOrders, mercadoLivreReviews, mercadoLivreSearch, mercadoLivreSeller, mercadoLivreTrends } from '../../src/index.js';
-import { buildMercadoLivreData, type MlData } from '../../examples/fixtures/mercadolivre/data.js';
+import { buildMercadoLivreData, type MlData, type MlOrder } from '../../examples/fixtures/mercadolivre/data.js';
 import { startMercadoLivreServer, type MercadoLivreServer } from '../../examples/fixtures/mercadolivre/server.js';
 import { listFiles, tempLake } from '../helpers/temp-lake.js';
 
@@ -228,5 +228,22 @@ describe('mercadoLivreTrends', () => {
     expect(r.sources[0]!.status).toBe('failed');
     const paths = server.requests.map((q) => q.path).filter((p) => p !== '/oauth/token');
     expect(paths).toEqual([expect.stringMatching(/^\/trends\/MLB\/MLB1055%2F/)]);
+  }, 60_000);
+});
+
+describe('orders as the API documents them', () => {
+  it('keeps pack_id, the cart that groups orders bought together (null for a single order)', async () => {
+    const { data, common } = await setup({ orders: 20 });
+    // Two orders of one cart, as /orders/{id} and /orders/search send them: `pack_id` set on each.
+    const list = data.orders as MlOrder[];
+    const pack = 2000003508553677;
+    list[3] = { ...list[3]!, pack_id: pack } as unknown as MlOrder;
+    list[4] = { ...list[4]!, pack_id: pack } as unknown as MlOrder;
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: data.startDate })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: data.orders.length, rejected: 0 });
+    const rows = await lake.query(`select id, pack_id from ${bronze(lake.paths.root, 'orders')} where pack_id is not null order by id`);
+    expect(rows.map((x) => x.id)).toEqual([list[3]!.id, list[4]!.id].sort((a, b) => a - b));
+    expect(rows.every((x) => x.pack_id === pack)).toBe(true);
   }, 60_000);
 });

@@ -19,6 +19,8 @@ export const mlOrderSchema = z.object({
   currency_id: z.string(),
   buyer: z.object({ id: z.number().int(), nickname: z.string().nullable().optional() }),
   seller: z.object({ id: z.number().int() }),
+  /** The cart (pack) of orders bought together, each an order of its own; null for a single order. */
+  pack_id: z.number().int().nullable().optional(),
   order_items: z.array(
     z.object({
       item: z.object({
