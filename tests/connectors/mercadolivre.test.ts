@@ -246,4 +246,21 @@ describe('orders as the API documents them', () => {
     expect(rows.map((x) => x.id)).toEqual([list[3]!.id, list[4]!.id].sort((a, b) => a - b));
     expect(rows.every((x) => x.pack_id === pack)).toBe(true);
   }, 60_000);
+
+  it('lands an order whose buyer, seller and payment ids come as digit strings (as the API reference shows them) with numeric ids', async () => {
+    const { data, common } = await setup({ orders: 20 });
+    const list = data.orders as MlOrder[];
+    const o = list[5]!;
+    list[5] = {
+      ...o,
+      buyer: { ...o.buyer, id: String(o.buyer.id) },
+      seller: { ...o.seller, id: String(o.seller.id) },
+      payments: o.payments.map((p) => ({ ...p, id: String(p.id) })),
+    } as unknown as MlOrder;
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from: data.startDate })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: data.orders.length, rejected: 0 });
+    const [row] = await lake.query(`select buyer.id as buyer_id, seller.id as seller_id, payments[1].id as payment_id from ${bronze(lake.paths.root, 'orders')} where id = ${o.id}`);
+    expect(row).toEqual({ buyer_id: o.buyer.id, seller_id: o.seller.id, payment_id: o.payments[0]!.id });
+  }, 60_000);
 });

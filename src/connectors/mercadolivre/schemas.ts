@@ -5,6 +5,12 @@
 import { z } from 'zod';
 
 const ts = z.iso.datetime({ offset: true });
+/**
+ * A numeric id the API may send as a digit string: the orders reference shows `buyer.id`,
+ * `seller.id` and `payments[].id` as `"123456789"`. Such a string becomes the number it spells
+ * (the column stays BIGINT); one past 2^53, which a double cannot hold exactly, is refused.
+ */
+const mlId = z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : v), z.number().int());
 const attribute = z.object({ id: z.string(), name: z.string().nullable().optional(), value_id: z.string().nullable().optional(), value_name: z.string().nullable().optional() });
 
 export const mlOrderSchema = z.object({
@@ -17,8 +23,8 @@ export const mlOrderSchema = z.object({
   total_amount: z.number(),
   paid_amount: z.number().nullable().optional(),
   currency_id: z.string(),
-  buyer: z.object({ id: z.number().int(), nickname: z.string().nullable().optional() }),
-  seller: z.object({ id: z.number().int() }),
+  buyer: z.object({ id: mlId, nickname: z.string().nullable().optional() }),
+  seller: z.object({ id: mlId }),
   /** The cart (pack) of orders bought together, each an order of its own; null for a single order. */
   pack_id: z.number().int().nullable().optional(),
   order_items: z.array(
@@ -40,7 +46,7 @@ export const mlOrderSchema = z.object({
   ),
   payments: z.array(
     z.object({
-      id: z.number().int(),
+      id: mlId,
       status: z.string(),
       payment_type: z.string().nullable().optional(),
       installments: z.number().int().nullable().optional(),
