@@ -264,3 +264,40 @@ describe('orders as the API documents them', () => {
     expect(row).toEqual({ buyer_id: o.buyer.id, seller_id: o.seller.id, payment_id: o.payments[0]!.id });
   }, 60_000);
 });
+
+describe('orders changing while they are paged', () => {
+  it('updatedWithinDays: an order updated between two pages (it leaves the search, the rest move up one place) makes no other order be skipped', async () => {
+    const { data, server, common } = await setup({ orders: 300 });
+    const lake = await tempLake({ limits: fast });
+    const options = { sellerId: data.mainSellerId, ...common, from: data.startDate, updatedWithinDays: 3650 };
+    await lake.extract([mercadoLivreOrders(options)]);
+    // The live search reads the order list on every request: once the update sweep has served its
+    // first page, the first order it sent is changed now (a status change in the seller's panel), so
+    // its last_updated passes the window's end and it drops out of the pages still to come.
+    const list = data.orders as MlOrder[];
+    const proto = Object.getPrototypeOf(data) as object;
+    const getter = Object.getOwnPropertyDescriptor(proto, 'orders')!.get!;
+    let pagesServed = 0;
+    let changed: number | undefined;
+    Object.defineProperty(data, 'orders', {
+      configurable: true,
+      get() {
+        const last = server.requests.at(-1);
+        if (last?.url.includes('date_last_updated') && pagesServed++ === 1 && changed === undefined) {
+          const first = [...list].sort((a, b) => Date.parse(a.date_created) - Date.parse(b.date_created) || a.id - b.id)[0]!;
+          const i = list.indexOf(first);
+          list[i] = { ...first, status: 'cancelled', last_updated: new Date(Date.now() + 3_600_000).toISOString() };
+          changed = first.id;
+        }
+        return getter.call(data) as MlOrder[];
+      },
+    });
+    const r = await lake.extract([mercadoLivreOrders(options)]);
+    expect(r.sources[0]!.status).toBe('success');
+    expect(changed).toBeDefined();
+    const rows = await lake.query(`select distinct id from ${bronze(lake.paths.root, 'orders')} where _run_id = $1`, [r.runId]);
+    const got = new Set(rows.map((x) => x.id));
+    const missed = data.orders.filter((o) => o.id !== changed && !got.has(o.id)).map((o) => o.id);
+    expect(missed).toEqual([]);
+  }, 60_000);
+});

@@ -44,7 +44,7 @@ interface OrdersCursor {
 }
 
 interface SearchPage {
-  results: { id: number; date_created: string }[];
+  results: { id: number; date_created: string; last_updated: string }[];
   paging: { total: number; offset: number; limit: number };
 }
 
@@ -93,6 +93,8 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
        */
       async function* sweep(field: 'date_created' | 'date_last_updated', start: number, end: number, onPage: (results: SearchPage['results']) => SearchPage['results']): AsyncGenerator<unknown[]> {
         const windows: [number, number][] = [[start, end]];
+        /** `id@last_updated` of every order this sweep yielded. */
+        const taken = new Set<string>();
         while (windows.length > 0) {
           const [from, to] = windows.shift()!;
           const range = { [`order.${field}.from`]: iso(from), [`order.${field}.to`]: iso(to), sort: 'date_asc' };
@@ -105,14 +107,26 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
             }
             ctx.warn(`mercadolivre orders: ${page.paging.total - o.offsetCap} orders at ${iso(from)} (${field}) cannot be reached (offset cap ${o.offsetCap})`);
           }
+          let total = page.paging.total;
           for (let offset = 0; ; ) {
             ctx.stats.pages += 1;
-            const kept = onPage(page.results);
+            // An order read twice in one version (after a step back, below) is kept once.
+            const fresh = page.results.filter((r) => !taken.has(`${r.id}@${r.last_updated}`));
+            for (const r of fresh) taken.add(`${r.id}@${r.last_updated}`);
+            const kept = onPage(fresh);
             if (kept.length > 0) yield kept;
             // By what came back, not by what was asked: a short page is not skipped over.
             offset += page.results.length;
             if (page.results.length === 0 || offset >= Math.min(page.paging.total, o.offsetCap)) break;
             page = await search({ ...range, offset, limit: limitAt(offset) });
+            // Orders that left the search since the last page (updated past the window's end while
+            // it was paged) moved the rest up as many places: step back as many and read again.
+            while (page.paging.total < total && offset > 0) {
+              offset = Math.max(0, offset - (total - page.paging.total));
+              total = page.paging.total;
+              page = await search({ ...range, offset, limit: limitAt(offset) });
+            }
+            total = page.paging.total;
           }
         }
       }
