@@ -120,6 +120,18 @@ describe('the other Mercado Livre connectors', () => {
     expect(seller!.total as number).toBeGreaterThan(0);
   });
 
+  it('search reads up to a window that is not a multiple of the page size: the last page asks only for what is left under it', async () => {
+    const data = buildMercadoLivreData({ orders: 10, items: 60, days: 30 });
+    const server = await startMercadoLivreServer({ data, clientId: 'app-1', clientSecret: SECRET, initialRefreshToken: REFRESH, searchOffsetCap: 120 });
+    servers.push(server);
+    const lake = await tempLake({ limits: fast });
+    const common = { baseUrl: server.url, auth: { clientId: 'app-1', clientSecret: SECRET, refreshToken: REFRESH } };
+    const r = await lake.extract([mercadoLivreSearch({ site: 'MLB', category: data.categories[0]!.id, ...common, offsetCap: 120 })]);
+    expect(r.sources[0]).toMatchObject({ status: 'success', rows: 120 });
+    expect(server.requests.filter((q) => q.status === 400)).toEqual([]);
+    expect(r.sources[0]!.warnings![0]).toMatch(/past the search's 120 window/);
+  });
+
   it('search keeps each result\'s seller as the site search sends it ({ seller: { id, nickname } })', async () => {
     const { data, common } = await setup();
     const lake = await tempLake({ limits: fast });

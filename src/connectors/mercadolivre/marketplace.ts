@@ -52,12 +52,16 @@ export function mercadoLivreSearch(options: z.input<typeof searchSchema>): AnySo
   const o = parseOptions(searchSchema, options, 'mercadoLivreSearch');
   return mlSource(o, { dataset: 'search', schema: mlSearchResultSchema, partitionBy: { site: o.site }, primaryKey: ['id'] }, async function* (http, ctx) {
     const query = { ...(o.category ? { category: o.category } : {}), ...(o.query ? { q: o.query } : {}) };
-    for (let offset = 0; ; offset += ML_PAGE) {
-      const page = await http.getJson<{ results: unknown[]; paging: { total: number } }>(`${apiBase(o)}/sites/${o.site}/search`, { query: { ...query, offset, limit: ML_PAGE } });
+    for (let offset = 0; ; ) {
+      // offset + limit never past the window: the last page asks only for what is left under it.
+      const limit = Math.min(ML_PAGE, o.offsetCap - offset);
+      const page = await http.getJson<{ results: unknown[]; paging: { total: number } }>(`${apiBase(o)}/sites/${o.site}/search`, { query: { ...query, offset, limit } });
       ctx.stats.pages += 1;
       if (page.results.length > 0) yield page.results;
+      // By what came back, not by what was asked: a short page is not skipped over.
+      offset += page.results.length;
       const reachable = Math.min(page.paging.total, o.offsetCap);
-      if (page.results.length === 0 || offset + ML_PAGE >= reachable) {
+      if (page.results.length === 0 || offset >= reachable) {
         if (page.paging.total > o.offsetCap) ctx.warn(`mercadolivre search ${JSON.stringify(query)}: ${page.paging.total - o.offsetCap} of ${page.paging.total} results are past the search's ${o.offsetCap} window`);
         break;
       }
