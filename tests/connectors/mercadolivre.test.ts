@@ -313,3 +313,33 @@ describe('orders changing while they are paged', () => {
     expect(missed).toEqual([]);
   }, 60_000);
 });
+
+describe('orders arriving while the latest are paged', () => {
+  it('last: N gives N distinct orders when a new order arrives between two pages (newest first, the rest move down one place)', async () => {
+    const { data, server, common } = await setup({ orders: 300 });
+    const list = data.orders as MlOrder[];
+    const proto = Object.getPrototypeOf(data) as object;
+    const getter = Object.getOwnPropertyDescriptor(proto, 'orders')!.get!;
+    let searches = 0;
+    let arrived: number | undefined;
+    Object.defineProperty(data, 'orders', {
+      configurable: true,
+      get() {
+        if (server.requests.at(-1)?.path === '/orders/search' && searches++ === 1) {
+          // A sale made now, while the client is between its first and second page.
+          const template = list[0]!;
+          arrived = Math.max(...list.map((o) => o.id)) + 1;
+          const now = new Date().toISOString();
+          list.push({ ...template, id: arrived, date_created: now, date_closed: now, last_updated: now });
+        }
+        return getter.call(data) as MlOrder[];
+      },
+    });
+    const lake = await tempLake({ limits: fast });
+    const r = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, last: 120 })]);
+    expect(arrived).toBeDefined();
+    const got = (await lake.query(`select id from ${bronze(lake.paths.root, 'orders')}`)).map((x) => x.id);
+    expect(new Set(got).size).toBe(120);
+    expect(r.sources[0]!.rows).toBe(120);
+  }, 60_000);
+});

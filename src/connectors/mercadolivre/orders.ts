@@ -71,8 +71,11 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
     const limitAt = (offset: number, want = Number.POSITIVE_INFINITY): number => Math.min(ML_PAGE, want - offset, o.offsetCap - offset);
     try {
       if (o.last) {
-        for (let offset = 0; offset < o.last; ) {
-          const limit = limitAt(offset, o.last);
+        // Newest first: a sale made while paging moves the rest down one place, so the last order
+        // of a page comes again on the next; it is kept once and one more is read in its stead.
+        const got = new Set<number>();
+        for (let offset = 0; got.size < o.last; ) {
+          const limit = limitAt(offset, offset + o.last - got.size);
           if (limit <= 0) {
             ctx.warn(`mercadolivre orders: last ${o.last} asked, the API stops at ${o.offsetCap}`);
             break;
@@ -80,7 +83,9 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
           const page = await search({ sort: 'date_desc', offset, limit });
           ctx.stats.pages += 1;
           if (page.results.length === 0) break;
-          yield page.results;
+          const fresh = page.results.filter((r) => !got.has(r.id)).slice(0, o.last - got.size);
+          for (const r of fresh) got.add(r.id);
+          if (fresh.length > 0) yield fresh;
           offset += page.results.length;
           if (offset >= page.paging.total) break;
         }
