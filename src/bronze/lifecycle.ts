@@ -216,18 +216,46 @@ function validateFilters(where: string, filters: unknown, keys: string[]): Parti
 }
 
 /**
- * Each file's schema, as a comparable text (its columns and nested fields with their Parquet types,
- * in name order: union_by_name matches by name). One footer read per file, in one query.
+ * Each file's schema, as a comparable text: its tree of columns and nested fields with their
+ * Parquet types, top-level columns in name order (union_by_name matches them by name), nested
+ * fields in file order. The tree matters, not only the names and types: a column moved into a
+ * struct (`a`, `s{b}` → `b`, `s{a}`) lists the same fields. One footer read per file, in one query.
  */
 async function schemasOf(env: LifecycleEnv, files: LiveFile[]): Promise<Map<string, string>> {
   if (files.length === 0) return new Map();
   const rows = readerRows(
     await env.connection.runAndReadAll(
-      `SELECT file_name AS f, string_agg(concat_ws(':', name, type, converted_type, CAST(logical_type AS VARCHAR), repetition_type, num_children), ',' ORDER BY name, type, converted_type, CAST(logical_type AS VARCHAR), repetition_type, num_children) AS s
-       FROM parquet_schema([${files.map((f) => quoteLiteral(f.abs)).join(', ')}]) GROUP BY file_name`,
+      `SELECT file_name AS f, concat_ws(':', name, type, converted_type, CAST(logical_type AS VARCHAR), repetition_type, scale, precision) AS node, coalesce(num_children, 0) AS n
+       FROM parquet_schema([${files.map((f) => quoteLiteral(f.abs)).join(', ')}])`,
     ),
   );
-  return new Map(rows.map((r) => [path.resolve(String(r.f)), String(r.s)]));
+  // parquet_schema lists a file's schema depth first, each node followed by its children.
+  const byFile = new Map<string, { node: string; n: number }[]>();
+  for (const r of rows) {
+    const file = path.resolve(String(r.f));
+    const list = byFile.get(file) ?? [];
+    list.push({ node: String(r.node), n: Number(r.n) });
+    byFile.set(file, list);
+  }
+  const out = new Map<string, string>();
+  for (const [file, nodes] of byFile) {
+    let i = 0;
+    const tree = (sortChildren: boolean): string => {
+      const at = nodes[i++];
+      if (at === undefined) throw new Error('short');
+      const children = Array.from({ length: at.n }, () => tree(false));
+      if (sortChildren) children.sort();
+      return children.length === 0 ? at.node : `${at.node}(${children.join(',')})`;
+    };
+    try {
+      const schema = tree(true);
+      // A list that does not read as one tree is no schema to compare: the file is merged with none.
+      out.set(file, i === nodes.length ? schema : `\0${file}`);
+    } catch {
+      out.set(file, `\0${file}`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -249,7 +277,9 @@ function plan(files: LiveFile[], targetBytes: number, schemas: Map<string, strin
     let group: LiveFile[] = [];
     let bytes = 0;
     for (const f of small) {
-      const schemaChanges = group.length > 0 && schemas.get(path.resolve(f.abs)) !== schemas.get(path.resolve(group[0]!.abs));
+      // A file whose schema was not read is merged with none.
+      const schemaOf = (file: LiveFile): string => schemas.get(path.resolve(file.abs)) ?? `\0${file.abs}`;
+      const schemaChanges = group.length > 0 && schemaOf(f) !== schemaOf(group[0]!);
       if (group.length > 0 && (bytes + f.bytes > targetBytes || schemaChanges)) {
         if (group.length > 1) groups.push(group);
         group = [];
