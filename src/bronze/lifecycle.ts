@@ -23,6 +23,7 @@ import type { Logger } from '../log.js';
 import type { BronzeFileRow, MetricsDb } from '../metrics/metrics-db.js';
 import type { GarbageFile } from '../transform/warehouse.js';
 import { quoteLiteral } from '../db/quote.js';
+import { RUN_ID_PATTERN } from '../run-id.js';
 import { readerRows } from '../db/values.js';
 import { compactedFileName, firstRunOf, isCompactionOutput, scanBronze } from '../transform/source-relation.js';
 import { applyMoves, writeFileAtomic } from './commit.js';
@@ -293,6 +294,17 @@ function plan(files: LiveFile[], targetBytes: number, schemas: Map<string, strin
   return groups;
 }
 
+/** The earliest run id among a merged file's `_run_id`s and its inputs' names (the compaction's own when none is one). */
+async function firstRunIn(env: LifecycleEnv, file: string, group: LiveFile[]): Promise<string> {
+  // A file without _run_id (not written by duckhouse) says nothing: its inputs' names decide.
+  const min = await env.connection
+    .runAndReadAll(`SELECT min(_run_id) AS r FROM read_parquet(${quoteLiteral(file)})`)
+    .then((reader) => readerRows(reader)[0]?.r)
+    .catch(() => undefined);
+  const runs = [...group.map((f) => f.runId), typeof min === 'string' ? min : ''].filter((r) => RUN_ID_PATTERN.test(r)).sort();
+  return runs[0] ?? env.runId;
+}
+
 interface CompactionManifest {
   kind: 'compact';
   runId: string;
@@ -385,7 +397,10 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
         throw new DuckhouseError('COMPACT_FAILED', `${where}: ${source}/${dataset}/${group[0]!.partitionDir}: wrote ${outputRows} rows for ${inputRows} read; nothing was switched`);
       }
       const bytes = fs.statSync(tmp).size;
-      const final = path.join(path.dirname(group[0]!.abs), compactedFileName(group[0]!.runId === 'unknown' ? env.runId : group[0]!.runId, env.runId, n));
+      // Named by the first run whose rows it holds (readers as of a run skip files named later): the
+      // rows say it, not the input names — a file named otherwise (a copy's part-0.parquet) may hold
+      // rows of a run earlier than the group's first name.
+      const final = path.join(path.dirname(group[0]!.abs), compactedFileName(await firstRunIn(env, tmp, group), env.runId, n));
       pending.push({ group, tmp, final, rows: outputRows, bytes });
       pendingBytes += bytes;
       if (pendingBytes >= SWITCH_BYTES || pending.reduce((s, p) => s + p.group.length, 0) >= SWITCH_INPUT_FILES) await switchPending();

@@ -190,3 +190,25 @@ select count(*) as n from {{ source('shop', 'items', as_of_run=var('pinned_run',
     }
   }, 90_000);
 });
+
+describe('compaction of files whose name does not say their run', () => {
+  it('a file renamed by a copy (part-0.parquet) merged with a later run: as of its rows\' run it is still read, as before the merge', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'models'));
+    const lake = await Lakehouse.open({ root: path.join(dir, 'data'), models: path.join(dir, 'models'), log: { console: false }, retainSupersededMinutes: 0 });
+    registerCleanup(() => lake.close());
+    const schema = z.object({ sku: z.string(), price: z.number() });
+    const r1 = await lake.extract(items(schema, [{ sku: 'a', price: 1 }]), { extractedAt: at });
+    // A tool that copied bronze named the file its own way: its rows still carry their _run_id.
+    const day = path.join(lake.paths.root, 'bronze', 'shop', 'items', 'year=2026', 'month=03', 'day=05');
+    fs.renameSync(path.join(day, `${r1.runId}-1.parquet`), path.join(day, 'part-0.parquet'));
+    await lake.extract(items(schema, [{ sku: 'b', price: 2 }]), { extractedAt: at });
+    const before = await lake.bronze<{ sku: string }>('shop/items', { asOfRun: r1.runId });
+    expect(before.map((r) => r.sku)).toEqual(['a']);
+
+    const c = await lake.compact({ source: 'shop', dataset: 'items' });
+    expect(c).toMatchObject({ filesIn: 2, filesOut: 1, rows: 2 });
+    expect((await lake.bronze<{ sku: string }>('shop/items', { asOfRun: r1.runId })).map((r) => r.sku)).toEqual(['a']);
+    expect(await lake.bronze('shop/items')).toHaveLength(2);
+  });
+});
