@@ -426,10 +426,18 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
 /** `'YYYY-MM-DD'` of the first day kept. */
 export function pruneCutoff(olderThan: unknown, timezone: string, now = new Date()): string {
   const where = 'lake.prune';
+  // The cutoff is compared with the partitions' dates as text: it must be a 4-digit year too
+  // ('900-06-01' sorts after '2026-03-05', and would prune everything).
+  const fourDigits = (year: number): boolean => year >= 1 && year <= 9999;
   if (olderThan instanceof Date) {
     if (Number.isNaN(olderThan.getTime())) throw new ConfigError(`${where}: option "olderThan" is an invalid Date`);
+    // A day's margin: the year in the lake's time zone may be the next or the previous one.
+    const t = olderThan.getTime();
+    if (!fourDigits(new Date(t - 86_400_000).getUTCFullYear()) || !fourDigits(new Date(t + 86_400_000).getUTCFullYear())) {
+      throw new ConfigError(`${where}: option "olderThan" ${olderThan.toISOString()} is outside the years 0001-9999`);
+    }
     const { year, month, day } = dateParts(olderThan, timezone);
-    return `${year}-${month}-${day}`;
+    return `${year.padStart(4, '0')}-${month}-${day}`;
   }
   if (typeof olderThan === 'string') {
     const age = /^(\d+)d$/.exec(olderThan);
@@ -437,7 +445,7 @@ export function pruneCutoff(olderThan: unknown, timezone: string, now = new Date
       const { year, month, day } = dateParts(now, timezone);
       const today = Date.UTC(Number(year), Number(month) - 1, Number(day));
       const cutoff = new Date(today - Number(age[1]) * 86_400_000);
-      if (Number.isNaN(cutoff.getTime())) throw new ConfigError(`${where}: option "olderThan" ${JSON.stringify(olderThan)} is an age too large for a date`);
+      if (Number.isNaN(cutoff.getTime()) || !fourDigits(cutoff.getUTCFullYear())) throw new ConfigError(`${where}: option "olderThan" ${JSON.stringify(olderThan)} is an age too large for a date`);
       return cutoff.toISOString().slice(0, 10);
     }
     // Date.parse rolls an impossible day over ('2026-02-30' is March 2): the date must read back the same.

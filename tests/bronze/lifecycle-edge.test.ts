@@ -100,6 +100,27 @@ describe('prune: olderThan dates', () => {
   });
 });
 
+describe('prune: olderThan outside four-digit years', () => {
+  it('a Date before the year 1000 prunes nothing (its cutoff is a 4-digit date, compared with the partitions\' dates as text)', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    const r = await lake.prune({ source: 'shop', dataset: 'prices', olderThan: new Date('0900-06-01T12:00:00Z') });
+    expect(r).toMatchObject({ cutoff: '0900-06-01', files: 0, partitions: [] });
+    expect(await lake.bronze('shop/prices')).toHaveLength(4);
+  });
+
+  it('an age or a Date giving a year past 9999 or before 1 is refused naming "olderThan", pruning nothing', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    for (const bad of ['1000000d', new Date('+012026-01-01T00:00:00Z'), new Date(Date.UTC(-5, 0, 1))]) {
+      const attempt = lake.prune({ source: 'shop', dataset: 'prices', olderThan: bad });
+      await expect(attempt, String(bad)).rejects.toThrow(/lake\.prune: option "olderThan"/);
+      await expect(attempt, String(bad)).rejects.toBeInstanceOf(ConfigError);
+    }
+    expect(await lake.bronze('shop/prices')).toHaveLength(4);
+  });
+});
+
 describe('compact and prune: refused options', () => {
   it('record no run (a typo is no failed compact or prune in the history), as refused extract options do', async () => {
     const lake = await tempLake();
