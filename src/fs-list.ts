@@ -11,7 +11,16 @@ import path from 'node:path';
 export function listTree(dir: string): string[] {
   const out: string[] = [];
   const walk = (abs: string, rel: string): void => {
-    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(abs, { withFileTypes: true });
+    } catch (error) {
+      // A subfolder deleted since its parent was listed (another process's purge removing a
+      // partition folder it emptied) holds nothing; `dir` itself missing is the caller's error.
+      if (rel !== '' && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
       const child = rel === '' ? entry.name : `${rel}${path.sep}${entry.name}`;
       if (entry.isDirectory()) walk(path.join(abs, entry.name), child);
       else out.push(child);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
 import { tempLake } from '../helpers/temp-lake.js';
 
@@ -170,5 +170,30 @@ describe('compact: schema evolution', () => {
     // Two schemas of two runs each: two merges, not one.
     expect(r).toMatchObject({ filesIn: 4, filesOut: 2, rows: 4 });
     expect(await asOf()).toEqual(before);
+  });
+});
+
+describe('readers while removed files are deleted', () => {
+  it('a partition folder deleted (emptied by another process\'s purge) while lake.bronze lists the dataset is skipped, not an ENOENT', async () => {
+    const lake = await tempLake();
+    const src = defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ sku: z.string() }), extract: () => [[{ sku: '1' }]] });
+    await lake.extract(src, { extractedAt: new Date('2026-03-04T15:00:00Z') });
+    await lake.extract(src, { extractedAt: new Date('2026-03-05T15:00:00Z') });
+    // Pruned: hidden at once, left on disk for the retention.
+    expect(await lake.prune({ source: 'shop', dataset: 'prices', olderThan: '2026-03-05' })).toMatchObject({ files: 1 });
+    const gone = path.join(lake.paths.root, 'bronze', 'shop', 'prices', 'year=2026', 'month=03', 'day=04');
+    expect(fs.existsSync(gone)).toBe(true);
+    // Another process's purge deletes the removed file and its empty folder after the reader
+    // listed month=03 and before it lists day=04.
+    const readdir = fs.readdirSync;
+    const spy = vi.spyOn(fs, 'readdirSync').mockImplementation(((dir: fs.PathLike, options?: unknown) => {
+      if (String(dir) === gone) fs.rmSync(gone, { recursive: true, force: true });
+      return (readdir as (d: fs.PathLike, o?: unknown) => unknown)(dir, options);
+    }) as typeof fs.readdirSync);
+    try {
+      expect(await lake.bronze('shop/prices')).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
