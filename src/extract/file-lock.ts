@@ -81,8 +81,12 @@ async function createLockFile(target: string, identity: string, options: { timeo
   }
 }
 
-function writeOwned(file: string, identity: string): void {
-  const fd = fs.openSync(file, 'w', 0o600);
+/**
+ * Creates `file` (`flag` `'w'`, or `'wx'` to fail with EEXIST when it exists) holding `identity`.
+ * A file left without its owner (say ENOSPC) would block everybody until it ages out: it is removed.
+ */
+function writeOwned(file: string, identity: string, flag: 'w' | 'wx' = 'w'): void {
+  const fd = fs.openSync(file, flag, 0o600);
   try {
     fs.writeSync(fd, identity);
   } catch (error) {
@@ -104,23 +108,13 @@ function link(owned: string, lockFile: string, identity: string): boolean {
     // A file system without hard links: create it exclusively, then write the owner.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
   }
-  let fd: number;
   try {
-    fd = fs.openSync(lockFile, 'wx', 0o600);
+    writeOwned(lockFile, identity, 'wx');
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   }
-  try {
-    fs.writeSync(fd, identity);
-  } catch (error) {
-    // A lock file without its owner (say ENOSPC) would block everybody until it ages out.
-    fs.closeSync(fd);
-    fs.rmSync(lockFile, { force: true });
-    throw error;
-  }
-  fs.closeSync(fd);
-  return true;
 }
 
 /**
