@@ -98,10 +98,14 @@ export function mercadoLivreOrders(options: MercadoLivreOrdersOptions): AnySourc
        */
       async function* sweep(field: 'date_created' | 'date_last_updated', start: number, end: number, onPage: (results: SearchPage['results']) => SearchPage['results']): AsyncGenerator<unknown[]> {
         const windows: [number, number][] = [[start, end]];
-        /** `id@last_updated` of every order this sweep yielded. */
-        const taken = new Set<string>();
         while (windows.length > 0) {
           const [from, to] = windows.shift()!;
+          /**
+           * `id@last_updated` of every order this window yielded (a step back re-reads only its own
+           * window; an order updated into a later window comes with another last_updated): at most
+           * the offset cap, not every order of the sweep.
+           */
+          const taken = new Set<string>();
           const range = { [`order.${field}.from`]: iso(from), [`order.${field}.to`]: iso(to), sort: 'date_asc' };
           let page = await search({ ...range, offset: 0, limit: limitAt(0) });
           if (page.paging.total > o.offsetCap) {
