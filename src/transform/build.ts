@@ -1039,6 +1039,20 @@ class Builder {
     return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
   }
 
+  /**
+   * The columns of a model's query as its table's files would store them: the footer of an empty
+   * Parquet file of its output in the build's temp folder (a bind of the query, as DESCRIBE's), deleted at once.
+   */
+  private async storedColumns(node: ProjectNode, sql: string): Promise<Map<string, string>> {
+    const { tmp } = this.newFile(node);
+    try {
+      await this.c.run(`COPY (SELECT * FROM (${sql}) LIMIT 0) TO ${quoteLiteral(tmp)} (FORMAT parquet)`);
+      return await this.writtenColumns(tmp);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+
   /** The columns of a Parquet file this build wrote, from its footer, as a table's view reads them (partition columns are in the file). */
   private writtenColumns(file: string): Promise<Map<string, string>> {
     return this.columnsOf(`SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`);
@@ -1061,12 +1075,13 @@ class Builder {
     // first and reads the model's side from the written file's footer, as the view reads it (no
     // bind of the model's SQL: ~25 ms per model on the incremental bench); the others bind it
     // first, since what they write depends on the comparison. Names match case-insensitively, as
-    // DuckDB's do: `price` → `Price` is the same column.
+    // DuckDB's do: `price` → `Price` is the same column. Either way the model's side is the types
+    // as Parquet stores them (a HUGEINT from sum() is a DOUBLE, an ENUM a VARCHAR), as the table's are.
     const existing = await this.viewColumns(node);
     const prewritten = onChange === 'append_new_columns' ? await this.writeParquet(node, `SELECT * FROM (${incSql})`, parts) : undefined;
     let incoming: { name: string; type: string; old: { name: string; type: string } | undefined }[];
     try {
-      const described = prewritten && prewritten.files.length > 0 ? await this.writtenColumns(prewritten.files[0]!) : await this.columnsOf(`SELECT * FROM (${incSql})`);
+      const described = prewritten && prewritten.files.length > 0 ? await this.writtenColumns(prewritten.files[0]!) : await this.storedColumns(node, incSql);
       incoming = [...described].map(([name, type]) => ({ name, type, old: existing.get(name.toLowerCase()) }));
       checkKeyColumns(node, incoming.map((c) => c.name));
     } catch (error) {
