@@ -1098,7 +1098,10 @@ class Builder {
         `${nodeLabel(node)}: the columns changed (added: ${added.join(', ') || '-'}; missing: ${missing.join(', ') || '-'}; retyped: ${retyped.map((c) => c.name).join(', ') || '-'}) and on_schema_change is 'fail'`,
       );
     }
-    const sync = onChange === 'sync_all_columns';
+    // sync_all_columns rewrites the old rows only when the columns changed (added, missing,
+    // retyped or renamed in case); otherwise it merges as the other modes do, partition by partition.
+    const sync =
+      onChange === 'sync_all_columns' && (added.length > 0 || missing.length > 0 || retyped.length > 0 || incoming.some((c) => c.old && c.old.name !== c.name));
     // Like dbt, only sync_all_columns changes a column's type (the old rows are rewritten with the
     // new one); ignore and append_new_columns cast the new rows to the table's type, since a file
     // of another type would make the table's view fail on every read.

@@ -160,3 +160,34 @@ select k, 'x' as p, sum(v::INTEGER) as total, 'a'::ENUM('a', 'b') as e from {{ r
     ]);
   });
 });
+
+describe('sync_all_columns when the columns did not change', () => {
+  it('a partitioned merge rewrites only the partitions its new rows fall in, and a build with no new rows writes nothing', async () => {
+    const sql = `{{ config(materialized='incremental', unique_key='k', partition_by='p', on_schema_change='sync_all_columns') }}
+select k, case when k % 2 = 0 then 'even' else 'odd' end as p, v from {{ ref('src') }}
+{% if is_incremental() %} where k > (select max(k) from {{ this }}) {% endif %}`;
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n2,20\n', 'trusted/t.sql': sql });
+    expect((await lake.build()).status).toBe('success');
+    const files = async () => {
+      const [view] = await lake.query(`select sql from duckdb_views() where schema_name = 'trusted' and view_name = 't'`);
+      return [...String(view!.sql).matchAll(/'([^']+\.parquet)'/g)].map((m) => m[1]!).sort();
+    };
+    const before = await files();
+    const even = before.filter((f) => f.includes('p=even'));
+    expect(even).toHaveLength(1);
+    // k = 3 falls in p=odd only: p=even's file stays as it was.
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,30\n' });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 3 });
+    const after = await files();
+    expect(after.filter((f) => f.includes('p=even'))).toEqual(even);
+    // No new row (k = 0 is not past max(k)): nothing is written.
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,30\n0,0\n' });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await files()).toEqual(after);
+    expect(await lake.query('select k, p, v from trusted.t order by k')).toEqual([
+      { k: 1, p: 'odd', v: 10 },
+      { k: 2, p: 'even', v: 20 },
+      { k: 3, p: 'odd', v: 30 },
+    ]);
+  });
+});
