@@ -1167,7 +1167,7 @@ class Builder {
       // A unique key that leaves out a partition column lets a row move to another partition:
       // the files still holding one of the new rows' keys are replaced too.
       const elsewhere = prev.files.filter((f) => !inTouched.has(f));
-      if (keys.length > 0 && newRowsRead && elsewhere.length > 0 && !parts.every((p) => keys.includes(p))) {
+      if (keys.length > 0 && newRowsRead && elsewhere.length > 0 && !parts.every((p) => keys.some((k) => k.toLowerCase() === p.toLowerCase()))) {
         const holding = readerRows(
           await this.c.runAndReadAll(
             `SELECT DISTINCT o.__duckhouse_file AS f FROM read_parquet([${elsewhere.map(quoteLiteral).join(', ')}], union_by_name = true, hive_partitioning = false, filename = '__duckhouse_file') AS o WHERE EXISTS (SELECT 1 FROM ${newRowsRead} AS n WHERE ${match})`,
@@ -1292,10 +1292,13 @@ function scored(node: ProjectNode): boolean {
   return node.kind === 'model' && (node.schema === 'trusted' || node.schema === 'marts') && node.id !== QUALITY_ID;
 }
 
-/** The partition values of a file from its `col=value` folders, in `parts` order (NULL, or no such folder: null). */
+/**
+ * The partition values of a file from its `col=value` folders, in `parts` order (NULL, or no such
+ * folder: null). Names match regardless of case, as DuckDB's do (`partition_by='Store'` writes `store=…`).
+ */
 function partitionValuesOf(file: string, parts: string[]): (string | null)[] {
-  const found = new Map(partitionFolders(file));
-  return parts.map((p) => found.get(p) ?? null);
+  const found = new Map(partitionFolders(file).map(([k, v]) => [k.toLowerCase(), v]));
+  return parts.map((p) => found.get(p.toLowerCase()) ?? null);
 }
 
 /** The `col=value` folders a warehouse file sits in, nearest the model's folder first (values decoded). */
@@ -1330,8 +1333,9 @@ function partitionKeysOf(file: string): string[] {
   return partitionFolders(file).map(([k]) => k);
 }
 
+/** Whether two lists of column names are the same, regardless of case (DuckDB's names are case-insensitive). */
 function sameKeys(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((k, i) => k === b[i]);
+  return a.length === b.length && a.every((k, i) => k.toLowerCase() === b[i]!.toLowerCase());
 }
 
 /** Fails naming the option and the column when `unique_key` or `partition_by` names a column the model's output lacks. */

@@ -302,6 +302,28 @@ describe('lake.build materializations', () => {
     for (const f of files) expect(f.includes(`${path.sep}store=`)).toBe(after !== '');
   });
 
+  it("incremental merge with partition_by and unique_key spelled in another case than the model's columns rewrites only the partitions its new rows touch", async () => {
+    // DuckDB's names are case-insensitive: partition_by='S' is the column s, whose folders are s=….
+    const model = `{{ config(materialized='incremental', unique_key='K', partition_by='S') }}
+      select k, s from {{ ref('src') }} {% if is_incremental() %} where k > (select max(k) from {{ this }}) {% endif %}`;
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,s\n1,a\n2,b\n', 'trusted/tru_case.sql': model });
+    expect((await lake.build()).status).toBe('success');
+    const filesOf = async (s: string) => {
+      const [view] = await lake.query(`select sql from duckdb_views() where schema_name = 'trusted' and view_name = 'tru_case'`);
+      return [...String(view!.sql).matchAll(/'([^']+\.parquet)'/g)].map((m) => m[1]!).filter((f) => f.includes(`${path.sep}s=${s}${path.sep}`));
+    };
+    const bBefore = await filesOf('b');
+    expect(bBefore).toHaveLength(1);
+    writeFiles(models, { 'seeds/src.csv': 'k,s\n1,a\n2,b\n3,a\n' });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.tru_case')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await filesOf('b')).toEqual(bBefore);
+    expect(await lake.query('select k, s from trusted.tru_case order by k')).toEqual([
+      { k: 1, s: 'a' },
+      { k: 2, s: 'b' },
+      { k: 3, s: 'a' },
+    ]);
+  });
+
   it("incremental merge keyed and partitioned on a column holding the text 'NULL' equals a full refresh", async () => {
     const { lake } = await projectLake({
       ...STG,
