@@ -1154,7 +1154,8 @@ class Builder {
       return { files: [...prev.files, ...written.files], rows: (await this.rowsOf(prev, prev.files)) + written.rows, newFiles: written.files };
     }
     const keys = strategy === 'append' ? [] : (cfg.unique_key ?? []);
-    const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
+    // A key column the table has not got yet (it comes with this change) is NULL in its old rows.
+    const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM ${existing.has(k.toLowerCase()) ? `o.${quoteIdent(k)}` : 'NULL'}`).join(' AND ');
     // The new rows read back as written (partition values from the files, not the folder names).
     const newRowsRead = written.files.length > 0 ? `(${tableViewSql(written.files)})` : undefined;
     // The files the new rows replace: those of the partitions they fall in, or all (no
