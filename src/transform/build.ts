@@ -1025,7 +1025,7 @@ class Builder {
   }
 
   /** The columns of a model's view in this catalog (its previous version), by lower-cased name: no bind, the catalog holds them. */
-  private async viewColumns(node: ProjectNode): Promise<Map<string, { name: string; type: string }>> {
+  private async viewColumns(node: { schema: string; name: string }): Promise<Map<string, { name: string; type: string }>> {
     const rows = readerRows(
       await this.c.runAndReadAll(
         `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ${quoteLiteral(node.schema)} AND table_name = ${quoteLiteral(node.name)} ORDER BY column_index`,
@@ -1254,7 +1254,9 @@ class Builder {
     const keys = node.config.unique_key ?? [];
     let sql = fresh;
     if (incremental && prevAudit && keys.length > 0) {
-      const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM o.${quoteIdent(k)}`).join(' AND ');
+      // A key column the audit has not got yet (the model gained it in this change) is NULL in its old rows.
+      const had = await this.viewColumns({ schema: 'audit', name: `${node.name}_rejected` });
+      const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM ${had.has(k.toLowerCase()) ? `o.${quoteIdent(k)}` : 'NULL'}`).join(' AND ');
       const redecided = [`SELECT 1 FROM (${fresh}) AS n WHERE ${match}`, ...(stagedRows ? [`SELECT 1 FROM ${stagedRows} AS n WHERE ${match}`] : [])];
       sql = `SELECT * FROM (${tableViewSql(prevAudit.files)}) AS o WHERE ${redecided.map((q) => `NOT EXISTS (${q})`).join(' AND ')} UNION ALL BY NAME ${fresh}`;
     } else if (incremental && prevAudit) {

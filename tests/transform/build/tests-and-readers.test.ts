@@ -215,6 +215,22 @@ describe('audit of an incremental model', () => {
     expect(await lake.query('select sku from audit.tru_rejected')).toEqual([]);
   });
 
+  it('a unique_key column the model gains in the same change: the earlier rejections hold NULL in it, and the build succeeds', async () => {
+    const keyed = (key: string, columns: string) => `{{ config(materialized='incremental', unique_key=${key}) }}
+select ${columns} from {{ ref('src') }} where {{ reject_if('v < 0', 'negative') }}
+{% if is_incremental() %} and k >= (select max(k) from {{ this }}) {% endif %}`;
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,s,v\n1,a,-1\n2,b,2\n', 'trusted/t.sql': keyed(`'k'`, 'k, v') });
+    expect((await lake.build()).status).toBe('success');
+    // The key becomes (k, s): neither the table nor its audit has s yet.
+    writeFiles(models, { 'seeds/src.csv': 'k,s,v\n1,a,-1\n2,b,2\n3,c,-3\n', 'trusted/t.sql': keyed(`['k', 's']`, 'k, s, v') });
+    const r = await lake.build();
+    expect(r.models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success' });
+    expect(await lake.query('select k, s, v from audit.t_rejected order by k')).toEqual([
+      { k: 1, s: null, v: -1 },
+      { k: 3, s: 'c', v: -3 },
+    ]);
+  });
+
   it('stores the rows a run rejects when its is_incremental() filter reads {{ this }} and the same run keeps rows past them', async () => {
     const { lake, models } = await projectLake({
       'seeds/src.csv': 'k,v\n1,1\n2,-2\n',
