@@ -1100,6 +1100,14 @@ class Builder {
     }
     // sync_all_columns rewrites the old rows only when the columns changed (added, missing,
     // retyped or renamed in case); otherwise it merges as the other modes do, partition by partition.
+    // `ignore` leaves the added columns out of the new rows: a unique_key naming one could never match.
+    const addedKeys = (cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append')) === 'append' ? [] : (cfg.unique_key ?? []).filter((k) => added.some((a) => a.toLowerCase() === k.toLowerCase()));
+    if (onChange === 'ignore' && addedKeys.length > 0) {
+      throw new ModelError(
+        'SCHEMA_CHANGED',
+        `${nodeLabel(node)}: unique_key names ${addedKeys.map((k) => `'${k}'`).join(', ')}, which the table has not got, and on_schema_change is 'ignore' (the new rows leave it out): use append_new_columns or sync_all_columns, or build it with fullRefresh`,
+      );
+    }
     const sync =
       onChange === 'sync_all_columns' && (added.length > 0 || missing.length > 0 || retyped.length > 0 || incoming.some((c) => c.old && c.old.name !== c.name));
     // Like dbt, only sync_all_columns changes a column's type (the old rows are rewritten with the

@@ -210,4 +210,17 @@ select ${columns} from {{ ref('src') }}
       { k: 3, s: 'c' },
     ]);
   });
+  it("ignore: the new rows leave it out, so the merge cannot match on it: the model fails naming unique_key, the column and on_schema_change; its last good version stays", async () => {
+    const keyed = (key: string, columns: string) => `{{ config(materialized='incremental', unique_key=${key}, on_schema_change='ignore') }}
+select ${columns} from {{ ref('src') }}
+{% if is_incremental() %} where k >= (select max(k) from {{ this }}) {% endif %}`;
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,s\n1,a\n2,b\n', 'trusted/t.sql': keyed(`'k'`, 'k') });
+    expect((await lake.build()).status).toBe('success');
+    writeFiles(models, { 'seeds/src.csv': 'k,s\n1,a\n2,b\n3,c\n', 'trusted/t.sql': keyed(`['k', 's']`, 'k, s') });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/unique_key names 's'.*on_schema_change is 'ignore'/);
+    expect(t.error).not.toMatch(/Binder Error/);
+    expect(await lake.query('select k from trusted.t order by k')).toEqual([{ k: 1 }, { k: 2 }]);
+  });
 });
