@@ -1100,12 +1100,18 @@ class Builder {
     }
     // sync_all_columns rewrites the old rows only when the columns changed (added, missing,
     // retyped or renamed in case); otherwise it merges as the other modes do, partition by partition.
-    // `ignore` leaves the added columns out of the new rows: a unique_key naming one could never match.
-    const addedKeys = (cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append')) === 'append' ? [] : (cfg.unique_key ?? []).filter((k) => added.some((a) => a.toLowerCase() === k.toLowerCase()));
-    if (onChange === 'ignore' && addedKeys.length > 0) {
+    // `ignore` leaves the added columns out of the new rows: a unique_key naming one could never
+    // match, and a partition_by naming one has no values to split them by.
+    const isAdded = (k: string): boolean => added.some((a) => a.toLowerCase() === k.toLowerCase());
+    const ignoredKeys: [string, string[]][] = [
+      ['unique_key', (cfg.incremental_strategy ?? (cfg.unique_key ? 'merge' : 'append')) === 'append' ? [] : (cfg.unique_key ?? []).filter(isAdded)],
+      ['partition_by', (parts ?? []).filter(isAdded)],
+    ];
+    for (const [option, names] of onChange === 'ignore' ? ignoredKeys : []) {
+      if (names.length === 0) continue;
       throw new ModelError(
         'SCHEMA_CHANGED',
-        `${nodeLabel(node)}: unique_key names ${addedKeys.map((k) => `'${k}'`).join(', ')}, which the table has not got, and on_schema_change is 'ignore' (the new rows leave it out): use append_new_columns or sync_all_columns, or build it with fullRefresh`,
+        `${nodeLabel(node)}: ${option} names ${names.map((k) => `'${k}'`).join(', ')}, which the table has not got, and on_schema_change is 'ignore' (the new rows leave it out): use append_new_columns or sync_all_columns, or build it with fullRefresh`,
       );
     }
     const sync =
@@ -1132,7 +1138,8 @@ class Builder {
                 : `${quoteIdent(c.old.name)} AS ${quoteIdent(c.name)}`,
           )
           .join(', ')
-      : '*';
+      : // A partition_by column the table gains in this change: the old rows are NULL in it (written to its NULL partition).
+        ['*', ...incoming.filter((c) => !c.old && (parts ?? []).some((p) => p.toLowerCase() === c.name.toLowerCase())).map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`)].join(', ');
     // A value the cast cannot convert (or a cast DuckDB has not got) fails the model naming the columns.
     const write = async (sql: string, parts?: string[]): Promise<{ files: string[]; rows: number }> => {
       try {

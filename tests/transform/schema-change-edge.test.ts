@@ -224,3 +224,32 @@ select ${columns} from {{ ref('src') }}
     expect(await lake.query('select k from trusted.t order by k')).toEqual([{ k: 1 }, { k: 2 }]);
   });
 });
+
+describe('a partition_by column the table gains in the same change', () => {
+  const parted = (onChange: string, part: string, columns: string) => `{{ config(materialized='incremental', unique_key='k', on_schema_change='${onChange}'${part}) }}
+select ${columns} from {{ ref('src') }}
+{% if is_incremental() %} where k >= (select max(k) from {{ this }}) {% endif %}`;
+
+  it('append_new_columns: the old rows go to its NULL partition, as sync_all_columns puts them', async () => {
+    const onChange = 'append_new_columns';
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,s\n1,a\n2,b\n', 'trusted/t.sql': parted(onChange, '', 'k') });
+    expect((await lake.build()).status).toBe('success');
+    writeFiles(models, { 'seeds/src.csv': 'k,s\n1,a\n2,b\n3,c\n', 'trusted/t.sql': parted(onChange, `, partition_by='s'`, 'k, s') });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 3 });
+    expect(await lake.query('select k, s from trusted.t order by k')).toEqual([
+      { k: 1, s: null },
+      { k: 2, s: 'b' },
+      { k: 3, s: 'c' },
+    ]);
+  });
+
+  it('ignore: the model fails naming partition_by, the column and on_schema_change; its last good version stays', async () => {
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,s\n1,a\n2,b\n', 'trusted/t.sql': parted('ignore', '', 'k') });
+    expect((await lake.build()).status).toBe('success');
+    writeFiles(models, { 'seeds/src.csv': 'k,s\n1,a\n2,b\n3,c\n', 'trusted/t.sql': parted('ignore', `, partition_by='s'`, 'k, s') });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/partition_by names 's'.*on_schema_change is 'ignore'/);
+    expect(await lake.query('select k from trusted.t order by k')).toEqual([{ k: 1 }, { k: 2 }]);
+  });
+});
