@@ -2,7 +2,8 @@
  * Model-based: after a seeded sequence of bronze changes (new days, second runs of a day, late
  * records, columns added and retyped, compaction, retention) and builds (selections, a full
  * refresh of one model, vars), every incremental model (append, merge on one or several keys with
- * NULLs, delete+insert, partition_by, each on_schema_change, over views, ephemerals and sources)
+ * NULLs, delete+insert, partition_by, each on_schema_change — `fail` on a sum() whose type Parquet
+ * stores as another — over views, ephemerals and sources)
  * equals a full refresh built in a second lake from a copy of the same bronze and metrics, and
  * `lake.bronze(…, { asOfRun })` returns what was extracted up to that run. Rows are compared as
  * multisets (each row as sorted-key JSON, the list sorted).
@@ -69,6 +70,13 @@ const MODELS: Record<string, string> = {
   'trusted/inc_delins_part.sql': `{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['sku'], partition_by=['store']) }}
     select store, price_date, sku, price, _run_id from {{ ref('stg_prices') }} ${NEW_ONLY}
     qualify _run_id = max(_run_id) over (partition by sku)`,
+  // on_schema_change='fail' over a sum() (HUGEINT, a DOUBLE in Parquet; DOUBLE once qty is) keyed and
+  // partitioned on a NULL-able column: each build redoes the (store, sku) groups with new rows.
+  'trusted/inc_fail_agg.sql': `{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['store', 'sku'], partition_by='sku', on_schema_change='fail') }}
+    select store, sku, sum(qty) as qty_total, count(*) as n, max(_run_id) as _run_id from {{ ref('stg_prices') }} s
+    {% if is_incremental() %} where exists (select 1 from {{ ref('stg_prices') }} x where x._run_id > (select coalesce(max(_run_id), '') from {{ this }})
+      and x.store = s.store and x.sku is not distinct from s.sku) {% endif %}
+    group by all`,
   'marts/daily.sql': `select store, price_date, count(*) as n, round(sum(price), 6) as total from {{ ref('inc_merge') }}
     where price >= {{ var('min_price', 0) }} group by all`,
   'marts/daily_view.sql': `{{ config(materialized='view') }} select store, count(*) as n from {{ ref('inc_part_date') }} group by all`,
