@@ -1169,8 +1169,15 @@ class Builder {
       return { files: [...prev.files, ...written.files], rows: (await this.rowsOf(prev, prev.files)) + written.rows, newFiles: written.files };
     }
     const keys = strategy === 'append' ? [] : (cfg.unique_key ?? []);
-    // A key column the table has not got yet (it comes with this change) is NULL in its old rows.
-    const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM ${existing.has(k.toLowerCase()) ? `o.${quoteIdent(k)}` : 'NULL'}`).join(' AND ');
+    // A key column the table has not got yet (it comes with this change) is NULL in its old rows;
+    // one sync_all_columns retypes is compared in its new type, as the old rows are rewritten with it
+    // (INTEGER 1 is '1', not the same key as '01').
+    const oldKey = (k: string): string => {
+      if (!existing.has(k.toLowerCase())) return 'NULL';
+      const c = sync ? retyped.find((r) => r.name.toLowerCase() === k.toLowerCase()) : undefined;
+      return c ? `CAST(o.${quoteIdent(c.old!.name)} AS ${c.type})` : `o.${quoteIdent(k)}`;
+    };
+    const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM ${oldKey(k)}`).join(' AND ');
     // The new rows read back as written (partition values from the files, not the folder names).
     const newRowsRead = written.files.length > 0 ? `(${tableViewSql(written.files)})` : undefined;
     // The files the new rows replace: those of the partitions they fall in, or all (no
