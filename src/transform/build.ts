@@ -1278,7 +1278,16 @@ class Builder {
     if (incremental && prevAudit && keys.length > 0) {
       // A key column the audit has not got yet (the model gained it in this change) is NULL in its old rows.
       const had = await this.viewColumns({ schema: 'audit', name: `${node.name}_rejected` });
-      const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM ${had.has(k.toLowerCase()) ? `o.${quoteIdent(k)}` : 'NULL'}`).join(' AND ');
+      // sync_all_columns may retype a key column: the earlier rejections' keys are compared in the new
+      // type, as the model's old rows are (INTEGER 1 is '1', not the same key as '01').
+      const now = node.config.on_schema_change === 'sync_all_columns' ? await this.storedColumns(node, fresh) : undefined;
+      const oldKey = (k: string): string => {
+        const o = had.get(k.toLowerCase());
+        if (!o) return 'NULL';
+        const type = now ? [...now].find(([c]) => c.toLowerCase() === k.toLowerCase())?.[1] : undefined;
+        return type && type !== o.type ? `CAST(o.${quoteIdent(o.name)} AS ${type})` : `o.${quoteIdent(k)}`;
+      };
+      const match = keys.map((k) => `n.${quoteIdent(k)} IS NOT DISTINCT FROM ${oldKey(k)}`).join(' AND ');
       const redecided = [`SELECT 1 FROM (${fresh}) AS n WHERE ${match}`, ...(stagedRows ? [`SELECT 1 FROM ${stagedRows} AS n WHERE ${match}`] : [])];
       sql = `SELECT * FROM (${tableViewSql(prevAudit.files)}) AS o WHERE ${redecided.map((q) => `NOT EXISTS (${q})`).join(' AND ')} UNION ALL BY NAME ${fresh}`;
     } else if (incremental && prevAudit) {

@@ -231,6 +231,20 @@ select ${columns} from {{ ref('src') }} where {{ reject_if('v < 0', 'negative') 
     ]);
   });
 
+  it("sync_all_columns retyping the unique_key: an earlier rejection's key is compared in the new type (INTEGER 1 is '1', not '01')", async () => {
+    const keyed = (columns: string) => `{{ config(materialized='incremental', unique_key='k', on_schema_change='sync_all_columns') }}
+select ${columns} from {{ ref('src') }} where {{ reject_if('v < 0', 'negative') }}
+{% if is_incremental() %} and abs(v) > 20 {% endif %}`;
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,v\n1,-10\n2,20\n', 'trusted/t.sql': keyed('k::INTEGER as k, v') });
+    expect((await lake.build()).status).toBe('success');
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,-10\n2,20\n01,-30\n', 'trusted/t.sql': keyed(`case when v = -30 then '01' else k::VARCHAR end as k, v`) });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success' });
+    expect(await lake.query('select k, v from audit.t_rejected order by k')).toEqual([
+      { k: '01', v: -30 },
+      { k: '1', v: -10 },
+    ]);
+  });
+
   it('stores the rows a run rejects when its is_incremental() filter reads {{ this }} and the same run keeps rows past them', async () => {
     const { lake, models } = await projectLake({
       'seeds/src.csv': 'k,v\n1,1\n2,-2\n',
