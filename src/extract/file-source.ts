@@ -27,7 +27,7 @@ import { parseOptions } from '../config.js';
 import { parseJsonExact } from './json-exact.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { floorDiv, plainConverter, readerRows, type PlainValue } from '../db/values.js';
+import { floorDiv, plainConverter, readerRows, type PlainValue, type Row } from '../db/values.js';
 import { BIGINT_SQL_TYPE, bigintPlanOf, columnSpec, expectsDate, shapeOf, sqlTypeOf, withBigints, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
@@ -268,20 +268,38 @@ async function csvHeaderNames(where: string, file: string, c: DuckDBConnection, 
  * Of the DOUBLE columns DuckDB sniffed, those whose every value is an integer literal, with their
  * longest value's digit count. The sniffer types an integer past BIGINT (a 20-digit id, a 44-digit
  * NF-e key) as DOUBLE, which rounds it: up to 38 digits it is read as HUGEINT (DECIMAL(38,0) in
- * bronze, as `z.bigint()` fields), longer as text. `sql` reads the file as text (`all_varchar`).
+ * bronze, as `z.bigint()` fields), longer as text. A check for `scanText`.
  */
-async function integralDoubles(c: DuckDBConnection, sql: string, doubles: string[]): Promise<Map<string, number>> {
-  if (doubles.length === 0) return new Map();
-  const checks = doubles.flatMap((name, i) => {
-    const v = quoteIdent(name);
-    return [`bool_and(regexp_full_match(${v}, '[+-]?[0-9]+')) AS i${i}`, `max(length(ltrim(${v}, '+-'))) AS d${i}`];
-  });
-  const [row] = readerRows(await c.runAndReadAll(`SELECT ${checks.join(', ')} FROM (${sql})`));
-  const out = new Map<string, number>();
-  doubles.forEach((name, i) => {
-    if (row?.[`i${i}`] === true) out.set(name, Number(row[`d${i}`]));
-  });
-  return out;
+function integralDoubles(doubles: string[]): TextCheck<Map<string, number>> {
+  return {
+    exprs: doubles.flatMap((name, i) => {
+      const v = quoteIdent(name);
+      return [`bool_and(regexp_full_match(${v}, '[+-]?[0-9]+')) AS i${i}`, `max(length(ltrim(${v}, '+-'))) AS d${i}`];
+    }),
+    read(row) {
+      const out = new Map<string, number>();
+      doubles.forEach((name, i) => {
+        if (row?.[`i${i}`] === true) out.set(name, Number(row[`d${i}`]));
+      });
+      return out;
+    },
+  };
+}
+
+/**
+ * Aggregates over one file read as text, each answering one question about its columns: their
+ * `exprs` (aliases unique across the checks) go into one SELECT, so the file is scanned once for all.
+ */
+interface TextCheck<T> {
+  exprs: string[];
+  read(row: Row | undefined): T;
+}
+
+/** Runs `checks` (those given) in one scan of `sql` (the file read as text, `all_varchar`): the row of their aliases. */
+async function scanText(c: DuckDBConnection, sql: string, checks: (Pick<TextCheck<unknown>, 'exprs'> | undefined)[]): Promise<Row | undefined> {
+  const exprs = checks.flatMap((k) => k?.exprs ?? []);
+  if (exprs.length === 0) return undefined;
+  return readerRows(await c.runAndReadAll(`SELECT ${exprs.join(', ')} FROM (${sql})`))[0];
 }
 
 /** A number written with a decimal comma, its `.` grouping thousands: `1.234,56`, `-10,5`, `1.500`, `7`. */
@@ -301,35 +319,35 @@ function fromCommaNumber(value: unknown): unknown {
 /**
  * Of a file's DOUBLE and VARCHAR columns, those whose every value is a decimal-comma number
  * (`csv: { decimal: ',' }`; a text column needs one with a comma): DuckDB reads `1.500` as 1.5
- * and `1.234,56` as text. `sql` reads the file as text (`all_varchar`).
+ * and `1.234,56` as text. A check for `scanText`.
  */
-async function commaNumberColumns(c: DuckDBConnection, sql: string, doubles: string[], texts: string[]): Promise<Set<string>> {
+function commaNumberColumns(doubles: string[], texts: string[]): TextCheck<Set<string>> {
   const candidates = [...doubles, ...texts];
-  if (candidates.length === 0) return new Set();
-  const checks = candidates.map((name, i) => {
-    const v = `trim(${quoteIdent(name)})`;
-    // A text column needs a comma too: codes of digits (`01310`, a CEP prefix) stay text.
-    const comma = i >= doubles.length ? ` AND bool_or(contains(${v}, ','))` : '';
-    return `(bool_and(regexp_full_match(${v}, '${COMMA_NUMBER}'))${comma}) AS c${i}`;
-  });
-  const [row] = readerRows(await c.runAndReadAll(`SELECT ${checks.join(', ')} FROM (${sql})`));
-  return new Set(candidates.filter((_, i) => row?.[`c${i}`] === true));
+  return {
+    exprs: candidates.map((name, i) => {
+      const v = `trim(${quoteIdent(name)})`;
+      // A text column needs a comma too: codes of digits (`01310`, a CEP prefix) stay text.
+      const comma = i >= doubles.length ? ` AND bool_or(contains(${v}, ','))` : '';
+      return `(bool_and(regexp_full_match(${v}, '${COMMA_NUMBER}'))${comma}) AS c${i}`;
+    }),
+    read: (row) => new Set(candidates.filter((_, i) => row?.[`c${i}`] === true)),
+  };
 }
 
 /**
  * Of the DOUBLE columns DuckDB sniffed, those whose every value is an integer or `1.500`-like
  * (1 to 3 digits, not starting with 0, then groups of three): a decimal-comma export's thousands,
- * which DuckDB reads as 1.5. `sql` reads the file as text (`all_varchar`).
+ * which DuckDB reads as 1.5. A check for `scanText`.
  */
-async function thousandsLike(c: DuckDBConnection, sql: string, doubles: string[]): Promise<string[]> {
-  if (doubles.length === 0) return [];
+function thousandsLike(doubles: string[]): TextCheck<string[]> {
   const grouped = '[+-]?[1-9][0-9]{0,2}([.][0-9]{3})+';
-  const checks = doubles.map((name, i) => {
-    const v = `trim(${quoteIdent(name)})`;
-    return `(bool_and(regexp_full_match(${v}, '${grouped}|[+-]?[0-9]+')) AND bool_or(regexp_full_match(${v}, '${grouped}'))) AS g${i}`;
-  });
-  const [row] = readerRows(await c.runAndReadAll(`SELECT ${checks.join(', ')} FROM (${sql})`));
-  return doubles.filter((_, i) => row?.[`g${i}`] === true);
+  return {
+    exprs: doubles.map((name, i) => {
+      const v = `trim(${quoteIdent(name)})`;
+      return `(bool_and(regexp_full_match(${v}, '${grouped}|[+-]?[0-9]+')) AND bool_or(regexp_full_match(${v}, '${grouped}'))) AS g${i}`;
+    }),
+    read: (row) => doubles.filter((_, i) => row?.[`g${i}`] === true),
+  };
 }
 
 /** Types DuckDB should parse a CSV column as, from the zod schema (scalars only). */
@@ -482,31 +500,22 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const probeTypes = probe.columnTypes();
     const names = probe.deduplicatedColumnNames();
     for (const header of await csvHeaderNames(where, shown, c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
-    const integral = await integralDoubles(
+    const doubles = names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE);
+    const intChecks = integralDoubles(doubles);
+    const commaChecks = csv.decimal === ',' ? commaNumberColumns(doubles, names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.VARCHAR)) : undefined;
+    const groupChecks = csv.decimal === undefined ? thousandsLike(doubles) : undefined;
+    const row = await scanText(
       c,
-      csvReadSql(read, csv, undefined, `${rejectsName}_digits`, ['all_varchar = true']),
-      names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
+      csvReadSql(read, csv, undefined, `${rejectsName}_text`, ['all_varchar = true']),
+      [intChecks, commaChecks, groupChecks],
     );
-    const commas =
-      csv.decimal === ','
-        ? await commaNumberColumns(
-            c,
-            csvReadSql(read, csv, undefined, `${rejectsName}_commas`, ['all_varchar = true']),
-            names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE),
-            names.filter((_, i) => probeTypes[i]!.typeId === DuckDBTypeId.VARCHAR),
-          )
-        : new Set<string>();
-    if (csv.decimal === undefined) {
-      const grouped = await thousandsLike(
-        c,
-        csvReadSql(read, csv, undefined, `${rejectsName}_grouped`, ['all_varchar = true']),
-        names.filter((name, i) => probeTypes[i]!.typeId === DuckDBTypeId.DOUBLE && !integral.has(name)),
+    const integral = intChecks.read(row);
+    const commas = commaChecks?.read(row) ?? new Set<string>();
+    for (const name of groupChecks?.read(row) ?? []) {
+      if (integral.has(name)) continue;
+      ctx.warn(
+        `column "${name}" of ${shown}: every value is an integer or looks like a thousands-grouped one (1.500), read as a decimal point (1.5): if the file writes 1.500 for 1500, pass csv: { decimal: ',' }`,
       );
-      for (const name of grouped) {
-        ctx.warn(
-          `column "${name}" of ${shown}: every value is an integer or looks like a thousands-grouped one (1.500), read as a decimal point (1.5): if the file writes 1.500 for 1500, pass csv: { decimal: ',' }`,
-        );
-      }
     }
     const hasRows = (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
     return {
