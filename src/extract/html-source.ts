@@ -206,6 +206,21 @@ export function normalizeCrawlUrl(href: string, base?: string): string | undefin
 }
 
 /**
+ * The key a page is known by in the crawl (visited, queued): its URL without a trailing slash
+ * on the path (not the root's). `/c/x/` and `/c/x` are one page to the crawler, as to Crawlee (its
+ * `uniqueKey` drops it): sites answer both, and the records would be stored twice. The page is
+ * requested as the first link to it wrote it.
+ * @example crawlKey('https://loja.com.br/c/x/?page=2') // 'https://loja.com.br/c/x?page=2'
+ */
+export function crawlKey(url: string): string {
+  const at = url.search(/[?#]/);
+  const end = at < 0 ? url.length : at;
+  const head = url.slice(0, end);
+  // `http://h/` keeps its slash: the path of an origin is `/`.
+  return head.endsWith('/') && !/^[a-z][a-z0-9+.-]*:\/\/[^/]*\/$/i.test(head) ? head.slice(0, -1) + url.slice(end) : url;
+}
+
+/**
  * Percent-escapes upper-cased, and those of unreserved characters decoded (`%7E` is `~`, RFC 3986
  * §6.2.2.2: encoders such as old PHP's escaped it), so one page is one URL whichever way a link wrote it.
  */
@@ -325,7 +340,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
     const readPage = async ({ entry, response, error }: Fetched): Promise<unknown[]> => {
       // A redirect from another URL already brought this page.
       if (frontier.isVisited(entry.url)) return [];
-      frontier.visited.add(entry.url);
+      frontier.visit(entry.url);
       const reject = (reason: string, extra: Record<string, unknown> = {}): unknown[] => {
         ctx.reject({ url: redactString(entry.url), ...(entry.from ? { from: redactString(entry.from) } : {}), ...extra }, reason, { url: redactString(entry.url) });
         return [];
@@ -343,7 +358,8 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
         return reject(pageErrorReason(error), extra);
       }
       const url = normalizeCrawlUrl(response.url) ?? entry.url;
-      if (url !== entry.url) {
+      // A redirect adding or dropping the trailing slash (`/c/x` → `/c/x/`) lands on the same page.
+      if (crawlKey(url) !== crawlKey(entry.url)) {
         if (entry.from === undefined && !frontier.isOwn(new URL(url))) {
           frontier.allowOrigin(url); // a start URL moving to https or www
           // Its hop to the new origin went without the credential headers (a region cookie that
@@ -436,13 +452,14 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
 
 /** Visited pages, the queue, the pages in flight, and which links may join the queue. */
 class Frontier {
-  readonly visited: Set<string>;
+  /** The pages committed, by `crawlKey`. */
+  private readonly visited: Set<string>;
   queue: QueueEntry[];
   pages: number;
   private readonly startUrls: string[];
   private readonly origins: Set<string>;
   private readonly active = new Map<string, QueueEntry>();
-  /** Every URL visited, queued or in flight. */
+  /** Every page visited, queued or in flight, by `crawlKey`. */
   private readonly seen: Set<string>;
   /** The saved frontier's URLs (all, and those visited) by `legacyKey`: see there. */
   private readonly savedKeys = new Set<string>();
@@ -464,8 +481,8 @@ class Frontier {
     else if (saved !== undefined && !state.success && !isFinished(saved)) ctx.warn(`${ctx.source}/${ctx.dataset}: the saved crawl state is not readable; starting a new crawl`);
     if (resumable) {
       const s = state.data;
-      this.visited = new Set(s.visited);
-      this.queue = s.queue.filter((e) => !this.visited.has(e.url));
+      this.visited = new Set(s.visited.map(crawlKey));
+      this.queue = s.queue.filter((e) => !this.visited.has(crawlKey(e.url)));
       this.pages = s.pages;
       this.origins = new Set(s.origins);
       for (const url of s.visited) this.savedVisitedKeys.add(legacyKey(url));
@@ -473,16 +490,23 @@ class Frontier {
       ctx.logger.info(`resuming the crawl: ${s.visited.length} pages done, ${this.queue.length} queued`);
     } else {
       this.visited = new Set();
-      this.queue = startUrls.map((url) => ({ url }));
+      // `/c/x/` and `/c/x` both listed are one page: fetched once.
+      const keys = new Set<string>();
+      this.queue = startUrls.filter((url) => !keys.has(crawlKey(url)) && keys.add(crawlKey(url))).map((url) => ({ url }));
       this.pages = 0;
       this.origins = new Set(startUrls.map((u) => new URL(u).origin));
     }
-    this.seen = new Set([...this.visited, ...this.queue.map((e) => e.url)]);
+    this.seen = new Set([...this.visited, ...this.queue.map((e) => crawlKey(e.url))]);
   }
 
   /** Whether the page was committed (or brought by a redirect) in this crawl. */
   isVisited(url: string): boolean {
-    return this.visited.has(url) || (this.savedVisitedKeys.size > 0 && this.savedVisitedKeys.has(legacyKey(url)));
+    return this.visited.has(crawlKey(url)) || (this.savedVisitedKeys.size > 0 && this.savedVisitedKeys.has(legacyKey(url)));
+  }
+
+  /** The page is read in this crawl (its records and quarantine entries go with the next commit). */
+  visit(url: string): void {
+    this.visited.add(crawlKey(url));
   }
 
   allows(url: string): boolean {
@@ -507,8 +531,8 @@ class Frontier {
   /** Queues a link found on page `from`, unless it is off-site, not http(s), or already known. */
   discover(href: string, base: string, from: string): void {
     const url = normalizeCrawlUrl(href, base);
-    if (url === undefined || this.seen.has(url) || (this.savedKeys.size > 0 && this.savedKeys.has(legacyKey(url))) || !this.allows(url)) return;
-    this.seen.add(url);
+    if (url === undefined || this.seen.has(crawlKey(url)) || (this.savedKeys.size > 0 && this.savedKeys.has(legacyKey(url))) || !this.allows(url)) return;
+    this.seen.add(crawlKey(url));
     this.queue.push({ url, from });
   }
 
@@ -526,9 +550,10 @@ class Frontier {
 
   /** A redirect landed on `url`: it counts as visited, and is not fetched again from the queue. */
   arrived(url: string): void {
-    this.visited.add(url);
-    this.seen.add(url);
-    const at = this.queue.findIndex((e) => e.url === url);
+    const key = crawlKey(url);
+    this.visited.add(key);
+    this.seen.add(key);
+    const at = this.queue.findIndex((e) => crawlKey(e.url) === key);
     if (at >= 0) this.queue.splice(at, 1);
   }
 
@@ -663,7 +688,7 @@ function legacyKey(url: string): string {
     for (const name of [...u.searchParams.keys()]) if (TRACKING_PARAMETER.test(name)) u.searchParams.delete(name);
     if (u.search) u.searchParams.sort();
     else u.search = '';
-    return upperEscapes(u.href);
+    return crawlKey(upperEscapes(u.href));
   } catch {
     return url;
   }

@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
-import { htmlSource, normalizeCrawlUrl } from '../../src/extract/html-source.js';
+import { crawlKey, htmlSource, normalizeCrawlUrl } from '../../src/extract/html-source.js';
 import { QuarantineWriter } from '../../src/extract/quarantine.js';
 import { isSecretName } from '../../src/redact.js';
 import { findSecrets } from '../helpers/secret-scan.js';
@@ -653,5 +653,27 @@ describe('a crawl an earlier version left unfinished', () => {
     ]);
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
     expect(s.hits).toEqual({ '/p?id=2%2Cb': 1 });
+  });
+});
+
+describe('htmlSource leftovers', () => {
+  it('links to "/c/x/" and "/c/x" are one page (Crawlee\'s uniqueKey drops a trailing slash): fetched once, its records stored once', async () => {
+    const s = await siteOf({
+      '/': html('<a class="n" href="/c/x/">x</a> <a class="n" href="/c/x">x again</a> <a class="n" href="/c/y">y</a> <a class="n" href="/c/y/">y again</a>'),
+      '/c/x/': html('<li class="p" data-sku="X">X</li>'),
+      '/c/x': html('<li class="p" data-sku="X">X</li>'),
+      '/c/y/': html('<li class="p" data-sku="Y">Y</li>'),
+      '/c/y': html('<li class="p" data-sku="Y">Y</li>'),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({ source: 'edge', dataset: 'slash', startUrls: [`${s.url}/`], follow: 'a.n', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string(), _url: z.string() }), limits: FAST }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    // Each page requested as its first link wrote it; the root keeps its slash.
+    expect(crawlKey(`${s.url}/c/x/?page=2`)).toBe(`${s.url}/c/x?page=2`);
+    expect(crawlKey(`${s.url}/`)).toBe(`${s.url}/`);
+    expect(s.hits).toEqual({ '/': 1, '/c/x/': 1, '/c/y': 1 });
+    expect(((await lake.bronze('edge/slash')) as { _url: string }[]).map((r) => r._url).sort()).toEqual([`${s.url}/c/x/`, `${s.url}/c/y`]);
   });
 });
