@@ -394,12 +394,22 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
         }
       }
       let records: unknown[] = [];
+      let extracted = false;
       try {
         const found = await extractRecords($, page, base);
-        if (Array.isArray(found)) records = found;
-        else reject(`extract returned ${found === null ? 'null' : typeof found}, not an array of records`, { status: response.status });
+        if (Array.isArray(found)) {
+          records = found;
+          extracted = true;
+        } else reject(`extract returned ${found === null ? 'null' : typeof found}, not an array of records`, { status: response.status });
       } catch (e) {
         reject(`extract failed: ${errorMessage(e)}`, { status: response.status });
+      }
+      if (extracted && records.length === 0 && entry.from !== undefined && nextPageOf(entry.from, url)) {
+        // The page past a listing's last (`?page=7` of six: "no products found", with a next link
+        // all the same): the listing ends here, as an HTTP paginator stops at its first empty page,
+        // instead of walking empty pages until maxPages.
+        ctx.logger.info(`page ${redactString(secrets.hide(url))} of the listing has no records: its links are not followed`);
+        return [];
       }
       const repeated = repeatOf(records, url);
       if (repeated !== undefined) {
@@ -704,6 +714,22 @@ function otherPageOf(a: string, b: string): boolean {
   if (px.length !== py.length) return false;
   const differing = px.filter(([name, value], i) => name !== py[i]![0] || value !== py[i]![1]);
   return differing.length === 1 && px.every(([name], i) => name === py[i]![0]) && differing.every(([name, value]) => /^\d+$/.test(value) && /^\d+$/.test(y.searchParams.get(name) ?? ''));
+}
+
+/**
+ * Whether `url` is a next page of the listing `from` links from: one path, the same parameters but
+ * one whose value is a number (`?page=4` from `?page=3`, or `?page=2` from the listing's first
+ * page without it).
+ */
+function nextPageOf(from: string, url: string): boolean {
+  const x = new URL(from);
+  const y = new URL(url);
+  if (x.origin !== y.origin || crawlKey(x.pathname) !== crawlKey(y.pathname)) return false;
+  const before = new Map([...x.searchParams].map(([name, value]) => [name, value] as const));
+  const after = [...y.searchParams];
+  if (after.length !== before.size && after.length !== before.size + 1) return false;
+  const changed = after.filter(([name, value]) => before.get(name) !== value);
+  return changed.length === 1 && /^\d+$/.test(changed[0]![1]) && after.every(([name]) => before.has(name) || name === changed[0]![0]);
 }
 
 /** The same start URLs, in any order: listing them in another order is the same crawl. */

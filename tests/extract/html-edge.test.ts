@@ -676,4 +676,37 @@ describe('htmlSource leftovers', () => {
     expect(s.hits).toEqual({ '/': 1, '/c/x/': 1, '/c/y': 1 });
     expect(((await lake.bronze('edge/slash')) as { _url: string }[]).map((r) => r._url).sort()).toEqual([`${s.url}/c/x/`, `${s.url}/c/y`]);
   });
+
+  it('a paginated listing stops at its first empty page (as the HTTP paginators do), not at maxPages (an empty page past the last is how listings end: no warning)', async () => {
+    const hits: Record<string, number> = {};
+    // /a has two pages of products, /b one; every page (empty ones too) links to the next.
+    const last: Record<string, number> = { '/a': 2, '/b': 1 };
+    const server = http.createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      hits[u.pathname] = (hits[u.pathname] ?? 0) + 1;
+      const n = Number(u.searchParams.get('page') ?? 1);
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const items = n <= last[u.pathname]! ? `<li class="p" data-sku="${u.pathname.slice(1)}${n}a">a</li><li class="p" data-sku="${u.pathname.slice(1)}${n}b">b</li>` : '<p>Nenhum produto encontrado</p>';
+      res.end(html(`${items}<a class="next" href="${u.pathname}?page=${n + 1}">next</a>`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract(
+      htmlSource({
+        source: 'pg',
+        dataset: 'empty',
+        startUrls: [`${url}/a?page=1`, `${url}/b`],
+        follow: 'a.next',
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } },
+        schema: z.object({ sku: z.string() }),
+        maxPages: 30,
+        limits: { ...FAST, inFlight: 1 },
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 6, rejected: 0 });
+    expect(hits).toEqual({ '/a': 3, '/b': 2 });
+    expect(result.sources[0]!.warnings ?? []).toEqual([]);
+  });
 });
