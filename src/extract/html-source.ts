@@ -283,7 +283,9 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
   const o = parseOptions(optionsSchema, options, where);
   const startUrls = [...new Set(o.startUrls.map((u) => normalizeCrawlUrl(u)!))];
   const fn = typeof o.extract === 'function' ? o.extract : undefined;
-  const extractRecords: ($: CheerioAPI, page: HtmlPage, base: string) => unknown[] | Promise<unknown[]> = fn ? ($, page) => fn($, page) : selectorMapExtractor(o.extract as HtmlSelectorMap);
+  const extractRecords: ($: CheerioAPI, page: HtmlPage, base: string, hide: (url: string) => string) => unknown[] | Promise<unknown[]> = fn
+    ? ($, page) => fn($, page)
+    : selectorMapExtractor(o.extract as HtmlSelectorMap);
   const follow = o.follow;
   const source = defineSource<T>({
     source: options.source,
@@ -396,7 +398,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       let records: unknown[] = [];
       let extracted = false;
       try {
-        const found = await extractRecords($, page, base);
+        const found = await extractRecords($, page, base, (u) => secrets.hide(u));
         if (Array.isArray(found)) {
           records = found;
           extracted = true;
@@ -588,10 +590,10 @@ class Frontier {
  * puts the values back from the start URLs.
  */
 class UrlSecrets {
-  /** `<origin> <name>` → the value as the start URL writes it. */
+  /** `<origin> <name decoded>` → the value as the start URL writes it. */
   private readonly values = new Map<string, string>();
-  /** Each `name=value` pair to redact (compiled once: every page's frontier is saved). */
-  private readonly pairs: RegExp[] = [];
+  /** `<origin> <name decoded>` → the value decoded: a link may encode it otherwise (`tok/x` for `tok%2Fx`, `%3a` for `%3A`). */
+  private readonly decoded = new Map<string, string>();
 
   constructor(startUrls: string[]) {
     for (const href of startUrls) {
@@ -599,11 +601,11 @@ class UrlSecrets {
       for (const pair of url.search.slice(1).split('&')) {
         const at = pair.indexOf('=');
         if (at <= 0) continue;
-        const name = pair.slice(0, at);
+        const name = safeDecode(pair.slice(0, at));
         const value = pair.slice(at + 1);
-        if (!isSecretName(safeDecode(name)) && redactString(`?${pair}`) === `?${pair}`) continue;
+        if (!isSecretName(name) && redactString(`?${pair}`) === `?${pair}`) continue;
         this.values.set(`${url.origin} ${name}`, value);
-        this.pairs.push(new RegExp(`([?&])(${escapeRegExp(name)})=${escapeRegExp(value)}(?=&|#|$)`, 'g'));
+        this.decoded.set(`${url.origin} ${name}`, safeDecode(value));
         // A link or a record echoing the value under another name is scrubbed too.
         registerSecret(value);
         registerSecret(safeDecode(value));
@@ -611,11 +613,29 @@ class UrlSecrets {
     }
   }
 
-  /** The URL with the start URLs' secret parameters redacted (what `reveal` can put back). */
+  /** The URL with the start URLs' secret parameters redacted, however encoded (what `reveal` can put back). */
   hide(url: string): string {
-    let out = url;
-    for (const pair of this.pairs) out = out.replace(pair, `$1$2=${REDACTED}`);
-    return out;
+    if (this.decoded.size === 0) return url;
+    const q = url.indexOf('?');
+    if (q < 0) return url;
+    // URLs here are absolute hrefs: their origin is what comes before the path (scheme and host lower-cased by URL()).
+    const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url)?.[0].toLowerCase();
+    if (origin === undefined) return url;
+    const hash = url.indexOf('#', q);
+    const end = hash < 0 ? url.length : hash;
+    let changed = false;
+    const query = url
+      .slice(q + 1, end)
+      .split('&')
+      .map((pair) => {
+        const at = pair.indexOf('=');
+        if (at <= 0) return pair;
+        const secret = this.decoded.get(`${origin} ${safeDecode(pair.slice(0, at))}`);
+        if (secret === undefined || safeDecode(pair.slice(at + 1)) !== secret) return pair;
+        changed = true;
+        return `${pair.slice(0, at)}=${REDACTED}`;
+      });
+    return changed ? `${url.slice(0, q + 1)}${query.join('&')}${url.slice(end)}` : url;
   }
 
   reveal(url: string): string {
@@ -627,7 +647,7 @@ class UrlSecrets {
       return url;
     }
     return url.replace(new RegExp(`([?&])([^=&#]+)=${escapeRegExp(REDACTED)}`, 'g'), (whole, pre: string, name: string) => {
-      const value = this.values.get(`${origin} ${name}`);
+      const value = this.values.get(`${origin} ${safeDecode(name)}`);
       return value === undefined ? whole : `${pre}${name}=${value}`;
     });
   }
@@ -798,9 +818,9 @@ function checkSelectors(cheerio: Cheerio, extract: HtmlSelectorMap | HtmlExtract
 
 const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
-function selectorMapExtractor(map: HtmlSelectorMap): ($: CheerioAPI, page: HtmlPage, base: string) => SourceRecord[] {
+function selectorMapExtractor(map: HtmlSelectorMap): ($: CheerioAPI, page: HtmlPage, base: string, hide: (url: string) => string) => SourceRecord[] {
   const fields = Object.entries(map.fields).map(([name, spec]) => [name, typeof spec === 'string' ? { selector: spec } : spec] as const);
-  return ($, page, base) => {
+  return ($, page, base, hide) => {
     const items = map.items === undefined ? $.root() : $(map.items);
     return items.toArray().map((element) => {
       const item = $(element);
@@ -810,14 +830,14 @@ function selectorMapExtractor(map: HtmlSelectorMap): ($: CheerioAPI, page: HtmlP
         if (el.length === 0) continue;
         const raw = spec.attr === undefined ? el.text() : el.attr(spec.attr);
         if (raw === undefined) continue;
-        record[name] = parseValue(raw, spec.parse ?? 'text', page, base);
+        record[name] = parseValue(raw, spec.parse ?? 'text', page, base, hide);
       }
       return record;
     });
   };
 }
 
-function parseValue(raw: string, parse: NonNullable<HtmlFieldSpec['parse']>, page: HtmlPage, base: string): unknown {
+function parseValue(raw: string, parse: NonNullable<HtmlFieldSpec['parse']>, page: HtmlPage, base: string, hide: (url: string) => string): unknown {
   const text = collapse(raw);
   if (typeof parse === 'function') return parse(text, page);
   switch (parse) {
@@ -834,7 +854,8 @@ function parseValue(raw: string, parse: NonNullable<HtmlFieldSpec['parse']>, pag
     case 'url':
       if (text === '') return null;
       try {
-        return new URL(text, base).href;
+        // A start URL's secret parameter, however the link encodes it, is stored redacted as in `_url`.
+        return hide(new URL(text, base).href);
       } catch {
         return null;
       }

@@ -709,4 +709,51 @@ describe('htmlSource leftovers', () => {
     expect(hits).toEqual({ '/a': 3, '/b': 2 });
     expect(result.sources[0]!.warnings ?? []).toEqual([]);
   });
+
+  it('a start URL\'s secret written another way in a link ("tok/x" for "tok%2Fx", "%3a" for "%3A") is never stored under data/, and the resumed crawl still sends it', async () => {
+    const token = 'tok/Zq81:xP';
+    const written = encodeURIComponent(token); // tok%2FZq81%3AxP
+    const lowerEscapes = (s: string): string => s.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
+    let down = true;
+    const server = http.createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      if (u.searchParams.get('token') !== token) {
+        res.writeHead(401, { 'content-type': 'text/html' });
+        return res.end(html('<p>no</p>'));
+      }
+      if (u.pathname === '/c/2' && down) {
+        res.writeHead(503, { 'retry-after': '0' });
+        return res.end('down');
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const at = u.pathname === '/' ? 'home' : u.pathname.slice(3);
+      // The links write the token raw, and with lower-case escapes.
+      res.end(html(`<li class="p" data-sku="${at}"><a class="u" href="/p/${at}?token=${token.replace(':', '%3a')}">x</a></li><a class="n" href="/c/1?token=${token}">1</a><a class="n" href="/c/2?token=${lowerEscapes(written)}">2</a><a class="n" href="/c/3?token=${token.replace(':', '%3a')}">3</a>`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const source = htmlSource({
+      source: 'sec',
+      dataset: 'enc',
+      startUrls: [`${url}/?token=${written}`],
+      follow: 'a.n',
+      extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' }, link: { selector: 'a.u', attr: 'href', parse: 'url' } } },
+      schema: z.object({ sku: z.string(), link: z.string(), _url: z.string() }),
+      limits: { ...FAST, inFlight: 1, retries: 1, flushRows: 1 },
+    });
+    const forms = [token, written, lowerEscapes(written), token.replace(':', '%3a'), token.replace(':', '%3A'), token.replace('/', '%2F'), token.replace('/', '%2f')];
+    const first = await lake.extract(source);
+    expect(first.sources[0]).toMatchObject({ status: 'partial' });
+    expect((await findSecrets(lake.paths.root, forms)).hits).toEqual([]);
+    down = false;
+    const second = await lake.extract(source);
+    expect(second.sources[0]).toMatchObject({ status: 'success', rejected: 0 });
+    const rows = (await lake.bronze('sec/enc')) as { sku: string; link: string; _url: string }[];
+    expect(rows.map((r) => r.sku).sort()).toEqual(['1', '2', '3', 'home']);
+    expect(rows.find((r) => r.sku === 'home')).toMatchObject({ link: `${url}/p/home?token=[REDACTED]`, _url: `${url}/?token=[REDACTED]` });
+    await lake.close();
+    expect((await findSecrets(lake.paths.root, forms)).hits).toEqual([]);
+  });
 });
