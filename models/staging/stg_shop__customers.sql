@@ -7,7 +7,7 @@
 select
     nullif(trim(customer_id::VARCHAR), '')                           as customer_id,
     nullif(trim(customer_unique_id::VARCHAR), '')                    as customer_unique_id,
-    lpad(nullif(trim(customer_zip_code_prefix::VARCHAR), ''), 5, '0') as zip_code_prefix,
+    {{ cep_prefix('customer_zip_code_prefix') }} as zip_code_prefix,
     nullif(lower(trim(customer_city::VARCHAR)), '')                  as city,
     nullif(upper(trim(customer_state::VARCHAR)), '')                 as state,
     _extracted_at                                                    as extracted_at,

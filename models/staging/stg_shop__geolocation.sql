@@ -4,7 +4,7 @@
   several points (and sometimes several city spellings) per CEP prefix; the trusted model keeps one.
 -#}
 select
-    lpad(nullif(trim(geolocation_zip_code_prefix::VARCHAR), ''), 5, '0') as zip_code_prefix,
+    {{ cep_prefix('geolocation_zip_code_prefix') }} as zip_code_prefix,
     geolocation_lat::DOUBLE                                           as lat,
     geolocation_lng::DOUBLE                                           as lng,
     nullif(lower(trim(geolocation_city::VARCHAR)), '')                as city,

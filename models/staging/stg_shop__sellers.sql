@@ -2,7 +2,7 @@
 {#- Typed view of bronze shop/sellers: one row per seller per extraction run. -#}
 select
     nullif(trim(seller_id::VARCHAR), '')                             as seller_id,
-    lpad(nullif(trim(seller_zip_code_prefix::VARCHAR), ''), 5, '0')  as zip_code_prefix,
+    {{ cep_prefix('seller_zip_code_prefix') }}  as zip_code_prefix,
     nullif(lower(trim(seller_city::VARCHAR)), '')                    as city,
     nullif(upper(trim(seller_state::VARCHAR)), '')                   as state,
     _extracted_at                                                    as extracted_at,
