@@ -82,7 +82,31 @@ function scrubKnownSecrets(text: string): string {
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  return out;
+  return out.includes('%') ? scrubEscapedSecrets(out) : out;
+}
+
+/** Runs of percent-escapes decoded (as UTF-8 where they form it); `+` is left alone, a secret may hold one. */
+function percentDecode(text: string): string {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
+}
+
+/** A URL component: what lies between `?`, `&`, `=`, `#`, `;`, quotes, brackets and whitespace. */
+const ESCAPED_TOKEN = /[^\s?&=#;"'`,{}()<>[\]]*%[0-9A-Fa-f]{2}[^\s?&=#;"'`,{}()<>[\]]*/g;
+
+/**
+ * A secret written with escapes other than its registered forms: a page linking `?ref=k3y/99%2Baa`
+ * for the key `k3y/99+aa` (registered raw and fully encoded, `k3y%2F99%2Baa`). Each component
+ * holding an escape is compared decoded, and redacted whole when it holds one.
+ */
+function scrubEscapedSecrets(text: string): string {
+  if (!knownPattern || !knownPattern.test(percentDecode(text))) return text;
+  return text.replace(ESCAPED_TOKEN, (token) => (knownPattern!.test(percentDecode(token)) ? REDACTED : token));
 }
 
 // A secret-named parameter of a URL or form body inside a SQL string literal: `?access_token=…`, `'password=…`.
@@ -127,7 +151,8 @@ export function scrubSecretValues<T>(records: T[]): T[] {
 /** `value` itself when it holds no registered secret, else a scrubbed copy. */
 function scrubValue(value: unknown): unknown {
   if (typeof value === 'string') {
-    return value.length >= shortestSecret && knownPattern!.test(value) ? scrubKnownSecrets(value) : value;
+    if (value.length < shortestSecret) return value;
+    return knownPattern!.test(value) || (value.includes('%') && knownPattern!.test(percentDecode(value))) ? scrubKnownSecrets(value) : value;
   }
   if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) return value;
   if (Array.isArray(value)) {

@@ -756,4 +756,24 @@ describe('htmlSource leftovers', () => {
     await lake.close();
     expect((await findSecrets(lake.paths.root, forms)).hits).toEqual([]);
   });
+  it('a credential header\'s value echoed by the site in a link with other escapes ("k3y/99%2Baa" for "k3y/99+aa") is scrubbed from _url and the metrics', async () => {
+    const key = 'k3y/99+aa';
+    const server = http.createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      res.writeHead(200, { 'content-type': 'text/html' });
+      if (u.pathname === '/') return res.end(html('<a class="n" href="/c/w?ref=k3y/99%2Baa">w</a> <a class="n" href="/c/q?ref=k3y%2f99%2baa">q</a>'));
+      res.end(html(`<li class="p" data-sku="${u.pathname}">x</li>`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract(
+      htmlSource({ source: 'sec', dataset: 'hdr', startUrls: [`${url}/`], follow: 'a.n', headers: { 'x-api-key': key }, extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string(), _url: z.string() }), limits: { ...FAST, inFlight: 1 } }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(((await lake.bronze('sec/hdr')) as { _url: string }[]).map((r) => r._url).sort()).toEqual([`${url}/c/q?ref=[REDACTED]`, `${url}/c/w?ref=[REDACTED]`]);
+    await lake.close();
+    expect((await findSecrets(lake.paths.root, [key, 'k3y/99%2Baa', 'k3y%2F99%2Baa', 'k3y%2F99+aa'])).hits).toEqual([]);
+  });
 });
