@@ -28,7 +28,7 @@ import type { BuildOptions } from './transform/build.js';
 import type { Project } from './transform/project.js';
 import type { TestDef } from './transform/tests-def.js';
 import type { BronzeVisibility } from './transform/source-relation.js';
-import { readState, type GarbageFile, type ModelState } from './transform/warehouse.js';
+import { readState, rebaseState, type GarbageFile, type ModelState } from './transform/warehouse.js';
 import type { Lineage } from './transform/lineage.js';
 import type { ReportOptions, ReportResult } from './report/report.js';
 import type { DdlEngine } from './scale/ddl.js';
@@ -739,7 +739,8 @@ export class Lakehouse {
 
   /** The SELECTs of the published catalog's views (they may name bronze files), and its garbage ledger. */
   private async publishedForReaders(): Promise<{ sql: string[]; garbage: GarbageFile[] }> {
-    const { models, garbage } = await this.readPublished();
+    // Rebased as a build reads them: a lake since moved keeps the files its views name under this root.
+    const { models, garbage } = rebaseState(await this.readPublished(), this.paths.root);
     return { sql: [...models.values()].filter((m) => m.kind === 'view' && m.sql).map((m) => m.sql!), garbage };
   }
 

@@ -31,7 +31,7 @@ import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { sourceTarget, testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
-import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, rebaseState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
@@ -120,7 +120,11 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   const catalogFile = path.join(env.tmpDir, `catalog-${env.runId}.duckdb`);
   let attached = false;
   try {
-    const previous = await env.readPublished();
+    // A catalog of a lake since moved names the old folder: its paths are read as under this root.
+    const published = await env.readPublished();
+    const previous = rebaseState(published, env.root);
+    // Then a new catalog is published even if no model changed: the one there names the old folder.
+    const moved = previous !== published;
     const swept = sweepUnreferenced(env.warehouseDir, previous.models, previous.garbage);
     if (swept > 0) env.logger.warn(`removed ${swept} warehouse file(s) of builds that never published`);
     const visibility = await env.bronzeVisibility();
@@ -128,7 +132,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     planner.visibility = visibility;
     // A selected model reads its unselected upstream views as over the bronze committed now.
     for (const id of planner.staleViews(selected)) selected.add(id);
-    const unchanged = planner.unchangedResults(selected);
+    const unchanged = moved ? undefined : planner.unchangedResults(selected);
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.
       // Each model still has its line, with its time, as in a build that rebuilt some.
@@ -159,7 +163,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     // An up-to-date model whose score is stale (its tests changed since, or a build with
     // `test: false` rebuilt it) is scored again and the scores republished: its data is kept.
     const rescored = models.some((m) => m.status === 'up-to-date' && builder.staleScore(m.name));
-    const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || builder.ephemeralAudits > 0 || rescored || !fs.existsSync(env.analyticsFile);
+    const changed = models.some((m) => m.status === 'success') || builder.removed > 0 || builder.ephemeralAudits > 0 || rescored || moved || !fs.existsSync(env.analyticsFile);
     // Scores go to marts.mart_data_quality in the new catalog and to the metrics db alike: with
     // nothing to publish (every rebuilt model failed) none are computed, and the gates stand as the
     // last published build scored them, as in a build that rebuilds nothing.

@@ -60,6 +60,38 @@ export interface GarbageFile {
 
 export const META_SCHEMA = '_duckhouse';
 
+/**
+ * A lake moved to another folder (`mv data /srv/lake/data`, or a copy) still has a catalog naming
+ * the old one: its tables' files, its views' bronze lists and its garbage ledger are absolute
+ * paths. The old root is read from a table file's path (`<old root>/warehouse/<schema>/<model>/…`)
+ * and every such path is rebased on `root`, so that a build finds the tables it keeps (rather than
+ * sweeping their files as never published, an incremental model's history with them) and the
+ * views it carries read the bronze under `root`. Nothing changes when the lake has not moved.
+ */
+export function rebaseState(state: { models: Map<string, ModelState>; garbage: GarbageFile[] }, root: string): { models: Map<string, ModelState>; garbage: GarbageFile[] } {
+  let oldRoot: string | undefined;
+  for (const m of state.models.values()) {
+    if (m.kind !== 'table') continue;
+    const marker = `${path.sep}warehouse${path.sep}${m.schema}${path.sep}${m.name}${path.sep}`;
+    const at = m.files.map((f) => f.lastIndexOf(marker)).find((i) => i > 0);
+    if (at !== undefined) {
+      oldRoot = m.files.find((f) => f.lastIndexOf(marker) === at)!.slice(0, at);
+      break;
+    }
+  }
+  if (oldRoot === undefined || oldRoot === root) return state;
+  const from = oldRoot + path.sep;
+  const rebase = (p: string): string => (p.startsWith(from) ? path.join(root, p.slice(from.length)) : p);
+  // View SQL names files as quoted literals: only a literal that starts with the old root changes.
+  const fromLiteral = quoteLiteral(from).slice(0, -1);
+  const toLiteral = quoteLiteral(root + path.sep).slice(0, -1);
+  const models = new Map<string, ModelState>();
+  for (const [id, m] of state.models) {
+    models.set(id, { ...m, files: m.files.map(rebase), sql: m.sql === null ? null : m.sql.split(fromLiteral).join(toLiteral) });
+  }
+  return { models, garbage: state.garbage.map((g) => ({ ...g, path: rebase(g.path) })) };
+}
+
 /** The SELECT a table entry's view runs. */
 export function tableViewSql(files: string[]): string {
   if (files.length === 0) throw new Error('a table needs at least one file');

@@ -3,10 +3,13 @@
  * turn in the DAG: the ones it does not rebuild (up to date, not selected, failed, skipped) keep
  * their previous version; the ones it rebuilds never bind their previous version first.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { prices, projectLake, writeFiles } from '../../helpers/models.js';
+import { registerCleanup } from '../../helpers/temp-lake.js';
+import { Lakehouse } from '../../../src/index.js';
 
 const STG = { 'staging/stg_prices.sql': `select store, sku, price, _extracted_at from {{ source('shop', 'prices') }}` };
 
@@ -187,5 +190,50 @@ describe('a catalog written before views recorded their definition (an upgraded 
     await lake.extract([prices([['a', '2', 3]])]);
     expect((await lake.build({ select: ['t'] })).models.map((m) => [m.name, m.status])).toEqual([['marts.t', 'up-to-date']]);
     expect(await lake.query('select n from marts.t')).toEqual([{ n: 1 }]);
+  });
+});
+
+describe('a lake moved to another folder (README: after moving data/, run a build)', () => {
+  const MOVED = {
+    'seeds/src.csv': 'a\n1\n2\n',
+    'trusted/p.sql': `{{ config(materialized='incremental') }}
+select a from {{ ref('src') }}
+{% if is_incremental() %} where a > (select max(a) from {{ this }}) {% endif %}`,
+    'marts/c.sql': `select count(*) as n from {{ ref('p') }}`,
+    ...STG,
+  };
+
+  it('keeps its tables: the catalog names the old folder, yet a build neither deletes their files nor loses an incremental history', async () => {
+    const { lake, models, root } = await projectLake(MOVED);
+    await lake.extract([prices([['a', '1', 2]])]);
+    await lake.build();
+    // The seed now holds one row: the incremental run appends it (p: 1, 2, 3), a history no rebuild can give back.
+    writeFiles(models, { 'seeds/src.csv': 'a\n3\n' });
+    await lake.build();
+    await lake.close();
+    const moved = path.join(path.dirname(root), 'moved');
+    fs.renameSync(root, moved);
+    const again = await Lakehouse.open({ root: moved, models, log: { console: false } });
+    registerCleanup(() => again.close());
+    // A selection whose models are all up to date still publishes the catalog anew, under the new folder.
+    const r = await again.build({ select: ['src'] });
+    expect([r.status, r.models.map((m) => [m.name, m.status])]).toEqual(['success', [['seeds.src', 'up-to-date']]]);
+    expect(await again.query('select (select count(*) from trusted.p) as p, (select n from marts.c) as c')).toEqual([{ p: 3, c: 3 }]);
+    // Every view of the catalog names the new folder: a plain DuckDB client reads them too.
+    const db = await DuckDBInstance.create(again.paths.analytics, { access_mode: 'READ_ONLY' });
+    const c = await db.connect();
+    try {
+      const p = await c.runAndReadAll('select (select count(*) from trusted.p)::INT as p, (select count(*) from staging.stg_prices)::INT as stg');
+      expect(p.getRowObjectsJS()).toEqual([{ p: 3, stg: 1 }]);
+      const views = (await c.runAndReadAll(`select sql from duckdb_views() where not internal`)).getRowObjectsJS().map((v) => String(v.sql));
+      expect(views.filter((sql) => sql.includes(root + path.sep))).toEqual([]);
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+    expect((await again.build({ select: ['c'] })).status).toBe('success');
+    // A full build after it keeps the history too.
+    await again.build();
+    expect(await again.query('select (select count(*) from trusted.p) as p, (select n from marts.c) as c')).toEqual([{ p: 3, c: 3 }]);
   });
 });
