@@ -8,7 +8,8 @@
  * your app's credentials from the environment:
  *   auth: { clientId: process.env.ML_CLIENT_ID!, clientSecret: process.env.ML_CLIENT_SECRET!, refreshToken: process.env.ML_REFRESH_TOKEN! }
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lakehouse, mercadoLivreItems, mercadoLivreOrders, mercadoLivreSeller } from '../src/index.js';
@@ -16,8 +17,22 @@ import { buildMercadoLivreData } from './fixtures/mercadolivre/data.js';
 import { startMercadoLivreServer } from './fixtures/mercadolivre/server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * A new refresh token starts a token store of its own (README, Connectors): the last run's store
+ * holds a token that run's server issued, never this one's. As the README says, delete the old
+ * store once the new one works.
+ */
+function dropOldTokenStores(root: string, auth: { clientId: string; refreshToken: string }): void {
+  const dir = path.join(root, 'state', 'tokens');
+  const current = `mercadolivre-${auth.clientId}-${createHash('sha256').update(auth.refreshToken).digest('hex').slice(0, 12)}.json`;
+  const mine = new RegExp(`^mercadolivre-${auth.clientId}(-[0-9a-f]{12})?\\.json$`);
+  for (const f of fs.readdirSync(dir)) if (mine.test(f) && f !== current) fs.rmSync(path.join(dir, f), { force: true });
+}
+
 const data = buildMercadoLivreData();
-// A new loopback server each run, so a new refresh token: it replaces the last run's token store.
+// A new loopback server each run, so a new refresh token: it starts a new token store, and the
+// last run's is deleted once this one works (dropOldTokenStores below).
 const auth = { clientId: 'example-app', clientSecret: 'example-secret', refreshToken: `TG-example-${randomUUID()}` };
 const server = await startMercadoLivreServer({ data, clientId: auth.clientId, clientSecret: auth.clientSecret, initialRefreshToken: auth.refreshToken });
 const lake = await Lakehouse.open({ root: process.env.DUCKHOUSE_ROOT ?? 'data', models: path.join(here, '..', 'models'), limits: { requestsPerSecond: 200, burst: 20 } });
@@ -28,6 +43,7 @@ try {
   // ## 2. The listings of those orders (price history when run every day).
   const items = await lake.extract([mercadoLivreItems({ fromOrders: true, ...common })]);
   console.log(`orders: ${orders.sources[0]!.rows}, items: ${items.sources[0]!.rows}`);
+  if (orders.status === 'success' && items.status === 'success') dropOldTokenStores(lake.paths.root, auth);
 
   // ## 3. Build the marketplace models
   const build = await lake.build({ select: ['tag:marketplace'] });

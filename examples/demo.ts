@@ -10,7 +10,7 @@
  *
  * Point it at a real store by changing one line: `baseUrl: 'https://www.bistek.com.br'`.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
@@ -24,6 +24,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(process.env.DUCKHOUSE_ROOT ?? 'data');
 const started = performance.now();
 
+/**
+ * A new refresh token starts a token store of its own (README, Connectors): the last run's store
+ * holds a token that run's server issued, never this one's. As the README says, delete the old
+ * store once the new one works.
+ */
+function dropOldTokenStores(root: string, auth: { clientId: string; refreshToken: string }): void {
+  const dir = path.join(root, 'state', 'tokens');
+  const current = `mercadolivre-${auth.clientId}-${createHash('sha256').update(auth.refreshToken).digest('hex').slice(0, 12)}.json`;
+  const mine = new RegExp(`^mercadolivre-${auth.clientId}(-[0-9a-f]{12})?\\.json$`);
+  for (const f of fs.readdirSync(dir)) if (mine.test(f) && f !== current) fs.rmSync(path.join(dir, f), { force: true });
+}
+
 /** 09:00 in São Paulo, `daysAgo` days before today. */
 function morning(daysAgo: number): Date {
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Sao_Paulo' }).format(new Date());
@@ -34,7 +46,8 @@ const catalog = buildVtexCatalog({ samePriceCount: 2600 });
 const vtex = await startVtexServer({ catalog });
 // Demo credentials for the loopback Mercado Livre: a real app's come from the environment. The
 // loopback server is new on each run, like authorizing the app again: its refresh token is new
-// too, so it replaces the token store the last run left (whose token this server never issued).
+// too, so it starts a new token store; the last run's (whose token this server never issued) is
+// deleted once this one works (dropOldTokenStores below).
 const ml = { clientId: 'demo-app', clientSecret: 'demo-client-secret', refreshToken: `TG-demo-${randomUUID()}` };
 const mlData = buildMercadoLivreData();
 const mlServer = await startMercadoLivreServer({ data: mlData, clientId: ml.clientId, clientSecret: ml.clientSecret, initialRefreshToken: ml.refreshToken });
@@ -62,6 +75,7 @@ try {
     mercadoLivreSearch({ site: mlData.siteId, category: mlData.categories[0]!.id, ...mlCommon }),
   ]);
   const items = await lake.extract([mercadoLivreItems({ fromOrders: true, ...mlCommon })]);
+  if (marketplace.status === 'success' && items.status === 'success') dropOldTokenStores(root, ml);
   console.log(
     `extract mercado livre: ${marketplace.status}, ${[...marketplace.sources, ...items.sources].map((s) => `${s.dataset} ${s.rows}`).join(', ')} (runs ${marketplace.runId}, ${items.runId})`,
   );

@@ -46,4 +46,11 @@ describe('examples as notebooks', () => {
     expect(r.out).toMatch(printed);
     expect(fs.existsSync(path.join(root, 'analytics.duckdb'))).toBe(true);
   }, 120_000);
+
+  it('02 run again leaves one token store for its app: the last run\'s, seeded by a token the new server never issued, is deleted once the new one works', async () => {
+    const own = path.join(tempDir(), 'data');
+    for (let i = 0; i < 2; i++) expect((await runExample('02-mercadolivre-orders.ts', own)).code).toBe(0);
+    // Observed: the comment said the new token "replaces the last run's token store", yet each run left one more store.
+    expect(fs.readdirSync(path.join(own, 'state', 'tokens')).filter((f) => f.startsWith('mercadolivre-example-app'))).toHaveLength(1);
+  }, 240_000);
 });
