@@ -12,6 +12,7 @@ import { buildProgram } from '../../src/cli.js';
 import { limitsSchema, openOptionsSchema, qualitySchema } from '../../src/config.js';
 import { reportOptionsSchema } from '../../src/report/report.js';
 import { tempDir } from '../helpers/temp-lake.js';
+import { projectLake } from '../helpers/models.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const readme = fs.readFileSync(path.join(repo, 'README.md'), 'utf8');
@@ -75,6 +76,28 @@ describe('README', () => {
       return keys.some((k, i) => k !== folders[i]);
     });
     expect(wrong).toEqual([]);
+  });
+
+  it('the incremental model it shows holds one row per unique_key when a day is extracted twice and built again', async () => {
+    const sql = /```sql\n-- models\/trusted\/tru_price\.sql\n([\s\S]*?)```/.exec(readme)![1]!;
+    const { lake } = await projectLake({
+      'staging/stg_prices.sql': `select store, sku, price, _extracted_at as extracted_at, cast(timezone('America/Sao_Paulo', _extracted_at) as date) as price_date from {{ source('shop', 'prices') }}`,
+      'trusted/tru_price.sql': sql,
+    });
+    const day = (price: number) =>
+      duckhouse.defineSource({
+        source: 'shop', dataset: 'prices', schema: duckhouse.z.object({ store: duckhouse.z.string(), sku: duckhouse.z.string(), price: duckhouse.z.number() }),
+        extract: () => [[{ store: 'fort', sku: '1', price }, { store: 'fort', sku: '2', price: -1 }]],
+      });
+    await lake.extract([day(10)], { extractedAt: new Date('2026-11-02T12:00:00Z') });
+    expect((await lake.build({ test: false })).status).toBe('success');
+    // The same day extracted again (a second run that day), then an incremental build: it redoes the day.
+    await lake.extract([day(12)], { extractedAt: new Date('2026-11-02T18:00:00Z') });
+    expect((await lake.build({ test: false })).status).toBe('success');
+    const rows = await lake.query<{ sku: string; price: number; n: number }>('select sku, price::DOUBLE as price, count(*) over (partition by sku) as n from trusted.tru_price');
+    // Without its qualify line the day's two prices were both kept under one key.
+    expect(rows).toEqual([{ sku: '1', price: 12, n: 1 }]);
+    expect((await lake.query<{ n: number }>('select count(*)::INTEGER as n from audit.tru_price_rejected'))[0]!.n).toBeGreaterThan(0);
   });
 
   it('names every function, class and value the package exports', () => {
