@@ -60,7 +60,7 @@ export type PartitionFilter = string | Record<string, string>;
 export interface CompactOptions {
   source: string;
   dataset: string;
-  /** Only these partitions (default: all). */
+  /** Only these partitions (default: all; an empty list: none, with a warning). */
   partitions?: PartitionFilter[];
   /** Target size of a compacted file in MB (default: the lake's `compactionTargetMb`, 128). */
   targetFileMb?: number;
@@ -160,8 +160,9 @@ async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Pr
   return { files, partitionKeys: scanned.partitionKeys, recorded };
 }
 
+/** No filter: every partition; a list (even an empty one): the partitions it names. */
 function matchesFilter(file: LiveFile, filters: PartitionFilter[] | undefined): boolean {
-  if (!filters || filters.length === 0) return true;
+  if (filters === undefined) return true;
   return filters.some((f) => matchesOne(file, f));
 }
 
@@ -341,6 +342,14 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
     const live = await liveFiles(env, source, dataset);
     const filters = validateFilters(where, options.partitions, live.partitionKeys);
     const candidates = live.files.filter((f) => matchesFilter(f, filters));
+    // A list of no partition compacts none (it is a filter, as Iceberg's rewrite with a filter matching
+    // nothing rewrites nothing): a caller passing the partitions it touched, none this time, must not
+    // get the whole dataset rewritten. Said in warnings, as a filter matching no partition is.
+    if (filters !== undefined && filters.length === 0) {
+      const message = `${where}: option "partitions" is an empty list: no partition was compacted (leave it out to compact every partition)`;
+      (result.warnings ??= []).push(message);
+      env.logger.warn(message);
+    }
     // A filter naming no partition is most likely a typo (or a value written differently): say so rather than report 0 files.
     (filters ?? []).forEach((f, i) => {
       if (live.files.some((file) => matchesOne(file, f))) return;

@@ -80,6 +80,33 @@ describe('compact: partition paths written with the value as stored', () => {
   });
 });
 
+describe('compact: an empty partitions list', () => {
+  it('compacts no partition (a list of none, as a filter matching none), says so in warnings, and leaves every file as it was', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    const dir = path.join(lake.paths.root, 'bronze', 'shop', 'prices');
+    const before = fs.readdirSync(dir, { recursive: true }).map(String).sort();
+    const r = await lake.compact({ source: 'shop', dataset: 'prices', partitions: [] });
+    expect(r).toMatchObject({ status: 'success', partitions: 0, filesIn: 0, filesOut: 0, rows: 0 });
+    expect(r.warnings).toEqual(['lake.compact: option "partitions" is an empty list: no partition was compacted (leave it out to compact every partition)']);
+    expect(fs.readdirSync(dir, { recursive: true }).map(String).sort()).toEqual(before);
+  });
+});
+
+describe('prune: partitions reported', () => {
+  it('names them by their values (store=São José/…), as compact\'s filters and the README do, not by their percent-encoded folders', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake);
+    const r = await lake.prune({ source: 'shop', dataset: 'prices', olderThan: '2026-03-06', dryRun: true });
+    expect(r.files).toBe(4);
+    expect(r.partitions).toEqual(['store=Sao Jose/year=2026/month=03/day=05', 'store=São José/year=2026/month=03/day=05']);
+    // Each name reported is a filter compact accepts for that partition.
+    const c = await lake.compact({ source: 'shop', dataset: 'prices', partitions: [r.partitions[1]!] });
+    expect(c).toMatchObject({ partitions: 1, filesIn: 2 });
+    expect(c.warnings).toBeUndefined();
+  });
+});
+
 describe('prune: olderThan dates', () => {
   it('refuses an impossible calendar date (rolled over by Date.parse) naming "olderThan"', async () => {
     const lake = await tempLake();
