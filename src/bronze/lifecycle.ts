@@ -104,7 +104,10 @@ export interface PruneResult {
   /** The first day kept (`YYYY-MM-DD`, lake time zone). */
   cutoff: string;
   dryRun: boolean;
-  /** Partition folders removed (relative to the dataset). */
+  /**
+   * Partitions removed, as paths of their values (`store=São José/year=2025/month=11/day=21`), each a
+   * filter `compact` accepts; a value holding `/` is left as its folder is written (`store=a%2Fb`).
+   */
   partitions: string[];
   files: number;
   rows: number;
@@ -185,6 +188,23 @@ function matchesOne(file: LiveFile, f: PartitionFilter): boolean {
     const value = safeDecode(seg.slice(eq + 1));
     return value !== undefined && value.normalize('NFC') === w.slice(w.indexOf('=') + 1).normalize('NFC');
   });
+}
+
+/**
+ * A partition folder (`store=S%C3%A3o%20Jos%C3%A9/year=2026/…`) named by its values
+ * (`store=São José/year=2026/…`), as the API takes them. A segment whose value holds a `/` (which
+ * would read as two segments) or does not decode stays as written: compact's filters take both forms.
+ */
+function partitionName(partitionDir: string): string {
+  if (partitionDir === '') return '';
+  return partitionDir
+    .split(path.sep)
+    .map((seg) => {
+      const eq = seg.indexOf('=');
+      const value = eq < 0 ? undefined : safeDecode(seg.slice(eq + 1));
+      return value === undefined || value.includes('/') ? seg : `${seg.slice(0, eq)}=${value}`;
+    })
+    .join('/');
 }
 
 function safeDecode(text: string): string | undefined {
@@ -497,7 +517,7 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
       dataset,
       cutoff,
       dryRun,
-      partitions: [...new Set(old.map((f) => f.partitionDir.split(path.sep).join('/')))].sort(),
+      partitions: [...new Set(old.map((f) => partitionName(f.partitionDir)))].sort(),
       files: old.length,
       rows: old.reduce((s, f) => s + (live.recorded.get(f.rel)?.rows ?? 0), 0),
       bytes: old.reduce((s, f) => s + f.bytes, 0),

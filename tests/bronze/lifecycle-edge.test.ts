@@ -105,6 +105,15 @@ describe('prune: partitions reported', () => {
     expect(c).toMatchObject({ partitions: 1, filesIn: 2 });
     expect(c.warnings).toBeUndefined();
   });
+
+  it('a value holding "/" is named as its folder is written (decoded, it would read as two segments), still a filter compact takes', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake, ['a/b']);
+    const r = await lake.prune({ source: 'shop', dataset: 'prices', olderThan: '2026-03-06', dryRun: true });
+    expect(r.partitions).toEqual(['store=a%2Fb/year=2026/month=03/day=05']);
+    const c = await lake.compact({ source: 'shop', dataset: 'prices', partitions: r.partitions });
+    expect(c).toMatchObject({ partitions: 1, filesIn: 2 });
+  });
 });
 
 describe('prune: olderThan dates', () => {
