@@ -29,7 +29,7 @@ export function claimTmpDir(tmpRoot: string, identity: { host: string; pid: numb
 }
 
 /** Saves the cursor of a batch rolled forward, committed at `committedAt`; false when it left the cursor as it was. */
-type SaveCursor = (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date, scope: string | undefined) => Promise<boolean>;
+type SaveCursor = (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date, scope: string | undefined) => Promise<'saved' | 'kept' | 'deferred'>;
 
 export async function recoverTmp(
   tmpRoot: string,
@@ -119,9 +119,10 @@ async function rollForward(dir: string, metrics: MetricsDb, logger: Logger, save
     const committedAt = fs.statSync(manifestFile).mtime;
     await metrics.recordBatch({ ...manifest.batch, committedAt });
     const { cursor, source, dataset, runId, cursorScope } = manifest.batch;
-    const kept = cursor !== undefined && cursor !== null && !(await saveCursor(source, dataset, cursor, runId, committedAt, cursorScope));
+    const saved = cursor !== undefined && cursor !== null ? await saveCursor(source, dataset, cursor, runId, committedAt, cursorScope) : 'saved';
     rolledForward += 1;
-    logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${kept ? " (a later run's cursor kept)" : ''}`);
+    const note = saved === 'kept' ? " (a later run's cursor kept)" : saved === 'deferred' ? ' (its cursor is saved by the next run to take it: another process holds it)' : '';
+    logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${note}`);
   }
   return rolledForward;
 }

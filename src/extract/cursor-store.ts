@@ -76,6 +76,7 @@ export class CursorStore {
         this.taking.delete(file);
       }
     }
+    this.applyDeferred(file);
     const stored = readCursorFile(file);
     if (stored !== undefined || key.scope === undefined) return stored?.cursor;
     return this.adoptUnscoped(key, file, signal);
@@ -111,31 +112,61 @@ export class CursorStore {
    * after the dead process, so its cursor is the newer one (going back would extract its records
    * again). Run ids cannot tell: a run started earlier may take the cursor later. The save is dated
    * by the commit point, so rolling forward two dead folders of one cursor keeps the later batch's.
-   * Returns false when the cursor was left as it is.
+   *
+   * The lock is not waited for (open would wait out a whole run). A live process holding it may save
+   * a cursor of its own, or end without one (a run failing before its first checkpoint): the save is
+   * then deferred (`deferred`), kept next to the cursor and applied, by the same rule, by the next
+   * run to take the cursor. Returns `kept` when the cursor was left as it is.
    */
-  async saveRolledForward(key: CursorKey, cursor: unknown, runId: string, committedAt: Date): Promise<boolean> {
+  async saveRolledForward(key: CursorKey, cursor: unknown, runId: string, committedAt: Date): Promise<'saved' | 'kept' | 'deferred'> {
     const file = this.file(key);
-    let lock: HeldLock;
-    try {
-      // Not waited for: a live holder took the cursor after the dead process, and saves its own.
-      lock = await acquireLock(file, { timeoutMillis: 0, what: this.what(key) });
-    } catch (error) {
-      if (error instanceof LockError) return false;
-      throw error;
+    let lock = await tryLock(file, this.what(key));
+    if (!lock) {
+      const pendingDir = path.join(this.dir, DEFERRED_DIR);
+      fs.mkdirSync(pendingDir, { recursive: true });
+      writeFileAtomic(path.join(pendingDir, `${deferredPrefix(file)}${committedAt.getTime()}.${runId}.json`), stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }));
+      // The holder may have let go meanwhile, after a run took the cursor from before this batch:
+      // applied now if the lock is free, else by the next run to read the cursor.
+      lock = await tryLock(file, this.what(key));
+      if (!lock) return 'deferred';
+      try {
+        this.applyDeferred(file);
+      } finally {
+        lock.release();
+      }
+      return 'deferred';
     }
     try {
-      let stored: { runId?: string; savedAt?: string } | undefined;
-      try {
-        stored = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof stored;
-      } catch {
-        stored = undefined; // none yet (or unreadable: replaced)
-      }
-      if (stored && stored.runId !== runId && Date.parse(stored.savedAt ?? '') >= committedAt.getTime()) return false;
-      writeFileAtomic(file, stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }));
-      return true;
+      return saveIfNewer(file, cursor, runId, committedAt) ? 'saved' : 'kept';
     } finally {
       lock.release();
     }
+  }
+
+  /** Applies (under the cursor's lock) the roll-forwards deferred while another process held it, the latest commit's. */
+  private applyDeferred(file: string): void {
+    const pendingDir = path.join(this.dir, DEFERRED_DIR);
+    const prefix = deferredPrefix(file);
+    let names: string[];
+    try {
+      names = fs.readdirSync(pendingDir).filter((n) => n.startsWith(prefix) && n.endsWith('.json'));
+    } catch {
+      return; // none deferred
+    }
+    if (names.length === 0) return;
+    const entries = names
+      .map((name) => {
+        try {
+          return { name, ...(parseJsonExact(fs.readFileSync(path.join(pendingDir, name), 'utf8')) as { cursor: unknown; runId: string; savedAt: string }) };
+        } catch {
+          return undefined; // unreadable (a torn write cannot happen: written atomically): dropped
+        }
+      })
+      .filter((e) => e !== undefined)
+      .sort((a, b) => Date.parse(a.savedAt) - Date.parse(b.savedAt));
+    const latest = entries.at(-1);
+    if (latest) saveIfNewer(file, latest.cursor, latest.runId, new Date(latest.savedAt));
+    for (const name of names) fs.rmSync(path.join(pendingDir, name), { force: true });
   }
 
   release(key: CursorKey): void {
@@ -143,6 +174,38 @@ export class CursorStore {
     this.held.get(file)?.release();
     this.held.delete(file);
   }
+}
+
+/** Roll-forwards deferred while another process held the cursor: `state/cursors/rolled-forward/<hash of the cursor's name>.<commit ms>.<runId>.json`. */
+const DEFERRED_DIR = 'rolled-forward';
+
+function deferredPrefix(file: string): string {
+  return `${createHash('sha256').update(path.basename(file)).digest('hex').slice(0, 16)}.`;
+}
+
+async function tryLock(file: string, what: string): Promise<HeldLock | undefined> {
+  try {
+    return await acquireLock(file, { timeoutMillis: 0, what });
+  } catch (error) {
+    if (error instanceof LockError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Writes a rolled-forward cursor (dated by its commit point) unless another run saved the cursor
+ * after that commit point. The caller holds the cursor's lock. Returns whether it wrote.
+ */
+function saveIfNewer(file: string, cursor: unknown, runId: string, committedAt: Date): boolean {
+  let stored: { runId?: string; savedAt?: string } | undefined;
+  try {
+    stored = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof stored;
+  } catch {
+    stored = undefined; // none yet (or unreadable: replaced)
+  }
+  if (stored && stored.runId !== runId && Date.parse(stored.savedAt ?? '') >= committedAt.getTime()) return false;
+  writeFileAtomic(file, stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }));
+  return true;
 }
 
 /** A cursor file's content; undefined when there is none. */

@@ -160,4 +160,45 @@ describe('recovery of a dead process and the cursor', () => {
       holder.kill('SIGKILL');
     }
   });
+
+  it('a live holder that releases the cursor without saving one: the next run reads on from the batch rolled forward, not from before it', async () => {
+    const root = path.join(tempDir(), 'data');
+    const now = Date.now();
+    saveCursor(root, 5, newRunId(new Date(now - 20 * 60_000)), new Date(now - 10 * 60_000));
+    deadCommit(root, 4_194_305, newRunId(new Date(now - 5 * 60_000)), 10, 1);
+    // A process holds the cursor's lock at the instant the lake is opened (a run that then fails
+    // before its first checkpoint, say), and ends without saving a cursor.
+    const { kill } = holdLock(`${cursorFile(root)}.lock`);
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      kill();
+      const reads: number[] = [];
+      expect((await lake.extract(counter((from) => reads.push(from), 0))).status).toBe('success');
+      // From 5 it would extract ids 6..10 a second time: the dead batch committed them.
+      expect(reads).toEqual([10]);
+      expect(savedCursor(root)).toBe(40);
+    } finally {
+      await lake.close();
+    }
+  });
+
+  it('a live holder that saves its own cursor after the dead batch keeps it: the deferred roll-forward does not move it back', async () => {
+    const root = path.join(tempDir(), 'data');
+    const now = Date.now();
+    saveCursor(root, 5, newRunId(new Date(now - 20 * 60_000)), new Date(now - 10 * 60_000));
+    deadCommit(root, 4_194_305, newRunId(new Date(now - 5 * 60_000)), 10, 1);
+    const { kill } = holdLock(`${cursorFile(root)}.lock`);
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      // The holder took the cursor after the dead process, extracted on and saved 25.
+      saveCursor(root, 25, newRunId(new Date(now - 2 * 60_000)), new Date());
+      kill();
+      const reads: number[] = [];
+      expect((await lake.extract(counter((from) => reads.push(from), 0))).status).toBe('success');
+      expect(reads).toEqual([25]);
+      expect(savedCursor(root)).toBe(55);
+    } finally {
+      await lake.close();
+    }
+  });
 });
