@@ -829,12 +829,12 @@ export class Lakehouse {
       throw new ConfigError(`lake.bronze: option "asOfRun" must be a run id like 20260305T120000000Z-a1b2c3 (got ${JSON.stringify(asOfRun)})`);
     }
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new ConfigError(`lake.bronze: option "limit" must be a non-negative integer (got ${String(limit)})`);
-    const { scanBronze, asOfRunCutoff, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema } = await import('./transform/source-relation.js');
+    const { scanBronze, asOfRunCutoff, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema, recordedSchemaAsOf } = await import('./transform/source-relation.js');
     const [, source, name] = m as unknown as [string, string, string];
     const scanned = scanBronze(this.paths.root, source, name, await this.metrics.bronzeVisibility());
     const cutoff = asOfRun === undefined ? undefined : asOfRunCutoff(this.paths.root, asOfRun);
     const files = cutoff === undefined ? scanned.files : filesAsOf(scanned, cutoff);
-    const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, cutoff) : emptyRelationSql(readRecordedSchema(this.paths.root, source, name));
+    const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, cutoff) : emptyRelationSql(recordedSchemaAsOf(readRecordedSchema(this.paths.root, source, name), cutoff));
     const c = await (await this.engine()).connect();
     try {
       return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`)) as T[];

@@ -15,7 +15,7 @@ import { scrubSecretValues } from '../redact.js';
 import { locatorOf, type AnySource, type ExtractContext, type HttpHostStats, type SourceRecord } from './source.js';
 import { cursorFileName, cursorKeyOf, type CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
-import { readRecordedSchema, schemaFile } from '../transform/source-relation.js';
+import { readRecordedSchema, schemaFile, type RecordedSchema } from '../transform/source-relation.js';
 import { diffSchemas, type SchemaChange } from '../metrics/alerts.js';
 
 export interface SourceEnv {
@@ -267,9 +267,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     const nowColumns = columns.map((c) => ({ name: c.name, type: c.sqlType }));
     const recorded = readRecordedSchema(env.root, source.source, source.dataset);
     schemaChanges = diffSchemas(recorded?.guessed ? undefined : recorded?.columns, nowColumns);
+    const now = { runId: env.runId, columns: nowColumns, partitionKeys: source.partitionKeys.map((k) => k.name), ...(guessed ? { guessed: true as const } : {}) };
     writeFileAtomic(
       schemaFile(env.root, source.source, source.dataset),
-      JSON.stringify({ columns: nowColumns, partitionKeys: source.partitionKeys.map((k) => k.name), runId: env.runId, ...(guessed ? { guessed: true } : {}) }, null, 2),
+      JSON.stringify({ columns: now.columns, partitionKeys: now.partitionKeys, runId: env.runId, ...(guessed ? { guessed: true } : {}), history: schemaHistory(recorded, now) }, null, 2),
     );
     for await (const item of source.extract(ctx)) {
       unappended = true;
@@ -379,4 +380,23 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   if (error !== undefined) logger.error(`source failed: ${result.error}`, { rows, rejected: result.rejected });
   else logger.info(`extracted ${rows} rows (${result.rejected} rejected) in ${result.files} files`, { durationMs: result.durationMs });
   return result;
+}
+
+type SchemaVersion = NonNullable<RecordedSchema['history']>[number];
+
+/**
+ * The recorded schema's history with `now` appended when it differs from the last one (columns,
+ * types, partition keys or guessed): one entry per schema the dataset has had, for reads as of a run.
+ */
+function schemaHistory(recorded: RecordedSchema | undefined, now: SchemaVersion): SchemaVersion[] {
+  const history: SchemaVersion[] = recorded?.history ? [...recorded.history] : [];
+  // A file from before the history was kept: what came before its schema is unknown, so it stands
+  // for every earlier run (run id ''), as it did before.
+  if (recorded && !recorded.history) {
+    history.push({ runId: '', columns: recorded.columns, partitionKeys: recorded.partitionKeys, ...(recorded.guessed ? { guessed: true as const } : {}) });
+  }
+  const key = (v: SchemaVersion): string => JSON.stringify([v.columns, v.partitionKeys, v.guessed ?? false]);
+  const last = history.at(-1);
+  if (!last || key(last) !== key(now)) history.push(now);
+  return history;
 }

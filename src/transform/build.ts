@@ -32,7 +32,7 @@ import { selectNodes } from './select.js';
 import { sourceTarget, testSql, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, rebaseState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
-import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
+import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, recordedSchemaAsOf, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
 import { DIMENSIONS, scoreModels, type QualityScore } from './quality.js';
@@ -252,7 +252,7 @@ export function sourceRelationSql(root: string, d: BronzeDataset, use: { source:
   const files = cutoff === undefined ? d.files : filesAsOf(d, cutoff);
   if (files.length === 0) {
     warn(`source ${use.source}.${use.dataset} is empty${use.asOfRun ? ` as of run ${use.asOfRun}` : ''} (read by ${readBy}): an empty relation stands in`);
-    return emptyRelationSql(readRecordedSchema(root, use.source, use.dataset));
+    return emptyRelationSql(recordedSchemaAsOf(readRecordedSchema(root, use.source, use.dataset), cutoff));
   }
   return bronzeRelationSql(files, d.partitionKeys, cutoff);
 }

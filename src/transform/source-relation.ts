@@ -24,6 +24,24 @@ export interface RecordedSchema {
   partitionKeys: string[];
   /** Recorded from files without a row (a header-only CSV reads as text): not a baseline for drift. */
   guessed?: true;
+  /** The run that recorded it. */
+  runId?: string;
+  /**
+   * Each schema the dataset has had, oldest first, with the run that first recorded it (the last is
+   * this one): what an empty read as of an earlier run has. Absent in files written before it was kept.
+   */
+  history?: { runId: string; columns: { name: string; type: string }[]; partitionKeys: string[]; guessed?: true }[];
+}
+
+/**
+ * The schema recorded as of run `asOfRun`: the latest one recorded by a run up to it; undefined
+ * (no columns) when the dataset's first schema came later. Without a history (a file written
+ * before it was kept), the latest is all there is.
+ */
+export function recordedSchemaAsOf(recorded: RecordedSchema | undefined, asOfRun: string | undefined): RecordedSchema | undefined {
+  if (!recorded || asOfRun === undefined || !recorded.history || recorded.runId === undefined || recorded.runId <= asOfRun) return recorded;
+  const then = recorded.history.filter((h) => h.runId <= asOfRun).at(-1);
+  return then && { columns: then.columns, partitionKeys: then.partitionKeys, ...(then.guessed ? { guessed: true as const } : {}), runId: then.runId };
 }
 
 export function schemaFile(root: string, source: string, dataset: string): string {

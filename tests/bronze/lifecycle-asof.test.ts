@@ -47,6 +47,42 @@ select sum(price) as total, count(*) as n from {{ source('shop', 'items', as_of_
   });
 });
 
+describe('an empty source as of an early run', () => {
+  it('has the columns and types the dataset had then, not those a later run declared', async () => {
+    const { lake } = await projectLake({
+      'marts/first_items.sql': `{{ config(materialized='table') }}
+select * from {{ source('shop', 'items', as_of_run=var('first_run')) }}`,
+    });
+    // Run 1 extracts no row (its columns are recorded); run 2 retypes price and adds a column.
+    const r1 = await lake.extract(items(z.object({ sku: z.string(), price: z.number().int() }), []), { extractedAt: at });
+    const r2 = await lake.extract(items(z.object({ sku: z.string(), price: z.string(), name: z.string() }), [{ sku: 'c', price: '3,50', name: 'C' }]), { extractedAt: at });
+    expect([r1.status, r2.status]).toEqual(['success', 'success']);
+    const b = await lake.build({ vars: { first_run: r1.runId } });
+    expect(b.models.find((m) => m.name === 'marts.first_items')?.status).toBe('success');
+    const cols = await lake.query(`select column_name as c, data_type as t from information_schema.columns where table_schema = 'marts' and table_name = 'first_items' and column_name in ('sku', 'price', 'name') order by c`);
+    expect(cols).toEqual([{ c: 'price', t: 'BIGINT' }, { c: 'sku', t: 'VARCHAR' }]);
+    // As of now, the latest columns.
+    const b2 = await lake.build({ vars: { first_run: r2.runId } });
+    expect(b2.status).toBe('success');
+    const now = await lake.query(`select column_name as c, data_type as t from information_schema.columns where table_schema = 'marts' and table_name = 'first_items' and column_name in ('sku', 'price', 'name') order by c`);
+    expect(now).toEqual([{ c: 'name', t: 'VARCHAR' }, { c: 'price', t: 'VARCHAR' }, { c: 'sku', t: 'VARCHAR' }]);
+  });
+
+  it('as of a run before the dataset\'s first has only the bookkeeping and partition columns', async () => {
+    const { lake } = await projectLake({
+      'marts/before_items.sql': `{{ config(materialized='table') }}
+select * from {{ source('shop', 'items', as_of_run=var('before_run')) }}`,
+    });
+    const before = await lake.extract(defineSource({ source: 'shop', dataset: 'other', schema: z.object({ id: z.number() }), extract: () => [[{ id: 1 }]] }), { extractedAt: at });
+    const r1 = await lake.extract(items(z.object({ sku: z.string() }), []), { extractedAt: at });
+    expect([before.status, r1.status]).toEqual(['success', 'success']);
+    const b = await lake.build({ vars: { before_run: before.runId } });
+    expect(b.models.find((m) => m.name === 'marts.before_items')?.status).toBe('success');
+    const cols = await lake.query(`select column_name as c from information_schema.columns where table_schema = 'marts' and table_name = 'before_items' and column_name = 'sku'`);
+    expect(cols).toEqual([]);
+  });
+});
+
 describe('prune: a dry run reports what the real prune removes', () => {
   it('rows of files the metrics db never recorded (bronze restored from a backup) count in the dry run too', async () => {
     // A lake extracted on one machine; bronze copied to a new machine whose metrics db is fresh.
