@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
-import { OTHER_HOST_ABANDON_HOURS, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
+import { OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
 import { applyOutcome, type RecordedOutcome } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
@@ -618,6 +618,16 @@ export class MetricsDb {
   async removedBronzeFiles(before: Date): Promise<string[]> {
     const rows = await this.select(`SELECT path FROM bronze_files WHERE removed_at IS NOT NULL AND removed_at <= $1::TIMESTAMPTZ ORDER BY path`, [before.toISOString()]);
     return rows.map((r) => String(r.path));
+  }
+
+  /**
+   * When the earliest build still running started (its process alive, or of another host): such
+   * a build listed the bronze files visible then, and may publish views naming them.
+   */
+  async earliestRunningBuild(): Promise<Date | undefined> {
+    const rows = await this.select(`SELECT run_id, status, started_at, host, pid, proc_start FROM runs WHERE status = 'running' AND kind = 'build' ORDER BY started_at`);
+    const live = rows.find((r) => !isDeadRun(r));
+    return live?.started_at instanceof Date ? live.started_at : undefined;
   }
 
   /**

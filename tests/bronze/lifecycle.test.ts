@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
 import { metricsRows } from '../helpers/metrics-read.js';
 import { listFiles } from '../helpers/temp-lake.js';
 import { projectLake } from '../helpers/models.js';
 import { spawnHelper } from '../helpers/child.js';
+import { holdLock } from '../helpers/lock-holder.js';
 
 const schema = z.object({ store: z.string(), sku: z.string(), price: z.number() });
 
@@ -256,6 +257,34 @@ describe('bronze lifecycle: compaction', () => {
     expect(bronzeParquet(root)).toHaveLength(2 + 2);
     expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 40 }]);
   }, 60_000);
+});
+
+describe('bronze lifecycle: deletion and builds in flight', () => {
+  it('with retainSupersededMinutes 0, files a build listed before the switch are not deleted until that build has ended: its published view still reads', async () => {
+    const { lake, root } = await projectLake({ 'staging/stg_prices.sql': MODELS['staging/stg_prices.sql'] }, { retainSupersededMinutes: 0, lockTimeoutMillis: 60_000 });
+    for (let run = 1; run <= 3; run++) await lake.extract(prices(run), { extractedAt: new Date('2026-03-05T15:00:00Z') });
+    // Another process holds the catalog's build lock: the build records its start and lists the
+    // bronze files (in one metrics transaction), then waits for the lock.
+    const { kill } = holdLock(`${path.join(root, 'analytics.duckdb')}.lock`);
+    const build = lake.build();
+    await vi.waitFor(async () => {
+      const running = await metricsRows(root, `SELECT count(*) AS n FROM runs WHERE kind = 'build' AND status = 'running'`);
+      expect(running).toEqual([{ n: 1 }]);
+    }, { timeout: 30_000, interval: 50 });
+    // Meanwhile a compaction switches the 6 small files out; no published catalog names them.
+    const c = await lake.compact({ source: 'shop', dataset: 'prices' });
+    expect(c.filesIn).toBe(6);
+    expect(c.deleted, 'the build in flight listed them').toBe(0);
+    expect(bronzeParquet(root)).toHaveLength(6 + 2);
+    kill();
+    expect((await build).status).toBe('success');
+    // The view the build published names the files it listed: they are still there.
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 30 }]);
+    // Once a later build names the compacted files instead, they go.
+    expect((await lake.build()).status).toBe('success');
+    expect(bronzeParquet(root)).toHaveLength(2);
+    expect(await lake.query('select count(*) as n from staging.stg_prices')).toEqual([{ n: 30 }]);
+  }, 90_000);
 });
 
 describe('bronze lifecycle: reading as of a run', () => {
