@@ -221,7 +221,9 @@ function validateFilters(where: string, filters: unknown, keys: string[]): Parti
   const known = new Set([...keys, 'year', 'month', 'day']);
   return filters.map((f, i) => {
     if (typeof f === 'string') {
-      if (f.includes('..') || f.includes('\0')) throw new ConfigError(`${where}: partitions[${i}] ${JSON.stringify(f)} is not a partition path`);
+      // A filter is matched against the folders, never joined to a path: `..` as a segment is no
+      // `key=value` (refused below), and inside a value (`store=v1..2`) it is text like any other.
+      if (f.includes('\0')) throw new ConfigError(`${where}: partitions[${i}] ${JSON.stringify(f)} is not a partition path`);
       for (const seg of f.split('/').filter(Boolean)) {
         const key = seg.slice(0, seg.indexOf('='));
         if (!seg.includes('=') || !known.has(key)) throw new ConfigError(`${where}: partitions[${i}] ${JSON.stringify(f)}: "${seg}" is not <key>=<value> with a partition key of this dataset (${[...known].join(', ')})`);

@@ -67,6 +67,17 @@ describe('compact: partition paths written with the value as stored', () => {
     expect(await lake.bronze('shop/prices')).toHaveLength(4);
   });
 
+  it('a value holding ".." (v1..2, a range, a version) is a partition path like any other: that partition compacts', async () => {
+    const lake = await tempLake();
+    await twoRuns(lake, ['v1..2', '..']);
+    for (const filter of ['store=v1..2', 'store=..']) {
+      const r = await lake.compact({ source: 'shop', dataset: 'prices', partitions: [filter] });
+      expect(r, filter).toMatchObject({ partitions: 1, filesIn: 2, filesOut: 1 });
+      expect(r.warnings, filter).toBeUndefined();
+    }
+    expect(await lake.bronze('shop/prices')).toHaveLength(4);
+  });
+
   it('a filter that matches no partition compacts nothing and says so in warnings', async () => {
     const lake = await tempLake();
     await twoRuns(lake);
