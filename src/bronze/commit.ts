@@ -54,13 +54,18 @@ export function writeManifest(file: string, manifest: CommitManifest): void {
 /** Step 3: moves whatever is not yet in place. Idempotent, so recovery can call it again. */
 export function applyMoves(moves: CommitMove[]): void {
   for (const move of moves) {
-    if (fs.existsSync(move.from)) {
+    for (let attempt = 1; fs.existsSync(move.from); attempt++) {
       fs.mkdirSync(path.dirname(move.to), { recursive: true });
       try {
         fs.renameSync(move.from, move.to);
+        break;
       } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         // Moved between the check and the rename by another process replaying the same manifest.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(move.to)) throw error;
+        if (fs.existsSync(move.to)) break;
+        // The folder was removed between the mkdir and the rename: another process's purge deletes
+        // a partition's folders once it emptied them (see purgeRemoved). Made again, a few times.
+        if (!fs.existsSync(move.from) || attempt >= 5) throw error;
       }
     }
   }

@@ -127,6 +127,32 @@ describe('prune: partitions reported', () => {
   });
 });
 
+describe('purge and an extract committing into the same partition', () => {
+  it('a partition folder removed (emptied by another process\'s purge) between the commit\'s mkdir and its rename: the batch still commits', async () => {
+    const lake = await tempLake();
+    const rename = fs.renameSync;
+    let removed = 0;
+    // Another process's purge deletes the last removed file of this partition and its folder, now
+    // empty, at the moment between the commit making the folder and renaming the file into it.
+    const spy = vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      const dir = path.dirname(String(to));
+      if (removed === 0 && dir.includes(`${path.sep}bronze${path.sep}shop${path.sep}prices${path.sep}`) && String(to).endsWith('.parquet') && fs.readdirSync(dir).length === 0) {
+        removed += 1;
+        fs.rmdirSync(dir);
+      }
+      return rename(from, to);
+    });
+    try {
+      const r = await lake.extract(source(['a']), { extractedAt: new Date('2026-03-05T15:00:00Z') });
+      expect(removed).toBe(1);
+      expect(r.status).toBe('success');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await lake.bronze('shop/prices')).toHaveLength(1);
+  });
+});
+
 describe('prune: olderThan dates', () => {
   it('refuses an impossible calendar date (rolled over by Date.parse) naming "olderThan"', async () => {
     const lake = await tempLake();
