@@ -69,6 +69,20 @@ export interface ExtractOptions {
 // which would hold for every later query and export on the shared query connection.
 const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.CALL]);
 
+// No table function that changes the session either: `CALL enable_logging()`, `SELECT * FROM
+// enable_profiling()` (or one inside `query('…')`) would hold for every later query and export,
+// as a PRAGMA would; `checkpoint()` / `truncate_duckdb_logs()` write. Looked for in the whole
+// text, strings included (query('…') runs its text), comments allowed between the name and `(`.
+const SESSION_FUNCTIONS = ['enable_logging', 'disable_logging', 'truncate_duckdb_logs', 'enable_profiling', 'disable_profiling', 'enable_peg_parser', 'disable_peg_parser', 'checkpoint', 'force_checkpoint'];
+const SESSION_FUNCTION_CALL = new RegExp(`(?<![\\w$])"?(${SESSION_FUNCTIONS.join('|')})"?(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*\\n)*\\(`, 'i');
+
+/** The error for a statement that calls a session-changing table function, or undefined. */
+function sessionFunctionCall(sql: string): DuckhouseError | undefined {
+  const m = SESSION_FUNCTION_CALL.exec(sql);
+  if (!m) return undefined;
+  return new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${m[1]!.toLowerCase()}() changes the session for every later query and export (or writes), and is not allowed`);
+}
+
 /** The SQL from its first keyword on: leading whitespace and comments dropped. */
 function fromFirstKeyword(sql: string): string {
   return sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
@@ -352,6 +366,8 @@ export class Lakehouse {
 
   private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T): Promise<T> {
     if (typeof sql !== 'string' || sql.trim() === '') throw new ConfigError('lake.query: "sql" must be a non-empty string');
+    const sessionCall = sessionFunctionCall(sql);
+    if (sessionCall) throw sessionCall;
     return serialized(this.queryKey, async () => {
       const c = await this.queryConn();
       const extracted = await c.extractStatements(sql);

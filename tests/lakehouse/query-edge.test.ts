@@ -319,6 +319,34 @@ describe('lake.query: a PRAGMA that changes the session is not read-only', () =>
   });
 });
 
+describe('lake.query: a table function that changes the session is not read-only', () => {
+  it('refuses CALL enable_logging() / enable_profiling() and the like, also in a FROM, a subquery or query(\'…\'), and leaves the session as it was', async () => {
+    const lake = await tempLake();
+    for (const sql of [
+      'CALL enable_logging()',
+      "call /* c */ ENABLE_LOGGING(level = 'debug')",
+      'CALL disable_logging()',
+      'CALL enable_profiling()',
+      'CALL disable_profiling()',
+      'CALL truncate_duckdb_logs()',
+      'CALL enable_peg_parser()',
+      'CALL force_checkpoint()',
+      'CALL checkpoint()',
+      'select * from enable_logging()',
+      'select * from system.main."enable_logging" ()',
+      'select 1 where 1 in (select 1 from enable_logging())',
+      "select * from query('select * from enable_logging()')",
+      'PIVOT (select 1 as k, 2 as v from enable_logging()) ON k USING sum(v)',
+    ]) {
+      await expect(lake.query(sql), sql).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY', message: expect.stringMatching(/read-only: .*\(\) changes the session/) });
+    }
+    expect(await lake.query(`select current_setting('enable_logging') as logging, current_setting('enable_profiling') as profiling`)).toEqual([{ logging: 0, profiling: null }]);
+    // Read-only table functions still run, and so do columns or text merely named so.
+    expect(await lake.query(`select count(*) as n from range(3)`)).toEqual([{ n: 3 }]);
+    expect(await lake.query(`select 'checkpoint' as checkpoint`)).toEqual([{ checkpoint: 'checkpoint' }]);
+  });
+});
+
 describe('lake.query: BIT values', () => {
   it("come back as DuckDB's text for the bits ('0101'), as queryArrow gives them, not as node-api's internal bytes", async () => {
     const lake = await tempLake();
