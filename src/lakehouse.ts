@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBExtractedStatements, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
-import { BIGINT, BLOB, BOOLEAN, DOUBLE, DuckDBInstance, blobValue, DuckDBTimestampTZValue, HUGEINT, LIST, SQLNULL, StatementType, TIMESTAMPTZ, VARCHAR, listValue, type DuckDBType } from './db/duckdb.js';
+import { BIGINT, BIGNUM, BLOB, BOOLEAN, DOUBLE, DuckDBInstance, blobValue, DuckDBTimestampTZValue, HUGEINT, LIST, MAP, SQLNULL, StatementType, TIMESTAMPTZ, VARCHAR, isNodeApiValue, listValue, mapValue, type DuckDBType } from './db/duckdb.js';
 import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { redactString } from './redact.js';
@@ -1084,12 +1084,31 @@ interface BoundValue {
 /** A JS number is a double: an integral one fits a BIGINT only within ±2^63. */
 const isInt64 = (n: number): boolean => Number.isInteger(n) && n >= -(2 ** 63) && n < 2 ** 63;
 
+/** HUGEINT's range; a bigint past it binds as a BIGNUM (node-api failed "bigint out of hugeint range"). */
+const isInt128 = (n: bigint): boolean => n >= -(2n ** 127n) && n < 2n ** 127n;
+
+const article = (word: string): string => `${/^[AEIOU][a-z0-9]/i.test(word) && !/^U[A-Z]/.test(word) ? 'an' : 'a'} ${word}`;
+
 function kindOf(value: unknown): string {
   if (value instanceof Date) return 'a Date';
   if (value instanceof Uint8Array) return 'a Uint8Array';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  if (value instanceof Map) return 'a Map';
+  if (typeof value !== 'object' || value === null) return `a ${typeof value}`;
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
+  const name = proto === null || proto === Object.prototype ? undefined : proto.constructor?.name;
+  return typeof name === 'string' && name !== '' ? article(name) : 'an object';
 }
+
+/** A Set as the array of its items, an ArrayBuffer as its bytes: they bind as a LIST and a BLOB. */
+function normalised(value: unknown): unknown {
+  if (value instanceof Set) return [...value];
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return value;
+}
+
+/** The name of a Map's key or value in errors: `$1.get("a")` for the value, `$1 key 0` for the first key. */
+const mapValueName = (name: string, key: unknown): string => `${name}.get(${typeof key === 'string' ? JSON.stringify(key) : String(key)})`;
 
 /**
  * The one type of a list's items, from all of them: node-api's `listValue` types a list by its
@@ -1097,7 +1116,7 @@ function kindOf(value: unknown): string {
  * Numbers are BIGINT unless one is fractional or past ±2^63 (then all are DOUBLE).
  */
 function itemsType(items: [unknown, string][]): DuckDBType | undefined {
-  const present = items.filter(([v]) => v !== null && v !== undefined);
+  const present = items.map(([v, name]): [unknown, string] => [normalised(v), name]).filter(([v]) => v !== null && v !== undefined);
   if (present.length === 0) return SQLNULL;
   const [first, firstName] = present[0]!;
   const other = present.find(([v]) => kindOf(v) !== kindOf(first));
@@ -1108,11 +1127,17 @@ function itemsType(items: [unknown, string][]): DuckDBType | undefined {
     const inner = itemsType(present.flatMap(([list, name]) => (list as unknown[]).map((v, i): [unknown, string] => [v, `${name}[${i}]`])));
     return inner && LIST(inner);
   }
+  if (first instanceof Map) {
+    const entries = present.flatMap(([map, name]) => [...(map as Map<unknown, unknown>)].map(([k, v], i) => ({ key: [k, `${name} key ${i}`] as [unknown, string], value: [v, mapValueName(name, k)] as [unknown, string] })));
+    const keyType = itemsType(entries.map((e) => e.key));
+    const valueType = itemsType(entries.map((e) => e.value));
+    return keyType && valueType && MAP(keyType, valueType);
+  }
   switch (typeof first) {
     case 'number':
       return present.every(([v]) => isInt64(v as number)) ? BIGINT : DOUBLE;
     case 'bigint':
-      return HUGEINT;
+      return present.every(([v]) => isInt128(v as bigint)) ? HUGEINT : BIGNUM;
     case 'string':
       return VARCHAR;
     case 'boolean':
@@ -1122,7 +1147,8 @@ function itemsType(items: [unknown, string][]): DuckDBType | undefined {
   }
 }
 
-function toDuckValue(value: unknown, name: string): BoundValue {
+function toDuckValue(raw: unknown, name: string): BoundValue {
+  const value = normalised(raw);
   if (value instanceof Date) {
     const ms = value.getTime();
     // BigInt(NaN) would throw a message that names neither the call nor the parameter.
@@ -1134,6 +1160,13 @@ function toDuckValue(value: unknown, name: string): BoundValue {
   if (value instanceof Uint8Array) return { value: blobValue(value), type: BLOB };
   // node-api binds an integral number as INTEGER/BIGINT: 1e300 failed "bigint out of int64 range".
   if (typeof value === 'number' && Number.isInteger(value) && !isInt64(value)) return { value, type: DOUBLE };
+  if (typeof value === 'bigint' && !isInt128(value)) return { value, type: BIGNUM };
+  if (value instanceof Map) {
+    if (value.size === 0) throw new ConfigError(`lake.query: parameter ${name} is an empty Map, whose map type cannot be told: pass a typed empty map in the SQL instead (e.g. MAP {}::MAP(VARCHAR, INTEGER))`);
+    const entries = [...value];
+    const type = itemsType([[value, name]]);
+    return { value: mapValue(entries.map(([k, v], i) => ({ key: toDuckValue(k, `${name} key ${i}`).value, value: toDuckValue(v, mapValueName(name, k)).value }))), ...(type ? { type } : {}) };
+  }
   if (Array.isArray(value)) {
     // node-api cannot tell an empty list's type ("Cannot create values of type ANY").
     if (value.length === 0) throw new ConfigError(`lake.query: parameter ${name} is an empty array, whose list type cannot be told: pass a typed empty list in the SQL instead (e.g. []::VARCHAR[])`);
@@ -1145,6 +1178,11 @@ function toDuckValue(value: unknown, name: string): BoundValue {
   const plainObject = typeof value === 'object' && value !== null && [Object.prototype, null].includes(Object.getPrototypeOf(value));
   if (typeof value === 'function' || typeof value === 'symbol' || plainObject) {
     throw new ConfigError(`lake.query: parameter ${name} is ${kindOf(value)}, which binds as no DuckDB type (bind its fields as parameters of their own, or JSON text cast in the SQL: $1::JSON)`);
+  }
+  // Any other object (a typed array but Uint8Array, a DataView, a RegExp, a URL, a class instance).
+  if (typeof value === 'object' && value !== null && !isNodeApiValue(value)) {
+    const hint = ArrayBuffer.isView(value) ? 'pass Array.from(it) for a list, or a Uint8Array for a BLOB' : 'pass a string, number, bigint, boolean, Date, Uint8Array, array, Set or Map';
+    throw new ConfigError(`lake.query: parameter ${name} is ${kindOf(value)}, which binds as no DuckDB type (${hint})`);
   }
   return { value: value as DuckDBValue };
 }

@@ -20,6 +20,10 @@ export const StatementType = api.StatementType;
 export type StatementType = NodeApi.StatementType;
 export const JSDuckDBValueConverter = api.JSDuckDBValueConverter;
 export const listValue = api.listValue;
+export const mapValue = api.mapValue;
 export const blobValue = api.blobValue;
-export const { BIGINT, BLOB, BOOLEAN, DOUBLE, HUGEINT, LIST, SQLNULL, TIMESTAMPTZ, VARCHAR } = api;
+export const { BIGINT, BIGNUM, BLOB, BOOLEAN, DOUBLE, HUGEINT, LIST, MAP, SQLNULL, TIMESTAMPTZ, VARCHAR } = api;
+/** node-api's own value classes (DuckDBDecimalValue, DuckDBMapValue…), which bind as they are. */
+const VALUE_CLASSES = Object.entries(api).filter(([name, v]) => /^DuckDB\w*Value$/.test(name) && typeof v === 'function').map(([, v]) => v as abstract new (...args: never[]) => unknown);
+export const isNodeApiValue = (value: unknown): boolean => VALUE_CLASSES.some((c) => value instanceof c);
 export type DuckDBType = NodeApi.DuckDBType;

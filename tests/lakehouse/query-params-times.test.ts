@@ -105,6 +105,38 @@ describe('lake.query parameters', () => {
     await expect(lake.query('select $1 as a', [[Symbol('s')]])).rejects.toThrow(/^lake\.query: parameter \$1\[0\] is a symbol/);
   });
 
+  it('a Map binds as a MAP, a Set as a LIST, an ArrayBuffer as a BLOB, a bigint past HUGEINT as a BIGNUM (was "Cannot create values of type ANY" / "bigint out of hugeint range")', async () => {
+    const lake = await tempLake();
+    const rows = await lake.query('select $1 as m, typeof($1) as mt, $2 as s, typeof($2) as st, $3 as b, typeof($3) as bt, $4 as h, typeof($4) as ht, $5 as hs, typeof($5) as hst', [
+      new Map<string, number | null>([['a', 1], ['b', null], ['c', 2.5]]),
+      new Set(['x', 'y']),
+      new Uint8Array([1, 2, 3]).buffer,
+      -(2n ** 130n),
+      [1n, 2n ** 127n],
+    ]);
+    expect(rows).toEqual([{ m: [{ key: 'a', value: 1 }, { key: 'b', value: null }, { key: 'c', value: 2.5 }], mt: 'MAP(VARCHAR, DOUBLE)', s: ['x', 'y'], st: 'VARCHAR[]', b: Buffer.from([1, 2, 3]), bt: 'BLOB', h: -(2n ** 130n), ht: 'BIGNUM', hs: [1, 2n ** 127n], hst: 'BIGNUM[]' }]);
+    // A subarray binds its own bytes, not its whole buffer's.
+    expect(await lake.query('select $1 as b', [new Uint8Array([9, 1, 2, 9]).subarray(1, 3)])).toEqual([{ b: Buffer.from([1, 2]) }]);
+    // NaN and ±Infinity bind as DOUBLEs.
+    expect(await lake.query(`select isnan($1) as nan, $2 = 'inf'::DOUBLE as inf, typeof($1) as t`, [NaN, Infinity])).toEqual([{ nan: true, inf: true, t: 'DOUBLE' }]);
+  });
+
+  it('a typed array other than Uint8Array, a DataView, an empty Map, a RegExp or another class instance is a ConfigError naming the parameter and its JS type', async () => {
+    const lake = await tempLake();
+    for (const [value, kind] of [
+      [new Int16Array([1, 2]), 'an Int16Array'],
+      [new DataView(new ArrayBuffer(2)), 'a DataView'],
+      [new Map(), 'an empty Map'],
+      [/x/, 'a RegExp'],
+      [new URL('http://127.0.0.1/'), 'a URL'],
+    ] as const) {
+      const error = (await lake.query('select $1 as a', [value]).catch((e: unknown) => e)) as Error;
+      expect(error, kind).toBeInstanceOf(ConfigError);
+      expect(error.message, kind).toMatch(new RegExp(`^lake\\.query: parameter \\$1 is ${kind}`));
+    }
+    await expect(lake.query('select $p as a', { p: [new Map([[1, /x/]])] })).rejects.toThrow(/^lake\.query: parameter \$p\[0\]\.get\(1\) is a RegExp/);
+  });
+
   it('a named parameter the statement does not have is a ConfigError naming it', async () => {
     const lake = await tempLake();
     const error = (await lake.query('select $a as x', { a: 1, b: 2 }).catch((e: unknown) => e)) as Error;
