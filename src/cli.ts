@@ -237,6 +237,50 @@ async function describeQuery(lake: Lakehouse, query: string): Promise<Row[] | un
   }
 }
 
+/** Whether a column of this type prints as DuckDB's text: it holds a MAP or an INTERVAL, or is a DECIMAL. */
+function printsAsText(type: TypeNode, top = true): boolean {
+  switch (type.kind) {
+    case 'scalar':
+      return type.name === 'INTERVAL' || (top && type.name === 'DECIMAL');
+    case 'map':
+      return true;
+    case 'list':
+      return printsAsText(type.item, false);
+    default:
+      return type.fields.some(([, t]) => printsAsText(t, false));
+  }
+}
+
+const quoteName = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * Rows of the query for the table and CSV output: columns holding a MAP or an INTERVAL, or a
+ * DECIMAL, come back as DuckDB's text for them (`{a=1, b=NULL}`, `1 year 2 months`, `1.50`), as
+ * `export --format csv` writes them, not as the JSON of their JS values
+ * (`[{"key":"a","value":1}]`, `{"months":14,…}`, `1.5`). A query that cannot be described (or
+ * wrapped) runs as it is.
+ */
+async function textRows(lake: Lakehouse, query: string): Promise<Row[]> {
+  const described = await describeQuery(lake, query);
+  const names = described?.map((d) => String(d.column_name)) ?? [];
+  if (!described || new Set(names).size !== names.length) return lake.query(query);
+  const { parseTypeString } = await import('./db/type-string.js');
+  const text = described.filter((d) => {
+    try {
+      return printsAsText(parseTypeString(String(d.column_type)));
+    } catch {
+      return false;
+    }
+  });
+  if (text.length === 0) return lake.query(query);
+  const casts = text.map((d) => `CAST(${quoteName(String(d.column_name))} AS VARCHAR) AS ${quoteName(String(d.column_name))}`).join(', ');
+  try {
+    return await lake.query(`SELECT * REPLACE (${casts}) FROM (${trimmedQuery(query)}) AS _duckhouse_q`);
+  } catch {
+    return lake.query(query);
+  }
+}
+
 /**
  * A TIMESTAMP without a zone (the models' `*_sp` São Paulo wall-clock columns) comes back from
  * `lake.query` as a Date whose UTC fields are the wall clock: printed as an ISO instant it would
@@ -346,7 +390,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
     fs.appendFileSync(historyFile, `${redactString(sql.replace(/\n/g, ' '))}\n`);
     try {
       const t0 = performance.now();
-      const rows = await lake.query(sql);
+      const rows = await textRows(lake, sql);
       await showNaiveTimestamps(lake, sql, rows);
       console.log(formatTable(rows));
       console.log(`${Math.round(performance.now() - t0)} ms`);
@@ -489,7 +533,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       await withLake(globals(), async (lake) => {
         if (!query) return interactiveSql(lake);
         // A statement that does not parse, bind or is not read-only is the user's to fix: exit 2.
-        const rows = await lake.query(query).catch((error: unknown) => {
+        const rows = await (opts.json ? lake.query(query) : textRows(lake, query)).catch((error: unknown) => {
           const e = error as Error & { code?: string };
           if (e.code === 'QUERY_NOT_READ_ONLY' || /(^|: )(Parser|Binder|Catalog) Error/.test(e.message)) throw new UsageError(e.message);
           throw error;

@@ -35,3 +35,24 @@ describe('duckhouse sql --json: NaN and Infinity are not NULL', () => {
     expect(JSON.parse(r.out)).toEqual([{ nan: 'NaN', inf: 'Infinity', ninf: '-Infinity', n: null, xs: ['NaN', 1.5] }]);
   }, 60_000);
 });
+
+describe('duckhouse sql: INTERVAL, MAP and DECIMAL print as DuckDB writes them (as `export --format csv` does), not as JSON', () => {
+  const Q = `select INTERVAL '1 year 2 months 3 days 04:05:06.789' as i, map {'a': 1, 'b': NULL} as m, map {'k': ['x', 'y']} as ml, 1.50::DECIMAL(10,2) as d, [INTERVAL '1 day'] as il, 'plain' as s order by 1`;
+
+  it('in the table', () => {
+    const r = sql(Q, []);
+    expect(r.code, r.err).toBe(0);
+    // Was {"months":14,"days":3,"micros":14706789000} │ [{"key":"a","value":1},{"key":"b","value":null}] │ … │ 1.5
+    const [header, , line] = r.out.split('\n');
+    expect(header!.split('│').map((c) => c.trim())).toEqual(['i', 'm', 'ml', 'd', 'il', 's']);
+    expect(line!.split('│').map((c) => c.trim())).toEqual(['1 year 2 months 3 days 04:05:06.789', '{a=1, b=NULL}', '{k=[x, y]}', '1.50', '[1 day]', 'plain']);
+  }, 60_000);
+
+  it('in --csv; --json keeps its values', () => {
+    const csv = sql(Q, ['--csv']);
+    expect(csv.code, csv.err).toBe(0);
+    expect(csv.out).toBe('i,m,ml,d,il,s\n1 year 2 months 3 days 04:05:06.789,"{a=1, b=NULL}","{k=[x, y]}",1.50,[1 day],plain\n');
+    const json = sql(Q, ['--json']);
+    expect(JSON.parse(json.out)).toEqual([{ i: { months: 14, days: 3, micros: 14706789000 }, m: [{ key: 'a', value: 1 }, { key: 'b', value: null }], ml: [{ key: 'k', value: ['x', 'y'] }], d: 1.5, il: [{ months: 0, days: 1, micros: 0 }], s: 'plain' }]);
+  }, 60_000);
+});
