@@ -460,8 +460,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { select?: string[]; var?: string[] }) => {
       await withLake(globals(), async (lake) => {
         const vars = parseVars(opts.var);
-        const tests = await lake.test({ ...(opts.select ? { select: opts.select } : {}), ...(vars ? { vars } : {}) });
-        reportTests(tests);
+        const { tests, notRun } = await lake.testWithWarnings({ ...(opts.select ? { select: opts.select } : {}), ...(vars ? { vars } : {}) });
+        // Said here, as `build` says them, not only in the log: under cron there is no console log.
+        for (const w of notRun) console.log(`warning: ${w}`);
+        reportTests(tests, notRun.length);
         setExit(tests.some(failing) ? EXIT_FAILED : EXIT_OK);
       });
     });
@@ -647,10 +649,11 @@ function reportSourceWarnings(sources: SourceResult[]): void {
   }
 }
 
-function reportTests(tests: { name: string; status: string; failures: number; error?: string }[]): void {
+/** The tests that did not pass, and `tests: 3/4 passed[, 1 not run]` (`notRun`: tests left out, said in warnings). */
+function reportTests(tests: { name: string; status: string; failures: number; error?: string }[], notRun = 0): void {
   const passed = tests.filter((t) => t.status === 'pass').length;
   for (const t of tests.filter((t) => t.status !== 'pass')) console.log(`test ${t.status.padEnd(5)} ${t.name} (${t.failures} failing)${t.error ? ` — ${t.error}` : ''}`);
-  if (tests.length > 0) console.log(`tests: ${passed}/${tests.length} passed`);
+  if (tests.length > 0 || notRun > 0) console.log(`tests: ${passed}/${tests.length} passed${notRun > 0 ? `, ${notRun} not run` : ''}`);
 }
 
 /** Runs the CLI; resolves with the exit code. */

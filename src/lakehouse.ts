@@ -539,6 +539,14 @@ export class Lakehouse {
 
   /** Runs the data tests of the selected models against the published catalog. */
   async test(options: { select?: string[]; vars?: Record<string, unknown> } = {}): Promise<TestResult[]> {
+    return (await this.testWithWarnings(options)).tests;
+  }
+
+  /**
+   * @internal `lake.test`, with the warnings it logged for the tests it did not run (a model the
+   * published catalog does not hold), for `duckhouse test` to print: under cron there is no console log.
+   */
+  async testWithWarnings(options: { select?: string[]; vars?: Record<string, unknown> } = {}): Promise<{ tests: TestResult[]; notRun: string[] }> {
     this.ensureOpen('test');
     this.requireModels('test');
     checkOptionKeys(options, ['select', 'vars'], 'lake.test');
@@ -565,14 +573,15 @@ export class Lakehouse {
       const published = await this.readPublished();
       const untestable = new Set(absentNodes(project, (id) => published.models.has(id)));
       const tests = testsFor(project, selected, untestable);
-      for (const warning of notRunWarnings(project, selected, untestable, new Set())) this.logger.child({ runId }).warn(warning);
+      const notRun = notRunWarnings(project, selected, untestable, new Set());
+      for (const warning of notRun) this.logger.child({ runId }).warn(warning);
       const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }), await this.metrics.bronzeVisibility());
       // The quality gates as the last build scored the published models.
       results.push(...recordedGates(project, new Set([...selected].filter((id) => !untestable.has(id))), await this.metrics.lastScores(), this.options.quality));
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
       finishing = true;
       await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results, project: projectSubjects(project) }, this.logger.child({ runId }));
-      return results;
+      return { tests: results, notRun };
     } catch (error) {
       // As in build: a failed finish kept the run's own ending in its .finish file.
       if (!finishing) await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
@@ -1033,7 +1042,7 @@ let instances = 0;
 const tmpClaims = new Map<string, number>();
 
 // Every operation is tracked while it runs, so that close() can let it record its result.
-for (const name of ['extract', 'build', 'test', 'run', 'compact', 'prune', 'report', 'exportTable', 'exportDdl', 'lineage', 'query', 'queryArrow', 'bronze', 'alerts', 'runs'] as const) {
+for (const name of ['extract', 'build', 'test', 'testWithWarnings', 'run', 'compact', 'prune', 'report', 'exportTable', 'exportDdl', 'lineage', 'query', 'queryArrow', 'bronze', 'alerts', 'runs'] as const) {
   const operation = Lakehouse.prototype[name] as (this: Lakehouse, ...args: unknown[]) => Promise<unknown>;
   Object.defineProperty(Lakehouse.prototype, name, {
     value: function (this: Lakehouse, ...args: unknown[]): Promise<unknown> {

@@ -85,6 +85,25 @@ describe('duckhouse CLI output', () => {
     expect(extractOnly.out).toMatch(/warning: models folder .*models does not exist: nothing built/);
   }, 90_000);
 
+  it('test prints the tests it did not run (their model was not built) and counts them in its summary: cron has no console log', () => {
+    const dir = tempDir('cli-out-');
+    writeFiles(path.join(dir, 'models'), {
+      'staging/stg_prices.sql': `select store from {{ source('shop', 'prices') }}`,
+      'staging/stg_never.sql': `select sku from {{ source('shop', 'never') }}`,
+      'staging/_staging.yml': `version: 2\nmodels:\n  - name: stg_prices\n    columns:\n      - name: store\n        tests: [not_null]\n  - name: stg_never\n    columns:\n      - name: sku\n        tests: [not_null]\n`,
+    });
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};\nexport default { log: { console: false }, sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string() }), extract: () => [[{ store: 'a' }]] })] };\n`,
+    );
+    expect(runCli(dir, ['run']).code).toBe(0);
+    const r = runCli(dir, ['test']);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    // Was "tests: 1/1 passed" alone: the test of stg_never went unsaid but in the log.
+    expect(r.out).toMatch(/warning: test not_null_stg_never_sku not run: staging\.stg_never is neither selected nor built yet/);
+    expect(r.out).toMatch(/^tests: 1\/1 passed, 1 not run$/m);
+  }, 90_000);
+
   it('extract and run never print a secret on stdout (cron appends stdout to data/logs/cron.log)', () => {
     const dir = project();
     const extract = runCli(dir, ['extract']);
