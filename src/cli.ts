@@ -357,10 +357,18 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
   // A query may quote a token (a URL read with read_json): the history file is under data/ too.
   const { redactString } = await import('./redact.js');
   const history = fs.existsSync(historyFile) ? fs.readFileSync(historyFile, 'utf8').split('\n').filter(Boolean).reverse().slice(0, 500) : [];
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'duckhouse> ', history, historySize: 500, terminal: Boolean(process.stdin.isTTY) });
-  console.log(`analytics.duckdb (read-only). End statements with ';'. Commands: .tables  .schema <table>  .quit`);
+  // Statements piped in (`duckhouse sql < queries.sql > out.txt`): only the results, as DuckDB's
+  // and sqlite's shells print without a terminal; no banner, prompts or timings among them.
+  const interactive = Boolean(process.stdin.isTTY);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'duckhouse> ', history, historySize: 500, terminal: interactive });
+  const prompt = (text: string): void => {
+    if (!interactive) return;
+    rl.setPrompt(text);
+    rl.prompt();
+  };
+  if (interactive) console.log(`analytics.duckdb (read-only). End statements with ';'. Commands: .tables  .schema <table>  .quit`);
   let buffer = '';
-  rl.prompt();
+  prompt('duckhouse> ');
   for await (const line of rl) {
     const trimmed = line.trim();
     if (buffer === '' && trimmed.startsWith('.')) {
@@ -376,13 +384,12 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
         console.log(`error: ${redactString((error as Error).message)}`);
       }
       fs.appendFileSync(historyFile, `${redactString(trimmed)}\n`);
-      rl.prompt();
+      prompt('duckhouse> ');
       continue;
     }
     buffer += `${line}\n`;
     if (!trimmed.endsWith(';')) {
-      rl.setPrompt('      ...> ');
-      rl.prompt();
+      prompt('      ...> ');
       continue;
     }
     const sql = buffer.trim().replace(/;+$/, '');
@@ -393,13 +400,12 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
       const rows = await textRows(lake, sql);
       await showNaiveTimestamps(lake, sql, rows);
       console.log(formatTable(rows));
-      console.log(`${Math.round(performance.now() - t0)} ms`);
+      if (interactive) console.log(`${Math.round(performance.now() - t0)} ms`);
     } catch (error) {
       // DuckDB's message quotes the statement (a URL with its token), as `sql <query>`'s error is redacted.
       console.log(`error: ${redactString((error as Error).message)}`);
     }
-    rl.setPrompt('duckhouse> ');
-    rl.prompt();
+    prompt('duckhouse> ');
   }
   rl.close();
 }

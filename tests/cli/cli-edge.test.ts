@@ -105,6 +105,16 @@ describe('duckhouse sql (interactive): history and errors', () => {
   }, 60_000);
 });
 
+describe('duckhouse sql (statements on a piped stdin)', () => {
+  it('prints only the results: no banner, no "duckhouse> " prompts, no timings (as DuckDB\'s and sqlite\'s shells do without a terminal)', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const r = run(dir, ['sql', '--root', path.join(dir, 'data')], 'select 1 as a;\nselect 2\n  as b;\n');
+    expect(r.code, r.err).toBe(0);
+    // Was "analytics.duckdb (read-only). End statements…\nduckhouse> a\n…(1 row)\n281 ms\nduckhouse>       ...> b…"
+    expect(r.out).toBe('a\n─\n1\n(1 row)\nb\n─\n2\n(1 row)\n');
+  }, 60_000);
+});
+
 describe('duckhouse test --var', () => {
   it('passes model variables to the tests, as build does (lake.test takes vars; the CLI had no way to give them)', () => {
     const dir = tempDir('duckhouse-cli-');
