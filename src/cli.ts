@@ -368,13 +368,17 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
   };
   if (interactive) console.log(`analytics.duckdb (read-only). End statements with ';'. Commands: .tables  .schema <table>  .quit`);
   let buffer = '';
+  let quit = false;
   prompt('duckhouse> ');
   for await (const line of rl) {
     const trimmed = line.trim();
     if (buffer === '' && trimmed.startsWith('.')) {
       const [cmd, arg] = trimmed.split(/\s+/, 2);
       try {
-        if (cmd === '.quit' || cmd === '.exit') break;
+        if (cmd === '.quit' || cmd === '.exit') {
+          quit = true;
+          break;
+        }
         else if (cmd === '.tables') console.log(formatTable(await lake.query(`SELECT table_schema AS schema, table_name AS name FROM information_schema.tables WHERE table_schema NOT IN ('_duckhouse', 'information_schema', 'pg_catalog') ORDER BY 1, 2`)));
         else if (cmd === '.schema' && arg) {
           const [schema, name] = arg.includes('.') ? arg.split('.') : [undefined, arg];
@@ -394,6 +398,14 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
     }
     const sql = buffer.trim().replace(/;+$/, '');
     buffer = '';
+    await runStatement(sql);
+    prompt('duckhouse> ');
+  }
+  rl.close();
+  // The input ended (not .quit) inside a statement without its ';': run it, as DuckDB's shell does.
+  if (!quit && buffer.trim() !== '') await runStatement(buffer.trim().replace(/;+$/, ''));
+
+  async function runStatement(sql: string): Promise<void> {
     fs.appendFileSync(historyFile, `${redactString(sql.replace(/\n/g, ' '))}\n`);
     try {
       const t0 = performance.now();
@@ -405,9 +417,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
       // DuckDB's message quotes the statement (a URL with its token), as `sql <query>`'s error is redacted.
       console.log(`error: ${redactString((error as Error).message)}`);
     }
-    prompt('duckhouse> ');
   }
-  rl.close();
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {

@@ -113,6 +113,13 @@ describe('duckhouse sql (statements on a piped stdin)', () => {
     // Was "analytics.duckdb (read-only). End statements…\nduckhouse> a\n…(1 row)\n281 ms\nduckhouse>       ...> b…"
     expect(r.out).toBe('a\n─\n1\n(1 row)\nb\n─\n2\n(1 row)\n');
   }, 60_000);
+
+  it('runs a last statement without its ";" at the end of the input (was dropped without a word)', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const r = run(dir, ['sql', '--root', path.join(dir, 'data')], 'select 1 as a;\nselect 2 as b\n');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('a\n─\n1\n(1 row)\nb\n─\n2\n(1 row)\n');
+  }, 60_000);
 });
 
 describe('duckhouse test --var', () => {
