@@ -935,6 +935,9 @@ export class Lakehouse {
    */
   async report(options: ReportOptions = {}): Promise<ReportResult> {
     this.ensureOpen('report');
+    // Checked before the page is drawn: a path under a file failed at the end with a bare EEXIST/ENOTDIR.
+    const to = (options as { to?: unknown } | undefined)?.to;
+    if (typeof to === 'string' && to !== '') checkExportTarget(path.resolve(to), to, 'report.html', 'lake.report');
     const { buildReport } = await import('./report/report.js');
     return buildReport(this, options);
   }
@@ -1067,14 +1070,14 @@ function statOrNone(p: string): fs.Stats | undefined {
  * An export target must be a file in a folder: a folder there failed the rename at the end with
  * ENOTEMPTY/EISDIR (naming the lake's tmp file), a file on the way failed the mkdir with ENOTDIR.
  */
-function checkExportTarget(target: string, to: string | undefined, fileName: string): void {
+function checkExportTarget(target: string, to: string | undefined, fileName: string, call = 'lake.exportTable'): void {
   const shown = JSON.stringify(to ?? target);
   if (statOrNone(target)?.isDirectory()) {
-    throw new ConfigError(`lake.exportTable: option "to" ${shown} is a folder: name the file to write, e.g. ${JSON.stringify(path.join(to ?? target, fileName))}`);
+    throw new ConfigError(`${call}: option "to" ${shown} is a folder: name the file to write, e.g. ${JSON.stringify(path.join(to ?? target, fileName))}`);
   }
   for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
     const st = statOrNone(dir);
-    if (st && !st.isDirectory()) throw new ConfigError(`lake.exportTable: option "to" ${shown} lies under ${JSON.stringify(dir)}, which is a file`);
+    if (st && !st.isDirectory()) throw new ConfigError(`${call}: option "to" ${shown} lies under ${JSON.stringify(dir)}, which is a file`);
     if (st || dir === path.dirname(dir)) return;
   }
 }

@@ -16,3 +16,17 @@ describe('report --to an existing folder', () => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 60_000);
 });
+
+describe('report --to a path under a file', () => {
+  it('is a ConfigError naming the option and the file, before the page is drawn (was a bare "EEXIST: file already exists, mkdir")', async () => {
+    const dir = tempDir('duckhouse-report-to-');
+    const lake = await tempLake({ root: path.join(dir, 'data') });
+    fs.writeFileSync(path.join(dir, 'notes'), 'x');
+    const error = (await lake.report({ to: path.join(dir, 'notes', 'r.html') }).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe(`lake.report: option "to" ${JSON.stringify(path.join(dir, 'notes', 'r.html'))} lies under ${JSON.stringify(path.join(dir, 'notes'))}, which is a file`);
+    const folder = (await lake.report({ to: dir }).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(folder.code).toBe('CONFIG_INVALID');
+    expect(folder.message).toMatch(/^lake\.report: option "to" .* is a folder: name the file to write/);
+  }, 60_000);
+});
