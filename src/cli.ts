@@ -203,6 +203,18 @@ export function formatTable(rows: Row[]): string {
   return [line(header), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...cells.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n');
 }
 
+/**
+ * The table output of a result: an EXPLAIN's plan (columns explain_key, explain_value) as DuckDB
+ * draws it, each plan on its own lines after its key, not one cell cut at 60 characters.
+ */
+function formatResult(rows: Row[]): string {
+  const cols = rows.length > 0 ? Object.keys(rows[0]!) : [];
+  if (cols.length === 2 && cols[0] === 'explain_key' && cols[1] === 'explain_value') {
+    return rows.map((r) => `${cellText(r.explain_key)}\n${String(r.explain_value ?? '').replace(/\n+$/, '')}`).join('\n');
+  }
+  return formatTable(rows);
+}
+
 /** CSV with a header line; `columns` names the columns when there are no rows to take them from. */
 function toCsv(rows: Row[], columns?: string[]): string {
   const cols = rows.length > 0 ? Object.keys(rows[0]!) : (columns ?? []);
@@ -411,7 +423,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
       const t0 = performance.now();
       const rows = await textRows(lake, sql);
       await showNaiveTimestamps(lake, sql, rows);
-      console.log(formatTable(rows));
+      console.log(formatResult(rows));
       if (interactive) console.log(`${Math.round(performance.now() - t0)} ms`);
     } catch (error) {
       // DuckDB's message quotes the statement (a URL with its token), as `sql <query>`'s error is redacted.
@@ -558,7 +570,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         });
         const columns = opts.csv && rows.length === 0 ? await queryColumns(lake, query) : undefined;
         await showNaiveTimestamps(lake, query, rows);
-        process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatTable(rows)}\n`);
+        process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatResult(rows)}\n`);
       });
     });
 

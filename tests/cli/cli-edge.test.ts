@@ -122,6 +122,19 @@ describe('duckhouse sql (statements on a piped stdin)', () => {
   }, 60_000);
 });
 
+describe('duckhouse sql "EXPLAIN …"', () => {
+  it('prints the plan as DuckDB draws it, on its lines (was one table cell cut at 60 characters, its lines joined by ⏎)', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const r = run(dir, ['sql', 'EXPLAIN select 1 as a', '--root', path.join(dir, 'data')]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).not.toContain('⏎');
+    expect(r.out).toMatch(/^physical_plan\n┌─+┐\n│ +PROJECTION +│\n/);
+    expect(r.out).toMatch(/│ +DUMMY_SCAN +│\n└─+┘\n$/);
+    // --csv keeps its two columns.
+    expect(run(dir, ['sql', 'EXPLAIN select 1 as a', '--csv', '--root', path.join(dir, 'data')]).out).toMatch(/^explain_key,explain_value\nphysical_plan,"┌/);
+  }, 60_000);
+});
+
 describe('duckhouse test --var', () => {
   it('passes model variables to the tests, as build does (lake.test takes vars; the CLI had no way to give them)', () => {
     const dir = tempDir('duckhouse-cli-');
