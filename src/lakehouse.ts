@@ -69,15 +69,18 @@ export interface ExtractOptions {
 // which would hold for every later query and export on the shared query connection.
 const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN, StatementType.CALL]);
 
-// No table function that changes the session either: `CALL enable_logging()`, `SELECT * FROM
+// No function that changes the session either: `CALL enable_logging()`, `SELECT * FROM
 // enable_profiling()` (or one inside `query('…')`) would hold for every later query and export,
-// as a PRAGMA would; `checkpoint()` / `truncate_duckdb_logs()` write. Looked for in the whole
-// text, strings included (query('…') runs its text), comments allowed between the name and `(`.
-const SESSION_FUNCTIONS = ['enable_logging', 'disable_logging', 'truncate_duckdb_logs', 'enable_profiling', 'disable_profiling', 'enable_peg_parser', 'disable_peg_parser', 'checkpoint', 'force_checkpoint'];
+// as a PRAGMA would, `setseed(…)` would seed every later random(); `checkpoint()` /
+// `truncate_duckdb_logs()` write. Looked for in the whole text, strings included (query('…') runs
+// its text), comments allowed between the name and `(`.
+const SESSION_FUNCTIONS = ['enable_logging', 'disable_logging', 'truncate_duckdb_logs', 'enable_profiling', 'disable_profiling', 'enable_peg_parser', 'disable_peg_parser', 'checkpoint', 'force_checkpoint', 'setseed'];
 const SESSION_FUNCTION_CALL = new RegExp(`(?<![\\w$])"?(${SESSION_FUNCTIONS.join('|')})"?(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*\\n)*\\(`, 'i');
 
 /** The error for a statement that calls a session-changing table function, or undefined. */
 function sessionFunctionCall(sql: string): DuckhouseError | undefined {
+  // The CHECKPOINT statement runs as CALL checkpoint() does.
+  if (/^(?:FORCE\s+)?CHECKPOINT\b/i.test(fromFirstKeyword(sql))) return notReadOnly(StatementType.CALL, 'CHECKPOINT');
   const m = SESSION_FUNCTION_CALL.exec(sql);
   if (!m) return undefined;
   return new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${m[1]!.toLowerCase()}() changes the session for every later query and export (or writes), and is not allowed`);
@@ -1083,8 +1086,8 @@ function checkExportTarget(target: string, to: string | undefined, fileName: str
 }
 
 /** The error for a statement `lake.query` does not run: it is not read-only. */
-function notReadOnly(type: StatementType): DuckhouseError {
-  return new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${StatementType[type] ?? 'this'} statements are not allowed (use models to build tables)`);
+function notReadOnly(type: StatementType, name = StatementType[type]): DuckhouseError {
+  return new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${name ?? 'this'} statements are not allowed (use models to build tables)`);
 }
 
 /** A query parameter as node-api binds it, with the type to bind it as where node-api's own guess is wrong. */

@@ -347,6 +347,17 @@ describe('lake.query: a table function that changes the session is not read-only
   });
 });
 
+describe('lake.query: setseed() and the CHECKPOINT statement', () => {
+  it('are refused as not read-only: setseed() seeded random() of every later query on the shared session; CHECKPOINT ran as PRAGMA force_checkpoint would', async () => {
+    const lake = await tempLake();
+    for (const sql of ['select setseed(0.5) as s', 'select 1 from range(1) where setseed (0.5) is null', 'CHECKPOINT', 'force checkpoint', '/* c */ checkpoint analytics']) {
+      await expect(lake.query(sql), sql).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY', message: expect.stringMatching(/^lake\.query is read-only: /) });
+    }
+    const draws = async (): Promise<number[]> => (await lake.query<{ r: number }>('select random() as r from range(3)')).map((x) => x.r);
+    expect(await draws()).not.toEqual(await draws());
+  });
+});
+
 describe('lake.query: BIT values', () => {
   it("come back as DuckDB's text for the bits ('0101'), as queryArrow gives them, not as node-api's internal bytes", async () => {
     const lake = await tempLake();
