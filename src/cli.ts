@@ -287,7 +287,7 @@ async function textRows(lake: Lakehouse, query: string): Promise<Row[]> {
   if (text.length === 0) return lake.query(query);
   const casts = text.map((d) => `CAST(${quoteName(String(d.column_name))} AS VARCHAR) AS ${quoteName(String(d.column_name))}`).join(', ');
   try {
-    return await lake.query(`SELECT * REPLACE (${casts}) FROM (${trimmedQuery(query)}) AS _duckhouse_q`);
+    return await lake.query(`SELECT * REPLACE (${casts}) FROM (${trimmedQuery(query)}\n) AS _duckhouse_q`);
   } catch {
     return lake.query(query);
   }

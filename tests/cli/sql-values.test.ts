@@ -55,4 +55,10 @@ describe('duckhouse sql: INTERVAL, MAP and DECIMAL print as DuckDB writes them (
     const json = sql(Q, ['--json']);
     expect(JSON.parse(json.out)).toEqual([{ i: { months: 14, days: 3, micros: 14706789000 }, m: [{ key: 'a', value: 1 }, { key: 'b', value: null }], ml: [{ key: 'k', value: ['x', 'y'] }], d: 1.5, il: [{ months: 0, days: 1, micros: 0 }], s: 'plain' }]);
   }, 60_000);
+
+  it('also for a query ending in a -- comment', () => {
+    const r = sql('select 1.50::DECIMAL(4,2) as d -- a note', ['--csv']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('d\n1.50\n');
+  }, 60_000);
 });
