@@ -427,12 +427,14 @@ export class Lakehouse {
    */
   async query<T extends object = Row>(sql: string, params?: QueryParams): Promise<T[]> {
     this.ensureOpen('query');
+    checkParams(params, 'lake.query');
     return this.runReadOnly(sql, params, (reader) => readerRows(reader) as unknown as T[]);
   }
 
   /** Like `query`, as an apache-arrow Table. */
   async queryArrow(sql: string, params?: QueryParams): Promise<arrow.Table> {
     this.ensureOpen('queryArrow');
+    checkParams(params, 'lake.queryArrow');
     const { readerToArrow } = await import('./db/arrow.js');
     return this.runReadOnly(sql, params, readerToArrow);
   }
@@ -1200,6 +1202,13 @@ function toDuckValue(raw: unknown, name: string): BoundValue {
     throw new ConfigError(`lake.query: parameter ${name} is ${kindOf(value)}, which binds as no DuckDB type (${hint})`);
   }
   return { value: value as DuckDBValue };
+}
+
+/** `params` must be an array or a plain object, or absent: null was a TypeError, a string bound as `$0`. */
+function checkParams(params: unknown, call: string): void {
+  if (params === undefined || Array.isArray(params)) return;
+  const plain = typeof params === 'object' && params !== null && [Object.prototype, null].includes(Object.getPrototypeOf(params));
+  if (!plain) throw new ConfigError(`${call}: "params" must be an array ($1, $2…) or an object ($name), got ${params === null ? 'null' : kindOf(params)}`);
 }
 
 /** Binds the params; an object's keys must be the statement's `$name`s (DuckDB's error named none). */

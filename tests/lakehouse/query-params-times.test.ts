@@ -137,6 +137,16 @@ describe('lake.query parameters', () => {
     await expect(lake.query('select $p as a', { p: [new Map([[1, /x/]])] })).rejects.toThrow(/^lake\.query: parameter \$p\[0\]\.get\(1\) is a RegExp/);
   });
 
+  it('params that are neither an array nor an object are a ConfigError naming "params" (null was a TypeError, a string bound as $0)', async () => {
+    const lake = await tempLake();
+    for (const [params, kind] of [[null, 'null'], ['x', 'a string'], [1, 'a number']] as const) {
+      const error = (await lake.query('select $1 as a', params as never).catch((e: unknown) => e)) as Error;
+      expect(error, kind).toBeInstanceOf(ConfigError);
+      expect(error.message, kind).toBe(`lake.query: "params" must be an array ($1, $2…) or an object ($name), got ${kind}`);
+    }
+    await expect(lake.queryArrow('select $1 as a', null as never)).rejects.toThrow(/^lake\.queryArrow: "params" must be an array/);
+  });
+
   it('a named parameter the statement does not have is a ConfigError naming it', async () => {
     const lake = await tempLake();
     const error = (await lake.query('select $a as x', { a: 1, b: 2 }).catch((e: unknown) => e)) as Error;
