@@ -1214,6 +1214,10 @@ function checkParams(params: unknown, call: string): void {
 /** Binds the params; an object's keys must be the statement's `$name`s (DuckDB's error named none). */
 function bindParams(prepared: DuckDBPreparedStatement, params: QueryParams): void {
   if (Array.isArray(params)) {
+    const n = prepared.parameterCount;
+    if (params.length > n) {
+      throw new ConfigError(`lake.query: ${params.length} parameter value${params.length === 1 ? '' : 's'} given, but the statement has ${n === 0 ? 'no parameters' : `${n} (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`}`);
+    }
     params.forEach((v, i) => {
       const { value, type } = toDuckValue(v, `$${i + 1}`);
       prepared.bindValue(i + 1, value, type);

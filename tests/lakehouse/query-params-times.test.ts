@@ -147,6 +147,15 @@ describe('lake.query parameters', () => {
     await expect(lake.queryArrow('select $1 as a', null as never)).rejects.toThrow(/^lake\.queryArrow: "params" must be an array/);
   });
 
+  it('more values than the statement has parameters is a ConfigError saying how many (was node-api\'s "Failed to bind value")', async () => {
+    const lake = await tempLake();
+    const error = (await lake.query('select $1 as a', [1, 2]).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe('lake.query: 2 parameter values given, but the statement has 1 ($1)');
+    await expect(lake.query('select 1 as a', [1])).rejects.toThrow('lake.query: 1 parameter value given, but the statement has no parameters');
+    expect(await lake.query('select $1 as a', [1])).toEqual([{ a: 1 }]);
+  });
+
   it('a named parameter the statement does not have is a ConfigError naming it', async () => {
     const lake = await tempLake();
     const error = (await lake.query('select $a as x', { a: 1, b: 2 }).catch((e: unknown) => e)) as Error;
