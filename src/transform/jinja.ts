@@ -90,6 +90,7 @@ interface OwnNode extends AstNode {
   typename: string;
   tmp: string;
   item?: AstNode;
+  names?: string[];
 }
 interface CompilerPrototype {
   [compile: `compile${string}`]: unknown;
@@ -152,6 +153,9 @@ const internals = nunjucks as unknown as {
     Filter: new (lineno: number, colno: number, name: AstNode, args: AstNode) => AstNode;
     Symbol: new (lineno: number, colno: number, value: string) => AstNode;
     NodeList: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
+    Node: abstract new (...args: never[]) => AstNode;
+    Set: abstract new (...args: never[]) => SetNode;
+    Macro: abstract new (...args: never[]) => AstNode;
   };
 };
 
@@ -210,6 +214,32 @@ function describeOutput(node: AstNode): string | undefined {
     return base === undefined ? undefined : `${base}(…)`;
   }
   return undefined;
+}
+
+/** The compiler's scope of names (nunjucks' Frame at compile time): name → JavaScript variable. */
+interface CompileFrame {
+  variables: Record<string, string | undefined>;
+  lookup(name: string): string | undefined | null;
+  set(name: string, id: string): void;
+}
+
+/**
+ * The names `{% set %}` assigns in a loop's body, outside nested loops and macros (their own
+ * scopes); attributes (`ns.x`) are left out: they change the namespace, not a name.
+ */
+function setNames(block: AstNode): string[] {
+  const { Node, Set: SetTag, For, Macro, Symbol: Name } = internals.nodes;
+  const names = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!(node instanceof Node) || node instanceof For || node instanceof Macro) return;
+    if ((node as object) instanceof SetTag) {
+      for (const target of (node as SetNode).targets) if (target instanceof Name) names.add(String((target as AstNode & { value: unknown }).value));
+    }
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(block);
+  return [...names];
 }
 
 /** `name(args…)` as a call of one of our filters, where the compiler would have emitted `at`. */
@@ -308,7 +338,34 @@ function installJinjaSemantics(relations: Relations): () => void {
     // Jinja's `for k in d` iterates the dict's keys; nunjucks reads d.length and runs zero times
     // (and takes the {% else %}). The two-name form, `for k, v in d`, already iterates the entries.
     if (!(node.name instanceof internals.nodes.Array)) node.arr = filterCall(ITERATE, node.arr, [node.arr]);
+    // Jinja's {% set %} inside a loop sets a name of the loop's body, which starts every iteration
+    // from the value outside and is gone after the loop (hence namespace()); nunjucks changed the
+    // variable outside the loop. Each name set in the body (or {% else %}) is bound at its start.
+    for (const key of ['body', 'else_'] as const) {
+      const block = node[key] as (AstNode & { children?: AstNode[] }) | null;
+      const names = block ? setNames(block) : [];
+      if (names.length === 0 || !block?.children) continue;
+      const scope: OwnNode = { typename: 'DuckhouseScope', lineno: block.lineno, colno: block.colno, tmp: '', names };
+      block.children = [scope, ...block.children];
+    }
     compileFor.call(this, node, frame);
+  };
+  proto.compileDuckhouseScope = function (this: CompilerPrototype, node: OwnNode, frame: CompileFrame) {
+    for (const name of node.names!) {
+      if (frame.variables[name] !== undefined) continue;
+      const key = JSON.stringify(name);
+      const outer = frame.lookup(name);
+      if (outer) {
+        // A name the compiler holds in a JavaScript variable (an outer loop's, a macro argument).
+        const id = this._tmpid();
+        this._emitLine(`var ${id} = ${outer};`);
+        this._emitLine(`frame.set(${key}, ${id});`);
+        frame.set(name, id);
+      } else {
+        // From the frame outside the loop: this one holds what the previous iteration set.
+        this._emitLine(`frame.set(${key}, runtime.contextOrFrameLookup(context, frame.parent, ${key}));`);
+      }
+    }
   };
   proto.compileDuckhouseCollect = function (this: CompilerPrototype, node: OwnNode, frame: unknown) {
     this._emit(`${node.tmp}.push(`);
@@ -414,6 +471,7 @@ function installJinjaSemantics(relations: Relations): () => void {
   return () => {
     delete proto.compileDuckhouseCollect;
     delete proto.compileDuckhouseKept;
+    delete proto.compileDuckhouseScope;
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileGroup = compileGroup;

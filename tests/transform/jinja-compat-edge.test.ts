@@ -283,3 +283,19 @@ describe("Jinja's filters that nunjucks lacks", () => {
     expect(await rendered(`select {% for k, v in {'a': 1, 'b': 2} | items %}{{ v }} as {{ k }}{% if not loop.last %}, {% endif %}{% endfor %}`)).toBe('select 1 as a, 2 as b');
   });
 });
+
+describe('{% set %} inside a loop', () => {
+  it('sets a name of the loop body, as in Jinja: the variable outside the loop keeps its value (nunjucks changed it)', async () => {
+    expect(await rendered(`{% set x = 1 %}{% for i in [1, 2] %}{% set x = i %}{% endfor %}select {{ x }} as x`)).toBe('select 1 as x');
+    // Every iteration starts from the value outside, in an {% if %} too; namespace() is what carries a value across.
+    expect(await rendered(`{% set t = 0 %}{% for i in [1, 2, 3] %}{% if i > 1 %}{% set t = t + i %}{% endif %}{{ t }},{% endfor %}{{ t }}`)).toBe('0,2,3,0');
+    expect(await rendered(`{% set ns = namespace(t=0) %}{% for i in [1, 2] %}{% set ns.t = ns.t + i %}{% endfor %}{{ ns.t }}`)).toBe('3');
+    // A macro argument and an outer loop's name are scoped the same way; so is {% else %}.
+    expect(await rendered(`{% macro m(x) %}{% for i in [5] %}{% set x = i %}{{ x }}{% endfor %}{{ x }}{% endmacro %}{{ m(1) }}`)).toBe('51');
+    expect(await rendered(`{% for a in [1, 2] %}{% for b in [3] %}{% set a = b %}{{ a }}{% endfor %}{{ a }}{% endfor %}`)).toBe('3132');
+    expect(await rendered(`{% set x = 'a' %}{% for i in [] %}{% else %}{% set x = 'b' %}{{ x }}{% endfor %}{{ x }}`)).toBe('ba');
+    // A name first set in the loop is gone after it; {% if %} is no scope (as in Jinja).
+    expect(await rendered(`{% for i in [1] %}{% set y = 1 %}{% endfor %}{{ y }}`)).toMatch(/'y' is undefined/);
+    expect(await rendered(`{% set x = 1 %}{% if true %}{% set x = 2 %}{% endif %}{{ x }}`)).toBe('2');
+  });
+});
