@@ -131,11 +131,19 @@ interface ParserState {
   parseExpression(): AstNode;
   parseAggregate(this: ParserState): AstNode | null;
   parseStatement(this: ParserState): AstNode | null;
+  parseSet(this: ParserState): AstNode;
+  skipSymbol(name: string): boolean;
+  skipValue(type: string, value: string): boolean;
+  advanceAfterBlockEnd(name?: string): void;
+  parseUntilBlocks(...names: string[]): AstNode;
 }
 const internals = nunjucks as unknown as {
   lib: { TemplateError: new (message: string, lineno: number, colno: number) => Error };
   parser: { Parser: { prototype: ParserState } };
-  lexer: Record<'TOKEN_LEFT_PAREN' | 'TOKEN_RIGHT_PAREN' | 'TOKEN_LEFT_BRACKET' | 'TOKEN_RIGHT_BRACKET' | 'TOKEN_LEFT_CURLY' | 'TOKEN_RIGHT_CURLY' | 'TOKEN_COMMA' | 'TOKEN_COLON', string>;
+  lexer: Record<
+    'TOKEN_LEFT_PAREN' | 'TOKEN_RIGHT_PAREN' | 'TOKEN_LEFT_BRACKET' | 'TOKEN_RIGHT_BRACKET' | 'TOKEN_LEFT_CURLY' | 'TOKEN_RIGHT_CURLY' | 'TOKEN_COMMA' | 'TOKEN_COLON' | 'TOKEN_OPERATOR' | 'TOKEN_BLOCK_END',
+    string
+  >;
   runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro; suppressValue: SuppressValue };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
@@ -154,7 +162,8 @@ const internals = nunjucks as unknown as {
     Symbol: new (lineno: number, colno: number, value: string) => AstNode;
     NodeList: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
     Node: abstract new (...args: never[]) => AstNode;
-    Set: abstract new (...args: never[]) => SetNode;
+    Set: new (lineno: number, colno: number, targets: AstNode[]) => SetNode;
+    Capture: new (lineno: number, colno: number, body: AstNode) => AstNode;
     Macro: abstract new (...args: never[]) => AstNode;
   };
 };
@@ -167,6 +176,7 @@ const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
 const DEFINED = 'duckhouse:defined';
 const TUPLE = 'duckhouse:tuple';
+const UNPACK = 'duckhouse:unpack';
 /** The error a filter raised, given the filter's place unless it has one (see compileFilter). */
 const AT = 'duckhouse:at';
 
@@ -269,6 +279,20 @@ function installJinjaSemantics(relations: Relations): () => void {
     // Jinja's `{% set ns.found = true %}` on a namespace(): nunjucks took `ns.found` for a name
     // and failed with "Cannot read properties of undefined (reading 'charAt')".
     const [target] = node.targets;
+    if (node.targets.length > 1 && node.value && node.targets.every((t) => t instanceof nodes.Symbol)) {
+      // Jinja's `{% set a, b = 1, 2 %}` unpacks the value; nunjucks set every name to all of it.
+      const values = this._tmpid();
+      this._emit(`var ${values} = `);
+      this.compileFilter(filterCall(UNPACK, node.value, [node.value, ...[node.targets.length, node.lineno, node.colno].map((v) => new nodes.Literal(node.lineno, node.colno, v))]), frame);
+      this._emitLine(';');
+      node.targets.forEach((name, i) => {
+        const value = Object.defineProperties(new nodes.Literal(node.lineno, node.colno, null), { typename: { value: 'DuckhouseKept' }, tmp: { value: `${values}[${i}]` } });
+        const one = new nodes.Set(node.lineno, node.colno, [name]);
+        one.value = value;
+        compileSet.call(this, one, frame);
+      });
+      return;
+    }
     if (!(target instanceof (nodes.LookupVal as abstract new () => unknown))) {
       compileSet.call(this, node, frame);
       return;
@@ -380,7 +404,37 @@ function installJinjaSemantics(relations: Relations): () => void {
     this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
   };
   const parser = internals.parser.Parser.prototype;
-  const { parseAggregate, parseStatement, fail } = parser;
+  const { parseAggregate, parseStatement, parseSet, fail } = parser;
+  parser.parseSet = function () {
+    // nunjucks' parseSet, but `{% set a, b = 1, 2 %}` (a tuple without parentheses, as Jinja
+    // reads it) was "expected block end in set statement".
+    const { lexer } = internals;
+    const tag = this.peekToken();
+    if (!this.skipSymbol('set')) this.fail('parseSet: expected set', tag.lineno, tag.colno);
+    const node = new nodes.Set(tag.lineno, tag.colno, []);
+    for (let target = this.parsePrimary(); target; target = this.parsePrimary()) {
+      node.targets.push(target);
+      if (!this.skip(lexer.TOKEN_COMMA)) break;
+    }
+    if (this.skipValue(lexer.TOKEN_OPERATOR, '=')) {
+      const first = this.parseExpression();
+      const items = [first];
+      let tuple = false;
+      while (this.skip(lexer.TOKEN_COMMA)) {
+        tuple = true;
+        if (this.peekToken().type === lexer.TOKEN_BLOCK_END) break;
+        items.push(this.parseExpression());
+      }
+      node.value = tuple ? filterCall(TUPLE, first, [new nodes.Array(first.lineno, first.colno, items)]) : first;
+      this.advanceAfterBlockEnd(tag.value);
+      return node;
+    }
+    if (!this.skip(lexer.TOKEN_BLOCK_END)) this.fail('parseSet: expected = or block end in set tag', tag.lineno, tag.colno);
+    node.body = new nodes.Capture(tag.lineno, tag.colno, this.parseUntilBlocks('endset'));
+    node.value = null;
+    this.advanceAfterBlockEnd();
+    return node;
+  };
   // The tags being parsed, innermost last: a block never closed fails at the end of the file,
   // where nunjucks has no line to give; the error names the tag and the line it opened at.
   const open: Token[] = [];
@@ -477,6 +531,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileGroup = compileGroup;
     parser.parseAggregate = parseAggregate;
     parser.parseStatement = parseStatement;
+    parser.parseSet = parseSet;
     parser.fail = fail;
     proto.compileOutput = compileOutput;
     proto.compileSet = compileSet;
@@ -715,6 +770,17 @@ export class TemplateEngine {
       const placed = typeof at === 'number' && at > 0;
       if (placed || error instanceof MacroReturn || error instanceof DuckhouseError || !(error instanceof Error)) return error;
       return new internals.lib.TemplateError(error.message, lineno + 1, colno + 1);
+    });
+    this.env.addFilter(UNPACK, (value: unknown, count: number, lineno: number, colno: number) => {
+      const items = Array.isArray(value) ? value : typeof value === 'string' ? [...value] : isDict(value) ? Object.keys(value) : undefined;
+      const problem =
+        items === undefined
+          ? `cannot unpack ${pythonRepr(value)} into ${count} names`
+          : items.length !== count
+            ? `${items.length > count ? 'too many' : 'not enough'} values to unpack (expected ${count}, got ${items.length})`
+            : undefined;
+      if (problem !== undefined) throw new internals.lib.TemplateError(`set: ${problem}`, lineno + 1, colno + 1);
+      return items;
     });
     this.env.addFilter(TUPLE, (items: unknown[]) => Object.defineProperty(items, IS_TUPLE, { value: true }));
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));

@@ -299,3 +299,17 @@ describe('{% set %} inside a loop', () => {
     expect(await rendered(`{% set x = 1 %}{% if true %}{% set x = 2 %}{% endif %}{{ x }}`)).toBe('2');
   });
 });
+
+describe('tuple unpacking in {% set %}', () => {
+  it('{% set a, b = 1, 2 %} and {% set a, b = pair %} unpack, as in Jinja (a parse error, and both names set to the whole pair)', async () => {
+    expect(await rendered(`{% set a, b = 1, 2 %}select {{ a }} as a, {{ b }} as b`)).toBe('select 1 as a, 2 as b');
+    expect(await rendered(`{% set a, b = ('x', 'y') %}select '{{ a }}' as a, '{{ b }}' as b`)).toBe("select 'x' as a, 'y' as b");
+    expect(await rendered(`{% for p in {'k': 'v'}.items() %}{% set k, v = p %}{{ k }}={{ v }}{% endfor %}`)).toBe('k=v');
+    // One name takes the tuple; the wrong number of values is an error with its line.
+    expect(await rendered(`{% set x = 1, 2 %}{{ x }}`)).toBe('(1, 2)');
+    expect(await rendered(`select 1\n{% set a, b = 1, 2, 3 %}`)).toMatch(/Jinja error at line 2: set: too many values to unpack \(expected 2, got 3\)/);
+    expect(await rendered(`{% set a, b = 1 %}`)).toMatch(/Jinja error at line 1: set: cannot unpack 1 into 2 names/);
+    // The two-name loop already unpacked.
+    expect(await rendered(`{% for a, b in [(1, 2), (3, 4)] %}{{ a }}{{ b }};{% endfor %}`)).toBe('12;34');
+  });
+});
