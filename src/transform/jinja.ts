@@ -106,6 +106,7 @@ interface CompilerPrototype {
   fail(message: string, lineno?: number, colno?: number): never;
   _compileMacro(this: CompilerPrototype, node: AstNode & { name?: { value?: unknown } }, frame?: unknown): string;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  compileMod(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileArray(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
@@ -174,6 +175,7 @@ const internals = nunjucks as unknown as {
  */
 const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
+const MOD = 'duckhouse:mod';
 const DEFINED = 'duckhouse:defined';
 const TUPLE = 'duckhouse:tuple';
 const UNPACK = 'duckhouse:unpack';
@@ -265,7 +267,7 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
+  const { compileFor, compileAdd, compileMod, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
   proto.compileFilter = function (node, frame) {
     // The filter's line goes with its errors ("filter not found: map" had none): a line variable,
     // as nunjucks keeps for calls, would be the model's when the filter is in a macro. Ours are
@@ -399,6 +401,10 @@ function installJinjaSemantics(relations: Relations): () => void {
   proto.compileDuckhouseKept = function (this: CompilerPrototype, node: OwnNode) {
     this._emit(node.tmp);
   };
+  proto.compileMod = function (node, frame) {
+    // Python's `'%.2f' % value` formats; JavaScript's % made it NaN.
+    this.compileFilter(filterCall(MOD, node, [node.left, node.right, ...[node.lineno, node.colno].map((v) => new nodes.Literal(node.lineno, node.colno, v))]), frame);
+  };
   proto.compileAdd = function (node, frame) {
     // Jinja's list + list is a new list; JavaScript's + glued their text ("store,skuprice").
     this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
@@ -528,6 +534,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     delete proto.compileDuckhouseScope;
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
+    proto.compileMod = compileMod;
     proto.compileGroup = compileGroup;
     parser.parseAggregate = parseAggregate;
     parser.parseStatement = parseStatement;
@@ -541,6 +548,103 @@ function installJinjaSemantics(relations: Relations): () => void {
     runtime.suppressValue = suppressValue;
     runtime.memberLookup = memberLookup;
   };
+}
+
+/** Python's str() of what a template holds: `None`, `True`, a list as its repr. */
+function pyStr(value: unknown): string {
+  return typeof value === 'string' || value instanceof String ? String(value) : pythonRepr(value);
+}
+
+/** One conversion of Python's % formatting: `%(name)-08.2f`. */
+const PERCENT_SPEC = /%(?:\(([^)]*)\))?([-+ 0#]*)(\*|\d+)?(?:\.(\*|\d+))?([diouxXeEfFgGcrsa%])/g;
+
+/** Python's `format % values`: a tuple gives the values in order, a dict by name, anything else is one value. */
+function percentFormat(format: string, values: unknown): string {
+  const list = Array.isArray(values) && IS_TUPLE in values ? values : [values];
+  let next = 0;
+  const take = (): unknown => {
+    if (next >= list.length) throw new Error(`not enough arguments for format string ${pythonRepr(format)}`);
+    return list[next++];
+  };
+  let named = false;
+  const out = format.replace(PERCENT_SPEC, (_, name: string | undefined, flags: string, width: string | undefined, precision: string | undefined, type: string) => {
+    if (type === '%') return '%';
+    const w = width === '*' ? Number(take()) : width === undefined ? undefined : Number(width);
+    const p = precision === '*' ? Number(take()) : precision === undefined ? undefined : Number(precision);
+    let value: unknown;
+    if (name !== undefined) {
+      named = true;
+      if (!isDict(values)) throw new Error(`format ${pythonRepr(format)} requires a mapping`);
+      if (!Object.hasOwn(values, name)) throw new Error(`format ${pythonRepr(format)}: key ${pythonRepr(name)} is missing`);
+      value = values[name];
+    } else {
+      value = take();
+    }
+    const number = (): number => {
+      const n = typeof value === 'boolean' ? Number(value) : value;
+      if (typeof n !== 'number') throw new Error(`format ${pythonRepr(format)}: %${type} takes a number, not ${pythonRepr(value)}`);
+      return n;
+    };
+    let text: string;
+    let numeric = true;
+    switch (type) {
+      case 'd':
+      case 'i':
+      case 'u':
+        text = String(Math.abs(Math.trunc(number())));
+        break;
+      case 'f':
+      case 'F':
+        text = Math.abs(number()).toFixed(p ?? 6);
+        break;
+      case 'e':
+      case 'E': {
+        text = Math.abs(number()).toExponential(p ?? 6).replace(/e([+-])(\d)$/, 'e$10$2');
+        if (type === 'E') text = text.toUpperCase();
+        break;
+      }
+      case 'g':
+      case 'G': {
+        const n = Math.abs(number());
+        text = String(Number(n.toPrecision(p === 0 ? 1 : (p ?? 6))));
+        if (type === 'G') text = text.toUpperCase();
+        break;
+      }
+      case 'x':
+      case 'X':
+      case 'o': {
+        text = Math.abs(Math.trunc(number())).toString(type === 'o' ? 8 : 16);
+        if (flags.includes('#')) text = (type === 'o' ? '0o' : '0x') + text;
+        if (type === 'X') text = text.toUpperCase();
+        break;
+      }
+      case 'c':
+        numeric = false;
+        text = typeof value === 'number' ? String.fromCodePoint(value) : String(value);
+        break;
+      case 'r':
+      case 'a':
+        numeric = false;
+        text = pythonRepr(value);
+        break;
+      default:
+        numeric = false;
+        text = pyStr(value);
+        if (p !== undefined) text = text.slice(0, p);
+    }
+    let sign = '';
+    if (numeric) {
+      const n = number();
+      sign = n < 0 || Object.is(n, -0) ? '-' : flags.includes('+') ? '+' : flags.includes(' ') ? ' ' : '';
+      if (type !== 'f' && type !== 'F' && type !== 'e' && type !== 'E' && type !== 'g' && type !== 'G' && Math.trunc(n) === 0) sign = sign === '-' ? '' : sign;
+    }
+    const pad = Math.max(0, (w ?? 0) - sign.length - text.length);
+    if (flags.includes('-')) return sign + text + ' '.repeat(pad);
+    if (numeric && flags.includes('0')) return sign + '0'.repeat(pad) + text;
+    return ' '.repeat(pad) + sign + text;
+  });
+  if (!named && next < list.length && !(isDict(values) && list.length === 1)) throw new Error(`not all arguments converted during string formatting (${pythonRepr(format)})`);
+  return out;
 }
 
 /** dbt's `{{ return(x) }}`: leaves the macro, which gives x instead of its text (caught in makeMacro). */
@@ -781,6 +885,26 @@ export class TemplateEngine {
             : undefined;
       if (problem !== undefined) throw new internals.lib.TemplateError(`set: ${problem}`, lineno + 1, colno + 1);
       return items;
+    });
+    this.env.addFilter(MOD, (left: unknown, right: unknown, lineno: number, colno: number) => {
+      if (typeof left === 'string' || left instanceof String) {
+        try {
+          return percentFormat(String(left), right);
+        } catch (error) {
+          throw new internals.lib.TemplateError((error as Error).message, lineno + 1, colno + 1);
+        }
+      }
+      // Python's modulo takes the sign of the divisor (-7 % 3 is 2); JavaScript's, of the dividend.
+      const [a, b] = [left as number, right as number];
+      const rest = a % b;
+      return rest !== 0 && rest < 0 !== b < 0 ? rest + b : rest;
+    });
+    // Jinja's `'%s-%d' | format('a', 3)`: Python's % formatting (a mapping for keyword arguments).
+    this.env.addFilter('format', (value: unknown, ...args: unknown[]) => {
+      const kw = keywords(args);
+      delete kw.__keywords;
+      if (args.length > 0 && Object.keys(kw).length > 0) throw new Error("format() takes positional or keyword arguments, not both");
+      return percentFormat(pyStr(value), Object.keys(kw).length > 0 ? kw : Object.defineProperty(args, IS_TUPLE, { value: true }));
     });
     this.env.addFilter(TUPLE, (items: unknown[]) => Object.defineProperty(items, IS_TUPLE, { value: true }));
     this.env.addFilter(ITERATE, (value: unknown) => (isDict(value) ? Object.keys(value) : value));

@@ -313,3 +313,17 @@ describe('tuple unpacking in {% set %}', () => {
     expect(await rendered(`{% for a, b in [(1, 2), (3, 4)] %}{{ a }}{{ b }};{% endfor %}`)).toBe('12;34');
   });
 });
+
+describe("Python's % formatting", () => {
+  it("'%.2f' % value formats as in Python (JavaScript's % made it NaN), and so does the format filter (\"filter not found\")", async () => {
+    expect(await rendered(`select {{ "%.2f" % 3.14159 }} as p, '{{ "%s_%s" % ('a', 'b') }}' as k, '{{ "%05.1f|%-4s|%x|%r|%+d|%%" % (3.14159, 'a', 255, 'q', 3) }}' as f`)).toBe(
+      "select 3.14 as p, 'a_b' as k, '003.1|a   |ff|'q'|+3|%' as f",
+    );
+    expect(await rendered(`{{ "%(col)s > %(min)d" % {'col': 'price', 'min': 0} }}|{{ "%s" % none }}|{{ "%s" % [1, 'a'] }}`)).toBe("price > 0|None|[1, 'a']");
+    expect(await rendered(`{{ '%s-%d' | format('a', 3) }}|{{ '%(x)s' | format(x=1) }}`)).toBe('a-3|1');
+    // Numbers still take the remainder, with Python's sign (-7 % 3 is 2).
+    expect(await rendered(`{{ 7 % 3 }} {{ -7 % 3 }} {{ 7 % -3 }}`)).toBe('1 2 -2');
+    expect(await rendered(`select 1\n{{ "%s %s" % ('a',) }}`)).toMatch(/Jinja error at line 2: not enough arguments for format string '%s %s'/);
+    expect(await rendered(`{{ "%s" % ('a', 'b') }}`)).toMatch(/Jinja error at line 1: not all arguments converted during string formatting/);
+  });
+});
