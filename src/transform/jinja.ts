@@ -107,6 +107,7 @@ interface CompilerPrototype {
   _compileMacro(this: CompilerPrototype, node: AstNode & { name?: { value?: unknown } }, frame?: unknown): string;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileMod(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  compileConcat(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileArray(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
@@ -145,7 +146,7 @@ const internals = nunjucks as unknown as {
     'TOKEN_LEFT_PAREN' | 'TOKEN_RIGHT_PAREN' | 'TOKEN_LEFT_BRACKET' | 'TOKEN_RIGHT_BRACKET' | 'TOKEN_LEFT_CURLY' | 'TOKEN_RIGHT_CURLY' | 'TOKEN_COMMA' | 'TOKEN_COLON' | 'TOKEN_OPERATOR' | 'TOKEN_BLOCK_END',
     string
   >;
-  runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro; suppressValue: SuppressValue };
+  runtime: { memberLookup: MemberLookup; makeMacro: MakeMacro; suppressValue: SuppressValue; ensureDefined: (value: unknown, lineno: number, colno: number) => unknown };
   compiler: { Compiler: { prototype: CompilerPrototype } };
   nodes: {
     Array: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
@@ -176,6 +177,7 @@ const internals = nunjucks as unknown as {
 const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
 const MOD = 'duckhouse:mod';
+const CONCAT = 'duckhouse:concat';
 const DEFINED = 'duckhouse:defined';
 const TUPLE = 'duckhouse:tuple';
 const UNPACK = 'duckhouse:unpack';
@@ -267,7 +269,7 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd, compileMod, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
+  const { compileFor, compileAdd, compileMod, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
   proto.compileFilter = function (node, frame) {
     // The filter's line goes with its errors ("filter not found: map" had none): a line variable,
     // as nunjucks keeps for calls, would be the model's when the filter is in a macro. Ours are
@@ -405,6 +407,10 @@ function installJinjaSemantics(relations: Relations): () => void {
     // Python's `'%.2f' % value` formats; JavaScript's % made it NaN.
     this.compileFilter(filterCall(MOD, node, [node.left, node.right, ...[node.lineno, node.colno].map((v) => new nodes.Literal(node.lineno, node.colno, v))]), frame);
   };
+  proto.compileConcat = function (node, frame) {
+    // `'a' ~ none ~ true` is 'aNoneTrue' in Jinja (Python's str()); JavaScript's text was 'anulltrue'.
+    this.compileFilter(filterCall(CONCAT, node, [node.left, node.right]), frame);
+  };
   proto.compileAdd = function (node, frame) {
     // Jinja's list + list is a new list; JavaScript's + glued their text ("store,skuprice").
     this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
@@ -474,10 +480,13 @@ function installJinjaSemantics(relations: Relations): () => void {
     }
   };
   const { runtime } = internals;
-  const { memberLookup, makeMacro, suppressValue } = runtime;
+  const { memberLookup, makeMacro, suppressValue, ensureDefined } = runtime;
   runtime.suppressValue = (value, autoescape) =>
-    // A list, tuple or dict prints as Python prints it (`['a', 'b']`), not as JavaScript's text (`a,b`).
-    suppressValue(Array.isArray(value) || isDict(value) ? pythonRepr(value) : value, autoescape);
+    // A list, tuple or dict prints as Python prints it (`['a', 'b']`), not as JavaScript's text
+    // (`a,b`); none, true and false as `None`, `True` and `False` (they printed '', 'true', 'false').
+    suppressValue(Array.isArray(value) || isDict(value) || value === null || typeof value === 'boolean' ? pythonRepr(value) : value, autoescape);
+  // `{{ none }}` prints None in Jinja; nunjucks refused to output it. Undefined is still an error.
+  runtime.ensureDefined = (value, lineno, colno) => (value === null ? value : ensureDefined(value, lineno, colno));
   runtime.makeMacro = (argNames, kwargNames, func) => {
     const made = makeMacro(argNames, kwargNames, func);
     // Jinja refuses a call with an argument the macro does not have; nunjucks dropped it without a
@@ -535,6 +544,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileMod = compileMod;
+    proto.compileConcat = compileConcat;
     proto.compileGroup = compileGroup;
     parser.parseAggregate = parseAggregate;
     parser.parseStatement = parseStatement;
@@ -546,6 +556,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto._compileMacro = _compileMacro;
     runtime.makeMacro = makeMacro;
     runtime.suppressValue = suppressValue;
+    runtime.ensureDefined = ensureDefined;
     runtime.memberLookup = memberLookup;
   };
 }
@@ -827,9 +838,9 @@ export class TemplateEngine {
     });
     this.env.addExtension('do', new DoExtension());
     this.env.addFilter(DEFINED, (value: unknown, what: string, lineno: number, colno: number) => {
-      if (value !== undefined && value !== null) return value;
+      if (value !== undefined) return value;
       // As nunjucks' own check does: its 0-based place, 1-based in the error.
-      throw new internals.lib.TemplateError(value === undefined ? `'${what}' is undefined` : `'${what}' is none: it cannot be output`, lineno + 1, colno + 1);
+      throw new internals.lib.TemplateError(`'${what}' is undefined`, lineno + 1, colno + 1);
     });
     this.env.addFilter(SETTABLE, (value: unknown, lineno: number, colno: number) => {
       if (isDict(value)) return value;
@@ -885,6 +896,16 @@ export class TemplateEngine {
             : undefined;
       if (problem !== undefined) throw new internals.lib.TemplateError(`set: ${problem}`, lineno + 1, colno + 1);
       return items;
+    });
+    this.env.addFilter(CONCAT, (left: unknown, right: unknown) => pyStr(left) + pyStr(right));
+    // Python's str(): `none | string` is 'None' (nunjucks failed: "reading 'toString'"), `[1, none] | join(',')` is '1,None'.
+    this.env.addFilter('string', (value: unknown) => (typeof value === 'string' || value instanceof String ? value : pyStr(value)));
+    this.env.addFilter('join', (value: unknown, ...args: unknown[]) => {
+      const kw = keywords(args);
+      const [separator = kw.d ?? '', attr = kw.attribute] = args;
+      let items = Array.isArray(value) ? value : isDict(value) ? Object.keys(value) : typeof value === 'string' || value instanceof String ? [...String(value)] : [...(value as Iterable<unknown>)];
+      if (attr !== undefined && attr !== null) items = items.map((item) => attribute(item, attr));
+      return items.map(pyStr).join(String(separator));
     });
     this.env.addFilter(MOD, (left: unknown, right: unknown, lineno: number, colno: number) => {
       if (typeof left === 'string' || left instanceof String) {

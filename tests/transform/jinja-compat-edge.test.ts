@@ -101,7 +101,7 @@ describe('Jinja constructs of dbt projects', () => {
       'marts/m.sql': `select {{ typed(['sku', 'price'], {'price': 'DECIMAL(18,2)'}) }} from t`,
     };
     expect(await rendered(files)).toBe('select sku, price::DECIMAL(18,2) as price from t');
-    expect(await rendered(`{% set d = {'a': none, 'b': 0} %}select {{ d.get('z', 7) }}, {{ d.get('a') is none }}, {{ d.get('b', 7) }}, {{ d.get('items') is none }}`)).toBe('select 7, true, 0, true');
+    expect(await rendered(`{% set d = {'a': none, 'b': 0} %}select {{ d.get('z', 7) }}, {{ d.get('a') is none }}, {{ d.get('b', 7) }}, {{ d.get('items') is none }}`)).toBe('select 7, True, 0, True');
   });
 
   it('{% do list.append(x) %} runs the expression and outputs nothing (dbt enables jinja2.ext.do)', async () => {
@@ -144,7 +144,7 @@ describe('Jinja constructs of dbt projects', () => {
     expect(await rendered(files)).toBe('select staging.stg_a.stg_a, staging.eph, vtex.products from "staging"."stg_a", ( select 2 as y\n), bronze(vtex/products)');
     // They are still text: tests, comparisons and filters see the relation's SQL, as before.
     expect(await rendered(`select '{{ this is string }} {{ this == '"x"."this"' }} {{ this | replace('"', '') }} {{ this | length }}', {{ 'abc'.name is undefined }}`)).toBe(
-      `select 'true true x.this 10', true`,
+      `select 'True True x.this 10', True`,
     );
   });
 });
@@ -259,7 +259,7 @@ describe('namespace()', () => {
       await rendered(
         `{% set ns = namespace(found=false, n=0) %}{% for c in ['store', 'sku'] %}{% if c == 'sku' %}{% set ns.found = true %}{% endif %}{% set ns.n = ns.n + 1 %}{% endfor %}select {{ ns.found }} as found, {{ ns.n }} as n`,
       ),
-    ).toBe('select true as found, 2 as n');
+    ).toBe('select True as found, 2 as n');
     expect(await rendered(`{% set x = 1 %}select\n{% set x.y = 2 %}1`)).toBe('ERROR: model marts.m (models/marts/m.sql): Jinja error at line 2: set: only a namespace() or a dict has attributes to set');
   });
 });
@@ -325,5 +325,20 @@ describe("Python's % formatting", () => {
     expect(await rendered(`{{ 7 % 3 }} {{ -7 % 3 }} {{ 7 % -3 }}`)).toBe('1 2 -2');
     expect(await rendered(`select 1\n{{ "%s %s" % ('a',) }}`)).toMatch(/Jinja error at line 2: not enough arguments for format string '%s %s'/);
     expect(await rendered(`{{ "%s" % ('a', 'b') }}`)).toMatch(/Jinja error at line 1: not all arguments converted during string formatting/);
+  });
+});
+
+describe('none, true and false as Jinja prints them', () => {
+  it('{{ none }} prints None (it was an error) and true/false print True/False (they printed true/false), in ~, string and join too', async () => {
+    expect(await rendered(`{{ none }}|{{ None }}|{% set x = none %}{{ x }}|{{ var('x', none) }}|{{ true }}|{{ True }}|{{ false }}|{{ False }}`)).toBe('None|None|None|None|True|True|False|False');
+    // Jinja's tests give booleans, which print the same way.
+    expect(await rendered(`{{ 1 is defined }} {{ nope is defined }} {{ none is none }} {{ 1 is not none }} {{ 'a' is string }} {{ {'a': 1} is mapping }} {{ 1 is iterable }}`)).toBe(
+      'True False True True True True False',
+    );
+    expect(await rendered(`{{ 'a' ~ 1 ~ none ~ true }}|{{ none | string }}|{{ true | string }}|{{ [1, none, true] | join(',') }}|{{ [{'n': 'x'}, {'n': 'y'}] | join(', ', attribute='n') }}`)).toBe(
+      'a1NoneTrue|None|True|1,None,True|x, y',
+    );
+    // What is undefined is still an error naming it.
+    expect(await rendered(`select\n{{ nope }}`)).toMatch(/Jinja error at line 2: 'nope' is undefined/);
   });
 });

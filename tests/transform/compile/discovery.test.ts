@@ -164,7 +164,6 @@ describe('discoverProject: errors', () => {
     const message = async (files: Record<string, string>) => (await caught(() => project(files))).message;
     expect(await message({ 'marts/o.sql': 'select 1,\n\n{{ target.name }}' })).toBe("model marts.o (models/marts/o.sql): Jinja error at line 3: 'target.name' is undefined");
     expect(await message({ 'marts/o.sql': "{% set cols = ['a'] %}select {{ cols[1] }}" })).toBe("model marts.o (models/marts/o.sql): Jinja error at line 1: 'cols[1]' is undefined");
-    expect(await message({ 'marts/o.sql': "select\n{{ var('x', none) }}" })).toBe("model marts.o (models/marts/o.sql): Jinja error at line 2: 'var(…)' is none: it cannot be output");
     expect(await message({ 'macros/m.sql': '{% macro cols(rel) %}\n{{ rel.columns }}{% endmacro %}', 'marts/o.sql': 'select {{ cols(this) }}' })).toBe(
       "model marts.o (models/marts/o.sql): Jinja error in macro cols at models/macros/m.sql line 2: 'rel.columns' is undefined",
     );
