@@ -897,6 +897,16 @@ export class TemplateEngine {
       if (problem !== undefined) throw new internals.lib.TemplateError(`set: ${problem}`, lineno + 1, colno + 1);
       return items;
     });
+    // Jinja's `selectattr('status', 'equalto', 'paid')`: the attribute passed to a test. nunjucks'
+    // took the attribute alone (truthy) and dropped the test: every item with a status was kept.
+    for (const [name, keep] of [['selectattr', true], ['rejectattr', false]] as const) {
+      this.env.addFilter(name, function (this: unknown, items: unknown, attr: unknown, ...args: unknown[]) {
+        const [testName = 'truthy', ...rest] = args;
+        const test = (env as unknown as { getTest(name: string): (...a: unknown[]) => unknown }).getTest(String(testName));
+        const list = Array.isArray(items) ? items : isDict(items) ? Object.keys(items) : [...(items as Iterable<unknown>)];
+        return list.filter((item) => Boolean(test.call(this, attribute(item, attr), ...rest)) === keep);
+      });
+    }
     this.env.addFilter(CONCAT, (left: unknown, right: unknown) => pyStr(left) + pyStr(right));
     // Python's str(): `none | string` is 'None' (nunjucks failed: "reading 'toString'"), `[1, none] | join(',')` is '1,None'.
     this.env.addFilter('string', (value: unknown) => (typeof value === 'string' || value instanceof String ? value : pyStr(value)));

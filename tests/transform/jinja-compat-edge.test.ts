@@ -342,3 +342,14 @@ describe('none, true and false as Jinja prints them', () => {
     expect(await rendered(`select\n{{ nope }}`)).toMatch(/Jinja error at line 2: 'nope' is undefined/);
   });
 });
+
+describe('selectattr and rejectattr', () => {
+  it("pass the attribute to the test, as in Jinja: selectattr('type', 'equalto', 'int') kept every item with a type", async () => {
+    const cols = `{% set cols = [{'name': 'id', 'type': 'int'}, {'name': 'nm', 'type': 'text'}, {'name': 'x', 'type': none}] %}`;
+    expect(await rendered(`${cols}select {{ cols | selectattr('type', 'equalto', 'int') | map(attribute='name') | join(', ') }}`)).toBe('select id');
+    expect(await rendered(`${cols}select {{ cols | rejectattr('type', 'equalto', 'int') | map(attribute='name') | join(', ') }}`)).toBe('select nm, x');
+    // Without a test, the attribute's truth, as before.
+    expect(await rendered(`${cols}{{ cols | selectattr('type') | map(attribute='name') | join(',') }}|{{ cols | rejectattr('type') | map(attribute='name') | join(',') }}`)).toBe('id,nm|x');
+    expect(await rendered(`{{ [1] | selectattr('a', 'nope') | list }}`)).toMatch(/Jinja error at line 1: test not found: nope/);
+  });
+});
