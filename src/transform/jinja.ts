@@ -124,6 +124,7 @@ interface Token {
 }
 interface ParserState {
   tokens: object;
+  dropLeadingWhitespace: boolean;
   peeked: Token | null;
   nextToken(): Token;
   peekToken(): Token;
@@ -441,7 +442,10 @@ function installJinjaSemantics(relations: Relations): () => void {
       this.advanceAfterBlockEnd(tag.value);
       return node;
     }
+    const end = this.peekToken();
     if (!this.skip(lexer.TOKEN_BLOCK_END)) this.fail('parseSet: expected = or block end in set tag', tag.lineno, tag.colno);
+    // `{% set x -%}`: the `-` strips the whitespace after the tag, as after any other tag (it was kept).
+    if (end.value?.startsWith('-')) this.dropLeadingWhitespace = true;
     node.body = new nodes.Capture(tag.lineno, tag.colno, this.parseUntilBlocks('endset'));
     node.value = null;
     this.advanceAfterBlockEnd();

@@ -353,3 +353,12 @@ describe('selectattr and rejectattr', () => {
     expect(await rendered(`{{ [1] | selectattr('a', 'nope') | list }}`)).toMatch(/Jinja error at line 1: test not found: nope/);
   });
 });
+
+describe('whitespace control around {% set %} blocks', () => {
+  it('{% set x -%} strips the whitespace after the tag, as in Jinja (it was kept: x began with a line break and the indent)', async () => {
+    expect(await rendered(`{%- set cols -%}\n  id, name \n{%- endset -%}\nselect {{ cols }}`)).toBe('select id, name');
+    expect(await rendered(`{% set x -%}\n  select 1\n{% endset %}[{{ x }}]`)).toBe('[select 1\n]');
+    // Without the dash it is kept, as before.
+    expect(await rendered(`{% set x %}\n  a\n{% endset %}[{{ x }}]`)).toBe('[\n  a\n]');
+  });
+});
