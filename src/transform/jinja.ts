@@ -821,7 +821,7 @@ function isDict(value: unknown): value is Record<string, unknown> {
 }
 
 /** Names a template cannot use for a macro: they are the built-ins. */
-const RESERVED = new Set<string>([...BUILTINS, 'this', 'return', 'namespace']);
+const RESERVED = new Set<string>([...BUILTINS, 'this', 'return', 'namespace', 'exceptions']);
 
 export class TemplateEngine {
   private readonly env: nunjucks.Environment;
@@ -956,6 +956,13 @@ export class TemplateEngine {
       }
       delete ns.__keywords;
       return ns;
+    });
+    // dbt's `{{ exceptions.raise_compiler_error('…') }}`: fails the model with that message (and
+    // the file and line); it was "Unable to call exceptions[…], which is undefined".
+    this.env.addGlobal('exceptions', {
+      raise_compiler_error: (message: unknown) => {
+        throw new Error(`Compilation Error: ${pyStr(message)}`);
+      },
     });
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);

@@ -362,3 +362,17 @@ describe('whitespace control around {% set %} blocks', () => {
     expect(await rendered(`{% set x %}\n  a\n{% endset %}[{{ x }}]`)).toBe('[\n  a\n]');
   });
 });
+
+describe("dbt's exceptions.raise_compiler_error", () => {
+  it('fails the model with the message, the file and the line (it was "Unable to call exceptions[…]")', async () => {
+    expect(await rendered(`select 1\n{{ exceptions.raise_compiler_error('bad thing: ' ~ 3) }}`)).toBe(
+      'ERROR: model marts.m (models/marts/m.sql): Jinja error at line 2: Compilation Error: bad thing: 3',
+    );
+    expect(
+      await rendered({
+        'macros/chk.sql': "{% macro chk(x) %}{% if x < 0 %}{% do exceptions.raise_compiler_error('negative: ' ~ x) %}{% endif %}{{ x }}{% endmacro %}",
+        'marts/m.sql': 'select {{ chk(-1) }}',
+      }),
+    ).toMatch(/^ERROR: model marts\.m \(models\/marts\/m\.sql\): Jinja error in macro chk at models\/macros\/chk\.sql.*: Compilation Error: negative: -1$/);
+  });
+});
