@@ -911,6 +911,19 @@ export class TemplateEngine {
         return list.filter((item) => Boolean(test.call(this, attribute(item, attr), ...rest)) === keep);
       });
     }
+    // Jinja's tests that nunjucks lacks ("test not found: boolean"), by name as selectattr and select take them.
+    const jinjaTests: Record<string, (value: unknown, other?: unknown) => boolean> = {
+      none: (v) => v === null,
+      boolean: (v) => typeof v === 'boolean',
+      true: (v) => v === true,
+      false: (v) => v === false,
+      integer: (v) => typeof v === 'number' && Number.isInteger(v),
+      float: (v) => typeof v === 'number' && !Number.isInteger(v),
+      sequence: (v) => Array.isArray(v) || typeof v === 'string' || v instanceof String || isDict(v),
+      in: (v, seq) =>
+        Array.isArray(seq) ? seq.includes(v) : typeof seq === 'string' || seq instanceof String ? String(seq).includes(String(v)) : isDict(seq) && Object.hasOwn(seq, String(v)),
+    };
+    for (const [name, test] of Object.entries(jinjaTests)) (this.env as unknown as { addTest(n: string, t: unknown): void }).addTest(name, test);
     this.env.addFilter(CONCAT, (left: unknown, right: unknown) => pyStr(left) + pyStr(right));
     // Python's str(): `none | string` is 'None' (nunjucks failed: "reading 'toString'"), `[1, none] | join(',')` is '1,None'.
     this.env.addFilter('string', (value: unknown) => (typeof value === 'string' || value instanceof String ? value : pyStr(value)));

@@ -376,3 +376,16 @@ describe("dbt's exceptions.raise_compiler_error", () => {
     ).toMatch(/^ERROR: model marts\.m \(models\/marts\/m\.sql\): Jinja error in macro chk at models\/macros\/chk\.sql.*: Compilation Error: negative: -1$/);
   });
 });
+
+describe("Jinja's tests that nunjucks lacks", () => {
+  it('sequence, boolean, integer, float, true, false, in and none (by name, for select and selectattr) work ("test not found")', async () => {
+    expect(
+      await rendered(
+        `{{ [1] is sequence }} {{ 1 is sequence }} {{ true is boolean }} {{ 1 is boolean }} {{ 3 is integer }} {{ 3.5 is integer }} {{ 3.5 is float }} {{ true is true }} {{ 1 is true }} {{ false is false }} {{ 1 is in([1, 2]) }} {{ 3 is in([1]) }}`,
+      ),
+    ).toBe('True False True False True False True True False True True False');
+    expect(await rendered(`{{ [1, none, 2] | reject('none') | list }}|{{ [{'t': none}, {'t': 1}] | selectattr('t', 'none') | list | length }}|{{ [1, 2, 3] | select('in', [2, 3]) | list }}`)).toBe(
+      '[1, 2]|1|[2, 3]',
+    );
+  });
+});
