@@ -107,6 +107,7 @@ interface CompilerPrototype {
   _compileMacro(this: CompilerPrototype, node: AstNode & { name?: { value?: unknown } }, frame?: unknown): string;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileMod(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  _emitLoopBindings(this: CompilerPrototype, node: AstNode, arr: string, i: string, len: string): void;
   compileConcat(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileArray(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
@@ -270,7 +271,7 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { compileFor, compileAdd, compileMod, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
+  const { _emitLoopBindings, compileFor, compileAdd, compileMod, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
   proto.compileFilter = function (node, frame) {
     // The filter's line goes with its errors ("filter not found: map" had none): a line variable,
     // as nunjucks keeps for calls, would be the model's when the filter is in a macro. Ours are
@@ -395,6 +396,12 @@ function installJinjaSemantics(relations: Relations): () => void {
         this._emitLine(`frame.set(${key}, runtime.contextOrFrameLookup(context, frame.parent, ${key}));`);
       }
     }
+  };
+  proto._emitLoopBindings = function (node, arr, i, len) {
+    _emitLoopBindings.call(this, node, arr, i, len);
+    // Jinja's loop.cycle('odd', 'even'), loop.previtem and loop.nextitem ("Unable to call loop[cycle]").
+    this._emitLine(`frame.set("loop.cycle", function () { return arguments.length ? arguments[${i} % arguments.length] : undefined; });`);
+    this._emitLine(`if (runtime.isArray(${arr})) { frame.set("loop.previtem", ${i} > 0 ? ${arr}[${i} - 1] : undefined); frame.set("loop.nextitem", ${i} < ${len} - 1 ? ${arr}[${i} + 1] : undefined); }`);
   };
   proto.compileDuckhouseCollect = function (this: CompilerPrototype, node: OwnNode, frame: unknown) {
     this._emit(`${node.tmp}.push(`);
@@ -548,6 +555,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileMod = compileMod;
+    proto._emitLoopBindings = _emitLoopBindings;
     proto.compileConcat = compileConcat;
     proto.compileGroup = compileGroup;
     parser.parseAggregate = parseAggregate;

@@ -389,3 +389,15 @@ describe("Jinja's tests that nunjucks lacks", () => {
     );
   });
 });
+
+describe('loop.cycle, loop.previtem and loop.nextitem', () => {
+  it('work as in Jinja ("Unable to call loop[cycle]", "loop.previtem is undefined")', async () => {
+    expect(await rendered(`{% for x in [1, 2, 3] %}{{ loop.cycle('odd', 'even') }} {% endfor %}`)).toBe('odd even odd');
+    expect(await rendered(`{% for k, v in {'a': 1, 'b': 2}.items() %}{{ loop.cycle('x', 'y') }}{{ k }}{% endfor %}`)).toBe('xayb');
+    expect(
+      await rendered(`{% for x in [1, 2, 3] %}{% if loop.previtem is defined %}{{ loop.previtem }}{% endif %}<{{ x }}>{% if loop.nextitem is defined %}{{ loop.nextitem }}{% endif %};{% endfor %}`),
+    ).toBe('<1>2;1<2>3;2<3>');
+    // A loop filter counts the kept items only.
+    expect(await rendered(`{% for x in [1, 2, 3] if x > 1 %}{{ loop.cycle('odd', 'even') }}{{ loop.previtem is defined }} {% endfor %}`)).toBe('oddFalse evenTrue');
+  });
+});
