@@ -756,7 +756,90 @@ const PYTHON_STR: Record<string, (text: string, ...args: unknown[]) => unknown> 
   islower: (t) => /[a-z]/.test(t) && t === t.toLowerCase(),
   isupper: (t) => /[A-Z]/.test(t) && t === t.toUpperCase(),
   join: (t, items) => (Array.isArray(items) ? items.map(String).join(t) : String(items)),
+  format: (t, ...args) => strFormat(t, args),
 };
+
+/** One replacement field of Python's str.format: `{}`, `{0}`, `{name!r:>10.2f}`; `{{` and `}}` are braces. */
+const FORMAT_FIELD = /\{\{|\}\}|\{([^{}:!]*)(?:!([rsa]))?(?::([^{}]*))?\}/g;
+/** Python's format spec: [[fill]align][sign][0][width][,][.precision][type]. */
+const FORMAT_SPEC = /^(?:(.)?([<>^=]))?([-+ ])?(0)?(\d+)?(,)?(?:\.(\d+))?([sdfFeEgG%xXob])?$/s;
+
+/** Python's `'{} and {name}'.format(a, name=b)`, as dbt macros build SQL text. */
+function strFormat(format: string, args: unknown[]): string {
+  const last = args.at(-1);
+  const kw = last !== null && typeof last === 'object' && Object.hasOwn(last, '__keywords') ? (args.pop() as Record<string, unknown>) : {};
+  let auto = 0;
+  return format.replace(FORMAT_FIELD, (whole, field: string | undefined, conversion: string | undefined, spec: string | undefined) => {
+    if (whole === '{{') return '{';
+    if (whole === '}}') return '}';
+    let value: unknown;
+    if (field === '' || field === undefined) {
+      if (auto >= args.length) throw new Error(`format(): replacement index ${auto} out of range for ${args.length} arguments`);
+      value = args[auto++];
+    } else if (/^\d+$/.test(field)) {
+      if (Number(field) >= args.length) throw new Error(`format(): replacement index ${field} out of range for ${args.length} arguments`);
+      value = args[Number(field)];
+    } else {
+      if (!Object.hasOwn(kw, field) || field === '__keywords') throw new Error(`format(): no argument ${field}=`);
+      value = kw[field];
+    }
+    if (conversion !== undefined) value = conversion === 's' ? pyStr(value) : pythonRepr(value);
+    const m = FORMAT_SPEC.exec(spec ?? '');
+    if (!m) throw new Error(`format(): invalid format spec '${spec}'`);
+    const [, fill = ' ', align, sign = '-', zero, width, grouping, precision, type] = m;
+    const numeric = typeof value === 'number' && type !== 's';
+    let text: string;
+    if (!numeric) {
+      if (type !== undefined && type !== 's') throw new Error(`format(): '${type}' takes a number, not ${pythonRepr(value)}`);
+      text = pyStr(value);
+      if (precision !== undefined) text = text.slice(0, Number(precision));
+    } else {
+      const v = value as number;
+      const n = Math.abs(v);
+      const p = precision === undefined ? undefined : Number(precision);
+      switch (type) {
+        case 'f':
+        case 'F':
+          text = n.toFixed(p ?? 6);
+          break;
+        case '%':
+          text = `${(n * 100).toFixed(p ?? 6)}`;
+          break;
+        case 'e':
+        case 'E':
+          text = n.toExponential(p ?? 6).replace(/e([+-])(\d)$/, 'e$10$2');
+          if (type === 'E') text = text.toUpperCase();
+          break;
+        case 'd':
+          if (!Number.isInteger(v)) throw new Error(`format(): 'd' takes an integer, not ${v}`);
+          text = String(n);
+          break;
+        case 'x':
+        case 'X':
+        case 'o':
+        case 'b':
+          text = Math.trunc(n).toString(type === 'o' ? 8 : type === 'b' ? 2 : 16);
+          if (type === 'X') text = text.toUpperCase();
+          break;
+        default:
+          text = p === undefined ? String(n) : String(Number(n.toPrecision(p)));
+      }
+      if (grouping) text = text.replace(/^\d+/, (d) => d.replace(/\B(?=(\d{3})+$)/g, ','));
+      if (type === '%') text += '%';
+      text = (v < 0 || Object.is(v, -0) ? '-' : sign === '-' ? '' : sign) + text;
+    }
+    const w = width === undefined ? 0 : Number(width);
+    if (text.length >= w) return text;
+    const pad = w - text.length;
+    const how = align ?? (zero && numeric ? '=' : numeric ? '>' : '<');
+    const padChar = align === undefined && zero ? '0' : fill;
+    if (how === '<') return text + padChar.repeat(pad);
+    if (how === '>') return padChar.repeat(pad) + text;
+    if (how === '^') return padChar.repeat(Math.floor(pad / 2)) + text + padChar.repeat(pad - Math.floor(pad / 2));
+    const signed = /^[-+ ]/.test(text) ? 1 : 0;
+    return text.slice(0, signed) + padChar.repeat(pad) + text.slice(signed);
+  });
+}
 
 /** nunjucks' parseAggregate, taking a comma before the closing bracket; `(x,)` is a one-item tuple. */
 function parseWithTrailingComma(p: ParserState): AstNode | null {

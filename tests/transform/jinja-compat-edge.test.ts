@@ -401,3 +401,15 @@ describe('loop.cycle, loop.previtem and loop.nextitem', () => {
     expect(await rendered(`{% for x in [1, 2, 3] if x > 1 %}{{ loop.cycle('odd', 'even') }}{{ loop.previtem is defined }} {% endfor %}`)).toBe('oddFalse evenTrue');
   });
 });
+
+describe("Python's str.format", () => {
+  it("'{} as {}'.format(a, b) formats as in Python (\"Unable to call …[format]\")", async () => {
+    expect(await rendered(`select {{ 'cast({} as {})'.format('price', 'decimal(18,2)') }} as p, {{ "{col} is not null".format(col='sku') }} as n`)).toBe(
+      'select cast(price as decimal(18,2)) as p, sku is not null as n',
+    );
+    expect(await rendered(`{{ '{0}_{1}_{0}'.format('a', 3) }}|{{ '{{{}}}'.format(1) }}|{{ '{:.2f}'.format(3.14159) }}|{{ '{:>5}|{:<4}|{:05d}|{:,}|{:+d}|{:.1%}'.format('ab', 'c', 42, 1234567, 3, 0.256) }}|{{ '{!r}'.format('q') }}|{{ '{}'.format(none) }}`)).toBe(
+      "a_3_a|{1}|3.14|   ab|c   |00042|1,234,567|+3|25.6%|'q'|None",
+    );
+    expect(await rendered(`select 1\n{{ '{}{}'.format(1) }}`)).toMatch(/Jinja error at line 2: format\(\): replacement index 1 out of range for 1 arguments/);
+  });
+});
