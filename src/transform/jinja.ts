@@ -536,7 +536,8 @@ function installJinjaSemantics(relations: Relations): () => void {
     // Python's str methods, as dbt macros call them ('a_b'.replace('_', '-'), col.lower(), s.split()):
     // JavaScript's replace changes only the first match and split() does not split on whitespace.
     // Python's negative index, `cols[-1]`: the last item (nunjucks looked up a property "-1").
-    if (typeof key === 'number' && key < 0 && Number.isInteger(key) && (Array.isArray(obj) || typeof obj === 'string')) {
+    // (Not a slice, `cols[-2:]`, which comes with its stop and step and was taken for cols[-2].)
+    if (rest.length === 0 && typeof key === 'number' && key < 0 && Number.isInteger(key) && (Array.isArray(obj) || typeof obj === 'string')) {
       return obj.length + key >= 0 ? obj[obj.length + key] : undefined;
     }
     const method = typeof key === 'string' && Object.hasOwn(PYTHON_STR, key) ? PYTHON_STR[key] : undefined;

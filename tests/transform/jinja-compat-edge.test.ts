@@ -250,6 +250,8 @@ describe('negative indexes', () => {
   it("cols[-1] is the last item, as in Python (it was undefined), and 'abc'[-1] the last character", async () => {
     expect(await rendered(`{% set cols = ['store', 'sku', 'price'] %}select {{ cols[-1] }}, {{ cols[-3] }}, '{{ 'abc'[-1] }}', {{ cols[1] }}`)).toBe("select price, store, 'c', sku");
     expect(await rendered(`{% set cols = ['store'] %}select {{ cols[-2] }}`)).toBe("ERROR: model marts.m (models/marts/m.sql): Jinja error at line 1: 'cols[…]' is undefined");
+    // A slice from a negative start, cols[-2:], is a slice (it was taken for cols[-2]).
+    expect(await rendered(`{{ [1, 2, 3, 4][-2:] }}|{{ [1, 2, 3, 4][-3:-1] }}|{{ [1, 2, 3, 4][:-1] }}|{{ [1, 2][-1] }}`)).toBe('[3, 4]|[2, 3]|[1, 2, 3]|2');
   });
 });
 
