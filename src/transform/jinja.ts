@@ -540,6 +540,10 @@ function installJinjaSemantics(relations: Relations): () => void {
     if (rest.length === 0 && typeof key === 'number' && key < 0 && Number.isInteger(key) && (Array.isArray(obj) || typeof obj === 'string')) {
       return obj.length + key >= 0 ? obj[obj.length + key] : undefined;
     }
+    // A slice of a string is a string, as in Python ('abc'[1:] is 'bc'); installJinjaCompat gave a list of characters.
+    if (rest.length === 2 && (typeof obj === 'string' || obj instanceof String)) {
+      return (memberLookup.call(this, [...String(obj)], key, ...rest) as string[]).join('');
+    }
     const method = typeof key === 'string' && Object.hasOwn(PYTHON_STR, key) ? PYTHON_STR[key] : undefined;
     if (method && (typeof obj === 'string' || obj instanceof String)) return (...args: unknown[]) => method(String(obj), ...args);
     // `this.schema`, `ref('x').name`: relations stay text (so `is string`, `==` and filters work on

@@ -252,6 +252,8 @@ describe('negative indexes', () => {
     expect(await rendered(`{% set cols = ['store'] %}select {{ cols[-2] }}`)).toBe("ERROR: model marts.m (models/marts/m.sql): Jinja error at line 1: 'cols[…]' is undefined");
     // A slice from a negative start, cols[-2:], is a slice (it was taken for cols[-2]).
     expect(await rendered(`{{ [1, 2, 3, 4][-2:] }}|{{ [1, 2, 3, 4][-3:-1] }}|{{ [1, 2, 3, 4][:-1] }}|{{ [1, 2][-1] }}`)).toBe('[3, 4]|[2, 3]|[1, 2, 3]|2');
+    // A slice of a string is a string (it was a list of its characters).
+    expect(await rendered(`{% set col = 'price_cents' %}select {{ col[:-6] }}, '{{ 'abcdef'[-2:] }}', '{{ 'abcdef'[::-1] }}', '{{ col[:5].upper() }}'`)).toBe("select price, 'ef', 'fedcba', 'PRICE'");
   });
 });
 
