@@ -107,6 +107,7 @@ interface CompilerPrototype {
   _compileMacro(this: CompilerPrototype, node: AstNode & { name?: { value?: unknown } }, frame?: unknown): string;
   compileAdd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileMod(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  compileMul(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   _emitLoopBindings(this: CompilerPrototype, node: AstNode, arr: string, i: string, len: string): void;
   compileConcat(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
@@ -179,6 +180,7 @@ const internals = nunjucks as unknown as {
 const ITERATE = 'duckhouse:iterate';
 const ADD = 'duckhouse:add';
 const MOD = 'duckhouse:mod';
+const MUL = 'duckhouse:mul';
 const CONCAT = 'duckhouse:concat';
 const DEFINED = 'duckhouse:defined';
 const TUPLE = 'duckhouse:tuple';
@@ -271,7 +273,7 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { _emitLoopBindings, compileFor, compileAdd, compileMod, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
+  const { _emitLoopBindings, compileFor, compileAdd, compileMod, compileMul, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
   proto.compileFilter = function (node, frame) {
     // The filter's line goes with its errors ("filter not found: map" had none): a line variable,
     // as nunjucks keeps for calls, would be the model's when the filter is in a macro. Ours are
@@ -414,6 +416,10 @@ function installJinjaSemantics(relations: Relations): () => void {
   proto.compileMod = function (node, frame) {
     // Python's `'%.2f' % value` formats; JavaScript's % made it NaN.
     this.compileFilter(filterCall(MOD, node, [node.left, node.right, ...[node.lineno, node.colno].map((v) => new nodes.Literal(node.lineno, node.colno, v))]), frame);
+  };
+  proto.compileMul = function (node, frame) {
+    // Python's `'-' * 20` repeats the text (and a list); JavaScript's * made it NaN.
+    this.compileFilter(filterCall(MUL, node, [node.left, node.right]), frame);
   };
   proto.compileConcat = function (node, frame) {
     // `'a' ~ none ~ true` is 'aNoneTrue' in Jinja (Python's str()); JavaScript's text was 'anulltrue'.
@@ -560,6 +566,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileMod = compileMod;
+    proto.compileMul = compileMul;
     proto._emitLoopBindings = _emitLoopBindings;
     proto.compileConcat = compileConcat;
     proto.compileGroup = compileGroup;
@@ -1020,6 +1027,14 @@ export class TemplateEngine {
         Array.isArray(seq) ? seq.includes(v) : typeof seq === 'string' || seq instanceof String ? String(seq).includes(String(v)) : isDict(seq) && Object.hasOwn(seq, String(v)),
     };
     for (const [name, test] of Object.entries(jinjaTests)) (this.env as unknown as { addTest(n: string, t: unknown): void }).addTest(name, test);
+    this.env.addFilter(MUL, (left: unknown, right: unknown) => {
+      const repeat = (items: unknown, times: unknown): unknown => {
+        if (typeof times !== 'number' || !Number.isInteger(times)) return undefined;
+        if (typeof items === 'string' || items instanceof String) return String(items).repeat(Math.max(0, times));
+        return Array.isArray(items) ? Array.from({ length: Math.max(0, times) }, () => items).flat() : undefined;
+      };
+      return repeat(left, right) ?? repeat(right, left) ?? (left as number) * (right as number);
+    });
     this.env.addFilter(CONCAT, (left: unknown, right: unknown) => pyStr(left) + pyStr(right));
     // Python's str(): `none | string` is 'None' (nunjucks failed: "reading 'toString'"), `[1, none] | join(',')` is '1,None'.
     this.env.addFilter('string', (value: unknown) => (typeof value === 'string' || value instanceof String ? value : pyStr(value)));

@@ -417,3 +417,11 @@ describe("Python's str.format", () => {
     expect(await rendered(`select 1\n{{ '{}{}'.format(1) }}`)).toMatch(/Jinja error at line 2: format\(\): replacement index 1 out of range for 1 arguments/);
   });
 });
+
+describe('text * n', () => {
+  it("repeats the text or list, as in Python ('=' * 5 was NaN)", async () => {
+    expect(await rendered(`select '{{ '=' * 5 }}' as rule, '{{ 3 * 'ab' }}' as r, '{{ [1, 2] * 2 }}' as l, {{ 2 * 3 }} as n, {{ 1.5 * 2 }} as f`)).toBe(
+      "select '=====' as rule, 'ababab' as r, '[1, 2, 1, 2]' as l, 6 as n, 3 as f",
+    );
+  });
+});
