@@ -924,7 +924,7 @@ function isDict(value: unknown): value is Record<string, unknown> {
 }
 
 /** Names a template cannot use for a macro: they are the built-ins. */
-const RESERVED = new Set<string>([...BUILTINS, 'this', 'return', 'namespace', 'exceptions']);
+const RESERVED = new Set<string>([...BUILTINS, 'this', 'return', 'namespace', 'exceptions', 'dict']);
 
 export class TemplateEngine {
   private readonly env: nunjucks.Environment;
@@ -1087,6 +1087,22 @@ export class TemplateEngine {
       raise_compiler_error: (message: unknown) => {
         throw new Error(`Compilation Error: ${pyStr(message)}`);
       },
+    });
+    // Jinja's dict(a=1), dict(pairs), dict(d, b=2) ("Unable to call dict, which is undefined").
+    this.env.addGlobal('dict', (...args: unknown[]) => {
+      const kw = keywords(args);
+      delete kw.__keywords;
+      if (args.length > 1) throw new Error(`dict() takes at most 1 positional argument, got ${args.length}`);
+      const [from] = args;
+      const out: Record<string, unknown> = {};
+      if (isDict(from)) Object.assign(out, from);
+      else if (Array.isArray(from)) {
+        for (const pair of from) {
+          if (!Array.isArray(pair) || pair.length !== 2) throw new Error(`dict(): ${pythonRepr(pair)} is not a (key, value) pair`);
+          out[String(pair[0])] = pair[1];
+        }
+      } else if (from !== undefined) throw new Error(`dict(): cannot make a dict of ${pythonRepr(from)}`);
+      return Object.assign(out, kw);
     });
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);

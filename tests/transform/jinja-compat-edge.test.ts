@@ -425,3 +425,12 @@ describe('text * n', () => {
     );
   });
 });
+
+describe('dict()', () => {
+  it('builds a dict from keywords, pairs or another dict, as in Jinja ("Unable to call dict")', async () => {
+    expect(await rendered(`{{ dict(a=1) }}|{{ dict([('a', 1), ('b', 2)]) }}|{{ dict({'a': 1}, b=2) }}|{% set d = dict(x='y') %}{{ d.x }}|{{ dict() }}`)).toBe(
+      "{'a': 1}|{'a': 1, 'b': 2}|{'a': 1, 'b': 2}|y|{}",
+    );
+    expect(await rendered(`select 1\n{{ dict(1) }}`)).toMatch(/Jinja error at line 2: dict\(\): cannot make a dict of 1/);
+  });
+});
