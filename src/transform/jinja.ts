@@ -986,6 +986,8 @@ export class TemplateEngine {
     this.env.addFilter('tojson', (value: unknown, indent?: unknown) => JSON.stringify(value, null, typeof indent === 'number' ? indent : undefined));
     this.env.addFilter('min', (items: unknown[]) => items.reduce((a, b) => ((b as number) < (a as number) ? b : a)));
     this.env.addFilter('max', (items: unknown[]) => items.reduce((a, b) => ((b as number) > (a as number) ? b : a)));
+    // Jinja's count, another name of length ("filter not found: count").
+    this.env.addFilter('count', (value: unknown) => (isDict(value) ? Object.keys(value).length : value === null || value === undefined ? 0 : ((value as { length?: number }).length ?? [...(value as Iterable<unknown>)].length)));
     this.env.addFilter('items', (value: unknown) => (isDict(value) ? Object.entries(value) : []));
     this.env.addFilter(AT, (error: unknown, lineno: number, colno: number) => {
       const at = (error as { lineno?: unknown } | null)?.lineno;

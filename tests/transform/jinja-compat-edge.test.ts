@@ -279,6 +279,7 @@ describe('printing a list, tuple or dict', () => {
 
 describe("Jinja's filters that nunjucks lacks", () => {
   it('map (attribute= or a filter), unique, tojson, min, max and items work as in Jinja ("filter not found: map")', async () => {
+    expect(await rendered(`{{ [1, 2] | count }}|{{ 'abc' | count }}|{{ {'a': 1} | count }}`)).toBe('2|3|1');
     const cols = `{% set cols = [{'name': 'Store', 'type': 'VARCHAR'}, {'name': 'sku', 'type': 'VARCHAR'}, {'name': 'store', 'type': 'TEXT'}] %}`;
     expect(await rendered(`${cols}select {{ cols | map(attribute='name') | map('lower') | unique | join(', ') }}`)).toBe('select store, sku');
     expect(await rendered(`${cols}select '{{ cols | map(attribute='type') | unique | list | tojson }}' as j, {{ [3, 1, 2] | min }} as lo, {{ [3, 1, 2] | max }} as hi`)).toBe(
