@@ -113,6 +113,7 @@ interface CompilerPrototype {
   compileGroup(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileArray(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
+  compileFunCall(this: CompilerPrototype, node: AstNode, frame: unknown): void;
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 type SuppressValue = (value: unknown, autoescape: boolean) => unknown;
@@ -273,7 +274,7 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
  */
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
-  const { _emitLoopBindings, compileFor, compileAdd, compileMod, compileMul, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
+  const { compileFunCall, _emitLoopBindings, compileFor, compileAdd, compileMod, compileMul, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
   proto.compileFilter = function (node, frame) {
     // The filter's line goes with its errors ("filter not found: map" had none): a line variable,
     // as nunjucks keeps for calls, would be the model's when the filter is in a macro. Ours are
@@ -282,6 +283,14 @@ function installJinjaSemantics(relations: Relations): () => void {
     if (!own) this._emit('(function () { try { return ');
     compileFilter.call(this, node, frame);
     if (!own) this._emit(`; } catch (e) { throw env.getFilter(${JSON.stringify(AT)})(e, ${node.lineno}, ${node.colno}); } })()`);
+  };
+  proto.compileFunCall = function (node, frame) {
+    // A call that fails in a macro (`{{ nope(x) }}` on line 2 of a macro file) had the line of the
+    // model's call of the macro, given as the macro file's: nunjucks keeps the line in a variable of
+    // the template whose render caught the error. The call's own place goes with its error.
+    this._emit('(function () { try { return ');
+    compileFunCall.call(this, node, frame);
+    this._emit(`; } catch (e) { throw env.getFilter(${JSON.stringify(AT)})(e, ${node.lineno}, ${node.colno}); } })()`);
   };
   proto.compileSet = function (node, frame) {
     // Jinja's `{% set ns.found = true %}` on a namespace(): nunjucks took `ns.found` for a name
@@ -566,6 +575,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     proto.compileFor = compileFor;
     proto.compileAdd = compileAdd;
     proto.compileMod = compileMod;
+    proto.compileFunCall = compileFunCall;
     proto.compileMul = compileMul;
     proto._emitLoopBindings = _emitLoopBindings;
     proto.compileConcat = compileConcat;
