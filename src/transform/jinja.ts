@@ -138,6 +138,8 @@ interface ParserState {
   parseAggregate(this: ParserState): AstNode | null;
   parseStatement(this: ParserState): AstNode | null;
   parseSet(this: ParserState): AstNode;
+  parseIs(this: ParserState): AstNode;
+  parseCompare(): AstNode;
   skipSymbol(name: string): boolean;
   skipValue(type: string, value: string): boolean;
   advanceAfterBlockEnd(name?: string): void;
@@ -158,7 +160,6 @@ const internals = nunjucks as unknown as {
     Dict: new (lineno: number, colno: number, children: AstNode[]) => AstNode;
     Pair: new (lineno: number, colno: number, key: AstNode, value: AstNode) => AstNode;
     LookupVal: abstract new (...args: never[]) => AstNode;
-    FunCall: abstract new (...args: never[]) => AstNode;
     TemplateData: abstract new (...args: never[]) => AstNode;
     InlineIf: abstract new (...args: never[]) => InlineIfNode;
     Literal: new (lineno: number, colno: number, value: unknown) => AstNode;
@@ -170,6 +171,9 @@ const internals = nunjucks as unknown as {
     Node: abstract new (...args: never[]) => AstNode;
     Set: new (lineno: number, colno: number, targets: AstNode[]) => SetNode;
     Capture: new (lineno: number, colno: number, body: AstNode) => AstNode;
+    Is: new (lineno: number, colno: number, left: AstNode, right: AstNode) => AstNode;
+    Not: new (lineno: number, colno: number, target: AstNode) => AstNode;
+    FunCall: new (lineno: number, colno: number, name: AstNode, args: AstNode) => AstNode;
     Macro: abstract new (...args: never[]) => AstNode;
   };
 };
@@ -439,7 +443,22 @@ function installJinjaSemantics(relations: Relations): () => void {
     this.compileFilter(filterCall(ADD, node, [node.left, node.right]), frame);
   };
   const parser = internals.parser.Parser.prototype;
-  const { parseAggregate, parseStatement, parseSet, fail } = parser;
+  const { parseAggregate, parseStatement, parseSet, parseIs, fail } = parser;
+  parser.parseIs = function () {
+    // nunjucks' parseIs, but a test takes one argument without parentheses, as in Jinja:
+    // `x is divisibleby 3`, `x is sameas none`, `x is eq 'a'` were "expected variable end".
+    const left = this.parseCompare();
+    if (!this.skipSymbol('is')) return left;
+    const not = this.skipSymbol('not');
+    let test = this.parseCompare();
+    const next = this.peekToken();
+    const argument = ['string', 'int', 'float', 'boolean', 'none'].includes(next.type) || (next.type === 'symbol' && !['else', 'or', 'and', 'if', 'not', 'is', 'in'].includes(next.value!));
+    if (test instanceof nodes.Symbol && argument) {
+      test = new nodes.FunCall(test.lineno, test.colno, test, new nodes.NodeList(next.lineno, next.colno, [this.parsePrimary()]));
+    }
+    const node = new nodes.Is(left.lineno, left.colno, left, test);
+    return not ? new nodes.Not(node.lineno, node.colno, node) : node;
+  };
   parser.parseSet = function () {
     // nunjucks' parseSet, but `{% set a, b = 1, 2 %}` (a tuple without parentheses, as Jinja
     // reads it) was "expected block end in set statement".
@@ -583,6 +602,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     parser.parseAggregate = parseAggregate;
     parser.parseStatement = parseStatement;
     parser.parseSet = parseSet;
+    parser.parseIs = parseIs;
     parser.fail = fail;
     proto.compileOutput = compileOutput;
     proto.compileSet = compileSet;

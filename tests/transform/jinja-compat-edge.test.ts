@@ -389,6 +389,10 @@ describe("Jinja's tests that nunjucks lacks", () => {
         `{{ [1] is sequence }} {{ 1 is sequence }} {{ true is boolean }} {{ 1 is boolean }} {{ 3 is integer }} {{ 3.5 is integer }} {{ 3.5 is float }} {{ true is true }} {{ 1 is true }} {{ false is false }} {{ 1 is in([1, 2]) }} {{ 3 is in([1]) }}`,
       ),
     ).toBe('True False True False True False True True False True True False');
+    // A test's one argument without parentheses, as Jinja takes it ("expected variable end").
+    expect(await rendered(`{{ 6 is divisibleby 3 }} {{ 4 is divisibleby 3 }} {{ none is sameas none }} {{ 'a' is eq 'a' }} {{ 1 is not gt 1 }}|{{ 1 if 6 is divisibleby 3 else 0 }}|{{ 6 is divisibleby(4) }}`)).toBe(
+      'True False True True True|1|False',
+    );
     expect(await rendered(`{{ [1, none, 2] | reject('none') | list }}|{{ [{'t': none}, {'t': 1}] | selectattr('t', 'none') | list | length }}|{{ [1, 2, 3] | select('in', [2, 3]) | list }}`)).toBe(
       '[1, 2]|1|[2, 3]',
     );
