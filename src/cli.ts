@@ -364,7 +364,12 @@ function toJson(rows: Row[]): string {
   return `${JSON.stringify(rows, jsonReplacer((v) => (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString())))}\n`;
 }
 
-async function interactiveSql(lake: Lakehouse): Promise<void> {
+/**
+ * The `sql` shell. Returns how many statements or commands failed: with statements piped in, the
+ * command exits 1 when any did and prints their errors on stderr (as DuckDB's and sqlite's shells
+ * do without -bail), so `duckhouse sql < checks.sql` in a script or cron job fails visibly.
+ */
+async function interactiveSql(lake: Lakehouse): Promise<number> {
   const historyFile = path.join(lake.paths.root, '.sql_history');
   // A query may quote a token (a URL read with read_json): the history file is under data/ too.
   const { redactString } = await import('./redact.js');
@@ -381,6 +386,13 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
   if (interactive) console.log(`analytics.duckdb (read-only). End statements with ';'. Commands: .tables  .schema <table>  .quit`);
   let buffer = '';
   let quit = false;
+  let failed = 0;
+  const fail = (error: unknown): void => {
+    failed += 1;
+    const text = `error: ${redactString((error as Error).message)}`;
+    if (interactive) console.log(text);
+    else console.error(text);
+  };
   prompt('duckhouse> ');
   for await (const line of rl) {
     const trimmed = line.trim();
@@ -395,9 +407,9 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
         else if (cmd === '.schema' && arg) {
           const [schema, name] = arg.includes('.') ? arg.split('.') : [undefined, arg];
           console.log(formatTable(await lake.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = $1 ${schema ? 'AND table_schema = $2' : ''} ORDER BY ordinal_position`, schema ? [name, schema] : [name])));
-        } else console.log(`unknown command ${cmd}; try .tables, .schema <table>, .quit`);
+        } else fail(new Error(`unknown command ${cmd}; try .tables, .schema <table>, .quit`));
       } catch (error) {
-        console.log(`error: ${redactString((error as Error).message)}`);
+        fail(error);
       }
       fs.appendFileSync(historyFile, `${redactString(trimmed)}\n`);
       prompt('duckhouse> ');
@@ -416,6 +428,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
   rl.close();
   // The input ended (not .quit) inside a statement without its ';': run it, as DuckDB's shell does.
   if (!quit && buffer.trim() !== '') await runStatement(buffer.trim().replace(/;+$/, ''));
+  return failed;
 
   async function runStatement(sql: string): Promise<void> {
     fs.appendFileSync(historyFile, `${redactString(sql.replace(/\n/g, ' '))}\n`);
@@ -427,7 +440,7 @@ async function interactiveSql(lake: Lakehouse): Promise<void> {
       if (interactive) console.log(`${Math.round(performance.now() - t0)} ms`);
     } catch (error) {
       // DuckDB's message quotes the statement (a URL with its token), as `sql <query>`'s error is redacted.
-      console.log(`error: ${redactString((error as Error).message)}`);
+      fail(error);
     }
   }
 }
@@ -561,7 +574,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'JSON output')
     .action(async (query: string | undefined, opts: { csv?: boolean; json?: boolean }) => {
       await withLake(globals(), async (lake) => {
-        if (!query) return interactiveSql(lake);
+        if (!query) {
+          if ((await interactiveSql(lake)) > 0 && !process.stdin.isTTY) setExit(EXIT_FAILED);
+          return;
+        }
         // A statement that does not parse, bind or is not read-only is the user's to fix: exit 2.
         const rows = await (opts.json ? lake.query(query) : textRows(lake, query)).catch((error: unknown) => {
           const e = error as Error & { code?: string };

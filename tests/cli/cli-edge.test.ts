@@ -95,8 +95,9 @@ describe('duckhouse sql (interactive): history and errors', () => {
     const root = path.join(dir, 'data');
     const query = "select * from read_csv('/no/such/prices.csv?access_token=tok-abcdef123456');";
     const r = run(dir, ['sql', '--root', root], `${query}\n.quit\n`);
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/error: .*access_token=\[REDACTED\]/);
+    // Piped in (no terminal): the error goes to stderr and the command exits 1, as DuckDB's shell does.
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/error: .*access_token=\[REDACTED\]/);
     expect(r.out + r.err).not.toContain('tok-abcdef123456');
     // The same query as an argument, for comparison: redacted already.
     const once = run(dir, ['sql', query, '--root', root]);
@@ -112,6 +113,15 @@ describe('duckhouse sql (statements on a piped stdin)', () => {
     expect(r.code, r.err).toBe(0);
     // Was "analytics.duckdb (read-only). End statements…\nduckhouse> a\n…(1 row)\n281 ms\nduckhouse>       ...> b…"
     expect(r.out).toBe('a\n─\n1\n(1 row)\nb\n─\n2\n(1 row)\n');
+  }, 60_000);
+
+  it('goes on after a failing statement, prints its error on stderr and exits 1 (was exit 0 with the error among the results: a failing script passed in cron)', () => {
+    const dir = tempDir('duckhouse-cli-');
+    const r = run(dir, ['sql', '--root', path.join(dir, 'data')], 'select 1 as a;\nselec 2;\n.nope\nselect 3 as c;\n');
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('a\n─\n1\n(1 row)\nc\n─\n3\n(1 row)\n');
+    expect(r.err).toMatch(/error: .*syntax error at or near "selec"/);
+    expect(r.err).toMatch(/error: unknown command \.nope/);
   }, 60_000);
 
   it('runs a last statement without its ";" at the end of the input (was dropped without a word)', () => {
