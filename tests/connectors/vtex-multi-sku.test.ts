@@ -64,7 +64,14 @@ afterEach(async () => {
   while (closers.length) await closers.pop()!();
 });
 
-async function startServer(products: Product[]): Promise<{ url: string; log: URLSearchParams[] }> {
+interface ServerOptions {
+  /** The category tree (default: one department, Mercearia, id 1). */
+  tree?: unknown[];
+  /** Called with each search's parameters before it is answered (the catalog may change mid-crawl). */
+  onSearch?: (q: URLSearchParams) => void;
+}
+
+async function startServer(products: Product[], options: ServerOptions = {}): Promise<{ url: string; log: URLSearchParams[] }> {
   const log: URLSearchParams[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -74,18 +81,19 @@ async function startServer(products: Product[]): Promise<{ url: string; log: URL
     };
     if (url.pathname.startsWith('/api/catalog_system/pub/category/tree/')) {
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify([{ id: 1, name: 'Mercearia', hasChildren: false, children: [] }]));
+      return res.end(JSON.stringify(options.tree ?? [{ id: 1, name: 'Mercearia', hasChildren: false, children: [] }]));
     }
     if (url.pathname !== '/api/catalog_system/pub/products/search') return text(404, 'no route');
     const q = url.searchParams;
     log.push(new URLSearchParams(q));
+    options.onSearch?.(q);
     const from = Number(q.get('_from') ?? 0);
     const to = Number(q.get('_to') ?? from + 9);
     if (to - from + 1 > 50) return text(400, 'The maximum number of items per request is 50');
     if (to >= 2500) return text(400, "Parameter _to can't be greater than 2499");
     let matched = products.filter((p) =>
       q.getAll('fq').every((fq) => {
-        if (fq.startsWith('C:')) return fq === 'C:/1/';
+        if (fq.startsWith('C:')) return p.categoriesIds.includes(fq.slice(2));
         const m = /^P:\[(\S+) TO (\S+)\]$/.exec(fq);
         if (!m) throw new Error(`unexpected fq ${fq}`);
         const v = searchPrice(p);
@@ -125,4 +133,25 @@ describe('vtexCatalog: products with several SKUs, the first one sold out', () =
     // (they do not "share one price").
     expect({ products: row!.d, warnings: source.warnings ?? [] }).toEqual({ products: products.length, warnings: [] });
   }, 120_000);
+});
+
+describe('vtexCatalog: the categories option', () => {
+  it('refuses a category name found in several places of the tree, naming their paths', async () => {
+    const tree = [
+      { id: 1, name: 'Bebidas', children: [{ id: 11, name: 'Vinhos', children: [] }] },
+      { id: 2, name: 'Presentes', children: [{ id: 21, name: 'Vinhos', children: [] }] },
+    ];
+    const products = [
+      { ...product(1, [10]), categoriesIds: ['/1/11/', '/1/'] },
+      { ...product(2, [20]), categoriesIds: ['/2/21/', '/2/'] },
+    ];
+    const server = await startServer(products, { tree });
+    const lake = await tempLake({ limits: fast });
+    const ambiguous = await lake.extract([vtexCatalog({ store: 'loja', baseUrl: server.url, categories: ['Vinhos'] })]);
+    expect(ambiguous.sources[0]!.status).toBe('failed');
+    expect(ambiguous.sources[0]!.error).toMatch(/"Vinhos".*Bebidas\/Vinhos.*Presentes\/Vinhos/);
+    // A path names one of them.
+    const one = await lake.extract([vtexCatalog({ store: 'loja', baseUrl: server.url, categories: ['Presentes/Vinhos'] })]);
+    expect(one.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+  });
 });

@@ -32,7 +32,7 @@ const optionsSchema = z.strictObject({
   region: z.string().min(1).max(64).optional(),
   /** Sales channel (`sc` parameter): prices and availability per channel. */
   salesChannel: z.number().int().positive().optional(),
-  /** Category names or ids to crawl (department or deeper, e.g. `Bebidas/Vinhos`); all departments when absent. */
+  /** Category paths, names or ids to crawl (department or deeper, e.g. `Bebidas/Vinhos`); all departments when absent. A name found in several places of the tree is refused: give its path. */
   categories: z.array(z.union([z.string().min(1), z.number().int()])).min(1).optional(),
   /** Depth of the category tree to read (1–5). */
   treeDepth: z.number().int().min(1).max(5).default(3),
@@ -283,8 +283,17 @@ function selectRoots(tree: CategoryNode[], wanted: (string | number)[] | undefin
   walk(tree, [], []);
   if (!wanted) return all.filter((e) => e.path.length === 1);
   return wanted.map((w) => {
-    const found = all.find((e) => (typeof w === 'number' ? e.node.id === w : e.names.join('/').toLowerCase() === w.toLowerCase() || e.node.name.toLowerCase() === w.toLowerCase()));
-    if (!found) throw new ConfigError(`vtexCatalog: option "categories" names ${JSON.stringify(w)}, which is not in the store's category tree`);
-    return found;
+    // A path (`Bebidas/Vinhos`) names one category; a bare name may sit in several departments
+    // (`Vinhos` under Bebidas and under Presentes): crawling the first alone would lose the others.
+    const byPath = typeof w === 'string' ? all.filter((e) => e.names.join('/').toLowerCase() === w.toLowerCase()) : [];
+    const found = byPath.length > 0 ? byPath : all.filter((e) => (typeof w === 'number' ? e.node.id === w : e.node.name.toLowerCase() === w.toLowerCase()));
+    if (found.length === 0) throw new ConfigError(`vtexCatalog: option "categories" names ${JSON.stringify(w)}, which is not in the store's category tree`);
+    const places = [...new Set(found.map((e) => e.path.join('/')))];
+    if (places.length > 1) {
+      throw new ConfigError(
+        `vtexCatalog: option "categories" names ${JSON.stringify(w)}, which is in ${places.length} places of the store's category tree (${found.map((e) => `${e.names.join('/')} (id ${e.node.id})`).join(', ')}): give its path or its id`,
+      );
+    }
+    return found[0]!;
   });
 }
