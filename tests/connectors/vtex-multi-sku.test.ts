@@ -135,6 +135,25 @@ describe('vtexCatalog: products with several SKUs, the first one sold out', () =
   }, 120_000);
 });
 
+describe('vtexCatalog: prices with more than two decimals', () => {
+  it('reads a product sold by weight whose Price has three decimals, between two cent-wide price ranges', async () => {
+    // 2,600 products at 400 prices (R$ 1,00 to R$ 40,90): split at R$ 20,45 into two ranges.
+    const products = Array.from({ length: 2_600 }, (_, i) => product(i + 1, [1 + (i % 400) / 10]));
+    // Sold by weight: the search prices one unit of unitMultiplier (0.25 kg at R$ 81,82/kg), three
+    // decimals (VTEX does not round it), between R$ 20,45 and R$ 20,46.
+    const weighed = product(9_998, [20.455]);
+    weighed.items[0]!.measurementUnit = 'kg';
+    weighed.items[0]!.unitMultiplier = 0.25;
+    products.push(weighed);
+    const server = await startServer(products);
+    const lake = await tempLake({ limits: fast });
+    const result = await lake.extract([vtexCatalog({ store: 'loja', baseUrl: server.url })]);
+    expect(server.log.some((q) => q.getAll('fq').some((f) => f.startsWith('P:')))).toBe(true);
+    const [row] = await lake.query(`select count(distinct productId) as d, count(*) filter (where productId = '9998') as weighed from read_parquet('${lake.paths.bronze}/vtex/products/**/*.parquet')`);
+    expect({ ...row, warnings: result.sources[0]!.warnings ?? [] }).toEqual({ d: products.length, weighed: 1, warnings: [] });
+  }, 120_000);
+});
+
 describe('vtexCatalog: the categories option', () => {
   it('refuses a category name found in several places of the tree, naming their paths', async () => {
     const tree = [

@@ -4,7 +4,8 @@
  * The search API pages in windows of at most 50 (`_from`/`_to`, inclusive) and refuses anything
  * past index 2,500, so a category with more products cannot be read by paging alone. The crawl
  * splits such a query by subcategory (`fq=C:/d/c/s/`), then by price range (`fq=P:[a TO b]`),
- * recursively, until every part fits. Products registered on the split category itself (on no
+ * recursively, until every part fits. The ranges leave no gap for prices with more than two
+ * decimals (a weighed item's price per unitMultiplier): a range ends at its last cent's `.xx99`. Products registered on the split category itself (on no
  * subcategory) are read too: the category is queried again by price range, and the ranges where
  * the subcategories' totals add up to the category's are skipped. When a part cannot shrink
  * (many products at one price) the first 2,500 are read and the rest is reported as unreachable
@@ -226,8 +227,11 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
         if (hi <= lo) return undefined;
         const mid = Math.floor((lo + hi) / 2);
         ctx.logger.debug(`vtex ${o.store}: ${q.label} has ${total ?? `over ${VTEX_MAX_INDEX}`} products, splitting by price ${money(lo)}–${money(hi)}`);
+        // A range of cents a..b asks for prices from a up to b's last sub-cent (`P:[20.46 TO 40.9099]`):
+        // a product sold by weight is priced per unitMultiplier, unrounded (0.25 kg at R$ 81,82/kg is
+        // 20.455), and would otherwise fall between two ranges (…20.45] and [20.46…) and be lost.
         const withPrice = (a: number, b: number): Query => ({
-          fq: [...q.fq.filter((f) => !f.startsWith('P:')), `P:[${money(a)} TO ${money(b)}]`],
+          fq: [...q.fq.filter((f) => !f.startsWith('P:')), `P:[${money(a)} TO ${money(b)}99]`],
           label: `${q.label.replace(/ price .*/, '')} price ${money(a)}–${money(b)}`,
           children: [],
           price: [a, b],
