@@ -2,7 +2,7 @@
 {#-
   One row per (store, region, sku_id, price_date): the price of the store's own offer (the
   default seller) that day, with the product key shared across stores and the price per kg,
-  per litre or per unit (price / net_amount of the pack, see tru_product).
+  per litre or per unit (the unrounded price / net_amount of the pack, see tru_product).
   Pack sizes are the latest known ones (tru_product keeps the latest name), applied to every day.
 -#}
 with default_offers as (
@@ -36,7 +36,8 @@ select
     p.pack_qty,
     p.unit,
     p.net_amount,
-    (o.price / nullif(p.net_amount, 0))::DECIMAL(18, 4) as price_per_unit,
+    -- From the unrounded Price (rows built before price_exact existed have only the cents).
+    (coalesce(o.price_exact, o.price) / nullif(p.net_amount, 0))::DECIMAL(18, 4) as price_per_unit,
     o.is_available
 from default_offers as o
 left join products as p

@@ -125,6 +125,9 @@ select
     seller_id,
     price_date,
     price,
+    -- The Price as VTEX sent it: a weighed item's price of one unitMultiplier has more decimals
+    -- than cents (0.15 kg at R$ 34,99/kg is 5.2485); a price per kg divides this, not the cents.
+    last_price                                                             as price_exact,
     list_price,
     min_price::DECIMAL(18, 2)                                              as price_min,
     max_price::DECIMAL(18, 2)                                              as price_max,

@@ -108,3 +108,25 @@ describe('pack_size through tru_product and fct_prices_daily', () => {
     expect(failingErrorTests).toEqual([]);
   }, 60_000);
 });
+
+describe('an item sold by weight (measurementUnit, unitMultiplier)', () => {
+  it('gives the price per kg from the unrounded Price of one unitMultiplier, not from the cents it rounds to', async () => {
+    // VTEX prices one unit of unitMultiplier (0.15 kg of cheese at R$ 34,99/kg: Price 5.2485) and
+    // does not round it. Rounded to cents first (5.25) and divided by 0.15 kg, the price per kg
+    // came out R$ 35,00 — off by up to half a cent divided by the multiplier.
+    const lake = await tempLake({ models: MODELS });
+    const cheese = product('1', 'Queijo Prato Fatiado Tirolez', 5.2485);
+    cheese.items[0]!.measurementUnit = 'kg';
+    cheese.items[0]!.unitMultiplier = 0.15;
+    const source = defineSource({
+      source: 'vtex', dataset: 'products', schema: vtexProductSchema, partitionBy: { store: 'mercado', region: 'default' },
+      extract: () => [[cheese]],
+    });
+    expect((await lake.extract([source], { extractedAt: new Date('2026-03-02T10:00:00-03:00') })).status).toBe('success');
+    const build = await lake.build({ select: ['stg_vtex__products+'] });
+    expect(build.models.filter((m) => m.status === 'error').map((m) => m.error)).toEqual([]);
+    expect(await lake.query('select price, unit, net_amount, price_per_unit from marts.fct_prices_daily')).toEqual([
+      { price: 5.25, unit: 'kg', net_amount: 0.15, price_per_unit: 34.99 },
+    ]);
+  }, 60_000);
+});
