@@ -154,6 +154,34 @@ describe('vtexCatalog: prices with more than two decimals', () => {
   }, 120_000);
 });
 
+describe('vtexCatalog: a catalog that changes during the crawl', () => {
+  it('reads a product whose price drops, mid-crawl, into a price range already read', async () => {
+    // 2,600 products at 400 prices (R$ 1,00 to R$ 40,90): the category is split by price.
+    const products = Array.from({ length: 2_600 }, (_, i) => product(i + 1, [1 + (i % 400) / 10]));
+    // The dearest product, at R$ 50,00, sits in the upper range; it goes on sale at R$ 1,00 the
+    // moment the upper range is first asked for, after the lower range was read.
+    const mover = product(9_999, [50]);
+    products.push(mover);
+    let moved = false;
+    const server = await startServer(products, {
+      onSearch: (q) => {
+        const range = q.getAll('fq').map((f) => /^P:\[(\S+) TO/.exec(f)).find(Boolean);
+        if (!moved && range && Number(range[1]) > 0) {
+          moved = true;
+          mover.items[0]!.sellers[0]!.commertialOffer = offer(1);
+        }
+      },
+    });
+    const lake = await tempLake({ limits: fast });
+    const result = await lake.extract([vtexCatalog({ store: 'loja', baseUrl: server.url })]);
+    expect(moved).toBe(true);
+    expect(result.sources[0]!.status).toBe('success');
+    const rows = await lake.query(`select productId from read_parquet('${lake.paths.bronze}/vtex/products/**/*.parquet') where productId = '9999'`);
+    const [count] = await lake.query(`select count(*) as n, count(distinct productId) as d from read_parquet('${lake.paths.bronze}/vtex/products/**/*.parquet')`);
+    expect({ mover: rows.length, ...count }).toEqual({ mover: 1, n: products.length, d: products.length });
+  }, 120_000);
+});
+
 describe('vtexCatalog: the categories option', () => {
   it('refuses a category name found in several places of the tree, naming their paths', async () => {
     const tree = [

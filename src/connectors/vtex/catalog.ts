@@ -5,13 +5,17 @@
  * past index 2,500, so a category with more products cannot be read by paging alone. The crawl
  * splits such a query by subcategory (`fq=C:/d/c/s/`), then by price range (`fq=P:[a TO b]`),
  * recursively, until every part fits. The ranges leave no gap for prices with more than two
- * decimals (a weighed item's price per unitMultiplier): a range ends at its last cent's `.xx99`. Products registered on the split category itself (on no
- * subcategory) are read too: the category is queried again by price range, and the ranges where
- * the subcategories' totals add up to the category's are skipped. When a part cannot shrink
+ * decimals (a weighed item's price per unitMultiplier): a range ends at its last cent's `.xx99`.
+ * Products registered on the split category itself (on no subcategory) are read too: the
+ * category is queried again by price range, and the ranges where the subcategories' totals add
+ * up to the category's are skipped. When a part cannot shrink
  * (many products at one price) the first 2,500 are read and the rest is reported as unreachable
  * instead of looping. Without a `resources` header (a CDN may strip it) the total is unknown:
  * windows are read while the answer is 206 or comes back full, with a warning.
- * Products seen twice in one run (an item in two categories, overlapping ranges) are kept once.
+ * A price split is checked once its ranges are read: when their totals fall short of the query's
+ * (a product whose price dropped, mid-crawl, into a range already read), the ranges that count
+ * more products than when read are read again.
+ * Products seen twice in one run (an item in two categories, a range read again) are kept once.
  */
 import { z } from 'zod';
 import type { Limits } from '../../config.js';
@@ -62,6 +66,22 @@ interface Query {
    * every product of the category is skipped).
    */
   besides?: string[];
+  /** The price split this range belongs to (a query with a known total split by price). */
+  group?: SplitGroup;
+}
+
+/**
+ * A query split by price, checked once its ranges are read: a product whose price moves during
+ * the crawl from a range not yet read into one already read is in neither answer. The ranges'
+ * totals then fall short of the query's; a range that counts more products now than when it was
+ * read is read again (repeats are dropped by productId).
+ */
+interface SplitGroup {
+  label: string;
+  total: number;
+  /** The ranges read, with the total each had when read. */
+  ranges: { q: Query; read: number }[];
+  checked: boolean;
 }
 
 const cents = (n: number): number => Math.round(n * 100);
@@ -96,15 +116,20 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
       // Totals learnt in this run, by filter: a subcategory's total is known once its query ran.
       const totals = new Map<string, number>();
       const filterKey = (fq: string[]): string => fq.join('\n');
+      /** The number of products matching `fq` now, from a one-product probe; undefined without `resources`. */
+      const probeCount = async (fq: string[]): Promise<number | undefined> => {
+        const probe = await http.request<unknown[]>(searchUrl, { query: { ...sc, fq, _from: 0, _to: 0 } });
+        return vtexResources(probe.headers.resources)?.total;
+      };
       /** The number of products matching `fq`, from this run's answers or a one-product probe; undefined without `resources`. */
       const countOf = async (fq: string[]): Promise<number | undefined> => {
         const known = totals.get(filterKey(fq));
         if (known !== undefined) return known;
-        const probe = await http.request<unknown[]>(searchUrl, { query: { ...sc, fq, _from: 0, _to: 0 } });
-        const total = vtexResources(probe.headers.resources)?.total;
+        const total = await probeCount(fq);
         if (total !== undefined) totals.set(filterKey(fq), total);
         return total;
       };
+      const groups: SplitGroup[] = [];
       /** How many products of `q` (in its price range) the subcategories hold; undefined when a total is unknown. */
       const inSubcategories = async (q: Query): Promise<number | undefined> => {
         let sum = 0;
@@ -118,83 +143,103 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
       let unknownTotals = 0;
       let unknownExample = '';
 
-      while (queue.length > 0) {
-        const q = queue.shift()!;
-        // Products directly on a split category: known when every total is.
-        let direct: number | undefined;
-        // A price split already found impossible (one price): not asked twice.
-        let unsplittable = false;
-        if (q.besides) {
-          const all = await countOf(q.fq);
-          const inChildren = all === undefined ? undefined : await inSubcategories(q);
-          // More in the subcategories than in the category: a product counted twice; read to be sure.
-          if (all !== undefined && inChildren !== undefined && inChildren <= all) {
-            direct = all - inChildren;
-            if (direct === 0) {
-              ctx.logger.debug(`vtex ${o.store}: ${q.label}: its subcategories hold all ${all} products`);
-              continue;
-            }
-            // Over the cap, or cheaper to narrow the price range down to those products than to
-            // read every product of the range again: split by price. Splitting costs two probes of
-            // the category and its subcategories; it saves reading a half where none of the
-            // `direct` products sits, about `pages / 2^direct` windows.
-            if (all > VTEX_MAX_INDEX || Math.ceil(all / VTEX_WINDOW) / 2 ** direct > 2 * (1 + q.besides.length)) {
-              const parts = await split(q, all);
-              if (parts) {
-                queue.unshift(...parts);
+      for (;;) {
+        while (queue.length > 0) {
+          const q = queue.shift()!;
+          // Products directly on a split category: known when every total is.
+          let direct: number | undefined;
+          // A price split already found impossible (one price): not asked twice.
+          let unsplittable = false;
+          if (q.besides) {
+            const all = await countOf(q.fq);
+            const inChildren = all === undefined ? undefined : await inSubcategories(q);
+            // More in the subcategories than in the category: a product counted twice; read to be sure.
+            if (all !== undefined && inChildren !== undefined && inChildren <= all) {
+              direct = all - inChildren;
+              if (direct === 0) {
+                ctx.logger.debug(`vtex ${o.store}: ${q.label}: its subcategories hold all ${all} products`);
                 continue;
               }
-              unsplittable = true;
+              // Over the cap, or cheaper to narrow the price range down to those products than to
+              // read every product of the range again: split by price. Splitting costs two probes of
+              // the category and its subcategories; it saves reading a half where none of the
+              // `direct` products sits, about `pages / 2^direct` windows.
+              if (all > VTEX_MAX_INDEX || Math.ceil(all / VTEX_WINDOW) / 2 ** direct > 2 * (1 + q.besides.length)) {
+                const parts = await split(q, all);
+                if (parts) {
+                  queue.unshift(...parts);
+                  continue;
+                }
+                unsplittable = true;
+              }
+            }
+          }
+          const first = await search(q, 0, VTEX_WINDOW - 1);
+          const known = vtexResources(first.headers.resources)?.total;
+          if (known !== undefined) totals.set(filterKey(q.fq), known);
+          else if (unknownTotals++ === 0) unknownExample = q.label;
+          if (known !== undefined && known > VTEX_MAX_INDEX) {
+            const parts = unsplittable ? undefined : await split(q, known);
+            if (parts) {
+              queue.unshift(...parts);
+              continue;
+            }
+            const missing = Math.min(known - VTEX_MAX_INDEX, direct ?? Number.POSITIVE_INFINITY);
+            unreachable += missing;
+            ctx.warn(`vtex ${o.store}: ${direct === undefined ? '' : 'up to '}${missing} products of ${q.label} cannot be reached (${known} share one price; the API stops at ${VTEX_MAX_INDEX})`);
+          }
+          if (q.group && known !== undefined) q.group.ranges.push({ q, read: known });
+          // Without a total, the API's 206 (or a full window) says more remain.
+          const reachable = known === undefined ? VTEX_MAX_INDEX : Math.min(known, VTEX_MAX_INDEX);
+          let response = first;
+          let moreAtCap = false;
+          for (let from = 0; ; ) {
+            ctx.stats.pages += 1;
+            const page = Array.isArray(response.body) ? response.body : [];
+            const fresh = page.filter((p) => {
+              const id = (p as { productId?: unknown })?.productId;
+              if (typeof id !== 'string') return true; // no productId: let validation quarantine it
+              if (seen.has(id)) return false;
+              seen.add(id);
+              return true;
+            });
+            if (fresh.length > 0) yield fresh;
+            from += VTEX_WINDOW;
+            const more = known !== undefined ? from < known : response.status === 206 || page.length >= VTEX_WINDOW;
+            if (page.length === 0 || !more) break;
+            if (from >= reachable) {
+              moreAtCap = known === undefined;
+              break;
+            }
+            response = await search(q, from, Math.min(from + VTEX_WINDOW, reachable) - 1);
+          }
+          if (moreAtCap) {
+            // Unknown total, and still more at the cap: split as for a known one (what was read is deduplicated).
+            const parts = await split(q, undefined);
+            if (parts) {
+              queue.unshift(...parts);
+              continue;
+            }
+            ctx.warn(`vtex ${o.store}: products of ${q.label} past the first ${VTEX_MAX_INDEX} cannot be reached (they share one price; the API stops at ${VTEX_MAX_INDEX}; how many is unknown without a resources header)`);
+          }
+        }
+        // Every query read: check each price split once (see SplitGroup); the ranges that gained
+        // products since they were read are read again.
+        for (const g of groups) {
+          if (g.checked) continue;
+          g.checked = true;
+          const read = g.ranges.reduce((sum, r) => sum + r.read, 0);
+          if (read === g.total) continue;
+          ctx.logger.debug(`vtex ${o.store}: ${g.label}: its price ranges held ${read} products when read, the query ${g.total}: counting them again`);
+          for (const r of g.ranges) {
+            const now = await probeCount(r.q.fq);
+            if (now !== undefined && now > r.read) {
+              ctx.logger.debug(`vtex ${o.store}: ${r.q.label} now has ${now} products (${r.read} when read): reading it again`);
+              queue.push({ fq: r.q.fq, label: r.q.label, children: [], ...(r.q.price ? { price: r.q.price } : {}) });
             }
           }
         }
-        const first = await search(q, 0, VTEX_WINDOW - 1);
-        const known = vtexResources(first.headers.resources)?.total;
-        if (known !== undefined) totals.set(filterKey(q.fq), known);
-        else if (unknownTotals++ === 0) unknownExample = q.label;
-        if (known !== undefined && known > VTEX_MAX_INDEX) {
-          const parts = unsplittable ? undefined : await split(q, known);
-          if (parts) {
-            queue.unshift(...parts);
-            continue;
-          }
-          const missing = Math.min(known - VTEX_MAX_INDEX, direct ?? Number.POSITIVE_INFINITY);
-          unreachable += missing;
-          ctx.warn(`vtex ${o.store}: ${direct === undefined ? '' : 'up to '}${missing} products of ${q.label} cannot be reached (${known} share one price; the API stops at ${VTEX_MAX_INDEX})`);
-        }
-        // Without a total, the API's 206 (or a full window) says more remain.
-        const reachable = known === undefined ? VTEX_MAX_INDEX : Math.min(known, VTEX_MAX_INDEX);
-        let response = first;
-        let moreAtCap = false;
-        for (let from = 0; ; ) {
-          ctx.stats.pages += 1;
-          const page = Array.isArray(response.body) ? response.body : [];
-          const fresh = page.filter((p) => {
-            const id = (p as { productId?: unknown })?.productId;
-            if (typeof id !== 'string') return true; // no productId: let validation quarantine it
-            if (seen.has(id)) return false;
-            seen.add(id);
-            return true;
-          });
-          if (fresh.length > 0) yield fresh;
-          from += VTEX_WINDOW;
-          const more = known !== undefined ? from < known : response.status === 206 || page.length >= VTEX_WINDOW;
-          if (page.length === 0 || !more) break;
-          if (from >= reachable) {
-            moreAtCap = known === undefined;
-            break;
-          }
-          response = await search(q, from, Math.min(from + VTEX_WINDOW, reachable) - 1);
-        }
-        if (moreAtCap) {
-          // Unknown total, and still more at the cap: split as for a known one (what was read is deduplicated).
-          const parts = await split(q, undefined);
-          if (parts) {
-            queue.unshift(...parts);
-            continue;
-          }
-          ctx.warn(`vtex ${o.store}: products of ${q.label} past the first ${VTEX_MAX_INDEX} cannot be reached (they share one price; the API stops at ${VTEX_MAX_INDEX}; how many is unknown without a resources header)`);
-        }
+        if (queue.length === 0) break;
       }
       if (unknownTotals > 0) {
         ctx.warn(
@@ -226,6 +271,11 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
         }
         if (hi <= lo) return undefined;
         const mid = Math.floor((lo + hi) / 2);
+        let group = q.group;
+        if (!group && total !== undefined && !q.besides) {
+          group = { label: q.label, total, ranges: [], checked: false };
+          groups.push(group);
+        }
         ctx.logger.debug(`vtex ${o.store}: ${q.label} has ${total ?? `over ${VTEX_MAX_INDEX}`} products, splitting by price ${money(lo)}–${money(hi)}`);
         // A range of cents a..b asks for prices from a up to b's last sub-cent (`P:[20.46 TO 40.9099]`):
         // a product sold by weight is priced per unitMultiplier, unrounded (0.25 kg at R$ 81,82/kg is
@@ -236,6 +286,7 @@ export function vtexCatalog(options: VtexCatalogOptions): AnySource {
           children: [],
           price: [a, b],
           ...(q.besides ? { besides: q.besides } : {}),
+          ...(group ? { group } : {}),
         });
         return [withPrice(lo, mid), withPrice(mid + 1, hi)];
       }
