@@ -342,7 +342,7 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     const rotated = typeof body.refresh_token === 'string' && body.refresh_token !== '' && body.refresh_token !== presented ? body.refresh_token : undefined;
     registerSecret(accessToken);
     registerSecret(rotated);
-    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
+    const expiresIn = expiresInSeconds(body.expires_in) ?? 3600;
     const next: TokenStoreFile = {
       ...store,
       refreshToken: rotated ?? presented,
@@ -359,4 +359,13 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     this.access = { token: accessToken, expiresAt: next.expiresAt!, lifetimeMillis: expiresIn * 1000 };
     return accessToken;
   }
+}
+
+/**
+ * The access token's lifetime in seconds from `expires_in`: a number, or a numeric string (Azure
+ * AD v1 sends `"3599"`); undefined when absent, zero, negative or unreadable.
+ */
+function expiresInSeconds(value: unknown): number | undefined {
+  const n = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined;
 }

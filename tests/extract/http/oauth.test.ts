@@ -265,6 +265,32 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
     expect(readStore(lake.paths.root, 'hub').spent).toEqual([]);
   });
 
+  it('an expires_in sent as a string ("120", as Azure AD v1 sends it) is the token\'s lifetime, not the 1-hour default', async () => {
+    const seed = 'rt-seed-string-expiry-000000000011';
+    const server = await startFaultyServer({
+      '/oauth/token': (_req, res) => sendJson(res, 200, { access_token: `at-${randomBytes(10).toString('hex')}`, token_type: 'Bearer', expires_in: '120', refresh_token: `rt-${randomBytes(10).toString('hex')}` }),
+      '/orders': (_req, res) => sendJson(res, 200, makeRecords(3)),
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const before = Date.now();
+    const result = await lake.extract(
+      httpSource({
+        source: 'azure',
+        dataset: 'orders',
+        url: `${server.url}/orders`,
+        schema,
+        auth: { type: 'oauth2', tokenUrl: `${server.url}/oauth/token`, clientId, clientSecret, refreshToken: seed, store: 'azure', skewMillis: 0 },
+        limits: FAST_LIMITS,
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    const store = JSON.parse(fs.readFileSync(storeFile(lake.paths.root, 'azure'), 'utf8')) as { expiresAt: number; lifetimeMillis: number };
+    expect(store.lifetimeMillis).toBe(120_000);
+    expect(store.expiresAt).toBeGreaterThanOrEqual(before + 120_000);
+    expect(store.expiresAt).toBeLessThanOrEqual(Date.now() + 120_000);
+  });
+
   it('a bare 401 from the token endpoint (client authentication failed, no JSON body) leaves the refresh token for the corrected clientSecret', async () => {
     const seed = 'rt-seed-bare-401-000000000007';
     let current = seed;
