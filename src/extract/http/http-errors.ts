@@ -5,6 +5,7 @@
  */
 import { SourceError } from '../../errors.js';
 import { redactString } from '../../redact.js';
+import { MAX_RETRY_AFTER_MILLIS, parseRetryAfterMillis } from './backoff.js';
 
 export interface HttpErrorDetails {
   method: string;
@@ -52,14 +53,23 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
-/** The server answered with a status we do not accept. Retryable for 408, 425, 429 and 5xx. */
+/**
+ * The server answered with a status we do not accept. Retryable for 408, 425, 429 and 5xx, unless
+ * its `Retry-After` asks for a longer wait than a retry makes (MAX_RETRY_AFTER_MILLIS): retrying
+ * sooner than the server allows would only be refused again (got's `maxRetryAfter` gives up so too).
+ */
 export class HttpStatusError extends HttpError {
   /** `Retry-After` of the response, if any (the next delay honours it). */
   readonly retryAfter: string | undefined;
 
   constructor(details: HttpErrorDetails & { status: number; statusText?: string; retryAfter?: string; hint?: string }) {
     const text = details.statusText ? ` ${details.statusText}` : '';
-    super('HTTP_STATUS', `HTTP ${details.status}${text}${details.hint ? ` — ${details.hint}` : ''}`, { ...details, retryable: isRetryableStatus(details.status) });
+    const asked = details.retryAfter === undefined ? undefined : parseRetryAfterMillis(details.retryAfter);
+    const tooLong = asked !== undefined && asked > MAX_RETRY_AFTER_MILLIS && isRetryableStatus(details.status);
+    const hint = tooLong
+      ? `the server asks to wait ${Math.ceil(asked / 1000)} s (Retry-After), longer than the ${MAX_RETRY_AFTER_MILLIS / 1000} s a retry waits: not retried, run it again later`
+      : details.hint;
+    super('HTTP_STATUS', `HTTP ${details.status}${text}${hint ? ` — ${hint}` : ''}`, { ...details, retryable: isRetryableStatus(details.status) && !tooLong });
     this.retryAfter = details.retryAfter;
   }
 }

@@ -41,6 +41,24 @@ describe('HttpClient retries', () => {
     expect(c.stats()).toEqual([expect.objectContaining({ host: server.host, requests: 2, retries: 1, statuses: { 429: 1, 200: 1 } })]);
   });
 
+  it('a Retry-After longer than a retry waits (5 min, seconds or a date) ends the request at once, naming the wait, instead of asking again too soon', async () => {
+    const later = new Date(Date.now() + 2 * 3600_000).toUTCString();
+    const server = await serve({
+      '/quota': faults.sequence(faults.status(429, { 'retry-after': '3600' }), faults.json(ok)),
+      '/maintenance': faults.sequence(faults.status(503, { 'retry-after': later }), faults.json(ok)),
+    });
+    const c = client({ retries: 3 });
+    const quota = await failure(c.request(`${server.url}/quota`));
+    expect(quota).toBeInstanceOf(HttpStatusError);
+    expect(quota.retryable).toBe(false);
+    expect(quota.message).toContain('HTTP 429');
+    expect(quota.message).toContain('wait 3600 s (Retry-After)');
+    const maintenance = await failure(c.request(`${server.url}/maintenance`));
+    expect(maintenance.message).toMatch(/HTTP 503 .*wait 7\d{3} s \(Retry-After\)/);
+    expect([server.hits('/quota'), server.hits('/maintenance')]).toEqual([1, 1]);
+    expect(c.stats()).toEqual([expect.objectContaining({ requests: 2, retries: 0 })]);
+  });
+
   it('retries a 500 once and a 503, 502, 408, 425 alike', async () => {
     const server = await serve({
       '/once': faults.sequence(faults.status(500), faults.json(ok)),
