@@ -287,7 +287,7 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     const presentedHash = hash(presented);
     const fix = `authorize the app again and pass the new refresh token as option "refreshToken" (it replaces ${this.file})`;
     if (store.spent.includes(presentedHash)) {
-      throw new AuthError(`${this.where}: its refresh token was already presented once and the answer never arrived; it cannot be used again — ${fix}`);
+      throw new AuthError(`${this.where}: its refresh token was already presented once and no new tokens came back (the answer was lost, timed out or a server error); it cannot be used again — ${fix}`);
     }
     this.save({ ...store, spent: [...store.spent, presentedHash].slice(-SPENT_KEPT) });
     const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: presented };
@@ -313,9 +313,12 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
       else {
         // Never reached the server: the token is still good. Other requests to the token host may
         // have gone out meanwhile; they only make a refresh that was never sent stay spent.
-        if (surelyUnsent(error) || sentSoFar() === before) this.save(store);
+        const unsent = surelyUnsent(error) || sentSoFar() === before;
+        if (unsent) this.save(store);
         const why = error instanceof HttpError ? error.message : String(error);
-        throw new AuthError(`${this.where}: token refresh failed: ${why}`, { cause: error instanceof HttpError ? error : undefined });
+        // Sent, it stays spent: say so now, not only at the next run that finds it spent.
+        const left = unsent ? '' : `; the refresh token went out and may have been used, so it is never presented again — ${fix}`;
+        throw new AuthError(`${this.where}: token refresh failed: ${why}${left}`, { cause: error instanceof HttpError ? error : undefined });
       }
     }
     const body = answer.body ?? {};

@@ -181,6 +181,25 @@ describe('OAuth2 refresh_token grant with rotating single-use refresh tokens', (
     expect(oauth.presented).toEqual([seed]); // presented exactly once, never retried
   });
 
+  it('a token endpoint answering 500 to a refresh says at once that the refresh token is spent and the app must be authorized again', async () => {
+    const seed = 'rt-seed-server-error-000000000013';
+    const oauth = oauthProvider({ refreshToken: seed, clientId, clientSecret });
+    const server = await startFaultyServer({
+      '/oauth/token': (req, res, hit) => (hit.count === 1 ? sendJson(res, 500, { error: 'server_error' }) : oauth.token(req, res, hit)),
+      '/orders': oauth.guard((_req, res) => sendJson(res, 200, makeRecords(2))),
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const failed = await lake.extract(ordersSource(server, seed));
+    // The 500 may come after the provider rotated the token: it is not presented again, and the
+    // first error says what to do, not only the next run's.
+    expect(failed.sources[0]!.error).toMatch(/token refresh failed: .*HTTP 500 .*never presented again — authorize the app again and pass the new refresh token/);
+    const next = await lake.extract(ordersSource(server, seed, { dataset: 'orders_b' }));
+    expect(next.sources[0]!.error).toMatch(/already presented once .* cannot be used again — authorize the app again/);
+    expect(server.hits('/oauth/token')).toBe(1);
+    for (const secret of [seed, clientSecret]) expect(`${failed.sources[0]!.error} ${next.sources[0]!.error}`).not.toContain(secret);
+  });
+
   it('shares one token store between two processes without presenting a refresh token twice, and leaks no secret', async () => {
     const seed = 'rt-seed-000000000005';
     const { server, oauth } = await provider({ refreshToken: seed, accessTtlMillis: 300, pageDelayMillis: 25, records: 30 });
