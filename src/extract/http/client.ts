@@ -151,14 +151,15 @@ export class HttpClient {
     try {
       for (;;) {
         attempts += 1;
-        const sent: { credential?: string } = {};
+        const sent: { applied?: boolean; credential?: string } = {};
         try {
           return await this.attempt<T>(target, options, attempts, retry, sent, signal);
         } catch (error) {
           retry = false;
           if (signal?.aborted) throw signal.reason;
-          // A 401 gets one fresh credential per failure; it does not spend a retry.
-          if (error instanceof HttpStatusError && error.status === 401 && options.auth !== false && this.options.auth?.onUnauthorized && !authRefreshed) {
+          // A 401 gets one fresh credential per failure; it does not spend a retry. Only a request
+          // that carried credentials: one to another origin (authOrigins) was refused without them.
+          if (error instanceof HttpStatusError && error.status === 401 && sent.applied && this.options.auth?.onUnauthorized && !authRefreshed) {
             authRefreshed = true;
             if (await this.options.auth.onUnauthorized(sent.credential, this)) continue;
           }
@@ -254,7 +255,7 @@ export class HttpClient {
     options: HttpRequestOptions,
     attempt: number,
     retry: boolean,
-    sent: { credential?: string },
+    sent: { applied?: boolean; credential?: string },
     signal: AbortSignal | undefined,
   ): Promise<HttpResponse<T>> {
     const method = options.method ?? 'GET';
@@ -268,6 +269,7 @@ export class HttpClient {
     let credentialHeaders: string[] = [];
     if (options.auth !== false && this.options.auth && (!this.options.authOrigins || this.options.authOrigins.includes(url.origin))) {
       const before = { ...headers };
+      sent.applied = true;
       sent.credential = await this.options.auth.apply({ url, headers }, this);
       credentialHeaders = Object.keys(headers).filter((k) => headers[k] !== before[k]);
     }

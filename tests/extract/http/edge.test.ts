@@ -125,6 +125,33 @@ describe('credentials on the way out', () => {
     expect(cdn.requests[0]!.headers.authorization).toBeUndefined();
   });
 
+  it('a 401 from another origin, sent no credentials, is no refused credential: no token reload, the request not sent again', async () => {
+    const seed = 'rt-seed-cdn-401-000000000014';
+    const oauth = oauthProvider({ refreshToken: seed, clientId: 'cdn-app', clientSecret: 'cs-cdn-app-secret', accessTtlMillis: 60_000 });
+    const cdn = await serve({ '/page2': (_req, res) => sendJson(res, 401, { error: 'signature required' }) });
+    const api = await serve({
+      '/oauth/token': oauth.token,
+      '/items': oauth.guard((_req, res) => sendJson(res, 200, [{ id: 1 }], { link: `<${cdn.url}/page2>; rel="next"` })),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'r',
+        dataset: 'cdn401',
+        url: `${api.url}/items`,
+        paginate: linkHeaderPaginator(),
+        schema: z.object({ id: z.number() }),
+        auth: { type: 'oauth2', tokenUrl: `${api.url}/oauth/token`, clientId: 'cdn-app', clientSecret: 'cs-cdn-app-secret', refreshToken: seed, store: 'cdn' },
+        limits: FAST_LIMITS,
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'partial', rows: 1 });
+    expect(result.sources[0]!.error).toMatch(/page2: HTTP 401 .*\(after 1 attempt\)/);
+    expect(cdn.requests).toHaveLength(1);
+    expect(cdn.requests[0]!.headers.authorization).toBeUndefined();
+    expect(oauth.presented).toEqual([seed]);
+  });
+
   it('an API key header is not sent on to another origin after a redirect (as Authorization is not); the same origin keeps it', async () => {
     const other = await serve({ '/items': (_req, res) => sendJson(res, 200, [{ id: 1 }]) });
     const server = await serve({
