@@ -8,7 +8,7 @@
  * A source is its dataset and scope (constant partition values, `store=a`): two stores of one
  * dataset are compared each with its own history, and a stale one is not hidden by a fresh one.
  * An alert stays open (one row) while its condition holds and is resolved when a later check
- * finds it cleared.
+ * finds it cleared; schema drift alone is one row per run that drifted.
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -183,8 +183,9 @@ export async function applyAlerts(
   }
   const openKeys = new Set(open.map(key));
   for (const a of current) {
-    // Drift and volume are events of this run: always recorded. The others stay one open row.
-    if (openKeys.has(key(a)) && a.kind !== 'schema_drift' && a.kind !== 'volume') {
+    // Drift is an event of this run (its columns): always recorded. The others, a volume drop
+    // included, are conditions: one open row while they hold, its message and run the latest.
+    if (openKeys.has(key(a)) && a.kind !== 'schema_drift') {
       await c.run(`UPDATE alerts SET severity = $1, message = $2, run_id = $3 WHERE resolved_at IS NULL AND kind = $4 AND subject = $5`, [a.severity, a.message, runId, a.kind, a.subject]);
       continue;
     }

@@ -89,6 +89,21 @@ describe('observability', () => {
     expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'volume' && a.resolvedAt)).toHaveLength(1);
   });
 
+  it('a volume drop that lasts several runs stays one open alert (its message updated), resolved once when volume comes back', async () => {
+    const lake = await tempLake();
+    for (let i = 0; i < 3; i++) await lake.extract([source(100)]);
+    await lake.extract([source(50)]);
+    const second = await lake.extract([source(50)]);
+    expect(second.alerts).toContainEqual(expect.objectContaining({ kind: 'volume', subject: 'obs/items' }));
+    // Observed: two open rows for the one drop, one per low run ("… average 100 …" and "… average 88 …").
+    const open = (await lake.alerts()).filter((a) => a.kind === 'volume');
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ runId: second.runId, message: expect.stringContaining('average 88 of the last 4') });
+    await lake.extract([source(100)]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toHaveLength(0);
+    expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'volume')).toHaveLength(1);
+  });
+
   it('records schema drift (added, removed, retyped) and alerts on it', async () => {
     const lake = await tempLake();
     await lake.extract([source(10)]);
