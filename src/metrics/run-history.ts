@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
+import { redactString } from '../redact.js';
 import { currentProcess, isAlive } from './process-identity.js';
 import { readRunResult, readUnrecordedFinish, type UnrecordedFinish } from './run-results.js';
 import type { RunKind, RunRecord, RunStatus } from './metrics-db.js';
@@ -245,7 +246,8 @@ function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadR
     rejected: (dead ?? r).rejected ?? 0,
     files: (dead ?? r).files ?? 0,
     bytes: (dead ?? r).bytes ?? 0,
-    error: dead ? dead.error : r.error,
+    // Rows written before errors were redacted on the way in (or by another client) are scrubbed on the way out.
+    error: dead ? dead.error : r.error === null ? null : redactString(r.error),
     // Older metrics files kept the result in the row (not selected without `results`); newer runs keep it in a file.
     result: results ? (r.result ?? readRunResult(metricsFile, r.run_id)) : null,
   };

@@ -7,6 +7,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { Lakehouse } from '../lakehouse.js';
 import { readDeadRuns, type RunOwnerRow } from '../metrics/run-history.js';
+import { redactString } from '../redact.js';
 import { esc, note, table, type Column } from './html.js';
 import { lineageSvg } from './lineage-svg.js';
 import { chartRows, type ChartRenderer } from './vega-render.js';
@@ -56,6 +57,9 @@ function missing(what: string): string {
 }
 
 const empty = (what: string) => note(`No data yet: ${what} has no rows.`);
+
+/** Text cut to `max` characters (an ellipsis says so). */
+const clipped = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
 
 function daysSpanned(rows: Row[], field: string): number {
   return new Set(rows.map((r) => r[field])).size;
@@ -162,7 +166,7 @@ const runs: SectionDef = {
       { label: 'duration', value: (r) => (r.duration_ms === null ? null : `${(Number(r.duration_ms) / 1000).toFixed(1)} s`), numeric: true },
       { label: 'rows', value: (r) => r.rows, numeric: true },
       { label: 'rejected', value: (r) => r.rejected, numeric: true },
-      { label: 'error', value: (r) => (typeof r.error === 'string' && r.error.length > 200 ? `${r.error.slice(0, 200)}…` : r.error) },
+      { label: 'error', value: (r) => (typeof r.error === 'string' ? clipped(redactString(r.error), 200) : r.error) },
     ];
     return `${chart}\n<h3>Latest 10 runs</h3>\n${table(rows.slice(0, 10), columns)}`;
   },
@@ -565,12 +569,14 @@ const alerts: SectionDef = {
   },
 };
 
+// Messages and errors are redacted as they are stored; rows stored before that (an older metrics
+// file, another client) are scrubbed again here, as lake.alerts() and lake.runs() do.
 function alertColumns(cols: Set<string>, timezone: string): Column<Row>[] {
   return [
     ...(cols.has('severity') ? [{ label: 'severity', value: (r: Row) => r.severity, badge: (r: Row) => String(r.severity) }] : []),
     ...(cols.has('kind') ? [{ label: 'kind', value: (r: Row) => r.kind }] : []),
     ...(cols.has('subject') ? [{ label: 'subject', value: (r: Row) => r.subject }] : []),
-    ...(cols.has('message') ? [{ label: 'message', value: (r: Row) => r.message }] : []),
+    ...(cols.has('message') ? [{ label: 'message', value: (r: Row) => (typeof r.message === 'string' ? redactString(r.message) : r.message) }] : []),
     { label: `raised (${timezone})`, value: (r: Row) => r.raised_local },
   ];
 }
@@ -604,7 +610,7 @@ const failingTests: SectionDef = {
       { label: 'column', value: (r) => r.column_name },
       { label: 'kind', value: (r) => r.kind },
       { label: 'failures', value: (r) => r.failures, numeric: true },
-      { label: 'error', value: (r) => r.error },
+      { label: 'error', value: (r) => (typeof r.error === 'string' ? redactString(r.error) : r.error) },
     ];
     return `${head}\n${table(failing, columns)}`;
   },

@@ -162,4 +162,21 @@ describe('report numbers', () => {
     // Day 2 of stores 09-11: 20/19, 21/20 and 22/21 of day 1, one SKU each.
     expect(prices).toContain('day: 02 Jan; index (first day = 100): 105.01; store: other (3 stores)');
   }, 60_000);
+  it('a token in an error or alert message stored unredacted (an older metrics file, another client) never reaches the page nor lake.runs()', async () => {
+    const lake = await tempLake();
+    const failed = 'GET https://api.example.com/orders?access_token=APP_USR-SECRET123&x=1 failed';
+    await lake.metrics.transaction(async (c) => {
+      await c.run(`INSERT INTO runs (run_id, kind, status, started_at, finished_at, duration_ms, error) VALUES ('20260101T000000000Z-old001', 'extract', 'failed', now() - INTERVAL 1 HOUR, now(), 5, $1)`, [failed]);
+      await c.run(`INSERT INTO alerts (alert_id, kind, severity, subject, message, raised_at) VALUES ('x1', 'source_failed', 'error', 'ml/orders', $1, now())`, [failed]);
+      await c.run(`INSERT INTO test_results VALUES ('20260101T000000000Z-old001', 't1', 'marts.x', NULL, 'expression', 'error', 'error', 0, NULL, $1, now())`, [failed]);
+    });
+    // lake.alerts() already scrubbed such rows on the way out; lake.runs() and the page did not.
+    expect((await lake.alerts())[0]!.message).toContain('access_token=[REDACTED]');
+    expect((await lake.runs())[0]!.error).toBe('GET https://api.example.com/orders?access_token=[REDACTED]&x=1 failed');
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    // Observed: 3 (the runs table, the open alerts and the failing tests).
+    expect(html.split('SECRET123').length - 1).toBe(0);
+    expect(section(html, 'alerts')).toContain('access_token=[REDACTED]');
+    expect(section(html, 'tests')).toContain('access_token=[REDACTED]');
+  }, 60_000);
 });
