@@ -510,7 +510,8 @@ export class Lakehouse {
         },
         options,
       );
-      const rows = result.models.reduce((s, m) => s + (m.rows ?? 0), 0);
+      // The rows it wrote: an up-to-date model's rows are its table's, left as they were.
+      const rows = result.models.reduce((s, m) => s + (m.status === 'success' ? (m.rows ?? 0) : 0), 0);
       const { visibility } = await started();
       finishing = true;
       await this.finishWithAlerts(

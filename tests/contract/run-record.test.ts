@@ -51,6 +51,21 @@ describe('the record of a pipeline run', () => {
   });
 });
 
+describe('the rows a build run records', () => {
+  it('are the rows of the models it built: a build that found every model up to date wrote none', async () => {
+    const { lake } = await projectLake({ ...files, 'marts/fct_prices.sql': `select * from {{ ref('stg_prices') }}` });
+    await lake.extract([prices([['bistek', 'a', 1], ['bistek', 'b', 2], ['bistek', 'c', 3]])]);
+    const first = await lake.build();
+    expect(first.models.map((m) => [m.name, m.status])).toEqual([['staging.stg_prices', 'success'], ['marts.fct_prices', 'success']]);
+    const again = await lake.build();
+    expect(again.models.every((m) => m.status === 'up-to-date')).toBe(true);
+    const records = await lake.runs({ limit: 10 });
+    expect(records.find((r) => r.runId === first.runId)).toMatchObject({ kind: 'build', rows: 3 });
+    // Observed: 3, the size of the table it left as it was (README: "a build with no new rows writes nothing").
+    expect(records.find((r) => r.runId === again.runId)).toMatchObject({ kind: 'build', rows: 0 });
+  });
+});
+
 describe('usage errors are not runs', () => {
   it('a build or test whose selector matches nothing, or whose options are misspelt, throws a ConfigError and records no run; a broken project is still a failed build', async () => {
     const { lake, models } = await projectLake({ 'staging/s.sql': 'select 1 as x' });
