@@ -586,7 +586,7 @@ export class Lakehouse {
       results.push(...recordedGates(project, new Set([...selected].filter((id) => !untestable.has(id))), await this.metrics.lastScores(), this.options.quality));
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
       finishing = true;
-      await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: results.length, result: results }, { tests: results }, { tests: results, project: projectSubjects(project) }, this.logger.child({ runId }));
+      await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: 0, result: results }, { tests: results }, { tests: results, project: projectSubjects(project) }, this.logger.child({ runId }));
       return { tests: results, notRun };
     } catch (error) {
       // As in build: a failed finish kept the run's own ending in its .finish file.

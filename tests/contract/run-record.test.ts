@@ -66,6 +66,20 @@ describe('the rows a build run records', () => {
   });
 });
 
+describe('the rows a test run records', () => {
+  it('are none: a test run writes no rows (its tests are in test_results)', async () => {
+    const { lake, models } = await projectLake(files);
+    fs.writeFileSync(path.join(models, 'staging', 'stg_prices.yml'), 'models:\n  - name: stg_prices\n    columns:\n      - name: sku\n        tests: [not_null, unique]\n');
+    await lake.extract([prices([['bistek', 'a', 1], ['bistek', 'b', 2]])]);
+    await lake.build();
+    const tests = await lake.test();
+    expect(tests.length).toBeGreaterThanOrEqual(2);
+    const [record] = await lake.runs({ limit: 1 });
+    // Observed: rows = the number of tests run, shown by `duckhouse runs` as rows.
+    expect(record).toMatchObject({ kind: 'test', status: 'success', rows: 0 });
+  });
+});
+
 describe('usage errors are not runs', () => {
   it('a build or test whose selector matches nothing, or whose options are misspelt, throws a ConfigError and records no run; a broken project is still a failed build', async () => {
     const { lake, models } = await projectLake({ 'staging/s.sql': 'select 1 as x' });
