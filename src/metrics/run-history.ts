@@ -14,6 +14,7 @@ import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
 import { redactString } from '../redact.js';
+import { didYouMean } from '../transform/suggest.js';
 import { currentProcess, isAlive } from './process-identity.js';
 import { readRunResult, readUnrecordedFinish, type UnrecordedFinish } from './run-results.js';
 import type { RunKind, RunRecord, RunStatus } from './metrics-db.js';
@@ -253,6 +254,8 @@ function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadR
   };
 }
 
+const RUN_HISTORY_OPTIONS: readonly string[] = ['root', 'limit', 'lockTimeoutMillis', 'results', 'otherHostAbandonHours'] satisfies (keyof RunHistoryOptions)[];
+
 /**
  * The latest runs of the lake under `root`, newest first, read-only. An empty list when the lake
  * has no metrics database yet.
@@ -261,6 +264,12 @@ function toRecord(r: RunJson, metricsFile: string, results: boolean, dead: DeadR
  * const [last] = await runHistory({ root: 'data', limit: 1 });
  */
 export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRecord[]> {
+  // As config.ts's checkOptionKeys (not imported: it loads zod): a misspelt key is no silent default.
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ConfigError(`runHistory: options must be an object (got ${options === null ? 'null' : typeof options})`);
+  const unknown = Object.keys(options).filter((k) => !RUN_HISTORY_OPTIONS.includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(`runHistory: ${unknown.map((k) => `unknown option "${k}"${didYouMean(k, RUN_HISTORY_OPTIONS)}`).join('; ')} (known: ${RUN_HISTORY_OPTIONS.join(', ')})`);
+  }
   const limit = options.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`runHistory: option "limit" must be a positive integer (got ${String(limit)})`);
   const lockTimeoutMillis = options.lockTimeoutMillis ?? 30_000;

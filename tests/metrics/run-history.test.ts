@@ -136,6 +136,18 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(/option "limit" must be a positive integer \(got 0\)/);
     await expect(runHistory({ root: tempDir(), lockTimeoutMillis: -5 })).rejects.toThrow(/option "lockTimeoutMillis" must be a positive integer \(got -5\)/);
   });
+
+  it('names a misspelt option and the closest known one, as lake.runs() does, instead of ignoring it', async () => {
+    const lake = await tempLake();
+    for (let i = 0; i < 3; i++) await lake.extract([defineSource({ source: 'obs', dataset: 'items', schema: z.object({ id: z.number() }), extract: () => [[{ id: i }]] })]);
+    await expect(lake.runs({ limt: 1 } as never)).rejects.toThrow(/unknown option "limt"/);
+    // Observed: 3 runs (the default limit, 20), each with its result read, the misspelt keys ignored.
+    await expect(runHistory({ root: lake.paths.root, limt: 1 } as never)).rejects.toThrow(ConfigError);
+    await expect(runHistory({ root: lake.paths.root, limt: 1 } as never)).rejects.toThrow(/runHistory: unknown option "limt" — did you mean limit\?/);
+    await expect(runHistory({ root: lake.paths.root, result: false } as never)).rejects.toThrow(/unknown option "result" — did you mean results\?/);
+    await expect(runHistory(null as never)).rejects.toThrow(/runHistory: options must be an object/);
+    expect(await runHistory({ root: lake.paths.root, limit: 1 })).toHaveLength(1);
+  });
 });
 
 describe('runHistory on a killed extract', () => {
