@@ -61,7 +61,13 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
           [s.source, s.dataset, s.scope ?? '', runId],
         ),
       );
-      const successful = history.filter((h) => h.status === 'success').slice(0, quality.volumeWindowRuns);
+      // The last successful runs, however many failed ones came between (an outage longer than HISTORY).
+      const successful = readerRows(
+        await c.runAndReadAll(
+          `SELECT rows FROM source_results WHERE source = $1 AND dataset = $2 AND coalesce(scope, '') = $3 AND run_id <> $4 AND status = 'success' ORDER BY finished_at DESC LIMIT ${Number(quality.volumeWindowRuns)}`,
+          [s.source, s.dataset, s.scope ?? '', runId],
+        ),
+      );
       if (s.status === 'success' && successful.length > 0) {
         const avg = successful.reduce((sum, h) => sum + Number(h.rows), 0) / successful.length;
         if (avg > 0 && s.rows < quality.volumeMinShare * avg) {

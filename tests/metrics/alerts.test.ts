@@ -104,6 +104,17 @@ describe('observability', () => {
     expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'volume')).toHaveLength(1);
   });
 
+  it('measures volume against the last successful runs however many failures came between (after an outage of 20 runs, a tiny first run back is a drop)', async () => {
+    const lake = await tempLake();
+    await lake.extract([source(100)]);
+    const down = defineSource({ source: 'obs', dataset: 'items', schema: z.object({ id: z.number() }), extract: () => { throw new Error('API down'); } });
+    for (let i = 0; i < 20; i++) expect((await lake.extract([down])).status).toBe('failed');
+    const back = await lake.extract([source(10)]);
+    expect(back.sources[0]).toMatchObject({ status: 'success', rows: 10 });
+    // Observed: no volume alert: the average was taken over the last 20 results only, all failures.
+    expect(back.alerts).toContainEqual(expect.objectContaining({ kind: 'volume', subject: 'obs/items', message: expect.stringContaining('average 100 of the last 1 successful runs') }));
+  }, 60_000);
+
   it('records schema drift (added, removed, retyped) and alerts on it', async () => {
     const lake = await tempLake();
     await lake.extract([source(10)]);
