@@ -61,7 +61,12 @@ const layerSchemas = {
   }),
   assertion: z.strictObject({
     ...common,
-    severity: z.enum(['warn', 'error']).optional(),
+    // dbt reads a severity in any case (`WARN`), as a YAML test's severity is read here.
+    severity: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(['warn', 'error']))
+      .optional(),
   }),
 } as const;
 

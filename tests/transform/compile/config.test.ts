@@ -96,6 +96,19 @@ describe('model config', () => {
     expect(err.message).toContain('unknown config "materialized"');
   });
 
+  it("an assertion's config(severity=...) is read in any case, as dbt and a YAML test's severity read it", async () => {
+    const p = await project({
+      'assertions/a.sql': "{{ config(severity='WARN') }}select 1 where false",
+      'assertions/b.sql': "{{ config(severity='Error') }}select 1 where false",
+    });
+    expect(p.tests.map((t) => [t.name, t.severity])).toEqual([
+      ['a', 'warn'],
+      ['b', 'error'],
+    ]);
+    const err = await caught(() => project({ 'assertions/a.sql': "{{ config(severity='fatal') }}select 1" }));
+    expect(err.message).toMatch(/models\/assertions\/a\.sql.*severity/);
+  });
+
   it('ref to a disabled model is an error; a disabled model itself is kept but flagged', async () => {
     const p = await project({ 'staging/old.sql': "{{ config(enabled=false) }}select 1", 'marts/m.sql': 'select 1' });
     expect(p.nodes.get('staging.old')!.config.enabled).toBe(false);
