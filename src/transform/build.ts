@@ -29,7 +29,7 @@ import { combineStatus } from '../results.js';
 import { discoverProject, nodeLabel, topoOrder, type Project, type ProjectNode } from './project.js';
 import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
-import { sourceTarget, testSql, type TestDef } from './tests-def.js';
+import { sourceTarget, testSql, testStatus, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
 import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, rebaseState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, recordedSchemaAsOf, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
@@ -286,7 +286,7 @@ export async function runTests(
       const [row] = readerRows(await c.runAndReadAll(sql));
       const failures = Number(row?.failures ?? 0);
       const measured = row?.measured === null || row?.measured === undefined ? undefined : Number(row.measured);
-      const status = failures === 0 ? 'pass' : test.severity === 'warn' ? 'warn' : 'fail';
+      const status = testStatus(test, failures);
       results.push({ ...base, status, failures, ...(measured === undefined ? {} : { measured }) });
       if (status !== 'pass') logger.warn(`test ${test.name} ${status}: ${failures} failing`, { model: test.model });
     } catch (error) {

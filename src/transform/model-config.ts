@@ -37,6 +37,9 @@ export interface ModelConfig {
   column_types?: Record<string, string>;
   /** Assertions only: severity of the singular test (default `error`). */
   severity?: 'warn' | 'error';
+  /** Assertions only: dbt's `error_if` / `warn_if` conditions on the failures (default `!=0`). */
+  error_if?: string;
+  warn_if?: string;
 }
 
 const tags = z.union([z.string().min(1), z.array(z.string().min(1))]);
@@ -67,6 +70,8 @@ const layerSchemas = {
       .transform((v) => v.toLowerCase())
       .pipe(z.enum(['warn', 'error']))
       .optional(),
+    error_if: z.string().min(1).optional(),
+    warn_if: z.string().min(1).optional(),
   }),
 } as const;
 
@@ -125,5 +130,7 @@ export function resolveConfig(kind: NodeKind, schema: string, layers: ConfigLaye
   if (merged.description !== undefined) config.description = merged.description;
   if (merged.column_types !== undefined) config.column_types = merged.column_types;
   if (merged.severity !== undefined) config.severity = merged.severity;
+  if (merged.error_if !== undefined) config.error_if = merged.error_if;
+  if (merged.warn_if !== undefined) config.warn_if = merged.warn_if;
   return config;
 }

@@ -61,6 +61,9 @@ interface TestBase {
   file: string;
   /** dbt's `config: { where }`: the model's rows are filtered first. */
   where?: string;
+  /** dbt's `error_if` / `warn_if` on the failures (`>10`, `!=0`, `between 5 and 10`); both `!=0` when not given. */
+  errorIf?: string;
+  warnIf?: string;
 }
 
 /** Column expressions in `args` are SQL as written (or quoted when the column says `quote: true`). */
@@ -91,14 +94,24 @@ const severity = z
   .transform((s) => s.toLowerCase())
   .pipe(z.enum(['warn', 'error']));
 const share = z.number().min(0).max(1);
+const condition = z.string().min(1);
 const columnList = z.array(z.string().min(1)).min(1);
 const common = {
   name: z.string().min(1).optional(),
   severity: severity.optional(),
   where: z.string().min(1).optional(),
   column_name: z.string().min(1).optional(),
+  error_if: condition.optional(),
+  warn_if: condition.optional(),
   config: z
-    .strictObject({ severity: severity.optional(), where: z.string().min(1).optional(), enabled: z.boolean().optional(), tags: z.array(z.string()).optional() })
+    .strictObject({
+      severity: severity.optional(),
+      where: z.string().min(1).optional(),
+      enabled: z.boolean().optional(),
+      tags: z.array(z.string()).optional(),
+      error_if: condition.optional(),
+      warn_if: condition.optional(),
+    })
     .optional(),
 };
 const argSchemas = {
@@ -137,7 +150,10 @@ export function collectTests(project: Pick<Project, 'nodes'>, quality: Partial<Q
   for (const node of project.nodes.values()) {
     if (!node.config.enabled) continue;
     if (node.kind === 'assertion') {
-      add({ name: node.name, model: node.id, kind: 'singular', args: {}, severity: node.config.severity ?? 'error', dependsOn: [...node.refs], file: node.displayPath }, false);
+      const test: TestDef = { name: node.name, model: node.id, kind: 'singular', args: {}, severity: node.config.severity ?? 'error', dependsOn: [...node.refs], file: node.displayPath };
+      if (node.config.error_if !== undefined) test.errorIf = checkCondition(node.config.error_if, `${node.displayPath}: config error_if`);
+      if (node.config.warn_if !== undefined) test.warnIf = checkCondition(node.config.warn_if, `${node.displayPath}: config warn_if`);
+      add(test, false);
       continue;
     }
     for (const raw of node.tests) {
@@ -197,7 +213,9 @@ function makeTest(
     severity: Severity;
     where: string;
     column_name: string;
-    config: { severity?: Severity; where?: string; enabled?: boolean };
+    error_if: string;
+    warn_if: string;
+    config: { severity?: Severity; where?: string; enabled?: boolean; error_if?: string; warn_if?: string };
     columns: string[];
     combination_of_columns: string[];
     values: (string | number | boolean)[];
@@ -222,10 +240,14 @@ function makeTest(
     dependsOn: [node.id],
     file: raw.file,
   };
-  const extra: { column?: string; where?: string } = {};
+  const extra: { column?: string; where?: string; errorIf?: string; warnIf?: string } = {};
   if (columnName !== undefined) extra.column = columnName;
   const filter = args.config?.where ?? args.where;
   if (filter !== undefined) extra.where = filter;
+  const errorIf = args.config?.error_if ?? args.error_if;
+  if (errorIf !== undefined) extra.errorIf = checkCondition(errorIf, `${where}: test ${written}: error_if`);
+  const warnIf = args.config?.warn_if ?? args.warn_if;
+  if (warnIf !== undefined) extra.warnIf = checkCondition(warnIf, `${where}: test ${written}: warn_if`);
 
   let test: TestDef;
   let suffix: string[] = [];
@@ -293,6 +315,49 @@ function makeTest(
   }
   test.name = args.name ?? testName(kind, node.name, columnName, suffix);
   return { test, custom: args.name !== undefined };
+}
+
+const CONDITION = /^\s*(>=|<=|!=|<>|==|=|>|<)\s*(\d+(?:\.\d+)?)\s*$/;
+const BETWEEN = /^\s*(not\s+)?between\s+(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)\s*$/i;
+
+/** An `error_if` / `warn_if` condition as dbt writes them (`>10`, `!= 0`, `between 5 and 10`), or an error naming where it was written. */
+function checkCondition(text: string, label: string): string {
+  if (CONDITION.test(text) || BETWEEN.test(text)) return text.trim();
+  throw new ModelError('TEST_INVALID', `${label}: "${text}" is not a condition on the number of failures (write e.g. ">10", "!=0", ">=1" or "between 5 and 10")`);
+}
+
+function conditionHolds(condition: string, failures: number): boolean {
+  const between = BETWEEN.exec(condition);
+  if (between) {
+    const inside = failures >= Number(between[2]) && failures <= Number(between[3]);
+    return between[1] ? !inside : inside;
+  }
+  const m = CONDITION.exec(condition)!;
+  const n = Number(m[2]);
+  switch (m[1]) {
+    case '>':
+      return failures > n;
+    case '>=':
+      return failures >= n;
+    case '<':
+      return failures < n;
+    case '<=':
+      return failures <= n;
+    case '=':
+    case '==':
+      return failures === n;
+    default:
+      return failures !== n;
+  }
+}
+
+/**
+ * A test's status from its failures, as dbt decides it: `severity: error` checks `error_if` first
+ * (→ `fail`), then `warn_if` (→ `warn`); `severity: warn` checks only `warn_if`. Both default to `!=0`.
+ */
+export function testStatus(test: Pick<TestDef, 'severity' | 'errorIf' | 'warnIf'>, failures: number): 'pass' | 'warn' | 'fail' {
+  if (test.severity === 'error' && conditionHolds(test.errorIf ?? '!=0', failures)) return 'fail';
+  return conditionHolds(test.warnIf ?? '!=0', failures) ? 'warn' : 'pass';
 }
 
 /** How a relationships test names a source parent in `args.to` (node ids never hold a colon). */

@@ -148,6 +148,54 @@ models:
   });
 });
 
+describe('error_if and warn_if (dbt: severity error checks error_if, then warn_if; severity warn only warn_if; both default !=0)', () => {
+  it('decide a test status from its failures, in YAML and in a singular test, in a build and in lake.test()', async () => {
+    const { lake } = await projectLake({
+      // 3 NULL values of v, 1 of w.
+      'seeds/src.csv': 'k,v,w\n1,,1\n2,,2\n3,,\n4,4,4\n',
+      'trusted/t.sql': `select k, v, w from {{ ref('src') }}`,
+      'assertions/three_rows.sql': `{{ config(error_if='>5', warn_if='>=3') }}select * from {{ ref('t') }} where k < 4`,
+      'trusted/_t.yml': `version: 2
+models:
+  - name: t
+    columns:
+      - name: v
+        tests:
+          - not_null: { name: v_error_above_10, config: { error_if: ">10" } }
+          - not_null: { name: v_error_above_2, config: { error_if: ">2" } }
+          - not_null: { name: v_quiet_below_5, config: { error_if: ">10", warn_if: ">5" } }
+          - not_null: { name: v_warn_between, config: { severity: warn, warn_if: "between 2 and 3" } }
+          - not_null: { name: v_warn_ignores_error_if, severity: warn, error_if: "!=0", warn_if: ">100" }
+      - name: w
+        tests:
+          - not_null: { name: w_error_at_least_1, config: { error_if: ">=1" } }
+`,
+    });
+    const r = await lake.build();
+    const statuses = (tests: { name: string; status: string; failures: number }[]) =>
+      Object.fromEntries(tests.filter((t) => t.name !== 'quality_score_trusted_t').map((t) => [t.name, `${t.status} ${t.failures}`]));
+    const expected = {
+      three_rows: 'warn 3',
+      v_error_above_10: 'warn 3',
+      v_error_above_2: 'fail 3',
+      v_quiet_below_5: 'pass 3',
+      v_warn_between: 'warn 3',
+      v_warn_ignores_error_if: 'pass 3',
+      w_error_at_least_1: 'fail 1',
+    };
+    expect(statuses(r.tests)).toEqual(expected);
+    expect(statuses(await lake.test())).toEqual(expected);
+  });
+
+  it('a condition that is not one on the number of failures is an error naming the file', async () => {
+    const { lake } = await projectLake({
+      'trusted/t.sql': 'select 1 as v',
+      'trusted/_t.yml': 'version: 2\nmodels:\n  - name: t\n    columns:\n      - name: v\n        tests:\n          - not_null: { config: { warn_if: "many" } }\n',
+    });
+    await expect(lake.build()).rejects.toThrow(/models\/trusted\/_t\.yml line 7: .*warn_if: "many" is not a condition/);
+  });
+});
+
 describe('a data test is one statement', () => {
   const project = (yml: string) => ({
     'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
