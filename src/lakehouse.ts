@@ -560,7 +560,7 @@ export class Lakehouse {
     const runId = newRunId();
     const startedAt = new Date();
     const { discover, testsFor, absentNodes, notRunWarnings, recordedGates, projectSubjects } = await import('./transform/build.js');
-    const { selectNodes } = await import('./transform/select.js');
+    const { selectForTest } = await import('./transform/select.js');
     // A project that does not compile is a failed test run; a selector matching nothing is a usage error, not a run.
     let project: Awaited<ReturnType<typeof discover>> | undefined;
     let broken: unknown;
@@ -569,21 +569,22 @@ export class Lakehouse {
     } catch (error) {
       broken = error;
     }
-    const selected = project ? selectNodes(project, options.select) : undefined;
+    const picked = project ? selectForTest(project, options.select) : undefined;
+    const selected = picked?.nodes;
     await this.metrics.startRun(runId, 'test', startedAt);
     let finishing = false;
     try {
-      if (!project || !selected) throw broken;
+      if (!project || !picked) throw broken;
       // As a build picks them: a test reading a model the published catalog does not hold (a model
       // waiting for its first extract, never built) is not run, with the build's warning.
       const published = await this.readPublished();
       const untestable = new Set(absentNodes(project, (id) => published.models.has(id)));
-      const tests = testsFor(project, selected, untestable);
-      const notRun = notRunWarnings(project, selected, untestable, new Set());
+      const tests = testsFor(project, selected, untestable, picked.tests);
+      const notRun = notRunWarnings(project, selected, untestable, new Set(), picked.tests);
       for (const warning of notRun) this.logger.child({ runId }).warn(warning);
       const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }), await this.metrics.bronzeVisibility());
       // The quality gates as the last build scored the published models.
-      results.push(...recordedGates(project, new Set([...selected].filter((id) => !untestable.has(id))), await this.metrics.lastScores(), this.options.quality));
+      results.push(...recordedGates(project, new Set([...(selected ?? [])].filter((id) => !untestable.has(id))), await this.metrics.lastScores(), this.options.quality));
       const failed = results.some((t) => t.status === 'fail' || t.status === 'error');
       finishing = true;
       await this.finishWithAlerts(runId, { status: failed ? 'partial' : 'success', rows: 0, result: results }, { tests: results }, { tests: results, project: projectSubjects(project) }, this.logger.child({ runId }));

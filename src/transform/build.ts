@@ -204,9 +204,15 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   }
 }
 
-/** Tests whose model is selected and whose inputs were all built (assertions: one of whose refs is selected, or that ref nothing). */
-export function testsFor(project: Project, selected: Set<string>, unusable: Set<string>): TestDef[] {
-  return project.tests.filter((t) => (selected.has(t.model) || t.kind === 'singular') && testInputs(project, t).every((d) => !unusable.has(d)) && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0));
+/**
+ * Tests whose model is selected and whose inputs were all built (assertions: one of whose refs is
+ * selected, or that ref nothing), and the tests picked by name (`lake.test`; `selected` is then
+ * undefined when no model or seed was selected).
+ */
+export function testsFor(project: Project, selected: Set<string> | undefined, unusable: Set<string>, named?: ReadonlySet<string>): TestDef[] {
+  const bySelection = (t: TestDef): boolean =>
+    selected !== undefined && (selected.has(t.model) || t.kind === 'singular') && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0);
+  return project.tests.filter((t) => (named?.has(t.name) || bySelection(t)) && testInputs(project, t).every((d) => !unusable.has(d)));
 }
 
 /** Nodes a test could read that the catalog (`has`) does not hold: neither built nor carried over. */
@@ -215,9 +221,9 @@ export function absentNodes(project: Project, has: (id: string) => boolean): str
 }
 
 /** A warning for each test of the selection left out because it reads an untestable node. */
-export function notRunWarnings(project: Project, selected: Set<string>, untestable: Set<string>, unbuilt: Set<string>): string[] {
+export function notRunWarnings(project: Project, selected: Set<string> | undefined, untestable: Set<string>, unbuilt: Set<string>, named?: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  for (const t of testsFor(project, selected, new Set())) {
+  for (const t of testsFor(project, selected, new Set(), named)) {
     const missing = testInputs(project, t).find((d) => untestable.has(d));
     if (missing !== undefined) out.push(`test ${t.name} not run: ${missing} ${unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet'}`);
   }

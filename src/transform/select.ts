@@ -51,6 +51,37 @@ export function selectNodes(project: Pick<Project, 'nodes'>, selectors: string[]
   return selected;
 }
 
+/**
+ * `lake.test`'s selection, as `dbt test --select`: a word that names a test (`not_null_t_v`) or a
+ * singular test (`no_big_k`, `assertions.no_big_k`), and no model or seed, picks that test; the
+ * other words select nodes as `selectNodes` does (`nodes` is undefined when every word named a test).
+ */
+export function selectForTest(project: Pick<Project, 'nodes' | 'tests'>, selectors: string[] | undefined): { nodes: Set<string> | undefined; tests: Set<string> } {
+  const words = (selectors ?? []).flatMap((s) => s.split(/\s+/)).filter((s) => s.length > 0);
+  const nodeNames = new Set([...project.nodes.values()].filter((n) => n.kind !== 'assertion' && n.config.enabled).flatMap((n) => [n.name, n.id]));
+  const testOf = new Map<string, string>();
+  for (const t of project.tests) {
+    testOf.set(t.name, t.name);
+    if (t.kind === 'singular') testOf.set(t.model, t.name);
+  }
+  const tests = new Set<string>();
+  const rest: string[] = [];
+  for (const word of words) {
+    const test = nodeNames.has(word) ? undefined : testOf.get(word);
+    if (test !== undefined) tests.add(test);
+    else rest.push(word);
+  }
+  if (words.length > 0 && rest.length === 0) return { nodes: undefined, tests };
+  try {
+    return { nodes: selectNodes(project, rest), tests };
+  } catch (error) {
+    // A word that is no node may be a misspelt test: the message offers the closest of both.
+    const word = rest.find((w) => !/[:+]/.test(w) && !nodeNames.has(w));
+    if (!(error instanceof ConfigError) || word === undefined || !error.message.startsWith(`selector "${word}" `)) throw error;
+    throw new ConfigError(`selector "${word}" matches no enabled model, seed or test${didYouMean(word, [...nodeNames, ...testOf.keys()])}`);
+  }
+}
+
 function match(core: string, word: string, pool: ProjectNode[]): string[] {
   const colon = core.indexOf(':');
   if (colon === -1) {

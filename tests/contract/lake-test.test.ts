@@ -70,3 +70,39 @@ models:
     expect(alert!.message).toMatch(/shop_id/);
   });
 });
+
+describe('lake.test({ select }) by test name, as `dbt test --select <test or singular test>`', () => {
+  const project = {
+    'seeds/src.csv': 'k,v\n1,\n2,2\n',
+    'trusted/t.sql': `select k, v from {{ ref('src') }}`,
+    'trusted/u.sql': `select k from {{ ref('src') }}`,
+    'assertions/no_big_k.sql': `select * from {{ ref('t') }} where k > 1`,
+    'assertions/always_ok.sql': `select 1 where false`,
+    'trusted/_t.yml': `version: 2
+models:
+  - name: t
+    columns:
+      - name: v
+        tests: [not_null]
+      - name: k
+        tests: [unique]
+  - name: u
+    columns:
+      - name: k
+        tests: [not_null]
+`,
+  };
+
+  it('runs just the named tests (a generic test by its name, a singular test by its file name), alone or with models', async () => {
+    const { lake } = await projectLake(project);
+    await lake.build();
+    const names = (tests: { name: string; status: string }[]) => tests.map((t) => `${t.name}:${t.status}`).sort();
+    expect(names(await lake.test({ select: ['not_null_t_v'] }))).toEqual(['not_null_t_v:fail']);
+    expect(names(await lake.test({ select: ['no_big_k'] }))).toEqual(['no_big_k:fail']);
+    const mixed = names(await lake.test({ select: ['assertions.no_big_k', 'u'] }));
+    expect(mixed).toEqual(expect.arrayContaining(['no_big_k:fail', 'not_null_u_k:pass', 'quality_score_trusted_u:pass']));
+    expect(mixed.filter((n) => n.includes('_t_'))).toEqual([]);
+    // A name that is neither a node nor a test is still a usage error naming it.
+    await expect(lake.test({ select: ['not_null_t_vv'] })).rejects.toThrow(/selector "not_null_t_vv" matches no enabled model, seed or test.*not_null_t_v/);
+  });
+});
