@@ -205,13 +205,14 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
 }
 
 /**
- * Tests whose model is selected and whose inputs were all built (assertions: one of whose refs is
- * selected, or that ref nothing), and the tests picked by name (`lake.test`; `selected` is then
- * undefined when no model or seed was selected).
+ * Tests reading a selected node — their model, or the parent of a relationships test, as dbt's
+ * eager indirect selection picks them (assertions: one of whose refs is selected, or that ref
+ * nothing) — whose inputs were all built, and the tests picked by name (`lake.test`; `selected`
+ * is then undefined when no model or seed was selected).
  */
 export function testsFor(project: Project, selected: Set<string> | undefined, unusable: Set<string>, named?: ReadonlySet<string>): TestDef[] {
   const bySelection = (t: TestDef): boolean =>
-    selected !== undefined && (selected.has(t.model) || t.kind === 'singular') && (t.kind !== 'singular' || t.dependsOn.some((d) => selected.has(d)) || t.dependsOn.length === 0);
+    selected !== undefined && (t.dependsOn.some((d) => selected.has(d)) || (t.kind === 'singular' && t.dependsOn.length === 0));
   return project.tests.filter((t) => (named?.has(t.name) || bySelection(t)) && testInputs(project, t).every((d) => !unusable.has(d)));
 }
 

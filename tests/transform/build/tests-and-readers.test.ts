@@ -196,6 +196,31 @@ models:
   });
 });
 
+describe('selecting the parent of a relationships test (dbt indirect selection, eager: a test runs when any model it reads is selected)', () => {
+  it('runs the relationships test of an unselected child in build({ select }) and lake.test({ select })', async () => {
+    const { lake, models } = await projectLake({
+      'seeds/stores.csv': 'store\na\nb\n',
+      'marts/dim_stores.sql': `select store from {{ ref('stores') }}`,
+      'marts/fct_sales.sql': `select 'b' as store, 10 as amount`,
+      'marts/_m.yml': `version: 2
+models:
+  - name: fct_sales
+    columns:
+      - name: store
+        tests:
+          - relationships: { to: "ref('dim_stores')", field: store }
+`,
+    });
+    expect((await lake.build()).tests.find((t) => t.kind === 'relationships')).toMatchObject({ status: 'pass' });
+    // dim_stores loses store b: fct_sales now holds an orphan, and the build of dim_stores must say so.
+    writeFiles(models, { 'marts/dim_stores.sql': `select store from {{ ref('stores') }} where store <> 'b'` });
+    const r = await lake.build({ select: ['dim_stores'] });
+    expect(r.tests.find((t) => t.kind === 'relationships')).toMatchObject({ name: 'relationships_fct_sales_store__store__dim_stores', status: 'fail', failures: 1 });
+    expect(r.status).toBe('partial');
+    expect((await lake.test({ select: ['dim_stores'] })).find((t) => t.kind === 'relationships')).toMatchObject({ status: 'fail', failures: 1 });
+  });
+});
+
 describe('a data test is one statement', () => {
   const project = (yml: string) => ({
     'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
