@@ -103,6 +103,9 @@ const common = {
   column_name: z.string().min(1).optional(),
   error_if: condition.optional(),
   warn_if: condition.optional(),
+  // dbt's documentation properties of a test: kept out of the test (they change nothing it runs).
+  description: z.string().optional(),
+  meta: z.record(z.string(), z.unknown()).optional(),
   config: z
     .strictObject({
       severity: severity.optional(),
@@ -111,6 +114,7 @@ const common = {
       tags: z.array(z.string()).optional(),
       error_if: condition.optional(),
       warn_if: condition.optional(),
+      meta: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
 };

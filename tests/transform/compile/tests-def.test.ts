@@ -140,6 +140,29 @@ describe('test definitions from YAML and assertions', () => {
   });
 });
 
+describe("dbt's documentation properties of a test", () => {
+  it('a test may carry meta (in config or beside the arguments) and a description, as dbt allows; they do not change the test', async () => {
+    const p = await project({
+      'marts/m.sql': 'select 1 as id',
+      'marts/_m.yml': `version: 2
+models:
+  - name: m
+    columns:
+      - name: id
+        data_tests:
+          - not_null: { config: { meta: { owner: data-team } } }
+          - unique:
+              description: ids are the grain
+              meta: { slack: "#alerts" }
+`,
+    });
+    expect(p.tests.map((t) => [t.name, t.kind, t.severity])).toEqual([
+      ['not_null_m_id', 'not_null', 'error'],
+      ['unique_m_id', 'unique', 'error'],
+    ]);
+  });
+});
+
 describe('testSql on a real DuckDB', () => {
   async function runAll(p: Project, setup: string[]): Promise<Record<string, { failures: unknown; measured: unknown }>> {
     const db = await memoryDb();
