@@ -10,7 +10,7 @@
  * | uniqueness   | 1 − duplicates / rows of the `unique` tests |
  * | validity     | 1 − failures / rows of the `accepted_values` tests |
  * | accuracy     | rows kept / (kept + rejected by `reject_if` range rules) |
- * | conformity   | share of values matching their format: EAN/GTIN, CEP, UF (or BR-UF), by column name |
+ * | conformity   | share of values matching their format: EAN/GTIN, CEP, UF (or BR-UF), `*_date` (a real ISO date), by column name |
  * | consistency  | 1 − failures / rows of the `expression` tests (cross-column rules) |
  * | integrity    | 1 − orphans / rows of the `relationships` tests |
  * | timeliness   | share of the sources it reads with a successful extract inside the warn window |
@@ -46,6 +46,11 @@ const FORMATS: { match: RegExp; check: (col: string) => string }[] = [
     // Bare (`SP`) or as ISO 3166-2 writes it (`BR-SP`, Mercado Livre's `address.state`).
     check: (c) =>
       `regexp_replace(CAST(${c} AS VARCHAR), '^BR-', '') IN ('AC','AL','AP','AM','BA','CE','DF','ES','GO','MA','MT','MS','MG','PA','PB','PR','PE','PI','RJ','RN','RS','RO','RR','SC','SP','SE','TO')`,
+  },
+  {
+    // `*_date` columns are calendar dates (DESIGN "Models"): typed DATE, or text in ISO form naming a real day ('2024-02-30' is none).
+    match: /(^|_)date$/,
+    check: (c) => `(regexp_full_match(CAST(${c} AS VARCHAR), '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND try_cast(CAST(${c} AS VARCHAR) AS DATE) IS NOT NULL)`,
   },
 ];
 

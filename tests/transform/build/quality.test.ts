@@ -120,6 +120,17 @@ describe('dimensions against hand-computed numbers', () => {
     expect(q!.conformity).toBeCloseTo(6 / 8);
   });
 
+  it('a *_date column conforms when it holds real calendar dates (DESIGN: conformity covers dates), typed or as ISO text', async () => {
+    const { lake } = await projectLake({
+      // sale_date (text): '2024-01-31' conforms; '2024-02-30' (no such day) and '31/01/2024' do not; NULL is not judged.
+      // order_date (DATE): both conform.
+      'trusted/tru_sales.sql': `select * from (values (1, '2024-01-31', DATE '2024-01-31'), (2, '2024-02-30', DATE '2024-02-01'), (3, '31/01/2024', NULL), (4, NULL, NULL)) as t(id, sale_date, order_date)`,
+    });
+    expect((await lake.build()).status).toBe('success');
+    const [q] = await lake.query(`select conformity from marts.mart_data_quality where model = 'trusted.tru_sales'`);
+    expect(q!.conformity).toBeCloseTo(3 / 5);
+  });
+
   it('a state as Mercado Livre sends it (BR-SP, ISO 3166-2) conforms as its bare UF does; an unknown one does not', async () => {
     const { lake } = await projectLake({
       'trusted/tru_seller.sql': `select * from (values (1, 'BR-SP', 'SP'), (2, 'BR-RJ', 'RJ'), (3, 'BR-XX', 'XX')) t(seller_id, state, state_uf)`,
