@@ -211,8 +211,13 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
  * is then undefined when no model or seed was selected).
  */
 export function testsFor(project: Project, selected: Set<string> | undefined, unusable: Set<string>, named?: ReadonlySet<string>): TestDef[] {
+  const pool = [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && n.config.enabled);
+  const everything = selected !== undefined && pool.every((n) => selected.has(n.id));
+  const readSources = new Set(pool.filter((n) => selected?.has(n.id)).flatMap((n) => n.sources.map((u) => `${u.source}.${u.dataset}`)));
+  // An assertion that refs no model runs with the whole project, or with a selected model reading one of its sources.
+  const sourceOnly = (t: TestDef): boolean => everything || (project.nodes.get(t.model)?.sources ?? []).some((u) => readSources.has(`${u.source}.${u.dataset}`));
   const bySelection = (t: TestDef): boolean =>
-    selected !== undefined && (t.dependsOn.some((d) => selected.has(d)) || (t.kind === 'singular' && t.dependsOn.length === 0));
+    selected !== undefined && (t.dependsOn.some((d) => selected.has(d)) || (t.kind === 'singular' && t.dependsOn.length === 0 && sourceOnly(t)));
   return project.tests.filter((t) => (named?.has(t.name) || bySelection(t)) && testInputs(project, t).every((d) => !unusable.has(d)));
 }
 

@@ -221,6 +221,27 @@ models:
   });
 });
 
+describe('a singular test that refs no model (reads a source only)', () => {
+  it('runs with the selection of a model reading that source, or of everything, and not with an unrelated model', async () => {
+    const { lake } = await projectLake({
+      'seeds/stores.csv': 'store\na\n',
+      'marts/dim_stores.sql': `select store from {{ ref('stores') }}`,
+      'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
+      'assertions/no_free_prices.sql': `select * from {{ source('shop', 'prices') }} where price <= 0`,
+    });
+    await lake.extract([prices([['a', '1', 0]])]);
+    const names = (tests: { name: string; status: string }[]) => tests.map((t) => `${t.name}:${t.status}`);
+    expect(names((await lake.build()).tests)).toContain('no_free_prices:fail');
+    // dim_stores reads no price: a failing price assertion does not make its build partial.
+    const dim = await lake.build({ select: ['dim_stores'], fullRefresh: true });
+    expect(names(dim.tests)).not.toContain('no_free_prices:fail');
+    expect(dim.status).toBe('success');
+    expect(names(await lake.test({ select: ['dim_stores'] }))).not.toContain('no_free_prices:fail');
+    expect(names(await lake.test({ select: ['stg_prices'] }))).toContain('no_free_prices:fail');
+    expect(names(await lake.test({ select: ['source:shop'] }))).toContain('no_free_prices:fail');
+  });
+});
+
 describe('a data test is one statement', () => {
   const project = (yml: string) => ({
     'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
