@@ -145,8 +145,9 @@ describe('buildReport', () => {
     expect(alerts).toContain('fewer rows than usual');
     expect(alerts).not.toContain('resolved/one');
     const tests = section(html, 'tests');
-    // 2 YAML tests plus the engine's quality gates of the 4 trusted/mart models.
-    expect(tests).toMatch(/6 tests — 5 pass, 1 warn, 0 fail, 0 error/);
+    // 2 YAML tests plus the engine's quality gates of the 5 trusted/mart models with a measured
+    // dimension (fct_shop_orders has one since conformity judges its *_date columns).
+    expect(tests).toMatch(/7 tests — 6 pass, 1 warn, 0 fail, 0 error/);
     expect(tests).toContain('accepted_values');
     const quality = section(html, 'quality');
     expect(quality).toContain('below the gate');
