@@ -8,27 +8,15 @@
  * your app's credentials from the environment:
  *   auth: { clientId: process.env.ML_CLIENT_ID!, clientSecret: process.env.ML_CLIENT_SECRET!, refreshToken: process.env.ML_REFRESH_TOKEN! }
  */
-import { createHash, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lakehouse, mercadoLivreItems, mercadoLivreOrders, mercadoLivreSeller } from '../src/index.js';
 import { buildMercadoLivreData } from './fixtures/mercadolivre/data.js';
 import { startMercadoLivreServer } from './fixtures/mercadolivre/server.js';
+import { dropOldTokenStores } from './fixtures/mercadolivre/token-stores.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-/**
- * A new refresh token starts a token store of its own (README, Connectors): the last run's store
- * holds a token that run's server issued, never this one's. As the README says, delete the old
- * store once the new one works.
- */
-function dropOldTokenStores(root: string, auth: { clientId: string; refreshToken: string }): void {
-  const dir = path.join(root, 'state', 'tokens');
-  const current = `mercadolivre-${auth.clientId}-${createHash('sha256').update(auth.refreshToken).digest('hex').slice(0, 12)}.json`;
-  const mine = new RegExp(`^mercadolivre-${auth.clientId}(-[0-9a-f]{12})?\\.json$`);
-  for (const f of fs.readdirSync(dir)) if (mine.test(f) && f !== current) fs.rmSync(path.join(dir, f), { force: true });
-}
 
 const data = buildMercadoLivreData();
 // A new loopback server each run, so a new refresh token: it starts a new token store, and the

@@ -10,7 +10,7 @@
  *
  * Point it at a real store by changing one line: `baseUrl: 'https://www.bistek.com.br'`.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
@@ -19,22 +19,11 @@ import { buildVtexCatalog } from './fixtures/vtex/catalog.js';
 import { startVtexServer } from './fixtures/vtex/server.js';
 import { buildMercadoLivreData } from './fixtures/mercadolivre/data.js';
 import { startMercadoLivreServer } from './fixtures/mercadolivre/server.js';
+import { dropOldTokenStores } from './fixtures/mercadolivre/token-stores.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(process.env.DUCKHOUSE_ROOT ?? 'data');
 const started = performance.now();
-
-/**
- * A new refresh token starts a token store of its own (README, Connectors): the last run's store
- * holds a token that run's server issued, never this one's. As the README says, delete the old
- * store once the new one works.
- */
-function dropOldTokenStores(root: string, auth: { clientId: string; refreshToken: string }): void {
-  const dir = path.join(root, 'state', 'tokens');
-  const current = `mercadolivre-${auth.clientId}-${createHash('sha256').update(auth.refreshToken).digest('hex').slice(0, 12)}.json`;
-  const mine = new RegExp(`^mercadolivre-${auth.clientId}(-[0-9a-f]{12})?\\.json$`);
-  for (const f of fs.readdirSync(dir)) if (mine.test(f) && f !== current) fs.rmSync(path.join(dir, f), { force: true });
-}
 
 /** 09:00 in São Paulo, `daysAgo` days before today. */
 function morning(daysAgo: number): Date {
