@@ -14,6 +14,7 @@ import { bronzeDatasets, noBronzeDataset } from './bronze/datasets.js';
 import type { Lakehouse, OpenOptions, AnySource, Row, RunResult } from './index.js';
 import type { PlainValue } from './db/values.js';
 import type { TypeNode } from './db/type-string.js';
+import { quoteIdent } from './db/quote.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -263,8 +264,6 @@ function printsAsText(type: TypeNode, top = true): boolean {
   }
 }
 
-const quoteName = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-
 /**
  * Rows of the query for the table and CSV output: columns holding a MAP or an INTERVAL, or a
  * DECIMAL, come back as DuckDB's text for them (`{a=1, b=NULL}`, `1 year 2 months`, `1.50`), as
@@ -285,7 +284,7 @@ async function textRows(lake: Lakehouse, query: string): Promise<Row[]> {
     }
   });
   if (text.length === 0) return lake.query(query);
-  const casts = text.map((d) => `CAST(${quoteName(String(d.column_name))} AS VARCHAR) AS ${quoteName(String(d.column_name))}`).join(', ');
+  const casts = text.map((d) => `CAST(${quoteIdent(String(d.column_name))} AS VARCHAR) AS ${quoteIdent(String(d.column_name))}`).join(', ');
   try {
     return await lake.query(`SELECT * REPLACE (${casts}) FROM (${trimmedQuery(query)}\n) AS _duckhouse_q`);
   } catch {
