@@ -131,6 +131,17 @@ describe('dimensions against hand-computed numbers', () => {
     expect(q!.conformity).toBeCloseTo(3 / 5);
   });
 
+  it('a DATE-typed *_date column is judged as its text would be: BC, infinite and five-digit years do not conform', async () => {
+    const { lake } = await projectLake({
+      // The typed check is a range, not the text match (which cost ~40 ms a build on 1M rows);
+      // it must agree with the text form: DuckDB prints these as '0001-01-01 (BC)', 'infinity', '10000-01-01'.
+      'trusted/tru_days.sql': `select * from (values (DATE '2024-01-31'), (DATE '0001-01-01'), (DATE '9999-12-31'), (DATE '0001-01-01 (BC)'), (DATE 'infinity'), (DATE '-infinity'), (DATE '10000-01-01'), (NULL::DATE)) as t(sale_date)`,
+    });
+    expect((await lake.build()).status).toBe('success');
+    const [q] = await lake.query(`select conformity from marts.mart_data_quality where model = 'trusted.tru_days'`);
+    expect(q!.conformity).toBeCloseTo(3 / 7);
+  });
+
   it('a state as Mercado Livre sends it (BR-SP, ISO 3166-2) conforms as its bare UF does; an unknown one does not', async () => {
     const { lake } = await projectLake({
       'trusted/tru_seller.sql': `select * from (values (1, 'BR-SP', 'SP'), (2, 'BR-RJ', 'RJ'), (3, 'BR-XX', 'XX')) t(seller_id, state, state_uf)`,
