@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
 import { LockError } from '../errors.js';
+import { metricsFileError } from './corrupt.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED } from './schema.js';
 import { currentProcess } from './process-identity.js';
@@ -319,30 +320,39 @@ export class MetricsDb {
     let committed!: (out: T) => void;
     const early = new Promise<T>((resolve) => (committed = resolve));
     const whole = serialized(file, async () => {
-      const { connection: c } = await this.connectHost();
-      await this.attach(c, file);
       try {
-        await c.run(`USE ${METRICS_ALIAS}`);
-        if (!this.initialized) {
-          for (const ddl of METRICS_DDL) await c.run(ddl);
-          await dropKeys(c, file);
-          this.initialized = true;
-        }
-        await c.run('BEGIN TRANSACTION');
-        try {
-          const out = await fn(c);
-          await c.run('COMMIT');
-          if (settle === 'committed') committed(out);
-          return out;
-        } catch (error) {
-          await c.run('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
-      } finally {
-        await this.detach(c);
+        return await this.attachedTransaction(file, fn, settle, committed);
+      } catch (error) {
+        throw metricsFileError(file, error);
       }
     });
     return settle === 'committed' ? Promise.race([early, whole]) : whole;
+  }
+
+  /** One transaction on the attached file (see `inTransaction`), inside the file's queue. */
+  private async attachedTransaction<T>(file: string, fn: (c: DuckDBConnection) => Promise<T>, settle: 'committed' | 'detached', committed: (out: T) => void): Promise<T> {
+    const { connection: c } = await this.connectHost();
+    await this.attach(c, file);
+    try {
+      await c.run(`USE ${METRICS_ALIAS}`);
+      if (!this.initialized) {
+        for (const ddl of METRICS_DDL) await c.run(ddl);
+        await dropKeys(c, file);
+        this.initialized = true;
+      }
+      await c.run('BEGIN TRANSACTION');
+      try {
+        const out = await fn(c);
+        await c.run('COMMIT');
+        if (settle === 'committed') committed(out);
+        return out;
+      } catch (error) {
+        await c.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await this.detach(c);
+    }
   }
 
   private async attach(c: DuckDBConnection, file: string): Promise<void> {

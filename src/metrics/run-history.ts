@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
+import { metricsFileError } from './corrupt.js';
 import { redactString } from '../redact.js';
 import { didYouMean } from '../transform/suggest.js';
 import { currentProcess, isAlive } from './process-identity.js';
@@ -284,30 +285,34 @@ export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRe
 /** The latest `limit` runs recorded in the metrics database `file` (absolute), newest first. */
 export async function readRuns(file: string, limit: number, lockTimeoutMillis: number, results = true, otherHostAbandonHours = OTHER_HOST_ABANDON_HOURS): Promise<RunRecord[]> {
   if (!fs.existsSync(file)) return [];
-  return serialized(file, async () => {
-    const db = bindings();
-    const database = await openReadOnly(db, file, lockTimeoutMillis);
-    let connection: Bindings.Connection | undefined;
+  return serialized(file, () => readRunsNow(file, limit, lockTimeoutMillis, results, otherHostAbandonHours).catch((error: unknown) => {
+    throw metricsFileError(file, error);
+  }));
+}
+
+async function readRunsNow(file: string, limit: number, lockTimeoutMillis: number, results: boolean, otherHostAbandonHours: number): Promise<RunRecord[]> {
+  const db = bindings();
+  const database = await openReadOnly(db, file, lockTimeoutMillis);
+  let connection: Bindings.Connection | undefined;
+  try {
+    connection = await db.connect(database);
+    let result: Bindings.Result;
     try {
-      connection = await db.connect(database);
-      let result: Bindings.Result;
-      try {
-        result = await db.query(connection, SELECT_RUNS(limit, results));
-      } catch (error) {
-        // A metrics file created by a process killed before its first table: no runs yet.
-        if (/Table with name runs does not exist/i.test((error as Error).message)) return [];
-        throw error;
-      }
-      const runs = varcharColumn(db, result).map((json) => JSON.parse(json) as RunJson);
-      const c = connection;
-      const column = async (sql: string): Promise<string[]> => varcharColumn(db, await db.query(c, sql));
-      // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
-      const tables = async (): Promise<Set<string>> => new Set(await column(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`));
-      const dead = await readDeadRuns(file, runs, column, tables, otherHostAbandonHours);
-      return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id)));
-    } finally {
-      if (connection) db.disconnect_sync(connection);
-      db.close_sync(database);
+      result = await db.query(connection, SELECT_RUNS(limit, results));
+    } catch (error) {
+      // A metrics file created by a process killed before its first table: no runs yet.
+      if (/Table with name runs does not exist/i.test((error as Error).message)) return [];
+      throw error;
     }
-  });
+    const runs = varcharColumn(db, result).map((json) => JSON.parse(json) as RunJson);
+    const c = connection;
+    const column = async (sql: string): Promise<string[]> => varcharColumn(db, await db.query(c, sql));
+    // A file of the first versions, not yet opened by this one, has no model_builds or test_results.
+    const tables = async (): Promise<Set<string>> => new Set(await column(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()`));
+    const dead = await readDeadRuns(file, runs, column, tables, otherHostAbandonHours);
+    return runs.map((r) => toRecord(r, file, results, dead.get(r.run_id)));
+  } finally {
+    if (connection) db.disconnect_sync(connection);
+    db.close_sync(database);
+  }
 }
