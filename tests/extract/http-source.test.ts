@@ -10,6 +10,7 @@ import { offsetPaginator, pageNumberPaginator } from '../../src/extract/http/pag
 import type { HttpHostStats } from '../../src/extract/source.js';
 import { FAST_LIMITS, faults, makeRecords, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../helpers/faulty-server.js';
 import { childSource, spawnChild, type ChildConfig } from '../helpers/http-child.js';
+import { readEveryTableWhole } from '../helpers/lake-checks.js';
 import { quarantined } from '../helpers/quarantine.js';
 import { findSecrets } from '../helpers/secret-scan.js';
 import { listFiles, registerCleanup, tempLake } from '../helpers/temp-lake.js';
@@ -308,9 +309,11 @@ describe('incremental httpSource', () => {
     expect(committed[0]!.n).toBe(60);
     child.kill('SIGKILL');
     expect((await finished).signal).toBe('SIGKILL');
+    // The metrics db the child was writing (each record ends in a checkpoint) reads whole, as any client opens it.
+    await lake.close();
+    expect(Object.keys(await readEveryTableWhole(path.join(lake.paths.root, 'metrics', 'runs.duckdb')))).toContain('main.runs');
 
     // Re-run in this process, reopening the lake: the dead child's run is marked abandoned and its cursor lock taken over.
-    await lake.close();
     const reopened = await tempLake({ root: lake.paths.root });
     const rerun = await reopened.extract(childSource(config));
     expect(rerun.sources[0]).toMatchObject({ status: 'success', rows: 240 });

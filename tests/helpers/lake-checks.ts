@@ -127,6 +127,31 @@ export async function readOnlyQuery(file: string, sql: string): Promise<Record<s
   }
 }
 
+/**
+ * Opens a DuckDB file READ_ONLY in its own instance, as any client would (replaying a dead
+ * writer's WAL in memory), and reads every column of every table, so that each data block is
+ * loaded and its checksum verified (`count(*)` alone reads only row-group counts). Returns the
+ * row count per table. Call it while no lake of this process has the file attached.
+ */
+export async function readEveryTableWhole(file: string): Promise<Record<string, number>> {
+  const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY', autoinstall_known_extensions: 'false' });
+  const c = await db.connect();
+  try {
+    const tables = (await c.runAndReadAll(`SELECT schema_name AS s, table_name AS t FROM duckdb_tables() WHERE database_name = current_database() ORDER BY ALL`)).getRowObjectsJS();
+    const out: Record<string, number> = {};
+    for (const { s, t } of tables as { s: string; t: string }[]) {
+      const rel = `"${s.replace(/"/g, '""')}"."${t.replace(/"/g, '""')}"`;
+      const [row] = (await c.runAndReadAll(`SELECT count(*) AS n, count(hash(r)) AS hashed FROM ${rel} AS r`)).getRowObjectsJS();
+      expect(Number(row!.hashed), `${file}: every row of ${s}.${t} reads`).toBe(Number(row!.n));
+      out[`${s}.${t}`] = Number(row!.n);
+    }
+    return out;
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
 /** The runs a process recorded (by its pid), newest first. */
 export async function runsOfPid(lake: Lakehouse, pid: number): Promise<Pick<RunRecord, 'runId' | 'kind' | 'status'>[]> {
   const rows = await lake.metrics.select('SELECT run_id, kind, status FROM runs WHERE pid = $1 ORDER BY started_at DESC', [pid]);

@@ -24,7 +24,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Lakehouse } from '../../src/index.js';
 import { opsSource, runOp, spawnOp, type Op, type OpsConfig } from '../helpers/child-ops.js';
 import { makeRecords, pages, startFaultyServer } from '../helpers/faulty-server.js';
-import { expectWholeParquet, runsOfPid, withMemoryQuery } from '../helpers/lake-checks.js';
+import { expectWholeParquet, readEveryTableWhole, runsOfPid, withMemoryQuery } from '../helpers/lake-checks.js';
 import { writeFiles } from '../helpers/models.js';
 import { FULL, SEED, scaled, seededRandom } from '../helpers/reliability.js';
 import { syntheticItems } from '../helpers/synthetic-source.js';
@@ -256,6 +256,10 @@ describe('SIGKILL at arbitrary moments of every kind of run', () => {
       });
       const tables = await readEveryModel(path.join(root, 'analytics.duckdb'));
       expect(Object.keys(tables).length, `${where}: models in analytics.duckdb`).toBeGreaterThanOrEqual(Object.keys(MODELS).length);
+      // The metrics db, which the dead process may have been checkpointing (each record detaches
+      // it): it opens as any client opens it and every block of every table reads.
+      const metricsTables = await readEveryTableWhole(path.join(root, 'metrics', 'runs.duckdb'));
+      expect(metricsTables['main.runs'], `${where}: runs recorded in metrics/runs.duckdb`).toBeGreaterThan(0);
 
       const lake = await open();
       try {
@@ -419,6 +423,7 @@ describe('a crash during the recovery of a crash', () => {
       const second = spawnOp({ root, models, op: 'build', countFromOpen: true, killAfterFileOp: during });
       const { signal } = await second.exited;
       const where = `trial ${trial}: extract killed at file op ${at}/${ops}, the next open at file op ${during} (${signal ?? 'finished'}), seed ${SEED}`;
+      expect(Object.keys(await readEveryTableWhole(path.join(root, 'metrics', 'runs.duckdb'))), `${where}: metrics/runs.duckdb reads whole`).toContain('main.runs');
       const lake = await Lakehouse.open({ root, models, log: { console: false }, lockTimeoutMillis: LOCK_TIMEOUT_MILLIS });
       try {
         expect(strayTmpFiles(root), where).toEqual([]);
