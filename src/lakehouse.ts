@@ -319,7 +319,7 @@ export class Lakehouse {
       if (rejected) throw rejected.reason;
       results = settled.map((s) => (s as PromiseFulfilledResult<SourceResult>).value);
     } catch (error) {
-      await this.metrics.finishRun(runId, { status: 'failed', error: (error as Error).message }).catch(() => undefined);
+      await this.metrics.finishRun(runId, { status: 'failed', error: (error as Error).message, stopped: true }).catch(() => undefined);
       throw error;
     } finally {
       progress.stop();
@@ -535,7 +535,7 @@ export class Lakehouse {
       // A finish that failed kept the build's own ending in its .finish file: not recorded again as failed.
       if (recorded && !finishing) {
         await recorded.catch(() => undefined);
-        await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
+        await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), stopped: true }).catch(() => undefined);
       }
       throw error;
     } finally {
@@ -591,7 +591,7 @@ export class Lakehouse {
       return { tests: results, notRun };
     } catch (error) {
       // As in build: a failed finish kept the run's own ending in its .finish file.
-      if (!finishing) await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error) }).catch(() => undefined);
+      if (!finishing) await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), stopped: true }).catch(() => undefined);
       throw error;
     }
   }
@@ -693,6 +693,7 @@ export class Lakehouse {
       bytes: sum('bytes'),
       result: { ...run, extract: extract?.runId ?? null, build: build?.runId ?? null },
       error: firstError,
+      stopped: failure !== undefined,
     });
     if (this.options.onRunFinished) {
       try {
@@ -831,7 +832,7 @@ export class Lakehouse {
       result = await fn(env);
     } catch (error) {
       const partial = (error as { result?: unknown }).result;
-      await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), ...(partial ? { result: partial } : {}) }).catch(() => undefined);
+      await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), stopped: true, ...(partial ? { result: partial } : {}) }).catch(() => undefined);
       throw error;
     } finally {
       env.connection.closeSync();

@@ -4,7 +4,10 @@
  * - volume: a run with fewer rows than 80 % of the average of its last 7 successful runs warns;
  * - extraction success: under 95 % of a source's last 20 runs succeeding warns;
  * - schema drift: columns added, removed or retyped between runs warns;
- * - failed sources, failed models and failing tests of a run.
+ * - failed sources, failed models and failing tests of a run;
+ * - a run that stopped before doing its work (it threw: a project that does not compile, a cycle,
+ *   an unknown ref; or its process died and the next open found it `abandoned`): `run_failed`, one
+ *   per run kind (`build`, `extract`…), resolved by the next run of that kind that finishes.
  * A source is its dataset and scope (constant partition values, `store=a`): two stores of one
  * dataset are compared each with its own history, and a stale one is not hidden by a fresh one.
  * An alert stays open (one row) while its condition holds and is resolved when a later check
@@ -134,6 +137,16 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
     if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: t.status === 'error' ? `${t.kind} on ${t.model} errored: ${t.error ?? 'unknown error'}` : `${t.failures} failing (${t.kind} on ${t.model})` });
   }
   return { alerts: alerts.map(redactAlert), checked, ...(project ? { project: { models: [...project.models], tests: [...project.tests] } } : {}) };
+}
+
+/**
+ * The `run_failed` alert of a run of `kind` as it ended, as of `at` (default now): opened (or kept
+ * open, naming this run) with `failure` when it stopped before doing its work, resolved when it
+ * finished (whatever its status: what failed in it has its own alerts).
+ */
+export function applyRunEnd(c: DuckDBConnection, runId: string, kind: string, failure: string | null, at?: Date): Promise<AlertRecord[]> {
+  const alerts: AlertRecord[] = failure === null ? [] : [{ kind: 'run_failed', severity: 'error', subject: kind, message: failure }];
+  return applyAlerts(c, runId, alerts, [{ kind: 'run_failed', subject: kind }], undefined, at);
 }
 
 /** Records an outcome's alerts (`applyAlerts`), as of `at` (default now). */

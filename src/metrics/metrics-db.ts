@@ -9,9 +9,9 @@ import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
 import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
-import { OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
+import { ABANDONED_ERROR, OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
-import { applyOutcome, type RecordedOutcome } from './alerts.js';
+import { applyOutcome, applyRunEnd, type RecordedOutcome } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -83,6 +83,11 @@ export interface FinishFields {
   bytes?: number;
   error?: string | null;
   result?: unknown;
+  /**
+   * The run threw before it could do its work (its `error` says why): opens its kind's `run_failed`
+   * alert. Any other finish resolves it.
+   */
+  stopped?: boolean;
 }
 
 /**
@@ -464,6 +469,8 @@ export class MetricsDb {
   private async recordFinish(runId: string, fields: FinishFields, extra: FinishExtra): Promise<void> {
     await this.transaction(async (c) => {
       await insertFinishExtra(c, runId, extra);
+      const kind = readerRows(await c.runAndReadAll(`SELECT kind FROM runs WHERE run_id = $1`, [runId]))[0]?.kind;
+      if (kind !== undefined) await applyRunEnd(c, runId, String(kind), fields.stopped === true ? (fields.error ?? fields.status) : null);
       await c.run(
         `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
            rows = $3, rejected = $4, files = $5, bytes = $6, error = $7
@@ -652,6 +659,15 @@ export class MetricsDb {
       const dead = [...(await readDeadRuns(this.file, running, query, undefined, this.otherHostAbandonHours)).values()];
       // Its finish's other rows with it, once: the run is no longer `running` once this commits.
       for (const d of dead) if (d.finish?.extra) await insertFinishExtra(c, d.runId, finishExtraOf(d.finish.extra), d.finishedAt);
+      // An abandoned run opens its kind's run_failed alert, unless a run of that kind finished after it.
+      for (const d of dead) {
+        if (d.finish) continue;
+        const kind = String(running.find((r) => r.run_id === d.runId)?.kind);
+        const later = readerRows(
+          await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM runs WHERE kind = $1 AND status NOT IN ('running', 'abandoned') AND finished_at > to_timestamp($2::DOUBLE / 1000)`, [kind, d.finishedAt]),
+        );
+        if (Number(later[0]?.n) === 0) await applyRunEnd(c, d.runId, kind, `abandoned: ${d.error ?? ABANDONED_ERROR}`, new Date(d.finishedAt));
+      }
       if (dead.length > 0) {
         // A dead run ended at its last recorded activity, not when a later process noticed: the
         // report draws a run from its start to its end, and a dead run found days later is not days long.

@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defineSource, z } from '../../src/index.js';
-import { tempLake } from '../helpers/temp-lake.js';
+import { registerCleanup, tempLake } from '../helpers/temp-lake.js';
 import { prices, projectLake } from '../helpers/models.js';
 
 const SECRET = 'SUPERSECRET42xyz';
@@ -181,5 +183,47 @@ describe('freshness (DESIGN: warn after 24 h, error after 72 h without a success
     const failing = defineSource({ source: 'ml', dataset: 'broken', schema: z.object({ id: z.number() }), extract: async function* () { throw new Error('down'); } });
     await lake.extract([failing]);
     expect((await lake.alerts()).filter((a) => a.kind === 'freshness').map((a) => `${a.subject}: ${a.message}`)).toEqual(['ml/broken: never extracted successfully']);
+  });
+});
+
+describe('a run that stops before doing its work opens a run_failed alert, as a failed source or model does', () => {
+  it('a build that throws (an unknown ref) opens a run_failed alert for builds; the next build that finishes resolves it', async () => {
+    const { lake, models } = await projectLake({ 'marts/m.sql': `select * from {{ ref('no_such_model') }}` });
+    await expect(lake.build()).rejects.toThrow(/no_such_model/);
+    const [failed] = await lake.runs({ limit: 1 });
+    expect(failed).toMatchObject({ kind: 'build', status: 'failed' });
+    expect(await lake.alerts()).toEqual([expect.objectContaining({ kind: 'run_failed', severity: 'error', subject: 'build', runId: failed!.runId, message: expect.stringMatching(/no_such_model/) })]);
+    // A second failure keeps the one open row, now naming the latest run.
+    await expect(lake.build()).rejects.toThrow(/no_such_model/);
+    const [again] = await lake.runs({ limit: 1 });
+    expect((await lake.alerts()).map((a) => `${a.kind} ${a.subject} ${a.runId}`)).toEqual([`run_failed build ${again!.runId}`]);
+    fs.writeFileSync(path.join(models, 'marts', 'm.sql'), 'select 1 as id');
+    expect((await lake.build()).status).toBe('success');
+    expect(await lake.alerts()).toEqual([]);
+    expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'run_failed' && a.resolvedAt)).toHaveLength(1);
+  });
+
+  it('a test run that throws (a cycle) opens a run_failed alert for test runs', async () => {
+    const { lake } = await projectLake({ 'marts/a.sql': `select * from {{ ref('b') }}`, 'marts/b.sql': `select * from {{ ref('a') }}` });
+    await expect(lake.test()).rejects.toThrow(/→/);
+    expect(await lake.alerts()).toEqual([expect.objectContaining({ kind: 'run_failed', severity: 'error', subject: 'test' })]);
+  });
+
+  it('a run found abandoned by the next open opens a run_failed alert; the next run of its kind that finishes resolves it', async () => {
+    const { Lakehouse } = await import('../../src/index.js');
+    const lake = await tempLake();
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    await lake.metrics.transaction((c) =>
+      c.run(`INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ('r-dead', 'extract', 'running', TIMESTAMPTZ '2026-01-10 08:00:00+00', $1, $2, 'x')`, [os.hostname(), Number(dead.stdout.trim())]),
+    );
+    const root = lake.paths.root;
+    await lake.close();
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    registerCleanup(() => reopened.close());
+    expect(await reopened.alerts()).toEqual([
+      expect.objectContaining({ kind: 'run_failed', severity: 'error', subject: 'extract', runId: 'r-dead', message: expect.stringMatching(/abandoned/) }),
+    ]);
+    await reopened.extract(defineSource({ source: 'obs', dataset: 'ok', schema: z.object({ i: z.number() }), extract: () => [[{ i: 1 }]] }));
+    expect((await reopened.alerts()).filter((a) => a.kind === 'run_failed')).toEqual([]);
   });
 });
