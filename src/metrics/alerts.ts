@@ -219,9 +219,13 @@ export interface OpenAlert extends AlertRecord {
   resolvedAt: Date | null;
 }
 
+/**
+ * Newest first. Alerts raised in one transaction share `raised_at`: among them errors come
+ * first, then by kind and subject, so the order (and what `limit` keeps) is the same every time.
+ */
 export async function listAlerts(metrics: MetricsDb, options: { open?: boolean; limit?: number }): Promise<OpenAlert[]> {
   const rows = await metrics.select(
-    `SELECT * FROM alerts ${options.open === false ? '' : 'WHERE resolved_at IS NULL'} ORDER BY raised_at DESC LIMIT $1`,
+    `SELECT * FROM alerts ${options.open === false ? '' : 'WHERE resolved_at IS NULL'} ORDER BY raised_at DESC, severity = 'error' DESC, kind, subject, alert_id LIMIT $1`,
     [options.limit ?? 100],
   );
   return rows.map((r) => ({

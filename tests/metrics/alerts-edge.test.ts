@@ -227,3 +227,18 @@ describe('a run that stops before doing its work opens a run_failed alert, as a 
     expect((await reopened.alerts()).filter((a) => a.kind === 'run_failed')).toEqual([]);
   });
 });
+
+describe('the order of alerts raised together', () => {
+  it('alerts raised in one transaction come errors first, then by kind and subject, whatever order they were raised in', async () => {
+    const lake = await tempLake();
+    const partial = (dataset: string) =>
+      defineSource({ source: 'obs', dataset, schema: z.object({ i: z.number() }), extract: async function* () { yield [{ i: 1 }]; throw new Error('cut short'); } });
+    const failing = (dataset: string) => defineSource({ source: 'obs', dataset, schema: z.object({ i: z.number() }), extract() { throw new Error('down'); } });
+    const r = await lake.extract([partial('a'), failing('c'), failing('b')]);
+    expect(r.sources.map((s) => s.status)).toEqual(['partial', 'failed', 'failed']);
+    const wanted = ['source_failed error obs/b', 'source_failed error obs/c', 'source_failed warn obs/a'];
+    const listed = (await lake.alerts()).filter((a) => a.kind === 'source_failed').map((a) => `${a.kind} ${a.severity} ${a.subject}`);
+    expect(listed).toEqual(wanted);
+    expect((await lake.alerts({ limit: 1 })).map((a) => `${a.kind} ${a.severity} ${a.subject}`)).toEqual([expect.stringMatching(/ error /)]);
+  });
+});
