@@ -257,6 +257,8 @@ export class Lakehouse {
       throw new ConfigError(`lake.extract: option "extractedAt" must be a valid Date (got ${String(options.extractedAt)})`);
     }
     const list = Array.isArray(sources) ? sources : [sources];
+    // An extract of nothing is a usage error, not a `success` run that did nothing (as the CLI refuses a config without sources).
+    if (list.length === 0) throw new ConfigError('lake.extract: no sources given (pass a source or a non-empty list of them); no run was recorded');
     list.forEach((s, i) => {
       if (!isSource(s)) throw new ConfigError(`lake.extract: sources[${i}] is not a source (build it with defineSource, httpSource, csvSource…)`);
     });

@@ -242,3 +242,12 @@ describe('the order of alerts raised together', () => {
     expect((await lake.alerts({ limit: 1 })).map((a) => `${a.kind} ${a.severity} ${a.subject}`)).toEqual([expect.stringMatching(/ error /)]);
   });
 });
+
+describe('lake.extract() of no sources', () => {
+  it('is a ConfigError, recording no run (as the CLI refuses a config without sources)', async () => {
+    const lake = await tempLake();
+    await expect(lake.extract([])).rejects.toThrow(ConfigError);
+    await expect(lake.extract([])).rejects.toThrow(/lake\.extract: no sources/);
+    expect(await lake.runs()).toEqual([]);
+  });
+});
