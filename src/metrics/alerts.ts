@@ -119,7 +119,9 @@ export interface RecordedOutcome {
 
 /**
  * Alerts of a build's (or a test run's) outcome: an error for each failed model, one for each
- * test not passing (a warn for a `warn`). `checked` names every model and test that ran, so a
+ * test not passing (a warn for a `warn`), the quality gates included: a model scored under
+ * `minQualityScore` is its `quality_score_<schema>_<model>` test's `test_failed` alert, as DESIGN
+ * makes a gate a test. `checked` names every model and test that ran, so a
  * `model_failed` or `test_failed` alert open for one of them is resolved when it passes now.
  * With `project`, an alert naming a model or test no longer in the project is resolved too:
  * nothing will ever run it again to clear it.
@@ -134,7 +136,7 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
   }
   for (const t of outcome.tests ?? []) {
     checked.push({ kind: 'test_failed', subject: t.name });
-    if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: t.status === 'error' ? `${t.kind} on ${t.model} errored: ${t.error ?? 'unknown error'}` : `${t.failures} failing (${t.kind} on ${t.model})` });
+    if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: t.status === 'error' ? `${t.kind} on ${t.model} errored: ${t.error ?? 'unknown error'}` : failingMessage(t) });
   }
   return { alerts: alerts.map(redactAlert), checked, ...(project ? { project: { models: [...project.models], tests: [...project.tests] } } : {}) };
 }
@@ -147,6 +149,18 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
 export function applyRunEnd(c: DuckDBConnection, runId: string, kind: string, failure: string | null, at?: Date): Promise<AlertRecord[]> {
   const alerts: AlertRecord[] = failure === null ? [] : [{ kind: 'run_failed', severity: 'error', subject: kind, message: failure }];
   return applyAlerts(c, runId, alerts, [{ kind: 'run_failed', subject: kind }], undefined, at);
+}
+
+const SHARE_GATES = new Set(['max_null_share', 'max_duplicate_share', 'min_quality_score']);
+
+/**
+ * A failing test's alert: its failing rows, or, for a quality gate or a row count (one "failure":
+ * out of bounds), what it measured — a score under its gate is the `quality` of a model.
+ */
+function failingMessage(t: TestResult): string {
+  if (t.measured === undefined) return `${t.failures} failing (${t.kind} on ${t.model})`;
+  const value = SHARE_GATES.has(t.kind) ? `${Math.round(t.measured * 1000) / 10}%` : String(t.measured);
+  return `${t.kind} on ${t.model}: measured ${value}`;
 }
 
 /** Records an outcome's alerts (`applyAlerts`), as of `at` (default now). */

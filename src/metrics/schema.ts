@@ -120,7 +120,7 @@ export const METRICS_DDL: string[] = [
   `CREATE TABLE IF NOT EXISTS alerts (
     alert_id VARCHAR PRIMARY KEY,
     run_id VARCHAR,
-    kind VARCHAR NOT NULL,            -- freshness | volume | schema_drift | extraction_success | source_failed | model_failed | test_failed | run_failed | quality
+    kind VARCHAR NOT NULL,            -- freshness | volume | schema_drift | extraction_success | source_failed | model_failed | test_failed | run_failed (a quality gate is a test: test_failed)
     severity VARCHAR NOT NULL,        -- warn | error
     subject VARCHAR NOT NULL,
     message VARCHAR NOT NULL,

@@ -251,3 +251,22 @@ describe('lake.extract() of no sources', () => {
     expect(await lake.runs()).toEqual([]);
   });
 });
+
+describe('a model scored under its quality gate', () => {
+  it('opens the gate test\'s test_failed alert (DESIGN: below a gate is a test), its message the score measured', async () => {
+    const { lake } = await projectLake(
+      {
+        'marts/m.sql': `select * from (values (1), (null), (null)) t(id)`,
+        'marts/_m.yml': `version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        tests: [{ not_null: { severity: warn } }]\n`,
+      },
+      { quality: { minQualityScore: 0.99 } },
+    );
+    const b = await lake.build();
+    const gate = b.tests.find((t) => t.kind === 'min_quality_score');
+    expect(gate).toMatchObject({ name: 'quality_score_marts_m', status: 'warn' });
+    const alerts = await lake.alerts();
+    expect(alerts.filter((a) => a.subject === 'quality_score_marts_m')).toEqual([
+      expect.objectContaining({ kind: 'test_failed', severity: 'warn', message: `min_quality_score on marts.m: measured ${Math.round(gate!.measured! * 1000) / 10}%` }),
+    ]);
+  });
+});
