@@ -662,13 +662,17 @@ export class Lakehouse {
     let extract: ExtractResult | null = null;
     let build: BuildResult | null = null;
     let failure: unknown;
+    // The part running when an error stopped the pipeline: its run recorded a run_failed alert.
+    let stage: 'extract' | 'build' | undefined;
     try {
       if (options.sources && options.sources.length > 0) {
+        stage = 'extract';
         extract = await this.extractFor(options.sources, options.extractedAt ? { extractedAt: options.extractedAt } : {}, runId);
       }
       // An extract-only lake (no models folder) runs its sources and builds nothing.
       if (!fs.existsSync(this.paths.models)) this.logger.child({ runId }).warn(`models folder ${this.paths.models} does not exist: nothing built`);
       else if (extract?.status !== 'failed' || fs.existsSync(this.paths.analytics)) {
+        stage = 'build';
         build = await this.build({
           ...(options.select ? { select: options.select } : {}),
           ...(options.fullRefresh ? { fullRefresh: true } : {}),
@@ -681,6 +685,11 @@ export class Lakehouse {
     const parts = [extract, build].filter((p): p is ExtractResult | BuildResult => p !== null);
     const status: RunOutcome = failure ? (parts.some((p) => p.status !== 'failed') ? 'partial' : 'failed') : combineStatus(parts);
     const alerts = await this.alertsFor({ extract, build, runId });
+    // Stopped by an error: the run_failed alerts its part's finish recorded and its own finish (below) records.
+    if (failure) {
+      const message = redactString(errorMessage(failure));
+      alerts.push(...[...(stage ? [stage] : []), 'run'].map((subject): AlertRecord => ({ kind: 'run_failed', severity: 'error', subject, message })));
+    }
     const run: RunResult = { runId, status, extract, build, alerts, durationMs: Math.round(performance.now() - started) };
     // The record carries what the run extracted and its first error; the stored result is the
     // RunResult with its extract and build as their run ids (each is stored whole under its own).

@@ -270,3 +270,16 @@ describe('a model scored under its quality gate', () => {
     ]);
   });
 });
+
+describe('lake.run() whose build threw', () => {
+  it('hands onRunFinished (and the error\'s result) the run_failed alerts its parts and itself recorded', async () => {
+    let notified: { alerts: { kind: string; subject: string }[] } | undefined;
+    const { lake } = await projectLake({ 'marts/m.sql': `select * from {{ ref('no_such_model') }}` }, { onRunFinished: (run) => void (notified = run) });
+    const thrown = await lake.run().catch((error: { result?: unknown }) => error);
+    expect(thrown).toBeInstanceOf(Error);
+    const stored = (await lake.alerts()).map((a) => `${a.kind} ${a.subject}`).sort();
+    expect(stored).toEqual(['run_failed build', 'run_failed run']);
+    expect(notified!.alerts.map((a) => `${a.kind} ${a.subject}`).sort()).toEqual(stored);
+    expect((thrown as { result: { alerts: unknown[] } }).result.alerts).toEqual(notified!.alerts);
+  });
+});
