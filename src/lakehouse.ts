@@ -742,8 +742,7 @@ export class Lakehouse {
     outcome: { models?: BuildResult['models']; tests?: TestResult[]; project?: ProjectSubjects },
     logger: Logger,
   ): Promise<void> {
-    const alerts = outcomeAlerts(outcome);
-    if (alerts.checked.length === 0 && !alerts.project) return this.metrics.finishRun(runId, fields, extra);
+    const alerts = outcomeAlerts({ ...outcome, freshness: this.options.quality });
     try {
       await this.metrics.finishRun(runId, fields, { ...extra, alerts });
     } catch (error) {

@@ -115,7 +115,11 @@ export interface RecordedOutcome {
   alerts: AlertRecord[];
   checked: { kind: string; subject: string }[];
   project?: { models: string[]; tests: string[] };
+  /** The freshness windows, to judge the sources' freshness too (a build's, a test run's). */
+  freshness?: FreshnessWindows;
 }
+
+type FreshnessWindows = Pick<QualityOptions, 'freshnessWarnHours' | 'freshnessErrorHours'>;
 
 /**
  * Alerts of a build's (or a test run's) outcome: an error for each failed model, one for each
@@ -126,8 +130,8 @@ export interface RecordedOutcome {
  * With `project`, an alert naming a model or test no longer in the project is resolved too:
  * nothing will ever run it again to clear it.
  */
-export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestResult[]; project?: ProjectSubjects }): RecordedOutcome {
-  const { project } = outcome;
+export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestResult[]; project?: ProjectSubjects; freshness?: FreshnessWindows }): RecordedOutcome {
+  const { project, freshness: windows } = outcome;
   const alerts: AlertRecord[] = [];
   const checked: { kind: string; subject: string }[] = [];
   for (const m of outcome.models ?? []) {
@@ -138,7 +142,12 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
     checked.push({ kind: 'test_failed', subject: t.name });
     if (t.status !== 'pass') alerts.push({ kind: 'test_failed', severity: t.status === 'warn' ? 'warn' : 'error', subject: t.name, message: t.status === 'error' ? `${t.kind} on ${t.model} errored: ${t.error ?? 'unknown error'}` : failingMessage(t) });
   }
-  return { alerts: alerts.map(redactAlert), checked, ...(project ? { project: { models: [...project.models], tests: [...project.tests] } } : {}) };
+  return {
+    alerts: alerts.map(redactAlert),
+    checked,
+    ...(project ? { project: { models: [...project.models], tests: [...project.tests] } } : {}),
+    ...(windows ? { freshness: { freshnessWarnHours: windows.freshnessWarnHours, freshnessErrorHours: windows.freshnessErrorHours } } : {}),
+  };
 }
 
 /**
@@ -163,15 +172,21 @@ function failingMessage(t: TestResult): string {
   return `${t.kind} on ${t.model}: measured ${value}`;
 }
 
-/** Records an outcome's alerts (`applyAlerts`), as of `at` (default now). */
-export function applyOutcome(c: DuckDBConnection, runId: string, outcome: RecordedOutcome, at?: Date): Promise<AlertRecord[]> {
+/**
+ * Records an outcome's alerts (`applyAlerts`), as of `at` (default now). With `freshness`, the
+ * sources' freshness is judged too: a lake whose extracts stopped (their cron died) while its
+ * builds go on is alerted, not only when an extract runs again.
+ */
+export async function applyOutcome(c: DuckDBConnection, runId: string, outcome: RecordedOutcome, at?: Date): Promise<AlertRecord[]> {
   const models = outcome.project && new Set(outcome.project.models);
   const tests = outcome.project && new Set(outcome.project.tests);
   const retired = models && tests && ((a: { kind: string; subject: string }) => (a.kind === 'model_failed' && !models.has(a.subject)) || (a.kind === 'test_failed' && !tests.has(a.subject)));
-  return applyAlerts(c, runId, outcome.alerts, outcome.checked, retired, at);
+  const checked = [...outcome.checked];
+  const stale = outcome.freshness ? await freshness(c, outcome.freshness, at ?? new Date(), checked) : [];
+  return applyAlerts(c, runId, [...outcome.alerts, ...stale], checked, retired, at);
 }
 
-async function freshness(c: DuckDBConnection, quality: QualityOptions, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
+async function freshness(c: DuckDBConnection, quality: FreshnessWindows, now: Date, checked: { kind: string; subject: string }[]): Promise<AlertRecord[]> {
   const rows = readerRows(await c.runAndReadAll(SOURCES_FRESHNESS_SQL));
   const alerts: AlertRecord[] = [];
   for (const r of rows) {

@@ -283,3 +283,16 @@ describe('lake.run() whose build threw', () => {
     expect((thrown as { result: { alerts: unknown[] } }).result.alerts).toEqual(notified!.alerts);
   });
 });
+
+describe('freshness when extracts stop running (the extract cron died, the build cron did not)', () => {
+  it('a build judges the freshness of the sources: one not extracted for 80 h is an error alert', async () => {
+    const { lake } = await projectLake({ 'staging/s.sql': `select store, sku, price from {{ source('shop', 'prices') }}` });
+    await lake.extract(prices([['a', '1', 1]]));
+    // The last successful extract, 80 h ago.
+    await lake.metrics.transaction((c) => c.run(`UPDATE source_results SET finished_at = now() - INTERVAL 80 HOUR`));
+    expect((await lake.build()).status).toBe('success');
+    expect((await lake.alerts()).filter((a) => a.kind === 'freshness')).toEqual([
+      expect.objectContaining({ severity: 'error', subject: 'shop/prices', message: expect.stringMatching(/^no successful extract for 80 h/) }),
+    ]);
+  });
+});
