@@ -318,8 +318,36 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
     engine,
     templates,
   };
-  project.tests = collectTests(project, options.quality);
+  project.tests = collectTests(project, options.quality, (text, node, label) => renderWhere(engine, text, node, label, vars, env));
   return project;
+}
+
+/**
+ * A test's `where` rendered as dbt renders the configs of a .yml file: `var()` and `env_var()`
+ * answer; `ref()`, `source()` and the other model built-ins are errors naming the test.
+ */
+function renderWhere(
+  engine: TemplateEngine,
+  text: string,
+  node: ProjectNode,
+  label: string,
+  vars: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): string {
+  const compiled = engine.compile(text, `${node.relFile}#where`, label);
+  const refuse = (name: string) => (): never => {
+    throw new ModelError('JINJA_ERROR', `${label}: ${name}() is not available in a test's where (as in dbt, it reads var() and env_var())`);
+  };
+  return engine.render(compiled, {
+    ref: refuse('ref'),
+    source: refuse('source'),
+    config: refuse('config'),
+    is_incremental: refuse('is_incremental'),
+    reject_if: refuse('reject_if'),
+    var: (args, kwargs) => lookupVar(label, vars, args, kwargs),
+    env_var: (args, kwargs) => lookupEnv(label, env, args, kwargs),
+    this: new TemplateRelation(qualified(node.schema, node.name), node.schema, node.name),
+  });
 }
 
 interface ParseResult {

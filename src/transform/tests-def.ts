@@ -133,10 +133,16 @@ const argSchemas = {
 const GATES = new Set<TestKind>(['max_null_share', 'max_duplicate_share', 'min_quality_score']);
 
 /**
+ * Renders a test's `where` as dbt does (its Jinja sees `var()` and `env_var()`); `label` prefixes
+ * any error (`models/marts/p.yml line 5: model marts.m column a: test not_null: where`).
+ */
+export type WhereRenderer = (text: string, node: ProjectNode, label: string) => string;
+
+/**
  * Every test of the project's enabled nodes, in a stable order (by node id, model-level tests,
  * then columns in YAML order), and each assertion as a `singular` test.
  */
-export function collectTests(project: Pick<Project, 'nodes'>, quality: Partial<QualityDefaults> = {}): TestDef[] {
+export function collectTests(project: Pick<Project, 'nodes'>, quality: Partial<QualityDefaults> = {}, renderWhere?: WhereRenderer): TestDef[] {
   const q = { ...DEFAULT_QUALITY, ...quality };
   const tests: TestDef[] = [];
   const names = new Map<string, TestDef>();
@@ -161,12 +167,12 @@ export function collectTests(project: Pick<Project, 'nodes'>, quality: Partial<Q
       continue;
     }
     for (const raw of node.tests) {
-      const made = makeTest(project, node, undefined, raw, q);
+      const made = makeTest(project, node, undefined, raw, q, renderWhere);
       if (made) add(made.test, made.custom);
     }
     for (const column of node.columns) {
       for (const raw of column.tests) {
-        const made = makeTest(project, node, column, raw, q);
+        const made = makeTest(project, node, column, raw, q, renderWhere);
         if (made) add(made.test, made.custom);
       }
     }
@@ -180,6 +186,7 @@ function makeTest(
   column: { name: string; quote: boolean } | undefined,
   raw: RawTest,
   q: QualityDefaults,
+  renderWhere: WhereRenderer | undefined,
 ): { test: TestDef; custom: boolean } | undefined {
   const on = `${node.kind} ${node.id}${column ? ` column ${column.name}` : ''}`;
   const where = `${raw.file} line ${raw.line}: ${on}`;
@@ -247,7 +254,8 @@ function makeTest(
   const extra: { column?: string; where?: string; errorIf?: string; warnIf?: string } = {};
   if (columnName !== undefined) extra.column = columnName;
   const filter = args.config?.where ?? args.where;
-  if (filter !== undefined) extra.where = filter;
+  // dbt renders a test's configs as Jinja: `where: "day > '{{ var('start') }}'"`.
+  if (filter !== undefined) extra.where = renderWhere && /\{[{%#]/.test(filter) ? renderWhere(filter, node, `${where}: test ${written}: where`) : filter;
   const errorIf = args.config?.error_if ?? args.error_if;
   if (errorIf !== undefined) extra.errorIf = checkCondition(errorIf, `${where}: test ${written}: error_if`);
   const warnIf = args.config?.warn_if ?? args.warn_if;

@@ -140,6 +140,34 @@ describe('test definitions from YAML and assertions', () => {
   });
 });
 
+describe("a test's where, rendered as dbt renders it", () => {
+  const yml = (where: string) =>
+    `models:\n  - name: m\n    columns:\n      - name: x\n        tests:\n          - not_null: { config: { where: ${JSON.stringify(where)} } }\n`;
+
+  it("reads var() and env_var() (dbt renders a test's where as Jinja), and the test counts the rows it keeps", async () => {
+    const p = await project(
+      { 'marts/m.sql': 'select 1', 'marts/p.yml': yml(`day >= '{{ var('start') }}' and store = '{{ env_var('DH_TEST_STORE', 'x') }}'`) },
+      { vars: { start: '2024-01-02' }, env: { DH_TEST_STORE: 'a' } },
+    );
+    const [test] = p.tests;
+    expect(test!.where).toBe("day >= '2024-01-02' and store = 'a'");
+    const db = await memoryDb();
+    await db.run('create schema marts');
+    await db.run(`create table marts.m as select * from (values (null, '2024-01-01', 'a'), (null, '2024-01-02', 'b'), (null, '2024-01-03', 'a')) t(x, day, store)`);
+    expect(await db.all(testSql(test!, relationOf))).toEqual([{ failures: 1n, measured: null }]);
+  });
+
+  it('a where without Jinja is kept as written; ref() in a where is an error naming the yml file and the test', async () => {
+    const plain = await project({ 'marts/m.sql': 'select 1', 'marts/p.yml': yml("status = 'paid'") });
+    expect(plain.tests[0]!.where).toBe("status = 'paid'");
+    const err = await caught(() => project({ 'marts/m.sql': 'select 1', 'marts/p.yml': yml("id in (select id from {{ ref('m') }})") }));
+    expect(err.message).toMatch(/^models\/marts\/p\.yml line 6: model marts\.m column x: test not_null: where: ref\(\) is not available in a test's where/);
+    const missing = await caught(() => project({ 'marts/m.sql': 'select 1', 'marts/p.yml': yml("day > '{{ var('nope') }}'") }));
+    expect(missing.message).toContain('models/marts/p.yml line 6');
+    expect(missing.message).toContain('nope');
+  });
+});
+
 describe("dbt's documentation properties of a test", () => {
   it('a test may carry meta (in config or beside the arguments) and a description, as dbt allows; they do not change the test', async () => {
     const p = await project({
