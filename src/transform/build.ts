@@ -334,22 +334,35 @@ export function recordedGates(project: Project, selected: Set<string>, scores: M
   return qualityGates(wanted, q);
 }
 
-/** The quality gate as a test per scored model: score ≥ `minQualityScore`, with the gates' severity. */
+/**
+ * The quality gate as a test per scored model: score ≥ `minQualityScore`, with the gates' severity.
+ * A NULL score (nothing measured: an empty table's tests check no row) does not pass the gate: it
+ * warns, whatever the gates' severity (dbt's own tests pass on an empty table, and they still do).
+ */
 function qualityGates(scores: Pick<QualityScore, 'model' | 'score'>[], q: QualityOptions): TestResult[] {
-  return scores
-    .filter((s) => s.score !== null)
-    .map((s) => {
-      const ok = s.score! >= q.minQualityScore;
+  return scores.map((s): TestResult => {
+    if (s.score === null) {
       return {
         name: gateName(s.model),
         model: s.model,
         kind: 'min_quality_score',
         severity: q.gateSeverity,
-        status: ok ? 'pass' : q.gateSeverity === 'warn' ? 'warn' : 'fail',
-        failures: ok ? 0 : 1,
-        measured: s.score!,
+        status: 'warn',
+        failures: 0,
+        error: `nothing measured: no quality dimension of ${s.model} has a row to check (an empty table?), so its score is NULL`,
       };
-    });
+    }
+    const ok = s.score >= q.minQualityScore;
+    return {
+      name: gateName(s.model),
+      model: s.model,
+      kind: 'min_quality_score',
+      severity: q.gateSeverity,
+      status: ok ? 'pass' : q.gateSeverity === 'warn' ? 'warn' : 'fail',
+      failures: ok ? 0 : 1,
+      measured: s.score,
+    };
+  });
 }
 
 function gateName(model: string): string {

@@ -63,13 +63,15 @@ const clamp = (x: number): number => Math.max(0, Math.min(1, x));
 
 /**
  * 1 − the share of rows the tests of one kind find at fault: each test counts over the rows it
- * checks (all of them, or those its `where` keeps: a column required on 2 rows, null on both, is 0).
+ * checks (all of them, or those its `where` keeps: a column required on 2 rows, null on both, is 0);
+ * NULL when they check no row.
  */
 function fromTests(tests: TestResult[], kind: string, rows: number, faultyRows: Map<string, number>, checkedRows: Map<string, number>): number | null {
   const mine = tests.filter((t) => t.kind === kind && t.status !== 'error');
   if (mine.length === 0) return null;
   const checked = mine.reduce((s, t) => s + (checkedRows.get(t.name) ?? rows), 0);
-  if (checked === 0) return 1;
+  // No row checked (an empty table, or a `where` keeping none): nothing measured, not a perfect 1.
+  if (checked === 0) return null;
   const failing = mine.reduce((s, t) => s + (faultyRows.get(t.name) ?? t.failures), 0);
   return clamp(1 - failing / checked);
 }

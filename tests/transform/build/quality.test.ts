@@ -188,3 +188,29 @@ models:
     expect(byKind.max_duplicate_share!.measured).toBeCloseTo(1 - Number(q!.uniqueness));
   });
 });
+
+describe('an empty table', () => {
+  it("is not scored 1 on dimensions that checked no row: they are NULL, and its gate warns (nothing measured) while dbt's tests pass", async () => {
+    const { lake } = await projectLake(
+      {
+        'trusted/t.sql': `select 1 as x where false`,
+        'trusted/_t.yml': 'version: 2\nmodels:\n  - name: t\n    columns:\n      - name: x\n        tests: [not_null, unique]\n',
+      },
+      { quality: { gateSeverity: 'error' } },
+    );
+    const r = await lake.build();
+    expect(r.tests.filter((t) => t.kind !== 'min_quality_score').map((t) => [t.name, t.status])).toEqual([
+      ['not_null_t_x', 'pass'],
+      ['unique_t_x', 'pass'],
+    ]);
+    const [q] = await lake.query(`select rows, completeness, uniqueness, score from marts.mart_data_quality where model = 'trusted.t'`);
+    expect(q).toEqual({ rows: 0, completeness: null, uniqueness: null, score: null });
+    const gate = r.tests.find((t) => t.name === 'quality_score_trusted_t');
+    expect(gate).toMatchObject({ status: 'warn', failures: 0 });
+    expect(gate!.measured).toBeUndefined();
+    expect(gate!.error).toContain('nothing measured');
+    // Not rebuilt: the gate from the recorded (NULL) score still warns.
+    expect((await lake.build()).tests.find((t) => t.name === 'quality_score_trusted_t')).toMatchObject({ status: 'warn' });
+    expect((await lake.test()).find((t) => t.name === 'quality_score_trusted_t')).toMatchObject({ status: 'warn' });
+  });
+});
