@@ -567,6 +567,8 @@ function installJinjaSemantics(relations: Relations): () => void {
     if (key === 'get' && rest.length <= 1 && isDict(obj)) {
       return (k: string, fallback: unknown = null) => (Object.hasOwn(obj, k) && obj[k] !== undefined ? obj[k] : fallback);
     }
+    // Jinja's dict.items() gives (key, value) tuples: printed `('a', 1)`, where nunjucks' arrays printed `['a', 1]`.
+    if (key === 'items' && rest.length === 0 && isDict(obj)) return () => pairs(obj);
     // Python's str methods, as dbt macros call them ('a_b'.replace('_', '-'), col.lower(), s.split()):
     // JavaScript's replace changes only the first match and split() does not split on whitespace.
     // Python's negative index, `cols[-1]`: the last item (nunjucks looked up a property "-1").
@@ -953,6 +955,16 @@ function isDict(value: unknown): value is Record<string, unknown> {
   return Object.prototype.toString.call(value) === '[object Object]' && !(value instanceof String);
 }
 
+/** An array marked as a tuple (it prints as Python prints a tuple). */
+function asTuple<T extends unknown[]>(items: T): T {
+  return Object.defineProperty(items, IS_TUPLE, { value: true });
+}
+
+/** A dict's (key, value) tuples, as Jinja's `items()` gives them. */
+function pairs(dict: Record<string, unknown>): unknown[][] {
+  return Object.entries(dict).map(asTuple);
+}
+
 /** Names a template cannot use for a macro: they are the built-ins. */
 const RESERVED = new Set<string>([...BUILTINS, 'this', 'return', 'namespace', 'exceptions', 'dict']);
 
@@ -1018,7 +1030,10 @@ export class TemplateEngine {
     this.env.addFilter('max', (items: unknown[]) => items.reduce((a, b) => ((b as number) > (a as number) ? b : a)));
     // Jinja's count, another name of length ("filter not found: count").
     this.env.addFilter('count', (value: unknown) => (isDict(value) ? Object.keys(value).length : value === null || value === undefined ? 0 : ((value as { length?: number }).length ?? [...(value as Iterable<unknown>)].length)));
-    this.env.addFilter('items', (value: unknown) => (isDict(value) ? Object.entries(value) : []));
+    this.env.addFilter('items', (value: unknown) => (isDict(value) ? pairs(value) : []));
+    // nunjucks' dictsort gives [key, value] arrays; Jinja's gives tuples (printed `('a', 1)`).
+    const dictsort = this.env.getFilter('dictsort') as (...args: unknown[]) => unknown;
+    this.env.addFilter('dictsort', (...args: unknown[]) => (dictsort(...args) as unknown[][]).map(asTuple));
     this.env.addFilter(AT, (error: unknown, lineno: number, colno: number) => {
       const at = (error as { lineno?: unknown } | null)?.lineno;
       const placed = typeof at === 'number' && at > 0;

@@ -275,6 +275,14 @@ describe('printing a list, tuple or dict', () => {
       `select [1, 2] as l, '{'a': None, 'b': True}' as d, 1, 2 as j`,
     );
   });
+
+  it("a dict's items are (key, value) tuples, as Jinja prints them: dictsort, .items() and | items", async () => {
+    expect(await rendered(`{% set d = {'b': 2, 'a': 'x'} %}{{ d | dictsort }}|{{ d.items() | list }}|{{ d | items | list }}|{{ (d | dictsort)[0] }}`)).toBe(
+      `[('a', 'x'), ('b', 2)]|[('b', 2), ('a', 'x')]|[('b', 2), ('a', 'x')]|('a', 'x')`,
+    );
+    // Still pairs to unpack and index.
+    expect(await rendered(`{% set d = {'b': 2, 'a': 1} %}{% for k, v in d | dictsort %}{{ k }}={{ v }} {% endfor %}{% for p in d.items() %}{{ p[0] }}{% endfor %}`)).toBe('a=1 b=2 ba');
+  });
 });
 
 describe("Jinja's filters that nunjucks lacks", () => {
