@@ -419,6 +419,8 @@ class Builder {
   private fileNo = 0;
   /** Ids taken over from the previous build whose object is not defined in the new catalog yet. */
   private readonly uncarried = new Set<string>();
+  /** The `{{ log() }}` messages already written by this build. */
+  private readonly logged = new Set<string>();
   /** Bronze files hidden or switched in by compaction and prune, read once per build. */
   visibility: BronzeVisibility = ALL_VISIBLE;
   /** The project's tests by the node they are attached to (see `scoredWith`), grouped on first use. */
@@ -653,7 +655,16 @@ class Builder {
     vars: this.vars,
     env: process.env,
     rejectMode,
+    log: (message, info) => this.templateLog(node, message, info),
   });
+
+  /** A model's `{{ log() }}` message, once per build (a build renders a model several times: hash, SQL, audit). */
+  private templateLog(node: ProjectNode, message: string, info: boolean): void {
+    const key = `${node.id}\0${info}\0${message}`;
+    if (this.logged.has(key)) return;
+    this.logged.add(key);
+    this.env.logger[info ? 'info' : 'debug'](`${node.id}: ${message}`, { model: node.id });
+  }
 
   private dataset(source: string, dataset: string): BronzeDataset {
     const key = `${source}.${dataset}`;

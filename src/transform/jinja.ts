@@ -25,7 +25,11 @@ export class TemplateRelation {
 }
 
 /** What the built-ins do during one render: parse mode records, render mode resolves. */
-export type Hooks = { readonly [K in BuiltinName]: (args: unknown[], kwargs: Kwargs) => unknown } & { readonly this: TemplateRelation };
+export type Hooks = { readonly [K in BuiltinName]: (args: unknown[], kwargs: Kwargs) => unknown } & {
+  readonly this: TemplateRelation;
+  /** dbt's `{{ log('msg', info=True) }}`: where the message goes (nowhere when absent, as in parse mode). */
+  readonly log?: (message: string, info: boolean) => void;
+};
 
 /** The relations given to the render in progress, by their SQL text. */
 type Relations = ReadonlyMap<string, TemplateRelation>;
@@ -1150,6 +1154,14 @@ export class TemplateEngine {
         }
       } else if (from !== undefined) throw new Error(`dict(): cannot make a dict of ${pythonRepr(from)}`);
       return Object.assign(out, kw);
+    });
+    // dbt's `{{ log('msg', info=True) }}`: renders nothing; the message goes to the build's log
+    // (info, or debug without info=True) when the render has a log (parse mode has none).
+    this.env.addGlobal('log', (...args: unknown[]) => {
+      const kw = keywords(args);
+      if (args.length !== 1) throw new Error(`log() takes one message (and info=True), got ${args.length} positional arguments`);
+      this.hooks?.log?.(pyStr(args[0]), kw.info === true);
+      return '';
     });
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);

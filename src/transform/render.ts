@@ -23,6 +23,8 @@ export interface RenderContext {
   vars: Record<string, unknown>;
   env: Record<string, string | undefined>;
   rejectMode: RejectMode;
+  /** Where `{{ log('msg', info=True) }}` sends its message (dropped when absent). */
+  log?: (message: string, info: boolean) => void;
 }
 
 export interface RenderedModel {
@@ -90,6 +92,7 @@ function renderNode(project: Project, node: ProjectNode, ctx: RenderContext, inl
     env_var: (args, kwargs) => lookupEnv(label, ctx.env, args, kwargs),
     reject_if: (args, kwargs) => rejectSql(parseRejectIf(label, args, kwargs, rejectRules), ctx.rejectMode),
     this: new TemplateRelation(ctx.thisRelation, node.schema, node.name),
+    ...(ctx.log ? { log: ctx.log } : {}),
   };
   const sql = trimSqlTail(project.engine.render(compiled, hooks));
   return { sql, rejectRules };

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import nunjucks from 'nunjucks';
 import { renderModel } from '../../src/transform/render.js';
@@ -445,5 +447,28 @@ describe('dict()', () => {
       "{'a': 1}|{'a': 1, 'b': 2}|{'a': 1, 'b': 2}|y|{}",
     );
     expect(await rendered(`select 1\n{{ dict(1) }}`)).toMatch(/Jinja error at line 2: dict\(\): cannot make a dict of 1/);
+  });
+});
+
+describe("dbt's context: log()", () => {
+  it("{{ log('msg', info=True) }} renders nothing and sends its message to the render's log (info, or debug without info=True)", async () => {
+    const p = await project({ 'marts/m.sql': `{{ log('building ' ~ this, info=True) }}select 1 as x{{ log('quiet') }}` });
+    const seen: [string, boolean][] = [];
+    const sql = renderModel(p, p.nodes.get('marts.m')!, ctx({ thisRelation: '"marts"."m"', log: (message, info) => seen.push([message, info]) })).sql;
+    expect(sql).toBe('select 1 as x');
+    expect(seen).toEqual([
+      ['building "marts"."m"', true],
+      ['quiet', false],
+    ]);
+    expect(await rendered(`select 1\n{{ log('a', 'b') }}`)).toMatch(/Jinja error at line 2: log\(\) takes one message/);
+  });
+
+  it("a build writes a model's log() message to the lake's log once, however many times it renders the model", async () => {
+    const { lake, root } = await projectLake({ 'marts/m.sql': `{{ log('hello from m', info=True) }}select 1 as x` });
+    expect((await lake.build()).models[0]).toMatchObject({ status: 'success' });
+    await lake.close();
+    const lines = fs.readFileSync(path.join(root, 'logs', 'duckhouse.log'), 'utf8').split('\n').filter((l) => l.includes('hello from m'));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'marts.m: hello from m' });
   });
 });
