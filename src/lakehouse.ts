@@ -488,6 +488,7 @@ export class Lakehouse {
       const { hashes, quality, subjects, ...result } = await runBuild(
         {
           runId,
+          startedAt,
           root: this.paths.root,
           modelsDir: this.paths.models,
           analyticsFile: this.paths.analytics,

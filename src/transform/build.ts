@@ -51,6 +51,8 @@ export interface BuildOptions {
 
 export interface BuildEnv {
   runId: string;
+  /** When the build started (as recorded in `runs`): dbt's `run_started_at` in the models. */
+  startedAt?: Date;
   root: string;
   modelsDir: string;
   analyticsFile: string;
@@ -656,6 +658,7 @@ class Builder {
     env: process.env,
     rejectMode,
     log: (message, info) => this.templateLog(node, message, info),
+    ...(this.env.startedAt ? { runStartedAt: this.env.startedAt } : {}),
   });
 
   /** A model's `{{ log() }}` message, once per build (a build renders a model several times: hash, SQL, audit). */

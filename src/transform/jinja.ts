@@ -5,6 +5,7 @@
  */
 import nunjucks from 'nunjucks';
 import { DuckhouseError, ModelError } from '../errors.js';
+import { PyDatetime } from './py-datetime.js';
 import { didYouMean } from './suggest.js';
 
 export const BUILTINS = ['ref', 'source', 'config', 'is_incremental', 'var', 'env_var', 'reject_if'] as const;
@@ -29,6 +30,8 @@ export type Hooks = { readonly [K in BuiltinName]: (args: unknown[], kwargs: Kwa
   readonly this: TemplateRelation;
   /** dbt's `{{ log('msg', info=True) }}`: where the message goes (nowhere when absent, as in parse mode). */
   readonly log?: (message: string, info: boolean) => void;
+  /** dbt's `run_started_at`: the build's start (parse mode and renders without one: when the project was read). */
+  readonly runStartedAt?: Date;
 };
 
 /** The relations given to the render in progress, by their SQL text. */
@@ -970,7 +973,7 @@ function pairs(dict: Record<string, unknown>): unknown[][] {
 }
 
 /** Names a template cannot use for a macro: they are the built-ins. */
-const RESERVED = new Set<string>([...BUILTINS, 'this', 'return', 'namespace', 'exceptions', 'dict']);
+const RESERVED = new Set<string>([...BUILTINS, 'this', 'run_started_at', 'return', 'namespace', 'exceptions', 'dict']);
 
 export class TemplateEngine {
   private readonly env: nunjucks.Environment;
@@ -981,6 +984,8 @@ export class TemplateEngine {
   readonly macros = new Map<string, string>();
   /** The relations the built-ins gave the render in progress, by text; emptied when it ends. */
   private readonly relations = new Map<string, TemplateRelation>();
+  /** When the project was read: `run_started_at` of parse mode. */
+  private readonly createdAt = new Date();
 
   constructor(modelsDir: string) {
     // dev: keep nunjucks' TemplateError (with its line) instead of a bare Error.
@@ -1162,6 +1167,11 @@ export class TemplateEngine {
       if (args.length !== 1) throw new Error(`log() takes one message (and info=True), got ${args.length} positional arguments`);
       this.hooks?.log?.(pyStr(args[0]), kw.info === true);
       return '';
+    });
+    Object.defineProperty(this.globals, 'run_started_at', {
+      get: () => new PyDatetime(this.hooks?.runStartedAt ?? this.createdAt),
+      enumerable: true,
+      configurable: true,
     });
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);

@@ -25,6 +25,8 @@ export interface RenderContext {
   rejectMode: RejectMode;
   /** Where `{{ log('msg', info=True) }}` sends its message (dropped when absent). */
   log?: (message: string, info: boolean) => void;
+  /** dbt's `run_started_at`: when the build started. */
+  runStartedAt?: Date;
 }
 
 export interface RenderedModel {
@@ -93,6 +95,7 @@ function renderNode(project: Project, node: ProjectNode, ctx: RenderContext, inl
     reject_if: (args, kwargs) => rejectSql(parseRejectIf(label, args, kwargs, rejectRules), ctx.rejectMode),
     this: new TemplateRelation(ctx.thisRelation, node.schema, node.name),
     ...(ctx.log ? { log: ctx.log } : {}),
+    ...(ctx.runStartedAt ? { runStartedAt: ctx.runStartedAt } : {}),
   };
   const sql = trimSqlTail(project.engine.render(compiled, hooks));
   return { sql, rejectRules };

@@ -472,3 +472,22 @@ describe("dbt's context: log()", () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'marts.m: hello from m' });
   });
 });
+
+describe("dbt's context: run_started_at", () => {
+  it('is a UTC datetime with strftime, isoformat, date() and its fields, printed as Python prints it', async () => {
+    const p = await project({
+      'marts/m.sql': `select '{{ run_started_at.strftime('%Y-%m-%d') }}' as d, '{{ run_started_at }}' as s, '{{ run_started_at.isoformat() }}' as i, '{{ run_started_at.date() }}' as day, {{ run_started_at.year }} as y, '{{ run_started_at.strftime('%H:%M %j %a %b %%') }}' as f`,
+    });
+    const sql = renderModel(p, p.nodes.get('marts.m')!, ctx({ runStartedAt: new Date('2024-03-01T02:05:09.123Z') })).sql;
+    expect(sql).toBe(`select '2024-03-01' as d, '2024-03-01 02:05:09.123000+00:00' as s, '2024-03-01T02:05:09.123000+00:00' as i, '2024-03-01' as day, 2024 as y, '02:05 061 Fri Mar %' as f`);
+    expect(await rendered(`select 1\n{{ run_started_at.strftime('%Q') }}`)).toMatch(/Jinja error at line 2: strftime\(\): %Q is not a directive/);
+  });
+
+  it('a build renders it as the start of its run (as recorded in runs)', async () => {
+    const { lake } = await projectLake({ 'marts/m.sql': `select '{{ run_started_at.isoformat() }}' as started` });
+    const r = await lake.build();
+    const [row] = await lake.query('select started from marts.m');
+    const [run] = await lake.metrics.select(`select started_at from runs where run_id = $1`, [r.runId]);
+    expect(new Date(String(row!.started)).getTime()).toBe(new Date(run!.started_at as string).getTime());
+  });
+});
