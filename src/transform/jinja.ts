@@ -972,8 +972,32 @@ function pairs(dict: Record<string, unknown>): unknown[][] {
   return Object.entries(dict).map(asTuple);
 }
 
+/** dbt's context variables that do not fit duckhouse, and what a model writes instead. */
+const UNSUPPORTED_CONTEXT: Record<string, string> = {
+  target:
+    "there are no dbt profiles or targets (one lake, one analytics.duckdb, always DuckDB); for a per-environment switch use var('target', 'dev') or env_var('TARGET', 'dev')",
+  modules: "there are no Python modules; for dates use run_started_at (strftime, isoformat) or DuckDB's own functions (current_date, date_trunc, strftime)",
+};
+
+/**
+ * nunjucks gives no line for an error raised by looking up a name (`target`, `modules`): the line
+ * of the model's first tag that reads it. (Inside a macro the error already names the macro.)
+ */
+function withUnsupportedLine(error: ModelError, compiled: CompiledTemplate): ModelError {
+  const name = / Jinja error: (\w+) is not available in duckhouse: /.exec(error.message)?.[1];
+  const source = (compiled.template as unknown as { tmplStr?: unknown }).tmplStr;
+  if (name === undefined || typeof source !== 'string') return error;
+  const uses = new RegExp(`\\b${name}\\b`);
+  for (const tag of source.matchAll(/\{([{%])[\s\S]*?[}%]\}/g)) {
+    if (!uses.test(tag[0].replace(/'[^']*'|"[^"]*"/g, ''))) continue;
+    const line = source.slice(0, tag.index).split('\n').length;
+    return new ModelError('JINJA_ERROR', error.message.replace(' Jinja error: ', ` Jinja error at line ${line}: `), { cause: error.cause });
+  }
+  return error;
+}
+
 /** Names a template cannot use for a macro: they are the built-ins. */
-const RESERVED = new Set<string>([...BUILTINS, 'this', 'run_started_at', 'return', 'namespace', 'exceptions', 'dict']);
+const RESERVED = new Set<string>([...BUILTINS, 'this', 'run_started_at', ...Object.keys(UNSUPPORTED_CONTEXT), 'return', 'namespace', 'exceptions', 'dict']);
 
 export class TemplateEngine {
   private readonly env: nunjucks.Environment;
@@ -1173,6 +1197,17 @@ export class TemplateEngine {
       enumerable: true,
       configurable: true,
     });
+    // dbt context duckhouse has no counterpart for: an error saying so and what to write instead,
+    // also where a test reads it (`{% if target.name == 'prod' %}` was silently false).
+    for (const [name, instead] of Object.entries(UNSUPPORTED_CONTEXT)) {
+      Object.defineProperty(this.globals, name, {
+        get: () => {
+          throw new Error(`${name} is not available in duckhouse: ${instead}`);
+        },
+        enumerable: true,
+        configurable: true,
+      });
+    }
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);
     });
@@ -1260,7 +1295,7 @@ export class TemplateEngine {
     } catch (error) {
       const ours = this.pending;
       if (ours !== undefined) throw ours;
-      throw jinjaError(compiled.label, error);
+      throw withUnsupportedLine(jinjaError(compiled.label, error), compiled);
     } finally {
       this.hooks = previous;
       this.pending = undefined;

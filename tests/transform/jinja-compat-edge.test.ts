@@ -491,3 +491,16 @@ describe("dbt's context: run_started_at", () => {
     expect(new Date(String(row!.started)).getTime()).toBe(new Date(run!.started_at as string).getTime());
   });
 });
+
+describe("dbt's context duckhouse has no counterpart for", () => {
+  it("target and modules are errors saying why and what to write instead, with their line; `{% if target.name == 'prod' %}` is no longer silently false", async () => {
+    // The `if` rendered its else branch without a word: target was an undefined name.
+    const target = await rendered(`select 1\n{% if target.name == 'prod' %}limit 10{% endif %}`);
+    expect(target).toMatch(/^ERROR: model marts\.m \(models\/marts\/m\.sql\): Jinja error at line 2: target is not available in duckhouse: there are no dbt profiles or targets .*var\('target', 'dev'\)/);
+    expect(await rendered(`select '{{ target.type }}'`)).toContain('target is not available in duckhouse');
+    const modules = await rendered(`select 1\n\n{% set now = modules.datetime.datetime.now() %}`);
+    expect(modules).toMatch(/Jinja error at line 3: modules is not available in duckhouse: .*run_started_at/);
+    // A name of the model's own is still the model's.
+    expect(await rendered(`{% set target = 'x' %}select '{{ target }}' as t`)).toBe(`select 'x' as t`);
+  });
+});
