@@ -16,7 +16,7 @@ import { createLogger, defaultConsole, type Logger, type RootLogger } from './lo
 import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
 import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
-import { userStatementCount } from './db/statements.js';
+import { functionCalled, userStatementCount } from './db/statements.js';
 import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
 import { claimTmpDir, recoverTmp } from './bronze/recover.js';
@@ -72,18 +72,18 @@ const READ_ONLY_STATEMENTS = new Set<number>([StatementType.SELECT, StatementTyp
 // No function that changes the session either: `CALL enable_logging()`, `SELECT * FROM
 // enable_profiling()` (or one inside `query('…')`) would hold for every later query and export,
 // as a PRAGMA would, `setseed(…)` would seed every later random(); `checkpoint()` /
-// `truncate_duckdb_logs()` write. Looked for in the whole text, strings included (query('…') runs
-// its text), comments allowed between the name and `(`.
+// `truncate_duckdb_logs()` write. Looked for as calls, comments allowed between the name and `(`:
+// not in comments, quoted names or string literals (`select 'checkpoint(' as s` calls nothing),
+// but in the literals of query('…') and query_table('…'), which DuckDB runs.
 const SESSION_FUNCTIONS = ['enable_logging', 'disable_logging', 'truncate_duckdb_logs', 'enable_profiling', 'disable_profiling', 'enable_peg_parser', 'disable_peg_parser', 'checkpoint', 'force_checkpoint', 'setseed'];
-const SESSION_FUNCTION_CALL = new RegExp(`(?<![\\w$])"?(${SESSION_FUNCTIONS.join('|')})"?(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*\\n)*\\(`, 'i');
 
 /** The error for a statement that calls a session-changing table function, or undefined. */
 function sessionFunctionCall(sql: string): DuckhouseError | undefined {
   // The CHECKPOINT statement runs as CALL checkpoint() does.
   if (/^(?:FORCE\s+)?CHECKPOINT\b/i.test(fromFirstKeyword(sql))) return notReadOnly(StatementType.CALL, 'CHECKPOINT');
-  const m = SESSION_FUNCTION_CALL.exec(sql);
-  if (!m) return undefined;
-  return new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${m[1]!.toLowerCase()}() changes the session for every later query and export (or writes), and is not allowed`);
+  const called = functionCalled(sql, SESSION_FUNCTIONS);
+  if (!called) return undefined;
+  return new DuckhouseError('QUERY_NOT_READ_ONLY', `lake.query is read-only: ${called}() changes the session for every later query and export (or writes), and is not allowed`);
 }
 
 /** The SQL from its first keyword on: leading whitespace and comments dropped. */

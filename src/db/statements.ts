@@ -77,3 +77,84 @@ function blockCommentEnd(sql: string, start: number): number {
   }
   return -1;
 }
+
+const DOLLAR_QUOTE = /^\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/;
+/** Functions whose text argument DuckDB runs as SQL: a literal inside their call is looked into. */
+const RUNS_TEXT = new Set(['query', 'query_table']);
+
+/**
+ * The first of `names` (lower case) the SQL calls, as `name(`, `"name" (` or `schema.name /* c *\/ (`,
+ * or undefined. Comments, quoted names and string literals are not calls: `select 'checkpoint(' as s`
+ * calls nothing. A literal inside `query(…)` / `query_table(…)` is SQL DuckDB runs, and is looked
+ * into the same way. Meant for refusing: from a quote or comment the text does not close, the rest
+ * is searched as plain text.
+ */
+export function functionCalled(sql: string, names: readonly string[]): string | undefined {
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  const textual = (text: string): string | undefined => {
+    const m = new RegExp(`(?<![\\w$])"?(${[...wanted].join('|')})"?(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*\\n)*\\(`, 'i').exec(text);
+    return m ? m[1]!.toLowerCase() : undefined;
+  };
+  let lastName: string | undefined; // the name just before, when nothing but blanks and comments follow it
+  const runsText: boolean[] = []; // per open parenthesis: inside a call that runs its text
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i]!;
+    const next = sql[i + 1];
+    if (/\s/.test(ch)) {
+      i++;
+    } else if (ch === '-' && next === '-') {
+      const nl = sql.indexOf('\n', i);
+      i = nl === -1 ? sql.length : nl + 1;
+    } else if (ch === '/' && next === '*') {
+      const end = blockCommentEnd(sql, i);
+      if (end === -1) return textual(sql.slice(i));
+      i = end;
+    } else if (ch === '"') {
+      const end = quotedEnd(sql, i, '"', false);
+      if (end === -1) return textual(sql.slice(i));
+      lastName = sql.slice(i + 1, end - 1).replace(/""/g, '"').toLowerCase();
+      i = end;
+    } else if (ch === "'" || (ch === '$' && DOLLAR_QUOTE.test(sql.slice(i)))) {
+      let end: number;
+      let text: string;
+      if (ch === "'") {
+        const backslashes = /[eE]/.test(sql[i - 1] ?? '') && !/\w/.test(sql[i - 2] ?? '');
+        end = quotedEnd(sql, i, "'", backslashes);
+        text = end === -1 ? '' : sql.slice(i + 1, end - 1).replace(/''/g, "'");
+      } else {
+        const tag = DOLLAR_QUOTE.exec(sql.slice(i))![0];
+        const close = sql.indexOf(tag, i + tag.length);
+        end = close === -1 ? -1 : close + tag.length;
+        text = end === -1 ? '' : sql.slice(i + tag.length, close);
+      }
+      if (end === -1) return textual(sql.slice(i));
+      if (runsText.includes(true)) {
+        const inner = functionCalled(text, names);
+        if (inner) return inner;
+      }
+      lastName = undefined;
+      i = end;
+    } else if (/[A-Za-z_\u0080-\uffff]/.test(ch)) {
+      const word = /^[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*/.exec(sql.slice(i))![0];
+      // `x.name` and `name` alike: only the last part of a qualified name is the function's.
+      lastName = word.toLowerCase();
+      i += word.length;
+    } else if (ch === '(') {
+      if (lastName !== undefined && wanted.has(lastName)) return lastName;
+      runsText.push(lastName !== undefined && RUNS_TEXT.has(lastName));
+      lastName = undefined;
+      i++;
+    } else if (ch === ')') {
+      runsText.pop();
+      lastName = undefined;
+      i++;
+    } else if (ch === '.') {
+      i++; // keeps `lastName` unset by the next part
+    } else {
+      lastName = undefined;
+      i++;
+    }
+  }
+  return undefined;
+}

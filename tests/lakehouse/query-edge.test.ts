@@ -347,6 +347,26 @@ describe('lake.query: a table function that changes the session is not read-only
   });
 });
 
+describe('lake.query: a session function named in text is not a call', () => {
+  it("runs a statement whose literal, quoted name or comment holds `checkpoint(` or `setseed(`; refuses one inside query('…') / query_table('…'), whose text DuckDB runs", async () => {
+    const lake = await tempLake();
+    // Each was refused as a call of checkpoint() or setseed().
+    expect(await lake.query(`select 'checkpoint(' as s`)).toEqual([{ s: 'checkpoint(' }]);
+    expect(await lake.query(`select $$setseed(0.5)$$ as s, E'enable_logging(\\n)' as e`)).toEqual([{ s: 'setseed(0.5)', e: 'enable_logging(\n)' }]);
+    expect(await lake.query(`select 1 as "checkpoint(" -- setseed(1)`)).toEqual([{ 'checkpoint(': 1 }]);
+    expect(await lake.query(`/* enable_profiling() */ select count(*) as n from range(2) where 'x' <> 'checkpoint()'`)).toEqual([{ n: 2 }]);
+    for (const sql of [
+      "select * from query('select ''a'' as s, * from enable_logging()')",
+      "select * from query($$select setseed(0.5) as s$$)",
+      "select * from query(concat('select * from ', 'enable_profiling()'))",
+      "select 1 from checkpoint /* c */ ()",
+      "select 1 as x, checkpoint(",
+    ]) {
+      await expect(lake.query(sql), sql).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY' });
+    }
+  });
+});
+
 describe('lake.query: setseed() and the CHECKPOINT statement', () => {
   it('are refused as not read-only: setseed() seeded random() of every later query on the shared session; CHECKPOINT ran as PRAGMA force_checkpoint would', async () => {
     const lake = await tempLake();
