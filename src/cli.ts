@@ -101,9 +101,20 @@ interface Globals {
   config?: string;
 }
 
-async function withLake<T>(globals: Globals, fn: (lake: Lakehouse, config: CliConfig) => Promise<T>): Promise<T> {
+/**
+ * A command that reads a lake (all but extract, build and run) does not create one: on a root
+ * folder that does not exist (a typo in --root) it is a usage error naming the folder, with
+ * nothing left behind, where `Lakehouse.open` would create the lake's folders and metrics db.
+ */
+function requireLakeRoot(root: unknown): void {
+  if (typeof root !== 'string' || root === '' || fs.existsSync(root)) return;
+  throw new UsageError(`no lake at ${root}: the folder does not exist (check --root or the config's "root"; extract, build and run create a lake)`);
+}
+
+async function withLake<T>(globals: Globals, fn: (lake: Lakehouse, config: CliConfig) => Promise<T>, mode: 'create' | 'read' = 'read'): Promise<T> {
   const { config } = await loadConfig(globals.config);
   const { sources: _sources, ...options } = config;
+  if (mode === 'read') requireLakeRoot(globals.root ?? options.root ?? 'data');
   const { Lakehouse } = await import('./lakehouse.js');
   const lake = await Lakehouse.open({ ...options, ...(globals.root ? { root: globals.root } : {}), ...(globals.models ? { models: globals.models } : {}) });
   try {
@@ -471,7 +482,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         for (const a of result.alerts ?? []) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
         console.log(`run ${result.runId}: ${result.status}`);
         setExit(result.status === 'success' ? EXIT_OK : EXIT_FAILED);
-      });
+      }, 'create');
     });
 
   const addBuildOptions = (cmd: Command): Command =>
@@ -489,7 +500,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       for (const w of result.warnings) console.log(`warning: ${w}`);
       console.log(`run ${result.runId}: ${result.status}`);
       setExit(result.status === 'success' && !result.tests.some(failing) ? EXIT_OK : EXIT_FAILED);
-    });
+    }, 'create');
   });
 
   program
@@ -533,7 +544,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       console.log(`run ${run.runId}: ${run.status} in ${run.durationMs} ms`);
       if (failure) console.error(`duckhouse: ${(await import('./redact.js')).redactString(failure.message)}`);
       setExit(run.status === 'success' && !failure && !(run.build?.tests ?? []).some(failing) ? EXIT_OK : EXIT_FAILED);
-    });
+    }, 'create');
   });
 
   program
@@ -558,6 +569,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         otherHostAbandonHours = resolved.otherHostAbandonHours;
       }
       // As Lakehouse.open refuses it for every other command (a file there is no history to show).
+      requireLakeRoot(root);
       if (fs.existsSync(root) && !fs.statSync(root).isDirectory()) throw new UsageError(`option "root" ${JSON.stringify(root)} is a file, not a folder`);
       const { runHistory } = await import('./metrics/run-history.js');
       const runs = await runHistory({ root, limit: opts.limit, results: false, ...(lockTimeoutMillis ? { lockTimeoutMillis } : {}), ...(otherHostAbandonHours ? { otherHostAbandonHours } : {}) });

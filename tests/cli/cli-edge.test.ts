@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatTable } from '../../src/cli.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { tempProject } from '../helpers/temp-lake.js';
 
 const run = runCli;
 
@@ -43,7 +43,7 @@ describe('formatTable', () => {
 
 describe('duckhouse sql --csv', () => {
   it('prints the header line for a query with no rows (quoted as CSV), rows as before', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const root = path.join(dir, 'data');
     const empty = run(dir, ['sql', 'select 1 as a, 2 as "b,c" where false;', '--csv', '--root', root]);
     expect(empty.code, empty.err).toBe(0);
@@ -60,8 +60,8 @@ describe('duckhouse sql --csv', () => {
 });
 
 describe('duckhouse runs --root', () => {
-  it('a file as root is a usage error (exit 2), as for sql; a missing folder is an empty history', () => {
-    const dir = tempDir('duckhouse-cli-');
+  it('a file as root is a usage error (exit 2), as for sql; so is a missing folder (below)', () => {
+    const dir = tempProject('duckhouse-cli-');
     const file = path.join(dir, 'not-a-folder');
     fs.writeFileSync(file, 'x');
     const runs = run(dir, ['runs', '--root', file]);
@@ -73,15 +73,34 @@ describe('duckhouse runs --root', () => {
     const sql = run(dir, ['sql', 'select 1', '--root', file]);
     expect(sql.code).toBe(2);
     expect(sql.err).toMatch(/is a file, not a folder/);
-    const missing = run(dir, ['runs', '--root', path.join(dir, 'nothing-yet')]);
-    expect(missing.code, missing.err).toBe(0);
-    expect(missing.out).toBe('(no rows)\n');
   }, 60_000);
+});
+
+describe('a command that reads a lake, on a root folder that does not exist (a typo in --root)', () => {
+  it('is a usage error (exit 2) naming the folder, and leaves nothing there; extract, build and run still create a lake', () => {
+    const dir = tempProject('duckhouse-cli-');
+    fs.mkdirSync(path.join(dir, 'models', 'marts'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'models', 'marts', 'm.sql'), 'select 1 as n');
+    const typo = path.join(dir, 'dat');
+    for (const args of [['sql', 'select 1 as x'], ['sql', 'select 1 as x', '--csv'], ['runs'], ['test'], ['lineage'], ['report'], ['export', 'marts.m', '--format', 'csv'], ['export-ddl', '--engine', 'trino'], ['compact'], ['prune', 'shop', '--older-than', '30d']]) {
+      const r = run(dir, [...args, '--root', typo]);
+      // Was exit 0 for sql, runs (an empty history) and export-ddl, with dat/{bronze,metrics,state,.tmp} and a runs.duckdb left behind.
+      expect(r.code, `${args.join(' ')}: ${r.out}${r.err}`).toBe(2);
+      expect(r.err, args.join(' ')).toContain(`no lake at ${typo}: the folder does not exist`);
+      expect(fs.existsSync(typo), args.join(' ')).toBe(false);
+    }
+    // The default root (./data) of a project as cloned exists: reading it works.
+    expect(run(dir, ['sql', 'select 1 as x', '--csv']).out).toBe('x\n1\n');
+    const built = run(dir, ['build', '--root', typo]);
+    expect(built.code, built.err).toBe(0);
+    expect(fs.existsSync(path.join(typo, 'analytics.duckdb'))).toBe(true);
+    expect(run(dir, ['sql', 'select n from marts.m', '--csv', '--root', typo]).out).toBe('n\n1\n');
+  }, 120_000);
 });
 
 describe('duckhouse sql (interactive): history and errors', () => {
   it('keeps the statements in data/.sql_history with secrets redacted (the history lives under data/ too)', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const root = path.join(dir, 'data');
     const r = run(dir, ['sql', '--root', root], "select 'https://api.example.com/x?access_token=tok-abcdef123456' as u;\n.quit\n");
     expect(r.code, r.err).toBe(0);
@@ -91,7 +110,7 @@ describe('duckhouse sql (interactive): history and errors', () => {
   }, 60_000);
 
   it('prints an error quoting a token redacted, as `sql <query>` does (README: what the CLI prints is redacted)', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const root = path.join(dir, 'data');
     const query = "select * from read_csv('/no/such/prices.csv?access_token=tok-abcdef123456');";
     const r = run(dir, ['sql', '--root', root], `${query}\n.quit\n`);
@@ -108,7 +127,7 @@ describe('duckhouse sql (interactive): history and errors', () => {
 
 describe('duckhouse sql (statements on a piped stdin)', () => {
   it('prints only the results: no banner, no "duckhouse> " prompts, no timings (as DuckDB\'s and sqlite\'s shells do without a terminal)', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = run(dir, ['sql', '--root', path.join(dir, 'data')], 'select 1 as a;\nselect 2\n  as b;\n');
     expect(r.code, r.err).toBe(0);
     // Was "analytics.duckdb (read-only). End statements…\nduckhouse> a\n…(1 row)\n281 ms\nduckhouse>       ...> b…"
@@ -116,7 +135,7 @@ describe('duckhouse sql (statements on a piped stdin)', () => {
   }, 60_000);
 
   it('goes on after a failing statement, prints its error on stderr and exits 1 (was exit 0 with the error among the results: a failing script passed in cron)', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = run(dir, ['sql', '--root', path.join(dir, 'data')], 'select 1 as a;\nselec 2;\n.nope\nselect 3 as c;\n');
     expect(r.code).toBe(1);
     expect(r.out).toBe('a\n─\n1\n(1 row)\nc\n─\n3\n(1 row)\n');
@@ -125,7 +144,7 @@ describe('duckhouse sql (statements on a piped stdin)', () => {
   }, 60_000);
 
   it('runs a last statement without its ";" at the end of the input (was dropped without a word)', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = run(dir, ['sql', '--root', path.join(dir, 'data')], 'select 1 as a;\nselect 2 as b\n');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe('a\n─\n1\n(1 row)\nb\n─\n2\n(1 row)\n');
@@ -134,7 +153,7 @@ describe('duckhouse sql (statements on a piped stdin)', () => {
 
 describe('duckhouse sql "EXPLAIN …"', () => {
   it('prints the plan as DuckDB draws it, on its lines (was one table cell cut at 60 characters, its lines joined by ⏎)', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = run(dir, ['sql', 'EXPLAIN select 1 as a', '--root', path.join(dir, 'data')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).not.toContain('⏎');
@@ -147,7 +166,7 @@ describe('duckhouse sql "EXPLAIN …"', () => {
 
 describe('duckhouse test --var', () => {
   it('passes model variables to the tests, as build does (lake.test takes vars; the CLI had no way to give them)', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     fs.mkdirSync(path.join(dir, 'models', 'marts'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'models', 'assertions'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'models', 'marts', 'm.sql'), 'select 5 as n');

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { writeFiles } from '../helpers/models.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { tempProject } from '../helpers/temp-lake.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const index = path.join(repo, 'src', 'index.ts');
@@ -18,7 +18,7 @@ const TOKEN = 'APP_USR-5551234-cli-hunt-token';
 
 /** A project with a good source, a source whose error quotes a URL with its access token, and two models. */
 function project(): string {
-  const dir = tempDir('cli-out-');
+  const dir = tempProject('cli-out-');
   writeFiles(path.join(dir, 'models'), {
     'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
     'marts/by_store.sql': `select store, count(*) as n, '{{ var("tag", "none") }}' as tag from {{ ref('stg_prices') }} group by store`,
@@ -42,7 +42,7 @@ export default {
 
 describe('duckhouse CLI output', () => {
   it('run: a build that throws after the extract (an env_var unset under cron) exits 1 as the partial run it records, with the extract printed', () => {
-    const dir = tempDir('cli-out-');
+    const dir = tempProject('cli-out-');
     writeFiles(path.join(dir, 'models'), {
       'staging/stg_prices.sql': `select store, '{{ env_var("HUNT_UNSET_REGION") }}' as region from {{ source('shop', 'prices') }}`,
     });
@@ -63,7 +63,7 @@ describe('duckhouse CLI output', () => {
   }, 90_000);
 
   it('run prints the build\'s warnings (a test not run) and a skipped model\'s cause, as build does: cron has no console log', () => {
-    const dir = tempDir('cli-out-');
+    const dir = tempProject('cli-out-');
     writeFiles(path.join(dir, 'models'), {
       'staging/stg_prices.sql': `select store from {{ source('shop', 'prices') }}`,
       'staging/stg_never.sql': `select sku from {{ source('shop', 'never') }}`,
@@ -86,7 +86,7 @@ describe('duckhouse CLI output', () => {
   }, 90_000);
 
   it('test prints the tests it did not run (their model was not built) and counts them in its summary: cron has no console log', () => {
-    const dir = tempDir('cli-out-');
+    const dir = tempProject('cli-out-');
     writeFiles(path.join(dir, 'models'), {
       'staging/stg_prices.sql': `select store from {{ source('shop', 'prices') }}`,
       'staging/stg_never.sql': `select sku from {{ source('shop', 'never') }}`,
@@ -119,7 +119,7 @@ describe('duckhouse CLI output', () => {
   }, 90_000);
 
   it('`duckhouse` with no command is a usage error (exit 2), not a success', () => {
-    const dir = tempDir('cli-out-');
+    const dir = tempProject('cli-out-');
     const r = runCli(dir, []);
     expect(r.err).toMatch(/Usage: duckhouse/);
     // Observed: exit 0 (commander's "help shown because of an error" is mapped to success).
@@ -130,7 +130,7 @@ describe('duckhouse CLI output', () => {
   }, 60_000);
 
   it('sql: a statement refused as not read-only, or one that does not parse, is a usage error (exit 2) like two statements', () => {
-    const dir = tempDir('cli-out-');
+    const dir = tempProject('cli-out-');
     const root = path.join(dir, 'data');
     const two = runCli(dir, ['sql', 'select 1; select 2', '--root', root]);
     expect(two.code).toBe(2);
@@ -144,7 +144,7 @@ describe('duckhouse CLI output', () => {
   }, 60_000);
 
   it('sql --csv piped into `head` ends quietly, without an unhandled EPIPE stack trace', async () => {
-    const dir = tempDir('cli-out-');
+    const dir = tempProject('cli-out-');
     const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
     const child = spawn(process.execPath, ['--import', tsx, path.join(repo, 'src', 'cli.ts'), 'sql', `select range as n, repeat('x', 40) as s from range(300000)`, '--csv', '--root', path.join(dir, 'data')], {
       cwd: dir,
@@ -172,7 +172,7 @@ describe('duckhouse CLI output', () => {
   }, 90_000);
 
   it('extract prints its sources\' warnings (redacted) and the alerts it raised, as run does: cron has no console log', () => {
-    const dir = tempDir('cli-out-');
+    const dir = tempProject('cli-out-');
     writeFiles(path.join(dir, 'models'), { 'staging/stg_prices.sql': `select store from {{ source('shop', 'prices') }}` });
     fs.writeFileSync(
       path.join(dir, 'duckhouse.config.mjs'),

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { tempDir, tempProject } from '../helpers/temp-lake.js';
 import { writeFiles } from '../helpers/models.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
@@ -144,7 +144,7 @@ describe('a config file under a name the CLI does not read', () => {
       expect(r.code, `${ext}: ${r.out}\n${r.err}`).toBe(2);
       expect(r.err).toContain(`duckhouse.config.${ext} is not a config file duckhouse reads`);
     }
-    const copy = tempDir('duckhouse-cfg-ext-');
+    const copy = tempProject('duckhouse-cfg-ext-');
     fs.writeFileSync(path.join(copy, 'duckhouse.config.ts.bak'), `export default { root: 'lake' };`);
     expect(runCli(copy, ['sql', 'select 1 as x', '--csv']).code).toBe(0);
   }, 90_000);

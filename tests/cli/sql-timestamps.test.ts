@@ -1,14 +1,14 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { tempProject } from '../helpers/temp-lake.js';
 import { parseTypeString } from '../../src/db/type-string.js';
 
 const SQL = `select TIMESTAMP '2026-01-10 10:00:00' as created_sp, TIMESTAMPTZ '2026-01-10 13:00:00+00' as created_at, DATE '2026-01-10' as created_date`;
 
 describe('duckhouse sql: naive TIMESTAMP values (the *_sp columns) are not printed as UTC instants', () => {
   it('--csv prints a São Paulo wall-clock TIMESTAMP without a Z, as `export --format csv` does', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = runCli(dir, ['sql', SQL, '--csv', '--root', path.join(dir, 'data')]);
     expect(r.code, r.err).toBe(0);
     const [header, line] = r.out.trim().split('\n');
@@ -21,14 +21,14 @@ describe('duckhouse sql: naive TIMESTAMP values (the *_sp columns) are not print
   }, 60_000);
 
   it('the table output does the same', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = runCli(dir, ['sql', SQL, '--root', path.join(dir, 'data')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/2026-01-10 10:00:00 +│ 2026-01-10T13:00:00\.000Z │ 2026-01-10/);
   }, 60_000);
 
   it('--json does the same', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = runCli(dir, ['sql', SQL, '--json', '--root', path.join(dir, 'data')]);
     expect(r.code, r.err).toBe(0);
     const [row] = JSON.parse(r.out) as Record<string, string>[];
@@ -44,7 +44,7 @@ describe('duckhouse sql: a naive TIMESTAMP nested in a list, struct, map or unio
     map {'k': [TIMESTAMP_MS '2026-01-10 10:00:00.250']} as sp_map, union_value(t := TIMESTAMP '2026-01-10 10:00:00') as sp_union`;
 
   it('--json', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = runCli(dir, ['sql', NESTED, '--json', '--root', path.join(dir, 'data')]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toEqual([
@@ -59,7 +59,7 @@ describe('duckhouse sql: a naive TIMESTAMP nested in a list, struct, map or unio
 
   it('--csv and the table', () => {
     for (const format of [['--csv'], []]) {
-      const dir = tempDir('duckhouse-cli-');
+      const dir = tempProject('duckhouse-cli-');
       const r = runCli(dir, ['sql', `select [TIMESTAMP '2026-01-10 10:00:00'] as sp_list, {'at': TIMESTAMP '2026-01-10 10:00:00'} as sp_struct`, ...format, '--root', path.join(dir, 'data')]);
       expect(r.code, r.err).toBe(0);
       expect(r.out, format.join(' ') || 'table').toContain('"2026-01-10 10:00:00"');
@@ -80,7 +80,7 @@ describe('duckhouse sql: a naive TIMESTAMP nested in a list, struct, map or unio
 
 describe('duckhouse sql (interactive): naive TIMESTAMPs as their wall clock, as with a query argument', () => {
   it('prints a *_sp TIMESTAMP as 2026-01-10 10:00:00, not as the UTC instant 2026-01-10T10:00:00.000Z', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = runCli(dir, ['sql', '--root', path.join(dir, 'data')], `${SQL};\n.quit\n`);
     expect(r.code, r.err).toBe(0);
     // The prompt printed "2026-01-10T10:00:00.000Z │ 2026-01-10T13:00:00.000Z".

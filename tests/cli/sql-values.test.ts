@@ -5,10 +5,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { tempProject } from '../helpers/temp-lake.js';
 
 function sql(query: string, format: string[]): { code: number | null; out: string; err: string } {
-  const dir = tempDir('duckhouse-cli-');
+  const dir = tempProject('duckhouse-cli-');
   return runCli(dir, ['sql', query, ...format, '--root', path.join(dir, 'data')]);
 }
 

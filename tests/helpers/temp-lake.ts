@@ -17,6 +17,13 @@ export function tempDir(prefix = 'duckhouse-test-'): string {
   return dir;
 }
 
+/** A temp project folder as a clone has it, with its (empty) `data/`: commands that read a lake refuse a root that does not exist. */
+export function tempProject(prefix = 'duckhouse-test-'): string {
+  const dir = tempDir(prefix);
+  fs.mkdirSync(path.join(dir, 'data'));
+  return dir;
+}
+
 /** Opens a lake in a temp folder, with an empty models/ unless `models` is given (closed after the test). Logs go to the lake's file only. */
 export async function tempLake(options: OpenOptions = {}): Promise<Lakehouse> {
   const dir = options.root ?? tempDir();

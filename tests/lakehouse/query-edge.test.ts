@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/index.js';
 import { runCli } from '../helpers/cli.js';
 import { projectLake } from '../helpers/models.js';
-import { tempDir, tempLake } from '../helpers/temp-lake.js';
+import { tempDir, tempLake, tempProject } from '../helpers/temp-lake.js';
 
 const typesOf = (t: arrow.Table): string[] => t.schema.fields.map((f) => `${f.name}:${f.type}`);
 const rowsOf = (t: arrow.Table): unknown[] => t.toArray().map((r) => r.toJSON());
@@ -261,7 +261,7 @@ describe('lake.query and `duckhouse sql` stay read-only under EXPLAIN ANALYZE (i
   });
 
   it('`duckhouse sql "EXPLAIN ANALYZE COPY …"` is a usage error (exit 2) and writes nothing', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const out = path.join(dir, 'written.csv');
     const r = runCli(dir, ['sql', `EXPLAIN ANALYZE COPY (SELECT 42 AS x) TO '${out}'`, '--root', path.join(dir, 'data')]);
     expect(r.code, r.out + r.err).toBe(2);
@@ -301,7 +301,7 @@ describe('lake.query: a PIVOT without an IN list is one statement', () => {
   });
 
   it('`duckhouse sql` runs it too', () => {
-    const dir = tempDir('duckhouse-cli-');
+    const dir = tempProject('duckhouse-cli-');
     const r = runCli(dir, ['sql', dynamic, '--csv', '--root', path.join(dir, 'data')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe('x,y\n1,2\n');
