@@ -620,9 +620,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--schema <name>', "the bronze tables' schema (default: bronze)")
     .action(async (opts: { engine: 'spark' | 'trino' | 'athena'; locationPrefix?: string; schema?: string }) => {
       await withLake(globals(), async (lake) => {
-        process.stdout.write(
-          await lake.exportDdl({ engine: opts.engine, ...(opts.locationPrefix ? { locationPrefix: opts.locationPrefix } : {}), ...(opts.schema !== undefined ? { schema: opts.schema } : {}) }),
-        );
+        const ddl = await lake.exportDdl({ engine: opts.engine, ...(opts.locationPrefix ? { locationPrefix: opts.locationPrefix } : {}), ...(opts.schema !== undefined ? { schema: opts.schema } : {}) });
+        // Said on stderr: `export-ddl > tables.sql` gets an empty file, and the user a reason.
+        if (ddl === '') console.error(`export-ddl: nothing to declare: no bronze dataset and no Parquet export under ${lake.paths.root}`);
+        process.stdout.write(ddl);
       });
     });
 

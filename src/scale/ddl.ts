@@ -318,5 +318,6 @@ export function ddlFor(tables: DdlTable[], engine: DdlEngine, options: { root: s
   if (engine === 'trino' && out.some((s) => s.includes('TIMESTAMP(6)'))) {
     out.unshift('-- Trino (Hive connector): DuckDB writes microsecond timestamps, so the hive catalog needs\n-- hive.timestamp-precision=MICROSECONDS; TIMESTAMPTZ columns read as TIMESTAMP(6) in UTC.');
   }
-  return `${out.join('\n\n')}\n`;
+  // Nothing to declare: no DDL at all, not a lone line break.
+  return out.length === 0 ? '' : `${out.join('\n\n')}\n`;
 }

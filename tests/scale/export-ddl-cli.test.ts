@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFiles } from '../helpers/models.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { tempDir, tempLake, tempProject } from '../helpers/temp-lake.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const run = runCli;
@@ -57,4 +57,16 @@ LOCATION 's3://bucket/lake/exports/marts.by_store/';`);
     expect(hostile.err).toMatch(/schema.*lower-case SQL identifier/);
     expect(hostile.out).toBe('');
   }, 90_000);
+});
+
+describe('export-ddl on a lake with no bronze and no Parquet export', () => {
+  it('says there is nothing to declare on stderr and prints nothing (was a lone empty line on stdout, exit 0 without a word)', async () => {
+    const dir = tempProject('duckhouse-cli-ddl-');
+    const r = run(dir, ['export-ddl', '--engine', 'trino']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(`export-ddl: nothing to declare: no bronze dataset and no Parquet export under ${path.join(dir, 'data')}`);
+    // lake.exportDdl: the empty string, no DDL (was "\n").
+    expect(await (await tempLake()).exportDdl({ engine: 'spark' })).toBe('');
+  }, 60_000);
 });
