@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { sourceLabel, type SourceResult } from './results.js';
 import { bronzeDatasets, noBronzeDataset } from './bronze/datasets.js';
 import type { Lakehouse, OpenOptions, AnySource, Row, RunResult } from './index.js';
@@ -154,6 +154,13 @@ function parseVars(pairs: string[] | undefined): Record<string, unknown> | undef
     out[p.slice(0, eq)] = value;
   }
   return out;
+}
+
+/** A flag's whole number above 0: commander's error names the flag (`option '-n, --limit <n>' argument 'abc' is invalid`), not the API option behind it. */
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number.');
+  return n;
 }
 
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(2);
@@ -550,7 +557,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('runs')
     .description('the latest runs, newest first')
-    .option('-n, --limit <n>', 'how many', (v) => Number(v), 20)
+    .option('-n, --limit <n>', 'how many', positiveInteger, 20)
     .option('--json', 'as JSON')
     .action(async (opts: { limit: number; json?: boolean }) => {
       // Read-only and light: the run history needs neither the lakehouse nor @duckdb/node-api.

@@ -76,6 +76,19 @@ describe('duckhouse runs --root', () => {
   }, 60_000);
 });
 
+describe('duckhouse runs --limit', () => {
+  it('a bad value is a usage error naming the flag (was "runHistory: option \\"limit\\"…", an API option the user never typed)', () => {
+    const dir = tempProject('duckhouse-cli-');
+    for (const v of ['abc', '0', '1.5', '-2']) {
+      const r = run(dir, ['runs', '-n', v]);
+      expect(r.code, v).toBe(2);
+      expect(r.err, v).toContain(`option '-n, --limit <n>' argument '${v}' is invalid`);
+      expect(r.err, v).not.toContain('runHistory');
+    }
+    expect(run(dir, ['runs', '--limit', '3']).code).toBe(0);
+  }, 60_000);
+});
+
 describe('a command that reads a lake, on a root folder that does not exist (a typo in --root)', () => {
   it('is a usage error (exit 2) naming the folder, and leaves nothing there; extract, build and run still create a lake', () => {
     const dir = tempProject('duckhouse-cli-');

@@ -76,7 +76,7 @@ describe('duckhouse CLI', () => {
     expect(typo.err).toMatch(/did you mean marts.by_store/);
     const badLimit = run(dir, ['runs', '-n', 'abc']);
     expect(badLimit.code).toBe(2);
-    expect(badLimit.err).toMatch(/option "limit" must be a positive integer \(got NaN\)/);
+    expect(badLimit.err).toContain(`option '-n, --limit <n>' argument 'abc' is invalid. must be a positive whole number.`);
     fs.writeFileSync(path.join(dir, 'duckhouse.config.ts'), `export default { roots: 'x' };`);
     const bad = run(dir, ['runs']);
     expect(bad.code).toBe(2);
