@@ -208,11 +208,15 @@ function jsonReplacer(bigint: (v: bigint) => unknown): (this: unknown, key: stri
 const cellText = (v: unknown): string =>
   v === null || v === undefined ? 'NULL' : v instanceof Date ? v.toISOString() : v instanceof Uint8Array ? blobText(v) : typeof v === 'object' ? JSON.stringify(v, jsonReplacer(String)) : String(v);
 
-/** Aligned text table (one line per row: multi-line values show their line breaks as ⏎). */
-export function formatTable(rows: Row[]): string {
+/**
+ * Aligned text table (one line per row: multi-line values show their line breaks as ⏎).
+ * `names`: the query's column names, as headers, when the rows' keys differ (node-api renames a
+ * second `a` to `a:1`).
+ */
+export function formatTable(rows: Row[], names?: string[]): string {
   if (rows.length === 0) return '(no rows)';
   const cols = Object.keys(rows[0]!);
-  const header = cols.map(oneLine);
+  const header = headerOf(cols, names).map(oneLine);
   const cells = rows.map((r) => cols.map((c) => oneLine(cellText(r[c]))));
   // A loop, not Math.max(...): one argument per row overflows the stack on large results.
   const widths = header.map((h) => h.length);
@@ -226,21 +230,25 @@ export function formatTable(rows: Row[]): string {
  * The table output of a result: an EXPLAIN's plan (columns explain_key, explain_value) as DuckDB
  * draws it, each plan on its own lines after its key, not one cell cut at 60 characters.
  */
-function formatResult(rows: Row[]): string {
+function formatResult(rows: Row[], names?: string[]): string {
   const cols = rows.length > 0 ? Object.keys(rows[0]!) : [];
   if (cols.length === 2 && cols[0] === 'explain_key' && cols[1] === 'explain_value') {
     return rows.map((r) => `${cellText(r.explain_key)}\n${String(r.explain_value ?? '').replace(/\n+$/, '')}`).join('\n');
   }
-  return formatTable(rows);
+  return formatTable(rows, names);
 }
 
-/** CSV with a header line; `columns` names the columns when there are no rows to take them from. */
+/** The query's own column names for the row keys `cols`, when they are as many; else the keys. */
+const headerOf = (cols: string[], names: string[] | undefined): string[] => (names && names.length === cols.length ? names : cols);
+
+/** CSV with a header line; `columns`: the query's column names (the header, also with no rows to take them from). */
 function toCsv(rows: Row[], columns?: string[]): string {
   const cols = rows.length > 0 ? Object.keys(rows[0]!) : (columns ?? []);
   if (cols.length === 0) return '';
+  const header = headerOf(cols, columns);
   const field = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const esc = (v: unknown): string => (v === null || v === undefined ? '' : field(cellText(v)));
-  return `${[cols.map(field).join(','), ...rows.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n')}\n`;
+  return `${[header.map(field).join(','), ...rows.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n')}\n`;
 }
 
 /**
@@ -289,10 +297,11 @@ function printsAsText(type: TypeNode, top = true): boolean {
  * (`[{"key":"a","value":1}]`, `{"months":14,…}`, `1.5`). A query that cannot be described (or
  * wrapped) runs as it is.
  */
-async function textRows(lake: Lakehouse, query: string): Promise<Row[]> {
+async function textRows(lake: Lakehouse, query: string): Promise<{ rows: Row[]; names?: string[] }> {
   const described = await describeQuery(lake, query);
   const names = described?.map((d) => String(d.column_name)) ?? [];
-  if (!described || new Set(names).size !== names.length) return lake.query(query);
+  if (!described) return { rows: await lake.query(query) };
+  if (new Set(names).size !== names.length) return { rows: await lake.query(query), names };
   const { parseTypeString } = await import('./db/type-string.js');
   const text = described.filter((d) => {
     try {
@@ -301,12 +310,12 @@ async function textRows(lake: Lakehouse, query: string): Promise<Row[]> {
       return false;
     }
   });
-  if (text.length === 0) return lake.query(query);
+  if (text.length === 0) return { rows: await lake.query(query), names };
   const casts = text.map((d) => `CAST(${quoteIdent(String(d.column_name))} AS VARCHAR) AS ${quoteIdent(String(d.column_name))}`).join(', ');
   try {
-    return await lake.query(`SELECT * REPLACE (${casts}) FROM (${trimmedQuery(query)}\n) AS _duckhouse_q`);
+    return { rows: await lake.query(`SELECT * REPLACE (${casts}) FROM (${trimmedQuery(query)}\n) AS _duckhouse_q`), names };
   } catch {
-    return lake.query(query);
+    return { rows: await lake.query(query), names };
   }
 }
 
@@ -451,9 +460,9 @@ async function interactiveSql(lake: Lakehouse): Promise<number> {
     fs.appendFileSync(historyFile, `${redactString(sql.replace(/\n/g, ' '))}\n`);
     try {
       const t0 = performance.now();
-      const rows = await textRows(lake, sql);
+      const { rows, names } = await textRows(lake, sql);
       await showNaiveTimestamps(lake, sql, rows);
-      console.log(formatResult(rows));
+      console.log(formatResult(rows, names));
       if (interactive) console.log(`${Math.round(performance.now() - t0)} ms`);
     } catch (error) {
       // DuckDB's message quotes the statement (a URL with its token), as `sql <query>`'s error is redacted.
@@ -597,14 +606,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
           return;
         }
         // A statement that does not parse, bind or is not read-only is the user's to fix: exit 2.
-        const rows = await (opts.json ? lake.query(query) : textRows(lake, query)).catch((error: unknown) => {
+        const { rows, names } = await (opts.json ? lake.query(query).then((rows) => ({ rows, names: undefined })) : textRows(lake, query)).catch((error: unknown) => {
           const e = error as Error & { code?: string };
           if (e.code === 'QUERY_NOT_READ_ONLY' || /(^|: )(Parser|Binder|Catalog) Error/.test(e.message)) throw new UsageError(e.message);
           throw error;
         });
-        const columns = opts.csv && rows.length === 0 ? await queryColumns(lake, query) : undefined;
+        // The DESCRIBE textRows made names the columns, with no rows too (not a second DESCRIBE).
+        const columns = opts.csv ? (names ?? (rows.length === 0 ? await queryColumns(lake, query) : undefined)) : undefined;
         await showNaiveTimestamps(lake, query, rows);
-        process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatResult(rows)}\n`);
+        process.stdout.write(opts.csv ? toCsv(rows, columns) : opts.json ? toJson(rows) : `${formatResult(rows, names)}\n`);
       });
     });
 

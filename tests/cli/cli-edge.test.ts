@@ -59,6 +59,20 @@ describe('duckhouse sql --csv', () => {
   }, 60_000);
 });
 
+describe('duckhouse sql: two columns of one name', () => {
+  it('head the CSV and the table with the name the query gave both, as with no rows (was a,a:1, node-api\'s key for the second)', () => {
+    const dir = tempProject('duckhouse-cli-');
+    const q = 'select 1 as a, 2 as a';
+    const csv = run(dir, ['sql', q, '--csv']);
+    expect(csv.code, csv.err).toBe(0);
+    expect(csv.out).toBe('a,a\n1,2\n');
+    expect(run(dir, ['sql', `${q} where false`, '--csv']).out).toBe('a,a\n');
+    expect(run(dir, ['sql', q]).out.split('\n')[0]).toBe('a │ a');
+    // --json keeps distinct keys: an object cannot hold two of one name.
+    expect(JSON.parse(run(dir, ['sql', q, '--json']).out)).toEqual([{ a: 1, 'a:1': 2 }]);
+  }, 60_000);
+});
+
 describe('duckhouse runs --root', () => {
   it('a file as root is a usage error (exit 2), as for sql; so is a missing folder (below)', () => {
     const dir = tempProject('duckhouse-cli-');
