@@ -8,6 +8,8 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import got, { RequestError, TimeoutError, ReadError, type Method } from 'got';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Limits } from '../../config.js';
@@ -128,7 +130,7 @@ export class HttpClient {
     // One socket per in-flight slot is all a source can use; keep-alive saves a handshake per page.
     const agentOptions = { keepAlive: true, maxSockets: options.limits.inFlight, maxFreeSockets: options.limits.inFlight };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
-    this.baseHeaders = { 'user-agent': userAgent(), ...lowerKeys(options.headers ?? {}) };
+    this.baseHeaders = { 'user-agent': userAgent(), 'accept-encoding': ACCEPT_ENCODING, ...lowerKeys(options.headers ?? {}) };
   }
 
   /**
@@ -360,6 +362,9 @@ export class HttpClient {
         retry: { limit: 0 },
         throwHttpErrors: false,
         responseType: 'buffer',
+        // Bodies are decoded below: got's decompress-response takes a raw deflate body (no zlib
+        // header, as some servers send) for a zlib one by one bit of its first byte, and fails it.
+        decompress: false,
         signal,
         hooks: { beforeRedirect: [beforeRedirect] },
       });
@@ -399,7 +404,16 @@ export class HttpClient {
     at.latencyMs += performance.now() - since;
     const status = response.statusCode;
     at.statuses[status] = (at.statuses[status] ?? 0) + 1;
-    const raw = response.body;
+    let raw: Buffer;
+    try {
+      raw = await decodeBody(response.body, headerText(response.headers['content-encoding']));
+    } catch (error) {
+      // As a body cut short: the host sent what it should not have, and may send it whole next time.
+      if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
+      const encoding = headerText(response.headers['content-encoding']);
+      const message = `${encoding} body does not decode: ${(error as Error).message}`;
+      throw new HttpNetworkError({ method, url: href, attempts: attempt, host: at.host, errno: (error as { code?: string }).code, message, readFailed: true });
+    }
     at.bytes += raw.length;
     const finalUrl = response.url;
     const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
@@ -478,6 +492,37 @@ export function withQuery(url: string | URL, query: QueryValues | undefined): UR
   }
   target.search = params.toString();
   return target;
+}
+
+/** What `decodeBody` decodes (zstd needs Node 22.15). */
+const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+const inflateRaw = promisify(zlib.inflateRaw);
+const brotli = promisify(zlib.brotliDecompress);
+
+/**
+ * A body as its Content-Encoding(s) say, decoded off the main thread: `gzip` (`x-gzip`), `br`, and
+ * `deflate` with or without its zlib header (RFC 9110 asks for one; some servers send raw deflate,
+ * which browsers and curl read too). Other encodings (`identity`, none) leave it as it is.
+ */
+async function decodeBody(body: Buffer, contentEncoding: string | undefined): Promise<Buffer> {
+  if (!contentEncoding || body.length === 0) return body;
+  let decoded = body;
+  // Encodings are listed in the order they were applied: undone last first.
+  for (const coding of contentEncoding.toLowerCase().split(',').reverse()) {
+    const name = coding.trim();
+    if (name === 'gzip' || name === 'x-gzip') decoded = await gunzip(decoded);
+    else if (name === 'br') decoded = await brotli(decoded);
+    else if (name === 'deflate') decoded = zlibWrapped(decoded) ? await inflate(decoded) : await inflateRaw(decoded);
+  }
+  return decoded;
+}
+
+/** Whether a deflate body starts with a zlib header (RFC 1950: method 8, header a multiple of 31). */
+function zlibWrapped(body: Buffer): boolean {
+  return body.length >= 2 && (body[0]! & 0x0f) === 8 && ((body[0]! << 8) | body[1]!) % 31 === 0;
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {

@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { limitsSchema, type Limits } from '../../../src/config.js';
 import { HttpClient } from '../../../src/extract/http/client.js';
@@ -344,5 +345,39 @@ describe('HttpClient connections, limits and identity', () => {
     expect(JSON.stringify({ message: other.message, cause: String(other.cause), url: other.url })).not.toContain(apiKey);
     // The key did reach the server.
     expect(server.requests.at(-1)!.query.get('key')).toBe(apiKey);
+  });
+});
+
+describe('HttpClient compressed bodies', () => {
+  const payload = { results: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `item ${i} ${'x'.repeat(i % 17)}` })) };
+  const encoded = (encoding: string, body: Buffer): Handler => (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding, 'content-length': body.length });
+    res.end(body);
+  };
+
+  it('reads Content-Encoding deflate sent raw (no zlib header, as some servers do) as well as zlib-wrapped, gzip and br, as browsers and curl do', async () => {
+    const text = Buffer.from(JSON.stringify(payload));
+    const raw = zlib.deflateRawSync(text);
+    expect(raw[0]! & 0x08).not.toBe(0); // decompress-response's one-bit guess takes this one for zlib-wrapped
+    const server = await serve({
+      '/raw': encoded('deflate', raw),
+      '/zlib': encoded('deflate', zlib.deflateSync(text)),
+      '/gzip': encoded('gzip', zlib.gzipSync(text)),
+      '/br': encoded('br', zlib.brotliCompressSync(text)),
+    });
+    const c = client({ retries: 0 });
+    for (const route of ['/raw', '/zlib', '/gzip', '/br']) expect((await c.request(`${server.url}${route}`)).body, route).toEqual(payload);
+    expect(server.requests[0]!.headers['accept-encoding']).toBe('gzip, deflate, br');
+    expect(c.stats()).toEqual([expect.objectContaining({ requests: 4, statuses: { 200: 4 } })]);
+  });
+
+  it('a corrupt compressed body is a broken read (retried), naming the encoding', async () => {
+    const server = await serve({ '/bad': encoded('gzip', Buffer.from('not gzip at all')) });
+    const c = client({ retries: 1 });
+    const error = await failure(c.request(`${server.url}/bad`));
+    expect(error).toBeInstanceOf(HttpNetworkError);
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('gzip');
+    expect(server.hits('/bad')).toBe(2);
   });
 });
