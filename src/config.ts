@@ -109,6 +109,7 @@ const limitFields = {
   breakerCooldownMillis: nonNegativeInt,
   flushRows: positiveInt,
   flushBytes: positiveInt,
+  maxResponseBytes: positiveInt,
   compactionTargetMb: positiveInt,
 };
 
@@ -125,6 +126,7 @@ export const DEFAULT_LIMITS = {
   breakerCooldownMillis: 60_000,
   flushRows: 100_000,
   flushBytes: 64 * 1024 * 1024,
+  maxResponseBytes: 64 * 1024 * 1024,
   compactionTargetMb: 128,
 } as const;
 

@@ -28,6 +28,7 @@ import {
   HttpNetworkError,
   HttpStatusError,
   HttpTimeoutError,
+  HttpTooLargeError,
   surelyUnsent,
 } from './http-errors.js';
 import { abortable } from '../../abortable.js';
@@ -351,6 +352,7 @@ export class HttpClient {
     };
     let response;
     let notTaken: { status: number; contentType: string } | undefined;
+    let tooLarge: { status: number; what: string } | undefined;
     try {
       const request = got(url, {
         method: method as Method,
@@ -367,6 +369,18 @@ export class HttpClient {
         decompress: false,
         signal,
         hooks: { beforeRedirect: [beforeRedirect] },
+      });
+      // got buffers the whole body: past the limit (announced, or as it comes) the request ends.
+      // (Redirect hops are drained by got before it reads a body: only the last answer counts.)
+      const max = this.limits.maxResponseBytes;
+      let answered = 0;
+      request.on('request', (sent: http.ClientRequest) => sent.once('response', (res: http.IncomingMessage) => (answered = res.statusCode ?? 0)));
+      request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
+        if (tooLarge) return;
+        if (progress.total !== undefined && progress.total > max) tooLarge = { status: answered, what: `(Content-Length ${progress.total})` };
+        else if (progress.transferred > max) tooLarge = { status: answered, what: `received so far (${progress.transferred})` };
+        else return;
+        request.cancel();
       });
       const accept = options.acceptContentType;
       if (accept) {
@@ -392,6 +406,13 @@ export class HttpClient {
         breakerAt.success();
         throw new HttpContentTypeError({ method, url: href, attempts: attempt, host: at.host, ...notTaken });
       }
+      if (tooLarge) {
+        // The host answered: it only has more to say than this client reads.
+        at.latencyMs += performance.now() - since;
+        at.statuses[tooLarge.status] = (at.statuses[tooLarge.status] ?? 0) + 1;
+        breakerAt.success();
+        throw new HttpTooLargeError({ method, url: href, attempts: attempt, host: at.host, limit: this.limits.maxResponseBytes, ...tooLarge });
+      }
       at.latencyMs += performance.now() - since;
       at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
       if (signal?.aborted) {
@@ -406,8 +427,12 @@ export class HttpClient {
     at.statuses[status] = (at.statuses[status] ?? 0) + 1;
     let raw: Buffer;
     try {
-      raw = await decodeBody(response.body, headerText(response.headers['content-encoding']));
+      raw = await decodeBody(response.body, headerText(response.headers['content-encoding']), this.limits.maxResponseBytes);
     } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        breakerAt.success();
+        throw new HttpTooLargeError({ method, url: href, attempts: attempt, host: at.host, status, limit: this.limits.maxResponseBytes, what: `decoded (${response.body.length} bytes ${headerText(response.headers['content-encoding'])})` });
+      }
       // As a body cut short: the host sent what it should not have, and may send it whole next time.
       if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
       const encoding = headerText(response.headers['content-encoding']);
@@ -507,15 +532,16 @@ const brotli = promisify(zlib.brotliDecompress);
  * `deflate` with or without its zlib header (RFC 9110 asks for one; some servers send raw deflate,
  * which browsers and curl read too). Other encodings (`identity`, none) leave it as it is.
  */
-async function decodeBody(body: Buffer, contentEncoding: string | undefined): Promise<Buffer> {
+async function decodeBody(body: Buffer, contentEncoding: string | undefined, maxOutputLength: number): Promise<Buffer> {
   if (!contentEncoding || body.length === 0) return body;
   let decoded = body;
   // Encodings are listed in the order they were applied: undone last first.
   for (const coding of contentEncoding.toLowerCase().split(',').reverse()) {
     const name = coding.trim();
-    if (name === 'gzip' || name === 'x-gzip') decoded = await gunzip(decoded);
-    else if (name === 'br') decoded = await brotli(decoded);
-    else if (name === 'deflate') decoded = zlibWrapped(decoded) ? await inflate(decoded) : await inflateRaw(decoded);
+    // maxOutputLength: a small body decoding to gigabytes (a gzip bomb) stops at the limit.
+    if (name === 'gzip' || name === 'x-gzip') decoded = await gunzip(decoded, { maxOutputLength });
+    else if (name === 'br') decoded = await brotli(decoded, { maxOutputLength });
+    else if (name === 'deflate') decoded = zlibWrapped(decoded) ? await inflate(decoded, { maxOutputLength }) : await inflateRaw(decoded, { maxOutputLength });
   }
   return decoded;
 }

@@ -119,6 +119,19 @@ export class HttpBodyError extends HttpError {
 }
 
 /**
+ * A body past `limits.maxResponseBytes` (announced in its Content-Length, received, or once decoded):
+ * the request is ended there, the rest not downloaded. Not retryable: the same URL would send it again.
+ */
+export class HttpTooLargeError extends HttpError {
+  readonly limit: number;
+
+  constructor(details: HttpErrorDetails & { status: number; limit: number; what: string }) {
+    super('HTTP_TOO_LARGE', `HTTP ${details.status} body ${details.what} is over ${details.limit} bytes (limits.maxResponseBytes): not read further`, { ...details, retryable: false });
+    this.limit = details.limit;
+  }
+}
+
+/**
  * A 2xx whose Content-Type the request does not take (a PDF where a page was wanted): refused from
  * its headers, its body not downloaded. Not retryable: the host answered.
  */

@@ -381,3 +381,79 @@ describe('HttpClient compressed bodies', () => {
     expect(server.hits('/bad')).toBe(2);
   });
 });
+
+describe('HttpClient response size limit', () => {
+  /** Streams 16 KB chunks until the client goes away; resolves `gone` with the bytes it wrote. */
+  function endless(headers: Record<string, string | number> = {}): { handler: Handler; gone: Promise<number> } {
+    let done!: (n: number) => void;
+    const gone = new Promise<number>((r) => (done = r));
+    const handler: Handler = (_req, res) => {
+      let written = 0;
+      let open = true;
+      res.on('close', () => {
+        open = false;
+        done(written);
+      });
+      res.writeHead(200, { 'content-type': 'application/json', ...headers });
+      res.write('{"results":["');
+      const chunk = Buffer.alloc(16 * 1024, 'a');
+      const pump = (): void => {
+        while (open && written < 512 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        if (open) res.end('"]}');
+      };
+      pump();
+    };
+    return { handler, gone };
+  }
+
+  it('an endless chunked body is cut at limits.maxResponseBytes: a clear error naming the URL (redacted) and the limit, not retried', async () => {
+    const stream = endless();
+    const server = await serve({ '/huge': stream.handler });
+    const c = client({ maxResponseBytes: 256 * 1024, retries: 3 });
+    const error = await failure(c.request(`${server.url}/huge?api_key=s3cr3t-key-123`));
+    expect(error.code).toBe('HTTP_TOO_LARGE');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain(`${server.url}/huge`);
+    expect(error.message).not.toContain('s3cr3t-key-123');
+    expect(error.message).toContain('262144 bytes (limits.maxResponseBytes)');
+    await stream.gone; // the connection was dropped: the server did not send the rest
+    expect(server.hits('/huge')).toBe(1);
+    expect(c.stats()).toEqual([expect.objectContaining({ requests: 1, retries: 0, statuses: { 200: 1 }, breakerOpens: 0 })]);
+  });
+
+  it('a body announcing more than the limit in Content-Length is refused from its headers', async () => {
+    const stream = endless({ 'content-length': 512 * 1024 * 1024 + 16 });
+    const server = await serve({ '/big': stream.handler });
+    const c = client({ maxResponseBytes: 1024 * 1024 });
+    const error = await failure(c.request(`${server.url}/big`));
+    expect(error.code).toBe('HTTP_TOO_LARGE');
+    expect(error.message).toContain('Content-Length 536870928');
+    await stream.gone;
+  });
+
+  it('a small compressed body decoding past the limit (a gzip bomb) is refused the same way', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(8 * 1024 * 1024, ' '));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const server = await serve({
+      '/bomb': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length });
+        res.end(bomb);
+      },
+    });
+    const c = client({ maxResponseBytes: 1024 * 1024, retries: 2 });
+    const error = await failure(c.request(`${server.url}/bomb`));
+    expect(error.code).toBe('HTTP_TOO_LARGE');
+    expect(error.message).toContain('decoded');
+    expect(server.hits('/bomb')).toBe(1);
+  });
+
+  it('a body within the limit is read; the default limit is 64 MB', async () => {
+    expect(limitsSchema.parse({}).maxResponseBytes).toBe(64 * 1024 * 1024);
+    const server = await serve({ '/ok': faults.json(ok) });
+    const c = client({ maxResponseBytes: 64 });
+    expect((await c.request(`${server.url}/ok`)).body).toEqual(ok);
+  });
+});
