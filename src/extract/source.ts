@@ -77,6 +77,7 @@ export interface HttpHostStats {
   retries: number;
   /** Responses by status code ('ERR' for network errors and timeouts). */
   statuses: Record<string, number>;
+  /** Response body bytes as they came over the wire (compressed, before decoding; a redirect hop's by its Content-Length). */
   bytes: number;
   /** Total time spent waiting for responses. */
   latencyMs: number;

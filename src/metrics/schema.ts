@@ -150,7 +150,7 @@ export const METRICS_DDL: string[] = [
     requests INTEGER NOT NULL,
     retries INTEGER NOT NULL,
     statuses JSON,                    -- responses by status code ('ERR' for network errors)
-    bytes BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,            -- response body bytes over the wire (compressed, as sent)
     latency_ms BIGINT NOT NULL,
     throttled_ms BIGINT NOT NULL,     -- waited for the per-host rate limit
     breaker_opens INTEGER NOT NULL,

@@ -70,6 +70,7 @@ export interface HttpResponse<T = unknown> {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: T;
+  /** The body's size once decoded (what it holds in memory); `stats().bytes` counts it as sent, compressed. */
   bytes: number;
   /** Requests it took, retries included. */
   attempts: number;
@@ -425,6 +426,8 @@ export class HttpClient {
     at.latencyMs += performance.now() - since;
     const status = response.statusCode;
     at.statuses[status] = (at.statuses[status] ?? 0) + 1;
+    // Counted as it came over the wire (compressed), as a redirect hop's Content-Length is.
+    at.bytes += response.body.length;
     let raw: Buffer;
     try {
       raw = await decodeBody(response.body, headerText(response.headers['content-encoding']), this.limits.maxResponseBytes);
@@ -439,7 +442,6 @@ export class HttpClient {
       const message = `${encoding} body does not decode: ${(error as Error).message}`;
       throw new HttpNetworkError({ method, url: href, attempts: attempt, host: at.host, errno: (error as { code?: string }).code, message, readFailed: true });
     }
-    at.bytes += raw.length;
     const finalUrl = response.url;
     const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
     if (!accepted) {

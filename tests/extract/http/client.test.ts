@@ -371,6 +371,16 @@ describe('HttpClient compressed bodies', () => {
     expect(c.stats()).toEqual([expect.objectContaining({ requests: 4, statuses: { 200: 4 } })]);
   });
 
+  it('http_stats bytes count the body as it came over the wire (compressed), the response its decoded size', async () => {
+    const text = Buffer.from(JSON.stringify(payload));
+    const gzipped = zlib.gzipSync(text);
+    const server = await serve({ '/gzip': encoded('gzip', gzipped) });
+    const c = client();
+    const response = await c.request(`${server.url}/gzip`);
+    expect(response.bytes).toBe(text.length);
+    expect(c.stats()).toEqual([expect.objectContaining({ bytes: gzipped.length })]);
+  });
+
   it('a corrupt compressed body is a broken read (retried), naming the encoding', async () => {
     const server = await serve({ '/bad': encoded('gzip', Buffer.from('not gzip at all')) });
     const c = client({ retries: 1 });
