@@ -13,8 +13,8 @@
  * - the site answered and the answer is wrong (404, 410, 500, a redirect loop, an empty or
  *   non-HTML page — refused from its headers, a PDF is not downloaded —, `extract` throwing): a
  *   quarantine entry with the URL and the reason, and the crawl goes on;
- * - a listing page repeating the records of a sibling (`?page=4` answered as `?page=3`): a
- *   warning, its records not stored again and its links not followed;
+ * - a listing page repeating the records of a sibling (`?page=4` answered as `?page=3`, or
+ *   `/page/4/` as `/page/3/`): a warning, its records not stored again and its links not followed;
  * - the site is not answering (connection refused or reset, timeouts, the circuit breaker open,
  *   429 or 503 after every retry): the source fails; the frontier committed so far stays, so
  *   the next run retries the page instead of skipping it. Another host not answering (an
@@ -724,11 +724,16 @@ function legacyKey(url: string): string {
   }
 }
 
-/** Whether two URLs are pages of one listing: one path, the same parameters, one of them a different number (`page=3`, `page=4`). */
+/**
+ * Whether two URLs are pages of one listing: one path, the same parameters, one of them a different
+ * number (`page=3`, `page=4`); or the same parameters and a path one numeric segment apart
+ * (`/c/x/page/3/`, `/c/x/page/4/`: WordPress and WooCommerce paginate so).
+ */
 function otherPageOf(a: string, b: string): boolean {
   const x = new URL(a);
   const y = new URL(b);
-  if (x.origin !== y.origin || x.pathname !== y.pathname) return false;
+  if (x.origin !== y.origin) return false;
+  if (x.pathname !== y.pathname) return x.search === y.search && numericSegmentApart(pathSegments(x.pathname), pathSegments(y.pathname));
   const px = [...x.searchParams];
   const py = [...y.searchParams];
   if (px.length !== py.length) return false;
@@ -744,12 +749,45 @@ function otherPageOf(a: string, b: string): boolean {
 function nextPageOf(from: string, url: string): boolean {
   const x = new URL(from);
   const y = new URL(url);
-  if (x.origin !== y.origin || crawlKey(x.pathname) !== crawlKey(y.pathname)) return false;
+  if (x.origin !== y.origin) return false;
+  if (crawlKey(x.pathname) !== crawlKey(y.pathname)) {
+    // In the path: `/c/x/page/4/` from `/c/x/page/3/`, or `/c/x/page/2/` from the listing's first page `/c/x/`.
+    if (x.search !== y.search) return false;
+    const before = pathSegments(x.pathname);
+    const after = pathSegments(y.pathname);
+    if (numericSegmentApart(before, after)) return true;
+    return (
+      after.length === before.length + 2 &&
+      PAGE_SEGMENT.test(after[before.length]!) &&
+      /^\d+$/.test(after[before.length + 1]!) &&
+      before.every((segment, i) => segment === after[i])
+    );
+  }
   const before = new Map([...x.searchParams].map(([name, value]) => [name, value] as const));
   const after = [...y.searchParams];
   if (after.length !== before.size && after.length !== before.size + 1) return false;
   const changed = after.filter(([name, value]) => before.get(name) !== value);
   return changed.length === 1 && /^\d+$/.test(changed[0]![1]) && after.every(([name]) => before.has(name) || name === changed[0]![0]);
+}
+
+/** The word before a page number in a listing's path (`/page/2/`, Portuguese `/pagina/2/`). */
+const PAGE_SEGMENT = /^(page|pagina|pag|p)$/i;
+
+/** A path's segments, a trailing slash dropped (`/c/x/` is `/c/x`). */
+function pathSegments(pathname: string): string[] {
+  return crawlKey(pathname).split('/');
+}
+
+/** Whether two paths differ in one segment only, a number in both (`page/3`, `page/4`). */
+function numericSegmentApart(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  let differing = 0;
+  for (let i = 0; i < a.length; i += 1) {
+    if (a[i] === b[i]) continue;
+    differing += 1;
+    if (differing > 1 || !/^\d+$/.test(a[i]!) || !/^\d+$/.test(b[i]!)) return false;
+  }
+  return differing === 1;
 }
 
 /** The same start URLs, in any order: listing them in another order is the same crawl. */

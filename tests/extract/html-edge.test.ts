@@ -677,6 +677,40 @@ describe('htmlSource leftovers', () => {
     expect(((await lake.bronze('edge/slash')) as { _url: string }[]).map((r) => r._url).sort()).toEqual([`${s.url}/c/x/`, `${s.url}/c/y`]);
   });
 
+  it('a listing paginated in its path ("/c/ofertas/page/2/", WordPress and WooCommerce style) stops at its first empty page, and at a page repeating the last one, as "?page=N" does', async () => {
+    const hits: Record<string, number> = {};
+    // /a: two pages of products, then empty pages; /b: two pages, then every page past them repeats the second.
+    const server = http.createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      hits[u.pathname] = (hits[u.pathname] ?? 0) + 1;
+      const [, list, , page] = /^\/c\/(\w+)\/(page\/(\d+)\/)?$/.exec(u.pathname) ?? [];
+      const n = Number(page ?? 1);
+      const shown = list === 'b' ? Math.min(n, 2) : n;
+      const items = shown <= 2 ? `<li class="p" data-sku="${list}${shown}a">a</li><li class="p" data-sku="${list}${shown}b">b</li>` : '<p>Nenhum produto encontrado</p>';
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(html(`${items}<a class="next" href="/c/${list}/page/${n + 1}/">next</a>`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract(
+      htmlSource({
+        source: 'pg',
+        dataset: 'paths',
+        startUrls: [`${url}/c/a/`, `${url}/c/b/`],
+        follow: 'a.next',
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } },
+        schema: z.object({ sku: z.string() }),
+        maxPages: 30,
+        limits: { ...FAST, inFlight: 1 },
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 8, rejected: 0 });
+    expect(Object.keys(hits).sort()).toEqual(['/c/a/', '/c/a/page/2/', '/c/a/page/3/', '/c/b/', '/c/b/page/2/', '/c/b/page/3/']);
+    expect((result.sources[0]!.warnings ?? []).join(' ')).toMatch(/page\/3.*same 2 records as .*page\/2/);
+  });
+
   it('a paginated listing stops at its first empty page (as the HTTP paginators do), not at maxPages (an empty page past the last is how listings end: no warning)', async () => {
     const hits: Record<string, number> = {};
     // /a has two pages of products, /b one; every page (empty ones too) links to the next.
