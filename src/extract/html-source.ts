@@ -675,7 +675,7 @@ function splitHeaders(headers: Record<string, string>): { plain: Record<string, 
  * on a redirect to another origin, and their values are scrubbed wherever a secret would be.
  */
 function ownOriginsOnly(credentials: Record<string, string>, basic: Map<string, string>, frontier: Frontier): AuthStrategy {
-  for (const value of Object.values(credentials)) registerSecret(value);
+  for (const [name, value] of Object.entries(credentials)) for (const secret of credentialParts(name, value)) registerSecret(secret);
   return {
     apply({ url, headers }) {
       if (frontier.isOwn(url)) Object.assign(headers, credentials);
@@ -684,6 +684,31 @@ function ownOriginsOnly(credentials: Record<string, string>, basic: Map<string, 
       return Promise.resolve(undefined);
     },
   };
+}
+
+/**
+ * The secrets a credential header carries, as a site may echo them: the whole value; each cookie's
+ * value of a `cookie` header (`sessionid=…; theme=dark`); the token after an `authorization`
+ * scheme (`Bearer …`), and a Basic one's password.
+ */
+function credentialParts(name: string, value: string): string[] {
+  const parts = [value];
+  if (name === 'cookie') {
+    for (const pair of value.split(';')) {
+      const at = pair.indexOf('=');
+      if (at > 0) parts.push(pair.slice(at + 1).trim());
+    }
+  } else if (name === 'authorization' || name === 'proxy-authorization') {
+    const match = /^\s*([A-Za-z][\w.+-]*)\s+(\S+)\s*$/.exec(value);
+    if (match) {
+      parts.push(match[2]!);
+      if (match[1]!.toLowerCase() === 'basic') {
+        const decoded = Buffer.from(match[2]!, 'base64').toString('utf8');
+        if (decoded.includes(':')) parts.push(decoded.slice(decoded.indexOf(':') + 1));
+      }
+    }
+  }
+  return parts;
 }
 
 /** Origin → the `Authorization: Basic` of the `user:password@` a start URL was written with. */

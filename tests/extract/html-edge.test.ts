@@ -810,4 +810,39 @@ describe('htmlSource leftovers', () => {
     await lake.close();
     expect((await findSecrets(lake.paths.root, [key, 'k3y/99%2Baa', 'k3y%2F99%2Baa', 'k3y%2F99+aa'])).hits).toEqual([]);
   });
+
+  it('a cookie\'s value and an Authorization header\'s token, echoed by the site in links and records, reach neither bronze nor the metrics (only the whole header value was scrubbed)', async () => {
+    const sid = 'AbCdEf123456XyZ';
+    const bearer = 'tokQWERTY98765';
+    const seen: { url: string; cookie?: string; authorization?: string }[] = [];
+    const server = http.createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      seen.push({ url: req.url!, cookie: req.headers.cookie, authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'text/html' });
+      if (u.pathname === '/') return res.end(html(`<a class="n" href="/c/q?sess=${sid}">q</a> <a class="n" href="/c/b?t=${bearer}">b</a>`));
+      res.end(html(`<li class="p" data-sku="${u.pathname}" data-s="${sid} ${bearer}">x</li>`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const result = await lake.extract(
+      htmlSource({
+        source: 'sec',
+        dataset: 'ck',
+        startUrls: [`${url}/`],
+        follow: 'a.n',
+        headers: { cookie: `sessionid=${sid}; theme=dark`, authorization: `Bearer ${bearer}` },
+        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' }, s: { attr: 'data-s' } } },
+        schema: z.object({ sku: z.string(), s: z.string(), _url: z.string() }),
+        limits: { ...FAST, inFlight: 1, flushRows: 1 },
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    // Sent as given, to the pages that carry them.
+    expect(seen.map((r) => r.url).sort()).toEqual(['/', `/c/b?t=${bearer}`, `/c/q?sess=${sid}`]);
+    expect(seen.every((r) => r.cookie === `sessionid=${sid}; theme=dark` && r.authorization === `Bearer ${bearer}`)).toBe(true);
+    await lake.close();
+    expect((await findSecrets(lake.paths.root, [sid, bearer])).hits).toEqual([]);
+  });
 });
