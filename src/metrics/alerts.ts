@@ -167,6 +167,8 @@ const SHARE_GATES = new Set(['max_null_share', 'max_duplicate_share', 'min_quali
  * out of bounds), what it measured — a score under its gate is the `quality` of a model.
  */
 function failingMessage(t: TestResult): string {
+  // A gate that measured nothing (an empty table) says so, not "0 failing".
+  if (t.measured === undefined && t.error !== undefined) return `${t.kind} on ${t.model}: ${t.error}`;
   if (t.measured === undefined) return `${t.failures} failing (${t.kind} on ${t.model})`;
   const value = SHARE_GATES.has(t.kind) ? `${Math.round(t.measured * 1000) / 10}%` : String(t.measured);
   return `${t.kind} on ${t.model}: measured ${value}`;

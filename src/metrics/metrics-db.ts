@@ -276,11 +276,19 @@ export interface BuildInputs {
    */
   lastSuccess: Map<string, (Date | null)[]>;
   /** Each model's latest quality score (`schema.name` → score): the gate of a build that rebuilds nothing. */
-  lastScores: Map<string, number | null>;
+  lastScores: Map<string, RecordedScore>;
 }
 
-const LAST_SCORES_SQL = `SELECT model, score FROM quality_scores QUALIFY row_number() OVER (PARTITION BY model ORDER BY computed_at DESC) = 1`;
-const scoreMap = (rows: Row[]): Map<string, number | null> => new Map(rows.map((r) => [String(r.model), r.score === null ? null : Number(r.score)]));
+const LAST_SCORES_SQL = `SELECT model, score, rows FROM quality_scores QUALIFY row_number() OVER (PARTITION BY model ORDER BY computed_at DESC) = 1`;
+
+/** A model's latest quality score, and the rows it was measured on. */
+export interface RecordedScore {
+  score: number | null;
+  rows: number | null;
+}
+
+const scoreMap = (rows: Row[]): Map<string, RecordedScore> =>
+  new Map(rows.map((r) => [String(r.model), { score: r.score === null ? null : Number(r.score), rows: r.rows === null || r.rows === undefined ? null : Number(r.rows) }]));
 
 export class MetricsDb {
   private initialized = false;
@@ -427,7 +435,7 @@ export class MetricsDb {
   }
 
   /** Each model's latest quality score (`schema.name` → score). */
-  async lastScores(): Promise<Map<string, number | null>> {
+  async lastScores(): Promise<Map<string, RecordedScore>> {
     return scoreMap(await this.select(LAST_SCORES_SQL));
   }
 

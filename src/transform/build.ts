@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../bronze/commit.js';
 import { hiveFolder } from '../bronze/partition.js';
 import { escapeRegExp, redactSql, redactString } from '../redact.js';
 import { acquireLock } from '../extract/file-lock.js';
-import type { MetricsDb } from '../metrics/metrics-db.js';
+import type { MetricsDb, RecordedScore } from '../metrics/metrics-db.js';
 import type { ProjectSubjects } from '../metrics/alerts.js';
 import type { BuildResult, ModelResult, TestResult } from '../results.js';
 import { combineStatus } from '../results.js';
@@ -75,7 +75,7 @@ export interface BuildEnv {
   /** When each source of a dataset last extracted successfully (`source.dataset` → one instant per scope, null if never). */
   lastSuccess(): Promise<Map<string, (Date | null)[]>>;
   /** Each model's latest recorded quality score: the gates of a build that rebuilds nothing. */
-  lastScores(): Promise<Map<string, number | null>>;
+  lastScores(): Promise<Map<string, RecordedScore>>;
   /** Which bronze files compaction and prune removed or switched in (from the metrics db). */
   bronzeVisibility(): Promise<BronzeVisibility>;
   /** Records the build's start, once its options and selection hold (a usage error is no run). */
@@ -331,31 +331,34 @@ async function oneTestStatement(c: DuckDBConnection, sql: string): Promise<void>
  * The quality gates of the selected models from their latest recorded scores: for a build that
  * rebuilds nothing and for `lake.test()`, which do not score (a score is computed when its model builds).
  */
-export function recordedGates(project: Project, selected: Set<string>, scores: Map<string, number | null>, q: QualityOptions): TestResult[] {
-  const wanted = [...scores].filter(([model]) => selected.has(model) && project.nodes.get(model)?.kind === 'model').map(([model, score]) => ({ model, score }));
+export function recordedGates(project: Project, selected: Set<string>, scores: Map<string, RecordedScore>, q: QualityOptions): TestResult[] {
+  const wanted = [...scores].filter(([model]) => selected.has(model) && project.nodes.get(model)?.kind === 'model').map(([model, s]) => ({ model, ...s }));
   return qualityGates(wanted, q);
 }
 
 /**
  * The quality gate as a test per scored model: score ≥ `minQualityScore`, with the gates' severity.
- * A NULL score (nothing measured: an empty table's tests check no row) does not pass the gate: it
- * warns, whatever the gates' severity (dbt's own tests pass on an empty table, and they still do).
+ * An empty table whose score is NULL (its tests checked no row, and nothing else was measured)
+ * does not pass the gate: it warns, whatever the gates' severity (dbt's own tests pass on an empty
+ * table, and they still do). A table with rows and nothing to measure (no tests, no source, no
+ * column of a known format) has no gate, as before: there is nothing to judge it by.
  */
-function qualityGates(scores: Pick<QualityScore, 'model' | 'score'>[], q: QualityOptions): TestResult[] {
-  return scores.map((s): TestResult => {
+function qualityGates(scores: { model: string; score: number | null; rows: number | null }[], q: QualityOptions): TestResult[] {
+  return scores.flatMap((s): TestResult[] => {
+    if (s.score === null && s.rows !== 0) return [];
     if (s.score === null) {
-      return {
+      return [{
         name: gateName(s.model),
         model: s.model,
         kind: 'min_quality_score',
         severity: q.gateSeverity,
         status: 'warn',
         failures: 0,
-        error: `nothing measured: no quality dimension of ${s.model} has a row to check (an empty table?), so its score is NULL`,
-      };
+        error: `nothing measured: ${s.model} is empty, so no quality dimension has a row to check and its score is NULL`,
+      }];
     }
     const ok = s.score >= q.minQualityScore;
-    return {
+    return [{
       name: gateName(s.model),
       model: s.model,
       kind: 'min_quality_score',
@@ -363,7 +366,7 @@ function qualityGates(scores: Pick<QualityScore, 'model' | 'score'>[], q: Qualit
       status: ok ? 'pass' : q.gateSeverity === 'warn' ? 'warn' : 'fail',
       failures: ok ? 0 : 1,
       measured: s.score,
-    };
+    }];
   });
 }
 

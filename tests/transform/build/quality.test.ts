@@ -212,5 +212,18 @@ describe('an empty table', () => {
     // Not rebuilt: the gate from the recorded (NULL) score still warns.
     expect((await lake.build()).tests.find((t) => t.name === 'quality_score_trusted_t')).toMatchObject({ status: 'warn' });
     expect((await lake.test()).find((t) => t.name === 'quality_score_trusted_t')).toMatchObject({ status: 'warn' });
+    // Its alert says why (it said "0 failing").
+    expect((await lake.alerts()).find((a) => a.subject === 'quality_score_trusted_t')?.message).toMatch(/^min_quality_score on trusted\.t: nothing measured: trusted\.t is empty/);
+  });
+
+  it('a table with rows and nothing to measure (no test, no source, no column of a known format) has no gate, and raises no alert', async () => {
+    const { lake } = await projectLake({ 'marts/m.sql': `select 1 as x` });
+    const r = await lake.build();
+    const [q] = await lake.query(`select rows, score from marts.mart_data_quality where model = 'marts.m'`);
+    expect(q).toEqual({ rows: 1, score: null });
+    expect(r.tests.map((t) => t.name)).toEqual([]);
+    expect((await lake.build()).tests.map((t) => t.name)).toEqual([]);
+    expect(await lake.test()).toEqual([]);
+    expect(await lake.alerts()).toEqual([]);
   });
 });
