@@ -7,6 +7,8 @@
  * that meets the lock is retried with backoff (see MetricsDb and runHistory). No DuckDB import
  * here: the light run-history reader uses it too.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { LockError } from '../errors.js';
 
 const queues = new Map<string, Promise<unknown>>();
@@ -22,7 +24,25 @@ export function isLockError(error: unknown): boolean {
   return /Could not set lock on file|Conflicting lock is held|database is locked|IO Error: Cannot open file .* Resource temporarily unavailable/i.test(message);
 }
 
-/** Runs `fn` in the in-process queue of `key` (an absolute path). */
+/**
+ * The queue key of a database file: its absolute path with symlinks resolved (in its nearest
+ * existing folder), so that one file reached by two paths (a symlinked lake root) has one queue.
+ * DuckDB's file lock is a POSIX lock, per process: two instances of one process attach one file
+ * read-write at once without a word, and two writers of one file corrupt it. The queue is what
+ * keeps them apart in a process.
+ */
+export function fileQueueKey(file: string): string {
+  const absolute = path.resolve(file);
+  for (let dir = path.dirname(absolute), rest = path.basename(absolute); ; rest = path.join(path.basename(dir), rest), dir = path.dirname(dir)) {
+    try {
+      return path.join(fs.realpathSync.native(dir), rest);
+    } catch {
+      if (dir === path.dirname(dir)) return absolute;
+    }
+  }
+}
+
+/** Runs `fn` in the in-process queue of `key` (an absolute path: `fileQueueKey` for a database file). */
 export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve();
   const next = previous.then(fn, fn);

@@ -7,7 +7,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
-import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
+import { ENGINE_SETTINGS, fileQueueKey, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
@@ -332,7 +332,7 @@ export class MetricsDb {
     const file = path.resolve(this.file);
     let committed!: (out: T) => void;
     const early = new Promise<T>((resolve) => (committed = resolve));
-    const whole = serialized(file, async () => {
+    const whole = serialized(fileQueueKey(file), async () => {
       try {
         return await this.attachedTransaction(file, fn, settle, committed);
       } catch (error) {
@@ -388,7 +388,7 @@ export class MetricsDb {
 
   /** Closes the in-memory host (the file is never left attached between calls) once the last detach is done. */
   async close(): Promise<void> {
-    await serialized(path.resolve(this.file), () => Promise.resolve());
+    await serialized(fileQueueKey(this.file), () => Promise.resolve());
     await this.closeHost();
   }
 

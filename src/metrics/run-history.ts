@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Bindings from '@duckdb/node-bindings';
-import { ENGINE_SETTINGS, retryOnLock, serialized } from '../db/file-queue.js';
+import { ENGINE_SETTINGS, fileQueueKey, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
 import { metricsFileError } from './corrupt.js';
 import { redactString } from '../redact.js';
@@ -285,7 +285,7 @@ export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRe
 /** The latest `limit` runs recorded in the metrics database `file` (absolute), newest first. */
 export async function readRuns(file: string, limit: number, lockTimeoutMillis: number, results = true, otherHostAbandonHours = OTHER_HOST_ABANDON_HOURS): Promise<RunRecord[]> {
   if (!fs.existsSync(file)) return [];
-  return serialized(file, () => readRunsNow(file, limit, lockTimeoutMillis, results, otherHostAbandonHours).catch((error: unknown) => {
+  return serialized(fileQueueKey(file), () => readRunsNow(file, limit, lockTimeoutMillis, results, otherHostAbandonHours).catch((error: unknown) => {
     throw metricsFileError(file, error);
   }));
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MetricsDb } from '../../src/metrics/metrics-db.js';
@@ -74,5 +75,42 @@ describe('metrics transactions', () => {
     await metrics.startRun('20261205T120000009Z-bbbbbb', 'build', new Date());
     await metrics.close();
     expect(await rows(file, `SELECT count(*) AS n FROM runs`)).toEqual([{ n: 6 }]);
+  });
+});
+
+describe('one metrics file reached by two paths in one process', () => {
+  it('has one queue: a transaction through a symlinked root waits for the one open through the real path (DuckDB would let both write)', async () => {
+    const real = tempDir();
+    const link = path.join(tempDir(), 'lake-link');
+    fs.symlinkSync(real, link, 'dir');
+    const a = new MetricsDb(path.join(real, 'metrics', 'runs.duckdb'), 10_000);
+    const b = new MetricsDb(path.join(link, 'metrics', 'runs.duckdb'), 10_000);
+    registerCleanup(() => a.close());
+    registerCleanup(() => b.close());
+    await a.init();
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const inside = new Promise<void>((resolve) => (started = resolve));
+    const held = a.transaction(async (c) => {
+      await c.run(`INSERT INTO runs (run_id, kind, status, started_at) VALUES ('20261206T120000000Z-aaaaaa', 'build', 'running', now())`);
+      started();
+      await gate;
+      events.push('a committed');
+    });
+    await inside;
+    const read = b.select(`SELECT count(*)::INTEGER AS n FROM runs`).then((rows) => {
+      events.push('b read');
+      return rows;
+    });
+    // Before: b attached the file at once from its own instance (DuckDB's lock is per process)
+    // and read it while a's transaction was open; now it waits in a's queue. The wait only gives
+    // a b that does not wait the time to show it: the order below does not depend on it.
+    await Promise.race([read, new Promise((r) => setTimeout(r, 2_000))]);
+    release();
+    await held;
+    expect((await read)[0]!.n).toBe(1);
+    expect(events).toEqual(['a committed', 'b read']);
   });
 });
