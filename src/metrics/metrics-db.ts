@@ -477,22 +477,24 @@ export class MetricsDb {
   private async recordFinish(runId: string, fields: FinishFields, extra: FinishExtra): Promise<void> {
     await this.transaction(async (c) => {
       await insertFinishExtra(c, runId, extra);
-      const kind = readerRows(await c.runAndReadAll(`SELECT kind FROM runs WHERE run_id = $1`, [runId]))[0]?.kind;
-      if (kind !== undefined) await applyRunEnd(c, runId, String(kind), fields.stopped === true ? (fields.error ?? fields.status) : null);
-      await c.run(
-        `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
-           rows = $3, rejected = $4, files = $5, bytes = $6, error = $7
-         WHERE run_id = $1`,
-        [
-          runId,
-          fields.status,
-          fields.rows ?? 0,
-          fields.rejected ?? 0,
-          fields.files ?? 0,
-          fields.bytes ?? 0,
-          fields.error ? (redact(fields.error) as string) : null,
-        ],
+      const [updated] = readerRows(
+        await c.runAndReadAll(
+          `UPDATE runs SET status = $2, finished_at = now(), duration_ms = CAST(epoch_ms(now()) - epoch_ms(started_at) AS BIGINT),
+             rows = $3, rejected = $4, files = $5, bytes = $6, error = $7
+           WHERE run_id = $1 RETURNING kind`,
+          [
+            runId,
+            fields.status,
+            fields.rows ?? 0,
+            fields.rejected ?? 0,
+            fields.files ?? 0,
+            fields.bytes ?? 0,
+            fields.error ? (redact(fields.error) as string) : null,
+          ],
+        ),
       );
+      // The run kind's run_failed alert, from the row just updated (no run row: nothing to alert on).
+      if (updated) await applyRunEnd(c, runId, String(updated.kind), fields.stopped === true ? (fields.error ?? fields.status) : null);
     });
   }
 
