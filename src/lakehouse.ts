@@ -36,7 +36,7 @@ import { moveFile, writeFileAtomic } from './bronze/commit.js';
 import { runSequence } from './bronze/writer.js';
 import { newRunId, RUN_ID_PATTERN } from './run-id.js';
 import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
-import { evaluateExtract, listAlerts, outcomeAlerts, type OpenAlert, type ProjectSubjects } from './metrics/alerts.js';
+import { evaluateExtract, listAlerts, outcomeAlerts, runFailedAlert, type OpenAlert, type ProjectSubjects } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
 
 export interface LakePaths {
@@ -689,7 +689,7 @@ export class Lakehouse {
     // Stopped by an error: the run_failed alerts its part's finish recorded and its own finish (below) records.
     if (failure) {
       const message = redactString(errorMessage(failure));
-      alerts.push(...[...(stage ? [stage] : []), 'run'].map((subject): AlertRecord => ({ kind: 'run_failed', severity: 'error', subject, message })));
+      alerts.push(...[...(stage ? [stage] : []), 'run'].map((kind) => runFailedAlert(kind, message)));
     }
     const run: RunResult = { runId, status, extract, build, alerts, durationMs: Math.round(performance.now() - started) };
     // The record carries what the run extracted and its first error; the stored result is the

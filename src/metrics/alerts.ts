@@ -150,13 +150,18 @@ export function outcomeAlerts(outcome: { models?: ModelResult[]; tests?: TestRes
   };
 }
 
+/** The `run_failed` alert of a run of `kind` (`build`, `extract`, `run`…) stopped by `message`. */
+export function runFailedAlert(kind: string, message: string): AlertRecord {
+  return { kind: 'run_failed', severity: 'error', subject: kind, message };
+}
+
 /**
  * The `run_failed` alert of a run of `kind` as it ended, as of `at` (default now): opened (or kept
  * open, naming this run) with `failure` when it stopped before doing its work, resolved when it
  * finished (whatever its status: what failed in it has its own alerts).
  */
 export function applyRunEnd(c: DuckDBConnection, runId: string, kind: string, failure: string | null, at?: Date): Promise<AlertRecord[]> {
-  const alerts: AlertRecord[] = failure === null ? [] : [{ kind: 'run_failed', severity: 'error', subject: kind, message: failure }];
+  const alerts: AlertRecord[] = failure === null ? [] : [runFailedAlert(kind, failure)];
   return applyAlerts(c, runId, alerts, [{ kind: 'run_failed', subject: kind }], undefined, at);
 }
 
