@@ -346,27 +346,12 @@ export function recordedGates(project: Project, selected: Set<string>, scores: M
 function qualityGates(scores: { model: string; score: number | null; rows: number | null }[], q: QualityOptions): TestResult[] {
   return scores.flatMap((s): TestResult[] => {
     if (s.score === null && s.rows !== 0) return [];
+    const gate = { name: gateName(s.model), model: s.model, kind: 'min_quality_score', severity: q.gateSeverity } as const;
     if (s.score === null) {
-      return [{
-        name: gateName(s.model),
-        model: s.model,
-        kind: 'min_quality_score',
-        severity: q.gateSeverity,
-        status: 'warn',
-        failures: 0,
-        error: `nothing measured: ${s.model} is empty, so no quality dimension has a row to check and its score is NULL`,
-      }];
+      return [{ ...gate, status: 'warn', failures: 0, error: `nothing measured: ${s.model} is empty, so no quality dimension has a row to check and its score is NULL` }];
     }
     const ok = s.score >= q.minQualityScore;
-    return [{
-      name: gateName(s.model),
-      model: s.model,
-      kind: 'min_quality_score',
-      severity: q.gateSeverity,
-      status: ok ? 'pass' : q.gateSeverity === 'warn' ? 'warn' : 'fail',
-      failures: ok ? 0 : 1,
-      measured: s.score,
-    }];
+    return [{ ...gate, status: ok ? 'pass' : q.gateSeverity === 'warn' ? 'warn' : 'fail', failures: ok ? 0 : 1, measured: s.score }];
   });
 }
 
