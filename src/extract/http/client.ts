@@ -428,17 +428,17 @@ export class HttpClient {
     at.statuses[status] = (at.statuses[status] ?? 0) + 1;
     // Counted as it came over the wire (compressed), as a redirect hop's Content-Length is.
     at.bytes += response.body.length;
+    const encoding = headerText(response.headers['content-encoding']);
     let raw: Buffer;
     try {
-      raw = await decodeBody(response.body, headerText(response.headers['content-encoding']), this.limits.maxResponseBytes);
+      raw = await decodeBody(response.body, encoding, this.limits.maxResponseBytes);
     } catch (error) {
       if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         breakerAt.success();
-        throw new HttpTooLargeError({ method, url: href, attempts: attempt, host: at.host, status, limit: this.limits.maxResponseBytes, what: `decoded (${response.body.length} bytes ${headerText(response.headers['content-encoding'])})` });
+        throw new HttpTooLargeError({ method, url: href, attempts: attempt, host: at.host, status, limit: this.limits.maxResponseBytes, what: `decoded (${response.body.length} bytes ${encoding})` });
       }
       // As a body cut short: the host sent what it should not have, and may send it whole next time.
       if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
-      const encoding = headerText(response.headers['content-encoding']);
       const message = `${encoding} body does not decode: ${(error as Error).message}`;
       throw new HttpNetworkError({ method, url: href, attempts: attempt, host: at.host, errno: (error as { code?: string }).code, message, readFailed: true });
     }
