@@ -38,6 +38,22 @@ async function siteOf(pages: Record<string, string>): Promise<{ url: string; hit
 }
 const html = (body: string): string => `<!doctype html><html><body>${body}</body></html>`;
 
+/** A loopback server answering by path with `answer`; returns its URL and hits per path. */
+async function serve(answer: (path: string, base: string) => { status?: number; type?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ url: string; hits: Record<string, number> }> {
+  const hits: Record<string, number> = {};
+  let base = '';
+  const server = http.createServer((req, res) => {
+    hits[req.url!] = (hits[req.url!] ?? 0) + 1;
+    const a = answer(req.url!, base);
+    res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'text/html; charset=utf-8', ...a.headers });
+    res.end(a.body ?? '');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise<void>((r) => server.close(() => r())));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { url: base, hits };
+}
+
 describe('htmlSource edges', () => {
   it('a link written with an empty query ("/c/x?", "/c/x?#top") is the page "/c/x": crawled once, its records read once', async () => {
     expect(normalizeCrawlUrl('/c/x?', 'http://h/')).toBe('http://h/c/x');
@@ -461,21 +477,6 @@ describe('htmlSource edges', () => {
 });
 
 describe('htmlSource and other hosts', () => {
-  /** A loopback server answering by path with `answer`; returns its URL and hits per path. */
-  async function serve(answer: (path: string, base: string) => { status?: number; type?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ url: string; hits: Record<string, number> }> {
-    const hits: Record<string, number> = {};
-    let base = '';
-    const server = http.createServer((req, res) => {
-      hits[req.url!] = (hits[req.url!] ?? 0) + 1;
-      const a = answer(req.url!, base);
-      res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'text/html; charset=utf-8', ...a.headers });
-      res.end(a.body ?? '');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    closers.push(() => new Promise<void>((r) => server.close(() => r())));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    return { url: base, hits };
-  }
   /** A loopback port nothing listens on. */
   async function deadOrigin(): Promise<string> {
     const server = http.createServer();
@@ -657,6 +658,10 @@ describe('a crawl an earlier version left unfinished', () => {
 });
 
 describe('htmlSource leftovers', () => {
+  /** A listing crawl following `a.next`, one page at a time, reading each `li.p`'s sku. */
+  const listingSource = (dataset: string, startUrls: string[]) =>
+    htmlSource({ source: 'pg', dataset, startUrls, follow: 'a.next', extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } }, schema: z.object({ sku: z.string() }), maxPages: 30, limits: { ...FAST, inFlight: 1 } });
+
   it('links to "/c/x/" and "/c/x" are one page (Crawlee\'s uniqueKey drops a trailing slash): fetched once, its records stored once', async () => {
     const s = await siteOf({
       '/': html('<a class="n" href="/c/x/">x</a> <a class="n" href="/c/x">x again</a> <a class="n" href="/c/y">y</a> <a class="n" href="/c/y/">y again</a>'),
@@ -678,34 +683,16 @@ describe('htmlSource leftovers', () => {
   });
 
   it('a listing paginated in its path ("/c/ofertas/page/2/", WordPress and WooCommerce style) stops at its first empty page, and at a page repeating the last one, as "?page=N" does', async () => {
-    const hits: Record<string, number> = {};
     // /a: two pages of products, then empty pages; /b: two pages, then every page past them repeats the second.
-    const server = http.createServer((req, res) => {
-      const u = new URL(req.url!, 'http://x');
-      hits[u.pathname] = (hits[u.pathname] ?? 0) + 1;
-      const [, list, , page] = /^\/c\/(\w+)\/(page\/(\d+)\/)?$/.exec(u.pathname) ?? [];
+    const { url, hits } = await serve((p) => {
+      const [, list, , page] = /^\/c\/(\w+)\/(page\/(\d+)\/)?$/.exec(p) ?? [];
       const n = Number(page ?? 1);
       const shown = list === 'b' ? Math.min(n, 2) : n;
       const items = shown <= 2 ? `<li class="p" data-sku="${list}${shown}a">a</li><li class="p" data-sku="${list}${shown}b">b</li>` : '<p>Nenhum produto encontrado</p>';
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(html(`${items}<a class="next" href="/c/${list}/page/${n + 1}/">next</a>`));
+      return { body: html(`${items}<a class="next" href="/c/${list}/page/${n + 1}/">next</a>`) };
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    closers.push(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     const lake = await tempLake();
-    const result = await lake.extract(
-      htmlSource({
-        source: 'pg',
-        dataset: 'paths',
-        startUrls: [`${url}/c/a/`, `${url}/c/b/`],
-        follow: 'a.next',
-        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } },
-        schema: z.object({ sku: z.string() }),
-        maxPages: 30,
-        limits: { ...FAST, inFlight: 1 },
-      }),
-    );
+    const result = await lake.extract(listingSource('paths', [`${url}/c/a/`, `${url}/c/b/`]));
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 8, rejected: 0 });
     expect(Object.keys(hits).sort()).toEqual(['/c/a/', '/c/a/page/2/', '/c/a/page/3/', '/c/b/', '/c/b/page/2/', '/c/b/page/3/']);
     expect((result.sources[0]!.warnings ?? []).join(' ')).toMatch(/page\/3.*same 2 records as .*page\/2/);
@@ -715,30 +702,15 @@ describe('htmlSource leftovers', () => {
     const hits: Record<string, number> = {};
     // /a has two pages of products, /b one; every page (empty ones too) links to the next.
     const last: Record<string, number> = { '/a': 2, '/b': 1 };
-    const server = http.createServer((req, res) => {
-      const u = new URL(req.url!, 'http://x');
+    const { url } = await serve((p) => {
+      const u = new URL(p, 'http://x');
       hits[u.pathname] = (hits[u.pathname] ?? 0) + 1;
       const n = Number(u.searchParams.get('page') ?? 1);
-      res.writeHead(200, { 'content-type': 'text/html' });
       const items = n <= last[u.pathname]! ? `<li class="p" data-sku="${u.pathname.slice(1)}${n}a">a</li><li class="p" data-sku="${u.pathname.slice(1)}${n}b">b</li>` : '<p>Nenhum produto encontrado</p>';
-      res.end(html(`${items}<a class="next" href="${u.pathname}?page=${n + 1}">next</a>`));
+      return { body: html(`${items}<a class="next" href="${u.pathname}?page=${n + 1}">next</a>`) };
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    closers.push(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     const lake = await tempLake();
-    const result = await lake.extract(
-      htmlSource({
-        source: 'pg',
-        dataset: 'empty',
-        startUrls: [`${url}/a?page=1`, `${url}/b`],
-        follow: 'a.next',
-        extract: { items: 'li.p', fields: { sku: { attr: 'data-sku' } } },
-        schema: z.object({ sku: z.string() }),
-        maxPages: 30,
-        limits: { ...FAST, inFlight: 1 },
-      }),
-    );
+    const result = await lake.extract(listingSource('empty', [`${url}/a?page=1`, `${url}/b`]));
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 6, rejected: 0 });
     expect(hits).toEqual({ '/a': 3, '/b': 2 });
     expect(result.sources[0]!.warnings ?? []).toEqual([]);
