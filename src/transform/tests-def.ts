@@ -87,7 +87,19 @@ const ALIASES: Record<string, Exclude<TestKind, 'singular'>> = {
   expression_is_true: 'expression',
   'dbt_utils.expression_is_true': 'expression',
   'dbt_utils.unique_combination_of_columns': 'unique',
+  accepted_range: 'expression',
+  'dbt_utils.accepted_range': 'expression',
 };
+
+/**
+ * dbt_utils' tests select the failing rows with `where not (…)`, so a row whose expression is NULL
+ * passes; duckhouse's own `expression` counts it as failing. Ported under their dbt_utils names they
+ * keep dbt_utils' meaning.
+ */
+const NULL_PASSES = new Set(['expression_is_true', 'dbt_utils.expression_is_true', 'accepted_range', 'dbt_utils.accepted_range']);
+const RANGE_TESTS = new Set(['accepted_range', 'dbt_utils.accepted_range']);
+/** dbt_utils' `min_value` / `max_value`: a number, or SQL pasted as written (`"'2020-01-01'"`, `"current_date"`). */
+const rangeBound = z.union([z.number(), z.string().min(1)]);
 
 const severity = z
   .string()
@@ -129,6 +141,8 @@ const argSchemas = {
   max_duplicate_share: z.strictObject({ ...common, max: share.optional(), columns: columnList.optional() }),
   min_quality_score: z.strictObject({ ...common, min: share.optional() }),
 } satisfies Record<Exclude<TestKind, 'singular'>, z.ZodType>;
+
+const rangeSchema = z.strictObject({ ...common, min_value: rangeBound.optional(), max_value: rangeBound.optional(), inclusive: z.boolean().optional() });
 
 const GATES = new Set<TestKind>(['max_null_share', 'max_duplicate_share', 'min_quality_score']);
 
@@ -212,7 +226,8 @@ function makeTest(
   }
   // dbt 1.10 nests the arguments under `arguments:`.
   const { arguments: nested, ...flat } = params as Record<string, unknown>;
-  const input: Record<string, unknown> = nested && typeof nested === 'object' ? { ...flat, ...(nested as Record<string, unknown>) } : flat;
+  let input: Record<string, unknown> = nested && typeof nested === 'object' ? { ...flat, ...(nested as Record<string, unknown>) } : flat;
+  if (RANGE_TESTS.has(written)) input = rangeAsExpression(input, column, `${where}: test ${written}`);
   const schema = argSchemas[kind];
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
@@ -298,7 +313,10 @@ function makeTest(
       break;
     }
     case 'expression': {
-      const expression = columnSql !== undefined && column ? `${columnSql} ${args.expression!}` : args.expression!;
+      // On a column, the expression follows the column's name, as in dbt_utils (`expression: '>= 0'`);
+      // an accepted_range's names its column itself.
+      const text = columnSql !== undefined && column && !RANGE_TESTS.has(written) ? `${columnSql} ${args.expression!}` : args.expression!;
+      const expression = NULL_PASSES.has(written) ? `coalesce((${trimSqlTail(text)}), true)` : text;
       test = { ...base, ...extra, name: '', kind, args: { expression } };
       suffix = [args.expression!];
       break;
@@ -407,6 +425,26 @@ function slug(text: string): string {
 }
 
 /** dbt-like: `<kind>_<model>[_<column>][__<extra>…]`, long names cut and suffixed with a hash. */
+/**
+ * dbt_utils' `accepted_range` as the `expression` it checks on its column: `>= min_value`, `<= max_value`
+ * (`>` and `<` with `inclusive: false`), a NULL value passing as in dbt_utils.
+ */
+function rangeAsExpression(input: Record<string, unknown>, column: { name: string; quote: boolean } | undefined, label: string): Record<string, unknown> {
+  const parsed = rangeSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ModelError('TEST_INVALID', `${label}: ${zodProblems(parsed.error, input, 'argument', Object.keys(rangeSchema.shape))}`, { cause: parsed.error });
+  }
+  const { min_value: min, max_value: max, inclusive, ...rest } = parsed.data;
+  if (!column) throw new ModelError('TEST_INVALID', `${label} checks a column: put it under columns:`);
+  if (min === undefined && max === undefined) throw new ModelError('TEST_INVALID', `${label} needs min_value, max_value or both`);
+  const col = column.quote ? quoteIdent(column.name) : column.name;
+  const eq = inclusive === false ? '' : '=';
+  const parts: string[] = [];
+  if (min !== undefined) parts.push(`${col} >${eq} ${String(min)}`);
+  if (max !== undefined) parts.push(`${col} <${eq} ${String(max)}`);
+  return { ...rest, expression: parts.join(' and ') };
+}
+
 function testName(kind: TestKind, model: string, column: string | undefined, extra: string[]): string {
   const parts = [slug(`${kind}_${model}${column ? `_${column}` : ''}`), ...extra.map(slug).filter(Boolean)];
   const full = parts.join('__');

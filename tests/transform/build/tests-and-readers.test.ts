@@ -196,6 +196,62 @@ models:
   });
 });
 
+describe("dbt_utils' tests under their own names keep dbt_utils' meaning", () => {
+  const values = `select * from (values (0), (5), (6), (-1), (null), (1)) as t(v)`;
+  const failures = (tests: { name: string; failures: number }[]) => Object.fromEntries(tests.filter((t) => !t.name.startsWith('quality_score')).map((t) => [t.name, t.failures]));
+
+  it('expression_is_true (where not (…): a NULL row passes) and accepted_range (min_value / max_value / inclusive, SQL bounds as written), beside our expression (a NULL row fails)', async () => {
+    const { lake } = await projectLake({
+      'trusted/t.sql': values,
+      'trusted/_t.yml': `version: 2
+models:
+  - name: t
+    tests:
+      - dbt_utils.expression_is_true: { name: model_level, expression: "v > 0" }
+      - expression: { name: ours_model_level, expression: "v > 0" }
+    columns:
+      - name: v
+        tests:
+          - dbt_utils.expression_is_true: { name: column_level, expression: "> 0" }
+          - expression_is_true: { name: column_level_bare, expression: ">= 0" }
+          - dbt_utils.accepted_range: { name: range_0_5, min_value: 0, max_value: 5 }
+          - dbt_utils.accepted_range: { name: range_0_5_exclusive, min_value: 0, max_value: 5, inclusive: false }
+          - accepted_range: { name: range_sql_min, arguments: { min_value: "abs(-1)" } }
+          - dbt_utils.accepted_range: { name: range_max_warn, max_value: 1, config: { severity: warn } }
+`,
+    });
+    const r = await lake.build();
+    // v: 0, 5, 6, -1, NULL, 1. dbt_utils selects `where not (…)`: the NULL row is never a failure.
+    const expected = {
+      model_level: 2, // 0, -1
+      ours_model_level: 3, // 0, -1 and the NULL row (duckhouse's own expression test)
+      column_level: 2,
+      column_level_bare: 1, // -1
+      range_0_5: 2, // 6, -1
+      range_0_5_exclusive: 4, // 0, 5, 6, -1
+      range_sql_min: 2, // 0, -1
+      range_max_warn: 2, // 5, 6
+    };
+    expect(failures(r.tests)).toEqual(expected);
+    expect(r.tests.find((t) => t.name === 'range_max_warn')).toMatchObject({ kind: 'expression', severity: 'warn', status: 'warn', column: 'v' });
+    expect(failures(await lake.test())).toEqual(expected);
+  });
+
+  it('accepted_range without a bound, with an unknown argument or on no column is an error naming the file and line', async () => {
+    const project = (test: string, where = 'column') =>
+      projectLake({
+        'trusted/t.sql': values,
+        'trusted/_t.yml':
+          where === 'column'
+            ? `version: 2\nmodels:\n  - name: t\n    columns:\n      - name: v\n        tests:\n          - ${test}\n`
+            : `version: 2\nmodels:\n  - name: t\n    tests:\n      - ${test}\n`,
+      });
+    await expect((await project('dbt_utils.accepted_range: { inclusive: true }')).lake.build()).rejects.toThrow(/models\/trusted\/_t\.yml line 7: .*column v: test dbt_utils\.accepted_range needs min_value, max_value or both/);
+    await expect((await project('accepted_range: { min_vale: 1 }')).lake.build()).rejects.toThrow(/_t\.yml line 7: .*test accepted_range: .*min_vale/);
+    await expect((await project('dbt_utils.accepted_range: { min_value: 1 }', 'model')).lake.build()).rejects.toThrow(/_t\.yml line 5: .*test dbt_utils\.accepted_range checks a column: put it under columns:/);
+  });
+});
+
 describe('selecting the parent of a relationships test (dbt indirect selection, eager: a test runs when any model it reads is selected)', () => {
   it('runs the relationships test of an unselected child in build({ select }) and lake.test({ select })', async () => {
     const { lake, models } = await projectLake({
