@@ -47,6 +47,11 @@ const common = {
   tags: tags.optional(),
   enabled: z.boolean().optional(),
   description: z.string().optional(),
+  // dbt's documentation configs (dbt 1.10 moves `meta` under `config:`): accepted, and nothing a
+  // build does reads them. Configs that would change what a build does (alias, schema, hooks,
+  // contract, grants…) stay errors rather than being ignored.
+  meta: z.record(z.string(), z.unknown()).optional(),
+  docs: z.record(z.string(), z.unknown()).optional(),
 };
 
 const layerSchemas = {

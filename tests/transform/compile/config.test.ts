@@ -73,6 +73,26 @@ describe('model config', () => {
     expect(err.message).toBe('model marts.m (models/marts/m.sql): unknown config "materialised" — did you mean materialized?');
   });
 
+  it("dbt's documentation configs meta and docs are accepted in SQL and YAML config and change nothing; configs that would change the build stay errors", async () => {
+    const p = await project({
+      'marts/m.sql': "{{ config(materialized='table', meta={'owner': 'ana', 'pii': false}, docs={'show': false}) }}select 1",
+      'marts/n.sql': 'select 1',
+      'assertions/a.sql': "{{ config(meta={'owner': 'ana'}) }}select 1 where false",
+      'seeds/s.csv': 'a\n1\n',
+      'marts/_m.yml': 'models: [{ name: n, config: { meta: { owner: bruno }, docs: { node_color: red } } }]\nseeds: [{ name: s, config: { meta: { source: erp } } }]',
+    });
+    const plain = await project({ 'marts/m.sql': 'select 1', 'marts/n.sql': 'select 1' });
+    expect(p.nodes.get('marts.m')!.config).toEqual(plain.nodes.get('marts.m')!.config);
+    expect(p.nodes.get('marts.n')!.config).toEqual(plain.nodes.get('marts.n')!.config);
+    expect(p.nodes.get('seeds.s')!.config.materialized).toBe('table');
+    expect(p.nodes.get('assertions.a')!.config.severity).toBeUndefined();
+    for (const cfg of ["alias='x'", "schema='other'", "post_hook=['select 1']", "contract={'enforced': true}", "meta='owner'"]) {
+      const err = await caught(() => project({ 'marts/m.sql': `{{ config(${cfg}) }}select 1` }));
+      expect(err.code).toBe('MODEL_CONFIG_INVALID');
+      expect(err.message).toMatch(/^model marts\.m \(models\/marts\/m\.sql\): /);
+    }
+  });
+
   it('merge or delete+insert without unique_key is an error', async () => {
     const merge = await caught(() => project({ 'marts/m.sql': "{{ config(materialized='incremental', incremental_strategy='merge') }}select 1" }));
     expect(merge.code).toBe('MODEL_CONFIG_INVALID');
