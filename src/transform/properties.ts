@@ -42,6 +42,8 @@ const columnSchema = z.strictObject({
   quote: z.boolean().nullish(),
   meta: z.record(z.string(), z.unknown()).nullish(),
   tags: z.array(z.string()).nullish(),
+  // dbt 1.10 moves a column's meta and tags under config: (documentation here, as beside it).
+  config: z.strictObject({ meta: z.record(z.string(), z.unknown()).nullish(), tags: z.union([z.string(), z.array(z.string())]).nullish() }).nullish(),
   tests: testList,
   data_tests: testList,
 });
@@ -61,6 +63,8 @@ const fileSchema = z.strictObject({
   seeds: z.array(entrySchema).nullish(),
   /** dbt macro properties: accepted, not used. */
   macros: z.array(z.unknown()).nullish(),
+  /** dbt exposures (the dashboards and apps downstream): documentation, accepted, not used. */
+  exposures: z.array(z.unknown()).nullish(),
 });
 
 /** Property files parsed in this process, by name and text (parsing the shipped ones takes ~100 ms). */

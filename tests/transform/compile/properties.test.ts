@@ -59,3 +59,24 @@ describe('the YAML parser', () => {
     expect(withFile.tests).toBe(3);
   }, 60_000);
 });
+
+describe("dbt's documentation-only properties", () => {
+  it("a column's config: { meta, tags } (dbt 1.10) and top-level exposures are accepted; a column config that is not documentation is still an error naming the file", async () => {
+    const text = `version: 2
+models:
+  - name: fct_orders
+    columns:
+      - name: order_id
+        config: { meta: { pii: false }, tags: [keys] }
+        tests: [not_null]
+exposures:
+  - name: weekly_dashboard
+    type: dashboard
+    owner: { name: Ana, email: ana@example.com }
+    depends_on: ["ref('fct_orders')"]
+`;
+    const entries = await parseProperties(text, 'models/marts/_docs.yml');
+    expect(entries.map((e) => [e.name, e.columns.map((c) => [c.name, c.tests.length])])).toEqual([['fct_orders', [['order_id', 1]]]]);
+    await expect(parseProperties(text.replace('tags: [keys]', 'data_type: int'), 'models/marts/_docs.yml')).rejects.toThrow(/models\/marts\/_docs\.yml line \d+: unknown key "models\.0\.columns\.0\.config\.data_type"/);
+  });
+});
