@@ -980,6 +980,24 @@ const UNSUPPORTED_CONTEXT: Record<string, string> = {
 };
 
 /**
+ * dbt names a ported model may still call (packages, the adapter, queries while rendering), each an
+ * error saying what to write instead — unless the project defines a macro of that name.
+ */
+const DBT_ONLY_CONTEXT: Record<string, string> = {
+  dbt_utils:
+    "dbt packages are not installed (no dbt_utils); write the SQL, or a macro of your own in models/macros/ (generate_surrogate_key: md5(concat_ws('-', coalesce(a::VARCHAR, ''), …)); star: select * exclude (col))",
+  dbt: "there are no dbt cross-database macros (dbt.date_trunc, dbt.type_string…): write DuckDB's SQL (date_trunc('day', x), VARCHAR, current_timestamp)",
+  adapter:
+    "there is no dbt adapter: quote a name with double quotes, and read a relation's columns in SQL (select * exclude (…), columns('regex')) rather than while rendering; call a macro by its name rather than through adapter.dispatch",
+  run_query: 'a model cannot run queries while it renders (its SQL is compiled before anything is built): compute it in the SQL (a subquery, a join)',
+  execute: "a model cannot run queries while it renders, so there is no execute phase: drop {% if execute %} and compute in the SQL what run_query fetched",
+  statement: 'a model cannot run queries while it renders: compute it in the SQL (a subquery, a join)',
+  load_result: 'a model cannot run queries while it renders: compute it in the SQL (a subquery, a join)',
+  graph: "there is no dbt graph object: ref() and source() are the model's dependencies",
+  flags: 'there are no dbt command-line flags: use var() or env_var()',
+};
+
+/**
  * nunjucks gives no line for an error raised by looking up a name (`target`, `modules`): the line
  * of the model's first tag that reads it. (Inside a macro the error already names the macro.)
  */
@@ -1199,7 +1217,7 @@ export class TemplateEngine {
     });
     // dbt context duckhouse has no counterpart for: an error saying so and what to write instead,
     // also where a test reads it (`{% if target.name == 'prod' %}` was silently false).
-    for (const [name, instead] of Object.entries(UNSUPPORTED_CONTEXT)) {
+    for (const [name, instead] of [...Object.entries(UNSUPPORTED_CONTEXT), ...Object.entries(DBT_ONLY_CONTEXT)]) {
       Object.defineProperty(this.globals, name, {
         get: () => {
           throw new Error(`${name} is not available in duckhouse: ${instead}`);
@@ -1281,6 +1299,8 @@ export class TemplateEngine {
         throw new ModelError('MACRO_DUPLICATE', `macro ${name} is defined twice: ${other} and ${display}`);
       }
       this.macros.set(name, display);
+      // A macro named like a dbt-only name (`flags`, `graph`…) replaces its error getter.
+      if (name in DBT_ONLY_CONTEXT) Object.defineProperty(this.globals, name, { value: undefined, writable: true, enumerable: true, configurable: true });
       this.env.addGlobal(name, inMacro(name, display, value as (...args: unknown[]) => unknown));
     }
   }

@@ -503,4 +503,19 @@ describe("dbt's context duckhouse has no counterpart for", () => {
     // A name of the model's own is still the model's.
     expect(await rendered(`{% set target = 'x' %}select '{{ target }}' as t`)).toBe(`select 'x' as t`);
   });
+
+  it("dbt packages, the adapter, dbt's cross-database macros and run_query are errors saying what to write instead, with their line (they were `Unable to call dbt_utils[\"generate_surrogate_key\"], which is undefined or falsey`)", async () => {
+    const cases: [string, RegExp][] = [
+      [`select\n{{ dbt_utils.generate_surrogate_key(['a', 'b']) }} as k`, /line 2: dbt_utils is not available in duckhouse: dbt packages are not installed .*models\/macros\/.*md5\(concat_ws/],
+      [`select {{ dbt.date_trunc('day', 'x') }}`, /line 1: dbt is not available in duckhouse: .*date_trunc\('day', x\)/],
+      [`select {{ adapter.quote('a') }}`, /line 1: adapter is not available in duckhouse: there is no dbt adapter: quote a name with double quotes/],
+      [`select 1\n{% if execute %}\n{% set r = run_query('select 1') %}\n{% endif %}`, /line 2: execute is not available in duckhouse: .*drop \{% if execute %\}/],
+      [`{% set r = run_query('select max(d) from x') %}select 1`, /line 1: run_query is not available in duckhouse: a model cannot run queries while it renders/],
+      [`select {{ flags.FULL_REFRESH }}`, /flags is not available in duckhouse: .*var\(\) or env_var\(\)/],
+      [`select {{ graph.nodes | length }}`, /graph is not available in duckhouse/],
+    ];
+    for (const [sql, expected] of cases) expect(await rendered(sql)).toMatch(expected);
+    // A macro of the project's own may still take such a name's place in its own namespace.
+    expect(await rendered(`{% set flags = {'x': 1} %}select {{ flags.x }} as x`)).toBe('select 1 as x');
+  });
 });
