@@ -503,7 +503,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   const addBuildOptions = (cmd: Command): Command =>
     cmd
-      .option('-s, --select <selectors...>', 'models to build: name, schema.name, +x, x+, layer:marts, source:vtex, tag:x')
+      .option('-s, --select <selectors...>', 'models to build: name, schema.name, stg_*, +x, x+, 1+x, x+1, @x, layer:marts, source:vtex, tag:x, path:models/marts, config.materialized:table; a,b intersects')
       .option('--full-refresh', 'rebuild incremental models from scratch')
       .option('--var <key=value...>', 'model variables');
 

@@ -1,12 +1,15 @@
 /**
- * Node selection, dbt style: `name`, `schema.name`, `+x` (with ancestors), `x+` (with descendants),
- * `+x+`, `layer:marts`, `source:vtex`, `source:vtex.products`, `tag:daily`; several at once is the union.
+ * Node selection, dbt style: `name`, `schema.name`, globs (`stg_*`, `marts.*`), `+x` (with
+ * ancestors), `x+` (with descendants), `+x+`, depth-limited `2+x` / `x+1`, `@x` (x, its descendants
+ * and their ancestors), methods `layer:marts`, `source:vtex`, `source:vtex.products`, `tag:daily`,
+ * `path:models/marts`, `config.materialized:incremental`; several words at once are the union, and
+ * a word `a,b` the intersection of its parts.
  */
 import { ConfigError } from '../errors.js';
 import type { Project, ProjectNode } from './project.js';
 import { didYouMean } from './suggest.js';
 
-const METHODS = ['layer', 'source', 'tag'] as const;
+const METHODS = ['layer', 'source', 'tag', 'path', 'config.<key>'] as const;
 
 /**
  * Ids of the enabled models and seeds to build. No selector (or an empty list) selects them all.
@@ -14,7 +17,7 @@ const METHODS = ['layer', 'source', 'tag'] as const;
  * ConfigError naming it and the closest name.
  *
  * @example
- * selectNodes(project, ['+fct_prices_daily', 'layer:staging', 'source:vtex.products+'])
+ * selectNodes(project, ['+fct_prices_daily', 'layer:staging', 'source:vtex.products+', 'tag:daily,layer:marts'])
  */
 export function selectNodes(project: Pick<Project, 'nodes'>, selectors: string[] | undefined): Set<string> {
   const pool = [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && n.config.enabled);
@@ -24,29 +27,56 @@ export function selectNodes(project: Pick<Project, 'nodes'>, selectors: string[]
   const byId = new Map(pool.map((n) => [n.id, n]));
   const dependents = new Map<string, string[]>();
   for (const node of pool) for (const dep of node.dependsOn) dependents.set(dep, [...(dependents.get(dep) ?? []), node.id]);
-  const walk = (start: string[], next: (id: string) => readonly string[]): string[] => {
+  /** What `start` reaches through `next`, at most `depth` steps away (every step when undefined). */
+  const walk = (start: string[], next: (id: string) => readonly string[], depth?: number): string[] => {
     const seen = new Set<string>();
-    const todo = [...start];
-    while (todo.length > 0) {
-      for (const id of next(todo.pop()!)) {
-        if (!seen.has(id) && byId.has(id)) {
-          seen.add(id);
-          todo.push(id);
+    let frontier = [...start];
+    for (let step = 0; frontier.length > 0 && (depth === undefined || step < depth); step += 1) {
+      const following: string[] = [];
+      for (const from of frontier) {
+        for (const id of next(from)) {
+          if (!seen.has(id) && byId.has(id)) {
+            seen.add(id);
+            following.push(id);
+          }
         }
       }
+      frontier = following;
     }
     return [...seen];
+  };
+  const ancestors = (ids: string[], depth?: number) => walk(ids, (id) => byId.get(id)?.dependsOn ?? [], depth);
+  const descendants = (ids: string[], depth?: number) => walk(ids, (id) => dependents.get(id) ?? [], depth);
+
+  const selectPart = (part: string, word: string): Set<string> => {
+    // `@x`, `+x`, `2+x`, `x+`, `x+1`: a method's value may hold a `+` of its own (`config.incremental_strategy:delete+insert`).
+    const m = /^(@)?(?:(\d*)\+)?(.+?)(?:\+(\d*))?$/.exec(part);
+    const core = m?.[3];
+    if (!m || !core) throw new ConfigError(`selector "${word}": "${part}" names no model`);
+    const [, at, up, , down] = m;
+    if (at && (up !== undefined || down !== undefined)) throw new ConfigError(`selector "${word}": @ does not combine with + (as in dbt)`);
+    const matched = match(core, word, pool);
+    const out = new Set(matched);
+    if (at) {
+      const below = [...matched, ...descendants(matched)];
+      for (const id of [...below, ...ancestors(below)]) out.add(id);
+      return out;
+    }
+    if (up !== undefined) for (const id of ancestors(matched, up === '' ? undefined : Number(up))) out.add(id);
+    if (down !== undefined) for (const id of descendants(matched, down === '' ? undefined : Number(down))) out.add(id);
+    return out;
   };
 
   const selected = new Set<string>();
   for (const word of words) {
-    const m = /^(\+?)(.*?)(\+?)$/.exec(word)!;
-    const core = m[2]!;
-    const matched = match(core, word, pool);
-    const out = [...matched];
-    if (m[1]) out.push(...walk(matched, (id) => byId.get(id)?.dependsOn ?? []));
-    if (m[3]) out.push(...walk(matched, (id) => dependents.get(id) ?? []));
-    for (const id of out) selected.add(id);
+    const parts = word.split(',');
+    let hit = selectPart(parts[0]!, word);
+    for (const part of parts.slice(1)) {
+      const other = selectPart(part, word);
+      hit = new Set([...hit].filter((id) => other.has(id)));
+    }
+    if (hit.size === 0) throw new ConfigError(`selector "${word}": the intersection of ${parts.map((p) => `"${p}"`).join(' and ')} is empty`);
+    for (const id of hit) selected.add(id);
   }
   return selected;
 }
@@ -82,10 +112,16 @@ export function selectForTest(project: Pick<Project, 'nodes' | 'tests'>, selecto
   }
 }
 
+/** A glob of dbt's (`stg_*`, `marts.*`, `?`) as a RegExp over the whole text. */
+function globRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
 function match(core: string, word: string, pool: ProjectNode[]): string[] {
   const colon = core.indexOf(':');
   if (colon === -1) {
-    const hit = pool.filter((n) => n.name === core || n.id === core).map((n) => n.id);
+    const glob = /[*?]/.test(core) ? globRegExp(core) : undefined;
+    const hit = pool.filter((n) => (glob ? glob.test(n.name) || glob.test(n.id) : n.name === core || n.id === core)).map((n) => n.id);
     if (hit.length > 0) return hit;
     const candidates = core.includes('.') ? pool.map((n) => n.id) : pool.map((n) => n.name);
     throw new ConfigError(`selector "${word}" matches no enabled model or seed${didYouMean(core, candidates)}`);
@@ -94,21 +130,42 @@ function match(core: string, word: string, pool: ProjectNode[]): string[] {
   const value = core.slice(colon + 1);
   let hit: ProjectNode[];
   let candidates: string[];
-  switch (method) {
-    case 'layer':
-      hit = pool.filter((n) => n.schema === value);
-      candidates = pool.map((n) => `layer:${n.schema}`);
-      break;
-    case 'source':
-      hit = pool.filter((n) => n.sources.some((s) => s.source === value || `${s.source}.${s.dataset}` === value));
-      candidates = pool.flatMap((n) => n.sources.flatMap((s) => [`source:${s.source}`, `source:${s.source}.${s.dataset}`]));
-      break;
-    case 'tag':
-      hit = pool.filter((n) => n.config.tags.includes(value));
-      candidates = pool.flatMap((n) => n.config.tags.map((t) => `tag:${t}`));
-      break;
-    default:
-      throw new ConfigError(`selector "${word}": unknown method "${method}:" — use a name, schema.name, ${METHODS.map((x) => `${x}:`).join(', ')} with optional + before or after`);
+  if (method.startsWith('config.')) {
+    // dbt's config.<key>:<value>: a list config (tags, unique_key, partition_by) matches any of its values.
+    const key = method.slice('config.'.length);
+    const known = [...new Set(pool.flatMap((n) => Object.keys(n.config)))];
+    if (!known.includes(key)) throw new ConfigError(`selector "${word}": no model has config "${key}"${didYouMean(key, known)}`);
+    const values = (n: ProjectNode): string[] => {
+      const v = (n.config as unknown as Record<string, unknown>)[key];
+      return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+    };
+    hit = pool.filter((n) => values(n).includes(value));
+    candidates = pool.flatMap((n) => values(n).map((v) => `${method}:${v}`));
+  } else {
+    switch (method) {
+      case 'layer':
+        hit = pool.filter((n) => n.schema === value);
+        candidates = pool.map((n) => `layer:${n.schema}`);
+        break;
+      case 'source':
+        hit = pool.filter((n) => n.sources.some((s) => s.source === value || `${s.source}.${s.dataset}` === value));
+        candidates = pool.flatMap((n) => n.sources.flatMap((s) => [`source:${s.source}`, `source:${s.source}.${s.dataset}`]));
+        break;
+      case 'tag':
+        hit = pool.filter((n) => n.config.tags.includes(value));
+        candidates = pool.flatMap((n) => n.config.tags.map((t) => `tag:${t}`));
+        break;
+      case 'path': {
+        // dbt's path: a folder or file as written from the project (models/marts, models/marts/fct_x.sql), or a glob.
+        const wanted = value.replace(/\/+$/, '');
+        const glob = /[*?]/.test(wanted) ? globRegExp(wanted) : undefined;
+        hit = pool.filter((n) => (glob ? glob.test(n.displayPath) : n.displayPath === wanted || n.displayPath.startsWith(`${wanted}/`)));
+        candidates = [...new Set(pool.flatMap((n) => [`path:${n.displayPath}`, `path:${n.displayPath.slice(0, n.displayPath.lastIndexOf('/'))}`]))];
+        break;
+      }
+      default:
+        throw new ConfigError(`selector "${word}": unknown method "${method}:" — use a name, schema.name, ${METHODS.map((x) => `${x}:`).join(', ')} with optional + before or after`);
+    }
   }
   if (hit.length === 0) throw new ConfigError(`selector "${word}" matches no enabled model or seed${didYouMean(core, candidates)}`);
   return hit.map((n) => n.id);

@@ -66,7 +66,32 @@ describe('selectNodes', () => {
       expect(err).toBeInstanceOf(ConfigError);
       expect(err.message).toContain(message);
     }
-    const method = await caught(() => selectNodes(p, ['path:marts']));
-    expect(method.message).toContain('unknown method "path:"');
+    // (path: was the example of an unknown method until it became one; state: needs a previous manifest.)
+    const method = await caught(() => selectNodes(p, ['state:modified']));
+    expect(method.message).toContain('unknown method "state:"');
+    expect((await caught(() => selectNodes(p, ['path:marts']))).message).toBe('selector "path:marts" matches no enabled model or seed — did you mean path:models/marts?');
+    expect((await caught(() => selectNodes(p, ['config.materialised:table']))).message).toContain('no model has config "materialised" — did you mean materialized?');
+    expect((await caught(() => selectNodes(p, ['@+tru_order']))).message).toContain('@ does not combine with +');
+    expect((await caught(() => selectNodes(p, ['tag:daily,layer:staging']))).message).toBe('selector "tag:daily,layer:staging": the intersection of "tag:daily" and "layer:staging" is empty');
+  });
+
+  it("dbt's graph operators: depth-limited 1+x and x+1, @x, globs, path:, config.<key>:, and a,b as the intersection", async () => {
+    const p = await project(files);
+    // Before: each was "matches no enabled model or seed" or "unknown method".
+    expect(sorted(selectNodes(p, ['1+fct_orders']))).toEqual(['marts.fct_orders', 'trusted.tru_order', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['2+fct_prices']))).toEqual(['marts.fct_prices', 'seeds.stores', 'staging.stg_products', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['stg_products+1']))).toEqual(['staging.stg_products', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['1+tru_product+1']))).toEqual(['marts.fct_orders', 'marts.fct_prices', 'seeds.stores', 'staging.stg_products', 'trusted.tru_product']);
+    // @x: x, its descendants, and every ancestor of those (what building them needs).
+    expect(sorted(selectNodes(p, ['@stg_orders']))).toEqual(['marts.fct_orders', 'seeds.stores', 'staging.stg_orders', 'staging.stg_products', 'trusted.tru_order', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['stg_*']))).toEqual(['staging.stg_orders', 'staging.stg_products']);
+    expect(sorted(selectNodes(p, ['marts.*']))).toEqual(['marts.fct_orders', 'marts.fct_prices']);
+    expect(sorted(selectNodes(p, ['path:models/trusted']))).toEqual(['trusted.tru_order', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['path:models/marts/fct_prices.sql+']))).toEqual(['marts.fct_prices']);
+    expect(sorted(selectNodes(p, ['path:models/*/tru_*.sql']))).toEqual(['trusted.tru_order', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['config.materialized:view']))).toEqual(['staging.stg_orders', 'staging.stg_products']);
+    expect(sorted(selectNodes(p, ['config.tags:daily']))).toEqual(['marts.fct_orders', 'trusted.tru_order']);
+    expect(sorted(selectNodes(p, ['tag:daily,layer:marts']))).toEqual(['marts.fct_orders']);
+    expect(sorted(selectNodes(p, ['+fct_orders,layer:staging', 'stores']))).toEqual(['seeds.stores', 'staging.stg_orders', 'staging.stg_products']);
   });
 });
