@@ -504,13 +504,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const addBuildOptions = (cmd: Command): Command =>
     cmd
       .option('-s, --select <selectors...>', 'models to build: name, schema.name, stg_*, +x, x+, 1+x, x+1, @x, layer:marts, source:vtex, tag:x, path:models/marts, config.materialized:table; a,b intersects')
+      .option('--exclude <selectors...>', 'models left out of the selection (same selectors)')
       .option('--full-refresh', 'rebuild incremental models from scratch')
       .option('--var <key=value...>', 'model variables');
 
-  addBuildOptions(program.command('build').description('build the models (and run their tests) into analytics.duckdb')).action(async (opts: { select?: string[]; fullRefresh?: boolean; var?: string[] }) => {
+  addBuildOptions(program.command('build').description('build the models (and run their tests) into analytics.duckdb')).action(async (opts: { select?: string[]; exclude?: string[]; fullRefresh?: boolean; var?: string[] }) => {
     await withLake(globals(), async (lake) => {
       const vars = parseVars(opts.var);
-      const result = await lake.build({ ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
+      const result = await lake.build({ ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) });
       for (const m of result.models) console.log(`${m.status.padEnd(10)} ${m.name}${m.rows === null ? '' : ` (${m.rows} rows)`} ${m.durationMs} ms${m.error ? `\n           ${m.error}` : ''}${m.skippedBecause ? ` — ${m.skippedBecause}` : ''}`);
       reportTests(result.tests);
       for (const w of result.warnings) console.log(`warning: ${w}`);
@@ -522,12 +523,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('test')
     .description('run the data tests against the published build')
-    .option('-s, --select <selectors...>', 'models whose tests to run')
+    .option('-s, --select <selectors...>', 'models whose tests to run, or tests by name')
+    .option('--exclude <selectors...>', 'models or tests left out')
     .option('--var <key=value...>', 'model variables (as the build that published the tables had them)')
-    .action(async (opts: { select?: string[]; var?: string[] }) => {
+    .action(async (opts: { select?: string[]; exclude?: string[]; var?: string[] }) => {
       await withLake(globals(), async (lake) => {
         const vars = parseVars(opts.var);
-        const { tests, notRun } = await lake.testWithWarnings({ ...(opts.select ? { select: opts.select } : {}), ...(vars ? { vars } : {}) });
+        const { tests, notRun } = await lake.testWithWarnings({ ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}), ...(vars ? { vars } : {}) });
         // Said here, as `build` says them, not only in the log: under cron there is no console log.
         for (const w of notRun) console.log(`warning: ${w}`);
         reportTests(tests, notRun.length);
@@ -535,11 +537,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       });
     });
 
-  addBuildOptions(program.command('run').description('the pipeline: extract every source of the config, build, test, notify')).action(async (opts: { select?: string[]; fullRefresh?: boolean; var?: string[] }) => {
+  addBuildOptions(program.command('run').description('the pipeline: extract every source of the config, build, test, notify')).action(async (opts: { select?: string[]; exclude?: string[]; fullRefresh?: boolean; var?: string[] }) => {
     await withLake(globals(), async (lake, config) => {
       const vars = parseVars(opts.var);
       let failure: (Error & { result?: RunResult }) | undefined;
-      const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) }).catch((error: Error & { result?: RunResult }) => {
+      const run = await lake.run({ sources: config.sources ?? [], ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}), ...(opts.fullRefresh ? { fullRefresh: true } : {}), ...(vars ? { vars } : {}) }).catch((error: Error & { result?: RunResult }) => {
         // Thrown before the run started (a bad option, an unknown selector): a usage error. Thrown
         // after it (a model that does not compile, after the extract ran): the partial or failed
         // run it recorded, said like any other, and exit 1.

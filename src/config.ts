@@ -36,18 +36,20 @@ const modelVars = z.record(z.string(), z.unknown()).optional();
 /** `lake.build` options (its keys are also `lake.run`'s build part). */
 export const buildOptionsSchema = z.strictObject({
   select: selectors,
+  exclude: selectors,
   fullRefresh: z.boolean().optional(),
   vars: modelVars,
   test: z.boolean().optional(),
 });
 
 /** `lake.test` options. */
-export const testOptionsSchema = z.strictObject({ select: selectors, vars: modelVars });
+export const testOptionsSchema = z.strictObject({ select: selectors, exclude: selectors, vars: modelVars });
 
 /** `lake.run` options: sources are checked one by one (isSource) by the extract. */
 export const runOptionsSchema = z.strictObject({
   sources: z.array(z.unknown()).optional(),
   select: selectors,
+  exclude: selectors,
   fullRefresh: z.boolean().optional(),
   vars: modelVars,
   extractedAt: z.date().optional(),

@@ -547,7 +547,7 @@ export class Lakehouse {
   }
 
   /** Runs the data tests of the selected models against the published catalog. */
-  async test(options: { select?: string[]; vars?: Record<string, unknown> } = {}): Promise<TestResult[]> {
+  async test(options: { select?: string[]; exclude?: string[]; vars?: Record<string, unknown> } = {}): Promise<TestResult[]> {
     return (await this.testWithWarnings(options)).tests;
   }
 
@@ -555,10 +555,10 @@ export class Lakehouse {
    * @internal `lake.test`, with the warnings it logged for the tests it did not run (a model the
    * published catalog does not hold), for `duckhouse test` to print: under cron there is no console log.
    */
-  async testWithWarnings(options: { select?: string[]; vars?: Record<string, unknown> } = {}): Promise<{ tests: TestResult[]; notRun: string[] }> {
+  async testWithWarnings(options: { select?: string[]; exclude?: string[]; vars?: Record<string, unknown> } = {}): Promise<{ tests: TestResult[]; notRun: string[] }> {
     this.ensureOpen('test');
     this.requireModels('test');
-    checkOptionKeys(options, ['select', 'vars'], 'lake.test');
+    checkOptionKeys(options, ['select', 'exclude', 'vars'], 'lake.test');
     parseOptions(testOptionsSchema, options, 'lake.test');
     const runId = newRunId();
     const startedAt = new Date();
@@ -572,7 +572,7 @@ export class Lakehouse {
     } catch (error) {
       broken = error;
     }
-    const picked = project ? selectForTest(project, options.select) : undefined;
+    const picked = project ? selectForTest(project, options.select, options.exclude) : undefined;
     const selected = picked?.nodes;
     await this.metrics.startRun(runId, 'test', startedAt);
     let finishing = false;
@@ -582,8 +582,8 @@ export class Lakehouse {
       // waiting for its first extract, never built) is not run, with the build's warning.
       const published = await this.readPublished();
       const untestable = new Set(absentNodes(project, (id) => published.models.has(id)));
-      const tests = testsFor(project, selected, untestable, picked.tests);
-      const notRun = notRunWarnings(project, selected, untestable, new Set(), picked.tests);
+      const tests = testsFor(project, selected, untestable, picked.tests).filter((t) => !picked.excludedTests.has(t.name));
+      const notRun = notRunWarnings(project, selected, untestable, new Set(), picked.tests, picked.excludedTests);
       for (const warning of notRun) this.logger.child({ runId }).warn(warning);
       const results = await this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, this.logger.child({ runId }), await this.metrics.bronzeVisibility());
       // The quality gates as the last build scored the published models.
@@ -643,19 +643,19 @@ export class Lakehouse {
    * @example
    * const run = await lake.run({ sources: [vtexCatalog({ store: 'bistek', baseUrl })], select: ['fct_prices_daily+'] });
    */
-  async run(options: { sources?: AnySource[]; select?: string[]; fullRefresh?: boolean; vars?: Record<string, unknown>; extractedAt?: Date } = {}): Promise<RunResult> {
+  async run(options: { sources?: AnySource[]; select?: string[]; exclude?: string[]; fullRefresh?: boolean; vars?: Record<string, unknown>; extractedAt?: Date } = {}): Promise<RunResult> {
     this.ensureOpen('run');
-    checkOptionKeys(options, ['sources', 'select', 'fullRefresh', 'vars', 'extractedAt'], 'lake.run');
+    checkOptionKeys(options, ['sources', 'select', 'exclude', 'fullRefresh', 'vars', 'extractedAt'], 'lake.run');
     if (options.sources !== undefined && !Array.isArray(options.sources)) throw new ConfigError(`lake.run: option "sources" must be a list of sources (got ${typeof options.sources})`);
     parseOptions(runOptionsSchema, options, 'lake.run');
     if (!options.sources?.length) this.requireModels('run');
-    if (options.select && options.select.length > 0) {
+    if ((options.select && options.select.length > 0) || (options.exclude && options.exclude.length > 0)) {
       // A selector that matches nothing is a usage error: found before the extract, not after it.
       // (A project that does not discover is the build's to report, after the extract, as before.)
       const { discover } = await import('./transform/build.js');
       const { selectNodes } = await import('./transform/select.js');
       const project = await discover({ modelsDir: this.paths.models, vars: this.options.vars, quality: this.options.quality }, options.vars ?? {}).catch(() => undefined);
-      if (project) selectNodes(project, options.select);
+      if (project) selectNodes(project, options.select, options.exclude);
     }
     const started = performance.now();
     const runId = newRunId();
@@ -676,6 +676,7 @@ export class Lakehouse {
         stage = 'build';
         build = await this.build({
           ...(options.select ? { select: options.select } : {}),
+          ...(options.exclude ? { exclude: options.exclude } : {}),
           ...(options.fullRefresh ? { fullRefresh: true } : {}),
           ...(options.vars ? { vars: options.vars } : {}),
         });

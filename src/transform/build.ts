@@ -41,6 +41,8 @@ import { listTree } from '../fs-list.js';
 export interface BuildOptions {
   /** Selectors (`name`, `schema.name`, `+x`, `x+`, `layer:marts`, `source:vtex`, `tag:x`); all models when absent. */
   select?: string[];
+  /** Selectors of models left out of the selection, as dbt's `--exclude`. */
+  exclude?: string[];
   /** Rebuild incremental models from scratch and ignore up-to-date checks. */
   fullRefresh?: boolean;
   /** Model variables for this build, over the lake's. */
@@ -114,7 +116,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     throw error;
   }
   // A selector matching nothing is a usage error, like a misspelt option: thrown before the start is recorded.
-  const selected = selectNodes(project, options.select);
+  const selected = selectNodes(project, options.select, options.exclude);
   env.recordStart();
   const lock = await acquireLock(env.analyticsFile, { timeoutMillis: env.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)' });
   const conn = await env.engine.connect();
@@ -229,9 +231,10 @@ export function absentNodes(project: Project, has: (id: string) => boolean): str
 }
 
 /** A warning for each test of the selection left out because it reads an untestable node. */
-export function notRunWarnings(project: Project, selected: Set<string> | undefined, untestable: Set<string>, unbuilt: Set<string>, named?: ReadonlySet<string>): string[] {
+export function notRunWarnings(project: Project, selected: Set<string> | undefined, untestable: Set<string>, unbuilt: Set<string>, named?: ReadonlySet<string>, excluded?: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (const t of testsFor(project, selected, new Set(), named)) {
+    if (excluded?.has(t.name)) continue;
     const missing = testInputs(project, t).find((d) => untestable.has(d));
     if (missing !== undefined) out.push(`test ${t.name} not run: ${missing} ${unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet'}`);
   }

@@ -19,9 +19,25 @@ const METHODS = ['layer', 'source', 'tag', 'path', 'config.<key>'] as const;
  * @example
  * selectNodes(project, ['+fct_prices_daily', 'layer:staging', 'source:vtex.products+', 'tag:daily,layer:marts'])
  */
-export function selectNodes(project: Pick<Project, 'nodes'>, selectors: string[] | undefined): Set<string> {
+export function selectNodes(project: Pick<Project, 'nodes'>, selectors: string[] | undefined, exclude?: string[]): Set<string> {
+  const selected = pickNodes(project, selectors);
+  const excludeWords = wordsOf(exclude);
+  if (excludeWords.length === 0) return selected;
+  // dbt's --exclude: the same grammar, taken out of the selection; leaving nothing is a usage error.
+  for (const id of pickNodes(project, excludeWords)) selected.delete(id);
+  if (selected.size === 0) {
+    throw new ConfigError(`select ${wordsOf(selectors).length > 0 ? wordsOf(selectors).map((w) => `"${w}"`).join(' ') : '(everything)'} less exclude ${excludeWords.map((w) => `"${w}"`).join(' ')} leaves no model or seed`);
+  }
+  return selected;
+}
+
+function wordsOf(selectors: string[] | undefined): string[] {
+  return (selectors ?? []).flatMap((s) => s.split(/\s+/)).filter((s) => s.length > 0);
+}
+
+function pickNodes(project: Pick<Project, 'nodes'>, selectors: string[] | undefined): Set<string> {
   const pool = [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && n.config.enabled);
-  const words = (selectors ?? []).flatMap((s) => s.split(/\s+/)).filter((s) => s.length > 0);
+  const words = wordsOf(selectors);
   if (words.length === 0) return new Set(pool.map((n) => n.id));
 
   const byId = new Map(pool.map((n) => [n.id, n]));
@@ -85,9 +101,30 @@ export function selectNodes(project: Pick<Project, 'nodes'>, selectors: string[]
  * `lake.test`'s selection, as `dbt test --select`: a word that names a test (`not_null_t_v`) or a
  * singular test (`no_big_k`, `assertions.no_big_k`), and no model or seed, picks that test; the
  * other words select nodes as `selectNodes` does (`nodes` is undefined when every word named a test).
+ * `exclude` reads the same words: the tests it names, and those defined on the nodes it selects, are
+ * in `excludedTests`, and those nodes are out of `nodes`.
  */
-export function selectForTest(project: Pick<Project, 'nodes' | 'tests'>, selectors: string[] | undefined): { nodes: Set<string> | undefined; tests: Set<string> } {
-  const words = (selectors ?? []).flatMap((s) => s.split(/\s+/)).filter((s) => s.length > 0);
+export function selectForTest(
+  project: Pick<Project, 'nodes' | 'tests'>,
+  selectors: string[] | undefined,
+  exclude?: string[],
+): { nodes: Set<string> | undefined; tests: Set<string>; excludedTests: Set<string> } {
+  const picked = pickForTest(project, selectors);
+  const excludedTests = new Set<string>();
+  if (wordsOf(exclude).length === 0) return { ...picked, excludedTests };
+  const out = pickForTest(project, exclude);
+  const outNodes = out.nodes ?? new Set<string>();
+  for (const t of project.tests) if (out.tests.has(t.name) || outNodes.has(t.model)) excludedTests.add(t.name);
+  const nodes = picked.nodes && new Set([...picked.nodes].filter((id) => !outNodes.has(id)));
+  const tests = new Set([...picked.tests].filter((name) => !excludedTests.has(name)));
+  if ((nodes === undefined || nodes.size === 0) && tests.size === 0) {
+    throw new ConfigError(`select ${wordsOf(selectors).length > 0 ? wordsOf(selectors).map((w) => `"${w}"`).join(' ') : '(everything)'} less exclude ${wordsOf(exclude).map((w) => `"${w}"`).join(' ')} leaves no model, seed or test`);
+  }
+  return { nodes, tests, excludedTests };
+}
+
+function pickForTest(project: Pick<Project, 'nodes' | 'tests'>, selectors: string[] | undefined): { nodes: Set<string> | undefined; tests: Set<string> } {
+  const words = wordsOf(selectors);
   const nodeNames = new Set([...project.nodes.values()].filter((n) => n.kind !== 'assertion' && n.config.enabled).flatMap((n) => [n.name, n.id]));
   const testOf = new Map<string, string>();
   for (const t of project.tests) {
@@ -103,7 +140,7 @@ export function selectForTest(project: Pick<Project, 'nodes' | 'tests'>, selecto
   }
   if (words.length > 0 && rest.length === 0) return { nodes: undefined, tests };
   try {
-    return { nodes: selectNodes(project, rest), tests };
+    return { nodes: pickNodes(project, rest), tests };
   } catch (error) {
     // A word that is no node may be a misspelt test: the message offers the closest of both.
     const word = rest.find((w) => !/[:+]/.test(w) && !nodeNames.has(w));

@@ -66,6 +66,17 @@ describe('duckhouse CLI', () => {
     expect(build.code).toBe(1);
     expect(build.out).toMatch(/test fail\s+accepted_values_stg_prices_store/);
     expect(run(dir, ['test', '--select', 'by_store']).code).toBe(0);
+    // dbt's --exclude: the failing test left out by its name, or with the model it is defined on.
+    const test = run(dir, ['test', '--exclude', 'accepted_values_stg_prices_store__a']);
+    expect(test.code, test.out + test.err).toBe(0);
+    expect(test.out).not.toMatch(/accepted_values_stg_prices_store/);
+    const excluded = run(dir, ['build', '--exclude', 'stg_prices']);
+    expect(excluded.code, excluded.out + excluded.err).toBe(0);
+    expect(excluded.out).toMatch(/marts\.by_store/);
+    expect(excluded.out).not.toMatch(/staging\.stg_prices|accepted_values_stg_prices_store/);
+    const nothing = run(dir, ['build', '--select', 'by_store', '--exclude', 'layer:marts']);
+    expect(nothing.code).toBe(2);
+    expect(nothing.err).toContain('select "by_store" less exclude "layer:marts" leaves no model or seed');
     expect(run(dir, ['bogus']).code).toBe(2);
     expect(run(dir, ['export', 'marts.by_store']).code).toBe(2); // --format is mandatory
     const unknown = run(dir, ['extract', 'nope']);
@@ -83,7 +94,7 @@ describe('duckhouse CLI', () => {
     expect(bad.err).toMatch(/unknown option "roots"/);
     expect(run(dir, ['--help']).code).toBe(0);
     expect(run(dir, ['build', '--help']).out).toMatch(/--select/);
-  }, 90_000);
+  }, 180_000);
 
   it('compact and prune bronze, record both runs, and refuse unknown datasets and bad dates with exit 2', () => {
     const dir = project();

@@ -252,6 +252,28 @@ models:
   });
 });
 
+describe("exclude (dbt's --exclude) in lake.build, lake.test and lake.run", () => {
+  it('leaves the excluded models and their tests out; an exclude matching nothing is a usage error recording no run', async () => {
+    const { lake } = await projectLake({
+      'trusted/a.sql': 'select 1 as v',
+      'marts/b.sql': "select v from {{ ref('a') }}",
+      'marts/c.sql': "select v + 1 as v from {{ ref('a') }}",
+      'marts/_m.yml': 'version: 2\nmodels:\n  - name: b\n    columns: [{ name: v, tests: [not_null] }]\n  - name: c\n    columns: [{ name: v, tests: [not_null, unique] }]\n',
+    });
+    const built = await lake.build({ exclude: ['c'] });
+    expect(built.models.map((m) => m.name).sort()).toEqual(['marts.b', 'trusted.a']);
+    expect(built.tests.filter((t) => t.kind !== 'min_quality_score').map((t) => t.name)).toEqual(['not_null_b_v']);
+    const run = await lake.run({ select: ['a+'], exclude: ['b'] });
+    expect(run.build?.models.map((m) => `${m.name}:${m.status}`).sort()).toEqual(['marts.c:success', 'trusted.a:up-to-date']);
+    expect((await lake.test({ exclude: ['unique_c_v', 'b'] })).filter((t) => t.kind !== 'min_quality_score').map((t) => t.name)).toEqual(['not_null_c_v']);
+    const before = (await lake.runs({ limit: 100 })).length;
+    await expect(lake.build({ exclude: ['d'] })).rejects.toThrow(/selector "d" matches no enabled model or seed/);
+    await expect(lake.run({ exclude: ['layer:mart'] })).rejects.toThrow(/did you mean layer:marts/);
+    await expect(lake.test({ select: ['b'], exclude: ['layer:marts'] })).rejects.toThrow('select "b" less exclude "layer:marts" leaves no model, seed or test');
+    expect((await lake.runs({ limit: 100 })).length).toBe(before);
+  });
+});
+
 describe('selecting the parent of a relationships test (dbt indirect selection, eager: a test runs when any model it reads is selected)', () => {
   it('runs the relationships test of an unselected child in build({ select }) and lake.test({ select })', async () => {
     const { lake, models } = await projectLake({

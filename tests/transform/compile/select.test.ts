@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';
-import { selectNodes } from '../../../src/transform/select.js';
+import { selectForTest, selectNodes } from '../../../src/transform/select.js';
 import { caught, project } from './helpers.js';
 
 const files = {
@@ -93,5 +93,30 @@ describe('selectNodes', () => {
     expect(sorted(selectNodes(p, ['config.tags:daily']))).toEqual(['marts.fct_orders', 'trusted.tru_order']);
     expect(sorted(selectNodes(p, ['tag:daily,layer:marts']))).toEqual(['marts.fct_orders']);
     expect(sorted(selectNodes(p, ['+fct_orders,layer:staging', 'stores']))).toEqual(['seeds.stores', 'staging.stg_orders', 'staging.stg_products']);
+  });
+
+  it("exclude (dbt's --exclude) takes the same selectors out of the selection; leaving nothing, or an exclude matching nothing, is an error", async () => {
+    const p = await project(files);
+    expect(sorted(selectNodes(p, ['+fct_orders'], ['layer:staging', 'stores']))).toEqual(['marts.fct_orders', 'trusted.tru_order', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, undefined, ['tag:daily']))).toEqual(['marts.fct_prices', 'seeds.stores', 'staging.stg_orders', 'staging.stg_products', 'trusted.tru_product']);
+    expect(sorted(selectNodes(p, ['layer:marts'], []))).toEqual(['marts.fct_orders', 'marts.fct_prices']);
+    expect((await caught(() => selectNodes(p, ['layer:marts'], ['fct_*']))).message).toBe('select "layer:marts" less exclude "fct_*" leaves no model or seed');
+    expect((await caught(() => selectNodes(p, ['layer:marts'], ['fct_ordrs']))).message).toContain('selector "fct_ordrs" matches no enabled model or seed — did you mean fct_orders?');
+  });
+});
+
+describe('selectForTest with exclude', () => {
+  it('leaves out the tests it names and the tests defined on the nodes it selects', async () => {
+    const p = await project({
+      ...files,
+      'marts/_m.yml': 'models:\n  - name: fct_orders\n    columns: [{ name: sku, tests: [not_null, unique] }]\n  - name: fct_prices\n    columns: [{ name: sku, tests: [not_null] }]\n',
+    });
+    const all = selectForTest(p, undefined, ['unique_fct_orders_sku', 'fct_prices']);
+    expect([...all.excludedTests].sort()).toEqual(['not_null_fct_prices_sku', 'unique_fct_orders_sku']);
+    expect(all.nodes?.has('marts.fct_prices')).toBe(false);
+    expect(all.nodes?.has('marts.fct_orders')).toBe(true);
+    const named = selectForTest(p, ['not_null_fct_orders_sku', 'unique_fct_orders_sku'], ['unique_fct_orders_sku']);
+    expect([...named.tests]).toEqual(['not_null_fct_orders_sku']);
+    expect((await caught(() => selectForTest(p, ['unique_fct_orders_sku'], ['fct_orders']))).message).toBe('select "unique_fct_orders_sku" less exclude "fct_orders" leaves no model, seed or test');
   });
 });
