@@ -1420,6 +1420,13 @@ function inMacro(name: string, file: string, macro: (...args: unknown[]) => unkn
  * nunjucks reports parse errors with 1-based lines but wraps runtime errors with 0-based ones
  * (and shows no line at all for line 0): normalise to 1-based.
  */
+/** dbt's block tags duckhouse has no counterpart for, and what to write instead. */
+const DBT_BLOCKS: Record<string, string> = {
+  test: "custom generic tests are not supported: write the check as a singular test in models/assertions/ (a query returning the failing rows) or as an expression test in the model's .yml",
+  snapshot: "snapshots are not supported: keep history with an incremental model (append, or merge on a key and a valid-from column) over bronze, which keeps every extraction",
+  materialization: 'custom materializations are not supported: view, table, ephemeral and incremental are',
+};
+
 export function jinjaError(label: string, error: unknown): ModelError {
   if (error instanceof DuckhouseError) return error;
   const err = (error ?? {}) as { message?: unknown; lineno?: unknown; colno?: unknown; cause?: unknown };
@@ -1435,6 +1442,8 @@ export function jinjaError(label: string, error: unknown): ModelError {
     text = next;
   }
   text = text.replace(/^(?:Error|TypeError|ReferenceError): /, '');
+  const dbtBlock = /^unknown block tag: (\w+)$/.exec(text)?.[1];
+  if (dbtBlock !== undefined && dbtBlock in DBT_BLOCKS) text = `${text}: ${DBT_BLOCKS[dbtBlock]}`;
   const macro = (macroOf(error) ?? macroOf(err.cause)) as { name: string; file: string } | undefined;
   const where = macro ? ` in macro ${macro.name} at ${macro.file}${line ? ` line ${line}` : ''}` : line ? ` at line ${line}` : '';
   return new ModelError('JINJA_ERROR', `${label}: Jinja error${where}: ${text}`, { cause: error });
