@@ -501,6 +501,7 @@ export class Lakehouse {
           vars: this.options.vars,
           quality: this.options.quality,
           lockTimeoutMillis: this.options.lockTimeoutMillis,
+          signal: this.abort.signal,
           retainSupersededMillis: this.options.retainSupersededMinutes * 60_000,
           timezone: this.options.timezone,
           progress,
@@ -777,6 +778,7 @@ export class Lakehouse {
       metrics: this.metrics,
       logger,
       lockTimeoutMillis: this.options.lockTimeoutMillis,
+      signal: this.abort.signal,
       retainMillis: this.options.retainSupersededMinutes * 60_000,
       published: () => this.publishedForReaders(),
     };

@@ -44,6 +44,8 @@ export interface LifecycleEnv {
   metrics: MetricsDb;
   logger: Logger;
   lockTimeoutMillis: number;
+  /** Ends the wait for another compaction's or prune's lock (the lake's close()). */
+  signal?: AbortSignal;
   /** Removed files are kept at least this long for readers that listed them before the switch. */
   retainMillis: number;
   /**
@@ -356,7 +358,7 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
   const targetMb = checkCompactOptions(options, defaultTargetMb);
   const started = performance.now();
   const { source, dataset } = options;
-  const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)` });
+  const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)`, ...(env.signal ? { signal: env.signal } : {}) });
   const result: CompactResult = { runId: env.runId, status: 'success', source, dataset, partitions: 0, filesIn: 0, filesOut: 0, bytesIn: 0, bytesOut: 0, rows: 0, deleted: 0, durationMs: 0 };
   const work = path.join(env.tmpDir, `compact-${env.runId}`);
   const manifestFile = path.join(env.tmpDir, `compact-${env.runId}.json`);
@@ -504,7 +506,7 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
   const started = performance.now();
   const { source, dataset } = options;
   const dryRun = options.dryRun ?? false;
-  const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)` });
+  const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)`, ...(env.signal ? { signal: env.signal } : {}) });
   try {
     const live = await liveFiles(env, source, dataset);
     const old = live.files.filter((f) => {

@@ -69,6 +69,8 @@ export interface BuildEnv {
   timezone: string;
   quality: QualityOptions;
   lockTimeoutMillis: number;
+  /** Ends the wait for another build's lock (the lake's close()). */
+  signal?: AbortSignal;
   /** How long superseded warehouse files are kept for readers of older catalogs. */
   retainSupersededMillis: number;
   progress: Progress;
@@ -118,7 +120,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   // A selector matching nothing is a usage error, like a misspelt option: thrown before the start is recorded.
   const selected = selectNodes(project, options.select, options.exclude);
   env.recordStart();
-  const lock = await acquireLock(env.analyticsFile, { timeoutMillis: env.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)' });
+  const lock = await acquireLock(env.analyticsFile, { timeoutMillis: env.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)', ...(env.signal ? { signal: env.signal } : {}) });
   const conn = await env.engine.connect();
   const alias = `build_${env.runId.replace(/[^a-z0-9]/gi, '_')}`;
   const catalogFile = path.join(env.tmpDir, `catalog-${env.runId}.duckdb`);

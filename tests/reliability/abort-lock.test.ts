@@ -5,8 +5,9 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { ClosedError, Lakehouse, defineSource, z } from '../../src/index.js';
 import { holdLock } from '../helpers/lock-holder.js';
+import { modelsProject, prices } from '../helpers/models.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 
@@ -104,4 +105,45 @@ describe('aborting an extract that waits for a run of the same source in this pr
       await lake.close();
     }
   });
+});
+
+describe('lake.close() while a build, compaction or prune waits for another process\'s lock', () => {
+  /** Starts `operation` while another live process holds `lockFile`, closes the lake once the run is recorded, and checks it stopped. */
+  async function closeWhileWaiting(root: string, models: string, lockFile: string, kind: string, operation: (lake: Lakehouse) => Promise<unknown>): Promise<void> {
+    const held = holdLock(lockFile);
+    const lake = await Lakehouse.open({ root, models, log: { console: false }, lockTimeoutMillis: 120_000 });
+    const running = operation(lake);
+    running.catch(() => undefined);
+    // The run is recorded as it starts, right before its lock is taken.
+    while (!(await lake.runs()).some((r) => r.kind === kind && r.status === 'running')) await new Promise((r) => setTimeout(r, 20));
+    const closing = lake.close();
+    try {
+      expect(await within(closing, 5_000), 'close() returned within 5 s, not after 30 s (or lockTimeoutMillis)').toBe(true);
+      await expect(running).rejects.toBeInstanceOf(ClosedError);
+    } finally {
+      held.kill();
+      await closing;
+    }
+    const again = await Lakehouse.open({ root, models, log: { console: false } });
+    try {
+      expect((await again.runs()).find((r) => r.kind === kind)).toMatchObject({ status: 'failed', error: expect.stringMatching(/closed/) });
+    } finally {
+      await again.close();
+    }
+  }
+
+  it('a build waiting for another build stops, recorded failed (was: close() waited 30 s, then the build failed on "instance closed")', async () => {
+    const p = modelsProject({ 'marts/m.sql': 'select 1 as x' });
+    await closeWhileWaiting(p.root, p.models, path.join(p.root, 'analytics.duckdb.lock'), 'build', (lake) => lake.build());
+  }, 60_000);
+
+  it('a compaction and a prune waiting for another compaction of their dataset stop, recorded failed', async () => {
+    const p = modelsProject({});
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    await lake.extract([prices([['a', 'x', 1]])]);
+    await lake.close();
+    const lockFile = path.join(p.root, 'state', 'locks', 'bronze.shop.prices.lock');
+    await closeWhileWaiting(p.root, p.models, lockFile, 'compact', (l) => l.compact({ source: 'shop', dataset: 'prices' }));
+    await closeWhileWaiting(p.root, p.models, lockFile, 'prune', (l) => l.prune({ source: 'shop', dataset: 'prices', olderThan: '1d' }));
+  }, 60_000);
 });
