@@ -13,7 +13,7 @@ import { redactString } from './redact.js';
 import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOptions, runOptionsSchema, testOptionsSchema, type OpenOptions, type ResolvedOptions } from './config.js';
 import { ClosedError, ConfigError, DuckhouseError, LockError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
-import { ENGINE_SETTINGS, serialized } from './db/file-queue.js';
+import { ENGINE_SETTINGS, retryOnLock, serialized } from './db/file-queue.js';
 import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
@@ -359,9 +359,10 @@ export class Lakehouse {
       if (this.attachedAnalytics) {
         await c.run('USE memory');
         await c.run('DETACH DATABASE IF EXISTS analytics');
+        this.attachedAnalytics = undefined;
       }
       if (version) {
-        await c.run(`ATTACH ${quoteLiteral(file)} AS analytics (READ_ONLY)`);
+        await attachAnalytics(c, file, this.options.lockTimeoutMillis);
         await c.run('USE analytics');
       }
       this.attachedAnalytics = version;
@@ -1076,6 +1077,26 @@ for (const name of ['extract', 'build', 'test', 'testWithWarnings', 'run', 'comp
     writable: true,
     configurable: true,
   });
+}
+
+/**
+ * Attaches the published catalog READ_ONLY. Another process holding it read-write (a DuckDB
+ * client opened without READ_ONLY) blocks every reader, this one included: waited for up to
+ * `lockTimeoutMillis`, then a LockError saying who holds it and what to do instead of DuckDB's
+ * bare "Could not set lock on file".
+ */
+async function attachAnalytics(c: DuckDBConnection, file: string, lockTimeoutMillis: number): Promise<void> {
+  try {
+    await retryOnLock(file, lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS analytics (READ_ONLY)`));
+  } catch (error) {
+    if (!(error instanceof LockError)) throw error;
+    const held = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(errorMessage(error.cause));
+    const holder = held ? `${held[1]}, pid ${held[2]}` : 'another process';
+    throw new LockError(
+      `analytics.duckdb is held read-write by ${holder} (waited ${lockTimeoutMillis} ms): only a build writes it, and it does so by renaming a new file over it; open it READ_ONLY (\`duckdb -readonly\`, ATTACH … (READ_ONLY), access_mode 'READ_ONLY') so that builds and readers are not blocked; file ${file}`,
+      { cause: error.cause },
+    );
+  }
 }
 
 /** `fs.statSync`, or undefined for a path that is not there (also when a folder on the way is a file). */

@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { defineSource, z } from '../../../src/index.js';
+import { LockError, defineSource, z } from '../../../src/index.js';
 import { spawnHelper } from '../../helpers/child.js';
 import { prices, projectLake, writeFiles } from '../../helpers/models.js';
+import { registerCleanup } from '../../helpers/temp-lake.js';
 
 describe('data tests in a build', () => {
   it('runs every kind with its severity; results land in test_results; lake.test re-runs them', async () => {
@@ -362,6 +365,67 @@ describe('readers during builds', () => {
     expect(stats.inconsistent).toBe(0);
     expect(stats.queries).toBeGreaterThan(10);
     expect(fs.existsSync(lake.paths.analytics)).toBe(true);
+  }, 60_000);
+});
+
+const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
+
+/** Another process with `file` open read-write, as `duckdb data/analytics.duckdb` without -readonly: resolves once it holds it. */
+async function holdReadWrite(file: string): Promise<{ pid: number; release: () => Promise<void> }> {
+  const holder = spawn(process.execPath, ['-e', `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+    (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); await db.connect(); console.log('locked'); setInterval(() => {}, 1000); })();`]);
+  const exited = new Promise((r) => holder.on('exit', r));
+  const release = async (): Promise<void> => {
+    holder.kill();
+    await exited;
+  };
+  registerCleanup(release);
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+    void exited.then(() => reject(new Error('the holder exited before taking the file')));
+  });
+  return { pid: holder.pid!, release };
+}
+
+describe('a DuckDB client holding analytics.duckdb read-write (opened without READ_ONLY)', () => {
+  const files = {
+    'trusted/items.sql': `select sku, price from {{ source('shop', 'prices') }}`,
+    'marts/totals.sql': `select count(*) as n from {{ ref('items') }}`,
+  };
+
+  it('a build and a query wait lockTimeoutMillis, then say who holds the file and how to open it (was DuckDB\'s bare "Could not set lock on file" at once)', async () => {
+    const { lake } = await projectLake(files, { lockTimeoutMillis: 300 });
+    await lake.extract([prices([['a', '1', 1]])]);
+    await lake.build();
+    await lake.extract([prices([['a', '2', 1]])]);
+    const holder = await holdReadWrite(lake.paths.analytics);
+    const said = new RegExp(`analytics\\.duckdb is held read-write by .*pid ${holder.pid} \\(waited 300 ms\\).*READ_ONLY.*file .*analytics\\.duckdb$`);
+    const built = await lake.build().catch((e: unknown) => e);
+    expect(built).toBeInstanceOf(LockError);
+    expect((built as Error).message).toMatch(said);
+    const queried = await lake.query('select n from marts.totals').catch((e: unknown) => e);
+    expect(queried).toBeInstanceOf(LockError);
+    expect((queried as Error).message).toMatch(said);
+    const [run] = await lake.runs({ limit: 1 });
+    expect(run).toMatchObject({ kind: 'build', status: 'failed', error: expect.stringMatching(said) });
+    await holder.release();
+    expect(await lake.query('select n from marts.totals')).toEqual([{ n: 1 }]);
+    expect((await lake.build()).status).toBe('success');
+    expect(await lake.query('select n from marts.totals')).toEqual([{ n: 2 }]);
+  }, 60_000);
+
+  it('a build waits for the client to let go, then publishes', async () => {
+    const { lake } = await projectLake(files, { lockTimeoutMillis: 30_000 });
+    await lake.extract([prices([['a', '1', 1]])]);
+    await lake.build();
+    await lake.extract([prices([['a', '2', 1]])]);
+    const holder = await holdReadWrite(lake.paths.analytics);
+    const build = lake.build();
+    build.catch(() => undefined);
+    while (!(await lake.runs({ limit: 1 }))[0]?.status.startsWith('running')) await new Promise((r) => setTimeout(r, 20));
+    await holder.release();
+    expect((await build).status).toBe('success');
+    expect(await lake.query('select n from marts.totals')).toEqual([{ n: 2 }]);
   }, 60_000);
 });
 
