@@ -13,7 +13,7 @@ import { redactString } from './redact.js';
 import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOptions, runOptionsSchema, testOptionsSchema, type OpenOptions, type ResolvedOptions } from './config.js';
 import { ClosedError, ConfigError, DuckhouseError, LockError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
-import { ENGINE_SETTINGS, retryOnLock, serialized } from './db/file-queue.js';
+import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized } from './db/file-queue.js';
 import { qualified, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
@@ -1090,8 +1090,7 @@ async function attachAnalytics(c: DuckDBConnection, file: string, lockTimeoutMil
     await retryOnLock(file, lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS analytics (READ_ONLY)`));
   } catch (error) {
     if (!(error instanceof LockError)) throw error;
-    const held = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(errorMessage(error.cause));
-    const holder = held ? `${held[1]}, pid ${held[2]}` : 'another process';
+    const holder = lockHolder(error.cause) ?? 'another process';
     throw new LockError(
       `analytics.duckdb is held read-write by ${holder} (waited ${lockTimeoutMillis} ms): only a build writes it, and it does so by renaming a new file over it; open it READ_ONLY (\`duckdb -readonly\`, ATTACH … (READ_ONLY), access_mode 'READ_ONLY') so that builds and readers are not blocked; file ${file}`,
       { cause: error.cause },

@@ -24,6 +24,13 @@ export function isLockError(error: unknown): boolean {
   return /Could not set lock on file|Conflicting lock is held|database is locked|IO Error: Cannot open file .* Resource temporarily unavailable/i.test(message);
 }
 
+/** Who holds a database file, from DuckDB's lock error ("Conflicting lock is held in /usr/bin/duckdb (PID 123)"): `/usr/bin/duckdb, pid 123`. */
+export function lockHolder(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const held = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(message);
+  return held ? `${held[1]}, pid ${held[2]}` : undefined;
+}
+
 /**
  * The queue key of a database file: its absolute path with symlinks resolved (in its nearest
  * existing folder), so that one file reached by two paths (a symlinked lake root) has one queue.
@@ -60,7 +67,7 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
 /**
  * Runs `open` (an open or attach of `file`) until it does not meet another process's lock:
  * short, jittered waits (metrics writes hold the lock for milliseconds), then a LockError
- * naming the file once `timeoutMillis` has passed. Other errors are thrown at once.
+ * naming the file and the holder's program and pid once `timeoutMillis` has passed. Other errors are thrown at once.
  */
 export async function retryOnLock<T>(file: string, timeoutMillis: number, open: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMillis;
@@ -69,7 +76,11 @@ export async function retryOnLock<T>(file: string, timeoutMillis: number, open: 
       return await open();
     } catch (error) {
       if (!isLockError(error)) throw error;
-      if (Date.now() >= deadline) throw new LockError(`${file} is locked by another process (waited ${timeoutMillis} ms)`, { cause: error });
+      if (Date.now() >= deadline) {
+        // The holder may be a user's DuckDB client left open: its program and pid say which to close.
+        const holder = lockHolder(error);
+        throw new LockError(`${file} is locked by another process (${holder ? `${holder}; ` : ''}waited ${timeoutMillis} ms)`, { cause: error });
+      }
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
     }
   }

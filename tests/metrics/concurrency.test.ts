@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Lakehouse, defineSource, runHistory, z } from '../../src/index.js';
+import { Lakehouse, LockError, defineSource, runHistory, z } from '../../src/index.js';
 import { MetricsDb } from '../../src/metrics/metrics-db.js';
 import { runResultFile, unrecordedFinishFile } from '../../src/metrics/run-results.js';
 import { outcomeAlerts } from '../../src/metrics/alerts.js';
@@ -312,3 +312,45 @@ describe('a build whose finish record could not be written', () => {
   }, 60_000);
 });
 
+
+describe('a DuckDB client left open on runs.duckdb (a notebook, `duckdb data/metrics/runs.duckdb`)', () => {
+  /** Another process holding `file` (read-only or read-write) until it is killed; resolves once it holds it. */
+  async function holdFile(file: string, readOnly: boolean): Promise<{ pid: number; release: () => Promise<void> }> {
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}${readOnly ? ", { access_mode: 'READ_ONLY' }" : ''}); await db.connect(); console.log('locked'); setInterval(() => {}, 1000); })();`,
+    ]);
+    const exited = new Promise((r) => holder.on('exit', r));
+    const release = async (): Promise<void> => {
+      holder.kill('SIGKILL');
+      await exited;
+    };
+    registerCleanup(release);
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    return { pid: holder.pid!, release };
+  }
+
+  it('the LockError names the program and pid holding it, so the user knows which to close (was only "locked by another process")', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    await lake.extract([prices([['a', 'x', 1]])]);
+    const root = lake.paths.root;
+    await lake.close();
+    // Read-only, it still blocks every writer: the next open cannot record what it recovers.
+    const reader = await holdFile(path.join(root, 'metrics', 'runs.duckdb'), true);
+    const failed = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 300 }).then(
+      async (l) => {
+        await l.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(LockError);
+    expect(String(failed)).toMatch(new RegExp(`runs\\.duckdb is locked by another process \\(.*node, pid ${reader.pid}; waited 300 ms\\)`));
+    await reader.release();
+    // Read-write, it blocks `duckhouse runs` (runHistory) too.
+    const writer = await holdFile(path.join(root, 'metrics', 'runs.duckdb'), false);
+    const history = await runHistory({ root, lockTimeoutMillis: 300 }).catch((e: unknown) => e);
+    expect(String(history)).toMatch(new RegExp(`runs\\.duckdb is locked by another process \\(.*node, pid ${writer.pid}; waited 300 ms\\)`));
+  }, 60_000);
+});
