@@ -69,7 +69,7 @@ export interface BuildEnv {
   timezone: string;
   quality: QualityOptions;
   lockTimeoutMillis: number;
-  /** Ends the wait for another build's lock (the lake's close()). */
+  /** The lake's close(): ends the wait for another build's lock, and the build at its next model. */
   signal?: AbortSignal;
   /** How long superseded warehouse files are kept for readers of older catalogs. */
   retainSupersededMillis: number;
@@ -684,6 +684,8 @@ class Builder {
     const nodes = all.filter((n) => selected.has(n.id));
     let done = 0;
     for (const node of all) {
+      // The lake's close(): stop at the next model, publishing nothing (the build is recorded failed).
+      this.env.signal?.throwIfAborted();
       if (!selected.has(node.id)) {
         // Not selected: its previous version, defined at its turn (after what it reads).
         const taken = this.uncarried.has(node.id);

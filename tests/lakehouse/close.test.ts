@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { ClosedError, Lakehouse, defineSource, z } from '../../src/index.js';
 import { metricsRows } from '../helpers/metrics-read.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
@@ -82,6 +82,33 @@ describe('close() and running work', () => {
     // The last one closed takes the process's temp folder with it.
     expect(fs.readdirSync(path.join(root, '.tmp'))).toEqual([]);
   });
+});
+
+describe('close() during a build', () => {
+  it('stops it at its next model: nothing is published, the run is recorded failed (was: it built all 80 models while close() waited, up to 30 s)', async () => {
+    const { modelsProject } = await import('../helpers/models.js');
+    const files: Record<string, string> = { 'marts/m000.sql': 'select 0 as x' };
+    for (let i = 1; i < 80; i++) files[`marts/m${String(i).padStart(3, '0')}.sql`] = `select x + 1 as x from {{ ref('m${String(i - 1).padStart(3, '0')}') }}`;
+    const p = modelsProject(files);
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
+    const build = lake.build();
+    build.catch(() => undefined);
+    // The first model's compiled SQL: the build is under way, with 79 models to go.
+    const first = path.join(p.root, 'compiled', 'marts', 'm000.sql');
+    while (!fs.existsSync(first)) await sleep(5);
+    await lake.close();
+    const error = await build.then(() => undefined, (e: unknown) => e);
+    expect(error, 'the build stopped instead of running its 79 other models').toBeInstanceOf(ClosedError);
+    expect(fs.existsSync(path.join(p.root, 'analytics.duckdb')), 'nothing published').toBe(false);
+    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    try {
+      expect((await again.runs())[0]).toMatchObject({ kind: 'build', status: 'failed', error: expect.stringMatching(/closed/) });
+      expect((await again.build()).status).toBe('success');
+      expect(await again.query('select x from marts.m079')).toEqual([{ x: 79 }]);
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
 });
 
 describe('a project with no models yet', () => {
