@@ -44,7 +44,7 @@ export interface LifecycleEnv {
   metrics: MetricsDb;
   logger: Logger;
   lockTimeoutMillis: number;
-  /** Ends the wait for another compaction's or prune's lock (the lake's close()). */
+  /** The lake's close(): ends the wait for another compaction's or prune's lock, and a compaction at its next group. */
   signal?: AbortSignal;
   /** Removed files are kept at least this long for readers that listed them before the switch. */
   retainMillis: number;
@@ -412,6 +412,8 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
       pendingBytes = 0;
     };
     for (const group of groups) {
+      // The lake's close(): stop at the next group; outputs not switched in are rolled back below.
+      env.signal?.throwIfAborted();
       n += 1;
       const tmp = path.join(work, `g${n}.parquet`);
       const list = `[${group.map((f) => quoteLiteral(f.abs)).join(', ')}]`;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
+import { ClosedError, ConfigError, Lakehouse, defineSource, z } from '../../src/index.js';
 import { metricsRows } from '../helpers/metrics-read.js';
 import { listFiles } from '../helpers/temp-lake.js';
 import { projectLake } from '../helpers/models.js';
@@ -355,4 +355,37 @@ describe('bronze lifecycle: prune', () => {
       await expect(lake.prune({ source: 'shop', dataset: 'prices', olderThan: bad as never })).rejects.toThrow(/option "olderThan"/);
     }
   });
+});
+
+describe('bronze lifecycle: lake.close() during a compaction', () => {
+  it('stops it at its next partition (was: it merged all 40 while close() waited): its outputs not switched in are removed, every row read once, the run recorded failed, a later compaction does the rest', async () => {
+    const { lake, root } = await projectLake({});
+    const stores = defineSource({
+      source: 'shop',
+      dataset: 'stores',
+      schema: z.object({ store: z.string(), n: z.number() }),
+      partitionBy: ['store'],
+      extract: () => [Array.from({ length: 40 }, (_, i) => ({ store: `s${String(i).padStart(2, '0')}`, n: i }))],
+    });
+    await lake.extract(stores);
+    await lake.extract(stores);
+    const compact = lake.compact({ source: 'shop', dataset: 'stores' });
+    compact.catch(() => undefined);
+    // Its first merged partition written: 39 to go.
+    const tmp = path.join(root, '.tmp');
+    while (!listFiles(tmp).some((f) => f.endsWith(`${path.sep}g1.parquet`))) await new Promise((r) => setTimeout(r, 5));
+    await lake.close();
+    const error = await compact.then(() => undefined, (e: unknown) => e);
+    expect(error, 'the compaction stopped instead of merging its 39 other partitions').toBeInstanceOf(ClosedError);
+    const again = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await again.runs())[0]).toMatchObject({ kind: 'compact', status: 'failed', error: expect.stringMatching(/closed/) });
+      expect(await again.bronze('shop/stores').then((rows) => rows.length)).toBe(80);
+      const rest = await again.compact({ source: 'shop', dataset: 'stores' });
+      expect(rest.filesIn).toBeGreaterThan(0);
+      expect(await again.bronze('shop/stores').then((rows) => rows.length)).toBe(80);
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
 });
