@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineSource, mercadoLivreOrders } from '../../src/index.js';
-import { mlOrderSchema, mlUserSchema } from '../../src/connectors/mercadolivre/schemas.js';
+import { mlItemSchema, mlOrderSchema, mlUserSchema } from '../../src/connectors/mercadolivre/schemas.js';
 import { buildMercadoLivreData, type MlOrder } from '../../examples/fixtures/mercadolivre/data.js';
 import { startMercadoLivreServer, type MercadoLivreServer } from '../../examples/fixtures/mercadolivre/server.js';
 import { tempLake } from '../helpers/temp-lake.js';
@@ -97,5 +97,32 @@ describe('tru_seller and a seller nobody has rated yet', () => {
       { completed_share: null, ratings_positive_share: null, ratings_negative_share: null, ratings_neutral_share: null },
     ]);
     expect(build.tests.filter((t) => t.model === 'trusted.tru_seller' && t.kind === 'expression' && t.status !== 'pass').map((t) => `${t.name} (${t.failures})`)).toEqual([]);
+  }, 60_000);
+});
+
+describe('tru_item and the listing statuses Mercado Livre sends', () => {
+  // Besides active, paused, closed, under_review and inactive, the items API answers
+  // payment_required (a debtor seller's listing, reactivated once paid) and not_yet_active (being
+  // published). The accepted_values test (error severity) failed the build on such a listing.
+  it('accepts payment_required and not_yet_active', async () => {
+    const lake = await tempLake({ models: MODELS });
+    const listing = (id: string, status: string) => ({
+      id, site_id: 'MLB', title: `Camiseta ${id}`, seller_id: 777, category_id: 'MLB31447', price: 50, base_price: 50, original_price: null, currency_id: 'BRL',
+      available_quantity: 5, sold_quantity: 0, listing_type_id: 'gold_special', condition: 'new', permalink: `https://produto.mercadolivre.com.br/${id}`,
+      attributes: [{ id: 'BRAND', name: 'Marca', value_id: null, value_name: 'Hering' }, { id: 'COLOR', name: 'Cor', value_id: null, value_name: 'Azul' }], variations: [], status,
+      date_created: '2026-02-01T10:00:00.000-03:00', last_updated: '2026-02-01T10:00:00.000-03:00',
+    });
+    const items = [listing('MLB1', 'active'), listing('MLB2', 'payment_required'), listing('MLB3', 'not_yet_active')];
+    const source = defineSource({ source: 'mercadolivre', dataset: 'items', schema: mlItemSchema, extract: () => [items] });
+    expect((await lake.extract([source], { extractedAt: new Date('2026-02-02T12:00:00.000-03:00') })).status).toBe('success');
+    const build = await lake.build({ select: ['+tru_item'] });
+    expect(build.models.filter((m) => m.status === 'error' || m.status === 'skipped').map((m) => m.name)).toEqual([]);
+    expect(await lake.query('select item_id, status from trusted.tru_item order by item_id')).toEqual([
+      { item_id: 'MLB1', status: 'active' },
+      { item_id: 'MLB2', status: 'payment_required' },
+      { item_id: 'MLB3', status: 'not_yet_active' },
+    ]);
+    expect(build.tests.filter((t) => t.status !== 'pass').map((t) => `${t.name} (${t.status}, ${t.failures})`)).toEqual([]);
+    expect(build.status).toBe('success');
   }, 60_000);
 });
