@@ -12,7 +12,8 @@
   The arguments are SQL expressions (column names): pack_size('product_name').
   pack_qty(), pack_unit(), pack_net_amount() return one field each.
 
-  Rules, first that applies wins (the name is lower-cased, commas become points: "1,5" is 1.5):
+  Rules, first that applies wins (the name is lower-cased, a comma between digits becomes a point:
+  "1,5" is 1.5; any other comma stays, so "Leve 4, Pague 3" is still a count of 4):
    1. N x M unit           12x395g, 6x1L, Pack 3 x 90g, 12 X 350 ML, 6 un x 1L
                             -> pack_qty N, net N*M
    2. M unit               2L, 1,5kg, 500 g, 1.5L, 200ML, 1.000g (thousands dot with g/ml/mg)
@@ -64,12 +65,13 @@
 {%- macro _re_dozens() -%}'{{ _pack_before() }}(\d+(?:\.\d+)?)\s*d[uú]zias?{{ _pack_after() }}'{%- endmacro -%}
 
 {#-
-  The normalised name: lower case, commas as points ("1,5kg" -> "1.5kg"), "1/2" as "0.5", padded by
+  The normalised name: lower case, decimal commas as points ("1,5kg" -> "1.5kg"; a comma not between
+  digits stays: "leve 4, pague 3" is no decimal "4."), "1/2" as "0.5", padded by
   spaces. No-break spaces (U+00A0, U+2007, U+202F: names pasted from web pages, pt-BR number
   formatting) become spaces: "5 kg" with one is 5 kg, not "Kg" alone (1 kg), and "1 L" is a litre.
 -#}
 {%- macro _pack_norm(name) -%}
-regexp_replace(' ' || translate(replace(lower(coalesce({{ name }}, '')), ',', '.'), chr(160) || chr(8199) || chr(8239), '   ') || ' ', '([^0-9])1/2([^0-9])', '\1 0.5\2', 'g')
+regexp_replace(' ' || translate(regexp_replace(lower(coalesce({{ name }}, '')), '([0-9]),([0-9])', '\1.\2', 'g'), chr(160) || chr(8199) || chr(8239), '   ') || ' ', '([^0-9])1/2([^0-9])', '\1 0.5\2', 'g')
 {%- endmacro -%}
 
 {#- A measure's number: "1.000" with g/ml/mg is a thousands separator (1000 g), else a decimal point. -#}

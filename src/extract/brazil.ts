@@ -121,7 +121,7 @@ const int = (digits: string | undefined): number | undefined => (digits ? Number
  * @example parsePackSize('Leite Condensado Moça 12x395g') // { packQty: 12, unit: 'kg', netAmount: 4.74 }
  */
 export function parsePackSize(name: string | null | undefined, hints: PackSizeHints = {}): PackSize | null {
-  const n = ` ${(name ?? '').toLowerCase().replace(/,/g, '.').replace(/[\u00a0\u2007\u202f]/g, ' ')} `.replace(/([^0-9])1\/2(?=[^0-9])/g, '$1 0.5');
+  const n = ` ${(name ?? '').toLowerCase().replace(/(\d),(\d)/g, '$1.$2').replace(/[\u00a0\u2007\u202f]/g, ' ')} `.replace(/([^0-9])1\/2(?=[^0-9])/g, '$1 0.5');
 
   const x = RE_MULTIPACK.exec(n);
   if (x) {

@@ -79,6 +79,8 @@ describe('parsePackSize', () => {
     ['Picanha Bovina Kg', { packQty: 1, unit: 'kg', netAmount: 1 }],
     ['Café 3 Corações 500g', { packQty: 1, unit: 'kg', netAmount: 0.5 }],
     ['Kit 3 Sabonete Lux 85g', { packQty: 3, unit: 'kg', netAmount: 0.255 }],
+    ['Sabonete Lux Leve 4, Pague 3 85g', { packQty: 4, unit: 'kg', netAmount: 0.34 }],
+    ['Pilha Duracell AA c/ 4, Alcalina', { packQty: 4, unit: 'un', netAmount: 4 }],
     ['Fralda Huggies 1 Pacote com 42 Unidades', { packQty: 42, unit: 'un', netAmount: 42 }],
     ['Cerveja Skol 2 Pacotes com 12 Latas 350ml', { packQty: 24, unit: 'l', netAmount: 8.4 }],
   ] as [string, PackSize][])('%j', (name, pack) => {
@@ -124,6 +126,9 @@ const SHAPES: [string, PackSizeHints?][] = [
   ['Kit 3 Sabonete Lux Suave 85g'],
   ['Kit com 2 Shampoo Seda 325ml'],
   ['Sabonete Lux Leve 6 Pague 5 85g'],
+  ['Sabonete Lux Leve 4, Pague 3 85g'],
+  ['Pilha Duracell AA c/ 4, Alcalina'],
+  ['Sabão em Pó Omo 1,6kg, Lavagem Perfeita'],
   ['Cerveja Skol 2 Pacotes com 12 Latas 350ml'],
   ['Kit Churrasco Picanha 1kg'],
   ['Fralda Huggies 1 Pacote com 42 Unidades'],

@@ -187,6 +187,8 @@ const PACK_CASES: PackCase[] = [
   ['Kit 3 Sabonete Lux Suave 85g', 'un', 1, 3, 'kg', 0.255, 'name'],
   ['Kit com 2 Shampoo Seda 325ml', 'un', 1, 2, 'l', 0.65, 'name'],
   ['Sabonete Lux Leve 6 Pague 5 85g', 'un', 1, 6, 'kg', 0.51, 'name'],
+  // A comma that is no decimal comma ("Leve 4, Pague 3", "c/ 4, Alcalina") does not end a count as a point would.
+  ['Sabonete Lux Leve 4, Pague 3 85g', 'un', 1, 4, 'kg', 0.34, 'name'],
   ['Cerveja Skol 2 Pacotes com 12 Latas 350ml', 'un', 1, 24, 'l', 8.4, 'name'],
   ['Kit Churrasco Picanha 1kg', 'un', 1, 1, 'kg', 1, 'name'],
   // A measure and an item count: the measure is the pack's total
@@ -224,6 +226,7 @@ const PACK_CASES: PackCase[] = [
   ['Fralda Huggies Supreme Care M 1 Pacote com 42 Unidades', 'un', 1, 42, 'un', 42, 'name'],
   ['Kit 3 Escovas Dentais Oral-B', 'un', 1, 3, 'un', 3, 'name'],
   ['Pilha Duracell AA c/ 4', 'un', 1, 4, 'un', 4, 'name'],
+  ['Pilha Duracell AA c/ 4, Alcalina', 'un', 1, 4, 'un', 4, 'name'],
   ['Ovos Vermelhos Katayama 1 Dúzia', 'un', 1, 12, 'un', 12, 'name'],
   ['Ovos Caipiras Korin Meia Dúzia', 'un', 1, 6, 'un', 6, 'name'],
   // Sold by weight: "Kg" alone, or VTEX's measurementUnit/unitMultiplier when the name has no measure
