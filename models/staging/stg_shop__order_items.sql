@@ -1,12 +1,14 @@
 {{ config(materialized='view', tags=['shop']) }}
 {#-
   Typed view of bronze shop/order_items: one row per order item (one unit: Olist writes a row per
-  unit, numbered order_item_id 1, 2, …) per extraction run. Money as DECIMAL(18,2).
+  unit, numbered order_item_id 1, 2, …) per extraction run. Money as DECIMAL(18,2). A
+  shipping_limit_date that is no date is NULL, named in unreadable_dates (macros/wall_clock.sql).
 -#}
 with items as (
     select
         *,
-        nullif(trim(shipping_limit_date::VARCHAR), '')::TIMESTAMP as shipping_limit_sp
+        {{ wall_clock('shipping_limit_date') }} as shipping_limit_sp,
+        {{ unreadable_dates(['shipping_limit_date']) }} as unreadable_dates
     from {{ source('shop', 'order_items') }}
 )
 
@@ -19,6 +21,7 @@ select
     timezone('America/Sao_Paulo', shipping_limit_sp)      as shipping_limit_at,
     price::DECIMAL(18, 2)                                 as price,
     freight_value::DECIMAL(18, 2)                         as freight_value,
+    unreadable_dates,
     _extracted_at                                         as extracted_at,
     _run_id                                               as run_id
 from items

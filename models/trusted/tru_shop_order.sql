@@ -9,6 +9,8 @@
     null_order_id              no key
     null_customer_id           the order belongs to nobody
     missing_order_status       no status: the order is neither paid nor unpaid (is_paid would be NULL)
+    unreadable_date            a timestamp written that is no timestamp ('2024-02-30 10:00:00',
+                               '25/12/2024 14:30'): stg_shop__orders.unreadable_dates names it
     null_purchase_date         no purchase timestamp: the order has no day, hour or age to count in
     delivered_before_purchase  delivered_at < purchased_at
     out_of_range_date          a date before 2000-01-01, an estimated delivery from 2100 on, or an
@@ -60,6 +62,7 @@ from latest
 where {{ reject_if('order_id is null', 'null_order_id') }}
   and {{ reject_if('customer_id is null', 'null_customer_id') }}
   and {{ reject_if('order_status is null', 'missing_order_status') }}
+  and {{ reject_if('len(unreadable_dates) > 0', 'unreadable_date') }}
   and {{ reject_if('purchased_at is null', 'null_purchase_date') }}
   and {{ reject_if('delivered_at < purchased_at', 'delivered_before_purchase') }}
   and {{ reject_if("least(purchased_sp, approved_sp, shipped_sp, delivered_sp, estimated_delivery_date::TIMESTAMP) < TIMESTAMP '2000-01-01' or estimated_delivery_date >= DATE '2100-01-01' or greatest(purchased_at, approved_at, shipped_at, delivered_at) > extracted_at", 'out_of_range_date') }}

@@ -7,6 +7,7 @@
     null_order_id, null_order_item_id   no key
     null_product_id                     nothing was sold
     null_seller_id                      nobody sold it
+    unreadable_date                     a shipping_limit_date written that is no date
     missing_price                       price is empty (the name the prices and marketplace models use)
     non_positive_price                  price <= 0 (free or negative units are export errors)
     missing_freight                     freight_value is empty: the unit's cost is unknown
@@ -50,6 +51,7 @@ where {{ reject_if('order_id is null', 'null_order_id') }}
   and {{ reject_if('order_item_id is null', 'null_order_item_id') }}
   and {{ reject_if('product_id is null', 'null_product_id') }}
   and {{ reject_if('seller_id is null', 'null_seller_id') }}
+  and {{ reject_if('len(unreadable_dates) > 0', 'unreadable_date') }}
   and {{ reject_if('price is null', 'missing_price') }}
   and {{ reject_if('price <= 0', 'non_positive_price') }}
   and {{ reject_if('freight_value is null', 'missing_freight') }}

@@ -5,6 +5,7 @@
 
   Rules (audit.tru_shop_review_rejected; first matching rule wins):
     null_review_id, null_order_id   no key
+    unreadable_date                 a creation or answer date written that is no date
     invalid_review_score            score missing or outside 1..5
     unknown_order                   the order is not in tru_shop_order (missing or rejected there)
 -#}
@@ -43,5 +44,6 @@ select
 from latest
 where {{ reject_if('review_id is null', 'null_review_id') }}
   and {{ reject_if('order_id is null', 'null_order_id') }}
+  and {{ reject_if('len(unreadable_dates) > 0', 'unreadable_date') }}
   and {{ reject_if('review_score is null or review_score not between 1 and 5', 'invalid_review_score') }}
   and {{ reject_if('order_id not in (select order_id from ' ~ orders ~ ')', 'unknown_order') }}

@@ -1,0 +1,24 @@
+{#-
+  Naive timestamps an export writes as text ('2024-01-01 10:00:00', São Paulo wall clock, as Olist does).
+
+    wall_clock(column)          the TIMESTAMP; NULL when empty or when the text is no timestamp
+    unreadable_dates(columns)   the fields of the row whose text is there but no timestamp, as
+                                'field=text' ('order_purchase_timestamp=2024-02-30 10:00:00',
+                                'review_answer_timestamp=25/12/2024 14:30'); [] when all read
+
+  A cast (::TIMESTAMP) would fail the whole model, and every model after it, on one such cell:
+  staging reads with wall_clock and lists the unreadable fields (query them there), trusted
+  rejects those rows into audit.*_rejected (rule unreadable_date).
+  The arguments are column names: wall_clock('order_approved_at'), unreadable_dates(['a', 'b']).
+-#}
+{%- macro wall_clock(column) -%}
+try_cast(nullif(trim({{ column }}::VARCHAR), '') as TIMESTAMP)
+{%- endmacro -%}
+
+{%- macro unreadable_dates(columns) -%}
+list_filter([
+    {%- for c in columns %}
+    case when nullif(trim({{ c }}::VARCHAR), '') is not null and {{ wall_clock(c) }} is null then '{{ c }}=' || trim({{ c }}::VARCHAR) end{% if not loop.last %},{% endif %}
+    {%- endfor %}
+], lambda x: x is not null)
+{%- endmacro -%}
