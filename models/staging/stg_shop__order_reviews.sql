@@ -16,7 +16,8 @@ with reviews as (
 select
     nullif(trim(review_id::VARCHAR), '')                                  as review_id,
     nullif(trim(order_id::VARCHAR), '')                                   as order_id,
-    review_score::INTEGER                                                 as review_score,
+    -- A score that is no number is NULL: tru_shop_review rejects it (invalid_review_score).
+    {{ read_as('review_score', 'INTEGER') }}                                 as review_score,
     nullif(trim(review_comment_title::VARCHAR), '')                       as review_title,
     nullif(trim(review_comment_message::VARCHAR), '')                     as review_message,
     {{ wall_clock('review_creation_date') }}::DATE                         as review_created_date,

@@ -4,6 +4,8 @@
   duplicates_dropped counts same-run copies removed by dedup. Money DECIMAL(18,2).
 
   Rules (audit.tru_shop_order_item_rejected; first matching rule wins):
+    unreadable_number                   an order_item_id, price or freight_value written that is
+                                        no number ('12,50', 'R$ 5'): stg's unreadable_numbers names it
     null_order_id, null_order_item_id   no key
     null_product_id                     nothing was sold
     null_seller_id                      nobody sold it
@@ -47,7 +49,8 @@ select
     extracted_at,
     run_id
 from latest
-where {{ reject_if('order_id is null', 'null_order_id') }}
+where {{ reject_if('len(unreadable_numbers) > 0', 'unreadable_number') }}
+  and {{ reject_if('order_id is null', 'null_order_id') }}
   and {{ reject_if('order_item_id is null', 'null_order_item_id') }}
   and {{ reject_if('product_id is null', 'null_product_id') }}
   and {{ reject_if('seller_id is null', 'null_seller_id') }}

@@ -4,6 +4,8 @@
   counts same-run copies removed by dedup. Money DECIMAL(18,2).
 
   Rules (audit.tru_shop_payment_rejected; first matching rule wins):
+    unreadable_number                        a payment_sequential, installments or value written
+                                             that is no number: stg's unreadable_numbers names it
     null_order_id, null_payment_sequential   no key
     missing_payment_type                     payment_type is empty (Olist's own unknown is 'not_defined', kept)
     missing_payment_value                    payment_value is empty: no amount to count as revenue
@@ -39,7 +41,8 @@ select
     extracted_at,
     run_id
 from latest
-where {{ reject_if('order_id is null', 'null_order_id') }}
+where {{ reject_if('len(unreadable_numbers) > 0', 'unreadable_number') }}
+  and {{ reject_if('order_id is null', 'null_order_id') }}
   and {{ reject_if('payment_sequential is null', 'null_payment_sequential') }}
   and {{ reject_if('payment_type is null', 'missing_payment_type') }}
   and {{ reject_if('payment_value is null', 'missing_payment_value') }}

@@ -6,7 +6,7 @@
   Rules (audit.tru_shop_review_rejected; first matching rule wins):
     null_review_id, null_order_id   no key
     unreadable_date                 a creation or answer date written that is no date
-    invalid_review_score            score missing or outside 1..5
+    invalid_review_score            score missing, no number ('cinco') or outside 1..5
     unknown_order                   the order is not in tru_shop_order (missing or rejected there)
 -#}
 {%- set orders = ref('tru_shop_order') %}

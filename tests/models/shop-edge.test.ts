@@ -202,3 +202,41 @@ describe('shop models and an export date that is no date', () => {
     expect(failingErrors(build)).toEqual([]);
   }, 120_000);
 });
+
+describe('shop models and an export number that is no number', () => {
+  // One price written '12,50' (a decimal comma) or 'R$ 5' makes the CSV column text, and the
+  // ::DECIMAL(18, 2) cast of staging failed tru_shop_order_item (or tru_shop_payment, or a score
+  // 'cinco' tru_shop_review) and every shop model after it, for one cell.
+  it('rejects the row as unreadable_number (staging names the field and its text) and builds the rest', async () => {
+    const { lake, build } = await loadAndBuild({
+      order_items: ['o1,2,p1,s1,2024-06-12 10:00:00,"12,50",5.00'],
+      order_payments: ['o2,2,voucher,1,R$ 5'],
+      order_reviews: ['r3,o2,cinco,,,2024-06-18 00:00:00,2024-06-18 09:00:00'],
+    });
+    expect(await lake.query('select order_id, order_item_id, _rejected_rule as rule from audit.tru_shop_order_item_rejected')).toEqual([
+      { order_id: 'o1', order_item_id: 2, rule: 'unreadable_number' },
+    ]);
+    expect(await lake.query('select order_id, payment_sequential, _rejected_rule as rule from audit.tru_shop_payment_rejected')).toEqual([
+      { order_id: 'o2', payment_sequential: 2, rule: 'unreadable_number' },
+    ]);
+    expect(await lake.query('select review_id, _rejected_rule as rule from audit.tru_shop_review_rejected')).toEqual([{ review_id: 'r3', rule: 'invalid_review_score' }]);
+    expect(await lake.query("select unreadable_numbers from staging.stg_shop__order_items where len(unreadable_numbers) > 0 union all select unreadable_numbers from staging.stg_shop__order_payments where len(unreadable_numbers) > 0 order by 1")).toEqual([
+      { unreadable_numbers: ['payment_value=R$ 5'] },
+      { unreadable_numbers: ['price=12,50'] },
+    ]);
+    // The clean rows are all there: o1's first unit and both payments of the export.
+    expect(await lake.query('select order_id, order_item_id, price from trusted.tru_shop_order_item order by 1, 2')).toEqual([
+      { order_id: 'o1', order_item_id: 1, price: 90 },
+      { order_id: 'o2', order_item_id: 1, price: 40 },
+    ]);
+    expect(await lake.query('select order_id, payment_value from trusted.tru_shop_payment order by 1, 2')).toEqual([
+      { order_id: 'o1', payment_value: 100 },
+      { order_id: 'o2', payment_value: 50 },
+    ]);
+    expect(build.tests.filter((t) => t.name.includes('unreadable_numbers')).map((t) => `${t.model} ${t.status} ${t.failures}`).sort()).toEqual([
+      'staging.stg_shop__order_items warn 1',
+      'staging.stg_shop__order_payments warn 1',
+    ]);
+    expect(failingErrors(build)).toEqual([]);
+  }, 120_000);
+});
