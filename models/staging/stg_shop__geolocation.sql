@@ -5,8 +5,9 @@
 -#}
 select
     {{ cep_prefix('geolocation_zip_code_prefix') }} as zip_code_prefix,
-    geolocation_lat::DOUBLE                                           as lat,
-    geolocation_lng::DOUBLE                                           as lng,
+    {{ read_as('geolocation_lat', 'DOUBLE') }}                           as lat,
+    {{ read_as('geolocation_lng', 'DOUBLE') }}                           as lng,
+    {{ unreadable_as(['geolocation_lat', 'geolocation_lng'], 'DOUBLE') }} as unreadable_numbers,
     nullif(lower(trim(geolocation_city::VARCHAR)), '')                as city,
     nullif(upper(trim(geolocation_state::VARCHAR)), '')               as state,
     _extracted_at                                                     as extracted_at,

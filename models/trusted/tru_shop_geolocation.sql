@@ -7,6 +7,7 @@
   Rules (points dropped before the centroid; audit.tru_shop_geolocation_rejected holds the
   rejected points aggregated the same way, one row per prefix and rule):
     null_zip_code_prefix   no key
+    unreadable_number      a lat or lng written that is no number ('-23,56'): stg's unreadable_numbers
     outside_brazil         lat/lng outside Brazil's bounding box (Olist has some)
 -#}
 with points as (
@@ -19,6 +20,7 @@ valid as (
     select *
     from points
     where {{ reject_if('zip_code_prefix is null', 'null_zip_code_prefix') }}
+      and {{ reject_if('len(unreadable_numbers) > 0', 'unreadable_number') }}
       and {{ reject_if('lat is null or lng is null or lat not between -34.0 and 5.5 or lng not between -74.0 and -28.5', 'outside_brazil') }}
 )
 
