@@ -465,6 +465,7 @@ export class MetricsDb {
       const finish: UnrecordedFinish = {
         status: fields.status, rows: fields.rows ?? 0, rejected: fields.rejected ?? 0, files: fields.files ?? 0, bytes: fields.bytes ?? 0,
         error: fields.error ? (redact(fields.error) as string) : null, finishedAt: Date.now(),
+        ...(fields.stopped === true ? { stopped: true } : {}),
         // Its other rows only when the file could not be had: rows DuckDB refused would fail every later open.
         ...(error instanceof LockError && Object.keys(extra).length > 0 ? { extra: storedExtra(extra) } : {}),
       };
@@ -669,14 +670,17 @@ export class MetricsDb {
       const dead = [...(await readDeadRuns(this.file, running, query, undefined, this.otherHostAbandonHours)).values()];
       // Its finish's other rows with it, once: the run is no longer `running` once this commits.
       for (const d of dead) if (d.finish?.extra) await insertFinishExtra(c, d.runId, finishExtraOf(d.finish.extra), d.finishedAt);
-      // An abandoned run opens its kind's run_failed alert, unless a run of that kind finished after it.
-      for (const d of dead) {
-        if (d.finish) continue;
+      // Its kind's run_failed alert, as its finish would have left it, unless a run of that kind
+      // ended after it: an abandoned run opens it; a finish recorded late opens it when the run
+      // stopped before doing its work, and resolves it otherwise. Oldest first, so the latest says.
+      for (const d of [...dead].sort((a, b) => a.finishedAt - b.finishedAt)) {
         const kind = String(running.find((r) => r.run_id === d.runId)?.kind);
         const later = readerRows(
           await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM runs WHERE kind = $1 AND status NOT IN ('running', 'abandoned') AND finished_at > to_timestamp($2::DOUBLE / 1000)`, [kind, d.finishedAt]),
         );
-        if (Number(later[0]?.n) === 0) await applyRunEnd(c, d.runId, kind, `abandoned: ${d.error ?? ABANDONED_ERROR}`, new Date(d.finishedAt));
+        if (Number(later[0]?.n) > 0) continue;
+        const failure = d.finish ? (d.finish.stopped === true ? (d.finish.error ?? d.finish.status) : null) : `abandoned: ${d.error ?? ABANDONED_ERROR}`;
+        await applyRunEnd(c, d.runId, kind, failure, new Date(d.finishedAt));
       }
       if (dead.length > 0) {
         // A dead run ended at its last recorded activity, not when a later process noticed: the

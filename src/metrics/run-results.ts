@@ -39,6 +39,8 @@ export interface UnrecordedFinish {
   error: string | null;
   /** Epoch ms. */
   finishedAt: number;
+  /** The run threw before doing its work (`FinishFields.stopped`): its kind's `run_failed` alert is opened, not resolved. */
+  stopped?: boolean;
   /** The other rows of that finish's transaction (a build's or test run's), recorded with it, once. */
   extra?: StoredFinishExtra;
 }

@@ -128,6 +128,67 @@ describe('a run whose finish record could not be written', () => {
   }, 30_000);
 });
 
+describe('a run whose finish record could not be written, and its kind\'s run_failed alert', () => {
+  /** Writes run `runId`'s finish while another process holds the file, then ends its process (its row names the holder, gone). */
+  async function finishLate(metrics: MetricsDb, file: string, runId: string, fields: Parameters<MetricsDb['finishRun']>[1]): Promise<void> {
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
+       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
+         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
+    ]);
+    const exited = new Promise((r) => holder.on('exit', r));
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    await expect(metrics.finishRun(runId, fields)).rejects.toThrow(/locked/);
+    await exited;
+    await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
+  }
+
+  it('a build that stopped before doing its work opens run_failed at the next open, as its finish written on time would', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    const root = lake.paths.root;
+    const file = lake.paths.metrics;
+    await lake.close();
+    const metrics = new MetricsDb(file, 300);
+    const runId = newRunId();
+    await metrics.startRun(runId, 'build', new Date());
+    await finishLate(metrics, file, runId, { status: 'failed', error: 'a cycle: marts.a → marts.b → marts.a', stopped: true });
+    await metrics.close();
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await reopened.runs({ limit: 1 }))[0]).toMatchObject({ runId, status: 'failed' });
+      // Observed: no alert (the late finish recorded the run, never its run_failed).
+      expect((await reopened.alerts()).map((a) => `${a.kind} ${a.subject} ${a.runId} ${a.message}`)).toEqual([`run_failed build ${runId} a cycle: marts.a → marts.b → marts.a`]);
+    } finally {
+      await reopened.close();
+    }
+  }, 30_000);
+
+  it('a build that finished resolves the run_failed alert of an earlier one at the next open, as its finish written on time would', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    const root = lake.paths.root;
+    const file = lake.paths.metrics;
+    await lake.close();
+    const metrics = new MetricsDb(file, 300);
+    const stopped = newRunId();
+    await metrics.startRun(stopped, 'build', new Date());
+    await metrics.finishRun(stopped, { status: 'failed', error: 'a cycle', stopped: true });
+    const runId = newRunId();
+    await metrics.startRun(runId, 'build', new Date());
+    await finishLate(metrics, file, runId, { status: 'success' });
+    await metrics.close();
+    const reopened = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await reopened.runs({ limit: 1 }))[0]).toMatchObject({ runId, status: 'success' });
+      // Observed: the earlier build's run_failed stayed open.
+      expect(await reopened.alerts()).toEqual([]);
+      expect((await reopened.alerts({ open: false })).map((a) => `${a.kind} ${a.runId} ${a.resolvedAt !== null}`)).toEqual([`run_failed ${stopped} true`]);
+    } finally {
+      await reopened.close();
+    }
+  }, 30_000);
+});
+
 describe('a build whose finish record could not be written', () => {
   it('keeps its model, test, quality-score and alert rows and records them at the next open, once, whoever opens', async () => {
     const lake = await tempLake({ lockTimeoutMillis: 300 });
