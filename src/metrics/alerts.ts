@@ -54,7 +54,8 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
     const checked: { kind: string; subject: string }[] = [];
     for (const s of sources) {
       const subject = sourceLabel(s.source, s.dataset, s.scope);
-      checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject })));
+      // Volume is measured on a successful run only: a failed or partial one leaves a drop's alert open.
+      checked.push(...PER_SOURCE_KINDS.filter((kind) => kind !== 'volume' || s.status === 'success').map((kind) => ({ kind, subject })));
       // Alerts opened under the plain subject before the scope was recorded are resolved, not left open for good.
       if (s.scope !== undefined) checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject: sourceLabel(s.source, s.dataset, null) })));
       if (s.status !== 'success') alerts.push({ kind: 'source_failed', severity: s.status === 'failed' ? 'error' : 'warn', subject, message: s.error ?? s.status });

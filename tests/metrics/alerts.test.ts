@@ -104,6 +104,23 @@ describe('observability', () => {
     expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'volume')).toHaveLength(1);
   });
 
+  it('a failed or partial run of the source leaves its volume alert open (it measured no volume); the next successful run judges it', async () => {
+    const lake = await tempLake();
+    for (let i = 0; i < 3; i++) await lake.extract([source(100)]);
+    await lake.extract([source(10)]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toHaveLength(1);
+    const down = defineSource({ source: 'obs', dataset: 'items', schema: z.object({ id: z.number() }), extract: () => { throw new Error('API down'); } });
+    expect((await lake.extract([down])).status).toBe('failed');
+    // Observed: resolved by the failed run, as if volume had come back.
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toHaveLength(1);
+    const cut = defineSource({ source: 'obs', dataset: 'items', schema: z.object({ id: z.number() }), extract: async function* () { yield [{ id: 1 }]; throw new Error('cut short'); } });
+    expect((await lake.extract([cut])).status).toBe('partial');
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toHaveLength(1);
+    await lake.extract([source(100)]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'volume')).toHaveLength(0);
+    expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'volume' && a.resolvedAt)).toHaveLength(1);
+  });
+
   it('measures volume against the last successful runs however many failures came between (after an outage of 20 runs, a tiny first run back is a drop)', async () => {
     const lake = await tempLake();
     await lake.extract([source(100)]);
