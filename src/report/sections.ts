@@ -551,7 +551,8 @@ const alerts: SectionDef = {
     }
     const shown = ['severity', 'kind', 'subject', 'message'].filter((c) => cols.has(c));
     const raised = cols.has('raised_at') ? `, strftime(timezone($1, raised_at), '%Y-%m-%d %H:%M') AS raised_local` : ', NULL AS raised_local';
-    const order = [cols.has('severity') ? `(severity = 'error') DESC` : '', cols.has('raised_at') ? 'raised_at DESC' : ''].filter(Boolean).join(', ');
+    // Errors first, newest first; alerts raised together by kind and subject, as lake.alerts() ties them.
+    const order = [cols.has('severity') ? `(severity = 'error') DESC` : '', cols.has('raised_at') ? 'raised_at DESC' : '', ...['kind', 'subject', 'alert_id'].filter((c) => cols.has(c))].filter(Boolean).join(', ');
     const rows = await ctx.lake.metrics.select(
       `SELECT ${shown.map(qi).join(', ') || 'NULL AS message'}${raised}
        FROM alerts ${cols.has('resolved_at') ? 'WHERE resolved_at IS NULL' : ''}

@@ -33,6 +33,22 @@ describe('report numbers', () => {
     expect(kpi).toBe('250');
   }, 60_000);
 
+  it('alerts raised together are listed errors first, then by kind and subject, in the order lake.alerts() gives them', async () => {
+    const lake = await tempLake();
+    // Inserted out of order, one raised_at: the order is the tie-break's, not the rows'.
+    const rows = [['a1', 'volume', 'warn', 'obs/zeta'], ['a2', 'source_failed', 'warn', 'obs/yy'], ['a3', 'freshness', 'warn', 'obs/xx'], ['a4', 'freshness', 'warn', 'obs/ww'], ['a5', 'source_failed', 'error', 'obs/vv'], ['a6', 'freshness', 'error', 'obs/uu']];
+    await lake.metrics.transaction(async (c) => {
+      for (const [id, kind, severity, subject] of rows) {
+        await c.run(`INSERT INTO alerts (alert_id, kind, severity, subject, message, raised_at) VALUES ($1, $2, $3, $4, 'm', TIMESTAMPTZ '2026-01-10 10:00:00+00')`, [id!, kind!, severity!, subject!]);
+      }
+    });
+    const listed = (await lake.alerts()).map((a) => a.subject);
+    expect(listed).toEqual(['obs/uu', 'obs/vv', 'obs/ww', 'obs/xx', 'obs/yy', 'obs/zeta']);
+    const html = section(fs.readFileSync((await lake.report()).path, 'utf8'), 'alerts');
+    // Observed: obs/zeta and obs/yy before obs/ww and obs/xx (the rows' order among the warns).
+    expect([...listed].sort((a, b) => html.indexOf(a) - html.indexOf(b))).toEqual(listed);
+  }, 60_000);
+
   it('quality scores show the tables of the lake, not a model since removed from the project', async () => {
     const read = "select * from {{ source('shop', 'prices') }}";
     const { lake, models } = await projectLake({ 'marts/keep.sql': read, 'marts/gone.sql': read });
