@@ -228,6 +228,46 @@ describe('a run that stops before doing its work opens a run_failed alert, as a 
   });
 });
 
+describe('a compact or prune that throws', () => {
+  const items = defineSource({ source: 'shop', dataset: 'items', schema: z.object({ i: z.number() }), extract: () => [[{ i: 1 }, { i: 2 }]] });
+
+  it('a compact stopped by a corrupt bronze file opens run_failed for compactions, naming the file; the next compaction that finishes resolves it', async () => {
+    const lake = await tempLake();
+    const extractedAt = new Date('2026-01-05T10:00:00Z');
+    await lake.extract(items, { extractedAt });
+    await lake.extract(items, { extractedAt });
+    const [first, second] = (await lake.metrics.select(`SELECT path FROM bronze_files ORDER BY path`)).map((r) => path.join(lake.paths.root, String(r.path)));
+    const good = fs.readFileSync(second!);
+    fs.writeFileSync(second!, 'not a parquet file');
+    await expect(lake.compact({ source: 'shop', dataset: 'items' })).rejects.toThrow(path.basename(second!));
+    const [run] = await lake.runs({ limit: 1 });
+    expect(run).toMatchObject({ kind: 'compact', status: 'failed' });
+    expect(await lake.alerts()).toEqual([expect.objectContaining({ kind: 'run_failed', severity: 'error', subject: 'compact', runId: run!.runId, message: expect.stringContaining(path.basename(second!)) })]);
+    // Nothing was switched: both files are still the dataset's.
+    expect(fs.existsSync(first!)).toBe(true);
+    fs.writeFileSync(second!, good);
+    expect(await lake.compact({ source: 'shop', dataset: 'items' })).toMatchObject({ status: 'success', filesIn: 2, filesOut: 1, rows: 4 });
+    expect(await lake.alerts()).toEqual([]);
+    expect((await lake.alerts({ open: false })).map((a) => `${a.kind} ${a.subject} ${a.resolvedAt !== null}`)).toEqual(['run_failed compact true']);
+  });
+
+  it('a prune stopped by a corrupt file in a partition it removes opens run_failed for prunes, naming the file', async () => {
+    const lake = await tempLake();
+    await lake.extract(items, { extractedAt: new Date('2026-01-05T10:00:00Z') });
+    // A file the metrics db never recorded (restored from a backup), in a partition older than the cutoff.
+    const old = path.join(lake.paths.root, 'bronze', 'shop', 'items', 'year=2025', 'month=01', 'day=01');
+    fs.mkdirSync(old, { recursive: true });
+    fs.writeFileSync(path.join(old, 'restored.parquet'), 'garbage');
+    await expect(lake.prune({ source: 'shop', dataset: 'items', olderThan: '2025-06-01' })).rejects.toThrow(/restored\.parquet/);
+    const [run] = await lake.runs({ limit: 1 });
+    expect(run).toMatchObject({ kind: 'prune', status: 'failed' });
+    expect(await lake.alerts()).toEqual([expect.objectContaining({ kind: 'run_failed', subject: 'prune', runId: run!.runId, message: expect.stringContaining('restored.parquet') })]);
+    fs.rmSync(path.join(old, 'restored.parquet'));
+    expect((await lake.prune({ source: 'shop', dataset: 'items', olderThan: '2025-06-01' })).status).toBe('success');
+    expect(await lake.alerts()).toEqual([]);
+  });
+});
+
 describe('the order of alerts raised together', () => {
   it('alerts raised in one transaction come errors first, then by kind and subject, whatever order they were raised in', async () => {
     const lake = await tempLake();
