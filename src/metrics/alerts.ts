@@ -228,10 +228,18 @@ export async function applyAlerts(
   at?: Date,
 ): Promise<AlertRecord[]> {
   const when = at ? `TIMESTAMPTZ '${at.toISOString()}'` : 'now()';
-  // Messages quote errors (a source's URL, a model's SQL): what is stored is redacted, whoever raised it.
-  const current = alerts.map(redactAlert);
-  const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
   const key = (a: { kind?: unknown; subject?: unknown }) => `${String(a.kind)}\0${String(a.subject)}`;
+  // Messages quote errors (a source's URL, a model's SQL): what is stored is redacted, whoever raised it.
+  // A condition raised twice at once (one source listed twice in an extract) is one alert, the more severe.
+  const current: AlertRecord[] = [];
+  const byKey = new Map<string, number>();
+  for (const a of alerts.map(redactAlert)) {
+    const at = a.kind === 'schema_drift' ? undefined : byKey.get(key(a));
+    if (at === undefined) {
+      byKey.set(key(a), current.push(a) - 1);
+    } else if (a.severity === 'error' && current[at]!.severity !== 'error') current[at] = a;
+  }
+  const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
   const holding = new Set(current.map(key));
   for (const o of open) {
     const isChecked = checked.some((ch) => key(ch) === key(o)) || retired?.({ kind: String(o.kind), subject: String(o.subject) }) === true;
