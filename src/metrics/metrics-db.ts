@@ -671,12 +671,13 @@ export class MetricsDb {
       // Its finish's other rows with it, once: the run is no longer `running` once this commits.
       for (const d of dead) if (d.finish?.extra) await insertFinishExtra(c, d.runId, finishExtraOf(d.finish.extra), d.finishedAt);
       // Its kind's run_failed alert, as its finish would have left it, unless a run of that kind
-      // ended after it: an abandoned run opens it; a finish recorded late opens it when the run
-      // stopped before doing its work, and resolves it otherwise. Oldest first, so the latest says.
+      // ended after it (finished, or found abandoned by an earlier open): an abandoned run opens it;
+      // a finish recorded late opens it when the run stopped before doing its work, and resolves it
+      // otherwise. Oldest first, so the latest says.
       for (const d of [...dead].sort((a, b) => a.finishedAt - b.finishedAt)) {
         const kind = String(running.find((r) => r.run_id === d.runId)?.kind);
         const later = readerRows(
-          await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM runs WHERE kind = $1 AND status NOT IN ('running', 'abandoned') AND finished_at > to_timestamp($2::DOUBLE / 1000)`, [kind, d.finishedAt]),
+          await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM runs WHERE kind = $1 AND status <> 'running' AND finished_at > to_timestamp($2::DOUBLE / 1000)`, [kind, d.finishedAt]),
         );
         if (Number(later[0]?.n) > 0) continue;
         const failure = d.finish ? (d.finish.stopped === true ? (d.finish.error ?? d.finish.status) : null) : `abandoned: ${d.error ?? ABANDONED_ERROR}`;

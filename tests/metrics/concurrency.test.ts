@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse, LockError, defineSource, runHistory, z } from '../../src/index.js';
@@ -129,8 +130,11 @@ describe('a run whose finish record could not be written', () => {
 });
 
 describe('a run whose finish record could not be written, and its kind\'s run_failed alert', () => {
-  /** Writes run `runId`'s finish while another process holds the file, then ends its process (its row names the holder, gone). */
-  async function finishLate(metrics: MetricsDb, file: string, runId: string, fields: Parameters<MetricsDb['finishRun']>[1]): Promise<void> {
+  /**
+   * Writes run `runId`'s finish while another process holds the file, then ends its process (its
+   * row names the holder, gone), unless `ended` is false (it goes on: this process).
+   */
+  async function finishLate(metrics: MetricsDb, file: string, runId: string, fields: Parameters<MetricsDb['finishRun']>[1], ended = true): Promise<number> {
     const holder = spawn(process.execPath, [
       '-e',
       `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
@@ -141,7 +145,8 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
     await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
     await expect(metrics.finishRun(runId, fields)).rejects.toThrow(/locked/);
     await exited;
-    await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
+    if (ended) await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
+    return holder.pid!;
   }
 
   it('a build that stopped before doing its work opens run_failed at the next open, as its finish written on time would', async () => {
@@ -185,6 +190,35 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
       expect((await reopened.alerts({ open: false })).map((a) => `${a.kind} ${a.runId} ${a.resolvedAt !== null}`)).toEqual([`run_failed ${stopped} true`]);
     } finally {
       await reopened.close();
+    }
+  }, 30_000);
+  it('a build that finished, recorded late, leaves open the run_failed of a later build found abandoned', async () => {
+    const lake = await tempLake({ lockTimeoutMillis: 300 });
+    const root = lake.paths.root;
+    const file = lake.paths.metrics;
+    await lake.close();
+    const metrics = new MetricsDb(file, 300);
+    const runId = newRunId();
+    await metrics.startRun(runId, 'build', new Date());
+    // It finished, but its process goes on for now: its finish waits in its .finish file.
+    const gone = await finishLate(metrics, file, runId, { status: 'success' }, false);
+    // A later build whose process died, found by the next open.
+    await metrics.select(
+      `INSERT INTO runs (run_id, kind, status, started_at, host, pid, proc_start) VALUES ('r-dead', 'build', 'running', now() + INTERVAL 1 MINUTE, $1, $2, 'x')`,
+      [os.hostname(), gone],
+    );
+    await metrics.close();
+    const first = await Lakehouse.open({ root, log: { console: false } });
+    expect((await first.alerts()).map((a) => `${a.kind} ${a.runId}`)).toEqual(['run_failed r-dead']);
+    // Now the first build's process ends; the next open records its finish, which came before the abandoned one.
+    await first.metrics.select(`UPDATE runs SET pid = ${gone} WHERE run_id = '${runId}'`);
+    await first.close();
+    const second = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await second.runs()).find((r) => r.runId === runId)).toMatchObject({ status: 'success' });
+      expect((await second.alerts()).map((a) => `${a.kind} ${a.runId}`)).toEqual(['run_failed r-dead']);
+    } finally {
+      await second.close();
     }
   }, 30_000);
 });
