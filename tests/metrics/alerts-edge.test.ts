@@ -186,6 +186,19 @@ describe('freshness (DESIGN: warn after 24 h, error after 72 h without a success
   });
 });
 
+describe('freshness is judged by each source\'s own outcome, not its run\'s', () => {
+  it('in a partial run, the source that failed is stale and the one that succeeded fresh', async () => {
+    const lake = await tempLake();
+    const schema = z.object({ i: z.number() });
+    const ok = (dataset: string) => defineSource({ source: 'obs', dataset, schema, extract: () => [[{ i: 1 }]] });
+    await lake.extract([ok('a'), ok('b')]);
+    await lake.metrics.transaction((c) => c.run(`UPDATE source_results SET finished_at = now() - INTERVAL 30 HOUR`));
+    const r = await lake.extract([ok('a'), defineSource({ source: 'obs', dataset: 'b', schema, extract() { throw new Error('down'); } })]);
+    expect(r.status).toBe('partial');
+    expect((await lake.alerts()).filter((a) => a.kind === 'freshness').map((a) => `${a.subject} ${a.severity}`)).toEqual(['obs/b warn']);
+  });
+});
+
 describe('a run that stops before doing its work opens a run_failed alert, as a failed source or model does', () => {
   it('a build that throws (an unknown ref) opens a run_failed alert for builds; the next build that finishes resolves it', async () => {
     const { lake, models } = await projectLake({ 'marts/m.sql': `select * from {{ ref('no_such_model') }}` });
