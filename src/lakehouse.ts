@@ -729,8 +729,16 @@ export class Lakehouse {
 
   /** Alerts of a pipeline run: the extract's (already recorded) plus failed models and failing tests. */
   private async alertsFor(run: { extract: ExtractResult | null; build: BuildResult | null; runId: string }): Promise<AlertRecord[]> {
-    // Both parts recorded their alerts when they finished (extract: evaluateExtract; build: finishWithAlerts).
-    return [...(run.extract?.alerts ?? []), ...(run.build ? outcomeAlerts(run.build).alerts : [])];
+    // Both parts recorded their alerts when they finished (extract: evaluateExtract; build:
+    // finishWithAlerts, which judged the sources' freshness too: a build-only run of a lake whose
+    // extracts stopped hands its stale sources on). One per kind and subject, the latest.
+    const stale = run.build
+      ? (await this.metrics.select(`SELECT kind, severity, subject, message FROM alerts WHERE run_id = $1 AND kind = 'freshness' AND resolved_at IS NULL ORDER BY subject`, [run.build.runId]).catch(() => []))
+          .map((r): AlertRecord => ({ kind: String(r.kind), severity: r.severity === 'error' ? 'error' : 'warn', subject: String(r.subject), message: String(r.message) }))
+      : [];
+    const all = [...(run.extract?.alerts ?? []), ...(run.build ? outcomeAlerts(run.build).alerts : []), ...stale];
+    const latest = new Map(all.filter((a) => a.kind !== 'schema_drift').map((a) => [`${a.kind}\0${a.subject}`, a]));
+    return all.filter((a) => a.kind === 'schema_drift' || latest.get(`${a.kind}\0${a.subject}`) === a);
   }
 
   /**

@@ -353,6 +353,21 @@ describe('lake.run() whose build threw', () => {
 });
 
 describe('freshness when extracts stop running (the extract cron died, the build cron did not)', () => {
+  it('a lake.run() that only builds hands the stale sources its build judged to RunResult.alerts and onRunFinished', async () => {
+    let notified: { alerts: { kind: string; subject: string }[] } | undefined;
+    const { lake } = await projectLake({ 'staging/s.sql': `select store, sku, price from {{ source('shop', 'prices') }}` }, { onRunFinished: (run) => void (notified = run) });
+    await lake.extract(prices([['a', '1', 1]]));
+    await lake.metrics.transaction((c) => c.run(`UPDATE source_results SET finished_at = now() - INTERVAL 80 HOUR`));
+    const run = await lake.run();
+    expect(run.status).toBe('success');
+    // Observed: [] (the build stored the alert; the run handed on its models' and tests' alerts only).
+    expect(run.alerts).toEqual([expect.objectContaining({ kind: 'freshness', severity: 'error', subject: 'shop/prices', message: expect.stringMatching(/^no successful extract for 80 h/) })]);
+    expect(notified!.alerts).toEqual(run.alerts);
+    // With an extract in the run, its stale source is handed on once, not by both parts.
+    const stale = await lake.run({ sources: [defineSource({ source: 'other', dataset: 'items', schema: z.object({ i: z.number() }), extract: () => [[{ i: 1 }]] })] });
+    expect(stale.alerts.filter((a) => a.subject === 'shop/prices').map((a) => a.kind)).toEqual(['freshness']);
+  }, 60_000);
+
   it('a build judges the freshness of the sources: one not extracted for 80 h is an error alert', async () => {
     const { lake } = await projectLake({ 'staging/s.sql': `select store, sku, price from {{ source('shop', 'prices') }}` });
     await lake.extract(prices([['a', '1', 1]]));
