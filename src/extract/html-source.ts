@@ -390,7 +390,9 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
       let links: unknown[] = [];
       if (follow !== undefined) {
         try {
-          links = typeof follow === 'string' ? $(follow).map((_, el) => $(el).attr('href')).get() : [...follow($, page)];
+          // toArray, not cheerio's .map: that one concatenates its result array at each element,
+          // quadratic in the links of a page (a sitemap-like listing of 80,000 took minutes).
+          links = typeof follow === 'string' ? $(follow).toArray().map((el) => $(el).attr('href')) : [...follow($, page)];
         } catch (e) {
           linkError = e;
         }

@@ -410,3 +410,35 @@ describe('a killed crawl resumes where its last commit left it', () => {
     expect(twice.length).toBeLessThanOrEqual(8);
   }, 60_000);
 });
+
+describe('htmlSource: a page with 80,000 links (a sitemap-like listing)', () => {
+  it('queues every link once, in the page\'s order (following them took minutes: quadratic in the links of a page)', async () => {
+    const links = 80_000;
+    // One link without href, and one twice: neither is queued more than once.
+    const hub = `<html><body><a class="p">none</a>${Array.from({ length: links }, (_, i) => `<a class="p" href="/p/${i}">p${i}</a>`).join('')}<a class="p" href="/p/0">again</a></body></html>`;
+    const fetched: string[] = [];
+    const server = http.createServer((req, res) => {
+      fetched.push(req.url!);
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(req.url === '/' ? hub : `<html><body><li class="product" data-sku="${req.url!.slice(3)}">x</li></body></html>`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const lake = await tempLake();
+    const result = await lake.extract([
+      htmlSource({
+        source: 'shop',
+        dataset: 'products',
+        startUrls: [`http://127.0.0.1:${(server.address() as { port: number }).port}/`],
+        follow: 'a.p',
+        extract: { items: 'li.product', fields: { sku: { attr: 'data-sku' } } },
+        schema: z.object({ sku: z.string() }),
+        maxPages: 3,
+        limits: { ...FAST, inFlight: 1 },
+      }),
+    ]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(fetched).toEqual(['/', '/p/0', '/p/1']);
+    expect(result.sources[0]!.warnings).toEqual([`shop/products: stopped at maxPages (3); ${links - 2} links found were not crawled`]);
+  });
+});
