@@ -241,21 +241,47 @@ export async function applyAlerts(
   }
   const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
   const holding = new Set(current.map(key));
-  for (const o of open) {
-    const isChecked = checked.some((ch) => key(ch) === key(o)) || retired?.({ kind: String(o.kind), subject: String(o.subject) }) === true;
-    if (isChecked && !holding.has(key(o))) await c.run(`UPDATE alerts SET resolved_at = ${when} WHERE alert_id = $1`, [String(o.alert_id)]);
+  const checkedKeys = new Set(checked.map(key));
+  // A statement per ALERT_ROWS alerts, not one per alert (a dataset of 5,000 stores has 5,000
+  // freshness subjects): sets, not a scan of `checked` per open alert.
+  const resolved = open.filter((o) => !holding.has(key(o)) && (checkedKeys.has(key(o)) || retired?.({ kind: String(o.kind), subject: String(o.subject) }) === true));
+  for (const chunk of chunks(resolved, ALERT_ROWS)) {
+    await c.run(`UPDATE alerts SET resolved_at = ${when} WHERE alert_id IN (${chunk.map((_, i) => `$${i + 1}`).join(', ')})`, chunk.map((o) => String(o.alert_id)));
   }
   const openKeys = new Set(open.map(key));
+  // Drift is an event of this run (its columns): always recorded. The others, a volume drop
+  // included, are conditions: one open row while they hold, its message and run the latest
+  // (the last of one kind and subject raised twice, as when each was written in turn).
+  const kept = new Map<string, AlertRecord>();
+  const raised: AlertRecord[] = [];
   for (const a of current) {
-    // Drift is an event of this run (its columns): always recorded. The others, a volume drop
-    // included, are conditions: one open row while they hold, its message and run the latest.
-    if (openKeys.has(key(a)) && a.kind !== 'schema_drift') {
-      await c.run(`UPDATE alerts SET severity = $1, message = $2, run_id = $3 WHERE resolved_at IS NULL AND kind = $4 AND subject = $5`, [a.severity, a.message, runId, a.kind, a.subject]);
-      continue;
-    }
-    await c.run(`INSERT INTO alerts VALUES ($1, $2, $3, $4, $5, $6, ${when}, NULL)`, [randomBytes(8).toString('hex'), runId, a.kind, a.severity, a.subject, a.message]);
+    if (openKeys.has(key(a)) && a.kind !== 'schema_drift') kept.set(key(a), a);
+    else raised.push(a);
+  }
+  for (const chunk of chunks([...kept.values()], ALERT_ROWS)) {
+    await c.run(
+      `UPDATE alerts SET severity = v.severity, message = v.message, run_id = $1
+       FROM (VALUES ${chunk.map((_, i) => `($${4 * i + 2}, $${4 * i + 3}, $${4 * i + 4}, $${4 * i + 5})`).join(', ')}) AS v(kind, subject, severity, message)
+       WHERE alerts.resolved_at IS NULL AND alerts.kind = v.kind AND alerts.subject = v.subject`,
+      [runId, ...chunk.flatMap((a) => [a.kind, a.subject, a.severity, a.message])],
+    );
+  }
+  for (const chunk of chunks(raised, ALERT_ROWS)) {
+    await c.run(
+      `INSERT INTO alerts VALUES ${chunk.map((_, i) => `(${[1, 2, 3, 4, 5, 6].map((k) => `$${6 * i + k}`).join(', ')}, ${when}, NULL)`).join(', ')}`,
+      chunk.flatMap((a) => [randomBytes(8).toString('hex'), runId, a.kind, a.severity, a.subject, a.message]),
+    );
   }
   return current;
+}
+
+/** Alerts written per statement. */
+const ALERT_ROWS = 100;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 export interface OpenAlert extends AlertRecord {

@@ -2,10 +2,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defineSource, z } from '../../src/index.js';
 import { registerCleanup, tempLake } from '../helpers/temp-lake.js';
 import { prices, projectLake } from '../helpers/models.js';
+import { applyAlerts, applyOutcome } from '../../src/metrics/alerts.js';
+import { METRICS_DDL } from '../../src/metrics/schema.js';
 
 const SECRET = 'SUPERSECRET42xyz';
 
@@ -377,5 +380,44 @@ describe('freshness when extracts stop running (the extract cron died, the build
     expect((await lake.alerts()).filter((a) => a.kind === 'freshness')).toEqual([
       expect.objectContaining({ severity: 'error', subject: 'shop/prices', message: expect.stringMatching(/^no successful extract for 80 h/) }),
     ]);
+  });
+});
+
+describe('alerts of a dataset of 3,000 stores (one freshness subject each)', () => {
+  it('opens one alert per stale store, keeps them open naming the latest run, and resolves those extracted again', async () => {
+    const instance = await DuckDBInstance.create(':memory:');
+    const c = await instance.connect();
+    try {
+      for (const ddl of METRICS_DDL) await c.run(ddl);
+      const stores = 3_000;
+      await c.run(
+        `INSERT INTO source_results SELECT 'r0', 'shop', 'prices', 'success', 1, 0, 1, 1, 1, 0, 1, NULL, now() - INTERVAL 100 HOUR, 'store=s' || i FROM range(${stores}) t(i)`,
+      );
+      const windows = { freshnessWarnHours: 24, freshnessErrorHours: 72 };
+      const open = () => c.runAndReadAll(`SELECT kind, subject, severity, run_id, count(*)::INTEGER AS n FROM alerts WHERE resolved_at IS NULL GROUP BY ALL ORDER BY subject`).then((r) => r.getRowObjectsJS());
+
+      expect(await applyOutcome(c, 'r1', { alerts: [], checked: [], freshness: windows })).toHaveLength(stores);
+      const first = await open();
+      expect(first).toHaveLength(stores);
+      expect(first.every((a) => a.kind === 'freshness' && a.severity === 'error' && a.run_id === 'r1' && a.n === 1)).toBe(true);
+
+      // The first 1,000 stores are extracted again; the others stay stale: kept open (one row each), naming r2.
+      await c.run(`INSERT INTO source_results SELECT 'r2', 'shop', 'prices', 'success', 1, 0, 1, 1, 1, 0, 1, NULL, now(), 'store=s' || i FROM range(1000) t(i)`);
+      expect(await applyOutcome(c, 'r2', { alerts: [], checked: [], freshness: windows })).toHaveLength(stores - 1_000);
+      const second = await open();
+      expect(second.map((a) => a.subject)).toEqual(first.map((a) => a.subject).filter((s) => Number(/s(\d+)\)$/.exec(String(s))![1]) >= 1_000));
+      expect(second.every((a) => a.run_id === 'r2' && a.n === 1)).toBe(true);
+      const [resolved] = (await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM alerts WHERE resolved_at IS NOT NULL`)).getRowObjectsJS();
+      expect(resolved!.n).toBe(1_000);
+
+      // One subject raised twice in one outcome, while open: one row, the last message.
+      const subject = String(second[0]!.subject);
+      await applyAlerts(c, 'r3', [{ kind: 'freshness', severity: 'warn', subject, message: 'a' }, { kind: 'freshness', severity: 'error', subject, message: 'b' }], []);
+      const [row] = (await c.runAndReadAll(`SELECT severity, message, run_id, count(*) OVER ()::INTEGER AS n FROM alerts WHERE resolved_at IS NULL AND subject = $1`, [subject])).getRowObjectsJS();
+      expect(row).toEqual({ severity: 'error', message: 'b', run_id: 'r3', n: 1 });
+    } finally {
+      c.closeSync();
+      instance.closeSync();
+    }
   });
 });
