@@ -205,9 +205,13 @@ function checkInferredNames(where: string, fields: Map<string, string>): void {
  */
 const MAX_LINE_BYTES = 32 * 1024 * 1024;
 
-/** read_csv options of the file's dialect (as the user gave them), and the longest row read. */
+/**
+ * read_csv options of the file's dialect (as the user gave them), and the longest row read. The
+ * buffer is one row's bound: DuckDB's default grows with max_line_size and cost ~30 ms per
+ * read even of a two-line file, and a glob is read file by file, several times each.
+ */
 function csvDialect(csv: z.output<typeof csvOptionsSchema>): string[] {
-  const opts: string[] = [`max_line_size = ${MAX_LINE_BYTES}`];
+  const opts: string[] = [`max_line_size = ${MAX_LINE_BYTES}`, `buffer_size = ${MAX_LINE_BYTES}`];
   if (csv.delimiter) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
   if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
   if (csv.escape !== undefined) opts.push(`escape = ${quoteLiteral(csv.escape)}`);

@@ -741,6 +741,30 @@ describe('csvSource: long rows', () => {
   });
 });
 
+describe('csvSource: a glob of 300 small exports', () => {
+  it('reads every row of every file with its own header (a column the later files gained included), inferred and with a schema', async () => {
+    const dir = tempDir();
+    const files = 300;
+    for (let i = 0; i < files; i++) {
+      // From file 200 on, the exports gained an email column.
+      const name = `orders-${String(i).padStart(3, '0')}.csv`;
+      fs.writeFileSync(path.join(dir, name), i < 200 ? `id,total\n${2 * i},${i}.5\n${2 * i + 1},1.25\n` : `id,total,email\n${2 * i},${i}.5,c${i}@x.com\n${2 * i + 1},1.25,\n`);
+    }
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number().int(), total: z.number(), email: z.string().nullable().optional() });
+    for (const [dataset, given] of [['inferred', undefined], ['typed', schema]] as const) {
+      const result = await lake.extract(csvSource({ source: 'shop', dataset, glob: path.join(dir, '*.csv'), ...(given ? { schema: given } : {}) }));
+      const s = result.sources[0]!;
+      expect(s.status, String(s.error).slice(0, 300)).toBe('success');
+      expect(s).toMatchObject({ rows: 2 * files, rejected: 0 });
+      const [agg] = await lake.query(
+        `SELECT count(DISTINCT id)::INTEGER AS ids, sum(id)::BIGINT AS id_sum, count(email)::INTEGER AS emails, sum(total)::DOUBLE AS total FROM ${bronze(lake, 'shop', dataset)}`,
+      );
+      expect(agg).toEqual({ ids: 2 * files, id_sum: (2 * files * (2 * files - 1)) / 2, emails: files - 200, total: (files * (files - 1)) / 2 + files * 0.5 + files * 1.25 });
+    }
+  });
+});
+
 describe('csvSource with header: false and a schema', () => {
   it('names the columns by the schema (in order) instead of quarantining every row as "received undefined"', async () => {
     const dir = tempDir();
