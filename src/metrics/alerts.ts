@@ -234,10 +234,10 @@ export async function applyAlerts(
   const current: AlertRecord[] = [];
   const byKey = new Map<string, number>();
   for (const a of alerts.map(redactAlert)) {
-    const at = a.kind === 'schema_drift' ? undefined : byKey.get(key(a));
-    if (at === undefined) {
+    const seen = a.kind === 'schema_drift' ? undefined : byKey.get(key(a));
+    if (seen === undefined) {
       byKey.set(key(a), current.push(a) - 1);
-    } else if (a.severity === 'error' && current[at]!.severity !== 'error') current[at] = a;
+    } else if (a.severity === 'error' && current[seen]!.severity !== 'error') current[seen] = a;
   }
   const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
   const holding = new Set(current.map(key));
@@ -250,8 +250,7 @@ export async function applyAlerts(
   }
   const openKeys = new Set(open.map(key));
   // Drift is an event of this run (its columns): always recorded. The others, a volume drop
-  // included, are conditions: one open row while they hold, its message and run the latest
-  // (the last of one kind and subject raised twice, as when each was written in turn).
+  // included, are conditions: one open row while they hold, its message and run the latest.
   const kept = new Map<string, AlertRecord>();
   const raised: AlertRecord[] = [];
   for (const a of current) {
