@@ -16,6 +16,15 @@ import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
 
+/** A lake created and closed, and its metrics db opened on its own, as another process of the lake would. */
+async function closedLakeMetrics(): Promise<{ root: string; file: string; metrics: MetricsDb }> {
+  const lake = await tempLake({ lockTimeoutMillis: 300 });
+  const root = lake.paths.root;
+  const file = lake.paths.metrics;
+  await lake.close();
+  return { root, file, metrics: new MetricsDb(file, 300) };
+}
+
 describe('two processes extracting at once', () => {
   it('both finish and record complete runs in one metrics db', async () => {
     const root = path.join(tempDir(), 'data');
@@ -91,11 +100,7 @@ describe('another DuckDB process holding the metrics file past the lock timeout 
 
 describe('a run whose finish record could not be written', () => {
   it('is recorded with the status and totals of its result, not abandoned, once its process is gone', async () => {
-    const lake = await tempLake({ lockTimeoutMillis: 300 });
-    const root = lake.paths.root;
-    const file = lake.paths.metrics;
-    await lake.close();
-    const metrics = new MetricsDb(file, 300);
+    const { root, file, metrics } = await closedLakeMetrics();
     const runId = newRunId();
     await metrics.startRun(runId, 'extract', new Date());
     // A user's `duckdb data/metrics/runs.duckdb` holds the file while the run writes its finish.
@@ -150,11 +155,7 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
   }
 
   it('a build that stopped before doing its work opens run_failed at the next open, as its finish written on time would', async () => {
-    const lake = await tempLake({ lockTimeoutMillis: 300 });
-    const root = lake.paths.root;
-    const file = lake.paths.metrics;
-    await lake.close();
-    const metrics = new MetricsDb(file, 300);
+    const { root, file, metrics } = await closedLakeMetrics();
     const runId = newRunId();
     await metrics.startRun(runId, 'build', new Date());
     await finishLate(metrics, file, runId, { status: 'failed', error: 'a cycle: marts.a → marts.b → marts.a', stopped: true });
@@ -170,11 +171,7 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
   }, 30_000);
 
   it('a build that finished resolves the run_failed alert of an earlier one at the next open, as its finish written on time would', async () => {
-    const lake = await tempLake({ lockTimeoutMillis: 300 });
-    const root = lake.paths.root;
-    const file = lake.paths.metrics;
-    await lake.close();
-    const metrics = new MetricsDb(file, 300);
+    const { root, file, metrics } = await closedLakeMetrics();
     const stopped = newRunId();
     await metrics.startRun(stopped, 'build', new Date());
     await metrics.finishRun(stopped, { status: 'failed', error: 'a cycle', stopped: true });
@@ -193,11 +190,7 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
     }
   }, 30_000);
   it('a build that finished, recorded late, leaves open the run_failed of a later build found abandoned', async () => {
-    const lake = await tempLake({ lockTimeoutMillis: 300 });
-    const root = lake.paths.root;
-    const file = lake.paths.metrics;
-    await lake.close();
-    const metrics = new MetricsDb(file, 300);
+    const { root, file, metrics } = await closedLakeMetrics();
     const runId = newRunId();
     await metrics.startRun(runId, 'build', new Date());
     // It finished, but its process goes on for now: its finish waits in its .finish file.
@@ -225,11 +218,7 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
 
 describe('a build whose finish record could not be written', () => {
   it('keeps its model, test, quality-score and alert rows and records them at the next open, once, whoever opens', async () => {
-    const lake = await tempLake({ lockTimeoutMillis: 300 });
-    const root = lake.paths.root;
-    const file = lake.paths.metrics;
-    await lake.close();
-    const metrics = new MetricsDb(file, 300);
+    const { root, file, metrics } = await closedLakeMetrics();
     const runId = newRunId();
     await metrics.startRun(runId, 'build', new Date());
     const holder = spawn(process.execPath, [
@@ -293,11 +282,7 @@ describe('a build whose finish record could not be written', () => {
   }, 60_000);
 
   it('records its alerts late only if no build or test run finished after it (a later outcome already settled them)', async () => {
-    const lake = await tempLake({ lockTimeoutMillis: 300 });
-    const root = lake.paths.root;
-    const file = lake.paths.metrics;
-    await lake.close();
-    const metrics = new MetricsDb(file, 300);
+    const { root, file, metrics } = await closedLakeMetrics();
     const early = newRunId();
     await metrics.startRun(early, 'build', new Date());
     const holder = spawn(process.execPath, [
