@@ -32,7 +32,12 @@ function best(args: string[], cwd: string): number {
 }
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(path.join(repo, 'dist', 'cli.js'))) {
+  // dist/ is what is measured: built again when missing or older than any file of src/ (a stale
+  // dist/ measured an earlier commit's code without a word).
+  const cli = path.join(repo, 'dist', 'cli.js');
+  const newest = Math.max(...fs.readdirSync(path.join(repo, 'src'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs));
+  if (!fs.existsSync(cli) || fs.statSync(cli).mtimeMs < newest) {
+    console.log('building dist/ (missing or older than src/)');
     const built = spawnSync('npm', ['run', 'build'], { cwd: repo, stdio: 'inherit' });
     if (built.status !== 0) throw new Error('npm run build failed');
   }
