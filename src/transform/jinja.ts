@@ -1306,12 +1306,12 @@ export class TemplateEngine {
   }
 
   /** Renders with `hooks` answering the built-ins. Re-entrant: ephemeral refs render inside a render. */
-  render(compiled: CompiledTemplate, hooks: Hooks): string {
+  render(compiled: CompiledTemplate, hooks: Hooks, context: Record<string, unknown> = {}): string {
     const previous = this.hooks;
     this.hooks = hooks;
     this.pending = undefined;
     try {
-      return withJinjaCompat(() => compiled.template.render({}), this.relations);
+      return withJinjaCompat(() => compiled.template.render(context), this.relations);
     } catch (error) {
       const ours = this.pending;
       if (ours !== undefined) throw ours;
@@ -1422,7 +1422,7 @@ function inMacro(name: string, file: string, macro: (...args: unknown[]) => unkn
  */
 /** dbt's block tags duckhouse has no counterpart for, and what to write instead. */
 const DBT_BLOCKS: Record<string, string> = {
-  test: "custom generic tests are not supported: write the check as a singular test in models/assertions/ (a query returning the failing rows) or as an expression test in the model's .yml",
+  test: 'a generic test ({% test name(model, column_name) %}) is defined in a file under models/macros/, and used by its name in a .yml',
   snapshot: "snapshots are not supported: keep history with an incremental model (append, or merge on a key and a valid-from column) over bronze, which keeps every extraction",
   materialization: 'custom materializations are not supported: view, table, ephemeral and incremental are',
 };

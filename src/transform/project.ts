@@ -246,7 +246,7 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
 
   const engine = new TemplateEngine(root);
   for (const rel of macroFiles.sort()) {
-    const compiled = engine.compile(await readFile(path.join(root, rel), 'utf8'), rel, `macro file ${display(rel)}`);
+    const compiled = engine.compile(genericTestBlocks(await readFile(path.join(root, rel), 'utf8')), rel, `macro file ${display(rel)}`);
     engine.loadMacros(compiled, display(rel));
   }
 
@@ -318,8 +318,58 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
     engine,
     templates,
   };
-  project.tests = collectTests(project, options.quality, (text, node, label) => renderWhere(engine, text, node, label, vars, env));
+  // dbt's generic tests: a `{% test positive(model, column_name) %}` block (or a macro named test_positive).
+  const generic = {
+    names: new Set([...engine.macros.keys()].filter((n) => n.startsWith('test_') && n.length > 5).map((n) => n.slice(5))),
+    render: (name: string, kwargs: Record<string, unknown>, node: ProjectNode, label: string) => renderGenericTest(engine, name, kwargs, node, label, vars, env),
+  };
+  project.tests = collectTests(project, options.quality, (text, node, label) => renderWhere(engine, text, node, label, vars, env), generic);
   return project;
+}
+
+/**
+ * dbt's `{% test name(args) %}…{% endtest %}` blocks of a macro file as the macros they are,
+ * `test_name` (as dbt itself names them), on the same lines.
+ */
+function genericTestBlocks(text: string): string {
+  return text.replace(/\{%(-?)(\s*)test(\s+)([A-Za-z_]\w*)(\s*\()/g, '{%$1$2macro$3test_$4$5').replace(/\{%(-?)(\s*)endtest(\s*-?%\})/g, '{%$1$2endmacro$3');
+}
+
+/**
+ * A generic test's query: its macro called with `model`, `column_name` and the YAML's arguments,
+ * rendered as a `where` is (var() and env_var() answer; ref(), source() and the other model
+ * built-ins are errors naming the test).
+ */
+function renderGenericTest(
+  engine: TemplateEngine,
+  name: string,
+  kwargs: Record<string, unknown>,
+  node: ProjectNode,
+  label: string,
+  vars: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): string {
+  const bad = Object.keys(kwargs).find((k) => !/^[A-Za-z_]\w*$/.test(k));
+  if (bad !== undefined) throw new ModelError('TEST_INVALID', `${label}: argument "${bad}" is not a name a macro can take`);
+  const call = `{{ test_${name}(${Object.keys(kwargs).map((k) => `${k}=__duckhouse_test_args[${JSON.stringify(k)}]`).join(', ')}) }}`;
+  const compiled = engine.compile(call, `${node.relFile}#${name}`, label);
+  const refuse = (what: string) => (): never => {
+    throw new ModelError('JINJA_ERROR', `${label}: ${what}() is not available in a generic test (its arguments come from the .yml; model is the tested relation)`);
+  };
+  return engine.render(
+    compiled,
+    {
+      ref: refuse('ref'),
+      source: refuse('source'),
+      config: refuse('config'),
+      is_incremental: refuse('is_incremental'),
+      reject_if: refuse('reject_if'),
+      var: (args, kw) => lookupVar(label, vars, args, kw),
+      env_var: (args, kw) => lookupEnv(label, env, args, kw),
+      this: new TemplateRelation(qualified(node.schema, node.name), node.schema, node.name),
+    },
+    { __duckhouse_test_args: kwargs },
+  );
 }
 
 /**

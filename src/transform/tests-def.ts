@@ -23,7 +23,9 @@ export type TestKind =
   | 'max_null_share'
   | 'max_duplicate_share'
   | 'min_quality_score'
-  | 'singular';
+  | 'singular'
+  /** A project's own generic test: a `{% test name(model, column_name, …) %}` block in models/macros/. */
+  | 'generic';
 export type Severity = 'warn' | 'error';
 
 export const TEST_KINDS: readonly TestKind[] = [
@@ -80,10 +82,25 @@ export type TestDef = TestBase &
     | { kind: 'max_duplicate_share'; args: { columns: string[]; max: number } }
     | { kind: 'min_quality_score'; args: { column: string; min: number } }
     | { kind: 'singular'; args: Record<string, never> }
+    /** `sql`: the test macro's rendered query of failing rows, `TESTED_RELATION` where it read `model`. */
+    | { kind: 'generic'; args: { test: string; sql: string } }
   );
 
+/** Stands for the tested relation in a generic test's rendered SQL until the test runs (its `where` applied then). */
+export const TESTED_RELATION = '__duckhouse_tested_relation__';
+
+/**
+ * Renders the project's generic test `test_<name>` (its macro) with these keyword arguments
+ * (`model` is `TESTED_RELATION`), as dbt renders a generic test; `label` prefixes any error.
+ */
+export interface GenericTests {
+  /** Names usable in YAML: `positive` for a `{% test positive(…) %}` block. */
+  names: ReadonlySet<string>;
+  render: (name: string, kwargs: Record<string, unknown>, node: ProjectNode, label: string) => string;
+}
+
 /** Names that dbt projects use for the same tests, accepted so models port as they are. */
-const ALIASES: Record<string, Exclude<TestKind, 'singular'>> = {
+const ALIASES: Record<string, Exclude<TestKind, 'singular' | 'generic'>> = {
   expression_is_true: 'expression',
   'dbt_utils.expression_is_true': 'expression',
   'dbt_utils.unique_combination_of_columns': 'unique',
@@ -140,7 +157,7 @@ const argSchemas = {
   max_null_share: z.strictObject({ ...common, max: share.optional() }),
   max_duplicate_share: z.strictObject({ ...common, max: share.optional(), columns: columnList.optional() }),
   min_quality_score: z.strictObject({ ...common, min: share.optional() }),
-} satisfies Record<Exclude<TestKind, 'singular'>, z.ZodType>;
+} satisfies Record<Exclude<TestKind, 'singular' | 'generic'>, z.ZodType>;
 
 const rangeSchema = z.strictObject({ ...common, min_value: rangeBound.optional(), max_value: rangeBound.optional(), inclusive: z.boolean().optional() });
 
@@ -156,7 +173,7 @@ export type WhereRenderer = (text: string, node: ProjectNode, label: string) => 
  * Every test of the project's enabled nodes, in a stable order (by node id, model-level tests,
  * then columns in YAML order), and each assertion as a `singular` test.
  */
-export function collectTests(project: Pick<Project, 'nodes'>, quality: Partial<QualityDefaults> = {}, renderWhere?: WhereRenderer): TestDef[] {
+export function collectTests(project: Pick<Project, 'nodes'>, quality: Partial<QualityDefaults> = {}, renderWhere?: WhereRenderer, generic?: GenericTests): TestDef[] {
   const q = { ...DEFAULT_QUALITY, ...quality };
   const tests: TestDef[] = [];
   const names = new Map<string, TestDef>();
@@ -181,12 +198,12 @@ export function collectTests(project: Pick<Project, 'nodes'>, quality: Partial<Q
       continue;
     }
     for (const raw of node.tests) {
-      const made = makeTest(project, node, undefined, raw, q, renderWhere);
+      const made = makeTest(project, node, undefined, raw, q, renderWhere, generic);
       if (made) add(made.test, made.custom);
     }
     for (const column of node.columns) {
       for (const raw of column.tests) {
-        const made = makeTest(project, node, column, raw, q, renderWhere);
+        const made = makeTest(project, node, column, raw, q, renderWhere, generic);
         if (made) add(made.test, made.custom);
       }
     }
@@ -201,6 +218,7 @@ function makeTest(
   raw: RawTest,
   q: QualityDefaults,
   renderWhere: WhereRenderer | undefined,
+  generic?: GenericTests,
 ): { test: TestDef; custom: boolean } | undefined {
   const on = `${node.kind} ${node.id}${column ? ` column ${column.name}` : ''}`;
   const where = `${raw.file} line ${raw.line}: ${on}`;
@@ -217,9 +235,11 @@ function makeTest(
     [written, params] = entries[0]!;
     params ??= {};
   }
-  const kind = (TEST_KINDS as readonly string[]).includes(written) ? (written as Exclude<TestKind, 'singular'>) : ALIASES[written];
+  const kind = (TEST_KINDS as readonly string[]).includes(written) ? (written as Exclude<TestKind, 'singular' | 'generic'>) : ALIASES[written];
+  if (!kind && generic?.names.has(written)) return genericTest(node, column, written, params, where, raw.file, renderWhere, generic);
   if (!kind) {
-    throw new ModelError('TEST_UNKNOWN', `${where}: unknown test "${written}"${didYouMean(written, TEST_KINDS)} (known: ${TEST_KINDS.join(', ')})`);
+    const known = [...TEST_KINDS, ...(generic?.names ?? [])];
+    throw new ModelError('TEST_UNKNOWN', `${where}: unknown test "${written}"${didYouMean(written, known)} (known: ${known.join(', ')}; a generic test of your own is a {% test ${written}(model, column_name) %} block in models/macros/)`);
   }
   if (params === null || typeof params !== 'object' || Array.isArray(params)) {
     throw new ModelError('TEST_INVALID', `${where}: test ${written} takes a map of arguments (got ${JSON.stringify(params)})`);
@@ -445,7 +465,57 @@ function rangeAsExpression(input: Record<string, unknown>, column: { name: strin
   return { ...rest, expression: parts.join(' and ') };
 }
 
-function testName(kind: TestKind, model: string, column: string | undefined, extra: string[]): string {
+/**
+ * A generic test of the project's own, as dbt runs one: its macro rendered with `model` (the tested
+ * relation), `column_name` (on a column) and the YAML's other arguments; its rows are the failures.
+ */
+function genericTest(
+  node: ProjectNode,
+  column: { name: string; quote: boolean } | undefined,
+  written: string,
+  params: unknown,
+  where: string,
+  file: string,
+  renderWhere: WhereRenderer | undefined,
+  generic: GenericTests,
+): { test: TestDef; custom: boolean } {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw new ModelError('TEST_INVALID', `${where}: test ${written} takes a map of arguments (got ${JSON.stringify(params)})`);
+  }
+  const { arguments: nested, ...flat } = params as Record<string, unknown>;
+  const input: Record<string, unknown> = nested && typeof nested === 'object' ? { ...flat, ...(nested as Record<string, unknown>) } : flat;
+  const schema = z.looseObject(common);
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ModelError('TEST_INVALID', `${where}: test ${written}: ${zodProblems(parsed.error, input, 'argument', Object.keys(common))}`, { cause: parsed.error });
+  }
+  const kwargs = Object.fromEntries(Object.entries(input).filter(([k]) => !(k in common)));
+  const args = parsed.data as { name?: string; severity?: Severity; where?: string; column_name?: string; error_if?: string; warn_if?: string; config?: { severity?: Severity; where?: string; enabled?: boolean; error_if?: string; warn_if?: string } };
+  const columnName = column?.name ?? args.column_name;
+  const columnSql = column ? (column.quote ? quoteIdent(column.name) : column.name) : args.column_name;
+  const label = `${where}: test ${written}`;
+  const sql = generic.render(written, { model: TESTED_RELATION, ...(columnSql !== undefined ? { column_name: columnSql } : {}), ...kwargs }, node, label);
+  const test: TestDef = {
+    name: '',
+    model: node.id,
+    kind: 'generic',
+    severity: args.config?.severity ?? args.severity ?? 'error',
+    dependsOn: [node.id],
+    file,
+    args: { test: written, sql },
+  };
+  if (columnName !== undefined) test.column = columnName;
+  const filter = args.config?.where ?? args.where;
+  if (filter !== undefined) test.where = renderWhere && /\{[{%#]/.test(filter) ? renderWhere(filter, node, `${label}: where`) : filter;
+  const errorIf = args.config?.error_if ?? args.error_if;
+  if (errorIf !== undefined) test.errorIf = checkCondition(errorIf, `${label}: error_if`);
+  const warnIf = args.config?.warn_if ?? args.warn_if;
+  if (warnIf !== undefined) test.warnIf = checkCondition(warnIf, `${label}: warn_if`);
+  test.name = args.name ?? testName(written, node.name, columnName, Object.values(kwargs).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))));
+  return { test, custom: args.name !== undefined };
+}
+
+function testName(kind: string, model: string, column: string | undefined, extra: string[]): string {
   const parts = [slug(`${kind}_${model}${column ? `_${column}` : ''}`), ...extra.map(slug).filter(Boolean)];
   const full = parts.join('__');
   if (full.length <= 100) return full;
@@ -555,6 +625,8 @@ export function testSql(test: TestDef, relationOf: (id: string) => string, compi
         `select (case when m < ${num(test.args.min)} then 1 else 0 end)::BIGINT as failures, m::DOUBLE as measured from ` +
         `(select min(${test.args.column})::DOUBLE as m from ${rel} as t) as s`
       );
+    case 'generic':
+      return counted(`(${test.args.sql.replace(/[\s;]+$/, '').replaceAll(TESTED_RELATION, rel)}\n) as t`);
     case 'singular':
       if (compiledSql === undefined) {
         throw new ModelError('TEST_SQL_MISSING', `test ${test.name} (${test.file}): a singular test needs its rendered SQL (renderModel of the assertion)`);

@@ -255,6 +255,53 @@ models:
   });
 });
 
+describe("a project's own generic tests (dbt's {% test %} blocks in models/macros/)", () => {
+  it('run as dbt runs them: model, column_name and the YAML arguments, with where, severity and a name; in a build and in lake.test()', async () => {
+    const { lake } = await projectLake({
+      'macros/generic.sql': [
+        '{% test positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}',
+        '{%- test at_most(model, column_name, value) -%}',
+        '  select * from {{ model }} where {{ column_name }} > {{ value }}',
+        '{%- endtest %}',
+        '{% test has_rows(model, min_rows=1) %}select n from (select count(*) as n from {{ model }}) where n < {{ min_rows }}{% endtest %}',
+      ].join('\n'),
+      'trusted/t.sql': `select * from (values (0), (5), (6), (-1), (null), (1)) as t(v)`,
+      'trusted/_t.yml': `version: 2
+models:
+  - name: t
+    tests:
+      - has_rows: { min_rows: 10 }
+    columns:
+      - name: v
+        tests:
+          - positive
+          - at_most: { value: 5, severity: warn }
+          - positive: { name: pos_small, config: { where: "v < 6" } }
+`,
+    });
+    const r = await lake.build();
+    const got = (tests: { name: string; kind: string; status: string; failures: number }[]) =>
+      Object.fromEntries(tests.filter((t) => t.kind === 'generic').map((t) => [t.name, `${t.status} ${t.failures}`]));
+    // v: 0, 5, 6, -1, NULL, 1 — before: 'unknown block tag: test' in the macro file.
+    const expected = { has_rows_t__10: 'fail 1', positive_t_v: 'fail 2', at_most_t_v__5: 'warn 1', pos_small: 'fail 2' };
+    expect(got(r.tests)).toEqual(expected);
+    expect(r.tests.find((t) => t.name === 'positive_t_v')).toMatchObject({ model: 'trusted.t', column: 'v', severity: 'error' });
+    expect(got(await lake.test({ select: ['positive_t_v', 'at_most_t_v__5'] }))).toEqual({ positive_t_v: 'fail 2', at_most_t_v__5: 'warn 1' });
+  });
+
+  it('an unknown test names the generic ones; a generic test reading ref() is an error naming the test', async () => {
+    const base = { 'macros/generic.sql': '{% test positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}', 'trusted/t.sql': 'select 1 as v' };
+    const typo = await projectLake({ ...base, 'trusted/_t.yml': 'models: [{ name: t, columns: [{ name: v, tests: [positiv] }] }]' });
+    await expect(typo.lake.build()).rejects.toThrow(/_t\.yml line 1: .*unknown test "positiv" — did you mean positive\?/);
+    const reads = await projectLake({
+      'macros/generic.sql': "{% test against(model, column_name) %}select * from {{ model }} where {{ column_name }} not in (select v from {{ ref('t') }}){% endtest %}",
+      'trusted/t.sql': 'select 1 as v',
+      'trusted/_t.yml': 'models: [{ name: t, columns: [{ name: v, tests: [against] }] }]',
+    });
+    await expect(reads.lake.build()).rejects.toThrow(/_t\.yml line 1: .*test against: ref\(\) is not available in a generic test/);
+  });
+});
+
 describe("exclude (dbt's --exclude) in lake.build, lake.test and lake.run", () => {
   it('leaves the excluded models and their tests out; an exclude matching nothing is a usage error recording no run', async () => {
     const { lake } = await projectLake({
