@@ -337,8 +337,7 @@ function genericTestBlocks(text: string): string {
 
 /**
  * A generic test's query: its macro called with `model`, `column_name` and the YAML's arguments,
- * rendered as a `where` is (var() and env_var() answer; ref(), source() and the other model
- * built-ins are errors naming the test).
+ * rendered as a `where` is (`ymlHooks`).
  */
 function renderGenericTest(
   engine: TemplateEngine,
@@ -353,29 +352,11 @@ function renderGenericTest(
   if (bad !== undefined) throw new ModelError('TEST_INVALID', `${label}: argument "${bad}" is not a name a macro can take`);
   const call = `{{ test_${name}(${Object.keys(kwargs).map((k) => `${k}=__duckhouse_test_args[${JSON.stringify(k)}]`).join(', ')}) }}`;
   const compiled = engine.compile(call, `${node.relFile}#${name}`, label);
-  const refuse = (what: string) => (): never => {
-    throw new ModelError('JINJA_ERROR', `${label}: ${what}() is not available in a generic test (its arguments come from the .yml; model is the tested relation)`);
-  };
-  return engine.render(
-    compiled,
-    {
-      ref: refuse('ref'),
-      source: refuse('source'),
-      config: refuse('config'),
-      is_incremental: refuse('is_incremental'),
-      reject_if: refuse('reject_if'),
-      var: (args, kw) => lookupVar(label, vars, args, kw),
-      env_var: (args, kw) => lookupEnv(label, env, args, kw),
-      this: new TemplateRelation(qualified(node.schema, node.name), node.schema, node.name),
-    },
-    { __duckhouse_test_args: kwargs },
-  );
+  const hooks = ymlHooks(node, label, vars, env, 'a generic test (its arguments come from the .yml; model is the tested relation)');
+  return engine.render(compiled, hooks, { __duckhouse_test_args: kwargs });
 }
 
-/**
- * A test's `where` rendered as dbt renders the configs of a .yml file: `var()` and `env_var()`
- * answer; `ref()`, `source()` and the other model built-ins are errors naming the test.
- */
+/** A test's `where` rendered as dbt renders the configs of a .yml file (`ymlHooks`). */
 function renderWhere(
   engine: TemplateEngine,
   text: string,
@@ -385,10 +366,19 @@ function renderWhere(
   env: Record<string, string | undefined>,
 ): string {
   const compiled = engine.compile(text, `${node.relFile}#where`, label);
+  return engine.render(compiled, ymlHooks(node, label, vars, env, "a test's where (as in dbt, it reads var() and env_var())"));
+}
+
+/**
+ * The built-ins of Jinja written for a .yml's test (its `where`, a generic test's call): `var()` and
+ * `env_var()` answer; `ref()`, `source()` and the other model built-ins are errors naming the test
+ * and saying where they are not available (`inWhat`).
+ */
+function ymlHooks(node: ProjectNode, label: string, vars: Record<string, unknown>, env: Record<string, string | undefined>, inWhat: string): Parameters<TemplateEngine['render']>[1] {
   const refuse = (name: string) => (): never => {
-    throw new ModelError('JINJA_ERROR', `${label}: ${name}() is not available in a test's where (as in dbt, it reads var() and env_var())`);
+    throw new ModelError('JINJA_ERROR', `${label}: ${name}() is not available in ${inWhat}`);
   };
-  return engine.render(compiled, {
+  return {
     ref: refuse('ref'),
     source: refuse('source'),
     config: refuse('config'),
@@ -397,7 +387,7 @@ function renderWhere(
     var: (args, kwargs) => lookupVar(label, vars, args, kwargs),
     env_var: (args, kwargs) => lookupEnv(label, env, args, kwargs),
     this: new TemplateRelation(qualified(node.schema, node.name), node.schema, node.name),
-  });
+  };
 }
 
 interface ParseResult {
