@@ -236,8 +236,10 @@ function makeTest(
     params ??= {};
   }
   const kind = (TEST_KINDS as readonly string[]).includes(written) ? (written as Exclude<TestKind, 'singular' | 'generic'>) : ALIASES[written];
-  if (!kind && generic?.names.has(written)) return genericTest(node, column, written, params, where, raw.file, renderWhere, generic);
-  if (!kind) {
+  // A generic test of the project's own (`{% test positive(model, column_name) %}`): the common
+  // arguments as for any test, the others the macro's.
+  const own = !kind && generic?.names.has(written) ? generic : undefined;
+  if (!kind && !own) {
     const known = [...TEST_KINDS, ...(generic?.names ?? [])];
     throw new ModelError('TEST_UNKNOWN', `${where}: unknown test "${written}"${didYouMean(written, known)} (known: ${known.join(', ')}; a generic test of your own is a {% test ${written}(model, column_name) %} block in models/macros/)`);
   }
@@ -248,7 +250,7 @@ function makeTest(
   const { arguments: nested, ...flat } = params as Record<string, unknown>;
   let input: Record<string, unknown> = nested && typeof nested === 'object' ? { ...flat, ...(nested as Record<string, unknown>) } : flat;
   if (RANGE_TESTS.has(written)) input = rangeAsExpression(input, column, `${where}: test ${written}`);
-  const schema = argSchemas[kind];
+  const schema = kind ? argSchemas[kind] : z.looseObject(common);
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     throw new ModelError('TEST_INVALID', `${where}: test ${written}: ${zodProblems(parsed.error, input, 'argument', Object.keys(schema.shape))}`, { cause: parsed.error });
@@ -282,7 +284,7 @@ function makeTest(
   };
   const base: Omit<TestBase, 'name'> = {
     model: node.id,
-    severity: args.config?.severity ?? args.severity ?? (GATES.has(kind) ? q.gateSeverity : 'error'),
+    severity: args.config?.severity ?? args.severity ?? (kind && GATES.has(kind) ? q.gateSeverity : 'error'),
     dependsOn: [node.id],
     file: raw.file,
   };
@@ -296,6 +298,13 @@ function makeTest(
   const warnIf = args.config?.warn_if ?? args.warn_if;
   if (warnIf !== undefined) extra.warnIf = checkCondition(warnIf, `${where}: test ${written}: warn_if`);
 
+  if (!kind) {
+    const kwargs = Object.fromEntries(Object.entries(input).filter(([k]) => !(k in common)));
+    const sql = own!.render(written, { model: TESTED_RELATION, ...(columnSql !== undefined ? { column_name: columnSql } : {}), ...kwargs }, node, `${where}: test ${written}`);
+    const test: TestDef = { ...base, ...extra, name: '', kind: 'generic', args: { test: written, sql } };
+    test.name = args.name ?? testName(written, node.name, columnName, Object.values(kwargs).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))));
+    return { test, custom: args.name !== undefined };
+  }
   let test: TestDef;
   let suffix: string[] = [];
   switch (kind) {
@@ -463,56 +472,6 @@ function rangeAsExpression(input: Record<string, unknown>, column: { name: strin
   if (min !== undefined) parts.push(`${col} >${eq} ${String(min)}`);
   if (max !== undefined) parts.push(`${col} <${eq} ${String(max)}`);
   return { ...rest, expression: parts.join(' and ') };
-}
-
-/**
- * A generic test of the project's own, as dbt runs one: its macro rendered with `model` (the tested
- * relation), `column_name` (on a column) and the YAML's other arguments; its rows are the failures.
- */
-function genericTest(
-  node: ProjectNode,
-  column: { name: string; quote: boolean } | undefined,
-  written: string,
-  params: unknown,
-  where: string,
-  file: string,
-  renderWhere: WhereRenderer | undefined,
-  generic: GenericTests,
-): { test: TestDef; custom: boolean } {
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-    throw new ModelError('TEST_INVALID', `${where}: test ${written} takes a map of arguments (got ${JSON.stringify(params)})`);
-  }
-  const { arguments: nested, ...flat } = params as Record<string, unknown>;
-  const input: Record<string, unknown> = nested && typeof nested === 'object' ? { ...flat, ...(nested as Record<string, unknown>) } : flat;
-  const schema = z.looseObject(common);
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    throw new ModelError('TEST_INVALID', `${where}: test ${written}: ${zodProblems(parsed.error, input, 'argument', Object.keys(common))}`, { cause: parsed.error });
-  }
-  const kwargs = Object.fromEntries(Object.entries(input).filter(([k]) => !(k in common)));
-  const args = parsed.data as { name?: string; severity?: Severity; where?: string; column_name?: string; error_if?: string; warn_if?: string; config?: { severity?: Severity; where?: string; enabled?: boolean; error_if?: string; warn_if?: string } };
-  const columnName = column?.name ?? args.column_name;
-  const columnSql = column ? (column.quote ? quoteIdent(column.name) : column.name) : args.column_name;
-  const label = `${where}: test ${written}`;
-  const sql = generic.render(written, { model: TESTED_RELATION, ...(columnSql !== undefined ? { column_name: columnSql } : {}), ...kwargs }, node, label);
-  const test: TestDef = {
-    name: '',
-    model: node.id,
-    kind: 'generic',
-    severity: args.config?.severity ?? args.severity ?? 'error',
-    dependsOn: [node.id],
-    file,
-    args: { test: written, sql },
-  };
-  if (columnName !== undefined) test.column = columnName;
-  const filter = args.config?.where ?? args.where;
-  if (filter !== undefined) test.where = renderWhere && /\{[{%#]/.test(filter) ? renderWhere(filter, node, `${label}: where`) : filter;
-  const errorIf = args.config?.error_if ?? args.error_if;
-  if (errorIf !== undefined) test.errorIf = checkCondition(errorIf, `${label}: error_if`);
-  const warnIf = args.config?.warn_if ?? args.warn_if;
-  if (warnIf !== undefined) test.warnIf = checkCondition(warnIf, `${label}: warn_if`);
-  test.name = args.name ?? testName(written, node.name, columnName, Object.values(kwargs).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))));
-  return { test, custom: args.name !== undefined };
 }
 
 function testName(kind: string, model: string, column: string | undefined, extra: string[]): string {
