@@ -26,9 +26,16 @@ export function selectNodes(project: Pick<Project, 'nodes'>, selectors: string[]
   // dbt's --exclude: the same grammar, taken out of the selection; leaving nothing is a usage error.
   for (const id of pickNodes(project, excludeWords)) selected.delete(id);
   if (selected.size === 0) {
-    throw new ConfigError(`select ${wordsOf(selectors).length > 0 ? wordsOf(selectors).map((w) => `"${w}"`).join(' ') : '(everything)'} less exclude ${excludeWords.map((w) => `"${w}"`).join(' ')} leaves no model or seed`);
+    throw new ConfigError(`${selectionLessExclusion(selectors, exclude)} leaves no model or seed`);
   }
   return selected;
+}
+
+/** `select "a" "b" less exclude "c"`, for the error of a selection its exclusion empties. */
+function selectionLessExclusion(selectors: string[] | undefined, exclude: string[] | undefined): string {
+  const quoted = (words: string[]) => words.map((w) => `"${w}"`).join(' ');
+  const words = wordsOf(selectors);
+  return `select ${words.length > 0 ? quoted(words) : '(everything)'} less exclude ${quoted(wordsOf(exclude))}`;
 }
 
 function wordsOf(selectors: string[] | undefined): string[] {
@@ -118,7 +125,7 @@ export function selectForTest(
   const nodes = picked.nodes && new Set([...picked.nodes].filter((id) => !outNodes.has(id)));
   const tests = new Set([...picked.tests].filter((name) => !excludedTests.has(name)));
   if ((nodes === undefined || nodes.size === 0) && tests.size === 0) {
-    throw new ConfigError(`select ${wordsOf(selectors).length > 0 ? wordsOf(selectors).map((w) => `"${w}"`).join(' ') : '(everything)'} less exclude ${wordsOf(exclude).map((w) => `"${w}"`).join(' ')} leaves no model, seed or test`);
+    throw new ConfigError(`${selectionLessExclusion(selectors, exclude)} leaves no model, seed or test`);
   }
   return { nodes, tests, excludedTests };
 }
