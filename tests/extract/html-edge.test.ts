@@ -39,12 +39,12 @@ async function siteOf(pages: Record<string, string>): Promise<{ url: string; hit
 const html = (body: string): string => `<!doctype html><html><body>${body}</body></html>`;
 
 /** A loopback server answering by path with `answer`; returns its URL and hits per path. */
-async function serve(answer: (path: string, base: string) => { status?: number; type?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ url: string; hits: Record<string, number> }> {
+async function serve(answer: (path: string, base: string, req: http.IncomingMessage) => { status?: number; type?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ url: string; hits: Record<string, number> }> {
   const hits: Record<string, number> = {};
   let base = '';
   const server = http.createServer((req, res) => {
     hits[req.url!] = (hits[req.url!] ?? 0) + 1;
-    const a = answer(req.url!, base);
+    const a = answer(req.url!, base, req);
     res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'text/html; charset=utf-8', ...a.headers });
     res.end(a.body ?? '');
   });
@@ -787,16 +787,12 @@ describe('htmlSource leftovers', () => {
     const sid = 'AbCdEf123456XyZ';
     const bearer = 'tokQWERTY98765';
     const seen: { url: string; cookie?: string; authorization?: string }[] = [];
-    const server = http.createServer((req, res) => {
-      const u = new URL(req.url!, 'http://x');
-      seen.push({ url: req.url!, cookie: req.headers.cookie, authorization: req.headers.authorization });
-      res.writeHead(200, { 'content-type': 'text/html' });
-      if (u.pathname === '/') return res.end(html(`<a class="n" href="/c/q?sess=${sid}">q</a> <a class="n" href="/c/b?t=${bearer}">b</a>`));
-      res.end(html(`<li class="p" data-sku="${u.pathname}" data-s="${sid} ${bearer}">x</li>`));
+    const { url } = await serve((p, _base, req) => {
+      const u = new URL(p, 'http://x');
+      seen.push({ url: p, cookie: req.headers.cookie, authorization: req.headers.authorization });
+      if (u.pathname === '/') return { body: html(`<a class="n" href="/c/q?sess=${sid}">q</a> <a class="n" href="/c/b?t=${bearer}">b</a>`) };
+      return { body: html(`<li class="p" data-sku="${u.pathname}" data-s="${sid} ${bearer}">x</li>`) };
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    closers.push(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     const lake = await tempLake();
     const result = await lake.extract(
       htmlSource({
