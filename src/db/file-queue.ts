@@ -49,10 +49,52 @@ export function fileQueueKey(file: string): string {
   }
 }
 
-/** Runs `fn` in the in-process queue of `key` (an absolute path: `fileQueueKey` for a database file). */
-export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * A database file one owner (a MetricsDb) left attached after its last transaction in the queue,
+ * for a transaction of its own that follows within a few milliseconds: see `serialized`.
+ */
+interface Hold {
+  owner: object;
+  release: () => Promise<void>;
+}
+const holds = new Map<string, Hold>();
+
+/**
+ * Leaves `key`'s file attached by `owner` (call it inside the queue of `key`, at the end of the
+ * owner's job): the owner's next job in the queue gets it as it is; any other job in the queue
+ * first has `release` run (so no two instances of the process ever have the file at once); and
+ * `release` runs in the queue after `millis` in any case. Returns the hold, for `isHeld`.
+ */
+export function holdOpen(key: string, owner: object, release: () => Promise<void>, millis: number): object {
+  const hold: Hold = { owner, release };
+  holds.set(key, hold);
+  setTimeout(() => {
+    if (holds.get(key) === hold) void serialized(key, () => Promise.resolve()).catch(() => undefined);
+  }, millis);
+  return hold;
+}
+
+/** Whether `hold` (from `holdOpen`) is still held: not yet taken back by its owner nor released. */
+export function isHeld(key: string, hold: object): boolean {
+  return holds.get(key) === hold;
+}
+
+/**
+ * Runs `fn` in the in-process queue of `key` (an absolute path: `fileQueueKey` for a database file).
+ * A file left attached in the queue (`holdOpen`) is handed to `fn` when `owner` left it (`fn`
+ * is told with `held = true`), and released before `fn` runs otherwise.
+ */
+export function serialized<T>(key: string, fn: (held: boolean) => Promise<T>, owner?: object): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve();
-  const next = previous.then(fn, fn);
+  const job = async (): Promise<T> => {
+    const hold = holds.get(key);
+    if (!hold) return fn(false);
+    holds.delete(key);
+    if (owner !== undefined && hold.owner === owner) return fn(true);
+    await hold.release();
+    return fn(false);
+  };
+  const next = previous.then(job, job);
   const tail = next.then(
     () => undefined,
     () => undefined,

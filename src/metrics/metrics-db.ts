@@ -7,7 +7,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '../db/duckdb.js';
-import { ENGINE_SETTINGS, fileQueueKey, retryOnLock, serialized } from '../db/file-queue.js';
+import { ENGINE_SETTINGS, fileQueueKey, holdOpen, retryOnLock, serialized } from '../db/file-queue.js';
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
@@ -290,6 +290,14 @@ export interface RecordedScore {
 const scoreMap = (rows: Row[]): Map<string, RecordedScore> =>
   new Map(rows.map((r) => [String(r.model), { score: r.score === null ? null : Number(r.score), rows: r.rows === null || r.rows === undefined ? null : Number(r.rows) }]));
 
+/**
+ * How long a transaction written while a run goes on leaves the file attached for the next one of
+ * the same lake (see `inTransaction`), and for how long in all one attachment may be reused:
+ * another process waits at most about that much longer for the file.
+ */
+const LINGER_MILLIS = 100;
+const MAX_HOLD_MILLIS = 1_000;
+
 export class MetricsDb {
   private initialized = false;
 
@@ -323,29 +331,56 @@ export class MetricsDb {
   /**
    * `settle: 'detached'` resolves once the file is detached again (free for any other reader);
    * `'committed'`, for the records written while a run is going on (its start, its batches),
-   * resolves once the transaction has committed (durable in the WAL): the detach that follows
-   * (a checkpoint, 10–60 ms) stays in the file's queue, so the next access from this process
-   * waits for it, and other processes retry on the lock until it is released. A run's last
-   * record (`finishRun`) always settles detached: when an operation returns, the file is free.
+   * resolves once the transaction has committed (durable in the WAL) and leaves the file
+   * attached for a moment (`LINGER_MILLIS`, up to `MAX_HOLD_MILLIS` since the file was
+   * attached): a transaction of this lake that follows within it
+   * (a build's finish after its start when nothing had to be built, an extract's next batch)
+   * reuses the attachment, and the two share one detach — one checkpoint, 10–60 ms, instead of
+   * two. Any other access to the file from this process releases it first (see `serialized`);
+   * other processes retry on the lock until it is released. A run's last record (`finishRun`) always settles detached: when an operation
+   * returns, the file is free.
    */
   private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: 'committed' | 'detached'): Promise<T> {
     const file = path.resolve(this.file);
+    const key = fileQueueKey(file);
     let committed!: (out: T) => void;
     const early = new Promise<T>((resolve) => (committed = resolve));
-    const whole = serialized(fileQueueKey(file), async () => {
-      try {
-        return await this.attachedTransaction(file, fn, settle, committed);
-      } catch (error) {
-        throw metricsFileError(file, error);
-      }
-    });
+    const whole = serialized(
+      key,
+      async (held) => {
+        try {
+          return await this.attachedTransaction(key, file, held, fn, settle, committed);
+        } catch (error) {
+          throw metricsFileError(file, error);
+        }
+      },
+      this,
+    );
     return settle === 'committed' ? Promise.race([early, whole]) : whole;
   }
 
-  /** One transaction on the attached file (see `inTransaction`), inside the file's queue. */
-  private async attachedTransaction<T>(file: string, fn: (c: DuckDBConnection) => Promise<T>, settle: 'committed' | 'detached', committed: (out: T) => void): Promise<T> {
+  /** When the file was last attached (a held attachment is reused only while it is younger than `MAX_HOLD_MILLIS`). */
+  private attachedAt = 0;
+
+  /** One transaction on the attached file (see `inTransaction`), inside the file's queue; `held`: this lake left it attached. */
+  private async attachedTransaction<T>(
+    key: string,
+    file: string,
+    held: boolean,
+    fn: (c: DuckDBConnection) => Promise<T>,
+    settle: 'committed' | 'detached',
+    committed: (out: T) => void,
+  ): Promise<T> {
     const { connection: c } = await this.connectHost();
-    await this.attach(c, file);
+    if (held && Date.now() - this.attachedAt >= MAX_HOLD_MILLIS) {
+      await this.detach(c);
+      held = false;
+    }
+    if (!held) {
+      await this.attach(c, file);
+      this.attachedAt = Date.now();
+    }
+    let hold = false;
     try {
       await c.run(`USE ${METRICS_ALIAS}`);
       if (!this.initialized) {
@@ -357,14 +392,18 @@ export class MetricsDb {
       try {
         const out = await fn(c);
         await c.run('COMMIT');
-        if (settle === 'committed') committed(out);
+        if (settle === 'committed') {
+          committed(out);
+          hold = Date.now() - this.attachedAt < MAX_HOLD_MILLIS;
+        }
         return out;
       } catch (error) {
         await c.run('ROLLBACK').catch(() => undefined);
         throw error;
       }
     } finally {
-      await this.detach(c);
+      if (hold) holdOpen(key, this, () => this.detach(c), Math.min(LINGER_MILLIS, MAX_HOLD_MILLIS - (Date.now() - this.attachedAt)));
+      else await this.detach(c);
     }
   }
 

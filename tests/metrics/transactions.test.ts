@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileQueueKey, serialized } from '../../src/db/file-queue.js';
 import { MetricsDb } from '../../src/metrics/metrics-db.js';
 import type { ModelResult, TestResult } from '../../src/results.js';
 import { spawnHelper } from '../helpers/child.js';
@@ -75,6 +76,46 @@ describe('metrics transactions', () => {
     await metrics.startRun('20261205T120000009Z-bbbbbb', 'build', new Date());
     await metrics.close();
     expect(await rows(file, `SELECT count(*) AS n FROM runs`)).toEqual([{ n: 6 }]);
+  });
+});
+
+describe('a file left attached between the transactions of a run', () => {
+  /** What another process finds when it opens the file read-write: `free` or `locked`. */
+  async function otherProcessFinds(file: string, waitMillis?: number): Promise<string> {
+    const child = spawnHelper('child-try-open.ts', waitMillis === undefined ? [file] : [file, '--wait', String(waitMillis)]);
+    await child.exited;
+    expect(child.lines).toHaveLength(1);
+    return child.lines[0]!;
+  }
+
+  it('is released before any other access to the file in the process, and is free once the run is finished', async () => {
+    const file = path.join(tempDir(), 'metrics', 'runs.duckdb');
+    const a = new MetricsDb(file, 10_000);
+    registerCleanup(() => a.close());
+    const runId = '20261207T120000000Z-abcdef';
+    await a.startRun(runId, 'build', new Date());
+    // The start left the file attached for the run's next record; a job of anyone else in the
+    // file's queue (another lake of the process, runHistory) finds it detached: another process
+    // opening it now is not refused. (The release due after a moment queues behind this job.)
+    expect(await serialized(fileQueueKey(file), () => otherProcessFinds(file))).toBe('free');
+    // The same lake's next record is written as before, and its finish leaves the file free.
+    await a.startRun('20261207T120000001Z-abcdef', 'extract', new Date());
+    await a.finishRun(runId, { status: 'success', rows: 3 });
+    expect(await otherProcessFinds(file)).toBe('free');
+    await a.close();
+    expect(await rows(file, `SELECT run_id, status, rows FROM runs ORDER BY run_id`)).toEqual([
+      { run_id: runId, status: 'success', rows: 3 },
+      { run_id: '20261207T120000001Z-abcdef', status: 'running', rows: 0 },
+    ]);
+  });
+
+  it('is released by itself when nothing follows: another process gets the file without the lake doing anything more', async () => {
+    const file = path.join(tempDir(), 'metrics', 'runs.duckdb');
+    const a = new MetricsDb(file, 10_000);
+    registerCleanup(() => a.close());
+    await a.startRun('20261207T120000000Z-fedcba', 'extract', new Date());
+    // The child retries on the lock for up to 20 s; the lake is idle (not closed) all along.
+    expect(await otherProcessFinds(file, 20_000)).toBe('free');
   });
 });
 
