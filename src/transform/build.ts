@@ -1240,10 +1240,18 @@ class Builder {
     }
     const replacedSet = new Set(replaced);
     const untouched = prev.files.filter((f) => !replacedSet.has(f));
+    // With every partition column in the key, an old row can only be superseded by a new row of
+    // its own partition: only the new files of the partitions replaced are read to find which.
+    let superseding = newRowsRead;
+    if (parts && parts.length > 0 && !sync && replaced !== prev.files && parts.every((p) => keys.some((k) => k.toLowerCase() === p.toLowerCase()))) {
+      const replacedParts = new Set(replaced.map((f) => JSON.stringify(partitionValuesOf(f, parts))));
+      const same = written.files.filter((f) => replacedParts.has(JSON.stringify(partitionValuesOf(f, parts))));
+      if (same.length > 0) superseding = `(${tableViewSql(same)})`;
+    }
     let kept = { files: [] as string[], rows: 0 };
     if (replaced.length > 0) {
       const oldRows = `SELECT ${oldColumns} FROM (${tableViewSql(replaced)}) AS o`;
-      const keptSql = keys.length > 0 && newRowsRead ? `${oldRows} WHERE NOT EXISTS (SELECT 1 FROM ${newRowsRead} AS n WHERE ${match})` : oldRows;
+      const keptSql = keys.length > 0 && superseding ? `${oldRows} WHERE NOT EXISTS (SELECT 1 FROM ${superseding} AS n WHERE ${match})` : oldRows;
       kept = withoutEmptyFiles(await write(keptSql, parts));
     }
     const files = [...untouched, ...kept.files, ...written.files];
