@@ -359,6 +359,15 @@ export class MetricsDb {
     return settle === 'committed' ? Promise.race([early, whole]) : whole;
   }
 
+  /**
+   * Detaches the file now, in the background, if a record left it attached: for a run that knows
+   * its next record is far off (a build with models to build), so that the checkpoint overlaps
+   * its lighter work instead of its heaviest.
+   */
+  release(): void {
+    void serialized(fileQueueKey(path.resolve(this.file)), () => Promise.resolve()).catch(() => undefined);
+  }
+
   /** When the file was last attached (a held attachment is reused only while it is younger than `MAX_HOLD_MILLIS`). */
   private attachedAt = 0;
 

@@ -153,6 +153,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       const failing = tests.some((t) => t.status === 'fail' || t.status === 'error');
       return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes, subjects: projectSubjects(project) };
     }
+    // Models to build: the metrics file the build's start left attached for its finish is let go now,
+    // its checkpoint overlapping the catalog's set-up rather than the models' queries.
+    env.metrics.release();
     await conn.run(`ATTACH ${quoteLiteral(catalogFile)} AS ${quoteIdent(alias)}`);
     attached = true;
     await conn.run(`USE ${quoteIdent(alias)}`);
