@@ -131,8 +131,6 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const previous = rebaseState(published, env.root);
     // Then a new catalog is published even if no model changed: the one there names the old folder.
     const moved = previous !== published;
-    const swept = sweepUnreferenced(env.warehouseDir, previous.models, previous.garbage);
-    if (swept > 0) env.logger.warn(`removed ${swept} warehouse file(s) of builds that never published`);
     const visibility = await env.bronzeVisibility();
     const planner = new Builder(env, project, conn, previous.models, vars, options);
     planner.visibility = visibility;
@@ -156,6 +154,10 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     // Models to build: the metrics file the build's start left attached for its finish is let go now,
     // its checkpoint overlapping the catalog's set-up rather than the models' queries.
     env.metrics.release();
+    // Files of builds that died before publishing go before this one writes (a build with nothing
+    // to build leaves them to the next that has: it walks the whole warehouse folder).
+    const swept = sweepUnreferenced(env.warehouseDir, previous.models, previous.garbage);
+    if (swept > 0) env.logger.warn(`removed ${swept} warehouse file(s) of builds that never published`);
     await conn.run(`ATTACH ${quoteLiteral(catalogFile)} AS ${quoteIdent(alias)}`);
     attached = true;
     await conn.run(`USE ${quoteIdent(alias)}`);
@@ -397,8 +399,21 @@ function pruneCompiled(env: BuildEnv, project: Project): void {
 
 function writeLineage(env: BuildEnv, project: Project): void {
   const lineage = lineageOf(project);
-  writeFileAtomic(path.join(env.root, 'lineage.json'), JSON.stringify(lineage, null, 2));
-  writeFileAtomic(path.join(env.root, 'lineage.mmd'), toMermaid(lineage));
+  writeIfChanged(path.join(env.root, 'lineage.json'), JSON.stringify(lineage, null, 2));
+  writeIfChanged(path.join(env.root, 'lineage.mmd'), toMermaid(lineage));
+}
+
+/**
+ * Writes `text` to `file` (tmp + fsync + rename) unless the file already holds it: most builds
+ * leave the lineage and most compiled models as they were, and each write costs an fsync.
+ */
+function writeIfChanged(file: string, text: string): void {
+  try {
+    if (fs.readFileSync(file, 'utf8') === text) return;
+  } catch {
+    // Not there (or unreadable): written below.
+  }
+  writeFileAtomic(file, text);
 }
 
 class Builder {
@@ -910,7 +925,7 @@ class Builder {
   }
 
   private writeCompiled(node: ProjectNode, sql: string): void {
-    writeFileAtomic(path.join(this.env.compiledDir, node.schema, `${node.name}.sql`), `${redactSql(sql)}\n`);
+    writeIfChanged(path.join(this.env.compiledDir, node.schema, `${node.name}.sql`), `${redactSql(sql)}\n`);
   }
 
   private newFile(node: ProjectNode | { schema: string; name: string }): { tmp: string; final: string } {

@@ -108,3 +108,30 @@ describe('compiled SQL of an ephemeral model', () => {
     expect(fs.readFileSync(file, 'utf8')).toContain('"seeds"."src"');
   });
 });
+
+describe('files a build rewrites', () => {
+  it('leaves the lineage and a compiled model it would write the same as they are (no fsync for nothing), and rewrites the ones that change', async () => {
+    const { lake, models } = await projectLake({ 'staging/a.sql': `select 1 as x`, 'marts/b.sql': `select x from {{ ref('a') }}` });
+    expect((await lake.build()).status).toBe('success');
+    const files = {
+      lineage: path.join(lake.paths.root, 'lineage.json'),
+      mermaid: path.join(lake.paths.root, 'lineage.mmd'),
+      a: path.join(lake.paths.compiled, 'staging', 'a.sql'),
+      b: path.join(lake.paths.compiled, 'marts', 'b.sql'),
+    };
+    const inode = (f: string): number => fs.statSync(f).ino;
+    const before = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, inode(f)]));
+    // A full refresh writes every model again: the same SQL, so the same files.
+    expect((await lake.build({ fullRefresh: true })).models.map((m) => m.status)).toEqual(['success', 'success']);
+    expect(Object.fromEntries(Object.entries(files).map(([k, f]) => [k, inode(f)]))).toEqual(before);
+    // A changed model: its compiled SQL is the new one; the lineage gains the new edge.
+    fs.writeFileSync(path.join(models, 'marts', 'b.sql'), `select x, y from {{ ref('a') }}, {{ ref('c') }}`);
+    fs.writeFileSync(path.join(models, 'staging', 'c.sql'), `select 2 as y`);
+    expect((await lake.build()).status).toBe('success');
+    expect(fs.readFileSync(files.b, 'utf8')).toContain('select x, y from');
+    expect(inode(files.b)).not.toBe(before.b);
+    expect(inode(files.a)).toBe(before.a);
+    expect(fs.readFileSync(files.lineage, 'utf8')).toContain('staging.c');
+    expect(inode(files.lineage)).not.toBe(before.lineage);
+  });
+});
