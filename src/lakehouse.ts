@@ -920,8 +920,9 @@ export class Lakehouse {
       throw new ConfigError(`lake.exportTable: table ${table} is not built${names.length ? `${didYouMean(table, names)}` : ' (nothing is built yet)'}`);
     }
     // A Parquet export gets a folder of its own: an external table (export-ddl) reads every file in its folder.
-    const target = path.resolve(options.to ?? path.join(this.paths.root, 'exports', ...(options.format === 'parquet' ? [table] : []), `${table}.${options.format}`));
-    if (options.to !== undefined) this.checkNotOwnFile(target, options.to, table, options.format);
+    const byDefault = path.join(this.paths.root, 'exports', ...(options.format === 'parquet' ? [table] : []), `${table}.${options.format}`);
+    const target = path.resolve(options.to ?? byDefault);
+    if (options.to !== undefined) this.checkNotOwnFile(target, options.to, 'lake.exportTable', byDefault);
     checkExportTarget(target, options.to, `${table}.${options.format}`);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
@@ -945,16 +946,16 @@ export class Lakehouse {
   }
 
   /**
-   * An export's `to` must not be one of the lake's own files: the rename at the end replaced
-   * what was there, so `to: lake.paths.analytics` left the warehouse a CSV file DuckDB cannot open.
+   * An export's or a report's `to` must not be one of the lake's own files: the rename at the end
+   * replaced what was there, so `to: lake.paths.analytics` left the warehouse a CSV (or HTML) file
+   * DuckDB cannot open. `suggested` is the default target, named in the error after `verb`.
    */
-  private checkNotOwnFile(target: string, to: string, table: string, format: string): void {
+  private checkNotOwnFile(target: string, to: string, call: string, suggested: string, verb = 'export'): void {
     const p = this.paths;
     const own = [p.analytics, `${p.analytics}.wal`, path.dirname(p.metrics), p.bronze, p.quarantine, p.state, p.tmp, p.logs, p.compiled, p.warehouse, p.models].map((f) => path.resolve(f));
     const hit = own.find((f) => target === f || target.startsWith(`${f}${path.sep}`));
     if (hit) {
-      const suggested = path.join(p.root, 'exports', ...(format === 'parquet' ? [table] : []), `${table}.${format}`);
-      throw new ConfigError(`lake.exportTable: option "to" ${JSON.stringify(to)} is one of the lake's own files (${hit}): export outside them, e.g. to ${JSON.stringify(suggested)}`);
+      throw new ConfigError(`${call}: option "to" ${JSON.stringify(to)} is one of the lake's own files (${hit}): ${verb} outside them, e.g. to ${JSON.stringify(suggested)}`);
     }
   }
 
@@ -968,7 +969,10 @@ export class Lakehouse {
     this.ensureOpen('report');
     // Checked before the page is drawn: a path under a file failed at the end with a bare EEXIST/ENOTDIR.
     const to = (options as { to?: unknown } | undefined)?.to;
-    if (typeof to === 'string' && to !== '') checkExportTarget(path.resolve(to), to, 'report.html', 'lake.report');
+    if (typeof to === 'string' && to !== '') {
+      this.checkNotOwnFile(path.resolve(to), to, 'lake.report', path.join(this.paths.root, 'report.html'), 'write the report');
+      checkExportTarget(path.resolve(to), to, 'report.html', 'lake.report');
+    }
     const { buildReport } = await import('./report/report.js');
     return buildReport(this, options);
   }

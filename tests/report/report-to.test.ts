@@ -30,3 +30,21 @@ describe('report --to a path under a file', () => {
     expect(folder.message).toMatch(/^lake\.report: option "to" .* is a folder: name the file to write/);
   }, 60_000);
 });
+
+describe("report --to one of the lake's own files", () => {
+  it('is a ConfigError naming it, and the warehouse and the run history still open (the page replaced them)', async () => {
+    const dir = tempDir('duckhouse-report-to-');
+    const lake = await tempLake({ root: path.join(dir, 'data') });
+    await lake.build();
+    for (const own of [lake.paths.analytics, path.join(lake.paths.root, 'metrics', 'runs.duckdb'), path.join(lake.paths.state, 'r.html')]) {
+      const before = fs.existsSync(own) ? fs.readFileSync(own) : undefined;
+      const error = (await lake.report({ to: own }).catch((e: unknown) => e)) as Error & { code?: string };
+      expect(error.code, own).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(/^lake\.report: option "to" .* is one of the lake's own files/);
+      expect(error.message).toContain(path.join(lake.paths.root, 'report.html'));
+      expect(fs.existsSync(own) ? fs.readFileSync(own) : undefined).toEqual(before);
+    }
+    expect((await lake.query('select 1 as one'))[0]).toEqual({ one: 1 });
+    expect((await lake.runs({ limit: 1 })).length).toBe(1);
+  }, 60_000);
+});
