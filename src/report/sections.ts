@@ -245,10 +245,13 @@ const priceIndex: SectionDef = {
   },
 };
 
+/** A change in percent that is a number: not NULL, NaN or infinite. */
+const measured = (value: unknown): boolean => value !== null && value !== undefined && Number.isFinite(Number(value));
+
 const priceMoves: SectionDef = {
   id: 'price-moves',
   title: 'Biggest price moves',
-  about: 'marts.mart_price_changes: the 15 largest day-over-day moves in percent.',
+  about: 'marts.mart_price_changes: the 15 largest day-over-day moves in percent (moves without a percent last).',
   async render(ctx) {
     const cols = ctx.analytics.get('marts.mart_price_changes');
     if (!has(cols, 'store', 'price_date', 'previous_price', 'new_price', 'change_pct')) return missing('marts.mart_price_changes');
@@ -256,7 +259,7 @@ const priceMoves: SectionDef = {
     const rows = await ctx.lake.query(
       `SELECT store, price_date, previous_price, new_price, change_pct${optional.map((c) => `, ${qi(c)}`).join('')}
        FROM marts.mart_price_changes
-       ORDER BY abs(change_pct) DESC, price_date DESC, store${cols.has('sku_id') ? ', sku_id' : ''}
+       ORDER BY CASE WHEN isfinite(change_pct::DOUBLE) THEN abs(change_pct) END DESC NULLS LAST, price_date DESC, store${cols.has('sku_id') ? ', sku_id' : ''}
        LIMIT 15`,
     );
     if (rows.length === 0) return note('No price moves yet: prices need at least two days of extraction to move.');
@@ -268,9 +271,10 @@ const priceMoves: SectionDef = {
       { label: 'after', value: (r) => r.new_price, numeric: true },
       {
         label: 'change',
-        value: (r) => `${Number(r.change_pct) > 0 ? '+' : ''}${Number(r.change_pct).toFixed(1)}%`,
+        // A change that is no number (NULL, NaN, from a price of 0) shows as unknown, not as 0.0%.
+        value: (r) => (measured(r.change_pct) ? `${Number(r.change_pct) > 0 ? '+' : ''}${Number(r.change_pct).toFixed(1)}%` : null),
         numeric: true,
-        badge: (r) => (Number(r.change_pct) > 0 ? 'up' : 'down'),
+        badge: (r) => (measured(r.change_pct) ? (Number(r.change_pct) > 0 ? 'up' : 'down') : undefined),
       },
     ];
     return table(rows, columns);

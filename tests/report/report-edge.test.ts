@@ -54,3 +54,26 @@ describe('report: active-content guard', () => {
     expect(section).toContain('Loja online=sim');
   }, 60_000);
 });
+
+describe('report: biggest price moves with a change_pct that is no number', () => {
+  it('ranks NULL, NaN and infinite changes after the measured ones and shows them as —, never as "0.0%" or "NaN%"', async () => {
+    const { lake } = await projectLake({
+      'marts/mart_price_changes.sql': `select * from (values
+        ('s', DATE '2026-03-02', 10.0, 12.5, 25.0::DOUBLE, 'measured'),
+        ('s', DATE '2026-03-03', 1.0, 1.5, NULL::DOUBLE, 'unmeasured'),
+        ('s', DATE '2026-03-04', 0.0, 1.5, 'nan'::DOUBLE, 'not a number'),
+        ('s', DATE '2026-03-05', 0.0, 2.5, 'inf'::DOUBLE, 'from zero')
+      ) t(store, price_date, previous_price, new_price, change_pct, product_name)`,
+    });
+    expect((await lake.build()).status).toBe('success');
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const section = /<section id="price-moves"[\s\S]*?<\/section>/.exec(html)![0];
+    const rows = [...section.matchAll(/<tr><td>[\s\S]*?<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, '|').replace(/\|+/g, '|'));
+    // Observed: NaN sorted first ("NaN%"), then "+Infinity%", and the NULL change read "0.0%" with a "down" badge.
+    expect(rows[0]).toContain('|measured|');
+    expect(rows[0]).toContain('|+25.0%|');
+    expect(rows).toHaveLength(4);
+    for (const row of rows.slice(1)) expect(row).toMatch(/\|—\|$/);
+    expect(section).not.toMatch(/NaN|Infinity|0\.0%/);
+  }, 60_000);
+});
