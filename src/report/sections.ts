@@ -81,6 +81,30 @@ function dayAxis(rows: Row[], field: string, title: string) {
   } as const;
 }
 
+/**
+ * The run timeline's x encoding. Epoch ms of the lake-local wall clock on a UTC scale: labels read
+ * in the lake's time zone whatever the machine's. The axis spans a minute at least and is labelled
+ * with the clock (seconds under an hour), then with days: vega's own labels for a short span were
+ * bare fractions of a second (".950") or seconds (":56").
+ */
+function runAxis(rows: Row[], title: string) {
+  const times = rows.flatMap((r) => [Number(r.started_ms), Number(r.finished_ms)]).filter((t) => Number.isFinite(t));
+  const lo = Math.min(...times);
+  const hi = Math.max(...times);
+  const pad = Math.max(0, 60_000 - (hi - lo)) / 2;
+  const days = (hi - lo) / 86_400_000;
+  const axis =
+    days < 1 / 24
+      ? { format: '%H:%M:%S' }
+      : days < 2
+        ? { format: '%H:%M' }
+        : days <= 180
+          ? { format: '%d %b', tickCount: { interval: 'day' as const, step: Math.max(1, Math.ceil(days / 10)) } }
+          : { format: '%b %Y', tickCount: { interval: 'month' as const, step: Math.max(1, Math.ceil(days / 300)) } };
+  const domain: number[] = [lo - pad, hi + pad];
+  return { field: 'started_ms', type: 'temporal' as const, scale: { type: 'utc' as const, domain }, title, axis: { ...axis, labelOverlap: true } };
+}
+
 /** Colours the palette tells apart (CHART_CONFIG.range.category); past these, vega reuses them. */
 const PALETTE = 10;
 
@@ -145,8 +169,7 @@ const runs: SectionDef = {
     const latest = rows[0]!;
     ctx.summary.push({ label: 'last run', value: `${String(latest.kind)} · ${String(latest.status)}`, badge: String(latest.status) });
     const kinds = new Set(rows.map((r) => r.kind)).size;
-    // Epoch ms of the lake-local wall clock on a UTC scale: labels read in the lake's time zone whatever the machine's.
-    const x = { field: 'started_ms', type: 'temporal', scale: { type: 'utc' }, title: `started (${ctx.timezone})`, axis: { labelOverlap: true } } as const;
+    const x = runAxis(rows, `started (${ctx.timezone})`);
     const color = { field: 'status', type: 'nominal', scale: STATUS_COLORS, title: 'status' } as const;
     const chart = await ctx.chart('runs', {
       width: 900,

@@ -77,3 +77,18 @@ describe('report: biggest price moves with a change_pct that is no number', () =
     expect(section).not.toMatch(/NaN|Infinity|0\.0%/);
   }, 60_000);
 });
+
+describe('report: the run timeline of a new lake', () => {
+  it('labels its time axis with the clock, not with bare fractions of a second (".950") or seconds (":56")', async () => {
+    const { lake } = await projectLake({ 'marts/m.sql': 'select 1 as x' });
+    expect((await lake.build()).status).toBe('success');
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const chart = /<figure class="chart" data-chart="runs">[\s\S]*?<\/figure>/.exec(html)![0];
+    // The x axis is the first axis-label group; the y axis (kinds) the second.
+    const axis = /<g class="mark-text role-axis-label"[^>]*>([\s\S]*?)<\/g>/.exec(chart)![1]!;
+    const labels = [...axis.matchAll(/opacity="1">([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(labels.length).toBeGreaterThan(0);
+    // Observed: one build of about a second gave ticks every 50 ms labelled ".950", ".750"…
+    for (const label of labels) expect(label).toMatch(/^(\d\d:\d\d(:\d\d)?|\d\d [A-Z][a-z]{2}( \d\d:\d\d)?|[A-Z][a-z]{2} \d{4})$/);
+  }, 60_000);
+});
