@@ -691,7 +691,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--title <title>', 'page title')
     .action(async (opts: { to?: string; title?: string }) => {
       await withLake(globals(), async (lake) => {
-        const out = await lake.report({ ...(opts.to ? { to: opts.to } : {}), ...(opts.title ? { title: opts.title } : {}) });
+        // An empty value (an unset shell variable) reaches the option checks, not the default.
+        const out = await lake.report({ ...(opts.to !== undefined ? { to: opts.to } : {}), ...(opts.title !== undefined ? { title: opts.title } : {}) });
         console.log(`report → ${out.path} (${out.charts} charts, ${out.sections.length} sections)`);
       });
     });
@@ -704,7 +705,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--to <file>', 'target file (default: data/exports/<table>.csv, or data/exports/<table>/<table>.parquet)')
     .action(async (table: string, opts: { format: 'csv' | 'parquet'; to?: string }) => {
       await withLake(globals(), async (lake) => {
-        const out = await lake.exportTable(table, { format: opts.format, ...(opts.to ? { to: opts.to } : {}) });
+        const out = await lake.exportTable(table, { format: opts.format, ...(opts.to !== undefined ? { to: opts.to } : {}) });
         console.log(`${out.rows} rows → ${out.path} (${out.bytes} bytes)`);
       });
     });

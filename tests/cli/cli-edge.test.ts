@@ -209,3 +209,19 @@ describe('duckhouse test --var', () => {
     expect(run(dir, ['test', '--var', 'nokey', ...args]).code).toBe(2);
   }, 60_000);
 });
+
+describe('report and export with an empty --to or --title (an unset shell variable: --to "$OUT")', () => {
+  it('are usage errors naming the option, writing nothing; they wrote the default file under the default title', () => {
+    const dir = tempProject('duckhouse-cli-');
+    fs.mkdirSync(path.join(dir, 'models', 'marts'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'models', 'marts', 'm.sql'), 'select 1 as n');
+    expect(run(dir, ['build']).code).toBe(0);
+    for (const [args, option] of [[['report', '--to', ''], 'to'], [['report', '--title', ''], 'title'], [['export', 'marts.m', '--format', 'csv', '--to', ''], 'to']] as const) {
+      const r = run(dir, [...args]);
+      expect(r.code, `${args.join(' ')}: ${r.out}${r.err}`).toBe(2);
+      expect(r.err, args.join(' ')).toContain(`option "${option}"`);
+    }
+    expect(fs.existsSync(path.join(dir, 'data', 'report.html'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'data', 'exports'))).toBe(false);
+  }, 120_000);
+});
