@@ -41,6 +41,12 @@ const STATUS_COLORS = {
   range: ['#2e7d32', '#f9a825', '#c62828', '#757575', '#1565c0'],
 };
 
+/**
+ * An amount that is a number: a NaN or infinite price or revenue (a DOUBLE column of a mart) is no
+ * amount, so sums and indexes leave it out (it made them NaN, or ranked it first).
+ */
+const FINITE = (column: string) => `isfinite(${column}::DOUBLE)`;
+
 /** SQL identifier quoting for column names found in information_schema. */
 const qi = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -245,7 +251,7 @@ const priceIndex: SectionDef = {
          SELECT store, price_date,
                 price::DOUBLE / first_value(price::DOUBLE) OVER (PARTITION BY store, ${region}sku_id ORDER BY price_date) AS rel
          FROM marts.fct_prices_daily
-         WHERE price > 0
+         WHERE price > 0 AND ${FINITE('price')}
        )
        SELECT store, strftime(price_date, '%Y-%m-%d') AS price_date, round(100 * avg(rel), 2) AS price_index, count(*)::BIGINT AS skus
        FROM p GROUP BY ALL ORDER BY price_date, store`,
@@ -282,7 +288,7 @@ const priceMoves: SectionDef = {
     const rows = await ctx.lake.query(
       `SELECT store, price_date, previous_price, new_price, change_pct${optional.map((c) => `, ${qi(c)}`).join('')}
        FROM marts.mart_price_changes
-       ORDER BY CASE WHEN isfinite(change_pct::DOUBLE) THEN abs(change_pct) END DESC NULLS LAST, price_date DESC, store${cols.has('sku_id') ? ', sku_id' : ''}
+       ORDER BY CASE WHEN ${FINITE('change_pct')} THEN abs(change_pct) END DESC NULLS LAST, price_date DESC, store${cols.has('sku_id') ? ', sku_id' : ''}
        LIMIT 15`,
     );
     if (rows.length === 0) return note('No price moves yet: prices need at least two days of extraction to move.');
@@ -322,7 +328,7 @@ const PRODUCT_SOURCES: ProductSource[] = [
       return ctx.lake.query(
         `SELECT i.product_id, ${dim ? 'p.category' : 'NULL'} AS category, sum(i.price)::DOUBLE AS revenue, count(*)::BIGINT AS units
          FROM marts.fct_order_items AS i ${dim ? 'LEFT JOIN marts.dim_shop_products AS p USING (product_id)' : ''}
-         ${cols.has('is_paid') ? 'WHERE i.is_paid' : ''}
+         WHERE ${FINITE('i.price')}${cols.has('is_paid') ? ' AND i.is_paid' : ''}
          GROUP BY ALL ORDER BY revenue DESC, i.product_id LIMIT 10`,
       );
     },
@@ -333,11 +339,13 @@ const PRODUCT_SOURCES: ProductSource[] = [
     ready: (ctx) => has(ctx.analytics.get('trusted.tru_order_item'), 'order_id', 'item_id', 'item_title', 'line_amount'),
     query: (ctx) => {
       const paidByFact = has(ctx.analytics.get('marts.fct_orders'), 'order_id', 'is_revenue');
-      const where = paidByFact
-        ? 'WHERE i.order_id IN (SELECT order_id FROM marts.fct_orders WHERE is_revenue)'
-        : ctx.analytics.get('trusted.tru_order_item')!.has('order_status')
-          ? "WHERE i.order_status IN ('paid', 'partially_refunded')"
-          : '';
+      const where = `WHERE ${FINITE('i.line_amount')}${
+        paidByFact
+          ? ' AND i.order_id IN (SELECT order_id FROM marts.fct_orders WHERE is_revenue)'
+          : ctx.analytics.get('trusted.tru_order_item')!.has('order_status')
+            ? " AND i.order_status IN ('paid', 'partially_refunded')"
+            : ''
+      }`;
       return ctx.lake.query(
         `SELECT i.item_id AS product_id, any_value(i.item_title) AS category, sum(i.line_amount)::DOUBLE AS revenue, sum(i.quantity)::BIGINT AS units
          FROM trusted.tru_order_item AS i ${where}
@@ -397,12 +405,12 @@ const ordersPerDay: SectionDef = {
   async render(ctx) {
     const queries: Promise<Row[]>[] = [];
     if (has(ctx.analytics.get('marts.fct_shop_orders'), 'purchased_date', 'revenue')) {
-      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(purchased_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue), 0)::DOUBLE AS revenue FROM marts.fct_shop_orders WHERE purchased_date IS NOT NULL GROUP BY ALL`));
+      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(purchased_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue) FILTER (WHERE ${FINITE('revenue')}), 0)::DOUBLE AS revenue FROM marts.fct_shop_orders WHERE purchased_date IS NOT NULL GROUP BY ALL`));
     } else if (has(ctx.analytics.get('marts.mart_sales_hourly'), 'order_date', 'orders_count', 'revenue')) {
-      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(order_date, '%Y-%m-%d') AS order_date, sum(orders_count)::BIGINT AS orders, coalesce(sum(revenue), 0)::DOUBLE AS revenue FROM marts.mart_sales_hourly GROUP BY ALL`));
+      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(order_date, '%Y-%m-%d') AS order_date, sum(orders_count)::BIGINT AS orders, coalesce(sum(revenue) FILTER (WHERE ${FINITE('revenue')}), 0)::DOUBLE AS revenue FROM marts.mart_sales_hourly GROUP BY ALL`));
     }
     if (has(ctx.analytics.get('marts.fct_orders'), 'date_created_date', 'revenue_amount')) {
-      queries.push(ctx.lake.query(`SELECT 'mercadolivre' AS domain, strftime(date_created_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue_amount), 0)::DOUBLE AS revenue FROM marts.fct_orders WHERE date_created_date IS NOT NULL GROUP BY ALL`));
+      queries.push(ctx.lake.query(`SELECT 'mercadolivre' AS domain, strftime(date_created_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue_amount) FILTER (WHERE ${FINITE('revenue_amount')}), 0)::DOUBLE AS revenue FROM marts.fct_orders WHERE date_created_date IS NOT NULL GROUP BY ALL`));
     }
     if (queries.length === 0) return missing('an orders fact (marts.fct_shop_orders or marts.fct_orders)');
     const rows = (await Promise.all(queries)).flat().sort((a, b) => String(a.order_date).localeCompare(String(b.order_date)));

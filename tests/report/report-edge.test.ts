@@ -92,3 +92,24 @@ describe('report: the run timeline of a new lake', () => {
     for (const label of labels) expect(label).toMatch(/^(\d\d:\d\d(:\d\d)?|\d\d [A-Z][a-z]{2}( \d\d:\d\d)?|[A-Z][a-z]{2} \d{4})$/);
   }, 60_000);
 });
+
+describe('report: NaN and infinite amounts in a mart', () => {
+  it('leave them out of the price index, the top products and the revenue per day, which they blanked or ranked first', async () => {
+    const { lake } = await projectLake({
+      'marts/fct_prices_daily.sql': `select * from (values ('a', '1', DATE '2026-03-01', 10.0::DOUBLE), ('a', '1', DATE '2026-03-02', 'nan'::DOUBLE),
+        ('a', '2', DATE '2026-03-01', 4.0), ('a', '2', DATE '2026-03-02', 5.0),
+        ('b', '1', DATE '2026-03-01', 'inf'::DOUBLE), ('b', '1', DATE '2026-03-02', 3.0)) t(store, sku_id, price_date, price)`,
+      'marts/fct_shop_orders.sql': `select * from (values ('o1', DATE '2026-02-01', 'nan'::DOUBLE, true), ('o2', DATE '2026-02-02', 5.0, true)) t(order_id, purchased_date, revenue, is_paid)`,
+      'marts/fct_order_items.sql': `select * from (values ('o1', 'p1', 'nan'::DOUBLE, true), ('o2', 'p2', 5.0, true), ('o3', 'p3', 'inf'::DOUBLE, true), ('o3', 'p4', 2.0, true)) t(order_id, product_id, price, is_paid)`,
+    });
+    expect((await lake.build({ test: false })).status).toBe('success');
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    // Observed: store a's index was NaN on 2 Mar (one SKU's NaN price), store b's 0 (its first price infinite),
+    // the top products ranked p3 (∞) and p1 (NaN) first with no bar, and 1 Feb's revenue was NaN.
+    expect(html).not.toMatch(/NaN|Infinity|∞/);
+    expect(html).toContain('day: 02 Mar; index (first day = 100): 125; store: a');
+    expect(html).toContain('day: 02 Mar; index (first day = 100): 100; store: b');
+    expect(html).toContain('Y-axis for a discrete scale with 2 values: p2, p4');
+    expect(html).toContain('day (São Paulo): 01 Feb; revenue (BRL): 0; domain: shop');
+  }, 60_000);
+});
