@@ -21,7 +21,7 @@ if (!fs.existsSync(path.join(root, 'analytics.duckdb'))) {
 // ## 1. Any DuckDB client, read-only: never blocks a build, never sees a half-built state
 const db = await DuckDBInstance.create(path.join(root, 'analytics.duckdb'), { access_mode: 'READ_ONLY' });
 const c = await db.connect();
-const tables = await c.runAndReadAll(`select table_schema, count(*) as tables from information_schema.tables where table_schema not like '\\_%' escape '\\' group by 1 order by 1`);
+const tables = await c.runAndReadAll(`select table_schema, count(*)::INTEGER as tables from information_schema.tables where table_schema not like '\\_%' escape '\\' group by 1 order by 1`);
 console.table(tables.getRowObjectsJS());
 c.closeSync();
 db.closeSync();
