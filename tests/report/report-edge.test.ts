@@ -113,3 +113,19 @@ describe('report: NaN and infinite amounts in a mart', () => {
     expect(html).toContain('day (São Paulo): 01 Feb; revenue (BRL): 0; domain: shop');
   }, 60_000);
 });
+
+describe('report: a lineage of one model with one test', () => {
+  it('counts in the singular: "1 node, 0 edges", "1 test" (was "1 nodes", "1 tests")', async () => {
+    const { lake } = await projectLake({
+      // A staging model: no quality gate, so its one data test is the build's only test.
+      'staging/m.sql': 'select 1 as x',
+      'staging/_m.yml': 'version: 2\nmodels:\n  - name: m\n    columns:\n      - name: x\n        tests: [not_null]\n',
+    });
+    const build = await lake.build();
+    expect(build.status).toBe('success');
+    expect(build.tests).toHaveLength(1);
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    expect(/<section id="tests"[\s\S]*?<\/section>/.exec(html)![0]).toContain(': 1 test — 1 pass,');
+    expect(/<section id="lineage"[\s\S]*?<\/section>/.exec(html)![0]).toContain('<figcaption>1 node, 0 edges.</figcaption>');
+  }, 60_000);
+});
