@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { META_SCHEMA } from '../transform/warehouse.js';
 import { parseOptions } from '../config.js';
-import { errorMessage } from '../errors.js';
+import { DuckhouseError, errorMessage } from '../errors.js';
 import type { Lakehouse } from '../lakehouse.js';
 import { esc, figure, note, page, type PageSection } from './html.js';
 import { SECTIONS, type ReportContext } from './sections.js';
@@ -103,7 +103,14 @@ export async function buildReport(lake: Lakehouse, options: ReportOptions = {}):
     summary: ctx.summary,
     sections,
   });
-  writeFileAtomic(target, html);
+  try {
+    writeFileAtomic(target, html);
+  } catch (error) {
+    // The write goes through a temporary file beside the target: name the page asked for instead.
+    // ("EACCES: permission denied, open '/srv/r.html.123.x.tmp'" → "EACCES: permission denied").
+    const reason = errorMessage(error).replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');
+    throw new DuckhouseError('REPORT_WRITE_FAILED', `lake.report: could not write ${JSON.stringify(target)}${parsed.to ? ' (option "to")' : ''}: ${reason}`, { cause: error });
+  }
   logger.info(`report written: ${target} (${charts} charts, ${Math.round(performance.now() - started)} ms)`);
   return { path: target, charts, sections: sections.map((s) => s.id) };
 }

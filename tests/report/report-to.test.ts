@@ -48,3 +48,17 @@ describe("report --to one of the lake's own files", () => {
     expect((await lake.runs({ limit: 1 })).length).toBe(1);
   }, 60_000);
 });
+
+describe('report --to a place that cannot be written', () => {
+  it('fails naming the page it was asked for, not its temporary file (was "ENOENT: no such file or directory, open \'/proc/r.html.<pid>.<random>.tmp\'")', async () => {
+    const dir = tempDir('duckhouse-report-to-');
+    const lake = await tempLake({ root: path.join(dir, 'data') });
+    // /proc takes no new files, whoever asks (chmod does not stop root, who runs CI).
+    const target = '/proc/duckhouse-report.html';
+    const error = (await lake.report({ to: target }).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe('REPORT_WRITE_FAILED');
+    expect(error.message).toMatch(/^lake\.report: could not write "\/proc\/duckhouse-report\.html" \(option "to"\): /);
+    expect(error.message).not.toMatch(/\.tmp/);
+  }, 60_000);
+});
