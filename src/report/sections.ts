@@ -204,6 +204,9 @@ const runs: SectionDef = {
   },
 };
 
+/** The rows section's 60 days: up to the latest commit, in the lake's time zone ($1). */
+const WINDOW = (from: string) => `timezone($1, committed_at)::DATE > (SELECT max(timezone($1, committed_at))::DATE - 60 FROM ${from})`;
+
 const rowsPerSource: SectionDef = {
   id: 'rows',
   title: 'Rows per source per day',
@@ -217,7 +220,7 @@ const rowsPerSource: SectionDef = {
                 strftime(timezone($1, committed_at), '%Y-%m-%d') AS committed_date,
                 sum(rows)::BIGINT AS rows
          FROM ${from}
-         WHERE timezone($1, committed_at)::DATE > (SELECT max(timezone($1, committed_at))::DATE - 60 FROM ${from})
+         WHERE ${WINDOW(from)}
          GROUP BY ALL ORDER BY committed_date, dataset_name`,
         [ctx.timezone],
       );
@@ -225,6 +228,12 @@ const rowsPerSource: SectionDef = {
     if (rows.length === 0 && table === 'source_batches' && has(ctx.metrics.get('bronze_files'), 'source', 'dataset', 'rows', 'committed_at')) rows = await query('bronze_files');
     if (rows.length === 0) return note('No data yet: nothing has been extracted into bronze.');
     const total = rows.reduce((s, r) => s + Number(r.rows ?? 0), 0);
+    if (total === 0) {
+      // Batches recorded with no rows (every row rejected, or none sent): a chart of them is empty.
+      const [counted] = has(ctx.metrics.get(table), 'rejected') ? await ctx.lake.metrics.select(`SELECT coalesce(sum(rejected), 0)::BIGINT AS n FROM ${table} WHERE ${WINDOW(table)}`, [ctx.timezone]) : [];
+      const rejected = Number(counted?.n ?? 0);
+      return note(`No rows committed to bronze in the last 60 days${rejected > 0 ? ` (${rejected.toLocaleString('en-US')} rejected)` : ''}.`);
+    }
     ctx.summary.push({ label: 'bronze rows (60 days)', value: total.toLocaleString('en-US') });
     return ctx.chart('rows', {
       width: 560,

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { activeContent, chartRenderer } from '../../src/report/vega-render.js';
+import { defineSource, z } from '../../src/index.js';
 import { projectLake } from '../helpers/models.js';
 
 describe('report: active-content guard', () => {
@@ -127,5 +128,18 @@ describe('report: a lineage of one model with one test', () => {
     const html = fs.readFileSync((await lake.report()).path, 'utf8');
     expect(/<section id="tests"[\s\S]*?<\/section>/.exec(html)![0]).toContain(': 1 test — 1 pass,');
     expect(/<section id="lineage"[\s\S]*?<\/section>/.exec(html)![0]).toContain('<figcaption>1 node, 0 edges.</figcaption>');
+  }, 60_000);
+});
+
+describe('report: an extract whose every row was rejected', () => {
+  it('says bronze has no rows instead of drawing a chart of one zero-height bar', async () => {
+    const { lake } = await projectLake({});
+    const extract = await lake.extract([defineSource({ source: 'src', dataset: 'ds', schema: z.object({ v: z.number() }), extract: () => [[{ v: Number.NaN }]] })]);
+    expect(extract.sources.map((s) => [s.rows, s.rejected])).toEqual([[0, 1]]);
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const section = /<section id="rows"[\s\S]*?<\/section>/.exec(html)![0];
+    // Observed: the batch recorded with 0 rows drew the chart, with nothing in it.
+    expect(section).not.toContain('data-chart="rows"');
+    expect(section).toContain('No rows committed to bronze in the last 60 days (1 rejected).');
   }, 60_000);
 });
