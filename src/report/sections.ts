@@ -341,7 +341,7 @@ const PRODUCT_SOURCES: ProductSource[] = [
         `SELECT i.product_id, ${dim ? 'p.category' : 'NULL'} AS category, sum(i.price)::DOUBLE AS revenue, count(*)::BIGINT AS units
          FROM marts.fct_order_items AS i ${dim ? 'LEFT JOIN marts.dim_shop_products AS p USING (product_id)' : ''}
          WHERE ${FINITE('i.price')}${cols.has('is_paid') ? ' AND i.is_paid' : ''}
-         GROUP BY ALL ORDER BY revenue DESC, i.product_id LIMIT 10`,
+         GROUP BY ALL HAVING sum(i.price) > 0 ORDER BY revenue DESC, i.product_id LIMIT 10`,
       );
     },
   },
@@ -361,7 +361,7 @@ const PRODUCT_SOURCES: ProductSource[] = [
       return ctx.lake.query(
         `SELECT i.item_id AS product_id, any_value(i.item_title) AS category, sum(i.line_amount)::DOUBLE AS revenue, sum(i.quantity)::BIGINT AS units
          FROM trusted.tru_order_item AS i ${where}
-         GROUP BY ALL ORDER BY revenue DESC, i.item_id LIMIT 10`,
+         GROUP BY ALL HAVING sum(i.line_amount) > 0 ORDER BY revenue DESC, i.item_id LIMIT 10`,
       );
     },
   },
@@ -378,7 +378,8 @@ const topProducts: SectionDef = {
     for (const source of chosen) {
       const rows = await source.query(ctx);
       if (rows.length === 0) {
-        parts.push(note(`No data yet: ${source.name} has no paid items.`));
+        // A product without positive revenue (items priced 0 or NULL, refunds) is no top product.
+        parts.push(note(`No data yet: ${source.name} has no paid items with revenue.`));
         continue;
       }
       const seen = new Set<string>();

@@ -143,3 +143,17 @@ describe('report: an extract whose every row was rejected', () => {
     expect(section).toContain('No rows committed to bronze in the last 60 days (1 rejected).');
   }, 60_000);
 });
+
+describe('report: top products when no product has revenue', () => {
+  it('says so instead of drawing bars of no length (items priced 0 or NULL), and leaves out products whose revenue is not positive', async () => {
+    const { lake } = await projectLake({
+      'marts/fct_order_items.sql': `select * from (values ('o1', 'p1', 0.0, true), ('o2', 'p2', NULL, true), ('o3', 'p3', -4.0, true)) t(order_id, product_id, price, is_paid)`,
+    });
+    expect((await lake.build({ test: false })).status).toBe('success');
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const section = /<section id="top-products"[\s\S]*?<\/section>/.exec(html)![0];
+    // Observed: a chart of p1, p2 and p3 with no bar of any length (p3's drawn leftwards, as a "top" product).
+    expect(section).not.toContain('data-chart=');
+    expect(section).toContain('No data yet: marts.fct_order_items has no paid items with revenue.');
+  }, 60_000);
+});
