@@ -15,10 +15,13 @@ import { esc, figure, note, page, type PageSection } from './html.js';
 import { SECTIONS, type ReportContext } from './sections.js';
 import { chartRenderer } from './vega-render.js';
 
+/** Text that says something: a blank one (spaces) is refused like an empty one. */
+const text = () => z.string().refine((s) => s.trim() !== '', 'must not be empty or blank');
+
 export const reportOptionsSchema = z.strictObject({
   /** Where to write the page; default `<root>/report.html`. */
-  to: z.string().min(1).optional(),
-  title: z.string().min(1).optional(),
+  to: text().optional(),
+  title: text().optional(),
 });
 export type ReportOptions = z.input<typeof reportOptionsSchema>;
 

@@ -62,3 +62,23 @@ describe('report --to a place that cannot be written', () => {
     expect(error.message).not.toMatch(/\.tmp/);
   }, 60_000);
 });
+
+describe('report with a blank to or title', () => {
+  it('is a ConfigError naming the option (a to of spaces wrote a file named "   " in the working folder, a title of spaces an untitled page)', async () => {
+    const dir = tempDir('duckhouse-report-to-');
+    const lake = await tempLake({ root: path.join(dir, 'data') });
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      for (const option of ['to', 'title'] as const) {
+        const error = (await lake.report({ [option]: '   ' }).catch((e: unknown) => e)) as Error & { code?: string };
+        expect(error.code, option).toBe('CONFIG_INVALID');
+        expect(error.message).toMatch(new RegExp(`^lake\\.report: option "${option}" `));
+      }
+      expect(fs.readdirSync(dir).sort()).toEqual(['data']);
+      expect(fs.existsSync(path.join(dir, 'data', 'report.html'))).toBe(false);
+    } finally {
+      process.chdir(cwd);
+    }
+  }, 60_000);
+});
