@@ -65,7 +65,7 @@ function missing(what: string): string {
 const empty = (what: string) => note(`No data yet: ${what} has no rows.`);
 
 /** A count and its noun, singular for one: "1 test", "2 tests". */
-const counted = (n: number, noun: string) => `${n} ${n === 1 ? noun : `${noun}s`}`;
+const plural = (n: number, noun: string) => `${n} ${n === 1 ? noun : `${noun}s`}`;
 
 /** Text cut to `max` characters (an ellipsis says so). */
 const clipped = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
@@ -649,7 +649,7 @@ const failingTests: SectionDef = {
     const failing = rows.filter((r) => r.status !== 'pass');
     const count = (s: string) => rows.filter((r) => r.status === s).length;
     ctx.summary.push({ label: 'failing tests', value: String(failing.length), badge: count('fail') + count('error') > 0 ? 'fail' : failing.length > 0 ? 'warn' : 'pass' });
-    const head = `<p class="about">Run ${esc(rows[0]!.run_id)}: ${counted(rows.length, 'test')} — ${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('error')} error.</p>`;
+    const head = `<p class="about">Run ${esc(rows[0]!.run_id)}: ${plural(rows.length, 'test')} — ${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('error')} error.</p>`;
     if (failing.length === 0) return `${head}\n${note('Every test passed.')}`;
     const columns: Column<Row>[] = [
       { label: 'status', value: (r) => r.status, badge: (r) => String(r.status) },
@@ -679,7 +679,7 @@ const lineage: SectionDef = {
     if (graph.nodes.length === 0) return note('No data yet: the models project has no models.');
     const drawn = lineageSvg(graph);
     ctx.summary.push({ label: 'models', value: String(graph.nodes.filter((n) => n.kind === 'model').length) });
-    return ctx.chart('lineage', drawn.svg, `${counted(drawn.nodes, 'node')}, ${counted(drawn.edges, 'edge')}.`);
+    return ctx.chart('lineage', drawn.svg, `${plural(drawn.nodes, 'node')}, ${plural(drawn.edges, 'edge')}.`);
   },
 };
 
