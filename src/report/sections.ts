@@ -268,7 +268,12 @@ const priceIndex: SectionDef = {
        SELECT store, strftime(price_date, '%Y-%m-%d') AS price_date, round(100 * avg(rel), 2) AS price_index, count(*)::BIGINT AS skus
        FROM p GROUP BY ALL ORDER BY price_date, store`,
     );
-    if (rows.length === 0) return empty('marts.fct_prices_daily');
+    if (rows.length === 0) {
+      // The index leaves out prices of 0 or NULL (sold out) and NaN ones: the table may still have rows.
+      const [all] = await ctx.lake.query(`SELECT count(*)::BIGINT AS n FROM marts.fct_prices_daily`);
+      const n = Number(all?.n ?? 0);
+      return n === 0 ? empty('marts.fct_prices_daily') : note(`No data yet: marts.fct_prices_daily has no positive prices (${plural(n, 'row')}).`);
+    }
     const stores = new Set(rows.map((r) => r.store)).size;
     ctx.summary.push({ label: 'stores priced', value: String(stores) });
     const points = daysSpanned(rows, 'price_date') <= 90;

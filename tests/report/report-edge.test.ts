@@ -157,3 +157,16 @@ describe('report: top products when no product has revenue', () => {
     expect(section).toContain('No data yet: marts.fct_order_items has no paid items with revenue.');
   }, 60_000);
 });
+
+describe('report: a price mart whose prices are all 0 or NULL (sold out)', () => {
+  it('says it has no positive prices, not that it has no rows', async () => {
+    const { lake } = await projectLake({
+      'marts/fct_prices_daily.sql': `select * from (values ('a', '1', DATE '2026-03-01', 0.0), ('a', '2', DATE '2026-03-01', NULL)) t(store, sku_id, price_date, price)`,
+    });
+    expect((await lake.build({ test: false })).status).toBe('success');
+    const html = fs.readFileSync((await lake.report()).path, 'utf8');
+    const section = /<section id="prices"[\s\S]*?<\/section>/.exec(html)![0];
+    // Observed: "No data yet: marts.fct_prices_daily has no rows." of a table with two.
+    expect(section).toContain('No data yet: marts.fct_prices_daily has no positive prices (2 rows).');
+  }, 60_000);
+});
