@@ -125,19 +125,18 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
         // overlap instead of each waiting for the one before. An answer is used only when the
         // paginator then asks for that very URL; a guess that went wrong is dropped.
         const sentAhead: { key: string; response: Promise<HttpResponse<unknown>>; failed: boolean }[] = [];
-        const fetchPage = async (request: PageRequest, url: URL): Promise<Page> => {
-          const key = pageKey(url);
-          const early = sentAhead[0]?.key === key ? sentAhead.shift() : undefined;
+        const fetchPage = async (request: PageRequest, url: URL, key: string): Promise<Page> => {
+          const early = sentAhead.length > 0 && sentAhead[0]!.key === key ? sentAhead.shift() : undefined;
           if (!early) sentAhead.length = 0;
           const response = await (early?.response ?? send(url));
           return { request, response, records: pickItems(response, where) };
         };
-        const sendAhead = (page: PageResult, next: PageRequest, nextUrl: URL): void => {
+        const sendAhead = (page: PageResult, next: PageRequest, nextUrl: URL, nextKey: string): void => {
           const ahead = paginator.ahead?.(page, next, ctx.limits.inFlight - 1) ?? [];
           if (ahead.length === 0) return; // nothing known past `next`: it goes out in its turn
           const urls = [nextUrl, ...ahead.map(urlOf)].slice(0, ctx.limits.inFlight);
           for (const [i, url] of urls.entries()) {
-            const key = pageKey(url);
+            const key = i === 0 ? nextKey : pageKey(url);
             const sent = sentAhead[i];
             if (sent?.key === key) {
               // A page that failed for good ends the source in its turn: nothing past it is asked
@@ -160,10 +159,11 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
           let request: PageRequest | null = paginator.first();
           let url = urlOf(request);
           // Pages are told apart by the URL requested: the start URL reached again through a Link
-          // is the first page, not a new one.
-          const made = new Set([pageKey(url)]);
+          // is the first page, not a new one. Each page's key is made once.
+          let key = pageKey(url);
+          const made = new Set([key]);
           while (request && !queue.closed) {
-            const page = await fetchPage(request, url);
+            const page = await fetchPage(request, url, key);
             if (page.records.length === 0) {
               await queue.push(page, page.response.bytes);
               break;
@@ -174,9 +174,11 @@ export function httpSource<T extends SourceRecord>(options: HttpSourceOptions<T>
               next = paginator.next(result);
               if (next) {
                 const nextUrl = urlOf(next);
-                checkAdvance(url, nextUrl, made, next, where);
+                const nextKey = pageKey(nextUrl);
+                checkAdvance(key, nextKey, made, next, where);
                 url = nextUrl;
-                sendAhead(result, next, nextUrl);
+                key = nextKey;
+                sendAhead(result, next, nextUrl, nextKey);
               }
             } catch (error) {
               // A page repeating the one before is left out: its records are in already.
@@ -247,10 +249,12 @@ function itemsPicker(items: HttpSourceOptions['items']): (response: HttpResponse
   };
 }
 
-/** Fails when the next page was read already in this run, `made` holding the keys of the pages read (the next one is added). */
-function checkAdvance(current: URL, next: URL, made: Set<string>, request: PageRequest, where: string): void {
-  const key = pageKey(next);
-  if (key === pageKey(current)) {
+/**
+ * Fails when the next page (its `pageKey`) was read already in this run, `made` holding the keys
+ * of the pages read (the next one is added).
+ */
+function checkAdvance(current: string, key: string, made: Set<string>, request: PageRequest, where: string): void {
+  if (key === current) {
     throw new SourceError('HTTP_PAGINATION', `${where}: the paginator asked for the same page again (${redactString(JSON.stringify(request))}); stopping instead of looping`);
   }
   // A page already read earlier in this run (cursors or links cycling a → b → a): following it
