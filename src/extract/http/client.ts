@@ -113,6 +113,8 @@ export class HttpClient {
    */
   private retryLane: Promise<void> = Promise.resolve();
   private readonly agents: { http: http.Agent; https: https.Agent };
+  /** got with this client's fixed options set once: each request merges only what is its own. */
+  private readonly got: typeof got;
   private readonly leases = new Map<string, RateLimiterLease>();
   private readonly hostStats = new Map<string, HttpHostStats>();
   /** Attempts holding (or waiting for) an in-flight slot, until they settle. */
@@ -125,6 +127,8 @@ export class HttpClient {
    * after `close()` released them, which nothing would release.
    */
   private readonly stop = new AbortController();
+  /** The client's signal and `stop`'s, combined once: a request without its own signal uses it as is. */
+  private readonly signal: AbortSignal;
 
   constructor(private readonly options: HttpClientOptions) {
     this.limits = options.limits;
@@ -132,7 +136,17 @@ export class HttpClient {
     // One socket per in-flight slot is all a source can use; keep-alive saves a handshake per page.
     const agentOptions = { keepAlive: true, maxSockets: options.limits.inFlight, maxFreeSockets: options.limits.inFlight };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    this.got = got.extend({
+      agent: this.agents,
+      timeout: { request: this.limits.requestTimeoutMillis },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      // Bodies are decoded in `send`: got's decompress-response takes a raw deflate body (no zlib
+      // header, as some servers send) for a zlib one by one bit of its first byte, and fails it.
+      decompress: false,
+    });
     this.baseHeaders = { 'user-agent': userAgent(), 'accept-encoding': ACCEPT_ENCODING, ...lowerKeys(options.headers ?? {}) };
+    this.signal = anySignal(options.signal, this.stop.signal)!;
   }
 
   /**
@@ -143,7 +157,7 @@ export class HttpClient {
     if (this.closed) throw new SourceError('HTTP_CLOSED', `HttpClient: request to ${redactString(String(url))} after close()`);
     const target = withQuery(url, options.query);
     const maxAttempts = this.limits.retries + 1;
-    const signal = anySignal(anySignal(this.options.signal, options.signal), this.stop.signal);
+    const signal = anySignal(this.signal, options.signal)!;
     let attempts = 0;
     let retries = 0;
     // Whether the next attempt repeats a failed one: counted as a retry only once it is sent (the
@@ -355,19 +369,13 @@ export class HttpClient {
     let notTaken: { status: number; contentType: string } | undefined;
     let tooLarge: { status: number; what: string } | undefined;
     try {
-      const request = got(url, {
+      // Agents, timeout, no retry, no decompression: set once (see the constructor).
+      const request = this.got(url, {
         method: method as Method,
         headers,
+        responseType: 'buffer',
         ...(options.json !== undefined ? { json: options.json } : {}),
         ...(options.form !== undefined ? { form: options.form } : {}),
-        agent: this.agents,
-        timeout: { request: this.limits.requestTimeoutMillis },
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        responseType: 'buffer',
-        // Bodies are decoded below: got's decompress-response takes a raw deflate body (no zlib
-        // header, as some servers send) for a zlib one by one bit of its first byte, and fails it.
-        decompress: false,
         signal,
         hooks: { beforeRedirect: [beforeRedirect] },
       });
