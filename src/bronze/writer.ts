@@ -23,6 +23,8 @@ import { listTree } from '../fs-list.js';
 
 const CHUNK_ROWS = 2048;
 const MAX_PARTITIONS_PER_KEY = 10_000;
+/** Raw partition values remembered per key and batch (see BronzeWriter.rawIds). */
+const RAW_IDS_MAX = 2 * MAX_PARTITIONS_PER_KEY;
 /** Rows sampled per batch to estimate distinct counts. */
 const PROFILE_SAMPLE = 20_000;
 /** Past this many columns a batch's distinct values are counted in one grouping of all its values (see `profile`). */
@@ -127,6 +129,12 @@ export class BronzeWriter {
   private readonly datasetDir: string;
   /** Per partition key: value → id, for the batch being buffered. */
   private dictionaries: Map<string | null, number>[];
+  /**
+   * Per partition key: a raw value (string, number, boolean) → its id, for the batch being
+   * buffered: a value seen before is not checked and encoded again (partitionValue costs a
+   * regex, a UTF-8 copy and a scan per record; a batch has few distinct values).
+   */
+  private rawIds: Map<unknown, number>[];
   /** 'YYYY-MM-DD' → id, for the batch being buffered. */
   private days = new Map<string, number>();
   /** One record's partition value ids (reused). */
@@ -147,6 +155,7 @@ export class BronzeWriter {
       DOUBLE,
     ];
     this.dictionaries = options.partitionKeys.map(() => new Map());
+    this.rawIds = options.partitionKeys.map(() => new Map());
     this.checked = options.columns.filter((c) => c.check !== undefined);
     this.pending = this.wireTypes.map(() => []);
     this.datasetDir = path.join(options.root, 'bronze', options.source, options.dataset);
@@ -235,9 +244,16 @@ export class BronzeWriter {
     const { partitionKeys } = this.o;
     for (let k = 0; k < partitionKeys.length; k++) {
       const key = partitionKeys[k]!;
+      let raw: unknown;
       let value: string | null;
       try {
-        value = partitionValue(key.name, key.get(record), this.where, this.o.timezone);
+        raw = key.get(record);
+        const known = this.rawIds[k]!.get(raw);
+        if (known !== undefined) {
+          ids[k] = known;
+          continue;
+        }
+        value = partitionValue(key.name, raw, this.where, this.o.timezone);
       } catch (error) {
         // A partition function that throws on a record (a null field it reads) is that record's
         // problem, as a value that cannot be stored is: not a reason to fail the source.
@@ -256,6 +272,9 @@ export class BronzeWriter {
         dict.set(value, id);
       }
       ids[k] = id;
+      // Only values that stand for themselves (a Date is a new object each time), and not without bound.
+      const rawIds = this.rawIds[k]!;
+      if ((typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') && rawIds.size < RAW_IDS_MAX) rawIds.set(raw, id);
     }
     return true;
   }
@@ -297,6 +316,7 @@ export class BronzeWriter {
     this.bufferedRows = 0;
     this.bufferedBytes = 0;
     this.dictionaries = this.o.partitionKeys.map(() => new Map());
+    this.rawIds = this.o.partitionKeys.map(() => new Map());
     this.days = new Map();
     return sealed;
   }
@@ -503,6 +523,7 @@ export class BronzeWriter {
     this.bufferedRows = 0;
     this.bufferedBytes = 0;
     this.dictionaries = this.o.partitionKeys.map(() => new Map());
+    this.rawIds = this.o.partitionKeys.map(() => new Map());
     this.days = new Map();
   }
 }

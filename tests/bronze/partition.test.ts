@@ -37,6 +37,26 @@ describe('hostile partition values and names', () => {
     expect(rows.map((r) => r.store)).toEqual(hostile);
   });
 
+  it('puts every record in its own folder across batches whose values come in another order, numbers and their text sharing one folder', async () => {
+    // flushRows 3: each batch numbers its values afresh, 'b' first in one and second in another.
+    const lake = await tempLake({ limits: { flushRows: 3 } });
+    const stores: (string | number)[] = ['a', 'b', 'a', 'c', 'b', 'c', 'b', 7, '7', 'a', 7, 'c'];
+    const source = defineSource({
+      source: 'order',
+      dataset: 'values',
+      partitionBy: ['store'],
+      schema: z.object({ store: z.union([z.string(), z.number()]), id: z.number() }),
+      extract: () => stores.map((store, id) => [{ store, id }]),
+    });
+    const result = await lake.extract([source]);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: stores.length });
+    const datasetDir = path.join(lake.paths.bronze, 'order', 'values');
+    const rows = await lake.query<{ folder: string; id: number }>(
+      `SELECT store AS folder, id FROM read_parquet('${datasetDir}/**/*.parquet', hive_partitioning = true, hive_types = {'store': VARCHAR}) ORDER BY id`,
+    );
+    expect(rows).toEqual(stores.map((store, id) => ({ folder: String(store), id })));
+  });
+
   /** The quarantined records of a run, with their reasons. */
   const quarantined = (root: string, dataset: string, runId: string) => {
     const file = path.join(root, 'quarantine', 'hostile', dataset, `${runId}.ndjson`);
