@@ -22,6 +22,12 @@ import { DuckhouseError, errorMessage, PartitionError } from '../errors.js';
 import { listTree } from '../fs-list.js';
 
 const CHUNK_ROWS = 2048;
+/**
+ * Full data chunks (CHUNK_ROWS rows) filled in one reused DuckDBDataChunk, renewed after this many
+ * uses: node-api builds a vector's JS view (a copy of its data and validity) once per chunk, which
+ * cost as much as the doubles written into them; a VARCHAR vector's string heap grows with each use.
+ */
+const CHUNK_REUSES = 16;
 const MAX_PARTITIONS_PER_KEY = 10_000;
 /** Raw partition values remembered per key and batch (see BronzeWriter.rawIds). */
 const RAW_IDS_MAX = 2 * MAX_PARTITIONS_PER_KEY;
@@ -123,6 +129,9 @@ export class BronzeWriter {
   private pending: (string | number | boolean | null)[][];
   private pendingRows = 0;
   private appender: DuckDBAppender | undefined;
+  /** The reused full chunk and how many times it was appended (see CHUNK_REUSES). */
+  private fullChunk: DuckDBDataChunk | undefined;
+  private fullChunkUses = 0;
   private table: string | undefined;
   private bufferedRows = 0;
   private bufferedBytes = 0;
@@ -292,7 +301,19 @@ export class BronzeWriter {
   private async appendPending(): Promise<void> {
     if (this.pendingRows === 0) return;
     const appender = await this.ensureTable();
-    const chunk = DuckDBDataChunk.create(this.wireTypes, this.pendingRows);
+    let chunk: DuckDBDataChunk;
+    if (this.pendingRows === CHUNK_ROWS) {
+      // Every value of every column is set again below (validity too), and the appender copies
+      // the chunk's data when it takes it: nothing of the previous use is left in what it appends.
+      if (!this.fullChunk || this.fullChunkUses >= CHUNK_REUSES) {
+        this.fullChunk = DuckDBDataChunk.create(this.wireTypes, CHUNK_ROWS);
+        this.fullChunkUses = 0;
+      }
+      chunk = this.fullChunk;
+      this.fullChunkUses += 1;
+    } else {
+      chunk = DuckDBDataChunk.create(this.wireTypes, this.pendingRows);
+    }
     for (let i = 0; i < this.pending.length; i++) chunk.setColumnValues(i, this.pending[i]!);
     appender.appendDataChunk(chunk);
     this.bufferedRows += this.pendingRows;

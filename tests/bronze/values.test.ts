@@ -103,4 +103,32 @@ describe('values zod accepts and bronze must keep', () => {
     expect(define).toThrow(ConfigError);
     expect(define).toThrow(message);
   });
+
+  it('every value and NULL of a long batch comes back as it was: data chunks are refilled, NULLs and text of one chunk never showing in the next', async () => {
+    const lake = await tempLake();
+    const kinds = ['', 'a', 'abcdefghijklm', 'ção', 'a\u0000b', 'x'.repeat(100), null];
+    // 40,000 rows: 19 full chunks of 2,048 and a short one; NULLs fall on other rows in each chunk (2,048 is no multiple of 7 or 11).
+    const records = Array.from({ length: 40_000 }, (_, i) => ({
+      id: i,
+      v: kinds[i % kinds.length]!,
+      x: i % 11 === 3 ? null : i % 13 === 0 ? -0 : i * 1.5,
+      b: i % 7 === 2 ? null : i % 2 === 0,
+      n: i % 5 === 1 ? null : 2 ** 53 - 1 - i,
+    }));
+    const source = defineSource({
+      source: 'vals',
+      dataset: 'long',
+      schema: z.object({ id: z.number().int(), v: z.string().nullable(), x: z.number().nullable(), b: z.boolean().nullable(), n: z.number().int().nullable() }),
+      extract: () => [records],
+    });
+    const result = await lake.extract(source);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: records.length, rejected: 0 });
+    const rows = await lake.query<{ id: number; v: string | null; x: number | null; b: boolean | null; n: number | null }>(
+      `SELECT id, v, x, b, n FROM read_parquet('${path.join(lake.paths.bronze, 'vals', 'long')}/**/*.parquet', hive_partitioning = false) ORDER BY id`,
+    );
+    expect(rows.length).toBe(records.length);
+    const wrong = rows.filter((r, i) => JSON.stringify(r) !== JSON.stringify(records[i]) || !Object.is(r.x, records[i]!.x));
+    expect(wrong.slice(0, 3)).toEqual([]);
+  });
 });
+
