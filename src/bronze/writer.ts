@@ -210,23 +210,24 @@ export class BronzeWriter {
         // Values the columns cannot take, then partition values: a refused record leaves nothing in the buffer.
         if (checked.length > 0 && !this.fits(record, r, refused)) continue;
         if (nPart > 0 && !this.partitionIdsOf(record, ids, r, refused)) continue;
+        // Row `row` of each pending column; the row counts once all its values are in.
+        const row = this.pendingRows;
+        const pending = this.pending;
         for (let i = 0; i < nData; i++) {
           const spec = columns[i]!;
           const value = spec.encode(record[spec.name]);
           bytes += typeof value === 'string' ? value.length + 4 : 8;
-          this.pending[i]!.push(value);
+          pending[i]![row] = value;
         }
-        for (let k = 0; k < nPart; k++) this.pending[nData + k]!.push(ids[k]!);
-        this.pending[nData + nPart]!.push(extractedMs);
-        this.pending[nData + nPart + 1]!.push(dayId);
-        this.pendingRows += 1;
+        for (let k = 0; k < nPart; k++) pending[nData + k]![row] = ids[k]!;
+        pending[nData + nPart]![row] = extractedMs;
+        pending[nData + nPart + 1]![row] = dayId;
+        this.pendingRows = row + 1;
         if (this.pendingRows === CHUNK_ROWS) await this.appendPending();
       }
-    } catch (error) {
-      // A record that failed half-way: the buffer keeps the whole records before it, no part of it.
-      for (const column of this.pending) column.length = this.pendingRows;
-      throw error;
     } finally {
+      // A record that failed half-way leaves no part of it in the buffer: its values sit past
+      // `pendingRows`, to be written over.
       this.bufferedBytes += bytes;
     }
     return refused;
@@ -314,11 +315,12 @@ export class BronzeWriter {
     } else {
       chunk = DuckDBDataChunk.create(this.wireTypes, this.pendingRows);
     }
-    for (let i = 0; i < this.pending.length; i++) chunk.setColumnValues(i, this.pending[i]!);
+    // The pending columns are reused from chunk to chunk (written by row, never emptied): a short chunk takes their first rows.
+    const full = this.pendingRows === CHUNK_ROWS;
+    for (let i = 0; i < this.pending.length; i++) chunk.setColumnValues(i, full ? this.pending[i]! : this.pending[i]!.slice(0, this.pendingRows));
     appender.appendDataChunk(chunk);
     this.bufferedRows += this.pendingRows;
     this.pendingRows = 0;
-    this.pending = this.wireTypes.map(() => []);
   }
 
   /**
