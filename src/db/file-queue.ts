@@ -63,20 +63,14 @@ const holds = new Map<string, Hold>();
  * Leaves `key`'s file attached by `owner` (call it inside the queue of `key`, at the end of the
  * owner's job): the owner's next job in the queue gets it as it is; any other job in the queue
  * first has `release` run (so no two instances of the process ever have the file at once); and
- * `release` runs in the queue after `millis` in any case. Returns the hold, for `isHeld`.
+ * `release` runs in the queue after `millis` in any case.
  */
-export function holdOpen(key: string, owner: object, release: () => Promise<void>, millis: number): object {
+export function holdOpen(key: string, owner: object, release: () => Promise<void>, millis: number): void {
   const hold: Hold = { owner, release };
   holds.set(key, hold);
   setTimeout(() => {
     if (holds.get(key) === hold) void serialized(key, () => Promise.resolve()).catch(() => undefined);
   }, millis);
-  return hold;
-}
-
-/** Whether `hold` (from `holdOpen`) is still held: not yet taken back by its owner nor released. */
-export function isHeld(key: string, hold: object): boolean {
-  return holds.get(key) === hold;
 }
 
 /**

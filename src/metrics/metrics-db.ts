@@ -333,12 +333,12 @@ export class MetricsDb {
    * `'committed'`, for the records written while a run is going on (its start, its batches),
    * resolves once the transaction has committed (durable in the WAL) and leaves the file
    * attached for a moment (`LINGER_MILLIS`, up to `MAX_HOLD_MILLIS` since the file was
-   * attached): a transaction of this lake that follows within it
-   * (a build's finish after its start when nothing had to be built, an extract's next batch)
-   * reuses the attachment, and the two share one detach — one checkpoint, 10–60 ms, instead of
-   * two. Any other access to the file from this process releases it first (see `serialized`);
-   * other processes retry on the lock until it is released. A run's last record (`finishRun`) always settles detached: when an operation
-   * returns, the file is free.
+   * attached): a transaction of this lake that follows within it (a build's finish after its
+   * start when nothing had to be built, an extract's next batch) reuses the attachment, and the
+   * two share one detach — one checkpoint, 10–60 ms, instead of two. Any other access to the
+   * file from this process releases it first (see `serialized`); other processes retry on the
+   * lock until it is released. A run's last record (`finishRun`) always settles detached: when
+   * an operation returns, the file is free.
    */
   private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: 'committed' | 'detached'): Promise<T> {
     const file = path.resolve(this.file);
