@@ -2,8 +2,10 @@
  * Another live process holding a duckhouse lock (a cursor, a token store, a recovery claim): a
  * `sleep` child whose identity (host, pid, start time, as src/metrics/process-identity.ts reads
  * it) is written into the lock file. Killed after the test, or earlier with the returned `kill`.
+ * And another process holding a DuckDB file open (`holdDuckDbFile`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,4 +24,39 @@ export function holdLock(lockFile: string): { holder: ChildProcess; kill: () => 
   fs.mkdirSync(path.dirname(lockFile), { recursive: true });
   fs.writeFileSync(lockFile, JSON.stringify({ host: os.hostname(), pid: holder.pid, procStart: startTimeOf(holder.pid!) }));
   return { holder, kill };
+}
+
+const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
+
+/**
+ * Another process with the DuckDB file `file` open, as a user's `duckdb` client or notebook left
+ * open: resolves once it holds the file (rejects if it exits first). With `forMillis` it closes
+ * the file and exits by itself after that long (`exited` resolves to its exit code); otherwise it
+ * holds it until `release` (SIGKILL; also run at the test's cleanup). `readOnly` opens it
+ * READ_ONLY; `retry` retries the open until it succeeds (while this process holds the file).
+ */
+export async function holdDuckDbFile(
+  file: string,
+  options: { forMillis?: number; readOnly?: boolean; retry?: boolean } = {},
+): Promise<{ pid: number; exited: Promise<number | null>; release: () => Promise<void> }> {
+  const open = `const db = await DuckDBInstance.create(${JSON.stringify(file)}${options.readOnly ? ", { access_mode: 'READ_ONLY' }" : ''}); const c = await db.connect();`;
+  const hold =
+    options.forMillis === undefined
+      ? 'setInterval(() => {}, 1000);'
+      : `await new Promise((r) => setTimeout(r, ${options.forMillis})); c.closeSync(); db.closeSync();`;
+  const script = options.retry
+    ? `(async () => { for (;;) { try { ${open} console.log('locked'); ${hold} break; } catch {} } })();`
+    : `(async () => { ${open} console.log('locked'); ${hold} })();`;
+  const holder = spawn(process.execPath, ['-e', `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)}); ${script}`]);
+  const exited = new Promise<number | null>((resolve) => holder.on('exit', (code) => resolve(code)));
+  const release = async (): Promise<void> => {
+    holder.kill('SIGKILL');
+    await exited;
+  };
+  registerCleanup(release);
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+    void exited.then(() => reject(new Error(`the process holding ${file} exited before it held it`)));
+  });
+  return { pid: holder.pid!, exited, release };
 }

@@ -1,5 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +11,8 @@ import type { ModelResult, TestResult } from '../../src/results.js';
 import { newRunId } from '../../src/run-id.js';
 import { spawnHelper } from '../helpers/child.js';
 import { prices, projectLake } from '../helpers/models.js';
-import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
-
-const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
+import { holdDuckDbFile } from '../helpers/lock-holder.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
 
 /** A lake created and closed, and its metrics db opened on its own, as another process of the lake would. */
 async function closedLakeMetrics(): Promise<{ root: string; file: string; metrics: MetricsDb }> {
@@ -66,14 +64,7 @@ describe('another DuckDB process holding the metrics file past the lock timeout 
       extract: async function* () {
         yield [{ id: 1 }];
         // A user's `duckdb data/metrics/runs.duckdb` holds the file while this source records its result.
-        const holder = spawn(process.execPath, [
-          '-e',
-          `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-           (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
-             console.log('locked'); await new Promise((r) => setTimeout(r, 1500)); c.closeSync(); db.closeSync(); })();`,
-        ]);
-        holderExited = new Promise((r) => holder.on('exit', r));
-        await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+        holderExited = (await holdDuckDbFile(file, { forMillis: 1500 })).exited;
       },
     });
     let slowDone = false;
@@ -104,17 +95,10 @@ describe('a run whose finish record could not be written', () => {
     const runId = newRunId();
     await metrics.startRun(runId, 'extract', new Date());
     // A user's `duckdb data/metrics/runs.duckdb` holds the file while the run writes its finish.
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
-         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
-    ]);
-    const exited = new Promise((r) => holder.on('exit', r));
-    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
     const result = { runId, status: 'partial', sources: [] };
     await expect(metrics.finishRun(runId, { status: 'partial', rows: 7, rejected: 2, files: 1, bytes: 99, error: 'one source failed', result })).rejects.toThrow(/locked/);
-    await exited;
+    await holder.exited;
     // The process that ran it ends (here: its row now names the holder, which has exited).
     await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
     await metrics.close();
@@ -140,18 +124,11 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
    * row names the holder, gone), unless `ended` is false (it goes on: this process).
    */
   async function finishLate(metrics: MetricsDb, file: string, runId: string, fields: Parameters<MetricsDb['finishRun']>[1], ended = true): Promise<number> {
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
-         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
-    ]);
-    const exited = new Promise((r) => holder.on('exit', r));
-    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
     await expect(metrics.finishRun(runId, fields)).rejects.toThrow(/locked/);
-    await exited;
+    await holder.exited;
     if (ended) await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
-    return holder.pid!;
+    return holder.pid;
   }
 
   it('a build that stopped before doing its work opens run_failed at the next open, as its finish written on time would', async () => {
@@ -221,14 +198,7 @@ describe('a build whose finish record could not be written', () => {
     const { root, file, metrics } = await closedLakeMetrics();
     const runId = newRunId();
     await metrics.startRun(runId, 'build', new Date());
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
-         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
-    ]);
-    const exited = new Promise((r) => holder.on('exit', r));
-    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
     const models: ModelResult[] = [
       { name: 'marts.a', file: 'models/marts/a.sql', materialization: 'table', status: 'success', rows: 5, durationMs: 12 },
       { name: 'marts.b', file: 'models/marts/b.sql', materialization: 'view', status: 'error', rows: null, durationMs: 3, error: 'b failed' },
@@ -239,7 +209,7 @@ describe('a build whose finish record could not be written', () => {
     await expect(
       metrics.finishRun(runId, { status: 'partial', rows: 5, error: 'b failed', result: { runId, status: 'partial' } }, { models, hashes: new Map([['marts.a', 'h-a']]), tests, quality, alerts: { alerts, checked } }),
     ).rejects.toThrow(/locked/);
-    await exited;
+    await holder.exited;
     // The process that ran it ends (here: its row now names the holder, which has exited).
     await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
     await metrics.close();
@@ -285,17 +255,10 @@ describe('a build whose finish record could not be written', () => {
     const { root, file, metrics } = await closedLakeMetrics();
     const early = newRunId();
     await metrics.startRun(early, 'build', new Date());
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
-         console.log('locked'); await new Promise((r) => setTimeout(r, 1000)); c.closeSync(); db.closeSync(); })();`,
-    ]);
-    const exited = new Promise((r) => holder.on('exit', r));
-    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
     const failed: ModelResult[] = [{ name: 'marts.b', file: 'models/marts/b.sql', materialization: 'table', status: 'error', rows: null, durationMs: 3, error: 'b failed' }];
     await expect(metrics.finishRun(early, { status: 'partial', error: 'b failed' }, { models: failed, alerts: outcomeAlerts({ models: failed }) })).rejects.toThrow(/locked/);
-    await exited;
+    await holder.exited;
     // A later build, in another process, rebuilt marts.b fine before the early one was recorded.
     const later = newRunId();
     await metrics.startRun(later, 'build', new Date());
@@ -356,19 +319,11 @@ describe('a build whose finish record could not be written', () => {
     building.catch(() => undefined);
     // The model reads the FIFO (its start, and the bronze it reads, are recorded by then).
     const writer = await fs.promises.open(gate, 'w');
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-       (async () => { for (;;) { try { const db = await DuckDBInstance.create(${JSON.stringify(file)}); await db.connect(); console.log('locked'); break; } catch {} } setInterval(() => {}, 1000); })();`,
-    ]);
-    const exited = new Promise((r) => holder.on('exit', r));
-    registerCleanup(() => void holder.kill('SIGKILL'));
-    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const holder = await holdDuckDbFile(file, { retry: true });
     await writer.writeFile('go\n1\n');
     await writer.close();
     await expect(building).rejects.toThrow(/runs\.duckdb is locked by another process/);
-    holder.kill('SIGKILL');
-    await exited;
+    await holder.release();
     const [running] = await lake.metrics.select(`SELECT run_id FROM runs WHERE kind = 'build'`);
     const runId = String(running!.run_id);
     // Observed: the build's catch recorded it again as failed, overwriting the .finish file and deleting its result.
@@ -394,30 +349,13 @@ describe('a build whose finish record could not be written', () => {
 
 
 describe('a DuckDB client left open on runs.duckdb (a notebook, `duckdb data/metrics/runs.duckdb`)', () => {
-  /** Another process holding `file` (read-only or read-write) until it is killed; resolves once it holds it. */
-  async function holdFile(file: string, readOnly: boolean): Promise<{ pid: number; release: () => Promise<void> }> {
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}${readOnly ? ", { access_mode: 'READ_ONLY' }" : ''}); await db.connect(); console.log('locked'); setInterval(() => {}, 1000); })();`,
-    ]);
-    const exited = new Promise((r) => holder.on('exit', r));
-    const release = async (): Promise<void> => {
-      holder.kill('SIGKILL');
-      await exited;
-    };
-    registerCleanup(release);
-    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
-    return { pid: holder.pid!, release };
-  }
-
   it('the LockError names the program and pid holding it, so the user knows which to close (was only "locked by another process")', async () => {
     const lake = await tempLake({ lockTimeoutMillis: 300 });
     await lake.extract([prices([['a', 'x', 1]])]);
     const root = lake.paths.root;
     await lake.close();
     // Read-only, it still blocks every writer: the next open cannot record what it recovers.
-    const reader = await holdFile(path.join(root, 'metrics', 'runs.duckdb'), true);
+    const reader = await holdDuckDbFile(path.join(root, 'metrics', 'runs.duckdb'), { readOnly: true });
     const failed = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 300 }).then(
       async (l) => {
         await l.close();
@@ -429,7 +367,7 @@ describe('a DuckDB client left open on runs.duckdb (a notebook, `duckdb data/met
     expect(String(failed)).toMatch(new RegExp(`runs\\.duckdb is locked by another process \\(.*node, pid ${reader.pid}; waited 300 ms\\)`));
     await reader.release();
     // Read-write, it blocks `duckhouse runs` (runHistory) too.
-    const writer = await holdFile(path.join(root, 'metrics', 'runs.duckdb'), false);
+    const writer = await holdDuckDbFile(path.join(root, 'metrics', 'runs.duckdb'));
     const history = await runHistory({ root, lockTimeoutMillis: 300 }).catch((e: unknown) => e);
     expect(String(history)).toMatch(new RegExp(`runs\\.duckdb is locked by another process \\(.*node, pid ${writer.pid}; waited 300 ms\\)`));
   }, 60_000);

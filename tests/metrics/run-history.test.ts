@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, LockError, defineSource, runHistory, z } from '../../src/index.js';
+import { holdDuckDbFile } from '../helpers/lock-holder.js';
 import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const items = (fail = false) =>
@@ -18,8 +18,6 @@ const items = (fail = false) =>
       if (fail) throw new Error('upstream went away');
     },
   });
-
-const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
 
 describe('runHistory (the light reader behind `duckhouse runs`)', () => {
   it('is empty for a lake that has no metrics database, and creates nothing', async () => {
@@ -104,15 +102,7 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     const lake = await tempLake();
     await lake.extract(items());
     const file = lake.paths.metrics;
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-       (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); const c = await db.connect();
-         console.log('locked'); await new Promise((r) => setTimeout(r, Number(process.argv[1]))); c.closeSync(); db.closeSync(); })();`,
-      '1500',
-    ]);
-    const exited = new Promise((resolve) => holder.on('exit', resolve));
-    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    const { exited } = await holdDuckDbFile(file, { forMillis: 1500 });
     await expect(runHistory({ root: lake.paths.root, lockTimeoutMillis: 200 })).rejects.toBeInstanceOf(LockError);
     const waited = await runHistory({ root: lake.paths.root, lockTimeoutMillis: 20_000 });
     expect(waited).toHaveLength(1);

@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { LockError, defineSource, z } from '../../../src/index.js';
 import { spawnHelper } from '../../helpers/child.js';
 import { prices, projectLake, writeFiles } from '../../helpers/models.js';
-import { registerCleanup } from '../../helpers/temp-lake.js';
+import { holdDuckDbFile } from '../../helpers/lock-holder.js';
 
 describe('data tests in a build', () => {
   it('runs every kind with its severity; results land in test_results; lake.test re-runs them', async () => {
@@ -417,25 +415,6 @@ describe('readers during builds', () => {
   }, 60_000);
 });
 
-const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
-
-/** Another process with `file` open read-write, as `duckdb data/analytics.duckdb` without -readonly: resolves once it holds it. */
-async function holdReadWrite(file: string): Promise<{ pid: number; release: () => Promise<void> }> {
-  const holder = spawn(process.execPath, ['-e', `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)});
-    (async () => { const db = await DuckDBInstance.create(${JSON.stringify(file)}); await db.connect(); console.log('locked'); setInterval(() => {}, 1000); })();`]);
-  const exited = new Promise((r) => holder.on('exit', r));
-  const release = async (): Promise<void> => {
-    holder.kill();
-    await exited;
-  };
-  registerCleanup(release);
-  await new Promise<void>((resolve, reject) => {
-    holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
-    void exited.then(() => reject(new Error('the holder exited before taking the file')));
-  });
-  return { pid: holder.pid!, release };
-}
-
 describe('a DuckDB client holding analytics.duckdb read-write (opened without READ_ONLY)', () => {
   const files = {
     'trusted/items.sql': `select sku, price from {{ source('shop', 'prices') }}`,
@@ -447,7 +426,7 @@ describe('a DuckDB client holding analytics.duckdb read-write (opened without RE
     await lake.extract([prices([['a', '1', 1]])]);
     await lake.build();
     await lake.extract([prices([['a', '2', 1]])]);
-    const holder = await holdReadWrite(lake.paths.analytics);
+    const holder = await holdDuckDbFile(lake.paths.analytics);
     const said = new RegExp(`analytics\\.duckdb is held read-write by .*pid ${holder.pid} \\(waited 300 ms\\).*READ_ONLY.*file .*analytics\\.duckdb$`);
     const built = await lake.build().catch((e: unknown) => e);
     expect(built).toBeInstanceOf(LockError);
@@ -468,7 +447,7 @@ describe('a DuckDB client holding analytics.duckdb read-write (opened without RE
     await lake.extract([prices([['a', '1', 1]])]);
     await lake.build();
     await lake.extract([prices([['a', '2', 1]])]);
-    const holder = await holdReadWrite(lake.paths.analytics);
+    const holder = await holdDuckDbFile(lake.paths.analytics);
     const build = lake.build();
     build.catch(() => undefined);
     while (!(await lake.runs({ limit: 1 }))[0]?.status.startsWith('running')) await new Promise((r) => setTimeout(r, 20));
