@@ -20,7 +20,7 @@ import { readerRows } from '../db/values.js';
 import { redactString } from '../redact.js';
 import { sourceLabel, type AlertRecord, type ModelResult, type SourceResult, type TestResult } from '../results.js';
 import type { MetricsDb } from './metrics-db.js';
-import { SOURCES_FRESHNESS_SQL } from './schema.js';
+import { SOURCES_FRESHNESS_SQL, chunks } from './schema.js';
 
 const HISTORY = 20;
 
@@ -242,10 +242,10 @@ export async function applyAlerts(
   const open = readerRows(await c.runAndReadAll(`SELECT alert_id, kind, subject, severity FROM alerts WHERE resolved_at IS NULL`));
   const holding = new Set(current.map(key));
   const checkedKeys = new Set(checked.map(key));
-  // A statement per ALERT_ROWS alerts, not one per alert (a dataset of 5,000 stores has 5,000
+  // A statement per ROWS_PER_STATEMENT alerts, not one per alert (a dataset of 5,000 stores has 5,000
   // freshness subjects): sets, not a scan of `checked` per open alert.
   const resolved = open.filter((o) => !holding.has(key(o)) && (checkedKeys.has(key(o)) || retired?.({ kind: String(o.kind), subject: String(o.subject) }) === true));
-  for (const chunk of chunks(resolved, ALERT_ROWS)) {
+  for (const chunk of chunks(resolved)) {
     await c.run(`UPDATE alerts SET resolved_at = ${when} WHERE alert_id IN (${chunk.map((_, i) => `$${i + 1}`).join(', ')})`, chunk.map((o) => String(o.alert_id)));
   }
   const openKeys = new Set(open.map(key));
@@ -257,7 +257,7 @@ export async function applyAlerts(
     if (openKeys.has(key(a)) && a.kind !== 'schema_drift') kept.set(key(a), a);
     else raised.push(a);
   }
-  for (const chunk of chunks([...kept.values()], ALERT_ROWS)) {
+  for (const chunk of chunks([...kept.values()])) {
     await c.run(
       `UPDATE alerts SET severity = v.severity, message = v.message, run_id = $1
        FROM (VALUES ${chunk.map((_, i) => `($${4 * i + 2}, $${4 * i + 3}, $${4 * i + 4}, $${4 * i + 5})`).join(', ')}) AS v(kind, subject, severity, message)
@@ -265,22 +265,13 @@ export async function applyAlerts(
       [runId, ...chunk.flatMap((a) => [a.kind, a.subject, a.severity, a.message])],
     );
   }
-  for (const chunk of chunks(raised, ALERT_ROWS)) {
+  for (const chunk of chunks(raised)) {
     await c.run(
       `INSERT INTO alerts VALUES ${chunk.map((_, i) => `(${[1, 2, 3, 4, 5, 6].map((k) => `$${6 * i + k}`).join(', ')}, ${when}, NULL)`).join(', ')}`,
       chunk.flatMap((a) => [randomBytes(8).toString('hex'), runId, a.kind, a.severity, a.subject, a.message]),
     );
   }
   return current;
-}
-
-/** Alerts written per statement. */
-const ALERT_ROWS = 100;
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 export interface OpenAlert extends AlertRecord {

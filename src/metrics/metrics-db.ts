@@ -18,7 +18,7 @@ import { redact } from '../redact.js';
 import { LockError } from '../errors.js';
 import { metricsFileError } from './corrupt.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
-import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED } from './schema.js';
+import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED, chunks } from './schema.js';
 import { currentProcess } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
 import type { HttpHostStats } from '../extract/source.js';
@@ -97,8 +97,7 @@ export interface FinishFields {
  */
 async function insertRows(c: DuckDBConnection, table: string, rows: DuckDBValue[][], at?: number): Promise<void> {
   const when = at === undefined ? 'now()' : `to_timestamp(${Number(at)}::DOUBLE / 1000)`;
-  for (let start = 0; start < rows.length; start += 100) {
-    const chunk = rows.slice(start, start + 100);
+  for (const chunk of chunks(rows)) {
     let n = 0;
     const values = chunk.map((row) => `(${row.map(() => `$${++n}`).join(', ')}, ${when})`);
     await c.run(`INSERT INTO ${table} VALUES ${values.join(', ')}`, chunk.flat());
@@ -556,8 +555,7 @@ export class MetricsDb {
       const committedAt = batch.committedAt ? `TIMESTAMPTZ '${batch.committedAt.toISOString()}'` : 'now()';
       // 100 files per INSERT (a batch over 1,000 store × day partitions paid one statement and one
       // scan of bronze_files per file); a file already recorded (a replayed commit) is skipped.
-      for (let start = 0; start < batch.files.length; start += 100) {
-        const chunk = batch.files.slice(start, start + 100);
+      for (const chunk of chunks(batch.files)) {
         let n = 0;
         const values = chunk.map(() => `(${Array.from({ length: 8 }, () => `$${++n}`).join(', ')})`);
         await c.run(

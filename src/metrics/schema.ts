@@ -175,3 +175,16 @@ export const SOURCES_FRESHNESS_SQL = `
   SELECT source, dataset, scope, last_ok,
     scope IS NULL AND EXISTS (SELECT 1 FROM last s WHERE s.source = l.source AND s.dataset = l.dataset AND s.scope IS NOT NULL AND s.last_run > l.last_run) AS superseded
   FROM last l`;
+
+/**
+ * Rows written per statement to the metrics tables (model and test rows, a batch's bronze files,
+ * alerts): a parameter list of that many rows instead of a statement per row.
+ */
+export const ROWS_PER_STATEMENT = 100;
+
+/** `items` in runs of `size` (the last one shorter). */
+export function chunks<T>(items: T[], size = ROWS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
