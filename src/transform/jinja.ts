@@ -1416,10 +1416,6 @@ function inMacro(name: string, file: string, macro: (...args: unknown[]) => unkn
   };
 }
 
-/**
- * nunjucks reports parse errors with 1-based lines but wraps runtime errors with 0-based ones
- * (and shows no line at all for line 0): normalise to 1-based.
- */
 /** dbt's block tags duckhouse has no counterpart for, and what to write instead. */
 const DBT_BLOCKS: Record<string, string> = {
   test: 'a generic test ({% test name(model, column_name) %}) is defined in a file under models/macros/, and used by its name in a .yml',
@@ -1427,6 +1423,10 @@ const DBT_BLOCKS: Record<string, string> = {
   materialization: 'custom materializations are not supported: view, table, ephemeral and incremental are',
 };
 
+/**
+ * nunjucks reports parse errors with 1-based lines but wraps runtime errors with 0-based ones
+ * (and shows no line at all for line 0): normalise to 1-based.
+ */
 export function jinjaError(label: string, error: unknown): ModelError {
   if (error instanceof DuckhouseError) return error;
   const err = (error ?? {}) as { message?: unknown; lineno?: unknown; colno?: unknown; cause?: unknown };
