@@ -1239,7 +1239,8 @@ class Builder {
     // The files the new rows replace: those of the partitions they fall in, or all (no
     // partitions, sync_all_columns, or files laid out by another partition_by than the model's now).
     let replaced = prev.files;
-    if (parts && parts.length > 0 && !sync && prev.files.every((f) => sameKeys(partitionKeysOf(f), parts))) {
+    const byPartition = parts !== undefined && parts.length > 0 && !sync && prev.files.every((f) => sameKeys(partitionKeysOf(f), parts));
+    if (parts && byPartition) {
       const touched = new Set(written.files.map((f) => JSON.stringify(partitionValuesOf(f, parts))));
       const inTouched = new Set(prev.files.filter((f) => touched.has(JSON.stringify(partitionValuesOf(f, parts)))));
       replaced = prev.files.filter((f) => inTouched.has(f));
@@ -1261,7 +1262,7 @@ class Builder {
     // With every partition column in the key, an old row can only be superseded by a new row of
     // its own partition: only the new files of the partitions replaced are read to find which.
     let superseding = newRowsRead;
-    if (parts && parts.length > 0 && !sync && replaced !== prev.files && parts.every((p) => keys.some((k) => k.toLowerCase() === p.toLowerCase()))) {
+    if (parts && byPartition && parts.every((p) => keys.some((k) => k.toLowerCase() === p.toLowerCase()))) {
       const replacedParts = new Set(replaced.map((f) => JSON.stringify(partitionValuesOf(f, parts))));
       const same = written.files.filter((f) => replacedParts.has(JSON.stringify(partitionValuesOf(f, parts))));
       if (same.length > 0) superseding = `(${tableViewSql(same)})`;
