@@ -5,7 +5,8 @@
  *       (each table model as CREATE TABLE AS in a DuckDB file, in the same order)   target ≤ 1.15×
  *   (b) one more day of bronze, incremental build  vs  (a)'s full build              target ≤ 15%
  *   (c) nothing changed, build again               vs  (a)'s full build              target ≤ 5%
- *   ((b) and (c) three times, one new day each, best of three; (a) best of two)
+ *   ((b) and (c) three times, one new day each, best of three; (a) best of two; then (c) 20 more
+ *   times, its median and min printed beside it)
  * and the publish step on a catalog whose warehouse holds ~1 GB of Parquet: how long the
  * rename-based publish takes when one small model changes (no data is copied).
  *   npm run bench:build [-- --rows-per-day 34000 --gb 1]
@@ -133,12 +134,18 @@ async function main(): Promise<void> {
     }
     const incremental = Math.min(...incs);
     const nothing = Math.min(...nothings);
+    // (c)'s best of three cannot show a change of a few tens of ms on a shared machine: the same
+    // nothing-changed build 20 more times, printed as median and min beside it (the target uses (c)).
+    const repeats: number[] = [];
+    for (let k = 0; k < 20; k++) repeats.push((await timed(() => lake.build({ test: false })))[0]);
+    repeats.sort((x, y) => x - y);
 
     console.log(`\n(a) full build ${fullBest.toFixed(2)} s vs direct DuckDB ${directBest.toFixed(2)} s: ${(fullBest / directBest).toFixed(2)}× (target ≤ 1.15×) ${fullBest / directBest <= 1.15 ? 'OK' : 'MISSED'}`);
     console.log(`(b) one more day, incremental: ${incremental.toFixed(2)} s = ${((incremental / fullBest) * 100).toFixed(1)}% of full (target ≤ 15%) ${incremental / fullBest <= 0.15 ? 'OK' : 'MISSED'}`);
     console.log(`    each day: ${incs.map((x) => x.toFixed(2)).join(', ')} s; first: ${incResult!.models.map((m) => `${m.name} ${m.status} ${m.durationMs} ms`).join(', ')}`);
     console.log(`(c) nothing changed: ${nothing.toFixed(2)} s = ${((nothing / fullBest) * 100).toFixed(1)}% of full (target ≤ 5%) ${nothing / fullBest <= 0.05 ? 'OK' : 'MISSED'}`);
     console.log(`    each time: ${nothings.map((x) => x.toFixed(2)).join(', ')} s; ${nothingResult!.models.map((m) => `${m.name} ${m.status}`).join(', ')}`);
+    console.log(`    20 more: median ${(repeats[10]! * 1000).toFixed(0)} ms, min ${(repeats[0]! * 1000).toFixed(0)} ms`);
   } finally {
     await lake.close();
   }
