@@ -101,6 +101,14 @@ export function serialized<T>(key: string, fn: (held: boolean) => Promise<T>, ow
 }
 
 /**
+ * Resolves when every job queued for `key` so far has finished, without queueing one (a file left
+ * attached by `holdOpen` stays so).
+ */
+export function drained(key: string): Promise<void> {
+  return (queues.get(key) ?? Promise.resolve()).then(() => undefined);
+}
+
+/**
  * Runs `open` (an open or attach of `file`) until it does not meet another process's lock:
  * short, jittered waits (metrics writes hold the lock for milliseconds), then a LockError
  * naming the file and the holder's program and pid once `timeoutMillis` has passed. Other errors are thrown at once.

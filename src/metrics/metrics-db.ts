@@ -290,12 +290,15 @@ const scoreMap = (rows: Row[]): Map<string, RecordedScore> =>
   new Map(rows.map((r) => [String(r.model), { score: r.score === null ? null : Number(r.score), rows: r.rows === null || r.rows === undefined ? null : Number(r.rows) }]));
 
 /**
- * How long a transaction written while a run goes on leaves the file attached for the next one of
- * the same lake (see `inTransaction`), and for how long in all one attachment may be reused:
+ * How long a build's start leaves the file attached for the next transaction of the same lake
+ * (see `inTransaction`), and for how long in all one attachment may be reused:
  * another process waits at most about that much longer for the file.
  */
 const LINGER_MILLIS = 100;
 const MAX_HOLD_MILLIS = 1_000;
+
+/** When a transaction's promise resolves and what it leaves behind: see `inTransaction`. */
+type Settle = 'detached' | 'committed' | 'held';
 
 export class MetricsDb {
   private initialized = false;
@@ -330,16 +333,19 @@ export class MetricsDb {
   /**
    * `settle: 'detached'` resolves once the file is detached again (free for any other reader);
    * `'committed'`, for the records written while a run is going on (its start, its batches),
-   * resolves once the transaction has committed (durable in the WAL) and leaves the file
-   * attached for a moment (`LINGER_MILLIS`, up to `MAX_HOLD_MILLIS` since the file was
-   * attached): a transaction of this lake that follows within it (a build's finish after its
-   * start when nothing had to be built, an extract's next batch) reuses the attachment, and the
-   * two share one detach — one checkpoint, 10–60 ms, instead of two. Any other access to the
-   * file from this process releases it first (see `serialized`); other processes retry on the
-   * lock until it is released. A run's last record (`finishRun`) always settles detached: when
-   * an operation returns, the file is free.
+   * resolves once the transaction has committed (durable in the WAL) while the detach goes on in
+   * the background. `'held'` (a build's start only) also leaves the file attached for a moment
+   * (`LINGER_MILLIS`, up to `MAX_HOLD_MILLIS` since the file was attached): when the build finds
+   * nothing to build, its finish follows within it, reuses the attachment, and the two share one
+   * detach — one checkpoint, 10–60 ms, instead of two. Any other access to the file from this
+   * process releases it first (see `serialized`); other processes retry on the lock until it is
+   * released. An extract's records never hold the file: between two of them the process parses
+   * and writes bronze for as long as a batch takes, and a process stopped or busy there (SIGSTOP,
+   * a long synchronous stretch) would keep every other process's writes waiting on a lock no timer
+   * can release. A run's last record (`finishRun`) always settles detached: when an operation
+   * returns, the file is free.
    */
-  private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: 'committed' | 'detached'): Promise<T> {
+  private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: Settle): Promise<T> {
     const file = path.resolve(this.file);
     const key = fileQueueKey(file);
     let committed!: (out: T) => void;
@@ -355,7 +361,7 @@ export class MetricsDb {
       },
       this,
     );
-    return settle === 'committed' ? Promise.race([early, whole]) : whole;
+    return settle === 'detached' ? whole : Promise.race([early, whole]);
   }
 
   /**
@@ -376,7 +382,7 @@ export class MetricsDb {
     file: string,
     held: boolean,
     fn: (c: DuckDBConnection) => Promise<T>,
-    settle: 'committed' | 'detached',
+    settle: Settle,
     committed: (out: T) => void,
   ): Promise<T> {
     const { connection: c } = await this.connectHost();
@@ -400,10 +406,8 @@ export class MetricsDb {
       try {
         const out = await fn(c);
         await c.run('COMMIT');
-        if (settle === 'committed') {
-          committed(out);
-          hold = Date.now() - this.attachedAt < MAX_HOLD_MILLIS;
-        }
+        if (settle !== 'detached') committed(out);
+        hold = settle === 'held' && Date.now() - this.attachedAt < MAX_HOLD_MILLIS;
         return out;
       } catch (error) {
         await c.run('ROLLBACK').catch(() => undefined);
@@ -464,7 +468,8 @@ export class MetricsDb {
    * Records a build's start and reads what the build needs from the metrics db in the same
    * transaction (one open of the file instead of three): which bronze files are visible, and
    * when each dataset last extracted successfully (for the timeliness score). Resolves at the
-   * commit, like every record written while a run goes on.
+   * commit, like every record written while a run goes on, and leaves the file attached for a
+   * moment (`'held'`): a build that finds nothing to build writes its finish through it.
    */
   startBuild(runId: string, startedAt: Date): Promise<BuildInputs> {
     return this.inTransaction(async (c) => {
@@ -478,7 +483,7 @@ export class MetricsDb {
       }
       const scores = scoreMap(readerRows(await c.runAndReadAll(LAST_SCORES_SQL)));
       return { visibility, lastSuccess, lastScores: scores };
-    }, 'committed');
+    }, 'held');
   }
 
   /** Each model's latest quality score (`schema.name` → score). */

@@ -79,7 +79,7 @@ describe('metrics transactions', () => {
   });
 });
 
-describe('a file left attached between the transactions of a run', () => {
+describe("a file left attached by a build's start for its next record", () => {
   /** What another process finds when it opens the file read-write: `free` or `locked`. */
   async function otherProcessFinds(file: string, waitMillis?: number): Promise<string> {
     const child = spawnHelper('child-try-open.ts', waitMillis === undefined ? [file] : [file, '--wait', String(waitMillis)]);
@@ -93,7 +93,7 @@ describe('a file left attached between the transactions of a run', () => {
     const a = new MetricsDb(file, 10_000);
     registerCleanup(() => a.close());
     const runId = '20261207T120000000Z-abcdef';
-    await a.startRun(runId, 'build', new Date());
+    await a.startBuild(runId, new Date());
     // The start left the file attached for the run's next record; a job of anyone else in the
     // file's queue (another lake of the process, runHistory) finds it detached: another process
     // opening it now is not refused. (The release due after a moment queues behind this job.)
@@ -113,9 +113,26 @@ describe('a file left attached between the transactions of a run', () => {
     const file = path.join(tempDir(), 'metrics', 'runs.duckdb');
     const a = new MetricsDb(file, 10_000);
     registerCleanup(() => a.close());
-    await a.startRun('20261207T120000000Z-fedcba', 'extract', new Date());
+    await a.startBuild('20261207T120000000Z-fedcba', new Date());
     // The child retries on the lock for up to 20 s; the lake is idle (not closed) all along.
     expect(await otherProcessFinds(file, 20_000)).toBe('free');
+  });
+
+  it("is never left by an extract's records: a process stopped between two batches keeps no one waiting", async () => {
+    const file = path.join(tempDir(), 'metrics', 'runs.duckdb');
+    const child = spawnHelper('child-record-stop.ts', [file]);
+    registerCleanup(() => {
+      child.process.kill('SIGKILL');
+    });
+    // The child recorded its start and a source's result, its transactions are all done, and it
+    // stopped itself: no timer of its own can run now.
+    await child.waitFor((l) => l === 'stopped');
+    expect(await otherProcessFinds(file)).toBe('free');
+    child.process.kill('SIGCONT');
+    const { code, stderr } = await child.exited;
+    expect(code, stderr).toBe(0);
+    expect(child.lines).toContain('finished');
+    expect(await rows(file, `SELECT source, status, rows FROM source_results`)).toEqual([{ source: 's', status: 'success', rows: 1 }]);
   });
 });
 
