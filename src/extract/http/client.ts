@@ -366,6 +366,9 @@ export class HttpClient {
       since = performance.now();
     };
     let response;
+    // Whether the request was written out: one aborted before (the source stopping while got set
+    // it up or waited for a socket) never reached the server and is not counted after all.
+    let flushed = false;
     let notTaken: { status: number; contentType: string } | undefined;
     let tooLarge: { status: number; what: string } | undefined;
     try {
@@ -383,7 +386,11 @@ export class HttpClient {
       // (Redirect hops are drained by got before it reads a body: only the last answer counts.)
       const max = this.limits.maxResponseBytes;
       let answered = 0;
-      request.on('request', (sent: http.ClientRequest) => sent.once('response', (res: http.IncomingMessage) => (answered = res.statusCode ?? 0)));
+      request.on('request', (sent: http.ClientRequest) => {
+        // 'finish': the request is written to the socket (a GET has no body to wait for).
+        sent.once('finish', () => (flushed = true));
+        sent.once('response', (res: http.IncomingMessage) => (answered = res.statusCode ?? 0));
+      });
       request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
         if (tooLarge) return;
         if (progress.total !== undefined && progress.total > max) tooLarge = { status: answered, what: `(Content-Length ${progress.total})` };
@@ -422,12 +429,17 @@ export class HttpClient {
         breakerAt.success();
         throw new HttpTooLargeError({ method, url: href, attempts: attempt, host: at.host, limit: this.limits.maxResponseBytes, ...tooLarge });
       }
-      at.latencyMs += performance.now() - since;
-      at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
       if (signal?.aborted) {
         breakerAt.neutral();
+        if (!flushed && at === stats) this.uncount(stats, retry);
+        else {
+          at.latencyMs += performance.now() - since;
+          at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
+        }
         throw signal.reason;
       }
+      at.latencyMs += performance.now() - since;
+      at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
       if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
       throw this.networkError(error, method, href, attempt, at.host);
     }
@@ -498,6 +510,16 @@ export class HttpClient {
     }
     breakerAt.success();
     return { url: finalUrl, status, headers: response.headers, body: body as T, bytes: raw.length, attempts: attempt };
+  }
+
+  /** Takes back the count of a request that was never sent (see `send`). */
+  private uncount(stats: HttpHostStats, retry: boolean): void {
+    stats.requests -= 1;
+    if (this.options.counters) this.options.counters.requests -= 1;
+    if (retry) {
+      stats.retries -= 1;
+      if (this.options.counters) this.options.counters.retries -= 1;
+    }
   }
 
   /** `host`: the one the request (or the redirect hop) failed on. */

@@ -158,6 +158,29 @@ describe('HttpClient retries', () => {
     expect(counters).toEqual({ requests: 2, retries: 1 });
   });
 
+  it('does not count a retry stopped after it was counted but before it was written out: retries = requests the server saw − 1', async () => {
+    const server = await serve({ '/flaky': faults.sequence(faults.status(503), faults.json(ok)) });
+    const controller = new AbortController();
+    // The source stops at the very moment the retry is counted (the token taken, got not yet
+    // called): as a source ending at a dead page stops the pages it sent ahead.
+    let retries = 0;
+    const counters = {
+      requests: 0,
+      get retries() {
+        return retries;
+      },
+      set retries(n: number) {
+        retries = n;
+        if (n === 1) controller.abort(new Error('source stopped'));
+      },
+    };
+    const c = client({}, { counters });
+    await expect(c.request(`${server.url}/flaky`, { signal: controller.signal })).rejects.toThrow('source stopped');
+    expect(server.hits('/flaky')).toBe(1);
+    expect(c.stats()[0]).toMatchObject({ requests: 1, retries: 0, statuses: { 503: 1 } });
+    expect({ requests: counters.requests, retries: counters.retries }).toEqual({ requests: 1, retries: 0 });
+  });
+
   it('a request aborted while it waits to retry a failing host does not let the one behind it retry beside the one retrying', async () => {
     const hits = new Map<string, number>();
     const retriesOut: { id: string; start: number; end: number }[] = [];
