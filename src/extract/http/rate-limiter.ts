@@ -31,6 +31,8 @@ class TokenBucket {
   private started = false;
   /** Waiters take turns (FIFO); each takes a real token when it wakes, so a stalled event loop cannot release a burst. */
   private line: Promise<unknown> = Promise.resolve();
+  /** Turns taken in the line and not yet over. */
+  private waiting = 0;
 
   lease(limit: RateLimit): number {
     const id = this.nextLease++;
@@ -63,8 +65,20 @@ class TokenBucket {
   }
 
   take(signal?: AbortSignal): Promise<number> {
+    // Nobody waiting and a token in the bucket (a source under its rate): taken now, without a
+    // turn in the line and its abort listener (three promises and a listener a request).
+    if (this.waiting === 0) {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      this.refill();
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return Promise.resolve(0);
+      }
+    }
+    this.waiting += 1;
     const turn = this.line.then(() => this.takeNow(signal));
-    this.line = turn.catch(() => undefined);
+    const done = (): void => void (this.waiting -= 1);
+    this.line = turn.then(done, done);
     // An abort ends the wait at once, not when its turn comes behind other sources' waits (a
     // closing source waits for its requests to settle); the turn then takes no token.
     return abortable(turn, signal);
