@@ -33,7 +33,7 @@ import type { HttpResponse } from './http/client.js';
 import type { AuthStrategy } from './http/oauth.js';
 import { createHttpContext } from './http/http-context.js';
 import { CircuitOpenError, HttpContentTypeError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from './http/http-errors.js';
-import { defineSource, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
+import { defineSource, lazyCursor, type ExtractContext, type PartitionBy, type Source, type SourceRecord } from './source.js';
 
 /** The page being read, as `extract` and `follow` functions see it. */
 export interface HtmlPage {
@@ -432,7 +432,7 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
     try {
       const concurrency = ctx.limits.inFlight;
       for (;;) {
-        while (inFlight.size < concurrency && frontier.queue.length > 0 && frontier.pages + inFlight.size < o.maxPages) {
+        while (inFlight.size < concurrency && frontier.queued > 0 && frontier.pages + inFlight.size < o.maxPages) {
           const entry = frontier.start();
           inFlight.set(entry.url, fetchPage(entry));
         }
@@ -444,15 +444,15 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
         ctx.stats.pages += 1;
         const records = await readPage(fetched);
         // Declared before the yield: the lake commits these records and this frontier together.
-        ctx.checkpoint(frontier.snapshot());
+        ctx.checkpoint(frontier.checkpoint());
         if (records.length > 0) yield records;
       }
       if (truncated.length > 0) {
         const which = truncated.length === 1 ? `page ${truncated[0]} looks` : `${truncated.length} pages look`;
         ctx.warn(`${ctx.source}/${ctx.dataset}: ${which} truncated (no closing </html>): records after the cut are missing${truncated.length > 1 ? ` (first: ${truncated[0]})` : ''}`);
       }
-      if (frontier.queue.length > 0) {
-        ctx.warn(`${ctx.source}/${ctx.dataset}: stopped at maxPages (${o.maxPages}); ${frontier.queue.length} links found were not crawled`);
+      if (frontier.queued > 0) {
+        ctx.warn(`${ctx.source}/${ctx.dataset}: stopped at maxPages (${o.maxPages}); ${frontier.queued} links found were not crawled`);
       }
       ctx.checkpoint({ v: 1, finished: true, pages: frontier.pages, finishedAt: new Date().toISOString() });
     } finally {
@@ -464,15 +464,46 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
   return source;
 }
 
+/**
+ * A point of the crawl a checkpoint stands for: the lengths of the frontier's lists then (they only
+ * grow) and the pages in flight, so that declaring one after every page costs no copy of the lists.
+ */
+interface FrontierMark {
+  /** Which checkpoint this is (0, 1…): what a queued entry a redirect took later is compared with. */
+  seq: number;
+  visited: number;
+  origins: number;
+  /** `entries` queued so far, and the first not started. */
+  entries: number;
+  head: number;
+  active: QueueEntry[];
+  pages: number;
+}
+
 /** Visited pages, the queue, the pages in flight, and which links may join the queue. */
 class Frontier {
   /** The pages committed, by `crawlKey`. */
   private readonly visited: Set<string>;
-  queue: QueueEntry[];
+  /** `visited` in the order it grew (the cursor's order): a checkpoint keeps its length. */
+  private readonly visitedOrder: string[] = [];
+  /**
+   * Every link ever queued, in crawl order: the queue is those from `head` on, less those a
+   * redirect landed on (`taken`). Never shortened, so a checkpoint's positions stay meaningful.
+   */
+  private readonly entries: QueueEntry[];
+  private head = 0;
+  /** Index in `entries` → the number of checkpoints made before a redirect took it off the queue. */
+  private readonly taken = new Map<number, number>();
+  /** Links queued and not started. */
+  queued: number;
   pages: number;
   private readonly startUrls: string[];
   private readonly origins: Set<string>;
+  /** `origins` in the order they were allowed. */
+  private readonly originOrder: string[];
   private readonly active = new Map<string, QueueEntry>();
+  /** Checkpoints made so far. */
+  private marks = 0;
   /** Every page visited, queued or in flight, by `crawlKey`. */
   private readonly seen: Set<string>;
   /** The saved frontier's URLs (all, and those visited) by `legacyKey`: see there. */
@@ -495,22 +526,31 @@ class Frontier {
     else if (saved !== undefined && !state.success && !isFinished(saved)) ctx.warn(`${ctx.source}/${ctx.dataset}: the saved crawl state is not readable; starting a new crawl`);
     if (resumable) {
       const s = state.data;
-      this.visited = new Set(s.visited.map(crawlKey));
-      this.queue = s.queue.filter((e) => !this.visited.has(crawlKey(e.url)));
+      this.visited = new Set();
+      for (const url of s.visited) this.addVisited(crawlKey(url));
+      this.entries = s.queue.filter((e) => !this.visited.has(crawlKey(e.url)));
       this.pages = s.pages;
       this.origins = new Set(s.origins);
       for (const url of s.visited) this.savedVisitedKeys.add(legacyKey(url));
-      for (const url of [...s.visited, ...this.queue.map((e) => e.url)]) this.savedKeys.add(legacyKey(url));
-      ctx.logger.info(`resuming the crawl: ${s.visited.length} pages done, ${this.queue.length} queued`);
+      for (const url of [...s.visited, ...this.entries.map((e) => e.url)]) this.savedKeys.add(legacyKey(url));
+      ctx.logger.info(`resuming the crawl: ${s.visited.length} pages done, ${this.entries.length} queued`);
     } else {
       this.visited = new Set();
       // `/c/x/` and `/c/x` both listed are one page: fetched once.
       const keys = new Set<string>();
-      this.queue = startUrls.filter((url) => !keys.has(crawlKey(url)) && keys.add(crawlKey(url))).map((url) => ({ url }));
+      this.entries = startUrls.filter((url) => !keys.has(crawlKey(url)) && keys.add(crawlKey(url))).map((url) => ({ url }));
       this.pages = 0;
       this.origins = new Set(startUrls.map((u) => new URL(u).origin));
     }
-    this.seen = new Set([...this.visited, ...this.queue.map((e) => crawlKey(e.url))]);
+    this.queued = this.entries.length;
+    this.originOrder = [...this.origins];
+    this.seen = new Set([...this.visited, ...this.entries.map((e) => crawlKey(e.url))]);
+  }
+
+  private addVisited(key: string): void {
+    if (this.visited.has(key)) return;
+    this.visited.add(key);
+    this.visitedOrder.push(key);
   }
 
   /** Whether the page was committed (or brought by a redirect) in this crawl. */
@@ -520,7 +560,7 @@ class Frontier {
 
   /** The page is read in this crawl (its records and quarantine entries go with the next commit). */
   visit(url: string): void {
-    this.visited.add(crawlKey(url));
+    this.addVisited(crawlKey(url));
   }
 
   allows(url: string): boolean {
@@ -539,7 +579,10 @@ class Frontier {
   }
 
   allowOrigin(url: string): void {
-    this.origins.add(new URL(url).origin);
+    const origin = new URL(url).origin;
+    if (this.origins.has(origin)) return;
+    this.origins.add(origin);
+    this.originOrder.push(origin);
   }
 
   /** Queues a link found on page `from`, unless it is off-site, not http(s), or already known. */
@@ -547,12 +590,16 @@ class Frontier {
     const url = normalizeCrawlUrl(href, base);
     if (url === undefined || this.seen.has(crawlKey(url)) || (this.savedKeys.size > 0 && this.savedKeys.has(legacyKey(url))) || !this.allows(url)) return;
     this.seen.add(crawlKey(url));
-    this.queue.push({ url, from });
+    this.entries.push({ url, from });
+    this.queued += 1;
   }
 
   /** Takes the next queued page and counts it in flight. */
   start(): QueueEntry {
-    const entry = this.queue.shift()!;
+    while (this.taken.has(this.head)) this.head += 1;
+    const entry = this.entries[this.head]!;
+    this.head += 1;
+    this.queued -= 1;
     this.active.set(entry.url, entry);
     return entry;
   }
@@ -565,22 +612,50 @@ class Frontier {
   /** A redirect landed on `url`: it counts as visited, and is not fetched again from the queue. */
   arrived(url: string): void {
     const key = crawlKey(url);
-    this.visited.add(key);
+    this.addVisited(key);
     this.seen.add(key);
-    const at = this.queue.findIndex((e) => crawlKey(e.url) === key);
-    if (at >= 0) this.queue.splice(at, 1);
+    for (let i = this.head; i < this.entries.length; i += 1) {
+      if (this.taken.has(i) || crawlKey(this.entries[i]!.url) !== key) continue;
+      this.taken.set(i, this.marks);
+      this.queued -= 1;
+      break;
+    }
   }
 
-  /** The state to resume from: pages in flight go back to the front of the queue. */
-  snapshot(): CrawlState {
+  /**
+   * The state to resume from, as it is now, written out only when the lake saves it: after every
+   * page this costs the pages in flight, not the whole frontier (see lazyCursor).
+   */
+  checkpoint(): object {
+    const mark: FrontierMark = {
+      seq: this.marks,
+      visited: this.visitedOrder.length,
+      origins: this.originOrder.length,
+      entries: this.entries.length,
+      head: this.head,
+      active: [...this.active.values()],
+      pages: this.pages,
+    };
+    this.marks += 1;
+    return lazyCursor(() => this.stateAt(mark));
+  }
+
+  /** The state at `mark`: pages in flight go back to the front of the queue. */
+  private stateAt(mark: FrontierMark): CrawlState {
     const hide = (url: string): string => this.secrets.hide(url);
+    const queue: QueueEntry[] = [...mark.active];
+    for (let i = mark.head; i < mark.entries; i += 1) {
+      const takenAt = this.taken.get(i);
+      // Taken off by a redirect after this checkpoint: still queued at it.
+      if (takenAt === undefined || takenAt > mark.seq) queue.push(this.entries[i]!);
+    }
     return {
       v: 1,
       start: this.startUrls.map(hide),
-      origins: [...this.origins],
-      visited: [...this.visited].map(hide),
-      queue: [...this.active.values(), ...this.queue].map((e) => ({ url: hide(e.url), ...(e.from === undefined ? {} : { from: hide(e.from) }) })),
-      pages: this.pages,
+      origins: this.originOrder.slice(0, mark.origins),
+      visited: this.visitedOrder.slice(0, mark.visited).map(hide),
+      queue: queue.map((e) => ({ url: hide(e.url), ...(e.from === undefined ? {} : { from: hide(e.from) }) })),
+      pages: mark.pages,
     };
   }
 }

@@ -12,7 +12,7 @@ import { BronzeWriter, type RunSequence } from '../bronze/writer.js';
 import type { SourceResult } from '../results.js';
 import { QuarantineWriter } from './quarantine.js';
 import { scrubSecretValues } from '../redact.js';
-import { locatorOf, type AnySource, type ExtractContext, type HttpHostStats, type SourceRecord } from './source.js';
+import { cursorValue, locatorOf, type AnySource, type ExtractContext, type HttpHostStats, type SourceRecord } from './source.js';
 import { cursorFileName, cursorKeyOf, type CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readRecordedSchema, schemaFile, type RecordedSchema } from '../transform/source-relation.js';
@@ -198,9 +198,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     writing = undefined;
     await previous;
     flushQuarantine();
-    const saving = cursor;
     // Not past records whose rejection is in no file: the next run reads them again.
     const withCursor = cursorDirty && !failedWrite && !quarantineFailed;
+    // Written out here, once a commit, rather than at every checkpoint (see lazyCursor).
+    const saving = withCursor ? cursorValue(cursor) : undefined;
     const rejected = rejectedSinceFlush;
     const sealed = await writer.seal();
     rejectedSinceFlush = 0;

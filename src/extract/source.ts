@@ -151,6 +151,27 @@ export function locatorOf(batch: unknown): RecordLocator | undefined {
   return typeof batch === 'object' && batch !== null ? locators.get(batch) : undefined;
 }
 
+const lazyCursors = new WeakMap<object, () => unknown>();
+
+/**
+ * A cursor declared by how to write it rather than written out: `checkpoint` keeps the token, and
+ * the lake calls `materialize` only when a commit saves it (a crawl's frontier declared after every
+ * page would otherwise be copied whole each time: O(pages × links)). `materialize` must return the
+ * state as it was when the token was made, however far the source has gone on since. Internal
+ * (htmlSource): a source of `defineSource` declares plain values.
+ */
+export function lazyCursor(materialize: () => unknown): object {
+  const token = {};
+  lazyCursors.set(token, materialize);
+  return token;
+}
+
+/** The value a declared cursor stands for: a `lazyCursor` token written out, anything else as is. */
+export function cursorValue(cursor: unknown): unknown {
+  const materialize = typeof cursor === 'object' && cursor !== null ? lazyCursors.get(cursor) : undefined;
+  return materialize ? materialize() : cursor;
+}
+
 export function isSource(value: unknown): value is AnySource {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SOURCE] === true;
 }

@@ -335,6 +335,110 @@ describe('htmlSource on a shop website', () => {
   });
 });
 
+describe('the frontier a commit saves', () => {
+  it('is the crawl as it was at the checkpoint of the commit\'s last page, not pages read since (a redirect\'s queued target, the page the site failed on)', async () => {
+    let down = true;
+    const hits: string[] = [];
+    const links: Record<string, string[]> = { '/': ['/a', '/r', '/b', '/c'], '/a': ['/d'], '/b': ['/e'] };
+    const server = http.createServer((req, res) => {
+      hits.push(req.url!);
+      if (req.url === '/r') {
+        res.writeHead(301, { location: '/c' });
+        return res.end();
+      }
+      if (req.url === '/e' && down) {
+        res.writeHead(503, { 'retry-after': '0' });
+        return res.end('manutenção');
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const anchors = (links[req.url!] ?? []).map((l) => `<a href="${l}">${l}</a>`).join('');
+      res.end(`<html><body><li class="product" data-sku="${req.url}">x</li>${anchors}</body></html>`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const source = htmlSource({
+      source: 'shop',
+      dataset: 'products',
+      startUrls: [`${base}/`],
+      follow: 'a',
+      extract: { items: 'li.product', fields: { sku: { attr: 'data-sku' } } },
+      schema: z.object({ sku: z.string() }),
+      limits: { ...FAST, inFlight: 1, retries: 1, flushRows: 2 },
+    });
+    const first = await lake.extract([source]);
+    expect(first.sources[0]).toMatchObject({ status: 'partial', rows: 5, error: expect.stringMatching(/\/e: HTTP 503/) });
+    const frontier = (cursor: { visited: string[]; queue: { url: string }[]; pages: number }) => ({
+      visited: cursor.visited.map((u) => u.replace(base, '')),
+      queue: cursor.queue.map((e) => e.url.replace(base, '')),
+      pages: cursor.pages,
+    });
+    // Pages are read /, /a, /r (landing on /c, queued: it leaves the queue then), /b, /d; /e fails.
+    const batches = await lake.metrics.select(`SELECT rows, cursor::VARCHAR AS cursor FROM source_batches WHERE run_id = '${first.runId}' ORDER BY batch_no`);
+    expect(batches.map((b) => ({ rows: Number(b.rows), ...frontier(JSON.parse(String(b.cursor))) }))).toEqual([
+      { rows: 2, visited: ['/', '/a'], queue: ['/r', '/b', '/c', '/d'], pages: 2 },
+      { rows: 2, visited: ['/', '/a', '/r', '/c', '/b'], queue: ['/d', '/e'], pages: 4 },
+      // The last batch, committed after /e failed: its frontier is /d's, with /e still to read.
+      { rows: 1, visited: ['/', '/a', '/r', '/c', '/b', '/d'], queue: ['/e'], pages: 5 },
+    ]);
+    expect(frontier(savedCursor(lake))).toEqual(frontier(JSON.parse(String(batches[2]!.cursor))));
+
+    down = false;
+    hits.length = 0;
+    const second = await lake.extract([source]);
+    expect(second.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(hits).toEqual(['/e']);
+    const rows = await lake.query(`select sku from ${bronze(lake)} order by sku`);
+    expect(rows.map((r) => r.sku)).toEqual(['/', '/a', '/b', '/c', '/d', '/e']);
+  });
+
+  it('a page\'s checkpoint the lake drops (the run stopped on its records) leaves the one before: with the redirect\'s target still queued', async () => {
+    const links: Record<string, string[]> = { '/': ['/a', '/r', '/b', '/c'], '/a': ['/d'] };
+    const server = http.createServer((req, res) => {
+      if (req.url === '/r') {
+        res.writeHead(301, { location: '/c' });
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const anchors = (links[req.url!] ?? []).map((l) => `<a href="${l}">${l}</a>`).join('');
+      res.end(`<html><body><li class="product" data-sku="${req.url}">x</li>${anchors}</body></html>`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const lake = await tempLake();
+    const stop = new AbortController();
+    const source = (stopAt?: string) =>
+      htmlSource({
+        source: 'shop',
+        dataset: 'products',
+        startUrls: [`${base}/`],
+        follow: 'a',
+        extract: ($, page) => {
+          // The run is stopped while /r (landing on /c, which was queued) is read: its records and its checkpoint are dropped.
+          if (page.url === stopAt) stop.abort(new Error('stopped'));
+          return $('li.product').toArray().map((el) => ({ sku: $(el).attr('data-sku') }));
+        },
+        schema: z.object({ sku: z.string() }),
+        limits: { ...FAST, inFlight: 1 },
+      });
+    const first = await lake.extract([source(`${base}/c`)], { signal: stop.signal });
+    expect(first.sources[0]).toMatchObject({ rows: 2, error: expect.stringMatching(/stopped/) });
+    const cursor = savedCursor(lake) as { visited: string[]; queue: { url: string }[]; pages: number };
+    expect({ visited: cursor.visited, queue: cursor.queue.map((e) => e.url), pages: cursor.pages }).toEqual({
+      visited: [`${base}/`, `${base}/a`],
+      queue: [`${base}/r`, `${base}/b`, `${base}/c`, `${base}/d`],
+      pages: 2,
+    });
+
+    const second = await lake.extract([source()]);
+    expect(second.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+    const rows = await lake.query(`select sku from ${bronze(lake)} order by sku`);
+    expect(rows.map((r) => r.sku)).toEqual(['/', '/a', '/b', '/c', '/d']);
+  });
+});
+
 describe('a killed crawl resumes where its last commit left it', () => {
   /**
    * The child crawls with `flushRows: 1` (each page with products is its own commit) until the
