@@ -494,6 +494,14 @@ class Frontier {
   private head = 0;
   /** Index in `entries` → the number of checkpoints made before a redirect took it off the queue. */
   private readonly taken = new Map<number, number>();
+  /**
+   * `crawlKey` → index in `entries` of the link queued under it: a redirect finds the queued page it
+   * landed on without scanning the queue (a scan per redirect is O(pages × queue) when, as on many
+   * shops, every product link redirects to its canonical URL).
+   */
+  private readonly queuedAt = new Map<string, number>();
+  /** A queue saved by a version before `crawlKey` may hold one page twice (`/c/x/`, `/c/x`): then redirects scan it. */
+  private readonly scanQueue: boolean;
   /** Links queued and not started. */
   queued: number;
   pages: number;
@@ -543,6 +551,11 @@ class Frontier {
       this.origins = new Set(startUrls.map((u) => new URL(u).origin));
     }
     this.queued = this.entries.length;
+    this.entries.forEach((e, i) => {
+      const key = crawlKey(e.url);
+      if (!this.queuedAt.has(key)) this.queuedAt.set(key, i);
+    });
+    this.scanQueue = this.queuedAt.size < this.entries.length;
     this.originOrder = [...this.origins];
     this.seen = new Set([...this.visited, ...this.entries.map((e) => crawlKey(e.url))]);
   }
@@ -590,6 +603,7 @@ class Frontier {
     const url = normalizeCrawlUrl(href, base);
     if (url === undefined || this.seen.has(crawlKey(url)) || (this.savedKeys.size > 0 && this.savedKeys.has(legacyKey(url))) || !this.allows(url)) return;
     this.seen.add(crawlKey(url));
+    this.queuedAt.set(crawlKey(url), this.entries.length);
     this.entries.push({ url, from });
     this.queued += 1;
   }
@@ -598,6 +612,8 @@ class Frontier {
   start(): QueueEntry {
     while (this.taken.has(this.head)) this.head += 1;
     const entry = this.entries[this.head]!;
+    const key = crawlKey(entry.url);
+    if (this.queuedAt.get(key) === this.head) this.queuedAt.delete(key);
     this.head += 1;
     this.queued -= 1;
     this.active.set(entry.url, entry);
@@ -614,12 +630,14 @@ class Frontier {
     const key = crawlKey(url);
     this.addVisited(key);
     this.seen.add(key);
-    for (let i = this.head; i < this.entries.length; i += 1) {
-      if (this.taken.has(i) || crawlKey(this.entries[i]!.url) !== key) continue;
-      this.taken.set(i, this.marks);
-      this.queued -= 1;
-      break;
+    let at = this.queuedAt.get(key);
+    if (at === undefined && this.scanQueue) {
+      for (let i = this.head; i < this.entries.length && at === undefined; i += 1) if (!this.taken.has(i) && crawlKey(this.entries[i]!.url) === key) at = i;
     }
+    if (at === undefined) return;
+    this.queuedAt.delete(key);
+    this.taken.set(at, this.marks);
+    this.queued -= 1;
   }
 
   /**
