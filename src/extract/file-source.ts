@@ -396,7 +396,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
    * and one it lost failed the read. Without a schema, the columns are the union over the files,
    * a column typed differently in two files read as text in all (`inferredTypes`, per run).
    */
-  const inferredTypes = new Map<string, { types: Record<string, string>; commaNumbers: Set<string> }>();
+  const inferredTypes = new Map<string, { types: Record<string, string>; commaNumbers: Set<string>; names: Map<string, string[]> }>();
   /** Each file to read: as DuckDB reads it (`read`, its glob characters literal) and as errors name it. */
   const filesToRead = async (ctx: ExtractContext): Promise<{ read: string; shown: string }[]> => {
     if (o.path) return [{ read: filesOf(where, o), shown: shownFiles(o) }];
@@ -405,11 +405,21 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     return files.map((f) => ({ read: literalGlob(f), shown: f }));
   };
 
-  /** `types` for the columns `files` has: DuckDB refuses a type for a column the file lacks (an optional field, a column of other files). */
+  /**
+   * `types` for the columns a file has (`names`, as DuckDB names them): DuckDB refuses a type for
+   * a column the file lacks (an optional field, a column of other files), or, storing rejects,
+   * ignores it or gives it to another column.
+   */
+  const typesOf = (types: Record<string, string> | undefined, names: Iterable<string>): Record<string, string> | undefined => {
+    if (!types || Object.keys(types).length === 0) return types;
+    const has = new Set(names);
+    return Object.fromEntries(Object.entries(types).filter(([name]) => has.has(name)));
+  };
+
+  /** `types` for the columns `files` has, read from the file (one statement). */
   const typesIn = async (c: DuckDBConnection, files: string, types: Record<string, string> | undefined): Promise<Record<string, string> | undefined> => {
     if (!types || Object.keys(types).length === 0) return types;
-    const names = new Set((await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_names`, schemaNames)} LIMIT 0`)).deduplicatedColumnNames());
-    return Object.fromEntries(Object.entries(types).filter(([name]) => names.has(name)));
+    return typesOf(types, (await c.runAndReadAll(`${csvReadSql(files, csv, undefined, `${rejectsName}_names`, schemaNames)} LIMIT 0`)).deduplicatedColumnNames());
   };
 
   async function* extract(ctx: ExtractContext): AsyncGenerator<Record<string, unknown>[]> {
@@ -430,7 +440,8 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     for (const file of await filesToRead(ctx)) {
       const copy = windows1252 ? await utf8Copy(ctx, file.shown) : undefined;
       try {
-        yield* readFile(ctx, c, copy ? { read: literalGlob(copy), shown: file.shown, text: copy } : { ...file, text: file.shown }, types, commaNumbers);
+        const expected = inferred?.names.get(file.shown);
+        yield* readFile(ctx, c, copy ? { read: literalGlob(copy), shown: file.shown, text: copy } : { ...file, text: file.shown }, types, commaNumbers, expected);
       } catch (error) {
         throw encodingError(error, file.shown);
       } finally {
@@ -446,20 +457,31 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     { read: files, shown, text }: { read: string; shown: string; text: string },
     types: Record<string, string> | undefined,
     commaNumbers: Set<string>,
+    expected: string[] | undefined,
   ): AsyncGenerator<Record<string, unknown>[]> {
-    const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
-    const fileTypes = await typesIn(c, files, types);
     // DuckDB's reader gives NULL, not a cast error, for text a TIMESTAMPTZ column cannot parse
     // (`25/12/2024 14:30`): such columns are read as text and cast here, the text kept beside
     // them, so a value that is no instant reaches the schema (and the quarantine) as written.
-    const instants = Object.keys(fileTypes ?? {}).filter((k) => fileTypes![k] === 'TIMESTAMP WITH TIME ZONE');
-    const readTypes = instants.length > 0 ? { ...fileTypes, ...Object.fromEntries(instants.map((k) => [k, 'VARCHAR'])) } : fileTypes;
-    const read = csvReadSql(files, csv, readTypes, rejects, schemaNames);
-    const result = await c.stream(
-      instants.length === 0
-        ? read
-        : `SELECT * REPLACE (${instants.map((k) => `TRY_CAST(${quoteIdent(k)} AS TIMESTAMPTZ) AS ${quoteIdent(k)}`).join(', ')}), ${instants.map((k, i) => `${quoteIdent(k)} AS duckhouse_text_${i}`).join(', ')} FROM (${read})`,
-    );
+    const start = async (fileTypes: Record<string, string> | undefined) => {
+      const rejects = `${rejectsName}_${Math.random().toString(36).slice(2, 8)}`;
+      const instants = Object.keys(fileTypes ?? {}).filter((k) => fileTypes![k] === 'TIMESTAMP WITH TIME ZONE');
+      const readTypes = instants.length > 0 ? { ...fileTypes, ...Object.fromEntries(instants.map((k) => [k, 'VARCHAR'])) } : fileTypes;
+      const read = csvReadSql(files, csv, readTypes, rejects, schemaNames);
+      const result = await c.stream(
+        instants.length === 0
+          ? read
+          : `SELECT * REPLACE (${instants.map((k) => `TRY_CAST(${quoteIdent(k)} AS TIMESTAMPTZ) AS ${quoteIdent(k)}`).join(', ')}), ${instants.map((k, i) => `${quoteIdent(k)} AS duckhouse_text_${i}`).join(', ')} FROM (${read})`,
+      );
+      return { fileTypes, rejects, instants, result, names: result.deduplicatedColumnNames().slice(0, result.columnCount - instants.length) };
+    };
+    // The read starts typed for the columns the file is expected to have (those the inference
+    // read, or every typed field), not after a statement reading its names: DuckDB names a file's
+    // columns alike whatever their types. Typed otherwise than its columns (a file without an
+    // optional field, or changed since the inference), it starts again typed for those it read.
+    let started = await start(typesOf(types, expected ?? Object.keys(types ?? {}))).catch(async () => start(await typesIn(c, files, types)));
+    const actual = typesOf(types, started.names);
+    if (!sameTypes(actual, started.fileTypes)) started = await start(actual);
+    const { fileTypes, rejects, instants, result, names } = started;
     // The line of each row, counted only once a record of the file is rejected by the schema.
     let rowLines: Promise<number[] | undefined> | undefined;
     const lineOf = async (row: number): Promise<{ file: string; line?: number }> => {
@@ -468,7 +490,6 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       return line === undefined ? { file: shown } : { file: shown, line };
     };
     let rowsBefore = 0;
-    const names = result.deduplicatedColumnNames().slice(0, result.columnCount - instants.length);
     const converters = result.columnTypes().map((t, i) => csvConverter(t.typeId, dateFields.has(names[i]!)));
     for (;;) {
       const chunk = await result.fetchChunk();
@@ -545,6 +566,8 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const headers = new Map<string, string>();
     /** Each file's columns, and whether it has a data row: only those that do vote on the types. */
     const files: InferredFile[] = [];
+    /** Each file's columns as the inference read them: the extraction's first guess of the file's columns. */
+    const names = new Map<string, string[]>();
     for (const file of await filesToRead(ctx)) {
       const { shown } = file;
       if (fs.statSync(shown).size === 0) {
@@ -553,7 +576,9 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       }
       const copy = windows1252 ? await utf8Copy(ctx, shown) : undefined;
       try {
-        files.push(await inferFile(ctx, c, copy ? literalGlob(copy) : file.read, shown, headers));
+        const inferredFile = await inferFile(ctx, c, copy ? literalGlob(copy) : file.read, shown, headers);
+        files.push(inferredFile);
+        names.set(shown, inferredFile.columns.map((col) => col.name));
       } catch (error) {
         throw encodingError(error, shown);
       } finally {
@@ -592,6 +617,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     inferredTypes.set(ctx.runId, {
       types: Object.fromEntries([...columns].map(([name, c]) => [name, asText.has(name) || commaNumbers.has(name) ? 'VARCHAR' : c.type])),
       commaNumbers,
+      names,
     });
     return {
       schema: z.object(shape),
@@ -637,6 +663,12 @@ async function utf8Copy(ctx: ExtractContext, file: string): Promise<string> {
 /** `{ from, to }` when the file DuckDB read (`text`) is a copy of `shown`, for the quarantine to name the user's file. */
 function copyOf(text: string, shown: string): { from: string; to: string } | undefined {
   return text === shown ? undefined : { from: text, to: shown };
+}
+
+/** Whether two `types` options are the same (undefined and `{}` alike: no type given). */
+function sameTypes(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const x = Object.entries(a ?? {});
+  return x.length === Object.keys(b ?? {}).length && x.every(([k, v]) => b?.[k] === v);
 }
 
 /** DuckDB's "File is not latin-1 encoded" names no file, nor the way out (a Windows-1252 export: “ ” – €). */

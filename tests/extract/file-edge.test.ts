@@ -765,6 +765,57 @@ describe('csvSource: a glob of 300 small exports', () => {
   });
 });
 
+describe('csvSource: a glob whose files have different columns, read without a statement for their names', () => {
+  it('a file lacking schema fields (an instant among them) is read with the types of the fields it has, its rejected rows with their lines', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.csv'), 'id,paid_at,qty\n1,2024-01-10 10:00:00,5\n2,,x\n');
+    fs.writeFileSync(path.join(dir, 'b.csv'), 'id,qty\n3,7\n4,y\n');
+    fs.writeFileSync(path.join(dir, 'c.csv'), 'id,paid_at\n5,2024-01-11T10:00:00Z\n6,25/12/2024\n');
+    fs.writeFileSync(path.join(dir, 'd.csv'), 'id\n7\n');
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number().int(), paid_at: z.iso.datetime({ offset: true }).nullable().optional(), qty: z.number().int().nullable().optional() });
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'orders', glob: path.join(dir, '*.csv'), schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 4, rejected: 3 });
+    // Read in the lake's zone (São Paulo): a naive timestamp as 10:00 there, an instant as itself.
+    const rows = await lake.query(`SELECT id, CAST(paid_at AS VARCHAR) AS paid_at, qty FROM ${bronze(lake, 'shop', 'orders')} ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, paid_at: '2024-01-10 10:00:00-03', qty: 5 },
+      { id: 3, paid_at: null, qty: 7 },
+      { id: 5, paid_at: '2024-01-11 07:00:00-03', qty: null },
+      { id: 7, paid_at: null, qty: null },
+    ]);
+    const q = quarantined(lake.paths.root, 'shop', 'orders', result.runId);
+    expect(q.map((e) => [path.basename(String(e.file)), e.line]).sort()).toEqual([
+      ['a.csv', 3],
+      ['b.csv', 3],
+      ['c.csv', 3],
+    ]);
+  });
+
+  it('without a schema, a file changed since the inference is read with the inferred types of the columns it has now', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.csv'), 'id,code\n1,01310\n');
+    fs.writeFileSync(path.join(dir, 'b.csv'), 'id,total\n2,1.5\n');
+    const lake = await tempLake();
+    const source = csvSource({ source: 'shop', dataset: 'orders', glob: path.join(dir, '*.csv') });
+    // b.csv is rewritten between the inference and the extraction (an export landing mid-run): it gained a.csv's text column.
+    const changing = {
+      ...source,
+      async resolve(ctx: Parameters<NonNullable<typeof source.resolve>>[0]) {
+        const resolved = await source.resolve!(ctx);
+        fs.writeFileSync(path.join(dir, 'b.csv'), 'id,total,code\n2,1.5,7\n');
+        return resolved;
+      },
+    };
+    const result = await lake.extract(changing);
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    expect(await lake.query(`SELECT id, total, code FROM ${bronze(lake, 'shop', 'orders')} ORDER BY id`)).toEqual([
+      { id: 1, total: null, code: '01310' },
+      { id: 2, total: 1.5, code: '7' },
+    ]);
+  });
+});
+
 describe('csvSource with header: false and a schema', () => {
   it('names the columns by the schema (in order) instead of quarantining every row as "received undefined"', async () => {
     const dir = tempDir();
