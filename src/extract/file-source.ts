@@ -521,7 +521,8 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   async function inferFile(ctx: ExtractContext, c: DuckDBConnection, read: string, shown: string, headers: Map<string, string>): Promise<InferredFile> {
     // Every row votes (DuckDB samples 20,480 by default): a late `02000` or `SEM-REF` would
     // otherwise lose its zero or be quarantined as a bad integer.
-    const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 0`);
+    // Its first row, if any, tells the file has one (a row read typed is one read as text too).
+    const probe = await c.runAndReadAll(`${csvReadSql(read, csv, undefined, `${rejectsName}_probe`, ['sample_size = -1'])} LIMIT 1`);
     const probeTypes = probe.columnTypes();
     const names = probe.deduplicatedColumnNames();
     for (const header of await csvHeaderNames(where, shown, c, read, csv, names)) if (!headers.has(header)) headers.set(header, shown);
@@ -542,7 +543,10 @@ export function csvSource(options: CsvSourceOptions): AnySource {
         `column "${name}" of ${shown}: every value is an integer or looks like a thousands-grouped one (1.500), read as a decimal point (1.5): if the file writes 1.500 for 1500, pass csv: { decimal: ',' }`,
       );
     }
-    const hasRows = (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
+    // Without a typed row, the text read tells (a row of values no type reads still has a say).
+    const hasRows =
+      probe.currentRowCount > 0 ||
+      (await c.runAndReadAll(`SELECT 1 FROM (${csvReadSql(read, csv, undefined, `${rejectsName}_rows`, ['all_varchar = true'])}) LIMIT 1`)).currentRowCount > 0;
     return {
       hasRows,
       columns: names.map((name, i) => {
