@@ -437,10 +437,13 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     inferredTypes.delete(ctx.runId);
     const types = given ? schemaTypes : inferred?.types;
     const commaNumbers = given ? schemaCommaNumbers : (inferred?.commaNumbers ?? new Set<string>());
+    // The columns each file is expected to have: those the inference read in it, else those of
+    // the file before (a glob's exports mostly share a header), else every typed field.
+    const expected: { names?: string[] } = {};
     for (const file of await filesToRead(ctx)) {
       const copy = windows1252 ? await utf8Copy(ctx, file.shown) : undefined;
       try {
-        const expected = inferred?.names.get(file.shown);
+        expected.names = inferred?.names.get(file.shown) ?? expected.names;
         yield* readFile(ctx, c, copy ? { read: literalGlob(copy), shown: file.shown, text: copy } : { ...file, text: file.shown }, types, commaNumbers, expected);
       } catch (error) {
         throw encodingError(error, file.shown);
@@ -457,7 +460,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     { read: files, shown, text }: { read: string; shown: string; text: string },
     types: Record<string, string> | undefined,
     commaNumbers: Set<string>,
-    expected: string[] | undefined,
+    expected: { names?: string[] },
   ): AsyncGenerator<Record<string, unknown>[]> {
     // DuckDB's reader gives NULL, not a cast error, for text a TIMESTAMPTZ column cannot parse
     // (`25/12/2024 14:30`): such columns are read as text and cast here, the text kept beside
@@ -474,14 +477,15 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       );
       return { fileTypes, rejects, instants, result, names: result.deduplicatedColumnNames().slice(0, result.columnCount - instants.length) };
     };
-    // The read starts typed for the columns the file is expected to have (those the inference
-    // read, or every typed field), not after a statement reading its names: DuckDB names a file's
-    // columns alike whatever their types. Typed otherwise than its columns (a file without an
-    // optional field, or changed since the inference), it starts again typed for those it read.
-    let started = await start(typesOf(types, expected ?? Object.keys(types ?? {}))).catch(async () => start(await typesIn(c, files, types)));
+    // The read starts typed for the columns the file is expected to have (`expected`, or every
+    // typed field), not after a statement reading its names: DuckDB names a file's columns alike
+    // whatever their types. Typed otherwise than its columns (a file without an optional field,
+    // or changed since the inference), it starts again typed for those it read.
+    let started = await start(typesOf(types, expected.names ?? Object.keys(types ?? {}))).catch(async () => start(await typesIn(c, files, types)));
     const actual = typesOf(types, started.names);
     if (!sameTypes(actual, started.fileTypes)) started = await start(actual);
     const { fileTypes, rejects, instants, result, names } = started;
+    expected.names = names;
     // The line of each row, counted only once a record of the file is rejected by the schema.
     let rowLines: Promise<number[] | undefined> | undefined;
     const lineOf = async (row: number): Promise<{ file: string; line?: number }> => {
