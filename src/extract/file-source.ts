@@ -480,8 +480,13 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     // The read starts typed for the columns the file is expected to have (`expected`, or every
     // typed field), not after a statement reading its names: DuckDB names a file's columns alike
     // whatever their types. Typed otherwise than its columns (a file without an optional field,
-    // or changed since the inference), it starts again typed for those it read.
-    let started = await start(typesOf(types, expected.names ?? Object.keys(types ?? {}))).catch(async () => start(await typesIn(c, files, types)));
+    // or changed since the inference), it starts again typed for those it read; one that does not
+    // start (a TIMESTAMPTZ field the file lacks, in the REPLACE: a Binder Error) after reading them.
+    const retyped = async (error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith('Binder Error')) throw error;
+      return start(await typesIn(c, files, types));
+    };
+    let started = await start(typesOf(types, expected.names ?? Object.keys(types ?? {}))).catch(retyped);
     const actual = typesOf(types, started.names);
     if (!sameTypes(actual, started.fileTypes)) started = await start(actual);
     const { fileTypes, rejects, instants, result, names } = started;
