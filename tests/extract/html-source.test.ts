@@ -42,9 +42,14 @@ async function otherOrigin(): Promise<{ url: string; hits: () => number }> {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<html><body><p>parceiro</p></body></html>');
   });
+  return { url: await listen(server), hits: () => hits };
+}
+
+/** Starts `server` on loopback, closed after the file's tests; its base URL. */
+async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, hits: () => hits };
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
 const FAST = { requestsPerSecond: 1_000, burst: 100, backoffBaseMillis: 5, backoffMaxMillis: 50 };
@@ -214,9 +219,7 @@ describe('htmlSource on a shop website', () => {
           <a class="img" href="img/moca.jpg">foto</a> <span class="vendidos">mais de 1,5 mil</span>
         </div></body></html>`);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const base = await listen(server);
     const lake = await tempLake();
     const result = await lake.extract([
       htmlSource({
@@ -282,9 +285,7 @@ describe('htmlSource on a shop website', () => {
       if (req.url === '/') return res.end('<html><body><a href="/a">A</a> <a href="/b">B</a> <a href="/c">C</a></body></html>');
       res.end(`<html><body><ul><li class="product" data-sku="${req.url!.slice(1)}-1">x</li><li class="product" data-sku="${req.url!.slice(1)}-2">y</li></ul></body></html>`);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const base = await listen(server);
     const lake = await tempLake();
     const source = htmlSource({
       source: 'shop',
@@ -354,9 +355,7 @@ describe('the frontier a commit saves', () => {
       const anchors = (links[req.url!] ?? []).map((l) => `<a href="${l}">${l}</a>`).join('');
       res.end(`<html><body><li class="product" data-sku="${req.url}">x</li>${anchors}</body></html>`);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const base = await listen(server);
     const lake = await tempLake();
     const source = htmlSource({
       source: 'shop',
@@ -404,9 +403,7 @@ describe('the frontier a commit saves', () => {
       const anchors = (links[req.url!] ?? []).map((l) => `<a href="${l}">${l}</a>`).join('');
       res.end(`<html><body><li class="product" data-sku="${req.url}">x</li>${anchors}</body></html>`);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const base = await listen(server);
     const lake = await tempLake();
     const stop = new AbortController();
     const source = (stopAt?: string) =>
@@ -526,14 +523,13 @@ describe('htmlSource: a page with 80,000 links (a sitemap-like listing)', () => 
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(req.url === '/' ? hub : `<html><body><li class="product" data-sku="${req.url!.slice(3)}">x</li></body></html>`);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const base = await listen(server);
     const lake = await tempLake();
     const result = await lake.extract([
       htmlSource({
         source: 'shop',
         dataset: 'products',
-        startUrls: [`http://127.0.0.1:${(server.address() as { port: number }).port}/`],
+        startUrls: [`${base}/`],
         follow: 'a.p',
         extract: { items: 'li.product', fields: { sku: { attr: 'data-sku' } } },
         schema: z.object({ sku: z.string() }),
