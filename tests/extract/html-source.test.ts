@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, z, type Lakehouse } from '../../src/index.js';
-import { htmlSource, normalizeCrawlUrl } from '../../src/extract/html-source.js';
+import { htmlSource, normalizeCrawlUrl, type HtmlSourceOptions } from '../../src/extract/html-source.js';
 import { parsePackSize } from '../../src/extract/brazil.js';
 import {
   listingPath,
@@ -43,6 +43,19 @@ async function otherOrigin(): Promise<{ url: string; hits: () => number }> {
     res.end('<html><body><p>parceiro</p></body></html>');
   });
   return { url: await listen(server), hits: () => hits };
+}
+
+/** A crawl from `base`'s home page following its links, each `li.product` a record of its `data-sku`. */
+function skuCrawl(base: string, options: Partial<HtmlSourceOptions>) {
+  return htmlSource({
+    source: 'shop',
+    dataset: 'products',
+    startUrls: [`${base}/`],
+    follow: 'a',
+    extract: { items: 'li.product', fields: { sku: { attr: 'data-sku' } } },
+    schema: z.object({ sku: z.string() }),
+    ...options,
+  });
 }
 
 /** Starts `server` on loopback, closed after the file's tests; its base URL. */
@@ -287,15 +300,7 @@ describe('htmlSource on a shop website', () => {
     });
     const base = await listen(server);
     const lake = await tempLake();
-    const source = htmlSource({
-      source: 'shop',
-      dataset: 'products',
-      startUrls: [`${base}/`],
-      follow: 'a',
-      extract: { items: 'li.product', fields: { sku: { attr: 'data-sku' } } },
-      schema: z.object({ sku: z.string(), _url: z.string() }),
-      limits: { ...FAST, inFlight: 1, retries: 2 },
-    });
+    const source = skuCrawl(base, { schema: z.object({ sku: z.string(), _url: z.string() }), limits: { ...FAST, inFlight: 1, retries: 2 } });
     const first = await lake.extract([source]);
     // /a was read and is committed with the frontier; /b failed three times; /c was never reached.
     expect(first.sources[0]).toMatchObject({ status: 'partial', rows: 2, rejected: 0, error: expect.stringMatching(/\/b: HTTP 503/) });
@@ -357,15 +362,7 @@ describe('the frontier a commit saves', () => {
     });
     const base = await listen(server);
     const lake = await tempLake();
-    const source = htmlSource({
-      source: 'shop',
-      dataset: 'products',
-      startUrls: [`${base}/`],
-      follow: 'a',
-      extract: { items: 'li.product', fields: { sku: { attr: 'data-sku' } } },
-      schema: z.object({ sku: z.string() }),
-      limits: { ...FAST, inFlight: 1, retries: 1, flushRows: 2 },
-    });
+    const source = skuCrawl(base, { limits: { ...FAST, inFlight: 1, retries: 1, flushRows: 2 } });
     const first = await lake.extract([source]);
     expect(first.sources[0]).toMatchObject({ status: 'partial', rows: 5, error: expect.stringMatching(/\/e: HTTP 503/) });
     const frontier = (cursor: { visited: string[]; queue: { url: string }[]; pages: number }) => ({
@@ -525,18 +522,7 @@ describe('htmlSource: a page with 80,000 links (a sitemap-like listing)', () => 
     });
     const base = await listen(server);
     const lake = await tempLake();
-    const result = await lake.extract([
-      htmlSource({
-        source: 'shop',
-        dataset: 'products',
-        startUrls: [`${base}/`],
-        follow: 'a.p',
-        extract: { items: 'li.product', fields: { sku: { attr: 'data-sku' } } },
-        schema: z.object({ sku: z.string() }),
-        maxPages: 3,
-        limits: { ...FAST, inFlight: 1 },
-      }),
-    ]);
+    const result = await lake.extract([skuCrawl(base, { follow: 'a.p', maxPages: 3, limits: { ...FAST, inFlight: 1 } })]);
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
     expect(fetched).toEqual(['/', '/p/0', '/p/1']);
     expect(result.sources[0]!.warnings).toEqual([`shop/products: stopped at maxPages (3); ${links - 2} links found were not crawled`]);
