@@ -8,13 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
 import { unrecordedFinishFile } from '../../src/metrics/run-results.js';
 import { projectLake } from '../helpers/models.js';
+import { section } from '../helpers/report-html.js';
 import { tempLake } from '../helpers/temp-lake.js';
 
-/** The HTML of one section, by id. */
-const section = (html: string, id: string) => {
-  const start = html.indexOf(`<section id="${id}"`);
-  return html.slice(start, html.indexOf('</section>', start));
-};
 
 describe('report numbers', () => {
   it('the "open alerts" headline counts every open alert, not the 200 the table shows', async () => {

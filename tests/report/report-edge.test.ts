@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { activeContent, chartRenderer } from '../../src/report/vega-render.js';
 import { defineSource, z } from '../../src/index.js';
 import { projectLake } from '../helpers/models.js';
+import { section as sectionOf } from '../helpers/report-html.js';
 
 describe('report: active-content guard', () => {
   it('passes labels, titles and aria-labels that contain " on…=" text', () => {
@@ -49,7 +50,7 @@ describe('report: active-content guard', () => {
     expect((await lake.build()).status).toBe('success');
     const out = await lake.report();
     const html = fs.readFileSync(out.path, 'utf8');
-    const section = /<section id="prices"[\s\S]*?<\/section>/.exec(html)![0];
+    const section = sectionOf(html, 'prices');
     expect(section).not.toMatch(/could not be drawn/);
     expect(section).toMatch(/data-chart="prices"/);
     expect(section).toContain('Loja online=sim');
@@ -68,7 +69,7 @@ describe('report: biggest price moves with a change_pct that is no number', () =
     });
     expect((await lake.build()).status).toBe('success');
     const html = fs.readFileSync((await lake.report()).path, 'utf8');
-    const section = /<section id="price-moves"[\s\S]*?<\/section>/.exec(html)![0];
+    const section = sectionOf(html, 'price-moves');
     const rows = [...section.matchAll(/<tr><td>[\s\S]*?<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, '|').replace(/\|+/g, '|'));
     // Observed: NaN sorted first ("NaN%"), then "+Infinity%", and the NULL change read "0.0%" with a "down" badge.
     expect(rows[0]).toContain('|measured|');
@@ -126,8 +127,8 @@ describe('report: a lineage of one model with one test', () => {
     expect(build.status).toBe('success');
     expect(build.tests).toHaveLength(1);
     const html = fs.readFileSync((await lake.report()).path, 'utf8');
-    expect(/<section id="tests"[\s\S]*?<\/section>/.exec(html)![0]).toContain(': 1 test — 1 pass,');
-    expect(/<section id="lineage"[\s\S]*?<\/section>/.exec(html)![0]).toContain('<figcaption>1 node, 0 edges.</figcaption>');
+    expect(sectionOf(html, 'tests')).toContain(': 1 test — 1 pass,');
+    expect(sectionOf(html, 'lineage')).toContain('<figcaption>1 node, 0 edges.</figcaption>');
   }, 60_000);
 });
 
@@ -137,7 +138,7 @@ describe('report: an extract whose every row was rejected', () => {
     const extract = await lake.extract([defineSource({ source: 'src', dataset: 'ds', schema: z.object({ v: z.number() }), extract: () => [[{ v: Number.NaN }]] })]);
     expect(extract.sources.map((s) => [s.rows, s.rejected])).toEqual([[0, 1]]);
     const html = fs.readFileSync((await lake.report()).path, 'utf8');
-    const section = /<section id="rows"[\s\S]*?<\/section>/.exec(html)![0];
+    const section = sectionOf(html, 'rows');
     // Observed: the batch recorded with 0 rows drew the chart, with nothing in it.
     expect(section).not.toContain('data-chart="rows"');
     expect(section).toContain('No rows committed to bronze in the last 60 days (1 rejected).');
@@ -151,7 +152,7 @@ describe('report: top products when no product has revenue', () => {
     });
     expect((await lake.build({ test: false })).status).toBe('success');
     const html = fs.readFileSync((await lake.report()).path, 'utf8');
-    const section = /<section id="top-products"[\s\S]*?<\/section>/.exec(html)![0];
+    const section = sectionOf(html, 'top-products');
     // Observed: a chart of p1, p2 and p3 with no bar of any length (p3's drawn leftwards, as a "top" product).
     expect(section).not.toContain('data-chart=');
     expect(section).toContain('No data yet: marts.fct_order_items has no paid items with revenue.');
@@ -165,7 +166,7 @@ describe('report: a price mart whose prices are all 0 or NULL (sold out)', () =>
     });
     expect((await lake.build({ test: false })).status).toBe('success');
     const html = fs.readFileSync((await lake.report()).path, 'utf8');
-    const section = /<section id="prices"[\s\S]*?<\/section>/.exec(html)![0];
+    const section = sectionOf(html, 'prices');
     // Observed: "No data yet: marts.fct_prices_daily has no rows." of a table with two.
     expect(section).toContain('No data yet: marts.fct_prices_daily has no positive prices (2 rows).');
   }, 60_000);

@@ -13,6 +13,7 @@ import { Lakehouse, defineSource, z } from '../../src/index.js';
 import { buildReport, type ReportResult } from '../../src/report/report.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../helpers/chromium.js';
 import { writeFiles } from '../helpers/models.js';
+import { section } from '../helpers/report-html.js';
 
 const HOSTILE = '<script>alert(1)</script>';
 const STORES = ['bistek', 'fort', HOSTILE];
@@ -241,10 +242,3 @@ describe('the report in Chromium', () => {
     }
   }, 120_000);
 });
-
-/** The HTML of one section, by id. */
-function section(page: string, id: string): string {
-  const start = page.indexOf(`<section id="${id}"`);
-  expect(start, `section ${id}`).toBeGreaterThanOrEqual(0);
-  return page.slice(start, page.indexOf('</section>', start));
-}
