@@ -429,17 +429,15 @@ export class HttpClient {
         breakerAt.success();
         throw new HttpTooLargeError({ method, url: href, attempts: attempt, host: at.host, limit: this.limits.maxResponseBytes, ...tooLarge });
       }
+      if (signal?.aborted && !flushed && at === stats) this.uncount(stats, retry);
+      else {
+        at.latencyMs += performance.now() - since;
+        at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
+      }
       if (signal?.aborted) {
         breakerAt.neutral();
-        if (!flushed && at === stats) this.uncount(stats, retry);
-        else {
-          at.latencyMs += performance.now() - since;
-          at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
-        }
         throw signal.reason;
       }
-      at.latencyMs += performance.now() - since;
-      at.statuses.ERR = (at.statuses.ERR ?? 0) + 1;
       if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
       throw this.networkError(error, method, href, attempt, at.host);
     }
