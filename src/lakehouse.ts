@@ -970,8 +970,9 @@ export class Lakehouse {
     // Checked before the page is drawn: a path under a file failed at the end with a bare EEXIST/ENOTDIR.
     const to = (options as { to?: unknown } | undefined)?.to;
     if (typeof to === 'string' && to !== '') {
-      this.checkNotOwnFile(path.resolve(to), to, 'lake.report', path.join(this.paths.root, 'report.html'), 'write the report');
-      checkExportTarget(path.resolve(to), to, 'report.html', 'lake.report');
+      const target = path.resolve(to);
+      this.checkNotOwnFile(target, to, 'lake.report', path.join(this.paths.root, 'report.html'), 'write the report');
+      checkExportTarget(target, to, 'report.html', 'lake.report');
     }
     const { buildReport } = await import('./report/report.js');
     return buildReport(this, options);
