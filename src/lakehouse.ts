@@ -470,14 +470,22 @@ export class Lakehouse {
     // Recorded once the options and the selection hold (a usage error is no run); the record (and
     // the build's inputs read from the metrics db) is written while the build goes on.
     const startedAt = new Date();
-    let recorded: Promise<BuildInputs> | undefined;
-    const started = (): Promise<BuildInputs> => {
+    let recorded: Promise<BuildInputs & { readAt: number }> | undefined;
+    const started = (): Promise<BuildInputs & { readAt: number }> => {
       if (!recorded) {
         recorded = this.metrics.startBuild(runId, startedAt);
         recorded.catch(() => undefined);
       }
       return recorded;
     };
+    // What the build reads of bronze holds from when it has the build lock: read with the start
+    // record when that came after the lock (the usual case), else again. A build that waited for
+    // another's lock would otherwise publish bronze as it was before the wait, and take the files
+    // of an extract started during the wait, not yet recorded, for committed ones.
+    let lockedAt: number | undefined;
+    let current: Promise<BuildInputs> | undefined;
+    const inputs = (): Promise<BuildInputs> =>
+      (current ??= started().then((first) => (lockedAt === undefined || first.readAt >= lockedAt ? first : this.metrics.buildInputs())));
     const progress = createProgress(progressEnabled(this.options.progress));
     let finishing = false;
     // The lake's DuckDB instance starts while the transform engine loads.
@@ -507,17 +515,18 @@ export class Lakehouse {
           timezone: this.options.timezone,
           progress,
           readPublished: () => this.readPublished(),
-          bronzeVisibility: async () => (await started()).visibility,
-          lastSuccess: async () => (await started()).lastSuccess,
-          lastScores: async () => (await started()).lastScores,
+          bronzeVisibility: async () => (await inputs()).visibility,
+          lastSuccess: async () => (await inputs()).lastSuccess,
+          lastScores: async () => (await inputs()).lastScores,
           recordStart: () => void started(),
+          locked: () => void (lockedAt = performance.now()),
           testPublished: (project, tests, visibility) => this.testPublished(project, tests, { ...this.options.vars, ...(options.vars ?? {}) }, logger, visibility),
         },
         options,
       );
       // The rows it wrote: an up-to-date model's rows are its table's, left as they were.
       const rows = result.models.reduce((s, m) => s + (m.status === 'success' ? (m.rows ?? 0) : 0), 0);
-      const { visibility } = await started();
+      const { visibility } = await inputs();
       finishing = true;
       await this.finishWithAlerts(
         runId,

@@ -289,6 +289,17 @@ export interface RecordedScore {
 const scoreMap = (rows: Row[]): Map<string, RecordedScore> =>
   new Map(rows.map((r) => [String(r.model), { score: r.score === null ? null : Number(r.score), rows: r.rows === null || r.rows === undefined ? null : Number(r.rows) }]));
 
+async function readBuildInputs(c: DuckDBConnection): Promise<BuildInputs> {
+  const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
+  const lastSuccess = new Map<string, (Date | null)[]>();
+  for (const r of readerRows(await c.runAndReadAll(SOURCES_FRESHNESS_SQL))) {
+    if (r.superseded === true) continue;
+    const key = `${r.source}.${r.dataset}`;
+    lastSuccess.set(key, [...(lastSuccess.get(key) ?? []), r.last_ok instanceof Date ? r.last_ok : null]);
+  }
+  return { visibility, lastSuccess, lastScores: scoreMap(readerRows(await c.runAndReadAll(LAST_SCORES_SQL))) };
+}
+
 /**
  * How long a build's start leaves the file attached for the next transaction of the same lake
  * (see `inTransaction`), and for how long in all one attachment may be reused:
@@ -470,20 +481,20 @@ export class MetricsDb {
    * when each dataset last extracted successfully (for the timeliness score). Resolves at the
    * commit, like every record written while a run goes on, and leaves the file attached for a
    * moment (`'held'`): a build that finds nothing to build writes its finish through it.
+   * `readAt` (`performance.now()`) is when the inputs were read: a build that took its lock after
+   * that reads them again (`buildInputs`), since an extract may have started meanwhile.
    */
-  startBuild(runId: string, startedAt: Date): Promise<BuildInputs> {
+  startBuild(runId: string, startedAt: Date): Promise<BuildInputs & { readAt: number }> {
     return this.inTransaction(async (c) => {
       await insertRun(c, runId, 'build', startedAt);
-      const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
-      const lastSuccess = new Map<string, (Date | null)[]>();
-      for (const r of readerRows(await c.runAndReadAll(SOURCES_FRESHNESS_SQL))) {
-        if (r.superseded === true) continue;
-        const key = `${r.source}.${r.dataset}`;
-        lastSuccess.set(key, [...(lastSuccess.get(key) ?? []), r.last_ok instanceof Date ? r.last_ok : null]);
-      }
-      const scores = scoreMap(readerRows(await c.runAndReadAll(LAST_SCORES_SQL)));
-      return { visibility, lastSuccess, lastScores: scores };
+      const readAt = performance.now();
+      return { ...(await readBuildInputs(c)), readAt };
     }, 'held');
+  }
+
+  /** What `startBuild` reads, read again (a build whose start was recorded before it got its lock). */
+  buildInputs(): Promise<BuildInputs> {
+    return this.transaction(readBuildInputs);
   }
 
   /** Each model's latest quality score (`schema.name` → score). */

@@ -84,6 +84,8 @@ export interface BuildEnv {
   bronzeVisibility(): Promise<BronzeVisibility>;
   /** Records the build's start, once its options and selection hold (a usage error is no run). */
   recordStart(): void;
+  /** The build has its lock: what it reads of bronze from here on must be read after this. */
+  locked(): void;
   /** Reads the published catalog's state (through the lake's read-only attachment). */
   readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }>;
 }
@@ -121,6 +123,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   const selected = selectNodes(project, options.select, options.exclude);
   env.recordStart();
   const lock = await acquireLock(env.analyticsFile, { timeoutMillis: env.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)', ...(env.signal ? { signal: env.signal } : {}) });
+  env.locked();
   const conn = await env.engine.connect();
   const alias = `build_${env.runId.replace(/[^a-z0-9]/gi, '_')}`;
   const catalogFile = path.join(env.tmpDir, `catalog-${env.runId}.duckdb`);
@@ -134,6 +137,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const visibility = await env.bronzeVisibility();
     const planner = new Builder(env, project, conn, previous.models, vars, options);
     planner.visibility = visibility;
+    planner.listSources();
     // A selected model reads its unselected upstream views as over the bronze committed now.
     for (const id of planner.staleViews(selected)) selected.add(id);
     const unchanged = moved ? undefined : planner.unchangedResults(selected);
@@ -163,6 +167,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     await conn.run(`USE ${quoteIdent(alias)}`);
     const builder = new Builder(env, project, conn, previous.models, vars, options);
     builder.visibility = visibility;
+    builder.sharesListingsOf(planner);
     await builder.carryOver();
     const models = await builder.buildSelected(selected);
     await builder.carryRest();
@@ -678,6 +683,21 @@ class Builder {
     if (this.logged.has(key)) return;
     this.logged.add(key);
     this.env.logger[info ? 'info' : 'debug'](`${node.id}: ${message}`, { model: node.id });
+  }
+
+  /**
+   * Lists every bronze dataset the project reads, now: planning, the models and their tests then
+   * read one listing of each, taken right after the metrics db said which files are committed. A
+   * dataset listed later, at its model's turn, would show the first files of a batch an extract
+   * started since is renaming into place, as committed.
+   */
+  listSources(): void {
+    for (const node of this.project.nodes.values()) for (const u of node.sources) this.dataset(u.source, u.dataset);
+  }
+
+  /** The listings of `other` (the planner, which read them), so this builder reads the same files. */
+  sharesListingsOf(other: Builder): void {
+    for (const [key, d] of other.bronze) this.bronze.set(key, d);
   }
 
   private dataset(source: string, dataset: string): BronzeDataset {
