@@ -615,13 +615,19 @@ export class Lakehouse {
    * a test inlines) reads the bronze files committed now, as a build compiling it would (the same
    * files, less those compaction and prune removed: `visibility`).
    */
-  private testPublished(project: Project, tests: TestDef[], vars: Record<string, unknown>, logger: Logger, visibility: BronzeVisibility): Promise<TestResult[]> {
+  private async testPublished(project: Project, tests: TestDef[], vars: Record<string, unknown>, logger: Logger, visibility: BronzeVisibility): Promise<TestResult[]> {
+    const { runTests, sourceRelationSql, datasetsOfTests } = await import('./transform/build.js');
+    const { scanBronze } = await import('./transform/source-relation.js');
+    // The datasets the tests read, listed now, right after the visibility was read: listed at each
+    // test's turn, they could show the first files of a batch an extract started since is renaming.
+    const scanned = new Map<string, ReturnType<typeof scanBronze>>();
+    for (const { source, dataset } of datasetsOfTests(project, tests)) {
+      const key = `${source}.${dataset}`;
+      if (!scanned.has(key)) scanned.set(key, scanBronze(this.paths.root, source, dataset, visibility));
+    }
     return serialized(this.queryKey, async () => {
-      const { runTests, sourceRelationSql } = await import('./transform/build.js');
-      const { scanBronze } = await import('./transform/source-relation.js');
       const c = await this.queryConn();
       if (!this.attachedAnalytics) throw new DuckhouseError('NOT_BUILT', 'lake.test: nothing is built yet (run lake.build first)');
-      const scanned = new Map<string, ReturnType<typeof scanBronze>>();
       const warned = new Set<string>();
       return runTests(
         c,

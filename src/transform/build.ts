@@ -220,6 +220,17 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   }
 }
 
+/** The bronze datasets `tests` read: their assertions' `source()`s and relationships to a source. */
+export function datasetsOfTests(project: Project, tests: TestDef[]): { source: string; dataset: string }[] {
+  const out: { source: string; dataset: string }[] = [];
+  for (const t of tests) {
+    if (t.kind === 'singular') out.push(...(project.nodes.get(t.model)?.sources ?? []));
+    const parent = t.kind === 'relationships' ? sourceTarget(t.args.to) : undefined;
+    if (parent) out.push(parent);
+  }
+  return out;
+}
+
 /**
  * Tests reading a selected node — their model, or the parent of a relationships test, as dbt's
  * eager indirect selection picks them (assertions: one of whose refs is selected, or that ref

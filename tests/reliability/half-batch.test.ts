@@ -85,7 +85,7 @@ async function firstBuild(root: string, models: string): Promise<void> {
   const lake = await Lakehouse.open({ root, models, log: { console: false }, limits: { flushRows: 3000 } });
   try {
     await lake.extract([syntheticItems({ source: 'half', batches: 1, rowsPerBatch: 3000 })]);
-    expect((await lake.build({ vars: { build_no: 1 } })).status).toBe('success');
+    expect((await lake.build({ vars: { build_no: 1 }, test: false })).status).toBe('success');
   } finally {
     await lake.close();
   }
@@ -98,16 +98,18 @@ async function expectEveryRowMerged(lake: Lakehouse): Promise<void> {
   expect(after).toEqual({ items: 3000, repriced: 3000 });
 }
 
+/**
+ * `lake.build()` (`build`) or `lake.test()` (`test`) in its own process, which waits (a busy wait:
+ * nothing of its own runs meanwhile) when its console log first shows `line`, until the file `go` exists.
+ */
 const BUILDER = `
 import fs from 'node:fs';
 import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
-const [root, models, go] = process.argv.slice(2);
+const [root, models, go, mode, line] = process.argv.slice(2);
 const write = process.stderr.write.bind(process.stderr);
 let waited = false;
-// Between its first model and the one reading the extractor's dataset, the build waits (a busy
-// wait: nothing of its own runs meanwhile) until the test has the extractor stopped mid-batch.
 process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-  if (!waited && String(chunk).includes('built staging.aaa_first')) {
+  if (!waited && String(chunk).includes(line)) {
     waited = true;
     fs.writeSync(1, 'WAITING\\n');
     const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -118,12 +120,53 @@ process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
 }) as typeof process.stderr.write;
 const lake = await Lakehouse.open({ root, models, log: { console: true } });
 try {
-  const r = await lake.build({ vars: { build_no: 2 } });
-  fs.writeSync(1, JSON.stringify({ status: r.status, waited }) + '\\n');
+  if (mode === 'build') {
+    const r = await lake.build({ vars: { build_no: 2 } });
+    fs.writeSync(1, JSON.stringify({ status: r.status, waited }) + '\\n');
+  } else {
+    const tests = await lake.test();
+    fs.writeSync(1, JSON.stringify({ tests: tests.map((t) => [t.name, t.status, t.failures]), waited }) + '\\n');
+  }
 } finally {
   await lake.close();
 }
 `;
+
+/**
+ * Runs BUILDER with `mode`; once it waits at `line`, the extractor is started and stopped mid-batch,
+ * then the child goes on. Resolves with the child's JSON line.
+ */
+async function withExtractorMidway(base: string, root: string, models: string, mode: 'build' | 'test', line: string): Promise<{ out: Record<string, unknown>; extractor: ReturnType<typeof pausedExtractor> }> {
+  const go = path.join(base, 'go');
+  const script = path.join(base, 'builder.mts');
+  fs.writeFileSync(script, BUILDER);
+  const child = spawn(process.execPath, ['--import', 'tsx', script, root, models, go, mode, line], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITEST: 'true' } });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const waiting = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('WAITING')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`the ${mode} ended before logging "${line}": ${err}`)));
+  });
+  const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let extractor: ReturnType<typeof pausedExtractor> | undefined;
+  try {
+    await waiting;
+    extractor = pausedExtractor(base, root);
+    await extractor.paused;
+    fs.writeFileSync(go, '');
+    expect(await ended, err).toBe(0);
+    return { out: JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!) as Record<string, unknown>, extractor };
+  } catch (error) {
+    extractor?.cont();
+    throw error;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
 
 describe('a build while another process commits a batch', () => {
   it('sees the batch whole or not at all, and a later build merges every row of it', async () => {
@@ -208,44 +251,43 @@ describe('a build while another process commits a batch', () => {
 select id, store, price, _run_id, _extracted_at, {{ var('build_no', 0) }} as build from {{ source('half', 'items') }}`,
     });
     await firstBuild(root, models);
-
-    const go = path.join(base, 'go');
-    const script = path.join(base, 'builder.mts');
-    fs.writeFileSync(script, BUILDER);
-    const builder = spawn(process.execPath, ['--import', 'tsx', script, root, models, go], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITEST: 'true' } });
-    let out = '';
-    let err = '';
-    builder.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const waiting = new Promise<void>((resolve, reject) => {
-      builder.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('WAITING')) resolve();
-      });
-      builder.on('exit', () => reject(new Error(`the build ended before its first model was built: ${err}`)));
-    });
-    const built = new Promise<number | null>((resolve) => builder.on('exit', (code) => resolve(code)));
-    let extractor: ReturnType<typeof pausedExtractor> | undefined;
+    const { out, extractor } = await withExtractorMidway(base, root, models, 'build', 'built staging.aaa_first');
+    const lake = await Lakehouse.open({ root, models, log: { console: false } });
     try {
-      await waiting;
-      extractor = pausedExtractor(base, root);
-      await extractor.paused;
-      fs.writeFileSync(go, '');
-      expect(await built, err).toBe(0);
-      expect(JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!)).toEqual({ status: 'success', waited: true });
-      const lake = await Lakehouse.open({ root, models, log: { console: false } });
-      try {
-        const [seen] = await lake.query(`SELECT count(*) AS n, max(build) AS build FROM staging.stg_items WHERE price > 1000`);
-        extractor.cont();
-        expect(await extractor.exited, extractor.stderr()).toBe(0);
-        expect(extractor.result()).toMatchObject({ status: 'success', rows: 3000 });
-        expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
-        await expectEveryRowMerged(lake);
-      } finally {
-        await lake.close();
-      }
+      expect(out).toEqual({ status: 'success', waited: true });
+      const [seen] = await lake.query(`SELECT count(*) AS n, max(build) AS build FROM staging.stg_items WHERE price > 1000`);
+      extractor.cont();
+      expect(await extractor.exited, extractor.stderr()).toBe(0);
+      expect(extractor.result()).toMatchObject({ status: 'success', rows: 3000 });
+      expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
+      await expectEveryRowMerged(lake);
     } finally {
-      builder.kill('SIGKILL');
-      extractor?.cont();
+      extractor.cont();
+      await lake.close();
+    }
+  }, 120_000);
+
+  it('lake.test reads each dataset as it was when it started', async () => {
+    // The same for the data tests: a singular test reading the source, after one that fails.
+    const base = tempDir('duckhouse-half-batch-test-');
+    const root = path.join(base, 'data');
+    const models = path.join(base, 'models');
+    writeFiles(models, {
+      ...itemsModels('half'),
+      'assertions/aa_always_fails.sql': `select 1 as one`,
+      'assertions/zz_repriced_rows.sql': `select id from {{ source('half', 'items') }} where price > 1000`,
+    });
+    await firstBuild(root, models);
+    const { out, extractor } = await withExtractorMidway(base, root, models, 'test', 'test aa_always_fails');
+    try {
+      expect(out.waited).toBe(true);
+      const tests = out.tests as [string, string, number][];
+      expect(tests.map(([name]) => name)).toEqual(['aa_always_fails', 'zz_repriced_rows']);
+      extractor.cont();
+      expect(await extractor.exited, extractor.stderr()).toBe(0);
+      expect([0, 3000], 'rows of the batch being committed seen by the test').toContain(tests[1]![2]);
+    } finally {
+      extractor.cont();
     }
   }, 120_000);
 });
