@@ -14,7 +14,7 @@ import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOption
 import { ClosedError, ConfigError, DuckhouseError, LockError, errorMessage } from './errors.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized } from './db/file-queue.js';
-import { qualified, quoteLiteral } from './db/quote.js';
+import { qualified, quoteIdent, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
 import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-db.js';
@@ -368,6 +368,47 @@ export class Lakehouse {
       this.attachedAnalytics = version;
     }
     return c;
+  }
+
+  /**
+   * @internal The catalog published now, attached read-only under its own name on its own
+   * connection, for a reader whose queries must all see one build (the report): a build that
+   * publishes meanwhile is seen by the next snapshot, and nobody waits for this one. Before the
+   * first build there is no catalog: the queries run on an empty connection. `close()` detaches it.
+   */
+  async catalogSnapshot(): Promise<{ catalog: string; query(sql: string, params?: DuckDBValue[]): Promise<Row[]>; close(): Promise<void> }> {
+    this.ensureOpen('report');
+    const c = await (await this.engine()).connect();
+    const catalog = `analytics_snapshot_${++snapshotNo}`;
+    let attached = false;
+    try {
+      if (fs.existsSync(this.paths.analytics)) {
+        await attachAnalytics(c, this.paths.analytics, this.options.lockTimeoutMillis, catalog);
+        attached = true;
+        await c.run(`USE ${quoteIdent(catalog)}`);
+      }
+    } catch (error) {
+      c.closeSync();
+      throw error;
+    }
+    // One statement at a time on the connection, as lake.query runs them.
+    let queue: Promise<unknown> = Promise.resolve();
+    return {
+      catalog: attached ? catalog : 'analytics',
+      query(sql, params) {
+        const run = queue.then(async () => readerRows(await c.runAndReadAll(sql, params)));
+        queue = run.catch(() => undefined);
+        return run;
+      },
+      async close() {
+        await queue;
+        if (attached) {
+          await c.run('USE memory').catch(() => undefined);
+          await c.run(`DETACH DATABASE IF EXISTS ${quoteIdent(catalog)}`).catch(() => undefined);
+        }
+        c.closeSync();
+      },
+    };
   }
 
   private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T): Promise<T> {
@@ -1113,9 +1154,12 @@ for (const name of ['extract', 'build', 'test', 'testWithWarnings', 'run', 'comp
  * `lockTimeoutMillis`, then a LockError saying who holds it and what to do instead of DuckDB's
  * bare "Could not set lock on file".
  */
-async function attachAnalytics(c: DuckDBConnection, file: string, lockTimeoutMillis: number): Promise<void> {
+/** Report snapshots' catalog names (`analytics_snapshot_<n>`), unique in the process. */
+let snapshotNo = 0;
+
+async function attachAnalytics(c: DuckDBConnection, file: string, lockTimeoutMillis: number, alias = 'analytics'): Promise<void> {
   try {
-    await retryOnLock(file, lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS analytics (READ_ONLY)`));
+    await retryOnLock(file, lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS ${quoteIdent(alias)} (READ_ONLY)`));
   } catch (error) {
     if (!(error instanceof LockError)) throw error;
     const holder = lockHolder(error.cause) ?? 'another process';

@@ -13,7 +13,7 @@ import { DuckhouseError, errorMessage } from '../errors.js';
 import type { Lakehouse } from '../lakehouse.js';
 import { esc, figure, note, page, type PageSection } from './html.js';
 import { SECTIONS, type ReportContext } from './sections.js';
-import { chartRenderer } from './vega-render.js';
+import { chartRenderer, type ChartRenderer } from './vega-render.js';
 
 /** Text that says something: a blank one (spaces) is refused like an empty one. */
 const text = () => z.string().refine((s) => s.trim() !== '', 'must not be empty or blank');
@@ -38,10 +38,10 @@ export interface ReportResult {
  * Every table and view of analytics.duckdb with its columns (empty before the first build); the
  * engine's own state (`_duckhouse`) is no built table, and the page counts these.
  */
-async function analyticsColumns(lake: Lakehouse): Promise<Map<string, Set<string>>> {
-  const rows = await lake.query(
-    `SELECT table_schema || '.' || table_name AS t, column_name AS c FROM information_schema.columns WHERE table_catalog = 'analytics' AND table_schema <> $1`,
-    [META_SCHEMA],
+async function analyticsColumns(snapshot: CatalogSnapshot): Promise<Map<string, Set<string>>> {
+  const rows = await snapshot.query(
+    `SELECT table_schema || '.' || table_name AS t, column_name AS c FROM information_schema.columns WHERE table_catalog = $1 AND table_schema <> $2`,
+    [snapshot.catalog, META_SCHEMA],
   );
   return groupColumns(rows);
 }
@@ -72,12 +72,26 @@ export async function buildReport(lake: Lakehouse, options: ReportOptions = {}):
   const logger = lake.logger.child({ step: 'report' });
   const started = performance.now();
   const renderer = await chartRenderer((message) => logger.debug(`report chart: ${message}`));
+  // Every section reads the catalog published when the page was started.
+  const snapshot = await lake.catalogSnapshot();
+  try {
+    return await drawReport(lake, parsed, target, renderer, snapshot, started);
+  } finally {
+    await snapshot.close();
+  }
+}
+
+type CatalogSnapshot = Awaited<ReturnType<Lakehouse['catalogSnapshot']>>;
+
+async function drawReport(lake: Lakehouse, parsed: z.output<typeof reportOptionsSchema>, target: string, renderer: ChartRenderer, snapshot: CatalogSnapshot, started: number): Promise<ReportResult> {
+  const logger = lake.logger.child({ step: 'report' });
   let charts = 0;
   const ctx: ReportContext = {
     lake,
+    query: (sql, params) => snapshot.query(sql, params),
     timezone: lake.options.timezone,
     charts: renderer,
-    analytics: await analyticsColumns(lake),
+    analytics: await analyticsColumns(snapshot),
     metrics: await metricsColumns(lake),
     summary: [],
     async chart(id, spec, caption) {

@@ -1,9 +1,10 @@
 /**
- * The report's sections: each reads what it needs from `analytics.duckdb` (lake.query) or the
+ * The report's sections: each reads what it needs from `analytics.duckdb` (ctx.query) or the
  * metrics database, and draws a chart or a table, or says "no data yet" when its table is missing
  * or empty. Columns are checked before a query runs, so a mart that is not built (or built by an
  * older model version) degrades into a note instead of an error.
  */
+import type { DuckDBValue } from '@duckdb/node-api';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Lakehouse } from '../lakehouse.js';
 import { readDeadRuns, type RunOwnerRow } from '../metrics/run-history.js';
@@ -16,6 +17,11 @@ type Row = Record<string, unknown>;
 
 export interface ReportContext {
   lake: Lakehouse;
+  /**
+   * A read-only query on analytics.duckdb as it was when the report started (`lake.catalogSnapshot`):
+   * every section reads the same build, even if another one publishes while the page is drawn.
+   */
+  query(sql: string, params?: DuckDBValue[]): Promise<Row[]>;
   timezone: string;
   charts: ChartRenderer;
   /** `schema.table` → its columns, for every table and view of analytics.duckdb. */
@@ -258,7 +264,7 @@ const priceIndex: SectionDef = {
     const cols = ctx.analytics.get('marts.fct_prices_daily');
     if (!has(cols, 'store', 'sku_id', 'price_date', 'price')) return missing('marts.fct_prices_daily');
     const region = cols.has('region') ? 'region, ' : '';
-    const rows = await ctx.lake.query(
+    const rows = await ctx.query(
       `WITH p AS (
          SELECT store, price_date,
                 price::DOUBLE / first_value(price::DOUBLE) OVER (PARTITION BY store, ${region}sku_id ORDER BY price_date) AS rel
@@ -270,7 +276,7 @@ const priceIndex: SectionDef = {
     );
     if (rows.length === 0) {
       // The index leaves out prices of 0 or NULL (sold out) and NaN ones: the table may still have rows.
-      const [all] = await ctx.lake.query(`SELECT count(*)::BIGINT AS n FROM marts.fct_prices_daily`);
+      const [all] = await ctx.query(`SELECT count(*)::BIGINT AS n FROM marts.fct_prices_daily`);
       const n = Number(all?.n ?? 0);
       return n === 0 ? empty('marts.fct_prices_daily') : note(`No data yet: marts.fct_prices_daily has no positive prices (${plural(n, 'row')}).`);
     }
@@ -302,7 +308,7 @@ const priceMoves: SectionDef = {
     const cols = ctx.analytics.get('marts.mart_price_changes');
     if (!has(cols, 'store', 'price_date', 'previous_price', 'new_price', 'change_pct')) return missing('marts.mart_price_changes');
     const optional = ['region', 'product_name', 'sku_id', 'previous_price_date', 'direction'].filter((c) => cols.has(c));
-    const rows = await ctx.lake.query(
+    const rows = await ctx.query(
       `SELECT store, price_date, previous_price, new_price, change_pct${optional.map((c) => `, ${qi(c)}`).join('')}
        FROM marts.mart_price_changes
        ORDER BY CASE WHEN ${FINITE('change_pct')} THEN abs(change_pct) END DESC NULLS LAST, price_date DESC, store${cols.has('sku_id') ? ', sku_id' : ''}
@@ -342,7 +348,7 @@ const PRODUCT_SOURCES: ProductSource[] = [
     query: (ctx) => {
       const cols = ctx.analytics.get('marts.fct_order_items')!;
       const dim = has(ctx.analytics.get('marts.dim_shop_products'), 'product_id', 'category');
-      return ctx.lake.query(
+      return ctx.query(
         `SELECT i.product_id, ${dim ? 'p.category' : 'NULL'} AS category, sum(i.price)::DOUBLE AS revenue, count(*)::BIGINT AS units
          FROM marts.fct_order_items AS i ${dim ? 'LEFT JOIN marts.dim_shop_products AS p USING (product_id)' : ''}
          WHERE ${FINITE('i.price')}${cols.has('is_paid') ? ' AND i.is_paid' : ''}
@@ -363,7 +369,7 @@ const PRODUCT_SOURCES: ProductSource[] = [
             ? " AND i.order_status IN ('paid', 'partially_refunded')"
             : ''
       }`;
-      return ctx.lake.query(
+      return ctx.query(
         `SELECT i.item_id AS product_id, any_value(i.item_title) AS category, sum(i.line_amount)::DOUBLE AS revenue, sum(i.quantity)::BIGINT AS units
          FROM trusted.tru_order_item AS i ${where}
          GROUP BY ALL HAVING sum(i.line_amount) > 0 ORDER BY revenue DESC, i.item_id LIMIT 10`,
@@ -423,12 +429,12 @@ const ordersPerDay: SectionDef = {
   async render(ctx) {
     const queries: Promise<Row[]>[] = [];
     if (has(ctx.analytics.get('marts.fct_shop_orders'), 'purchased_date', 'revenue')) {
-      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(purchased_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue) FILTER (WHERE ${FINITE('revenue')}), 0)::DOUBLE AS revenue FROM marts.fct_shop_orders WHERE purchased_date IS NOT NULL GROUP BY ALL`));
+      queries.push(ctx.query(`SELECT 'shop' AS domain, strftime(purchased_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue) FILTER (WHERE ${FINITE('revenue')}), 0)::DOUBLE AS revenue FROM marts.fct_shop_orders WHERE purchased_date IS NOT NULL GROUP BY ALL`));
     } else if (has(ctx.analytics.get('marts.mart_sales_hourly'), 'order_date', 'orders_count', 'revenue')) {
-      queries.push(ctx.lake.query(`SELECT 'shop' AS domain, strftime(order_date, '%Y-%m-%d') AS order_date, sum(orders_count)::BIGINT AS orders, coalesce(sum(revenue) FILTER (WHERE ${FINITE('revenue')}), 0)::DOUBLE AS revenue FROM marts.mart_sales_hourly GROUP BY ALL`));
+      queries.push(ctx.query(`SELECT 'shop' AS domain, strftime(order_date, '%Y-%m-%d') AS order_date, sum(orders_count)::BIGINT AS orders, coalesce(sum(revenue) FILTER (WHERE ${FINITE('revenue')}), 0)::DOUBLE AS revenue FROM marts.mart_sales_hourly GROUP BY ALL`));
     }
     if (has(ctx.analytics.get('marts.fct_orders'), 'date_created_date', 'revenue_amount')) {
-      queries.push(ctx.lake.query(`SELECT 'mercadolivre' AS domain, strftime(date_created_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue_amount) FILTER (WHERE ${FINITE('revenue_amount')}), 0)::DOUBLE AS revenue FROM marts.fct_orders WHERE date_created_date IS NOT NULL GROUP BY ALL`));
+      queries.push(ctx.query(`SELECT 'mercadolivre' AS domain, strftime(date_created_date, '%Y-%m-%d') AS order_date, count(*)::BIGINT AS orders, coalesce(sum(revenue_amount) FILTER (WHERE ${FINITE('revenue_amount')}), 0)::DOUBLE AS revenue FROM marts.fct_orders WHERE date_created_date IS NOT NULL GROUP BY ALL`));
     }
     if (queries.length === 0) return missing('an orders fact (marts.fct_shop_orders or marts.fct_orders)');
     const rows = (await Promise.all(queries)).flat().sort((a, b) => String(a.order_date).localeCompare(String(b.order_date)));
@@ -454,7 +460,7 @@ const customersByState: SectionDef = {
   about: 'marts.dim_customers: people (customer_unique_id) by the state of their latest address.',
   async render(ctx) {
     if (!has(ctx.analytics.get('marts.dim_customers'), 'customer_unique_id', 'state')) return missing('marts.dim_customers');
-    const rows = await ctx.lake.query(`SELECT coalesce(state, '?') AS state, count(*)::BIGINT AS customers FROM marts.dim_customers GROUP BY ALL ORDER BY customers DESC, state`);
+    const rows = await ctx.query(`SELECT coalesce(state, '?') AS state, count(*)::BIGINT AS customers FROM marts.dim_customers GROUP BY ALL ORDER BY customers DESC, state`);
     if (rows.length === 0) return empty('marts.dim_customers');
     return ctx.chart('states', {
       width: Math.max(240, 22 * rows.length),
@@ -475,7 +481,7 @@ const rfmSegments: SectionDef = {
   about: 'marts.mart_customer_rfm: customers per segment (from R and F quintiles).',
   async render(ctx) {
     if (!has(ctx.analytics.get('marts.mart_customer_rfm'), 'segment')) return missing('marts.mart_customer_rfm');
-    const rows = await ctx.lake.query(`SELECT coalesce(segment, 'unscored') AS segment, count(*)::BIGINT AS customers FROM marts.mart_customer_rfm GROUP BY ALL ORDER BY customers DESC, segment`);
+    const rows = await ctx.query(`SELECT coalesce(segment, 'unscored') AS segment, count(*)::BIGINT AS customers FROM marts.mart_customer_rfm GROUP BY ALL ORDER BY customers DESC, segment`);
     if (rows.length === 0) return empty('marts.mart_customer_rfm');
     return ctx.chart('rfm', {
       width: 420,
@@ -502,7 +508,7 @@ const quality: SectionDef = {
   about: 'The latest score per table (marts.mart_data_quality, else metrics: quality_scores) against the quality gate, and its 8 dimensions.',
   async render(ctx) {
     const candidates: { name: string; cols: Set<string> | undefined; select: (sql: string) => Promise<Row[]> }[] = [
-      { name: 'marts.mart_data_quality', cols: ctx.analytics.get('marts.mart_data_quality'), select: (sql) => ctx.lake.query(sql) },
+      { name: 'marts.mart_data_quality', cols: ctx.analytics.get('marts.mart_data_quality'), select: (sql) => ctx.query(sql) },
       { name: 'quality_scores', cols: ctx.metrics.get('quality_scores'), select: (sql) => ctx.lake.metrics.select(sql) },
     ];
     let rows: Row[] = [];

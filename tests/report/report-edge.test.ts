@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { activeContent, chartRenderer } from '../../src/report/vega-render.js';
-import { defineSource, z } from '../../src/index.js';
+import { Lakehouse, defineSource, z } from '../../src/index.js';
 import { projectLake } from '../helpers/models.js';
 import { section as sectionOf } from '../helpers/report-html.js';
 
@@ -169,5 +169,41 @@ describe('report: a price mart whose prices are all 0 or NULL (sold out)', () =>
     const section = sectionOf(html, 'prices');
     // Observed: "No data yet: marts.fct_prices_daily has no rows." of a table with two.
     expect(section).toContain('No data yet: marts.fct_prices_daily has no positive prices (2 rows).');
+  }, 60_000);
+});
+
+describe('report: a build that publishes while the page is drawn', () => {
+  it('every section reads the catalog published when the report started', async () => {
+    const { lake, root, models } = await projectLake({
+      // The second build leaves the price mart out of its catalog.
+      'marts/fct_prices_daily.sql': `{{ config(enabled=(var('build_no', 1) == 1)) }}
+select * from (values ('a', '1', DATE '2026-03-01', 10.0), ('a', '1', DATE '2026-03-02', 11.0)) t(store, sku_id, price_date, price)`,
+      'marts/other.sql': `select {{ var('build_no', 1) }} as build_no`,
+    });
+    expect((await lake.build({ test: false })).status).toBe('success');
+    const other = await Lakehouse.open({ root, models, log: { console: false } });
+    try {
+      // The report reads the catalog's tables first, then the metrics db: the other lake publishes
+      // its build right then, before any section is drawn.
+      const metrics = lake.metrics;
+      const select = metrics.select.bind(metrics);
+      let published = false;
+      metrics.select = async (...args: Parameters<typeof select>) => {
+        if (!published) {
+          published = true;
+          expect((await other.build({ test: false, vars: { build_no: 2 } })).status).toBe('success');
+        }
+        return select(...args);
+      };
+      const html = fs.readFileSync((await lake.report()).path, 'utf8');
+      expect(published).toBe(true);
+      const prices = sectionOf(html, 'prices');
+      expect(prices).not.toMatch(/could not be drawn/);
+      expect(prices).toMatch(/data-chart="prices"/);
+      // The next report reads the catalog published since.
+      expect(sectionOf(fs.readFileSync((await lake.report()).path, 'utf8'), 'prices')).toMatch(/No data yet/);
+    } finally {
+      await other.close();
+    }
   }, 60_000);
 });
