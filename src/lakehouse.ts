@@ -128,6 +128,8 @@ export class Lakehouse {
   private readonly abort = new AbortController();
   /** Operations running now: `close()` lets them finish their records before it closes. */
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Connections of catalog snapshots still open (a report drawing its page). */
+  private readonly snapshotConnections = new Set<DuckDBConnection>();
   /** This instance's DuckDB spill folder (two lakes of one process share the process's temp folder). */
   private readonly spillDir = `spill-${++instances}`;
   private queryConnection: DuckDBConnection | undefined;
@@ -379,6 +381,8 @@ export class Lakehouse {
   async catalogSnapshot(): Promise<{ catalog: string; query(sql: string, params?: DuckDBValue[]): Promise<Row[]>; close(): Promise<void> }> {
     this.ensureOpen('report');
     const c = await (await this.engine()).connect();
+    // Closed by close() with the query connection, if a report outlives the wait for it.
+    this.snapshotConnections.add(c);
     const catalog = `analytics_snapshot_${++snapshotNo}`;
     let attached = false;
     try {
@@ -388,9 +392,11 @@ export class Lakehouse {
         await c.run(`USE ${quoteIdent(catalog)}`);
       }
     } catch (error) {
+      this.snapshotConnections.delete(c);
       c.closeSync();
       throw error;
     }
+    const connections = this.snapshotConnections;
     // One statement at a time on the connection, as lake.query runs them.
     let queue: Promise<unknown> = Promise.resolve();
     return {
@@ -406,6 +412,7 @@ export class Lakehouse {
           await c.run('USE memory').catch(() => undefined);
           await c.run(`DETACH DATABASE IF EXISTS ${quoteIdent(catalog)}`).catch(() => undefined);
         }
+        connections.delete(c);
         c.closeSync();
       },
     };
@@ -1096,6 +1103,8 @@ export class Lakehouse {
         clearTimeout(timer);
       }
       this.queryConnection?.closeSync();
+      for (const c of this.snapshotConnections) c.closeSync();
+      this.snapshotConnections.clear();
       if (this.enginePromise) await this.enginePromise.catch(() => undefined);
       this.engineInstance?.closeSync();
       await this.metrics.close();
