@@ -28,13 +28,20 @@ export interface CommitManifest {
   stateFile?: string;
 }
 
-export function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): void {
+/**
+ * Writes `data` to `file` through a temp file renamed over it. `data` may come in parts, written
+ * one after the other: a part already encoded (a crawl frontier's megabytes) is not copied again.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array | readonly (string | Uint8Array)[], mode?: number): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const fd = fs.openSync(tmp, 'w', mode ?? 0o644);
   try {
     try {
-      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      for (const part of typeof data === 'string' || data instanceof Uint8Array ? [data] : data) {
+        const bytes = typeof part === 'string' ? Buffer.from(part) : part;
+        for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at);
+      }
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -48,7 +55,17 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode?: 
 }
 
 export function writeManifest(file: string, manifest: CommitManifest): void {
-  writeFileAtomic(file, stringifyJsonExact(manifest)); // its cursor may be a bigint
+  const { batch: { cursorJson, ...batch }, ...others } = manifest;
+  if (cursorJson === undefined || batch.cursor === undefined) {
+    writeFileAtomic(file, stringifyJsonExact({ batch, ...others })); // its cursor may be a bigint
+    return;
+  }
+  // The cursor as the committer already wrote it out (a crawl frontier is megabytes), as the
+  // batch's last key: the same JSON as written out here. `batch` has a runId: never `{}`.
+  const { cursor: _cursor, ...rest } = batch;
+  const head = stringifyJsonExact(rest).slice(0, -1);
+  const tail = stringifyJsonExact(others).slice(1);
+  writeFileAtomic(file, [`{"batch":${head},"cursor":`, cursorJson, `}${tail === '}' ? '' : ','}${tail}`]);
 }
 
 /** Step 3: moves whatever is not yet in place. Idempotent, so recovery can call it again. */

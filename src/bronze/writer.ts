@@ -89,6 +89,8 @@ export interface FlushExtra {
   rejected?: number;
   /** The source's cursor covering this batch, recorded with it. */
   cursor?: unknown;
+  /** `cursor` written out, when the caller has it (see BatchCommit.cursorJson). */
+  cursorJson?: Uint8Array;
   /** Its scope (see CursorKey), for recovery to save it under the right name. */
   cursorScope?: string;
   /** Runs after the batch is recorded and before its commit manifest is removed. */
@@ -436,6 +438,7 @@ export class BronzeWriter {
       rows,
       rejected: extra.rejected ?? 0,
       cursor: extra.cursor,
+      ...(extra.cursorJson === undefined ? {} : { cursorJson: extra.cursorJson }),
       ...(extra.cursorScope === undefined ? {} : { cursorScope: extra.cursorScope }),
       files,
     };

@@ -102,8 +102,11 @@ export class CursorStore {
     }
   }
 
-  async save(key: CursorKey, cursor: unknown, runId: string): Promise<void> {
-    writeFileAtomic(this.file(key), stringifyJsonExact({ cursor, runId, savedAt: new Date().toISOString() }));
+  /** Saves the cursor; `json`: the cursor already written out (stringifyJsonExact, UTF-8), a crawl frontier's megabytes not written out again. */
+  async save(key: CursorKey, cursor: unknown, runId: string, json?: Uint8Array): Promise<void> {
+    const savedAt = new Date().toISOString();
+    if (json === undefined) writeFileAtomic(this.file(key), stringifyJsonExact({ cursor, runId, savedAt }));
+    else writeFileAtomic(this.file(key), ['{"cursor":', json, `,${stringifyJsonExact({ runId, savedAt }).slice(1)}`]);
   }
 
   /**

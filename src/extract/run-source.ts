@@ -15,6 +15,7 @@ import { scrubSecretValues } from '../redact.js';
 import { cursorValue, locatorOf, type AnySource, type ExtractContext, type HttpHostStats, type SourceRecord } from './source.js';
 import { cursorFileName, cursorKeyOf, type CursorStore } from './cursor-store.js';
 import { writeFileAtomic } from '../bronze/commit.js';
+import { stringifyJsonExact } from './json-exact.js';
 import { readRecordedSchema, schemaFile, type RecordedSchema } from '../transform/source-relation.js';
 import { diffSchemas, type SchemaChange } from '../metrics/alerts.js';
 
@@ -200,8 +201,11 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     flushQuarantine();
     // Not past records whose rejection is in no file: the next run reads them again.
     const withCursor = cursorDirty && !failedWrite && !quarantineFailed;
-    // Written out here, once a commit, rather than at every checkpoint (see lazyCursor).
+    // Written out here, once a commit, rather than at every checkpoint (see lazyCursor); and its
+    // JSON once, for the state file, the commit manifest and source_batches.
     const saving = withCursor ? cursorValue(cursor) : undefined;
+    const savingText = withCursor ? stringifyJsonExact(saving) : undefined;
+    const savingJson = savingText === undefined ? undefined : Buffer.from(savingText);
     const rejected = rejectedSinceFlush;
     const sealed = await writer.seal();
     rejectedSinceFlush = 0;
@@ -218,11 +222,12 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
           rows: 0,
           rejected,
           cursor: withCursor ? saving : undefined,
+          ...(savingJson === undefined ? {} : { cursorJson: savingJson }),
           files: [],
         });
       }
       if (withCursor) {
-        await env.cursors.save(cursorKey, saving, env.runId);
+        await env.cursors.save(cursorKey, saving, env.runId, savingJson);
         cursorDirty = false;
       }
       report();
@@ -234,9 +239,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
       .write(sealed, {
         rejected,
         cursor: withCursor ? saving : undefined,
+        ...(savingJson === undefined ? {} : { cursorJson: savingJson }),
         ...(withCursor && cursorKey.scope !== undefined ? { cursorScope: cursorKey.scope } : {}),
         // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
-        afterRecord: withCursor ? () => env.cursors.save(cursorKey, saving, env.runId) : undefined,
+        afterRecord: withCursor ? () => env.cursors.save(cursorKey, saving, env.runId, savingJson) : undefined,
       })
       .then(
         () => {

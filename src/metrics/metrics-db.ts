@@ -67,6 +67,12 @@ export interface BatchCommit {
   rows: number;
   rejected: number;
   cursor?: unknown;
+  /**
+   * `cursor` written out (stringifyJsonExact, UTF-8), when the committer has it: the state file,
+   * the commit manifest and `source_batches` share these bytes instead of each writing out the
+   * cursor again (a crawl frontier is megabytes). Not written into the manifest as such.
+   */
+  cursorJson?: Uint8Array;
   /** The cursor's scope (constant partition values, see CursorKey); not a column, for recovery. */
   cursorScope?: string;
   files: BronzeFileRow[];
@@ -213,16 +219,23 @@ export const MAX_RECORDED_CURSOR_BYTES = 16 * 1024;
 /**
  * A batch's cursor as `source_batches` records it, redacted. The cursor that counts lives in the
  * source's state file; this copy is for reading the history. One larger than 16 KB (an `htmlSource`
- * frontier) is replaced by a note of its size: appended rows that large would make every later
- * checkpoint rewrite them (see schema.ts).
+ * frontier) is replaced by a note of its size, the size of its JSON as the state file holds it:
+ * appended rows that large would make every later checkpoint rewrite them (see schema.ts). `json`:
+ * the cursor already written out (see `BatchCommit.cursorJson`).
  */
-function recordedCursor(cursor: unknown): string | null {
+function recordedCursor(cursor: unknown, json?: Uint8Array): string | null {
   if (cursor === undefined) return null;
+  const size = json?.length ?? Buffer.byteLength(stringifyJsonExact(cursor));
+  // The note holds nothing of the cursor: a frontier is not redacted whole only to be dropped.
+  if (size > MAX_RECORDED_CURSOR_BYTES) return omittedCursor(size);
   // A next-page link may carry the token (`paging.next` with `access_token=`): the state file keeps
   // it to resume, the history does not. `redact` works value by value, so the JSON stays valid.
-  const json = stringifyJsonExact(redact(cursor));
-  const bytes = Buffer.byteLength(json);
-  if (bytes <= MAX_RECORDED_CURSOR_BYTES) return json;
+  const redacted = stringifyJsonExact(redact(cursor));
+  const bytes = Buffer.byteLength(redacted);
+  return bytes <= MAX_RECORDED_CURSOR_BYTES ? redacted : omittedCursor(bytes);
+}
+
+function omittedCursor(bytes: number): string {
   return JSON.stringify({ omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes });
 }
 
@@ -594,7 +607,7 @@ export class MetricsDb {
           batch.rejected,
           batch.files.length,
           batch.files.reduce((s, f) => s + f.bytes, 0),
-          recordedCursor(batch.cursor),
+          recordedCursor(batch.cursor, batch.cursorJson),
         ],
       );
       if (batch.profiles && batch.profiles.length > 0) {

@@ -11,6 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, z, type Lakehouse } from '../../src/index.js';
 import { htmlSource, normalizeCrawlUrl, type HtmlSourceOptions } from '../../src/extract/html-source.js';
 import { parsePackSize } from '../../src/extract/brazil.js';
+import { stringifyJsonExact } from '../../src/extract/json-exact.js';
+import { MAX_RECORDED_CURSOR_BYTES } from '../../src/metrics/metrics-db.js';
 import {
   listingPath,
   SHOP_PAGE_SIZE,
@@ -387,6 +389,34 @@ describe('the frontier a commit saves', () => {
     expect(hits).toEqual(['/e']);
     const rows = await lake.query(`select sku from ${bronze(lake)} order by sku`);
     expect(rows.map((r) => r.sku)).toEqual(['/', '/a', '/b', '/c', '/d', '/e']);
+  });
+
+  it.each([
+    ['plain links', ''],
+    ['links holding a session id (redacted in what source_batches stores, not in the state file)', '?PHPSESSID=s3ss10nAbc123'],
+  ])('over 16 KB is recorded in source_batches as the size of the cursor data/state/cursors holds: %s', async (_what, query) => {
+    // The home page links 400 products, each page one record; /p/3 stays down: the state file keeps the last batch's frontier.
+    const server = http.createServer((req, res) => {
+      if (req.url!.startsWith('/p/3?') || req.url === '/p/3') {
+        res.writeHead(503, { 'retry-after': '0' });
+        return res.end('manutenção');
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const anchors = req.url === '/' ? Array.from({ length: 400 }, (_, i) => `<a href="/p/${i + 1}${query}">p</a>`).join('') : '';
+      res.end(`<html><body><li class="product" data-sku="${req.url}">x</li>${anchors}</body></html>`);
+    });
+    const base = await listen(server);
+    const lake = await tempLake();
+    const first = await lake.extract([skuCrawl(base, { limits: { ...FAST, inFlight: 1, retries: 1, flushRows: 2 } })]);
+    expect(first.sources[0]).toMatchObject({ status: 'partial', rows: 3 });
+    const batches = await lake.metrics.select(`SELECT rows, cursor::VARCHAR AS cursor FROM source_batches WHERE run_id = $1 ORDER BY batch_no`, [first.runId]);
+    const saved = stringifyJsonExact(savedCursor(lake));
+    expect(Buffer.byteLength(saved)).toBeGreaterThan(MAX_RECORDED_CURSOR_BYTES);
+    const omitted = { omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes: expect.any(Number) };
+    expect(batches.map((b) => ({ rows: Number(b.rows), cursor: JSON.parse(String(b.cursor)) }))).toEqual([
+      { rows: 2, cursor: omitted },
+      { rows: 1, cursor: { ...omitted, bytes: Buffer.byteLength(saved) } },
+    ]);
   });
 
   it('a page\'s checkpoint the lake drops (the run stopped on its records) leaves the one before: with the redirect\'s target still queued', async () => {
