@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../bronze/commit.js';
 import type { PartitionKey } from '../bronze/writer.js';
-import { LockError } from '../errors.js';
+import { DuckhouseError, LockError } from '../errors.js';
 import { acquireLock, type HeldLock } from './file-lock.js';
 import { parseJsonExact, stringifyJsonExact } from './json-exact.js';
 
@@ -213,11 +213,23 @@ function saveIfNewer(file: string, cursor: unknown, runId: string, committedAt: 
 
 /** A cursor file's content; undefined when there is none. */
 function readCursorFile(file: string): { cursor: unknown } | undefined {
+  let text: string;
   try {
-    // A cursor past ±2^53 (an API's 19-digit id) is written as its digits and read back as a bigint.
-    return parseJsonExact(fs.readFileSync(file, 'utf8')) as { cursor: unknown };
+    text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    // A cursor past ±2^53 (an API's 19-digit id) is written as its digits and read back as a bigint.
+    return parseJsonExact(text) as { cursor: unknown };
+  } catch (error) {
+    // Never written torn (tmp then rename): edited by hand or damaged. Starting over would read the
+    // whole source again, unasked: the run says which file, and leaves the choice.
+    throw new DuckhouseError(
+      'CURSOR_UNREADABLE',
+      `the cursor file ${file} is not valid JSON (${(error as Error).message}): restore it, or delete it to read the source again from its beginning`,
+      { cause: error },
+    );
   }
 }

@@ -350,3 +350,27 @@ describe("a cursor holding the API's next-page link with its access token", () =
     expect(hits.map((h) => h.file)).toEqual([path.join('state', 'cursors', 'graph.posts.json')]);
   });
 });
+
+describe('a cursor file that is not JSON (edited by hand, damaged)', () => {
+  it('fails the source with an error naming the file and the way out, and leaves the file as it was', async () => {
+    const lake = await tempLake();
+    const file = path.join(lake.paths.state, 'cursors', 's.items.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, '{"cursor": 5, "runId": "x", "sa');
+    const source = defineSource({
+      source: 's',
+      dataset: 'items',
+      schema: z.object({ id: z.number() }),
+      async *extract(ctx) {
+        const from = Number((await ctx.cursor()) ?? 0);
+        yield [{ id: from + 1 }];
+        ctx.checkpoint(from + 1);
+      },
+    });
+    const r = await lake.extract([source]);
+    expect(r.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
+    expect(r.sources[0]!.error).toContain(file);
+    expect(r.sources[0]!.error).toMatch(/not valid JSON \(.+\).*restore it.*delete it/);
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"cursor": 5, "runId": "x", "sa');
+  });
+});
