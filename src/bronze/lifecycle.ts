@@ -147,10 +147,13 @@ export function checkDatasetExists(where: string, root: string, source: string, 
 
 /** The dataset's visible files, with what compaction and prune need to know of each. */
 async function liveFiles(env: LifecycleEnv, source: string, dataset: string): Promise<{ files: LiveFile[]; partitionKeys: string[]; recorded: Map<string, { rows: number; removed: boolean }> }> {
-  // Files of a run in progress that the metrics db has not recorded may be mid-commit: scanBronze leaves them out.
+  // Files of a run in progress that the metrics db has not recorded may be mid-commit: scanBronze
+  // leaves them out. Listed right after the read: a run that started since is not in its `running`
+  // set, and the first files of a batch it is renaming into place, listed later (after a wait for
+  // the metrics file's lock), would be compacted or pruned as committed ones.
   const visibility = await env.metrics.bronzeVisibility();
-  const recorded = await env.metrics.bronzeRecords(source, dataset);
   const scanned = scanBronze(env.root, source, dataset, visibility);
+  const recorded = await env.metrics.bronzeRecords(source, dataset);
   const files = scanned.files.map((abs) => {
     const partitionDir = path.dirname(path.relative(scanned.dir, abs));
     return {
