@@ -19,7 +19,7 @@ import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
 import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
-import { claimTmpDir, recoverTmp } from './bronze/recover.js';
+import { claimTmpDir, hasUnrecoveredCommit, recoverTmp } from './bronze/recover.js';
 import { CursorStore, cursorKeyOf } from './extract/cursor-store.js';
 import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
@@ -188,8 +188,23 @@ export class Lakehouse {
     try {
       // Roll committed batches of dead processes forward first, so abandoned runs count them.
       const cursors = new CursorStore(root, resolved.lockTimeoutMillis);
-      await recoverTmp(paths.tmp, metrics, logger, (s, d, c, r, t, scope) => cursors.saveRolledForward({ source: s, dataset: d, ...(scope === undefined ? {} : { scope }) }, c, r, t), resolved.lockTimeoutMillis);
-      const abandoned = await metrics.markAbandoned();
+      const recover = (): ReturnType<typeof recoverTmp> =>
+        recoverTmp(paths.tmp, metrics, logger, (s, d, c, r, t, scope) => cursors.saveRolledForward({ source: s, dataset: d, ...(scope === undefined ? {} : { scope }) }, c, r, t), resolved.lockTimeoutMillis);
+      await recover();
+      // A process alive when its folder was looked at may have died since, mid-commit: its run stays
+      // `running` (its files renamed into bronze, not recorded, hidden) until its folder is
+      // recovered, here and now, rather than read as committed in part.
+      let deferred = false;
+      const unrecovered = (run: { pid: unknown; proc_start: unknown }): boolean => {
+        const pending = hasUnrecoveredCommit(paths.tmp, run);
+        deferred ||= pending;
+        return pending;
+      };
+      let abandoned = await metrics.markAbandoned(unrecovered);
+      if (deferred) {
+        await recover();
+        abandoned = [...abandoned, ...(await metrics.markAbandoned(unrecovered))];
+      }
       if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());
       tmpClaims.set(tmpDir, (tmpClaims.get(tmpDir) ?? 0) + 1);

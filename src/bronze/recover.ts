@@ -28,6 +28,22 @@ export function claimTmpDir(tmpRoot: string, identity: { host: string; pid: numb
   return dir;
 }
 
+/**
+ * Whether the process that ran `run` left a batch past its commit point that no open has rolled
+ * forward yet: its folder under `tmpRoot` still holds a commit manifest. Some of the batch's files
+ * may be renamed into bronze already, not recorded: the run must stay `running` (so readers hide
+ * them) until the batch is rolled forward.
+ */
+export function hasUnrecoveredCommit(tmpRoot: string, run: { pid: unknown; proc_start: unknown }): boolean {
+  if (typeof run.pid !== 'number' && typeof run.pid !== 'bigint') return false;
+  const dir = path.join(tmpRoot, processTmpDirName(Number(run.pid), typeof run.proc_start === 'string' ? run.proc_start : ''));
+  try {
+    return fs.readdirSync(dir).some((name) => name.endsWith('.commit.json'));
+  } catch {
+    return false;
+  }
+}
+
 /** Saves the cursor of a batch rolled forward, committed at `committedAt`; false when it left the cursor as it was. */
 type SaveCursor = (source: string, dataset: string, cursor: unknown, runId: string, committedAt: Date, scope: string | undefined) => Promise<'saved' | 'kept' | 'deferred'>;
 

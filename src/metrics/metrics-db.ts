@@ -736,11 +736,13 @@ export class MetricsDb {
   /**
    * Marks `running` runs whose process is gone as `abandoned`, or as they finished when only their
    * finish record failed (`finishRun`), as every reader reads them (`readDeadRuns`). Returns the ids
-   * of the abandoned ones.
+   * of the abandoned ones. Runs for which `unrecovered` is true (a batch of theirs is past its
+   * commit point and not rolled forward yet) stay `running`: their files are hidden from readers
+   * until the batch is recorded whole.
    */
-  async markAbandoned(): Promise<string[]> {
+  async markAbandoned(unrecovered: (run: RunOwnerRow) => boolean = () => false): Promise<string[]> {
     const readings = await this.transaction(async (c) => {
-      const running = readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`)) as unknown as RunOwnerRow[];
+      const running = (readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`)) as unknown as RunOwnerRow[]).filter((r) => !unrecovered(r));
       const query = async (sql: string): Promise<string[]> => readerRows(await c.runAndReadAll(sql)).map((r) => String(r.dead_run));
       const dead = [...(await readDeadRuns(this.file, running, query, undefined, this.otherHostAbandonHours)).values()];
       // Its finish's other rows with it, once: the run is no longer `running` once this commits.

@@ -200,3 +200,74 @@ describe('compaction and prune while another process commits a batch', () => {
   }, 120_000);
 });
 
+
+/**
+ * `Lakehouse.open` in its own process, which waits (a busy wait) when its console log first shows
+ * `line`, until the file `go` exists.
+ */
+const OPENER = `
+import fs from 'node:fs';
+import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+const [root, go, line] = process.argv.slice(2);
+const write = process.stderr.write.bind(process.stderr);
+let waited = false;
+process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+  if (!waited && String(chunk).includes(line)) {
+    waited = true;
+    fs.writeSync(1, 'WAITING\\n');
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
+  }
+  return write(chunk, ...rest);
+}) as typeof process.stderr.write;
+const lake = await Lakehouse.open({ root, log: { console: true } });
+await lake.close();
+fs.writeSync(1, JSON.stringify({ waited }) + '\\n');
+`;
+
+describe('an open while an extract of another process dies mid-commit', () => {
+  it('the dead run stays running, its batch hidden, until its batch is rolled forward: never seen in part', async () => {
+    // An open recovers dead processes' folders (rolling their committed batches forward), then
+    // marks dead runs abandoned. An extract that dies between the two (alive when its folder was
+    // looked at, dead when its run is) must not have its half-renamed batch shown as committed.
+    const base = tempDir('duckhouse-half-batch-open-');
+    const root = path.join(base, 'data');
+    await firstExtract(root);
+    const reader = await Lakehouse.open({ root, log: { console: false } });
+    let extractor: Child | undefined;
+    try {
+      extractor = pausedExtractor(base, root);
+      await extractor.reached;
+      // A temp file of a process that is gone (pid out of range): the open removes it between its
+      // recovery of dead processes' folders and its marking of dead runs, and logs it.
+      fs.writeFileSync(path.join(root, 'state', 'planted.json.2147483646.abc123.tmp'), '{}');
+      const go = path.join(base, 'go');
+      const opener = child(base, 'opener', OPENER, [root, go, 'temp file(s) a dead process left'], 'WAITING');
+      try {
+        await opener.reached;
+        extractor.kill('SIGKILL');
+        await extractor.exited;
+        fs.writeFileSync(go, '');
+        expect(await opener.exited, opener.stderr()).toBe(0);
+        expect(opener.result()).toEqual({ waited: true });
+      } finally {
+        opener.kill('SIGKILL');
+      }
+      const during = await bronzeRows(reader);
+      expect.soft([0, 3000], 'rows of the dead extract\'s batch seen after the open').toContain(during.batch);
+    } finally {
+      extractor?.kill('SIGKILL');
+      await reader.close();
+    }
+    // Its batch was past its commit point: an open rolls it forward, whole.
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect(await bronzeRows(lake)).toEqual({ batch: 3000, all: 6000 });
+      const [run] = (await lake.runs({ limit: 5 })).filter((r) => r.kind === 'extract' && r.runId > '');
+      expect(run?.status).toBe('abandoned');
+    } finally {
+      await lake.close();
+    }
+  }, 120_000);
+});
