@@ -88,6 +88,25 @@ export function applyMoves(moves: CommitMove[]): void {
   }
 }
 
+/**
+ * Takes back into the stage the files `applyMoves` already renamed into bronze, when it failed part
+ * way (a partition folder that cannot be made): the batch's run is still `running`, so no reader
+ * has seen them. Returns false when a file could not be moved back: the manifest stays, and the
+ * next open rolls the batch forward whole.
+ */
+export function undoMoves(moves: CommitMove[]): boolean {
+  let undone = true;
+  for (const move of moves) {
+    if (fs.existsSync(move.from) || !fs.existsSync(move.to)) continue;
+    try {
+      fs.renameSync(move.to, move.from);
+    } catch {
+      undone = false;
+    }
+  }
+  return undone;
+}
+
 export function readManifest(file: string): CommitManifest | undefined {
   try {
     return parseJsonExact(fs.readFileSync(file, 'utf8')) as CommitManifest;

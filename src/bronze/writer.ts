@@ -16,7 +16,7 @@ import type { ColumnSpec, WireType } from './schema-map.js';
 import { dateParts, partitionOfDir, partitionValue } from './partition.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
-import { applyMoves, writeManifest, type CommitManifest } from './commit.js';
+import { applyMoves, undoMoves, writeManifest, type CommitManifest } from './commit.js';
 import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
 import { DuckhouseError, errorMessage, PartitionError } from '../errors.js';
 import { listTree } from '../fs-list.js';
@@ -444,7 +444,15 @@ export class BronzeWriter {
     };
     const manifestFile = `${stage}.commit.json`;
     writeManifest(manifestFile, { batch, moves });
-    applyMoves(moves);
+    try {
+      applyMoves(moves);
+    } catch (error) {
+      // Some of the batch's files are in bronze, not all: once this run ends they would read as
+      // committed, part of a batch. Taken back out, the batch is not committed (the cursor stays
+      // before it); left in part only when that fails too, for the next open to roll forward.
+      if (undoMoves(moves)) fs.rmSync(manifestFile, { force: true });
+      throw error;
+    }
     await this.o.metrics.recordBatch(batch);
     await extra.afterRecord?.();
     fs.rmSync(manifestFile, { force: true });

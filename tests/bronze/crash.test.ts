@@ -6,6 +6,7 @@ import { readManifest, writeManifest } from '../../src/bronze/commit.js';
 import { stringifyJsonExact } from '../../src/extract/json-exact.js';
 import { spawnHelper } from '../helpers/child.js';
 import { expectCommittedBronze } from '../helpers/lake-checks.js';
+import { syntheticItems } from '../helpers/synthetic-source.js';
 import { listFiles, tempDir } from '../helpers/temp-lake.js';
 
 async function checkLakeAfterKill(root: string, expectAbandoned: boolean): Promise<void> {
@@ -221,6 +222,40 @@ describe('recovery of a dead process temp folder', () => {
       expect(fs.existsSync(path.join(recent, 'owner.json'))).toBe(true);
     } finally {
       await lake.close();
+    }
+  });
+});
+
+describe('a batch whose files cannot all be renamed into bronze', () => {
+  it('is taken back out whole: the failed run leaves none of it visible, and a re-run commits it whole', async () => {
+    // The third partition's folder cannot be made (a file is in its way): its file's rename fails
+    // after the first two were renamed into bronze. Once the run ends (failed), files it did not
+    // record are no longer hidden as those of a run in progress: the two would read as committed.
+    const root = path.join(tempDir(), 'data');
+    const blocker = path.join(root, 'bronze', 'half', 'items', 'store=s2');
+    fs.mkdirSync(path.dirname(blocker), { recursive: true });
+    fs.writeFileSync(blocker, 'not a folder');
+    const lake = await Lakehouse.open({ root, log: { console: false }, limits: { flushRows: 3000 } });
+    try {
+      const failed = await lake.extract([syntheticItems({ source: 'half', batches: 1, rowsPerBatch: 3000 })]);
+      expect(failed.sources[0]).toMatchObject({ status: 'failed', rows: 0, files: 0 });
+      expect(failed.sources[0]!.error).toContain('store=s2');
+      expect((await lake.bronze('half/items')).length, 'rows of the failed batch visible').toBe(0);
+      expect(listFiles(path.join(root, 'bronze')).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+      // Once the obstacle is gone, the next run commits the batch whole (its cursor was not saved).
+      fs.rmSync(blocker);
+      expect((await lake.extract([syntheticItems({ source: 'half', batches: 1, rowsPerBatch: 3000 })])).status).toBe('success');
+      expect((await lake.bronze('half/items')).length).toBe(3000);
+    } finally {
+      await lake.close();
+    }
+    // Nothing left for an open to roll forward.
+    const other = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await other.bronze('half/items')).length).toBe(3000);
+      await expectCommittedBronze(other);
+    } finally {
+      await other.close();
     }
   });
 });
