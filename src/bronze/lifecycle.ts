@@ -562,15 +562,16 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
 
 /**
  * Deletes removed bronze files once their removal is older than the retention and than the start
- * of every build still running, no view of the published catalog names them and no catalog it
+ * of every build and test run still running, no view of the published catalog names them and no catalog it
  * replaced named them within the retention; then the partition folders left empty. Returns the count.
  */
 export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 'retainMillis' | 'published' | 'logger'>): Promise<number> {
   const cutoff = Date.now() - env.retainMillis;
   // A build running (in any process) listed the files visible when it started, before its lock and
   // its publish: files removed since may be named by the views it is about to publish, which the
-  // published catalog cannot tell yet. They wait for its end (a short retention would not).
-  const building = await env.metrics.earliestRunningBuild();
+  // published catalog cannot tell yet. A `lake.test` run lists them when it starts and reads them
+  // at each test's turn. They wait for its end (a short retention would not).
+  const building = await env.metrics.earliestRunningReader();
   const candidates = await env.metrics.removedBronzeFiles(new Date(Math.min(cutoff, building ? building.getTime() - 1 : Infinity)));
   if (candidates.length === 0) return 0;
   const { sql, garbage } = await env.published();

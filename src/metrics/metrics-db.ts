@@ -724,11 +724,12 @@ export class MetricsDb {
   }
 
   /**
-   * When the earliest build still running started (its process alive, or of another host): such
-   * a build listed the bronze files visible then, and may publish views naming them.
+   * When the earliest build or `lake.test` run still running started (its process alive, or of
+   * another host): such a run listed the bronze files visible then, and reads them until it ends
+   * (a build may also publish views naming them).
    */
-  async earliestRunningBuild(): Promise<Date | undefined> {
-    const rows = await this.select(`SELECT run_id, status, started_at, host, pid, proc_start FROM runs WHERE status = 'running' AND kind = 'build' ORDER BY started_at`);
+  async earliestRunningReader(): Promise<Date | undefined> {
+    const rows = await this.select(`SELECT run_id, status, started_at, host, pid, proc_start FROM runs WHERE status = 'running' AND kind IN ('build', 'test') ORDER BY started_at`);
     const live = rows.find((r) => !isDeadRun(r));
     return live?.started_at instanceof Date ? live.started_at : undefined;
   }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
+import { writeFiles } from '../helpers/models.js';
 import { syntheticItems } from '../helpers/synthetic-source.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
@@ -266,6 +267,78 @@ describe('an open while an extract of another process dies mid-commit', () => {
       expect(await bronzeRows(lake)).toEqual({ batch: 3000, all: 6000 });
       const [run] = (await lake.runs({ limit: 5 })).filter((r) => r.kind === 'extract' && r.runId > '');
       expect(run?.status).toBe('abandoned');
+    } finally {
+      await lake.close();
+    }
+  }, 120_000);
+});
+
+/**
+ * `lake.test()` in its own process, which waits (a busy wait) when its console log first shows
+ * `line`, until the file `go` exists.
+ */
+const TESTER = `
+import fs from 'node:fs';
+import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+const [root, models, go, line] = process.argv.slice(2);
+const write = process.stderr.write.bind(process.stderr);
+let waited = false;
+process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+  if (!waited && String(chunk).includes(line)) {
+    waited = true;
+    fs.writeSync(1, 'WAITING\\n');
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
+  }
+  return write(chunk, ...rest);
+}) as typeof process.stderr.write;
+const lake = await Lakehouse.open({ root, models, log: { console: true } });
+try {
+  const tests = await lake.test();
+  fs.writeSync(1, JSON.stringify({ tests: tests.map((t) => [t.name, t.status, t.error ?? null]), waited }) + '\\n');
+} finally {
+  await lake.close();
+}
+`;
+
+describe('a compaction while lake.test runs in another process', () => {
+  it('keeps the files the test run listed until it ends, however short the retention', async () => {
+    // lake.test lists the datasets its tests read when it starts, and reads them at each test's
+    // turn. A compaction (retention 0) switching and purging them in between must not delete them
+    // under it, as it does not under a build running.
+    const base = tempDir('duckhouse-compact-during-test-');
+    const root = path.join(base, 'data');
+    const models = path.join(base, 'models');
+    writeFiles(models, {
+      'staging/one.sql': `select 1 as one`,
+      'assertions/aa_always_fails.sql': `select 1 as one`,
+      'assertions/zz_no_negative_price.sql': `select id from {{ source('half', 'items') }} where price < 0`,
+    });
+    const lake = await Lakehouse.open({ root, models, log: { console: false }, limits: { flushRows: 1500 }, retainSupersededMinutes: 0 });
+    try {
+      // Two batches: two small files per store partition, for compaction to merge.
+      expect((await lake.extract([syntheticItems({ source: 'half', batches: 2, rowsPerBatch: 1500 })])).status).toBe('success');
+      expect((await lake.build({ test: false })).status).toBe('success');
+      const go = path.join(base, 'go');
+      const tester = child(base, 'tester', TESTER, [root, models, go, 'test aa_always_fails'], 'WAITING');
+      try {
+        await tester.reached;
+        const compacted = await lake.compact({ source: 'half', dataset: 'items' });
+        expect(compacted.filesIn).toBeGreaterThan(0);
+        fs.writeFileSync(go, '');
+        expect(await tester.exited, tester.stderr()).toBe(0);
+      } finally {
+        tester.kill('SIGKILL');
+      }
+      const out = tester.result() as { tests: [string, string, string | null][]; waited: boolean };
+      expect(out.waited).toBe(true);
+      expect(out.tests).toEqual([
+        ['aa_always_fails', 'fail', null],
+        ['zz_no_negative_price', 'pass', null],
+      ]);
+      // Once the test run has ended, the next compaction or build deletes them.
+      expect((await lake.compact({ source: 'half', dataset: 'items' })).deleted).toBeGreaterThan(0);
     } finally {
       await lake.close();
     }
