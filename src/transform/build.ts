@@ -137,7 +137,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const visibility = await env.bronzeVisibility();
     const planner = new Builder(env, project, conn, previous.models, vars, options);
     planner.visibility = visibility;
-    planner.listSources();
+    planner.listSources(selected);
     // A selected model reads its unselected upstream views as over the bronze committed now.
     for (const id of planner.staleViews(selected)) selected.add(id);
     const unchanged = moved ? undefined : planner.unchangedResults(selected);
@@ -697,13 +697,24 @@ class Builder {
   }
 
   /**
-   * Lists every bronze dataset the project reads, now: planning, the models and their tests then
-   * read one listing of each, taken right after the metrics db said which files are committed. A
-   * dataset listed later, at its model's turn, would show the first files of a batch an extract
-   * started since is renaming into place, as committed.
+   * Lists the bronze datasets the build may read, now: those of the selected models, of everything
+   * upstream of them (views and ephemerals are read through) and of the assertions. Planning, the
+   * models and their tests then read one listing of each, taken right after the metrics db said
+   * which files are committed. A dataset listed later, at its model's turn, would show the first
+   * files of a batch an extract started since is renaming into place, as committed.
    */
-  listSources(): void {
-    for (const node of this.project.nodes.values()) for (const u of node.sources) this.dataset(u.source, u.dataset);
+  listSources(selected: Set<string>): void {
+    const seen = new Set<string>();
+    const visit = (id: string): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const node = this.project.nodes.get(id);
+      if (!node) return;
+      for (const u of node.sources) this.dataset(u.source, u.dataset);
+      for (const dep of node.dependsOn) visit(dep);
+    };
+    for (const id of selected) visit(id);
+    for (const node of this.project.nodes.values()) if (node.kind === 'assertion') visit(node.id);
   }
 
   /** The listings of `other` (the planner, which read them), so this builder reads the same files. */
