@@ -19,6 +19,7 @@ import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
 import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
+import { isDeadRun } from './metrics/run-history.js';
 import { claimTmpDir, hasUnrecoveredCommit, recoverTmp } from './bronze/recover.js';
 import { CursorStore, cursorKeyOf } from './extract/cursor-store.js';
 import { isSource, type AnySource } from './extract/source.js';
@@ -194,10 +195,11 @@ export class Lakehouse {
       // A process alive when its folder was looked at may have died since, mid-commit: its run stays
       // `running` (its files renamed into bronze, not recorded, hidden) until its folder is
       // recovered, here and now, rather than read as committed in part.
+      // (A live process mid-commit has its manifest too: it is not marked, and no second pass is needed for it.)
       let deferred = false;
-      const unrecovered = (run: { pid: unknown; proc_start: unknown }): boolean => {
+      const unrecovered = (run: { status?: unknown; host?: unknown; pid: unknown; proc_start: unknown }): boolean => {
         const pending = hasUnrecoveredCommit(paths.tmp, run);
-        deferred ||= pending;
+        deferred ||= pending && isDeadRun(run);
         return pending;
       };
       let abandoned = await metrics.markAbandoned(unrecovered);
