@@ -9,81 +9,14 @@
  * extractor here is frozen (SIGSTOP) after the second of its batch's three renames; the other
  * side waits at a chosen point (a busy wait on a file) for an exact interleaving.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
 import { writeFiles } from '../helpers/models.js';
+import { BUSY_WAIT, IMPORT_LAKEHOUSE, WAIT_AT_LOG_LINE, child, expectExtractorDone, pausedExtractor, repo, withExtractorMidway, type Child } from '../helpers/mid-batch.js';
 import { syntheticItems } from '../helpers/synthetic-source.js';
 import { tempDir } from '../helpers/temp-lake.js';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Extracts one batch of 3,000 rows (3 stores → 3 files) priced above 1000; stops itself after the 2nd file is renamed into bronze. */
-const EXTRACTOR = `
-import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
-import { syntheticItems } from ${JSON.stringify(path.join(repo, 'tests', 'helpers', 'synthetic-source.ts'))};
-const [root] = process.argv.slice(2);
-const rename = fs.renameSync;
-let intoBronze = 0;
-fs.renameSync = function (from, to) {
-  const out = rename.call(this, from, to);
-  if (String(to).includes('/bronze/') && ++intoBronze === 2) {
-    fs.writeSync(1, 'PAUSED\\n');
-    process.kill(process.pid, 'SIGSTOP');
-  }
-  return out;
-} as typeof fs.renameSync;
-syncBuiltinESMExports();
-const lake = await Lakehouse.open({ root, log: { console: false }, limits: { flushRows: 3000 } });
-try {
-  const r = await lake.extract([syntheticItems({ source: 'half', batches: 1, rowsPerBatch: 3000, priceShift: 1000 })]);
-  fs.writeSync(1, JSON.stringify({ status: r.status, rows: r.sources[0].rows, runId: r.runId }) + '\\n');
-} finally {
-  await lake.close();
-}
-`;
-
-interface Child {
-  /** Resolves when stdout shows `marker`. */
-  reached: Promise<void>;
-  exited: Promise<number | null>;
-  /** The child's JSON line. */
-  result(): Record<string, unknown>;
-  stderr(): string;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function child(base: string, name: string, script: string, args: string[], marker: string): Child {
-  const file = path.join(base, `${name}.mts`);
-  fs.writeFileSync(file, script);
-  const proc = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITEST: 'true' } });
-  let stdout = '';
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const reached = new Promise<void>((resolve, reject) => {
-    proc.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (stdout.includes(marker)) resolve();
-    });
-    proc.on('exit', () => reject(new Error(`${name} exited before ${marker}: ${stderr}`)));
-  });
-  reached.catch(() => undefined);
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    reached,
-    exited,
-    result: () => JSON.parse(stdout.split('\n').find((l) => l.startsWith('{'))!) as Record<string, unknown>,
-    stderr: () => stderr,
-    kill: (signal) => void proc.kill(signal),
-  };
-}
-
-const pausedExtractor = (base: string, root: string): Child => child(base, 'extractor', EXTRACTOR, [root], 'PAUSED');
 
 /**
  * `lake.compact` or `lake.prune` of half/items in its own process, which waits (a busy wait:
@@ -92,19 +25,13 @@ const pausedExtractor = (base: string, root: string): Child => child(base, 'extr
  */
 const LIFECYCLE = `
 import fs from 'node:fs';
-import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+${IMPORT_LAKEHOUSE}
 import { MetricsDb } from ${JSON.stringify(path.join(repo, 'src', 'metrics', 'metrics-db.ts'))};
-const [root, go, mode] = process.argv.slice(2);
+const [root, mode, go] = process.argv.slice(2);
+${BUSY_WAIT}
 const records = MetricsDb.prototype.bronzeRecords;
-let waited = false;
 MetricsDb.prototype.bronzeRecords = function (...args) {
-  if (!waited) {
-    waited = true;
-    fs.writeSync(1, 'WAITING\\n');
-    const cell = new Int32Array(new SharedArrayBuffer(4));
-    const deadline = Date.now() + 60_000;
-    while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
-  }
+  if (!waited) waitForGo(go);
   return records.apply(this, args);
 } as typeof records;
 const lake = await Lakehouse.open({ root, log: { console: false } });
@@ -134,43 +61,18 @@ async function bronzeRows(lake: Lakehouse): Promise<{ batch: number; all: number
   return { batch: rows.filter((r) => r.price > 1000).length, all: rows.length };
 }
 
-/**
- * Runs LIFECYCLE with `mode`; once it waits between its visibility read and its listing, the
- * extractor is started and stopped mid-batch, then the child goes on.
- */
-async function lifecycleWithExtractorMidway(base: string, root: string, mode: 'compact' | 'prune'): Promise<{ out: Record<string, unknown>; extractor: Child }> {
-  const go = path.join(base, 'go');
-  const proc = child(base, mode, LIFECYCLE, [root, go, mode], 'WAITING');
-  let extractor: Child | undefined;
-  try {
-    await proc.reached;
-    extractor = pausedExtractor(base, root);
-    await extractor.reached;
-    fs.writeFileSync(go, '');
-    expect(await proc.exited, proc.stderr()).toBe(0);
-    return { out: proc.result(), extractor };
-  } catch (error) {
-    extractor?.kill('SIGCONT');
-    throw error;
-  } finally {
-    proc.kill('SIGKILL');
-  }
-}
-
 describe('compaction and prune while another process commits a batch', () => {
   it('a compaction leaves a batch being committed out whole: readers never see part of it', async () => {
     const base = tempDir('duckhouse-half-batch-compact-');
     const root = path.join(base, 'data');
     await firstExtract(root);
-    const { out, extractor } = await lifecycleWithExtractorMidway(base, root, 'compact');
+    const { out, extractor } = await withExtractorMidway(base, root, 'compact', LIFECYCLE, [root, 'compact']);
     const lake = await Lakehouse.open({ root, log: { console: false } });
     try {
       expect(out).toEqual({ status: 'success', waited: true });
       // The extractor is still stopped between its second and third rename.
       const during = await bronzeRows(lake);
-      extractor.kill('SIGCONT');
-      expect(await extractor.exited, extractor.stderr()).toBe(0);
-      expect(extractor.result()).toMatchObject({ status: 'success', rows: 3000 });
+      await expectExtractorDone(extractor);
       expect.soft([0, 3000], 'rows of the batch being committed seen after the compaction').toContain(during.batch);
       expect(await bronzeRows(lake)).toEqual({ batch: 3000, all: 6000 });
     } finally {
@@ -183,13 +85,11 @@ describe('compaction and prune while another process commits a batch', () => {
     const base = tempDir('duckhouse-half-batch-prune-');
     const root = path.join(base, 'data');
     await firstExtract(root);
-    const { out, extractor } = await lifecycleWithExtractorMidway(base, root, 'prune');
+    const { out, extractor } = await withExtractorMidway(base, root, 'prune', LIFECYCLE, [root, 'prune']);
     const lake = await Lakehouse.open({ root, log: { console: false } });
     try {
       expect(out).toEqual({ status: 'success', waited: true });
-      extractor.kill('SIGCONT');
-      expect(await extractor.exited, extractor.stderr()).toBe(0);
-      expect(extractor.result()).toMatchObject({ status: 'success', rows: 3000 });
+      await expectExtractorDone(extractor);
       // The first extract is pruned; the batch committed meanwhile is pruned whole or kept whole.
       const after = await bronzeRows(lake);
       expect([0, 3000], 'rows of the batch committed during the prune left in bronze').toContain(after.batch);
@@ -208,20 +108,9 @@ describe('compaction and prune while another process commits a batch', () => {
  */
 const OPENER = `
 import fs from 'node:fs';
-import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
-const [root, go, line] = process.argv.slice(2);
-const write = process.stderr.write.bind(process.stderr);
-let waited = false;
-process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-  if (!waited && String(chunk).includes(line)) {
-    waited = true;
-    fs.writeSync(1, 'WAITING\\n');
-    const cell = new Int32Array(new SharedArrayBuffer(4));
-    const deadline = Date.now() + 60_000;
-    while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
-  }
-  return write(chunk, ...rest);
-}) as typeof process.stderr.write;
+${IMPORT_LAKEHOUSE}
+const [root, line, go] = process.argv.slice(2);
+${WAIT_AT_LOG_LINE}
 const lake = await Lakehouse.open({ root, log: { console: true } });
 await lake.close();
 fs.writeSync(1, JSON.stringify({ waited }) + '\\n');
@@ -244,7 +133,7 @@ describe('an open while an extract of another process dies mid-commit', () => {
       // recovery of dead processes' folders and its marking of dead runs, and logs it.
       fs.writeFileSync(path.join(root, 'state', 'planted.json.2147483646.abc123.tmp'), '{}');
       const go = path.join(base, 'go');
-      const opener = child(base, 'opener', OPENER, [root, go, 'temp file(s) a dead process left'], 'WAITING');
+      const opener = child(base, 'opener', OPENER, [root, 'temp file(s) a dead process left', go], 'WAITING');
       try {
         await opener.reached;
         extractor.kill('SIGKILL');
@@ -279,20 +168,9 @@ describe('an open while an extract of another process dies mid-commit', () => {
  */
 const TESTER = `
 import fs from 'node:fs';
-import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
-const [root, models, go, line] = process.argv.slice(2);
-const write = process.stderr.write.bind(process.stderr);
-let waited = false;
-process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-  if (!waited && String(chunk).includes(line)) {
-    waited = true;
-    fs.writeSync(1, 'WAITING\\n');
-    const cell = new Int32Array(new SharedArrayBuffer(4));
-    const deadline = Date.now() + 60_000;
-    while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
-  }
-  return write(chunk, ...rest);
-}) as typeof process.stderr.write;
+${IMPORT_LAKEHOUSE}
+const [root, models, line, go] = process.argv.slice(2);
+${WAIT_AT_LOG_LINE}
 const lake = await Lakehouse.open({ root, models, log: { console: true } });
 try {
   const tests = await lake.test();
@@ -321,7 +199,7 @@ describe('a compaction while lake.test runs in another process', () => {
       expect((await lake.extract([syntheticItems({ source: 'half', batches: 2, rowsPerBatch: 1500 })])).status).toBe('success');
       expect((await lake.build({ test: false })).status).toBe('success');
       const go = path.join(base, 'go');
-      const tester = child(base, 'tester', TESTER, [root, models, go, 'test aa_always_fails'], 'WAITING');
+      const tester = child(base, 'tester', TESTER, [root, models, 'test aa_always_fails', go], 'WAITING');
       try {
         await tester.reached;
         const compacted = await lake.compact({ source: 'half', dataset: 'items' });

@@ -14,71 +14,16 @@
  * its `max(_extracted_at)` (the usual dbt pattern, used by the reliability models of
  * tests/helpers/reliability.ts) would never merge the last third: rows lost for good.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
 import { acquireLock } from '../../src/extract/file-lock.js';
 import { itemsModels, writeItemsModels } from '../helpers/reliability.js';
 import { writeFiles } from '../helpers/models.js';
+import { IMPORT_LAKEHOUSE, WAIT_AT_LOG_LINE, expectExtractorDone, pausedExtractor, withExtractorMidway, type Child } from '../helpers/mid-batch.js';
 import { syntheticItems } from '../helpers/synthetic-source.js';
 import { tempDir } from '../helpers/temp-lake.js';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Extracts one batch of 3,000 rows (3 stores → 3 files); stops itself after the 2nd file is renamed into bronze. */
-const EXTRACTOR = `
-import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
-import { syntheticItems } from ${JSON.stringify(path.join(repo, 'tests', 'helpers', 'synthetic-source.ts'))};
-const [root] = process.argv.slice(2);
-const rename = fs.renameSync;
-let intoBronze = 0;
-fs.renameSync = function (from, to) {
-  const out = rename.call(this, from, to);
-  if (String(to).includes('/bronze/') && ++intoBronze === 2) {
-    fs.writeSync(1, 'PAUSED\\n');
-    process.kill(process.pid, 'SIGSTOP');
-  }
-  return out;
-} as typeof fs.renameSync;
-syncBuiltinESMExports();
-const lake = await Lakehouse.open({ root, log: { console: false }, limits: { flushRows: 3000 } });
-try {
-  const r = await lake.extract([syntheticItems({ source: 'half', batches: 1, rowsPerBatch: 3000, priceShift: 1000 })]);
-  fs.writeSync(1, JSON.stringify({ status: r.status, rows: r.sources[0].rows, runId: r.runId }) + '\\n');
-} finally {
-  await lake.close();
-}
-`;
-
-/** The extractor above in its own process, resolved once it has stopped itself between two renames. */
-function pausedExtractor(base: string, root: string): { paused: Promise<void>; exited: Promise<number | null>; result(): { status: string; rows: number }; stderr(): string; cont(): void } {
-  const script = path.join(base, 'extractor.mts');
-  fs.writeFileSync(script, EXTRACTOR);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, root], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITEST: 'true' } });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const paused = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (stdout.includes('PAUSED')) resolve();
-    });
-    child.on('exit', () => reject(new Error(`extractor exited before pausing: ${stderr}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    paused,
-    exited,
-    result: () => JSON.parse(stdout.split('\n').find((l) => l.startsWith('{'))!) as { status: string; rows: number },
-    stderr: () => stderr,
-    cont: () => void child.kill('SIGCONT'),
-  };
-}
 
 /** A first extract (ids 0..2999) and build: trusted.items is incremental from here on. */
 async function firstBuild(root: string, models: string): Promise<void> {
@@ -104,20 +49,9 @@ async function expectEveryRowMerged(lake: Lakehouse): Promise<void> {
  */
 const BUILDER = `
 import fs from 'node:fs';
-import { Lakehouse } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
-const [root, models, go, mode, line] = process.argv.slice(2);
-const write = process.stderr.write.bind(process.stderr);
-let waited = false;
-process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-  if (!waited && String(chunk).includes(line)) {
-    waited = true;
-    fs.writeSync(1, 'WAITING\\n');
-    const cell = new Int32Array(new SharedArrayBuffer(4));
-    const deadline = Date.now() + 60_000;
-    while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
-  }
-  return write(chunk, ...rest);
-}) as typeof process.stderr.write;
+${IMPORT_LAKEHOUSE}
+const [root, models, mode, line, go] = process.argv.slice(2);
+${WAIT_AT_LOG_LINE}
 const lake = await Lakehouse.open({ root, models, log: { console: true } });
 try {
   if (mode === 'build') {
@@ -132,42 +66,6 @@ try {
 }
 `;
 
-/**
- * Runs BUILDER with `mode`; once it waits at `line`, the extractor is started and stopped mid-batch,
- * then the child goes on. Resolves with the child's JSON line.
- */
-async function withExtractorMidway(base: string, root: string, models: string, mode: 'build' | 'test', line: string): Promise<{ out: Record<string, unknown>; extractor: ReturnType<typeof pausedExtractor> }> {
-  const go = path.join(base, 'go');
-  const script = path.join(base, 'builder.mts');
-  fs.writeFileSync(script, BUILDER);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, root, models, go, mode, line], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITEST: 'true' } });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const waiting = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('WAITING')) resolve();
-    });
-    child.on('exit', () => reject(new Error(`the ${mode} ended before logging "${line}": ${err}`)));
-  });
-  const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let extractor: ReturnType<typeof pausedExtractor> | undefined;
-  try {
-    await waiting;
-    extractor = pausedExtractor(base, root);
-    await extractor.paused;
-    fs.writeFileSync(go, '');
-    expect(await ended, err).toBe(0);
-    return { out: JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!) as Record<string, unknown>, extractor };
-  } catch (error) {
-    extractor?.cont();
-    throw error;
-  } finally {
-    child.kill('SIGKILL');
-  }
-}
-
 describe('a build while another process commits a batch', () => {
   it('sees the batch whole or not at all, and a later build merges every row of it', async () => {
     const base = tempDir('duckhouse-half-batch-');
@@ -177,22 +75,20 @@ describe('a build while another process commits a batch', () => {
     await firstBuild(root, models);
     // Ids 0..2999 again, with new prices: the incremental model must take every one of them.
     const extractor = pausedExtractor(base, root);
-    await extractor.paused;
+    await extractor.reached;
 
     const lake = await Lakehouse.open({ root, models, log: { console: false } });
     try {
       // The extractor is alive, between its second and third rename: a build now.
       expect((await lake.build({ vars: { build_no: 2 } })).status).toBe('success');
       const [seen] = await lake.query(`SELECT count(*) AS n FROM staging.stg_items WHERE price > 1000`);
-      extractor.cont();
-      expect(await extractor.exited, extractor.stderr()).toBe(0);
-      expect(extractor.result()).toMatchObject({ status: 'success', rows: 3000 });
+      await expectExtractorDone(extractor);
 
       // The batch whole or not at all (its 3,000 rows are the only ones priced above 1000).
       expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
       await expectEveryRowMerged(lake);
     } finally {
-      extractor.cont();
+      extractor.kill('SIGCONT');
       await lake.close();
     }
   }, 120_000);
@@ -210,7 +106,7 @@ describe('a build while another process commits a batch', () => {
     const lake = await Lakehouse.open({ root, models, log: { console: false } });
     // Another build holds the lock (this process's own, taken by hand: the build queues behind it).
     const other = await acquireLock(path.join(root, 'analytics.duckdb'));
-    let extractor: ReturnType<typeof pausedExtractor> | undefined;
+    let extractor: Child | undefined;
     try {
       const building = lake.build({ vars: { build_no: 2 } });
       building.catch(() => undefined);
@@ -221,18 +117,16 @@ describe('a build while another process commits a batch', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       extractor = pausedExtractor(base, root);
-      await extractor.paused;
+      await extractor.reached;
       other.release();
       expect((await building).status).toBe('success');
       const [seen] = await lake.query(`SELECT count(*) AS n FROM staging.stg_items WHERE price > 1000`);
-      extractor.cont();
-      expect(await extractor.exited, extractor.stderr()).toBe(0);
-      expect(extractor.result()).toMatchObject({ status: 'success', rows: 3000 });
+      await expectExtractorDone(extractor);
       expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
       await expectEveryRowMerged(lake);
     } finally {
       other.release();
-      extractor?.cont();
+      extractor?.kill('SIGCONT');
       await lake.close();
     }
   }, 120_000);
@@ -251,18 +145,16 @@ describe('a build while another process commits a batch', () => {
 select id, store, price, _run_id, _extracted_at, {{ var('build_no', 0) }} as build from {{ source('half', 'items') }}`,
     });
     await firstBuild(root, models);
-    const { out, extractor } = await withExtractorMidway(base, root, models, 'build', 'built staging.aaa_first');
+    const { out, extractor } = await withExtractorMidway(base, root, 'builder', BUILDER, [root, models, 'build', 'built staging.aaa_first']);
     const lake = await Lakehouse.open({ root, models, log: { console: false } });
     try {
       expect(out).toEqual({ status: 'success', waited: true });
       const [seen] = await lake.query(`SELECT count(*) AS n, max(build) AS build FROM staging.stg_items WHERE price > 1000`);
-      extractor.cont();
-      expect(await extractor.exited, extractor.stderr()).toBe(0);
-      expect(extractor.result()).toMatchObject({ status: 'success', rows: 3000 });
+      await expectExtractorDone(extractor);
       expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
       await expectEveryRowMerged(lake);
     } finally {
-      extractor.cont();
+      extractor.kill('SIGCONT');
       await lake.close();
     }
   }, 120_000);
@@ -278,16 +170,15 @@ select id, store, price, _run_id, _extracted_at, {{ var('build_no', 0) }} as bui
       'assertions/zz_repriced_rows.sql': `select id from {{ source('half', 'items') }} where price > 1000`,
     });
     await firstBuild(root, models);
-    const { out, extractor } = await withExtractorMidway(base, root, models, 'test', 'test aa_always_fails');
+    const { out, extractor } = await withExtractorMidway(base, root, 'tester', BUILDER, [root, models, 'test', 'test aa_always_fails']);
     try {
       expect(out.waited).toBe(true);
       const tests = out.tests as [string, string, number][];
       expect(tests.map(([name]) => name)).toEqual(['aa_always_fails', 'zz_repriced_rows']);
-      extractor.cont();
-      expect(await extractor.exited, extractor.stderr()).toBe(0);
+      await expectExtractorDone(extractor);
       expect([0, 3000], 'rows of the batch being committed seen by the test').toContain(tests[1]![2]);
     } finally {
-      extractor.cont();
+      extractor.kill('SIGCONT');
     }
   }, 120_000);
 });
