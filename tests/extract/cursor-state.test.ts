@@ -13,6 +13,7 @@ import { pageNumberPaginator } from '../../src/extract/http/paginators.js';
 import { FAST_LIMITS, makeRecords, pages, sendJson, startFaultyServer, type Handler } from '../helpers/faulty-server.js';
 import { quarantined } from '../helpers/quarantine.js';
 import { findSecrets } from '../helpers/secret-scan.js';
+import { counterSource } from '../helpers/synthetic-source.js';
 import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const quarantinedIds = (root: string, source: string, dataset: string, runId: string): number[] => quarantined(root, source, dataset, runId).map((q) => q.record.id as number);
@@ -357,17 +358,7 @@ describe('a cursor file that is not JSON (edited by hand, damaged)', () => {
     const file = path.join(lake.paths.state, 'cursors', 's.items.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, '{"cursor": 5, "runId": "x", "sa');
-    const source = defineSource({
-      source: 's',
-      dataset: 'items',
-      schema: z.object({ id: z.number() }),
-      async *extract(ctx) {
-        const from = Number((await ctx.cursor()) ?? 0);
-        yield [{ id: from + 1 }];
-        ctx.checkpoint(from + 1);
-      },
-    });
-    const r = await lake.extract([source]);
+    const r = await lake.extract([counterSource('s')]);
     expect(r.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
     expect(r.sources[0]!.error).toContain(file);
     expect(r.sources[0]!.error).toMatch(/not valid JSON \(.+\).*restore it.*delete it/);

@@ -37,3 +37,20 @@ export function syntheticItems(o: SyntheticItemsOptions): Source<Item> {
     },
   });
 }
+
+/**
+ * An incremental source of ids: each run yields the `rows` ids after its cursor (from 0) and
+ * checkpoints at the last of them.
+ */
+export function counterSource(source: string, rows = 1): Source<{ id: number }> {
+  return defineSource({
+    source,
+    dataset: 'items',
+    schema: z.object({ id: z.number() }),
+    async *extract(ctx) {
+      const from = Number((await ctx.cursor()) ?? 0);
+      yield Array.from({ length: rows }, (_, i) => ({ id: from + i + 1 }));
+      ctx.checkpoint(from + rows);
+    },
+  });
+}

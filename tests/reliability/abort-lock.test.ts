@@ -8,19 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { ClosedError, Lakehouse, defineSource, z } from '../../src/index.js';
 import { holdLock } from '../helpers/lock-holder.js';
 import { modelsProject, prices } from '../helpers/models.js';
+import { counterSource } from '../helpers/synthetic-source.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 
-const source = defineSource({
-  source: 'inc',
-  dataset: 'items',
-  schema: z.object({ id: z.number() }),
-  async *extract(ctx) {
-    const from = Number((await ctx.cursor()) ?? 0);
-    yield [{ id: from + 1 }];
-    ctx.checkpoint(from + 1);
-  },
-});
+const source = counterSource('inc');
 
 async function heldCursor(root: string): Promise<() => void> {
   // Another live process is running `inc/items` and holds its cursor's lock.

@@ -7,19 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Lakehouse, defineSource, z } from '../../src/index.js';
+import { Lakehouse } from '../../src/index.js';
+import { counterSource } from '../helpers/synthetic-source.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
-const source = defineSource({
-  source: 'inc',
-  dataset: 'items',
-  schema: z.object({ id: z.number() }),
-  async *extract(ctx) {
-    const from = Number((await ctx.cursor()) ?? 0);
-    yield Array.from({ length: 10 }, (_, i) => ({ id: from + i + 1 }));
-    ctx.checkpoint(from + 10);
-  },
-});
+const source = counterSource('inc', 10);
 
 describe('a lock file its holder never finished writing', () => {
   it('an empty cursor lock left by a process killed between creating and writing it (10 minutes ago) does not block the source forever', async () => {
