@@ -36,8 +36,15 @@ async function firstBuild(root: string, models: string): Promise<void> {
   }
 }
 
-/** Once the extract is done, a build takes every row of it: the latest price of each id. */
-async function expectEveryRowMerged(lake: Lakehouse): Promise<void> {
+/**
+ * What the build published while the extractor was stopped mid-batch holds the batch whole or not
+ * at all (its 3,000 rows are the only ones priced above 1000); once the extract is done, a build
+ * takes every row of it: the latest price of each id.
+ */
+async function expectBatchWholeOrNone(lake: Lakehouse, extractor: Child): Promise<void> {
+  const [seen] = await lake.query(`SELECT count(*) AS n FROM staging.stg_items WHERE price > 1000`);
+  await expectExtractorDone(extractor);
+  expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
   expect((await lake.build({ vars: { build_no: 3 } })).status).toBe('success');
   const [after] = await lake.query(`SELECT count(*) AS items, count(*) FILTER (WHERE price > 1000) AS repriced FROM trusted.items`);
   expect(after).toEqual({ items: 3000, repriced: 3000 });
@@ -81,12 +88,7 @@ describe('a build while another process commits a batch', () => {
     try {
       // The extractor is alive, between its second and third rename: a build now.
       expect((await lake.build({ vars: { build_no: 2 } })).status).toBe('success');
-      const [seen] = await lake.query(`SELECT count(*) AS n FROM staging.stg_items WHERE price > 1000`);
-      await expectExtractorDone(extractor);
-
-      // The batch whole or not at all (its 3,000 rows are the only ones priced above 1000).
-      expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
-      await expectEveryRowMerged(lake);
+      await expectBatchWholeOrNone(lake, extractor);
     } finally {
       extractor.kill('SIGCONT');
       await lake.close();
@@ -120,10 +122,7 @@ describe('a build while another process commits a batch', () => {
       await extractor.reached;
       other.release();
       expect((await building).status).toBe('success');
-      const [seen] = await lake.query(`SELECT count(*) AS n FROM staging.stg_items WHERE price > 1000`);
-      await expectExtractorDone(extractor);
-      expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
-      await expectEveryRowMerged(lake);
+      await expectBatchWholeOrNone(lake, extractor);
     } finally {
       other.release();
       extractor?.kill('SIGCONT');
@@ -149,10 +148,7 @@ select id, store, price, _run_id, _extracted_at, {{ var('build_no', 0) }} as bui
     const lake = await Lakehouse.open({ root, models, log: { console: false } });
     try {
       expect(out).toEqual({ status: 'success', waited: true });
-      const [seen] = await lake.query(`SELECT count(*) AS n, max(build) AS build FROM staging.stg_items WHERE price > 1000`);
-      await expectExtractorDone(extractor);
-      expect.soft([0, 3000], 'rows of the batch being committed seen by the build').toContain(Number(seen!.n));
-      await expectEveryRowMerged(lake);
+      await expectBatchWholeOrNone(lake, extractor);
     } finally {
       extractor.kill('SIGCONT');
       await lake.close();
