@@ -2,14 +2,20 @@
  * The commit protocol of a bronze flush, and its recovery.
  *
  * 1. DuckDB writes the batch's Parquet files into a private folder under `data/.tmp/`.
- * 2. A manifest listing every move (tmp → final) is written tmp-then-rename: the commit point.
- * 3. Files are renamed into `data/bronze/...` (each rename is atomic).
- * 4. The batch is recorded in the metrics db (`bronze_files`, `source_batches`).
- * 5. The manifest is deleted.
+ * 2. The batch's cursor, if it has one, is written to `data/state/cursors/committing/` (0600,
+ *    tmp-then-rename): a cursor may hold a secret (a next-page link's `access_token=`), and
+ *    `data/state/` is the only place under `data/` where one may live.
+ * 3. A manifest listing every move (tmp → final), naming that cursor file, is written
+ *    tmp-then-rename: the commit point.
+ * 4. Files are renamed into `data/bronze/...` (each rename is atomic).
+ * 5. The batch is recorded in the metrics db (`bronze_files`, `source_batches`), its cursor saved.
+ * 6. The manifest is deleted, then the cursor file of step 2.
  *
- * A process killed before 2 leaves only temp files, removed at the next open. Killed after 2,
- * the next open rolls the manifest forward: finishes the renames and records the batch.
- * So a file under `bronze/` is always whole, and every committed batch ends up recorded.
+ * A process killed before 3 leaves only temp files (and maybe a cursor file of no batch), removed
+ * at the next open. Killed after 3, the next open rolls the manifest forward: finishes the renames,
+ * records the batch and saves its cursor, read back exactly from its file. So a file under
+ * `bronze/` is always whole, and every committed batch ends up recorded. A manifest written by an
+ * earlier version holds its cursor itself (`batch.cursor`): it is rolled forward the same way.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,8 +30,37 @@ export interface CommitMove {
 export interface CommitManifest {
   batch: BatchCommit;
   moves: CommitMove[];
-  /** Serialized cursor to save once the batch is recorded (incremental sources). */
-  stateFile?: string;
+  /**
+   * The name, under `state/cursors/committing/`, of the file holding the batch's cursor (see
+   * `commitCursorFile`). The cursor itself is never in the manifest (a manifest of an earlier
+   * version has it as `batch.cursor`).
+   */
+  cursorFile?: string;
+}
+
+/** Cursors of batches being committed: `<root>/state/cursors/committing/` (see step 2 above). */
+export function commitCursorDir(root: string): string {
+  return path.join(root, 'state', 'cursors', 'committing');
+}
+
+/**
+ * The name of the file holding the cursor of batch `batchNo` of `runId`, committed by the process
+ * whose temp folder is `tmpDir` (`p<pid>-<start>`, whose recovery removes every file it names).
+ */
+export function commitCursorName(tmpDir: string, runId: string, batchNo: number): string {
+  return `${path.basename(tmpDir)}.${runId}.${batchNo}.json`;
+}
+
+/** Writes a batch's cursor (`json`: already written out, stringifyJsonExact) to its file under `dir`, 0600. */
+export function writeCommitCursor(dir: string, name: string, json: string | Uint8Array): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileAtomic(path.join(dir, name), json, 0o600);
+}
+
+/** The cursor a manifest's batch carries: from its cursor file, or (an earlier version's manifest) from the manifest itself. */
+export function readCommitCursor(dir: string, manifest: CommitManifest): unknown {
+  if (manifest.cursorFile === undefined) return manifest.batch.cursor;
+  return parseJsonExact(fs.readFileSync(path.join(dir, path.basename(manifest.cursorFile)), 'utf8'));
 }
 
 /**

@@ -10,7 +10,7 @@ import path from 'node:path';
 import os from 'node:os';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import { isAlive, processStartedAt } from '../metrics/process-identity.js';
-import { applyMoves, readManifest } from './commit.js';
+import { applyMoves, commitCursorDir, readCommitCursor, readManifest } from './commit.js';
 import { LockError } from '../errors.js';
 import { acquireLock, type HeldLock } from '../extract/file-lock.js';
 import type { Logger } from '../log.js';
@@ -91,13 +91,18 @@ export async function recoverTmp(
     }
     try {
       if (!fs.existsSync(dir)) continue; // recovered by the process we waited for
-      rolledForward += await rollForward(dir, metrics, logger, saveCursor);
+      const cursorDir = commitCursorDir(path.dirname(tmpRoot));
+      rolledForward += await rollForward(dir, cursorDir, metrics, logger, saveCursor);
+      // Its batches' cursor files, before the folder: a manifest found again (a kill in between)
+      // without its cursor file was rolled forward, cursor saved, already.
+      removeCommitCursors(cursorDir, entry.name);
       fs.rmSync(dir, { recursive: true, force: true });
       removed += 1;
     } finally {
       claim.release();
     }
   }
+  removeOrphanCommitCursors(tmpRoot);
   const stray = removeStrayTmpFiles(path.dirname(tmpRoot));
   if (stray > 0) logger.warn(`removed ${stray} temp file(s) a dead process left next to their targets`);
   return { rolledForward, removed };
@@ -115,8 +120,32 @@ function touchedWithin(dir: string, millis: number): boolean {
   }
 }
 
+/** Removes the cursor files (see commit.ts) of the batches the process of temp folder `dirName` committed or was committing. */
+function removeCommitCursors(cursorDir: string, dirName: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(cursorDir);
+  } catch {
+    return; // none
+  }
+  for (const name of names) if (name.startsWith(`${dirName}.`)) fs.rmSync(path.join(cursorDir, name), { force: true });
+}
+
+/** Removes cursor files of processes whose temp folder is gone (a folder removed by hand): no manifest can name them. */
+function removeOrphanCommitCursors(tmpRoot: string): void {
+  const cursorDir = commitCursorDir(path.dirname(tmpRoot));
+  let names: string[];
+  try {
+    names = fs.readdirSync(cursorDir);
+  } catch {
+    return;
+  }
+  // A live process's folder exists before it writes a cursor file there, and until it has removed them.
+  for (const name of names) if (!fs.existsSync(path.join(tmpRoot, name.split('.')[0]!))) fs.rmSync(path.join(cursorDir, name), { force: true });
+}
+
 /** Rolls the manifests of a dead process's folder forward, and rolls its compactions back; returns how many batches it recorded. */
-async function rollForward(dir: string, metrics: MetricsDb, logger: Logger, saveCursor: SaveCursor): Promise<number> {
+async function rollForward(dir: string, cursorDir: string, metrics: MetricsDb, logger: Logger, saveCursor: SaveCursor): Promise<number> {
   let rolledForward = 0;
   for (const name of fs.readdirSync(dir)) {
     if (name.startsWith('compact-') && name.endsWith('.json')) {
@@ -130,11 +159,19 @@ async function rollForward(dir: string, metrics: MetricsDb, logger: Logger, save
     const manifestFile = path.join(dir, name);
     const manifest = readManifest(manifestFile);
     if (!manifest) continue;
+    let cursor: unknown;
+    try {
+      cursor = readCommitCursor(cursorDir, manifest);
+    } catch (error) {
+      // Removed only once its batch was recorded and the cursor saved (a kill before the folder went).
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      cursor = undefined;
+    }
     applyMoves(manifest.moves);
     // The manifest was written at the commit point.
     const committedAt = fs.statSync(manifestFile).mtime;
-    await metrics.recordBatch({ ...manifest.batch, committedAt });
-    const { cursor, source, dataset, runId, cursorScope } = manifest.batch;
+    await metrics.recordBatch({ ...manifest.batch, cursor, committedAt });
+    const { source, dataset, runId, cursorScope } = manifest.batch;
     const saved = cursor !== undefined && cursor !== null ? await saveCursor(source, dataset, cursor, runId, committedAt, cursorScope) : 'saved';
     rolledForward += 1;
     const note = saved === 'kept' ? " (a later run's cursor kept)" : saved === 'deferred' ? ' (its cursor is saved by the next run to take it: another process holds it)' : '';

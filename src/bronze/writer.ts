@@ -16,7 +16,8 @@ import type { ColumnSpec, WireType } from './schema-map.js';
 import { dateParts, partitionOfDir, partitionValue } from './partition.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
-import { applyMoves, undoMoves, writeManifest, type CommitManifest } from './commit.js';
+import { applyMoves, commitCursorDir, commitCursorName, undoMoves, writeCommitCursor, writeManifest, type CommitManifest } from './commit.js';
+import { stringifyJsonExact } from '../extract/json-exact.js';
 import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
 import { DuckhouseError, errorMessage, PartitionError } from '../errors.js';
 import { listTree } from '../fs-list.js';
@@ -443,19 +444,30 @@ export class BronzeWriter {
       files,
     };
     const manifestFile = `${stage}.commit.json`;
-    writeManifest(manifestFile, { batch, moves });
+    // The cursor (a next-page link may carry an access token) goes to data/state/ only, whole for
+    // a roll-forward; the manifest names its file (see commit.ts).
+    const cursorDir = commitCursorDir(this.o.root);
+    const cursorFile = extra.cursor === undefined ? undefined : commitCursorName(this.o.tmpDir, this.o.runId, batchNo);
+    const { cursor: _cursor, cursorJson: _json, ...withoutCursor } = batch;
     try {
-      applyMoves(moves);
-    } catch (error) {
-      // Some of the batch's files are in bronze, not all: once this run ends they would read as
-      // committed, part of a batch. Taken back out, the batch is not committed (the cursor stays
-      // before it); left in part only when that fails too, for the next open to roll forward.
-      if (undoMoves(moves)) fs.rmSync(manifestFile, { force: true });
-      throw error;
+      if (cursorFile !== undefined) writeCommitCursor(cursorDir, cursorFile, extra.cursorJson ?? stringifyJsonExact(extra.cursor));
+      writeManifest(manifestFile, { batch: withoutCursor, moves, ...(cursorFile === undefined ? {} : { cursorFile }) });
+      try {
+        applyMoves(moves);
+      } catch (error) {
+        // Some of the batch's files are in bronze, not all: once this run ends they would read as
+        // committed, part of a batch. Taken back out, the batch is not committed (the cursor stays
+        // before it); left in part only when that fails too, for the next open to roll forward.
+        if (undoMoves(moves)) fs.rmSync(manifestFile, { force: true });
+        throw error;
+      }
+      await this.o.metrics.recordBatch(batch);
+      await extra.afterRecord?.();
+      fs.rmSync(manifestFile, { force: true });
+    } finally {
+      // Kept as long as a manifest names it: the next open rolls that batch forward with it.
+      if (cursorFile !== undefined && !fs.existsSync(manifestFile)) fs.rmSync(path.join(cursorDir, cursorFile), { force: true });
     }
-    await this.o.metrics.recordBatch(batch);
-    await extra.afterRecord?.();
-    fs.rmSync(manifestFile, { force: true });
     const bytes = files.reduce((s, f) => s + f.bytes, 0);
     this.totals.rows += rows;
     this.totals.files += files.length;

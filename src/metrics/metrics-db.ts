@@ -69,8 +69,9 @@ export interface BatchCommit {
   cursor?: unknown;
   /**
    * `cursor` written out (stringifyJsonExact, UTF-8), when the committer has it: the state file,
-   * the commit manifest and `source_batches` share these bytes instead of each writing out the
-   * cursor again (a crawl frontier is megabytes). Not written into the manifest as such.
+   * the batch's cursor file under `state/cursors/committing/` and `source_batches` share these bytes
+   * instead of each writing out the cursor again (a crawl frontier is megabytes). The commit
+   * manifest holds neither (see commit.ts).
    */
   cursorJson?: Uint8Array;
   /** The cursor's scope (constant partition values, see CursorKey); not a column, for recovery. */

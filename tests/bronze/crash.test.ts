@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
-import { readManifest, writeManifest } from '../../src/bronze/commit.js';
+import { commitCursorDir, commitCursorName, readManifest, writeCommitCursor, writeManifest } from '../../src/bronze/commit.js';
 import { stringifyJsonExact } from '../../src/extract/json-exact.js';
 import { spawnHelper } from '../helpers/child.js';
 import { expectCommittedBronze } from '../helpers/lake-checks.js';
@@ -64,6 +64,22 @@ describe('recovery of a dead process temp folder', () => {
       expect(readManifest(whole)).toEqual({ batch, moves });
       expect(fs.readFileSync(spliced, 'utf8')).not.toContain('cursorJson');
     }
+  });
+
+  it("removes the cursor file (under data/state/) of a batch killed before its commit point, and one whose process folder is gone", async () => {
+    const root = path.join(tempDir(), 'data');
+    const os = await import('node:os');
+    const dead = path.join(root, '.tmp', 'p4194305-1');
+    fs.mkdirSync(dead, { recursive: true });
+    fs.writeFileSync(path.join(dead, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: 4194305, procStart: '1' }));
+    const cursors = commitCursorDir(root);
+    // Written before the manifest, which the kill came before; and one of a folder removed by hand.
+    writeCommitCursor(cursors, commitCursorName(dead, 'r1', 1), JSON.stringify({ next: 'https://api.example/?p=2&access_token=t0k3n' }));
+    writeCommitCursor(cursors, commitCursorName(path.join(root, '.tmp', 'p4194306-1'), 'r0', 3), '{"next":null}');
+    expect(fs.readdirSync(cursors)).toHaveLength(2);
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    expect(fs.readdirSync(cursors)).toEqual([]);
+    expect(fs.existsSync(dead)).toBe(false);
   });
 
   it('rolls a batch past its commit point forward and removes uncommitted leftovers', async () => {

@@ -18,6 +18,9 @@ import { writeFiles } from '../helpers/models.js';
 import { SEED, seededRandom } from '../helpers/reliability.js';
 import { findSecrets } from '../helpers/secret-scan.js';
 import { listFiles, registerCleanup, tempDir } from '../helpers/temp-lake.js';
+import { spawnHelper } from '../helpers/child.js';
+import { holdDuckDbFile } from '../helpers/lock-holder.js';
+import { nextLinkSource } from '../helpers/child-next-link.js';
 
 const clientId = 'secrets-app';
 const clientSecret = 'cs-secrets-suite-client-secret';
@@ -148,5 +151,70 @@ describe('secrets after faults, failures and a kill', () => {
     // And the scanner finds what is there: a record name from bronze, the refused source's error in the metrics.
     const control = await findSecrets(root, ['item 17', 'HTTP 401']);
     expect(control.hits.map((h) => h.secret).sort()).toEqual(expect.arrayContaining(['HTTP 401', 'item 17']));
+  }, 120_000);
+});
+
+describe('a next-page link carrying a token, as the cursor of a process killed past its commit point', () => {
+  it('is under data/state/ only, before and after the next open rolls the batch forward, and the resumed run goes on from it exactly', async () => {
+    const token = 'APP_USR-secrets-next-link-token-4f9a';
+    const records = Array.from({ length: 9 }, (_, i) => ({ id: i + 1, text: `post ${i + 1}` }));
+    const root = path.join(tempDir('duckhouse-secrets-link-'), 'data');
+    const metricsFile = path.join(root, 'metrics', 'runs.duckdb');
+    let server: Awaited<ReturnType<typeof startFaultyServer>> | undefined;
+    let hold: Awaited<ReturnType<typeof holdDuckDbFile>> | undefined;
+    // Three pages of a Graph-style API; its next link carries the access token, which each page checks.
+    server = await startFaultyServer({
+      '/posts': async (_req, res, hit) => {
+        const page = Number(hit.url.searchParams.get('p') ?? '1');
+        if (page > 1 && hit.url.searchParams.get('access_token') !== token) return sendJson(res, 401, { error: 'invalid_token' });
+        // The child's last page: the metrics file is held by another process first, so the child's
+        // batch stops right after its commit point (the manifest written, the batch not yet recorded).
+        if (page === 2 && hold === undefined) hold = await holdDuckDbFile(metricsFile, { retry: true });
+        const next = page < 3 ? `${server!.url}/posts?p=${page + 1}&access_token=${token}` : undefined;
+        sendJson(res, 200, { data: records.slice((page - 1) * 3, page * 3), paging: next ? { next } : {} });
+      },
+    });
+    registerCleanup(() => server!.close());
+    const child = spawnHelper('child-next-link.ts', [root, `${server.url}/posts?p=1`, '2']);
+    registerCleanup(() => void child.process.kill('SIGKILL'));
+    const manifest = async (): Promise<string> => {
+      for (;;) {
+        const tmp = path.join(root, '.tmp');
+        const found = (fs.existsSync(tmp) ? listFiles(tmp) : []).find((f) => f.endsWith('.commit.json'));
+        if (found) return found;
+        if (child.process.exitCode !== null) throw new Error(`the child ended before its commit point: ${child.lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await manifest();
+    child.process.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+    await hold!.release();
+    const outsideState = async (): Promise<string[]> => (await findSecrets(root, [token])).hits.map((h) => h.file).filter((f) => !f.startsWith(`state${path.sep}`));
+    // Killed past its commit point: the batch is left for the next open, and its cursor with it.
+    expect(listFiles(path.join(root, '.tmp')).some((f) => f.endsWith('.commit.json'))).toBe(true);
+    expect(await outsideState()).toEqual([]);
+    // It waits in data/state/, readable by its owner only, as a token store.
+    const waiting = listFiles(path.join(root, 'state')).filter((f) => fs.readFileSync(path.join(root, 'state', f), 'utf8').includes(token));
+    expect(waiting).toHaveLength(1);
+    expect(fs.statSync(path.join(root, 'state', waiting[0]!)).mode & 0o777).toBe(0o600);
+
+    // The next open rolls the batch forward: recorded, and its cursor (the link, token and all) saved.
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    expect(await outsideState()).toEqual([]);
+    const holding = listFiles(path.join(root, 'state')).filter((f) => fs.readFileSync(path.join(root, 'state', f), 'utf8').includes(token));
+    expect(holding).toEqual([path.join('cursors', 'graph.posts.json')]);
+    expect(fs.existsSync(path.join(root, 'state', waiting[0]!)), 'removed once its batch is rolled forward').toBe(false);
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      expect((await lake.bronze<{ id: number }>('graph/posts')).map((r) => r.id).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+      // The next run goes on from the link: the third page, with the token the API checks.
+      const resumed = await lake.extract([nextLinkSource(`${server.url}/posts?p=1`)]);
+      expect(resumed.sources[0]).toMatchObject({ status: 'success', rows: 3 });
+      expect((await lake.bronze<{ id: number }>('graph/posts')).map((r) => r.id).sort((a, b) => a - b)).toEqual(records.map((r) => r.id));
+    } finally {
+      await lake.close();
+    }
+    expect(await outsideState()).toEqual([]);
   }, 120_000);
 });
