@@ -105,8 +105,8 @@ export class CursorStore {
   /** Saves the cursor; `json`: the cursor already written out (stringifyJsonExact, UTF-8), a crawl frontier's megabytes not written out again. */
   async save(key: CursorKey, cursor: unknown, runId: string, json?: Uint8Array): Promise<void> {
     const savedAt = new Date().toISOString();
-    if (json === undefined) writeFileAtomic(this.file(key), stringifyJsonExact({ cursor, runId, savedAt }));
-    else writeFileAtomic(this.file(key), ['{"cursor":', json, `,${stringifyJsonExact({ runId, savedAt }).slice(1)}`]);
+    if (json === undefined) writeFileAtomic(this.file(key), stringifyJsonExact({ cursor, runId, savedAt }), CURSOR_MODE);
+    else writeFileAtomic(this.file(key), ['{"cursor":', json, `,${stringifyJsonExact({ runId, savedAt }).slice(1)}`], CURSOR_MODE);
   }
 
   /**
@@ -127,7 +127,7 @@ export class CursorStore {
     if (!lock) {
       const pendingDir = path.join(this.dir, DEFERRED_DIR);
       fs.mkdirSync(pendingDir, { recursive: true });
-      writeFileAtomic(path.join(pendingDir, `${deferredPrefix(file)}${committedAt.getTime()}.${runId}.json`), stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }));
+      writeFileAtomic(path.join(pendingDir, `${deferredPrefix(file)}${committedAt.getTime()}.${runId}.json`), stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }), CURSOR_MODE);
       // The holder may have let go meanwhile, after a run took the cursor from before this batch:
       // applied now if the lock is free, else by the next run to read the cursor.
       lock = await tryLock(file, this.what(key));
@@ -179,6 +179,12 @@ export class CursorStore {
   }
 }
 
+/**
+ * A cursor may hold a secret (an API's next-page link with its `access_token=`, a crawl's signed
+ * URLs): readable by its owner only, as a token store.
+ */
+const CURSOR_MODE = 0o600;
+
 /** Roll-forwards deferred while another process held the cursor: `state/cursors/rolled-forward/<hash of the cursor's name>.<commit ms>.<runId>.json`. */
 const DEFERRED_DIR = 'rolled-forward';
 
@@ -207,7 +213,7 @@ function saveIfNewer(file: string, cursor: unknown, runId: string, committedAt: 
     stored = undefined; // none yet (or unreadable: replaced)
   }
   if (stored && stored.runId !== runId && Date.parse(stored.savedAt ?? '') >= committedAt.getTime()) return false;
-  writeFileAtomic(file, stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }));
+  writeFileAtomic(file, stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }), CURSOR_MODE);
   return true;
 }
 

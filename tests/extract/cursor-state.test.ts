@@ -13,6 +13,7 @@ import { pageNumberPaginator } from '../../src/extract/http/paginators.js';
 import { FAST_LIMITS, makeRecords, pages, sendJson, startFaultyServer, type Handler } from '../helpers/faulty-server.js';
 import { quarantined } from '../helpers/quarantine.js';
 import { findSecrets } from '../helpers/secret-scan.js';
+import { holdLock } from '../helpers/lock-holder.js';
 import { counterSource } from '../helpers/synthetic-source.js';
 import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
@@ -349,6 +350,44 @@ describe("a cursor holding the API's next-page link with its access token", () =
     const { hits, files } = await findSecrets(lake.paths.root, [token]);
     expect(files).toContain(path.join('metrics', 'runs.duckdb'));
     expect(hits.map((h) => h.file)).toEqual([path.join('state', 'cursors', 'graph.posts.json')]);
+  });
+});
+
+describe('a cursor holding an access token, in each file it is kept in', () => {
+  it('is readable by its owner only (0600, as a token store): the saved cursor and a roll-forward deferred while another process held the cursor', async () => {
+    const token = 'EAAG-mode-graph-access-token-77d0e1';
+    const link = (after: number): string => `https://graph.example/posts?access_token=${token}&after=${after}`;
+    const lake = await tempLake();
+    const root = lake.paths.root;
+    const posts = defineSource({
+      source: 'graph',
+      dataset: 'posts',
+      schema: z.object({ id: z.number().int() }),
+      async *extract(ctx) {
+        await ctx.cursor();
+        ctx.checkpoint({ next: link(2) });
+        yield [{ id: 1 }];
+      },
+    });
+    expect((await lake.extract(posts)).sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    await lake.close();
+    // A dead process (pid 2^22 + 1) killed past the commit point of a batch whose cursor is the next link,
+    // rolled forward while a live process holds the cursor: the save is deferred.
+    const deadPid = 4_194_305;
+    const deadDir = path.join(root, '.tmp', `p${deadPid}-777`);
+    fs.mkdirSync(deadDir, { recursive: true });
+    fs.writeFileSync(path.join(deadDir, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: deadPid, procStart: '777' }));
+    const batch = { runId: newRunId(new Date(Date.now() + 60_000)), source: 'graph', dataset: 'posts', batchNo: 1, rows: 0, rejected: 0, cursor: { next: link(3) }, files: [] };
+    fs.writeFileSync(path.join(deadDir, 'b1.commit.json'), JSON.stringify({ batch, moves: [] }));
+    const cursorFile = path.join(root, 'state', 'cursors', 'graph.posts.json');
+    const { kill } = holdLock(`${cursorFile}.lock`);
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    kill();
+    const holding = (fs.readdirSync(path.join(root, 'state'), { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(root, 'state', f)).isFile() && fs.readFileSync(path.join(root, 'state', f), 'utf8').includes(token));
+    expect(holding).toHaveLength(2); // the saved cursor, and the deferred one
+    expect(holding.some((f) => f.startsWith(path.join('cursors', 'rolled-forward')))).toBe(true);
+    for (const f of holding) expect(fs.statSync(path.join(root, 'state', f)).mode & 0o777, f).toBe(0o600);
   });
 });
 
