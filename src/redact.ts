@@ -65,6 +65,13 @@ const BEARER = /\b(Bearer|bearer|BEARER|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
 // case (RFC 7235): `bearer …`, GitHub's `token …`, Salesforce's `OAuth …`, or a bare key.
 const AUTHORIZATION = /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:([A-Za-z][\w.+-]*)[ \t]+)?[^\s"',;}&]+/gi;
 
+/**
+ * A secret-named parameter of a URL carried percent-encoded inside another URL (a page fetched
+ * through a proxy, `?url=https%3A%2F%2Fapi%2Fx%3Faccess_token%3D…`; a `redirect_uri`), encoded
+ * once or more (`%253D`): its value runs to the next encoded `&`, `#` or `;`, or to what ends the URL.
+ */
+const ENCODED_PARAM = new RegExp(`(%(?:25)*(?:3F|26|3B)${SECRET_KEY}%(?:25)*3D)(?:(?!%(?:25)*(?:26|23|3B))[^&\\s"',;}#<>])+`, 'gi');
+
 /** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */
 export function redactString(text: string): string {
   let out = scrubKnownSecrets(text);
@@ -74,7 +81,7 @@ export function redactString(text: string): string {
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
   out = out.replace(PARAM_QUOTED, (_m, pre: string, name: string, sep: string, quote: string) => `${pre}${name}${sep}${quote}${REDACTED}${quote}`);
   out = out.replace(PARAM, (_m, pre: string, name: string, sep: string) => `${pre}${name}${sep}${REDACTED}`);
-  return out;
+  return out.includes('%') ? out.replace(ENCODED_PARAM, `$1${REDACTED}`) : out;
 }
 
 function scrubKnownSecrets(text: string): string {
@@ -124,7 +131,8 @@ export function redactSql(sql: string): string {
   if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
-  return out.replace(SQL_URL_PARAM, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
+  out = out.replace(SQL_URL_PARAM, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
+  return out.includes('%') ? out.replace(ENCODED_PARAM, `$1${REDACTED}`) : out;
 }
 
 /**

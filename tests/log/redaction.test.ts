@@ -1,9 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redact, redactString, registerSecret, REDACTED, scrubSecretValues } from '../../src/redact.js';
+import { redact, redactSql, redactString, registerSecret, REDACTED, scrubSecretValues } from '../../src/redact.js';
 import { createLogger } from '../../src/log.js';
-import { tempDir } from '../helpers/temp-lake.js';
+import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
+import { createHttpContext, defineSource, z } from '../../src/index.js';
+import { FAST_LIMITS, sendJson, startFaultyServer } from '../helpers/faulty-server.js';
+import { findSecrets } from '../helpers/secret-scan.js';
 
 describe('redaction', () => {
   it('scrubs secrets from URLs, form bodies, JSON text and Authorization values', () => {
@@ -116,5 +119,47 @@ describe('Authorization values in free text', () => {
     const text = fs.readFileSync(file, 'utf8');
     expect(text.trim().split('\n')).toHaveLength(3);
     for (const secret of secrets) expect(text).not.toContain(secret);
+  });
+});
+
+describe('a secret-named parameter of a URL carried percent-encoded inside another URL', () => {
+  it('never reaches the log, the run history or the report (a page fetched through a proxy, `?url=` the link with its access_token)', async () => {
+    const token = 'EAAG-encoded-link-token-3c9d51';
+    const server = await startFaultyServer({ '/proxy': (_req, res) => sendJson(res, 502, { error: 'upstream failed' }) });
+    registerCleanup(() => server.close());
+    const target = `https://graph.example/v19/me/posts?limit=25&access_token=${token}&after=QVFI`;
+    const lake = await tempLake();
+    const posts = defineSource({
+      source: 'graph',
+      dataset: 'posts',
+      schema: z.object({ id: z.number().int() }),
+      limits: { ...FAST_LIMITS, retries: 0 },
+      async *extract(ctx) {
+        const http = createHttpContext(ctx);
+        try {
+          yield (await http.getJson<{ data: { id: number }[] }>(`${server.url}/proxy?url=${encodeURIComponent(target)}`)).data;
+        } finally {
+          await http.close();
+        }
+      },
+    });
+    const result = await lake.extract(posts);
+    expect(result.sources[0]!.status).toBe('failed');
+    expect(result.sources[0]!.error).toContain('502');
+    await lake.report();
+    await lake.close();
+    const { hits, files } = await findSecrets(lake.paths.root, [token]);
+    expect(files).toContain(path.join('logs', 'duckhouse.log'));
+    expect(hits).toEqual([]);
+  });
+
+  it('is redacted encoded once or twice, up to the next encoded &, in text and in SQL, the rest of the link kept', () => {
+    const once = `https://proxy.example/?url=${encodeURIComponent('https://api.x/p?a=1&access_token=APP_USR-9+z/w&b=2')}`;
+    expect(redactString(once)).toBe(`https://proxy.example/?url=https%3A%2F%2Fapi.x%2Fp%3Fa%3D1%26access_token%3D${REDACTED}%26b%3D2`);
+    const twice = `https://a.example/?next=${encodeURIComponent(once)}`;
+    expect(redactString(twice)).not.toContain('APP_USR');
+    expect(redactString(twice)).toContain('b%253D2');
+    expect(redactSql(`select * from read_json('${once}')`)).toBe(`select * from read_json('https://proxy.example/?url=https%3A%2F%2Fapi.x%2Fp%3Fa%3D1%26access_token%3D${REDACTED}%26b%3D2')`);
+    expect(redactString('100%25 of orders; store%3Dbistek%26page%3D2')).toBe('100%25 of orders; store%3Dbistek%26page%3D2');
   });
 });
