@@ -6,13 +6,15 @@
 export const REDACTED = '[REDACTED]';
 
 const SECRET_NAME =
-  /^(?:.*[_-])?(?:token|secret|password|passwd|pwd|authorization|auth|api[_-]?key|apikey|app[_-]?key|app[_-]?token|cookie|set-cookie|session|signature|credentials?)$/i;
+  /^(?:.*[_-])?(?:token|secret|password|passwd|pwd|authorization|auth|api[_-]?key|apikey|app[_-]?key|app[_-]?token|cookie|set-cookie|session|signature|credentials?|secret[_-]?(?:access[_-]?)?key|private[_-]?key)$/i;
+/** dbt's own convention: an environment variable named `DBT_ENV_SECRET_…` is a secret, whatever follows. */
+const DBT_SECRET_ENV = /^DBT_ENV_SECRET_/i;
 
 /** True when a key, header, field or query parameter name is one whose value is a secret. */
 export function isSecretName(name: string): boolean {
-  // camelCase counts as words too: accessToken, clientSecret, userPassword, xApiKey.
+  // camelCase counts as words too: accessToken, clientSecret, userPassword, xApiKey, secretAccessKey.
   const words = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2');
-  return SECRET_NAME.test(name) || SECRET_NAME.test(words) || /access_token|refresh_token|client_secret|id_token/i.test(words);
+  return SECRET_NAME.test(name) || SECRET_NAME.test(words) || DBT_SECRET_ENV.test(name) || /access_token|refresh_token|client_secret|id_token/i.test(words);
 }
 
 const knownSecrets = new Set<string>();
@@ -53,7 +55,7 @@ export function registerSecretParam(name: string): void {
   secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
 }
 
-const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|sessid|session(?:[_-]?id)?|cookie)';
+const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|secret[_-]?(?:access[_-]?)?key|private[_-]?key|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|sessid|session(?:[_-]?id)?|cookie)';
 // `name: value` but not SQL's `name::TYPE` cast (compiled SQL is scrubbed too).
 const PARAM = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\s*'|:(?!:)\\s*)([^&\\s"',;}]+)`, 'gi');
 // A quoted value, whole (a passphrase has spaces): `"password": "a b c"`, `password='a b'`.

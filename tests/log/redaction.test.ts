@@ -30,6 +30,13 @@ describe('redaction', () => {
     expect(redactString('3 sessions: 12 pages each; store=bistek')).toBe('3 sessions: 12 pages each; store=bistek');
   });
 
+  it('scrubs secret and private keys by name: AWS_SECRET_ACCESS_KEY, secretKey, private_key, in keys and URL parameters', () => {
+    expect(redact({ aws_secret_access_key: 'wJalrXUtnFEMI', secretKey: 'abc123', private_key: '-----BEGIN', access_key_id: 'AKIA1' })).toEqual({
+      aws_secret_access_key: REDACTED, secretKey: REDACTED, private_key: REDACTED, access_key_id: 'AKIA1',
+    });
+    expect(redactString('s3://b/x.csv?s3_secret_access_key=wJalrXUtnFEMI&region=sa-east-1')).toBe(`s3://b/x.csv?s3_secret_access_key=${REDACTED}&region=sa-east-1`);
+  });
+
   it('scrubs secret-named keys in nested objects and registered secret values anywhere', () => {
     registerSecret('TG-very-secret-refresh');
     const out = redact({

@@ -75,6 +75,32 @@ describe("compiled SQL of a model using a secret with env_var('…_TOKEN')", () 
   });
 });
 
+describe("compiled SQL of a model using env_var('…SECRET…_KEY'), a private key, or dbt's DBT_ENV_SECRET_ prefix", () => {
+  const names = ['AWS_SECRET_ACCESS_KEY', 'SHOP_SECRET_KEY', 'GCP_PRIVATE_KEY', 'DBT_ENV_SECRET_S3_KEY'];
+  afterEach(() => {
+    for (const name of names) delete process.env[name];
+  });
+
+  it.each(names)('%s: the value is in no file under data/', async (name) => {
+    const value = `val-${name.toLowerCase().replace(/_/g, '-')}-8e1f`;
+    process.env[name] = value;
+    expect(isSecretName(name)).toBe(true);
+    const { lake, root } = await projectLake({
+      'marts/tagged.sql': `select 1 as id, '{{ env_var('${name}') }}' <> '' as signed`,
+      'marts/remote.sql': `from read_csv('http://127.0.0.1:9/export.csv?credential={{ env_var('${name}') }}')`,
+    });
+    const result = await lake.build();
+    expect(result.models.find((m) => m.name === 'marts.tagged')!.status).toBe('success');
+    expect(result.models.find((m) => m.name === 'marts.remote')!.status).toBe('error');
+    expect(JSON.stringify(result)).not.toContain(value);
+    await lake.runs();
+    await lake.close();
+    const { hits, files } = await findSecrets(root, [value]);
+    expect(files.some((f) => f.startsWith('compiled'))).toBe(true);
+    expect(hits).toEqual([]);
+  });
+});
+
 describe('compiled SQL of a model deleted from the project', () => {
   it('goes away with the model: data/compiled holds the models that exist', async () => {
     const { lake, models } = await projectLake({
