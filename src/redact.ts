@@ -74,9 +74,29 @@ const AUTHORIZATION = /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:([A-Za
  */
 const ENCODED_PARAM = new RegExp(`(%(?:25)*(?:3F|26|3B)${SECRET_KEY}%(?:25)*3D)(?:(?!%(?:25)*(?:26|23|3B))[^&\\s"',;}#<>])+`, 'gi');
 
+/**
+ * DuckDB's `CREATE SECRET name (TYPE s3, KEY_ID '…', SECRET '…', SESSION_TOKEN '…')`: its options
+ * are `NAME 'value'`, with neither `=` nor `:` to go by. The list between the parentheses, quoted
+ * values whole (a `)` or `''` in one).
+ */
+const CREATE_SECRET = /\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:PERSISTENT|TEMPORARY)\s+)?SECRET\b[^(;]*\(((?:'(?:[^']|'')*'|[^')])*)\)/gi;
+const SECRET_OPTION = /(\b([A-Za-z_]+)\s+)'(?:[^']|'')*'/g;
+/** Options of DuckDB secrets that hold one, besides those named like one (SECRET, SESSION_TOKEN, PASSWORD…). */
+const SECRET_OPTIONS = new Set(['account_key', 'connection_string']);
+
+function redactCreateSecret(text: string): string {
+  if (!/secret/i.test(text)) return text;
+  return text.replace(CREATE_SECRET, (statement: string, options: string) => {
+    const clean = options.replace(SECRET_OPTION, (option: string, head: string, name: string) =>
+      isSecretName(name) || SECRET_OPTIONS.has(name.toLowerCase()) ? `${head}'${REDACTED}'` : option,
+    );
+    return statement.slice(0, statement.length - options.length - 1) + clean + ')';
+  });
+}
+
 /** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */
 export function redactString(text: string): string {
-  let out = scrubKnownSecrets(text);
+  let out = redactCreateSecret(scrubKnownSecrets(text));
   if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(AUTHORIZATION, (_m, pre: string, scheme: string | undefined) => `${pre}${scheme ? `${scheme} ` : ''}${REDACTED}`);
@@ -129,7 +149,7 @@ const SQL_URL_PARAM = new RegExp(`([?&'"])(${SECRET_KEY})=([^&\\s"',;}#]*)`, 'gi
  * SQL that ran.
  */
 export function redactSql(sql: string): string {
-  let out = scrubKnownSecrets(sql);
+  let out = redactCreateSecret(scrubKnownSecrets(sql));
   if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);

@@ -136,6 +136,19 @@ describe('duckhouse sql (interactive): history and errors', () => {
     expect(history).not.toContain('tok-abcdef123456');
   }, 60_000);
 
+  it("keeps a CREATE SECRET typed to read S3 from the shell without its secret values (SECRET 'x', SESSION_TOKEN 'y': no = or : to go by)", () => {
+    const dir = tempProject('duckhouse-cli-');
+    const root = path.join(dir, 'data');
+    const statement = "CREATE SECRET lake_s3 (TYPE s3, KEY_ID 'AKIAEXAMPLE7', SECRET 'wJalrXUtnFEMI-K7MDENG', SESSION_TOKEN 'IQoJb3JpZ2luX2Vj-sess', REGION 'sa-east-1');";
+    const r = run(dir, ['sql', '--root', root], `${statement}\n.quit\n`);
+    const history = fs.readFileSync(path.join(root, '.sql_history'), 'utf8');
+    expect(history).toContain("CREATE SECRET lake_s3 (TYPE s3, KEY_ID 'AKIAEXAMPLE7', SECRET '[REDACTED]', SESSION_TOKEN '[REDACTED]', REGION 'sa-east-1')");
+    for (const secret of ['wJalrXUtnFEMI-K7MDENG', 'IQoJb3JpZ2luX2Vj-sess']) {
+      expect(history).not.toContain(secret);
+      expect(r.out + r.err).not.toContain(secret);
+    }
+  }, 60_000);
+
   it('prints an error quoting a token redacted, as `sql <query>` does (README: what the CLI prints is redacted)', () => {
     const dir = tempProject('duckhouse-cli-');
     const root = path.join(dir, 'data');
