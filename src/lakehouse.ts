@@ -715,6 +715,7 @@ export class Lakehouse {
           rejectMode: { kind: 'keep' },
         }),
         logger,
+        this.abort.signal,
       );
     });
   }

@@ -174,7 +174,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     // A test needing a model this build neither built nor carried over (not selected, never
     // published) is not run, with a warning: it would only fail on a missing table.
     const untestable = new Set([...builder.unusable, ...absentNodes(project, (id) => builder.state.has(id))]);
-    const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger);
+    const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger, env.signal);
     if (options.test !== false) builder.warnings.push(...notRunWarnings(project, selected, untestable, builder.unusable));
     // An up-to-date model whose score is stale (its tests changed since, or a build with
     // `test: false` rebuilt it) is scored again and the scores republished: its data is kept.
@@ -303,6 +303,7 @@ export async function runTests(
   tests: TestDef[],
   contextFor: (node: ProjectNode) => RenderContext,
   logger: Logger,
+  signal?: AbortSignal,
 ): Promise<TestResult[]> {
   const results: TestResult[] = [];
   const relationOf = (id: string): string => {
@@ -313,6 +314,8 @@ export async function runTests(
     return qualified(schema, name);
   };
   for (const test of tests) {
+    // The lake's close(): stop at the next test (a build then publishes nothing; both runs are recorded failed).
+    signal?.throwIfAborted();
     const base = { name: test.name, model: test.model, kind: test.kind, severity: test.severity, ...(test.column ? { column: test.column } : {}) };
     try {
       let compiled: string | undefined;

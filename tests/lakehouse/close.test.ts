@@ -122,3 +122,66 @@ describe('a project with no models yet', () => {
     expect(build).toMatchObject({ status: 'success', models: [], tests: [] });
   });
 });
+
+describe('close() during data tests', () => {
+  /** A project of one table and 80 tests that fail. */
+  async function eightyFailingTests() {
+    const { modelsProject } = await import('../helpers/models.js');
+    const checks = Array.from({ length: 80 }, (_, i) => `      - expression: { expression: "x < ${i}" }`).join('\n');
+    return modelsProject({ 'marts/t.sql': 'select range as x from range(100)', 'marts/_t.yml': `version: 2\nmodels:\n  - name: t\n    tests:\n${checks}\n` });
+  }
+
+  /** Runs `operation` on a lake that closes itself at the first failing test's warning (its console log), with 79 tests to go; returns what it settled with. */
+  async function closedAtFirstFailingTest(p: { root: string; models: string }, operation: (lake: Lakehouse) => Promise<unknown>): Promise<unknown> {
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: true, file: false, level: 'warn' }, progress: false });
+    const write = process.stderr.write;
+    let closing: Promise<void> | undefined;
+    process.stderr.write = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+      if (/test .* fail/.test(String(chunk))) {
+        closing ??= lake.close();
+        return true; // not echoed: the 80 warnings are expected
+      }
+      return (write as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
+    } as typeof process.stderr.write;
+    try {
+      const settled = await operation(lake).then(
+        (r) => `resolved with ${JSON.stringify(r).slice(0, 200)}`,
+        (e: unknown) => e,
+      );
+      expect(closing, 'a test failed and closed the lake').toBeDefined();
+      await closing;
+      return settled;
+    } finally {
+      process.stderr.write = write;
+      await lake.close();
+    }
+  }
+
+  it('lake.test() stops at its next test: the test run is recorded failed (was: it ran all 80 tests while close() waited, and recorded them partial)', async () => {
+    const p = await eightyFailingTests();
+    const built = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
+    await built.build({ test: false });
+    await built.close();
+    const error = await closedAtFirstFailingTest(p, (lake) => lake.test());
+    expect(error, 'the test run stopped instead of running its other tests').toBeInstanceOf(ClosedError);
+    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    try {
+      expect((await again.runs())[0]).toMatchObject({ kind: 'test', status: 'failed', error: expect.stringMatching(/closed/) });
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
+
+  it("a build stops at its next test, publishing nothing, recorded failed (was: it ran all 80 tests while close() waited, then published)", async () => {
+    const p = await eightyFailingTests();
+    const error = await closedAtFirstFailingTest(p, (lake) => lake.build());
+    expect(error, 'the build stopped instead of running its other tests').toBeInstanceOf(ClosedError);
+    expect(fs.existsSync(path.join(p.root, 'analytics.duckdb')), 'nothing published').toBe(false);
+    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    try {
+      expect((await again.runs())[0]).toMatchObject({ kind: 'build', status: 'failed', error: expect.stringMatching(/closed/) });
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
+});
