@@ -435,11 +435,12 @@ export class Lakehouse {
     };
   }
 
-  private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T): Promise<T> {
+  private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T, call: 'query' | 'queryArrow' = 'query'): Promise<T> {
     if (typeof sql !== 'string' || sql.trim() === '') throw new ConfigError('lake.query: "sql" must be a non-empty string');
     const sessionCall = sessionFunctionCall(sql);
     if (sessionCall) throw sessionCall;
-    return serialized(this.queryKey, async () => {
+    return this.closedAs(call, serialized(this.queryKey, async () => {
+      this.ensureRunning(call);
       const c = await this.queryConn();
       const extracted = await c.extractStatements(sql);
       // DuckDB runs a PIVOT without an IN list as a CREATE TYPE (a temporary ENUM of the pivoted
@@ -462,6 +463,19 @@ export class Lakehouse {
       } finally {
         if (leading > 0) await c.run('ROLLBACK');
       }
+    }));
+  }
+
+  /** Throws the ClosedError of `lake.<call>()` once close() began (a statement queued behind one it interrupted). */
+  private ensureRunning(call: string): void {
+    if (this.abort.signal.aborted) throw new ClosedError(`lake.${call}()`);
+  }
+
+  /** `operation`, failing as `lake.<call>()` closed (not DuckDB's "Interrupted!") when close() stopped it. */
+  private closedAs<T>(call: string, operation: Promise<T>): Promise<T> {
+    return operation.catch((error: unknown) => {
+      if (this.abort.signal.aborted && !(error instanceof DuckhouseError)) throw Object.assign(new ClosedError(`lake.${call}()`), { cause: error });
+      throw error;
     });
   }
 
@@ -504,7 +518,7 @@ export class Lakehouse {
     this.ensureOpen('queryArrow');
     checkParams(params, 'lake.queryArrow');
     const { readerToArrow } = await import('./db/arrow.js');
-    return this.runReadOnly(sql, params, readerToArrow);
+    return this.runReadOnly(sql, params, readerToArrow, 'queryArrow');
   }
 
   /** State of the published catalog (empty before the first build). */
@@ -994,7 +1008,11 @@ export class Lakehouse {
     if (!match) throw new ConfigError(`lake.exportTable: table ${JSON.stringify(table)} must be "schema.name", e.g. "marts.fct_prices_daily"`);
     if (options?.format !== 'csv' && options?.format !== 'parquet') throw new ConfigError(`lake.exportTable: option "format" must be "csv" or "parquet" (got ${JSON.stringify(options?.format)})`);
     const [, schema, name] = match as unknown as [string, string, string];
-    const known = await this.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_catalog = 'analytics' AND table_schema NOT IN ('_duckhouse')`).catch(() => []);
+    const known = await this.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_catalog = 'analytics' AND table_schema NOT IN ('_duckhouse')`).catch((error: unknown) => {
+      // Closed meanwhile: said so, not "table … is not built".
+      if (error instanceof ClosedError) throw new ClosedError('lake.exportTable()');
+      return [];
+    });
     if (!known.some((k) => k.t === table)) {
       const names = known.map((k) => String(k.t));
       const { didYouMean } = await import('./transform/suggest.js');
@@ -1008,7 +1026,8 @@ export class Lakehouse {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
     const format = options.format === 'csv' ? `(FORMAT csv, HEADER true)` : `(FORMAT parquet, COMPRESSION zstd)`;
-    const { rows, columns } = await serialized(this.queryKey, async () => {
+    const { rows, columns } = await this.closedAs('exportTable', serialized(this.queryKey, async () => {
+      this.ensureRunning('exportTable');
       const c = await this.queryConn();
       const reader = await c.runAndReadAll(`COPY (SELECT * FROM analytics.${qualified(schema, name)}) TO ${quoteLiteral(tmp)} ${format}`);
       const count = Number(readerRows(reader)[0]?.Count ?? 0);
@@ -1016,7 +1035,11 @@ export class Lakehouse {
       // The types the file holds (HUGEINT becomes DOUBLE in Parquet), for export-ddl.
       const described = readerRows(await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(tmp)})`));
       return { rows: count, columns: described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) })) };
-    });
+    }).catch((error: unknown) => {
+      // Stopped (by close()) or failed midway: the part written goes.
+      fs.rmSync(tmp, { force: true });
+      throw error;
+    }));
     moveFile(tmp, target);
     const bytes = fs.statSync(target).size;
     if (options.format === 'parquet') {
@@ -1115,10 +1138,15 @@ export class Lakehouse {
       // batches committed, the source's error — before the engine, metrics and logs close; at
       // most CLOSE_WAIT_MILLIS, so a close() awaited inside an operation (a hook) cannot hang.
       this.abort.abort(new ClosedError('lake'));
+      // A statement running on the lake's read connections (a long lake.query, an export's COPY, a
+      // report's or a test's query) stops now: it held close() for CLOSE_WAIT_MILLIS, and closing
+      // its connection then blocked until the statement ended. Again after the wait, for one started meanwhile.
+      this.interruptReaders();
       if (this.inflight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MILLIS)))]);
         clearTimeout(timer);
+        this.interruptReaders();
       }
       this.queryConnection?.closeSync();
       for (const c of this.snapshotConnections) c.closeSync();
@@ -1139,6 +1167,17 @@ export class Lakehouse {
       await this.rootLogger.close();
     })();
     return this.closed;
+  }
+
+  /** Interrupts the statement running on the query connection and on the report snapshots' (see close()). */
+  private interruptReaders(): void {
+    for (const c of [this.queryConnection, ...this.snapshotConnections]) {
+      try {
+        c?.interrupt();
+      } catch {
+        // A connection closed meanwhile runs nothing.
+      }
+    }
   }
 
   /** @internal Counts an operation as running until it settles (see close()). */

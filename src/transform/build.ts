@@ -333,6 +333,8 @@ export async function runTests(
       results.push({ ...base, status, failures, ...(measured === undefined ? {} : { measured }) });
       if (status !== 'pass') logger.warn(`test ${test.name} ${status}: ${failures} failing`, { model: test.model });
     } catch (error) {
+      // Its statement interrupted by the lake's close(): the test run stops, it did not error.
+      signal?.throwIfAborted();
       results.push({ ...base, status: 'error', failures: 0, error: redactString(`test ${test.name} (${test.file}): ${errorMessage(error)}`) });
     }
   }

@@ -185,3 +185,42 @@ describe('close() during data tests', () => {
     }
   }, 60_000);
 });
+
+describe('close() during a statement that runs long', () => {
+  const endless = 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3';
+
+  it('lake.query fails as closed at once and close() returns (was: close() waited 30 s, then hung closing the connection under the statement)', async () => {
+    const root = path.join(tempDir(), 'data');
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    expect(await lake.query('select 1 as one')).toEqual([{ one: 1 }]);
+    const query = lake.query(endless).then(
+      (rows) => `resolved with ${JSON.stringify(rows)}`,
+      (e: unknown) => e,
+    );
+    await lake.close();
+    const error = await query;
+    expect(error).toBeInstanceOf(ClosedError);
+    expect(String((error as Error).message)).toMatch(/lake\.query\(\)/);
+  }, 20_000);
+
+  it('lake.exportTable fails as closed, its partial file removed, and close() returns (was: close() waited 30 s, then hung)', async () => {
+    const { projectLake } = await import('../helpers/models.js');
+    const { lake, root } = await projectLake({ 'staging/v.sql': `{{ config(materialized='view') }}\n${endless}` });
+    expect((await lake.build()).status).toBe('success');
+    const to = path.join(path.dirname(root), 'out', 'v.csv');
+    const exported = lake.exportTable('staging.v', { format: 'csv', to }).then(
+      (r) => `resolved with ${JSON.stringify(r)}`,
+      (e: unknown) => e,
+    );
+    // Its COPY under way: the file it writes is open in the lake's temp folder.
+    const tmp = path.join(root, '.tmp');
+    const copying = () => fs.readdirSync(tmp, { recursive: true }).some((f) => String(f).includes('export-'));
+    while (!copying()) await sleep(5);
+    await lake.close();
+    const error = await exported;
+    expect(error).toBeInstanceOf(ClosedError);
+    expect(String((error as Error).message)).toMatch(/lake\.exportTable\(\)/);
+    expect(fs.existsSync(to)).toBe(false);
+    expect(fs.readdirSync(path.join(root, '.tmp'))).toEqual([]);
+  }, 20_000);
+});
