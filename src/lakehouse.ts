@@ -418,8 +418,12 @@ export class Lakehouse {
     let queue: Promise<unknown> = Promise.resolve();
     return {
       catalog: attached ? catalog : 'analytics',
-      query(sql, params) {
-        const run = queue.then(async () => readerRows(await c.runAndReadAll(sql, params)));
+      query: (sql, params) => {
+        // Once close() began a query fails as the report closed (one running is interrupted by it).
+        const run = this.closedAs('report', queue.then(async () => {
+          this.ensureRunning('report');
+          return readerRows(await c.runAndReadAll(sql, params));
+        }));
         queue = run.catch(() => undefined);
         return run;
       },
@@ -464,6 +468,11 @@ export class Lakehouse {
         if (leading > 0) await c.run('ROLLBACK');
       }
     }));
+  }
+
+  /** @internal Whether close() began: a running operation stops at its next step (the report at its next section). */
+  get closing(): boolean {
+    return this.abort.signal.aborted;
   }
 
   /** Throws the ClosedError of `lake.<call>()` once close() began (a statement queued behind one it interrupted). */

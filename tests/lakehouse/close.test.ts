@@ -224,3 +224,41 @@ describe('close() during a statement that runs long', () => {
     expect(fs.readdirSync(path.join(root, '.tmp'))).toEqual([]);
   }, 20_000);
 });
+
+describe('close() during lake.report()', () => {
+  it('stops it at its next section with ClosedError, writing no page and no temp file (was: close() hung on its long query; then, interrupted, it wrote a page of failed sections)', async () => {
+    const { modelsProject } = await import('../helpers/models.js');
+    // Its prices section reads this view, whose query does not end.
+    const p = modelsProject({
+      'marts/fct_prices_daily.sql': "{{ config(materialized='view') }}\nselect 's' as store, 'k' as sku_id, current_date as price_date, r.range::double as price from range(1000000000000) r where r.range % 7 = 3",
+    });
+    const built = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
+    await built.build({ test: false });
+    await built.close();
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: true, file: false, level: 'debug' }, progress: false });
+    // The first section's chart drawn (its debug line on the console log): close there, with the prices section to go.
+    const write = process.stderr.write;
+    let closing: Promise<void> | undefined;
+    process.stderr.write = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+      if (/report chart:/.test(String(chunk))) closing ??= lake.close();
+      return true; // the lake's console log is not echoed
+    } as typeof process.stderr.write;
+    let error: unknown;
+    try {
+      error = await lake.report().then(
+        (r) => `resolved with ${JSON.stringify(r)}`,
+        (e: unknown) => e,
+      );
+      expect(closing, 'the first chart was drawn and closed the lake').toBeDefined();
+      await closing;
+    } finally {
+      process.stderr.write = write;
+      await lake.close();
+    }
+    expect(error).toBeInstanceOf(ClosedError);
+    expect(String((error as Error).message)).toMatch(/lake\.report\(\)/);
+    expect(fs.existsSync(path.join(p.root, 'report.html')), 'no page written').toBe(false);
+    expect(fs.readdirSync(p.root).filter((f) => f.includes('tmp') && f !== '.tmp')).toEqual([]);
+    expect(fs.readdirSync(path.join(p.root, '.tmp'))).toEqual([]);
+  }, 30_000);
+});
