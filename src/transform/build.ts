@@ -125,6 +125,22 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   const lock = await acquireLock(env.analyticsFile, { timeoutMillis: env.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)', ...(env.signal ? { signal: env.signal } : {}) });
   env.locked();
   const conn = await env.engine.connect();
+  // The lake's close(): a model's (or test's) statement running now stops at once; the build then
+  // stops at its next step. Uninterrupted, it held close() past its wait, whose engine close then hung.
+  // Again until the build ends: DuckDB forgets an interrupt that comes before its statement starts.
+  const interruptNow = (): void => {
+    try {
+      conn.interrupt();
+    } catch {
+      // closed meanwhile: nothing runs on it
+    }
+  };
+  let interrupting: NodeJS.Timeout | undefined;
+  const interrupt = (): void => {
+    interruptNow();
+    interrupting ??= setInterval(interruptNow, 20);
+  };
+  env.signal?.addEventListener('abort', interrupt, { once: true });
   const alias = `build_${env.runId.replace(/[^a-z0-9]/gi, '_')}`;
   const catalogFile = path.join(env.tmpDir, `catalog-${env.runId}.duckdb`);
   let attached = false;
@@ -191,6 +207,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const bronzeLedger = previous.garbage.filter((g) => g.path.startsWith(bronzeDir));
     const warehouseGarbage = collectGarbage(previous.models, builder.state, previous.garbage.filter((g) => !g.path.startsWith(bronzeDir)), env.retainSupersededMillis);
     const garbage = [...warehouseGarbage.kept, ...supersededBronze(previous.models, builder.state, bronzeLedger, bronzeDir, env.retainSupersededMillis)];
+    // Closed while its last model or the scoring ran (interrupted, not failed): nothing is published.
+    env.signal?.throwIfAborted();
     if (changed) {
       await writeState(conn, builder.state.values(), garbage);
       await conn.run(`USE memory`);
@@ -209,6 +227,8 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const status = modelStatus === 'success' && failingTests ? 'partial' : modelStatus;
     return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes, quality, subjects: projectSubjects(project) };
   } finally {
+    env.signal?.removeEventListener('abort', interrupt);
+    clearInterval(interrupting);
     if (attached) {
       await conn.run('USE memory').catch(() => undefined);
       await conn.run(`DETACH ${quoteIdent(alias)}`).catch(() => undefined);

@@ -111,6 +111,28 @@ describe('close() during a build', () => {
   }, 60_000);
 });
 
+describe('close() during a model that runs long', () => {
+  it('interrupts it: the build fails with ClosedError, publishes nothing, is recorded failed, and close() returns (was: both hung, past the 30 s wait)', async () => {
+    const { modelsProject } = await import('../helpers/models.js');
+    const p = modelsProject({ 'marts/slow.sql': 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3' });
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
+    const build = lake.build({ test: false });
+    build.catch(() => undefined);
+    // Its compiled SQL written: the model's statement is about to run, or running.
+    while (!fs.existsSync(path.join(p.root, 'compiled', 'marts', 'slow.sql'))) await sleep(5);
+    await lake.close();
+    const error = await build.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ClosedError);
+    expect(fs.existsSync(path.join(p.root, 'analytics.duckdb')), 'nothing published').toBe(false);
+    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    try {
+      expect((await again.runs())[0]).toMatchObject({ kind: 'build', status: 'failed', error: expect.stringMatching(/closed/) });
+    } finally {
+      await again.close();
+    }
+  }, 30_000);
+});
+
 describe('a project with no models yet', () => {
   it('lake.run({ sources }) and lake.build() succeed with nothing to build or test', async () => {
     const { projectLake, prices } = await import('../helpers/models.js');
