@@ -481,9 +481,9 @@ export class Lakehouse {
   }
 
   /** `operation`, failing as `lake.<call>()` closed (not DuckDB's "Interrupted!") when close() stopped it. */
-  private closedAs<T>(call: string, operation: Promise<T>): Promise<T> {
+  private closedAs<T>(call: string | undefined, operation: Promise<T>): Promise<T> {
     return operation.catch((error: unknown) => {
-      if (this.abort.signal.aborted && !(error instanceof DuckhouseError)) throw Object.assign(new ClosedError(`lake.${call}()`), { cause: error });
+      if (this.abort.signal.aborted && !(error instanceof DuckhouseError)) throw Object.assign(new ClosedError(call === undefined ? 'lake' : `lake.${call}()`), { cause: error });
       throw error;
     });
   }
@@ -532,11 +532,12 @@ export class Lakehouse {
 
   /** State of the published catalog (empty before the first build). */
   private readPublished(): Promise<{ models: Map<string, ModelState>; garbage: GarbageFile[] }> {
-    return serialized(this.queryKey, async () => {
+    // Read for a build, a test run, a compaction or prune: interrupted by close(), it fails as the lake closed.
+    return this.closedAs(undefined, serialized(this.queryKey, async () => {
       const c = await this.queryConn();
       if (!this.attachedAnalytics) return { models: new Map(), garbage: [] };
       return readState(c, 'analytics');
-    });
+    }));
   }
 
   private get queryKey(): string {
@@ -1150,11 +1151,14 @@ export class Lakehouse {
       // A statement running on the lake's read connections (a long lake.query, an export's COPY, a
       // report's or a test's query) stops now: it held close() for CLOSE_WAIT_MILLIS, and closing
       // its connection then blocked until the statement ended. Again after the wait, for one started meanwhile.
+      // (And every 20 ms meanwhile: DuckDB forgets an interrupt that comes before its statement starts.)
       this.interruptReaders();
       if (this.inflight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
+        const interrupting = setInterval(() => this.interruptReaders(), 20);
         await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MILLIS)))]);
         clearTimeout(timer);
+        clearInterval(interrupting);
         this.interruptReaders();
       }
       this.queryConnection?.closeSync();
