@@ -10,6 +10,16 @@ import { tempDir } from '../helpers/temp-lake.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The lake's last run, read by a new open: a `kind` run recorded failed because the lake closed. */
+async function expectLastRunClosed(p: { root: string; models: string }, kind: 'build' | 'test'): Promise<void> {
+  const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+  try {
+    expect((await again.runs())[0]).toMatchObject({ kind, status: 'failed', error: expect.stringMatching(/closed/) });
+  } finally {
+    await again.close();
+  }
+}
+
 describe('close() and running work', () => {
   it('close() during an extract stops it at its next page and records the run with the batches it committed', async () => {
     const root = path.join(tempDir(), 'data');
@@ -124,12 +134,7 @@ describe('close() during a model that runs long', () => {
     const error = await build.then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ClosedError);
     expect(fs.existsSync(path.join(p.root, 'analytics.duckdb')), 'nothing published').toBe(false);
-    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
-    try {
-      expect((await again.runs())[0]).toMatchObject({ kind: 'build', status: 'failed', error: expect.stringMatching(/closed/) });
-    } finally {
-      await again.close();
-    }
+    await expectLastRunClosed(p, 'build');
   }, 30_000);
 });
 
@@ -186,12 +191,7 @@ describe('close() during data tests', () => {
     await built.close();
     const error = await closedAtFirstFailingTest(p, (lake) => lake.test());
     expect(error, 'the test run stopped instead of running its other tests').toBeInstanceOf(ClosedError);
-    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
-    try {
-      expect((await again.runs())[0]).toMatchObject({ kind: 'test', status: 'failed', error: expect.stringMatching(/closed/) });
-    } finally {
-      await again.close();
-    }
+    await expectLastRunClosed(p, 'test');
   }, 60_000);
 
   it("a build stops at its next test, publishing nothing, recorded failed (was: it ran all 80 tests while close() waited, then published)", async () => {
@@ -199,12 +199,7 @@ describe('close() during data tests', () => {
     const error = await closedAtFirstFailingTest(p, (lake) => lake.build());
     expect(error, 'the build stopped instead of running its other tests').toBeInstanceOf(ClosedError);
     expect(fs.existsSync(path.join(p.root, 'analytics.duckdb')), 'nothing published').toBe(false);
-    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
-    try {
-      expect((await again.runs())[0]).toMatchObject({ kind: 'build', status: 'failed', error: expect.stringMatching(/closed/) });
-    } finally {
-      await again.close();
-    }
+    await expectLastRunClosed(p, 'build');
   }, 60_000);
 });
 
