@@ -21,8 +21,10 @@ export const IMPORT_LAKEHOUSE = `import { Lakehouse } from ${JSON.stringify(path
 const EXTRACTOR = `
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-${IMPORT_LAKEHOUSE}
-import { syntheticItems } from ${JSON.stringify(path.join(repo, 'tests', 'helpers', 'synthetic-source.ts'))};
+import { Lakehouse, defineSource } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+import path from 'node:path';
+import { drained, fileQueueKey } from ${JSON.stringify(path.join(repo, 'src', 'db', 'file-queue.ts'))};
+import { itemSchema, syntheticItems } from ${JSON.stringify(path.join(repo, 'tests', 'helpers', 'synthetic-source.ts'))};
 const [root] = process.argv.slice(2);
 const rename = fs.renameSync;
 let intoBronze = 0;
@@ -36,8 +38,21 @@ fs.renameSync = function (from, to) {
 } as typeof fs.renameSync;
 syncBuiltinESMExports();
 const lake = await Lakehouse.open({ root, log: { console: false }, limits: { flushRows: 3000 } });
+// Its rows once the start record's detach (in the background) is done: stopped while that detach
+// ran, it would keep runs.duckdb locked, and the other side would wait on it, not on the batch.
+const rows = syntheticItems({ source: 'half', batches: 1, rowsPerBatch: 3000, priceShift: 1000 });
+const items = defineSource({
+  source: 'half',
+  dataset: 'items',
+  partitionBy: ['store'],
+  schema: itemSchema,
+  async *extract(ctx) {
+    await drained(fileQueueKey(path.resolve(root, 'metrics', 'runs.duckdb')));
+    yield* rows.extract(ctx);
+  },
+});
 try {
-  const r = await lake.extract([syntheticItems({ source: 'half', batches: 1, rowsPerBatch: 3000, priceShift: 1000 })]);
+  const r = await lake.extract([items]);
   fs.writeSync(1, JSON.stringify({ status: r.status, rows: r.sources[0].rows, runId: r.runId }) + '\\n');
 } finally {
   await lake.close();
