@@ -32,7 +32,7 @@ export interface CommitManifest {
   moves: CommitMove[];
   /**
    * The name, under `state/cursors/committing/`, of the file holding the batch's cursor (see
-   * `commitCursorFile`). The cursor itself is never in the manifest (a manifest of an earlier
+   * `commitCursorName`). The cursor itself is never in the manifest (a manifest of an earlier
    * version has it as `batch.cursor`).
    */
   cursorFile?: string;
@@ -90,17 +90,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
 }
 
 export function writeManifest(file: string, manifest: CommitManifest): void {
-  const { batch: { cursorJson, ...batch }, ...others } = manifest;
-  if (cursorJson === undefined || batch.cursor === undefined) {
-    writeFileAtomic(file, stringifyJsonExact({ batch, ...others })); // its cursor may be a bigint
-    return;
-  }
-  // The cursor as the committer already wrote it out (a crawl frontier is megabytes), as the
-  // batch's last key: the same JSON as written out here. `batch` has a runId: never `{}`.
-  const { cursor: _cursor, ...rest } = batch;
-  const head = stringifyJsonExact(rest).slice(0, -1);
-  const tail = stringifyJsonExact(others).slice(1);
-  writeFileAtomic(file, [`{"batch":${head},"cursor":`, cursorJson, `}${tail === '}' ? '' : ','}${tail}`]);
+  writeFileAtomic(file, stringifyJsonExact(manifest)); // a bigint in it (a batch's cursor, in an earlier version's) keeps its digits
 }
 
 /** Step 3: moves whatever is not yet in place. Idempotent, so recovery can call it again. */

@@ -202,7 +202,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     // Not past records whose rejection is in no file: the next run reads them again.
     const withCursor = cursorDirty && !failedWrite && !quarantineFailed;
     // Written out here, once a commit, rather than at every checkpoint (see lazyCursor); and its
-    // JSON once, for the state file, the commit manifest and source_batches.
+    // JSON once, for the state file, the batch's commit cursor file and source_batches.
     const saving = withCursor ? cursorValue(cursor) : undefined;
     const savingText = withCursor ? stringifyJsonExact(saving) : undefined;
     const savingJson = savingText === undefined ? undefined : Buffer.from(savingText);
