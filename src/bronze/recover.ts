@@ -95,14 +95,16 @@ export async function recoverTmp(
       rolledForward += await rollForward(dir, cursorDir, metrics, logger, saveCursor);
       // Its batches' cursor files, before the folder: a manifest found again (a kill in between)
       // without its cursor file was rolled forward, cursor saved, already.
-      removeCommitCursors(cursorDir, entry.name);
+      removeCommitCursors(tmpRoot, (dirName) => dirName === entry.name);
       fs.rmSync(dir, { recursive: true, force: true });
       removed += 1;
     } finally {
       claim.release();
     }
   }
-  removeOrphanCommitCursors(tmpRoot);
+  // Those of processes whose temp folder is gone (a folder removed by hand): no manifest can name
+  // them. A live process's folder exists before it writes one there, and until it has removed them.
+  removeCommitCursors(tmpRoot, (dirName) => !fs.existsSync(path.join(tmpRoot, dirName)));
   const stray = removeStrayTmpFiles(path.dirname(tmpRoot));
   if (stray > 0) logger.warn(`removed ${stray} temp file(s) a dead process left next to their targets`);
   return { rolledForward, removed };
@@ -120,28 +122,19 @@ function touchedWithin(dir: string, millis: number): boolean {
   }
 }
 
-/** Removes the cursor files (see commit.ts) of the batches the process of temp folder `dirName` committed or was committing. */
-function removeCommitCursors(cursorDir: string, dirName: string): void {
+/**
+ * Removes the cursor files (see commit.ts) of the batches committed, or being committed, by the
+ * processes whose temp folder name (`p<pid>-<start>`, the files' first dotted part) `whose` picks.
+ */
+function removeCommitCursors(tmpRoot: string, whose: (dirName: string) => boolean): void {
+  const cursorDir = commitCursorDir(path.dirname(tmpRoot));
   let names: string[];
   try {
     names = fs.readdirSync(cursorDir);
   } catch {
     return; // none
   }
-  for (const name of names) if (name.startsWith(`${dirName}.`)) fs.rmSync(path.join(cursorDir, name), { force: true });
-}
-
-/** Removes cursor files of processes whose temp folder is gone (a folder removed by hand): no manifest can name them. */
-function removeOrphanCommitCursors(tmpRoot: string): void {
-  const cursorDir = commitCursorDir(path.dirname(tmpRoot));
-  let names: string[];
-  try {
-    names = fs.readdirSync(cursorDir);
-  } catch {
-    return;
-  }
-  // A live process's folder exists before it writes a cursor file there, and until it has removed them.
-  for (const name of names) if (!fs.existsSync(path.join(tmpRoot, name.split('.')[0]!))) fs.rmSync(path.join(cursorDir, name), { force: true });
+  for (const name of names) if (whose(name.split('.')[0]!)) fs.rmSync(path.join(cursorDir, name), { force: true });
 }
 
 /** Rolls the manifests of a dead process's folder forward, and rolls its compactions back; returns how many batches it recorded. */
