@@ -11,6 +11,7 @@ import { META_SCHEMA } from '../transform/warehouse.js';
 import { parseOptions } from '../config.js';
 import { ClosedError, DuckhouseError, errorMessage } from '../errors.js';
 import type { Lakehouse } from '../lakehouse.js';
+import type { Logger } from '../log.js';
 import { esc, figure, note, page, type PageSection } from './html.js';
 import { SECTIONS, type ReportContext } from './sections.js';
 import { chartRenderer, type ChartRenderer } from './vega-render.js';
@@ -75,7 +76,7 @@ export async function buildReport(lake: Lakehouse, options: ReportOptions = {}):
   // Every section reads the catalog published when the page was started.
   const snapshot = await lake.catalogSnapshot();
   try {
-    return await drawReport(lake, parsed, target, renderer, snapshot, started);
+    return await drawReport(lake, parsed, target, renderer, snapshot, logger, started);
   } finally {
     await snapshot.close();
   }
@@ -83,8 +84,7 @@ export async function buildReport(lake: Lakehouse, options: ReportOptions = {}):
 
 type CatalogSnapshot = Awaited<ReturnType<Lakehouse['catalogSnapshot']>>;
 
-async function drawReport(lake: Lakehouse, parsed: z.output<typeof reportOptionsSchema>, target: string, renderer: ChartRenderer, snapshot: CatalogSnapshot, started: number): Promise<ReportResult> {
-  const logger = lake.logger.child({ step: 'report' });
+async function drawReport(lake: Lakehouse, parsed: z.output<typeof reportOptionsSchema>, target: string, renderer: ChartRenderer, snapshot: CatalogSnapshot, logger: Logger, started: number): Promise<ReportResult> {
   let charts = 0;
   const ctx: ReportContext = {
     lake,
