@@ -181,7 +181,11 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     // to build leaves them to the next that has: it walks the whole warehouse folder).
     const swept = sweepUnreferenced(env.warehouseDir, previous.models, previous.garbage);
     if (swept > 0) env.logger.warn(`removed ${swept} warehouse file(s) of builds that never published`);
-    await conn.run(`ATTACH ${quoteLiteral(catalogFile)} AS ${quoteIdent(alias)}`);
+    // No write-ahead log: the file is this build's alone until the rename publishes it, and the
+    // detach checkpoints it whole; a build that dies leaves a temp file the next one removes. Each
+    // DDL statement then commits without its log write and sync (~7 ms a build of the bench's four
+    // models, ~1 ms a model).
+    await conn.run(`ATTACH ${quoteLiteral(catalogFile)} AS ${quoteIdent(alias)} (RECOVERY_MODE no_wal_writes)`);
     attached = true;
     await conn.run(`USE ${quoteIdent(alias)}`);
     const builder = new Builder(env, project, conn, previous.models, vars, options);
