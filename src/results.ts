@@ -26,6 +26,8 @@ export interface SourceResult {
   retries: number;
   durationMs: number;
   error?: string;
+  /** The stable `code` of the error, when it is one of duckhouse's (`ALL_REJECTED`: records came and every one went to quarantine). */
+  errorCode?: string;
   warnings?: string[];
   /** Columns added, removed or retyped since the previous run of this dataset. */
   schemaChanges?: { column: string; change: 'added' | 'removed' | 'retyped'; oldType: string | null; newType: string | null }[];

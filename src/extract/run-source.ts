@@ -5,7 +5,7 @@
  */
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Limits } from '../config.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, DuckhouseError, errorMessage, SourceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import { BronzeWriter, type RunSequence } from '../bronze/writer.js';
@@ -368,6 +368,12 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   }
   for (const c of connections) c.closeSync();
   const rows = writer.totals.rows;
+  // Records came and none landed (an API that changed a field's type): a success here would keep
+  // every signal green while bronze gets nothing, run after run. A source that yielded nothing is fine.
+  if (error === undefined && rows === 0 && quarantine.count > 0) {
+    const n = quarantine.count;
+    error = new SourceError('ALL_REJECTED', `${n === 1 ? 'its only record was' : `all ${n} records were`} rejected, none reached bronze: see ${quarantine.file} for the reasons`);
+  }
   const result: SourceResult = {
     source: source.source,
     dataset: source.dataset,
@@ -381,6 +387,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     retries: ctx.stats.retries,
     durationMs: Math.round(performance.now() - started),
     ...(error === undefined ? {} : { error: errorMessage(error) }),
+    ...(error instanceof DuckhouseError ? { errorCode: error.code } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
     ...(schemaChanges.length > 0 ? { schemaChanges } : {}),
   };
