@@ -5,8 +5,10 @@
  */
 export const REDACTED = '[REDACTED]';
 
+// `sig`, `*-Signature`, `*-Credential`, `*-Security-Token`: signed URLs (Azure SAS, S3 presigned,
+// GCS signed) grant access by their query alone. Their other parameters (sv, se, X-Amz-Date…) do not.
 const SECRET_NAME =
-  /^(?:.*[_-])?(?:token|secret|password|passwd|pwd|authorization|auth|api[_-]?key|apikey|app[_-]?key|app[_-]?token|cookie|set-cookie|session|signature|credentials?|secret[_-]?(?:access[_-]?)?key|private[_-]?key)$/i;
+  /^(?:.*[_-])?(?:token|secret|password|passwd|pwd|authorization|auth|api[_-]?key|apikey|app[_-]?key|app[_-]?token|cookie|set-cookie|session|sig|signature|credentials?|secret[_-]?(?:access[_-]?)?key|private[_-]?key)$/i;
 /** dbt's own convention: an environment variable named `DBT_ENV_SECRET_…` is a secret, whatever follows. */
 const DBT_SECRET_ENV = /^DBT_ENV_SECRET_/i;
 
@@ -55,7 +57,9 @@ export function registerSecretParam(name: string): void {
   secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
 }
 
-const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|secret[_-]?(?:access[_-]?)?key|private[_-]?key|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|sessid|session(?:[_-]?id)?|cookie)';
+// `sig` only as a whole word (Azure SAS `&sig=`, `url_sig`, `%26sig%3D` in an encoded link), not as
+// the end of one (`assig`).
+const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|secret[_-]?(?:access[_-]?)?key|private[_-]?key|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|(?:(?<![a-z0-9])|(?<=%(?:25)*(?:3F|26|3B)))sig|credentials?|sessid|session(?:[_-]?id)?|cookie)';
 // `name: value` but not SQL's `name::TYPE` cast (compiled SQL is scrubbed too).
 const PARAM = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\s*'|:(?!:)\\s*)([^&\\s"',;}]+)`, 'gi');
 // A quoted value, whole (a passphrase has spaces): `"password": "a b c"`, `password='a b'`.

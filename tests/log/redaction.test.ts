@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redact, redactSql, redactString, registerSecret, REDACTED, scrubSecretValues } from '../../src/redact.js';
+import { isSecretName, redact, redactSql, redactString, registerSecret, REDACTED, scrubSecretValues } from '../../src/redact.js';
 import { createLogger } from '../../src/log.js';
 import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
-import { createHttpContext, defineSource, z } from '../../src/index.js';
+import { createHttpContext, defineSource, httpSource, z } from '../../src/index.js';
+import { linkHeaderPaginator } from '../../src/extract/http/paginators.js';
 import { FAST_LIMITS, sendJson, startFaultyServer } from '../helpers/faulty-server.js';
 import { findSecrets } from '../helpers/secret-scan.js';
 
@@ -168,5 +169,93 @@ describe('a secret-named parameter of a URL carried percent-encoded inside anoth
     expect(redactString(twice)).toContain('b%253D2');
     expect(redactSql(`select * from read_json('${once}')`)).toBe(`select * from read_json('https://proxy.example/?url=https%3A%2F%2Fapi.x%2Fp%3Fa%3D1%26access_token%3D${REDACTED}%26b%3D2')`);
     expect(redactString('100%25 of orders; store%3Dbistek%26page%3D2')).toBe('100%25 of orders; store%3Dbistek%26page%3D2');
+  });
+});
+
+describe('signed URLs (Azure SAS, S3 presigned, GCS signed)', () => {
+  const sasSig = 'huntAzureSasSig7Fq2Lm';
+  const amzSignature = 'hunt0amz0signature0c0ffee';
+  const amzCredential = 'AKIAHUNTEXAMPLE7Q';
+  const amzToken = 'huntAmzSessionTokenFQoGZX';
+  const googSignature = 'hunt0goog0signature0beef';
+  const googCredential = 'hunt-gcs-svc-4e1';
+  const sas = `sv=2022-11-02&se=2026-12-31T00%3A00%3A00Z&sp=r&sig=${sasSig}`;
+  const s3 = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${amzCredential}%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261207T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Security-Token=${amzToken}&X-Amz-Signature=${amzSignature}`;
+  const gcs = `X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=${googCredential}%40proj.iam.gserviceaccount.com%2F20261207%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20261207T000000Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature=${googSignature}`;
+  const secrets = [sasSig, amzSignature, amzCredential, amzToken, googSignature, googCredential];
+
+  it('count sig, signature and the *-Signature, *-Credential, *-Security-Token parameters secret, in any case, and not the others', () => {
+    for (const name of ['sig', 'SIG', 'signature', 'X-Amz-Signature', 'x-amz-credential', 'X-Amz-Security-Token', 'X-Goog-Signature', 'X-Goog-Credential']) expect(isSecretName(name), name).toBe(true);
+    for (const name of ['sv', 'se', 'sp', 'sr', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Goog-Date', 'X-Goog-Expires', 'signed', 'design', 'assig']) expect(isSecretName(name), name).toBe(false);
+    expect(redactString(`https://acct.blob.core.windows.net/c/f.csv?${sas}`)).toBe(`https://acct.blob.core.windows.net/c/f.csv?sv=2022-11-02&se=2026-12-31T00%3A00%3A00Z&sp=r&sig=${REDACTED}`);
+    expect(redactString(`https://b.s3.amazonaws.com/k?${s3}`)).toBe(
+      `https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${REDACTED}&X-Amz-Date=20261207T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Security-Token=${REDACTED}&X-Amz-Signature=${REDACTED}`,
+    );
+    expect(redactSql(`select * from read_csv('https://storage.googleapis.com/b/o?${gcs}')`)).toBe(
+      `select * from read_csv('https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=${REDACTED}&X-Goog-Date=20261207T000000Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature=${REDACTED}')`,
+    );
+    expect(redactString(`https://proxy.example/?url=${encodeURIComponent(`https://a.example/f?${sas}`)}`)).not.toContain(sasSig);
+    expect(redactString('?design=flat&assig=3&signed=yes&sigma=2')).toBe('?design=flat&assig=3&signed=yes&sigma=2');
+  });
+
+  it('in next-page links never reach the logs, the run history, the raw archive, source_batches or the report', async () => {
+    const pageOf = (p: number) => [{ id: p * 2 - 1 }, { id: p * 2 }];
+    const query = [sas, s3, gcs];
+    // Each page links the next with another cloud's signature; the fourth refuses it (an expired link), so the error names it.
+    const link = (route: string, p: number) => `${server.url}${route}?p=${p + 1}&${query[p - 1]}`;
+    const server = await startFaultyServer({
+      '/files': (_req, res, hit) => {
+        const p = Number(hit.url.searchParams.get('p') ?? '1');
+        if (p === 4) return sendJson(res, 403, { error: 'AuthenticationFailed', url: hit.url.href });
+        sendJson(res, 200, { data: pageOf(p), next: link('/files', p) }, { link: `<${link('/files', p)}>; rel="next"` });
+      },
+      // The same links as a source's own cursor: recorded per batch in source_batches; the last page links nothing.
+      '/posts': (_req, res, hit) => {
+        const p = Number(hit.url.searchParams.get('p') ?? '1');
+        sendJson(res, 200, { data: pageOf(p), next: p < 3 ? link('/posts', p) : null });
+      },
+    });
+    registerCleanup(() => server.close());
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number().int() });
+    const files = httpSource({ source: 'signed', dataset: 'files', url: `${server.url}/files`, paginate: linkHeaderPaginator(), items: 'data', schema, archiveRaw: true, limits: { ...FAST_LIMITS, retries: 0 } });
+    const posts = defineSource({
+      source: 'signed',
+      dataset: 'posts',
+      schema,
+      limits: { flushRows: 1 },
+      async *extract(ctx) {
+        const http = createHttpContext(ctx);
+        try {
+          for (let url: string | null = `${server.url}/posts`; url; ) {
+            const body: { data: { id: number }[]; next: string | null } = await http.getJson(url);
+            url = body.next;
+            ctx.checkpoint({ next: url });
+            yield body.data;
+          }
+        } finally {
+          await http.close();
+        }
+      },
+    });
+    const result = await lake.extract([files, posts]);
+    expect(result.sources.map((s) => [s.dataset, s.status, s.rows])).toEqual([
+      ['files', 'partial', 6],
+      ['posts', 'success', 6],
+    ]);
+    // The error names the link, its harmless parameters kept.
+    expect(result.sources[0]!.error).toContain('403');
+    expect(result.sources[0]!.error).toContain('X-Goog-Date=20261207T000000Z&X-Goog-Expires=900');
+    const batches = await lake.metrics.select(`SELECT cursor::VARCHAR AS cursor FROM source_batches WHERE dataset = 'posts' ORDER BY batch_no`);
+    expect(batches.map((b) => JSON.parse(String(b.cursor)).next)).toEqual([expect.stringContaining(`sig=${REDACTED}`), expect.stringContaining(`X-Amz-Signature=${REDACTED}`), null]);
+    await lake.report();
+    await lake.runs();
+    await lake.close();
+    const { hits, files: scanned } = await findSecrets(lake.paths.root, secrets);
+    const top = new Set(scanned.map((f) => f.split(path.sep)[0]));
+    for (const dir of ['bronze', 'raw', 'metrics', 'logs', 'state', 'report.html']) expect(top, dir).toContain(dir);
+    expect(hits).toEqual([]);
+    // The scanner finds what is there: the raw archive keeps the links' harmless parameters.
+    expect((await findSecrets(lake.paths.root, ['X-Amz-Expires=900'])).hits.map((h) => h.file.split(path.sep)[0])).toContain('raw');
   });
 });
