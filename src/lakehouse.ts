@@ -21,7 +21,7 @@ import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-d
 import { currentProcess } from './metrics/process-identity.js';
 import { isDeadRun } from './metrics/run-history.js';
 import { claimTmpDir, hasUnrecoveredCommit, recoverTmp } from './bronze/recover.js';
-import { CursorStore, cursorKeyOf } from './extract/cursor-store.js';
+import { CursorStore, cursorKeyOf, tightenCursorModes } from './extract/cursor-store.js';
 import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
 import { combineStatus, sourceLabel, type AlertRecord, type BuildResult, type ExtractResult, type RunOutcome, type RunResult, type SourceResult, type TestResult } from './results.js';
@@ -187,6 +187,7 @@ export class Lakehouse {
     });
     const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis, resolved.otherHostAbandonHours);
     try {
+      tightenCursorModes(root);
       // Roll committed batches of dead processes forward first, so abandoned runs count them.
       const cursors = new CursorStore(root, resolved.lockTimeoutMillis);
       const recover = (): ReturnType<typeof recoverTmp> =>

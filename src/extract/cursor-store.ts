@@ -64,6 +64,8 @@ export class CursorStore {
   /** Reads the committed cursor, taking the cursor's lock first (held until `release`; waiting for it ends when `signal` aborts). */
   async read(key: CursorKey, signal?: AbortSignal): Promise<unknown> {
     const file = this.file(key);
+    // Before the lock, which would create the folder with the default mode (see tightenCursorModes).
+    fs.mkdirSync(this.dir, { recursive: true, mode: CURSOR_DIR_MODE });
     if (!this.held.has(file)) {
       let taking = this.taking.get(file);
       if (!taking) {
@@ -126,7 +128,7 @@ export class CursorStore {
     let lock = await tryLock(file, this.what(key));
     if (!lock) {
       const pendingDir = path.join(this.dir, DEFERRED_DIR);
-      fs.mkdirSync(pendingDir, { recursive: true });
+      fs.mkdirSync(pendingDir, { recursive: true, mode: CURSOR_DIR_MODE });
       writeFileAtomic(path.join(pendingDir, `${deferredPrefix(file)}${committedAt.getTime()}.${runId}.json`), stringifyJsonExact({ cursor, runId, savedAt: committedAt.toISOString() }), CURSOR_MODE);
       // The holder may have let go meanwhile, after a run took the cursor from before this batch:
       // applied now if the lock is free, else by the next run to read the cursor.
@@ -184,6 +186,49 @@ export class CursorStore {
  * URLs): readable by its owner only, as a token store.
  */
 const CURSOR_MODE = 0o600;
+
+/** `state/cursors/` and its folders: readable by its owner only, as `state/tokens/` (no one else lists which sources have cursors). */
+const CURSOR_DIR_MODE = 0o700;
+
+/**
+ * Brings the cursor files an earlier version wrote 0644 (saved cursors, deferred roll-forwards) to
+ * 0600, and their folders to 0700. Done at open, not when a cursor is read or saved: the cursor of a
+ * source since removed, or one that no longer moves, is never saved again. The folder's mode says it
+ * is done (a version writing 0600 also makes it 0700), so an open pays one stat, not a walk.
+ */
+export function tightenCursorModes(root: string): void {
+  const dir = path.join(root, 'state', 'cursors');
+  let mode: number;
+  try {
+    mode = fs.statSync(dir).mode;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if ((mode & 0o077) === 0) return;
+  for (const folder of [dir, path.join(dir, DEFERRED_DIR), path.join(dir, 'committing')]) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(folder, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      try {
+        const file = path.join(folder, entry.name);
+        if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, CURSOR_MODE);
+      } catch (error) {
+        // A temp file renamed into place meanwhile by a live process (written 0600 already).
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    if (folder !== dir) fs.chmodSync(folder, CURSOR_DIR_MODE);
+  }
+  // Last: a walk cut short (an error above) is done again at the next open.
+  fs.chmodSync(dir, CURSOR_DIR_MODE);
+}
 
 /** Roll-forwards deferred while another process held the cursor: `state/cursors/rolled-forward/<hash of the cursor's name>.<commit ms>.<runId>.json`. */
 const DEFERRED_DIR = 'rolled-forward';

@@ -391,6 +391,48 @@ describe('a cursor holding an access token, in each file it is kept in', () => {
   });
 });
 
+describe('cursor files an earlier version wrote readable by anyone (0644)', () => {
+  it('are brought to 0600 at open, content unchanged, with a deferred roll-forward, though no run reads or saves them again (the source removed)', async () => {
+    const root = path.join(tempDir(), 'data');
+    const dir = path.join(root, 'state', 'cursors');
+    fs.mkdirSync(path.join(dir, 'rolled-forward'), { recursive: true });
+    fs.chmodSync(dir, 0o755);
+    const files = {
+      'graph.posts.json': JSON.stringify({ cursor: { next: 'https://graph.example/posts?access_token=EAAG-old-0644-token&after=2' }, runId: 'before', savedAt: '2026-01-01T00:00:00.000Z' }),
+      'shop.orders.store=a.json': JSON.stringify({ cursor: 41, runId: 'before', savedAt: '2026-01-01T00:00:00.000Z' }),
+      [path.join('rolled-forward', '0123456789abcdef.1767225600000.before.json')]: JSON.stringify({ cursor: 42, runId: 'before', savedAt: '2026-01-01T00:00:00.000Z' }),
+    };
+    for (const [name, text] of Object.entries(files)) {
+      fs.writeFileSync(path.join(dir, name), text);
+      fs.chmodSync(path.join(dir, name), 0o644);
+    }
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    for (const [name, text] of Object.entries(files)) {
+      expect(fs.statSync(path.join(dir, name)).mode & 0o777, name).toBe(0o600);
+      expect(fs.readFileSync(path.join(dir, name), 'utf8'), name).toBe(text);
+    }
+    // The folder too, as the token stores': no one else lists which sources and stores have cursors.
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('are in a folder a new lake makes 0700 at its first cursor (which later opens take as already tightened)', async () => {
+    const lake = await tempLake();
+    const source = defineSource({
+      source: 's',
+      dataset: 'items',
+      schema: z.object({ id: z.number() }),
+      async *extract(ctx) {
+        await ctx.cursor();
+        ctx.checkpoint(1);
+        yield [{ id: 1 }];
+      },
+    });
+    expect((await lake.extract(source)).sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(fs.statSync(path.join(lake.paths.state, 'cursors')).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(lake.paths.state, 'cursors', 's.items.json')).mode & 0o777).toBe(0o600);
+  });
+});
+
 describe('a cursor file that is not JSON (edited by hand, damaged)', () => {
   it('fails the source with an error naming the file and the way out, and leaves the file as it was', async () => {
     const lake = await tempLake();
