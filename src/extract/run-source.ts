@@ -223,6 +223,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
           rejected,
           cursor: withCursor ? saving : undefined,
           ...(savingJson === undefined ? {} : { cursorJson: savingJson }),
+          ...(withCursor && cursorKey.scope !== undefined ? { cursorScope: cursorKey.scope } : {}),
           files: [],
         });
       }

@@ -18,6 +18,7 @@ import { redact } from '../redact.js';
 import { LockError } from '../errors.js';
 import { metricsFileError } from './corrupt.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
+import { cursorFileName } from '../extract/cursor-store.js';
 import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED, chunks } from './schema.js';
 import { currentProcess } from './process-identity.js';
 import type { ModelResult, TestResult } from '../results.js';
@@ -224,20 +225,23 @@ export const MAX_RECORDED_CURSOR_BYTES = 16 * 1024;
  * appended rows that large would make every later checkpoint rewrite them (see schema.ts). `json`:
  * the cursor already written out (see `BatchCommit.cursorJson`).
  */
-function recordedCursor(cursor: unknown, json?: Uint8Array): string | null {
+function recordedCursor(batch: BatchCommit): string | null {
+  const { cursor, cursorJson: json } = batch;
   if (cursor === undefined) return null;
   const size = json?.length ?? Buffer.byteLength(stringifyJsonExact(cursor));
   // The note holds nothing of the cursor: a frontier is not redacted whole only to be dropped.
-  if (size > MAX_RECORDED_CURSOR_BYTES) return omittedCursor(size);
+  if (size > MAX_RECORDED_CURSOR_BYTES) return omittedCursor(batch, size);
   // A next-page link may carry the token (`paging.next` with `access_token=`): the state file keeps
   // it to resume, the history does not. `redact` works value by value, so the JSON stays valid.
   const redacted = stringifyJsonExact(redact(cursor));
   const bytes = Buffer.byteLength(redacted);
-  return bytes <= MAX_RECORDED_CURSOR_BYTES ? redacted : omittedCursor(bytes);
+  return bytes <= MAX_RECORDED_CURSOR_BYTES ? redacted : omittedCursor(batch, bytes);
 }
 
-function omittedCursor(bytes: number): string {
-  return JSON.stringify({ omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes });
+/** The note naming the state file (relative to the lake's root, as `bronze_files.path`): a scoped cursor's own. */
+function omittedCursor(batch: BatchCommit, bytes: number): string {
+  const file = cursorFileName({ source: batch.source, dataset: batch.dataset, ...(batch.cursorScope === undefined ? {} : { scope: batch.cursorScope }) });
+  return JSON.stringify({ omitted: `larger than 16 KB: state/cursors/${file} holds the current one`, bytes });
 }
 
 /**
@@ -608,7 +612,7 @@ export class MetricsDb {
           batch.rejected,
           batch.files.length,
           batch.files.reduce((s, f) => s + f.bytes, 0),
-          recordedCursor(batch.cursor, batch.cursorJson),
+          recordedCursor(batch),
         ],
       );
       if (batch.profiles && batch.profiles.length > 0) {

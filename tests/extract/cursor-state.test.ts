@@ -235,6 +235,35 @@ describe('the cursor of a source with constant partitions (one store of several)
     expect(cursorOf(lake.paths.root, 'shop.orders.store=b')).toBe(4);
   });
 
+  it('over 16 KB, is noted in source_batches by the file that holds it: its own, not the dataset\'s', async () => {
+    const lake = await tempLake();
+    const big = { seen: Array.from({ length: 2_000 }, (_, i) => `https://shop.example/p/${i}`) };
+    // Store b's page is all rejected: its batch is recorded without bronze files, by another path.
+    const source = (name: string, id: unknown) =>
+      defineSource({
+        source: 'shop',
+        dataset: 'orders',
+        partitionBy: { store: name },
+        schema: z.object({ id: z.number() }),
+        async *extract(ctx) {
+          await ctx.cursor();
+          ctx.checkpoint(big);
+          yield [{ id }];
+        },
+      });
+    const r = await lake.extract([source('a', 1), source('b', 'not a number')]);
+    expect(r.sources.map((s) => [s.status, s.rows, s.rejected])).toEqual([
+      ['success', 1, 0],
+      ['success', 0, 1],
+    ]);
+    const batches = await lake.metrics.select(`SELECT cursor::VARCHAR AS cursor FROM source_batches WHERE run_id = $1`, [r.runId]);
+    const notes = batches.map((b) => JSON.parse(String(b.cursor)) as { omitted: string; bytes: number });
+    const named = notes.map((n) => /(state\/cursors\/\S+\.json)/.exec(n.omitted)?.[1]).sort();
+    expect(named).toEqual(['state/cursors/shop.orders.store=a.json', 'state/cursors/shop.orders.store=b.json']);
+    for (const file of named) expect(fs.existsSync(path.join(lake.paths.root, file!)), file).toBe(true);
+    for (const note of notes) expect(note.bytes).toBe(Buffer.byteLength(JSON.stringify(big)));
+  });
+
   it("is where recovery saves a dead process's committed cursor", async () => {
     const root = path.join(tempDir(), 'data');
     const deadPid = 4_194_305; // 2^22 + 1: no such process on Linux

@@ -412,7 +412,7 @@ describe('the frontier a commit saves', () => {
     const batches = await lake.metrics.select(`SELECT rows, cursor::VARCHAR AS cursor FROM source_batches WHERE run_id = $1 ORDER BY batch_no`, [first.runId]);
     const saved = stringifyJsonExact(savedCursor(lake));
     expect(Buffer.byteLength(saved)).toBeGreaterThan(MAX_RECORDED_CURSOR_BYTES);
-    const omitted = { omitted: 'larger than 16 KB: data/state/cursors/<source>.<dataset>.json holds the current one', bytes: expect.any(Number) };
+    const omitted = { omitted: 'larger than 16 KB: state/cursors/shop.products.json holds the current one', bytes: expect.any(Number) };
     expect(batches.map((b) => ({ rows: Number(b.rows), cursor: JSON.parse(String(b.cursor)) }))).toEqual([
       { rows: 2, cursor: omitted },
       { rows: 1, cursor: { ...omitted, bytes: Buffer.byteLength(saved) } },
