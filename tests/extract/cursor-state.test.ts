@@ -254,7 +254,8 @@ describe('the cursor of a source with constant partitions (one store of several)
     const r = await lake.extract([source('a', 1), source('b', 'not a number')]);
     expect(r.sources.map((s) => [s.status, s.rows, s.rejected])).toEqual([
       ['success', 1, 0],
-      ['success', 0, 1],
+      // Every record it yielded rejected: failed (ALL_REJECTED), its batch and cursor still recorded.
+      ['failed', 0, 1],
     ]);
     const batches = await lake.metrics.select(`SELECT cursor::VARCHAR AS cursor FROM source_batches WHERE run_id = $1`, [r.runId]);
     const notes = batches.map((b) => JSON.parse(String(b.cursor)) as { omitted: string; bytes: number });
