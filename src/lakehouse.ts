@@ -943,7 +943,7 @@ export class Lakehouse {
       const runId = newRunId();
       const env = await this.lifecycleEnv(runId, this.logger.child({ runId }));
       try {
-        return await pruneDataset(env, options);
+        return await this.closedAs('prune', pruneDataset(env, options));
       } finally {
         env.connection.closeSync();
       }
@@ -959,8 +959,14 @@ export class Lakehouse {
     let result: T;
     try {
       result = await fn(env);
-    } catch (error) {
-      const partial = (error as { result?: unknown }).result;
+    } catch (caught) {
+      // Stopped by close() (a statement interrupted, or the next step refused): it failed because the
+      // lake closed, as lake.compact() / lake.prune() say, not with DuckDB's "Interrupted!".
+      const closed = this.abort.signal.aborted && (caught instanceof ClosedError || !(caught instanceof DuckhouseError));
+      const stated = (caught as { result?: object }).result;
+      const error = closed ? Object.assign(new ClosedError(`lake.${kind}()`), { cause: caught }) : caught;
+      const partial = stated && closed ? { ...stated, error: errorMessage(error) } : stated;
+      if (closed && partial) Object.assign(error as ClosedError, { result: partial });
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), stopped: true, ...(partial ? { result: partial } : {}) }).catch(() => undefined);
       throw error;
     } finally {

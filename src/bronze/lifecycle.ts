@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { interruptOnAbort } from '../abortable.js';
 import { ConfigError, DuckhouseError } from '../errors.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { Logger } from '../log.js';
@@ -44,7 +45,11 @@ export interface LifecycleEnv {
   metrics: MetricsDb;
   logger: Logger;
   lockTimeoutMillis: number;
-  /** The lake's close(): ends the wait for another compaction's or prune's lock, and a compaction at its next group. */
+  /**
+   * The lake's close(): ends the wait for another compaction's or prune's lock, interrupts the
+   * statement running on `connection` (a merge's COPY), and stops a compaction before its next
+   * group or switch and a prune before its switch.
+   */
   signal?: AbortSignal;
   /** Removed files are kept at least this long for readers that listed them before the switch. */
   retainMillis: number;
@@ -365,6 +370,8 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
   const result: CompactResult = { runId: env.runId, status: 'success', source, dataset, partitions: 0, filesIn: 0, filesOut: 0, bytesIn: 0, bytesOut: 0, rows: 0, deleted: 0, durationMs: 0 };
   const work = path.join(env.tmpDir, `compact-${env.runId}`);
   const manifestFile = path.join(env.tmpDir, `compact-${env.runId}.json`);
+  // A merge of a big partition is one long COPY: close() would wait for it, then close the engine under it.
+  const stopInterrupting = interruptOnAbort(env.connection, env.signal);
   try {
     const live = await liveFiles(env, source, dataset);
     const filters = validateFilters(where, options.partitions, live.partitionKeys);
@@ -393,6 +400,9 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
     let n = 0;
     const switchPending = async (): Promise<void> => {
       if (pending.length === 0) return;
+      // Outputs merged from inputs read before close() interrupted a statement (firstRunIn's read
+      // fails quietly) are not switched in: they stay in the work folder, removed below.
+      env.signal?.throwIfAborted();
       writeFileAtomic(manifestFile, JSON.stringify({ kind: 'compact', runId: env.runId, root: env.root, outputs: pending.map((p) => p.final) } satisfies CompactionManifest));
       applyMoves(pending.map((p) => ({ from: p.tmp, to: p.final })));
       await env.metrics.switchBronzeFiles({
@@ -428,6 +438,8 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
           `COPY (SELECT * FROM read_parquet(${list}, union_by_name = true, hive_partitioning = false)) TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
         );
       } catch (error) {
+        // Interrupted by close(): the lake says it closed, not that the merge failed.
+        if (env.signal?.aborted) throw error;
         throw new DuckhouseError('COMPACT_FAILED', `${where}: merging ${group.length} files of ${source}/${dataset}/${group[0]!.partitionDir} failed: ${(error as Error).message}`, { cause: error });
       }
       const outputRows = Number(readerRows(await env.connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata(${quoteLiteral(tmp)})`))[0]?.n ?? 0);
@@ -453,6 +465,7 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
     await rollbackCompaction(env.metrics, manifestFile).catch(() => undefined);
     throw Object.assign(error as Error, { result: { ...result, durationMs: Math.round(performance.now() - started) } });
   } finally {
+    stopInterrupting();
     fs.rmSync(work, { recursive: true, force: true });
     lock.release();
   }
@@ -512,6 +525,7 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
   const { source, dataset } = options;
   const dryRun = options.dryRun ?? false;
   const lock = await acquireLock(path.join(env.root, 'state', 'locks', `bronze.${source}.${dataset}`), { timeoutMillis: env.lockTimeoutMillis, what: `bronze ${source}/${dataset} (a compaction or prune is running)`, ...(env.signal ? { signal: env.signal } : {}) });
+  const stopInterrupting = interruptOnAbort(env.connection, env.signal);
   try {
     const live = await liveFiles(env, source, dataset);
     const old = live.files.filter((f) => {
@@ -541,6 +555,8 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
       result.rows += Number(rows[0]?.n ?? 0);
     }
     if (!dryRun) {
+      // Closed while it read: nothing is removed.
+      env.signal?.throwIfAborted();
       if (old.length > 0) {
         await env.metrics.switchBronzeFiles({
           runId: env.runId,
@@ -556,6 +572,7 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
     env.logger.info(`${dryRun ? 'would prune' : 'pruned'} ${source}/${dataset} before ${cutoff}: ${result.files} files in ${result.partitions.length} partitions`);
     return result;
   } finally {
+    stopInterrupting();
     lock.release();
   }
 }

@@ -279,3 +279,58 @@ describe('close() during lake.report()', () => {
     expect(fs.readdirSync(path.join(p.root, '.tmp'))).toEqual([]);
   }, 30_000);
 });
+
+describe('close() during a compaction', () => {
+  it('interrupts its merge: the compaction fails with ClosedError, is recorded failed, switches nothing and leaves no output (was: close() waited for its whole COPY)', async () => {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { scanBronze } = await import('../../src/transform/source-relation.js');
+    const root = path.join(tempDir(), 'data');
+    // Two files of 1.5M rows of incompressible text in one partition: merging them takes seconds.
+    const partition = path.join(root, 'bronze', 'big', 'rows', 'year=2026', 'month=01', 'day=01');
+    fs.mkdirSync(partition, { recursive: true });
+    const originals = ['20260101T000000000Z-aaaaaa', '20260102T000000000Z-bbbbbb'].map((run) => path.join(partition, `${run}-1.parquet`));
+    const perFile = 1_500_000;
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      for (const [k, file] of originals.entries()) {
+        await c.run(`COPY (SELECT range AS i, md5(range::VARCHAR) AS s FROM range(${k * perFile}, ${(k + 1) * perFile})) TO '${file}' (FORMAT parquet, COMPRESSION zstd)`);
+      }
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    const compaction = lake.compact({ source: 'big', dataset: 'rows', targetFileMb: 1024 }).then(
+      (r) => `resolved with ${JSON.stringify(r)}`,
+      (e: unknown) => e,
+    );
+    // Its COPY under way: the merged file it writes is open in the lake's temp folder.
+    const tmp = path.join(root, '.tmp');
+    const copying = () => fs.readdirSync(tmp, { recursive: true }).some((f) => String(f).endsWith('g1.parquet'));
+    while (!copying()) await sleep(5);
+    const closeStarted = performance.now();
+    await lake.close();
+    const closeMillis = performance.now() - closeStarted;
+    const error = await compaction;
+    expect(error).toBeInstanceOf(ClosedError);
+    expect(String((error as Error).message)).toMatch(/lake\.compact\(\)/);
+    // Merging 3M rows takes seconds (~4 s here); interrupted, it stops at once.
+    expect(closeMillis).toBeLessThan(1500);
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    expect(fs.readdirSync(partition).sort()).toEqual(originals.map((f) => path.basename(f)));
+    const [run] = await metricsRows(root, `select kind, status, error from runs`);
+    expect(run).toMatchObject({ kind: 'compact', status: 'failed', error: expect.stringMatching(/closed/) });
+    expect(await metricsRows(root, `select path from bronze_files where removed_at is not null`)).toEqual([]);
+    // A new open reads the original files, every row once.
+    const again = await Lakehouse.open({ root, log: { console: false } });
+    try {
+      const files = scanBronze(root, 'big', 'rows', await again.metrics.bronzeVisibility()).files;
+      expect(files).toEqual(originals);
+      const list = files.map((f) => `'${f}'`).join(', ');
+      expect(await again.query(`select count(*) as n, count(distinct i) as d from read_parquet([${list}])`)).toEqual([{ n: 2 * perFile, d: 2 * perFile }]);
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
+});
