@@ -999,15 +999,22 @@ export class Lakehouse {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new ConfigError(`lake.bronze: option "limit" must be a non-negative integer (got ${String(limit)})`);
     const { scanBronze, asOfRunCutoff, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema, recordedSchemaAsOf } = await import('./transform/source-relation.js');
     const [, source, name] = m as unknown as [string, string, string];
-    const scanned = scanBronze(this.paths.root, source, name, await this.metrics.bronzeVisibility());
-    const cutoff = asOfRun === undefined ? undefined : asOfRunCutoff(this.paths.root, asOfRun);
-    const files = cutoff === undefined ? scanned.files : filesAsOf(scanned, cutoff);
-    const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, cutoff) : emptyRelationSql(recordedSchemaAsOf(readRecordedSchema(this.paths.root, source, name), cutoff));
-    const c = await (await this.engine()).connect();
+    // The files listed are read after: a compaction or prune must not purge them meanwhile.
+    const { holdBronzeRead } = await import('./bronze/readers.js');
+    const lease = holdBronzeRead(this.paths.root);
     try {
-      return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`)) as T[];
+      const scanned = scanBronze(this.paths.root, source, name, await this.metrics.bronzeVisibility());
+      const cutoff = asOfRun === undefined ? undefined : asOfRunCutoff(this.paths.root, asOfRun);
+      const files = cutoff === undefined ? scanned.files : filesAsOf(scanned, cutoff);
+      const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, cutoff) : emptyRelationSql(recordedSchemaAsOf(readRecordedSchema(this.paths.root, source, name), cutoff));
+      const c = await (await this.engine()).connect();
+      try {
+        return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`)) as T[];
+      } finally {
+        c.closeSync();
+      }
     } finally {
-      c.closeSync();
+      lease.release();
     }
   }
 

@@ -30,6 +30,7 @@ import { compactedFileName, firstRunOf, isCompactionOutput, scanBronze } from '.
 import { applyMoves, writeFileAtomic } from './commit.js';
 import { bronzeDatasets, hasBronzeDataset, noBronzeDataset } from './datasets.js';
 import { dateParts, partitionOfDir } from './partition.js';
+import { earliestBronzeRead } from './readers.js';
 
 const NAME = /^[a-z][a-z0-9_]*$/;
 /** Outputs switched in per metrics transaction at most (bounds temp space, lost work on a kill, and how long the metrics file stays locked). */
@@ -579,7 +580,7 @@ export async function pruneDataset(env: LifecycleEnv, options: PruneOptions): Pr
 
 /**
  * Deletes removed bronze files once their removal is older than the retention and than the start
- * of every build and test run still running, no view of the published catalog names them and no catalog it
+ * of every build and test run and other reader of bronze still running, no view of the published catalog names them and no catalog it
  * replaced named them within the retention; then the partition folders left empty. Returns the count.
  */
 export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 'retainMillis' | 'published' | 'logger'>): Promise<number> {
@@ -587,9 +588,12 @@ export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 
   // A build running (in any process) listed the files visible when it started, before its lock and
   // its publish: files removed since may be named by the views it is about to publish, which the
   // published catalog cannot tell yet. A `lake.test` run lists them when it starts and reads them
-  // at each test's turn. They wait for its end (a short retention would not).
+  // at each test's turn. They wait for its end (a short retention would not), as do those a
+  // `lake.bronze`, `lake.exportDdl` or a source's `ctx.bronzeFiles` listed and reads (see readers.ts).
   const building = await env.metrics.earliestRunningReader();
-  const candidates = await env.metrics.removedBronzeFiles(new Date(Math.min(cutoff, building ? building.getTime() - 1 : Infinity)));
+  const reading = earliestBronzeRead(env.root);
+  const since = Math.min(building?.getTime() ?? Infinity, reading?.getTime() ?? Infinity);
+  const candidates = await env.metrics.removedBronzeFiles(new Date(Math.min(cutoff, since - 1)));
   if (candidates.length === 0) return 0;
   const { sql, garbage } = await env.published();
   const published = sql.join('\n');

@@ -222,3 +222,82 @@ describe('a compaction while lake.test runs in another process', () => {
     }
   }, 120_000);
 });
+
+/**
+ * A reader of bronze other than a build or a test run, in its own process: `lake.bronze`,
+ * `lake.exportDdl` or a source's `ctx.bronzeFiles` lists half/items, then waits (a busy wait)
+ * before it reads the files it listed, until the file `go` exists. `lake.bronze` and `exportDdl`
+ * wait at their first statement reading Parquet (the listing is done by then); the source waits
+ * between `ctx.bronzeFiles` and its own read.
+ */
+const BRONZE_READER = `
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { Lakehouse, defineSource, z } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+const [root, mode, go] = process.argv.slice(2);
+${BUSY_WAIT}
+const api = createRequire(${JSON.stringify(path.join(repo, 'package.json'))})('@duckdb/node-api');
+const run = api.DuckDBConnection.prototype.runAndReadAll;
+api.DuckDBConnection.prototype.runAndReadAll = function (sql, ...rest) {
+  if (!waited && mode !== 'source' && /read_parquet|parquet_schema/.test(String(sql))) waitForGo(go);
+  return run.call(this, sql, ...rest);
+};
+const lake = await Lakehouse.open({ root, log: { console: false } });
+try {
+  let out;
+  if (mode === 'bronze') out = { rows: (await lake.bronze('half/items')).length };
+  else if (mode === 'ddl') out = { declaresPrice: /"price" DOUBLE/.test(await lake.exportDdl({ engine: 'trino' })) };
+  else {
+    let rows = 0;
+    const counter = defineSource({
+      source: 'reader',
+      dataset: 'counts',
+      schema: z.object({ n: z.number() }),
+      async *extract(ctx) {
+        const files = await ctx.bronzeFiles('half', 'items');
+        waitForGo(go);
+        const c = await ctx.connect();
+        rows = Number((await c.runAndReadAll(\`SELECT count(*) AS n FROM read_parquet([\${files.map((f) => \`'\${f}'\`).join(', ')}])\`)).getRowObjectsJS()[0].n);
+        yield [{ n: rows }];
+      },
+    });
+    const r = await lake.extract([counter]);
+    out = { status: r.status, error: r.sources[0].error ?? null, rows };
+  }
+  fs.writeSync(1, JSON.stringify({ ...out, waited }) + '\\n');
+} finally {
+  await lake.close();
+}
+`;
+
+describe('a compaction while another process reads the bronze files it listed', () => {
+  it.each([
+    ['lake.bronze', 'bronze', { rows: 3000 }],
+  ])('%s: keeps the files it listed until it has read them, however short the retention', async (_, mode, expected) => {
+    // The reader lists the files, then reads them. A compaction (retention 0) switching and purging
+    // them in between must not delete them under it, as it does not under a build or a test run.
+    const base = tempDir(`duckhouse-compact-during-${mode}-`);
+    const root = path.join(base, 'data');
+    const lake = await Lakehouse.open({ root, log: { console: false }, limits: { flushRows: 1500 }, retainSupersededMinutes: 0 });
+    try {
+      // Two batches: two small files per store partition, for compaction to merge.
+      expect((await lake.extract([syntheticItems({ source: 'half', batches: 2, rowsPerBatch: 1500 })])).status).toBe('success');
+      const go = path.join(base, 'go');
+      const reader = child(base, 'reader', BRONZE_READER, [root, mode, go], 'WAITING');
+      try {
+        await reader.reached;
+        const compacted = await lake.compact({ source: 'half', dataset: 'items' });
+        expect(compacted.filesIn).toBe(6);
+        fs.writeFileSync(go, '');
+        expect(await reader.exited, reader.stderr()).toBe(0);
+      } finally {
+        reader.kill('SIGKILL');
+      }
+      expect(reader.result()).toEqual({ ...expected, waited: true });
+      // Once the reader has ended, the next compaction deletes them.
+      expect((await lake.compact({ source: 'half', dataset: 'items' })).deleted).toBe(6);
+    } finally {
+      await lake.close();
+    }
+  }, 120_000);
+});

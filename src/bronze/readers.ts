@@ -1,0 +1,58 @@
+/**
+ * Readers of bronze that are no run of their own kind (`lake.bronze`, `lake.exportDdl`, a source's
+ * `ctx.bronzeFiles`) list the visible files, then read them. A compaction or prune purging files
+ * removed past a short retention must not delete one such a reader listed: as a running build or
+ * test run does, each holds a record of when it began, a lease file under `state/readers/`, until
+ * it has read them; `purgeRemoved` keeps the files removed since the earliest live lease began.
+ * A file, not a metrics row: `lake.bronze` takes no metrics file lock for it, and a dead process's
+ * lease is told by its owner (and swept by the next purge).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { currentProcess, isAlive, type ProcessIdentity } from '../metrics/process-identity.js';
+import { writeFileAtomic } from './commit.js';
+
+interface Lease extends ProcessIdentity {
+  startedAt: string;
+}
+
+const readersDir = (root: string): string => path.join(root, 'state', 'readers');
+
+/**
+ * Records a reader of bronze from now on; taken before the reader reads which files are visible.
+ * `release()` (idempotent) once it has read them.
+ */
+export function holdBronzeRead(root: string): { release(): void } {
+  const me = currentProcess();
+  const file = path.join(readersDir(root), `${me.pid}-${crypto.randomBytes(6).toString('hex')}.json`);
+  writeFileAtomic(file, JSON.stringify({ ...me, startedAt: new Date().toISOString() } satisfies Lease));
+  return { release: () => fs.rmSync(file, { force: true }) };
+}
+
+/** When the earliest live reader of bronze began (undefined: none). Leases of dead processes are removed. */
+export function earliestBronzeRead(root: string): Date | undefined {
+  let names: string[];
+  try {
+    names = fs.readdirSync(readersDir(root)).filter((n) => n.endsWith('.json'));
+  } catch {
+    return undefined;
+  }
+  let earliest: number | undefined;
+  for (const name of names) {
+    const file = path.join(readersDir(root), name);
+    let lease: Lease;
+    try {
+      lease = JSON.parse(fs.readFileSync(file, 'utf8')) as Lease;
+    } catch {
+      continue; // released meanwhile
+    }
+    if (!isAlive({ host: lease.host, pid: lease.pid, procStart: lease.procStart })) {
+      fs.rmSync(file, { force: true });
+      continue;
+    }
+    const at = Date.parse(lease.startedAt);
+    if (!Number.isNaN(at) && (earliest === undefined || at < earliest)) earliest = at;
+  }
+  return earliest === undefined ? undefined : new Date(earliest);
+}
