@@ -1122,12 +1122,19 @@ export class Lakehouse {
     }
     parseOptions(exportDdlOptionsSchema, options, 'lake.exportDdl');
     const { bronzeTables, withFileColumns, exportedTables, ddlFor } = await import('./scale/ddl.js');
-    const c = await (await this.engine()).connect();
+    const { holdBronzeRead } = await import('./bronze/readers.js');
+    // Every dataset is listed first, then each one's footers are read: none may be purged meanwhile.
+    const lease = holdBronzeRead(this.paths.root);
     let tables;
     try {
-      tables = await withFileColumns(c, bronzeTables(this.paths.root, await this.metrics.bronzeVisibility()));
+      const c = await (await this.engine()).connect();
+      try {
+        tables = await withFileColumns(c, bronzeTables(this.paths.root, await this.metrics.bronzeVisibility()));
+      } finally {
+        c.closeSync();
+      }
     } finally {
-      c.closeSync();
+      lease.release();
     }
     return ddlFor(tables, options.engine, { root: this.paths.root, exports: exportedTables(this.paths.root), ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
   }
