@@ -54,6 +54,8 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   const scope = cursorKeyOf(source).scope;
   const logger = env.logger.child({ source: source.source, dataset: source.dataset, ...(scope === undefined ? {} : { scope }) });
   const connections: DuckDBConnection[] = [];
+  /** Held from the first `ctx.bronzeFiles()` until the source ends (see bronze/readers.ts). */
+  let bronzeLease: { release(): void } | undefined;
   let schema = source.schema;
   let columns = source.columns;
   // Batches are written and committed on their own connection while the next one is buffered.
@@ -148,6 +150,9 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     },
     async bronzeFiles(s, d) {
       const { scanBronze } = await import('../transform/source-relation.js');
+      // The source reads the files it lists whenever it likes, until it ends: none may be purged before.
+      const { holdBronzeRead } = await import('../bronze/readers.js');
+      bronzeLease ??= holdBronzeRead(env.root);
       return scanBronze(env.root, s, d, await env.metrics.bronzeVisibility()).files;
     },
     stats: { requests: 0, retries: 0, pages: 0 },
@@ -368,6 +373,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     logger.error(`http stats could not be recorded: ${errorMessage(e)}`);
   }
   for (const c of connections) c.closeSync();
+  bronzeLease?.release();
   const rows = writer.totals.rows;
   // Records came and none landed (an API that changed a field's type): a success here would keep
   // every signal green while bronze gets nothing, run after run. A source that yielded nothing is fine.

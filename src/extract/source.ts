@@ -59,7 +59,8 @@ export interface ExtractContext {
    * The committed bronze files of a dataset, as models and `lake.bronze` read them (absolute paths):
    * without files pruned or replaced by compaction, compaction outputs not switched in, or the
    * files of another extract's batch not recorded yet. A source reading bronze (items from the
-   * orders) reads these, never a glob.
+   * orders) reads these, never a glob. They stay on disk until the source ends, whatever a
+   * compaction or prune removes meanwhile.
    */
   bronzeFiles(source: string, dataset: string): Promise<string[]>;
   /** Counters shown in the SourceResult and in `http_stats`. */

@@ -274,6 +274,7 @@ describe('a compaction while another process reads the bronze files it listed', 
   it.each([
     ['lake.bronze', 'bronze', { rows: 3000 }],
     ['lake.exportDdl', 'ddl', { declaresPrice: true }],
+    ['a source reading ctx.bronzeFiles', 'source', { status: 'success', error: null, rows: 3000 }],
   ])('%s: keeps the files it listed until it has read them, however short the retention', async (_, mode, expected) => {
     // The reader lists the files, then reads them. A compaction (retention 0) switching and purging
     // them in between must not delete them under it, as it does not under a build or a test run.
