@@ -22,10 +22,10 @@ export class ConfigError extends DuckhouseError {
   }
 }
 
-/** A lake method was called after `close()`. */
+/** A lake method was called after `close()`, or was stopped by it; `reason`: the one given to `close()` (`interrupted by SIGINT`). */
 export class ClosedError extends DuckhouseError {
-  constructor(what: string) {
-    super('LAKE_CLOSED', `${what}: the lakehouse is closed`);
+  constructor(what: string, reason?: string) {
+    super('LAKE_CLOSED', `${what}: the lakehouse is closed${reason ? ` (${reason})` : ''}`);
   }
 }
 

@@ -136,6 +136,8 @@ export class Lakehouse {
   private queryConnection: DuckDBConnection | undefined;
   private attachedAnalytics: string | undefined;
   private closed: Promise<void> | undefined;
+  /** Why close() was called, when its caller said (the CLI: the signal that stopped it). */
+  private closeReason: string | undefined;
 
   private constructor(init: {
     options: ResolvedOptions;
@@ -246,7 +248,7 @@ export class Lakehouse {
   }
 
   private ensureOpen(what: string): void {
-    if (this.closed) throw new ClosedError(`lake.${what}()`);
+    if (this.closed) throw this.closedError(`lake.${what}()`);
   }
 
   /**
@@ -476,15 +478,20 @@ export class Lakehouse {
     return this.abort.signal.aborted;
   }
 
+  /** @internal The ClosedError of `what` (`lake.build()`), with the reason close() was given. */
+  closedError(what: string): ClosedError {
+    return new ClosedError(what, this.closeReason);
+  }
+
   /** Throws the ClosedError of `lake.<call>()` once close() began (a statement queued behind one it interrupted). */
   private ensureRunning(call: string): void {
-    if (this.abort.signal.aborted) throw new ClosedError(`lake.${call}()`);
+    if (this.abort.signal.aborted) throw this.closedError(`lake.${call}()`);
   }
 
   /** `operation`, failing as `lake.<call>()` closed (not DuckDB's "Interrupted!") when close() stopped it. */
   private closedAs<T>(call: string | undefined, operation: Promise<T>): Promise<T> {
     return operation.catch((error: unknown) => {
-      if (this.abort.signal.aborted && !(error instanceof DuckhouseError)) throw Object.assign(new ClosedError(call === undefined ? 'lake' : `lake.${call}()`), { cause: error });
+      if (this.abort.signal.aborted && !(error instanceof DuckhouseError)) throw Object.assign(this.closedError(call === undefined ? 'lake' : `lake.${call}()`), { cause: error });
       throw error;
     });
   }
@@ -1034,7 +1041,7 @@ export class Lakehouse {
     const [, schema, name] = match as unknown as [string, string, string];
     const known = await this.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_catalog = 'analytics' AND table_schema NOT IN ('_duckhouse')`).catch((error: unknown) => {
       // Closed meanwhile: said so, not "table … is not built".
-      if (error instanceof ClosedError) throw new ClosedError('lake.exportTable()');
+      if (error instanceof ClosedError) throw this.closedError('lake.exportTable()');
       return [];
     });
     if (!known.some((k) => k.t === table)) {
@@ -1162,13 +1169,27 @@ export class Lakehouse {
     return this.metrics.runs(limit);
   }
 
-  /** Closes the engine and the logger. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Closes the engine and the logger. Idempotent. `reason` (the first one given) is said by the
+   * errors of what it stops, and so in their runs' records.
+   * @example
+   * process.once('SIGTERM', () => void lake.close({ reason: 'interrupted by SIGTERM' }));
+   */
+  close(options: { reason?: string } = {}): Promise<void> {
+    if (!this.closed) {
+      try {
+        checkOptionKeys(options, ['reason'], 'lake.close');
+        if (options.reason !== undefined && typeof options.reason !== 'string') throw new ConfigError(`lake.close: option "reason" must be a string (got ${typeof options.reason})`);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      this.closeReason = options.reason;
+    }
     this.closed ??= (async () => {
       // Running operations stop (an extract at its next page) and record what they did — the
       // batches committed, the source's error — before the engine, metrics and logs close; at
       // most CLOSE_WAIT_MILLIS, so a close() awaited inside an operation (a hook) cannot hang.
-      this.abort.abort(new ClosedError('lake'));
+      this.abort.abort(this.closedError('lake'));
       // A statement running on the lake's read connections (a long lake.query, an export's COPY, a
       // report's or a test's query) stops now: it held close() for CLOSE_WAIT_MILLIS, and closing
       // its connection then blocked until the statement ended. Again after the wait, for one started meanwhile.

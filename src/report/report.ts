@@ -105,12 +105,12 @@ async function drawReport(lake: Lakehouse, parsed: z.output<typeof reportOptions
   for (const def of SECTIONS) {
     // The lake's close(): stop at the next section, writing nothing (a page of sections it
     // interrupted would replace the last good one).
-    if (lake.closing) throw new ClosedError('lake.report()');
+    if (lake.closing) throw lake.closedError('lake.report()');
     let body: string;
     try {
       body = await def.render(ctx);
     } catch (error) {
-      if (lake.closing) throw error instanceof ClosedError ? error : Object.assign(new ClosedError('lake.report()'), { cause: error });
+      if (lake.closing) throw error instanceof ClosedError ? error : Object.assign(lake.closedError('lake.report()'), { cause: error });
       logger.warn(`report: section "${def.title}" failed: ${errorMessage(error)}`);
       body = note(`This section could not be drawn: ${errorMessage(error)}`, 'error');
     }
@@ -118,7 +118,7 @@ async function drawReport(lake: Lakehouse, parsed: z.output<typeof reportOptions
   }
 
   const generated = new Intl.DateTimeFormat('sv-SE', { timeZone: ctx.timezone, dateStyle: 'short', timeStyle: 'medium' }).format(new Date());
-  if (lake.closing) throw new ClosedError('lake.report()');
+  if (lake.closing) throw lake.closedError('lake.report()');
   const html = page({
     title: parsed.title ?? 'duckhouse report',
     subtitle: `Lake ${lake.paths.root} · generated ${generated} (${ctx.timezone}) · ${ctx.analytics.size} tables and views built`,

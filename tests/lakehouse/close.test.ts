@@ -138,6 +138,39 @@ describe('close() during a model that runs long', () => {
   }, 30_000);
 });
 
+describe('close() with a reason', () => {
+  it('the reason is in the error of what it stopped and in its run\'s record (was: only "the lakehouse is closed", whoever closed it and why)', async () => {
+    const { modelsProject } = await import('../helpers/models.js');
+    const p = modelsProject({ 'marts/slow.sql': 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3' });
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
+    const build = lake.build({ test: false });
+    build.catch(() => undefined);
+    while (!fs.existsSync(path.join(p.root, 'compiled', 'marts', 'slow.sql'))) await sleep(5);
+    await lake.close({ reason: 'interrupted by SIGINT' });
+    const error = await build.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ClosedError);
+    expect((error as Error).message).toBe('lake: the lakehouse is closed (interrupted by SIGINT)');
+    // A call after it says it too; a second close() keeps the first reason.
+    await lake.close({ reason: 'another' });
+    await expect(lake.runs()).rejects.toThrow('lake.runs(): the lakehouse is closed (interrupted by SIGINT)');
+    const again = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    try {
+      expect((await again.runs())[0]).toMatchObject({ kind: 'build', status: 'failed', error: 'lake: the lakehouse is closed (interrupted by SIGINT)' });
+    } finally {
+      await again.close();
+    }
+  }, 30_000);
+
+  it('a reason that is not a string is a ConfigError, and the lake stays open', async () => {
+    const root = path.join(tempDir(), 'data');
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    await expect(lake.close({ reason: 42 as never })).rejects.toThrow('lake.close: option "reason" must be a string (got number)');
+    await expect(lake.close({ why: 'x' } as never)).rejects.toThrow(/lake\.close: unknown option "why"/);
+    expect(await lake.runs()).toEqual([]);
+    await lake.close();
+  });
+});
+
 describe('a project with no models yet', () => {
   it('lake.run({ sources }) and lake.build() succeed with nothing to build or test', async () => {
     const { projectLake, prices } = await import('../helpers/models.js');
