@@ -15,12 +15,52 @@ import type { Lakehouse, OpenOptions, AnySource, Row, RunResult } from './index.
 import type { PlainValue } from './db/values.js';
 import type { TypeNode } from './db/type-string.js';
 import { quoteIdent } from './db/quote.js';
+import { writeConsole } from './progress.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
 class UsageError extends Error {}
+
+/** The signals that stop a command, and its exit code for each: 128 + the signal's number, as a shell reports a process it ended. */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** The signal that stopped the command (Ctrl-C, kill, a scheduler's stop), once one came. */
+let stoppedBy: StopSignal | undefined;
+
+/**
+ * Ctrl-C or SIGTERM while a lake is open: said on stderr, then the lake closed, as a dbt or
+ * Crawlee user expects: what runs stops at its next step (a DuckDB statement at once) and records
+ * its run, partial files go. `closed` rejects once close() returned: the command ends then, even
+ * if its work is stuck (a source that does not heed the lake's signal, `sql` reading stdin). A
+ * second signal ends the process at once, as without this handler; the next open recovers.
+ */
+function stopOnSignals(lake: Lakehouse): { closed: Promise<never>; dispose(): void } {
+  let fail!: (error: Error) => void;
+  const closed = new Promise<never>((_, reject) => (fail = reject));
+  closed.catch(() => undefined);
+  const dispose = (): void => {
+    for (const s of Object.keys(STOP_SIGNALS)) process.removeListener(s, onSignal);
+  };
+  // Listened to before any progress bar's handler (bars come with the work): that one then finds
+  // this one and restores the terminal without ending the process.
+  function onSignal(signal: StopSignal): void {
+    if (stoppedBy) {
+      // Without a listener the signal's default action is back: the process ends by it.
+      dispose();
+      process.kill(process.pid, signal);
+      return;
+    }
+    stoppedBy = signal;
+    // Above the progress bars, if shown (their own handler removes them next).
+    writeConsole(`duckhouse: ${signal} received: stopping and recording the run (Ctrl-C again to quit at once)\n`);
+    lake.close({ reason: `interrupted by ${signal}` }).then(() => fail(new Error(`interrupted by ${signal}`)), fail);
+  }
+  for (const s of Object.keys(STOP_SIGNALS)) process.on(s, onSignal);
+  return { closed, dispose };
+}
 
 interface CliConfig extends OpenOptions {
   sources?: AnySource[];
@@ -117,9 +157,12 @@ async function withLake<T>(globals: Globals, fn: (lake: Lakehouse, config: CliCo
   if (mode === 'read') requireLakeRoot(globals.root ?? options.root ?? 'data');
   const { Lakehouse } = await import('./lakehouse.js');
   const lake = await Lakehouse.open({ ...options, ...(globals.root ? { root: globals.root } : {}), ...(globals.models ? { models: globals.models } : {}) });
+  const signals = stopOnSignals(lake);
   try {
-    return await fn(lake, config);
+    return await Promise.race([fn(lake, config), signals.closed]);
   } finally {
+    // A command that finished leaves no listener behind (a signal during the close below ends the process).
+    signals.dispose();
     await lake.close();
   }
 }
@@ -736,9 +779,11 @@ function reportTests(tests: { name: string; status: string; failures: number; er
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
   const program = buildProgram((c) => (code = c));
+  // A command stopped by a signal exits with its code, whatever the work it stopped reported.
+  const stopped = (code: number): number => (stoppedBy ? STOP_SIGNALS[stoppedBy] : code);
   try {
     await program.parseAsync(argv);
-    return code;
+    return stopped(code);
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; every other commander error is a usage error.
@@ -748,8 +793,8 @@ export async function main(argv: string[]): Promise<number> {
     const e = error as Error & { code?: string };
     const { redactString } = await import('./redact.js');
     console.error(`duckhouse: ${redactString(e.message)}`);
-    if (error instanceof UsageError || e.code === 'CONFIG_INVALID' || e.name === 'ModelError' || e.name === 'PartitionError') return EXIT_USAGE;
-    return EXIT_FAILED;
+    if (error instanceof UsageError || e.code === 'CONFIG_INVALID' || e.name === 'ModelError' || e.name === 'PartitionError') return stopped(EXIT_USAGE);
+    return stopped(EXIT_FAILED);
   }
 }
 
@@ -762,5 +807,8 @@ if (invokedDirectly) {
   });
   main(process.argv).then((code) => {
     process.exitCode = code;
+    // Stopped by a signal, the lake is closed: work it gave up waiting for (a source's pending
+    // timer, stdin of `sql`) must not keep the process alive.
+    if (stoppedBy) process.exit(code);
   });
 }

@@ -57,12 +57,17 @@ describe('the CLI on a terminal', () => {
   it('Ctrl-C while a bar is shown gives the terminal back as it was: cursor shown, line wrapping on', async () => {
     const dir = project(20);
     const r = await runCliInPty(dir, ['extract'], { cols: COLS, interruptOn: 'slow page 2' });
-    // Still ended by the signal (the next process marks the run abandoned).
-    expect(r.status, r.raw).toBe(-2);
+    // The CLI handles it (closes the lake, exit 130): the bars' handler restores the terminal
+    // without ending the process. (Before the CLI handled signals: ended by the signal, -2.)
+    expect(r.status, r.raw).toBe(130);
     expect(r.raw).toMatch(/\x1b\[\?25l/);
     const screen = screenOf(r.raw, COLS);
     expect(screen.cursorVisible, JSON.stringify(r.raw.slice(-300))).toBe(true);
     expect(screen.autowrap, JSON.stringify(r.raw.slice(-300))).toBe(true);
+    // Its notice on a line of its own, whole, and the source's result after it (longer than a line of the screen).
+    const text = screen.lines.join('\n');
+    expect(screen.lines, text).toContain('duckhouse: SIGINT received: stopping and recording the run (Ctrl-C again to quit at once)');
+    expect(r.raw).toMatch(/\nshop\/prices: partial, \d+ rows, 0 rejected, \d+ files — lake: the lakehouse is closed \(interrupted by SIGINT\)\r\n/);
   }, 60_000);
 
   it('a build with nothing to do shows no bar: no escape codes, no blank line on stderr', async () => {
