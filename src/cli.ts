@@ -27,8 +27,16 @@ class UsageError extends Error {}
 const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
 type StopSignal = keyof typeof STOP_SIGNALS;
 
-/** The signal that stopped the command (Ctrl-C, kill, a scheduler's stop), once one came. */
+/** The signal that stopped the command (Ctrl-C, kill, a scheduler's stop), once one came, and when. */
 let stoppedBy: StopSignal | undefined;
+let stoppedAt = 0;
+
+/**
+ * A signal this soon after the first is the same request sent twice, not a user's second Ctrl-C:
+ * `timeout` (and a supervisor stopping a process group) sends its signal to the command, then to
+ * the whole group, the command again.
+ */
+const REPEATED_SIGNAL_MILLIS = 500;
 
 /**
  * Ctrl-C or SIGTERM while a lake is open: said on stderr, then the lake closed, as a dbt or
@@ -48,12 +56,14 @@ function stopOnSignals(lake: Lakehouse): { closed: Promise<never>; dispose(): vo
   // this one and restores the terminal without ending the process.
   function onSignal(signal: StopSignal): void {
     if (stoppedBy) {
+      if (performance.now() - stoppedAt < REPEATED_SIGNAL_MILLIS) return;
       // Without a listener the signal's default action is back: the process ends by it.
       dispose();
       process.kill(process.pid, signal);
       return;
     }
     stoppedBy = signal;
+    stoppedAt = performance.now();
     // Above the progress bars, if shown (their own handler removes them next).
     writeConsole(`duckhouse: ${signal} received: stopping and recording the run (Ctrl-C again to quit at once)\n`);
     lake.close({ reason: `interrupted by ${signal}` }).then(() => fail(new Error(`interrupted by ${signal}`)), fail);
@@ -161,9 +171,13 @@ async function withLake<T>(globals: Globals, fn: (lake: Lakehouse, config: CliCo
   try {
     return await Promise.race([fn(lake, config), signals.closed]);
   } finally {
-    // A command that finished leaves no listener behind (a signal during the close below ends the process).
-    signals.dispose();
-    await lake.close();
+    // Listened to until the lake is closed (a repeated signal while it closes is not a second
+    // one), then no more: a command that finished leaves no listener behind.
+    try {
+      await lake.close();
+    } finally {
+      signals.dispose();
+    }
   }
 }
 

@@ -50,6 +50,35 @@ describe('the CLI stopped by a signal', () => {
     expect(runs).toEqual([{ kind: 'build', status: 'failed', error: expect.stringMatching(/interrupted by SIGINT/) }]);
   }, 60_000);
 
+  it('stopped by `timeout` (cron\'s `timeout 1h duckhouse run`), which sends its signal to the CLI and then to its process group: the two count as one, exit 143, the run recorded failed (was: the second, unless the kernel merged it with the first, ended it at once, the run left running)', async () => {
+    const dir = tempDir('cli-timeout-');
+    writeFiles(path.join(dir, 'models'), { 'marts/slow.sql': 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3' });
+    // timeout passes a SIGTERM it gets on as its time running out would.
+    const cli = spawnCli(dir, ['build'], { via: ['timeout', '600'] });
+    await until(() => fs.existsSync(path.join(dir, 'data', 'compiled', 'marts', 'slow.sql')), 'the model to start');
+    cli.kill('SIGTERM');
+    // timeout exits with its command's code.
+    expect(await cli.exited, cli.err()).toEqual({ code: 143, signal: null });
+    expect(cli.err()).toMatch(/SIGTERM received: stopping/);
+    const runs = await metricsRows(path.join(dir, 'data'), `select status, error from runs`);
+    expect(runs).toEqual([{ status: 'failed', error: expect.stringMatching(/interrupted by SIGTERM/) }]);
+  }, 60_000);
+
+  it('a second signal right behind the first (as `timeout` sends them: to the CLI, then to its group) is the same request: exit 130, the run recorded failed (was: it ended the CLI at once, the run left running)', async () => {
+    const dir = tempDir('cli-sigint-twice-');
+    writeFiles(path.join(dir, 'models'), { 'marts/slow.sql': 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3' });
+    const cli = spawnCli(dir, ['build']);
+    await until(() => fs.existsSync(path.join(dir, 'data', 'compiled', 'marts', 'slow.sql')), 'the model to start');
+    cli.kill('SIGINT');
+    // The first one handled, then at once the second: two signals sent together are often merged
+    // by the kernel into one, so the test sends them so that they cannot be.
+    await cli.shows(/stopping/);
+    cli.kill('SIGINT');
+    expect(await cli.exited, cli.err()).toEqual({ code: 130, signal: null });
+    const runs = await metricsRows(path.join(dir, 'data'), `select status, error from runs`);
+    expect(runs).toEqual([{ status: 'failed', error: expect.stringMatching(/interrupted by SIGINT/) }]);
+  }, 60_000);
+
   it('SIGTERM during an extract waiting on a slow server: exit 143, the run recorded with the batch it committed and an error naming SIGTERM, no partial file (was: killed, the run left running)', async () => {
     let waiting: http.ServerResponse | undefined;
     let secondPage!: () => void;
@@ -115,6 +144,8 @@ export default {
     await cli.shows('SOURCE STARTED');
     cli.kill('SIGINT');
     await cli.shows(/stopping/i);
+    // Past the time in which a second signal is taken for the first one sent twice (see the tests above).
+    await new Promise((r) => setTimeout(r, 600));
     const sent = Date.now();
     cli.kill('SIGINT');
     const exit = await cli.exited;
