@@ -38,11 +38,14 @@ let stoppedAt = 0;
  */
 const REPEATED_SIGNAL_MILLIS = 500;
 
+/** How long a command stopped by a signal has, once the lake is closed, to print what it did. */
+const SETTLE_MILLIS = 1_000;
+
 /**
  * Ctrl-C or SIGTERM while a lake is open: said on stderr, then the lake closed, as a dbt or
  * Crawlee user expects: what runs stops at its next step (a DuckDB statement at once) and records
- * its run, partial files go. `closed` rejects once close() returned: the command ends then, even
- * if its work is stuck (a source that does not heed the lake's signal, `sql` reading stdin). A
+ * its run, partial files go. `closed` rejects a moment after close() returned: the command ends
+ * then, even if its work is stuck (a source that does not heed the lake's signal, `sql` reading stdin). A
  * second signal ends the process at once, as without this handler; the next open recovers.
  */
 function stopOnSignals(lake: Lakehouse): { closed: Promise<never>; dispose(): void } {
@@ -66,7 +69,11 @@ function stopOnSignals(lake: Lakehouse): { closed: Promise<never>; dispose(): vo
     stoppedAt = performance.now();
     // Above the progress bars, if shown (their own handler removes them next).
     writeConsole(`duckhouse: ${signal} received: stopping and recording the run (Ctrl-C again to quit at once)\n`);
-    lake.close({ reason: `interrupted by ${signal}` }).then(() => fail(new Error(`interrupted by ${signal}`)), fail);
+    lake.close({ reason: `interrupted by ${signal}` }).then(() => {
+      // What it stopped has ended (close() waited for it) and has what it did left to print: a
+      // moment for that, then the command ends if its work is stuck.
+      setTimeout(() => fail(new Error(`interrupted by ${signal}`)), SETTLE_MILLIS).unref();
+    }, fail);
   }
   for (const s of Object.keys(STOP_SIGNALS)) process.on(s, onSignal);
   return { closed, dispose };

@@ -124,6 +124,37 @@ export default {
     expect(listFiles(bronze).map((f) => path.join(bronze, f))).toEqual(recorded.map((r) => path.resolve(root, String(r.path))));
   }, 60_000);
 
+  it('SIGINT during `run`: what the pipeline did is printed whole, then exit 130 (was: the command ended as soon as close() returned, its own lines cut or followed by a second error)', async () => {
+    const dir = tempDir('cli-sigint-run-');
+    writeFiles(path.join(dir, 'models'), { 'marts/m.sql': `select * from {{ source('shop', 'p') }}` });
+    fs.writeFileSync(
+      path.join(dir, 'duckhouse.config.mjs'),
+      `import { defineSource, z } from ${JSON.stringify(index)};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export default {
+  limits: { flushRows: 10 },
+  sources: [defineSource({ source: 'shop', dataset: 'p', schema: z.object({ i: z.number() }),
+    async *extract() {
+      for (let p = 0; p < 1000; p++) {
+        if (p === 2) process.stderr.write('PAGE 2\\n');
+        await sleep(50);
+        yield Array.from({ length: 10 }, (_, i) => ({ i: p * 10 + i }));
+      }
+    } })],
+};
+`,
+    );
+    const cli = spawnCli(dir, ['run']);
+    await cli.shows('PAGE 2');
+    cli.kill('SIGINT');
+    expect(await cli.exited, cli.err()).toEqual({ code: 130, signal: null });
+    expect(cli.out()).toMatch(/^extract shop\/p: partial, \d+ rows, 0 rejected — lake: the lakehouse is closed \(interrupted by SIGINT\)$/m);
+    expect(cli.out()).toMatch(/^run \S+: partial in \d+ ms$/m);
+    // The error that stopped the pipeline, once, and nothing after it.
+    const errors = cli.err().split('\n').filter((l) => l.startsWith('duckhouse: ') && !l.includes('received: stopping'));
+    expect(errors).toEqual(['duckhouse: lake.build(): the lakehouse is closed (interrupted by SIGINT)']);
+  }, 60_000);
+
   it('a second SIGINT while close() waits for a source ends the CLI at once (was: the first one killed it; no second chance)', async () => {
     const dir = tempDir('cli-sigint2-');
     // A source that does not heed the lake's signal: close() waits for it (up to 30 s).
