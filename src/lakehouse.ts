@@ -971,7 +971,7 @@ export class Lakehouse {
       // lake closed, as lake.compact() / lake.prune() say, not with DuckDB's "Interrupted!".
       const closed = this.abort.signal.aborted && (caught instanceof ClosedError || !(caught instanceof DuckhouseError));
       const stated = (caught as { result?: object }).result;
-      const error = closed ? Object.assign(new ClosedError(`lake.${kind}()`), { cause: caught }) : caught;
+      const error = closed ? Object.assign(this.closedError(`lake.${kind}()`), { cause: caught }) : caught;
       const partial = stated && closed ? { ...stated, error: errorMessage(error) } : stated;
       if (closed && partial) Object.assign(error as ClosedError, { result: partial });
       await this.metrics.finishRun(runId, { status: 'failed', error: errorMessage(error), stopped: true, ...(partial ? { result: partial } : {}) }).catch(() => undefined);
