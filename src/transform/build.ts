@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
+import { interruptOnAbort } from '../abortable.js';
 import { DuckhouseError, ModelError, errorMessage } from '../errors.js';
 import { RUN_ID_PATTERN } from '../run-id.js';
 import type { Logger } from '../log.js';
@@ -131,19 +132,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
   // The lake's close(): a model's (or test's) statement running now stops at once; the build then
   // stops at its next step. Uninterrupted, it held close() past its wait, whose engine close then hung.
   // Again until the build ends: DuckDB forgets an interrupt that comes before its statement starts.
-  const interruptNow = (): void => {
-    try {
-      conn.interrupt();
-    } catch {
-      // closed meanwhile: nothing runs on it
-    }
-  };
-  let interrupting: NodeJS.Timeout | undefined;
-  const interrupt = (): void => {
-    interruptNow();
-    interrupting ??= setInterval(interruptNow, 20);
-  };
-  env.signal?.addEventListener('abort', interrupt, { once: true });
+  const stopInterrupting = interruptOnAbort(conn, env.signal);
   const alias = `build_${env.runId.replace(/[^a-z0-9]/gi, '_')}`;
   const catalogFile = path.join(env.tmpDir, `catalog-${env.runId}.duckdb`);
   let attached = false;
@@ -234,8 +223,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const status = modelStatus === 'success' && failingTests ? 'partial' : modelStatus;
     return { runId: env.runId, status, models, tests, warnings: builder.warnings, hashes: builder.hashes, quality, subjects: projectSubjects(project) };
   } finally {
-    env.signal?.removeEventListener('abort', interrupt);
-    clearInterval(interrupting);
+    stopInterrupting();
     if (attached) {
       await conn.run('USE memory').catch(() => undefined);
       await conn.run(`DETACH ${quoteIdent(alias)}`).catch(() => undefined);
