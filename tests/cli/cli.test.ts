@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-lake.js';
 import { writeFiles } from '../helpers/models.js';
+import { writeCliConfig } from '../helpers/cli.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(repo, 'src', 'cli.ts');
@@ -24,17 +25,8 @@ function project(extra: Record<string, string> = {}): string {
     'marts/_marts.yml': `version: 2\nmodels:\n  - name: by_store\n    columns:\n      - name: store\n        tests: [unique, not_null]\n`,
     ...extra,
   });
-  const index = path.join(repo, 'src', 'index.ts').replaceAll('\\', '/');
-  fs.writeFileSync(
-    path.join(dir, 'duckhouse.config.ts'),
-    `import { defineSource, z } from '${index}';
-export default {
-  log: { console: false },
-  sources: [defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
-    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }, { store: 'a', sku: 'x', price: 'bad' }]] })],
-};
-`,
-  );
+  writeCliConfig(dir, `defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }, { store: 'a', sku: 'x', price: 'bad' }]] })`);
   return dir;
 }
 

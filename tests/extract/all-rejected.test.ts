@@ -5,17 +5,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
 import { httpSource } from '../../src/extract/http-source.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { FAST_LIMITS, sendJson, startFaultyServer } from '../helpers/faulty-server.js';
 import { projectLake, prices } from '../helpers/models.js';
 import { quarantined } from '../helpers/quarantine.js';
 import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // The API changed `total` from a number to a string: every order fails the schema.
 const orders = Array.from({ length: 50 }, (_, i) => ({ id: i + 1, total: `${i + 1}.90`, updated_at: `2026-01-01T00:00:${String(i).padStart(2, '0')}Z` }));
@@ -163,17 +161,8 @@ describe('lake.run after a source had every record rejected (the build runs unle
 describe('duckhouse extract', () => {
   it('exits 1 and prints the failure when a source had every record rejected', () => {
     const dir = tempDir('duckhouse-cli-');
-    const index = path.join(repo, 'src', 'index.ts').replaceAll('\\', '/');
-    fs.writeFileSync(
-      path.join(dir, 'duckhouse.config.ts'),
-      `import { defineSource, z } from '${index}';
-export default {
-  log: { console: false },
-  sources: [defineSource({ source: 'shop', dataset: 'orders', schema: z.object({ id: z.number(), total: z.number() }),
-    extract: () => [[{ id: 1, total: '1.90' }, { id: 2, total: '2.90' }]] })],
-};
-`,
-    );
+    writeCliConfig(dir, `defineSource({ source: 'shop', dataset: 'orders', schema: z.object({ id: z.number(), total: z.number() }),
+    extract: () => [[{ id: 1, total: '1.90' }, { id: 2, total: '2.90' }]] })`);
     const r = runCli(dir, ['extract']);
     expect(r.code, r.out + r.err).toBe(1);
     expect(r.out).toMatch(/^shop\/orders: failed, 0 rows, 2 rejected, 0 files — all 2 records were rejected, none reached bronze: see .*quarantine.*\.ndjson for the reasons$/m);

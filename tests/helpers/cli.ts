@@ -1,11 +1,21 @@
 /** Runs the CLI from source (`src/cli.ts` through tsx) in a child process, as a user would. */
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(repo, 'src', 'cli.ts');
 const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+/**
+ * Writes `dir/duckhouse.config.ts` importing `defineSource` and `z` from this checkout's source,
+ * with the console log off and `sources` (TypeScript text of the array's items).
+ */
+export function writeCliConfig(dir: string, sources: string): void {
+  const index = path.join(repo, 'src', 'index.ts').replaceAll('\\', '/');
+  fs.writeFileSync(path.join(dir, 'duckhouse.config.ts'), `import { defineSource, z } from '${index}';\nexport default {\n  log: { console: false },\n  sources: [${sources}],\n};\n`);
+}
 
 export function runCli(cwd: string, args: string[], input?: string): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', input, env: { ...process.env, CI: 'true' } });

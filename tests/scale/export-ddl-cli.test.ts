@@ -1,12 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFiles } from '../helpers/models.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { tempDir, tempLake, tempProject } from '../helpers/temp-lake.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const run = runCli;
 
 describe('duckhouse export-ddl', () => {
@@ -16,17 +14,8 @@ describe('duckhouse export-ddl', () => {
       'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
       'marts/by_store.sql': `select store, count(*) as skus from {{ ref('stg_prices') }} group by store`,
     });
-    const index = path.join(repo, 'src', 'index.ts').replaceAll('\\', '/');
-    fs.writeFileSync(
-      path.join(dir, 'duckhouse.config.ts'),
-      `import { defineSource, z } from '${index}';
-export default {
-  log: { console: false },
-  sources: [defineSource({ source: 'shop', dataset: 'prices', partitionBy: ['store'], schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
-    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }]] })],
-};
-`,
-    );
+    writeCliConfig(dir, `defineSource({ source: 'shop', dataset: 'prices', partitionBy: ['store'], schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
+    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }]] })`);
     const pipeline = run(dir, ['run']);
     expect(pipeline.code, pipeline.err).toBe(0);
     const exported = run(dir, ['export', 'marts.by_store', '--format', 'parquet']);
