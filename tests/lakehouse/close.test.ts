@@ -121,15 +121,21 @@ describe('close() during a build', () => {
   }, 60_000);
 });
 
+/** A lake building a model that runs for minutes, resolved once the model's statement is about to run, or running. */
+async function slowBuild() {
+  const { modelsProject } = await import('../helpers/models.js');
+  const p = modelsProject({ 'marts/slow.sql': 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3' });
+  const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
+  const build = lake.build({ test: false });
+  build.catch(() => undefined);
+  // Its compiled SQL written: the model's statement is about to run, or running.
+  while (!fs.existsSync(path.join(p.root, 'compiled', 'marts', 'slow.sql'))) await sleep(5);
+  return { p, lake, build };
+}
+
 describe('close() during a model that runs long', () => {
   it('interrupts it: the build fails with ClosedError, publishes nothing, is recorded failed, and close() returns (was: both hung, past the 30 s wait)', async () => {
-    const { modelsProject } = await import('../helpers/models.js');
-    const p = modelsProject({ 'marts/slow.sql': 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3' });
-    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
-    const build = lake.build({ test: false });
-    build.catch(() => undefined);
-    // Its compiled SQL written: the model's statement is about to run, or running.
-    while (!fs.existsSync(path.join(p.root, 'compiled', 'marts', 'slow.sql'))) await sleep(5);
+    const { p, lake, build } = await slowBuild();
     await lake.close();
     const error = await build.then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ClosedError);
@@ -140,12 +146,7 @@ describe('close() during a model that runs long', () => {
 
 describe('close() with a reason', () => {
   it('the reason is in the error of what it stopped and in its run\'s record (was: only "the lakehouse is closed", whoever closed it and why)', async () => {
-    const { modelsProject } = await import('../helpers/models.js');
-    const p = modelsProject({ 'marts/slow.sql': 'select count(*) as n from range(1000000000000) r where r.range % 7 = 3' });
-    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false }, progress: false });
-    const build = lake.build({ test: false });
-    build.catch(() => undefined);
-    while (!fs.existsSync(path.join(p.root, 'compiled', 'marts', 'slow.sql'))) await sleep(5);
+    const { p, lake, build } = await slowBuild();
     await lake.close({ reason: 'interrupted by SIGINT' });
     const error = await build.then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ClosedError);
