@@ -591,7 +591,7 @@ export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 
   // at each test's turn. They wait for its end (a short retention would not), as do those a
   // `lake.bronze`, `lake.exportDdl` or a source's `ctx.bronzeFiles` listed and reads (see readers.ts).
   const building = await env.metrics.earliestRunningReader();
-  const reading = earliestBronzeRead(env.root);
+  const reading = earliestBronzeRead(env.root, env.metrics.otherHostAbandonHours);
   const since = Math.min(building?.getTime() ?? Infinity, reading?.getTime() ?? Infinity);
   const candidates = await env.metrics.removedBronzeFiles(new Date(Math.min(cutoff, since - 1)));
   if (candidates.length === 0) return 0;

@@ -5,12 +5,14 @@
  * test run does, each holds a record of when it began, a lease file under `state/readers/`, until
  * it has read them; `purgeRemoved` keeps the files removed since the earliest live lease began.
  * A file, not a metrics row: `lake.bronze` takes no metrics file lock for it, and a dead process's
- * lease is told by its owner (and swept by the next purge).
+ * lease is told by its owner (and swept by the next purge); one of another host, whose process
+ * cannot be checked, by its age, as that host's runs are (`otherHostAbandonHours`).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { currentProcess, isAlive, type ProcessIdentity } from '../metrics/process-identity.js';
+import { OTHER_HOST_ABANDON_HOURS } from '../metrics/run-history.js';
 import { writeFileAtomic } from './commit.js';
 
 interface Lease extends ProcessIdentity {
@@ -30,8 +32,14 @@ export function holdBronzeRead(root: string): { release(): void } {
   return { release: () => fs.rmSync(file, { force: true }) };
 }
 
-/** When the earliest live reader of bronze began (undefined: none). Leases of dead processes are removed. */
-export function earliestBronzeRead(root: string): Date | undefined {
+/**
+ * When the earliest live reader of bronze began (undefined: none). Leases of dead processes are
+ * removed, and those of another host older than `otherHostAbandonHours` (a reader there that died
+ * would otherwise keep every file removed since, for good).
+ */
+export function earliestBronzeRead(root: string, otherHostAbandonHours = OTHER_HOST_ABANDON_HOURS): Date | undefined {
+  const here = currentProcess().host;
+  const abandonedBefore = Date.now() - otherHostAbandonHours * 3_600_000;
   let names: string[];
   try {
     names = fs.readdirSync(readersDir(root)).filter((n) => n.endsWith('.json'));
@@ -47,11 +55,11 @@ export function earliestBronzeRead(root: string): Date | undefined {
     } catch {
       continue; // released meanwhile
     }
-    if (!isAlive({ host: lease.host, pid: lease.pid, procStart: lease.procStart })) {
+    const at = Date.parse(lease.startedAt);
+    if (!isAlive({ host: lease.host, pid: lease.pid, procStart: lease.procStart }) || (lease.host !== here && at < abandonedBefore)) {
       fs.rmSync(file, { force: true });
       continue;
     }
-    const at = Date.parse(lease.startedAt);
     if (!Number.isNaN(at) && (earliest === undefined || at < earliest)) earliest = at;
   }
   return earliest === undefined ? undefined : new Date(earliest);

@@ -270,3 +270,28 @@ describe('readers while removed files are deleted', () => {
     }
   });
 });
+
+describe('a reader lease (state/readers/) of another host', () => {
+  /** A lease as holdBronzeRead writes it, by a process of another host that began `hoursAgo`. */
+  const foreignLease = (root: string, hoursAgo: number): string => {
+    const file = path.join(root, 'state', 'readers', `4242-0123456789ab.json`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ host: 'another-host.example', pid: 4242, procStart: '12345', startedAt: new Date(Date.now() - hoursAgo * 3_600_000).toISOString() }));
+    return file;
+  };
+
+  it('keeps the files removed since it began while younger than otherHostAbandonHours, and counts as dead (removed) once older, as a run of that host does', async () => {
+    for (const [hoursAgo, deleted, leaseKept] of [
+      [2, 0, true],
+      [30, 2, false],
+    ] as const) {
+      const lake = await tempLake({ retainSupersededMinutes: 0, otherHostAbandonHours: 24 });
+      await twoRuns(lake, ['a']);
+      const lease = foreignLease(lake.paths.root, hoursAgo);
+      const r = await lake.compact({ source: 'shop', dataset: 'prices' });
+      expect(r, `lease ${hoursAgo} h old`).toMatchObject({ filesIn: 2, filesOut: 1, deleted });
+      expect(fs.existsSync(lease), `lease ${hoursAgo} h old`).toBe(leaseKept);
+      expect(await lake.bronze('shop/prices')).toHaveLength(2);
+    }
+  });
+});
