@@ -189,7 +189,7 @@ export class Lakehouse {
     });
     const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis, resolved.otherHostAbandonHours);
     try {
-      tightenCursorModes(root);
+      tightenCursorModes(root, logger);
       // Roll committed batches of dead processes forward first, so abandoned runs count them.
       const cursors = new CursorStore(root, resolved.lockTimeoutMillis);
       const recover = (): ReturnType<typeof recoverTmp> =>

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../bronze/commit.js';
 import type { PartitionKey } from '../bronze/writer.js';
 import { DuckhouseError, LockError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { acquireLock, type HeldLock } from './file-lock.js';
 import { parseJsonExact, stringifyJsonExact } from './json-exact.js';
 
@@ -195,9 +196,21 @@ const CURSOR_DIR_MODE = 0o700;
  * 0600, and their folders to 0700. Done at open, not when a cursor is read or saved: the cursor of a
  * source since removed, or one that no longer moves, is never saved again. The folder's mode says it
  * is done (a version writing 0600 also makes it 0700), so an open pays one stat, not a walk.
+ * Modes this user may not change (files of another owner, a FAT or exFAT volume) are left as they
+ * are, with a warning: an open that worked before this hardening must not fail for it.
  */
-export function tightenCursorModes(root: string): void {
+export function tightenCursorModes(root: string, logger: Pick<Logger, 'warn'>): void {
   const dir = path.join(root, 'state', 'cursors');
+  try {
+    tightenModes(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'EACCES' && code !== 'EROFS' && code !== 'ENOTSUP') throw error;
+    logger.warn(`cursor files in ${dir} not made readable by their owner only (0600): ${(error as Error).message}; change their owner or mode by hand`);
+  }
+}
+
+function tightenModes(dir: string): void {
   let mode: number;
   try {
     mode = fs.statSync(dir).mode;
