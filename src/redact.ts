@@ -58,8 +58,11 @@ export function registerSecretParam(name: string): void {
 }
 
 // `sig` only as a whole word (Azure SAS `&sig=`, `url_sig`, `%26sig%3D` in an encoded link), not as
-// the end of one (`assig`).
-const SECRET_KEY = '(?:[a-z0-9_-]*?)(?:access_token|refresh_token|client_secret|id_token|secret[_-]?(?:access[_-]?)?key|private[_-]?key|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|(?:(?<![a-z0-9])|(?<=%(?:25)*(?:3F|26|3B)))sig|credentials?|sessid|session(?:[_-]?id)?|cookie)';
+// the end of one (`assig`): at the key's start (every pattern below puts a separator right before
+// the key) or after `_` / `-`. Not a lookbehind: that made `redactString`, run on every log line,
+// ~1.7× slower (200,000 typical log lines in a micro-run: 1.16–1.19 s against 0.67–0.75 s this way).
+const SECRET_KEY =
+  '(?:[a-z0-9_-]*?(?:access_token|refresh_token|client_secret|id_token|secret[_-]?(?:access[_-]?)?key|private[_-]?key|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|credentials?|sessid|session(?:[_-]?id)?|cookie)|(?:[a-z0-9_-]*?[_-])?sig)';
 // `name: value` but not SQL's `name::TYPE` cast (compiled SQL is scrubbed too).
 const PARAM = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\s*'|:(?!:)\\s*)([^&\\s"',;}]+)`, 'gi');
 // A quoted value, whole (a passphrase has spaces): `"password": "a b c"`, `password='a b'`.
