@@ -54,7 +54,7 @@ export function registerSecretParam(name: string): void {
   if (!name || secretParams.has(name)) return;
   secretParams.add(name);
   const names = [...secretParams].map(escapeRegExp).join('|');
-  secretParamPattern = new RegExp(`([?&;]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
+  secretParamPattern = new RegExp(`([?&;#]|^)(${names})=([^&\\s"',;}#]*)`, 'g');
 }
 
 // `sig` only as a whole word (Azure SAS `&sig=`, `url_sig`, `%26sig%3D` in an encoded link), not as
@@ -64,9 +64,9 @@ export function registerSecretParam(name: string): void {
 const SECRET_KEY =
   '(?:[a-z0-9_-]*?(?:access_token|refresh_token|client_secret|id_token|secret[_-]?(?:access[_-]?)?key|private[_-]?key|token|secret|password|passwd|api[_-]?key|apikey|app[_-]?token|app[_-]?key|signature|credentials?|sessid|session(?:[_-]?id)?|cookie)|(?:[a-z0-9_-]*?[_-])?sig)';
 // `name: value` but not SQL's `name::TYPE` cast (compiled SQL is scrubbed too).
-const PARAM = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\s*'|:(?!:)\\s*)([^&\\s"',;}]+)`, 'gi');
+const PARAM = new RegExp(`([?&;#\\s"'{,]|^)(${SECRET_KEY})(=|"\\s*:\\s*"|'\\s*:\\s*'|:(?!:)\\s*)([^&\\s"',;}]+)`, 'gi');
 // A quoted value, whole (a passphrase has spaces): `"password": "a b c"`, `password='a b'`.
-const PARAM_QUOTED = new RegExp(`([?&;\\s"'{,]|^)(${SECRET_KEY})(["']?\\s*(?:=|:(?!:))\\s*)(["'])((?:\\\\.|(?!\\4)[^\\\\])*)\\4`, 'gi');
+const PARAM_QUOTED = new RegExp(`([?&;#\\s"'{,]|^)(${SECRET_KEY})(["']?\\s*(?:=|:(?!:))\\s*)(["'])((?:\\\\.|(?!\\4)[^\\\\])*)\\4`, 'gi');
 // The password of a URL's user info (`https://user:password@host/`), which got sends as Basic auth.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+@/gi;
 const BEARER = /\b(Bearer|bearer|BEARER|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
@@ -79,7 +79,7 @@ const AUTHORIZATION = /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:([A-Za
  * through a proxy, `?url=https%3A%2F%2Fapi%2Fx%3Faccess_token%3D…`; a `redirect_uri`), encoded
  * once or more (`%253D`): its value runs to the next encoded `&`, `#` or `;`, or to what ends the URL.
  */
-const ENCODED_PARAM = new RegExp(`(%(?:25)*(?:3F|26|3B)${SECRET_KEY}%(?:25)*3D)(?:(?!%(?:25)*(?:26|23|3B))[^&\\s"',;}#<>])+`, 'gi');
+const ENCODED_PARAM = new RegExp(`(%(?:25)*(?:3F|26|3B|23)${SECRET_KEY}%(?:25)*3D)(?:(?!%(?:25)*(?:26|23|3B))[^&\\s"',;}#<>])+`, 'gi');
 
 /**
  * DuckDB's `CREATE SECRET name (TYPE s3, KEY_ID '…', SECRET '…', SESSION_TOKEN '…')`: its options
@@ -146,7 +146,7 @@ function scrubEscapedSecrets(text: string): string {
 }
 
 // A secret-named parameter of a URL or form body inside a SQL string literal: `?access_token=…`, `'password=…`.
-const SQL_URL_PARAM = new RegExp(`([?&'"])(${SECRET_KEY})=([^&\\s"',;}#]*)`, 'gi');
+const SQL_URL_PARAM = new RegExp(`([?&#'"])(${SECRET_KEY})=([^&\\s"',;}#]*)`, 'gi');
 
 /**
  * Scrubs secrets out of SQL text (compiled models) without rewriting the SQL itself: registered

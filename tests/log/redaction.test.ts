@@ -172,6 +172,18 @@ describe('a secret-named parameter of a URL carried percent-encoded inside anoth
   });
 });
 
+describe('a token in a URL fragment (an OAuth implicit-flow redirect: #access_token=…)', () => {
+  it('is redacted in text and in SQL, plain or percent-encoded inside another URL, the rest kept (was: kept in clear, # not a separator)', () => {
+    const link = 'https://app.example/cb#access_token=frag-tok-1&token_type=bearer&state=x';
+    expect(redactString(`redirected to ${link}`)).toBe(`redirected to https://app.example/cb#access_token=${REDACTED}&token_type=bearer&state=x`);
+    expect(redactSql(`select * from read_json('${link}')`)).toBe(`select * from read_json('https://app.example/cb#access_token=${REDACTED}&token_type=bearer&state=x')`);
+    const encoded = `https://proxy.example/?url=${encodeURIComponent(link)}`;
+    expect(redactString(encoded)).not.toContain('frag-tok-1');
+    expect(redactString(encoded)).toContain('token_type%3Dbearer');
+    expect(redactString('see https://docs.example/page#section and #42')).toBe('see https://docs.example/page#section and #42');
+  });
+});
+
 describe('signed URLs (Azure SAS, S3 presigned, GCS signed)', () => {
   const sasSig = 'huntAzureSasSig7Fq2Lm';
   const amzSignature = 'hunt0amz0signature0c0ffee';
