@@ -33,7 +33,8 @@ export function holdBronzeRead(root: string): { release(): void } {
 }
 
 /**
- * When the earliest live reader of bronze began (undefined: none). Leases of dead processes are
+ * When the earliest live reader of bronze began (undefined: none; the epoch when the folder cannot
+ * be listed, so that a purge keeps every removed file). Leases of dead processes are
  * removed, and those of another host older than `otherHostAbandonHours` (a reader there that died
  * would otherwise keep every file removed since, for good).
  */
@@ -43,8 +44,10 @@ export function earliestBronzeRead(root: string, otherHostAbandonHours = OTHER_H
   let names: string[];
   try {
     names = fs.readdirSync(readersDir(root)).filter((n) => n.endsWith('.json'));
-  } catch {
-    return undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // Readers this process cannot see (a folder it may not list): any may have listed any file.
+    return new Date(0);
   }
   let earliest: number | undefined;
   for (const name of names) {
@@ -57,7 +60,12 @@ export function earliestBronzeRead(root: string, otherHostAbandonHours = OTHER_H
     }
     const at = Date.parse(lease.startedAt);
     if (!isAlive({ host: lease.host, pid: lease.pid, procStart: lease.procStart }) || (lease.host !== here && at < abandonedBefore)) {
-      fs.rmSync(file, { force: true });
+      // Swept when it can be; left (another user's file) it only costs the next purge a read.
+      try {
+        fs.rmSync(file, { force: true });
+      } catch {
+        // kept
+      }
       continue;
     }
     if (!Number.isNaN(at) && (earliest === undefined || at < earliest)) earliest = at;

@@ -294,4 +294,16 @@ describe('a reader lease (state/readers/) of another host', () => {
       expect(await lake.bronze('shop/prices')).toHaveLength(2);
     }
   });
+
+  it('a readers folder that cannot be read keeps every removed file (its readers are unknown), and the compaction still succeeds (was: read as no reader at all)', async () => {
+    const lake = await tempLake({ retainSupersededMinutes: 0 });
+    await twoRuns(lake, ['a']);
+    // Not a folder (ENOTDIR): as one this user may not list (EACCES), which a root test cannot make.
+    fs.mkdirSync(path.join(lake.paths.root, 'state'), { recursive: true });
+    fs.writeFileSync(path.join(lake.paths.root, 'state', 'readers'), 'not a folder');
+    const r = await lake.compact({ source: 'shop', dataset: 'prices' });
+    expect(r).toMatchObject({ status: 'success', filesIn: 2, filesOut: 1, deleted: 0 });
+    fs.rmSync(path.join(lake.paths.root, 'state', 'readers'));
+    expect((await lake.compact({ source: 'shop', dataset: 'prices' })).deleted).toBe(2);
+  });
 });
