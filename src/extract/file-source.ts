@@ -242,18 +242,21 @@ function csvReadSql(files: string, csv: z.output<typeof csvOptionsSchema>, types
 
 /**
  * The CSV column names as the header spells them. DuckDB renames a header name equal to an
- * earlier one but for case (`id,ID` → `id`, `ID_1`), so the names it reports may not be the
- * file's: when one looks renamed, the header row is read as data to tell. `file` names the file
+ * earlier one but for case (`id,ID` → `id`, `ID_1`) and names an empty one `column<i>`, so the
+ * names it reports may not be the file's: when one looks renamed, the header row is read as data
+ * to tell (an empty name is then `""`, refused by `checkInferredNames`). `file` names the file
  * in errors.
  */
 async function csvHeaderNames(where: string, file: string, c: DuckDBConnection, files: string, csv: z.output<typeof csvOptionsSchema>, names: string[]): Promise<string[]> {
   const lower = new Set(names.map((n) => n.toLowerCase()));
   const renamed = names.some((n) => {
+    if (/^column\d+$/.test(n)) return true;
     const base = /^(.*)_\d+$/.exec(n)?.[1];
     return base !== undefined && lower.has(base.toLowerCase());
   });
   if (!csv.header || !renamed) return names;
-  const opts = ['header = false', 'all_varchar = true', 'ignore_errors = true', 'filename = false', ...csvDialect(csv)];
+  // Without the user's nullstr: an empty header cell is then the one read as NULL.
+  const opts = ['header = false', 'all_varchar = true', 'ignore_errors = true', 'filename = false', ...csvDialect({ ...csv, nullStr: undefined })];
   const reader = await c.runAndReadAll(`SELECT * FROM read_csv(${quoteLiteral(files)}, ${opts.join(', ')}) LIMIT 1`);
   const header = reader.getRows()[0];
   if (!header || header.length !== names.length) return names;
@@ -261,6 +264,7 @@ async function csvHeaderNames(where: string, file: string, c: DuckDBConnection, 
   // name of another column of the file (`a,a,a_1`), or of another file's.
   const seen = new Set<string>();
   return header.map((v, i) => {
+    if (v === null) return '';
     if (typeof v !== 'string') return names[i]!;
     if (seen.has(v)) throw new ConfigError(`${where}: field ${JSON.stringify(v)} appears twice in the header of ${file}: rename one in the file`);
     seen.add(v);

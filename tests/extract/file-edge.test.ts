@@ -673,6 +673,34 @@ describe('csvSource without a schema: repeated header names', () => {
     expect(s.error).toMatch(/"a" appears twice/);
     expect(s.error).toContain(file);
   });
+
+  it('an empty header name (id,,name: an ERP\'s unnamed column) is refused naming it and the file, not stored as DuckDB\'s column1', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'orders.csv');
+    fs.writeFileSync(file, 'id,,name\n1,x,a\n');
+    const quotedFile = path.join(dir, 'quoted.csv');
+    fs.writeFileSync(quotedFile, 'id,name,""\n1,a,x\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      csvSource({ source: 'erp', dataset: 'blank', path: file }),
+      csvSource({ source: 'erp', dataset: 'quoted', path: quotedFile }),
+    ]);
+    for (const [s, f] of [[result.sources[0]!, file], [result.sources[1]!, quotedFile]] as const) {
+      expect(s).toMatchObject({ status: 'failed', rows: 0 });
+      expect(s.error).toMatch(/field named "" \(the empty string\)/);
+      expect(s.error).toContain(f);
+    }
+  });
+
+  it('a header that really names a column column1 is kept', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.csv');
+    fs.writeFileSync(file, 'id,column1\n1,2\n');
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'ok', path: file }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 1 });
+    expect(await lake.bronze('erp/ok')).toMatchObject([{ id: 1, column1: 2 }]);
+  });
 });
 
 describe('jsonSource without a schema: nested integers past 2^53', () => {
