@@ -906,16 +906,23 @@ async function csvRowLines(ctx: ExtractContext, file: string, csv: z.output<type
     }
     recordBytes = 0;
   };
+  // A line ends at '\n', '\r\n' or a lone '\r' (Excel for Mac's CSV), as DuckDB's records do.
+  let afterCr = false;
   for await (const chunk of fileBytes(file)) {
     for (const b of chunk) {
-      if (b === 0x0a) {
+      if (b === 0x0a && afterCr) {
+        afterCr = false;
+        continue;
+      }
+      afterCr = b === 0x0d;
+      if (b === 0x0a || b === 0x0d) {
         line += 1;
         if (!quoted) {
           endRecord();
           recordLine = line;
           continue;
         }
-      } else if (b !== 0x0d) recordBytes += 1;
+      } else recordBytes += 1;
       if (escaped) escaped = false;
       else if (quoted && b === escape[0] && escape[0] !== quote[0]) escaped = true;
       else if (b === quote[0]) quoted = !quoted;
@@ -937,13 +944,20 @@ async function rowLinesAt(file: string, positions: number[]): Promise<Map<number
   return new Map(positions.map((p) => [p, byStart.get(Math.max(p - 1, 0))]).filter((e): e is [number, number] => e[1] !== undefined));
 }
 
-/** The line of the first byte that is not a line end at or past each byte offset of `file`. */
+/**
+ * The line of the first byte that is not a line end at or past each byte offset of `file`. A line
+ * ends at '\n', '\r\n' or a lone '\r' (Excel for Mac's CSV), as DuckDB's records do.
+ */
 async function rowLinesFrom(file: string, positions: number[]): Promise<Map<number, number>> {
   const sorted = [...new Set(positions)].sort((a, b) => a - b);
   const lines = new Map<number, number>();
+  /** The byte before the chunk (the last of the one before), for a '\r\n' cut between two chunks. */
+  let before = -1;
+  const crlfAt = (chunk: Buffer, i: number): boolean => (i > 0 ? chunk[i - 1] : before) === 0x0d;
   const newlinesIn = (chunk: Buffer, from: number, to: number): number => {
     let n = 0;
-    for (let i = chunk.indexOf(10, from); i !== -1 && i < to; i = chunk.indexOf(10, i + 1)) n += 1;
+    for (let i = chunk.indexOf(10, from); i !== -1 && i < to; i = chunk.indexOf(10, i + 1)) if (!crlfAt(chunk, i)) n += 1;
+    for (let i = chunk.indexOf(13, from); i !== -1 && i < to; i = chunk.indexOf(13, i + 1)) n += 1;
     return n;
   };
   let newlines = 0;
@@ -958,7 +972,7 @@ async function rowLinesFrom(file: string, positions: number[]): Promise<Map<numb
       if (waiting.length > 0) {
         const b = chunk[i]!;
         if (b === 0x0a || b === 0x0d) {
-          if (b === 0x0a) newlines += 1;
+          if (b === 0x0d || !crlfAt(chunk, i)) newlines += 1;
           i += 1;
           continue;
         }
@@ -972,6 +986,7 @@ async function rowLinesFrom(file: string, positions: number[]): Promise<Map<numb
     }
     if (next === sorted.length && waiting.length === 0) return lines;
     offset += chunk.length;
+    if (chunk.length > 0) before = chunk[chunk.length - 1]!;
   }
   // Positions at the end of the file.
   for (const p of waiting) lines.set(p, newlines + 1);

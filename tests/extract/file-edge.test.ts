@@ -627,6 +627,25 @@ describe('file records the schema rejects are quarantined with their file and li
       ]);
     }
   });
+
+  it('CSV with lone-CR line ends (Excel for Mac\'s "CSV (Macintosh)"): the same lines, not line 1 or none', async () => {
+    const dir = tempDir();
+    // As above: 4 ragged (DuckDB); 7 qty not a number (DuckDB); 8 and 9-11 refused by zod.
+    const text = 'sku,note,qty\rA,"two\rlines",1\rB,x,1,extra\rC,ok,2\r\rG,cast,abc\rD,neg,-1\rE,"three\rlines\rhere",0\rF,ok,3\r';
+    const file = path.join(dir, 'mac.csv');
+    fs.writeFileSync(file, text);
+    const lake = await tempLake();
+    const schema = z.object({ sku: z.string(), note: z.string(), qty: z.number().positive() });
+    const result = await lake.extract([csvSource({ source: 'f', dataset: 'mac', path: file, schema })]);
+    expect(result.sources[0]).toMatchObject({ rows: 3, rejected: 4 });
+    const q = quarantined(lake.paths.root, 'f', 'mac', result.runId);
+    expect(q.map((e) => [e.file, e.line]).sort((a, b) => (a[1] as number) - (b[1] as number))).toEqual([
+      [file, 4],
+      [file, 7],
+      [file, 8],
+      [file, 9],
+    ]);
+  });
 });
 
 describe('csvSource without a schema: a DOUBLE column holding inf or nan', () => {
