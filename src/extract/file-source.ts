@@ -325,6 +325,21 @@ function fromCommaNumber(value: unknown): unknown {
 }
 
 /**
+ * `fromCommaNumber` for a schema's integer field: `1.500` → 1500 (DuckDB cast the text to a BIGINT
+ * as 1.5, rounded to 2), every digit kept (a bigint past 2^53); a fraction (`1,5`) stays its text
+ * for the quarantine.
+ */
+function fromCommaInteger(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (!commaNumber.test(text)) return value;
+  const [whole, fraction] = text.replace(/\./g, '').split(',');
+  if (fraction !== undefined && !/^0+$/.test(fraction)) return value;
+  const n = BigInt(whole!);
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+/**
  * Of a file's DOUBLE and VARCHAR columns, those whose every value is a decimal-comma number
  * (`csv: { decimal: ',' }`; a text column needs one with a comma): DuckDB reads `1.500` as 1.5
  * and `1.234,56` as text. A check for `scanText`.
@@ -387,10 +402,16 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
   const bigints = bigintPlanOf(given);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
-  // With a decimal comma, the schema's DOUBLE fields are read as text and converted (fromCommaNumber).
+  // With a decimal comma, the schema's number fields are read as text and converted (fromCommaNumber, fromCommaInteger).
   const schemaTypes = given ? csvTypes(given) : undefined;
-  const schemaCommaNumbers = new Set(csv.decimal === ',' && schemaTypes ? Object.keys(schemaTypes).filter((k) => schemaTypes[k] === 'DOUBLE') : []);
-  for (const name of schemaCommaNumbers) schemaTypes![name] = 'VARCHAR';
+  const schemaCommaNumbers = new Map<string, (value: unknown) => unknown>();
+  if (csv.decimal === ',' && schemaTypes) {
+    for (const [name, type] of Object.entries(schemaTypes)) {
+      if (type === 'DOUBLE') schemaCommaNumbers.set(name, fromCommaNumber);
+      else if (type === 'BIGINT' || type === 'HUGEINT') schemaCommaNumbers.set(name, fromCommaInteger);
+    }
+  }
+  for (const name of schemaCommaNumbers.keys()) schemaTypes![name] = 'VARCHAR';
   // A file without a header has its columns named by the schema, in order (DuckDB would call them column0…).
   const schemaNames = given && !csv.header ? [`names = [${Object.keys(shapeOf(given)).map(quoteLiteral).join(', ')}]`] : [];
 
@@ -440,7 +461,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const inferred = inferredTypes.get(ctx.runId);
     inferredTypes.delete(ctx.runId);
     const types = given ? schemaTypes : inferred?.types;
-    const commaNumbers = given ? schemaCommaNumbers : (inferred?.commaNumbers ?? new Set<string>());
+    const commaNumbers = given ? schemaCommaNumbers : new Map([...(inferred?.commaNumbers ?? [])].map((name) => [name, fromCommaNumber]));
     // The columns each file is expected to have: those the inference read in it, else those of
     // the file before (a glob's exports mostly share a header), else every typed field.
     const expected: { names?: string[] } = {};
@@ -463,7 +484,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     c: DuckDBConnection,
     { read: files, shown, text }: { read: string; shown: string; text: string },
     types: Record<string, string> | undefined,
-    commaNumbers: Set<string>,
+    commaNumbers: Map<string, (value: unknown) => unknown>,
     expected: { names?: string[] },
   ): AsyncGenerator<Record<string, unknown>[]> {
     // DuckDB's reader gives NULL, not a cast error, for text a TIMESTAMPTZ column cannot parse
@@ -509,7 +530,8 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       if (!chunk || chunk.rowCount === 0) break;
       const columns = converters.map((converter, i) => {
         const values = chunk.convertColumnValues(i, converter);
-        return commaNumbers.has(names[i]!) ? values.map(fromCommaNumber) : values;
+        const fromText = commaNumbers.get(names[i]!);
+        return fromText ? values.map(fromText) : values;
       });
       const records: Record<string, unknown>[] = [];
       for (let r = 0; r < chunk.rowCount; r++) {

@@ -143,6 +143,22 @@ describe('csvSource: a decimal comma (csv: { decimal: "," }), as Brazilian ERPs 
     expect(q).toMatchObject([{ line: 5, record: { pedido: 'P4', valor: '1,234.56' } }]);
   });
 
+  it('a schema integer field (z.number().int(), z.bigint()) reads 1.500 as 1500, not DuckDB\'s 1.5 rounded to 2; a fraction is quarantined with its text', async () => {
+    const file = path.join(tempDir(), 'itens.csv');
+    fs.writeFileSync(file, 'item;qtd;estoque\nI1;1.500;12.345.678.901.234.567.890\nI2;2;7\nI3;3,000;1\nI4;1,5;1\n');
+    const lake = await tempLake();
+    const schema = z.object({ item: z.string(), qtd: z.number().int(), estoque: z.bigint() });
+    const result = await lake.extract(csvSource({ source: 'erp', dataset: 'itens', path: file, csv: { delimiter: ';', decimal: ',' }, schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, rejected: 1 });
+    expect(await lake.query(`SELECT item, qtd, estoque::VARCHAR AS estoque FROM ${bronze(lake, 'erp', 'itens')} ORDER BY item`)).toEqual([
+      { item: 'I1', qtd: 1500, estoque: '12345678901234567890' },
+      { item: 'I2', qtd: 2, estoque: '7' },
+      { item: 'I3', qtd: 3, estoque: '1' },
+    ]);
+    const q = quarantined(lake.paths.root, 'erp', 'itens', result.runId);
+    expect(q).toMatchObject([{ line: 5, record: { item: 'I4', qtd: '1,5' } }]);
+  });
+
   it('without a schema, such columns are inferred and recorded as DOUBLE (1.500 is 1500, not 1.5); a column of digit codes stays text', async () => {
     const file = path.join(tempDir(), 'pedidos.csv');
     fs.writeFileSync(file, pedidos);
