@@ -324,6 +324,26 @@ function fromCommaNumber(value: unknown): unknown {
   return commaNumber.test(text) ? Number(text.replace(/\./g, '').replace(',', '.')) : value;
 }
 
+/** A number as DuckDB's CSV reader writes one: `2.7`, `-3`, `1e3`, `.5`. */
+const numberText = /^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$/;
+
+/**
+ * The value of a schema's integer field, from its text: DuckDB's cast to BIGINT rounds (`2.7` was
+ * stored as 3, past `.int()`), so it is read as text and the schema judges the number (2.7 is
+ * quarantined). An integer keeps every digit (a bigint past 2^53); text that is no number stays
+ * text, quarantined as written.
+ */
+function fromIntegerText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (/^[+-]?[0-9]+$/.test(text)) {
+    if (text.length <= 15) return Number(text);
+    const n = BigInt(text);
+    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+  }
+  return numberText.test(text) ? Number(text) : value;
+}
+
 /**
  * `fromCommaNumber` for a schema's integer field: `1.500` → 1500 (DuckDB cast the text to a BIGINT
  * as 1.5, rounded to 2), every digit kept (a bigint past 2^53); a fraction (`1,5`) stays its text
@@ -402,16 +422,16 @@ export function csvSource(options: CsvSourceOptions): AnySource {
   // z.bigint() fields: DuckDB hands values within ±2^53 over as JS numbers, zod wants a bigint.
   const bigints = bigintPlanOf(given);
   const rejectsName = `rej_${o.source}_${o.dataset}`;
-  // With a decimal comma, the schema's number fields are read as text and converted (fromCommaNumber, fromCommaInteger).
+  // The schema's integer fields, and with a decimal comma its number fields, are read as text and
+  // converted (fromIntegerText, fromCommaNumber, fromCommaInteger).
   const schemaTypes = given ? csvTypes(given) : undefined;
-  const schemaCommaNumbers = new Map<string, (value: unknown) => unknown>();
-  if (csv.decimal === ',' && schemaTypes) {
-    for (const [name, type] of Object.entries(schemaTypes)) {
-      if (type === 'DOUBLE') schemaCommaNumbers.set(name, fromCommaNumber);
-      else if (type === 'BIGINT' || type === 'HUGEINT') schemaCommaNumbers.set(name, fromCommaInteger);
-    }
+  const schemaFromText = new Map<string, (value: unknown) => unknown>();
+  for (const [name, type] of Object.entries(schemaTypes ?? {})) {
+    const integer = type === 'BIGINT' || type === 'HUGEINT';
+    if (csv.decimal === ',' && type === 'DOUBLE') schemaFromText.set(name, fromCommaNumber);
+    else if (integer) schemaFromText.set(name, csv.decimal === ',' ? fromCommaInteger : fromIntegerText);
   }
-  for (const name of schemaCommaNumbers.keys()) schemaTypes![name] = 'VARCHAR';
+  for (const name of schemaFromText.keys()) schemaTypes![name] = 'VARCHAR';
   // A file without a header has its columns named by the schema, in order (DuckDB would call them column0…).
   const schemaNames = given && !csv.header ? [`names = [${Object.keys(shapeOf(given)).map(quoteLiteral).join(', ')}]`] : [];
 
@@ -461,7 +481,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     const inferred = inferredTypes.get(ctx.runId);
     inferredTypes.delete(ctx.runId);
     const types = given ? schemaTypes : inferred?.types;
-    const commaNumbers = given ? schemaCommaNumbers : new Map([...(inferred?.commaNumbers ?? [])].map((name) => [name, fromCommaNumber]));
+    const fromText = given ? schemaFromText : new Map([...(inferred?.commaNumbers ?? [])].map((name) => [name, fromCommaNumber]));
     // The columns each file is expected to have: those the inference read in it, else those of
     // the file before (a glob's exports mostly share a header), else every typed field.
     const expected: { names?: string[] } = {};
@@ -469,7 +489,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       const copy = windows1252 ? await utf8Copy(ctx, file.shown) : undefined;
       try {
         expected.names = inferred?.names.get(file.shown) ?? expected.names;
-        yield* readFile(ctx, c, copy ? { read: literalGlob(copy), shown: file.shown, text: copy } : { ...file, text: file.shown }, types, commaNumbers, expected);
+        yield* readFile(ctx, c, copy ? { read: literalGlob(copy), shown: file.shown, text: copy } : { ...file, text: file.shown }, types, fromText, expected);
       } catch (error) {
         throw encodingError(error, file.shown);
       } finally {
@@ -484,7 +504,7 @@ export function csvSource(options: CsvSourceOptions): AnySource {
     c: DuckDBConnection,
     { read: files, shown, text }: { read: string; shown: string; text: string },
     types: Record<string, string> | undefined,
-    commaNumbers: Map<string, (value: unknown) => unknown>,
+    fromText: Map<string, (value: unknown) => unknown>,
     expected: { names?: string[] },
   ): AsyncGenerator<Record<string, unknown>[]> {
     // DuckDB's reader gives NULL, not a cast error, for text a TIMESTAMPTZ column cannot parse
@@ -530,8 +550,8 @@ export function csvSource(options: CsvSourceOptions): AnySource {
       if (!chunk || chunk.rowCount === 0) break;
       const columns = converters.map((converter, i) => {
         const values = chunk.convertColumnValues(i, converter);
-        const fromText = commaNumbers.get(names[i]!);
-        return fromText ? values.map(fromText) : values;
+        const convert = fromText.get(names[i]!);
+        return convert ? values.map(convert) : values;
       });
       const records: Record<string, unknown>[] = [];
       for (let r = 0; r < chunk.rowCount; r++) {

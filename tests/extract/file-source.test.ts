@@ -67,6 +67,24 @@ describe('csvSource', () => {
     expect(byLine[4]).toMatchObject({ file, record: { sku: 'C', price: -3 } });
   });
 
+  it('a fraction in a schema integer field (z.number().int(), z.bigint()) is quarantined as zod would, not stored rounded by DuckDB\'s cast (2.7 as 3)', async () => {
+    const file = path.join(tempDir(), 'items.csv');
+    fs.writeFileSync(file, 'sku,qty,stock\nA,2.7,1\nB,3,1.5\nC, 4 ,98765432109876543210\nD,-1,+7\n');
+    const lake = await tempLake();
+    const schema = z.object({ sku: z.string(), qty: z.number().int(), stock: z.bigint() });
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'items', path: file, schema }));
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2, rejected: 2 });
+    expect(await lake.query(`SELECT sku, qty, stock::VARCHAR AS stock FROM ${bronze(lake, 'shop', 'items')} ORDER BY sku`)).toEqual([
+      { sku: 'C', qty: 4, stock: '98765432109876543210' },
+      { sku: 'D', qty: -1, stock: '7' },
+    ]);
+    const q = quarantined(lake.paths.root, 'shop', 'items', result.runId);
+    expect(q.map((e) => [e.line, e.reasons[0]!.path])).toEqual([
+      [2, 'qty'],
+      [3, 'stock'],
+    ]);
+  });
+
   it('refuses bad options naming the field', () => {
     expect(() => csvSource({ source: 'a', dataset: 'b' })).toThrow(/exactly one of "path" or "glob"/);
     expect(() => csvSource({ source: 'a', dataset: 'b', path: 'x.csv', csv: { delim: ',' } } as never)).toThrow(/unknown option "csv.delim"/);
