@@ -121,6 +121,11 @@ interface CompilerPrototype {
   compileArray(this: CompilerPrototype, node: GroupNode, frame: unknown): void;
   compileFilter(this: CompilerPrototype, node: AstNode, frame: unknown): void;
   compileFunCall(this: CompilerPrototype, node: AstNode, frame: unknown): void;
+  compileIf(this: CompilerPrototype, node: InlineIfNode, frame: unknown, async?: boolean): void;
+  compileInlineIf(this: CompilerPrototype, node: InlineIfNode, frame: unknown): void;
+  compileNot(this: CompilerPrototype, node: AstNode & { target: AstNode }, frame: unknown): void;
+  compileOr(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  compileAnd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 type SuppressValue = (value: unknown, autoescape: boolean) => unknown;
@@ -197,6 +202,8 @@ const CONCAT = 'duckhouse:concat';
 const DEFINED = 'duckhouse:defined';
 const TUPLE = 'duckhouse:tuple';
 const UNPACK = 'duckhouse:unpack';
+/** Python's truth of a value (see pyTruthy): what `if`, `not`, `and` and `or` test. */
+const TRUTHY = 'duckhouse:truthy';
 /** The error a filter raised, given the filter's place unless it has one (see compileFilter). */
 const AT = 'duckhouse:at';
 
@@ -286,6 +293,36 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
   const { compileFunCall, _emitLoopBindings, compileFor, compileAdd, compileMod, compileMul, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
+  const { compileIf, compileInlineIf, compileNot, compileOr, compileAnd } = proto;
+  // Python's truth where Jinja tests a value: an empty list or dict, and a macro's empty output,
+  // are false (`{% if cols %}` over var('cols', []) ran its branch; JavaScript takes [] and {} for true).
+  const truthy = (node: AstNode): AstNode => filterCall(TRUTHY, node, [node]);
+  proto.compileIf = function (node, frame, async) {
+    // An {% elif %} is an If in else_, compiled here in turn.
+    compileIf.call(this, { ...node, cond: truthy(node.cond) } as InlineIfNode, frame, async);
+  };
+  proto.compileInlineIf = function (node, frame) {
+    compileInlineIf.call(this, { ...node, cond: truthy(node.cond) } as InlineIfNode, frame);
+  };
+  proto.compileNot = function (node, frame) {
+    compileNot.call(this, { ...node, target: truthy(node.target) }, frame);
+  };
+  // `a or b` and `a and b` give one of their operands, as in Python (`cols or ['*']`), the right one evaluated only when needed.
+  const logical = (or: boolean) =>
+    function (this: CompilerPrototype, node: BinaryNode, frame: unknown) {
+      const left = this._tmpid();
+      this._emit(`(function (${left}) { return env.getFilter(${JSON.stringify(TRUTHY)})(${left}) ? `);
+      if (or) this._emit(left);
+      else this._compileExpression(node.right, frame);
+      this._emit(' : ');
+      if (or) this._compileExpression(node.right, frame);
+      else this._emit(left);
+      this._emit('; })(');
+      this._compileExpression(node.left, frame);
+      this._emit(')');
+    };
+  proto.compileOr = logical(true);
+  proto.compileAnd = logical(false);
   proto.compileFilter = function (node, frame) {
     // The filter's line goes with its errors ("filter not found: map" had none): a line variable,
     // as nunjucks keeps for calls, would be the model's when the filter is in a macro. Ours are
@@ -601,6 +638,11 @@ function installJinjaSemantics(relations: Relations): () => void {
     delete proto.compileDuckhouseKept;
     delete proto.compileDuckhouseScope;
     proto.compileFor = compileFor;
+    proto.compileIf = compileIf;
+    proto.compileInlineIf = compileInlineIf;
+    proto.compileNot = compileNot;
+    proto.compileOr = compileOr;
+    proto.compileAnd = compileAnd;
     proto.compileAdd = compileAdd;
     proto.compileMod = compileMod;
     proto.compileFunCall = compileFunCall;
@@ -957,6 +999,13 @@ class DoExtension implements nunjucks.Extension {
 }
 
 /** A dict as Jinja sees it: a plain object (not an array, string, Map or relation). */
+/** Python's bool(): an empty list, tuple, dict or text (a macro's SafeString too) is false. */
+function pyTruthy(value: unknown): boolean {
+  if (Array.isArray(value) || value instanceof String) return value.length > 0;
+  if (isDict(value)) return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
 function isDict(value: unknown): value is Record<string, unknown> {
   // nunjucks' SafeString (a macro's output) is an object too, but text.
   return Object.prototype.toString.call(value) === '[object Object]' && !(value instanceof String);
@@ -1133,6 +1182,7 @@ export class TemplateEngine {
       };
       return repeat(left, right) ?? repeat(right, left) ?? (left as number) * (right as number);
     });
+    this.env.addFilter(TRUTHY, pyTruthy);
     this.env.addFilter(CONCAT, (left: unknown, right: unknown) => pyStr(left) + pyStr(right));
     // Python's str(): `none | string` is 'None' (nunjucks failed: "reading 'toString'"), `[1, none] | join(',')` is '1,None'.
     this.env.addFilter('string', (value: unknown) => (typeof value === 'string' || value instanceof String ? value : pyStr(value)));

@@ -522,3 +522,19 @@ describe("dbt's context duckhouse has no counterpart for", () => {
     expect(await rendered(`{% set flags = {'x': 1} %}select {{ flags.x }} as x`)).toBe('select 1 as x');
   });
 });
+
+describe("Python's truth: an empty list, dict or text is false", () => {
+  it('{% if cols %}, not, and/or, inline if and loop filters read an empty list or dict as false, as in Jinja (JavaScript took [] and {} for true)', async () => {
+    // `var('extra_cols', [])` is empty unless the build passes some: the branch must not run.
+    expect(await rendered(`{% set cols = var('extra_cols', []) %}select 1 as id{% if cols %}, {{ cols | join(', ') }}{% endif %}`)).toBe('select 1 as id');
+    expect(await rendered(`{% set d = {} %}select {% if d %}'full'{% elif not d %}'empty'{% endif %} as s`)).toBe(`select 'empty' as s`);
+    expect(await rendered(`select {{ 1 if [] else 0 }} as a, {{ 1 if {'k': 1} else 0 }} as b, {{ 1 if [none] else 0 }} as c`)).toBe('select 0 as a, 1 as b, 1 as c');
+    // and/or give one of their operands, as in Python: `cols or ['*']` is ['*'] when cols is empty.
+    expect(await rendered(`{% set cols = [] %}select {{ (cols or ['*']) | join(', ') }} from t where {{ ([] and 'x') | length }} = 0`)).toBe('select * from t where 0 = 0');
+    expect(await rendered(`select {% for l in [[], ['a'], {}] if l %}{{ l | length }}{% endfor %} as n`)).toBe('select 1 as n');
+    // A macro whose output is empty is false too (nunjucks' SafeString object was true).
+    expect(await rendered(`{% macro nothing() %}{% endmacro %}select {{ 'x' if nothing() else 'y' }} as v`)).toBe('select y as v');
+    // What JavaScript and Python agree on is unchanged.
+    expect(await rendered(`select {{ 1 if ['a'] else 0 }}, {{ 1 if 0 else 2 }}, {{ 1 if '' else 3 }}, {{ 1 if none else 4 }}, {{ 'x' and 'y' }}, {{ 0 or 5 }}`)).toBe('select 1, 2, 3, 4, y, 5');
+  });
+});
