@@ -1126,14 +1126,65 @@ export class TemplateEngine {
       return out;
     });
     this.env.addFilter('tojson', (value: unknown, indent?: unknown) => JSON.stringify(value, null, typeof indent === 'number' ? indent : undefined));
-    this.env.addFilter('min', (items: unknown[]) => items.reduce((a, b) => ((b as number) < (a as number) ? b : a)));
-    this.env.addFilter('max', (items: unknown[]) => items.reduce((a, b) => ((b as number) > (a as number) ? b : a)));
+    // Jinja's min and max: by an attribute (`max(attribute='width')`), text compared ignoring case
+    // unless case_sensitive=true.
+    const extreme = (larger: boolean) => (items: unknown[], ...args: unknown[]) => {
+      const kw = keywords(args);
+      const [caseSensitive = kw.case_sensitive ?? false, by = kw.attribute] = args;
+      const key = (item: unknown) => {
+        const v = by === undefined || by === null ? item : attribute(item, by);
+        return typeof v === 'string' && caseSensitive !== true ? v.toLowerCase() : v;
+      };
+      return items.reduce((a, b) => (larger ? (key(b) as number) > (key(a) as number) : (key(b) as number) < (key(a) as number)) ? b : a);
+    };
+    this.env.addFilter('min', extreme(false));
+    this.env.addFilter('max', extreme(true));
+    // Jinja's default(value, default_value, boolean): with boolean=true every false value is
+    // replaced, an empty list or dict too (nunjucks' `value || default` kept them).
+    const jinjaDefault = (value: unknown, defaultValue: unknown = '', boolean: unknown = false) =>
+      boolean === true ? (pyTruthy(value) ? value : defaultValue) : value === undefined ? defaultValue : value;
+    this.env.addFilter('default', jinjaDefault);
+    this.env.addFilter('d', jinjaDefault);
     // Jinja's count, another name of length ("filter not found: count").
     this.env.addFilter('count', (value: unknown) => (isDict(value) ? Object.keys(value).length : value === null || value === undefined ? 0 : ((value as { length?: number }).length ?? [...(value as Iterable<unknown>)].length)));
     this.env.addFilter('items', (value: unknown) => (isDict(value) ? pairs(value) : []));
-    // nunjucks' dictsort gives [key, value] arrays; Jinja's gives tuples (printed `('a', 1)`).
+    // nunjucks' dictsort gives [key, value] arrays; Jinja's gives tuples (printed `('a', 1)`), and takes reverse=.
     const dictsort = this.env.getFilter('dictsort') as (...args: unknown[]) => unknown;
-    this.env.addFilter('dictsort', (...args: unknown[]) => (dictsort(...args) as unknown[][]).map(asTuple));
+    this.env.addFilter('dictsort', (value: unknown, caseSensitive?: unknown, by?: unknown, reverse?: unknown) => {
+      const sorted = (dictsort(value, caseSensitive, by) as unknown[][]).map(asTuple);
+      return reverse === true ? sorted.reverse() : sorted;
+    });
+    // nunjucks hands a filter its keyword arguments as one last object, which its own filters took
+    // for their next argument or ignored: `sum(attribute='width')` was NaN, `round(precision=2)` NaN,
+    // `replace('a', 'b', count=2)` replaced every match. Jinja's names (here in nunjucks' order of
+    // the arguments, which is Jinja's) go to their places; a name the filter lacks is an error, as in Jinja.
+    const JINJA_PARAMS: Record<string, string[]> = {
+      sum: ['attribute', 'start'],
+      round: ['precision', 'method'],
+      replace: ['old', 'new', 'count'],
+      indent: ['width', 'first'],
+      batch: ['linecount', 'fill_with'],
+      slice: ['slices', 'fill_with'],
+      center: ['width'],
+      truncate: ['length', 'killwords', 'end'],
+      float: ['default'],
+      default: ['default_value', 'boolean'],
+      d: ['default_value', 'boolean'],
+      dictsort: ['case_sensitive', 'by', 'reverse'],
+    };
+    for (const [name, params] of Object.entries(JINJA_PARAMS)) {
+      const filter = this.env.getFilter(name) as (...a: unknown[]) => unknown;
+      this.env.addFilter(name, function (this: unknown, value: unknown, ...args: unknown[]) {
+        for (const [key, v] of Object.entries(keywords(args))) {
+          if (key === '__keywords') continue;
+          const at = params.indexOf(key);
+          if (at < 0) throw new Error(`${name}() has no argument ${key}=${didYouMean(key, params)} (it takes ${params.join(', ')})`);
+          if (at < args.length && args[at] !== undefined) throw new Error(`${name}() got ${key} twice, by position and by name`);
+          args[at] = v;
+        }
+        return filter.call(this, value, ...args);
+      });
+    }
     this.env.addFilter(AT, (error: unknown, lineno: number, colno: number) => {
       const at = (error as { lineno?: unknown } | null)?.lineno;
       const placed = typeof at === 'number' && at > 0;

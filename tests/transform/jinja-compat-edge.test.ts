@@ -538,3 +538,19 @@ describe("Python's truth: an empty list, dict or text is false", () => {
     expect(await rendered(`select {{ 1 if ['a'] else 0 }}, {{ 1 if 0 else 2 }}, {{ 1 if '' else 3 }}, {{ 1 if none else 4 }}, {{ 'x' and 'y' }}, {{ 0 or 5 }}`)).toBe('select 1, 2, 3, 4, y, 5');
   });
 });
+
+describe("keyword arguments of Jinja's filters", () => {
+  it("sum(attribute=), round(precision=), replace(count=), indent(width=), batch(fill_with=), center(width=), max/min(attribute=), dictsort(by=, reverse=) and default(boolean=true) take them as Jinja does (they were dropped or read as the first argument: sum was NaN)", async () => {
+    const cols = `{% set cols = [{'name': 'a', 'width': 2}, {'name': 'b', 'width': 5}] %}`;
+    expect(await rendered(`${cols}select {{ cols | sum(attribute='width') }} as w, {{ [1, 2] | sum(start=10) }} as s`)).toBe('select 7 as w, 13 as s');
+    expect(await rendered(`${cols}select '{{ (cols | max(attribute='width')).name }}' as widest, '{{ (cols | min(attribute='width')).name }}' as narrowest`)).toBe(`select 'b' as widest, 'a' as narrowest`);
+    expect(await rendered(`select {{ 3.456 | round(precision=2) }} as r, '{{ 'aaa' | replace('a', 'b', count=2) }}' as t`)).toBe(`select 3.46 as r, 'bba' as t`);
+    expect(await rendered(`select '{{ 'x' | center(width=5) }}' as c, {{ [1, 2, 3] | batch(2, fill_with='-') | list }} as b`)).toBe(`select '  x  ' as c, [[1, 2], [3, '-']] as b`);
+    expect(await rendered(`select 1\n{{- 'a\nb' | indent(width=2) }}`)).toBe('select 1a\n  b');
+    expect(await rendered(`select {{ {'b': 1, 'a': 2} | dictsort(by='value') }}, {{ {'a': 1, 'b': 2} | dictsort(reverse=true) }}`)).toBe(`select [('b', 1), ('a', 2)], [('b', 2), ('a', 1)]`);
+    // default(…, true) replaces every false value, an empty list included.
+    expect(await rendered(`select {{ [] | default(['*'], boolean=true) | join(', ') }} from t`)).toBe('select * from t');
+    // A keyword the filter does not have is an error naming it, as in Jinja (it was dropped without a word).
+    expect(await rendered(`select {{ [1, 2] | sum(attr='x') }}`)).toMatch(/^ERROR: .*line 1: .*sum\(\) .*attr/);
+  });
+});
