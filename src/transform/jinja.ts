@@ -126,6 +126,7 @@ interface CompilerPrototype {
   compileNot(this: CompilerPrototype, node: AstNode & { target: AstNode }, frame: unknown): void;
   compileOr(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
   compileAnd(this: CompilerPrototype, node: BinaryNode, frame: unknown): void;
+  compileCompare(this: CompilerPrototype, node: AstNode & { expr: AstNode; ops: (AstNode & { type: string; expr: AstNode })[] }, frame: unknown): void;
 }
 type MemberLookup = (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 type SuppressValue = (value: unknown, autoescape: boolean) => unknown;
@@ -204,6 +205,8 @@ const TUPLE = 'duckhouse:tuple';
 const UNPACK = 'duckhouse:unpack';
 /** Python's truth of a value (see pyTruthy): what `if`, `not`, `and` and `or` test. */
 const TRUTHY = 'duckhouse:truthy';
+/** Python's comparisons (see pyCompare): `==` by value, chains pairwise. */
+const COMPARE = 'duckhouse:compare';
 /** The error a filter raised, given the filter's place unless it has one (see compileFilter). */
 const AT = 'duckhouse:at';
 
@@ -293,7 +296,19 @@ function filterCall(name: string, at: AstNode, args: AstNode[]): AstNode {
 function installJinjaSemantics(relations: Relations): () => void {
   const proto = internals.compiler.Compiler.prototype;
   const { compileFunCall, _emitLoopBindings, compileFor, compileAdd, compileMod, compileMul, compileConcat, compileGroup, _compileMacro, compileOutput, compileSet, compileFilter } = proto;
-  const { compileIf, compileInlineIf, compileNot, compileOr, compileAnd } = proto;
+  const { compileIf, compileInlineIf, compileNot, compileOr, compileAnd, compileCompare } = proto;
+  proto.compileCompare = function (node, frame) {
+    // Python's == and != (lists, tuples and dicts equal by value, '1' is not 1; JavaScript compared
+    // objects by identity and text with numbers loosely) and chains (`3 > 2 > 1` is both, JavaScript
+    // compared `true > 1`).
+    const [first] = node.ops;
+    if (node.ops.length === 1 && first && first.type !== '==' && first.type !== '!=') {
+      compileCompare.call(this, node, frame);
+      return;
+    }
+    const args = [node.expr, ...node.ops.flatMap((op) => [new nodes.Literal(op.lineno, op.colno, op.type), op.expr])];
+    this.compileFilter(filterCall(COMPARE, node, args), frame);
+  };
   // Python's truth where Jinja tests a value: an empty list or dict, and a macro's empty output,
   // are false (`{% if cols %}` over var('cols', []) ran its branch; JavaScript takes [] and {} for true).
   const truthy = (node: AstNode): AstNode => filterCall(TRUTHY, node, [node]);
@@ -639,6 +654,7 @@ function installJinjaSemantics(relations: Relations): () => void {
     delete proto.compileDuckhouseScope;
     proto.compileFor = compileFor;
     proto.compileIf = compileIf;
+    proto.compileCompare = compileCompare;
     proto.compileInlineIf = compileInlineIf;
     proto.compileNot = compileNot;
     proto.compileOr = compileOr;
@@ -999,6 +1015,53 @@ class DoExtension implements nunjucks.Extension {
 }
 
 /** A dict as Jinja sees it: a plain object (not an array, string, Map or relation). */
+/** Python's `a == b`: lists, tuples and dicts by value, text is never a number, True is 1; none (or undefined) equals none. */
+function pyEquals(a: unknown, b: unknown): boolean {
+  if (a instanceof String) a = String(a);
+  if (b instanceof String) b = String(b);
+  if (a === undefined || a === null || b === undefined || b === null) return (a ?? null) === (b ?? null);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && IS_TUPLE in a === IS_TUPLE in b && a.length === b.length && a.every((v, i) => pyEquals(v, b[i]));
+  }
+  if (isDict(a) || isDict(b)) {
+    if (!isDict(a) || !isDict(b)) return false;
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && pyEquals(a[k], b[k]));
+  }
+  const numeric = (v: unknown) => typeof v === 'number' || typeof v === 'boolean';
+  if (numeric(a) && numeric(b)) return Number(a) === Number(b);
+  return a === b;
+}
+
+/** A comparison of Jinja's, `a op b op c…` (ops between the operands), as Python chains it: each pair holds. */
+function pyCompare(...items: unknown[]): boolean {
+  for (let i = 1; i + 1 < items.length; i += 2) {
+    const [left, op, right] = [items[i - 1], items[i] as string, items[i + 1]];
+    const holds = (() => {
+      switch (op) {
+        case '==':
+          return pyEquals(left, right);
+        case '!=':
+          return !pyEquals(left, right);
+        case '===':
+          return left === right;
+        case '!==':
+          return left !== right;
+        case '<':
+          return (left as number) < (right as number);
+        case '>':
+          return (left as number) > (right as number);
+        case '<=':
+          return (left as number) <= (right as number);
+        default:
+          return (left as number) >= (right as number);
+      }
+    })();
+    if (!holds) return false;
+  }
+  return true;
+}
+
 /** Python's bool(): an empty list, tuple, dict or text (a macro's SafeString too) is false. */
 function pyTruthy(value: unknown): boolean {
   if (Array.isArray(value) || value instanceof String) return value.length > 0;
@@ -1234,6 +1297,7 @@ export class TemplateEngine {
       return repeat(left, right) ?? repeat(right, left) ?? (left as number) * (right as number);
     });
     this.env.addFilter(TRUTHY, pyTruthy);
+    this.env.addFilter(COMPARE, pyCompare);
     this.env.addFilter(CONCAT, (left: unknown, right: unknown) => pyStr(left) + pyStr(right));
     // Python's str(): `none | string` is 'None' (nunjucks failed: "reading 'toString'"), `[1, none] | join(',')` is '1,None'.
     this.env.addFilter('string', (value: unknown) => (typeof value === 'string' || value instanceof String ? value : pyStr(value)));

@@ -554,3 +554,16 @@ describe("keyword arguments of Jinja's filters", () => {
     expect(await rendered(`select {{ [1, 2] | sum(attr='x') }}`)).toMatch(/^ERROR: .*line 1: .*sum\(\) .*attr/);
   });
 });
+
+describe('== and != as in Jinja', () => {
+  it("compare lists, tuples and dicts by value and never take '1' for 1 (JavaScript compared lists by identity and text with numbers loosely); chained comparisons hold pairwise", async () => {
+    // `{% if cols == [] %}` was never true: two lists were two objects.
+    expect(await rendered(`{% set cols = var('cols', []) %}select {% if cols == [] %}*{% else %}{{ cols | join(', ') }}{% endif %} from t`)).toBe('select * from t');
+    expect(await rendered(`select {{ {'a': [1, 2]} == {'a': [1, 2]} }}, {{ ('a', 1) != ('a', 1) }}, {{ [1, 2] == [2, 1] }}`)).toBe('select True, False, False');
+    // A var given as text ("10") is not the number 10, as in dbt (JavaScript's == said it was).
+    expect(await rendered(`{% set limit = '10' %}select {{ limit == 10 }}, {{ limit == '10' }}, {{ '' == 0 }}, {{ 1 == true }}, {{ 1 == 1.0 }}, {{ none == none }}`)).toBe(
+      'select False, True, False, True, True, True',
+    );
+    expect(await rendered(`select {{ 3 > 2 > 1 }}, {{ 1 < 2 < 1 }}, {{ 1 <= 1 == 1 }}`)).toBe('select True, False, True');
+  });
+});
