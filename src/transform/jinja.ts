@@ -1211,6 +1211,9 @@ export class TemplateEngine {
     // Jinja's count, another name of length ("filter not found: count").
     this.env.addFilter('count', (value: unknown) => (isDict(value) ? Object.keys(value).length : value === null || value === undefined ? 0 : ((value as { length?: number }).length ?? [...(value as Iterable<unknown>)].length)));
     this.env.addFilter('items', (value: unknown) => (isDict(value) ? pairs(value) : []));
+    // Jinja's list(): a dict's keys (nunjucks gave {key, value} objects), a new list of a list or tuple.
+    const list = this.env.getFilter('list') as (value: unknown) => unknown;
+    this.env.addFilter('list', (value: unknown) => (Array.isArray(value) ? [...value] : isDict(value) ? Object.keys(value) : list(value)));
     // nunjucks' dictsort gives [key, value] arrays; Jinja's gives tuples (printed `('a', 1)`), and takes reverse=.
     const dictsort = this.env.getFilter('dictsort') as (...args: unknown[]) => unknown;
     this.env.addFilter('dictsort', (value: unknown, caseSensitive?: unknown, by?: unknown, reverse?: unknown) => {

@@ -567,3 +567,12 @@ describe('== and != as in Jinja', () => {
     expect(await rendered(`select {{ 3 > 2 > 1 }}, {{ 1 < 2 < 1 }}, {{ 1 <= 1 == 1 }}`)).toBe('select True, False, True');
   });
 });
+
+describe('the list filter', () => {
+  it("gives a dict's keys, a tuple's items as a list and a copy of a list, as in Jinja (a dict gave {key, value} objects)", async () => {
+    expect(await rendered(`{% set renames = {'sku_id': 'sku', 'store_id': 'store'} %}select {{ renames | list | join(', ') }} from t`)).toBe('select sku_id, store_id from t');
+    expect(await rendered(`select {{ ('a', 'b') | list }}, {{ 'ab' | list }}`)).toBe(`select ['a', 'b'], ['a', 'b']`);
+    // A copy: appending to it leaves the original as it was.
+    expect(await rendered(`{% set a = [1] %}{% set b = a | list %}{% do b.append(2) %}select {{ a | length }}, {{ b | length }}`)).toBe('select 1, 2');
+  });
+});
