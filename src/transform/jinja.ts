@@ -1281,6 +1281,9 @@ export class TemplateEngine {
     // Jinja's tests that nunjucks lacks ("test not found: boolean"), by name as selectattr and select take them.
     const jinjaTests: Record<string, (value: unknown, other?: unknown) => boolean> = {
       none: (v) => v === null,
+      // What select, reject, selectattr and rejectattr test without a test name: Python's truth (an empty list is false).
+      truthy: pyTruthy,
+      falsy: (v) => !pyTruthy(v),
       boolean: (v) => typeof v === 'boolean',
       true: (v) => v === true,
       false: (v) => v === false,

@@ -534,6 +534,10 @@ describe("Python's truth: an empty list, dict or text is false", () => {
     expect(await rendered(`select {% for l in [[], ['a'], {}] if l %}{{ l | length }}{% endfor %} as n`)).toBe('select 1 as n');
     // A macro whose output is empty is false too (nunjucks' SafeString object was true).
     expect(await rendered(`{% macro nothing() %}{% endmacro %}select {{ 'x' if nothing() else 'y' }} as v`)).toBe('select y as v');
+    // select, reject, selectattr and rejectattr without a test keep the true items, as Jinja's do.
+    expect(await rendered(`{% set specs = [{'name': 'a', 'cols': []}, {'name': 'b', 'cols': ['x']}] %}select '{{ specs | selectattr('cols') | map(attribute='name') | join }}{{ specs | rejectattr('cols') | map(attribute='name') | join }}' as s, {{ [[], ['y'], {}] | select | list }} as t, {{ [[], ['y']] | reject | list }} as u`)).toBe(
+      `select 'ba' as s, [['y']] as t, [[]] as u`,
+    );
     // What JavaScript and Python agree on is unchanged.
     expect(await rendered(`select {{ 1 if ['a'] else 0 }}, {{ 1 if 0 else 2 }}, {{ 1 if '' else 3 }}, {{ 1 if none else 4 }}, {{ 'x' and 'y' }}, {{ 0 or 5 }}`)).toBe('select 1, 2, 3, 4, y, 5');
   });
