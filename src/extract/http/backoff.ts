@@ -42,9 +42,12 @@ export function retryDelayMillis(input: RetryDelayInput): number {
   return Math.floor(random() * ceiling);
 }
 
+const ASCTIME = /^[a-z]{3} [a-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}$/i;
+
 /**
  * A `Retry-After` value in milliseconds (≥ 0), or undefined when absent or unreadable.
- * Accepts delta-seconds (`120`, also `1.5` though the RFC says integer) and HTTP-dates.
+ * Accepts delta-seconds (`120`, also `1.5` though the RFC says integer) and HTTP-dates, all three
+ * formats (RFC 9110 5.6.7), as GMT.
  */
 export function parseRetryAfterMillis(value: string | number | null | undefined, now = Date.now()): number | undefined {
   if (value === undefined || value === null) return undefined;
@@ -54,7 +57,9 @@ export function parseRetryAfterMillis(value: string | number | null | undefined,
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
   // Only date-looking text: Date.parse would read a bare "-5" as a year.
   if (!/[a-z]/i.test(text)) return undefined;
-  const at = Date.parse(text);
+  // asctime (`Sun Nov  6 08:49:37 1994`), the third HTTP-date format, writes no zone but means GMT:
+  // Date.parse would read it as local time (hours off in São Paulo).
+  const at = Date.parse(ASCTIME.test(text) ? `${text} GMT` : text);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
 }

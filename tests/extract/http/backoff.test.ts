@@ -69,3 +69,19 @@ describe('parseRetryAfterMillis', () => {
     expect(parseRetryAfterMillis(undefined, now)).toBeUndefined();
   });
 });
+
+describe('parseRetryAfterMillis reads the three HTTP-date formats as GMT (RFC 9110 5.6.7)', () => {
+  it('an asctime date (no zone written, GMT by definition) means the same instant in any process time zone', () => {
+    const zone = process.env.TZ;
+    // São Paulo, the lake's default zone: read as local time, the wait would be 3 hours longer.
+    process.env.TZ = 'America/Sao_Paulo';
+    try {
+      expect(parseRetryAfterMillis('Thu Mar  5 12:00:07 2026', now)).toBe(7000);
+      expect(parseRetryAfterMillis('Thursday, 05-Mar-26 12:00:07 GMT', now)).toBe(7000);
+      expect(parseRetryAfterMillis('Thu, 05 Mar 2026 12:00:07 GMT', now)).toBe(7000);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+});
