@@ -321,14 +321,41 @@ function changedParams(before: string | undefined, after: string): string {
 /** The URL of `rel` in a Link header, or undefined. */
 export function linkTarget(header: string | undefined, rel: string): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const match = /^\s*<([^>]*)>(.*)$/.exec(part);
-    if (!match) continue;
-    const rels = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;]+))/i.exec(match[2]!);
-    const names = (rels?.[1] ?? rels?.[2] ?? '').toLowerCase().split(/\s+/);
-    if (names.includes(rel.toLowerCase())) return match[1];
+  const wanted = rel.toLowerCase();
+  return parseLinks(header).find((link) => link.rels.includes(wanted))?.url;
+}
+
+/** One `; name=value` parameter of a link; a quoted value may hold `,` `;` `<` and `\"`. */
+const LINK_PARAM = /\s*;\s*([^\s=;,]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;,]*)))?/y;
+
+/**
+ * The links of an RFC 8288 header, each with the relations of its first `rel` (later ones are
+ * ignored, as the RFC says). Parameters are read as tokens and quoted strings: splitting on
+ * commas and semicolons would cut a `title="Items 1-50, <b>first</b>"` into a link to `b`.
+ */
+function parseLinks(header: string): { url: string; rels: string[] }[] {
+  const links: { url: string; rels: string[] }[] = [];
+  let at = 0;
+  for (;;) {
+    const open = header.indexOf('<', at);
+    const close = open < 0 ? -1 : header.indexOf('>', open);
+    if (close < 0) return links;
+    let rels: string[] | undefined;
+    LINK_PARAM.lastIndex = close + 1;
+    for (let m = LINK_PARAM.exec(header); m; m = LINK_PARAM.exec(header)) {
+      at = LINK_PARAM.lastIndex;
+      if (rels === undefined && m[1]!.toLowerCase() === 'rel') {
+        const value = m[2] === undefined ? (m[3] ?? '') : m[2].replace(/\\(.)/g, '$1');
+        rels = value.toLowerCase().split(/\s+/).filter((name) => name !== '');
+      }
+    }
+    at = Math.max(at, close + 1);
+    links.push({ url: header.slice(open + 1, close), rels: rels ?? [] });
+    // The next link starts after the comma that ends this one.
+    const comma = header.indexOf(',', at);
+    if (comma < 0) return links;
+    at = comma + 1;
   }
-  return undefined;
 }
 
 const vtexSchema = z.strictObject({

@@ -113,6 +113,19 @@ describe('header parsing', () => {
     expect(linkTarget(undefined, 'next')).toBeUndefined();
   });
 
+  it('reads Link params whose quoted values hold commas, angle brackets, semicolons or rel= (RFC 8288 quoted-string)', () => {
+    // A title naming the range, with markup: the comma and "<" inside quotes start no new link.
+    const titled = '<https://api.test/items?page=1>; title="Items 1-50, <b>first</b>"; rel="prev", <https://api.test/items?page=3>; title="Items 101-150, <b>last</b>"; rel="next"';
+    expect(linkTarget(titled, 'next')).toBe('https://api.test/items?page=3');
+    expect(linkTarget(titled, 'prev')).toBe('https://api.test/items?page=1');
+    // A "; rel=prev" inside a quoted title is text, not the link's relation.
+    const quotedRel = '<https://api.test/items?page=2>; title="older; rel=prev"; rel="next"';
+    expect(linkTarget(quotedRel, 'next')).toBe('https://api.test/items?page=2');
+    expect(linkTarget(quotedRel, 'prev')).toBeUndefined();
+    // An escaped quote inside a quoted value does not end it.
+    expect(linkTarget('<https://api.test/items?page=4>; title="say \\"hi\\", <x>"; rel=next', 'next')).toBe('https://api.test/items?page=4');
+  });
+
   it('reads VTEX resources headers', () => {
     expect(vtexResources('0-49/5024')).toEqual({ from: 0, to: 49, total: 5024 });
     expect(vtexResources(['100-122/123'])).toEqual({ from: 100, to: 122, total: 123 });
