@@ -291,7 +291,7 @@ export class HttpClient {
       sent.credential = await this.options.auth.apply({ url, headers }, this);
       credentialHeaders = Object.keys(headers).filter((k) => headers[k] !== before[k]);
     }
-    const sending = this.inFlight(() => this.send<T>(url, method, headers, options, attempt, retry, signal, credentialHeaders));
+    const sending = this.inFlight(() => this.send<T>(url, method, headers, options, attempt, retry, signal, credentialHeaders, sent));
     this.sending.add(sending);
     try {
       return await sending;
@@ -309,6 +309,7 @@ export class HttpClient {
     retry: boolean,
     signal: AbortSignal | undefined,
     credentialHeaders: string[] = [],
+    sent: { applied?: boolean } = {},
   ): Promise<HttpResponse<T>> {
     // Aborted while waiting for the slot (closed): not sent, and no lease taken for it.
     if (signal?.aborted) throw signal.reason;
@@ -347,7 +348,12 @@ export class HttpClient {
       at.statuses[hop.statusCode] = (at.statuses[hop.statusCode] ?? 0) + 1;
       at.bytes += Number(hop.headers['content-length']) || 0; // the hop's body is drained unread
       const nextUrl = new URL(next.url ?? url);
-      if (nextUrl.origin !== url.origin) for (const h of credentialHeaders) delete next.headers[h];
+      if (nextUrl.origin !== url.origin) {
+        for (const h of credentialHeaders) delete next.headers[h];
+        // The answer now comes from where no credentials went: a 401 there refuses none, and a
+        // refresh for it would spend a single-use refresh token for nothing.
+        sent.applied = false;
+      }
       if (nextUrl.host !== at.host) {
         // The host that redirected answered sanely; a CDN failing is the CDN's breaker's count.
         breakerAt.success();

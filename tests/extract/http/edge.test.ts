@@ -152,6 +152,37 @@ describe('credentials on the way out', () => {
     expect(oauth.presented).toEqual([seed]);
   });
 
+  it('a 401 from another origin a redirect led to, sent no credentials, is no refused credential either: no token refresh, not sent again', async () => {
+    const seed = 'rt-seed-redirect-401-0000000021';
+    const oauth = oauthProvider({ refreshToken: seed, clientId: 'redir-app', clientSecret: 'cs-redir-app-secret', accessTtlMillis: 60_000 });
+    // An expired signed CDN URL: the CDN refuses it, whatever token the API would hand out.
+    const cdn = await serve({ '/export.json': (_req, res) => sendJson(res, 401, { error: 'signature expired' }) });
+    const api = await serve({
+      '/oauth/token': oauth.token,
+      '/export': oauth.guard((_req, res) => {
+        res.writeHead(302, { location: `${cdn.url}/export.json` });
+        res.end();
+      }),
+    });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'r',
+        dataset: 'redirect401',
+        url: `${api.url}/export`,
+        schema: z.object({ id: z.number() }),
+        auth: { type: 'oauth2', tokenUrl: `${api.url}/oauth/token`, clientId: 'redir-app', clientSecret: 'cs-redir-app-secret', refreshToken: seed, store: 'redir' },
+        limits: FAST_LIMITS,
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'failed' });
+    expect(result.sources[0]!.error).toMatch(/HTTP 401 .*\(after 1 attempt\)/);
+    expect(cdn.requests).toHaveLength(1);
+    expect(cdn.requests[0]!.headers.authorization).toBeUndefined();
+    // The seed only: a second refresh would spend a single-use refresh token for nothing.
+    expect(oauth.presented).toEqual([seed]);
+  });
+
   it('an API key header is not sent on to another origin after a redirect (as Authorization is not); the same origin keeps it', async () => {
     const other = await serve({ '/items': (_req, res) => sendJson(res, 200, [{ id: 1 }]) });
     const server = await serve({
