@@ -284,14 +284,18 @@ export class HttpClient {
     // Credentials come before the in-flight slot: a token refresh needs a slot of its own.
     // The headers the credentials set: a redirect to another origin goes without them (got drops
     // only Authorization and Cookie; an API key header would follow).
-    let credentialHeaders: string[] = [];
+    // So do the query parameters they set (an API key in the query): a server that redirects with
+    // the query as it came (nginx's $request_uri) would hand the key to the other origin.
+    const credentials: Credentials = { headers: [], params: [] };
     if (options.auth !== false && this.options.auth && (!this.options.authOrigins || this.options.authOrigins.includes(url.origin))) {
       const before = { ...headers };
+      const query = new URLSearchParams(url.search);
       sent.applied = true;
       sent.credential = await this.options.auth.apply({ url, headers }, this);
-      credentialHeaders = Object.keys(headers).filter((k) => headers[k] !== before[k]);
+      credentials.headers = Object.keys(headers).filter((k) => headers[k] !== before[k]);
+      credentials.params = [...url.searchParams].filter(([k, v]) => !query.getAll(k).includes(v));
     }
-    const sending = this.inFlight(() => this.send<T>(url, method, headers, options, attempt, retry, signal, credentialHeaders, sent));
+    const sending = this.inFlight(() => this.send<T>(url, method, headers, options, attempt, retry, signal, credentials, sent));
     this.sending.add(sending);
     try {
       return await sending;
@@ -308,7 +312,7 @@ export class HttpClient {
     attempt: number,
     retry: boolean,
     signal: AbortSignal | undefined,
-    credentialHeaders: string[] = [],
+    credentials: Credentials = { headers: [], params: [] },
     sent: { applied?: boolean } = {},
   ): Promise<HttpResponse<T>> {
     // Aborted while waiting for the slot (closed): not sent, and no lease taken for it.
@@ -349,7 +353,8 @@ export class HttpClient {
       at.bytes += Number(hop.headers['content-length']) || 0; // the hop's body is drained unread
       const nextUrl = new URL(next.url ?? url);
       if (nextUrl.origin !== url.origin) {
-        for (const h of credentialHeaders) delete next.headers[h];
+        for (const h of credentials.headers) delete next.headers[h];
+        if (next.url instanceof URL) dropParams(next.url, credentials.params);
         // The answer now comes from where no credentials went: a 401 there refuses none, and a
         // refresh for it would spend a single-use refresh token for nothing.
         sent.applied = false;
@@ -585,6 +590,19 @@ async function decodeBody(body: Buffer, contentEncoding: string | undefined, max
 /** Whether a deflate body starts with a zlib header (RFC 1950: method 8, header a multiple of 31). */
 function zlibWrapped(body: Buffer): boolean {
   return body.length >= 2 && (body[0]! & 0x0f) === 8 && ((body[0]! << 8) | body[1]!) % 31 === 0;
+}
+
+/** What an auth strategy added to a request: header names, and query parameters (name, value). */
+interface Credentials {
+  headers: string[];
+  params: [string, string][];
+}
+
+/** Removes the `[name, value]` pairs from `url`'s query, in place (the query is rewritten only when one is there). */
+function dropParams(url: URL, params: [string, string][]): void {
+  const query = [...url.searchParams];
+  const kept = query.filter(([k, v]) => !params.some(([name, value]) => k === name && v === value));
+  if (kept.length < query.length) url.search = new URLSearchParams(kept).toString();
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {

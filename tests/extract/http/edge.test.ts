@@ -220,6 +220,42 @@ describe('credentials on the way out', () => {
   });
 });
 
+describe('an API key in the query on a redirect', () => {
+  it('is not carried to another origin by a redirect that keeps the query (nginx $request_uri); the same origin keeps it', async () => {
+    const other = await serve({ '/v2/items': (_req, res) => sendJson(res, 200, [{ id: 1 }]) });
+    const server = await serve({
+      // Moved to another host, the query passed along as the request had it: the key included.
+      '/items': (req, res) => {
+        res.writeHead(301, { location: `${other.url}/v2${req.url}` });
+        res.end();
+      },
+      '/here': (req, res) => {
+        res.writeHead(307, { location: `/final${req.url!.slice('/here'.length)}` });
+        res.end();
+      },
+      '/final': (_req, res) => sendJson(res, 200, [{ id: 2 }]),
+    });
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number() });
+    const auth = { type: 'apiKey', name: 'api_key', value: 'qkey-secret-246810', in: 'query' } as const;
+    const result = await lake.extract([
+      httpSource({ source: 'r', dataset: 'moved', url: `${server.url}/items`, query: { region: 'sul' }, schema, auth, limits: FAST_LIMITS }),
+      httpSource({ source: 'r', dataset: 'same', url: `${server.url}/here`, query: { region: 'sul' }, schema, auth, limits: FAST_LIMITS }),
+    ]);
+    expect(result.sources.map((s) => [s.dataset, s.status, s.rows])).toEqual([
+      ['moved', 'success', 1],
+      ['same', 'success', 1],
+    ]);
+    expect(server.requests.find((r) => r.path === '/items')!.query.get('api_key')).toBe('qkey-secret-246810');
+    // The other origin gets the rest of the query, not the key.
+    expect(other.requests).toHaveLength(1);
+    expect(other.requests[0]!.query.get('region')).toBe('sul');
+    expect(other.requests[0]!.query.has('api_key')).toBe(false);
+    // Within the origin the key goes on.
+    expect(server.requests.find((r) => r.path === '/final')!.query.get('api_key')).toBe('qkey-secret-246810');
+  });
+});
+
 describe('incremental cursors over date-times', () => {
   it('orders date-times with offsets by the instant they name', () => {
     expect(compareCursor('2026-01-01T10:00:00-03:00', '2026-01-01T12:00:00Z')).toBeGreaterThan(0);
