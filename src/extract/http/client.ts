@@ -26,6 +26,7 @@ import {
   HttpContentTypeError,
   HttpError,
   HttpNetworkError,
+  HttpRedirectError,
   HttpStatusError,
   HttpTimeoutError,
   HttpTooLargeError,
@@ -59,6 +60,11 @@ export interface HttpRequestOptions {
    * with an HttpContentTypeError as soon as its headers arrive, its body not downloaded.
    */
   acceptContentType?: (contentType: string) => boolean;
+  /**
+   * `same-origin`: a redirect to another origin ends the request with an HttpRedirectError instead
+   * of being followed (a token request, whose body holds the refresh token and client secret).
+   */
+  redirect?: 'follow' | 'same-origin';
   /** `unsent-only`: retry only failures where the request surely never reached the server. */
   retry?: 'all' | 'unsent-only';
   signal?: AbortSignal;
@@ -343,7 +349,7 @@ export class HttpClient {
     let breakerAt = breaker;
     let seen = breaker.seen;
     let since = performance.now();
-    let refused: CircuitOpenError | undefined;
+    let refused: CircuitOpenError | HttpRedirectError | undefined;
     const beforeRedirect = async (
       next: { url?: URL | string; headers: Record<string, string | string[] | undefined> },
       hop: { statusCode: number; headers: http.IncomingHttpHeaders },
@@ -353,6 +359,11 @@ export class HttpClient {
       at.bytes += Number(hop.headers['content-length']) || 0; // the hop's body is drained unread
       const nextUrl = new URL(next.url ?? url);
       if (nextUrl.origin !== url.origin) {
+        if (options.redirect === 'same-origin') {
+          breakerAt.success(); // it answered, sanely
+          refused = new HttpRedirectError({ method, url: href, attempts: attempt, host: at.host, status: hop.statusCode, to: nextUrl.origin });
+          throw refused;
+        }
         for (const h of credentials.headers) delete next.headers[h];
         if (next.url instanceof URL) dropParams(next.url, credentials.params);
         // The answer now comes from where no credentials went: a 401 there refuses none, and a

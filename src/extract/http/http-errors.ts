@@ -144,6 +144,20 @@ export class HttpContentTypeError extends HttpError {
   }
 }
 
+/**
+ * A redirect to another origin that the request does not follow (`redirect: 'same-origin'`): its
+ * body would go there again. Not retryable: the server will redirect it again.
+ */
+export class HttpRedirectError extends HttpError {
+  /** The origin the redirect leads to. */
+  readonly to: string;
+
+  constructor(details: HttpErrorDetails & { status: number; to: string }) {
+    super('HTTP_REDIRECT', `HTTP ${details.status} redirects to another origin (${details.to}): not followed, the request's body is for this origin only`, { ...details, retryable: false });
+    this.to = details.to;
+  }
+}
+
 /** The host failed too often in a row: it is skipped until the cooldown ends. Not retryable. */
 export class CircuitOpenError extends HttpError {
   override readonly host: string;

@@ -22,7 +22,7 @@ import type { Logger } from '../../log.js';
 import { registerSecretParam, registerSecret } from '../../redact.js';
 import { acquireLock } from '../file-lock.js';
 import type { HttpClient } from './client.js';
-import { AuthError, HttpBodyError, HttpError, surelyUnsent } from './http-errors.js';
+import { AuthError, HttpBodyError, HttpError, HttpRedirectError, surelyUnsent } from './http-errors.js';
 
 /** What the HTTP client asks of an auth strategy. */
 export interface AuthStrategy {
@@ -306,11 +306,19 @@ export class OAuth2RefreshTokenAuth implements AuthStrategy {
     const before = sentSoFar();
     let answer: { status: number; body: Record<string, unknown> | undefined };
     try {
-      answer = await client.request<Record<string, unknown>>(this.o.tokenUrl, { method: 'POST', form, headers, auth: false, retry: 'unsent-only', acceptStatuses: [400, 401] });
+      // The form holds the refresh token and the client secret: a redirect elsewhere is not followed.
+      answer = await client.request<Record<string, unknown>>(this.o.tokenUrl, { method: 'POST', form, headers, auth: false, retry: 'unsent-only', redirect: 'same-origin', acceptStatuses: [400, 401] });
     } catch (error) {
       // Most servers refuse client authentication with a bare 401 (and WWW-Authenticate), no JSON.
       if (error instanceof HttpBodyError && error.status === 401) answer = { status: 401, body: undefined };
-      else {
+      else if (error instanceof HttpRedirectError) {
+        // A redirect issues no token: the grant was not redeemed.
+        this.save(store);
+        throw new AuthError(
+          `${this.where}: token refresh failed: ${error.message}; check "tokenUrl" (set it to the provider's endpoint itself); the refresh token was not used and stays in the store`,
+          { cause: error },
+        );
+      } else {
         // Never reached the server: the token is still good. Other requests to the token host may
         // have gone out meanwhile; they only make a refresh that was never sent stay spent.
         const unsent = surelyUnsent(error) || sentSoFar() === before;

@@ -417,6 +417,42 @@ describe('OAuth2 token endpoints answering as RFC 6749 allows', () => {
     expect(presented).toEqual([seed]);
   });
 
+  it('a token endpoint redirecting to another origin is not followed: the refresh token and client secret stay home, and stay usable', async () => {
+    const seed = 'rt-seed-token-redirect-0000000021';
+    const { server, oauth } = await provider({ refreshToken: seed, records: 2 });
+    const elsewhere = await startFaultyServer({ '/oauth/token': oauth.token });
+    registerCleanup(() => elsewhere.close());
+    // A moved endpoint (or a hijacked one) answering 307: the POST, its form with the secrets, would be sent again there.
+    const moved = await startFaultyServer({
+      '/oauth/token': (_req, res) => {
+        res.writeHead(307, { location: `${elsewhere.url}/oauth/token` });
+        res.end();
+      },
+    });
+    registerCleanup(() => moved.close());
+    const lake = await tempLake();
+    const source = (dataset: string, tokenUrl: string) =>
+      httpSource({
+        source: 'ml',
+        dataset,
+        url: `${server.url}/orders`,
+        paginate: pageNumberPaginator({ totalPagesPath: 'meta.total_pages' }),
+        items: 'data',
+        schema,
+        auth: { type: 'oauth2', tokenUrl, clientId, clientSecret, refreshToken: seed, store: 'ml' },
+        limits: FAST_LIMITS,
+      });
+    const redirected = await lake.extract(source('a', `${moved.url}/oauth/token`));
+    expect(redirected.sources[0]!.status).toBe('failed');
+    expect(redirected.sources[0]!.error).toMatch(/redirects to another origin \(http:\/\/127\.0\.0\.1:\d+\).*not followed.*the refresh token was not used and stays in the store/);
+    expect(elsewhere.requests).toHaveLength(0);
+    expect(readStore(lake.paths.root).spent).toEqual([]);
+    // Pointed at the endpoint itself, the same refresh token works.
+    const direct = await lake.extract(source('b', `${elsewhere.url}/oauth/token`));
+    expect(direct.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(oauth.presented).toEqual([seed]);
+  });
+
   it('an old refreshToken option passed again after the store was re-seeded does not replace it: the live refresh token survives', async () => {
     const seed = 'rt-seed-stale-old-000000000009';
     const { server, oauth } = await provider({ refreshToken: seed, records: 2 });
