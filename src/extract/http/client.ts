@@ -687,10 +687,11 @@ function knownCharset(label: string | undefined): string | undefined {
 
 /**
  * A JSON body as text: in the charset its Content-Type declares (an ISO-8859-1 API's "Feijão"),
- * else UTF-8, without a byte order mark (JSON.parse refuses one; jsonSource skips it too).
+ * else UTF-8, without a byte order mark (JSON.parse refuses one; jsonSource skips it too). A UTF-8
+ * BOM wins over the label, as in `decodeText`: read as ISO-8859-1 it would be "ï»¿" and no JSON.
  */
 function jsonText(raw: Buffer, contentType: string | undefined): string {
-  const text = decodeAs(raw, headerCharset(contentType));
+  const text = decodeAs(raw, bomCharset(raw) === 'utf-8' ? 'utf-8' : headerCharset(contentType));
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

@@ -226,6 +226,14 @@ describe('HttpClient JSON bodies', () => {
     expect(server.hits('/bom')).toBe(1);
   });
 
+  it('a UTF-8 byte order mark wins over a Content-Type charset that says otherwise (a server labelling every body ISO-8859-1)', async () => {
+    const text = JSON.stringify({ results: [{ id: 1, name: 'Feijão' }] });
+    const server = await serve({ '/mislabelled': bytes(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]), 'application/json; charset=ISO-8859-1') });
+    const response = await client({ retries: 2 }).request<{ results: { name: string }[] }>(`${server.url}/mislabelled`);
+    expect(response.body.results[0]!.name).toBe('Feijão');
+    expect(server.hits('/mislabelled')).toBe(1);
+  });
+
   it('decodes a JSON body in the charset its Content-Type declares (ISO-8859-1), not as UTF-8', async () => {
     const text = JSON.stringify({ results: [{ id: 1, name: 'Feijão Preto Camil 1kg' }] });
     const server = await serve({ '/latin1': bytes(Buffer.from(text, 'latin1'), 'application/json; charset=ISO-8859-1') });
