@@ -1014,7 +1014,6 @@ class DoExtension implements nunjucks.Extension {
   }
 }
 
-/** A dict as Jinja sees it: a plain object (not an array, string, Map or relation). */
 /** Python's `a == b`: lists, tuples and dicts by value, text is never a number, True is 1; none (or undefined) equals none. */
 function pyEquals(a: unknown, b: unknown): boolean {
   if (a instanceof String) a = String(a);
@@ -1069,6 +1068,7 @@ function pyTruthy(value: unknown): boolean {
   return Boolean(value);
 }
 
+/** A dict as Jinja sees it: a plain object (not an array, string, Map or relation). */
 function isDict(value: unknown): value is Record<string, unknown> {
   // nunjucks' SafeString (a macro's output) is an object too, but text.
   return Object.prototype.toString.call(value) === '[object Object]' && !(value instanceof String);
