@@ -43,6 +43,9 @@ export interface FaultyServer {
   close(): Promise<void>;
 }
 
+/** Ports servers of this process have listened on (see startFaultyServer). */
+const usedPorts = new Set<number>();
+
 export async function startFaultyServer(routes: Record<string, Handler> = {}): Promise<FaultyServer> {
   const table = new Map<string, Handler>(Object.entries(routes));
   const counts = new Map<string, number>();
@@ -71,8 +74,17 @@ export async function startFaultyServer(routes: Record<string, Handler> = {}): P
     connections += 1;
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  // A port this process has served before is not taken again: the HTTP client's circuit breakers
+  // and rate limiters live per host:port for the life of the process, and a closed server's
+  // failures would count against the next test's server on its port (the OS hands ports out again).
+  let port: number;
+  for (;;) {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    if (!usedPorts.has(port)) break;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  usedPorts.add(port);
   let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
