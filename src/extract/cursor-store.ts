@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../bronze/commit.js';
+import { commitCursorDir, writeFileAtomic } from '../bronze/commit.js';
 import type { PartitionKey } from '../bronze/writer.js';
 import { DuckhouseError, LockError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -202,7 +202,7 @@ const CURSOR_DIR_MODE = 0o700;
 export function tightenCursorModes(root: string, logger: Pick<Logger, 'warn'>): void {
   const dir = path.join(root, 'state', 'cursors');
   try {
-    tightenModes(dir);
+    tightenModes(root, dir);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'EACCES' && code !== 'EROFS' && code !== 'ENOTSUP') throw error;
@@ -210,7 +210,8 @@ export function tightenCursorModes(root: string, logger: Pick<Logger, 'warn'>): 
   }
 }
 
-function tightenModes(dir: string): void {
+/** `dir`: `root`'s `state/cursors/`. */
+function tightenModes(root: string, dir: string): void {
   let mode: number;
   try {
     mode = fs.statSync(dir).mode;
@@ -219,7 +220,7 @@ function tightenModes(dir: string): void {
     throw error;
   }
   if ((mode & 0o077) === 0) return;
-  for (const folder of [dir, path.join(dir, DEFERRED_DIR), path.join(dir, 'committing')]) {
+  for (const folder of [dir, path.join(dir, DEFERRED_DIR), commitCursorDir(root)]) {
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(folder, { withFileTypes: true });
