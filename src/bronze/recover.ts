@@ -57,6 +57,7 @@ export async function recoverTmp(
   let rolledForward = 0;
   let removed = 0;
   if (!fs.existsSync(tmpRoot)) return { rolledForward, removed };
+  const cursorDir = commitCursorDir(path.dirname(tmpRoot));
   for (const entry of fs.readdirSync(tmpRoot, { withFileTypes: true })) {
     const dir = path.join(tmpRoot, entry.name);
     if (!entry.isDirectory()) {
@@ -91,11 +92,10 @@ export async function recoverTmp(
     }
     try {
       if (!fs.existsSync(dir)) continue; // recovered by the process we waited for
-      const cursorDir = commitCursorDir(path.dirname(tmpRoot));
       rolledForward += await rollForward(dir, cursorDir, metrics, logger, saveCursor);
       // Its batches' cursor files, before the folder: a manifest found again (a kill in between)
       // without its cursor file was rolled forward, cursor saved, already.
-      removeCommitCursors(tmpRoot, (dirName) => dirName === entry.name);
+      removeCommitCursors(cursorDir, (dirName) => dirName === entry.name);
       fs.rmSync(dir, { recursive: true, force: true });
       removed += 1;
     } finally {
@@ -104,7 +104,7 @@ export async function recoverTmp(
   }
   // Those of processes whose temp folder is gone (a folder removed by hand): no manifest can name
   // them. A live process's folder exists before it writes one there, and until it has removed them.
-  removeCommitCursors(tmpRoot, (dirName) => !fs.existsSync(path.join(tmpRoot, dirName)));
+  removeCommitCursors(cursorDir, (dirName) => !fs.existsSync(path.join(tmpRoot, dirName)));
   const stray = removeStrayTmpFiles(path.dirname(tmpRoot));
   if (stray > 0) logger.warn(`removed ${stray} temp file(s) a dead process left next to their targets`);
   return { rolledForward, removed };
@@ -123,11 +123,10 @@ function touchedWithin(dir: string, millis: number): boolean {
 }
 
 /**
- * Removes the cursor files (see commit.ts) of the batches committed, or being committed, by the
+ * Removes the cursor files in `cursorDir` (see commit.ts) of the batches committed, or being committed, by the
  * processes whose temp folder name (`p<pid>-<start>`, the files' first dotted part) `whose` picks.
  */
-function removeCommitCursors(tmpRoot: string, whose: (dirName: string) => boolean): void {
-  const cursorDir = commitCursorDir(path.dirname(tmpRoot));
+function removeCommitCursors(cursorDir: string, whose: (dirName: string) => boolean): void {
   let names: string[];
   try {
     names = fs.readdirSync(cursorDir);
