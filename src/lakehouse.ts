@@ -12,6 +12,7 @@ import pLimit from 'p-limit';
 import { redactString } from './redact.js';
 import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOptions, runOptionsSchema, testOptionsSchema, type OpenOptions, type ResolvedOptions } from './config.js';
 import { ClosedError, ConfigError, DuckhouseError, LockError, errorMessage } from './errors.js';
+import { interruptOnAbort } from './abortable.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized } from './db/file-queue.js';
 import { qualified, quoteIdent, quoteLiteral } from './db/quote.js';
@@ -1192,15 +1193,14 @@ export class Lakehouse {
       // report's or a test's query) stops now: it held close() for CLOSE_WAIT_MILLIS, and closing
       // its connection then blocked until the statement ended. Again after the wait, for one started meanwhile.
       // (And every 20 ms meanwhile: DuckDB forgets an interrupt that comes before its statement starts.)
-      this.interruptReaders();
+      const stopInterrupting = interruptOnAbort({ interrupt: () => this.interruptReaders() }, this.abort.signal);
       if (this.inflight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
-        const interrupting = setInterval(() => this.interruptReaders(), 20);
         await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MILLIS)))]);
         clearTimeout(timer);
-        clearInterval(interrupting);
         this.interruptReaders();
       }
+      stopInterrupting();
       this.queryConnection?.closeSync();
       for (const c of this.snapshotConnections) c.closeSync();
       this.snapshotConnections.clear();
