@@ -556,6 +556,8 @@ describe("keyword arguments of Jinja's filters", () => {
     expect(await rendered(`select {{ [] | default(['*'], boolean=true) | join(', ') }} from t`)).toBe('select * from t');
     // A keyword the filter does not have is an error naming it, as in Jinja (it was dropped without a word).
     expect(await rendered(`select {{ [1, 2] | sum(attr='x') }}`)).toMatch(/^ERROR: .*line 1: .*sum\(\) .*attr/);
+    // One given by position and by name too, naming the model's file and line.
+    expect(await rendered(`select 1,\n{{ [1, 2] | sum('width', attribute='width') }}`)).toMatch(/^ERROR: model marts\.m \(models\/marts\/m\.sql\): .*line 2: .*sum\(\) got attribute twice, by position and by name/);
   });
 });
 
