@@ -211,6 +211,7 @@ export class HttpClient {
                 baseMillis: this.limits.backoffBaseMillis,
                 maxMillis: this.limits.backoffMaxMillis,
                 retryAfter: error instanceof HttpStatusError ? error.retryAfter : undefined,
+                date: error instanceof HttpStatusError ? error.date : undefined,
               }) - waited,
             ),
           );
@@ -498,6 +499,7 @@ export class HttpClient {
         status,
         statusText: response.statusMessage,
         retryAfter: headerText(response.headers['retry-after']),
+        date: headerText(response.headers.date),
         hint: status === 401 || status === 403 ? 'credentials refused' : undefined,
       });
     }

@@ -61,16 +61,19 @@ export function isRetryableStatus(status: number): boolean {
 export class HttpStatusError extends HttpError {
   /** `Retry-After` of the response, if any (the next delay honours it). */
   readonly retryAfter: string | undefined;
+  /** `Date` of the response, if any: a `Retry-After` date is read against it, the server's clock. */
+  readonly date: string | undefined;
 
-  constructor(details: HttpErrorDetails & { status: number; statusText?: string; retryAfter?: string; hint?: string }) {
+  constructor(details: HttpErrorDetails & { status: number; statusText?: string; retryAfter?: string; date?: string; hint?: string }) {
     const text = details.statusText ? ` ${details.statusText}` : '';
-    const asked = details.retryAfter === undefined ? undefined : parseRetryAfterMillis(details.retryAfter);
+    const asked = details.retryAfter === undefined ? undefined : parseRetryAfterMillis(details.retryAfter, Date.now(), details.date);
     const tooLong = asked !== undefined && asked > MAX_RETRY_AFTER_MILLIS && isRetryableStatus(details.status);
     const hint = tooLong
       ? `the server asks to wait ${Math.ceil(asked / 1000)} s (Retry-After), longer than the ${MAX_RETRY_AFTER_MILLIS / 1000} s a retry waits: not retried, run it again later`
       : details.hint;
     super('HTTP_STATUS', `HTTP ${details.status}${text}${hint ? ` — ${hint}` : ''}`, { ...details, retryable: isRetryableStatus(details.status) && !tooLong });
     this.retryAfter = details.retryAfter;
+    this.date = details.date;
   }
 }
 

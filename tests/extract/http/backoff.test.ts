@@ -40,6 +40,20 @@ describe('retryDelayMillis', () => {
     expect(retryDelayMillis({ attempt: 0, now, retryAfter: 'Thu, 05 Mar 2026 11:59:00 GMT', random: () => 0.5 })).toBe(0);
   });
 
+  it("reads an HTTP-date Retry-After against the response's Date (the server's clock, RFC 9110 10.2.3), not the local one", () => {
+    // A server 10 minutes ahead asking for 1 s: against the local clock that is 10 min 1 s, past the cap.
+    const date = 'Thu, 05 Mar 2026 12:10:00 GMT';
+    expect(retryDelayMillis({ attempt: 0, now, date, retryAfter: 'Thu, 05 Mar 2026 12:10:01 GMT' })).toBe(1000);
+    // A server behind: its Date says so, the wait is still what it asked.
+    expect(retryDelayMillis({ attempt: 0, now, date: 'Thu, 05 Mar 2026 11:50:00 GMT', retryAfter: 'Thu, 05 Mar 2026 11:50:04 GMT' })).toBe(4000);
+    expect(retryDelayMillis({ attempt: 0, now, date, retryAfter: 'Thu, 05 Mar 2026 12:09:00 GMT', random: () => 0.5 })).toBe(0);
+    // Without a readable Date, the local clock; delta-seconds do not depend on either.
+    for (const missing of [undefined, null, '', 'yesterday-ish']) {
+      expect(retryDelayMillis({ attempt: 0, now, date: missing, retryAfter: 'Thu, 05 Mar 2026 12:00:07 GMT' })).toBe(7000);
+    }
+    expect(retryDelayMillis({ attempt: 0, now, date, retryAfter: '3' })).toBe(3000);
+  });
+
   it('caps Retry-After at 5 minutes (or the given cap)', () => {
     expect(retryDelayMillis({ attempt: 0, retryAfter: '86400' })).toBe(MAX_RETRY_AFTER_MILLIS);
     expect(retryDelayMillis({ attempt: 0, now, retryAfter: 'Fri, 06 Mar 2026 12:00:00 GMT' })).toBe(300_000);
@@ -67,6 +81,13 @@ describe('parseRetryAfterMillis', () => {
     expect(parseRetryAfterMillis('2026', now)).toBe(2_026_000); // digits are seconds, not a year
     expect(parseRetryAfterMillis('garbage', now)).toBeUndefined();
     expect(parseRetryAfterMillis(undefined, now)).toBeUndefined();
+  });
+
+  it("reads a date against the response's Date when one is given", () => {
+    expect(parseRetryAfterMillis('Thu, 05 Mar 2026 12:11:00 GMT', now, 'Thu, 05 Mar 2026 12:10:00 GMT')).toBe(60_000);
+    expect(parseRetryAfterMillis('Thu Mar  5 12:10:30 2026', now, 'Thu, 05 Mar 2026 12:10:00 GMT')).toBe(30_000);
+    expect(parseRetryAfterMillis('Thu, 05 Mar 2026 12:11:00 GMT', now, 'not a date')).toBe(11 * 60_000);
+    expect(parseRetryAfterMillis('120', now, 'Thu, 05 Mar 2026 12:10:00 GMT')).toBe(120_000);
   });
 });
 

@@ -42,6 +42,24 @@ describe('HttpClient retries', () => {
     expect(c.stats()).toEqual([expect.objectContaining({ host: server.host, requests: 2, retries: 1, statuses: { 429: 1, 200: 1 } })]);
   });
 
+  it("reads a Retry-After date against the server's own Date header: a server whose clock runs 10 minutes ahead asking for 1 s gets 1 s", async () => {
+    const ahead: Handler = (_req, res) => {
+      const serverNow = Date.now() + 10 * 60_000;
+      const date = new Date(serverNow).toUTCString();
+      const retryAfter = new Date(Math.floor(serverNow / 1000) * 1000 + 1000).toUTCString();
+      sendJson(res, 503, { error: 'busy' }, { date, 'retry-after': retryAfter });
+    };
+    const server = await serve({ '/ahead': faults.sequence(ahead, faults.json(ok)) });
+    const c = client({ retries: 2 });
+    const started = performance.now();
+    const response = await c.request(`${server.url}/ahead`);
+    const waited = performance.now() - started;
+    expect(response.body).toEqual(ok);
+    expect(response.attempts).toBe(2);
+    expect(waited).toBeGreaterThanOrEqual(950); // the 1 s asked, not the 5 ms backoff
+    expect(waited).toBeLessThan(5_000); // nor the 10 min the local clock makes of it
+  });
+
   it('a Retry-After longer than a retry waits (5 min, seconds or a date) ends the request at once, naming the wait, instead of asking again too soon', async () => {
     const later = new Date(Date.now() + 2 * 3600_000).toUTCString();
     const server = await serve({
