@@ -16,7 +16,7 @@ export type { Paginator, PageRequest, PageResult } from './extract/http/paginato
 export { createAuth, bearerAuth, apiKeyAuth, OAuth2RefreshTokenAuth } from './extract/http/oauth.js';
 export type { AuthOptions, AuthStrategy } from './extract/http/oauth.js';
 export { retryDelayMillis, parseRetryAfterMillis } from './extract/http/backoff.js';
-export { HttpError, HttpStatusError, HttpNetworkError, HttpTimeoutError, HttpBodyError, HttpContentTypeError, HttpTooLargeError, HttpRedirectError, CircuitOpenError, AuthError } from './extract/http/http-errors.js';
+export { HttpError, HttpStatusError, HttpNetworkError, HttpTimeoutError, HttpBodyError, HttpContentTypeError, HttpEncodingError, HttpTooLargeError, HttpRedirectError, CircuitOpenError, AuthError } from './extract/http/http-errors.js';
 export type { HttpHostStats } from './extract/source.js';
 export { htmlSource } from './extract/html-source.js';
 export type { HtmlSourceOptions, HtmlSelectorMap, HtmlFieldSpec, HtmlFieldParse, HtmlPage, HtmlExtractFunction, HtmlFollowFunction } from './extract/html-source.js';

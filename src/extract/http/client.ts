@@ -24,6 +24,7 @@ import {
   CircuitOpenError,
   HttpBodyError,
   HttpContentTypeError,
+  HttpEncodingError,
   HttpError,
   HttpNetworkError,
   HttpRedirectError,
@@ -470,9 +471,17 @@ export class HttpClient {
     // Counted as it came over the wire (compressed), as a redirect hop's Content-Length is.
     at.bytes += response.body.length;
     const encoding = headerText(response.headers['content-encoding']);
+    const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
+    // A coding we cannot undo is not a broken read that may pass: the server sends it so every time.
+    // On a status that is not accepted the body is not read, and the status says more.
+    const undecodable = response.body.length > 0 ? undecodableCoding(encoding) : undefined;
+    if (undecodable !== undefined && accepted) {
+      breakerAt.success(); // it answered, sanely if not usefully
+      throw new HttpEncodingError({ method, url: href, attempts: attempt, host: at.host, status, encoding: undecodable, decodes: ACCEPT_ENCODING });
+    }
     let raw: Buffer;
     try {
-      raw = await decodeBody(response.body, encoding, this.limits.maxResponseBytes);
+      raw = undecodable === undefined ? await decodeBody(response.body, encoding, this.limits.maxResponseBytes) : response.body;
     } catch (error) {
       if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         breakerAt.success();
@@ -484,7 +493,6 @@ export class HttpClient {
       throw new HttpNetworkError({ method, url: href, attempts: attempt, host: at.host, errno: (error as { code?: string }).code, message, readFailed: true });
     }
     const finalUrl = response.url;
-    const accepted = (status >= 200 && status < 300) || (options.acceptStatuses?.includes(status) ?? false);
     if (!accepted) {
       if (failingStatus(status)) {
         if (breakerAt.failure(this.limits, seen)) at.breakerOpens += 1;
@@ -581,10 +589,24 @@ const inflate = promisify(zlib.inflate);
 const inflateRaw = promisify(zlib.inflateRaw);
 const brotli = promisify(zlib.brotliDecompress);
 
+/** The codings `decodeBody` undoes (`identity` by leaving the body as it is). */
+const DECODED_CODINGS = new Set(['gzip', 'x-gzip', 'br', 'deflate', 'identity']);
+
+/** The first coding of a Content-Encoding that `decodeBody` cannot undo (`zstd`, a misspelt one), if any. */
+function undecodableCoding(contentEncoding: string | undefined): string | undefined {
+  if (!contentEncoding) return undefined;
+  return contentEncoding
+    .toLowerCase()
+    .split(',')
+    .map((coding) => coding.trim())
+    .find((coding) => coding !== '' && !DECODED_CODINGS.has(coding));
+}
+
 /**
  * A body as its Content-Encoding(s) say, decoded off the main thread: `gzip` (`x-gzip`), `br`, and
  * `deflate` with or without its zlib header (RFC 9110 asks for one; some servers send raw deflate,
- * which browsers and curl read too). Other encodings (`identity`, none) leave it as it is.
+ * which browsers and curl read too). `identity` leaves it as it is; the caller refuses any other
+ * (`undecodableCoding`) before.
  */
 async function decodeBody(body: Buffer, contentEncoding: string | undefined, maxOutputLength: number): Promise<Buffer> {
   if (!contentEncoding || body.length === 0) return body;

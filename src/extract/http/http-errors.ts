@@ -135,6 +135,24 @@ export class HttpTooLargeError extends HttpError {
 }
 
 /**
+ * A body in a Content-Encoding this client cannot decode (`zstd`, which Node 20's zlib lacks, or a
+ * misspelt one): it was not asked for (`Accept-Encoding`), and the same URL would send it so again.
+ * Not retryable: read as it is, it would only fail as a body that is not the JSON it claims to be.
+ */
+export class HttpEncodingError extends HttpError {
+  /** The coding not decoded, as the response named it (lower case). */
+  readonly encoding: string;
+
+  constructor(details: HttpErrorDetails & { status: number; encoding: string; decodes: string }) {
+    super('HTTP_ENCODING', `HTTP ${details.status} body is in Content-Encoding "${details.encoding}", which this client cannot decode (it asks for ${details.decodes}): not retried`, {
+      ...details,
+      retryable: false,
+    });
+    this.encoding = details.encoding;
+  }
+}
+
+/**
  * A 2xx whose Content-Type the request does not take (a PDF where a page was wanted): refused from
  * its headers, its body not downloaded. Not retryable: the host answered.
  */

@@ -439,6 +439,55 @@ describe('HttpClient compressed bodies', () => {
     expect(error.message).toContain('gzip');
     expect(server.hits('/bad')).toBe(2);
   });
+
+  it('a body in an encoding this client cannot decode (zstd on Node 20, a misspelt one) fails at once, naming the encoding and the URL (redacted): not retried, no wait', async () => {
+    const text = Buffer.from(JSON.stringify(payload));
+    // zstd's frame magic and some bytes: Node 20's zlib has no zstd, whatever follows.
+    const zstdLike = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), zlib.deflateRawSync(text)]);
+    const server = await serve({
+      '/zstd': encoded('zstd', zstdLike),
+      '/typo': encoded('gzip, bro', zlib.brotliCompressSync(zlib.gzipSync(text))),
+      '/page': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'zstd' });
+        res.end(zstdLike);
+      },
+    });
+    const apiKey = 'enc-k3y-0f-the-kingd0m-42';
+    // A 1 s backoff: a retry would show in the time taken as well as in the hits.
+    const c = client({ retries: 3, backoffBaseMillis: 1_000, backoffMaxMillis: 1_000 }, { auth: apiKeyAuth('key', apiKey, 'query') });
+    const started = performance.now();
+    const zstd = await failure(c.request(`${server.url}/zstd?page=2`));
+    const typo = await failure(c.request(`${server.url}/typo`));
+    const page = await failure(c.request(`${server.url}/page`, { responseType: 'text' }));
+    const took = performance.now() - started;
+    expect([server.hits('/zstd'), server.hits('/typo'), server.hits('/page')]).toEqual([1, 1, 1]);
+    expect(took).toBeLessThan(900);
+    for (const error of [zstd, typo, page]) {
+      expect(error.code).toBe('HTTP_ENCODING');
+      expect(error.retryable).toBe(false);
+      expect(error.attempts).toBe(1);
+    }
+    // `:?`: the redaction of a registered key parameter takes the `:` after it too (redact.ts, not changed here).
+    expect(zstd.message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/zstd\?page=2&key=\[REDACTED\]:? HTTP 200 body is in Content-Encoding "zstd", which this client cannot decode/);
+    expect(zstd.message).not.toContain(apiKey);
+    expect(zstd.url).not.toContain(apiKey);
+    expect(typo.message).toContain('Content-Encoding "bro"');
+    expect(page.message).toContain('"zstd"');
+    // The host answered, sanely if not usefully: no failure for its breaker, each request counted once.
+    expect(c.stats()).toEqual([expect.objectContaining({ host: server.host, requests: 3, retries: 0, statuses: { 200: 3 } })]);
+  });
+
+  it('an unknown encoding on a status that is not read (a 503) is still the status: retried as one', async () => {
+    const server = await serve({
+      '/busy': faults.sequence((_req, res) => {
+        res.writeHead(503, { 'content-type': 'application/json', 'content-encoding': 'zstd' });
+        res.end(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3]));
+      }, faults.json(ok)),
+    });
+    const c = client({ retries: 1 });
+    expect((await c.request(`${server.url}/busy`)).body).toEqual(ok);
+    expect(server.hits('/busy')).toBe(2);
+  });
 });
 
 describe('HttpClient response size limit', () => {
