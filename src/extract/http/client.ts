@@ -16,7 +16,7 @@ import type { Limits } from '../../config.js';
 import { parseJsonExact } from '../json-exact.js';
 import { SourceError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { redactString } from '../../redact.js';
+import { isSecretName, redactString } from '../../redact.js';
 import type { HttpHostStats } from '../source.js';
 import { retryDelayMillis } from './backoff.js';
 import { circuitBreakerFor } from './circuit-breaker.js';
@@ -352,6 +352,9 @@ export class HttpClient {
     let seen = breaker.seen;
     let since = performance.now();
     let refused: CircuitOpenError | HttpRedirectError | undefined;
+    // The query pairs sent to this origin (the first hop, and any redirect within it): a credential
+    // among them (a next-page link's `access_token=`) that a redirect carries elsewhere is dropped.
+    const sentHere = [...url.searchParams];
     const beforeRedirect = async (
       next: { url?: URL | string; headers: Record<string, string | string[] | undefined> },
       hop: { statusCode: number; headers: http.IncomingHttpHeaders },
@@ -367,10 +370,12 @@ export class HttpClient {
           throw refused;
         }
         for (const h of credentials.headers) delete next.headers[h];
-        if (next.url instanceof URL) dropParams(next.url, credentials.params);
+        if (next.url instanceof URL) dropParams(next.url, [...credentials.params, ...sentHere.filter(isCredentialParam)]);
         // The answer now comes from where no credentials went: a 401 there refuses none, and a
         // refresh for it would spend a single-use refresh token for nothing.
         sent.applied = false;
+      } else {
+        sentHere.push(...nextUrl.searchParams);
       }
       if (nextUrl.host !== at.host) {
         // The host that redirected answered sanely; a CDN failing is the CDN's breaker's count.
@@ -631,6 +636,17 @@ function zlibWrapped(body: Buffer): boolean {
 interface Credentials {
   headers: string[];
   params: [string, string][];
+}
+
+/**
+ * Whether a query parameter is a credential: named like one, or holding what the redaction scrubs
+ * (a secret the auth layer registered, under any name; an API key's registered parameter). Only
+ * those a redirect carries from the source's origin are dropped: one the redirect adds itself (a
+ * presigned URL's `X-Amz-Signature`) is the target's own.
+ */
+function isCredentialParam([name, value]: [string, string]): boolean {
+  const pair = `${name}=${value}`;
+  return isSecretName(name) || redactString(pair) !== pair;
 }
 
 /** Removes the `[name, value]` pairs from `url`'s query, in place (the query is rewritten only when one is there). */

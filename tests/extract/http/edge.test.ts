@@ -256,6 +256,53 @@ describe('an API key in the query on a redirect', () => {
   });
 });
 
+describe('a credential the server put in a next-page URL, on a redirect', () => {
+  it('is not carried to another origin by a redirect that keeps the query: by its name (access_token) or its value (a registered secret); what the redirect itself adds goes', async () => {
+    const serverToken = 'ml-next-page-token-8642097531';
+    const bearer = 'bearer-next-page-secret-97531';
+    const other = await serve({ '/v2/items': (_req, res) => sendJson(res, 200, [{ id: 2 }]) });
+    const api = await serve({
+      '/items': (req, res) => {
+        const url = new URL(req.url!, api.url);
+        if (url.searchParams.get('page') !== '2') {
+          // Mercado Livre / Facebook style paging: the next link carries a token, and here the caller's own one too.
+          const next = `${api.url}/items?page=2&access_token=${serverToken}&sid=${bearer}`;
+          return sendJson(res, 200, [{ id: 1 }], { link: `<${next}>; rel="next"` });
+        }
+        // Moved to another host, the query passed along as it came (nginx $request_uri), plus a signature of the move's own.
+        res.writeHead(301, { location: `${other.url}/v2${req.url}&X-Amz-Signature=move-sig-0123456789` });
+        res.end();
+      },
+    });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'r',
+        dataset: 'next_token',
+        url: `${api.url}/items`,
+        paginate: linkHeaderPaginator(),
+        schema: z.object({ id: z.number() }),
+        auth: { type: 'bearer', token: bearer },
+        limits: FAST_LIMITS,
+      }),
+    );
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    // The API's own origin got its token back.
+    expect(api.requests.map((r) => r.query.get('access_token'))).toEqual([null, serverToken]);
+    expect(other.requests).toHaveLength(1);
+    const query = other.requests[0]!.query;
+    expect(query.get('page')).toBe('2');
+    expect(query.has('access_token')).toBe(false);
+    expect(query.has('sid')).toBe(false);
+    expect(query.get('X-Amz-Signature')).toBe('move-sig-0123456789');
+    expect(other.requests[0]!.headers.authorization).toBeUndefined();
+    await lake.close();
+    const { hits, files } = await findSecrets(lake.paths.root, [serverToken, bearer]);
+    expect(files.some((f) => f.endsWith('.parquet'))).toBe(true);
+    expect(hits).toEqual([]);
+  });
+});
+
 describe('incremental cursors over date-times', () => {
   it('orders date-times with offsets by the instant they name', () => {
     expect(compareCursor('2026-01-01T10:00:00-03:00', '2026-01-01T12:00:00Z')).toBeGreaterThan(0);
