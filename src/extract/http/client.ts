@@ -354,7 +354,9 @@ export class HttpClient {
     let refused: CircuitOpenError | HttpRedirectError | undefined;
     // The query pairs sent to this origin (the first hop, and any redirect within it): a credential
     // among them (a next-page link's `access_token=`) that a redirect carries elsewhere is dropped.
-    const sentHere = [...url.searchParams];
+    // Read from the query text only when a redirect comes (rare), not at every request.
+    const firstQuery = url.search;
+    let sentHere: [string, string][] | undefined;
     const beforeRedirect = async (
       next: { url?: URL | string; headers: Record<string, string | string[] | undefined> },
       hop: { statusCode: number; headers: http.IncomingHttpHeaders },
@@ -363,6 +365,7 @@ export class HttpClient {
       at.statuses[hop.statusCode] = (at.statuses[hop.statusCode] ?? 0) + 1;
       at.bytes += Number(hop.headers['content-length']) || 0; // the hop's body is drained unread
       const nextUrl = new URL(next.url ?? url);
+      sentHere ??= [...new URLSearchParams(firstQuery)];
       if (nextUrl.origin !== url.origin) {
         if (options.redirect === 'same-origin') {
           breakerAt.success(); // it answered, sanely
