@@ -78,7 +78,7 @@ export interface FileSourceOptions {
   dataset: string;
   /** One file… */
   path?: string;
-  /** …or a glob (`data/in/*.csv`). */
+  /** …or a glob (`data/in/*.csv`); a wildcard skips dotfiles (macOS's `._x.csv`) unless the pattern's part starts with `.`. */
   glob?: string;
   /** Optional: without it, types are inferred and recorded. */
   schema?: z.ZodType;
@@ -1158,13 +1158,7 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
   const files: string[] = [];
   // Node 20 has no fs.glob: walk from the folder before the first wildcard.
   const base = pattern.slice(0, pattern.search(/[*?[{]/)).replace(/[^/]*$/, '') || '/';
-  const re = new RegExp(
-    `^${pattern
-      .slice(base.length)
-      .split('**/')
-      .map((part) => part.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
-      .join('(?:.*/)?')}$`,
-  );
+  const re = globRegex(pattern.slice(base.length));
   if (fs.existsSync(base)) {
     for (const rel of listTree(base)) {
       if (re.test(rel) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
@@ -1174,6 +1168,23 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
   // records every column as removed and looks fresh.
   if (files.length === 0) throw new ConfigError(`${where}: no file matches ${JSON.stringify(pattern)}`);
   return files.sort();
+}
+
+/**
+ * A glob relative to the folder walked, as a regex over `listTree`'s paths. A wildcard (`*`, `?`,
+ * `**`, a `[…]` class) never matches a name's leading `.`, unless the pattern's own segment starts
+ * with one (`.*.csv`), as in bash, fast-glob and Python: macOS writes an AppleDouble `._orders.csv`
+ * (binary) beside every file on a USB stick or SMB share, office suites `.~lock.orders.csv#`.
+ */
+function globRegex(glob: string): RegExp {
+  const segments = glob.split('/');
+  const body = segments.map((segment, i) => {
+    const last = i === segments.length - 1;
+    if (segment === '**' && !last) return '(?:(?!\\.)[^/]+/)*';
+    const re = segment.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+    return `${segment.startsWith('.') ? '' : '(?!\\.)'}${re}${last ? '' : '/'}`;
+  });
+  return new RegExp(`^${body.join('')}$`);
 }
 
 /** A text without the UTF-8 byte order mark some editors and exporters put first (JSON.parse refuses it). */

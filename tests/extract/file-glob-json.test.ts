@@ -179,3 +179,60 @@ describe('jsonSource: a file holding one pretty-printed object (an API dump, JSO
     ]);
   });
 });
+
+/** An AppleDouble file as macOS writes `._<name>` beside every file on a USB stick or SMB share: binary, no CSV or JSON. */
+function appleDouble(): Buffer {
+  const header = Buffer.alloc(82);
+  header.writeUInt32BE(0x00051607, 0); // AppleDouble magic
+  header.writeUInt32BE(0x00020000, 4); // version 2
+  header.write('Mac OS X        ', 8, 'latin1');
+  header.writeUInt16BE(2, 24); // two entries
+  return Buffer.concat([header, Buffer.from([0x00, 0xff, 0x0a, 0x2c, 0x22, 0x7b, 0x80, 0x0d, 0x00, 0x01]), Buffer.from('ATTR\u0000\u0000com.apple.quarantine\u0000q/0081;', 'latin1')]);
+}
+
+describe('file globs skip dotfiles (macOS AppleDouble ._ files, lock files), as bash, fast-glob and Python do', () => {
+  it('csvSource: *.csv reads orders.csv and not the ._orders.csv beside it: nothing quarantined, the source a success', async () => {
+    const dir = tempDir();
+    const exports = path.join(dir, 'exports');
+    fs.mkdirSync(exports);
+    fs.writeFileSync(path.join(exports, 'orders.csv'), 'id,total\n1,9.5\n2,12\n');
+    fs.writeFileSync(path.join(exports, '._orders.csv'), appleDouble());
+    const lake = await tempLake();
+    const result = await lake.extract(csvSource({ source: 'shop', dataset: 'orders', glob: path.join(exports, '*.csv') }));
+    expect(result.sources[0], JSON.stringify(result.sources[0])).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    expect(quarantined(lake.paths.root, 'shop', 'orders', result.runId)).toEqual([]);
+    expect((await lake.bronze('shop/orders')).map((r) => r.id).sort()).toEqual([1, 2]);
+  });
+
+  it('jsonSource: neither * nor ? nor ** match a leading dot (._a.ndjson, a .Trashes folder, a .~lock file); a pattern segment starting with "." does', async () => {
+    const dir = tempDir();
+    const inbox = path.join(dir, 'in');
+    fs.mkdirSync(path.join(inbox, '2026'), { recursive: true });
+    fs.mkdirSync(path.join(inbox, '.Trashes', '501'), { recursive: true });
+    fs.writeFileSync(path.join(inbox, 'a.ndjson'), '{"id":1}\n');
+    fs.writeFileSync(path.join(inbox, '2026', 'b.ndjson'), '{"id":2}\n');
+    fs.writeFileSync(path.join(inbox, '._a.ndjson'), appleDouble());
+    fs.writeFileSync(path.join(inbox, '2026', '._b.ndjson'), appleDouble());
+    fs.writeFileSync(path.join(inbox, '.Trashes', '501', 'old.ndjson'), '{"id":99}\n');
+    fs.writeFileSync(path.join(inbox, '.~lock.a.ndjson#'), 'helper,host,1;\n');
+    fs.writeFileSync(path.join(inbox, '.hidden.ndjson'), '{"id":3}\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'deep', glob: path.join(inbox, '**', '*.ndjson') }),
+      jsonSource({ source: 'shop', dataset: 'any', glob: path.join(inbox, '*') }),
+      jsonSource({ source: 'shop', dataset: 'one', glob: path.join(inbox, '?a.ndjson') }),
+      jsonSource({ source: 'shop', dataset: 'dotted', glob: path.join(inbox, '.h*.ndjson') }),
+    ]);
+    const [deep, any, one, dotted] = result.sources;
+    expect(deep, JSON.stringify(deep)).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    expect((await lake.bronze('shop/deep')).map((r) => r.id).sort()).toEqual([1, 2]);
+    expect(any, JSON.stringify(any)).toMatchObject({ status: 'success', rows: 1, rejected: 0 });
+    expect((await lake.bronze('shop/any')).map((r) => r.id)).toEqual([1]);
+    // `?a.ndjson` would match `._a.ndjson` only through its leading dot: no file matches.
+    expect(one!.status).toBe('failed');
+    expect(one!.error).toMatch(/no file matches/);
+    expect(dotted, JSON.stringify(dotted)).toMatchObject({ status: 'success', rows: 1 });
+    expect((await lake.bronze('shop/dotted')).map((r) => r.id)).toEqual([3]);
+    for (const dataset of ['deep', 'any', 'dotted']) expect(quarantined(lake.paths.root, 'shop', dataset, result.runId), dataset).toEqual([]);
+  });
+});
