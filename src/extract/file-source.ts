@@ -78,7 +78,7 @@ export interface FileSourceOptions {
   dataset: string;
   /** One file… */
   path?: string;
-  /** …or a glob (`data/in/*.csv`); a wildcard skips dotfiles (macOS's `._x.csv`) unless the pattern's part starts with `.`. */
+  /** …or a glob (`data/in/*.csv`, `{orders,payments}-*.csv`); a wildcard skips dotfiles (macOS's `._x.csv`) unless the pattern's part starts with `.`. */
   glob?: string;
   /** Optional: without it, types are inferred and recorded. */
   schema?: z.ZodType;
@@ -1158,16 +1158,40 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
   const files: string[] = [];
   // Node 20 has no fs.glob: walk from the folder before the first wildcard.
   const base = pattern.slice(0, pattern.search(/[*?[{]/)).replace(/[^/]*$/, '') || '/';
-  const re = globRegex(pattern.slice(base.length));
+  // Every brace alternative starts past `base` (it ends before the first '{'): one walk for all, each file once.
+  const res = expandBraces(pattern.slice(base.length)).map(globRegex);
   if (fs.existsSync(base)) {
     for (const rel of listTree(base)) {
-      if (re.test(rel) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
+      if (res.some((re) => re.test(rel)) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
     }
   }
   // An export that has not landed is a failed source (alerts say so), not an empty success that
   // records every column as removed and looks fresh.
   if (files.length === 0) throw new ConfigError(`${where}: no file matches ${JSON.stringify(pattern)}`);
   return files.sort();
+}
+
+/**
+ * A glob's brace alternatives as globs of their own, as bash and fast-glob expand them (dlt's and
+ * fsspec's configs write them): `{orders,payments}-*.csv` is `orders-*.csv` and `payments-*.csv`;
+ * an alternative may hold wildcards, folders and braces. A brace without a comma (`{x}`) or
+ * without its closing one is literal, as in bash.
+ */
+function expandBraces(glob: string): string[] {
+  for (let open = glob.indexOf('{'); open !== -1; open = glob.indexOf('{', open + 1)) {
+    const cuts = [open];
+    let depth = 0;
+    for (let i = open; i < glob.length; i++) {
+      if (glob[i] === '{') depth += 1;
+      else if (glob[i] === ',' && depth === 1) cuts.push(i);
+      else if (glob[i] === '}' && --depth === 0) {
+        if (cuts.length === 1) break;
+        cuts.push(i);
+        return cuts.slice(1).flatMap((end, k) => expandBraces(glob.slice(0, open) + glob.slice(cuts[k]! + 1, end) + glob.slice(i + 1)));
+      }
+    }
+  }
+  return [glob];
 }
 
 /**

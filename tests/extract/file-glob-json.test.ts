@@ -236,3 +236,49 @@ describe('file globs skip dotfiles (macOS AppleDouble ._ files, lock files), as 
     for (const dataset of ['deep', 'any', 'dotted']) expect(quarantined(lake.paths.root, 'shop', dataset, result.runId), dataset).toEqual([]);
   });
 });
+
+describe('file globs with braces: {a,b} alternatives (as dlt, fsspec and bash write them)', () => {
+  it('csvSource: {orders,payments}-*.csv reads those files, not refunds-*.csv; a file two alternatives match is read once', async () => {
+    const dir = tempDir();
+    const exports = path.join(dir, 'exports');
+    fs.mkdirSync(exports);
+    fs.writeFileSync(path.join(exports, 'orders-2026-01.csv'), 'id,amount\n1,10\n2,20\n');
+    fs.writeFileSync(path.join(exports, 'payments-2026-01.csv'), 'id,amount\n3,30\n');
+    fs.writeFileSync(path.join(exports, 'refunds-2026-01.csv'), 'id,amount\n4,-10\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      csvSource({ source: 'shop', dataset: 'money', glob: path.join(exports, '{orders,payments}-*.csv') }),
+      csvSource({ source: 'shop', dataset: 'twice', glob: path.join(exports, '{orders-*,*-2026-01}.csv') }),
+      jsonSource({ source: 'shop', dataset: 'none', glob: path.join(exports, '{orders,payments}-*.ndjson') }),
+    ]);
+    const [money, twice, none] = result.sources;
+    expect(money, JSON.stringify(money)).toMatchObject({ status: 'success', rows: 3, rejected: 0 });
+    expect((await lake.bronze('shop/money')).map((r) => r.id).sort()).toEqual([1, 2, 3]);
+    expect(twice, JSON.stringify(twice)).toMatchObject({ status: 'success', rows: 4, rejected: 0 });
+    expect((await lake.bronze('shop/twice')).map((r) => r.id).sort()).toEqual([1, 2, 3, 4]);
+    // A brace glob matching nothing fails the source naming the pattern as given, as any empty glob does.
+    expect(none!.status).toBe('failed');
+    expect(none!.error).toContain(`no file matches ${JSON.stringify(path.join(exports, '{orders,payments}-*.ndjson'))}`);
+  });
+
+  it('jsonSource: alternatives may hold folders and wildcards; {x} without a comma and an unclosed { are literal', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'shop'));
+    fs.mkdirSync(path.join(dir, 'erp', 'daily'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'shop', 'orders.ndjson'), '{"id":1}\n');
+    fs.writeFileSync(path.join(dir, 'erp', 'daily', 'pedidos-1.ndjson'), '{"id":2}\n');
+    fs.writeFileSync(path.join(dir, 'erp', 'other.ndjson'), '{"id":99}\n');
+    fs.writeFileSync(path.join(dir, '{x}.ndjson'), '{"id":5}\n');
+    fs.writeFileSync(path.join(dir, '{y.ndjson'), '{"id":6}\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'both', glob: path.join(dir, '{shop/*,erp/daily/pedidos-?}.ndjson') }),
+      jsonSource({ source: 'shop', dataset: 'literal', glob: path.join(dir, '{x}.ndjson') }),
+      jsonSource({ source: 'shop', dataset: 'unclosed', glob: path.join(dir, '{y.*') }),
+    ]);
+    expect(result.sources.map((s) => s.status), JSON.stringify(result.sources)).toEqual(['success', 'success', 'success']);
+    expect((await lake.bronze('shop/both')).map((r) => r.id).sort()).toEqual([1, 2]);
+    expect((await lake.bronze('shop/literal')).map((r) => r.id)).toEqual([5]);
+    expect((await lake.bronze('shop/unclosed')).map((r) => r.id)).toEqual([6]);
+  });
+});
