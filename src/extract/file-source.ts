@@ -1260,11 +1260,18 @@ async function* arrayElements(file: string): AsyncGenerator<{ bytes: Buffer; lin
   // Lines before the byte read, and the line the element being read starts on.
   let newlines = 0;
   let line = 1;
+  // The byte's column, in characters (a UTF-8 continuation byte is part of the one before), and
+  // where the comma after the last element read is: a trailing one is named by it.
+  let column = 0;
+  let comma = { line: 0, column: 0 };
   for await (const chunk of fileBytes(file)) {
     let start = 0;
     for (let i = offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? 3 : 0; i < chunk.length; i++) {
       const b = chunk[i]!;
-      if (b === 0x0a) newlines += 1;
+      if (b === 0x0a) {
+        newlines += 1;
+        column = 0;
+      } else if ((b & 0xc0) !== 0x80) column += 1;
       if (state === 'inside') {
         if (quoted) {
           if (escaped) escaped = false;
@@ -1279,17 +1286,23 @@ async function* arrayElements(file: string): AsyncGenerator<{ bytes: Buffer; lin
           parts = [];
           elements += 1;
           state = b === 0x2c ? 'between' : 'after';
+          comma = { line: newlines + 1, column };
         }
         continue;
       }
       if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
       if (state === 'before' && b === 0x5b) state = 'between';
       else if (state === 'between' && b === 0x5d && elements === 0) state = 'after';
+      else if (state === 'between' && b === 0x5d) {
+        // `[{"a":1},]`, as a hand-edited export has it (JSON.parse says no more than `unexpected "]"`).
+        throw invalid(`a trailing comma after the last element of the array, at line ${comma.line}, column ${comma.column}: JSON allows none there, remove it`);
+      }
       else if (state === 'between' && b !== 0x2c && b !== 0x5d) {
         state = 'inside';
         start = i;
         line = newlines + 1;
         i -= 1; // read the element's first byte as part of it (a '{' or '[' opens a level)
+        if ((b & 0xc0) !== 0x80) column -= 1; // and count it once
       } else throw invalid(`unexpected ${JSON.stringify(String.fromCharCode(b))} at byte ${offset + i}`);
     }
     if (state === 'inside') parts.push(chunk.subarray(start));

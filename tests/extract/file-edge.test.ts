@@ -766,6 +766,35 @@ describe('jsonSource: a JSON array after leading whitespace', () => {
   });
 });
 
+describe('jsonSource: a JSON array with a trailing comma (a hand-edited export)', () => {
+  it('fails the source saying it is a trailing comma, with the file, line and column of the comma (was: unexpected "]")', async () => {
+    const dir = tempDir();
+    const pretty = path.join(dir, 'cidades.json');
+    const oneLine = path.join(dir, 'one.json');
+    // Line 3's comma is its 21st character (22nd byte: ó is two).
+    fs.writeFileSync(pretty, '[\n  {"id": 1, "nome": "Recife"},\n  {"nome": "Maceió"},\n]\n');
+    fs.writeFileSync(oneLine, '[{"id":1},]');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'erp', dataset: 'cidades', path: pretty }),
+      jsonSource({ source: 'erp', dataset: 'typed', path: pretty, schema: z.object({ id: z.number().optional(), nome: z.string() }) }),
+      jsonSource({ source: 'erp', dataset: 'one', path: oneLine }),
+    ]);
+    const [inferred, typed, one] = result.sources;
+    for (const s of [inferred!, typed!]) {
+      expect(s, JSON.stringify(s)).toMatchObject({ status: 'failed', rows: 0, rejected: 0 });
+      expect(s.error).toContain(pretty);
+      expect(s.error).toMatch(/trailing comma/);
+      expect(s.error).toMatch(/line 3, column 21\b/);
+      expect(s.error).not.toMatch(/unexpected "\]"/);
+    }
+    expect(one, JSON.stringify(one)).toMatchObject({ status: 'failed', rows: 0 });
+    expect(one!.error).toContain(oneLine);
+    expect(one!.error).toMatch(/trailing comma.*line 1, column 10\b/);
+    expect(quarantined(lake.paths.root, 'erp', 'typed', result.runId)).toEqual([]);
+  });
+});
+
 describe('csvSource: long rows', () => {
   it('a row longer than DuckDB\'s 2 MB default line limit (a huge description) is stored with the others; the source does not fail', async () => {
     const dir = tempDir();
