@@ -1222,24 +1222,37 @@ function withoutBom(text: string): string {
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** A file's lines as bytes, without their '\n' or '\r\n', so each can be decoded (and refused) alone. */
+/**
+ * A file's lines as bytes, without their line end, so each can be decoded (and refused) alone. A
+ * line ends at '\n', '\r\n' or a lone '\r' (classic Mac OS exports), as csvSource's lines do: JSON
+ * text holds a raw '\r' only as whitespace between tokens.
+ */
 async function* byteLines(file: string): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
-  const line = (parts: Buffer[]): Buffer => {
-    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    return all.length > 0 && all[all.length - 1] === 13 ? all.subarray(0, -1) : all;
+  const line = (): Buffer => {
+    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+    pending = [];
+    return all;
   };
+  /** The chunk before ended in '\r': a '\n' starting this one ends no line of its own. */
+  let afterCr = false;
   for await (const chunk of fileBytes(file)) {
-    let start = 0;
-    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-      pending.push(chunk.subarray(start, nl));
-      yield line(pending);
-      pending = [];
-      start = nl + 1;
+    if (chunk.length === 0) continue;
+    let start = afterCr && chunk[0] === 10 ? 1 : 0;
+    let lf = chunk.indexOf(10, start);
+    let cr = chunk.indexOf(13, start);
+    while (lf !== -1 || cr !== -1) {
+      const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
+      pending.push(chunk.subarray(start, end));
+      yield line();
+      start = end === cr && chunk[end + 1] === 10 ? end + 2 : end + 1;
+      if (lf !== -1 && lf < start) lf = chunk.indexOf(10, start);
+      if (cr !== -1 && cr < start) cr = chunk.indexOf(13, start);
     }
     if (start < chunk.length) pending.push(chunk.subarray(start));
+    afterCr = chunk[chunk.length - 1] === 13;
   }
-  if (pending.length > 0) yield line(pending);
+  if (pending.length > 0) yield line();
 }
 
 /**

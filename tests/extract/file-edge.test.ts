@@ -648,6 +648,49 @@ describe('file records the schema rejects are quarantined with their file and li
   });
 });
 
+describe('jsonSource: NDJSON with lone-CR line ends (classic Mac OS), as csvSource reads them', () => {
+  it('each CR-ended line is a record, the quarantine counting those lines; schema or not; CRLF and LF mixed in', async () => {
+    const dir = tempDir();
+    const mac = path.join(dir, 'mac.ndjson');
+    const mixed = path.join(dir, 'mixed.ndjson');
+    // Line 3 blank; 4 refused by the schema; 5 not JSON.
+    fs.writeFileSync(mac, '{"id":1,"n":"a"}\r{"id":2,"n":"b"}\r\r{"id":"x","n":"c"}\r{broken\r{"id":6,"n":"f"}\r');
+    fs.writeFileSync(mixed, '{"id":1,"n":"a"}\r\n{"id":2,"n":"b"}\r{"id":"x","n":"c"}\n{"id":4,"n":"d"}');
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number(), n: z.string() });
+    const result = await lake.extract([
+      jsonSource({ source: 'f', dataset: 'mac', path: mac, schema }),
+      jsonSource({ source: 'f', dataset: 'inferred', path: mac }),
+      jsonSource({ source: 'f', dataset: 'mixed', path: mixed, schema }),
+    ]);
+    const [typed, inferred, both] = result.sources;
+    expect(typed, JSON.stringify(typed)).toMatchObject({ status: 'success', rows: 3, rejected: 2 });
+    const q = quarantined(lake.paths.root, 'f', 'mac', result.runId);
+    expect(q.map((e) => [e.file, e.line, e.reasons.map((r) => r.message).join('; ')]).sort((a, b) => (a[1] as number) - (b[1] as number))).toEqual([
+      [mac, 4, expect.stringMatching(/number/)],
+      [mac, 5, expect.stringMatching(/^invalid JSON/)],
+    ]);
+    expect((await lake.bronze('f/mac')).map((r) => r.id).sort()).toEqual([1, 2, 6]);
+    // Without a schema, "id" is JSON (a number here, a string there): 4 records, the broken line quarantined.
+    expect(inferred, JSON.stringify(inferred)).toMatchObject({ status: 'success', rows: 4, rejected: 1 });
+    expect(quarantined(lake.paths.root, 'f', 'inferred', result.runId).map((e) => e.line)).toEqual([5]);
+    expect(both, JSON.stringify(both)).toMatchObject({ status: 'success', rows: 3, rejected: 1 });
+    expect(quarantined(lake.paths.root, 'f', 'mixed', result.runId).map((e) => e.line)).toEqual([3]);
+  });
+
+  it('a CRLF split between two read chunks (64 KiB) ends one line, not two', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'big.ndjson');
+    const first = `{"id":1,"pad":"${'x'.repeat(65_536 - 1 - '{"id":1,"pad":""}'.length)}"}`;
+    expect(Buffer.byteLength(first)).toBe(65_535); // its '\r' is the chunk's last byte, its '\n' the next chunk's first
+    fs.writeFileSync(file, `${first}\r\n{"id":"x","pad":""}\r\n{"id":3,"pad":""}\r\n`);
+    const lake = await tempLake();
+    const result = await lake.extract(jsonSource({ source: 'f', dataset: 'big', path: file, schema: z.object({ id: z.number(), pad: z.string() }) }));
+    expect(result.sources[0], JSON.stringify(result.sources[0])).toMatchObject({ status: 'success', rows: 2, rejected: 1 });
+    expect(quarantined(lake.paths.root, 'f', 'big', result.runId).map((e) => e.line)).toEqual([2]);
+  });
+});
+
 describe('csvSource without a schema: a DOUBLE column holding inf or nan', () => {
   it('stores the rows (DuckDB read the values as DOUBLE) instead of quarantining them as "expected number, received Infinity"', async () => {
     const dir = tempDir();
