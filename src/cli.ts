@@ -714,7 +714,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('compact')
     .description('merge small bronze files into large ones, per partition (old files kept until no reader needs them)')
     .argument('[datasets...]', 'source or source/dataset (default: every bronze dataset)')
-    .option('--partition <path...>', 'only partitions under these paths, e.g. store=bistek/year=2026')
+    .option('--partition <path...>', 'only partitions under these paths, e.g. store=bistek/region=default/year=2026')
     .option('--target-mb <mb>', 'target file size in MB (default: the compactionTargetMb limit, 128)', (v) => Number(v))
     .action(async (names: string[], opts: { partition?: string[]; targetMb?: number }) => {
       // Checked before any dataset: with an empty bronze, `--target-mb abc` would otherwise pass.

@@ -101,6 +101,14 @@ describe('README', () => {
     expect(wrong).toEqual([]);
   });
 
+  it("compact --help's partition example follows the vtex/products folders, as the README's paths do", () => {
+    const option = buildProgram(() => undefined).commands.find((c) => c.name() === 'compact')!.options.find((o) => o.long === '--partition')!;
+    const example = /e\.g\. (\S+)/.exec(option.description)![1]!;
+    const folders = [...duckhouse.vtexCatalog({ store: 'bistek', baseUrl: 'http://127.0.0.1:1' }).partitionKeys.map((k) => k.name), 'year', 'month', 'day'];
+    // Observed: 'store=bistek/year=2026', which left out region= and so matched no vtex/products partition.
+    expect(example.split('/').map((seg) => seg.slice(0, seg.indexOf('=')))).toEqual(folders.slice(0, example.split('/').length));
+  });
+
   it('the incremental model it shows holds one row per unique_key when a day is extracted twice and built again', async () => {
     const sql = /```sql\n-- models\/trusted\/tru_price\.sql\n([\s\S]*?)```/.exec(readme)![1]!;
     const { lake } = await projectLake({
