@@ -25,6 +25,7 @@ export type { PackSize, PackSizeHints } from './extract/brazil.js';
 export type { FileSourceOptions, CsvSourceOptions } from './extract/file-source.js';
 export type { Source, AnySource, SourceDefinition, SourceRecord, ExtractContext, PartitionBy } from './extract/source.js';
 export type { OpenAlert } from './metrics/alerts.js';
+export type { RetireSourceOptions, RetireResult, RetiredSource } from './metrics/retire-source.js';
 export type { ReportOptions, ReportResult } from './report/report.js';
 export type { DdlEngine } from './scale/ddl.js';
 export type { ExtractResult, SourceResult, RunOutcome, RunResult, AlertRecord, BuildResult, ModelResult, ModelStatus, TestResult, TestStatus } from './results.js';

@@ -40,6 +40,7 @@ import { newRunId, RUN_ID_PATTERN } from './run-id.js';
 import type { CompactOptions, CompactResult, LifecycleEnv, PruneOptions, PruneResult } from './bronze/lifecycle.js';
 import { evaluateExtract, listAlerts, outcomeAlerts, runFailedAlert, type OpenAlert, type ProjectSubjects } from './metrics/alerts.js';
 import { createProgress, progressEnabled } from './progress.js';
+import type { RetireResult, RetireSourceOptions } from './metrics/retire-source.js';
 
 export interface LakePaths {
   root: string;
@@ -888,6 +889,33 @@ export class Lakehouse {
     if (!Number.isInteger(limit) || limit <= 0) throw new ConfigError(`lake.alerts: option "limit" must be a positive integer (got ${String(limit)})`);
     if (open !== undefined && typeof open !== 'boolean') throw new ConfigError(`lake.alerts: option "open" must be a boolean (got ${JSON.stringify(open)})`);
     return listAlerts(this.metrics, { limit, ...(open === undefined ? {} : { open }) });
+  }
+
+  /**
+   * Retires a source dropped from the config: its open freshness alerts (and its failure, volume,
+   * success-rate and drift ones) are resolved and freshness no longer judges it, until a later
+   * successful extract of it brings it back. Without `dataset`, every dataset of the source;
+   * without `scope` (`store=a`, as alerts name it), every scope. Alerting only: bronze, cursors and
+   * the run history are untouched. A name the run history does not know is a ConfigError naming
+   * the closest one.
+   * @example
+   * const r = await lake.retireSource({ source: 'vtex', dataset: 'products', scope: 'store=bistek' });
+   * console.log(r.sources.map((s) => s.subject), `${r.resolvedAlerts} alerts resolved`);
+   */
+  async retireSource(options: RetireSourceOptions): Promise<RetireResult> {
+    this.ensureOpen('retireSource');
+    checkOptionKeys(options, ['source', 'dataset', 'scope'], 'lake.retireSource');
+    if (options === undefined) throw new ConfigError('lake.retireSource: options { source } are required');
+    for (const key of ['source', 'dataset', 'scope'] as const) {
+      const value: unknown = options[key];
+      if ((key === 'source' || value !== undefined) && (typeof value !== 'string' || value === '')) {
+        throw new ConfigError(`lake.retireSource: option "${key}" must be a non-empty string (got ${value === undefined ? 'nothing' : JSON.stringify(value)})`);
+      }
+    }
+    const { retireSources } = await import('./metrics/retire-source.js');
+    const result = await retireSources(this.metrics, options);
+    this.logger.info(`retired ${result.sources.map((s) => s.subject).join(', ')}; ${result.resolvedAlerts} alert(s) resolved`);
+    return result;
   }
 
   private async lifecycleEnv(runId: string, logger: Logger): Promise<LifecycleEnv> {

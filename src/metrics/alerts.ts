@@ -10,6 +10,7 @@
  *   per run kind (`build`, `extract`…), resolved by the next run of that kind that finishes.
  * A source is its dataset and scope (constant partition values, `store=a`): two stores of one
  * dataset are compared each with its own history, and a stale one is not hidden by a fresh one.
+ * A source the user retired (`retire-source.ts`) is not judged for freshness until it extracts again.
  * An alert stays open (one row) while its condition holds and is resolved when a later check
  * finds it cleared; schema drift alone is one row per run that drifted.
  */
@@ -45,7 +46,7 @@ export function diffSchemas(before: { name: string; type: string }[] | undefined
   return changes;
 }
 
-const PER_SOURCE_KINDS = ['source_failed', 'volume', 'extraction_success', 'schema_drift'];
+export const PER_SOURCE_KINDS = ['source_failed', 'volume', 'extraction_success', 'schema_drift'];
 
 /** Alerts about an extract run's sources: volume, success rate, drift, failures — and freshness of every known source. */
 export async function evaluateExtract(metrics: MetricsDb, quality: QualityOptions, runId: string, sources: (SourceResult & { schemaChanges?: SchemaChange[] })[], now = new Date()): Promise<AlertRecord[]> {
@@ -200,7 +201,8 @@ async function freshness(c: DuckDBConnection, quality: FreshnessWindows, now: Da
   for (const r of rows) {
     const subject = sourceLabel(r.source, r.dataset, r.scope);
     checked.push({ kind: 'freshness', subject });
-    if (r.superseded === true) continue;
+    // Retired (dropped from the config, `lake.retireSource`): checked, so an alert still open resolves.
+    if (r.superseded === true || r.retired === true) continue;
     const last = r.last_ok instanceof Date ? r.last_ok : null;
     const hours = last ? (now.getTime() - last.getTime()) / 3_600_000 : Number.POSITIVE_INFINITY;
     if (hours > quality.freshnessWarnHours) {

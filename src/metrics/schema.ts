@@ -156,6 +156,14 @@ export const METRICS_DDL: string[] = [
     breaker_opens INTEGER NOT NULL,
     recorded_at TIMESTAMPTZ NOT NULL
   )`,
+  // Sources the user retired (dropped from the config): freshness no longer judges them until a
+  // later successful extract. One row per retirement; older files get the table on open.
+  `CREATE TABLE IF NOT EXISTS source_retirements (
+    source VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    scope VARCHAR,                    -- as source_results has it, NULL when none
+    retired_at TIMESTAMPTZ NOT NULL
+  )`,
 ];
 
 /** Tables that early metrics files created with a PRIMARY KEY, rebuilt without it on open. */
@@ -166,15 +174,20 @@ export const UNKEYED = ['runs', 'bronze_files'] as const;
  * NULL if none) and its last run. A dataset's results without a scope are `superseded` when scoped
  * ones came after them (recorded before scopes were, or a source since split by store): freshness
  * is judged on the current sources only, by the alerts and by the timeliness score alike.
+ * A source is `retired` (`lake.retireSource`) when retired after its last successful extract: a
+ * later one lifts the retirement with no record of its own.
  */
 export const SOURCES_FRESHNESS_SQL = `
   WITH last AS (
     SELECT source, dataset, scope, max(finished_at) FILTER (WHERE status IN ('success', 'partial')) AS last_ok, max(finished_at) AS last_run
     FROM source_results GROUP BY source, dataset, scope
+  ), retired AS (
+    SELECT source, dataset, coalesce(scope, '') AS scope, max(retired_at) AS retired_at FROM source_retirements GROUP BY ALL
   )
-  SELECT source, dataset, scope, last_ok,
-    scope IS NULL AND EXISTS (SELECT 1 FROM last s WHERE s.source = l.source AND s.dataset = l.dataset AND s.scope IS NOT NULL AND s.last_run > l.last_run) AS superseded
-  FROM last l`;
+  SELECT l.source, l.dataset, l.scope, l.last_ok,
+    l.scope IS NULL AND EXISTS (SELECT 1 FROM last s WHERE s.source = l.source AND s.dataset = l.dataset AND s.scope IS NOT NULL AND s.last_run > l.last_run) AS superseded,
+    r.retired_at IS NOT NULL AND (l.last_ok IS NULL OR r.retired_at >= l.last_ok) AS retired
+  FROM last l LEFT JOIN retired r ON r.source = l.source AND r.dataset = l.dataset AND r.scope = coalesce(l.scope, '')`;
 
 /**
  * Rows written per statement to the metrics tables (model and test rows, a batch's bronze files,
