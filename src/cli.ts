@@ -749,6 +749,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('retire')
+    .description('retire a source dropped from the config: its alerts are resolved and freshness no longer judges it, until it extracts again (bronze and history are kept)')
+    .argument('<source>', 'source, source.dataset or source/dataset, as in the run history')
+    .option('--scope <scope>', 'only this scope of it (its constant partition values as alerts name them, e.g. store=bistek)')
+    .action(async (name: string, opts: { scope?: string }) => {
+      const parts = name.split(/[./]/);
+      if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`retire ${JSON.stringify(name)}: name a source, source.dataset or source/dataset`);
+      const [source, dataset] = parts as [string, string | undefined];
+      await withLake(globals(), async (lake) => {
+        const r = await lake.retireSource({ source, ...(dataset === undefined ? {} : { dataset }), ...(opts.scope === undefined ? {} : { scope: opts.scope }) });
+        for (const s of r.sources) console.log(`retired ${s.subject} (last successful extract: ${s.lastSuccessAt ? s.lastSuccessAt.toISOString() : 'never'})`);
+        console.log(`${r.resolvedAlerts} open alert(s) resolved; a successful extract of it brings it back`);
+      });
+    });
+
+  program
     .command('report')
     .description('write data/report.html: runs, data, prices, orders, customers, quality, alerts, tests, lineage')
     .option('--to <file>', 'target file (default: data/report.html)')
