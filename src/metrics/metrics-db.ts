@@ -311,7 +311,8 @@ async function readBuildInputs(c: DuckDBConnection): Promise<BuildInputs> {
   const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
   const lastSuccess = new Map<string, (Date | null)[]>();
   for (const r of readerRows(await c.runAndReadAll(SOURCES_FRESHNESS_SQL))) {
-    if (r.superseded === true) continue;
+    // A retired store (dropped from the config) is left out, as its freshness alerts are.
+    if (r.superseded === true || r.retired === true) continue;
     const key = `${r.source}.${r.dataset}`;
     lastSuccess.set(key, [...(lastSuccess.get(key) ?? []), r.last_ok instanceof Date ? r.last_ok : null]);
   }

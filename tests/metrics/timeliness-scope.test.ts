@@ -4,6 +4,7 @@
  * …): the stores of one dataset are each compared with their own runs … nor a stale one hidden by
  * a fresh one". The freshness alert says one store is stale, and the timeliness of the trusted
  * model reading that dataset counts it (it used to score 1: the fresh store hid the stale one).
+ * A store retired (`lake.retireSource`) is counted by neither.
  */
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
@@ -35,5 +36,21 @@ describe('timeliness of a model reading a dataset of several stores', () => {
     const [score] = await lake.query<{ timeliness: number }>(`select timeliness from marts.mart_data_quality where model = 'trusted.tru_products'`);
     // One of the two sources (stores) the model reads is stale.
     expect(score!.timeliness).toBe(0.5);
+  }, 40_000);
+
+  it('leaves out a store retired with lake.retireSource (dropped from the config), as its freshness alerts do', async () => {
+    const { lake } = await projectLake(
+      { 'trusted/tru_products.sql': `{{ config(materialized='table') }} select store, sku, price from {{ source('obs', 'products') }}` },
+      { quality: { freshnessWarnHours: 0.002, freshnessErrorHours: 1 } },
+    );
+    expect((await lake.extract([store('big'), store('small')])).status).toBe('success');
+    await new Promise((r) => setTimeout(r, 8_000));
+    await lake.retireSource({ source: 'obs', dataset: 'products', scope: 'store=small' });
+    const fresh = await lake.extract([store('big')]);
+    expect(fresh.alerts!.filter((a) => a.kind === 'freshness')).toEqual([]);
+    expect((await lake.build()).status).toBe('success');
+    const [score] = await lake.query<{ timeliness: number }>(`select timeliness from marts.mart_data_quality where model = 'trusted.tru_products'`);
+    // Observed before: 0.5, the retired store counted stale for ever.
+    expect(score!.timeliness).toBe(1);
   }, 40_000);
 });
