@@ -4,10 +4,14 @@
  * (`error` after 72 h, never resolved). `lake.retireSource` says it was dropped: its open alerts
  * resolve, freshness skips it, and a later successful extract of it brings it back.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
+import { ConfigError, Lakehouse, defineSource, z } from '../../src/index.js';
+import { METRICS_DDL } from '../../src/metrics/schema.js';
 import { projectLake } from '../helpers/models.js';
-import { tempLake } from '../helpers/temp-lake.js';
+import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 const schema = z.object({ i: z.number() });
 const ok = (source: string, dataset: string) => defineSource({ source, dataset, schema, extract: () => [[{ i: 1 }]] });
@@ -126,5 +130,25 @@ describe('lake.retireSource: a source dropped from the config is no longer alert
     expect(await refused({ dataset: 'orders' } as never)).toMatch(/option "source" must be a non-empty string/);
     expect(await refused({ source: 'obs', datset: 'orders' } as never)).toMatch(/unknown option "datset" — did you mean dataset\?/);
     expect(await lake.metrics.select(`SELECT * FROM source_retirements`)).toEqual([]);
+  }, 60_000);
+
+  it('works on an older metrics file, which has no source_retirements table: its stale source and open alert are retired', async () => {
+    const root = path.join(tempDir(), 'data');
+    const file = path.join(root, 'metrics', 'runs.duckdb');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    {
+      const db = await DuckDBInstance.create(file);
+      const c = await db.connect();
+      for (const ddl of METRICS_DDL.filter((d) => !d.includes('source_retirements'))) await c.run(ddl);
+      await c.run(`INSERT INTO source_results VALUES ('20260101T000000000Z-aaaaaa', 'old', 'items', 'success', 7, 0, 1, 100, 1, 0, 10, NULL, now() - INTERVAL 100 HOUR, NULL)`);
+      await c.run(`INSERT INTO alerts VALUES ('a1', '20260101T000000000Z-aaaaaa', 'freshness', 'error', 'old/items', 'no successful extract for 100 h', now(), NULL)`);
+      c.closeSync();
+      db.closeSync();
+    }
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    registerCleanup(() => lake.close());
+    expect(await lake.retireSource({ source: 'old' })).toMatchObject({ sources: [{ subject: 'old/items' }], resolvedAlerts: 1 });
+    expect((await lake.extract([ok('other', 'x')])).alerts).toEqual([]);
+    expect(await lake.alerts()).toEqual([]);
   }, 60_000);
 });
