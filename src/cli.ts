@@ -752,7 +752,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('retire')
     .description('retire a source dropped from the config: its alerts are resolved and freshness no longer judges it, until it extracts again (bronze and history are kept)')
     .argument('<source>', 'source, source.dataset or source/dataset, as in the run history')
-    .option('--scope <scope>', 'only this scope of it (its constant partition values as alerts name them, e.g. store=bistek)')
+    .option('--scope <scope>', 'only this scope of it (its constant partition values as alerts name them, e.g. store=bistek.region=default)')
     .action(async (name: string, opts: { scope?: string }) => {
       const parts = name.split(/[./]/);
       if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`retire ${JSON.stringify(name)}: name a source, source.dataset or source/dataset`);

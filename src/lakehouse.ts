@@ -899,7 +899,7 @@ export class Lakehouse {
    * the run history are untouched. A name the run history does not know is a ConfigError naming
    * the closest one.
    * @example
-   * const r = await lake.retireSource({ source: 'vtex', dataset: 'products', scope: 'store=bistek' });
+   * const r = await lake.retireSource({ source: 'vtex', dataset: 'products', scope: 'store=bistek.region=default' });
    * console.log(r.sources.map((s) => s.subject), `${r.resolvedAlerts} alerts resolved`);
    */
   async retireSource(options: RetireSourceOptions): Promise<RetireResult> {
