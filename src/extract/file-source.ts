@@ -1205,10 +1205,50 @@ function globRegex(glob: string): RegExp {
   const body = segments.map((segment, i) => {
     const last = i === segments.length - 1;
     if (segment === '**' && !last) return '(?:(?!\\.)[^/]+/)*';
-    const re = segment.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+    let re = '';
+    for (let j = 0; j < segment.length; j++) {
+      const ch = segment[j]!;
+      const cls = ch === '[' ? globClass(segment, j) : undefined;
+      if (cls) {
+        re += cls.re;
+        j = cls.end;
+      } else if (ch === '*') re += '[^/]*';
+      else if (ch === '?') re += '[^/]';
+      else re += ch.replace(/[.+^${}()|\\]/, '\\$&');
+    }
     return `${segment.startsWith('.') ? '' : '(?!\\.)'}${re}${last ? '' : '/'}`;
   });
   return new RegExp(`^${body.join('')}$`);
+}
+
+/**
+ * The `[…]` class starting at `start` of a glob's segment, as a regex class, and where its `]`
+ * is. `[!abc]` and `[^abc]` are any one character but those, as in bash, fast-glob and Python's
+ * fnmatch (a regex would read `[!abc]` as matching `!`); a `]` first is a member (`[]x]`, `[!]]`).
+ * A class never matches '/' (a name's character, not a folder's end), nor a name's leading '.'
+ * (`globRegex`'s segments refuse it).
+ */
+function globClass(segment: string, start: number): { re: string; end: number } | undefined {
+  let j = start + 1;
+  const negated = segment[j] === '!' || segment[j] === '^';
+  if (negated) j += 1;
+  const first = j;
+  const members: string[] = [];
+  for (; j < segment.length; j++) {
+    const ch = segment[j]!;
+    if (ch === ']' && j > first) break;
+    if (segment[j + 1] === '-' && j + 2 < segment.length && segment[j + 2] !== ']') {
+      members.push(`${classMember(ch)}-${classMember(segment[j + 2]!)}`);
+      j += 2;
+    } else members.push(classMember(ch));
+  }
+  if (j >= segment.length) return undefined;
+  return { re: negated ? `[^/${members.join('')}]` : `[${members.join('')}]`, end: j };
+}
+
+/** A character as a member of a regex class: `\`, `]`, `[`, `^` and `-` escaped. */
+function classMember(ch: string): string {
+  return ch.replace(/[\\\]\[^-]/, '\\$&');
 }
 
 /** A text without the UTF-8 byte order mark some editors and exporters put first (JSON.parse refuses it). */

@@ -282,3 +282,29 @@ describe('file globs with braces: {a,b} alternatives (as dlt, fsspec and bash wr
     expect((await lake.bronze('shop/unclosed')).map((r) => r.id)).toEqual([6]);
   });
 });
+
+describe('file globs with [!…] classes (as bash, fast-glob and Python\'s fnmatch read them)', () => {
+  it('jsonSource: [!abc] and [^abc] are any one character but a, b, c; never a "/" nor a leading "."', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'x'));
+    fs.writeFileSync(path.join(dir, 'a1.ndjson'), '{"id":1}\n');
+    fs.writeFileSync(path.join(dir, 'd1.ndjson'), '{"id":2}\n');
+    fs.writeFileSync(path.join(dir, '!1.ndjson'), '{"id":3}\n');
+    fs.writeFileSync(path.join(dir, '.1.ndjson'), '{"id":98}\n');
+    fs.writeFileSync(path.join(dir, 'x', '1.ndjson'), '{"id":99}\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'bang', glob: path.join(dir, '[!abc]1.ndjson') }),
+      jsonSource({ source: 'shop', dataset: 'caret', glob: path.join(dir, '[^abc]1.ndjson') }),
+      jsonSource({ source: 'shop', dataset: 'slash', glob: path.join(dir, 'x[!a]1.ndjson') }),
+    ]);
+    const [bang, caret, slash] = result.sources;
+    for (const [s, dataset] of [[bang!, 'bang'], [caret!, 'caret']] as const) {
+      expect(s, JSON.stringify(s)).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+      expect((await lake.bronze(`shop/${dataset}`)).map((r) => r.id).sort(), dataset).toEqual([2, 3]);
+    }
+    // x/1.ndjson would match only through the class matching its '/'.
+    expect(slash!.status).toBe('failed');
+    expect(slash!.error).toMatch(/no file matches/);
+  });
+});
