@@ -1214,7 +1214,7 @@ function globRegex(glob: string): RegExp {
         j = cls.end;
       } else if (ch === '*') re += '[^/]*';
       else if (ch === '?') re += '[^/]';
-      else re += ch.replace(/[.+^${}()|\\]/, '\\$&');
+      else re += ch.replace(/[.+^${}()|[\]\\]/, '\\$&'); // a '[' no ']' closes is literal, as in bash
     }
     return `${segment.startsWith('.') ? '' : '(?!\\.)'}${re}${last ? '' : '/'}`;
   });
@@ -1238,12 +1238,13 @@ function globClass(segment: string, start: number): { re: string; end: number } 
     const ch = segment[j]!;
     if (ch === ']' && j > first) break;
     if (segment[j + 1] === '-' && j + 2 < segment.length && segment[j + 2] !== ']') {
-      members.push(`${classMember(ch)}-${classMember(segment[j + 2]!)}`);
+      // A reversed range (`[z-a]`) matches nothing, as in bash (a regex refuses it: SyntaxError).
+      if (ch <= segment[j + 2]!) members.push(`${classMember(ch)}-${classMember(segment[j + 2]!)}`);
       j += 2;
     } else members.push(classMember(ch));
   }
   if (j >= segment.length) return undefined;
-  return { re: negated ? `[^/${members.join('')}]` : `[${members.join('')}]`, end: j };
+  return { re: negated ? `[^/${members.join('')}]` : members.length > 0 ? `[${members.join('')}]` : '(?!)', end: j };
 }
 
 /** A character as a member of a regex class: `\`, `]`, `[`, `^` and `-` escaped. */

@@ -308,3 +308,41 @@ describe('file globs with [!…] classes (as bash, fast-glob and Python\'s fnmat
     expect(slash!.error).toMatch(/no file matches/);
   });
 });
+
+describe('file globs with regex metacharacters and an unclosed [ (as bash reads them)', () => {
+  it('jsonSource: ( ) | + ^ $ \\ ] and an unclosed [ are literal; a reversed range matches nothing; none is a regex SyntaxError', async () => {
+    const dir = tempDir();
+    const files: [string, number][] = [
+      ['a(1).ndjson', 1], ['a|b.ndjson', 2], ['a+b.ndjson', 3], ['^a$.ndjson', 4], ['a\\b.ndjson', 5], ['[x.ndjson', 6], ['x].ndjson', 7],
+      // What the patterns would match read as regexes (a+b, a|b, a(1), [x…) or with their metacharacters dropped.
+      ['ab.ndjson', 8], ['aab.ndjson', 9], ['a1.ndjson', 10], ['x.ndjson', 11], ['b.ndjson', 12], ['a.ndjson', 13], ['ab.ndjson.bak', 14],
+    ];
+    for (const [name, id] of files) fs.writeFileSync(path.join(dir, name), `{"id":${id}}\n`);
+    const cases: [string, number[]][] = [
+      ['a(1).ndjson', [1]],
+      ['a|b.ndjson', [2]],
+      ['a+b.ndjson', [3]],
+      ['^a$.ndjson', [4]],
+      ['a\\b.ndjson', [5]],
+      ['[x.ndjson', [6]],
+      ['[*.ndjson', [6]],
+      ['x].ndjson', [7]],
+      ['a[+|]b.ndjson', [2, 3]],
+      ['a[(]1).ndjson', [1]],
+      ['[z-a]*.ndjson', []],
+    ];
+    const lake = await tempLake();
+    const result = await lake.extract(cases.map(([glob], i) => jsonSource({ source: 'shop', dataset: `p${i}`, glob: path.join(dir, glob) })));
+    for (const [i, [glob, ids]] of cases.entries()) {
+      const s = result.sources[i]!;
+      expect(s.error ?? '', glob).not.toMatch(/SyntaxError|regular expression/i);
+      if (ids.length === 0) {
+        expect(s.status, glob).toBe('failed');
+        expect(s.error, glob).toContain(`no file matches ${JSON.stringify(path.join(dir, glob))}`);
+      } else {
+        expect(s, glob).toMatchObject({ status: 'success', rows: ids.length, rejected: 0 });
+        expect((await lake.bronze(`shop/p${i}`)).map((r) => r.id).sort(), glob).toEqual(ids);
+      }
+    }
+  });
+});
