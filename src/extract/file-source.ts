@@ -1205,6 +1205,8 @@ function globRegex(glob: string): RegExp {
   const body = segments.map((segment, i) => {
     const last = i === segments.length - 1;
     if (segment === '**' && !last) return '(?:(?!\\.)[^/]+/)*';
+    // `exports/**`: every file below, at any depth, as fast-glob reads it (not only the first level).
+    if (segment === '**') return '(?!\\.)[^/]+(?:/(?!\\.)[^/]+)*';
     let re = '';
     for (let j = 0; j < segment.length; j++) {
       const ch = segment[j]!;

@@ -346,3 +346,30 @@ describe('file globs with regex metacharacters and an unclosed [ (as bash reads 
     }
   });
 });
+
+describe('file globs ending in ** (exports/**), as fast-glob reads them', () => {
+  it('jsonSource: reads every file below, at any depth, but no dotfile or file in a dot folder', async () => {
+    const dir = tempDir();
+    const inbox = path.join(dir, 'in');
+    fs.mkdirSync(path.join(inbox, '2026', '01'), { recursive: true });
+    fs.mkdirSync(path.join(inbox, '.git'));
+    fs.mkdirSync(path.join(inbox, '2026', '.hidden'));
+    fs.writeFileSync(path.join(inbox, 'a.ndjson'), '{"id":1}\n');
+    fs.writeFileSync(path.join(inbox, '2026', 'b.ndjson'), '{"id":2}\n');
+    fs.writeFileSync(path.join(inbox, '2026', '01', 'c.ndjson'), '{"id":3}\n');
+    fs.writeFileSync(path.join(inbox, '._a.ndjson'), appleDouble());
+    fs.writeFileSync(path.join(inbox, '2026', '01', '._c.ndjson'), appleDouble());
+    fs.writeFileSync(path.join(inbox, '.git', 'x.ndjson'), '{"id":98}\n');
+    fs.writeFileSync(path.join(inbox, '2026', '.hidden', 'y.ndjson'), '{"id":99}\n');
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'all', glob: path.join(inbox, '**') }),
+      jsonSource({ source: 'shop', dataset: 'year', glob: path.join(inbox, '2026', '**') }),
+    ]);
+    const [all, year] = result.sources;
+    expect(all, JSON.stringify(all)).toMatchObject({ status: 'success', rows: 3, rejected: 0 });
+    expect((await lake.bronze('shop/all')).map((r) => r.id).sort()).toEqual([1, 2, 3]);
+    expect(year, JSON.stringify(year)).toMatchObject({ status: 'success', rows: 2, rejected: 0 });
+    expect((await lake.bronze('shop/year')).map((r) => r.id).sort()).toEqual([2, 3]);
+  });
+});
