@@ -1320,14 +1320,18 @@ async function* arrayElements(file: string): AsyncGenerator<{ bytes: Buffer; lin
   // where the comma after the last element read is: a trailing one is named by it.
   let column = 0;
   let comma = { line: 0, column: 0 };
+  // A line ends at '\n', '\r\n' or a lone '\r' (classic Mac OS), as NDJSON's and CSV's lines do:
+  // the byte before, for a '\n' after a '\r' (in this chunk or the one before) that ends no line.
+  let previous = -1;
   for await (const chunk of fileBytes(file)) {
     let start = 0;
     for (let i = offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? 3 : 0; i < chunk.length; i++) {
       const b = chunk[i]!;
-      if (b === 0x0a) {
+      if (b === 0x0d || (b === 0x0a && previous !== 0x0d)) {
         newlines += 1;
         column = 0;
-      } else if ((b & 0xc0) !== 0x80) column += 1;
+      } else if (b !== 0x0a && (b & 0xc0) !== 0x80) column += 1;
+      previous = b;
       if (state === 'inside') {
         if (quoted) {
           if (escaped) escaped = false;

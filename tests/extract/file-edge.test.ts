@@ -838,6 +838,39 @@ describe('jsonSource: a JSON array with a trailing comma (a hand-edited export)'
   });
 });
 
+describe('jsonSource: a JSON array with lone-CR line ends (classic Mac OS), lines counted as NDJSON\'s are', () => {
+  it('a quarantined element and a trailing comma are on their own line, not line 1 (\\r\\n counted once)', async () => {
+    const dir = tempDir();
+    const mac = path.join(dir, 'mac.json');
+    const mixed = path.join(dir, 'mixed.json');
+    const comma = path.join(dir, 'comma.json');
+    fs.writeFileSync(mac, '[\r  {"id": 1},\r\r  {"id": "x"},\r  {"id": 3}\r]\r');
+    fs.writeFileSync(mixed, '[\r\n  {"id": 1},\r  {"id": "y"}\r\n]');
+    fs.writeFileSync(comma, '[\r  {"id": 1},\r]\r');
+    // A '\r\n' cut between two 64 KiB chunks of the read is one line end too.
+    const head = `[{"id":1,"pad":"${'x'.repeat(65_535 - 19)}"},`;
+    expect(Buffer.byteLength(head)).toBe(65_535);
+    fs.writeFileSync(path.join(dir, 'mcut.json'), `${head}\r\n{"id":"z"}\r\n]`);
+    const lake = await tempLake();
+    const schema = z.object({ id: z.number() });
+    const result = await lake.extract([
+      jsonSource({ source: 'erp', dataset: 'mac', glob: path.join(dir, 'm*.json'), schema }),
+      jsonSource({ source: 'erp', dataset: 'comma', path: comma }),
+    ]);
+    const [typed, trailing] = result.sources;
+    expect(typed, JSON.stringify(typed)).toMatchObject({ status: 'success', rows: 4, rejected: 3 });
+    const q = quarantined(lake.paths.root, 'erp', 'mac', result.runId);
+    expect(q.map((e) => [path.basename(String(e.file)), e.line, e.record])).toEqual([
+      ['mac.json', 4, { id: 'x' }],
+      ['mcut.json', 2, { id: 'z' }],
+      ['mixed.json', 3, { id: 'y' }],
+    ]);
+    expect(trailing, JSON.stringify(trailing)).toMatchObject({ status: 'failed', rows: 0 });
+    expect(trailing!.error).toContain(comma);
+    expect(trailing!.error).toMatch(/trailing comma.*line 2, column 12\b/);
+  });
+});
+
 describe('csvSource: long rows', () => {
   it('a row longer than DuckDB\'s 2 MB default line limit (a huge description) is stored with the others; the source does not fail', async () => {
     const dir = tempDir();
