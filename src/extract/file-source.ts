@@ -1363,7 +1363,7 @@ async function* arrayElements(file: string): AsyncGenerator<{ bytes: Buffer; lin
         line = newlines + 1;
         i -= 1; // read the element's first byte as part of it (a '{' or '[' opens a level)
         if ((b & 0xc0) !== 0x80) column -= 1; // and count it once
-      } else throw invalid(`unexpected ${JSON.stringify(String.fromCharCode(b))} at byte ${offset + i}`);
+      } else throw invalid(`unexpected ${JSON.stringify(String.fromCharCode(b))} at line ${newlines + 1}, column ${column} (byte offset ${offset + i})`);
     }
     if (state === 'inside') parts.push(chunk.subarray(start));
     offset += chunk.length;

@@ -838,6 +838,27 @@ describe('jsonSource: a JSON array with a trailing comma (a hand-edited export)'
   });
 });
 
+describe('jsonSource: a JSON array with a stray comma or character outside its elements', () => {
+  it('fails the source naming the file, the character and its line and column (in characters), not only its byte', async () => {
+    const dir = tempDir();
+    const cases: [string, string, RegExp][] = [
+      ['lead.json', '[,{"id":1}]', /unexpected ",".* line 1, column 2\b/],
+      ['double.json', '[\n  {"id": 1},\n  ,{"id": 2}\n]\n', /unexpected ",".* line 3, column 3\b/],
+      ['accent.json', '[{"nome": "Maceió"},,{"id":2}]', /unexpected ",".* line 1, column 21\b/],
+      ['after.json', '[{"id":1}]\r\nx\r\n', /unexpected "x".* line 2, column 1\b/],
+    ];
+    for (const [name, text] of cases) fs.writeFileSync(path.join(dir, name), text);
+    const lake = await tempLake();
+    const result = await lake.extract(cases.map(([name], i) => jsonSource({ source: 'erp', dataset: `d${i}`, path: path.join(dir, name) })));
+    for (const [i, [name, , where]] of cases.entries()) {
+      const s = result.sources[i]!;
+      expect(s, name).toMatchObject({ status: 'failed', rows: 0 });
+      expect(s.error, name).toContain(path.join(dir, name));
+      expect(s.error, name).toMatch(where);
+    }
+  });
+});
+
 describe('jsonSource: a JSON array with lone-CR line ends (classic Mac OS), lines counted as NDJSON\'s are', () => {
   it('a quarantined element and a trailing comma are on their own line, not line 1 (\\r\\n counted once)', async () => {
     const dir = tempDir();
