@@ -1149,6 +1149,9 @@ function zodForKind(kind: string): z.ZodType {
   }
 }
 
+/** The most alternatives a glob's braces may list (`{0,1,…,9}` three times over is 1,000). */
+const MAX_BRACE_ALTERNATIVES = 1_000;
+
 async function listFiles(where: string, o: { path?: string; glob?: string }): Promise<string[]> {
   if (o.path) {
     filesOf(where, o); // throws when it does not exist
@@ -1159,7 +1162,11 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
   // Node 20 has no fs.glob: walk from the folder before the first wildcard.
   const base = pattern.slice(0, pattern.search(/[*?[{]/)).replace(/[^/]*$/, '') || '/';
   // Every brace alternative starts past `base` (it ends before the first '{'): one walk for all, each file once.
-  const res = expandBraces(pattern.slice(base.length)).map(globRegex);
+  const alternatives = expandBraces(pattern.slice(base.length), MAX_BRACE_ALTERNATIVES);
+  if (alternatives.length > MAX_BRACE_ALTERNATIVES) {
+    throw new ConfigError(`${where}: glob ${JSON.stringify(pattern)} has braces for more than ${MAX_BRACE_ALTERNATIVES.toLocaleString('en-US')} alternatives (each is a pattern of its own): use fewer, or a wildcard`);
+  }
+  const res = alternatives.map(globRegex);
   if (fs.existsSync(base)) {
     for (const rel of listTree(base)) {
       if (res.some((re) => re.test(rel)) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
@@ -1175,9 +1182,10 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
  * A glob's brace alternatives as globs of their own, as bash and fast-glob expand them (dlt's and
  * fsspec's configs write them): `{orders,payments}-*.csv` is `orders-*.csv` and `payments-*.csv`;
  * an alternative may hold wildcards, folders and braces. A brace without a comma (`{x}`) or
- * without its closing one is literal, as in bash.
+ * without its closing one is literal, as in bash. Stops past `max` alternatives (the caller
+ * refuses them): twenty `{a,b}` would be a million patterns, built before any file is read.
  */
-function expandBraces(glob: string): string[] {
+function expandBraces(glob: string, max: number): string[] {
   for (let open = glob.indexOf('{'); open !== -1; open = glob.indexOf('{', open + 1)) {
     const cuts = [open];
     let depth = 0;
@@ -1187,7 +1195,11 @@ function expandBraces(glob: string): string[] {
       else if (glob[i] === '}' && --depth === 0) {
         if (cuts.length === 1) break;
         cuts.push(i);
-        return cuts.slice(1).flatMap((end, k) => expandBraces(glob.slice(0, open) + glob.slice(cuts[k]! + 1, end) + glob.slice(i + 1)));
+        const out: string[] = [];
+        for (let k = 0; k + 1 < cuts.length && out.length <= max; k++) {
+          out.push(...expandBraces(glob.slice(0, open) + glob.slice(cuts[k]! + 1, cuts[k + 1]) + glob.slice(i + 1), max - out.length));
+        }
+        return out;
       }
     }
   }

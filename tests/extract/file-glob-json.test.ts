@@ -373,3 +373,28 @@ describe('file globs ending in ** (exports/**), as fast-glob reads them', () => 
     expect((await lake.bronze('shop/year')).map((r) => r.id).sort()).toEqual([2, 3]);
   });
 });
+
+describe('file globs with many brace groups', () => {
+  it('more than 1,000 alternatives fail the source naming the glob; 1,000 are read', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'aaaaaaaaaaa.ndjson'), '{"id":1}\n');
+    fs.writeFileSync(path.join(dir, '123.ndjson'), '{"id":2}\n');
+    const digit = '{0,1,2,3,4,5,6,7,8,9}';
+    const many = path.join(dir, `${'{a,b}'.repeat(11)}.ndjson`); // 2,048 alternatives
+    const lake = await tempLake();
+    const result = await lake.extract([
+      jsonSource({ source: 'shop', dataset: 'many', glob: many }),
+      jsonSource({ source: 'shop', dataset: 'thousand', glob: path.join(dir, `${digit.repeat(3)}.ndjson`) }),
+      // 2^40 alternatives: refused as soon as the count passes 1,000, never built.
+      jsonSource({ source: 'shop', dataset: 'bomb', glob: path.join(dir, `${'{a,b}'.repeat(40)}.ndjson`) }),
+    ]);
+    const [tooMany, thousand, bomb] = result.sources;
+    expect(bomb, JSON.stringify(bomb)).toMatchObject({ status: 'failed', rows: 0 });
+    expect(bomb!.error).toMatch(/more than 1,000 (brace )?alternatives/);
+    expect(tooMany, JSON.stringify(tooMany)).toMatchObject({ status: 'failed', rows: 0 });
+    expect(tooMany!.error).toContain(`glob ${JSON.stringify(many)}`);
+    expect(tooMany!.error).toMatch(/more than 1,000 (brace )?alternatives/);
+    expect(thousand, JSON.stringify(thousand)).toMatchObject({ status: 'success', rows: 1 });
+    expect((await lake.bronze('shop/thousand')).map((r) => r.id)).toEqual([2]);
+  });
+});
