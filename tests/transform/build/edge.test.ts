@@ -182,6 +182,25 @@ models:
     expect(pick(await lake.test({ select: ['eph'] })).slice(0, 4)).toEqual(want.slice(0, 4));
   });
 
+  it('a project whose only models are ephemerals runs their tests on a fresh lake (nothing else to build), then again up to date and in lake.test()', async () => {
+    const { lake } = await projectLake({
+      'marts/eph.sql': `{{ config(materialized='ephemeral') }} select * from (values (1), (null), (1)) as t(id)`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: eph\n    columns:\n      - name: id\n        tests: [not_null, unique]\n`,
+    });
+    const want = [
+      ['not_null_eph_id', 'fail', 1],
+      ['unique_eph_id', 'fail', 1],
+    ];
+    const seen = (tests: { name: string; status: string; failures: number }[]) => tests.map((t) => [t.name, t.status, t.failures]).sort();
+    const first = await lake.build();
+    expect(first.models).toEqual([]);
+    expect(first.status).toBe('partial');
+    expect(seen(first.tests)).toEqual(want);
+    const second = await lake.build();
+    expect(seen(second.tests)).toEqual(want);
+    expect(seen(await lake.test())).toEqual(want);
+  });
+
   it('a test on an ephemeral whose upstream failed is not run (with a warning), like a test on the failed model', async () => {
     const { lake } = await projectLake({
       'marts/base.sql': `select 1 as id`,
