@@ -93,6 +93,8 @@ export interface BuildEnv {
 
 /** How warehouse files are written (see `Builder.writeParquet`). */
 const WAREHOUSE_PARQUET = 'FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION V2';
+/** The longest file name Linux (and macOS) take: a partition folder `col=value` included. */
+const MAX_FOLDER_NAME = 255;
 
 const sha = (...parts: string[]): string => {
   const h = crypto.createHash('sha256');
@@ -1017,15 +1019,47 @@ class Builder {
     }
     const tmpDir = tmp.replace(/\.parquet$/, '');
     const finalDir = final.replace(/\.parquet$/, '');
-    const reader = await this.c.runAndReadAll(
-      `COPY (${sql}) TO ${quoteLiteral(tmpDir)} (${WAREHOUSE_PARQUET}, PARTITION_BY (${partitionBy.map(quoteIdent).join(', ')}), WRITE_PARTITION_COLUMNS true)`,
-    );
+    const reader = await this.c
+      .runAndReadAll(`COPY (${sql}) TO ${quoteLiteral(tmpDir)} (${WAREHOUSE_PARQUET}, PARTITION_BY (${partitionBy.map(quoteIdent).join(', ')}), WRITE_PARTITION_COLUMNS true)`)
+      .catch(async (error: unknown) => {
+        // The partitions written before the failure are never published.
+        fs.rmSync(tmpDir, { recursive: true, force: true });
+        throw (await this.overlongPartition(target, sql, partitionBy, error)) ?? error;
+      });
     const rows = Number(readerRows(reader)[0]?.Count ?? 0);
     if (!fs.existsSync(tmpDir)) return { files: [], rows };
     fs.mkdirSync(path.dirname(finalDir), { recursive: true });
     fs.renameSync(tmpDir, finalDir);
     const files = listTree(finalDir).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(finalDir, f));
     return { files, rows };
+  }
+
+  /**
+   * A partitioned COPY that failed on a folder name too long for the file system ("File name too
+   * long", with the whole temp path in it): the error naming partition_by, the column and its
+   * longest folder name, as bronze refuses such values. DuckDB percent-encodes every byte but
+   * letters, digits and - _ . ~ (3 bytes each). Undefined for any other failure.
+   */
+  private async overlongPartition(target: { schema: string; name: string }, sql: string, partitionBy: string[], error: unknown): Promise<ModelError | undefined> {
+    if (!/file name too long/i.test(errorMessage(error))) return undefined;
+    const folder = (c: string): string => {
+      const text = `CAST(${quoteIdent(c)} AS VARCHAR)`;
+      return `${Buffer.byteLength(c) + 1} + strlen(${text}) + 2 * strlen(regexp_replace(${text}, '[A-Za-z0-9._~-]', '', 'g'))`;
+    };
+    const longest = partitionBy.map((c) => `arg_max(${quoteIdent(c)}::VARCHAR, ${folder(c)}) AS ${quoteIdent(`v_${c}`)}, max(${folder(c)}) AS ${quoteIdent(`n_${c}`)}`);
+    const [row] = await this.c
+      .runAndReadAll(`SELECT ${longest.join(', ')} FROM (${sql})`)
+      .then(readerRows)
+      .catch(() => []);
+    const column = partitionBy.find((c) => Number(row?.[`n_${c}`] ?? 0) > MAX_FOLDER_NAME);
+    if (column === undefined) return undefined;
+    const node = this.project.nodes.get(`${target.schema}.${target.name}`);
+    const value = String(row![`v_${column}`]);
+    return new ModelError(
+      'MODEL_PARTITION_VALUE',
+      `${node ? nodeLabel(node) : `${target.schema}.${target.name}`}: partition_by '${column}' has a value that makes a ${Number(row![`n_${column}`])}-byte folder name (at most ${MAX_FOLDER_NAME}; bytes other than letters, digits and - _ . ~ take 3): ${JSON.stringify(value.slice(0, 40))}…`,
+      { cause: error },
+    );
   }
 
   /** A query's output as a table entry's files; an empty partitioned result still needs one (empty) file. */

@@ -442,3 +442,48 @@ select sku, price from {{ ref('src') }}`,
     expect(t.error).toMatch(/partition_by names 'day', which the model's SQL does not output/);
   });
 });
+
+describe('partition_by values that end up in folder names', () => {
+  const model = (materialized: string) => `{{ config(materialized='${materialized}', partition_by='sku') }}
+select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
+{% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}`;
+  const onDisk = (dir: string) => (fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')) : []);
+
+  it('/, =, .., NULL and ../../x are encoded inside the model folder and read back as they were', async () => {
+    const { lake, root } = await projectLake({ ...STG, 'trusted/t.sql': model('table') });
+    await lake.extract([prices([['a', 'a/b', 1], ['a', '../../x', 2], ['a', 'a=b', 3], ['a', '..', 4], ['a', '', 5]])]);
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')).toMatchObject({ status: 'success', rows: 5 });
+    expect(await lake.query(`select sku, price from trusted.t order by price`)).toEqual([
+      { sku: 'a/b', price: 1 },
+      { sku: '../../x', price: 2 },
+      { sku: 'a=b', price: 3 },
+      { sku: '..', price: 4 },
+      { sku: '', price: 5 },
+    ]);
+    // Every file sits one partition folder below the build's folder of the model.
+    const files = onDisk(path.join(root, 'warehouse', 'trusted', 't'));
+    expect(files).toHaveLength(5);
+    for (const f of files) expect(f.split(path.sep)).toHaveLength(3);
+  });
+
+  // 'sku=' and 300 bytes: 300 letters, or 100 slashes DuckDB writes as %2F.
+  it.each([
+    ['table', 'x'.repeat(300)],
+    ['incremental', '/'.repeat(100)],
+  ])('%s: a value too long for a folder name fails the model naming partition_by and the column, in a short message; its last good version stays', async (materialized, long) => {
+    const { lake, root } = await projectLake({ ...STG, 'trusted/t.sql': model(materialized) });
+    await lake.extract([prices([['a', 'ok', 1]])], { extractedAt: new Date(Date.UTC(2026, 0, 1, 12)) });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')!.status).toBe('success');
+    await lake.extract([prices([['a', 'ok', 2], ['a', long, 3]])], { extractedAt: new Date(Date.UTC(2026, 0, 2, 12)) });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toContain('models/trusted/t.sql');
+    expect(t.error).toMatch(/partition_by 'sku' has a value that makes a 304-byte folder name \(at most 255/);
+    expect(t.error!.length).toBeLessThan(400);
+    expect(t.error).toContain(JSON.stringify(long.slice(0, 40)));
+    expect(await lake.query('select sku, price from trusted.t')).toEqual([{ sku: 'ok', price: 1 }]);
+    // The failed write left nothing behind, in the temp folder or the warehouse.
+    expect(onDisk(path.join(root, '.tmp'))).toEqual([]);
+    expect(onDisk(path.join(root, 'warehouse', 'trusted', 't'))).toHaveLength(1);
+  });
+});
