@@ -672,7 +672,7 @@ export class Lakehouse {
     parseOptions(testOptionsSchema, options, 'lake.test');
     const runId = newRunId();
     const startedAt = new Date();
-    const { discover, testsFor, absentNodes, notRunWarnings, recordedGates, projectSubjects } = await import('./transform/build.js');
+    const { discover, testsFor, absentNodes, neverExtractedIn, notRunWarnings, recordedGates, projectSubjects } = await import('./transform/build.js');
     const { selectForTest } = await import('./transform/select.js');
     // A project that does not compile is a failed test run; a selector matching nothing is a usage error, not a run.
     let project: Awaited<ReturnType<typeof discover>> | undefined;
@@ -691,7 +691,7 @@ export class Lakehouse {
       // As a build picks them: a test reading a model the published catalog does not hold (a model
       // waiting for its first extract, never built) is not run, with the build's warning.
       const published = await this.readPublished();
-      const untestable = new Set(absentNodes(project, (id) => published.models.has(id)));
+      const untestable = new Set(absentNodes(project, (id) => published.models.has(id), neverExtractedIn(this.paths.root)));
       const tests = testsFor(project, selected, untestable, picked.tests).filter((t) => !picked.excludedTests.has(t.name));
       const notRun = notRunWarnings(project, selected, untestable, new Set(), picked.tests, picked.excludedTests);
       for (const warning of notRun) this.logger.child({ runId }).warn(warning);

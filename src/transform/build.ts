@@ -161,7 +161,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       writeLineage(env, project);
       pruneCompiled(env, project);
       // A project with no models and no tests (yet) has nothing to test: no catalog is needed.
-      const wanted = options.test === false ? [] : testsFor(project, selected, new Set());
+      const waiting = new Set(absentNodes(project, () => true, planner.sourceNeverExtracted));
+      const wanted = options.test === false ? [] : testsFor(project, selected, waiting);
+      if (options.test !== false) planner.warnings.push(...notRunWarnings(project, selected, waiting, new Set()));
       const tests = wanted.length === 0 ? [] : await env.testPublished(project, wanted, visibility);
       // The gates stand as the last build that scored these models left them (nothing was rebuilt).
       if (options.test !== false) tests.push(...recordedGates(project, selected, await env.lastScores(), env.quality));
@@ -190,7 +192,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     await builder.carryRest();
     // A test needing a model this build neither built nor carried over (not selected, never
     // published) is not run, with a warning: it would only fail on a missing table.
-    const untestable = new Set([...builder.unusable, ...absentNodes(project, (id) => builder.state.has(id))]);
+    const untestable = new Set([...builder.unusable, ...absentNodes(project, (id) => builder.state.has(id), builder.sourceNeverExtracted)]);
     const tests = options.test === false ? [] : await runTests(conn, project, testsFor(project, selected, untestable), builder.renderContextFor, env.logger, env.signal);
     if (options.test !== false) builder.warnings.push(...notRunWarnings(project, selected, untestable, builder.unusable));
     // An up-to-date model whose score is stale (its tests changed since, or a build with
@@ -268,9 +270,25 @@ export function testsFor(project: Project, selected: Set<string> | undefined, un
   return project.tests.filter((t) => (named?.has(t.name) || bySelection(t)) && testInputs(project, t).every((d) => !unusable.has(d)));
 }
 
-/** Nodes a test could read that the catalog (`has`) does not hold: neither built nor carried over. */
-export function absentNodes(project: Project, has: (id: string) => boolean): string[] {
-  return [...project.nodes.values()].filter((n) => n.kind !== 'assertion' && !(n.kind === 'model' && n.config.materialized === 'ephemeral') && !has(n.id)).map((n) => n.id);
+/**
+ * Nodes a test could read that the catalog (`has`) does not hold: neither built nor carried over.
+ * Given which sources were never extracted, also the ephemerals reading one: they wait for a first
+ * extract as a view over it does, and a test inlining one (or one above it: see testInputs) would
+ * read the empty stand-in relation, whose columns are not the model's.
+ */
+export function absentNodes(project: Project, has: (id: string) => boolean, neverExtracted?: (source: string, dataset: string) => boolean): string[] {
+  return [...project.nodes.values()]
+    .filter((n) =>
+      n.kind === 'model' && n.config.materialized === 'ephemeral'
+        ? n.config.enabled && neverExtracted !== undefined && n.sources.some((u) => neverExtracted(u.source, u.dataset))
+        : n.kind !== 'assertion' && !has(n.id),
+    )
+    .map((n) => n.id);
+}
+
+/** Whether a dataset of the lake at `root` was never extracted (no bronze file, no recorded schema): for `absentNodes`. */
+export function neverExtractedIn(root: string): (source: string, dataset: string) => boolean {
+  return (source, dataset) => scanBronze(root, source, dataset).files.length === 0 && !readRecordedSchema(root, source, dataset);
 }
 
 /** A warning for each test of the selection left out because it reads an untestable node. */
@@ -279,7 +297,11 @@ export function notRunWarnings(project: Project, selected: Set<string> | undefin
   for (const t of testsFor(project, selected, new Set(), named)) {
     if (excluded?.has(t.name)) continue;
     const missing = testInputs(project, t).find((d) => untestable.has(d));
-    if (missing !== undefined) out.push(`test ${t.name} not run: ${missing} ${unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet'}`);
+    if (missing === undefined) continue;
+    // An ephemeral is never built: one is untestable only while a source it reads was never extracted (see absentNodes).
+    const node = project.nodes.get(missing);
+    const why = node?.kind === 'model' && node.config.materialized === 'ephemeral' ? 'reads a source that has never been extracted' : unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet';
+    out.push(`test ${t.name} not run: ${missing} ${why}`);
   }
   return out;
 }
@@ -892,11 +914,14 @@ class Builder {
     }
   }
 
+  /** A dataset with no bronze and no recorded schema: never extracted (the build's listing of it). */
+  readonly sourceNeverExtracted = (source: string, dataset: string): boolean => this.dataset(source, dataset).files.length === 0 && !readRecordedSchema(this.env.root, source, dataset);
+
   /** `source.dataset` read by the node (directly or through ephemerals) with no bronze and no recorded schema. */
   private neverExtracted(node: ProjectNode): string | undefined {
     const visit = (n: ProjectNode, seen: Set<string>): string | undefined => {
       for (const s of n.sources) {
-        if (this.dataset(s.source, s.dataset).files.length === 0 && !readRecordedSchema(this.env.root, s.source, s.dataset)) return `${s.source}.${s.dataset}`;
+        if (this.sourceNeverExtracted(s.source, s.dataset)) return `${s.source}.${s.dataset}`;
       }
       for (const dep of n.dependsOn) {
         const t = this.project.nodes.get(dep);

@@ -201,6 +201,29 @@ models:
     expect(seen(await lake.test())).toEqual(want);
   });
 
+  it('a test on an ephemeral reading a source never extracted is not run (with a warning), like a test on a view waiting for it; once extracted it runs', async () => {
+    const { lake } = await projectLake({
+      'marts/eph.sql': `{{ config(materialized='ephemeral') }} select sku from {{ source('shop', 'prices') }}`,
+      'marts/eph_above.sql': `{{ config(materialized='ephemeral') }} select sku from {{ ref('eph') }}`,
+      'marts/one.sql': `select 1 as one`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: eph_above\n    columns:\n      - name: sku\n        tests: [not_null]\n`,
+    });
+    const warned = (warnings: string[]) => warnings.filter((w) => w.startsWith('test not_null_eph_above_sku not run'));
+    const first = await lake.build();
+    expect(first.status).toBe('success');
+    expect(first.tests.filter((t) => t.name === 'not_null_eph_above_sku')).toEqual([]);
+    expect(warned(first.warnings)).toEqual(['test not_null_eph_above_sku not run: marts.eph reads a source that has never been extracted']);
+    // Nothing changed: the same, and in lake.test().
+    const again = await lake.build();
+    expect(again.status).toBe('success');
+    expect(again.tests.filter((t) => t.name === 'not_null_eph_above_sku')).toEqual([]);
+    expect(warned(again.warnings)).toHaveLength(1);
+    expect((await lake.test()).filter((t) => t.name === 'not_null_eph_above_sku')).toEqual([]);
+    await lake.extract([prices([['a', '1', 1]])]);
+    expect((await lake.build()).tests.find((t) => t.name === 'not_null_eph_above_sku')).toMatchObject({ status: 'pass' });
+    expect((await lake.test()).find((t) => t.name === 'not_null_eph_above_sku')).toMatchObject({ status: 'pass' });
+  });
+
   it('a test on an ephemeral whose upstream failed is not run (with a warning), like a test on the failed model', async () => {
     const { lake } = await projectLake({
       'marts/base.sql': `select 1 as id`,
