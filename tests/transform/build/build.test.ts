@@ -324,6 +324,28 @@ describe('lake.build materializations', () => {
     ]);
   });
 
+  it('incremental merge partitioned on a column whose name DuckDB percent-encodes in the folder ("store name") rewrites only the partitions its new rows touch', async () => {
+    const { lake, root } = await projectLake({
+      ...STG,
+      'trusted/tru_sp.sql': `{{ config(materialized='incremental', unique_key='sku', partition_by='store name') }}
+        select store as "store name", sku, price, _extracted_at from {{ ref('stg_prices') }}
+        {% if is_incremental() %} where _extracted_at > (select max(_extracted_at) from {{ this }}) {% endif %}`,
+    });
+    const ofStore = (s: string) => listParquet(path.join(root, 'warehouse', 'trusted', 'tru_sp')).filter((f) => f.includes(`${path.sep}store%20name=${s}${path.sep}`));
+    await lake.extract([prices([['a', '1', 1], ['b', '2', 2]])], { extractedAt: new Date(Date.UTC(2026, 0, 1, 12)) });
+    await lake.build();
+    const bBefore = ofStore('b');
+    expect(bBefore).toHaveLength(1);
+    await lake.extract([prices([['a', '1', 5]])], { extractedAt: new Date(Date.UTC(2026, 0, 2, 12)) });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.tru_sp')).toMatchObject({ status: 'success', rows: 2 });
+    // Store b had no new row: its file stays (it was rewritten: the folder's encoded name read as another partition_by).
+    expect(ofStore('b')).toEqual(bBefore);
+    expect(await lake.query('select "store name", sku, price from trusted.tru_sp order by all')).toEqual([
+      { 'store name': 'a', sku: '1', price: 5 },
+      { 'store name': 'b', sku: '2', price: 2 },
+    ]);
+  });
+
   it("incremental merge keyed and partitioned on a column holding the text 'NULL' equals a full refresh", async () => {
     const { lake } = await projectLake({
       ...STG,
