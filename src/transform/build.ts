@@ -272,18 +272,21 @@ export function testsFor(project: Project, selected: Set<string> | undefined, un
 
 /**
  * Nodes a test could read that the catalog (`has`) does not hold: neither built nor carried over.
- * Given which sources were never extracted, also the ephemerals reading one: they wait for a first
- * extract as a view over it does, and a test inlining one (or one above it: see testInputs) would
- * read the empty stand-in relation, whose columns are not the model's.
+ * Given which sources were never extracted, also the ephemerals and assertions reading one: they
+ * wait for a first extract as a view over it does, and a test inlining one (or one above it: see
+ * testInputs) would read the empty stand-in relation, whose columns are not the model's.
  */
 export function absentNodes(project: Project, has: (id: string) => boolean, neverExtracted?: (source: string, dataset: string) => boolean): string[] {
   return [...project.nodes.values()]
     .filter((n) =>
-      n.kind === 'model' && n.config.materialized === 'ephemeral'
-        ? n.config.enabled && neverExtracted !== undefined && n.sources.some((u) => neverExtracted(u.source, u.dataset))
-        : n.kind !== 'assertion' && !has(n.id),
+      inlined(n) ? n.config.enabled && neverExtracted !== undefined && n.sources.some((u) => neverExtracted(u.source, u.dataset)) : !has(n.id),
     )
     .map((n) => n.id);
+}
+
+/** A node with no object of its own, its SQL inlined where it is read: an ephemeral model, or an assertion (its test's query). */
+function inlined(node: ProjectNode): boolean {
+  return node.kind === 'assertion' || (node.kind === 'model' && node.config.materialized === 'ephemeral');
 }
 
 /** Whether a dataset of the lake at `root` was never extracted (no bronze file, no recorded schema): for `absentNodes`. */
@@ -298,17 +301,17 @@ export function notRunWarnings(project: Project, selected: Set<string> | undefin
     if (excluded?.has(t.name)) continue;
     const missing = testInputs(project, t).find((d) => untestable.has(d));
     if (missing === undefined) continue;
-    // An ephemeral is never built: one is untestable only while a source it reads was never extracted (see absentNodes).
+    // An ephemeral or assertion is never built: one is untestable only while a source it reads was never extracted (see absentNodes).
     const node = project.nodes.get(missing);
-    const why = node?.kind === 'model' && node.config.materialized === 'ephemeral' ? 'reads a source that has never been extracted' : unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet';
+    const why = node && inlined(node) ? 'reads a source that has never been extracted' : unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet';
     out.push(`test ${t.name} not run: ${missing} ${why}`);
   }
   return out;
 }
 
-/** What a test reads: its `dependsOn`, and through each ephemeral (inlined into the test) what that one refs. */
+/** What a test reads: its assertion (a singular test), its `dependsOn`, and through each ephemeral (inlined into the test) what that one refs. */
 function testInputs(project: Project, test: TestDef): string[] {
-  const out = new Set<string>();
+  const out = new Set<string>(test.kind === 'singular' ? [test.model] : []);
   const visit = (id: string): void => {
     if (out.has(id)) return;
     out.add(id);

@@ -370,6 +370,27 @@ describe('a singular test that refs no model (reads a source only)', () => {
   });
 });
 
+describe('a singular test reading a source never extracted', () => {
+  it('is not run, with a warning, as a test of a model waiting for that source; once extracted it runs', async () => {
+    const { lake } = await projectLake({
+      'marts/one.sql': `select 1 as x`,
+      'assertions/no_free_prices.sql': `select * from {{ source('shop', 'prices') }} where price <= 0`,
+    });
+    const warning = 'test no_free_prices not run: assertions.no_free_prices reads a source that has never been extracted';
+    const first = await lake.build();
+    expect(first.status).toBe('success');
+    expect(first.tests.filter((t) => t.name === 'no_free_prices')).toEqual([]);
+    expect(first.warnings).toContain(warning);
+    const again = await lake.build();
+    expect(again.tests.filter((t) => t.name === 'no_free_prices')).toEqual([]);
+    expect(again.warnings).toContain(warning);
+    expect((await lake.test()).filter((t) => t.name === 'no_free_prices')).toEqual([]);
+    await lake.extract([prices([['a', '1', 0]])]);
+    expect((await lake.build()).tests.find((t) => t.name === 'no_free_prices')).toMatchObject({ status: 'fail', failures: 1 });
+    expect((await lake.test()).find((t) => t.name === 'no_free_prices')).toMatchObject({ status: 'fail', failures: 1 });
+  });
+});
+
 describe('a data test is one statement', () => {
   const project = (yml: string) => ({
     'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
