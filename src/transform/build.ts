@@ -272,16 +272,25 @@ export function testsFor(project: Project, selected: Set<string> | undefined, un
 
 /**
  * Nodes a test could read that the catalog (`has`) does not hold: neither built nor carried over.
- * Given which sources were never extracted, also the ephemerals and assertions reading one: they
- * wait for a first extract as a view over it does, and a test inlining one (or one above it: see
+ * Given which sources were never extracted, also the ephemerals and assertions reading one, and
+ * the sources relationships tests point to (as `source:<source>.<dataset>`): they wait for a first
+ * extract as a view over it does, and a test reading one (or an ephemeral above it: see
  * testInputs) would read the empty stand-in relation, whose columns are not the model's.
  */
 export function absentNodes(project: Project, has: (id: string) => boolean, neverExtracted?: (source: string, dataset: string) => boolean): string[] {
-  return [...project.nodes.values()]
+  const absent = [...project.nodes.values()]
     .filter((n) =>
       inlined(n) ? n.config.enabled && neverExtracted !== undefined && n.sources.some((u) => neverExtracted(u.source, u.dataset)) : !has(n.id),
     )
     .map((n) => n.id);
+  if (!neverExtracted) return absent;
+  const parents = project.tests.map(sourceParent).filter((p): p is { source: string; dataset: string } => p !== undefined);
+  return [...absent, ...new Set(parents.filter((p) => neverExtracted(p.source, p.dataset)).map((p) => `source:${p.source}.${p.dataset}`))];
+}
+
+/** The source a relationships test's `to` names, if it names one. */
+function sourceParent(test: TestDef): { source: string; dataset: string } | undefined {
+  return test.kind === 'relationships' ? sourceTarget(test.args.to) : undefined;
 }
 
 /** A node with no object of its own, its SQL inlined where it is read: an ephemeral model, or an assertion (its test's query). */
@@ -302,6 +311,10 @@ export function notRunWarnings(project: Project, selected: Set<string> | undefin
     const missing = testInputs(project, t).find((d) => untestable.has(d));
     if (missing === undefined) continue;
     // An ephemeral or assertion is never built: one is untestable only while a source it reads was never extracted (see absentNodes).
+    if (missing.startsWith('source:')) {
+      out.push(`test ${t.name} not run: source ${missing.slice('source:'.length)} has never been extracted`);
+      continue;
+    }
     const node = project.nodes.get(missing);
     const why = node && inlined(node) ? 'reads a source that has never been extracted' : unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet';
     out.push(`test ${t.name} not run: ${missing} ${why}`);
@@ -309,9 +322,10 @@ export function notRunWarnings(project: Project, selected: Set<string> | undefin
   return out;
 }
 
-/** What a test reads: its assertion (a singular test), its `dependsOn`, and through each ephemeral (inlined into the test) what that one refs. */
+/** What a test reads: its assertion (a singular test) or parent source (a relationships test), its `dependsOn`, and through each ephemeral (inlined into the test) what that one refs. */
 function testInputs(project: Project, test: TestDef): string[] {
-  const out = new Set<string>(test.kind === 'singular' ? [test.model] : []);
+  const parent = sourceParent(test);
+  const out = new Set<string>(test.kind === 'singular' ? [test.model] : parent ? [`source:${parent.source}.${parent.dataset}`] : []);
   const visit = (id: string): void => {
     if (out.has(id)) return;
     out.add(id);

@@ -391,6 +391,29 @@ describe('a singular test reading a source never extracted', () => {
   });
 });
 
+describe('a relationships test to a source never extracted', () => {
+  it('is not run, with a warning naming the source, as a test of a model waiting for it; once extracted it runs', async () => {
+    const { lake } = await projectLake({
+      'seeds/stores.csv': 'store\na\n',
+      'marts/dim_stores.sql': `select store from {{ ref('stores') }}`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: dim_stores\n    columns:\n      - name: store\n        tests:\n          - relationships: { to: "source('shop', 'prices')", field: store }\n`,
+    });
+    const name = 'relationships_dim_stores_store__store__prices';
+    const warning = `test ${name} not run: source shop.prices has never been extracted`;
+    const first = await lake.build();
+    expect(first.status).toBe('success');
+    expect(first.tests.filter((t) => t.name === name)).toEqual([]);
+    expect(first.warnings).toContain(warning);
+    const again = await lake.build();
+    expect(again.tests.filter((t) => t.name === name)).toEqual([]);
+    expect(again.warnings).toContain(warning);
+    expect((await lake.test()).filter((t) => t.name === name)).toEqual([]);
+    await lake.extract([prices([['b', '1', 1]])]);
+    expect((await lake.build()).tests.find((t) => t.name === name)).toMatchObject({ status: 'fail', failures: 1 });
+    expect((await lake.test()).find((t) => t.name === name)).toMatchObject({ status: 'fail', failures: 1 });
+  });
+});
+
 describe('a data test is one statement', () => {
   const project = (yml: string) => ({
     'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
