@@ -310,11 +310,11 @@ export function notRunWarnings(project: Project, selected: Set<string> | undefin
     if (excluded?.has(t.name)) continue;
     const missing = testInputs(project, t).find((d) => untestable.has(d));
     if (missing === undefined) continue;
-    // An ephemeral or assertion is never built: one is untestable only while a source it reads was never extracted (see absentNodes).
     if (missing.startsWith('source:')) {
       out.push(`test ${t.name} not run: source ${missing.slice('source:'.length)} has never been extracted`);
       continue;
     }
+    // An ephemeral or assertion is never built: one is untestable only while a source it reads was never extracted (see absentNodes).
     const node = project.nodes.get(missing);
     const why = node && inlined(node) ? 'reads a source that has never been extracted' : unbuilt.has(missing) ? 'was not built' : 'is neither selected nor built yet';
     out.push(`test ${t.name} not run: ${missing} ${why}`);
