@@ -1266,6 +1266,19 @@ class Builder {
    * `newFiles`: the files holding the new rows.
    */
   private async mergeIncremental(node: ProjectNode, prev: ModelState, incSql: string): Promise<{ files: string[]; rows: number; newFiles: string[] }> {
+    const wrote: string[] = [];
+    try {
+      return await this.mergeInto(node, prev, incSql, wrote);
+    } catch (error) {
+      // Never published: the files the merge wrote before it failed (its new rows) go now, not as
+      // leftovers the next build sweeps as a dead build's.
+      removeFiles(wrote);
+      throw error;
+    }
+  }
+
+  /** `mergeIncremental`, listing in `wrote` each warehouse file it writes. */
+  private async mergeInto(node: ProjectNode, prev: ModelState, incSql: string, wrote: string[]): Promise<{ files: string[]; rows: number; newFiles: string[] }> {
     const cfg = node.config;
     const onChange = cfg.on_schema_change ?? 'append_new_columns';
     const parts = cfg.partition_by;
@@ -1278,6 +1291,7 @@ class Builder {
     // as Parquet stores them (a HUGEINT from sum() is a DOUBLE, an ENUM a VARCHAR), as the table's are.
     const existing = await this.viewColumns(node);
     const prewritten = onChange === 'append_new_columns' ? await this.writeParquet(node, `SELECT * FROM (${incSql})`, parts) : undefined;
+    wrote.push(...(prewritten?.files ?? []));
     let incoming: { name: string; type: string; old: { name: string; type: string } | undefined }[];
     try {
       const described = prewritten && prewritten.files.length > 0 ? await this.writtenColumns(prewritten.files[0]!) : await this.storedColumns(node, incSql);
@@ -1342,7 +1356,9 @@ class Builder {
     // A value the cast cannot convert (or a cast DuckDB has not got) fails the model naming the columns.
     const write = async (sql: string, parts?: string[]): Promise<{ files: string[]; rows: number }> => {
       try {
-        return await this.writeParquet(node, sql, parts);
+        const out = await this.writeParquet(node, sql, parts);
+        wrote.push(...out.files);
+        return out;
       } catch (error) {
         if (retyped.length === 0) throw error;
         const which = retyped.map((c) => `${c.name} (${c.old!.type} in the table, ${c.type} in the model's SQL)`).join(', ');

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prices, projectLake, writeFiles } from '../helpers/models.js';
 
@@ -103,6 +105,25 @@ describe('on_schema_change with a retyped column', () => {
       { k: 1, v: 10 },
       { k: 2, v: 20 },
       { k: 3, v: 30 },
+    ]);
+  });
+});
+
+describe('an incremental merge failing after it wrote its new rows', () => {
+  it('sync_all_columns whose old rows do not cast to the new type: the model fails and the new rows\' file goes with it (only the published files stay)', async () => {
+    const { lake, models, root } = await projectLake({ 'seeds/src.csv': 'k,v\n1,a\n2,b\n', 'trusted/t.sql': model('sync_all_columns', 'k, v') });
+    await lake.build();
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,a\n2,b\n3,7\n', 'trusted/t.sql': model('sync_all_columns', 'k, v::INTEGER as v') });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/column v \(VARCHAR in the table, INTEGER in the model's SQL\).*Could not convert string 'a'/s);
+    const [view] = await lake.query(`select sql from duckdb_views() where schema_name = 'trusted' and view_name = 't'`);
+    const published = [...String(view!.sql).matchAll(/'([^']+\.parquet)'/g)].map((m) => path.basename(m[1]!));
+    const dir = path.join(root, 'warehouse', 'trusted', 't');
+    expect((fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet'))).toEqual(published);
+    expect(await lake.query('select k, v from trusted.t order by k')).toEqual([
+      { k: 1, v: 'a' },
+      { k: 2, v: 'b' },
     ]);
   });
 });
