@@ -57,6 +57,17 @@ export class ModelError extends DuckhouseError {
   }
 }
 
+/**
+ * DuckDB refused or failed a read (`lake.query`, `lake.queryArrow`, `lake.bronze`): a statement that
+ * does not parse or bind, a missing table, a failed cast. The message is DuckDB's, whole
+ * ("Parser Error: syntax error at or near …"), so it can be searched for; not retried.
+ */
+export class QueryError extends DuckhouseError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('QUERY_FAILED', message, options);
+  }
+}
+
 /** Message of any thrown value, for results and logs. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

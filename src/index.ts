@@ -35,7 +35,7 @@ export type { RunRecord, RunStatus, RunKind } from './metrics/metrics-db.js';
 export { runHistory, type RunHistoryOptions } from './metrics/run-history.js';
 export type { Row, PlainValue } from './db/values.js';
 export type { Logger, LogLevel } from './log.js';
-export { DuckhouseError, ConfigError, ClosedError, PartitionError, LockError, SourceError, ModelError } from './errors.js';
+export { DuckhouseError, ConfigError, ClosedError, PartitionError, LockError, SourceError, ModelError, QueryError } from './errors.js';
 export { sqlTypeOf } from './bronze/schema-map.js';
 export { vtexCatalog } from './connectors/vtex/catalog.js';
 export type { VtexCatalogOptions } from './connectors/vtex/catalog.js';

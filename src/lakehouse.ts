@@ -11,7 +11,7 @@ import type * as arrow from 'apache-arrow';
 import pLimit from 'p-limit';
 import { redactString } from './redact.js';
 import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOptions, runOptionsSchema, testOptionsSchema, type OpenOptions, type ResolvedOptions } from './config.js';
-import { ClosedError, ConfigError, DuckhouseError, LockError, errorMessage } from './errors.js';
+import { ClosedError, ConfigError, DuckhouseError, LockError, QueryError, errorMessage } from './errors.js';
 import { interruptOnAbort } from './abortable.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized } from './db/file-queue.js';
@@ -472,7 +472,7 @@ export class Lakehouse {
       } finally {
         if (leading > 0) await c.run('ROLLBACK');
       }
-    }));
+    })).catch(throwAsQueryError);
   }
 
   /** @internal Whether close() began: a running operation stops at its next step (the report at its next section). */
@@ -1045,7 +1045,7 @@ export class Lakehouse {
       const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, cutoff) : emptyRelationSql(recordedSchemaAsOf(readRecordedSchema(this.paths.root, source, name), cutoff));
       const c = await (await this.engine()).connect();
       try {
-        return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`)) as T[];
+        return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`).catch(throwAsQueryError)) as T[];
       } finally {
         c.closeSync();
       }
@@ -1341,6 +1341,16 @@ function checkExportTarget(target: string, to: string | undefined, fileName: str
     if (st && !st.isDirectory()) throw new ConfigError(`${call}: option "to" ${shown} lies under ${JSON.stringify(dir)}, which is a file`);
     if (st || dir === path.dirname(dir)) return;
   }
+}
+
+/**
+ * Rethrows DuckDB's failure of a read ("Parser Error: …", "Catalog Error: …") as a QueryError with
+ * its message whole. DuckDB throws plain Errors: ours (and a TypeError, a bug) pass through as
+ * they are, and a read close() interrupted was already made a ClosedError by closedAs.
+ */
+function throwAsQueryError(error: unknown): never {
+  if (error instanceof Error && !(error instanceof DuckhouseError) && error.name === 'Error') throw new QueryError(error.message, { cause: error });
+  throw error;
 }
 
 /** The error for a statement `lake.query` does not run: it is not read-only. */

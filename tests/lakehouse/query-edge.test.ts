@@ -2,8 +2,10 @@ import * as arrow from 'apache-arrow';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/index.js';
+import { ConfigError, DuckhouseError, QueryError } from '../../src/index.js';
+import { listTree } from '../../src/fs-list.js';
 import { runCli } from '../helpers/cli.js';
+import { syntheticItems } from '../helpers/synthetic-source.js';
 import { projectLake } from '../helpers/models.js';
 import { tempDir, tempLake, tempProject } from '../helpers/temp-lake.js';
 
@@ -425,5 +427,41 @@ describe('lake.query: INTERVAL', () => {
     const rows = await lake.query(`select interval 90 minutes as i, [interval 1 day] as l, to_microseconds(9223372036854775807) as huge`);
     expect(rows).toEqual([{ i: { months: 0, days: 0, micros: 5_400_000_000 }, l: [{ months: 0, days: 1, micros: 0 }], huge: { months: 0, days: 0, micros: 9223372036854775807n } }]);
     expect(JSON.parse(JSON.stringify(rows.slice(0, 1).map(({ i, l }) => ({ i, l }))))).toEqual([{ i: { months: 0, days: 0, micros: 5_400_000_000 }, l: [{ months: 0, days: 1, micros: 0 }] }]);
+  });
+});
+
+describe('lake.query: a statement DuckDB refuses or fails is a QueryError (QUERY_FAILED)', () => {
+  it('a typo, a missing table and a failed cast: DuckDB\'s message whole, the original as cause, not retryable', async () => {
+    const lake = await tempLake();
+    const cases: [string, RegExp][] = [
+      ['selec 1', /^Failed to extract statements: Parser Error: syntax error at or near "selec"/],
+      ['select * from nope', /^Catalog Error: Table with name nope does not exist!/],
+      [`select 'a'::int`, /^Conversion Error: Could not convert string 'a' to INT32/],
+    ];
+    for (const [sql, text] of cases) {
+      for (const call of [() => lake.query(sql), () => lake.queryArrow(sql)]) {
+        const error = await call().then(() => undefined, (e: unknown) => e);
+        expect(error, sql).toBeInstanceOf(QueryError);
+        expect(error, sql).toBeInstanceOf(DuckhouseError);
+        expect(error, sql).toMatchObject({ name: 'QueryError', code: 'QUERY_FAILED', retryable: false, message: expect.stringMatching(text) });
+        const cause = (error as Error).cause;
+        expect(cause).toBeInstanceOf(Error);
+        expect((cause as Error).message).toBe((error as Error).message);
+      }
+    }
+    // Refusals keep their own codes, and the connection still serves the next query.
+    await expect(lake.query('CREATE TABLE t (a INT)')).rejects.toMatchObject({ code: 'QUERY_NOT_READ_ONLY' });
+    await expect(lake.query('SELECT 1; SELECT 2')).rejects.toBeInstanceOf(ConfigError);
+    expect(await lake.query('select 42 as x')).toEqual([{ x: 42 }]);
+  });
+
+  it('lake.bronze: a committed file DuckDB cannot read fails as QUERY_FAILED naming DuckDB\'s reason', async () => {
+    const lake = await tempLake();
+    await lake.extract([syntheticItems({ source: 'syn', batches: 1, rowsPerBatch: 6 })]);
+    const dir = path.join(lake.paths.bronze, 'syn', 'items');
+    const files = listTree(dir).filter((f) => f.endsWith('.parquet'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) fs.writeFileSync(path.join(dir, f), 'not a parquet file');
+    await expect(lake.bronze('syn/items')).rejects.toMatchObject({ name: 'QueryError', code: 'QUERY_FAILED', retryable: false, message: expect.stringMatching(/parquet/i) });
   });
 });
