@@ -620,7 +620,6 @@ export function buildProgram(setExit: (code: number) => void): Command {
       // Said here as `build` says them (a test not run, a model left out of the catalog), not only
       // in the log: under cron there is no console log.
       for (const w of run.build?.warnings ?? []) console.log(`warning: ${w}`);
-      if (!fs.existsSync(lake.paths.models)) console.log(`warning: models folder ${lake.paths.models} does not exist: nothing built`);
       for (const a of run.alerts) console.log(`alert   [${a.severity}] ${a.kind} ${a.subject}: ${a.message}`);
       for (const w of run.warnings ?? []) console.log(`warning: ${w}`);
       console.log(`run ${run.runId}: ${run.status} in ${run.durationMs} ms`);

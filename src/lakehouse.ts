@@ -780,6 +780,7 @@ export class Lakehouse {
     let extract: ExtractResult | null = null;
     let build: BuildResult | null = null;
     let failure: unknown;
+    const warnings: string[] = [];
     // The part running when an error stopped the pipeline: its run recorded a run_failed alert.
     let stage: 'extract' | 'build' | undefined;
     try {
@@ -787,9 +788,13 @@ export class Lakehouse {
         stage = 'extract';
         extract = await this.extractFor(options.sources, options.extractedAt ? { extractedAt: options.extractedAt } : {}, runId);
       }
-      // An extract-only lake (no models folder) runs its sources and builds nothing.
-      if (!fs.existsSync(this.paths.models)) this.logger.child({ runId }).warn(`models folder ${this.paths.models} does not exist: nothing built`);
-      else if (extract?.status !== 'failed' || fs.existsSync(this.paths.analytics)) {
+      // An extract-only lake (no models folder) runs its sources and builds nothing, and says so
+      // in its result too (under cron nobody reads the log).
+      if (!fs.existsSync(this.paths.models)) {
+        const warning = `models folder ${this.paths.models} does not exist: nothing built`;
+        this.logger.child({ runId }).warn(warning);
+        warnings.push(warning);
+      } else if (extract?.status !== 'failed' || fs.existsSync(this.paths.analytics)) {
         stage = 'build';
         build = await this.build({
           ...(options.select ? { select: options.select } : {}),
@@ -809,7 +814,7 @@ export class Lakehouse {
       const message = redactString(errorMessage(failure));
       alerts.push(...[...(stage ? [stage] : []), 'run'].map((kind) => runFailedAlert(kind, message)));
     }
-    const run: RunResult = { runId, status, extract, build, alerts, durationMs: Math.round(performance.now() - started) };
+    const run: RunResult = { runId, status, extract, build, alerts, durationMs: Math.round(performance.now() - started), ...(warnings.length > 0 ? { warnings } : {}) };
     // The record carries what the run extracted and its first error; the stored result is the
     // RunResult with its extract and build as their run ids (each is stored whole under its own).
     const sources = extract?.sources ?? [];
@@ -833,7 +838,7 @@ export class Lakehouse {
         // pass unseen (a chat webhook gone, and every failure after it silent).
         const warning = `onRunFinished hook failed: ${redactString(errorMessage(error))}`;
         this.logger.error(warning, { runId });
-        run.warnings = [warning];
+        run.warnings = [...(run.warnings ?? []), warning];
       }
     }
     // The caller of a run that was recorded (the CLI: its exit code, its extract's lines) gets it

@@ -100,7 +100,7 @@ export interface RunResult {
   /** Alerts raised by this run (freshness, volume, schema drift, failing tests…). */
   alerts: AlertRecord[];
   durationMs: number;
-  /** What went wrong after the run was recorded: the `onRunFinished` hook throwing (its notification was not sent). */
+  /** What the run left undone without failing: no models folder (nothing built); the `onRunFinished` hook throwing (its notification was not sent). */
   warnings?: string[];
 }
 

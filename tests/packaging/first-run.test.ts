@@ -53,6 +53,8 @@ describe('first run', () => {
     const run = await lake.run({ sources: [source] });
     expect(run).toMatchObject({ status: 'success', build: null });
     expect(run.extract?.sources[0]?.rows).toBe(1);
+    // Said in the result, not only in the log (README: "extracts only, with a warning").
+    expect(run.warnings).toEqual([expect.stringMatching(/^models folder .*models does not exist: nothing built$/)]);
     await expect(lake.build()).rejects.toThrow(ConfigError);
     await expect(lake.build()).rejects.toThrow(/models folder .*models does not exist \(option "models"\)/);
     await expect(lake.run()).rejects.toThrow(/models folder/);
