@@ -45,6 +45,18 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * A message puts a `:` after a URL (`GET …?key=abc: HTTP 500`); the value patterns take `:` (it
+ * may be in a value), so a value ending with one before a space or the end gives it back. Only on a
+ * match, so the lines without a secret cost nothing more. `match` ends with the value, at `offset` in `text`.
+ */
+function colonAfter(match: string, offset: number, text: string): string {
+  if (match.charCodeAt(match.length - 1) !== 58) return '';
+  const end = offset + match.length;
+  // Whitespace or a control character next: the `:` ended the URL, it was not part of it.
+  return end === text.length || text.charCodeAt(end) <= 32 ? ':' : '';
+}
+
 /** Query/form parameter names an apiKey travels under (`key`, `k`…): their values are scrubbed whatever their length. */
 const secretParams = new Set<string>();
 let secretParamPattern: RegExp | undefined;
@@ -104,13 +116,23 @@ function redactCreateSecret(text: string): string {
 /** Scrubs secrets out of free text: URLs, form bodies, JSON text, Authorization values. */
 export function redactString(text: string): string {
   let out = redactCreateSecret(scrubKnownSecrets(text));
-  if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
+  if (secretParamPattern) out = out.replace(secretParamPattern, redactParamValue);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(AUTHORIZATION, (_m, pre: string, scheme: string | undefined) => `${pre}${scheme ? `${scheme} ` : ''}${REDACTED}`);
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
   out = out.replace(PARAM_QUOTED, (_m, pre: string, name: string, sep: string, quote: string) => `${pre}${name}${sep}${quote}${REDACTED}${quote}`);
-  out = out.replace(PARAM, (_m, pre: string, name: string, sep: string) => `${pre}${name}${sep}${REDACTED}`);
-  return out.includes('%') ? out.replace(ENCODED_PARAM, `$1${REDACTED}`) : out;
+  out = out.replace(PARAM, (m: string, pre: string, name: string, sep: string, _value: string, offset: number, all: string) => `${pre}${name}${sep}${REDACTED}${colonAfter(m, offset, all)}`);
+  return out.includes('%') ? out.replace(ENCODED_PARAM, redactEncodedValue) : out;
+}
+
+/** `name=value` of `secretParamPattern` and `SQL_URL_PARAM`, the value redacted. */
+function redactParamValue(m: string, pre: string, name: string, _value: string, offset: number, all: string): string {
+  return `${pre}${name}=${REDACTED}${colonAfter(m, offset, all)}`;
+}
+
+/** An `ENCODED_PARAM` match, its value redacted. */
+function redactEncodedValue(m: string, head: string, offset: number, all: string): string {
+  return `${head}${REDACTED}${colonAfter(m, offset, all)}`;
 }
 
 function scrubKnownSecrets(text: string): string {
@@ -157,11 +179,11 @@ const SQL_URL_PARAM = new RegExp(`([?&#'"])(${SECRET_KEY})=([^&\\s"',;}#]*)`, 'g
  */
 export function redactSql(sql: string): string {
   let out = redactCreateSecret(scrubKnownSecrets(sql));
-  if (secretParamPattern) out = out.replace(secretParamPattern, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
+  if (secretParamPattern) out = out.replace(secretParamPattern, redactParamValue);
   out = out.replace(BEARER, `$1 ${REDACTED}`);
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
-  out = out.replace(SQL_URL_PARAM, (_m, pre: string, name: string) => `${pre}${name}=${REDACTED}`);
-  return out.includes('%') ? out.replace(ENCODED_PARAM, `$1${REDACTED}`) : out;
+  out = out.replace(SQL_URL_PARAM, redactParamValue);
+  return out.includes('%') ? out.replace(ENCODED_PARAM, redactEncodedValue) : out;
 }
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isSecretName, redact, redactSql, redactString, registerSecret, REDACTED, scrubSecretValues } from '../../src/redact.js';
+import { isSecretName, redact, redactSql, redactString, registerSecret, registerSecretParam, REDACTED, scrubSecretValues } from '../../src/redact.js';
 import { createLogger } from '../../src/log.js';
 import { registerCleanup, tempDir, tempLake } from '../helpers/temp-lake.js';
 import { createHttpContext, defineSource, httpSource, z } from '../../src/index.js';
@@ -169,6 +169,26 @@ describe('a secret-named parameter of a URL carried percent-encoded inside anoth
     expect(redactString(twice)).toContain('b%253D2');
     expect(redactSql(`select * from read_json('${once}')`)).toBe(`select * from read_json('https://proxy.example/?url=https%3A%2F%2Fapi.x%2Fp%3Fa%3D1%26access_token%3D${REDACTED}%26b%3D2')`);
     expect(redactString('100%25 of orders; store%3Dbistek%26page%3D2')).toBe('100%25 of orders; store%3Dbistek%26page%3D2');
+  });
+});
+
+describe('the text after a redacted value', () => {
+  it('keeps the `:` that ends a URL in a message (`…?key=…: HTTP 500`), and still redacts a value holding `:`', () => {
+    registerSecretParam('qkey');
+    registerSecret('qkey-value-0123456789');
+    for (const value of ['qkey-value-0123456789', 'short1']) {
+      expect(redactString(`GET https://api.x/p?page=2&qkey=${value}: HTTP 200 is text/html`)).toBe(`GET https://api.x/p?page=2&qkey=${REDACTED}: HTTP 200 is text/html`);
+      expect(redactSql(`-- GET https://api.x/p?qkey=${value}: HTTP 500`)).toBe(`-- GET https://api.x/p?qkey=${REDACTED}: HTTP 500`);
+      expect(redactString(`GET https://api.x/p?qkey=${value}:`)).toBe(`GET https://api.x/p?qkey=${REDACTED}:`);
+    }
+    // Secret-named parameters, plain and inside another URL, the same.
+    expect(redactString('GET https://api.x/o?access_token=APP_USR-77: HTTP 401')).toBe(`GET https://api.x/o?access_token=${REDACTED}: HTTP 401`);
+    expect(redactSql("-- GET https://api.x/o?access_token=APP_USR-77: HTTP 401")).toBe(`-- GET https://api.x/o?access_token=${REDACTED}: HTTP 401`);
+    expect(redactString(`GET https://p.x/?url=${encodeURIComponent('https://a.x/o?access_token=APP_USR-77')}: HTTP 502`)).toBe(`GET https://p.x/?url=https%3A%2F%2Fa.x%2Fo%3Faccess_token%3D${REDACTED}: HTTP 502`);
+    // A `:` inside the value, or one the value ends with before more of the URL, is the value's.
+    expect(redactString('x?qkey=abc:def: HTTP 500')).toBe(`x?qkey=${REDACTED}: HTTP 500`);
+    expect(redactString('x?qkey=abc:&page=2 ok')).toBe(`x?qkey=${REDACTED}&page=2 ok`);
+    expect(redactString('x?access_token=abc:def ok')).toBe(`x?access_token=${REDACTED} ok`);
   });
 });
 

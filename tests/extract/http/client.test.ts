@@ -395,6 +395,15 @@ describe('HttpClient connections, limits and identity', () => {
     // The key did reach the server.
     expect(server.requests.at(-1)!.query.get('key')).toBe(apiKey);
   });
+
+  it('keeps the `:` after a URL whose API key in the query it redacted: "…&key=[REDACTED]: HTTP 410", not "…&key=[REDACTED] HTTP 410"', async () => {
+    const server = await serve({ '/gone': faults.status(410) });
+    const apiKey = 'k3y-colon-kept-0123';
+    const c = client({ retries: 0 }, { auth: apiKeyAuth('key', apiKey, 'query') });
+    const error = await failure(c.request(`${server.url}/gone?page=2`));
+    expect(error.message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/gone\?page=2&key=\[REDACTED\]: HTTP 410/);
+    expect(server.requests.at(-1)!.query.get('key')).toBe(apiKey);
+  });
 });
 
 describe('HttpClient compressed bodies', () => {
