@@ -648,9 +648,15 @@ interface Credentials {
  * presigned URL's `X-Amz-Signature`) is the target's own.
  */
 function isCredentialParam([name, value]: [string, string]): boolean {
+  // A page token (Google's `pageToken`, AWS's `NextToken`) is named like a credential but is the
+  // page asked for: dropped, the moved API would serve the first page again. Only a secret in it goes.
+  if (PAGE_TOKEN.test(name)) return redactString(value) !== value;
   const pair = `${name}=${value}`;
   return isSecretName(name) || redactString(pair) !== pair;
 }
+
+/** Query parameter names of a paginator's token: `pageToken`, `page_token`, `next_token`, `NextToken`, `continuationToken`. */
+const PAGE_TOKEN = /(?:page|next|continuation|pagination|cursor|sync|resume)[_-]?token$/i;
 
 /** Removes the `[name, value]` pairs from `url`'s query, in place (the query is rewritten only when one is there). */
 function dropParams(url: URL, params: [string, string][]): void {

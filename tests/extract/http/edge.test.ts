@@ -9,7 +9,7 @@ import { httpSource } from '../../../src/extract/http-source.js';
 import { compareCursor } from '../../../src/extract/http/json-path.js';
 import { decodeText } from '../../../src/extract/http/client.js';
 import { htmlSource } from '../../../src/extract/html-source.js';
-import { linkHeaderPaginator, offsetPaginator, pageNumberPaginator } from '../../../src/extract/http/paginators.js';
+import { cursorPaginator, linkHeaderPaginator, offsetPaginator, pageNumberPaginator } from '../../../src/extract/http/paginators.js';
 import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { findSecrets } from '../../helpers/secret-scan.js';
 import { registerCleanup, tempLake } from '../../helpers/temp-lake.js';
@@ -300,6 +300,43 @@ describe('a credential the server put in a next-page URL, on a redirect', () => 
     const { hits, files } = await findSecrets(lake.paths.root, [serverToken, bearer]);
     expect(files.some((f) => f.endsWith('.parquet'))).toBe(true);
     expect(hits).toEqual([]);
+  });
+  it("keeps a page token (Google's pageToken) on a cross-origin hop: named like a token, it is the page asked for, not a credential", async () => {
+    const other = await serve({
+      // The moved API: without the token it would serve the first page again.
+      '/v2/items': (req, res) => {
+        const token = new URL(req.url!, other.url).searchParams.get('pageToken');
+        if (token === 'CAIQAA') return sendJson(res, 200, { items: [{ id: 2 }] });
+        sendJson(res, 400, { error: `pageToken ${JSON.stringify(token)} is not a page` });
+      },
+    });
+    const api = await serve({
+      '/items': (req, res) => {
+        if (new URL(req.url!, api.url).searchParams.has('pageToken')) {
+          res.writeHead(301, { location: `${other.url}/v2${req.url}` });
+          res.end();
+          return;
+        }
+        sendJson(res, 200, { items: [{ id: 1 }], nextPageToken: 'CAIQAA' });
+      },
+    });
+    const lake = await tempLake();
+    const result = await lake.extract(
+      httpSource({
+        source: 'r',
+        dataset: 'page_token',
+        url: `${api.url}/items`,
+        items: 'items',
+        paginate: cursorPaginator({ cursorPath: 'nextPageToken', cursorParam: 'pageToken' }),
+        schema: z.object({ id: z.number() }),
+        auth: { type: 'bearer', token: 'bearer-page-token-secret-1357' },
+        limits: { ...FAST_LIMITS, retries: 0 },
+      }),
+    );
+    expect(other.requests.map((r) => r.query.get('pageToken'))).toEqual(['CAIQAA']);
+    expect(other.requests[0]!.headers.authorization).toBeUndefined();
+    expect(result.sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    await lake.close();
   });
 });
 
