@@ -1159,8 +1159,13 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
   }
   const pattern = path.resolve(o.glob!);
   const files: string[] = [];
-  // Node 20 has no fs.glob: walk from the folder before the first wildcard.
-  const base = pattern.slice(0, pattern.search(/[*?[{]/)).replace(/[^/]*$/, '') || '/';
+  // Node 20 has no fs.glob: walk from the folder before the first wildcard of the glob as written.
+  // The working folder a relative glob is resolved against is a path, not a pattern (a project
+  // under `Clients [BR]/` or `{old,new} exports/`); a `..` past a wildcard leaves it to the pattern.
+  const wildcard = o.glob!.search(/[*?[{]/);
+  const written = path.resolve((wildcard === -1 ? o.glob! : o.glob!.slice(0, wildcard)).replace(/[^/]*$/, '') || '.');
+  const own = written.endsWith('/') ? written : `${written}/`;
+  const base = pattern.startsWith(own) ? own : pattern.slice(0, pattern.search(/[*?[{]/)).replace(/[^/]*$/, '') || '/';
   // Every brace alternative starts past `base` (it ends before the first '{'): one walk for all, each file once.
   const alternatives = expandBraces(pattern.slice(base.length), MAX_BRACE_ALTERNATIVES);
   if (alternatives.length > MAX_BRACE_ALTERNATIVES) {

@@ -398,3 +398,26 @@ describe('file globs with many brace groups', () => {
     expect((await lake.bronze('shop/thousand')).map((r) => r.id)).toEqual([2]);
   });
 });
+
+describe('a relative glob read from a working folder whose name holds [ ] or { , }', () => {
+  it('the working folder is a path, not part of the pattern: exports/*.ndjson from "Clients [BR]/" or "{old,new} exports/" reads its files', async () => {
+    const dir = tempDir();
+    const projects = [path.join(dir, 'Clients [BR]', 'shop'), path.join(dir, '{old,new} exports', 'shop')];
+    for (const project of projects) {
+      fs.mkdirSync(path.join(project, 'exports'), { recursive: true });
+      fs.writeFileSync(path.join(project, 'exports', 'orders.ndjson'), '{"id":1}\n{"id":2}\n');
+    }
+    const lake = await tempLake();
+    const was = process.cwd();
+    const results = [];
+    try {
+      for (const project of projects) {
+        process.chdir(project);
+        results.push((await lake.extract(jsonSource({ source: 'shop', dataset: 'orders', glob: 'exports/*.ndjson' }))).sources[0]!);
+      }
+    } finally {
+      process.chdir(was);
+    }
+    for (const r of results) expect(r, JSON.stringify(r)).toMatchObject({ status: 'success', rows: 2, files: 1 });
+  });
+});
