@@ -483,7 +483,7 @@ export class HttpClient {
     // A coding we cannot undo is not a broken read that may pass: the server sends it so every time.
     // On a status that is not accepted the body is not read, and the status says more.
     const undecodable = response.body.length > 0 ? undecodableCoding(encoding) : undefined;
-    if (undecodable !== undefined && accepted) {
+    if (undecodable !== undefined && accepted && !(options.responseType !== 'text' && isJsonAsIs(response.body, headerText(response.headers['content-type'])))) {
       breakerAt.success(); // it answered, sanely if not usefully
       throw new HttpEncodingError({ method, url: href, attempts: attempt, host: at.host, status, encoding: undecodable, decodes: ACCEPT_ENCODING });
     }
@@ -608,6 +608,20 @@ function undecodableCoding(contentEncoding: string | undefined): string | undefi
     .split(',')
     .map((coding) => coding.trim())
     .find((coding) => coding !== '' && !DECODED_CODINGS.has(coding));
+}
+
+/**
+ * Whether a body under a coding we cannot undo is plain JSON as it came: the label is wrong, not
+ * the body (`Content-Encoding: UTF-8` or `none` from a misconfigured server, which browsers and
+ * Python's clients read as it is). A compressed body never parses.
+ */
+function isJsonAsIs(body: Buffer, contentType: string | undefined): boolean {
+  try {
+    parseJsonExact(jsonText(body, contentType));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -485,6 +485,14 @@ describe('HttpClient compressed bodies', () => {
     expect(c.stats()).toEqual([expect.objectContaining({ host: server.host, requests: 3, retries: 0, statuses: { 200: 3 } })]);
   });
 
+  it('a JSON body that is plain JSON under a Content-Encoding that names no compression (UTF-8, none: a misconfigured server) is read as it came, as browsers and Python read it', async () => {
+    const text = Buffer.from(JSON.stringify(payload));
+    const server = await serve({ '/utf8': encoded('UTF-8', text), '/none': encoded('none', text) });
+    const c = client({ retries: 0 });
+    expect((await c.request(`${server.url}/utf8`)).body).toEqual(payload);
+    expect((await c.request(`${server.url}/none`)).body).toEqual(payload);
+  });
+
   it('an unknown encoding on a status that is not read (a 503) is still the status: retried as one', async () => {
     const server = await serve({
       '/busy': faults.sequence((_req, res) => {
