@@ -1172,8 +1172,11 @@ async function listFiles(where: string, o: { path?: string; glob?: string }): Pr
     throw new ConfigError(`${where}: glob ${JSON.stringify(pattern)} has braces for more than ${MAX_BRACE_ALTERNATIVES.toLocaleString('en-US')} alternatives (each is a pattern of its own): use fewer, or a wildcard`);
   }
   const res = alternatives.map(globRegex);
+  // A folder named `.x` only matches a pattern's folder part that starts with '.' (`globRegex`): without
+  // one, dot folders are not walked (a Mac volume's .Spotlight-V100 no one may list, a .git's objects).
+  const dotFolders = alternatives.some((a) => a.split('/').slice(0, -1).some((part) => part.startsWith('.')));
   if (fs.existsSync(base)) {
-    for (const rel of listTree(base)) {
+    for (const rel of listTree(base, dotFolders ? undefined : (name) => !name.startsWith('.'))) {
       if (res.some((re) => re.test(rel)) && fs.statSync(path.join(base, rel)).isFile()) files.push(path.join(base, rel));
     }
   }

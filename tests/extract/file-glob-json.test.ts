@@ -2,6 +2,7 @@
  * File sources run by a data engineer on real exports: a monthly glob whose later files gained
  * a column, NDJSON ids past 2^53, a JSON key that is the empty string.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -420,4 +421,31 @@ describe('a relative glob read from a working folder whose name holds [ ] or { ,
     }
     for (const r of results) expect(r, JSON.stringify(r)).toMatchObject({ status: 'success', rows: 2, files: 1 });
   });
+});
+
+describe('a glob over a folder holding a dot folder it cannot read (macOS .Spotlight-V100 on a volume)', () => {
+  it('**/*.ndjson reads the files and never opens the dot folder, which no wildcard matches (was: EACCES, the source failed)', () => {
+    const dir = tempDir();
+    fs.chmodSync(dir, 0o755);
+    const volume = path.join(dir, 'USB');
+    fs.mkdirSync(path.join(volume, 'exports'), { recursive: true });
+    fs.writeFileSync(path.join(volume, 'exports', 'orders.ndjson'), '{"id":1}\n{"id":2}\n');
+    // As on a Mac volume: root's own, no one else may list it. Empty, so the cleanup can remove it.
+    fs.mkdirSync(path.join(volume, '.Spotlight-V100'), { mode: 0o700 });
+    const root = path.join(dir, 'lake');
+    fs.mkdirSync(root);
+    // Root reads any folder: the extract then runs as nobody; anyone else cannot read a 000 folder.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) fs.chownSync(root, 65534, 65534);
+    else fs.chmodSync(path.join(volume, '.Spotlight-V100'), 0o000);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'helpers', 'child-glob.ts'), root, path.join(volume, '**', '*.ndjson')], {
+      cwd: path.join(__dirname, '..', '..'),
+      encoding: 'utf8',
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    if (!asRoot) fs.chmodSync(path.join(volume, '.Spotlight-V100'), 0o700);
+    expect(child.status, child.stderr).toBe(0);
+    const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!);
+    expect(result, child.stdout).toMatchObject({ status: 'success', rows: 2, files: 1 });
+  }, 60_000);
 });
