@@ -311,9 +311,14 @@ async function readBuildInputs(c: DuckDBConnection): Promise<BuildInputs> {
   const visibility = toVisibility(readerRows(await c.runAndReadAll(VISIBILITY_SQL)));
   const lastSuccess = new Map<string, (Date | null)[]>();
   for (const r of readerRows(await c.runAndReadAll(SOURCES_FRESHNESS_SQL))) {
-    // A retired store (dropped from the config) is left out, as its freshness alerts are.
-    if (r.superseded === true || r.retired === true) continue;
+    if (r.superseded === true) continue;
     const key = `${r.source}.${r.dataset}`;
+    // A retired store (dropped from the config) is left out, as its freshness alerts are; a dataset
+    // all retired is one with no source to judge (not one never extracted, as a missing one is).
+    if (r.retired === true) {
+      if (!lastSuccess.has(key)) lastSuccess.set(key, []);
+      continue;
+    }
     lastSuccess.set(key, [...(lastSuccess.get(key) ?? []), r.last_ok instanceof Date ? r.last_ok : null]);
   }
   return { visibility, lastSuccess, lastScores: scoreMap(readerRows(await c.runAndReadAll(LAST_SCORES_SQL))) };

@@ -141,7 +141,9 @@ export async function scoreModels(
     const sources = sourcesOf(project, node);
     if (sources.length > 0) {
       const counts = sources.map(([s, d]) => fresh(s, d));
-      dims.timeliness = counts.reduce((n, c) => n + c.fresh, 0) / counts.reduce((n, c) => n + c.sources, 0);
+      const judged = counts.reduce((n, c) => n + c.sources, 0);
+      // Every source it reads retired (`lake.retireSource`): none to judge, as a model reading none.
+      dims.timeliness = judged === 0 ? null : counts.reduce((n, c) => n + c.fresh, 0) / judged;
     }
     out.push({ model: node.id, rows, dimensions: dims, score: weightedScore(dims, weights) });
   }

@@ -53,4 +53,26 @@ describe('timeliness of a model reading a dataset of several stores', () => {
     // Observed before: 0.5, the retired store counted stale for ever.
     expect(score!.timeliness).toBe(1);
   }, 40_000);
+
+  it('leaves out a whole dataset retired: its models are scored on their other sources, or not for timeliness at all', async () => {
+    const other = defineSource({ source: 'obs', dataset: 'prices', schema: z.object({ sku: z.string(), price: z.number() }), extract: () => [[{ sku: 'x', price: 1 }]] });
+    const { lake } = await projectLake(
+      {
+        'trusted/tru_both.sql': `{{ config(materialized='table') }} select p.sku, p.price from {{ source('obs', 'prices') }} p join {{ source('obs', 'products') }} using (sku)`,
+        'trusted/tru_products.sql': `{{ config(materialized='table') }} select store, sku, price from {{ source('obs', 'products') }}`,
+      },
+      { quality: { freshnessWarnHours: 0.002, freshnessErrorHours: 1 } },
+    );
+    expect((await lake.extract([store('big'), store('small')])).status).toBe('success');
+    await new Promise((r) => setTimeout(r, 8_000));
+    await lake.retireSource({ source: 'obs', dataset: 'products' });
+    expect((await lake.extract([other])).status).toBe('success');
+    expect((await lake.build()).status).toBe('success');
+    const scores = await lake.query<{ model: string; timeliness: number | null }>(`select model, timeliness from marts.mart_data_quality order by model`);
+    // Observed before: 0.5 and 0, the retired dataset counted as one source never extracted.
+    expect(scores).toEqual([
+      { model: 'trusted.tru_both', timeliness: 1 },
+      { model: 'trusted.tru_products', timeliness: null },
+    ]);
+  }, 40_000);
 });
