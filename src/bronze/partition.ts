@@ -89,7 +89,8 @@ export function partitionOfDir(dir: string): Record<string, string | null> {
   return out;
 }
 
-function encodedLength(text: string): number {
+/** The bytes of `text` percent-encoded as DuckDB names partition folders: 3 for each byte but letters, digits and - _ . ~. */
+export function encodedLength(text: string): number {
   let n = 0;
   for (const byte of Buffer.from(text, 'utf8')) {
     const unreserved = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x2d || byte === 0x5f || byte === 0x2e || byte === 0x7e;

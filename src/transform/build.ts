@@ -20,7 +20,7 @@ import type { Logger } from '../log.js';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { writeFileAtomic } from '../bronze/commit.js';
-import { hiveFolder } from '../bronze/partition.js';
+import { encodedLength, hiveFolder } from '../bronze/partition.js';
 import { escapeRegExp, redactSql, redactString } from '../redact.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { MetricsDb, RecordedScore } from '../metrics/metrics-db.js';
@@ -1080,13 +1080,14 @@ class Builder {
    * A partitioned COPY that failed on a folder name too long for the file system ("File name too
    * long", with the whole temp path in it): the error naming partition_by, the column and its
    * longest folder name, as bronze refuses such values. DuckDB percent-encodes every byte but
-   * letters, digits and - _ . ~ (3 bytes each). Undefined for any other failure.
+   * letters, digits and - _ . ~ (3 bytes each), in the column's name too ('sku code' →
+   * `sku%20code=`). Undefined for any other failure.
    */
   private async overlongPartition(target: { schema: string; name: string }, sql: string, partitionBy: string[], error: unknown): Promise<ModelError | undefined> {
     if (!/file name too long/i.test(errorMessage(error))) return undefined;
     const folder = (c: string): string => {
       const text = `CAST(${quoteIdent(c)} AS VARCHAR)`;
-      return `${Buffer.byteLength(c) + 1} + strlen(${text}) + 2 * strlen(regexp_replace(${text}, '[A-Za-z0-9._~-]', '', 'g'))`;
+      return `${encodedLength(c) + 1} + strlen(${text}) + 2 * strlen(regexp_replace(${text}, '[A-Za-z0-9._~-]', '', 'g'))`;
     };
     const longest = partitionBy.map((c) => `arg_max(${quoteIdent(c)}::VARCHAR, ${folder(c)}) AS ${quoteIdent(`v_${c}`)}, max(${folder(c)}) AS ${quoteIdent(`n_${c}`)}`);
     const [row] = await this.c

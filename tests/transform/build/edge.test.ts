@@ -509,4 +509,15 @@ select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
     expect(onDisk(path.join(root, '.tmp'))).toEqual([]);
     expect(onDisk(path.join(root, 'warehouse', 'trusted', 't'))).toHaveLength(1);
   });
+
+  it("a column whose name DuckDB encodes in the folder ('sku code' → sku%20code=) counts its encoded bytes: 11 + 245 letters is 256 bytes, named as too long", async () => {
+    const { lake } = await projectLake({
+      ...STG,
+      'trusted/t.sql': `{{ config(materialized='table', partition_by='sku code') }} select store, sku as "sku code", price from {{ ref('stg_prices') }}`,
+    });
+    await lake.extract([prices([['a', 'x'.repeat(245), 1]])]);
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/partition_by 'sku code' has a value that makes a 256-byte folder name \(at most 255/);
+  });
 });
