@@ -32,7 +32,7 @@ import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { sourceTarget, testSql, testStatus, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
-import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, rebaseState, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, rebaseState, removeEmptyParents, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, recordedSchemaAsOf, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
@@ -1584,9 +1584,16 @@ function withoutEmptyFiles(out: { files: string[]; rows: number }): { files: str
   return { files: [], rows: 0 };
 }
 
-/** Deletes warehouse files this build wrote and will not publish (never in a catalog: they go at once). */
+/**
+ * Deletes warehouse files this build wrote and will not publish (never in a catalog: they go at
+ * once), with the partition and version folders they leave empty: the sweep, which removes those
+ * too, never sees them once their files are gone.
+ */
 function removeFiles(files: string[]): void {
-  for (const f of files) fs.rmSync(f, { force: true });
+  for (const f of files) {
+    fs.rmSync(f, { force: true });
+    removeEmptyParents(path.dirname(f));
+  }
 }
 
 function partitionKeysOf(file: string): string[] {

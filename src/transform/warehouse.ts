@@ -303,7 +303,7 @@ export function sweepUnreferenced(warehouseDir: string, models: Map<string, Mode
   return removed;
 }
 
-function removeEmptyParents(dir: string): void {
+export function removeEmptyParents(dir: string): void {
   // Up to the model's folder: partition folders, the version folder, the model folder.
   for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
     try {

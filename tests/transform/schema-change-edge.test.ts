@@ -126,6 +126,21 @@ describe('an incremental merge failing after it wrote its new rows', () => {
       { k: 2, v: 'b' },
     ]);
   });
+
+  it('partitioned: the partition folders of the new rows go too, as a later build\'s sweep removed them (only the published files\' folders stay)', async () => {
+    const partitioned = (columns: string) => model('sync_all_columns', columns).replace("on_schema_change=", "partition_by='k', on_schema_change=");
+    const { lake, models, root } = await projectLake({ 'seeds/src.csv': 'k,v\n1,a\n2,b\n', 'trusted/t.sql': partitioned('k, v') });
+    await lake.build();
+    const dir = path.join(root, 'warehouse', 'trusted', 't');
+    const tree = () => (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
+    const before = tree();
+    expect(before.filter((f) => f.endsWith('.parquet'))).toHaveLength(2);
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,a\n2,b\n3,7\n', 'trusted/t.sql': partitioned('k, v::INTEGER as v') });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/Could not convert string 'a'/);
+    expect(tree()).toEqual(before);
+  });
 });
 
 describe('on_schema_change with a column whose name changes only in case', () => {
