@@ -1130,7 +1130,7 @@ class Builder {
       // Seeds are comma CSV. Left to sniff, DuckDB answers a ragged row by skipping the rows
       // above it or merging the columns into one, without an error: the dialect is fixed, rows strict.
       const { files, rows } = await this.writeSeed(node);
-      return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+      return this.unlessFailing(files, () => this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows }));
     }
     if (materialized === 'view') {
       this.writeCompiled(node, full.sql);
@@ -1146,18 +1146,37 @@ class Builder {
       if (mentionsItself(node, full.sql)) await this.carry(node.id);
       this.writeCompiled(node, full.sql);
       const { files, rows } = await this.writeKeyed(node, full.sql);
-      // The audit reruns the model's SQL: `{{ this }}` in it has to read what the model's run
-      // read, the previous version, so the new one is defined after it.
-      await this.buildAudit(node, false, undefined);
-      return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+      return this.unlessFailing(files, async () => {
+        // The audit reruns the model's SQL: `{{ this }}` in it has to read what the model's run
+        // read, the previous version, so the new one is defined after it.
+        await this.buildAudit(node, false, undefined);
+        return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+      });
     }
     await this.oneStatement(node, incSql!);
     this.writeCompiled(node, incSql!);
     const { files, rows, newFiles } = await this.mergeIncremental(node, prev!, incSql!);
-    // Before the new version is defined: an `is_incremental()` filter on `{{ this }}` (rows past
-    // max(k)) would otherwise see this run's rows and find no rejected row past them.
-    await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `(${tableViewSql(newFiles)})` : undefined);
-    return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+    const kept = new Set(prev!.files);
+    return this.unlessFailing(files.filter((f) => !kept.has(f)), async () => {
+      // Before the new version is defined: an `is_incremental()` filter on `{{ this }}` (rows past
+      // max(k)) would otherwise see this run's rows and find no rejected row past them.
+      await this.buildAudit(node, true, this.state.get(auditId(node)), newFiles.length > 0 ? `(${tableViewSql(newFiles)})` : undefined);
+      return this.publishTable(node, { ...common, kind: 'table', sql: null, files, rows });
+    });
+  }
+
+  /**
+   * The steps after a model's new files are written (its audit, its view): one failing removes
+   * `wrote` at once, never published, rather than leaving them for the next build to sweep as a
+   * dead build's.
+   */
+  private async unlessFailing<T>(wrote: string[], steps: () => Promise<T>): Promise<T> {
+    try {
+      return await steps();
+    } catch (error) {
+      removeFiles(wrote);
+      throw error;
+    }
   }
 
   /**

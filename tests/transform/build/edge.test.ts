@@ -430,6 +430,40 @@ models:
   });
 });
 
+describe('a table or incremental model failing after its files were written', () => {
+  // The audit selects the rows the rule rejects, which the model's own run filtered out before
+  // the cast: only the audit query meets 'bad'::INTEGER.
+  const model = (materialized: string) => `{{ config(materialized='${materialized}', unique_key='k') }}
+select k, v::INTEGER as v from {{ ref('src') }} where {{ reject_if("v::VARCHAR = 'bad'", 'bad_v') }}
+{% if is_incremental() %} and k > (select max(k) from {{ this }}) {% endif %}`;
+  const parquetIn = (dir: string) => (fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort() : []);
+  const published = async (lake: { query: (sql: string) => Promise<Record<string, unknown>[]> }) => {
+    const [view] = await lake.query(`select sql from duckdb_views() where schema_name = 'trusted' and view_name = 't'`);
+    return view ? [...String(view.sql).matchAll(/'([^']+\.parquet)'/g)].map((m) => path.basename(m[1]!)).sort() : [];
+  };
+
+  it('table: an audit failing at runtime fails the model and removes the files its run wrote', async () => {
+    const { lake, root } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n2,bad\n', 'trusted/t.sql': model('table') });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/Could not convert string 'bad'/);
+    expect(parquetIn(path.join(root, 'warehouse', 'trusted', 't'))).toEqual([]);
+  });
+
+  it('incremental: an audit failing after the merge wrote the new rows removes them; the published files stay', async () => {
+    const { lake, models, root } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n', 'trusted/t.sql': model('incremental') });
+    expect((await lake.build()).status).toBe('success');
+    writeFiles(models, { 'seeds/src.csv': 'k,v\n1,10\n2,20\n3,bad\n' });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/Could not convert string 'bad'/);
+    const kept = await published(lake);
+    expect(kept).toHaveLength(1);
+    expect(parquetIn(path.join(root, 'warehouse', 'trusted', 't')).map((f) => path.basename(f))).toEqual(kept);
+    expect(await lake.query('select k, v from trusted.t')).toEqual([{ k: 1, v: 10 }]);
+  });
+});
+
 describe('unique_key or partition_by naming a column the model does not output', () => {
   it('fails the first build naming unique_key and the column, not the merge SQL of a later run ("Referenced table n not found")', async () => {
     const { lake, models } = await projectLake({
