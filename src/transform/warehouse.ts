@@ -303,6 +303,7 @@ export function sweepUnreferenced(warehouseDir: string, models: Map<string, Mode
   return removed;
 }
 
+/** Removes `dir` and the folders above it while they are empty (a deleted file's partition folders). */
 export function removeEmptyParents(dir: string): void {
   // Up to the model's folder: partition folders, the version folder, the model folder.
   for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {

@@ -553,5 +553,37 @@ select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
     const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
     expect(t.status).toBe('error');
     expect(t.error).toMatch(/partition_by 'sku code' has a value that makes a 256-byte folder name \(at most 255/);
+    });
+
+  /** Folders under `dir` with nothing in them (a partition folder whose file went). */
+  const emptyFolders = (dir: string): string[] =>
+    (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isDirectory() && fs.readdirSync(path.join(dir, f)).length === 0);
+
+  it('a partitioned table whose audit fails after its files were written leaves no empty partition folder', async () => {
+    const { lake, root } = await projectLake({
+      'seeds/src.csv': 'k,p,v\n1,x,10\n2,y,bad\n',
+      'trusted/t.sql': `{{ config(materialized='table', partition_by='p') }}
+select k, p, v::INTEGER as v from {{ ref('src') }} where {{ reject_if("v = 'bad'", 'bad_v') }}`,
+    });
+    expect((await lake.build()).models.find((m) => m.name === 'trusted.t')!.status).toBe('error');
+    const dir = path.join(root, 'warehouse', 'trusted');
+    expect(onDisk(dir)).toEqual([]);
+    expect(fs.existsSync(dir) ? emptyFolders(dir) : []).toEqual([]);
+  });
+
+  it('a partitioned merge failing after it wrote its new rows leaves no empty partition folder; the published files stay', async () => {
+    const inc = (v: string) => `{{ config(materialized='incremental', unique_key='k', on_schema_change='sync_all_columns', partition_by='p') }}
+select k, p, ${v} from {{ ref('src') }}
+{% if is_incremental() %} where k > (select max(k) from {{ this }}) {% endif %}`;
+    const { lake, models, root } = await projectLake({ 'seeds/src.csv': 'k,p,v\n1,x,a\n2,y,b\n', 'trusted/t.sql': inc('v') });
+    expect((await lake.build()).status).toBe('success');
+    const dir = path.join(root, 'warehouse', 'trusted', 't');
+    const before = onDisk(dir).sort();
+    writeFiles(models, { 'seeds/src.csv': 'k,p,v\n1,x,a\n2,y,b\n3,z,7\n', 'trusted/t.sql': inc('v::INTEGER as v') });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/Could not convert string 'a'/);
+    expect(onDisk(dir).sort()).toEqual(before);
+    expect(emptyFolders(dir)).toEqual([]);
   });
 });
