@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mercadoLivreItems, mercadoLivreOrders, mercadoLivreReviews, mercadoLivreSearch, mercadoLivreSeller, mercadoLivreTrends } from '../../src/index.js';
+import { defineSource, mercadoLivreItems, mercadoLivreOrders, mercadoLivreReviews, mercadoLivreSearch, mercadoLivreSeller, mercadoLivreTrends, z } from '../../src/index.js';
+import { mlHttp } from '../../src/connectors/mercadolivre/common.js';
 import { buildMercadoLivreData, type MlData, type MlOrder } from '../../examples/fixtures/mercadolivre/data.js';
 import { startMercadoLivreServer, type MercadoLivreServer } from '../../examples/fixtures/mercadolivre/server.js';
+import { startFaultyServer } from '../helpers/faulty-server.js';
 import { listFiles, tempLake } from '../helpers/temp-lake.js';
 
 const SECRET = 'client-secret-abcdef123';
@@ -240,6 +242,37 @@ describe('mercadoLivreTrends', () => {
     expect(r.sources[0]!.status).toBe('failed');
     const paths = server.requests.map((q) => q.path).filter((p) => p !== '/oauth/token');
     expect(paths).toEqual([expect.stringMatching(/^\/trends\/MLB\/MLB1055%2F/)]);
+  }, 60_000);
+});
+
+describe('the Mercado Livre HTTP context', () => {
+  it('sends the OAuth token to the API\'s origin only: a URL on another origin (a picture, a CDN) is fetched without it', async () => {
+    const { data, server, common } = await setup({ orders: 10 });
+    const other = await startFaultyServer({ '/picture.json': (_req, res) => void res.end('{"ok":true}') });
+    const lake = await tempLake({ limits: fast });
+    const source = defineSource({
+      source: 'mercadolivre',
+      dataset: 'origins',
+      schema: z.object({ ok: z.boolean() }),
+      async *extract(ctx) {
+        const http = mlHttp(ctx, common);
+        try {
+          await http.getJson(`${server.url}/users/${data.mainSellerId}`);
+          yield [await http.getJson<{ ok: boolean }>(`${other.url}/picture.json`)];
+        } finally {
+          await http.close();
+        }
+      },
+    });
+    try {
+      expect((await lake.extract([source])).sources[0]).toMatchObject({ status: 'success', rows: 1 });
+      // The API got the token (a 200 needs it); the other origin saw no Authorization at all.
+      expect(server.requests.find((r) => r.path === `/users/${data.mainSellerId}`)).toMatchObject({ status: 200 });
+      expect(other.requests).toHaveLength(1);
+      expect(other.requests[0]!.headers.authorization).toBeUndefined();
+    } finally {
+      await other.close();
+    }
   }, 60_000);
 });
 

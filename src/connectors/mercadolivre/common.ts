@@ -29,10 +29,15 @@ export const mlCommonFields = {
 
 export type MlAuth = z.input<typeof mlAuthSchema>;
 
-/** An HTTP context authenticated with the app's OAuth2 token store (shared by every ML source of the app). */
+/**
+ * An HTTP context authenticated with the app's OAuth2 token store (shared by every ML source of
+ * the app). The seller's token goes to the API's origin only: a URL elsewhere (a picture on a CDN)
+ * is fetched without it.
+ */
 export function mlHttp(ctx: ExtractContext, o: { baseUrl: string; auth: z.output<typeof mlAuthSchema> }): HttpContext {
   const base = o.baseUrl.replace(/\/+$/, '');
   return createHttpContext(ctx, {
+    authOrigins: [new URL(base).origin],
     auth: {
       type: 'oauth2',
       tokenUrl: `${base}/oauth/token`,
