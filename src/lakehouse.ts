@@ -1087,31 +1087,43 @@ export class Lakehouse {
     const byDefault = path.join(this.paths.root, 'exports', ...(options.format === 'parquet' ? [table] : []), `${table}.${options.format}`);
     const target = path.resolve(options.to ?? byDefault);
     if (options.to !== undefined) this.checkNotOwnFile(target, options.to, 'lake.exportTable', byDefault);
-    checkExportTarget(target, options.to, `${table}.${options.format}`);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
-    const format = options.format === 'csv' ? `(FORMAT csv, HEADER true)` : `(FORMAT parquet, COMPRESSION zstd)`;
-    const { rows, columns } = await this.closedAs('exportTable', serialized(this.queryKey, async () => {
-      this.ensureRunning('exportTable');
-      const c = await this.queryConn();
-      const reader = await c.runAndReadAll(`COPY (SELECT * FROM analytics.${qualified(schema, name)}) TO ${quoteLiteral(tmp)} ${format}`);
-      const count = Number(readerRows(reader)[0]?.Count ?? 0);
-      if (options.format !== 'parquet') return { rows: count, columns: [] };
-      // The types the file holds (HUGEINT becomes DOUBLE in Parquet), for export-ddl.
-      const described = readerRows(await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(tmp)})`));
-      return { rows: count, columns: described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) })) };
-    }).catch((error: unknown) => {
-      // Stopped (by close()) or failed midway: the part written goes.
-      fs.rmSync(tmp, { force: true });
-      throw error;
-    }));
-    moveFile(tmp, target);
-    const bytes = fs.statSync(target).size;
+    const { rows, columns, bytes } = await this.writeExport(schema, name, options.format, target, options.to).catch((error: unknown) => {
+      // DuckDB's failure (a view that fails when read, a file it cannot open) or the file system's
+      // (a name too long): a plain Error with no code, naming a temp file of the lake at best.
+      if (!(error instanceof Error) || error instanceof DuckhouseError || error.name !== 'Error') throw error;
+      throw new DuckhouseError('EXPORT_FAILED', `lake.exportTable: ${table} to ${JSON.stringify(target)}: ${redactString(error.message)}`, { cause: error });
+    });
     if (options.format === 'parquet') {
       const { recordExport } = await import('./scale/exports.js');
       recordExport(this.paths.root, { table, format: 'parquet', file: target, rows, bytes, columns, exportedAt: new Date().toISOString() });
     }
     return { path: target, rows, bytes };
+  }
+
+  /** `exportTable`'s file: the table copied to a temp file, renamed to `target`; the temp file goes on failure. */
+  private async writeExport(schema: string, name: string, format: 'csv' | 'parquet', target: string, to: string | undefined): Promise<{ rows: number; columns: { name: string; type: string }[]; bytes: number }> {
+    checkExportTarget(target, to, `${schema}.${name}.${format}`);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
+    const options = format === 'csv' ? `(FORMAT csv, HEADER true)` : `(FORMAT parquet, COMPRESSION zstd)`;
+    try {
+      const { rows, columns } = await this.closedAs('exportTable', serialized(this.queryKey, async () => {
+        this.ensureRunning('exportTable');
+        const c = await this.queryConn();
+        const reader = await c.runAndReadAll(`COPY (SELECT * FROM analytics.${qualified(schema, name)}) TO ${quoteLiteral(tmp)} ${options}`);
+        const count = Number(readerRows(reader)[0]?.Count ?? 0);
+        if (format !== 'parquet') return { rows: count, columns: [] };
+        // The types the file holds (HUGEINT becomes DOUBLE in Parquet), for export-ddl.
+        const described = readerRows(await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(tmp)})`));
+        return { rows: count, columns: described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) })) };
+      }));
+      moveFile(tmp, target);
+      return { rows, columns, bytes: fs.statSync(target).size };
+    } catch (error) {
+      // Stopped (by close()) or failed midway: the part written goes.
+      fs.rmSync(tmp, { force: true });
+      throw error;
+    }
   }
 
   /**

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, Lakehouse } from '../../src/index.js';
+import { ConfigError, DuckhouseError, Lakehouse } from '../../src/index.js';
 import { modelsProject, projectLake } from '../helpers/models.js';
 import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
@@ -227,6 +227,35 @@ describe('exportTable with a `to` that cannot be a file', () => {
     expect(fs.readdirSync(folder)).toEqual(['keep.txt']);
     expect(fs.readFileSync(path.join(folder, 'keep.txt'), 'utf8')).toBe('mine');
     expect(fs.existsSync(path.join(root, 'state', 'exports'))).toBe(false);
+  });
+});
+
+describe('exportTable failing while it writes', () => {
+  const failure = async (lake: Lakehouse, table: string, to: string): Promise<DuckhouseError> => {
+    const error = await lake.exportTable(table, { format: 'csv', to }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DuckhouseError);
+    return error as DuckhouseError;
+  };
+
+  it('a view that fails when read (a cast its rows do not pass) is EXPORT_FAILED naming the table, the target and DuckDB\'s reason; nothing is written', async () => {
+    const { lake, root } = await projectLake({ 'seeds/src.csv': 'v\n1\nbad\n', 'staging/v.sql': `select v::INTEGER as v from {{ ref('src') }}` });
+    expect((await lake.build()).status).toBe('success');
+    const to = path.join(tempDir(), 'v.csv');
+    const error = await failure(lake, 'staging.v', to);
+    expect(error.code).toBe('EXPORT_FAILED');
+    expect(error.message).toMatch(new RegExp(`^lake\\.exportTable: staging\\.v to ${JSON.stringify(to).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*Could not convert string 'bad'`, 's'));
+    expect(fs.existsSync(to)).toBe(false);
+    expect(fs.readdirSync(path.join(root, '.tmp')).filter((f) => f.startsWith('export-'))).toEqual([]);
+  });
+
+  it('a target whose file name is too long for the file system is EXPORT_FAILED naming the table and the target', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    const to = path.join(tempDir(), `${'k'.repeat(300)}.csv`);
+    const error = await failure(lake, 'marts.kv', to);
+    expect(error.code).toBe('EXPORT_FAILED');
+    expect(error.message.startsWith(`lake.exportTable: marts.kv to ${JSON.stringify(to)}: `)).toBe(true);
+    expect(fs.existsSync(path.dirname(to)) ? fs.readdirSync(path.dirname(to)) : []).toEqual([]);
   });
 });
 
