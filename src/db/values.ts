@@ -35,7 +35,8 @@ export type Row = Record<string, PlainValue>;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 
-function safeInteger(value: DuckDBValue): number | bigint {
+/** An integer as a `number` within ±2^53, else as the exact `bigint` (a double would round it). */
+export function safeInteger(value: DuckDBValue): number | bigint {
   const big = value as bigint;
   return big <= MAX_SAFE && big >= MIN_SAFE ? Number(big) : big;
 }

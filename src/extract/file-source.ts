@@ -27,7 +27,7 @@ import { parseOptions } from '../config.js';
 import { parseJsonExact } from './json-exact.js';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { floorDiv, plainConverter, readerRows, type PlainValue, type Row } from '../db/values.js';
+import { floorDiv, plainConverter, readerRows, safeInteger, type PlainValue, type Row } from '../db/values.js';
 import { BIGINT_SQL_TYPE, bigintPlanOf, columnSpec, expectsDate, shapeOf, sqlTypeOf, withBigints, type ColumnSpec } from '../bronze/schema-map.js';
 import { DATE_KEYS } from '../bronze/partition.js';
 import { writeFileAtomic } from '../bronze/commit.js';
@@ -338,8 +338,7 @@ function fromIntegerText(value: unknown): unknown {
   const text = value.trim();
   if (/^[+-]?[0-9]+$/.test(text)) {
     if (text.length <= 15) return Number(text);
-    const n = BigInt(text);
-    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+    return safeInteger(BigInt(text));
   }
   return numberText.test(text) ? Number(text) : value;
 }
@@ -355,8 +354,7 @@ function fromCommaInteger(value: unknown): unknown {
   if (!commaNumber.test(text)) return value;
   const [whole, fraction] = text.replace(/\./g, '').split(',');
   if (fraction !== undefined && !/^0+$/.test(fraction)) return value;
-  const n = BigInt(whole!);
-  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+  return safeInteger(BigInt(whole!));
 }
 
 /**
