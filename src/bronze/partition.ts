@@ -63,7 +63,8 @@ export function partitionValue(field: string, value: unknown, where: string, tim
   return text;
 }
 
-const MAX_FOLDER_NAME = 255;
+/** The longest file name Linux (and macOS) take: a partition folder `key=value` included. */
+export const MAX_FOLDER_NAME = 255;
 /** The folder name DuckDB writes a NULL partition value under. */
 export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
 

@@ -20,7 +20,7 @@ import type { Logger } from '../log.js';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { writeFileAtomic } from '../bronze/commit.js';
-import { encodedLength, hiveFolder } from '../bronze/partition.js';
+import { MAX_FOLDER_NAME, encodedLength, hiveFolder } from '../bronze/partition.js';
 import { escapeRegExp, redactSql, redactString } from '../redact.js';
 import { acquireLock } from '../extract/file-lock.js';
 import type { MetricsDb, RecordedScore } from '../metrics/metrics-db.js';
@@ -93,8 +93,6 @@ export interface BuildEnv {
 
 /** How warehouse files are written (see `Builder.writeParquet`). */
 const WAREHOUSE_PARQUET = 'FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION V2';
-/** The longest file name Linux (and macOS) take: a partition folder `col=value` included. */
-const MAX_FOLDER_NAME = 255;
 
 const sha = (...parts: string[]): string => {
   const h = crypto.createHash('sha256');
