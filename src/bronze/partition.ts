@@ -69,14 +69,15 @@ export const MAX_FOLDER_NAME = 255;
 export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
 
 /**
- * A `key=value` folder name as `[key, value]`: the value percent-decoded (DuckDB encodes it), its
- * NULL folder as null; undefined for a name that is not a partition folder.
+ * A `key=value` folder name as `[key, value]`: both percent-decoded (DuckDB encodes a warehouse
+ * model's `partition_by` column name as its values: `store name` → `store%20name=`; bronze keys
+ * need none), the NULL folder as null; undefined for a name that is not a partition folder.
  */
 export function hiveFolder(segment: string): [string, string | null] | undefined {
   const eq = segment.indexOf('=');
   if (eq <= 0) return undefined;
   const value = decodeURIComponent(segment.slice(eq + 1));
-  return [segment.slice(0, eq), value === HIVE_NULL ? null : value];
+  return [decodeURIComponent(segment.slice(0, eq)), value === HIVE_NULL ? null : value];
 }
 
 /** The partition values a relative partition folder (`store=a/year=2026/…`) names, by key. */

@@ -1577,7 +1577,7 @@ function partitionValuesOf(file: string, parts: string[]): (string | null)[] {
   return parts.map((p) => found.get(p.toLowerCase()) ?? null);
 }
 
-/** The `col=value` folders a warehouse file sits in, nearest the model's folder first (names and values decoded). */
+/** The `col=value` folders a warehouse file sits in, nearest the model's folder first (names and values decoded: `hiveFolder`). */
 function partitionFolders(file: string): [string, string | null][] {
   const segments = file.split(path.sep);
   const out: [string, string | null][] = [];
@@ -1585,8 +1585,7 @@ function partitionFolders(file: string): [string, string | null][] {
   for (let i = segments.length - 2; i >= 0; i--) {
     const folder = hiveFolder(segments[i]!);
     if (!folder) break;
-    // The column's name is encoded as its values are (`store name` → `store%20name=`): compared with partition_by decoded.
-    out.unshift([decodeURIComponent(folder[0]), folder[1]]);
+    out.unshift(folder);
   }
   return out;
 }
