@@ -1164,9 +1164,9 @@ class Builder {
   }
 
   /**
-   * The steps after a model's new files are written (its audit, its view): one failing removes
-   * `wrote` at once, never published, rather than leaving them for the next build to sweep as a
-   * dead build's.
+   * The steps after a model's new files are written (its audit, its view), or while it writes them
+   * (a merge, listing them in `wrote` as it goes): one failing removes `wrote` at once, never
+   * published, rather than leaving them for the next build to sweep as a dead build's.
    */
   private async unlessFailing<T>(wrote: string[], steps: () => Promise<T>): Promise<T> {
     try {
@@ -1284,15 +1284,9 @@ class Builder {
    * `newFiles`: the files holding the new rows.
    */
   private async mergeIncremental(node: ProjectNode, prev: ModelState, incSql: string): Promise<{ files: string[]; rows: number; newFiles: string[] }> {
+    // Never published: the files the merge wrote before it failed (its new rows) go at once.
     const wrote: string[] = [];
-    try {
-      return await this.mergeInto(node, prev, incSql, wrote);
-    } catch (error) {
-      // Never published: the files the merge wrote before it failed (its new rows) go now, not as
-      // leftovers the next build sweeps as a dead build's.
-      removeFiles(wrote);
-      throw error;
-    }
+    return this.unlessFailing(wrote, () => this.mergeInto(node, prev, incSql, wrote));
   }
 
   /** `mergeIncremental`, listing in `wrote` each warehouse file it writes. */
