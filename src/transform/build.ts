@@ -296,9 +296,14 @@ function inlined(node: ProjectNode): boolean {
   return node.kind === 'assertion' || (node.kind === 'model' && node.config.materialized === 'ephemeral');
 }
 
-/** Whether a dataset of the lake at `root` was never extracted (no bronze file, no recorded schema): for `absentNodes`. */
+/** Whether a dataset of the lake at `root` was never extracted, listing its bronze now: for `absentNodes`. */
 export function neverExtractedIn(root: string): (source: string, dataset: string) => boolean {
-  return (source, dataset) => scanBronze(root, source, dataset).files.length === 0 && !readRecordedSchema(root, source, dataset);
+  return (source, dataset) => noBronzeNorSchema(root, source, dataset, scanBronze(root, source, dataset));
+}
+
+/** A dataset never extracted: no bronze file in `listed` (its listing) and no recorded schema. */
+function noBronzeNorSchema(root: string, source: string, dataset: string, listed: { files: unknown[] }): boolean {
+  return listed.files.length === 0 && !readRecordedSchema(root, source, dataset);
 }
 
 /** A warning for each test of the selection left out because it reads an untestable node. */
@@ -930,7 +935,7 @@ class Builder {
   }
 
   /** A dataset with no bronze and no recorded schema: never extracted (the build's listing of it). */
-  readonly sourceNeverExtracted = (source: string, dataset: string): boolean => this.dataset(source, dataset).files.length === 0 && !readRecordedSchema(this.env.root, source, dataset);
+  readonly sourceNeverExtracted = (source: string, dataset: string): boolean => noBronzeNorSchema(this.env.root, source, dataset, this.dataset(source, dataset));
 
   /** `source.dataset` read by the node (directly or through ephemerals) with no bronze and no recorded schema. */
   private neverExtracted(node: ProjectNode): string | undefined {
