@@ -159,12 +159,16 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       writeLineage(env, project);
       pruneCompiled(env, project);
       // A project with no models and no tests (yet) has nothing to test: no catalog is needed.
-      const waiting = new Set(absentNodes(project, () => true, planner.sourceNeverExtracted));
-      const wanted = options.test === false ? [] : testsFor(project, selected, waiting);
-      if (options.test !== false) planner.warnings.push(...notRunWarnings(project, selected, waiting, new Set()));
-      const tests = wanted.length === 0 ? [] : await env.testPublished(project, wanted, visibility);
-      // The gates stand as the last build that scored these models left them (nothing was rebuilt).
-      if (options.test !== false) tests.push(...recordedGates(project, selected, await env.lastScores(), env.quality));
+      const tests: TestResult[] = [];
+      if (options.test !== false) {
+        // Tests reading a source never extracted (through an ephemeral, an assertion, a relationship) wait for it.
+        const waiting = new Set(absentNodes(project, () => true, planner.sourceNeverExtracted));
+        const wanted = testsFor(project, selected, waiting);
+        planner.warnings.push(...notRunWarnings(project, selected, waiting, new Set()));
+        if (wanted.length > 0) tests.push(...(await env.testPublished(project, wanted, visibility)));
+        // The gates stand as the last build that scored these models left them (nothing was rebuilt).
+        tests.push(...recordedGates(project, selected, await env.lastScores(), env.quality));
+      }
       const failing = tests.some((t) => t.status === 'fail' || t.status === 'error');
       return { runId: env.runId, status: failing ? 'partial' : 'success', models: unchanged, tests, warnings: planner.warnings, hashes: planner.hashes, subjects: projectSubjects(project) };
     }
