@@ -1040,17 +1040,26 @@ export class Lakehouse {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new ConfigError(`lake.bronze: option "limit" must be a non-negative integer (got ${String(limit)})`);
     const { scanBronze, asOfRunCutoff, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema, recordedSchemaAsOf } = await import('./transform/source-relation.js');
     const [, source, name] = m as unknown as [string, string, string];
-    // The files listed are read after: a compaction or prune must not purge them meanwhile.
-    const { holdBronzeRead } = await import('./bronze/readers.js');
-    const lease = holdBronzeRead(this.paths.root);
-    try {
+    return this.readingBronze(async (c) => {
       const scanned = scanBronze(this.paths.root, source, name, await this.metrics.bronzeVisibility());
       const cutoff = asOfRun === undefined ? undefined : asOfRunCutoff(this.paths.root, asOfRun);
       const files = cutoff === undefined ? scanned.files : filesAsOf(scanned, cutoff);
       const relation = files.length > 0 ? bronzeRelationSql(files, scanned.partitionKeys, cutoff) : emptyRelationSql(recordedSchemaAsOf(readRecordedSchema(this.paths.root, source, name), cutoff));
+      return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`).catch(throwAsQueryError)) as T[];
+    });
+  }
+
+  /**
+   * Runs `fn` on an engine connection under a bronze reader lease (`bronze/readers.ts`): the files
+   * it lists and reads after are not purged meanwhile by a compaction or prune.
+   */
+  private async readingBronze<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const { holdBronzeRead } = await import('./bronze/readers.js');
+    const lease = holdBronzeRead(this.paths.root);
+    try {
       const c = await (await this.engine()).connect();
       try {
-        return readerRows(await c.runAndReadAll(`SELECT * FROM ${relation} AS b${limit === undefined ? '' : ` LIMIT ${limit}`}`).catch(throwAsQueryError)) as T[];
+        return await fn(c);
       } finally {
         c.closeSync();
       }
@@ -1175,20 +1184,8 @@ export class Lakehouse {
     }
     parseOptions(exportDdlOptionsSchema, options, 'lake.exportDdl');
     const { bronzeTables, withFileColumns, exportedTables, ddlFor } = await import('./scale/ddl.js');
-    const { holdBronzeRead } = await import('./bronze/readers.js');
     // Every dataset is listed first, then each one's footers are read: none may be purged meanwhile.
-    const lease = holdBronzeRead(this.paths.root);
-    let tables;
-    try {
-      const c = await (await this.engine()).connect();
-      try {
-        tables = await withFileColumns(c, bronzeTables(this.paths.root, await this.metrics.bronzeVisibility()));
-      } finally {
-        c.closeSync();
-      }
-    } finally {
-      lease.release();
-    }
+    const tables = await this.readingBronze(async (c) => withFileColumns(c, bronzeTables(this.paths.root, await this.metrics.bronzeVisibility())));
     return ddlFor(tables, options.engine, { root: this.paths.root, exports: exportedTables(this.paths.root), ...(options.locationPrefix ? { locationPrefix: options.locationPrefix } : {}), ...(options.schema ? { schema: options.schema } : {}) });
   }
 
