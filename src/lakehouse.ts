@@ -1099,7 +1099,7 @@ export class Lakehouse {
     const { rows, columns, bytes } = await this.writeExport(schema, name, options.format, target, options.to).catch((error: unknown) => {
       // DuckDB's failure (a view that fails when read, a file it cannot open) or the file system's
       // (a name too long): a plain Error with no code, naming a temp file of the lake at best.
-      if (!(error instanceof Error) || error instanceof DuckhouseError || error.name !== 'Error') throw error;
+      if (!isForeignError(error)) throw error;
       throw new DuckhouseError('EXPORT_FAILED', `lake.exportTable: ${table} to ${JSON.stringify(target)}: ${redactString(error.message)}`, { cause: error });
     });
     if (options.format === 'parquet') {
@@ -1363,8 +1363,13 @@ function checkExportTarget(target: string, to: string | undefined, fileName: str
  * they are, and a read close() interrupted was already made a ClosedError by closedAs.
  */
 function throwAsQueryError(error: unknown): never {
-  if (error instanceof Error && !(error instanceof DuckhouseError) && error.name === 'Error') throw new QueryError(error.message, { cause: error });
+  if (isForeignError(error)) throw new QueryError(error.message, { cause: error });
   throw error;
+}
+
+/** A plain `Error` of DuckDB's or Node's, with no code of ours: not a DuckhouseError, nor a TypeError (a bug). */
+function isForeignError(error: unknown): error is Error {
+  return error instanceof Error && !(error instanceof DuckhouseError) && error.name === 'Error';
 }
 
 /** The error for a statement `lake.query` does not run: it is not read-only. */
