@@ -189,7 +189,7 @@ export class Lakehouse {
       maxSizeBytes: Math.round(resolved.log.maxSizeMb * 1024 * 1024),
       maxFiles: resolved.log.maxFiles,
     });
-    const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis, resolved.otherHostAbandonHours);
+    const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis, resolved.otherHostAbandonHours, (message) => logger.warn(message));
     try {
       tightenCursorModes(root, logger);
       // Roll committed batches of dead processes forward first, so abandoned runs count them.

@@ -17,6 +17,7 @@ import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
 import { LockError } from '../errors.js';
 import { metricsFileError } from './corrupt.js';
+import { LastCheckpoint, restoreLastCheckpoint } from './last-checkpoint.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import { cursorFileName } from '../extract/cursor-store.js';
 import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED, chunks } from './schema.js';
@@ -343,14 +344,22 @@ export class MetricsDb {
     private readonly lockTimeoutMillis: number,
     /** How long a `running` run of another host may record nothing before it reads as abandoned (`readDeadRuns`). */
     readonly otherHostAbandonHours = OTHER_HOST_ABANDON_HOURS,
-  ) {}
+    /** Told when the file, damaged by a checkpoint a kill stopped, was restored (see last-checkpoint.ts). */
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {
+    this.lastCheckpoint = new LastCheckpoint(path.resolve(file));
+  }
+
+  /** The copy of the file its checkpoints start from (see last-checkpoint.ts). */
+  private readonly lastCheckpoint: LastCheckpoint;
 
   /** An in-memory DuckDB that attaches the file for each transaction (created on first use). */
   private host?: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }>;
 
   private connectHost(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
     this.host ??= (async () => {
-      const instance = await DuckDBInstance.create(':memory:', { ...ENGINE_SETTINGS, threads: '2' });
+      // No checkpoint at a commit, however large: only at the detach, after the copy that can undo it (last-checkpoint.ts).
+      const instance = await DuckDBInstance.create(':memory:', { ...ENGINE_SETTINGS, threads: '2', checkpoint_threshold: '1TB' });
       return { instance, connection: await instance.connect() };
     })();
     return this.host;
@@ -456,7 +465,16 @@ export class MetricsDb {
 
   private async attach(c: DuckDBConnection, file: string): Promise<void> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    await retryOnLock(file, this.lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS ${METRICS_ALIAS}`));
+    const attach = async (): Promise<void> => {
+      await retryOnLock(file, this.lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS ${METRICS_ALIAS}`));
+    };
+    try {
+      await attach();
+    } catch (error) {
+      const restored = await restoreLastCheckpoint(file, error, attach, this.lockTimeoutMillis);
+      if (restored === false) throw error;
+      if (restored !== 'opened') this.warn(restored.restored);
+    }
   }
 
   /**
@@ -466,6 +484,10 @@ export class MetricsDb {
   private async detach(c: DuckDBConnection): Promise<void> {
     try {
       await c.run('USE memory');
+      // The detach checkpoints: first keep the file it starts from (see last-checkpoint.ts).
+      await this.lastCheckpoint.keep().catch((error: unknown) => {
+        this.warn(`could not keep a copy of the metrics database before its checkpoint: ${error instanceof Error ? error.message : String(error)}`);
+      });
       await c.run(`DETACH ${METRICS_ALIAS}`);
     } catch {
       await this.closeHost();
@@ -481,10 +503,13 @@ export class MetricsDb {
   private async closeHost(): Promise<void> {
     const host = this.host;
     this.host = undefined;
-    if (!host) return;
-    const { instance, connection } = await host.catch(() => ({ instance: undefined, connection: undefined }));
-    connection?.closeSync();
-    instance?.closeSync();
+    if (host) {
+      const { instance, connection } = await host.catch(() => ({ instance: undefined, connection: undefined }));
+      connection?.closeSync();
+      instance?.closeSync();
+    }
+    // The instance holds no lock on the file any more: its descriptor may close.
+    this.lastCheckpoint.close();
   }
 
   async select(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {

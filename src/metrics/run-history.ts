@@ -14,6 +14,7 @@ import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, fileQueueKey, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
 import { metricsFileError } from './corrupt.js';
+import { restoreLastCheckpoint } from './last-checkpoint.js';
 import { redactString } from '../redact.js';
 import { didYouMean } from '../transform/suggest.js';
 import { currentProcess, isAlive } from './process-identity.js';
@@ -72,6 +73,25 @@ function openReadOnly(db: typeof Bindings, file: string, lockTimeoutMillis: numb
     for (const [name, value] of Object.entries({ ...ENGINE_SETTINGS, access_mode: 'READ_ONLY' })) db.set_config(config, name, value);
     return db.open(file, config);
   });
+}
+
+/**
+ * `openReadOnly`, and if a checkpoint a kill stopped left the file damaged, puts back the copy taken
+ * before it (last-checkpoint.ts) as a lake's open would; Node's warning says so (no logger here).
+ */
+async function openReadOnlyRestoring(db: typeof Bindings, file: string, lockTimeoutMillis: number): Promise<Bindings.Database> {
+  let database: Bindings.Database | undefined;
+  const open = async (): Promise<void> => {
+    database = await openReadOnly(db, file, lockTimeoutMillis);
+  };
+  try {
+    await open();
+  } catch (error) {
+    const restored = await restoreLastCheckpoint(file, error, open, lockTimeoutMillis);
+    if (restored === false) throw error;
+    if (restored !== 'opened') process.emitWarning(restored.restored, { code: 'DUCKHOUSE_METRICS_RESTORED' });
+  }
+  return database!;
 }
 
 /**
@@ -292,7 +312,7 @@ export async function readRuns(file: string, limit: number, lockTimeoutMillis: n
 
 async function readRunsNow(file: string, limit: number, lockTimeoutMillis: number, results: boolean, otherHostAbandonHours: number): Promise<RunRecord[]> {
   const db = bindings();
-  const database = await openReadOnly(db, file, lockTimeoutMillis);
+  const database = await openReadOnlyRestoring(db, file, lockTimeoutMillis);
   let connection: Bindings.Connection | undefined;
   try {
     connection = await db.connect(database);
