@@ -149,8 +149,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     // A selected model reads its unselected upstream views as over the bronze committed now.
     for (const id of planner.staleViews(selected)) selected.add(id);
     // A project whose only models are ephemerals has nothing to build, yet its tests (on their
-    // inlined SQL) need a catalog to run in: with none published, the first build publishes one.
-    const noCatalogForTests = options.test !== false && project.tests.length > 0 && !fs.existsSync(env.analyticsFile);
+    // inlined SQL) need a catalog to run in: with none published, the first build publishes one,
+    // with `test: false` too (a `lake.test()` after it would otherwise find nothing built).
+    const noCatalogForTests = project.tests.length > 0 && !fs.existsSync(env.analyticsFile);
     const unchanged = moved || noCatalogForTests ? undefined : planner.unchangedResults(selected);
     if (unchanged) {
       // Nothing to do: no new catalog, nothing to publish; the tests run on the published one.

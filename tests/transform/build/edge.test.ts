@@ -201,6 +201,23 @@ models:
     expect(seen(await lake.test())).toEqual(want);
   });
 
+  it('a project whose only models are ephemerals, built with test: false, publishes a catalog: lake.test() then runs their tests', async () => {
+    const { lake, root } = await projectLake({
+      'marts/eph.sql': `{{ config(materialized='ephemeral') }} select * from (values (1), (null), (1)) as t(id)`,
+      'marts/_m.yml': `version: 2\nmodels:\n  - name: eph\n    columns:\n      - name: id\n        tests: [not_null, unique]\n`,
+    });
+    const built = await lake.build({ test: false });
+    expect(built.status).toBe('success');
+    expect(built.models).toEqual([]);
+    expect(built.tests).toEqual([]);
+    expect(fs.existsSync(path.join(root, 'analytics.duckdb'))).toBe(true);
+    const seen = (await lake.test()).map((t) => [t.name, t.status, t.failures]).sort();
+    expect(seen).toEqual([
+      ['not_null_eph_id', 'fail', 1],
+      ['unique_eph_id', 'fail', 1],
+    ]);
+  });
+
   it('a test on an ephemeral reading a source never extracted is not run (with a warning), like a test on a view waiting for it; once extracted it runs', async () => {
     const { lake } = await projectLake({
       'marts/eph.sql': `{{ config(materialized='ephemeral') }} select sku from {{ source('shop', 'prices') }}`,
