@@ -27,7 +27,7 @@ import type { MetricsDb, RecordedScore } from '../metrics/metrics-db.js';
 import type { ProjectSubjects } from '../metrics/alerts.js';
 import type { BuildResult, ModelResult, TestResult } from '../results.js';
 import { combineStatus } from '../results.js';
-import { discoverProject, nodeLabel, topoOrder, type Project, type ProjectNode } from './project.js';
+import { discoverProject, ignoredConfigWarnings, nodeLabel, topoOrder, type Project, type ProjectNode } from './project.js';
 import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { sourceTarget, testSql, testStatus, type TestDef } from './tests-def.js';
@@ -145,6 +145,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     const visibility = await env.bronzeVisibility();
     const planner = new Builder(env, project, conn, previous.models, vars, options);
     planner.visibility = visibility;
+    // Said by every build of these models, up to date or not: the config still does nothing.
+    const ignoredConfig = ignoredConfigWarnings(project, selected);
+    planner.warnings.push(...ignoredConfig);
     planner.listSources(selected);
     // A selected model reads its unselected upstream views as over the bronze committed now.
     for (const id of planner.staleViews(selected)) selected.add(id);
@@ -189,6 +192,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
     await conn.run(`USE ${quoteIdent(alias)}`);
     const builder = new Builder(env, project, conn, previous.models, vars, options);
     builder.visibility = visibility;
+    builder.warnings.push(...ignoredConfig);
     builder.sharesListingsOf(planner);
     await builder.carryOver();
     const models = await builder.buildSelected(selected);

@@ -89,6 +89,8 @@ export interface ConfigLayer {
   values: Record<string, unknown>;
   /** e.g. `model marts.orders (models/marts/orders.sql)` */
   where: string;
+  /** The file it is in, when not the node's own (a YAML properties file). */
+  file?: string;
 }
 
 /** `view` in staging, `table` elsewhere (DESIGN "Models"). */
@@ -118,14 +120,16 @@ export function resolveConfig(kind: NodeKind, schema: string, layers: ConfigLaye
 
   const uniqueKey = merged.unique_key === undefined ? undefined : typeof merged.unique_key === 'string' ? [merged.unique_key] : merged.unique_key;
   const strategy = merged.incremental_strategy ?? (uniqueKey ? 'merge' : 'append');
-  if (strategy !== 'append' && !uniqueKey) {
+  const materialized = kind === 'seed' ? 'table' : kind === 'assertion' ? 'ephemeral' : (merged.materialized ?? defaultMaterialization(schema));
+  // Only an incremental model merges: elsewhere the strategy is ignored, as dbt does (see ignoredConfigKeys).
+  if (materialized === 'incremental' && strategy !== 'append' && !uniqueKey) {
     const where = layers.at(-1)?.where ?? schema;
     throw new ModelError('MODEL_CONFIG_INVALID', `${where}: incremental_strategy '${strategy}' needs a unique_key (one column or a list)`);
   }
   const partitionBy = merged.partition_by === undefined ? undefined : typeof merged.partition_by === 'string' ? [merged.partition_by] : merged.partition_by;
   const config: ModelConfig = {
     ...(partitionBy ? { partition_by: partitionBy } : {}),
-    materialized: kind === 'seed' ? 'table' : kind === 'assertion' ? 'ephemeral' : (merged.materialized ?? defaultMaterialization(schema)),
+    materialized,
     incremental_strategy: strategy,
     on_schema_change: merged.on_schema_change ?? 'append_new_columns',
     tags: [...new Set(allTags)],
@@ -138,4 +142,23 @@ export function resolveConfig(kind: NodeKind, schema: string, layers: ConfigLaye
   if (merged.error_if !== undefined) config.error_if = merged.error_if;
   if (merged.warn_if !== undefined) config.warn_if = merged.warn_if;
   return config;
+}
+
+export type ReadByKey = 'partition_by' | 'unique_key' | 'incremental_strategy' | 'on_schema_change';
+
+/**
+ * The model config keys only some materializations read, and which. dbt accepts each of them on
+ * any model and ignores it where it does nothing, so a project written for dbt still builds; a
+ * build says so in its warnings (`partition_by` on a view leaves nothing partitioned).
+ */
+export const READ_BY: Readonly<Record<ReadByKey, readonly Materialization[]>> = {
+  partition_by: ['table', 'incremental'],
+  unique_key: ['incremental'],
+  incremental_strategy: ['incremental'],
+  on_schema_change: ['incremental'],
+};
+
+/** Of the keys a model's config layers set (`set`), those its materialization never reads, in `READ_BY` order. */
+export function ignoredConfigKeys(materialized: Materialization, set: ReadonlySet<string>): ReadByKey[] {
+  return (Object.keys(READ_BY) as ReadByKey[]).filter((key) => set.has(key) && !READ_BY[key].includes(materialized));
 }

@@ -10,7 +10,7 @@ import { parseConfigCall, parseRejectIf, parseSource, lookupEnv, lookupVar, reje
 import type { RejectRule, SourceUse } from './builtins.js';
 import { assertAcyclic } from './graph.js';
 import { TemplateEngine, TemplateRelation, type CompiledTemplate, type Kwargs } from './jinja.js';
-import { resolveConfig, type ConfigLayer, type ModelConfig, type NodeKind } from './model-config.js';
+import { READ_BY, ignoredConfigKeys, resolveConfig, type ConfigLayer, type ModelConfig, type NodeKind, type ReadByKey } from './model-config.js';
 import { parseProperties, type PropertyEntry, type RawTest } from './properties.js';
 import { didYouMean } from './suggest.js';
 import { collectTests, type QualityDefaults, type TestDef } from './tests-def.js';
@@ -58,6 +58,8 @@ export interface ProjectNode {
   dependsOn: string[];
   /** `reject_if` rules seen in parse mode (is_incremental() false), in order. */
   rejectRules: RejectRule[];
+  /** Config keys set for a model that its materialization does not read, each with the file that set it (see `ignoredConfigWarnings`). */
+  ignoredConfig?: { key: ReadByKey; file: string }[];
 }
 
 export interface Project {
@@ -154,6 +156,34 @@ const RESERVED_SCHEMAS = new Map<string, string>([
 /** "model marts.orders (models/marts/orders.sql)" — how every message names a node. */
 export function nodeLabel(node: Pick<ProjectNode, 'kind' | 'id' | 'displayPath'>): string {
   return `${node.kind} ${node.id} (${node.displayPath})`;
+}
+
+/**
+ * One warning per enabled model of `ids` whose config sets keys its materialization does not
+ * read (dbt ignores them too, so they are no error), naming its file, the keys (and the YAML file
+ * that set one) and the materialization:
+ * `model staging.v (models/staging/v.sql): config partition_by ignored: materialized='view' does not read it (it is read by table and incremental models)`.
+ */
+export function ignoredConfigWarnings(project: Project, ids: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const id of [...new Set(ids)].sort()) {
+    const node = project.nodes.get(id);
+    if (!node?.ignoredConfig || !node.config.enabled) continue;
+    const keys = node.ignoredConfig.map(({ key, file }) => (file === node.displayPath ? key : `${key} (set in ${file})`));
+    const several = keys.length > 1;
+    // The keys grouped by the materializations that read them, in READ_BY order.
+    const byReaders = new Map<string, string[]>();
+    for (const { key } of node.ignoredConfig) {
+      const readers = READ_BY[key].join(' and ');
+      byReaders.set(readers, [...(byReaders.get(readers) ?? []), key]);
+    }
+    const readBy =
+      byReaders.size === 1
+        ? `${several ? 'they are' : 'it is'} read by ${[...byReaders.keys()][0]} models`
+        : [...byReaders].map(([readers, group], i) => `${group.join(', ')}${i === 0 ? (group.length > 1 ? ' are read' : ' is read') : ''} by ${readers} models`).join('; ');
+    out.push(`${nodeLabel(node)}: config ${keys.join(', ')} ignored: materialized='${node.config.materialized}' does not read ${several ? 'them' : 'it'} (${readBy})`);
+  }
+  return out;
 }
 
 /**
@@ -277,7 +307,7 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
     const props = properties.get(node.id);
     const layers: ConfigLayer[] = [];
     if (props) {
-      layers.push({ values: props.config, where: `${node.kind} ${node.id} (${props.file})` });
+      layers.push({ values: props.config, where: `${node.kind} ${node.id} (${props.file})`, file: props.file });
       if (props.description) node.description = props.description;
       node.columns = props.columns.map((c) => ({ ...c }));
       node.tests = props.tests;
@@ -295,6 +325,16 @@ export async function discoverProject(modelsDir: string, options: DiscoverOption
     }
     node.config = resolveConfig(node.kind, node.schema, layers);
     node.description ??= node.config.description;
+    if (node.kind === 'model') {
+      // The file that set each key last, as the layers merge (YAML, then the SQL's config()).
+      const setIn = new Map<string, string>();
+      for (const layer of layers) {
+        const file = layer.file ?? node.displayPath;
+        for (const [k, v] of Object.entries(layer.values)) if (v !== undefined) setIn.set(k, file);
+      }
+      const ignored = ignoredConfigKeys(node.config.materialized, new Set(setIn.keys()));
+      if (ignored.length > 0) node.ignoredConfig = ignored.map((key) => ({ key, file: setIn.get(key)! }));
+    }
   }
 
   for (const node of sorted.values()) {

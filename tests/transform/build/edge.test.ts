@@ -605,3 +605,58 @@ select k, p, ${v} from {{ ref('src') }}
     expect(emptyFolders(dir)).toEqual([]);
   });
 });
+
+describe('config keys the model materialization does not read', () => {
+  const ignored = (warnings: string[]) => warnings.filter((w) => /ignored/.test(w));
+
+  it('partition_by on a view or an ephemeral, unique_key/incremental_strategy/on_schema_change on a table: the build succeeds with one warning per model naming its file, the keys and the materialization', async () => {
+    const { lake } = await projectLake({
+      'staging/v.sql': `{{ config(materialized='view', partition_by='day') }} select 1 as id, 'x' as day`,
+      'marts/eph.sql': `{{ config(materialized='ephemeral', partition_by=['day'], unique_key='id') }} select * from {{ ref('v') }}`,
+      'marts/t.sql': `{{ config(materialized='table', unique_key='id', incremental_strategy='delete+insert', on_schema_change='fail') }} select * from {{ ref('eph') }}`,
+      'marts/ok_table.sql': `{{ config(materialized='table', partition_by='day') }} select * from {{ ref('v') }}`,
+      'marts/ok_inc.sql': `{{ config(materialized='incremental', partition_by='day', unique_key='id', incremental_strategy='merge', on_schema_change='sync_all_columns') }} select * from {{ ref('v') }}`,
+    });
+    const first = await lake.build();
+    expect(first.status).toBe('success');
+    expect(first.models.map((m) => [m.name, m.status]).sort()).toEqual([
+      ['marts.ok_inc', 'success'],
+      ['marts.ok_table', 'success'],
+      ['marts.t', 'success'],
+      ['staging.v', 'success'],
+    ]);
+    expect(ignored(first.warnings).sort()).toEqual([
+      "model marts.eph (models/marts/eph.sql): config partition_by, unique_key ignored: materialized='ephemeral' does not read them (partition_by is read by table and incremental models; unique_key by incremental models)",
+      "model marts.t (models/marts/t.sql): config unique_key, incremental_strategy, on_schema_change ignored: materialized='table' does not read them (they are read by incremental models)",
+      "model staging.v (models/staging/v.sql): config partition_by ignored: materialized='view' does not read it (it is read by table and incremental models)",
+    ]);
+    // A build with nothing to rebuild says it again: the models are still not what their config says.
+    const second = await lake.build();
+    expect(second.models.every((m) => m.status === 'up-to-date')).toBe(true);
+    expect(ignored(second.warnings)).toHaveLength(3);
+    // Only the selected models' configs are reported.
+    expect(ignored((await lake.build({ select: ['t'] })).warnings)).toEqual([expect.stringMatching(/^model marts\.t /)]);
+  });
+
+  it('a key set in YAML names the YAML file too', async () => {
+    const { lake } = await projectLake({
+      'staging/v.sql': `select 1 as id`,
+      'staging/_s.yml': `version: 2\nmodels:\n  - name: v\n    config:\n      unique_key: id\n`,
+    });
+    const r = await lake.build();
+    expect(r.status).toBe('success');
+    expect(ignored(r.warnings)).toEqual([
+      "model staging.v (models/staging/v.sql): config unique_key (set in models/staging/_s.yml) ignored: materialized='view' does not read it (it is read by incremental models)",
+    ]);
+  });
+
+  it("a table with incremental_strategy='merge' and no unique_key builds (dbt ignores the strategy there), with the warning", async () => {
+    const { lake } = await projectLake({ 'marts/t.sql': `{{ config(materialized='table', incremental_strategy='merge') }} select 1 as id` });
+    const r = await lake.build();
+    expect(r.status).toBe('success');
+    expect(await lake.query('select id from marts.t')).toEqual([{ id: 1 }]);
+    expect(ignored(r.warnings)).toEqual([
+      "model marts.t (models/marts/t.sql): config incremental_strategy ignored: materialized='table' does not read it (it is read by incremental models)",
+    ]);
+  });
+});

@@ -1,4 +1,7 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { discoverProject, ignoredConfigWarnings } from '../../../src/transform/project.js';
 import { caught, project } from './helpers.js';
 
 describe('model config', () => {
@@ -101,6 +104,28 @@ describe('model config', () => {
       project({ 'marts/m.sql': 'select 1', 'marts/s.yml': "models: [{ name: m, config: { materialized: incremental, incremental_strategy: 'delete+insert' } }]" }),
     );
     expect(del.message).toContain("incremental_strategy 'delete+insert' needs a unique_key");
+  });
+
+  it('keys a materialization does not read are recorded with the file that set them, not errors', async () => {
+    const p = await project({
+      'staging/v.sql': "{{ config(partition_by='day', tags=['x']) }}select 1",
+      'staging/_s.yml': 'models: [{ name: v, config: { unique_key: id, on_schema_change: fail } }]',
+      'marts/t.sql': "{{ config(incremental_strategy='delete+insert', partition_by='day') }}select 1",
+      'marts/i.sql': "{{ config(materialized='incremental', unique_key='id', partition_by='day', on_schema_change='fail') }}select 1",
+    });
+    expect(p.nodes.get('staging.v')!.ignoredConfig).toEqual([
+      { key: 'partition_by', file: 'models/staging/v.sql' },
+      { key: 'unique_key', file: 'models/staging/_s.yml' },
+      { key: 'on_schema_change', file: 'models/staging/_s.yml' },
+    ]);
+    expect(p.nodes.get('marts.t')!.ignoredConfig).toEqual([{ key: 'incremental_strategy', file: 'models/marts/t.sql' }]);
+    expect(p.nodes.get('marts.i')!.ignoredConfig).toBeUndefined();
+  });
+
+  it('the bundled models set no key their materialization ignores (the demo build has no such warning)', async () => {
+    const p = await discoverProject(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models'));
+    expect(p.nodes.size).toBeGreaterThan(20);
+    expect(ignoredConfigWarnings(p, p.nodes.keys())).toEqual([]);
   });
 
   it('seeds and assertions accept only their own keys', async () => {
