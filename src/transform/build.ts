@@ -1147,8 +1147,16 @@ class Builder {
     if (materialized === 'view') {
       this.writeCompiled(node, full.sql);
       await this.c.run(`CREATE OR REPLACE VIEW ${rel} AS ${full.sql}`);
+      try {
+        await this.buildAudit(node, false, undefined);
+      } catch (error) {
+        // The model failed: the catalog keeps its last good version (defined again by `carry`), or
+        // no view at all, as for a table. Published with its new hash, the next build would call it up to date.
+        if (this.state.has(node.id)) this.uncarried.add(node.id);
+        else await this.c.run(`DROP VIEW IF EXISTS ${rel}`);
+        throw error;
+      }
       this.replaced({ ...common, kind: 'view', sql: full.sql, files: [], rows: null, definition: this.definitionOf(node) });
-      await this.buildAudit(node, false, undefined);
       return { upToDate: false, rows: null };
     }
     // `{{ this }}` in the incremental SQL reads the previous version: defined first.

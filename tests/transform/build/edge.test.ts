@@ -479,6 +479,33 @@ select k, v::INTEGER as v from {{ ref('src') }} where {{ reject_if("v::VARCHAR =
     expect(parquetIn(path.join(root, 'warehouse', 'trusted', 't')).map((f) => path.basename(f))).toEqual(kept);
     expect(await lake.query('select k, v from trusted.t')).toEqual([{ k: 1, v: 10 }]);
   });
+
+  it('view: an audit failing at runtime fails the model and keeps its last good version, and the next build fails it again (not up to date)', async () => {
+    const { lake, models } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n2,bad\n', 'staging/w.sql': `select k, 0 as v from {{ ref('src') }}`, 'staging/other.sql': 'select 1 as n' });
+    expect((await lake.build()).status).toBe('success');
+    // Another model rebuilt in the same build: a new catalog is published.
+    writeFiles(models, { 'staging/w.sql': model('view'), 'staging/other.sql': 'select 2 as n' });
+    const second = (await lake.build()).models.find((m) => m.name === 'staging.w')!;
+    expect(second.status).toBe('error');
+    expect(second.error).toMatch(/Could not convert string 'bad'/);
+    expect(await lake.query('select k, v from staging.w order by k')).toEqual([
+      { k: 1, v: 0 },
+      { k: 2, v: 0 },
+    ]);
+    const third = (await lake.build()).models.find((m) => m.name === 'staging.w')!;
+    expect(third.status).toBe('error');
+  });
+
+  it('view: a first build whose audit fails at runtime leaves no view of the model in the catalog', async () => {
+    const { lake } = await projectLake({ 'seeds/src.csv': 'k,v\n1,10\n2,bad\n', 'staging/w.sql': model('view'), 'staging/other.sql': 'select 1 as n' });
+    const r = await lake.build();
+    expect(r.models.map((m) => [m.name, m.status]).sort()).toEqual([
+      ['seeds.src', 'success'],
+      ['staging.other', 'success'],
+      ['staging.w', 'error'],
+    ]);
+    expect(await lake.query(`select view_name from duckdb_views() where schema_name = 'staging' order by 1`)).toEqual([{ view_name: 'other' }]);
+  });
 });
 
 describe('unique_key or partition_by naming a column the model does not output', () => {
