@@ -13,7 +13,7 @@
  *
  * Until the checkpoint ends, the file it started from plus the log holds every committed write.
  * So before a detach that will checkpoint (the log is not empty), the file is copied to
- * `runs.duckdb.bak` (tmp + rename). When an open finds the file damaged, the log still there and
+ * `runs.duckdb.bak` (see `LastCheckpoint`). When an open finds the file damaged, the log still there and
  * the file's headers still those of the copy (the torn checkpoint never wrote its header), the copy
  * is put back under the same log, which DuckDB replays: nothing committed is lost. The damaged
  * file is kept as `runs.duckdb.corrupt`.
@@ -42,9 +42,17 @@ function hasLog(file: string): boolean {
 }
 
 /**
- * Copies the metrics file to its `.bak` before each detach that will checkpoint it, called with
- * the file attached (its lock held, so no other process checkpoints it meanwhile). If a copy
- * fails, no copy is left: an older one, put back under a newer log, would lose the writes between.
+ * Keeps the metrics file's `.bak`: `start` begins copying the attached file into it (the lock
+ * held, so no other process checkpoints it meanwhile; until our own checkpoint the file does not
+ * change, so the copy overlaps the transaction), `beforeDetach` waits for it before a detach
+ * that will checkpoint. If a copy fails, the `.bak` is removed: an older one, put back under a
+ * newer log, would lose the writes between them.
+ *
+ * The copy overwrites the `.bak` in place, its headers last: a copy a kill stopped keeps the old
+ * headers, so it never matches the file (`restoreLastCheckpoint` checks), and no checkpoint ran
+ * after it anyway. A new file renamed over the old one would cost the checkpoint's `fsync` the
+ * whole copy's write to disk (ext4 flushes a file renamed over another at the next commit); an
+ * overwrite is written back later, off the path.
  *
  * The file is read through one descriptor kept open until `close`: closing any descriptor of a
  * file drops every POSIX lock the process holds on it, DuckDB's lock on the attached file
@@ -53,26 +61,37 @@ function hasLog(file: string): boolean {
 export class LastCheckpoint {
   private fd: number | undefined;
   private inode: number | undefined;
+  private copying: Promise<unknown> | undefined;
 
   constructor(readonly file: string) {}
 
-  async keep(): Promise<void> {
-    if (!hasLog(this.file)) return;
-    const { ino } = fs.statSync(this.file);
-    if (this.fd === undefined || this.inode !== ino) {
-      // A descriptor of a file since renamed away (restored by another process): nobody's lock is on it.
-      this.close();
-      this.fd = fs.openSync(this.file, 'r');
-      this.inode = ino;
-    }
-    const target = lastCheckpointFile(this.file);
-    const tmp = `${target}.tmp`;
+  /** Begins the copy, with the file attached; a no-op while one is under way. */
+  start(): void {
+    if (this.copying) return;
+    const copying = (async () => {
+      const { ino } = fs.statSync(this.file);
+      if (this.fd === undefined || this.inode !== ino) {
+        // A descriptor of a file since renamed away (restored by another process): nobody's lock is on it.
+        this.close();
+        this.fd = fs.openSync(this.file, 'r');
+        this.inode = ino;
+      }
+      await copyOver(this.fd, lastCheckpointFile(this.file));
+    })();
+    // Awaited by `beforeDetach`; never an unhandled rejection meanwhile.
+    copying.catch(() => undefined);
+    this.copying = copying;
+  }
+
+  /** Before the file is detached: waits for the copy, which must be whole if the detach will checkpoint (its log holds writes). */
+  async beforeDetach(): Promise<void> {
+    if (hasLog(this.file)) this.start();
+    const copying = this.copying;
+    this.copying = undefined;
     try {
-      await copyFrom(this.fd, tmp);
-      await fs.promises.rename(tmp, target);
+      await copying;
     } catch (error) {
-      fs.rmSync(tmp, { force: true });
-      fs.rmSync(target, { force: true });
+      fs.rmSync(lastCheckpointFile(this.file), { force: true });
       throw error;
     }
   }
@@ -87,18 +106,24 @@ export class LastCheckpoint {
 
 const CHUNK = 1 << 20;
 
-async function copyFrom(fd: number, target: string): Promise<void> {
-  const out = await fs.promises.open(target, 'w');
+/** Copies the file open as `fd` over `target`, past its headers first, then the headers, then sets its size. */
+async function copyOver(fd: number, target: string): Promise<void> {
+  const size = fs.fstatSync(fd).size;
+  const out = await fs.promises.open(target, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
   try {
     const buffer = Buffer.allocUnsafe(CHUNK);
-    for (let position = 0; ; ) {
-      const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
-        fs.read(fd, buffer, 0, CHUNK, position, (error, bytesRead) => (error ? reject(error) : resolve({ bytesRead }))),
-      );
-      if (bytesRead === 0) break;
-      await out.write(buffer, 0, bytesRead);
-      position += bytesRead;
-    }
+    const copy = async (from: number, to: number): Promise<void> => {
+      for (let position = from; position < to; ) {
+        const length = Math.min(CHUNK, to - position);
+        const bytesRead = await new Promise<number>((resolve, reject) => fs.read(fd, buffer, 0, length, position, (error, n) => (error ? reject(error) : resolve(n))));
+        if (bytesRead === 0) throw new Error(`${target}: the file being copied ended at ${position} of ${size} bytes`);
+        await out.write(buffer, 0, bytesRead, position);
+        position += bytesRead;
+      }
+    };
+    await copy(Math.min(HEADERS_BYTES, size), size);
+    await copy(0, Math.min(HEADERS_BYTES, size));
+    await out.truncate(size);
   } finally {
     await out.close();
   }

@@ -370,8 +370,12 @@ export class MetricsDb {
    * and detached after the commit — ~35 % cheaper than creating and closing an instance per call,
    * and the detach (which checkpoints) runs on DuckDB's threads instead of blocking the event loop.
    */
-  async transaction<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    return this.inTransaction(fn, 'detached');
+  async transaction<T>(
+    fn: (c: DuckDBConnection) => Promise<T>,
+    /** False for a read: no copy of the file is begun ahead of its detach (one is made there if it wrote after all). */
+    writes = true,
+  ): Promise<T> {
+    return this.inTransaction(fn, 'detached', writes);
   }
 
   /**
@@ -389,7 +393,7 @@ export class MetricsDb {
    * can release. A run's last record (`finishRun`) always settles detached: when an operation
    * returns, the file is free.
    */
-  private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: Settle): Promise<T> {
+  private inTransaction<T>(fn: (c: DuckDBConnection) => Promise<T>, settle: Settle, writes = true): Promise<T> {
     const file = path.resolve(this.file);
     const key = fileQueueKey(file);
     let committed!: (out: T) => void;
@@ -398,7 +402,7 @@ export class MetricsDb {
       key,
       async (held) => {
         try {
-          return await this.attachedTransaction(key, file, held, fn, settle, committed);
+          return await this.attachedTransaction(key, file, held, fn, settle, committed, writes);
         } catch (error) {
           throw metricsFileError(file, error);
         }
@@ -428,6 +432,7 @@ export class MetricsDb {
     fn: (c: DuckDBConnection) => Promise<T>,
     settle: Settle,
     committed: (out: T) => void,
+    writes: boolean,
   ): Promise<T> {
     const { connection: c } = await this.connectHost();
     if (held && Date.now() - this.attachedAt >= MAX_HOLD_MILLIS) {
@@ -438,6 +443,8 @@ export class MetricsDb {
       await this.attach(c, file);
       this.attachedAt = Date.now();
     }
+    // A write's detach checkpoints: the copy that can undo it (last-checkpoint.ts) overlaps the transaction.
+    if (writes) this.lastCheckpoint.start();
     let hold = false;
     try {
       await c.run(`USE ${METRICS_ALIAS}`);
@@ -485,7 +492,7 @@ export class MetricsDb {
     try {
       await c.run('USE memory');
       // The detach checkpoints: first keep the file it starts from (see last-checkpoint.ts).
-      await this.lastCheckpoint.keep().catch((error: unknown) => {
+      await this.lastCheckpoint.beforeDetach().catch((error: unknown) => {
         this.warn(`could not keep a copy of the metrics database before its checkpoint: ${error instanceof Error ? error.message : String(error)}`);
       });
       await c.run(`DETACH ${METRICS_ALIAS}`);
@@ -513,11 +520,11 @@ export class MetricsDb {
   }
 
   async select(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
-    return this.transaction(async (c) => readerRows(await c.runAndReadAll(sql, params)));
+    return this.transaction(async (c) => readerRows(await c.runAndReadAll(sql, params)), false);
   }
 
   async init(): Promise<void> {
-    await this.transaction(async () => undefined);
+    await this.transaction(async () => undefined, false);
   }
 
   async startRun(runId: string, kind: RunKind, startedAt: Date): Promise<void> {
@@ -543,7 +550,7 @@ export class MetricsDb {
 
   /** What `startBuild` reads, read again (a build whose start was recorded before it got its lock). */
   buildInputs(): Promise<BuildInputs> {
-    return this.transaction(readBuildInputs);
+    return this.transaction(readBuildInputs, false);
   }
 
   /** Each model's latest quality score (`schema.name` → score). */
@@ -778,6 +785,7 @@ export class MetricsDb {
    * until the batch is recorded whole.
    */
   async markAbandoned(unrecovered: (run: RunOwnerRow) => boolean = () => false): Promise<string[]> {
+    // Mostly a read (`writes` false): when it does write, the detach copies the file first all the same.
     const readings = await this.transaction(async (c) => {
       const running = (readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`)) as unknown as RunOwnerRow[]).filter((r) => !unrecovered(r));
       const query = async (sql: string): Promise<string[]> => readerRows(await c.runAndReadAll(sql)).map((r) => String(r.dead_run));
@@ -811,7 +819,7 @@ export class MetricsDb {
         );
       }
       return dead;
-    });
+    }, false);
     // Removed once recorded: an open that failed before leaves them to the next one.
     for (const d of readings) if (d.finish) fs.rmSync(unrecordedFinishFile(this.file, d.runId), { force: true });
     return readings.filter((d) => !d.finish).map((d) => d.runId);
