@@ -307,7 +307,8 @@ export function htmlSource<T extends SourceRecord>(options: HtmlSourceOptions<T>
     const { plain, credentials } = splitHeaders(o.headers ?? {});
     const basic = startCredentials(o.startUrls);
     const auth = credentials || basic.size > 0 ? ownOriginsOnly(credentials ?? {}, basic, frontier) : undefined;
-    const http = createHttpContext(ctx, { headers: { accept: ACCEPT_HTML, ...plain }, ...(auth ? { auth } : {}) });
+    // `ownOriginsOnly` picks the origins itself: every start URL's, and those their redirects led to.
+    const http = createHttpContext(ctx, { headers: { accept: ACCEPT_HTML, ...plain }, ...(auth ? { auth, authOrigins: 'any' } : {}) });
     type Fetched = { entry: QueueEntry; response?: HttpResponse<string>; error?: unknown };
     const inFlight = new Map<string, Promise<Fetched>>();
     const truncated: string[] = [];

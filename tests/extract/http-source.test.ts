@@ -8,7 +8,8 @@ import { httpSource } from '../../src/extract/http-source.js';
 import { createHttpContext } from '../../src/extract/http/http-context.js';
 import { offsetPaginator, pageNumberPaginator } from '../../src/extract/http/paginators.js';
 import type { HttpHostStats } from '../../src/extract/source.js';
-import { FAST_LIMITS, faults, makeRecords, pages, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../helpers/faulty-server.js';
+import type { AuthOptions } from '../../src/extract/http/oauth.js';
+import { FAST_LIMITS, faults, makeRecords, oauthProvider, pages, sendJson, startFaultyServer, type FaultyServer, type Handler, type RecordedRequest } from '../helpers/faulty-server.js';
 import { childSource, spawnChild, type ChildConfig } from '../helpers/http-child.js';
 import { readEveryTableWhole } from '../helpers/lake-checks.js';
 import { quarantined } from '../helpers/quarantine.js';
@@ -385,6 +386,71 @@ describe('lower-level HTTP context for connectors', () => {
     });
     const result = await lake.extract(source);
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: 3, requests: 5, retries: 1 });
+  });
+
+  it('sends the credentials (bearer, API key in a header or the query, OAuth2 token) to the origin of its first request only: another origin is fetched without them', async () => {
+    const seed = 'rt-seed-context-origin-000000031';
+    const oauth = oauthProvider({ refreshToken: seed, clientId: 'ctx-app', clientSecret: 'cs-ctx-app-secret', accessTtlMillis: 60_000 });
+    const cdn = await serve({ '/asset': (_req, res) => sendJson(res, 200, { ok: true }) });
+    const api = await serve({ '/oauth/token': oauth.token, '/items': (_req, res) => sendJson(res, 200, { ok: true }), '/guarded': oauth.guard((_req, res) => sendJson(res, 200, { ok: true })) });
+    const auths: { auth: AuthOptions; path: string; sent: (r: RecordedRequest) => unknown }[] = [
+      { auth: { type: 'bearer', token: 'ctx-bearer-7a61c0' }, path: '/items', sent: (r) => r.headers.authorization },
+      { auth: { type: 'apiKey', name: 'x-api-key', value: 'ctx-header-key-5f2e' }, path: '/items', sent: (r) => r.headers['x-api-key'] },
+      { auth: { type: 'apiKey', name: 'api_key', value: 'ctx-query-key-9d3b', in: 'query' }, path: '/items', sent: (r) => r.query.get('api_key') ?? undefined },
+      {
+        auth: { type: 'oauth2', tokenUrl: `${api.url}/oauth/token`, clientId: 'ctx-app', clientSecret: 'cs-ctx-app-secret', refreshToken: seed, store: 'ctx-origin' },
+        path: '/guarded',
+        sent: (r) => r.headers.authorization,
+      },
+    ];
+    const lake = await tempLake();
+    for (const [i, { auth, path: apiPath, sent }] of auths.entries()) {
+      const source = defineSource({
+        source: 'conn',
+        dataset: `origins_${i}`,
+        schema: z.object({ ok: z.boolean() }),
+        limits: FAST_LIMITS,
+        async *extract(ctx) {
+          const http = createHttpContext(ctx, { auth });
+          try {
+            yield [await http.getJson<{ ok: boolean }>(`${api.url}${apiPath}`), await http.getJson<{ ok: boolean }>(`${cdn.url}/asset`)];
+          } finally {
+            await http.close();
+          }
+        },
+      });
+      expect((await lake.extract(source)).sources[0]).toMatchObject({ status: 'success', rows: 2 });
+      expect(sent(api.requests.filter((r) => r.path === apiPath).at(-1)!), auth.type).toBeDefined();
+    }
+    expect(cdn.requests).toHaveLength(auths.length);
+    for (const request of cdn.requests) {
+      expect(request.headers.authorization).toBeUndefined();
+      expect(request.headers['x-api-key']).toBeUndefined();
+      expect([...request.query.keys()]).toEqual([]);
+    }
+  });
+
+  it('sends the credentials to every origin its authOrigins lists, whichever it asks first', async () => {
+    const cdn = await serve({ '/asset': (_req, res) => sendJson(res, 200, { ok: true }) });
+    const api = await serve({ '/items': (_req, res) => sendJson(res, 200, { ok: true }) });
+    const lake = await tempLake();
+    const source = defineSource({
+      source: 'conn',
+      dataset: 'listed',
+      schema: z.object({ ok: z.boolean() }),
+      limits: FAST_LIMITS,
+      async *extract(ctx) {
+        const http = createHttpContext(ctx, { auth: { type: 'bearer', token: 'ctx-listed-3e9a' }, authOrigins: [api.url] });
+        try {
+          yield [await http.getJson<{ ok: boolean }>(`${cdn.url}/asset`), await http.getJson<{ ok: boolean }>(`${api.url}/items`)];
+        } finally {
+          await http.close();
+        }
+      },
+    });
+    expect((await lake.extract(source)).sources[0]).toMatchObject({ status: 'success', rows: 2 });
+    expect(cdn.requests[0]!.headers.authorization).toBeUndefined();
+    expect(api.requests[0]!.headers.authorization).toBe('Bearer ctx-listed-3e9a');
   });
 
   it('reports per-host stats once at the end, also when the source fails', async () => {

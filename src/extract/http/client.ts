@@ -91,9 +91,10 @@ export interface HttpClientOptions {
   auth?: AuthStrategy;
   /**
    * Origins (`https://api.example.com`) the credentials go to; a request elsewhere (a next-page
-   * URL on a CDN) goes without them. Default: every origin.
+   * URL on a CDN) goes without them. `'first'`: the origin of the first request that would carry
+   * them. Default (`'any'`): every origin.
    */
-  authOrigins?: string[];
+  authOrigins?: string[] | 'first' | 'any';
   /** Sent with every request (the User-Agent can be overridden here). */
   headers?: Record<string, string>;
   /** Counters bumped on every request and retry (a source's `ctx.stats`). */
@@ -128,6 +129,8 @@ export class HttpClient {
   private readonly sending = new Set<Promise<unknown>>();
   private readonly baseHeaders: Record<string, string>;
   private closed = false;
+  /** The origin `authOrigins: 'first'` settled on. */
+  private firstAuthOrigin: string | undefined;
   /**
    * Aborted by `close()`: a request still waiting to retry (its backoff, the retry lane, an
    * in-flight slot) ends instead of going out from a closed client, on a rate-limit lease taken
@@ -295,7 +298,7 @@ export class HttpClient {
     // So do the query parameters they set (an API key in the query): a server that redirects with
     // the query as it came (nginx's $request_uri) would hand the key to the other origin.
     const credentials: Credentials = { headers: [], params: [] };
-    if (options.auth !== false && this.options.auth && (!this.options.authOrigins || this.options.authOrigins.includes(url.origin))) {
+    if (options.auth !== false && this.options.auth && this.credentialsGoTo(url.origin)) {
       const before = { ...headers };
       const query = new URLSearchParams(url.search);
       sent.applied = true;
@@ -310,6 +313,15 @@ export class HttpClient {
     } finally {
       this.sending.delete(sending);
     }
+  }
+
+  /** Whether the credentials go to `origin` (see HttpClientOptions.authOrigins). */
+  private credentialsGoTo(origin: string): boolean {
+    const origins = this.options.authOrigins ?? 'any';
+    // Settled by the first request sent, not the first answered: `attempt` gets here before its
+    // first await, in the order the requests were made.
+    if (origins === 'first') return (this.firstAuthOrigin ??= origin) === origin;
+    return origins === 'any' || origins.includes(origin);
   }
 
   private async send<T>(

@@ -12,8 +12,13 @@ import { createAuth, type AuthOptions, type AuthStrategy } from './oauth.js';
 export interface HttpContextOptions {
   /** Credentials for every request (plain options, or a ready strategy). */
   auth?: AuthOptions | AuthStrategy;
-  /** Origins the credentials go to (default: every origin); see HttpClientOptions.authOrigins. */
-  authOrigins?: string[];
+  /**
+   * Origins the credentials go to; a request elsewhere goes without them. Default: the origin of
+   * the first request that would carry them (the API the source was written for), not every
+   * origin a URL from a response may point to. `'any'` only for an `auth` strategy that chooses
+   * for itself. See HttpClientOptions.authOrigins.
+   */
+  authOrigins?: string[] | 'any';
   /** Over the source's limits (`ctx.limits`). */
   limits?: Partial<Limits>;
   /** Sent with every request. */
@@ -52,7 +57,7 @@ export function createHttpContext(ctx: ExtractContext, options: HttpContextOptio
     signal: AbortSignal.any([ctx.signal, stop.signal]),
     logger: ctx.logger,
     auth,
-    ...(options.authOrigins ? { authOrigins: options.authOrigins } : {}),
+    authOrigins: options.authOrigins ?? 'first',
     headers: options.headers,
     counters: ctx.stats,
   });
