@@ -46,15 +46,38 @@ export function escapeRegExp(text: string): string {
 }
 
 /**
- * A message puts a `:` after a URL (`GET …?key=abc: HTTP 500`); the value patterns take `:` (it
- * may be in a value), so a value ending with one before a space or the end gives it back. Only on a
- * match, so the lines without a secret cost nothing more. `match` ends with the value, at `offset` in `text`.
+ * A message puts a `:` after a URL (`GET …?key=abc: HTTP 500`), a sentence a `.` or `)` (`(see
+ * …?key=abc).`); the value patterns take those (a JWT has dots, a value may hold `:` or `(…)`), so
+ * a value ending with a run of them before a space, a quote or the end gives the run back: a `)`
+ * only when no `(` of the value is left open for it to close. Only on a match, so the lines
+ * without a secret cost nothing more. `value` ends the match, which ends at `end` in `text`.
  */
-function colonAfter(match: string, offset: number, text: string): string {
-  if (match.charCodeAt(match.length - 1) !== 58) return '';
-  const end = offset + match.length;
-  // Whitespace or a control character next: the `:` ended the URL, it was not part of it.
-  return end === text.length || text.charCodeAt(end) <= 32 ? ':' : '';
+function punctuationAfter(value: string, end: number, text: string): string {
+  if (!TRAILING.has(value.charCodeAt(value.length - 1))) return '';
+  // Whitespace, a control character or a quote next: the run ended the URL, it was not part of it.
+  const next = text.charCodeAt(end);
+  if (end < text.length && next > 32 && next !== 34 && next !== 39) return '';
+  let start = value.length;
+  // A value is never given back whole: at least its first character is redacted.
+  while (start > 1 && TRAILING.has(value.charCodeAt(start - 1))) {
+    if (value.charCodeAt(start - 1) === 41 && opensParen(value, start - 1)) break;
+    start -= 1;
+  }
+  return value.slice(start);
+}
+
+/** `:`, `.`, `)`. */
+const TRAILING = new Set([58, 46, 41]);
+
+/** Whether `value` before `end` leaves a `(` open. */
+function opensParen(value: string, end: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 40) depth += 1;
+    else if (c === 41 && depth > 0) depth -= 1;
+  }
+  return depth > 0;
 }
 
 /** Query/form parameter names an apiKey travels under (`key`, `k`…): their values are scrubbed whatever their length. */
@@ -121,18 +144,18 @@ export function redactString(text: string): string {
   out = out.replace(AUTHORIZATION, (_m, pre: string, scheme: string | undefined) => `${pre}${scheme ? `${scheme} ` : ''}${REDACTED}`);
   out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
   out = out.replace(PARAM_QUOTED, (_m, pre: string, name: string, sep: string, quote: string) => `${pre}${name}${sep}${quote}${REDACTED}${quote}`);
-  out = out.replace(PARAM, (m: string, pre: string, name: string, sep: string, _value: string, offset: number, all: string) => `${pre}${name}${sep}${REDACTED}${colonAfter(m, offset, all)}`);
+  out = out.replace(PARAM, (m: string, pre: string, name: string, sep: string, value: string, offset: number, all: string) => `${pre}${name}${sep}${REDACTED}${punctuationAfter(value, offset + m.length, all)}`);
   return out.includes('%') ? out.replace(ENCODED_PARAM, redactEncodedValue) : out;
 }
 
 /** `name=value` of `secretParamPattern` and `SQL_URL_PARAM`, the value redacted. */
-function redactParamValue(m: string, pre: string, name: string, _value: string, offset: number, all: string): string {
-  return `${pre}${name}=${REDACTED}${colonAfter(m, offset, all)}`;
+function redactParamValue(m: string, pre: string, name: string, value: string, offset: number, all: string): string {
+  return `${pre}${name}=${REDACTED}${punctuationAfter(value, offset + m.length, all)}`;
 }
 
 /** An `ENCODED_PARAM` match, its value redacted. */
 function redactEncodedValue(m: string, head: string, offset: number, all: string): string {
-  return `${head}${REDACTED}${colonAfter(m, offset, all)}`;
+  return `${head}${REDACTED}${punctuationAfter(m.slice(head.length), offset + m.length, all)}`;
 }
 
 function scrubKnownSecrets(text: string): string {

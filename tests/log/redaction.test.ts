@@ -192,6 +192,39 @@ describe('the text after a redacted value', () => {
   });
 });
 
+describe('sentence punctuation after a redacted value', () => {
+  it('keeps a `.` or `)` that ends a sentence after a URL (`…?token=abc123).`), and still redacts the whole value', () => {
+    registerSecretParam('pkey');
+    expect(redactString('GET https://h/x?token=abc123).')).toBe(`GET https://h/x?token=${REDACTED}).`);
+    expect(redactString('failed: https://h/x?pkey=abc123.')).toBe(`failed: https://h/x?pkey=${REDACTED}.`);
+    expect(redactString('(see https://h/x?access_token=abc123) and retry.')).toBe(`(see https://h/x?access_token=${REDACTED}) and retry.`);
+    expect(redactString('"GET https://h/x?access_token=abc123."')).toBe(`"GET https://h/x?access_token=${REDACTED}."`);
+    expect(redactString('(GET https://h/x?access_token=abc123): HTTP 500')).toBe(`(GET https://h/x?access_token=${REDACTED}): HTTP 500`);
+    expect(redactSql('-- read https://h/x?access_token=abc123).')).toBe(`-- read https://h/x?access_token=${REDACTED}).`);
+    expect(redactString(`proxied (https://p.x/?url=${encodeURIComponent('https://a.x/o?access_token=APP_USR-77')}).`)).toBe(
+      `proxied (https://p.x/?url=https%3A%2F%2Fa.x%2Fo%3Faccess_token%3D${REDACTED}).`,
+    );
+    // A `)` closing a `(` of the value is the value's; a `.` before more of the URL is too.
+    expect(redactString('x?access_token=abc(1)')).toBe(`x?access_token=${REDACTED}`);
+    expect(redactString('(x?access_token=abc(1)).')).toBe(`(x?access_token=${REDACTED}).`);
+    expect(redactString('x?access_token=abc.&page=2 ok')).toBe(`x?access_token=${REDACTED}&page=2 ok`);
+  });
+
+  it('redacts a JWT-like value whole: its inner dots are the value\'s, only a last one before a space or the end is not', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXBhcnQ';
+    for (const [text, expected] of [
+      [`GET https://h/x?access_token=${jwt} failed`, `GET https://h/x?access_token=${REDACTED} failed`],
+      [`GET https://h/x?access_token=${jwt}.`, `GET https://h/x?access_token=${REDACTED}.`],
+      [`GET https://h/x?id_token=${jwt}). Retrying`, `GET https://h/x?id_token=${REDACTED}). Retrying`],
+      [`GET https://h/x?pkey=${jwt}.`, `GET https://h/x?pkey=${REDACTED}.`],
+    ]) {
+      const out = redactString(text!);
+      expect(out).toBe(expected);
+      for (const part of jwt.split('.')) expect(out).not.toContain(part);
+    }
+  });
+});
+
 describe('a token in a URL fragment (an OAuth implicit-flow redirect: #access_token=…)', () => {
   it('is redacted in text and in SQL, plain or percent-encoded inside another URL, the rest kept (was: kept in clear, # not a separator)', () => {
     const link = 'https://app.example/cb#access_token=frag-tok-1&token_type=bearer&state=x';
