@@ -358,8 +358,16 @@ export class MetricsDb {
 
   private connectHost(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
     this.host ??= (async () => {
-      // No checkpoint at a commit, however large: only at the detach, after the copy that can undo it (last-checkpoint.ts).
-      const instance = await DuckDBInstance.create(':memory:', { ...ENGINE_SETTINGS, threads: '2', checkpoint_threshold: '1TB' });
+      // The file changes only at the detach's checkpoint, after the copy that can undo it
+      // (last-checkpoint.ts), which runs while the transaction writes: no checkpoint at a commit,
+      // however large (nor one instead of the log), and no large append written into the file before it.
+      const instance = await DuckDBInstance.create(':memory:', {
+        ...ENGINE_SETTINGS,
+        threads: '2',
+        checkpoint_threshold: '1TB',
+        auto_checkpoint_skip_wal_threshold: String(Number.MAX_SAFE_INTEGER),
+        enable_optimistic_write: 'false',
+      });
       return { instance, connection: await instance.connect() };
     })();
     return this.host;
