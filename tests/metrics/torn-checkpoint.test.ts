@@ -29,10 +29,10 @@ function tearBlocks(file: string): void {
 }
 
 /** A lake root whose metrics file holds three finished runs and, in DuckDB's log only, a fourth run's start, the file torn by that start's checkpoint. */
-async function tornLake(): Promise<{ root: string; file: string }> {
+async function tornLake(files?: number): Promise<{ root: string; file: string }> {
   const root = path.join(tempDir(), 'data');
   const file = path.join(root, 'metrics', 'runs.duckdb');
-  const child = spawnHelper('child-stop-at-checkpoint.ts', [file, STOPPED_RUN]);
+  const child = spawnHelper('child-stop-at-checkpoint.ts', files === undefined ? [file, STOPPED_RUN] : [file, STOPPED_RUN, String(files)]);
   registerCleanup(() => void child.process.kill('SIGKILL'));
   await child.waitFor((l) => l === 'stopped', 60_000);
   expect(fs.statSync(`${file}.wal`).size).toBeGreaterThan(0);
@@ -78,6 +78,14 @@ describe('a metrics checkpoint torn by a kill', () => {
     // The lake goes on: a later record lands, and the file opens for any client.
     await lake.close();
     expect((await readOnlyQuery(file, 'SELECT count(*)::INTEGER AS n FROM runs'))[0]).toEqual({ n: 4 });
+  });
+
+  it('is undone for a write larger than a row group too (DuckDB would have written it into the file before the commit)', async () => {
+    const { root } = await tornLake(300_000);
+    const lake = await Lakehouse.open({ root, log: { console: false } });
+    registerCleanup(() => lake.close());
+    expect(await lake.metrics.select(`SELECT count(*)::INTEGER AS n, sum(rows)::BIGINT AS total FROM bronze_files WHERE run_id = '${STOPPED_RUN}'`)).toEqual([{ n: 300_000, total: 44_999_850_000 }]);
+    expect((await lake.runs()).map((r) => r.status)).toEqual(['success', 'success', 'success']);
   });
 
   it('is undone by the run history reader too (`duckhouse runs` before any other command), with a warning', async () => {
