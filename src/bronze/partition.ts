@@ -126,3 +126,33 @@ export function dateParts(instant: Date, timeZone: string): { year: string; mont
   lastMinute.set(timeZone, { minute, parts: { ...parts } });
   return parts;
 }
+
+const wallFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** How far a zone's wall clock is ahead of UTC at an instant, in ms (São Paulo in 2026: −3 h; in December 2018: −2 h). */
+function offsetAt(ms: number, timeZone: string): number {
+  let fmt = wallFormatters.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    wallFormatters.set(timeZone, fmt);
+  }
+  const p = Object.fromEntries(fmt.formatToParts(ms).map((x) => [x.type, Number(x.value)]));
+  const whole = Math.floor(ms / 1000) * 1000;
+  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
+  const wall = new Date(Date.UTC(2000, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!)).setUTCFullYear(p.year!);
+  return wall - whole;
+}
+
+/**
+ * The first instant (epoch ms) of a calendar day `YYYY-MM-DD` in a time zone, with the offset the
+ * zone had that day: São Paulo's 2018-12-01 began at 02:00Z (summer time), and its 2018-11-04 at
+ * 01:00 local (03:00Z), its midnight skipped. The day ends where the next one begins.
+ */
+export function startOfDay(date: string, timeZone: string): number {
+  const midnight = Date.parse(`${date}T00:00:00Z`);
+  const first = midnight - offsetAt(midnight, timeZone);
+  const second = midnight - offsetAt(first, timeZone);
+  // Where the offset changes near midnight the two guesses differ: the earlier one on that date.
+  const onDate = (t: number): boolean => Object.values(dateParts(new Date(t), timeZone)).join('-') === date;
+  return [Math.min(first, second), Math.max(first, second)].find(onDate) ?? first;
+}

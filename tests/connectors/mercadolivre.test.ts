@@ -70,6 +70,29 @@ describe('mercadoLivreOrders', () => {
     expect(result.sources[0]).toMatchObject({ status: 'success', rows: expected });
   }, 60_000);
 
+  it('reads a date-only `from`/`to` as São Paulo days with the offset São Paulo had then: summer time before 2019, 23- and 25-hour days', async () => {
+    const { data, server, common } = await setup({ orders: 20 });
+    const lake = await tempLake({ limits: fast });
+    // [from, to] → the window sent: 2018-12-01 was a -02:00 day; 2018-11-04 began at 01:00 (23 hours);
+    // 2019-02-16 had 23:00–24:00 twice (25 hours); 2026-01-10 is a plain -03:00 day.
+    const cases: [string, string, string, string][] = [
+      ['2018-12-01', '2018-12-01', '2018-12-01T02:00:00.000Z', '2018-12-02T01:59:59.999Z'],
+      ['2018-11-04', '2018-11-04', '2018-11-04T03:00:00.000Z', '2018-11-05T01:59:59.999Z'],
+      ['2019-02-16', '2019-02-16', '2019-02-16T02:00:00.000Z', '2019-02-17T02:59:59.999Z'],
+      ['2026-01-10', '2026-01-10', '2026-01-10T03:00:00.000Z', '2026-01-11T02:59:59.999Z'],
+    ];
+    for (const [from, to, sentFrom, sentTo] of cases) {
+      const seen = server.requests.length;
+      const result = await lake.extract([mercadoLivreOrders({ sellerId: data.mainSellerId, ...common, from, to })]);
+      expect(result.sources[0]!.status).toBe('success');
+      const searches = server.requests.slice(seen).filter((r) => r.path === '/orders/search').map((r) => new URL(r.url, server.url).searchParams);
+      expect(searches.length).toBeGreaterThan(0);
+      expect([searches[0]!.get('order.date_created.from'), searches[0]!.get('order.date_created.to')], from).toEqual([sentFrom, sentTo]);
+      // A new cursor key per case: a committed cursor would start the next window instead of `from`.
+      fs.rmSync(path.join(lake.paths.state, 'cursors'), { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('refreshes an expired access token and never presents the same refresh token twice', async () => {
     const { data, server, common } = await setup({ tokenTtlSeconds: 1 });
     const lake = await tempLake({ limits: { ...fast, requestsPerSecond: 20, burst: 1 } });

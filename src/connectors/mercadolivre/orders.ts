@@ -11,6 +11,7 @@
  * `last: N` fetches the latest N orders instead (newest first), without touching the cursor.
  */
 import { z } from 'zod';
+import { startOfDay } from '../../bronze/partition.js';
 import { parseOptions } from '../../config.js';
 import { defineSource, type AnySource, type ExtractContext } from '../../extract/source.js';
 import { apiBase, ML_ORDERS_OFFSET_CAP, ML_PAGE, mlCommonFields, mlHttp } from './common.js';
@@ -50,9 +51,19 @@ interface SearchPage {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isDate = (value: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(value);
-/** A date is São Paulo's day (Mercado Livre Brasil's zone): `from` its first millisecond, `to` its last. */
-const instant = (value: string): number => Date.parse(isDate(value) ? `${value}T00:00:00-03:00` : value);
-const endInstant = (value: string): number => (isDate(value) ? instant(value) + 86_400_000 - 1 : Date.parse(value));
+/**
+ * A date is São Paulo's day (Mercado Livre Brasil's zone): `from` its first millisecond, `to` its
+ * last, at the offset São Paulo had that day (−02:00 in the summers before 2019, which also had
+ * days of 23 and 25 hours), not a fixed −03:00.
+ */
+const SAO_PAULO = 'America/Sao_Paulo';
+const instant = (value: string): number => (isDate(value) ? startOfDay(value, SAO_PAULO) : Date.parse(value));
+const endInstant = (value: string): number => {
+  if (!isDate(value)) return Date.parse(value);
+  const next = new Date(Date.parse(`${value}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  // 9999-12-31 has no next date to begin at: its end is a day after its start.
+  return isDate(next) ? startOfDay(next, SAO_PAULO) - 1 : instant(value) + 86_400_000 - 1;
+};
 
 /**
  * @example
