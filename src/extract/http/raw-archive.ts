@@ -1,6 +1,7 @@
 /**
  * The opt-in raw archive: every response body of a source, redacted, as gzip NDJSON under
- * `<root>/raw/<source>/<dataset>/year=YYYY/month=MM/day=DD/<runId>-<n>.ndjson.gz`.
+ * `<root>/raw/<source>/<dataset>/year=YYYY/month=MM/day=DD/<runId>-<n>.ndjson.gz`, the day each
+ * response arrived in the lake's time zone (a run past midnight starts a new file).
  * Files are written in the process's private temp folder and renamed into place when whole,
  * so a reader never sees half a file; a killed run leaves only temp files, cleaned at next open.
  */
@@ -24,10 +25,12 @@ export interface RawArchiveOptions {
   dataset: string;
   runId: string;
   timezone: string;
+  /** The clock responses are stamped and filed by (epoch ms); default `Date.now`. */
+  now?: () => number;
 }
 
 export class RawArchive {
-  private file: { gzip: zlib.Gzip; out: fs.WriteStream; tmp: string; final: string; bytes: number } | undefined;
+  private file: { gzip: zlib.Gzip; out: fs.WriteStream; tmp: string; final: string; bytes: number; day: string } | undefined;
   /**
    * File numbers are the process's, not the archive's: two sources of one run writing one dataset
    * (a connector's stores) must not write the same `<runId>-<n>` (a run lives in one process).
@@ -40,14 +43,19 @@ export class RawArchive {
 
   /** Appends one response. Resolves once the line is accepted (respecting backpressure). */
   async add(response: HttpResponse<unknown>): Promise<void> {
+    const at = new Date(this.o.now?.() ?? Date.now());
     const line = `${stringifyJsonExact({
-      at: new Date().toISOString(),
+      at: at.toISOString(),
       url: redactString(response.url),
       status: response.status,
       headers: redact(response.headers),
       body: redact(response.body),
     })}\n`;
-    const file = this.file ?? this.open();
+    // A run going on past midnight (the lake's) files the later responses under their own day, as
+    // bronze does its rows: a folder deleted as old holds no response of a day still kept.
+    const { year, month, day } = dateParts(at, this.o.timezone);
+    if (this.file && this.file.day !== `${year}-${month}-${day}`) await this.finish();
+    const file = this.file ?? this.open(year, month, day);
     file.bytes += line.length;
     if (!file.gzip.write(line)) await once(file.gzip, 'drain');
     if (file.bytes >= ROLL_BYTES) await this.finish();
@@ -67,8 +75,7 @@ export class RawArchive {
     this.file = undefined;
   }
 
-  private open(): NonNullable<RawArchive['file']> {
-    const { year, month, day } = dateParts(new Date(), this.o.timezone);
+  private open(year: string, month: string, day: string): NonNullable<RawArchive['file']> {
     RawArchive.fileNo += 1;
     const name = `${this.o.runId}-${RawArchive.fileNo}.ndjson.gz`;
     const final = path.join(this.o.root, 'raw', this.o.source, this.o.dataset, `year=${year}`, `month=${month}`, `day=${day}`, name);
@@ -79,7 +86,7 @@ export class RawArchive {
     const gzip = zlib.createGzip();
     const out = fs.createWriteStream(tmp);
     gzip.pipe(out);
-    this.file = { gzip, out, tmp, final, bytes: 0 };
+    this.file = { gzip, out, tmp, final, bytes: 0, day: `${year}-${month}-${day}` };
     return this.file;
   }
 
