@@ -58,6 +58,8 @@ select
     strftime(date_day, '%A')                                  as weekday_name,
     isodow(date_day) >= 6                                     as is_weekend,
     weekofyear(date_day)::INTEGER                             as iso_week,
+    -- The year iso_week belongs to: 30 December 2024 is week 1 of 2025 (group by iso_year, iso_week).
+    isoyear(date_day)::INTEGER                                as iso_year,
     date_trunc('week', date_day)::DATE                        as week_start_date,
     date_trunc('month', date_day)::DATE                       as month_start_date,
     date_day = black_friday                                   as is_black_friday,

@@ -142,6 +142,16 @@ describe('shop models on a generated dataset', () => {
       { date_day: '2024-12-24', holiday_name: 'Christmas Eve' },
       { date_day: '2024-12-25', holiday_name: 'Christmas Day' },
     ]);
+    // ISO weeks cross the calendar year: grouped by (iso_year, iso_week), each is one week.
+    const weeks = await lake.query<{ date_day: string; iso_year: number; iso_week: number }>(
+      `select strftime(date_day, '%Y-%m-%d') as date_day, iso_year, iso_week from marts.dim_dates where date_day in ('2024-12-29', '2024-12-30', '2024-12-31') order by 1`,
+    );
+    expect(weeks).toEqual([
+      { date_day: '2024-12-29', iso_year: 2024, iso_week: 52 },
+      { date_day: '2024-12-30', iso_year: 2025, iso_week: 1 },
+      { date_day: '2024-12-31', iso_year: 2025, iso_week: 1 },
+    ]);
+    expect(await lake.query(`select iso_year, iso_week from marts.dim_dates group by all having count(distinct week_start_date) > 1`)).toEqual([]);
   });
 });
 
