@@ -1402,9 +1402,13 @@ function kindOf(value: unknown): string {
   return typeof name === 'string' && name !== '' ? article(name) : 'an object';
 }
 
-/** A Set as the array of its items, an ArrayBuffer as its bytes: they bind as a LIST and a BLOB. */
+/**
+ * A Set as the array of its items, an ArrayBuffer as its bytes: they bind as a LIST and a BLOB. An
+ * array's holes become undefined items (NULLs): `map` and `forEach` skip them, and node-api failed
+ * on one with a TypeError naming nothing.
+ */
 function normalised(value: unknown): unknown {
-  if (value instanceof Set) return [...value];
+  if (value instanceof Set || Array.isArray(value)) return [...value];
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   return value;
 }
@@ -1503,7 +1507,8 @@ function bindParams(prepared: DuckDBPreparedStatement, params: QueryParams): voi
     if (params.length > n) {
       throw new ConfigError(`lake.query: ${params.length} parameter value${params.length === 1 ? '' : 's'} given, but the statement has ${n === 0 ? 'no parameters' : `${n} (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`}`);
     }
-    params.forEach((v, i) => {
+    // Spread: a hole (`[, 'x']`) binds as NULL, as undefined does, not left unbound.
+    [...params].forEach((v, i) => {
       const { value, type } = toDuckValue(v, `$${i + 1}`);
       prepared.bindValue(i + 1, value, type);
     });

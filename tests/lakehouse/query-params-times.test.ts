@@ -156,6 +156,13 @@ describe('lake.query parameters', () => {
     expect(await lake.query('select $1 as a', [1])).toEqual([{ a: 1 }]);
   });
 
+  it('a hole in an array binds as NULL, as an undefined item does (a sparse list was a TypeError naming nothing, a sparse params array left its $n unbound)', async () => {
+    const lake = await tempLake();
+    expect(await lake.query('select $1 as xs', [[, 1]])).toEqual([{ xs: [null, 1] }]);
+    expect(await lake.query('select $1 as xs', [new Array<string>(2)])).toEqual([{ xs: [null, null] }]);
+    expect(await lake.query('select $1 as a, $2 as b', [, 'x'])).toEqual([{ a: null, b: 'x' }]);
+  });
+
   it('a named parameter the statement does not have is a ConfigError naming it', async () => {
     const lake = await tempLake();
     const error = (await lake.query('select $a as x', { a: 1, b: 2 }).catch((e: unknown) => e)) as Error;
