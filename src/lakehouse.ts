@@ -1347,7 +1347,9 @@ function statOrNone(p: string): fs.Stats | undefined {
  */
 function checkExportTarget(target: string, to: string | undefined, fileName: string, call = 'lake.exportTable'): void {
   const shown = JSON.stringify(to ?? target);
-  if (statOrNone(target)?.isDirectory()) {
+  // A trailing separator names a folder (one yet to be made, too): path.resolve drops it, and a file was written under the folder's name.
+  const namesFolder = to !== undefined && (to.endsWith('/') || to.endsWith(path.sep));
+  if (namesFolder || statOrNone(target)?.isDirectory()) {
     throw new ConfigError(`${call}: option "to" ${shown} is a folder: name the file to write, e.g. ${JSON.stringify(path.join(to ?? target, fileName))}`);
   }
   for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {

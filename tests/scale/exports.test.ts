@@ -230,6 +230,18 @@ describe('exportTable with a `to` that cannot be a file', () => {
   });
 });
 
+describe('exportTable with a `to` naming a folder by its trailing separator', () => {
+  it('is a ConfigError naming it, and nothing is written there (a file was written under the folder\'s name)', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    const folder = path.join(tempDir(), 'exports');
+    const error = (await lake.exportTable('marts.kv', { format: 'csv', to: `${folder}${path.sep}` }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe(`lake.exportTable: option "to" ${JSON.stringify(`${folder}${path.sep}`)} is a folder: name the file to write, e.g. ${JSON.stringify(path.join(folder, 'marts.kv.csv'))}`);
+    expect(fs.existsSync(folder)).toBe(false);
+  });
+});
+
 describe('exportTable failing while it writes', () => {
   const failure = async (lake: Lakehouse, table: string, to: string): Promise<DuckhouseError> => {
     const error = await lake.exportTable(table, { format: 'csv', to }).catch((e: unknown) => e);
