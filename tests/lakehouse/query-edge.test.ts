@@ -455,6 +455,17 @@ describe('lake.query: a statement DuckDB refuses or fails is a QueryError (QUERY
     expect(await lake.query('select 42 as x')).toEqual([{ x: 42 }]);
   });
 
+  it('lake.bronze: a dataset bronze does not have is a ConfigError naming it and those it has, as for prune (a misspelt name read as no rows)', async () => {
+    const lake = await tempLake();
+    await expect(lake.bronze('syn/items')).rejects.toThrow('lake.bronze: no bronze dataset "syn/items"; bronze has: nothing yet');
+    await lake.extract([syntheticItems({ source: 'syn', batches: 1, rowsPerBatch: 6 })]);
+    expect(await lake.bronze('syn/items')).toHaveLength(6);
+    const error = (await lake.bronze('syn/itemz').catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe('lake.bronze: no bronze dataset "syn/itemz"; bronze has: syn/items');
+    await expect(lake.bronze('sin/items', { asOfRun: '20260101T000000000Z-abcdef' })).rejects.toThrow('lake.bronze: no bronze dataset "sin/items"; bronze has: syn/items');
+  });
+
   it('lake.bronze: a committed file DuckDB cannot read fails as QUERY_FAILED naming DuckDB\'s reason', async () => {
     const lake = await tempLake();
     await lake.extract([syntheticItems({ source: 'syn', batches: 1, rowsPerBatch: 6 })]);
