@@ -446,6 +446,8 @@ export class Lakehouse {
 
   private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T, call: 'query' | 'queryArrow' = 'query'): Promise<T> {
     if (typeof sql !== 'string' || sql.trim() === '') throw new ConfigError('lake.query: "sql" must be a non-empty string');
+    // DuckDB cannot extract statements from such text: it failed "Error in native callback".
+    if (userStatementCount(sql) === 0) throw new ConfigError('lake.query: "sql" holds no statement, only blanks, comments or semicolons');
     const sessionCall = sessionFunctionCall(sql);
     if (sessionCall) throw sessionCall;
     return this.closedAs(call, serialized(this.queryKey, async () => {

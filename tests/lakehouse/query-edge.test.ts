@@ -455,6 +455,17 @@ describe('lake.query: a statement DuckDB refuses or fails is a QueryError (QUERY
     expect(await lake.query('select 42 as x')).toEqual([{ x: 42 }]);
   });
 
+  it('SQL of nothing but comments and semicolons is a ConfigError saying so (was QUERY_FAILED "Error in native callback")', async () => {
+    const lake = await tempLake();
+    for (const sql of ['-- nothing to run', '/* only this */', ';', ' ; -- x\n;']) {
+      const error = (await lake.query(sql).catch((e: unknown) => e)) as Error;
+      expect(error, sql).toBeInstanceOf(ConfigError);
+      expect(error.message, sql).toBe('lake.query: "sql" holds no statement, only blanks, comments or semicolons');
+    }
+    await expect(lake.queryArrow('-- nothing')).rejects.toThrow('lake.query: "sql" holds no statement');
+    expect(await lake.query('-- the answer\nselect 42 as x; -- done')).toEqual([{ x: 42 }]);
+  });
+
   it('lake.bronze: a dataset bronze does not have is a ConfigError naming it and those it has, as for prune (a misspelt name read as no rows)', async () => {
     const lake = await tempLake();
     await expect(lake.bronze('syn/items')).rejects.toThrow('lake.bronze: no bronze dataset "syn/items"; bronze has: nothing yet');
