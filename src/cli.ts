@@ -15,6 +15,7 @@ import type { Lakehouse, OpenOptions, AnySource, Row, RunResult } from './index.
 import type { PlainValue } from './db/values.js';
 import type { TypeNode } from './db/type-string.js';
 import { quoteIdent } from './db/quote.js';
+import { splitStatements } from './db/statements.js';
 import { writeConsole } from './progress.js';
 
 const EXIT_OK = 0;
@@ -505,19 +506,16 @@ async function interactiveSql(lake: Lakehouse): Promise<number> {
       prompt('duckhouse> ');
       continue;
     }
-    buffer += `${line}\n`;
-    if (!trimmed.endsWith(';')) {
-      prompt('      ...> ');
-      continue;
-    }
-    const sql = buffer.trim().replace(/;+$/, '');
-    buffer = '';
-    await runStatement(sql);
-    prompt('duckhouse> ');
+    // A statement ends at a ';' outside quotes and comments, as in DuckDB's shell (not at a line
+    // ending in one): two on a line, one then a comment, a literal holding ';' or a line break.
+    const { statements, rest } = splitStatements(`${buffer}${line}\n`);
+    buffer = rest;
+    for (const sql of statements) await runStatement(sql);
+    prompt(buffer === '' ? 'duckhouse> ' : '      ...> ');
   }
   rl.close();
   // The input ended (not .quit) inside a statement without its ';': run it, as DuckDB's shell does.
-  if (!quit && buffer.trim() !== '') await runStatement(buffer.trim().replace(/;+$/, ''));
+  if (!quit && buffer.trim() !== '') await runStatement(buffer.trim());
   return failed;
 
   async function runStatement(sql: string): Promise<void> {

@@ -7,7 +7,26 @@
  * lexing difference from DuckDB's can make one statement look like more, never the reverse.
  */
 export function userStatementCount(sql: string): number {
-  let count = 0;
+  const { statements, rest, open } = scanStatements(sql);
+  if (open) return Infinity;
+  return statements.length + (rest === '' ? 0 : 1);
+}
+
+/**
+ * The statements of `text` that a `;` outside quotes and comments ends (without it, trimmed; those
+ * of nothing but blanks and comments left out), and what follows the last one as it is: a statement
+ * still being written, or '' when that is only blanks and comments. A shell reads its input so, line by
+ * line, as DuckDB's does: `select 1; select 2;` is two statements, `select 'a;` is one not ended.
+ */
+export function splitStatements(text: string): { statements: string[]; rest: string } {
+  const { statements, rest } = scanStatements(text);
+  return { statements, rest };
+}
+
+/** `splitStatements`, and whether the text ends inside a quote or a comment (`rest` is then that text on). */
+function scanStatements(sql: string): { statements: string[]; rest: string; open: boolean } {
+  const statements: string[] = [];
+  let start = 0;
   let content = false;
   let i = 0;
   while (i < sql.length) {
@@ -15,7 +34,8 @@ export function userStatementCount(sql: string): number {
     const next = sql[i + 1];
     let end: number;
     if (ch === ';') {
-      if (content) count++;
+      if (content) statements.push(sql.slice(start, i).trim());
+      start = i + 1;
       content = false;
       i++;
       continue;
@@ -28,14 +48,14 @@ export function userStatementCount(sql: string): number {
       continue;
     } else if (ch === '/' && next === '*') {
       end = blockCommentEnd(sql, i);
-      if (end === -1) return Infinity;
+      if (end === -1) return { statements, rest: sql.slice(start), open: true };
       i = end;
       continue;
     } else if (ch === "'" || ch === '"') {
       // E'…' strings take backslash escapes; doubled quotes escape in all of them.
       end = quotedEnd(sql, i, ch, ch === "'" && /[eE]/.test(sql[i - 1] ?? '') && !/\w/.test(sql[i - 2] ?? ''));
-    } else if (ch === '$' && /^\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.test(sql.slice(i))) {
-      const tag = /^\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.exec(sql.slice(i))![0];
+    } else if (ch === '$' && DOLLAR_QUOTE.test(sql.slice(i))) {
+      const tag = DOLLAR_QUOTE.exec(sql.slice(i))![0];
       const close = sql.indexOf(tag, i + tag.length);
       end = close === -1 ? -1 : close + tag.length;
     } else {
@@ -43,11 +63,11 @@ export function userStatementCount(sql: string): number {
       i++;
       continue;
     }
-    if (end === -1) return Infinity;
+    if (end === -1) return { statements, rest: sql.slice(start), open: true };
     content = true;
     i = end;
   }
-  return content ? count + 1 : count;
+  return { statements, rest: content ? sql.slice(start) : '', open: false };
 }
 
 /** The index after the quote that closes the one at `start`, or -1. */

@@ -191,6 +191,30 @@ describe('duckhouse sql (statements on a piped stdin)', () => {
   }, 60_000);
 });
 
+describe('duckhouse sql: a statement ends at a ";" outside quotes and comments, as in DuckDB\'s shell', () => {
+  it('runs two statements of one line, one followed by a comment, a literal holding ";" and a line break, and passes over comments and stray ";" (each failed, exit 1)', () => {
+    const dir = tempProject('duckhouse-cli-');
+    const input = [
+      '-- checks.sql',
+      'select 1 as a; select 2 as b;',
+      'select 3 as c; -- the third',
+      "select 'x;",
+      "y' as d;",
+      ';',
+      'select 4 as e;',
+      '/* the end */',
+      '',
+    ].join('\n');
+    const r = run(dir, ['sql', '--root', path.join(dir, 'data')], input);
+    // Was: "expected one SQL statement, got 2" for the first two lines, "unterminated quoted string"
+    // for the literal, '"sql" must be a non-empty string' for the ";" and "Error in native callback" for the last comment.
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const table = (name: string, value: string): string => `${name.padEnd(value.length)}\n${'─'.repeat(value.length)}\n${value}\n(1 row)\n`;
+    expect(r.out).toBe(table('a', '1') + table('b', '2') + table('c', '3') + table('d', 'x;⏎y') + table('e', '4'));
+  }, 60_000);
+});
+
 describe('duckhouse sql "EXPLAIN …"', () => {
   it('prints the plan as DuckDB draws it, on its lines (was one table cell cut at 60 characters, its lines joined by ⏎)', () => {
     const dir = tempProject('duckhouse-cli-');
