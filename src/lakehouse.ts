@@ -1120,7 +1120,9 @@ export class Lakehouse {
   private async writeExport(schema: string, name: string, format: 'csv' | 'parquet', target: string, to: string | undefined): Promise<{ rows: number; columns: { name: string; type: string }[]; bytes: number }> {
     checkExportTarget(target, to, `${schema}.${name}.${format}`);
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    const tmp = path.join(this.tmpDir, `export-${Date.now()}-${path.basename(target)}`);
+    // Named apart from the target: its name at the file system's limit made this one too long; and
+    // two exports begun in one millisecond to files of one name (in two folders) shared it.
+    const tmp = path.join(this.tmpDir, `export-${Date.now()}-${++exportNo}.${format}`);
     const options = format === 'csv' ? `(FORMAT csv, HEADER true)` : `(FORMAT parquet, COMPRESSION zstd)`;
     try {
       const { rows, columns } = await this.closedAs('exportTable', serialized(this.queryKey, async () => {
@@ -1324,6 +1326,8 @@ for (const name of ['extract', 'build', 'test', 'testWithWarnings', 'run', 'comp
  */
 /** Report snapshots' catalog names (`analytics_snapshot_<n>`), unique in the process. */
 let snapshotNo = 0;
+/** `exportTable`'s temp file numbers, unique in the process. */
+let exportNo = 0;
 
 async function attachAnalytics(c: DuckDBConnection, file: string, lockTimeoutMillis: number, alias = 'analytics'): Promise<void> {
   try {

@@ -271,6 +271,19 @@ describe('exportTable failing while it writes', () => {
   });
 });
 
+describe('exportTable to a file whose name is near the file system\'s limit', () => {
+  it('writes it: the temp file\'s name does not grow with the target\'s (a 250-character name failed as too long)', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    for (const format of ['csv', 'parquet'] as const) {
+      const to = path.join(tempDir(), `${'k'.repeat(250 - format.length)}.${format}`);
+      expect(path.basename(to)).toHaveLength(251);
+      expect(await lake.exportTable('marts.kv', { format, to })).toMatchObject({ path: to, rows: 1 });
+      expect(fs.statSync(to).size).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('exportTable with a `to` among the lake\'s own files', () => {
   it('is a ConfigError naming it, and the lake is untouched (an export to analytics.duckdb replaced the warehouse with CSV text)', async () => {
     const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
