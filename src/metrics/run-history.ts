@@ -291,6 +291,10 @@ export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRe
   if (unknown.length > 0) {
     throw new ConfigError(`runHistory: ${unknown.map((k) => `unknown option "${k}"${didYouMean(k, RUN_HISTORY_OPTIONS)}`).join('; ')} (known: ${RUN_HISTORY_OPTIONS.join(', ')})`);
   }
+  const root = options.root ?? 'data';
+  if (typeof root !== 'string' || root === '') throw new ConfigError(`runHistory: option "root" must be a non-empty string (got ${JSON.stringify(root)})`);
+  const results = options.results ?? true;
+  if (typeof results !== 'boolean') throw new ConfigError(`runHistory: option "results" must be true or false (got ${JSON.stringify(results)})`);
   const limit = options.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`runHistory: option "limit" must be a positive integer (got ${String(limit)})`);
   const lockTimeoutMillis = options.lockTimeoutMillis ?? 30_000;
@@ -299,7 +303,7 @@ export async function runHistory(options: RunHistoryOptions = {}): Promise<RunRe
   if (typeof abandonHours !== 'number' || !(abandonHours > 0) || !Number.isFinite(abandonHours)) {
     throw new ConfigError(`runHistory: option "otherHostAbandonHours" must be a positive number (got ${String(abandonHours)})`);
   }
-  return readRuns(path.resolve(options.root ?? 'data', 'metrics', 'runs.duckdb'), limit, lockTimeoutMillis, options.results ?? true, abandonHours);
+  return readRuns(path.resolve(root, 'metrics', 'runs.duckdb'), limit, lockTimeoutMillis, results, abandonHours);
 }
 
 /** The latest `limit` runs recorded in the metrics database `file` (absolute), newest first. */

@@ -125,6 +125,14 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(ConfigError);
     await expect(runHistory({ root: tempDir(), limit: 0 })).rejects.toThrow(/option "limit" must be a positive integer \(got 0\)/);
     await expect(runHistory({ root: tempDir(), lockTimeoutMillis: -5 })).rejects.toThrow(/option "lockTimeoutMillis" must be a positive integer \(got -5\)/);
+    // Was a TypeError from path.resolve naming "paths[0]"; '' read the history of the working directory.
+    for (const root of [5, '', false]) {
+      const error = (await runHistory({ root: root as never }).catch((e: unknown) => e)) as Error;
+      expect(error, String(root)).toBeInstanceOf(ConfigError);
+      expect(error.message).toBe(`runHistory: option "root" must be a non-empty string (got ${JSON.stringify(root)})`);
+    }
+    // Was taken as true: each run's result file read, though the caller asked for none.
+    await expect(runHistory({ root: tempDir(), results: 'no' as never })).rejects.toThrow('runHistory: option "results" must be true or false (got "no")');
   });
 
   it('names a misspelt option and the closest known one, as lake.runs() does, instead of ignoring it', async () => {
