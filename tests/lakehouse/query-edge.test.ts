@@ -1,6 +1,8 @@
 import * as arrow from 'apache-arrow';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DuckhouseError, QueryError } from '../../src/index.js';
 import { listTree } from '../../src/fs-list.js';
@@ -159,6 +161,17 @@ describe('lake.queryArrow: nested and non-scalar DuckDB types get explicit Arrow
     expect(t.getChild('tz')!.get(0)).toBe(-8.64e15);
     expect(t.getChild('ok')!.get(0)).toBe(Date.UTC(2026, 0, 1));
   });
+});
+
+describe('lake.queryArrow: a large result', () => {
+  it('builds its Table within a 200 MB heap for a million rows of three columns (every column\'s values and their converted copies, held at once, needed over 300 MB)', async () => {
+    const root = path.join(tempDir(), 'data');
+    const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'child-arrow-heap.ts');
+    const r = spawnSync(process.execPath, ['--max-old-space-size=200', '--import', 'tsx', helper, root], { encoding: 'utf8', env: { ...process.env, VITEST: 'true' } });
+    expect(r.stderr).not.toMatch(/heap out of memory/);
+    expect(r.status, r.stderr.slice(0, 500)).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ rows: 1_000_000, last: '999999', price: 1234.56 });
+  }, 120_000);
 });
 
 describe('lake.query: infinite DATE and TIMESTAMP values', () => {
