@@ -1152,7 +1152,10 @@ export class Lakehouse {
   private checkNotOwnFile(target: string, to: string, call: string, suggested: string, verb = 'export'): void {
     const p = this.paths;
     const own = [p.analytics, `${p.analytics}.wal`, path.dirname(p.metrics), p.bronze, p.quarantine, p.state, p.tmp, p.logs, p.compiled, p.warehouse, p.models].map((f) => path.resolve(f));
-    const hit = own.find((f) => target === f || target.startsWith(`${f}${path.sep}`));
+    // Also where the write lands: a `to` through a symbolic link to the root replaced analytics.duckdb.
+    const real = realFolder(target);
+    const within = (file: string, of: string): boolean => file === of || file.startsWith(`${of}${path.sep}`);
+    const hit = own.find((f) => within(target, f) || within(real, realFolder(f)));
     if (hit) {
       throw new ConfigError(`${call}: option "to" ${JSON.stringify(to)} is one of the lake's own files (${hit}): ${verb} outside them, e.g. to ${JSON.stringify(suggested)}`);
     }
@@ -1349,6 +1352,22 @@ function statOrNone(p: string): fs.Stats | undefined {
   } catch (error) {
     if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw error;
+  }
+}
+
+/**
+ * `file` (absolute) with the symbolic links of its deepest existing folder resolved: where a file
+ * renamed to it lands. Not `file`'s own: a rename replaces a link, not what it points to.
+ */
+function realFolder(file: string): string {
+  const rest = [path.basename(file)];
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    try {
+      return path.join(fs.realpathSync(dir), ...rest);
+    } catch {
+      if (dir === path.dirname(dir)) return file;
+      rest.unshift(path.basename(dir));
+    }
   }
 }
 

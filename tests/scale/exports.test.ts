@@ -303,6 +303,25 @@ describe('exportTable with a `to` among the lake\'s own files', () => {
   });
 });
 
+describe('exportTable with a `to` reaching the lake\'s own files through a symbolic link', () => {
+  it('is a ConfigError naming it, and the catalog is untouched (the export replaced analytics.duckdb with CSV text)', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    const link = path.join(tempDir(), 'lake-link');
+    fs.symlinkSync(lake.paths.root, link);
+    const before = createHash('sha256').update(fs.readFileSync(lake.paths.analytics)).digest('hex');
+    for (const to of [path.join(link, 'analytics.duckdb'), path.join(link, 'warehouse', 'kv.csv')]) {
+      const error = (await lake.exportTable('marts.kv', { format: 'csv', to }).catch((e: unknown) => e)) as Error;
+      expect(error, to).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/^lake\.exportTable: option "to" ".*" is one of the lake's own files/);
+    }
+    expect(createHash('sha256').update(fs.readFileSync(lake.paths.analytics)).digest('hex')).toBe(before);
+    expect(await lake.query('select * from marts.kv')).toEqual([{ k: 'x', v: 1 }]);
+    // Elsewhere under the link is the root's own folder, open to exports as it is.
+    expect((await lake.exportTable('marts.kv', { format: 'csv', to: path.join(link, 'kv.csv') })).rows).toBe(1);
+  });
+});
+
 describe('export-ddl comment lines hold file names as they are', () => {
   /** The lines of DDL that are neither comments nor inside a string literal ('' or \' escapes). */
   const statements = (ddl: string): string[] => ddl.replace(/'(?:[^'\\]|''|\\.)*'/g, "'…'").split('\n').filter((line) => !line.startsWith('-- '));
