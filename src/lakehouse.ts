@@ -1088,6 +1088,7 @@ export class Lakehouse {
     const match = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/.exec(table ?? '');
     if (!match) throw new ConfigError(`lake.exportTable: table ${JSON.stringify(table)} must be "schema.name", e.g. "marts.fct_prices_daily"`);
     if (options?.format !== 'csv' && options?.format !== 'parquet') throw new ConfigError(`lake.exportTable: option "format" must be "csv" or "parquet" (got ${JSON.stringify(options?.format)})`);
+    if (options.to !== undefined && typeof options.to !== 'string') throw new ConfigError(`lake.exportTable: option "to" must be a file path string (got ${JSON.stringify(options.to)})`);
     const [, schema, name] = match as unknown as [string, string, string];
     const known = await this.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_catalog = 'analytics' AND table_schema NOT IN ('_duckhouse')`).catch((error: unknown) => {
       // Closed meanwhile: said so, not "table … is not built".

@@ -230,6 +230,18 @@ describe('exportTable with a `to` that cannot be a file', () => {
   });
 });
 
+describe('exportTable with a `to` that is not a string', () => {
+  it('is a ConfigError naming the option and the value (was path.resolve\'s TypeError naming "paths[0]")', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    for (const to of [5, null, { path: 'x.csv' }]) {
+      const error = (await lake.exportTable('marts.kv', { format: 'csv', to: to as never }).catch((e: unknown) => e)) as Error;
+      expect(error, JSON.stringify(to)).toBeInstanceOf(ConfigError);
+      expect(error.message).toBe(`lake.exportTable: option "to" must be a file path string (got ${JSON.stringify(to)})`);
+    }
+  });
+});
+
 describe('exportTable with a `to` naming a folder by its trailing separator', () => {
   it('is a ConfigError naming it, and nothing is written there (a file was written under the folder\'s name)', async () => {
     const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
