@@ -25,6 +25,7 @@ import { claimTmpDir, hasUnrecoveredCommit, recoverTmp } from './bronze/recover.
 import { CursorStore, cursorKeyOf, tightenCursorModes } from './extract/cursor-store.js';
 import { isSource, type AnySource } from './extract/source.js';
 import { runSource } from './extract/run-source.js';
+import { cutTornQuarantine } from './extract/quarantine.js';
 import { combineStatus, sourceLabel, type AlertRecord, type BuildResult, type ExtractResult, type RunOutcome, type RunResult, type SourceResult, type TestResult } from './results.js';
 import type { BuildOptions } from './transform/build.js';
 import type { Project } from './transform/project.js';
@@ -207,10 +208,12 @@ export class Lakehouse {
         deferred ||= pending && isDeadRun(run);
         return pending;
       };
-      let abandoned = await metrics.markAbandoned(unrecovered);
+      // Their quarantine files end with whole lines before the runs read as over.
+      const cutTorn = (runIds: string[]): void => cutTornQuarantine(paths.quarantine, runIds, (message) => logger.warn(message));
+      let abandoned = await metrics.markAbandoned(unrecovered, cutTorn);
       if (deferred) {
         await recover();
-        abandoned = [...abandoned, ...(await metrics.markAbandoned(unrecovered))];
+        abandoned = [...abandoned, ...(await metrics.markAbandoned(unrecovered, cutTorn))];
       }
       if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());

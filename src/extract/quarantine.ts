@@ -96,6 +96,68 @@ export class QuarantineWriter {
 const FLUSH_CHARS = 16 * 1024 * 1024;
 
 /**
+ * Cuts the quarantine files of dead runs (`<quarantineDir>/<source>/<dataset>/<runId>.ndjson`) back
+ * to their last whole line: a kill stops the kernel's copy of a big append part way, and a file
+ * ending in part of a line fails every NDJSON reader of the folder. Those lines belong to a batch
+ * never committed (a batch's rejections are appended before it commits). Each file cut, or that
+ * could not be, is told to `warn`: a file left as it was must not fail the open.
+ */
+export function cutTornQuarantine(quarantineDir: string, runIds: readonly string[], warn: (message: string) => void): void {
+  if (runIds.length === 0) return;
+  for (const source of subfolders(quarantineDir)) {
+    for (const dataset of subfolders(path.join(quarantineDir, source))) {
+      for (const runId of runIds) {
+        const file = path.join(quarantineDir, source, dataset, `${runId}.ndjson`);
+        try {
+          if (cutToLastLine(file)) warn(`cut the last line of quarantine file ${file}, left part-written by a killed run`);
+        } catch (error) {
+          warn(`quarantine file ${file} of a killed run may end in part of a line, and could not be cut back: ${errorMessage(error)}`);
+        }
+      }
+    }
+  }
+}
+
+function subfolders(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Truncates `file` after its last newline; false when it ends with one (or is not there). */
+function cutToLastLine(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const chunk = Buffer.alloc(Math.min(size, 1 << 16));
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      fs.readSync(fd, chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, end - start).lastIndexOf(0x0a);
+      if (nl >= 0) {
+        if (start + nl + 1 === size) return false;
+        fs.ftruncateSync(fd, start + nl + 1);
+        return true;
+      }
+      end = start;
+    }
+    if (size === 0) return false;
+    fs.ftruncateSync(fd, 0);
+    return true;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * Values JSON has no form for, as text: a bigint's digits, and NaN and ±Infinity as `"NaN"`,
  * `"Infinity"`, `"-Infinity"` (JSON.stringify writes null, and the record rejected for holding
  * one would show a null instead).

@@ -790,9 +790,10 @@ export class MetricsDb {
    * finish record failed (`finishRun`), as every reader reads them (`readDeadRuns`). Returns the ids
    * of the abandoned ones. Runs for which `unrecovered` is true (a batch of theirs is past its
    * commit point and not rolled forward yet) stay `running`: their files are hidden from readers
-   * until the batch is recorded whole.
+   * until the batch is recorded whole. `beforeMarking` gets the dead runs' ids before they are
+   * marked: a kill in it leaves them `running`, for the next open to call it again.
    */
-  async markAbandoned(unrecovered: (run: RunOwnerRow) => boolean = () => false): Promise<string[]> {
+  async markAbandoned(unrecovered: (run: RunOwnerRow) => boolean = () => false, beforeMarking: (runIds: string[]) => void = () => undefined): Promise<string[]> {
     // Mostly a read (`writes` false): when it does write, the detach copies the file first all the same.
     const readings = await this.transaction(async (c) => {
       const running = (readerRows(await c.runAndReadAll(`SELECT run_id, kind, status, host, pid, proc_start FROM runs WHERE status = 'running'`)) as unknown as RunOwnerRow[]).filter((r) => !unrecovered(r));
@@ -814,6 +815,7 @@ export class MetricsDb {
         await applyRunEnd(c, d.runId, kind, failure, new Date(d.finishedAt));
       }
       if (dead.length > 0) {
+        beforeMarking(dead.map((d) => d.runId));
         // A dead run ended at its last recorded activity, not when a later process noticed: the
         // report draws a run from its start to its end, and a dead run found days later is not days long.
         let n = 0;
