@@ -24,8 +24,24 @@ export function processTmpDirName(pid: number, procStart: string): string {
 export function claimTmpDir(tmpRoot: string, identity: { host: string; pid: number; procStart: string }): string {
   const dir = path.join(tmpRoot, processTmpDirName(identity.pid, identity.procStart));
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, OWNER_FILE), JSON.stringify(identity));
+  // Not rewritten in place (a second lake of the process claims the folder again): truncated, it
+  // reads as no owner, and another process's open took a folder untouched for a minute for debris
+  // and removed it under this live one. No fsync: the folder means nothing after a reboot.
+  const owner = path.join(dir, OWNER_FILE);
+  const text = JSON.stringify(identity);
+  if (readOwnerText(owner) !== text) {
+    fs.writeFileSync(`${owner}.tmp`, text);
+    fs.renameSync(`${owner}.tmp`, owner);
+  }
   return dir;
+}
+
+function readOwnerText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**

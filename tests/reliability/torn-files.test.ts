@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
-import { child, IMPORT_LAKEHOUSE, repo } from '../helpers/mid-batch.js';
+import { BUSY_WAIT, child, IMPORT_LAKEHOUSE, repo } from '../helpers/mid-batch.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 /**
@@ -41,7 +41,57 @@ const source = defineSource({
 await lake.extract([source]);
 `;
 
+/**
+ * Opens a lake, then (its temp folder untouched for two minutes, as in a long-lived process) a
+ * second one, and waits (BUSY_WAIT, until the file `go` exists) inside the second open's write of
+ * the folder's owner file, if it writes it in place, right after the open that truncates it; else
+ * once the second open is done.
+ */
+const REOPEN = `
+import fs from 'node:fs';
+import path from 'node:path';
+import { syncBuiltinESMExports } from 'node:module';
+${IMPORT_LAKEHOUSE}
+${BUSY_WAIT}
+const [root, go] = process.argv.slice(2);
+const first = await Lakehouse.open({ root, log: { console: false } });
+const [dir] = fs.readdirSync(path.join(root, '.tmp'));
+const past = new Date(Date.now() - 120_000);
+fs.utimesSync(path.join(root, '.tmp', dir), past, past);
+const write = fs.writeFileSync;
+fs.writeFileSync = function (file, ...rest) {
+  if (String(file).endsWith('owner.json') && !waited) {
+    fs.closeSync(fs.openSync(file, 'w'));
+    waitForGo(go);
+  }
+  return write.call(this, file, ...rest);
+} as typeof fs.writeFileSync;
+syncBuiltinESMExports();
+const second = await Lakehouse.open({ root, log: { console: false } });
+if (!waited) waitForGo(go);
+await second.close();
+await first.close();
+`;
+
 describe('files written in place, killed part way through a write', () => {
+  it("another process's open never takes a live process's temp folder for debris while that process opens a second lake", async () => {
+    const base = tempDir('duckhouse-torn-');
+    const root = path.join(base, 'data');
+    const go = path.join(base, 'go');
+    const opener = child(base, 'reopen', REOPEN, [root, go], 'WAITING');
+    try {
+      await opener.reached;
+      const [dir] = fs.readdirSync(path.join(root, '.tmp'));
+      const lake = await Lakehouse.open({ root, log: { console: false } });
+      await lake.close();
+      expect(fs.existsSync(path.join(root, '.tmp', dir!)), 'the live process keeps its temp folder').toBe(true);
+    } finally {
+      fs.writeFileSync(go, '');
+    }
+    expect(await opener.exited, opener.stderr()).toBe(0);
+  });
+
+
   it('a quarantine file torn by a kill is cut back to its whole lines at the next open', async () => {
     const base = tempDir('duckhouse-torn-');
     const root = path.join(base, 'data');
