@@ -9,6 +9,7 @@ import {
   type ShopTable,
 } from '../../src/connectors/shop/generate.js';
 import { ConfigError } from '../../src/errors.js';
+import { BUSY_WAIT, child, repo } from '../helpers/mid-batch.js';
 
 // Olist's file columns, written out by hand so a rename in the generator cannot go unnoticed.
 const HEADERS: Record<ShopTable, string[]> = {
@@ -360,5 +361,52 @@ describe('generateShopDataset', () => {
       await expect(generateShopDataset(options as GenerateShopDatasetOptions)).rejects.toBeInstanceOf(ConfigError);
     }
     expect(fs.readdirSync(outDir)).toEqual([]); // nothing written before the options are checked
+  });
+});
+
+/** Generates into `outDir` with `seed`, waiting before its first rename until the file `go` exists (BUSY_WAIT). */
+const GENERATOR = `
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import { generateShopDataset } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+const [outDir, seed, go] = process.argv.slice(2);
+${BUSY_WAIT}
+const rename = fsp.rename;
+fsp.rename = async function (...args) {
+  if (!waited) waitForGo(go);
+  return rename.apply(this, args);
+} as typeof fsp.rename;
+syncBuiltinESMExports();
+await generateShopDataset({ seed, customers: 200, days: 60, outDir });
+`;
+
+describe('generateShopDataset, two processes into one folder', () => {
+  it('each publishes the files it wrote: their temp files never collide', async () => {
+    const outDir = tempDir();
+    const base = tempDir();
+    /** The files in `dir`, by name (temp files too). */
+    const filesIn = (dir: string): Record<string, string> => Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+    // What each writes (the generator is deterministic), generated alone.
+    const alone = async (seed: string): Promise<Record<string, string>> => filesIn((await generateShopDataset({ seed, customers: 200, days: 60, outDir: tempDir() })).outDir);
+    const [expectedA, expectedB] = [await alone('seed-a'), await alone('seed-b')];
+    expect(expectedA).not.toEqual(expectedB);
+    const [goA, goB] = [path.join(base, 'go-a'), path.join(base, 'go-b')];
+    const a = child(base, 'gen-a', GENERATOR, [outDir, 'seed-a', goA], 'WAITING');
+    const b = child(base, 'gen-b', GENERATOR, [outDir, 'seed-b', goB], 'WAITING');
+    try {
+      // Both wrote every file, and neither has renamed one yet; then one finishes, then the other.
+      await a.reached;
+      await b.reached;
+      fs.writeFileSync(goA, '');
+      expect(await a.exited, a.stderr()).toBe(0);
+      expect(Object.fromEntries(Object.entries(filesIn(outDir)).filter(([f]) => f.endsWith('.csv')))).toEqual(expectedA);
+      fs.writeFileSync(goB, '');
+      expect(await b.exited, b.stderr()).toBe(0);
+      expect(filesIn(outDir)).toEqual(expectedB);
+    } finally {
+      a.kill('SIGKILL');
+      b.kill('SIGKILL');
+    }
   });
 });

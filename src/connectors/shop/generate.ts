@@ -636,7 +636,9 @@ class CsvFile {
 
   static async create(dir: string, table: ShopTable): Promise<CsvFile> {
     const finalPath = path.join(dir, `${table}.csv`);
-    const tmpPath = `${finalPath}.tmp`;
+    // Unique per process and call: a shared name let two generators into one folder write each
+    // other's temp file, and one published the other's data under its own counts.
+    const tmpPath = `${finalPath}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const file = new CsvFile(table, finalPath, tmpPath, await open(tmpPath, 'w'));
     file.push(`${COLUMNS[table].join(',')}\n`);
     return file;
