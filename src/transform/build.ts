@@ -224,6 +224,9 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       await conn.run(`USE memory`);
       await conn.run(`DETACH ${quoteIdent(alias)}`);
       attached = false;
+      // A log there is a read-write client's, killed before its checkpoint (builds write none): DuckDB
+      // would replay it over the new catalog at every attach (a view it dropped, dropped from this one).
+      fs.rmSync(`${env.analyticsFile}.wal`, { force: true });
       fs.renameSync(catalogFile, env.analyticsFile); // the publish: readers see the old catalog or this one
     }
     // Only now: the catalog readers opened until the rename named the files it replaced (with no

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
 import { BUSY_WAIT, child, IMPORT_LAKEHOUSE, repo } from '../helpers/mid-batch.js';
+import { modelsProject } from '../helpers/models.js';
 import { tempDir } from '../helpers/temp-lake.js';
 
 /**
@@ -73,7 +74,39 @@ await second.close();
 await first.close();
 `;
 
+/** A user's DuckDB client, read-write on the published catalog: drops a view and is killed before any checkpoint (its log stays). */
+const USER_SESSION = `
+import fs from 'node:fs';
+import { DuckDBInstance } from ${JSON.stringify(path.join(repo, 'src', 'db', 'duckdb.ts'))};
+const [file] = process.argv.slice(2);
+const db = await DuckDBInstance.create(file, { checkpoint_threshold: '1TB' });
+const c = await db.connect();
+await c.run('DROP VIEW marts.m');
+fs.writeSync(1, 'DROPPED\\n');
+process.kill(process.pid, 'SIGKILL');
+`;
+
 describe('files written in place, killed part way through a write', () => {
+  it("a build publishes its own catalog, not the log a killed client left of the one it replaces", async () => {
+    const { dir, models, root } = modelsProject({ 'marts/m.sql': "{{ config(materialized='view') }} select {{ var('n', 1) }} as n" });
+    const open = (): Promise<Lakehouse> => Lakehouse.open({ root, models, log: { console: false } });
+    let lake = await open();
+    expect((await lake.build()).status).toBe('success');
+    await lake.close();
+    const session = child(dir, 'user-session', USER_SESSION, [path.join(root, 'analytics.duckdb')], 'DROPPED');
+    await session.reached;
+    await session.exited;
+    expect(fs.existsSync(path.join(root, 'analytics.duckdb.wal'))).toBe(true);
+    lake = await open();
+    try {
+      expect((await lake.build({ vars: { n: 2 } })).status).toBe('success');
+      expect(await lake.query('select n from marts.m')).toEqual([{ n: 2 }]);
+    } finally {
+      await lake.close();
+    }
+  });
+
+
   it("another process's open never takes a live process's temp folder for debris while that process opens a second lake", async () => {
     const base = tempDir('duckhouse-torn-');
     const root = path.join(base, 'data');
