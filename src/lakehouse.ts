@@ -1267,12 +1267,13 @@ export class Lakehouse {
       await this.metrics.close();
       fs.rmSync(path.join(this.tmpDir, this.spillDir), { recursive: true, force: true });
       // The process's temp folder goes with its last lake. A manifest still there is a committed
-      // batch whose bookkeeping failed: the next open replays it.
+      // batch whose bookkeeping failed, or a compaction whose switch and rollback both failed (its
+      // outputs in bronze, hidden): the next open replays the one, removes the other's outputs.
       const claims = (tmpClaims.get(this.tmpDir) ?? 1) - 1;
       if (claims > 0) tmpClaims.set(this.tmpDir, claims);
       else {
         tmpClaims.delete(this.tmpDir);
-        const pending = fs.existsSync(this.tmpDir) && fs.readdirSync(this.tmpDir).some((f) => f.endsWith('.commit.json'));
+        const pending = fs.existsSync(this.tmpDir) && fs.readdirSync(this.tmpDir).some((f) => f.endsWith('.commit.json') || (f.startsWith('compact-') && f.endsWith('.json')));
         if (!pending) fs.rmSync(this.tmpDir, { recursive: true, force: true });
       }
       await this.rootLogger.close();

@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, defineSource, z, type Lakehouse } from '../../src/index.js';
-import { tempLake } from '../helpers/temp-lake.js';
+import { isCompactionOutput } from '../../src/transform/source-relation.js';
+import { holdDuckDbFile } from '../helpers/lock-holder.js';
+import { BUSY_WAIT, child, IMPORT_LAKEHOUSE } from '../helpers/mid-batch.js';
+import { listFiles, tempDir, tempLake } from '../helpers/temp-lake.js';
 
 /** `shop/prices` partitioned by store: one file per store per extract. */
 const source = (stores: string[]) =>
@@ -305,5 +308,56 @@ describe('a reader lease (state/readers/) of another host', () => {
     expect(r).toMatchObject({ status: 'success', filesIn: 2, filesOut: 1, deleted: 0 });
     fs.rmSync(path.join(lake.paths.root, 'state', 'readers'));
     expect((await lake.compact({ source: 'shop', dataset: 'prices' })).deleted).toBe(2);
+  });
+});
+
+/**
+ * Compacts `shop/prices` (metrics lock timeout 300 ms), waiting (BUSY_WAIT, until the file `go`
+ * exists) once its first output is renamed into bronze, before the switch; then closes the lake,
+ * whatever the compaction did.
+ */
+const COMPACTOR = `
+import fs from 'node:fs';
+${IMPORT_LAKEHOUSE}
+${BUSY_WAIT}
+const [root, go] = process.argv.slice(2);
+const rename = fs.renameSync;
+fs.renameSync = function (from, to) {
+  const out = rename.call(this, from, to);
+  if (!waited && String(to).includes('/bronze/') && String(to).includes('-c')) waitForGo(go);
+  return out;
+} as typeof fs.renameSync;
+const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 300 });
+try {
+  await lake.compact({ source: 'shop', dataset: 'prices' });
+  fs.writeSync(1, JSON.stringify({ compacted: true }) + '\\n');
+} catch (error) {
+  fs.writeSync(1, JSON.stringify({ compacted: false, error: (error as Error).message }) + '\\n');
+} finally {
+  await lake.close();
+}
+`;
+
+describe('compact: a switch that fails, and a rollback that fails too', () => {
+  it('leaves its outputs for the next open to remove, not hidden in bronze for good', async () => {
+    const base = tempDir('duckhouse-compact-');
+    const root = path.join(base, 'data');
+    const lake = await tempLake({ root });
+    await twoRuns(lake, ['a']);
+    await lake.close();
+    const go = path.join(base, 'go');
+    const compactor = child(base, 'compactor', COMPACTOR, [root, go], 'WAITING');
+    await compactor.reached;
+    // The metrics file held by another process from now on: the switch and the rollback's read both time out.
+    const holder = await holdDuckDbFile(path.join(root, 'metrics', 'runs.duckdb'));
+    fs.writeFileSync(go, '');
+    expect(await compactor.exited, compactor.stderr()).toBe(0);
+    expect(compactor.result()).toMatchObject({ compacted: false });
+    await holder.release();
+
+    const next = await tempLake({ root });
+    const outputs = listFiles(path.join(root, 'bronze')).filter((f) => isCompactionOutput(f));
+    expect(outputs, 'outputs never switched in').toEqual([]);
+    expect(await next.query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${root}/bronze/shop/prices/**/*.parquet')`)).toEqual([{ n: 2 }]);
   });
 });
