@@ -511,8 +511,9 @@ export class MetricsDb {
 
   /** Closes the in-memory host (the file is never left attached between calls) once the last detach is done. */
   async close(): Promise<void> {
-    await serialized(fileQueueKey(this.file), () => Promise.resolve());
-    await this.closeHost();
+    // In the file's queue: the copy's descriptor (last-checkpoint.ts) closes while no attach of
+    // this process is under way (closing it would drop that attach's lock).
+    await serialized(fileQueueKey(this.file), () => this.closeHost());
   }
 
   private async closeHost(): Promise<void> {
