@@ -14,7 +14,6 @@ import type * as Bindings from '@duckdb/node-bindings';
 import { ENGINE_SETTINGS, fileQueueKey, retryOnLock, serialized } from '../db/file-queue.js';
 import { ConfigError } from '../errors.js';
 import { metricsFileError } from './corrupt.js';
-import { restoreLastCheckpoint } from './last-checkpoint.js';
 import { redactString } from '../redact.js';
 import { didYouMean } from '../transform/suggest.js';
 import { currentProcess, isAlive } from './process-identity.js';
@@ -87,6 +86,8 @@ async function openReadOnlyRestoring(db: typeof Bindings, file: string, lockTime
   try {
     await open();
   } catch (error) {
+    // Loaded only then: `duckhouse runs` starts cold on this path.
+    const { restoreLastCheckpoint } = await import('./last-checkpoint.js');
     const restored = await restoreLastCheckpoint(file, error, open, lockTimeoutMillis);
     if (restored === false) throw error;
     if (restored !== 'opened') process.emitWarning(restored.restored, { code: 'DUCKHOUSE_METRICS_RESTORED' });
