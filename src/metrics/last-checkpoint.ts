@@ -96,6 +96,13 @@ export class LastCheckpoint {
     }
   }
 
+  /** Waits for a copy under way, whatever its outcome (its descriptor is about to close: a detach failed). */
+  async settle(): Promise<void> {
+    const copying = this.copying;
+    this.copying = undefined;
+    await copying?.catch(() => undefined);
+  }
+
   /** Once the file is detached for good. */
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
@@ -106,23 +113,49 @@ export class LastCheckpoint {
 
 const CHUNK = 1 << 20;
 
-/** Copies the file open as `fd` over `target`, past its headers first, then the headers, then sets its size. */
+/**
+ * The file's block size, from its two database headers (`block_alloc_size`, after the checksum,
+ * iteration, meta block, free list and block count), when both agree on a plausible one.
+ */
+function blockSizeOf(head: Buffer): number | undefined {
+  const sizes = [4096, 8192].map((at) => Number(head.readBigUInt64LE(at + 40)));
+  const size = sizes[0]!;
+  return sizes[1] === size && size >= 16_384 && size <= 16 * CHUNK && (size & (size - 1)) === 0 ? size : undefined;
+}
+
+/**
+ * Makes `target` the file open as `fd`: the blocks past the headers first, then the headers, then
+ * its size. Each DuckDB block starts with its checksum, so a block whose checksum the copy already
+ * holds at the same place is the same block and is not written again: a checkpoint rewrites a few
+ * blocks, and a copy of a long history (tens of MB) writes those, not the whole file.
+ */
 async function copyOver(fd: number, target: string): Promise<void> {
   const size = fs.fstatSync(fd).size;
+  const head = Buffer.alloc(Math.min(HEADERS_BYTES, size));
+  fs.readSync(fd, head, 0, head.length, 0);
+  const blockSize = head.length === HEADERS_BYTES ? blockSizeOf(head) : undefined;
   const out = await fs.promises.open(target, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
   try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    const copy = async (from: number, to: number): Promise<void> => {
-      for (let position = from; position < to; ) {
-        const length = Math.min(CHUNK, to - position);
+    const outSize = (await out.stat()).size;
+    const buffer = Buffer.allocUnsafe(Math.max(CHUNK, blockSize ?? 0));
+    const mine = Buffer.alloc(8);
+    const theirs = Buffer.alloc(8);
+    const sameBlock = (position: number): boolean =>
+      blockSize !== undefined &&
+      position + blockSize <= Math.min(size, outSize) &&
+      fs.readSync(fd, mine, 0, 8, position) === 8 &&
+      fs.readSync(out.fd, theirs, 0, 8, position) === 8 &&
+      mine.equals(theirs);
+    for (let position = head.length; position < size; ) {
+      const length = Math.min(blockSize ?? CHUNK, size - position);
+      if (!sameBlock(position)) {
         const bytesRead = await new Promise<number>((resolve, reject) => fs.read(fd, buffer, 0, length, position, (error, n) => (error ? reject(error) : resolve(n))));
-        if (bytesRead === 0) throw new Error(`${target}: the file being copied ended at ${position} of ${size} bytes`);
-        await out.write(buffer, 0, bytesRead, position);
-        position += bytesRead;
+        if (bytesRead !== length) throw new Error(`copying the metrics database to ${target}: it ended at ${position + bytesRead} of ${size} bytes`);
+        await out.write(buffer, 0, length, position);
       }
-    };
-    await copy(Math.min(HEADERS_BYTES, size), size);
-    await copy(0, Math.min(HEADERS_BYTES, size));
+      position += length;
+    }
+    await out.write(head, 0, head.length, 0);
     await out.truncate(size);
   } finally {
     await out.close();
@@ -166,9 +199,13 @@ export async function restoreLastCheckpoint(file: string, error: unknown, open: 
     if (!before || !now || !before.equals(now) || !hasLog(file)) return false;
     const damaged = `${file}.corrupt`;
     const tmp = `${file}.restoring`;
-    await fs.promises.copyFile(file, damaged);
-    await fs.promises.copyFile(backup, tmp);
-    await fs.promises.rename(tmp, file);
+    try {
+      await fs.promises.copyFile(file, damaged);
+      await fs.promises.copyFile(backup, tmp);
+      await fs.promises.rename(tmp, file);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
     await open();
     const reason = error instanceof Error ? error.message : String(error);
     return { restored: `the metrics database ${file} was damaged by a checkpoint that did not finish (DuckDB: ${reason}); restored from ${backup} and its log, nothing committed lost; the damaged file is kept as ${damaged}` };

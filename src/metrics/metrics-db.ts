@@ -17,7 +17,7 @@ import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
 import { LockError } from '../errors.js';
 import { metricsFileError } from './corrupt.js';
-import { LastCheckpoint, restoreLastCheckpoint } from './last-checkpoint.js';
+import { LastCheckpoint, lastCheckpointFile, restoreLastCheckpoint } from './last-checkpoint.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import { cursorFileName } from '../extract/cursor-store.js';
 import { METRICS_DDL, SOURCES_FRESHNESS_SQL, UNKEYED, chunks } from './schema.js';
@@ -501,10 +501,11 @@ export class MetricsDb {
       await c.run('USE memory');
       // The detach checkpoints: first keep the file it starts from (see last-checkpoint.ts).
       await this.lastCheckpoint.beforeDetach().catch((error: unknown) => {
-        this.warn(`could not keep a copy of the metrics database before its checkpoint: ${error instanceof Error ? error.message : String(error)}`);
+        this.warn(`could not keep ${lastCheckpointFile(path.resolve(this.file))}, the copy a checkpoint torn by a kill is undone from: ${error instanceof Error ? error.message : String(error)}`);
       });
       await c.run(`DETACH ${METRICS_ALIAS}`);
     } catch {
+      await this.lastCheckpoint.settle();
       await this.closeHost();
     }
   }
