@@ -146,13 +146,17 @@ function offsetAt(ms: number, timeZone: string): number {
 /**
  * The first instant (epoch ms) of a calendar day `YYYY-MM-DD` in a time zone, with the offset the
  * zone had that day: São Paulo's 2018-12-01 began at 02:00Z (summer time), and its 2018-11-04 at
- * 01:00 local (03:00Z), its midnight skipped. The day ends where the next one begins.
+ * 01:00 local (03:00Z), its midnight skipped; Amman's 2021-10-29 at its first midnight (21:00Z),
+ * the clock set back from 01:00 to 00:00. The day ends where the next one begins.
  */
 export function startOfDay(date: string, timeZone: string): number {
   const midnight = Date.parse(`${date}T00:00:00Z`);
   const first = midnight - offsetAt(midnight, timeZone);
   const second = midnight - offsetAt(first, timeZone);
-  // Where the offset changes near midnight the two guesses differ: the earlier one on that date.
+  // A clock set back across midnight reads midnight twice: the first at the offset before the
+  // change, which neither guess above has (both are after it). The offset a day earlier is that one.
+  const before = midnight - offsetAt(Math.min(first, second) - 86_400_000, timeZone);
+  // Where the offset changes near midnight the guesses differ: the earliest one on that date.
   const onDate = (t: number): boolean => Object.values(dateParts(new Date(t), timeZone)).join('-') === date;
-  return [Math.min(first, second), Math.max(first, second)].find(onDate) ?? first;
+  return [before, first, second].sort((a, b) => a - b).find(onDate) ?? first;
 }

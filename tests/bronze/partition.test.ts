@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSource, PartitionError, z } from '../../src/index.js';
 import { listFiles, tempLake } from '../helpers/temp-lake.js';
-import { dateParts } from '../../src/bronze/partition.js';
+import { dateParts, startOfDay } from '../../src/bronze/partition.js';
 
 const schema = z.object({ store: z.string(), id: z.number() });
 
@@ -230,6 +230,20 @@ describe('dateParts', () => {
     const first = dateParts(at, 'UTC');
     first.day = 'xx';
     expect(dateParts(at, 'UTC').day).toBe('01');
+  });
+});
+
+describe('startOfDay', () => {
+  it("is the first instant of the date in the zone, at the offset of that day's midnight", () => {
+    const day = (date: string, zone: string): string => new Date(startOfDay(date, zone)).toISOString();
+    expect(day('2026-03-05', 'America/Sao_Paulo')).toBe('2026-03-05T03:00:00.000Z');
+    // Summer time (−02:00); and a midnight the clock skipped: the day began at 01:00 local.
+    expect(day('2018-12-01', 'America/Sao_Paulo')).toBe('2018-12-01T02:00:00.000Z');
+    expect(day('2018-11-04', 'America/Sao_Paulo')).toBe('2018-11-04T03:00:00.000Z');
+    // A clock set back from 01:00 to 00:00 (Amman, Gaza): midnight came twice, the day began at the first.
+    expect(day('2021-10-29', 'Asia/Amman')).toBe('2021-10-28T21:00:00.000Z');
+    expect(day('2021-10-29', 'Asia/Gaza')).toBe('2021-10-28T21:00:00.000Z');
+    expect(dateParts(new Date(Date.UTC(2021, 9, 28, 21) - 1), 'Asia/Amman').day).toBe('28');
   });
 });
 
