@@ -453,6 +453,37 @@ describe('lower-level HTTP context for connectors', () => {
     expect(api.requests[0]!.headers.authorization).toBe('Bearer ctx-listed-3e9a');
   });
 
+  it('refuses an authOrigins that is not a list of origins, naming it: a string was matched as text, an origin with a path never', async () => {
+    const api = await serve({ '/items': (_req, res) => sendJson(res, 200, { ok: true }) });
+    const lake = await tempLake();
+    const source = (dataset: string, authOrigins: unknown) =>
+      defineSource({
+        source: 'conn',
+        dataset,
+        schema: z.object({ ok: z.boolean() }),
+        limits: FAST_LIMITS,
+        async *extract(ctx) {
+          // A JavaScript caller, or one that types its options loosely: createHttpContext checks them.
+          const http = createHttpContext(ctx, { auth: { type: 'bearer', token: 'ctx-origins-7c1d' }, authOrigins: authOrigins as string[] });
+          try {
+            yield [await http.getJson<{ ok: boolean }>(`${api.url}/items`)];
+          } finally {
+            await http.close();
+          }
+        },
+      });
+    // One origin as a string: `includes` on it is a substring test, true for every origin it
+    // begins with ('https://api.example.co' for 'https://api.example.com').
+    // An origin written with its slash: no request's origin is that, so none carried the token.
+    const result = await lake.extract([source('text', api.url), source('slash', [`${api.url}/`])]);
+    const bySet = Object.fromEntries(result.sources.map((s) => [s.dataset, s]));
+    expect(bySet.text).toMatchObject({ status: 'failed', errorCode: 'CONFIG_INVALID' });
+    expect(bySet.text!.error).toContain('createHttpContext(conn/text): option "authOrigins" must be \'any\' or a list of origins');
+    expect(bySet.slash).toMatchObject({ status: 'failed', errorCode: 'CONFIG_INVALID' });
+    expect(bySet.slash!.error).toContain(`"${api.url}/" is not an origin (${api.url})`);
+    expect(api.requests).toHaveLength(0);
+  });
+
   it('reports per-host stats once at the end, also when the source fails', async () => {
     const server = await serve({ '/ok': faults.json([{ id: 1, name: 'a', price: 1 }]), '/down': faults.status(500) });
     const reports: HttpHostStats[][] = [];
