@@ -1045,7 +1045,8 @@ export class Lakehouse {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new ConfigError(`lake.bronze: option "limit" must be a non-negative integer (got ${String(limit)})`);
     const { scanBronze, asOfRunCutoff, filesAsOf, bronzeRelationSql, emptyRelationSql, readRecordedSchema, recordedSchemaAsOf } = await import('./transform/source-relation.js');
     const [, source, name] = m as unknown as [string, string, string];
-    // A dataset no extract ever started (its schema is recorded first): a misspelt name read as no rows.
+    // A dataset no extract ever landed in (its schema is recorded with its first commit, or by a run
+    // that ended without error, rows or not): a misspelt name read as no rows.
     const { bronzeDatasets, hasBronzeDataset, noBronzeDataset } = await import('./bronze/datasets.js');
     if (!hasBronzeDataset(this.paths.root, source, name) && readRecordedSchema(this.paths.root, source, name) === undefined) {
       throw new ConfigError(`lake.bronze: ${noBronzeDataset([dataset], bronzeDatasets(this.paths.root))}`);

@@ -194,6 +194,11 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   // The batch being written and committed while the next one is buffered (at most one), and its rows.
   let writing: Promise<void> | undefined;
   let writingRows = 0;
+  // Writes the dataset's schema as this run has it to state/schemas/, once bronze holds it: with the
+  // run's first committed batch, or at the end of a run that committed none and failed in nothing
+  // (an empty source still gives models its columns). Written at the start, a run killed before
+  // its first commit left columns no file holds, and the next run's drift check compared with them.
+  let recordSchema: (() => void) | undefined;
   /**
    * Seals what is buffered as a batch, with the cursor and rejections so far, and writes it:
    * in the background (`await`ed by the next flush, which keeps batches and cursor saves in
@@ -248,7 +253,11 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         ...(savingJson === undefined ? {} : { cursorJson: savingJson }),
         ...(withCursor && cursorKey.scope !== undefined ? { cursorScope: cursorKey.scope } : {}),
         // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
-        afterRecord: withCursor ? () => env.cursors.save(cursorKey, saving, env.runId, savingJson) : undefined,
+        // Not the schema: the next run compares with the one before, and alerts the change this run never did.
+        afterRecord: async () => {
+          recordSchema?.();
+          if (withCursor) await env.cursors.save(cursorKey, saving, env.runId, savingJson);
+        },
       })
       .then(
         () => {
@@ -281,10 +290,11 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     const recorded = readRecordedSchema(env.root, source.source, source.dataset);
     schemaChanges = diffSchemas(recorded?.guessed ? undefined : recorded?.columns, nowColumns);
     const now = { runId: env.runId, columns: nowColumns, partitionKeys: source.partitionKeys.map((k) => k.name), ...(guessed ? { guessed: true as const } : {}) };
-    writeFileAtomic(
-      schemaFile(env.root, source.source, source.dataset),
-      JSON.stringify({ columns: now.columns, partitionKeys: now.partitionKeys, runId: env.runId, ...(guessed ? { guessed: true } : {}), history: schemaHistory(recorded, now) }, null, 2),
-    );
+    const text = JSON.stringify({ columns: now.columns, partitionKeys: now.partitionKeys, runId: env.runId, ...(guessed ? { guessed: true } : {}), history: schemaHistory(recorded, now) }, null, 2);
+    recordSchema = () => {
+      recordSchema = undefined;
+      writeFileAtomic(schemaFile(env.root, source.source, source.dataset), text);
+    };
     for await (const item of source.extract(ctx)) {
       unappended = true;
       if (env.signal.aborted) throw env.signal.reason ?? new Error('aborted');
@@ -380,6 +390,13 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   if (error === undefined && rows === 0 && quarantine.count > 0) {
     const n = quarantine.count;
     error = new SourceError('ALL_REJECTED', `${n === 1 ? 'its only record was' : `all ${n} records were`} rejected, none reached bronze: see ${quarantine.file} for the reasons`);
+  }
+  if (error === undefined) {
+    try {
+      recordSchema?.();
+    } catch (e) {
+      error = e;
+    }
   }
   const result: SourceResult = {
     source: source.source,

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSource, z } from '../../src/index.js';
-import { tempLake } from '../helpers/temp-lake.js';
+import { child, repo } from '../helpers/mid-batch.js';
+import { tempDir, tempLake } from '../helpers/temp-lake.js';
 import { projectLake, prices } from '../helpers/models.js';
 
 const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i, name: `n${i}`, price: i % 5 === 0 ? null : i }));
@@ -150,6 +152,53 @@ describe('observability', () => {
       { column_name: 'id', change: 'retyped' },
       { column_name: 'price', change: 'removed' },
     ]);
+  });
+
+  it('compares the columns with those bronze committed: a run killed before its first commit (its change never alerted) does not hide the change from the next run', async () => {
+    const base = tempDir();
+    const root = path.join(base, 'data');
+    const first = await tempLake({ root });
+    await first.extract([source(10)]);
+    await first.close();
+    // price retyped DOUBLE → VARCHAR; the process is killed while its source waits, before any batch commits.
+    const killed = child(
+      base,
+      'killed-before-commit',
+      `import fs from 'node:fs';
+import { Lakehouse, defineSource, z } from ${JSON.stringify(path.join(repo, 'src', 'index.ts'))};
+const [root, go] = process.argv.slice(2);
+const lake = await Lakehouse.open({ root, log: { console: false } });
+const retyped = defineSource({
+  source: 'obs',
+  dataset: 'items',
+  schema: z.object({ id: z.number().int(), name: z.string(), price: z.string().nullable() }),
+  async *extract() {
+    fs.writeSync(1, 'EXTRACTING\\n');
+    while (!fs.existsSync(go)) await new Promise((r) => setTimeout(r, 20));
+    yield [{ id: 1, name: 'n1', price: '1' }];
+  },
+});
+await lake.extract([retyped]);
+await lake.close();
+`,
+      [root, path.join(base, 'never')],
+      'EXTRACTING',
+    );
+    await killed.reached;
+    killed.kill('SIGKILL');
+    await killed.exited;
+
+    const lake = await tempLake({ root });
+    const retyped = defineSource({
+      source: 'obs',
+      dataset: 'items',
+      schema: z.object({ id: z.number().int(), name: z.string(), price: z.string().nullable() }),
+      extract: () => [rows(10).map((r) => ({ ...r, price: r.price === null ? null : String(r.price) }))],
+    });
+    const next = await lake.extract([retyped]);
+    expect(next.sources[0]).toMatchObject({ status: 'success', rows: 10 });
+    expect(next.sources[0]!.schemaChanges).toEqual([{ column: 'price', change: 'retyped', oldType: 'DOUBLE', newType: 'VARCHAR' }]);
+    expect(next.alerts).toContainEqual(expect.objectContaining({ kind: 'schema_drift', subject: 'obs/items', message: 'price retyped DOUBLE → VARCHAR' }));
   });
 
   it('alerts on a failing source, a low success rate and freshness past the window', async () => {
