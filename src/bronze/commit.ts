@@ -17,6 +17,7 @@
  * `bronze/` is always whole, and every committed batch ends up recorded. A manifest written by an
  * earlier version holds its cursor itself (`batch.cursor`): it is rolled forward the same way.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BatchCommit } from '../metrics/metrics-db.js';
@@ -64,12 +65,22 @@ export function readCommitCursor(dir: string, manifest: CommitManifest): unknown
 }
 
 /**
+ * The name of a temp file of writeFileAtomic's in `dir`: `.duckhouse.<pid>.<random>.tmp`. Beside
+ * the target, so the rename is atomic; not named after it, so a target whose name is near the file
+ * system's 255 bytes fits; the pid, so the open after a crash knows whose it is, and two processes
+ * never share one.
+ */
+export function atomicTmpName(dir: string): string {
+  return path.join(dir, `.duckhouse.${process.pid}.${crypto.randomBytes(8).toString('hex')}.tmp`);
+}
+
+/**
  * Writes `data` to `file` through a temp file renamed over it. `data` may come in parts, written
  * one after the other: a part already encoded (a crawl frontier's megabytes) is not copied again.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array | readonly (string | Uint8Array)[], mode?: number): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const tmp = atomicTmpName(path.dirname(file));
   const fd = fs.openSync(tmp, 'w', mode ?? 0o644);
   try {
     try {

@@ -17,6 +17,19 @@ describe('report --to an existing folder', () => {
   }, 60_000);
 });
 
+describe('report --to a name at the file system\'s limit', () => {
+  it('writes it, leaving no temporary file (was REPORT_WRITE_FAILED: ENAMETOOLONG, the temp file <name>.<pid>.<random>.tmp being too long)', async () => {
+    const dir = tempDir('duckhouse-report-to-');
+    const lake = await tempLake({ root: path.join(dir, 'data') });
+    // 255 bytes, the most a file name may hold here (ext4, tmpfs, overlayfs).
+    const name = `${'r'.repeat(250)}.html`;
+    const written = await lake.report({ to: path.join(dir, name) });
+    expect(written.path).toBe(path.join(dir, name));
+    expect(fs.readFileSync(path.join(dir, name), 'utf8')).toMatch(/^<!doctype html>/i);
+    expect(fs.readdirSync(dir).sort()).toEqual(['data', name]);
+  }, 60_000);
+});
+
 describe('report --to a path under a file', () => {
   it('is a ConfigError naming the option and the file, before the page is drawn (was a bare "EEXIST: file already exists, mkdir")', async () => {
     const dir = tempDir('duckhouse-report-to-');
