@@ -1152,11 +1152,17 @@ export class Lakehouse {
   /**
    * An export's or a report's `to` must not be one of the lake's own files: the rename at the end
    * replaced what was there, so `to: lake.paths.analytics` left the warehouse a CSV (or HTML) file
-   * DuckDB cannot open. `suggested` is the default target, named in the error after `verb`.
+   * DuckDB cannot open. `suggested` is the default target, named in the error after `verb`, and
+   * never refused (`data/report.html` is the report's own).
    */
   private checkNotOwnFile(target: string, to: string, call: string, suggested: string, verb = 'export'): void {
     const p = this.paths;
-    const own = [p.analytics, `${p.analytics}.wal`, path.dirname(p.metrics), p.bronze, p.quarantine, p.state, p.tmp, p.logs, p.compiled, p.warehouse, p.models].map((f) => path.resolve(f));
+    // Also what the lake writes at its root: the next build or report replaced an export there
+    // (lineage, the report), or read it back as its own (the SQL prompt's history, raw archives).
+    const atRoot = ['lineage.json', 'lineage.mmd', 'report.html', '.sql_history', 'raw'].map((f) => path.join(p.root, f));
+    const own = [p.analytics, `${p.analytics}.wal`, path.dirname(p.metrics), p.bronze, p.quarantine, p.state, p.tmp, p.logs, p.compiled, p.warehouse, p.models, ...atRoot]
+      .map((f) => path.resolve(f))
+      .filter((f) => f !== path.resolve(suggested));
     // Also where the write lands: a `to` through a symbolic link to the root replaced analytics.duckdb.
     const real = realFolder(target);
     const within = (file: string, of: string): boolean => file === of || file.startsWith(`${of}${path.sep}`);

@@ -62,6 +62,27 @@ describe("report --to one of the lake's own files", () => {
   }, 60_000);
 });
 
+describe('report --to one of the files the lake writes at its root', () => {
+  it('is a ConfigError naming it, and they are untouched (the page replaced lineage.json, lineage.mmd, the SQL prompt\'s history or a raw archive); its own report.html it writes', async () => {
+    const dir = tempDir('duckhouse-report-to-');
+    const lake = await tempLake({ root: path.join(dir, 'data') });
+    await lake.build();
+    fs.writeFileSync(path.join(lake.paths.root, '.sql_history'), 'select 1;\n');
+    const raw = path.join(lake.paths.root, 'raw', 'shop', 'orders', 'year=2026', 'month=01', 'day=10', 'r-1.ndjson.gz');
+    fs.mkdirSync(path.dirname(raw), { recursive: true });
+    fs.writeFileSync(raw, 'archived');
+    for (const own of [...['lineage.json', 'lineage.mmd', '.sql_history'].map((f) => path.join(lake.paths.root, f)), raw]) {
+      const before = fs.readFileSync(own);
+      const error = (await lake.report({ to: own }).catch((e: unknown) => e)) as Error & { code?: string };
+      expect(error.code, own).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(/^lake\.report: option "to" .* is one of the lake's own files/);
+      expect(fs.readFileSync(own)).toEqual(before);
+    }
+    const page = path.join(lake.paths.root, 'report.html');
+    expect((await lake.report({ to: page })).path).toBe(page);
+  }, 60_000);
+});
+
 describe('report --to a place that cannot be written', () => {
   it('fails naming the page it was asked for, not its temporary file (was "ENOENT: no such file or directory, open \'/proc/r.html.<pid>.<random>.tmp\'")', async () => {
     const dir = tempDir('duckhouse-report-to-');

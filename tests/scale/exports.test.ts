@@ -315,6 +315,30 @@ describe('exportTable with a `to` among the lake\'s own files', () => {
   });
 });
 
+describe('exportTable with a `to` among the files the lake writes at its root', () => {
+  it('is a ConfigError naming it, and they are untouched (an export replaced lineage.json, lineage.mmd, the report, the SQL prompt\'s history or a raw archive with CSV text)', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    await lake.report();
+    // The history `duckhouse sql` keeps; a raw archive's file, as archiveRaw writes them.
+    fs.writeFileSync(path.join(lake.paths.root, '.sql_history'), 'select 1;\n');
+    const raw = path.join(lake.paths.root, 'raw', 'shop', 'orders', 'year=2026', 'month=01', 'day=10', 'r-1.ndjson.gz');
+    fs.mkdirSync(path.dirname(raw), { recursive: true });
+    fs.writeFileSync(raw, 'archived');
+    const own = ['lineage.json', 'lineage.mmd', 'report.html', '.sql_history'].map((f) => path.join(lake.paths.root, f));
+    own.push(raw, path.join(lake.paths.root, 'raw', 'kv.csv'));
+    const contents = (): (string | null)[] => own.map((f) => (fs.existsSync(f) ? createHash('sha256').update(fs.readFileSync(f)).digest('hex') : null));
+    const before = contents();
+    expect(before.slice(0, 5).every((c) => c !== null)).toBe(true);
+    for (const to of own) {
+      const error = (await lake.exportTable('marts.kv', { format: 'csv', to }).catch((e: unknown) => e)) as Error;
+      expect(error, to).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/^lake\.exportTable: option "to" ".*" is one of the lake's own files \(.*\): export outside them, e\.g\. to .*exports/);
+    }
+    expect(contents()).toEqual(before);
+  });
+});
+
 describe('exportTable with a `to` reaching the lake\'s own files through a symbolic link', () => {
   it('is a ConfigError naming it, and the catalog is untouched (the export replaced analytics.duckdb with CSV text)', async () => {
     const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
