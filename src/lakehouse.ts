@@ -1433,6 +1433,12 @@ const isInt64 = (n: number): boolean => Number.isInteger(n) && n >= -(2 ** 63) &
 /** HUGEINT's range; a bigint past it binds as a BIGNUM (node-api failed "bigint out of hugeint range"). */
 const isInt128 = (n: bigint): boolean => n >= -(2n ** 127n) && n < 2n ** 127n;
 
+/**
+ * The type a bigint binds as: BIGINT within ±2^63 (node-api made every bigint a HUGEINT, which
+ * queryArrow gives as decimal text, not Int64), HUGEINT past it, BIGNUM past that. All exact.
+ */
+const bigintType = (n: bigint): DuckDBType => (n >= -(2n ** 63n) && n < 2n ** 63n ? BIGINT : isInt128(n) ? HUGEINT : BIGNUM);
+
 const article = (word: string): string => `${/^[AEIOU][a-z0-9]/i.test(word) && !/^U[A-Z]/.test(word) ? 'an' : 'a'} ${word}`;
 
 function kindOf(value: unknown): string {
@@ -1486,8 +1492,11 @@ function itemsType(items: [unknown, string][]): DuckDBType | undefined {
   switch (typeof first) {
     case 'number':
       return present.every(([v]) => isInt64(v as number)) ? BIGINT : DOUBLE;
-    case 'bigint':
-      return present.every(([v]) => isInt128(v as bigint)) ? HUGEINT : BIGNUM;
+    case 'bigint': {
+      // The widest the items need: BIGINT, HUGEINT or BIGNUM.
+      const types = new Set(present.map(([v]) => bigintType(v as bigint)));
+      return types.has(BIGNUM) ? BIGNUM : types.has(HUGEINT) ? HUGEINT : BIGINT;
+    }
     case 'string':
       return VARCHAR;
     case 'boolean':
@@ -1510,7 +1519,7 @@ function toDuckValue(raw: unknown, name: string): BoundValue {
   if (value instanceof Uint8Array) return { value: blobValue(value), type: BLOB };
   // node-api binds an integral number as INTEGER/BIGINT: 1e300 failed "bigint out of int64 range".
   if (typeof value === 'number' && Number.isInteger(value) && !isInt64(value)) return { value, type: DOUBLE };
-  if (typeof value === 'bigint' && !isInt128(value)) return { value, type: BIGNUM };
+  if (typeof value === 'bigint') return { value, type: bigintType(value) };
   if (value instanceof Map) {
     if (value.size === 0) throw new ConfigError(`lake.query: parameter ${name} is an empty Map, whose map type cannot be told: pass a typed empty map in the SQL instead (e.g. MAP {}::MAP(VARCHAR, INTEGER))`);
     const entries = [...value];

@@ -121,6 +121,23 @@ describe('lake.query parameters', () => {
     expect(await lake.query(`select isnan($1) as nan, $2 = 'inf'::DOUBLE as inf, typeof($1) as t`, [NaN, Infinity])).toEqual([{ nan: true, inf: true, t: 'DOUBLE' }]);
   });
 
+  it('a bigint binds as a BIGINT within ±2^63, a HUGEINT only past it, exactly; queryArrow gives it as Int64 (was HUGEINT, decimal text in Arrow)', async () => {
+    const lake = await tempLake();
+    const max = 2n ** 63n - 1n;
+    const rows = await lake.query('select $1 as a, typeof($1) as at, $2 as b, typeof($2) as bt, $3 as c, typeof($3) as ct, $4 as d, typeof($4) as dt, $5 as l, typeof($5) as lt, $6 as w, typeof($6) as wt', [
+      1n,
+      max,
+      -(2n ** 63n),
+      max + 1n,
+      [1n, -(2n ** 63n)],
+      [1n, max + 1n],
+    ]);
+    expect(rows).toEqual([{ a: 1, at: 'BIGINT', b: max, bt: 'BIGINT', c: -(2n ** 63n), ct: 'BIGINT', d: max + 1n, dt: 'HUGEINT', l: [1, -(2n ** 63n)], lt: 'BIGINT[]', w: [1, max + 1n], wt: 'HUGEINT[]' }]);
+    const table = await lake.queryArrow('select $1 as x, $2 as y', [1n, max]);
+    expect(table.schema.fields.map((f) => String(f.type))).toEqual(['Int64', 'Int64']);
+    expect([table.getChild('x')!.get(0), table.getChild('y')!.get(0)]).toEqual([1n, max]);
+  });
+
   it('a typed array other than Uint8Array, a DataView, an empty Map, a RegExp or another class instance is a ConfigError naming the parameter and its JS type', async () => {
     const lake = await tempLake();
     for (const [value, kind] of [
