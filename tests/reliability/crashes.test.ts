@@ -250,7 +250,8 @@ describe('temp files of a dead writer', () => {
     const root = path.join(tempDir(), 'data');
     await (await Lakehouse.open({ root, log: { console: false } })).close();
     // pid 2^22 + 1 cannot exist on Linux: a writer killed between writing and renaming.
-    const dead = ['lineage.json.4194305.k2j3h4.tmp', path.join('compiled', 'marts', 'm.sql.4194305.a1b2c3.tmp'), path.join('state', 'tokens', 'ml.json.4194305.zz9.tmp')];
+    // Named after their target (as before) and not (.duckhouse.<pid>.<random>.tmp, as now).
+    const dead = ['lineage.json.4194305.k2j3h4.tmp', path.join('compiled', 'marts', 'm.sql.4194305.a1b2c3.tmp'), path.join('state', 'tokens', 'ml.json.4194305.zz9.tmp'), '.duckhouse.4194305.0a1b2c3d4e5f6a7b.tmp', path.join('state', 'schemas', '.duckhouse.4194305.9f8e7d6c5b4a3210.tmp')];
     const live = path.join('state', 'cursors', `s.d.json.${process.pid}.abc123.tmp`);
     for (const f of [...dead, live]) {
       fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
