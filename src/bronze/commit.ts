@@ -157,9 +157,15 @@ export function moveFile(from: string, to: string): void {
     fs.renameSync(from, to);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    const near = `${to}.${process.pid}.tmp`;
-    fs.copyFileSync(from, near);
-    fs.renameSync(near, to);
+    // Not `<to>.<pid>.tmp`: a `to` whose name is near the file system's limit made it too long.
+    const near = atomicTmpName(path.dirname(to));
+    try {
+      fs.copyFileSync(from, near);
+      fs.renameSync(near, to);
+    } catch (e) {
+      fs.rmSync(near, { force: true });
+      throw e;
+    }
     fs.rmSync(from, { force: true });
   }
 }

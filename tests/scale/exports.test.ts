@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
@@ -293,6 +294,22 @@ describe('exportTable to a file whose name is near the file system\'s limit', ()
       expect(await lake.exportTable('marts.kv', { format, to })).toMatchObject({ path: to, rows: 1 });
       expect(fs.statSync(to).size).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('exportTable to another file system, to a name near its limit', () => {
+  // /dev/shm is a tmpfs; the lake (its temp folder) is under os.tmpdir(), on the root file system here.
+  const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : undefined;
+  const crossDevice = shm !== undefined && fs.statSync(shm).dev !== fs.statSync(os.tmpdir()).dev;
+  it.skipIf(!crossDevice)('writes it: the copy beside the target is not named after it (was EXPORT_FAILED, ENAMETOOLONG on <name>.<pid>.tmp)', async () => {
+    const { lake } = await projectLake({ 'marts/kv.sql': `select 'x' as k, 1 as v` });
+    expect((await lake.build()).status).toBe('success');
+    const dir = fs.mkdtempSync(path.join(shm!, 'duckhouse-export-'));
+    registerCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const to = path.join(dir, `${'k'.repeat(251)}.csv`);
+    expect(await lake.exportTable('marts.kv', { format: 'csv', to })).toMatchObject({ path: to, rows: 1 });
+    expect(fs.readFileSync(to, 'utf8')).toBe('k,v\nx,1\n');
+    expect(fs.readdirSync(dir)).toEqual([path.basename(to)]);
   });
 });
 
