@@ -188,7 +188,7 @@ async function rollForward(dir: string, cursorDir: string, metrics: MetricsDb, l
   return rolledForward;
 }
 
-/** writeFileAtomic's temp name: `.duckhouse.<pid>.<random>.tmp` (`<file>.<pid>.<random>.tmp` before, and the lock's owner file). */
+/** writeFileAtomic's and the lock's temp name: `.duckhouse.<pid>.<random>.tmp` (`<file>.<pid>.<random>.tmp` before). */
 const ATOMIC_TMP = /\.(\d+)\.[a-z0-9]+\.tmp$/;
 
 /**

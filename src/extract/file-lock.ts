@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { abortable } from '../abortable.js';
+import { atomicTmpName } from '../bronze/commit.js';
 import { LockError } from '../errors.js';
 import { currentProcess, isAlive, type ProcessIdentity } from '../metrics/process-identity.js';
 
@@ -58,7 +59,8 @@ async function createLockFile(target: string, identity: string, options: { timeo
   // crash removes it) hard-linked as the lock: the lock file never exists without its owner. A
   // process killed between creating the lock and writing it would leave one nobody could check,
   // blocking every other process for the owner-less grace (longer than the default lock timeout).
-  const owned = `${lockFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  // Not named after the lock: a cursor's name may take 230 of a name's 255 bytes.
+  const owned = atomicTmpName(path.dirname(lockFile));
   writeOwned(owned, identity);
   let wait = 10;
   try {
@@ -129,7 +131,7 @@ function takeOver(lockFile: string): boolean {
   // removed as soon as that process is known dead, not after STALE_GUARD_MILLIS (longer than a
   // short lockTimeoutMillis).
   const identity = JSON.stringify(currentProcess());
-  const owned = `${guard}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const owned = atomicTmpName(path.dirname(guard));
   writeOwned(owned, identity);
   try {
     if (!link(owned, guard, identity)) {

@@ -92,9 +92,8 @@ export interface DiscoverOptions {
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
 /**
- * The longest schema or model name: a build names files `<schema>.<model>.<runId>-<n>.parquet`
- * and `<model>.sql.<pid>.<random>.tmp`, which must fit a file name (255 bytes). Source and
- * dataset names have the same bound.
+ * The longest schema or model name: a build names files `<schema>.<model>.<runId>-<n>.parquet`,
+ * which must fit a file name (255 bytes). Source and dataset names have the same bound.
  */
 const MAX_NAME = 64;
 const RESERVED_FOLDERS = new Set(['seeds', 'macros', 'assertions']);

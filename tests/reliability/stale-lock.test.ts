@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
 import { counterSource } from '../helpers/synthetic-source.js';
 import { tempDir } from '../helpers/temp-lake.js';
+import { acquireLock } from '../../src/extract/file-lock.js';
+import { currentProcess } from '../../src/metrics/process-identity.js';
 
 const source = counterSource('inc', 10);
 
@@ -110,3 +112,20 @@ describe('a lock held on another host', () => {
     }
   });
 });
+
+describe('a lock on a file whose name is as long as a cursor name may be (230 characters)', () => {
+  it('is taken, taken over from a dead holder and released, leaving no temp file (its temp name no longer grows with the name)', async () => {
+    const dir = tempDir();
+    const target = path.join(dir, `${'s'.repeat(225)}.json`);
+    const first = await acquireLock(target, { timeoutMillis: 2_000 });
+    expect(fs.existsSync(`${target}.lock`)).toBe(true);
+    first.release();
+    // A lock whose holder is gone (this pid, another start): taken over under the `.takeover` guard.
+    fs.writeFileSync(`${target}.lock`, JSON.stringify({ ...currentProcess(), procStart: 'a process long gone' }));
+    const second = await acquireLock(target, { timeoutMillis: 2_000 });
+    expect(JSON.parse(fs.readFileSync(`${target}.lock`, 'utf8'))).toEqual(currentProcess());
+    second.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
