@@ -188,7 +188,7 @@ async function rollForward(dir: string, cursorDir: string, metrics: MetricsDb, l
   return rolledForward;
 }
 
-/** writeFileAtomic's and the lock's temp name: `.duckhouse.<pid>.<random>.tmp` (`<file>.<pid>.<random>.tmp` before). */
+/** writeFileAtomic's temp name, `.duckhouse.<pid>.<random>.tmp` (`<file>.<pid>.<random>.tmp` before), and a lock owner's, `<lock file, cut>.<pid>.<random>.tmp`. */
 const ATOMIC_TMP = /\.(\d+)\.[a-z0-9]+\.tmp$/;
 
 /**

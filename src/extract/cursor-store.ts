@@ -36,8 +36,8 @@ export function cursorKeyOf(source: { source: string; dataset: string; partition
 export function cursorFileName({ source, dataset, scope }: CursorKey): string {
   if (scope === undefined) return `${source}.${dataset}.json`;
   const name = `${source}.${dataset}.${scope}.json`;
-  // A file name holds 255 bytes, less the lock's suffixes (`.lock`, `.lock.takeover`; temp files
-  // are named apart). Each value's folder fits, but the scope percent-encodes them all in one name:
+  // A file name holds 255 bytes, less the lock's suffixes (`.lock`, `.lock.takeover`; their temp
+  // files cut the name). Each value's folder fits, but the scope percent-encodes them all in one name:
   // a longer one (which never saved) is hashed; every name that did stays as it was.
   if (name.length <= MAX_CURSOR_NAME) return name;
   return `${source}.${dataset}.${createHash('sha256').update(scope).digest('hex').slice(0, 32)}.json`;

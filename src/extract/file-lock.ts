@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { abortable } from '../abortable.js';
-import { atomicTmpName } from '../bronze/commit.js';
 import { LockError } from '../errors.js';
 import { currentProcess, isAlive, type ProcessIdentity } from '../metrics/process-identity.js';
 
@@ -55,12 +54,11 @@ async function createLockFile(target: string, identity: string, options: { timeo
   const lockFile = `${target}.lock`;
   const deadline = Date.now() + (options.timeoutMillis ?? 60_000);
   fs.mkdirSync(path.dirname(lockFile), { recursive: true });
-  // The owner is written first, into a temp file (writeFileAtomic's name, so the open after a
+  // The owner is written first, into a temp file (`ownedTmp`: a name the open after a
   // crash removes it) hard-linked as the lock: the lock file never exists without its owner. A
   // process killed between creating the lock and writing it would leave one nobody could check,
   // blocking every other process for the owner-less grace (longer than the default lock timeout).
-  // Not named after the lock: a cursor's name may take 230 of a name's 255 bytes.
-  const owned = atomicTmpName(path.dirname(lockFile));
+  const owned = ownedTmp(lockFile);
   writeOwned(owned, identity);
   let wait = 10;
   try {
@@ -81,6 +79,14 @@ async function createLockFile(target: string, identity: string, options: { timeo
   } finally {
     fs.rmSync(owned, { force: true });
   }
+}
+
+/**
+ * A temp file beside `file`, named after it cut to 200 bytes, so that it fits a file name: a
+ * cursor's name may take 230 of 255 bytes, its lock 235 and the takeover guard 244.
+ */
+function ownedTmp(file: string): string {
+  return path.join(path.dirname(file), `${path.basename(file).slice(0, 200)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
 }
 
 /**
@@ -131,7 +137,7 @@ function takeOver(lockFile: string): boolean {
   // removed as soon as that process is known dead, not after STALE_GUARD_MILLIS (longer than a
   // short lockTimeoutMillis).
   const identity = JSON.stringify(currentProcess());
-  const owned = atomicTmpName(path.dirname(guard));
+  const owned = ownedTmp(guard);
   writeOwned(owned, identity);
   try {
     if (!link(owned, guard, identity)) {
