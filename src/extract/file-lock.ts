@@ -54,8 +54,8 @@ async function createLockFile(target: string, identity: string, options: { timeo
   const lockFile = `${target}.lock`;
   const deadline = Date.now() + (options.timeoutMillis ?? 60_000);
   fs.mkdirSync(path.dirname(lockFile), { recursive: true });
-  // The owner is written first, into a temp file (`ownedTmp`: a name the open after a
-  // crash removes it) hard-linked as the lock: the lock file never exists without its owner. A
+  // The owner is written first, into a temp file (`ownedTmp`, a name the open after a
+  // crash sweeps) hard-linked as the lock: the lock file never exists without its owner. A
   // process killed between creating the lock and writing it would leave one nobody could check,
   // blocking every other process for the owner-less grace (longer than the default lock timeout).
   const owned = ownedTmp(lockFile);
