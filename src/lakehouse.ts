@@ -14,7 +14,7 @@ import { checkOptionKeys, exportDdlOptionsSchema, openOptionsSchema, parseOption
 import { ClosedError, ConfigError, DuckhouseError, LockError, QueryError, errorMessage } from './errors.js';
 import { interruptOnAbort } from './abortable.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
-import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized } from './db/file-queue.js';
+import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized, throughLinks } from './db/file-queue.js';
 import { qualified, quoteIdent, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
@@ -1164,9 +1164,9 @@ export class Lakehouse {
       .map((f) => path.resolve(f))
       .filter((f) => f !== path.resolve(suggested));
     // Also where the write lands: a `to` through a symbolic link to the root replaced analytics.duckdb.
-    const real = realFolder(target);
+    const real = throughLinks(target);
     const within = (file: string, of: string): boolean => file === of || file.startsWith(`${of}${path.sep}`);
-    const hit = own.find((f) => within(target, f) || within(real, realFolder(f)));
+    const hit = own.find((f) => within(target, f) || within(real, throughLinks(f)));
     if (hit) {
       throw new ConfigError(`${call}: option "to" ${JSON.stringify(to)} is one of the lake's own files (${hit}): ${verb} outside them, e.g. to ${JSON.stringify(suggested)}`);
     }
@@ -1364,22 +1364,6 @@ function statOrNone(p: string): fs.Stats | undefined {
   } catch (error) {
     if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw error;
-  }
-}
-
-/**
- * `file` (absolute) with the symbolic links of its deepest existing folder resolved: where a file
- * renamed to it lands. Not `file`'s own: a rename replaces a link, not what it points to.
- */
-function realFolder(file: string): string {
-  const rest = [path.basename(file)];
-  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
-    try {
-      return path.join(fs.realpathSync(dir), ...rest);
-    } catch {
-      if (dir === path.dirname(dir)) return file;
-      rest.unshift(path.basename(dir));
-    }
   }
 }
 

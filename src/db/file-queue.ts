@@ -39,6 +39,14 @@ export function lockHolder(error: unknown): string | undefined {
  * keeps them apart in a process.
  */
 export function fileQueueKey(file: string): string {
+  return throughLinks(file);
+}
+
+/**
+ * `file` made absolute with the symbolic links of its deepest existing folder resolved: where a
+ * file of that name is (or a rename to it lands), whether or not it exists yet.
+ */
+export function throughLinks(file: string): string {
   const absolute = path.resolve(file);
   for (let dir = path.dirname(absolute), rest = path.basename(absolute); ; rest = path.join(path.basename(dir), rest), dir = path.dirname(dir)) {
     try {

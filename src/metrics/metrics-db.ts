@@ -501,7 +501,7 @@ export class MetricsDb {
       await c.run('USE memory');
       // The detach checkpoints: first keep the file it starts from (see last-checkpoint.ts).
       await this.lastCheckpoint.beforeDetach().catch((error: unknown) => {
-        this.warn(`could not keep ${lastCheckpointFile(path.resolve(this.file))}, the copy a checkpoint torn by a kill is undone from: ${error instanceof Error ? error.message : String(error)}`);
+        this.warn(`could not keep ${lastCheckpointFile(this.lastCheckpoint.file)}, the copy a checkpoint torn by a kill is undone from: ${error instanceof Error ? error.message : String(error)}`);
       });
       await c.run(`DETACH ${METRICS_ALIAS}`);
     } catch {
