@@ -450,7 +450,8 @@ export class Lakehouse {
   private async runReadOnly<T>(sql: string, params: QueryParams | undefined, read: (reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>) => T, call: 'query' | 'queryArrow' = 'query'): Promise<T> {
     if (typeof sql !== 'string' || sql.trim() === '') throw new ConfigError('lake.query: "sql" must be a non-empty string');
     // DuckDB cannot extract statements from such text: it failed "Error in native callback".
-    if (userStatementCount(sql) === 0) throw new ConfigError('lake.query: "sql" holds no statement, only blanks, comments or semicolons');
+    const written = userStatementCount(sql);
+    if (written === 0) throw new ConfigError('lake.query: "sql" holds no statement, only blanks, comments or semicolons');
     const sessionCall = sessionFunctionCall(sql);
     if (sessionCall) throw sessionCall;
     return this.closedAs(call, serialized(this.queryKey, async () => {
@@ -461,7 +462,7 @@ export class Lakehouse {
       // values) and then the SELECT. When the user wrote one statement, such leading CREATEs are
       // DuckDB's own: they run in a transaction rolled back after the read, leaving nothing behind.
       const leading = extracted.count - 1;
-      if (leading < 0 || (leading > 0 && userStatementCount(sql) !== 1)) throw new ConfigError(`lake.query: expected one SQL statement, got ${extracted.count}`);
+      if (leading < 0 || (leading > 0 && written !== 1)) throw new ConfigError(`lake.query: expected one SQL statement, got ${extracted.count}`);
       if (leading > 0) await c.run('BEGIN TRANSACTION');
       try {
         for (let i = 0; i < leading; i++) {
