@@ -33,12 +33,34 @@ export async function tempLake(options: OpenOptions = {}): Promise<Lakehouse> {
   return lake;
 }
 
-/** Every file under `dir`, relative, sorted. */
+/**
+ * Every file under `dir`, relative, sorted. Safe to poll while another process writes there: an entry
+ * (file or folder) removed between the listing and its stat is simply not listed — it is not there.
+ */
 export function listFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
-    .sort();
+  const out: string[] = [];
+  const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR';
+  const walk = (rel: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+    } catch (e) {
+      if (gone(e)) return;
+      throw e;
+    }
+    for (const entry of entries) {
+      const child = rel === '' ? entry.name : path.join(rel, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) out.push(child);
+      else if (entry.isSymbolicLink()) {
+        // As before (statSync follows links): a link to a file counts as a file.
+        const st = fs.statSync(path.join(dir, child), { throwIfNoEntry: false });
+        if (st?.isFile()) out.push(child);
+      }
+    }
+  };
+  walk('');
+  return out.sort();
 }
 
 export function registerCleanup(fn: () => Promise<void> | void): void {
