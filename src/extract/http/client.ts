@@ -14,7 +14,7 @@ import got, { RequestError, TimeoutError, ReadError, type Method } from 'got';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Limits } from '../../config.js';
 import { parseJsonExact } from '../json-exact.js';
-import { SourceError } from '../../errors.js';
+import { ConfigError, SourceError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { isSecretName, redactString } from '../../redact.js';
 import type { HttpHostStats } from '../source.js';
@@ -91,14 +91,36 @@ export interface HttpClientOptions {
   auth?: AuthStrategy;
   /**
    * Origins (`https://api.example.com`) the credentials go to; a request elsewhere (a next-page
-   * URL on a CDN) goes without them. `'first'`: the origin of the first request that would carry
-   * them. Default (`'any'`): every origin.
+   * URL on a CDN) goes without them. `'first'` (the default): the origin of the first request that
+   * would carry them, the API the client was made for. `'any'`: every origin, for an `auth` strategy
+   * that chooses for itself.
    */
   authOrigins?: string[] | 'first' | 'any';
   /** Sent with every request (the User-Agent can be overridden here). */
   headers?: Record<string, string>;
   /** Counters bumped on every request and retry (a source's `ctx.stats`). */
   counters?: { requests: number; retries: number };
+}
+
+/**
+ * `authOrigins` as the client matches it: one of the `keywords` (`'any'`, `'first'`) or origins exactly
+ * as `new URL(url).origin` writes them. A string was matched as text (every origin it begins with got
+ * the credentials), an origin with a path or a slash never (no request carried them).
+ */
+export function checkAuthOrigins<K extends string>(value: unknown, where: string, keywords: readonly K[]): string[] | K | undefined {
+  if (value === undefined || keywords.includes(value as K)) return value as K | undefined;
+  if (!Array.isArray(value)) {
+    const words = keywords.map((k) => `'${k}'`).join(', ');
+    throw new ConfigError(`${where}: option "authOrigins" must be ${words} or a list of origins such as ["https://api.example.com"] (got ${JSON.stringify(value)})`);
+  }
+  for (const entry of value as unknown[]) {
+    const origin = typeof entry === 'string' && URL.canParse(entry) ? new URL(entry).origin : undefined;
+    if (origin !== entry) {
+      const shown = origin !== undefined && origin !== 'null' ? ` (${origin})` : '';
+      throw new ConfigError(`${where}: option "authOrigins": ${JSON.stringify(entry)} is not an origin${shown}: scheme, host and port only, as new URL(url).origin writes it`);
+    }
+  }
+  return value as string[];
 }
 
 /**
@@ -131,6 +153,7 @@ export class HttpClient {
   private closed = false;
   /** The origin `authOrigins: 'first'` settled on. */
   private firstAuthOrigin: string | undefined;
+  private readonly authOrigins: string[] | 'first' | 'any';
   /**
    * Aborted by `close()`: a request still waiting to retry (its backoff, the retry lane, an
    * in-flight slot) ends instead of going out from a closed client, on a rate-limit lease taken
@@ -142,6 +165,7 @@ export class HttpClient {
 
   constructor(private readonly options: HttpClientOptions) {
     this.limits = options.limits;
+    this.authOrigins = checkAuthOrigins(options.authOrigins, 'HttpClient', ['first', 'any'] as const) ?? 'first';
     this.inFlight = pLimit(options.limits.inFlight);
     // One socket per in-flight slot is all a source can use; keep-alive saves a handshake per page.
     const agentOptions = { keepAlive: true, maxSockets: options.limits.inFlight, maxFreeSockets: options.limits.inFlight };
@@ -317,7 +341,7 @@ export class HttpClient {
 
   /** Whether the credentials go to `origin` (see HttpClientOptions.authOrigins). */
   private credentialsGoTo(origin: string): boolean {
-    const origins = this.options.authOrigins ?? 'any';
+    const origins = this.authOrigins;
     // Settled by the first request sent, not the first answered: `attempt` gets here before its
     // first await, in the order the requests were made.
     if (origins === 'first') return (this.firstAuthOrigin ??= origin) === origin;

@@ -5,9 +5,8 @@
  */
 import type { Limits } from '../../config.js';
 import { limitsOverrideSchema, parseOptions } from '../../config.js';
-import { ConfigError } from '../../errors.js';
 import type { ExtractContext } from '../source.js';
-import { HttpClient, type HttpRequestOptions, type HttpResponse } from './client.js';
+import { checkAuthOrigins, HttpClient, type HttpRequestOptions, type HttpResponse } from './client.js';
 import { createAuth, type AuthOptions, type AuthStrategy } from './oauth.js';
 
 export interface HttpContextOptions {
@@ -58,7 +57,7 @@ export function createHttpContext(ctx: ExtractContext, options: HttpContextOptio
     signal: AbortSignal.any([ctx.signal, stop.signal]),
     logger: ctx.logger,
     auth,
-    authOrigins: checkAuthOrigins(options.authOrigins, `createHttpContext(${ctx.source}/${ctx.dataset})`) ?? 'first',
+    authOrigins: checkAuthOrigins(options.authOrigins, `createHttpContext(${ctx.source}/${ctx.dataset})`, ['any']) ?? 'first',
     headers: options.headers,
     counters: ctx.stats,
   });
@@ -81,26 +80,6 @@ export function createHttpContext(ctx: ExtractContext, options: HttpContextOptio
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/**
- * `authOrigins` as the client matches it: `'any'` or origins exactly as `new URL(url).origin` writes
- * them. A string was matched as text (every origin it begins with got the credentials), an origin
- * with a path or a slash never (no request carried them).
- */
-function checkAuthOrigins(value: unknown, where: string): string[] | 'any' | undefined {
-  if (value === undefined || value === 'any') return value;
-  if (!Array.isArray(value)) {
-    throw new ConfigError(`${where}: option "authOrigins" must be 'any' or a list of origins such as ["https://api.example.com"] (got ${JSON.stringify(value)})`);
-  }
-  for (const entry of value as unknown[]) {
-    const origin = typeof entry === 'string' && URL.canParse(entry) ? new URL(entry).origin : undefined;
-    if (origin !== entry) {
-      const shown = origin !== undefined && origin !== 'null' ? ` (${origin})` : '';
-      throw new ConfigError(`${where}: option "authOrigins": ${JSON.stringify(entry)} is not an origin${shown}: scheme, host and port only, as new URL(url).origin writes it`);
-    }
-  }
-  return value as string[];
 }
 
 function isStrategy(auth: AuthOptions | AuthStrategy): auth is AuthStrategy {

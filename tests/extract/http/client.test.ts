@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { limitsSchema, type Limits } from '../../../src/config.js';
 import { HttpClient } from '../../../src/extract/http/client.js';
 import { CircuitOpenError, HttpBodyError, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError } from '../../../src/extract/http/http-errors.js';
-import { apiKeyAuth } from '../../../src/extract/http/oauth.js';
+import { apiKeyAuth, bearerAuth } from '../../../src/extract/http/oauth.js';
 import { FAST_LIMITS, faults, sendJson, startFaultyServer, type FaultyServer, type Handler } from '../../helpers/faulty-server.js';
 import { registerCleanup } from '../../helpers/temp-lake.js';
 
@@ -579,5 +579,32 @@ describe('HttpClient response size limit', () => {
     const server = await serve({ '/ok': faults.json(ok) });
     const c = client({ maxResponseBytes: 64 });
     expect((await c.request(`${server.url}/ok`)).body).toEqual(ok);
+  });
+});
+
+describe('HttpClient credentials', () => {
+  // A client made directly (not through createHttpContext) sent its credentials to every origin by
+  // default: a next-page or export URL on another host (a CDN, a redirect target) got the token.
+  it('go by default to the origin of its first credentialed request only', async () => {
+    const api = await serve({ '/items': faults.json(ok) });
+    const cdn = await serve({ '/export.json': faults.json(ok) });
+    const c = client({}, { auth: bearerAuth('direct-client-token-5b2e') });
+    await c.request(`${api.url}/items`);
+    await c.request(`${cdn.url}/export.json`);
+    await c.request(`${api.url}/items?page=2`);
+    expect(api.requests.map((r) => r.headers.authorization)).toEqual(['Bearer direct-client-token-5b2e', 'Bearer direct-client-token-5b2e']);
+    expect(cdn.requests).toHaveLength(1);
+    expect(cdn.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it("go everywhere with authOrigins 'any', and a malformed authOrigins is refused, naming it", async () => {
+    const api = await serve({ '/items': faults.json(ok) });
+    const cdn = await serve({ '/export.json': faults.json(ok) });
+    const c = client({}, { auth: bearerAuth('direct-client-any-8d1f'), authOrigins: 'any' });
+    await c.request(`${api.url}/items`);
+    await c.request(`${cdn.url}/export.json`);
+    expect(cdn.requests[0]!.headers.authorization).toBe('Bearer direct-client-any-8d1f');
+    expect(() => client({}, { authOrigins: 'https://api.example.com' as unknown as 'any' })).toThrow(/HttpClient: option "authOrigins" must be 'first', 'any' or a list of origins/);
+    expect(() => client({}, { authOrigins: ['https://api.example.com/v1'] })).toThrow(/"https:\/\/api.example.com\/v1" is not an origin \(https:\/\/api.example.com\)/);
   });
 });
