@@ -97,27 +97,80 @@ function dayAxis(rows: Row[], field: string, title: string) {
 }
 
 /**
- * The run timeline's x encoding. Epoch ms of the lake-local wall clock on a UTC scale: labels read
- * in the lake's time zone whatever the machine's. The axis spans a minute at least and is labelled
- * with the clock (seconds under an hour), then with days: vega's own labels for a short span were
- * bare fractions of a second (".950") or seconds (":56").
+ * The UTC offsets of `timezone` over [lo, hi] (epoch ms): where each starts and its size, the first
+ * from -Infinity. Read daily, each change pinned to the millisecond by bisection (zones change
+ * offset at most a few times a year).
  */
-function runAxis(rows: Row[], title: string) {
+function zoneOffsets(timezone: string, lo: number, hi: number): { from: number; offsetMs: number }[] {
+  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+  const offsetAt = (t: number) => {
+    const p = Object.fromEntries(fmt.formatToParts(t).map((x) => [x.type, Number(x.value)]));
+    return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(t / 1000) * 1000;
+  };
+  const offsets = [{ from: -Infinity, offsetMs: offsetAt(lo) }];
+  for (let t = lo; t < hi; ) {
+    const next = Math.min(t + 86_400_000, hi);
+    const offsetMs = offsetAt(next);
+    if (offsetMs !== offsets.at(-1)!.offsetMs) {
+      let [a, b] = [t, next];
+      while (b - a > 1) {
+        const mid = Math.floor((a + b) / 2);
+        if (offsetAt(mid) === offsetMs) b = mid;
+        else a = mid;
+      }
+      offsets.push({ from: b, offsetMs });
+    }
+    t = next;
+  }
+  return offsets;
+}
+
+/**
+ * Tick instants where the lake's clock reads a whole `stepMs` (minutes, hours, days since its
+ * midnight) or, for 'month', the first of every `step`-th month. A scan by quarter hours finds them
+ * in zones off the hour (+05:45) and on both sides of a DST change.
+ */
+function localTicks(offsets: { from: number; offsetMs: number }[], lo: number, hi: number, step: { ms: number } | { months: number }): number[] {
+  const ticks: number[] = [];
+  const quarter = 900_000;
+  for (let t = Math.ceil(lo / quarter) * quarter, i = 0; t <= hi; t += quarter) {
+    while (i + 1 < offsets.length && offsets[i + 1]!.from <= t) i++;
+    const local = t + offsets[i]!.offsetMs;
+    const date = new Date(local);
+    if ('ms' in step ? local % step.ms === 0 : local % 86_400_000 === 0 && date.getUTCDate() === 1 && date.getUTCMonth() % step.months === 0) ticks.push(t);
+  }
+  return ticks;
+}
+
+/**
+ * The run timeline's x encoding. Positions are instants (epoch ms on a UTC scale), so runs an hour
+ * apart stand an hour apart across a DST change; ticks fall on round times of the lake's clock and
+ * their labels read it (a label expression adds the zone's offset in force at each tick), whatever
+ * the machine's zone. The axis spans a minute at least and is labelled with the clock (seconds under
+ * an hour), then with days: vega's own labels for a short span were bare fractions of a second
+ * (".950") or seconds (":56").
+ */
+function runAxis(rows: Row[], title: string, timezone: string) {
   const times = rows.flatMap((r) => [Number(r.started_ms), Number(r.finished_ms)]).filter((t) => Number.isFinite(t));
   const lo = Math.min(...times);
   const hi = Math.max(...times);
   const pad = Math.max(0, 60_000 - (hi - lo)) / 2;
-  const days = (hi - lo) / 86_400_000;
-  const axis =
-    days < 1 / 24
-      ? { format: '%H:%M:%S' }
-      : days < 2
-        ? { format: '%H:%M' }
-        : days <= 180
-          ? { format: '%d %b', tickCount: { interval: 'day' as const, step: Math.max(1, Math.ceil(days / 10)) } }
-          : { format: '%b %Y', tickCount: { interval: 'month' as const, step: Math.max(1, Math.ceil(days / 300)) } };
   const domain: number[] = [lo - pad, hi + pad];
-  return { field: 'started_ms', type: 'temporal' as const, scale: { type: 'utc' as const, domain }, title, axis: { ...axis, labelOverlap: true } };
+  const days = (hi - lo) / 86_400_000;
+  const offsets = zoneOffsets(timezone, domain[0]!, domain[1]!);
+  const minutes = [15, 30, 60, 120, 180, 360, 720].find((m) => (hi - lo) / (m * 60_000) <= 10) ?? 720;
+  const [format, values] =
+    days < 1 / 24
+      ? ['%H:%M:%S', undefined]
+      : days < 2
+        ? ['%H:%M', localTicks(offsets, domain[0]!, domain[1]!, { ms: minutes * 60_000 })]
+        : days <= 180
+          ? ['%d %b', localTicks(offsets, domain[0]!, domain[1]!, { ms: Math.max(1, Math.ceil(days / 10)) * 86_400_000 })]
+          : ['%b %Y', localTicks(offsets, domain[0]!, domain[1]!, { months: Math.max(1, Math.ceil(days / 300)) })];
+  let offset = String(offsets[0]!.offsetMs);
+  for (const o of offsets.slice(1)) offset = `time(datum.value) < ${o.from} ? (${offset}) : ${o.offsetMs}`;
+  const labelExpr = `utcFormat(time(datum.value) + (${offset}), '${format}')`;
+  return { field: 'started_ms', type: 'temporal' as const, scale: { type: 'utc' as const, domain }, title, axis: { ...(values ? { values } : {}), labelExpr, labelOverlap: true } };
 }
 
 /** Colours the palette tells apart (CHART_CONFIG.range.category); past these, vega reuses them. */
@@ -165,8 +218,8 @@ const runs: SectionDef = {
     if (!ctx.metrics.has('runs')) return missing('the runs table');
     const rows = await ctx.lake.metrics.select(
       `SELECT run_id, kind, status,
-              epoch_ms(timezone($1, started_at)) AS started_ms,
-              epoch_ms(timezone($1, coalesce(finished_at, started_at))) AS finished_ms,
+              epoch_ms(started_at) AS started_ms,
+              epoch_ms(coalesce(finished_at, started_at)) AS finished_ms,
               strftime(timezone($1, started_at), '%Y-%m-%d %H:%M:%S') AS started_local,
               duration_ms, rows, rejected, error, host, pid, proc_start
        FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 100`,
@@ -184,13 +237,14 @@ const runs: SectionDef = {
     const latest = rows[0]!;
     ctx.summary.push({ label: 'last run', value: `${String(latest.kind)} · ${String(latest.status)}`, badge: String(latest.status) });
     const kinds = new Set(rows.map((r) => r.kind)).size;
-    const x = runAxis(rows, `started (${ctx.timezone})`);
+    const x = runAxis(rows, `started (${ctx.timezone})`, ctx.timezone);
     const color = { field: 'status', type: 'nominal', scale: STATUS_COLORS, title: 'status' } as const;
     const chart = await ctx.chart('runs', {
       width: 900,
       height: 30 + 30 * kinds,
-      data: { values: chartRows(rows) },
-      encoding: { y: { field: 'kind', type: 'nominal', title: null }, color },
+      // The marks' accessible text, in the lake's clock (vega-lite's own would read started_ms in UTC).
+      data: { values: chartRows(rows).map((r) => ({ ...r, description: `started (${ctx.timezone}): ${String(r.started_local)}; kind: ${String(r.kind)}; status: ${String(r.status)}` })) },
+      encoding: { y: { field: 'kind', type: 'nominal', title: null }, color, description: { field: 'description' } },
       layer: [
         { mark: { type: 'rule', strokeWidth: 3, opacity: 0.5 }, encoding: { x, x2: { field: 'finished_ms' } } },
         { mark: { type: 'circle', size: 70, opacity: 0.9 }, encoding: { x } },

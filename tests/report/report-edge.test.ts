@@ -93,6 +93,38 @@ describe('report: the run timeline of a new lake', () => {
     // Observed: one build of about a second gave ticks every 50 ms labelled ".950", ".750"…
     for (const label of labels) expect(label).toMatch(/^(\d\d:\d\d(:\d\d)?|\d\d [A-Z][a-z]{2}( \d\d:\d\d)?|[A-Z][a-z]{2} \d{4})$/);
   }, 60_000);
+
+  it.each([
+    // Fall back: 00:30 EDT, 01:30 EDT, 01:30 EST (the last two read the same on a wall clock).
+    ['America/New_York', ['2026-11-01 04:30:00+00', '2026-11-01 05:30:00+00', '2026-11-01 06:30:00+00'], ['00:30', '01:30', '01:30']],
+    // Spring forward: 01:30 CET, 03:30 CEST, 04:30 CEST (two wall-clock hours, then one).
+    ['Europe/Berlin', ['2026-03-29 00:30:00+00', '2026-03-29 01:30:00+00', '2026-03-29 02:30:00+00'], ['01:30', '03:30', '04:30']],
+  ])('across a DST change in %s, plots runs an hour apart an hour apart, and labels the axis with the lake\'s clock', async (timezone, starts, local) => {
+    const { lake } = await projectLake({}, { timezone });
+    await lake.metrics.transaction(async (c) => {
+      for (const [i, start] of starts.entries()) {
+        await c.run(`INSERT INTO runs (run_id, kind, status, started_at, finished_at, duration_ms) VALUES ($1, 'extract', 'success', $2::TIMESTAMPTZ, $2::TIMESTAMPTZ + INTERVAL 1 MINUTE, 60000)`, [`2026010${i}T000000000Z-dst00${i}`, start]);
+      }
+    });
+    const chart = /<figure class="chart" data-chart="runs">[\s\S]*?<\/figure>/.exec(fs.readFileSync((await lake.report()).path, 'utf8'))![0];
+    const dots = [...chart.matchAll(/<path aria-label="([^"]*)"[^>]*aria-roledescription="circle" transform="translate\(([\d.]+),/g)]
+      .map((m) => ({ label: m[1]!, x: Number(m[2]) }))
+      .sort((a, b) => a.x - b.x);
+    expect(dots).toHaveLength(3);
+    // Observed (New York): the 01:30 EDT and 01:30 EST runs drew at one x; (Berlin) the first gap was twice the second.
+    const [a, b, c] = dots.map((d) => d.x) as [number, number, number];
+    expect(b - a).toBeGreaterThan(100);
+    expect(Math.abs(c - b - (b - a))).toBeLessThan(0.5);
+    expect(dots.map((d) => /started \([^)]*\): [\d-]* ?(\d\d:\d\d)/.exec(d.label)?.[1])).toEqual(local);
+    // Every x label reads the lake's clock at the instant its tick stands for (scale read off the dots).
+    const t0 = Date.parse(starts[0]!.replace(' ', 'T').replace('+00', 'Z'));
+    const msPerPx = 3_600_000 / (b - a);
+    const clock = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    const axis = /<g class="mark-text role-axis-label"[^>]*>([\s\S]*?)<\/g>/.exec(chart)![1]!;
+    const ticks = [...axis.matchAll(/transform="translate\(([\d.]+),\d+\)"[^>]*opacity="1">([^<]*)<\/text>/g)].map((m) => ({ x: Number(m[1]), label: m[2]! }));
+    expect(ticks.length).toBeGreaterThan(2);
+    for (const tick of ticks) expect(tick.label).toBe(clock.format(Math.round((t0 + (tick.x - a) * msPerPx) / 60_000) * 60_000));
+  }, 60_000);
 });
 
 describe('report: NaN and infinite amounts in a mart', () => {
