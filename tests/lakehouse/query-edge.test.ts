@@ -221,6 +221,26 @@ describe('lake.query: infinite DATE and TIMESTAMP values', () => {
   });
 });
 
+describe('lake.query: nested values, as the README documents them', () => {
+  it('a LIST is an array, a STRUCT an object, a MAP an array of { key, value } entries in order, its keys keeping their type', async () => {
+    const lake = await tempLake();
+    const rows = await lake.query(
+      `select [3, NULL, 1] as l, {'a': 1, 'b': [DATE '2026-01-02']} as s,
+              MAP {2: 'two', 1: NULL} as mi, MAP {DATE '2026-01-02': [1.5]} as md, MAP {}::MAP(VARCHAR, INTEGER) as me, NULL::MAP(VARCHAR, INTEGER) as mn`,
+    );
+    expect(rows).toEqual([
+      {
+        l: [3, null, 1],
+        s: { a: 1, b: ['2026-01-02'] },
+        mi: [{ key: 2, value: 'two' }, { key: 1, value: null }],
+        md: [{ key: '2026-01-02', value: [1.5] }],
+        me: [],
+        mn: null,
+      },
+    ]);
+  });
+});
+
 describe('lake.query: DECIMAL of scale 0 is an integer', () => {
   it('comes back as the integer types do: a number within ±2^53, else an exact bigint; other DECIMALs as numbers', async () => {
     const lake = await tempLake();
