@@ -1,7 +1,11 @@
 {#-
   Naive timestamps an export writes as text ('2024-01-01 10:00:00', São Paulo wall clock, as Olist does).
 
-    wall_clock(column)          the TIMESTAMP; NULL when empty or when the text is no timestamp
+    wall_clock(column)          the TIMESTAMP; NULL when empty or when the text is no timestamp.
+                                A time with a UTC offset ('…Z', '…+00:00', '…-03:00', or a
+                                TIMESTAMPTZ column, which reads as text with its offset) is an
+                                instant: its São Paulo wall clock (::TIMESTAMP alone drops the
+                                offset, so 01:00Z read as 01:00 in São Paulo, 3 hours late)
     unreadable_dates(columns)   the fields of the row whose text is there but no timestamp, as
                                 'field=text' ('order_purchase_timestamp=2024-02-30 10:00:00',
                                 'review_answer_timestamp=25/12/2024 14:30'); [] when all read
@@ -12,7 +16,10 @@
   The arguments are column names: wall_clock('order_approved_at'), unreadable_dates(['a', 'b']).
 -#}
 {%- macro wall_clock(column) -%}
-try_cast(nullif(trim({{ column }}::VARCHAR), '') as TIMESTAMP)
+{%- set text = "nullif(trim(" ~ column ~ "::VARCHAR), '')" -%}
+case when regexp_matches({{ text }}, '\d:\d\d(:\d\d(\.\d+)?)?\s*(z|utc|gmt|[+-]\d\d(:?\d\d)?)$', 'i')
+     then timezone('America/Sao_Paulo', try_cast({{ text }} as TIMESTAMPTZ))
+     else try_cast({{ text }} as TIMESTAMP) end
 {%- endmacro -%}
 
 {%- macro unreadable_dates(columns) -%}

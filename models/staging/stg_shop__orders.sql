@@ -3,7 +3,9 @@
   Typed view of bronze shop/orders: ONE ROW PER ORDERS ROW PER EXTRACTION RUN, as written (an
   order exported twice appears twice; dedup and business rules are the trusted layer's job).
   Olist writes São Paulo wall-clock times without an offset ("2024-01-01 10:00:00"), which bronze
-  keeps as text: each one becomes *_sp (local TIMESTAMP), *_at (the instant, TIMESTAMPTZ) and,
+  keeps as text; a time another export writes with an offset ("…T01:00:00Z") is the instant it
+  names (macros/wall_clock.sql), so events compare as instants whatever offsets they came in.
+  Each one becomes *_sp (local TIMESTAMP), *_at (the instant, TIMESTAMPTZ) and,
   where useful, *_date (São Paulo calendar day). Olist's order_estimated_delivery_date is a date
   at midnight, so it stays a DATE. A date that is no date ('2024-02-30 10:00:00', '25/12/2024')
   is NULL here and named in unreadable_dates ('field=text'): tru_shop_order rejects the row.

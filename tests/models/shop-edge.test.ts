@@ -66,12 +66,12 @@ const CLEAN: Record<string, string[]> = {
 };
 
 /** Builds tag:shop on the clean export plus `extra` rows; no model may fail or be skipped. */
-async function loadAndBuild(extra: Partial<Record<string, string[]>>): Promise<{ lake: Lakehouse; build: BuildResult }> {
+async function loadAndBuild(extra: Partial<Record<string, string[]>>, options: { timezone?: string } = {}): Promise<{ lake: Lakehouse; build: BuildResult }> {
   const dir = tempDir();
   for (const [name, head] of Object.entries(HEAD)) {
     fs.writeFileSync(path.join(dir, `${name}.csv`), [head, ...CLEAN[name]!, ...(extra[name] ?? [])].join('\n') + '\n');
   }
-  const lake = await tempLake({ models: MODELS });
+  const lake = await tempLake({ models: MODELS, ...options });
   const extract = await lake.extract(Object.keys(HEAD).map((t) => csvSource({ source: 'shop', dataset: t, path: path.join(dir, `${t}.csv`) })), { extractedAt: new Date('2024-07-01T12:00:00-03:00') });
   expect(extract.status).toBe('success');
   const build = await lake.build({ select: ['tag:shop'] });
@@ -199,6 +199,49 @@ describe('shop models and an export date that is no date', () => {
       'staging.stg_shop__order_reviews warn 1',
       'staging.stg_shop__orders warn 2',
     ]);
+    expect(failingErrors(build)).toEqual([]);
+  }, 120_000);
+});
+
+describe('shop orders whose times carry a UTC offset', () => {
+  // Olist writes São Paulo wall clocks; another export may write instants ('…Z', '…-03:00'). The
+  // ::TIMESTAMP cast of staging dropped the offset: 01:00Z (22:00 in São Paulo) read as 01:00 São
+  // Paulo time, so a delivery an hour and a half before its purchase passed, and one half an hour
+  // after it was rejected. Bronze holds such a column as text (here one Brazilian-order date makes
+  // it so) or, when every value parses, as TIMESTAMPTZ, shown in the lake's time zone.
+  // A naive time in a column of instants was read by the CSV reader in the lake's time zone (README,
+  // file sources): o1's 10:00 is 10:00 UTC in the UTC lake, and the models take bronze's instant.
+  it.each([
+    ['a text column, in a São Paulo lake', ['o7,c3,approved,14/06/2024 10:00,,,15/06/2024 10:00,2024-06-28 00:00:00'], undefined, '2024-06-10T13:00:00Z'],
+    ['a TIMESTAMPTZ column, in a UTC lake', [], 'UTC', '2024-06-10T10:00:00Z'],
+  ])('reads them as the instants they are (%s): a delivery before its purchase is rejected, the São Paulo clock and day are right', async (_, dirt, timezone, o1PurchasedAt) => {
+    const { lake, build } = await loadAndBuild(
+      {
+        orders: [
+          'o5,c3,delivered,2024-06-14 23:30:00-03:00,,,2024-06-15T01:00:00Z,2024-06-28 00:00:00',
+          'o6,c3,delivered,2024-06-15T02:30:00Z,2024-06-15 02:45:00+00:00,,2024-06-15 00:00:00-03:00,2024-06-28 00:00:00',
+          ...dirt,
+        ],
+      },
+      { timezone },
+    );
+    expect(await lake.query('select order_id, _rejected_rule as rule from audit.tru_shop_order_rejected order by 1')).toEqual([
+      { order_id: 'o5', rule: 'delivered_before_purchase' },
+      ...dirt.map(() => ({ order_id: 'o7', rule: 'unreadable_date' })),
+    ]);
+    expect(await lake.query("select purchased_sp, purchased_at, purchased_date, approved_sp, delivered_sp, delivered_at, delivered_date from trusted.tru_shop_order where order_id = 'o6'")).toEqual([
+      {
+        purchased_sp: new Date('2024-06-14T23:30:00Z'),
+        purchased_at: new Date('2024-06-15T02:30:00Z'),
+        purchased_date: '2024-06-14',
+        approved_sp: new Date('2024-06-14T23:45:00Z'),
+        delivered_sp: new Date('2024-06-15T00:00:00Z'),
+        delivered_at: new Date('2024-06-15T03:00:00Z'),
+        delivered_date: '2024-06-15',
+      },
+    ]);
+    const o1 = new Date(o1PurchasedAt);
+    expect(await lake.query("select purchased_sp, purchased_at from trusted.tru_shop_order where order_id = 'o1'")).toEqual([{ purchased_sp: new Date(o1.getTime() - 3 * 3_600_000), purchased_at: o1 }]);
     expect(failingErrors(build)).toEqual([]);
   }, 120_000);
 });
