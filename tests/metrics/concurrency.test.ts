@@ -94,11 +94,13 @@ describe('a run whose finish record could not be written', () => {
     const { root, file, metrics } = await closedLakeMetrics();
     const runId = newRunId();
     await metrics.startRun(runId, 'extract', new Date());
-    // A user's `duckdb data/metrics/runs.duckdb` holds the file while the run writes its finish.
-    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
+    // A user's `duckdb data/metrics/runs.duckdb` holds the file while the run writes its finish, and
+    // closes it once that failed: held for a fixed second, it was let go before the finish tried the
+    // lock whenever this process was slow to get there (its fsync of the result file, a busy machine).
+    const holder = await holdDuckDbFile(file);
     const result = { runId, status: 'partial', sources: [] };
     await expect(metrics.finishRun(runId, { status: 'partial', rows: 7, rejected: 2, files: 1, bytes: 99, error: 'one source failed', result })).rejects.toThrow(/locked/);
-    await holder.exited;
+    await holder.release();
     // The process that ran it ends (here: its row now names the holder, which has exited).
     await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
     await metrics.close();
@@ -124,9 +126,10 @@ describe('a run whose finish record could not be written, and its kind\'s run_fa
    * row names the holder, gone), unless `ended` is false (it goes on: this process).
    */
   async function finishLate(metrics: MetricsDb, file: string, runId: string, fields: Parameters<MetricsDb['finishRun']>[1], ended = true): Promise<number> {
-    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
+    // Held until the finish has failed, not for a fixed time (see the test above).
+    const holder = await holdDuckDbFile(file);
     await expect(metrics.finishRun(runId, fields)).rejects.toThrow(/locked/);
-    await holder.exited;
+    await holder.release();
     if (ended) await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
     return holder.pid;
   }
@@ -198,7 +201,7 @@ describe('a build whose finish record could not be written', () => {
     const { root, file, metrics } = await closedLakeMetrics();
     const runId = newRunId();
     await metrics.startRun(runId, 'build', new Date());
-    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
+    const holder = await holdDuckDbFile(file);
     const models: ModelResult[] = [
       { name: 'marts.a', file: 'models/marts/a.sql', materialization: 'table', status: 'success', rows: 5, durationMs: 12 },
       { name: 'marts.b', file: 'models/marts/b.sql', materialization: 'view', status: 'error', rows: null, durationMs: 3, error: 'b failed' },
@@ -209,7 +212,7 @@ describe('a build whose finish record could not be written', () => {
     await expect(
       metrics.finishRun(runId, { status: 'partial', rows: 5, error: 'b failed', result: { runId, status: 'partial' } }, { models, hashes: new Map([['marts.a', 'h-a']]), tests, quality, alerts: { alerts, checked } }),
     ).rejects.toThrow(/locked/);
-    await holder.exited;
+    await holder.release();
     // The process that ran it ends (here: its row now names the holder, which has exited).
     await metrics.select(`UPDATE runs SET pid = ${holder.pid} WHERE run_id = '${runId}'`);
     await metrics.close();
@@ -255,10 +258,10 @@ describe('a build whose finish record could not be written', () => {
     const { root, file, metrics } = await closedLakeMetrics();
     const early = newRunId();
     await metrics.startRun(early, 'build', new Date());
-    const holder = await holdDuckDbFile(file, { forMillis: 1000 });
+    const holder = await holdDuckDbFile(file);
     const failed: ModelResult[] = [{ name: 'marts.b', file: 'models/marts/b.sql', materialization: 'table', status: 'error', rows: null, durationMs: 3, error: 'b failed' }];
     await expect(metrics.finishRun(early, { status: 'partial', error: 'b failed' }, { models: failed, alerts: outcomeAlerts({ models: failed }) })).rejects.toThrow(/locked/);
-    await holder.exited;
+    await holder.release();
     // A later build, in another process, rebuilt marts.b fine before the early one was recorded.
     const later = newRunId();
     await metrics.startRun(later, 'build', new Date());
