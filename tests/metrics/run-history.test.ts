@@ -102,11 +102,14 @@ describe('runHistory (the light reader behind `duckhouse runs`)', () => {
     const lake = await tempLake();
     await lake.extract(items());
     const file = lake.paths.metrics;
-    const { exited } = await holdDuckDbFile(file, { forMillis: 1500 });
+    // Held until the short wait has failed, then let go while the long one waits: a hold for a fixed
+    // 1.5 s could end before the short wait even began on a busy machine (it then read the runs).
+    const holder = await holdDuckDbFile(file);
     await expect(runHistory({ root: lake.paths.root, lockTimeoutMillis: 200 })).rejects.toBeInstanceOf(LockError);
-    const waited = await runHistory({ root: lake.paths.root, lockTimeoutMillis: 20_000 });
-    expect(waited).toHaveLength(1);
-    expect(await exited).toBe(0);
+    const waiting = runHistory({ root: lake.paths.root, lockTimeoutMillis: 20_000 });
+    expect(await Promise.race([waiting.then(() => 'read'), new Promise((r) => setTimeout(() => r('waiting'), 300))])).toBe('waiting');
+    await holder.release();
+    expect(await waiting).toHaveLength(1);
   });
 
   it('results: false leaves result null for a run of an older metrics file that still keeps its result in the row', async () => {
