@@ -202,11 +202,16 @@ describe('HttpClient retries', () => {
   it('a request aborted while it waits to retry a failing host does not let the one behind it retry beside the one retrying', async () => {
     const hits = new Map<string, number>();
     const retriesOut: { id: string; start: number; end: number }[] = [];
+    // b's and c's first failures, sent: the moment they start waiting their turns behind a.
+    const firstFailureSent = new Map<string, Promise<void>>();
+    const sent = new Map<string, () => void>();
+    for (const id of ['b', 'c']) firstFailureSent.set(id, new Promise((resolve) => sent.set(id, resolve)));
     const server = await serve({
       '/x': async (_req, res, hit) => {
         const id = hit.url.searchParams.get('id')!;
         const n = (hits.get(id) ?? 0) + 1;
         hits.set(id, n);
+        if (n === 1 && sent.has(id)) res.once('finish', sent.get(id)!);
         const start = performance.now();
         await new Promise((r) => setTimeout(r, id === 'a' ? 40 : 60));
         if (n > 1) retriesOut.push({ id, start, end: performance.now() });
@@ -220,7 +225,11 @@ describe('HttpClient retries', () => {
     const a = c.request(`${server.url}/x?id=a`);
     const b = c.request(`${server.url}/x?id=b`, { signal: abortB.signal }).catch((e: unknown) => e);
     const later = c.request(`${server.url}/x?id=c`);
-    await new Promise((r) => setTimeout(r, 90)); // a is retrying, b waits for it, c for b
+    // a is retrying, b waits for it, c for b. Awaited, not a 90 ms sleep: a worker descheduled that
+    // long aborted b before its first request reached the server (hits: no b).
+    await Promise.all(firstFailureSent.values());
+    // Their 503s are in their sockets: a few turns of the loop and the client has read them.
+    for (let i = 0; i < 5; i += 1) await new Promise((r) => setImmediate(r));
     abortB.abort(new Error('page no longer needed'));
     await Promise.all([a, b, later]);
     // c retries once a is done, not as soon as b left.
