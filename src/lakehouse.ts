@@ -15,6 +15,7 @@ import { ClosedError, ConfigError, DuckhouseError, LockError, QueryError, errorM
 import { interruptOnAbort } from './abortable.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized, throughLinks } from './db/file-queue.js';
+import { attachShared, forgetShared, type SharedAttachment } from './db/shared-attachments.js';
 import { qualified, quoteIdent, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
@@ -138,6 +139,8 @@ export class Lakehouse {
   private readonly spillDir = `spill-${++instances}`;
   private queryConnection: DuckDBConnection | undefined;
   private attachedAnalytics: string | undefined;
+  /** The query connection's attachment of analytics.duckdb (see db/shared-attachments.ts). */
+  private queryAttachment: SharedAttachment<QueryCatalog> | undefined;
   private closed: Promise<void> | undefined;
   /** Why close() was called, when its caller said (the CLI: the signal that stopped it). */
   private closeReason: string | undefined;
@@ -384,12 +387,21 @@ export class Lakehouse {
     })() : undefined;
     if (version !== this.attachedAnalytics) {
       if (this.attachedAnalytics) {
-        await c.run('USE memory');
-        await c.run('DETACH DATABASE IF EXISTS analytics');
+        // At once, though a snapshot may read the same file: a publish renamed another file over
+        // it, so its lock keeps nobody out (and a file changed in place is attached again below).
+        await this.queryAttachment?.release(true);
+        this.queryAttachment = undefined;
         this.attachedAnalytics = undefined;
       }
       if (version) {
-        await attachAnalytics(c, file, this.options.lockTimeoutMillis);
+        this.queryAttachment = await attachShared(file, async () => {
+          await attachAnalytics(c, file, this.options.lockTimeoutMillis);
+          const detach = async (): Promise<void> => {
+            await c.run('USE memory');
+            await c.run('DETACH DATABASE IF EXISTS analytics');
+          };
+          return { value: { lake: this }, detach };
+        });
         await c.run('USE analytics');
       }
       this.attachedAnalytics = version;
@@ -401,31 +413,56 @@ export class Lakehouse {
    * @internal The catalog published now, attached read-only under its own name on its own
    * connection, for a reader whose queries must all see one build (the report): a build that
    * publishes meanwhile is seen by the next snapshot, and nobody waits for this one. Before the
-   * first build there is no catalog: the queries run on an empty connection. `close()` detaches it.
+   * first build there is no catalog: the queries run on an empty connection. `close()` lets it go (detached once no other attachment
+   * of that file in the process is read: db/shared-attachments.ts).
    */
   async catalogSnapshot(): Promise<{ catalog: string; query(sql: string, params?: DuckDBValue[]): Promise<Row[]>; close(): Promise<void> }> {
     this.ensureOpen('report');
-    const c = await (await this.engine()).connect();
-    // Closed by close() with the query connection, if a report outlives the wait for it.
-    this.snapshotConnections.add(c);
-    const catalog = `analytics_snapshot_${++snapshotNo}`;
-    let attached = false;
-    try {
-      if (fs.existsSync(this.paths.analytics)) {
-        await attachAnalytics(c, this.paths.analytics, this.options.lockTimeoutMillis, catalog);
-        attached = true;
-        await c.run(`USE ${quoteIdent(catalog)}`);
-      }
-    } catch (error) {
-      this.snapshotConnections.delete(c);
-      c.closeSync();
-      throw error;
-    }
+    const engine = await this.engine();
     const connections = this.snapshotConnections;
+    const connect = async (): Promise<DuckDBConnection> => {
+      const c = await engine.connect();
+      // Closed by close() with the query connection, if a report outlives the wait for it.
+      connections.add(c);
+      return c;
+    };
+    const disconnect = (c: DuckDBConnection): void => {
+      connections.delete(c);
+      c.closeSync();
+    };
+    const file = this.paths.analytics;
+    // A snapshot of this lake let go while the file it read was still read (see
+    // db/shared-attachments.ts) is taken over as it is: it is the catalog published now.
+    const ours = (v: unknown): boolean => (v as SnapshotCatalog).lake === this && (v as SnapshotCatalog).catalog !== undefined;
+    const shared = fs.existsSync(file)
+      ? await attachShared<SnapshotCatalog>(
+          file,
+          async () => {
+            const c = await connect();
+            const catalog = `analytics_snapshot_${++snapshotNo}`;
+            try {
+              await attachAnalytics(c, file, this.options.lockTimeoutMillis, catalog);
+              await c.run(`USE ${quoteIdent(catalog)}`);
+            } catch (error) {
+              disconnect(c);
+              throw error;
+            }
+            const detach = async (): Promise<void> => {
+              await c.run('USE memory').catch(() => undefined);
+              await c.run(`DETACH DATABASE IF EXISTS ${quoteIdent(catalog)}`).catch(() => undefined);
+              disconnect(c);
+            };
+            return { value: { lake: this, c, catalog }, detach };
+          },
+          ours,
+        )
+      : undefined;
+    const c = shared?.value.c ?? (await connect());
+    const catalog = shared?.value.catalog;
     // One statement at a time on the connection, as lake.query runs them.
     let queue: Promise<unknown> = Promise.resolve();
     return {
-      catalog: attached ? catalog : 'analytics',
+      catalog: catalog ?? 'analytics',
       query: (sql, params) => {
         // Once close() began a query fails as the report closed (one running is interrupted by it).
         const run = this.closedAs('report', queue.then(async () => {
@@ -437,12 +474,8 @@ export class Lakehouse {
       },
       async close() {
         await queue;
-        if (attached) {
-          await c.run('USE memory').catch(() => undefined);
-          await c.run(`DETACH DATABASE IF EXISTS ${quoteIdent(catalog)}`).catch(() => undefined);
-        }
-        connections.delete(c);
-        c.closeSync();
+        if (shared) await shared.release();
+        else disconnect(c);
       },
     };
   }
@@ -1267,6 +1300,8 @@ export class Lakehouse {
         this.interruptReaders();
       }
       stopInterrupting();
+      // Their attachments go with the engine: none is left for another attachment's release to detach.
+      forgetShared(this.paths.analytics, (v) => (v as QueryCatalog).lake === this);
       this.queryConnection?.closeSync();
       for (const c of this.snapshotConnections) c.closeSync();
       this.snapshotConnections.clear();
@@ -1340,6 +1375,15 @@ for (const name of ['extract', 'build', 'test', 'testWithWarnings', 'run', 'comp
  * `lockTimeoutMillis`, then a LockError saying who holds it and what to do instead of DuckDB's
  * bare "Could not set lock on file".
  */
+/** What a lake keeps with its attachments of analytics.duckdb: the query connection's, a report snapshot's. */
+interface QueryCatalog {
+  lake: Lakehouse;
+}
+interface SnapshotCatalog extends QueryCatalog {
+  c: DuckDBConnection;
+  catalog: string;
+}
+
 /** Report snapshots' catalog names (`analytics_snapshot_<n>`), unique in the process. */
 let snapshotNo = 0;
 /** `exportTable`'s temp file numbers, unique in the process. */
