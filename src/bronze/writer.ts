@@ -19,6 +19,7 @@ import { readerRows } from '../db/values.js';
 import { applyMoves, commitCursorDir, commitCursorName, undoMoves, writeCommitCursor, writeManifest, type CommitManifest } from './commit.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
+import type { SchemaChange } from '../metrics/alerts.js';
 import { DuckhouseError, errorMessage, PartitionError } from '../errors.js';
 import { listTree } from '../fs-list.js';
 
@@ -94,6 +95,8 @@ export interface FlushExtra {
   cursorJson?: Uint8Array;
   /** Its scope (see CursorKey), for recovery to save it under the right name. */
   cursorScope?: string;
+  /** The run's schema drift, on its first committed batch (see BatchCommit.schemaChanges). */
+  schemaChanges?: SchemaChange[];
   /** Runs after the batch is recorded and before its commit manifest is removed. */
   afterRecord?: () => Promise<void>;
 }
@@ -441,6 +444,7 @@ export class BronzeWriter {
       cursor: extra.cursor,
       ...(extra.cursorJson === undefined ? {} : { cursorJson: extra.cursorJson }),
       ...(extra.cursorScope === undefined ? {} : { cursorScope: extra.cursorScope }),
+      ...(extra.schemaChanges && extra.schemaChanges.length > 0 ? { schemaChanges: extra.schemaChanges } : {}),
       files,
     };
     const manifestFile = `${stage}.commit.json`;

@@ -252,6 +252,8 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         cursor: withCursor ? saving : undefined,
         ...(savingJson === undefined ? {} : { cursorJson: savingJson }),
         ...(withCursor && cursorKey.scope !== undefined ? { cursorScope: cursorKey.scope } : {}),
+        // The batch that brings this run's schema into bronze records its drift (and a roll-forward with it).
+        ...(recordSchema ? { schemaChanges } : {}),
         // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
         // Not the schema: the next run compares with the one before, and alerts the change this run never did.
         afterRecord: async () => {

@@ -46,6 +46,11 @@ export function diffSchemas(before: { name: string; type: string }[] | undefined
   return changes;
 }
 
+/** The `schema_drift` alert of a dataset's changes in one run. */
+export function driftAlert(source: string, dataset: string, scope: string | null | undefined, drift: SchemaChange[]): AlertRecord {
+  return { kind: 'schema_drift', severity: 'warn', subject: sourceLabel(source, dataset, scope), message: drift.map((d) => `${d.column} ${d.change}${d.change === 'retyped' ? ` ${d.oldType} → ${d.newType}` : ''}`).join(', ') };
+}
+
 export const PER_SOURCE_KINDS = ['source_failed', 'volume', 'extraction_success', 'schema_drift'];
 
 /** Alerts about an extract run's sources: volume, success rate, drift, failures — and freshness of every known source. */
@@ -85,12 +90,14 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
         alerts.push({ kind: 'extraction_success', severity: quality.gateSeverity, subject, message: `${Math.round(rate * 100)}% of the last ${window.length} extracts succeeded (gate ${Math.round(quality.minExtractionSuccess * 100)}%)` });
       }
       const drift = s.schemaChanges ?? [];
-      for (const ch of drift) {
-        await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, now())`, [runId, s.source, s.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
+      // Recorded with the run's first committed batch (see BatchCommit.schemaChanges) unless it committed none.
+      const recorded = drift.length > 0 && Number(readerRows(await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM schema_changes WHERE run_id = $1 AND source = $2 AND dataset = $3`, [runId, s.source, s.dataset]))[0]?.n) > 0;
+      if (!recorded) {
+        for (const ch of drift) {
+          await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, now())`, [runId, s.source, s.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
+        }
       }
-      if (drift.length > 0) {
-        alerts.push({ kind: 'schema_drift', severity: 'warn', subject, message: drift.map((d) => `${d.column} ${d.change}${d.change === 'retyped' ? ` ${d.oldType} → ${d.newType}` : ''}`).join(', ') });
-      }
+      if (drift.length > 0) alerts.push(driftAlert(s.source, s.dataset, s.scope, drift));
     }
     alerts.push(...(await freshness(c, quality, now, checked)));
     // A source's error may carry a URL with a token: the alerts returned (and printed) are the redacted ones stored.

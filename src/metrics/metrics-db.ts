@@ -11,7 +11,7 @@ import { ENGINE_SETTINGS, fileQueueKey, holdOpen, retryOnLock, serialized } from
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
-import { applyOutcome, applyRunEnd, type RecordedOutcome } from './alerts.js';
+import { applyAlerts, applyOutcome, applyRunEnd, driftAlert, type RecordedOutcome, type SchemaChange } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -80,6 +80,12 @@ export interface BatchCommit {
   cursorScope?: string;
   files: BronzeFileRow[];
   profiles?: ColumnProfile[];
+  /**
+   * The run's schema drift, on the first batch it commits (the one that brings the new schema into
+   * bronze): recorded in `schema_changes` with the batch, so a run killed after it (or rolled
+   * forward by the next open) still has its drift recorded, once.
+   */
+  schemaChanges?: SchemaChange[];
   /** When it reached its commit point, for a batch recorded later (recovery rolls it forward); default now. */
   committedAt?: Date;
 }
@@ -663,6 +669,9 @@ export class MetricsDb {
           recordedCursor(batch),
         ],
       );
+      for (const ch of batch.schemaChanges ?? []) {
+        await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, ${committedAt})`, [batch.runId, batch.source, batch.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
+      }
       if (batch.profiles && batch.profiles.length > 0) {
         const appender = await c.createAppender('column_profiles', 'main', METRICS_ALIAS);
         for (const p of batch.profiles) {
@@ -816,6 +825,8 @@ export class MetricsDb {
         const failure = d.finish ? (d.finish.stopped === true ? (d.finish.error ?? d.finish.status) : null) : `abandoned: ${d.error ?? ABANDONED_ERROR}`;
         await applyRunEnd(c, d.runId, kind, failure, new Date(d.finishedAt));
       }
+      // The drift an abandoned run committed (recorded with its first batch) is alerted as its end would have.
+      for (const d of dead) if (!d.finish) await alertAbandonedDrift(c, d.runId, new Date(d.finishedAt));
       if (dead.length > 0) {
         beforeMarking(dead.map((d) => d.runId));
         // A dead run ended at its last recorded activity, not when a later process noticed: the
@@ -841,4 +852,23 @@ export class MetricsDb {
   async runs(limit: number): Promise<RunRecord[]> {
     return readRuns(path.resolve(this.file), limit, this.lockTimeoutMillis, true, this.otherHostAbandonHours);
   }
+}
+
+/**
+ * The `schema_drift` alerts of a run that died after committing the drift it brought (its
+ * `schema_changes` rows), one per dataset, unless its end raised them before it died.
+ */
+async function alertAbandonedDrift(c: DuckDBConnection, runId: string, at: Date): Promise<void> {
+  const raised = readerRows(await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM alerts WHERE run_id = $1 AND kind = 'schema_drift'`, [runId]));
+  if (Number(raised[0]?.n) > 0) return;
+  const rows = readerRows(await c.runAndReadAll(`SELECT source, dataset, column_name, change, old_type, new_type FROM schema_changes WHERE run_id = $1 ORDER BY rowid`, [runId]));
+  const byDataset = new Map<string, { source: string; dataset: string; changes: SchemaChange[] }>();
+  for (const r of rows) {
+    const key = `${String(r.source)}/${String(r.dataset)}`;
+    const entry = byDataset.get(key) ?? { source: String(r.source), dataset: String(r.dataset), changes: [] };
+    entry.changes.push({ column: String(r.column_name), change: r.change as SchemaChange['change'], oldType: r.old_type === null ? null : String(r.old_type), newType: r.new_type === null ? null : String(r.new_type) });
+    byDataset.set(key, entry);
+  }
+  if (byDataset.size === 0) return;
+  await applyAlerts(c, runId, [...byDataset.values()].map((d) => driftAlert(d.source, d.dataset, null, d.changes)), [], undefined, at);
 }
