@@ -13,7 +13,8 @@
  *
  * A process killed before 3 leaves only temp files (and maybe a cursor file of no batch), removed
  * at the next open. Killed after 3, the next open rolls the manifest forward: finishes the renames,
- * records the batch and saves its cursor, read back exactly from its file. So a file under
+ * records the batch (with the schema drift the run's first batch brings) and saves its cursor, read
+ * back exactly from its file, and the dataset's recorded schema the first batch carries. So a file under
  * `bronze/` is always whole, and every committed batch ends up recorded. A manifest written by an
  * earlier version holds its cursor itself (`batch.cursor`): it is rolled forward the same way.
  */
@@ -37,6 +38,33 @@ export interface CommitManifest {
    * version has it as `batch.cursor`).
    */
   cursorFile?: string;
+  /**
+   * The dataset's schema as the run has it (state/schemas/, see run-source.ts), on the run's first
+   * batch: written once the batch is recorded, by its run or by the roll-forward.
+   */
+  schema?: RecordedSchemaFile;
+}
+
+/** A dataset's recorded schema to write: the file (absolute) and its JSON text. */
+export interface RecordedSchemaFile {
+  file: string;
+  text: string;
+}
+
+/**
+ * Writes a rolled-forward batch's recorded schema (see `CommitManifest.schema`), unless a later
+ * run recorded its own since (a process that ran meanwhile): the file says which run wrote it.
+ */
+export function writeRolledForwardSchema(schema: RecordedSchemaFile, runId: string): void {
+  let recordedBy: unknown;
+  try {
+    recordedBy = (JSON.parse(fs.readFileSync(schema.file, 'utf8')) as { runId?: unknown }).runId;
+  } catch {
+    recordedBy = undefined;
+  }
+  if (typeof recordedBy === 'string' && recordedBy > runId) return;
+  fs.mkdirSync(path.dirname(schema.file), { recursive: true });
+  writeFileAtomic(schema.file, schema.text);
 }
 
 /** Cursors of batches being committed: `<root>/state/cursors/committing/` (see step 2 above). */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import os from 'node:os';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import { isAlive, processStartedAt } from '../metrics/process-identity.js';
-import { applyMoves, commitCursorDir, readCommitCursor, readManifest } from './commit.js';
+import { applyMoves, commitCursorDir, readCommitCursor, readManifest, writeRolledForwardSchema } from './commit.js';
 import { LockError } from '../errors.js';
 import { acquireLock, type HeldLock } from '../extract/file-lock.js';
 import type { Logger } from '../log.js';
@@ -181,6 +181,8 @@ async function rollForward(dir: string, cursorDir: string, metrics: MetricsDb, l
     await metrics.recordBatch({ ...manifest.batch, cursor, committedAt });
     const { source, dataset, runId, cursorScope } = manifest.batch;
     const saved = cursor !== undefined && cursor !== null ? await saveCursor(source, dataset, cursor, runId, committedAt, cursorScope) : 'saved';
+    // The schema its run would have recorded with this batch: the next run's drift check compares with what bronze holds.
+    if (manifest.schema) writeRolledForwardSchema(manifest.schema, runId);
     rolledForward += 1;
     const note = saved === 'kept' ? " (a later run's cursor kept)" : saved === 'deferred' ? ' (its cursor is saved by the next run to take it: another process holds it)' : '';
     logger.warn(`recovered a committed batch of a dead process: ${source}/${dataset} run ${runId} batch ${manifest.batch.batchNo}${note}`);

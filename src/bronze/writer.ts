@@ -16,7 +16,7 @@ import type { ColumnSpec, WireType } from './schema-map.js';
 import { dateParts, partitionOfDir, partitionValue } from './partition.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
-import { applyMoves, commitCursorDir, commitCursorName, undoMoves, writeCommitCursor, writeManifest, type CommitManifest } from './commit.js';
+import { applyMoves, commitCursorDir, commitCursorName, undoMoves, writeCommitCursor, writeManifest, type CommitManifest, type RecordedSchemaFile } from './commit.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
 import type { SchemaChange } from '../metrics/alerts.js';
@@ -97,6 +97,8 @@ export interface FlushExtra {
   cursorScope?: string;
   /** The run's schema drift, on its first committed batch (see BatchCommit.schemaChanges). */
   schemaChanges?: SchemaChange[];
+  /** The dataset's schema to record, on the same batch: in its manifest for a roll-forward (see CommitManifest.schema). */
+  schema?: RecordedSchemaFile;
   /** Runs after the batch is recorded and before its commit manifest is removed. */
   afterRecord?: () => Promise<void>;
 }
@@ -455,7 +457,7 @@ export class BronzeWriter {
     const { cursor: _cursor, cursorJson: _json, ...withoutCursor } = batch;
     try {
       if (cursorFile !== undefined) writeCommitCursor(cursorDir, cursorFile, extra.cursorJson ?? stringifyJsonExact(extra.cursor));
-      writeManifest(manifestFile, { batch: withoutCursor, moves, ...(cursorFile === undefined ? {} : { cursorFile }) });
+      writeManifest(manifestFile, { batch: withoutCursor, moves, ...(cursorFile === undefined ? {} : { cursorFile }), ...(extra.schema ? { schema: extra.schema } : {}) });
       try {
         applyMoves(moves);
       } catch (error) {

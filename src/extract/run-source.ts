@@ -3,6 +3,7 @@
  * reasons, buffer the valid ones in a BronzeWriter, commit by size, and save the source's
  * cursor only after the files holding its records are committed.
  */
+import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Limits } from '../config.js';
 import { ConfigError, DuckhouseError, errorMessage, SourceError } from '../errors.js';
@@ -14,7 +15,7 @@ import { QuarantineWriter } from './quarantine.js';
 import { scrubSecretValues } from '../redact.js';
 import { cursorValue, locatorOf, type AnySource, type ExtractContext, type HttpHostStats, type SourceRecord } from './source.js';
 import { cursorFileName, cursorKeyOf, type CursorStore } from './cursor-store.js';
-import { writeFileAtomic } from '../bronze/commit.js';
+import { writeFileAtomic, type RecordedSchemaFile } from '../bronze/commit.js';
 import { stringifyJsonExact } from './json-exact.js';
 import { readRecordedSchema, schemaFile, type RecordedSchema } from '../transform/source-relation.js';
 import { diffSchemas, type SchemaChange } from '../metrics/alerts.js';
@@ -199,6 +200,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   // (an empty source still gives models its columns). Written at the start, a run killed before
   // its first commit left columns no file holds, and the next run's drift check compared with them.
   let recordSchema: (() => void) | undefined;
+  let schemaRecord: RecordedSchemaFile | undefined;
   /**
    * Seals what is buffered as a batch, with the cursor and rejections so far, and writes it:
    * in the background (`await`ed by the next flush, which keeps batches and cursor saves in
@@ -252,10 +254,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         cursor: withCursor ? saving : undefined,
         ...(savingJson === undefined ? {} : { cursorJson: savingJson }),
         ...(withCursor && cursorKey.scope !== undefined ? { cursorScope: cursorKey.scope } : {}),
-        // The batch that brings this run's schema into bronze records its drift (and a roll-forward with it).
-        ...(recordSchema ? { schemaChanges } : {}),
+        // The batch that brings this run's schema into bronze records its drift and the schema
+        // (a roll-forward with them: the next run compares with what bronze holds).
+        ...(recordSchema && schemaRecord ? { schemaChanges, schema: schemaRecord } : {}),
         // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
-        // Not the schema: the next run compares with the one before, and alerts the change this run never did.
         afterRecord: async () => {
           recordSchema?.();
           if (withCursor) await env.cursors.save(cursorKey, saving, env.runId, savingJson);
@@ -293,9 +295,10 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     schemaChanges = diffSchemas(recorded?.guessed ? undefined : recorded?.columns, nowColumns);
     const now = { runId: env.runId, columns: nowColumns, partitionKeys: source.partitionKeys.map((k) => k.name), ...(guessed ? { guessed: true as const } : {}) };
     const text = JSON.stringify({ columns: now.columns, partitionKeys: now.partitionKeys, runId: env.runId, ...(guessed ? { guessed: true } : {}), history: schemaHistory(recorded, now) }, null, 2);
+    schemaRecord = { file: path.resolve(schemaFile(env.root, source.source, source.dataset)), text };
     recordSchema = () => {
       recordSchema = undefined;
-      writeFileAtomic(schemaFile(env.root, source.source, source.dataset), text);
+      writeFileAtomic(schemaRecord!.file, text);
     };
     for await (const item of source.extract(ctx)) {
       unappended = true;

@@ -5,6 +5,7 @@
  * dataset's recorded schema (state/schemas/) is the one bronze holds, so the next run's drift
  * check compares with it.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
@@ -12,8 +13,9 @@ import { readRecordedSchema } from '../../src/transform/source-relation.js';
 import { spawnHelper } from '../helpers/child.js';
 import { driftSource } from '../helpers/child-drift.js';
 import { sendJson, startFaultyServer, type Handler } from '../helpers/faulty-server.js';
+import { holdDuckDbFile } from '../helpers/lock-holder.js';
 import { metricsRows } from '../helpers/metrics-read.js';
-import { registerCleanup, tempDir } from '../helpers/temp-lake.js';
+import { listFiles, registerCleanup, tempDir } from '../helpers/temp-lake.js';
 
 const items = (page: number, price: string | null): unknown[] => [1, 2].map((i) => ({ id: page * 10 + i, price: price === 'string' ? `${i}.5` : i + 0.5 }));
 
@@ -48,6 +50,45 @@ const PRICE_TO_VARCHAR = {
 };
 
 describe('schema drift of a run killed after it committed', () => {
+  it('past its commit point: the roll-forward records its schema and its drift, and the next run compares with them', async () => {
+    const root = path.join(tempDir('duckhouse-drift-roll-'), 'data');
+    const metricsFile = path.join(root, 'metrics', 'runs.duckdb');
+    let hold: Awaited<ReturnType<typeof holdDuckDbFile>> | undefined;
+    let holding = false;
+    const handler: Handler = async (_req, res, hit) => {
+      const price = hit.url.searchParams.get('price');
+      // The child's page: the metrics file is held first, so its batch stops right after its commit point.
+      if (price === 'string' && !holding) {
+        holding = true;
+        hold = await holdDuckDbFile(metricsFile, { retry: true });
+      }
+      sendJson(res, 200, { data: items(Number(hit.url.searchParams.get('p')), price), more: false });
+    };
+    const server = await startFaultyServer({ '/items': handler });
+    registerCleanup(() => server.close());
+    const url = `${server.url}/items`;
+    expect(await extract(root, url, 'number')).toMatchObject({ status: 'success', rows: 2 });
+
+    const child = spawnHelper('child-drift.ts', [root, url, 'string']);
+    registerCleanup(() => void child.process.kill('SIGKILL'));
+    await until('its commit point', () => fs.existsSync(path.join(root, '.tmp')) && listFiles(path.join(root, '.tmp')).some((f) => f.endsWith('.commit.json')), child);
+    child.process.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+    await hold!.release();
+    expect(readRecordedSchema(root, 'shop', 'items')?.columns).toContainEqual({ name: 'price', type: 'DOUBLE' });
+
+    // The next open rolls the batch forward: bronze holds VARCHAR prices now, and so does the recorded schema.
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    const [killed] = (await metricsRows(root, `SELECT run_id FROM runs WHERE status = 'abandoned'`)).map((r) => String(r.run_id));
+    expect(killed).toBeDefined();
+    expect(readRecordedSchema(root, 'shop', 'items')).toMatchObject({ runId: killed, columns: expect.arrayContaining([{ name: 'price', type: 'VARCHAR' }]) });
+    expect(await driftOf(root, killed!)).toEqual(PRICE_TO_VARCHAR);
+    // Prices back to numbers: a change from what bronze holds now.
+    const next = await extract(root, url, 'number');
+    expect(next.schemaChanges).toEqual([{ column: 'price', change: 'retyped', oldType: 'VARCHAR', newType: 'DOUBLE' }]);
+    expect(await metricsRows(root, `SELECT count(*) AS n FROM schema_changes`)).toEqual([{ n: 2 }]);
+  });
+
   it('after its first batch: the drift it brought is recorded once, not lost to the next run comparing with the schema it recorded', async () => {
     const root = path.join(tempDir('duckhouse-drift-kill-'), 'data');
     // The child's run: a first page, then a second that never comes; it is killed waiting for it, its first batch committed.
