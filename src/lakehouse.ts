@@ -1369,12 +1369,6 @@ for (const name of ['extract', 'build', 'test', 'testWithWarnings', 'run', 'comp
   });
 }
 
-/**
- * Attaches the published catalog READ_ONLY. Another process holding it read-write (a DuckDB
- * client opened without READ_ONLY) blocks every reader, this one included: waited for up to
- * `lockTimeoutMillis`, then a LockError saying who holds it and what to do instead of DuckDB's
- * bare "Could not set lock on file".
- */
 /** What a lake keeps with its attachments of analytics.duckdb: the query connection's, a report snapshot's. */
 interface QueryCatalog {
   lake: Lakehouse;
@@ -1389,6 +1383,12 @@ let snapshotNo = 0;
 /** `exportTable`'s temp file numbers, unique in the process. */
 let exportNo = 0;
 
+/**
+ * Attaches the published catalog READ_ONLY. Another process holding it read-write (a DuckDB
+ * client opened without READ_ONLY) blocks every reader, this one included: waited for up to
+ * `lockTimeoutMillis`, then a LockError saying who holds it and what to do instead of DuckDB's
+ * bare "Could not set lock on file".
+ */
 async function attachAnalytics(c: DuckDBConnection, file: string, lockTimeoutMillis: number, alias = 'analytics'): Promise<void> {
   try {
     await retryOnLock(file, lockTimeoutMillis, () => c.run(`ATTACH ${quoteLiteral(file)} AS ${quoteIdent(alias)} (READ_ONLY)`));
