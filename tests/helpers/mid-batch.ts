@@ -61,16 +61,26 @@ try {
 
 /**
  * Script text for a child: blocks (a busy wait) until the file named by the expression `go`
- * exists, once, printing WAITING first; `waited` says it did.
+ * exists, once, printing WAITING first; `waited` says it did. A go that never comes (the test
+ * died, or outlived any test's timeout) ends the child with exit code 70 and a message: carrying
+ * on instead would let a test pass without the child ever having waited where it says.
  */
 export const BUSY_WAIT = `
 let waited = false;
-function waitForGo(go: string): void {
+const testPid = process.ppid;
+function waitForGo(go: string, timeoutMillis = 900_000): void {
   waited = true;
   fs.writeSync(1, 'WAITING\\n');
   const cell = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 60_000;
-  while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
+  const deadline = Date.now() + timeoutMillis;
+  while (!fs.existsSync(go)) {
+    const why = process.ppid !== testPid ? 'the test that started it is gone' : Date.now() > deadline ? \`none within \${timeoutMillis} ms\` : '';
+    if (why) {
+      fs.writeSync(2, \`waitForGo: no go file \${go}: \${why}\\n\`);
+      process.exit(70);
+    }
+    Atomics.wait(cell, 0, 0, 20);
+  }
 }
 `;
 
