@@ -56,7 +56,21 @@ describe('another DuckDB process holding the metrics file past the lock timeout 
   it('the extract rejects with the LockError only once its other sources have stopped, and records the run failed', async () => {
     const lake = await tempLake({ lockTimeoutMillis: 300 });
     const file = lake.paths.metrics;
-    let holderExited: Promise<unknown> | undefined;
+    let holder: Awaited<ReturnType<typeof holdDuckDbFile>> | undefined;
+    // The holder lets go once fast's result record has met it, not after a fixed 1.5 s: this
+    // process slow to get from the hold to that record (its Parquet write, a busy machine) found
+    // the file free again, and the extract resolved. Watched, not changed: the record runs as it does.
+    const metrics = (lake as unknown as { metrics: MetricsDb }).metrics;
+    const recordSourceResult = metrics.recordSourceResult.bind(metrics);
+    let fastRecordSettled!: () => void;
+    const fastRecorded = new Promise<void>((resolve) => (fastRecordSettled = resolve));
+    metrics.recordSourceResult = async (runId, result) => {
+      try {
+        await recordSourceResult(runId, result);
+      } finally {
+        if (result.source === 'fast') fastRecordSettled();
+      }
+    };
     const fast = defineSource({
       source: 'fast',
       dataset: 'items',
@@ -64,7 +78,7 @@ describe('another DuckDB process holding the metrics file past the lock timeout 
       extract: async function* () {
         yield [{ id: 1 }];
         // A user's `duckdb data/metrics/runs.duckdb` holds the file while this source records its result.
-        holderExited = (await holdDuckDbFile(file, { forMillis: 1500 })).exited;
+        holder = await holdDuckDbFile(file);
       },
     });
     let slowDone = false;
@@ -73,8 +87,12 @@ describe('another DuckDB process holding the metrics file past the lock timeout 
       dataset: 'items',
       schema: z.object({ id: z.number() }),
       extract: async function* () {
-        for (let i = 0; i < 6; i++) {
-          await new Promise((r) => setTimeout(r, 500));
+        yield [{ id: 0 }];
+        // Still running when fast's record has failed, and after the user has closed the file.
+        await fastRecorded;
+        await holder!.release();
+        for (let i = 1; i < 4; i++) {
+          await new Promise((r) => setTimeout(r, 300));
           yield [{ id: i }];
         }
         slowDone = true;
@@ -83,7 +101,6 @@ describe('another DuckDB process holding the metrics file past the lock timeout 
     await expect(lake.extract([fast, slow])).rejects.toThrow(/runs\.duckdb is locked by another process/);
     // The caller has its answer: nothing of that run is still writing to the lake.
     expect(slowDone).toBe(true);
-    await holderExited;
     const [run] = await lake.runs({ limit: 1 });
     expect(run).toMatchObject({ kind: 'extract', status: 'failed', error: expect.stringMatching(/runs\.duckdb is locked by another process/) });
   }, 30_000);
