@@ -39,7 +39,8 @@ export function spawnHelper(script: string, args: string[]): Child {
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
+    // 'close' (the pipes drained), not 'exit': Node may emit 'exit' before the last output is read.
+    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
   );
   return {
     process: child,

@@ -53,7 +53,9 @@ export function spawnCli(cwd: string, args: string[], options: { via?: string[] 
   };
   proc.stdout.setEncoding('utf8').on('data', (d: string) => ((out += d), check()));
   proc.stderr.setEncoding('utf8').on('data', (d: string) => ((err += d), check()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  // 'close' (the pipes drained), not 'exit': Node may emit 'exit' before the last output is read,
+  // and `shows` would then give up on text that was on its way.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
   return {
     shows: (text) =>
       new Promise<void>((resolve, reject) => {

@@ -116,10 +116,11 @@ export function child(base: string, name: string, script: string, args: string[]
       stdout += d.toString();
       if (stdout.includes(marker)) resolve();
     });
-    proc.on('exit', () => reject(new Error(`${name} exited before ${marker}: ${stderr}`)));
+    // 'close', not 'exit': the marker may still be in the pipe when the process has exited.
+    proc.on('close', () => reject(new Error(`${name} exited before ${marker}: ${stderr}`)));
   });
   reached.catch(() => undefined);
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
   return {
     reached,
     exited,
