@@ -50,15 +50,17 @@ export function attachShared<T>(
 ): Promise<SharedAttachment<T>> {
   const key = fileQueueKey(file);
   return serialized(`attachments:${key}`, async () => {
-    const entries = byFile.get(key) ?? [];
-    byFile.set(key, entries);
     const now = inodeOf(file);
-    let entry = entries.find((e) => !e.inUse && e.inodes.length === 1 && e.inodes[0] === now && reusable(e.value));
+    let entry = byFile.get(key)?.find((e) => !e.inUse && e.inodes.length === 1 && e.inodes[0] === now && reusable(e.value));
     if (entry) entry.inUse = true;
     else {
       const { value, detach } = await attach();
       const after = inodeOf(file);
       entry = { value, inodes: [...new Set([now, after])].filter((i): i is number => i !== undefined), inUse: true, detach };
+      // The list as it is now: another lake's close (forgetShared, outside the queue) may have
+      // replaced it during the attach, and an entry pushed to the old one was never counted.
+      const entries = byFile.get(key) ?? [];
+      byFile.set(key, entries);
       entries.push(entry);
     }
     const mine = entry;

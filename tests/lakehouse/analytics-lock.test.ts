@@ -6,8 +6,11 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Lakehouse } from '../../src/index.js';
 import { spawnHelper } from '../helpers/child.js';
+import { holdDuckDbFile } from '../helpers/lock-holder.js';
 import { projectLake } from '../helpers/models.js';
+import { registerCleanup } from '../helpers/temp-lake.js';
 
 /** What another process finds when it opens `file` read-write: `free` or `locked`. */
 async function otherProcessFinds(file: string): Promise<string> {
@@ -46,5 +49,27 @@ describe('analytics.duckdb lock', () => {
     await first.close();
     // Nothing of the lake reads it any more: the file is not held past its readers.
     expect(await otherProcessFinds(file)).toBe('free');
+  });
+
+  it("another lake of the process on the same root closing while this one's query attaches the file leaves that attachment counted: a snapshot's close keeps its lock", async () => {
+    const { lake: closing, models, root } = await projectLake({ 'marts/m.sql': 'select 1 as x' });
+    await closing.build();
+    const file = path.join(root, 'analytics.duckdb');
+    const lake = await Lakehouse.open({ root, models, log: { console: false } });
+    registerCleanup(() => lake.close());
+    // Another process holds the file: the query's attach waits for it, in the process's queue of attachments.
+    const holder = await holdDuckDbFile(file);
+    const query = lake.query('select x from marts.m');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await closing.close();
+    await holder.release();
+    expect(await query).toEqual([{ x: 1 }]);
+    expect(await otherProcessFinds(file)).toBe('locked');
+    const snapshot = await lake.catalogSnapshot();
+    expect(await snapshot.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    await snapshot.close();
+    // The query connection still has the file attached: its lock stays.
+    expect(await otherProcessFinds(file)).toBe('locked');
+    expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
   });
 });
