@@ -669,8 +669,16 @@ export class MetricsDb {
           recordedCursor(batch),
         ],
       );
-      for (const ch of batch.schemaChanges ?? []) {
-        await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, ${committedAt})`, [batch.runId, batch.source, batch.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
+      // Not when its run has them already: a run whose record of this batch failed recorded its
+      // drift at its end (evaluateExtract), and the next open rolls the batch forward.
+      const drift = batch.schemaChanges ?? [];
+      const recorded =
+        drift.length > 0 &&
+        Number(readerRows(await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM schema_changes WHERE run_id = $1 AND source = $2 AND dataset = $3`, [batch.runId, batch.source, batch.dataset]))[0]?.n) > 0;
+      if (!recorded) {
+        for (const ch of drift) {
+          await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, ${committedAt})`, [batch.runId, batch.source, batch.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
+        }
       }
       if (batch.profiles && batch.profiles.length > 0) {
         const appender = await c.createAppender('column_profiles', 'main', METRICS_ALIAS);

@@ -2,7 +2,7 @@
  * A child process that reads pages of items (`{ data, more }`) into a lake, their `price` typed as
  * the run says (`number`: DOUBLE, `string`: VARCHAR): a schema drift between runs, for tests that
  * kill it at a chosen step. Each page is a batch of its own.
- *   tsx child-drift.ts <root> <url> <number|string>
+ *   tsx child-drift.ts <root> <url> <number|string> [lockTimeoutMillis]   (default 120000)
  * Prints `{"result":…}` when it finishes.
  */
 import { pathToFileURL } from 'node:url';
@@ -28,8 +28,8 @@ export function driftSource(url: string, price: 'number' | 'string'): ReturnType
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  const [root, url, price] = process.argv.slice(2) as [string, string, 'number' | 'string'];
-  const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: 120_000 });
+  const [root, url, price, lockTimeoutMillis] = process.argv.slice(2) as [string, string, 'number' | 'string', string | undefined];
+  const lake = await Lakehouse.open({ root, log: { console: false }, lockTimeoutMillis: Number(lockTimeoutMillis ?? 120_000) });
   try {
     const result = await lake.extract([driftSource(url, price)]);
     process.stdout.write(`${JSON.stringify({ result })}\n`);

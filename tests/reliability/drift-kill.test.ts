@@ -125,3 +125,40 @@ describe('schema drift of a run killed after it committed', () => {
     expect(await metricsRows(root, `SELECT run_id, column_name FROM schema_changes`)).toEqual([{ run_id: killed, column_name: 'price' }]);
   });
 });
+
+describe('schema drift of a run whose first batch failed to record', () => {
+  it('is recorded once: by the end of its run, and not again when the next open rolls that batch forward', async () => {
+    const root = path.join(tempDir('duckhouse-drift-unrecorded-'), 'data');
+    const metricsFile = path.join(root, 'metrics', 'runs.duckdb');
+    const logFile = path.join(root, 'logs', 'duckhouse.log');
+    let hold: Awaited<ReturnType<typeof holdDuckDbFile>> | undefined;
+    const handler: Handler = async (_req, res, hit) => {
+      const price = hit.url.searchParams.get('price');
+      // The child's page: the metrics file is held, so its batch, past its commit point, cannot be recorded.
+      if (price === 'string' && !hold) hold = await holdDuckDbFile(metricsFile, { retry: true });
+      sendJson(res, 200, { data: items(Number(hit.url.searchParams.get('p')), price), more: false });
+    };
+    const server = await startFaultyServer({ '/items': handler });
+    registerCleanup(() => server.close());
+    const url = `${server.url}/items`;
+    expect(await extract(root, url, 'number')).toMatchObject({ status: 'success', rows: 2 });
+
+    const child = spawnHelper('child-drift.ts', [root, url, 'string', '3000']);
+    registerCleanup(() => void child.process.kill('SIGKILL'));
+    // Its batch gave up on the lock (the source failed): the rest of its run records, the file let go.
+    await until('its source failed', () => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('source failed'), child);
+    await hold!.release();
+    const line = await child.waitFor((l) => l.startsWith('{"result"'));
+    const { result } = JSON.parse(line) as { result: { runId: string; sources: { status: string; errorCode?: string }[] } };
+    expect(result.sources[0]).toMatchObject({ status: 'failed', errorCode: 'LOCKED' });
+    expect((await child.exited).code).toBe(0);
+    expect(await driftOf(root, result.runId)).toEqual(PRICE_TO_VARCHAR);
+    expect(listFiles(path.join(root, '.tmp')).some((f) => f.endsWith('.commit.json'))).toBe(true);
+
+    // The next open rolls the batch forward: recorded now, with its schema; its drift was already.
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    expect(listFiles(path.join(root, '.tmp')).some((f) => f.endsWith('.commit.json'))).toBe(false);
+    expect(readRecordedSchema(root, 'shop', 'items')).toMatchObject({ runId: result.runId, columns: expect.arrayContaining([{ name: 'price', type: 'VARCHAR' }]) });
+    expect(await driftOf(root, result.runId)).toEqual(PRICE_TO_VARCHAR);
+  });
+});
