@@ -128,16 +128,34 @@ function zoneOffsets(timezone: string, lo: number, hi: number): { from: number; 
 /**
  * Tick instants where the lake's clock reads a whole `stepMs` (minutes, hours, days since its
  * midnight) or, for 'month', the first of every `step`-th month. A scan by quarter hours finds them
- * in zones off the hour (+05:45) and on both sides of a DST change.
+ * in zones off the hour (+05:45) and on both sides of a DST change. A day's tick is its first
+ * instant: midnight, or 01:00 where a DST change skipped midnight (São Paulo until 2019).
  */
 function localTicks(offsets: { from: number; offsetMs: number }[], lo: number, hi: number, step: { ms: number } | { months: number }): number[] {
   const ticks: number[] = [];
   const quarter = 900_000;
-  for (let t = Math.ceil(lo / quarter) * quarter, i = 0; t <= hi; t += quarter) {
+  const dayMs = 86_400_000;
+  let i = 0;
+  const localAt = (t: number): number => {
     while (i + 1 < offsets.length && offsets[i + 1]!.from <= t) i++;
-    const local = t + offsets[i]!.offsetMs;
-    const date = new Date(local);
-    if ('ms' in step ? local % step.ms === 0 : local % 86_400_000 === 0 && date.getUTCDate() === 1 && date.getUTCMonth() % step.months === 0) ticks.push(t);
+    return t + offsets[i]!.offsetMs;
+  };
+  const start = Math.ceil(lo / quarter) * quarter;
+  // The latest local day reached: a clock set back across midnight does not start that day twice.
+  let lastDay = Math.floor(localAt(start - quarter) / dayMs);
+  for (let t = start; t <= hi; t += quarter) {
+    const local = localAt(t);
+    const day = Math.floor(local / dayMs);
+    const dayStarts = day > lastDay;
+    lastDay = Math.max(lastDay, day);
+    const date = new Date(day * dayMs);
+    const tick =
+      'ms' in step
+        ? step.ms % dayMs === 0
+          ? dayStarts && (day * dayMs) % step.ms === 0
+          : local % step.ms === 0
+        : dayStarts && date.getUTCDate() === 1 && date.getUTCMonth() % step.months === 0;
+    if (tick) ticks.push(t);
   }
   return ticks;
 }

@@ -125,6 +125,22 @@ describe('report: the run timeline of a new lake', () => {
     expect(ticks.length).toBeGreaterThan(2);
     for (const tick of ticks) expect(tick.label).toBe(clock.format(Math.round((t0 + (tick.x - a) * msPerPx) / 60_000) * 60_000));
   }, 60_000);
+
+  it('ticks every day of a week in which a DST change skipped midnight (São Paulo, 4 Nov 2018: 00:00 became 01:00)', async () => {
+    const { lake } = await projectLake({}, { timezone: 'America/Sao_Paulo' });
+    await lake.metrics.transaction(async (c) => {
+      // Noon in São Paulo, 1 to 7 November 2018.
+      for (let day = 1; day <= 7; day++) {
+        const start = `2018-11-0${day} ${day < 4 ? '14' : '15'}:00:00+00`;
+        await c.run(`INSERT INTO runs (run_id, kind, status, started_at, finished_at, duration_ms) VALUES ($1, 'extract', 'success', $2::TIMESTAMPTZ, $2::TIMESTAMPTZ + INTERVAL 1 MINUTE, 60000)`, [`2018110${day}T000000000Z-dstmid${day}`, start]);
+      }
+    });
+    const chart = /<figure class="chart" data-chart="runs">[\s\S]*?<\/figure>/.exec(fs.readFileSync((await lake.report()).path, 'utf8'))![0];
+    const axis = /<g class="mark-text role-axis-label"[^>]*>([\s\S]*?)<\/g>/.exec(chart)![1]!;
+    const labels = [...axis.matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1]!);
+    // Observed: 02, 03, 05, 06, 07 Nov — the day whose midnight never was had no tick.
+    expect(labels).toEqual(['02 Nov', '03 Nov', '04 Nov', '05 Nov', '06 Nov', '07 Nov']);
+  }, 60_000);
 });
 
 describe('report: NaN and infinite amounts in a mart', () => {
