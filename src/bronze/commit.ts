@@ -63,7 +63,6 @@ export function writeRolledForwardSchema(schema: RecordedSchemaFile, runId: stri
     recordedBy = undefined;
   }
   if (typeof recordedBy === 'string' && recordedBy > runId) return;
-  fs.mkdirSync(path.dirname(schema.file), { recursive: true });
   writeFileAtomic(schema.file, schema.text);
 }
 

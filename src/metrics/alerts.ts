@@ -46,6 +46,20 @@ export function diffSchemas(before: { name: string; type: string }[] | undefined
   return changes;
 }
 
+/**
+ * Writes a run's schema drift for one dataset to `schema_changes` at `atSql` (a SQL timestamp), once:
+ * nothing when the run has rows for the dataset already. A run's first committed batch records it
+ * (and a roll-forward of that batch), the run's end when it committed none.
+ */
+export async function recordSchemaChanges(c: DuckDBConnection, runId: string, source: string, dataset: string, drift: readonly SchemaChange[], atSql: string): Promise<void> {
+  if (drift.length === 0) return;
+  const rows = readerRows(await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM schema_changes WHERE run_id = $1 AND source = $2 AND dataset = $3`, [runId, source, dataset]));
+  if (Number(rows[0]?.n) > 0) return;
+  for (const ch of drift) {
+    await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, ${atSql})`, [runId, source, dataset, ch.column, ch.change, ch.oldType, ch.newType]);
+  }
+}
+
 /** The `schema_drift` alert of a dataset's changes in one run. */
 export function driftAlert(source: string, dataset: string, scope: string | null | undefined, drift: SchemaChange[]): AlertRecord {
   return { kind: 'schema_drift', severity: 'warn', subject: sourceLabel(source, dataset, scope), message: drift.map((d) => `${d.column} ${d.change}${d.change === 'retyped' ? ` ${d.oldType} → ${d.newType}` : ''}`).join(', ') };
@@ -91,12 +105,7 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
       }
       const drift = s.schemaChanges ?? [];
       // Recorded with the run's first committed batch (see BatchCommit.schemaChanges) unless it committed none.
-      const recorded = drift.length > 0 && Number(readerRows(await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM schema_changes WHERE run_id = $1 AND source = $2 AND dataset = $3`, [runId, s.source, s.dataset]))[0]?.n) > 0;
-      if (!recorded) {
-        for (const ch of drift) {
-          await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, now())`, [runId, s.source, s.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
-        }
-      }
+      await recordSchemaChanges(c, runId, s.source, s.dataset, drift, 'now()');
       if (drift.length > 0) alerts.push(driftAlert(s.source, s.dataset, s.scope, drift));
     }
     alerts.push(...(await freshness(c, quality, now, checked)));

@@ -11,7 +11,7 @@ import { ENGINE_SETTINGS, fileQueueKey, holdOpen, retryOnLock, serialized } from
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
-import { applyAlerts, applyOutcome, applyRunEnd, driftAlert, type RecordedOutcome, type SchemaChange } from './alerts.js';
+import { applyAlerts, applyOutcome, applyRunEnd, driftAlert, recordSchemaChanges, type RecordedOutcome, type SchemaChange } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -671,15 +671,7 @@ export class MetricsDb {
       );
       // Not when its run has them already: a run whose record of this batch failed recorded its
       // drift at its end (evaluateExtract), and the next open rolls the batch forward.
-      const drift = batch.schemaChanges ?? [];
-      const recorded =
-        drift.length > 0 &&
-        Number(readerRows(await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM schema_changes WHERE run_id = $1 AND source = $2 AND dataset = $3`, [batch.runId, batch.source, batch.dataset]))[0]?.n) > 0;
-      if (!recorded) {
-        for (const ch of drift) {
-          await c.run(`INSERT INTO schema_changes VALUES ($1, $2, $3, $4, $5, $6, $7, ${committedAt})`, [batch.runId, batch.source, batch.dataset, ch.column, ch.change, ch.oldType, ch.newType]);
-        }
-      }
+      await recordSchemaChanges(c, batch.runId, batch.source, batch.dataset, batch.schemaChanges ?? [], committedAt);
       if (batch.profiles && batch.profiles.length > 0) {
         const appender = await c.createAppender('column_profiles', 'main', METRICS_ALIAS);
         for (const p of batch.profiles) {
