@@ -7,6 +7,7 @@
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { atomicTmpName } from '../../bronze/commit.js';
 import { ConfigError } from '../../errors.js';
 
 // ───────────────────────────── public types ─────────────────────────────
@@ -636,9 +637,9 @@ class CsvFile {
 
   static async create(dir: string, table: ShopTable): Promise<CsvFile> {
     const finalPath = path.join(dir, `${table}.csv`);
-    // Unique per process and call: a shared name let two generators into one folder write each
-    // other's temp file, and one published the other's data under its own counts.
-    const tmpPath = `${finalPath}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    // Unique per process and call (writeFileAtomic's temp name): a shared name let two generators
+    // into one folder write each other's temp file, and one published the other's data under its own counts.
+    const tmpPath = atomicTmpName(dir);
     const file = new CsvFile(table, finalPath, tmpPath, await open(tmpPath, 'w'));
     file.push(`${COLUMNS[table].join(',')}\n`);
     return file;
