@@ -130,7 +130,7 @@ export function dateParts(instant: Date, timeZone: string): { year: string; mont
 const wallFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** How far a zone's wall clock is ahead of UTC at an instant, in ms (São Paulo in 2026: −3 h; in December 2018: −2 h). */
-function offsetAt(ms: number, timeZone: string): number {
+export function offsetAt(ms: number, timeZone: string): number {
   let fmt = wallFormatters.get(timeZone);
   if (!fmt) {
     fmt = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });

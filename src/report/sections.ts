@@ -7,6 +7,7 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Lakehouse } from '../lakehouse.js';
+import { offsetAt } from '../bronze/partition.js';
 import { readDeadRuns, type RunOwnerRow } from '../metrics/run-history.js';
 import { redactString } from '../redact.js';
 import { esc, note, table, type Column } from './html.js';
@@ -102,20 +103,16 @@ function dayAxis(rows: Row[], field: string, title: string) {
  * offset at most a few times a year).
  */
 function zoneOffsets(timezone: string, lo: number, hi: number): { from: number; offsetMs: number }[] {
-  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-  const offsetAt = (t: number) => {
-    const p = Object.fromEntries(fmt.formatToParts(t).map((x) => [x.type, Number(x.value)]));
-    return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(t / 1000) * 1000;
-  };
-  const offsets = [{ from: -Infinity, offsetMs: offsetAt(lo) }];
+  const at = (t: number): number => offsetAt(t, timezone);
+  const offsets = [{ from: -Infinity, offsetMs: at(lo) }];
   for (let t = lo; t < hi; ) {
     const next = Math.min(t + 86_400_000, hi);
-    const offsetMs = offsetAt(next);
+    const offsetMs = at(next);
     if (offsetMs !== offsets.at(-1)!.offsetMs) {
       let [a, b] = [t, next];
       while (b - a > 1) {
         const mid = Math.floor((a + b) / 2);
-        if (offsetAt(mid) === offsetMs) b = mid;
+        if (at(mid) === offsetMs) b = mid;
         else a = mid;
       }
       offsets.push({ from: b, offsetMs });
