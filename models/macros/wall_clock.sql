@@ -5,7 +5,9 @@
                                 A time with a UTC offset ('…Z', '…+00:00', '…-03:00', or a
                                 TIMESTAMPTZ column, which reads as text with its offset) is an
                                 instant: its São Paulo wall clock (::TIMESTAMP alone drops the
-                                offset, so 01:00Z read as 01:00 in São Paulo, 3 hours late)
+                                offset, so 01:00Z read as 01:00 in São Paulo, 3 hours late);
+                                one without seconds ('…T01:00Z', '… 01:00 UTC') too, which
+                                DuckDB's TIMESTAMPTZ cast alone would give as NULL
     unreadable_dates(columns)   the fields of the row whose text is there but no timestamp, as
                                 'field=text' ('order_purchase_timestamp=2024-02-30 10:00:00',
                                 'review_answer_timestamp=25/12/2024 14:30'); [] when all read
@@ -18,7 +20,7 @@
 {%- macro wall_clock(column) -%}
 {%- set text = "nullif(trim(" ~ column ~ "::VARCHAR), '')" -%}
 case when regexp_matches({{ text }}, '\d:\d\d(:\d\d(\.\d+)?)?\s*(z|utc|gmt|[+-]\d\d(:?\d\d)?)$', 'i')
-     then timezone('America/Sao_Paulo', try_cast({{ text }} as TIMESTAMPTZ))
+     then timezone('America/Sao_Paulo', try_cast(regexp_replace({{ text }}, '([T ]\d{1,2}:\d\d)(\s*(z|utc|gmt|[+-]\d\d(:?\d\d)?))$', '\1:00\2', 'i') as TIMESTAMPTZ))
      else try_cast({{ text }} as TIMESTAMP) end
 {%- endmacro -%}
 

@@ -246,6 +246,36 @@ describe('shop orders whose times carry a UTC offset', () => {
   }, 120_000);
 });
 
+describe('shop orders whose offset times are written without seconds', () => {
+  // DuckDB's TIMESTAMPTZ cast reads '…T02:30:00Z' but gives NULL for '…T02:30Z' and
+  // '… 02:45 UTC': wall_clock took such a time for no date and the row was rejected.
+  it('reads them as the instants they are: the order is kept with its São Paulo clock', async () => {
+    const { lake } = await loadAndBuild({
+      orders: [
+        'o8,c3,delivered,2024-06-15T02:30Z,2024-06-15 02:45 UTC,2024-06-15T05:00+0200,2024-06-15 06:00 GMT,2024-06-28 00:00:00',
+        'o9,c3,delivered,2024-06-15 00:30-03,,,2024-06-15T04:00Z,2024-06-28 00:00:00',
+      ],
+    });
+    expect(await lake.query("select order_id, _rejected_rule as rule from audit.tru_shop_order_rejected where order_id in ('o8', 'o9')")).toEqual([]);
+    expect(await lake.query("select order_id, purchased_sp, approved_sp, shipped_sp, delivered_sp from trusted.tru_shop_order where order_id in ('o8', 'o9') order by 1")).toEqual([
+      {
+        order_id: 'o8',
+        purchased_sp: new Date('2024-06-14T23:30:00Z'),
+        approved_sp: new Date('2024-06-14T23:45:00Z'),
+        shipped_sp: new Date('2024-06-15T00:00:00Z'),
+        delivered_sp: new Date('2024-06-15T03:00:00Z'),
+      },
+      {
+        order_id: 'o9',
+        purchased_sp: new Date('2024-06-15T00:30:00Z'),
+        approved_sp: null,
+        shipped_sp: null,
+        delivered_sp: new Date('2024-06-15T01:00:00Z'),
+      },
+    ]);
+  }, 120_000);
+});
+
 describe('shop models and an export number that is no number', () => {
   // One price written '12,50' (a decimal comma) or 'R$ 5' makes the CSV column text, and the
   // ::DECIMAL(18, 2) cast of staging failed tru_shop_order_item (or tru_shop_payment, or a score
