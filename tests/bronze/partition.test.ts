@@ -170,15 +170,23 @@ describe('hostile partition values and names', () => {
       schema,
       extract: () => [[{ store: 'x', id: 1 }, { store: 'y', id: 2 }]],
     });
+    const before = Date.now();
     await lake.extract([source]);
+    const after = Date.now();
     const files = listFiles(path.join(lake.paths.bronze, 'const', 'parts'));
-    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Sao_Paulo' }).format(new Date()).split('-');
+    const rows = await lake.query(`SELECT id, region, bucket, _extracted_at FROM read_parquet('${lake.paths.bronze}/const/parts/**/*.parquet', hive_partitioning = true) ORDER BY id`);
+    // The date of the extraction instant, not of a clock read after the extract: an extract begun
+    // just before midnight in São Paulo (03:00 UTC) rightly writes the day before.
+    const extractedAt = rows.map((r) => (r._extracted_at as Date).getTime());
+    expect(new Set(extractedAt).size).toBe(1);
+    expect(extractedAt[0]).toBeGreaterThanOrEqual(before);
+    expect(extractedAt[0]).toBeLessThanOrEqual(after);
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Sao_Paulo' }).format(extractedAt[0]).split('-');
     expect(files).toHaveLength(2);
     for (const f of files) {
-      expect(f).toMatch(new RegExp(`^region=sul/bucket=(even|odd)/year=${today[0]}/month=${today[1]}/day=${today[2]}/\\d{8}T\\d{9}Z-[0-9a-f]{6}-\\d+\\.parquet$`));
+      expect(f).toMatch(new RegExp(`^region=sul/bucket=(even|odd)/year=${day[0]}/month=${day[1]}/day=${day[2]}/\\d{8}T\\d{9}Z-[0-9a-f]{6}-\\d+\\.parquet$`));
     }
-    const rows = await lake.query(`SELECT id, region, bucket FROM read_parquet('${lake.paths.bronze}/const/parts/**/*.parquet', hive_partitioning = true) ORDER BY id`);
-    expect(rows).toEqual([
+    expect(rows.map(({ _extracted_at: _at, ...r }) => r)).toEqual([
       { id: 1, region: 'sul', bucket: 'odd' },
       { id: 2, region: 'sul', bucket: 'even' },
     ]);
