@@ -368,8 +368,11 @@ describe('bronze lifecycle: lake.close() during a compaction', () => {
       partitionBy: ['store'],
       extract: () => [Array.from({ length: 40 }, (_, i) => ({ store: `s${String(i).padStart(2, '0')}`, n: i }))],
     });
-    await lake.extract(stores);
-    await lake.extract(stores);
+    // One extraction instant: extracts on either side of midnight in São Paulo (03:00 UTC) leave
+    // one file per day's partition, nothing to merge, and the wait below for ever.
+    const extractedAt = new Date('2026-03-05T15:00:00Z');
+    await lake.extract(stores, { extractedAt });
+    await lake.extract(stores, { extractedAt });
     const compact = lake.compact({ source: 'shop', dataset: 'stores' });
     compact.catch(() => undefined);
     // Its first merged partition written: 39 to go.
