@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-lake.js';
 import { writeFiles } from '../helpers/models.js';
-import { writeCliConfig } from '../helpers/cli.js';
+import { writeCliConfig, zoneFarFromMidnight } from '../helpers/cli.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(repo, 'src', 'cli.ts');
@@ -17,7 +17,7 @@ function run(cwd: string, args: string[], input?: string): { code: number | null
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-function project(extra: Record<string, string> = {}): string {
+function project(extra: Record<string, string> = {}, options: Record<string, unknown> = {}): string {
   const dir = tempDir('duckhouse-cli-');
   writeFiles(path.join(dir, 'models'), {
     'staging/stg_prices.sql': `select store, sku, price from {{ source('shop', 'prices') }}`,
@@ -26,7 +26,7 @@ function project(extra: Record<string, string> = {}): string {
     ...extra,
   });
   writeCliConfig(dir, `defineSource({ source: 'shop', dataset: 'prices', schema: z.object({ store: z.string(), sku: z.string(), price: z.number() }),
-    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }, { store: 'a', sku: 'x', price: 'bad' }]] })`);
+    extract: () => [[{ store: 'a', sku: '1', price: 1 }, { store: 'b', sku: '2', price: 2 }, { store: 'a', sku: 'x', price: 'bad' }]] })`, options);
   return dir;
 }
 
@@ -89,7 +89,8 @@ describe('duckhouse CLI', () => {
   }, 180_000);
 
   it('compact and prune bronze, record both runs, and refuse unknown datasets and bad dates with exit 2', () => {
-    const dir = project();
+    // Three extracts, seconds apart, must land in one day= partition for one compaction output.
+    const dir = project({}, { timezone: zoneFarFromMidnight() });
     for (let i = 0; i < 3; i += 1) expect(run(dir, ['extract']).code).toBe(0);
     const compact = run(dir, ['compact']);
     expect(compact.code, compact.err).toBe(0);

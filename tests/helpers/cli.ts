@@ -10,11 +10,24 @@ const tsx = pathToFileURL(path.join(repo, 'node_modules', 'tsx', 'dist', 'loader
 
 /**
  * Writes `dir/duckhouse.config.ts` importing `defineSource` and `z` from this checkout's source,
- * with the console log off and `sources` (TypeScript text of the array's items).
+ * with the console log off, `sources` (TypeScript text of the array's items) and any other
+ * `options` of Lakehouse.open.
  */
-export function writeCliConfig(dir: string, sources: string): void {
+export function writeCliConfig(dir: string, sources: string, options: Record<string, unknown> = {}): void {
   const index = path.join(repo, 'src', 'index.ts').replaceAll('\\', '/');
-  fs.writeFileSync(path.join(dir, 'duckhouse.config.ts'), `import { defineSource, z } from '${index}';\nexport default {\n  log: { console: false },\n  sources: [${sources}],\n};\n`);
+  const more = Object.entries(options).map(([k, v]) => `  ${k}: ${JSON.stringify(v)},\n`).join('');
+  fs.writeFileSync(path.join(dir, 'duckhouse.config.ts'), `import { defineSource, z } from '${index}';\nexport default {\n  log: { console: false },\n${more}  sources: [${sources}],\n};\n`);
+}
+
+/**
+ * A lake time zone whose midnight is 11 hours away or more now: CLI commands run seconds apart
+ * write their extracts into one `day=` partition (either side of midnight, two).
+ */
+export function zoneFarFromMidnight(now = new Date()): string {
+  const ahead = (((12 - now.getUTCHours()) % 24) + 24) % 24;
+  const hours = ahead > 12 ? ahead - 24 : ahead;
+  // Etc/GMT names count the other way: Etc/GMT-3 is UTC+3.
+  return hours === 0 ? 'Etc/GMT' : `Etc/GMT${hours > 0 ? '-' : '+'}${Math.abs(hours)}`;
 }
 
 export function runCli(cwd: string, args: string[], input?: string): { code: number | null; out: string; err: string } {
