@@ -885,11 +885,13 @@ const naiveText: DuckDBValueConverter<PlainValue> = (value, type, converter) => 
 async function sendRejects(ctx: ExtractContext, c: DuckDBConnection, rejects: string, encoding: string | undefined, copy?: { from: string; to: string }): Promise<void> {
   // Most files have no reject: a look for one costs half the query joining them to their files.
   if ((await c.runAndReadAll(`SELECT 1 FROM ${quoteIdent(`${rejects}_errors`)} LIMIT 1`)).currentRowCount === 0) return;
+  // A row's reasons in the order of its columns: DuckDB's sort keeps no order between equal keys
+  // (a file past one read buffer is read in parallel), so a row rejected for several had them in any order.
   const rows = readerRows(
     await c.runAndReadAll(
       `SELECT e.line, e.line_byte_position, e.column_name, e.error_type, e.csv_line, e.error_message, s.file_path
        FROM ${quoteIdent(`${rejects}_errors`)} e LEFT JOIN ${quoteIdent(`${rejects}_scans`)} s USING (scan_id, file_id)
-       ORDER BY s.file_path, e.line`,
+       ORDER BY s.file_path, e.line, e.byte_position, e.column_idx, e.error_type, e.error_message`,
     ),
   );
   const linesOf = new Map<string, Map<number, number>>();
