@@ -1104,9 +1104,12 @@ class Builder {
       const text = `CAST(${quoteIdent(c)} AS VARCHAR)`;
       return `${encodedLength(c) + 1} + strlen(${text}) + 2 * strlen(regexp_replace(${text}, '[A-Za-z0-9._~-]', '', 'g'))`;
     };
-    const longest = partitionBy.map((c) => `arg_max(${quoteIdent(c)}::VARCHAR, ${folder(c)}) AS ${quoteIdent(`v_${c}`)}, max(${folder(c)}) AS ${quoteIdent(`n_${c}`)}`);
+    // The longest, and of several that long the first in text order: arg_max named whichever
+    // DuckDB met first, which varies when rows come from several files read in parallel.
+    const longest = partitionBy.map((c) => `min({'n': -(${folder(c)}), 'v': ${quoteIdent(c)}::VARCHAR}) AS ${quoteIdent(`l_${c}`)}`);
+    const fields = partitionBy.map((c) => `-(${quoteIdent(`l_${c}`)}).n AS ${quoteIdent(`n_${c}`)}, (${quoteIdent(`l_${c}`)}).v AS ${quoteIdent(`v_${c}`)}`);
     const [row] = await this.c
-      .runAndReadAll(`SELECT ${longest.join(', ')} FROM (${sql})`)
+      .runAndReadAll(`SELECT ${fields.join(', ')} FROM (SELECT ${longest.join(', ')} FROM (${sql}))`)
       .then(readerRows)
       .catch(() => []);
     const column = partitionBy.find((c) => Number(row?.[`n_${c}`] ?? 0) > MAX_FOLDER_NAME);

@@ -599,6 +599,18 @@ select store, sku, price, _extracted_at from {{ ref('stg_prices') }}
     expect(t.error).toMatch(/partition_by 'sku code' has a value that makes a 256-byte folder name \(at most 255/);
     });
 
+  // Which of two values of one length the error named was whichever DuckDB met first: rows read
+  // from several files in parallel could name either from one build to the next.
+  it('of several values of the longest folder name, the error names the first in text order, wherever it is read from', async () => {
+    const { lake } = await projectLake({ ...STG, 'trusted/t.sql': model('table') });
+    await lake.extract([prices([['a', 'z'.repeat(300), 1], ['a', 'y'.repeat(300), 2]])], { extractedAt: new Date(Date.UTC(2026, 0, 1, 12)) });
+    await lake.extract([prices([['a', 'x'.repeat(300), 3], ['a', 'ok', 4]])], { extractedAt: new Date(Date.UTC(2026, 0, 2, 12)) });
+    const t = (await lake.build()).models.find((m) => m.name === 'trusted.t')!;
+    expect(t.status).toBe('error');
+    expect(t.error).toMatch(/partition_by 'sku' has a value that makes a 304-byte folder name \(at most 255/);
+    expect(t.error).toContain(JSON.stringify('x'.repeat(40)));
+  });
+
   /** Folders under `dir` with nothing in them (a partition folder whose file went). */
   const emptyFolders = (dir: string): string[] =>
     (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isDirectory() && fs.readdirSync(path.join(dir, f)).length === 0);
