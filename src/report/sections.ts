@@ -380,7 +380,7 @@ const priceMoves: SectionDef = {
     const rows = await ctx.query(
       `SELECT store, price_date, previous_price, new_price, change_pct${optional.map((c) => `, ${qi(c)}`).join('')}
        FROM marts.mart_price_changes
-       ORDER BY CASE WHEN ${FINITE('change_pct')} THEN abs(change_pct) END DESC NULLS LAST, price_date DESC, store${cols.has('sku_id') ? ', sku_id' : ''}
+       ORDER BY CASE WHEN ${FINITE('change_pct')} THEN abs(change_pct) END DESC NULLS LAST, price_date DESC, store${['region', 'sku_id'].filter((c) => cols.has(c)).map((c) => `, ${qi(c)}`).join('')}
        LIMIT 15`,
     );
     if (rows.length === 0) return note('No price moves yet: prices need at least two days of extraction to move.');
