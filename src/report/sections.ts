@@ -438,8 +438,12 @@ const PRODUCT_SOURCES: ProductSource[] = [
             ? " AND i.order_status IN ('paid', 'partially_refunded')"
             : ''
       }`;
+      // A renamed listing has several titles: the latest order's names it (any_value gave the first
+      // DuckDB met, not the same from one build to the next).
+      const latest = ['order_created_at', 'order_id'].filter((c) => ctx.analytics.get('trusted.tru_order_item')!.has(c)).map((c) => `i.${qi(c)}`);
+      const title = `max((${[...latest, 'i.item_title'].join(', ')})) FILTER (WHERE i.item_title IS NOT NULL)[${latest.length + 1}]`;
       return ctx.query(
-        `SELECT i.item_id AS product_id, any_value(i.item_title) AS category, sum(i.line_amount)::DOUBLE AS revenue, sum(i.quantity)::BIGINT AS units
+        `SELECT i.item_id AS product_id, ${title} AS category, sum(i.line_amount)::DOUBLE AS revenue, sum(i.quantity)::BIGINT AS units
          FROM trusted.tru_order_item AS i ${where}
          GROUP BY ALL HAVING sum(i.line_amount) > 0 ORDER BY revenue DESC, i.item_id LIMIT 10`,
       );

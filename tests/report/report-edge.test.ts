@@ -225,6 +225,24 @@ describe('report: top products when no product has revenue', () => {
   }, 60_000);
 });
 
+describe('report: top Mercado Livre products whose listing was renamed', () => {
+  // The label took any one of the listing's titles (any_value): the first DuckDB met, which a
+  // parallel build of tru_order_item does not fix.
+  it('are labelled with the title of their latest order', async () => {
+    const { lake } = await projectLake({
+      'trusted/tru_order_item.sql': `select * from (values
+        (1, 'MLB1', 'Camiseta antiga', 50.0, 1, TIMESTAMPTZ '2026-01-01 10:00:00+00'),
+        (3, 'MLB1', 'Camiseta nova', 60.0, 1, TIMESTAMPTZ '2026-02-01 10:00:00+00'),
+        (2, 'MLB1', 'Camiseta de janeiro', 55.0, 1, TIMESTAMPTZ '2026-01-15 10:00:00+00')
+      ) t(order_id, item_id, item_title, line_amount, quantity, order_created_at)`,
+    });
+    expect((await lake.build({ test: false })).status).toBe('success');
+    const section = sectionOf(fs.readFileSync((await lake.report()).path, 'utf8'), 'top-products');
+    expect(section).toContain('Camiseta nova · MLB1');
+    expect(section).not.toMatch(/Camiseta (antiga|de janeiro)/);
+  }, 60_000);
+});
+
 describe('report: a price mart whose prices are all 0 or NULL (sold out)', () => {
   it('says it has no positive prices, not that it has no rows', async () => {
     const { lake } = await projectLake({
