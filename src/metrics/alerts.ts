@@ -10,9 +10,10 @@
  *   per run kind (`build`, `extract`…), resolved by the next run of that kind that finishes.
  * A source is its dataset and scope (constant partition values, `store=a`): two stores of one
  * dataset are compared each with its own history, and a stale one is not hidden by a fresh one.
+ * Schema drift is the dataset's (its scopes share one schema): one alert, subject `source/dataset`.
  * A source the user retired (`retire-source.ts`) is not judged for freshness until it extracts again.
  * An alert stays open (one row) while its condition holds and is resolved when a later check
- * finds it cleared; schema drift alone is one row per run that drifted.
+ * finds it cleared; schema drift alone is one row per run and dataset that drifted.
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -61,8 +62,27 @@ export async function recordSchemaChanges(c: DuckDBConnection, runId: string, so
 }
 
 /** The `schema_drift` alert of a dataset's changes in one run. */
-export function driftAlert(source: string, dataset: string, scope: string | null | undefined, drift: SchemaChange[]): AlertRecord {
-  return { kind: 'schema_drift', severity: 'warn', subject: sourceLabel(source, dataset, scope), message: drift.map((d) => `${d.column} ${d.change}${d.change === 'retyped' ? ` ${d.oldType} → ${d.newType}` : ''}`).join(', ') };
+export function driftAlert(source: string, dataset: string, drift: SchemaChange[]): AlertRecord {
+  return { kind: 'schema_drift', severity: 'warn', subject: sourceLabel(source, dataset), message: drift.map((d) => `${d.column} ${d.change}${d.change === 'retyped' ? ` ${d.oldType} → ${d.newType}` : ''}`).join(', ') };
+}
+
+/**
+ * The `schema_drift` alerts of a run, one per dataset, from the drift it recorded in
+ * `schema_changes`; with `datasets` (`source/dataset`), of those only. The schema is the dataset's,
+ * shared by its scopes (`store=a`, `store=b`): a drift is one alert under `source/dataset`, however
+ * many scopes of it ran, and says what `schema_changes` holds, whichever scope recorded it.
+ */
+export async function runDriftAlerts(c: DuckDBConnection, runId: string, datasets?: ReadonlySet<string>): Promise<AlertRecord[]> {
+  const rows = readerRows(await c.runAndReadAll(`SELECT source, dataset, column_name, change, old_type, new_type FROM schema_changes WHERE run_id = $1 ORDER BY rowid`, [runId]));
+  const byDataset = new Map<string, { source: string; dataset: string; changes: SchemaChange[] }>();
+  for (const r of rows) {
+    const key = sourceLabel(r.source, r.dataset);
+    if (datasets && !datasets.has(key)) continue;
+    const entry = byDataset.get(key) ?? { source: String(r.source), dataset: String(r.dataset), changes: [] };
+    entry.changes.push({ column: String(r.column_name), change: r.change as SchemaChange['change'], oldType: r.old_type === null ? null : String(r.old_type), newType: r.new_type === null ? null : String(r.new_type) });
+    byDataset.set(key, entry);
+  }
+  return [...byDataset.values()].map((d) => driftAlert(d.source, d.dataset, d.changes));
 }
 
 export const PER_SOURCE_KINDS = ['source_failed', 'volume', 'extraction_success', 'schema_drift'];
@@ -72,11 +92,14 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
   return metrics.transaction(async (c) => {
     const alerts: AlertRecord[] = [];
     const checked: { kind: string; subject: string }[] = [];
+    const drifted = new Set<string>();
     for (const s of sources) {
       const subject = sourceLabel(s.source, s.dataset, s.scope);
       // Volume is measured on a successful run only: a failed or partial one leaves a drop's alert open.
       checked.push(...PER_SOURCE_KINDS.filter((kind) => kind !== 'volume' || s.status === 'success').map((kind) => ({ kind, subject })));
-      // Alerts opened under the plain subject before the scope was recorded are resolved, not left open for good.
+      // Alerts opened under the plain subject before the scope was recorded are resolved, not left open for good,
+      // and so is the dataset's drift (its subject is plain). Drift under the scoped subject, checked above, is
+      // what earlier versions opened: resolved too.
       if (s.scope !== undefined) checked.push(...PER_SOURCE_KINDS.map((kind) => ({ kind, subject: sourceLabel(s.source, s.dataset, null) })));
       if (s.status !== 'success') alerts.push({ kind: 'source_failed', severity: s.status === 'failed' ? 'error' : 'warn', subject, message: s.error ?? s.status });
       const history = readerRows(
@@ -106,8 +129,9 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
       const drift = s.schemaChanges ?? [];
       // Recorded with the run's first committed batch (see BatchCommit.schemaChanges) unless it committed none.
       await recordSchemaChanges(c, runId, s.source, s.dataset, drift, 'now()');
-      if (drift.length > 0) alerts.push(driftAlert(s.source, s.dataset, s.scope, drift));
+      if (drift.length > 0) drifted.add(sourceLabel(s.source, s.dataset));
     }
+    alerts.push(...(await runDriftAlerts(c, runId, drifted)));
     alerts.push(...(await freshness(c, quality, now, checked)));
     // A source's error may carry a URL with a token: the alerts returned (and printed) are the redacted ones stored.
     return applyAlerts(c, runId, alerts, checked);

@@ -11,7 +11,7 @@ import { ENGINE_SETTINGS, fileQueueKey, holdOpen, retryOnLock, serialized } from
 import { quoteLiteral } from '../db/quote.js';
 import { ABANDONED_ERROR, OTHER_HOST_ABANDON_HOURS, isDeadRun, readDeadRuns, readRuns, type RunOwnerRow } from './run-history.js';
 import { runResultFile, unrecordedFinishFile, type StoredFinishExtra, type UnrecordedFinish } from './run-results.js';
-import { applyAlerts, applyOutcome, applyRunEnd, driftAlert, recordSchemaChanges, type RecordedOutcome, type SchemaChange } from './alerts.js';
+import { applyAlerts, applyOutcome, applyRunEnd, recordSchemaChanges, runDriftAlerts, type RecordedOutcome, type SchemaChange } from './alerts.js';
 import { writeFileAtomic } from '../bronze/commit.js';
 import { readerRows, type Row } from '../db/values.js';
 import { redact } from '../redact.js';
@@ -861,14 +861,7 @@ export class MetricsDb {
 async function alertAbandonedDrift(c: DuckDBConnection, runId: string, at: Date): Promise<void> {
   const raised = readerRows(await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM alerts WHERE run_id = $1 AND kind = 'schema_drift'`, [runId]));
   if (Number(raised[0]?.n) > 0) return;
-  const rows = readerRows(await c.runAndReadAll(`SELECT source, dataset, column_name, change, old_type, new_type FROM schema_changes WHERE run_id = $1 ORDER BY rowid`, [runId]));
-  const byDataset = new Map<string, { source: string; dataset: string; changes: SchemaChange[] }>();
-  for (const r of rows) {
-    const key = `${String(r.source)}/${String(r.dataset)}`;
-    const entry = byDataset.get(key) ?? { source: String(r.source), dataset: String(r.dataset), changes: [] };
-    entry.changes.push({ column: String(r.column_name), change: r.change as SchemaChange['change'], oldType: r.old_type === null ? null : String(r.old_type), newType: r.new_type === null ? null : String(r.new_type) });
-    byDataset.set(key, entry);
-  }
-  if (byDataset.size === 0) return;
-  await applyAlerts(c, runId, [...byDataset.values()].map((d) => driftAlert(d.source, d.dataset, null, d.changes)), [], undefined, at);
+  const drift = await runDriftAlerts(c, runId);
+  if (drift.length === 0) return;
+  await applyAlerts(c, runId, drift, [], undefined, at);
 }

@@ -281,4 +281,39 @@ describe('sources of one dataset (a store each, as vtexCatalog writes them) are 
     await lake.extract([store('small', 10)]);
     expect((await lake.alerts()).filter((a) => a.kind === 'freshness' && a.subject === 'obs/products (store=small)')).toEqual([]);
   });
+
+  it('a drift of the dataset both stores share is one schema_drift alert of the dataset, its changes recorded once', async () => {
+    const lake = await tempLake();
+    await lake.extract([store('a', 10), store('b', 10)]);
+    const named = z.object({ id: z.number().int(), name: z.string() });
+    const renamed = (name: string) =>
+      defineSource({ source: 'obs', dataset: 'products', partitionBy: { store: name }, schema: named, extract: () => [Array.from({ length: 10 }, (_, id) => ({ id, name: `p${id}` }))] });
+    const next = await lake.extract([renamed('a'), renamed('b')]);
+    expect(next.status).toBe('success');
+    // The schema is the dataset's (one state file, `schema_changes` without a scope): one drift, not one per store.
+    const drift = [{ kind: 'schema_drift', severity: 'warn', subject: 'obs/products', message: 'name added' }];
+    expect(next.alerts!.filter((a) => a.kind === 'schema_drift')).toEqual(drift);
+    expect((await lake.alerts()).filter((a) => a.kind === 'schema_drift').map(({ kind, severity, subject, message }) => ({ kind, severity, subject, message }))).toEqual(drift);
+    expect(await lake.metrics.select(`SELECT source, dataset, column_name, change FROM schema_changes WHERE run_id = $1`, [next.runId])).toEqual([{ source: 'obs', dataset: 'products', column_name: 'name', change: 'added' }]);
+  });
+
+  it('drift alerts a store opened under its scope (as earlier versions named them) are resolved, as the dataset\'s are, by a run that finds no drift', async () => {
+    const lake = await tempLake();
+    await lake.extract([store('a', 10), store('b', 10)]);
+    await lake.metrics.transaction(async (c) => {
+      for (const s of ['a', 'b']) await c.run(`INSERT INTO alerts VALUES ($1, '20260101T000000000Z-aaaaaa', 'schema_drift', 'warn', $2, 'id retyped DOUBLE → BIGINT', now(), NULL)`, [`old-${s}`, `obs/products (store=${s})`]);
+    });
+    const openDrift = async () => (await lake.alerts()).filter((a) => a.kind === 'schema_drift').map((a) => a.subject);
+    expect(await openDrift()).toEqual(['obs/products (store=a)', 'obs/products (store=b)']);
+    const named = z.object({ id: z.number().int(), name: z.string() });
+    const renamed = (name: string) =>
+      defineSource({ source: 'obs', dataset: 'products', partitionBy: { store: name }, schema: named, extract: () => [Array.from({ length: 10 }, (_, id) => ({ id, name: `p${id}` }))] });
+    // A drift now: the dataset's alert opens, the stores' old ones resolve.
+    await lake.extract([renamed('a'), renamed('b')]);
+    expect(await openDrift()).toEqual(['obs/products']);
+    // No drift: the dataset's resolves too.
+    await lake.extract([renamed('a'), renamed('b')]);
+    expect(await openDrift()).toEqual([]);
+    expect((await lake.alerts({ open: false })).filter((a) => a.kind === 'schema_drift').map((a) => a.subject).sort()).toEqual(['obs/products', 'obs/products (store=a)', 'obs/products (store=b)']);
+  });
 });
