@@ -29,7 +29,10 @@ export interface SourceResult {
   /** The stable `code` of the error, when it is one of duckhouse's (`ALL_REJECTED`: records came and every one went to quarantine). */
   errorCode?: string;
   warnings?: string[];
-  /** Columns added, removed or retyped since the previous run of this dataset. */
+  /**
+   * Columns added, removed or retyped since the schema bronze holds (of the last run that committed a
+   * batch or ended without error); none when this run failed with nothing committed, as it changed nothing.
+   */
   schemaChanges?: { column: string; change: 'added' | 'removed' | 'retyped'; oldType: string | null; newType: string | null }[];
 }
 

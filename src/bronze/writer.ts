@@ -101,6 +101,8 @@ export interface FlushExtra {
   schema?: RecordedSchemaFile;
   /** Runs after the batch is recorded and before its commit manifest is removed. */
   afterRecord?: () => Promise<void>;
+  /** Runs once the batch is past its commit point for good: in bronze, or left for the next open to roll forward. */
+  committed?: () => void;
 }
 
 /** A batch taken out of the buffer, to be written by `write`. */
@@ -465,8 +467,10 @@ export class BronzeWriter {
         // committed, part of a batch. Taken back out, the batch is not committed (the cursor stays
         // before it); left in part only when that fails too, for the next open to roll forward.
         if (undoMoves(moves)) fs.rmSync(manifestFile, { force: true });
+        else extra.committed?.();
         throw error;
       }
+      extra.committed?.();
       await this.o.metrics.recordBatch(batch);
       await extra.afterRecord?.();
       fs.rmSync(manifestFile, { force: true });

@@ -201,6 +201,9 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
   // its first commit left columns no file holds, and the next run's drift check compared with them.
   let recordSchema: (() => void) | undefined;
   let schemaRecord: RecordedSchemaFile | undefined;
+  // Whether bronze has (or its roll-forward will have) this run's schema: only then is its drift
+  // the run's. A run that committed nothing changed nothing: the next one finds the same drift.
+  let schemaLanded = false;
   /**
    * Seals what is buffered as a batch, with the cursor and rejections so far, and writes it:
    * in the background (`await`ed by the next flush, which keeps batches and cursor saves in
@@ -256,7 +259,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
         ...(withCursor && cursorKey.scope !== undefined ? { cursorScope: cursorKey.scope } : {}),
         // The batch that brings this run's schema into bronze records its drift and the schema
         // (a roll-forward with them: the next run compares with what bronze holds).
-        ...(recordSchema && schemaRecord ? { schemaChanges, schema: schemaRecord } : {}),
+        ...(recordSchema && schemaRecord ? { schemaChanges, schema: schemaRecord, committed: () => void (schemaLanded = true) } : {}),
         // Saved while the commit manifest still exists: a kill here is rolled forward with the cursor.
         afterRecord: async () => {
           recordSchema?.();
@@ -299,6 +302,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     recordSchema = () => {
       recordSchema = undefined;
       writeFileAtomic(schemaRecord!.file, text);
+      schemaLanded = true;
     };
     for await (const item of source.extract(ctx)) {
       unappended = true;
@@ -418,7 +422,7 @@ export async function runSource(source: AnySource, env: SourceEnv): Promise<Sour
     ...(error === undefined ? {} : { error: errorMessage(error) }),
     ...(error instanceof DuckhouseError ? { errorCode: error.code } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
-    ...(schemaChanges.length > 0 ? { schemaChanges } : {}),
+    ...(schemaChanges.length > 0 && schemaLanded ? { schemaChanges } : {}),
   };
   if (error !== undefined) logger.error(`source failed: ${result.error}`, { rows, rejected: result.rejected });
   else logger.info(`extracted ${rows} rows (${result.rejected} rejected) in ${result.files} files`, { durationMs: result.durationMs });

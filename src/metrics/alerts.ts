@@ -50,7 +50,8 @@ export function diffSchemas(before: { name: string; type: string }[] | undefined
 /**
  * Writes a run's schema drift for one dataset to `schema_changes` at `atSql` (a SQL timestamp), once:
  * nothing when the run has rows for the dataset already. A run's first committed batch records it
- * (and a roll-forward of that batch), the run's end when it committed none.
+ * (and a roll-forward of that batch), the run's end when it committed none without failing or the
+ * batch's own record failed; a run that failed with nothing committed has no drift (SourceResult).
  */
 export async function recordSchemaChanges(c: DuckDBConnection, runId: string, source: string, dataset: string, drift: readonly SchemaChange[], atSql: string): Promise<void> {
   if (drift.length === 0) return;
@@ -127,7 +128,8 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
         alerts.push({ kind: 'extraction_success', severity: quality.gateSeverity, subject, message: `${Math.round(rate * 100)}% of the last ${window.length} extracts succeeded (gate ${Math.round(quality.minExtractionSuccess * 100)}%)` });
       }
       const drift = s.schemaChanges ?? [];
-      // Recorded with the run's first committed batch (see BatchCommit.schemaChanges) unless it committed none.
+      // Recorded with the run's first committed batch (see BatchCommit.schemaChanges) unless that record
+      // failed or the run committed none; a source that failed with none reports no drift (run-source.ts).
       await recordSchemaChanges(c, runId, s.source, s.dataset, drift, 'now()');
       if (drift.length > 0) drifted.add(sourceLabel(s.source, s.dataset));
     }

@@ -137,7 +137,15 @@ describe('observability', () => {
   it('records schema drift (added, removed, retyped) and alerts on it', async () => {
     const lake = await tempLake();
     await lake.extract([source(10)]);
-    const next = await lake.extract([source(10, z.object({ id: z.string(), name: z.string(), brand: z.string().optional() }) as never)]);
+    // Records of the new shape (string ids): the drift is of a run that brings it into bronze.
+    const reshaped = defineSource({
+      source: 'obs',
+      dataset: 'items',
+      schema: z.object({ id: z.string(), name: z.string(), brand: z.string().optional() }),
+      extract: () => [rows(10).map((r) => ({ id: String(r.id), name: r.name }))],
+    });
+    const next = await lake.extract([reshaped]);
+    expect(next.sources[0]).toMatchObject({ status: 'success', rows: 10 });
     expect(next.sources[0]!.schemaChanges).toEqual(
       expect.arrayContaining([
         { column: 'brand', change: 'added', oldType: null, newType: 'VARCHAR' },
@@ -199,6 +207,30 @@ await lake.close();
     expect(next.sources[0]).toMatchObject({ status: 'success', rows: 10 });
     expect(next.sources[0]!.schemaChanges).toEqual([{ column: 'price', change: 'retyped', oldType: 'DOUBLE', newType: 'VARCHAR' }]);
     expect(next.alerts).toContainEqual(expect.objectContaining({ kind: 'schema_drift', subject: 'obs/items', message: 'price retyped DOUBLE → VARCHAR' }));
+  });
+
+  it('a run that committed nothing (it failed, or quarantined every record) records no drift: the run that first commits the new shape records and alerts it, once', async () => {
+    const lake = await tempLake();
+    await lake.extract([source(10)]);
+    const withBrand = z.object({ id: z.number().int(), name: z.string(), price: z.number().nullable(), brand: z.string() });
+    const brandAdded = [{ column: 'brand', change: 'added', oldType: null, newType: 'VARCHAR' }];
+    const down = defineSource({ source: 'obs', dataset: 'items', schema: withBrand, extract() { throw new Error('HTTP 503'); } });
+    // Records without the new column: every one goes to quarantine.
+    const rejecting = defineSource({ source: 'obs', dataset: 'items', schema: withBrand, extract: () => [rows(5)] });
+    const driftAlerts = (r: { alerts?: { kind: string }[] }) => (r.alerts ?? []).filter((a) => a.kind === 'schema_drift');
+    for (const s of [down, rejecting]) {
+      const r = await lake.extract([s]);
+      expect(r.sources[0]).toMatchObject({ status: 'failed', rows: 0 });
+      expect(r.sources[0]!.schemaChanges).toBeUndefined();
+      expect(driftAlerts(r)).toEqual([]);
+    }
+    expect(await lake.metrics.select(`select run_id from schema_changes`)).toEqual([]);
+
+    const landed = await lake.extract([defineSource({ source: 'obs', dataset: 'items', schema: withBrand, extract: () => [rows(5).map((r) => ({ ...r, brand: 'b' }))] })]);
+    expect(landed.sources[0]).toMatchObject({ status: 'success', rows: 5, schemaChanges: brandAdded });
+    expect(driftAlerts(landed)).toEqual([expect.objectContaining({ subject: 'obs/items', message: 'brand added' })]);
+    expect(await lake.metrics.select(`select run_id, column_name, change from schema_changes`)).toEqual([{ run_id: landed.runId, column_name: 'brand', change: 'added' }]);
+    expect((await lake.alerts()).filter((a) => a.kind === 'schema_drift').map((a) => a.runId)).toEqual([landed.runId]);
   });
 
   it('alerts on a failing source, a low success rate and freshness past the window', async () => {
