@@ -34,6 +34,10 @@ const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
  * the file and exits by itself after that long (`exited` resolves to its exit code); otherwise it
  * holds it until `release` (SIGKILL; also run at the test's cleanup). `readOnly` opens it
  * READ_ONLY; `retry` retries the open until it succeeds (while this process holds the file).
+ * Without `retry`, an open refused by a lock is still retried for up to 60 s: a record that
+ * settles `'committed'` (a run's start, a batch) resolves before its detach, which goes on in the
+ * background, so the file may be this process's for a moment after the await (CI once saw the
+ * holder exit on that lock). Any other error ends the child, and the rejection carries its stderr.
  */
 export async function holdDuckDbFile(
   file: string,
@@ -46,9 +50,12 @@ export async function holdDuckDbFile(
       : `await new Promise((r) => setTimeout(r, ${options.forMillis})); c.closeSync(); db.closeSync();`;
   const script = options.retry
     ? `(async () => { for (;;) { try { ${open} console.log('locked'); ${hold} break; } catch {} } })();`
-    : `(async () => { ${open} console.log('locked'); ${hold} })();`;
+    : `(async () => { const until = Date.now() + 60000; for (;;) { try { ${open} console.log('locked'); ${hold} break; } catch (e) { if (!/Could not set lock/.test(String(e)) || Date.now() > until) throw e; await new Promise((r) => setTimeout(r, 20)); } } })();`;
   const holder = spawn(process.execPath, ['-e', `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)}); ${script}`]);
-  const exited = new Promise<number | null>((resolve) => holder.on('exit', (code) => resolve(code)));
+  let stderr = '';
+  holder.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  // 'close', not 'exit': its stderr is all read by then.
+  const exited = new Promise<number | null>((resolve) => holder.on('close', (code) => resolve(code)));
   const release = async (): Promise<void> => {
     holder.kill('SIGKILL');
     await exited;
@@ -56,7 +63,7 @@ export async function holdDuckDbFile(
   registerCleanup(release);
   await new Promise<void>((resolve, reject) => {
     holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
-    void exited.then(() => reject(new Error(`the process holding ${file} exited before it held it`)));
+    void exited.then(() => reject(new Error(`the process holding ${file} exited before it held it: ${stderr.trim()}`)));
   });
   return { pid: holder.pid!, exited, release };
 }
