@@ -133,7 +133,7 @@ export async function evaluateExtract(metrics: MetricsDb, quality: QualityOption
       await recordSchemaChanges(c, runId, s.source, s.dataset, drift, 'now()');
       if (drift.length > 0) drifted.add(sourceLabel(s.source, s.dataset));
     }
-    alerts.push(...(await runDriftAlerts(c, runId, drifted)));
+    if (drifted.size > 0) alerts.push(...(await runDriftAlerts(c, runId, drifted)));
     alerts.push(...(await freshness(c, quality, now, checked)));
     // A source's error may carry a URL with a token: the alerts returned (and printed) are the redacted ones stored.
     return applyAlerts(c, runId, alerts, checked);
