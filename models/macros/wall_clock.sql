@@ -19,8 +19,10 @@
 -#}
 {%- macro wall_clock(column) -%}
 {%- set text = "nullif(trim(" ~ column ~ "::VARCHAR), '')" -%}
-case when regexp_matches({{ text }}, '\d:\d\d(:\d\d(\.\d+)?)?\s*(z|utc|gmt|[+-]\d\d(:?\d\d)?)$', 'i')
-     then timezone('America/Sao_Paulo', try_cast(regexp_replace({{ text }}, '([T ]\d{1,2}:\d\d)(\s*(z|utc|gmt|[+-]\d\d(:?\d\d)?))$', '\1:00\2', 'i') as TIMESTAMPTZ))
+{#- A UTC offset, for both patterns below ([0-9], not \d: a Jinja string literal drops backslashes). -#}
+{%- set zone = "(z|utc|gmt|[+-][0-9]{2}(:?[0-9]{2})?)" -%}
+case when regexp_matches({{ text }}, '\d:\d\d(:\d\d(\.\d+)?)?\s*{{ zone }}$', 'i')
+     then timezone('America/Sao_Paulo', try_cast(regexp_replace({{ text }}, '([T ]\d{1,2}:\d\d)(\s*{{ zone }})$', '\1:00\2', 'i') as TIMESTAMPTZ))
      else try_cast({{ text }} as TIMESTAMP) end
 {%- endmacro -%}
 
