@@ -48,9 +48,8 @@ export async function holdDuckDbFile(
     options.forMillis === undefined
       ? 'setInterval(() => {}, 1000);'
       : `await new Promise((r) => setTimeout(r, ${options.forMillis})); c.closeSync(); db.closeSync();`;
-  const script = options.retry
-    ? `(async () => { for (;;) { try { ${open} console.log('locked'); ${hold} break; } catch {} } })();`
-    : `(async () => { const until = Date.now() + 60000; for (;;) { try { ${open} console.log('locked'); ${hold} break; } catch (e) { if (!/Could not set lock/.test(String(e)) || Date.now() > until) throw e; await new Promise((r) => setTimeout(r, 20)); } } })();`;
+  const again = options.retry ? 'true' : "/Could not set lock/.test(String(e)) && Date.now() <= until";
+  const script = `(async () => { const until = Date.now() + 60000; for (;;) { try { ${open} console.log('locked'); ${hold} break; } catch (e) { if (!(${again})) throw e; await new Promise((r) => setTimeout(r, 20)); } } })();`;
   const holder = spawn(process.execPath, ['-e', `const { DuckDBInstance } = require(${JSON.stringify(nodeApi)}); ${script}`]);
   let stderr = '';
   holder.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
