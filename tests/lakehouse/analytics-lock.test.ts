@@ -20,18 +20,26 @@ async function otherProcessFinds(file: string): Promise<string> {
   return child.lines[0]!;
 }
 
+/**
+ * With the lake's query connection attached to `file` (locked), a report snapshot reads and closes:
+ * the query connection still has the file attached, so its lock stays, and it still reads.
+ */
+async function snapshotClosesKeepingLock(lake: Lakehouse, file: string): Promise<void> {
+  expect(await otherProcessFinds(file)).toBe('locked');
+  const snapshot = await lake.catalogSnapshot();
+  expect(await snapshot.query('select x from marts.m')).toEqual([{ x: 1 }]);
+  await snapshot.close();
+  expect(await otherProcessFinds(file)).toBe('locked');
+  expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
+}
+
 describe('analytics.duckdb lock', () => {
   it("a report snapshot's close keeps the lock of the query connection's attachment of the same file", async () => {
     const { lake, root } = await projectLake({ 'marts/m.sql': 'select 1 as x' });
     await lake.build();
     const file = path.join(root, 'analytics.duckdb');
     expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
-    expect(await otherProcessFinds(file)).toBe('locked');
-    const snapshot = await lake.catalogSnapshot();
-    expect(await snapshot.query('select x from marts.m')).toEqual([{ x: 1 }]);
-    await snapshot.close();
-    expect(await otherProcessFinds(file)).toBe('locked');
-    expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    await snapshotClosesKeepingLock(lake, file);
     await lake.close();
     expect(await otherProcessFinds(file)).toBe('free');
   });
@@ -64,12 +72,6 @@ describe('analytics.duckdb lock', () => {
     await closing.close();
     await holder.release();
     expect(await query).toEqual([{ x: 1 }]);
-    expect(await otherProcessFinds(file)).toBe('locked');
-    const snapshot = await lake.catalogSnapshot();
-    expect(await snapshot.query('select x from marts.m')).toEqual([{ x: 1 }]);
-    await snapshot.close();
-    // The query connection still has the file attached: its lock stays.
-    expect(await otherProcessFinds(file)).toBe('locked');
-    expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    await snapshotClosesKeepingLock(lake, file);
   });
 });
