@@ -152,6 +152,47 @@ describe('README', () => {
     expect(unmatched).toEqual([]);
   });
 
+  it('its zod → DuckDB table says the type sqlTypeOf gives each zod type', () => {
+    const table = /\| zod \| DuckDB \|\n\|[-|]+\|\n((?:\|.*\|\n)+)/.exec(readme)![1]!;
+    const { z, sqlTypeOf } = duckhouse;
+    // One schema per zod type a row names; parametric rows hold a sample whose type the row spells out.
+    const samples: Record<string, [duckhouse.z.ZodType, string?]> = {
+      'string()': [z.string()], 'enum()': [z.enum(['a', 'b'])], 'string literal()': [z.literal('a')],
+      'number()': [z.number()], 'number().int()': [z.number().int()], 'int()': [z.int()], 'integer literal()': [z.literal(1)],
+      'bigint()': [z.bigint()], 'boolean()': [z.boolean()],
+      'date()': [z.date()], 'iso.datetime()': [z.iso.datetime()], 'string().datetime()': [z.string().datetime()], 'iso.date()': [z.iso.date()],
+      'object({...})': [z.object({ a: z.number() }), 'STRUCT("a" DOUBLE)'], 'array(T)': [z.array(z.boolean()), 'BOOLEAN[]'],
+      'any()': [z.any()], 'unknown()': [z.unknown()], 'union()': [z.union([z.string(), z.number()])], 'record()': [z.record(z.string(), z.number())],
+      'optional()': [z.number().optional(), 'DOUBLE'], 'nullable()': [z.number().nullable(), 'DOUBLE'], 'default()': [z.number().default(1), 'DOUBLE'],
+      'transform(...)': [z.number().transform(String), 'DOUBLE'],
+    };
+    const said: string[] = [];
+    const wrong: string[] = [];
+    for (const row of table.trim().split('\n')) {
+      const [zodCell, duckCell] = row.split(' | ').map((c) => c.replace(/^\| |\|$/g, '').trim());
+      const type = /^`([^`]+)`/.exec(duckCell!)?.[1];
+      for (const m of zodCell!.matchAll(/(string |integer )?`([^`]+)`/g)) {
+        const name = `${m[1] ?? ''}${m[2]}`;
+        said.push(name);
+        const sample = samples[name];
+        if (!sample) wrong.push(`${name}: no sample in this test`);
+        else if (sqlTypeOf(sample[0]) !== (sample[1] ?? type)) wrong.push(`${name}: README ${sample[1] ? duckCell : type}, sqlTypeOf ${sqlTypeOf(sample[0])}`);
+      }
+    }
+    expect(said.length).toBeGreaterThan(20);
+    expect(wrong).toEqual([]);
+  });
+
+  it("the Brazilian text helpers give what 'Other exports' says they give", () => {
+    const line = readme.split('\n').find((l) => l.startsWith('- Brazilian text:'))! + readme.split('\n')[readme.split('\n').findIndex((l) => l.startsWith('- Brazilian text:')) + 1];
+    const claims = [...line.matchAll(/`(parse\w+)\('([^']*)'\)` → (`\{[^`]*\}`|[\d.]+)/g)];
+    expect(claims.map((c) => c[1])).toEqual(['parseBrl', 'parsePackSize']);
+    for (const [, fn, arg, result] of claims) {
+      const expected: unknown = result!.startsWith('`') ? JSON.parse(result!.slice(1, -1).replace(/(\w+):/g, '"$1":').replaceAll("'", '"')) : Number(result);
+      expect((duckhouse as unknown as Record<string, (s: string) => unknown>)[fn!]!(arg!), `${fn}('${arg}')`).toEqual(expected);
+    }
+  });
+
   it('names every function, class and value the package exports', () => {
     const unnamed = Object.keys(duckhouse).filter((name) => !new RegExp(`\\b${name}\\b`).test(readme));
     expect(unnamed).toEqual([]);
