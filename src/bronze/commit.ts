@@ -17,16 +17,22 @@
  * back exactly from its file, and the dataset's recorded schema the first batch carries. So a file under
  * `bronze/` is always whole, and every committed batch ends up recorded. A manifest written by an
  * earlier version holds its cursor itself (`batch.cursor`): it is rolled forward the same way.
+ *
+ * A manifest names its files relative to the lake root, and is rolled forward under the root the
+ * recovering process opened: a lake folder moved or copied after a kill finishes its batch in the
+ * new place, never in the old one (see `resolveManifest`).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DuckhouseError } from '../errors.js';
 import type { BatchCommit } from '../metrics/metrics-db.js';
 import { parseJsonExact, stringifyJsonExact } from '../extract/json-exact.js';
 
+/** Absolute paths in memory; in a manifest's file, relative to the lake root (see `storedManifest`). */
 export interface CommitMove {
-  from: string; // absolute
-  to: string; // absolute
+  from: string;
+  to: string;
 }
 
 export interface CommitManifest {
@@ -45,7 +51,7 @@ export interface CommitManifest {
   schema?: RecordedSchemaFile;
 }
 
-/** A dataset's recorded schema to write: the file (absolute) and its JSON text. */
+/** A dataset's recorded schema to write: the file (absolute; in a manifest's file, relative to the lake root) and its JSON text. */
 export interface RecordedSchemaFile {
   file: string;
   text: string;
@@ -168,6 +174,73 @@ export function undoMoves(moves: CommitMove[]): boolean {
     }
   }
   return undone;
+}
+
+/** A path under `root`, as a manifest stores it: relative, with `/`. */
+function rootRelative(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
+}
+
+/** `manifest` (absolute paths) as its file holds it: every path relative to the lake `root`. */
+export function storedManifest(root: string, manifest: CommitManifest): CommitManifest {
+  return {
+    ...manifest,
+    moves: manifest.moves.map((m) => ({ from: rootRelative(root, m.from), to: rootRelative(root, m.to) })),
+    ...(manifest.schema ? { schema: { ...manifest.schema, file: rootRelative(root, manifest.schema.file) } } : {}),
+  };
+}
+
+/**
+ * The lake root an earlier version's manifest (absolute paths) was written under: the prefix of a
+ * move's `from` before the manifest's own stage folder (`.tmp/<process>/<stage>/`), which has the
+ * same path under every root. Undefined when no move shows it.
+ */
+function writtenUnder(root: string, manifestFile: string, manifest: CommitManifest): string | undefined {
+  const stage = path.relative(root, manifestFile.slice(0, -'.commit.json'.length));
+  const marker = `${path.sep}${stage}${path.sep}`;
+  for (const { from } of manifest.moves) {
+    if (!path.isAbsolute(from)) continue;
+    const at = from.lastIndexOf(marker);
+    if (at > 0) return from.slice(0, at);
+  }
+  return undefined;
+}
+
+/**
+ * The manifest `manifestFile` read back (`readManifest`), its paths resolved under the lake `root`
+ * the recovering process opened. A relative path is under `root`; an absolute one (an earlier
+ * version's manifest) is rebased from the root it was written under when it lies there, else taken
+ * as written. A path that ends outside its place (a move's source outside the manifest's stage
+ * folder, its target or a recorded file outside `bronze/`, the schema outside `state/schemas/`:
+ * `..`, or an absolute path of another folder) is refused before anything is moved or recorded.
+ */
+export function resolveManifest(root: string, manifestFile: string, manifest: CommitManifest): CommitManifest {
+  const oldRoot = writtenUnder(root, manifestFile, manifest);
+  const resolve = (file: string): string => {
+    if (!path.isAbsolute(file)) return path.resolve(root, file);
+    if (oldRoot !== undefined && file.startsWith(oldRoot + path.sep)) return path.join(root, path.relative(oldRoot, file));
+    return file;
+  };
+  const within = (file: string, dir: string, what: string): string => {
+    const resolved = resolve(file);
+    const rel = path.relative(dir, resolved);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+      throw new DuckhouseError(
+        'MANIFEST_INVALID',
+        `recovery of ${manifestFile}: ${what} ${JSON.stringify(file)} is outside ${dir}; refused: nothing of its batch was moved or recorded (a manifest names only files of its own lake)`,
+      );
+    }
+    return resolved;
+  };
+  const stage = manifestFile.slice(0, -'.commit.json'.length);
+  const bronze = path.join(root, 'bronze');
+  // Recorded as they are (relative to the root, in every version), and read back by every reader.
+  manifest.batch.files.forEach((f, i) => within(f.path, bronze, `batch.files[${i}].path`));
+  return {
+    ...manifest,
+    moves: manifest.moves.map((m, i) => ({ from: within(m.from, stage, `moves[${i}].from`), to: within(m.to, bronze, `moves[${i}].to`) })),
+    ...(manifest.schema ? { schema: { ...manifest.schema, file: within(manifest.schema.file, path.join(root, 'state', 'schemas'), 'schema.file') } } : {}),
+  };
 }
 
 export function readManifest(file: string): CommitManifest | undefined {

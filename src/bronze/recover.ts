@@ -10,7 +10,7 @@ import path from 'node:path';
 import os from 'node:os';
 import type { MetricsDb } from '../metrics/metrics-db.js';
 import { isAlive, processStartedAt } from '../metrics/process-identity.js';
-import { applyMoves, commitCursorDir, readCommitCursor, readManifest, writeRolledForwardSchema } from './commit.js';
+import { applyMoves, commitCursorDir, readCommitCursor, readManifest, resolveManifest, writeRolledForwardSchema } from './commit.js';
 import { LockError } from '../errors.js';
 import { acquireLock, type HeldLock } from '../extract/file-lock.js';
 import type { Logger } from '../log.js';
@@ -165,8 +165,10 @@ async function rollForward(dir: string, cursorDir: string, metrics: MetricsDb, l
     }
     if (!name.endsWith('.commit.json')) continue;
     const manifestFile = path.join(dir, name);
-    const manifest = readManifest(manifestFile);
-    if (!manifest) continue;
+    const written = readManifest(manifestFile);
+    if (!written) continue;
+    // Under the root this process opened: the lake folder may have been moved or copied since the kill.
+    const manifest = resolveManifest(path.dirname(path.dirname(dir)), manifestFile, written);
     let cursor: unknown;
     try {
       cursor = readCommitCursor(cursorDir, manifest);

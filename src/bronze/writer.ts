@@ -16,7 +16,7 @@ import type { ColumnSpec, WireType } from './schema-map.js';
 import { dateParts, partitionOfDir, partitionValue } from './partition.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
-import { applyMoves, commitCursorDir, commitCursorName, undoMoves, writeCommitCursor, writeManifest, type CommitManifest, type RecordedSchemaFile } from './commit.js';
+import { applyMoves, commitCursorDir, commitCursorName, storedManifest, undoMoves, writeCommitCursor, writeManifest, type CommitManifest, type RecordedSchemaFile } from './commit.js';
 import { stringifyJsonExact } from '../extract/json-exact.js';
 import type { BronzeFileRow, ColumnProfile, MetricsDb } from '../metrics/metrics-db.js';
 import type { SchemaChange } from '../metrics/alerts.js';
@@ -459,7 +459,7 @@ export class BronzeWriter {
     const { cursor: _cursor, cursorJson: _json, ...withoutCursor } = batch;
     try {
       if (cursorFile !== undefined) writeCommitCursor(cursorDir, cursorFile, extra.cursorJson ?? stringifyJsonExact(extra.cursor));
-      writeManifest(manifestFile, { batch: withoutCursor, moves, ...(cursorFile === undefined ? {} : { cursorFile }), ...(extra.schema ? { schema: extra.schema } : {}) });
+      writeManifest(manifestFile, storedManifest(this.o.root, { batch: withoutCursor, moves, ...(cursorFile === undefined ? {} : { cursorFile }), ...(extra.schema ? { schema: extra.schema } : {}) }));
       try {
         applyMoves(moves);
       } catch (error) {
