@@ -342,9 +342,12 @@ async function firstRunIn(env: LifecycleEnv, file: string, group: LiveFile[]): P
 interface CompactionManifest {
   kind: 'compact';
   runId: string;
-  /** The lake root (metrics paths are relative to it). */
-  root: string;
-  /** Absolute paths of outputs moved (or about to be moved) into bronze. */
+  /** The lake root it was written under: in an earlier version's manifest, whose outputs are absolute. */
+  root?: string;
+  /**
+   * The outputs moved (or about to be moved) into bronze, relative to the lake root (absolute in an
+   * earlier version's): a lake folder moved or copied after a kill is rolled back in its new place.
+   */
   outputs: string[];
 }
 
@@ -404,7 +407,7 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
       // Outputs merged from inputs read before close() interrupted a statement (firstRunIn's read
       // fails quietly) are not switched in: they stay in the work folder, removed below.
       env.signal?.throwIfAborted();
-      writeFileAtomic(manifestFile, JSON.stringify({ kind: 'compact', runId: env.runId, root: env.root, outputs: pending.map((p) => p.final) } satisfies CompactionManifest));
+      writeFileAtomic(manifestFile, JSON.stringify({ kind: 'compact', runId: env.runId, outputs: pending.map((p) => path.relative(env.root, p.final).split(path.sep).join('/')) } satisfies CompactionManifest));
       applyMoves(pending.map((p) => ({ from: p.tmp, to: p.final })));
       await env.metrics.switchBronzeFiles({
         runId: env.runId,
@@ -463,7 +466,7 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
     result.status = 'failed';
     result.error = (error as Error).message;
     // Outputs never switched in are invisible; remove them now rather than at the next open.
-    await rollbackCompaction(env.metrics, manifestFile).catch(() => undefined);
+    await rollbackCompaction(env.metrics, manifestFile, env.root).catch(() => undefined);
     throw Object.assign(error as Error, { result: { ...result, durationMs: Math.round(performance.now() - started) } });
   } finally {
     stopInterrupting();
@@ -619,22 +622,40 @@ export async function purgeRemoved(env: Pick<LifecycleEnv, 'root' | 'metrics' | 
   return deleted;
 }
 
-/** Removes the outputs of a compaction whose switch was never recorded. Idempotent. */
-export async function rollbackCompaction(metrics: MetricsDb, manifestFile: string): Promise<number> {
+/**
+ * Removes the outputs of a compaction whose switch was never recorded, from the lake at `root` (the
+ * one opened: the folder may have been moved or copied since the manifest was written). Idempotent.
+ * An output outside `bronze/` (`..`, another folder) is refused before any is removed.
+ */
+export async function rollbackCompaction(metrics: MetricsDb, manifestFile: string, root: string): Promise<number> {
   let manifest: CompactionManifest;
   try {
     manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as CompactionManifest;
   } catch {
     return 0;
   }
+  const bronze = path.join(root, 'bronze');
+  const outputs = manifest.outputs.map((output, i) => {
+    const written = manifest.root;
+    const resolved = !path.isAbsolute(output)
+      ? path.resolve(root, output)
+      : written !== undefined && output.startsWith(written + path.sep)
+        ? path.join(root, path.relative(written, output))
+        : output;
+    const rel = path.relative(bronze, resolved);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+      throw new DuckhouseError('MANIFEST_INVALID', `recovery of ${manifestFile}: outputs[${i}] ${JSON.stringify(output)} is outside ${bronze}; refused: no output of that compaction was removed`);
+    }
+    return resolved;
+  });
   const { compacted, removed: superseded } = await metrics.bronzeVisibility();
   let removed = 0;
-  for (const output of manifest.outputs) {
+  for (const output of outputs) {
     if (!isCompactionOutput(output)) continue;
     // An output switched in and since superseded by a later compaction or prune is a removed
     // file like any other: purgeRemoved deletes it after the retention, once no published view
     // names it. Only outputs the metrics db never recorded are invisible to every reader.
-    const rel = path.relative(manifest.root, output);
+    const rel = path.relative(root, output);
     if (compacted.has(rel) || superseded.has(rel)) continue;
     if (fs.existsSync(output)) {
       fs.rmSync(output, { force: true });

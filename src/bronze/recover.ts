@@ -159,7 +159,7 @@ async function rollForward(dir: string, cursorDir: string, metrics: MetricsDb, l
     if (name.startsWith('compact-') && name.endsWith('.json')) {
       // A compaction killed before its switch (or between switch and cleanup): delete the outputs it never switched in.
       const { rollbackCompaction } = await import('./lifecycle.js');
-      const removedOutputs = await rollbackCompaction(metrics, path.join(dir, name));
+      const removedOutputs = await rollbackCompaction(metrics, path.join(dir, name), path.dirname(path.dirname(dir)));
       if (removedOutputs > 0) logger.warn(`removed ${removedOutputs} unswitched compaction output(s) of a dead process`);
       continue;
     }

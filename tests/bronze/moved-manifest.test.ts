@@ -9,11 +9,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Lakehouse } from '../../src/index.js';
-import { schemaFile } from '../../src/transform/source-relation.js';
+import { compactedFileName, schemaFile } from '../../src/transform/source-relation.js';
 import { expectCommittedBronze, treeDigest } from '../helpers/lake-checks.js';
 import { listFiles, tempDir } from '../helpers/temp-lake.js';
 
-const RUN_ID = '20260305T150000000Z-moved1';
+const RUN_ID = '20260305T150000000Z-a0b1c2';
 
 interface Parts {
   root: string;
@@ -110,4 +110,54 @@ describe('a manifest naming a file outside its place', () => {
       expect(listFiles(path.join(root, 'bronze'))).toEqual([]);
     });
   }
+});
+
+describe("a compaction manifest of an earlier version (its root and absolute outputs) in a lake folder copied since", () => {
+  /** A lake at `root` whose compaction (a dead process's) renamed an output into bronze, never switched in. */
+  async function killedBeforeSwitch(root: string, outputs: (output: string) => string[]): Promise<{ output: string; manifestFile: string }> {
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    const dead = path.join(root, '.tmp', 'p4194305-1');
+    fs.mkdirSync(dead, { recursive: true });
+    fs.writeFileSync(path.join(dead, 'owner.json'), JSON.stringify({ host: os.hostname(), pid: 4194305, procStart: '1' }));
+    const output = path.join(root, 'bronze', 'rec', 'items', 'k=v', 'year=2026', 'month=03', 'day=05', compactedFileName(RUN_ID, '20260305T160000000Z-c0ffee', 1));
+    fs.mkdirSync(path.dirname(output), { recursive: true });
+    fs.writeFileSync(output, 'an output never switched in');
+    const manifestFile = path.join(dead, 'compact-20260305T160000000Z-c0ffee.json');
+    fs.writeFileSync(manifestFile, JSON.stringify({ kind: 'compact', runId: '20260305T160000000Z-c0ffee', root, outputs: outputs(output) }));
+    return { output, manifestFile };
+  }
+
+  it('has its outputs removed under the new root; the old copy is not touched', async () => {
+    const base = tempDir();
+    const old = path.join(base, 'old', 'data');
+    const { output } = await killedBeforeSwitch(old, (o) => [o]);
+    const root = path.join(base, 'new', 'data');
+    fs.mkdirSync(path.dirname(root));
+    fs.cpSync(old, root, { recursive: true });
+    const oldDigest = treeDigest(path.join(base, 'old'));
+
+    await (await Lakehouse.open({ root, log: { console: false } })).close();
+    expect(listFiles(path.join(root, 'bronze'))).toEqual([]);
+    expect(fs.existsSync(output), 'the old copy keeps its output').toBe(true);
+    expect(treeDigest(path.join(base, 'old')), 'the old folder, byte for byte').toEqual(oldDigest);
+  });
+
+  it('naming an output outside bronze/ is refused, naming the manifest, and no output is removed', async () => {
+    const base = tempDir();
+    const root = path.join(base, 'data');
+    const victim = path.join(base, compactedFileName(RUN_ID, '20260305T160000000Z-c0ffee', 2));
+    fs.writeFileSync(victim, 'not to be removed');
+    const { output, manifestFile } = await killedBeforeSwitch(root, (o) => [o, victim]);
+
+    const opened = await Lakehouse.open({ root, log: { console: false } }).then(
+      (lake) => lake.close().then(() => undefined),
+      (error: unknown) => error,
+    );
+    expect(opened).toMatchObject({ code: 'MANIFEST_INVALID' });
+    expect((opened as Error).message).toContain(manifestFile);
+    expect((opened as Error).message).toContain('outputs[1]');
+    expect(fs.existsSync(victim)).toBe(true);
+    expect(fs.existsSync(output), 'not even the output inside it').toBe(true);
+    expect(fs.existsSync(manifestFile)).toBe(true);
+  });
 });
