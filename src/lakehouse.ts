@@ -15,7 +15,7 @@ import { ClosedError, ConfigError, DuckhouseError, LockError, QueryError, errorM
 import { interruptOnAbort } from './abortable.js';
 import { createLogger, defaultConsole, type Logger, type RootLogger } from './log.js';
 import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized, throughLinks } from './db/file-queue.js';
-import { attachShared, forgetShared, type SharedAttachment } from './db/shared-attachments.js';
+import { attachShared, closeShared, type SharedAttachment } from './db/shared-attachments.js';
 import { qualified, quoteIdent, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
 import { functionCalled, userStatementCount } from './db/statements.js';
@@ -394,7 +394,7 @@ export class Lakehouse {
         this.attachedAnalytics = undefined;
       }
       if (version) {
-        this.queryAttachment = await attachShared(file, async () => {
+        this.queryAttachment = await attachShared(file, this, async () => {
           await attachAnalytics(c, file, this.options.lockTimeoutMillis);
           const detach = async (): Promise<void> => {
             await c.run('USE memory');
@@ -437,6 +437,7 @@ export class Lakehouse {
     const shared = fs.existsSync(file)
       ? await attachShared<SnapshotCatalog>(
           file,
+          this,
           async () => {
             const c = await connect();
             const catalog = `analytics_snapshot_${++snapshotNo}`;
@@ -1300,13 +1301,15 @@ export class Lakehouse {
         this.interruptReaders();
       }
       stopInterrupting();
-      // Their attachments go with the engine: none is left for another attachment's release to detach.
-      forgetShared(this.paths.analytics, (v) => (v as QueryCatalog).lake === this);
       this.queryConnection?.closeSync();
       for (const c of this.snapshotConnections) c.closeSync();
       this.snapshotConnections.clear();
       if (this.enginePromise) await this.enginePromise.catch(() => undefined);
-      this.engineInstance?.closeSync();
+      // Its attachments of analytics.duckdb go with the engine; while another lake of the process
+      // reads that file, the engine stays open, unused, and closes with the last reader (closing
+      // it now would close a descriptor of the file and drop that lake's lock on it).
+      const engine = this.engineInstance;
+      if (engine && closeShared(this.paths.analytics, this, () => engine.closeSync())) engine.closeSync();
       await this.metrics.close();
       fs.rmSync(path.join(this.tmpDir, this.spillDir), { recursive: true, force: true });
       // The process's temp folder goes with its last lake. A manifest still there is a committed

@@ -8,6 +8,8 @@
  * same file attached left that file unlocked, and another process could open it read-write under
  * the reader. So an attachment let go while another of the same file (inode) is in use stays
  * attached, unused, and goes with the last one; a new snapshot of that file takes it over.
+ * Closing an engine closes its descriptors too: a lake closing while another lake of the process
+ * reads the same file leaves its engine open, unused, until that file is read no more (closeShared).
  */
 import fs from 'node:fs';
 import { fileQueueKey, serialized } from './file-queue.js';
@@ -20,12 +22,17 @@ export interface SharedAttachment<T> {
 }
 
 interface Entry {
+  /** Whose engine holds the attachment (a lake): closeShared finds them by it. */
+  owner: object;
   value: unknown;
   /** The file's inodes around the ATTACH: two when a rename replaced it meanwhile (either may be the one attached). */
   inodes: number[];
+  /** Read now, or being attached (then `value` is not set yet). */
   inUse: boolean;
   detach: () => Promise<void>;
 }
+
+const shares = (a: Entry, b: Entry): boolean => a.inodes.some((i) => b.inodes.includes(i));
 
 const byFile = new Map<string, Entry[]>();
 
@@ -45,23 +52,30 @@ function inodeOf(file: string): number | undefined {
  */
 export function attachShared<T>(
   file: string,
+  owner: object,
   attach: () => Promise<{ value: T; detach: () => Promise<void> }>,
   reusable: (value: unknown) => boolean = () => false,
 ): Promise<SharedAttachment<T>> {
   const key = fileQueueKey(file);
   return serialized(`attachments:${key}`, async () => {
     const now = inodeOf(file);
-    let entry = byFile.get(key)?.find((e) => !e.inUse && e.inodes.length === 1 && e.inodes[0] === now && reusable(e.value));
+    let entry = byFile.get(key)?.find((e) => !e.inUse && e.owner === owner && e.inodes.length === 1 && e.inodes[0] === now && reusable(e.value));
     if (entry) entry.inUse = true;
     else {
-      const { value, detach } = await attach();
-      const after = inodeOf(file);
-      entry = { value, inodes: [...new Set([now, after])].filter((i): i is number => i !== undefined), inUse: true, detach };
-      // The list as it is now: another lake's close (forgetShared, outside the queue) may have
-      // replaced it during the attach, and an entry pushed to the old one was never counted.
-      const entries = byFile.get(key) ?? [];
-      byFile.set(key, entries);
-      entries.push(entry);
+      // Counted from before the ATTACH: a close of another lake meanwhile (closeShared, outside the
+      // queue) must see that this attachment may hold the file's lock.
+      const pending: Entry = { owner, value: undefined, inodes: now === undefined ? [] : [now], inUse: true, detach: () => Promise.resolve() };
+      listOf(key).push(pending);
+      try {
+        const { value, detach } = await attach();
+        const after = inodeOf(file);
+        Object.assign(pending, { value, detach, inodes: [...new Set([now, after])].filter((i): i is number => i !== undefined) });
+      } catch (error) {
+        drop(key, [pending]);
+        await sweep(key);
+        throw error;
+      }
+      entry = pending;
     }
     const mine = entry;
     return {
@@ -69,24 +83,53 @@ export function attachShared<T>(
       release: (atOnce = false) =>
         serialized(`attachments:${key}`, async () => {
           mine.inUse = false;
-          const all = byFile.get(key) ?? [];
-          const read = all.filter((e) => e.inUse);
-          const free = all.filter((e) => !e.inUse && ((e === mine && atOnce) || !read.some((r) => r.inodes.some((i) => e.inodes.includes(i)))));
-          for (const e of free) all.splice(all.indexOf(e), 1);
-          if (all.length === 0) byFile.delete(key);
-          // Another's detach failing is not this caller's error: the engine may have closed under it.
-          for (const e of free) await (e === mine ? e.detach() : e.detach().catch(() => undefined));
+          await sweep(key, atOnce ? mine : undefined);
         }),
     };
   });
 }
 
-/** Forgets the attachments of `file` whose value passes `owned` (their engine is closing: they go with it). */
-export function forgetShared(file: string, owned: (value: unknown) => boolean): void {
-  const key = fileQueueKey(file);
-  const all = byFile.get(key);
-  if (!all) return;
-  const kept = all.filter((e) => !owned(e.value));
+function listOf(key: string): Entry[] {
+  let all = byFile.get(key);
+  if (!all) byFile.set(key, (all = []));
+  return all;
+}
+
+function drop(key: string, gone: Entry[]): void {
+  const kept = (byFile.get(key) ?? []).filter((e) => !gone.includes(e));
   if (kept.length > 0) byFile.set(key, kept);
   else byFile.delete(key);
+}
+
+/** Detaches (in the file's queue) the unused attachments no attachment in use shares a file with, and `atOnce` in any case. */
+async function sweep(key: string, atOnce?: Entry): Promise<void> {
+  const all = byFile.get(key) ?? [];
+  const read = all.filter((e) => e.inUse);
+  const free = all.filter((e) => !e.inUse && (e === atOnce || !read.some((r) => shares(r, e))));
+  drop(key, free);
+  // Another's detach failing is not this caller's error: the engine may have closed under it.
+  for (const e of free) await (e === atOnce ? e.detach() : e.detach().catch(() => undefined));
+}
+
+/**
+ * `owner`'s engine is closing, and its attachments of `file` with it. Returns true when `close`
+ * (which closes that engine) may run now: then the caller runs it. Returns false while another
+ * owner's attachment in use (or being attached) shares the file: closing the engine would drop
+ * that one's lock, so `close` runs once no attachment in use does (the last one's release).
+ */
+export function closeShared(file: string, owner: object, close: () => void): boolean {
+  const key = fileQueueKey(file);
+  const all = byFile.get(key) ?? [];
+  const mine = all.filter((e) => e.owner === owner);
+  drop(key, mine);
+  if (mine.length === 0) return true;
+  const parked: Entry = { owner, value: undefined, inodes: [...new Set(mine.flatMap((e) => e.inodes))], inUse: false, detach: async () => close() };
+  if (all.some((e) => e.owner !== owner && e.inUse && shares(e, parked))) {
+    listOf(key).push(parked);
+    return false;
+  }
+  // The file is read by no one else: the other owners' unused attachments of it lose their lock
+  // with this engine, so they go too (in the queue, where nothing attaches it meanwhile).
+  void serialized(`attachments:${key}`, () => sweep(key)).catch(() => undefined);
+  return true;
 }

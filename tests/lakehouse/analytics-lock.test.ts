@@ -4,8 +4,9 @@
  * of a file drops every POSIX lock the process holds on it, so a second attachment of the same file
  * detached (a report's snapshot closing) dropped the lock of the one still in use.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Lakehouse } from '../../src/index.js';
 import { spawnHelper } from '../helpers/child.js';
 import { holdDuckDbFile } from '../helpers/lock-holder.js';
@@ -73,5 +74,99 @@ describe('analytics.duckdb lock', () => {
     await holder.release();
     expect(await query).toEqual([{ x: 1 }]);
     await snapshotClosesKeepingLock(lake, file);
+  });
+});
+
+/**
+ * This process's open descriptors of `file` (or of a file renamed away from its path). An engine
+ * left open for another lake's reader is closed once the last reader goes: in the file's queue,
+ * so shortly after the last close() returns.
+ */
+function descriptorsOf(file: string): string[] {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(file);
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function noDescriptorLeftOf(file: string): Promise<void> {
+  await vi.waitFor(() => expect(descriptorsOf(file)).toEqual([]), { timeout: 5000, interval: 20 });
+}
+
+describe('analytics.duckdb lock, two lakes of one process on one root', () => {
+  /** A built project, and `count` lakes of this process on its root, each with the file attached by a query. */
+  async function lakesOnOneRoot(count: number): Promise<{ lakes: Lakehouse[]; file: string }> {
+    const { lake: first, models, root } = await projectLake({ 'marts/m.sql': 'select 1 as x' });
+    await first.build();
+    const lakes = [first];
+    for (let i = 1; i < count; i++) {
+      const lake = await Lakehouse.open({ root, models, log: { console: false } });
+      registerCleanup(() => lake.close());
+      lakes.push(lake);
+    }
+    for (const lake of lakes) expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    return { lakes, file: path.join(root, 'analytics.duckdb') };
+  }
+
+  it("closing one lake keeps the other's lock; closing both lets it go", async () => {
+    const { lakes: [a, b], file } = await lakesOnOneRoot(2);
+    await a!.close();
+    expect(await otherProcessFinds(file)).toBe('locked');
+    expect(await b!.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    await b!.close();
+    expect(await otherProcessFinds(file)).toBe('free');
+    await noDescriptorLeftOf(file);
+  });
+
+  it('the lake opened second closing first keeps the first one’s lock; closing both lets it go', async () => {
+    const { lakes: [a, b], file } = await lakesOnOneRoot(2);
+    await b!.close();
+    expect(await otherProcessFinds(file)).toBe('locked');
+    expect(await a!.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    await a!.close();
+    expect(await otherProcessFinds(file)).toBe('free');
+    await noDescriptorLeftOf(file);
+  });
+
+  it('three lakes: the lock stays until the last one closes', async () => {
+    const { lakes: [a, b, c], file } = await lakesOnOneRoot(3);
+    await b!.close();
+    expect(await otherProcessFinds(file)).toBe('locked');
+    await a!.close();
+    expect(await otherProcessFinds(file)).toBe('locked');
+    expect(await c!.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    await c!.close();
+    expect(await otherProcessFinds(file)).toBe('free');
+    await noDescriptorLeftOf(file);
+  });
+
+  it("a build in one lake while the other closes: the build publishes, the reader's lock stays, and goes with it", async () => {
+    const { lakes: [a, b], file } = await lakesOnOneRoot(2);
+    const build = b!.build({ fullRefresh: true });
+    await a!.close();
+    const result = await build;
+    expect(result.status).toBe('success');
+    // The build renamed a new file over the old one: b reads it (and locks it) at its next query.
+    expect(await b!.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    expect(await otherProcessFinds(file)).toBe('locked');
+    await b!.close();
+    expect(await otherProcessFinds(file)).toBe('free');
+    await noDescriptorLeftOf(file);
+  });
+
+  it('a lake closing while the other has a report snapshot open keeps the snapshot’s lock', async () => {
+    const { lakes: [a, b], file } = await lakesOnOneRoot(2);
+    const snapshot = await b!.catalogSnapshot();
+    await a!.close();
+    expect(await otherProcessFinds(file)).toBe('locked');
+    expect(await snapshot.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    await snapshot.close();
+    expect(await otherProcessFinds(file)).toBe('locked');
+    await b!.close();
+    expect(await otherProcessFinds(file)).toBe('free');
+    await noDescriptorLeftOf(file);
   });
 });
