@@ -4,6 +4,7 @@
  * (metrics, analytics) is opened briefly and closed again, so other processes can take turns.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBExtractedStatements, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { BIGINT, BIGNUM, BLOB, BOOLEAN, DOUBLE, DuckDBInstance, blobValue, DuckDBTimestampTZValue, HUGEINT, LIST, MAP, SQLNULL, StatementType, TIMESTAMPTZ, VARCHAR, isNodeApiValue, listValue, mapValue, type DuckDBType } from './db/duckdb.js';
@@ -18,7 +19,7 @@ import { ENGINE_SETTINGS, lockHolder, retryOnLock, serialized, throughLinks } fr
 import { attachShared, closeShared, type SharedAttachment } from './db/shared-attachments.js';
 import { qualified, quoteIdent, quoteLiteral } from './db/quote.js';
 import { readerRows, type Row } from './db/values.js';
-import { functionCalled, userStatementCount } from './db/statements.js';
+import { functionCalled, stringLiterals, userStatementCount } from './db/statements.js';
 import { MetricsDb, type BuildInputs, type RunRecord } from './metrics/metrics-db.js';
 import { currentProcess } from './metrics/process-identity.js';
 import { isDeadRun } from './metrics/run-history.js';
@@ -491,6 +492,9 @@ export class Lakehouse {
     return this.closedAs(call, serialized(this.queryKey, async () => {
       this.ensureRunning(call);
       const c = await this.queryConn();
+      // Before the statement binds: binding read_parquet('…') already opens (and closes) the file.
+      const database = await lakeDatabaseRead(c, sql, [this.paths.analytics, this.paths.metrics]);
+      if (database) throw lakeDatabaseReadError(call, database);
       const extracted = await c.extractStatements(sql);
       // DuckDB runs a PIVOT without an IN list as a CREATE TYPE (a temporary ENUM of the pivoted
       // values) and then the SELECT. When the user wrote one statement, such leading CREATEs are
@@ -1402,6 +1406,60 @@ async function attachAnalytics(c: DuckDBConnection, file: string, lockTimeoutMil
       `analytics.duckdb is held read-write by ${holder} (waited ${lockTimeoutMillis} ms): only a build writes it, and it does so by renaming a new file over it; open it READ_ONLY (\`duckdb -readonly\`, ATTACH … (READ_ONLY), access_mode 'READ_ONLY') so that builds and readers are not blocked; file ${file}`,
       { cause: error.cause },
     );
+  }
+}
+
+/** What makes a path a glob for DuckDB's file readers. */
+const GLOB_CHARS = /[*?[]/;
+
+/**
+ * The lake's database file (of `files`) a statement would read as a file — read_blob, read_text,
+ * read_parquet… of a path or a glob naming it, or a symbolic link to it — and the literal that
+ * names it; or undefined. Looked for in the statement's string literals (a path it builds from
+ * parts is not seen), expanded as DuckDB would (relative to the working folder, `~`, globs).
+ */
+async function lakeDatabaseRead(c: DuckDBConnection, sql: string, files: string[]): Promise<{ file: string; literal: string } | undefined> {
+  const targets = files.flatMap((file) => {
+    const st = quietStat(file);
+    return st ? [{ file, st }] : [];
+  });
+  if (targets.length === 0) return undefined;
+  const target = (p: string): string | undefined => {
+    const st = quietStat(path.resolve(p.replace(/^file:\/\//, '').replace(/^~(?=\/|$)/, os.homedir())));
+    return st && targets.find((t) => t.st.dev === st.dev && t.st.ino === st.ino)?.file;
+  };
+  for (const literal of new Set(stringLiterals(sql))) {
+    if (literal === '') continue;
+    let file = target(literal);
+    if (!file && GLOB_CHARS.test(literal)) {
+      // Listing folders opens none of the files in them; a literal that is no glob DuckDB can list names none.
+      const matches = await c.runAndReadAll('SELECT file FROM glob($1)', [literal]).then((r) => r.getRows().map((row) => String(row[0])), () => []);
+      file = matches.map(target).find((f) => f !== undefined);
+    }
+    if (file) return { file, literal };
+  }
+  return undefined;
+}
+
+/**
+ * Reading a lake's database as a file closes a descriptor of it, and closing any descriptor of a
+ * file drops every POSIX lock the process holds on it (DuckDB's): the query connection's on
+ * analytics.duckdb, the metrics writer's on runs.duckdb. Another process could then open it
+ * read-write under this one's readers, or write runs.duckdb along with it.
+ */
+function lakeDatabaseReadError(call: string, read: { file: string; literal: string }): DuckhouseError {
+  return new DuckhouseError(
+    'QUERY_READS_LAKE_DATABASE',
+    `lake.${call}: the statement reads ${read.file} (named by '${read.literal}') as a file, and that is the lake's own database: reading it would drop this process's lock on it, so another process could open it read-write under the lake's readers; query its tables instead (lake.query reads analytics.duckdb's catalog; the run history: lake.runs())`,
+  );
+}
+
+/** `fs.statSync`, or undefined for a path that cannot be looked at (not there, not a valid path). */
+function quietStat(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
   }
 }
 

@@ -178,3 +178,58 @@ export function functionCalled(sql: string, names: readonly string[]): string | 
   }
   return undefined;
 }
+
+/**
+ * The text of every string literal in the SQL ('…', E'…', $tag$…$tag$), and of the literals inside
+ * those (SQL that `query('…')` runs), in order. Comments and quoted names are not literals. Meant
+ * for refusing: from a quote or comment the text does not close, the rest is one more literal.
+ */
+export function stringLiterals(sql: string): string[] {
+  const found: string[] = [];
+  const add = (text: string): void => {
+    found.push(text);
+    if (/['$]/.test(text)) found.push(...stringLiterals(text));
+  };
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i]!;
+    const next = sql[i + 1];
+    if (ch === '-' && next === '-') {
+      const nl = sql.indexOf('\n', i);
+      i = nl === -1 ? sql.length : nl + 1;
+    } else if (ch === '/' && next === '*') {
+      const end = blockCommentEnd(sql, i);
+      if (end === -1) {
+        add(sql.slice(i));
+        break;
+      }
+      i = end;
+    } else if (ch === '"') {
+      const end = quotedEnd(sql, i, '"', false);
+      if (end === -1) break;
+      i = end;
+    } else if (ch === "'") {
+      const backslashes = /[eE]/.test(sql[i - 1] ?? '') && !/\w/.test(sql[i - 2] ?? '');
+      const end = quotedEnd(sql, i, "'", backslashes);
+      if (end === -1) {
+        add(sql.slice(i + 1));
+        break;
+      }
+      const text = sql.slice(i + 1, end - 1).replace(/''/g, "'");
+      add(backslashes ? text.replace(/\\(.)/g, '$1') : text);
+      i = end;
+    } else if (ch === '$' && DOLLAR_QUOTE.test(sql.slice(i))) {
+      const tag = DOLLAR_QUOTE.exec(sql.slice(i))![0];
+      const close = sql.indexOf(tag, i + tag.length);
+      if (close === -1) {
+        add(sql.slice(i + tag.length));
+        break;
+      }
+      add(sql.slice(i + tag.length, close));
+      i = close + tag.length;
+    } else {
+      i++;
+    }
+  }
+  return found;
+}

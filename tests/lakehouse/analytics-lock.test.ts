@@ -170,3 +170,43 @@ describe('analytics.duckdb lock, two lakes of one process on one root', () => {
     await noDescriptorLeftOf(file);
   });
 });
+
+describe("lake.query reading the lake's own database files", () => {
+  it("refuses to read analytics.duckdb as a file (read_blob, read_text, read_parquet, a glob): its lock stays", async () => {
+    const { lake, root } = await projectLake({ 'marts/m.sql': 'select 1 as x' });
+    await lake.build();
+    const file = path.join(root, 'analytics.duckdb');
+    expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
+    for (const sql of [
+      `select size from read_blob('${file}')`,
+      `select size from read_text('${file}')`,
+      `select * from read_parquet('${file}')`,
+      `select count(*) from read_blob('${root}/*.duckdb')`,
+      `select * from query('select size from read_blob(''${file}'')')`,
+    ]) {
+      const error = await lake.query(sql).catch((e: unknown) => e);
+      // Reading the file closed this process's descriptor of it: the lock on it went with it.
+      expect(await otherProcessFinds(file), sql).toBe('locked');
+      expect(error, sql).toMatchObject({ code: 'QUERY_READS_LAKE_DATABASE', message: expect.stringContaining(file) });
+    }
+    expect(await lake.query('select x from marts.m')).toEqual([{ x: 1 }]);
+  });
+
+  it('refuses to read metrics/runs.duckdb as a file, also through a relative path or a symbolic link; other files still read', async () => {
+    const { lake, root } = await projectLake({ 'marts/m.sql': 'select 1 as x' });
+    await lake.build();
+    const runs = path.join(root, 'metrics', 'runs.duckdb');
+    const link = path.join(root, 'link.bin');
+    fs.symlinkSync(runs, link);
+    for (const sql of [`select size from read_blob('${runs}')`, `select size from read_blob('${path.relative(process.cwd(), runs)}')`, `select size from read_blob('${link}')`]) {
+      await expect(lake.query(sql), sql).rejects.toMatchObject({ code: 'QUERY_READS_LAKE_DATABASE', message: expect.stringContaining(runs) });
+    }
+    const other = path.join(root, 'other.txt');
+    fs.writeFileSync(other, 'hello');
+    expect(await lake.query(`select content from read_text('${other}')`)).toEqual([{ content: 'hello' }]);
+    expect(await lake.query(`select 'analytics.duckdb' as s`)).toEqual([{ s: 'analytics.duckdb' }]);
+    // A name in quotes or in a comment is no path read; a dollar-quoted one is.
+    expect(await lake.query(`select 1 as "${runs}" -- read_blob('${runs}')`)).toEqual([{ [runs]: 1 }]);
+    await expect(lake.query(`select size from read_blob($$${runs}$$)`)).rejects.toMatchObject({ code: 'QUERY_READS_LAKE_DATABASE' });
+  });
+});
