@@ -668,10 +668,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
           if ((await interactiveSql(lake)) > 0 && !process.stdin.isTTY) setExit(EXIT_FAILED);
           return;
         }
-        // A statement that does not parse, bind or is not read-only is the user's to fix: exit 2.
+        // A statement that does not parse, bind, is not read-only or reads the lake's own database as a file is the user's to fix: exit 2.
         const { rows, names } = await (opts.json ? lake.query(query).then((rows) => ({ rows, names: undefined })) : textRows(lake, query)).catch((error: unknown) => {
           const e = error as Error & { code?: string };
-          if (e.code === 'QUERY_NOT_READ_ONLY' || /(^|: )(Parser|Binder|Catalog) Error/.test(e.message)) throw new UsageError(e.message);
+          if (e.code === 'QUERY_NOT_READ_ONLY' || e.code === 'QUERY_READS_LAKE_DATABASE' || /(^|: )(Parser|Binder|Catalog) Error/.test(e.message)) throw new UsageError(e.message);
           throw error;
         });
         // The DESCRIBE textRows made names the columns, with no rows too (not a second DESCRIBE).

@@ -143,6 +143,9 @@ describe('duckhouse CLI output', () => {
     const typo = runCli(dir, ['sql', 'selec 1', '--root', root]);
     expect(typo.err).toMatch(/syntax error/);
     expect(typo.code).toBe(2);
+    const ownDatabase = runCli(dir, ['sql', `select size from read_blob('${path.join(root, 'metrics', 'runs.duckdb')}')`, '--root', root]);
+    expect(ownDatabase.err).toMatch(/the lake's own database/);
+    expect(ownDatabase.code).toBe(2);
   }, 60_000);
 
   it('sql --csv piped into `head` ends quietly, without an unhandled EPIPE stack trace', async () => {
