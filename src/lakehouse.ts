@@ -1305,15 +1305,16 @@ export class Lakehouse {
         this.interruptReaders();
       }
       stopInterrupting();
+      // Its attachments of analytics.duckdb go with the engine (none is left for another
+      // attachment's release to detach); while another lake of the process reads that file, the
+      // engine stays open, unused, and closes with the last reader: closing it now would close a
+      // descriptor of the file and drop that lake's lock on it.
+      const closeEngine = closeShared(this.paths.analytics, this, () => this.engineInstance?.closeSync());
       this.queryConnection?.closeSync();
       for (const c of this.snapshotConnections) c.closeSync();
       this.snapshotConnections.clear();
       if (this.enginePromise) await this.enginePromise.catch(() => undefined);
-      // Its attachments of analytics.duckdb go with the engine; while another lake of the process
-      // reads that file, the engine stays open, unused, and closes with the last reader (closing
-      // it now would close a descriptor of the file and drop that lake's lock on it).
-      const engine = this.engineInstance;
-      if (engine && closeShared(this.paths.analytics, this, () => engine.closeSync())) engine.closeSync();
+      if (closeEngine) this.engineInstance?.closeSync();
       await this.metrics.close();
       fs.rmSync(path.join(this.tmpDir, this.spillDir), { recursive: true, force: true });
       // The process's temp folder goes with its last lake. A manifest still there is a committed
