@@ -493,7 +493,7 @@ export class Lakehouse {
       this.ensureRunning(call);
       const c = await this.queryConn();
       // Before the statement binds: binding read_parquet('…') already opens (and closes) the file.
-      const database = await lakeDatabaseRead(c, sql, [this.paths.analytics, this.paths.metrics]);
+      const database = await lakeDatabaseRead(c, [...stringLiterals(sql), ...paramStrings(params)], [this.paths.analytics, this.paths.metrics]);
       if (database) throw lakeDatabaseReadError(call, database);
       const extracted = await c.extractStatements(sql);
       // DuckDB runs a PIVOT without an IN list as a CREATE TYPE (a temporary ENUM of the pivoted
@@ -1416,10 +1416,10 @@ const GLOB_CHARS = /[*?[]/;
 /**
  * The lake's database file (of `files`) a statement would read as a file — read_blob, read_text,
  * read_parquet… of a path or a glob naming it, or a symbolic link to it — and the literal that
- * names it; or undefined. Looked for in the statement's string literals (a path it builds from
- * parts is not seen), expanded as DuckDB would (relative to the working folder, `~`, globs).
+ * names it; or undefined. Looked for in the statement's string literals and parameters (a path
+ * it builds from parts is not seen), expanded as DuckDB would (relative to the working folder, `~`, globs).
  */
-async function lakeDatabaseRead(c: DuckDBConnection, sql: string, files: string[]): Promise<{ file: string; literal: string } | undefined> {
+async function lakeDatabaseRead(c: DuckDBConnection, literals: string[], files: string[]): Promise<{ file: string; literal: string } | undefined> {
   const targets = files.flatMap((file) => {
     const st = quietStat(file);
     return st ? [{ file, st }] : [];
@@ -1429,7 +1429,7 @@ async function lakeDatabaseRead(c: DuckDBConnection, sql: string, files: string[
     const st = quietStat(path.resolve(p.replace(/^file:\/\//, '').replace(/^~(?=\/|$)/, os.homedir())));
     return st && targets.find((t) => t.st.dev === st.dev && t.st.ino === st.ino)?.file;
   };
-  for (const literal of new Set(stringLiterals(sql))) {
+  for (const literal of new Set(literals)) {
     if (literal === '') continue;
     let file = target(literal);
     if (!file && GLOB_CHARS.test(literal)) {
@@ -1440,6 +1440,18 @@ async function lakeDatabaseRead(c: DuckDBConnection, sql: string, files: string[
     if (file) return { file, literal };
   }
   return undefined;
+}
+
+/** The strings among a statement's parameters, in lists, sets and maps too: paths DuckDB may read. */
+function paramStrings(params: QueryParams | undefined): string[] {
+  const found: string[] = [];
+  const visit = (v: unknown): void => {
+    if (typeof v === 'string') found.push(v);
+    else if (Array.isArray(v) || v instanceof Set) for (const item of v) visit(item);
+    else if (v instanceof Map) for (const [k, item] of v) (visit(k), visit(item));
+  };
+  visit(params === undefined ? [] : Array.isArray(params) ? params : Object.values(params));
+  return found;
 }
 
 /**

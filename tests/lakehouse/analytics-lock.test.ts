@@ -208,5 +208,9 @@ describe("lake.query reading the lake's own database files", () => {
     // A name in quotes or in a comment is no path read; a dollar-quoted one is.
     expect(await lake.query(`select 1 as "${runs}" -- read_blob('${runs}')`)).toEqual([{ [runs]: 1 }]);
     await expect(lake.query(`select size from read_blob($$${runs}$$)`)).rejects.toMatchObject({ code: 'QUERY_READS_LAKE_DATABASE' });
+    // Named by a parameter, as one or in a list.
+    await expect(lake.query('select size from read_blob($1)', [runs])).rejects.toMatchObject({ code: 'QUERY_READS_LAKE_DATABASE' });
+    await expect(lake.query('select size from read_blob($files)', { files: [other, runs] })).rejects.toMatchObject({ code: 'QUERY_READS_LAKE_DATABASE' });
+    expect(await lake.query('select content from read_text($1)', [other])).toEqual([{ content: 'hello' }]);
   });
 });
