@@ -348,8 +348,11 @@ describe('close() during a compaction', () => {
     const error = await compaction;
     expect(error).toBeInstanceOf(ClosedError);
     expect(String((error as Error).message)).toMatch(/lake\.compact\(\)/);
-    // Merging 3M rows takes seconds (~4 s here); interrupted, it stops at once.
-    expect(closeMillis).toBeLessThan(1500);
+    // Its COPY was interrupted: a close() that waited for the whole merge (~4 s here, longer under
+    // load) stops it at its next step instead, and the cause is that step's ClosedError. A duration
+    // cannot tell the two apart on a loaded machine; the bound kept is close()'s documented wait.
+    expect(String((error as Error).cause)).toMatch(/INTERRUPT Error: Interrupted!/);
+    expect(closeMillis).toBeLessThan(30_000);
     expect(fs.readdirSync(tmp)).toEqual([]);
     expect(fs.readdirSync(partition).sort()).toEqual(originals.map((f) => path.basename(f)));
     const [run] = await metricsRows(root, `select kind, status, error from runs`);
