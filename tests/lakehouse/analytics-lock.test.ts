@@ -69,7 +69,11 @@ describe('analytics.duckdb lock', () => {
     // Another process holds the file: the query's attach waits for it, in the process's queue of attachments.
     const holder = await holdDuckDbFile(file);
     const query = lake.query('select x from marts.m');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Its attach under way: the query connection is made just before it. (No public event says so;
+    // a fixed 500 ms let a slow engine open start the attach after the close, and the test passed
+    // without the fix.)
+    const attaching = (): boolean => (lake as unknown as { queryConnection?: unknown }).queryConnection !== undefined;
+    while (!attaching()) await new Promise((resolve) => setTimeout(resolve, 5));
     await closing.close();
     await holder.release();
     expect(await query).toEqual([{ x: 1 }]);
