@@ -192,12 +192,11 @@ export function storedManifest(root: string, manifest: CommitManifest): CommitMa
 
 /**
  * The lake root an earlier version's manifest (absolute paths) was written under: the prefix of a
- * move's `from` before the manifest's own stage folder (`.tmp/<process>/<stage>/`), which has the
- * same path under every root. Undefined when no move shows it.
+ * move's `from` before the manifest's own folder (`.tmp/<process>/`, where its process staged the
+ * batch), which has the same path under every root. Undefined when no move shows it.
  */
 function writtenUnder(root: string, manifestFile: string, manifest: CommitManifest): string | undefined {
-  const stage = path.relative(root, manifestFile.slice(0, -'.commit.json'.length));
-  const marker = `${path.sep}${stage}${path.sep}`;
+  const marker = `${path.sep}${path.relative(root, path.dirname(manifestFile))}${path.sep}`;
   for (const { from } of manifest.moves) {
     if (!path.isAbsolute(from)) continue;
     const at = from.lastIndexOf(marker);
@@ -210,8 +209,8 @@ function writtenUnder(root: string, manifestFile: string, manifest: CommitManife
  * The manifest `manifestFile` read back (`readManifest`), its paths resolved under the lake `root`
  * the recovering process opened. A relative path is under `root`; an absolute one (an earlier
  * version's manifest) is rebased from the root it was written under when it lies there, else taken
- * as written. A path that ends outside its place (a move's source outside the manifest's stage
- * folder, its target or a recorded file outside `bronze/`, the schema outside `state/schemas/`:
+ * as written. A path that ends outside its place (a move's source outside the folder of the
+ * process that wrote the manifest, its target or a recorded file outside `bronze/`, the schema outside `state/schemas/`:
  * `..`, or an absolute path of another folder) is refused before anything is moved or recorded.
  */
 export function resolveManifest(root: string, manifestFile: string, manifest: CommitManifest): CommitManifest {
@@ -232,7 +231,9 @@ export function resolveManifest(root: string, manifestFile: string, manifest: Co
     }
     return resolved;
   };
-  const stage = manifestFile.slice(0, -'.commit.json'.length);
+  // The writer stages a batch beside its manifest (`<stage>/` and `<stage>.commit.json`); any
+  // folder of that process's own is accepted, as a manifest of another layout is still its own.
+  const stage = path.dirname(manifestFile);
   const bronze = path.join(root, 'bronze');
   // Recorded as they are (relative to the root, in every version), and read back by every reader.
   manifest.batch.files.forEach((f, i) => within(f.path, bronze, `batch.files[${i}].path`));

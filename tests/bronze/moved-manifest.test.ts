@@ -77,7 +77,7 @@ describe('a manifest naming a file outside its place', () => {
     ['a target climbing out of the root (..)', ({ staged, batch }) => ({ batch, moves: [{ from: staged, to: '../outside/r-1.parquet' }] }), 'moves[0].to'],
     ['a target in another folder (absolute)', ({ root, staged, batch }) => ({ batch, moves: [{ from: staged, to: path.join(root, '..', 'outside', 'r-1.parquet') }] }), 'moves[0].to'],
     ['a target in the root but outside bronze/', ({ staged, batch }) => ({ batch, moves: [{ from: staged, to: 'metrics/runs.duckdb' }] }), 'moves[0].to'],
-    ['a source outside its stage folder', ({ root, target, batch }) => ({ batch, moves: [{ from: path.join(root, '..', 'outside', 'victim.parquet'), to: path.relative(root, target) }] }), 'moves[0].from'],
+    ['a source outside the folder of the process that wrote it', ({ root, target, batch }) => ({ batch, moves: [{ from: path.join(root, '..', 'outside', 'victim.parquet'), to: path.relative(root, target) }] }), 'moves[0].from'],
     ['a recorded file outside bronze/', ({ staged, target, batch }) => ({ batch: { ...batch, files: [{ path: '../outside/r-1.parquet', partition: { k: 'v' }, rows: 7, bytes: 1 }] }, moves: [{ from: staged, to: target }] }), 'batch.files[0].path'],
     ['a schema file outside state/schemas/', ({ staged, target, batch }) => ({ batch, moves: [{ from: staged, to: target }], schema: { file: '../outside/schema.json', text: schemaText } }), 'schema.file'],
   ];
