@@ -33,7 +33,8 @@ import type { BuildOptions } from './transform/build.js';
 import type { Project } from './transform/project.js';
 import type { TestDef } from './transform/tests-def.js';
 import type { BronzeVisibility } from './transform/source-relation.js';
-import { readState, rebaseState, type GarbageFile, type ModelState } from './transform/warehouse.js';
+import { readState, rebaseState, recordedCatalogRoot, type GarbageFile, type ModelState } from './transform/warehouse.js';
+import { acquireLock, type HeldLock } from './extract/file-lock.js';
 import type { Lineage } from './transform/lineage.js';
 import type { ReportOptions, ReportResult } from './report/report.js';
 import type { DdlEngine } from './scale/ddl.js';
@@ -143,6 +144,8 @@ export class Lakehouse {
   /** The query connection's attachment of analytics.duckdb (see db/shared-attachments.ts). */
   private queryAttachment: SharedAttachment<QueryCatalog> | undefined;
   private closed: Promise<void> | undefined;
+  /** Why the published catalog, naming another root, is not read here (see followMove). */
+  private movedCatalog: string | undefined;
   /** Why close() was called, when its caller said (the CLI: the signal that stopped it). */
   private closeReason: string | undefined;
 
@@ -194,6 +197,7 @@ export class Lakehouse {
       maxSizeBytes: Math.round(resolved.log.maxSizeMb * 1024 * 1024),
       maxFiles: resolved.log.maxFiles,
     });
+    let lake: Lakehouse;
     const metrics = new MetricsDb(paths.metrics, resolved.lockTimeoutMillis, resolved.otherHostAbandonHours, (message) => logger.warn(message));
     try {
       tightenCursorModes(root, logger);
@@ -222,12 +226,87 @@ export class Lakehouse {
       if (abandoned.length > 0) logger.warn(`marked ${abandoned.length} dead run(s) abandoned: ${abandoned.join(', ')}`);
       const tmpDir = claimTmpDir(paths.tmp, currentProcess());
       tmpClaims.set(tmpDir, (tmpClaims.get(tmpDir) ?? 0) + 1);
-      return new Lakehouse({ options: resolved, paths, logger, metrics, tmpDir });
+      lake = new Lakehouse({ options: resolved, paths, logger, metrics, tmpDir });
     } catch (error) {
       await metrics.close();
       await logger.close();
       throw error;
     }
+    // One file read when the lake has not moved: the root its catalog was published under.
+    if (recordedCatalogRoot(paths.analytics) !== root && fs.existsSync(paths.analytics)) {
+      try {
+        await lake.followMove();
+      } catch (error) {
+        await lake.close();
+        throw error;
+      }
+    }
+    return lake;
+  }
+
+  /**
+   * The published catalog names another root (the lake was moved or copied since, or it was
+   * published by an earlier version, which recorded none): republished rebased under this one
+   * (transform/republish.ts), so that no reader of this lake reads the old folder. Where it cannot
+   * be (a build holds the lock, an object's files are not under this root), the catalog's readers
+   * here refuse with `CATALOG_MOVED` until a build publishes it under this root.
+   */
+  private async followMove(): Promise<void> {
+    const { republishMoved } = await import('./transform/republish.js');
+    let lock: HeldLock;
+    try {
+      lock = await acquireLock(this.paths.analytics, { timeoutMillis: this.options.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)' });
+    } catch (error) {
+      if (!(error instanceof LockError)) throw error;
+      // With no root recorded (a catalog of an earlier version) the lake may not have moved: only said.
+      const recorded = recordedCatalogRoot(this.paths.analytics);
+      if (recorded !== undefined && recorded !== this.paths.root) {
+        this.movedCatalog = `analytics.duckdb (${this.paths.analytics}) names files under ${recorded}, not under ${this.paths.root}, and was not republished here: ${error.message}. Run lake.build() to publish it under ${this.paths.root}`;
+      }
+      this.logger.warn(`analytics.duckdb not checked for a move: ${error.message}`);
+      return;
+    }
+    try {
+      // Another process (a build, an open) may have published it here while this one waited.
+      const recorded = recordedCatalogRoot(this.paths.analytics);
+      if (recorded === this.paths.root || !fs.existsSync(this.paths.analytics)) return;
+      let published: Awaited<ReturnType<Lakehouse['readPublished']>>;
+      try {
+        published = await this.readPublished();
+      } catch (error) {
+        // A DuckDB client holding it read-write: its readers here wait for it as they always do.
+        if (!(error instanceof LockError)) throw error;
+        if (recorded !== undefined) this.movedCatalog = `analytics.duckdb (${this.paths.analytics}) names files under ${recorded}, not under ${this.paths.root}, and was not republished here: ${error.message}. Run lake.build() to publish it under ${this.paths.root}`;
+        this.logger.warn(`analytics.duckdb not checked for a move: ${error.message}`);
+        return;
+      }
+      const conn = await (await this.engine()).connect();
+      try {
+        const from = await republishMoved({ conn, root: this.paths.root, analyticsFile: this.paths.analytics, compiledDir: this.paths.compiled, tmpDir: this.tmpDir, recorded }, published);
+        if (from !== undefined) this.logger.info(`analytics.duckdb named files under ${from}: republished under ${this.paths.root}`);
+      } catch (error) {
+        if (!(error instanceof DuckhouseError && error.code === 'CATALOG_MOVED')) throw error;
+        this.movedCatalog = error.message;
+        this.logger.warn(error.message);
+      } finally {
+        conn.closeSync();
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * Refuses to read a catalog naming another root (see followMove), unless a build has since
+   * published it under this one.
+   */
+  private refuseMovedCatalog(what: string): void {
+    if (this.movedCatalog === undefined) return;
+    if (recordedCatalogRoot(this.paths.analytics) === this.paths.root) {
+      this.movedCatalog = undefined;
+      return;
+    }
+    throw new DuckhouseError('CATALOG_MOVED', `lake.${what}: ${this.movedCatalog}`);
   }
 
   /**
@@ -419,6 +498,7 @@ export class Lakehouse {
    */
   async catalogSnapshot(): Promise<{ catalog: string; query(sql: string, params?: DuckDBValue[]): Promise<Row[]>; close(): Promise<void> }> {
     this.ensureOpen('report');
+    this.refuseMovedCatalog('report');
     const engine = await this.engine();
     const connections = this.snapshotConnections;
     const connect = async (): Promise<DuckDBConnection> => {
@@ -489,6 +569,7 @@ export class Lakehouse {
     if (written === 0) throw new ConfigError('lake.query: "sql" holds no statement, only blanks, comments or semicolons');
     const sessionCall = sessionFunctionCall(sql);
     if (sessionCall) throw sessionCall;
+    this.refuseMovedCatalog(call);
     return this.closedAs(call, serialized(this.queryKey, async () => {
       this.ensureRunning(call);
       const c = await this.queryConn();
@@ -714,6 +795,7 @@ export class Lakehouse {
     this.requireModels('test');
     checkOptionKeys(options, ['select', 'exclude', 'vars'], 'lake.test');
     parseOptions(testOptionsSchema, options, 'lake.test');
+    this.refuseMovedCatalog('test');
     const runId = newRunId();
     const startedAt = new Date();
     const { discover, testsFor, absentNodes, neverExtractedIn, notRunWarnings, recordedGates, projectSubjects } = await import('./transform/build.js');
@@ -1133,6 +1215,7 @@ export class Lakehouse {
     if (options?.format !== 'csv' && options?.format !== 'parquet') throw new ConfigError(`lake.exportTable: option "format" must be "csv" or "parquet" (got ${JSON.stringify(options?.format)})`);
     if (options.to !== undefined && typeof options.to !== 'string') throw new ConfigError(`lake.exportTable: option "to" must be a file path string (got ${JSON.stringify(options.to)})`);
     const [, schema, name] = match as unknown as [string, string, string];
+    this.refuseMovedCatalog('exportTable');
     const known = await this.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_catalog = 'analytics' AND table_schema NOT IN ('_duckhouse')`).catch((error: unknown) => {
       // Closed meanwhile: said so, not "table … is not built".
       if (error instanceof ClosedError) throw this.closedError('lake.exportTable()');

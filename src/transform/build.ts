@@ -32,7 +32,7 @@ import { renderModel, type RenderContext } from './render.js';
 import { selectNodes } from './select.js';
 import { sourceTarget, testSql, testStatus, type TestDef } from './tests-def.js';
 import { lineageOf, toMermaid } from './lineage.js';
-import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, rebaseState, removeEmptyParents, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
+import { collectGarbage, defineObject, deleteGarbage, ensureSchema, readState, rebaseState, recordCatalogRoot, removeEmptyParents, supersededBronze, sweepUnreferenced, tableViewSql, withoutBronzeLists, writeState, type GarbageFile, type ModelState } from './warehouse.js';
 import { ALL_VISIBLE, asOfRunCutoff, bronzeRelationSql, emptyRelationSql, recordedSchemaAsOf, filesAsOf, filesFingerprint, readRecordedSchema, scanBronze, type BronzeDataset, type BronzeVisibility } from './source-relation.js';
 import type { Progress } from '../progress.js';
 import { buildOptionsSchema, parseOptions, type QualityOptions } from '../config.js';
@@ -228,6 +228,7 @@ export async function runBuild(env: BuildEnv, options: BuildOptions): Promise<Bu
       // would replay it over the new catalog at every attach (a view it dropped, dropped from this one).
       fs.rmSync(`${env.analyticsFile}.wal`, { force: true });
       fs.renameSync(catalogFile, env.analyticsFile); // the publish: readers see the old catalog or this one
+      recordCatalogRoot(env.analyticsFile, env.root);
     }
     // Only now: the catalog readers opened until the rename named the files it replaced (with no
     // publish, the one still published keeps its files).

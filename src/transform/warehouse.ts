@@ -21,6 +21,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { listTree } from '../fs-list.js';
+import { writeFileAtomic } from '../bronze/commit.js';
 
 export type StoredKind = 'view' | 'table';
 
@@ -63,33 +64,67 @@ export const META_SCHEMA = '_duckhouse';
 /**
  * A lake moved to another folder (`mv data /srv/lake/data`, or a copy) still has a catalog naming
  * the old one: its tables' files, its views' bronze lists and its garbage ledger are absolute
- * paths. The old root is read from a table file's path (`<old root>/warehouse/<schema>/<model>/…`)
- * and every such path is rebased on `root`, so that a build finds the tables it keeps (rather than
+ * paths. Every path under `from` (by default the old root read from a table file's path, see
+ * `publishedRoot`) is rebased on `root`, so that a build finds the tables it keeps (rather than
  * sweeping their files as never published, an incremental model's history with them) and the
  * views it carries read the bronze under `root`. Nothing changes when the lake has not moved.
  */
-export function rebaseState(state: { models: Map<string, ModelState>; garbage: GarbageFile[] }, root: string): { models: Map<string, ModelState>; garbage: GarbageFile[] } {
-  let oldRoot: string | undefined;
-  for (const m of state.models.values()) {
+export function rebaseState(state: { models: Map<string, ModelState>; garbage: GarbageFile[] }, root: string, from = publishedRoot(state.models)): { models: Map<string, ModelState>; garbage: GarbageFile[] } {
+  if (from === undefined || from === root) return state;
+  const prefix = from + path.sep;
+  const rebase = (p: string): string => (p.startsWith(prefix) ? path.join(root, p.slice(prefix.length)) : p);
+  const models = new Map<string, ModelState>();
+  for (const [id, m] of state.models) models.set(id, { ...m, files: m.files.map(rebase), sql: m.sql === null ? null : rebaseLiterals(m.sql, from, root) });
+  return { models, garbage: state.garbage.map((g) => ({ ...g, path: rebase(g.path) })) };
+}
+
+/** `sql` with its string literals naming a path under `from` moved under `root`; nothing else changes. */
+export function rebaseLiterals(sql: string, from: string, root: string): string {
+  return sql.split(quoteLiteral(from + path.sep).slice(0, -1)).join(quoteLiteral(root + path.sep).slice(0, -1));
+}
+
+/** The lake root a catalog's tables were written under (`<root>/warehouse/<schema>/<model>/…`), if it has a table. */
+export function publishedRoot(models: Map<string, ModelState>): string | undefined {
+  for (const m of models.values()) {
     if (m.kind !== 'table') continue;
     const marker = `${path.sep}warehouse${path.sep}${m.schema}${path.sep}${m.name}${path.sep}`;
-    const at = m.files.map((f) => f.lastIndexOf(marker)).find((i) => i > 0);
-    if (at !== undefined) {
-      oldRoot = m.files.find((f) => f.lastIndexOf(marker) === at)!.slice(0, at);
-      break;
+    const file = m.files.find((f) => f.lastIndexOf(marker) > 0);
+    if (file !== undefined) return file.slice(0, file.lastIndexOf(marker));
+  }
+  // A catalog of views only: a bronze file is `<root>/bronze/<source>/<dataset>/<k>=<v>/…/<file>`,
+  // and no partition folder is named `bronze` (each has an `=`).
+  const bronze = `${path.sep}bronze${path.sep}`;
+  for (const m of models.values()) {
+    for (const literal of m.kind === 'view' && m.sql ? m.sql.matchAll(LITERAL) : []) {
+      const text = literal[1]!.replaceAll("''", "'");
+      if (path.isAbsolute(text) && text.endsWith('.parquet') && text.lastIndexOf(bronze) > 0) return text.slice(0, text.lastIndexOf(bronze));
     }
   }
-  if (oldRoot === undefined || oldRoot === root) return state;
-  const from = oldRoot + path.sep;
-  const rebase = (p: string): string => (p.startsWith(from) ? path.join(root, p.slice(from.length)) : p);
-  // View SQL names files as quoted literals: only a literal that starts with the old root changes.
-  const fromLiteral = quoteLiteral(from).slice(0, -1);
-  const toLiteral = quoteLiteral(root + path.sep).slice(0, -1);
-  const models = new Map<string, ModelState>();
-  for (const [id, m] of state.models) {
-    models.set(id, { ...m, files: m.files.map(rebase), sql: m.sql === null ? null : m.sql.split(fromLiteral).join(toLiteral) });
+  return undefined;
+}
+
+/**
+ * `<analytics.duckdb>.root`: the lake root the published catalog's paths are under, written
+ * beside it by every publish, so that an open sees a moved or copied lake with one file read and
+ * no DuckDB work (see `Lakehouse.open`).
+ */
+export function catalogRootFile(analyticsFile: string): string {
+  return `${analyticsFile}.root`;
+}
+
+/** The root recorded beside the catalog, or undefined (none recorded: a catalog of an earlier version, or no catalog). */
+export function recordedCatalogRoot(analyticsFile: string): string | undefined {
+  try {
+    return fs.readFileSync(catalogRootFile(analyticsFile), 'utf8');
+  } catch {
+    return undefined;
   }
-  return { models, garbage: state.garbage.map((g) => ({ ...g, path: rebase(g.path) })) };
+}
+
+/** Records `root` as the published catalog's (tmp + rename), unless it already is. */
+export function recordCatalogRoot(analyticsFile: string, root: string): void {
+  if (recordedCatalogRoot(analyticsFile) === root) return;
+  writeFileAtomic(catalogRootFile(analyticsFile), root);
 }
 
 /** The SELECT a table entry's view runs. */
