@@ -274,10 +274,10 @@ export class Lakehouse {
       try {
         published = await this.readPublished();
       } catch (error) {
-        // A DuckDB client holding it read-write: its readers here wait for it as they always do.
-        if (!(error instanceof LockError)) throw error;
-        if (recorded !== undefined) this.movedCatalog = `analytics.duckdb (${this.paths.analytics}) names files under ${recorded}, not under ${this.paths.root}, and was not republished here: ${error.message}. Run lake.build() to publish it under ${this.paths.root}`;
-        this.logger.warn(`analytics.duckdb not checked for a move: ${error.message}`);
+        // A DuckDB client holding it read-write, a catalog that cannot be read: the lake still opens
+        // (to extract, to build), as it did before anything looked at its catalog here.
+        if (recorded !== undefined) this.movedCatalog = `analytics.duckdb (${this.paths.analytics}) names files under ${recorded}, not under ${this.paths.root}, and was not republished here: ${errorMessage(error)}. Run lake.build() to publish it under ${this.paths.root}`;
+        this.logger.warn(`analytics.duckdb not checked for a move: ${errorMessage(error)}`);
         return;
       }
       const conn = await (await this.engine()).connect();
@@ -285,9 +285,11 @@ export class Lakehouse {
         const from = await republishMoved({ conn, root: this.paths.root, analyticsFile: this.paths.analytics, compiledDir: this.paths.compiled, tmpDir: this.tmpDir, recorded }, published);
         if (from !== undefined) this.logger.info(`analytics.duckdb named files under ${from}: republished under ${this.paths.root}`);
       } catch (error) {
-        if (!(error instanceof DuckhouseError && error.code === 'CATALOG_MOVED')) throw error;
-        this.movedCatalog = error.message;
-        this.logger.warn(error.message);
+        // Nothing was published (a full disk, say): the one there still names the old root.
+        this.movedCatalog = error instanceof DuckhouseError && error.code === 'CATALOG_MOVED'
+          ? error.message
+          : `analytics.duckdb (${this.paths.analytics}) was not republished under ${this.paths.root}: ${errorMessage(error)}. Run lake.build() to publish it there`;
+        this.logger.warn(this.movedCatalog);
       } finally {
         conn.closeSync();
       }

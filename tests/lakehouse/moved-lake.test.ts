@@ -209,6 +209,18 @@ describe('a moved catalog that cannot be republished, or that recorded no root',
     expectOldUntouched(r);
   });
 
+  it('a catalog that cannot be read: the lake still opens and extracts, and its catalog readers refuse with CATALOG_MOVED', async () => {
+    const r = await relocated('copied');
+    fs.writeFileSync(path.join(r.root, 'analytics.duckdb'), 'not a DuckDB file');
+    const lake = await openAt(r.root, r.models);
+    expect((await lake.extract([prices([['a', '3', 4]])])).status).toBe('success');
+    const error = await lake.query('select sku, price from marts.m').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CATALOG_MOVED' });
+    expect((error as Error).message).toContain(r.old);
+    await lake.close();
+    expectOldUntouched(r);
+  });
+
   it('a catalog published by an earlier version (no root recorded beside it) is republished too, its root read from its paths', async () => {
     const r = await relocated('copied');
     fs.rmSync(path.join(r.root, 'analytics.duckdb.root'));
