@@ -232,8 +232,10 @@ export class Lakehouse {
       await logger.close();
       throw error;
     }
-    // One file read when the lake has not moved: the root its catalog was published under.
-    if (recordedCatalogRoot(paths.analytics) !== root && fs.existsSync(paths.analytics)) {
+    // One file read when the lake has not moved: the root its catalog was published under (the same
+    // folder by another name, a symbolic link, is not a move: its paths still read this folder).
+    const recordedRoot = recordedCatalogRoot(paths.analytics);
+    if (recordedRoot !== root && !sameFolder(recordedRoot, root) && fs.existsSync(paths.analytics)) {
       try {
         await lake.followMove();
       } catch (error) {
@@ -255,7 +257,9 @@ export class Lakehouse {
     const { republishMoved } = await import('./transform/republish.js');
     let lock: HeldLock;
     try {
-      lock = await acquireLock(this.paths.analytics, { timeoutMillis: this.options.lockTimeoutMillis, what: 'analytics.duckdb (another build is running)' });
+      // Not the whole lockTimeoutMillis: the holder is a build of this folder, which publishes the
+      // catalog rebased under it itself (then the refusal below lifts), and an open should not wait for it.
+      lock = await acquireLock(this.paths.analytics, { timeoutMillis: Math.min(this.options.lockTimeoutMillis, 1000), what: 'analytics.duckdb (another build is running)' });
     } catch (error) {
       if (!(error instanceof LockError)) throw error;
       // With no root recorded (a catalog of an earlier version) the lake may not have moved: only said.
@@ -1550,6 +1554,16 @@ function lakeDatabaseReadError(call: string, read: { file: string; literal: stri
     'QUERY_READS_LAKE_DATABASE',
     `lake.${call}: the statement reads ${read.file} (named by '${read.literal}') as a file, and that is the lake's own database: reading it would drop this process's lock on it, so another process could open it read-write under the lake's readers; query its tables instead (lake.query reads analytics.duckdb's catalog; the run history: lake.runs())`,
   );
+}
+
+/** Whether two paths name one existing folder (through symbolic links). */
+function sameFolder(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /** `fs.statSync`, or undefined for a path that cannot be looked at (not there, not a valid path). */

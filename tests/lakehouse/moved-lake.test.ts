@@ -191,7 +191,7 @@ describe('a moved catalog that cannot be republished, or that recorded no root',
     expectOldUntouched(r);
   });
 
-  it('a build (another process) holding the build lock: the open waits lockTimeoutMillis, republishes nothing, and the catalog readers refuse with CATALOG_MOVED', async () => {
+  it('a build (another process) holding the build lock: the open waits at most lockTimeoutMillis (1 s at most), republishes nothing, and the catalog readers refuse with CATALOG_MOVED', async () => {
     const r = await relocated('copied');
     const { holder, kill } = holdLock(path.join(r.root, 'analytics.duckdb.lock'));
     const lake = await Lakehouse.open({ root: r.root, models: r.models, log: { console: false }, lockTimeoutMillis: 200 });
@@ -261,6 +261,34 @@ describe('a moved catalog that cannot be republished, or that recorded no root',
     expect(await again.query('select sku, price from marts.m order by sku')).toEqual(PRICES);
     await again.close();
     const after = fs.statSync(path.join(r.root, 'analytics.duckdb'));
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
+  it('a lake opened through a symbolic link to its folder is not a move: its catalog is not republished, and it reads the same rows', async () => {
+    const p = modelsProject(PROJECT);
+    const lake = await Lakehouse.open({ root: p.root, models: p.models, log: { console: false } });
+    try {
+      await lake.extract([prices([['a', '1', 2]])]);
+      await lake.extract([prices([['a', '2', 3]])]);
+      expect((await lake.build()).status).toBe('success');
+    } finally {
+      await lake.close();
+    }
+    const link = path.join(p.dir, 'link');
+    fs.symlinkSync(p.root, link, 'dir');
+    const before = fs.statSync(path.join(p.root, 'analytics.duckdb'));
+    // Its build lock held by another process: a republish would have to wait for it, and then refuse.
+    const { holder, kill } = holdLock(path.join(p.root, 'analytics.duckdb.lock'));
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      const linked = await openAt(link, p.models);
+      expect(await linked.query('select sku, price from marts.m order by sku')).toEqual(PRICES);
+      await linked.close();
+    } finally {
+      kill();
+      await exited;
+    }
+    const after = fs.statSync(path.join(p.root, 'analytics.duckdb'));
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
   });
 });
