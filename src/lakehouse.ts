@@ -1288,7 +1288,7 @@ export class Lakehouse {
     // Also what the lake writes at its root: the next build or report replaced an export there
     // (lineage, the report), or read it back as its own (the SQL prompt's history, raw archives).
     const atRoot = ['lineage.json', 'lineage.mmd', 'report.html', '.sql_history', 'raw'].map((f) => path.join(p.root, f));
-    const own = [p.analytics, `${p.analytics}.wal`, path.dirname(p.metrics), p.bronze, p.quarantine, p.state, p.tmp, p.logs, p.compiled, p.warehouse, p.models, ...atRoot]
+    const own = [p.analytics, `${p.analytics}.wal`, `${p.analytics}.root`, `${p.analytics}.lock`, path.dirname(p.metrics), p.bronze, p.quarantine, p.state, p.tmp, p.logs, p.compiled, p.warehouse, p.models, ...atRoot]
       .map((f) => path.resolve(f))
       .filter((f) => f !== path.resolve(suggested));
     // Also where the write lands: a `to` through a symbolic link to the root replaced analytics.duckdb.

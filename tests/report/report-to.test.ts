@@ -63,15 +63,17 @@ describe("report --to one of the lake's own files", () => {
 });
 
 describe('report --to one of the files the lake writes at its root', () => {
-  it('is a ConfigError naming it, and they are untouched (the page replaced lineage.json, lineage.mmd, the SQL prompt\'s history or a raw archive); its own report.html it writes', async () => {
+  it('is a ConfigError naming it, and they are untouched (the page replaced lineage.json, lineage.mmd, the SQL prompt\'s history, a raw archive or the catalog\'s recorded root); its own report.html it writes', async () => {
     const dir = tempDir('duckhouse-report-to-');
     const lake = await tempLake({ root: path.join(dir, 'data') });
     await lake.build();
     fs.writeFileSync(path.join(lake.paths.root, '.sql_history'), 'select 1;\n');
+    // What a publish writes beside the catalog (this lake has no models: its build publishes none).
+    fs.writeFileSync(`${lake.paths.analytics}.root`, lake.paths.root);
     const raw = path.join(lake.paths.root, 'raw', 'shop', 'orders', 'year=2026', 'month=01', 'day=10', 'r-1.ndjson.gz');
     fs.mkdirSync(path.dirname(raw), { recursive: true });
     fs.writeFileSync(raw, 'archived');
-    for (const own of [...['lineage.json', 'lineage.mmd', '.sql_history'].map((f) => path.join(lake.paths.root, f)), raw]) {
+    for (const own of [...['lineage.json', 'lineage.mmd', '.sql_history', 'analytics.duckdb.root'].map((f) => path.join(lake.paths.root, f)), raw]) {
       const before = fs.readFileSync(own);
       const error = (await lake.report({ to: own }).catch((e: unknown) => e)) as Error & { code?: string };
       expect(error.code, own).toBe('CONFIG_INVALID');
