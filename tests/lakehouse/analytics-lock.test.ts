@@ -115,25 +115,18 @@ describe('analytics.duckdb lock, two lakes of one process on one root', () => {
     return { lakes, file: path.join(root, 'analytics.duckdb') };
   }
 
-  it("closing one lake keeps the other's lock; closing both lets it go", async () => {
-    const { lakes: [a, b], file } = await lakesOnOneRoot(2);
-    await a!.close();
-    expect(await otherProcessFinds(file)).toBe('locked');
-    expect(await b!.query('select x from marts.m')).toEqual([{ x: 1 }]);
-    await b!.close();
-    expect(await otherProcessFinds(file)).toBe('free');
-    await noDescriptorLeftOf(file);
-  });
-
-  it('the lake opened second closing first keeps the first one’s lock; closing both lets it go', async () => {
-    const { lakes: [a, b], file } = await lakesOnOneRoot(2);
-    await b!.close();
-    expect(await otherProcessFinds(file)).toBe('locked');
-    expect(await a!.query('select x from marts.m')).toEqual([{ x: 1 }]);
-    await a!.close();
-    expect(await otherProcessFinds(file)).toBe('free');
-    await noDescriptorLeftOf(file);
-  });
+  for (const [closedFirst, what] of [[0, "closing one lake keeps the other's lock; closing both lets it go"], [1, 'the lake opened second closing first keeps the first one’s lock; closing both lets it go']] as const) {
+    it(what, async () => {
+      const { lakes, file } = await lakesOnOneRoot(2);
+      const [first, second] = [lakes[closedFirst]!, lakes[1 - closedFirst]!];
+      await first.close();
+      expect(await otherProcessFinds(file)).toBe('locked');
+      expect(await second.query('select x from marts.m')).toEqual([{ x: 1 }]);
+      await second.close();
+      expect(await otherProcessFinds(file)).toBe('free');
+      await noDescriptorLeftOf(file);
+    });
+  }
 
   it('three lakes: the lock stays until the last one closes', async () => {
     const { lakes: [a, b, c], file } = await lakesOnOneRoot(3);
