@@ -255,6 +255,15 @@ export class Lakehouse {
    */
   private async followMove(): Promise<void> {
     const { republishMoved } = await import('./transform/republish.js');
+    // Not looked at (its lock or its file could not be had): the lake still opens, to extract and to
+    // build; its catalog's readers refuse when a recorded root says it names another folder (with
+    // none recorded, a catalog of an earlier version, the lake may not have moved: only said).
+    const notChecked = (recorded: string | undefined, reason: string): void => {
+      if (recorded !== undefined && recorded !== this.paths.root) {
+        this.movedCatalog = `analytics.duckdb (${this.paths.analytics}) names files under ${recorded}, not under ${this.paths.root}, and was not republished here: ${reason}. Run lake.build() to publish it under ${this.paths.root}`;
+      }
+      this.logger.warn(`analytics.duckdb not checked for a move: ${reason}`);
+    };
     let lock: HeldLock;
     try {
       // Not the whole lockTimeoutMillis: the holder is a build of this folder, which publishes the
@@ -262,12 +271,7 @@ export class Lakehouse {
       lock = await acquireLock(this.paths.analytics, { timeoutMillis: Math.min(this.options.lockTimeoutMillis, 1000), what: 'analytics.duckdb (another build is running)' });
     } catch (error) {
       if (!(error instanceof LockError)) throw error;
-      // With no root recorded (a catalog of an earlier version) the lake may not have moved: only said.
-      const recorded = recordedCatalogRoot(this.paths.analytics);
-      if (recorded !== undefined && recorded !== this.paths.root) {
-        this.movedCatalog = `analytics.duckdb (${this.paths.analytics}) names files under ${recorded}, not under ${this.paths.root}, and was not republished here: ${error.message}. Run lake.build() to publish it under ${this.paths.root}`;
-      }
-      this.logger.warn(`analytics.duckdb not checked for a move: ${error.message}`);
+      notChecked(recordedCatalogRoot(this.paths.analytics), error.message);
       return;
     }
     try {
@@ -278,10 +282,8 @@ export class Lakehouse {
       try {
         published = await this.readPublished();
       } catch (error) {
-        // A DuckDB client holding it read-write, a catalog that cannot be read: the lake still opens
-        // (to extract, to build), as it did before anything looked at its catalog here.
-        if (recorded !== undefined) this.movedCatalog = `analytics.duckdb (${this.paths.analytics}) names files under ${recorded}, not under ${this.paths.root}, and was not republished here: ${errorMessage(error)}. Run lake.build() to publish it under ${this.paths.root}`;
-        this.logger.warn(`analytics.duckdb not checked for a move: ${errorMessage(error)}`);
+        // A DuckDB client holding it read-write, a catalog that cannot be read.
+        notChecked(recorded, errorMessage(error));
         return;
       }
       const conn = await (await this.engine()).connect();

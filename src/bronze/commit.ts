@@ -177,7 +177,7 @@ export function undoMoves(moves: CommitMove[]): boolean {
 }
 
 /** A path under `root`, as a manifest stores it: relative, with `/`. */
-function rootRelative(root: string, file: string): string {
+export function rootRelative(root: string, file: string): string {
   return path.relative(root, file).split(path.sep).join('/');
 }
 
@@ -215,22 +215,8 @@ function writtenUnder(root: string, manifestFile: string, manifest: CommitManife
  */
 export function resolveManifest(root: string, manifestFile: string, manifest: CommitManifest): CommitManifest {
   const oldRoot = writtenUnder(root, manifestFile, manifest);
-  const resolve = (file: string): string => {
-    if (!path.isAbsolute(file)) return path.resolve(root, file);
-    if (oldRoot !== undefined && file.startsWith(oldRoot + path.sep)) return path.join(root, path.relative(oldRoot, file));
-    return file;
-  };
-  const within = (file: string, dir: string, what: string): string => {
-    const resolved = resolve(file);
-    const rel = path.relative(dir, resolved);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
-      throw new DuckhouseError(
-        'MANIFEST_INVALID',
-        `recovery of ${manifestFile}: ${what} ${JSON.stringify(file)} is outside ${dir}; refused: nothing of its batch was moved or recorded (a manifest names only files of its own lake)`,
-      );
-    }
-    return resolved;
-  };
+  const within = (file: string, dir: string, field: string): string =>
+    recordedPathIn(root, oldRoot, file, dir, manifestFile, field, 'nothing of its batch was moved or recorded (a manifest names only files of its own lake)');
   // The writer stages a batch beside its manifest (`<stage>/` and `<stage>.commit.json`); any
   // folder of that process's own is accepted, as a manifest of another layout is still its own.
   const stage = path.dirname(manifestFile);
@@ -242,6 +228,27 @@ export function resolveManifest(root: string, manifestFile: string, manifest: Co
     moves: manifest.moves.map((m, i) => ({ from: within(m.from, stage, `moves[${i}].from`), to: within(m.to, bronze, `moves[${i}].to`) })),
     ...(manifest.schema ? { schema: { ...manifest.schema, file: within(manifest.schema.file, path.join(root, 'state', 'schemas'), 'schema.file') } } : {}),
   };
+}
+
+/** `file` (absolute) under `to` where it lies under `from`; any other path as it is. */
+export function rebasedPath(file: string, from: string | undefined, to: string): string {
+  return from !== undefined && file.startsWith(from + path.sep) ? path.join(to, file.slice(from.length + 1)) : file;
+}
+
+/**
+ * A path a recovery record (a commit or compaction manifest) names, under the lake `root` the
+ * recovering process opened: a relative one under `root`, an absolute one (an earlier version's)
+ * rebased from `writtenRoot`, the root it was written under. One that ends outside `dir` (`..`,
+ * an absolute path of another folder) is refused, naming the record and its `field`: `refused`
+ * says what was left undone.
+ */
+export function recordedPathIn(root: string, writtenRoot: string | undefined, file: string, dir: string, manifestFile: string, field: string, refused: string): string {
+  const resolved = path.isAbsolute(file) ? rebasedPath(file, writtenRoot, root) : path.resolve(root, file);
+  const rel = path.relative(dir, resolved);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+    throw new DuckhouseError('MANIFEST_INVALID', `recovery of ${manifestFile}: ${field} ${JSON.stringify(file)} is outside ${dir}; refused: ${refused}`);
+  }
+  return resolved;
 }
 
 export function readManifest(file: string): CommitManifest | undefined {

@@ -27,7 +27,7 @@ import { quoteLiteral } from '../db/quote.js';
 import { RUN_ID_PATTERN } from '../run-id.js';
 import { readerRows } from '../db/values.js';
 import { compactedFileName, firstRunOf, isCompactionOutput, scanBronze } from '../transform/source-relation.js';
-import { applyMoves, writeFileAtomic } from './commit.js';
+import { applyMoves, recordedPathIn, rootRelative, writeFileAtomic } from './commit.js';
 import { bronzeDatasets, hasBronzeDataset, noBronzeDataset } from './datasets.js';
 import { dateParts, partitionOfDir } from './partition.js';
 import { earliestBronzeRead } from './readers.js';
@@ -407,7 +407,7 @@ export async function compactDataset(env: LifecycleEnv, options: CompactOptions,
       // Outputs merged from inputs read before close() interrupted a statement (firstRunIn's read
       // fails quietly) are not switched in: they stay in the work folder, removed below.
       env.signal?.throwIfAborted();
-      writeFileAtomic(manifestFile, JSON.stringify({ kind: 'compact', runId: env.runId, outputs: pending.map((p) => path.relative(env.root, p.final).split(path.sep).join('/')) } satisfies CompactionManifest));
+      writeFileAtomic(manifestFile, JSON.stringify({ kind: 'compact', runId: env.runId, outputs: pending.map((p) => rootRelative(env.root, p.final)) } satisfies CompactionManifest));
       applyMoves(pending.map((p) => ({ from: p.tmp, to: p.final })));
       await env.metrics.switchBronzeFiles({
         runId: env.runId,
@@ -635,19 +635,7 @@ export async function rollbackCompaction(metrics: MetricsDb, manifestFile: strin
     return 0;
   }
   const bronze = path.join(root, 'bronze');
-  const outputs = manifest.outputs.map((output, i) => {
-    const written = manifest.root;
-    const resolved = !path.isAbsolute(output)
-      ? path.resolve(root, output)
-      : written !== undefined && output.startsWith(written + path.sep)
-        ? path.join(root, path.relative(written, output))
-        : output;
-    const rel = path.relative(bronze, resolved);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
-      throw new DuckhouseError('MANIFEST_INVALID', `recovery of ${manifestFile}: outputs[${i}] ${JSON.stringify(output)} is outside ${bronze}; refused: no output of that compaction was removed`);
-    }
-    return resolved;
-  });
+  const outputs = manifest.outputs.map((output, i) => recordedPathIn(root, manifest.root, output, bronze, manifestFile, `outputs[${i}]`, 'no output of that compaction was removed'));
   const { compacted, removed: superseded } = await metrics.bronzeVisibility();
   let removed = 0;
   for (const output of outputs) {

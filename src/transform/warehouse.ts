@@ -21,7 +21,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { qualified, quoteIdent, quoteLiteral } from '../db/quote.js';
 import { readerRows } from '../db/values.js';
 import { listTree } from '../fs-list.js';
-import { writeFileAtomic } from '../bronze/commit.js';
+import { rebasedPath, writeFileAtomic } from '../bronze/commit.js';
 
 export type StoredKind = 'view' | 'table';
 
@@ -71,8 +71,7 @@ export const META_SCHEMA = '_duckhouse';
  */
 export function rebaseState(state: { models: Map<string, ModelState>; garbage: GarbageFile[] }, root: string, from = publishedRoot(state.models)): { models: Map<string, ModelState>; garbage: GarbageFile[] } {
   if (from === undefined || from === root) return state;
-  const prefix = from + path.sep;
-  const rebase = (p: string): string => (p.startsWith(prefix) ? path.join(root, p.slice(prefix.length)) : p);
+  const rebase = (p: string): string => rebasedPath(p, from, root);
   const models = new Map<string, ModelState>();
   for (const [id, m] of state.models) models.set(id, { ...m, files: m.files.map(rebase), sql: m.sql === null ? null : rebaseLiterals(m.sql, from, root) });
   return { models, garbage: state.garbage.map((g) => ({ ...g, path: rebase(g.path) })) };
